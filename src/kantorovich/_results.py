@@ -1,0 +1,170 @@
+"""Frozen dataclasses returned by solvers and estimators.
+
+Convention: ``value`` first, then diagnostics. No flag changes the return type. Arrays live
+on the caller's device (numpy or CuPy). ``to_dict()`` gives a JSON-friendly summary
+(scalars and short lists; large arrays are summarised by their shape).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "Result",
+    "EMDResult",
+    "SinkhornResult",
+    "Wasserstein1DResult",
+    "EstimateResult",
+    "AssignmentResult",
+]
+
+
+def _jsonable(v: Any, max_len: int = 64) -> Any:
+    if v is None or isinstance(v, (bool, int, str)):
+        return v
+    if isinstance(v, float):
+        return v if np.isfinite(v) else str(v)
+    if isinstance(v, (np.floating, np.integer, np.bool_)):
+        return _jsonable(v.item())
+    if hasattr(v, "shape") and hasattr(v, "dtype"):
+        if v.size <= max_len:
+            arr = v.get() if hasattr(v, "get") else np.asarray(v)
+            return [_jsonable(x) for x in arr.ravel().tolist()] if arr.ndim else _jsonable(arr.item())
+        return {"shape": list(v.shape), "dtype": str(v.dtype)}
+    if isinstance(v, (list, tuple)):
+        return [_jsonable(x) for x in v[:max_len]]
+    if isinstance(v, dict):
+        return {str(k): _jsonable(x) for k, x in v.items()}
+    return repr(v)
+
+
+class Result:
+    """Mixin: ``to_dict()`` for JSON reports."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: _jsonable(getattr(self, f.name)) for f in dataclasses.fields(self)}
+
+
+@dataclass(frozen=True)
+class EMDResult(Result):
+    """Exact optimal transport between discrete measures.
+
+    value : float          optimal cost <P, M>
+    plan : array (n, m)    optimal coupling P (None when not requested)
+    f, g : arrays (n,), (m,)  dual potentials with f_i + g_j <= M_ij
+    duality_gap : float    <P, M> - (<a, f> + <b, g>), >= 0 up to rounding
+    dual_violation : float max(0, max_ij f_i + g_j - M_ij)
+    method : str           solver used ("network_simplex", "highs", "auction", ...)
+    backend : str
+    certified : bool       dual feasibility and marginals checked within tolerance
+    marginal_error : float L1 error of the plan's marginals
+    info : dict            solver-specific extras (timings, iterations)
+    """
+
+    value: float
+    plan: Any = None
+    f: Any = None
+    g: Any = None
+    duality_gap: float = float("nan")
+    dual_violation: float = float("nan")
+    method: str = ""
+    backend: str = "numpy"
+    certified: bool = False
+    marginal_error: float = float("nan")
+    info: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class AssignmentResult(Result):
+    """Exact assignment (n = m, uniform weights) with a certificate.
+
+    value : float        mean cost (1/n) sum_i C[i, perm[i]] (uniform weights 1/n)
+    perm : int array     row i is matched to column perm[i]
+    f, g : arrays        dual potentials (prices) in cost units of the uniform-weight problem
+    duality_gap : float  value - (mean f + mean g) after the final step
+    eps_bound : float    certified bound n * eps_final on the pre-finishing suboptimality
+    exact : bool         True when optimality is proven (integer costs with eps < 1/n, or a
+                         finishing step closed the gap)
+    """
+
+    value: float
+    perm: Any = None
+    f: Any = None
+    g: Any = None
+    duality_gap: float = float("nan")
+    eps_bound: float = float("nan")
+    exact: bool = False
+    method: str = "auction"
+    backend: str = "numpy"
+    n_iter: int = 0
+    info: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SinkhornResult(Result):
+    """Entropic OT by log-domain Sinkhorn.
+
+    value : float               transport cost <P, C> of the entropic plan
+    objective : float           regularised objective <P, C> + eps KL(P | a x b) = <a,f> + <b,g>
+    f, g : arrays               dual potentials
+    marginal_error : list       L1 marginal errors at each check
+    n_iter : int
+    converged : bool
+    plan : array or None        dense plan when asked (plan=True)
+    eps : float                 final eps
+    backend : str
+    info : dict                 eps schedule, timings
+    """
+
+    value: float
+    objective: float = float("nan")
+    f: Any = None
+    g: Any = None
+    marginal_error: tuple = ()
+    n_iter: int = 0
+    converged: bool = False
+    plan: Any = None
+    eps: float = float("nan")
+    backend: str = "numpy"
+    info: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Wasserstein1DResult(Result):
+    """1-D W_p with its plan and potentials (north-west corner rule)."""
+
+    value: float
+    p: float = 1.0
+    plan: Any = None
+    f: Any = None
+    g: Any = None
+    backend: str = "numpy"
+
+
+@dataclass(frozen=True)
+class EstimateResult(Result):
+    """A divergence estimated from samples.
+
+    value : float        the estimate (may be +inf when flagged infinite)
+    stderr : float       standard error (bootstrap or analytic, see ``info``)
+    ci : (float, float)  bootstrap confidence interval at ``ci_level``
+    n, m : int           sample sizes
+    method : str
+    infinite : bool      True when the data indicate an infinite true divergence (disjoint
+                         supports): ``value`` is then +inf and ``info['finite_value']`` holds
+                         the raw number the estimator produced
+    """
+
+    value: float
+    stderr: float = float("nan")
+    ci: tuple = (float("nan"), float("nan"))
+    n: int = 0
+    m: int = 0
+    method: str = ""
+    infinite: bool = False
+    ci_level: float = 0.95
+    info: dict = field(default_factory=dict)

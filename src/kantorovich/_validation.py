@@ -1,0 +1,256 @@
+"""Every check of user input, in one place.
+
+Errors follow one pattern: ``"`name` must be <what was expected>; got <what came>."``
+ValueError for bad values, TypeError for bad types. Inputs are never modified in place:
+the helpers return new float64 (or caller-dtype where stated) arrays.
+
+Works for numpy and CuPy arrays: the array module is taken from the input.
+"""
+
+from __future__ import annotations
+
+import numbers
+import operator
+from typing import Any, Sequence
+
+import numpy as np
+
+from ._array_api import is_cupy
+
+__all__ = [
+    "xp_of",
+    "as_float_array",
+    "check_pmf",
+    "check_pmf_pair",
+    "check_weights",
+    "check_samples",
+    "check_sample_pair",
+    "check_cost_matrix",
+    "check_positive",
+    "check_nonnegative",
+    "check_int",
+    "check_choice",
+    "check_probability",
+    "check_rng",
+    "describe",
+]
+
+
+def xp_of(x: Any):
+    """numpy or cupy, by the type of ``x`` (lists and scalars give numpy)."""
+    if is_cupy(x):
+        import cupy
+
+        return cupy
+    return np
+
+
+def describe(x: Any) -> str:
+    """Short description of a bad value for error messages."""
+    if hasattr(x, "shape") and hasattr(x, "dtype"):
+        return f"array of shape {tuple(x.shape)} and dtype {x.dtype}"
+    r = repr(x)
+    return r if len(r) <= 60 else r[:57] + "..."
+
+
+def as_float_array(x: Any, name: str, *, dtype=None, min_ndim: int = 0, max_ndim: int | None = None,
+                   allow_empty: bool = False):
+    """Convert ``x`` to a float array (float64 unless ``dtype`` is given).
+
+    Rejects strings, objects, complex numbers and booleans (a boolean mask passed as masses
+    is nearly always a mistake). Always returns a copy.
+    """
+    xp = xp_of(x)
+    if isinstance(x, (str, bytes)) or x is None:
+        raise TypeError(f"`{name}` must be an array of real numbers; got {describe(x)}.")
+    try:
+        arr = xp.asarray(x)
+    except Exception as exc:  # ragged lists etc.
+        raise TypeError(f"`{name}` must be an array of real numbers; got {describe(x)}.") from exc
+    kind = arr.dtype.kind
+    if kind not in "iuf":
+        raise TypeError(
+            f"`{name}` must be an array of real numbers; got {describe(arr)}."
+        )
+    arr = arr.astype(dtype or np.float64, copy=True)
+    if arr.ndim < min_ndim or (max_ndim is not None and arr.ndim > max_ndim):
+        want = f"{min_ndim}" if max_ndim == min_ndim else (
+            f"at least {min_ndim}" if max_ndim is None else f"{min_ndim} to {max_ndim}")
+        raise ValueError(f"`{name}` must have {want} dimension(s); got {describe(arr)}.")
+    if not allow_empty and arr.size == 0:
+        raise ValueError(f"`{name}` must not be empty; got {describe(arr)}.")
+    return arr
+
+
+def _all_finite(arr) -> bool:
+    xp = xp_of(arr)
+    return bool(xp.all(xp.isfinite(arr)))
+
+
+def check_weights(w: Any, name: str, *, n: int | None = None, normalize: bool = False,
+                  allow_zero_total: bool = False, batch: bool = False):
+    """Non-negative finite weights (1-D, or (..., n) when ``batch``); returns float64.
+
+    ``n``: required length of the last axis. ``normalize``: divide by the total along the
+    last axis. Zero total weight is an error unless ``allow_zero_total``.
+    """
+    arr = as_float_array(w, name, min_ndim=1, max_ndim=None if batch else 1)
+    if not _all_finite(arr):
+        raise ValueError(f"`{name}` must contain only finite values; got NaN or infinity.")
+    xp = xp_of(arr)
+    if bool(xp.any(arr < 0)):
+        raise ValueError(f"`{name}` must be non-negative; got a minimum of {float(arr.min())!r}.")
+    if n is not None and arr.shape[-1] != n:
+        raise ValueError(f"`{name}` must have length {n} along its last axis; got {describe(arr)}.")
+    total = arr.sum(axis=-1, keepdims=True)
+    if not allow_zero_total and bool(xp.any(total <= 0)):
+        raise ValueError(f"`{name}` must have a positive total mass; got a total of 0.")
+    if normalize:
+        arr = arr / total
+    return arr
+
+
+def check_pmf(p: Any, name: str, *, normalize: bool = True):
+    """A probability vector, or a batch of them along leading axes (shape (..., n)).
+
+    Entries must be finite and non-negative with a positive total; the last axis is
+    normalised to sum to 1 (float64) unless ``normalize=False``.
+    """
+    return check_weights(p, name, normalize=normalize, batch=True)
+
+
+def check_pmf_pair(p: Any, q: Any, names: tuple[str, str] = ("p", "q"), *, normalize: bool = True):
+    """Two pmfs with the same number of bins; leading (batch) axes must broadcast."""
+    pa = check_pmf(p, names[0], normalize=normalize)
+    qa = check_pmf(q, names[1], normalize=normalize)
+    if is_cupy(pa) != is_cupy(qa):
+        raise TypeError(f"`{names[0]}` and `{names[1]}` must be on the same device (both numpy or both CuPy).")
+    if pa.shape[-1] != qa.shape[-1]:
+        raise ValueError(
+            f"`{names[0]}` and `{names[1]}` must have the same number of bins; "
+            f"got {pa.shape[-1]} and {qa.shape[-1]}."
+        )
+    try:
+        np.broadcast_shapes(pa.shape, qa.shape)
+    except ValueError as exc:
+        raise ValueError(
+            f"batch shapes of `{names[0]}` {tuple(pa.shape)} and `{names[1]}` {tuple(qa.shape)} "
+            "do not broadcast."
+        ) from exc
+    return pa, qa
+
+
+def check_samples(x: Any, name: str, *, dtype=None, min_points: int = 1, ndim: int | None = 2):
+    """Samples as an (n, d) array (1-D input is read as n points in d = 1 when ``ndim=2``).
+
+    ``ndim=1`` asks for a flat vector of values; ``ndim=None`` keeps the shape.
+    Rejects NaN / infinity and fewer than ``min_points`` points.
+    """
+    arr = as_float_array(x, name, dtype=dtype, min_ndim=1)
+    if ndim == 2:
+        if arr.ndim == 1:
+            arr = arr[:, None]
+        if arr.ndim != 2:
+            raise ValueError(f"`{name}` must be an (n, d) array of points; got {describe(arr)}.")
+    elif ndim == 1 and arr.ndim != 1:
+        raise ValueError(f"`{name}` must be a 1-D array of values; got {describe(arr)}.")
+    if not _all_finite(arr):
+        raise ValueError(f"`{name}` must contain only finite values; got NaN or infinity.")
+    if arr.shape[0] < min_points:
+        raise ValueError(f"`{name}` must contain at least {min_points} point(s); got {arr.shape[0]}.")
+    return arr
+
+
+def check_sample_pair(x: Any, y: Any, names: tuple[str, str] = ("x", "y"), *, min_points: int = 1,
+                      dtype=None):
+    """Two (n, d) / (m, d) samples with the same dimension d."""
+    xa = check_samples(x, names[0], min_points=min_points, dtype=dtype)
+    ya = check_samples(y, names[1], min_points=min_points, dtype=dtype)
+    if xa.shape[1] != ya.shape[1]:
+        raise ValueError(
+            f"`{names[0]}` and `{names[1]}` must have the same dimension; "
+            f"got d = {xa.shape[1]} and d = {ya.shape[1]}."
+        )
+    return xa, ya
+
+
+def check_cost_matrix(M: Any, name: str = "M", *, shape: tuple[int, int] | None = None, dtype=None,
+                      allow_inf: bool = False):
+    """A 2-D real cost matrix of the given shape without NaN (and without inf unless allowed)."""
+    arr = as_float_array(M, name, dtype=dtype, min_ndim=2, max_ndim=2)
+    xp = xp_of(arr)
+    if bool(xp.any(xp.isnan(arr))):
+        raise ValueError(f"`{name}` must not contain NaN.")
+    if not allow_inf and bool(xp.any(xp.isinf(arr))):
+        raise ValueError(f"`{name}` must contain only finite costs; got infinity.")
+    if shape is not None and tuple(arr.shape) != tuple(shape):
+        raise ValueError(f"`{name}` must have shape {tuple(shape)}; got {describe(arr)}.")
+    return arr
+
+
+def _real_scalar(value: Any, name: str, what: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        if hasattr(value, "shape") and getattr(value, "shape", None) == () and hasattr(value, "item"):
+            return _real_scalar(value.item(), name, what)
+        raise TypeError(f"`{name}` must be {what}; got {describe(value)}.")
+    v = float(value)
+    if not np.isfinite(v):
+        raise ValueError(f"`{name}` must be {what}; got {value!r}.")
+    return v
+
+
+def check_positive(value: Any, name: str) -> float:
+    """A finite float > 0 (e.g. eps, a bandwidth, a learning rate)."""
+    v = _real_scalar(value, name, "a positive float")
+    if v <= 0:
+        raise ValueError(f"`{name}` must be a positive float; got {value!r}.")
+    return v
+
+
+def check_nonnegative(value: Any, name: str) -> float:
+    """A finite float >= 0."""
+    v = _real_scalar(value, name, "a non-negative float")
+    if v < 0:
+        raise ValueError(f"`{name}` must be a non-negative float; got {value!r}.")
+    return v
+
+
+def check_probability(value: Any, name: str, *, open_left: bool = False, open_right: bool = False) -> float:
+    """A float in [0, 1] (ends excluded on request)."""
+    v = _real_scalar(value, name, "a float in [0, 1]")
+    if v < 0 or v > 1 or (open_left and v == 0) or (open_right and v == 1):
+        lo = "(" if open_left else "["
+        hi = ")" if open_right else "]"
+        raise ValueError(f"`{name}` must be a float in {lo}0, 1{hi}; got {value!r}.")
+    return v
+
+
+def check_int(value: Any, name: str, *, minimum: int | None = None, maximum: int | None = None) -> int:
+    """An integer (numpy integers accepted, bools and floats rejected) within bounds."""
+    if isinstance(value, bool):
+        raise TypeError(f"`{name}` must be an integer; got {value!r}.")
+    try:
+        v = operator.index(value)
+    except TypeError:
+        raise TypeError(f"`{name}` must be an integer; got {describe(value)}.") from None
+    if minimum is not None and v < minimum:
+        raise ValueError(f"`{name}` must be an integer >= {minimum}; got {v}.")
+    if maximum is not None and v > maximum:
+        raise ValueError(f"`{name}` must be an integer <= {maximum}; got {v}.")
+    return v
+
+
+def check_choice(value: Any, name: str, choices: Sequence[Any]):
+    """``value`` must be one of ``choices``; the error lists them."""
+    if value not in tuple(choices):
+        raise ValueError(f"`{name}` must be one of {tuple(choices)}; got {value!r}.")
+    return value
+
+
+def check_rng(rng: Any, name: str = "rng") -> np.random.Generator:
+    """``None | int | np.random.Generator`` -> Generator. The global seed is never touched."""
+    if rng is None or isinstance(rng, (numbers.Integral, np.random.SeedSequence)) and not isinstance(rng, bool):
+        return np.random.default_rng(rng)
+    if isinstance(rng, np.random.Generator):
+        return rng
+    raise TypeError(f"`{name}` must be None, an int or a numpy.random.Generator; got {describe(rng)}.")

@@ -1,0 +1,24 @@
+"""Warnings and errors raised by kantorovich."""
+
+from __future__ import annotations
+
+__all__ = ["ConvergenceWarning", "BackendUnavailableError", "KantorovichWarning"]
+
+
+class KantorovichWarning(UserWarning):
+    """Base class of the warnings kantorovich emits."""
+
+
+class ConvergenceWarning(KantorovichWarning):
+    """An iterative solver stopped before reaching its tolerance.
+
+    The message names the knob to turn (``max_iter``, ``eps``, ``tol``...); the result
+    still carries finite numbers and ``converged=False``.
+    """
+
+
+class BackendUnavailableError(ImportError, RuntimeError):
+    """A requested backend (CuPy, numba-cuda, a GPU) is not available.
+
+    The message says what to install (for example ``pip install "kantorovich[gpu]"``).
+    """
