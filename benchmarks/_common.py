@@ -1,0 +1,106 @@
+"""Shared benchmark helpers: timing with warm-up and medians, CUDA-synchronised timing,
+environment description and JSON output. Every bench_*.py script accepts
+
+    --quick        small sizes (seconds)
+    --gpu          also run the GPU cases (skipped with a note when no GPU is present)
+    --out DIR      where to write NAME.json (default benchmarks/results)
+
+and runs the peer (POT, scipy, OTT-JAX, GeomLoss, universal-divergence) in the same process,
+reporting medians and ratios. Timings are never assertions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+
+def parser(description: str) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=description)
+    p.add_argument("--quick", action="store_true", help="small sizes")
+    p.add_argument("--gpu", action="store_true", help="also run GPU cases")
+    p.add_argument("--out", default=str(Path(__file__).resolve().parent / "results"))
+    return p
+
+
+def gpu_present() -> bool:
+    try:
+        import cupy
+
+        return cupy.cuda.runtime.getDeviceCount() > 0
+    except Exception:
+        return False
+
+
+def environment() -> dict[str, Any]:
+    env = {
+        "date": time.strftime("%Y-%m-%d"),
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+        "cpus": os.cpu_count(),
+        "processor": platform.processor() or "",
+    }
+    try:
+        import numpy
+
+        env["numpy"] = numpy.__version__
+    except Exception:
+        pass
+    if gpu_present():
+        import cupy
+
+        props = cupy.cuda.runtime.getDeviceProperties(0)
+        env["gpu"] = props["name"].decode() if isinstance(props["name"], bytes) else str(props["name"])
+        env["cupy"] = cupy.__version__
+    return env
+
+
+def time_cpu(fn: Callable[[], Any], *, repeat: int = 5, warmup: int = 1, max_seconds: float = 60.0) -> dict:
+    """Median wall time of ``fn()`` over ``repeat`` runs after ``warmup`` runs."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    t_start = time.perf_counter()
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+        if time.perf_counter() - t_start > max_seconds:
+            break
+    return {"median_s": statistics.median(times), "min_s": min(times), "runs": len(times)}
+
+
+def time_gpu(fn: Callable[[], Any], *, repeat: int = 10, warmup: int = 2) -> dict:
+    """Median time of ``fn()`` measured with CUDA events after warm-up (CuPy)."""
+    import cupy
+
+    for _ in range(warmup):
+        fn()
+    cupy.cuda.Device().synchronize()
+    times = []
+    for _ in range(repeat):
+        start, end = cupy.cuda.Event(), cupy.cuda.Event()
+        start.record()
+        fn()
+        end.record()
+        end.synchronize()
+        times.append(cupy.cuda.get_elapsed_time(start, end) / 1e3)
+    return {"median_s": statistics.median(times), "min_s": min(times), "runs": len(times)}
+
+
+def write(name: str, out: str, payload: dict) -> Path:
+    path = Path(out) / f"{name}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {"benchmark": name, "environment": environment(), **payload}
+    path.write_text(json.dumps(payload, indent=2, default=float))
+    print(json.dumps(payload, indent=2, default=float))
+    return path
