@@ -1,0 +1,299 @@
+"""The report: registered sections, each writing figures and numbers.
+
+A section is a function ``f(ctx: Context) -> None`` registered with :func:`register`. It
+draws figures with matplotlib (``ctx.figure``), records numbers (``ctx.number``), checks
+against closed forms (``ctx.check``), tables (``ctx.table``) and a one-line verdict computed
+from its numbers (``ctx.verdict``). :func:`run_report` runs them in order with a progress
+bar and writes ``OUT/index.html``, ``OUT/results.json`` and, per section,
+``OUT/<section>/results.json`` beside its figures.
+"""
+
+from __future__ import annotations
+
+import html
+import importlib
+import json
+import math
+import os
+import platform
+import sys
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+import numpy as np
+
+from .._results import _jsonable
+
+__all__ = ["register", "Context", "run_report", "list_sections", "SECTION_MODULES"]
+
+# Modules holding the sections, imported in this order. Each later issue owns one module.
+SECTION_MODULES = (
+    "kantorovich.report.sections.foundation",
+    "kantorovich.report.sections.emd1d",
+    "kantorovich.report.sections.emd_exact",
+    "kantorovich.report.sections.sinkhorn",
+    "kantorovich.report.sections.estimators",
+    "kantorovich.report.sections.theory",
+    "kantorovich.report.sections.theory_games",
+    "kantorovich.report.sections.auction",
+)
+
+
+@dataclass(frozen=True)
+class SectionSpec:
+    name: str
+    title: str
+    func: Callable[["Context"], None]
+    order: float
+    description: str = ""
+
+
+_REGISTRY: dict[str, SectionSpec] = {}
+
+
+def register(name: str, *, title: str, order: float = 100.0, description: str = ""):
+    """Decorator registering a report section under ``name`` (also its output folder)."""
+
+    def deco(func):
+        if name in _REGISTRY and _REGISTRY[name].func is not func:
+            raise ValueError(f"report section {name!r} is registered twice")
+        _REGISTRY[name] = SectionSpec(name, title, func, order, description or (func.__doc__ or "").strip())
+        return func
+
+    return deco
+
+
+def _load() -> None:
+    for mod in SECTION_MODULES:
+        importlib.import_module(mod)
+
+
+def list_sections() -> list[SectionSpec]:
+    """All registered sections in report order."""
+    _load()
+    return sorted(_REGISTRY.values(), key=lambda s: (s.order, s.name))
+
+
+def _close(a: float, b: float, rtol: float, atol: float) -> bool:
+    if isinstance(a, float) and isinstance(b, float) and math.isinf(a) and math.isinf(b):
+        return (a > 0) == (b > 0)
+    return bool(np.isclose(a, b, rtol=rtol, atol=atol))
+
+
+@dataclass
+class Context:
+    """What a section gets: its output folder, the mode, a seed, and recorders."""
+
+    name: str
+    out_dir: Path
+    quick: bool = True
+    seed: int = 0
+    show_progress: bool = True
+    figures: list = field(default_factory=list)
+    numbers: dict = field(default_factory=dict)
+    checks: list = field(default_factory=list)
+    tables: list = field(default_factory=list)
+    verdicts: list = field(default_factory=list)
+
+    def rng(self, offset: int = 0) -> np.random.Generator:
+        """A Generator seeded from the report seed, the section name and ``offset``."""
+        key = [self.seed, offset] + [ord(c) for c in self.name]
+        return np.random.default_rng(key)
+
+    def size(self, quick, full):
+        """Pick a size by mode: ``ctx.size(200, 5000)``."""
+        return quick if self.quick else full
+
+    def figure(self, fig, filename: str, caption: str = "") -> Path:
+        """Save a matplotlib figure as PNG in the section folder and close it."""
+        import matplotlib.pyplot as plt
+
+        path = self.out_dir / filename
+        fig.savefig(path, dpi=110, bbox_inches="tight")
+        plt.close(fig)
+        self.figures.append({"file": f"{self.name}/{filename}", "caption": caption})
+        return path
+
+    def number(self, key: str, value: Any) -> Any:
+        self.numbers[key] = _jsonable(value)
+        return value
+
+    def check(self, result: str, closed_form: Any, computed: Any, *, agrees: bool | None = None,
+              rtol: float = 1e-9, atol: float = 1e-12, source: str = "") -> bool:
+        """Record a "result / closed form / computed / agrees" row.
+
+        ``agrees`` defaults to ``isclose(computed, closed_form, rtol, atol)`` for numbers.
+        """
+        if agrees is None:
+            try:
+                agrees = _close(float(computed), float(closed_form), rtol, atol)
+            except (TypeError, ValueError):
+                agrees = computed == closed_form
+        self.checks.append({
+            "section": self.name,
+            "result": result,
+            "closed_form": _jsonable(closed_form),
+            "computed": _jsonable(computed),
+            "agrees": bool(agrees),
+            "tolerance": f"rtol={rtol:g}, atol={atol:g}",
+            "source": source,
+        })
+        return bool(agrees)
+
+    def table(self, title: str, columns: list[str], rows: list[list[Any]]) -> None:
+        self.tables.append({"title": title, "columns": list(columns),
+                            "rows": [[_jsonable(c) for c in r] for r in rows]})
+
+    def verdict(self, text: str) -> None:
+        self.verdicts.append(text)
+
+    def progress(self, iterable: Iterable | None = None, *, total: int | None = None, desc: str = ""):
+        """A tqdm progress bar (silent when not on a terminal or when disabled)."""
+        from tqdm.auto import tqdm
+
+        return tqdm(iterable, total=total, desc=desc or self.name, leave=False,
+                    disable=None if self.show_progress else True, file=sys.stderr)
+
+    def to_dict(self) -> dict:
+        return {"figures": self.figures, "numbers": self.numbers, "checks": self.checks,
+                "tables": self.tables, "verdicts": self.verdicts}
+
+
+def run_report(out: str | os.PathLike = "report", *, quick: bool = True, only: list[str] | None = None,
+               seed: int = 0, show_progress: bool = True) -> dict:
+    """Run the registered sections and write ``index.html`` and ``results.json`` under ``out``.
+
+    Returns the results dictionary. A section that raises is recorded with its traceback and
+    the others still run; ``results["failed"]`` lists the failures.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from tqdm.auto import tqdm
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    specs = list_sections()
+    if only:
+        known = {s.name for s in specs}
+        unknown = [n for n in only if n not in known]
+        if unknown:
+            raise ValueError(f"unknown report section(s) {unknown}; choose from {sorted(known)}.")
+        specs = [s for s in specs if s.name in only]
+    results: dict[str, Any] = {
+        "kantorovich_version": _version(),
+        "mode": "quick" if quick else "full",
+        "seed": seed,
+        "created": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "python": platform.python_version(),
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
+        "sections": {},
+        "checks": [],
+        "failed": [],
+    }
+    t_all = time.perf_counter()
+    bar = tqdm(specs, desc="kantorovich report", unit="section", file=sys.stderr,
+               disable=None if show_progress else True)
+    for spec in bar:
+        bar.set_postfix_str(spec.name)
+        sdir = out / spec.name
+        sdir.mkdir(parents=True, exist_ok=True)
+        ctx = Context(spec.name, sdir, quick=quick, seed=seed, show_progress=show_progress)
+        t0 = time.perf_counter()
+        error = None
+        try:
+            spec.func(ctx)
+        except Exception:  # a failing section is reported, the rest still run
+            error = traceback.format_exc()
+            results["failed"].append(spec.name)
+            print(f"\n[kantorovich report] section {spec.name!r} failed:\n{error}", file=sys.stderr)
+        entry = {"title": spec.title, "description": spec.description,
+                 "seconds": round(time.perf_counter() - t0, 3), "error": error, **ctx.to_dict()}
+        results["sections"][spec.name] = entry
+        results["checks"].extend(ctx.checks)
+        (sdir / "results.json").write_text(json.dumps(entry, indent=2, allow_nan=False))
+    results["seconds"] = round(time.perf_counter() - t_all, 3)
+    results["all_checks_agree"] = all(c["agrees"] for c in results["checks"])
+    (out / "results.json").write_text(json.dumps(results, indent=2, allow_nan=False))
+    (out / "index.html").write_text(_html(results))
+    return results
+
+
+def _version() -> str:
+    from .. import __version__
+
+    return __version__
+
+
+def _cell(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:.6g}"
+    if isinstance(v, bool):
+        return "yes" if v else "NO"
+    return html.escape(str(v))
+
+
+def _html(results: dict) -> str:
+    e = html.escape
+    parts = [
+        "<!doctype html><html><head><meta charset='utf-8'><title>kantorovich report</title>",
+        "<style>body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;"
+        "color:#222}img{max-width:100%;border:1px solid #ddd}table{border-collapse:collapse;margin:1em 0}"
+        "td,th{border:1px solid #ccc;padding:3px 8px;font-size:90%}th{background:#f3f3f3}"
+        ".no{color:#b00;font-weight:bold}.yes{color:#070}.verdict{background:#f6f8ff;padding:.5em;"
+        "border-left:4px solid #46f}.err{background:#fee;white-space:pre-wrap;font-size:80%}"
+        "figure{margin:1em 0}figcaption{font-size:90%;color:#555}</style></head><body>",
+        "<h1>kantorovich report</h1>",
+        f"<p>Mode <b>{e(results['mode'])}</b>, seed {results['seed']}, created {e(results['created'])}, "
+        f"kantorovich {e(results['kantorovich_version'])}, Python {e(results['python'])}, "
+        f"{e(results['machine'])}; total {results['seconds']:.1f} s.</p>",
+    ]
+    n_ok = sum(c["agrees"] for c in results["checks"])
+    parts.append(f"<p>{n_ok} of {len(results['checks'])} checks agree with the closed form."
+                 + (f" <span class='no'>Failed sections: {e(', '.join(results['failed']))}</span>"
+                    if results["failed"] else "") + "</p>")
+    parts.append("<h2>Contents</h2><ol>" + "".join(
+        f"<li><a href='#{e(k)}'>{e(s['title'])}</a> ({s['seconds']:.1f} s)</li>"
+        for k, s in results["sections"].items()) + "<li><a href='#checks'>All checks</a></li></ol>")
+    for key, s in results["sections"].items():
+        parts.append(f"<h2 id='{e(key)}'>{e(s['title'])}</h2>")
+        if s["description"]:
+            parts.append(f"<p>{e(s['description'])}</p>")
+        for v in s["verdicts"]:
+            parts.append(f"<p class='verdict'>{e(v)}</p>")
+        if s["error"]:
+            parts.append(f"<div class='err'>{e(s['error'])}</div>")
+        for fig in s["figures"]:
+            parts.append(f"<figure><img src='{e(fig['file'])}' alt='{e(fig['caption'])}'>"
+                         f"<figcaption>{e(fig['caption'])}</figcaption></figure>")
+        for t in s["tables"]:
+            parts.append(_table_html(t["title"], t["columns"], t["rows"]))
+        if s["checks"]:
+            parts.append(_checks_html(s["checks"]))
+        if s["numbers"]:
+            parts.append(_table_html("Numbers", ["quantity", "value"],
+                                     [[k, v] for k, v in s["numbers"].items()]))
+    parts.append("<h2 id='checks'>All checks: result / closed form / computed / agrees</h2>")
+    parts.append(_checks_html(results["checks"]))
+    parts.append("</body></html>")
+    return "\n".join(parts)
+
+
+def _table_html(title: str, columns: list, rows: list) -> str:
+    e = html.escape
+    head = "".join(f"<th>{e(str(c))}</th>" for c in columns)
+    body = "".join("<tr>" + "".join(f"<td>{_cell(c)}</td>" for c in r) + "</tr>" for r in rows)
+    return f"<table><caption>{e(title)}</caption><tr>{head}</tr>{body}</table>"
+
+
+def _checks_html(checks: list) -> str:
+    e = html.escape
+    rows = "".join(
+        f"<tr><td>{e(c['result'])}</td><td>{_cell(c['closed_form'])}</td><td>{_cell(c['computed'])}</td>"
+        f"<td class='{'yes' if c['agrees'] else 'no'}'>{'yes' if c['agrees'] else 'NO'}</td>"
+        f"<td>{e(c['tolerance'])}</td><td>{e(c['source'])}</td></tr>" for c in checks)
+    return ("<table><tr><th>result</th><th>closed form</th><th>computed</th><th>agrees</th>"
+            f"<th>tolerance</th><th>source</th></tr>{rows}</table>")

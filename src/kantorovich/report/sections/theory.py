@@ -1,0 +1,3 @@
+"""Report sections: theory (filled in by its issue)."""
+
+from .. import register  # noqa: F401
