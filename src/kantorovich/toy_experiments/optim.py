@@ -1,0 +1,209 @@
+"""First-order optimisers on nested parameter structures, and update schemes for games.
+
+Every optimiser works on any nested list/tuple/dict of arrays (flattened with
+``autograd.misc.flatten``) and keeps its state (moments) between calls. ``step`` performs a
+*descent* step ``params - lr * direction(grads)`` and returns new parameters; the input is
+never modified. To ascend, pass ``-grads``.
+
+Update rules (PyTorch conventions, ``g`` the gradient, ``t`` the step count from 1)::
+
+    sgd       p <- p - lr g
+    momentum  v <- mu v + g;                           p <- p - lr v      (nesterov: p - lr (g + mu v))
+    rmsprop   s <- a s + (1 - a) g^2;                  p <- p - lr g / (sqrt(s) + eps)
+    adam      m <- b1 m + (1 - b1) g;  s <- b2 s + (1 - b2) g^2
+              p <- p - lr (m / (1 - b1^t)) / (sqrt(s / (1 - b2^t)) + eps)
+
+Games: :func:`game_step` advances a two-player game ``min_x f(x, y)``, ``min_y h(x, y)``
+by simultaneous or alternating updates (``y`` first in "alternating", as a discriminator
+moves before the generator).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from autograd.misc import flatten
+
+from .._validation import check_choice, check_positive
+
+__all__ = ["OPTIMIZERS", "GAME_SCHEMES", "Optimizer", "make_optimizer", "game_step"]
+
+#: Valid optimiser names and their keyword options with defaults.
+OPTIMIZERS = {
+    "sgd": {},
+    "momentum": {"momentum": 0.9, "nesterov": False},
+    "rmsprop": {"alpha": 0.99, "eps": 1e-8},
+    "adam": {"beta1": 0.9, "beta2": 0.999, "eps": 1e-8},
+}
+
+#: Update schemes of :func:`game_step`.
+GAME_SCHEMES = ("simultaneous", "alternating")
+
+
+class Optimizer:
+    """A stateful first-order optimiser (make it with :func:`make_optimizer`).
+
+    Attributes
+    ----------
+    name : str
+    lr : float
+    options : dict
+    t : int
+        Number of steps taken.
+    """
+
+    def __init__(self, name: str, lr: float, options: dict):
+        self.name = name
+        self.lr = lr
+        self.options = dict(options)
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the moments and the step count."""
+        self.t = 0
+        self._m = None
+        self._s = None
+
+    def __repr__(self) -> str:
+        opts = ", ".join(f"{k}={v!r}" for k, v in self.options.items())
+        return f"Optimizer({self.name!r}, lr={self.lr!r}{', ' + opts if opts else ''})"
+
+    def direction(self, grads):
+        """The update direction ``d`` (flat) such that the step is ``p - lr d``; advances state."""
+        g, _ = flatten(grads)
+        g = np.asarray(g, dtype=float)
+        if not np.all(np.isfinite(g)):
+            raise ValueError("`grads` must contain only finite values; got NaN or infinity.")
+        if self._m is not None and self._m.shape != g.shape:
+            raise ValueError(
+                f"`grads` changed size between steps ({self._m.size} -> {g.size}); "
+                "use one optimiser per parameter set or call reset().")
+        self.t += 1
+        o = self.options
+        if self.name == "sgd":
+            if self._m is None:
+                self._m = np.zeros_like(g)
+            return g
+        if self.name == "momentum":
+            self._m = g.copy() if self._m is None else o["momentum"] * self._m + g
+            return g + o["momentum"] * self._m if o["nesterov"] else self._m
+        if self.name == "rmsprop":
+            if self._m is None:
+                self._m = np.zeros_like(g)
+            self._s = (1 - o["alpha"]) * g * g if self._s is None else o["alpha"] * self._s + (1 - o["alpha"]) * g * g
+            return g / (np.sqrt(self._s) + o["eps"])
+        # adam
+        b1, b2 = o["beta1"], o["beta2"]
+        self._m = (1 - b1) * g if self._m is None else b1 * self._m + (1 - b1) * g
+        self._s = (1 - b2) * g * g if self._s is None else b2 * self._s + (1 - b2) * g * g
+        mhat = self._m / (1 - b1 ** self.t)
+        shat = self._s / (1 - b2 ** self.t)
+        return mhat / (np.sqrt(shat) + o["eps"])
+
+    def step(self, params, grads):
+        """Return ``params - lr * direction(grads)`` with the structure of ``params``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> opt = make_optimizer("sgd", 0.1)
+        >>> opt.step([np.array([1.0, 2.0])], [np.array([10.0, -10.0])])
+        [array([0., 3.])]
+        """
+        p, unflatten = flatten(params)
+        gp, _ = flatten(grads)
+        if np.shape(p) != np.shape(gp):
+            raise ValueError(f"`grads` must match `params` in size; got {np.size(gp)} and {np.size(p)}.")
+        return unflatten(np.asarray(p, dtype=float) - self.lr * self.direction(grads))
+
+
+def make_optimizer(name: str, lr: float, **kw) -> Optimizer:
+    """An optimiser by name: "sgd", "momentum", "rmsprop" or "adam".
+
+    Parameters
+    ----------
+    name : str
+        One of :data:`OPTIMIZERS`.
+    lr : float > 0
+        Learning rate.
+    **kw
+        Options of that optimiser (see :data:`OPTIMIZERS` for names and defaults):
+        ``momentum`` in [0, 1) and ``nesterov``; ``alpha`` in [0, 1) and ``eps`` > 0;
+        ``beta1``, ``beta2`` in [0, 1) and ``eps`` > 0.
+
+    Raises
+    ------
+    ValueError
+        Unknown name or option (the message lists the valid ones), ``lr <= 0``, or an
+        option out of range.
+
+    Examples
+    --------
+    >>> opt = make_optimizer("adam", 1e-3, beta1=0.5, beta2=0.9)
+    >>> opt
+    Optimizer('adam', lr=0.001, beta1=0.5, beta2=0.9, eps=1e-08)
+    """
+    if not isinstance(name, str) or name not in OPTIMIZERS:
+        raise ValueError(f"`name` must be one of {tuple(OPTIMIZERS)}; got {name!r}.")
+    lr = check_positive(lr, "lr")
+    defaults = OPTIMIZERS[name]
+    unknown = sorted(set(kw) - set(defaults))
+    if unknown:
+        raise ValueError(
+            f"unknown option(s) {unknown} for optimiser {name!r}; valid options: "
+            f"{tuple(defaults) if defaults else 'none'}.")
+    opts = {**defaults, **kw}
+    for key in ("momentum", "alpha", "beta1", "beta2"):
+        if key in opts:
+            v = float(opts[key])
+            if not 0.0 <= v < 1.0:
+                raise ValueError(f"`{key}` must be a float in [0, 1); got {opts[key]!r}.")
+            opts[key] = v
+    if "eps" in opts:
+        opts["eps"] = check_positive(opts["eps"], "eps")
+    if "nesterov" in opts:
+        opts["nesterov"] = bool(opts["nesterov"])
+    return Optimizer(name, lr, opts)
+
+
+def game_step(x, y, grad_x, grad_y, opt_x: Optimizer, opt_y: Optimizer, *, scheme: str = "alternating"):
+    """One round of a two-player game, each player descending its own loss.
+
+    Parameters
+    ----------
+    x, y : nested arrays
+        The players' parameters (``x`` e.g. the generator, ``y`` the discriminator).
+    grad_x : callable ``(x, y) -> grads like x``
+        Gradient in ``x`` of the loss ``x`` minimises.
+    grad_y : callable ``(x, y) -> grads like y``
+        Gradient in ``y`` of the loss ``y`` minimises (for ``max_y f`` pass ``-grad_y f``).
+    opt_x, opt_y : Optimizer
+    scheme : {"simultaneous", "alternating"}
+        "simultaneous": both gradients at ``(x, y)``, then both step.
+        "alternating": ``y`` steps first, then ``x`` steps using the new ``y``.
+
+    Returns
+    -------
+    (x_new, y_new)
+
+    Examples
+    --------
+    Bilinear game min_x max_y x y with SGD (eta = 0.1): simultaneous GD spirals out,
+    |lambda| = sqrt(1 + eta^2).
+
+    >>> import numpy as np
+    >>> gx = lambda x, y: y            # d(xy)/dx
+    >>> gy = lambda x, y: -x           # y maximises xy: descend -xy
+    >>> x, y = np.array(1.0), np.array(2.0)
+    >>> ox, oy = make_optimizer("sgd", 0.1), make_optimizer("sgd", 0.1)
+    >>> x, y = game_step(x, y, gx, gy, ox, oy, scheme="simultaneous")
+    >>> float(x), float(y)
+    (0.8, 2.1)
+    """
+    check_choice(scheme, "scheme", GAME_SCHEMES)
+    if scheme == "simultaneous":
+        gxv = grad_x(x, y)
+        gyv = grad_y(x, y)
+        return opt_x.step(x, gxv), opt_y.step(y, gyv)
+    y_new = opt_y.step(y, grad_y(x, y))
+    x_new = opt_x.step(x, grad_x(x, y_new))
+    return x_new, y_new

@@ -1,0 +1,236 @@
+"""The toy GAN kit: autodiff MLPs, spectral norm, gradient penalty, optimisers, losses."""
+
+from __future__ import annotations
+
+import autograd.numpy as anp
+import numpy as np
+import pytest
+from autograd import grad
+from autograd.misc import flatten
+
+from kantorovich.toy_experiments import losses, nn, optim
+
+
+def _central_fd(f, v, h=1e-6):
+    out = np.zeros_like(v)
+    for i in range(v.size):
+        e = np.zeros_like(v)
+        e.flat[i] = h
+        out.flat[i] = (f(v + e) - f(v - e)) / (2 * h)
+    return out
+
+
+@pytest.mark.parametrize("activation", ["tanh", "sigmoid", "leaky_relu", "relu"])
+def test_param_gradient_matches_finite_differences(activation):
+    rng = np.random.default_rng(0)
+    params = nn.init_mlp(rng, [2, 5, 4, 1])
+    x = rng.normal(size=(7, 2))
+    flat, unflatten = flatten(params)
+
+    def loss(v):
+        return anp.sum(nn.mlp(unflatten(v), x, activation=activation, out_activation="sigmoid") ** 2)
+
+    g = grad(loss)(flat)
+    fd = _central_fd(loss, flat)
+    np.testing.assert_allclose(g, fd, rtol=1e-5, atol=1e-7)
+
+
+def test_input_gradient_matches_finite_differences():
+    rng = np.random.default_rng(1)
+    params = nn.init_mlp(rng, [3, 6, 1])
+    x = rng.normal(size=(4, 3))
+    f = lambda z: nn.mlp(params, z, activation="tanh")[:, 0]  # noqa: E731
+    g = nn.input_gradients(f, x)
+    for i in range(4):
+        fd = _central_fd(lambda v: float(f(v[None, :])[0]), x[i].copy())
+        np.testing.assert_allclose(g[i], fd, rtol=1e-6, atol=1e-8)
+
+
+def test_mlp_shapes_and_no_input_change():
+    p = nn.init_mlp(0, [2, 8, 3])
+    x = np.ones((5, 2))
+    x0 = x.copy()
+    out = nn.mlp(p, x)
+    assert out.shape == (5, 3)
+    np.testing.assert_array_equal(x, x0)
+    s = nn.mlp(p, 1e4 * x, out_activation="sigmoid")
+    assert np.all(np.isfinite(s)) and np.all((s >= 0) & (s <= 1))
+
+
+def test_bad_mlp_config():
+    with pytest.raises(ValueError, match="relu"):
+        nn.mlp(nn.init_mlp(0, [2, 1]), np.ones((1, 2)), activation="swish")
+    with pytest.raises(ValueError, match="sizes"):
+        nn.init_mlp(0, [2])
+    with pytest.raises(ValueError, match="sizes"):
+        nn.init_mlp(0, [2, 0, 1])
+
+
+def test_clip_params():
+    p = [(np.array([[2.0, -0.5]]), np.array([-3.0, 0.001]))]
+    c = nn.clip_params(p, 0.01)
+    np.testing.assert_array_equal(c[0][0], [[0.01, -0.01]])
+    np.testing.assert_array_equal(c[0][1], [-0.01, 0.001])
+    assert p[0][0][0, 0] == 2.0  # input untouched
+    with pytest.raises(ValueError, match="`c`"):
+        nn.clip_params(p, -1)
+
+
+def test_spectral_norm_matches_numpy():
+    rng = np.random.default_rng(2)
+    for shape in [(5, 3), (3, 7), (16, 16)]:
+        W = rng.normal(size=shape)
+        sigma, u = nn.spectral_norm(W, None, n_iter=200)
+        assert float(sigma) == pytest.approx(np.linalg.norm(W, 2), rel=1e-8)
+        # warm start: one more iteration from the converged u stays put
+        sigma2, _ = nn.spectral_norm(W, u, n_iter=1)
+        assert float(sigma2) == pytest.approx(np.linalg.norm(W, 2), rel=1e-8)
+
+
+def test_spectral_normalize_gives_unit_norms():
+    rng = np.random.default_rng(3)
+    params = nn.init_mlp(rng, [2, 10, 10, 1], scale=1.0)
+    sn, us = nn.spectral_normalize(params, None, n_iter=100)
+    for W, _ in sn:
+        assert np.linalg.norm(W, 2) == pytest.approx(1.0, rel=1e-6)
+    assert len(us) == 3
+
+
+def test_gradient_penalty_zero_for_unit_gradient_critic():
+    w = np.array([3.0, 4.0]) / 5.0
+    rng = np.random.default_rng(4)
+    xr, xf = rng.normal(size=(16, 2)), rng.normal(size=(16, 2)) + 2
+    assert float(nn.gradient_penalty(lambda z: z @ w, xr, xf, 0)) < 1e-20
+    # |grad| = 2 everywhere -> penalty (2 - 1)^2 = 1
+    assert float(nn.gradient_penalty(lambda z: 2 * (z @ w), xr, xf, 0)) == pytest.approx(1.0, rel=1e-9)
+    # zero-centred variant
+    assert float(nn.gradient_penalty(lambda z: 2 * (z @ w), xr, xf, 0, center=0.0)) == pytest.approx(4.0, rel=1e-9)
+
+
+def test_gradient_penalty_is_differentiable_in_params():
+    rng = np.random.default_rng(5)
+    params = nn.init_mlp(rng, [2, 6, 1])
+    xr, xf = rng.normal(size=(8, 2)), rng.normal(size=(8, 2))
+    flat, unflatten = flatten(params)
+
+    def pen(v):
+        return nn.gradient_penalty(lambda z: nn.mlp(unflatten(v), z, activation="tanh"), xr, xf, 7)
+
+    g = grad(pen)(flat)
+    fd = _central_fd(pen, flat)
+    np.testing.assert_allclose(g, fd, rtol=1e-5, atol=1e-8)
+
+
+def test_gradient_penalty_bad_shapes():
+    with pytest.raises(ValueError, match="same shape"):
+        nn.gradient_penalty(lambda z: z[:, 0], np.ones((3, 2)), np.ones((4, 2)))
+    with pytest.raises(ValueError, match="batch"):
+        nn.gradient_penalty(lambda z: z[:, 0], np.ones((0, 2)), np.ones((0, 2)))
+
+
+# ---------------------------------------------------------------- optimisers
+def test_sgd_and_momentum_by_hand():
+    p = [np.array([1.0, -2.0])]
+    g = [np.array([0.5, 1.0])]
+    assert np.allclose(optim.make_optimizer("sgd", 0.1).step(p, g)[0], [0.95, -2.1])
+    opt = optim.make_optimizer("momentum", 0.1, momentum=0.5)
+    p1 = opt.step(p, g)                       # v = g
+    p2 = opt.step(p1, g)                      # v = 0.5 g + g = 1.5 g
+    np.testing.assert_allclose(p2[0], p[0] - 0.1 * g[0] - 0.1 * 1.5 * g[0])
+    assert np.array_equal(p[0], [1.0, -2.0])  # not in place
+
+
+def test_rmsprop_by_hand():
+    opt = optim.make_optimizer("rmsprop", 0.01, alpha=0.9, eps=1e-8)
+    p, g = np.array([1.0]), np.array([2.0])
+    p1 = opt.step(p, g)
+    s = 0.1 * 4.0
+    np.testing.assert_allclose(p1, 1.0 - 0.01 * 2.0 / (np.sqrt(s) + 1e-8))
+    p2 = opt.step(p1, np.array([-1.0]))
+    s = 0.9 * s + 0.1 * 1.0
+    np.testing.assert_allclose(p2, p1 + 0.01 / (np.sqrt(s) + 1e-8))
+
+
+def test_adam_by_hand():
+    opt = optim.make_optimizer("adam", 0.1, beta1=0.9, beta2=0.999, eps=1e-8)
+    params = {"a": np.array([0.0, 0.0]), "b": (np.array(1.0),)}
+    grads = {"a": np.array([3.0, -0.1]), "b": (np.array(0.5),)}
+    new = opt.step(params, grads)
+    # first Adam step is lr * sign(g) (up to eps)
+    np.testing.assert_allclose(new["a"], [-0.1, 0.1], rtol=1e-6)
+    np.testing.assert_allclose(new["b"][0], 0.9, rtol=1e-6)
+    g2 = {"a": np.array([1.0, 1.0]), "b": (np.array(0.0),)}
+    new2 = opt.step(new, g2)
+    m = 0.9 * 0.1 * 3.0 + 0.1 * 1.0
+    s = 0.999 * 0.001 * 9.0 + 0.001 * 1.0
+    step = 0.1 * (m / (1 - 0.81)) / (np.sqrt(s / (1 - 0.999 ** 2)) + 1e-8)
+    first = -0.1 * 3.0 / (3.0 + 1e-8)         # step 1 exactly: lr * mhat / (sqrt(shat) + eps)
+    np.testing.assert_allclose(new2["a"][0], first - step, rtol=1e-12)
+
+
+@pytest.mark.parametrize("name,lr,kw,match", [
+    ("adagrad", 0.1, {}, "sgd"),
+    ("sgd", -0.1, {}, "lr"),
+    ("sgd", 0.0, {}, "lr"),
+    ("adam", 0.1, {"momentum": 0.9}, "beta1"),
+    ("momentum", 0.1, {"momentum": 1.5}, "momentum"),
+])
+def test_bad_optimizer_config(name, lr, kw, match):
+    with pytest.raises(ValueError, match=match):
+        optim.make_optimizer(name, lr, **kw)
+
+
+def test_game_schemes_bilinear():
+    gx = lambda x, y: y  # noqa: E731
+    gy = lambda x, y: -x  # noqa: E731
+    eta = 0.1
+    # simultaneous GD on xy: the radius grows by sqrt(1 + eta^2) per step
+    x, y = np.array(1.0), np.array(2.0)
+    ox, oy = optim.make_optimizer("sgd", eta), optim.make_optimizer("sgd", eta)
+    for _ in range(50):
+        x, y = optim.game_step(x, y, gx, gy, ox, oy, scheme="simultaneous")
+    assert np.hypot(x, y) == pytest.approx(np.sqrt(5) * (1 + eta ** 2) ** 25, rel=1e-9)
+    # alternating GD: y first, then x with the new y (bounded orbit)
+    x, y = np.array(1.0), np.array(2.0)
+    x1, y1 = optim.game_step(x, y, gx, gy, ox, oy, scheme="alternating")
+    assert float(y1) == pytest.approx(2.0 + eta * 1.0)
+    assert float(x1) == pytest.approx(1.0 - eta * float(y1))
+    with pytest.raises(ValueError, match="simultaneous"):
+        optim.game_step(x, y, gx, gy, ox, oy, scheme="leapfrog")
+
+
+# ---------------------------------------------------------------- losses
+def test_losses_values():
+    f = np.array([0.3, -1.2, 2.0])
+    r = np.array([1.0, 0.5])
+    D = lambda t: 1 / (1 + np.exp(-t))  # noqa: E731
+    assert losses.d_loss("minimax", r, f) == pytest.approx(-np.mean(np.log(D(r))) - np.mean(np.log(1 - D(f))))
+    assert losses.g_loss("minimax", f) == pytest.approx(np.mean(np.log(1 - D(f))))
+    assert losses.g_loss("non_saturating", f) == pytest.approx(-np.mean(np.log(D(f))))
+    assert losses.d_loss("wgan_gp", r, f) == pytest.approx(f.mean() - r.mean())
+    assert losses.g_loss("wgan", f) == pytest.approx(-f.mean())
+    assert losses.d_loss("least_squares", r, f) == pytest.approx(0.5 * np.mean((r - 1) ** 2) + 0.5 * np.mean(f ** 2))
+    assert losses.g_loss("least_squares", f) == pytest.approx(0.5 * np.mean((f - 1) ** 2))
+    assert losses.d_loss("hinge", r, f) == pytest.approx(np.mean(np.maximum(0, 1 - r)) + np.mean(np.maximum(0, 1 + f)))
+    assert losses.g_loss("hinge", f) == pytest.approx(-f.mean())
+
+
+def test_losses_stable_for_extreme_logits():
+    big = np.array([800.0, -800.0])
+    for name in losses.LOSSES:
+        assert np.isfinite(losses.d_loss(name, big, big))
+        assert np.isfinite(losses.g_loss(name, big))
+    # gradient of the saturating loss at a confident D is tiny but finite
+    g = grad(lambda t: losses.g_loss("minimax", t))(np.array([-30.0]))
+    assert np.isfinite(g).all() and abs(g[0]) < 1e-12
+
+
+def test_bad_loss_config():
+    with pytest.raises(ValueError, match="non_saturating"):
+        losses.d_loss("wasserstein", np.ones(2), np.ones(2))
+    with pytest.raises(ValueError, match="hinge"):
+        losses.g_loss("bce", np.ones(2))
+    with pytest.raises(ValueError, match="batch"):
+        losses.d_loss("wgan", np.ones(0), np.ones(2))
+    with pytest.raises(ValueError, match="batch"):
+        losses.g_loss("wgan", np.ones((0, 1)))
