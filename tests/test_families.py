@@ -1,0 +1,282 @@
+"""kantorovich.families: closed forms checked against independent numerics, sampling, validation."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from scipy import integrate, stats
+
+from kantorovich.families import (
+    GaussianPair,
+    HistogramPair,
+    ParallelLines,
+    UniformSegments,
+    gaussian_kl,
+    gaussian_w2,
+)
+
+LOG2 = math.log(2.0)
+
+
+# ----------------------------------------------------------------------------- parallel lines
+@pytest.mark.parametrize("theta", [-1.5, -0.01, 1e-9, 0.3, 2.0])
+def test_parallel_lines_closed_forms(theta):
+    fam = ParallelLines(theta)
+    assert fam.dim == 2
+    assert fam.w1() == abs(theta) and fam.w2() == abs(theta)
+    assert fam.tv() == 1.0 and fam.js() == LOG2
+    assert fam.kl() == math.inf and fam.kl_reverse() == math.inf
+    assert isinstance(fam.js(), float) and isinstance(fam.w1(), float)
+
+
+def test_parallel_lines_theta_zero_all_zero():
+    # seed 000 prints TV = 1 at theta = 0: a typo; all divergences vanish there.
+    fam = ParallelLines(0.0)
+    assert fam.summary() == {"tv": 0.0, "kl": 0.0, "kl_reverse": 0.0, "js": 0.0, "w1": 0.0, "w2": 0.0}
+
+
+def test_parallel_lines_sample():
+    fam = ParallelLines(0.7)
+    x, y = fam.sample(500, rng=1, m=300)
+    assert x.shape == (500, 2) and y.shape == (300, 2)
+    assert np.all(x[:, 0] == 0.0) and np.all(y[:, 0] == 0.7)
+    assert 0 <= x[:, 1].min() and x[:, 1].max() <= 1
+    # Z ~ U[0, 1]: mean 1/2, sd 1/sqrt(12)
+    assert abs(x[:, 1].mean() - 0.5) < 4 / math.sqrt(12 * 500)
+    x2, y2 = fam.sample(500, rng=1, m=300)
+    assert np.array_equal(x, x2) and np.array_equal(y, y2)
+    g = np.random.default_rng(5)
+    assert not np.array_equal(fam.sample(10, rng=g)[0], fam.sample(10, rng=g)[0])
+
+
+# ----------------------------------------------------------------------------- Gaussians 1-D
+GAUSS_1D = [(0.0, 1.0, 2.0, 1.0), (0.3, 1.5, -1.0, 0.5), (1.0, 0.04, 1.2, 9.0), (-2.0, 2.0, -2.0, 0.7)]
+
+
+def _pdfs(m0, v0, m1, v1):
+    s0, s1 = math.sqrt(v0), math.sqrt(v1)
+    return (lambda x: stats.norm.pdf(x, m0, s0)), (lambda x: stats.norm.pdf(x, m1, s1)), s0, s1
+
+
+@pytest.mark.parametrize("args", GAUSS_1D)
+def test_gaussian_1d_kl_vs_quadrature(args):
+    m0, v0, m1, v1 = args
+    p, q, s0, s1 = _pdfs(*args)
+    lo, hi = min(m0 - 30 * s0, m1 - 30 * s1), max(m0 + 30 * s0, m1 + 30 * s1)
+    lp = lambda x: stats.norm.logpdf(x, m0, s0)  # noqa: E731
+    lq = lambda x: stats.norm.logpdf(x, m1, s1)  # noqa: E731
+    num = integrate.quad(lambda x: p(x) * (lp(x) - lq(x)), lo, hi, points=[m0, m1], limit=400)[0]
+    fam = GaussianPair(*args)
+    assert fam.kl() == pytest.approx(num, rel=1e-8, abs=1e-12)
+    assert fam.kl() == pytest.approx(math.log(s1 / s0) + (v0 + (m0 - m1) ** 2) / (2 * v1) - 0.5, rel=1e-13)
+    assert fam.kl_reverse() == pytest.approx(gaussian_kl(m1, v1, m0, v0), rel=1e-14)
+
+
+@pytest.mark.parametrize("args", GAUSS_1D)
+def test_gaussian_1d_w1_w2_vs_quantile_formula(args):
+    # W_p^p = ∫_0^1 |F^{-1}(u) - G^{-1}(u)|^p du, by Gauss-Legendre in u (independent of ∫|F-G|)
+    m0, v0, m1, v1 = args
+    s0, s1 = math.sqrt(v0), math.sqrt(v1)
+    f = lambda u: abs((m0 - m1) + (s0 - s1) * stats.norm.ppf(u))  # noqa: E731
+    w1 = integrate.quad(f, 0, 1, points=[0.5], limit=400)[0]
+    w2 = math.sqrt(integrate.quad(lambda u: f(u) ** 2, 0, 1, limit=400)[0])
+    fam = GaussianPair(*args)
+    assert fam.w1() == pytest.approx(w1, rel=1e-8)
+    assert fam.w2() == pytest.approx(w2, rel=1e-8)
+    assert fam.w2() == pytest.approx(math.hypot(m0 - m1, s0 - s1), rel=1e-14)
+    assert fam.w1() <= fam.w2() * (1 + 1e-12)
+
+
+@pytest.mark.parametrize("args", GAUSS_1D)
+def test_gaussian_1d_tv_js_vs_grid(args):
+    m0, v0, m1, v1 = args
+    p, q, s0, s1 = _pdfs(*args)
+    lo, hi = min(m0 - 20 * s0, m1 - 20 * s1), max(m0 + 20 * s0, m1 + 20 * s1)
+    x = np.linspace(lo, hi, 400001)
+    px, qx = p(x), q(x)
+    tv = 0.5 * integrate.simpson(np.abs(px - qx), x=x)
+    mx = 0.5 * (px + qx)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = 0.5 * (np.where(px > 0, px * np.log(px / mx), 0) + np.where(qx > 0, qx * np.log(qx / mx), 0))
+    js = integrate.simpson(np.nan_to_num(t), x=x)
+    fam = GaussianPair(*args)
+    assert fam.tv() == pytest.approx(tv, abs=2e-7)
+    assert fam.js() == pytest.approx(js, abs=2e-7)
+    assert 0 <= fam.js() <= LOG2 and 0 <= fam.tv() <= 1
+
+
+def test_gaussian_identical_is_zero():
+    fam = GaussianPair(1.0, 2.0, 1.0, 2.0)
+    assert fam.summary() == {"tv": 0.0, "kl": 0.0, "kl_reverse": 0.0, "js": 0.0, "w1": 0.0, "w2": 0.0}
+
+
+def test_gaussian_equal_variance_closed_forms():
+    fam = GaussianPair(0.0, 4.0, 3.0, 4.0)
+    assert fam.w1() == 3.0
+    assert fam.tv() == pytest.approx(2 * stats.norm.cdf(3.0 / 4.0) - 1, rel=1e-14)
+    assert fam.kl() == pytest.approx(9 / 8, rel=1e-14)
+
+
+# ----------------------------------------------------------------------------- Gaussians d-D
+def _spd(rng, d):
+    A = rng.standard_normal((d, d))
+    return A @ A.T + 0.5 * np.eye(d)
+
+
+@pytest.mark.parametrize("d", [2, 3, 5])
+def test_gaussian_dd_kl_and_w2(d):
+    rng = np.random.default_rng(d)
+    m0, m1 = rng.standard_normal(d), rng.standard_normal(d)
+    S0, S1 = _spd(rng, d), _spd(rng, d)
+    inv = np.linalg.inv(S1)
+    dm = m1 - m0
+    kl = 0.5 * (np.trace(inv @ S0) + dm @ inv @ dm - d + np.log(np.linalg.det(S1) / np.linalg.det(S0)))
+    assert gaussian_kl(m0, S0, m1, S1) == pytest.approx(kl, rel=1e-10)
+    import ot.gaussian as pg
+
+    w2_pot = float(pg.bures_wasserstein_distance(m0, m1, S0, S1))
+    assert gaussian_w2(m0, S0, m1, S1) == pytest.approx(w2_pot, rel=1e-8)
+    fam = GaussianPair(m0, S0, m1, S1)
+    assert fam.dim == d and fam.w2() == gaussian_w2(m0, S0, m1, S1)
+    with pytest.raises(NotImplementedError):
+        fam.w1()
+    with pytest.raises(NotImplementedError):
+        fam.js()
+    with pytest.raises(NotImplementedError):
+        fam.tv()  # unequal covariances
+
+
+def test_gaussian_dd_commuting_w2_and_equal_cov_tv():
+    a, b = np.array([1.0, 4.0, 0.25]), np.array([9.0, 1.0, 1.0])
+    m0, m1 = np.zeros(3), np.array([1.0, -2.0, 0.5])
+    w2 = math.sqrt(m1 @ m1 + np.sum((np.sqrt(a) - np.sqrt(b)) ** 2))
+    assert gaussian_w2(m0, np.diag(a), m1, np.diag(b)) == pytest.approx(w2, rel=1e-13)
+    S = np.array([[2.0, 0.5], [0.5, 1.0]])
+    mu = np.array([1.0, 1.0])
+    delta = math.sqrt(mu @ np.linalg.solve(S, mu))
+    assert GaussianPair(np.zeros(2), S, mu, S).tv() == pytest.approx(2 * stats.norm.cdf(delta / 2) - 1, rel=1e-13)
+
+
+def test_gaussian_sample_moments():
+    S0 = np.array([[2.0, 0.6], [0.6, 1.0]])
+    fam = GaussianPair([1.0, -1.0], S0, [0.0, 0.0], np.eye(2))
+    x, y = fam.sample(20000, rng=3, m=100)
+    assert x.shape == (20000, 2) and y.shape == (100, 2)
+    # mean within 5 standard errors, covariance within 5% (n = 20000)
+    se = np.sqrt(np.diag(S0) / 20000)
+    assert np.all(np.abs(x.mean(0) - [1.0, -1.0]) < 5 * se)
+    assert np.allclose(np.cov(x.T), S0, rtol=0.05, atol=0.03)
+    x1, _ = GaussianPair(2.0, 0.25, 0.0, 1.0).sample(5, rng=0)
+    assert x1.shape == (5, 1)
+
+
+# ----------------------------------------------------------------------------- uniform segments
+@pytest.mark.parametrize("ab", [(0, 1, 2, 3), (0, 2, 1, 4), (0, 1, 0, 1), (0.2, 0.5, 0, 1), (-1, 3, 0, 1),
+                                (0, 1, 1, 2)])
+def test_uniform_segments_vs_numerics(ab):
+    a0, b0, a1, b1 = ab
+    fam = UniformSegments(*ab)
+    lo, hi = min(a0, a1) - 1, max(b0, b1) + 1
+    brk = sorted({a0, b0, a1, b1})
+    p, q = fam.pdf0, fam.pdf1
+    tv = 0.5 * integrate.quad(lambda x: abs(p(x) - q(x)), lo, hi, points=brk, limit=200)[0]
+
+    def js_t(x):
+        px, qx = float(p(x)), float(q(x))
+        m = 0.5 * (px + qx)
+        return 0.5 * ((px * math.log(px / m) if px > 0 else 0) + (qx * math.log(qx / m) if qx > 0 else 0))
+
+    js = integrate.quad(js_t, lo, hi, points=brk, limit=200)[0]
+    F = lambda x: min(max((x - a0) / (b0 - a0), 0), 1)  # noqa: E731
+    G = lambda x: min(max((x - a1) / (b1 - a1), 0), 1)  # noqa: E731
+    w1 = integrate.quad(lambda x: abs(F(x) - G(x)), lo, hi, points=brk, limit=200)[0]
+    u = (np.arange(200000) + 0.5) / 200000
+    w2 = math.sqrt(np.mean(((a0 + u * (b0 - a0)) - (a1 + u * (b1 - a1))) ** 2))
+    assert fam.tv() == pytest.approx(tv, abs=1e-10)
+    assert fam.js() == pytest.approx(js, abs=1e-10)
+    assert fam.w1() == pytest.approx(w1, abs=1e-10)
+    assert fam.w2() == pytest.approx(w2, rel=1e-8, abs=1e-12)
+    inside = a1 <= a0 and b0 <= b1
+    assert fam.kl() == (math.log((b1 - a1) / (b0 - a0)) if inside else math.inf)
+
+
+def test_uniform_segments_disjoint_like_parallel_lines():
+    fam = UniformSegments(0, 1, 5, 6)
+    assert fam.js() == LOG2 and fam.tv() == 1.0 and fam.kl() == math.inf and fam.w1() == 5.0
+    x, y = fam.sample(100, rng=0)
+    assert x.shape == (100, 1) and x.min() >= 0 and x.max() <= 1 and y.min() >= 5
+
+
+# ----------------------------------------------------------------------------- histograms
+def test_histogram_pair_c2_and_scipy():
+    h = HistogramPair([3, 2, 1, 4], [1, 2, 4, 3])
+    assert h.w1() == pytest.approx(0.5, abs=1e-15)
+    rng = np.random.default_rng(0)
+    for _ in range(5):
+        n = 7
+        p, q, s = rng.random(n), rng.random(n), rng.standard_normal(n) * 3
+        h = HistogramPair(p, q, support=s)
+        assert h.w1() == pytest.approx(stats.wasserstein_distance(s, s, p, q), rel=1e-12, abs=1e-14)
+        # W2 against the quantile formula on a fine grid of u
+        u = (np.arange(100000) + 0.5) / 100000
+        o = np.argsort(s)
+        cp, cq = np.cumsum(p[o]) / p.sum(), np.cumsum(q[o]) / q.sum()
+        qp = s[o][np.minimum(np.searchsorted(cp, u), n - 1)]
+        qq = s[o][np.minimum(np.searchsorted(cq, u), n - 1)]
+        assert h.w2() == pytest.approx(math.sqrt(np.mean((qp - qq) ** 2)), rel=1e-3)
+
+
+def test_histogram_pair_divergences_and_sampling():
+    h = HistogramPair([1, 0, 1], [0, 1, 1], support=[[0, 0], [1, 0], [0, 1]])
+    assert h.dim == 2
+    assert h.tv() == pytest.approx(0.5) and h.kl() == math.inf
+    assert h.js() == pytest.approx(0.5 * LOG2)
+    with pytest.raises(NotImplementedError, match="emd"):
+        h.w1()
+    x, y = h.sample(1000, rng=2, m=10)
+    assert x.shape == (1000, 2) and y.shape == (10, 2)
+    assert not np.any(np.all(x == [1, 0], axis=1))  # zero-mass point never drawn
+    assert abs(np.mean(np.all(x == [0, 0], axis=1)) - 0.5) < 0.06
+
+
+# ----------------------------------------------------------------------------- validation
+@pytest.mark.parametrize("make, err, match", [
+    (lambda: ParallelLines(float("nan")), ValueError, "theta"),
+    (lambda: ParallelLines("a"), TypeError, "theta"),
+    (lambda: ParallelLines(True), TypeError, "theta"),
+    (lambda: GaussianPair(0.0, -1.0, 0.0, 1.0), ValueError, "cov0"),
+    (lambda: GaussianPair(0.0, 1.0, 0.0, 0.0), ValueError, "cov1"),
+    (lambda: GaussianPair([0, 0], np.eye(2), [0, 0, 0], np.eye(3)), ValueError, "mean"),
+    (lambda: GaussianPair([0, 0], np.eye(3), [0, 0], np.eye(2)), ValueError, "cov0"),
+    (lambda: GaussianPair([0, 0], [[1, 2], [0, 1]], [0, 0], np.eye(2)), ValueError, "symmetric"),
+    (lambda: GaussianPair([0, np.inf], np.eye(2), [0, 0], np.eye(2)), ValueError, "mean0"),
+    (lambda: GaussianPair(0.0, np.nan, 0.0, 1.0), ValueError, "cov0"),
+    (lambda: GaussianPair([], [], [], []), ValueError, "mean0"),
+    (lambda: UniformSegments(1, 0, 0, 1), ValueError, "a0"),
+    (lambda: UniformSegments(0, 1, 2, 2), ValueError, "a1"),
+    (lambda: HistogramPair([1, -1], [1, 1]), ValueError, "`p`"),
+    (lambda: HistogramPair([1, 1], [1, 1, 1]), ValueError, "`q`"),
+    (lambda: HistogramPair([0, 0], [1, 1]), ValueError, "`p`"),
+    (lambda: HistogramPair([1, 1], [1, np.nan]), ValueError, "`q`"),
+    (lambda: HistogramPair([[1, 1]], [[1, 1]]), ValueError, "`p`"),
+    (lambda: HistogramPair([1, 1], [1, 1], support=[0, 1, 2]), ValueError, "support"),
+    (lambda: HistogramPair([1, 1], [1, 1], support=[0, np.nan]), ValueError, "support"),
+    (lambda: ParallelLines(1.0).sample(0), ValueError, "`n`"),
+    (lambda: ParallelLines(1.0).sample(2.5), TypeError, "`n`"),
+    (lambda: ParallelLines(1.0).sample(3, m=0), ValueError, "`m`"),
+    (lambda: ParallelLines(1.0).sample(3, rng="x"), TypeError, "rng"),
+])
+def test_validation(make, err, match):
+    with pytest.raises(err, match=match):
+        make()
+
+
+def test_inputs_not_modified():
+    p, q = np.array([3.0, 1.0]), np.array([1.0, 1.0])
+    S = np.array([[2.0, 0.1], [0.1, 1.0]])
+    S_copy = S.copy()
+    HistogramPair(p, q).tv()
+    GaussianPair(np.zeros(2), S, np.ones(2), S).w2()
+    assert p[0] == 3.0 and np.array_equal(S, S_copy)
