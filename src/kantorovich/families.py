@@ -294,7 +294,7 @@ def gaussian_w2(m0: Any, S0: Any, m1: Any, S1: Any) -> float:
     Examples
     --------
     >>> from kantorovich.families import gaussian_w2
-    >>> gaussian_w2(0.0, 1.0, 3.0, 4.0) ** 2
+    >>> round(gaussian_w2(0.0, 1.0, 3.0, 4.0) ** 2, 12)   # (0 - 3)^2 + (1 - 2)^2
     10.0
     """
     m0a, S0a, m1a, S1a, d = _gauss_args(m0, S0, m1, S1)
