@@ -1,0 +1,125 @@
+"""k-nearest-neighbour distances for the sample estimators (private).
+
+Two implementations with one contract, ``knn_positive(query, ref, k, same=...)``:
+the ``k`` smallest **strictly positive** Euclidean distances from each query point to the
+reference points, as an ``(n_query, k)`` float64 array sorted along rows.
+
+* CPU: scipy ``cKDTree`` queried with ``workers=-1``.
+* GPU: tiled brute force with CuPy (``_knn_tiled`` written against a generic array module
+  ``xp``; the same code runs on numpy, which is how it is tested on machines without a GPU).
+
+Strictly positive: a reference point at distance exactly 0 (the query point itself when
+``same=True``, or a duplicate) is skipped, and the next neighbour at a positive distance is
+taken. Duplicates have probability 0 for continuous distributions; they come from rounding.
+Skipping them keeps ``log(distance)`` finite; the number of query points that had a
+duplicate is returned so that callers can warn.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["knn_positive", "knn_tiled", "select_positive"]
+
+
+def select_positive(dist, k: int, xp=np):
+    """From row-sorted distances, take the ``k`` first strictly positive ones per row.
+
+    Returns ``(out, ok, n_dup)``: ``out`` (n, k); ``ok`` a boolean row mask telling whether
+    the row held ``k`` positive finite distances; ``n_dup`` rows with a zero distance.
+    """
+    zeros = xp.sum(dist == 0, axis=1)
+    kk = dist.shape[1]
+    idx = zeros[:, None] + xp.arange(k)[None, :]
+    ok = (zeros + k) <= kk
+    idx = xp.minimum(idx, kk - 1)
+    out = xp.take_along_axis(dist, idx, axis=1)
+    ok = ok & xp.all(xp.isfinite(out), axis=1)
+    return out, ok, int(xp.sum(zeros > 0))
+
+
+def knn_positive(query: np.ndarray, ref: np.ndarray, k: int, *, same: bool = False,
+                 tree=None, workers: int = -1) -> tuple[np.ndarray, int]:
+    """``k`` smallest strictly positive distances from ``query`` rows to ``ref`` rows (cKDTree).
+
+    ``same=True`` means ``query is ref`` (the point itself is at distance 0 and is skipped).
+    Returns ``(dist, n_dup)`` where ``n_dup`` counts query points with a zero distance to a
+    point other than themselves. Raises ValueError when some row has fewer than ``k``
+    reference points at a positive distance.
+    """
+    from scipy.spatial import cKDTree
+
+    if tree is None:
+        tree = cKDTree(ref, balanced_tree=False, compact_nodes=False)
+    n_ref = ref.shape[0]
+    base = 1 if same else 0
+    kk = min(k + base, n_ref)
+    dist, _ = tree.query(query, k=kk, workers=workers)
+    dist = np.asarray(dist, dtype=np.float64).reshape(query.shape[0], kk)
+    out, ok, _ = select_positive(dist, k)
+    # rows that needed a deeper query all have a zero distance beyond ``base``: counted here
+    n_dup = int(np.sum(np.sum(dist == 0, axis=1) > base))
+    bad = np.flatnonzero(~ok)
+    cur = kk
+    while bad.size:
+        if cur >= n_ref:
+            raise ValueError(
+                f"fewer than k = {k} reference points at a positive distance from some sample "
+                "points (too many duplicate points); remove duplicates or lower `k`.")
+        cur = min(2 * cur + k, n_ref)
+        d2, _ = tree.query(query[bad], k=cur, workers=workers)
+        d2 = np.asarray(d2, dtype=np.float64).reshape(bad.size, cur)
+        o2, ok2, _ = select_positive(d2, k)
+        out[bad[ok2]] = o2[ok2]
+        bad = bad[~ok2]
+    return out, n_dup
+
+
+def knn_tiled(query, ref, kk: int, *, same: bool = False, xp=np, tile_entries: int = 2 ** 27):
+    """Exact ``kk`` smallest distances by tiled brute force, for numpy or CuPy (``xp``).
+
+    For a tile of query rows: squared distances ``|q|^2 + |r|^2 - 2 q.r`` by one matrix
+    product in float32 (after centring both clouds on the reference mean, which limits the
+    cancellation of the expansion), the point itself masked by index when ``same``, the
+    ``kk + 2`` smallest candidates by ``argpartition``, then their distances recomputed
+    exactly in float64 from coordinate differences and sorted. Cost O(n m d) flops,
+    memory O(tile_entries). Returns (n, kk) float64 distances (self excluded when ``same``).
+    """
+    n, m = query.shape[0], ref.shape[0]
+    centre = xp.mean(ref, axis=0, keepdims=True)
+    q64 = query - centre
+    r64 = ref - centre
+    q32 = q64.astype(xp.float32)
+    r32 = r64.astype(xp.float32)
+    rn = xp.sum(r32 * r32, axis=1)
+    avail = m - (1 if same else 0)
+    kk = min(kk, avail)
+    cand = min(kk + 2, avail)
+    rows = max(1, min(n, tile_entries // max(m, 1)))
+    out = xp.empty((n, kk), dtype=xp.float64)
+    for s in range(0, n, rows):
+        e = min(n, s + rows)
+        qt = q32[s:e]
+        d2 = xp.sum(qt * qt, axis=1)[:, None] + rn[None, :] - 2.0 * (qt @ r32.T)
+        if same:
+            ar = xp.arange(s, e)
+            d2[ar - s, ar] = xp.inf
+        if cand < m and xp is not np and cand <= 32:
+            # GPU: cand passes of a row-wise argmin (memory-bound reductions) beat a sort
+            idx = xp.empty((e - s, cand), dtype=xp.int64)
+            rr = xp.arange(e - s)
+            for j in range(cand):
+                a = xp.argmin(d2, axis=1)
+                idx[:, j] = a
+                d2[rr, a] = xp.inf
+        elif cand < m:
+            idx = xp.argpartition(d2, cand - 1, axis=1)[:, :cand]
+        else:
+            idx = xp.broadcast_to(xp.arange(m)[None, :], d2.shape).copy()
+        diff = q64[s:e][:, None, :] - r64[idx]
+        ex = xp.sqrt(xp.sum(diff * diff, axis=2))
+        if same:
+            ex = xp.where(idx == xp.arange(s, e)[:, None], xp.inf, ex)
+        ex = xp.sort(ex, axis=1)[:, :kk]
+        out[s:e] = ex
+    return out
