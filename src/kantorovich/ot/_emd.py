@@ -153,7 +153,7 @@ def _c_transform(f, M):
     return f, g
 
 
-def _certify(P, f, g, a, b, M, tol, cscale):
+def _certify(P, f, g, a, b, M, tol, cscale, hint=""):
     """Certificate of (P, f, g) for the unit-mass problem (a, b sum to 1)."""
     info = {}
     neg = float(P.min())
@@ -163,7 +163,7 @@ def _certify(P, f, g, a, b, M, tol, cscale):
     if marginal_error > tol or neg < -tol:
         raise EMDCertificateError(
             f"the solver's plan is not a coupling of a and b: L1 marginal error "
-            f"{marginal_error:.3e} (tolerance {tol:.1e}), smallest entry {neg:.3e}.")
+            f"{marginal_error:.3e} (tolerance {tol:.1e}), smallest entry {neg:.3e}.{hint}")
     viol = _violation(f, g, M)
     if viol > tol * cscale:
         info["dual_violation_before_repair"] = viol
@@ -178,6 +178,16 @@ def _certify(P, f, g, a, b, M, tol, cscale):
         info["repaired"] = False
     value = float(np.vdot(P.ravel(), M.ravel()))
     dual = float(a @ f + b @ g)
+    if value - dual > tol * cscale and not info["repaired"]:
+        # Feasible but not optimal potentials (e.g. a solver that rounded tiny costs to 0):
+        # the c-transform never lowers the dual value; keep it when it closes the gap more.
+        f2, g2 = _c_transform(f, M)
+        viol2 = _violation(f2, g2, M)
+        dual2 = float(a @ f2 + b @ g2)
+        if viol2 <= tol * cscale and dual2 > dual:
+            info["gap_before_repair"] = value - dual
+            info["repaired"] = True
+            f, g, viol, dual = f2, g2, viol2, dual2
     gap = value - dual
     return value, f, g, gap, viol, marginal_error, info
 
@@ -324,17 +334,39 @@ def emd(a, b, M, *, method="auto", normalize=False, return_plan=True, tol=1e-9, 
             f"n = {n}, m = {m}" + ("" if n != m else " and non-uniform weights")
             + ". Use method='network_simplex' (or 'highs') for general problems.")
 
+    # Solvers work with absolute tolerances: hand them non-negative costs of order 1 (POT's
+    # network simplex reports a 1 x 1 problem with a negative cost infeasible). Shift by min M
+    # when it is negative (adds the shift to every f_i), and scale by a power of two (exact in
+    # floating point) when the costs are far from 1; the potentials are mapped back.
+    cscale = max(float(Mh.max()), -float(Mh.min()), np.finfo(np.float64).tiny)
+    shift = min(float(Mh.min()), 0.0)
+    Ms = Mh - shift if shift < 0 else Mh
+    k = int(np.round(np.log2(max(float(Ms.max()), np.finfo(np.float64).tiny))))
+    if abs(k) > 20:
+        Ms = np.ldexp(Ms, -k)
+    else:
+        k = 0
+
     t1 = time.perf_counter()
     if chosen == "network_simplex":
-        P, f, g, info = _solve_network_simplex(an, bn, Mh, max_iter)
+        P, f, g, info = _solve_network_simplex(an, bn, Ms, max_iter)
     elif chosen == "highs":
-        P, f, g, info = _solve_highs(an, bn, Mh)
+        P, f, g, info = _solve_highs(an, bn, Ms)
     else:
-        P, f, g, info = _solve_auction(Mh)
+        P, f, g, info = _solve_auction(Ms)
+    if k:
+        f, g = np.ldexp(f, k), np.ldexp(g, k)
+        info["cost_scaled_by"] = f"2**{-k}"
+    if shift < 0:
+        f = f + shift
+        info["cost_shifted_by"] = -shift
     t2 = time.perf_counter()
 
-    cscale = max(float(Mh.max()), -float(Mh.min()), np.finfo(np.float64).tiny)
-    value, f, g, gap, viol, merr, cinfo = _certify(P, f, g, an, bn, Mh, tol, cscale)
+    hint = ""
+    if "numItermax" in info.get("solver_warning", ""):
+        hint = (f" The solver stopped early ({info['solver_warning']!r}): increase `max_iter` "
+                f"(now {max_iter}).")
+    value, f, g, gap, viol, merr, cinfo = _certify(P, f, g, an, bn, Mh, tol, cscale, hint)
     t3 = time.perf_counter()
     certified = abs(gap) <= tol * cscale
     if not certified:

@@ -1,0 +1,380 @@
+"""Tests of kantorovich.ot.emd: exact OT with a certificate."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+from scipy.optimize import linear_sum_assignment
+from scipy.spatial.distance import cdist
+
+import ot as pot
+from kantorovich.exceptions import ConvergenceWarning
+from kantorovich.ot import emd
+from kantorovich.ot import _emd as emd_mod
+from kantorovich.ot._emd import EMDCertificateError
+
+from .strategies import pmfs
+
+
+def _random_problem(rng, n, m, zeros=False):
+    a = rng.random(n)
+    b = rng.random(m) ** 3
+    if zeros and n > 2:
+        a[rng.integers(0, n, 2)] = 0.0
+    a /= a.sum()
+    b /= b.sum()
+    M = cdist(rng.random((n, 2)), rng.random((m, 2)), "sqeuclidean")
+    return a, b, M
+
+
+def _assert_certificate(r, a, b, M, tol=1e-9):
+    """Recompute the certificate from the result, independently of the library."""
+    P, f, g = r.plan, r.f, r.g
+    scale = np.abs(M).max()
+    assert P.shape == M.shape and f.shape == (M.shape[0],) and g.shape == (M.shape[1],)
+    assert P.min() >= -1e-15
+    assert np.abs(P.sum(1) - a).sum() + np.abs(P.sum(0) - b).sum() <= 1e-12
+    assert (f[:, None] + g[None, :] - M).max() <= tol * scale           # dual feasibility
+    assert np.isclose(r.value, (P * M).sum(), rtol=1e-12, atol=1e-15)
+    gap = (P * M).sum() - (a @ f + b @ g)
+    assert abs(gap) <= tol * scale and np.isclose(gap, r.duality_gap, atol=1e-12)
+    assert r.certified
+
+
+# ------------------------------------------------------------------ agreement with peers
+
+@pytest.mark.parametrize("n,m", [(1, 1), (1, 5), (6, 1), (20, 30), (150, 120)])
+@pytest.mark.parametrize("method", ["network_simplex", "highs"])
+def test_matches_pot_emd2(n, m, method):
+    rng = np.random.default_rng(n * 1000 + m)
+    a, b, M = _random_problem(rng, n, m)
+    r = emd(a, b, M, method=method)
+    ref = pot.emd2(a, b, M)
+    assert r.value == pytest.approx(ref, rel=1e-9, abs=1e-15)
+    assert r.method == method and r.backend == "numpy"
+    _assert_certificate(r, a, b, M)
+
+
+def test_highs_and_network_simplex_agree_on_duals_value():
+    rng = np.random.default_rng(7)
+    a, b, M = _random_problem(rng, 40, 25)
+    r1, r2 = emd(a, b, M, method="network_simplex"), emd(a, b, M, method="highs")
+    assert r1.value == pytest.approx(r2.value, rel=1e-10)
+    # duals may differ (degenerate LP), but both reach the same dual value
+    assert a @ r1.f + b @ r1.g == pytest.approx(a @ r2.f + b @ r2.g, rel=1e-9)
+
+
+@pytest.mark.parametrize("n", [1, 2, 17, 200])
+def test_permutation_matches_linear_sum_assignment(n):
+    rng = np.random.default_rng(n)
+    M = rng.normal(size=(n, n))          # negative costs are fine
+    rows, cols = linear_sum_assignment(M)
+    truth = M[rows, cols].mean()
+    r = emd(None, None, M)
+    assert r.value == pytest.approx(truth, rel=1e-9, abs=1e-12)
+    u = np.full(n, 1.0 / n)
+    _assert_certificate(r, u, u, M)
+
+
+def test_cumulative_deltas_closed_form():
+    """THEORY C2: P = (3,2,1,4), Q = (1,2,4,3) on unit bins: W = 5 unnormalised, 0.5 normalised."""
+    x = np.arange(4.0)
+    M = np.abs(x[:, None] - x[None, :])
+    r = emd([3, 2, 1, 4], [1, 2, 4, 3], M)
+    assert r.value == pytest.approx(5.0, abs=1e-12)
+    assert r.info["mass"] == 10.0 and np.isclose(r.plan.sum(), 10.0)
+    assert r.certified and abs(r.duality_gap) < 1e-9
+    assert r.marginal_error < 1e-12
+    rn = emd([3, 2, 1, 4], [1, 2, 4, 3], M, normalize=True)
+    assert rn.value == pytest.approx(0.5, abs=1e-12)
+
+
+def test_zero_weights():
+    rng = np.random.default_rng(3)
+    a, b, M = _random_problem(rng, 30, 20, zeros=True)
+    r = emd(a, b, M)
+    assert r.value == pytest.approx(pot.emd2(a, b, M), rel=1e-9)
+    _assert_certificate(r, a, b, M)
+    assert np.all(r.plan[a == 0] == 0)
+
+
+def test_identical_measures_zero_cost():
+    x = np.random.default_rng(0).random((25, 3))
+    r = emd(None, None, cdist(x, x))
+    assert r.value == pytest.approx(0.0, abs=1e-14)
+    assert np.allclose(r.plan, np.eye(25) / 25)
+
+
+def test_return_plan_false_and_auto_rule():
+    rng = np.random.default_rng(5)
+    a, b, M = _random_problem(rng, 10, 12)
+    r = emd(a, b, M, return_plan=False)
+    assert r.plan is None and r.certified and r.method == "network_simplex"
+    assert r.f.shape == (10,) and r.g.shape == (12,)
+    assert emd_mod.AUTO_AUCTION_MIN_N is None  # auto never picks the auction until measured
+
+
+def test_inputs_not_modified():
+    rng = np.random.default_rng(2)
+    a, b, M = _random_problem(rng, 8, 9)
+    a32, b32, M32 = a.astype(np.float32), b.astype(np.float32), M.astype(np.float32)
+    copies = [v.copy() for v in (a, b, M, a32, b32, M32)]
+    emd(a, b, M)
+    emd(a32, b32, M32)
+    for v, c in zip((a, b, M, a32, b32, M32), copies):
+        assert np.array_equal(v, c) and v.dtype == c.dtype
+
+
+def test_result_is_frozen_and_jsonable():
+    r = emd(None, None, np.ones((3, 3)))
+    with pytest.raises(Exception):
+        r.value = 1.0
+    d = r.to_dict()
+    assert d["method"] == "network_simplex" and d["certified"] is True
+
+
+# ------------------------------------------------------------------ float32 and masses
+
+def test_float32_input_is_solved_in_float64():
+    rng = np.random.default_rng(11)
+    n, m = 300, 200
+    a = rng.random(n).astype(np.float32)
+    b = (rng.random(m) ** 3).astype(np.float32)
+    a /= a.sum()
+    b /= b.sum()                       # float32 totals: off from 1 by ~1e-7
+    M = cdist(rng.random((n, 2)), rng.random((m, 2)), "sqeuclidean").astype(np.float32)
+    r = emd(a, b, M)
+    a64, b64, M64 = a.astype(float), b.astype(float), M.astype(float)
+    ref = pot.emd2(a64 / a64.sum(), b64 / b64.sum(), M64)
+    assert r.value == pytest.approx(ref * a64.sum(), rel=1e-9)
+    assert r.plan.dtype == np.float64 and r.certified
+    assert abs(r.duality_gap) < 1e-9
+
+
+def test_float32_masses_differing_by_float32_rounding_are_accepted():
+    a = np.full(7, 1 / 7, dtype=np.float32)
+    b = np.full(5, 1 / 5, dtype=np.float32)
+    b[0] += 2e-6                       # 2e-6 relative: float32 rounding territory
+    M = np.random.default_rng(0).random((7, 5)).astype(np.float32)
+    assert emd(a, b, M).certified
+    with pytest.raises(ValueError, match="same total mass"):
+        emd(a.astype(np.float64), b.astype(np.float64), M)  # float64: 2e-6 is a real mismatch
+
+
+def test_unequal_masses_error_and_normalize():
+    M = np.abs(np.arange(3.0)[:, None] - np.arange(4.0)[None, :])
+    a, b = [1.0, 1.0, 1.0], [1.0, 2.0, 1.0, 2.0]
+    with pytest.raises(ValueError, match="normalize=True"):
+        emd(a, b, M)
+    r = emd(a, b, M, normalize=True)
+    ref = pot.emd2(np.array(a) / 3, np.array(b) / 6, M)
+    assert r.value == pytest.approx(ref, rel=1e-12)
+    assert r.info["mass"] == 1.0 and np.isclose(r.plan.sum(), 1.0)
+
+
+# ------------------------------------------------------------------ the certificate itself
+
+def test_infeasible_potentials_are_repaired(monkeypatch):
+    rng = np.random.default_rng(9)
+    a, b, M = _random_problem(rng, 15, 11)
+    real = emd_mod._solve_network_simplex
+
+    def shifted(a_, b_, M_, it):
+        P, f, g, info = real(a_, b_, M_, it)
+        return P, f + 0.3, g, info        # f_i + g_j <= M_ij now fails by 0.3
+
+    monkeypatch.setattr(emd_mod, "_solve_network_simplex", shifted)
+    r = emd(a, b, M)
+    assert r.info["repaired"] is True
+    assert r.info["dual_violation_before_repair"] == pytest.approx(0.3, abs=1e-9)
+    assert r.value == pytest.approx(pot.emd2(a, b, M), rel=1e-9)
+    _assert_certificate(r, a, b, M)      # the c-transform restores an optimal dual here
+
+
+def test_repair_that_leaves_a_gap_warns(monkeypatch):
+    rng = np.random.default_rng(10)
+    a, b, M = _random_problem(rng, 12, 12)
+    real = emd_mod._solve_network_simplex
+
+    def bad(a_, b_, M_, it):
+        P, f, g, info = real(a_, b_, M_, it)
+        f = f.copy()
+        f[::2] += 0.2                      # infeasible, and not a constant shift
+        return P, f, g, info
+
+    monkeypatch.setattr(emd_mod, "_solve_network_simplex", bad)
+    with pytest.warns(ConvergenceWarning, match="duality gap"):
+        r = emd(a, b, M)
+    assert r.info["repaired"] is True and not r.certified
+    assert r.dual_violation <= 1e-12       # feasible after the repair
+    assert r.duality_gap > 0               # the gap is reported, weak duality holds
+    assert r.value == pytest.approx(pot.emd2(a, b, M), rel=1e-9)
+
+
+def test_plan_with_wrong_marginals_raises(monkeypatch):
+    def wrong(a_, b_, M_, it):
+        n, m = M_.shape
+        return np.full((n, m), 0.5 / (n * m)), np.zeros(n), np.zeros(m), {}
+
+    monkeypatch.setattr(emd_mod, "_solve_network_simplex", wrong)
+    with pytest.raises(EMDCertificateError, match="not a coupling"):
+        emd(None, None, np.ones((4, 3)))
+
+
+def test_max_iter_too_small():
+    M = np.random.default_rng(0).random((50, 50))
+    with pytest.raises(EMDCertificateError, match="max_iter"):
+        emd(None, None, M, max_iter=1)        # POT returns a non-coupling when stopped at once
+    with pytest.warns(ConvergenceWarning, match="max_iter"):
+        r = emd(None, None, M, max_iter=100)  # a coupling, not yet optimal
+    assert not r.certified and r.duality_gap > 1e-6
+
+
+# ------------------------------------------------------------------ methods
+
+def test_auction_method():
+    rng = np.random.default_rng(4)
+    M = rng.random((30, 30))
+    with pytest.raises(ValueError, match="network_simplex"):
+        emd(None, None, rng.random((3, 4)), method="auction")
+    with pytest.raises(ValueError, match="uniform"):
+        emd(rng.random(3) + 0.1, None, rng.random((3, 3)), method="auction", normalize=True)
+    try:
+        import kantorovich.ot._auction  # noqa: F401
+    except ImportError:
+        with pytest.raises(NotImplementedError, match="network_simplex"):
+            emd(None, None, M, method="auction")
+        pytest.skip("kantorovich.ot._auction is not there yet: checked the clear error only")
+    r = emd(None, None, M, method="auction")
+    rows, cols = linear_sum_assignment(M)
+    assert r.method == "auction"
+    assert r.value == pytest.approx(M[rows, cols].mean(), rel=1e-9)
+    assert r.dual_violation <= 1e-9 * M.max()
+
+
+# ------------------------------------------------------------------ bad input
+
+@pytest.mark.parametrize("a,b,M,exc,match", [
+    (None, None, [[0.0, np.nan]], ValueError, "`M` must not contain NaN"),
+    (None, None, [[0.0, np.inf]], ValueError, "`M` must contain only finite"),
+    (None, None, [0.0, 1.0], ValueError, "`M` must have 2 dimension"),
+    (None, None, np.zeros((2, 2, 2)), ValueError, "`M` must have 2 dimension"),
+    (None, None, np.zeros((0, 3)), ValueError, "`M` must not be empty"),
+    (None, None, "abc", TypeError, "`M` must be an array"),
+    (None, None, [[1 + 1j]], TypeError, "`M` must be an array"),
+    ([0.5, 0.5, 0.0], None, np.ones((2, 2)), ValueError, "`a` must have length 2"),
+    (None, [1.0], np.ones((2, 2)), ValueError, "`b` must have length 2"),
+    ([-0.5, 1.5], None, np.ones((2, 2)), ValueError, "`a` must be non-negative"),
+    ([np.nan, 1.0], None, np.ones((2, 2)), ValueError, "`a` must contain only finite"),
+    (None, [0.0, 0.0], np.ones((2, 2)), ValueError, "`b` must have a positive total"),
+    ([[0.5, 0.5]], None, np.ones((2, 2)), ValueError, "`a` must have 1 dimension"),
+])
+def test_bad_input(a, b, M, exc, match):
+    with pytest.raises(exc, match=match):
+        emd(a, b, M)
+
+
+@pytest.mark.parametrize("kwargs,exc,match", [
+    ({"method": "simplex"}, ValueError, "`method` must be one of"),
+    ({"tol": -1.0}, ValueError, "`tol` must be a positive float"),
+    ({"tol": "x"}, TypeError, "`tol`"),
+    ({"normalize": "yes"}, TypeError, "`normalize` must be a bool"),
+    ({"max_iter": 0}, ValueError, "`max_iter` must be an integer >= 1"),
+    ({"max_iter": 2.5}, TypeError, "`max_iter` must be an integer"),
+])
+def test_bad_options(kwargs, exc, match):
+    with pytest.raises(exc, match=match):
+        emd(None, None, np.ones((2, 2)), **kwargs)
+
+
+# ------------------------------------------------------------------ hypothesis
+
+_costs = st.floats(-10, 10, allow_nan=False, allow_subnormal=False)
+
+
+@given(st.data())
+def test_hypothesis_random_small_problems(data):
+    n = data.draw(st.integers(1, 7), label="n")
+    m = data.draw(st.integers(1, 7), label="m")
+    a = data.draw(pmfs(st.just(n)), label="a")
+    b = data.draw(pmfs(st.just(m)), label="b")
+    M = data.draw(hnp.arrays(np.float64, (n, m), elements=_costs), label="M")
+    r = emd(a, b, M)
+    r2 = emd(a, b, M, method="highs")
+    scale = max(np.abs(M).max(), 1e-300)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = pot.emd2(a, b, M)
+    assert r.value == pytest.approx(ref, rel=1e-9, abs=1e-9 * scale)
+    assert r2.value == pytest.approx(r.value, rel=1e-9, abs=1e-9 * scale)
+    for res in (r, r2):
+        assert res.certified
+        assert (res.f[:, None] + res.g[None, :] - M).max() <= 1e-9 * scale
+        assert abs(res.duality_gap) <= 1e-9 * scale
+        assert res.marginal_error <= 1e-9
+
+
+@given(st.data())
+def test_hypothesis_permutations_match_linear_sum_assignment(data):
+    n = data.draw(st.integers(1, 9), label="n")
+    M = data.draw(hnp.arrays(np.float64, (n, n), elements=_costs), label="M")
+    rows, cols = linear_sum_assignment(M)
+    r = emd(None, None, M)
+    scale = max(np.abs(M).max(), 1e-300)
+    assert r.value == pytest.approx(M[rows, cols].mean(), rel=1e-9, abs=1e-9 * scale)
+    assert r.certified
+
+
+# ------------------------------------------------------------------ GPU
+
+@pytest.mark.gpu
+def test_cupy_input_returns_cupy():
+    import cupy as cp
+
+    rng = np.random.default_rng(0)
+    a, b, M = _random_problem(rng, 40, 30)
+    r = emd(cp.asarray(a), cp.asarray(b), cp.asarray(M))
+    assert isinstance(r.plan, cp.ndarray) and isinstance(r.f, cp.ndarray)
+    assert r.value == pytest.approx(pot.emd2(a, b, M), rel=1e-9)
+    assert r.certified and r.info["input_device"].startswith("cuda")
+
+
+@pytest.mark.parametrize("c", [1e-300, 1e-12, 3.0, 1e12, 1e300])
+def test_cost_scale_invariance(c):
+    """emd(a, b, c M) = c emd(a, b, M), certified, for tiny and huge costs alike."""
+    rng = np.random.default_rng(1)
+    a, b, M = _random_problem(rng, 12, 9)
+    base = emd(a, b, M).value
+    r = emd(a, b, c * M)
+    assert r.value == pytest.approx(c * base, rel=1e-9)
+    assert r.certified and abs(r.duality_gap) <= 1e-9 * c
+
+
+def test_negative_costs_shifted():
+    """POT's network simplex calls a 1 x 1 negative-cost problem infeasible; emd does not."""
+    r = emd(None, None, [[-2.0]])
+    assert r.value == -2.0 and r.certified and r.f[0] + r.g[0] == pytest.approx(-2.0)
+    M = -np.random.default_rng(2).random((6, 6)) - 5
+    rows, cols = linear_sum_assignment(M)
+    assert emd(None, None, M).value == pytest.approx(M[rows, cols].mean(), rel=1e-12)
+
+
+def test_feasible_but_suboptimal_potentials_are_improved(monkeypatch):
+    rng = np.random.default_rng(12)
+    a, b, M = _random_problem(rng, 10, 8)
+    real = emd_mod._solve_network_simplex
+
+    def zero_duals(a_, b_, M_, it):
+        P, f, g, info = real(a_, b_, M_, it)
+        return P, np.zeros_like(f), np.zeros_like(g), info   # feasible (M >= 0), gap > 0
+
+    monkeypatch.setattr(emd_mod, "_solve_network_simplex", zero_duals)
+    r = emd(a, b, M)
+    assert r.info["repaired"] is True and r.info["gap_before_repair"] > 0
+    assert r.dual_violation <= 1e-12
+    assert 0 <= r.duality_gap < r.info["gap_before_repair"]
