@@ -35,6 +35,7 @@ __all__ = [
     "spectral_normalize",
     "gradient_penalty",
     "input_gradients",
+    "mlp_vjp",
     "n_params",
 ]
 
@@ -47,8 +48,9 @@ LEAKY_SLOPE = 0.2
 
 
 def _sigmoid(x):
-    # 0.5 (1 + tanh(x / 2)): never overflows, exact to rounding in both tails' shapes
-    return 0.5 * (anp.tanh(0.5 * x) + 1.0)
+    # exp(log sigmoid(x)) = exp(-logaddexp(0, -x)): never overflows, and keeps full relative
+    # precision of tiny values (sigmoid(-40) ~ 4e-18, where 0.5 (1 + tanh(x/2)) rounds to 0)
+    return anp.exp(-anp.logaddexp(0.0, -x))
 
 
 def activate(x, name: str):
@@ -133,7 +135,7 @@ def mlp(params, x, *, activation: str = "relu", out_activation=None):
     Notes
     -----
     Cost O(n * sum_k sizes[k] sizes[k+1]). The sigmoid is evaluated as
-    ``(1 + tanh(x/2))/2`` so it never overflows; for log-probabilities use the logits with
+    ``exp(-logaddexp(0, -x))``: no overflow, full relative precision of tiny outputs; for log-probabilities use the logits with
     :mod:`kantorovich.toy_experiments.losses` (log-sigmoid forms).
 
     Examples
@@ -156,6 +158,59 @@ def mlp(params, x, *, activation: str = "relu", out_activation=None):
     if out_activation not in (None, "linear"):
         h = activate(h, out_activation)
     return h
+
+
+def _act_deriv(a, h, name):
+    if name == "tanh":
+        return 1.0 - h * h
+    if name == "relu":
+        return (a > 0).astype(float)
+    if name == "leaky_relu":
+        return np.where(a > 0, 1.0, LEAKY_SLOPE)
+    if name == "sigmoid":
+        return h * (1.0 - h)
+    return np.ones_like(a)
+
+
+def mlp_vjp(params, x, *, activation: str = "relu"):
+    """Plain-numpy forward pass of :func:`mlp` (linear output) with a hand-written backward.
+
+    About ten times faster than autograd on small MLPs; used in the experiments' inner
+    loops and checked against autograd in the tests.
+
+    Returns
+    -------
+    out : array (n, n_out)
+        ``mlp(params, x, activation=activation)``.
+    backward : callable ``dout (n, n_out) -> (param_grads, dx)``
+        The vector-Jacobian product: ``param_grads`` like ``params`` (gradient of
+        ``sum(dout * out)``) and ``dx`` of shape (n, n_in).
+    """
+    check_choice(activation, "activation", ACTIVATIONS)
+    x = np.asarray(x, dtype=float)
+    hs, pre = [x], []
+    h = x
+    last = len(params) - 1
+    for k, (W, b) in enumerate(params):
+        a = h @ W + b
+        pre.append(a)
+        h = np.asarray(activate(a, activation)) if k < last else a
+        hs.append(h)
+
+    def backward(dout):
+        d = np.asarray(dout, dtype=float)
+        grads = [None] * len(params)
+        for k in range(last, -1, -1):
+            W = params[k][0]
+            # contiguous transposes: OpenBLAS's transposed-operand path spawns threads even
+            # for (512, 32) x (32, 32) and is ~100x slower on a busy 2-core machine
+            grads[k] = (np.ascontiguousarray(hs[k].T) @ d, d.sum(axis=0))
+            d = d @ np.ascontiguousarray(W.T)
+            if k > 0:
+                d = d * _act_deriv(pre[k - 1], hs[k], activation)
+        return grads, d
+
+    return hs[-1], backward
 
 
 def clip_params(params, c):
