@@ -1,0 +1,261 @@
+"""Geometries for entropic OT: what is compared (the cost), separate from how it is solved.
+
+- :class:`DenseGeometry` holds an explicit ``(n, m)`` cost matrix ``C``.
+- :class:`PointCloud` holds two clouds ``x`` ``(n, d)`` and ``y`` ``(m, d)`` and a ground cost
+  ``C_ij = c(x_i, y_j)`` that is computed on the fly by the soft-min kernels and never stored
+  (memory ``O((n + m) d)``).
+
+Costs of :class:`PointCloud` (no ½ factor anywhere)::
+
+    "sqeuclidean":  C_ij = |x_i - y_j|^2          (p = 2)
+    "euclidean":    C_ij = |x_i - y_j|             (p = 1)
+    p (a float > 0): C_ij = |x_i - y_j|^p          (|.| the Euclidean norm)
+
+GeomLoss writes the squared cost as ``|x - y|^2 / 2``; here it is ``|x - y|^2``, as in POT's
+``ot.dist`` and OTT's ``SqEuclidean``.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from typing import Any
+
+import numpy as np
+
+from .._array_api import is_cupy
+from .._validation import check_cost_matrix, check_positive, check_sample_pair, describe, xp_of
+
+__all__ = ["DenseGeometry", "PointCloud", "as_geometry", "check_dense_memory"]
+
+_COSTS = {"sqeuclidean": 2.0, "euclidean": 1.0}
+
+
+def _available_bytes(device: str) -> float:
+    """Free memory on ``device`` ("cpu" or "cuda"), or +inf when unknown."""
+    if device == "cuda":
+        try:
+            import cupy
+
+            free, _total = cupy.cuda.runtime.memGetInfo()
+            return float(free)
+        except Exception:
+            return math.inf
+    try:
+        return float(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+    except (ValueError, OSError, AttributeError):
+        return math.inf
+
+
+def check_dense_memory(n: int, m: int, itemsize: int, *, device: str = "cpu", copies: int = 3,
+                       what: str = "a dense n x m cost matrix") -> None:
+    """Raise MemoryError (suggesting :class:`PointCloud`) when ``copies`` n x m arrays do not fit.
+
+    ``copies`` counts the matrix and the temporaries of a dense soft-min (about three).
+    """
+    need = float(n) * float(m) * itemsize * copies
+    have = _available_bytes(device)
+    if need > have:
+        raise MemoryError(
+            f"{what} of shape ({n}, {m}) needs about {need / 2**30:.1f} GiB on {device} "
+            f"({copies} arrays of {itemsize} bytes per entry) but only {have / 2**30:.1f} GiB is free; "
+            "use the online geometry instead: kantorovich.ot.PointCloud(x, y, cost=...) with "
+            "backend='numba' (CPU) or backend='cuda' (GPU), whose memory is O(n + m)."
+        )
+
+
+class DenseGeometry:
+    """An explicit cost matrix ``C`` of shape ``(n, m)`` (numpy or CuPy).
+
+    Parameters
+    ----------
+    M : array_like, shape (n, m)
+        Finite real costs (NaN and infinity are rejected). Copied; the input is never modified.
+    dtype : {None, float32, float64}
+        Storage precision (default float64; CuPy inputs keep their device).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from kantorovich.ot import DenseGeometry
+    >>> geom = DenseGeometry(np.array([[0.0, 1.0], [1.0, 0.0]]))
+    >>> geom.shape, geom.diameter()
+    ((2, 2), 1.0)
+    """
+
+    kind = "dense"
+
+    def __init__(self, M: Any, *, dtype=None):
+        self.C = check_cost_matrix(M, "M", dtype=dtype)
+
+    @classmethod
+    def from_points(cls, x: Any, y: Any, cost: str | float = "sqeuclidean", *, dtype=None):
+        """Materialise the cost of a point cloud (MemoryError suggesting PointCloud when too big)."""
+        pc = PointCloud(x, y, cost=cost, dtype=dtype)
+        return cls(pc.cost_matrix(), dtype=dtype)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return tuple(self.C.shape)
+
+    @property
+    def dtype(self):
+        return self.C.dtype
+
+    @property
+    def on_gpu(self) -> bool:
+        return is_cupy(self.C)
+
+    def cost_matrix(self):
+        """The cost matrix itself (not a copy)."""
+        return self.C
+
+    def diameter(self) -> float:
+        """Range of the costs, ``max C - min C`` (the starting eps of epsilon-scaling)."""
+        return float(self.C.max() - self.C.min())
+
+    def median_cost(self) -> float:
+        xp = xp_of(self.C)
+        return float(xp.median(self.C))
+
+    def astype(self, dtype):
+        g = object.__new__(DenseGeometry)
+        g.C = self.C.astype(dtype, copy=False)
+        return g
+
+    def to_device(self, device: str):
+        from .._array_api import to_device
+
+        if device == "cuda" and not self.on_gpu:
+            n, m = self.shape
+            check_dense_memory(n, m, self.C.dtype.itemsize, device="cuda")
+        g = object.__new__(DenseGeometry)
+        g.C = to_device(self.C, device)
+        return g
+
+    def __repr__(self) -> str:
+        return f"DenseGeometry(shape={self.shape}, dtype={self.dtype})"
+
+
+class PointCloud:
+    """Two point clouds with a ground cost computed on the fly (never stored).
+
+    Parameters
+    ----------
+    x : array_like, shape (n, d)
+    y : array_like, shape (m, d)
+        Finite coordinates (1-D input means d = 1). Copied.
+    cost : {"sqeuclidean", "euclidean"} or float p > 0
+        ``C_ij = |x_i - y_j|^p`` with the Euclidean norm: "sqeuclidean" is p = 2 with **no ½
+        factor**, "euclidean" is p = 1.
+    dtype : {None, float32, float64}
+        Storage precision (default float64).
+
+    Notes
+    -----
+    Memory is ``O((n + m) d)``: the online soft-min kernels (numba on CPU, CUDA on GPU)
+    recompute ``C_ij`` whenever they need it. ``cost_matrix()`` materialises it for small
+    problems and raises MemoryError when it would not fit.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from kantorovich.ot import PointCloud
+    >>> pc = PointCloud(np.zeros((2, 2)), np.ones((3, 2)))
+    >>> pc.shape, pc.p, pc.cost_matrix()[0, 0]
+    ((2, 3), 2.0, 2.0)
+    """
+
+    kind = "pointcloud"
+
+    def __init__(self, x: Any, y: Any, cost: str | float = "sqeuclidean", *, dtype=None):
+        self.x, self.y = check_sample_pair(x, y, dtype=dtype)
+        if isinstance(cost, str):
+            if cost not in _COSTS:
+                raise ValueError(
+                    f"`cost` must be one of {tuple(_COSTS)} or a positive float p; got {cost!r}.")
+            self.cost = cost
+            self.p = _COSTS[cost]
+        else:
+            self.p = check_positive(cost, "cost")
+            self.cost = {2.0: "sqeuclidean", 1.0: "euclidean"}.get(self.p, f"p={self.p:g}")
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (int(self.x.shape[0]), int(self.y.shape[0]))
+
+    @property
+    def dim(self) -> int:
+        return int(self.x.shape[1])
+
+    @property
+    def dtype(self):
+        return self.x.dtype
+
+    @property
+    def on_gpu(self) -> bool:
+        return is_cupy(self.x)
+
+    def cost_block(self, i0: int, i1: int):
+        """Rows ``i0:i1`` of the cost matrix, computed by exact differences."""
+        xp = xp_of(self.x)
+        diff = self.x[i0:i1, None, :] - self.y[None, :, :]
+        sq = xp.sum(diff * diff, axis=-1)
+        if self.p == 2.0:
+            return sq
+        if self.p == 1.0:
+            return xp.sqrt(sq)
+        return sq ** (self.p / 2.0)
+
+    def cost_matrix(self):
+        """The dense ``(n, m)`` cost (MemoryError suggesting the online backends when too big)."""
+        n, m = self.shape
+        check_dense_memory(n, m, self.dtype.itemsize, device="cuda" if self.on_gpu else "cpu",
+                           copies=2 + self.dim)
+        return self.cost_block(0, n)
+
+    def diameter(self) -> float:
+        """Upper bound on the costs: (diagonal of the joint bounding box)^p."""
+        xp = xp_of(self.x)
+        lo = xp.minimum(self.x.min(axis=0), self.y.min(axis=0))
+        hi = xp.maximum(self.x.max(axis=0), self.y.max(axis=0))
+        diag = float(xp.sqrt(xp.sum((hi - lo) ** 2)))
+        return diag ** self.p
+
+    def median_cost(self, max_points: int = 2000) -> float:
+        """Median cost over (a subsample of at most ``max_points`` rows and columns of) the cost."""
+        n, m = self.shape
+        si = slice(0, n, max(1, n // max_points))
+        sj = slice(0, m, max(1, m // max_points))
+        sub = PointCloud.__new__(PointCloud)
+        sub.x, sub.y, sub.p, sub.cost = self.x[si], self.y[sj], self.p, self.cost
+        xp = xp_of(self.x)
+        return float(xp.median(sub.cost_block(0, sub.shape[0])))
+
+    def astype(self, dtype):
+        g = PointCloud.__new__(PointCloud)
+        g.x, g.y = self.x.astype(dtype, copy=False), self.y.astype(dtype, copy=False)
+        g.p, g.cost = self.p, self.cost
+        return g
+
+    def to_device(self, device: str):
+        from .._array_api import to_device
+
+        g = PointCloud.__new__(PointCloud)
+        g.x, g.y = to_device(self.x, device), to_device(self.y, device)
+        g.p, g.cost = self.p, self.cost
+        return g
+
+    def __repr__(self) -> str:
+        return f"PointCloud(n={self.shape[0]}, m={self.shape[1]}, d={self.dim}, cost={self.cost!r}, dtype={self.dtype})"
+
+
+def as_geometry(M_or_geometry: Any, *, dtype=None):
+    """A geometry from a geometry (returned as is, cast to ``dtype``) or a bare cost matrix."""
+    if isinstance(M_or_geometry, (DenseGeometry, PointCloud)):
+        g = M_or_geometry
+        return g.astype(dtype) if dtype is not None and g.dtype != np.dtype(dtype) else g
+    if isinstance(M_or_geometry, (str, bytes)) or M_or_geometry is None:
+        raise TypeError("`M_or_geometry` must be a cost matrix, a DenseGeometry or a PointCloud; "
+                        f"got {describe(M_or_geometry)}.")
+    return DenseGeometry(M_or_geometry, dtype=dtype)
