@@ -1,0 +1,183 @@
+r"""Parzen-window log-likelihood (THEORY.md C13) and the Inception score (C12).
+
+:func:`parzen_log_likelihood` fits an isotropic Gaussian kernel density estimate to
+``samples`` and returns the mean log-density of ``held_out`` points (the GAN papers'
+"Parzen window" metric), with the bandwidth chosen by cross-validation over a grid.
+:func:`inception_score` computes :math:`\exp(E_x KL(p(y|x)\,\|\,p(y)))` from class
+probabilities, with the split-based spread of the original code.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .._results import EstimateResult
+from .._validation import (as_float_array, check_int, check_positive, check_rng, check_sample_pair)
+
+__all__ = ["parzen_log_likelihood", "inception_score", "kde_log_density"]
+
+
+def kde_log_density(points, samples, bandwidth: float, *, batch_size: int = 1024,
+                    exclude_self: bool = False) -> np.ndarray:
+    r"""Log-density of an isotropic Gaussian KDE at ``points``.
+
+    :math:`\log\hat p(z) = \operatorname{logsumexp}_i\big(-\|z - s_i\|^2 / (2\sigma^2)\big)
+    - \log n - \tfrac d2\log(2\pi\sigma^2)`, computed in batches of ``batch_size`` points
+    (memory O(batch_size n)). ``exclude_self=True`` (``points is samples``) gives the
+    leave-one-out density (the point's own kernel removed, n - 1 in the normaliser).
+    """
+    from scipy.special import logsumexp
+
+    pts = np.asarray(points, dtype=np.float64)
+    s = np.asarray(samples, dtype=np.float64)
+    n, d = s.shape
+    sn = np.sum(s * s, axis=1)
+    out = np.empty(pts.shape[0])
+    inv = 1.0 / (2.0 * bandwidth ** 2)
+    count = n - 1 if exclude_self else n
+    norm = math.log(count) + 0.5 * d * math.log(2 * math.pi * bandwidth ** 2)
+    for a in range(0, pts.shape[0], batch_size):
+        b = min(pts.shape[0], a + batch_size)
+        p = pts[a:b]
+        d2 = np.maximum(np.sum(p * p, axis=1)[:, None] + sn[None, :] - 2.0 * (p @ s.T), 0.0)
+        e = -d2 * inv
+        if exclude_self:
+            e[np.arange(b - a), np.arange(a, b)] = -np.inf
+        out[a:b] = logsumexp(e, axis=1) - norm
+    return out
+
+
+def parzen_log_likelihood(samples, held_out, *, bandwidth=None, grid=None, cv_fraction: float = 0.2,
+                          batch_size: int = 1024, rng=None) -> EstimateResult:
+    r"""Mean log-likelihood of ``held_out`` under a Gaussian KDE of ``samples`` (nats).
+
+    Parameters
+    ----------
+    samples : array_like, shape (n, d)
+        Generated samples (the kernel centres).
+    held_out : array_like, shape (m, d)
+        Test points.
+    bandwidth : None, "cv" or float
+        Kernel standard deviation :math:`\sigma`. ``None``: Scott's rule
+        :math:`\sigma = \bar s\, n^{-1/(d+4)}` (:math:`\bar s` the mean per-axis standard
+        deviation of ``samples``). ``"cv"``: as in Goodfellow et al. (2014), the value of
+        ``grid`` (default: 20 values log-spaced over [Scott / 10, Scott x 3]) that maximises
+        the mean log-likelihood of a validation split (``cv_fraction`` of ``samples``,
+        held out from the fit); the final KDE uses all ``samples``.
+    batch_size : int
+        Rows per logsumexp batch.
+
+    Returns
+    -------
+    EstimateResult
+        ``value`` = mean log-density, ``stderr`` = std / sqrt(m) of the per-point
+        log-densities (the "±" the GAN papers print), ``ci`` the normal interval;
+        ``info['bandwidth']`` and, for "cv", the grid and its scores.
+
+    Notes
+    -----
+    Cost O(n m d) per bandwidth; memory O(batch_size n). In high dimension the metric is
+    known to be a poor proxy for likelihood (Theis et al. 2016).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> g = np.random.default_rng(0)
+    >>> r = parzen_log_likelihood(g.normal(size=(2000, 1)), g.normal(size=(500, 1)), bandwidth="cv", rng=0)
+    >>> bool(abs(r.value - (-0.5 * np.log(2 * np.pi) - 0.5)) < 0.1)
+    True
+    """
+    s, h = check_sample_pair(samples, held_out, ("samples", "held_out"))
+    n, d = s.shape
+    batch_size = check_int(batch_size, "batch_size", minimum=1)
+    spread = float(np.mean(s.std(axis=0))) if n > 1 else 1.0
+    if spread == 0:
+        spread = 1.0
+    scott = spread * n ** (-1.0 / (d + 4))
+    info: dict = {}
+    if bandwidth is None:
+        sigma = scott
+        info["rule"] = "scott"
+    elif isinstance(bandwidth, str):
+        if bandwidth != "cv":
+            raise ValueError(f"`bandwidth` must be None, 'cv' or a positive float; got {bandwidth!r}.")
+        if n < 4:
+            raise ValueError(f"`samples` must contain at least 4 points for bandwidth='cv'; got {n}.")
+        gen = check_rng(rng)
+        if grid is None:
+            grid = np.geomspace(scott / 10, scott * 3, 20)
+        grid = np.asarray([check_positive(g, "grid") for g in np.ravel(grid)])
+        perm = gen.permutation(n)
+        nv = max(1, int(round(cv_fraction * n)))
+        fit, val = s[perm[nv:]], s[perm[:nv]]
+        scores = np.array([kde_log_density(val, fit, g, batch_size=batch_size).mean() for g in grid])
+        sigma = float(grid[int(np.argmax(scores))])
+        info.update(rule="cv", grid=grid, cv_scores=scores)
+        if sigma in (grid[0], grid[-1]):
+            info["warning"] = "the chosen bandwidth is at the end of the grid; widen `grid`"
+    else:
+        sigma = check_positive(bandwidth, "bandwidth")
+        info["rule"] = "given"
+    info["bandwidth"] = sigma
+    ll = kde_log_density(h, s, sigma, batch_size=batch_size)
+    value = float(ll.mean())
+    se = float(ll.std(ddof=1) / math.sqrt(ll.size)) if ll.size > 1 else float("nan")
+    ci = (value - 1.959964 * se, value + 1.959964 * se)
+    return EstimateResult(value=value, stderr=se, ci=ci, n=n, m=h.shape[0], method="parzen",
+                          info=info)
+
+
+def inception_score(class_probs, *, n_splits: int = 10) -> EstimateResult:
+    r"""Inception score :math:`\exp(E_x KL(p(y|x)\,\|\,p(y)))` from class probabilities.
+
+    As in Salimans et al. (2016)'s code: the rows are cut into ``n_splits`` consecutive
+    splits; in each, :math:`p(y)` is the mean row and the score is
+    :math:`\exp(\text{mean}_x \sum_y p(y|x)[\log p(y|x) - \log p(y)])`; ``value`` is the
+    mean of the split scores and ``info['split_std']`` their standard deviation (the
+    "±" of the original); ``stderr`` = split_std / sqrt(n_splits).
+
+    Parameters
+    ----------
+    class_probs : array_like, shape (N, C)
+        Rows are probability vectors (non-negative; each row is normalised to sum 1).
+    n_splits : int
+        Number of splits (1 <= n_splits <= N).
+
+    Returns
+    -------
+    EstimateResult (n = N, m = C, method "inception_score").
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> round(inception_score(np.eye(4), n_splits=1).value, 12)   # 4 confident, distinct classes
+    4.0
+    """
+    from scipy.special import xlogy
+
+    p = as_float_array(class_probs, "class_probs", min_ndim=2, max_ndim=2)
+    if not np.all(np.isfinite(p)):
+        raise ValueError("`class_probs` must contain only finite values; got NaN or infinity.")
+    if np.any(p < 0):
+        raise ValueError(f"`class_probs` must be non-negative; got a minimum of {float(p.min())!r}.")
+    tot = p.sum(axis=1, keepdims=True)
+    if np.any(tot <= 0):
+        raise ValueError("`class_probs` rows must have a positive total; got a zero row.")
+    p = p / tot
+    N = p.shape[0]
+    n_splits = check_int(n_splits, "n_splits", minimum=1, maximum=N)
+    scores = []
+    for part in np.array_split(p, n_splits):
+        py = part.mean(axis=0, keepdims=True)
+        kl = (xlogy(part, part) - xlogy(part, np.broadcast_to(py, part.shape))).sum(axis=1)
+        scores.append(math.exp(float(kl.mean())))
+    scores = np.array(scores)
+    std = float(scores.std()) if n_splits > 1 else 0.0
+    se = std / math.sqrt(n_splits) if n_splits > 1 else float("nan")
+    value = float(scores.mean())
+    return EstimateResult(value=value, stderr=se, ci=(value - 1.959964 * se, value + 1.959964 * se)
+                          if n_splits > 1 else (float("nan"), float("nan")), n=N, m=p.shape[1],
+                          method="inception_score", info={"split_std": std, "split_scores": scores,
+                                                          "n_splits": n_splits})
