@@ -30,6 +30,8 @@ def _jsonable(v: Any, max_len: int = 64) -> Any:
         return v if np.isfinite(v) else str(v)
     if isinstance(v, (np.floating, np.integer, np.bool_)):
         return _jsonable(v.item())
+    if hasattr(v, "nnz") and hasattr(v, "shape"):  # scipy.sparse: np.asarray would give a 0-d object
+        return {"shape": list(v.shape), "nnz": int(v.nnz), "format": str(getattr(v, "format", ""))}
     if hasattr(v, "shape") and hasattr(v, "dtype"):
         if v.size <= max_len:
             arr = v.get() if hasattr(v, "get") else np.asarray(v)
