@@ -234,3 +234,30 @@ def test_bad_loss_config():
         losses.d_loss("wgan", np.ones(0), np.ones(2))
     with pytest.raises(ValueError, match="batch"):
         losses.g_loss("wgan", np.ones((0, 1)))
+
+
+@pytest.mark.parametrize("activation", ["tanh", "relu", "leaky_relu", "sigmoid"])
+def test_mlp_vjp_matches_autograd(activation):
+    rng = np.random.default_rng(6)
+    params = nn.init_mlp(rng, [2, 7, 5, 3])
+    x = rng.normal(size=(9, 2))
+    dout = rng.normal(size=(9, 3))
+    out, back = nn.mlp_vjp(params, x, activation=activation)
+    np.testing.assert_allclose(out, nn.mlp(params, x, activation=activation), rtol=1e-12)
+    pg, dx = back(dout)
+    ag = grad(lambda p: anp.sum(dout * nn.mlp(p, x, activation=activation)))(params)
+    for (w1, b1), (w2, b2) in zip(pg, ag):
+        np.testing.assert_allclose(w1, w2, rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(b1, b2, rtol=1e-10, atol=1e-12)
+    adx = grad(lambda z: anp.sum(dout * nn.mlp(params, z, activation=activation)))(x)
+    np.testing.assert_allclose(dx, adx, rtol=1e-10, atol=1e-12)
+
+
+def test_fast_flatten_roundtrip():
+    tree = [(np.ones((2, 3)), np.arange(3.0)), {"b": np.array(2.0), "a": (np.zeros(1),)}]
+    flat, unflatten = optim.flatten(tree)
+    ref, _ = flatten(tree)  # autograd's
+    np.testing.assert_array_equal(flat, ref)
+    back = unflatten(flat)
+    np.testing.assert_array_equal(back[0][0], tree[0][0])
+    assert isinstance(back[1]["a"], tuple) and back[1]["b"].shape == ()
