@@ -34,6 +34,8 @@ from .._validation import as_float_array, check_probability, check_weights, desc
 __all__ = ["optimal_discriminator", "gan_value", "js_from_discriminator", "argmax_a_log_y_b_log_1my"]
 
 _LOG4 = math.log(4.0)
+_ONE_MINUS = float(np.nextafter(1.0, 0.0))  # largest double below 1
+_TINY = 5e-324  # smallest positive (subnormal) double
 
 
 def _errstate(xp):
@@ -90,7 +92,11 @@ def optimal_discriminator(p_data: Any, p_g: Any, *, alpha: float = 1.0, beta: fl
     Returns
     -------
     array
-        :math:`D^*` of the inputs' shape, float64, in [min(α, β), max(α, β)].
+        :math:`D^*` of the inputs' shape, float64, in [min(α, β), max(α, β)]. Where the
+        exact :math:`D^*` is strictly inside (0, 1) the result is too (values that would
+        round to 1 or 0 are moved to the nearest double inside), so
+        ``gan_value(optimal_discriminator(p, q), p, q)`` is finite and equals
+        :math:`-\log 4 + 2\,\mathrm{JS}` to ~1e-15.
 
     Examples
     --------
@@ -108,7 +114,12 @@ def optimal_discriminator(p_data: Any, p_g: Any, *, alpha: float = 1.0, beta: fl
     pos = s > 0
     with _errstate(xp):
         d = xp.where(pos, (a * pd + b * pg) / xp.where(pos, s, 1.0), 0.5 * (a + b))
-    return d
+    # Keep D* strictly inside (0, 1) wherever the exact value is: p_g / p_data below ~1e-16
+    # would otherwise round D* to exactly 1 (or 0) and make log(1 - D*) = -inf in gan_value,
+    # although the exact term p_g log(p_g / (p_data + p_g)) is negligible (< 4e-15 (p_data + p_g)).
+    d = xp.where(((1.0 - a) * pd + (1.0 - b) * pg) > 0, xp.minimum(d, _ONE_MINUS), d)
+    d = xp.where((a * pd + b * pg) > 0, xp.maximum(d, _TINY), d)
+    return xp.clip(d, min(a, b), max(a, b))  # rounding cannot leave [min(a, b), max(a, b)]
 
 
 def _expectations(D: Any, p_data: Any, p_g: Any, weights: Any):
@@ -163,10 +174,8 @@ def gan_value(D: Any, p_data: Any, p_g: Any, *, weights: Any = None):
     float or array
         ``numpy.float64`` for 1-D input (array for batches). :math:`\le -\log 4 + 2 \mathrm{JS}`,
         with equality at :math:`D^*`; ``-inf`` if D is 0 (or 1) where p_data (or p_g) has mass.
-        Terms without mass are 0 whatever D is there. On wide grids, D* computed in
-        floating point rounds to exactly 1 where :math:`p_g \ll 10^{-16} p_\text{data}`
-        (and to 0 conversely), which makes V = -inf although the true term is negligible:
-        keep the grid where both densities matter, or clip D into [1e-300, 1 - 1e-16].
+        Terms without mass are 0 whatever D is there. A D of your own that rounds to
+        exactly 1 where :math:`p_g > 0` gives -inf; :func:`optimal_discriminator` avoids that.
 
     Examples
     --------
