@@ -63,7 +63,8 @@ def _check_dist_weights(w: Any, name: str, values, vname: str):
         return None
     n = values.shape[-1]
     try:
-        arr = check_weights(w, name, batch=True)
+        with np.errstate(over="ignore"):  # an overflowing total is reported below
+            arr = check_weights(w, name, batch=True)
     except ValueError as exc:
         if "positive total" in str(exc):
             raise ValueError(f"`{name}` must have a positive total mass (in every row); got a total of 0.") from None
@@ -72,7 +73,9 @@ def _check_dist_weights(w: Any, name: str, values, vname: str):
         raise ValueError(
             f"`{name}` must have the same length as `{vname}` ({n}) along the last axis; got {describe(arr)}.")
     xp = xp_of(arr)
-    if not bool(xp.all(xp.isfinite(arr.sum(axis=-1)))):
+    with np.errstate(over="ignore"):
+        tot = arr.sum(axis=-1)
+    if not bool(xp.all(xp.isfinite(tot))):
         raise ValueError(f"`{name}` must have a finite total mass; got an overflow to infinity.")
     try:
         np.broadcast_shapes(arr.shape, values.shape)

@@ -1,0 +1,426 @@
+"""wasserstein_1d / wasserstein_1d_plan: scipy's own cases, properties, the LP, closed forms,
+bad input, and the numba / CuPy kernels against the numpy reference."""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+import ot as pot
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+from numpy.testing import assert_allclose, assert_equal
+from scipy import stats
+
+from kantorovich.families import GaussianPair, ParallelLines
+from kantorovich.ot import wasserstein_1d, wasserstein_1d_plan
+from kantorovich.ot._kernels import wass1d_cupy
+from kantorovich.ot._wasserstein_1d import _wpp_reference
+
+BACKENDS = ["numpy", "numba"]
+
+
+def lp_wp(x, y, a=None, b=None, p=1.0):
+    """W_p by the exact LP (POT network simplex) on the |x - y|^p cost."""
+    a = np.ones(len(x)) if a is None else np.asarray(a, float)
+    b = np.ones(len(y)) if b is None else np.asarray(b, float)
+    M = np.abs(np.subtract.outer(np.asarray(x, float), np.asarray(y, float))) ** p
+    return pot.emd2(a / a.sum(), b / b.sum(), M) ** (1.0 / p)
+
+
+# --------------------------------------------------------------- scipy's TestWassersteinDistance
+@pytest.mark.parametrize("backend", BACKENDS)
+class TestScipyCases:
+    """scipy/stats/tests/test_stats.py::TestWassersteinDistance, ported (p = 1)."""
+
+    def test_simple(self, backend):
+        W = lambda *a: wasserstein_1d(*a, backend=backend)  # noqa: E731
+        assert_allclose(W([0, 1], [0], [1, 1], [1]), 0.5)
+        assert_allclose(W([0, 1], [0], [3, 1], [1]), 0.25)
+        assert_allclose(W([0, 2], [0], [1, 1], [1]), 1)
+        assert_allclose(W([0, 1, 2], [1, 2, 3]), 1)
+
+    def test_same_distribution(self, backend):
+        assert_equal(wasserstein_1d([1, 2, 3], [2, 1, 3], backend=backend), 0)
+        assert_equal(wasserstein_1d([1, 1, 1, 4], [4, 1], [1, 1, 1, 1], [1, 3], backend=backend), 0)
+
+    def test_shift(self, backend):
+        W = lambda *a: wasserstein_1d(*a, backend=backend)  # noqa: E731
+        assert_allclose(W([0], [1]), 1)
+        assert_allclose(W([-5], [5]), 10)
+        assert_allclose(W([1, 2, 3, 4, 5], [11, 12, 13, 14, 15]), 10)
+        assert_allclose(W([4.5, 6.7, 2.1], [4.6, 7, 9.2], [3, 1, 1], [1, 3, 1]), 2.5)
+
+    def test_combine_weights(self, backend):
+        W = lambda *a: wasserstein_1d(*a, backend=backend)  # noqa: E731
+        assert_allclose(
+            W([0, 0, 1, 1, 1, 1, 5], [0, 3, 3, 3, 3, 4, 4], [1] * 7, [1] * 7),
+            W([5, 0, 1], [0, 4, 3], [1, 2, 4], [1, 2, 4]))
+
+    def test_collapse(self, backend):
+        u = np.arange(-10, 30, 0.3)
+        v = np.zeros_like(u)
+        assert_allclose(wasserstein_1d(u, v, backend=backend), np.mean(np.abs(u)))
+        u_weights = np.arange(len(u))
+        v_weights = u_weights[::-1]
+        assert_allclose(wasserstein_1d(u, v, u_weights, v_weights, backend=backend),
+                        np.average(np.abs(u), weights=u_weights))
+
+    def test_zero_weight(self, backend):
+        assert_allclose(wasserstein_1d([1, 2, 100000], [1, 1], [1, 1, 0], [1, 1], backend=backend),
+                        wasserstein_1d([1, 2], [1, 1], [1, 1], [1, 1], backend=backend))
+
+    def test_inf_values(self, backend):
+        # where scipy returns inf, so do we
+        assert_equal(wasserstein_1d([1, 2, np.inf], [1, 1], backend=backend), np.inf)
+        assert_equal(wasserstein_1d([1, 2, np.inf], [-np.inf, 1], backend=backend), np.inf)
+        assert_equal(wasserstein_1d([1, -np.inf, np.inf], [1, 1], backend=backend), np.inf)
+        # scipy: NaN with "invalid value" RuntimeWarning; the integral of |F - G| is +inf
+        # (a sixth of the mass travels from 2 to +inf): we return inf and warn nothing
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            assert_equal(wasserstein_1d([1, 2, np.inf], [np.inf, 1], backend=backend), np.inf)
+
+    def test_inf_matched_or_zero_weight(self, backend):
+        # deliberate differences from scipy (which returns NaN): equal masses at +inf match
+        # each other at no cost, and a point of zero weight is ignored even at infinity
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            assert_allclose(wasserstein_1d([1, np.inf], [2, np.inf], backend=backend), 0.5)
+            assert_allclose(wasserstein_1d([1, 2, np.inf], [1, 2], [1, 1, 0], backend=backend), 0)
+            assert_allclose(wasserstein_1d([-np.inf, 0, np.inf], [-np.inf, 1, np.inf], p=2,
+                                           backend=backend), math.sqrt(1 / 3))
+
+    def test_scipy_docstring_examples(self, backend):
+        assert_allclose(wasserstein_1d([3.4, 3.9, 7.5, 7.8], [4.5, 1.4], [1.4, 0.9, 3.1, 7.2], [3.2, 3.5],
+                                       backend=backend), 4.0781331438047861, rtol=1e-14)
+
+
+class TestEnergyDistanceCases:
+    """scipy's TestEnergyDistance cases use the same weight handling; energy distance is the
+    L2 distance between CDFs, not W_2, so we port the cases that are about W (same
+    distribution, combine weights, zero weight) at p = 2, and check W_2 on the simple ones."""
+
+    def test_same_distribution(self):
+        assert_equal(wasserstein_1d([1, 2, 3], [2, 1, 3], p=2), 0)
+        assert_equal(wasserstein_1d([1, 1, 1, 4], [4, 1], [1, 1, 1, 1], [1, 3], p=2), 0)
+
+    def test_simple_w2(self):
+        assert_allclose(wasserstein_1d([0, 1], [0], [1, 1], [1], p=2), math.sqrt(0.5))
+        assert_allclose(wasserstein_1d([0, 1], [0], [3, 1], [1], p=2), math.sqrt(0.25))
+        assert_allclose(wasserstein_1d([0, 2], [0], [1, 1], [1], p=2), math.sqrt(2))
+        assert_allclose(wasserstein_1d([0, 1, 2], [1, 2, 3], p=2), 1)
+        assert_allclose(wasserstein_1d([0], [1], p=2), 1)
+        assert_allclose(wasserstein_1d([-5], [5], p=2), 10)
+
+    def test_combine_weights(self):
+        assert_allclose(
+            wasserstein_1d([0, 0, 1, 1, 1, 1, 5], [0, 3, 3, 3, 3, 4, 4], [1] * 7, [1] * 7, p=2),
+            wasserstein_1d([5, 0, 1], [0, 4, 3], [1, 2, 4], [1, 2, 4], p=2))
+
+    def test_zero_weight(self):
+        assert_allclose(wasserstein_1d([1, 2, 100000], [1, 1], [1, 1, 0], [1, 1], p=2),
+                        wasserstein_1d([1, 2], [1, 1], [1, 1], [1, 1], p=2))
+
+    def test_inf_values(self):
+        assert_equal(wasserstein_1d([1, 2, np.inf], [1, 1], p=2), np.inf)
+        assert_equal(wasserstein_1d([1, 2, np.inf], [-np.inf, 1], p=2), np.inf)
+        assert_equal(wasserstein_1d([1, -np.inf, np.inf], [1, 1], p=2), np.inf)
+
+
+def test_returns_float64_scalar_and_batch_shape():
+    w = wasserstein_1d([0.0, 1.0], [1.0])
+    assert isinstance(w, np.float64) and isinstance(w, float)
+    out = wasserstein_1d(np.zeros((2, 3, 4)), np.ones((3, 5)))
+    assert out.shape == (2, 3)
+    assert_allclose(out, 1.0)
+
+
+# --------------------------------------------------------------- agreement with scipy and the LP
+finite = st.floats(-1e3, 1e3, allow_nan=False, allow_infinity=False)
+
+
+@st.composite
+def weighted_pair(draw, max_n=8, weighted=True):
+    n = draw(st.integers(1, max_n))
+    m = draw(st.integers(1, max_n))
+    # small integer grids create ties, the hard case for the merge
+    elems = st.one_of(finite, st.integers(-3, 3).map(float))
+    x = draw(hnp.arrays(np.float64, n, elements=elems))
+    y = draw(hnp.arrays(np.float64, m, elements=elems))
+    if not weighted or draw(st.booleans()):
+        return x, y, None, None
+    welem = st.one_of(st.just(0.0), st.floats(1e-3, 10.0), st.integers(1, 4).map(float))
+    a = draw(hnp.arrays(np.float64, n, elements=welem))
+    b = draw(hnp.arrays(np.float64, m, elements=welem))
+    if a.sum() == 0:
+        a[0] = 1.0
+    if b.sum() == 0:
+        b[-1] = 1.0
+    return x, y, a, b
+
+
+@given(weighted_pair(), st.sampled_from(BACKENDS))
+def test_matches_scipy_p1(data, backend):
+    x, y, a, b = data
+    assert_allclose(wasserstein_1d(x, y, a, b, backend=backend), stats.wasserstein_distance(x, y, a, b),
+                    rtol=1e-10, atol=1e-9)
+
+
+@given(weighted_pair(max_n=7), st.sampled_from([1.0, 1.5, 2.0, 3.0]), st.sampled_from(BACKENDS))
+def test_matches_lp(data, p, backend):
+    x, y, a, b = data
+    assert_allclose(wasserstein_1d(x, y, a, b, p=p, backend=backend), lp_wp(x, y, a, b, p),
+                    rtol=1e-8, atol=1e-7)
+
+
+@given(weighted_pair(), st.sampled_from([1.0, 2.0, 2.5]), finite)
+def test_translation(data, p, c):
+    x, y, a, b = data
+    assert_allclose(wasserstein_1d(x + c, y + c, a, b, p=p), wasserstein_1d(x, y, a, b, p=p),
+                    rtol=1e-9, atol=1e-8)
+
+
+@given(weighted_pair(), st.sampled_from([1.0, 2.0, 3.0]),
+       st.floats(-100, 100).filter(lambda s: abs(s) > 1e-3))
+def test_homogeneity(data, p, s):
+    x, y, a, b = data
+    assert_allclose(wasserstein_1d(s * x, s * y, a, b, p=p), abs(s) * wasserstein_1d(x, y, a, b, p=p),
+                    rtol=1e-9, atol=1e-9)
+
+
+@given(finite, finite, st.floats(1.0, 8.0), st.sampled_from(BACKENDS))
+def test_diracs(a, b, p, backend):
+    assert_allclose(wasserstein_1d([a], [b], p=p, backend=backend), abs(a - b), rtol=1e-12)
+    # the same Dirac mass split over repeated points
+    assert_allclose(wasserstein_1d([a, a, a], [b, b], [1, 2, 0], None, p=p, backend=backend),
+                    abs(a - b), rtol=1e-12)
+
+
+@given(weighted_pair(max_n=6))
+def test_symmetry_and_p_monotone(data):
+    x, y, a, b = data
+    w1 = wasserstein_1d(x, y, a, b)
+    assert_allclose(w1, wasserstein_1d(y, x, b, a), rtol=1e-12, atol=1e-12)
+    w2 = wasserstein_1d(x, y, a, b, p=2)
+    w3 = wasserstein_1d(x, y, a, b, p=3)
+    assert w1 <= w2 * (1 + 1e-9) + 1e-12 and w2 <= w3 * (1 + 1e-9) + 1e-12
+
+
+def test_w1_is_integral_of_cdf_difference(rng):
+    x = rng.normal(size=37)
+    y = rng.exponential(size=23)
+    a = rng.random(37)
+    grid = np.linspace(-6, 12, 400_001)
+    F = np.searchsorted(np.sort(x), grid, side="right")  # unweighted CDF counts
+    order = np.argsort(x)
+    Fa = np.concatenate([[0.0], np.cumsum(a[order])])[np.searchsorted(x[order], grid, side="right")] / a.sum()
+    G = np.searchsorted(np.sort(y), grid, side="right") / 23
+    h = grid[1] - grid[0]
+    assert_allclose(wasserstein_1d(x, y), np.sum(np.abs(F / 37 - G)) * h, rtol=1e-4)
+    assert_allclose(wasserstein_1d(x, y, a), np.sum(np.abs(Fa - G)) * h, rtol=1e-4)
+
+
+def test_large_p_does_not_overflow():
+    # |x - y|^p overflows float64 here without the exact power-of-two rescaling
+    assert_allclose(wasserstein_1d([0.0], [1e200], p=3), 1e200, rtol=1e-12)
+    w4 = (0.5 * (1 + 16)) ** 0.25  # W_4([0, 1], [1, 3])
+    for backend in BACKENDS:  # and (1e-200)^4 underflows to 0
+        assert_allclose(wasserstein_1d([0.0, 1e-200], [1e-200, 3e-200], p=4, backend=backend),
+                        1e-200 * w4, rtol=1e-12)
+    assert_allclose(wasserstein_1d([0.0, 1.0], [1.0, 3.0], p=4), (0.5 * (1 + 16)) ** 0.25)
+
+
+# --------------------------------------------------------------- closed forms from samples
+def test_gaussian_w2_from_samples():
+    fam = GaussianPair(0.5, 4.0, -1.0, 1.0)  # N(0.5, 2^2) vs N(-1, 1): W2^2 = 1.5^2 + (2-1)^2
+    truth = fam.w2()
+    assert_allclose(truth, math.sqrt(1.5 ** 2 + 1.0), rtol=1e-12)
+    n = 200_000
+    x, y = fam.sample(n, rng=7)
+    est = wasserstein_1d(x.ravel(), y.ravel(), p=2)
+    # empirical W2 of Gaussians has bias O(sqrt(log log n / n)) and sd ~ 1/sqrt(n): budget 0.02
+    assert abs(est - truth) < 0.02, (est, truth)
+    w1 = wasserstein_1d(x.ravel(), y.ravel(), p=1)
+    assert abs(w1 - fam.w1()) < 0.02, (w1, fam.w1())
+
+
+@pytest.mark.parametrize("theta", [0.0, 0.3, -1.7])
+def test_parallel_lines_w1_from_samples(theta):
+    fam = ParallelLines(theta)
+    x, y = fam.sample(2000, rng=3)
+    # the optimal plan moves each point horizontally: W1 = |theta| exactly for the
+    # population; in 1-D along x the projections are the Diracs 0 and theta
+    assert_allclose(wasserstein_1d(x[:, 0], y[:, 0]), fam.w1(), atol=1e-12)
+
+
+# --------------------------------------------------------------- plan and potentials
+@given(weighted_pair(max_n=7), st.sampled_from([1.0, 1.5, 2.0, 4.0]))
+def test_plan_is_optimal_with_feasible_duals(data, p):
+    x, y, a, b = data
+    r = wasserstein_1d_plan(x, y, a, b, p=p)
+    a_ = np.ones(len(x)) if a is None else a
+    b_ = np.ones(len(y)) if b is None else b
+    a_, b_ = a_ / a_.sum(), b_ / b_.sum()
+    M = np.abs(np.subtract.outer(x, y)) ** p
+    P = r.plan.toarray()
+    assert r.plan.nnz <= len(x) + len(y) - 1
+    assert (P >= 0).all()
+    assert_allclose(P.sum(axis=1), a_, atol=1e-12)
+    assert_allclose(P.sum(axis=0), b_, atol=1e-12)
+    scale = 1.0 + M.max()
+    assert_allclose(np.sum(P * M), r.value ** p, rtol=1e-9, atol=1e-12 * scale)
+    assert_allclose(r.value, wasserstein_1d(x, y, a, b, p=p), rtol=1e-9, atol=1e-9)
+    assert_allclose(r.value, lp_wp(x, y, a, b, p), rtol=1e-7, atol=1e-7)
+    # dual feasibility everywhere (zero-weight points included) and zero duality gap
+    assert (r.f[:, None] + r.g[None, :] - M).max() <= 1e-9 * scale
+    assert_allclose(a_ @ r.f + b_ @ r.g, r.value ** p, rtol=1e-9, atol=1e-9 * scale)
+
+
+def test_plan_example_and_result_type():
+    r = wasserstein_1d_plan([2.0, 0.0], [1.0, 3.0, 5.0], p=2)
+    assert r.p == 2.0 and r.backend == "numpy"
+    assert_allclose(r.plan.toarray(), [[0, 1 / 6, 1 / 3], [1 / 3, 1 / 6, 0]], atol=1e-15)
+    assert_allclose(r.value, math.sqrt((2 + 9 + 1 + 18) / 6), rtol=1e-12)
+    M = np.abs(np.subtract.outer([2.0, 0.0], [1.0, 3.0, 5.0])) ** 2
+    assert_allclose(r.value ** 2, np.sum(r.plan.toarray() * M))
+    assert r.to_dict()["value"] == r.value
+
+
+def test_plan_rejects_batch_and_inf():
+    with pytest.raises(ValueError, match="`u_values` must be 1-D"):
+        wasserstein_1d_plan(np.zeros((2, 3)), [1.0])
+    with pytest.raises(ValueError, match="`v_values` must be finite"):
+        wasserstein_1d_plan([0.0], [np.inf])
+
+
+# --------------------------------------------------------------- bad input
+@pytest.mark.parametrize("kwargs, exc, match", [
+    (dict(u_values=[0.0, np.nan], v_values=[1.0]), ValueError, "`u_values` must not contain NaN"),
+    (dict(u_values=[0.0], v_values=[np.nan]), ValueError, "`v_values` must not contain NaN"),
+    (dict(u_values=[0.0, 1.0], v_values=[1.0], u_weights=[1.0, np.nan]), ValueError, "`u_weights`"),
+    (dict(u_values=[0.0, 1.0], v_values=[1.0], u_weights=[1.0, -1.0]), ValueError,
+     "`u_weights` must be non-negative"),
+    (dict(u_values=[0.0, 1.0], v_values=[1.0], v_weights=[0.0]), ValueError,
+     "`v_weights` must have a positive total"),
+    (dict(u_values=[0.0, 1.0], v_values=[1.0], u_weights=[1.0, np.inf]), ValueError, "`u_weights`"),
+    (dict(u_values=[0.0, 1.0], v_values=[1.0], u_weights=[1.0]), ValueError,
+     "`u_weights` must have the same length as `u_values`"),
+    (dict(u_values=[0.0, 1.0], v_values=[1.0], u_weights=[1e308, 1e308]), ValueError,
+     "`u_weights` must have a finite total"),
+    (dict(u_values=[], v_values=[1.0]), ValueError, "`u_values` must not be empty"),
+    (dict(u_values=[0.0], v_values=[1.0], p=0.5), ValueError, "`p` must be a finite real number >= 1"),
+    (dict(u_values=[0.0], v_values=[1.0], p=np.inf), ValueError, "`p`"),
+    (dict(u_values=[0.0], v_values=[1.0], p="2"), TypeError, "`p`"),
+    (dict(u_values=["a"], v_values=[1.0]), TypeError, "`u_values`"),
+    (dict(u_values=np.zeros((2, 3)), v_values=np.zeros((3, 3))), ValueError, "do not broadcast"),
+    (dict(u_values=[0.0], v_values=[1.0], backend="gpu"), ValueError, "`backend`"),
+])
+def test_bad_input(kwargs, exc, match):
+    with pytest.raises(exc, match=match):
+        wasserstein_1d(**kwargs)
+
+
+def test_does_not_modify_input(rng):
+    x = rng.normal(size=50)
+    y = rng.normal(size=50)
+    a = rng.random(50)
+    x0, y0, a0 = x.copy(), y.copy(), a.copy()
+    for backend in BACKENDS:
+        wasserstein_1d(x, y, backend=backend)
+        wasserstein_1d(x, y, a, backend=backend)
+    wasserstein_1d_plan(x, y, a)
+    assert_equal(x, x0), assert_equal(y, y0), assert_equal(a, a0)
+
+
+# --------------------------------------------------------------- kernels vs reference
+@pytest.mark.parametrize("trial", range(6))
+def test_numba_kernels_match_reference(trial):
+    from kantorovich.ot._kernels import wass1d_numba as K
+
+    rng = np.random.default_rng(100 + trial)
+    B = [1, 3][trial % 2]
+    n, m = rng.integers(1, 300, size=2)
+    p = [1.0, 2.0, 1.7][trial % 3]
+    xs = np.sort(np.round(rng.normal(size=(B, n)), 1), axis=-1)  # rounded: ties
+    ys = np.sort(np.round(rng.normal(size=(B, m)) + 0.3, 1), axis=-1)
+    yn = np.sort(rng.normal(size=(B, n)), axis=-1)
+    wu = rng.random((B, n)) * (rng.random((B, n)) > 0.3)
+    wv = rng.random((B, m))
+    wu[:, 0] += 0.1
+    assert_allclose(K.equal_uniform(xs, yn, p), _wpp_reference(xs, None, yn, None, p), rtol=1e-12)
+    assert_allclose(K.merge_uniform(xs, ys, p), _wpp_reference(xs, None, ys, None, p), rtol=1e-11)
+    assert_allclose(K.merge_weighted(xs, wu, ys, wv, p), _wpp_reference(xs, wu, ys, wv, p), rtol=1e-10)
+    # merge_uniform and merge_weighted with unit weights agree with each other
+    assert_allclose(K.merge_weighted(xs, np.ones_like(xs), ys, np.ones_like(ys), p),
+                    K.merge_uniform(xs, ys, p), rtol=1e-11)
+
+
+def test_numba_single_row_parallel_sum(rng):
+    from kantorovich.ot._kernels import wass1d_numba as K
+
+    x = np.sort(rng.normal(size=(1, 100_003)), axis=-1)
+    y = np.sort(rng.normal(size=(1, 100_003)) * 2, axis=-1)
+    assert_allclose(K.equal_uniform(x, y, 1.0), np.mean(np.abs(x - y), axis=-1), rtol=1e-12)
+
+
+def test_backends_agree_on_large_batched_input(rng):
+    x = rng.normal(size=(4, 5000))
+    y = rng.standard_t(3, size=(4, 3001))
+    a = rng.random(5000)
+    for p in (1, 2):
+        ref = wasserstein_1d(x, y, a, p=p, backend="numpy")
+        assert_allclose(wasserstein_1d(x, y, a, p=p, backend="numba"), ref, rtol=1e-10)
+        assert_allclose(wasserstein_1d(x, y, a, p=p), ref, rtol=1e-10)  # auto -> numba here
+        for b in range(4):
+            assert_allclose(ref[b], wasserstein_1d(x[b], y[b], a, p=p), rtol=1e-12)
+
+
+def test_xp_orchestration_with_numpy_stand_in(rng):
+    """The CuPy code path (minus the CUDA reduction) run with numpy."""
+    for (n, m, weighted) in [(40, 40, False), (40, 17, False), (40, 40, True)]:
+        x = rng.normal(size=(3, n)).astype(np.float32)
+        y = rng.normal(size=(3, m))
+        a = rng.random(n) if weighted else None
+        for p in (1.0, 2.0, 3.5):
+            got = wass1d_cupy.wasserstein_1d_xp(x, y, a, None, p=p, batch=(3,), xp=np,
+                                                equal_kernel=wass1d_cupy.equal_uniform_numpy)
+            assert_allclose(got, wasserstein_1d(x.astype(np.float64), y, a, p=p), rtol=1e-9)
+
+
+# --------------------------------------------------------------- GPU (CuPy) against numpy
+@pytest.mark.gpu
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("p", [1.0, 2.0, 1.5])
+def test_cupy_matches_numpy(dtype, p):
+    import cupy
+
+    rng = np.random.default_rng(5)
+    for n, m, weighted in [(1000, 1000, False), (1000, 377, False), (999, 1000, True)]:
+        x = rng.normal(size=(3, n)).astype(dtype)
+        y = (rng.normal(size=(3, m)) + 0.5).astype(dtype)
+        a = rng.random(n) if weighted else None
+        ref = wasserstein_1d(x.astype(np.float64), y.astype(np.float64), a, p=p, backend="numpy")
+        got = wasserstein_1d(cupy.asarray(x), cupy.asarray(y), None if a is None else cupy.asarray(a), p=p)
+        assert isinstance(got, cupy.ndarray) and got.shape == (3,)
+        assert_allclose(got.get(), ref, rtol=1e-5 if dtype == np.float32 else 1e-10)
+        got0 = wasserstein_1d(cupy.asarray(x[0]), cupy.asarray(y[0]), p=p)
+        assert isinstance(got0, cupy.ndarray) and got0.ndim == 0
+    # numpy input with backend="cuda" returns numpy
+    w = wasserstein_1d(np.arange(5.0), np.arange(5.0) + 1, backend="cuda")
+    assert isinstance(w, np.float64) and abs(w - 1.0) < 1e-12
+
+
+@pytest.mark.gpu
+def test_cupy_inf_and_zero_weights():
+    import cupy
+
+    assert float(wasserstein_1d(cupy.asarray([1.0, 2.0, np.inf]), cupy.asarray([np.inf, 1.0]))) == np.inf
+    assert abs(float(wasserstein_1d(cupy.asarray([1.0, np.inf]), cupy.asarray([2.0, np.inf]))) - 0.5) < 1e-12
+    assert abs(float(wasserstein_1d(cupy.asarray([1.0, 2.0, 100000.0]), cupy.asarray([1.0, 1.0]),
+                                    cupy.asarray([1.0, 1.0, 0.0]))) - 0.5) < 1e-12
+    with pytest.raises(ValueError, match="needs numpy input"):
+        wasserstein_1d(cupy.asarray([1.0]), cupy.asarray([2.0]), backend="numba")
