@@ -1,0 +1,197 @@
+"""Figures of the gradient experiments (T1-T4, T8, T9). ``ax=None`` in, Figure out.
+
+Each function takes the dict returned by the matching ``run_*`` function of
+:mod:`kantorovich.toy_experiments.gradients` / ``parallel_lines_gan``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["plot_vanishing", "plot_identity", "plot_cauchy", "plot_parallel_lines",
+           "plot_instance_noise", "plot_saturation"]
+
+_COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"]
+
+
+def _axes(ax, ncols=1, width=5.2, height=4.0):
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        fig, axs = plt.subplots(1, ncols, figsize=(width * ncols, height), squeeze=False)
+        axs = list(axs[0])
+        return fig, axs
+    axs = list(np.atleast_1d(ax))
+    if len(axs) < ncols:
+        raise ValueError(f"`ax` must hold {ncols} axes for this figure; got {len(axs)}.")
+    return axs[0].figure, axs
+
+
+def plot_vanishing(res, ax=None):
+    """T1: generator gradient norm (solid) and the bound M eps/(1-eps) (dashed) vs D steps."""
+    fig, (a1, a2) = _axes(ax, 2)
+    for i, (off, h) in enumerate(sorted(res["runs"].items(), reverse=True)):
+        c = _COLORS[i % len(_COLORS)]
+        s = h["steps"]
+        a1.plot(s, h["grad_sat"], "o-", ms=3, color=c, label=f"offset {off:g}: measured")
+        b = np.where(np.isfinite(h["bound"]), h["bound"], np.nan)
+        a1.plot(s, b, "--", color=c, alpha=0.8, label=f"offset {off:g}: bound M ε/(1-ε)")
+        a2.plot(s, h["eps"], "o-", ms=3, color=c, label=f"offset {off:g}")
+    for a in (a1, a2):
+        a.set_xscale("symlog", linthresh=1)
+        a.set_yscale("log")
+        a.set_xlabel("discriminator steps")
+        a.grid(True, which="major", alpha=0.3)
+    a1.set_ylabel(r"$\|\nabla_\theta\, \mathbb{E}\log(1 - D(g_\theta(z)))\|$")
+    a1.set_title("Thm 2.4: the generator's gradient vanishes")
+    a1.legend(fontsize=7, ncol=1)
+    a2.axhline(1.0, color="k", lw=0.8, ls=":")
+    a2.set_ylabel(r"$\varepsilon = \|D - D^*\|_{C^1}$ on the samples")
+    a2.set_title("distance of D from the optimal D* (bound vacuous above 1)")
+    a2.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_identity(res, ax=None):
+    """T2: both sides of Theorem 2.5 against theta_0, with the KL and JS parts."""
+    fig, (a1, a2) = _axes(ax, 2)
+    t = res["theta0"]
+    a1.plot(t, res["rhs"], "k-", lw=2, label=r"$\partial_\theta[KL - 2JS]$ (quadrature + finite diff.)")
+    a1.plot(t, res["lhs_quad"], "o", color=_COLORS[0], ms=7, mfc="none",
+            label=r"$\mathbb{E}[-\partial_\theta \log D^*]$ by quadrature")
+    a1.errorbar(t, res["lhs_mc"], yerr=3 * res["lhs_se"], fmt="x", color=_COLORS[1],
+                label="same, Monte Carlo (±3 SE)")
+    a1.plot(t, res["kl_grad"], ":", color=_COLORS[2], label=r"$\partial_\theta KL = \theta$")
+    a1.plot(t, -2 * res["js_grad"], ":", color=_COLORS[3], label=r"$-2\,\partial_\theta JS$")
+    a1.set_xlabel(r"$\theta_0$  ($P_r = N(0,1)$, $P_g = N(\theta,1)$)")
+    a1.set_ylabel("gradient")
+    a1.set_title("Thm 2.5: the -log D* gradient is that of KL - 2 JS")
+    a1.legend(fontsize=7)
+    a1.grid(alpha=0.3)
+    err = np.abs(res["lhs_quad"] - res["rhs"])
+    a2.semilogy(t, np.maximum(err, 1e-17), "o-", color=_COLORS[0], label="|quadrature - right side|")
+    a2.semilogy(t, np.abs(res["lhs_mc"] - res["rhs"]), "x-", color=_COLORS[1], label="|Monte Carlo - right side|")
+    a2.semilogy(t, res["lhs_se"], "--", color="gray", label="Monte Carlo standard error")
+    a2.set_xlabel(r"$\theta_0$")
+    a2.set_title("agreement")
+    a2.legend(fontsize=8)
+    a2.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def plot_cauchy(res, ax=None):
+    """T3: histogram with both fits, the tail (log-log), and the running variance."""
+    from scipy import stats
+
+    fig, (a1, a2, a3) = _axes(ax, 3, width=4.6)
+    d = res["disjoint"]
+    x = d["x"]
+    lim = 10 * d["cauchy_scale"]
+    xs = np.linspace(-lim, lim, 400)
+    a1.hist(x[np.abs(x - d["cauchy_loc"]) < lim], bins=120, density=True, color="0.75",
+            label="gradient coordinate $c_1$")
+    # the histogram omits the tails: rescale the pdfs to the window's mass
+    inside = np.mean(np.abs(x - d["cauchy_loc"]) < lim)
+    a1.plot(xs, stats.cauchy.pdf(xs, d["cauchy_loc"], d["cauchy_scale"]) / inside, color=_COLORS[1],
+            label=f"Cauchy fit (loglik {d['loglik_cauchy']:.3g})")
+    a1.plot(xs, stats.norm.pdf(xs, d["norm_loc"], d["norm_scale"]) / inside, color=_COLORS[0],
+            label=f"Gaussian fit (loglik {d['loglik_norm']:.3g})")
+    a1.set_yscale("log")
+    a1.set_ylim(1e-4, None)
+    a1.set_title("D = D* + white noise, disjoint supports")
+    a1.set_xlabel("coordinate value")
+    a1.legend(fontsize=7)
+    for name, c in (("disjoint", _COLORS[1]), ("control", _COLORS[0])):
+        r = res[name]
+        v = np.sort(np.abs(r["x"]))[::-1]
+        surv = np.arange(1, v.size + 1) / v.size
+        a2.loglog(v, surv, color=c, label=f"D* = {r['d_star']:g}: Hill α = {r['hill_alpha']:.2f}")
+        a3.loglog(res["ns"], r["running_var"], "o-", ms=3, color=c, label=f"D* = {r['d_star']:g}")
+    v = np.sort(np.abs(d["x"]))[::-1]
+    ref = np.geomspace(v[res["k"]], v[0], 10)
+    a2.loglog(ref, (res["k"] / v.size) * v[res["k"]] / ref, "k--", lw=1, label="slope -1 (Cauchy)")
+    a2.set_xlabel("|coordinate|")
+    a2.set_ylabel("P(|X| > x)")
+    a2.set_title("tails")
+    a2.legend(fontsize=7)
+    a3.set_xlabel("number of gradient samples n")
+    a3.set_ylabel("sample variance of the first n")
+    a3.set_title("running variance")
+    a3.legend(fontsize=8)
+    for a in (a2, a3):
+        a.grid(alpha=0.3, which="major")
+    fig.tight_layout()
+    return fig
+
+
+def plot_parallel_lines(res, ax=None):
+    """T4: theta over generator steps, and the generator gradient, per variant."""
+    fig, (a1, a2) = _axes(ax, 2)
+    labels = {"js": "JS-GAN (minimax loss)", "js_ns": "JS-GAN (non-saturating loss)",
+              "wgan_gp": "WGAN-GP"}
+    for i, (v, r) in enumerate(res["runs"].items()):
+        c = _COLORS[i % len(_COLORS)]
+        a1.plot(np.arange(r["theta"].size), r["theta"], color=c, label=labels.get(v, v))
+        a2.plot(np.arange(1, r["grad"].size + 1), np.abs(r["grad"]), color=c, label=labels.get(v, v))
+    a1.axhline(0, color="k", lw=0.8)
+    a1.set_xlabel("generator steps")
+    a1.set_ylabel(r"$\theta$ (data at $\theta = 0$)")
+    a1.set_title("parallel lines: the generator's position")
+    a1.legend(fontsize=8)
+    a1.grid(alpha=0.3)
+    a2.set_yscale("log")
+    a2.axhline(1.0, color="k", lw=0.8, ls=":", label=r"$|\partial_\theta W_1| = 1$")
+    a2.set_xlabel("generator steps")
+    a2.set_ylabel(r"$|\partial_\theta$ generator loss$|$")
+    a2.set_title("the generator's gradient")
+    a2.legend(fontsize=8)
+    a2.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def plot_instance_noise(res, ax=None):
+    """T8: generator gradient norm vs D steps for each instance-noise level."""
+    fig, (a1, a2) = _axes(ax, 2)
+    for i, (s, h) in enumerate(sorted(res["runs"].items())):
+        c = _COLORS[i % len(_COLORS)]
+        lab = "no noise" if s == 0 else f"noise σ = {s:g}"
+        a1.plot(h["steps"], h["grad_sat"], "o-", ms=3, color=c, label=lab)
+        a2.plot(h["steps"], h["mean_d_fake"], "o-", ms=3, color=c, label=lab)
+    for a in (a1, a2):
+        a.set_xscale("symlog", linthresh=1)
+        a.set_yscale("log")
+        a.set_xlabel("discriminator steps")
+        a.grid(alpha=0.3)
+        a.legend(fontsize=8)
+    a1.set_ylabel(r"$\|\nabla_\theta\, \mathbb{E}\log(1 - D(g_\theta(z) + \sigma n))\|$")
+    a1.set_title("instance noise keeps the generator's gradient")
+    a2.set_ylabel("mean D on generated points")
+    a2.set_title("the noisy D cannot become perfect")
+    fig.tight_layout()
+    return fig
+
+
+def plot_saturation(res, ax=None):
+    """T9: saturating vs non-saturating gradient norms against D's confidence."""
+    fig, (a1, a2) = _axes(ax, 2)
+    d = res["mean_d_fake"]
+    a1.loglog(d, res["grad_sat"], "o-", ms=3, color=_COLORS[1], label=r"saturating $\log(1 - D(G(z)))$")
+    a1.loglog(d, res["grad_ns"], "o-", ms=3, color=_COLORS[0], label=r"non-saturating $-\log D(G(z))$")
+    a1.invert_xaxis()
+    a1.set_xlabel("mean D(G(z))  (D grows confident to the right)")
+    a1.set_ylabel("generator gradient norm")
+    a1.set_title("as D rejects the fakes")
+    a1.legend(fontsize=8)
+    a1.grid(alpha=0.3)
+    a2.loglog(d, res["ratio"], "o-", ms=3, color="k", label="measured ratio non-sat / sat")
+    a2.loglog(d, (1 - d) / d, "--", color="gray", label="(1 - D)/D at the mean D")
+    a2.invert_xaxis()
+    a2.set_xlabel("mean D(G(z))")
+    a2.set_title("ratio of the two gradients")
+    a2.legend(fontsize=8)
+    a2.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
