@@ -17,6 +17,8 @@ _EXPORTS = {
     "wasserstein_1d_plan": "._wasserstein_1d",
     "sliced_wasserstein": "._sliced",
     "max_sliced_wasserstein": "._sliced",
+    "projected_wasserstein": "._sliced",
+    "random_directions": "._sliced",
     "emd": "._emd",
     "wasserstein": "._wasserstein",
     "sinkhorn": "._sinkhorn",

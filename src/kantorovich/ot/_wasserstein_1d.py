@@ -403,8 +403,8 @@ def wasserstein_1d_plan(u_values, v_values, u_weights=None, v_weights=None, *, p
     --------
     >>> from kantorovich.ot import wasserstein_1d_plan
     >>> r = wasserstein_1d_plan([0.0, 2.0], [1.0, 3.0, 5.0])
-    >>> round(r.value, 12)
-    1.666666666667
+    >>> round(r.value, 12)   # (1/3)*1 + (1/6)*3 + (1/6)*1 + (1/3)*3
+    2.0
     >>> r.plan.toarray().round(3).tolist()
     [[0.333, 0.167, 0.0], [0.0, 0.167, 0.333]]
     """

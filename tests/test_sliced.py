@@ -1,0 +1,211 @@
+"""sliced_wasserstein / max_sliced_wasserstein / projected_wasserstein: exact cases, closed
+forms (isotropic Gaussians, parallel lines), agreement with wasserstein_1d, bad input, GPU."""
+
+from __future__ import annotations
+
+import doctest
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from numpy.testing import assert_allclose
+
+from kantorovich.families import ParallelLines
+from kantorovich.ot import (max_sliced_wasserstein, projected_wasserstein, random_directions,
+                            sliced_wasserstein, wasserstein_1d)
+
+BACKENDS = ["numpy", "numba"]
+
+
+def test_doctests():
+    import kantorovich.ot._sliced as s
+    import kantorovich.ot._wasserstein_1d as w
+
+    for mod in (s, w):
+        res = doctest.testmod(mod)
+        assert res.failed == 0 and res.attempted > 0
+
+
+def test_random_directions_are_uniform_unit_vectors():
+    th = random_directions(20_000, 3, rng=0)
+    assert th.shape == (20_000, 3)
+    assert_allclose(np.linalg.norm(th, axis=1), 1.0, rtol=1e-12)
+    # E[theta] = 0 and E[theta theta^T] = I / d on the sphere
+    assert np.abs(th.mean(axis=0)).max() < 4 / math.sqrt(20_000)
+    assert_allclose(th.T @ th / 20_000, np.eye(3) / 3, atol=0.015)
+    assert_allclose(random_directions(5, 2, rng=3), random_directions(5, 2, rng=3))
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_projected_matches_1d_on_each_direction(backend, rng):
+    x = rng.normal(size=(60, 3))
+    y = rng.normal(size=(45, 3)) + [1.0, 0.0, -2.0]
+    a = rng.random(60)
+    th = random_directions(7, 3, rng=1)
+    for p in (1.0, 2.0):
+        got = projected_wasserstein(x, y, th, p=p, a=a, backend=backend)
+        want = [wasserstein_1d(x @ t, y @ t, a, p=p) for t in th]
+        assert_allclose(got, want, rtol=1e-10)
+
+
+@given(st.lists(st.floats(-5, 5), min_size=2, max_size=2), st.sampled_from([1.0, 2.0, 3.0]))
+def test_translation_projects_to_shift(v, p):
+    # y = x + v: every projection is a translate, so W_p(theta) = |<theta, v>| exactly
+    x = np.random.default_rng(0).normal(size=(30, 2))
+    th = random_directions(16, 2, rng=2)
+    got = projected_wasserstein(x, x + v, th, p=p)
+    assert_allclose(got, np.abs(th @ np.asarray(v)), rtol=1e-9, atol=1e-9)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_one_dimensional_input_gives_w_p(backend, rng):
+    x = rng.normal(size=40)
+    y = rng.exponential(size=25)
+    for p in (1.0, 2.5):
+        assert_allclose(sliced_wasserstein(x, y, n_projections=3, p=p, rng=0, backend=backend),
+                        wasserstein_1d(x, y, p=p), rtol=1e-12)
+        assert_allclose(max_sliced_wasserstein(x, y, n_projections=3, p=p, rng=0, backend=backend),
+                        wasserstein_1d(x, y, p=p), rtol=1e-12)
+
+
+def test_backends_agree_and_seed_reproducible(rng):
+    x = rng.normal(size=(300, 4))
+    y = rng.normal(size=(200, 4)) * 1.5
+    b = rng.random(200)
+    vals = [sliced_wasserstein(x, y, n_projections=50, p=2, rng=5, b=b, backend=be) for be in BACKENDS]
+    assert_allclose(vals[0], vals[1], rtol=1e-10)
+    # auto -> numba; same seed, same directions (BLAS may differ in the last ulp by alignment)
+    assert_allclose(sliced_wasserstein(x, y, n_projections=50, p=2, rng=5, b=b), vals[1], rtol=1e-13)
+    th = random_directions(50, 4, rng=5)
+    per = projected_wasserstein(x, y, th, p=2, b=b)
+    assert_allclose(vals[0], math.sqrt(np.mean(per ** 2)), rtol=1e-12)
+
+
+def test_cpu_chunking_does_not_change_the_value(rng, monkeypatch):
+    import kantorovich.ot._sliced as S
+
+    x = rng.normal(size=(100, 2))
+    y = rng.normal(size=(80, 2)) + 1
+    ref = sliced_wasserstein(x, y, n_projections=37, rng=0, backend="numba")
+    monkeypatch.setattr(S, "_CPU_CHUNK_VALUES", 500)  # chunks of 2 projections
+    assert_allclose(sliced_wasserstein(x, y, n_projections=37, rng=0, backend="numba"), ref, rtol=1e-13)
+
+
+def _iso_gaussians(n, seed=11):
+    rng = np.random.default_rng(seed)
+    dm = np.array([3.0, -1.0])
+    s0, s1 = 1.0, 2.0
+    x = rng.normal(size=(n, 2)) * s0
+    y = rng.normal(size=(n, 2)) * s1 + dm
+    # N(m0, s0^2 I) vs N(m1, s1^2 I) in d = 2: each projection is N(<t, m0>, s0^2) vs
+    # N(<t, m1>, s1^2), W_2^2(t) = <t, dm>^2 + (s0 - s1)^2, and E <t, dm>^2 = |dm|^2 / d
+    truth = math.sqrt(dm @ dm / 2 + (s0 - s1) ** 2)
+    return x, y, truth
+
+
+def test_isotropic_gaussians_closed_form_by_quadrature():
+    # deterministic quadrature over the circle: no Monte-Carlo error over directions
+    x, y, truth = _iso_gaussians(20_000)
+    phi = (np.arange(180) + 0.5) * np.pi / 180  # theta and -theta give the same W
+    th = np.stack([np.cos(phi), np.sin(phi)], axis=1)
+    est = math.sqrt(np.mean(projected_wasserstein(x, y, th, p=2) ** 2))
+    # sampling error of the empirical W2 along a direction: O(1/sqrt(n)) ~ 0.01 (budget 0.03)
+    assert abs(est - truth) < 0.03, (est, truth)
+
+
+def test_isotropic_gaussians_sliced_statistical():
+    x, y, truth = _iso_gaussians(5000, seed=12)
+    L = 400
+    est = sliced_wasserstein(x, y, n_projections=L, p=2, rng=0)
+    per = projected_wasserstein(x, y, random_directions(L, 2, rng=0), p=2)
+    assert_allclose(est, math.sqrt(np.mean(per ** 2)), rtol=1e-12)
+    # SE of SW2^2 over directions, propagated to SW2; plus a sampling budget of 0.05
+    se = np.std(per ** 2) / math.sqrt(L) / (2 * truth)
+    assert abs(est - truth) < 4 * se + 0.05, (est, truth, se)
+
+
+@pytest.mark.parametrize("theta", [0.0, 0.5, -2.0])
+def test_parallel_lines(theta):
+    fam = ParallelLines(theta)
+    x, y = fam.sample(2000, rng=1)
+    # SW_1 = |theta| E|cos phi| = 2 |theta| / pi in 2-D (phi uniform); max-SW_1 = W_1 = |theta|;
+    # direction SE: sd(|cos phi|) = 0.31, / sqrt(1000) = 0.01 |theta|; sampling ~ 0.01
+    sw = sliced_wasserstein(x, y, n_projections=1000, rng=0)
+    assert abs(sw - 2 * abs(theta) / math.pi) < 0.02 + 0.04 * abs(theta), sw
+    msw = max_sliced_wasserstein(x, y, n_projections=100, rng=0, refine=10)
+    assert abs(msw - abs(theta)) < 0.03 + 0.02 * abs(theta), msw
+    assert msw <= fam.w1() + 0.05  # max-SW <= W (up to sampling)
+
+
+def test_max_sliced_refine_never_lowers(rng):
+    x = rng.normal(size=(200, 5))
+    y = rng.normal(size=(150, 5)) * [1, 1, 1, 1, 3]
+    a = rng.random(200)
+    base = max_sliced_wasserstein(x, y, n_projections=5, p=2, rng=0, a=a)
+    ref = max_sliced_wasserstein(x, y, n_projections=5, p=2, rng=0, a=a, refine=20)
+    assert ref >= base
+    # the dominant direction is e5 (sd 3 vs 1): W2 along it ~ 2; refinement finds it
+    along = wasserstein_1d(x[:, 4], y[:, 4], a, p=2)
+    assert ref >= 0.95 * along
+    assert sliced_wasserstein(x, y, n_projections=500, p=2, rng=0, a=a) <= ref + 1e-12
+
+
+def test_sliced_bounded_by_max_sliced(rng):
+    x = rng.normal(size=(100, 3))
+    y = rng.normal(size=(100, 3)) + 1
+    for p in (1, 2):
+        assert sliced_wasserstein(x, y, n_projections=64, p=p, rng=0) <= \
+            max_sliced_wasserstein(x, y, n_projections=64, p=p, rng=0) + 1e-12
+
+
+@pytest.mark.parametrize("kwargs, exc, match", [
+    (dict(x=[[0.0, np.nan]], y=[[1.0, 1.0]]), ValueError, "`x` must contain only finite"),
+    (dict(x=[[0.0, 1.0]], y=[[1.0, 1.0, 2.0]]), ValueError, "same dimension"),
+    (dict(x=[[0.0, 1.0]], y=[[1.0, 1.0]], n_projections=0), ValueError, "`n_projections`"),
+    (dict(x=[[0.0, 1.0]], y=[[1.0, 1.0]], n_projections=2.5), TypeError, "`n_projections`"),
+    (dict(x=[[0.0, 1.0]], y=[[1.0, 1.0]], p=0.9), ValueError, "`p`"),
+    (dict(x=[[0.0, 1.0]], y=[[1.0, 1.0]], a=[-1.0]), ValueError, "`a` must be non-negative"),
+    (dict(x=[[0.0, 1.0]], y=[[1.0, 1.0]], b=[0.0]), ValueError, "`b` must have a positive total"),
+    (dict(x=[[0.0, 1.0]], y=[[1.0, 1.0]], b=[1.0, 2.0]), ValueError, "`b` must have length 1"),
+    (dict(x=[[0.0, 1.0]], y=[[1.0, 1.0]], rng="seed"), TypeError, "`rng`"),
+])
+def test_bad_input(kwargs, exc, match):
+    kwargs.setdefault("n_projections", 4)
+    with pytest.raises(exc, match=match):
+        sliced_wasserstein(**kwargs)
+
+
+def test_bad_directions():
+    with pytest.raises(ValueError, match="`directions` must have shape"):
+        projected_wasserstein([[0.0, 1.0]], [[1.0, 1.0]], [[1.0, 0.0, 0.0]])
+    with pytest.raises(ValueError, match="zero vector"):
+        projected_wasserstein([[0.0, 1.0]], [[1.0, 1.0]], [[0.0, 0.0]])
+    with pytest.raises(ValueError, match="`refine`"):
+        max_sliced_wasserstein([[0.0, 1.0]], [[1.0, 1.0]], n_projections=2, refine=-1)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_cupy_sliced_matches_numpy(dtype):
+    import cupy
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(2000, 3)).astype(dtype)
+    y = (rng.normal(size=(1500, 3)) + 0.5).astype(dtype)
+    b = rng.random(1500)
+    tol = 1e-4 if dtype == np.float32 else 1e-10
+    for p in (1, 2):
+        for bb in (None, b):
+            ref = sliced_wasserstein(x.astype(np.float64), y.astype(np.float64), n_projections=100, p=p,
+                                     rng=3, b=bb, backend="numpy")
+            got = sliced_wasserstein(cupy.asarray(x), cupy.asarray(y), n_projections=100, p=p, rng=3,
+                                     b=None if bb is None else cupy.asarray(bb))
+            assert isinstance(got, cupy.ndarray) and got.ndim == 0
+            assert_allclose(float(got), ref, rtol=tol)
+    xs = x[:1500]
+    ref = max_sliced_wasserstein(xs.astype(np.float64), y.astype(np.float64), n_projections=50, rng=1,
+                                 refine=3, backend="numpy")
+    got = max_sliced_wasserstein(cupy.asarray(xs), cupy.asarray(y), n_projections=50, rng=1, refine=3)
+    assert_allclose(float(got), ref, rtol=10 * tol)
