@@ -136,3 +136,16 @@ def test_c11_gaussians_monte_carlo_and_bures():
     g1 = GaussianPair(1.0, 4.0, -1.0, 0.25)
     assert g1.w2() == pytest.approx(math.hypot(2.0, 1.5), rel=1e-15)
     assert g1.w1() <= g1.w2()
+
+
+def test_foundation_report_sections_run_and_agree(tmp_path):
+    from kantorovich.report import run_report
+
+    names = ["parallel_lines", "cumulative_deltas", "optimal_discriminator", "closed_forms"]
+    res = run_report(tmp_path, quick=True, only=names, show_progress=False)
+    assert res["failed"] == []
+    assert res["all_checks_agree"] and len(res["checks"]) >= 40
+    for n in names:
+        assert res["sections"][n]["figures"] or n == "closed_forms"
+        for fig in res["sections"][n]["figures"]:
+            assert (tmp_path / fig["file"]).stat().st_size > 10_000

@@ -1,0 +1,176 @@
+"""Figures for the foundation results: parallel lines (C1), cumulative deltas (C2), D* (C4-C7).
+
+Each function takes ``ax=None`` (or ``axes``) and returns the matplotlib Figure; none calls
+``plt.show()``. matplotlib is imported inside the functions.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+__all__ = ["plot_parallel_lines", "plot_cumulative_deltas", "plot_optimal_discriminator"]
+
+
+def plot_parallel_lines(thetas=None, *, axes=None):
+    """TV, KL, JS and W_1 between P_0 and P_theta against theta (WGAN paper, Figure 1).
+
+    KL is +inf for every theta != 0: it is drawn on a separate "+inf" level with upward
+    arrows, and its single finite value 0 at theta = 0. Returns the Figure (2 x 2 panels).
+    """
+    import matplotlib.pyplot as plt
+
+    from ..families import ParallelLines
+
+    if thetas is None:
+        thetas = np.linspace(-1.0, 1.0, 201)
+    thetas = np.asarray(thetas, dtype=float)
+    if not np.any(thetas == 0.0):
+        thetas = np.sort(np.append(thetas, 0.0))
+    fams = [ParallelLines(t) for t in thetas]
+    if axes is None:
+        fig, axes = plt.subplots(2, 2, figsize=(9.5, 6.5), sharex=True)
+    else:
+        fig = np.ravel(axes)[0].figure
+    ax_w, ax_js, ax_tv, ax_kl = np.ravel(axes)
+    nz = thetas != 0.0
+
+    ax_w.plot(thetas, [f.w1() for f in fams], color="C0", lw=2)
+    ax_w.set_title(r"Earth-Mover $W(P_0, P_\theta) = |\theta|$")
+    ax_w.set_ylabel("distance")
+
+    js = np.array([f.js() for f in fams])
+    ax_js.plot(thetas[nz & (thetas < 0)], js[nz & (thetas < 0)], color="C3", lw=2)
+    ax_js.plot(thetas[nz & (thetas > 0)], js[nz & (thetas > 0)], color="C3", lw=2)
+    ax_js.plot([0], [0], "o", color="C3", ms=6)
+    ax_js.plot([0], [math.log(2)], "o", mfc="white", mec="C3", ms=6)
+    ax_js.axhline(math.log(2), color="0.6", ls=":", lw=1)
+    ax_js.set_yticks([0, math.log(2)], ["0", r"$\log 2$"])
+    ax_js.set_title(r"Jensen-Shannon $JS(P_0, P_\theta)$")
+
+    tv = np.array([f.tv() for f in fams])
+    ax_tv.plot(thetas[nz & (thetas < 0)], tv[nz & (thetas < 0)], color="C2", lw=2)
+    ax_tv.plot(thetas[nz & (thetas > 0)], tv[nz & (thetas > 0)], color="C2", lw=2)
+    ax_tv.plot([0], [0], "o", color="C2", ms=6)
+    ax_tv.plot([0], [1], "o", mfc="white", mec="C2", ms=6)
+    ax_tv.set_title(r"Total variation $\delta(P_0, P_\theta)$")
+    ax_tv.set_xlabel(r"$\theta$")
+    ax_tv.set_ylabel("divergence")
+
+    # KL: +inf everywhere but 0 -> drawn on an "infinity" level above a broken axis
+    inf_level = 1.0
+    t_sparse = thetas[nz][:: max(1, nz.sum() // 16)]
+    ax_kl.axhline(inf_level, color="C1", lw=2)
+    for t in t_sparse:
+        ax_kl.annotate("", xy=(t, inf_level + 0.18), xytext=(t, inf_level),
+                       arrowprops=dict(arrowstyle="->", color="C1", lw=1))
+    ax_kl.plot([0], [0], "o", color="C1", ms=6)
+    ax_kl.plot([0], [inf_level], "o", mfc="white", mec="C1", ms=6)
+    ax_kl.set_ylim(-0.1, inf_level + 0.3)
+    ax_kl.set_yticks([0, inf_level], ["0", r"$+\infty$"])
+    ax_kl.set_title(r"$KL(P_0\|P_\theta) = KL(P_\theta\|P_0)$")
+    ax_kl.set_xlabel(r"$\theta$")
+    for ax in (ax_w, ax_js, ax_tv, ax_kl):
+        ax.grid(alpha=0.3)
+    fig.suptitle(r"Parallel lines $P_0 = (0, Z)$, $P_\theta = (\theta, Z)$, $Z \sim U[0,1]$: "
+                 "only W is continuous in $\\theta$", fontsize=11)
+    fig.tight_layout()
+    return fig
+
+
+def plot_cumulative_deltas(p, q, *, axes=None):
+    """The two histograms and the running surpluses delta moved between neighbouring bins (C2).
+
+    Top: P and Q side by side per bin. Bottom: an arrow for each delta_i across the edge
+    between bins i-1 and i (rightward for delta > 0), with the total W = sum |delta|.
+    """
+    import matplotlib.pyplot as plt
+
+    from ..ot._histogram1d import cumulative_deltas, emd_1d_histogram
+
+    p = np.asarray(p, dtype=float)
+    q = np.asarray(q, dtype=float)
+    d = cumulative_deltas(p, q)
+    w = float(emd_1d_histogram(p, q))
+    n = p.shape[0]
+    if axes is None:
+        fig, axes = plt.subplots(2, 1, figsize=(7.5, 6), sharex=True,
+                                 gridspec_kw={"height_ratios": [1.4, 1]})
+    else:
+        fig = axes[0].figure
+    ax, ax2 = axes
+    idx = np.arange(n)
+    ax.bar(idx - 0.2, p, width=0.4, color="C0", label="P (dirt)")
+    ax.bar(idx + 0.2, q, width=0.4, color="C1", label="Q (holes)")
+    for i in idx:
+        ax.text(i - 0.2, p[i], f"{p[i]:g}", ha="center", va="bottom", fontsize=9)
+        ax.text(i + 0.2, q[i], f"{q[i]:g}", ha="center", va="bottom", fontsize=9)
+    ax.set_ylabel("mass")
+    ax.set_ylim(0, max(p.max(), q.max()) * 1.25)
+    ax.legend(loc="upper left")
+    ax.set_title(f"Earth-mover by cumulative deltas: W = " + " + ".join(f"|{v:g}|" for v in d[:-1])
+                 + f" = {w:g}")
+    # deltas: delta_i is carried across the edge at x = i - 0.5
+    edges = np.arange(n + 1) - 0.5
+    ax2.axhline(0, color="0.5", lw=0.8)
+    for x, v in zip(edges, d):
+        if v != 0:
+            ax2.annotate("", xy=(x + 0.35 * np.sign(v), v), xytext=(x - 0.35 * np.sign(v), v),
+                         arrowprops=dict(arrowstyle="-|>", color="C3" if v > 0 else "C2", lw=2.5))
+        ax2.plot([x], [v], "o", color="k", ms=4)
+        ax2.text(x, v + (0.25 if v >= 0 else -0.25), rf"$\delta_{{{int(x + 0.5)}}}={v:g}$",
+                 ha="center", va="bottom" if v >= 0 else "top", fontsize=9)
+    ax2.set_ylabel(r"$\delta_i$ (mass carried right)")
+    lim = max(1.0, np.abs(d).max()) * 1.6
+    ax2.set_ylim(-lim, lim)
+    ax2.set_xticks(idx, [f"bin {i}" for i in idx])
+    ax2.set_xlim(-0.9, n - 0.1)
+    ax2.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def plot_optimal_discriminator(x, p_data, p_g, D, *, t=None, bound=None, js=None, axes=None):
+    """Densities p_data, p_g and D*(x) = p_data / (p_data + p_g) on a grid (C4).
+
+    With ``t``, ``bound`` and ``js`` a second panel shows the JS lower bound
+    ½(V(D_t) + log 4) of a family of discriminators D_t against t, touching JS at D* (C7).
+    """
+    import matplotlib.pyplot as plt
+
+    two = t is not None
+    if axes is None:
+        fig, axes = plt.subplots(1, 2 if two else 1, figsize=(11 if two else 6.5, 4.2))
+        axes = np.atleast_1d(axes)
+    else:
+        axes = np.atleast_1d(axes)
+        fig = axes[0].figure
+    ax = axes[0]
+    ax.fill_between(x, p_data, color="C0", alpha=0.25)
+    ax.plot(x, p_data, color="C0", lw=2, label=r"$p_{data}$")
+    ax.fill_between(x, p_g, color="C1", alpha=0.25)
+    ax.plot(x, p_g, color="C1", lw=2, label=r"$p_g$")
+    ax.set_ylabel("density")
+    ax.set_xlabel("x")
+    axd = ax.twinx()
+    axd.plot(x, D, color="k", lw=2, ls="--", label=r"$D^*(x) = p_{data}/(p_{data}+p_g)$")
+    axd.axhline(0.5, color="0.6", lw=0.8, ls=":")
+    axd.set_ylim(-0.02, 1.02)
+    axd.set_ylabel(r"$D^*(x)$")
+    h1, l1 = ax.get_legend_handles_labels()
+    h2, l2 = axd.get_legend_handles_labels()
+    ax.legend(h1 + h2, l1 + l2, loc="upper left", fontsize=9)
+    ax.set_title("Optimal discriminator for a fixed generator")
+    if two:
+        ax2 = axes[1]
+        ax2.plot(t, bound, color="C4", lw=2, label=r"$\frac{1}{2}(V(D_t) + \log 4)$")
+        ax2.axhline(js, color="k", ls="--", lw=1, label=f"JS = {js:.4f}")
+        ax2.axvline(1.0, color="0.6", ls=":", lw=1)
+        ax2.set_xlabel(r"$t$ in $D_t = \sigma(t \cdot \mathrm{logit}\, D^*)$ ($t = 1$: $D^*$)")
+        ax2.set_ylabel("nats")
+        ax2.set_title("Any D gives a lower bound on JS, tight at D*")
+        ax2.legend(fontsize=9)
+        ax2.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
