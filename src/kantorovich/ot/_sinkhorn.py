@@ -287,7 +287,7 @@ def _weights(w, name, size, on_gpu):
 
 def sinkhorn(a: Any, b: Any, M_or_geometry: Any, *, eps: float, max_iter: int = 10_000,
              tol: float | None = None, scaling: float | None = 0.5, check_every: int = 10,
-             f0: Any = None, g0: Any = None, plan: bool = False, symmetric: bool = True,
+             f0: Any = None, g0: Any = None, plan: bool = False, symmetric: bool = False,
              backend: str = "auto", dtype: Any = None) -> SinkhornResult:
     r"""Entropic optimal transport by log-domain Sinkhorn with epsilon-scaling.
 
@@ -336,9 +336,12 @@ def sinkhorn(a: Any, b: Any, M_or_geometry: Any, *, eps: float, max_iter: int = 
         Also return the plan: a dense array for a dense cost, a lazy :class:`SinkhornPlan`
         (``block``, ``matvec``, ``todense``) for a point cloud.
     symmetric : bool
-        True (default, GeomLoss): averaged updates ``f, g <- (f + ft)/2, (g + gt)/2`` computed
-        from the same old pair, symmetric in (a, b). False: classical alternating updates
-        (converge in fewer iterations at a fixed eps).
+        True (GeomLoss): averaged updates ``f, g <- (f + ft)/2, (g + gt)/2`` computed from the
+        same old pair, symmetric in (a, b), both soft-mins independent. False (default):
+        classical alternating updates. Same fixed point and cost per iteration, but the
+        averaged map contracts like (1 + k)/2 instead of k^2 (k the Sinkhorn contraction),
+        so it needs about 4x more iterations to a given tol (measured: 2358 vs 588 at
+        eps = 0.01, n = 60); hence the default.
     backend : {"auto", "numpy", "numba", "cuda", "numba_cuda"}
         ``auto``: CuPy inputs -> "cuda"; host DenseGeometry -> "numpy" (dense log-sum-exp);
         host PointCloud with ``n*m <= 250_000`` -> "numpy" (blocks of the cost), larger ->

@@ -1,0 +1,221 @@
+"""Log-domain Sinkhorn: agreement with POT, limits eps -> 0, float32 stability, bad input."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import ot as pot
+import pytest
+
+from kantorovich.exceptions import ConvergenceWarning
+from kantorovich.ot import DenseGeometry, PointCloud, sinkhorn, sinkhorn_divergence
+
+
+def _problem(rng, n=40, m=30, d=2):
+    x, y = rng.random((n, d)), rng.random((m, d))
+    a, b = rng.random(n) + 0.1, rng.random(m) + 0.1
+    return x, y, a / a.sum(), b / b.sum()
+
+
+@pytest.mark.parametrize("eps", [0.1, 0.02])
+@pytest.mark.parametrize("symmetric", [False, True])
+def test_matches_pot_sinkhorn_log(rng, eps, symmetric):
+    x, y, a, b = _problem(rng)
+    M = pot.dist(x, y)
+    ref = pot.sinkhorn2(a, b, M, reg=eps, method="sinkhorn_log", stopThr=1e-14, numItermax=200_000)
+    r = sinkhorn(a, b, M, eps=eps, tol=1e-12, symmetric=symmetric, max_iter=200_000)
+    assert r.converged
+    assert r.value == pytest.approx(float(ref), rel=1e-8)
+    P_ref = pot.sinkhorn(a, b, M, reg=eps, method="sinkhorn_log", stopThr=1e-14, numItermax=200_000)
+    P = sinkhorn(a, b, M, eps=eps, tol=1e-12, plan=True, max_iter=200_000).plan
+    np.testing.assert_allclose(P, P_ref, rtol=1e-7, atol=1e-13)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+@pytest.mark.parametrize("cost", ["sqeuclidean", "euclidean", 1.5])
+def test_pointcloud_matches_dense(rng, backend, cost):
+    x, y, a, b = _problem(rng, n=35, m=25, d=3)
+    pc = PointCloud(x, y, cost=cost)
+    rd = sinkhorn(a, b, pc.cost_matrix(), eps=0.05, tol=1e-11)
+    rp = sinkhorn(a, b, pc, eps=0.05, tol=1e-11, backend=backend)
+    assert rp.backend == backend
+    assert rp.value == pytest.approx(rd.value, rel=1e-9)
+    assert rp.objective == pytest.approx(rd.objective, rel=1e-9)
+    # potentials are unique up to (f + c, g - c): compare f_i + g_j
+    np.testing.assert_allclose(np.add.outer(rp.f, rp.g), np.add.outer(rd.f, rd.g), atol=1e-9)
+
+
+def test_objective_is_regularised_cost(rng):
+    x, y, a, b = _problem(rng)
+    M = pot.dist(x, y)
+    eps = 0.05
+    r = sinkhorn(a, b, M, eps=eps, tol=1e-12, plan=True)
+    P = r.plan
+    kl = np.sum(P * np.log(P / np.outer(a, b)))
+    assert r.value == pytest.approx(np.sum(P * M), rel=1e-10)
+    assert r.objective == pytest.approx(np.sum(P * M) + eps * kl, rel=1e-8)
+    np.testing.assert_allclose(P.sum(1), a, atol=1e-11)
+    np.testing.assert_allclose(P.sum(0), b, atol=1e-11)
+
+
+def test_value_approaches_emd_as_eps_shrinks(rng):
+    x, y, a, b = _problem(rng, n=30, m=30)
+    M = pot.dist(x, y)
+    exact = pot.emd2(a, b, M)
+    gaps = []
+    for eps in [0.1, 0.03, 0.01, 0.003]:
+        r = sinkhorn(a, b, M, eps=eps, tol=1e-9, max_iter=100_000)
+        assert r.converged
+        gaps.append(r.value - exact)
+    assert all(g > -1e-9 for g in gaps)  # the entropic plan is feasible: never below the LP optimum
+    assert all(g2 < g1 for g1, g2 in zip(gaps, gaps[1:]))
+    assert gaps[-1] < 0.05 * gaps[0]
+
+
+def test_float32_small_eps_finite_and_converges(rng):
+    x, y, a, b = _problem(rng, n=40, m=40)
+    M = pot.dist(x, y)
+    eps = 1e-3 * float(np.median(M))
+    r = sinkhorn(a, b, M.astype(np.float32), eps=eps, dtype=np.float32, max_iter=20_000)
+    assert r.converged and r.f.dtype == np.float32
+    assert np.all(np.isfinite(r.f)) and np.all(np.isfinite(r.g)) and np.isfinite(r.value)
+    assert r.marginal_error[-1] < 1e-3
+    exact = pot.emd2(a, b, M)
+    assert abs(r.value - exact) < 1e-2 * exact
+    with warnings.catch_warnings():  # POT's kernel-space Sinkhorn: exp(-M/eps) underflows
+        warnings.simplefilter("ignore")
+        bad = pot.sinkhorn2(a.astype(np.float32), b.astype(np.float32), M.astype(np.float32), reg=eps)
+    assert not np.isfinite(bad) or bad == 0 or abs(bad - exact) > 0.1 * exact
+
+
+def test_epsilon_scaling_reduces_iterations(rng):
+    x, y, a, b = _problem(rng, n=50, m=50)
+    pc = PointCloud(x, y)
+    eps = 1e-3
+    r1 = sinkhorn(a, b, pc, eps=eps, scaling=0.5, tol=1e-6, max_iter=50_000)
+    r0 = sinkhorn(a, b, pc, eps=eps, scaling=None, tol=1e-6, max_iter=50_000)
+    assert r1.converged and r0.converged
+    assert r1.n_iter < r0.n_iter
+    assert r1.info["eps_schedule"][0] == pytest.approx(pc.diameter())
+    assert r1.value == pytest.approx(r0.value, rel=1e-5)
+
+
+def test_warm_start(rng):
+    x, y, a, b = _problem(rng)
+    M = pot.dist(x, y)
+    r = sinkhorn(a, b, M, eps=0.02, tol=1e-10)
+    r2 = sinkhorn(a, b, M, eps=0.02, tol=1e-10, f0=r.f, g0=r.g, check_every=1)
+    assert r2.converged and r2.n_iter <= 2 and r2.info["warm_start"]
+    assert r2.value == pytest.approx(r.value, rel=1e-9)
+
+
+def test_lazy_plan(rng):
+    x, y, a, b = _problem(rng, n=20, m=15)
+    pc = PointCloud(x, y)
+    r = sinkhorn(a, b, pc, eps=0.05, tol=1e-11, plan=True, backend="numba")
+    P = np.asarray(r.plan)
+    Pd = sinkhorn(a, b, pc.cost_matrix(), eps=0.05, tol=1e-11, plan=True).plan
+    np.testing.assert_allclose(P, Pd, atol=1e-12)
+    v = rng.random(15)
+    np.testing.assert_allclose(r.plan.matvec(v), Pd @ v, atol=1e-12)
+    np.testing.assert_allclose(r.plan.rmatvec(np.ones(20)), b, atol=1e-9)
+
+
+def test_uniform_default_and_zero_weight(rng):
+    x, y, _, _ = _problem(rng, n=10, m=12)
+    M = pot.dist(x, y)
+    r = sinkhorn(None, None, M, eps=0.05, tol=1e-11)
+    ref = pot.sinkhorn2(np.full(10, 0.1), np.full(12, 1 / 12), M, reg=0.05, method="sinkhorn_log",
+                        stopThr=1e-14, numItermax=100_000)
+    assert r.value == pytest.approx(float(ref), rel=1e-8)
+    a = np.full(10, 0.1)
+    a[3], a[4] = 0.0, 0.2
+    r = sinkhorn(a, None, M, eps=0.05, tol=1e-11, plan=True)
+    assert np.all(r.plan[3] == 0) and np.isfinite(r.value) and r.converged
+
+
+def test_input_not_modified(rng):
+    x, y, a, b = _problem(rng)
+    M = pot.dist(x, y)
+    copies = [v.copy() for v in (x, y, a, b, M)]
+    sinkhorn(a, b, M, eps=0.1)
+    sinkhorn(a, b, PointCloud(x, y), eps=0.1, backend="numba")
+    for v, c in zip((x, y, a, b, M), copies):
+        np.testing.assert_array_equal(v, c)
+
+
+def test_auto_backend_rule(rng):
+    x, y, a, b = _problem(rng, n=600, m=600)
+    assert sinkhorn(a, b, PointCloud(x, y), eps=0.5).backend == "numba"
+    assert sinkhorn(a[:50] / a[:50].sum(), None, PointCloud(x[:50], y), eps=0.5).backend == "numpy"
+    assert sinkhorn(None, None, pot.dist(x[:5], y[:5]), eps=0.5).backend == "numpy"
+
+
+def test_sinkhorn_divergence(rng):
+    x, y, a, b = _problem(rng, n=25, m=20)
+    s0 = sinkhorn_divergence(a, a, PointCloud(x, x), eps=0.05, tol=1e-10)
+    assert abs(s0.value) < 1e-9
+    s = sinkhorn_divergence(a, b, PointCloud(x, y), eps=0.05, tol=1e-10)
+    assert s.value > 0 and s.converged
+    sd = sinkhorn_divergence(a, b, pot.dist(x, y), eps=0.05, M_aa=pot.dist(x, x), M_bb=pot.dist(y, y),
+                             tol=1e-10)
+    assert sd.value == pytest.approx(s.value, rel=1e-8)
+    with pytest.raises(ValueError, match="M_aa"):
+        sinkhorn_divergence(a, b, pot.dist(x, y), eps=0.05)
+
+
+def test_nonconvergence_warns(rng):
+    x, y, a, b = _problem(rng)
+    with pytest.warns(ConvergenceWarning, match="max_iter"):
+        r = sinkhorn(a, b, pot.dist(x, y), eps=1e-3, max_iter=5, scaling=None)
+    assert not r.converged and np.isfinite(r.value) and np.all(np.isfinite(r.f))
+
+
+@pytest.mark.parametrize("kwargs, exc, match", [
+    (dict(eps=0.0), ValueError, "`eps` must be a positive float"),
+    (dict(eps=-0.1), ValueError, "`eps`"),
+    (dict(eps=float("nan")), ValueError, "`eps`"),
+    (dict(eps=float("inf")), ValueError, "`eps`"),
+    (dict(eps="a"), TypeError, "`eps`"),
+    (dict(eps=0.1, max_iter=0), ValueError, "`max_iter`"),
+    (dict(eps=0.1, scaling=1.5), ValueError, "`scaling`"),
+    (dict(eps=0.1, backend="gpu"), ValueError, "`backend`"),
+])
+def test_bad_options(rng, kwargs, exc, match):
+    x, y, a, b = _problem(rng, n=5, m=4)
+    with pytest.raises(exc, match=match):
+        sinkhorn(a, b, pot.dist(x, y), **kwargs)
+
+
+def test_bad_data(rng):
+    x, y, a, b = _problem(rng, n=5, m=4)
+    M = pot.dist(x, y)
+    with pytest.raises(ValueError, match="`a` must be non-negative"):
+        sinkhorn(-a, b, M, eps=0.1)
+    with pytest.raises(ValueError, match="`b` must contain only finite"):
+        sinkhorn(a, np.r_[b[:-1], np.nan], M, eps=0.1)
+    with pytest.raises(ValueError, match="`a` must have length 5"):
+        sinkhorn(a[:4], b, M, eps=0.1)
+    with pytest.raises(ValueError, match="same total mass"):
+        sinkhorn(a, 2 * b, M, eps=0.1)
+    Mn = M.copy()
+    Mn[1, 1] = np.nan
+    with pytest.raises(ValueError, match="`M` must not contain NaN"):
+        sinkhorn(a, b, Mn, eps=0.1)
+    xn = x.copy()
+    xn[0, 0] = np.nan
+    with pytest.raises(ValueError, match="`x` must contain only finite"):
+        sinkhorn(a, b, PointCloud(xn, y), eps=0.1)
+    with pytest.raises(ValueError, match="same dimension"):
+        PointCloud(x, y[:, :1])
+    with pytest.raises(ValueError, match="`cost`"):
+        PointCloud(x, y, cost="cosine")
+    with pytest.raises(ValueError, match="`f0` must have shape"):
+        sinkhorn(a, b, M, eps=0.1, f0=np.zeros(3))
+
+
+def test_dense_too_large_suggests_pointcloud():
+    x = np.zeros((2_000_000, 2))
+    with pytest.raises(MemoryError, match="PointCloud"):
+        DenseGeometry.from_points(x, x)
