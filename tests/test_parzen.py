@@ -1,0 +1,86 @@
+"""Parzen-window log-likelihood (C13) and Inception score (C12) against hand computations."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from kantorovich.divergences import inception_score, parzen_log_likelihood
+
+
+def test_parzen_hand_computation():
+    s = np.array([[0.0], [2.0]])
+    h = np.array([[1.0], [0.0]])
+    sig = 0.5
+    def dens(z):
+        return np.mean([math.exp(-(z - c) ** 2 / (2 * sig ** 2)) / math.sqrt(2 * math.pi * sig ** 2) for c in (0.0, 2.0)])
+    want = np.mean([math.log(dens(1.0)), math.log(dens(0.0))])
+    r = parzen_log_likelihood(s, h, bandwidth=sig)
+    assert abs(r.value - want) < 1e-12
+    assert r.info["bandwidth"] == sig and (r.n, r.m) == (2, 2)
+
+
+def test_parzen_far_points_stay_finite():
+    # logsumexp: a point 100 bandwidths away gives a finite (very negative) value, not -inf
+    r = parzen_log_likelihood(np.zeros((5, 2)) + np.arange(5)[:, None], [[1000.0, 0.0]], bandwidth=1.0)
+    assert np.isfinite(r.value) and r.value < -1e5
+
+
+def test_parzen_batches_agree():
+    g = np.random.default_rng(0)
+    s, h = g.normal(size=(300, 3)), g.normal(size=(77, 3))
+    a = parzen_log_likelihood(s, h, bandwidth=0.4, batch_size=7).value
+    b = parzen_log_likelihood(s, h, bandwidth=0.4, batch_size=1000).value
+    assert abs(a - b) < 1e-10
+
+
+def test_parzen_cv_near_true_likelihood():
+    g = np.random.default_rng(1)
+    s, h = g.normal(size=(3000, 2)), g.normal(size=(1000, 2))
+    r = parzen_log_likelihood(s, h, bandwidth="cv", rng=0)
+    true_ll = -math.log(2 * math.pi) - 0.5 * np.mean(np.sum(h ** 2, axis=1))
+    assert abs(r.value - true_ll) < 0.05
+    scott = parzen_log_likelihood(s, h).info["bandwidth"]
+    assert 0.3 * scott < r.info["bandwidth"] < 3 * scott
+
+
+def test_parzen_bad_input():
+    with pytest.raises(ValueError, match="bandwidth"):
+        parzen_log_likelihood(np.zeros((5, 1)), np.zeros((2, 1)), bandwidth=-1.0)
+    with pytest.raises(ValueError, match="bandwidth"):
+        parzen_log_likelihood(np.zeros((5, 1)), np.zeros((2, 1)), bandwidth="silverman")
+    with pytest.raises(ValueError, match="same dimension"):
+        parzen_log_likelihood(np.zeros((5, 1)), np.zeros((2, 2)))
+
+
+def test_inception_score_hand_computation():
+    p = np.array([[0.9, 0.1], [0.2, 0.8], [0.5, 0.5], [0.6, 0.4]])
+    py = p.mean(axis=0)
+    kl = np.sum(p * (np.log(p) - np.log(py)), axis=1)
+    assert abs(inception_score(p, n_splits=1).value - math.exp(kl.mean())) < 1e-12
+    # two splits: mean and (population) std of the split scores, as in the original code
+    sc = []
+    for part in (p[:2], p[2:]):
+        q = part.mean(axis=0)
+        sc.append(math.exp(np.mean(np.sum(part * (np.log(part) - np.log(q)), axis=1))))
+    r = inception_score(p, n_splits=2)
+    assert abs(r.value - np.mean(sc)) < 1e-12 and abs(r.info["split_std"] - np.std(sc)) < 1e-12
+
+
+def test_inception_score_bounds():
+    assert abs(inception_score(np.eye(5), n_splits=1).value - 5) < 1e-12  # confident, diverse
+    assert abs(inception_score(np.full((10, 5), 0.2), n_splits=2).value - 1) < 1e-12  # uniform
+    # zero probabilities are fine (0 log 0 = 0)
+    assert np.isfinite(inception_score([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0]]).value if False else
+                       inception_score([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0]], n_splits=1).value)
+
+
+def test_inception_score_bad_input():
+    with pytest.raises(ValueError, match="non-negative"):
+        inception_score([[1.2, -0.2]])
+    with pytest.raises(ValueError, match="n_splits"):
+        inception_score(np.eye(3), n_splits=5)
+    with pytest.raises(ValueError, match="finite"):
+        inception_score([[np.nan, 1.0]])
