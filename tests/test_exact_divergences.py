@@ -278,3 +278,33 @@ def test_doctests():
     import kantorovich.divergences._exact as m
 
     assert doctest.testmod(m).failed == 0
+
+
+@pytest.mark.gpu
+def test_cupy_inputs_match_numpy():
+    cp = pytest.importorskip("cupy")
+    from kantorovich.divergences._discriminator import gan_value, optimal_discriminator
+    from kantorovich.ot._histogram1d import cumulative_deltas
+
+    rng = np.random.default_rng(5)
+    P, Q = rng.random((4, 9)), rng.random(9)
+    P[P < 0.2] = 0.0
+    P[:, 0] += 0.1
+    Pd, Qd = cp.asarray(P), cp.asarray(Q)
+    for f in FUNCS:
+        out = f(Pd, Qd)
+        assert isinstance(out, cp.ndarray) and out.shape == (4,)
+        np.testing.assert_allclose(out.get(), f(P, Q), rtol=1e-13, atol=1e-15)
+        one = f(Pd[0], Qd)
+        assert isinstance(one, cp.ndarray) and one.shape == ()
+    np.testing.assert_allclose(kl_divergence(cp.asarray([0.5, 0.5]), cp.asarray([1.0, 0.0])).get(), np.inf)
+    assert float(js_distance(cp.asarray([0.0, 1.0]), cp.asarray([5e-324, 1.0]))) < 1e-150
+    w = emd_1d_histogram(Pd, Qd, normalize=True)
+    np.testing.assert_allclose(w.get(), emd_1d_histogram(P, Q, normalize=True), rtol=1e-13)
+    assert isinstance(cumulative_deltas(Pd, Pd), cp.ndarray)
+    D = optimal_discriminator(Pd, cp.broadcast_to(Qd, P.shape).copy())
+    assert isinstance(D, cp.ndarray)
+    v = gan_value(D, Pd, cp.broadcast_to(Qd, P.shape).copy())
+    np.testing.assert_allclose(v.get(), -np.log(4) + 2 * js_divergence(P, Q), atol=1e-12)
+    with pytest.raises(TypeError, match="same device"):
+        js_divergence(Pd, Q)

@@ -257,4 +257,4 @@ def js_distance(p: Any, q: Any, *, base: float | None = None):
     lb = _log_base(base)
     xp = xp_of(pa)
     js = _js_nats(pa, qa, xp) / lb
-    return _finish(xp.sqrt(xp.clip(js, 0.0, None)), is_cupy(pa))
+    return _finish(xp.sqrt(xp.maximum(js, 0.0)), is_cupy(pa))
