@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import autograd.numpy as anp
 import numpy as np
 import pytest
 from autograd import grad, jacobian
@@ -41,7 +40,7 @@ def test_generator_gradients_match_autograd():
     z = rng.uniform(-1, 1, 11)
     noise = 0.3 * rng.normal(size=(11, 2))
     sat, ns = G.generator_gradients(params, theta, z, "tanh", noise)
-    f = lambda th: nn.mlp(params, G.segment_generator(th, z) + noise, activation="tanh")[:, 0]  # noqa: E731
+    f = lambda th: nn.mlp(params, G.segment_generator(th, z) + noise, activation="tanh")[:, 0]
     np.testing.assert_allclose(sat, grad(lambda th: g_loss("minimax", f(th)))(theta), rtol=1e-10, atol=1e-14)
     np.testing.assert_allclose(ns, grad(lambda th: g_loss("non_saturating", f(th)))(theta), rtol=1e-10, atol=1e-14)
 

@@ -39,7 +39,7 @@ def test_input_gradient_matches_finite_differences():
     rng = np.random.default_rng(1)
     params = nn.init_mlp(rng, [3, 6, 1])
     x = rng.normal(size=(4, 3))
-    f = lambda z: nn.mlp(params, z, activation="tanh")[:, 0]  # noqa: E731
+    f = lambda z: nn.mlp(params, z, activation="tanh")[:, 0]
     g = nn.input_gradients(f, x)
     for i in range(4):
         fd = _central_fd(lambda v: float(f(v[None, :])[0]), x[i].copy())
@@ -181,8 +181,8 @@ def test_bad_optimizer_config(name, lr, kw, match):
 
 
 def test_game_schemes_bilinear():
-    gx = lambda x, y: y  # noqa: E731
-    gy = lambda x, y: -x  # noqa: E731
+    gx = lambda x, y: y
+    gy = lambda x, y: -x
     eta = 0.1
     # simultaneous GD on xy: the radius grows by sqrt(1 + eta^2) per step
     x, y = np.array(1.0), np.array(2.0)
@@ -203,7 +203,7 @@ def test_game_schemes_bilinear():
 def test_losses_values():
     f = np.array([0.3, -1.2, 2.0])
     r = np.array([1.0, 0.5])
-    D = lambda t: 1 / (1 + np.exp(-t))  # noqa: E731
+    D = lambda t: 1 / (1 + np.exp(-t))
     assert losses.d_loss("minimax", r, f) == pytest.approx(-np.mean(np.log(D(r))) - np.mean(np.log(1 - D(f))))
     assert losses.g_loss("minimax", f) == pytest.approx(np.mean(np.log(1 - D(f))))
     assert losses.g_loss("non_saturating", f) == pytest.approx(-np.mean(np.log(D(f))))

@@ -8,8 +8,14 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["plot_vanishing", "plot_identity", "plot_cauchy", "plot_parallel_lines",
-           "plot_instance_noise", "plot_saturation"]
+__all__ = [
+    "plot_cauchy",
+    "plot_identity",
+    "plot_instance_noise",
+    "plot_parallel_lines",
+    "plot_saturation",
+    "plot_vanishing",
+]
 
 _COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"]
 

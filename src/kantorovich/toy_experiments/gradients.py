@@ -37,24 +37,24 @@ from .losses import d_loss, log_sigmoid
 from .optim import make_optimizer
 
 __all__ = [
-    "SegmentsConfig",
-    "VanishingConfig",
-    "IdentityConfig",
     "CauchyConfig",
+    "IdentityConfig",
     "InstanceNoiseConfig",
     "SaturationConfig",
-    "run_discriminator_training",
-    "run_vanishing_gradients",
-    "run_gradient_identity",
-    "run_cauchy_gradients",
-    "run_instance_noise",
-    "run_saturation",
+    "SegmentsConfig",
+    "VanishingConfig",
+    "generator_gradients",
+    "generator_jacobian",
     "hill_tail_index",
     "minimax_d_grads",
-    "generator_gradients",
-    "segment_generator",
-    "generator_jacobian",
+    "run_cauchy_gradients",
+    "run_discriminator_training",
+    "run_gradient_identity",
+    "run_instance_noise",
+    "run_saturation",
+    "run_vanishing_gradients",
     "sample_data_segment",
+    "segment_generator",
 ]
 
 
@@ -367,9 +367,9 @@ def run_gradient_identity(config: IdentityConfig = IdentityConfig(), rng=None):
             w0 = np.exp(l0 - np.logaddexp(lr, l0))  # p_0 / (p_r + p_0)
             return (1 - w0) * (-x) + w0 * (-(x - t0)) + x
 
-        lhs_quad = _quad(lambda x: np.exp(_log_normal(x, t0)) * dneg_log_dstar(x), t0)
+        lhs_quad = _quad(lambda x, t0=t0: np.exp(_log_normal(x, t0)) * dneg_log_dstar(x), t0)
         z = g.normal(size=n_mc)
-        per_sample = grad(lambda th: anp.sum(neg_log_dstar(th + z)))(t0)  # sum of per-sample grads
+        per_sample = grad(lambda th, z=z: anp.sum(neg_log_dstar(th + z)))(t0)  # sum of per-sample grads
         # per-sample values for the standard error (same formula, vectorised)
         vals = dneg_log_dstar(t0 + z)
         lhs_mc = float(per_sample) / n_mc

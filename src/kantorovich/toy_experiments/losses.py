@@ -24,7 +24,7 @@ from __future__ import annotations
 import autograd.numpy as anp
 import numpy as np
 
-__all__ = ["LOSSES", "d_loss", "g_loss", "softplus", "log_sigmoid"]
+__all__ = ["LOSSES", "d_loss", "g_loss", "log_sigmoid", "softplus"]
 
 #: Valid loss names.
 LOSSES = ("minimax", "non_saturating", "wgan", "wgan_gp", "least_squares", "hinge")

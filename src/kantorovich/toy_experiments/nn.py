@@ -27,16 +27,16 @@ from .._validation import check_choice, check_int, check_positive, check_rng
 __all__ = [
     "ACTIVATIONS",
     "OUT_ACTIVATIONS",
-    "init_mlp",
-    "mlp",
     "activate",
     "clip_params",
-    "spectral_norm",
-    "spectral_normalize",
     "gradient_penalty",
+    "init_mlp",
     "input_gradients",
+    "mlp",
     "mlp_vjp",
     "n_params",
+    "spectral_norm",
+    "spectral_normalize",
 ]
 
 #: Hidden-layer activations accepted by :func:`mlp`.

@@ -25,7 +25,7 @@ from autograd.misc import flatten as _autograd_flatten
 
 from .._validation import check_choice, check_positive
 
-__all__ = ["OPTIMIZERS", "GAME_SCHEMES", "Optimizer", "make_optimizer", "game_step", "flatten"]
+__all__ = ["GAME_SCHEMES", "OPTIMIZERS", "Optimizer", "flatten", "game_step", "make_optimizer"]
 
 
 def _leaves(tree, out):

@@ -29,11 +29,11 @@ from autograd import grad
 
 from .._validation import check_choice, check_int, check_nonnegative, check_positive, check_rng
 from . import nn
-from .gradients import minimax_d_grads, _logit_and_input_grad
+from .gradients import _logit_and_input_grad, minimax_d_grads
 from .losses import log_sigmoid
 from .optim import make_optimizer
 
-__all__ = ["ParallelLinesConfig", "VARIANTS", "run_parallel_lines", "sample_lines"]
+__all__ = ["VARIANTS", "ParallelLinesConfig", "run_parallel_lines", "sample_lines"]
 
 VARIANTS = ("js", "js_ns", "wgan_gp")
 
@@ -86,7 +86,7 @@ def _run_one(variant, cfg, g, progress=None):
 
     if variant == "wgan_gp":
         def critic_loss(p, xr, xf, seed):
-            crit = lambda x: nn.mlp(p, x, activation=act)[:, 0]  # noqa: E731
+            crit = lambda x: nn.mlp(p, x, activation=act)[:, 0]
             base = anp.mean(crit(xf)) - anp.mean(crit(xr))
             return base + lam * nn.gradient_penalty(crit, xr, xf, seed) if lam > 0 else base
 

@@ -22,7 +22,11 @@ def _fmt_pow(x: float) -> str:
                       "bound M eps/(1-eps) of Arjovsky & Bottou's Theorem 2.4, with M and eps measured.")
 def vanishing_gradients(ctx):
     from ...plots.theory import plot_vanishing
-    from ...toy_experiments.gradients import SegmentsConfig, VanishingConfig, run_vanishing_gradients
+    from ...toy_experiments.gradients import (
+        SegmentsConfig,
+        VanishingConfig,
+        run_vanishing_gradients,
+    )
 
     n_steps = ctx.size(1000, 10000)
     cfg = VanishingConfig(offsets=(2.0, 1.0, 0.5),
