@@ -36,7 +36,10 @@ from numba import cuda  # this module is imported only by the numba-cuda backend
 
 __all__ = ["softmin_pointcloud", "TPB", "split_count"]
 
-TPB = 128
+import os as _os
+
+# 128 threads per block on a GPU; 16 in the (thread-per-thread, slow) simulator
+TPB = 16 if _os.environ.get("NUMBA_ENABLE_CUDASIM") == "1" else 128
 _LOG2E = 1.4426950408889634
 _kernels: dict = {}
 
