@@ -9,7 +9,11 @@ import pytest
 from scipy.optimize import linprog
 from scipy.spatial.distance import cdist
 
-from kantorovich.divergences._discriminator import gan_value, js_from_discriminator, optimal_discriminator
+from kantorovich.divergences._discriminator import (
+    gan_value,
+    js_from_discriminator,
+    optimal_discriminator,
+)
 from kantorovich.divergences._exact import js_divergence, kl_divergence, tv_distance
 from kantorovich.families import GaussianPair, HistogramPair, ParallelLines, UniformSegments
 from kantorovich.ot._histogram1d import cumulative_deltas, emd_1d_histogram

@@ -65,8 +65,8 @@ def test_gaussian_1d_kl_vs_quadrature(args):
     m0, v0, m1, v1 = args
     p, q, s0, s1 = _pdfs(*args)
     lo, hi = min(m0 - 30 * s0, m1 - 30 * s1), max(m0 + 30 * s0, m1 + 30 * s1)
-    lp = lambda x: stats.norm.logpdf(x, m0, s0)  # noqa: E731
-    lq = lambda x: stats.norm.logpdf(x, m1, s1)  # noqa: E731
+    lp = lambda x: stats.norm.logpdf(x, m0, s0)
+    lq = lambda x: stats.norm.logpdf(x, m1, s1)
     num = integrate.quad(lambda x: p(x) * (lp(x) - lq(x)), lo, hi, points=[m0, m1], limit=400)[0]
     fam = GaussianPair(*args)
     assert fam.kl() == pytest.approx(num, rel=1e-8, abs=1e-12)
@@ -79,7 +79,7 @@ def test_gaussian_1d_w1_w2_vs_quantile_formula(args):
     # W_p^p = ∫_0^1 |F^{-1}(u) - G^{-1}(u)|^p du, by Gauss-Legendre in u (independent of ∫|F-G|)
     m0, v0, m1, v1 = args
     s0, s1 = math.sqrt(v0), math.sqrt(v1)
-    f = lambda u: abs((m0 - m1) + (s0 - s1) * stats.norm.ppf(u))  # noqa: E731
+    f = lambda u: abs((m0 - m1) + (s0 - s1) * stats.norm.ppf(u))
     w1 = integrate.quad(f, 0, 1, points=[0.5], limit=400)[0]
     w2 = math.sqrt(integrate.quad(lambda u: f(u) ** 2, 0, 1, limit=400)[0])
     fam = GaussianPair(*args)
@@ -189,8 +189,8 @@ def test_uniform_segments_vs_numerics(ab):
         return 0.5 * ((px * math.log(px / m) if px > 0 else 0) + (qx * math.log(qx / m) if qx > 0 else 0))
 
     js = integrate.quad(js_t, lo, hi, points=brk, limit=200)[0]
-    F = lambda x: min(max((x - a0) / (b0 - a0), 0), 1)  # noqa: E731
-    G = lambda x: min(max((x - a1) / (b1 - a1), 0), 1)  # noqa: E731
+    F = lambda x: min(max((x - a0) / (b0 - a0), 0), 1)
+    G = lambda x: min(max((x - a1) / (b1 - a1), 0), 1)
     w1 = integrate.quad(lambda x: abs(F(x) - G(x)), lo, hi, points=brk, limit=200)[0]
     u = (np.arange(200000) + 0.5) / 200000
     w2 = math.sqrt(np.mean(((a0 + u * (b0 - a0)) - (a1 + u * (b1 - a1))) ** 2))

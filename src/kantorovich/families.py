@@ -42,10 +42,10 @@ from ._validation import as_float_array, check_int, check_rng, check_weights, de
 
 __all__ = [
     "Family",
-    "ParallelLines",
     "GaussianPair",
-    "UniformSegments",
     "HistogramPair",
+    "ParallelLines",
+    "UniformSegments",
     "gaussian_kl",
     "gaussian_w2",
 ]

@@ -31,7 +31,7 @@ import numpy as np
 from .._array_api import is_cupy
 from .._validation import as_float_array, check_probability, check_weights, describe, xp_of
 
-__all__ = ["optimal_discriminator", "gan_value", "js_from_discriminator", "argmax_a_log_y_b_log_1my"]
+__all__ = ["argmax_a_log_y_b_log_1my", "gan_value", "js_from_discriminator", "optimal_discriminator"]
 
 _LOG4 = math.log(4.0)
 _ONE_MINUS = float(np.nextafter(1.0, 0.0))  # largest double below 1
@@ -185,7 +185,7 @@ def gan_value(D: Any, p_data: Any, p_g: Any, *, weights: Any = None):
     >>> math.isclose(gan_value(optimal_discriminator(p, q), p, q), -math.log(4))
     True
     """
-    v, xp = _expectations(D, p_data, p_g, weights)
+    v, _ = _expectations(D, p_data, p_g, weights)
     return _finish(v, is_cupy(v))
 
 
@@ -213,7 +213,7 @@ def js_from_discriminator(D: Any, p_data: Any, p_g: Any, *, weights: Any = None)
     >>> math.isclose(js_from_discriminator(optimal_discriminator(p, q), p, q), math.log(2))
     True
     """
-    v, xp = _expectations(D, p_data, p_g, weights)
+    v, _ = _expectations(D, p_data, p_g, weights)
     return _finish(0.5 * (v + _LOG4), is_cupy(v))
 
 

@@ -24,7 +24,7 @@ import numpy as np
 from .._array_api import is_cupy
 from .._validation import check_pmf_pair, check_positive, xp_of
 
-__all__ = ["tv_distance", "kl_divergence", "js_divergence", "js_distance"]
+__all__ = ["js_distance", "js_divergence", "kl_divergence", "tv_distance"]
 
 _LOG2 = math.log(2.0)
 

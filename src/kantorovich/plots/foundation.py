@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-__all__ = ["plot_parallel_lines", "plot_cumulative_deltas", "plot_optimal_discriminator"]
+__all__ = ["plot_cumulative_deltas", "plot_optimal_discriminator", "plot_parallel_lines"]
 
 
 def plot_parallel_lines(thetas=None, *, axes=None):
@@ -64,7 +64,7 @@ def plot_parallel_lines(thetas=None, *, axes=None):
     ax_kl.axhline(inf_level, color="C1", lw=2)
     for t in t_sparse:
         ax_kl.annotate("", xy=(t, inf_level + 0.18), xytext=(t, inf_level),
-                       arrowprops=dict(arrowstyle="->", color="C1", lw=1))
+                       arrowprops={"arrowstyle": "->", "color": "C1", "lw": 1})
     ax_kl.plot([0], [0], "o", color="C1", ms=6)
     ax_kl.plot([0], [inf_level], "o", mfc="white", mec="C1", ms=6)
     ax_kl.set_ylim(-0.1, inf_level + 0.3)
@@ -109,7 +109,7 @@ def plot_cumulative_deltas(p, q, *, axes=None):
     ax.set_ylabel("mass")
     ax.set_ylim(0, max(p.max(), q.max()) * 1.25)
     ax.legend(loc="upper left")
-    ax.set_title(f"Earth-mover by cumulative deltas: W = " + " + ".join(f"|{v:g}|" for v in d[:-1])
+    ax.set_title("Earth-mover by cumulative deltas: W = " + " + ".join(f"|{v:g}|" for v in d[:-1])
                  + f" = {w:g}")
     # deltas: delta_i is carried across the edge at x = i - 0.5
     edges = np.arange(n + 1) - 0.5
@@ -117,7 +117,7 @@ def plot_cumulative_deltas(p, q, *, axes=None):
     for x, v in zip(edges, d):
         if v != 0:
             ax2.annotate("", xy=(x + 0.35 * np.sign(v), v), xytext=(x - 0.35 * np.sign(v), v),
-                         arrowprops=dict(arrowstyle="-|>", color="C3" if v > 0 else "C2", lw=2.5))
+                         arrowprops={"arrowstyle": "-|>", "color": "C3" if v > 0 else "C2", "lw": 2.5})
         ax2.plot([x], [v], "o", color="k", ms=4)
         ax2.text(x, v + (0.25 if v >= 0 else -0.25), rf"$\delta_{{{int(x + 0.5)}}}={v:g}$",
                  ha="center", va="bottom" if v >= 0 else "top", fontsize=9)

@@ -123,6 +123,8 @@ def optimal_discriminator_section(ctx):
     """Two 1-D Gaussians p_data = N(0, 1), p_g = N(2, 0.8^2): D* = p_data/(p_data + p_g) on a grid;
     V(D*) = -log 4 + 2 JS checked against the quadrature JS of the pair, and the JS lower bound
     of discriminators D_t = sigmoid(t logit D*) that peaks at t = 1 (D*)."""
+    from scipy.stats import norm
+
     from ...divergences._discriminator import (
         argmax_a_log_y_b_log_1my,
         gan_value,
@@ -132,7 +134,6 @@ def optimal_discriminator_section(ctx):
     from ...divergences._exact import js_divergence
     from ...families import GaussianPair
     from ...plots.foundation import plot_optimal_discriminator
-    from scipy.stats import norm
 
     fam_logpdf = norm.logpdf
     fam = GaussianPair(0.0, 1.0, 2.0, 0.64)
@@ -199,7 +200,11 @@ def closed_forms(ctx):
     from scipy import integrate, stats
     from scipy.spatial.distance import cdist
 
-    from ...divergences._discriminator import argmax_a_log_y_b_log_1my, gan_value, optimal_discriminator
+    from ...divergences._discriminator import (
+        argmax_a_log_y_b_log_1my,
+        gan_value,
+        optimal_discriminator,
+    )
     from ...divergences._exact import js_divergence, kl_divergence, tv_distance
     from ...families import GaussianPair, HistogramPair, ParallelLines, UniformSegments
     from ...ot._histogram1d import emd_1d_histogram
@@ -264,7 +269,7 @@ def closed_forms(ctx):
                                                                     - stats.norm.logpdf(t, m1, s1)),
                             -30, 30, points=[m0, m1], limit=400)[0]
     ctx.check("C11 KL(N0||N1) closed form vs quadrature", g.kl(), kl_num, rtol=1e-8, source="C11")
-    f = lambda uu: abs((m0 - m1) + (s0 - s1) * stats.norm.ppf(uu))  # noqa: E731
+    f = lambda uu: abs((m0 - m1) + (s0 - s1) * stats.norm.ppf(uu))
     w2q = math.sqrt(integrate.quad(lambda uu: f(uu) ** 2, 0, 1, limit=400)[0])
     ctx.check("C11 Bures W2 vs 1-D quantile formula", g.w2(), w2q, rtol=1e-8, source="C11")
     w1q = integrate.quad(f, 0, 1, points=[0.5], limit=400)[0]
