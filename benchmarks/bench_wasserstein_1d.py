@@ -1,0 +1,122 @@
+"""1-D and sliced Wasserstein: kantorovich against scipy, POT and the sort floor, one run.
+
+CPU (float64): n = 1e7 (``--quick``: 1e6) equal-size samples, unweighted and weighted:
+``kantorovich.ot.wasserstein_1d`` (auto backend = numba fused pass; also the numpy
+backend), two numpy sorts (the floor: ``np.sort(x); np.sort(y)``),
+``scipy.stats.wasserstein_distance`` and POT's ``ot.wasserstein_1d``. Ratios:
+peer / ours (speed-up) and ours / two sorts (overhead over the floor).
+
+GPU (``--gpu``, CuPy, float32): n = 1e8 (``--quick``: 1e7) against two CuPy sorts; sliced W
+with 1000 projections of 1e5 points in 3-D (and POT's ``sliced_wasserstein_distance`` on
+CuPy arrays as a peer when POT is importable).
+
+    python benchmarks/bench_wasserstein_1d.py [--quick] [--gpu] [--out DIR]
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from _common import gpu_present, parser, time_cpu, time_gpu, write
+
+
+def cpu_cases(quick: bool) -> dict:
+    import ot as pot
+    from scipy import stats
+
+    from kantorovich.ot import sliced_wasserstein, wasserstein_1d
+
+    n = 10**6 if quick else 10**7
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=n)
+    y = rng.standard_t(5, size=n) + 0.5
+    a = rng.random(n)
+    b = rng.random(n)
+    slow = dict(repeat=1 if not quick else 3, warmup=0)
+    out: dict = {"n": n}
+    for label, (uw, vw) in {"unweighted": (None, None), "weighted": (a, b)}.items():
+        res: dict = {}
+        vals: dict = {}
+        res["two_numpy_sorts"] = time_cpu(lambda: (np.sort(x), np.sort(y)), repeat=3)
+        vals["kantorovich_numba"] = float(wasserstein_1d(x, y, uw, vw, backend="numba"))
+        res["kantorovich_numba"] = time_cpu(lambda: wasserstein_1d(x, y, uw, vw, backend="numba"), repeat=3)
+        vals["kantorovich_numpy"] = float(wasserstein_1d(x, y, uw, vw, backend="numpy"))
+        res["kantorovich_numpy"] = time_cpu(lambda: wasserstein_1d(x, y, uw, vw, backend="numpy"), repeat=3)
+        vals["scipy"] = float(stats.wasserstein_distance(x, y, uw, vw))
+        res["scipy"] = time_cpu(lambda: stats.wasserstein_distance(x, y, uw, vw), **slow)
+        # POT expects weights that sum to 1 (it does not normalise): give it normalised ones
+        pu = None if uw is None else uw / uw.sum()
+        pv = None if vw is None else vw / vw.sum()
+        vals["pot"] = float(pot.wasserstein_1d(x, y, pu, pv, p=1))
+        res["pot"] = time_cpu(lambda: pot.wasserstein_1d(x, y, pu, pv, p=1), **slow)
+        ours = res["kantorovich_numba"]["median_s"]
+        out[label] = {
+            "times": res,
+            "values": vals,
+            "max_rel_diff_vs_scipy": max(abs(v - vals["scipy"]) / abs(vals["scipy"]) for v in vals.values()),
+            "speedup_vs_scipy": res["scipy"]["median_s"] / ours,
+            "speedup_vs_pot": res["pot"]["median_s"] / ours,
+            "ours_over_two_sorts": ours / res["two_numpy_sorts"]["median_s"],
+            "numpy_backend_over_two_sorts": res["kantorovich_numpy"]["median_s"] / res["two_numpy_sorts"]["median_s"],
+        }
+        print(label, {k: round(v, 3) for k, v in out[label].items() if isinstance(v, float)}, flush=True)
+    # sliced on the CPU, a smaller case than the GPU one (2 shared cores)
+    L, m = (100, 10_000) if quick else (200, 100_000)
+    X = rng.normal(size=(m, 3))
+    Y = rng.normal(size=(m, 3)) * 1.3 + 0.2
+    t = time_cpu(lambda: sliced_wasserstein(X, Y, n_projections=L, rng=0), repeat=3)
+    tp = time_cpu(lambda: pot.sliced_wasserstein_distance(X, Y, n_projections=L, seed=0), repeat=3)
+    out["sliced_cpu"] = {"n_points": m, "d": 3, "n_projections": L, "kantorovich": t, "pot": tp,
+                         "speedup_vs_pot": tp["median_s"] / t["median_s"]}
+    print("sliced_cpu", out["sliced_cpu"]["speedup_vs_pot"], flush=True)
+    return out
+
+
+def gpu_cases(quick: bool) -> dict:
+    import cupy
+
+    from kantorovich.ot import sliced_wasserstein, wasserstein_1d
+
+    n = 10**7 if quick else 10**8
+    g = cupy.random.default_rng(0)
+    x = g.standard_normal(n, dtype=cupy.float32)
+    y = g.standard_normal(n, dtype=cupy.float32) * 1.5 + 0.3
+    out: dict = {"n": n, "dtype": "float32"}
+    floor = time_gpu(lambda: (cupy.sort(x), cupy.sort(y)))
+    ours = time_gpu(lambda: wasserstein_1d(x, y))
+    val = float(wasserstein_1d(x, y))
+    ref = float(cupy.mean(cupy.abs(cupy.sort(x).astype(cupy.float64) - cupy.sort(y).astype(cupy.float64))))
+    out["unweighted"] = {"two_cupy_sorts": floor, "kantorovich": ours, "value": val, "reference_value": ref,
+                         "ours_over_two_sorts": ours["median_s"] / floor["median_s"]}
+    a = g.random(n, dtype=cupy.float64)
+    w = time_gpu(lambda: wasserstein_1d(x, y, a), repeat=5)
+    out["weighted_u"] = {"kantorovich": w, "ours_over_two_sorts": w["median_s"] / floor["median_s"]}
+    L, m = (1000, 10**5)
+    X = g.standard_normal((m, 3), dtype=cupy.float32)
+    Y = g.standard_normal((m, 3), dtype=cupy.float32) * 1.3 + 0.2
+    sw = time_gpu(lambda: sliced_wasserstein(X, Y, n_projections=L, rng=0), repeat=5)
+    out["sliced_gpu"] = {"n_points": m, "d": 3, "n_projections": L, "kantorovich": sw,
+                         "value": float(sliced_wasserstein(X, Y, n_projections=L, rng=0))}
+    try:
+        import ot as pot
+
+        tp = time_gpu(lambda: pot.sliced_wasserstein_distance(X, Y, n_projections=L, seed=0), repeat=5)
+        out["sliced_gpu"]["pot"] = tp
+        out["sliced_gpu"]["speedup_vs_pot"] = tp["median_s"] / sw["median_s"]
+    except Exception as exc:  # POT missing on the GPU machine, or its CuPy backend failing
+        out["sliced_gpu"]["pot"] = f"not run: {exc!r}"[:200]
+    return out
+
+
+def main() -> None:
+    args = parser(__doc__).parse_args()
+    payload: dict = {"cpu": cpu_cases(args.quick)}
+    if args.gpu:
+        payload["gpu"] = gpu_cases(args.quick) if gpu_present() else "skipped: no CUDA GPU with CuPy"
+    payload["note"] = ("CPU timings on a shared machine are noisy; medians of few runs (slow peers: one run "
+                       "at full size). Ratios are from the same process and the same data.")
+    write("bench_wasserstein_1d", args.out, payload)
+
+
+if __name__ == "__main__":
+    main()
