@@ -26,6 +26,7 @@ _EXPORTS = {
     "DenseGeometry": "._geometry",
     "PointCloud": "._geometry",
     "assignment": "._auction",
+    "auction_transport": "._auction",
 }
 
 __getattr__, __dir__, __all__ = attach(__name__, _EXPORTS)

@@ -1,0 +1,260 @@
+"""Tests of kantorovich.ot.assignment (epsilon-scaling auction + exact finish) and
+auction_transport (rational weights by duplication). CPU backends only; the CUDA kernels are
+tested under the simulator in test_auction_cudasim.py and on a GPU with the `gpu` marker."""
+
+from __future__ import annotations
+
+import numpy as np
+import ot as pot
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+from scipy.optimize import linear_sum_assignment
+
+from kantorovich.ot import assignment, auction_transport
+
+
+def _lsa_value(M):
+    r, c = linear_sum_assignment(M)
+    return float(M[r, c].mean())
+
+
+def _check_certificate(res, M, rtol=1e-12):
+    n = M.shape[0]
+    perm = np.asarray(res.perm)
+    assert sorted(perm.tolist()) == list(range(n)), "not a permutation"
+    assert res.value == pytest.approx(M[np.arange(n), perm].mean(), rel=1e-14, abs=1e-300)
+    scale = max(1.0, float(np.abs(M).max()))
+    viol = (res.f[:, None] + res.g[None, :] - M).max()
+    assert viol <= 1e-12 * scale
+    assert res.value - (res.f.mean() + res.g.mean()) == pytest.approx(res.duality_gap, abs=1e-12 * scale)
+
+
+@pytest.mark.parametrize("backend", ["numba", "numpy"])
+@pytest.mark.parametrize("n", [2, 3, 7, 30, 120])
+def test_matches_scipy_random(backend, n):
+    rng = np.random.default_rng(n)
+    M = rng.random((n, n))
+    res = assignment(M, backend=backend)
+    assert res.exact
+    assert res.value == pytest.approx(_lsa_value(M), rel=1e-9)
+    _check_certificate(res, M)
+    assert abs(res.duality_gap) <= 1e-12
+
+
+@pytest.mark.parametrize("cost,p", [("sqeuclidean", 2.0), ("euclidean", 1.0), (1.5, 1.5), (3.0, 3.0)])
+def test_points_match_pot(cost, p):
+    rng = np.random.default_rng(7)
+    n = 150
+    x, y = rng.random((n, 2)), rng.random((n, 2)) + 0.2
+    M = pot.dist(x, y, metric="euclidean") ** p
+    ref = pot.emd2(np.full(n, 1 / n), np.full(n, 1 / n), M)
+    res = assignment(x=x, y=y, cost=cost)
+    assert res.exact
+    assert res.value == pytest.approx(ref, rel=1e-9)
+    _check_certificate(res, M, rtol=1e-9)
+
+
+def test_points_3d_and_dense_agree():
+    rng = np.random.default_rng(3)
+    x, y = rng.normal(size=(80, 3)), rng.normal(size=(80, 3))
+    M = ((x[:, None] - y[None]) ** 2).sum(-1)
+    a, b = assignment(M), assignment(x=x, y=y)
+    assert a.value == pytest.approx(b.value, rel=1e-12)
+    assert a.value == pytest.approx(_lsa_value(M), rel=1e-9)
+
+
+def test_numpy_reference_matches_numba_kernel():
+    """Same algorithm, same tie-breaks: the raw auction (exact=False) agrees."""
+    rng = np.random.default_rng(11)
+    M = rng.random((60, 60))
+    a = assignment(M, backend="numba", exact=False)
+    b = assignment(M, backend="numpy", exact=False)
+    np.testing.assert_array_equal(a.perm, b.perm)
+    np.testing.assert_allclose(a.g, b.g, rtol=0, atol=1e-12)
+    assert a.n_iter == b.n_iter
+
+
+@pytest.mark.parametrize("backend", ["numba", "numpy"])
+def test_integer_costs_exact_without_finisher(backend):
+    rng = np.random.default_rng(5)
+    M = rng.integers(0, 1000, size=(50, 50)).astype(float)
+    res = assignment(M, backend=backend)
+    assert res.exact and "integer" in res.method
+    assert res.value * 50 == _lsa_value(M) * 50  # integral sums: equal exactly
+    assert res.duality_gap < 1 / 50  # certified: summed gap < 1
+    assert res.eps_bound < 1 / 50
+
+
+def test_ties_and_all_equal_costs():
+    n = 25
+    res = assignment(np.full((n, n), 3.0))
+    assert res.value == 3.0 and res.exact
+    assert sorted(res.perm.tolist()) == list(range(n))
+    rng = np.random.default_rng(0)
+    M = rng.integers(0, 2, size=(n, n)).astype(float) * 0.1  # many ties, non-integer
+    res = assignment(M)
+    assert res.exact
+    assert res.value == pytest.approx(_lsa_value(M), rel=1e-9, abs=1e-15)
+    _check_certificate(res, M)
+    # duplicated points: every column has a twin
+    x = np.repeat(rng.random((10, 2)), 3, axis=0)
+    r2 = assignment(x=x, y=x[::-1].copy())
+    assert r2.value == pytest.approx(0.0, abs=1e-15)
+
+
+def test_huge_dynamic_range():
+    rng = np.random.default_rng(2)
+    n = 40
+    M = 10.0 ** rng.uniform(-8, 8, size=(n, n))
+    res = assignment(M)
+    assert res.exact
+    assert res.value == pytest.approx(_lsa_value(M), rel=1e-9)
+    _check_certificate(res, M)
+    tiny = rng.random((n, n)) * 1e-200
+    assert assignment(tiny).value == pytest.approx(_lsa_value(tiny), rel=1e-9)
+
+
+def test_negative_and_shifted_costs():
+    rng = np.random.default_rng(9)
+    M = rng.normal(size=(30, 30)) * 5 - 100
+    res = assignment(M)
+    assert res.value == pytest.approx(_lsa_value(M), rel=1e-9)
+    _check_certificate(res, M)
+
+
+def test_n_equals_one():
+    res = assignment([[2.5]])
+    assert res.value == 2.5 and res.perm.tolist() == [0] and res.exact
+    assert res.f[0] + res.g[0] == 2.5
+    r2 = assignment(x=[[0.0, 0.0]], y=[[3.0, 4.0]], cost="euclidean")
+    assert r2.value == pytest.approx(5.0)
+
+
+def test_inexact_mode_respects_its_bound():
+    rng = np.random.default_rng(4)
+    n = 100
+    M = rng.random((n, n))
+    opt = _lsa_value(M)
+    res = assignment(M, exact=False, eps_final=1e-3)
+    assert not res.exact
+    assert res.eps_bound == pytest.approx(1e-3)
+    assert opt - 1e-12 <= res.value <= opt + res.eps_bound + 1e-12
+    assert -1e-12 <= res.duality_gap <= res.eps_bound + 1e-12
+    assert res.info["dual_violation"] <= 1e-12
+
+
+def test_coarse_eps_final_refines_then_finishes():
+    rng = np.random.default_rng(8)
+    M = rng.random((200, 200))
+    res = assignment(M, eps_final=0.5, scaling=3.0)
+    assert res.exact
+    assert res.value == pytest.approx(_lsa_value(M), rel=1e-9)
+
+
+def test_input_not_modified_and_lists_accepted():
+    M = np.array([[4.0, 1.0, 3.0], [2.0, 0.0, 5.0], [3.0, 2.0, 2.0]])
+    M0 = M.copy()
+    res = assignment(M.tolist())
+    assert res.perm.tolist() == [1, 0, 2] and res.value == pytest.approx(5 / 3)
+    assignment(M)
+    np.testing.assert_array_equal(M, M0)
+
+
+@settings(max_examples=40)
+@given(hnp.arrays(np.float64, st.tuples(st.integers(1, 7)).map(lambda t: (t[0], t[0])),
+                  elements=st.floats(-1e3, 1e3, allow_subnormal=False)))
+def test_property_equals_linear_sum_assignment(M):
+    res = assignment(M)
+    ref = _lsa_value(M)
+    assert res.value == pytest.approx(ref, rel=1e-9, abs=1e-9)
+    assert res.exact
+    _check_certificate(res, M)
+
+
+# --- bad input ------------------------------------------------------------------------------
+
+def test_non_square_points_to_emd():
+    with pytest.raises(ValueError, match="emd"):
+        assignment(np.ones((3, 4)))
+    with pytest.raises(ValueError, match="emd"):
+        assignment(x=np.zeros((3, 2)), y=np.zeros((4, 2)))
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_nan_inf_costs(bad):
+    M = np.ones((3, 3))
+    M[1, 2] = bad
+    with pytest.raises(ValueError, match="`M`"):
+        assignment(M)
+    x = np.zeros((3, 2))
+    x[0, 0] = bad
+    with pytest.raises(ValueError, match="`x`"):
+        assignment(x=x, y=np.zeros((3, 2)))
+
+
+def test_argument_errors():
+    M = np.ones((3, 3))
+    with pytest.raises(ValueError, match="not both"):
+        assignment(M, x=np.zeros((3, 1)), y=np.zeros((3, 1)))
+    with pytest.raises(ValueError, match="`M` or both"):
+        assignment()
+    with pytest.raises(ValueError, match="`cost`"):
+        assignment(x=np.zeros((3, 1)), y=np.zeros((3, 1)), cost="cosine")
+    with pytest.raises(ValueError, match="`cost`"):
+        assignment(x=np.zeros((3, 1)), y=np.zeros((3, 1)), cost=-1.0)
+    with pytest.raises(TypeError, match="`cost`"):
+        assignment(x=np.zeros((3, 1)), y=np.zeros((3, 1)), cost=None)
+    with pytest.raises(ValueError, match="`backend`"):
+        assignment(M, backend="gpu")
+    with pytest.raises(ValueError, match="`scaling`"):
+        assignment(M, scaling=1.0)
+    with pytest.raises(ValueError, match="`eps_final`"):
+        assignment(M, eps_final=0.0)
+    with pytest.raises(TypeError, match="`exact`"):
+        assignment(M, exact="yes")
+    with pytest.raises(TypeError, match="`rng`"):
+        assignment(M, rng="seed")
+    with pytest.raises(TypeError, match="`M`"):
+        assignment(np.array([["a", "b"], ["c", "d"]]))
+    with pytest.raises(ValueError, match="`M`"):
+        assignment(np.ones(3))
+
+
+def test_cuda_backend_without_gpu_raises():
+    from kantorovich._array_api import gpu_available
+
+    if gpu_available():
+        pytest.skip("a GPU is present")
+    from kantorovich.exceptions import BackendUnavailableError
+
+    with pytest.raises(BackendUnavailableError):
+        assignment(np.ones((3, 3)), backend="cuda")
+
+
+# --- non-uniform weights --------------------------------------------------------------------
+
+def test_transport_rational_weights_matches_pot():
+    rng = np.random.default_rng(1)
+    a = np.array([3, 1, 4, 2]) / 10
+    b = np.array([5, 2, 2, 1, 0]) / 10
+    M = rng.random((4, 5))
+    ref = pot.emd2(a, b, M)
+    res = auction_transport(a, b, M)
+    assert res.value == pytest.approx(ref, rel=1e-9)
+    assert res.certified
+    np.testing.assert_allclose(res.plan.sum(1), a, atol=1e-15)
+    np.testing.assert_allclose(res.plan.sum(0), b, atol=1e-15)
+    assert res.info["denominator"] == 10
+    assert abs(res.duality_gap) < 1e-12 and res.dual_violation <= 1e-12
+
+
+def test_transport_irrational_weights_point_to_emd():
+    a = np.array([1 / np.pi, 1 - 1 / np.pi])
+    with pytest.raises(ValueError, match="emd"):
+        auction_transport(a, [0.5, 0.5], np.ones((2, 2)), max_size=50)
+    with pytest.raises(ValueError, match="denominator"):
+        auction_transport([0.5, 0.5], [0.5, 0.5], np.ones((2, 2)), denominator=3)
+    with pytest.raises(ValueError, match="`a`"):
+        auction_transport([-0.5, 1.5], [0.5, 0.5], np.ones((2, 2)))
