@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["plot_bilinear_trajectories", "plot_lr_sweep", "plot_dirac_gan", "plot_critic_surfaces",
+__all__ = ["plot_bilinear_trajectories", "plot_bilinear_grid", "plot_lr_sweep", "plot_dirac_gan", "plot_critic_surfaces",
            "plot_critic_estimates", "plot_mode_samples"]
 
 _COLORS = {"simultaneous": "C3", "alternating": "C1", "momentum": "C5", "adam": "C4",
@@ -43,6 +43,37 @@ def plot_bilinear_trajectories(trajs, *, lim: float = 4.0, ax=None):
     ax.set_aspect("equal")
     ax.set_xlabel("x (minimises xy)"); ax.set_ylabel("y (maximises xy)")
     ax.legend(fontsize=7.5, loc="lower left", ncol=2, framealpha=0.9)
+    return fig
+
+
+def plot_bilinear_grid(runs, *, lim: float = 3.2, ncols: int = 4):
+    """Small multiples: one panel per optimiser, one line per step size.
+
+    ``runs``: dict method -> dict η -> GameTrajectory.
+    """
+    import matplotlib.pyplot as plt
+
+    methods = list(runs)
+    nrows = int(np.ceil(len(methods) / ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(3.3 * ncols, 3.4 * nrows), squeeze=False)
+    styles = [("C0", 1.2), ("C3", 0.9), ("C2", 0.9)]
+    for ax, m in zip(axes.ravel(), methods):
+        parts = []
+        for (eta, tr), (col, lw) in zip(runs[m].items(), styles):
+            p = np.asarray(tr.path)
+            ax.plot(p[:, 0], p[:, 1], color=col, lw=lw, alpha=0.85, label=f"η={eta}")
+            parts.append(f"η={eta}: {'diverged' if tr.diverged else f'{tr.value:.2g}'}")
+        ax.plot(1, 2, "ko", ms=4)
+        ax.plot(0, 0, marker="*", color="k", ms=10)
+        ax.set_xlim(-lim, lim); ax.set_ylim(-lim, lim); ax.set_aspect("equal")
+        ax.axhline(0, color="0.85", lw=0.5); ax.axvline(0, color="0.85", lw=0.5)
+        ax.set_title(f"{m}\nfinal |z|: " + ", ".join(parts), fontsize=8)
+        ax.tick_params(labelsize=7)
+    for ax in axes.ravel()[len(methods):]:
+        ax.axis("off")
+    axes[0, 0].legend(fontsize=7, loc="lower left")
+    fig.supxlabel("x (minimises xy)", fontsize=9); fig.supylabel("y (maximises xy)", fontsize=9)
+    fig.tight_layout()
     return fig
 
 
@@ -83,12 +114,15 @@ def plot_dirac_gan(trajs, *, field_fn=None, lim: float = 1.6, axes=None):
             U, V = field_fn(title)(T, P)
             ax.quiver(T, P, U, V, color="0.7", angles="xy", width=0.003)
         path = np.asarray(tr.path)
-        ax.plot(path[:, 0], path[:, 1], color="C3" if tr.value > np.hypot(*path[0]) else "C0", lw=1.2)
+        r0 = np.hypot(*path[0])
+        col = "C3" if tr.value > 1.05 * r0 else ("C1" if tr.value > 0.95 * r0 else "C0")
+        ax.plot(path[:, 0], path[:, 1], color=col, lw=1.2)
         ax.plot(*path[0], "ko", ms=5)
         ax.plot(0, 0, marker="*", color="k", ms=12)
         ax.set_xlim(-lim, lim); ax.set_ylim(-lim, lim); ax.set_aspect("equal")
         ax.set_title(title, fontsize=9.5)
-        ax.set_xlabel("θ (generator: δ_θ)"); ax.set_ylabel("ψ (discriminator ψ·x)")
+        ax.set_xlabel("θ (generator: δ_θ)")
+    axes[0].set_ylabel("ψ (discriminator ψ·x)")
     return fig
 
 
