@@ -141,7 +141,7 @@ def plot_critic_surfaces(results, samples, *, lim=None, axes=None):
     lo = allp.min(0) - 0.5; hi = allp.max(0) + 0.5
     n = len(results)
     if axes is None:
-        fig, axes = plt.subplots(1, n, figsize=(4.2 * n, 4.0), squeeze=False)
+        fig, axes = plt.subplots(1, n, figsize=(5.0 * n, 4.3), squeeze=False)
         axes = axes[0]
     else:
         fig = axes[0].figure
@@ -152,7 +152,10 @@ def plot_critic_surfaces(results, samples, *, lim=None, axes=None):
     for ax, (title, r) in zip(axes, results.items()):
         v = critic_value(r, grid).reshape(gx.shape)
         cs = ax.contourf(gx, gy, v, levels=20, cmap="coolwarm")
-        fig.colorbar(cs, ax=ax, shrink=0.8)
+        cb = fig.colorbar(cs, ax=ax, shrink=0.8, format="%.2g")
+        cb.ax.tick_params(labelsize=7)
+        cb.locator = __import__("matplotlib.ticker", fromlist=["MaxNLocator"]).MaxNLocator(6)
+        cb.update_ticks()
         eff = r.info["eval_params"]
         gr = np.asarray(input_gradients(lambda z: mlp(eff, z, activation=r.info["activation"]), agrid))
         ax.quiver(agrid[:, 0], agrid[:, 1], gr[:, 0], gr[:, 1], color="k", alpha=0.7, width=0.004)
@@ -163,6 +166,7 @@ def plot_critic_surfaces(results, samples, *, lim=None, axes=None):
                      fontsize=8.5)
         ax.set_aspect("equal")
     axes[0].legend(fontsize=7, loc="upper left")
+    fig.tight_layout()
     return fig
 
 

@@ -261,7 +261,7 @@ def t5_critics(ctx):
         sp, sq, _ = C.toy_sampler(toy)
         ctx.figure(plot_critic_surfaces(res, (sp(300, ctx.rng(1)), sq(300, ctx.rng(2)))),
                    f"t5_surfaces_{toy}.png",
-                   f"Critic value surfaces (colour) and gradients (arrows), toy '{toy}' (W₁ = 1): "
+                   f"Critic value surfaces (colour) and gradients (arrows, scaled per panel), toy '{toy}' (W₁ = 1): "
                    "clipping's surface is flat (tiny gradients), GP and SN give slope ≈ 1 along the shift.")
     ctx.table("Critic estimate E_P f - E_Q f on fresh samples vs the exact W₁ (LP on the same samples)",
               ["toy", "critic", "estimate", "W₁ (LP)", "W₁ (population)", "estimate / W₁",
