@@ -131,7 +131,10 @@ def _numba_ok() -> bool:
 def _cost(a, b, p, xp):
     """|a - b|^p with |inf - inf| = 0 for two equal infinities."""
     with np.errstate(invalid="ignore", over="ignore"):
-        d = xp.where(a == b, 0.0, xp.abs(a - b))
+        d = xp.abs(a - b)
+        nan = xp.isnan(d)  # inputs hold no NaN: only inf - inf of two equal infinities
+        if bool(nan.any()):
+            d = xp.where(nan, 0.0, d)
         if p == 1.0:
             return d
         if p == 2.0:
@@ -154,7 +157,7 @@ def _sort_rows(x, w, xp):
         c.real = x
         c.imag = w
         c.sort(axis=-1)
-        return np.ascontiguousarray(c.real), np.ascontiguousarray(c.imag)
+        return c.real, c.imag  # strided views: the kernels read them without a copy
     order = xp.argsort(x, axis=-1)
     return xp.take_along_axis(x, order, axis=-1), xp.take_along_axis(w, order, axis=-1)
 
@@ -178,7 +181,8 @@ def _merge_cells(cu, cv, xp):
     B = cu.shape[0]
     n1 = cu.shape[-1]
     t = xp.concatenate([cu, cv], axis=-1)
-    order = xp.argsort(t, axis=-1)
+    # two sorted runs: numpy's stable sort (timsort) merges them in linear time
+    order = xp.argsort(t, axis=-1, kind="stable") if xp is np else xp.argsort(t, axis=-1)
     ts = xp.take_along_axis(t, order, axis=-1)
     is_u = (order < n1).astype(xp.int64)
     cnt_u = xp.cumsum(is_u, axis=-1)
@@ -215,12 +219,16 @@ def _wpp_numba(xs, wu, ys, wv, p):
     from ._kernels import wass1d_numba as K
 
     n, m = xs.shape[-1], ys.shape[-1]
-    xs = np.ascontiguousarray(xs)
-    ys = np.ascontiguousarray(ys)
     if wu is None and wv is None:
+        xs = np.ascontiguousarray(xs)
+        ys = np.ascontiguousarray(ys)
         return K.equal_uniform(xs, ys, p) if n == m else K.merge_uniform(xs, ys, p)
-    wu = np.ones_like(xs) if wu is None else np.ascontiguousarray(np.broadcast_to(wu, xs.shape))
-    wv = np.ones_like(ys) if wv is None else np.ascontiguousarray(np.broadcast_to(wv, ys.shape))
+    # weighted rows may be strided views of a complex sort: read in place, no copies
+    # (broadcast weights of stride 0 are fine too)
+    wu = np.ones((1, n)) if wu is None else wu
+    wv = np.ones((1, m)) if wv is None else wv
+    wu = np.broadcast_to(wu, xs.shape)
+    wv = np.broadcast_to(wv, ys.shape)
     return K.merge_weighted(xs, wu, ys, wv, p)
 
 
