@@ -60,6 +60,31 @@ _EPS_FLOOR = 2.0 ** -42  # smallest eps in scaled cost units (costs scaled to ma
 _MACH = np.finfo(np.float64).eps
 _LIST_K = 16  # per-row lists of the K best columns (numba kernel)
 _PAR_MIN = 512  # bid in parallel only when at least this many rows are unassigned
+_PAR_N = 1500  # below this n the numba kernels run on one thread (parallel start-up costs more)
+
+
+class _threads:
+    """Run numba kernels single-threaded for small n (thread wake-ups cost more than they give,
+    badly so on a loaded machine); restores the thread count afterwards."""
+
+    def __init__(self, n: int, backend: str):
+        self.on = backend in ("numba", "cuda") and n < _PAR_N
+        self.saved = None
+
+    def __enter__(self):
+        if self.on:
+            import numba
+
+            self.saved = numba.get_num_threads()
+            numba.set_num_threads(1)
+        return self
+
+    def __exit__(self, *exc):
+        if self.saved is not None:
+            import numba
+
+            numba.set_num_threads(self.saved)
+        return False
 
 
 # --------------------------------------------------------------------------------------------
@@ -494,11 +519,13 @@ def assignment(M=None, *, x=None, y=None, cost="sqeuclidean", backend="auto", ex
     if backend == "cuda":
         from ._kernels import auction_cuda
 
-        perm, f, g, eps_bound, ok, method, rounds, info = auction_cuda.solve(
-            prob, exact, eps_final, theta, max_rounds, _solve_cpu_finish=_finish_after_gpu)
+        with _threads(n, backend):
+            perm, f, g, eps_bound, ok, method, rounds, info = auction_cuda.solve(
+                prob, exact, eps_final, theta, max_rounds, _solve_cpu_finish=_finish_after_gpu)
     else:
-        perm, f, g, eps_bound, ok, method, rounds, info = _solve_cpu(
-            prob, backend, bool(exact), eps_final, theta, max_rounds)
+        with _threads(n, backend):
+            perm, f, g, eps_bound, ok, method, rounds, info = _solve_cpu(
+                prob, backend, bool(exact), eps_final, theta, max_rounds)
     s = prob.scale
     perm = np.asarray(perm, dtype=np.int64)
     if prob.kind == -1:

@@ -1,0 +1,84 @@
+"""Figures for the exact assignment (matplotlib imported inside each function; Figure out)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["plot_timings", "plot_matching_vs_sinkhorn"]
+
+_STYLE = {
+    "POT emd2 (network simplex)": dict(color="tab:gray", marker="s"),
+    "scipy linear_sum_assignment": dict(color="tab:green", marker="^"),
+    "auction, numba CPU (points)": dict(color="tab:blue", marker="o"),
+    "auction, numba CPU (matrix)": dict(color="tab:cyan", marker="o", ls="--"),
+    "auction, GPU (numba-cuda)": dict(color="tab:red", marker="D"),
+}
+
+
+def plot_timings(curves: dict, *, notes: str = "", ax=None):
+    """Log-log time against n, one line per solver: ``curves[label] = (ns, seconds)``."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    else:
+        fig = ax.figure
+    for label, (ns, ts) in curves.items():
+        if len(ns) == 0:
+            continue
+        ax.loglog(ns, ts, label=label, **_STYLE.get(label, {}))
+    allns = np.concatenate([np.asarray(v[0], float) for v in curves.values() if len(v[0])])
+    allts = np.concatenate([np.asarray(v[1], float) for v in curves.values() if len(v[1])])
+    if allns.size:
+        n0, t0 = allns.min(), np.median(allts[allns == allns.min()])
+        ref = np.array([allns.min(), allns.max()])
+        ax.loglog(ref, t0 * (ref / n0) ** 2, color="k", lw=0.6, ls=":", label="slope 2 (n^2)")
+        ax.loglog(ref, t0 * (ref / n0) ** 3, color="k", lw=0.6, ls="-.", label="slope 3 (n^3)")
+    ax.set_xlabel("n (points per side)")
+    ax.set_ylabel("wall time (s)")
+    ax.set_title("Exact OT between two uniform n-point clouds (sq. Euclidean)", fontsize=10)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8, loc="upper left")
+    if notes:
+        ax.text(0.99, 0.01, notes, transform=ax.transAxes, ha="right", va="bottom", fontsize=7, color="0.3")
+    fig.tight_layout()
+    return fig
+
+
+def plot_matching_vs_sinkhorn(x, y, perm, P, *, eps: float, values=None, axes=None):
+    """Left: the optimal matching (one segment per pair). Right: the Sinkhorn plan at ``eps``
+    (segment opacity ~ P_ij / max P)."""
+    import matplotlib.pyplot as plt
+    from matplotlib.collections import LineCollection
+
+    if axes is None:
+        fig, axes = plt.subplots(1, 2, figsize=(8.4, 4.2), sharex=True, sharey=True)
+    else:
+        fig = axes[0].figure
+    ax = axes[0]
+    segs = np.stack([x, y[np.asarray(perm)]], axis=1)
+    ax.add_collection(LineCollection(segs, colors="k", linewidths=1.0))
+    t0 = "optimal matching (auction, exact)"
+    if values:
+        t0 += f"\nW2^2 = {values[0]:.5f}"
+    ax.set_title(t0, fontsize=10)
+    ax = axes[1]
+    P = np.asarray(P)
+    w = P / P.max()
+    ii, jj = np.nonzero(w > 1e-3)
+    cols = np.zeros((ii.size, 4))
+    cols[:, 3] = w[ii, jj]
+    ax.add_collection(LineCollection(np.stack([x[ii], y[jj]], axis=1), colors=cols, linewidths=1.0))
+    t1 = f"Sinkhorn plan, eps = {eps:g}"
+    if values:
+        t1 += f"\n<P, C> = {values[1]:.5f}"
+    ax.set_title(t1, fontsize=10)
+    for a in axes:
+        a.scatter(*x.T, s=16, c="tab:blue", zorder=3, label="x")
+        a.scatter(*y.T, s=16, c="tab:red", zorder=3, label="y")
+        a.set_aspect("equal")
+        a.set_xticks([])
+        a.set_yticks([])
+    axes[0].legend(loc="lower left", fontsize=8)
+    fig.tight_layout()
+    return fig
