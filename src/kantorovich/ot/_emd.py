@@ -13,6 +13,7 @@ optimality (weak duality), whatever solver produced them.
 
 from __future__ import annotations
 
+import math
 import time
 import warnings
 
@@ -146,6 +147,24 @@ def _violation(f, g, M, block_entries: int = 1 << 16) -> float:
     return worst
 
 
+def _transport_cost(P, M, block_entries: int = 1 << 16) -> float:
+    """<P, M> by row blocks: pairwise sums inside blocks, an exact sum (fsum) across them.
+
+    (np.vdot would call a threaded BLAS, which costs milliseconds of thread start-up on a
+    busy machine; (P * M).sum() allocates an n x m temporary.)
+    """
+    n, m = M.shape
+    rows = max(1, block_entries // max(m, 1))
+    buf = np.empty((min(rows, n), m))
+    parts = []
+    for i0 in range(0, n, rows):
+        i1 = min(n, i0 + rows)
+        t = buf[: i1 - i0]
+        np.multiply(P[i0:i1], M[i0:i1], out=t)
+        parts.append(float(t.sum()))
+    return math.fsum(parts)
+
+
 def _c_transform(f, M):
     """g_j = min_i M_ij - f_i, then f_i = min_j M_ij - g_j: feasible, and no worse a dual."""
     g = (M - f[:, None]).min(axis=0)
@@ -176,7 +195,7 @@ def _certify(P, f, g, a, b, M, tol, cscale, hint=""):
                 f"c-transform repair (tolerance {tol * cscale:.1e}).")
     else:
         info["repaired"] = False
-    value = float(np.vdot(P.ravel(), M.ravel()))
+    value = _transport_cost(P, M)
     dual = float(a @ f + b @ g)
     if value - dual > tol * cscale and not info["repaired"]:
         # Feasible but not optimal potentials (e.g. a solver that rounded tiny costs to 0):
