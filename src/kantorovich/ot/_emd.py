@@ -24,7 +24,7 @@ from .._results import EMDResult
 from .._validation import check_choice, check_cost_matrix, check_int, check_positive, check_weights
 from ..exceptions import ConvergenceWarning
 
-__all__ = ["emd", "EMDCertificateError", "METHODS"]
+__all__ = ["METHODS", "EMDCertificateError", "emd"]
 
 METHODS = ("auto", "network_simplex", "highs", "auction")
 
@@ -53,7 +53,7 @@ def _input_dtype(x):
     if dt is None:
         try:
             dt = np.asarray(x).dtype
-        except Exception:
+        except (TypeError, ValueError):
             return None
     return dt
 
@@ -315,7 +315,11 @@ def emd(a, b, M, *, method="auto", normalize=False, return_plan=True, tol=1e-9, 
     ref = next((x for x in (M, a, b) if is_cupy(x)), None)
     dt_a, dt_b, dt_M = _input_dtype(a), _input_dtype(b), _input_dtype(M)
 
-    Mh = check_cost_matrix(to_host(M) if is_cupy(M) else M, "M")
+    if (isinstance(M, np.ndarray) and M.dtype == np.float64 and M.ndim == 2 and M.size
+            and M.flags.c_contiguous and bool(np.isfinite(M).all())):
+        Mh = M   # fast path, no copy: M is only read (the solvers get M itself or new arrays)
+    else:
+        Mh = check_cost_matrix(to_host(M) if is_cupy(M) else M, "M")
     n, m = Mh.shape
     if a is None:
         ah = np.full(n, 1.0 / n)
@@ -335,7 +339,8 @@ def emd(a, b, M, *, method="auto", normalize=False, return_plan=True, tol=1e-9, 
                 f"`a` and `b` must have the same total mass (relative tolerance {rtol:.1e}), or "
                 f"pass normalize=True; got totals {sa!r} and {sb!r}.")
         mass = sa
-    an, bn = ah / sa, bh / sb          # unit-mass problem, float64
+    an = ah if sa == 1.0 else ah / sa  # unit-mass problem, float64
+    bn = bh if sb == 1.0 else bh / sb
     if max_iter is None:
         max_iter = max(10**6, 200 * (n + m))
     else:
@@ -357,10 +362,11 @@ def emd(a, b, M, *, method="auto", normalize=False, return_plan=True, tol=1e-9, 
     # network simplex reports a 1 x 1 problem with a negative cost infeasible). Shift by min M
     # when it is negative (adds the shift to every f_i), and scale by a power of two (exact in
     # floating point) when the costs are far from 1; the potentials are mapped back.
-    cscale = max(float(Mh.max()), -float(Mh.min()), np.finfo(np.float64).tiny)
-    shift = min(float(Mh.min()), 0.0)
+    m_max, m_min = float(Mh.max()), float(Mh.min())
+    cscale = max(m_max, -m_min, np.finfo(np.float64).tiny)
+    shift = min(m_min, 0.0)
     Ms = Mh - shift if shift < 0 else Mh
-    k = int(np.round(np.log2(max(float(Ms.max()), np.finfo(np.float64).tiny))))
+    k = int(np.round(np.log2(max(m_max - shift, np.finfo(np.float64).tiny))))
     if abs(k) > 20:
         Ms = np.ldexp(Ms, -k)
     else:

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["plot_transport_plan", "plot_plan_matrix", "plot_empirical_convergence"]
+__all__ = ["plot_empirical_convergence", "plot_plan_matrix", "plot_transport_plan"]
 
 
 def _axes(ax, figsize=(5.5, 4.5)):
     import matplotlib.pyplot as plt
 
     if ax is None:
-        fig, ax = plt.subplots(figsize=figsize)
+        _, ax = plt.subplots(figsize=figsize)
     return ax.figure, ax
 
 

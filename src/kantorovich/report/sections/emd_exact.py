@@ -46,10 +46,10 @@ def emd_exact_convergence(ctx):
             res = emd(None, None, _sq_cost(x, y), return_plan=False)
             est[k, r] = math.sqrt(max(res.value, 0.0))
             results = [res]
-            for d in same:
+            for d, table in same.items():
                 u, v = rng.standard_normal((n, d)), rng.standard_normal((n, d))
                 rs = emd(None, None, _sq_cost(u, v), return_plan=False)
-                same[d][k, r] = math.sqrt(max(rs.value, 0.0))
+                table[k, r] = math.sqrt(max(rs.value, 0.0))
                 results.append(rs)
             for rr in results:
                 n_solves += 1
@@ -123,7 +123,6 @@ def emd_exact_plan(ctx):
     the plan matrix (a vertex of the transport polytope has at most n + m - 1 positive entries),
     and the parallel-lines example W_1 = |theta| from samples."""
     import matplotlib.pyplot as plt
-
     import ot as pot
 
     from ...ot import emd, wasserstein
