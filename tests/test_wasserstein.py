@@ -8,10 +8,10 @@ import types
 import warnings
 
 import numpy as np
+import ot as pot
 import pytest
 from scipy.spatial.distance import cdist
 
-import ot as pot
 from kantorovich.ot import emd, wasserstein
 
 

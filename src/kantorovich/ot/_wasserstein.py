@@ -9,7 +9,7 @@ import numpy as np
 from .._array_api import is_cupy, to_host
 from .._validation import check_choice, check_int, check_positive, check_sample_pair, check_weights
 
-__all__ = ["wasserstein", "EXACT_MAX_ENTRIES"]
+__all__ = ["EXACT_MAX_ENTRIES", "wasserstein"]
 
 #: Largest n * m solved exactly by ``method="auto"`` (a float64 cost matrix of 200 MB).
 EXACT_MAX_ENTRIES = 25_000_000
