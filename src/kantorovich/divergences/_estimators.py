@@ -56,7 +56,7 @@ distance to that support and :math:`\log(\nu_J/\nu_j) \to 0`. With
 :math:`g(T) = \frac{1}{J-1}\sum_{j<J}\log(T_J/T_j)` (the inverse Levina-Bickel dimension
 estimate), the ratio :math:`r = \overline{g(\nu)} / \overline{g(\rho)}` is near 1 when
 P ≪ Q and near 0 when (most of) P sits off the support of Q; ``infinite`` is set when
-:math:`r <` ``infinite_ratio`` (default 0.2), with J = max(k, 8). Limits: it detects
+:math:`r <` ``infinite_ratio`` (default 0.2), with J = max(k, 4) for ``"knn"`` and 8 otherwise. Limits: it detects
 support mismatch once the within-sample spacing is much smaller than the gap between the
 supports (n large enough); mass fractions of P off the support of Q below about 1 - threshold (80 %)
 are not flagged; P concentrated on a lower-dimensional set inside the support of Q (KL also
@@ -276,7 +276,7 @@ def estimate_kl(x, y, *, method: str = "knn", k: int | None = None, n_boot: int 
     info: dict = {"backend": be, "bootstrap": "per-point terms resampled; trees not recomputed"}
 
     if method == "knn":
-        J = min(max(kval, 8), n - 1, m)
+        J = min(max(kval, 4), n - 1, m)
         kk = max(kval, J)
         rho, nu, dx, dy = _knn_pair(xa, ya, kk, be)
         terms = d * (np.log(nu[:, kval - 1]) - np.log(rho[:, kval - 1]))
@@ -304,7 +304,7 @@ def estimate_kl(x, y, *, method: str = "knn", k: int | None = None, n_boot: int 
     value = float(terms.mean() + const)
     stderr, ci = _bootstrap_means([terms], [1.0], const, n_boot, ci_level, gen)
     # support-mismatch rule (module docstring)
-    J = min(rho.shape[1], nu.shape[1], max(8, kval or 0))
+    J = min(rho.shape[1], nu.shape[1], 8 if method != "knn" else max(4, kval))
     infinite = False
     if J >= 2:
         g_rho = float(np.mean(_inverse_dim(rho[:, :J])))
