@@ -424,3 +424,132 @@ def test_cupy_inf_and_zero_weights():
                                     cupy.asarray([1.0, 1.0, 0.0]))) - 0.5) < 1e-12
     with pytest.raises(ValueError, match="needs numpy input"):
         wasserstein_1d(cupy.asarray([1.0]), cupy.asarray([2.0]), backend="numba")
+
+
+# --------------------------------------------------------------- radix sort (numba backend)
+def _nasty(rng, n):
+    """Fresh float64 values with negatives, +-0.0, duplicates, infinities, subnormals, huge."""
+    pool = np.array([0.0, -0.0, np.inf, -np.inf, 5e-324, -5e-324, 1e308, -1e308, 1.0, -1.0, 2.5])
+    x = rng.normal(size=n) * 10.0 ** rng.integers(-5, 6, size=n)
+    pick = rng.random(n) < 0.3
+    x[pick] = rng.choice(pool, size=int(pick.sum()))
+    dup = rng.random(n) < 0.2  # repeat earlier values
+    if n > 1:
+        x[dup] = x[rng.integers(0, n, size=int(dup.sum()))]
+    return x
+
+
+def _stable_order(x):
+    """The radix sort's order: by value, -0.0 before +0.0, ties in input order."""
+    return np.lexsort((np.arange(x.shape[-1]), (~np.signbit(x)).astype(np.int8), x))
+
+
+@pytest.mark.parametrize("n", [0, 1, 2, 3, 255, 256, 257, 2048, 100_003])
+def test_radix_sort_matches_np_sort(n):
+    from kantorovich.ot._kernels import radix_numba as R
+
+    rng = np.random.default_rng(n)
+    x = _nasty(rng, n)
+    w = rng.random(n)
+    xs = x.copy()
+    assert R.sort_rows(xs) is xs
+    assert_equal(xs, np.sort(x))
+    # a permutation of the bit patterns (the sign of zero kept), -0.0 before +0.0
+    assert_equal(np.sort(xs.view(np.uint64)), np.sort(x.view(np.uint64)))
+    o = _stable_order(x)
+    assert_equal(xs.view(np.uint64), x[o].view(np.uint64))
+    # key-value: stable, the payload follows its key
+    xk, wk = x.copy(), w.copy()
+    R.sort_rows_kv(xk, wk)
+    assert_equal(xk.view(np.uint64), x[o].view(np.uint64))
+    assert_equal(wk, w[o])
+
+
+def test_radix_sort_special_layouts():
+    from kantorovich.ot._kernels import radix_numba as R
+
+    rng = np.random.default_rng(7)
+    # all equal (every pass trivial), only the low digit varying, only the sign varying
+    for x in (np.full(3000, -2.75), 1.0 + np.arange(3000)[::-1] * 2.0**-52,
+              np.where(rng.random(3000) < 0.5, -0.0, 0.0), np.tile([np.inf, -np.inf], 1500)):
+        xs = x.copy()
+        R.sort_rows(xs)
+        assert_equal(xs.view(np.uint64), x[_stable_order(x)].view(np.uint64))
+    # batched rows, plain and with payload; rows sorted independently
+    x = _nasty(rng, 4 * 3001).reshape(4, 3001)
+    w = rng.random((4, 3001))
+    xs, ws = x.copy(), w.copy()
+    R.sort_rows_kv(xs, ws)
+    xp = x.copy()
+    R.sort_rows(xp)
+    for r in range(4):
+        o = _stable_order(x[r])
+        assert_equal(xs[r].view(np.uint64), x[r][o].view(np.uint64))
+        assert_equal(ws[r], w[r][o])
+        assert_equal(xp[r], np.sort(x[r]))
+    # two arrays sorted concurrently, payload on one side only
+    a, b, wb = _nasty(rng, 5000), _nasty(rng, 7000), rng.random(7000)
+    a1, b1, wb1 = a.copy(), b.copy(), wb.copy()
+    R.sort_pair(a1, None, b1, wb1)
+    ob = _stable_order(b)
+    assert_equal(a1, np.sort(a)), assert_equal(b1, b[ob]), assert_equal(wb1, wb[ob])
+    with pytest.raises(ValueError, match="C-contiguous float64"):
+        R.sort_rows(np.arange(5))
+    with pytest.raises(ValueError, match="C-contiguous float64"):
+        R.sort_pair(x[:, 0], None, a, None)
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_numba_radix_path_matches_numpy(weighted):
+    """Sizes that take the radix sort (and the two-thread pair sort), with infinities,
+    signed zeros, ties and zero weights; equal and unequal sizes, p = 1 and 2."""
+    from kantorovich.ot._wasserstein_1d import PAIR_MIN_SIZE, RADIX_MIN_N
+
+    rng = np.random.default_rng(31 + weighted)
+    n = PAIR_MIN_SIZE // 2 + 17
+    x = np.round(rng.normal(size=n), 2)
+    y = np.round(rng.standard_t(4, size=n) + 0.1, 2)
+    x[:5] = [0.0, -0.0, 0.0, -0.0, -0.0]
+    a = rng.random(n) * (rng.random(n) > 0.2) if weighted else None
+    b = rng.random(n) if weighted else None
+    for yy, bb in ((y, b), (y[: n // 2 + 3], None if b is None else b[: n // 2 + 3])):
+        for p in (1, 2):
+            ref = wasserstein_1d(x, yy, a, bb, p=p, backend="numpy")
+            assert_allclose(wasserstein_1d(x, yy, a, bb, p=p, backend="numba"), ref, rtol=1e-10)
+    # infinities on both sides (matched mass at +inf): finite; unmatched: inf
+    xi, yi = x.copy(), y.copy()
+    xi[[3, 9]] = np.inf
+    yi[[4, 8]] = np.inf
+    for p in (1, 2):
+        ref = wasserstein_1d(xi, yi, a, b, p=p, backend="numpy")
+        assert_allclose(wasserstein_1d(xi, yi, a, b, p=p, backend="numba"), ref, rtol=1e-10)
+    yi[8] = -np.inf
+    assert wasserstein_1d(xi, yi, a, b, backend="numba") == np.inf
+    # batched rows long enough for the radix sort, against one v
+    xb = rng.normal(size=(3, RADIX_MIN_N + 5))
+    ab = rng.random((3, RADIX_MIN_N + 5)) if weighted else None
+    ref = wasserstein_1d(xb, y[:4000], ab, None if b is None else b[:4000], backend="numpy")
+    assert_allclose(wasserstein_1d(xb, y[:4000], ab, None if b is None else b[:4000], backend="numba"),
+                    ref, rtol=1e-10)
+
+
+def test_auto_backend_uses_numba_from_the_size_threshold(rng):
+    from kantorovich.ot._wasserstein_1d import AUTO_NUMBA_MIN_SIZE, _prepare
+
+    small = np.zeros(10)
+    big = np.zeros(AUTO_NUMBA_MIN_SIZE // 2)
+    assert _prepare(small, small, None, None, 1, "auto")[5] == "numpy"
+    assert _prepare(big, big, None, None, 1, "auto")[5] == "numba"
+    assert _prepare(big, big, None, None, 1, "numpy")[5] == "numpy"
+
+
+def test_radix_path_does_not_modify_input(rng):
+    n = 70_000  # pair sort with payloads
+    x, y, a, b = rng.normal(size=n), rng.normal(size=n), rng.random(n), rng.random(n)
+    saved = [v.copy() for v in (x, y, a, b)]
+    wasserstein_1d(x, y, a, b, backend="numba")
+    xx = np.stack([x, -x])
+    xx0 = xx.copy()
+    wasserstein_1d(xx, y, a, b, backend="numba")  # weights (n,) broadcast to the rows
+    for v, v0 in zip((x, y, a, b, xx), saved + [xx0]):
+        assert_equal(v, v0)

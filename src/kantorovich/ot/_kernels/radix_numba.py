@@ -1,0 +1,265 @@
+"""LSD radix sort of float64 values (optionally with float64 payloads) in numba.
+
+Why: at n = 1e7 the 1-D Wasserstein distance is two sorts plus one linear pass, so the sort
+*is* the cost. A least-significant-digit radix sort on the IEEE-754 bit patterns is O(n)
+(``PASSES`` = 8 scatter passes of ``RADIX_BITS`` = 8-bit digits, plus one fused
+histogram pass; 256 buckets keep the scatter's write streams in L1, which measured
+faster than 11- or 16-bit digits, especially with a payload), it needs no comparisons, and it carries a payload (the weights) for the
+price of one more scattered stream -- no argsort + gather.
+
+Order-preserving key: for a float64 with bit pattern k (as uint64),
+
+    key(k) = ~k            if the sign bit is set   (negatives: reverse their order)
+    key(k) = k | 1 << 63   otherwise                (non-negatives: above all negatives)
+
+so unsigned key order is the float order -inf < ... < -0.0 < +0.0 < ... < +inf (-0.0 sorts
+just before +0.0; ``np.sort`` leaves them in input order, which compares equal). NaN must not
+occur (the callers validate). The sort is stable, so equal values keep their input order
+(this matters only for the payload).
+
+Passes whose digit is the same for every key (e.g. the top digit of data in [1, 2)) are
+skipped; the histograms of all digits come from one read of the input. Memory: one scratch
+array of the input's size (two with a payload).
+
+Entry points (all ``cache=True``; numba is imported here, never at ``import kantorovich``):
+
+* :func:`sort_rows(x)`, :func:`sort_rows_kv(x, w)`: sort every row of a C-contiguous
+  (B, n) float64 array (in place: ``x`` and ``w`` are overwritten with the sorted rows);
+  parallel over rows (each row sorted by one thread).
+* :func:`sort_pair(x, wx, y, wy)`: sort two 1-D arrays (each with an optional payload) in
+  place *concurrently*, one per thread (the kernels release the GIL), for the common case of
+  one long u and one long v.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+from numba import njit, prange
+
+__all__ = ["PASSES", "RADIX_BITS", "sort_pair", "sort_rows", "sort_rows_kv"]
+
+RADIX_BITS = 8  # measured best at n = 1e7: 8-bit 0.27 s, 11-bit 0.38-0.48 s, 16-bit 0.60 s
+PASSES = 8  # 64 / 8
+_NB = 1 << RADIX_BITS
+
+_SIGN = np.uint64(1 << 63)
+_ONE = np.uint64(1)
+_ZERO = np.uint64(0)
+_S63 = np.uint64(63)
+_MASK = np.uint64(_NB - 1)
+
+
+@njit(cache=True, inline="always")
+def _flip(k):
+    # sign set -> ~k ; sign clear -> k | SIGN   (all in uint64: no int64/float promotion)
+    return k ^ ((_ZERO - (k >> _S63)) | _SIGN)
+
+
+@njit(cache=True, inline="always")
+def _unflip(k):
+    # top bit set (was non-negative) -> k ^ SIGN ; clear (was negative) -> ~k
+    return k ^ (((k >> _S63) - _ONE) | _SIGN)
+
+
+@njit(cache=True, nogil=True)
+def _hist_flip(k, hist):
+    """Flip the keys in place and count every digit of every key (one read)."""
+    n = k.shape[0]
+    hist[:, :] = 0
+    for i in range(n):
+        key = _flip(k[i])
+        k[i] = key
+        for d in range(PASSES):
+            hist[d, (key >> np.uint64(d * RADIX_BITS)) & _MASK] += 1
+
+
+@njit(cache=True, nogil=True)
+def _radix_u64(k, buf, hist):
+    """Sort the float64 bit patterns k (uint64 view, length n) in place; buf: scratch (n,)."""
+    n = k.shape[0]
+    if n < 2:
+        return
+    _hist_flip(k, hist)
+    src = k
+    dst = buf
+    offs = np.empty(_NB, dtype=np.int64)
+    npass = 0
+    for d in range(PASSES):
+        h = hist[d]
+        trivial = False
+        for b in range(_NB):
+            if h[b] == n:
+                trivial = True
+                break
+            if h[b] != 0:
+                break
+        if trivial:
+            continue
+        npass += 1
+        s = 0
+        for b in range(_NB):
+            offs[b] = s
+            s += h[b]
+        shift = np.uint64(d * RADIX_BITS)
+        for i in range(n):
+            key = src[i]
+            b = (key >> shift) & _MASK
+            dst[offs[b]] = key
+            offs[b] += 1
+        src, dst = dst, src
+    if npass % 2 == 0:  # the sorted keys are back in k
+        for i in range(n):
+            k[i] = _unflip(k[i])
+    else:
+        for i in range(n):
+            k[i] = _unflip(src[i])
+
+
+@njit(cache=True, nogil=True)
+def _radix_u64_kv(k, v, kbuf, vbuf, hist):
+    """As :func:`_radix_u64`, carrying the float64 payload v along (stable)."""
+    n = k.shape[0]
+    if n < 2:
+        return
+    _hist_flip(k, hist)
+    src, dst = k, kbuf
+    vsrc, vdst = v, vbuf
+    offs = np.empty(_NB, dtype=np.int64)
+    npass = 0
+    for d in range(PASSES):
+        h = hist[d]
+        trivial = False
+        for b in range(_NB):
+            if h[b] == n:
+                trivial = True
+                break
+            if h[b] != 0:
+                break
+        if trivial:
+            continue
+        npass += 1
+        s = 0
+        for b in range(_NB):
+            offs[b] = s
+            s += h[b]
+        shift = np.uint64(d * RADIX_BITS)
+        for i in range(n):
+            key = src[i]
+            b = (key >> shift) & _MASK
+            o = offs[b]
+            dst[o] = key
+            vdst[o] = vsrc[i]
+            offs[b] = o + 1
+        src, dst = dst, src
+        vsrc, vdst = vdst, vsrc
+    if npass % 2 == 0:
+        for i in range(n):
+            k[i] = _unflip(k[i])
+    else:
+        for i in range(n):
+            k[i] = _unflip(src[i])
+            v[i] = vsrc[i]
+
+
+@njit(cache=True, nogil=True)
+def _sort_1d(x):
+    k = x.view(np.uint64)
+    buf = np.empty_like(k)
+    hist = np.empty((PASSES, _NB), dtype=np.int64)
+    _radix_u64(k, buf, hist)
+
+
+@njit(cache=True, nogil=True)
+def _sort_1d_kv(x, w):
+    k = x.view(np.uint64)
+    buf = np.empty_like(k)
+    wbuf = np.empty_like(w)
+    hist = np.empty((PASSES, _NB), dtype=np.int64)
+    _radix_u64_kv(k, w, buf, wbuf, hist)
+
+
+@njit(cache=True, parallel=True)
+def _sort_rows(x):
+    B = x.shape[0]
+    for r in prange(B):
+        k = x[r].view(np.uint64)
+        buf = np.empty_like(k)
+        hist = np.empty((PASSES, _NB), dtype=np.int64)
+        _radix_u64(k, buf, hist)
+
+
+@njit(cache=True, parallel=True)
+def _sort_rows_kv(x, w):
+    B, n = x.shape
+    for r in prange(B):
+        k = x[r].view(np.uint64)
+        buf = np.empty_like(k)
+        wbuf = np.empty(n)
+        hist = np.empty((PASSES, _NB), dtype=np.int64)
+        _radix_u64_kv(k, w[r], buf, wbuf, hist)
+
+
+def _check(a, name):
+    # internal callers pass our own C-contiguous float64 copies; a wrong one is a bug here
+    if a.dtype != np.float64 or not a.flags.c_contiguous or not a.flags.writeable:
+        raise ValueError(f"`{name}` must be a writeable C-contiguous float64 array (internal).")
+
+
+def sort_rows(x):
+    """Sort each row of a C-contiguous float64 array (..., n) in place; returns x."""
+    _check(x, "x")
+    if x.ndim == 1:
+        _sort_1d(x)
+    else:
+        _sort_rows(x.reshape(-1, x.shape[-1]))
+    return x
+
+
+def sort_rows_kv(x, w):
+    """Sort each row of x (..., n) in place, permuting w (same shape) the same way."""
+    _check(x, "x")
+    _check(w, "w")
+    if w.shape != x.shape:
+        raise ValueError("`w` must have the shape of `x` (internal).")
+    if x.ndim == 1:
+        _sort_1d_kv(x, w)
+    else:
+        _sort_rows_kv(x.reshape(-1, x.shape[-1]), w.reshape(-1, x.shape[-1]))
+    return x, w
+
+
+def _two_threads(f1, f2):
+    err = []
+
+    def run():
+        try:
+            f1()
+        except BaseException as exc:  # noqa: BLE001 -- re-raised in the caller's thread
+            err.append(exc)
+
+    t = threading.Thread(target=run)
+    t.start()
+    try:
+        f2()
+    finally:
+        t.join()
+    if err:
+        raise err[0]
+
+
+def sort_pair(x, wx, y, wy):
+    """Sort two 1-D float64 arrays in place, concurrently (one thread each).
+
+    ``wx`` / ``wy``: a payload permuted with ``x`` / ``y`` (same shape), or None.
+    """
+    for a, nm in ((x, "x"), (wx, "wx"), (y, "y"), (wy, "wy")):
+        if a is not None:
+            _check(a, nm)
+
+    def job(a, w):
+        return (lambda: _sort_1d(a)) if w is None else (lambda: _sort_1d_kv(a, w))
+
+    _two_threads(job(x, wx), job(y, wy))
+    return x, wx, y, wy
