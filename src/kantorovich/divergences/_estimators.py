@@ -79,7 +79,7 @@ from .._validation import (check_choice, check_int, check_positive, check_probab
 from ..exceptions import KantorovichWarning
 from ._knn import knn_positive, knn_tiled, select_positive
 
-__all__ = ["estimate_kl", "estimate_js", "estimate_tv", "ensemble_weights", "gaussian_kl"]
+__all__ = ["estimate_kl", "estimate_js", "estimate_tv", "ensemble_weights"]
 
 KL_METHODS = ("knn", "knn-adaptive", "knn-ensemble", "knn-gauss-corrected")
 JS_TV_METHODS = ("knn", "classifier", "histogram")
@@ -310,9 +310,15 @@ def estimate_kl(x, y, *, method: str = "knn", k: int | None = None, n_boot: int 
         :math:`\hat D = \frac dn\sum_i\log\frac{\nu_k(i)}{\rho_k(i)} + \log\frac m{n-1}`.
         ``"knn-adaptive"``: the same paper's adaptive :math:`k_i, l_i` with the
         :math:`\psi(l_i) - \psi(k_i)` correction. ``"knn-ensemble"``: the bias-reduced
-        weighted ensemble over k = 1..K (module docstring); recommended for d >= 5.
+        weighted ensemble over k = 1..K (module docstring). ``"knn-gauss-corrected"``: the
+        fixed-k WKV minus its bias estimated on ``n_reference`` same-size samples of the
+        Gaussian fits of x and y, :math:`\hat D - \overline{\hat D_{ref}} +
+        KL(N(\hat\mu_x, \hat\Sigma_x)\|N(\hat\mu_y, \hat\Sigma_y))`; exact in
+        expectation for Gaussian data, a heuristic otherwise (it assumes the kNN bias is
+        close to that of the moment-matched Gaussian pair); recommended for d >= 5 with
+        smooth unimodal data (docs/estimators.md for measured numbers, incl. Student-t).
     k : int, optional
-        ``"knn"``: the neighbour rank (default 5). ``"knn-ensemble"``: K, the largest rank
+        ``"knn"``, ``"knn-gauss-corrected"``: the neighbour rank (default 5). ``"knn-ensemble"``: K, the largest rank
         (default :math:`\lceil\sqrt{\min(n-1, m)}\rceil`, clipped to [L + 2, 200]).
         Ignored by ``"knn-adaptive"``.
     n_boot : int
@@ -333,6 +339,13 @@ def estimate_kl(x, y, *, method: str = "knn", k: int | None = None, n_boot: int 
         ``inf``, ``infinite=True`` and ``info['finite_value']`` holds the raw estimate.
     infinite_ratio : float
         Threshold of that rule (0 < r < 1).
+    whiten : bool
+        Map x and y by the common affine map :math:`z \mapsto L^{-1}(z - \bar z)`,
+        :math:`LL^\top` the pooled covariance, before the kNN step (KL is invariant; the
+        estimate then is invariant under common affine maps). ValueError if that covariance
+        is singular.
+    n_reference : int
+        Number of Gaussian reference sample pairs of ``"knn-gauss-corrected"`` (default 4).
 
     Returns
     -------
