@@ -276,8 +276,10 @@ def _wp_sorted(xs, wu, ys, wv, p, backend):
 def _radix_prep(x, w):
     """C-contiguous float64 values and (broadcast, copied) weights for the in-place radix sort."""
     x = np.ascontiguousarray(x)  # x is our own validated copy: sorting it in place is fine
-    if w is not None:
-        # always a fresh copy: the radix sort permutes it in place
+    if w is not None and not (w.shape == x.shape and w.dtype == np.float64 and w.flags.c_contiguous
+                              and w.flags.writeable and w.base is None):
+        # the radix sort permutes the weights in place: broadcast weights (or anything that
+        # is not our own validated copy, which owns its data) are copied first
         w = np.array(np.broadcast_to(w, x.shape), dtype=np.float64, order="C")
     return x, w
 
