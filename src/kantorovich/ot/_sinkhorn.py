@@ -63,7 +63,12 @@ def _ops_numpy(geom, wdt):
 def _ops_numba(geom, wdt):
     from ._kernels import softmin_numba as K
 
+    # stateful operators: each remembers its last output, the next call's per-row shift
+    # (p = 2); dtype float32 runs the float32 kernel (float32 exp, float64 row sums)
     x, y, p = geom.x, geom.y, geom.p
+    kdt = np.float32 if wdt == np.float32 else np.float64
+    opx = K.OnlineSoftmin(x, y, p, dtype=kdt)
+    opy = K.OnlineSoftmin(y, x, p, dtype=kdt)
 
     def cast(r):
         if isinstance(r, tuple):
@@ -71,10 +76,11 @@ def _ops_numba(geom, wdt):
         return r.astype(wdt, copy=False)
 
     def sx(eps, h, with_mean_cost=False):
-        return cast(K.softmin_pointcloud(x, y, h, eps, p, with_mean_cost=with_mean_cost))
+        return cast(opx(eps, h, with_mean_cost=with_mean_cost))
 
     def sy(eps, h, with_mean_cost=False):
-        return cast(K.softmin_pointcloud(y, x, h, eps, p, with_mean_cost=with_mean_cost))
+        return cast(opy(eps, h, with_mean_cost=with_mean_cost))
+    sx.ops = sy.ops = (opx, opy)
     return sx, sy
 
 

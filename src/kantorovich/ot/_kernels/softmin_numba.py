@@ -1,29 +1,45 @@
-"""Soft-min, numba CPU online kernel for point clouds: O(n + m) memory, parallel over rows.
+"""Soft-min, numba CPU online kernels for point clouds: O(n + m) memory, parallel over rows.
 
 Same functions and meaning as :mod:`.softmin_numpy`::
 
-    softmin_pointcloud(x, y, h, eps, p, *, with_mean_cost=False)
+    softmin_pointcloud(x, y, h, eps, p, *, with_mean_cost=False, dtype=None)
     out_i = -eps * log sum_j exp((h_j - |x_i - y_j|^p) / eps)
+
+plus :class:`OnlineSoftmin`, the stateful operator the Sinkhorn loop uses (it remembers the
+last output of each row and uses it as the row's shift).
 
 How it is fast and stable
 -------------------------
-- Rows are split over threads (``prange`` over chunks of rows); each chunk owns one length-m
-  buffer, so memory is ``O(m * threads)`` beside the inputs, never ``O(n m)``.
-- For one row, a first vectorised pass computes ``v_j = h_j/eps - C_ij/eps`` into the buffer
-  and its maximum (the "known shift"); a second pass sums ``exp(v_j - max)``. Every argument is
-  then <= 0, so the inner loop is branch-free and cannot overflow; the largest term is 1.
-- There is no vectorised ``exp`` in numba without Intel SVML, so :func:`_exp_nonpos` evaluates
-  ``exp(t)`` for ``t <= 0`` with plain arithmetic that LLVM vectorises (AVX2/AVX-512):
-  ``exp(t) = (P15(t/128))^(2^7)`` with a degree-15 Taylor polynomial on ``[-1/2, 0]`` and seven
-  squarings; terms with ``t < -64`` (below 1.6e-28 of the largest term) are set to exactly 0.
-  Relative error about 2e-14 per term (the squarings multiply the rounding of the polynomial by
-  128), so potentials are accurate to about ``eps * 1e-13``.
+- **Base-2, folded constants.** With ``c = log2(e) / eps`` every term is ``2^t`` with
+  ``t_ij = c h_j - c |x_i - y_j|^2 + o_i``: ``c h_j`` is formed once per half-step, so the
+  inner loop (squared cost by exact differences on centred clouds, one FMA with ``c``, one
+  add) feeds an ``exp2`` directly.
+- **Own vectorisable exp2** (numba has no vector ``exp`` without Intel SVML): ``t`` is clamped
+  to the window, split as ``k + r`` with ``k = floor(t + 1/2)``, ``|r| <= 1/2``; ``2^r`` is a
+  near-minimax polynomial (degree 11 in float64: relative error 2.2e-16; degree 5 in float32:
+  2.2e-7) and ``2^k`` is built from its exponent bits (an LLVM ``fptosi``/``shl``/``bitcast``
+  intrinsic, so the loop vectorises to AVX-512/AVX2).
+- **Known shift, no running max** (the GPU trick): row ``i`` is shifted by ``o_i = c f_i``,
+  ``f`` the previous output of this row (Sinkhorn's previous potential), so the sum ``S_i`` is
+  near 1 and ``out_i = f_i - eps ln S_i``; the loop is branch-free. A row whose ``S_i`` leaves
+  the safe window (``2^-500 .. 2^999`` in float64, ``2^-60 .. 2^99`` in float32: terms clamped
+  at the window edges would then matter) is recomputed by the **safe path**: a first pass for
+  the row maximum, then the sum of ``2^(t - max)`` (every term <= 1, the largest exactly 1).
+  The first call (no previous output) takes the safe path for every row.
+- **float32 path** (``dtype=float32``): coordinates, ``c h`` and the shift in float32, terms
+  summed in float32 within tiles of 512 columns, tile sums and the log in float64; 16 lanes per
+  AVX-512 instruction. Accuracy is limited by the float32 exponent ``t`` (absolute error about
+  ``|c h| * 6e-8``), i.e. about ``1e-6 .. 1e-4 * eps`` on the soft-min at eps = 1e-2 .. 1e-4 of
+  unit-scale costs; the float64 path agrees with the numpy reference to ~1e-15 relative.
+- Rows are split over threads (``prange`` over chunks of rows); memory beside the inputs is one
+  tile buffer per chunk. Costs other than p = 2 and the row-softmax mean of ``C`` (used once per
+  solve for ``<P, C>``) use a float64 two-pass kernel (max, then sum) with the same exp.
 - ``-inf`` entries of ``h`` (zero weights) are replaced by a large finite negative number
   before the kernel, so ``fastmath`` (which assumes finite values) is safe.
 
-Arithmetic is float64 whatever the input dtype (float32 inputs are promoted, results are cast
-back by the caller). Compiled with ``cache=True``; the first call in a fresh environment
-compiles for a few seconds.
+The clouds are centred (the common mean subtracted: the cost is translation invariant), so large
+``|x|`` costs no accuracy in the differences. Compiled with ``cache=True``; the first call in a
+fresh environment compiles for a few seconds.
 """
 
 from __future__ import annotations
@@ -32,29 +48,103 @@ import math
 
 import numba
 import numpy as np
-from numba import njit, prange
+from numba import njit, prange, types
+from numba.extending import intrinsic, overload
 
-__all__ = ["softmin_pointcloud", "warmup"]
+__all__ = ["softmin_pointcloud", "OnlineSoftmin", "warmup"]
 
 _NEG_BIG = -1e300
+_NEG_BIG32 = -1e30
+_LOG2E = 1.4426950408889634
+# fastmath without nothing that breaks the exp2 split (all flags are safe here: finite inputs)
+_FM = {"nnan", "ninf", "nsz", "arcp", "contract", "afn", "reassoc"}
+_TILE = 512
+# window of the shifted sum S_i outside which a row is recomputed by the safe (max) path
+_WIN64 = (2.0 ** -500, 2.0 ** 999)
+_WIN32 = (2.0 ** -60, 2.0 ** 99)
 
-@njit(inline="always", fastmath=True)
+
+@intrinsic
+def _pow2_f64(typingctx, k):
+    """2**k for a float64 holding an integer k in [-1022, 1023], from the exponent bits."""
+    sig = types.float64(types.float64)
+
+    def codegen(context, builder, signature, args):
+        from llvmlite import ir
+
+        i64 = ir.IntType(64)
+        ki = builder.fptosi(args[0], i64)
+        bits = builder.shl(builder.add(ki, ir.Constant(i64, 1023)), ir.Constant(i64, 52))
+        return builder.bitcast(bits, ir.DoubleType())
+    return sig, codegen
+
+
+@intrinsic
+def _pow2_f32(typingctx, k):
+    """2**k for a float32 holding an integer k in [-126, 127], from the exponent bits."""
+    sig = types.float32(types.float32)
+
+    def codegen(context, builder, signature, args):
+        from llvmlite import ir
+
+        i32 = ir.IntType(32)
+        ki = builder.fptosi(args[0], i32)
+        bits = builder.shl(builder.add(ki, ir.Constant(i32, 127)), ir.Constant(i32, 23))
+        return builder.bitcast(bits, ir.FloatType())
+    return sig, codegen
+
+
+@njit(inline="always", fastmath=_FM)
+def _exp2_f64(t):
+    """2**t, t clamped to [-1000, 1000]; relative error 2.2e-16 (degree-11 fit on [-1/2, 1/2])."""
+    t = min(max(t, -1000.0), 1000.0)
+    k = np.floor(t + 0.5)
+    r = t - k
+    q = 4.4558179083360645e-10
+    q = q * r + 7.074194297288521e-09
+    q = q * r + 1.0178057087733941e-07
+    q = q * r + 1.3215432535912375e-06
+    q = q * r + 1.5252733841556773e-05
+    q = q * r + 0.00015403530463724353
+    q = q * r + 0.001333355814640647
+    q = q * r + 0.009618129107587256
+    q = q * r + 0.055504108664821625
+    q = q * r + 0.24022650695910158
+    q = q * r + 0.6931471805599453
+    q = q * r + 1.0
+    return q * _pow2_f64(k)
+
+
+@njit(inline="always", fastmath=_FM)
+def _exp2_f32(t):
+    """2**t in float32, t clamped to [-126, 100]; relative error 2.2e-7 (degree 5)."""
+    t = min(max(t, np.float32(-126.0)), np.float32(100.0))
+    k = np.floor(t + np.float32(0.5))
+    r = t - k
+    q = np.float32(0.0013390863364671234)
+    q = q * r + np.float32(0.009676031918322054)
+    q = q * r + np.float32(0.05550357114219078)
+    q = q * r + np.float32(0.2402210748530834)
+    q = q * r + np.float32(0.6931471880262288)
+    q = q * r + np.float32(1.0000000754548972)
+    return q * _pow2_f32(k)
+
+
+def _exp2(t):  # pragma: no cover - typed by the overload below
+    raise NotImplementedError
+
+
+@overload(_exp2, inline="always", jit_options={"fastmath": _FM})
+def _exp2_ov(t):
+    if t == types.float32:
+        return lambda t: _exp2_f32(t)
+    return lambda t: _exp2_f64(t)
+
+@njit(inline="always", fastmath=_FM)
 def _exp_nonpos(t):
-    tc = max(t, -64.0)
-    z = tc * 0.0078125  # t / 128, in [-1/2, 0]
-    q = 1.0 + z * (1.0 + z * (0.5 + z * (1.6666666666666666e-01 + z * (4.1666666666666664e-02
-        + z * (8.3333333333333332e-03 + z * (1.3888888888888889e-03 + z * (1.9841269841269841e-04
-        + z * (2.4801587301587302e-05 + z * (2.7557319223985893e-06 + z * (2.7557319223985888e-07
-        + z * (2.5052108385441720e-08 + z * (2.0876756987868100e-09 + z * (1.6059043836821613e-10
-        + z * (1.1470745597729725e-11 + z * 7.6471637318198164e-13))))))))))))))
-    q = q * q
-    q = q * q
-    q = q * q
-    q = q * q
-    q = q * q
-    q = q * q
-    q = q * q
-    return q if t > -64.0 else 0.0
+    """exp(t) for t <= 0 via the exp2 above; terms with t < -64 are set to exactly 0."""
+    return _exp2_f64(t * _LOG2E) if t > -64.0 else 0.0
+
 
 @njit(inline="always", fastmath=True)
 def _row_values(xi, yT, hs, inv_eps, p, buf):
@@ -117,6 +207,141 @@ def softmin_pc_mean(x, yT, hs, eps, p, out, mean, n_chunks):
             mean[i] = sc / s
     return out, mean
 
+# Column indices are unsigned (np.uint64) in the tiled loops below: numba then emits no
+# negative-index wrap-around, LLVM sees unit-stride loads and vectorises (no gathers), and no
+# array views are created (a view's reference count is an atomic shared by all threads).
+
+@njit(inline="always", fastmath=_FM)
+def _sq_tile(xi, YT, j0, w, c, buf):
+    """buf[:w] = c |xi - y_j|^2 for the columns j0 .. j0 + w - 1 (exact differences)."""
+    d = YT.shape[0]
+    xk = xi[0]
+    for jj in range(w):
+        t = xk - YT[0, j0 + jj]
+        buf[jj] = t * t
+    for k in range(1, d):
+        xk = xi[k]
+        for jj in range(w):
+            t = xk - YT[k, j0 + jj]
+            buf[jj] += t * t
+    for jj in range(w):
+        buf[jj] *= c
+
+
+@njit(inline="always", fastmath=_FM)
+def _row_safe(xi, YT, hc, c, buf, neg):
+    """Safe path for one row: (M, S) with M = max_j (hc_j - c C_ij), S = sum_j 2^(v_j - M)."""
+    m = np.uint64(YT.shape[1])
+    T = np.uint64(_TILE)
+    mx = neg
+    for j0 in range(np.uint64(0), m, T):
+        w = min(m - j0, T)
+        _sq_tile(xi, YT, j0, w, c, buf)
+        for jj in range(w):
+            mx = max(mx, hc[j0 + jj] - buf[jj])
+    s = 0.0
+    for j0 in range(np.uint64(0), m, T):
+        w = min(m - j0, T)
+        _sq_tile(xi, YT, j0, w, c, buf)
+        st = mx - mx
+        for jj in range(w):
+            st += _exp2((hc[j0 + jj] - buf[jj]) - mx)
+        s += st
+    return mx, s
+
+
+@njit(parallel=True, fastmath=_FM, cache=True)
+def softmin_sq_shift(X, YT, hc, c, o, have_shift, lo, hi, neg, inv_c, out, fell_back, n_chunks):
+    """Squared-Euclidean online soft-min with a known per-row shift (base 2, folded constants).
+
+    ``X`` (n, d), ``YT`` (d, m) centred, ``hc = c h`` (finite), ``c = log2(e)/eps``, ``o = c f``
+    (the previous output, used when ``have_shift``). Writes ``out_i = (o_i - log2 S_i)/c``
+    and ``fell_back_i = 1`` for the rows that took the safe path.
+    """
+    n = X.shape[0]
+    m = np.uint64(YT.shape[1])
+    T = np.uint64(_TILE)
+    for ch in prange(n_chunks):
+        buf = np.empty(_TILE, dtype=hc.dtype)
+        for i in range(ch * n // n_chunks, (ch + 1) * n // n_chunks):
+            xi = X[i]
+            s = 0.0
+            if have_shift:
+                r = o[i]
+                for j0 in range(np.uint64(0), m, T):
+                    w = min(m - j0, T)
+                    _sq_tile(xi, YT, j0, w, c, buf)
+                    st = r - r
+                    for jj in range(w):
+                        st += _exp2((hc[j0 + jj] + r) - buf[jj])
+                    s += st
+            if have_shift and s > lo and s < hi:
+                out[i] = (np.float64(o[i]) - math.log2(s)) * inv_c
+                fell_back[i] = 0
+            else:
+                mx, s = _row_safe(xi, YT, hc, c, buf, neg)
+                out[i] = -(np.float64(mx) + math.log2(s)) * inv_c
+                fell_back[i] = 1
+    return out
+
+
+@njit(inline="always", fastmath=_FM)
+def _row_safe2(x0, x1, Y0, Y1, hc, c, neg):
+    """d = 2 safe path for one row: (M, S), as :func:`_row_safe`."""
+    m = np.uint64(Y0.shape[0])
+    mx = neg
+    for j in range(m):
+        t0 = x0 - Y0[j]
+        t1 = x1 - Y1[j]
+        mx = max(mx, hc[j] - c * (t0 * t0 + t1 * t1))
+    T = np.uint64(_TILE)
+    s = 0.0
+    for j0 in range(np.uint64(0), m, T):
+        w = min(m - j0, T)
+        st = mx - mx
+        for jj in range(w):
+            j = j0 + jj
+            t0 = x0 - Y0[j]
+            t1 = x1 - Y1[j]
+            st += _exp2((hc[j] - mx) - c * (t0 * t0 + t1 * t1))
+        s += st
+    return mx, s
+
+
+@njit(parallel=True, fastmath=_FM, cache=True)
+def softmin_sq2_shift(X0, X1, Y0, Y1, hc, c, o, have_shift, lo, hi, neg, inv_c, out, fell_back,
+                      n_chunks):
+    """d = 2 version of :func:`softmin_sq_shift` (coordinates as separate contiguous columns):
+    the cost is fused into the exp loop, per entry 2 subtractions, 1 mul + 2 FMA, 1 add, exp2."""
+    n = X0.shape[0]
+    m = np.uint64(Y0.shape[0])
+    T = np.uint64(_TILE)
+    for ch in prange(n_chunks):
+        for i in range(ch * n // n_chunks, (ch + 1) * n // n_chunks):
+            x0 = X0[i]
+            x1 = X1[i]
+            s = 0.0
+            if have_shift:
+                r = o[i]
+                for j0 in range(np.uint64(0), m, T):
+                    w = min(m - j0, T)
+                    st = r - r
+                    for jj in range(w):
+                        j = j0 + jj
+                        t0 = x0 - Y0[j]
+                        t1 = x1 - Y1[j]
+                        st += _exp2((hc[j] + r) - c * (t0 * t0 + t1 * t1))
+                    s += st
+            if have_shift and s > lo and s < hi:
+                out[i] = (np.float64(o[i]) - math.log2(s)) * inv_c
+                fell_back[i] = 0
+            else:
+                mx, s = _row_safe2(x0, x1, Y0, Y1, hc, c, neg)
+                out[i] = -(np.float64(mx) + math.log2(s)) * inv_c
+                fell_back[i] = 1
+    return out
+
+
 @njit(fastmath=True, cache=True)
 def exp_nonpos_array(t, out):
     for i in range(t.shape[0]):
@@ -124,7 +349,8 @@ def exp_nonpos_array(t, out):
     return out
 
 
-_kernels = dict(softmin_pc=softmin_pc, softmin_pc_mean=softmin_pc_mean, exp_nonpos_array=exp_nonpos_array)
+_kernels = dict(softmin_pc=softmin_pc, softmin_pc_mean=softmin_pc_mean, exp_nonpos_array=exp_nonpos_array,
+                softmin_sq_shift=softmin_sq_shift, softmin_sq2_shift=softmin_sq2_shift)
 
 
 def _build():
@@ -135,37 +361,121 @@ def _chunks(n: int) -> int:
     return max(1, min(n, 8 * numba.get_num_threads()))
 
 
-def _prepare(x, y, h, eps):
-    x64 = np.ascontiguousarray(x, dtype=np.float64)
-    yT = np.ascontiguousarray(np.asarray(y, dtype=np.float64).T)
-    hs = np.asarray(h, dtype=np.float64) / float(eps)
-    hs = np.where(np.isfinite(hs) | (hs > 0), hs, _NEG_BIG)
-    return x64, yT, np.ascontiguousarray(hs)
+def _centred(x, y):
+    """Subtract the common mean of both clouds (the cost is translation invariant)."""
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    if x.ndim == 1:
+        x = x[:, None]
+    if y.ndim == 1:
+        y = y[:, None]
+    n, m = x.shape[0], y.shape[0]
+    if n + m == 0:
+        return x, y
+    mu = (x.sum(axis=0) + y.sum(axis=0)) / (n + m)
+    return x - mu, y - mu
 
 
-def softmin_pointcloud(x, y, h, eps: float, p: float, *, with_mean_cost: bool = False):
+class OnlineSoftmin:
+    """Stateful online soft-min ``h -> -eps log sum_j exp((h_j - |x_i - y_j|^p)/eps)`` (CPU).
+
+    Holds the centred clouds in the working layout (``x`` row-major, ``y`` transposed, in
+    ``dtype``) and the last output, which is the next call's per-row shift (see the module
+    notes): in a Sinkhorn loop the previous potential bounds the row, so the inner loop has no
+    running max. Rows whose shifted sum leaves the safe window are redone by the max path;
+    ``n_fallback`` counts them (over all calls).
+
+    Parameters
+    ----------
+    x : (n, d) array, y : (m, d) array, p : float > 0
+    dtype : float64 (default) or float32
+        Working precision of the p = 2 kernel (other p, and ``with_mean_cost``, run in float64).
+
+    Calling ``op(eps, h, with_mean_cost=False)`` returns ``out`` (n,) float64, or
+    ``(out, mean_cost)``. Complexity O(n m d) time, O(n + m) memory.
+    """
+
+    def __init__(self, x, y, p: float, dtype=np.float64):
+        self.p = float(p)
+        self.dtype = np.dtype(dtype)
+        xc, yc = _centred(x, y)
+        self.n, self.m = xc.shape[0], yc.shape[0]
+        self._x64 = np.ascontiguousarray(xc)
+        self._yT64 = np.ascontiguousarray(yc.T)
+        if self.dtype == np.float32:
+            self._x = self._x64.astype(np.float32)
+            self._yT = self._yT64.astype(np.float32)
+        else:
+            self._x, self._yT = self._x64, self._yT64
+        if self._x.shape[1] == 2:  # d = 2: separate contiguous coordinate columns
+            self._cols = (np.ascontiguousarray(self._x[:, 0]), np.ascontiguousarray(self._x[:, 1]),
+                          self._yT[0], self._yT[1])
+        self._prev: np.ndarray | None = None
+        self._fell_back = np.zeros(self.n, dtype=np.uint8)
+        self.n_fallback = 0
+        self.n_rows = 0
+
+    def reset(self) -> None:
+        """Forget the shift (the next call takes the safe path for every row)."""
+        self._prev = None
+
+    def __call__(self, eps: float, h, with_mean_cost: bool = False):
+        k = _build()
+        eps = float(eps)
+        h = np.asarray(h, dtype=np.float64)
+        n_chunks = _chunks(self.n)
+        if with_mean_cost or self.p != 2.0 or self.n == 0 or self.m == 0:
+            hs = h / eps
+            hs = np.ascontiguousarray(np.where(np.isfinite(hs) | (hs > 0), hs, _NEG_BIG))
+            out = np.empty(self.n, dtype=np.float64)
+            if with_mean_cost:
+                mean = np.empty_like(out)
+                k["softmin_pc_mean"](self._x64, self._yT64, hs, eps, self.p, out, mean, n_chunks)
+                return out, mean
+            return k["softmin_pc"](self._x64, self._yT64, hs, eps, self.p, out, n_chunks)
+        c = _LOG2E / eps
+        f32 = self.dtype == np.float32
+        wdt = self.dtype.type
+        hc = h * c
+        big = _NEG_BIG32 if f32 else _NEG_BIG
+        hc = np.ascontiguousarray(np.where(np.isfinite(hc) & (hc > big), hc, big), dtype=self.dtype)
+        have = self._prev is not None
+        o = (self._prev * c).astype(self.dtype) if have else np.zeros(self.n, dtype=self.dtype)
+        if have and not np.all(np.isfinite(o)):
+            have = False
+        lo, hi = _WIN32 if f32 else _WIN64
+        out = np.empty(self.n, dtype=np.float64)
+        args = (hc, wdt(c), o, have, lo, hi, wdt(-3e38 if f32 else -1e308), 1.0 / c, out,
+                self._fell_back, n_chunks)
+        if self._x.shape[1] == 2:
+            k["softmin_sq2_shift"](*self._cols, *args)
+        else:
+            k["softmin_sq_shift"](self._x, self._yT, *args)
+        self.n_fallback += int(self._fell_back.sum())
+        self.n_rows += self.n
+        self._prev = out
+        return out
+
+
+def softmin_pointcloud(x, y, h, eps: float, p: float, *, with_mean_cost: bool = False, dtype=None):
     """Online soft-min ``out_i = -eps log sum_j exp((h_j - |x_i - y_j|^p)/eps)`` (numba, CPU).
 
     Parameters
     ----------
     x : (n, d) array, y : (m, d) array, h : (m,) array (``-inf`` allowed), eps > 0, p > 0.
+    dtype : None/float64 or float32
+        Working precision of the p = 2 kernel. None: float64 whatever the input dtype.
 
     Returns
     -------
     out : (n,) float64, or ``(out, mean_cost)`` when ``with_mean_cost`` (the row-softmax mean
     of ``C_ij``, used for the transport cost ``<P, C>``).
 
-    Complexity O(n m d) time, O(m * threads) extra memory.
+    Stateless: every row takes the safe (max) path; :class:`OnlineSoftmin` keeps the shift.
+    Complexity O(n m d) time, O(n + m) extra memory.
     """
-    k = _build()
-    x64, yT, hs = _prepare(x, y, h, eps)
-    out = np.empty(x64.shape[0], dtype=np.float64)
-    if with_mean_cost:
-        mean = np.empty_like(out)
-        k["softmin_pc_mean"](x64, yT, hs, float(eps), float(p), out, mean, _chunks(len(out)))
-        return out, mean
-    k["softmin_pc"](x64, yT, hs, float(eps), float(p), out, _chunks(len(out)))
-    return out
+    op = OnlineSoftmin(x, y, p, dtype=np.float64 if dtype is None else dtype)
+    return op(eps, h, with_mean_cost=with_mean_cost)
 
 
 def exp_nonpos(t):
@@ -177,5 +487,9 @@ def exp_nonpos(t):
 def warmup() -> None:
     """Compile (or load from cache) the kernels on a tiny problem."""
     x = np.zeros((2, 2))
-    softmin_pointcloud(x, x, np.zeros(2), 1.0, 2.0)
+    for dt in (np.float64, np.float32):
+        op = OnlineSoftmin(x, x, 2.0, dtype=dt)
+        op(1.0, np.zeros(2))
+        op(1.0, np.zeros(2))
+    softmin_pointcloud(x, x, np.zeros(2), 1.0, 1.0)
     softmin_pointcloud(x, x, np.zeros(2), 1.0, 2.0, with_mean_cost=True)
