@@ -118,3 +118,97 @@ def test_sinkhorn_cuda_backends_match_numpy():
     r4 = sinkhorn(None, None, PointCloud(cp.asarray(x, dtype=cp.float32), cp.asarray(y, dtype=cp.float32)),
                   eps=1e-3 * 0.17, max_iter=20000)
     assert r4.converged and np.isfinite(r4.value)
+
+
+# ---- numba fast path (p = 2): base-2 exp2, known per-row shift, float32 path ----------------
+
+def test_numba_exp2_accuracy():
+    from kantorovich.ot._kernels import softmin_numba as K
+
+    t = np.linspace(-999.0, 999.0, 200001)
+    e = K.exp2_array(t)
+    assert np.max(np.abs(e / np.exp2(t) - 1)) < 5e-16
+    t32 = np.linspace(-125.0, 99.0, 100001).astype(np.float32)
+    e32 = K.exp2_array(t32)
+    assert e32.dtype == np.float32
+    assert np.max(np.abs(e32 / np.exp2(t32.astype(np.float64)) - 1)) < 4e-7
+
+
+def _sq_ref(x, y, h, eps):
+    return ref.softmin_pointcloud(x, y, h, eps, 2.0)
+
+
+@pytest.mark.parametrize("d", [1, 2, 3])
+def test_numba_shift_path_matches_reference(d):
+    """Second call uses the previous output as the shift (no fallback), float64 to 1e-12."""
+    from kantorovich.ot._kernels import softmin_numba as K
+
+    rng = np.random.default_rng()  # fresh inputs every run
+    n, m = int(rng.integers(1, 300)), int(rng.integers(1, 1100))  # several 512-column tiles
+    x, y, h = _inputs(rng, n, m, d)
+    if m > 1:
+        h[rng.integers(0, m)] = -np.inf
+    for eps in (1.0, 1e-2, 1e-4):
+        r = _sq_ref(x, y, h, eps)
+        op = K.OnlineSoftmin(x, y, 2.0)
+        o1 = op(eps, h)
+        assert op.n_fallback == n  # no shift yet: every row on the safe path
+        o2 = op(eps, h)
+        assert op.n_fallback == n  # shift path for every row
+        for o in (o1, o2):
+            np.testing.assert_allclose(o, r, rtol=1e-12, atol=1e-12 * eps)
+
+
+def test_numba_shift_fallback_and_large_coordinates():
+    """A bad shift (potentials far off, as after an eps change) falls back, still exact; clouds
+    far from the origin (|x| ~ 1e4) are centred; tiny eps stays finite."""
+    from kantorovich.ot._kernels import softmin_numba as K
+
+    rng = np.random.default_rng()
+    x, y, h = _inputs(rng, 200, 700, 2)
+    for shift, eps in ((1e4, 1e-2), (0.0, 1e-6)):
+        xs, ys = x + shift, y + shift
+        r = _sq_ref(xs, ys, h, eps)  # exact differences of the stored coordinates
+        for dt, rtol in ((np.float64, 1e-12), (np.float32, None)):
+            op = K.OnlineSoftmin(xs, ys, 2.0, dtype=dt)
+            op(eps, h)
+            op._prev = op._prev + rng.choice([-1.0, 1.0], size=200) * 2000 * eps  # far off
+            o = op(eps, h)
+            assert np.all(np.isfinite(o))
+            assert op.n_fallback == 400  # every row was redone by the safe path
+            if rtol is not None:
+                np.testing.assert_allclose(o, r, rtol=rtol, atol=1e-12 * eps)
+            else:
+                np.testing.assert_allclose(o, r, rtol=0, atol=2e-6 * max(1.0, np.abs(r).max()))
+
+
+@pytest.mark.parametrize("eps", [1.0, 1e-2, 1e-3])
+def test_numba_float32_path(eps):
+    """float32 kernel vs the float64 reference: within 2e-6 x max(1, |out|) (the float32
+    rounding of the exponent c h; measured ~5e-7), both on the safe and on the shift path."""
+    from kantorovich.ot._kernels import softmin_numba as K
+
+    rng = np.random.default_rng()
+    for d in (2, 3):
+        x, y, h = _inputs(rng, 150, 1300, d, scale=0.5)
+        h[5] = -np.inf
+        r = _sq_ref(x, y, h, eps)
+        op = K.OnlineSoftmin(x, y, 2.0, dtype=np.float32)
+        for _ in range(2):
+            o = op(eps, h)
+            assert o.dtype == np.float64 and np.all(np.isfinite(o))
+            np.testing.assert_allclose(o, r, rtol=0, atol=2e-6 * max(1.0, np.abs(r).max()))
+
+
+def test_sinkhorn_numba_float32_matches_float64():
+    from kantorovich.ot import PointCloud, sinkhorn
+
+    rng = np.random.default_rng(3)
+    x, y = rng.random((600, 2)), rng.random((500, 2))
+    r64 = sinkhorn(None, None, PointCloud(x, y), eps=0.01, tol=1e-9, backend="numba")
+    r32 = sinkhorn(None, None, PointCloud(x, y), eps=0.01, tol=1e-5, backend="numba",
+                   dtype=np.float32, max_iter=5000)
+    ref64 = sinkhorn(None, None, PointCloud(x, y), eps=0.01, tol=1e-9, backend="numpy")
+    assert r64.value == pytest.approx(ref64.value, rel=1e-10)
+    assert r32.converged and r32.f.dtype == np.float32
+    assert r32.value == pytest.approx(r64.value, rel=1e-4)

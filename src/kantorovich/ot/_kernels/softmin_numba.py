@@ -349,7 +349,14 @@ def exp_nonpos_array(t, out):
     return out
 
 
-_kernels = dict(softmin_pc=softmin_pc, softmin_pc_mean=softmin_pc_mean, exp_nonpos_array=exp_nonpos_array,
+@njit(fastmath=_FM, cache=True)
+def _exp2_loop(t, out):
+    for i in range(t.shape[0]):
+        out[i] = _exp2(t[i])
+    return out
+
+
+_kernels = dict(exp2_loop=_exp2_loop, softmin_pc=softmin_pc, softmin_pc_mean=softmin_pc_mean, exp_nonpos_array=exp_nonpos_array,
                 softmin_sq_shift=softmin_sq_shift, softmin_sq2_shift=softmin_sq2_shift)
 
 
@@ -373,6 +380,11 @@ def _centred(x, y):
     if n + m == 0:
         return x, y
     mu = (x.sum(axis=0) + y.sum(axis=0)) / (n + m)
+    # round the centre to a multiple of the spacing of the largest coordinate, so x - mu is
+    # exact for every coordinate in the top binade (no rounding added for far-off clouds)
+    top = np.maximum(np.abs(x).max(axis=0, initial=0.0), np.abs(y).max(axis=0, initial=0.0))
+    q = np.spacing(top)
+    mu = np.where(q > 0, np.round(mu / np.where(q > 0, q, 1.0)) * q, 0.0)
     return x - mu, y - mu
 
 
@@ -482,6 +494,14 @@ def exp_nonpos(t):
     """The kernel's vectorisable ``exp`` for ``t <= 0`` (exposed for tests)."""
     t = np.ascontiguousarray(t, dtype=np.float64)
     return _build()["exp_nonpos_array"](t, np.empty_like(t))
+
+
+def exp2_array(t):
+    """The kernels' vectorisable ``2**t`` (float64 or float32, by the input dtype; for tests)."""
+    t = np.ascontiguousarray(t)
+    if t.dtype not in (np.float32, np.float64):
+        t = t.astype(np.float64)
+    return _build()["exp2_loop"](t, np.empty_like(t))
 
 
 def warmup() -> None:
