@@ -208,7 +208,7 @@ def test_sinkhorn_numba_float32_matches_float64():
     r64 = sinkhorn(None, None, PointCloud(x, y), eps=0.01, tol=1e-9, backend="numba")
     r32 = sinkhorn(None, None, PointCloud(x, y), eps=0.01, tol=1e-5, backend="numba",
                    dtype=np.float32, max_iter=5000)
-    ref64 = sinkhorn(None, None, PointCloud(x, y), eps=0.01, tol=1e-9, backend="numpy")
-    assert r64.value == pytest.approx(ref64.value, rel=1e-10)
+    # (numba float64 vs the numpy backend is tested in test_sinkhorn.py)
+    assert r64.converged
     assert r32.converged and r32.f.dtype == np.float32
     assert r32.value == pytest.approx(r64.value, rel=1e-4)
