@@ -1,7 +1,8 @@
 """Sinkhorn per-iteration timings against POT (same process), JSON with medians and ratios.
 
-CPU: numba online soft-min at n = 4000, d = 2 vs POT sinkhorn_log (numpy) and POT kernel-space
-sinkhorn. --gpu: fused half-step throughput (cost entries/s) at n = 2e4, 1e5, 1e6; per
+CPU: numba online soft-min (float64 and float32, default threads and 1 thread) at n = 4000,
+d = 2 vs POT sinkhorn_log (numpy) and POT kernel-space sinkhorn, interleaved rounds, with the
+`uptime` load averages before and after. --gpu: fused half-step throughput (cost entries/s) at n = 2e4, 1e5, 1e6; per
 iteration vs POT sinkhorn_log with CuPy at n = 40000 and OTT-JAX at 20000 (if importable);
 n = m = 1e6 per iteration.
 """
@@ -15,9 +16,27 @@ import numpy as np
 from _common import gpu_present, parser, time_cpu, time_gpu, write
 
 
+def _load() -> dict:
+    """`uptime` load averages (1, 5, 15 min) and the core count: the machine is shared."""
+    import os
+
+    l1, l5, l15 = os.getloadavg()
+    return {"load_1m": l1, "load_5m": l5, "load_15m": l15, "cpus": os.cpu_count()}
+
+
 def cpu_cases(quick: bool) -> dict:
+    """Per-iteration medians at n = 4000 (quick: 1000), d = 2, eps = 0.01, uniform weights.
+
+    Ours: the two stateful online operators of the numba backend (what `sinkhorn` runs: the
+    previous output is the row shift), float64 and float32, default threads and 1 thread; plus
+    the end-to-end `sinkhorn(..., backend="numba")` time per iteration. Peers: POT
+    `sinkhorn_log` and kernel-space `sinkhorn` (numpy, same process, same problem). The timings
+    are interleaved in rounds so that load changes hit every method alike.
+    """
+    import numba
     import ot as pot
 
+    from kantorovich.ot import PointCloud, sinkhorn
     from kantorovich.ot._kernels import softmin_numba
 
     n = 1000 if quick else 4000
@@ -25,12 +44,20 @@ def cpu_cases(quick: bool) -> dict:
     x, y = rng.random((n, 2)), rng.random((n, 2))
     a = np.full(n, 1 / n)
     eps = 0.01
-    g = np.zeros(n)
+    lb = eps * np.log(a)
     softmin_numba.warmup()
 
-    def ours_iter():  # one iteration = two online half-steps
-        f = softmin_numba.softmin_pointcloud(x, y, g + eps * np.log(a), eps, 2.0)
-        softmin_numba.softmin_pointcloud(y, x, f + eps * np.log(a), eps, 2.0)
+    def ours(dtype):
+        opx = softmin_numba.OnlineSoftmin(x, y, 2.0, dtype=dtype)
+        opy = softmin_numba.OnlineSoftmin(y, x, 2.0, dtype=dtype)
+        st = {"f": np.zeros(n), "g": np.zeros(n)}
+
+        def it():  # one iteration = two online half-steps
+            st["f"] = opx(eps, st["g"] + lb)
+            st["g"] = opy(eps, st["f"] + lb)
+        for _ in range(3):
+            it()
+        return it, (opx, opy)
 
     M = pot.dist(x, y)
     iters = 20
@@ -45,14 +72,50 @@ def cpu_cases(quick: bool) -> dict:
             warnings.simplefilter("ignore")
             pot.sinkhorn(a, a, M, reg=eps, method="sinkhorn", numItermax=iters, stopThr=0)
 
-    t_ours = time_cpu(ours_iter, repeat=5)["median_s"]
-    t_log = time_cpu(pot_log, repeat=2, warmup=0)["median_s"] / 3
-    t_ker = time_cpu(pot_kernel, repeat=5)["median_s"] / iters
-    return {"n": n, "d": 2, "eps": eps, "dtype": "float64",
-            "ours_numba_online_s_per_iter": t_ours, "pot_sinkhorn_log_s_per_iter": t_log,
-            "pot_kernel_sinkhorn_s_per_iter": t_ker,
-            "speedup_vs_pot_log": t_log / t_ours, "ratio_to_pot_kernel": t_ours / t_ker,
-            "targets": {"speedup_vs_pot_log": ">= 50", "ratio_to_pot_kernel": "<= 1.5"}}
+    it64, ops64 = ours(np.float64)
+    it32, ops32 = ours(np.float32)
+    threads = numba.get_num_threads()
+
+    def one_thread(fn):
+        def run():
+            numba.set_num_threads(1)
+            try:
+                fn()
+            finally:
+                numba.set_num_threads(threads)
+        return run
+
+    cases = {"ours_f64": (it64, 1), "ours_f32": (it32, 1), "ours_f64_1thread": (one_thread(it64), 1),
+             "ours_f32_1thread": (one_thread(it32), 1), "pot_kernel": (pot_kernel, iters)}
+    cases["pot_log"] = (pot_log, 3)
+    samples = {k: [] for k in cases}
+    load_before = _load()
+    rounds = 3
+    for _ in range(rounds):
+        for k, (fn, per) in cases.items():
+            reps = 1 if k == "pot_log" else 5
+            t = time_cpu(fn, repeat=reps, warmup=0 if k == "pot_log" else 1)["median_s"] / per
+            samples[k].append(t)
+    med = {k: float(np.median(v)) for k, v in samples.items()}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # tol=1e-30: a fixed number of iterations, on purpose
+        r64 = sinkhorn(None, None, PointCloud(x, y), eps=eps, max_iter=60, tol=1e-30, scaling=None,
+                       backend="numba")
+        r32 = sinkhorn(None, None, PointCloud(x, y), eps=eps, max_iter=60, tol=1e-30, scaling=None,
+                       backend="numba", dtype=np.float32)
+    fallback = {k: int(sum(o.n_fallback for o in ops)) for k, ops in (("f64", ops64), ("f32", ops32))}
+    return {
+        "n": n, "d": 2, "eps": eps, "numba_threads": threads, "numba_threading_layer": numba.threading_layer(),
+        "load_before": load_before, "load_after": _load(), "rounds": rounds,
+        "s_per_iter_median": med, "s_per_iter_rounds": samples,
+        "ours_end_to_end_s_per_iter": {"float64": r64.info["time_per_iter_s"],
+                                        "float32": r32.info["time_per_iter_s"]},
+        "fallback_rows_after_warmup_iters": fallback,
+        "entries_per_s_per_half_step": {k: n * n / (med[k] / 2) for k in med if k.startswith("ours")},
+        "speedup_vs_pot_log": {k: med["pot_log"] / med[k] for k in med if k.startswith("ours")},
+        "ratio_to_pot_kernel": {k: med[k] / med["pot_kernel"] for k in med if k.startswith("ours")},
+        "targets": {"speedup_vs_pot_log": ">= 50", "ratio_to_pot_kernel": "<= 1.5"},
+    }
 
 
 def gpu_cases(quick: bool) -> dict:
