@@ -134,12 +134,13 @@ def test_numba_exp2_accuracy():
     assert np.max(np.abs(e32 / np.exp2(t32.astype(np.float64)) - 1)) < 4e-7
 
 
-def _sq_ref(x, y, h, eps):
-    return ref.softmin_pointcloud(x, y, h, eps, 2.0)
+def _sq_ref(x, y, h, eps, p=2.0):
+    return ref.softmin_pointcloud(x, y, h, eps, p)
 
 
+@pytest.mark.parametrize("p", [2.0, 1.0])
 @pytest.mark.parametrize("d", [1, 2, 3])
-def test_numba_shift_path_matches_reference(d):
+def test_numba_shift_path_matches_reference(d, p):
     """Second call uses the previous output as the shift (no fallback), float64 to 1e-12."""
     from kantorovich.ot._kernels import softmin_numba as K
 
@@ -149,8 +150,8 @@ def test_numba_shift_path_matches_reference(d):
     if m > 1:
         h[rng.integers(0, m)] = -np.inf
     for eps in (1.0, 1e-2, 1e-4):
-        r = _sq_ref(x, y, h, eps)
-        op = K.OnlineSoftmin(x, y, 2.0)
+        r = _sq_ref(x, y, h, eps, p)
+        op = K.OnlineSoftmin(x, y, p)
         o1 = op(eps, h)
         assert op.n_fallback == n  # no shift yet: every row on the safe path
         o2 = op(eps, h)
@@ -182,8 +183,9 @@ def test_numba_shift_fallback_and_large_coordinates():
                 np.testing.assert_allclose(o, r, rtol=0, atol=2e-6 * max(1.0, np.abs(r).max()))
 
 
+@pytest.mark.parametrize("p", [2.0, 1.0])
 @pytest.mark.parametrize("eps", [1.0, 1e-2, 1e-3])
-def test_numba_float32_path(eps):
+def test_numba_float32_path(eps, p):
     """float32 kernel vs the float64 reference: within 2e-6 x max(1, |out|) (the float32
     rounding of the exponent c h; measured ~5e-7), both on the safe and on the shift path."""
     from kantorovich.ot._kernels import softmin_numba as K
@@ -192,8 +194,8 @@ def test_numba_float32_path(eps):
     for d in (2, 3):
         x, y, h = _inputs(rng, 150, 1300, d, scale=0.5)
         h[5] = -np.inf
-        r = _sq_ref(x, y, h, eps)
-        op = K.OnlineSoftmin(x, y, 2.0, dtype=np.float32)
+        r = _sq_ref(x, y, h, eps, p)
+        op = K.OnlineSoftmin(x, y, p, dtype=np.float32)
         for _ in range(2):
             o = op(eps, h)
             assert o.dtype == np.float64 and np.all(np.isfinite(o))

@@ -11,7 +11,7 @@ last output of each row and uses it as the row's shift).
 How it is fast and stable
 -------------------------
 - **Base-2, folded constants.** With ``c = log2(e) / eps`` every term is ``2^t`` with
-  ``t_ij = c h_j - c |x_i - y_j|^2 + o_i``: ``c h_j`` is formed once per half-step, so the
+  ``t_ij = c h_j - c C_ij + o_i``: ``c h_j`` is formed once per half-step, so the
   inner loop (squared cost by exact differences on centred clouds, one FMA with ``c``, one
   add) feeds an ``exp2`` directly.
 - **Own vectorisable exp2** (numba has no vector ``exp`` without Intel SVML): ``t`` is clamped
@@ -32,7 +32,8 @@ How it is fast and stable
   ``|c h| * 6e-8``), i.e. about ``1e-6 .. 1e-4 * eps`` on the soft-min at eps = 1e-2 .. 1e-4 of
   unit-scale costs; the float64 path agrees with the numpy reference to ~1e-15 relative.
 - Rows are split over threads (``prange`` over chunks of rows); memory beside the inputs is one
-  tile buffer per chunk. Costs other than p = 2 and the row-softmax mean of ``C`` (used once per
+  tile buffer per chunk. The fast kernels take p = 2 and p = 1 (``|x - y|``: one vector sqrt
+  more per entry); other p and the row-softmax mean of ``C`` (used once per
   solve for ``<P, C>``) use a float64 two-pass kernel (max, then sum) with the same exp.
 - ``-inf`` entries of ``h`` (zero weights) are replaced by a large finite negative number
   before the kernel, so ``fastmath`` (which assumes finite values) is safe.
@@ -212,8 +213,8 @@ def softmin_pc_mean(x, yT, hs, eps, p, out, mean, n_chunks):
 # array views are created (a view's reference count is an atomic shared by all threads).
 
 @njit(inline="always", fastmath=_FM)
-def _sq_tile(xi, YT, j0, w, c, buf):
-    """buf[:w] = c |xi - y_j|^2 for the columns j0 .. j0 + w - 1 (exact differences)."""
+def _sq_tile(xi, YT, j0, w, c, root, buf):
+    """buf[:w] = c |xi - y_j|^2 (c |xi - y_j| when ``root``) for the columns j0 .. j0 + w - 1."""
     d = YT.shape[0]
     xk = xi[0]
     for jj in range(w):
@@ -224,25 +225,29 @@ def _sq_tile(xi, YT, j0, w, c, buf):
         for jj in range(w):
             t = xk - YT[k, j0 + jj]
             buf[jj] += t * t
-    for jj in range(w):
-        buf[jj] *= c
+    if root:
+        for jj in range(w):
+            buf[jj] = c * math.sqrt(buf[jj])
+    else:
+        for jj in range(w):
+            buf[jj] *= c
 
 
 @njit(inline="always", fastmath=_FM)
-def _row_safe(xi, YT, hc, c, buf, neg):
+def _row_safe(xi, YT, hc, c, root, buf, neg):
     """Safe path for one row: (M, S) with M = max_j (hc_j - c C_ij), S = sum_j 2^(v_j - M)."""
     m = np.uint64(YT.shape[1])
     T = np.uint64(_TILE)
     mx = neg
     for j0 in range(np.uint64(0), m, T):
         w = min(m - j0, T)
-        _sq_tile(xi, YT, j0, w, c, buf)
+        _sq_tile(xi, YT, j0, w, c, root, buf)
         for jj in range(w):
             mx = max(mx, hc[j0 + jj] - buf[jj])
     s = 0.0
     for j0 in range(np.uint64(0), m, T):
         w = min(m - j0, T)
-        _sq_tile(xi, YT, j0, w, c, buf)
+        _sq_tile(xi, YT, j0, w, c, root, buf)
         st = mx - mx
         for jj in range(w):
             st += _exp2((hc[j0 + jj] - buf[jj]) - mx)
@@ -251,8 +256,10 @@ def _row_safe(xi, YT, hc, c, buf, neg):
 
 
 @njit(parallel=True, fastmath=_FM, cache=True)
-def softmin_sq_shift(X, YT, hc, c, o, have_shift, lo, hi, neg, inv_c, out, fell_back, n_chunks):
-    """Squared-Euclidean online soft-min with a known per-row shift (base 2, folded constants).
+def softmin_sq_shift(X, YT, hc, c, root, o, have_shift, lo, hi, neg, inv_c, out, fell_back,
+                     n_chunks):
+    """Online soft-min for C = |x - y|^2 (``root`` False) or |x - y| (``root`` True) with a known
+    per-row shift (base 2, folded constants).
 
     ``X`` (n, d), ``YT`` (d, m) centred, ``hc = c h`` (finite), ``c = log2(e)/eps``, ``o = c f``
     (the previous output, used when ``have_shift``). Writes ``out_i = (o_i - log2 S_i)/c``
@@ -270,7 +277,7 @@ def softmin_sq_shift(X, YT, hc, c, o, have_shift, lo, hi, neg, inv_c, out, fell_
                 r = o[i]
                 for j0 in range(np.uint64(0), m, T):
                     w = min(m - j0, T)
-                    _sq_tile(xi, YT, j0, w, c, buf)
+                    _sq_tile(xi, YT, j0, w, c, root, buf)
                     st = r - r
                     for jj in range(w):
                         st += _exp2((hc[j0 + jj] + r) - buf[jj])
@@ -279,38 +286,58 @@ def softmin_sq_shift(X, YT, hc, c, o, have_shift, lo, hi, neg, inv_c, out, fell_
                 out[i] = (np.float64(o[i]) - math.log2(s)) * inv_c
                 fell_back[i] = 0
             else:
-                mx, s = _row_safe(xi, YT, hc, c, buf, neg)
+                mx, s = _row_safe(xi, YT, hc, c, root, buf, neg)
                 out[i] = -(np.float64(mx) + math.log2(s)) * inv_c
                 fell_back[i] = 1
     return out
 
 
 @njit(inline="always", fastmath=_FM)
-def _row_safe2(x0, x1, Y0, Y1, hc, c, neg):
-    """d = 2 safe path for one row: (M, S), as :func:`_row_safe`."""
-    m = np.uint64(Y0.shape[0])
-    mx = neg
-    for j in range(m):
-        t0 = x0 - Y0[j]
-        t1 = x1 - Y1[j]
-        mx = max(mx, hc[j] - c * (t0 * t0 + t1 * t1))
-    T = np.uint64(_TILE)
-    s = 0.0
-    for j0 in range(np.uint64(0), m, T):
-        w = min(m - j0, T)
-        st = mx - mx
+def _tile2(x0, x1, Y0, Y1, hc, a, c, root, j0, w):
+    """sum over the columns j0 .. j0 + w - 1 of 2^(hc_j + a - c C_ij), d = 2, in hc's dtype.
+
+    Two loops (p = 2, p = 1) chosen outside the loop, so each vectorises without a select."""
+    st = a - a
+    if root:
         for jj in range(w):
             j = j0 + jj
             t0 = x0 - Y0[j]
             t1 = x1 - Y1[j]
-            st += _exp2((hc[j] - mx) - c * (t0 * t0 + t1 * t1))
-        s += st
+            st += _exp2((hc[j] + a) - c * math.sqrt(t0 * t0 + t1 * t1))
+    else:
+        for jj in range(w):
+            j = j0 + jj
+            t0 = x0 - Y0[j]
+            t1 = x1 - Y1[j]
+            st += _exp2((hc[j] + a) - c * (t0 * t0 + t1 * t1))
+    return st
+
+
+@njit(inline="always", fastmath=_FM)
+def _row_safe2(x0, x1, Y0, Y1, hc, c, root, neg):
+    """d = 2 safe path for one row: (M, S), as :func:`_row_safe`."""
+    m = np.uint64(Y0.shape[0])
+    mx = neg
+    if root:
+        for j in range(m):
+            t0 = x0 - Y0[j]
+            t1 = x1 - Y1[j]
+            mx = max(mx, hc[j] - c * math.sqrt(t0 * t0 + t1 * t1))
+    else:
+        for j in range(m):
+            t0 = x0 - Y0[j]
+            t1 = x1 - Y1[j]
+            mx = max(mx, hc[j] - c * (t0 * t0 + t1 * t1))
+    T = np.uint64(_TILE)
+    s = 0.0
+    for j0 in range(np.uint64(0), m, T):
+        s += _tile2(x0, x1, Y0, Y1, hc, -mx, c, root, j0, min(m - j0, T))
     return mx, s
 
 
 @njit(parallel=True, fastmath=_FM, cache=True)
-def softmin_sq2_shift(X0, X1, Y0, Y1, hc, c, o, have_shift, lo, hi, neg, inv_c, out, fell_back,
-                      n_chunks):
+def softmin_sq2_shift(X0, X1, Y0, Y1, hc, c, root, o, have_shift, lo, hi, neg, inv_c, out,
+                      fell_back, n_chunks):
     """d = 2 version of :func:`softmin_sq_shift` (coordinates as separate contiguous columns):
     the cost is fused into the exp loop, per entry 2 subtractions, 1 mul + 2 FMA, 1 add, exp2."""
     n = X0.shape[0]
@@ -324,19 +351,12 @@ def softmin_sq2_shift(X0, X1, Y0, Y1, hc, c, o, have_shift, lo, hi, neg, inv_c, 
             if have_shift:
                 r = o[i]
                 for j0 in range(np.uint64(0), m, T):
-                    w = min(m - j0, T)
-                    st = r - r
-                    for jj in range(w):
-                        j = j0 + jj
-                        t0 = x0 - Y0[j]
-                        t1 = x1 - Y1[j]
-                        st += _exp2((hc[j] + r) - c * (t0 * t0 + t1 * t1))
-                    s += st
+                    s += _tile2(x0, x1, Y0, Y1, hc, r, c, root, j0, min(m - j0, T))
             if have_shift and s > lo and s < hi:
                 out[i] = (np.float64(o[i]) - math.log2(s)) * inv_c
                 fell_back[i] = 0
             else:
-                mx, s = _row_safe2(x0, x1, Y0, Y1, hc, c, neg)
+                mx, s = _row_safe2(x0, x1, Y0, Y1, hc, c, root, neg)
                 out[i] = -(np.float64(mx) + math.log2(s)) * inv_c
                 fell_back[i] = 1
     return out
@@ -401,7 +421,8 @@ class OnlineSoftmin:
     ----------
     x : (n, d) array, y : (m, d) array, p : float > 0
     dtype : float64 (default) or float32
-        Working precision of the p = 2 kernel (other p, and ``with_mean_cost``, run in float64).
+        Working precision of the p = 2 / p = 1 kernels (other p, and ``with_mean_cost``, run in
+        float64).
 
     Calling ``op(eps, h, with_mean_cost=False)`` returns ``out`` (n,) float64, or
     ``(out, mean_cost)``. Complexity O(n m d) time, O(n + m) memory.
@@ -436,7 +457,7 @@ class OnlineSoftmin:
         eps = float(eps)
         h = np.asarray(h, dtype=np.float64)
         n_chunks = _chunks(self.n)
-        if with_mean_cost or self.p != 2.0 or self.n == 0 or self.m == 0:
+        if with_mean_cost or self.p not in (1.0, 2.0) or self.n == 0 or self.m == 0:
             hs = h / eps
             hs = np.ascontiguousarray(np.where(np.isfinite(hs) | (hs > 0), hs, _NEG_BIG))
             out = np.empty(self.n, dtype=np.float64)
@@ -457,7 +478,7 @@ class OnlineSoftmin:
             have = False
         lo, hi = _WIN32 if f32 else _WIN64
         out = np.empty(self.n, dtype=np.float64)
-        args = (hc, wdt(c), o, have, lo, hi, wdt(-3e38 if f32 else -1e308), 1.0 / c, out,
+        args = (hc, wdt(c), self.p == 1.0, o, have, lo, hi, wdt(-3e38 if f32 else -1e308), 1.0 / c, out,
                 self._fell_back, n_chunks)
         if self._x.shape[1] == 2:
             k["softmin_sq2_shift"](*self._cols, *args)
@@ -476,7 +497,7 @@ def softmin_pointcloud(x, y, h, eps: float, p: float, *, with_mean_cost: bool = 
     ----------
     x : (n, d) array, y : (m, d) array, h : (m,) array (``-inf`` allowed), eps > 0, p > 0.
     dtype : None/float64 or float32
-        Working precision of the p = 2 kernel. None: float64 whatever the input dtype.
+        Working precision of the p = 2 / p = 1 kernels. None: float64 whatever the input dtype.
 
     Returns
     -------
