@@ -17,7 +17,10 @@ Implementations (``backend``):
 
 * ``"numpy"``: sort, then a vectorised merge (:func:`_wpp_reference`, also the reference
   for the tests); equal-size unweighted rows reduce to ``mean(|sort(x) - sort(y)|^p)``.
-* ``"numba"``: sort with numpy, then one fused O(n + m) pass
+* ``"numba"``: an LSD radix sort on the float64 bit patterns
+  (:mod:`kantorovich.ot._kernels.radix_numba`; weights carried as the payload, u and v
+  sorted concurrently in two threads when each is one long row; ``np.sort`` for rows shorter
+  than ``RADIX_MIN_N``), then one fused O(n + m) pass
   (:mod:`kantorovich.ot._kernels.wass1d_numba`), parallel over rows.
 * ``"cuda"``: CuPy (:mod:`kantorovich.ot._kernels.wass1d_cupy`): one CuPy sort per side and
   one fused reduction for equal-size unweighted rows; the vectorised merge otherwise.
@@ -373,9 +376,12 @@ def wasserstein_1d(u_values, v_values, u_weights=None, v_weights=None, *, p=1, b
 
     Notes
     -----
-    Cost: sorting, O((n + m) log(n + m)), then one O(n + m) pass (numba) or a vectorised
-    merge of the cumulative weights (numpy). Weighted rows are sorted together with their
-    weights (numpy: one complex-valued sort; CuPy: argsort and gather). Equal-size unweighted
+    Cost: sorting, then one O(n + m) pass (numba) or a vectorised merge of the cumulative
+    weights (numpy). The numba backend sorts rows of at least ``RADIX_MIN_N`` values with
+    an O(n + m) LSD radix sort (8 passes of 8-bit digits over the float64 bit patterns) that
+    carries the weights along, sorting u and v in two threads at once; the numpy backend
+    uses ``np.sort``, O((n + m) log(n + m)). Weighted rows are sorted together with their
+    weights (radix payload; numpy: one complex-valued sort; CuPy: argsort and gather). Equal-size unweighted
     rows need no merge: :math:`W_p^p = \frac1n \sum_i |x_{(i)} - y_{(i)}|^p`. Computation is
     float64 on the CPU; the CuPy path keeps float32 input in float32 for the sort and
     accumulates in float64. For p != 1 the values are rescaled by an exact power of two so

@@ -1,8 +1,8 @@
 """numba CPU kernels of the 1-D Wasserstein distance W_p (one fused pass after the sort).
 
-All kernels take values that are ALREADY SORTED along the last axis (numpy's SIMD sort is
-faster than anything written here, so sorting stays in numpy) and return, per row, the
-p-th power of W_p:
+All kernels take values that are ALREADY SORTED along the last axis (by the radix sort of
+:mod:`kantorovich.ot._kernels.radix_numba` for long rows, ``np.sort`` for short ones) and
+return, per row, the p-th power of W_p:
 
 * ``equal_uniform(xs, ys, p)``: rows of equal length n and uniform weights,
   ``(1/n) sum_i |xs_i - ys_i|^p``; parallel over rows, or over the points of a single row.
