@@ -12,7 +12,6 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-
 from _common import gpu_present, parser, time_cpu, time_gpu, write
 
 
@@ -159,12 +158,13 @@ def gpu_cases(quick: bool) -> dict:
     r = sinkhorn(None, None, PointCloud(x, x[::-1].copy()), eps=0.01, max_iter=6, tol=1e-30, scaling=None)
     out["n_1e6_s_per_iter"] = r.info["time_per_iter_s"]
     try:
+        import time
+
         import jax  # noqa: F401
+        import jax.numpy as jnp
         from ott.geometry import pointcloud
         from ott.problems.linear import linear_problem
         from ott.solvers.linear import sinkhorn as ott_sinkhorn
-        import jax.numpy as jnp
-        import time
 
         n = 20000
         xj = jnp.asarray(rng.random((n, 2)), dtype=jnp.float32)

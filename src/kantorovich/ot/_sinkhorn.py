@@ -11,20 +11,25 @@ from __future__ import annotations
 import math
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
 from .._array_api import cupy_or_raise, is_cupy, to_host
 from .._results import Result, SinkhornResult
-from .._validation import (check_choice, check_int, check_positive, check_weights, describe,
-                           xp_of)
+from .._validation import check_choice, check_int, check_positive, check_weights, describe
 from ..exceptions import BackendUnavailableError, ConvergenceWarning
 from ._geometry import DenseGeometry, PointCloud, as_geometry, check_dense_memory
 
-__all__ = ["sinkhorn", "sinkhorn_divergence", "SinkhornPlan", "SinkhornDivergenceResult",
-           "SINKHORN_BACKENDS"]
+__all__ = [
+    "SINKHORN_BACKENDS",
+    "SinkhornDivergenceResult",
+    "SinkhornPlan",
+    "sinkhorn",
+    "sinkhorn_divergence",
+]
 
 SINKHORN_BACKENDS = ("auto", "numpy", "numba", "cuda", "numba_cuda")
 _AUTO_NUMPY_MAX_ENTRIES = 250_000  # host point clouds up to this n*m use the numpy reference

@@ -52,7 +52,7 @@ import numpy as np
 from numba import njit, prange, types
 from numba.extending import intrinsic, overload
 
-__all__ = ["softmin_pointcloud", "OnlineSoftmin", "warmup"]
+__all__ = ["OnlineSoftmin", "softmin_pointcloud", "warmup"]
 
 _NEG_BIG = -1e300
 _NEG_BIG32 = -1e30
@@ -376,8 +376,11 @@ def _exp2_loop(t, out):
     return out
 
 
-_kernels = dict(exp2_loop=_exp2_loop, softmin_pc=softmin_pc, softmin_pc_mean=softmin_pc_mean, exp_nonpos_array=exp_nonpos_array,
-                softmin_sq_shift=softmin_sq_shift, softmin_sq2_shift=softmin_sq2_shift)
+_kernels = {
+    "exp2_loop": _exp2_loop, "softmin_pc": softmin_pc, "softmin_pc_mean": softmin_pc_mean,
+    "exp_nonpos_array": exp_nonpos_array, "softmin_sq_shift": softmin_sq_shift,
+    "softmin_sq2_shift": softmin_sq2_shift,
+}
 
 
 def _build():
