@@ -429,6 +429,17 @@ class OnlineSoftmin:
 
     Calling ``op(eps, h, with_mean_cost=False)`` returns ``out`` (n,) float64, or
     ``(out, mean_cost)``. Complexity O(n m d) time, O(n + m) memory.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from kantorovich.ot._kernels.softmin_numba import OnlineSoftmin
+    >>> x = np.array([[0.0, 0.0], [1.0, 0.0]])
+    >>> op = OnlineSoftmin(x, x, 2.0)
+    >>> f = op(1e-3, np.zeros(2))       # first call: safe (max) path for every row
+    >>> f = op(1e-3, np.zeros(2))       # then the previous output is the row shift
+    >>> bool(np.abs(f).max() < 1e-12), op.n_fallback     # out_i = -eps log(1 + e^(-1/eps))
+    (True, 2)
     """
 
     def __init__(self, x, y, p: float, dtype=np.float64):
