@@ -21,7 +21,6 @@ import os
 import statistics
 
 import numpy as np
-
 from _common import gpu_present, parser, time_cpu, time_gpu, write
 
 
