@@ -219,3 +219,27 @@ def test_dense_too_large_suggests_pointcloud():
     x = np.zeros((2_000_000, 2))
     with pytest.raises(MemoryError, match="PointCloud"):
         DenseGeometry.from_points(x, x)
+
+
+def test_annealing_costs_two_softmins_per_iteration(rng):
+    # regression: the alternating annealing step computed a third, discarded soft-min
+    from kantorovich.ot import _sinkhorn as S
+
+    x, y, a, b = _problem(rng, n=20, m=30)
+    sx0, sy0 = S._ops_numpy(PointCloud(x, y), np.float64)
+    for symmetric in (False, True):
+        calls = [0]
+
+        def sx(e, h, with_mean_cost=False):
+            calls[0] += 1
+            return sx0(e, h, with_mean_cost)
+
+        def sy(e, h, with_mean_cost=False):
+            calls[0] += 1
+            return sy0(e, h, with_mean_cost)
+        schedule = S.eps_schedule(1.0, 1e-2, 0.5)
+        *_, n_iter, _, n_scaling = S._sinkhorn_loop(
+            np, sx, sy, a, b, np.log(a), np.log(b), np.zeros(20), np.zeros(30), eps=1e-2,
+            schedule=schedule, max_iter=len(schedule) + 5, tol=1e-300, check_every=1, symmetric=symmetric)
+        assert n_scaling == len(schedule) and n_iter == len(schedule) + 5
+        assert calls[0] == 2 * n_iter

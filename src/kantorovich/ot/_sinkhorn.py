@@ -186,12 +186,12 @@ def _sinkhorn_loop(xp, softmin_x: Callable, softmin_y: Callable, a, b, loga, log
     for e in schedule:
         if it >= max_iter:
             break
-        ft = softmin_x(e, g + e * logb)
-        gt = softmin_y(e, f + e * loga)
         if symmetric:
+            ft = softmin_x(e, g + e * logb)
+            gt = softmin_y(e, f + e * loga)
             f, g = 0.5 * (f + ft), 0.5 * (g + gt)
-        else:
-            f = ft
+        else:  # two soft-mins per iteration (a third, discarded one used to be computed here)
+            f = softmin_x(e, g + e * logb)
             g = softmin_y(e, f + e * loga)
         it += 1
     n_scaling = it
