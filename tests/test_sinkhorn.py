@@ -230,11 +230,11 @@ def test_annealing_costs_two_softmins_per_iteration(rng):
     for symmetric in (False, True):
         calls = [0]
 
-        def sx(e, h, with_mean_cost=False):
+        def sx(e, h, with_mean_cost=False, calls=calls):
             calls[0] += 1
             return sx0(e, h, with_mean_cost)
 
-        def sy(e, h, with_mean_cost=False):
+        def sy(e, h, with_mean_cost=False, calls=calls):
             calls[0] += 1
             return sy0(e, h, with_mean_cost)
         schedule = S.eps_schedule(1.0, 1e-2, 0.5)

@@ -86,10 +86,10 @@ def sinkhorn_convergence(ctx):
     # the eps schedule starts at max C - min C
     M = pc.cost_matrix()
     for label, kw, tol, cap in [
-            ("alternating, eps-scaling 0.5", dict(scaling=0.5), deep, 5000),
-            ("alternating, no scaling", dict(scaling=None), deep, 5000),
-            ("averaged (GeomLoss), eps-scaling 0.5", dict(scaling=0.5, symmetric=True), tight, 4000),
-            ("averaged (GeomLoss), no scaling", dict(scaling=None, symmetric=True), tight, 4000)]:
+            ("alternating, eps-scaling 0.5", {"scaling": 0.5}, deep, 5000),
+            ("alternating, no scaling", {"scaling": None}, deep, 5000),
+            ("averaged (GeomLoss), eps-scaling 0.5", {"scaling": 0.5, "symmetric": True}, tight, 4000),
+            ("averaged (GeomLoss), no scaling", {"scaling": None, "symmetric": True}, tight, 4000)]:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             r = sinkhorn(None, None, M, eps=eps, tol=tol, check_every=1, max_iter=cap, **kw)
