@@ -56,7 +56,10 @@ def _prepare(x, y, a, b, p, backend, n_dirs_hint=1):
     p = _check_p(p)
     namespace(x, y, a, b)  # TypeError when numpy and CuPy mix
     on_gpu = any(is_cupy(t) for t in (x, y, a, b) if t is not None)
+    requested = backend
     backend = pick_backend(backend, x, y, a, b)
+    if requested == "auto" and not on_gpu:
+        backend = "auto"  # resolved by size below (pick_backend alone would give "numpy")
     if on_gpu and backend in ("numpy", "numba"):
         raise ValueError(
             f"`backend` {backend!r} needs numpy input; got CuPy arrays (use backend='cuda' or 'auto').")
