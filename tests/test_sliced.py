@@ -209,3 +209,24 @@ def test_cupy_sliced_matches_numpy(dtype):
                                  refine=3, backend="numpy")
     got = max_sliced_wasserstein(cupy.asarray(xs), cupy.asarray(y), n_projections=50, rng=1, refine=3)
     assert_allclose(float(got), ref, rtol=10 * tol)
+
+
+def test_auto_backend_applies_size_rule(monkeypatch):
+    """'auto' picks numba for large inputs and numpy for small ones (regression: it was always numpy)."""
+    from kantorovich.ot import _sliced
+
+    seen = []
+    real = _sliced._projected_wp
+
+    def spy(*args):
+        seen.append(args[-1])
+        return real(*args)
+
+    monkeypatch.setattr(_sliced, "_projected_wp", spy)
+    rng = np.random.default_rng(0)
+    small = rng.normal(size=(10, 2))
+    _sliced.sliced_wasserstein(small, small + 1, n_projections=3, rng=0)
+    n = _sliced.AUTO_NUMBA_MIN_SIZE // 2 + 1
+    big = rng.normal(size=(n, 2))
+    _sliced.sliced_wasserstein(big, big + 1, n_projections=1, rng=0)
+    assert seen == ["numpy", "numba"]
