@@ -118,7 +118,24 @@ def test_return_plan_false_and_auto_rule():
     r = emd(a, b, M, return_plan=False)
     assert r.plan is None and r.certified and r.method == "network_simplex"
     assert r.f.shape == (10,) and r.g.shape == (12,)
-    assert emd_mod.AUTO_AUCTION_MIN_N is None  # auto never picks the auction until measured
+    assert emd_mod.AUTO_AUCTION_MIN_N == 2000  # below it, auto stays on the network simplex
+
+
+def test_auto_rule_picks_auction_for_large_uniform_square(monkeypatch):
+    from scipy.optimize import linear_sum_assignment as lsa
+
+    monkeypatch.setattr(emd_mod, "AUTO_AUCTION_MIN_N", 20)
+    rng = np.random.default_rng(9)
+    x, y = rng.random((30, 2)), rng.random((30, 2))
+    M = cdist(x, y) ** 2
+    r = emd(None, None, M)
+    rows, cols = lsa(M)
+    assert r.method == "auction" and r.certified
+    assert r.value == pytest.approx(M[rows, cols].mean(), rel=1e-12)
+    a = np.full(30, 1 / 30)
+    a[0], a[1] = 0.5 / 30, 1.5 / 30  # non-uniform: auto keeps the network simplex
+    assert emd(a, None, M).method == "network_simplex"
+    assert emd(None, None, M[:, :25], normalize=True).method == "network_simplex"
 
 
 def test_inputs_not_modified():
