@@ -8,7 +8,7 @@ import pytest
 from autograd import grad
 from autograd.misc import flatten
 
-from kantorovich.toy_experiments import losses, nn, optim
+from kantorovich.toy_experiments import games, losses, nn, optim
 
 
 def _central_fd(f, v, h=1e-6):
@@ -261,3 +261,148 @@ def test_fast_flatten_roundtrip():
     back = unflatten(flat)
     np.testing.assert_array_equal(back[0][0], tree[0][0])
     assert isinstance(back[1]["a"], tuple) and back[1]["b"].shape == ()
+
+
+# ------------------------------------------------ game schemes vs the T6 closed forms
+def _bilinear_pytree_run(scheme, eta, n, *, lead=None, opt="sgd"):
+    """min_x max_y xy with x = {"w": (array,)} and y = [array] through the generic game_step."""
+    x = {"w": (np.array([1.0]),)}
+    y = [np.array(2.0)]
+    gx = lambda x, y: {"w": (np.array([float(y[0])]),)}     # d(xy)/dx = y
+    gy = lambda x, y: [np.array(-float(x["w"][0][0]))]       # y ascends xy: descend -xy
+    ox, oy = optim.make_optimizer(opt, eta), optim.make_optimizer(opt, eta)
+    path = [(1.0, 2.0)]
+    for _ in range(n):
+        x0, y0 = x, y
+        x, y = optim.game_step(x, y, gx, gy, ox, oy, scheme=scheme, lead=lead)
+        assert isinstance(x, dict) and isinstance(x["w"], tuple) and x["w"][0].shape == (1,)
+        assert isinstance(y, list) and y[0].shape == ()
+        assert x is not x0 and y is not y0
+        path.append((float(x["w"][0][0]), float(y[0])))
+    return np.array(path)
+
+
+@pytest.mark.parametrize("scheme,lead,method", [
+    ("simultaneous", None, "simultaneous"),
+    ("alternating", "x", "alternating"),
+    ("extragradient", None, "extragradient"),
+    ("prediction", None, "prediction"),
+])
+def test_game_scheme_iterates_equal_update_matrix(scheme, lead, method):
+    eta = 0.3
+    path = _bilinear_pytree_run(scheme, eta, 5, lead=lead)
+    M = games.bilinear_update_matrix(method, eta)
+    z = np.array([1.0, 2.0])
+    for t in range(1, 6):
+        z = M @ z
+        np.testing.assert_allclose(path[t], z, rtol=1e-13, atol=1e-15)
+    # and the same iterates as the vectorised T6 implementation
+    np.testing.assert_allclose(path, games.bilinear_game(method, eta, 5).path, rtol=1e-13, atol=1e-15)
+
+
+def test_game_scheme_hand_computations():
+    eta = 0.1
+    # extragradient: trial (0.8, 2.1), then from (1, 2) with the trial gradients
+    p = _bilinear_pytree_run("extragradient", eta, 1)
+    np.testing.assert_allclose(p[1], [1 - eta * 2.1, 2 + eta * 0.8], rtol=1e-14)
+    # optimistic: first step plain GD, then x' = x - eta (2 y_1 - y_0), y' = y + eta (2 x_1 - x_0)
+    p = _bilinear_pytree_run("optimistic", eta, 2)
+    x1, y1 = 1 - eta * 2, 2 + eta * 1
+    np.testing.assert_allclose(p[1], [x1, y1], rtol=1e-14)
+    np.testing.assert_allclose(p[2], [x1 - eta * (2 * y1 - 2), y1 + eta * (2 * x1 - 1)], rtol=1e-14)
+    # prediction (x leads): x' = x - eta y, y' = y + eta (2 x' - x)
+    p = _bilinear_pytree_run("prediction", eta, 1)
+    np.testing.assert_allclose(p[1], [0.8, 2 + eta * (2 * 0.8 - 1)], rtol=1e-14)
+    # prediction with y leading: y' = y + eta x, x' = x - eta (2 y' - y)
+    p = _bilinear_pytree_run("prediction", eta, 1, lead="y")
+    np.testing.assert_allclose(p[1], [1 - eta * (2 * 2.1 - 2), 2.1], rtol=1e-14)
+    # default alternating: y first
+    p = _bilinear_pytree_run("alternating", eta, 1)
+    np.testing.assert_allclose(p[1], [1 - eta * 2.1, 2.1], rtol=1e-14)
+
+
+def test_optimistic_iterates_equal_companion_matrix():
+    eta = 0.2
+    path = _bilinear_pytree_run("optimistic", eta, 8)
+    C = games.bilinear_update_matrix("optimistic", eta)  # state (z_t, z_{t-1}), z_{-1} = z_0
+    s = np.array([1.0, 2.0, 1.0, 2.0])
+    for t in range(1, 9):
+        s = C @ s
+        np.testing.assert_allclose(path[t], s[:2], rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(path, games.bilinear_game("optimistic", eta, 8).path, rtol=1e-12)
+
+
+def test_extragradient_optimistic_converge_simultaneous_diverges():
+    eta, n = 0.3, 300
+    r0 = np.hypot(1.0, 2.0)
+    final = {s: np.hypot(*_bilinear_pytree_run(s, eta, n)[-1])
+             for s in ("simultaneous", "extragradient", "optimistic", "prediction")}
+    assert final["extragradient"] < 1e-3 * r0
+    assert final["optimistic"] < 1e-3 * r0
+    assert final["prediction"] < 1e-3 * r0
+    assert final["simultaneous"] > 100 * r0
+    assert final["simultaneous"] == pytest.approx(r0 * (1 + eta ** 2) ** (n / 2), rel=1e-9)
+
+
+def test_optimistic_step_composes_with_optimizers():
+    g0, g1 = np.array([1.0, -2.0]), np.array([0.5, 3.0])
+    for name in ("momentum", "rmsprop", "adam"):
+        a, b = optim.make_optimizer(name, 0.01), optim.make_optimizer(name, 0.01)
+        p = np.array([0.3, 0.4])
+        d0 = a.direction(g0)
+        d1 = a.direction(g1)
+        q = b.optimistic_step(b.optimistic_step(p, g0), g1)
+        np.testing.assert_allclose(q, p - 0.01 * d0 - 0.01 * (2 * d1 - d0), rtol=1e-14)
+    # reset forgets the previous direction: the next optimistic step is plain
+    o = optim.make_optimizer("sgd", 0.1)
+    o.optimistic_step(np.zeros(2), g0)
+    o.reset()
+    np.testing.assert_allclose(o.optimistic_step(np.zeros(2), g1), -0.1 * g1)
+
+
+def test_game_step_bad_scheme_and_lead():
+    gx = lambda x, y: y
+    gy = lambda x, y: -x
+    ox, oy = optim.make_optimizer("sgd", 0.1), optim.make_optimizer("sgd", 0.1)
+    x, y = np.array(1.0), np.array(2.0)
+    with pytest.raises(ValueError, match="extragradient.*optimistic.*prediction"):
+        optim.game_step(x, y, gx, gy, ox, oy, scheme="leapfrog")
+    with pytest.raises(ValueError, match="lead"):
+        optim.game_step(x, y, gx, gy, ox, oy, scheme="prediction", lead="z")
+    with pytest.raises(ValueError, match="lead"):
+        optim.game_step(x, y, gx, gy, ox, oy, scheme="extragradient", lead="x")
+
+
+@pytest.mark.parametrize("scheme", optim.GAME_SCHEMES)
+def test_game_step_mlp_gan_smoke(scheme):
+    rng = np.random.default_rng(3)
+    G = nn.init_mlp(rng, [2, 8, 2])
+    D = nn.init_mlp(rng, [2, 8, 1])
+    z = rng.normal(size=(16, 2))
+    x_real = rng.normal(size=(16, 2)) + 3.0
+    G0 = [(W.copy(), b.copy()) for W, b in G]
+    D0 = [(W.copy(), b.copy()) for W, b in D]
+
+    def d_logit(p, x):
+        return nn.mlp(p, x, activation="leaky_relu")[:, 0]
+
+    def g_obj(g, d):
+        return losses.g_loss("non_saturating", d_logit(d, nn.mlp(g, z, activation="tanh")))
+
+    def d_obj(g, d):
+        return losses.d_loss("minimax", d_logit(d, x_real), d_logit(d, nn.mlp(g, z, activation="tanh")))
+
+    grad_g, grad_d = grad(g_obj, 0), grad(d_obj, 1)
+    og, od = optim.make_optimizer("adam", 1e-2), optim.make_optimizer("adam", 1e-2)
+    g, d = G, D
+    for _ in range(3):
+        g, d = optim.game_step(g, d, grad_g, grad_d, og, od, scheme=scheme)
+    for new, old in ((g, G0), (d, D0)):
+        assert len(new) == len(old)
+        for (W, b), (W0, b0) in zip(new, old):
+            assert W.shape == W0.shape and b.shape == b0.shape
+            assert np.all(np.isfinite(W)) and np.all(np.isfinite(b))
+        assert not np.allclose(flatten(new)[0], flatten(old)[0])
+    for (W, b), (W0, b0) in zip(G, G0):  # inputs untouched
+        np.testing.assert_array_equal(W, W0)
+        np.testing.assert_array_equal(b, b0)

@@ -14,8 +14,22 @@ Update rules (PyTorch conventions, ``g`` the gradient, ``t`` the step count from
               p <- p - lr (m / (1 - b1^t)) / (sqrt(s / (1 - b2^t)) + eps)
 
 Games: :func:`game_step` advances a two-player game ``min_x f(x, y)``, ``min_y h(x, y)``
-by simultaneous or alternating updates (``y`` first in "alternating", as a discriminator
-moves before the generator).
+(each player *descends* its own loss; for ``min_x max_y f`` pass ``grad_y = -df/dy``, the
+convention of ``games.py``). With ``g`` the players' gradients and ``step`` the optimiser's
+update ``p - lr d(g)``::
+
+    simultaneous   both gradients at (x, y), both step
+    alternating    y steps first (a discriminator before the generator), x uses the new y
+                   (``lead="x"`` swaps the order)
+    extragradient  (Korpelevich 1976) x~ = step(x, g_x(x, y)), y~ = step(y, g_y(x, y));
+                   x' = step(x, g_x(x~, y~)), y' = step(y, g_y(x~, y~))
+    optimistic     (optimistic GD / OMD) p' = p - lr (2 d_t - d_{t-1}), d the optimiser's
+                   direction, both players at (x, y); d_{-1} = d_0 (first step plain)
+    prediction     (Yadav et al. 2018) x' = step(x, g_x(x, y)); y' = step(y, g_y(2x' - x, y))
+                   (``lead="y"`` predicts y instead)
+
+On min_x max_y xy with SGD these are exactly the linear maps of
+``games.bilinear_update_matrix`` (T6).
 """
 
 from __future__ import annotations
@@ -82,7 +96,7 @@ OPTIMIZERS = {
 }
 
 #: Update schemes of :func:`game_step`.
-GAME_SCHEMES = ("simultaneous", "alternating")
+GAME_SCHEMES = ("simultaneous", "alternating", "extragradient", "optimistic", "prediction")
 
 
 class Optimizer:
@@ -108,6 +122,7 @@ class Optimizer:
         self.t = 0
         self._m = None
         self._s = None
+        self._prev_d = None  # direction of the previous optimistic step
 
     def __repr__(self) -> str:
         opts = ", ".join(f"{k}={v!r}" for k, v in self.options.items())
@@ -162,6 +177,37 @@ class Optimizer:
         return unflatten(np.asarray(p, dtype=float) - self.lr * self.direction(grads))
 
 
+    def optimistic_step(self, params, grads):
+        """Optimistic step ``params - lr * (2 d_t - d_{t-1})``, ``d_t = direction(grads)``.
+
+        ``d_{t-1}`` is the direction of the previous *optimistic* step of this optimiser
+        (the first one, or the first after :meth:`reset`, uses ``d_{t-1} = d_t``: a plain
+        step, as ``games.py`` starts optimistic GD from ``z_{-1} = z_0``). With "sgd" this is
+        optimistic gradient descent ``p - lr (2 g_t - g_{t-1})`` (Popov 1980; Daskalakis et
+        al. 2018); with "momentum", "rmsprop", "adam" the same extrapolation is applied to
+        their direction. For "adam" it is the Optimistic Adam of Daskalakis, Ilyas,
+        Syrgkanis & Zeng (2018, Algorithm 1), ``p - 2 lr m_t/sqrt(v_t) + lr m_{t-1}/sqrt(v_{t-1})``,
+        except that our moments are bias-corrected and ``eps`` sits outside the square root
+        (PyTorch convention).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> opt = make_optimizer("sgd", 0.1)
+        >>> p = opt.optimistic_step(np.array([1.0]), np.array([1.0]))   # plain: 1 - 0.1
+        >>> opt.optimistic_step(p, np.array([3.0]))                      # 0.9 - 0.1 (6 - 1)
+        array([0.4])
+        """
+        p, unflatten = flatten(params)
+        gp, _ = flatten(grads)
+        if np.shape(p) != np.shape(gp):
+            raise ValueError(f"`grads` must match `params` in size; got {np.size(gp)} and {np.size(p)}.")
+        d = self.direction(grads)
+        prev = d if self._prev_d is None or self._prev_d.shape != d.shape else self._prev_d
+        self._prev_d = np.array(d, dtype=float, copy=True)
+        return unflatten(np.asarray(p, dtype=float) - self.lr * (2.0 * d - prev))
+
+
 def make_optimizer(name: str, lr: float, **kw) -> Optimizer:
     """An optimiser by name: "sgd", "momentum", "rmsprop" or "adam".
 
@@ -211,7 +257,8 @@ def make_optimizer(name: str, lr: float, **kw) -> Optimizer:
     return Optimizer(name, lr, opts)
 
 
-def game_step(x, y, grad_x, grad_y, opt_x: Optimizer, opt_y: Optimizer, *, scheme: str = "alternating"):
+def game_step(x, y, grad_x, grad_y, opt_x: Optimizer, opt_y: Optimizer, *,
+              scheme: str = "alternating", lead: str | None = None):
     """One round of a two-player game, each player descending its own loss.
 
     Parameters
@@ -223,13 +270,42 @@ def game_step(x, y, grad_x, grad_y, opt_x: Optimizer, opt_y: Optimizer, *, schem
     grad_y : callable ``(x, y) -> grads like y``
         Gradient in ``y`` of the loss ``y`` minimises (for ``max_y f`` pass ``-grad_y f``).
     opt_x, opt_y : Optimizer
-    scheme : {"simultaneous", "alternating"}
+        One per player; their state (moments, step count, previous optimistic direction)
+        carries over between rounds.
+    scheme : {"simultaneous", "alternating", "extragradient", "optimistic", "prediction"}
         "simultaneous": both gradients at ``(x, y)``, then both step.
         "alternating": ``y`` steps first, then ``x`` steps using the new ``y``.
+        "extragradient" (Korpelevich): both players take a trial step with the gradients at
+        ``(x, y)`` to ``(x~, y~)``, then both step *from* ``(x, y)`` with the gradients at
+        ``(x~, y~)``. Two gradient evaluations per player; with adaptive optimisers both
+        steps update the moments (Extra-Adam of Gidel et al. 2019), so ``t`` advances by 2.
+        "optimistic": simultaneous :meth:`Optimizer.optimistic_step`,
+        ``p - lr (2 d_t - d_{t-1})`` (optimistic GD with "sgd"; Optimistic Adam with "adam").
+        "prediction" (Yadav et al. 2018): the leading player (``x`` by default, as in
+        ``games.py``) steps at ``(x, y)``; the other steps at the leader's predicted
+        parameters ``2 x' - x``.
+    lead : {"x", "y"} or None
+        Who moves first, for "alternating" (default "y") and "prediction" (default "x");
+        must be None for the other schemes.
 
     Returns
     -------
     (x_new, y_new)
+        Same structures as ``x`` and ``y``; the inputs are not modified.
+
+    Raises
+    ------
+    ValueError
+        Unknown ``scheme`` or ``lead`` (the message lists the valid choices), or ``lead``
+        given for a scheme without an order.
+
+    Notes
+    -----
+    On min_x max_y xy (``grad_x = y``, ``grad_y = -x``) with SGD of step η, one round is
+    z' = M z with M from ``games.bilinear_update_matrix``: simultaneous I - ηA (radius
+    sqrt(1 + η²)), alternating with ``lead="x"`` [[1, -η], [η, 1 - η²]], extragradient
+    I - ηA + η²A² (radius sqrt(1 - η² + η⁴)), prediction [[1, -η], [η, 1 - 2η²]] (radius
+    sqrt(1 - η²)), optimistic the 4x4 companion on (z_t, z_{t-1}); A = [[0, 1], [-1, 0]].
 
     Examples
     --------
@@ -244,12 +320,59 @@ def game_step(x, y, grad_x, grad_y, opt_x: Optimizer, opt_y: Optimizer, *, schem
     >>> x, y = game_step(x, y, gx, gy, ox, oy, scheme="simultaneous")
     >>> float(x), float(y)
     (0.8, 2.1)
+
+    Extragradient contracts: (1, 2) -> (1 - 0.2 - 0.01, 2 + 0.1 - 0.02).
+
+    >>> x, y = game_step(np.array(1.0), np.array(2.0), gx, gy, ox, oy, scheme="extragradient")
+    >>> round(float(x), 12), round(float(y), 12)
+    (0.79, 2.08)
     """
     check_choice(scheme, "scheme", GAME_SCHEMES)
+    ordered = {"alternating": "y", "prediction": "x"}
+    if lead is None:
+        lead = ordered.get(scheme)
+    elif scheme not in ordered:
+        raise ValueError(f"`lead` applies only to schemes {tuple(ordered)}; got lead={lead!r} "
+                         f"with scheme={scheme!r} (pass lead=None).")
+    else:
+        check_choice(lead, "lead", ("x", "y"))
     if scheme == "simultaneous":
         gxv = grad_x(x, y)
         gyv = grad_y(x, y)
         return opt_x.step(x, gxv), opt_y.step(y, gyv)
-    y_new = opt_y.step(y, grad_y(x, y))
-    x_new = opt_x.step(x, grad_x(x, y_new))
+    if scheme == "extragradient":
+        gxv = grad_x(x, y)
+        gyv = grad_y(x, y)
+        x_half, y_half = opt_x.step(x, gxv), opt_y.step(y, gyv)
+        gxv = grad_x(x_half, y_half)
+        gyv = grad_y(x_half, y_half)
+        return opt_x.step(x, gxv), opt_y.step(y, gyv)
+    if scheme == "optimistic":
+        gxv = grad_x(x, y)
+        gyv = grad_y(x, y)
+        return opt_x.optimistic_step(x, gxv), opt_y.optimistic_step(y, gyv)
+    if scheme == "alternating":
+        if lead == "y":
+            y_new = opt_y.step(y, grad_y(x, y))
+            x_new = opt_x.step(x, grad_x(x, y_new))
+        else:
+            x_new = opt_x.step(x, grad_x(x, y))
+            y_new = opt_y.step(y, grad_y(x_new, y))
+        return x_new, y_new
+    # prediction
+    if lead == "x":
+        x_new = opt_x.step(x, grad_x(x, y))
+        x_pred = _extrapolate(x_new, x)
+        y_new = opt_y.step(y, grad_y(x_pred, y))
+    else:
+        y_new = opt_y.step(y, grad_y(x, y))
+        y_pred = _extrapolate(y_new, y)
+        x_new = opt_x.step(x, grad_x(x, y_pred))
     return x_new, y_new
+
+
+def _extrapolate(new, old):
+    """``2 new - old`` with the structure of ``new`` (the prediction step of Yadav et al.)."""
+    a, unflatten = flatten(new)
+    b, _ = flatten(old)
+    return unflatten(2.0 * np.asarray(a, dtype=float) - np.asarray(b, dtype=float))
