@@ -121,6 +121,13 @@ def _prepare(u_values, v_values, u_weights, v_weights, p, backend):
     v = _check_values(v_values, "v_values", dt)
     uw = _check_dist_weights(u_weights, "u_weights", u, "u_values")
     vw = _check_dist_weights(v_weights, "v_weights", v, "v_values")
+    # weights with more rows than their values (u (n,), uw (B, n)): give the values the same
+    # batch shape, so the sorts, the batch shape and the result all see every row
+    xp = xp_of(u)
+    if uw is not None and np.broadcast_shapes(u.shape, uw.shape) != u.shape:
+        u = xp.broadcast_to(u, np.broadcast_shapes(u.shape, uw.shape)).copy()
+    if vw is not None and np.broadcast_shapes(v.shape, vw.shape) != v.shape:
+        v = xp.broadcast_to(v, np.broadcast_shapes(v.shape, vw.shape)).copy()
     try:
         batch = np.broadcast_shapes(u.shape[:-1], v.shape[:-1])
     except ValueError:

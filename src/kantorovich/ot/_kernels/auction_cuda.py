@@ -68,7 +68,7 @@ def kernels(tpb: int):
 
     INF = math.inf
 
-    @cuda.jit(device=True, inline=True)
+    @cuda.jit(device=True, inline="always")
     def cost(C, x, y, kind, pw, scale, i, j):
         if kind == -1:
             return C[i, j]
@@ -82,7 +82,7 @@ def kernels(tpb: int):
             return scale * math.sqrt(s)
         return scale * s ** (0.5 * pw)
 
-    @cuda.jit(device=True, inline=True)
+    @cuda.jit(device=True, inline="always")
     def block_best2(C, x, y, kind, pw, scale, p, i, s1, sj, s2):
         """(w1, j1, w2) of row i, reduced over the block; valid in every thread after return."""
         tid = cuda.threadIdx.x

@@ -49,6 +49,7 @@ def _get_kernels(D: int, p_kind: int, dtype):
     if key in _kernels:
         return _kernels[key]
     nb_dtype = {"<f4": numba.float32, "<f8": numba.float64}[np.dtype(dtype).str]
+    TILE = tile_columns(D, dtype)  # columns per shared tile: <= TPB, fewer for large D
     NEG = -3.0e38  # running-max start (finite: fastmath assumes no infinities)
 
     @cuda.jit(fastmath=True)
@@ -60,8 +61,8 @@ def _get_kernels(D: int, p_kind: int, dtype):
         m = y.shape[0]
         j_begin = split * cols_per_split
         j_end = min(m, j_begin + cols_per_split)
-        sy = cuda.shared.array((D, TPB), nb_dtype)
-        sh = cuda.shared.array(TPB, nb_dtype)
+        sy = cuda.shared.array((D, TILE), nb_dtype)
+        sh = cuda.shared.array(TILE, nb_dtype)
         xi = cuda.local.array(D, nb_dtype)
         if i < n:
             for k in range(D):
@@ -69,15 +70,15 @@ def _get_kernels(D: int, p_kind: int, dtype):
         mx = nb_dtype(NEG)
         s = nb_dtype(0.0)
         sc = nb_dtype(0.0)
-        for t0 in range(j_begin, j_end, TPB):
+        for t0 in range(j_begin, j_end, TILE):
             j = t0 + tid
-            if j < j_end:
+            if tid < TILE and j < j_end:
                 for k in range(D):
                     sy[k, tid] = y[j, k]
                 sh[tid] = hs[j]
             cuda.syncthreads()
             if i < n:
-                cnt = min(TPB, j_end - t0)
+                cnt = min(TILE, j_end - t0)
                 for jj in range(cnt):
                     c = nb_dtype(0.0)
                     for k in range(D):
@@ -121,6 +122,12 @@ def _get_kernels(D: int, p_kind: int, dtype):
 
     _kernels[key] = (partial, combine)
     return partial, combine
+
+
+def tile_columns(D: int, dtype) -> int:
+    """Columns per shared-memory tile: TPB, or fewer when (D + 1) * TPB values would not fit in
+    40 KiB (static shared memory is limited to 48 KiB per block)."""
+    return int(max(1, min(TPB, (40 * 1024) // ((int(D) + 1) * np.dtype(dtype).itemsize))))
 
 
 def _sm_count() -> int:

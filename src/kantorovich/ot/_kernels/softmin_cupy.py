@@ -38,10 +38,12 @@ __all__ = ["OnlineSoftmin", "softmin_pointcloud", "kernel_source"]
 
 _LOG2E = 1.4426950408889634
 TPB = 256
+_SHARED_BYTES = 40 * 1024
 
 _SOURCE = r"""
 #define D __D__
 #define TPB __TPB__
+#define TILE __TILE__   /* columns per shared-memory tile (< TPB only for large D) */
 typedef __REAL__ real;
 
 __device__ __forceinline__ real ex2(real v) { return __EX2__(v); }
@@ -55,8 +57,8 @@ extern "C" __global__ void softmin_shift(
     int n, int m, int cols_per_split,
     real* __restrict__ part)       // splits x n : partial sums of 2^(v_ij - sigma_i)
 {
-    __shared__ real sy[TPB * D];
-    __shared__ real sw[TPB];
+    __shared__ real sy[TILE * D];
+    __shared__ real sw[TILE];
     int i0 = 2 * (blockIdx.x * TPB + threadIdx.x);
     int i1 = i0 + 1;
     int jb = blockIdx.y * cols_per_split;
@@ -71,15 +73,11 @@ extern "C" __global__ void softmin_shift(
     if (i0 < n) ua = u[i0];
     if (i1 < n) ub = u[i1];
     real sa = 0, sb = 0;
-    for (int t0 = jb; t0 < je; t0 += TPB) {
-        int j = t0 + threadIdx.x;
-        if (j < je) {
-            #pragma unroll
-            for (int k = 0; k < D; ++k) sy[threadIdx.x * D + k] = yc[j * D + k];
-            sw[threadIdx.x] = w[j];
-        }
+    for (int t0 = jb; t0 < je; t0 += TILE) {
+        int cnt = min(TILE, je - t0);
+        for (int e = threadIdx.x; e < cnt * D; e += TPB) sy[e] = yc[(size_t)t0 * D + e];
+        for (int e = threadIdx.x; e < cnt; e += TPB) sw[e] = w[t0 + e];
         __syncthreads();
-        int cnt = min(TPB, je - t0);
         for (int jj = 0; jj < cnt; ++jj) {
             real va = sw[jj] + ua, vb = sw[jj] + ub;
             #pragma unroll
@@ -102,8 +100,8 @@ extern "C" __global__ void softmin_safe(
     real k2, real p_half, int p_kind, int n, int m, int cols_per_split,
     real* __restrict__ pm, real* __restrict__ ps, real* __restrict__ pc)
 {
-    __shared__ real sy[TPB * D];
-    __shared__ real sh[TPB];
+    __shared__ real sy[TILE * D];
+    __shared__ real sh[TILE];
     int i = blockIdx.x * TPB + threadIdx.x;
     int jb = blockIdx.y * cols_per_split;
     int je = min(m, jb + cols_per_split);
@@ -111,15 +109,11 @@ extern "C" __global__ void softmin_safe(
     #pragma unroll
     for (int k = 0; k < D; ++k) xi[k] = i < n ? x[i * D + k] : (real)0;
     real mx = (real)-3.0e38, s = 0, sc = 0;
-    for (int t0 = jb; t0 < je; t0 += TPB) {
-        int j = t0 + threadIdx.x;
-        if (j < je) {
-            #pragma unroll
-            for (int k = 0; k < D; ++k) sy[threadIdx.x * D + k] = y[j * D + k];
-            sh[threadIdx.x] = hs[j];
-        }
+    for (int t0 = jb; t0 < je; t0 += TILE) {
+        int cnt = min(TILE, je - t0);
+        for (int e = threadIdx.x; e < cnt * D; e += TPB) sy[e] = y[(size_t)t0 * D + e];
+        for (int e = threadIdx.x; e < cnt; e += TPB) sh[e] = hs[t0 + e];
         __syncthreads();
-        int cnt = min(TPB, je - t0);
         for (int jj = 0; jj < cnt; ++jj) {
             real c = 0;
             #pragma unroll
@@ -142,10 +136,19 @@ extern "C" __global__ void softmin_safe(
 _modules: dict = {}
 
 
+def tile_columns(D: int, dtype) -> int:
+    """Columns per shared-memory tile: TPB, or fewer when (D + 1) * TPB values would not fit in
+    40 KiB (the static shared-memory limit is 48 KiB per block: D > 39 in float32, D > 19 in
+    float64 would not compile with full tiles)."""
+    item = np.dtype(dtype).itemsize
+    return int(max(1, min(TPB, _SHARED_BYTES // ((int(D) + 1) * item))))
+
+
 def kernel_source(D: int, dtype) -> str:
     """The CUDA C source for dimension ``D`` and float32/float64 (for inspection and tests)."""
     f32 = np.dtype(dtype) == np.float32
     return (_SOURCE.replace("__D__", str(int(D))).replace("__TPB__", str(TPB))
+            .replace("__TILE__", str(tile_columns(D, dtype)))
             .replace("__REAL__", "float" if f32 else "double")
             .replace("__EX2__", "exp2f" if f32 else "exp2").replace("__LG2__", "log2f" if f32 else "log2"))
 
@@ -154,7 +157,8 @@ def _module(D: int, dtype):
     cp = cupy_or_raise()
     key = (int(D), np.dtype(dtype).str)
     if key not in _modules:
-        opts = ("--use_fast_math", "-std=c++14") if np.dtype(dtype) == np.float32 else ("-std=c++14",)
+        # no -std flag: the source is plain C, and NVRTC's accepted dialects change by version
+        opts = ("--use_fast_math",) if np.dtype(dtype) == np.float32 else ()
         _modules[key] = cp.RawModule(code=kernel_source(D, dtype), options=opts)
     return _modules[key]
 
