@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # One call on the GPU machine: the GPU tests, then every benchmark with --gpu, JSON under $OUT.
 #
-# The GPU machine has no network. Packages it lacks travel as wheels in .whl/ (carried):
-#   echo /.whl/ >> .git/info/exclude
-#   python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 \
-#     --implementation cp --platform manylinux_2_28_x86_64 --platform manylinux2014_x86_64 \
-#     -d .whl pot array-api-compat autograd universal-divergence geomloss
-# then run with carry [".whl"]:  bash benchmarks/gpu_check.sh
+# The GPU machine has no network. Packages it lacks travel as wheels in .whl/ (git-ignored,
+# about 32 MiB, under the 64 MiB carry limit). Before the GPU session, on a machine with network:
+#   bash benchmarks/fetch_gpu_wheels.sh      # pot, array-api-compat, autograd, universal-divergence
+#                                            # (+ optional geomloss, ott-jax), CPython 3.12 x86-64
+# then run with carry [".whl"] and PYTHONPATH=src:  bash benchmarks/gpu_check.sh
+# The library's GPU paths need only CuPy / numba-cuda (array-api-compat is optional); the
+# wheels are for the peers in the benchmarks (POT, universal-divergence, ...) and the toy kit.
+# A CPU-side pre-flight (no GPU): python -m pytest -q tests/test_gpu_static.py compiles the
+# CUDA C and numba-cuda kernels for sm_90 when nvcc / NVVM are installed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 # The device tool returns at most 8 files: individual results go to a scratch folder and are

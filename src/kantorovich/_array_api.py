@@ -54,12 +54,18 @@ def namespace(*arrays: Any):
             "inputs mix numpy and CuPy arrays; move them to one device first "
             "(cupy.asarray(...) or cupy.asnumpy(...))."
         )
+    # array-api-compat is optional: without it (a bare GPU machine) the plain module is returned
+    # (every caller in the package only needs the mixing check above, or numpy/CuPy functions)
     if True in kinds:
-        import array_api_compat
-
+        try:
+            import array_api_compat
+        except ImportError:
+            return cupy_or_raise()
         return array_api_compat.array_namespace(*[a for a in arrays if a is not None])
-    import array_api_compat.numpy as xp_np
-
+    try:
+        import array_api_compat.numpy as xp_np
+    except ImportError:
+        return np
     return xp_np
 
 
