@@ -323,6 +323,50 @@ def _sort_rows_numba(x, w):
     return x, w
 
 
+def _fast_single_pair(u_values, v_values, u_weights, v_weights, p, backend):
+    """The common large case without copies: one long float64 row per side, numba backend.
+
+    When every input is a 1-D C-contiguous float64 numpy array, u and v each hold at least
+    ``RADIX_MIN_N`` values and ``PAIR_MIN_SIZE`` in all, the validation (NaN values; NaN,
+    negative or infinite weights; the weight totals) is fused into the histogram pass of an
+    out-of-place radix sort that reads the caller's arrays directly
+    (:func:`kantorovich.ot._kernels.radix_numba.sort_pair_from`). If a check fails, the
+    ordinary validation runs and raises its usual error. Returns None when the fast path
+    does not apply.
+    """
+    if not (isinstance(backend, str) and backend in ("auto", "numba")):
+        return None
+    arrs = (u_values, v_values, u_weights, v_weights)
+    for a in arrs:
+        if a is not None and not (type(a) is np.ndarray and a.ndim == 1 and a.dtype == np.float64
+                                  and a.flags.c_contiguous):
+            return None
+    n, m = u_values.shape[0], v_values.shape[0]
+    if min(n, m) < RADIX_MIN_N or n + m < PAIR_MIN_SIZE:
+        return None
+    if (u_weights is not None and u_weights.shape[0] != n) or (v_weights is not None and v_weights.shape[0] != m):
+        return None  # the ordinary path reports the length mismatch
+    p = _check_p(p)
+    if not _numba_ok():
+        return None
+    from ._kernels import radix_numba as R
+
+    xs, wu, ys, wv, info = R.sort_pair_from(u_values, u_weights, v_values, v_weights)
+    ok = True
+    for nan, bad, tot in info.values():
+        if nan or bad or (tot is not None and not (0.0 < tot < math.inf)):
+            ok = False
+    if not ok:
+        # the ordinary validation names the argument and the problem (and raises)
+        _prepare(u_values, v_values, u_weights, v_weights, p, backend)
+        return None  # (not reached unless the two checks disagree on an overflowing total)
+    xs, ys = xs[None], ys[None]
+    wu = None if wu is None else wu[None]
+    wv = None if wv is None else wv[None]
+    wp = _wp_sorted(xs, wu, ys, wv, p, "numba")
+    return np.float64(np.asarray(wp, dtype=np.float64).reshape(()))
+
+
 def _to_rows(xs, ws, batch, xp):
     """Broadcast sorted (..., n) values (and weights) to the batch and flatten to (B, n)."""
     n = xs.shape[-1]
@@ -415,6 +459,9 @@ def wasserstein_1d(u_values, v_values, u_weights=None, v_weights=None, *, p=1, b
     >>> wasserstein_1d([[0.0, 1.0], [0.0, 2.0]], [0.0, 1.0]).tolist()   # a batch of two
     [0.0, 0.5]
     """
+    fast = _fast_single_pair(u_values, v_values, u_weights, v_weights, p, backend)
+    if fast is not None:
+        return fast
     u, v, uw, vw, p, backend, batch, on_gpu = _prepare(u_values, v_values, u_weights, v_weights, p, backend)
     if backend == "cuda":
         cupy = cupy_or_raise()

@@ -263,3 +263,273 @@ def sort_pair(x, wx, y, wy):
 
     _two_threads(job(x, wx), job(y, wy))
     return x, wx, y, wy
+
+
+# ------------------------------------------------------------------ fused check + out-of-place sort
+_NAN_LO = np.uint64(0xFFE0000000000000)  # (bits << 1) above this: exponent all ones, mantissa != 0
+
+
+@njit(cache=True, nogil=True)
+def _hist_check(k, hist):
+    """Count every digit of every flipped key (read only) and flag NaN bit patterns."""
+    n = k.shape[0]
+    hist[:, :] = 0
+    nan = False
+    for i in range(n):
+        raw = k[i]
+        nan |= (raw << _ONE) > _NAN_LO
+        key = _flip(raw)
+        for d in range(PASSES):
+            hist[d, (key >> np.uint64(d * RADIX_BITS)) & _MASK] += 1
+    return nan
+
+
+@njit(cache=True, nogil=True)
+def _check_weights(w):
+    """(bad, total): bad when some weight is NaN, negative or infinite; total = sum(w)."""
+    bad = False
+    tot = 0.0
+    for i in range(w.shape[0]):
+        a = w[i]
+        bad |= not (a >= 0.0 and a < np.inf)
+        tot += a
+    return bad, tot
+
+
+@njit(cache=True, inline="always")
+def _live_passes(hist, n):
+    live = np.zeros(PASSES, dtype=np.bool_)
+    for d in range(PASSES):
+        h = hist[d]
+        for b in range(_NB):
+            if h[b] != 0:
+                live[d] = h[b] != n
+                break
+    return live
+
+
+@njit(cache=True, nogil=True)
+def _scatter(src, dst, offs, shift, mode):
+    """One stable scatter pass; mode 0: copy keys, 1: flip on read, 2: unflip on write,
+    3: flip on read and unflip on write (a single live pass)."""
+    n = src.shape[0]
+    if mode == 0:
+        for i in range(n):
+            key = src[i]
+            q = (key >> shift) & _MASK
+            dst[offs[q]] = key
+            offs[q] += 1
+    elif mode == 1:
+        for i in range(n):
+            key = _flip(src[i])
+            q = (key >> shift) & _MASK
+            dst[offs[q]] = key
+            offs[q] += 1
+    elif mode == 2:
+        for i in range(n):
+            key = src[i]
+            q = (key >> shift) & _MASK
+            dst[offs[q]] = _unflip(key)
+            offs[q] += 1
+    else:
+        for i in range(n):
+            key = src[i]
+            q = (_flip(key) >> shift) & _MASK
+            dst[offs[q]] = key
+            offs[q] += 1
+
+
+@njit(cache=True, nogil=True)
+def _scatter_kv(src, dst, vsrc, vdst, offs, shift, mode):
+    """As :func:`_scatter`, carrying the payload vsrc -> vdst."""
+    n = src.shape[0]
+    if mode == 0:
+        for i in range(n):
+            key = src[i]
+            q = (key >> shift) & _MASK
+            o = offs[q]
+            dst[o] = key
+            vdst[o] = vsrc[i]
+            offs[q] = o + 1
+    elif mode == 1:
+        for i in range(n):
+            key = _flip(src[i])
+            q = (key >> shift) & _MASK
+            o = offs[q]
+            dst[o] = key
+            vdst[o] = vsrc[i]
+            offs[q] = o + 1
+    elif mode == 2:
+        for i in range(n):
+            key = src[i]
+            q = (key >> shift) & _MASK
+            o = offs[q]
+            dst[o] = _unflip(key)
+            vdst[o] = vsrc[i]
+            offs[q] = o + 1
+    else:
+        for i in range(n):
+            key = src[i]
+            q = (_flip(key) >> shift) & _MASK
+            o = offs[q]
+            dst[o] = key
+            vdst[o] = vsrc[i]
+            offs[q] = o + 1
+
+
+@njit(cache=True, nogil=True)
+def _offsets(h, offs):
+    s = 0
+    for q in range(_NB):
+        offs[q] = s
+        s += h[q]
+
+
+@njit(cache=True, nogil=True)
+def _sort_from(k, a, b):
+    """Sorted copy (uint64 bit patterns) of the float64 bits k (k is only read).
+
+    The histogram pass reads k once (and flags NaN); the first live scatter pass reads k
+    directly and flips the keys on the fly, the last one unflips them: no copy of the
+    input and no separate flip / unflip passes. Returns (sorted bits, has_nan); the
+    sorted bits are garbage when has_nan. ``a`` (the output) and ``b`` (scratch): uint64
+    arrays of k's length, allocated by the caller with numpy (numpy advises huge pages for
+    large arrays, which the 256-stream scatter needs: buffers from numba's ``np.empty``
+    measured 0.23 s against 0.14 s at n = 1e7).
+    """
+    n = k.shape[0]
+    hist = np.empty((PASSES, _NB), dtype=np.int64)
+    nan = _hist_check(k, hist)
+    if nan or n < 2:
+        if not nan:
+            a[:] = k
+        return a, nan
+    live = _live_passes(hist, n)
+    nlive = 0
+    for d in range(PASSES):
+        nlive += live[d]
+    if nlive == 0:  # all keys equal
+        a[:] = k
+        return a, nan
+    offs = np.empty(_NB, dtype=np.int64)
+    # the first write goes where the pass count makes the last one land in `a`
+    src = k
+    dst = a if nlive % 2 == 1 else b
+    done = 0
+    for d in range(PASSES):
+        if not live[d]:
+            continue
+        _offsets(hist[d], offs)
+        shift = np.uint64(d * RADIX_BITS)
+        if nlive == 1:
+            mode = 3
+        elif done == 0:
+            mode = 1
+        elif done == nlive - 1:
+            mode = 2
+        else:
+            mode = 0
+        _scatter(src, dst, offs, shift, mode)
+        done += 1
+        nxt = b if dst is a else a
+        src = dst
+        dst = nxt
+    return a, nan
+
+
+@njit(cache=True, nogil=True)
+def _sort_from_kv(k, w, a, wa, b, wb):
+    """As :func:`_sort_from` with the payload w (read only) carried along, and the weight
+    check of :func:`_check_weights` fused into the histogram pass.
+
+    Returns (sorted bits, w in that order, has_nan, bad_weight, total weight); a, wa
+    (output) and b, wb (scratch) are allocated by the caller with numpy.
+    """
+    n = k.shape[0]
+    hist = np.empty((PASSES, _NB), dtype=np.int64)
+    hist[:, :] = 0
+    nan = False
+    bad = False
+    tot = 0.0
+    for i in range(n):
+        raw = k[i]
+        nan |= (raw << _ONE) > _NAN_LO
+        key = _flip(raw)
+        for d in range(PASSES):
+            hist[d, (key >> np.uint64(d * RADIX_BITS)) & _MASK] += 1
+        c = w[i]
+        bad |= not (c >= 0.0 and c < np.inf)
+        tot += c
+    if nan or bad or n < 2:
+        if not (nan or bad):
+            a[:] = k
+            wa[:] = w
+        return a, wa, nan, bad, tot
+    live = _live_passes(hist, n)
+    nlive = 0
+    for d in range(PASSES):
+        nlive += live[d]
+    if nlive == 0:
+        a[:] = k
+        wa[:] = w
+        return a, wa, nan, bad, tot
+    offs = np.empty(_NB, dtype=np.int64)
+    odd = nlive % 2 == 1
+    src = k
+    vsrc = w
+    dst = a if odd else b
+    vdst = wa if odd else wb
+    done = 0
+    for d in range(PASSES):
+        if not live[d]:
+            continue
+        _offsets(hist[d], offs)
+        shift = np.uint64(d * RADIX_BITS)
+        if nlive == 1:
+            mode = 3
+        elif done == 0:
+            mode = 1
+        elif done == nlive - 1:
+            mode = 2
+        else:
+            mode = 0
+        _scatter_kv(src, dst, vsrc, vdst, offs, shift, mode)
+        done += 1
+        a_dst = dst is a
+        src = dst
+        vsrc = vdst
+        dst = b if a_dst else a
+        vdst = wb if a_dst else wa
+    return a, wa, nan, bad, tot
+
+
+def sort_pair_from(x, wx, y, wy):
+    """Sorted copies of two 1-D float64 C-contiguous arrays (with optional payloads), made
+    concurrently in two threads; the inputs are only read.
+
+    Validation is fused into the histogram pass. Returns ``(xs, wxs, ys, wys, info)`` with
+    ``info = {"x": (has_nan, bad_weight, total), "y": (...)}`` (``bad_weight`` False and
+    ``total`` None without a payload). When a flag is set the sorted arrays are garbage.
+    """
+    for a, nm in ((x, "x"), (wx, "wx"), (y, "y"), (wy, "wy")):
+        if a is not None and (a.dtype != np.float64 or a.ndim != 1 or not a.flags.c_contiguous):
+            raise ValueError(f"`{nm}` must be a 1-D C-contiguous float64 array (internal).")
+    res = {}
+
+    def job(key, a, w):
+        def f():
+            k = a.view(np.uint64)
+            n = k.shape[0]
+            if w is None:
+                s, nan = _sort_from(k, np.empty(n, np.uint64), np.empty(n, np.uint64))
+                res[key] = (s.view(np.float64), None, bool(nan), False, None)
+            else:
+                s, ws, nan, bad, tot = _sort_from_kv(k, w, np.empty(n, np.uint64), np.empty(n),
+                                                     np.empty(n, np.uint64), np.empty(n))
+                res[key] = (s.view(np.float64), ws, bool(nan), bool(bad), float(tot))
+        return f
+
+    _two_threads(job("x", x, wx), job("y", y, wy))
+    xs, wxs, *ix = res["x"]
+    ys, wys, *iy = res["y"]
+    return xs, wxs, ys, wys, {"x": tuple(ix), "y": tuple(iy)}

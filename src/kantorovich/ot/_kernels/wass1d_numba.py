@@ -26,7 +26,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-__all__ = ["equal_uniform", "merge_uniform", "merge_weighted"]
+__all__ = ["equal_uniform", "merge_uniform", "merge_weighted", "merge_weighted_chunked"]
 
 
 @njit(cache=True, inline="always")
@@ -163,9 +163,179 @@ def _merge_weighted_rows(xs, wu, ys, wv, p):
     return out
 
 
+# ---------------------------------------------------------------- parallel weighted merge
+#: a single weighted row pair with n + m >= this is merged in ``MERGE_CHUNKS`` parallel chunks
+PAR_MERGE_MIN = 1 << 16
+#: number of chunks (fixed: the result does not depend on the thread count)
+MERGE_CHUNKS = 16
+#: block length of the block sums used to locate the split points
+_BLK = 4096
+
+
+@njit(cache=True, inline="always")
+def _prefix_at(w, pb, i, blk):
+    """sum(w[:i]) from the block prefix sums pb (pb[b] = sum(w[:b * blk]))."""
+    b = i // blk
+    s = pb[b]
+    for k in range(b * blk, i):
+        s += w[k]
+    return s
+
+
+@njit(cache=True)
+def _first_above(w, pb, tot, t, blk, last):
+    """Smallest i with (sum(w[:i + 1]) / tot > t), clamped to ``last``, and sum(w[:i + 1]).
+
+    i is the atom whose quantile interval contains levels just above t; ``last`` is the
+    last atom of positive weight, whose level is pinned to 1.
+    """
+    nb = pb.shape[0] - 1
+    # last block b whose start prefix pb[b] / tot <= t (pb[0] = 0 <= t always)
+    lo = 0
+    hi = nb - 1
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if pb[mid] / tot <= t:
+            lo = mid
+        else:
+            hi = mid - 1
+    c = pb[lo]
+    i = lo * blk
+    while i < last:
+        c += w[i]
+        if c / tot > t:
+            return i, c
+        i += 1
+    # the last positive atom: its level is pinned to 1 by the merge, c is not used there
+    return last, c
+
+
+@njit(cache=True)
+def _merge_weighted_range(x, wu, y, wv, p, i, cu, tot_u, lu, j, cv, tot_v, lv, t_lo, t_hi, last):
+    """Sum of mass * cost over the staircase cells between levels t_lo and t_hi.
+
+    (i, cu) / (j, cv): the atoms covering levels just above t_lo and their inclusive
+    unnormalised cumulative weights. The same recurrence as the serial pass, cut at t_hi.
+    The level of the last positive-weight atom (lu / lv) and of all after it is pinned to
+    exactly 1: the block-summed totals may differ from the running sums by rounding, and a
+    trailing zero-weight point (possibly at +inf) must not receive a sliver of mass.
+    """
+    n = x.shape[0]
+    m = y.shape[0]
+    prev = t_lo
+    s = 0.0
+    while i < n and j < m:
+        tu = 1.0 if i >= lu else cu / tot_u
+        tv = 1.0 if j >= lv else cv / tot_v
+        nxt = tu if tu < tv else tv
+        if not last and nxt >= t_hi:
+            mass = t_hi - prev
+            if mass > 0.0:
+                s += mass * _cost(x[i], y[j], p)
+            break
+        mass = nxt - prev
+        if mass > 0.0:
+            s += mass * _cost(x[i], y[j], p)
+            prev = nxt
+        if tu <= tv:
+            i += 1
+            if i < n:
+                cu += wu[i]
+        if tv <= tu:
+            j += 1
+            if j < m:
+                cv += wv[j]
+    return s
+
+
+@njit(cache=True, parallel=True)
+def _block_prefix2(wu, wv, blk):
+    """Block prefix sums of wu and wv (pb[b] = sum(w[:b * blk]), pb[-1] = total), in parallel."""
+    n = wu.shape[0]
+    m = wv.shape[0]
+    nbu = (n + blk - 1) // blk
+    nbv = (m + blk - 1) // blk
+    bs = np.empty(nbu + nbv)
+    for c in prange(nbu + nbv):
+        s = 0.0
+        if c < nbu:
+            for k in range(c * blk, min(n, (c + 1) * blk)):
+                s += wu[k]
+        else:
+            cc = c - nbu
+            for k in range(cc * blk, min(m, (cc + 1) * blk)):
+                s += wv[k]
+        bs[c] = s
+    pu = np.empty(nbu + 1)
+    pv = np.empty(nbv + 1)
+    pu[0] = 0.0
+    for b in range(nbu):
+        pu[b + 1] = pu[b] + bs[b]
+    pv[0] = 0.0
+    for b in range(nbv):
+        pv[b + 1] = pv[b] + bs[nbu + b]
+    return pu, pv
+
+
+@njit(cache=True, parallel=True)
+def _merge_weighted_chunked(x, wu, y, wv, p, n_chunks, blk):
+    """W_p^p of one weighted row pair, the staircase cut into n_chunks level ranges.
+
+    Split levels: chunk c covers [t_c, t_{c+1}] with t_c the mean of the u level at index
+    c n / K and the v level at index c m / K (so both sides' atoms are spread over the
+    chunks); the start atoms and their cumulative weights come from the block prefix sums
+    plus a scan of one block. Chunks are summed in order (deterministic).
+    """
+    n = x.shape[0]
+    m = y.shape[0]
+    pu, pv = _block_prefix2(wu, wv, blk)
+    tot_u = pu[pu.shape[0] - 1]
+    tot_v = pv[pv.shape[0] - 1]
+    lu = n - 1
+    while lu > 0 and wu[lu] == 0.0:
+        lu -= 1
+    lv = m - 1
+    while lv > 0 and wv[lv] == 0.0:
+        lv -= 1
+    lev = np.empty(n_chunks + 1)
+    lev[0] = 0.0
+    lev[n_chunks] = 1.0
+    for c in range(1, n_chunks):
+        a = _prefix_at(wu, pu, (c * n) // n_chunks, blk) / tot_u
+        b = _prefix_at(wv, pv, (c * m) // n_chunks, blk) / tot_v
+        t = 0.5 * (a + b)
+        lev[c] = min(max(t, lev[c - 1]), 1.0)
+    part = np.zeros(n_chunks)
+    for c in prange(n_chunks):
+        t_lo = lev[c]
+        t_hi = lev[c + 1]
+        if t_hi > t_lo or c == n_chunks - 1:
+            i, cu = _first_above(wu, pu, tot_u, t_lo, blk, lu)
+            j, cv = _first_above(wv, pv, tot_v, t_lo, blk, lv)
+            part[c] = _merge_weighted_range(x, wu, y, wv, p, i, cu, tot_u, lu, j, cv, tot_v, lv,
+                                            t_lo, t_hi, c == n_chunks - 1)
+    s = 0.0
+    for c in range(n_chunks):
+        s += part[c]
+    return s
+
+
 def merge_weighted(xs, wu, ys, wv, p):
-    """(B,) array of W_p^p between weighted sorted rows (weights carried in sorted order)."""
-    return _merge_weighted_rows(xs, wu, ys, wv, float(p))
+    """(B,) array of W_p^p between weighted sorted rows (weights carried in sorted order).
+
+    A single long row pair (n + m >= ``PAR_MERGE_MIN``, contiguous) is merged in
+    ``MERGE_CHUNKS`` chunks in parallel (:func:`merge_weighted_chunked`); batches are
+    parallel over rows.
+    """
+    p = float(p)
+    if xs.shape[0] == 1 and xs.shape[1] + ys.shape[1] >= PAR_MERGE_MIN:
+        return np.array([merge_weighted_chunked(xs[0], wu[0], ys[0], wv[0], p)])
+    return _merge_weighted_rows(xs, wu, ys, wv, p)
+
+
+def merge_weighted_chunked(x, wu, y, wv, p, n_chunks=MERGE_CHUNKS, blk=_BLK):
+    """W_p^p of one weighted sorted row pair, merged in ``n_chunks`` parallel level ranges."""
+    return _merge_weighted_chunked(x, wu, y, wv, float(p), int(n_chunks), int(blk))
 
 
 def warm_up() -> None:
