@@ -553,3 +553,134 @@ def test_radix_path_does_not_modify_input(rng):
     wasserstein_1d(xx, y, a, b, backend="numba")  # weights (n,) broadcast to the rows
     for v, v0 in zip((x, y, a, b, xx), saved + [xx0]):
         assert_equal(v, v0)
+
+
+# --------------------------------------------------------------- fused out-of-place sort, chunked merge
+@pytest.mark.parametrize("n", [0, 1, 2, 3, 255, 256, 257, 2049, 100_003])
+def test_sort_pair_from_matches_stable_sort(n):
+    """The out-of-place radix sort with fused checks: bit-for-bit the stable order, payload
+    carried, totals and flags right, inputs untouched."""
+    from kantorovich.ot._kernels import radix_numba as R
+
+    rng = np.random.default_rng(500 + n)
+    x, y = _nasty(rng, n), _nasty(rng, n + 3)
+    wx = rng.random(n) * (rng.random(n) > 0.3)
+    saved = [a.copy() for a in (x, y, wx)]
+    xs, wxs, ys, wys, info = R.sort_pair_from(x, wx, y, None)
+    o = _stable_order(x)
+    assert_equal(xs.view(np.uint64), x[o].view(np.uint64))
+    assert_equal(wxs, wx[o])
+    assert_equal(ys.view(np.uint64), y[_stable_order(y)].view(np.uint64))
+    assert wys is None
+    assert info["x"][:2] == (False, False) and info["y"] == (False, False, None)
+    assert_allclose(info["x"][2], wx.sum(), rtol=1e-12)
+    for a, a0 in zip((x, y, wx), saved):
+        assert_equal(a, a0)
+
+
+def test_sort_pair_from_layouts_and_flags():
+    from kantorovich.ot._kernels import radix_numba as R
+
+    rng = np.random.default_rng(8)
+    # no live pass (all equal), one live pass (flip and unflip in the same scatter: only the
+    # low digit varies), sign only, infinities only; odd and even live-pass counts
+    for x in (np.full(3001, -2.75), 1.0 + np.arange(3001)[::-1] * 2.0**-52,
+              -1.0 - np.arange(3001)[::-1] * 2.0**-52, np.where(rng.random(3001) < 0.5, -0.0, 0.0),
+              np.tile([np.inf, -np.inf, 0.0], 1000), 1.0 + rng.integers(0, 2**20, 3001) * 2.0**-52):
+        w = rng.random(x.size)
+        xs, ws, ys, _, _ = R.sort_pair_from(x, w, x, None)
+        o = _stable_order(x)
+        assert_equal(xs.view(np.uint64), x[o].view(np.uint64))
+        assert_equal(ys.view(np.uint64), x[o].view(np.uint64))
+        assert_equal(ws, w[o])
+    x = rng.normal(size=5000)
+    w = rng.random(5000)
+    for bad_x, bad_w, flags in ((np.nan, 1.0, (True, False)), (1.0, -1.0, (False, True)),
+                                (1.0, np.inf, (False, True)), (1.0, np.nan, (False, True))):
+        xb, wb = x.copy(), w.copy()
+        xb[1234], wb[4321] = bad_x, bad_w
+        info = R.sort_pair_from(xb, wb, x, None)[4]
+        assert info["x"][:2] == flags and info["y"][:2] == (False, False)
+    neg_nan = np.array([-np.nan] * 3 + [1.0])
+    assert R.sort_pair_from(neg_nan, None, x, None)[4]["x"][0]
+    with pytest.raises(ValueError, match="C-contiguous float64"):
+        R.sort_pair_from(x[::2], None, x, None)
+
+
+def _chunk_case(rng, n, m):
+    x = np.sort(np.round(rng.normal(size=n), 1))  # ties
+    y = np.sort(np.round(rng.normal(size=m) + 0.2, 1))
+    wu = rng.random(n) * (rng.random(n) > 0.4)  # zero weights, runs of them
+    wv = rng.random(m) * (rng.random(m) > 0.2)
+    wu[rng.integers(n)] += 0.5
+    wv[rng.integers(m)] += 0.5
+    return x, wu, y, wv
+
+
+@pytest.mark.parametrize("trial", range(8))
+def test_chunked_weighted_merge_matches_reference(trial):
+    """The parallel merge (staircase cut at quantile levels) against the numpy reference
+    and the serial kernel, for many chunk counts and block lengths (split points inside
+    blocks, on ties and on runs of zero weights), infinities with zero and positive mass."""
+    from kantorovich.ot._kernels import wass1d_numba as K
+
+    rng = np.random.default_rng(700 + trial)
+    n, m = (int(k) for k in rng.integers(1, 2500, size=2))
+    x, wu, y, wv = _chunk_case(rng, n, m)
+    if trial % 4 == 1:  # zero-weight points at the infinities: ignored
+        x = np.concatenate([[-np.inf], x, [np.inf, np.inf]])
+        wu = np.concatenate([[0.0], wu, [0.0, 0.0]])
+    if trial % 4 == 2:  # matched mass at +inf: finite
+        x, y = np.append(x, np.inf), np.append(y, np.inf)
+        wu, wv = np.append(wu, wu.sum()), np.append(wv, wv.sum())
+    if trial % 4 == 3:  # one dominant atom: most chunks fall inside it
+        wu[rng.integers(wu.size)] += 1e6
+    p = [1.0, 2.0, 1.5, 3.0][trial % 4]
+    ref = _wpp_reference(x[None], wu[None], y[None], wv[None], p)[0]
+    serial = K._merge_weighted_rows(x[None], wu[None], y[None], wv[None], p)[0]
+    assert_allclose(serial, ref, rtol=1e-10)
+    for chunks, blk in ((16, 4096), (7, 3), (64, 1), (2, 17), (1, 5), (33, 64)):
+        got = K.merge_weighted_chunked(x, wu, y, wv, p, chunks, blk)
+        assert_allclose(got, ref, rtol=1e-10, err_msg=f"chunks={chunks} blk={blk}")
+    # unmatched mass at +inf: inf in every chunking
+    xi = np.append(x[np.isfinite(x)], np.inf)
+    wi = np.append(wu[np.isfinite(x)], 1.0)
+    for chunks, blk in ((16, 4096), (7, 3)):
+        assert K.merge_weighted_chunked(xi, wi, y, wv, p, chunks, blk) == np.inf
+    # chunking of a uniform-weight problem equals the exact integer merge
+    assert_allclose(K.merge_weighted_chunked(x[np.isfinite(x)], np.ones(np.isfinite(x).sum()), y,
+                                             np.ones(y.size), p, 9, 7),
+                    K.merge_uniform(x[None][:, np.isfinite(x)], y[None], p)[0], rtol=1e-10)
+
+
+def test_fast_single_pair_path_matches_numpy_and_reports_bad_input():
+    """The copy-free path (1-D float64 contiguous rows, >= PAIR_MIN_SIZE values): same values
+    as the numpy backend (one-sided weights, unequal sizes, p != 1) and the ordinary errors."""
+    from kantorovich.ot import _wasserstein_1d as W
+
+    rng = np.random.default_rng(41)
+    n = W.PAIR_MIN_SIZE // 2 + 5
+    m = W.PAIR_MIN_SIZE // 2 + 1001
+    x = np.round(rng.normal(size=n), 2)
+    y = np.round(rng.standard_t(3, size=m), 2)
+    a = rng.random(n) * (rng.random(n) > 0.3)
+    b = rng.random(m)
+    assert W._fast_single_pair(x, y, a, b, 1, "auto") is not None
+    assert W._fast_single_pair(x, y[:100], a, None, 1, "auto") is None  # too short
+    assert W._fast_single_pair(x.astype(np.float32), y, None, None, 1, "auto") is None
+    for uw, vw in ((a, b), (a, None), (None, b), (None, None)):
+        for p in (1, 2.5):
+            ref = wasserstein_1d(x, y, uw, vw, p=p, backend="numpy")
+            got = W._fast_single_pair(x, y, uw, vw, p, "numba")
+            assert isinstance(got, np.float64)
+            assert_allclose(got, ref, rtol=1e-10)
+    for kw, match in ((dict(u_values=np.where(np.arange(n) == 7, np.nan, x)), "`u_values` must not contain NaN"),
+                      (dict(v_values=np.where(np.arange(m) == 9, np.nan, y)), "`v_values` must not contain NaN"),
+                      (dict(u_weights=np.where(np.arange(n) == 3, -1.0, a)), "`u_weights` must be non-negative"),
+                      (dict(v_weights=np.where(np.arange(m) == 3, np.inf, b)), "`v_weights`"),
+                      (dict(v_weights=np.zeros(m)), "`v_weights` must have a positive total"),
+                      (dict(u_weights=np.full(n, 1e305)), "`u_weights` must have a finite total"),
+                      (dict(u_weights=a[:-1]), "`u_weights` must have the same length")):
+        args = dict(u_values=x, v_values=y, u_weights=a, v_weights=b) | kw
+        with pytest.raises(ValueError, match=match):
+            wasserstein_1d(**args)

@@ -248,32 +248,35 @@ def _merge_weighted_range(x, wu, y, wv, p, i, cu, tot_u, lu, j, cv, tot_v, lv, t
     return s
 
 
+@njit(cache=True, inline="always")
+def _seq_prefix(w, pb, blk):
+    """pb[b] = the sequential running sum of w before index b * blk; pb[-1] = the total."""
+    s = 0.0
+    for k in range(w.shape[0]):
+        if k % blk == 0:
+            pb[k // blk] = s
+        s += w[k]
+    pb[pb.shape[0] - 1] = s
+
+
 @njit(cache=True, parallel=True)
 def _block_prefix2(wu, wv, blk):
-    """Block prefix sums of wu and wv (pb[b] = sum(w[:b * blk]), pb[-1] = total), in parallel."""
+    """Block prefix sums of wu and wv, one side per thread.
+
+    The sums are *sequential* (the same additions in the same order as the serial merge),
+    so a chunk that starts from pb[b] and keeps adding reproduces the serial running sums
+    and totals bit for bit: the breakpoint levels cu / tot agree exactly across chunks (a
+    point at +inf whose mass is matched on the other side stays matched).
+    """
     n = wu.shape[0]
     m = wv.shape[0]
-    nbu = (n + blk - 1) // blk
-    nbv = (m + blk - 1) // blk
-    bs = np.empty(nbu + nbv)
-    for c in prange(nbu + nbv):
-        s = 0.0
-        if c < nbu:
-            for k in range(c * blk, min(n, (c + 1) * blk)):
-                s += wu[k]
+    pu = np.empty((n + blk - 1) // blk + 1)
+    pv = np.empty((m + blk - 1) // blk + 1)
+    for c in prange(2):
+        if c == 0:
+            _seq_prefix(wu, pu, blk)
         else:
-            cc = c - nbu
-            for k in range(cc * blk, min(m, (cc + 1) * blk)):
-                s += wv[k]
-        bs[c] = s
-    pu = np.empty(nbu + 1)
-    pv = np.empty(nbv + 1)
-    pu[0] = 0.0
-    for b in range(nbu):
-        pu[b + 1] = pu[b] + bs[b]
-    pv[0] = 0.0
-    for b in range(nbv):
-        pv[b + 1] = pv[b] + bs[nbu + b]
+            _seq_prefix(wv, pv, blk)
     return pu, pv
 
 
