@@ -586,7 +586,15 @@ def test_sort_pair_from_layouts_and_flags():
     # low digit varies), sign only, infinities only; odd and even live-pass counts
     for x in (np.full(3001, -2.75), 1.0 + np.arange(3001)[::-1] * 2.0**-52,
               -1.0 - np.arange(3001)[::-1] * 2.0**-52, np.where(rng.random(3001) < 0.5, -0.0, 0.0),
-              np.tile([np.inf, -np.inf, 0.0], 1000), 1.0 + rng.integers(0, 2**20, 3001) * 2.0**-52):
+              np.tile([np.inf, -np.inf, 0.0], 1000), 1.0 + rng.integers(0, 2**20, 3001) * 2.0**-52,
+              # runs of equal top-48-bit keys finished by the low-digit fix-up: short runs
+              # (insertion sort), runs of exactly 32 / 33 (the switch to the run radix), and
+              # negatives (low bits in reverse order), mixed with singletons
+              1.0 + rng.integers(0, 2**24, 3001) * 2.0**-52,
+              -(1.0 + rng.integers(0, 2**24, 3001) * 2.0**-52),
+              np.concatenate([1.0 + rng.permutation(32) * 2.0**-52, 2.0 + rng.permutation(33) * 2.0**-51,
+                              -3.0 - rng.permutation(33) * 2.0**-51, rng.normal(size=500),
+                              np.repeat([5.0, -5.0], 40)])):
         w = rng.random(x.size)
         xs, ws, ys, _, _ = R.sort_pair_from(x, w, x, None)
         o = _stable_order(x)

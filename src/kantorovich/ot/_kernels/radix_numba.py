@@ -385,6 +385,75 @@ def _offsets(h, offs):
         s += h[q]
 
 
+#: the out-of-place sorts scatter only digits LOW..7 (48 bits) and finish each run of equal
+#: top-48-bit keys locally (insertion sort up to ``_RUN_INSERT`` values, else a two-pass radix
+#: on the low 16 bits of the run): for continuous data nearly all runs have length 1, so two
+#: of the eight scatter passes become one sequential read
+LOW = 2
+_RUN_INSERT = 32
+_S16 = np.uint64(16)
+
+
+@njit(cache=True, nogil=True)
+def _fix_low(a, wa, tmp, wtmp, has_w):
+    """Stable sort of every run of a (raw float64 bits) whose keys agree above bit 16, by the
+    low 16 bits of the flipped key, carrying wa (when has_w); tmp / wtmp: scratch (n,)."""
+    n = a.shape[0]
+    cnt0 = np.empty(_NB, dtype=np.int64)
+    cnt1 = np.empty(_NB, dtype=np.int64)
+    s = 0
+    while s < n:
+        top = a[s] >> _S16
+        e = s + 1
+        while e < n and (a[e] >> _S16) == top:
+            e += 1
+        if e - s > _RUN_INSERT:
+            cnt0[:] = 0
+            cnt1[:] = 0
+            for i in range(s, e):
+                key = _flip(a[i])
+                cnt0[key & _MASK] += 1
+                cnt1[(key >> np.uint64(RADIX_BITS)) & _MASK] += 1
+            o0 = s
+            o1 = s
+            for q in range(_NB):
+                c0 = cnt0[q]
+                cnt0[q] = o0
+                o0 += c0
+                c1 = cnt1[q]
+                cnt1[q] = o1
+                o1 += c1
+            for i in range(s, e):
+                q = _flip(a[i]) & _MASK
+                o = cnt0[q]
+                tmp[o] = a[i]
+                if has_w:
+                    wtmp[o] = wa[i]
+                cnt0[q] = o + 1
+            for i in range(s, e):
+                q = (_flip(tmp[i]) >> np.uint64(RADIX_BITS)) & _MASK
+                o = cnt1[q]
+                a[o] = tmp[i]
+                if has_w:
+                    wa[o] = wtmp[i]
+                cnt1[q] = o + 1
+        elif e - s > 1:
+            for i in range(s + 1, e):
+                raw = a[i]
+                fk = _flip(raw)
+                wv = wa[i] if has_w else 0.0
+                j = i - 1
+                while j >= s and _flip(a[j]) > fk:
+                    a[j + 1] = a[j]
+                    if has_w:
+                        wa[j + 1] = wa[j]
+                    j -= 1
+                a[j + 1] = raw
+                if has_w:
+                    wa[j + 1] = wv
+        s = e
+
+
 @njit(cache=True, nogil=True)
 def _sort_from(k, a, b):
     """Sorted copy (uint64 bit patterns) of the float64 bits k (k is only read).
@@ -406,17 +475,22 @@ def _sort_from(k, a, b):
         return a, nan
     live = _live_passes(hist, n)
     nlive = 0
-    for d in range(PASSES):
+    for d in range(LOW, PASSES):
         nlive += live[d]
-    if nlive == 0:  # all keys equal
+    need_fix = False
+    for d in range(LOW):
+        need_fix |= live[d]
+    if nlive == 0:  # all keys agree above the low digits
         a[:] = k
+        if need_fix:
+            _fix_low(a, a.view(np.float64), b, b.view(np.float64), False)
         return a, nan
     offs = np.empty(_NB, dtype=np.int64)
     # the first write goes where the pass count makes the last one land in `a`
     src = k
     dst = a if nlive % 2 == 1 else b
     done = 0
-    for d in range(PASSES):
+    for d in range(LOW, PASSES):
         if not live[d]:
             continue
         _offsets(hist[d], offs)
@@ -434,6 +508,8 @@ def _sort_from(k, a, b):
         nxt = b if dst is a else a
         src = dst
         dst = nxt
+    if need_fix:
+        _fix_low(a, a.view(np.float64), b, b.view(np.float64), False)
     return a, nan
 
 
@@ -467,11 +543,16 @@ def _sort_from_kv(k, w, a, wa, b, wb):
         return a, wa, nan, bad, tot
     live = _live_passes(hist, n)
     nlive = 0
-    for d in range(PASSES):
+    for d in range(LOW, PASSES):
         nlive += live[d]
+    need_fix = False
+    for d in range(LOW):
+        need_fix |= live[d]
     if nlive == 0:
         a[:] = k
         wa[:] = w
+        if need_fix:
+            _fix_low(a, wa, b, wb, True)
         return a, wa, nan, bad, tot
     offs = np.empty(_NB, dtype=np.int64)
     odd = nlive % 2 == 1
@@ -480,7 +561,7 @@ def _sort_from_kv(k, w, a, wa, b, wb):
     dst = a if odd else b
     vdst = wa if odd else wb
     done = 0
-    for d in range(PASSES):
+    for d in range(LOW, PASSES):
         if not live[d]:
             continue
         _offsets(hist[d], offs)
@@ -500,6 +581,8 @@ def _sort_from_kv(k, w, a, wa, b, wb):
         vsrc = vdst
         dst = b if a_dst else a
         vdst = wb if a_dst else wa
+    if need_fix:
+        _fix_low(a, wa, b, wb, True)
     return a, wa, nan, bad, tot
 
 
