@@ -29,6 +29,14 @@ Entry points (all ``cache=True``; numba is imported here, never at ``import kant
 * :func:`sort_pair(x, wx, y, wy)`: sort two 1-D arrays (each with an optional payload) in
   place *concurrently*, one per thread (the kernels release the GIL), for the common case of
   one long u and one long v.
+* :func:`sort_pair_from(x, wx, y, wy)`: the same, *out of place* (the inputs are only read),
+  with the validation (NaN values; NaN, negative, infinite weights; totals) fused into the
+  histogram pass, the key flip / unflip fused into the first / last scatter, only the top 48
+  bits scattered (6 passes) and runs of equal top keys finished locally (``_fix_low``).
+
+All large buffers are allocated by numpy and passed in: numpy advises transparent huge pages,
+numba's ``np.empty`` does not, and the scatter is TLB-bound on 4 KiB pages (0.41 s against
+0.25 s for one key-value sort at n = 1e7).
 """
 
 from __future__ import annotations
