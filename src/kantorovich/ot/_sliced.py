@@ -192,6 +192,21 @@ def _draw(n_projections, d, rng, xp, dtype):
     return th if xp is np else xp.asarray(th, dtype=dtype)
 
 
+
+def _random_projections(x, y, a, b, p, backend, L, rng):
+    """Validate, move to the device, draw ``L`` directions and project: the shared first half
+    of :func:`sliced_wasserstein` and :func:`max_sliced_wasserstein`."""
+    xa, ya, aw, bw, p, backend, on_gpu = _prepare(x, y, a, b, p, backend, n_dirs_hint=L)
+    gen = check_rng(rng)
+    if backend == "cuda":
+        xa, ya, aw, bw = _on_device(xa, ya, aw, bw)
+        xp = xp_of(xa)
+    else:
+        xp = np
+    th = _draw(L, xa.shape[1], gen, xp, xa.dtype)
+    w = _projected_wp(xa, ya, aw, bw, th, p, backend)
+    return xa, ya, aw, bw, p, backend, on_gpu, xp, th, w
+
 def sliced_wasserstein(x, y, *, n_projections, p=1, rng=None, a=None, b=None, backend="auto"):
     r"""Monte-Carlo sliced Wasserstein distance SW_p between two point clouds.
 
@@ -244,15 +259,7 @@ def sliced_wasserstein(x, y, *, n_projections, p=1, rng=None, a=None, b=None, ba
     2.0
     """
     L = check_int(n_projections, "n_projections", minimum=1)
-    xa, ya, aw, bw, p, backend, on_gpu = _prepare(x, y, a, b, p, backend, n_dirs_hint=L)
-    gen = check_rng(rng)
-    if backend == "cuda":
-        xa, ya, aw, bw = _on_device(xa, ya, aw, bw)
-        xp = xp_of(xa)
-    else:
-        xp = np
-    th = _draw(L, xa.shape[1], gen, xp, xa.dtype)
-    w = _projected_wp(xa, ya, aw, bw, th, p, backend)
+    xa, ya, aw, bw, p, backend, on_gpu, xp, th, w = _random_projections(x, y, a, b, p, backend, L, rng)
     val = xp.mean(w) if p == 1.0 else _power_mean(w, p, xp)
     return _return(val, on_gpu)
 
@@ -303,15 +310,7 @@ def max_sliced_wasserstein(x, y, *, n_projections, p=1, rng=None, a=None, b=None
     """
     L = check_int(n_projections, "n_projections", minimum=1)
     refine = check_int(refine, "refine", minimum=0)
-    xa, ya, aw, bw, p, backend, on_gpu = _prepare(x, y, a, b, p, backend, n_dirs_hint=L)
-    gen = check_rng(rng)
-    if backend == "cuda":
-        xa, ya, aw, bw = _on_device(xa, ya, aw, bw)
-        xp = xp_of(xa)
-    else:
-        xp = np
-    th = _draw(L, xa.shape[1], gen, xp, xa.dtype)
-    w = _projected_wp(xa, ya, aw, bw, th, p, backend)
+    xa, ya, aw, bw, p, backend, on_gpu, xp, th, w = _random_projections(x, y, a, b, p, backend, L, rng)
     k = int(xp.argmax(w))
     best, theta = w[k], th[k]
     for _ in range(refine):
