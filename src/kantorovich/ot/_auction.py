@@ -50,7 +50,7 @@ from .._validation import (
     check_weights,
     describe,
 )
-from ..exceptions import BackendUnavailableError, ConvergenceWarning
+from ..exceptions import ConvergenceWarning
 
 __all__ = ["assignment", "auction_transport"]
 
@@ -411,6 +411,13 @@ def _solve_cpu(prob: _Problem, backend: str, exact: bool, eps_final, theta: floa
         info.update(phases=phases, bids=int(bids), eps_final=eps / prob.scale,
                     pre_finish_gap=S / n / prob.scale)
     eps_bound = eps / prob.scale
+    perm, f, g, certified_exact, method = _certify_and_finish(ops, prob, perm, u, v, S, exact, info)
+    return perm, f, g, eps_bound, certified_exact, method, rounds, info
+
+
+def _certify_and_finish(ops, prob, perm, u, v, S: float, exact: bool, info: dict):
+    """Shared tail of the CPU and GPU solvers: prove optimality or finish exactly, then measure
+    the dual violation over all n^2 pairs. Returns (perm, f, g, certified_exact, method)."""
     certified_exact = False
     method = "auction"
     if prob.integer and S / prob.scale < 1.0 - 1e-9:
@@ -419,10 +426,9 @@ def _solve_cpu(prob: _Problem, backend: str, exact: bool, eps_final, theta: floa
         f, g = u, v
     elif exact:
         t1 = time.perf_counter()
-        perm, f, g, ok = _finish(ops, perm, u, v, S, info)
+        perm, f, g, certified_exact = _finish(ops, perm, u, v, S, info)
         info["t_finish_s"] = time.perf_counter() - t1
         method = "auction + sparse JV finish"
-        certified_exact = ok
     else:
         f, g = u, v
     viol = ops.violation(f, g)
@@ -430,7 +436,7 @@ def _solve_cpu(prob: _Problem, backend: str, exact: bool, eps_final, theta: floa
     info["dual_violation"] = max(viol, 0.0) / prob.scale
     if viol > 16 * _MACH * mag:
         certified_exact = False
-    return perm, f, g, eps_bound, certified_exact, method, rounds, info
+    return perm, f, g, certified_exact, method
 
 
 def assignment(M=None, *, x=None, y=None, cost="sqeuclidean", backend="auto", exact=True,
@@ -561,23 +567,7 @@ def _finish_after_gpu(prob: _Problem, perm, p, eps, exact: bool, info: dict):
     u, r = ops.row_min(v, perm)
     S = float(r.sum())
     info["pre_finish_gap"] = S / n / prob.scale
-    ok = False
-    method = "auction"
-    if prob.integer and S / prob.scale < 1.0 - 1e-9:
-        ok, method, f, g = True, "auction (integer costs)", u, v
-    elif exact:
-        t1 = time.perf_counter()
-        perm, f, g, ok = _finish(ops, perm, u, v, S, info)
-        info["t_finish_s"] = time.perf_counter() - t1
-        method = "auction + sparse JV finish"
-    else:
-        f, g = u, v
-    viol = ops.violation(f, g)
-    mag = max(1.0, float(np.abs(f).max()), float(np.abs(g).max()))
-    info["dual_violation"] = max(viol, 0.0) / prob.scale
-    if viol > 16 * _MACH * mag:
-        ok = False
-    return perm, f, g, ok, method
+    return _certify_and_finish(ops, prob, perm, u, v, S, exact, info)
 
 
 # --------------------------------------------------------------------------------------------
