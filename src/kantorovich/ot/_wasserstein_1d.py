@@ -36,6 +36,7 @@ import numpy as np
 from .._array_api import cupy_or_raise, is_cupy, namespace, pick_backend
 from .._results import Wasserstein1DResult
 from .._validation import as_float_array, check_weights, describe, xp_of
+from ._kernels.wass1d_cupy import broadcast_rows  # xp-generic; imports no CuPy
 
 __all__ = ["wasserstein_1d", "wasserstein_1d_plan"]
 
@@ -367,16 +368,6 @@ def _fast_single_pair(u_values, v_values, u_weights, v_weights, p, backend):
     return np.float64(np.asarray(wp, dtype=np.float64).reshape(()))
 
 
-def _to_rows(xs, ws, batch, xp):
-    """Broadcast sorted (..., n) values (and weights) to the batch and flatten to (B, n)."""
-    n = xs.shape[-1]
-    shape = tuple(batch) + (n,)
-    xs = xp.broadcast_to(xs, shape).reshape(-1, n)
-    if ws is not None:
-        ws = xp.broadcast_to(ws, shape).reshape(-1, n)
-    return xs, ws
-
-
 def wasserstein_1d(u_values, v_values, u_weights=None, v_weights=None, *, p=1, backend="auto"):
     r"""Wasserstein distance W_p between two 1-D discrete distributions.
 
@@ -478,8 +469,8 @@ def wasserstein_1d(u_values, v_values, u_weights=None, v_weights=None, *, p=1, b
     else:
         xs, wu = _sort_rows(u, uw, np)
         ys, wv = _sort_rows(v, vw, np)
-    xs, wu = _to_rows(xs, wu, batch, np)
-    ys, wv = _to_rows(ys, wv, batch, np)
+    xs, wu = broadcast_rows(xs, wu, batch, np)
+    ys, wv = broadcast_rows(ys, wv, batch, np)
     wp = _wp_sorted(xs, wu, ys, wv, p, backend)
     wp = np.asarray(wp, dtype=np.float64).reshape(batch)
     return np.float64(wp) if wp.ndim == 0 else wp

@@ -79,14 +79,18 @@ def _sort_rows(x, w, xp):
     return xp.take_along_axis(x, order, axis=-1), xp.take_along_axis(w, order, axis=-1)
 
 
-def _rows(x, w, batch, xp):
-    xs, ws = _sort_rows(x, w, xp)
+def broadcast_rows(xs, ws, batch, xp):
+    """Broadcast sorted (..., n) values (and weights) to the batch and flatten to (B, n)."""
     n = xs.shape[-1]
     shape = tuple(batch) + (n,)
     xs = xp.broadcast_to(xs, shape).reshape(-1, n)
     if ws is not None:
         ws = xp.broadcast_to(ws, shape).reshape(-1, n)
     return xs, ws
+
+
+def _rows(x, w, batch, xp):
+    return broadcast_rows(*_sort_rows(x, w, xp), batch, xp)
 
 
 def wpp_sorted_xp(xs, wu, ys, wv, p, xp, equal_kernel):
