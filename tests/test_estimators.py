@@ -91,7 +91,10 @@ def test_backend_numba_and_auto_rule():
     b = estimate_kl(x, y, n_boot=0, backend="numba")
     c = estimate_kl(x, y, n_boot=0)
     assert abs(a.value - b.value) < 1e-12 and c.info["backend"] == "numba"
-    assert estimate_kl(x[:, :5], y[:, :5], n_boot=0).info["backend"] == "numpy"
+    # d < 8: the numba KD-tree, same value as cKDTree (bit-identical distances for d <= 7)
+    e = estimate_kl(x[:, :5], y[:, :5], n_boot=0)
+    assert e.info["backend"] == "numba-kdtree"
+    assert e.value == estimate_kl(x[:, :5], y[:, :5], n_boot=0, backend="numpy").value
 
 
 def test_whiten_invariant_under_affine_map():

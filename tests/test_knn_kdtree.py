@@ -1,0 +1,124 @@
+"""The numba KD-tree kNN backend (bit-identical to cKDTree for d <= 7) and the counter-based
+bootstrap kernel (reproducible, independent of the thread count)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from kantorovich.divergences import estimate_kl
+from kantorovich.divergences._knn import knn_positive
+
+kd = pytest.importorskip("kantorovich.divergences._knn_kdtree_numba")
+
+
+def _ref_pair(x, y, k):
+    a, da = knn_positive(x, x, k, same=True)
+    b, db = knn_positive(x, y, k)
+    return a, b, da, db
+
+
+@pytest.mark.parametrize("n,m,d,k,leaf", [(700, 500, 1, 3, 16), (1000, 700, 2, 5, 16),
+                                           (900, 1300, 3, 8, 32), (1200, 800, 5, 6, 64),
+                                           (500, 600, 7, 5, 4), (60, 9, 4, 5, 1)])
+def test_kdtree_matches_ckdtree_bitwise(n, m, d, k, leaf):
+    g = np.random.default_rng(n + d)
+    x, y = g.normal(size=(n, d)), 0.4 + 1.3 * g.normal(size=(m, d))
+    rho, nu, dx, dy = kd.knn_pair_kdtree(x, y, k, leafsize=leaf)
+    a, b, da, db = _ref_pair(x, y, k)
+    np.testing.assert_array_equal(rho, a)
+    np.testing.assert_array_equal(nu, b)
+    assert (dx, dy) == (da, db) == (0, 0)
+    for q, r, same in ((x, x, True), (x, y, False), (y, x, False)):
+        o, dup = kd.knn_positive_kdtree(q, r, k, same=same, leafsize=leaf)
+        ref, dref = knn_positive(q, r, k, same=same)
+        np.testing.assert_array_equal(o, ref)
+        assert dup == dref
+
+
+def test_kdtree_high_dim_close_to_ckdtree():
+    # d >= 8: cKDTree sums squares in 4 interleaved partial sums, ours in order: rounding only
+    g = np.random.default_rng(3)
+    x, y = g.normal(size=(400, 10)), g.normal(size=(300, 10))
+    rho, nu, _, _ = kd.knn_pair_kdtree(x, y, 4)
+    a, b, _, _ = _ref_pair(x, y, 4)
+    np.testing.assert_allclose(rho, a, rtol=1e-14, atol=0)
+    np.testing.assert_allclose(nu, b, rtol=1e-14, atol=0)
+
+
+def test_kdtree_duplicates_ties_degenerate():
+    g = np.random.default_rng(4)
+    # integer grid: ties and many duplicates (more than k per point)
+    x = g.integers(0, 4, size=(600, 3)).astype(float)
+    y = g.integers(0, 4, size=(400, 3)).astype(float)
+    rho, nu, dx, dy = kd.knn_pair_kdtree(x, y, 6)
+    a, b, da, db = _ref_pair(x, y, 6)
+    np.testing.assert_array_equal(rho, a)
+    np.testing.assert_array_equal(nu, b)
+    assert (dx, dy) == (da, db) and dx > 0
+    # a constant coordinate and all-equal blocks (leaves that cannot be split)
+    x = np.c_[g.normal(size=500), np.zeros(500)]
+    x[:100] = 1.5
+    y = np.c_[g.normal(size=300), np.zeros(300)]
+    rho, nu, dx, dy = kd.knn_pair_kdtree(x, y, 5)
+    a, b, da, db = _ref_pair(x, y, 5)
+    np.testing.assert_array_equal(rho, a)
+    np.testing.assert_array_equal(nu, b)
+    assert (dx, dy) == (da, db) == (100, 0)
+    # exponentially spaced points: midpoint splits peel one point per level (depth guard)
+    x = np.c_[2.0 ** -np.arange(1000.0), np.zeros(1000)]
+    y = np.c_[2.0 ** -np.arange(0.5, 800.0), np.zeros(800)]
+    rho, nu, _, _ = kd.knn_pair_kdtree(x, y, 3, leafsize=4)
+    a, b, _, _ = _ref_pair(x, y, 3)
+    np.testing.assert_array_equal(rho, a)
+    np.testing.assert_array_equal(nu, b)
+
+
+def test_kdtree_too_many_duplicates_raises():
+    x = np.zeros((10, 2))
+    x[:2, 0] = [1.0, 2.0]
+    with pytest.raises(ValueError, match="positive distance"):
+        kd.knn_pair_kdtree(x, x + 0.5, 3)
+
+
+def test_estimate_kl_kdtree_equals_tree_backend():
+    g = np.random.default_rng(5)
+    x, y = g.normal(size=(1500, 3)), g.normal(0.3, 1.2, size=(1300, 3))
+    for method in ("knn", "knn-ensemble", "knn-adaptive"):
+        a = estimate_kl(x, y, method=method, n_boot=50, rng=1, backend="numpy")
+        b = estimate_kl(x, y, method=method, n_boot=50, rng=1, backend="numba-kdtree")
+        assert a.value == b.value and a.ci == b.ci, method
+
+
+# ------------------------------------------------------------------ bootstrap kernel
+def test_bootstrap_kernel_reproducible_thread_independent_and_uniform():
+    import numba
+
+    from kantorovich.divergences._resample import _indices_np, bootstrap_means, draw_key
+
+    g = np.random.default_rng(6)
+    t = g.normal(size=1001)
+    key = draw_key(np.random.default_rng(7))
+    assert key == draw_key(np.random.default_rng(7))
+    a = bootstrap_means(t, 300, key)
+    saved = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        b = bootstrap_means(t, 300, key)
+    finally:
+        numba.set_num_threads(saved)
+    np.testing.assert_array_equal(a, b)
+    # the numpy path draws the same indices (sums may differ in the last bits)
+    np.testing.assert_allclose(a, bootstrap_means(t, 300, key, use_numba=False), rtol=0, atol=1e-13)
+    for j in (0, 3, 1000):  # a one-hot vector counts how often index j was drawn
+        e = np.zeros(1001)
+        e[j] = 1001.0
+        np.testing.assert_allclose(bootstrap_means(e, 40, key),
+                                   _indices_np(1001, 0, 40, key).__eq__(j).sum(axis=1), atol=1e-9)
+    # resampled means: spread sd(t)/sqrt(n), centred on mean(t)
+    assert abs(a.std() / (t.std() / np.sqrt(t.size)) - 1) < 0.15
+    assert abs(a.mean() - t.mean()) < 3 * t.std() / np.sqrt(t.size * 300)
+    # index stream uniform on {0..n-1}
+    idx = _indices_np(7, 0, 20000, key).ravel()
+    freq = np.bincount(idx, minlength=7) / idx.size
+    assert idx.min() == 0 and idx.max() == 6 and np.abs(freq - 1 / 7).max() < 0.003
