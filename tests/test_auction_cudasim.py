@@ -59,6 +59,76 @@ def test_cuda_kernels_under_simulator():
     assert "CUDASIM-OK" in proc.stdout
 
 
+_PATHS_SCRIPT = textwrap.dedent(
+    """
+    import numpy as np
+    from kantorovich.ot import _auction as A
+    from kantorovich.ot._kernels import auction_cuda as G
+
+    def reference(prob, sched, max_rounds):
+        C, n = prob.dense(), prob.n
+        p, r2c, c2r = np.zeros(n), np.full(n, -1, np.int64), np.full(n, -1, np.int64)
+        rounds = bids = 0
+        for e in sched:
+            r, b = A._auction_phase_numpy(C, p, r2c, c2r, e, max_rounds)
+            bids += b
+            if r < 0:
+                return r2c, p, rounds, bids, False
+            rounds += r
+        return r2c, p, rounds, bids, True
+
+    rng = np.random.default_rng(3)
+    probs = [A._prepare(rng.random((9, 9)), None, None, "sqeuclidean"),
+             A._prepare(rng.integers(0, 4, (8, 8)).astype(float), None, None, "sqeuclidean"),  # ties
+             A._prepare(None, rng.random((12, 2)), rng.random((12, 2)), "sqeuclidean")]
+    # (problem, max_rounds, tail, sync_every). tail=0: 3-kernel rounds only; tail=3: switch to the
+    # tail kernel mid-phase; tail=n: the tail kernel runs whole phases, with more free rows than
+    # its 2 simulator warps (rows-per-warp loop); max_rounds=3 cuts a phase (also across a switch)
+    cases = [(0, 10**6, 0, 4), (0, 10**6, 3, 2), (0, 10**6, 9, 1), (1, 10**6, 3, 1), (1, 3, 0, 1),
+             (2, 3, 8, 2), (2, 10**6, 12, 1)]
+    seen = set()
+    for which, max_rounds, tail, sync_every in cases:
+        prob = probs[which]
+        n = prob.n
+        eps_f = prob.scale / (n + 1) if prob.integer else max(prob.c_range / (4.0 * n * n), A._EPS_FLOOR)
+        sched = A._schedule(max(prob.c_range / 16.0, eps_f), eps_f, 5.0)
+        ref = reference(prob, sched, max_rounds)
+        st = {}
+        perm, p, rounds, bids, conv = G.auction_cuda(prob, sched, max_rounds, tail=tail,
+                                                     sync_every=sync_every, stats=st)
+        where = (n, max_rounds, tail, sync_every)
+        assert perm.tolist() == ref[0].tolist(), where
+        assert np.array_equal(p, ref[1]), where  # bit-identical prices
+        assert (bids, conv) == ref[3:], (where, bids, conv, ref[2:])
+        if conv:
+            assert rounds == ref[2], where
+        else:
+            assert rounds >= max_rounds, where  # the GPU also counts the rounds of the cut phase
+        if tail == 0:
+            assert st["tail_launches"] == 0
+        if tail == n:
+            assert st["multi_rounds_launched"] == 0 and st["tail_rounds"] > 0
+        if 0 < tail < n and st["multi_rounds_launched"] and st["tail_rounds"]:
+            seen.add("switch" if conv else "switch-cut")
+        # host reads: one per phase start, one per sync_every rounds, one per tail launch
+        assert st["host_reads"] <= 2 * len(sched) + -(-st["multi_rounds_launched"] // sync_every)
+    assert seen == {"switch", "switch-cut"}, seen
+    print("PATHS-OK")
+    """
+)
+
+
+def test_cuda_tail_kernel_and_multiblock_rounds_match_numpy_reference():
+    """The persistent tail kernel, the 3-kernel rounds and the switch between them (mid-phase,
+    and under max_rounds) give bit-identical prices, the same permutation, rounds and bids as
+    ``_auction_phase_numpy`` for the same eps schedule (CUDA simulator; shuffles emulated)."""
+    env = dict(os.environ, NUMBA_ENABLE_CUDASIM="1")
+    proc = subprocess.run([sys.executable, "-c", _PATHS_SCRIPT], env=env, capture_output=True, text=True,
+                          timeout=900)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "PATHS-OK" in proc.stdout
+
+
 @pytest.mark.gpu
 @pytest.mark.parametrize("n", [100, 1000])
 def test_cuda_matches_cpu_on_gpu(n):

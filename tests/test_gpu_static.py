@@ -71,7 +71,7 @@ def _nvvm_ok() -> bool:
 
 
 @pytest.mark.skipif(not _nvvm_ok(), reason="numba-cuda NVVM not available")
-def test_numba_cuda_kernels_compile_for_sm90(monkeypatch):
+def test_numba_cuda_kernels_compile_for_sm90(monkeypatch, tmp_path):
     from numba import cuda
     from numba import types as T
 
@@ -84,14 +84,31 @@ def test_numba_cuda_kernels_compile_for_sm90(monkeypatch):
     f64, i64 = T.float64, T.int64
     a2, a1, i1 = T.Array(f64, 2, "C"), T.Array(f64, 1, "C"), T.Array(i64, 1, "C")
     sigs = {
-        "check": (a2, a2, a2, i64, f64, f64, a1, i1, i1, f64),
-        "bid": (a2, a2, a2, i64, f64, f64, a1, i1, f64, i1, a1, a1),
-        "winner": (i1, i64, i1, a1, a1, i1),
-        "assign": (i1, i64, i1, a1, i1, a1, i1, i1),
-        "reset_compact": (i64, i1, a1, i1, i1, i1, i1),
+        "check": (a2, a2, a2, i64, f64, f64, a1, i1, i1, f64, i1, i64),
+        "compact": (i1, i1, i1, i64),
+        "bid": (a2, a2, a2, i64, f64, f64, a1, i1, i1, i64, f64, i1, a1, a1),
+        "winner": (i1, i1, i64, i64, i1, a1, a1, i1),
+        "assign": (i1, i1, i1, i64, i64, i1, a1, i1, a1, i1, i1),
+        # the persistent tail kernel: one block of 1024 threads, warp shuffles, shared free lists
+        "tail": (a2, a2, a2, i64, f64, f64, a1, i1, i1, i1, i1, i64, f64, i64, i64, a1, i1),
     }
+    assert ks["tail_tpb"] == 1024 and ks["launch_bounds"]["tail"] == 1024
     for name, sig in sigs.items():
-        cuda.compile_ptx(ks[name].py_func, sig, cc=(9, 0))
+        lb = ks["launch_bounds"].get(name)
+        ptx, _ = cuda.compile_ptx(ks[name].py_func, sig, cc=(9, 0), launch_bounds=lb)
+        if name == "tail":
+            assert "shfl.sync.bfly" in ptx and "bar.sync" in ptx and ".maxntid 1024" in ptx
+        ptxas = shutil.which("ptxas")
+        if ptxas is not None:
+            # the launch fails on the GPU unless threads/block x registers/thread <= 65536
+            f = tmp_path / f"{name}.ptx"
+            f.write_text(ptx)
+            r = subprocess.run([ptxas, "-arch=sm_90", "-v", str(f), "-o", str(tmp_path / f"{name}.cubin")],
+                               capture_output=True, text=True, timeout=120)
+            assert r.returncode == 0, r.stderr[-2000:]
+            regs = [int(w) for line in r.stderr.splitlines() if "Used" in line and "registers" in line
+                    for w, nxt in zip(line.split(), line.split()[1:]) if nxt.startswith("registers")]
+            assert regs and max(regs) * (lb or 256) <= 65536, (name, r.stderr[-1000:])
     for dt, nb in ((np.float32, T.float32), (np.float64, T.float64)):
         partial, combine = S._get_kernels(3, 2, dt)
         b2, b1 = T.Array(nb, 2, "C"), T.Array(nb, 1, "C")

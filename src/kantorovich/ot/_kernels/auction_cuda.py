@@ -57,6 +57,44 @@ def simulator() -> bool:
 _KERNELS: dict = {}
 cuda = None  # numba.cuda, bound by kernels()
 
+TAIL_CAP = 1024  # largest free-row count the tail kernel accepts (its shared-memory lists)
+TAIL_ROWS = None  # free rows at which a phase switches to the tail kernel; None: tail_rows(n)
+SYNC_EVERY = 8  # multi-block rounds queued between two host reads of the free-row counter
+_KEY = 4294967296  # col_win key = round stamp * 2^32 + (2^32 - 1 - row): max = newest round, lowest row
+
+
+def tail_rows(n: int) -> int:
+    """Default switch point: ``clamp(2^20 // n, 32, TAIL_CAP)`` free rows (131 at n = 8000, 32 at
+    n = 32000). Rationale: a tail round scans ``nfree * n`` costs on one SM, a multi-block round
+    costs ~3 launches (~10-30 us each); both are about equal near ``nfree * n ~ 1e6``. A guess to
+    tune on the GPU (``TAIL_ROWS`` / ``auction_cuda(tail=...)``)."""
+    if TAIL_ROWS is not None:
+        return int(TAIL_ROWS)
+    return int(min(TAIL_CAP, max(32, (1 << 20) // max(n, 1))))
+
+
+_SIM_WARPS: dict = {}
+
+
+def _sim_shfl3(a, b, c, off):
+    """``shfl_xor_sync(0xffffffff, ., off)`` of three values for the CUDA simulator (which lacks
+    warp shuffles): the 32 simulator threads of a warp swap them through a buffer and a barrier.
+    All 32 lanes must call it together, as on the GPU."""
+    import threading
+
+    th = threading.current_thread()
+    tid = th.thread_id
+    key = tid // 32  # the simulator runs one block at a time
+    ent = _SIM_WARPS.get(key)
+    if ent is None:
+        ent = _SIM_WARPS.setdefault(key, (threading.Barrier(32), [None] * 32))
+    bar, buf = ent
+    buf[tid % 32] = (a, b, c)
+    bar.wait(timeout=120)
+    r = buf[(tid % 32) ^ off]
+    bar.wait(timeout=120)
+    return r
+
 
 def kernels(tpb: int):
     """Compile (once per block size) and return the kernels; ``tpb`` a power of two."""
@@ -67,6 +105,20 @@ def kernels(tpb: int):
     from numba import float64, int64
 
     INF = math.inf
+    sim = simulator()
+    tail_warps = 2 if sim else 32  # 64 simulator threads; 1024 threads on a GPU
+    tail_tpb = 32 * tail_warps
+    CAP = TAIL_CAP
+    KEY = _KEY
+    LOW = _KEY - 1
+
+    if sim:
+        shfl3 = _sim_shfl3
+    else:
+        @cuda.jit(device=True, inline="always")
+        def shfl3(a, b, c, off):
+            return (cuda.shfl_xor_sync(0xFFFFFFFF, a, off), cuda.shfl_xor_sync(0xFFFFFFFF, b, off),
+                    cuda.shfl_xor_sync(0xFFFFFFFF, c, off))
 
     @cuda.jit(device=True, inline="always")
     def cost(C, x, y, kind, pw, scale, i, j):
@@ -83,14 +135,16 @@ def kernels(tpb: int):
         return scale * s ** (0.5 * pw)
 
     @cuda.jit(device=True, inline="always")
-    def block_best2(C, x, y, kind, pw, scale, p, i, s1, sj, s2):
-        """(w1, j1, w2) of row i, reduced over the block; valid in every thread after return."""
-        tid = cuda.threadIdx.x
+    def merge(a1, aj, a2, b1, bj, b2):
+        """(best, its column, second) of two disjoint column sets; ties: lowest column."""
+        if a1 < b1 or (a1 == b1 and aj < bj):
+            return a1, aj, min(a2, b1)
+        return b1, bj, min(b2, a1)
+
+    @cuda.jit(device=True, inline="always")
+    def scan(C, x, y, kind, pw, scale, p, i, j, step, w1, j1, w2):
+        """Fold columns j, j + step, ... < n of row i into (w1, j1, w2), in increasing j."""
         n = p.shape[0]
-        w1 = INF
-        w2 = INF
-        j1 = n
-        j = tid
         while j < n:
             w = cost(C, x, y, kind, pw, scale, i, j) + p[j]
             if w < w1 or (w == w1 and j < j1):
@@ -99,7 +153,14 @@ def kernels(tpb: int):
                 j1 = j
             elif w < w2:
                 w2 = w
-            j += tpb
+            j += step
+        return w1, j1, w2
+
+    @cuda.jit(device=True, inline="always")
+    def block_best2(C, x, y, kind, pw, scale, p, i, s1, sj, s2):
+        """(w1, j1, w2) of row i, reduced over the block; valid in every thread after return."""
+        tid = cuda.threadIdx.x
+        w1, j1, w2 = scan(C, x, y, kind, pw, scale, p, i, tid, tpb, INF, p.shape[0], INF)
         s1[tid] = w1
         sj[tid] = j1
         s2[tid] = w2
@@ -107,98 +168,218 @@ def kernels(tpb: int):
         step = tpb // 2
         while step > 0:
             if tid < step:
-                a1 = s1[tid]
-                aj = sj[tid]
-                a2 = s2[tid]
-                b1 = s1[tid + step]
-                bj = sj[tid + step]
-                b2 = s2[tid + step]
-                if a1 < b1 or (a1 == b1 and aj < bj):
-                    s2[tid] = min(a2, b1)
-                else:
-                    s1[tid] = b1
-                    sj[tid] = bj
-                    s2[tid] = min(b2, a1)
+                a1, aj, a2 = merge(s1[tid], sj[tid], s2[tid], s1[tid + step], sj[tid + step], s2[tid + step])
+                s1[tid] = a1
+                sj[tid] = aj
+                s2[tid] = a2
             cuda.syncthreads()
             step //= 2
         return s1[0], sj[0], s2[0]
 
     @cuda.jit
-    def check_kernel(C, x, y, kind, pw, scale, p, r2c, c2r, eps):
+    def check_kernel(C, x, y, kind, pw, scale, p, r2c, c2r, eps, st, par):
+        """Phase start: drop the assignments that violate eps-CS; zero this phase's counters."""
         i = cuda.blockIdx.x
         s1 = cuda.shared.array(tpb, float64)
         sj = cuda.shared.array(tpb, int64)
         s2 = cuda.shared.array(tpb, float64)
         w1, j1, w2 = block_best2(C, x, y, kind, pw, scale, p, i, s1, sj, s2)
         if cuda.threadIdx.x == 0:
+            if i == 0:
+                st[par] = 0
+                st[2] = 0
             j = r2c[i]
             if j >= 0 and cost(C, x, y, kind, pw, scale, i, j) + p[j] > w1 + eps:
                 c2r[j] = -1
                 r2c[i] = -1
 
     @cuda.jit
-    def bid_kernel(C, x, y, kind, pw, scale, p, rows, eps, bid_col, bid_val, col_best):
-        t = cuda.blockIdx.x
-        i = rows[t]
+    def compact_kernel(r2c, rows, st, par):
+        """Phase start: list the unassigned rows in ``rows``, count in ``st[par]``."""
+        t = cuda.grid(1)
+        if t < r2c.shape[0] and r2c[t] < 0:
+            k = cuda.atomic.add(st, par, 1)
+            rows[k] = t
+
+    @cuda.jit
+    def bid_kernel(C, x, y, kind, pw, scale, p, rows, st, par, eps, bid_col, bid_val, col_best):
+        """One block per free row (grid-stride): post ``p[j1] + (w2 - w1) + eps`` by atomic max.
+
+        ``col_best`` is never reset: a stale entry is a past winning bid <= today's price <= any
+        new bid on that column (prices only rise, float addition is monotone), so the atomic
+        max over this round's bids is exact."""
+        nfree = st[par]
+        if cuda.blockIdx.x == 0 and cuda.threadIdx.x == 0:
+            st[1 - par] = 0  # the next round's counter (its previous use ended a round ago)
         s1 = cuda.shared.array(tpb, float64)
         sj = cuda.shared.array(tpb, int64)
         s2 = cuda.shared.array(tpb, float64)
-        w1, j1, w2 = block_best2(C, x, y, kind, pw, scale, p, i, s1, sj, s2)
-        if cuda.threadIdx.x == 0:
-            b = p[j1] + (w2 - w1) + eps
-            bid_col[t] = j1
-            bid_val[t] = b
-            cuda.atomic.max(col_best, j1, b)
+        t = cuda.blockIdx.x
+        while t < nfree:
+            i = rows[t]
+            w1, j1, w2 = block_best2(C, x, y, kind, pw, scale, p, i, s1, sj, s2)
+            if cuda.threadIdx.x == 0:
+                b = p[j1] + (w2 - w1) + eps
+                bid_col[t] = j1
+                bid_val[t] = b
+                cuda.atomic.max(col_best, j1, b)
+            cuda.syncthreads()
+            t += cuda.gridDim.x
 
     @cuda.jit
-    def winner_kernel(rows, nfree, bid_col, bid_val, col_best, col_win):
+    def winner_kernel(rows, st, par, stamp, bid_col, bid_val, col_best, col_win):
+        """Bidders matching their column's maximum post ``stamp * 2^32 + (2^32 - 1 - row)`` by
+        atomic max: the newest round wins over stale entries (no reset), then the lowest row."""
+        nfree = st[par]
         t = cuda.grid(1)
+        if t == 0 and nfree > 0:
+            st[2] += 1
+            st[3] += nfree
         if t < nfree:
             j = bid_col[t]
             if bid_val[t] == col_best[j]:
-                cuda.atomic.min(col_win, j, rows[t])
+                cuda.atomic.max(col_win, j, stamp * KEY + (LOW - rows[t]))
 
     @cuda.jit
-    def assign_kernel(rows, nfree, bid_col, bid_val, col_win, p, r2c, c2r):
+    def assign_kernel(rows, rows_next, st, par, stamp, bid_col, bid_val, col_win, p, r2c, c2r):
+        """Winners take their column and set its price; losers and evicted owners are appended
+        to the next round's list (counter ``st[1 - par]``; list order does not change the outcome)."""
+        nfree = st[par]
         t = cuda.grid(1)
         if t < nfree:
             j = bid_col[t]
             i = rows[t]
-            if col_win[j] == i:
+            if col_win[j] == stamp * KEY + (LOW - i):
                 old = c2r[j]
                 if old >= 0:
                     r2c[old] = -1
+                    rows_next[cuda.atomic.add(st, 1 - par, 1)] = old
                 c2r[j] = i
                 r2c[i] = j
                 p[j] = bid_val[t]
+            else:
+                rows_next[cuda.atomic.add(st, 1 - par, 1)] = i
 
-    @cuda.jit
-    def reset_compact_kernel(nfree, bid_col, col_best, col_win, r2c, rows_out, counter):
-        t = cuda.grid(1)
-        if t < nfree:
-            j = bid_col[t]
-            col_best[j] = -INF
-            col_win[j] = 1 << 62
-        if t < r2c.shape[0] and r2c[t] < 0:
-            k = cuda.atomic.add(counter, 0, 1)
-            rows_out[k] = t
+    # 1024 threads x at most 64 registers fill the register file: without the bound ptxas
+    # takes 78 and the launch fails (the simulator's jit has no launch_bounds)
+    tail_jit = cuda.jit if sim else cuda.jit(launch_bounds=tail_tpb)
 
-    ks = dict(check=check_kernel, bid=bid_kernel, winner=winner_kernel, assign=assign_kernel,
-              reset_compact=reset_compact_kernel)
+    @tail_jit
+    def tail_kernel(C, x, y, kind, pw, scale, p, r2c, c2r, rows, st, par, eps, stamp0, max_r,
+                    col_best, col_win):
+        """The rest of a phase in ONE block of ``tail_tpb`` threads (``nfree <= TAIL_CAP``).
+
+        Per round: each warp takes free rows k = warp, warp + #warps, ... and scans all columns
+        (lane l: columns l, l + 32, ...), reduces (w1, j1, w2) by an xor-butterfly of warp
+        shuffles (every lane ends with the result) and lane 0 posts the bid; then winners by the
+        same stamped atomic max as ``winner_kernel``; then assignments/evictions and the next free
+        list in shared memory; ``syncthreads`` between the stages. Writes the phase counters
+        (rounds, bids) and the rows left free (``st[4]``, > 0 only when ``max_r`` was hit), and
+        the rounds it ran (``st[5]``, for the host's stamp)."""
+        fl = cuda.shared.array((2, CAP), int64)
+        bc = cuda.shared.array(CAP, int64)
+        bv = cuda.shared.array(CAP, float64)
+        nf = cuda.shared.array(2, int64)
+        tid = cuda.threadIdx.x
+        lane = tid % 32
+        warp = tid // 32
+        n = p.shape[0]
+        nfree = st[par]
+        t = tid
+        while t < nfree:
+            fl[0, t] = rows[t]
+            t += tail_tpb
+        if tid == 0:
+            nf[1] = 0
+        cuda.syncthreads()
+        cur = 0
+        r = 0
+        bids = 0
+        while nfree > 0 and r < max_r:
+            stamp = stamp0 + r
+            k = warp
+            while k < nfree:  # warp-uniform: all 32 lanes take part in the shuffles
+                i = fl[cur, k]
+                w1, j1, w2 = scan(C, x, y, kind, pw, scale, p, i, lane, 32, INF, n, INF)
+                off = 16
+                while off > 0:
+                    b1, bj, b2 = shfl3(w1, j1, w2, off)
+                    w1, j1, w2 = merge(w1, j1, w2, b1, bj, b2)
+                    off //= 2
+                if lane == 0:
+                    b = p[j1] + (w2 - w1) + eps
+                    bc[k] = j1
+                    bv[k] = b
+                    cuda.atomic.max(col_best, j1, b)
+                k += tail_warps
+            cuda.syncthreads()
+            t = tid
+            while t < nfree:
+                j = bc[t]
+                if bv[t] == col_best[j]:
+                    cuda.atomic.max(col_win, j, stamp * KEY + (LOW - fl[cur, t]))
+                t += tail_tpb
+            cuda.syncthreads()
+            t = tid
+            while t < nfree:
+                j = bc[t]
+                i = fl[cur, t]
+                if col_win[j] == stamp * KEY + (LOW - i):
+                    old = c2r[j]
+                    if old >= 0:
+                        r2c[old] = -1
+                        fl[1 - cur, cuda.atomic.add(nf, 1, 1)] = old
+                    c2r[j] = i
+                    r2c[i] = j
+                    p[j] = bv[t]
+                else:
+                    fl[1 - cur, cuda.atomic.add(nf, 1, 1)] = i
+                t += tail_tpb
+            cuda.syncthreads()
+            bids += nfree
+            r += 1
+            nfree = nf[1]
+            cur = 1 - cur
+            cuda.syncthreads()  # every thread has read nf[1]
+            if tid == 0:
+                nf[1] = 0
+            cuda.syncthreads()
+        if tid == 0:
+            st[2] += r
+            st[3] += bids
+            st[4] = nfree
+            st[5] = r
+
+    ks = dict(check=check_kernel, compact=compact_kernel, bid=bid_kernel, winner=winner_kernel,
+              assign=assign_kernel, tail=tail_kernel, tail_tpb=tail_tpb,
+              launch_bounds={"tail": None if sim else tail_tpb})
     _KERNELS[tpb] = ks
     return ks
 
 
-def auction_cuda(prob, schedule, max_rounds, tpb=None):
+def auction_cuda(prob, schedule, max_rounds, tpb=None, tail=None, sync_every=None, stats=None):
     """Run the phases of ``schedule`` (scaled eps values) on the GPU.
+
+    Per phase: ``check`` + ``compact`` and one host read; then bidding rounds of three kernels
+    (``bid``, ``winner``, ``assign``) queued ``sync_every`` at a time between host reads of the
+    free-row counter (the kernels read the count on the device; rounds past the end of the phase
+    are no-ops), until at most ``tail`` rows are free; then ONE ``tail`` launch runs the rest of
+    the phase, and one host read closes it. ``tail=0`` never uses the tail kernel; ``tail >= n``
+    runs every phase in it. ``stats`` (a dict) receives launch / host-read / round counts.
 
     Returns (perm, prices, rounds, bids, converged) as numpy arrays / ints.
     """
     cuda = _cuda()
     if tpb is None:
         tpb = 4 if simulator() else 256
-    k = kernels(tpb)
     n = prob.n
+    tail = tail_rows(n) if tail is None else int(tail)
+    if not 0 <= tail <= TAIL_CAP:
+        raise ValueError(f"`tail` must be in [0, {TAIL_CAP}]; got {tail}.")
+    sync_every = SYNC_EVERY if sync_every is None else int(sync_every)
+    if sync_every < 1:
+        raise ValueError(f"`sync_every` must be >= 1; got {sync_every}.")
+    k = kernels(tpb)
     C = cuda.to_device(np.ascontiguousarray(prob.C))
     x = cuda.to_device(np.ascontiguousarray(prob.x))
     y = cuda.to_device(np.ascontiguousarray(prob.y))
@@ -206,42 +387,69 @@ def auction_cuda(prob, schedule, max_rounds, tpb=None):
     p = cuda.to_device(np.zeros(n))
     r2c = cuda.to_device(np.full(n, -1, dtype=np.int64))
     c2r = cuda.to_device(np.full(n, -1, dtype=np.int64))
-    rows = cuda.to_device(np.arange(n, dtype=np.int64))
-    rows_next = cuda.device_array(n, dtype=np.int64)
+    rows = [cuda.device_array(n, dtype=np.int64), cuda.device_array(n, dtype=np.int64)]
     bid_col = cuda.device_array(n, dtype=np.int64)
     bid_val = cuda.device_array(n, dtype=np.float64)
     col_best = cuda.to_device(np.full(n, -np.inf))
-    col_win = cuda.to_device(np.full(n, 1 << 62, dtype=np.int64))
-    counter = cuda.to_device(np.zeros(1, dtype=np.int64))
+    col_win = cuda.to_device(np.zeros(n, dtype=np.int64))
+    # st: [0], [1] free-row counters by round parity; [2] rounds of this phase; [3] bids (all
+    # phases); [4] rows left free by the tail kernel; [5] rounds run by the tail kernel
+    st = cuda.to_device(np.zeros(8, dtype=np.int64))
+    hst = cuda.pinned_array(8, dtype=np.int64)
     tb = 128 if not simulator() else 8
     grid_n = (n + tb - 1) // tb
-    rounds = bids = 0
+    rounds = 0
+    stamp = 1  # global round stamp for col_win keys; strictly increasing over all rounds
+    par = 0
     converged = True
-    zero = np.zeros(1, dtype=np.int64)
+    cnt = dict(launches=0, host_reads=0, multi_rounds_launched=0, tail_launches=0, tail_rounds=0)
+
+    def read():
+        st.copy_to_host(hst)  # synchronises with the queued kernels
+        cnt["host_reads"] += 1
+        return hst
+
     for eps in schedule:
         eps = float(eps)
-        k["check"][n, tpb](C, x, y, kind, pw, scale, p, r2c, c2r, eps)
-        counter.copy_to_device(zero)
-        k["reset_compact"][grid_n, tb](0, bid_col, col_best, col_win, r2c, rows, counter)
-        nfree = int(counter.copy_to_host()[0])
-        r = 0
+        k["check"][n, tpb](C, x, y, kind, pw, scale, p, r2c, c2r, eps, st, par)
+        k["compact"][grid_n, tb](r2c, rows[par], st, par)
+        cnt["launches"] += 2
+        nfree = int(read()[par])
+        r = 0  # bidding rounds launched in this phase (all real while nfree > 0 at the last read)
         while nfree > 0:
             if r >= max_rounds:
                 converged = False
                 break
-            r += 1
-            bids += nfree
-            k["bid"][nfree, tpb](C, x, y, kind, pw, scale, p, rows, eps, bid_col, bid_val, col_best)
+            if nfree <= tail:
+                k["tail"][1, k["tail_tpb"]](C, x, y, kind, pw, scale, p, r2c, c2r, rows[par], st, par,
+                                            eps, stamp, max_rounds - r, col_best, col_win)
+                cnt["launches"] += 1
+                cnt["tail_launches"] += 1
+                h = read()
+                stamp += int(h[5])
+                cnt["tail_rounds"] += int(h[5])
+                if int(h[4]) > 0:
+                    converged = False
+                break
             g = (nfree + tb - 1) // tb
-            k["winner"][g, tb](rows, nfree, bid_col, bid_val, col_best, col_win)
-            k["assign"][g, tb](rows, nfree, bid_col, bid_val, col_win, p, r2c, c2r)
-            counter.copy_to_device(zero)
-            k["reset_compact"][max(g, grid_n), tb](nfree, bid_col, col_best, col_win, r2c, rows_next, counter)
-            rows, rows_next = rows_next, rows
-            nfree = int(counter.copy_to_host()[0])
-        rounds += r
+            for _ in range(min(sync_every, max_rounds - r)):
+                k["bid"][nfree, tpb](C, x, y, kind, pw, scale, p, rows[par], st, par, eps,
+                                     bid_col, bid_val, col_best)
+                k["winner"][g, tb](rows[par], st, par, stamp, bid_col, bid_val, col_best, col_win)
+                k["assign"][g, tb](rows[par], rows[1 - par], st, par, stamp, bid_col, bid_val, col_win,
+                                   p, r2c, c2r)
+                par = 1 - par
+                stamp += 1
+                r += 1
+                cnt["launches"] += 3
+                cnt["multi_rounds_launched"] += 1
+            nfree = int(read()[par])
+        rounds += int(hst[2])  # hst: the last read, taken after every kernel of the phase
         if not converged:
             break
+    bids = int(hst[3])
+    if stats is not None:
+        stats.update(cnt)
     return r2c.copy_to_host(), p.copy_to_host(), rounds, bids, converged
 
 
@@ -258,9 +466,10 @@ def solve(prob, exact, eps_final, theta, max_rounds, _solve_cpu_finish):
         eps_f = max(eps_final * prob.scale, _EPS_FLOOR)
     sched = _schedule(max(prob.c_range / 16.0, eps_f), eps_f, theta)
     t0 = time.perf_counter()
-    perm, p, rounds, bids, converged = auction_cuda(prob, sched, max_rounds)
+    stats: dict = {}
+    perm, p, rounds, bids, converged = auction_cuda(prob, sched, max_rounds, stats=stats)
     info.update(t_auction_s=time.perf_counter() - t0, phases=len(sched), bids=int(bids),
-                eps_final=sched[-1] / prob.scale)
+                eps_final=sched[-1] / prob.scale, gpu=stats)
     if not converged:
         import warnings
 
