@@ -65,62 +65,92 @@ _WIN64 = (2.0 ** -500, 2.0 ** 999)
 _WIN32 = (2.0 ** -60, 2.0 ** 99)
 
 
-@intrinsic
-def _pow2_f64(typingctx, k):
-    """2**k for a float64 holding an integer k in [-1022, 1023], from the exponent bits."""
-    sig = types.float64(types.float64)
+def _bits_of(x: float, dt) -> int:
+    return int(np.array([x], dtype=dt).view(np.int64 if dt == np.float64 else np.int32)[0])
 
+
+# Exponent bits: with M = 1.5 * 2^52 + 1023 (float64; 1.5 * 2^23 + 127 in float32) and k = rint(t),
+# k + M is exact for |k| < 2^51 and its low mantissa bits hold k + bias as an integer, so its
+# bits shifted left by 52 (23) are the bits of 2^k: no float-to-int conversion. (k is rounded
+# first, by one roundeven instruction; rounding t + M directly would break ties the other way.)
+# Bit patterns of positive doubles are ordered like their values, so clamping the bits of k + M
+# (integer min/max) clamps k to [-LIM, LIM] for every finite t (k + M < 0 or |k| >= 2^51 land
+# on the clamp too); r = t - k keeps |r| <= 1/2. This replaces the FP clamp of t.
+_MAGIC64 = 1.5 * 2.0 ** 52 + 1023.0
+_MAGIC32 = float(np.float32(1.5 * 2.0 ** 23 + 127.0))
+_KLIM64 = (_bits_of(_MAGIC64 - 1000.0, np.float64), _bits_of(_MAGIC64 + 1000.0, np.float64))
+_KLIM32 = (_bits_of(_MAGIC32 - 126.0, np.float32), _bits_of(_MAGIC32 + 100.0, np.float32))
+
+
+def _pow2_magic_codegen(width, lim):
     def codegen(context, builder, signature, args):
         from llvmlite import ir
 
-        i64 = ir.IntType(64)
-        ki = builder.fptosi(args[0], i64)
-        bits = builder.shl(builder.add(ki, ir.Constant(i64, 1023)), ir.Constant(i64, 52))
-        return builder.bitcast(bits, ir.DoubleType())
-    return sig, codegen
+        ity = ir.IntType(width)
+        lo, hi = ir.Constant(ity, lim[0]), ir.Constant(ity, lim[1])
+        b = builder.bitcast(args[0], ity)
+        b = builder.select(builder.icmp_signed("<", b, lo), lo, b)
+        b = builder.select(builder.icmp_signed(">", b, hi), hi, b)
+        b = builder.shl(b, ir.Constant(ity, 52 if width == 64 else 23))
+        return builder.bitcast(b, args[0].type)
+    return codegen
 
 
 @intrinsic
-def _pow2_f32(typingctx, k):
-    """2**k for a float32 holding an integer k in [-126, 127], from the exponent bits."""
-    sig = types.float32(types.float32)
+def _pow2_magic_f64(typingctx, s):
+    """2**k for s = t + _MAGIC64, k = rint(t) clamped to [-1000, 1000] (on the bits)."""
+    return types.float64(types.float64), _pow2_magic_codegen(64, _KLIM64)
 
+
+@intrinsic
+def _pow2_magic_f32(typingctx, s):
+    """2**k for s = t + _MAGIC32, k = rint(t) clamped to [-126, 100] (on the bits)."""
+    return types.float32(types.float32), _pow2_magic_codegen(32, _KLIM32)
+
+
+@intrinsic
+def _rint(typingctx, x):
+    """Round to nearest even (``llvm.roundeven``: one vector instruction, vectorises)."""
     def codegen(context, builder, signature, args):
         from llvmlite import ir
 
-        i32 = ir.IntType(32)
-        ki = builder.fptosi(args[0], i32)
-        bits = builder.shl(builder.add(ki, ir.Constant(i32, 127)), ir.Constant(i32, 23))
-        return builder.bitcast(bits, ir.FloatType())
-    return sig, codegen
+        fnty = ir.FunctionType(args[0].type, [args[0].type])
+        fn = builder.module.declare_intrinsic("llvm.roundeven", [args[0].type], fnty)
+        return builder.call(fn, [args[0]])
+    return x(x), codegen
 
 
 @njit(inline="always", fastmath=_FM)
 def _exp2_f64(t):
-    """2**t, t clamped to [-1000, 1000]; relative error 2.2e-16 (degree-11 fit on [-1/2, 1/2])."""
-    t = min(max(t, -1000.0), 1000.0)
-    k = np.floor(t + 0.5)
+    """2**t, t clamped to [-1000, 1000]; relative error 1.6e-16.
+
+    ``t = k + r``, ``k = rint(t)``, ``|r| <= 1/2``; ``2^r = 1 + r q(r)`` with q of degree 10
+    (weighted least squares for the relative error at 400 Chebyshev nodes, 50-digit arithmetic:
+    4e-17 before rounding); ``2^k`` from the bits of ``t + M`` (see ``_MAGIC64``). Per term:
+    1 add, 1 round, 1 sub, 2 integer clamps, 1 shift, 11 FMA, 1 mul (fused with the caller's
+    accumulation)."""
+    k = _rint(t)
+    s = _pow2_magic_f64(k + _MAGIC64)  # k + M is exact: the same rounding as r
     r = t - k
-    q = 4.4558179083360645e-10
-    q = q * r + 7.074194297288521e-09
-    q = q * r + 1.0178057087733941e-07
-    q = q * r + 1.3215432535912375e-06
-    q = q * r + 1.5252733841556773e-05
-    q = q * r + 0.00015403530463724353
-    q = q * r + 0.001333355814640647
-    q = q * r + 0.009618129107587256
-    q = q * r + 0.055504108664821625
-    q = q * r + 0.24022650695910158
+    q = 4.4307278984014654e-10
+    q = q * r + 7.073810155099862e-09
+    q = q * r + 1.0178229258049394e-07
+    q = q * r + 1.3215435106247474e-06
+    q = q * r + 1.5252733412140717e-05
+    q = q * r + 0.00015403530457518835
+    q = q * r + 0.0013333558146874727
+    q = q * r + 0.009618129107593736
+    q = q * r + 0.05550410866481954
+    q = q * r + 0.24022650695910133
     q = q * r + 0.6931471805599453
-    q = q * r + 1.0
-    return q * _pow2_f64(k)
+    return s * (q * r + 1.0)
 
 
 @njit(inline="always", fastmath=_FM)
 def _exp2_f32(t):
     """2**t in float32, t clamped to [-126, 100]; relative error 2.2e-7 (degree 5)."""
-    t = min(max(t, np.float32(-126.0)), np.float32(100.0))
-    k = np.floor(t + np.float32(0.5))
+    k = _rint(t)
+    s = _pow2_magic_f32(k + np.float32(_MAGIC32))
     r = t - k
     q = np.float32(0.0013390863364671234)
     q = q * r + np.float32(0.009676031918322054)
@@ -128,7 +158,7 @@ def _exp2_f32(t):
     q = q * r + np.float32(0.2402210748530834)
     q = q * r + np.float32(0.6931471880262288)
     q = q * r + np.float32(1.0000000754548972)
-    return q * _pow2_f32(k)
+    return s * q
 
 
 def _exp2(t):  # pragma: no cover - typed by the overload below
