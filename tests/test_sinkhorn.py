@@ -18,17 +18,18 @@ def _problem(rng, n=40, m=30, d=2):
     return x, y, a / a.sum(), b / b.sum()
 
 
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
 @pytest.mark.parametrize("eps", [0.1, 0.02])
 @pytest.mark.parametrize("symmetric", [False, True])
-def test_matches_pot_sinkhorn_log(rng, eps, symmetric):
+def test_matches_pot_sinkhorn_log(rng, eps, symmetric, backend):
     x, y, a, b = _problem(rng)
     M = pot.dist(x, y)
     ref = pot.sinkhorn2(a, b, M, reg=eps, method="sinkhorn_log", stopThr=1e-14, numItermax=200_000)
-    r = sinkhorn(a, b, M, eps=eps, tol=1e-12, symmetric=symmetric, max_iter=200_000)
-    assert r.converged
+    r = sinkhorn(a, b, M, eps=eps, tol=1e-12, symmetric=symmetric, max_iter=200_000, backend=backend)
+    assert r.converged and r.backend == backend
     assert r.value == pytest.approx(float(ref), rel=1e-8)
     P_ref = pot.sinkhorn(a, b, M, reg=eps, method="sinkhorn_log", stopThr=1e-14, numItermax=200_000)
-    P = sinkhorn(a, b, M, eps=eps, tol=1e-12, plan=True, max_iter=200_000).plan
+    P = sinkhorn(a, b, M, eps=eps, tol=1e-12, plan=True, max_iter=200_000, backend=backend).plan
     np.testing.assert_allclose(P, P_ref, rtol=1e-7, atol=1e-13)
 
 
@@ -37,7 +38,7 @@ def test_matches_pot_sinkhorn_log(rng, eps, symmetric):
 def test_pointcloud_matches_dense(rng, backend, cost):
     x, y, a, b = _problem(rng, n=35, m=25, d=3)
     pc = PointCloud(x, y, cost=cost)
-    rd = sinkhorn(a, b, pc.cost_matrix(), eps=0.05, tol=1e-11)
+    rd = sinkhorn(a, b, pc.cost_matrix(), eps=0.05, tol=1e-11, backend="numpy")
     rp = sinkhorn(a, b, pc, eps=0.05, tol=1e-11, backend=backend)
     assert rp.backend == backend
     assert rp.value == pytest.approx(rd.value, rel=1e-9)

@@ -32,7 +32,9 @@ __all__ = [
 ]
 
 SINKHORN_BACKENDS = ("auto", "numpy", "numba", "cuda", "numba_cuda")
-_AUTO_NUMPY_MAX_ENTRIES = 250_000  # host point clouds up to this n*m use the numpy reference
+_AUTO_NUMPY_MAX_POINTCLOUD = 250_000  # host point clouds up to this n*m use the numpy reference
+_AUTO_NUMPY_MAX_DENSE = float("inf")  # host dense costs up to this n*m use the numpy reference
+_NUMBA_SERIAL_MAX_ENTRIES = 0  # numba soft-mins below this n*m run on one thread
 _EXP_CLIP = 700.0
 
 
@@ -66,26 +68,51 @@ def _ops_numpy(geom, wdt):
 
 
 def _ops_numba(geom, wdt):
-    from ._kernels import softmin_numba as K
-
-    # stateful operators: each remembers its last output, the next call's per-row shift
-    # (p = 2); dtype float32 runs the float32 kernel (float32 exp, float64 row sums)
-    x, y, p = geom.x, geom.y, geom.p
+    # stateful operators: each remembers its last output, the next call's per-row shift;
+    # dtype float32 runs the float32 kernels (float32 exp, float64 row sums)
     kdt = np.float32 if wdt == np.float32 else np.float64
-    opx = K.OnlineSoftmin(x, y, p, dtype=kdt)
-    opy = K.OnlineSoftmin(y, x, p, dtype=kdt)
+    if isinstance(geom, DenseGeometry):
+        from ._kernels import softmin_numba_dense as KD
+
+        # one contiguous C in the working dtype, shared by both operators: the column soft-min
+        # walks it row-major (no transposed copy)
+        C = np.ascontiguousarray(geom.C, dtype=kdt)
+        opx, opy = KD.DenseSoftmin(C, axis=1, dtype=kdt), KD.DenseSoftmin(C, axis=0, dtype=kdt)
+    else:
+        from ._kernels import softmin_numba as K
+
+        x, y, p = geom.x, geom.y, geom.p
+        opx = K.OnlineSoftmin(x, y, p, dtype=kdt)
+        opy = K.OnlineSoftmin(y, x, p, dtype=kdt)
+    n, m = geom.shape
+    serial = n * m < _NUMBA_SERIAL_MAX_ENTRIES
 
     def cast(r):
         if isinstance(r, tuple):
             return r[0].astype(wdt, copy=False), r[1]
         return r.astype(wdt, copy=False)
 
+    if serial:  # small problem: one thread (the parallel fork/join would cost more than the work)
+        import numba
+
+        def call(op, eps, h, with_mean_cost):
+            threads = numba.get_num_threads()
+            numba.set_num_threads(1)
+            try:
+                return cast(op(eps, h, with_mean_cost=with_mean_cost))
+            finally:
+                numba.set_num_threads(threads)
+    else:
+        def call(op, eps, h, with_mean_cost):
+            return cast(op(eps, h, with_mean_cost=with_mean_cost))
+
     def sx(eps, h, with_mean_cost=False):
-        return cast(opx(eps, h, with_mean_cost=with_mean_cost))
+        return call(opx, eps, h, with_mean_cost)
 
     def sy(eps, h, with_mean_cost=False):
-        return cast(opy(eps, h, with_mean_cost=with_mean_cost))
+        return call(opy, eps, h, with_mean_cost)
     sx.ops = sy.ops = (opx, opy)
+    sx.serial = sy.serial = serial
     return sx, sy
 
 
@@ -117,11 +144,10 @@ def _resolve_backend(backend: str, geom, on_gpu: bool) -> str:
     if backend == "auto":
         if on_gpu:
             return "cuda"
-        if isinstance(geom, DenseGeometry) or n * m <= _AUTO_NUMPY_MAX_ENTRIES:
+        limit = _AUTO_NUMPY_MAX_DENSE if isinstance(geom, DenseGeometry) else _AUTO_NUMPY_MAX_POINTCLOUD
+        if n * m <= limit:
             return "numpy"
         return "numba"
-    if backend == "numba" and isinstance(geom, DenseGeometry):
-        return "numpy"  # no separate numba dense kernel: numpy's vectorised dense soft-min is it
     if backend == "cuda":
         cupy_or_raise()
     if backend == "numba_cuda":
@@ -356,7 +382,9 @@ def sinkhorn(a: Any, b: Any, M_or_geometry: Any, *, eps: float, max_iter: int = 
     backend : {"auto", "numpy", "numba", "cuda", "numba_cuda"}
         ``auto``: CuPy inputs -> "cuda"; host DenseGeometry -> "numpy" (dense log-sum-exp);
         host PointCloud with ``n*m <= 250_000`` -> "numpy" (blocks of the cost), larger ->
-        "numba" (online kernel, parallel over rows). "cuda" uses CuPy: the dense soft-min for a
+        "numba" (online kernel, parallel over rows). "numba" on a DenseGeometry runs the numba
+        dense kernels (rows in parallel; the column soft-min walks C row-major with per-chunk
+        column sums, so no transposed copy of C). "cuda" uses CuPy: the dense soft-min for a
         DenseGeometry, the fused online RawKernel for a PointCloud; numpy inputs are moved to
         the GPU and results back. "numba_cuda" runs the numba-cuda fused kernel (PointCloud).
     dtype : None, float32 or float64
