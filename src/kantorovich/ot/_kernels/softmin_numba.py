@@ -323,53 +323,58 @@ def softmin_sq_shift(X, YT, hc, c, root, o, have_shift, lo, hi, neg, inv_c, out,
 
 
 @njit(inline="always", fastmath=_FM)
-def _tile2(x0, x1, Y0, Y1, hc, a, c, root, j0, w):
+def _tile2(x0, x1, Y0, Y1, hc, a, root, j0, w):
     """sum over the columns j0 .. j0 + w - 1 of 2^(hc_j + a - c C_ij), d = 2, in hc's dtype.
 
-    Two loops (p = 2, p = 1) chosen outside the loop, so each vectorises without a select."""
+    The coordinates come scaled (by sqrt(c) for p = 2, by c for p = 1), so ``c C_ij`` is
+    ``t0^2 + t1^2`` (or its square root) of the scaled differences: per entry 2 subtractions,
+    1 mul + 1 FMA, 2 adds before the exp2. Two loops (p = 2, p = 1) chosen outside the loop, so
+    each vectorises without a select."""
     st = a - a
     if root:
         for jj in range(w):
             j = j0 + jj
             t0 = x0 - Y0[j]
             t1 = x1 - Y1[j]
-            st += _exp2((hc[j] + a) - c * math.sqrt(t0 * t0 + t1 * t1))
+            st += _exp2((hc[j] + a) - math.sqrt(t0 * t0 + t1 * t1))
     else:
         for jj in range(w):
             j = j0 + jj
             t0 = x0 - Y0[j]
             t1 = x1 - Y1[j]
-            st += _exp2((hc[j] + a) - c * (t0 * t0 + t1 * t1))
+            st += _exp2((hc[j] + a) - (t0 * t0 + t1 * t1))
     return st
 
 
 @njit(inline="always", fastmath=_FM)
-def _row_safe2(x0, x1, Y0, Y1, hc, c, root, neg):
-    """d = 2 safe path for one row: (M, S), as :func:`_row_safe`."""
+def _row_safe2(x0, x1, Y0, Y1, hc, root, neg):
+    """d = 2 safe path for one row (scaled coordinates): (M, S), as :func:`_row_safe`."""
     m = np.uint64(Y0.shape[0])
     mx = neg
     if root:
         for j in range(m):
             t0 = x0 - Y0[j]
             t1 = x1 - Y1[j]
-            mx = max(mx, hc[j] - c * math.sqrt(t0 * t0 + t1 * t1))
+            mx = max(mx, hc[j] - math.sqrt(t0 * t0 + t1 * t1))
     else:
         for j in range(m):
             t0 = x0 - Y0[j]
             t1 = x1 - Y1[j]
-            mx = max(mx, hc[j] - c * (t0 * t0 + t1 * t1))
+            mx = max(mx, hc[j] - (t0 * t0 + t1 * t1))
     T = np.uint64(_TILE)
     s = 0.0
     for j0 in range(np.uint64(0), m, T):
-        s += _tile2(x0, x1, Y0, Y1, hc, -mx, c, root, j0, min(m - j0, T))
+        s += _tile2(x0, x1, Y0, Y1, hc, -mx, root, j0, min(m - j0, T))
     return mx, s
 
 
 @njit(parallel=True, fastmath=_FM, cache=True)
-def softmin_sq2_shift(X0, X1, Y0, Y1, hc, c, root, o, have_shift, lo, hi, neg, inv_c, out,
+def softmin_sq2_shift(X0, X1, Y0, Y1, hc, root, o, have_shift, lo, hi, neg, inv_c, out,
                       fell_back, n_chunks):
-    """d = 2 version of :func:`softmin_sq_shift` (coordinates as separate contiguous columns):
-    the cost is fused into the exp loop, per entry 2 subtractions, 1 mul + 2 FMA, 1 add, exp2."""
+    """d = 2 version of :func:`softmin_sq_shift`, coordinates as separate contiguous columns,
+    **scaled** by ``sqrt(c)`` (p = 2) or ``c`` (p = 1), so that the scaled squared distance is
+    ``c |x_i - y_j|^2`` (its root ``c |x_i - y_j|``): the cost is fused into the exp loop, per
+    entry 2 subtractions, 1 mul + 1 FMA, 2 adds, exp2 (11 FMA + 1 fused multiply-accumulate)."""
     n = X0.shape[0]
     m = np.uint64(Y0.shape[0])
     T = np.uint64(_TILE)
@@ -381,12 +386,12 @@ def softmin_sq2_shift(X0, X1, Y0, Y1, hc, c, root, o, have_shift, lo, hi, neg, i
             if have_shift:
                 r = o[i]
                 for j0 in range(np.uint64(0), m, T):
-                    s += _tile2(x0, x1, Y0, Y1, hc, r, c, root, j0, min(m - j0, T))
+                    s += _tile2(x0, x1, Y0, Y1, hc, r, root, j0, min(m - j0, T))
             if have_shift and s > lo and s < hi:
                 out[i] = (np.float64(o[i]) - math.log2(s)) * inv_c
                 fell_back[i] = 0
             else:
-                mx, s = _row_safe2(x0, x1, Y0, Y1, hc, c, root, neg)
+                mx, s = _row_safe2(x0, x1, Y0, Y1, hc, root, neg)
                 out[i] = -(np.float64(mx) + math.log2(s)) * inv_c
                 fell_back[i] = 1
     return out
@@ -484,13 +489,21 @@ class OnlineSoftmin:
             self._yT = self._yT64.astype(np.float32)
         else:
             self._x, self._yT = self._x64, self._yT64
-        if self._x.shape[1] == 2:  # d = 2: separate contiguous coordinate columns
-            self._cols = (np.ascontiguousarray(self._x[:, 0]), np.ascontiguousarray(self._x[:, 1]),
-                          self._yT[0], self._yT[1])
+        self._cols_scale = None  # d = 2: scaled coordinate columns, made per scale (eps)
         self._prev: np.ndarray | None = None
         self._fell_back = np.zeros(self.n, dtype=np.uint8)
         self.n_fallback = 0
         self.n_rows = 0
+
+    def _scaled_cols(self, scale: float):
+        """d = 2 coordinate columns times ``scale`` (float64 product, then the working dtype);
+        kept while the scale (eps) stays the same."""
+        if self._cols_scale != scale:
+            x, yT = self._x64 * scale, self._yT64 * scale
+            self._cols = tuple(np.ascontiguousarray(v, dtype=self.dtype)
+                               for v in (x[:, 0], x[:, 1], yT[0], yT[1]))
+            self._cols_scale = scale
+        return self._cols
 
     def reset(self) -> None:
         """Forget the shift (the next call takes the safe path for every row)."""
@@ -525,7 +538,8 @@ class OnlineSoftmin:
         args = (hc, wdt(c), self.p == 1.0, o, have, lo, hi, wdt(-3e38 if f32 else -1e308), 1.0 / c, out,
                 self._fell_back, n_chunks)
         if self._x.shape[1] == 2:
-            k["softmin_sq2_shift"](*self._cols, *args)
+            k["softmin_sq2_shift"](*self._scaled_cols(c if self.p == 1.0 else math.sqrt(c)),
+                                   *args[:1], *args[2:])
         else:
             k["softmin_sq_shift"](self._x, self._yT, *args)
         self.n_fallback += int(self._fell_back.sum())
