@@ -194,17 +194,19 @@ def _knn_pair(xa, ya, kk: int, backend: str):
     return rho, nu, dx, dy
 
 
-AUTO_NUMBA_MIN_DIM = 8
+AUTO_NUMBA_MIN_DIM = 9
 
 
 def _auto_cpu_backend(requested: str, picked: str, d: int) -> str:
-    """``backend="auto"`` on the CPU: numba KD-tree for d < 8, numba brute force for d >= 8.
+    """``backend="auto"`` on the CPU: the numba KD-tree for d <= 8, numba brute force for d >= 9.
 
-    Measured on the shared 2-core machine (docs/estimators.md): at n = m = 10^4 the tiled
-    brute force is 3-4x faster than cKDTree at d = 10 and 1.7x slower at d = 5; the tree
-    degrades towards brute force as d grows, the brute force does not depend on the data.
-    Below d = 8 the numba KD-tree (vectorised leaf scans, both queries in one parallel pass)
-    is faster than cKDTree. Without numba: cKDTree.
+    Measured (docs/estimators.md; N(0, I) vs N(0.5, 1.5 I), n = m = 10^4, k = 5, CPU time of
+    both queries on one thread): the numba KD-tree costs 0.6x cKDTree's at d = 1 down to 0.3x
+    at d = 7 (vectorised leaf scans, both queries in one pass); against the tiled brute force
+    it is 2.5x faster at d = 7, 1.8x at d = 8 (2.1x at n = 3 10^4), even at d = 9-10
+    (n = 10^4). The brute force costs O(n (n + m) d) whatever the data, the tree degrades
+    towards that as d grows and depends on the data, so from d = 9 on the brute force is
+    kept. Without numba: cKDTree.
     """
     if requested != "auto" or picked != "numpy":
         return picked
@@ -335,13 +337,16 @@ def estimate_kl(x, y, *, method: str = "knn", k: int | None = None, n_boot: int 
         Confidence level of ``ci``.
     rng : None, int or numpy.random.Generator
         Randomness of the bootstrap.
-    backend : {"auto", "numpy", "cuda"}
-        ``"numpy"``: scipy cKDTree (``workers=-1``). ``"numba"``: exact tiled brute force
+    backend : {"auto", "numpy", "numba-kdtree", "numba", "cuda"}
+        ``"numpy"``: scipy cKDTree (``workers=-1``). ``"numba-kdtree"``: a numba KD-tree
+        (midpoint splits, vectorised leaf scans, both queries in one parallel pass; distances
+        bit-identical to cKDTree's for d <= 7). ``"numba"``: exact tiled brute force
         (float32 candidate search, float64 recomputation with a rounding-error certificate,
         parallel over query rows; O(n (n + m) d)). ``"cuda"``: tiled brute-force distances
         with CuPy (needs CuPy and a GPU). ``"auto"``: ``"cuda"`` when ``x`` or ``y`` is a CuPy
-        array; else ``"numba"`` when d >= 8 and numba is installed (faster than the tree
-        there, measured), else ``"numpy"``. All give the same distances (to rounding).
+        array; else, when numba is installed, ``"numba-kdtree"`` for d <= 8 and ``"numba"``
+        for d >= 9 (the fastest measured there, any n), else ``"numpy"``. All give the same
+        distances (to rounding).
     detect_infinite : bool
         Apply the support-mismatch rule of the module docstring; when it fires, ``value`` is
         ``inf``, ``infinite=True`` and ``info['finite_value']`` holds the raw estimate.
