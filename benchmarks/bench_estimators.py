@@ -1,7 +1,9 @@
-"""Benchmark: kNN KL estimation, kantorovich (auto / KD-tree / numba brute-force backends) vs
-universal-divergence vs a plain cKDTree WKV.
+"""Benchmark: kNN KL estimation, kantorovich (auto / numba KD-tree / cKDTree / numba brute-force
+backends) vs universal-divergence vs a plain cKDTree WKV.
 
-N(0, I) vs N(0.5 1, 1.5 I); medians of repeated runs; ratios = peer / ours. With --gpu, the
+N(0, I) vs N(0.5 1, 1.5 I); medians of 7 runs (universal-divergence: 3, same process, its value
+recorded beside ours); the bootstrap (200 replicates of 10^4 terms) also timed alone; 1-minute
+load average before and after each case; ratios = peer / ours. With --gpu, the
 CuPy tiled brute-force backend at n = 1e5, d = 10.
 """
 
@@ -29,6 +31,7 @@ def plain_ckdtree(x, y, k=5):
 def main():
     args = parser(__doc__).parse_args()
     from kantorovich.divergences import estimate_kl
+    from kantorovich.divergences._estimators import _bootstrap_means
 
     try:
         from universal_divergence import estimate as ud
@@ -50,25 +53,34 @@ def main():
                          "note": "KD-tree at this size: 60 s (2026-11-22, one run, not rerun)"})
             print(rows[-1], flush=True)
             continue
-        rep = 3
+        rep = 7
         load0 = os.getloadavg()[0]
         ours = time_cpu(lambda: estimate_kl(x, y, k=5, n_boot=200, rng=0), repeat=rep)
         ours_nb = time_cpu(lambda: estimate_kl(x, y, k=5, n_boot=0), repeat=rep)
+        kd_nb = time_cpu(lambda: estimate_kl(x, y, k=5, n_boot=0, backend="numba-kdtree"), repeat=rep)
         tree_nb = time_cpu(lambda: estimate_kl(x, y, k=5, n_boot=0, backend="numpy"), repeat=rep)
         numba_nb = time_cpu(lambda: estimate_kl(x, y, k=5, n_boot=0, backend="numba"), repeat=rep)
         plain = time_cpu(lambda: plain_ckdtree(x, y, 5), repeat=rep)
-        row = {"n": n, "d": d, "ours_s": ours["median_s"], "ours_no_bootstrap_s": ours_nb["median_s"],
-               "auto_backend": estimate_kl(x[:50], y[:50], n_boot=0).info["backend"],
+        terms = np.log(np.abs(x[:, 0]) + 1.0)
+        boot = time_cpu(lambda: _bootstrap_means([terms], [1.0], 0.0, 200, 0.95, np.random.default_rng(0)),
+                        repeat=rep)
+        row = {"n": n, "d": d, "ours_s": ours["median_s"], "ours_min_s": ours["min_s"],
+               "ours_no_bootstrap_s": ours_nb["median_s"],
+               "auto_backend": estimate_kl(x, y, n_boot=0).info["backend"],
+               "numba_kdtree_backend_no_bootstrap_s": kd_nb["median_s"],
                "tree_backend_no_bootstrap_s": tree_nb["median_s"],
                "numba_backend_no_bootstrap_s": numba_nb["median_s"],
-               "loadavg_1min_before": load0,
+               "bootstrap_200_only_s": boot["median_s"],
                "plain_ckdtree_s": plain["median_s"],
                "value_ours": estimate_kl(x, y, k=5, n_boot=0).value, "value_plain": plain_ckdtree(x, y, 5)}
         if ud is not None and n <= 10000:
-            t = time_cpu(lambda: ud(x, y, 5, n_jobs=1), repeat=1, warmup=0)
-            row.update(ud_s=t["median_s"], value_ud=float(ud(x, y, 5)) if n <= 2000 else None,
-                       speedup_vs_ud=t["median_s"] / ours["median_s"])
+            t = time_cpu(lambda: ud(x, y, 5, n_jobs=1), repeat=3, warmup=0)
+            row.update(ud_s=t["median_s"], ud_min_s=t["min_s"], value_ud=float(ud(x, y, 5)),
+                       speedup_vs_ud=t["median_s"] / ours["median_s"],
+                       speedup_vs_ud_no_bootstrap=t["median_s"] / ours_nb["median_s"])
         row["ratio_plain_over_ours"] = plain["median_s"] / ours["median_s"]
+        row["loadavg_1min_before"] = load0
+        row["loadavg_1min_after"] = os.getloadavg()[0]
         rows.append(row)
         print(row, flush=True)
     gpu = {}

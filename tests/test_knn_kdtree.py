@@ -91,23 +91,25 @@ def test_estimate_kl_kdtree_equals_tree_backend():
 
 
 # ------------------------------------------------------------------ bootstrap kernel
-def test_bootstrap_kernel_reproducible_thread_independent_and_uniform():
+def test_bootstrap_kernel_reproducible_thread_independent_and_uniform(monkeypatch):
     import numba
 
+    from kantorovich.divergences import _resample
     from kantorovich.divergences._resample import _indices_np, bootstrap_means, draw_key
 
     g = np.random.default_rng(6)
     t = g.normal(size=1001)
     key = draw_key(np.random.default_rng(7))
     assert key == draw_key(np.random.default_rng(7))
-    a = bootstrap_means(t, 300, key)
+    a = bootstrap_means(t, 300, key)  # serial kernel (small job)
+    monkeypatch.setattr(_resample, "PARALLEL_MIN_DRAWS", 0)
     saved = numba.get_num_threads()
     try:
-        numba.set_num_threads(1)
-        b = bootstrap_means(t, 300, key)
+        for threads in (1, saved):
+            numba.set_num_threads(threads)
+            np.testing.assert_array_equal(a, bootstrap_means(t, 300, key))  # parallel kernel
     finally:
         numba.set_num_threads(saved)
-    np.testing.assert_array_equal(a, b)
     # the numpy path draws the same indices (sums may differ in the last bits)
     np.testing.assert_allclose(a, bootstrap_means(t, 300, key, use_numba=False), rtol=0, atol=1e-13)
     for j in (0, 3, 1000):  # a one-hot vector counts how often index j was drawn
