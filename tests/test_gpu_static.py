@@ -90,7 +90,7 @@ def test_numba_cuda_kernels_compile_for_sm90(monkeypatch, tmp_path):
         "winner": (i1, i1, i64, i64, i1, a1, a1, i1),
         "assign": (i1, i1, i1, i64, i64, i1, a1, i1, a1, i1, i1),
         # the persistent tail kernel: one block of 1024 threads, warp shuffles, shared free lists
-        "tail": (a2, a2, a2, i64, f64, f64, a1, i1, i1, i1, i1, i64, f64, i64, i64, a1, i1),
+        "tail": (a2, a2, a2, i64, f64, f64, a1, i1, i1, i1, i1, i64, f64, i64),
     }
     assert ks["tail_tpb"] == 1024 and ks["launch_bounds"]["tail"] == 1024
     for name, sig in sigs.items():

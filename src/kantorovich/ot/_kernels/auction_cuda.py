@@ -106,7 +106,8 @@ def kernels(tpb: int):
 
     INF = math.inf
     sim = simulator()
-    tail_warps = 2 if sim else 32  # 64 simulator threads; 1024 threads on a GPU
+    # 3 simulator warps: teams of 3 (one free row), idle warps (two), several rows per warp (>= 3)
+    tail_warps = 3 if sim else 32  # 96 simulator threads; 1024 threads on a GPU
     tail_tpb = 32 * tail_warps
     CAP = TAIL_CAP
     KEY = _KEY
@@ -265,85 +266,129 @@ def kernels(tpb: int):
     tail_jit = cuda.jit if sim else cuda.jit(launch_bounds=tail_tpb)
 
     @tail_jit
-    def tail_kernel(C, x, y, kind, pw, scale, p, r2c, c2r, rows, st, par, eps, stamp0, max_r,
-                    col_best, col_win):
+    def tail_kernel(C, x, y, kind, pw, scale, p, r2c, c2r, rows, st, par, eps, max_r):
         """The rest of a phase in ONE block of ``tail_tpb`` threads (``nfree <= TAIL_CAP``).
 
-        Per round: each warp takes free rows k = warp, warp + #warps, ... and scans all columns
-        (lane l: columns l, l + 32, ...), reduces (w1, j1, w2) by an xor-butterfly of warp
-        shuffles (every lane ends with the result) and lane 0 posts the bid; then winners by the
-        same stamped atomic max as ``winner_kernel``; then assignments/evictions and the next free
-        list in shared memory; ``syncthreads`` between the stages. Writes the phase counters
-        (rounds, bids) and the rows left free (``st[4]``, > 0 only when ``max_r`` was hit), and
-        the rounds it ran (``st[5]``, for the host's stamp)."""
-        fl = cuda.shared.array((2, CAP), int64)
-        bc = cuda.shared.array(CAP, int64)
-        bv = cuda.shared.array(CAP, float64)
-        nf = cuda.shared.array(2, int64)
+        A round, with ``nfree`` free rows and W warps:
+
+        1. scan: if ``nfree >= W`` each warp takes rows k = warp, warp + W, ...; otherwise each
+           row gets a team of ``g = W // nfree`` warps (thread m of the team reads columns
+           m, m + 32 g, ...). A warp reduces (w1, j1, w2) by an xor-butterfly of shuffles (every
+           lane ends with the result; ties: lowest column); a team's g partial results go through
+           shared memory to the row's first warp, which reduces them the same way. Lane 0 posts
+           the bid ``p[j1] + (w2 - w1) + eps`` to shared memory.
+        2. resolve (one thread per bidder): a bidder wins iff no other bidder on its column bids
+           more, or as much with a lower row (the Jacobi rule of the CPU kernels); the winner sets
+           the price, evicts the previous owner; losers and evicted rows are appended to the next
+           free list (shared memory, atomic counter).
+
+        ``syncthreads`` after each stage (two per round; three when teams combine). No global
+        atomics: ``col_best`` keeps its invariant ``col_best[j] <= p[j]`` as prices only rise.
+        Adds the rounds and bids to ``st[2]``, ``st[3]``; writes the rows left free to ``st[4]``
+        (> 0 only when ``max_r`` rounds were run) and the rounds it ran to ``st[5]``."""
+        fl = cuda.shared.array((2, CAP), int64)  # free lists, by round parity
+        bc = cuda.shared.array(CAP, int64)  # bid column of list entry k
+        bv = cuda.shared.array(CAP, float64)  # bid value of list entry k
+        q1 = cuda.shared.array(tail_warps, float64)  # per-warp partial (w1, j1, w2) of a team
+        qj = cuda.shared.array(tail_warps, int64)
+        q2 = cuda.shared.array(tail_warps, float64)
+        nc = cuda.shared.array(2, int64)  # list lengths, by round parity
         tid = cuda.threadIdx.x
         lane = tid % 32
         warp = tid // 32
         n = p.shape[0]
-        nfree = st[par]
+        nfree0 = st[par]
         t = tid
-        while t < nfree:
+        while t < nfree0:
             fl[0, t] = rows[t]
             t += tail_tpb
         if tid == 0:
-            nf[1] = 0
+            nc[0] = nfree0
+            nc[1] = 0
         cuda.syncthreads()
         cur = 0
         r = 0
         bids = 0
-        while nfree > 0 and r < max_r:
-            stamp = stamp0 + r
-            k = warp
-            while k < nfree:  # warp-uniform: all 32 lanes take part in the shuffles
-                i = fl[cur, k]
-                w1, j1, w2 = scan(C, x, y, kind, pw, scale, p, i, lane, 32, INF, n, INF)
-                off = 16
-                while off > 0:
-                    b1, bj, b2 = shfl3(w1, j1, w2, off)
-                    w1, j1, w2 = merge(w1, j1, w2, b1, bj, b2)
-                    off //= 2
-                if lane == 0:
-                    b = p[j1] + (w2 - w1) + eps
-                    bc[k] = j1
-                    bv[k] = b
-                    cuda.atomic.max(col_best, j1, b)
-                k += tail_warps
+        nfree = nc[0]
+        while nfree > 0 and r < max_r:  # block-uniform
+            # 1. scan and bid
+            if nfree >= tail_warps:
+                k = warp
+                while k < nfree:  # warp-uniform: all 32 lanes take part in the shuffles
+                    w1, j1, w2 = scan(C, x, y, kind, pw, scale, p, fl[cur, k], lane, 32, INF, n, INF)
+                    off = 16
+                    while off > 0:
+                        b1, bj, b2 = shfl3(w1, j1, w2, off)
+                        w1, j1, w2 = merge(w1, j1, w2, b1, bj, b2)
+                        off //= 2
+                    if lane == 0:
+                        bc[k] = j1
+                        bv[k] = p[j1] + (w2 - w1) + eps
+                    k += tail_warps
+            else:
+                g = tail_warps // nfree
+                k = warp // g
+                if k < nfree:
+                    m = (warp - k * g) * 32 + lane
+                    w1, j1, w2 = scan(C, x, y, kind, pw, scale, p, fl[cur, k], m, 32 * g, INF, n, INF)
+                    off = 16
+                    while off > 0:
+                        b1, bj, b2 = shfl3(w1, j1, w2, off)
+                        w1, j1, w2 = merge(w1, j1, w2, b1, bj, b2)
+                        off //= 2
+                    if lane == 0:
+                        q1[warp] = w1
+                        qj[warp] = j1
+                        q2[warp] = w2
+                cuda.syncthreads()
+                if warp < nfree:  # warp k combines the g partials of row k
+                    w1 = INF
+                    j1 = n
+                    w2 = INF
+                    if lane < g:
+                        w1 = q1[warp * g + lane]
+                        j1 = qj[warp * g + lane]
+                        w2 = q2[warp * g + lane]
+                    off = 16
+                    while off > 0:
+                        b1, bj, b2 = shfl3(w1, j1, w2, off)
+                        w1, j1, w2 = merge(w1, j1, w2, b1, bj, b2)
+                        off //= 2
+                    if lane == 0:
+                        bc[warp] = j1
+                        bv[warp] = p[j1] + (w2 - w1) + eps
             cuda.syncthreads()
+            # 2. resolve, assign, evict, next free list
+            if tid == 0:
+                nc[cur] = 0  # every thread read it before the sync above
             t = tid
             while t < nfree:
                 j = bc[t]
-                if bv[t] == col_best[j]:
-                    cuda.atomic.max(col_win, j, stamp * KEY + (LOW - fl[cur, t]))
-                t += tail_tpb
-            cuda.syncthreads()
-            t = tid
-            while t < nfree:
-                j = bc[t]
+                b = bv[t]
                 i = fl[cur, t]
-                if col_win[j] == stamp * KEY + (LOW - i):
+                win = True
+                u = 0
+                while u < nfree:
+                    if bc[u] == j and (bv[u] > b or (bv[u] == b and fl[cur, u] < i)):
+                        win = False
+                        break
+                    u += 1
+                if win:
                     old = c2r[j]
                     if old >= 0:
                         r2c[old] = -1
-                        fl[1 - cur, cuda.atomic.add(nf, 1, 1)] = old
+                        fl[1 - cur, cuda.atomic.add(nc, 1 - cur, 1)] = old
                     c2r[j] = i
                     r2c[i] = j
-                    p[j] = bv[t]
+                    p[j] = b
                 else:
-                    fl[1 - cur, cuda.atomic.add(nf, 1, 1)] = i
+                    fl[1 - cur, cuda.atomic.add(nc, 1 - cur, 1)] = i
                 t += tail_tpb
             cuda.syncthreads()
             bids += nfree
             r += 1
-            nfree = nf[1]
             cur = 1 - cur
-            cuda.syncthreads()  # every thread has read nf[1]
-            if tid == 0:
-                nf[1] = 0
-            cuda.syncthreads()
+            nfree = nc[cur]
         if tid == 0:
             st[2] += r
             st[3] += bids
@@ -422,11 +467,10 @@ def auction_cuda(prob, schedule, max_rounds, tpb=None, tail=None, sync_every=Non
                 break
             if nfree <= tail:
                 k["tail"][1, k["tail_tpb"]](C, x, y, kind, pw, scale, p, r2c, c2r, rows[par], st, par,
-                                            eps, stamp, max_rounds - r, col_best, col_win)
+                                            eps, max_rounds - r)
                 cnt["launches"] += 1
                 cnt["tail_launches"] += 1
                 h = read()
-                stamp += int(h[5])
                 cnt["tail_rounds"] += int(h[5])
                 if int(h[4]) > 0:
                     converged = False
