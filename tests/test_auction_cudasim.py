@@ -27,6 +27,10 @@ _SCRIPT = textwrap.dedent(
         assert r.exact, r.method
         assert abs(r.value - M[rr, cc].mean()) <= 1e-9 * M[rr, cc].mean(), (n, r.value)
         assert "GPU" in r.method and r.info["device"] == "cuda-simulator"
+        # default switch point tail_rows(n) >= 32 > n: the tail kernel runs every phase
+        assert 0 < r.info["gpu_tail_launches"] <= r.info["phases"], r.info
+        assert r.info["gpu_multi_rounds_launched"] == 0, r.info
+        assert r.info["gpu_launches"] == 2 * r.info["phases"] + r.info["gpu_tail_launches"], r.info
         # same algorithm, same tie-breaks as the numpy reference: identical raw auction
         a = assignment(M, backend="cuda", exact=False)
         b = assignment(M, backend="numpy", exact=False)

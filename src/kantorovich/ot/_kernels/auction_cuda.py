@@ -538,7 +538,7 @@ def solve(prob, exact, eps_final, theta, max_rounds, _solve_cpu_finish):
     stats: dict = {}
     perm, p, rounds, bids, converged = auction_cuda(prob, sched, max_rounds, stats=stats)
     info.update(t_auction_s=time.perf_counter() - t0, phases=len(sched), bids=int(bids),
-                eps_final=sched[-1] / prob.scale, gpu=stats)
+                eps_final=sched[-1] / prob.scale, **{f"gpu_{k}": int(v) for k, v in stats.items()})
     if not converged:
         import warnings
 
