@@ -147,10 +147,49 @@ def test_input_not_modified(rng):
 
 
 def test_auto_backend_rule(rng):
+    # numba wins from n = m ~ 20 for point clouds and ~100 for dense costs (measured,
+    # docs/sinkhorn.md); numpy keeps the trivially small problems
     x, y, a, b = _problem(rng, n=600, m=600)
     assert sinkhorn(a, b, PointCloud(x, y), eps=0.5).backend == "numba"
-    assert sinkhorn(a[:50] / a[:50].sum(), None, PointCloud(x[:50], y), eps=0.5).backend == "numpy"
+    assert sinkhorn(a[:50] / a[:50].sum(), None, PointCloud(x[:50], y), eps=0.5).backend == "numba"
+    assert sinkhorn(None, None, PointCloud(x[:8], y[:8]), eps=0.5).backend == "numpy"
     assert sinkhorn(None, None, pot.dist(x[:5], y[:5]), eps=0.5).backend == "numpy"
+    assert sinkhorn(None, None, pot.dist(x[:60], y[:60]), eps=0.5).backend == "numpy"
+    assert sinkhorn(None, None, pot.dist(x[:200], y[:200]), eps=0.5).backend == "numba"
+
+
+def test_numba_thread_mode_by_measurement():
+    """Small problems run on one thread; larger ones time both modes on their own calls
+    (calls 1-6 alternate) and keep the faster, re-timing the other every _PROBE_EVERY calls."""
+    import numba
+
+    from kantorovich.ot import _sinkhorn as S
+
+    seen = []
+
+    def op(eps, h, with_mean_cost=False):
+        seen.append(numba.get_num_threads())
+        return h
+
+    T = numba.get_num_threads()
+    small = S._NumbaThreads(S._NUMBA_SERIAL_MAX_ENTRIES - 1)
+    for _ in range(5):
+        small.call(op, 1.0, np.zeros(2))
+    assert seen == [1] * 5 and numba.get_num_threads() == T
+    if T == 1:
+        pytest.skip("one numba thread: nothing to choose")
+    seen.clear()
+    big = S._NumbaThreads(S._NUMBA_SERIAL_MAX_ENTRIES)
+    for _ in range(7):
+        big.call(op, 1.0, np.zeros(2))
+    assert seen == [T, T, 1, T, 1, T, 1]
+    assert len(big.times[1]) == 3 and len(big.times[T]) == 3
+    big.times = {1: [1e-3, 1e-3, 1e-3], T: [5e-3, 2e-2, 1e-3]}  # as on an oversubscribed box
+    assert big.best() == 1
+    seen.clear()
+    for _ in range(S._NumbaThreads._PROBE_EVERY):
+        big.call(op, 1.0, np.zeros(2))
+    assert seen.count(T) == 1 and numba.get_num_threads() == T  # one re-timing of the other mode
 
 
 def test_sinkhorn_divergence(rng):

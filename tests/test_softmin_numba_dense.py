@@ -120,8 +120,8 @@ def test_one_thread_matches_parallel():
         one = (K.softmin_dense(C, h, 1e-2), K.softmin_dense(C, hT, 1e-2, axis=0))
     finally:
         numba.set_num_threads(threads)
-    for a, b in zip(par, one):
-        np.testing.assert_allclose(a, b, rtol=1e-14, atol=1e-16)
+    for a, b in zip(par, one):  # rows: one thread per row; columns: fixed chunking
+        np.testing.assert_array_equal(a, b)
 
 
 def test_bad_arguments():

@@ -32,9 +32,14 @@ __all__ = [
 ]
 
 SINKHORN_BACKENDS = ("auto", "numpy", "numba", "cuda", "numba_cuda")
-_AUTO_NUMPY_MAX_POINTCLOUD = 250_000  # host point clouds up to this n*m use the numpy reference
-_AUTO_NUMPY_MAX_DENSE = float("inf")  # host dense costs up to this n*m use the numpy reference
-_NUMBA_SERIAL_MAX_ENTRIES = 0  # numba soft-mins below this n*m run on one thread
+# backend="auto" on the host: numpy up to these n*m, numba above (measured crossovers per
+# soft-min, benchmarks/bench_sinkhorn_crossover.py, docs/sinkhorn.md): point clouds tie at
+# n = m = 10 and numba wins 1.5-3x at 20-50, 8-13x at 100, 25-80x at 500-1000; dense costs tie
+# at n = m = 50-100 (numpy's vectorised dense LSE has little overhead), numba wins 1.2-2x at
+# 200, 2-3x at 500, 3.4-5x at 1000
+_AUTO_NUMPY_MAX_POINTCLOUD = 100
+_AUTO_NUMPY_MAX_DENSE = 10_000
+_NUMBA_SERIAL_MAX_ENTRIES = 1 << 15  # numba soft-mins below this n*m always run on one thread
 _EXP_CLIP = 700.0
 
 
@@ -84,36 +89,94 @@ def _ops_numba(geom, wdt):
         x, y, p = geom.x, geom.y, geom.p
         opx = K.OnlineSoftmin(x, y, p, dtype=kdt)
         opy = K.OnlineSoftmin(y, x, p, dtype=kdt)
-    n, m = geom.shape
-    serial = n * m < _NUMBA_SERIAL_MAX_ENTRIES
+    threads = _NumbaThreads(geom.shape[0] * geom.shape[1])
 
     def cast(r):
         if isinstance(r, tuple):
             return r[0].astype(wdt, copy=False), r[1]
         return r.astype(wdt, copy=False)
 
-    if serial:  # small problem: one thread (the parallel fork/join would cost more than the work)
-        import numba
-
-        def call(op, eps, h, with_mean_cost):
-            threads = numba.get_num_threads()
-            numba.set_num_threads(1)
-            try:
-                return cast(op(eps, h, with_mean_cost=with_mean_cost))
-            finally:
-                numba.set_num_threads(threads)
-    else:
-        def call(op, eps, h, with_mean_cost):
-            return cast(op(eps, h, with_mean_cost=with_mean_cost))
-
     def sx(eps, h, with_mean_cost=False):
-        return call(opx, eps, h, with_mean_cost)
+        return cast(threads.call(opx, eps, h, with_mean_cost))
 
     def sy(eps, h, with_mean_cost=False):
-        return call(opy, eps, h, with_mean_cost)
+        return cast(threads.call(opy, eps, h, with_mean_cost))
     sx.ops = sy.ops = (opx, opy)
-    sx.serial = sy.serial = serial
+    sx.threads = sy.threads = threads
     return sx, sy
+
+
+class _NumbaThreads:
+    """Runs the numba soft-mins of one solve on all numba threads or on one, by measurement.
+
+    Below ``_NUMBA_SERIAL_MAX_ENTRIES`` cost entries per soft-min: always one thread (the work,
+    < ~40 us, is too small to split). Above: both modes are timed on the solve's own calls
+    (after the first, safe-path call: calls 1-6 alternate, three each) and the mode with the
+    smaller median of its last three times runs; the other mode is re-timed once every
+    ``_PROBE_EVERY`` calls, so a change of machine load is followed. Why: with free cores the
+    threads split the rows (2 threads ~halve the time), but when other processes oversubscribe
+    the cores, a parallel call waits for a descheduled thread at its join, ~8-16 ms per call
+    measured on the shared 2-core box (load 4-10), far more than the whole work at n <= 1000.
+    Row soft-mins do not depend on the thread count (each row is summed by one thread in a
+    fixed order); the dense column soft-min's chunking does not either.
+    """
+
+    _PROBE_EVERY = 64
+
+    def __init__(self, entries: int):
+        import numba
+
+        self._numba = numba
+        self.all = numba.get_num_threads()
+        self.fixed = 1 if (entries < _NUMBA_SERIAL_MAX_ENTRIES or self.all == 1) else None
+        self.times: dict[int, list[float]] = {1: [], self.all: []}
+        self.calls = 0
+        self.counts = {1: 0, self.all: 0}
+
+    def _choose(self) -> tuple[int, bool]:
+        """(threads for this call, whether to time it)."""
+        if self.fixed is not None:
+            return self.fixed, False
+        c = self.calls
+        if c == 0:
+            return self.all, False  # first call: safe path everywhere, not representative
+        if c <= 6:
+            return (self.all if c % 2 else 1), True
+        best = self.best()
+        if c % self._PROBE_EVERY == 0:
+            return (1 if best == self.all else self.all), True
+        return best, c % self._PROBE_EVERY == 1  # re-time the chosen mode once per period too
+
+    def best(self) -> int:
+        """The mode the measurements favour so far (all threads before any measurement)."""
+        if self.fixed is not None:
+            return self.fixed
+        if not all(self.times.values()):
+            return self.all
+        return min(self.times, key=lambda k: float(np.median(self.times[k])))
+
+    def call(self, op, eps, h, with_mean_cost=False):
+        if with_mean_cost:  # once per solve (<P, C>), not timed
+            k, timed = self.best(), False
+        else:
+            k, timed = self._choose()
+            self.calls += 1
+        self.counts[k] += 1
+        if k == self.all:
+            t0 = time.perf_counter()
+            out = op(eps, h, with_mean_cost=with_mean_cost)
+        else:
+            self._numba.set_num_threads(k)
+            try:
+                t0 = time.perf_counter()
+                out = op(eps, h, with_mean_cost=with_mean_cost)
+            finally:
+                self._numba.set_num_threads(self.all)
+        if timed:
+            ts = self.times[k]
+            ts.append(time.perf_counter() - t0)
+            del ts[:-3]
+        return out
 
 
 def _ops_cupy_pointcloud(geom, wdt):
@@ -380,13 +443,20 @@ def sinkhorn(a: Any, b: Any, M_or_geometry: Any, *, eps: float, max_iter: int = 
         so it needs about 4x more iterations to a given tol (measured: 2358 vs 588 at
         eps = 0.01, n = 60); hence the default.
     backend : {"auto", "numpy", "numba", "cuda", "numba_cuda"}
-        ``auto``: CuPy inputs -> "cuda"; host DenseGeometry -> "numpy" (dense log-sum-exp);
-        host PointCloud with ``n*m <= 250_000`` -> "numpy" (blocks of the cost), larger ->
-        "numba" (online kernel, parallel over rows). "numba" on a DenseGeometry runs the numba
-        dense kernels (rows in parallel; the column soft-min walks C row-major with per-chunk
-        column sums, so no transposed copy of C). "cuda" uses CuPy: the dense soft-min for a
-        DenseGeometry, the fused online RawKernel for a PointCloud; numpy inputs are moved to
-        the GPU and results back. "numba_cuda" runs the numba-cuda fused kernel (PointCloud).
+        ``auto``: CuPy inputs -> "cuda". On the host, by measured crossovers (numpy vs numba
+        per soft-min, docs/sinkhorn.md): a PointCloud with ``n*m <= 100`` -> "numpy", larger
+        -> "numba" (online kernel; numba wins from n = m ~ 20, 8-13x at 100, 25-80x at
+        500-1000); a DenseGeometry with ``n*m <= 10_000`` -> "numpy" (dense log-sum-exp, on par
+        up to n = m ~ 100), larger -> "numba" (1.2-2x at 200, 2-3x at 500, 3.4-5x at 1000).
+        "numba" on a DenseGeometry runs the numba dense kernels (rows in parallel; the column
+        soft-min walks C row-major with per-chunk column sums, so no transposed copy of C).
+        numba soft-mins below ``2**15`` entries run on one thread; above, each solve times
+        one thread against all threads on its own calls and keeps the faster (re-timed every
+        64 calls): on an oversubscribed machine a parallel call can wait ~10 ms at its join.
+        The first numba call in a fresh environment compiles its kernels (seconds to tens of
+        seconds; ``cache=True`` keeps them for later processes). "cuda" uses CuPy: the dense
+        soft-min for a DenseGeometry, the fused online RawKernel for a PointCloud; numpy
+        inputs are moved to the GPU and results back. "numba_cuda" runs the numba-cuda fused kernel (PointCloud).
     dtype : None, float32 or float64
         Working precision (default: float64; CuPy float32 inputs stay float32).
 
@@ -526,6 +596,8 @@ def sinkhorn(a: Any, b: Any, M_or_geometry: Any, *, eps: float, max_iter: int = 
         "geometry": geom.kind, "time_loop_s": t_end - t_loop, "time_total_s": t_end - t_start,
         "time_per_iter_s": (t_end - t_loop) / max(1, n_iter),
     }
+    if hasattr(sx, "threads"):  # numba: soft-min calls per thread count (chosen by measurement)
+        info["numba_thread_calls"] = dict(sx.threads.counts)
     return SinkhornResult(value=value, objective=objective, f=f, g=g, marginal_error=tuple(errors),
                           n_iter=n_iter, converged=converged, plan=P, eps=eps, backend=name, info=info)
 

@@ -24,8 +24,9 @@ How it works
   chunks run in parallel (``prange``), each chunk adds ``2^((c h_i + o_j) - c C_ij)`` into
   its own column accumulator (length m; float64, fed by tiles of 256 rows summed in the
   working dtype), and the chunk accumulators are added at the end. Extra memory is
-  ``n_chunks * m`` numbers, not a second ``n x m`` matrix, and every load of ``C`` is
-  unit-stride. The safe path for columns is the same two-pass idea in this layout: a row-major
+  ``2 n_chunks m`` numbers (``n_chunks <= 4 x`` the configured thread count and ``<= n/8``),
+  not a second ``n x m`` matrix, and every load of ``C`` is unit-stride. The chunking does
+  not depend on the current thread count, so outputs are bit-identical on 1 or all threads. The safe path for columns is the same two-pass idea in this layout: a row-major
   pass for the per-column maximum (per-chunk maxima, combined), then the sum pass with the
   shift ``o_j = -M_j``. It runs for all columns when any column leaves the window (rare after
   the first call at a fixed eps).
@@ -200,12 +201,11 @@ def _chunks(n: int) -> int:
     return max(1, min(n, 8 * numba.get_num_threads()))
 
 
-def _col_chunks(n: int, m: int) -> int:
-    # enough chunks to balance the threads, few enough that the accumulators stay small
-    # beside C (at most ~n m / 8 numbers)
-    t = numba.get_num_threads()
-    k = min(n, 4 * t, max(1, n // 8))
-    return max(1, k)
+def _col_chunks(n: int) -> int:
+    # enough chunks to balance the threads, few enough that the accumulators stay small beside
+    # C (at most ~n m / 8 numbers); from the configured maximum thread count, not the current
+    # one, so the column sums (and the outputs, bit for bit) do not depend on set_num_threads
+    return max(1, min(4 * numba.config.NUMBA_NUM_THREADS, n // 8))
 
 
 class DenseSoftmin:
@@ -311,7 +311,7 @@ class DenseSoftmin:
 
     def _cols(self, hc, c, o, lo, hi, neg, inv_c):
         n, m = self.n, self.m
-        k = _col_chunks(n, m)
+        k = _col_chunks(n)
         acc = np.empty((k, m), dtype=np.float64)
         part = np.empty((k, m), dtype=self.dtype)
         if o is not None:
