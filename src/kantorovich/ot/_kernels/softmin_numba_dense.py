@@ -170,11 +170,23 @@ def dense_cols_sum(C, n, m, hc, c, o, acc, part):
         for t0 in range(i_lo, i_hi, _ROW_TILE):
             for j in range(mu):
                 pk[j] = 0.0
-            for i in range(t0, min(i_hi, t0 + _ROW_TILE)):
-                base = np.uint64(i) * mu
-                r = hc[i]
+            t1 = min(i_hi, t0 + _ROW_TILE)
+            i = t0
+            while i + 2 <= t1:  # two rows per sweep: half the loads/stores of pk and o per term
+                b0 = np.uint64(i) * mu
+                b1 = b0 + mu
+                r0 = hc[i]
+                r1 = hc[i + 1]
                 for j in range(mu):
-                    pk[j] += _exp2d((r + o[j]) - c * C[base + j])
+                    oj = o[j]
+                    pk[j] += (_exp2d((r0 + oj) - c * C[b0 + j])
+                              + _exp2d((r1 + oj) - c * C[b1 + j]))
+                i += 2
+            if i < t1:
+                b0 = np.uint64(i) * mu
+                r0 = hc[i]
+                for j in range(mu):
+                    pk[j] += _exp2d((r0 + o[j]) - c * C[b0 + j])
             for j in range(mu):
                 ak[j] += pk[j]
     return acc
