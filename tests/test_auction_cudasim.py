@@ -128,7 +128,7 @@ def test_cuda_tail_kernel_and_multiblock_rounds_match_numpy_reference():
     ``_auction_phase_numpy`` for the same eps schedule (CUDA simulator; shuffles emulated)."""
     env = dict(os.environ, NUMBA_ENABLE_CUDASIM="1")
     proc = subprocess.run([sys.executable, "-c", _PATHS_SCRIPT], env=env, capture_output=True, text=True,
-                          timeout=900)
+                          timeout=900, check=False)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "PATHS-OK" in proc.stdout
 

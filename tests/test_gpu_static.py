@@ -104,7 +104,7 @@ def test_numba_cuda_kernels_compile_for_sm90(monkeypatch, tmp_path):
             f = tmp_path / f"{name}.ptx"
             f.write_text(ptx)
             r = subprocess.run([ptxas, "-arch=sm_90", "-v", str(f), "-o", str(tmp_path / f"{name}.cubin")],
-                               capture_output=True, text=True, timeout=120)
+                               capture_output=True, text=True, timeout=120, check=False)
             assert r.returncode == 0, r.stderr[-2000:]
             regs = [int(w) for line in r.stderr.splitlines() if "Used" in line and "registers" in line
                     for w, nxt in zip(line.split(), line.split()[1:]) if nxt.startswith("registers")]

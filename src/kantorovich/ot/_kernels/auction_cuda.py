@@ -472,7 +472,7 @@ def auction_cuda(prob, schedule, max_rounds, tpb=None, tail=None, sync_every=Non
     stamp = 1  # global round stamp for col_win keys; strictly increasing over all rounds
     par = 0
     converged = True
-    cnt = dict(launches=0, host_reads=0, multi_rounds_launched=0, tail_launches=0, tail_rounds=0)
+    cnt = {"launches": 0, "host_reads": 0, "multi_rounds_launched": 0, "tail_launches": 0, "tail_rounds": 0}
 
     def read():
         st.copy_to_host(hst)  # synchronises with the queued kernels
