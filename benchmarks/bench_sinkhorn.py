@@ -4,7 +4,8 @@ CPU: numba online soft-min (float64 and float32, default threads and 1 thread) a
 d = 2 vs POT sinkhorn_log (numpy) and POT kernel-space sinkhorn, interleaved rounds, with the
 `uptime` load averages before and after. --gpu: fused half-step throughput (cost entries/s) at n = 2e4, 1e5, 1e6; per
 iteration vs POT sinkhorn_log with CuPy at n = 40000 and OTT-JAX at 20000 (if importable);
-n = m = 1e6 per iteration.
+n = m = 1e6 per iteration. --dense: the dense-cost CPU block only (numba dense vs numpy dense vs
+POT at n = 1000, 4000; sinkhorn_dense.json).
 """
 
 from __future__ import annotations
@@ -185,8 +186,125 @@ def gpu_cases(quick: bool) -> dict:
     return out
 
 
+# --------------------------------------------------------------------------------------------
+# dense-cost CPU block (`--dense`, writes sinkhorn_dense.json): the numba dense soft-min
+# --------------------------------------------------------------------------------------------
+
+def _dense_one(n: int, eps: float, threads: int) -> dict:
+    """One size of :func:`dense_cpu_cases`."""
+    import numba
+    import ot as pot
+
+    from kantorovich.ot import DenseGeometry, sinkhorn
+    from kantorovich.ot import _sinkhorn as S
+
+    rng = np.random.default_rng(0)
+    x, y = rng.random((n, 2)), rng.random((n, 2))
+    M = pot.dist(x, y)
+    a = np.full(n, 1 / n)
+    lb = eps * np.log(a)
+
+    def loop(ops_fn, dtype):
+        wdt = np.dtype(dtype)
+        sx, sy = ops_fn(DenseGeometry(M).astype(wdt), wdt)
+        st = {"f": np.zeros(n, dtype=wdt), "g": np.zeros(n, dtype=wdt)}
+        lbw = lb.astype(wdt)
+
+        def it():  # one iteration = two soft-mins (alternating)
+            st["f"] = sx(eps, st["g"] + lbw)
+            st["g"] = sy(eps, st["f"] + lbw)
+        it()
+        return it
+
+    def one_thread(fn):
+        def run():
+            numba.set_num_threads(1)
+            try:
+                fn()
+            finally:
+                numba.set_num_threads(threads)
+        return run
+
+    iters_log = 1 if n >= 4000 else 3
+    iters_kernel = 20
+
+    def pot_log():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            pot.sinkhorn(a, a, M, reg=eps, method="sinkhorn_log", numItermax=iters_log, stopThr=0)
+
+    def pot_kernel():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            pot.sinkhorn(a, a, M, reg=eps, method="sinkhorn", numItermax=iters_kernel, stopThr=0)
+
+    nb64, nb32 = loop(S._ops_numba, np.float64), loop(S._ops_numba, np.float32)
+    cases = {"ours_numba_f64": (nb64, 1), "ours_numba_f32": (nb32, 1),
+             "ours_numba_f64_1thread": (one_thread(nb64), 1),
+             "ours_numba_f32_1thread": (one_thread(nb32), 1),
+             "ours_numpy_dense_f64": (loop(S._ops_numpy, np.float64), 1),
+             "pot_kernel": (pot_kernel, iters_kernel), "pot_log": (pot_log, iters_log)}
+    slow = {"pot_log", "ours_numpy_dense_f64"}
+    samples = {k: [] for k in cases}
+    load_before = _load()
+    rounds = 3
+    for _ in range(rounds):
+        for k, (fn, per) in cases.items():
+            t = time_cpu(fn, repeat=1 if k in slow else 5, warmup=0 if k in slow else 1)["median_s"]
+            samples[k].append(t / per)
+    load_after = _load()
+    med = {k: float(np.median(v)) for k, v in samples.items()}
+    e2e, e2e_threads = {}, {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # tol=1e-30: a fixed number of iterations, on purpose
+        for dt in (np.float64, np.float32):
+            r = sinkhorn(None, None, M, eps=eps, max_iter=200 if n <= 1000 else 60, tol=1e-30, scaling=None,
+                         backend="numba", dtype=dt)
+            e2e[str(np.dtype(dt))] = r.info["time_per_iter_s"]
+            e2e_threads[str(np.dtype(dt))] = {str(k): v for k, v in r.info["numba_thread_calls"].items()}
+    ours = [k for k in med if k.startswith("ours_numba")]
+    return {
+        "n": n, "load_before": load_before, "load_after": load_after, "rounds": rounds,
+        "s_per_iter_median": med, "s_per_iter_rounds": samples,
+        "ours_end_to_end_s_per_iter": e2e, "ours_end_to_end_softmin_calls_per_thread_count": e2e_threads,
+        "speedup_vs_pot_log": {k: med["pot_log"] / med[k] for k in ours},
+        "speedup_vs_numpy_dense": {k: med["ours_numpy_dense_f64"] / med[k] for k in ours},
+        "ratio_to_pot_kernel": {k: med[k] / med["pot_kernel"] for k in ours},
+    }
+
+
+def dense_cpu_cases(quick: bool) -> dict:
+    """Dense cost on the CPU: per-iteration medians at n = 1000 and 4000 (quick: 1000), d = 2
+    points in the unit square, ``M = pot.dist(x, y)`` (squared Euclidean), eps = 0.01 absolute,
+    uniform weights.
+
+    Ours: the two numba dense soft-min operators exactly as ``sinkhorn(a, b, M,
+    backend="numba")`` builds them (``_ops_numba``: row soft-min and the row-major column
+    soft-min, previous output as the shift), float64 and float32, default threads and 1
+    thread; the numpy dense reference (``_ops_numpy``); and the end-to-end ``sinkhorn`` time per
+    iteration. Peers in the same process on the same M: POT ``sinkhorn_log`` and kernel-space
+    ``sinkhorn`` (numpy). Interleaved rounds, medians, 1-minute load before and after.
+    """
+    import numba
+
+    from kantorovich.ot._kernels import softmin_numba_dense
+
+    softmin_numba_dense.warmup()
+    threads = numba.get_num_threads()
+    eps = 0.01
+    return {"eps": eps, "d": 2, "numba_threads": threads, "numba_threading_layer": numba.threading_layer(),
+            "sizes": [_dense_one(n, eps, threads) for n in ([1000] if quick else [1000, 4000])]}
+
+
 def main() -> None:
-    args = parser(__doc__.splitlines()[0]).parse_args()
+    ap = parser(__doc__.splitlines()[0])
+    ap.add_argument("--dense", action="store_true",
+                    help="only the dense-cost CPU block (numba dense vs numpy dense vs POT); sinkhorn_dense.json")
+    args = ap.parse_args()
+    if args.dense:
+        payload = {"cpu_dense": dense_cpu_cases(args.quick), "note": "CPU timings on a shared machine are noisy"}
+        write("sinkhorn_dense" + ("_quick" if args.quick else ""), args.out, payload)
+        return
     payload = {"cpu": cpu_cases(args.quick), "note": "CPU timings on a shared machine are noisy"}
     if args.gpu:
         payload["gpu"] = gpu_cases(args.quick) if gpu_present() else {"skipped": "no GPU"}

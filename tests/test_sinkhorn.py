@@ -160,7 +160,8 @@ def test_auto_backend_rule(rng):
 
 def test_numba_thread_mode_by_measurement():
     """Small problems run on one thread; larger ones time both modes on their own calls
-    (calls 1-6 alternate) and keep the faster, re-timing the other every _PROBE_EVERY calls."""
+    (calls 1-6 alternate) and keep the faster on average, re-timing the other every
+    _PROBE_EVERY calls."""
     import numba
 
     from kantorovich.ot import _sinkhorn as S
@@ -184,8 +185,8 @@ def test_numba_thread_mode_by_measurement():
         big.call(op, 1.0, np.zeros(2))
     assert seen == [T, T, 1, T, 1, T, 1]
     assert len(big.times[1]) == 3 and len(big.times[T]) == 3
-    big.times = {1: [1e-3, 1e-3, 1e-3], T: [5e-3, 2e-2, 1e-3]}  # as on an oversubscribed box
-    assert big.best() == 1
+    big.times = {1: [1e-3, 1e-3, 1e-3], T: [5e-4, 2e-2, 5e-4]}  # as on an oversubscribed box:
+    assert big.best() == 1  # the parallel median is lower, its mean (the cost paid) is not
     seen.clear()
     for _ in range(S._NumbaThreads._PROBE_EVERY):
         big.call(op, 1.0, np.zeros(2))

@@ -111,17 +111,19 @@ class _NumbaThreads:
 
     Below ``_NUMBA_SERIAL_MAX_ENTRIES`` cost entries per soft-min: always one thread (the work,
     < ~40 us, is too small to split). Above: both modes are timed on the solve's own calls
-    (after the first, safe-path call: calls 1-6 alternate, three each) and the mode with the
-    smaller median of its last three times runs; the other mode is re-timed once every
-    ``_PROBE_EVERY`` calls, so a change of machine load is followed. Why: with free cores the
-    threads split the rows (2 threads ~halve the time), but when other processes oversubscribe
-    the cores, a parallel call waits for a descheduled thread at its join, ~8-16 ms per call
-    measured on the shared 2-core box (load 4-10), far more than the whole work at n <= 1000.
-    Row soft-mins do not depend on the thread count (each row is summed by one thread in a
-    fixed order); the dense column soft-min's chunking does not either.
+    (after the first, safe-path call: calls 1-6 alternate, three each); from then on every
+    call is timed, the mode with the smaller **mean** of its last ``_WINDOW`` times runs (the
+    mean, not the median, because rare long stalls are what it must price), and the other
+    mode is re-timed once every ``_PROBE_EVERY`` calls, so a change of machine load is
+    followed. Why: with free cores the threads split the rows (2 threads ~halve the time),
+    but when other processes oversubscribe the cores, a parallel call waits for a descheduled
+    thread at its join, ~8-16 ms per call measured on the shared 2-core box (load 3-10), far
+    more than the whole work at n <= 1000. Results do not depend on the mode: each row is
+    summed by one thread in a fixed order, and the dense column soft-min's chunking is fixed.
     """
 
     _PROBE_EVERY = 64
+    _WINDOW = 8
 
     def __init__(self, entries: int):
         import numba
@@ -145,7 +147,7 @@ class _NumbaThreads:
         best = self.best()
         if c % self._PROBE_EVERY == 0:
             return (1 if best == self.all else self.all), True
-        return best, c % self._PROBE_EVERY == 1  # re-time the chosen mode once per period too
+        return best, True
 
     def best(self) -> int:
         """The mode the measurements favour so far (all threads before any measurement)."""
@@ -153,7 +155,7 @@ class _NumbaThreads:
             return self.fixed
         if not all(self.times.values()):
             return self.all
-        return min(self.times, key=lambda k: float(np.median(self.times[k])))
+        return min(self.times, key=lambda k: sum(self.times[k]) / len(self.times[k]))
 
     def call(self, op, eps, h, with_mean_cost=False):
         if with_mean_cost:  # once per solve (<P, C>), not timed
@@ -175,7 +177,7 @@ class _NumbaThreads:
         if timed:
             ts = self.times[k]
             ts.append(time.perf_counter() - t0)
-            del ts[:-3]
+            del ts[:-self._WINDOW]
         return out
 
 
@@ -451,8 +453,9 @@ def sinkhorn(a: Any, b: Any, M_or_geometry: Any, *, eps: float, max_iter: int = 
         "numba" on a DenseGeometry runs the numba dense kernels (rows in parallel; the column
         soft-min walks C row-major with per-chunk column sums, so no transposed copy of C).
         numba soft-mins below ``2**15`` entries run on one thread; above, each solve times
-        one thread against all threads on its own calls and keeps the faster (re-timed every
-        64 calls): on an oversubscribed machine a parallel call can wait ~10 ms at its join.
+        one thread against all threads on its own calls and keeps the faster on average
+        (the other re-timed every 64 calls): on an oversubscribed machine a parallel call can
+        wait ~10 ms at its join.
         The first numba call in a fresh environment compiles its kernels (seconds to tens of
         seconds; ``cache=True`` keeps them for later processes). "cuda" uses CuPy: the dense
         soft-min for a DenseGeometry, the fused online RawKernel for a PointCloud; numpy
