@@ -1,0 +1,42 @@
+"""The README's Python tour runs as written, and its commented values hold."""
+
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def _python_blocks(text: str) -> list[str]:
+    return re.findall(r"```python\n(.*?)```", text, flags=re.S)
+
+
+def test_readme_has_a_python_tour():
+    assert README.exists(), "README.md is missing"
+    assert _python_blocks(README.read_text(encoding="utf-8")), "README.md has no ```python block"
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_readme_tour_runs_and_its_comments_hold():
+    ns: dict = {}
+    for block in _python_blocks(README.read_text(encoding="utf-8")):
+        exec(compile(block, str(README), "exec"), ns)  # noqa: S102 - our own README
+    f = ns
+    # the values the tour's comments promise
+    assert f["emd_1d_histogram"]([3, 2, 1, 4], [1, 2, 4, 3]) == pytest.approx(5.0)
+    assert f["js_divergence"]([1, 0], [0, 1]) == pytest.approx(math.log(2))
+    assert f["kl_divergence"]([0.5, 0.5], [1, 0]) == math.inf
+    fam = f["fam"]
+    assert (fam.w1(), fam.js(), fam.tv(), fam.kl()) == pytest.approx((0.3, math.log(2), 1.0, math.inf))
+    r, a, s = f["r"], f["a"], f["s"]
+    assert a.exact and a.value == pytest.approx(r.value, rel=1e-12)
+    assert abs(r.duality_gap) <= 1e-9 * max(1.0, abs(r.value))
+    assert s.value >= r.value - 1e-9  # the entropic plan's cost is never below the exact optimum
+    e = f["e"]
+    assert 1.5 < e.value < 1.9 and e.stderr < 0.1 and e.ci[0] < e.value < e.ci[1]
+    assert np.isfinite(e.stderr)
