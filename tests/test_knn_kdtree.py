@@ -90,6 +90,61 @@ def test_estimate_kl_kdtree_equals_tree_backend():
         assert a.value == b.value and a.ci == b.ci, method
 
 
+# ------------------------------------------------------------------ leaf-batched queries
+def _both_paths_equal_ckdtree(x, y, k, **kw):
+    a, b, da, db = _ref_pair(x, y, k)
+    for res in (kd.knn_pair_batched(x, y, k, **kw), kd.knn_pair_kdtree(x, y, k, batched=False)):
+        np.testing.assert_array_equal(res[0], a)
+        np.testing.assert_array_equal(res[1], b)
+        assert res[2:] == (da, db)
+    return da, db
+
+
+@pytest.mark.parametrize("k", [1, 5, 10])
+@pytest.mark.parametrize("d,n,m", [(1, 900, 400), (2, 700, 1500), (3, 1300, 600), (5, 2000, 900),
+                                   (6, 800, 1100)])
+def test_batched_matches_ckdtree_bitwise(d, n, m, k):
+    g = np.random.default_rng(10 * d + k)
+    x, y = g.normal(size=(n, d)), 0.3 + 1.4 * g.normal(size=(m, d))
+    _both_paths_equal_ckdtree(x, y, k)
+    for rleaf, bsize in ((1, 1), (8, 64), (16, 4), (128, 256)):  # block larger/smaller than scans
+        _both_paths_equal_ckdtree(x, y, k, rleaf=rleaf, bsize=bsize)
+
+
+@pytest.mark.parametrize("k", [1, 10])
+def test_batched_duplicates_ties_degenerate(k):
+    g = np.random.default_rng(11 + k)
+    # integer grid in 2-D and 4-D: exact ties everywhere, more duplicates than k at some points
+    for d, hi in ((2, 9), (4, 3)):
+        x = g.integers(0, hi, size=(900, d)).astype(float)
+        y = g.integers(0, hi, size=(500, d)).astype(float)
+        da, db = _both_paths_equal_ckdtree(x, y, k, rleaf=16, bsize=16)
+        assert da > 0 and db > 0
+        _both_paths_equal_ckdtree(x, y, k)
+    # a constant coordinate, an all-equal block (one unsplittable leaf of 150 points > rleaf)
+    x = np.c_[g.normal(size=(600, 2)), np.zeros(600)]
+    x[:150] = 0.25
+    y = np.c_[g.normal(size=(300, 2)), np.full(300, 1e-3)]
+    da, db = _both_paths_equal_ckdtree(x, y, k, rleaf=32, bsize=32)
+    assert (da, db) == (150, 0)
+    # clouds far apart (y's nearest neighbours all in one far corner), tiny n vs large m
+    x = g.normal(size=(40, 3))
+    y = 50.0 + g.normal(size=(3000, 3))
+    _both_paths_equal_ckdtree(x, y, k)
+    _both_paths_equal_ckdtree(y, x, k)
+    # exponentially spaced points (deep tree, median splits)
+    x = np.c_[2.0 ** -np.arange(700.0), np.zeros(700)]
+    y = np.c_[2.0 ** -np.arange(0.5, 500.0), np.zeros(500)]
+    _both_paths_equal_ckdtree(x, y, k, rleaf=4, bsize=8)
+
+
+def test_batched_too_many_duplicates_raises():
+    x = np.zeros((10, 2))
+    x[:2, 0] = [1.0, 2.0]
+    with pytest.raises(ValueError, match="positive distance"):
+        kd.knn_pair_batched(x, x + 0.5, 3)
+
+
 # ------------------------------------------------------------------ bootstrap kernel
 def test_bootstrap_kernel_reproducible_thread_independent_and_uniform(monkeypatch):
     import numba
