@@ -140,6 +140,30 @@ def test_auto_rule_exact_then_sinkhorn(monkeypatch):
     assert calls[-1][2] == 0.01
 
 
+@pytest.mark.parametrize("p", [1, 2, 1.5])
+def test_auto_rule_equal_uniform_clouds_use_the_exact_auction(monkeypatch, p):
+    # above exact_max_entries, n == m with uniform weights goes to the exact auction on points
+    # (costs on the fly), not to the biased Sinkhorn approximation
+    def no_sinkhorn(*args, **kwargs):
+        raise AssertionError("Sinkhorn must not be called for n == m uniform clouds")
+
+    rng = np.random.default_rng(8)
+    x, y = rng.random((40, 3)), rng.random((40, 3)) + 0.1
+    exact = wasserstein(x, y, p=p, method="exact")
+    _fake_module(monkeypatch, "kantorovich.ot._sinkhorn", sinkhorn=no_sinkhorn)
+    assert wasserstein(x, y, p=p, exact_max_entries=100) == pytest.approx(exact, rel=1e-12)
+    w = np.full(40, 2.5)   # uniform, unnormalised
+    assert wasserstein(x, y, w, w, p=p, method="auction") == pytest.approx(exact, rel=1e-12)
+
+
+def test_auction_method_needs_equal_uniform_clouds():
+    x, y = np.zeros((3, 2)), np.ones((4, 2))
+    with pytest.raises(ValueError, match="n == m"):
+        wasserstein(x, y, method="auction")
+    with pytest.raises(ValueError, match="non-uniform"):
+        wasserstein(x, y[:3], [1.0, 2.0, 1.0], None, method="auction")
+
+
 def test_sinkhorn_path_real():
     try:
         import kantorovich.ot._sinkhorn  # noqa: F401
