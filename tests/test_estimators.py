@@ -92,9 +92,10 @@ def test_backend_numba_and_auto_rule():
     c = estimate_kl(x, y, n_boot=0)
     assert abs(a.value - b.value) < 1e-12 and c.info["backend"] == "numba-kdtree"
     assert abs(a.value - c.value) < 1e-12
-    xx, yy = np.hstack([x, x[:, :1]]), np.hstack([y, y[:, :1]])
-    assert estimate_kl(xx, yy, n_boot=0).info["backend"] == "numba"  # d >= 9: brute force
-    # d <= 8: the numba KD-tree, same value as cKDTree (bit-identical distances for d <= 7)
+    xx, yy = np.hstack([x, x[:, :4]]), np.hstack([y, y[:, :4]])
+    assert estimate_kl(xx, yy, n_boot=0).info["backend"] == "numba"  # d >= 12: brute force
+    assert estimate_kl(xx[:, :11], yy[:, :11], n_boot=0).info["backend"] == "numba-kdtree"
+    # d <= 11: the numba KD-tree, same value as cKDTree (bit-identical distances for d <= 7)
     e = estimate_kl(x[:, :5], y[:, :5], n_boot=0)
     assert e.info["backend"] == "numba-kdtree"
     assert e.value == estimate_kl(x[:, :5], y[:, :5], n_boot=0, backend="numpy").value

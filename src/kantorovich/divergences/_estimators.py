@@ -194,19 +194,20 @@ def _knn_pair(xa, ya, kk: int, backend: str):
     return rho, nu, dx, dy
 
 
-AUTO_NUMBA_MIN_DIM = 9
+AUTO_NUMBA_MIN_DIM = 12
 
 
 def _auto_cpu_backend(requested: str, picked: str, d: int) -> str:
-    """``backend="auto"`` on the CPU: the numba KD-tree for d <= 8, numba brute force for d >= 9.
+    """``backend="auto"`` on the CPU: the numba KD-tree for d <= 11, numba brute force from d = 12.
 
-    Measured (docs/estimators.md; N(0, I) vs N(0.5, 1.5 I), n = m = 10^4, k = 5, CPU time of
-    both queries on one thread): the numba KD-tree costs 0.6x cKDTree's at d = 1 down to 0.3x
-    at d = 7 (vectorised leaf scans, both queries in one pass); against the tiled brute force
-    it is 2.5x faster at d = 7, 1.8x at d = 8 (2.1x at n = 3 10^4), even at d = 9-10
-    (n = 10^4). The brute force costs O(n (n + m) d) whatever the data, the tree degrades
-    towards that as d grows and depends on the data, so from d = 9 on the brute force is
-    kept. Without numba: cKDTree.
+    Measured (docs/estimators.md; n = m = 10^4, k = 5): the (leaf-batched) numba KD-tree costs
+    0.6x cKDTree's time at d = 1 down to 0.3x at d = 7 (CPU time of both queries on one thread,
+    N(0, I) vs N(0.5, 1.5 I)). Against the tiled brute force, best of 3 on 2 idle cores
+    (2026-11-23): d = 10 0.18 vs 0.22 s (Gaussian) and 0.11 vs 0.15 s (uniform); d = 12 0.18 vs
+    0.18 s and 0.17 vs 0.20 s; d = 16 0.27-0.28 vs 0.16-0.17 s. The tree's lead grows with n
+    (n = 10^5, d = 10: 6.1 s against 16.2 s). The brute force costs O(n (n + m) d) whatever the
+    data; the tree degrades towards that as d grows, so from d = 12 on the brute force is used.
+    Without numba: cKDTree.
     """
     if requested != "auto" or picked != "numpy":
         return picked
