@@ -44,13 +44,17 @@ def main():
     for n, d in cases + big:
         x = g.normal(size=(n, d))
         y = 0.5 + math.sqrt(1.5) * g.normal(size=(n, d))
-        if n > 10000:  # one timed run only (minutes on a loaded 2-core machine)
-            estimate_kl(x[:2000], y[:2000], k=5, n_boot=0, backend="numba")  # JIT cache warm
+        if n > 10000:  # one timed run per backend (tens of seconds on 2 cores)
+            for be in ("numba", "numba-kdtree"):
+                estimate_kl(x[:2000], y[:2000], k=5, n_boot=0, backend=be)  # JIT cache warm
             load0 = os.getloadavg()[0]
-            t = time_cpu(lambda: estimate_kl(x, y, k=5, n_boot=0, backend="numba"), repeat=1, warmup=0)
-            rows.append({"n": n, "d": d, "ours_numba_no_bootstrap_s": t["median_s"],
+            t_auto = time_cpu(lambda: estimate_kl(x, y, k=5, n_boot=0), repeat=1, warmup=0)
+            t_brute = time_cpu(lambda: estimate_kl(x, y, k=5, n_boot=0, backend="numba"), repeat=1, warmup=0)
+            rows.append({"n": n, "d": d, "ours_auto_no_bootstrap_s": t_auto["median_s"],
+                         "auto_backend": estimate_kl(x[:50], y[:50], n_boot=0).info["backend"],
+                         "ours_numba_brute_no_bootstrap_s": t_brute["median_s"],
                          "loadavg_1min_before": load0, "loadavg_1min_after": os.getloadavg()[0],
-                         "note": "KD-tree at this size: 60 s (2026-11-22, one run, not rerun)"})
+                         "note": "scipy cKDTree at this size: 60 s (2026-11-22, one run, not rerun)"})
             print(rows[-1], flush=True)
             continue
         rep = 7
