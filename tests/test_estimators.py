@@ -406,3 +406,24 @@ def test_all_identical_points_raise():
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             estimate_kl(np.zeros((20, 2)), np.ones((20, 2)))
+
+
+@pytest.mark.parametrize("d", [2, 6, 13])
+def test_js_tv_knn_backends_agree_with_ckdtree(monkeypatch, d):
+    # estimate_js / estimate_tv run their four kNN queries on estimate_kl's auto CPU backend
+    # (numba KD-tree, or brute force from d = 12); the cKDTree path gives the same numbers
+    import kantorovich.divergences._estimators as E
+
+    g = np.random.default_rng(40 + d)
+    x, y = g.normal(size=(300, d)), g.normal(0.3, 1.2, size=(260, d))
+    x[7] = x[3]  # a duplicate: the same count and handling on every backend
+    with pytest.warns(UserWarning, match="duplicate"):
+        js, tv = estimate_js(x, y, rng=0), estimate_tv(x, y, rng=0)
+    assert js.info["backend"] == ("numba" if d >= E.AUTO_NUMBA_MIN_DIM else "numba-kdtree")
+    monkeypatch.setattr(E, "_auto_cpu_backend", lambda *args: "numpy")
+    with pytest.warns(UserWarning, match="duplicate"):
+        js0, tv0 = estimate_js(x, y, rng=0), estimate_tv(x, y, rng=0)
+    assert js0.info["backend"] == "numpy" and js.info["n_duplicates"] == js0.info["n_duplicates"]
+    assert js.value == pytest.approx(js0.value, rel=1e-12, abs=1e-14)
+    assert tv.value == pytest.approx(tv0.value, rel=1e-12, abs=1e-14)
+    assert js.ci == pytest.approx(js0.ci, rel=1e-12, abs=1e-14)

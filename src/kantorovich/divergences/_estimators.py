@@ -514,21 +514,21 @@ def _adaptive_terms(xa, ya, be):
 
 
 def _js_tv_knn(xa, ya, k):
-    """Log density ratios log(p/q) at the x's and at the y's from k-NN distances."""
-    n, m, d = xa.shape[0], ya.shape[0], xa.shape[1]
-    from scipy.spatial import cKDTree
+    """Log density ratios log(p/q) at the x's and at the y's from k-NN distances.
 
-    tx = cKDTree(xa, balanced_tree=False, compact_nodes=False)
-    ty = cKDTree(ya, balanced_tree=False, compact_nodes=False)
-    rho_x, d1 = knn_positive(xa, xa, k, same=True, tree=tx)
-    nu_x, d2 = knn_positive(xa, ya, k, tree=ty)
-    rho_y, d3 = knn_positive(ya, ya, k, same=True, tree=ty)
-    nu_y, d4 = knn_positive(ya, xa, k, tree=tx)
+    The four k-NN queries (x in X, x in Y, y in Y, y in X) run on the same CPU backend as
+    :func:`estimate_kl`'s ``backend="auto"`` (numba KD-tree up to d = 11, numba brute force
+    above, scipy cKDTree without numba); all return the same distances.
+    """
+    n, m, d = xa.shape[0], ya.shape[0], xa.shape[1]
+    be = _auto_cpu_backend("auto", "numpy", d)
+    rho_x, nu_x, d1, d2 = _knn_pair(xa, ya, k, be)
+    rho_y, nu_y, d3, d4 = _knn_pair(ya, xa, k, be)
     _dup_warning(d1 + d3, "x or y")
     # p_hat(z) = k / (n V r^d) (n - 1 for the point's own sample): lr = log(p/q) at x, log(q/p) at y
     lr_x = math.log(m / (n - 1)) + d * (np.log(nu_x[:, -1]) - np.log(rho_x[:, -1]))
     lr_y = math.log(n / (m - 1)) + d * (np.log(nu_y[:, -1]) - np.log(rho_y[:, -1]))
-    return lr_x, lr_y, {"k": k, "n_duplicates": d1 + d2 + d3 + d4}
+    return lr_x, lr_y, {"k": k, "n_duplicates": d1 + d2 + d3 + d4, "backend": be}
 
 
 def _features(z, kind):
