@@ -603,19 +603,17 @@ def _search_block(QT, qs, nq, qlo, qhi, TT, start, end, child, lo, hi, rleaf, k,
                 for j in range(w):
                     cidx[m] = j
                     m += buf[j] < wq
+                z = 0
                 for t in range(m):
                     s = buf[cidx[t]]
-                    if s < wq:
-                        if s == 0.0:
-                            zeros[qi] += 1
-                            continue
-                        p = k - 1
-                        while p > 0 and best[qi, p - 1] > s:
-                            best[qi, p] = best[qi, p - 1]
-                            p -= 1
-                        best[qi, p] = s
-                        wq = best[qi, k - 1]
-                worst[qi] = wq
+                    z += s == 0.0
+                    s = s if s != 0.0 else np.inf  # zeros are counted, not inserted
+                    for p in range(k):  # branch-free sorted insert (the largest falls off)
+                        b = best[qi, p]
+                        best[qi, p] = min(b, s)
+                        s = max(b, s)
+                zeros[qi] += z
+                worst[qi] = best[qi, k - 1]
             bound = 0.0
             for qi in range(nq):
                 bound = max(bound, worst[qi])
