@@ -104,3 +104,17 @@ def write(name: str, out: str, payload: dict) -> Path:
     path.write_text(json.dumps(payload, indent=2, default=float))
     print(json.dumps(payload, indent=2, default=float))
     return path
+
+
+def one_thread(fn: Callable[[], Any], threads: int | None = None) -> Callable[[], Any]:
+    """``fn`` run with numba limited to one thread, the previous thread count restored after."""
+    import numba
+
+    def run():
+        before = numba.get_num_threads() if threads is None else threads
+        numba.set_num_threads(1)
+        try:
+            return fn()
+        finally:
+            numba.set_num_threads(before)
+    return run

@@ -13,7 +13,7 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-from _common import gpu_present, parser, time_cpu, time_gpu, write
+from _common import gpu_present, one_thread, parser, time_cpu, time_gpu, write
 
 
 def _load() -> dict:
@@ -75,15 +75,6 @@ def cpu_cases(quick: bool) -> dict:
     it64, ops64 = ours(np.float64)
     it32, ops32 = ours(np.float32)
     threads = numba.get_num_threads()
-
-    def one_thread(fn):
-        def run():
-            numba.set_num_threads(1)
-            try:
-                fn()
-            finally:
-                numba.set_num_threads(threads)
-        return run
 
     cases = {"ours_f64": (it64, 1), "ours_f32": (it32, 1), "ours_f64_1thread": (one_thread(it64), 1),
              "ours_f32_1thread": (one_thread(it32), 1), "pot_kernel": (pot_kernel, iters)}
@@ -192,7 +183,6 @@ def gpu_cases(quick: bool) -> dict:
 
 def _dense_one(n: int, eps: float, threads: int) -> dict:
     """One size of :func:`dense_cpu_cases`."""
-    import numba
     import ot as pot
 
     from kantorovich.ot import DenseGeometry, sinkhorn
@@ -215,15 +205,6 @@ def _dense_one(n: int, eps: float, threads: int) -> dict:
             st["g"] = sy(eps, st["f"] + lbw)
         it()
         return it
-
-    def one_thread(fn):
-        def run():
-            numba.set_num_threads(1)
-            try:
-                fn()
-            finally:
-                numba.set_num_threads(threads)
-        return run
 
     iters_log = 1 if n >= 4000 else 3
     iters_kernel = 20

@@ -19,7 +19,7 @@ import os
 import time
 
 import numpy as np
-from _common import parser, write
+from _common import one_thread, parser, write
 
 
 def _batch_time(fn, target_s: float = 0.02) -> float:
@@ -35,7 +35,6 @@ def _batch_time(fn, target_s: float = 0.02) -> float:
 
 
 def _methods(geom, dtype, eps):
-    import numba
 
     from kantorovich.ot import _sinkhorn as S
 
@@ -46,16 +45,6 @@ def _methods(geom, dtype, eps):
     opx, opy = sx_nb.ops
     n, m = geom.shape
     hx, hy = np.zeros(m, dtype=wdt), np.zeros(n, dtype=wdt)
-    threads = numba.get_num_threads()
-
-    def one_thread(fn):
-        def run():
-            numba.set_num_threads(1)
-            try:
-                fn()
-            finally:
-                numba.set_num_threads(threads)
-        return run
 
     def both_np():
         sx_np(eps, hx)

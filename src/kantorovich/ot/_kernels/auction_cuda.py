@@ -168,6 +168,16 @@ def kernels(tpb: int):
         return b1, bj, min(b2, a1)
 
     @cuda.jit(device=True, inline="always")
+    def warp_reduce(w1, j1, w2):
+        """Butterfly over the 32 lanes of a warp: every lane ends with the warp's (best, col, second)."""
+        off = 16
+        while off > 0:
+            b1, bj, b2 = shfl3(w1, j1, w2, off)
+            w1, j1, w2 = merge(w1, j1, w2, b1, bj, b2)
+            off //= 2
+        return w1, j1, w2
+
+    @cuda.jit(device=True, inline="always")
     def scan(C, x, y, kind, pw, scale, p, i, j, step, w1, j1, w2):
         """Fold columns j, j + step, ... < n of row i into (w1, j1, w2), in increasing j."""
         n = p.shape[0]
@@ -341,11 +351,7 @@ def kernels(tpb: int):
                 k = warp
                 while k < nfree:  # warp-uniform: all 32 lanes take part in the shuffles
                     w1, j1, w2 = scan(C, x, y, kind, pw, scale, p, fl[cur, k], lane, 32, INF, n, INF)
-                    off = 16
-                    while off > 0:
-                        b1, bj, b2 = shfl3(w1, j1, w2, off)
-                        w1, j1, w2 = merge(w1, j1, w2, b1, bj, b2)
-                        off //= 2
+                    w1, j1, w2 = warp_reduce(w1, j1, w2)
                     if lane == 0:
                         bc[k] = j1
                         bv[k] = p[j1] + (w2 - w1) + eps
@@ -356,11 +362,7 @@ def kernels(tpb: int):
                 if k < nfree:
                     m = (warp - k * g) * 32 + lane
                     w1, j1, w2 = scan(C, x, y, kind, pw, scale, p, fl[cur, k], m, 32 * g, INF, n, INF)
-                    off = 16
-                    while off > 0:
-                        b1, bj, b2 = shfl3(w1, j1, w2, off)
-                        w1, j1, w2 = merge(w1, j1, w2, b1, bj, b2)
-                        off //= 2
+                    w1, j1, w2 = warp_reduce(w1, j1, w2)
                     if lane == 0:
                         q1[warp] = w1
                         qj[warp] = j1
@@ -374,11 +376,7 @@ def kernels(tpb: int):
                         w1 = q1[warp * g + lane]
                         j1 = qj[warp * g + lane]
                         w2 = q2[warp * g + lane]
-                    off = 16
-                    while off > 0:
-                        b1, bj, b2 = shfl3(w1, j1, w2, off)
-                        w1, j1, w2 = merge(w1, j1, w2, b1, bj, b2)
-                        off //= 2
+                    w1, j1, w2 = warp_reduce(w1, j1, w2)
                     if lane == 0:
                         bc[warp] = j1
                         bv[warp] = p[j1] + (w2 - w1) + eps
