@@ -138,6 +138,22 @@ def test_batched_duplicates_ties_degenerate(k):
     _both_paths_equal_ckdtree(x, y, k, rleaf=4, bsize=8)
 
 
+@pytest.mark.parametrize("k", [1, 5, 10])
+def test_batched_insert_ties_at_kth_and_zeros(k):
+    # the branch-free k-buffer insert: many candidates equal to the current k-th best (1-D and
+    # 2-D integer lattices: distances 1, 1, 2, 2, ... with equal values that must each take a
+    # slot), zero distances interleaved with them (duplicates, counted, never inserted), the
+    # first scan of each block (k-th best inf: every point a candidate), unequal n, m
+    g = np.random.default_rng(20 + k)
+    x = np.arange(400.0)[:, None]
+    x = np.r_[x, x[::7]]  # every 7th point duplicated once
+    y = np.r_[np.arange(0.0, 400.0, 2.0), np.arange(0.0, 400.0, 2.0)][:, None]  # all doubled
+    for rleaf, bsize in ((None, None), (128, 256), (2, 2)):
+        _both_paths_equal_ckdtree(x, y, k, rleaf=rleaf, bsize=bsize)
+    xy = g.permutation(np.stack(np.meshgrid(np.arange(30.0), np.arange(20.0)), -1).reshape(-1, 2))
+    _both_paths_equal_ckdtree(np.r_[xy, xy[:50]], xy[::3], k)
+
+
 def test_batched_too_many_duplicates_raises():
     x = np.zeros((10, 2))
     x[:2, 0] = [1.0, 2.0]
