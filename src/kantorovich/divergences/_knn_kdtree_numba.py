@@ -45,7 +45,10 @@ scanned first (tight bounds from the start) and skipped when met again. Exactnes
 box-to-box bound is, term by term, at most every query's point-to-box bound (rounding is
 monotone), which is at most every point's distance; the scan (``_leaf_d2``) sums in the
 same order as above, hand-unrolled for d <= 8 so that it vectorises. Candidates below the
-k-th best are compacted branch-free before the insertion.
+k-th best are compacted branch-free, then inserted branch-free: the sorted k-buffer takes each
+candidate s as a min/max carry, :math:`b_p, s \leftarrow \min(b_p, s), \max(b_p, s)` for
+p = 0..k-1 (the largest value falls off; a zero is counted and carried as inf), which gives the
+same buffer as an insertion sort (equal values each keep a slot) without its mispredicted branches.
 """
 
 from __future__ import annotations
