@@ -4,7 +4,6 @@ the infinite-KL flag, the C7 bound, and bad input."""
 from __future__ import annotations
 
 import math
-import os
 import warnings
 
 import numpy as np
@@ -302,7 +301,6 @@ def test_classifier_js_is_a_lower_bound_C7():
 
 def test_classifier_tv_lower_bound():
     gp = GaussianPair(0.0, 1.0, 1.0, 1.0)
-    g = np.random.default_rng(12)
     vals = replicate(lambda g: estimate_tv(*gp.sample(2000, rng=g), method="classifier", n_boot=0,
                                            rng=g).value, 5, 12)
     assert vals.mean() <= gp.tv() + Z * vals.std(ddof=1) / math.sqrt(5)

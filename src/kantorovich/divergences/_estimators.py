@@ -77,7 +77,7 @@ from .._results import EstimateResult
 from .._validation import (check_choice, check_int, check_positive, check_probability, check_rng,
                            check_sample_pair)
 from ..exceptions import KantorovichWarning
-from ._knn import knn_positive, knn_tiled, select_positive
+from ._knn import knn_positive
 
 __all__ = ["estimate_kl", "estimate_js", "estimate_tv", "ensemble_weights"]
 

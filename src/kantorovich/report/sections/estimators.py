@@ -79,7 +79,7 @@ def lines(ctx):
                   source="THEORY C1")
         ctx.check(f"parallel lines TV ({m}), n = {ns[-1]}", fam.tv(), tv[m][-1], rtol=0, atol=0.02,
                   source="THEORY C1")
-    ctx.check(f"parallel lines KL flagged infinite (all n)", fam.kl(),
+    ctx.check("parallel lines KL flagged infinite (all n)", fam.kl(),
               math.inf if all(flags) else raw[-1], source="THEORY C1, C10")
     ctx.number("raw_knn_kl_by_n", dict(zip(map(str, ns), raw)))
     ctx.verdict(f"KL flagged infinite at {sum(flags)} of {len(flags)} sizes; raw value grew from "

@@ -60,7 +60,7 @@ def t6_saddle(ctx):
             elif m == "optimistic" and eta == 0.5:
                 # both eigenvalue pairs have modulus 1/sqrt(2): a Jordan block, |z_t| ~ t ρ^t, so a
                 # finite fit over t in [200, 400] is biased up by about exp(1/300)
-                ctx.check(f"bilinear optimistic η=0.5 (repeated eigenvalue): measured vs spectral radius",
+                ctx.check("bilinear optimistic η=0.5 (repeated eigenvalue): measured vs spectral radius",
                           tr.spectral_radius, rate, rtol=5e-3, source="Jordan block: |z_t| ~ t ρ^t")
             else:
                 ctx.check(f"bilinear {m} η={eta}: measured contraction per step vs spectral radius",
