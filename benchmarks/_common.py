@@ -24,10 +24,21 @@ from typing import Any, Callable
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 
+class _Parser(argparse.ArgumentParser):
+    def parse_args(self, *a, **k):  # --gpu-only implies --gpu
+        args = super().parse_args(*a, **k)
+        if args.gpu_only:
+            args.gpu = True
+        return args
+
+
 def parser(description: str) -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description=description)
+    p = _Parser(description=description)
     p.add_argument("--quick", action="store_true", help="small sizes")
     p.add_argument("--gpu", action="store_true", help="also run GPU cases")
+    p.add_argument("--gpu-only", action="store_true",
+                   help="only the GPU cases and the peers they are compared with in the same run (implies "
+                        "--gpu; benchmarks/gpu_check.sh uses it: the CPU tables come from the dev machine)")
     p.add_argument("--out", default=str(Path(__file__).resolve().parent / "results"))
     return p
 

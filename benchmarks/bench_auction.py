@@ -34,7 +34,7 @@ def main():
     assignment(np.random.default_rng(0).random((20, 20)))  # JIT warm-up (cached kernels)
     assignment(x=np.random.default_rng(0).random((20, 2)), y=np.random.default_rng(1).random((20, 2)))
     rows = []
-    for n in sizes:
+    for n in ([] if args.gpu_only else sizes):
         x, y, M = _problem(n)
         u = np.full(n, 1.0 / n)
         rep = 3 if n <= 2000 else 1

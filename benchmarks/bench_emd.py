@@ -21,6 +21,9 @@ from _common import parser, time_cpu, write
 
 def main() -> None:
     args = parser(__doc__.splitlines()[0]).parse_args()
+    if args.gpu_only:
+        print("bench_emd has no GPU cases (the GPU exact solver is benchmarked by bench_auction.py)")
+        return
     import ot as pot
     from scipy.optimize import linear_sum_assignment
     from scipy.spatial.distance import cdist

@@ -41,7 +41,7 @@ def main():
     cases = [(10000, 2), (10000, 5), (10000, 10)] if not args.quick else [(2000, 2), (2000, 10)]
     big = [] if args.quick else [(100000, 10)]
     rows = []
-    for n, d in cases + big:
+    for n, d in ([] if args.gpu_only else cases + big):
         x = g.normal(size=(n, d))
         y = 0.5 + math.sqrt(1.5) * g.normal(size=(n, d))
         if n > 10000:  # one timed run per backend (tens of seconds on 2 cores)

@@ -286,7 +286,8 @@ def main() -> None:
         payload = {"cpu_dense": dense_cpu_cases(args.quick), "note": "CPU timings on a shared machine are noisy"}
         write("sinkhorn_dense" + ("_quick" if args.quick else ""), args.out, payload)
         return
-    payload = {"cpu": cpu_cases(args.quick), "note": "CPU timings on a shared machine are noisy"}
+    payload = {"cpu": "skipped (--gpu-only)" if args.gpu_only else cpu_cases(args.quick),
+               "note": "CPU timings on a shared machine are noisy"}
     if args.gpu:
         payload["gpu"] = gpu_cases(args.quick) if gpu_present() else {"skipped": "no GPU"}
     write("sinkhorn", args.out, payload)

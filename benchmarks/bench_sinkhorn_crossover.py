@@ -101,6 +101,9 @@ def run(quick: bool) -> dict:
 
 def main() -> None:
     args = parser(__doc__.splitlines()[0]).parse_args()
+    if args.gpu_only:
+        print("bench_sinkhorn_crossover has no GPU cases (CPU numpy/numba crossover only)")
+        return
     payload = run(args.quick)
     heads = ("kind", "n", "dtype", "numpy us", "numba par", "numba 1t", "np/best", "par/1t")
     print("\n{:<14} {:>5} {:>8} {:>12} {:>12} {:>12} {:>8} {:>8}".format(*heads))

@@ -150,7 +150,7 @@ def main() -> None:
     ap = parser(__doc__)
     ap.add_argument("--rounds", type=int, default=3, help="repeat the whole CPU set; medians over rounds")
     args = ap.parse_args()
-    payload: dict = {"cpu": cpu_cases(args.quick, args.rounds)}
+    payload: dict = {"cpu": "skipped (--gpu-only)" if args.gpu_only else cpu_cases(args.quick, args.rounds)}
     if args.gpu:
         payload["gpu"] = gpu_cases(args.quick) if gpu_present() else "skipped: no CUDA GPU with CuPy"
     payload["note"] = ("CPU timings on a shared 2-core machine (other engineers' jobs running: see the load "

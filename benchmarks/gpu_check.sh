@@ -1,5 +1,14 @@
 #!/usr/bin/env bash
-# One call on the GPU machine: the GPU tests, then every benchmark with --gpu, JSON under $OUT.
+# On the GPU machine: the GPU tests, then the benchmarks' GPU cases (--gpu-only), JSON under $OUT.
+#
+#   bash benchmarks/gpu_check.sh                      # everything (tests + every benchmark)
+#   bash benchmarks/gpu_check.sh tests wasserstein_1d estimators    # a subset, in this order
+#
+# Parts: tests, wasserstein_1d, sinkhorn, auction, estimators. One device call may run at most
+# 10 minutes, so a session with a GPU should split the work into calls of a few parts each, e.g.
+#   call 1: tests wasserstein_1d estimators     call 2: sinkhorn     call 3: auction
+# (the machine stays warm between calls). Each bench gets BENCH_TIMEOUT seconds (default 240).
+# The CPU tables come from the dev machine; FULL=1 also runs each benchmark's CPU cases here.
 #
 # The GPU machine has no network. Packages it lacks travel as wheels in .whl/ (git-ignored,
 # about 32 MiB, under the 64 MiB carry limit). Before the GPU session, on a machine with network:
@@ -24,19 +33,30 @@ fi
 export PYTHONPATH=src:${PYTHONPATH:-} PYTHONUNBUFFERED=1
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv | tee "$WORK/device.txt"
 status=0
-python3 -m pytest -q -m gpu tests 2>&1 | tee "$WORK/gpu_tests.log" || status=1
-for b in benchmarks/bench_*.py; do
-  name=$(basename "$b" .py)
-  echo "== $name"
-  timeout ${BENCH_TIMEOUT:-240} python3 "$b" --gpu --out "$WORK" > "$WORK/$name.log" 2>&1 \
-    || { echo "$name failed"; tail -20 "$WORK/$name.log"; status=1; }
+parts=("$@")
+[ ${#parts[@]} -eq 0 ] && parts=(tests wasserstein_1d sinkhorn auction estimators)
+flag=--gpu-only
+[ "${FULL:-0}" = 1 ] && flag=--gpu
+tag=$(IFS=-; echo "${parts[*]}")
+for part in "${parts[@]}"; do
+  if [ "$part" = tests ]; then
+    echo "== gpu tests"
+    python3 -m pytest -q -m gpu tests 2>&1 | tee "$WORK/gpu_tests.log" || status=1
+    continue
+  fi
+  b=benchmarks/bench_$part.py
+  [ -f "$b" ] || { echo "unknown part: $part (tests wasserstein_1d sinkhorn auction estimators)"; status=1; continue; }
+  echo "== bench_$part $flag"
+  timeout ${BENCH_TIMEOUT:-240} python3 "$b" $flag --out "$WORK" > "$WORK/bench_$part.log" 2>&1 \
+    || { echo "bench_$part failed"; tail -20 "$WORK/bench_$part.log"; status=1; }
+  tail -3 "$WORK/bench_$part.log"
 done
-python3 - "$WORK" "$OUT" <<'PY'
+python3 - "$WORK" "$OUT" "$tag" <<'PY'
 import json, pathlib, sys
-work, out = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2])
+work, out, tag = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2]), sys.argv[3]
 merged = {p.stem: json.loads(p.read_text()) for p in sorted(work.glob("*.json"))}
-(out / "gpu_results.json").write_text(json.dumps(merged, indent=2))
-with open(out / "gpu_check.log", "w") as log:
+(out / f"gpu_results_{tag}.json").write_text(json.dumps(merged, indent=2))
+with open(out / f"gpu_check_{tag}.log", "w") as log:
     for p in sorted(work.glob("*.log")) + [work / "device.txt"]:
         log.write(f"===== {p.name}\n{p.read_text()}\n")
 PY

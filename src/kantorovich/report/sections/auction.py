@@ -15,7 +15,8 @@ _RESULTS = Path(__file__).resolve().parents[4] / "benchmarks" / "results"
 
 def _gpu_numbers():
     """GPU auction timings from a benchmark JSON, if a GPU run left one."""
-    for p in (_RESULTS / "gpu" / "gpu_results.json", _RESULTS / "bench_auction.json"):
+    gpu_runs = sorted((_RESULTS / "gpu").glob("gpu_results*.json"))  # gpu_check.sh: gpu_results_<parts>.json
+    for p in (*gpu_runs, _RESULTS / "bench_auction.json"):
         try:
             d = json.loads(p.read_text())
         except (OSError, ValueError):
