@@ -7,7 +7,8 @@
 # Parts: tests, wasserstein_1d, sinkhorn, auction, estimators. One device call may run at most
 # 10 minutes, so a session with a GPU should split the work into calls of a few parts each, e.g.
 #   call 1: tests wasserstein_1d estimators     call 2: sinkhorn     call 3: auction
-# (the machine stays warm between calls). Each bench gets BENCH_TIMEOUT seconds (default 240).
+# (the machine stays warm between calls). Each bench gets BENCH_TIMEOUT seconds (default 240;
+# 520 when the call runs a single benchmark).
 # The CPU tables come from the dev machine; FULL=1 also runs each benchmark's CPU cases here.
 #
 # The GPU machine has no network. Packages it lacks travel as wheels in .whl/ (git-ignored,
@@ -38,6 +39,9 @@ parts=("$@")
 flag=--gpu-only
 [ "${FULL:-0}" = 1 ] && flag=--gpu
 tag=$(IFS=-; echo "${parts[*]}")
+nb=0; for part in "${parts[@]}"; do [ "$part" != tests ] && nb=$((nb + 1)); done
+# a bench that runs out of time writes no JSON: one bench alone gets most of the 10-minute call
+[ -z "${BENCH_TIMEOUT:-}" ] && { [ "$nb" -le 1 ] && BENCH_TIMEOUT=520 || BENCH_TIMEOUT=240; }
 for part in "${parts[@]}"; do
   if [ "$part" = tests ]; then
     echo "== gpu tests"
@@ -47,7 +51,7 @@ for part in "${parts[@]}"; do
   b=benchmarks/bench_$part.py
   [ -f "$b" ] || { echo "unknown part: $part (tests wasserstein_1d sinkhorn auction estimators)"; status=1; continue; }
   echo "== bench_$part $flag"
-  timeout ${BENCH_TIMEOUT:-240} python3 "$b" $flag --out "$WORK" > "$WORK/bench_$part.log" 2>&1 \
+  timeout "$BENCH_TIMEOUT" python3 "$b" $flag --out "$WORK" > "$WORK/bench_$part.log" 2>&1 \
     || { echo "bench_$part failed"; tail -20 "$WORK/bench_$part.log"; status=1; }
   tail -3 "$WORK/bench_$part.log"
 done
