@@ -213,6 +213,31 @@ def _build(X, leafsize):  # pragma: no cover - numba
         lo[:nn].copy(), hi[:nn].copy(), maxleaf
 
 
+@njit(inline="always", cache=True)
+def _push_children(stk_node, stk_bound, sp, c0, b0, b1, bound):  # pragma: no cover - numba
+    """Push children c0, c0 + 1 whose lower bounds b0, b1 are below ``bound``, the far one
+    first (the near one is popped next); returns the new stack size."""
+    if b0 <= b1:
+        if b1 < bound:
+            stk_node[sp] = c0 + 1
+            stk_bound[sp] = b1
+            sp += 1
+        if b0 < bound:
+            stk_node[sp] = c0
+            stk_bound[sp] = b0
+            sp += 1
+    else:
+        if b0 < bound:
+            stk_node[sp] = c0
+            stk_bound[sp] = b0
+            sp += 1
+        if b1 < bound:
+            stk_node[sp] = c0 + 1
+            stk_bound[sp] = b1
+            sp += 1
+    return sp
+
+
 @njit(cache=True, boundscheck=False, inline="always")
 def _box_bound(QT, qc, lo, hi, node, d):  # pragma: no cover - numba
     # squared distance from QT[:, qc] to the box [lo, hi] of node, summed over c = 0..d-1 in order
@@ -369,24 +394,7 @@ def _search(QT, qc, TT, start, end, child, lo, hi, k, best, buf, stk_node, stk_b
             b0 = _box_bound(QT, qc, lo, hi, c0, d)
             b1 = _box_bound(QT, qc, lo, hi, c0 + 1, d)
             worst = best[k - 1]
-            if b0 <= b1:  # push the far child first: the near one is popped next
-                if b1 < worst:
-                    stk_node[sp] = c0 + 1
-                    stk_bound[sp] = b1
-                    sp += 1
-                if b0 < worst:
-                    stk_node[sp] = c0
-                    stk_bound[sp] = b0
-                    sp += 1
-            else:
-                if b0 < worst:
-                    stk_node[sp] = c0
-                    stk_bound[sp] = b0
-                    sp += 1
-                if b1 < worst:
-                    stk_node[sp] = c0 + 1
-                    stk_bound[sp] = b1
-                    sp += 1
+            sp = _push_children(stk_node, stk_bound, sp, c0, b0, b1, worst)
     return zeros
 
 
@@ -623,24 +631,7 @@ def _search_block(QT, qs, nq, qlo, qhi, TT, start, end, child, lo, hi, rleaf, k,
         else:
             b0 = _box_box(qlo, qhi, lo, hi, c0, d)
             b1 = _box_box(qlo, qhi, lo, hi, c0 + 1, d)
-            if b0 <= b1:
-                if b1 < bound:
-                    stk_node[sp] = c0 + 1
-                    stk_bound[sp] = b1
-                    sp += 1
-                if b0 < bound:
-                    stk_node[sp] = c0
-                    stk_bound[sp] = b0
-                    sp += 1
-            else:
-                if b0 < bound:
-                    stk_node[sp] = c0
-                    stk_bound[sp] = b0
-                    sp += 1
-                if b1 < bound:
-                    stk_node[sp] = c0 + 1
-                    stk_bound[sp] = b1
-                    sp += 1
+            sp = _push_children(stk_node, stk_bound, sp, c0, b0, b1, bound)
 
 
 @njit(parallel=True, cache=True, boundscheck=False)
