@@ -65,12 +65,23 @@ _MID_DEPTH = 96  # midpoint splits above this depth, median splits below
 _STACK = 256     # depth-first stacks: tree depth <= _MID_DEPTH + log2(n) + 1 < 256
 
 
+@njit(inline="always", cache=True)
+def _swap_rows(P, perm, i, j):  # pragma: no cover - numba
+    """Swap rows i and j of P and entries i and j of perm."""
+    for cc in range(P.shape[1]):
+        t = P[i, cc]
+        P[i, cc] = P[j, cc]
+        P[j, cc] = t
+    t2 = perm[i]
+    perm[i] = perm[j]
+    perm[j] = t2
+
+
 @njit(cache=True, boundscheck=False)
 def _select(P, perm, dim, lo, hi, kth):  # pragma: no cover - numba
     """Quickselect on the rows lo..hi-1 of P by column dim (rows and perm swapped together)
     so that row kth holds the kth smallest value, smaller-or-equal before, larger-or-equal
     after (Hoare partition, median-of-three pivot value)."""
-    d = P.shape[1]
     while hi - lo > 1:
         a = P[lo, dim]
         b = P[(lo + hi) // 2, dim]
@@ -97,13 +108,7 @@ def _select(P, perm, dim, lo, hi, kth):  # pragma: no cover - numba
             while P[j, dim] > pv:
                 j -= 1
             if i <= j:
-                for cc in range(d):
-                    t = P[i, cc]
-                    P[i, cc] = P[j, cc]
-                    P[j, cc] = t
-                t2 = perm[i]
-                perm[i] = perm[j]
-                perm[j] = t2
+                _swap_rows(P, perm, i, j)
                 i += 1
                 j -= 1
         # now [lo, j] <= pv, [i, hi) >= pv, (j, i) == pv
@@ -118,7 +123,6 @@ def _select(P, perm, dim, lo, hi, kth):  # pragma: no cover - numba
 @njit(cache=True, boundscheck=False)
 def _split_mid(P, perm, dim, s, e, cut):  # pragma: no cover - numba
     """Partition rows s..e-1 of P (and perm): values < cut first; returns the first row >= cut."""
-    d = P.shape[1]
     i = s
     j = e - 1
     while True:
@@ -128,13 +132,7 @@ def _split_mid(P, perm, dim, s, e, cut):  # pragma: no cover - numba
             j -= 1
         if i >= j:
             return i
-        for cc in range(d):
-            t = P[i, cc]
-            P[i, cc] = P[j, cc]
-            P[j, cc] = t
-        t2 = perm[i]
-        perm[i] = perm[j]
-        perm[j] = t2
+        _swap_rows(P, perm, i, j)
         i += 1
         j -= 1
 
