@@ -300,3 +300,14 @@ def test_annealing_costs_two_softmins_per_iteration(rng):
             schedule=schedule, max_iter=len(schedule) + 5, tol=1e-300, check_every=1, symmetric=symmetric)
         assert n_scaling == len(schedule) and n_iter == len(schedule) + 5
         assert calls[0] == 2 * n_iter
+
+
+def test_progress_bar(rng, capsys):
+    x, y, a, b = _problem(rng, n=30, m=25)
+    r0 = sinkhorn(a, b, PointCloud(x, y), eps=0.05)
+    r1 = sinkhorn(a, b, PointCloud(x, y), eps=0.05, progress=True)
+    assert r1.value == r0.value and r1.n_iter == r0.n_iter   # the bar changes nothing
+    err = capsys.readouterr().err  # (tqdm redraws at most every 0.1 s: a fast solve shows the start)
+    assert "sinkhorn 30x25 eps=0.05" in err and "/10000" in err
+    with pytest.raises(TypeError, match="`progress` must be a bool"):
+        sinkhorn(a, b, PointCloud(x, y), eps=0.05, progress="yes")

@@ -255,7 +255,7 @@ def _marginal_error(xp, w, pot, pot_new, eps):
 
 def _sinkhorn_loop(xp, softmin_x: Callable, softmin_y: Callable, a, b, loga, logb, f, g, *,
                    eps: float, schedule: list[float], max_iter: int, tol: float, check_every: int,
-                   symmetric: bool):
+                   symmetric: bool, bar=None):
     """Run log-domain Sinkhorn; returns (f, g, errors, n_iter, converged, n_scaling).
 
     One iteration at ``e``, symmetric (GeomLoss's averaged Jacobi step)::
@@ -305,6 +305,9 @@ def _sinkhorn_loop(xp, softmin_x: Callable, softmin_y: Callable, a, b, loga, log
         k += 1
         if check:
             e_val = float(err)
+            if bar is not None:
+                bar.update(it - bar.n)
+                bar.set_postfix_str(f"marginal error {e_val:.2e} (tol {tol:.0e})", refresh=False)
             if math.isnan(e_val):
                 raise FloatingPointError(
                     "sinkhorn produced NaN potentials; check the costs and weights for extreme values.")
@@ -312,6 +315,8 @@ def _sinkhorn_loop(xp, softmin_x: Callable, softmin_y: Callable, a, b, loga, log
             if e_val < tol:
                 converged = True
                 break
+    if bar is not None:
+        bar.update(it - bar.n)
     return f, g, errors, it, converged, n_scaling
 
 
@@ -390,7 +395,7 @@ def _weights(w, name, size, on_gpu):
 def sinkhorn(a: Any, b: Any, M_or_geometry: Any, *, eps: float, max_iter: int = 10_000,
              tol: float | None = None, scaling: float | None = 0.5, check_every: int = 10,
              f0: Any = None, g0: Any = None, plan: bool = False, symmetric: bool = False,
-             backend: str = "auto", dtype: Any = None) -> SinkhornResult:
+             backend: str = "auto", dtype: Any = None, progress: bool = False) -> SinkhornResult:
     r"""Entropic optimal transport by log-domain Sinkhorn with epsilon-scaling.
 
     Solves
@@ -462,6 +467,9 @@ def sinkhorn(a: Any, b: Any, M_or_geometry: Any, *, eps: float, max_iter: int = 
         inputs are moved to the GPU and results back. "numba_cuda" runs the numba-cuda fused kernel (PointCloud).
     dtype : None, float32 or float64
         Working precision (default: float64; CuPy float32 inputs stay float32).
+    progress : bool
+        Show a progress bar (tqdm) of the iterations, with the latest marginal error; it is
+        updated at each convergence check, so it costs nothing between checks.
 
     Returns
     -------
@@ -508,6 +516,8 @@ def sinkhorn(a: Any, b: Any, M_or_geometry: Any, *, eps: float, max_iter: int = 
             raise ValueError(f"`scaling` must be a float in (0, 1) or None; got {scaling!r}.")
     if not isinstance(symmetric, (bool, np.bool_)):
         raise TypeError(f"`symmetric` must be a bool; got {describe(symmetric)}.")
+    if not isinstance(progress, (bool, np.bool_)):
+        raise TypeError(f"`progress` must be a bool; got {describe(progress)}.")
     if dtype is not None:
         dtype = np.dtype(dtype)
         if dtype not in (np.float32, np.float64):
@@ -560,11 +570,21 @@ def sinkhorn(a: Any, b: Any, M_or_geometry: Any, *, eps: float, max_iter: int = 
     diameter = geom.diameter()
     schedule = [] if warm else eps_schedule(diameter, eps, scaling)
 
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=max_iter, desc=f"sinkhorn {n}x{m} eps={eps:.3g}", unit="it", leave=False)
     t_loop = time.perf_counter()
+    try:
+        with np.errstate(divide="ignore", over="ignore"):
+            f, g, errors, n_iter, converged, n_scaling = _sinkhorn_loop(
+                xp, sx, sy, a_d, b_d, loga, logb, f, g, eps=eps, schedule=schedule, max_iter=max_iter,
+                tol=tol, check_every=check_every, symmetric=bool(symmetric), bar=bar)
+    finally:
+        if bar is not None:
+            bar.close()
     with np.errstate(divide="ignore", over="ignore"):
-        f, g, errors, n_iter, converged, n_scaling = _sinkhorn_loop(
-            xp, sx, sy, a_d, b_d, loga, logb, f, g, eps=eps, schedule=schedule, max_iter=max_iter,
-            tol=tol, check_every=check_every, symmetric=bool(symmetric))
         # transport cost <P, C> from one more row pass: P_i. = a_i exp((f_i - ft_i)/eps), and
         # sum_j P_ij C_ij = P_i. * (softmax-weighted mean of row i of C)
         ft, mean_cost = sx(eps, g + eps * logb, with_mean_cost=True)
