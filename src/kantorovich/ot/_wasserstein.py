@@ -135,13 +135,14 @@ def wasserstein(x, y, a=None, b=None, *, p=1, method="auto", eps=None,
     bn = None if b is None else check_weights(to_host(b) if is_cupy(b) else b, "b", n=m,
                                               normalize=True)
 
+    uniform = _uniform(an) and _uniform(bn)
     chosen = method
     if method == "auto":
         if d == 1:
             chosen = "1d"
         elif n * m <= exact_max_entries:
             chosen = "exact"
-        elif n == m and _uniform(an) and _uniform(bn):
+        elif n == m and uniform:
             chosen = "auction"
         else:
             chosen = "sinkhorn"
@@ -172,15 +173,15 @@ def wasserstein(x, y, a=None, b=None, *, p=1, method="auto", eps=None,
         val = emd(an, bn, M, return_plan=False).value
         return float(max(val, 0.0) ** (1.0 / p))
     if chosen == "auction":
-        if n != m or not (_uniform(an) and _uniform(bn)):
+        if n != m or not uniform:
             raise ValueError("method='auction' needs n == m points with uniform weights (an assignment); "
-                             f"got n = {n}, m = {m}{'' if _uniform(an) and _uniform(bn) else ', non-uniform weights'}."
+                             f"got n = {n}, m = {m}{'' if uniform else ', non-uniform weights'}."
                              " Use method='exact' or 'sinkhorn'.")
         from ._auction import assignment
 
-        cost = "euclidean" if p == 1.0 else ("sqeuclidean" if p == 2.0 else p)
+        # a float cost p is |x - y|^p; assignment maps p = 1 and 2 to its dedicated kernels
         val = assignment(x=np.asarray(xa, dtype=np.float64), y=np.asarray(ya, dtype=np.float64),
-                         cost=cost, backend="numba").value
+                         cost=p, backend="numba").value
         return float(max(val, 0.0) ** (1.0 / p))
     # Sinkhorn on the online geometry
     from ._geometry import PointCloud
