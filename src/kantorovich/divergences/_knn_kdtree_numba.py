@@ -137,7 +137,7 @@ def _split_mid(P, perm, dim, s, e, cut):  # pragma: no cover - numba
         j -= 1
 
 
-@njit(cache=True, boundscheck=False)
+@njit(cache=True, boundscheck=False, nogil=True)
 def _build(X, leafsize):  # pragma: no cover - numba
     n, d = X.shape
     perm = np.arange(n)
@@ -438,6 +438,25 @@ def build(X, leafsize: int = LEAFSIZE):
     return _build(X, int(leafsize))
 
 
+_POOL = None
+
+
+def build_two(X, Y, leafsize: int = LEAFSIZE):
+    """``(build(X, leafsize), build(Y, leafsize))``, the two builds on two threads.
+
+    ``_build`` releases the GIL (``nogil=True``), so Y's tree is built on a helper thread while
+    X's is built on the caller's: at n = 10^4, d = 5 the pair took 3.0 ms against 5.5 ms one
+    after the other (2 cores, docs/estimators.md). Same trees either way (the builds share
+    nothing)."""
+    global _POOL
+    if _POOL is None:
+        from concurrent.futures import ThreadPoolExecutor
+        _POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kantorovich-kdtree")
+    fy = _POOL.submit(build, Y, leafsize)
+    tx = build(X, leafsize)
+    return tx, fy.result()
+
+
 def _check(out, k):
     if out.shape[0] and not np.all(np.isfinite(out[:, k - 1])):
         raise ValueError(
@@ -462,8 +481,7 @@ def knn_pair_kdtree(xa, ya, k: int, leafsize: int | None = None, batched: bool =
     n = xa.shape[0]
     if leafsize is None:
         leafsize = leafsize_for(xa.shape[1])
-    px, TX, *tx = build(xa, leafsize)
-    _, _, *ty = build(ya, leafsize)
+    (px, TX, *tx), (_, _, *ty) = build_two(xa, ya, leafsize)
     ox = np.empty((n, k))
     oy = np.empty((n, k))
     zx = np.empty(n, dtype=np.int64)
@@ -687,8 +705,8 @@ def knn_pair_batched(xa, ya, k: int, rleaf: int | None = None, bsize: int | None
     rleaf = r0 if rleaf is None else int(rleaf)
     bsize = b0 if bsize is None else int(bsize)
     tleaf = max(1, min(8, rleaf))
-    px, _, TTX, sx, ex, cx, lx, hx, mlx = build(xa, tleaf)
-    _, _, TTY, sy, ey, cy, ly, hy, mly = build(ya, tleaf)
+    (px, _, TTX, sx, ex, cx, lx, hx, mlx), (_, _, TTY, sy, ey, cy, ly, hy, mly) = \
+        build_two(xa, ya, tleaf)
     blocks = _blocks(sx, ex, cx, bsize)
     ox = np.empty((n, k))
     oy = np.empty((n, k))
