@@ -160,16 +160,15 @@ def _build(X, leafsize):  # pragma: no cover - numba
         node = stack[sp]
         s = start[node]
         e = end[node]
-        for c in range(d):
-            lo[node, c] = np.inf
-            hi[node, c] = -np.inf
-        for t in range(s, e):
-            for c in range(d):
+        for c in range(d):  # box in registers (stores to lo/hi in the loop would not be)
+            mn = np.inf
+            mx = -np.inf
+            for t in range(s, e):
                 v = P[t, c]
-                if v < lo[node, c]:
-                    lo[node, c] = v
-                if v > hi[node, c]:
-                    hi[node, c] = v
+                mn = min(mn, v)
+                mx = max(mx, v)
+            lo[node, c] = mn
+            hi[node, c] = mx
         if e - s <= leafsize:
             continue
         best = 0
