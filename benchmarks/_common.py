@@ -108,13 +108,73 @@ def time_gpu(fn: Callable[[], Any], *, repeat: int = 10, warmup: int = 2) -> dic
     return {"median_s": statistics.median(times), "min_s": min(times), "runs": len(times)}
 
 
-def write(name: str, out: str, payload: dict) -> Path:
+def write(name: str, out: str, payload: dict, *, echo: bool = True) -> Path:
     path = Path(out) / f"{name}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     payload = {"benchmark": name, "environment": environment(), **payload}
-    path.write_text(json.dumps(payload, indent=2, default=float))
-    print(json.dumps(payload, indent=2, default=float))
+    text = json.dumps(payload, indent=2, default=_jsonable)
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(text)
+    tmp.replace(path)  # a reader (or a kill) never sees half a file
+    if echo:
+        print(text)
     return path
+
+
+def _jsonable(v):
+    try:
+        return float(v)
+    except Exception:
+        return repr(v)[:200]
+
+
+class Checkpoint:
+    """A benchmark's JSON, rewritten after every case.
+
+    A GPU session is short and a device call is killed at its time limit: with a checkpoint,
+    a benchmark cut off by a timeout still leaves every case it finished in ``OUT/NAME.json``,
+    and a case that raises is recorded as ``{"error": ..., "traceback": ...}`` while the
+    following cases still run.
+    """
+
+    def __init__(self, name: str, out: str, payload: dict | None = None):
+        self.name, self.out = name, out
+        self.payload = {} if payload is None else payload
+
+    def save(self) -> None:
+        write(self.name, self.out, self.payload, echo=False)
+
+    def case(self, key: str, fn: Callable[[], Any], into: dict | None = None) -> Any:
+        """``into[key] = fn()`` (``into`` defaults to the payload), errors recorded, then saved."""
+        import traceback
+
+        target = self.payload if into is None else into
+        t0 = time.perf_counter()
+        print(f"-- case {key}", flush=True)
+        try:
+            target[key] = fn()
+        except Exception as exc:
+            target[key] = {"error": repr(exc)[:500], "traceback": traceback.format_exc()[-3000:]}
+            print(f"-- case {key} FAILED: {exc!r}"[:600], flush=True)
+        print(f"-- case {key}: {time.perf_counter() - t0:.1f} s", flush=True)
+        self.save()
+        return target[key]
+
+    def done(self) -> Path:
+        return write(self.name, self.out, self.payload)
+
+
+def free_gpu_memory() -> None:
+    """Return CuPy's cached blocks to the driver (between GPU cases; JAX allocates outside
+    CuPy's pool)."""
+    try:
+        import cupy
+
+        cupy.cuda.Device().synchronize()
+        cupy.get_default_memory_pool().free_all_blocks()
+        cupy.get_default_pinned_memory_pool().free_all_blocks()
+    except Exception:
+        pass
 
 
 def one_thread(fn: Callable[[], Any], threads: int | None = None) -> Callable[[], Any]:

@@ -11,7 +11,7 @@ import time
 
 import numpy as np
 
-from _common import gpu_present, parser, time_cpu, write
+from _common import Checkpoint, gpu_present, parser, time_cpu
 
 
 def _problem(n, seed=0):
@@ -58,35 +58,55 @@ def main():
         print(f"n={n}: POT {row['pot_emd2']['median_s']:.3f}s, auction(points) "
               f"{row['auction_numba_points']['median_s']:.3f}s, rel err {row['auction_rel_err']:.1e}", flush=True)
         rows.append(row)
-    payload = {"cpu": rows, "note": "shared machine: CPU timings are noisy; medians of 1-3 runs"}
+    ck = Checkpoint("bench_auction", args.out,
+                    {"cpu": rows, "note": "shared machine: CPU timings are noisy; medians of 1-3 runs"})
+    ck.save()
     if args.gpu:
         if not gpu_present():
-            payload["gpu"] = "not measured: no GPU"
+            ck.payload["gpu"] = "not measured: no GPU"
         else:
-            gsizes = [1000, 2000] if args.quick else [1000, 2000, 4000, 8000, 16000, 32000]
-            grows = []
-            x0, y0, _ = _problem(64)
-            assignment(x=x0, y=y0, backend="cuda")  # compile
-            for n in gsizes:
-                rng = np.random.default_rng(0)
-                x, y = rng.random((n, 2)), rng.random((n, 2))
-                t0 = time.perf_counter()
-                a = assignment(x=x, y=y, backend="cuda")
-                t = time.perf_counter() - t0
-                g = {"n": n, "auction_cuda_s": t, "exact": bool(a.exact), "value": a.value,
-                     "info": {k: v for k, v in a.info.items() if isinstance(v, (int, float, bool, str))}}
-                if n <= 8000:
-                    M = ((x[:, None, :] - y[None, :, :]) ** 2).sum(-1)
-                    u = np.full(n, 1.0 / n)
-                    t0 = time.perf_counter()
-                    ref = pot.emd2(u, u, M, numItermax=10**8)
-                    g["pot_emd2_s"] = time.perf_counter() - t0
-                    g["rel_err_vs_pot"] = abs(a.value - ref) / ref
-                    g["speedup_vs_pot"] = g["pot_emd2_s"] / t
-                print(f"GPU n={n}: {t:.3f}s exact={a.exact}", flush=True)
-                grows.append(g)
-            payload["gpu"] = grows
-    write("bench_auction", args.out, payload)
+            gpu_cases(args.quick, ck, pot)
+    ck.done()
+
+
+def gpu_cases(quick: bool, ck, pot) -> None:
+    """One case per n (the GPU auction on points, costs on the fly; POT emd2 on the host CPU up
+    to n = 8000, same value to 1e-9), each saved as soon as it ends."""
+    from kantorovich.ot import assignment
+
+    gsizes = [1000, 2000] if quick else [1000, 2000, 4000, 8000, 16000, 32000]
+    grows: dict = {}
+    ck.payload["gpu"] = grows
+
+    def compile_():
+        x0, y0, _ = _problem(64)
+        t0 = time.perf_counter()
+        a = assignment(x=x0, y=y0, backend="cuda")
+        return {"s": time.perf_counter() - t0, "exact": bool(a.exact)}
+
+    ck.case("compile", compile_, into=grows)
+
+    def one(n):
+        rng = np.random.default_rng(0)
+        x, y = rng.random((n, 2)), rng.random((n, 2))
+        t0 = time.perf_counter()
+        a = assignment(x=x, y=y, backend="cuda")
+        t = time.perf_counter() - t0
+        g = {"n": n, "auction_cuda_s": t, "exact": bool(a.exact), "value": a.value,
+             "info": {k: v for k, v in a.info.items() if isinstance(v, (int, float, bool, str))}}
+        print(f"GPU n={n}: {t:.3f}s exact={a.exact}", flush=True)
+        if n <= 8000:
+            M = ((x[:, None, :] - y[None, :, :]) ** 2).sum(-1)
+            u = np.full(n, 1.0 / n)
+            t0 = time.perf_counter()
+            ref = pot.emd2(u, u, M, numItermax=10**8)
+            g["pot_emd2_s"] = time.perf_counter() - t0
+            g["rel_err_vs_pot"] = abs(a.value - ref) / ref
+            g["speedup_vs_pot"] = g["pot_emd2_s"] / t
+        return g
+
+    for n in gsizes:
+        ck.case(str(n), lambda: one(n), into=grows)
 
 
 if __name__ == "__main__":

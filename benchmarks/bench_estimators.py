@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import math
 import os
+import time
 
 import numpy as np
 
-from _common import gpu_present, parser, time_cpu, time_gpu, write  # noqa: F401
+from _common import Checkpoint, gpu_present, parser, time_cpu, time_gpu
 
 
 def plain_ckdtree(x, y, k=5):
@@ -87,20 +88,34 @@ def main():
         row["loadavg_1min_after"] = os.getloadavg()[0]
         rows.append(row)
         print(row, flush=True)
-    gpu = {}
+    ck = Checkpoint("bench_estimators", args.out, {"setup": "N(0,I) vs N(0.5 1, 1.5 I), k = 5", "cpu": rows,
+                                                   "gpu": {}})
+    ck.save()
     if args.gpu:
         if not gpu_present():
-            gpu = {"skipped": "no GPU"}
+            ck.payload["gpu"] = {"skipped": "no GPU"}
         else:
-            import cupy as cp
+            def gpu_case():
+                import cupy as cp
 
-            n, d = (100000, 10) if not args.quick else (20000, 10)
-            x = cp.asarray(g.normal(size=(n, d)))
-            y = cp.asarray(0.5 + math.sqrt(1.5) * g.normal(size=(n, d)))
-            t = time_gpu(lambda: estimate_kl(x, y, k=5, n_boot=0, backend="cuda"), repeat=3, warmup=1)
-            gpu = {"n": n, "d": d, "cuda_s": t["median_s"],
-                   "value_cuda": estimate_kl(x, y, k=5, n_boot=0, backend="cuda").value}
-    write("bench_estimators", args.out, {"setup": "N(0,I) vs N(0.5 1, 1.5 I), k = 5", "cpu": rows, "gpu": gpu})
+                n, d = (100000, 10) if not args.quick else (20000, 10)
+                xh = g.normal(size=(n, d))
+                yh = 0.5 + math.sqrt(1.5) * g.normal(size=(n, d))
+                x, y = cp.asarray(xh), cp.asarray(yh)
+                t = time_gpu(lambda: estimate_kl(x, y, k=5, n_boot=0, backend="cuda"), repeat=3, warmup=1)
+                rec = {"n": n, "d": d, "cuda_s": t["median_s"], "cuda_min_s": t["min_s"],
+                       "value_cuda": estimate_kl(x, y, k=5, n_boot=0, backend="cuda").value}
+                ck.payload["gpu"] = rec
+                ck.save()
+                t0 = time.perf_counter()  # the same data on this host's CPU (auto backend)
+                rec["value_cpu"] = estimate_kl(xh, yh, k=5, n_boot=0).value
+                rec["cpu_auto_s"] = time.perf_counter() - t0
+                rec["cpu_count"] = os.cpu_count()
+                rec["abs_diff_cuda_cpu"] = abs(rec["value_cuda"] - rec["value_cpu"])
+                return rec
+
+            ck.case("gpu", gpu_case)
+    ck.done()
 
 
 if __name__ == "__main__":

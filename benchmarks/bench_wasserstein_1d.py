@@ -21,7 +21,7 @@ import os
 import statistics
 
 import numpy as np
-from _common import gpu_present, parser, time_cpu, time_gpu, write
+from _common import Checkpoint, free_gpu_memory, gpu_present, parser, time_cpu, time_gpu
 
 
 def _load() -> list[float]:
@@ -110,39 +110,55 @@ def cpu_cases(quick: bool, rounds: int) -> dict:
     return out
 
 
-def gpu_cases(quick: bool) -> dict:
+def gpu_cases(quick: bool, ck: Checkpoint) -> dict:
+    """GPU cases, each recorded (or its error) and saved as soon as it ends."""
     import cupy
 
     from kantorovich.ot import sliced_wasserstein, wasserstein_1d
 
     n = 10**7 if quick else 10**8
     g = cupy.random.default_rng(0)
-    x = g.standard_normal(n, dtype=cupy.float32)
-    y = g.standard_normal(n, dtype=cupy.float32) * 1.5 + 0.3
     out: dict = {"n": n, "dtype": "float32"}
-    floor = time_gpu(lambda: (cupy.sort(x), cupy.sort(y)))
-    ours = time_gpu(lambda: wasserstein_1d(x, y))
-    val = float(wasserstein_1d(x, y))
-    ref = float(cupy.mean(cupy.abs(cupy.sort(x).astype(cupy.float64) - cupy.sort(y).astype(cupy.float64))))
-    out["unweighted"] = {"two_cupy_sorts": floor, "kantorovich": ours, "value": val, "reference_value": ref,
-                         "ours_over_two_sorts": ours["median_s"] / floor["median_s"]}
-    a = g.random(n, dtype=cupy.float64)
-    w = time_gpu(lambda: wasserstein_1d(x, y, a), repeat=5)
-    out["weighted_u"] = {"kantorovich": w, "ours_over_two_sorts": w["median_s"] / floor["median_s"]}
+    ck.payload["gpu"] = out
+    data: dict = {}
+
+    def unweighted():
+        x = data["x"] = g.standard_normal(n, dtype=cupy.float32)
+        y = data["y"] = g.standard_normal(n, dtype=cupy.float32) * 1.5 + 0.3
+        floor = data["floor"] = time_gpu(lambda: (cupy.sort(x), cupy.sort(y)))
+        ours = time_gpu(lambda: wasserstein_1d(x, y))
+        val = float(wasserstein_1d(x, y))
+        ref = float(cupy.mean(cupy.abs(cupy.sort(x).astype(cupy.float64) - cupy.sort(y).astype(cupy.float64))))
+        return {"two_cupy_sorts": floor, "kantorovich": ours, "value": val, "reference_value": ref,
+                "rel_diff": abs(val - ref) / ref, "ours_over_two_sorts": ours["median_s"] / floor["median_s"]}
+
+    def weighted():
+        x, y = data["x"], data["y"]
+        a = g.random(n, dtype=cupy.float64)
+        w = time_gpu(lambda: wasserstein_1d(x, y, a), repeat=5)
+        return {"kantorovich": w, "ours_over_two_sorts": w["median_s"] / data["floor"]["median_s"]}
+
+    ck.case("unweighted", unweighted, into=out)
+    ck.case("weighted_u", weighted, into=out)
+    data.clear()
+    free_gpu_memory()
     L, m = (1000, 10**5)
     X = g.standard_normal((m, 3), dtype=cupy.float32)
     Y = g.standard_normal((m, 3), dtype=cupy.float32) * 1.3 + 0.2
-    sw = time_gpu(lambda: sliced_wasserstein(X, Y, n_projections=L, rng=0), repeat=5)
-    out["sliced_gpu"] = {"n_points": m, "d": 3, "n_projections": L, "kantorovich": sw,
-                         "value": float(sliced_wasserstein(X, Y, n_projections=L, rng=0))}
-    try:
+
+    def sliced():
+        sw = data["sw"] = time_gpu(lambda: sliced_wasserstein(X, Y, n_projections=L, rng=0), repeat=5)
+        return {"n_points": m, "d": 3, "n_projections": L, "kantorovich": sw,
+                "value": float(sliced_wasserstein(X, Y, n_projections=L, rng=0))}
+
+    def sliced_pot():  # POT missing on the GPU machine, or its CuPy backend failing: recorded
         import ot as pot
 
         tp = time_gpu(lambda: pot.sliced_wasserstein_distance(X, Y, n_projections=L, seed=0), repeat=5)
-        out["sliced_gpu"]["pot"] = tp
-        out["sliced_gpu"]["speedup_vs_pot"] = tp["median_s"] / sw["median_s"]
-    except Exception as exc:  # POT missing on the GPU machine, or its CuPy backend failing
-        out["sliced_gpu"]["pot"] = f"not run: {exc!r}"[:200]
+        return {"pot": tp, "speedup_vs_pot": tp["median_s"] / data["sw"]["median_s"]}
+
+    ck.case("sliced_gpu", sliced, into=out)
+    ck.case("sliced_gpu_pot", sliced_pot, into=out)
     return out
 
 
@@ -150,14 +166,20 @@ def main() -> None:
     ap = parser(__doc__)
     ap.add_argument("--rounds", type=int, default=3, help="repeat the whole CPU set; medians over rounds")
     args = ap.parse_args()
-    payload: dict = {"cpu": "skipped (--gpu-only)" if args.gpu_only else cpu_cases(args.quick, args.rounds)}
+    ck = Checkpoint("bench_wasserstein_1d", args.out)
+    payload = ck.payload
+    payload["cpu"] = "skipped (--gpu-only)" if args.gpu_only else cpu_cases(args.quick, args.rounds)
+    ck.save()
     if args.gpu:
-        payload["gpu"] = gpu_cases(args.quick) if gpu_present() else "skipped: no CUDA GPU with CuPy"
+        if gpu_present():
+            gpu_cases(args.quick, ck)
+        else:
+            payload["gpu"] = "skipped: no CUDA GPU with CuPy"
     payload["note"] = ("CPU timings on a shared 2-core machine (other engineers' jobs running: see the load "
                        "averages) are noisy. Each round times every method on the same data in the same process "
                        "(ours/numpy/sorts: median of 3; scipy/POT: one run at full size); ratios are per round, "
                        "then the median over rounds.")
-    write("bench_wasserstein_1d", args.out, payload)
+    ck.done()
 
 
 if __name__ == "__main__":

@@ -15,16 +15,21 @@ _RESULTS = Path(__file__).resolve().parents[4] / "benchmarks" / "results"
 
 def _gpu_numbers():
     """GPU auction timings from a benchmark JSON, if a GPU run left one."""
-    gpu_runs = sorted((_RESULTS / "gpu").glob("gpu_results*.json"))  # gpu_check.sh: gpu_results_<parts>.json
-    for p in (*gpu_runs, _RESULTS / "bench_auction.json"):
+    # gpu_check.sh: gpu_results_<parts>.json (merged) and bench_auction.json (rewritten per case)
+    gpu_runs = sorted((_RESULTS / "gpu").glob("gpu_results*.json"))
+    for p in (*gpu_runs, _RESULTS / "gpu" / "bench_auction.json", _RESULTS / "bench_auction.json"):
         try:
             d = json.loads(p.read_text())
         except (OSError, ValueError):
             continue
         d = d.get("bench_auction", d)
         g = d.get("gpu")
-        if isinstance(g, list) and g:
-            return [r["n"] for r in g], [r["auction_cuda_s"] for r in g], d.get("environment", {}).get("gpu", "GPU")
+        # a list of rows (older runs) or {case: row} with failed cases as {"error": ...}
+        rows = g if isinstance(g, list) else list(g.values()) if isinstance(g, dict) else []
+        rows = [r for r in rows if isinstance(r, dict) and "auction_cuda_s" in r]
+        if rows:
+            return [r["n"] for r in rows], [r["auction_cuda_s"] for r in rows], \
+                d.get("environment", {}).get("gpu", "GPU")
     return None
 
 
