@@ -630,14 +630,51 @@ def _search_block(QT, qs, nq, qlo, qhi, TT, start, end, child, lo, hi, rleaf, k,
                     cidx[m] = j
                     m += buf[j] < wq
                 z = 0
-                for t in range(m):
-                    s = buf[cidx[t]]
-                    z += s == 0.0
-                    s = s if s != 0.0 else np.inf  # zeros are counted, not inserted
-                    for p in range(k):  # branch-free sorted insert (the largest falls off)
-                        b = best[qi, p]
-                        best[qi, p] = min(b, s)
-                        s = max(b, s)
+                if k <= 8:  # the buffer in registers (best[] stores would not be kept there)
+                    b0 = best[qi, 0]
+                    b1 = best[qi, 1] if k > 1 else np.inf
+                    b2 = best[qi, 2] if k > 2 else np.inf
+                    b3 = best[qi, 3] if k > 3 else np.inf
+                    b4 = best[qi, 4] if k > 4 else np.inf
+                    b5 = best[qi, 5] if k > 5 else np.inf
+                    b6 = best[qi, 6] if k > 6 else np.inf
+                    b7 = best[qi, 7] if k > 7 else np.inf
+                    for t in range(m):
+                        s = buf[cidx[t]]
+                        z += s == 0.0
+                        s = s if s != 0.0 else np.inf
+                        b0, s = min(b0, s), max(b0, s)
+                        b1, s = min(b1, s), max(b1, s)
+                        b2, s = min(b2, s), max(b2, s)
+                        b3, s = min(b3, s), max(b3, s)
+                        b4, s = min(b4, s), max(b4, s)
+                        b5, s = min(b5, s), max(b5, s)
+                        b6, s = min(b6, s), max(b6, s)
+                        b7 = min(b7, s)
+                    best[qi, 0] = b0
+                    if k > 1:
+                        best[qi, 1] = b1
+                    if k > 2:
+                        best[qi, 2] = b2
+                    if k > 3:
+                        best[qi, 3] = b3
+                    if k > 4:
+                        best[qi, 4] = b4
+                    if k > 5:
+                        best[qi, 5] = b5
+                    if k > 6:
+                        best[qi, 6] = b6
+                    if k > 7:
+                        best[qi, 7] = b7
+                else:
+                    for t in range(m):
+                        s = buf[cidx[t]]
+                        z += s == 0.0
+                        s = s if s != 0.0 else np.inf  # zeros are counted, not inserted
+                        for p in range(k):  # branch-free sorted insert (the largest falls off)
+                            b = best[qi, p]
+                            best[qi, p] = min(b, s)
+                            s = max(b, s)
                 zeros[qi] += z
                 worst[qi] = best[qi, k - 1]
             bound = 0.0
