@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 
@@ -109,6 +110,10 @@ def test_numba_cuda_kernels_compile_for_sm90(monkeypatch, tmp_path):
             regs = [int(w) for line in r.stderr.splitlines() if "Used" in line and "registers" in line
                     for w, nxt in zip(line.split(), line.split()[1:]) if nxt.startswith("registers")]
             assert regs and max(regs) * (lb or 256) <= 65536, (name, r.stderr[-1000:])
+            # static shared memory within the 48 KiB a block gets without an opt-in
+            smem = [int(v) for v in re.findall(r"(\d+) bytes smem", r.stderr)]
+            assert name not in ("check", "bid", "tail") or smem, r.stderr[-1000:]
+            assert max(smem, default=0) <= 48 * 1024, (name, r.stderr[-1000:])
     for dt, nb in ((np.float32, T.float32), (np.float64, T.float64)):
         partial, combine = S._get_kernels(3, 2, dt)
         b2, b1 = T.Array(nb, 2, "C"), T.Array(nb, 1, "C")

@@ -121,6 +121,22 @@ def _sim_shfl3(a, b, c, off):
     return r
 
 
+def _bounded_jit(cuda_mod, threads: int):
+    """``cuda.jit`` for a kernel launched with ``threads`` threads per block, registers capped
+    so that the launch fits the 64K-register file: ``launch_bounds=threads`` where this
+    numba-cuda has it (recent versions), else ``max_registers=65536 // threads`` (older ones;
+    an unknown keyword would only fail at the first launch, on the GPU machine)."""
+    import inspect
+
+    try:
+        params = inspect.signature(cuda_mod.jit).parameters
+    except (TypeError, ValueError):  # pragma: no cover - not introspectable
+        params = {}
+    if "launch_bounds" in params:
+        return cuda_mod.jit(launch_bounds=threads)
+    return cuda_mod.jit(max_registers=min(255, 65536 // threads))
+
+
 def kernels(tpb: int):
     """Compile (once per block size) and return the kernels; ``tpb`` a power of two."""
     global cuda  # a module global: the simulator swaps numba.cuda in kernel globals only
@@ -298,7 +314,7 @@ def kernels(tpb: int):
 
     # 1024 threads x at most 64 registers fill the register file: without the bound ptxas
     # takes 78 and the launch fails (the simulator's jit has no launch_bounds)
-    tail_jit = cuda.jit if sim else cuda.jit(launch_bounds=tail_tpb)
+    tail_jit = cuda.jit if sim else _bounded_jit(cuda, tail_tpb)
 
     @tail_jit
     def tail_kernel(C, x, y, kind, pw, scale, p, r2c, c2r, rows, st, par, eps, max_r):

@@ -34,7 +34,7 @@ import numba
 import numpy as np
 from numba import cuda  # this module is imported only by the numba-cuda backend
 
-__all__ = ["softmin_pointcloud", "TPB", "split_count"]
+__all__ = ["softmin_pointcloud", "TPB", "split_count", "launch_splits"]
 
 import os as _os
 
@@ -146,6 +146,18 @@ def split_count(n: int, m: int, n_sm: int | None = None) -> int:
     return int(max(1, min(want, m // (4 * TPB) if m >= 4 * TPB else 1)))
 
 
+MAX_GRID_Y = 65535  # CUDA limit on gridDim.y (the splits)
+
+
+def launch_splits(m: int, n_split: int) -> tuple[int, int]:
+    """``(splits, columns per split)`` for ``m`` columns and a wanted split count: at least 1,
+    at most ``m`` and ``MAX_GRID_Y`` (a larger ``gridDim.y`` fails to launch), every split
+    non-empty (``(splits - 1) * cps < m <= splits * cps``)."""
+    ns = max(1, min(int(n_split), int(m), MAX_GRID_Y))
+    cps = -(-int(m) // ns)
+    return -(-int(m) // cps), cps
+
+
 def softmin_pointcloud(x, y, h, eps: float, p: float, *, with_mean_cost: bool = False,
                        n_split: int | None = None):
     """Fused online soft-min on the GPU (numba-cuda); see the module docstring.
@@ -166,9 +178,7 @@ def softmin_pointcloud(x, y, h, eps: float, p: float, *, with_mean_cost: bool = 
     xd = cuda.to_device(np.ascontiguousarray(_to_np(x), dtype=dt)) if host or not _is_dev(x) else x
     yd = cuda.to_device(np.ascontiguousarray(_to_np(y), dtype=dt)) if host or not _is_dev(y) else y
     hd = cuda.to_device(hs)
-    ns = split_count(n, m) if n_split is None else max(1, min(int(n_split), m))
-    cps = -(-m // ns)
-    ns = -(-m // cps)
+    ns, cps = launch_splits(m, split_count(n, m) if n_split is None else n_split)
     pm = cuda.device_array((ns, n), dtype=dt)
     ps = cuda.device_array((ns, n), dtype=dt)
     pc = cuda.device_array((ns, n), dtype=dt)

@@ -39,6 +39,9 @@ __all__ = ["OnlineSoftmin", "softmin_pointcloud", "kernel_source"]
 _LOG2E = 1.4426950408889634
 TPB = 256
 _SHARED_BYTES = 40 * 1024
+# int n, m and int row / column indices in the kernels (2 rows per thread: i0 < n + 2 TPB);
+# offsets into the (n, D) / (splits, n) arrays are computed in size_t
+MAX_POINTS = 2 ** 31 - 1 - 2 * TPB
 
 _SOURCE = r"""
 #define D __D__
@@ -62,13 +65,13 @@ extern "C" __global__ void softmin_shift(
     int i0 = 2 * (blockIdx.x * TPB + threadIdx.x);
     int i1 = i0 + 1;
     int jb = blockIdx.y * cols_per_split;
-    int je = min(m, jb + cols_per_split);
+    int je = m - jb < cols_per_split ? m : jb + cols_per_split;  /* min(m, jb + cps), no overflow */
     real xa[D], xb[D];
     real ua = 0, ub = 0;
     #pragma unroll
     for (int k = 0; k < D; ++k) {
-        xa[k] = i0 < n ? xs[i0 * D + k] : (real)0;
-        xb[k] = i1 < n ? xs[i1 * D + k] : (real)0;
+        xa[k] = i0 < n ? xs[(size_t)i0 * D + k] : (real)0;
+        xb[k] = i1 < n ? xs[(size_t)i1 * D + k] : (real)0;
     }
     if (i0 < n) ua = u[i0];
     if (i1 < n) ub = u[i1];
@@ -104,10 +107,10 @@ extern "C" __global__ void softmin_safe(
     __shared__ real sh[TILE];
     int i = blockIdx.x * TPB + threadIdx.x;
     int jb = blockIdx.y * cols_per_split;
-    int je = min(m, jb + cols_per_split);
+    int je = m - jb < cols_per_split ? m : jb + cols_per_split;  /* min(m, jb + cps), no overflow */
     real xi[D];
     #pragma unroll
-    for (int k = 0; k < D; ++k) xi[k] = i < n ? x[i * D + k] : (real)0;
+    for (int k = 0; k < D; ++k) xi[k] = i < n ? x[(size_t)i * D + k] : (real)0;
     real mx = (real)-3.0e38, s = 0, sc = 0;
     for (int t0 = jb; t0 < je; t0 += TILE) {
         int cnt = min(TILE, je - t0);
@@ -194,6 +197,9 @@ class OnlineSoftmin:
         self.yy = cp.sum(self.y * self.y, axis=1)
         self.n, self.D = int(x.shape[0]), int(x.shape[1])
         self.m = int(y.shape[0])
+        if max(self.n, self.m) > MAX_POINTS:  # the kernels take int n, m and int row indices
+            raise ValueError(f"the CuPy soft-min takes at most {MAX_POINTS} points per side; "
+                             f"got {self.n} and {self.m}.")
         self.mod = _module(self.D, self.dtype)
         self.prev = None
         self.n_fallback = 0
