@@ -376,3 +376,80 @@ def t7_mode_collapse(ctx):
             f"GAN without packing ({_fmt(ring['pacgan'][4])} vs {_fmt(ring['non_saturating'][4])}); "
             f"published (PacGAN Table 1): GAN 6.3 modes / 98.2% / 0.45, PacGAN2 7.9 / 95.6% / 0.07 with much "
             f"larger nets and longer training.")
+    _t7_mode_hopping(ctx)
+
+
+def _t7_mode_hopping(ctx):
+    """Samples over training (Metz et al. 2017, Fig. 1): saturating GAN vs minibatch-stddev D.
+
+    Setup ``mode_collapse.HOPPING_SETUP`` (ring radius 2, std 0.02, simultaneous Adam 2e-4 / β₁ 0.5,
+    batch 256, z in R^16, G 16-128-128-2, D 2-128-1 on x/4), the same seeds for both variants.
+    Verdict from the metrics: the GAN "collapses and hops" when, over the second half of training,
+    its samples never fill more than 2 Voronoi cells of the modes (>= 5% of points each) and the
+    dominant cell takes >= 3 different values (the spread of the samples is reported, not tested);
+    the remedy "covers" when >= 7 modes hold >= 5% of the points within 0.25 of the centre at the end.
+    """
+    from ...plots.mode_hopping import plot_mode_trajectories
+    from ...toy_experiments import data as D
+    from ...toy_experiments.mode_collapse import HOPPING_SETUP, mode_trajectory
+
+    steps = ctx.size(1000, HOPPING_SETUP["n_steps"])
+    n_snap = ctx.size(5, 10)
+    reps = ctx.size(1, 3)
+    setup = {**HOPPING_SETUP, "n_steps": steps}
+    variants = {"gan": "GAN (saturating)", "minibatch": "minibatch-stddev D"}
+    runs = {v: [mode_trajectory(v, n_snapshots=n_snap, n_eval=ctx.size(500, 1000),
+                                rng=ctx.rng(100 + rep),
+                                progress=lambda it, _d=f"T7 hopping {v}": ctx.progress(it, desc=_d),
+                                **setup) for rep in range(reps)]
+            for v in variants}
+    data_spread = float(np.sqrt(setup["radius"] ** 2 + 2 * setup["std"] ** 2))
+    rows, gan_ok, mb_ok = [], [], []
+    for v, label in variants.items():
+        for rep, tr in enumerate(runs[v]):
+            late = tr.steps >= steps / 2
+            n_dom = len(set(tr.dominant[late].tolist()))
+            collapsed = bool(tr.cells[late].max() <= 2)
+            hops = n_dom >= 3
+            covers = bool(tr.occupied[-1] >= 7)
+            (gan_ok if v == "gan" else mb_ok).append(collapsed and hops if v == "gan" else covers)
+            rows.append([label, rep, " ".join(map(str, tr.dominant.tolist())),
+                         int(tr.cells[late].max()), n_dom, float(tr.spread[late].max()),
+                         int(tr.occupied[-1]), 100 * float(tr.shares[-1].sum()),
+                         f"{tr.info['seconds']:.0f}"])
+            ctx.number(f"hopping/{v}/{rep}/dominant", tr.dominant.tolist())
+            ctx.number(f"hopping/{v}/{rep}/occupied", tr.occupied.tolist())
+            ctx.number(f"hopping/{v}/{rep}/spread", tr.spread.tolist())
+    ctx.table(f"Samples over training: {reps} seed(s), {steps} steps, snapshots every {steps // n_snap} "
+              f"(data spread {data_spread:.2f}; second half = steps >= {steps // 2})",
+              ["variant", "seed", "dominant mode per snapshot", "max cells ≥5% (2nd half)",
+               "distinct dominant modes (2nd half)", "max spread (2nd half)", "modes occupied at end",
+               "% near a mode at end", "seconds"], rows)
+    traj = {f"{variants[v]}, seed {rep}": tr for v in variants for rep, tr in enumerate(runs[v])}
+    real = D.sample("ring8", 500, ctx.rng(6), radius=setup["radius"], std=setup["std"])
+    ctx.figure(plot_mode_trajectories(traj, real=real), "t7_samples_over_training.png",
+               f"Generated samples over training (columns: steps; rows: variant and seed, every seed run). "
+               f"Green circles: radius {runs['gan'][0].info['near']} around the 8 modes; red cross: the mode "
+               f"whose Voronoi cell holds most samples. Setup of Metz et al. 2017 (Fig. 1) scaled down.")
+    g0, m0 = runs["gan"][0], runs["minibatch"][0]
+    if ctx.quick:
+        ctx.verdict(f"Samples over training, quick mode: {steps} steps, one seed: too short to conclude. "
+                    f"GAN spread {g0.spread[-1]:.2f} (data {data_spread:.2f}), dominant modes "
+                    f"{g0.dominant.tolist()}; minibatch-stddev spread {m0.spread[-1]:.2f}, "
+                    f"{m0.occupied[-1]} modes occupied at the end. The full report runs {HOPPING_SETUP['n_steps']} "
+                    f"steps on 3 seeds and checks collapse, hopping and coverage.")
+        return
+    ctx.check(f"T7 GAN (saturating, {steps} steps): collapsed (≤ 2 cells with ≥ 5% of samples) and hopping "
+              f"(≥ 3 dominant modes) over the second half, seeds with it", reps, sum(gan_ok),
+              agrees=all(gan_ok), source="Metz et al. 2017, Fig. 1 (bottom row)")
+    ctx.check(f"T7 minibatch-stddev D ({steps} steps): ≥ 7 of 8 modes occupied at the end, seeds with it",
+              reps, sum(mb_ok), agrees=all(mb_ok), source="Karras et al. 2018 (minibatch stddev)")
+    ctx.verdict(
+        f"Samples over training ({reps} seeds, {steps} steps): the saturating GAN collapsed and hopped on "
+        f"{sum(gan_ok)} of {reps} seeds (its samples are a blob of spread "
+        f"{min(r[5] for r in rows[:reps]):.2f}-{max(r[5] for r in rows[:reps]):.2f} against the data's "
+        f"{data_spread:.2f}, lying in at most {max(r[3] for r in rows[:reps])} Voronoi cells, and the dominant "
+        f"mode changed between snapshots: {'; '.join(r[2] for r in rows[:reps])}). The minibatch-stddev "
+        f"discriminator covered ≥ 7 modes at the end on {sum(mb_ok)} of {reps} seeds "
+        f"({', '.join(str(r[6]) for r in rows[reps:])} modes occupied, "
+        f"{', '.join(f'{r[7]:.0f}' for r in rows[reps:])}% of samples near a mode).")

@@ -1,0 +1,60 @@
+"""Figure for T7: generated samples over training, one row per variant (Metz et al. 2017, Fig. 1)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["plot_mode_trajectories"]
+
+
+def plot_mode_trajectories(trajectories, *, real=None, max_points: int = 500, lim=None):
+    """Grid of scatter plots: rows = variants, columns = snapshots of :class:`ModeTrajectory`.
+
+    Parameters
+    ----------
+    trajectories : dict label -> ModeTrajectory
+        All with the same snapshot steps (the columns).
+    real : array (m, 2), optional
+        Real data, drawn in a first column.
+    max_points : int
+        Points drawn per panel (the first ``max_points`` of the snapshot's samples).
+    lim : float, optional
+        Half-width of every panel (default 1.75 · ring radius; points outside are not drawn).
+
+    Each panel's title gives the step, the occupied modes (>= ``min_share`` of the points
+    within ``near`` of a centre) and the share of the dominant mode; the dominant mode's
+    centre is marked with a red cross.
+    """
+    import matplotlib.pyplot as plt
+
+    labels = list(trajectories)
+    first = trajectories[labels[0]]
+    n_col = len(first.steps) + (real is not None)
+    fig, axes = plt.subplots(len(labels), n_col, figsize=(1.7 * n_col, 1.85 * len(labels)),
+                             squeeze=False)
+    centers = np.asarray(first.centers)
+    lim = lim or float(np.abs(centers).max() * 1.75)
+    t = np.linspace(0, 2 * np.pi, 40)
+    near = first.info.get("near", 0.25)
+    for i, lab in enumerate(labels):
+        tr = trajectories[lab]
+        cols = []
+        if real is not None:
+            cols.append(("real data", np.asarray(real)[:max_points], None))
+        cols += [(f"step {s}", x[:max_points], j) for j, (s, x) in enumerate(zip(tr.steps, tr.samples))]
+        for ax, (title, x, j) in zip(axes[i], cols):
+            for c in centers:
+                ax.plot(c[0] + near * np.cos(t), c[1] + near * np.sin(t), color="C2", lw=0.5)
+            ax.scatter(x[:, 0], x[:, 1], s=1.0, alpha=0.5, c="k" if j is None else "C0",
+                       rasterized=True)
+            if j is not None:
+                title = f"{title}\n{tr.occupied[j]} occ., top {100 * tr.shares[j].max():.0f}%"
+                if tr.dominant[j] >= 0:
+                    c = centers[tr.dominant[j]]
+                    ax.plot(c[0], c[1], "x", color="C3", ms=5, mew=1.2)
+            ax.set_title(title, fontsize=6.5)
+            ax.set_xlim(-lim, lim); ax.set_ylim(-lim, lim); ax.set_aspect("equal")
+            ax.set_xticks([]); ax.set_yticks([])
+        axes[i][0].set_ylabel(lab, fontsize=8)
+    fig.tight_layout()
+    return fig
