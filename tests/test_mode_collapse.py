@@ -211,3 +211,16 @@ def test_plot_mode_trajectories_grid():
     assert len(fig.axes) == 2 * 4                      # 2 rows x (real + 3 snapshots)
     assert fig.axes[1].get_title().startswith("step 0")
     plt.close(fig)
+
+
+@pytest.mark.slow
+def test_hopping_setup_gan_collapses_and_minibatch_covers():
+    """The T7 'samples over training' claim on one seed (~1 min): GAN <= 2 Voronoi cells and
+    >= 3 dominant modes over the second half; minibatch-stddev D >= 7 modes occupied at the end."""
+    from kantorovich.toy_experiments.mode_collapse import HOPPING_SETUP
+
+    gan = mode_trajectory("gan", rng=0, **HOPPING_SETUP)
+    late = gan.steps >= HOPPING_SETUP["n_steps"] / 2
+    assert gan.cells[late].max() <= 2 and len(set(gan.dominant[late].tolist())) >= 3
+    mb = mode_trajectory("minibatch", rng=0, **HOPPING_SETUP)
+    assert mb.occupied[-1] >= 7

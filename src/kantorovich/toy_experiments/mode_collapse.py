@@ -20,6 +20,11 @@ variant             discriminator / losses
 
 Metrics: :func:`kantorovich.toy_experiments.metrics.mode_metrics` (3σ rule, modes captured,
 HQ fraction, reverse KL of the mode histogram) on ``n_eval`` generated points.
+
+:func:`mode_trajectory` is a second, faster trainer (hand-written backward passes, simultaneous
+updates) for the setup of Metz et al. (2017, Unrolled GANs, Fig. 1): it records the generated
+samples at snapshots over training, to show a GAN collapsing onto one mode and hopping between
+modes (variants "gan", "non_saturating", "pacgan", "minibatch"; see ``HOPPING_SETUP``).
 """
 
 from __future__ import annotations
