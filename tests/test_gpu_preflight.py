@@ -19,6 +19,8 @@ import subprocess
 import numpy as np
 import pytest
 
+from .test_gpu_static import _nvvm_ok  # one NVVM probe for both files
+
 # n, m (and D) of the GPU benchmarks plus edge cases: one row, few columns, many columns
 _SIZES = [(1, 1), (1, 7), (3, 10 ** 8), (2 * 10 ** 4, 2 * 10 ** 4), (10 ** 5, 10 ** 5),
           (4 * 10 ** 4, 4 * 10 ** 4), (10 ** 6, 10 ** 6), (100, 10 ** 6), (10 ** 7, 1000)]
@@ -94,16 +96,6 @@ def test_auction_keys_and_grids_fit():
     n = 32000
     assert n <= 2 ** 31 - 1 and A.tail_rows(n) == 32 and A.tail_rows(8000) == 131
     assert A.tail_rows(1) == A.TAIL_CAP
-
-
-def _nvvm_ok() -> bool:
-    try:
-        from numba import cuda
-
-        cuda.compile_ptx(lambda a: None, "void(float64[:])", cc=(9, 0))
-        return True
-    except Exception:
-        return False
 
 
 _F64 = re.compile(r"\.f64\b")  # a float64 instruction type (registers are %fd..., %f64 is a name)
