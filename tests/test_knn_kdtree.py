@@ -195,3 +195,39 @@ def test_bootstrap_kernel_reproducible_thread_independent_and_uniform(monkeypatc
     idx = _indices_np(7, 0, 20000, key).ravel()
     freq = np.bincount(idx, minlength=7) / idx.size
     assert idx.min() == 0 and idx.max() == 6 and np.abs(freq - 1 / 7).max() < 0.003
+
+
+def _child_build_two(q):
+    import numpy as np
+
+    from kantorovich.divergences import _knn_kdtree_numba as K
+
+    rng = np.random.default_rng(1)
+    tx, ty = K.build_two(rng.random((300, 3)), rng.random((200, 3)), 8)
+    q.put((tx[1].shape, ty[1].shape))
+
+
+def test_build_two_same_trees_and_survives_fork():
+    """The concurrent pair of builds equals two serial builds, and still works in a forked
+    child after the parent used it (a thread pool's worker would not exist there)."""
+    import multiprocessing as mp
+    import sys
+
+    from kantorovich.divergences import _knn_kdtree_numba as K
+
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((500, 4)), rng.standard_normal((400, 4))
+    tx, ty = K.build_two(x, y, 8)
+    for a, b in zip(tx + ty, K.build(x, 8) + K.build(y, 8)):
+        assert np.array_equal(np.asarray(a), np.asarray(b))
+    if sys.platform != "linux":
+        return
+    ctx = mp.get_context("fork")
+    q = ctx.Queue()
+    p = ctx.Process(target=_child_build_two, args=(q,))
+    p.start()
+    p.join(60)
+    if p.is_alive():  # hung: clean up, then fail
+        p.terminate()
+    assert p.exitcode == 0
+    assert q.get(timeout=5) == ((300, 3), (200, 3))

@@ -437,23 +437,31 @@ def build(X, leafsize: int = LEAFSIZE):
     return _build(X, int(leafsize))
 
 
-_POOL = None
-
-
 def build_two(X, Y, leafsize: int = LEAFSIZE):
     """``(build(X, leafsize), build(Y, leafsize))``, the two builds on two threads.
 
-    ``_build`` releases the GIL (``nogil=True``), so Y's tree is built on a helper thread while
-    X's is built on the caller's: at n = 10^4, d = 5 the pair took 3.0 ms against 5.5 ms one
-    after the other (2 cores, docs/estimators.md). Same trees either way (the builds share
-    nothing)."""
-    global _POOL
-    if _POOL is None:
-        from concurrent.futures import ThreadPoolExecutor
-        _POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kantorovich-kdtree")
-    fy = _POOL.submit(build, Y, leafsize)
+    ``_build`` releases the GIL (``nogil=True``), so Y's tree is built on a short-lived thread
+    while X's is built on the caller's: at n = 10^4, d = 5 the pair took 3.0 ms against 5.5 ms
+    one after the other (2 cores, docs/estimators.md). Same trees either way (the builds share
+    nothing). A fresh thread per call, not a pool: a pool's worker does not survive ``fork``
+    (multiprocessing workers would wait for it forever)."""
+    import threading
+
+    out: list = []
+
+    def run():
+        try:
+            out.append(build(Y, leafsize))
+        except BaseException as exc:  # re-raised on the caller's thread
+            out.append(exc)
+
+    t = threading.Thread(target=run, name="kantorovich-kdtree", daemon=True)
+    t.start()
     tx = build(X, leafsize)
-    return tx, fy.result()
+    t.join()
+    if isinstance(out[0], BaseException):
+        raise out[0]
+    return tx, out[0]
 
 
 def _check(out, k):
