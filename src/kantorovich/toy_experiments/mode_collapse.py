@@ -74,6 +74,17 @@ class ModeCollapseResult(Result):
     info: dict = field(default_factory=dict)
 
 
+def _check_nets(variant, z_dim, g_hidden, d_hidden, lr_g, lr_d):
+    """The network and step-size arguments shared by :func:`train_toy_gan` and
+    :func:`mode_trajectory`, validated (same errors, same order)."""
+    z_dim = check_int(z_dim, "z_dim", minimum=1)
+    g_hidden = tuple(check_int(h, "g_hidden", minimum=1) for h in g_hidden)
+    d_hidden = tuple(check_int(h, "d_hidden", minimum=1) for h in d_hidden)
+    if variant == "minibatch" and not d_hidden:
+        raise ValueError("`d_hidden` must have at least one layer for the minibatch variant.")
+    return z_dim, g_hidden, d_hidden, check_positive(lr_g, "lr_g"), check_positive(lr_d, "lr_d")
+
+
 def _mbstd_disc(body, head, x, activation):
     """D with a minibatch-stddev feature appended to its last hidden layer."""
     import autograd.numpy as anp
@@ -148,12 +159,7 @@ def train_toy_gan(dataset: str = "ring8", variant: str = "gan", *, n_steps: int 
     check_choice(variant, "variant", GAN_VARIANTS)
     n_steps = check_int(n_steps, "n_steps", minimum=1)
     batch = check_int(batch, "batch", minimum=1)
-    z_dim = check_int(z_dim, "z_dim", minimum=1)
-    g_hidden = tuple(check_int(h, "g_hidden", minimum=1) for h in g_hidden)
-    d_hidden = tuple(check_int(h, "d_hidden", minimum=1) for h in d_hidden)
-    if variant == "minibatch" and not d_hidden:
-        raise ValueError("`d_hidden` must have at least one layer for the minibatch variant.")
-    lr_g = check_positive(lr_g, "lr_g"); lr_d = check_positive(lr_d, "lr_d")
+    z_dim, g_hidden, d_hidden, lr_g, lr_d = _check_nets(variant, z_dim, g_hidden, d_hidden, lr_g, lr_d)
     lam = check_nonnegative(lam, "lam")
     pack = check_int(pack, "pack", minimum=2)
     n_critic = 5 if (n_critic is None and variant == "wgan_gp") else (n_critic or 1)
@@ -415,12 +421,7 @@ def mode_trajectory(variant: str = "gan", *, n_steps: int = 20000, n_snapshots: 
     n_steps = check_int(n_steps, "n_steps", minimum=1)
     n_snapshots = check_int(n_snapshots, "n_snapshots", minimum=1)
     batch = check_int(batch, "batch", minimum=2)
-    z_dim = check_int(z_dim, "z_dim", minimum=1)
-    g_hidden = tuple(check_int(h, "g_hidden", minimum=1) for h in g_hidden)
-    d_hidden = tuple(check_int(h, "d_hidden", minimum=1) for h in d_hidden)
-    if variant == "minibatch" and not d_hidden:
-        raise ValueError("`d_hidden` must have at least one layer for the minibatch variant.")
-    lr_g = check_positive(lr_g, "lr_g"); lr_d = check_positive(lr_d, "lr_d")
+    z_dim, g_hidden, d_hidden, lr_g, lr_d = _check_nets(variant, z_dim, g_hidden, d_hidden, lr_g, lr_d)
     radius = check_positive(radius, "radius"); std = check_positive(std, "std")
     pack = check_int(pack, "pack", minimum=2)
     d_input_scale = check_positive(d_input_scale, "d_input_scale")
