@@ -15,7 +15,11 @@ from pathlib import Path
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="kantorovich", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(
+        prog="kantorovich",
+        description="Divergences and optimal transport: the report of checked theory, figures and "
+                    "timings, its sections one at a time, and the benchmarks.",
+        epilog="Start with: kantorovich report --quick --out report/  (then open report/index.html)")
     sub = p.add_subparsers(dest="command", required=True)
 
     r = sub.add_parser("report", help="run every report section; write index.html and results.json")
