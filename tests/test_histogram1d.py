@@ -105,3 +105,13 @@ def test_public_names_and_doctests():
 
     assert kot.emd_1d_histogram is emd_1d_histogram and kot.cumulative_deltas is cumulative_deltas
     assert doctest.testmod(m).failed == 0
+
+
+@pytest.mark.parametrize("normalize", [False, True])
+def test_overflowing_total_mass_is_an_error(normalize):
+    # the total of p overflowed: normalize=True returned 0.0 instead of 0.5, normalize=False
+    # passed the equal-mass check with inf - inf = NaN and returned 1e308
+    with pytest.raises(ValueError, match="`p` must have a finite total mass"):
+        emd_1d_histogram([1e308, 1e308], [0.0, 1e308], normalize=normalize)
+    with pytest.raises(ValueError, match="`p` must have a finite total mass"):
+        cumulative_deltas([1e308, 1e308], [1e308, 1e308], normalize=normalize)

@@ -102,3 +102,12 @@ def test_cli_list_and_unknown_section(tmp_path):
 
     assert main(["list"]) == 0
     assert main(["report", "--quick", "--out", str(tmp_path), "--only", "nope"]) == 2
+
+
+def test_check_weights_rejects_an_overflowing_total():
+    # 1e308 + 1e308 = inf: normalising by it gave zeros (a silent wrong answer downstream)
+    with pytest.raises(ValueError, match="`w` must have a finite total mass"):
+        v.check_weights([1e308, 1e308], "w", normalize=True)
+    with pytest.raises(ValueError, match="`w` must have a finite total mass"):
+        v.check_weights([[1.0, 1.0], [1e308, 1e308]], "w", batch=True)
+    np.testing.assert_array_equal(v.check_weights([1e307, 1e307], "w", normalize=True), [0.5, 0.5])

@@ -692,3 +692,17 @@ def test_fast_single_pair_path_matches_numpy_and_reports_bad_input():
         args = dict(u_values=x, v_values=y, u_weights=a, v_weights=b) | kw
         with pytest.raises(ValueError, match=match):
             wasserstein_1d(**args)
+
+
+def test_plan_with_overflowing_potentials_warns_and_keeps_value():
+    # |x - y|^2 of 1e300-scale points overflows: the value is finite (exact rescaling) but the
+    # potentials are not; this raised OverflowError from `scale ** p`
+    u, v = np.array([0.0, 1.0, 2.0]), np.array([0.5, 1.5, 3.0])
+    ref = wasserstein_1d_plan(u, v, p=2)
+    from kantorovich.exceptions import KantorovichWarning
+
+    with pytest.warns(KantorovichWarning, match="potentials"):
+        r = wasserstein_1d_plan(u * 1e300, v * 1e300, p=2)
+    assert_allclose(r.value, ref.value * 1e300, rtol=1e-14)
+    assert not np.isnan(r.f).any() and not np.isnan(r.g).any()
+    assert_allclose(r.plan.toarray(), ref.plan.toarray())

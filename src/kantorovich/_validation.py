@@ -102,7 +102,11 @@ def check_weights(w: Any, name: str, *, n: int | None = None, normalize: bool = 
         raise ValueError(f"`{name}` must be non-negative; got a minimum of {float(arr.min())!r}.")
     if n is not None and arr.shape[-1] != n:
         raise ValueError(f"`{name}` must have length {n} along its last axis; got {describe(arr)}.")
-    total = arr.sum(axis=-1, keepdims=True)
+    with np.errstate(over="ignore"):
+        total = arr.sum(axis=-1, keepdims=True)
+    if not _all_finite(total):
+        raise ValueError(f"`{name}` must have a finite total mass; got an overflow to infinity "
+                         "(divide the weights by a common factor).")
     if not allow_zero_total and bool(xp.any(total <= 0)):
         raise ValueError(f"`{name}` must have a positive total mass; got a total of 0.")
     if normalize:

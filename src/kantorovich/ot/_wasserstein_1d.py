@@ -29,6 +29,7 @@ Implementations (``backend``):
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Any
 
 import numpy as np
@@ -36,6 +37,7 @@ import numpy as np
 from .._array_api import cupy_or_raise, is_cupy, namespace, pick_backend
 from .._results import Wasserstein1DResult
 from .._validation import as_float_array, check_weights, describe, xp_of
+from ..exceptions import KantorovichWarning
 from ._kernels.wass1d_cupy import broadcast_rows  # xp-generic; imports no CuPy
 
 __all__ = ["wasserstein_1d", "wasserstein_1d_plan"]
@@ -559,11 +561,18 @@ def wasserstein_1d_plan(u_values, v_values, u_weights=None, v_weights=None, *, p
     gs = np.empty(m)
     fs[iu] = phi  # constant while i stays: the last write per i equals the first
     gs[iv] = psi
-    sp = scale ** p
+    with np.errstate(over="ignore"):
+        sp = np.float64(scale) ** p  # may overflow: W_p is finite, |x - y|^p (and f, g) is not
+    if not np.isfinite(sp):
+        warnings.warn(
+            f"wasserstein_1d_plan: the potentials f, g are of order |x - y|^p = {scale:.3g}^{p:g}, "
+            "beyond float64; they are returned as +-inf (value and plan are exact). Rescale "
+            "`u_values` and `v_values` for finite potentials.", KantorovichWarning, stacklevel=2)
     f = np.empty(n)
     g = np.empty(m)
-    f[pu] = fs * sp
-    g[pv] = gs * sp
+    with np.errstate(over="ignore", invalid="ignore"):
+        f[pu] = np.where(fs == 0, 0.0, fs * sp)  # 0 * inf would be NaN
+        g[pv] = np.where(gs == 0, 0.0, gs * sp)
     from scipy import sparse
 
     keep = mass > 0
