@@ -243,3 +243,33 @@ def test_numba_backend_radix_rows_match_numpy(weighted):
         r_nb = sliced_wasserstein(x, y, n_projections=25, p=p, rng=3, backend="numba", **kw)
         r_np = sliced_wasserstein(x, y, n_projections=25, p=p, rng=3, backend="numpy", **kw)
         assert float(r_nb) == pytest.approx(float(r_np), rel=1e-12)
+
+
+@pytest.mark.parametrize("s", [1e300, 1e-300])
+def test_projected_wasserstein_directions_of_extreme_magnitude(s):
+    # the norm of (1e300, 1e300, 1e300) overflowed (direction -> 0, W -> 0 silently) and that of
+    # (1e-300, ...) underflowed ("zero vector" error) although both are valid directions
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(20, 3)), rng.normal(size=(25, 3)) + 1
+    ref = projected_wasserstein(x, y, np.ones((1, 3)))
+    assert_allclose(projected_wasserstein(x, y, np.full((1, 3), s)), ref, rtol=1e-12)
+
+
+@pytest.mark.parametrize("s", [1e300, 1e-300])
+def test_max_sliced_refine_is_scale_equivariant(s):
+    # the ascent step overflowed at 1e300 (grad = inf: refinement silently stopped)
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(20, 3)), rng.normal(size=(25, 3)) + 1
+    ref = max_sliced_wasserstein(x, y, n_projections=5, refine=3, rng=0, p=2)
+    got = max_sliced_wasserstein(x * s, y * s, n_projections=5, refine=3, rng=0, p=2)
+    assert_allclose(got, ref * s, rtol=1e-9)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_sliced_weights_with_overflowing_total_are_an_error(backend):
+    # numpy returned NaN; the numba kernel looped forever on the infinite total
+    if backend == "numba":
+        pytest.importorskip("numba")
+    x = np.random.default_rng(0).normal(size=(20, 3))
+    with pytest.raises(ValueError, match="`a` must have a finite total mass"):
+        sliced_wasserstein(x, x + 1, n_projections=5, a=np.full(20, 1e308), backend=backend)

@@ -91,9 +91,13 @@ def _check_directions(directions, d, xp, dtype):
     th = th.astype(xp.float64)
     if not bool(xp.all(xp.isfinite(th))):
         raise ValueError("`directions` must contain only finite values.")
-    nrm = xp.linalg.norm(th, axis=1)
-    if bool(xp.any(nrm == 0)):
+    # divide each row by its largest |entry| first: the norm of (1e300, 1e300) or
+    # (1e-300, 1e-300) would overflow to inf or underflow to 0 (both valid directions)
+    big = xp.max(xp.abs(th), axis=1)
+    if bool(xp.any(big == 0)):
         raise ValueError("`directions` must not contain a zero vector.")
+    th = th / big[:, None]
+    nrm = xp.linalg.norm(th, axis=1)
     return (th / nrm[:, None]).astype(dtype)
 
 
@@ -342,6 +346,9 @@ def _ascent_direction(xa, ya, aw, bw, theta, p, xp):
     cv = _breakpoints(None if bw is None else bw[oy][None], m, 1, xp)
     iu, iv, mass = (t[0] for t in _merge_cells(cu, cv, xp))
     D = X[ox[iu]] - Y[oy[iv]]  # (n + m - 1, d) displacements of the coupled pairs
+    top = float(xp.max(xp.abs(D)))
+    if top > 0:  # the direction is scale-free: work at unit scale so |proj|^(p-1) stays finite
+        D = D / top
     proj = D @ th
     coef = mass * xp.sign(proj) * (xp.abs(proj) ** (p - 1.0) if p != 1.0 else 1.0)
     grad = coef @ D
