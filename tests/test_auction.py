@@ -280,3 +280,10 @@ def test_report_reads_gpu_auction_json_old_and_checkpointed(tmp_path, monkeypatc
     old = {"gpu": [{"n": 500, "auction_cuda_s": 0.05}]}
     (tmp_path / "bench_auction.json").write_text(json.dumps(old))
     assert sec._gpu_numbers() == ([500], [0.05], "GPU")
+
+
+def test_subnormal_costs():
+    # the power-of-two rescaling of costs below 2**-1022 overflowed (OverflowError)
+    M = np.random.default_rng(0).random((5, 5))
+    ref = assignment(M).value
+    assert np.isclose(assignment(M * 1e-310).value, ref * 1e-310, rtol=1e-6)

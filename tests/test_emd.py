@@ -406,3 +406,15 @@ def test_feasible_but_suboptimal_potentials_are_improved(monkeypatch):
     assert r.info["repaired"] is True and r.info["gap_before_repair"] > 0
     assert r.dual_violation <= 1e-12
     assert 0 <= r.duality_gap < r.info["gap_before_repair"]
+
+
+@pytest.mark.parametrize("method", ["network_simplex", "highs", "auction"])
+def test_cost_range_overflow_and_weight_total_overflow_are_errors(method):
+    # max(M) - min(M) = inf raised OverflowError deep in the cost rescaling; masses of 1e308 made
+    # the totals inf (EMDCertificateError, or a NaN value from highs)
+    a = np.full(4, 0.25)
+    M = np.where(np.eye(4) > 0, -1e308, 1e308)
+    with pytest.raises(ValueError, match="`M` must have a finite range"):
+        emd(a, a, M, method=method)
+    with pytest.raises(ValueError, match="`a` must have a finite total mass"):
+        emd(np.full(4, 1e308), np.full(4, 1e308), np.ones((4, 4)), method=method)

@@ -215,3 +215,25 @@ def test_cupy_points():
     rng = np.random.default_rng(8)
     x, y = rng.random((30, 2)), rng.random((40, 2))
     assert wasserstein(cp.asarray(x), cp.asarray(y)) == pytest.approx(wasserstein(x, y), rel=1e-9)
+
+
+@pytest.mark.parametrize("method", ["exact", "sinkhorn"])
+@pytest.mark.parametrize("p", [1, 2, 3.5])
+@pytest.mark.parametrize("s", [1e300, 1e-300, 1e150])
+def test_points_of_extreme_magnitude_are_rescaled(method, p, s):
+    # W_p(s x, s y) = s W_p(x, y): the costs |x - y|^p overflowed ("`M` must contain only finite
+    # costs" for points the caller passed) or underflowed to 0 (W = 0.0 silently)
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(5, 2)), rng.normal(size=(6, 2))
+    ref = wasserstein(x, y, p=p, method=method)
+    assert math.isclose(wasserstein(x * s, y * s, p=p, method=method), ref * s, rel_tol=1e-9)
+
+
+def test_auction_points_of_extreme_magnitude():
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(5, 2)), rng.normal(size=(5, 2))
+    ref = wasserstein(x, y, method="auction", p=2)
+    assert math.isclose(wasserstein(x * 1e-300, y * 1e-300, method="auction", p=2), ref * 1e-300,
+                        rel_tol=1e-9)
+    assert math.isclose(wasserstein(x * 1e300, y * 1e300, method="auction"),
+                        wasserstein(x, y, method="auction") * 1e300, rel_tol=1e-9)

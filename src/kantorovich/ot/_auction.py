@@ -137,7 +137,9 @@ def _pow2_scale(cmax: float) -> float:
     if not np.isfinite(cmax) or cmax <= 0:
         return 1.0
     _, e = math.frexp(cmax)  # cmax = m * 2**e, m in [0.5, 1)
-    return math.ldexp(1.0, -e)
+    # subnormal costs (cmax < 2**-1022) would need s > 2**1023, which overflows: the largest
+    # finite power of two still brings them to >= 2**-52 (the eps floor is 2**-42 below them)
+    return math.ldexp(1.0, min(-e, 1023))
 
 
 def _prepare(M, x, y, cost) -> _Problem:

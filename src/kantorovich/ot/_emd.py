@@ -366,6 +366,10 @@ def emd(a, b, M, *, method="auto", normalize=False, return_plan=True, tol=1e-9, 
     # when it is negative (adds the shift to every f_i), and scale by a power of two (exact in
     # floating point) when the costs are far from 1; the potentials are mapped back.
     m_max, m_min = float(Mh.max()), float(Mh.min())
+    if not np.isfinite(m_max - m_min):
+        raise ValueError(
+            f"`M` must have a finite range max(M) - min(M) in float64; got max {m_max!r} and min "
+            f"{m_min!r}, whose difference overflows. Divide `M` by a common factor.")
     cscale = max(m_max, -m_min, np.finfo(np.float64).tiny)
     shift = min(m_min, 0.0)
     Ms = Mh - shift if shift < 0 else Mh

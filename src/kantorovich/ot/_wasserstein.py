@@ -35,6 +35,16 @@ def _cost_matrix(x: np.ndarray, y: np.ndarray, p: float) -> np.ndarray:
     return D if p == 1.0 else D ** p
 
 
+def _scale_exponent(x: np.ndarray, y: np.ndarray, p: float) -> int:
+    """k such that the points divided by 2**k have a largest |coordinate| near 1, or 0 when
+    the costs |x - y|^p stay comfortably inside float64 without it (|k| p <= 100)."""
+    top = max(float(np.max(np.abs(x))), float(np.max(np.abs(y))))
+    if top == 0.0:
+        return 0
+    k = int(np.frexp(top)[1])
+    return k if abs(k) * p > 100 else 0
+
+
 def _uniform(w) -> bool:
     """True for None (uniform) or all-equal normalised weights."""
     return w is None or bool(np.all(w == w[0]))
@@ -166,12 +176,22 @@ def wasserstein(x, y, a=None, b=None, *, p=1, method="auto", eps=None,
                 vw = None if vw is None else cp.asarray(vw)
             r = wasserstein_1d(u, v, uw, vw, p=p)
             return float(getattr(r, "value", r))
+    # W_p(2^-k x, 2^-k y) = 2^-k W_p(x, y) exactly: bring coordinates far from 1 to unit scale
+    # so the costs |x - y|^p neither overflow (1e300 -> inf) nor underflow (1e-300 -> 0)
+    k = _scale_exponent(xa, ya, p)
+    if k:
+        xa, ya = np.ldexp(xa, -k), np.ldexp(ya, -k)
+        if eps is not None:
+            eps = eps * 2.0 ** (-k * p)
+            if not 0.0 < eps < math.inf:
+                raise ValueError(f"`eps` is out of range for points of magnitude 2**{k}; got {eps!r} "
+                                 "after rescaling the costs by 2**(-k p). Rescale `x` and `y`.")
     if chosen == "exact":
         from ._emd import emd
 
         M = _cost_matrix(xa, ya, p)
         val = emd(an, bn, M, return_plan=False).value
-        return float(max(val, 0.0) ** (1.0 / p))
+        return float(np.ldexp(max(val, 0.0) ** (1.0 / p), k))
     if chosen == "auction":
         if n != m or not uniform:
             raise ValueError("method='auction' needs n == m points with uniform weights (an assignment); "
@@ -182,7 +202,7 @@ def wasserstein(x, y, a=None, b=None, *, p=1, method="auto", eps=None,
         # a float cost p is |x - y|^p; assignment maps p = 1 and 2 to its dedicated kernels
         val = assignment(x=np.asarray(xa, dtype=np.float64), y=np.asarray(ya, dtype=np.float64),
                          cost=p, backend="numba").value
-        return float(max(val, 0.0) ** (1.0 / p))
+        return float(np.ldexp(max(val, 0.0) ** (1.0 / p), k))
     # Sinkhorn on the online geometry
     from ._geometry import PointCloud
     from ._sinkhorn import sinkhorn
@@ -197,4 +217,4 @@ def wasserstein(x, y, a=None, b=None, *, p=1, method="auto", eps=None,
     val = float(r.value)
     if not math.isfinite(val):
         raise RuntimeError(f"Sinkhorn returned a non-finite transport cost ({val}).")
-    return float(max(val, 0.0) ** (1.0 / p))
+    return float(np.ldexp(max(val, 0.0) ** (1.0 / p), k))
