@@ -311,3 +311,39 @@ def test_progress_bar(rng, capsys):
     assert "sinkhorn 30x25 eps=0.05" in err and "/10000" in err
     with pytest.raises(TypeError, match="`progress` must be a bool"):
         sinkhorn(a, b, PointCloud(x, y), eps=0.05, progress="yes")
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("rel", [0.3, 1e-3, 1e-300])
+def test_eps_below_the_cost_resolution_is_an_error(backend, dtype, rel):
+    # there eps*log(b) vanishes next to g: the loop reported converged=True with a value below
+    # the exact EMD (numpy) or of 1e303 (numba)
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(5, 2)), rng.normal(size=(6, 2))
+    M = np.sqrt(((x[:, None] - y[None]) ** 2).sum(-1))
+    eps = rel * float(np.finfo(dtype).eps) * float(M.max())
+    for geom in (M, PointCloud(x, y, cost=1)):
+        with pytest.raises(ValueError, match="`eps` must be at least"):
+            sinkhorn(None, None, geom, eps=eps, backend=backend, dtype=dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_point_cloud_with_overflowing_costs_is_an_error(dtype):
+    # the bounding-box diameter was inf and the eps-scaling schedule grew without end (OOM)
+    from kantorovich.ot._sinkhorn import eps_schedule
+
+    assert eps_schedule(float("inf"), 0.1, 0.5) == []
+    x = np.random.default_rng(0).normal(size=(5, 2))
+    big = 1e300 if dtype == np.float64 else 1e30
+    with pytest.raises(ValueError, match="costs of `M_or_geometry` overflow"):
+        sinkhorn(None, None, PointCloud(x * big, x * big + big), eps=1.0, dtype=dtype)
+
+
+def test_sinkhorn_bad_dtype_and_underflowing_weights():
+    M = np.random.default_rng(0).random((5, 6))
+    with pytest.raises(TypeError, match="`dtype` must be None, float32 or float64"):
+        sinkhorn(None, None, M, eps=0.1, dtype="foo")
+    # masses of 1e-310 are 0 in float32: NaN potentials (FloatingPointError) before
+    with pytest.raises(ValueError, match="`a` underflows to zero total mass in float32"):
+        sinkhorn(np.full(5, 1e-310), np.full(6, 5e-311 * 5 / 3), M, eps=0.1, dtype=np.float32)

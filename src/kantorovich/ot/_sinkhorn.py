@@ -238,7 +238,7 @@ def eps_schedule(diameter: float, eps: float, scaling: float | None) -> list[flo
     The target ``eps`` itself is not in the list (the loop runs at it until convergence).
     ``scaling=None`` (or a diameter <= eps) gives an empty schedule.
     """
-    if scaling is None or not diameter > eps:
+    if scaling is None or not diameter > eps or not math.isfinite(diameter):
         return []
     out, e = [], float(diameter)
     while e > eps:
@@ -392,6 +392,32 @@ def _weights(w, name, size, on_gpu):
     return check_weights(to_host(w) if is_cupy(w) else w, name, n=size)
 
 
+def _check_eps_resolution(geom, diameter: float, eps: float, wdt) -> None:
+    """Costs representable in ``wdt`` and ``eps`` above their rounding resolution.
+
+    The soft-min updates ``f <- -eps log sum_j b_j exp((g_j - C_ij)/eps)`` carry the weights as
+    ``g + eps log b``; once ``eps`` is below the working precision's resolution of the cost scale
+    (``finfo(wdt).eps * max|C|``) that term vanishes in rounding and the loop "converges" to a
+    plan that ignores ``a`` and ``b`` (measured: converged=True, value below the exact EMD).
+    """
+    if isinstance(geom, DenseGeometry):
+        mag = max(abs(float(geom.C.max())), abs(float(geom.C.min())))
+    else:  # costs of a point cloud lie in [0, diameter]
+        mag = diameter
+    top = float(np.finfo(wdt).max)
+    if not (math.isfinite(diameter) and mag <= top):
+        raise ValueError(
+            f"the costs of `M_or_geometry` overflow {np.dtype(wdt).name} (cost scale {mag:.3g}); "
+            "divide the costs (or the points) by a common factor.")
+    floor = float(np.finfo(wdt).eps) * mag
+    if eps < floor:
+        raise ValueError(
+            f"`eps` must be at least {floor:.3g} ({np.dtype(wdt).name} resolution "
+            f"{float(np.finfo(wdt).eps):.2g} times the cost scale {mag:.3g}); got {eps!r}. Below it "
+            "the entropic terms eps log(a), eps log(b) vanish in rounding and Sinkhorn ignores the "
+            "weights. Use emd() for exact transport.")
+
+
 def sinkhorn(a: Any, b: Any, M_or_geometry: Any, *, eps: float, max_iter: int = 10_000,
              tol: float | None = None, scaling: float | None = 0.5, check_every: int = 10,
              f0: Any = None, g0: Any = None, plan: bool = False, symmetric: bool = False,
@@ -408,8 +434,8 @@ def sinkhorn(a: Any, b: Any, M_or_geometry: Any, *, eps: float, max_iter: int = 
               - \varepsilon \langle a \otimes b, e^{(f \oplus g - C)/\varepsilon} - 1\rangle
 
     with the plan :math:`P_{ij} = a_i b_j \exp((f_i + g_j - C_{ij})/\varepsilon)`. The updates
-    are soft-mins in the log domain (no ``exp(-C/eps)`` kernel is ever formed, so any eps > 0
-    is stable, in float32 too)::
+    are soft-mins in the log domain (no ``exp(-C/eps)`` kernel is ever formed, so any eps > 0 above
+    the rounding floor of ``eps`` below is stable, in float32 too)::
 
         f_i <- -eps log sum_j b_j exp((g_j - C_ij)/eps)
         g_j <- -eps log sum_i a_i exp((f_i - C_ij)/eps)
@@ -423,7 +449,10 @@ def sinkhorn(a: Any, b: Any, M_or_geometry: Any, *, eps: float, max_iter: int = 
         computes ``C_ij = |x_i - y_j|^p`` on the fly (no ½ factor) with O(n + m) memory on the
         numba and CUDA backends.
     eps : float > 0
-        Entropic regularisation, in cost units (POT's ``reg``).
+        Entropic regularisation, in cost units (POT's ``reg``). At least
+        ``finfo(dtype).eps * max|C|`` (2.2e-16 resp. 1.2e-7 times the cost scale; the point
+        cloud's diameter for a :class:`PointCloud`): below it ``eps log b`` is lost next to the
+        potentials and the loop would "converge" to a plan that ignores the weights.
     max_iter : int
         Maximum number of iterations (one iteration updates both f and g), annealing included.
     tol : float or None
@@ -481,8 +510,9 @@ def sinkhorn(a: Any, b: Any, M_or_geometry: Any, *, eps: float, max_iter: int = 
     Raises
     ------
     ValueError
-        eps <= 0 or not finite, negative/NaN weights, mismatched sizes, unequal masses, NaN in
-        costs or points.
+        eps <= 0 or not finite or below the resolution floor above, negative/NaN weights,
+        mismatched sizes, unequal masses, NaN in costs or points, costs that overflow the
+        working dtype.
     MemoryError
         A dense plan or cost that does not fit (the message suggests :class:`PointCloud`).
 
@@ -519,7 +549,10 @@ def sinkhorn(a: Any, b: Any, M_or_geometry: Any, *, eps: float, max_iter: int = 
     if not isinstance(progress, (bool, np.bool_)):
         raise TypeError(f"`progress` must be a bool; got {describe(progress)}.")
     if dtype is not None:
-        dtype = np.dtype(dtype)
+        try:
+            dtype = np.dtype(dtype)
+        except TypeError:
+            raise TypeError(f"`dtype` must be None, float32 or float64; got {describe(dtype)}.") from None
         if dtype not in (np.float32, np.float64):
             raise ValueError(f"`dtype` must be None, float32 or float64; got {dtype}.")
     geom = as_geometry(M_or_geometry, dtype=dtype)
@@ -548,6 +581,10 @@ def sinkhorn(a: Any, b: Any, M_or_geometry: Any, *, eps: float, max_iter: int = 
     geom = geom.astype(wdt) if geom.dtype != wdt and name != "numba" else geom
     a_d = xp.asarray(aw, dtype=wdt)
     b_d = xp.asarray(bw, dtype=wdt)
+    for w_d, w_name in ((a_d, "a"), (b_d, "b")):
+        if not bool(xp.any(w_d > 0)):  # e.g. masses of 1e-310 in float32
+            raise ValueError(f"`{w_name}` underflows to zero total mass in {np.dtype(wdt).name}; "
+                             "multiply the weights by a common factor.")
     with np.errstate(divide="ignore"):
         loga = xp.log(a_d)
         logb = xp.log(b_d)
@@ -568,6 +605,7 @@ def sinkhorn(a: Any, b: Any, M_or_geometry: Any, *, eps: float, max_iter: int = 
     f = xp.zeros(n, dtype=wdt) if f is None else f
     g = xp.zeros(m, dtype=wdt) if g is None else g
     diameter = geom.diameter()
+    _check_eps_resolution(geom, diameter, eps, wdt)
     schedule = [] if warm else eps_schedule(diameter, eps, scaling)
 
     bar = None
