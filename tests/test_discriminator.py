@@ -198,3 +198,11 @@ def test_dstar_stays_inside_where_exact_value_is(tiny):
     assert gan_value(D, q, p) > -math.inf  # swapped roles: D* rounds toward 0, kept > 0
     Dq = optimal_discriminator(q, p)
     assert gan_value(Dq, q, p) == pytest.approx(-LOG4 + 2 * js_divergence(p, q), abs=1e-12)
+
+
+def test_densities_whose_sum_overflows():
+    # p_data + p_g = 1e308 + 1e308 = inf gave D* = 0 (and a = b = 1e308 gave y* = 0) instead of 1/2
+    d = optimal_discriminator(np.array([1e308, 1e308]), np.array([1e308, 1.0]))
+    np.testing.assert_allclose(d, [0.5, 1.0 - 1e-16], rtol=1e-15)
+    assert argmax_a_log_y_b_log_1my(1e308, 1e308) == 0.5
+    assert argmax_a_log_y_b_log_1my(1.0, 3.0) == 0.25

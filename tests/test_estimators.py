@@ -425,3 +425,19 @@ def test_js_tv_knn_backends_agree_with_ckdtree(monkeypatch, d):
     assert js.value == pytest.approx(js0.value, rel=1e-12, abs=1e-14)
     assert tv.value == pytest.approx(tv0.value, rel=1e-12, abs=1e-14)
     assert js.ci == pytest.approx(js0.ci, rel=1e-12, abs=1e-14)
+
+
+@pytest.mark.parametrize("s", [1e300, 1e-300])
+@pytest.mark.parametrize("which,method", [
+    ("kl", "knn"), ("kl", "knn-adaptive"), ("kl", "knn-ensemble"), ("kl", "knn-gauss-corrected"),
+    ("js", "knn"), ("js", "classifier"), ("js", "histogram"),
+    ("tv", "knn"), ("tv", "classifier"), ("tv", "histogram")])
+def test_estimates_are_scale_invariant_at_extreme_magnitudes(s, which, method):
+    # 1e300-scale data: squared distances overflowed, read as "too many duplicate points";
+    # 1e-300: they underflowed (same error), and the classifier returned a silent 0.0
+    g = np.random.default_rng(0)
+    x, y = g.normal(size=(300, 2)), g.normal(size=(300, 2)) + 0.5
+    f = {"kl": estimate_kl, "js": estimate_js, "tv": estimate_tv}[which]
+    ref = f(x, y, method=method, n_boot=0, rng=0).value
+    got = f(x * s, y * s, method=method, n_boot=0, rng=0).value
+    assert math.isclose(got, ref, rel_tol=1e-9, abs_tol=1e-12)

@@ -84,3 +84,30 @@ def test_inception_score_bad_input():
         inception_score(np.eye(3), n_splits=5)
     with pytest.raises(ValueError, match="finite"):
         inception_score([[np.nan, 1.0]])
+
+
+@pytest.mark.parametrize("s", [1e300, 1e-300, 1e200])
+@pytest.mark.parametrize("bw", [None, "cv", 0.3])
+def test_parzen_data_of_extreme_magnitude(s, bw):
+    # log p(s z) = log p(z) - d log s: squared distances of 1e300-scale data overflowed (NaN)
+    g = np.random.default_rng(0)
+    x, y = g.normal(size=(200, 2)), g.normal(size=(200, 2)) + 0.5
+    ref = parzen_log_likelihood(x, y, bandwidth=bw, rng=0)
+    got = parzen_log_likelihood(x * s, y * s, bandwidth=bw if bw is None or bw == "cv" else bw * s, rng=0)
+    assert math.isclose(got.value, ref.value - 2 * math.log(s), rel_tol=1e-12)
+    assert math.isclose(got.info["bandwidth"], ref.info["bandwidth"] * s, rel_tol=1e-12)
+
+
+def test_parzen_bad_bandwidth_grid_and_cv_fraction():
+    g = np.random.default_rng(0)
+    x, y = g.normal(size=(50, 2)), g.normal(size=(50, 2))
+    for bw in (1e-300, 1e300):  # ZeroDivisionError / OverflowError from bandwidth ** 2 before
+        with pytest.raises(ValueError, match="`bandwidth` must be within"):
+            parzen_log_likelihood(x, y, bandwidth=bw)
+    with pytest.raises(ValueError, match="`grid` is used only with bandwidth='cv'"):
+        parzen_log_likelihood(x, y, grid=[1.0])  # was silently ignored
+    with pytest.raises(ValueError, match="`grid` must contain at least one"):
+        parzen_log_likelihood(x, y, bandwidth="cv", grid=[])
+    for cf in (0.0, 1.0, float("nan")):
+        with pytest.raises(ValueError, match="`cv_fraction`"):
+            parzen_log_likelihood(x, y, bandwidth="cv", cv_fraction=cf)

@@ -110,6 +110,11 @@ def optimal_discriminator(p_data: Any, p_g: Any, *, alpha: float = 1.0, beta: fl
     pg = _nonneg(p_g, "p_g")
     _same_shape(pd, pg, ("p_data", "p_g"))
     xp = xp_of(pd)
+    # D* depends only on the ratio p_g / p_data: divide both by their larger value, so that
+    # p_data + p_g cannot overflow (densities of 1e308 gave D* = 0 instead of 1/2)
+    big = xp.maximum(pd, pg)
+    big = xp.where(big > 0, big, 1.0)
+    pd, pg = pd / big, pg / big
     s = pd + pg
     pos = s > 0
     with _errstate(xp):
@@ -250,8 +255,9 @@ def argmax_a_log_y_b_log_1my(a: Any, b: Any):
         aa, ba = xp.broadcast_arrays(aa, ba)
     except ValueError:
         raise ValueError(f"`a` {tuple(aa.shape)} and `b` {tuple(ba.shape)} do not broadcast.") from None
-    s = aa + ba
-    if bool(xp.any(s <= 0)):
+    big = xp.maximum(aa, ba)
+    if bool(xp.any(big <= 0)):
         raise ValueError("`a` and `b` must not both be 0 (the function is then constant); got a = b = 0.")
-    y = aa / s
+    aa, ba = aa / big, ba / big  # y* depends on a / b only; a + b of 1e308 + 1e308 would overflow
+    y = aa / (aa + ba)
     return float(y) if scalar else y

@@ -95,6 +95,15 @@ def _common_checks(x, y, k_needed, n_boot, ci_level, rng):
     else:
         xh, yh = x, y
     xa, ya = check_sample_pair(xh, yh)
+    # KL, JS and TV, and every estimator here (k-NN distance ratios, the standardised classifier,
+    # histograms on the data range), are invariant to a common rescaling of x and y: bring data
+    # far from unit scale to it by an exact power of two, so squared distances and variances of
+    # 1e300-scale data do not overflow (which read as "duplicate points") nor those of 1e-300
+    # underflow to 0 (a classifier on constant features gave a silent 0)
+    top = max(float(np.max(np.abs(xa))), float(np.max(np.abs(ya))))
+    e = int(np.frexp(top)[1]) if top > 0 else 0
+    if abs(e) > 100:
+        xa, ya = np.ldexp(xa, -e), np.ldexp(ya, -e)
     n, m = xa.shape[0], ya.shape[0]
     if n < k_needed + 1:
         raise ValueError(f"`x` must contain at least k + 1 = {k_needed + 1} points; got {n}.")

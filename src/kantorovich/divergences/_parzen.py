@@ -14,7 +14,8 @@ import math
 import numpy as np
 
 from .._results import EstimateResult
-from .._validation import (as_float_array, check_int, check_positive, check_rng, check_sample_pair)
+from .._validation import (as_float_array, check_int, check_positive, check_probability, check_rng,
+                           check_sample_pair)
 
 __all__ = ["parzen_log_likelihood", "inception_score", "kde_log_density"]
 
@@ -49,6 +50,16 @@ def kde_log_density(points, samples, bandwidth: float, *, batch_size: int = 1024
     return out
 
 
+def _scaled_bandwidth(sigma: float, k: int, name: str) -> float:
+    """``sigma / 2**k``, checked so that ``sigma**2`` is a finite, normal float."""
+    v = float(np.ldexp(sigma, -k))
+    if not 1e-150 <= v <= 1e150:
+        raise ValueError(
+            f"`{name}` must be within 1e-150 and 1e150 times the scale of the data (its square "
+            f"enters the kernel); got {float(sigma)!r} for data of scale 2**{k}.")
+    return v
+
+
 def parzen_log_likelihood(samples, held_out, *, bandwidth=None, grid=None, cv_fraction: float = 0.2,
                           batch_size: int = 1024, rng=None) -> EstimateResult:
     r"""Mean log-likelihood of ``held_out`` under a Gaussian KDE of ``samples`` (nats).
@@ -66,6 +77,10 @@ def parzen_log_likelihood(samples, held_out, *, bandwidth=None, grid=None, cv_fr
         ``grid`` (default: 20 values log-spaced over [Scott / 10, Scott x 3]) that maximises
         the mean log-likelihood of a validation split (``cv_fraction`` of ``samples``,
         held out from the fit); the final KDE uses all ``samples``.
+    grid : array_like or None
+        Positive candidate bandwidths, only with ``bandwidth="cv"`` (an error otherwise).
+    cv_fraction : float in (0, 1)
+        Share of ``samples`` held out for the ``"cv"`` choice.
     batch_size : int
         Rows per logsumexp batch.
 
@@ -78,7 +93,10 @@ def parzen_log_likelihood(samples, held_out, *, bandwidth=None, grid=None, cv_fr
 
     Notes
     -----
-    Cost O(n m d) per bandwidth; memory O(batch_size n). In high dimension the metric is
+    Cost O(n m d) per bandwidth; memory O(batch_size n). Data far from unit scale (largest
+    coordinate beyond 2**±100) are rescaled by an exact power of two, with the log-density
+    shifted back, so 1e300-scale data give finite values; a bandwidth more than 1e150 times
+    away from the data scale is an error (its square would overflow or underflow). In high dimension the metric is
     known to be a poor proxy for likelihood (Theis et al. 2016).
 
     Examples
@@ -92,6 +110,16 @@ def parzen_log_likelihood(samples, held_out, *, bandwidth=None, grid=None, cv_fr
     s, h = check_sample_pair(samples, held_out, ("samples", "held_out"))
     n, d = s.shape
     batch_size = check_int(batch_size, "batch_size", minimum=1)
+    if grid is not None and not (isinstance(bandwidth, str) and bandwidth == "cv"):
+        raise ValueError(f"`grid` is used only with bandwidth='cv'; got bandwidth={bandwidth!r}.")
+    # exact power-of-two rescaling of points and bandwidth: log p(z) = log p_k(z / 2^k) - d k log 2,
+    # so squared distances of 1e300-scale data do not overflow (NaN) and 1e-300-scale data do
+    # not underflow
+    top = max(float(np.max(np.abs(s))), float(np.max(np.abs(h))))
+    k = int(np.frexp(top)[1]) if top > 0 else 0
+    k = k if abs(k) > 100 else 0
+    if k:
+        s, h = np.ldexp(s, -k), np.ldexp(h, -k)
     spread = float(np.mean(s.std(axis=0))) if n > 1 else 1.0
     if spread == 0:
         spread = 1.0
@@ -106,11 +134,16 @@ def parzen_log_likelihood(samples, held_out, *, bandwidth=None, grid=None, cv_fr
         if n < 4:
             raise ValueError(f"`samples` must contain at least 4 points for bandwidth='cv'; got {n}.")
         gen = check_rng(rng)
+        cv_fraction = check_probability(cv_fraction, "cv_fraction", open_left=True, open_right=True)
         if grid is None:
             grid = np.geomspace(scott / 10, scott * 3, 20)
-        grid = np.asarray([check_positive(g, "grid") for g in np.ravel(grid)])
+        else:
+            grid = np.asarray([check_positive(g, "grid") for g in np.ravel(grid)])
+            if grid.size == 0:
+                raise ValueError("`grid` must contain at least one bandwidth; got an empty grid.")
+            grid = np.array([_scaled_bandwidth(g, k, "grid") for g in grid])
         perm = gen.permutation(n)
-        nv = max(1, int(round(cv_fraction * n)))
+        nv = min(n - 1, max(1, int(round(cv_fraction * n))))
         fit, val = s[perm[nv:]], s[perm[:nv]]
         scores = np.array([kde_log_density(val, fit, g, batch_size=batch_size).mean() for g in grid])
         sigma = float(grid[int(np.argmax(scores))])
@@ -118,10 +151,17 @@ def parzen_log_likelihood(samples, held_out, *, bandwidth=None, grid=None, cv_fr
         if sigma in (grid[0], grid[-1]):
             info["warning"] = "the chosen bandwidth is at the end of the grid; widen `grid`"
     else:
-        sigma = check_positive(bandwidth, "bandwidth")
+        sigma = _scaled_bandwidth(check_positive(bandwidth, "bandwidth"), k, "bandwidth")
         info["rule"] = "given"
-    info["bandwidth"] = sigma
+    sigma = _scaled_bandwidth(sigma, 0, "bandwidth")  # Scott / cv values: the same range check
+    info["bandwidth"] = float(np.ldexp(sigma, k))
+    if k:
+        info["rescaled_by"] = f"2**{-k}"
+        if "grid" in info:
+            info["grid"] = np.ldexp(info["grid"], k)
     ll = kde_log_density(h, s, sigma, batch_size=batch_size)
+    if k:
+        ll = ll - d * k * math.log(2.0)
     value = float(ll.mean())
     se = float(ll.std(ddof=1) / math.sqrt(ll.size)) if ll.size > 1 else float("nan")
     ci = (value - 1.959964 * se, value + 1.959964 * se)
