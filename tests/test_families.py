@@ -280,3 +280,30 @@ def test_inputs_not_modified():
     HistogramPair(p, q).tv()
     GaussianPair(np.zeros(2), S, np.ones(2), S).w2()
     assert p[0] == 3.0 and np.array_equal(S, S_copy)
+
+
+@pytest.mark.parametrize("s", [1e300, 1e-300])
+def test_gaussian_w2_at_extreme_scales(s):
+    # covariances of 1e300 overflowed in S0^(1/2) S1 S0^(1/2) (NaN); of 1e-300 the cross term
+    # underflowed and W2 came out sqrt(5) times too large
+    I = np.eye(2)
+    assert math.isclose(gaussian_w2([0, 0], I * s, [0, 0], 4 * I * s), math.sqrt(2 * s), rel_tol=1e-12)
+    assert math.isclose(GaussianPair([0, 0], I * s, [1, 0], I * s).w2(), 1.0, rel_tol=1e-12)
+
+
+@pytest.mark.parametrize("ends,ref", [((0.0, 1e308, -1e308, 1e308), (0.0, 1.0, -1.0, 1.0)),
+                                      ((0.0, 1e-320, 0.0, 2e-320), (0.0, 1.0, 0.0, 2.0))])
+def test_uniform_segments_at_extreme_scales(ends, ref):
+    # b - a overflowed (TV / W2 NaN, JS "math domain error"); 1 / L of 1e-320 overflowed (NaN)
+    u, r = UniformSegments(*ends), UniformSegments(*ref)
+    scale = ends[1] / ref[1]
+    for m in ("tv", "js", "kl", "kl_reverse"):
+        assert getattr(u, m)() == pytest.approx(getattr(r, m)(), rel=1e-12)
+    for m in ("w1", "w2"):
+        assert getattr(u, m)() == pytest.approx(getattr(r, m)() * scale, rel=1e-3)
+
+
+def test_histogram_pair_w2_on_a_huge_support():
+    h, r = HistogramPair([1, 2, 3], [3, 2, 1], [-1e308, 0, 1e308]), HistogramPair([1, 2, 3], [3, 2, 1], [-1, 0, 1])
+    assert h.w2() == pytest.approx(r.w2() * 1e308, rel=1e-12)  # was inf (|x_i - x_j|^2 overflow)
+    assert h.w1() == pytest.approx(r.w1() * 1e308, rel=1e-12)

@@ -302,10 +302,19 @@ def gaussian_w2(m0: Any, S0: Any, m1: Any, S1: Any) -> float:
     if d == 1:
         s0, s1 = math.sqrt(S0a[0, 0]), math.sqrt(S1a[0, 0])
         return math.hypot(float(dm[0]), s0 - s1)
+    # W2(s m0, s^2 S0, s m1, s^2 S1) = s W2(...): work at unit scale (s an exact power of two)
+    # so S0^(1/2) S1 S0^(1/2) neither overflows (covariances of 1e300 gave NaN) nor underflows
+    # (1e-300 dropped the cross term and gave a wrong W2)
+    top = max(float(np.max(np.abs(dm))), math.sqrt(float(np.max(np.abs(S0a)))),
+              math.sqrt(float(np.max(np.abs(S1a)))))
+    k = math.frexp(top)[1] if top > 0 else 0
+    k = k if abs(k) > 100 else 0
+    if k:
+        dm, S0a, S1a = np.ldexp(dm, -k), np.ldexp(S0a, -2 * k), np.ldexp(S1a, -2 * k)
     r0 = _sqrtm_psd(S0a)
     cross = _sqrtm_psd(r0 @ S1a @ r0)
     tr = float(np.trace(S0a) + np.trace(S1a) - 2.0 * np.trace(cross))
-    return math.sqrt(max(float(dm @ dm) + max(tr, 0.0), 0.0))
+    return math.ldexp(math.sqrt(max(float(dm @ dm) + max(tr, 0.0), 0.0)), k)
 
 
 class GaussianPair(Family):
@@ -537,9 +546,22 @@ class UniformSegments(Family):
         return f"UniformSegments({self.a0!r}, {self.b0!r}, {self.a1!r}, {self.b1!r})"
 
     @property
+    def _unit(self):
+        """(a0, b0, a1, b1, k): the ends divided by 2**k so the largest |end| is near 1, or k = 0
+        when they are within 2**±100 (lengths of +-1e308 ends overflow, 1 / L of 1e-320 ones
+        too; TV, KL, JS do not change, W_p scales by 2**k)."""
+        ends = (self.a0, self.b0, self.a1, self.b1)
+        top = max(abs(e) for e in ends)
+        k = math.frexp(top)[1] if top > 0 else 0
+        if abs(k) <= 100:
+            return (*ends, 0)
+        return (*(math.ldexp(e, -k) for e in ends), k)
+
+    @property
     def _lens(self):
-        L0, L1 = self.b0 - self.a0, self.b1 - self.a1
-        o = max(0.0, min(self.b0, self.b1) - max(self.a0, self.a1))
+        a0, b0, a1, b1, _ = self._unit
+        L0, L1 = b0 - a0, b1 - a1
+        o = max(0.0, min(b0, b1) - max(a0, a1))
         return L0, L1, o
 
     def sample(self, n: int, rng=None, m: int | None = None):
@@ -567,10 +589,12 @@ class UniformSegments(Family):
         return math.inf
 
     def kl(self) -> float:
-        return self._kl(self.a0, self.b0, self.a1, self.b1)
+        a0, b0, a1, b1, _ = self._unit
+        return self._kl(a0, b0, a1, b1)
 
     def kl_reverse(self) -> float:
-        return self._kl(self.a1, self.b1, self.a0, self.b0)
+        a0, b0, a1, b1, _ = self._unit
+        return self._kl(a1, b1, a0, b0)
 
     def js(self) -> float:
         L0, L1, o = self._lens
@@ -582,17 +606,23 @@ class UniformSegments(Family):
         return float(min(max(js, 0.0), _LOG2))
 
     def w1(self) -> float:
-        return float(_linear_abs_integral(self.a0 - self.a1, (self.b0 - self.a0) - (self.b1 - self.a1)))
+        a0, b0, a1, b1, k = self._unit
+        return math.ldexp(float(_linear_abs_integral(a0 - a1, (b0 - a0) - (b1 - a1))), k)
 
     def w2(self) -> float:
-        da = self.a0 - self.a1
-        dL = (self.b0 - self.a0) - (self.b1 - self.a1)
-        return math.sqrt(max(da * da + da * dL + dL * dL / 3.0, 0.0))
+        a0, b0, a1, b1, k = self._unit
+        da = a0 - a1
+        dL = (b0 - a0) - (b1 - a1)
+        return math.ldexp(math.sqrt(max(da * da + da * dL + dL * dL / 3.0, 0.0)), k)
 
 
 # --------------------------------------------------------------------------- histograms
 def _wp_1d_discrete(x: np.ndarray, p: np.ndarray, q: np.ndarray, power: float) -> float:
     """W_p between Σ p_i δ_{x_i} and Σ q_i δ_{x_i} (1-D support, normalised) by quantiles."""
+    top = float(np.max(np.abs(x)))
+    k = math.frexp(top)[1] if top > 0 else 0
+    if abs(k) > 100:  # W_p(2^-k x) = 2^-k W_p(x): |x_i - x_j|^p of 1e308-scale points overflows
+        return math.ldexp(_wp_1d_discrete(np.ldexp(x, -k), p, q, power), k)
     order = np.argsort(x, kind="stable")
     xs, ps, qs = x[order], p[order], q[order]
     if power == 1.0:
