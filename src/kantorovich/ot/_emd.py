@@ -280,7 +280,10 @@ def emd(a, b, M, *, method="auto", normalize=False, return_plan=True, tol=1e-9, 
     TypeError
         Non-numeric input.
     EMDCertificateError
-        The solver's plan is not a coupling of ``a`` and ``b`` (never seen in practice).
+        The solver's plan is not a coupling of ``a`` and ``b``. Seen only when POT's network
+        simplex is stopped by a small ``max_iter`` before it has a feasible plan (then the
+        message says so and asks for a larger ``max_iter``); a stop after feasibility gives the
+        ``ConvergenceWarning`` below instead.
 
     Warns
     -----
