@@ -219,8 +219,19 @@ class PointCloud:
         xp = xp_of(self.x)
         lo = xp.minimum(self.x.min(axis=0), self.y.min(axis=0))
         hi = xp.maximum(self.x.max(axis=0), self.y.max(axis=0))
-        diag = float(xp.sqrt(xp.sum((hi - lo) ** 2)))
-        return diag ** self.p
+        w = hi - lo
+        top = float(xp.max(w)) if w.size else 0.0
+        if not top > 0.0 or not math.isfinite(top):
+            diag = top if top > 0.0 else 0.0  # all points equal, or an infinite extent
+        elif (math.sqrt(float(np.finfo(w.dtype).tiny)) * 4 < top
+              < math.sqrt(float(np.finfo(w.dtype).max) / (4 * max(1, w.size)))):
+            diag = float(xp.sqrt(xp.sum(w ** 2)))  # the squares and their sum are representable
+        else:  # scaled by the largest extent: the squares would over- or underflow
+            diag = top * float(xp.sqrt(xp.sum((w / top) ** 2)))
+        try:
+            return diag ** self.p
+        except OverflowError:  # a finite diagonal whose p-th power is beyond float64
+            return math.inf
 
     def median_cost(self, max_points: int = 2000) -> float:
         """Median cost over (a subsample of at most ``max_points`` rows and columns of) the cost."""
