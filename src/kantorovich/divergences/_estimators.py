@@ -75,7 +75,7 @@ import numpy as np
 from .._array_api import is_cupy, pick_backend, to_host
 from .._results import EstimateResult
 from .._validation import (check_choice, check_int, check_positive, check_probability, check_rng,
-                           check_sample_pair)
+                           check_sample_pair, pow2_exponent)
 from ..exceptions import KantorovichWarning
 from ._knn import knn_positive
 
@@ -100,9 +100,8 @@ def _common_checks(x, y, k_needed, n_boot, ci_level, rng):
     # far from unit scale to it by an exact power of two, so squared distances and variances of
     # 1e300-scale data do not overflow (which read as "duplicate points") nor those of 1e-300
     # underflow to 0 (a classifier on constant features gave a silent 0)
-    top = max(float(np.max(np.abs(xa))), float(np.max(np.abs(ya))))
-    e = int(np.frexp(top)[1]) if top > 0 else 0
-    if abs(e) > 100:
+    e = pow2_exponent(xa, ya)
+    if e:
         xa, ya = np.ldexp(xa, -e), np.ldexp(ya, -e)
     n, m = xa.shape[0], ya.shape[0]
     if n < k_needed + 1:

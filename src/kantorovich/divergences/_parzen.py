@@ -15,7 +15,7 @@ import numpy as np
 
 from .._results import EstimateResult
 from .._validation import (as_float_array, check_int, check_positive, check_probability, check_rng,
-                           check_sample_pair)
+                           check_sample_pair, pow2_exponent)
 
 __all__ = ["parzen_log_likelihood", "inception_score", "kde_log_density"]
 
@@ -115,9 +115,7 @@ def parzen_log_likelihood(samples, held_out, *, bandwidth=None, grid=None, cv_fr
     # exact power-of-two rescaling of points and bandwidth: log p(z) = log p_k(z / 2^k) - d k log 2,
     # so squared distances of 1e300-scale data do not overflow (NaN) and 1e-300-scale data do
     # not underflow
-    top = max(float(np.max(np.abs(s))), float(np.max(np.abs(h))))
-    k = int(np.frexp(top)[1]) if top > 0 else 0
-    k = k if abs(k) > 100 else 0
+    k = pow2_exponent(s, h)
     if k:
         s, h = np.ldexp(s, -k), np.ldexp(h, -k)
     spread = float(np.mean(s.std(axis=0))) if n > 1 else 1.0

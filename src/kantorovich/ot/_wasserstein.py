@@ -7,7 +7,14 @@ import math
 import numpy as np
 
 from .._array_api import is_cupy, to_host
-from .._validation import check_choice, check_int, check_positive, check_sample_pair, check_weights
+from .._validation import (
+    check_choice,
+    check_int,
+    check_positive,
+    check_sample_pair,
+    check_weights,
+    pow2_exponent,
+)
 
 __all__ = ["EXACT_MAX_ENTRIES", "wasserstein"]
 
@@ -33,16 +40,6 @@ def _cost_matrix(x: np.ndarray, y: np.ndarray, p: float) -> np.ndarray:
         return cdist(x, y, "sqeuclidean")
     D = cdist(x, y, "euclidean")
     return D if p == 1.0 else D ** p
-
-
-def _scale_exponent(x: np.ndarray, y: np.ndarray, p: float) -> int:
-    """k such that the points divided by 2**k have a largest |coordinate| near 1, or 0 when
-    the costs |x - y|^p stay comfortably inside float64 without it (|k| p <= 100)."""
-    top = max(float(np.max(np.abs(x))), float(np.max(np.abs(y))))
-    if top == 0.0:
-        return 0
-    k = int(np.frexp(top)[1])
-    return k if abs(k) * p > 100 else 0
 
 
 def _uniform(w) -> bool:
@@ -178,7 +175,7 @@ def wasserstein(x, y, a=None, b=None, *, p=1, method="auto", eps=None,
             return float(getattr(r, "value", r))
     # W_p(2^-k x, 2^-k y) = 2^-k W_p(x, y) exactly: bring coordinates far from 1 to unit scale
     # so the costs |x - y|^p neither overflow (1e300 -> inf) nor underflow (1e-300 -> 0)
-    k = _scale_exponent(xa, ya, p)
+    k = pow2_exponent(xa, ya, power=p)
     if k:
         xa, ya = np.ldexp(xa, -k), np.ldexp(ya, -k)
         if eps is not None:
