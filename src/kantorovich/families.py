@@ -38,7 +38,7 @@ from typing import Any
 
 import numpy as np
 
-from ._validation import as_float_array, check_int, check_rng, check_weights, describe
+from ._validation import as_float_array, check_int, check_rng, check_weights, describe, pow2_exponent
 
 __all__ = [
     "Family",
@@ -305,10 +305,7 @@ def gaussian_w2(m0: Any, S0: Any, m1: Any, S1: Any) -> float:
     # W2(s m0, s^2 S0, s m1, s^2 S1) = s W2(...): work at unit scale (s an exact power of two)
     # so S0^(1/2) S1 S0^(1/2) neither overflows (covariances of 1e300 gave NaN) nor underflows
     # (1e-300 dropped the cross term and gave a wrong W2)
-    top = max(float(np.max(np.abs(dm))), math.sqrt(float(np.max(np.abs(S0a)))),
-              math.sqrt(float(np.max(np.abs(S1a)))))
-    k = math.frexp(top)[1] if top > 0 else 0
-    k = k if abs(k) > 100 else 0
+    k = pow2_exponent(dm, math.sqrt(float(np.max(np.abs(S0a)))), math.sqrt(float(np.max(np.abs(S1a)))))
     if k:
         dm, S0a, S1a = np.ldexp(dm, -k), np.ldexp(S0a, -2 * k), np.ldexp(S1a, -2 * k)
     r0 = _sqrtm_psd(S0a)
@@ -551,9 +548,8 @@ class UniformSegments(Family):
         when they are within 2**±100 (lengths of +-1e308 ends overflow, 1 / L of 1e-320 ones
         too; TV, KL, JS do not change, W_p scales by 2**k)."""
         ends = (self.a0, self.b0, self.a1, self.b1)
-        top = max(abs(e) for e in ends)
-        k = math.frexp(top)[1] if top > 0 else 0
-        if abs(k) <= 100:
+        k = pow2_exponent(ends)
+        if not k:
             return (*ends, 0)
         return (*(math.ldexp(e, -k) for e in ends), k)
 
@@ -619,9 +615,8 @@ class UniformSegments(Family):
 # --------------------------------------------------------------------------- histograms
 def _wp_1d_discrete(x: np.ndarray, p: np.ndarray, q: np.ndarray, power: float) -> float:
     """W_p between Σ p_i δ_{x_i} and Σ q_i δ_{x_i} (1-D support, normalised) by quantiles."""
-    top = float(np.max(np.abs(x)))
-    k = math.frexp(top)[1] if top > 0 else 0
-    if abs(k) > 100:  # W_p(2^-k x) = 2^-k W_p(x): |x_i - x_j|^p of 1e308-scale points overflows
+    k = pow2_exponent(x)
+    if k:  # W_p(2^-k x) = 2^-k W_p(x): |x_i - x_j|^p of 1e308-scale points overflows
         return math.ldexp(_wp_1d_discrete(np.ldexp(x, -k), p, q, power), k)
     order = np.argsort(x, kind="stable")
     xs, ps, qs = x[order], p[order], q[order]
