@@ -153,13 +153,12 @@ def parzen_log_likelihood(samples, held_out, *, bandwidth=None, grid=None, cv_fr
         info["rule"] = "given"
     sigma = _scaled_bandwidth(sigma, 0, "bandwidth")  # Scott / cv values: the same range check
     info["bandwidth"] = float(np.ldexp(sigma, k))
-    if k:
+    ll = kde_log_density(h, s, sigma, batch_size=batch_size)
+    if k:  # back to the caller's scale
+        ll = ll - d * k * math.log(2.0)
         info["rescaled_by"] = f"2**{-k}"
         if "grid" in info:
             info["grid"] = np.ldexp(info["grid"], k)
-    ll = kde_log_density(h, s, sigma, batch_size=batch_size)
-    if k:
-        ll = ll - d * k * math.log(2.0)
     value = float(ll.mean())
     se = float(ll.std(ddof=1) / math.sqrt(ll.size)) if ll.size > 1 else float("nan")
     ci = (value - 1.959964 * se, value + 1.959964 * se)

@@ -110,9 +110,15 @@ class DenseGeometry:
         """The cost matrix itself (not a copy)."""
         return self.C
 
-    def diameter(self) -> float:
-        """Range of the costs, ``max C - min C`` (the starting eps of epsilon-scaling)."""
-        return float(self.C.max() - self.C.min())
+    def cost_range(self):
+        """``(min C, max C)`` as 0-d values of C's dtype (and device): one place for both scans."""
+        return self.C.min(), self.C.max()
+
+    def diameter(self, cost_range=None) -> float:
+        """Range of the costs, ``max C - min C`` (the starting eps of epsilon-scaling); pass
+        ``cost_range()`` when it is already at hand."""
+        lo, hi = self.cost_range() if cost_range is None else cost_range
+        return float(hi - lo)
 
     def median_cost(self) -> float:
         xp = xp_of(self.C)

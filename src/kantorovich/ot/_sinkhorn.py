@@ -392,18 +392,15 @@ def _weights(w, name, size, on_gpu):
     return check_weights(to_host(w) if is_cupy(w) else w, name, n=size)
 
 
-def _check_eps_resolution(geom, diameter: float, eps: float, wdt) -> None:
+def _check_eps_resolution(mag: float, diameter: float, eps: float, wdt) -> None:
     """Costs representable in ``wdt`` and ``eps`` above their rounding resolution.
 
     The soft-min updates ``f <- -eps log sum_j b_j exp((g_j - C_ij)/eps)`` carry the weights as
     ``g + eps log b``; once ``eps`` is below the working precision's resolution of the cost scale
     (``finfo(wdt).eps * max|C|``) that term vanishes in rounding and the loop "converges" to a
     plan that ignores ``a`` and ``b`` (measured: converged=True, value below the exact EMD).
+    ``mag`` is max |C|.
     """
-    if isinstance(geom, DenseGeometry):
-        mag = max(abs(float(geom.C.max())), abs(float(geom.C.min())))
-    else:  # costs of a point cloud lie in [0, diameter]
-        mag = diameter
     top = float(np.finfo(wdt).max)
     if not (math.isfinite(diameter) and mag <= top):
         raise ValueError(
@@ -604,8 +601,13 @@ def sinkhorn(a: Any, b: Any, M_or_geometry: Any, *, eps: float, max_iter: int = 
     warm = f is not None or g is not None
     f = xp.zeros(n, dtype=wdt) if f is None else f
     g = xp.zeros(m, dtype=wdt) if g is None else g
-    diameter = geom.diameter()
-    _check_eps_resolution(geom, diameter, eps, wdt)
+    if isinstance(geom, DenseGeometry):  # one min and one max scan of C serve both
+        rng_c = geom.cost_range()
+        diameter = geom.diameter(rng_c)
+        mag = max(abs(float(rng_c[0])), abs(float(rng_c[1])))
+    else:  # the costs of a point cloud lie in [0, diameter]
+        diameter = mag = geom.diameter()
+    _check_eps_resolution(mag, diameter, eps, wdt)
     schedule = [] if warm else eps_schedule(diameter, eps, scaling)
 
     bar = None
