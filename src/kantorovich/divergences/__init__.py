@@ -9,6 +9,7 @@ From samples: ``estimate_kl``, ``estimate_js``, ``estimate_tv``, ``parzen_log_li
 All in nats. JS uses the ½-weighted definition, so JS is in [0, log 2].
 """
 
+from .._backend import interop
 from .._lazy import attach
 
 _EXPORTS = {
@@ -30,4 +31,4 @@ _EXPORTS = {
     "inception_score": "._parzen",
 }
 
-__getattr__, __dir__, __all__ = attach(__name__, _EXPORTS)
+__getattr__, __dir__, __all__ = attach(__name__, _EXPORTS, wrap=interop)

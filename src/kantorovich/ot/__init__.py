@@ -8,6 +8,7 @@
 - Exact assignment by epsilon-scaling auction: ``assignment``.
 """
 
+from .._backend import interop
 from .._lazy import attach
 
 _EXPORTS = {
@@ -29,4 +30,4 @@ _EXPORTS = {
     "auction_transport": "._auction",
 }
 
-__getattr__, __dir__, __all__ = attach(__name__, _EXPORTS)
+__getattr__, __dir__, __all__ = attach(__name__, _EXPORTS, wrap=interop)

@@ -1,0 +1,366 @@
+"""The caller's arrays: any array in, the same kind of array out.
+
+Every public function of :mod:`kantorovich.ot` and :mod:`kantorovich.divergences` is exported
+through :func:`interop`. It
+
+1. finds the array arguments and the namespace, device and floating dtype they share
+   (:func:`caller`): numpy, CuPy, torch (CPU or CUDA), JAX, or any array-API-standard array
+   (``array_api_strict`` is the test). Inputs that mix namespaces or devices raise a
+   ``TypeError`` naming both;
+2. hands the data to the kernels **without a copy** where the device matches
+   (:func:`to_kernel`): a torch or JAX CPU array becomes a numpy view of the same buffer, a
+   torch or JAX CUDA array a CuPy view through DLPack, an array-API array a numpy view through
+   DLPack. (The solvers' input checks may still copy: a JAX buffer is read-only, and float
+   conversion of int data is a copy; see docs/arrays.md.)
+3. gives the result back in the caller's namespace, on its device and in its floating dtype
+   (:func:`from_kernel`, :func:`wrap_result`): arrays of a result (plan, f, g, perm, ...) and its
+   scalar ``value`` / ``objective`` (a 0-d array of that namespace; for numpy a numpy float64
+   scalar, which is a Python ``float``). Diagnostics (errors, gaps, counts, flags) stay Python
+   numbers.
+
+Float32 in gives float32 out; the kernels may accumulate wider (float64 sums over float32
+data) where that is what makes the value right, and cast on the way out. A ``dtype=``
+argument, where a function has one, sets the output dtype instead.
+
+A torch tensor that requires grad is accepted and its data used; the result is detached from
+the graph (no gradient flows back through these functions yet).
+
+Calls with only numpy arrays, lists and Python numbers in float64 (or integer) take the direct
+path: the function runs exactly as written, with no conversion at all.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import inspect
+import numbers
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+
+__all__ = ["Caller", "caller", "to_kernel", "from_kernel", "wrap_result", "interop", "kind_of"]
+
+#: result fields that are the scalar answer (converted to a 0-d array of the caller's namespace)
+SCALAR_FIELDS = ("value", "objective")
+
+
+def kind_of(x: Any) -> str | None:
+    """The namespace family of an array (``"numpy"``, ``"cupy"``, ``"torch"``, ``"jax"``,
+    ``"array_api"``), or None for Python numbers, lists, tuples, None and other objects.
+
+    Decided from the type's module, so no optional library is imported to answer.
+    """
+    if x is None or isinstance(x, (numbers.Number, str, bytes, list, tuple, dict)):
+        return None
+    if isinstance(x, np.ndarray) or isinstance(x, np.generic):
+        return "numpy"
+    top = type(x).__module__.split(".")[0]
+    if top == "cupy":
+        return "cupy"
+    if top == "torch" and hasattr(x, "data_ptr"):
+        return "torch"
+    if top in ("jax", "jaxlib"):
+        return "jax"
+    if hasattr(x, "__array_namespace__"):
+        return "array_api"
+    return None
+
+
+def _device_key(x: Any, kind: str) -> str:
+    """A comparable description of where ``x`` lives (``"cpu"``, ``"cuda:0"``, ...)."""
+    if kind == "numpy":
+        return "cpu"
+    if kind == "cupy":
+        return f"cuda:{int(x.device.id)}"
+    if kind == "torch":
+        d = x.device
+        return "cpu" if d.type == "cpu" else f"{d.type}:{0 if d.index is None else d.index}"
+    if kind == "jax":
+        try:
+            (dev,) = tuple(x.devices())
+        except Exception:  # a tracer or a sharded array: no single device
+            return "jax"
+        plat = getattr(dev, "platform", "cpu")
+        return "cpu" if plat == "cpu" else f"cuda:{getattr(dev, 'id', 0)}" if plat == "gpu" else plat
+    return str(getattr(x, "device", "cpu"))
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Where the caller's arrays live and what type comes back.
+
+    kind : "numpy" | "cupy" | "torch" | "jax" | "array_api"
+    xp : the caller's namespace module (``numpy``, ``cupy``, ``torch``, ``jax.numpy``, or the
+        array-API module of the input)
+    device : the caller's device object (None for numpy)
+    device_key : comparable text form of ``device`` ("cpu", "cuda:0", ...)
+    dtype : the floating dtype of the output in the caller's namespace, or None for float64
+        numpy (the direct path)
+    requires_grad : a torch input requires grad (the result is detached)
+    """
+
+    kind: str = "numpy"
+    xp: Any = np
+    device: Any = None
+    device_key: str = "cpu"
+    dtype: Any = None
+    requires_grad: bool = False
+
+    @property
+    def direct(self) -> bool:
+        """True when no conversion is needed in or out (numpy in float64)."""
+        return self.kind == "numpy" and self.dtype is None
+
+
+NUMPY = Caller()
+
+
+def _float_dtype_name(x: Any, kind: str) -> str | None:
+    """"float32" / "float64" / "float16"... for floating arrays, None for other dtypes."""
+    dt = getattr(x, "dtype", None)
+    if dt is None:
+        return None
+    if kind == "torch":
+        name = str(dt).replace("torch.", "")
+    else:
+        name = getattr(dt, "name", None) or str(dt)
+    return name if name.startswith("float") or name == "bfloat16" else None
+
+
+def caller(*args: Any, names: tuple[str, ...] | None = None) -> Caller:
+    """The namespace, device and floating dtype shared by the array arguments ``args``.
+
+    Python numbers, lists, tuples and None are neutral. Geometry objects (anything with a
+    ``_caller`` attribute, as ``PointCloud`` built from torch tensors) contribute theirs.
+    Raises TypeError naming both sides when namespaces or devices differ.
+    """
+    found: list[tuple[str, Caller, str]] = []
+    for i, a in enumerate(args):
+        name = names[i] if names is not None and i < len(names) else f"argument {i}"
+        c = getattr(a, "_caller", None)
+        if isinstance(c, Caller):
+            found.append((name, c, c.kind))
+            continue
+        kind = kind_of(a)
+        if kind is None:
+            continue
+        found.append((name, _single(a, kind), kind))
+    if not found:
+        return NUMPY
+    first_name, first, _ = found[0]
+    for name, c, _ in found[1:]:
+        if c.kind != first.kind:
+            raise TypeError(
+                f"`{first_name}` is a {first.kind} array but `{name}` is a {c.kind} array; "
+                f"pass arrays of one library (convert one of them first)."
+            )
+        if c.device_key != first.device_key:
+            raise TypeError(
+                f"`{first_name}` is on {first.device_key} but `{name}` is on {c.device_key}; "
+                f"move them to one device first."
+            )
+    dtypes = [c.dtype for _, c, _ in found if c.dtype is not None]
+    out_dtype = None
+    if dtypes:
+        out_dtype = dtypes[0]
+        for d in dtypes[1:]:
+            out_dtype = _wider(first, out_dtype, d)
+    return dataclasses.replace(first, dtype=out_dtype,
+                               requires_grad=any(c.requires_grad for _, c, _ in found))
+
+
+def _wider(c: Caller, d1: Any, d2: Any) -> Any:
+    if c.kind == "torch":
+        import torch
+
+        return torch.promote_types(d1, d2)
+    try:
+        return c.xp.result_type(d1, d2)
+    except Exception:
+        return np.result_type(np.dtype(str(d1)), np.dtype(str(d2)))
+
+
+def _single(a: Any, kind: str) -> Caller:
+    dname = _float_dtype_name(a, kind)
+    if kind == "numpy":
+        # float64 (and integer) numpy input takes the direct path; float32/float16 come back
+        # in their own dtype
+        dt = None if dname in (None, "float64") else a.dtype
+        return Caller(kind="numpy", xp=np, dtype=dt)
+    if kind == "cupy":
+        import cupy
+
+        dt = None if dname is None else a.dtype
+        return Caller(kind="cupy", xp=cupy, device=a.device, device_key=_device_key(a, kind), dtype=dt)
+    if kind == "torch":
+        import torch
+
+        dt = a.dtype if dname is not None else torch.get_default_dtype()
+        return Caller(kind="torch", xp=torch, device=a.device, device_key=_device_key(a, kind),
+                      dtype=dt, requires_grad=bool(getattr(a, "requires_grad", False)))
+    if kind == "jax":
+        import jax.numpy as jnp
+
+        dev = None
+        try:
+            (dev,) = tuple(a.devices())
+        except Exception:
+            pass
+        dt = a.dtype if dname is not None else jnp.result_type(float)
+        return Caller(kind="jax", xp=jnp, device=dev, device_key=_device_key(a, kind), dtype=dt)
+    xp = a.__array_namespace__()
+    dt = a.dtype if dname is not None else None
+    return Caller(kind="array_api", xp=xp, device=getattr(a, "device", None),
+                  device_key=_device_key(a, kind), dtype=dt)
+
+
+def to_kernel(x: Any) -> Any:
+    """``x`` as a numpy (host) or CuPy (CUDA) array, sharing memory where the device matches.
+
+    numpy, CuPy, Python numbers, lists and other objects are returned unchanged.
+    """
+    kind = kind_of(x)
+    if kind in (None, "numpy", "cupy"):
+        return x
+    if kind == "torch":
+        t = x.detach()
+        if t.device.type == "cpu":
+            return t.resolve_conj().resolve_neg().numpy()
+        import cupy
+
+        return cupy.from_dlpack(t)
+    if kind == "jax":
+        key = _device_key(x, kind)
+        if key == "cpu":
+            return np.asarray(x)  # a read-only view of the JAX buffer
+        import cupy
+
+        return cupy.from_dlpack(x)
+    # array-API arrays: DLPack to numpy on the host; anything else through np.asarray
+    try:
+        return np.from_dlpack(x)
+    except Exception:
+        return np.asarray(x)
+
+
+def from_kernel(arr: Any, c: Caller, *, scalar: bool = False) -> Any:
+    """A numpy / CuPy array or number from the kernels, in the caller's namespace.
+
+    ``scalar=True`` makes a 0-d array (for numpy: a numpy scalar of the output dtype; float64
+    is a Python ``float``). Integer arrays keep their integer dtype; floating ones take
+    ``c.dtype``.
+    """
+    if arr is None:
+        return None
+    if c.kind == "numpy":
+        if scalar:  # a numpy scalar value is always a Python float (np.float64)
+            return np.float64(arr)
+        if isinstance(arr, np.ndarray) and arr.dtype.kind == "f" and c.dtype is not None:
+            return arr.astype(c.dtype, copy=False)
+        return arr
+    is_float = np.dtype(getattr(arr, "dtype", np.float64)).kind == "f" if not isinstance(
+        arr, (bool, int, np.integer)) else False
+    if c.kind == "cupy":
+        import cupy
+
+        with cupy.cuda.Device(c.device.id if c.device is not None else 0):
+            out = cupy.asarray(arr)
+            return out.astype(c.dtype, copy=False) if is_float and c.dtype is not None else out
+    if c.kind == "torch":
+        import torch
+
+        if type(arr).__module__.split(".")[0] == "cupy":
+            out = torch.from_dlpack(arr)
+        else:
+            out = torch.from_numpy(np.array(arr, copy=True) if np.ndim(arr) == 0
+                                   else np.ascontiguousarray(arr))
+        if is_float:
+            out = out.to(dtype=c.dtype)
+        return out.to(device=c.device)
+    if c.kind == "jax":
+        import jax
+        import jax.numpy as jnp
+
+        host = arr.get() if hasattr(arr, "get") else np.asarray(arr)
+        out = jnp.asarray(host, dtype=c.dtype if is_float else None)
+        return jax.device_put(out, c.device) if c.device is not None else out
+    # array API standard: asarray from the host buffer, on the caller's device
+    host = arr.get() if hasattr(arr, "get") else np.asarray(arr)
+    kw = {"device": c.device} if c.device is not None else {}
+    if is_float and c.dtype is not None:
+        kw["dtype"] = c.dtype
+    return c.xp.asarray(host, **kw)
+
+
+def _is_kernel_array(v: Any) -> bool:
+    return isinstance(v, np.ndarray) or type(v).__module__.split(".")[0] == "cupy"
+
+
+def wrap_result(res: Any, c: Caller) -> Any:
+    """Convert a function's return value for the caller.
+
+    Frozen result dataclasses get their array fields and their scalar ``value`` /
+    ``objective`` converted (``dataclasses.replace``); tuples are converted element-wise;
+    a bare array or float becomes an array / 0-d array of the caller's namespace.
+    """
+    if c.direct:
+        return res
+    if dataclasses.is_dataclass(res) and not isinstance(res, type):
+        changes = {}
+        for f in dataclasses.fields(res):
+            v = getattr(res, f.name)
+            if f.name in SCALAR_FIELDS and isinstance(v, (float, np.floating, np.ndarray)) and np.ndim(v) == 0:
+                changes[f.name] = from_kernel(v, c, scalar=True)
+            elif _is_kernel_array(v) and not isinstance(v, np.generic):
+                changes[f.name] = from_kernel(v, c)
+            elif f.name in SCALAR_FIELDS and _is_kernel_array(v):
+                changes[f.name] = from_kernel(v, c)
+        return dataclasses.replace(res, **changes) if changes else res
+    if isinstance(res, tuple):
+        return tuple(wrap_result(r, c) for r in res)
+    if isinstance(res, (float, np.floating)):
+        return from_kernel(res, c, scalar=True)
+    if _is_kernel_array(res):
+        return from_kernel(res, c)
+    return res
+
+
+def interop(fn: Callable) -> Callable:
+    """Wrap a public function: the caller's arrays in, the same kind of arrays out.
+
+    See the module docstring for the rules. The wrapper keeps ``fn``'s name, docstring and
+    signature; calls with only float64 numpy arrays, lists and numbers run ``fn`` directly.
+    """
+    if getattr(fn, "__kantorovich_interop__", False):
+        return fn
+    try:
+        sig = inspect.signature(fn)
+        params = tuple(sig.parameters)
+    except (TypeError, ValueError):  # builtins
+        params = ()
+    has_dtype = "dtype" in params
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        names = tuple(params[i] if i < len(params) else f"argument {i}" for i in range(len(args)))
+        c = caller(*args, *kwargs.values(), names=names + tuple(kwargs))
+        if c.direct:
+            return fn(*args, **kwargs)
+        if has_dtype and kwargs.get("dtype") is not None:
+            c = dataclasses.replace(c, dtype=_caller_dtype(c, kwargs["dtype"]))
+        args = tuple(to_kernel(a) for a in args)
+        kwargs = {k: to_kernel(v) for k, v in kwargs.items()}
+        return wrap_result(fn(*args, **kwargs), c)
+
+    wrapper.__kantorovich_interop__ = True
+    return wrapper
+
+
+def _caller_dtype(c: Caller, dtype: Any) -> Any:
+    """The caller-namespace dtype named by a ``dtype=`` argument (numpy dtype or string)."""
+    name = np.dtype(dtype).name if not isinstance(dtype, str) else np.dtype(dtype).name
+    if c.kind == "numpy":
+        return None if name == "float64" else np.dtype(name)
+    return getattr(c.xp, name)

@@ -1,0 +1,137 @@
+"""The array layer: torch, JAX and array-API arrays in, the same kind of arrays out.
+
+Each public function is called with the same data as numpy and as the caller's library; the
+result must be of the caller's type, in its floating dtype, and agree with the numpy result
+(to float32 rounding where the caller's dtype is float32).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from kantorovich._backend import caller, from_kernel, kind_of, to_kernel
+
+torch = pytest.importorskip("torch")
+jnp = pytest.importorskip("jax.numpy")
+xps = pytest.importorskip("array_api_strict")
+
+RNG = np.random.default_rng(0)
+X1 = RNG.normal(size=40)
+Y1 = RNG.normal(size=30) + 0.5
+X2 = RNG.normal(size=(12, 2))
+Y2 = RNG.normal(size=(10, 2)) + 1.0
+P = np.array([0.1, 0.2, 0.3, 0.4])
+Q = np.array([0.25, 0.25, 0.25, 0.25])
+
+LIBS = {
+    "torch64": (lambda a: torch.tensor(a, dtype=torch.float64), "torch", "float64"),
+    "torch32": (lambda a: torch.tensor(a, dtype=torch.float32), "torch", "float32"),
+    "torch_grad": (lambda a: torch.tensor(a, dtype=torch.float64, requires_grad=True), "torch", "float64"),
+    "jax32": (lambda a: jnp.asarray(a, dtype=jnp.float32), "jax", "float32"),
+    "strict64": (lambda a: xps.asarray(a, dtype=xps.float64), "array_api", "float64"),
+    "numpy32": (lambda a: np.asarray(a, dtype=np.float32), "numpy", "float32"),
+}
+
+
+def _host(v):
+    if kind_of(v) == "torch":
+        return v.detach().cpu().numpy()
+    return np.asarray(to_kernel(v))
+
+
+def _check(out, ref, kind, dtype, *, scalar):
+    if kind == "numpy" and scalar:
+        assert isinstance(out, float), type(out)  # a numpy scalar value is a Python float
+    else:
+        assert kind_of(out) == kind, type(out)
+        name = str(out.dtype).replace("torch.", "").replace("array_api_strict.", "")
+        assert name == dtype
+        if scalar:
+            assert tuple(out.shape) == ()
+    if kind == "torch":
+        assert not out.requires_grad  # detached until gradients are supported
+    tol = 1e-5 if dtype == "float32" else 1e-12
+    np.testing.assert_allclose(_host(out), ref, rtol=tol, atol=tol)
+
+
+CASES = {
+    "wasserstein_1d": ("ot", lambda f, m: f(m(X1), m(Y1)), None),
+    "wasserstein_1d_plan": ("ot", lambda f, m: f(m(X1), m(Y1)), "f"),
+    "sliced_wasserstein": ("ot", lambda f, m: f(m(X2), m(Y2), n_projections=16, rng=0), None),
+    "emd": ("ot", lambda f, m: f(None, None, m(np.abs(X1[:6, None] - Y1[None, :5]))), "f"),
+    "wasserstein": ("ot", lambda f, m: f(m(X2), m(Y2)), None),
+    "sinkhorn": ("ot", lambda f, m: f(None, None, m(np.abs(X1[:6, None] - Y1[None, :5])), eps=0.5), "g"),
+    "kl_divergence": ("divergences", lambda f, m: f(m(P), m(Q)), None),
+    "js_divergence": ("divergences", lambda f, m: f(m(P), m(Q)), None),
+    "tv_distance": ("divergences", lambda f, m: f(m(P), m(Q)), None),
+    "estimate_kl": ("divergences", lambda f, m: f(m(X2), m(Y2), rng=0, n_boot=0), None),
+}
+
+
+@pytest.mark.parametrize("lib", sorted(LIBS))
+@pytest.mark.parametrize("fname", sorted(CASES))
+def test_caller_type_back(fname, lib):
+    import importlib
+
+    mod, call, arr_field = CASES[fname]
+    f = getattr(importlib.import_module(f"kantorovich.{mod}"), fname)
+    make, kind, dtype = LIBS[lib]
+    ref = call(f, np.asarray)
+    out = call(f, make)
+    ref_value = getattr(ref, "value", ref)
+    out_value = getattr(out, "value", out)
+    # float32 inputs are float32-rounded data: compare against numpy on the same rounded data
+    if dtype == "float32":
+        ref = call(f, lambda a: np.asarray(a, dtype=np.float32).astype(np.float64))
+        ref_value = getattr(ref, "value", ref)
+    _check(out_value, float(ref_value), kind, dtype, scalar=True)
+    if arr_field is not None:
+        a = getattr(out, arr_field)
+        _check(a, getattr(ref, arr_field), kind, dtype, scalar=False)
+
+
+def test_numpy_float64_is_direct():
+    from kantorovich.ot import emd
+
+    M = np.abs(X1[:6, None] - Y1[None, :5])
+    r = emd(None, None, M)
+    assert type(r.value) is float or isinstance(r.value, float)
+    assert r.f.dtype == np.float64
+    assert caller(M).direct
+
+
+def test_zero_copy_handover_on_cpu():
+    t = torch.arange(12, dtype=torch.float64).reshape(3, 4)
+    a = to_kernel(t)
+    assert isinstance(a, np.ndarray) and a.ctypes.data == t.data_ptr()
+    tg = torch.ones(5, dtype=torch.float32, requires_grad=True)
+    assert to_kernel(tg).ctypes.data == tg.data_ptr()
+    tv = t[:, ::2]  # a strided view is handed over as a strided numpy view, not a copy
+    assert to_kernel(tv).ctypes.data == tv.data_ptr()
+    j = jnp.arange(6.0)
+    assert to_kernel(j).ctypes.data == j.unsafe_buffer_pointer()
+    s = xps.asarray([1.0, 2.0, 3.0])
+    assert isinstance(to_kernel(s), np.ndarray)
+
+
+def test_mixed_namespaces_name_both():
+    from kantorovich.ot import wasserstein_1d
+
+    with pytest.raises(TypeError, match=r"`u_values` is a torch array but `v_values` is a numpy"):
+        wasserstein_1d(torch.tensor(X1), Y1)
+    with pytest.raises(TypeError, match=r"`u_values` is a jax array but `v_values` is a torch"):
+        wasserstein_1d(jnp.asarray(X1), torch.tensor(Y1))
+
+
+def test_lists_and_numbers_are_neutral():
+    from kantorovich.ot import wasserstein_1d
+
+    out = wasserstein_1d(torch.tensor([0.0, 1.0]), [2.0, 3.0])
+    assert kind_of(out) == "torch" and float(out) == 2.0
+
+
+def test_from_kernel_keeps_integer_arrays():
+    c = caller(torch.ones(2))
+    out = from_kernel(np.array([2, 0, 1]), c)
+    assert out.dtype == torch.int64
