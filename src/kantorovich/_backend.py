@@ -167,6 +167,8 @@ def caller(*args: Any, names: tuple[str, ...] | None = None) -> Caller:
         out_dtype = dtypes[0]
         for d in dtypes[1:]:
             out_dtype = _wider(first, out_dtype, d)
+    if first.kind == "numpy" and out_dtype is not None and np.dtype(out_dtype) == np.float64:
+        out_dtype = None  # float64 numpy: the direct path
     return dataclasses.replace(first, dtype=out_dtype,
                                requires_grad=any(c.requires_grad for _, c, _ in found))
 
@@ -182,13 +184,24 @@ def _wider(c: Caller, d1: Any, d2: Any) -> Any:
         return np.result_type(np.dtype(str(d1)), np.dtype(str(d2)))
 
 
+#: half-precision inputs come back in float32: the kernels have no half-precision path and a
+#: float16 result would overflow at 65504 where the value is finite
+_HALF = ("float16", "bfloat16")
+
+
 def _single(a: Any, kind: str) -> Caller:
     dname = _float_dtype_name(a, kind)
+    c = _single_raw(a, kind, dname)
+    if dname in _HALF:
+        c = dataclasses.replace(c, dtype=np.dtype("float32") if kind == "numpy"
+                                else getattr(c.xp, "float32"))
+    return c
+
+
+def _single_raw(a: Any, kind: str, dname: str | None) -> Caller:
     if kind == "numpy":
-        # float64 (and integer) numpy input takes the direct path; float32/float16 come back
-        # in their own dtype
-        dt = None if dname in (None, "float64") else a.dtype
-        return Caller(kind="numpy", xp=np, dtype=dt)
+        # float64 (and integer) numpy input takes the direct path; float32 comes back as float32
+        return Caller(kind="numpy", xp=np, dtype=None if dname is None else a.dtype)
     if kind == "cupy":
         import cupy
 
@@ -226,6 +239,8 @@ def to_kernel(x: Any) -> Any:
         return x
     if kind == "torch":
         t = x.detach()
+        if str(t.dtype) == "torch.bfloat16":  # numpy has no bfloat16: a float32 copy
+            t = t.float()
         if t.device.type == "cpu":
             return t.resolve_conj().resolve_neg().numpy()
         import cupy
