@@ -20,6 +20,9 @@ def _parser() -> argparse.ArgumentParser:
         description="Divergences and optimal transport: the report of checked theory, figures and "
                     "timings, its sections one at a time, and the benchmarks.",
         epilog="Start with: kantorovich report --quick --out report/  (then open report/index.html)")
+    from . import __version__
+
+    p.add_argument("--version", action="version", version=f"kantorovich {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
 
     r = sub.add_parser("report", help="run every report section; write index.html and results.json")
