@@ -135,3 +135,47 @@ def test_from_kernel_keeps_integer_arrays():
     c = caller(torch.ones(2))
     out = from_kernel(np.array([2, 0, 1]), c)
     assert out.dtype == torch.int64
+
+
+def _cuda_libs():
+    libs = {}
+    try:
+        import cupy
+
+        if cupy.cuda.runtime.getDeviceCount() > 0:
+            libs["cupy"] = (lambda a: cupy.asarray(a), "cupy")
+    except Exception:
+        pass
+    if torch.cuda.is_available():
+        libs["torch_cuda"] = (lambda a: torch.tensor(a, device="cuda"), "torch")
+    return libs
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("lib", ["cupy", "torch_cuda"])
+@pytest.mark.parametrize("fname", sorted(CASES))
+def test_caller_type_back_on_the_gpu(fname, lib):
+    import importlib
+
+    libs = _cuda_libs()
+    if lib not in libs:
+        pytest.skip(f"{lib} with a CUDA device is not available here")
+    make, kind = libs[lib]
+    mod, call, arr_field = CASES[fname]
+    f = getattr(importlib.import_module(f"kantorovich.{mod}"), fname)
+    ref = call(f, np.asarray)
+    out = call(f, make)
+    v = getattr(out, "value", out)
+    assert kind_of(v) == kind and "cuda" in str(getattr(v, "device", "cuda"))
+    np.testing.assert_allclose(float(v), float(getattr(ref, "value", ref)), rtol=1e-6, atol=1e-9)
+    if arr_field is not None:
+        assert kind_of(getattr(out, arr_field)) == kind
+
+
+@pytest.mark.gpu
+def test_torch_cuda_handover_is_a_cupy_view():
+    if "torch_cuda" not in _cuda_libs():
+        pytest.skip("torch with a CUDA device is not available here")
+    t = torch.arange(8, dtype=torch.float32, device="cuda")
+    v = to_kernel(t)
+    assert type(v).__module__.startswith("cupy") and v.data.ptr == t.data_ptr()
