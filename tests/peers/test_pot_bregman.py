@@ -40,7 +40,7 @@ def _no_warning(fn, *args, **kwargs):
 def test_sinkhorn():
     """test_bregman.py test_sinkhorn: n = 100 Gaussian cloud against itself, reg 1, stopThr
     1e-10: the plan's marginals hold to 1e-5 and it is POT's plan."""
-    x, u, M = _cloud()
+    _, u, M = _cloud()
     r = _no_warning(sinkhorn, u, u, M, eps=1.0, tol=1e-10, plan=True)
     assert r.converged
     assert_allclose(r.plan.sum(1), u, atol=1e-05)
@@ -53,7 +53,7 @@ def test_sinkhorn_convergence_warning_one_iteration():
     """test_bregman.py test_sinkhorn (its last lines) and test_convergence_warning: one iteration
     with an unreachable tolerance warns (a ConvergenceWarning naming the knob) and says
     converged=False; values stay finite."""
-    x, u, M = _cloud()
+    _, u, M = _cloud()
     with pytest.warns(ConvergenceWarning, match="max_iter"):
         r = sinkhorn(u, u, M, eps=1.0, max_iter=1, tol=1e-300)
     assert not r.converged and np.isfinite(r.value)
@@ -109,7 +109,7 @@ def test_sinkhorn_multi_b(method):
 
 def test_sinkhorn_empty():
     """test_bregman.py test_sinkhorn_empty: POT's empty weights ``[]`` are our ``None``."""
-    x, u, M = _cloud()
+    _, u, M = _cloud()
     r = _no_warning(sinkhorn, None, None, M, eps=1.0, tol=1e-10, plan=True)
     assert_allclose(r.plan.sum(1), u, atol=1e-05)
     assert_allclose(r.plan.sum(0), u, atol=1e-05)
@@ -123,7 +123,7 @@ def test_sinkhorn_variants(backend, symmetric, scaling):
     backend, symmetric updates, eps-scaling on or off) gives POT's plan to 1e-5 (n = 100 and 50,
     reg 1, stopThr 1e-10)."""
     for n in (100, 50):
-        x, u, M = _cloud(n)
+        _, u, M = _cloud(n)
         G0 = pot.sinkhorn(u, u, M, 1, method="sinkhorn", stopThr=1e-10, numItermax=10000)
         r = _no_warning(sinkhorn, u, u, M, eps=1.0, tol=1e-10, plan=True, backend=backend,
                         symmetric=symmetric, scaling=scaling)
@@ -210,7 +210,7 @@ def _warm(m=10, n=20):
 def test_sinkhorn_warmstart():
     """test_bregman.py test_sinkhorn_warmstart: starting from the unregularised OT duals gives
     the same plan (reg 1, m = 10, n = 20 points on a line)."""
-    a, b, Xs, Xt, M, f0, g0 = _warm()
+    a, b, _, _, M, f0, g0 = _warm()
     pi_unif = _no_warning(sinkhorn, a, b, M, eps=1.0, plan=True).plan
     pi_ws = _no_warning(sinkhorn, a, b, M, eps=1.0, plan=True, f0=f0, g0=g0).plan
     assert_allclose(pi_unif, pi_ws, atol=1e-05)

@@ -17,8 +17,8 @@ from numpy.testing import assert_allclose
 from ot.datasets import make_1D_gauss as gauss
 
 from kantorovich.exceptions import ConvergenceWarning
-from kantorovich.ot._emd import EMDCertificateError
 from kantorovich.ot import emd, wasserstein_1d
+from kantorovich.ot._emd import EMDCertificateError
 
 
 def check_duality_gap(a, b, M, G, u, v, cost):

@@ -16,8 +16,13 @@ import ot as pot
 import pytest
 from numpy.testing import assert_allclose
 
-from kantorovich.ot import (max_sliced_wasserstein, projected_wasserstein, random_directions,
-                            sliced_wasserstein, wasserstein)
+from kantorovich.ot import (
+    max_sliced_wasserstein,
+    projected_wasserstein,
+    random_directions,
+    sliced_wasserstein,
+    wasserstein,
+)
 
 
 def test_get_random_projections():

@@ -15,7 +15,6 @@ from scipy import stats
 
 from kantorovich.ot import wasserstein, wasserstein_1d
 
-
 # ---------------------------------------------------------------- TestWassersteinDistance (1-D)
 
 @pytest.mark.parametrize("u, v, uw, vw, expected", [
