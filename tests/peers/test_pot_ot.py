@@ -156,3 +156,22 @@ def test_emd_random_against_pot(seed, n, m):
     assert_allclose(r.plan.sum(0), b, atol=1e-12)
     check_duality_gap(a, b, M, r.plan, r.f, r.g, r.value)
     assert r.certified
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_emd_emd2_types(dtype):
+    """test_ot.py test_emd_emd2_types_devices (dtypes): float32 input gives the float64 optimum
+    of the same problem to float32 rounding (POT's float32 ot.emd can stop as infeasible when
+    the float32 totals differ; emd solves in float64, documented in its Notes)."""
+    n = 100
+    rng = np.random.RandomState(0)
+    x, y = rng.randn(n, 2), rng.randn(n, 2)
+    a, b = rng.uniform(0.1, 1, n), rng.uniform(0.1, 1, n)
+    a, b = a / a.sum(), b / b.sum()
+    M = pot.dist(x, y)
+    ref = emd(a, b, M).value
+    r = emd(a.astype(dtype), b.astype(dtype), M.astype(dtype), normalize=True)
+    assert r.certified
+    assert isinstance(r.value, float)
+    assert_allclose(r.value, ref, rtol=1e-5 if dtype == np.float32 else 1e-12)
+    assert_allclose(r.value, pot.emd2(a, b, M), rtol=1e-5 if dtype == np.float32 else 1e-9)
