@@ -174,8 +174,6 @@ def run_report(out: str | os.PathLike = "report", *, quick: bool = True, only: l
     matplotlib.use("Agg")
     from tqdm.auto import tqdm
 
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     specs = list_sections()
     if only:
         known = {s.name for s in specs}
@@ -183,6 +181,9 @@ def run_report(out: str | os.PathLike = "report", *, quick: bool = True, only: l
         if unknown:
             raise ValueError(f"unknown report section(s) {unknown}; choose from {sorted(known)}.")
         specs = [s for s in specs if s.name in only]
+    # the folder is created only once the section names are known to be valid
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
     results: dict[str, Any] = {
         "kantorovich_version": _version(),
         "mode": "quick" if quick else "full",
