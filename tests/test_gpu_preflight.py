@@ -31,9 +31,7 @@ def test_softmin_cupy_launch_arithmetic(n, m):
     from kantorovich.ot._kernels import softmin_cupy as K
 
     for rows_per_block in (K.TPB, 2 * K.TPB):  # softmin_safe, softmin_shift
-        ns = K._splits(rows_per_block, n, m, None)  # no CuPy: 132 SMs (an H100)
-        cps = -(-m // ns)
-        ns = -(-m // cps)  # as in OnlineSoftmin
+        ns, cps = K.launch_splits(rows_per_block, n, m, 132)  # as in OnlineSoftmin on an H100
         gx = -(-n // rows_per_block)
         assert 1 <= gx <= 2 ** 31 - 1 and 1 <= ns <= 65535
         assert (ns - 1) * cps < m <= ns * cps  # every split has columns
