@@ -129,3 +129,35 @@ def test_cupy_float32_softmin_has_no_float64(D, tmp_path):
     assert r.returncode == 0, r.stderr[-2000:]
     bad = [ln for ln in (tmp_path / "k.ptx").read_text().splitlines() if _F64.search(ln)]
     assert not bad, bad[:5]
+
+
+@pytest.mark.parametrize("p", [1.0, 2.0, 1.5])
+def test_wass1d_row_sums_cover_every_value_once(p):
+    """The 1-D W row-sum kernel's partition (blocks x grid-stride shares, row strides of 0 for a
+    broadcast row), run by its numpy model, gives the plain mean; the GPU kernel is the same
+    arithmetic per value, summed in another order."""
+    from kantorovich.ot._kernels import wass1d_cupy as W
+
+    rng = np.random.default_rng()
+    for B, n in [(1, 1), (1, 5000), (3, 40000), (7, 333)]:
+        xs = np.sort(rng.normal(size=(B, n)).astype(np.float32), axis=-1)
+        ys = np.sort(rng.normal(size=(1, n)), axis=-1)
+        ys[0, -1] = np.inf
+        xs[:, -1] = np.inf  # two equal infinities cost 0
+        ysb = np.broadcast_to(ys, (B, n))  # row stride 0
+        got = W.equal_uniform_rows(xs.astype(np.float64), ysb, p, W.launch_numpy(p), np)
+        ref = W.equal_uniform_numpy(xs, ysb, p)
+        np.testing.assert_allclose(got, ref, rtol=1e-12)
+
+
+def test_wass1d_launch_fills_the_gpu():
+    """At n = 1e8 one row gets >= 1000 blocks (a two-input ReductionKernel gave it one block);
+    sliced 1000 x 1e5 keeps >= 1000 blocks; the grid stays within gridDim.x."""
+    from kantorovich.ot._kernels import wass1d_cupy as W
+
+    assert W.blocks_per_row(1, 10 ** 8) >= 1000
+    assert 1000 * W.blocks_per_row(1000, 10 ** 5) >= 1000
+    assert W.blocks_per_row(1, 10) == 1 and W.blocks_per_row(10 ** 7, 10) == 1
+    for B, n in [(1, 10 ** 8), (10 ** 6, 10 ** 3), (2 ** 30, 4), (3, 2 ** 33)]:
+        G = W.blocks_per_row(B, n)
+        assert 1 <= G and B * G <= 2 ** 31 - 1
