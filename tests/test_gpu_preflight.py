@@ -5,21 +5,16 @@ See docs/gpu_runbook.md, "Pre-flight review (2026-11-23)":
 * launch arithmetic at the benchmark sizes: grid dimensions in range (x >= 1, y <= 65535),
   every column split non-empty, index ranges within the kernels' integer types;
 * 64-bit offsets into the (n, D) arrays of the CuPy CUDA C (``int i * D`` wraps at 2^31);
-* float32 kernels free of float64 instructions (numba-cuda promotes Python floats; a float64
-  op in a float32 kernel is a much slower path);
+* the 1-D W row-sum kernel's partition of the rows over blocks (its numpy model);
 * the tail kernel's register cap also on numba-cuda versions without ``launch_bounds``.
 """
 
 from __future__ import annotations
 
 import re
-import shutil
-import subprocess
 
 import numpy as np
 import pytest
-
-from .test_gpu_static import _nvvm_ok  # one NVVM probe for both files
 
 # n, m (and D) of the GPU benchmarks plus edge cases: one row, few columns, many columns
 _SIZES = [(1, 1), (1, 7), (3, 10 ** 8), (2 * 10 ** 4, 2 * 10 ** 4), (10 ** 5, 10 ** 5),
@@ -55,16 +50,6 @@ def test_softmin_cupy_source_uses_64bit_row_offsets():
     assert "min(m, jb + cols_per_split)" not in src  # jb + cps may pass 2^31 for m > 2^30
 
 
-@pytest.mark.parametrize("n, m", _SIZES)
-def test_softmin_cuda_launch_splits(n, m):
-    K = pytest.importorskip("kantorovich.ot._kernels.softmin_cuda")
-    for want in (K.split_count(n, m, n_sm=132), 1, 7, 10 ** 6):
-        ns, cps = K.launch_splits(m, want)
-        assert 1 <= ns <= min(m, K.MAX_GRID_Y)
-        assert (ns - 1) * cps < m <= ns * cps
-    assert 65000 < K.launch_splits(10 ** 8, 10 ** 6)[0] <= 65535  # a user's n_split beyond gridDim.y
-
-
 def test_tail_kernel_register_cap_without_launch_bounds():
     """Older numba-cuda has no ``launch_bounds``; the tail kernel then caps its registers with
     ``max_registers`` (1024 threads x 64 registers = the 64K register file)."""
@@ -94,41 +79,6 @@ def test_auction_keys_and_grids_fit():
     n = 32000
     assert n <= 2 ** 31 - 1 and A.tail_rows(n) == 32 and A.tail_rows(8000) == 131
     assert A.tail_rows(1) == A.TAIL_CAP
-
-
-_F64 = re.compile(r"\.f64\b")  # a float64 instruction type (registers are %fd..., %f64 is a name)
-
-
-@pytest.mark.skipif(not _nvvm_ok(), reason="numba-cuda NVVM not available")
-@pytest.mark.parametrize("p_kind", [0, 1, 2])
-def test_numba_cuda_float32_softmin_has_no_float64(p_kind):
-    from numba import types as T
-
-    from numba import cuda
-
-    import kantorovich.ot._kernels.softmin_cuda as S
-
-    partial, combine = S._get_kernels(3, p_kind, np.float32)
-    nb = T.float32
-    b2, b1 = T.Array(nb, 2, "C"), T.Array(nb, 1, "C")
-    for f, sig in ((partial, (b2, b2, b1, nb, nb, T.int64, b2, b2, b2)), (combine, (b2, b2, b2, nb, b1, b1))):
-        ptx, _ = cuda.compile_ptx(f.py_func, sig, cc=(9, 0), fastmath=True)
-        bad = [ln for ln in ptx.splitlines() if _F64.search(ln)]
-        assert not bad, bad[:5]
-
-
-@pytest.mark.skipif(shutil.which("nvcc") is None, reason="nvcc not installed")
-@pytest.mark.parametrize("D", [1, 3, 64])
-def test_cupy_float32_softmin_has_no_float64(D, tmp_path):
-    from kantorovich.ot._kernels import softmin_cupy
-
-    cu = tmp_path / "k.cu"
-    cu.write_text(softmin_cupy.kernel_source(D, np.float32))
-    r = subprocess.run([shutil.which("nvcc"), "-ptx", "-arch=sm_90", "--use_fast_math", str(cu),
-                        "-o", str(tmp_path / "k.ptx")], capture_output=True, text=True, timeout=120)
-    assert r.returncode == 0, r.stderr[-2000:]
-    bad = [ln for ln in (tmp_path / "k.ptx").read_text().splitlines() if _F64.search(ln)]
-    assert not bad, bad[:5]
 
 
 @pytest.mark.parametrize("p", [1.0, 2.0, 1.5])

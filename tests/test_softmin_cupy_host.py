@@ -135,3 +135,28 @@ def test_split_count_balances_the_sms(n, n_sm):
 def test_split_count_at_the_benchmark_sizes():
     # the rule ceil(4 n_SM / row blocks) gave 3, 7, 14 (89 %, 84 %, 85 % balance)
     assert [K.split_count(-(-n // 512), n) for n in (10 ** 5, 4 * 10 ** 4, 2 * 10 ** 4, 10 ** 6)] == [4, 10, 23, 1]
+
+
+def test_numba_cuda_backend_is_a_deprecated_alias_of_cuda():
+    """One GPU soft-min: backend='numba_cuda' warns and runs the CuPy backend (here, without
+    CuPy, it raises what backend='cuda' raises)."""
+    from kantorovich.ot import PointCloud, sinkhorn
+    from kantorovich.ot._sinkhorn import _resolve_backend
+
+    rng = np.random.default_rng()
+    geom = PointCloud(rng.random((5, 2)), rng.random((4, 2)))
+    try:
+        import cupy  # noqa: F401
+        has_cupy = True
+    except ImportError:
+        has_cupy = False
+    if has_cupy:
+        with pytest.warns(DeprecationWarning, match="backend='cuda'"):
+            name = _resolve_backend("numba_cuda", geom, False)
+        assert name == "cuda"
+        return
+    with pytest.warns(DeprecationWarning, match="backend='cuda'"), pytest.raises(Exception) as e_alias:
+        sinkhorn(None, None, geom, eps=0.1, backend="numba_cuda")
+    with pytest.raises(Exception) as e_cuda:
+        sinkhorn(None, None, geom, eps=0.1, backend="cuda")
+    assert type(e_alias.value) is type(e_cuda.value) and str(e_alias.value) == str(e_cuda.value)

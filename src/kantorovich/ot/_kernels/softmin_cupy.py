@@ -15,7 +15,7 @@ Two kernels, compiled per (dimension D, precision) with ``--use_fast_math``:
     - the clouds are centred (by the mean of both) before the expansion
       ``|x|^2 + |y|^2 - 2 x.y`` so it does not lose digits when |x| >> |x - y|;
     - two rows per thread (instruction-level parallelism), tiles of (w, y) in shared memory,
-      ``__launch_bounds__(TPB, 8)`` at small D (32 registers, 8 blocks per SM, whichever NVRTC);
+      ``__launch_bounds__(TPB, 8)`` at D <= 5 float32 (32 registers, 8 blocks per SM, whichever NVRTC);
     - split-K over ``grid.y`` when the rows are too few to fill the GPU, the split count chosen
       so that the blocks spread evenly over the SMs (:func:`split_count`); all splits share the
       same shift, so the partial sums are simply added.
@@ -44,12 +44,12 @@ import numpy as np
 
 from ..._array_api import cupy_or_raise
 
-__all__ = ["OnlineSoftmin", "softmin_pointcloud", "kernel_source", "split_count", "NumpyKernels"]
+__all__ = ["NumpyKernels", "OnlineSoftmin", "kernel_source", "softmin_pointcloud", "split_count"]
 
 _LOG2E = 1.4426950408889634
 TPB = 256
 _SHARED_BYTES = 40 * 1024
-MAX_D_32_REGS = 6  # float32 shift/safe kernels take 32 registers, no spills, same SASS up to this D
+MAX_D_32_REGS = 5  # float32 shift/safe kernels take 32 registers, no stack or spills, same SASS up to this D
 # int n, m and int row / column indices in the kernels (2 rows per thread: i0 < n + 2 TPB);
 # offsets into the (n, D) / (splits, n) arrays are computed in size_t
 MAX_POINTS = 2 ** 31 - 1 - 2 * TPB
@@ -164,7 +164,7 @@ def tile_columns(D: int, dtype) -> int:
 
 def min_blocks(D: int, dtype) -> int:
     """``__launch_bounds__(TPB, 8)``: 8 blocks per SM, a 32-register budget at 256 threads, for
-    float32 at D <= 6, where both kernels fit it without spills and with the same SASS per
+    float32 at D <= 5, where both kernels fit it without spills or stack (D = 6 needs 24-40 B) and with the same SASS per
     entry (NVRTC 12.9 otherwise gives the D = 2 shift kernel 40 registers: 6 blocks per SM).
     0 (no bound, the compiler's choice) for larger D, where the cap would cost instructions,
     and for float64."""
@@ -329,7 +329,7 @@ def _sm_count(cp) -> int:
         return 132
 
 
-RESIDENT_BLOCKS = 8  # blocks of TPB threads resident per SM (32 registers, <= 8 KiB smem at D <= 6)
+RESIDENT_BLOCKS = 8  # blocks of TPB threads resident per SM (32 registers, <= 8 KiB smem at D <= 5)
 
 
 def split_count(row_blocks: int, m: int, n_sm: int = 132, resident: int = RESIDENT_BLOCKS) -> int:

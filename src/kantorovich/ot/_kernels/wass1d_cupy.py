@@ -16,7 +16,7 @@ functions, never at ``import kantorovich``.
 
 from __future__ import annotations
 
-__all__ = ["wasserstein_1d_cupy", "wasserstein_1d_xp", "equal_uniform_numpy"]
+__all__ = ["equal_uniform_numpy", "wasserstein_1d_cupy", "wasserstein_1d_xp"]
 
 _KERNELS: dict = {}
 
@@ -158,8 +158,9 @@ def launch_numpy(p):
 
 def equal_uniform_numpy(xs, ys, p):
     """numpy stand-in of :func:`_equal_uniform_cupy` (used by the tests without a GPU)."""
-    from .._wasserstein_1d import _cost
     import numpy as np
+
+    from .._wasserstein_1d import _cost
 
     return np.mean(_cost(xs.astype(np.float64), ys.astype(np.float64), p, np), axis=-1)
 
