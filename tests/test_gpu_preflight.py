@@ -111,3 +111,27 @@ def test_wass1d_launch_fills_the_gpu():
     for B, n in [(1, 10 ** 8), (10 ** 6, 10 ** 3), (2 ** 30, 4), (3, 2 ** 33)]:
         G = W.blocks_per_row(B, n)
         assert 1 <= G and B * G <= 2 ** 31 - 1
+
+
+def test_gpu_check_plan_fits_one_device_call():
+    """benchmarks/gpu_check.sh's default plan: one call, parts ordered by value (Sinkhorn,
+    auction, 1-D/sliced, kNN, then the gpu-marked tests), the parts' budgets plus the tests'
+    reserve within DEADLINE (480 s: one 8-minute call of a 15-minute session budget)."""
+    import pathlib
+    import subprocess
+
+    root = pathlib.Path(__file__).resolve().parents[1]
+    r = subprocess.run(["bash", "benchmarks/gpu_check.sh"], cwd=root, capture_output=True, text=True,
+                       env={"PATH": "/usr/bin:/bin", "DRY_RUN": "1"}, timeout=60, check=False)
+    assert r.returncode == 0, r.stderr
+    lines = [ln.strip() for ln in r.stdout.splitlines()[1:]]
+    assert [ln.split(":")[0] for ln in lines] == ["sinkhorn", "auction", "wasserstein_1d", "estimators", "tests"]
+    m = re.search(r"DEADLINE=(\d+)s, reserve (\d+)s", r.stdout)
+    deadline, reserve = int(m.group(1)), int(m.group(2))
+    budgets = [int(b) for b in re.findall(r"<= (\d+)s\)", r.stdout)]
+    assert deadline == 480 and len(budgets) == 4 and sum(budgets) + reserve <= deadline
+    for part in ("sinkhorn", "auction", "wasserstein_1d", "estimators"):
+        assert (root / "benchmarks" / f"bench_{part}.py").exists()
+    r = subprocess.run(["bash", "benchmarks/gpu_check.sh", "tests", "nonsense"], cwd=root, capture_output=True,
+                       text=True, env={"PATH": "/usr/bin:/bin", "DRY_RUN": "1"}, timeout=60, check=False)
+    assert r.returncode == 2 and "unknown part" in r.stdout and "<= 180s" in r.stdout
