@@ -198,3 +198,42 @@ def test_namespace_works_without_array_api_compat(monkeypatch):
     monkeypatch.setitem(sys.modules, "array_api_compat.numpy", None)
     assert namespace(np.ones(2), None) is np
     assert float(wasserstein_1d([0.0, 1.0], [1.0, 2.0])) == 1.0
+
+
+def _elementwise_harness(ins: str, outs: str, body: str, real: str) -> str:
+    """CUDA C of one CuPy ElementwiseKernel body as CuPy expands it: ``T`` the array type, the
+    loop index ``i``, inputs as local values, outputs as references, ``raw`` arguments as
+    indexable arrays. (CuPy's own generated code needs CuPy; this checks the body's C++.)"""
+    types = {"T": real, "int32": "int", "float64": "double", "float32": "float", "bool": "bool"}
+    params, binds = [], []
+    for kind, spec in (("in", ins), ("out", outs)):
+        for arg in (a.strip() for a in spec.split(",")):
+            words = arg.split()
+            raw = words[0] == "raw"
+            ty, name = types[words[-2]], words[-1]
+            if raw:
+                params.append(f"{'const ' if kind == 'in' else ''}{ty}* __restrict__ {name}")
+            elif kind == "in" and name in ("k2", "lo", "hi", "n_split", "n_rows", "masked"):
+                params.append(f"{ty} {name}")  # scalar arguments
+            else:
+                params.append(f"{'const ' if kind == 'in' else ''}{ty}* __restrict__ _p_{name}")
+                binds.append(f"{'const ' if kind == 'in' else ''}{ty}& {name} = _p_{name}[i];")
+    return (f"typedef {real} T;\n"
+            f'extern "C" __global__ void k({", ".join(params)}, long long size) {{\n'
+            "  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < size;"
+            " i += (long long)gridDim.x * blockDim.x) {\n    " + " ".join(binds) + "\n    " + body
+            + "\n  }\n}\n")
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_softmin_elementwise_bodies_compile(dtype):
+    from kantorovich.ot._kernels import softmin_cupy as K
+
+    _, lib = _nvrtc(12)
+    real = "float" if np.dtype(dtype) == np.float32 else "double"
+    for name, (ins, outs, body) in K._ELEMENTWISE.items():
+        src = _elementwise_harness(ins, outs, body, real)
+        try:
+            T.nvrtc_compile(src, (), lib=lib)  # no fast-math: CuPy's ElementwiseKernel default
+        except RuntimeError as e:
+            raise AssertionError(f"{name}:\n{src}\n{e}") from None
