@@ -237,3 +237,14 @@ def test_softmin_elementwise_bodies_compile(dtype):
             T.nvrtc_compile(src, (), lib=lib)  # no fast-math: CuPy's ElementwiseKernel default
         except RuntimeError as e:
             raise AssertionError(f"{name}:\n{src}\n{e}") from None
+
+
+def test_require_toolchain_skips_locally_and_fails_under_ci(monkeypatch):
+    empty = T.Toolchain(None, None, None, None, None, None, None)
+    monkeypatch.setattr(T, "toolchain", lambda: empty)
+    monkeypatch.delenv("CI", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="ptxas"):
+        T.require_toolchain("ptxas")
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="ptxas"):
+        T.require_toolchain("ptxas")
