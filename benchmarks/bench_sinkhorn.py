@@ -159,8 +159,14 @@ def gpu_cases(quick: bool, ck) -> dict:
         op = softmin_cupy.OnlineSoftmin(x, y, 2.0)
         op(0.01, h)  # safe kernel once: sets the shift
         t = time_gpu(lambda: op(0.01, h), repeat=5 if n >= 10**6 else 10)["median_s"]
-        rec = {"n": n, "s_per_half_step": t, "entries_per_s": n * n / t, "fallbacks": op.n_fallback}
-        t_safe = time_gpu(lambda: op._safe(0.01, h, False), repeat=3)["median_s"]
+        # rows redone by the safe kernel after the first call (which runs every row on it)
+        rec = {"n": n, "s_per_half_step": t, "entries_per_s": n * n / t, "fallback_rows": op.n_fallback - n}
+        op_safe = softmin_cupy.OnlineSoftmin(x, y, 2.0)
+
+        def safe_call():  # no shift: the running-max kernel on every row (first call of a solve)
+            op_safe.prev = None
+            return op_safe(0.01, h)
+        t_safe = time_gpu(safe_call, repeat=3)["median_s"]
         rec["safe_kernel_entries_per_s"] = n * n / t_safe
         # accuracy of the fast path against a float64 reference on a few rows
         rows = cp.arange(0, n, max(1, n // 64))
@@ -215,17 +221,33 @@ def gpu_cases(quick: bool, ck) -> dict:
 
         xj = jnp.asarray(rng.random((n, 2)), dtype=jnp.float32)
         yj = jnp.asarray(rng.random((n, 2)), dtype=jnp.float32)
-        geom = pointcloud.PointCloud(xj, yj, epsilon=0.01)
-        solver = ott_sinkhorn.Sinkhorn(max_iterations=100, min_iterations=100, threshold=0.0)
-        prob = linear_problem.LinearProblem(geom)
-        solver(prob).f.block_until_ready()
+        iters = 100
+
+        @jax.jit  # as a user runs OTT (and as the PERF_NOTES anchor was measured): one compile
+        def ott_solve(xj, yj):
+            geom = pointcloud.PointCloud(xj, yj, epsilon=0.01)
+            solver = ott_sinkhorn.Sinkhorn(max_iterations=iters, min_iterations=iters, threshold=0.0)
+            out = solver(linear_problem.LinearProblem(geom))
+            return out.f, out.n_iters
+
         t0 = time.perf_counter()
-        solver(prob).f.block_until_ready()
-        t_ott = (time.perf_counter() - t0) / 100
+        f, n_it = ott_solve(xj, yj)  # trace + compile + first run
+        f.block_until_ready()
+        t_compile = time.perf_counter() - t0
+        ts = []
+        for _ in range(3):
+            t0 = time.perf_counter()
+            f, n_it = ott_solve(xj, yj)
+            f.block_until_ready()
+            ts.append(time.perf_counter() - t0)
+        n_it = int(n_it)
+        t_ott = float(np.median(ts)) / max(1, n_it)
         x, y = cp.asarray(np.asarray(xj)), cp.asarray(np.asarray(yj))
         ours = _gpu_per_iter(x, y)
-        return {"n": n, "jax_devices": [str(d) for d in jax.devices()], "ott_s_per_iter": t_ott,
-                "ours": ours, "ours_s_per_iter": ours["s_per_iter"], "speedup": t_ott / ours["s_per_iter"]}
+        return {"n": n, "jax_devices": [str(d) for d in jax.devices()], "jax_version": jax.__version__,
+                "ott_jitted": True, "ott_iterations": n_it, "ott_first_call_s": t_compile,
+                "ott_s_per_iter": t_ott, "ours": ours, "ours_s_per_iter": ours["s_per_iter"],
+                "speedup": t_ott / ours["s_per_iter"]}
 
     ck.case("vs_ott_20000", vs_ott, into=out)
     return out

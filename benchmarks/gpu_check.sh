@@ -1,40 +1,69 @@
 #!/usr/bin/env bash
-# On the GPU machine: the GPU tests, then the benchmarks' GPU cases (--gpu-only), JSON under $OUT.
+# On the GPU machine, in ONE device call: the benchmarks' GPU cases (--gpu-only), then the
+# gpu-marked tests if time is left; everything under $OUT as it is produced.
 #
-#   bash benchmarks/gpu_check.sh                      # everything (tests + every benchmark)
-#   bash benchmarks/gpu_check.sh tests wasserstein_1d estimators    # a subset, in this order
+#   DEADLINE=480 bash benchmarks/gpu_check.sh        # the plan: sinkhorn auction wasserstein_1d
+#                                                    #           estimators tests (this order)
+#   bash benchmarks/gpu_check.sh wasserstein_1d tests    # a subset, in this order (a re-run)
+#   DRY_RUN=1 bash benchmarks/gpu_check.sh           # print the plan and the budgets, run nothing
 #
-# Parts: tests, wasserstein_1d, sinkhorn, auction, estimators. One device call may run at most
-# 10 minutes and the machine goes back 30 s after a call, so a session with a GPU splits the work
-# into two full calls (docs/gpu_runbook.md):
-#   call 1: DEADLINE=560 BENCH_TIMEOUT=330 bash benchmarks/gpu_check.sh sinkhorn auction
-#   call 2: DEADLINE=560 bash benchmarks/gpu_check.sh wasserstein_1d estimators tests
-# Each bench gets BENCH_TIMEOUT seconds (default 240; 520 when the call runs a single benchmark),
-# never more than what is left of DEADLINE.
-# The CPU tables come from the dev machine; FULL=1 also runs each benchmark's CPU cases here.
+# Budget: 15 minutes of device time per session, machine start (1-2 min), idle waits and the
+# transfers included, at most 10 minutes a call. One call of DEADLINE=480 s (8 min) with
+# timeout_s 540 leaves room for the start and one short re-run (docs/gpu_runbook.md).
+# Parts are ordered by value: the Sinkhorn soft-min (its targets have the thinnest margins), the
+# GPU auction, 1-D/sliced W, the kNN estimators, then every gpu-marked test.
+# Each part gets at most its budget (PART_BUDGET below; BENCH_TIMEOUT=s overrides them all) and
+# never more than what is left of DEADLINE, keeping RESERVE s for the tests; the tests get what
+# is left. The CPU tables come from the dev machine; FULL=1 also runs each benchmark's CPU cases.
 #
 # The GPU machine has no network. Packages it lacks travel as wheels in .whl/ (git-ignored,
-# about 32 MiB, under the 64 MiB carry limit). Before the GPU session, on a machine with network:
-#   bash benchmarks/fetch_gpu_wheels.sh      # pot, array-api-compat, autograd, universal-divergence
-#                                            # (+ optional geomloss, ott-jax), CPython 3.12 x86-64
-# then run with carry [".whl"] and PYTHONPATH=src:  bash benchmarks/gpu_check.sh
-# The library's GPU paths need only CuPy / numba-cuda (array-api-compat is optional); the
-# wheels are for the peers in the benchmarks (POT, universal-divergence, ...) and the toy kit.
-# A CPU-side pre-flight (no GPU): python -m pytest -q tests/test_gpu_static.py compiles the
-# CUDA C and numba-cuda kernels for sm_90 when nvcc / NVVM are installed.
+# ~34 MiB, under the 64 MiB carry limit). Before the GPU session, on a machine with network:
+#   CHECK=1 bash benchmarks/fetch_gpu_wheels.sh   # + a clean CPython 3.12 import check
+# then run with carry [".whl"]. The library's GPU paths need only CuPy / numba-cuda; the wheels
+# are for the peers (POT, OTT-JAX, universal-divergence) and the toy kit.
+# CPU-side pre-flight (no GPU): python -m pytest -q tests/test_gpu_static.py tests/test_gpu_preflight.py
 set -uo pipefail
 cd "$(dirname "$0")/.."
-# Everything is written straight under $OUT as it is produced (the device tool returns at most 8
-# files; a call killed at its time limit still returns what is there):
-#   bench_<part>.json          each benchmark's JSON, rewritten after every case (Checkpoint)
+# Everything is written straight under $OUT as it is produced (a call killed at its time limit
+# still returns what is there; at most 8 files come back):
+#   env.json                   device, driver, CUDA, CuPy, numba-cuda, jax versions, date (first)
+#   <bench>.json               each benchmark's JSON, rewritten after every case (Checkpoint)
 #   gpu_check_<parts>.log      the tests' and benchmarks' output, appended as they run
 #   gpu_results_<parts>.json   all of the above merged, at the end (if the script gets there)
-# DEADLINE (seconds, default 560) bounds the whole script: each step gets at most what is left.
 OUT=${OUT:-benchmarks/results/gpu}
 mkdir -p "$OUT"
 T0=$SECONDS
-DEADLINE=${DEADLINE:-560}
+DEADLINE=${DEADLINE:-480}
+RESERVE=${RESERVE:-60}  # seconds kept for the gpu-marked tests when they are in the plan
 left() { echo $(( DEADLINE - (SECONDS - T0) )); }
+# per-part budgets (s), from the GPU review's estimates: sinkhorn ~1-1.5 min, auction ~2-3 min
+# (numba JIT + numba-cuda compile ~30-60 s, POT to 8000 ~16 s, 32000 ~15-40 s), 1-D/sliced and
+# kNN ~0.5 min each
+part_budget() {
+  if [ -n "${BENCH_TIMEOUT:-}" ]; then echo "$BENCH_TIMEOUT"; return; fi
+  case "$1" in
+    sinkhorn) echo 120 ;; auction) echo 180 ;; wasserstein_1d) echo 60 ;; estimators) echo 60 ;;
+    *) echo 120 ;;
+  esac
+}
+parts=("$@")
+[ ${#parts[@]} -eq 0 ] && parts=(sinkhorn auction wasserstein_1d estimators tests)
+tag=$(IFS=-; echo "${parts[*]}")
+# the tests' reserve only matters while they are still to come (they are last in the plan)
+has_tests=0; [ "${parts[-1]}" = tests ] && has_tests=1
+if [ "${DRY_RUN:-0}" = 1 ]; then
+  echo "plan (DEADLINE=${DEADLINE}s, reserve ${RESERVE}s for tests: $has_tests):"
+  for part in "${parts[@]}"; do
+    case "$part" in
+      tests) [ "$part" = "${parts[-1]}" ] && w="what is left" || w="<= ${TESTS_TIMEOUT:-180}s"
+             echo "  tests: python3 -m pytest -q -m gpu tests ($w)" ;;
+      sinkhorn|auction|wasserstein_1d|estimators)
+        echo "  $part: python3 benchmarks/bench_$part.py --gpu-only --out $OUT (<= $(part_budget "$part")s)" ;;
+      *) echo "  $part: unknown part (sinkhorn auction wasserstein_1d estimators tests)"; exit 2 ;;
+    esac
+  done
+  exit 0
+fi
 if ls .whl/*.whl >/dev/null 2>&1; then
   python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
     --target /tmp/site .whl/*.whl && export PYTHONPATH=/tmp/site:${PYTHONPATH:-}
@@ -42,33 +71,31 @@ fi
 export PYTHONPATH=src:${PYTHONPATH:-} PYTHONUNBUFFERED=1
 # JAX (OTT-JAX peer) must not grab 75% of the GPU up front: CuPy shares the device
 export XLA_PYTHON_CLIENT_PREALLOCATE=false
-parts=("$@")
-[ ${#parts[@]} -eq 0 ] && parts=(tests wasserstein_1d sinkhorn auction estimators)
-tag=$(IFS=-; echo "${parts[*]}")
 LOG="$OUT/gpu_check_$tag.log"
-nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv 2>&1 | tee "$LOG"
-date -u +"%Y-%m-%d %H:%M:%S UTC" | tee -a "$LOG"
+: > "$LOG"
+python3 benchmarks/gpu_env.py "$OUT/env.json" 2>&1 | tee -a "$LOG"
 status=0
 flag=--gpu-only
 [ "${FULL:-0}" = 1 ] && flag=--gpu
-nb=0; for part in "${parts[@]}"; do [ "$part" != tests ] && nb=$((nb + 1)); done
-# one bench alone gets (almost) the whole call; TESTS_TIMEOUT bounds the gpu-marked tests
-[ -z "${BENCH_TIMEOUT:-}" ] && { [ "$nb" -le 1 ] && BENCH_TIMEOUT=520 || BENCH_TIMEOUT=240; }
-TESTS_TIMEOUT=${TESTS_TIMEOUT:-240}
 for part in "${parts[@]}"; do
   budget=$(left)
-  if [ "$budget" -le 15 ]; then echo "== $part: skipped, deadline reached" | tee -a "$LOG"; status=1; continue; fi
   if [ "$part" = tests ]; then
-    t=$(( TESTS_TIMEOUT < budget ? TESTS_TIMEOUT : budget - 5 ))
+    if [ "$budget" -le 20 ]; then echo "== tests: skipped, deadline reached" | tee -a "$LOG"; status=1; continue; fi
+    t=$(( budget - 5 ))
+    # not the last part (a re-run's subset): at most TESTS_TIMEOUT, leave the rest to the others
+    [ "$part" != "${parts[-1]}" ] && t=$(( ${TESTS_TIMEOUT:-180} < t ? ${TESTS_TIMEOUT:-180} : t ))
     echo "== gpu tests (timeout ${t}s)" | tee -a "$LOG"
     timeout "$t" python3 -m pytest -q -m gpu tests -p no:cacheprovider --durations=10 2>&1 | tee -a "$LOG" \
       || status=1
     continue
   fi
+  [ "$has_tests" = 1 ] && budget=$(( budget - RESERVE ))
+  if [ "$budget" -le 15 ]; then echo "== $part: skipped, deadline reached" | tee -a "$LOG"; status=1; continue; fi
   b=benchmarks/bench_$part.py
-  [ -f "$b" ] || { echo "unknown part: $part (tests wasserstein_1d sinkhorn auction estimators)" | tee -a "$LOG"; status=1; continue; }
-  t=$(( BENCH_TIMEOUT < budget ? BENCH_TIMEOUT : budget - 5 ))
-  echo "== bench_$part $flag (timeout ${t}s)" | tee -a "$LOG"
+  [ -f "$b" ] || { echo "unknown part: $part (sinkhorn auction wasserstein_1d estimators tests)" | tee -a "$LOG"; status=1; continue; }
+  pb=$(part_budget "$part")
+  t=$(( pb < budget ? pb : budget - 5 ))
+  echo "== bench_$part $flag (timeout ${t}s, $(( SECONDS - T0 ))s elapsed)" | tee -a "$LOG"
   timeout "$t" python3 "$b" $flag --out "$OUT" 2>&1 | tee -a "$LOG" \
     || { echo "bench_$part failed or timed out (its JSON holds the cases it finished)" | tee -a "$LOG"; status=1; }
 done
@@ -77,6 +104,9 @@ import json, pathlib, sys
 out, tag, parts = pathlib.Path(sys.argv[1]), sys.argv[2], sys.argv[3:]
 names = {"sinkhorn": "sinkhorn"}
 merged = {}
+env = out / "env.json"
+if env.exists():
+    merged["env"] = json.loads(env.read_text())
 for part in parts:
     if part == "tests":
         continue

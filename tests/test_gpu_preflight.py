@@ -5,21 +5,16 @@ See docs/gpu_runbook.md, "Pre-flight review (2026-11-23)":
 * launch arithmetic at the benchmark sizes: grid dimensions in range (x >= 1, y <= 65535),
   every column split non-empty, index ranges within the kernels' integer types;
 * 64-bit offsets into the (n, D) arrays of the CuPy CUDA C (``int i * D`` wraps at 2^31);
-* float32 kernels free of float64 instructions (numba-cuda promotes Python floats; a float64
-  op in a float32 kernel is a much slower path);
+* the 1-D W row-sum kernel's partition of the rows over blocks (its numpy model);
 * the tail kernel's register cap also on numba-cuda versions without ``launch_bounds``.
 """
 
 from __future__ import annotations
 
 import re
-import shutil
-import subprocess
 
 import numpy as np
 import pytest
-
-from .test_gpu_static import _nvvm_ok  # one NVVM probe for both files
 
 # n, m (and D) of the GPU benchmarks plus edge cases: one row, few columns, many columns
 _SIZES = [(1, 1), (1, 7), (3, 10 ** 8), (2 * 10 ** 4, 2 * 10 ** 4), (10 ** 5, 10 ** 5),
@@ -31,9 +26,7 @@ def test_softmin_cupy_launch_arithmetic(n, m):
     from kantorovich.ot._kernels import softmin_cupy as K
 
     for rows_per_block in (K.TPB, 2 * K.TPB):  # softmin_safe, softmin_shift
-        ns = K._splits(rows_per_block, n, m, None)  # no CuPy: 132 SMs (an H100)
-        cps = -(-m // ns)
-        ns = -(-m // cps)  # as in OnlineSoftmin
+        ns, cps = K.launch_splits(rows_per_block, n, m, 132)  # as in OnlineSoftmin on an H100
         gx = -(-n // rows_per_block)
         assert 1 <= gx <= 2 ** 31 - 1 and 1 <= ns <= 65535
         assert (ns - 1) * cps < m <= ns * cps  # every split has columns
@@ -55,16 +48,6 @@ def test_softmin_cupy_source_uses_64bit_row_offsets():
                 assert "(size_t)" in idx, (name, idx)
     assert "o = (size_t)blockIdx.y * n + i" in src
     assert "min(m, jb + cols_per_split)" not in src  # jb + cps may pass 2^31 for m > 2^30
-
-
-@pytest.mark.parametrize("n, m", _SIZES)
-def test_softmin_cuda_launch_splits(n, m):
-    K = pytest.importorskip("kantorovich.ot._kernels.softmin_cuda")
-    for want in (K.split_count(n, m, n_sm=132), 1, 7, 10 ** 6):
-        ns, cps = K.launch_splits(m, want)
-        assert 1 <= ns <= min(m, K.MAX_GRID_Y)
-        assert (ns - 1) * cps < m <= ns * cps
-    assert 65000 < K.launch_splits(10 ** 8, 10 ** 6)[0] <= 65535  # a user's n_split beyond gridDim.y
 
 
 def test_tail_kernel_register_cap_without_launch_bounds():
@@ -98,36 +81,57 @@ def test_auction_keys_and_grids_fit():
     assert A.tail_rows(1) == A.TAIL_CAP
 
 
-_F64 = re.compile(r"\.f64\b")  # a float64 instruction type (registers are %fd..., %f64 is a name)
+@pytest.mark.parametrize("p", [1.0, 2.0, 1.5])
+def test_wass1d_row_sums_cover_every_value_once(p):
+    """The 1-D W row-sum kernel's partition (blocks x grid-stride shares, row strides of 0 for a
+    broadcast row), run by its numpy model, gives the plain mean; the GPU kernel is the same
+    arithmetic per value, summed in another order."""
+    from kantorovich.ot._kernels import wass1d_cupy as W
+
+    rng = np.random.default_rng()
+    for B, n in [(1, 1), (1, 5000), (3, 40000), (7, 333)]:
+        xs = np.sort(rng.normal(size=(B, n)).astype(np.float32), axis=-1)
+        ys = np.sort(rng.normal(size=(1, n)), axis=-1)
+        ys[0, -1] = np.inf
+        xs[:, -1] = np.inf  # two equal infinities cost 0
+        ysb = np.broadcast_to(ys, (B, n))  # row stride 0
+        got = W.equal_uniform_rows(xs.astype(np.float64), ysb, p, W.launch_numpy(p), np)
+        ref = W.equal_uniform_numpy(xs, ysb, p)
+        np.testing.assert_allclose(got, ref, rtol=1e-12)
 
 
-@pytest.mark.skipif(not _nvvm_ok(), reason="numba-cuda NVVM not available")
-@pytest.mark.parametrize("p_kind", [0, 1, 2])
-def test_numba_cuda_float32_softmin_has_no_float64(p_kind):
-    from numba import types as T
+def test_wass1d_launch_fills_the_gpu():
+    """At n = 1e8 one row gets >= 1000 blocks (a two-input ReductionKernel gave it one block);
+    sliced 1000 x 1e5 keeps >= 1000 blocks; the grid stays within gridDim.x."""
+    from kantorovich.ot._kernels import wass1d_cupy as W
 
-    from numba import cuda
-
-    import kantorovich.ot._kernels.softmin_cuda as S
-
-    partial, combine = S._get_kernels(3, p_kind, np.float32)
-    nb = T.float32
-    b2, b1 = T.Array(nb, 2, "C"), T.Array(nb, 1, "C")
-    for f, sig in ((partial, (b2, b2, b1, nb, nb, T.int64, b2, b2, b2)), (combine, (b2, b2, b2, nb, b1, b1))):
-        ptx, _ = cuda.compile_ptx(f.py_func, sig, cc=(9, 0), fastmath=True)
-        bad = [ln for ln in ptx.splitlines() if _F64.search(ln)]
-        assert not bad, bad[:5]
+    assert W.blocks_per_row(1, 10 ** 8) >= 1000
+    assert 1000 * W.blocks_per_row(1000, 10 ** 5) >= 1000
+    assert W.blocks_per_row(1, 10) == 1 and W.blocks_per_row(10 ** 7, 10) == 1
+    for B, n in [(1, 10 ** 8), (10 ** 6, 10 ** 3), (2 ** 30, 4), (3, 2 ** 33)]:
+        G = W.blocks_per_row(B, n)
+        assert 1 <= G and B * G <= 2 ** 31 - 1
 
 
-@pytest.mark.skipif(shutil.which("nvcc") is None, reason="nvcc not installed")
-@pytest.mark.parametrize("D", [1, 3, 64])
-def test_cupy_float32_softmin_has_no_float64(D, tmp_path):
-    from kantorovich.ot._kernels import softmin_cupy
+def test_gpu_check_plan_fits_one_device_call():
+    """benchmarks/gpu_check.sh's default plan: one call, parts ordered by value (Sinkhorn,
+    auction, 1-D/sliced, kNN, then the gpu-marked tests), the parts' budgets plus the tests'
+    reserve within DEADLINE (480 s: one 8-minute call of a 15-minute session budget)."""
+    import pathlib
+    import subprocess
 
-    cu = tmp_path / "k.cu"
-    cu.write_text(softmin_cupy.kernel_source(D, np.float32))
-    r = subprocess.run([shutil.which("nvcc"), "-ptx", "-arch=sm_90", "--use_fast_math", str(cu),
-                        "-o", str(tmp_path / "k.ptx")], capture_output=True, text=True, timeout=120)
-    assert r.returncode == 0, r.stderr[-2000:]
-    bad = [ln for ln in (tmp_path / "k.ptx").read_text().splitlines() if _F64.search(ln)]
-    assert not bad, bad[:5]
+    root = pathlib.Path(__file__).resolve().parents[1]
+    r = subprocess.run(["bash", "benchmarks/gpu_check.sh"], cwd=root, capture_output=True, text=True,
+                       env={"PATH": "/usr/bin:/bin", "DRY_RUN": "1"}, timeout=60, check=False)
+    assert r.returncode == 0, r.stderr
+    lines = [ln.strip() for ln in r.stdout.splitlines()[1:]]
+    assert [ln.split(":")[0] for ln in lines] == ["sinkhorn", "auction", "wasserstein_1d", "estimators", "tests"]
+    m = re.search(r"DEADLINE=(\d+)s, reserve (\d+)s", r.stdout)
+    deadline, reserve = int(m.group(1)), int(m.group(2))
+    budgets = [int(b) for b in re.findall(r"<= (\d+)s\)", r.stdout)]
+    assert deadline == 480 and len(budgets) == 4 and sum(budgets) + reserve <= deadline
+    for part in ("sinkhorn", "auction", "wasserstein_1d", "estimators"):
+        assert (root / "benchmarks" / f"bench_{part}.py").exists()
+    r = subprocess.run(["bash", "benchmarks/gpu_check.sh", "tests", "nonsense"], cwd=root, capture_output=True,
+                       text=True, env={"PATH": "/usr/bin:/bin", "DRY_RUN": "1"}, timeout=60, check=False)
+    assert r.returncode == 2 and "unknown part" in r.stdout and "<= 180s" in r.stdout

@@ -89,18 +89,6 @@ def test_cupy_online_matches_reference(dtype, tol, p):
 
 
 @pytest.mark.gpu
-def test_numba_cuda_matches_reference():
-    from kantorovich.ot._kernels import softmin_cuda
-
-    rng = np.random.default_rng()
-    x, y, h = _inputs(rng, 5000, 3000, 3, scale=0.3)
-    r = ref.softmin_pointcloud(x, y, h, 0.01, 2.0)
-    for ns in (None, 1, 7):
-        o = softmin_cuda.softmin_pointcloud(x, y, h, 0.01, 2.0, n_split=ns)
-        np.testing.assert_allclose(o, r, atol=1e-10)
-
-
-@pytest.mark.gpu
 def test_sinkhorn_cuda_backends_match_numpy():
     import cupy as cp
 

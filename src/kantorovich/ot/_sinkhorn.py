@@ -20,7 +20,7 @@ import numpy as np
 from .._array_api import cupy_or_raise, is_cupy, to_host
 from .._results import Result, SinkhornResult
 from .._validation import check_choice, check_int, check_positive, check_weights, describe
-from ..exceptions import BackendUnavailableError, ConvergenceWarning
+from ..exceptions import ConvergenceWarning
 from ._geometry import DenseGeometry, PointCloud, as_geometry, check_dense_memory
 
 __all__ = [
@@ -190,19 +190,6 @@ def _ops_cupy_pointcloud(geom, wdt):
     return fx, fy
 
 
-def _ops_numba_cuda(geom, wdt):
-    from ._kernels import softmin_cuda as K
-
-    x, y, p = geom.x.astype(wdt, copy=False), geom.y.astype(wdt, copy=False), geom.p
-
-    def sx(eps, h, with_mean_cost=False):
-        return K.softmin_pointcloud(x, y, h.astype(wdt, copy=False), eps, p, with_mean_cost=with_mean_cost)
-
-    def sy(eps, h, with_mean_cost=False):
-        return K.softmin_pointcloud(y, x, h.astype(wdt, copy=False), eps, p, with_mean_cost=with_mean_cost)
-    return sx, sy
-
-
 def _resolve_backend(backend: str, geom, on_gpu: bool) -> str:
     check_choice(backend, "backend", SINKHORN_BACKENDS)
     n, m = geom.shape
@@ -213,18 +200,12 @@ def _resolve_backend(backend: str, geom, on_gpu: bool) -> str:
         if n * m <= limit:
             return "numpy"
         return "numba"
+    if backend == "numba_cuda":  # one GPU soft-min: the CuPy RawKernel (docs/sinkhorn.md, GPU)
+        warnings.warn("`backend`='numba_cuda' is deprecated and runs backend='cuda' (the CuPy "
+                      "soft-min kernel); pass backend='cuda'.", DeprecationWarning, stacklevel=3)
+        backend = "cuda"
     if backend == "cuda":
         cupy_or_raise()
-    if backend == "numba_cuda":
-        from .._array_api import numba_cuda_available
-
-        if not numba_cuda_available():
-            raise BackendUnavailableError(
-                "numba-cuda found no CUDA GPU (set NUMBA_ENABLE_CUDASIM=1 for the slow simulator); "
-                'install the GPU extra: pip install "kantorovich[gpu]".')
-        if isinstance(geom, DenseGeometry):
-            raise ValueError("`backend`='numba_cuda' needs a PointCloud geometry; use backend='cuda' "
-                             "(CuPy) for a dense cost matrix.")
     return backend
 
 
@@ -490,7 +471,8 @@ def sinkhorn(a: Any, b: Any, M_or_geometry: Any, *, eps: float, max_iter: int = 
         The first numba call in a fresh environment compiles its kernels (seconds to tens of
         seconds; ``cache=True`` keeps them for later processes). "cuda" uses CuPy: the dense
         soft-min for a DenseGeometry, the fused online RawKernel for a PointCloud; numpy
-        inputs are moved to the GPU and results back. "numba_cuda" runs the numba-cuda fused kernel (PointCloud).
+        inputs are moved to the GPU and results back. "numba_cuda" is a deprecated alias of "cuda"
+        (it ran a second, slower numba-cuda soft-min).
     dtype : None, float32 or float64
         Working precision (default: float64; CuPy float32 inputs stay float32).
     progress : bool
@@ -589,8 +571,6 @@ def sinkhorn(a: Any, b: Any, M_or_geometry: Any, *, eps: float, max_iter: int = 
         sx, sy = _ops_numpy(geom, wdt)
     elif name == "numba":
         sx, sy = _ops_numba(geom, wdt)
-    elif name == "numba_cuda":
-        sx, sy = _ops_numba_cuda(geom, wdt)
     elif isinstance(geom, DenseGeometry):
         sx, sy = _ops_numpy(geom, wdt)  # the numpy reference code runs unchanged on CuPy arrays
     else:

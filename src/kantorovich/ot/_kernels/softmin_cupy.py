@@ -1,4 +1,4 @@
-"""Soft-min, CuPy RawKernel (CUDA C) fused online kernels for point clouds: the GPU fast path.
+"""Soft-min, CuPy RawKernel (CUDA C) fused online kernels for point clouds: THE GPU soft-min.
 
 Same meaning as :mod:`.softmin_numpy`::
 
@@ -10,22 +10,32 @@ Two kernels, compiled per (dimension D, precision) with ``--use_fast_math``:
     - known shift instead of a running max: row ``i`` is shifted by ``sigma_i = -f_prev_i k2``
       (base 2, the previous output of the same soft-min), so the inner loop is branch-free;
     - constants folded once per call: ``k2 = log2(e)/eps``, per column
-      ``w_j = (h_j - |y_j|^2) k2``, per row ``u_i = -|x_i|^2 k2 - sigma_i`` and ``2 k2 x_i``;
-      each entry is then D FMAs, one add and one ``exp2f``;
+      ``w_j = (h_j - |y_j|^2) k2``, per row ``u_i = -|x_i|^2 k2 - sigma_i`` and ``2 k2 x_i``
+      (cached per eps); each entry is then D FMAs, one add and one ``exp2f``;
     - the clouds are centred (by the mean of both) before the expansion
       ``|x|^2 + |y|^2 - 2 x.y`` so it does not lose digits when |x| >> |x - y|;
-    - two rows per thread (instruction-level parallelism), tiles of (w, y) in shared memory;
-    - split-K over ``grid.y`` when the rows are too few to fill the GPU; partial sums are
-      added with one small reduction (all splits share the same shift).
-    The shift can be wrong (first call, a changed eps): rows whose sum over- or underflowed
-    are detected (``!isfinite(S) || S == 0``) and the call falls back to ``softmin_safe``.
+    - two rows per thread (instruction-level parallelism), tiles of (w, y) in shared memory,
+      ``__launch_bounds__(TPB, 8)`` at D <= 5 float32 (32 registers, 8 blocks per SM, whichever NVRTC);
+    - split-K over ``grid.y`` when the rows are too few to fill the GPU, the split count chosen
+      so that the blocks spread evenly over the SMs (:func:`split_count`); all splits share the
+      same shift, so the partial sums are simply added.
+    The shift can be wrong (a changed eps, potentials that jumped): a row whose shifted sum ``S``
+    is outside ``[2^-60, 2^100]`` or not finite is flagged on the device. Below 2^-60 float32
+    terms under 2^-126 may have been flushed to zero (relative error up to m 2^-126 / S); above,
+    nothing is lost but a term may overflow next time. Flagged rows, and only their blocks, are
+    redone by ``softmin_safe`` in the same call, with no read back to the host.
 
 ``softmin_safe`` (any p, and the cost-weighted mean for ``<P, C>``)
     running max and sum per row, exact differences; also split-K with a (max, sum, csum)
-    combine.
+    combine. With a row mask, blocks without a flagged row return at once.
+
+Per call on the shift path: four launches (u; w; the shift kernel; the split sum, log and flag)
+plus two near-empty ones (the masked safe kernel and its combine), and no synchronisation.
 
 Nothing n x m is ever allocated: memory is O((n + m) (D + splits)).
-This module imports CuPy; it is imported only by the "cuda" backend.
+The host logic takes its array module and kernels as arguments (:class:`OnlineSoftmin` ``xp``,
+``kernels``): the tests run it with numpy and :class:`NumpyKernels`, a numpy model of each kernel
+(same splits, same flags). This module imports CuPy only when the CuPy kernels are built.
 """
 
 from __future__ import annotations
@@ -34,11 +44,12 @@ import numpy as np
 
 from ..._array_api import cupy_or_raise
 
-__all__ = ["OnlineSoftmin", "softmin_pointcloud", "kernel_source"]
+__all__ = ["NumpyKernels", "OnlineSoftmin", "kernel_source", "softmin_pointcloud", "split_count"]
 
 _LOG2E = 1.4426950408889634
 TPB = 256
 _SHARED_BYTES = 40 * 1024
+MAX_D_32_REGS = 5  # float32 shift/safe kernels take 32 registers, no stack or spills, same SASS up to this D
 # int n, m and int row / column indices in the kernels (2 rows per thread: i0 < n + 2 TPB);
 # offsets into the (n, D) / (splits, n) arrays are computed in size_t
 MAX_POINTS = 2 ** 31 - 1 - 2 * TPB
@@ -47,12 +58,13 @@ _SOURCE = r"""
 #define D __D__
 #define TPB __TPB__
 #define TILE __TILE__   /* columns per shared-memory tile (< TPB only for large D) */
+#define BOUNDS __BOUNDS__  /* __launch_bounds__(TPB, 8) at small D float32: 32 registers */
 typedef __REAL__ real;
 
 __device__ __forceinline__ real ex2(real v) { return __EX2__(v); }
 __device__ __forceinline__ real lg2(real v) { return __LG2__(v); }
 
-extern "C" __global__ void softmin_shift(
+extern "C" __global__ void BOUNDS softmin_shift(
     const real* __restrict__ xs,   // n x D : 2 k2 x_i (centred)
     const real* __restrict__ u,    // n     : -|x_i|^2 k2 - sigma_i
     const real* __restrict__ yc,   // m x D : y_j (centred)
@@ -98,14 +110,17 @@ extern "C" __global__ void softmin_shift(
     if (i1 < n) part[(size_t)blockIdx.y * n + i1] = sb;
 }
 
-extern "C" __global__ void softmin_safe(
+extern "C" __global__ void BOUNDS softmin_safe(
     const real* __restrict__ x, const real* __restrict__ y, const real* __restrict__ hs,
     real k2, real p_half, int p_kind, int n, int m, int cols_per_split,
+    const int* __restrict__ row_mask,   /* masked != 0: only blocks with a flagged row run */
+    int masked,
     real* __restrict__ pm, real* __restrict__ ps, real* __restrict__ pc)
 {
     __shared__ real sy[TILE * D];
     __shared__ real sh[TILE];
     int i = blockIdx.x * TPB + threadIdx.x;
+    if (masked && !__syncthreads_or(i < n ? row_mask[i] : 0)) return;  /* block-uniform */
     int jb = blockIdx.y * cols_per_split;
     int je = m - jb < cols_per_split ? m : jb + cols_per_split;  /* min(m, jb + cps), no overflow */
     real xi[D];
@@ -147,10 +162,22 @@ def tile_columns(D: int, dtype) -> int:
     return int(max(1, min(TPB, _SHARED_BYTES // ((int(D) + 1) * item))))
 
 
-def kernel_source(D: int, dtype) -> str:
-    """The CUDA C source for dimension ``D`` and float32/float64 (for inspection and tests)."""
+def min_blocks(D: int, dtype) -> int:
+    """``__launch_bounds__(TPB, 8)``: 8 blocks per SM, a 32-register budget at 256 threads, for
+    float32 at D <= 5, where both kernels fit it without spills or stack (D = 6 needs 24-40 B) and with the same SASS per
+    entry (NVRTC 12.9 otherwise gives the D = 2 shift kernel 40 registers: 6 blocks per SM).
+    0 (no bound, the compiler's choice) for larger D, where the cap would cost instructions,
+    and for float64."""
+    return 8 if np.dtype(dtype) == np.float32 and int(D) <= MAX_D_32_REGS else 0
+
+
+def kernel_source(D: int, dtype, minb: int | None = None) -> str:
+    """The CUDA C source for dimension ``D`` and float32/float64 (for inspection and tests);
+    ``minb`` overrides :func:`min_blocks` (0: no ``__launch_bounds__``)."""
     f32 = np.dtype(dtype) == np.float32
-    return (_SOURCE.replace("__D__", str(int(D))).replace("__TPB__", str(TPB))
+    minb = min_blocks(D, dtype) if minb is None else int(minb)
+    bounds = f"__launch_bounds__({TPB}, {minb})" if minb > 0 else ""
+    return (_SOURCE.replace("__D__", str(int(D))).replace("__TPB__", str(TPB)).replace("__BOUNDS__", bounds)
             .replace("__TILE__", str(tile_columns(D, dtype)))
             .replace("__REAL__", "float" if f32 else "double")
             .replace("__EX2__", "exp2f" if f32 else "exp2").replace("__LG2__", "log2f" if f32 else "log2"))
@@ -161,9 +188,138 @@ def _module(D: int, dtype):
     key = (int(D), np.dtype(dtype).str)
     if key not in _modules:
         # no -std flag: the source is plain C, and NVRTC's accepted dialects change by version
-        opts = ("--use_fast_math",) if np.dtype(dtype) == np.float32 else ()
-        _modules[key] = cp.RawModule(code=kernel_source(D, dtype), options=opts)
+        _modules[key] = cp.RawModule(code=kernel_source(D, dtype), options=nvrtc_options(dtype))
     return _modules[key]
+
+
+def nvrtc_options(dtype) -> tuple:
+    """The module's own NVRTC options (CuPy adds ``-arch``, ``-ftz=true`` ...)."""
+    return ("--use_fast_math",) if np.dtype(dtype) == np.float32 else ()
+
+
+# the shifted row sum S is trusted in [2^-60, 2^100] (see the module docstring)
+S_LOW, S_HIGH = 2.0 ** -60, 2.0 ** 100
+
+_ELEMENTWISE = {
+    # u_i = -|x_i|^2 k2 - sigma_i with sigma_i = -f_prev_i k2
+    "prep_u": ("T prev, T xx, T k2", "T u", "T sigma = -prev * k2; u = -xx * k2 - sigma;"),
+    # w_j = (h_j - |y_j|^2) k2 for the shift kernel and hs_j = h_j k2 for the safe kernel,
+    # -1e30 for zero weights (h = -inf)
+    "prep_w": ("T h, T yy, T k2", "T w, T hs",
+               "bool f = isfinite(h); w = f ? (h - yy) * k2 : (T)-1e30; hs = f ? h * k2 : (T)-1e30;"),
+    # the splits' partial sums -> the output, and the rows whose sum is not trusted
+    "finish": ("T prev, raw T part, T k2, int32 n_split, int32 n_rows, T lo, T hi",
+               "T out, int32 bad, raw int32 nbad",
+               """T S = 0;
+               for (int k = 0; k < n_split; ++k) S += part[(size_t)k * n_rows + i];
+               T sigma = -prev * k2;
+               out = -(sigma + log2(S)) / k2;
+               bad = !(S >= lo && S <= hi);   /* also NaN and inf */
+               if (bad) atomicAdd(&nbad[0], 1);"""),
+    # (max, sum, cost-sum) partials of the safe kernel -> output and mean cost (masked: bad rows)
+    "combine": ("raw T pm, raw T ps, raw T pc, T k2, int32 n_split, int32 n_rows, int32 masked, int32 bad",
+                "T out, raw T mean",
+                """if (!masked || bad) {
+                   T M = pm[i];
+                   for (int k = 1; k < n_split; ++k) M = max(M, pm[(size_t)k * n_rows + i]);
+                   T S = 0, SC = 0;
+                   for (int k = 0; k < n_split; ++k) {
+                       size_t o = (size_t)k * n_rows + i;
+                       T r = exp2(pm[o] - M);
+                       S += ps[o] * r;
+                       SC += pc[o] * r;
+                   }
+                   out = -(M + log2(S)) / k2;
+                   if (!masked) mean[i] = SC / S;
+               }"""),
+}
+_ELEMENTWISE_KERNELS: dict = {}
+
+
+class CupyKernels:
+    """The device side of :class:`OnlineSoftmin`: the RawModule's two kernels and five fused
+    ElementwiseKernels (each call of a method is one launch, asynchronous)."""
+
+    def __init__(self, D: int, dtype):
+        cp = cupy_or_raise()
+        self.mod = _module(D, dtype)
+        self._shift = self.mod.get_function("softmin_shift")
+        self._safe = self.mod.get_function("softmin_safe")
+        for name, (ins, outs, body) in _ELEMENTWISE.items():
+            if name not in _ELEMENTWISE_KERNELS:
+                _ELEMENTWISE_KERNELS[name] = cp.ElementwiseKernel(ins, outs, body, f"kantorovich_softmin_{name}")
+            setattr(self, name, _ELEMENTWISE_KERNELS[name])
+
+    def shift(self, grid, xs, u, y, w, n, m, cps, part):
+        self._shift(grid, (TPB,), (xs, u, y, w, np.int32(n), np.int32(m), np.int32(cps), part))
+
+    def safe(self, grid, x, y, hs, k2, p_half, p_kind, n, m, cps, row_mask, masked, pm, ps, pc):
+        dt = x.dtype.type
+        self._safe(grid, (TPB,), (x, y, hs, dt(k2), dt(p_half), np.int32(p_kind), np.int32(n), np.int32(m),
+                                  np.int32(cps), row_mask, np.int32(masked), pm, ps, pc))
+
+
+class NumpyKernels:
+    """numpy model of :class:`CupyKernels` for the tests: the same arguments, splits, partial
+    sums, flags and masks, computed with numpy in float64 (no fast-math, no FTZ)."""
+
+    def __init__(self, D: int, dtype):
+        self.launches: list = []
+
+    def _cols(self, grid, m, cps):
+        for k in range(grid[1]):
+            j0 = k * cps
+            yield k, j0, min(m, j0 + cps)
+
+    def shift(self, grid, xs, u, y, w, n, m, cps, part):
+        self.launches.append(("shift", grid))
+        assert grid[0] * 2 * TPB >= n and grid[1] * cps >= m > (grid[1] - 1) * cps
+        for k, j0, j1 in self._cols(grid, m, cps):
+            v = w[None, j0:j1] + u[:, None] + xs @ y[j0:j1].T
+            with np.errstate(over="ignore"):
+                part[k] = np.exp2(v.astype(np.float64)).sum(axis=1)
+
+    def safe(self, grid, x, y, hs, k2, p_half, p_kind, n, m, cps, row_mask, masked, pm, ps, pc):
+        self.launches.append(("safe", grid, bool(masked)))
+        assert grid[0] * TPB >= n and grid[1] * cps >= m > (grid[1] - 1) * cps
+        rows = np.arange(n)
+        if masked:  # whole blocks of TPB rows run when one of their rows is flagged
+            blk = np.flatnonzero(np.add.reduceat(row_mask, np.arange(0, n, TPB)) > 0)
+            rows = rows[np.isin(rows // TPB, blk)]
+        for k, j0, j1 in self._cols(grid, m, cps):
+            c = ((x[rows, None, :].astype(float) - y[None, j0:j1, :]) ** 2).sum(-1)
+            c = c if p_kind == 0 else (np.sqrt(c) if p_kind == 1 else c ** p_half)
+            v = hs[None, j0:j1] - c * k2
+            mx = v.max(axis=1)
+            e = np.exp2(v - mx[:, None])
+            pm[k, rows], ps[k, rows], pc[k, rows] = mx, e.sum(axis=1), (e * c).sum(axis=1)
+
+    def prep_u(self, prev, xx, k2):
+        sigma = -prev * k2
+        return -xx * k2 - sigma
+
+    def prep_w(self, h, yy, k2):
+        f = np.isfinite(h)
+        with np.errstate(invalid="ignore"):
+            return (np.where(f, (h - yy) * k2, -1e30).astype(h.dtype),
+                    np.where(f, h * k2, -1e30).astype(h.dtype))
+
+    def finish(self, prev, part, k2, ns, n, lo, hi, out, bad, nbad):
+        S = part[:ns].sum(axis=0)
+        sigma = -prev * k2
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out[...] = -(sigma + np.log2(S)) / k2
+        bad[...] = ~((S >= lo) & (S <= hi))
+        nbad[0] += int(bad.sum())
+
+    def combine(self, pm, ps, pc, k2, ns, n, masked, bad, out, mean):
+        rows = np.flatnonzero(bad) if masked else np.arange(n)
+        M = pm[:ns, rows].max(axis=0)
+        r = np.exp2(pm[:ns, rows] - M)
+        S = (ps[:ns, rows] * r).sum(axis=0)
+        out[rows] = -(M + np.log2(S)) / k2
+        if not masked:
+            mean[rows] = (pc[:ns, rows] * r).sum(axis=0) / S
 
 
 def _sm_count(cp) -> int:
@@ -173,20 +329,51 @@ def _sm_count(cp) -> int:
         return 132
 
 
-def _splits(rows_per_block: int, n: int, m: int, cp) -> int:
-    blocks = max(1, -(-n // rows_per_block))
-    want = max(1, -(-4 * _sm_count(cp) // blocks))
-    return int(max(1, min(want, max(1, m // (4 * TPB)))))
+RESIDENT_BLOCKS = 8  # blocks of TPB threads resident per SM (32 registers, <= 8 KiB smem at D <= 5)
+
+
+def split_count(row_blocks: int, m: int, n_sm: int = 132, resident: int = RESIDENT_BLOCKS) -> int:
+    """Column splits (``grid.y``) for ``row_blocks`` blocks of rows and ``m`` columns.
+
+    Every block does the same work, and an SM's time is the work of the blocks it gets, so a
+    launch of ``B = row_blocks * ns`` blocks takes ``ceil(B / n_SM) / ns`` (in units of one
+    unsplit row block). The rule: at least ``4 n_SM`` blocks (latency hiding) when the rows are
+    fewer, at most ``resident * n_SM`` (one wave), at least one tile (``TPB`` columns) per
+    split; among those, the ``ns`` with the best balance ``B / (n_SM ceil(B / n_SM))``, the
+    smallest on a tie. E.g. on 132 SMs: n = 1e5 -> 196 row blocks x 4 (99 %, where
+    ``ceil(4 n_SM / row_blocks)`` = 3 gave 89 %); 4e4 -> 79 x 10 (99.7 %); 1e6 -> 1.
+    """
+    rb, m, n_sm = max(1, int(row_blocks)), max(1, int(m)), max(1, int(n_sm))
+    lo = max(1, -(-4 * n_sm // rb))
+    hi = max(lo, (resident * n_sm) // rb)
+    cap = max(1, m // TPB)
+    lo, hi = min(lo, cap), min(hi, cap)
+    best, best_bal = lo, -1.0
+    for ns in range(lo, hi + 1):
+        B = rb * ns
+        bal = B / (n_sm * -(-B // n_sm))
+        if bal > best_bal + 1e-12:
+            best, best_bal = ns, bal
+    return int(best)
+
+
+def launch_splits(rows_per_block: int, n: int, m: int, n_sm: int = 132) -> tuple[int, int]:
+    """(splits, columns per split) of a launch: :func:`split_count`, every split non-empty."""
+    ns = split_count(max(1, -(-n // rows_per_block)), m, n_sm)
+    cps = -(-m // ns)
+    return -(-m // cps), cps
 
 
 class OnlineSoftmin:
     """Callable ``softmin(eps, h, with_mean_cost=False)`` over ``C_ij = |x_i - y_j|^p`` (CuPy).
 
-    Keeps the centred clouds and the previous output (the known shift of the next call).
+    Keeps the centred clouds, ``2 k2 x`` of the last eps, and the previous output (the known
+    shift of the next call). ``xp`` / ``kernels`` / ``n_sm``: the array module, the kernels
+    (:class:`CupyKernels` or :class:`NumpyKernels`) and the SM count; the defaults are CuPy's.
     """
 
-    def __init__(self, x, y, p: float):
-        cp = cupy_or_raise()
+    def __init__(self, x, y, p: float, *, xp=None, kernels=None, n_sm: int | None = None):
+        cp = cupy_or_raise() if xp is None else xp
         self.cp = cp
         self.dtype = np.dtype(x.dtype)
         self.p = float(p)
@@ -200,61 +387,62 @@ class OnlineSoftmin:
         if max(self.n, self.m) > MAX_POINTS:  # the kernels take int n, m and int row indices
             raise ValueError(f"the CuPy soft-min takes at most {MAX_POINTS} points per side; "
                              f"got {self.n} and {self.m}.")
-        self.mod = _module(self.D, self.dtype)
+        self.k = CupyKernels(self.D, self.dtype) if kernels is None else kernels
+        self.n_sm = (_sm_count(cp) if xp is None else 132) if n_sm is None else int(n_sm)
         self.prev = None
-        self.n_fallback = 0
+        self._xs_eps, self._xs = None, None
+        self._bad = cp.zeros(self.n, dtype=np.int32)
+        self._nbad = cp.zeros(1, dtype=np.int32)  # rows redone by the safe kernel (device counter)
+        self._n_safe_calls = 0
+        self._scratch = cp.empty(1, dtype=self.dtype)  # the masked combine writes no mean
 
-    def _safe(self, eps, h, with_mean_cost):
+    @property
+    def n_fallback(self) -> int:
+        """Rows computed by the safe kernel so far (every row of a call without a shift, and the
+        flagged rows of shift calls). Reading it synchronises with the device."""
+        return int(self._nbad[0]) + self._n_safe_calls * self.n
+
+    def _grid(self, rows_per_block):
+        """((row blocks, splits), columns per split) of a launch."""
+        ns, cps = launch_splits(rows_per_block, self.n, self.m, self.n_sm)
+        return ((self.n + rows_per_block - 1) // rows_per_block, ns), cps
+
+    def _safe(self, k2, hs, out, mean, masked):
         cp, dt = self.cp, self.dtype
-        k2 = _LOG2E / eps
-        hs = cp.where(cp.isfinite(h), h * k2, -1e30).astype(dt)
-        ns = _splits(TPB, self.n, self.m, cp)
-        cps = -(-self.m // ns)
-        ns = -(-self.m // cps)
-        pm = cp.empty((ns, self.n), dtype=dt)
+        grid, cps = self._grid(TPB)
+        pm = cp.empty((grid[1], self.n), dtype=dt)
         ps = cp.empty_like(pm)
         pc = cp.empty_like(pm)
         p_kind = 0 if self.p == 2.0 else (1 if self.p == 1.0 else 2)
-        k = self.mod.get_function("softmin_safe")
-        k(((self.n + TPB - 1) // TPB, ns), (TPB,),
-          (self.x, self.y, hs, dt.type(k2), dt.type(self.p / 2), np.int32(p_kind), np.int32(self.n),
-           np.int32(self.m), np.int32(cps), pm, ps, pc))
-        M = pm.max(axis=0)
-        r = cp.exp2(pm - M[None, :])
-        S = (ps * r).sum(axis=0)
-        out = -(M + cp.log2(S)) / dt.type(k2)
-        if with_mean_cost:
-            return out, (pc * r).sum(axis=0) / S
-        return out
+        self.k.safe(grid, self.x, self.y, hs, k2, self.p / 2, p_kind, self.n, self.m, cps,
+                    self._bad, int(masked), pm, ps, pc)
+        self.k.combine(pm, ps, pc, dt.type(k2), np.int32(grid[1]), np.int32(self.n), np.int32(masked),
+                       self._bad, out, mean)
 
     def __call__(self, eps: float, h, with_mean_cost: bool = False):
         cp, dt = self.cp, self.dtype
         eps = float(eps)
         h = h.astype(dt, copy=False)
-        if with_mean_cost or self.p != 2.0 or self.prev is None:
-            out = self._safe(eps, h, with_mean_cost)
-            self.prev = out[0] if with_mean_cost else out
-            return out
         k2 = dt.type(_LOG2E / eps)
-        sigma = -self.prev * k2
-        u = (-self.xx * k2 - sigma).astype(dt)
-        xs = cp.ascontiguousarray((2 * k2) * self.x, dtype=dt)
-        w = cp.where(cp.isfinite(h), (h - self.yy) * k2, -1e30).astype(dt)
-        rows_per_block = 2 * TPB
-        ns = _splits(rows_per_block, self.n, self.m, cp)
-        cps = -(-self.m // ns)
-        ns = -(-self.m // cps)
-        part = cp.empty((ns, self.n), dtype=dt)
-        k = self.mod.get_function("softmin_shift")
-        k(((self.n + rows_per_block - 1) // rows_per_block, ns), (TPB,),
-          (xs, u, self.y, w, np.int32(self.n), np.int32(self.m), np.int32(cps), part))
-        S = part.sum(axis=0)
-        bad = ~cp.isfinite(S) | (S <= 0)
-        if bool(bad.any()):  # the shift was too far off for some row: redo all rows safely
-            self.n_fallback += 1
-            out = self._safe(eps, h, False)
-        else:
-            out = -(sigma + cp.log2(S)) / k2
+        out = cp.empty(self.n, dtype=dt)
+        w, hs = self.k.prep_w(h, self.yy, k2)
+        if with_mean_cost or self.p != 2.0 or self.prev is None:
+            mean = cp.empty(self.n, dtype=dt)
+            self._safe(_LOG2E / eps, hs, out, mean, masked=False)
+            self._n_safe_calls += 1
+            self.prev = out
+            return (out, mean) if with_mean_cost else out
+        if self._xs_eps != eps:  # 2 k2 x changes only with eps
+            self._xs = cp.ascontiguousarray((2 * k2) * self.x, dtype=dt)
+            self._xs_eps = eps
+        u = self.k.prep_u(self.prev, self.xx, k2)
+        grid, cps = self._grid(2 * TPB)
+        part = cp.empty((grid[1], self.n), dtype=dt)
+        self.k.shift(grid, self._xs, u, self.y, w, self.n, self.m, cps, part)
+        self.k.finish(self.prev, part, k2, np.int32(grid[1]), np.int32(self.n), dt.type(S_LOW),
+                      dt.type(S_HIGH), out, self._bad, self._nbad)
+        # rows whose shift was too far off: only their blocks run, on the device, no read back
+        self._safe(_LOG2E / eps, hs, out, self._scratch, masked=True)
         self.prev = out
         return out
 
