@@ -179,3 +179,8 @@ def test_torch_cuda_handover_is_a_cupy_view():
     t = torch.arange(8, dtype=torch.float32, device="cuda")
     v = to_kernel(t)
     assert type(v).__module__.startswith("cupy") and v.data.ptr == t.data_ptr()
+
+
+def test_dtype_arguments_are_not_arrays():
+    assert kind_of(np.float32) is None and kind_of(np.dtype("float32")) is None
+    assert caller(np.ones(3), np.float32, torch.float32).direct

@@ -52,8 +52,8 @@ def kind_of(x: Any) -> str | None:
 
     Decided from the type's module, so no optional library is imported to answer.
     """
-    if x is None or isinstance(x, (numbers.Number, str, bytes, list, tuple, dict)):
-        return None
+    if x is None or isinstance(x, (numbers.Number, str, bytes, list, tuple, dict, type, np.dtype)):
+        return None  # (classes such as np.float32 passed as dtype= carry unbound array methods)
     if isinstance(x, np.ndarray) or isinstance(x, np.generic):
         return "numpy"
     top = type(x).__module__.split(".")[0]
