@@ -237,3 +237,34 @@ def test_auction_points_of_extreme_magnitude():
                         rel_tol=1e-9)
     assert math.isclose(wasserstein(x * 1e300, y * 1e300, method="auction"),
                         wasserstein(x, y, method="auction") * 1e300, rel_tol=1e-9)
+
+
+# ----------------------------------------------------------------------------- geometry checks
+def test_pointcloud_costs_far_from_unit_scale():
+    from kantorovich.ot import PointCloud
+
+    assert PointCloud([[1e200, 0.0]], [[0.0, 0.0]], cost="euclidean").cost_matrix()[0, 0] == 1e200
+    assert PointCloud([[1e-200, 0.0]], [[0.0, 0.0]], cost="euclidean").cost_matrix()[0, 0] == 1e-200
+    c = PointCloud([[3e150, 4e150], [1.0, 2.0]], [[0.0, 0.0]], cost=0.5).cost_matrix()
+    assert c[0, 0] == pytest.approx(5e150 ** 0.5, rel=1e-15) and c[1, 0] == 5.0 ** 0.25
+    # ordinary scales: the same numbers as the plain formula, bit for bit
+    g = np.random.default_rng(0)
+    x, y = g.normal(size=(7, 3)), g.normal(size=(5, 3))
+    for p in (1.0, 2.0, 1.5):
+        ref = (((x[:, None] - y[None]) ** 2).sum(-1)) ** (p / 2)
+        np.testing.assert_array_equal(PointCloud(x, y, cost=p).cost_matrix(), ref)
+
+
+def test_geometry_dtype_must_be_float32_or_float64():
+    from kantorovich.ot import DenseGeometry, PointCloud
+
+    for dt in (np.int64, complex, np.float16, object):
+        with pytest.raises(ValueError, match="`dtype` must be None, float32 or float64"):
+            DenseGeometry([[1.5, 2.5]], dtype=dt)
+        with pytest.raises(ValueError, match="`dtype` must be None, float32 or float64"):
+            PointCloud([[1.5]], [[0.25]], dtype=dt)
+    for f in (lambda: DenseGeometry([[1.0]], dtype="bogus"), lambda: PointCloud([[1.0]], [[0.0]], dtype="bogus")):
+        with pytest.raises(TypeError, match="`dtype`"):
+            f()
+    assert PointCloud([[1.5]], [[0.25]], dtype=np.float32).dtype == np.float32
+    assert DenseGeometry([[1.5]], dtype="float64").dtype == np.float64
