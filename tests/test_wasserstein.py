@@ -268,3 +268,32 @@ def test_geometry_dtype_must_be_float32_or_float64():
             f()
     assert PointCloud([[1.5]], [[0.25]], dtype=np.float32).dtype == np.float32
     assert DenseGeometry([[1.5]], dtype="float64").dtype == np.float64
+
+
+# ----------------------------------------------------------------------------- far points, large p
+def test_one_far_pair_keeps_the_unit_scale_costs():
+    g = np.random.default_rng(0)
+    x, y = g.normal(size=(6, 2)), g.normal(size=(6, 2)) + 1
+    w6 = wasserstein(x, y, p=2)
+    # the far pair is matched to itself at cost 1: W_2^2 = (6 W_2(x, y)^2 + 1) / 7
+    X, Y = np.r_[x, [[1e200, 0.0]]], np.r_[y, [[1e200, 1.0]]]
+    assert wasserstein(X, Y, p=2) == pytest.approx(math.sqrt((6 * w6 ** 2 + 1) / 7), rel=1e-12)
+    assert wasserstein(X, Y, p=2, method="auction") == pytest.approx(math.sqrt((6 * w6 ** 2 + 1) / 7), rel=1e-12)
+    # p = 1, coordinates 1e300: the optimum pairs (0,0)-(3,1), (1,0)-(2,0) and the far pair
+    got = wasserstein([[0.0, 0.0], [1.0, 0.0], [1e300, 0.0]], [[2.0, 0.0], [3.0, 1.0], [1e300, 1.0]])
+    assert got == pytest.approx((math.sqrt(10) + 2) / 3, rel=1e-14)
+
+
+def test_large_p_exact_path_is_monotone_and_finite():
+    g = np.random.default_rng(0)
+    x, y = g.normal(size=(6, 2)), g.normal(size=(5, 2)) + 1
+    vals = [wasserstein(x, y, p=p) for p in (1, 2, 50, 500)]
+    assert all(a <= b * (1 + 1e-12) for a, b in zip(vals, vals[1:]))  # W_p grows with p
+    # every W_p lies below the largest distance and above W_1
+    assert vals[-1] <= cdist(x, y).max()
+    # square with all distances 3 or 3 sqrt 2: W_p = 3 for every p
+    a, b = [[0.0, 0.0], [3.0, 0.0]], [[0.0, 3.0], [3.0, 3.0]]
+    assert wasserstein(a, b, p=1e300) == 3.0
+    assert wasserstein(a, b, p=1e300, method="auction") == 3.0
+    with pytest.raises(ValueError, match="`p`"):
+        wasserstein(a, b, p=1e300, method="auction", exact_max_entries=1)
