@@ -195,6 +195,11 @@ def wasserstein(x, y, a=None, b=None, *, p=1, method="auto", eps=None,
 
     Notes
     -----
+    Scales: when the exact costs overflow or the optimum lies below 2**-30 of the largest cost
+    (one far pair of points next to unit-scale ones, large p), the exact path solves the LP at
+    the scale of W_p itself (costs (D / t)^p clipped at 2**24, t an upper bound on W_p from a
+    previous plan); a KantorovichWarning says when the value is only an upper bound.
+
     CuPy inputs are copied to the host (the 1-D path keeps them on the device when the 1-D
     solver accepts CuPy). Complexity: 1-D O((n+m) log(n+m)); exact about O(n^2 m) (POT's
     network simplex; n = 2000 takes about a second); Sinkhorn O(n m) per iteration.

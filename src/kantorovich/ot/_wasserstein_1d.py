@@ -480,8 +480,12 @@ def wasserstein_1d(u_values, v_values, u_weights=None, v_weights=None, *, p=1, b
     weights (radix payload; numpy: one complex-valued sort; CuPy: argsort and gather). Equal-size unweighted
     rows need no merge: :math:`W_p^p = \frac1n \sum_i |x_{(i)} - y_{(i)}|^p`. Computation is
     float64 on the CPU; the CuPy path keeps float32 input in float32 for the sort and
-    accumulates in float64. For p != 1 the values are rescaled by an exact power of two so
-    that ``|x - y|^p`` neither overflows nor underflows for moderate p.
+    accumulates in float64. For p != 1 the values are first rescaled by an exact power of two
+    from the largest |value|; a row whose sum then overflows or underflows (a far value, even
+    of zero weight; large p; p = 1 sums beyond float64) is recomputed as
+    ``D * (sum m (|d| / D)^p)^(1/p)`` with D the largest moved distance, so W_p is right for
+    every p >= 1 (it tends to D as p grows) wherever it is representable (numpy and numba;
+    the CuPy path rescales by the largest value only).
 
     Infinite values: the distance between two equal infinities is taken as 0 and intervals
     of zero mass contribute nothing. So the result is ``inf`` whenever some positive mass
