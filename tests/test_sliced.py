@@ -285,3 +285,12 @@ def test_far_zero_weight_point_does_not_zero_the_sliced_distance():
     # huge coordinates of either sign: no OverflowError
     assert np.isfinite(sliced_wasserstein([[1.7976931348623157e308, 0.0]], [[1.0, 2.0]], n_projections=2,
                                           p=1.5, rng=0))
+
+
+def test_max_sliced_refinement_ignores_a_far_zero_weight_point():
+    x = [[0.0, 0.0], [1.0, 0.0], [1e300, 0.0]]
+    y = [[2.0, 0.0], [3.0, 1.0]]
+    for refine in (0, 20):
+        got = max_sliced_wasserstein(x, y, a=[1.0, 1.0, 0.0], p=2, n_projections=8, rng=0, refine=refine)
+        ref = max_sliced_wasserstein(x[:2], y, p=2, n_projections=8, rng=0, refine=refine)
+        assert got == ref
