@@ -35,6 +35,19 @@ INF = np.inf
 
 
 @njit(cache=True, inline="always")
+def _cost1(a, b, p):
+    """|a - b|^p (the plain cost: a loop of it vectorises)."""
+    if a == b:  # also for two equal infinities, where a - b would be NaN
+        return 0.0
+    d = abs(a - b)
+    if p == 1.0:
+        return d
+    if p == 2.0:
+        return d * d
+    return d ** p
+
+
+@njit(cache=True, inline="always")
 def _cost(a, b, p, div):
     """(|a - b| / div)^p; |a - b| / div in max mode (p = INF)."""
     if a == b:  # also for two equal infinities, where a - b would be NaN
@@ -58,7 +71,20 @@ def _acc(s, mass, c, p):
 
 
 @njit(cache=True, parallel=True)
-def _equal_uniform_rows(xs, ys, p, div):
+def _equal_uniform_rows(xs, ys, p):
+    B, n = xs.shape
+    out = np.empty(B)
+    for b in prange(B):
+        s = 0.0
+        for i in range(n):
+            s += _cost1(xs[b, i], ys[b, i], p)
+        out[b] = s / n
+    return out
+
+
+@njit(cache=True, parallel=True)
+def _equal_uniform_rows_div(xs, ys, p, div):
+    """As _equal_uniform_rows with per-row divisors, or the max mode (p = INF)."""
     B, n = xs.shape
     out = np.empty(B)
     for b in prange(B):
@@ -70,9 +96,27 @@ def _equal_uniform_rows(xs, ys, p, div):
 
 
 @njit(cache=True, parallel=True)
-def _equal_uniform_one(x, y, p, div):
+def _equal_uniform_one(x, y, p):
     n = x.shape[0]
     # fixed chunks, summed in order: the result does not depend on the thread count
+    n_chunks = 64 if n >= 1 << 16 else 1
+    part = np.zeros(n_chunks)
+    step = (n + n_chunks - 1) // n_chunks
+    for c in prange(n_chunks):
+        s = 0.0
+        for i in range(c * step, min(n, (c + 1) * step)):
+            s += _cost1(x[i], y[i], p)
+        part[c] = s
+    s = 0.0
+    for c in range(n_chunks):
+        s += part[c]
+    return s / n
+
+
+@njit(cache=True, parallel=True)
+def _equal_uniform_one_div(x, y, p, div):
+    """As _equal_uniform_one with a divisor, or the max mode (p = INF)."""
+    n = x.shape[0]
     n_chunks = 64 if n >= 1 << 16 else 1
     part = np.zeros(n_chunks)
     step = (n + n_chunks - 1) // n_chunks
@@ -98,10 +142,14 @@ def equal_uniform(xs, ys, p, div=None):
     """(B,) array of (1/n) sum_i (|xs[b, i] - ys[b, i]| / div[b])^p for sorted (B, n) rows
     (``p = INF``: max_i |xs[b, i] - ys[b, i]| / div[b])."""
     p = float(p)
+    if div is None and p != INF:  # the plain kernels (vectorised loops)
+        if xs.shape[0] == 1:
+            return np.array([_equal_uniform_one(xs[0], ys[0], p)])
+        return _equal_uniform_rows(xs, ys, p)
     div = _divisors(div, xs.shape[0])
     if xs.shape[0] == 1:
-        return np.array([_equal_uniform_one(xs[0], ys[0], p, div[0])])
-    return _equal_uniform_rows(xs, ys, p, div)
+        return np.array([_equal_uniform_one_div(xs[0], ys[0], p, div[0])])
+    return _equal_uniform_rows_div(xs, ys, p, div)
 
 
 @njit(cache=True)
@@ -378,3 +426,8 @@ def warm_up() -> None:
     merge_uniform(a, a[:, :1].copy(), 1.0)
     merge_weighted(a, w, a, w, 1.0)
     merge_weighted_chunked(a[0], w[0], a[0], w[0], 1.0)
+    # the rescaled second pass (largest moved difference, then per-row divisors)
+    equal_uniform(a, a, INF)
+    equal_uniform(np.vstack([a, a]), np.vstack([a, a]), 1.0, np.ones(2))
+    merge_uniform(a, a[:, :1].copy(), INF)
+    merge_weighted(a, w, a, w, INF)
