@@ -294,7 +294,7 @@ def test_scaling_within_rounding_of_one_is_refused():
     for sc in (1 + 1e-15, 1 + 1e-12):
         with pytest.raises(ValueError, match="`scaling`"):
             assignment(M, scaling=sc)
-    for kw in (dict(M=M), dict(x=np.random.default_rng(1).random((5, 2)), y=np.random.default_rng(2).random((5, 2)))):
+    for kw in ({"M": M}, {"x": np.random.default_rng(1).random((5, 2)), "y": np.random.default_rng(2).random((5, 2))}):
         with pytest.raises(ValueError, match="`scaling`"):
             assignment(**kw, scaling=1 + 1e-15)
     assert assignment(M, scaling=1.05).value == pytest.approx(_lsa_value(M), rel=1e-14)

@@ -24,8 +24,14 @@ from typing import Any
 import numpy as np
 
 from .._array_api import is_cupy
-from .._validation import (check_cost_matrix, check_float_dtype, check_positive, check_sample_pair, describe,
-                           xp_of)
+from .._validation import (
+    check_cost_matrix,
+    check_float_dtype,
+    check_positive,
+    check_sample_pair,
+    describe,
+    xp_of,
+)
 
 __all__ = ["DenseGeometry", "PointCloud", "as_geometry", "check_dense_memory"]
 

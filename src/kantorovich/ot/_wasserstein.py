@@ -293,7 +293,6 @@ def wasserstein(x, y, a=None, b=None, *, p=1, method="auto", eps=None,
                              f"got n = {n}, m = {m}{'' if uniform else ', non-uniform weights'}."
                              " Use method='exact' or 'sinkhorn'.")
         from ._auction import assignment
-
         from ._geometry import PointCloud
 
         # a float cost p is |x - y|^p; assignment maps p = 1 and 2 to its dedicated kernels
