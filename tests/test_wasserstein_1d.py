@@ -784,3 +784,17 @@ def test_none_values_and_weights_rows_beyond_the_values():
     # a (1, n) value array is not a batch of two)
     with pytest.raises(ValueError, match="`u_weights` of shape"):
         wasserstein_1d([[1.0, 2.0]], [1.0, 3.0], np.array([[1.0, 1.0], [1.0, 3.0]]))
+
+
+def test_rescaled_pass_on_every_numba_kernel():
+    # merge_uniform (unequal sizes, uniform weights) at a p where the value-scale sum underflows
+    assert_allclose(wasserstein_1d([0.0, 1.0], [2.0, 3.0, 4.0], p=1100, backend="numba"),
+                    wasserstein_1d([0.0, 1.0], [2.0, 3.0, 4.0], p=1100, backend="numpy"), rtol=1e-14)
+    # the chunked weighted merge (n + m >= PAR_MERGE_MIN) with a far zero-weight value
+    g = np.random.default_rng(0)
+    n = 40_000
+    x, y, a, b = g.normal(size=n), g.normal(size=n + 3) + 1, g.random(n), g.random(n + 3)
+    for p in (1.0, 2.0, 3.0):
+        ref = wasserstein_1d(x, y, a, b, p=p, backend="numpy")
+        got = wasserstein_1d(np.r_[x, -1e300], y, np.r_[a, 0.0], b, p=p, backend="numba")
+        assert_allclose(got, ref, rtol=1e-12)
