@@ -287,3 +287,45 @@ def test_subnormal_costs():
     M = np.random.default_rng(0).random((5, 5))
     ref = assignment(M).value
     assert np.isclose(assignment(M * 1e-310).value, ref * 1e-310, rtol=1e-6)
+
+
+def test_scaling_within_rounding_of_one_is_refused():
+    M = np.random.default_rng(0).random((6, 6))
+    for sc in (1 + 1e-15, 1 + 1e-12):
+        with pytest.raises(ValueError, match="`scaling`"):
+            assignment(M, scaling=sc)
+    for kw in ({"M": M}, {"x": np.random.default_rng(1).random((5, 2)), "y": np.random.default_rng(2).random((5, 2))}):
+        with pytest.raises(ValueError, match="`scaling`"):
+            assignment(**kw, scaling=1 + 1e-15)
+    assert assignment(M, scaling=1.05).value == pytest.approx(_lsa_value(M), rel=1e-14)
+
+
+def test_eps_final_beyond_the_cost_range_still_gives_the_optimum():
+    M = np.random.default_rng(0).random((6, 6))
+    for e in (1e15, 1e16, 1e300):
+        res = assignment(M, eps_final=e)
+        assert res.value == pytest.approx(_lsa_value(M), rel=1e-14)
+        assert res.exact
+        _check_certificate(res, M)
+
+
+def test_certificate_refuses_potentials_that_dwarf_the_costs():
+    # feasible potentials shifted by +-2**40 prove nothing at the costs' scale: not exact
+    from kantorovich.ot import _auction as A
+
+    M = np.random.default_rng(0).integers(0, 9, size=(6, 6)).astype(float)
+    prob = A._prepare(M, None, None, "sqeuclidean")
+    ops = A._Ops(prob, "numpy")
+    r = linear_sum_assignment(prob.C)[1].astype(np.int64)
+    res = assignment(M)
+    f, g = np.asarray(res.f) * prob.scale, np.asarray(res.g) * prob.scale
+    info = {}
+    out = A._certify_and_finish(ops, prob, r, f, g, 0.0, False, info)
+    assert out[3]  # the integer certificate at the costs' scale
+    out = A._certify_and_finish(ops, prob, r, f + 2.0 ** 40, g - 2.0 ** 40, 0.0, False, {})
+    assert not out[3]
+
+
+def test_huge_power_cost_is_a_value_error_naming_cost():
+    with pytest.raises(ValueError, match="`cost`"):
+        assignment(x=[[0.0], [2.0]], y=[[2.0], [0.0]], cost=1e300)

@@ -418,3 +418,23 @@ def test_cost_range_overflow_and_weight_total_overflow_are_errors(method):
         emd(a, a, M, method=method)
     with pytest.raises(ValueError, match="`a` must have a finite total mass"):
         emd(np.full(4, 1e308), np.full(4, 1e308), np.ones((4, 4)), method=method)
+
+
+def test_tol_below_float_resolution_is_a_value_error():
+    M = np.random.default_rng(0).random((5, 4))
+    with pytest.raises(ValueError, match="`tol` must be at least 1e-12"):
+        emd(None, None, M, tol=1e-300)
+    r = emd(None, None, M, tol=1e-12)
+    assert r.certified
+
+
+def test_first_emd_call_leaves_the_global_rng_alone():
+    # a fresh process: the lazy POT import (and whatever it imports) must not draw from np.random
+    import subprocess
+    import sys
+
+    code = ("import numpy as np; s = np.random.get_state(); from kantorovich.ot import emd; "
+            "emd(None, None, np.eye(2)); t = np.random.get_state(); "
+            "print(s[2] == t[2] and bool((s[1] == t[1]).all()))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "True"

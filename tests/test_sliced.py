@@ -273,3 +273,24 @@ def test_sliced_weights_with_overflowing_total_are_an_error(backend):
     x = np.random.default_rng(0).normal(size=(20, 3))
     with pytest.raises(ValueError, match="`a` must have a finite total mass"):
         sliced_wasserstein(x, x + 1, n_projections=5, a=np.full(20, 1e308), backend=backend)
+
+
+def test_far_zero_weight_point_does_not_zero_the_sliced_distance():
+    x = [[0.0, 0.0], [1.0, 0.0], [1e300, 0.0]]
+    y = [[2.0, 0.0], [3.0, 1.0]]
+    got = sliced_wasserstein(x, y, a=[1.0, 1.0, 0.0], p=2, n_projections=8, rng=0)
+    ref = sliced_wasserstein(x[:2], y, p=2, n_projections=8, rng=0)
+    assert_allclose(got, ref, rtol=1e-14)
+    assert got > 1.0
+    # huge coordinates of either sign: no OverflowError
+    assert np.isfinite(sliced_wasserstein([[1.7976931348623157e308, 0.0]], [[1.0, 2.0]], n_projections=2,
+                                          p=1.5, rng=0))
+
+
+def test_max_sliced_refinement_ignores_a_far_zero_weight_point():
+    x = [[0.0, 0.0], [1.0, 0.0], [1e300, 0.0]]
+    y = [[2.0, 0.0], [3.0, 1.0]]
+    for refine in (0, 20):
+        got = max_sliced_wasserstein(x, y, a=[1.0, 1.0, 0.0], p=2, n_projections=8, rng=0, refine=refine)
+        ref = max_sliced_wasserstein(x[:2], y, p=2, n_projections=8, rng=0, refine=refine)
+        assert got == ref

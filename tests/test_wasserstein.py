@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import sys
 import types
@@ -237,3 +238,63 @@ def test_auction_points_of_extreme_magnitude():
                         rel_tol=1e-9)
     assert math.isclose(wasserstein(x * 1e300, y * 1e300, method="auction"),
                         wasserstein(x, y, method="auction") * 1e300, rel_tol=1e-9)
+
+
+# ----------------------------------------------------------------------------- geometry checks
+def test_pointcloud_costs_far_from_unit_scale():
+    from kantorovich.ot import PointCloud
+
+    assert PointCloud([[1e200, 0.0]], [[0.0, 0.0]], cost="euclidean").cost_matrix()[0, 0] == 1e200
+    assert PointCloud([[1e-200, 0.0]], [[0.0, 0.0]], cost="euclidean").cost_matrix()[0, 0] == 1e-200
+    c = PointCloud([[3e150, 4e150], [1.0, 2.0]], [[0.0, 0.0]], cost=0.5).cost_matrix()
+    assert c[0, 0] == pytest.approx(5e150 ** 0.5, rel=1e-15) and c[1, 0] == 5.0 ** 0.25
+    # ordinary scales: the same numbers as the plain formula, bit for bit
+    g = np.random.default_rng(0)
+    x, y = g.normal(size=(7, 3)), g.normal(size=(5, 3))
+    for p in (1.0, 2.0, 1.5):
+        ref = (((x[:, None] - y[None]) ** 2).sum(-1)) ** (p / 2)
+        np.testing.assert_array_equal(PointCloud(x, y, cost=p).cost_matrix(), ref)
+
+
+def test_geometry_dtype_must_be_float32_or_float64():
+    from kantorovich.ot import DenseGeometry, PointCloud
+
+    for dt in (np.int64, complex, np.float16, object):
+        with pytest.raises(ValueError, match="`dtype` must be None, float32 or float64"):
+            DenseGeometry([[1.5, 2.5]], dtype=dt)
+        with pytest.raises(ValueError, match="`dtype` must be None, float32 or float64"):
+            PointCloud([[1.5]], [[0.25]], dtype=dt)
+    for f in (lambda: DenseGeometry([[1.0]], dtype="bogus"), lambda: PointCloud([[1.0]], [[0.0]], dtype="bogus")):
+        with pytest.raises(TypeError, match="`dtype`"):
+            f()
+    assert PointCloud([[1.5]], [[0.25]], dtype=np.float32).dtype == np.float32
+    assert DenseGeometry([[1.5]], dtype="float64").dtype == np.float64
+
+
+# ----------------------------------------------------------------------------- far points, large p
+def test_one_far_pair_keeps_the_unit_scale_costs():
+    g = np.random.default_rng(0)
+    x, y = g.normal(size=(6, 2)), g.normal(size=(6, 2)) + 1
+    w6 = wasserstein(x, y, p=2)
+    # the far pair is matched to itself at cost 1: W_2^2 = (6 W_2(x, y)^2 + 1) / 7
+    X, Y = np.r_[x, [[1e200, 0.0]]], np.r_[y, [[1e200, 1.0]]]
+    assert wasserstein(X, Y, p=2) == pytest.approx(math.sqrt((6 * w6 ** 2 + 1) / 7), rel=1e-12)
+    assert wasserstein(X, Y, p=2, method="auction") == pytest.approx(math.sqrt((6 * w6 ** 2 + 1) / 7), rel=1e-12)
+    # p = 1, coordinates 1e300: the optimum pairs (0,0)-(3,1), (1,0)-(2,0) and the far pair
+    got = wasserstein([[0.0, 0.0], [1.0, 0.0], [1e300, 0.0]], [[2.0, 0.0], [3.0, 1.0], [1e300, 1.0]])
+    assert got == pytest.approx((math.sqrt(10) + 2) / 3, rel=1e-14)
+
+
+def test_large_p_exact_path_is_monotone_and_finite():
+    g = np.random.default_rng(0)
+    x, y = g.normal(size=(6, 2)), g.normal(size=(5, 2)) + 1
+    vals = [wasserstein(x, y, p=p) for p in (1, 2, 50, 500)]
+    assert all(a <= b * (1 + 1e-12) for a, b in itertools.pairwise(vals))  # W_p grows with p
+    # every W_p lies below the largest distance and above W_1
+    assert vals[-1] <= cdist(x, y).max()
+    # square with all distances 3 or 3 sqrt 2: W_p = 3 for every p
+    a, b = [[0.0, 0.0], [3.0, 0.0]], [[0.0, 3.0], [3.0, 3.0]]
+    assert wasserstein(a, b, p=1e300) == 3.0
+    assert wasserstein(a, b, p=1e300, method="auction") == 3.0
+    with pytest.raises(ValueError, match="`p`"):
+        wasserstein(a, b, p=1e300, method="auction", exact_max_entries=1)

@@ -645,7 +645,7 @@ def test_chunked_weighted_merge_matches_reference(trial):
         wu[rng.integers(wu.size)] += 1e6
     p = [1.0, 2.0, 1.5, 3.0][trial % 4]
     ref = _wpp_reference(x[None], wu[None], y[None], wv[None], p)[0]
-    serial = K._merge_weighted_rows(x[None], wu[None], y[None], wv[None], p)[0]
+    serial = K._merge_weighted_rows(x[None], wu[None], y[None], wv[None], p, np.ones(1))[0]
     assert_allclose(serial, ref, rtol=1e-10)
     for chunks, blk in ((16, 4096), (7, 3), (64, 1), (2, 17), (1, 5), (33, 64)):
         got = K.merge_weighted_chunked(x, wu, y, wv, p, chunks, blk)
@@ -706,3 +706,95 @@ def test_plan_with_overflowing_potentials_warns_and_keeps_value():
     assert_allclose(r.value, ref.value * 1e300, rtol=1e-14)
     assert not np.isnan(r.f).any() and not np.isnan(r.g).any()
     assert_allclose(r.plan.toarray(), ref.plan.toarray())
+
+
+# ----------------------------------------------------------------------------- far values, large p
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_far_zero_weight_value_does_not_hide_unit_scale_differences(backend):
+    # a far value (even of zero weight) must not set the scale: W_p is set by the moved distances
+    assert wasserstein_1d([0.0, 1.0, -1e300], [2.0, 3.0], [1.0, 1.0, 0.0], p=3, backend=backend) == 2.0
+    assert_allclose(wasserstein_1d([0.0, 1.0, 1e200], [2.0, 3.0, 1e200], p=2, backend=backend),
+                    math.sqrt(8 / 3), rtol=1e-15)
+    # batch: only the affected row is redone, the others keep their values
+    x = np.array([[0.0, 1.0, 1e200], [0.0, 1.0, 5.0]])
+    got = wasserstein_1d(x, [2.0, 3.0, 1e200], p=2, backend=backend)
+    assert_allclose(got, [math.sqrt(8 / 3), wasserstein_1d(x[1], [2.0, 3.0, 1e200], p=2)], rtol=1e-15)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_large_p_tends_to_largest_moved_distance(backend):
+    for p in (1000, 1074, 1100, 1e300):
+        assert wasserstein_1d([0.0, 1.0], [2.0, 3.0], p=p, backend=backend) == 2.0
+        assert wasserstein_1d_plan([0.0, 1.0], [2.0, 3.0], p=p).value == 2.0
+    # one point against three: (sum m d^p)^(1/p) -> max d = 19.7 as p -> inf
+    assert_allclose(wasserstein_1d([-10.0], [1.0, -2.8, 9.7], [1.0], [4.0, 1.0, 1.0], p=1e300, backend=backend),
+                    19.7, rtol=1e-15)
+    # p large but moderate: compare with the exact sum in extended precision
+    import mpmath
+
+    p = 1500
+    d = [mpmath.mpf(19.7), mpmath.mpf(12.8), mpmath.mpf(11)]
+    m = [mpmath.mpf(1) / 6, mpmath.mpf(1) / 6, mpmath.mpf(4) / 6]
+    ref = float(mpmath.fsum(mi * di ** p for mi, di in zip(m, d)) ** (mpmath.mpf(1) / p))
+    assert_allclose(wasserstein_1d([-10.0], [1.0, -2.8, 9.7], [1.0], [4.0, 1.0, 1.0], p=p, backend=backend),
+                    ref, rtol=1e-13)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_sums_and_differences_beyond_float64(backend):
+    # p = 1: the sum of 30 distances of 2e307 overflowed
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert wasserstein_1d(np.full(30, 1e307), np.full(30, -1e307), backend=backend) == 2e307
+        # |values| >= 2**1023: the scale 2**1024 overflowed (OverflowError)
+        assert wasserstein_1d([1e308], [0.0], p=2, backend=backend) == 1e308
+        # |x - y| itself overflows for finite values: W_1 = 1.5e308 is representable
+        assert_allclose(wasserstein_1d([1e308], [-1e308, 1e308], None, [1.0, 3.0], p=3, backend=backend),
+                        1e308 * (2 / 4 ** (1 / 3)), rtol=1e-15)
+        # identical inputs at any scale: exactly 0
+        assert wasserstein_1d([1e-300, 3e-300], [3e-300, 1e-300], p=5, backend=backend) == 0.0
+        assert wasserstein_1d([5e-324, 0.0], [0.0, 0.0], p=2, backend=backend) == pytest.approx(5e-324 / 2 ** 0.5, abs=5e-324)
+    # positive mass moved to an infinity is still inf, at every p
+    for p in (1, 2, 1e300):
+        assert wasserstein_1d([1.0, np.inf], [1.0, 2.0], p=p, backend=backend) == np.inf
+
+
+def test_plan_far_values_and_large_p_give_value_and_no_nan():
+    from kantorovich.exceptions import KantorovichWarning
+
+    r = wasserstein_1d_plan([0.0, 1.0, -1e300], [2.0, 3.0], [1.0, 1.0, 0.0], p=3)
+    assert r.value == 2.0 or abs(r.value - 2.0) < 1e-15
+    u, v = [-10.0], [1.0, -2.8328848003381637, 10.0, 9.714024962733227, -2.872308423207869]
+    vw = [0.0, 4.1758084702588185, 1.0, 1.192092896e-07, 0.05550357114219078]
+    with pytest.warns(KantorovichWarning, match="potentials"):
+        r = wasserstein_1d_plan(u, v, [7.59137161986942], vw, p=1e300)
+    assert r.value == 20.0
+    assert not np.isnan(r.f).any() and not np.isnan(r.g).any()
+    # finite potentials where they fit: p = 1 with a far zero-weight point
+    r = wasserstein_1d_plan([0.0, 1.0, -1e300], [2.0, 3.0], [1.0, 1.0, 0.0], p=1)
+    assert r.value == 2.0 and np.all(np.isfinite(r.f)) and np.all(np.isfinite(r.g))
+
+
+def test_none_values_and_weights_rows_beyond_the_values():
+    with pytest.raises(TypeError, match="`u_values`"):
+        wasserstein_1d(None, np.array([1.0, 2.0]))
+    with pytest.raises(TypeError, match="`v_values`"):
+        wasserstein_1d(np.array([1.0, 2.0]), None)
+    # weights follow their values: shape (n,) or the values' shape (a (2, n) weight array for
+    # a (1, n) value array is not a batch of two)
+    with pytest.raises(ValueError, match="`u_weights` of shape"):
+        wasserstein_1d([[1.0, 2.0]], [1.0, 3.0], np.array([[1.0, 1.0], [1.0, 3.0]]))
+
+
+def test_rescaled_pass_on_every_numba_kernel():
+    # merge_uniform (unequal sizes, uniform weights) at a p where the value-scale sum underflows
+    assert_allclose(wasserstein_1d([0.0, 1.0], [2.0, 3.0, 4.0], p=1100, backend="numba"),
+                    wasserstein_1d([0.0, 1.0], [2.0, 3.0, 4.0], p=1100, backend="numpy"), rtol=1e-14)
+    # the chunked weighted merge (n + m >= PAR_MERGE_MIN) with a far zero-weight value
+    g = np.random.default_rng(0)
+    n = 40_000
+    x, y, a, b = g.normal(size=n), g.normal(size=n + 3) + 1, g.random(n), g.random(n + 3)
+    for p in (1.0, 2.0, 3.0):
+        ref = wasserstein_1d(x, y, a, b, p=p, backend="numpy")
+        got = wasserstein_1d(np.r_[x, -1e300], y, np.r_[a, 0.0], b, p=p, backend="numba")
+        assert_allclose(got, ref, rtol=1e-12)

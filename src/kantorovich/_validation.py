@@ -34,6 +34,7 @@ __all__ = [
     "check_probability",
     "check_rng",
     "describe",
+    "check_float_dtype",
     "pow2_exponent",
 ]
 
@@ -260,6 +261,20 @@ def check_rng(rng: Any, name: str = "rng") -> np.random.Generator:
     if isinstance(rng, np.random.Generator):
         return rng
     raise TypeError(f"`{name}` must be None, an int or a numpy.random.Generator; got {describe(rng)}.")
+
+
+def check_float_dtype(dtype: Any, name: str = "dtype"):
+    """``None`` or the numpy dtype float32 / float64 named by ``dtype``; a TypeError for what is
+    not a dtype at all, a ValueError for any other dtype (integer, complex, float16, object)."""
+    if dtype is None:
+        return None
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"`{name}` must be None, float32 or float64; got {describe(dtype)}.") from None
+    if dt not in (np.float32, np.float64):
+        raise ValueError(f"`{name}` must be None, float32 or float64; got {dt}.")
+    return dt
 
 
 def pow2_exponent(*arrays: Any, power: float = 1.0, threshold: float = 100.0) -> int:

@@ -58,6 +58,9 @@ _EMD_HINT = "use the general exact solver kantorovich.ot.emd(a, b, M) for it"
 _BACKENDS = ("auto", "numpy", "numba", "cuda")
 _EPS_FLOOR = 2.0 ** -42  # smallest eps in scaled cost units (costs scaled to max |C| in [0.5, 1))
 _MACH = np.finfo(np.float64).eps
+#: the most (in scaled cost units) by which an assignment proven "exact" may exceed the optimum
+#: through the rounding allowance of its certificate
+_CERT_MAX_EXCESS = 2.0 ** -20
 _LIST_K = 16  # per-row lists of the K best columns (numba kernel)
 _PAR_MIN = 512  # bid in parallel only when at least this many rows are unassigned
 _PAR_N = 1500  # below this n the numba kernels run on one thread (parallel start-up costs more)
@@ -157,9 +160,14 @@ def _prepare(M, x, y, cost) -> _Problem:
         lo = np.minimum(xa.min(0), ya.min(0))
         hi = np.maximum(xa.max(0), ya.max(0))
         diam = float(np.sqrt(((hi - lo) ** 2).sum()))
-        cmax = diam ** pw
-        if not np.isfinite(cmax):
+        if not math.isfinite(diam):
             raise ValueError("`x` and `y` are too spread out: the costs overflow float64.")
+        with np.errstate(over="ignore"):
+            cmax = float(np.float64(diam) ** pw)  # a Python float power raises OverflowError
+        if not math.isfinite(cmax):
+            raise ValueError(
+                f"`cost` = {cost!r} is too large for points this far apart: the largest cost "
+                f"{diam:.3g}**{pw:g} overflows float64. Use a smaller power or rescale `x` and `y`.")
         s = _pow2_scale(cmax)
         return _Problem(np.zeros((1, 1)), np.ascontiguousarray(xa), np.ascontiguousarray(ya),
                         kind, pw, s, xa.shape[0], False, cmax * s)
@@ -251,12 +259,26 @@ def _spfa_numpy(indptr, indices, red, perm, max_passes):
 # drivers
 # --------------------------------------------------------------------------------------------
 
+#: most phases an eps schedule may have (eps0 / eps_final is at most about 2**44 in scaled
+#: units, so the default scaling 5 gives about 20 phases, scaling 1.01 about 3000)
+MAX_PHASES = 10_000
+
+
 def _schedule(eps0: float, eps_final: float, theta: float) -> list[float]:
     out = []
     e = max(eps0, eps_final)
+    if e > eps_final and math.log(e / eps_final) > MAX_PHASES * math.log(theta):
+        raise ValueError(
+            f"`scaling` must be large enough for an eps schedule of at most {MAX_PHASES} phases; got "
+            f"{theta!r}, which needs about {math.log(e / eps_final) / math.log(theta):.3g} phases to go "
+            f"from eps = {e:.3g} to {eps_final:.3g} (scaled costs). Use a `scaling` of 2 to 10.")
     while e > eps_final:
         out.append(e)
-        e /= theta
+        nxt = e / theta
+        if not nxt < e:  # theta within rounding of 1
+            raise ValueError(f"`scaling` must be a float noticeably above 1; got {theta!r}, "
+                             "which does not change eps in floating point.")
+        e = nxt
     out.append(eps_final)
     return out
 
@@ -436,7 +458,10 @@ def _certify_and_finish(ops, prob, perm, u, v, S: float, exact: bool, info: dict
     viol = ops.violation(f, g)
     mag = max(1.0, float(np.abs(f).max()), float(np.abs(g).max()))
     info["dual_violation"] = max(viol, 0.0) / prob.scale
-    if viol > 16 * _MACH * mag:
+    # The certificate: f_i + g_j <= C_ij + 16 eps mag on all pairs and equality on the matching
+    # bound the value's excess over the optimum by n * 16 eps mag (scaled costs lie in [-1, 1]).
+    # Potentials far larger than the costs make that allowance meaningless: no proof then.
+    if viol > 16 * _MACH * mag or prob.n * 16 * _MACH * mag > _CERT_MAX_EXCESS:
         certified_exact = False
     return perm, f, g, certified_exact, method
 
@@ -467,9 +492,11 @@ def assignment(M=None, *, x=None, y=None, cost="sqeuclidean", backend="auto", ex
     eps_final : float, optional
         Last eps of the schedule, in cost units. Default: ``1/(n+1)`` for integer costs (exact
         by integrality), else ``range(C) / (4 n^2)``, refined automatically when the finisher's
-        candidate graph would be too large.
+        candidate graph would be too large. Values above the cost range ``max C - min C`` are
+        clamped to it (every assignment is then eps-optimal).
     scaling : float > 1
-        eps is divided by this factor from phase to phase (default 5).
+        eps is divided by this factor from phase to phase (default 5). A ValueError names it
+        when the schedule would need more than ``MAX_PHASES`` (10 000) phases.
     max_rounds : int
         Bidding rounds allowed per phase before a ConvergenceWarning.
     rng : None, int or Generator
@@ -514,6 +541,10 @@ def assignment(M=None, *, x=None, y=None, cost="sqeuclidean", backend="auto", ex
     check_rng(rng)
     on_gpu = any(is_cupy(a) for a in (M, x, y) if a is not None)
     prob = _prepare(M, x, y, cost)
+    if eps_final is not None and prob.c_range > 0.0:
+        # an eps beyond the cost range carries no information (every assignment is then
+        # eps-optimal) and lets the prices, hence the potentials, dwarf the costs: clamp it
+        eps_final = min(eps_final, prob.c_range / prob.scale)
     if backend == "auto":
         backend = "cuda" if on_gpu else "numba"
     n = prob.n

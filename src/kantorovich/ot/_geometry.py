@@ -24,7 +24,14 @@ from typing import Any
 import numpy as np
 
 from .._array_api import is_cupy
-from .._validation import check_cost_matrix, check_positive, check_sample_pair, describe, xp_of
+from .._validation import (
+    check_cost_matrix,
+    check_float_dtype,
+    check_positive,
+    check_sample_pair,
+    describe,
+    xp_of,
+)
 
 __all__ = ["DenseGeometry", "PointCloud", "as_geometry", "check_dense_memory"]
 
@@ -86,7 +93,7 @@ class DenseGeometry:
     kind = "dense"
 
     def __init__(self, M: Any, *, dtype=None):
-        self.C = check_cost_matrix(M, "M", dtype=dtype)
+        self.C = check_cost_matrix(M, "M", dtype=check_float_dtype(dtype))
 
     @classmethod
     def from_points(cls, x: Any, y: Any, cost: str | float = "sqeuclidean", *, dtype=None):
@@ -175,7 +182,7 @@ class PointCloud:
     kind = "pointcloud"
 
     def __init__(self, x: Any, y: Any, cost: str | float = "sqeuclidean", *, dtype=None):
-        self.x, self.y = check_sample_pair(x, y, dtype=dtype)
+        self.x, self.y = check_sample_pair(x, y, dtype=check_float_dtype(dtype))
         if isinstance(cost, str):
             if cost not in _COSTS:
                 raise ValueError(
@@ -203,10 +210,35 @@ class PointCloud:
         return is_cupy(self.x)
 
     def cost_block(self, i0: int, i1: int):
-        """Rows ``i0:i1`` of the cost matrix, computed by exact differences."""
+        """Rows ``i0:i1`` of the cost matrix, computed by exact differences.
+
+        Pairs whose sum of squared differences overflows or loses bits to underflow (distances
+        beyond about 1e154 or below 1e-146 in float64) are redone scaled by their largest
+        coordinate difference, as :meth:`diameter` does: |x - y| is then exact to rounding
+        wherever it is representable (its p-th power may still be 0 or inf)."""
         xp = xp_of(self.x)
         diff = self.x[i0:i1, None, :] - self.y[None, :, :]
-        sq = xp.sum(diff * diff, axis=-1)
+        with np.errstate(over="ignore", under="ignore"):
+            sq = xp.sum(diff * diff, axis=-1)
+        fi = np.finfo(sq.dtype)
+        bad = ~(sq >= float(fi.tiny) / float(fi.eps)) | ~(sq <= fi.max)
+        if bool(bad.any()):
+            bad &= xp.any(diff != 0, axis=-1)  # distinct points only (equal ones cost 0)
+        if bool(bad.any()):
+            db = diff[bad]
+            t = xp.max(xp.abs(db), axis=-1)
+            with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+                r = t * xp.sqrt(xp.sum((db / t[:, None]) ** 2, axis=-1))
+                cost = r if self.p == 1.0 else r ** self.p
+            if self.p == 1.0:
+                out = xp.sqrt(sq)
+            elif self.p == 2.0:
+                out = sq
+            else:
+                with np.errstate(over="ignore", under="ignore"):
+                    out = sq ** (self.p / 2.0)
+            out[bad] = cost
+            return out
         if self.p == 2.0:
             return sq
         if self.p == 1.0:
@@ -269,6 +301,7 @@ class PointCloud:
 
 def as_geometry(M_or_geometry: Any, *, dtype=None):
     """A geometry from a geometry (returned as is, cast to ``dtype``) or a bare cost matrix."""
+    dtype = check_float_dtype(dtype)
     if isinstance(M_or_geometry, (DenseGeometry, PointCloud)):
         g = M_or_geometry
         return g.astype(dtype) if dtype is not None and g.dtype != np.dtype(dtype) else g

@@ -346,6 +346,8 @@ def _ascent_direction(xa, ya, aw, bw, theta, p, xp):
     cv = _breakpoints(None if bw is None else bw[oy][None], m, 1, xp)
     iu, iv, mass = (t[0] for t in _merge_cells(cu, cv, xp))
     D = X[ox[iu]] - Y[oy[iv]]  # (n + m - 1, d) displacements of the coupled pairs
+    # cells of zero mass (a far zero-weight point) move nothing: they must not set the scale
+    D = xp.where((mass > 0)[:, None], D, 0.0)
     top = float(xp.max(xp.abs(D)))
     if top > 0:  # the direction is scale-free: work at unit scale so |proj|^(p-1) stays finite
         D = D / top

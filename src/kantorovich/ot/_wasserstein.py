@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 
@@ -40,6 +41,90 @@ def _cost_matrix(x: np.ndarray, y: np.ndarray, p: float) -> np.ndarray:
         return cdist(x, y, "sqeuclidean")
     D = cdist(x, y, "euclidean")
     return D if p == 1.0 else D ** p
+
+
+#: the exact LP sees costs (D / t)^p clipped at this value in its rescaled rounds: ample room
+#: above the optimum (whose costs are <= 1 there) yet resolvable next to it in float64
+_CLIP = 2.0 ** 24
+
+
+def _distances(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, int]:
+    """Euclidean distances D (n, m) and j with |x_i - y_j| = 2**j D_ij, free of overflow and
+    underflow wherever the distance is representable (row blocks of PointCloud.cost_block,
+    scaled per pair where squares would over- or underflow; coordinates beyond 2**1020 are
+    halved first so that distances up to 2 * float64 max stay finite)."""
+    from ._geometry import PointCloud
+
+    j = 0
+    if max(float(np.abs(x).max()), float(np.abs(y).max())) >= 2.0 ** 1020:
+        x, y, j = x * 0.5, y * 0.5, 1
+    geom = PointCloud(x, y, cost="euclidean")
+    n, m = x.shape[0], y.shape[0]
+    D = np.empty((n, m))
+    rows = max(1, (1 << 21) // max(1, m * x.shape[1]))
+    for i0 in range(0, n, rows):
+        D[i0:i0 + rows] = geom.cost_block(i0, min(n, i0 + rows))
+    return D, j
+
+
+def _plan_wp(P: np.ndarray, D: np.ndarray, p: float) -> float:
+    """(sum_ij P_ij D_ij^p)^(1/p) for a unit-mass plan, as Dm (sum P (D / Dm)^p)^(1/p) with Dm
+    the largest distance the plan uses (no overflow or underflow for any p)."""
+    used = P > 0
+    if not bool(used.any()):
+        return 0.0
+    d = D[used]
+    dm = float(d.max())
+    if dm == 0.0:
+        return 0.0
+    s = float(np.sum(P[used] * (d / dm) ** p))
+    return dm * s ** (1.0 / p)
+
+
+def _exact_rescaled(x, y, an, bn, p):
+    """W_p by the exact LP when the costs |x - y|^p span more than float64 resolves at one scale
+    (one far pair of points, large p): rounds of the LP on (D / t)^p clipped at ``_CLIP``, t an
+    upper bound on W_p from the previous round's plan. A plan that uses no clipped pair is
+    optimal for the true costs too (clipping only lowers costs); otherwise a
+    KantorovichWarning says the value is an upper bound."""
+    from ..exceptions import KantorovichWarning
+    from ._emd import emd
+
+    D, j = _distances(x, y)
+    top = float(D.max())
+    if top == 0.0:
+        return 0.0
+    with np.errstate(under="ignore"):
+        C = (D / top) ** p  # in [0, 1]: a first plan, whatever the far pairs hide
+    P = emd(an, bn, C).plan
+    w = _plan_wp(P, D, p)
+    unseen = True  # the plan uses a pair whose cost the LP saw clipped or rounded to 0
+    for _ in range(16):
+        if w == 0.0:
+            return 0.0
+        with np.errstate(over="ignore", under="ignore"):
+            C = np.minimum((D / w) ** p, _CLIP)
+        P2 = emd(an, bn, C).plan
+        w2 = _plan_wp(P2, D, p)
+        used = P2 > 0
+        # clipped pairs, or pairs rounded to 0 that could matter: each is off by < 2**-1074,
+        # negligible next to a (scaled) optimum above 2**-1000
+        unseen2 = bool(np.any(used & (C >= _CLIP))) or (
+            float(np.sum(P2 * C)) < 2.0 ** -1000 and bool(np.any(used & (C == 0) & (D > 0))))
+        if w2 >= w * (1.0 - 2.0 ** -40):  # no further progress: keep the better plan
+            if w2 <= w:
+                unseen = unseen2
+            else:
+                w2 = w
+            w = min(w, w2)
+            break
+        w, unseen = w2, unseen2
+    if unseen:
+        warnings.warn(
+            f"wasserstein: the costs |x - y|^p (p = {p:g}) span more than float64 resolves in one "
+            "linear program; the plan found uses pairs whose costs the solver saw clipped or "
+            "rounded to 0, so the value is an upper bound on W_p.", KantorovichWarning, stacklevel=3)
+    return float(np.ldexp(w, j))
 
 
 def _uniform(w) -> bool:
@@ -110,6 +195,11 @@ def wasserstein(x, y, a=None, b=None, *, p=1, method="auto", eps=None,
 
     Notes
     -----
+    Scales: when the exact costs overflow or the optimum lies below 2**-30 of the largest cost
+    (one far pair of points next to unit-scale ones, large p), the exact path solves the LP at
+    the scale of W_p itself (costs (D / t)^p clipped at 2**24, t an upper bound on W_p from a
+    previous plan); a KantorovichWarning says when the value is only an upper bound.
+
     CuPy inputs are copied to the host (the 1-D path keeps them on the device when the 1-D
     solver accepts CuPy). Complexity: 1-D O((n+m) log(n+m)); exact about O(n^2 m) (POT's
     network simplex; n = 2000 takes about a second); Sinkhorn O(n m) per iteration.
@@ -175,6 +265,7 @@ def wasserstein(x, y, a=None, b=None, *, p=1, method="auto", eps=None,
             return float(getattr(r, "value", r))
     # W_p(2^-k x, 2^-k y) = 2^-k W_p(x, y) exactly: bring coordinates far from 1 to unit scale
     # so the costs |x - y|^p neither overflow (1e300 -> inf) nor underflow (1e-300 -> 0)
+    x0, y0 = xa, ya
     k = pow2_exponent(xa, ya, power=p)
     if k:
         xa, ya = np.ldexp(xa, -k), np.ldexp(ya, -k)
@@ -186,20 +277,59 @@ def wasserstein(x, y, a=None, b=None, *, p=1, method="auto", eps=None,
     if chosen == "exact":
         from ._emd import emd
 
-        M = _cost_matrix(xa, ya, p)
-        val = emd(an, bn, M, return_plan=False).value
-        return float(np.ldexp(max(val, 0.0) ** (1.0 / p), k))
+        with np.errstate(over="ignore", under="ignore"):
+            M = _cost_matrix(xa, ya, p)
+        top = float(M.max())
+        if math.isfinite(top):
+            val = max(emd(an, bn, M, return_plan=False).value, 0.0)
+            if val >= top * 2.0 ** -30:
+                return float(np.ldexp(val ** (1.0 / p), k))
+        # costs beyond float64, or an optimum so far below the largest cost that the rounding
+        # of the LP may have lost it: solve at the scale of W_p itself
+        return _exact_rescaled(x0, y0, an, bn, p)
     if chosen == "auction":
         if n != m or not uniform:
             raise ValueError("method='auction' needs n == m points with uniform weights (an assignment); "
                              f"got n = {n}, m = {m}{'' if uniform else ', non-uniform weights'}."
                              " Use method='exact' or 'sinkhorn'.")
         from ._auction import assignment
+        from ._geometry import PointCloud
 
         # a float cost p is |x - y|^p; assignment maps p = 1 and 2 to its dedicated kernels
-        val = assignment(x=np.asarray(xa, dtype=np.float64), y=np.asarray(ya, dtype=np.float64),
-                         cost=p, backend="numba").value
-        return float(np.ldexp(max(val, 0.0) ** (1.0 / p), k))
+        cmax = PointCloud(xa, ya, cost=p).diameter()  # the auction's cost scale
+        res = None
+        if math.isfinite(cmax):
+            res = assignment(x=np.asarray(xa, dtype=np.float64), y=np.asarray(ya, dtype=np.float64),
+                             cost=p, backend="numba")
+            val = max(res.value, 0.0)
+            if val >= cmax * 2.0 ** -30:
+                return float(np.ldexp(val ** (1.0 / p), k))
+        # costs beyond float64, or an optimum far below the cost scale: the exact LP at the scale
+        # of W_p where it fits, else the auction's permutation valued without over/underflow
+        if n * m <= exact_max_entries:
+            return _exact_rescaled(x0, y0, an, bn, p)
+        if res is None:
+            raise ValueError(
+                f"`p` = {p!r} is too large for points this far apart: the costs |x - y|^p overflow "
+                f"float64 for the auction (n * m = {n * m} > `exact_max_entries`). Rescale `x` and "
+                "`y`, use a smaller `p`, or raise `exact_max_entries` for the exact LP.")
+        perm = np.asarray(res.perm)
+        P = np.zeros((1, n))
+        P[0] = 1.0 / n
+        D = np.empty((1, n))
+        for i0 in range(0, n, 4096):  # matched distances only: O(n d)
+            i1 = min(n, i0 + 4096)
+            Di, j = _distances(x0[i0:i1], y0[perm[i0:i1]])
+            D[0, i0:i1] = np.ldexp(np.diagonal(Di), j)
+        w = _plan_wp(P, D, p)
+        if w > 0.0:
+            from ..exceptions import KantorovichWarning
+
+            warnings.warn(
+                f"wasserstein: the costs |x - y|^p (p = {p:g}) span more than the auction resolves "
+                "at one scale; the value is that of its permutation, an upper bound on W_p "
+                "(method='exact' rescales).", KantorovichWarning, stacklevel=2)
+        return float(w)
     # Sinkhorn on the online geometry
     from ._geometry import PointCloud
     from ._sinkhorn import sinkhorn

@@ -90,15 +90,17 @@ def _check_dist_weights(w: Any, name: str, values, vname: str):
         tot = arr.sum(axis=-1)
     if not bool(xp.all(xp.isfinite(tot))):
         raise ValueError(f"`{name}` must have a finite total mass; got an overflow to infinity.")
-    try:
-        np.broadcast_shapes(arr.shape, values.shape)
-    except ValueError:
-        raise ValueError(
-            f"`{name}` of shape {tuple(arr.shape)} does not broadcast to `{vname}` of shape "
-            f"{tuple(values.shape)}.") from None
     if arr.ndim > values.ndim:
         raise ValueError(
             f"`{name}` must not have more dimensions than `{vname}`; got {arr.ndim} and {values.ndim}.")
+    try:
+        fits = np.broadcast_shapes(arr.shape, values.shape) == tuple(values.shape)
+    except ValueError:
+        fits = False
+    if not fits:  # the weights follow their values: one weight row per value row (or one for all)
+        raise ValueError(
+            f"`{name}` of shape {tuple(arr.shape)} does not broadcast to `{vname}` of shape "
+            f"{tuple(values.shape)}.")
     return arr
 
 
@@ -124,13 +126,6 @@ def _prepare(u_values, v_values, u_weights, v_weights, p, backend):
     v = _check_values(v_values, "v_values", dt)
     uw = _check_dist_weights(u_weights, "u_weights", u, "u_values")
     vw = _check_dist_weights(v_weights, "v_weights", v, "v_values")
-    # weights with more rows than their values (u (n,), uw (B, n)): give the values the same
-    # batch shape, so the sorts, the batch shape and the result all see every row
-    xp = xp_of(u)
-    if uw is not None and np.broadcast_shapes(u.shape, uw.shape) != u.shape:
-        u = xp.broadcast_to(u, np.broadcast_shapes(u.shape, uw.shape)).copy()
-    if vw is not None and np.broadcast_shapes(v.shape, vw.shape) != v.shape:
-        v = xp.broadcast_to(v, np.broadcast_shapes(v.shape, vw.shape)).copy()
     try:
         batch = np.broadcast_shapes(u.shape[:-1], v.shape[:-1])
     except ValueError:
@@ -152,14 +147,17 @@ def _numba_ok() -> bool:
 
 
 # ----------------------------------------------------------------------------- numerics
-def _cost(a, b, p, xp):
-    """|a - b|^p with |inf - inf| = 0 for two equal infinities."""
+def _cost(a, b, p, xp, div=None):
+    """(|a - b| / div)^p with |inf - inf| = 0 for two equal infinities (``p = inf``: the
+    difference only); ``div`` None means 1, else it broadcasts against a - b."""
     with np.errstate(invalid="ignore", over="ignore"):
         d = xp.abs(a - b)
         nan = xp.isnan(d)  # inputs hold no NaN: only inf - inf of two equal infinities
         if bool(nan.any()):
             d = xp.where(nan, 0.0, d)
-        if p == 1.0:
+        if div is not None:
+            d = d / div
+        if p == 1.0 or p == math.inf:
             return d
         if p == 2.0:
             return d * d
@@ -220,44 +218,50 @@ def _merge_cells(cu, cv, xp):
     return iu, iv, mass
 
 
-def _wpp_reference(xs, wu, ys, wv, p, xp=np):
+def _wpp_reference(xs, wu, ys, wv, p, xp=np, div=None):
     """W_p^p per row for sorted xs (B, n), ys (B, m); weights in sorted order or None.
 
     Obviously-correct vectorised north-west corner (O((n+m) log(n+m)) for the merge);
-    zero-mass cells contribute 0 even when their cost is infinite.
+    zero-mass cells contribute 0 even when their cost is infinite. ``div`` (B,) divides the
+    differences of each row (None: 1); ``p = inf`` gives the largest difference over the
+    cells of positive mass (the largest moved distance) instead.
     """
     B, n = xs.shape
     m = ys.shape[-1]
+    if div is not None:
+        div = xp.asarray(div, dtype=xp.float64).reshape(B, 1)
     if wu is None and wv is None and n == m:
-        return xp.mean(_cost(xs, ys, p, xp), axis=-1)
+        c = _cost(xs, ys, p, xp, div)
+        return xp.max(c, axis=-1) if p == math.inf else xp.mean(c, axis=-1)
     cu = _breakpoints(wu, n, B, xp)
     cv = _breakpoints(wv, m, B, xp)
     iu, iv, mass = _merge_cells(cu, cv, xp)
     a = xp.take_along_axis(xs, iu, axis=-1)
     b = xp.take_along_axis(ys, iv, axis=-1)
-    c = xp.where(mass > 0, _cost(a, b, p, xp), 0.0)
-    return xp.sum(mass * c, axis=-1)
+    c = xp.where(mass > 0, _cost(a, b, p, xp, div), 0.0)
+    return xp.max(c, axis=-1) if p == math.inf else xp.sum(mass * c, axis=-1)
 
 
-def _wpp_numba(xs, wu, ys, wv, p):
+def _wpp_numba(xs, wu, ys, wv, p, div=None):
     from ._kernels import wass1d_numba as K
 
     n, m = xs.shape[-1], ys.shape[-1]
     if wu is None and wv is None:
         xs = np.ascontiguousarray(xs)
         ys = np.ascontiguousarray(ys)
-        return K.equal_uniform(xs, ys, p) if n == m else K.merge_uniform(xs, ys, p)
+        return K.equal_uniform(xs, ys, p, div) if n == m else K.merge_uniform(xs, ys, p, div)
     # weighted rows may be strided views of a complex sort: read in place, no copies
     # (broadcast weights of stride 0 are fine too)
     wu = np.ones((1, n)) if wu is None else wu
     wv = np.ones((1, m)) if wv is None else wv
     wu = np.broadcast_to(wu, xs.shape)
     wv = np.broadcast_to(wv, ys.shape)
-    return K.merge_weighted(xs, wu, ys, wv, p)
+    return K.merge_weighted(xs, wu, ys, wv, p, div)
 
 
 def _pow2_scale(xs, ys, xp):
-    """A power of two s with max |finite value| / s in [0.5, 1) (exact rescaling), or 1."""
+    """A power of two s with max |finite value| / s in [0.5, 1) (exact rescaling), or 1;
+    at most 2**1023 (the largest power of two in float64)."""
     ends = xp.concatenate([xs[..., :1].ravel(), xs[..., -1:].ravel(), ys[..., :1].ravel(), ys[..., -1:].ravel()])
     ends = xp.abs(ends)
     if bool(xp.all(xp.isfinite(ends))):
@@ -267,23 +271,69 @@ def _pow2_scale(xs, ys, xp):
         top = float(fin.max()) if fin.size else 0.0
     if top == 0.0 or not math.isfinite(top):
         return 1.0
-    return math.ldexp(1.0, math.frexp(top)[1])
+    return math.ldexp(1.0, min(math.frexp(top)[1], 1023))
+
+
+#: a row's W_p^p at the value-based scale is trusted when it lies in [_SAFE_LO, inf): no term
+#: overflowed, and terms that underflowed (each off by at most 2**-1074) cannot matter
+_SAFE_LO = 2.0 ** -900
+
+
+def _wpp(xs, wu, ys, wv, p, backend, div=None):
+    if backend == "numba":
+        return np.asarray(_wpp_numba(xs, wu, ys, wv, p, div), dtype=np.float64)
+    with np.errstate(over="ignore"):  # an overflowing sum is redone by _wp_rescaled
+        return np.asarray(_wpp_reference(xs, wu, ys, wv, p, np, div), dtype=np.float64)
 
 
 def _wp_sorted(xs, wu, ys, wv, p, backend):
-    """W_p per row from sorted rows (numpy/numba)."""
+    """W_p per row from sorted rows (B, n), (B, m) (numpy/numba).
+
+    First at the scale of the values: for p != 1 they are divided by a power of two s >= the
+    largest |value| (exact), W_p = s (sum m |d / s|^p)^(1/p). Rows where that sum overflows or
+    underflows (a far value, even of zero weight, large p, sums beyond float64) are redone by
+    :func:`_wp_rescaled`, scaled by the largest moved difference.
+    """
     scale = 1.0
+    xv, yv = xs, ys
     if p != 1.0:
-        # |x - y|^p can overflow (or underflow) long before W_p does; rescale exactly
         scale = _pow2_scale(xs, ys, np)
         if scale != 1.0:
-            xs = xs / scale
-            ys = ys / scale
-    if backend == "numba":
-        wpp = _wpp_numba(xs, wu, ys, wv, p)
-    else:
-        wpp = _wpp_reference(xs, wu, ys, wv, p, np)
-    return wpp if p == 1.0 else scale * wpp ** (1.0 / p)
+            xv = xs / scale
+            yv = ys / scale
+    wpp = _wpp(xv, wu, yv, wv, p, backend)
+    with np.errstate(over="ignore"):
+        out = wpp if p == 1.0 else scale * wpp ** (1.0 / p)
+    bad = ~((wpp >= _SAFE_LO) & (wpp < math.inf))
+    if bool(bad.any()):
+        rows = np.flatnonzero(bad)
+        out = np.array(out, dtype=np.float64, copy=True)
+        out[rows] = _wp_rescaled(xs[rows], None if wu is None else np.broadcast_to(wu, xs.shape)[rows],
+                                 ys[rows], None if wv is None else np.broadcast_to(wv, ys.shape)[rows],
+                                 p, backend)
+    return out
+
+
+def _wp_rescaled(xs, wu, ys, wv, p, backend):
+    """W_p per row as D (sum m (|d| / D)^p)^(1/p), D the largest moved difference |d|.
+
+    Every term is at most 1 and the largest is 1, so the sum neither overflows nor vanishes,
+    for any p (as p -> inf, W_p -> D). Where |x - y| overflows float64 for finite values the
+    row is halved first (exact for values that large) and the result doubled. D = inf means
+    positive mass moves to or from an infinity: W_p = inf.
+    """
+    D = _wpp(xs, wu, ys, wv, math.inf, backend)
+    half = np.isinf(D)
+    if bool(half.any()):
+        xs = np.where(half[:, None], xs * 0.5, xs)
+        ys = np.where(half[:, None], ys * 0.5, ys)
+        D = np.where(half, _wpp(xs, wu, ys, wv, math.inf, backend), D)
+    pos = (D > 0) & (D < math.inf)
+    S = _wpp(xs, wu, ys, wv, p, backend, div=np.where(pos, D, 1.0))
+    with np.errstate(over="ignore", invalid="ignore"):
+        out = D * S ** (1.0 / p)
+        out = np.where(half, 2.0 * out, out)
+    return np.where(pos, out, np.where(D == 0, 0.0, math.inf))
 
 
 def _radix_prep(x, w):
@@ -339,6 +389,8 @@ def _fast_single_pair(u_values, v_values, u_weights, v_weights, p, backend):
     """
     if not (isinstance(backend, str) and backend in ("auto", "numba")):
         return None
+    if u_values is None or v_values is None:
+        return None  # the ordinary validation names the argument
     arrs = (u_values, v_values, u_weights, v_weights)
     for a in arrs:
         if a is not None and not (type(a) is np.ndarray and a.ndim == 1 and a.dtype == np.float64
@@ -428,8 +480,12 @@ def wasserstein_1d(u_values, v_values, u_weights=None, v_weights=None, *, p=1, b
     weights (radix payload; numpy: one complex-valued sort; CuPy: argsort and gather). Equal-size unweighted
     rows need no merge: :math:`W_p^p = \frac1n \sum_i |x_{(i)} - y_{(i)}|^p`. Computation is
     float64 on the CPU; the CuPy path keeps float32 input in float32 for the sort and
-    accumulates in float64. For p != 1 the values are rescaled by an exact power of two so
-    that ``|x - y|^p`` neither overflows nor underflows for moderate p.
+    accumulates in float64. For p != 1 the values are first rescaled by an exact power of two
+    from the largest |value|; a row whose sum then overflows or underflows (a far value, even
+    of zero weight; large p; p = 1 sums beyond float64) is recomputed as
+    ``D * (sum m (|d| / D)^p)^(1/p)`` with D the largest moved distance, so W_p is right for
+    every p >= 1 (it tends to D as p grows) wherever it is representable (numpy and numba;
+    the CuPy path rescales by the largest value only).
 
     Infinite values: the distance between two equal infinities is taken as 0 and intervals
     of zero mass contribute nothing. So the result is ``inf`` whenever some positive mass
@@ -550,9 +606,57 @@ def wasserstein_1d_plan(u_values, v_values, u_weights=None, v_weights=None, *, p
     iu, iv, mass = (a[0] for a in _merge_cells(cu, cv, np))
     # exact rescaling keeps |x - y|^p finite; potentials scale by s^p
     scale = 1.0 if p == 1.0 else _pow2_scale(xs[None], ys[None], np)
-    c = _cost(xs[iu] / scale, ys[iv] / scale, p, np)
-    wpp = float(np.sum(mass * c))
-    # potentials along the staircase: each step changes exactly one of (i, j)
+    with np.errstate(over="ignore", invalid="ignore"):
+        c = _cost(xs[iu] / scale, ys[iv] / scale, p, np)
+        wpp = float(np.sum(mass * c))
+    with np.errstate(over="ignore"):
+        sp = np.float64(scale) ** p  # the potentials scale by s^p
+    if _SAFE_LO <= wpp < math.inf and np.isfinite(sp) and bool(np.all(np.isfinite(c))):
+        value = scale * wpp ** (1.0 / p)
+        fs, gs = _staircase_potentials(c, iu, iv, n, m)
+        f, g = fs * sp, gs * sp
+        big = False
+    else:
+        # a far value, large p or costs beyond float64: value by the largest moved difference
+        # (as wasserstein_1d), potentials by the largest staircase difference (potentials far
+        # below the largest one in magnitude may then round to 0)
+        value = float(_wp_rescaled(xs[None], None if wu is None else wu[None], ys[None],
+                                   None if wv is None else wv[None], p, "numpy")[0])
+        h = 1.0
+        with np.errstate(over="ignore"):
+            d = np.abs(xs[iu] - ys[iv])
+        if not bool(np.all(np.isfinite(d))):  # finite values: |x - y| overflowed
+            h = 2.0
+            d = np.abs(xs[iu] * 0.5 - ys[iv] * 0.5)
+        top = float(d.max())
+        c = np.zeros_like(d) if top == 0.0 else (d / top) ** p  # every entry in [0, 1]
+        fs, gs = _staircase_potentials(c, iu, iv, n, m)
+        with np.errstate(over="ignore", under="ignore"):
+            # f = fs (h top)^p without overflowing an intermediate: |fs|^(1/p) top h, to the p
+            f = np.sign(fs) * ((np.abs(fs) ** (1.0 / p) * top) * h) ** p
+            g = np.sign(gs) * ((np.abs(gs) ** (1.0 / p) * top) * h) ** p
+        big = not (bool(np.all(np.isfinite(f))) and bool(np.all(np.isfinite(g))))
+        base = top * h
+    if big:
+        warnings.warn(
+            f"wasserstein_1d_plan: the potentials f, g are of order |x - y|^p, up to "
+            f"{base:.3g}^{p:g}, beyond float64; the "
+            "out-of-range ones are returned as +-inf (value and plan are exact). Rescale "
+            "`u_values` and `v_values` for finite potentials.", KantorovichWarning, stacklevel=2)
+    f_out = np.empty(n)
+    g_out = np.empty(m)
+    f_out[pu] = f
+    g_out[pv] = g
+    from scipy import sparse
+
+    keep = mass > 0
+    plan = sparse.coo_array((mass[keep], (pu[iu[keep]], pv[iv[keep]])), shape=(n, m))
+    return Wasserstein1DResult(value=float(value), p=p, plan=plan, f=f_out, g=g_out, backend="numpy")
+
+
+def _staircase_potentials(c, iu, iv, n, m):
+    """Potentials (sorted order) with f_i + g_j = c on every staircase cell and f = 0 at the
+    first: each step changes exactly one of (i, j)."""
     dc = np.diff(c)
     step_u = np.diff(iu) == 1
     phi = np.concatenate([[0.0], np.cumsum(np.where(step_u, dc, 0.0))])
@@ -561,21 +665,4 @@ def wasserstein_1d_plan(u_values, v_values, u_weights=None, v_weights=None, *, p
     gs = np.empty(m)
     fs[iu] = phi  # constant while i stays: the last write per i equals the first
     gs[iv] = psi
-    with np.errstate(over="ignore"):
-        sp = np.float64(scale) ** p  # may overflow: W_p is finite, |x - y|^p (and f, g) is not
-    if not np.isfinite(sp):
-        warnings.warn(
-            f"wasserstein_1d_plan: the potentials f, g are of order |x - y|^p = {scale:.3g}^{p:g}, "
-            "beyond float64; they are returned as +-inf (value and plan are exact). Rescale "
-            "`u_values` and `v_values` for finite potentials.", KantorovichWarning, stacklevel=2)
-    f = np.empty(n)
-    g = np.empty(m)
-    with np.errstate(over="ignore", invalid="ignore"):
-        f[pu] = np.where(fs == 0, 0.0, fs * sp)  # 0 * inf would be NaN
-        g[pv] = np.where(gs == 0, 0.0, gs * sp)
-    from scipy import sparse
-
-    keep = mass > 0
-    plan = sparse.coo_array((mass[keep], (pu[iu[keep]], pv[iv[keep]])), shape=(n, m))
-    value = scale * wpp ** (1.0 / p)
-    return Wasserstein1DResult(value=float(value), p=p, plan=plan, f=f, g=g, backend="numpy")
+    return fs, gs

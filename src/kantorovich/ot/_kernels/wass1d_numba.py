@@ -29,8 +29,14 @@ from numba import njit, prange
 __all__ = ["equal_uniform", "merge_uniform", "merge_weighted", "merge_weighted_chunked"]
 
 
+#: ``p = INF`` selects the max mode: every kernel then returns, per row, the largest |x - y|
+#: over the cells of positive mass (W_inf, the largest moved distance) instead of W_p^p
+INF = np.inf
+
+
 @njit(cache=True, inline="always")
-def _cost(a, b, p):
+def _cost1(a, b, p):
+    """|a - b|^p (the plain cost: a loop of it vectorises)."""
     if a == b:  # also for two equal infinities, where a - b would be NaN
         return 0.0
     d = abs(a - b)
@@ -41,6 +47,29 @@ def _cost(a, b, p):
     return d ** p
 
 
+@njit(cache=True, inline="always")
+def _cost(a, b, p, div):
+    """(|a - b| / div)^p; |a - b| / div in max mode (p = INF)."""
+    if a == b:  # also for two equal infinities, where a - b would be NaN
+        return 0.0
+    d = abs(a - b)
+    if div != 1.0:
+        d = d / div
+    if p == 1.0 or p == INF:
+        return d
+    if p == 2.0:
+        return d * d
+    return d ** p
+
+
+@njit(cache=True, inline="always")
+def _acc(s, mass, c, p):
+    """One cell into the running result: s + mass * c, or max(s, c) in max mode."""
+    if p == INF:
+        return c if c > s else s
+    return s + mass * c
+
+
 @njit(cache=True, parallel=True)
 def _equal_uniform_rows(xs, ys, p):
     B, n = xs.shape
@@ -48,8 +77,21 @@ def _equal_uniform_rows(xs, ys, p):
     for b in prange(B):
         s = 0.0
         for i in range(n):
-            s += _cost(xs[b, i], ys[b, i], p)
+            s += _cost1(xs[b, i], ys[b, i], p)
         out[b] = s / n
+    return out
+
+
+@njit(cache=True, parallel=True)
+def _equal_uniform_rows_div(xs, ys, p, div):
+    """As _equal_uniform_rows with per-row divisors, or the max mode (p = INF)."""
+    B, n = xs.shape
+    out = np.empty(B)
+    for b in prange(B):
+        s = 0.0
+        for i in range(n):
+            s = _acc(s, 1.0, _cost(xs[b, i], ys[b, i], p, div[b]), p)
+        out[b] = s if p == INF else s / n
     return out
 
 
@@ -63,7 +105,7 @@ def _equal_uniform_one(x, y, p):
     for c in prange(n_chunks):
         s = 0.0
         for i in range(c * step, min(n, (c + 1) * step)):
-            s += _cost(x[i], y[i], p)
+            s += _cost1(x[i], y[i], p)
         part[c] = s
     s = 0.0
     for c in range(n_chunks):
@@ -71,16 +113,47 @@ def _equal_uniform_one(x, y, p):
     return s / n
 
 
-def equal_uniform(xs, ys, p):
-    """(B,) array of (1/n) sum_i |xs[b, i] - ys[b, i]|^p for sorted (B, n) rows."""
+@njit(cache=True, parallel=True)
+def _equal_uniform_one_div(x, y, p, div):
+    """As _equal_uniform_one with a divisor, or the max mode (p = INF)."""
+    n = x.shape[0]
+    n_chunks = 64 if n >= 1 << 16 else 1
+    part = np.zeros(n_chunks)
+    step = (n + n_chunks - 1) // n_chunks
+    for c in prange(n_chunks):
+        s = 0.0
+        for i in range(c * step, min(n, (c + 1) * step)):
+            s = _acc(s, 1.0, _cost(x[i], y[i], p, div), p)
+        part[c] = s
+    s = 0.0
+    for c in range(n_chunks):
+        s = _acc(s, 1.0, part[c], p)
+    return s if p == INF else s / n
+
+
+def _divisors(div, B):
+    """Per-row divisors of the differences as a float64 (B,) array (None: all 1)."""
+    if div is None:
+        return np.ones(B)
+    return np.ascontiguousarray(np.broadcast_to(np.asarray(div, dtype=np.float64), (B,)))
+
+
+def equal_uniform(xs, ys, p, div=None):
+    """(B,) array of (1/n) sum_i (|xs[b, i] - ys[b, i]| / div[b])^p for sorted (B, n) rows
+    (``p = INF``: max_i |xs[b, i] - ys[b, i]| / div[b])."""
     p = float(p)
+    if div is None and p != INF:  # the plain kernels (vectorised loops)
+        if xs.shape[0] == 1:
+            return np.array([_equal_uniform_one(xs[0], ys[0], p)])
+        return _equal_uniform_rows(xs, ys, p)
+    div = _divisors(div, xs.shape[0])
     if xs.shape[0] == 1:
-        return np.array([_equal_uniform_one(xs[0], ys[0], p)])
-    return _equal_uniform_rows(xs, ys, p)
+        return np.array([_equal_uniform_one_div(xs[0], ys[0], p, div[0])])
+    return _equal_uniform_rows_div(xs, ys, p, div)
 
 
 @njit(cache=True)
-def _merge_uniform_row(x, y, p):
+def _merge_uniform_row(x, y, p, div):
     n = x.shape[0]
     m = y.shape[0]
     nm = n * m
@@ -94,31 +167,32 @@ def _merge_uniform_row(x, y, p):
         nxt = tu if tu < tv else tv
         mass = nxt - prev
         if mass > 0:
-            s += mass * _cost(x[i], y[j], p)
+            s = _acc(s, mass, _cost(x[i], y[j], p, div), p)
         prev = nxt
         if tu <= tv:
             i += 1
         if tv <= tu:
             j += 1
-    return s / nm
+    return s if p == INF else s / nm
 
 
 @njit(cache=True, parallel=True)
-def _merge_uniform_rows(xs, ys, p):
+def _merge_uniform_rows(xs, ys, p, div):
     B = xs.shape[0]
     out = np.empty(B)
     for b in prange(B):
-        out[b] = _merge_uniform_row(xs[b], ys[b], p)
+        out[b] = _merge_uniform_row(xs[b], ys[b], p, div[b])
     return out
 
 
-def merge_uniform(xs, ys, p):
-    """(B,) array of W_p^p between uniform sorted rows xs (B, n) and ys (B, m)."""
-    return _merge_uniform_rows(xs, ys, float(p))
+def merge_uniform(xs, ys, p, div=None):
+    """(B,) array of W_p^p between uniform sorted rows xs (B, n) and ys (B, m), the
+    differences divided by div[b] (``p = INF``: the largest moved difference)."""
+    return _merge_uniform_rows(xs, ys, float(p), _divisors(div, xs.shape[0]))
 
 
 @njit(cache=True)
-def _merge_weighted_row(x, wu, y, wv, p):
+def _merge_weighted_row(x, wu, y, wv, p, div):
     n = x.shape[0]
     m = y.shape[0]
     tot_u = 0.0
@@ -141,7 +215,7 @@ def _merge_weighted_row(x, wu, y, wv, p):
         nxt = tu if tu < tv else tv
         mass = nxt - prev
         if mass > 0.0:
-            s += mass * _cost(x[i], y[j], p)
+            s = _acc(s, mass, _cost(x[i], y[j], p, div), p)
             prev = nxt  # breakpoints are non-decreasing: mass < 0 cannot occur
         if tu <= tv:
             i += 1
@@ -155,11 +229,11 @@ def _merge_weighted_row(x, wu, y, wv, p):
 
 
 @njit(cache=True, parallel=True)
-def _merge_weighted_rows(xs, wu, ys, wv, p):
+def _merge_weighted_rows(xs, wu, ys, wv, p, div):
     B = xs.shape[0]
     out = np.empty(B)
     for b in prange(B):
-        out[b] = _merge_weighted_row(xs[b], wu[b], ys[b], wv[b], p)
+        out[b] = _merge_weighted_row(xs[b], wu[b], ys[b], wv[b], p, div[b])
     return out
 
 
@@ -211,7 +285,7 @@ def _first_above(w, pb, tot, t, blk, last):
 
 
 @njit(cache=True)
-def _merge_weighted_range(x, wu, y, wv, p, i, cu, tot_u, lu, j, cv, tot_v, lv, t_lo, t_hi, last):
+def _merge_weighted_range(x, wu, y, wv, p, div, i, cu, tot_u, lu, j, cv, tot_v, lv, t_lo, t_hi, last):
     """Sum of mass * cost over the staircase cells between levels t_lo and t_hi.
 
     (i, cu) / (j, cv): the atoms covering levels just above t_lo and their inclusive
@@ -231,11 +305,11 @@ def _merge_weighted_range(x, wu, y, wv, p, i, cu, tot_u, lu, j, cv, tot_v, lv, t
         if not last and nxt >= t_hi:
             mass = t_hi - prev
             if mass > 0.0:
-                s += mass * _cost(x[i], y[j], p)
+                s = _acc(s, mass, _cost(x[i], y[j], p, div), p)
             break
         mass = nxt - prev
         if mass > 0.0:
-            s += mass * _cost(x[i], y[j], p)
+            s = _acc(s, mass, _cost(x[i], y[j], p, div), p)
             prev = nxt
         if tu <= tv:
             i += 1
@@ -281,7 +355,7 @@ def _block_prefix2(wu, wv, blk):
 
 
 @njit(cache=True, parallel=True)
-def _merge_weighted_chunked(x, wu, y, wv, p, n_chunks, blk):
+def _merge_weighted_chunked(x, wu, y, wv, p, div, n_chunks, blk):
     """W_p^p of one weighted row pair, the staircase cut into n_chunks level ranges.
 
     Split levels: chunk c covers [t_c, t_{c+1}] with t_c the mean of the u level at index
@@ -315,30 +389,32 @@ def _merge_weighted_chunked(x, wu, y, wv, p, n_chunks, blk):
         if t_hi > t_lo or c == n_chunks - 1:
             i, cu = _first_above(wu, pu, tot_u, t_lo, blk, lu)
             j, cv = _first_above(wv, pv, tot_v, t_lo, blk, lv)
-            part[c] = _merge_weighted_range(x, wu, y, wv, p, i, cu, tot_u, lu, j, cv, tot_v, lv,
+            part[c] = _merge_weighted_range(x, wu, y, wv, p, div, i, cu, tot_u, lu, j, cv, tot_v, lv,
                                             t_lo, t_hi, c == n_chunks - 1)
     s = 0.0
     for c in range(n_chunks):
-        s += part[c]
+        s = _acc(s, 1.0, part[c], p)
     return s
 
 
-def merge_weighted(xs, wu, ys, wv, p):
-    """(B,) array of W_p^p between weighted sorted rows (weights carried in sorted order).
+def merge_weighted(xs, wu, ys, wv, p, div=None):
+    """(B,) array of W_p^p between weighted sorted rows (weights carried in sorted order),
+    the differences divided by div[b] (``p = INF``: the largest moved difference).
 
     A single long row pair (n + m >= ``PAR_MERGE_MIN``, contiguous) is merged in
     ``MERGE_CHUNKS`` chunks in parallel (:func:`merge_weighted_chunked`); batches are
     parallel over rows.
     """
     p = float(p)
+    div = _divisors(div, xs.shape[0])
     if xs.shape[0] == 1 and xs.shape[1] + ys.shape[1] >= PAR_MERGE_MIN:
-        return np.array([merge_weighted_chunked(xs[0], wu[0], ys[0], wv[0], p)])
-    return _merge_weighted_rows(xs, wu, ys, wv, p)
+        return np.array([merge_weighted_chunked(xs[0], wu[0], ys[0], wv[0], p, div=div[0])])
+    return _merge_weighted_rows(xs, wu, ys, wv, p, div)
 
 
-def merge_weighted_chunked(x, wu, y, wv, p, n_chunks=MERGE_CHUNKS, blk=_BLK):
+def merge_weighted_chunked(x, wu, y, wv, p, n_chunks=MERGE_CHUNKS, blk=_BLK, div=1.0):
     """W_p^p of one weighted sorted row pair, merged in ``n_chunks`` parallel level ranges."""
-    return _merge_weighted_chunked(x, wu, y, wv, float(p), int(n_chunks), int(blk))
+    return _merge_weighted_chunked(x, wu, y, wv, float(p), float(div), int(n_chunks), int(blk))
 
 
 def warm_up() -> None:
@@ -349,3 +425,9 @@ def warm_up() -> None:
     equal_uniform(np.vstack([a, a]), np.vstack([a, a]), 1.0)
     merge_uniform(a, a[:, :1].copy(), 1.0)
     merge_weighted(a, w, a, w, 1.0)
+    merge_weighted_chunked(a[0], w[0], a[0], w[0], 1.0)
+    # the rescaled second pass (largest moved difference, then per-row divisors)
+    equal_uniform(a, a, INF)
+    equal_uniform(np.vstack([a, a]), np.vstack([a, a]), 1.0, np.ones(2))
+    merge_uniform(a, a[:, :1].copy(), INF)
+    merge_weighted(a, w, a, w, INF)
