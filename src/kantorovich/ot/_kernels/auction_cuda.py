@@ -84,6 +84,7 @@ cuda = None  # numba.cuda, bound by kernels()
 
 TAIL_CAP = 1024  # largest free-row count the tail kernel accepts (its shared-memory lists)
 TAIL_ROWS = None  # free rows at which a phase switches to the tail kernel; None: tail_rows(n)
+ROW_REGS = 8  # up to this many coordinates, a scanning thread keeps x[i, :] in registers
 SYNC_EVERY = 8  # multi-block rounds queued between two host reads of the free-row counter
 _KEY = 4294967296  # col_win key = round stamp * 2^32 + (2^32 - 1 - row): max = newest round, lowest row
 
@@ -137,13 +138,26 @@ def _bounded_jit(cuda_mod, threads: int):
     return cuda_mod.jit(max_registers=min(255, 65536 // threads))
 
 
-def kernels(tpb: int):
-    """Compile (once per block size) and return the kernels; ``tpb`` a power of two."""
+def kernels(tpb: int, kind: int = -1, d: int = 0):
+    """Compile (once per block size, cost kind and dimension) and return the kernels.
+
+    ``tpb`` a power of two; ``kind`` the cost kind of ``_Problem`` (-1 dense ``C``, 0
+    sqeuclidean, 1 euclidean, 2 ``|x - y|^pw``) and ``d`` the number of coordinates (ignored for
+    ``kind = -1``). Both are compile-time constants of the kernels: the column scan has no
+    run-time dispatch on the kind and no run-time loop over the coordinates, and for
+    ``d <= ROW_REGS`` the row's coordinates ``x[i, :]`` live in registers for the whole scan. The
+    kernels keep the argument ``kind`` (one launch signature for every variant), but only the
+    compiled ``kind`` counts."""
     global cuda  # a module global: the simulator swaps numba.cuda in kernel globals only
-    if tpb in _KERNELS:
-        return _KERNELS[tpb]
+    kind = int(kind)
+    d = int(d) if kind != -1 else 0
+    if kind not in (-1, 0, 1, 2) or (kind != -1 and d < 1):
+        raise ValueError(f"`kind` must be -1, 0, 1 or 2 and `d` >= 1 for points; got kind={kind}, d={d}.")
+    key = (tpb, kind, d)
+    if key in _KERNELS:
+        return _KERNELS[key]
     cuda = _cuda()
-    from numba import float64, int64
+    from numba import float64, int64, uint32, uint64
 
     INF = math.inf
     sim = simulator()
@@ -162,19 +176,64 @@ def kernels(tpb: int):
             return (cuda.shfl_xor_sync(0xFFFFFFFF, a, off), cuda.shfl_xor_sync(0xFFFFFFFF, b, off),
                     cuda.shfl_xor_sync(0xFFFFFFFF, c, off))
 
+    KIND = kind  # compile-time constants of every function below
+    D = d
+    REG = 0 < D <= ROW_REGS  # x[i, :] hoisted into registers for the scan
+    XR = D if REG else 1
+
+    if sim:
+        @cuda.jit(device=True, inline="always")
+        def mul(a, b):
+            return a * b
+    else:
+        from numba.cuda import libdevice
+
+        # a product NVVM may not contract into an FMA with the following add (``mul.rn.f64``):
+        # the costs are rounded exactly as numpy rounds ``scale * ((x - y) ** 2).sum(-1)``
+        mul = libdevice.dmul_rn
+
     @cuda.jit(device=True, inline="always")
-    def cost(C, x, y, kind, pw, scale, i, j):
-        if kind == -1:
+    def finish(s, pw, scale):
+        """The scaled cost from the squared distance ``s`` (compile-time ``KIND``)."""
+        if KIND == 0:
+            return mul(scale, s)
+        if KIND == 1:
+            return mul(scale, math.sqrt(s))
+        return mul(scale, s ** (0.5 * pw))
+
+    @cuda.jit(device=True, inline="always")
+    def sqdist_row(xr, yf, o):
+        """Squared distance of the hoisted row ``xr`` (D registers) to the point at offset
+        ``o = j * D`` of ``yf`` (``y`` raveled into one row, shape (1, n * D)), summed in
+        coordinate order (``0.0 + t0 * t0`` is ``t0 * t0``: a square is never -0.0)."""
+        t = xr[0] - yf[0, o]
+        s = mul(t, t)
+        for k in range(1, D):
+            t = xr[k] - yf[0, o + uint64(k)]
+            s += mul(t, t)
+        return s
+
+    @cuda.jit(device=True, inline="always")
+    def sqdist(x, yf, i, o):
+        """Squared distance of ``x[i]`` (read from memory) to the point at offset ``o`` of
+        ``yf``, same sum order; a run-time loop over the coordinates (the path for d >
+        ROW_REGS: a fully unrolled loop would hoist all of x[i, :] into registers and spill)."""
+        t = x[i, 0] - yf[0, o]
+        s = mul(t, t)
+        dd = uint64(x.shape[1])
+        k = uint64(1)
+        while k < dd:
+            t = x[i, k] - yf[0, o + k]
+            s += mul(t, t)
+            k += uint64(1)
+        return s
+
+    @cuda.jit(device=True, inline="always")
+    def cost(C, x, yf, pw, scale, i, j):
+        """Scaled cost of (i, j); ``yf``: ``y`` raveled into one row (see ``sqdist_row``)."""
+        if KIND == -1:
             return C[i, j]
-        s = 0.0
-        for k in range(x.shape[1]):
-            t = x[i, k] - y[j, k]
-            s += t * t
-        if kind == 0:
-            return scale * s
-        if kind == 1:
-            return scale * math.sqrt(s)
-        return scale * s ** (0.5 * pw)
+        return finish(sqdist(x, yf, i, uint64(j) * uint64(D)), pw, scale)
 
     @cuda.jit(device=True, inline="always")
     def merge(a1, aj, a2, b1, bj, b2):
@@ -194,25 +253,40 @@ def kernels(tpb: int):
         return w1, j1, w2
 
     @cuda.jit(device=True, inline="always")
-    def scan(C, x, y, kind, pw, scale, p, i, j, step, w1, j1, w2):
-        """Fold columns j, j + step, ... < n of row i into (w1, j1, w2), in increasing j."""
-        n = p.shape[0]
+    def scan(C, x, y, pw, scale, p, i, j, step, w1, w2):
+        """Fold columns j, j + step, ... < n of row i into (w1, j1, w2), in increasing j, from
+        (w1, n, w2). Unsigned 32-bit column indices (n < 2^31): no negative-index wrap-around
+        code and 32-bit arithmetic in the loop; ``y`` is read through its flat view."""
+        n = uint32(p.shape[0])
+        j = uint32(j)
+        step = uint32(step)
+        j1 = n
+        xr = cuda.local.array(XR, float64)
+        if REG:
+            for k in range(D):
+                xr[k] = x[i, k]
         while j < n:
-            w = cost(C, x, y, kind, pw, scale, i, j) + p[j]
+            if KIND == -1:
+                c = C[i, j]
+            elif REG:
+                c = finish(sqdist_row(xr, y, uint64(j) * uint64(D)), pw, scale)
+            else:
+                c = finish(sqdist(x, y, i, uint64(j) * uint64(D)), pw, scale)
+            w = c + p[j]
             if w < w1 or (w == w1 and j < j1):
                 w2 = min(w2, w1)
                 w1 = w
                 j1 = j
             elif w < w2:
                 w2 = w
-            j += step
-        return w1, j1, w2
+            j = uint32(j + step)
+        return w1, int64(j1), w2
 
     @cuda.jit(device=True, inline="always")
-    def block_best2(C, x, y, kind, pw, scale, p, i, s1, sj, s2):
+    def block_best2(C, x, y, pw, scale, p, i, s1, sj, s2):
         """(w1, j1, w2) of row i, reduced over the block; valid in every thread after return."""
         tid = cuda.threadIdx.x
-        w1, j1, w2 = scan(C, x, y, kind, pw, scale, p, i, tid, tpb, INF, p.shape[0], INF)
+        w1, j1, w2 = scan(C, x, y, pw, scale, p, i, tid, tpb, INF, INF)
         s1[tid] = w1
         sj[tid] = j1
         s2[tid] = w2
@@ -235,13 +309,13 @@ def kernels(tpb: int):
         s1 = cuda.shared.array(tpb, float64)
         sj = cuda.shared.array(tpb, int64)
         s2 = cuda.shared.array(tpb, float64)
-        w1, j1, w2 = block_best2(C, x, y, kind, pw, scale, p, i, s1, sj, s2)
+        w1, j1, w2 = block_best2(C, x, y, pw, scale, p, i, s1, sj, s2)
         if cuda.threadIdx.x == 0:
             if i == 0:
                 st[par] = 0
                 st[2] = 0
             j = r2c[i]
-            if j >= 0 and cost(C, x, y, kind, pw, scale, i, j) + p[j] > w1 + eps:
+            if j >= 0 and cost(C, x, y, pw, scale, i, j) + p[j] > w1 + eps:
                 c2r[j] = -1
                 r2c[i] = -1
 
@@ -269,7 +343,7 @@ def kernels(tpb: int):
         t = cuda.blockIdx.x
         while t < nfree:
             i = rows[t]
-            w1, j1, w2 = block_best2(C, x, y, kind, pw, scale, p, i, s1, sj, s2)
+            w1, j1, w2 = block_best2(C, x, y, pw, scale, p, i, s1, sj, s2)
             if cuda.threadIdx.x == 0:
                 b = p[j1] + (w2 - w1) + eps
                 bid_col[t] = j1
@@ -343,7 +417,7 @@ def kernels(tpb: int):
         q1 = cuda.shared.array(tail_warps, float64)  # per-warp partial (w1, j1, w2) of a team
         qj = cuda.shared.array(tail_warps, int64)
         q2 = cuda.shared.array(tail_warps, float64)
-        nc = cuda.shared.array(2, int64)  # list lengths, by round parity
+        nc = cuda.shared.array(3, int64)  # list lengths by round parity; [2] bids (shared: fewer registers)
         tid = cuda.threadIdx.x
         lane = tid % 32
         warp = tid // 32
@@ -356,33 +430,30 @@ def kernels(tpb: int):
         if tid == 0:
             nc[0] = nfree0
             nc[1] = 0
+            nc[2] = 0
         cuda.syncthreads()
         cur = 0
         r = 0
-        bids = 0
         nfree = nc[0]
         while nfree > 0 and r < max_r:  # block-uniform
-            # 1. scan and bid
-            if nfree >= tail_warps:
-                k = warp
-                while k < nfree:  # warp-uniform: all 32 lanes take part in the shuffles
-                    w1, j1, w2 = scan(C, x, y, kind, pw, scale, p, fl[cur, k], lane, 32, INF, n, INF)
-                    w1, j1, w2 = warp_reduce(w1, j1, w2)
-                    if lane == 0:
+            # 1. scan and bid: warps take rows k = warp // g, + W, ... (g = 1: a warp per row;
+            # g > 1: fewer rows than warps, a team of g warps per row, so one row each)
+            g = tail_warps // nfree if nfree < tail_warps else 1
+            k = warp // g
+            m = (warp - k * g) * 32 + lane
+            while k < nfree:  # warp-uniform: all 32 lanes take part in the shuffles
+                w1, j1, w2 = scan(C, x, y, pw, scale, p, fl[cur, k], m, 32 * g, INF, INF)
+                w1, j1, w2 = warp_reduce(w1, j1, w2)
+                if lane == 0:
+                    if g == 1:
                         bc[k] = j1
                         bv[k] = p[j1] + (w2 - w1) + eps
-                    k += tail_warps
-            else:
-                g = tail_warps // nfree
-                k = warp // g
-                if k < nfree:
-                    m = (warp - k * g) * 32 + lane
-                    w1, j1, w2 = scan(C, x, y, kind, pw, scale, p, fl[cur, k], m, 32 * g, INF, n, INF)
-                    w1, j1, w2 = warp_reduce(w1, j1, w2)
-                    if lane == 0:
+                    else:
                         q1[warp] = w1
                         qj[warp] = j1
                         q2[warp] = w2
+                k += tail_warps
+            if g > 1:  # block-uniform
                 cuda.syncthreads()
                 if warp < nfree:  # warp k combines the g partials of row k
                     w1 = INF
@@ -400,44 +471,44 @@ def kernels(tpb: int):
             # 2. resolve, assign, evict, next free list
             if tid == 0:
                 nc[cur] = 0  # every thread read it before the sync above
-            t = tid
+                nc[2] += nfree
+            t = uint64(tid)  # unsigned indices: no wrap-around code (fewer registers)
             while t < nfree:
                 j = bc[t]
                 b = bv[t]
                 i = fl[cur, t]
                 win = True
-                u = 0
+                u = uint64(0)
                 while u < nfree:
                     if bc[u] == j and (bv[u] > b or (bv[u] == b and fl[cur, u] < i)):
                         win = False
                         break
-                    u += 1
+                    u += uint64(1)
                 if win:
-                    old = c2r[j]
+                    old = c2r[uint64(j)]
                     if old >= 0:
-                        r2c[old] = -1
+                        r2c[uint64(old)] = -1
                         fl[1 - cur, cuda.atomic.add(nc, 1 - cur, 1)] = old
-                    c2r[j] = i
-                    r2c[i] = j
-                    p[j] = b
+                    c2r[uint64(j)] = i
+                    r2c[uint64(i)] = j
+                    p[uint64(j)] = b
                 else:
                     fl[1 - cur, cuda.atomic.add(nc, 1 - cur, 1)] = i
-                t += tail_tpb
+                t += uint64(tail_tpb)
             cuda.syncthreads()
-            bids += nfree
             r += 1
             cur = 1 - cur
             nfree = nc[cur]
         if tid == 0:
             st[2] += r
-            st[3] += bids
+            st[3] += nc[2]
             st[4] = nfree
             st[5] = r
 
     ks = dict(check=check_kernel, compact=compact_kernel, bid=bid_kernel, winner=winner_kernel,
               assign=assign_kernel, tail=tail_kernel, tail_tpb=tail_tpb,
               launch_bounds={"tail": None if sim else tail_tpb})
-    _KERNELS[tpb] = ks
+    _KERNELS[key] = ks
     return ks
 
 
@@ -463,10 +534,13 @@ def auction_cuda(prob, schedule, max_rounds, tpb=None, tail=None, sync_every=Non
     sync_every = SYNC_EVERY if sync_every is None else int(sync_every)
     if sync_every < 1:
         raise ValueError(f"`sync_every` must be >= 1; got {sync_every}.")
-    k = kernels(tpb)
+    if n >= 2**31:  # the scans use 32-bit column indices
+        raise ValueError(f"the GPU auction takes fewer than 2^31 rows; got n = {n}.")
+    k = kernels(tpb, prob.kind, prob.x.shape[1])
     C = cuda.to_device(np.ascontiguousarray(prob.C))
     x = cuda.to_device(np.ascontiguousarray(prob.x))
-    y = cuda.to_device(np.ascontiguousarray(prob.y))
+    # y raveled into one row: the kernels read y[j, k] as y[0, j * d + k] (compile-time d)
+    y = cuda.to_device(np.ascontiguousarray(prob.y).reshape(1, -1))
     kind, pw, scale = np.int64(prob.kind), float(prob.pw), float(prob.scale)
     p = cuda.to_device(np.zeros(n))
     r2c = cuda.to_device(np.full(n, -1, dtype=np.int64))
