@@ -161,10 +161,11 @@ def kernels(tpb: int, kind: int = -1, d: int = 0):
     ``tpb`` a power of two; ``kind`` the cost kind of ``_Problem`` (-1 dense ``C``, 0
     sqeuclidean, 1 euclidean, 2 ``|x - y|^pw``) and ``d`` the number of coordinates (ignored for
     ``kind = -1``). Both are compile-time constants of the kernels: the column scan has no
-    run-time dispatch on the kind and no run-time loop over the coordinates, and for
-    ``d <= ROW_REGS`` the row's coordinates ``x[i, :]`` live in registers for the whole scan. The
-    kernels keep the argument ``kind`` (one launch signature for every variant), but only the
-    compiled ``kind`` counts."""
+    run-time dispatch on the kind; for ``d <= ROW_REGS`` its loop over the coordinates is
+    unrolled and the row's coordinates ``x[i, :]`` live in registers for the whole scan (larger d:
+    a run-time coordinate loop reading ``x[i, :]``). The kernels take ``y`` raveled into one row,
+    shape (1, n * d), and keep the argument ``kind`` (one launch signature for every variant),
+    but only the compiled ``kind`` counts."""
     global cuda  # a module global: the simulator swaps numba.cuda in kernel globals only
     kind = int(kind)
     d = int(d) if kind != -1 else 0
