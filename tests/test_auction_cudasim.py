@@ -160,6 +160,18 @@ def test_cuda_tail_kernel_and_multiblock_rounds_match_numpy_reference():
     assert "PATHS-OK" in proc.stdout
 
 
+def test_cuda_auction_refuses_2_31_rows(monkeypatch):
+    """The scans index columns with unsigned 32-bit integers: n >= 2^31 is refused up front."""
+    import types
+
+    from kantorovich.ot._kernels import auction_cuda as G
+
+    monkeypatch.setattr(G, "_cuda", lambda: None)  # no GPU needed: the check comes first
+    prob = types.SimpleNamespace(n=2**31, kind=0, x=np.zeros((1, 2)))
+    with pytest.raises(ValueError, match=r"`M` / `x` must have fewer than 2\^31 rows"):
+        G.auction_cuda(prob, [1.0], 10)
+
+
 @pytest.mark.gpu
 @pytest.mark.parametrize("n", [100, 1000])
 def test_cuda_matches_cpu_on_gpu(n):

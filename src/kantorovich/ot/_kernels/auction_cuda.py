@@ -535,14 +535,14 @@ def auction_cuda(prob, schedule, max_rounds, tpb=None, tail=None, sync_every=Non
     if tpb is None:
         tpb = 4 if simulator() else 256
     n = prob.n
+    if n >= 2**31:  # the scans use unsigned 32-bit column indices
+        raise ValueError(f"`M` / `x` must have fewer than 2^31 rows for backend='cuda'; got {n}.")
     tail = tail_rows(n) if tail is None else int(tail)
     if not 0 <= tail <= TAIL_CAP:
         raise ValueError(f"`tail` must be in [0, {TAIL_CAP}]; got {tail}.")
     sync_every = SYNC_EVERY if sync_every is None else int(sync_every)
     if sync_every < 1:
         raise ValueError(f"`sync_every` must be >= 1; got {sync_every}.")
-    if n >= 2**31:  # the scans use 32-bit column indices
-        raise ValueError(f"the GPU auction takes fewer than 2^31 rows; got n = {n}.")
     k = kernels(tpb, prob.kind, prob.x.shape[1])
     C = cuda.to_device(np.ascontiguousarray(prob.C))
     x = cuda.to_device(np.ascontiguousarray(prob.x))
