@@ -8,7 +8,7 @@ FMAs, so a cost can differ from the CPU's in its last bit, and ``|x - y|^p`` use
 A differing last bit can change a tie or a bid, hence the rounds and the final prices; it cannot
 make a wrong answer pass: the result is certified (eps-CS, exact finish) on the host with the
 CPU kernels either way. Forbidding the contraction (``libdevice.dmul_rn`` for the products) costs
-2 SASS instructions per cost evaluation in the scan (36 -> 38 at d = 2), so it is not done.
+2 SASS instructions per cost evaluation in the scan (25 -> 27 at d = 2), so it is not done.
 
 A phase starts with ``check`` (one block per row: drop the assignments violating the new
 eps-CS) and ``compact`` (list the free rows); one host read gets the free-row count. Then:
@@ -47,14 +47,14 @@ is ~382k launches + ~191k host copies before and ~1.7k launches + ~90 reads afte
 
 **The column scan** (``scan``, inlined in ``check``, ``bid`` and ``tail``) is where the time goes
 (~2.5e9 cost evaluations in the tail at n = 8000). ``kernels(tpb, kind, d)`` compiles one kernel
-set per cost kind and dimension, so the scan has no run-time dispatch on the kind and no run-time
-loop over the coordinates; for ``d <= ROW_REGS`` a thread keeps ``x[i, :]`` in registers for the
-whole scan; ``y`` is passed raveled into one row (its coordinates at compile-time offsets
+set per cost kind and dimension, so the scan has no run-time dispatch on the kind; for
+``d <= ROW_REGS`` the coordinate loop is unrolled and a thread keeps ``x[i, :]`` in registers for
+the whole scan (larger d: a run-time coordinate loop); ``y`` is passed raveled into one row (its coordinates at compile-time offsets
 ``j * d + k``); column indices are unsigned 32-bit (no wrap-around code for negative indices).
-sm_90 SASS per cost evaluation, d = 2 sqeuclidean: ~36-37 instructions in the loop body (~23 on
-the path taken when the running best does not change) against ~140 before; the tail kernel takes
+The loop body has no branch (the running (w1, j1, w2) is updated by selects). sm_90 SASS per
+cost evaluation, d = 2 sqeuclidean: 25 instructions against ~140 before; the tail kernel takes
 54 registers and no spills (before: 64 and 40 bytes of spills). ``tests/test_gpu_sass_auction.py``
-holds these numbers.
+compiles the kernels for sm_90 and holds these numbers to bounds.
 
 Runs under ``NUMBA_ENABLE_CUDASIM=1`` (tiny sizes, tests; warp shuffles emulated, 3-warp tail
 block) and on a CUDA GPU; numba.cuda is imported only when this module is. Not done (needs a GPU
@@ -280,12 +280,16 @@ def kernels(tpb: int, kind: int = -1, d: int = 0):
             else:
                 c = finish(sqdist(x, y, i, uint64(j) * uint64(D)), pw, scale)
             w = c + p[j]
-            if w < w1 or (w == w1 and j < j1):
-                w2 = min(w2, w1)
-                w1 = w
-                j1 = j
-            elif w < w2:
-                w2 = w
+            # w1 <= w2 throughout, and costs and prices are finite (the first column enters:
+            # w < INF); ties go to the lowest column: j grows, so an equal w never replaces w1.
+            # One test on the common path (w >= w2: nothing changes)
+            if w < w2:
+                if w < w1:
+                    w2 = w1
+                    w1 = w
+                    j1 = j
+                else:
+                    w2 = w
             j = uint32(j + step)
         return w1, int64(j1), w2
 
