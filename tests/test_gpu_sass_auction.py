@@ -63,7 +63,7 @@ def _compiled(kind: int, d: int, name: str):
         lb = ks["launch_bounds"].get(name)
         try:
             ptx, _ = cuda.compile_ptx(ks[name].py_func, _signatures()[name], cc=(9, 0), launch_bounds=lb)
-        except Exception as exc:  # NVVM missing or unusable: the same rule as a missing tool
+        except Exception as exc:  # noqa: BLE001 -- NVVM missing or unusable: as a missing tool
             import os
 
             msg = f"numba-cuda cannot compile for sm_90 (NVVM): {exc!s:.300}"

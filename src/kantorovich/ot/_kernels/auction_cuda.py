@@ -320,7 +320,7 @@ def kernels(tpb: int, kind: int = -1, d: int = 0):
         s1 = cuda.shared.array(tpb, float64)
         sj = cuda.shared.array(tpb, int64)
         s2 = cuda.shared.array(tpb, float64)
-        w1, j1, w2 = block_best2(C, x, y, pw, scale, p, i, s1, sj, s2)
+        w1, _, _ = block_best2(C, x, y, pw, scale, p, i, s1, sj, s2)
         if cuda.threadIdx.x == 0:
             if i == 0:
                 st[par] = 0
