@@ -43,9 +43,22 @@ from collections import Counter
 import pytest
 
 __all__ = [
-    "Toolchain", "toolchain", "require_toolchain", "CUPY_OPTIONS", "nvrtc_version", "nvrtc_compile",
-    "ptxas", "resource_usage", "sass", "sass_functions", "inner_loops", "Loop", "Usage",
-    "float64_ptx_lines", "float64_sass_lines", "ARCH",
+    "ARCH",
+    "CUPY_OPTIONS",
+    "Loop",
+    "Toolchain",
+    "Usage",
+    "float64_ptx_lines",
+    "float64_sass_lines",
+    "inner_loops",
+    "nvrtc_compile",
+    "nvrtc_version",
+    "ptxas",
+    "require_toolchain",
+    "resource_usage",
+    "sass",
+    "sass_functions",
+    "toolchain",
 ]
 
 ARCH = "sm_90"  # H100 / H200
@@ -77,7 +90,7 @@ def cuda_homes() -> list[str]:
 
 def _tool_version(path: str) -> tuple[int, ...]:
     try:
-        r = subprocess.run([path, "--version"], capture_output=True, text=True, timeout=30)
+        r = subprocess.run([path, "--version"], capture_output=True, text=True, timeout=30, check=False)
     except (OSError, subprocess.TimeoutExpired):
         return ()
     m = re.search(r"release (\d+)\.(\d+)", r.stdout)
@@ -132,7 +145,7 @@ class Toolchain:
         return [t for t in tools if getattr(self, t) is None]
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def toolchain() -> Toolchain:
     homes = cuda_homes()
     nvrtc = _find_libs("nvrtc")
@@ -166,7 +179,7 @@ def require_toolchain(*tools: str) -> Toolchain:
 # --- NVRTC (through ctypes, as CuPy calls it) -----------------------------------------------
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _nvrtc(lib: str):
     return ctypes.CDLL(lib)
 
@@ -204,7 +217,7 @@ def nvrtc_compile(source: str, options=(), *, lib: str | None = None, cupy: bool
         L.nvrtcGetPTX(prog, buf)
         ptx = buf.value.decode()
         cubin = b""
-        if any(o.startswith("-arch=sm_") or o.startswith("--gpu-architecture=sm_") for o in opts):
+        if any(o.startswith(("-arch=sm_", "--gpu-architecture=sm_")) for o in opts):
             L.nvrtcGetCUBINSize(prog, ctypes.byref(n))
             buf = ctypes.create_string_buffer(n.value)
             L.nvrtcGetCUBIN(prog, buf)
@@ -227,7 +240,7 @@ class Usage:
 
 
 def _run(args, **kw):
-    r = subprocess.run(args, capture_output=True, timeout=300, **kw)
+    r = subprocess.run(args, capture_output=True, timeout=300, check=False, **kw)
     if r.returncode != 0:
         err = r.stderr.decode(errors="replace") if isinstance(r.stderr, bytes) else r.stderr
         raise RuntimeError(f"{os.path.basename(args[0])} failed ({r.returncode}):\n{err[-4000:]}")
