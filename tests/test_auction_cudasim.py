@@ -65,12 +65,31 @@ def test_cuda_kernels_under_simulator():
 
 _PATHS_SCRIPT = textwrap.dedent(
     """
+    import math
+
     import numpy as np
     from kantorovich.ot import _auction as A
     from kantorovich.ot._kernels import auction_cuda as G
 
+    def dense(prob):
+        # prob.dense() with the coordinates summed in order and scalar (libm) powers, as the
+        # kernels compute them; numpy's pairwise sum regroups the coordinates from d = 8 on,
+        # and its vectorised power differs from libm's pow in the last bit for a few % of inputs
+        if prob.kind == -1:
+            return prob.C
+        t = prob.x[:, None, :] - prob.y[None, :, :]
+        sq = t[..., 0] * t[..., 0]
+        for k in range(1, t.shape[2]):
+            sq = sq + t[..., k] * t[..., k]
+        if prob.x.shape[1] < 8:
+            assert np.array_equal(sq, ((prob.x[:, None, :] - prob.y[None, :, :]) ** 2).sum(-1))
+        if prob.kind == 2:
+            e = 0.5 * prob.pw
+            return prob.scale * np.array([[math.pow(v, e) for v in row] for row in sq])
+        return prob.scale * (sq if prob.kind == 0 else np.sqrt(sq))
+
     def reference(prob, sched, max_rounds):
-        C, n = prob.dense(), prob.n
+        C, n = dense(prob), prob.n
         p, r2c, c2r = np.zeros(n), np.full(n, -1, np.int64), np.full(n, -1, np.int64)
         rounds = bids = 0
         for e in sched:
@@ -84,12 +103,20 @@ _PATHS_SCRIPT = textwrap.dedent(
     rng = np.random.default_rng(3)
     probs = [A._prepare(rng.random((9, 9)), None, None, "sqeuclidean"),
              A._prepare(rng.integers(0, 4, (8, 8)).astype(float), None, None, "sqeuclidean"),  # ties
-             A._prepare(None, rng.random((12, 2)), rng.random((12, 2)), "sqeuclidean")]
+             A._prepare(None, rng.random((12, 2)), rng.random((12, 2)), "sqeuclidean"),
+             # kernels compiled per (cost kind, d): x[i, :] in registers (d <= ROW_REGS) or read
+             # from memory (d = 10), euclidean and p-costs
+             A._prepare(None, rng.random((7, 1)), rng.random((7, 1)), "sqeuclidean"),
+             A._prepare(None, rng.random((7, 3)), rng.random((7, 3)), "euclidean"),
+             A._prepare(None, rng.random((7, 10)), rng.random((7, 10)), "sqeuclidean"),
+             A._prepare(None, rng.random((7, 2)), rng.random((7, 2)), 1.5)]
+    assert G.ROW_REGS < 10 and [q.kind for q in probs[3:]] == [0, 1, 0, 2]
     # (problem, max_rounds, tail, sync_every). tail=0: 3-kernel rounds only; tail=3: switch to the
     # tail kernel mid-phase; tail=n: the tail kernel runs whole phases, with more free rows than
     # its 2 simulator warps (rows-per-warp loop); max_rounds=3 cuts a phase (also across a switch)
     cases = [(0, 10**6, 0, 4), (0, 10**6, 3, 2), (0, 10**6, 9, 1), (1, 10**6, 3, 1), (1, 3, 0, 1),
-             (2, 3, 8, 2), (2, 10**6, 12, 1)]
+             (2, 3, 8, 2), (2, 10**6, 12, 1), (3, 10**6, 7, 1), (4, 10**6, 0, 2), (5, 10**6, 7, 1),
+             (6, 10**6, 2, 2)]
     seen = set()
     for which, max_rounds, tail, sync_every in cases:
         prob = probs[which]
@@ -131,6 +158,18 @@ def test_cuda_tail_kernel_and_multiblock_rounds_match_numpy_reference():
                           timeout=900, check=False)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "PATHS-OK" in proc.stdout
+
+
+def test_cuda_auction_refuses_2_31_rows(monkeypatch):
+    """The scans index columns with unsigned 32-bit integers: n >= 2^31 is refused up front."""
+    import types
+
+    from kantorovich.ot._kernels import auction_cuda as G
+
+    monkeypatch.setattr(G, "_cuda", lambda: None)  # no GPU needed: the check comes first
+    prob = types.SimpleNamespace(n=2**31, kind=0, x=np.zeros((1, 2)))
+    with pytest.raises(ValueError, match=r"`M` / `x` must have fewer than 2\^31 rows"):
+        G.auction_cuda(prob, [1.0], 10)
 
 
 @pytest.mark.gpu

@@ -1,8 +1,14 @@
 """numba-cuda kernels of the epsilon-scaling auction (Jacobi bidding on the GPU).
 
 Same algorithm, rules and tie-breaks as ``auction_numba.auction_phase`` (its numpy reference is
-``kantorovich.ot._auction._auction_phase_numpy``); for the same eps schedule the GPU gives
-bit-identical prices, the same permutation, round and bid counts (tested under the simulator).
+``kantorovich.ot._auction._auction_phase_numpy``). Under the CUDA simulator, for the same eps
+schedule, the kernels give bit-identical prices and the same permutation, round and bid counts
+(tested). On a GPU they need not: NVVM contracts ``s += t * t`` and ``scale * s + p[j]`` into
+FMAs, so a cost can differ from the CPU's in its last bit, and ``|x - y|^p`` uses CUDA's ``pow``.
+A differing last bit can change a tie or a bid, hence the rounds and the final prices; it cannot
+make a wrong answer pass: the result is certified (eps-CS, exact finish) on the host with the
+CPU kernels either way. Forbidding the contraction (``libdevice.dmul_rn`` for the products) costs
+2 SASS instructions per cost evaluation in the scan (25 -> 27 at d = 2), so it is not done.
 
 A phase starts with ``check`` (one block per row: drop the assignments violating the new
 eps-CS) and ``compact`` (list the free rows); one host read gets the free-row count. Then:
@@ -38,6 +44,17 @@ a blocking device->host read; now 3 launches + 1/``SYNC_EVERY`` blocking reads (
 rounds), and none per round in the tail (one launch + one read per phase). For the n = 8000
 benchmark problem (95k rounds, measured on the numpy reference, which has the same rounds) that
 is ~382k launches + ~191k host copies before and ~1.7k launches + ~90 reads after.
+
+**The column scan** (``scan``, inlined in ``check``, ``bid`` and ``tail``) is where the time goes
+(~2.5e9 cost evaluations in the tail at n = 8000). ``kernels(tpb, kind, d)`` compiles one kernel
+set per cost kind and dimension, so the scan has no run-time dispatch on the kind; for
+``d <= ROW_REGS`` the coordinate loop is unrolled and a thread keeps ``x[i, :]`` in registers for
+the whole scan (larger d: a run-time coordinate loop); ``y`` is passed raveled into one row (its coordinates at compile-time offsets
+``j * d + k``); column indices are unsigned 32-bit (no wrap-around code for negative indices).
+The loop body has no branch (the running (w1, j1, w2) is updated by selects). sm_90 SASS per
+cost evaluation, d = 2 sqeuclidean: 25 instructions against ~140 before; the tail kernel takes
+54 registers and no spills (before: 64 and 40 bytes of spills). ``tests/test_gpu_sass_auction.py``
+compiles the kernels for sm_90 and holds these numbers to bounds.
 
 Runs under ``NUMBA_ENABLE_CUDASIM=1`` (tiny sizes, tests; warp shuffles emulated, 3-warp tail
 block) and on a CUDA GPU; numba.cuda is imported only when this module is. Not done (needs a GPU
@@ -84,6 +101,7 @@ cuda = None  # numba.cuda, bound by kernels()
 
 TAIL_CAP = 1024  # largest free-row count the tail kernel accepts (its shared-memory lists)
 TAIL_ROWS = None  # free rows at which a phase switches to the tail kernel; None: tail_rows(n)
+ROW_REGS = 8  # up to this many coordinates, a scanning thread keeps x[i, :] in registers
 SYNC_EVERY = 8  # multi-block rounds queued between two host reads of the free-row counter
 _KEY = 4294967296  # col_win key = round stamp * 2^32 + (2^32 - 1 - row): max = newest round, lowest row
 
@@ -137,13 +155,27 @@ def _bounded_jit(cuda_mod, threads: int):
     return cuda_mod.jit(max_registers=min(255, 65536 // threads))
 
 
-def kernels(tpb: int):
-    """Compile (once per block size) and return the kernels; ``tpb`` a power of two."""
+def kernels(tpb: int, kind: int = -1, d: int = 0):
+    """Compile (once per block size, cost kind and dimension) and return the kernels.
+
+    ``tpb`` a power of two; ``kind`` the cost kind of ``_Problem`` (-1 dense ``C``, 0
+    sqeuclidean, 1 euclidean, 2 ``|x - y|^pw``) and ``d`` the number of coordinates (ignored for
+    ``kind = -1``). Both are compile-time constants of the kernels: the column scan has no
+    run-time dispatch on the kind; for ``d <= ROW_REGS`` its loop over the coordinates is
+    unrolled and the row's coordinates ``x[i, :]`` live in registers for the whole scan (larger d:
+    a run-time coordinate loop reading ``x[i, :]``). The kernels take ``y`` raveled into one row,
+    shape (1, n * d), and keep the argument ``kind`` (one launch signature for every variant),
+    but only the compiled ``kind`` counts."""
     global cuda  # a module global: the simulator swaps numba.cuda in kernel globals only
-    if tpb in _KERNELS:
-        return _KERNELS[tpb]
+    kind = int(kind)
+    d = int(d) if kind != -1 else 0
+    if kind not in (-1, 0, 1, 2) or (kind != -1 and d < 1):
+        raise ValueError(f"`kind` must be -1, 0, 1 or 2 and `d` >= 1 for points; got kind={kind}, d={d}.")
+    key = (tpb, kind, d)
+    if key in _KERNELS:
+        return _KERNELS[key]
     cuda = _cuda()
-    from numba import float64, int64
+    from numba import float64, int64, uint32, uint64
 
     INF = math.inf
     sim = simulator()
@@ -162,19 +194,53 @@ def kernels(tpb: int):
             return (cuda.shfl_xor_sync(0xFFFFFFFF, a, off), cuda.shfl_xor_sync(0xFFFFFFFF, b, off),
                     cuda.shfl_xor_sync(0xFFFFFFFF, c, off))
 
+    KIND = kind  # compile-time constants of every function below
+    D = d
+    REG = 0 < D <= ROW_REGS  # x[i, :] hoisted into registers for the scan
+    XR = D if REG else 1
+
     @cuda.jit(device=True, inline="always")
-    def cost(C, x, y, kind, pw, scale, i, j):
-        if kind == -1:
-            return C[i, j]
-        s = 0.0
-        for k in range(x.shape[1]):
-            t = x[i, k] - y[j, k]
-            s += t * t
-        if kind == 0:
+    def finish(s, pw, scale):
+        """The scaled cost from the squared distance ``s`` (compile-time ``KIND``)."""
+        if KIND == 0:
             return scale * s
-        if kind == 1:
+        if KIND == 1:
             return scale * math.sqrt(s)
         return scale * s ** (0.5 * pw)
+
+    @cuda.jit(device=True, inline="always")
+    def sqdist_row(xr, yf, o):
+        """Squared distance of the hoisted row ``xr`` (D registers) to the point at offset
+        ``o = j * D`` of ``yf`` (``y`` raveled into one row, shape (1, n * D)), summed in
+        coordinate order (``0.0 + t0 * t0`` is ``t0 * t0``: a square is never -0.0)."""
+        t = xr[0] - yf[0, o]
+        s = t * t
+        for k in range(1, D):
+            t = xr[k] - yf[0, o + uint64(k)]
+            s += t * t
+        return s
+
+    @cuda.jit(device=True, inline="always")
+    def sqdist(x, yf, i, o):
+        """Squared distance of ``x[i]`` (read from memory) to the point at offset ``o`` of
+        ``yf``, same sum order; a run-time loop over the coordinates (the path for d >
+        ROW_REGS: a fully unrolled loop would hoist all of x[i, :] into registers and spill)."""
+        t = x[i, 0] - yf[0, o]
+        s = t * t
+        dd = uint64(x.shape[1])
+        k = uint64(1)
+        while k < dd:
+            t = x[i, k] - yf[0, o + k]
+            s += t * t
+            k += uint64(1)
+        return s
+
+    @cuda.jit(device=True, inline="always")
+    def cost(C, x, yf, pw, scale, i, j):
+        """Scaled cost of (i, j); ``yf``: ``y`` raveled into one row (see ``sqdist_row``)."""
+        if KIND == -1:
+            return C[i, j]
+        return finish(sqdist(x, yf, i, uint64(j) * uint64(D)), pw, scale)
 
     @cuda.jit(device=True, inline="always")
     def merge(a1, aj, a2, b1, bj, b2):
@@ -194,25 +260,44 @@ def kernels(tpb: int):
         return w1, j1, w2
 
     @cuda.jit(device=True, inline="always")
-    def scan(C, x, y, kind, pw, scale, p, i, j, step, w1, j1, w2):
-        """Fold columns j, j + step, ... < n of row i into (w1, j1, w2), in increasing j."""
-        n = p.shape[0]
+    def scan(C, x, y, pw, scale, p, i, j, step, w1, w2):
+        """Fold columns j, j + step, ... < n of row i into (w1, j1, w2), in increasing j, from
+        (w1, n, w2). Unsigned 32-bit column indices (n < 2^31): no negative-index wrap-around
+        code and 32-bit arithmetic in the loop; ``y`` is read through its flat view."""
+        n = uint32(p.shape[0])
+        j = uint32(j)
+        step = uint32(step)
+        j1 = n
+        xr = cuda.local.array(XR, float64)
+        if REG:
+            for k in range(D):
+                xr[k] = x[i, k]
         while j < n:
-            w = cost(C, x, y, kind, pw, scale, i, j) + p[j]
-            if w < w1 or (w == w1 and j < j1):
-                w2 = min(w2, w1)
-                w1 = w
-                j1 = j
-            elif w < w2:
-                w2 = w
-            j += step
-        return w1, j1, w2
+            if KIND == -1:
+                c = C[i, j]
+            elif REG:
+                c = finish(sqdist_row(xr, y, uint64(j) * uint64(D)), pw, scale)
+            else:
+                c = finish(sqdist(x, y, i, uint64(j) * uint64(D)), pw, scale)
+            w = c + p[j]
+            # w1 <= w2 throughout, and costs and prices are finite (the first column enters:
+            # w < INF); ties go to the lowest column: j grows, so an equal w never replaces w1.
+            # One test on the common path (w >= w2: nothing changes)
+            if w < w2:
+                if w < w1:
+                    w2 = w1
+                    w1 = w
+                    j1 = j
+                else:
+                    w2 = w
+            j = uint32(j + step)
+        return w1, int64(j1), w2
 
     @cuda.jit(device=True, inline="always")
-    def block_best2(C, x, y, kind, pw, scale, p, i, s1, sj, s2):
+    def block_best2(C, x, y, pw, scale, p, i, s1, sj, s2):
         """(w1, j1, w2) of row i, reduced over the block; valid in every thread after return."""
         tid = cuda.threadIdx.x
-        w1, j1, w2 = scan(C, x, y, kind, pw, scale, p, i, tid, tpb, INF, p.shape[0], INF)
+        w1, j1, w2 = scan(C, x, y, pw, scale, p, i, tid, tpb, INF, INF)
         s1[tid] = w1
         sj[tid] = j1
         s2[tid] = w2
@@ -235,13 +320,13 @@ def kernels(tpb: int):
         s1 = cuda.shared.array(tpb, float64)
         sj = cuda.shared.array(tpb, int64)
         s2 = cuda.shared.array(tpb, float64)
-        w1, j1, w2 = block_best2(C, x, y, kind, pw, scale, p, i, s1, sj, s2)
+        w1, _, _ = block_best2(C, x, y, pw, scale, p, i, s1, sj, s2)
         if cuda.threadIdx.x == 0:
             if i == 0:
                 st[par] = 0
                 st[2] = 0
             j = r2c[i]
-            if j >= 0 and cost(C, x, y, kind, pw, scale, i, j) + p[j] > w1 + eps:
+            if j >= 0 and cost(C, x, y, pw, scale, i, j) + p[j] > w1 + eps:
                 c2r[j] = -1
                 r2c[i] = -1
 
@@ -269,7 +354,7 @@ def kernels(tpb: int):
         t = cuda.blockIdx.x
         while t < nfree:
             i = rows[t]
-            w1, j1, w2 = block_best2(C, x, y, kind, pw, scale, p, i, s1, sj, s2)
+            w1, j1, w2 = block_best2(C, x, y, pw, scale, p, i, s1, sj, s2)
             if cuda.threadIdx.x == 0:
                 b = p[j1] + (w2 - w1) + eps
                 bid_col[t] = j1
@@ -343,7 +428,7 @@ def kernels(tpb: int):
         q1 = cuda.shared.array(tail_warps, float64)  # per-warp partial (w1, j1, w2) of a team
         qj = cuda.shared.array(tail_warps, int64)
         q2 = cuda.shared.array(tail_warps, float64)
-        nc = cuda.shared.array(2, int64)  # list lengths, by round parity
+        nc = cuda.shared.array(3, int64)  # list lengths by round parity; [2] bids (shared: fewer registers)
         tid = cuda.threadIdx.x
         lane = tid % 32
         warp = tid // 32
@@ -356,33 +441,30 @@ def kernels(tpb: int):
         if tid == 0:
             nc[0] = nfree0
             nc[1] = 0
+            nc[2] = 0
         cuda.syncthreads()
         cur = 0
         r = 0
-        bids = 0
         nfree = nc[0]
         while nfree > 0 and r < max_r:  # block-uniform
-            # 1. scan and bid
-            if nfree >= tail_warps:
-                k = warp
-                while k < nfree:  # warp-uniform: all 32 lanes take part in the shuffles
-                    w1, j1, w2 = scan(C, x, y, kind, pw, scale, p, fl[cur, k], lane, 32, INF, n, INF)
-                    w1, j1, w2 = warp_reduce(w1, j1, w2)
-                    if lane == 0:
+            # 1. scan and bid: warps take rows k = warp // g, + W, ... (g = 1: a warp per row;
+            # g > 1: fewer rows than warps, a team of g warps per row, so one row each)
+            g = tail_warps // nfree if nfree < tail_warps else 1
+            k = warp // g
+            m = (warp - k * g) * 32 + lane
+            while k < nfree:  # warp-uniform: all 32 lanes take part in the shuffles
+                w1, j1, w2 = scan(C, x, y, pw, scale, p, fl[cur, k], m, 32 * g, INF, INF)
+                w1, j1, w2 = warp_reduce(w1, j1, w2)
+                if lane == 0:
+                    if g == 1:
                         bc[k] = j1
                         bv[k] = p[j1] + (w2 - w1) + eps
-                    k += tail_warps
-            else:
-                g = tail_warps // nfree
-                k = warp // g
-                if k < nfree:
-                    m = (warp - k * g) * 32 + lane
-                    w1, j1, w2 = scan(C, x, y, kind, pw, scale, p, fl[cur, k], m, 32 * g, INF, n, INF)
-                    w1, j1, w2 = warp_reduce(w1, j1, w2)
-                    if lane == 0:
+                    else:
                         q1[warp] = w1
                         qj[warp] = j1
                         q2[warp] = w2
+                k += tail_warps
+            if g > 1:  # block-uniform
                 cuda.syncthreads()
                 if warp < nfree:  # warp k combines the g partials of row k
                     w1 = INF
@@ -400,44 +482,44 @@ def kernels(tpb: int):
             # 2. resolve, assign, evict, next free list
             if tid == 0:
                 nc[cur] = 0  # every thread read it before the sync above
-            t = tid
+                nc[2] += nfree
+            t = uint64(tid)  # unsigned indices: no wrap-around code (fewer registers)
             while t < nfree:
                 j = bc[t]
                 b = bv[t]
                 i = fl[cur, t]
                 win = True
-                u = 0
+                u = uint64(0)
                 while u < nfree:
                     if bc[u] == j and (bv[u] > b or (bv[u] == b and fl[cur, u] < i)):
                         win = False
                         break
-                    u += 1
+                    u += uint64(1)
                 if win:
-                    old = c2r[j]
+                    old = c2r[uint64(j)]
                     if old >= 0:
-                        r2c[old] = -1
+                        r2c[uint64(old)] = -1
                         fl[1 - cur, cuda.atomic.add(nc, 1 - cur, 1)] = old
-                    c2r[j] = i
-                    r2c[i] = j
-                    p[j] = b
+                    c2r[uint64(j)] = i
+                    r2c[uint64(i)] = j
+                    p[uint64(j)] = b
                 else:
                     fl[1 - cur, cuda.atomic.add(nc, 1 - cur, 1)] = i
-                t += tail_tpb
+                t += uint64(tail_tpb)
             cuda.syncthreads()
-            bids += nfree
             r += 1
             cur = 1 - cur
             nfree = nc[cur]
         if tid == 0:
             st[2] += r
-            st[3] += bids
+            st[3] += nc[2]
             st[4] = nfree
             st[5] = r
 
     ks = dict(check=check_kernel, compact=compact_kernel, bid=bid_kernel, winner=winner_kernel,
               assign=assign_kernel, tail=tail_kernel, tail_tpb=tail_tpb,
               launch_bounds={"tail": None if sim else tail_tpb})
-    _KERNELS[tpb] = ks
+    _KERNELS[key] = ks
     return ks
 
 
@@ -457,16 +539,19 @@ def auction_cuda(prob, schedule, max_rounds, tpb=None, tail=None, sync_every=Non
     if tpb is None:
         tpb = 4 if simulator() else 256
     n = prob.n
+    if n >= 2**31:  # the scans use unsigned 32-bit column indices
+        raise ValueError(f"`M` / `x` must have fewer than 2^31 rows for backend='cuda'; got {n}.")
     tail = tail_rows(n) if tail is None else int(tail)
     if not 0 <= tail <= TAIL_CAP:
         raise ValueError(f"`tail` must be in [0, {TAIL_CAP}]; got {tail}.")
     sync_every = SYNC_EVERY if sync_every is None else int(sync_every)
     if sync_every < 1:
         raise ValueError(f"`sync_every` must be >= 1; got {sync_every}.")
-    k = kernels(tpb)
+    k = kernels(tpb, prob.kind, prob.x.shape[1])
     C = cuda.to_device(np.ascontiguousarray(prob.C))
     x = cuda.to_device(np.ascontiguousarray(prob.x))
-    y = cuda.to_device(np.ascontiguousarray(prob.y))
+    # y raveled into one row: the kernels read y[j, k] as y[0, j * d + k] (compile-time d)
+    y = cuda.to_device(np.ascontiguousarray(prob.y).reshape(1, -1))
     kind, pw, scale = np.int64(prob.kind), float(prob.pw), float(prob.scale)
     p = cuda.to_device(np.zeros(n))
     r2c = cuda.to_device(np.full(n, -1, dtype=np.int64))
