@@ -38,7 +38,7 @@ from typing import Any
 
 import numpy as np
 
-from ._validation import as_float_array, check_int, check_rng, check_weights, describe, pow2_exponent
+from ._validation import INT64_MAX, as_float_array, check_int, check_memory, check_rng, check_weights, describe, pow2_exponent
 
 __all__ = [
     "Family",
@@ -67,9 +67,10 @@ def _real(value: Any, name: str) -> float:
     return v
 
 
-def _sample_sizes(n: Any, m: Any) -> tuple[int, int]:
-    n = check_int(n, "n", minimum=1)
-    m = n if m is None else check_int(m, "m", minimum=1)
+def _sample_sizes(n: Any, m: Any, d: int = 1) -> tuple[int, int]:
+    n = check_int(n, "n", minimum=1, maximum=INT64_MAX)
+    m = n if m is None else check_int(m, "m", minimum=1, maximum=INT64_MAX)
+    check_memory(16 * (n + m) * d, "n", "m")  # the two samples and a temporary per coordinate
     return n, m
 
 
@@ -158,7 +159,7 @@ class ParallelLines(Family):
 
     def sample(self, n: int, rng=None, m: int | None = None):
         """``x`` of shape (n, 2) on the line x = 0, ``y`` of shape (m or n, 2) on x = theta."""
-        n, m = _sample_sizes(n, m)
+        n, m = _sample_sizes(n, m, 2)
         g = check_rng(rng)
         x = np.zeros((n, 2))
         x[:, 1] = g.uniform(0.0, 1.0, n)
@@ -360,7 +361,7 @@ class GaussianPair(Family):
 
     def sample(self, n: int, rng=None, m: int | None = None):
         """``x`` ~ P of shape (n, d), ``y`` ~ Q of shape (m or n, d)."""
-        n, m = _sample_sizes(n, m)
+        n, m = _sample_sizes(n, m, self.dim)
         g = check_rng(rng)
         L0 = np.linalg.cholesky(self.cov0)
         L1 = np.linalg.cholesky(self.cov1)
@@ -681,7 +682,7 @@ class HistogramPair(Family):
     def sample(self, n: int, rng=None, m: int | None = None):
         """``x`` ~ P of shape (n, d), ``y`` ~ Q of shape (m or n, d): support points drawn with
         the masses as probabilities."""
-        n, m = _sample_sizes(n, m)
+        n, m = _sample_sizes(n, m, self.dim)
         g = check_rng(rng)
         k = self.p.shape[0]
         ix = g.choice(k, size=n, p=self.p)
