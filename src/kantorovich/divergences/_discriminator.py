@@ -157,7 +157,8 @@ def _expectations(D: Any, p_data: Any, p_g: Any, weights: Any):
         # 0 * log 0 = 0: a point without mass contributes nothing, whatever D is there.
         ld = xp.where(wd > 0, wd * xp.log(xp.where(wd > 0, Da, 1.0)), 0.0)
         lg = xp.where(wg > 0, wg * xp.log1p(-xp.where(wg > 0, Da, 0.0)), 0.0)
-    return xp.sum(ld, axis=-1) + xp.sum(lg, axis=-1), xp
+    with np.errstate(over="ignore"):  # every term is <= 0: a sum that overflows is -inf exactly
+        return xp.sum(ld, axis=-1) + xp.sum(lg, axis=-1), xp
 
 
 def gan_value(D: Any, p_data: Any, p_g: Any, *, weights: Any = None):
