@@ -114,3 +114,4 @@ def test_check_memory():
     v.check_memory(1024, "n")
     with pytest.raises(ValueError, match="`n` and `m` must be smaller"):
         v.check_memory(2**80, "n", "m")
+

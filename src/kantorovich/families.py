@@ -187,21 +187,23 @@ class ParallelLines(Family):
 
 
 # --------------------------------------------------------------------------- Gaussians
-def _gauss_args(m0, S0, m1, S1):
+def _gauss_args(m0, S0, m1, S1, names=("mean0", "cov0", "mean1", "cov1")):
     """Validate a Gaussian pair: scalars (1-D: variances) or vectors and (d, d) SPD matrices.
 
-    Returns (m0, S0, m1, S1) as float64 arrays of shapes (d,), (d, d) and d.
+    Returns (m0, S0, m1, S1) as float64 arrays of shapes (d,), (d, d) and d. ``names``: the
+    caller's argument names, for the error messages.
     """
-    m0a = as_float_array(m0, "mean0", max_ndim=1)
-    m1a = as_float_array(m1, "mean1", max_ndim=1)
-    S0a = as_float_array(S0, "cov0", max_ndim=2)
-    S1a = as_float_array(S1, "cov1", max_ndim=2)
+    nm0, nS0, nm1, nS1 = names
+    m0a = as_float_array(m0, nm0, max_ndim=1)
+    m1a = as_float_array(m1, nm1, max_ndim=1)
+    S0a = as_float_array(S0, nS0, max_ndim=2)
+    S1a = as_float_array(S1, nS1, max_ndim=2)
     m0a, m1a = np.atleast_1d(m0a), np.atleast_1d(m1a)
     d = m0a.shape[0]
     if m1a.shape[0] != d:
-        raise ValueError(f"`mean0` and `mean1` must have the same length; got {d} and {m1a.shape[0]}.")
+        raise ValueError(f"`{nm0}` and `{nm1}` must have the same length; got {d} and {m1a.shape[0]}.")
     out = []
-    for name, S in (("cov0", S0a), ("cov1", S1a)):
+    for name, S in ((nS0, S0a), (nS1, S1a)):
         if S.ndim == 0 or S.size == 1 and S.ndim <= 1:
             S = S.reshape(1, 1)
         elif S.ndim == 1:
@@ -221,7 +223,7 @@ def _gauss_args(m0, S0, m1, S1):
                 f"got eigenvalues down to {float(np.linalg.eigvalsh(S).min())!r}."
             ) from None
         out.append(S)
-    for name, m in (("mean0", m0a), ("mean1", m1a)):
+    for name, m in ((nm0, m0a), (nm1, m1a)):
         if not np.all(np.isfinite(m)):
             raise ValueError(f"`{name}` must contain only finite values; got NaN or infinity.")
     return m0a, out[0], m1a, out[1], d
@@ -261,7 +263,7 @@ def gaussian_kl(m0: Any, S0: Any, m1: Any, S1: Any) -> float:
     >>> gaussian_kl(0.0, 1.0, 2.0, 1.0)
     2.0
     """
-    m0a, S0a, m1a, S1a, d = _gauss_args(m0, S0, m1, S1)
+    m0a, S0a, m1a, S1a, d = _gauss_args(m0, S0, m1, S1, ("m0", "S0", "m1", "S1"))
     L1 = np.linalg.cholesky(S1a)
     L0 = np.linalg.cholesky(S0a)
     import scipy.linalg as sla
@@ -298,7 +300,7 @@ def gaussian_w2(m0: Any, S0: Any, m1: Any, S1: Any) -> float:
     >>> round(gaussian_w2(0.0, 1.0, 3.0, 4.0) ** 2, 12)   # (0 - 3)^2 + (1 - 2)^2
     10.0
     """
-    m0a, S0a, m1a, S1a, d = _gauss_args(m0, S0, m1, S1)
+    m0a, S0a, m1a, S1a, d = _gauss_args(m0, S0, m1, S1, ("m0", "S0", "m1", "S1"))
     dm = m0a - m1a
     if d == 1:
         s0, s1 = math.sqrt(S0a[0, 0]), math.sqrt(S1a[0, 0])
