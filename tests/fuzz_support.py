@@ -900,7 +900,7 @@ def _gan_ref(D, p, q, w):
         if b > 0:
             if d == 1:
                 return -mpmath.inf
-            tot += b * mpmath.log(1 - d)
+            tot += b * mpmath.log1p(-d)
     return tot
 
 
