@@ -12,9 +12,9 @@ Classes (as in the conventions of README.md "Conventions" and DESIGN.md):
 - WRONG: a finite result contradicting a cheap reference (exact 1-D W_p by quantiles in
   extended precision, LPs by scipy's HiGHS, brute-force permutations, closed forms) or a
   known bound (0 <= JS <= log 2, SW_p <= W_p, ...).
-- HANG: no answer within the time guard twice (the second time in a fresh worker), or a
-  MemoryError after more than a second of a tiny call (unbounded growth under the worker's
-  address-space cap).
+- HANG: no answer within the time guard twice (the second time in a fresh worker), or
+  unbounded memory growth (gigabytes of resident memory for a tiny call; also a MemoryError
+  after more than a second).
 - WARNS: a numpy RuntimeWarning that reaches the caller.
 - MUTATES: an input array modified in place, or numpy's global random state advanced.
 """
@@ -22,6 +22,7 @@ Classes (as in the conventions of README.md "Conventions" and DESIGN.md):
 from __future__ import annotations
 
 import dataclasses
+import gc
 import itertools
 import math
 import multiprocessing as mp
@@ -34,7 +35,8 @@ from typing import Any
 import numpy as np
 
 TIMEOUT_S = 20.0  # per call; a cold numba compile of one kernel takes a few seconds
-MEMORY_SLACK = 3 * 2**30  # address space a worker may add to what it holds after imports
+RETRY_TIMEOUT_S = 45.0  # the retry, in a fresh worker: room for a compile on a loaded machine
+MEMORY_GROWTH = 2 * 2**30  # resident memory a tiny call may add before it counts as unbounded
 
 LOG2 = math.log(2.0)
 
@@ -173,6 +175,12 @@ def execute(call: Call) -> list[tuple[str, str]]:
             if call.method:
                 res = getattr(res, call.method)(*call.margs, **call.mkwargs)
             exc = None
+        except MemoryError as e:
+            # drop the traceback first: its frames hold whatever grew without bound
+            exc, res = MemoryError(str(e)[:200]), None
+            e.__traceback__ = None
+            del e
+            gc.collect()
         except Exception as e:  # noqa: BLE001 - classified below
             exc, res = e, None
         elapsed = time.perf_counter() - t0
@@ -203,19 +211,11 @@ def _kantorovich_warning(cat) -> bool:
 
 
 def _serve(conn) -> None:  # pragma: no cover - runs in the worker
-    import resource
-
     import kantorovich.divergences  # noqa: F401
     import kantorovich.families  # noqa: F401
     import kantorovich.ot  # noqa: F401
 
     np.random.seed(0)
-    try:
-        with open("/proc/self/statm") as fh:
-            vm = int(fh.read().split()[0]) * resource.getpagesize()
-        resource.setrlimit(resource.RLIMIT_AS, (vm + MEMORY_SLACK, resource.RLIM_INFINITY))
-    except (OSError, ValueError):
-        pass
     conn.send("ready")
     while True:
         call = conn.recv()
@@ -228,9 +228,22 @@ def _serve(conn) -> None:  # pragma: no cover - runs in the worker
         conn.send(out)
 
 
+def _resident(pid: int) -> int:
+    """Resident memory of a process in bytes (0 where /proc is not available)."""
+    import resource
+
+    try:
+        with open(f"/proc/{pid}/statm") as fh:
+            return int(fh.read().split()[1]) * resource.getpagesize()
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
 class Runner:
     """One worker process at a time; a call silent for ``TIMEOUT_S`` is retried once in a fresh
-    worker and is a HANG if it is silent again."""
+    worker and is a HANG if it is silent again for ``RETRY_TIMEOUT_S``. A call whose worker grows
+    by more than ``MEMORY_GROWTH`` of resident memory is stopped at once: a HANG (unbounded
+    growth; a tiny call needs megabytes)."""
 
     def __init__(self):
         self.ctx = mp.get_context("spawn")
@@ -268,11 +281,23 @@ class Runner:
             if self.proc is None:
                 self._start()
             try:
+                base = _resident(self.proc.pid)
                 self.conn.send(call)
-                if self.conn.poll(TIMEOUT_S):
+                t0 = time.monotonic()
+                limit = TIMEOUT_S if attempt == 0 else RETRY_TIMEOUT_S
+                while not self.conn.poll(0.1):
+                    grown = _resident(self.proc.pid) - base
+                    if grown > MEMORY_GROWTH:
+                        self._stop()
+                        return [Outcome("HANG", f"unbounded memory growth: {grown / 2**30:.1f} GiB more "
+                                        f"resident memory after {time.monotonic() - t0:.1f} s", repr(call))]
+                    if time.monotonic() - t0 > limit:
+                        break
+                else:
                     res = self.conn.recv()
                     return [Outcome(c, r, repr(call)) for c, r in res]
-                why = f"no answer within {TIMEOUT_S:.0f} s (twice, the second time in a fresh worker)"
+                why = (f"no answer within {TIMEOUT_S:.0f} s, nor within {RETRY_TIMEOUT_S:.0f} s in a fresh "
+                       "worker")
             except (EOFError, OSError, BrokenPipeError) as e:
                 why = f"the worker died ({type(e).__name__}; exit code {self.proc.exitcode})"
                 if attempt == 1:

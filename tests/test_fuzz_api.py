@@ -680,7 +680,11 @@ FIXED = {
     "UniformSegments": [Call("families.UniformSegments", (0.0, 5e-324, 0.5, 2.0), method="tv", check="family"),
                         Call("families.UniformSegments", ("0", "1", "0.5", "2"), method="w1", check="family")],
     "GaussianPair": [Call("families.GaussianPair", (1e308, 1.0, 2.0, 4.0), method="tv", check="family"),
-                     Call("families.GaussianPair", (0.0, 5e-324, 2.0, 4.0), method="js", check="family")],
+                     Call("families.GaussianPair", (0.0, 5e-324, 2.0, 4.0), method="js", check="family"),
+                     Call("families.GaussianPair", (np.array([1e300, 1e300]), np.eye(2), np.zeros(2), 1e-300 * np.eye(2)),
+                          method="kl", check="family"),
+                     Call("families.GaussianPair", (np.array([1e200, 0.0]), np.eye(2), np.zeros(2), np.eye(2)),
+                          method="kl", check="family")],
     "ParallelLines": [Call("families.ParallelLines", (0.3,), method="sample", margs=(10**18,), check="family"),
                       Call("families.ParallelLines", ("0.3",), method="w1", check="family")],
 }
