@@ -705,16 +705,15 @@ def _wasserstein_ref(x, y, a, b, p):
     Cm = [[mpmath.sqrt(mpmath.fsum((mpmath.mpf(float(xi)) - mpmath.mpf(float(yj))) ** 2
                                    for xi, yj in zip(x[i], y[j]))) ** P for j in range(m)] for i in range(n)]
     uniform = (a is None or np.ptp(_arr(a)) == 0) and (b is None or np.ptp(_arr(b)) == 0)
-    if n == m and uniform and n <= 6:
+    if n == m and uniform and n <= 7:
         best = min(mpmath.fsum(Cm[i][s[i]] for i in range(n)) for s in all_perms(n))
         return (best / n) ** (1 / P)
     top = max(max(r) for r in Cm)
     if top == 0:
         return mpmath.mpf(0)
+    if any(0 < c < top * mpmath.mpf(10) ** -250 for r in Cm for c in r):
+        return None  # costs spanning more than the float range: no LP reference
     Cs = np.array([[float(c / top) for c in r] for r in Cm])
-    nz = Cs[Cs > 0]
-    if nz.size and nz.min() < 1e-250:
-        return None
     v = lp_ref(a, b, Cs)
     return None if v is None else (mpmath.mpf(v) * top) ** (1 / P)
 
