@@ -245,9 +245,9 @@ def argmax_a_log_y_b_log_1my(a: Any, b: Any):
     >>> argmax_a_log_y_b_log_1my(1.0, 3.0)
     0.25
     """
-    scalar = np.ndim(a) == 0 and np.ndim(b) == 0 and not (is_cupy(a) or is_cupy(b))
     aa = as_float_array(a, "a")
     ba = as_float_array(b, "b")
+    scalar = aa.ndim == 0 and ba.ndim == 0 and not (is_cupy(aa) or is_cupy(ba))
     xp = xp_of(aa)
     for name, arr in (("a", aa), ("b", ba)):
         if not bool(xp.all(xp.isfinite(arr))) or bool(xp.any(arr < 0)):

@@ -83,7 +83,10 @@ def _check_directions(directions, d, xp, dtype):
     th = directions
     if is_cupy(th) != (xp is not np):
         th = xp.asarray(th.get() if is_cupy(th) else th)
-    th = xp.asarray(th)
+    try:
+        th = xp.asarray(th)
+    except (TypeError, ValueError):  # ragged lists
+        raise TypeError(f"`directions` must be an array of real numbers; got {describe(th)}.") from None
     if th.ndim == 1:
         th = th[None, :]
     if th.ndim != 2 or th.shape[1] != d:
