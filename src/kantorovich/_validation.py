@@ -30,6 +30,8 @@ __all__ = [
     "check_positive",
     "check_nonnegative",
     "check_int",
+    "check_memory",
+    "INT64_MAX",
     "check_choice",
     "check_probability",
     "check_rng",
@@ -247,6 +249,31 @@ def check_int(value: Any, name: str, *, minimum: int | None = None, maximum: int
     return v
 
 
+#: The largest count a loop or kernel index can hold (numba, POT and the C solvers take int64 /
+#: C long counts; a larger Python int overflows there with a message naming no argument).
+INT64_MAX = 2**63 - 1
+
+
+def _physical_memory() -> int:
+    try:
+        import os
+
+        return int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
+    except (AttributeError, ValueError, OSError):  # pragma: no cover - non-POSIX
+        return 2**40
+
+
+def check_memory(nbytes: int, *names: str) -> None:
+    """Refuse a request whose count arguments ``names`` size an allocation of ``nbytes`` bytes
+    beyond this machine's physical memory: a ValueError naming them, instead of numpy's
+    MemoryError or "array is too big" after the other checks passed."""
+    total = _physical_memory()
+    if nbytes > total:
+        args = " and ".join(f"`{n}`" for n in names)
+        raise ValueError(f"{args} must be smaller: the request would allocate {float(nbytes):.3g} bytes, "
+                         f"more than this machine's memory ({total / 2**30:.1f} GiB).")
+
+
 def check_choice(value: Any, name: str, choices: Sequence[Any]):
     """``value`` must be one of ``choices``; the error lists them."""
     if value not in tuple(choices):
@@ -256,6 +283,9 @@ def check_choice(value: Any, name: str, choices: Sequence[Any]):
 
 def check_rng(rng: Any, name: str = "rng") -> np.random.Generator:
     """``None | int | np.random.Generator`` -> Generator. The global seed is never touched."""
+    if isinstance(rng, numbers.Integral) and not isinstance(rng, bool) and rng < 0:
+        raise ValueError(f"`{name}` must be None, a non-negative int or a numpy.random.Generator; "
+                         f"got {rng!r}.")
     if rng is None or isinstance(rng, (numbers.Integral, np.random.SeedSequence)) and not isinstance(rng, bool):
         return np.random.default_rng(rng)
     if isinstance(rng, np.random.Generator):

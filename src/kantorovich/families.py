@@ -38,7 +38,7 @@ from typing import Any
 
 import numpy as np
 
-from ._validation import as_float_array, check_int, check_rng, check_weights, describe, pow2_exponent
+from ._validation import INT64_MAX, as_float_array, check_int, check_memory, check_rng, check_weights, describe, pow2_exponent
 
 __all__ = [
     "Family",
@@ -67,9 +67,10 @@ def _real(value: Any, name: str) -> float:
     return v
 
 
-def _sample_sizes(n: Any, m: Any) -> tuple[int, int]:
-    n = check_int(n, "n", minimum=1)
-    m = n if m is None else check_int(m, "m", minimum=1)
+def _sample_sizes(n: Any, m: Any, d: int = 1) -> tuple[int, int]:
+    n = check_int(n, "n", minimum=1, maximum=INT64_MAX)
+    m = n if m is None else check_int(m, "m", minimum=1, maximum=INT64_MAX)
+    check_memory(16 * (n + m) * d, "n", "m")  # the two samples and a temporary per coordinate
     return n, m
 
 
@@ -158,7 +159,7 @@ class ParallelLines(Family):
 
     def sample(self, n: int, rng=None, m: int | None = None):
         """``x`` of shape (n, 2) on the line x = 0, ``y`` of shape (m or n, 2) on x = theta."""
-        n, m = _sample_sizes(n, m)
+        n, m = _sample_sizes(n, m, 2)
         g = check_rng(rng)
         x = np.zeros((n, 2))
         x[:, 1] = g.uniform(0.0, 1.0, n)
@@ -186,21 +187,23 @@ class ParallelLines(Family):
 
 
 # --------------------------------------------------------------------------- Gaussians
-def _gauss_args(m0, S0, m1, S1):
+def _gauss_args(m0, S0, m1, S1, names=("mean0", "cov0", "mean1", "cov1")):
     """Validate a Gaussian pair: scalars (1-D: variances) or vectors and (d, d) SPD matrices.
 
-    Returns (m0, S0, m1, S1) as float64 arrays of shapes (d,), (d, d) and d.
+    Returns (m0, S0, m1, S1) as float64 arrays of shapes (d,), (d, d) and d. ``names``: the
+    caller's argument names, for the error messages.
     """
-    m0a = as_float_array(m0, "mean0", max_ndim=1)
-    m1a = as_float_array(m1, "mean1", max_ndim=1)
-    S0a = as_float_array(S0, "cov0", max_ndim=2)
-    S1a = as_float_array(S1, "cov1", max_ndim=2)
+    nm0, nS0, nm1, nS1 = names
+    m0a = as_float_array(m0, nm0, max_ndim=1)
+    m1a = as_float_array(m1, nm1, max_ndim=1)
+    S0a = as_float_array(S0, nS0, max_ndim=2)
+    S1a = as_float_array(S1, nS1, max_ndim=2)
     m0a, m1a = np.atleast_1d(m0a), np.atleast_1d(m1a)
     d = m0a.shape[0]
     if m1a.shape[0] != d:
-        raise ValueError(f"`mean0` and `mean1` must have the same length; got {d} and {m1a.shape[0]}.")
+        raise ValueError(f"`{nm0}` and `{nm1}` must have the same length; got {d} and {m1a.shape[0]}.")
     out = []
-    for name, S in (("cov0", S0a), ("cov1", S1a)):
+    for name, S in ((nS0, S0a), (nS1, S1a)):
         if S.ndim == 0 or S.size == 1 and S.ndim <= 1:
             S = S.reshape(1, 1)
         elif S.ndim == 1:
@@ -220,7 +223,7 @@ def _gauss_args(m0, S0, m1, S1):
                 f"got eigenvalues down to {float(np.linalg.eigvalsh(S).min())!r}."
             ) from None
         out.append(S)
-    for name, m in (("mean0", m0a), ("mean1", m1a)):
+    for name, m in ((nm0, m0a), (nm1, m1a)):
         if not np.all(np.isfinite(m)):
             raise ValueError(f"`{name}` must contain only finite values; got NaN or infinity.")
     return m0a, out[0], m1a, out[1], d
@@ -260,7 +263,7 @@ def gaussian_kl(m0: Any, S0: Any, m1: Any, S1: Any) -> float:
     >>> gaussian_kl(0.0, 1.0, 2.0, 1.0)
     2.0
     """
-    m0a, S0a, m1a, S1a, d = _gauss_args(m0, S0, m1, S1)
+    m0a, S0a, m1a, S1a, d = _gauss_args(m0, S0, m1, S1, ("m0", "S0", "m1", "S1"))
     L1 = np.linalg.cholesky(S1a)
     L0 = np.linalg.cholesky(S0a)
     import scipy.linalg as sla
@@ -297,7 +300,7 @@ def gaussian_w2(m0: Any, S0: Any, m1: Any, S1: Any) -> float:
     >>> round(gaussian_w2(0.0, 1.0, 3.0, 4.0) ** 2, 12)   # (0 - 3)^2 + (1 - 2)^2
     10.0
     """
-    m0a, S0a, m1a, S1a, d = _gauss_args(m0, S0, m1, S1)
+    m0a, S0a, m1a, S1a, d = _gauss_args(m0, S0, m1, S1, ("m0", "S0", "m1", "S1"))
     dm = m0a - m1a
     if d == 1:
         s0, s1 = math.sqrt(S0a[0, 0]), math.sqrt(S1a[0, 0])
@@ -360,7 +363,7 @@ class GaussianPair(Family):
 
     def sample(self, n: int, rng=None, m: int | None = None):
         """``x`` ~ P of shape (n, d), ``y`` ~ Q of shape (m or n, d)."""
-        n, m = _sample_sizes(n, m)
+        n, m = _sample_sizes(n, m, self.dim)
         g = check_rng(rng)
         L0 = np.linalg.cholesky(self.cov0)
         L1 = np.linalg.cholesky(self.cov1)
@@ -443,7 +446,8 @@ class GaussianPair(Family):
                     "TV between d-D Gaussians has a closed form only for equal covariances.")
             L = np.linalg.cholesky(self.cov0)
             z = np.linalg.solve(L, self.mean1 - self.mean0)
-            delta = float(np.sqrt(z @ z))
+            with np.errstate(over="ignore"):  # delta beyond 1e154: TV = 1 to double precision
+                delta = float(np.sqrt(z @ z))
             return float(2.0 * ndtr(delta / 2.0) - 1.0)
         m0, s0, m1, s1 = self._1d
         # TV = sum over regions where p > q of P(region) - Q(region)
@@ -681,7 +685,7 @@ class HistogramPair(Family):
     def sample(self, n: int, rng=None, m: int | None = None):
         """``x`` ~ P of shape (n, d), ``y`` ~ Q of shape (m or n, d): support points drawn with
         the masses as probabilities."""
-        n, m = _sample_sizes(n, m)
+        n, m = _sample_sizes(n, m, self.dim)
         g = check_rng(rng)
         k = self.p.shape[0]
         ix = g.choice(k, size=n, p=self.p)

@@ -157,7 +157,8 @@ def _expectations(D: Any, p_data: Any, p_g: Any, weights: Any):
         # 0 * log 0 = 0: a point without mass contributes nothing, whatever D is there.
         ld = xp.where(wd > 0, wd * xp.log(xp.where(wd > 0, Da, 1.0)), 0.0)
         lg = xp.where(wg > 0, wg * xp.log1p(-xp.where(wg > 0, Da, 0.0)), 0.0)
-    return xp.sum(ld, axis=-1) + xp.sum(lg, axis=-1), xp
+    with np.errstate(over="ignore"):  # every term is <= 0: a sum that overflows is -inf exactly
+        return xp.sum(ld, axis=-1) + xp.sum(lg, axis=-1), xp
 
 
 def gan_value(D: Any, p_data: Any, p_g: Any, *, weights: Any = None):
@@ -244,9 +245,9 @@ def argmax_a_log_y_b_log_1my(a: Any, b: Any):
     >>> argmax_a_log_y_b_log_1my(1.0, 3.0)
     0.25
     """
-    scalar = np.ndim(a) == 0 and np.ndim(b) == 0 and not (is_cupy(a) or is_cupy(b))
     aa = as_float_array(a, "a")
     ba = as_float_array(b, "b")
+    scalar = aa.ndim == 0 and ba.ndim == 0 and not (is_cupy(aa) or is_cupy(ba))
     xp = xp_of(aa)
     for name, arr in (("a", aa), ("b", ba)):
         if not bool(xp.all(xp.isfinite(arr))) or bool(xp.any(arr < 0)):

@@ -74,8 +74,8 @@ import numpy as np
 
 from .._array_api import is_cupy, pick_backend, to_host
 from .._results import EstimateResult
-from .._validation import (check_choice, check_int, check_positive, check_probability, check_rng,
-                           check_sample_pair, pow2_exponent)
+from .._validation import (INT64_MAX, check_choice, check_int, check_memory, check_positive,
+                           check_probability, check_rng, check_sample_pair, pow2_exponent)
 from ..exceptions import KantorovichWarning
 from ._knn import knn_positive
 
@@ -108,7 +108,8 @@ def _common_checks(x, y, k_needed, n_boot, ci_level, rng):
         raise ValueError(f"`x` must contain at least k + 1 = {k_needed + 1} points; got {n}.")
     if m < k_needed:
         raise ValueError(f"`y` must contain at least k = {k_needed} points; got {m}.")
-    n_boot = check_int(n_boot, "n_boot", minimum=0)
+    n_boot = check_int(n_boot, "n_boot", minimum=0, maximum=INT64_MAX)
+    check_memory(48 * n_boot, "n_boot")  # the replicates' means, one column per term, and their sum
     ci_level = check_probability(ci_level, "ci_level", open_left=True, open_right=True)
     return xa, ya, n_boot, ci_level, check_rng(rng)
 
@@ -411,7 +412,8 @@ def estimate_kl(x, y, *, method: str = "knn", k: int | None = None, n_boot: int 
     xa, ya, n_boot, ci_level, gen = _common_checks(x, y, k_needed, n_boot, ci_level, rng)
     n, m, d = xa.shape[0], ya.shape[0], xa.shape[1]
     be = _auto_cpu_backend(backend, be, d)
-    n_reference = check_int(n_reference, "n_reference", minimum=1)
+    n_reference = check_int(n_reference, "n_reference", minimum=1, maximum=INT64_MAX)
+    check_memory(16 * n_reference * (n + m), "n_reference")  # the reference samples' kNN terms
     if bool(whiten):
         xa, ya = _whiten(xa, ya)
     const = math.log(m / (n - 1))
@@ -634,7 +636,8 @@ def _estimate_js_tv(which, x, y, method, k, n_boot, ci_level, rng, features, tes
     if method == "histogram":
         if bins is None:
             bins = max(2, int(math.ceil(2.0 * min(n, m) ** (1.0 / (d + 2)))))
-        bins = check_int(bins, "bins", minimum=1)
+        bins = check_int(bins, "bins", minimum=1, maximum=INT64_MAX)
+        check_memory(40 * bins ** d, "bins")  # bins**d cells: two pmfs, their mixture, two terms
         ix, iy, nb = _hist_pmfs(xa, ya, bins)
         info.update(bins=bins, bootstrap="sample indices resampled; histogram recomputed")
 

@@ -14,7 +14,7 @@ import math
 import numpy as np
 
 from .._results import EstimateResult
-from .._validation import (as_float_array, check_int, check_positive, check_probability, check_rng,
+from .._validation import (INT64_MAX, as_float_array, check_int, check_positive, check_probability, check_rng,
                            check_sample_pair, pow2_exponent)
 
 __all__ = ["parzen_log_likelihood", "inception_score", "kde_log_density"]
@@ -109,7 +109,7 @@ def parzen_log_likelihood(samples, held_out, *, bandwidth=None, grid=None, cv_fr
     """
     s, h = check_sample_pair(samples, held_out, ("samples", "held_out"))
     n, d = s.shape
-    batch_size = check_int(batch_size, "batch_size", minimum=1)
+    batch_size = check_int(batch_size, "batch_size", minimum=1, maximum=INT64_MAX)
     if grid is not None and not (isinstance(bandwidth, str) and bandwidth == "cv"):
         raise ValueError(f"`grid` is used only with bandwidth='cv'; got bandwidth={bandwidth!r}.")
     # exact power-of-two rescaling of points and bandwidth: log p(z) = log p_k(z / 2^k) - d k log 2,

@@ -42,8 +42,10 @@ import numpy as np
 from .._array_api import is_cupy, to_host
 from .._results import AssignmentResult, EMDResult
 from .._validation import (
+    INT64_MAX,
     check_cost_matrix,
     check_int,
+    check_memory,
     check_positive,
     check_rng,
     check_sample_pair,
@@ -537,7 +539,7 @@ def assignment(M=None, *, x=None, y=None, cost="sqeuclidean", backend="auto", ex
         raise ValueError(f"`scaling` must be a float > 1; got {scaling!r}.")
     if eps_final is not None:
         eps_final = check_positive(eps_final, "eps_final")
-    max_rounds = check_int(max_rounds, "max_rounds", minimum=1)
+    max_rounds = check_int(max_rounds, "max_rounds", minimum=1, maximum=INT64_MAX)
     check_rng(rng)
     on_gpu = any(is_cupy(a) for a in (M, x, y) if a is not None)
     prob = _prepare(M, x, y, cost)
@@ -648,7 +650,8 @@ def auction_transport(a, b, M, *, denominator=None, max_size=4000, backend="auto
     n, m = C.shape
     aa = check_weights(to_host(a) if is_cupy(a) else a, "a", n=n, normalize=True)
     bb = check_weights(to_host(b) if is_cupy(b) else b, "b", n=m, normalize=True)
-    max_size = check_int(max_size, "max_size", minimum=1)
+    max_size = check_int(max_size, "max_size", minimum=1, maximum=INT64_MAX)
+    check_memory(8 * max_size ** 2, "max_size")  # the D x D duplicated cost matrix, D <= max_size
 
     def _integral(D):
         ka, kb = aa * D, bb * D
@@ -669,7 +672,7 @@ def auction_transport(a, b, M, *, denominator=None, max_size=4000, backend="auto
                 f"{_EMD_HINT} (exact for any weights), or raise `max_size`.")
         D = found
     else:
-        D = check_int(denominator, "denominator", minimum=1)
+        D = check_int(denominator, "denominator", minimum=1, maximum=INT64_MAX)
         if D > max_size:
             raise ValueError(f"`denominator` must be <= `max_size` = {max_size}; got {D}.")
         ok, ka, kb = _integral(D)

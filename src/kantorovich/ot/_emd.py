@@ -22,7 +22,7 @@ import numpy as np
 
 from .._array_api import is_cupy, like, to_host
 from .._results import EMDResult
-from .._validation import check_choice, check_cost_matrix, check_int, check_positive, check_weights
+from .._validation import INT64_MAX, check_choice, check_cost_matrix, check_int, check_positive, check_weights
 from ..exceptions import ConvergenceWarning
 
 __all__ = ["METHODS", "EMDCertificateError", "emd"]
@@ -378,7 +378,7 @@ def emd(a, b, M, *, method="auto", normalize=False, return_plan=True, tol=1e-9, 
     if max_iter is None:
         max_iter = max(10**6, 200 * (n + m))
     else:
-        max_iter = check_int(max_iter, "max_iter", minimum=1)
+        max_iter = check_int(max_iter, "max_iter", minimum=1, maximum=INT64_MAX)
 
     uniform_square = n == m and _is_uniform(an) and _is_uniform(bn)
     chosen = method

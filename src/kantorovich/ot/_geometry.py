@@ -25,8 +25,10 @@ import numpy as np
 
 from .._array_api import is_cupy
 from .._validation import (
+    INT64_MAX,
     check_cost_matrix,
     check_float_dtype,
+    check_int,
     check_positive,
     check_sample_pair,
     describe,
@@ -273,6 +275,7 @@ class PointCloud:
 
     def median_cost(self, max_points: int = 2000) -> float:
         """Median cost over (a subsample of at most ``max_points`` rows and columns of) the cost."""
+        max_points = check_int(max_points, "max_points", minimum=1, maximum=INT64_MAX)
         n, m = self.shape
         si = slice(0, n, max(1, n // max_points))
         sj = slice(0, m, max(1, m // max_points))

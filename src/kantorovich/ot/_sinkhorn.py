@@ -19,7 +19,7 @@ import numpy as np
 
 from .._array_api import cupy_or_raise, is_cupy, to_host
 from .._results import Result, SinkhornResult
-from .._validation import check_choice, check_int, check_positive, check_weights, describe
+from .._validation import INT64_MAX, check_choice, check_int, check_positive, check_weights, describe
 from ..exceptions import ConvergenceWarning
 from ._geometry import DenseGeometry, PointCloud, as_geometry, check_dense_memory
 
@@ -517,8 +517,8 @@ def sinkhorn(a: Any, b: Any, M_or_geometry: Any, *, eps: float, max_iter: int = 
     """
     t_start = time.perf_counter()
     eps = check_positive(eps, "eps")
-    max_iter = check_int(max_iter, "max_iter", minimum=1)
-    check_every = check_int(check_every, "check_every", minimum=1)
+    max_iter = check_int(max_iter, "max_iter", minimum=1, maximum=INT64_MAX)
+    check_every = check_int(check_every, "check_every", minimum=1, maximum=INT64_MAX)
     if scaling is not None:
         scaling = check_positive(scaling, "scaling")
         if scaling >= 1:

@@ -21,7 +21,8 @@ from __future__ import annotations
 import numpy as np
 
 from .._array_api import cupy_or_raise, is_cupy, namespace, pick_backend
-from .._validation import check_int, check_rng, check_sample_pair, check_weights, describe, xp_of
+from .._validation import (INT64_MAX, check_int, check_memory, check_rng, check_sample_pair, check_weights,
+                           describe, xp_of)
 from ._wasserstein_1d import AUTO_NUMBA_MIN_SIZE, _check_p, _numba_ok, _sort_rows, _sort_rows_numba, _wp_sorted
 
 __all__ = ["sliced_wasserstein", "max_sliced_wasserstein", "projected_wasserstein", "random_directions"]
@@ -40,8 +41,9 @@ def random_directions(n_projections: int, d: int, rng=None) -> np.ndarray:
     >>> random_directions(3, 2, rng=0).shape
     (3, 2)
     """
-    L = check_int(n_projections, "n_projections", minimum=1)
-    d = check_int(d, "d", minimum=1)
+    L = check_int(n_projections, "n_projections", minimum=1, maximum=INT64_MAX)
+    d = check_int(d, "d", minimum=1, maximum=INT64_MAX)
+    check_memory(16 * L * d, "n_projections", "d")
     gen = check_rng(rng)
     th = gen.standard_normal((L, d))
     nrm = np.linalg.norm(th, axis=1)
@@ -81,7 +83,10 @@ def _check_directions(directions, d, xp, dtype):
     th = directions
     if is_cupy(th) != (xp is not np):
         th = xp.asarray(th.get() if is_cupy(th) else th)
-    th = xp.asarray(th)
+    try:
+        th = xp.asarray(th)
+    except (TypeError, ValueError):  # ragged lists
+        raise TypeError(f"`directions` must be an array of real numbers; got {describe(th)}.") from None
     if th.ndim == 1:
         th = th[None, :]
     if th.ndim != 2 or th.shape[1] != d:
@@ -205,6 +210,7 @@ def _random_projections(x, y, a, b, p, backend, L, rng):
     """Validate, move to the device, draw ``L`` directions and project: the shared first half
     of :func:`sliced_wasserstein` and :func:`max_sliced_wasserstein`."""
     xa, ya, aw, bw, p, backend, on_gpu = _prepare(x, y, a, b, p, backend, n_dirs_hint=L)
+    check_memory(16 * L * (xa.shape[0] + ya.shape[0] + xa.shape[1]), "n_projections")
     gen = check_rng(rng)
     if backend == "cuda":
         xa, ya, aw, bw = _on_device(xa, ya, aw, bw)
@@ -266,7 +272,7 @@ def sliced_wasserstein(x, y, *, n_projections, p=1, rng=None, a=None, b=None, ba
     >>> float(sliced_wasserstein([[0.0], [1.0]], [[2.0], [3.0]], n_projections=4, rng=0))
     2.0
     """
-    L = check_int(n_projections, "n_projections", minimum=1)
+    L = check_int(n_projections, "n_projections", minimum=1, maximum=INT64_MAX)
     xa, ya, aw, bw, p, backend, on_gpu, xp, th, w = _random_projections(x, y, a, b, p, backend, L, rng)
     val = xp.mean(w) if p == 1.0 else _power_mean(w, p, xp)
     return _return(val, on_gpu)
@@ -316,8 +322,8 @@ def max_sliced_wasserstein(x, y, *, n_projections, p=1, rng=None, a=None, b=None
     >>> round(float(max_sliced_wasserstein(P, Q, n_projections=50, rng=0, refine=5)), 6)
     0.5
     """
-    L = check_int(n_projections, "n_projections", minimum=1)
-    refine = check_int(refine, "refine", minimum=0)
+    L = check_int(n_projections, "n_projections", minimum=1, maximum=INT64_MAX)
+    refine = check_int(refine, "refine", minimum=0, maximum=INT64_MAX)
     xa, ya, aw, bw, p, backend, on_gpu, xp, th, w = _random_projections(x, y, a, b, p, backend, L, rng)
     k = int(xp.argmax(w))
     best, theta = w[k], th[k]

@@ -9,6 +9,7 @@ import numpy as np
 
 from .._array_api import is_cupy, to_host
 from .._validation import (
+    INT64_MAX,
     check_choice,
     check_int,
     check_positive,
@@ -219,7 +220,7 @@ def wasserstein(x, y, a=None, b=None, *, p=1, method="auto", eps=None,
     p = check_positive(p, "p")
     if p < 1:
         raise ValueError(f"`p` must be a float >= 1; got {p!r}.")
-    exact_max_entries = check_int(exact_max_entries, "exact_max_entries", minimum=1)
+    exact_max_entries = check_int(exact_max_entries, "exact_max_entries", minimum=1, maximum=INT64_MAX)
     if eps is not None:
         eps = check_positive(eps, "eps")
     on_gpu = any(is_cupy(v) for v in (x, y, a, b) if v is not None)
