@@ -208,16 +208,16 @@ def test_sinkhorn_divergence(rng):
 
 def test_sinkhorn_divergence_self_terms_use_the_averaged_update(rng):
     # the self-transport problems have f = g at the optimum; the averaged update reaches it in
-    # tens of iterations where alternating Sinkhorn needs hundreds to thousands
+    # tens of iterations (29, 30) where alternating Sinkhorn needs 149, 90 after the (averaged)
+    # eps-scaling and 4810, 1090 from a cold start
     x = rng.normal(size=(150, 2))
     y = rng.normal(size=(120, 2)) + 0.5
     s = sinkhorn_divergence(None, None, PointCloud(x, y), eps=0.1, tol=1e-6)
     assert s.converged
     for r, pts in ((s.ot_aa, x), (s.ot_bb, y)):
         assert r.info["symmetric"] is True
-        # (alternating stalls near 6e-8 on these problems, so it is compared at tol = 1e-6)
         alt = sinkhorn(None, None, PointCloud(pts, pts), eps=0.1, tol=1e-6, symmetric=False, max_iter=100_000)
-        assert alt.converged and r.n_iter < alt.n_iter / 10
+        assert alt.converged and r.n_iter < alt.n_iter / 2
         assert r.objective == pytest.approx(alt.objective, rel=1e-6)
     assert s.ot_ab.info["symmetric"] is False  # the user's choice (default) for OT(a, b)
 
@@ -347,3 +347,52 @@ def test_sinkhorn_bad_dtype_and_underflowing_weights():
     # masses of 1e-310 are 0 in float32: NaN potentials (FloatingPointError) before
     with pytest.raises(ValueError, match="`a` underflows to zero total mass in float32"):
         sinkhorn(np.full(5, 1e-310), np.full(6, 5e-311 * 5 / 3), M, eps=0.1, dtype=np.float32)
+
+
+def _sq(x, y):
+    return ((x[:, None, :] - y[None, :, :]) ** 2).sum(-1)
+
+
+def _coincident_problems():
+    line = np.arange(10.0)[:, None]
+    grid = np.array([[i, j] for i in range(6) for j in range(6)], dtype=float)
+    pts = np.random.default_rng(0).random((50, 2))
+    return [(_sq(line, line), 0.1), (_sq(grid, grid), 0.1), (_sq(pts, pts), 1e-3)]
+
+
+@pytest.mark.parametrize("k", range(3))
+@pytest.mark.parametrize("tol", [1e-4, 1e-6])
+def test_eps_scaling_does_not_stall_when_the_measures_coincide(k, tol):
+    # an alternating annealing left an antisymmetric error (f + phi, g - phi) that a nearly
+    # diagonal plan barely sees: 8550 / 4889 / 7671 iterations to 1e-4 where a cold start
+    # needs 10 / 10 / 30, and no convergence in 20000 to 1e-6. The averaged annealing needs
+    # at most the schedule length plus one check more than the cold start.
+    M, eps = _coincident_problems()[k]
+    r = sinkhorn(None, None, M, eps=eps, tol=tol, max_iter=20_000)
+    r0 = sinkhorn(None, None, M, eps=eps, tol=tol, max_iter=20_000, scaling=None)
+    assert r.converged and r0.converged
+    assert r.n_iter <= r0.n_iter + len(r.info["eps_schedule"]) + r.info["check_every"]
+
+
+def test_eps_scaling_still_beats_a_cold_start_on_distinct_measures(rng):
+    n = 100
+    xs = np.arange(n, dtype=float)[:, None]
+    a, b = pot.datasets.make_1D_gauss(n, m=20, s=5), pot.datasets.make_1D_gauss(n, m=60, s=10)
+    for M, eps in ((_sq(xs, xs), 0.1), (_sq(xs, xs) / (n - 1) ** 2, 1e-3)):
+        r = sinkhorn(a, b, M, eps=eps, tol=1e-6, max_iter=20_000)
+        r0 = sinkhorn(a, b, M, eps=eps, tol=1e-6, max_iter=20_000, scaling=None)
+        assert r.converged and r0.converged and r.n_iter < r0.n_iter
+
+
+def test_sinkhorn_divergence_of_identical_inputs_is_zero():
+    x = np.arange(10.0)[:, None]
+    s = sinkhorn_divergence(None, None, PointCloud(x, x), eps=0.1)
+    assert s.value == 0.0 and s.converged and s.info["identical_inputs"]
+    M = _sq(x, x)
+    w = np.linspace(1, 2, 10) / np.linspace(1, 2, 10).sum()
+    s = sinkhorn_divergence(w, w.copy(), M, eps=0.1, M_aa=M, M_bb=M.copy())
+    assert s.value == 0.0 and s.converged
+    # nearly coincident (not identical) inputs converge and give S ~ 0 as well
+    s = sinkhorn_divergence(None, None, PointCloud(x, x + 1e-9), eps=0.1)
+    assert s.converged and abs(s.value) < 1e-12 * s.ot_ab.objective + 1e-15
+    assert "identical_inputs" not in s.info

@@ -267,23 +267,30 @@ def _sinkhorn_loop(xp, softmin_x: Callable, softmin_y: Callable, a, b, loga, log
 
         f = softmin_x(e, g + e log b);   g = softmin_y(e, f + e log a)
 
-    One iteration per eps of ``schedule`` (annealing), then iterations at ``eps`` until the L1
-    marginal error of the plan ``P_ij = a_i b_j exp((f_i + g_j - C_ij)/eps)`` is below ``tol``
-    (checked every ``check_every`` iterations, as a device reduction and one scalar transfer)
-    or ``max_iter`` iterations in all.
+    One averaged iteration per eps of ``schedule`` (annealing, whatever ``symmetric`` says),
+    then iterations at ``eps`` -- the first of them averaged too when a schedule ran -- until the
+    L1 marginal error of the plan ``P_ij = a_i b_j exp((f_i + g_j - C_ij)/eps)`` is below
+    ``tol`` (checked every ``check_every`` iterations, as a device reduction and one scalar
+    transfer) or ``max_iter`` iterations in all.
+
+    Why the annealing averages: when the plan at an eps is close to a permutation (measures that
+    nearly coincide, eps below the gap between neighbours), the dual has a flat direction
+    ``(f + phi, g - phi)`` that moves the plan only through its tiny off-support entries, so an
+    error along it decays at a rate close to 1. An alternating step maps an error ``(u, v)`` to
+    about ``(-v, v)``: it turns the symmetric part of the error (left by the change of eps
+    between levels) into exactly that antisymmetric, slow part. The averaged step maps it to
+    about ``((u - v)/2, (v - u)/2)``: it removes the symmetric part without creating any. With
+    alternating annealing, ten points on a line at eps = 0.1 needed 8545 iterations to a
+    marginal error of 1e-4 against 1 from a cold start; averaged, 11 (docs/sinkhorn.md).
     """
     errors: list[float] = []
     it = 0
-    for e in schedule:
+    for e in schedule:  # averaged steps (see above); two soft-mins per iteration
         if it >= max_iter:
             break
-        if symmetric:
-            ft = softmin_x(e, g + e * logb)
-            gt = softmin_y(e, f + e * loga)
-            f, g = 0.5 * (f + ft), 0.5 * (g + gt)
-        else:  # two soft-mins per iteration (a third, discarded one used to be computed here)
-            f = softmin_x(e, g + e * logb)
-            g = softmin_y(e, f + e * loga)
+        ft = softmin_x(e, g + e * logb)
+        gt = softmin_y(e, f + e * loga)
+        f, g = 0.5 * (f + ft), 0.5 * (g + gt)
         it += 1
     n_scaling = it
     converged = False
@@ -291,7 +298,7 @@ def _sinkhorn_loop(xp, softmin_x: Callable, softmin_y: Callable, a, b, loga, log
     while it < max_iter:
         check = (k % check_every == check_every - 1) or it == max_iter - 1
         ft = softmin_x(eps, g + eps * logb)
-        if symmetric:
+        if symmetric or (k == 0 and n_scaling > 0):
             gt = softmin_y(eps, f + eps * loga)
             if check:
                 err = _marginal_error(xp, a, f, ft, eps) + _marginal_error(xp, b, g, gt, eps)
@@ -665,6 +672,29 @@ def sinkhorn(a: Any, b: Any, M_or_geometry: Any, *, eps: float, max_iter: int = 
                           n_iter=n_iter, converged=converged, plan=P, eps=eps, backend=name, info=info)
 
 
+def _same_array(u, v) -> bool:
+    """Whether two weight vectors (or None = uniform) are the same values."""
+    if u is None or v is None:
+        return u is None and v is None
+    if u is v:
+        return True
+    try:
+        return bool(np.array_equal(to_host(u) if is_cupy(u) else np.asarray(u),
+                                   to_host(v) if is_cupy(v) else np.asarray(v)))
+    except (TypeError, ValueError):
+        return False
+
+
+def _same_geometry(g1, g2) -> bool:
+    """Whether two geometries hold the same costs (same points and cost, or the same matrix)."""
+    if isinstance(g1, PointCloud) and isinstance(g2, PointCloud):
+        return (g1.p == g2.p and _same_array(g1.x, g2.x) and _same_array(g1.y, g2.y)
+                and _same_array(g1.x, g1.y))
+    if isinstance(g1, DenseGeometry) and isinstance(g2, DenseGeometry):
+        return _same_array(g1.C, g2.C)
+    return False
+
+
 @dataclass(frozen=True)
 class SinkhornDivergenceResult(Result):
     """Debiased Sinkhorn divergence S_eps(a, b) = OT_eps(a, b) - ½ OT_eps(a, a) - ½ OT_eps(b, b).
@@ -690,7 +720,9 @@ def sinkhorn_divergence(a: Any, b: Any, M_or_geometry: Any, *, eps: float, M_aa:
 
     ``OT_eps`` is the regularised objective ``<a,f> + <b,g>`` of :func:`sinkhorn`. S_eps is
     >= 0, is 0 when a = b (same support), and tends to OT as eps -> 0 and to an MMD as
-    eps -> infinity.
+    eps -> infinity. Identical inputs (equal weights, and ``x`` equal to ``y`` or ``M``,
+    ``M_aa`` and ``M_bb`` equal) are one problem: it is solved once and S_eps is exactly 0
+    (``info["identical_inputs"]``; the three results are the same object).
 
     Parameters
     ----------
@@ -727,6 +759,12 @@ def sinkhorn_divergence(a: Any, b: Any, M_or_geometry: Any, *, eps: float, M_aa:
             raise ValueError(f"`M_aa` must have shape ({n}, {n}); got {g_aa.shape}.")
         if g_bb.shape != (m, m):
             raise ValueError(f"`M_bb` must have shape ({m}, {m}); got {g_bb.shape}.")
+    if _same_array(a, b) and _same_geometry(g_ab, g_aa) and _same_geometry(g_ab, g_bb):
+        # a = b on the same support: OT(a, b), OT(a, a), OT(b, b) are one problem, solved once
+        # (averaged update), so S = 0 exactly rather than the difference of two solves' rounding
+        r = sinkhorn(a, a, g_aa, eps=eps, **{**kwargs, "symmetric": True})
+        return SinkhornDivergenceResult(value=0.0, ot_ab=r, ot_aa=r, ot_bb=r, converged=r.converged,
+                                        eps=eps, info={"backend": r.backend, "identical_inputs": True})
     r_ab = sinkhorn(a, b, g_ab, eps=eps, **kwargs)
     # The self-transport problems are symmetric (f = g at the optimum): the averaged update
     # f <- (f + T f)/2 contracts fast there (tens of iterations where alternating Sinkhorn needs
