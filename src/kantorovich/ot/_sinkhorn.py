@@ -461,8 +461,11 @@ def sinkhorn(a: Any, b: Any, M_or_geometry: Any, *, eps: float, max_iter: int = 
         Maximum number of iterations (one iteration updates both f and g), annealing included.
     tol : float or None
         Stop when the L1 marginal error ``|P1 - a|_1 + |P^T 1 - b|_1`` is below ``tol``
-        (default 1e-6 in float64, 1e-3 in float32, whose rounding floor at small eps is near
-        1e-4).
+        (default 1e-5 in float64, 1e-3 in float32, whose rounding floor at small eps is near
+        1e-4). Measured on the README's Gaussian clouds (eps = 0.05): the transport cost is
+        within about ``tol`` relative of its limit (1e-5: 1.0e-5 and 1.7e-5 at n = 200, 500)
+        and the objective within 1e-7, in 1071 and 492 iterations; 1e-6 took 10 041 and 3982
+        (the last digits sit on a slow mode), so 1e-6 did not fit the default ``max_iter``.
     scaling : float in (0, 1) or None
         Epsilon-scaling ratio: one iteration at each of ``diameter, diameter*scaling, ...``
         (> eps), then iterations at ``eps``. ``diameter`` is ``max C - min C`` for a dense cost
@@ -564,7 +567,7 @@ def sinkhorn(a: Any, b: Any, M_or_geometry: Any, *, eps: float, max_iter: int = 
     n, m = geom.shape
     wdt = np.dtype(dtype) if dtype is not None else geom.dtype
     if tol is None:
-        tol = 1e-3 if wdt == np.float32 else 1e-6
+        tol = 1e-3 if wdt == np.float32 else 1e-5
     tol = check_positive(tol, "tol")
     aw = _weights(a, "a", n, on_gpu)
     bw = _weights(b, "b", m, on_gpu)
