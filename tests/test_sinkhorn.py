@@ -396,3 +396,30 @@ def test_sinkhorn_divergence_of_identical_inputs_is_zero():
     s = sinkhorn_divergence(None, None, PointCloud(x, x + 1e-9), eps=0.1)
     assert s.converged and abs(s.value) < 1e-12 * s.ot_ab.objective + 1e-15
     assert "identical_inputs" not in s.info
+
+
+def test_non_converged_result_is_sensible_and_its_error_is_measured(rng):
+    x, y, a, b = _problem(rng, n=5, m=4)
+    M = _sq(x, y) + 0.38
+    for max_iter in (1, 3, 15):  # 1, 3: inside the eps schedule, no check ran at the target eps
+        with pytest.warns(ConvergenceWarning) as w:
+            r = sinkhorn(a, b, M, eps=1e-3, max_iter=max_iter)
+        assert "nan" not in str(w[0].message) and len(r.marginal_error) >= 1
+        assert np.isfinite(r.marginal_error[-1]) and not r.converged
+        assert M.min() <= r.value <= M.max()   # the rows of the plan sum to a
+        P = sinkhorn(a, b, M, eps=1e-3, max_iter=max_iter, plan=True).plan
+        np.testing.assert_allclose(P.sum(1), a, rtol=1e-12)
+        assert r.value == pytest.approx((P * M).sum(), rel=1e-12)
+        # a true dual value: below OT_eps
+        ref = sinkhorn(a, b, M, eps=1e-3, tol=1e-12, max_iter=200_000)
+        assert r.objective <= ref.objective + 1e-12
+
+
+@pytest.mark.parametrize("scaling", [1 - 1e-16, np.nextafter(1.0, 0.0), 1 - 1e-9])
+def test_eps_schedule_that_never_ends_is_refused(scaling):
+    x = np.arange(3.0)
+    with pytest.raises(ValueError, match="`scaling`"):
+        sinkhorn(None, None, _sq(x[:, None], x[:, None]), eps=0.1, scaling=scaling)
+    with pytest.raises(ValueError, match="`scaling`"):
+        sinkhorn_divergence(None, None, PointCloud(x, x + 1), eps=0.1, scaling=scaling)
+    sinkhorn(None, None, _sq(x[:, None], x[:, None]), eps=0.1, scaling=0.999)  # 4600 levels: fine

@@ -232,18 +232,34 @@ def _resolve_backend(backend: str, geom, on_gpu: bool) -> str:
 # the loop
 # --------------------------------------------------------------------------------------------
 
-def eps_schedule(diameter: float, eps: float, scaling: float | None) -> list[float]:
+_MAX_SCHEDULE_LEVELS = 100_000  # 0.5 needs 50 levels for diameter/eps = 1e15
+
+
+def eps_schedule(diameter: float, eps: float, scaling: float | None,
+                 max_levels: int = _MAX_SCHEDULE_LEVELS) -> list[float]:
     """Epsilon-scaling schedule: ``diameter * scaling**k`` for k = 0, 1, ... while > ``eps``.
 
     The target ``eps`` itself is not in the list (the loop runs at it until convergence).
-    ``scaling=None`` (or a diameter <= eps) gives an empty schedule.
+    ``scaling=None`` (or a diameter <= eps) gives an empty schedule. A schedule longer than
+    ``max_levels`` (about ``log(diameter/eps) / log(1/scaling)`` levels; a ``scaling`` that
+    rounds ``e * scaling`` back to ``e`` would never end) is a ValueError naming ``scaling``.
     """
     if scaling is None or not diameter > eps or not math.isfinite(diameter):
         return []
+    step = -math.log(scaling)
+    need = math.log(diameter / eps) / step if step > 0 else math.inf
+    if not need < max_levels:
+        raise ValueError(
+            f"`scaling`={scaling!r} needs about {need:.3g} eps-scaling levels from the cost "
+            f"diameter {diameter:.3g} down to eps={eps:.3g}, more than {max_levels}; use a "
+            "smaller `scaling` (0.5 is the default) or None.")
     out, e = [], float(diameter)
     while e > eps:
         out.append(e)
-        e *= scaling
+        nxt = e * scaling
+        if not nxt < e:  # rounding: cannot happen for scaling <= 1 - 2**-52 once need < max_levels
+            raise ValueError(f"`scaling`={scaling!r} does not shrink eps {e:.3g} in float64.")
+        e = nxt
     return out
 
 
@@ -467,8 +483,9 @@ def sinkhorn(a: Any, b: Any, M_or_geometry: Any, *, eps: float, max_iter: int = 
         and the objective within 1e-7, in 1071 and 492 iterations; 1e-6 took 10 041 and 3982
         (the last digits sit on a slow mode), so 1e-6 did not fit the default ``max_iter``.
     scaling : float in (0, 1) or None
-        Epsilon-scaling ratio: one iteration at each of ``diameter, diameter*scaling, ...``
-        (> eps), then iterations at ``eps``. ``diameter`` is ``max C - min C`` for a dense cost
+        Epsilon-scaling ratio: one (averaged) iteration at each of ``diameter,
+        diameter*scaling, ...`` (> eps), then iterations at ``eps``. A ratio so close to 1
+        that the schedule would exceed 100 000 levels is a ValueError. ``diameter`` is ``max C - min C`` for a dense cost
         and ``(bounding-box diagonal)^p`` for a point cloud. None starts at ``eps``. Ignored
         when a warm start ``f0``/``g0`` is given.
     check_every : int
@@ -511,6 +528,11 @@ def sinkhorn(a: Any, b: Any, M_or_geometry: Any, *, eps: float, max_iter: int = 
     -------
     SinkhornResult
         ``value`` = <P, C>; ``objective`` = <a, f> + <b, g> (the regularised OT_eps);
+        when not converged, ``f`` is first replaced by one more half-step
+        ``f <- softmin_x(eps, g + eps log b)``, so that the plan's rows sum to ``a``:
+        ``value`` is then a weighted mean of costs (within ``[min C, max C]`` times the mass)
+        and ``objective`` a true dual value, a lower bound on OT_eps (the columns are off by
+        about the reported marginal error);
         ``f``, ``g``; ``marginal_error`` (history at the checks); ``n_iter``; ``converged``;
         ``plan``; ``eps``; ``backend``; ``info`` (eps schedule, timings, symmetric, tol).
 
@@ -638,14 +660,23 @@ def sinkhorn(a: Any, b: Any, M_or_geometry: Any, *, eps: float, max_iter: int = 
         # transport cost <P, C> from one more row pass: P_i. = a_i exp((f_i - ft_i)/eps), and
         # sum_j P_ij C_ij = P_i. * (softmax-weighted mean of row i of C)
         ft, mean_cost = sx(eps, g + eps * logb, with_mean_cost=True)
-        rows = a_d * xp.exp(xp.clip((f - ft) / eps, -_EXP_CLIP, _EXP_CLIP))
+        if not errors:  # no check ran (max_iter within the eps schedule): the error now
+            errors.append(float(_marginal_error(xp, a_d, f, ft, eps)))
+        if converged:
+            rows = a_d * xp.exp(xp.clip((f - ft) / eps, -_EXP_CLIP, _EXP_CLIP))
+        else:
+            # a final half-step f <- ft: the plan's rows then sum to a exactly, so its cost
+            # is an a-weighted mean of costs (in [min C, max C] per unit mass), and <a, f> +
+            # <b, g> is a true dual value (a lower bound on OT_eps); the pair (f, g) returned
+            # and the plan are this one
+            f, rows = ft, a_d
         value = float(xp.sum(rows.astype(np.float64) * xp.asarray(mean_cost, dtype=np.float64)))
         objective = float(xp.sum(a_d.astype(np.float64) * f) + xp.sum(b_d.astype(np.float64) * g))
     t_end = time.perf_counter()
     if not (math.isfinite(value) and math.isfinite(objective)):
         raise FloatingPointError("sinkhorn produced a non-finite value; check the costs for extreme values.")
     if not converged:
-        last = errors[-1] if errors else float("nan")
+        last = errors[-1]
         warnings.warn(
             f"sinkhorn did not reach `tol`={tol:g} within `max_iter`={max_iter} iterations "
             f"(marginal error {last:.3g}); increase `max_iter`, increase `eps`, or loosen `tol`.",
