@@ -423,3 +423,32 @@ def test_eps_schedule_that_never_ends_is_refused(scaling):
     with pytest.raises(ValueError, match="`scaling`"):
         sinkhorn_divergence(None, None, PointCloud(x, x + 1), eps=0.1, scaling=scaling)
     sinkhorn(None, None, _sq(x[:, None], x[:, None]), eps=0.1, scaling=0.999)  # 4600 levels: fine
+
+
+def test_extreme_warm_starts_and_eps_are_value_errors_naming_them(rng):
+    M = np.array([[0.0, 1.0], [1.0, 0.0]])
+    for kw, name in ((dict(g0=[1.7e308, 1.7e308]), "`g0`"), (dict(f0=[-1e306, 0.0]), "`f0`")):
+        with pytest.raises(ValueError, match=name):
+            sinkhorn(None, None, M, eps=0.1, **kw)
+    x, y, a, b = _problem(rng, n=5, m=4)
+    with pytest.raises(ValueError, match="`eps`"):
+        sinkhorn(a, b, _sq(x, y), eps=1e308)
+    r = sinkhorn(None, None, M, eps=0.1, g0=[1e6, 1e6])  # a large but sane warm start is fine
+    assert r.converged
+
+
+@pytest.mark.parametrize("bad", [[[1.0, 2.0], [3.0]], "ab", [1 + 2j, 0], [True, False], [object(), 1]])
+def test_malformed_warm_start_is_a_type_error_naming_it(bad):
+    with pytest.raises(TypeError, match="`f0`"):
+        sinkhorn(None, None, np.eye(2), eps=0.1, f0=bad)
+
+
+@pytest.mark.parametrize("bad", [np.array([[0, np.nan], [1, 0]]), np.array([[0, np.inf], [1, 0]]),
+                                 np.zeros((0, 0)), 1.0, np.eye(2, dtype=bool), np.eye(2) + 0j,
+                                 np.array([[object(), 1], [1, 0]]), [[0.0, 1.0], [1.0]],
+                                 [["a", "b"], ["c", "d"]]])
+@pytest.mark.parametrize("which", ["M_aa", "M_bb"])
+def test_sinkhorn_divergence_errors_name_the_self_cost(bad, which):
+    kw = {"M_aa": np.ones((2, 2)), "M_bb": np.ones((2, 2)), which: bad}
+    with pytest.raises((ValueError, TypeError), match=f"`{which}`"):
+        sinkhorn_divergence(None, None, np.ones((2, 2)), eps=0.1, **kw)

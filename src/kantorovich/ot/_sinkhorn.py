@@ -19,7 +19,8 @@ import numpy as np
 
 from .._array_api import cupy_or_raise, is_cupy, to_host
 from .._results import Result, SinkhornResult
-from .._validation import check_choice, check_int, check_positive, check_weights, describe
+from .._validation import (check_choice, check_cost_matrix, check_int, check_positive, check_weights,
+                           describe)
 from ..exceptions import BackendUnavailableError, ConvergenceWarning
 from ._geometry import DenseGeometry, PointCloud, as_geometry, check_dense_memory
 
@@ -395,10 +396,15 @@ class SinkhornPlan:
         return f"SinkhornPlan(shape={self.shape}, eps={self.eps:g}, lazy)"
 
 
-def _check_potential(v, name: str, size: int, xp, wdt):
+def _check_potential(v, name: str, size: int, xp, wdt, eps: float):
     if v is None:
         return None
-    arr = xp.asarray(v)
+    if isinstance(v, (str, bytes)):
+        raise TypeError(f"`{name}` must be an array of real numbers; got {describe(v)}.")
+    try:
+        arr = xp.asarray(v)
+    except Exception as exc:  # ragged lists etc.
+        raise TypeError(f"`{name}` must be an array of real numbers; got {describe(v)}.") from exc
     if arr.dtype.kind not in "iuf":
         raise TypeError(f"`{name}` must be an array of real numbers; got {describe(arr)}.")
     arr = arr.astype(wdt, copy=True)
@@ -406,7 +412,18 @@ def _check_potential(v, name: str, size: int, xp, wdt):
         raise ValueError(f"`{name}` must have shape ({size},); got {describe(arr)}.")
     if not bool(xp.all(xp.isfinite(arr))):
         raise ValueError(f"`{name}` must contain only finite values; got NaN or infinity.")
+    # the soft-mins form (h_j - C_ij)/eps and sums of potentials: keep them finite
+    limit = _scale_limit(wdt) * min(1.0, eps)
+    top = float(xp.max(xp.abs(arr))) if arr.size else 0.0
+    if top > limit:
+        raise ValueError(f"`{name}` must have entries of magnitude at most {limit:.3g} "
+                         f"(finfo.max / 2**12 times min(1, eps)); got {top:.3g}.")
     return arr
+
+
+def _scale_limit(wdt) -> float:
+    """finfo(wdt).max / 2**12: eps log(w) (|log w| <= 745) and sums of potentials stay finite."""
+    return float(np.finfo(wdt).max) / 4096.0
 
 
 def _weights(w, name, size, on_gpu):
@@ -541,7 +558,11 @@ def sinkhorn(a: Any, b: Any, M_or_geometry: Any, *, eps: float, max_iter: int = 
     ValueError
         eps <= 0 or not finite or below the resolution floor above, negative/NaN weights,
         mismatched sizes, unequal masses, NaN in costs or points, costs that overflow the
-        working dtype.
+        working dtype; ``eps`` above ``finfo(dtype).max / 2**12``; warm starts ``f0``/``g0``
+        with entries beyond ``finfo(dtype).max / 2**12 * min(1, eps)``; a ``scaling`` whose
+        schedule would exceed 100 000 levels.
+    TypeError
+        Non-numeric, ragged, boolean or complex ``f0``/``g0`` (and the like for every array).
     MemoryError
         A dense plan or cost that does not fit (the message suggests :class:`PointCloud`).
 
@@ -628,8 +649,11 @@ def sinkhorn(a: Any, b: Any, M_or_geometry: Any, *, eps: float, max_iter: int = 
     else:
         sx, sy = _ops_cupy_pointcloud(geom, wdt)
 
-    f = _check_potential(f0 if not is_cupy(f0) or xp is not np else to_host(f0), "f0", n, xp, wdt)
-    g = _check_potential(g0 if not is_cupy(g0) or xp is not np else to_host(g0), "g0", m, xp, wdt)
+    if eps > _scale_limit(wdt):
+        raise ValueError(f"`eps` must be at most {_scale_limit(wdt):.3g} in {np.dtype(wdt).name} "
+                         f"(finfo.max / 2**12, so that eps log(b) stays finite); got {eps!r}.")
+    f = _check_potential(f0 if not is_cupy(f0) or xp is not np else to_host(f0), "f0", n, xp, wdt, eps)
+    g = _check_potential(g0 if not is_cupy(g0) or xp is not np else to_host(g0), "g0", m, xp, wdt, eps)
     warm = f is not None or g is not None
     f = xp.zeros(n, dtype=wdt) if f is None else f
     g = xp.zeros(m, dtype=wdt) if g is None else g
@@ -787,7 +811,10 @@ def sinkhorn_divergence(a: Any, b: Any, M_or_geometry: Any, *, eps: float, M_aa:
             raise ValueError("`M_aa` and `M_bb` are required with a dense cost (the costs within a and "
                              "within b); or pass a PointCloud.")
         g_ab = as_geometry(M_or_geometry)
-        g_aa, g_bb = as_geometry(M_aa), as_geometry(M_bb)
+        # checked under their own names (a bare matrix is otherwise checked as `M`)
+        g_aa, g_bb = (m if isinstance(m, (DenseGeometry, PointCloud))
+                      else DenseGeometry(check_cost_matrix(m, name))
+                      for m, name in ((M_aa, "M_aa"), (M_bb, "M_bb")))
         n, m = g_ab.shape
         if g_aa.shape != (n, n):
             raise ValueError(f"`M_aa` must have shape ({n}, {n}); got {g_aa.shape}.")
