@@ -452,3 +452,29 @@ def test_sinkhorn_divergence_errors_name_the_self_cost(bad, which):
     kw = {"M_aa": np.ones((2, 2)), "M_bb": np.ones((2, 2)), which: bad}
     with pytest.raises((ValueError, TypeError), match=f"`{which}`"):
         sinkhorn_divergence(None, None, np.ones((2, 2)), eps=0.1, **kw)
+
+
+@pytest.mark.parametrize("eps", [1e12, 1e16, 1e20, 1e300])
+def test_objective_stays_between_its_bounds_when_eps_dwarfs_the_costs(eps):
+    # OT_eps lies in [<P, C>, <a x b, C>] = [0.5, 0.5] here; the dual form <a, f> + <b, g>
+    # gave 0.50004, 0.2776, 5551 and 5.6e283 (its rounding is about eps * 2**-52)
+    M = np.array([[0.0, 1.0], [1.0, 0.0]])
+    r = sinkhorn([0.5, 0.5], [0.25, 0.75], M, eps=eps)
+    assert r.converged and r.objective == pytest.approx(0.5, abs=1e-12)
+    assert r.value == pytest.approx(0.5, abs=1e-12)
+
+
+def test_objective_of_tiny_costs_is_within_its_bounds():
+    M = np.array([[0.0, 1.0], [1.0, 0.0]]) * 1e-300
+    r = sinkhorn([0.5, 0.5], [0.25, 0.75], M, eps=0.1, plan=True)
+    assert r.value * (1 - 1e-12) <= r.objective <= 0.5e-300 * (1 + 1e-12)
+
+
+@pytest.mark.parametrize("eps", [1e4, 1e6, 1e10, 1e14])
+def test_sinkhorn_divergence_tends_to_the_energy_distance(rng, eps):
+    # S_eps -> <a x b, C> - <a x a, C>/2 - <b x b, C>/2 as eps -> infinity (an MMD)
+    x, y = rng.random((30, 2)), rng.random((20, 2)) + 0.3
+    limit = _sq(x, y).mean() - 0.5 * _sq(x, x).mean() - 0.5 * _sq(y, y).mean()
+    for geom, kw in ((PointCloud(x, y), {}), (_sq(x, y), dict(M_aa=_sq(x, x), M_bb=_sq(y, y)))):
+        s = sinkhorn_divergence(None, None, geom, eps=eps, **kw)
+        assert s.converged and s.value == pytest.approx(limit, rel=1e-4 if eps < 1e10 else 1e-9)
