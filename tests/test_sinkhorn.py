@@ -428,7 +428,7 @@ def test_eps_schedule_that_never_ends_is_refused(scaling):
 
 def test_extreme_warm_starts_and_eps_are_value_errors_naming_them(rng):
     M = np.array([[0.0, 1.0], [1.0, 0.0]])
-    for kw, name in ((dict(g0=[1.7e308, 1.7e308]), "`g0`"), (dict(f0=[-1e306, 0.0]), "`f0`")):
+    for kw, name in (({"g0": [1.7e308, 1.7e308]}, "`g0`"), ({"f0": [-1e306, 0.0]}, "`f0`")):
         with pytest.raises(ValueError, match=name):
             sinkhorn(None, None, M, eps=0.1, **kw)
     x, y, a, b = _problem(rng, n=5, m=4)
@@ -476,7 +476,7 @@ def test_sinkhorn_divergence_tends_to_the_energy_distance(rng, eps):
     # S_eps -> <a x b, C> - <a x a, C>/2 - <b x b, C>/2 as eps -> infinity (an MMD)
     x, y = rng.random((30, 2)), rng.random((20, 2)) + 0.3
     limit = _sq(x, y).mean() - 0.5 * _sq(x, x).mean() - 0.5 * _sq(y, y).mean()
-    for geom, kw in ((PointCloud(x, y), {}), (_sq(x, y), dict(M_aa=_sq(x, x), M_bb=_sq(y, y)))):
+    for geom, kw in ((PointCloud(x, y), {}), (_sq(x, y), {"M_aa": _sq(x, x), "M_bb": _sq(y, y)})):
         s = sinkhorn_divergence(None, None, geom, eps=eps, **kw)
         assert s.converged and s.value == pytest.approx(limit, rel=1e-4 if eps < 1e10 else 1e-9)
 

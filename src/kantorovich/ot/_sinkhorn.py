@@ -19,8 +19,14 @@ import numpy as np
 
 from .._array_api import cupy_or_raise, is_cupy, to_host
 from .._results import Result, SinkhornResult
-from .._validation import (check_choice, check_cost_matrix, check_int, check_positive, check_weights,
-                           describe)
+from .._validation import (
+    check_choice,
+    check_cost_matrix,
+    check_int,
+    check_positive,
+    check_weights,
+    describe,
+)
 from ..exceptions import BackendUnavailableError, ConvergenceWarning
 from ._geometry import DenseGeometry, PointCloud, as_geometry, check_dense_memory
 
