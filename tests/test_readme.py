@@ -48,3 +48,20 @@ def test_readme_tour_runs_and_its_comments_hold():
     e = f["e"]
     assert 1.5 < e.value < 1.9 and e.stderr < 0.1 and e.ci[0] < e.value < e.ci[1]
     assert np.isfinite(e.stderr)
+
+
+@pytest.mark.parametrize("n", [200, 500])
+def test_readme_sinkhorn_call_converges_with_the_defaults(n):
+    # the tour's call at its own size (500) and at 200, where the former default tol = 1e-6
+    # needed about 10 000 iterations and warned
+    import warnings
+
+    from kantorovich.exceptions import ConvergenceWarning
+    from kantorovich.ot import PointCloud, sinkhorn
+
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(n, 2)), rng.normal(size=(n, 2)) + 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        s = sinkhorn(None, None, PointCloud(x, y), eps=0.05)
+    assert s.converged and s.n_iter < 2000
