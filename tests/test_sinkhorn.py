@@ -9,7 +9,7 @@ import ot as pot
 import pytest
 
 from kantorovich.exceptions import ConvergenceWarning
-from kantorovich.ot import DenseGeometry, PointCloud, sinkhorn, sinkhorn_divergence
+from kantorovich.ot import DenseGeometry, PointCloud, emd, sinkhorn, sinkhorn_divergence
 
 
 def _problem(rng, n=40, m=30, d=2):
@@ -493,3 +493,15 @@ def test_wasserstein_sinkhorn_branch_converges_on_coincident_clouds():
     r = sinkhorn(None, None, PointCloud(x, x), eps=0.1, tol=1e-9, scaling=None)
     assert r.converged
     assert v == pytest.approx(np.sqrt(r.value), rel=1e-4)
+
+
+def test_divergence_warm_start_applies_to_the_cross_term_only():
+    # g0 has b's length (m = 20): it must not reach OT(a, a) (n = 10) or OT(b, b)
+    x = np.arange(10.0)[:, None]
+    y = np.arange(20.0)[:, None] / 2
+    r = emd(None, None, (x - y.T) ** 2)
+    cold = sinkhorn_divergence(None, None, PointCloud(x, y), eps=1.0, tol=1e-10)
+    warm = sinkhorn_divergence(None, None, PointCloud(x, y), eps=1.0, tol=1e-10, f0=r.f, g0=r.g,
+                               plan=True)
+    assert warm.value == pytest.approx(cold.value, abs=1e-8)
+    assert warm.ot_ab.plan is not None and warm.ot_aa.plan is None
