@@ -149,3 +149,28 @@ def test_parzen_bad_bandwidth_grid_and_cv_fraction():
     for cf in (0.0, 1.0, float("nan")):
         with pytest.raises(ValueError, match="`cv_fraction`"):
             parzen_log_likelihood(x, y, bandwidth="cv", cv_fraction=cf)
+
+
+def test_parzen_tiny_bandwidth_has_a_finite_stderr():
+    # log-densities of order -1e199: their squares overflowed in the standard deviation
+    g = np.random.default_rng(0)
+    r = parzen_log_likelihood(g.normal(size=(20, 2)), g.normal(size=(8, 2)), bandwidth=1e-100)
+    assert np.isfinite(r.value) and np.isfinite(r.stderr) and r.stderr > 0
+    assert all(np.isfinite(r.ci)) and 1e197 < r.stderr < 1e200
+
+
+@pytest.mark.parametrize("bw", [None, "cv", 0.3])
+@pytest.mark.parametrize("offset", [1e8, -3e12, 7e5])
+def test_parzen_translation_invariant(bw, offset):
+    # |z|^2 + |s|^2 - 2 z.s cancelled for data far from the origin relative to their spread
+    # (offset 1e8: -0.9708 instead of -3.5517)
+    g = np.random.default_rng(0)
+    s, h = g.normal(size=(20, 2)), g.normal(size=(8, 2))
+    ref = parzen_log_likelihood(s, h, bandwidth=bw, rng=0)
+    sh, hh = s + offset, h + offset
+    # compare with the exact value on the shifted points as stored (the shift rounds them)
+    exact = parzen_log_likelihood(sh - offset, hh - offset, bandwidth=bw, rng=0)
+    got = parzen_log_likelihood(sh, hh, bandwidth=bw, rng=0)
+    assert math.isclose(got.value, exact.value, rel_tol=1e-9, abs_tol=1e-9)
+    if offset == 1e8:
+        assert abs(got.value - ref.value) < 1e-6

@@ -96,7 +96,9 @@ def parzen_log_likelihood(samples, held_out, *, bandwidth=None, grid=None, cv_fr
     Cost O(n m d) per bandwidth; memory O(batch_size n). Data far from unit scale (largest
     coordinate beyond 2**±100) are rescaled by an exact power of two, with the log-density
     shifted back, so 1e300-scale data give finite values; a bandwidth more than 1e150 times
-    away from the data scale is an error (its square would overflow or underflow). In high dimension the metric is
+    away from the data scale is an error (its square would overflow or underflow). Data whose mean
+    lies further from the origin than their largest per-axis spread are centred first (the
+    value is translation invariant; the squared distances would cancel). In high dimension the metric is
     known to be a poor proxy for likelihood (Theis et al. 2016).
 
     Examples
@@ -118,6 +120,17 @@ def parzen_log_likelihood(samples, held_out, *, bandwidth=None, grid=None, cv_fr
     k = pow2_exponent(s, h)
     if k:
         s, h = np.ldexp(s, -k), np.ldexp(h, -k)
+    # the kernel forms squared distances as |z|^2 + |s|^2 - 2 z.s, which cancels when the data sit
+    # far from the origin relative to their spread (an offset of 1e8 times the spread loses every
+    # digit); the KDE is translation invariant, so data whose mean is further from the origin than
+    # their largest per-axis spread are centred on that mean (then brought back to unit scale)
+    centre = s.mean(axis=0)
+    if n > 1 and float(np.max(np.abs(centre))) > float(np.max(s.std(axis=0))):
+        s, h = s - centre, h - centre
+        k2 = pow2_exponent(s, h)
+        if k2:
+            s, h = np.ldexp(s, -k2), np.ldexp(h, -k2)
+            k += k2
     spread = float(np.mean(s.std(axis=0))) if n > 1 else 1.0
     if spread == 0:
         spread = 1.0
@@ -160,7 +173,11 @@ def parzen_log_likelihood(samples, held_out, *, bandwidth=None, grid=None, cv_fr
         if "grid" in info:
             info["grid"] = np.ldexp(info["grid"], k)
     value = float(ll.mean())
-    se = float(ll.std(ddof=1) / math.sqrt(ll.size)) if ll.size > 1 else float("nan")
+    # log-densities of order 1e199 (a bandwidth 1e-100 times the data scale) overflow when
+    # squared: take the spread at unit scale (an exact power of two; nothing changes otherwise)
+    e = pow2_exponent(ll)
+    se = (float(np.ldexp(np.ldexp(ll, -e).std(ddof=1), e) / math.sqrt(ll.size)) if ll.size > 1
+          else float("nan"))
     ci = (value - 1.959964 * se, value + 1.959964 * se)
     return EstimateResult(value=value, stderr=se, ci=ci, n=n, m=h.shape[0], method="parzen",
                           info=info)
