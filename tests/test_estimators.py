@@ -441,3 +441,28 @@ def test_estimates_are_scale_invariant_at_extreme_magnitudes(s, which, method):
     ref = f(x, y, method=method, n_boot=0, rng=0).value
     got = f(x * s, y * s, method=method, n_boot=0, rng=0).value
     assert math.isclose(got, ref, rel_tol=1e-9, abs_tol=1e-12)
+
+
+def test_classifier_js_on_tiny_samples_is_bounded_and_warns():
+    # 1 + 1 training points: quadratic features constant up to rounding had a std of 4e-16, and
+    # standardising the held-out point by it gave log D of about -1e16 (JS about -2e16)
+    g = np.random.default_rng(0)
+    x, y = g.normal(size=(2, 2)), g.normal(size=(2, 2))
+    with pytest.warns(KantorovichWarning, match="training point"):
+        r = estimate_js(x, y, method="classifier", rng=0)
+    # each held-out term log(2 D) is at least log 2 - 30 (log-odds clipped to +-30)
+    assert math.log(2) - 30.1 <= r.value <= math.log(2)
+    for seed in range(5):
+        g = np.random.default_rng(seed)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", KantorovichWarning)
+            v = estimate_js(g.normal(size=(3, 2)), g.normal(size=(3, 2)), method="classifier",
+                            rng=seed).value
+        assert math.log(2) - 30.1 <= v <= math.log(2)
+
+
+def test_classifier_no_warning_with_enough_points():
+    g = np.random.default_rng(1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", KantorovichWarning)
+        estimate_js(g.normal(size=(40, 2)), g.normal(size=(40, 2)), method="classifier", rng=0)

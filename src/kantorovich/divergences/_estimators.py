@@ -84,6 +84,7 @@ __all__ = ["estimate_kl", "estimate_js", "estimate_tv", "ensemble_weights"]
 KL_METHODS = ("knn", "knn-adaptive", "knn-ensemble", "knn-gauss-corrected")
 JS_TV_METHODS = ("knn", "classifier", "histogram")
 _LOG2 = math.log(2.0)
+LOGIT_CLIP = 30.0  # held-out log-odds of the classifier method are clipped to [-30, 30]
 
 
 # --------------------------------------------------------------------------- helpers
@@ -584,7 +585,10 @@ def _js_tv_classifier(xa, ya, gen, features, test_fraction, l2):
     sd[sd == 0] = 1.0
     ftr = _features(np.vstack([(xtr - mu) / sd, (ytr - mu) / sd]), features)
     fmu, fsd = ftr.mean(axis=0), ftr.std(axis=0)
-    fsd[fsd == 0] = 1.0
+    # a feature constant on the training points up to rounding (z_i^2 = 1 for both standardised
+    # points of a 1 + 1 training split) has a std of ~1e-16, not 0: dividing by it blew the
+    # held-out features (and log D) up to ~1e16; such features are only centred
+    fsd[fsd <= 64 * np.finfo(np.float64).eps * np.maximum(np.abs(ftr).max(axis=0), 1.0)] = 1.0
     ftr = (ftr - fmu) / fsd
     lab = np.r_[np.ones(xtr.shape[0]), np.zeros(ytr.shape[0])]
     # balanced weights: each class carries total weight 1/2, so D estimates p / (p + q)
@@ -593,8 +597,18 @@ def _js_tv_classifier(xa, ya, gen, features, test_fraction, l2):
 
     def logit(z):
         f = (_features((z - mu) / sd, features) - fmu) / fsd
-        return f @ w + b
+        # D clipped to [sigmoid(-30), sigmoid(30)] is itself a discriminator, so the held-out
+        # value stays a lower bound in expectation (THEORY C7) while one confidently wrong
+        # test point costs at most ~30 nats (log D >= -30 - 1e-13), not 1e16
+        return np.clip(f @ w + b, -LOGIT_CLIP, LOGIT_CLIP)
 
+    n_feat = ftr.shape[1]
+    if min(n - ntx, m - nty) <= n_feat:
+        warnings.warn(
+            f"classifier method: {min(n - ntx, m - nty)} training point(s) in the smaller class for "
+            f"{n_feat} {features} features: the classes can be separated exactly, the classifier "
+            "overfits and the held-out bound is very noisy (often far below 0); use more points, "
+            "features='linear' or a larger `l2`.", KantorovichWarning, stacklevel=4)
     return logit(xte), -logit(yte), {"features": features, "n_test": ntx, "m_test": nty,
                                      "l2": l2, "n_train": n - ntx, "m_train": m - nty}
 
@@ -714,7 +728,11 @@ def estimate_js(x, y, *, method: str = "knn", k: int | None = None, n_boot: int 
         :math:`\tfrac12(V(\hat D) + \log 4)` with
         :math:`V(D) = E_P\log D + E_Q\log(1-D)` is a **lower bound** on JS in expectation
         (THEORY.md C7), tight at the optimal discriminator; it can be slightly negative when
-        P = Q. ``"histogram"``: plug-in on a regular grid of ``bins`` per axis over the
+        P = Q. The held-out log-odds are clipped to ±30 (the clipped D is another
+        discriminator, so the bound still holds; a confidently wrong test point costs at
+        most ~30 nats), and a KantorovichWarning says when a class has no more training
+        points than features (exact separation, an overfitted and very noisy bound).
+        ``"histogram"``: plug-in on a regular grid of ``bins`` per axis over the
         pooled range (d <= 2), default :math:`\lceil 2\min(n,m)^{1/(d+2)}\rceil`.
     k : int, optional
         Neighbour rank of the kNN method (default 10).
