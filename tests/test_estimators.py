@@ -466,3 +466,30 @@ def test_classifier_no_warning_with_enough_points():
     with warnings.catch_warnings():
         warnings.simplefilter("error", KantorovichWarning)
         estimate_js(g.normal(size=(40, 2)), g.normal(size=(40, 2)), method="classifier", rng=0)
+
+
+@pytest.mark.parametrize("where", ["x", "y"])
+@pytest.mark.parametrize("call", [
+    lambda x, y: estimate_kl(x, y, n_boot=0),
+    lambda x, y: estimate_kl(x, y, n_boot=0, backend="numpy"),
+    lambda x, y: estimate_kl(x, y, n_boot=0, method="knn-adaptive"),
+    lambda x, y: estimate_js(x, y, n_boot=0),
+])
+def test_far_outlier_error_names_the_cause(where, call):
+    # one point at 1e300 among unit-scale data: the common rescaling underflowed every other
+    # distance to 0 and the error blamed "too many duplicate points"
+    g = np.random.default_rng(0)
+    x, y = g.normal(size=(300, 2)), g.normal(size=(300, 2)) + 0.5
+    if where == "x":
+        x = np.r_[x, [[1e300, 0.0]]]
+    else:
+        y = np.r_[y, [[1e300, 0.0]]]
+    with pytest.raises(ValueError, match=f"`{where}` has a far outlier") as info:
+        call(x, y)
+    assert "duplicate points)" not in str(info.value)
+
+
+def test_real_duplicates_keep_the_duplicate_message():
+    x = np.r_[np.zeros((20, 2)), [[1.0, 1.0]]]
+    with pytest.raises(ValueError, match="too many duplicate points"):
+        estimate_kl(x, np.random.default_rng(0).normal(size=(50, 2)), n_boot=0)

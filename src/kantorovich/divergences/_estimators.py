@@ -176,8 +176,41 @@ def ensemble_weights(K: int, d: int, L: int | None = None) -> np.ndarray:
     return A.T @ np.linalg.solve(A @ A.T, b)
 
 
-def _knn_pair(xa, ya, kk: int, backend: str):
+def _far_outlier_error(xa, ya, names):
+    """A ValueError naming a far outlier when that, not duplicates, made the kNN step fail.
+
+    The estimators are scale invariant and work at one common scale (see _common_checks); a
+    point ~1e300 times farther from the others than their spread leaves no scale at which both
+    its squared distances (overflow) and those among the others (underflow to 0, read as
+    duplicates) are representable. Returns None when the points are not spread that unevenly.
+    """
+    z = np.vstack([xa, ya])
+    dev = np.abs(z - np.median(z, axis=0))
+    spread = float(np.max(np.median(dev, axis=0)))
+    far = float(dev.max())
+    if not (spread > 0 and far > 1e100 * spread):
+        return None
+    where = names[0] if np.abs(xa - np.median(z, axis=0)).max() >= far else names[1]
+    return ValueError(
+        f"`{where}` has a far outlier: a point {far / spread:.1e} times farther from the median of "
+        f"`{names[0]}` and `{names[1]}` than their typical spread; no common scale represents both "
+        "its squared distances (they overflow) and those among the other points (they underflow "
+        "to 0, as if the points were duplicates), so the nearest-neighbour distances cannot be "
+        "computed. Remove the outlier or estimate without it.")
+
+
+def _knn_pair(xa, ya, kk: int, backend: str, names=("x", "y")):
     """(rho, nu, n_dup_x, n_dup_y): kk positive within-x and x-to-y distances."""
+    try:
+        return _knn_pair_raw(xa, ya, kk, backend)
+    except ValueError as exc:
+        err = _far_outlier_error(xa, ya, names) if "duplicate" in str(exc) else None
+        if err is None:
+            raise
+        raise err from exc
+
+
+def _knn_pair_raw(xa, ya, kk: int, backend: str):
     if backend == "cuda":
         from ._knn_cuda import knn_positive_cuda
 
@@ -532,7 +565,7 @@ def _js_tv_knn(xa, ya, k):
     n, m, d = xa.shape[0], ya.shape[0], xa.shape[1]
     be = _auto_cpu_backend("auto", "numpy", d)
     rho_x, nu_x, d1, d2 = _knn_pair(xa, ya, k, be)
-    rho_y, nu_y, d3, d4 = _knn_pair(ya, xa, k, be)
+    rho_y, nu_y, d3, d4 = _knn_pair(ya, xa, k, be, names=("y", "x"))
     _dup_warning(d1 + d3, "x or y")
     # p_hat(z) = k / (n V r^d) (n - 1 for the point's own sample): lr = log(p/q) at x, log(q/p) at y
     lr_x = math.log(m / (n - 1)) + d * (np.log(nu_x[:, -1]) - np.log(rho_x[:, -1]))
