@@ -387,9 +387,10 @@ def estimate_kl(x, y, *, method: str = "knn", k: int | None = None, n_boot: int 
         (float32 candidate search, float64 recomputation with a rounding-error certificate,
         parallel over query rows; O(n (n + m) d)). ``"cuda"``: tiled brute-force distances
         with CuPy (needs CuPy and a GPU). ``"auto"``: ``"cuda"`` when ``x`` or ``y`` is a CuPy
-        array; else, when numba is installed, ``"numba-kdtree"`` for d <= 8 and ``"numba"``
-        for d >= 9 (the fastest measured there, any n), else ``"numpy"``. All give the same
-        distances (to rounding).
+        array; else, when numba is installed, ``"numba-kdtree"`` for d <= 11 and ``"numba"``
+        from d = 12 on (``AUTO_NUMBA_MIN_DIM``; the faster of the two measured at n = m = 10^4,
+        docs/estimators.md "kNN backends"), else ``"numpy"``. All give the same distances (to
+        rounding).
     detect_infinite : bool
         Apply the support-mismatch rule of the module docstring; when it fires, ``value`` is
         ``inf``, ``infinite=True`` and ``info['finite_value']`` holds the raw estimate.
