@@ -239,6 +239,39 @@ def test_bootstrap_kernels_are_module_level_and_hit_the_cache_in_a_new_process(t
     assert len(list(tmp_path.rglob("*.nbc"))) == n_files  # no new entry
 
 
+_KNN_CACHE_PROBE = """
+import json
+import numpy as np
+from kantorovich.divergences import _knn_numba as K
+g = np.random.default_rng(0)
+x = g.normal(size=(300, 13))
+K.knn_positive_numba(x, x + 0.1, 3)
+print(json.dumps([[sum(f.stats.cache_hits.values()), sum(f.stats.cache_misses.values())]
+                  for f in (K.topk_approx, K.refine)]))
+"""
+
+
+def test_brute_force_knn_kernels_hit_the_cache_in_a_new_process(tmp_path):
+    # the same closure problem as the bootstrap kernels: compiled again in every process
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from kantorovich.divergences import _knn_numba
+
+    for f in (_knn_numba.topk_approx, _knn_numba.refine, _knn_numba.exact_rows):
+        assert f.py_func.__qualname__ == f.__name__
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path))
+    src = str(Path(_knn_numba.__file__).resolve().parents[2])
+    env["PYTHONPATH"] = src + os.pathsep + env.get("PYTHONPATH", "")
+    runs = [json.loads(subprocess.run([sys.executable, "-c", _KNN_CACHE_PROBE], env=env, check=True,
+                                      capture_output=True, text=True).stdout.splitlines()[-1])
+            for _ in range(2)]
+    assert runs[0] == [[0, 1], [0, 1]]
+    assert runs[1] == [[1, 0], [1, 0]]
+
+
 def _child_build_two(q):
     import numpy as np
 
