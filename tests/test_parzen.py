@@ -83,7 +83,7 @@ def _reference_inception_score(preds, splits):
 @pytest.mark.parametrize("N,splits", [(10, 3), (10, 4), (7, 7), (11, 2), (12, 5), (12, 4), (9, 1)])
 def test_inception_score_splits_as_the_reference_code(N, splits):
     # N not a multiple of n_splits: the reference cuts at i * N // splits (the extra rows go to the
-    # later splits); N = 10, 3 splits was 1.5634 with the extra row first, 1.6787 in the reference
+    # later splits; ours put them in the first splits)
     g = np.random.default_rng(N * 100 + splits)
     p = g.dirichlet(np.full(4, 0.3), size=N) + 1e-3
     p /= p.sum(axis=1, keepdims=True)
