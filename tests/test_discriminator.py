@@ -206,3 +206,21 @@ def test_densities_whose_sum_overflows():
     np.testing.assert_allclose(d, [0.5, 1.0 - 1e-16], rtol=1e-15)
     assert argmax_a_log_y_b_log_1my(1e308, 1e308) == 0.5
     assert argmax_a_log_y_b_log_1my(1.0, 3.0) == 0.25
+
+
+def test_dstar_stays_inside_when_the_rescaled_mass_underflows():
+    # D* depends on p_g / p_data; after dividing by max(p_data, p_g) = 1e30 the mass 1e-300
+    # underflowed to 0 and D*[1] (exactly 1e-330) came out 0, so V = -inf
+    p, q = [1.0, 1e-300], [1.0, 1e30]
+    D = optimal_discriminator(p, q)
+    assert D[0] == 0.5 and D[1] == 5e-324
+    v = gan_value(D, p, q, weights=1.0)
+    assert math.isfinite(v) and v == pytest.approx(-LOG4, abs=1e-15)
+    # alpha = 5e-324: alpha * p_data underflows, the exact D* = alpha * p / (p + q) is > 0
+    p2, q2 = [0.5, 0.5], [0.5, 0.0]
+    D2 = optimal_discriminator(p2, q2, alpha=5e-324)
+    assert np.all(D2 == 5e-324)
+    assert math.isfinite(gan_value(D2, p2, q2, weights=1.0))
+    # where the exact D* is 0 (no p_data mass) it stays 0
+    assert optimal_discriminator([0.5, 0.0], [0.5, 0.5], alpha=5e-324)[1] == 0.0
+    assert optimal_discriminator([0.0, 1.0], [1.0, 1e-300])[0] == 0.0

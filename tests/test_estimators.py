@@ -84,20 +84,22 @@ def test_knn_numba_ties_and_duplicates():
 
 
 def test_backend_numba_and_auto_rule():
+    # plain WKV (deterministic): the default method="auto" runs the randomised Gaussian-
+    # reference correction from d = 3 on
     g = np.random.default_rng(22)
     x, y = g.normal(size=(400, 8)), g.normal(0.2, 1.1, size=(350, 8))
-    a = estimate_kl(x, y, n_boot=0, backend="numpy")
-    b = estimate_kl(x, y, n_boot=0, backend="numba")
-    c = estimate_kl(x, y, n_boot=0)
+    a = estimate_kl(x, y, method="knn", n_boot=0, backend="numpy")
+    b = estimate_kl(x, y, method="knn", n_boot=0, backend="numba")
+    c = estimate_kl(x, y, method="knn", n_boot=0)
     assert abs(a.value - b.value) < 1e-12 and c.info["backend"] == "numba-kdtree"
     assert abs(a.value - c.value) < 1e-12
     xx, yy = np.hstack([x, x[:, :4]]), np.hstack([y, y[:, :4]])
-    assert estimate_kl(xx, yy, n_boot=0).info["backend"] == "numba"  # d >= 12: brute force
-    assert estimate_kl(xx[:, :11], yy[:, :11], n_boot=0).info["backend"] == "numba-kdtree"
+    assert estimate_kl(xx, yy, method="knn", n_boot=0).info["backend"] == "numba"  # d >= 12: brute force
+    assert estimate_kl(xx[:, :11], yy[:, :11], method="knn", n_boot=0).info["backend"] == "numba-kdtree"
     # d <= 11: the numba KD-tree, same value as cKDTree (bit-identical distances for d <= 7)
-    e = estimate_kl(x[:, :5], y[:, :5], n_boot=0)
+    e = estimate_kl(x[:, :5], y[:, :5], method="knn", n_boot=0)
     assert e.info["backend"] == "numba-kdtree"
-    assert e.value == estimate_kl(x[:, :5], y[:, :5], n_boot=0, backend="numpy").value
+    assert e.value == estimate_kl(x[:, :5], y[:, :5], method="knn", n_boot=0, backend="numpy").value
 
 
 def test_whiten_invariant_under_affine_map():
@@ -105,8 +107,8 @@ def test_whiten_invariant_under_affine_map():
     x, y = g.normal(size=(800, 3)), g.normal(0.5, 1.2, size=(700, 3))
     A = np.array([[2.0, 0.3, 0.0], [0.0, 0.5, 0.1], [0.4, 0.0, 1.5]])
     b = np.array([1.0, -2.0, 3.0])
-    r1 = estimate_kl(x, y, n_boot=0, whiten=True)
-    r2 = estimate_kl(x @ A.T + b, y @ A.T + b, n_boot=0, whiten=True)
+    r1 = estimate_kl(x, y, method="knn", n_boot=0, whiten=True)
+    r2 = estimate_kl(x @ A.T + b, y @ A.T + b, method="knn", n_boot=0, whiten=True)
     # the whitened clouds differ by an orthogonal map: same distances (to rounding)
     assert abs(r1.value - r2.value) < 1e-8
     c1 = estimate_kl(x, y, n_boot=0, whiten=True, method="knn-gauss-corrected", rng=1)
@@ -195,7 +197,7 @@ def test_ensemble_reduces_bias_in_10d():
     for s in range(4):
         g = np.random.default_rng(200 + s)
         x, y = g.normal(size=(10000, d)), mu + g.normal(size=(10000, d))
-        plain.append(estimate_kl(x, y, k=1, n_boot=0).value)
+        plain.append(estimate_kl(x, y, method="knn", k=1, n_boot=0).value)
         ens.append(estimate_kl(x, y, method="knn-ensemble", n_boot=0).value)
     assert np.mean(plain) < truth - 0.08  # the bias the ensemble is meant to remove
     assert abs(np.mean(ens) - truth) < abs(np.mean(plain) - truth)
@@ -212,7 +214,7 @@ def test_gauss_corrected_halves_plain_error_in_10d():
     for s in range(4):
         g = np.random.default_rng(300 + s)
         x, y = g.normal(size=(10000, d)), mu + g.normal(size=(10000, d))
-        plain.append(estimate_kl(x, y, k=1, n_boot=0).value)
+        plain.append(estimate_kl(x, y, method="knn", k=1, n_boot=0).value)
         corr.append(estimate_kl(x, y, method="knn-gauss-corrected", n_boot=0, rng=s).value)
     err_plain = abs(np.mean(plain) - truth)
     err_corr = abs(np.mean(corr) - truth)
@@ -241,12 +243,12 @@ def test_kl_invariant_under_common_affine_map():
     x, y = g.normal(size=(1500, 3)), g.normal(0.5, 1.2, size=(1200, 3))
     A = np.array([[2.0, 0.3, 0.0], [0.0, 0.5, 0.1], [0.4, 0.0, 1.5]])
     b = np.array([1.0, -2.0, 3.0])
-    a1 = estimate_kl(x, y, n_boot=0).value
-    a2 = estimate_kl(x @ A.T + b, y @ A.T + b, n_boot=0).value
+    a1 = estimate_kl(x, y, method="knn", n_boot=0).value
+    a2 = estimate_kl(x @ A.T + b, y @ A.T + b, method="knn", n_boot=0).value
     # exact for a similarity; here a general map, so a sampling-size change only
     assert abs(a1 - a2) < 0.06
     s = 3.7 * np.array([[0.0, 1.0, 0.0], [-1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])  # rotation x scale
-    assert abs(estimate_kl(x @ s.T + b, y @ s.T + b, n_boot=0).value - a1) < 1e-9
+    assert abs(estimate_kl(x @ s.T + b, y @ s.T + b, method="knn", n_boot=0).value - a1) < 1e-9
 
 
 def test_bootstrap_interval_contains_value_and_is_reproducible():
@@ -441,3 +443,94 @@ def test_estimates_are_scale_invariant_at_extreme_magnitudes(s, which, method):
     ref = f(x, y, method=method, n_boot=0, rng=0).value
     got = f(x * s, y * s, method=method, n_boot=0, rng=0).value
     assert math.isclose(got, ref, rel_tol=1e-9, abs_tol=1e-12)
+
+
+def test_classifier_js_on_tiny_samples_is_bounded_and_warns():
+    # 1 + 1 training points: quadratic features constant up to rounding had a std of 4e-16, and
+    # standardising the held-out point by it gave log D of about -1e16 (JS about -2e16)
+    g = np.random.default_rng(0)
+    x, y = g.normal(size=(2, 2)), g.normal(size=(2, 2))
+    with pytest.warns(KantorovichWarning, match="training point"):
+        r = estimate_js(x, y, method="classifier", rng=0)
+    # each held-out term log(2 D) is at least log 2 - 30 (log-odds clipped to +-30)
+    assert math.log(2) - 30.1 <= r.value <= math.log(2)
+    for seed in range(5):
+        g = np.random.default_rng(seed)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", KantorovichWarning)
+            v = estimate_js(g.normal(size=(3, 2)), g.normal(size=(3, 2)), method="classifier",
+                            rng=seed).value
+        assert math.log(2) - 30.1 <= v <= math.log(2)
+
+
+def test_classifier_no_warning_with_enough_points():
+    g = np.random.default_rng(1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", KantorovichWarning)
+        estimate_js(g.normal(size=(40, 2)), g.normal(size=(40, 2)), method="classifier", rng=0)
+
+
+@pytest.mark.parametrize("where", ["x", "y"])
+@pytest.mark.parametrize("call", [
+    lambda x, y: estimate_kl(x, y, n_boot=0),
+    lambda x, y: estimate_kl(x, y, n_boot=0, backend="numpy"),
+    lambda x, y: estimate_kl(x, y, n_boot=0, method="knn-adaptive"),
+    lambda x, y: estimate_js(x, y, n_boot=0),
+])
+def test_far_outlier_error_names_the_cause(where, call):
+    # one point at 1e300 among unit-scale data: the common rescaling underflowed every other
+    # distance to 0 and the error blamed "too many duplicate points"
+    g = np.random.default_rng(0)
+    x, y = g.normal(size=(300, 2)), g.normal(size=(300, 2)) + 0.5
+    if where == "x":
+        x = np.r_[x, [[1e300, 0.0]]]
+    else:
+        y = np.r_[y, [[1e300, 0.0]]]
+    with pytest.raises(ValueError, match=f"`{where}` has a far outlier") as info:
+        call(x, y)
+    assert "duplicate points)" not in str(info.value)
+
+
+def test_real_duplicates_keep_the_duplicate_message():
+    x = np.r_[np.zeros((20, 2)), [[1.0, 1.0]]]
+    with pytest.raises(ValueError, match="too many duplicate points"):
+        estimate_kl(x, np.random.default_rng(0).normal(size=(50, 2)), n_boot=0)
+
+
+def test_default_method_by_dimension():
+    # method="auto": plain WKV (k = 5) for d <= 2, the Gaussian-reference correction from d = 3
+    # (docs/estimators.md "Choice of the default")
+    g = np.random.default_rng(40)
+    for d in (1, 2):
+        x, y = g.normal(size=(500, d)), g.normal(0.3, 1.1, size=(400, d))
+        r = estimate_kl(x, y, rng=0)
+        assert r.method == "knn" and r.info["k"] == 5 and "method_rule" in r.info
+        assert r.value == estimate_kl(x, y, method="knn", rng=0).value
+    for d in (3, 10):
+        x, y = g.normal(size=(500, d)), g.normal(0.3, 1.1, size=(400, d))
+        r = estimate_kl(x, y, rng=0)
+        assert r.method == "knn-gauss-corrected" and r.info["k"] == 5
+        s = estimate_kl(x, y, method="knn-gauss-corrected", rng=0)
+        assert r.value == s.value and r.stderr == s.stderr
+    # too few points for a non-singular Gaussian fit: plain kNN, no warning
+    x, y = g.normal(size=(8, 10)), g.normal(size=(30, 10))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", KantorovichWarning)
+        assert estimate_kl(x, y, rng=0, detect_infinite=False).method == "knn"
+    with pytest.raises(ValueError, match="`method`"):
+        estimate_kl(x, y, method="automatic")
+
+
+def test_default_beats_plain_k5_in_10d():
+    # d = 10, N(0, I) vs N(0.3 1, 1.3 I), truth 0.504: plain k = 5 is biased by about +0.2 at
+    # n = 3000; the default (Gaussian-reference correction) removes most of it
+    g = np.random.default_rng(41)
+    truth = 0.5 * 10 * (1 / 1.3 + 0.09 / 1.3 - 1 + math.log(1.3))
+    errs_default, errs_plain = [], []
+    for _ in range(2):
+        x = g.normal(size=(3000, 10))
+        y = 0.3 + math.sqrt(1.3) * g.normal(size=(3000, 10))
+        errs_default.append(estimate_kl(x, y, n_boot=0, rng=g).value - truth)
+        errs_plain.append(estimate_kl(x, y, method="knn", n_boot=0).value - truth)
+    assert min(errs_plain) > 0.12
+    assert max(abs(e) for e in errs_default) < 0.07

@@ -68,6 +68,15 @@ def test_base():
         kl_divergence(p, q, base="e")
 
 
+@pytest.mark.parametrize("fn", [kl_divergence, js_divergence, js_distance])
+@pytest.mark.parametrize("base", [0.5, 0.1, 1e-300, 0.999999, np.float64(0.5)])
+def test_base_below_one_is_an_error(fn, base):
+    # log(base) < 0 made KL and JS negative and js_distance 0 for p != q
+    with pytest.raises(ValueError, match="`base` must be a float greater than 1"):
+        fn([0.2, 0.8], [0.5, 0.5], base=base)
+    assert fn([0.2, 0.8], [0.5, 0.5], base=1.000001) > 0
+
+
 def test_batched_matches_loop():
     rng = np.random.default_rng(1)
     P = rng.random((4, 3, 6))

@@ -255,6 +255,12 @@ def test_histogram_pair_divergences_and_sampling():
     (lambda: GaussianPair(0.0, np.nan, 0.0, 1.0), ValueError, "cov0"),
     (lambda: GaussianPair([], [], [], []), ValueError, "mean0"),
     (lambda: UniformSegments(1, 0, 0, 1), ValueError, "a0"),
+    # numeric strings are not numbers (float() accepted them)
+    (lambda: ParallelLines("0.3"), TypeError, "`theta`"),
+    (lambda: UniformSegments("0", 1, 0.5, 2), TypeError, "`a0`"),
+    (lambda: UniformSegments(0, 1, 0.5, "2"), TypeError, "`b1`"),
+    (lambda: ParallelLines(b"1"), TypeError, "`theta`"),
+    (lambda: ParallelLines(1j), TypeError, "`theta`"),
     (lambda: UniformSegments(0, 1, 2, 2), ValueError, "a1"),
     (lambda: HistogramPair([1, -1], [1, 1]), ValueError, "`p`"),
     (lambda: HistogramPair([1, 1], [1, 1, 1]), ValueError, "`q`"),
@@ -307,3 +313,86 @@ def test_histogram_pair_w2_on_a_huge_support():
     h, r = HistogramPair([1, 2, 3], [3, 2, 1], [-1e308, 0, 1e308]), HistogramPair([1, 2, 3], [3, 2, 1], [-1, 0, 1])
     assert h.w2() == pytest.approx(r.w2() * 1e308, rel=1e-12)  # was inf (|x_i - x_j|^2 overflow)
     assert h.w1() == pytest.approx(r.w1() * 1e308, rel=1e-12)
+
+
+def test_real_parameters_accept_numbers_and_0d_arrays():
+    assert ParallelLines(np.float32(0.5)).w1() == 0.5
+    assert ParallelLines(np.array(2)).w1() == 2.0
+    assert UniformSegments(0, 1, np.int64(2), 3).w1() == 2.0
+
+
+def test_uniform_segments_subnormal_length_and_huge_ends():
+    # 0 * (1 / 5e-324 = inf) was NaN: the segments are disjoint, TV = 1
+    assert UniformSegments(0.0, 5e-324, 0.5, 2.0).tv() == 1.0
+    assert UniformSegments(0.0, 5e-324, 0.5, 2.0).js() == math.log(2.0)
+    # P = U[0, 5e-324] inside Q = U[0, 2]: nearly mutually singular
+    u = UniformSegments(0.0, 5e-324, 0.0, 2.0)
+    assert u.tv() == 1.0 and u.js() == pytest.approx(math.log(2.0), abs=1e-300)
+    # ends of 1.7e308: log(0) ("math domain error") in js, b - a overflowing in sample()
+    u = UniformSegments(0.0, 1.0, -1.7e308, 2.0)
+    assert u.js() == pytest.approx(math.log(2.0), rel=1e-15)
+    assert u.tv() == 1.0
+    v = UniformSegments(-1.7e308, 1.7e308, -1e308, 1e308)
+    x, y = v.sample(1000, rng=0)
+    assert np.all(np.isfinite(x)) and np.all((x >= -1.7e308) & (x <= 1.7e308))
+    assert np.all((y >= -1e308) & (y <= 1e308)) and (x / 1e308).std() > 0.5
+    r = UniformSegments(-1.7, 1.7, -1.0, 1.0)
+    for m in ("tv", "js", "kl", "kl_reverse"):
+        assert getattr(v, m)() == pytest.approx(getattr(r, m)(), rel=1e-12)
+    assert v.pdf0([0.0])[0] == pytest.approx(1 / 3.4e308, rel=1e-12)
+    # the same numbers as drawing at unit scale directly
+    xu, yu = UniformSegments(0.0, 1.0, 2.0, 3.0).sample(5, rng=1)
+    xs, ys = UniformSegments(0.0, 2.0 ** 200, 2.0 ** 201, 3 * 2.0 ** 200).sample(5, rng=1)
+    assert np.array_equal(xs, xu * 2.0 ** 200) and np.array_equal(ys, yu * 2.0 ** 200)
+    # W2 beyond the float range is inf, not OverflowError
+    assert UniformSegments(-1.7e308, -1e308, 1e308, 1.7e308).w2() == math.inf
+
+
+@pytest.mark.parametrize("a0,b0,a1,b1", [(0.0, 1.0, 0.5, 2.0), (0.0, 1.0, 0.0, 1.0 + 1e-12),
+                                         (0.0, 1.0, 0.2, 0.3), (-3.0, 1.0, 0.0, 10.0)])
+def test_uniform_segments_tv_js_against_quadrature(a0, b0, a1, b1):
+    from scipy import integrate
+
+    u = UniformSegments(a0, b0, a1, b1)
+    lo, hi = min(a0, a1), max(b0, b1)
+    pts = sorted({a0, b0, a1, b1})
+
+    def js_f(x):
+        p, q = u.pdf0([x])[0], u.pdf1([x])[0]
+        m = 0.5 * (p + q)
+        return 0.5 * ((p * math.log(p / m) if p > 0 else 0.0) + (q * math.log(q / m) if q > 0 else 0.0))
+
+    tv = sum(integrate.quad(lambda x: 0.5 * abs(u.pdf0([x])[0] - u.pdf1([x])[0]), a, b)[0]
+             for a, b in zip(pts[:-1], pts[1:]))
+    js = sum(integrate.quad(js_f, a, b)[0] for a, b in zip(pts[:-1], pts[1:]))
+    assert u.tv() == pytest.approx(tv, rel=1e-12, abs=1e-15)
+    assert u.js() == pytest.approx(js, rel=1e-9, abs=1e-15)
+    assert lo < hi
+
+
+@pytest.mark.parametrize("args,tv,js", [
+    ((1e308, 1.0, 2.0, 4.0), 1.0, math.log(2.0)),        # means 1e308 apart
+    ((0.0, 5e-324, 2.0, 4.0), 1.0, math.log(2.0)),       # standard deviations 2e-162 and 2
+    ((0.0, 1e-300, 2.0, 1e300), 1.0, math.log(2.0)),     # 1e-150 and 1e150
+    ((-1.7e308, 1.0, 1.7e308, 1.0), 1.0, math.log(2.0)),  # m1 - m0 overflows
+])
+def test_gaussian_pair_1d_tv_js_at_extreme_parameters(args, tv, js):
+    # the quadratic of the density crossings overflowed (OverflowError); these are mutually
+    # singular to double precision
+    g = GaussianPair(*args)
+    assert g.tv() == tv and g.js() == js
+
+
+@pytest.mark.parametrize("s,shift", [(1e300, 0.0), (1e-300, 0.0), (1e200, 3e101), (1e-200, 1e-100), (1e120, 1e58)])
+def test_gaussian_pair_1d_tv_js_affine_invariant_at_extreme_scales(s, shift):
+    ref = GaussianPair(0.3, 1.0, 1.0, 2.5)
+    sd = math.sqrt(s)
+    g = GaussianPair(0.3 * sd + shift, s, 1.0 * sd + shift, 2.5 * s)
+    assert g.tv() == pytest.approx(ref.tv(), rel=1e-9)
+    assert g.js() == pytest.approx(ref.js(), rel=1e-9)
+
+
+def test_gaussian_pair_w2_beyond_the_float_range_is_inf():
+    # exact W2 = sqrt(2) * 1.7e308 > the largest float; math.ldexp raised OverflowError
+    assert GaussianPair([1.7e308] * 2, np.eye(2), [0.0, 0.0], np.eye(2)).w2() == math.inf
+    assert gaussian_w2([1e308] * 2, np.eye(2), [0.0, 0.0], np.eye(2)) == pytest.approx(math.sqrt(2) * 1e308)

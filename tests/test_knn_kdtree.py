@@ -3,6 +3,8 @@ bootstrap kernel (reproducible, independent of the thread count)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -195,6 +197,79 @@ def test_bootstrap_kernel_reproducible_thread_independent_and_uniform(monkeypatc
     idx = _indices_np(7, 0, 20000, key).ravel()
     freq = np.bincount(idx, minlength=7) / idx.size
     assert idx.min() == 0 and idx.max() == 6 and np.abs(freq - 1 / 7).max() < 0.003
+
+
+_CACHE_PROBE = """
+import json
+import numpy as np
+from kantorovich.divergences import _resample as R
+t = np.arange(1000.0)
+R.bootstrap_means(t, 5, 123)
+out = np.empty(5)
+R.boot_par(t, 5, np.uint64(123), out)
+print(json.dumps([[sum(f.stats.cache_hits.values()), sum(f.stats.cache_misses.values())]
+                  for f in (R.boot_ser, R.boot_par)]))
+"""
+
+
+def test_bootstrap_kernels_are_module_level_and_hit_the_cache_in_a_new_process(tmp_path):
+    # closures built inside a function were compiled again in every process (~0.5 s) and each
+    # compile appended one more identical entry to numba's on-disk cache
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from kantorovich.divergences import _resample
+
+    for f in (_resample.boot_ser, _resample.boot_par):
+        assert f.py_func.__qualname__ == f.__name__  # not "<locals>"
+        assert f._cache.__class__.__name__ != "NullCache"
+    assert _resample._kernel() == (_resample.boot_ser, _resample.boot_par)
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path))
+    src = str(Path(_resample.__file__).resolve().parents[2])
+    env["PYTHONPATH"] = src + os.pathsep + env.get("PYTHONPATH", "")
+    runs = [json.loads(subprocess.run([sys.executable, "-c", _CACHE_PROBE], env=env, check=True,
+                                      capture_output=True, text=True).stdout.splitlines()[-1])
+            for _ in range(2)]
+    assert runs[0] == [[0, 1], [0, 1]]  # an empty cache: compiled once each
+    assert runs[1] == [[1, 0], [1, 0]]  # the next process loads both from the cache
+    n_files = len(list(tmp_path.rglob("*.nbc")))
+    subprocess.run([sys.executable, "-c", _CACHE_PROBE], env=env, check=True, capture_output=True)
+    assert len(list(tmp_path.rglob("*.nbc"))) == n_files  # no new entry
+
+
+_KNN_CACHE_PROBE = """
+import json
+import numpy as np
+from kantorovich.divergences import _knn_numba as K
+g = np.random.default_rng(0)
+x = g.normal(size=(300, 13))
+K.knn_positive_numba(x, x + 0.1, 3)
+print(json.dumps([[sum(f.stats.cache_hits.values()), sum(f.stats.cache_misses.values())]
+                  for f in (K.topk_approx, K.refine)]))
+"""
+
+
+def test_brute_force_knn_kernels_hit_the_cache_in_a_new_process(tmp_path):
+    # the same closure problem as the bootstrap kernels: compiled again in every process
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from kantorovich.divergences import _knn_numba
+
+    for f in (_knn_numba.topk_approx, _knn_numba.refine, _knn_numba.exact_rows):
+        assert f.py_func.__qualname__ == f.__name__
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path))
+    src = str(Path(_knn_numba.__file__).resolve().parents[2])
+    env["PYTHONPATH"] = src + os.pathsep + env.get("PYTHONPATH", "")
+    runs = [json.loads(subprocess.run([sys.executable, "-c", _KNN_CACHE_PROBE], env=env, check=True,
+                                      capture_output=True, text=True).stdout.splitlines()[-1])
+            for _ in range(2)]
+    assert runs[0] == [[0, 1], [0, 1]]
+    assert runs[1] == [[1, 0], [1, 0]]
 
 
 def _child_build_two(q):

@@ -69,6 +69,44 @@ def test_inception_score_hand_computation():
     assert abs(r.value - np.mean(sc)) < 1e-12 and abs(r.info["split_std"] - np.std(sc)) < 1e-12
 
 
+def _reference_inception_score(preds, splits):
+    # the split loop of openai/improved-gan inception_score.py (Salimans et al. 2016), verbatim
+    scores = []
+    for i in range(splits):
+        part = preds[(i * preds.shape[0] // splits):((i + 1) * preds.shape[0] // splits), :]
+        kl = part * (np.log(part) - np.log(np.expand_dims(np.mean(part, 0), 0)))
+        kl = np.mean(np.sum(kl, 1))
+        scores.append(np.exp(kl))
+    return np.mean(scores), np.std(scores)
+
+
+@pytest.mark.parametrize("N,splits", [(10, 3), (10, 4), (7, 7), (11, 2), (12, 5), (12, 4), (9, 1)])
+def test_inception_score_splits_as_the_reference_code(N, splits):
+    # N not a multiple of n_splits: the reference cuts at i * N // splits (the extra rows go to the
+    # later splits; ours put them in the first splits)
+    g = np.random.default_rng(N * 100 + splits)
+    p = g.dirichlet(np.full(4, 0.3), size=N) + 1e-3
+    p /= p.sum(axis=1, keepdims=True)
+    mean, std = _reference_inception_score(p, splits)
+    r = inception_score(p, n_splits=splits)
+    assert abs(r.value - mean) <= 1e-12 and abs(r.info["split_std"] - std) <= 1e-12
+
+
+def test_inception_score_ten_rows_three_splits():
+    p = np.vstack([np.eye(3)[[0, 1, 2, 0, 1, 2, 0, 0, 0]], [[0.2, 0.3, 0.5]]]) * 0.97 + 0.01
+    mean, _ = _reference_inception_score(p, 3)
+    assert abs(inception_score(p, n_splits=3).value - mean) <= 1e-12
+
+
+def test_inception_score_row_total_overflow_is_an_error():
+    # README "Conventions": weights whose total overflows are an error (rows of 1e308 + 1e308)
+    with pytest.raises(ValueError, match="`class_probs`.*overflows"):
+        inception_score([[1e308, 1e308, 0.0], [1e308, 0.0, 1e308]], n_splits=1)
+    # large but summable rows are the same distributions as the unit rows
+    a = inception_score([[1e307, 1e307, 0.0], [1e307, 0.0, 1e307]], n_splits=1).value
+    assert abs(a - math.sqrt(2.0)) < 1e-12
+
+
 def test_inception_score_bounds():
     assert abs(inception_score(np.eye(5), n_splits=1).value - 5) < 1e-12  # confident, diverse
     assert abs(inception_score(np.full((10, 5), 0.2), n_splits=2).value - 1) < 1e-12  # uniform
@@ -111,3 +149,28 @@ def test_parzen_bad_bandwidth_grid_and_cv_fraction():
     for cf in (0.0, 1.0, float("nan")):
         with pytest.raises(ValueError, match="`cv_fraction`"):
             parzen_log_likelihood(x, y, bandwidth="cv", cv_fraction=cf)
+
+
+def test_parzen_tiny_bandwidth_has_a_finite_stderr():
+    # log-densities of order -1e199: their squares overflowed in the standard deviation
+    g = np.random.default_rng(0)
+    r = parzen_log_likelihood(g.normal(size=(20, 2)), g.normal(size=(8, 2)), bandwidth=1e-100)
+    assert np.isfinite(r.value) and np.isfinite(r.stderr) and r.stderr > 0
+    assert all(np.isfinite(r.ci)) and 1e197 < r.stderr < 1e200
+
+
+@pytest.mark.parametrize("bw", [None, "cv", 0.3])
+@pytest.mark.parametrize("offset", [1e8, -3e12, 7e5])
+def test_parzen_translation_invariant(bw, offset):
+    # |z|^2 + |s|^2 - 2 z.s cancelled for data far from the origin relative to their spread
+    # (offset 1e8: -0.9708 instead of -3.5517)
+    g = np.random.default_rng(0)
+    s, h = g.normal(size=(20, 2)), g.normal(size=(8, 2))
+    ref = parzen_log_likelihood(s, h, bandwidth=bw, rng=0)
+    sh, hh = s + offset, h + offset
+    # compare with the exact value on the shifted points as stored (the shift rounds them)
+    exact = parzen_log_likelihood(sh - offset, hh - offset, bandwidth=bw, rng=0)
+    got = parzen_log_likelihood(sh, hh, bandwidth=bw, rng=0)
+    assert math.isclose(got.value, exact.value, rel_tol=1e-9, abs_tol=1e-9)
+    if offset == 1e8:
+        assert abs(got.value - ref.value) < 1e-6

@@ -34,6 +34,7 @@ directly.
 from __future__ import annotations
 
 import math
+import numbers
 from typing import Any
 
 import numpy as np
@@ -53,16 +54,23 @@ __all__ = [
 _LOG2 = math.log(2.0)
 
 
-def _real(value: Any, name: str) -> float:
-    if isinstance(value, bool):
-        raise TypeError(f"`{name}` must be a real number; got {value!r}.")
-    if hasattr(value, "shape") and getattr(value, "shape", None) == ():
-        value = value.item()
+def _ldexp(v: float, k: int) -> float:
+    """``v * 2**k``, or an infinity of the sign of ``v`` when that overflows (math.ldexp raises)."""
     try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise TypeError(f"`{name}` must be a real number; got {describe(value)}.") from None
-    if isinstance(value, complex) or not math.isfinite(v):
+        return math.ldexp(v, k)
+    except OverflowError:
+        return math.copysign(math.inf, v)
+
+
+def _real(value: Any, name: str) -> float:
+    if hasattr(value, "shape") and getattr(value, "shape", None) == () and hasattr(value, "item"):
+        value = value.item()
+    # a real number, not anything float() accepts: numeric strings ("0.3") are a TypeError, as in
+    # the checks of _validation
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"`{name}` must be a real number; got {describe(value)}.")
+    v = float(value)
+    if not math.isfinite(v):
         raise ValueError(f"`{name}` must be a finite real number; got {value!r}.")
     return v
 
@@ -314,7 +322,7 @@ def gaussian_w2(m0: Any, S0: Any, m1: Any, S1: Any) -> float:
     r0 = _sqrtm_psd(S0a)
     cross = _sqrtm_psd(r0 @ S1a @ r0)
     tr = float(np.trace(S0a) + np.trace(S1a) - 2.0 * np.trace(cross))
-    return math.ldexp(math.sqrt(max(float(dm @ dm) + max(tr, 0.0), 0.0)), k)
+    return _ldexp(math.sqrt(max(float(dm @ dm) + max(tr, 0.0), 0.0)), k)
 
 
 class GaussianPair(Family):
@@ -394,15 +402,38 @@ class GaussianPair(Family):
     def w2(self) -> float:
         return gaussian_w2(self.mean0, self.cov0, self.mean1, self.cov1)
 
+    def _safe_1d(self):
+        """(m0, s0, m1, s1) in coordinates where squares of the parameters stay finite, or None
+        when P and Q are mutually singular to double precision (TV = 1, JS = log 2 exactly).
+
+        TV and JS are invariant under an affine map of the line. With s the larger and r the
+        smaller standard deviation and δ = |m0 - m1| / s: for r / s < 1e-20 the narrow density
+        sits inside the wide one on a set of mass O(r / s) of it, and for δ > 40 the two overlap
+        by less than e^{-800}; in both cases 1 - TV and log 2 - JS are below half an ulp. Else,
+        parameters within [1e-50, 1e50] (the usual case) are returned as they are; others are
+        mapped to the wider Gaussian's standard coordinates (means within 40, deviations in
+        [1e-20, 1]), where the quadratic of the density crossings cannot overflow.
+        """
+        m0, s0, m1, s1 = self._1d
+        big = max(s0, s1)
+        dm = abs(m0 - m1)  # inf when the means are of opposite signs near the float maximum
+        if min(s0, s1) < 1e-20 * big or not dm <= 40.0 * big:
+            return None
+        if all(1e-50 <= v <= 1e50 for v in (s0, s1)) and max(abs(m0), abs(m1)) <= 1e50:
+            return m0, s0, m1, s1
+        c = m0 if s0 >= s1 else m1
+        return (m0 - c) / big, s0 / big, (m1 - c) / big, s1 / big
+
     def _range(self):
         m0, s0, m1, s1 = self._1d
         lo = min(m0 - 40 * s0, m1 - 40 * s1)
         hi = max(m0 + 40 * s0, m1 + 40 * s1)
         return lo, hi
 
-    def _density_crossings(self) -> list[float]:
-        """Points where the two 1-D densities are equal (0, 1 or 2 of them)."""
-        m0, s0, m1, s1 = self._1d
+    def _density_crossings(self, params=None) -> list[float]:
+        """Points where the two 1-D densities are equal (0, 1 or 2 of them), in the coordinates
+        of ``params`` = (m0, s0, m1, s1) (default: the pair's own)."""
+        m0, s0, m1, s1 = self._1d if params is None else params
         # log p - log q = a x^2 + b x + c
         a = 0.5 / s1**2 - 0.5 / s0**2
         b = m0 / s0**2 - m1 / s1**2
@@ -449,9 +480,12 @@ class GaussianPair(Family):
             with np.errstate(over="ignore"):  # delta beyond 1e154: TV = 1 to double precision
                 delta = float(np.sqrt(z @ z))
             return float(2.0 * ndtr(delta / 2.0) - 1.0)
-        m0, s0, m1, s1 = self._1d
+        params = self._safe_1d()
+        if params is None:
+            return 1.0
+        m0, s0, m1, s1 = params
         # TV = sum over regions where p > q of P(region) - Q(region)
-        edges = [-math.inf, *self._density_crossings(), math.inf]
+        edges = [-math.inf, *self._density_crossings(params), math.inf]
         tv = 0.0
         for a, b in zip(edges[:-1], edges[1:]):
             if math.isinf(a) and math.isinf(b):
@@ -479,7 +513,12 @@ class GaussianPair(Family):
         m0, s0, m1, s1 = self._1d
         if m0 == m1 and s0 == s1:
             return 0.0
-        lo, hi = self._range()
+        params = self._safe_1d()
+        if params is None:
+            return _LOG2
+        m0, s0, m1, s1 = params
+        lo = min(m0 - 40 * s0, m1 - 40 * s1)
+        hi = max(m0 + 40 * s0, m1 + 40 * s1)
         c = 0.5 * math.log(2 * math.pi)
 
         def f(x):
@@ -488,7 +527,7 @@ class GaussianPair(Family):
             lm = np.logaddexp(lp, lq)
             return 0.5 * (math.exp(lp) * (_LOG2 + lp - lm) + math.exp(lq) * (_LOG2 + lq - lm))
 
-        pts = sorted({p for p in (m0, m1, *self._density_crossings()) if lo < p < hi})
+        pts = sorted({p for p in (m0, m1, *self._density_crossings(params)) if lo < p < hi})
         val, _ = integrate.quad(f, lo, hi, points=pts, limit=500, epsabs=1e-14, epsrel=1e-12)
         return float(min(max(val, 0.0), _LOG2))
 
@@ -504,16 +543,28 @@ def _linear_abs_integral(c: float, d: float) -> float:
     return abs(c * u0 + 0.5 * d * u0 * u0) + abs(c * (1 - u0) + 0.5 * d * (1 - u0 * u0))
 
 
+def _log_twice_ratio(L: float, s: float) -> float:
+    """log(2 L / s) for 0 < L < s: log1p((2L - s) / s) near 1 (accurate), else log 2 + log L - log s
+    (no underflow of L / s for subnormal L)."""
+    if 3.0 * L >= s:
+        return math.log1p((2.0 * L - s) / s)
+    return _LOG2 + math.log(L) - math.log(s)
+
+
 class UniformSegments(Family):
     r"""Two uniform distributions on intervals of the real line: P = U[a0, b0], Q = U[a1, b1].
 
     With lengths :math:`L_0, L_1` and overlap length :math:`o`:
 
-    - :math:`\mathrm{TV} = \tfrac12\left[(L_0 - o)/L_0 + (L_1 - o)/L_1 + o\,|1/L_0 - 1/L_1|\right]`;
+    - :math:`\mathrm{TV} = 1 - o / \max(L_0, L_1)` (the shared mass is the overlap times the
+      smaller density);
     - :math:`\mathrm{KL}(P\|Q) = \log(L_1/L_0)` if :math:`[a_0, b_0] \subseteq [a_1, b_1]`, else
       :math:`+\infty`;
     - JS piecewise: :math:`\tfrac12\log 2` times the mass of each distribution outside the
-      overlap, plus the overlap term;
+      overlap, plus the overlap term
+      :math:`\tfrac o2\big[\tfrac1{L_0}\log\tfrac{2L_1}{L_0+L_1} + \tfrac1{L_1}\log\tfrac{2L_0}{L_0+L_1}\big]`
+      (written with the ratios :math:`o/L_i` and the lengths, never :math:`1/L_i`, which
+      overflows for subnormal lengths);
     - :math:`W_p^p = \int_0^1 |(a_0 - a_1) + u (L_0 - L_1)|^p du` (quantile formula), so
       :math:`W_2^2 = \Delta a^2 + \Delta a\,\Delta L + \Delta L^2/3`.
 
@@ -565,23 +616,31 @@ class UniformSegments(Family):
         return L0, L1, o
 
     def sample(self, n: int, rng=None, m: int | None = None):
-        """``x`` ~ U[a0, b0] of shape (n, 1), ``y`` ~ U[a1, b1] of shape (m or n, 1)."""
+        """``x`` ~ U[a0, b0] of shape (n, 1), ``y`` ~ U[a1, b1] of shape (m or n, 1).
+
+        Drawn at the scale of ``_unit`` and scaled back by the exact power of two (the same
+        numbers as drawing directly, but ends of ±1.7e308 do not overflow ``b - a``)."""
         n, m = _sample_sizes(n, m)
         g = check_rng(rng)
-        return g.uniform(self.a0, self.b0, (n, 1)), g.uniform(self.a1, self.b1, (m, 1))
+        a0, b0, a1, b1, k = self._unit
+        x, y = g.uniform(a0, b0, (n, 1)), g.uniform(a1, b1, (m, 1))
+        return (np.ldexp(x, k), np.ldexp(y, k)) if k else (x, y)
+
+    def _density(self, x, a, b, au, bu, k):
+        x = np.asarray(x, dtype=float)
+        return np.where((x >= a) & (x <= b), _ldexp(1.0 / (bu - au), -k), 0.0)
 
     def pdf0(self, x):
-        x = np.asarray(x, dtype=float)
-        return np.where((x >= self.a0) & (x <= self.b0), 1.0 / (self.b0 - self.a0), 0.0)
+        a0, b0, _, _, k = self._unit
+        return self._density(x, self.a0, self.b0, a0, b0, k)
 
     def pdf1(self, x):
-        x = np.asarray(x, dtype=float)
-        return np.where((x >= self.a1) & (x <= self.b1), 1.0 / (self.b1 - self.a1), 0.0)
+        _, _, a1, b1, k = self._unit
+        return self._density(x, self.a1, self.b1, a1, b1, k)
 
     def tv(self) -> float:
         L0, L1, o = self._lens
-        tv = 0.5 * ((L0 - o) / L0 + (L1 - o) / L1 + o * abs(1.0 / L0 - 1.0 / L1))
-        return float(min(max(tv, 0.0), 1.0))
+        return float(min(max(1.0 - o / max(L0, L1), 0.0), 1.0))
 
     def _kl(self, a0, b0, a1, b1) -> float:
         if a1 <= a0 and b0 <= b1:
@@ -598,22 +657,22 @@ class UniformSegments(Family):
 
     def js(self) -> float:
         L0, L1, o = self._lens
-        p, q = 1.0 / L0, 1.0 / L1
-        js = 0.5 * _LOG2 * ((L0 - o) / L0 + (L1 - o) / L1)
+        r0, r1 = o / L0, o / L1  # the overlap's mass under P and under Q
+        js = 0.5 * _LOG2 * ((1.0 - r0) + (1.0 - r1))
         if o > 0:
-            s = p + q
-            js += 0.5 * o * (p * math.log(2 * p / s) + q * math.log(2 * q / s))
+            s = L0 + L1
+            js += 0.5 * (r0 * _log_twice_ratio(L1, s) + r1 * _log_twice_ratio(L0, s))
         return float(min(max(js, 0.0), _LOG2))
 
     def w1(self) -> float:
         a0, b0, a1, b1, k = self._unit
-        return math.ldexp(float(_linear_abs_integral(a0 - a1, (b0 - a0) - (b1 - a1))), k)
+        return _ldexp(float(_linear_abs_integral(a0 - a1, (b0 - a0) - (b1 - a1))), k)
 
     def w2(self) -> float:
         a0, b0, a1, b1, k = self._unit
         da = a0 - a1
         dL = (b0 - a0) - (b1 - a1)
-        return math.ldexp(math.sqrt(max(da * da + da * dL + dL * dL / 3.0, 0.0)), k)
+        return _ldexp(math.sqrt(max(da * da + da * dL + dL * dL / 3.0, 0.0)), k)
 
 
 # --------------------------------------------------------------------------- histograms

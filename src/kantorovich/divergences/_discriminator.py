@@ -110,6 +110,11 @@ def optimal_discriminator(p_data: Any, p_g: Any, *, alpha: float = 1.0, beta: fl
     pg = _nonneg(p_g, "p_g")
     _same_shape(pd, pg, ("p_data", "p_g"))
     xp = xp_of(pd)
+    # where the exact D* is > 0 and < 1, read from the inputs themselves: after the rescaling
+    # below (or in a * p_data with a = 5e-324) a tiny positive mass can underflow to 0
+    none = xp.zeros(pd.shape, dtype=bool)
+    inside_low = ((pd > 0) if a > 0 else none) | ((pg > 0) if b > 0 else none)
+    inside_high = ((pd > 0) if a < 1 else none) | ((pg > 0) if b < 1 else none)
     # D* depends only on the ratio p_g / p_data: divide both by their larger value, so that
     # p_data + p_g cannot overflow (densities of 1e308 gave D* = 0 instead of 1/2)
     big = xp.maximum(pd, pg)
@@ -122,8 +127,8 @@ def optimal_discriminator(p_data: Any, p_g: Any, *, alpha: float = 1.0, beta: fl
     # Keep D* strictly inside (0, 1) wherever the exact value is: p_g / p_data below ~1e-16
     # would otherwise round D* to exactly 1 (or 0) and make log(1 - D*) = -inf in gan_value,
     # although the exact term p_g log(p_g / (p_data + p_g)) is negligible (< 4e-15 (p_data + p_g)).
-    d = xp.where(((1.0 - a) * pd + (1.0 - b) * pg) > 0, xp.minimum(d, _ONE_MINUS), d)
-    d = xp.where((a * pd + b * pg) > 0, xp.maximum(d, _TINY), d)
+    d = xp.where(inside_high, xp.minimum(d, _ONE_MINUS), d)
+    d = xp.where(inside_low, xp.maximum(d, _TINY), d)
     return xp.clip(d, min(a, b), max(a, b))  # rounding cannot leave [min(a, b), max(a, b)]
 
 

@@ -40,8 +40,10 @@ def _log_base(base: Any) -> float:
     if base is None:
         return 1.0
     b = check_positive(base, "base")
-    if b == 1.0:
-        raise ValueError("`base` must be a positive float other than 1; got 1.")
+    if b <= 1.0:
+        # a base in (0, 1) has a negative logarithm: KL and JS would come out negative (and
+        # js_distance, the root of a clipped negative number, 0 for p != q)
+        raise ValueError(f"`base` must be a float greater than 1 (2 for bits, e for nats); got {base!r}.")
     return math.log(b)
 
 
@@ -116,7 +118,7 @@ def kl_divergence(p: Any, q: Any, *, base: float | None = None):
         Non-negative finite masses (numpy or CuPy), normalised along the last axis to sum 1.
         Leading axes broadcast.
     base : float, optional
-        Logarithm base; ``None`` (default) gives nats, ``2`` gives bits.
+        Logarithm base, > 1; ``None`` (default) gives nats, ``2`` gives bits.
 
     Returns
     -------
@@ -193,7 +195,7 @@ def js_divergence(p: Any, q: Any, *, base: float | None = None):
         Non-negative finite masses (numpy or CuPy), normalised along the last axis to sum 1.
         Leading axes broadcast.
     base : float, optional
-        Logarithm base; ``None`` (default) gives nats (then JS <= log 2), ``2`` gives bits
+        Logarithm base, > 1; ``None`` (default) gives nats (then JS <= log 2), ``2`` gives bits
         (JS <= 1).
 
     Returns
@@ -239,7 +241,7 @@ def js_distance(p: Any, q: Any, *, base: float | None = None):
     p, q : array_like, shape (..., n)
         Non-negative finite masses, normalised along the last axis.
     base : float, optional
-        Logarithm base of the divergence (``None``: nats, so the distance is at most
+        Logarithm base of the divergence, > 1 (``None``: nats, so the distance is at most
         ``sqrt(log 2)``; ``2``: at most 1).
 
     Returns

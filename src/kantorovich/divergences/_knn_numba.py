@@ -48,13 +48,16 @@ def numba_available() -> bool:
     return True
 
 
-def _kernels():
-    global _KERNELS
-    if _KERNELS is not None:
-        return _KERNELS
+try:
     import numba
     from numba import njit, prange
+except Exception:  # pragma: no cover - numba is a dependency
+    numba = None
 
+# The kernels live at module level (not as closures built on first use), so numba's on-disk
+# cache (cache=True) finds them by their qualified names in a new process instead of compiling
+# them again and appending one more identical entry to __pycache__ each time.
+if numba is not None:
     @njit(cache=True, fastmath=True, boundscheck=False)
     def chunk(Q, qn, RT, rn, kc, same, r0, r1, out_val, out_idx):  # pragma: no cover - numba
         # one chunk of query rows r0..r1 (a multiple of 4 rows); serial, vectorised inner loops
@@ -213,6 +216,12 @@ def _kernels():
                 out[i, p] = np.sqrt(best[p])
 
     _KERNELS = (topk_approx, refine, exact_rows, numba)
+
+
+def _kernels():
+    """(topk_approx, refine, exact_rows, numba): the compiled kernels (needs numba)."""
+    if _KERNELS is None:  # pragma: no cover - numba is a dependency
+        raise ImportError("the numba brute-force kNN backend needs numba")
     return _KERNELS
 
 

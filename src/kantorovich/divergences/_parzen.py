@@ -96,7 +96,9 @@ def parzen_log_likelihood(samples, held_out, *, bandwidth=None, grid=None, cv_fr
     Cost O(n m d) per bandwidth; memory O(batch_size n). Data far from unit scale (largest
     coordinate beyond 2**±100) are rescaled by an exact power of two, with the log-density
     shifted back, so 1e300-scale data give finite values; a bandwidth more than 1e150 times
-    away from the data scale is an error (its square would overflow or underflow). In high dimension the metric is
+    away from the data scale is an error (its square would overflow or underflow). Data whose mean
+    lies further from the origin than their largest per-axis spread are centred first (the
+    value is translation invariant; the squared distances would cancel). In high dimension the metric is
     known to be a poor proxy for likelihood (Theis et al. 2016).
 
     Examples
@@ -118,6 +120,17 @@ def parzen_log_likelihood(samples, held_out, *, bandwidth=None, grid=None, cv_fr
     k = pow2_exponent(s, h)
     if k:
         s, h = np.ldexp(s, -k), np.ldexp(h, -k)
+    # the kernel forms squared distances as |z|^2 + |s|^2 - 2 z.s, which cancels when the data sit
+    # far from the origin relative to their spread (an offset of 1e8 times the spread loses every
+    # digit); the KDE is translation invariant, so data whose mean is further from the origin than
+    # their largest per-axis spread are centred on that mean (then brought back to unit scale)
+    centre = s.mean(axis=0)
+    if n > 1 and float(np.max(np.abs(centre))) > float(np.max(s.std(axis=0))):
+        s, h = s - centre, h - centre
+        k2 = pow2_exponent(s, h)
+        if k2:
+            s, h = np.ldexp(s, -k2), np.ldexp(h, -k2)
+            k += k2
     spread = float(np.mean(s.std(axis=0))) if n > 1 else 1.0
     if spread == 0:
         spread = 1.0
@@ -160,7 +173,11 @@ def parzen_log_likelihood(samples, held_out, *, bandwidth=None, grid=None, cv_fr
         if "grid" in info:
             info["grid"] = np.ldexp(info["grid"], k)
     value = float(ll.mean())
-    se = float(ll.std(ddof=1) / math.sqrt(ll.size)) if ll.size > 1 else float("nan")
+    # log-densities of order 1e199 (a bandwidth 1e-100 times the data scale) overflow when
+    # squared: take the spread at unit scale (an exact power of two; nothing changes otherwise)
+    e = pow2_exponent(ll)
+    se = (float(np.ldexp(np.ldexp(ll, -e).std(ddof=1), e) / math.sqrt(ll.size)) if ll.size > 1
+          else float("nan"))
     ci = (value - 1.959964 * se, value + 1.959964 * se)
     return EstimateResult(value=value, stderr=se, ci=ci, n=n, m=h.shape[0], method="parzen",
                           info=info)
@@ -169,8 +186,9 @@ def parzen_log_likelihood(samples, held_out, *, bandwidth=None, grid=None, cv_fr
 def inception_score(class_probs, *, n_splits: int = 10) -> EstimateResult:
     r"""Inception score :math:`\exp(E_x KL(p(y|x)\,\|\,p(y)))` from class probabilities.
 
-    As in Salimans et al. (2016)'s code: the rows are cut into ``n_splits`` consecutive
-    splits; in each, :math:`p(y)` is the mean row and the score is
+    As in Salimans et al. (2016)'s code (openai/improved-gan, ``inception_score.py``): the
+    N rows are cut into ``n_splits`` consecutive splits at the rows ``i * N // n_splits``
+    (so when N is not a multiple of ``n_splits`` the later splits hold the extra rows); in each, :math:`p(y)` is the mean row and the score is
     :math:`\exp(\text{mean}_x \sum_y p(y|x)[\log p(y|x) - \log p(y)])`; ``value`` is the
     mean of the split scores and ``info['split_std']`` their standard deviation (the
     "±" of the original); ``stderr`` = split_std / sqrt(n_splits).
@@ -178,7 +196,9 @@ def inception_score(class_probs, *, n_splits: int = 10) -> EstimateResult:
     Parameters
     ----------
     class_probs : array_like, shape (N, C)
-        Rows are probability vectors (non-negative; each row is normalised to sum 1).
+        Rows are probability vectors (non-negative; each row is normalised to sum 1). A row
+        whose total overflows to infinity is an error, as for every weight vector of the
+        package (README "Conventions"): divide the rows by a common factor first.
     n_splits : int
         Number of splits (1 <= n_splits <= N).
 
@@ -199,14 +219,19 @@ def inception_score(class_probs, *, n_splits: int = 10) -> EstimateResult:
         raise ValueError("`class_probs` must contain only finite values; got NaN or infinity.")
     if np.any(p < 0):
         raise ValueError(f"`class_probs` must be non-negative; got a minimum of {float(p.min())!r}.")
-    tot = p.sum(axis=1, keepdims=True)
+    with np.errstate(over="ignore"):
+        tot = p.sum(axis=1, keepdims=True)
+    if not np.all(np.isfinite(tot)):
+        raise ValueError("`class_probs` rows must have a finite total; got a row whose total "
+                         "overflows to infinity (divide the rows by a common factor).")
     if np.any(tot <= 0):
         raise ValueError("`class_probs` rows must have a positive total; got a zero row.")
     p = p / tot
     N = p.shape[0]
     n_splits = check_int(n_splits, "n_splits", minimum=1, maximum=N)
     scores = []
-    for part in np.array_split(p, n_splits):
+    for i in range(n_splits):
+        part = p[i * N // n_splits:(i + 1) * N // n_splits]
         py = part.mean(axis=0, keepdims=True)
         kl = (xlogy(part, part) - xlogy(part, np.broadcast_to(py, part.shape))).sum(axis=1)
         scores.append(math.exp(float(kl.mean())))

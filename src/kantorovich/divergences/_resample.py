@@ -32,7 +32,6 @@ __all__ = ["bootstrap_means", "draw_key"]
 _GAMMA = 0x9E3779B97F4A7C15
 _M1 = 0xBF58476D1CE4E5B9
 _M2 = 0x94D049BB133111EB
-_KERNEL = None
 PARALLEL_MIN_DRAWS = 1 << 23  # n_boot * n from which replicates run in parallel
 
 
@@ -41,62 +40,66 @@ def draw_key(gen: np.random.Generator) -> int:
     return int(gen.integers(0, 2 ** 64, dtype=np.uint64))
 
 
-def _kernel():
-    global _KERNEL
-    if _KERNEL is not None:
-        return _KERNEL
-    try:
-        from numba import njit, prange, uint64
-    except Exception:  # pragma: no cover - numba is a dependency
-        _KERNEL = False
-        return _KERNEL
+try:
+    from numba import njit as _njit, prange as _prange, uint64 as _u64
+except Exception:  # pragma: no cover - numba is a dependency
+    _njit = None
 
-    @njit(cache=True, inline="always")
-    def mix(z):  # pragma: no cover - numba
-        z = (z ^ (z >> uint64(30))) * uint64(_M1)
-        z = (z ^ (z >> uint64(27))) * uint64(_M2)
-        return z ^ (z >> uint64(31))
+# The kernels live at module level (not as closures built on first use), so numba's on-disk
+# cache (cache=True) finds them by their qualified names in a new process instead of compiling
+# them again (~0.5 s) and appending one more identical entry to __pycache__ each time.
+if _njit is not None:
+    @_njit(cache=True, inline="always")
+    def _mix(z):  # pragma: no cover - numba
+        z = (z ^ (z >> _u64(30))) * _u64(_M1)
+        z = (z ^ (z >> _u64(27))) * _u64(_M2)
+        return z ^ (z >> _u64(31))
 
-    @njit(cache=True, boundscheck=False)
-    def one(t, b, key, idx):  # pragma: no cover - numba
+    @_njit(cache=True, boundscheck=False)
+    def _one(t, b, key, idx):  # pragma: no cover - numba
         n = t.shape[0]
-        g = uint64(_GAMMA)
+        g = _u64(_GAMMA)
         scale = np.float64(n) * 2.0 ** -53
-        if True:
-            base = mix(key + (uint64(b) + uint64(1)) * g)
-            s0 = 0.0
-            s1 = 0.0
-            s2 = 0.0
-            s3 = 0.0
-            for i0 in range(0, n, 256):
-                w = min(256, n - i0)
-                c0 = base + uint64(i0) * g
-                for j in range(w):  # vectorised: independent hashes
-                    h = mix(c0 + (uint64(j) + uint64(1)) * g)
-                    idx[j] = min(n - 1, np.int64(np.float64(h >> uint64(11)) * scale))
-                w4 = w - w % 4
-                for j in range(0, w4, 4):
-                    s0 += t[idx[j]]
-                    s1 += t[idx[j + 1]]
-                    s2 += t[idx[j + 2]]
-                    s3 += t[idx[j + 3]]
-                for j in range(w4, w):
-                    s0 += t[idx[j]]
-            return ((s0 + s1) + (s2 + s3)) / n
+        base = _mix(key + (_u64(b) + _u64(1)) * g)
+        s0 = 0.0
+        s1 = 0.0
+        s2 = 0.0
+        s3 = 0.0
+        for i0 in range(0, n, 256):
+            w = min(256, n - i0)
+            c0 = base + _u64(i0) * g
+            for j in range(w):  # vectorised: independent hashes
+                h = _mix(c0 + (_u64(j) + _u64(1)) * g)
+                idx[j] = min(n - 1, np.int64(np.float64(h >> _u64(11)) * scale))
+            w4 = w - w % 4
+            for j in range(0, w4, 4):
+                s0 += t[idx[j]]
+                s1 += t[idx[j + 1]]
+                s2 += t[idx[j + 2]]
+                s3 += t[idx[j + 3]]
+            for j in range(w4, w):
+                s0 += t[idx[j]]
+        return ((s0 + s1) + (s2 + s3)) / n
 
-    @njit(parallel=True, cache=True, boundscheck=False)
+    @_njit(parallel=True, cache=True, boundscheck=False)
     def boot_par(t, n_boot, key, out):  # pragma: no cover - numba
-        for b in prange(n_boot):
+        for b in _prange(n_boot):
             idx = np.empty(256, dtype=np.int64)
-            out[b] = one(t, b, key, idx)
+            out[b] = _one(t, b, key, idx)
 
-    @njit(cache=True, boundscheck=False)
+    @_njit(cache=True, boundscheck=False)
     def boot_ser(t, n_boot, key, out):  # pragma: no cover - numba
         idx = np.empty(256, dtype=np.int64)
         for b in range(n_boot):
-            out[b] = one(t, b, key, idx)
+            out[b] = _one(t, b, key, idx)
 
     _KERNEL = (boot_ser, boot_par)
+else:  # pragma: no cover
+    _KERNEL = False
+
+
+def _kernel():
+    """(serial, parallel) numba bootstrap kernels, or False without numba."""
     return _KERNEL
 
 

@@ -133,8 +133,8 @@ def tables(ctx):
            "knn-gauss-corrected (k=5)": []}
     for rep in ctx.progress(range(reps), desc="10-D"):
         x, y = g.normal(size=(n, d)), mu + g.normal(size=(n, d))
-        est["knn k=1"].append(estimate_kl(x, y, k=1, n_boot=0).value)
-        est["knn k=5"].append(estimate_kl(x, y, k=5, n_boot=0).value)
+        est["knn k=1"].append(estimate_kl(x, y, method="knn", k=1, n_boot=0).value)
+        est["knn k=5"].append(estimate_kl(x, y, method="knn", k=5, n_boot=0).value)
         est["knn-adaptive"].append(estimate_kl(x, y, method="knn-adaptive", n_boot=0).value)
         est["knn-ensemble"].append(estimate_kl(x, y, method="knn-ensemble", n_boot=0).value)
         est["knn-gauss-corrected (k=5)"].append(
@@ -168,8 +168,8 @@ def tables(ctx):
     tv = {"knn k=1": [], "knn k=5": [], "knn-gauss-corrected (k=5)": []}
     for rep in ctx.progress(range(reps), desc="10-D t"):
         x, y = P.rvs(nt, random_state=ctx.rng(200 + rep)), Q.rvs(nt, random_state=ctx.rng(300 + rep))
-        tv["knn k=1"].append(estimate_kl(x, y, k=1, n_boot=0).value)
-        tv["knn k=5"].append(estimate_kl(x, y, k=5, n_boot=0).value)
+        tv["knn k=1"].append(estimate_kl(x, y, method="knn", k=1, n_boot=0).value)
+        tv["knn k=5"].append(estimate_kl(x, y, method="knn", k=5, n_boot=0).value)
         tv["knn-gauss-corrected (k=5)"].append(
             estimate_kl(x, y, method="knn-gauss-corrected", n_boot=0, rng=ctx.rng(400 + rep)).value)
     trows = []
