@@ -64,6 +64,25 @@ def check_dense_memory(n: int, m: int, itemsize: int, *, device: str = "cpu", co
         )
 
 
+def _adopt(geom, *arrays, names):
+    """The caller's arrays (torch, JAX, array-API, autograd boxes) as numpy / CuPy data.
+
+    Records on ``geom`` where they came from (``_caller``, so that the solvers give their
+    results back in that library; numpy input records nothing) and the inputs that carry
+    gradients (``_leaves``: torch tensors that require grad, autograd boxes), which
+    :mod:`kantorovich._autodiff` differentiates with respect to.
+    """
+    from .._autodiff import differentiable, value_of
+    from .._backend import caller, to_kernel
+
+    plain = tuple(value_of(a) for a in arrays)
+    c = caller(*plain, names=names)
+    if c.kind != "numpy":
+        geom._caller = c
+    geom._leaves = {k: a for k, a in zip(names, arrays) if differentiable(a)}
+    return tuple(to_kernel(a) for a in plain)
+
+
 class DenseGeometry:
     """An explicit cost matrix ``C`` of shape ``(n, m)`` (numpy or CuPy).
 
@@ -86,6 +105,7 @@ class DenseGeometry:
     kind = "dense"
 
     def __init__(self, M: Any, *, dtype=None):
+        (M,) = _adopt(self, M, names=("M",))
         self.C = check_cost_matrix(M, "M", dtype=dtype)
 
     @classmethod
@@ -175,6 +195,7 @@ class PointCloud:
     kind = "pointcloud"
 
     def __init__(self, x: Any, y: Any, cost: str | float = "sqeuclidean", *, dtype=None):
+        x, y = _adopt(self, x, y, names=("x", "y"))
         self.x, self.y = check_sample_pair(x, y, dtype=dtype)
         if isinstance(cost, str):
             if cost not in _COSTS:
