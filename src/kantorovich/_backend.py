@@ -144,6 +144,7 @@ def caller(*args: Any, names: tuple[str, ...] | None = None) -> Caller:
     found: list[tuple[str, Caller, str]] = []
     for i, a in enumerate(args):
         name = names[i] if names is not None and i < len(names) else f"argument {i}"
+        a = _autodiff.value_of(a)  # an autograd box counts as the array it holds
         c = getattr(a, "_caller", None)
         if isinstance(c, Caller):
             found.append((name, c, c.kind))

@@ -1,0 +1,218 @@
+"""Gradients of OT values (kantorovich._autodiff): torch and autograd, by the envelope theorem.
+
+Checks, on small random problems (n = m = 8, float64, solved to tol = 1e-12):
+
+- ``torch.autograd.gradcheck`` (central differences against the backward pass) for the Sinkhorn
+  divergence and objective (points, weights, dense costs), emd (costs, weights), the 1-D and
+  sliced distances and wasserstein (exact LP);
+- agreement with POT's ``ot.emd2`` gradients on torch tensors;
+- autograd (numpy) and torch give the same numbers;
+- the refusals (sinkhorn's ``value``, functions without a rule) and the warning for a gradient
+  of an unconverged solve.
+
+Weights live on the simplex, where the functions of balanced OT are defined; the weight
+gradients are projected on its tangent (docs/gradients.md), so gradcheck differentiates through
+``w / w.sum()`` (every perturbation then keeps the mass) except where a function normalises
+its weights itself (wasserstein_1d, wasserstein, emd(normalize=True)): there the gradient is the
+exact derivative and raw weights are checked.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+from kantorovich import ConvergenceWarning
+from kantorovich.ot import (
+    DenseGeometry,
+    PointCloud,
+    emd,
+    sinkhorn,
+    sinkhorn_divergence,
+    sliced_wasserstein,
+    wasserstein,
+    wasserstein_1d,
+    wasserstein_1d_plan,
+)
+
+torch = pytest.importorskip("torch")
+autograd = pytest.importorskip("autograd")
+
+RNG = np.random.default_rng(7)
+N = 8
+X = RNG.normal(size=(N, 2))
+Y = RNG.normal(size=(N, 2)) + np.array([0.7, -0.3])
+WA = RNG.uniform(0.5, 1.5, N)
+WB = RNG.uniform(0.5, 1.5, N)
+M = RNG.uniform(0.0, 1.0, (N, N))
+TIGHT = {"eps": 0.5, "tol": 1e-12}
+
+
+def t(a, grad=True):
+    return torch.tensor(a, dtype=torch.float64, requires_grad=grad)
+
+
+def simplex(w):
+    return w / w.sum()
+
+
+def gradcheck(fn, *inputs):
+    # central differences with step 1e-6: truncation ~1e-12, and the solves' own error
+    # (tol = 1e-12 in the marginals) enters divided by the step, ~1e-6; hence atol 1e-5
+    assert torch.autograd.gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-4)
+
+
+# ----------------------------------------------------------------------------- gradcheck
+@pytest.mark.parametrize("cost", ["sqeuclidean", 1.5])
+def test_gradcheck_sinkhorn_divergence_points_and_weights(cost):
+    def S(x, y, wa, wb):
+        return sinkhorn_divergence(simplex(wa), simplex(wb), PointCloud(x, y, cost=cost), **TIGHT).value
+
+    gradcheck(S, t(X), t(Y), t(WA), t(WB))
+
+
+def test_gradcheck_sinkhorn_divergence_dense():
+    Maa, Mbb = M @ M.T / N, M.T @ M / N
+
+    def S(Mab, A, B, wa, wb):
+        return sinkhorn_divergence(simplex(wa), simplex(wb), Mab, M_aa=A, M_bb=B, **TIGHT).value
+
+    gradcheck(S, t(M), t(Maa), t(Mbb), t(WA), t(WB))
+
+
+def test_gradcheck_sinkhorn_objective_pointcloud_and_dense():
+    def obj_pc(x, y, wa, wb):
+        return sinkhorn(simplex(wa), simplex(wb), PointCloud(x, y), **TIGHT).objective
+
+    def obj_dense(Mt, wa, wb):
+        return sinkhorn(simplex(wa), simplex(wb), DenseGeometry(Mt), **TIGHT).objective
+
+    gradcheck(obj_pc, t(X), t(Y), t(WA), t(WB))
+    gradcheck(obj_dense, t(M), t(WA), t(WB))
+
+
+def test_gradcheck_emd_cost_and_weights():
+    # random costs and weights: a unique, non-degenerate optimal basis, so the LP value is
+    # differentiable and the potentials are unique up to a constant
+    gradcheck(lambda Mt, wa, wb: emd(simplex(wa), simplex(wb), Mt).value, t(M), t(WA), t(WB))
+    # normalize=True: raw weights, exact derivative of the normalisation
+    gradcheck(lambda wa, wb: emd(wa, wb, t(M, False), normalize=True).value, t(WA), t(WB * 3.0))
+
+
+@pytest.mark.parametrize("p", [1, 2, 1.5])
+def test_gradcheck_wasserstein_1d_values_and_weights(p):
+    u, v = RNG.normal(size=N), RNG.normal(size=N + 3) + 0.4
+    wu, wv = RNG.uniform(0.5, 1.5, N), RNG.uniform(0.5, 1.5, N + 3)
+    gradcheck(lambda *z: wasserstein_1d(*z, p=p), t(u), t(v), t(wu), t(wv))
+    gradcheck(lambda *z: wasserstein_1d_plan(*z, p=p).value, t(u), t(v), t(wu), t(wv))
+    gradcheck(lambda a, b: wasserstein_1d(a, b, p=p), t(u), t(v))  # uniform weights
+
+
+@pytest.mark.parametrize("p", [1, 2])
+def test_gradcheck_sliced_and_exact_wasserstein(p):
+    gradcheck(lambda x, y, wa: sliced_wasserstein(x, y, n_projections=5, p=p, rng=3, a=wa),
+              t(X), t(Y), t(WA))
+    gradcheck(lambda x, y, wb: wasserstein(x, y, b=wb, p=p, method="exact"), t(X), t(Y), t(WB))
+    gradcheck(lambda x, y: wasserstein(x[:, :1], y[:, :1], p=p), t(X), t(Y))  # the 1-D path
+
+
+# ----------------------------------------------------------------------------- references
+def test_emd_gradients_match_pot_emd2():
+    pot = pytest.importorskip("ot")
+    a, b = simplex(WA), simplex(WB)
+    ours = [t(M), t(a), t(b)]
+    theirs = [t(M), t(a), t(b)]
+    emd(ours[1], ours[2], ours[0]).value.backward()
+    pot.emd2(theirs[1], theirs[2], theirs[0]).backward()
+    for o, p in zip(ours, theirs):
+        np.testing.assert_allclose(o.grad.numpy(), p.grad.numpy(), rtol=1e-9, atol=1e-12)
+
+
+def test_pointcloud_gradient_is_the_plan_formula():
+    """d OT_eps / dx_i = 2 (a_i x_i - sum_j P_ij y_j) for the squared cost, with the dense plan."""
+    r = sinkhorn(None, None, PointCloud(X, Y), plan=True, **TIGHT)
+    P = np.asarray(r.plan)
+    x = t(X)
+    sinkhorn(None, None, PointCloud(x, t(Y, False)), **TIGHT).objective.backward()
+    expect = 2 * (P.sum(1)[:, None] * X - P @ Y)
+    np.testing.assert_allclose(x.grad.numpy(), expect, rtol=1e-9, atol=1e-12)
+
+
+def test_autograd_and_torch_agree():
+    grad = autograd.grad
+    # each case is fn(arg, c): c makes the constants of the caller's library
+    cases = {
+        "sinkhorn_divergence": (X, lambda x, c: sinkhorn_divergence(None, None, PointCloud(x, c(Y)), **TIGHT).value),
+        "sinkhorn_objective": (X, lambda x, c: sinkhorn(None, None, PointCloud(x, c(Y), cost=1.5), **TIGHT).objective),
+        "sinkhorn_weights": (WA, lambda w, c: sinkhorn_divergence(w / w.sum(), None, PointCloud(c(X), c(Y)), **TIGHT).value),
+        "emd": (M, lambda Mx, c: emd(None, None, Mx).value),
+        "wasserstein": (X, lambda x, c: wasserstein(x, c(Y), p=2)),
+        "wasserstein_1d": (X[:, 0], lambda u, c: wasserstein_1d(u, c(Y[:, 0]), p=2)),
+        "sliced_wasserstein": (X, lambda x, c: sliced_wasserstein(x, c(Y), n_projections=4, rng=1)),
+    }
+    for name, (arg, fn) in cases.items():
+        g_ag = grad(lambda z: fn(z, np.asarray))(arg)
+        tt = t(arg)
+        fn(tt, lambda a: t(a, False)).backward()
+        np.testing.assert_allclose(g_ag, tt.grad.numpy(), rtol=1e-12, atol=1e-14, err_msg=name)
+
+
+def test_torch_float32_points_give_float32_values_and_grads():
+    x = torch.tensor(X, dtype=torch.float32, requires_grad=True)
+    s = sinkhorn_divergence(None, None, PointCloud(x, torch.tensor(Y, dtype=torch.float32)), **TIGHT)
+    assert s.value.dtype == torch.float32 and s.value.requires_grad
+    s.value.backward()
+    assert x.grad.dtype == torch.float32 and torch.isfinite(x.grad).all()
+
+
+def test_weight_gradient_is_centred():
+    a = t(simplex(WA))
+    emd(a, None, t(M, False)).value.backward()
+    assert abs(float(a.grad.sum())) < 1e-12
+
+
+# ----------------------------------------------------------------------------- refusals
+def test_sinkhorn_value_refuses_with_pointer_to_objective():
+    x = t(X)
+    r = sinkhorn(None, None, PointCloud(x, t(Y, False)), **TIGHT)
+    with pytest.raises(NotImplementedError, match=r"objective.*sinkhorn_divergence"):
+        r.value.backward()
+    with pytest.raises(NotImplementedError, match="objective"):
+        autograd.grad(lambda z: sinkhorn(None, None, PointCloud(z, Y), **TIGHT).value)(X)
+
+
+def test_unconverged_gradient_warns_with_the_knob():
+    x = t(X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)  # the solver's own warning
+        r = sinkhorn(None, None, PointCloud(x, t(Y, False)), eps=0.01, max_iter=3, scaling=None)
+    assert not r.converged
+    with pytest.warns(ConvergenceWarning, match=r"max_iter"):
+        r.objective.backward()
+
+
+def test_functions_without_a_rule():
+    from kantorovich.divergences import kl_divergence
+
+    p = t([0.2, 0.3, 0.5])
+    out = kl_divergence(p, t([0.3, 0.3, 0.4], False))
+    assert not out.requires_grad  # detached, as before
+    with pytest.raises(TypeError, match="no gradient"):
+        autograd.grad(lambda q: kl_divergence(q, np.array([0.3, 0.3, 0.4])))(np.array([0.2, 0.3, 0.5]))
+
+
+def test_batched_wasserstein_1d_gradient_refuses():
+    u = t(RNG.normal(size=(2, 5)))
+    out = wasserstein_1d(u, t(RNG.normal(size=5), False))
+    with pytest.raises(NotImplementedError, match="one pair"):
+        out.sum().backward()
+
+
+def test_emd_return_plan_false_still_differentiable_in_M():
+    Mt = t(M)
+    r = emd(None, None, Mt, return_plan=False)
+    assert r.plan is None
+    r.value.backward()
+    np.testing.assert_allclose(Mt.grad.numpy(), emd(None, None, M).plan, atol=1e-15)
