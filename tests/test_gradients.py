@@ -238,3 +238,27 @@ def test_online_point_gradients_match_the_dense_plan(p, d):
     np.testing.assert_allclose(gx, ex, rtol=1e-12, atol=1e-15)
     np.testing.assert_allclose(gy, ey, rtol=1e-12, atol=1e-15)
     assert np.all(gx[4] == 0.0) and np.all(gy[0] == 0.0)
+
+
+def test_jax_tracer_is_a_clear_type_error():
+    jax = pytest.importorskip("jax")
+    with pytest.raises(TypeError, match=r"`u_values` is a JAX tracer.*torch or autograd"):
+        jax.grad(lambda u: wasserstein_1d(u, jax.numpy.ones(3)))(jax.numpy.arange(3.0))
+
+
+def test_geometries_take_the_callers_arrays():
+    """PointCloud / DenseGeometry built from torch, JAX or array-API arrays: the solvers give
+    their results back in that library, with the numbers of the numpy call."""
+    from kantorovich._backend import kind_of
+
+    jnp = pytest.importorskip("jax.numpy")
+    xps = pytest.importorskip("array_api_strict")
+    ref = sinkhorn(None, None, PointCloud(X, Y), eps=0.5)
+    for mk, kind in ((lambda a: t(a, False), "torch"), (lambda a: jnp.asarray(a, dtype=jnp.float32), "jax"),
+                     (lambda a: xps.asarray(a, dtype=xps.float64), "array_api")):
+        r = sinkhorn(None, None, PointCloud(mk(X), mk(Y)), eps=0.5)
+        assert kind_of(r.f) == kind and kind_of(r.value) == kind
+        tol = 1e-5 if kind == "jax" else 1e-12
+        np.testing.assert_allclose(float(r.value), ref.value, rtol=tol)
+        d = sinkhorn(None, None, DenseGeometry(mk(M)), eps=0.5)
+        assert kind_of(d.g) == kind

@@ -152,6 +152,11 @@ def caller(*args: Any, names: tuple[str, ...] | None = None) -> Caller:
         kind = kind_of(a)
         if kind is None:
             continue
+        if kind == "jax" and type(a).__name__.endswith("Tracer"):
+            raise TypeError(
+                f"`{name}` is a JAX tracer (inside jax.grad, jit or vmap): the solvers need "
+                "concrete arrays and cannot be traced by JAX; call them outside the "
+                "transformation, or take gradients with torch or autograd (docs/gradients.md).")
         found.append((name, _single(a, kind), kind))
     if not found:
         return NUMPY
