@@ -477,10 +477,10 @@ class _Sinkhorn(_Rule):
     alias = {"M_or_geometry": "M"}
 
     def grads(self, res, args, state, leaves):
-        geom, aw, bw = _sinkhorn_parts(args["a"], args["b"], args["M_or_geometry"])
         roles = {"a": "a", "b": "b", "M": "M", "x": "x", "y": "y"}
 
-        def objective(need):
+        def objective(need):  # lazily: a dense cost is validated again only when asked
+            geom, aw, bw = _sinkhorn_parts(args["a"], args["b"], args["M_or_geometry"])
             return _ot_eps_grads(geom, aw, bw, res, need, roles)
 
         warn = None if res.converged else _unconverged("sinkhorn(...).objective", res)
@@ -494,15 +494,14 @@ class _SinkhornDivergence(_Rule):
     def grads(self, res, args, state, leaves):
         from .ot._geometry import PointCloud, as_geometry
 
-        geom, aw, bw = _sinkhorn_parts(args["a"], args["b"], args["M_or_geometry"])
-        ba = _weights(args["b"], geom.shape[1], "b")
-        if isinstance(geom, PointCloud):
-            g_aa = PointCloud(geom.x, geom.x, cost=geom.p)
-            g_bb = PointCloud(geom.y, geom.y, cost=geom.p)
-        else:
-            g_aa, g_bb = as_geometry(args["M_aa"]), as_geometry(args["M_bb"])
-
-        def value(need):
+        def value(need):  # lazily: the geometries are rebuilt only when a gradient is asked
+            geom, aw, bw = _sinkhorn_parts(args["a"], args["b"], args["M_or_geometry"])
+            ba = _weights(args["b"], geom.shape[1], "b")
+            if isinstance(geom, PointCloud):
+                g_aa = PointCloud(geom.x, geom.x, cost=geom.p)
+                g_bb = PointCloud(geom.y, geom.y, cost=geom.p)
+            else:
+                g_aa, g_bb = as_geometry(args["M_aa"]), as_geometry(args["M_bb"])
             ab = _ot_eps_grads(geom, aw, bw, res.ot_ab, need,
                                {"a": "a", "b": "b", "M": "M", "x": "x", "y": "y"})
             # OT_eps(a, a) depends on a (and x) through both of its arguments
