@@ -7,8 +7,9 @@ Checks, on small random problems (n = m = 8, float64, solved to tol = 1e-12):
   sliced distances and wasserstein (exact LP);
 - agreement with POT's ``ot.emd2`` gradients on torch tensors;
 - autograd (numpy) and torch give the same numbers;
-- the refusals (sinkhorn's ``value``, functions without a rule) and the warning for a gradient
-  of an unconverged solve.
+- sinkhorn's ``value`` (<P, C>, not an optimal value) by implicit differentiation;
+- the refusals (functions without a rule, batches, JAX tracers) and the warnings for a
+  gradient of an unconverged solve.
 
 Weights live on the simplex, where the functions of balanced OT are defined; the weight
 gradients are projected on its tangent (docs/gradients.md), so gradcheck differentiates through
@@ -146,6 +147,7 @@ def test_autograd_and_torch_agree():
     cases = {
         "sinkhorn_divergence": (X, lambda x, c: sinkhorn_divergence(None, None, PointCloud(x, c(Y)), **TIGHT).value),
         "sinkhorn_objective": (X, lambda x, c: sinkhorn(None, None, PointCloud(x, c(Y), cost=1.5), **TIGHT).objective),
+        "sinkhorn_value": (X, lambda x, c: sinkhorn(None, None, PointCloud(x, c(Y)), **TIGHT).value),
         "sinkhorn_weights": (WA, lambda w, c: sinkhorn_divergence(w / w.sum(), None, PointCloud(c(X), c(Y)), **TIGHT).value),
         "emd": (M, lambda Mx, c: emd(None, None, Mx).value),
         "wasserstein": (X, lambda x, c: wasserstein(x, c(Y), p=2)),
@@ -174,13 +176,46 @@ def test_weight_gradient_is_centred():
 
 
 # ----------------------------------------------------------------------------- refusals
-def test_sinkhorn_value_refuses_with_pointer_to_objective():
+def test_gradcheck_sinkhorn_value_implicit():
+    """<P, C> of the entropic plan: not an optimal value, differentiated implicitly (adjoint of
+    the fixed point, a conjugate-gradient solve); point clouds (p = 2, 1) and dense costs."""
+    kw = {"eps": 0.1, "tol": 1e-12}
+    gradcheck(lambda x, y, wa, wb: sinkhorn(simplex(wa), simplex(wb), PointCloud(x, y), **kw).value,
+              t(X), t(Y), t(WA), t(WB))
+    gradcheck(lambda x: sinkhorn(None, None, PointCloud(x, t(Y, False), cost=1.0), **kw).value, t(X))
+    gradcheck(lambda Mt, wa, wb: sinkhorn(simplex(wa), simplex(wb), Mt, **kw).value, t(M), t(WA), t(WB))
+
+
+def test_sinkhorn_value_online_and_dense_agree():
+    """The online implicit gradient (point cloud) against the dense one on the same costs."""
+    from kantorovich._autodiff import sinkhorn_value_grads
+    from kantorovich.ot._wasserstein import _cost_matrix
+
+    a, b = simplex(WA), simplex(WB)
+    for p in (2.0, 1.5):
+        r = sinkhorn(a, b, PointCloud(X, Y, cost=p), eps=0.2, tol=1e-12)
+        Mt = t(_cost_matrix(X, Y, p))
+        sinkhorn(t(a, False), t(b, False), Mt, eps=0.2, tol=1e-12).value.backward()
+        online, _, ok = sinkhorn_value_grads(PointCloud(X, Y, cost=p), a, b, r.f, r.g, r.eps, {"x", "a"})
+        assert ok
+        dense, _, _ = sinkhorn_value_grads(DenseGeometry(Mt.detach().numpy()), a, b, r.f, r.g, r.eps, {"M", "a"})
+        np.testing.assert_allclose(online["a"], dense["a"], rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(Mt.grad.numpy(), dense["M"], rtol=1e-8, atol=1e-12)
+        # chain rule through C_ij = |x_i - y_j|^p by hand, from the dense gradient in M
+        from kantorovich._autodiff import _dense_cost_grads
+
+        ex, _ = _dense_cost_grads(X, Y, dense["M"], p, need_y=False)
+        np.testing.assert_allclose(online["x"], ex, rtol=1e-9, atol=1e-12)
+
+
+def test_sinkhorn_value_gradient_warns_when_the_implicit_solve_stops(monkeypatch):
+    import kantorovich._autodiff as ad
+
+    monkeypatch.setattr(ad, "IMPLICIT_MAX_ITER", 1)
     x = t(X)
     r = sinkhorn(None, None, PointCloud(x, t(Y, False)), **TIGHT)
-    with pytest.raises(NotImplementedError, match=r"objective.*sinkhorn_divergence"):
+    with pytest.warns(ConvergenceWarning, match="conjugate-gradient"):
         r.value.backward()
-    with pytest.raises(NotImplementedError, match="objective"):
-        autograd.grad(lambda z: sinkhorn(None, None, PointCloud(z, Y), **TIGHT).value)(X)
 
 
 def test_unconverged_gradient_warns_with_the_knob():

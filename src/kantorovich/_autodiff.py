@@ -5,7 +5,9 @@ differentiable is a first-order optimality argument: at the optimum, the derivat
 optimal value with respect to the problem data is the derivative of the Lagrangian at the
 optimal primal/dual pair (Danskin's / the envelope theorem). So the gradients are built after
 the solve from what the solver returns -- the potentials ``f, g`` and the plan ``P`` -- plus
-one O(n + m)-memory pass over the cost for point clouds. See docs/gradients.md for the
+one O(n + m)-memory pass over the cost for point clouds. The one value that is not an optimal
+value, ``sinkhorn(...).value`` = <P, C>, is differentiated implicitly instead (the adjoint of
+the Sinkhorn fixed point, :func:`sinkhorn_value_grads`). See docs/gradients.md for the
 formulas and conventions.
 
 Mechanism (:func:`call`, entered from :func:`kantorovich._backend.interop` when a torch input
@@ -36,7 +38,8 @@ import numpy as np
 
 from .exceptions import ConvergenceWarning
 
-__all__ = ["is_box", "value_of", "differentiable", "wants_grad", "call", "pointcloud_grads"]
+__all__ = ["is_box", "value_of", "differentiable", "wants_grad", "call", "pointcloud_grads",
+           "sinkhorn_value_grads"]
 
 _EXP_CLIP = 700.0
 
@@ -202,7 +205,7 @@ def call(fn: Callable, args: tuple, kwargs: dict, c) -> Any:
             if is_box(v) or any(is_box(t) for t in (getattr(v, "_leaves", None) or {}).values()):
                 raise TypeError(
                     f"{getattr(fn, '__name__', 'this function')} has no gradient: it was called "
-                    "with an autograd ArrayBox. Differentiable are sinkhorn(...).objective, "
+                    "with an autograd ArrayBox. Differentiable are sinkhorn (value, objective), "
                     "sinkhorn_divergence, emd, wasserstein, wasserstein_1d(_plan) and "
                     "sliced_wasserstein (see docs/gradients.md).")
         return NotImplemented
@@ -417,14 +420,202 @@ def pointcloud_grads(x, y, a, b, f, g, eps, p, *, need_x=True, need_y=True):
     return gx, gy
 
 
+# ----------------------------------------------------------------------------- implicit
+_ROWS_KERNEL = None
+
+
+def _rows_kernels():
+    """numba row passes of the implicit gradient (compiled on first use, cached):
+
+    ``sums``: s0_i = sum_j K_ij, s1_i = sum_j K_ij v_j, s2_i = sum_j K_ij C_ij;
+    ``grad``: out_i = sum_j K_ij (1 + (lam_i + mu_j - C_ij)/eps) dC_ij/dx_i,
+
+    with ``K_ij = exp((fa_i + gb_j - C_ij)/eps)`` (= P_ij: fa, gb carry eps log a, eps log b).
+    """
+    global _ROWS_KERNEL
+    if _ROWS_KERNEL is None:
+        import numba
+
+        from .ot._kernels.softmin_numba import _FM, _exp2_f64
+
+        log2e = 1.4426950408889634
+
+        @numba.njit(inline="always", fastmath=_FM)
+        def cost(x, yT, i, j, p):  # pragma: no cover - compiled
+            sq = 0.0
+            for k in range(x.shape[1]):
+                t = x[i, k] - yT[k, j]
+                sq += t * t
+            if p == 2.0:
+                return sq, sq
+            if p == 1.0:
+                return sq, math.sqrt(sq)
+            return sq, sq ** (0.5 * p)
+
+        @numba.njit(parallel=True, fastmath=_FM, cache=True)
+        def sums(x, yT, fa, gb, inv_eps, p, v, s0, s1, s2):  # pragma: no cover - compiled
+            n = x.shape[0]
+            m = yT.shape[1]
+            c = inv_eps * log2e
+            for i in numba.prange(n):
+                if fa[i] < -1e299:
+                    continue
+                a0 = 0.0
+                a1 = 0.0
+                a2 = 0.0
+                for j in range(m):
+                    sq, cst = cost(x, yT, i, j, p)
+                    e = (fa[i] + gb[j] - cst) * c
+                    kij = _exp2_f64(e) if e > -1000.0 else 0.0
+                    a0 += kij
+                    a1 += kij * v[j]
+                    a2 += kij * cst
+                s0[i] = a0
+                s1[i] = a1
+                s2[i] = a2
+
+        @numba.njit(parallel=True, fastmath=_FM, cache=True)
+        def grad(x, yT, fa, gb, inv_eps, p, lam, mu, out):  # pragma: no cover - compiled
+            n, d = x.shape
+            m = yT.shape[1]
+            c = inv_eps * log2e
+            for i in numba.prange(n):
+                if fa[i] < -1e299:
+                    continue
+                for j in range(m):
+                    sq, cst = cost(x, yT, i, j, p)
+                    e = (fa[i] + gb[j] - cst) * c
+                    if e <= -1000.0 or (p != 2.0 and sq == 0.0):
+                        continue
+                    w = p if p == 2.0 else p * cst / sq
+                    q = _exp2_f64(e) * (1.0 + (lam[i] + mu[j] - cst) * inv_eps) * w
+                    for k in range(d):
+                        out[i, k] += q * (x[i, k] - yT[k, j])
+
+        _ROWS_KERNEL = (sums, grad)
+    return _ROWS_KERNEL
+
+
+def _pcg(apply, rhs, diag, tol, max_iter):
+    """Jacobi-preconditioned conjugate gradients for a symmetric positive semi-definite system
+    with a consistent right-hand side; returns (solution, relative residual, converged) and
+    records the number of steps in ``_pcg.last_iter``."""
+    inv = np.where(diag > 0, 1.0 / np.where(diag > 0, diag, 1.0), 0.0)
+    z = np.zeros_like(rhs)
+    res = rhs.copy()
+    nrm0 = float(np.linalg.norm(rhs))
+    if nrm0 == 0.0:
+        return z, 0.0, True
+    s = inv * res
+    d = s.copy()
+    rs = float(res @ s)
+    rel = 1.0
+    for it in range(1, max_iter + 1):
+        _pcg.last_iter = it
+        Ad = apply(d)
+        dAd = float(d @ Ad)
+        if not dAd > 0.0:
+            break
+        alpha = rs / dAd
+        z += alpha * d
+        res -= alpha * Ad
+        rel = float(np.linalg.norm(res)) / nrm0
+        if rel < tol:
+            return z, rel, True
+        s = inv * res
+        rs_new = float(res @ s)
+        d = s + (rs_new / rs) * d
+        rs = rs_new
+    return z, rel, rel < tol
+
+
+#: relative residual and iteration cap of the implicit solve behind sinkhorn(...).value
+IMPLICIT_TOL = 1e-12
+IMPLICIT_MAX_ITER = 2000
+
+
+def sinkhorn_value_grads(geom, a, b, f, g, eps, need, names=None):
+    """Gradients of the entropic transport cost V = <P, C> (``sinkhorn(...).value``) by implicit
+    differentiation of the Sinkhorn fixed point (O(n + m) memory for a point cloud).
+
+    The potentials solve ``P 1 = a``, ``P^T 1 = b`` with ``P_ij = a_i b_j exp((f_i + g_j - C_ij)/eps)``.
+    With the multipliers ``(lam, mu)`` of these constraints, the solution of the (n + m)
+    positive semi-definite system (null vector (1, -1))::
+
+        diag(P 1) lam + P mu    = (P o C) 1
+        P^T lam + diag(P^T 1) mu = (P o C)^T 1
+
+    the adjoint method gives::
+
+        dV/da = lam,   dV/db = mu,   dV/dC_ij = P_ij (1 + (lam_i + mu_j - C_ij)/eps),
+
+    and the point gradients through dC/dx. Solved by Jacobi-preconditioned conjugate
+    gradients, two passes over the pairs per iteration (one Sinkhorn iteration's work).
+    Returns (dict of gradients, relative residual, converged).
+    """
+    names = names or {k: k for k in ("a", "b", "M", "x", "y")}
+    f, g = _host64(f), _host64(g)
+    out = {}
+    if geom.kind == "pointcloud":
+        x = np.ascontiguousarray(_host64(geom.x))
+        y = np.ascontiguousarray(_host64(geom.y))
+        xT, yT = np.ascontiguousarray(x.T), np.ascontiguousarray(y.T)
+        with np.errstate(divide="ignore"):
+            fa = np.maximum(f + eps * np.log(a), -1e300)
+            gb = np.maximum(g + eps * np.log(b), -1e300)
+        sums, gradk = _rows_kernels()
+        n, m = x.shape[0], y.shape[0]
+        p, ie = float(geom.p), 1.0 / float(eps)
+
+        def rows(v):
+            s0, s1, s2 = np.zeros(n), np.zeros(n), np.zeros(n)
+            sums(x, yT, fa, gb, ie, p, v, s0, s1, s2)
+            return s0, s1, s2
+
+        def cols(u):
+            s0, s1, s2 = np.zeros(m), np.zeros(m), np.zeros(m)
+            sums(y, xT, gb, fa, ie, p, u, s0, s1, s2)
+            return s0, s1, s2
+
+        ra, _, r = rows(np.zeros(m))
+        rb, _, s = cols(np.zeros(n))
+        matvec = lambda v: rows(v)[1]
+        rmatvec = lambda u: cols(u)[1]
+    else:
+        C = _host64(geom.C)
+        P = _dense_plan(C, a, b, f, g, eps)
+        n, m = P.shape
+        PC = P * C
+        ra, rb, r, s = P.sum(1), P.sum(0), PC.sum(1), PC.sum(0)
+        matvec = lambda v: P @ v
+        rmatvec = lambda u: P.T @ u
+
+    def apply(z):
+        lam, mu = z[:n], z[n:]
+        return np.concatenate([ra * lam + matvec(mu), rmatvec(lam) + rb * mu])
+
+    z, rel, ok = _pcg(apply, np.concatenate([r, s]), np.concatenate([ra, rb]), IMPLICIT_TOL,
+                      IMPLICIT_MAX_ITER)
+    lam, mu = z[:n], z[n:]
+    if names["a"] in need:
+        out[names["a"]] = _centred(lam)
+    if names["b"] in need:
+        out[names["b"]] = _centred(mu)
+    if geom.kind == "pointcloud":
+        if names["x"] in need:
+            gx = np.zeros(x.shape)
+            gradk(x, yT, fa, gb, ie, p, lam, mu, gx)
+            out[names["x"]] = gx
+        if names["y"] in need:
+            gy = np.zeros(y.shape)
+            gradk(y, xT, gb, fa, ie, p, mu, lam, gy)
+            out[names["y"]] = gy
+    elif names["M"] in need:
+        out[names["M"]] = P * (1.0 + (lam[:, None] + mu[None, :] - C) / eps)
+    return out, rel, ok
+
+
 # ----------------------------------------------------------------------------- sinkhorn
-_SINKHORN_VALUE = (
-    "sinkhorn(...).value is the transport cost <P, C> of the entropic plan, which the envelope "
-    "theorem does not cover (its gradient needs the derivative of the plan itself); "
-    "differentiate sinkhorn(...).objective (the regularised OT_eps = <a, f> + <b, g>) or "
-    "sinkhorn_divergence(...).value instead (docs/gradients.md).")
-
-
 def _unconverged(name: str, r) -> str:
     last = r.marginal_error[-1] if r.marginal_error else float("nan")
     return (f"the gradient of {name} comes from the potentials, which are optimal only at "
@@ -483,8 +674,20 @@ class _Sinkhorn(_Rule):
             geom, aw, bw = _sinkhorn_parts(args["a"], args["b"], args["M_or_geometry"])
             return _ot_eps_grads(geom, aw, bw, res, need, roles)
 
-        warn = None if res.converged else _unconverged("sinkhorn(...).objective", res)
-        return {"objective": objective, "value": _SINKHORN_VALUE}, warn
+        def value(need):  # <P, C>: implicit differentiation of the fixed point
+            geom, aw, bw = _sinkhorn_parts(args["a"], args["b"], args["M_or_geometry"])
+            out, rel, ok = sinkhorn_value_grads(geom, aw, bw, res.f, res.g, res.eps, need)
+            if not ok:
+                warnings.warn(
+                    f"the implicit solve for the gradient of sinkhorn(...).value stopped at a "
+                    f"relative residual of {rel:.3g} (> {IMPLICIT_TOL:g} after at most "
+                    f"{IMPLICIT_MAX_ITER} conjugate-gradient steps); the gradient is approximate. "
+                    "A larger `eps` conditions it better; sinkhorn(...).objective and "
+                    "sinkhorn_divergence need no solve.", ConvergenceWarning, stacklevel=5)
+            return out
+
+        warn = None if res.converged else _unconverged("sinkhorn", res)
+        return {"objective": objective, "value": value}, warn
 
 
 class _SinkhornDivergence(_Rule):
