@@ -155,7 +155,7 @@ def test_autograd_and_torch_agree():
         "sliced_wasserstein": (X, lambda x, c: sliced_wasserstein(x, c(Y), n_projections=4, rng=1)),
     }
     for name, (arg, fn) in cases.items():
-        g_ag = grad(lambda z: fn(z, np.asarray))(arg)
+        g_ag = grad(lambda z, fn=fn: fn(z, np.asarray))(arg)
         tt = t(arg)
         fn(tt, lambda a: t(a, False)).backward()
         np.testing.assert_allclose(g_ag, tt.grad.numpy(), rtol=1e-12, atol=1e-14, err_msg=name)

@@ -30,16 +30,23 @@ from __future__ import annotations
 
 import copy
 import inspect
-import math
 import warnings
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any, ClassVar
 
 import numpy as np
 
 from .exceptions import ConvergenceWarning
 
-__all__ = ["is_box", "value_of", "differentiable", "wants_grad", "call", "pointcloud_grads",
-           "sinkhorn_value_grads"]
+__all__ = [
+    "call",
+    "differentiable",
+    "is_box",
+    "pointcloud_grads",
+    "sinkhorn_value_grads",
+    "value_of",
+    "wants_grad",
+]
 
 _EXP_CLIP = 700.0
 
@@ -248,7 +255,7 @@ class _Rule:
     gradient functions of its outputs."""
 
     params: tuple[str, ...] = ()
-    alias: dict[str, str] = {}
+    alias: ClassVar[dict[str, str]] = {}
 
     def prepare(self, args: dict) -> Any:
         return None
@@ -311,82 +318,11 @@ def _dense_cost_grads(x, y, P, p, need_x=True, need_y=True):
     return gx, gy
 
 
-_NUMBA_KERNEL = None
-
-
 def _pc_kernel():
-    """The numba row pass of :func:`pointcloud_grads` (compiled on first use, cached)."""
-    global _NUMBA_KERNEL
-    if _NUMBA_KERNEL is None:
-        import numba
+    """The numba pass of :func:`pointcloud_grads` (:mod:`.ot._kernels.grad_numba`)."""
+    from .ot._kernels import grad_numba
 
-        # the soft-min kernels' vectorisable exp2 (relative error 1.6e-16): numba has no
-        # vector exp, and this pass costs what a soft-min half-step costs only with it
-        from .ot._kernels.softmin_numba import _FM, _exp2_f64
-
-        log2e = 1.4426950408889634
-
-        @numba.njit(parallel=True, fastmath=_FM, cache=True)
-        def rows(x, yT, fa, gb, inv_eps, p, out, n_chunks):  # pragma: no cover - compiled
-            # out_i = sum_j exp((fa_i + gb_j - C_ij)/eps) dC_ij/dx_i with fa = f + eps log a,
-            # gb = g + eps log b (zero weights arrive as -1e300: their terms are exactly 0)
-            n, d = x.shape
-            m = yT.shape[1]
-            c = inv_eps * log2e
-            for ch in numba.prange(n_chunks):
-                buf = np.empty(m)
-                for i in range(ch * n // n_chunks, (ch + 1) * n // n_chunks):
-                    if fa[i] < -1e299:
-                        continue
-                    fi = fa[i]
-                    if d == 2 and p == 2.0:  # the common case in one fused, vectorised loop
-                        x0, x1 = x[i, 0], x[i, 1]
-                        acc0 = 0.0
-                        acc1 = 0.0
-                        for j in range(m):
-                            t0 = x0 - yT[0, j]
-                            t1 = x1 - yT[1, j]
-                            e = (fi + gb[j] - (t0 * t0 + t1 * t1)) * c
-                            w = _exp2_f64(e) if e > -1000.0 else 0.0
-                            acc0 += w * t0
-                            acc1 += w * t1
-                        out[i, 0] = 2.0 * acc0
-                        out[i, 1] = 2.0 * acc1
-                        continue
-                    for j in range(m):
-                        buf[j] = 0.0
-                    for k in range(d):
-                        xk = x[i, k]
-                        for j in range(m):
-                            t = xk - yT[k, j]
-                            buf[j] += t * t
-                    # buf_j <- P_ij / (a_i b_j) * |x_i - y_j|^(p-2) p: the coefficient of
-                    # (x_i - y_j) in dC_ij/dx_i, times the plan's kernel
-                    if p == 2.0:
-                        for j in range(m):
-                            e = (fi + gb[j] - buf[j]) * c
-                            buf[j] = 2.0 * _exp2_f64(e) if e > -1000.0 else 0.0
-                    elif p == 1.0:
-                        for j in range(m):
-                            sq = buf[j]
-                            r = math.sqrt(sq)
-                            e = (fi + gb[j] - r) * c
-                            buf[j] = _exp2_f64(e) / r if (e > -1000.0 and sq > 0.0) else 0.0
-                    else:
-                        for j in range(m):
-                            sq = buf[j]
-                            cp = sq ** (0.5 * p)
-                            e = (fi + gb[j] - cp) * c
-                            buf[j] = p * cp / sq * _exp2_f64(e) if (e > -1000.0 and sq > 0.0) else 0.0
-                    for k in range(d):
-                        xk = x[i, k]
-                        acc = 0.0
-                        for j in range(m):
-                            acc += buf[j] * (xk - yT[k, j])
-                        out[i, k] = acc
-
-        _NUMBA_KERNEL = rows
-    return _NUMBA_KERNEL
+    return grad_numba.grad_envelope
 
 
 def pointcloud_grads(x, y, a, b, f, g, eps, p, *, need_x=True, need_y=True):
@@ -421,79 +357,11 @@ def pointcloud_grads(x, y, a, b, f, g, eps, p, *, need_x=True, need_y=True):
 
 
 # ----------------------------------------------------------------------------- implicit
-_ROWS_KERNEL = None
-
-
 def _rows_kernels():
-    """numba row passes of the implicit gradient (compiled on first use, cached):
+    """The numba passes of the implicit gradient (:mod:`.ot._kernels.grad_numba`)."""
+    from .ot._kernels import grad_numba
 
-    ``sums``: s0_i = sum_j K_ij, s1_i = sum_j K_ij v_j, s2_i = sum_j K_ij C_ij;
-    ``grad``: out_i = sum_j K_ij (1 + (lam_i + mu_j - C_ij)/eps) dC_ij/dx_i,
-
-    with ``K_ij = exp((fa_i + gb_j - C_ij)/eps)`` (= P_ij: fa, gb carry eps log a, eps log b).
-    """
-    global _ROWS_KERNEL
-    if _ROWS_KERNEL is None:
-        import numba
-
-        from .ot._kernels.softmin_numba import _FM, _exp2_f64
-
-        log2e = 1.4426950408889634
-
-        @numba.njit(inline="always", fastmath=_FM)
-        def cost(x, yT, i, j, p):  # pragma: no cover - compiled
-            sq = 0.0
-            for k in range(x.shape[1]):
-                t = x[i, k] - yT[k, j]
-                sq += t * t
-            if p == 2.0:
-                return sq, sq
-            if p == 1.0:
-                return sq, math.sqrt(sq)
-            return sq, sq ** (0.5 * p)
-
-        @numba.njit(parallel=True, fastmath=_FM, cache=True)
-        def sums(x, yT, fa, gb, inv_eps, p, v, s0, s1, s2):  # pragma: no cover - compiled
-            n = x.shape[0]
-            m = yT.shape[1]
-            c = inv_eps * log2e
-            for i in numba.prange(n):
-                if fa[i] < -1e299:
-                    continue
-                a0 = 0.0
-                a1 = 0.0
-                a2 = 0.0
-                for j in range(m):
-                    sq, cst = cost(x, yT, i, j, p)
-                    e = (fa[i] + gb[j] - cst) * c
-                    kij = _exp2_f64(e) if e > -1000.0 else 0.0
-                    a0 += kij
-                    a1 += kij * v[j]
-                    a2 += kij * cst
-                s0[i] = a0
-                s1[i] = a1
-                s2[i] = a2
-
-        @numba.njit(parallel=True, fastmath=_FM, cache=True)
-        def grad(x, yT, fa, gb, inv_eps, p, lam, mu, out):  # pragma: no cover - compiled
-            n, d = x.shape
-            m = yT.shape[1]
-            c = inv_eps * log2e
-            for i in numba.prange(n):
-                if fa[i] < -1e299:
-                    continue
-                for j in range(m):
-                    sq, cst = cost(x, yT, i, j, p)
-                    e = (fa[i] + gb[j] - cst) * c
-                    if e <= -1000.0 or (p != 2.0 and sq == 0.0):
-                        continue
-                    w = p if p == 2.0 else p * cst / sq
-                    q = _exp2_f64(e) * (1.0 + (lam[i] + mu[j] - cst) * inv_eps) * w
-                    for k in range(d):
-                        out[i, k] += q * (x[i, k] - yT[k, j])
-
-        _ROWS_KERNEL = (sums, grad)
-    return _ROWS_KERNEL
+    return grad_numba.rowsums, grad_numba.grad_implicit
 
 
 def _pcg(apply, rhs, diag, tol, max_iter):
@@ -569,12 +437,12 @@ def sinkhorn_value_grads(geom, a, b, f, g, eps, need, names=None):
 
         def rows(v):
             s0, s1, s2 = np.zeros(n), np.zeros(n), np.zeros(n)
-            sums(x, yT, fa, gb, ie, p, v, s0, s1, s2)
+            sums(x, yT, fa, gb, ie, p, v, s0, s1, s2, min(n, 64))
             return s0, s1, s2
 
         def cols(u):
             s0, s1, s2 = np.zeros(m), np.zeros(m), np.zeros(m)
-            sums(y, xT, gb, fa, ie, p, u, s0, s1, s2)
+            sums(y, xT, gb, fa, ie, p, u, s0, s1, s2, min(m, 64))
             return s0, s1, s2
 
         ra, _, r = rows(np.zeros(m))
@@ -665,7 +533,7 @@ def _ot_eps_grads(geom, a, b, r, leaves, names):
 
 class _Sinkhorn(_Rule):
     params = ("a", "b", "M_or_geometry")
-    alias = {"M_or_geometry": "M"}
+    alias: ClassVar[dict[str, str]] = {"M_or_geometry": "M"}
 
     def grads(self, res, args, state, leaves):
         roles = {"a": "a", "b": "b", "M": "M", "x": "x", "y": "y"}
@@ -692,7 +560,7 @@ class _Sinkhorn(_Rule):
 
 class _SinkhornDivergence(_Rule):
     params = ("a", "b", "M_or_geometry", "M_aa", "M_bb")
-    alias = {"M_or_geometry": "M"}
+    alias: ClassVar[dict[str, str]] = {"M_or_geometry": "M"}
 
     def grads(self, res, args, state, leaves):
         from .ot._geometry import PointCloud, as_geometry
