@@ -95,26 +95,24 @@ def _host64(v: Any) -> np.ndarray | None:
 
 # ----------------------------------------------------------------------------- graph nodes
 class _Node:
-    """One differentiable scalar (or array) output: its value, its leaves, and the lazily
-    computed unit gradients ``d value / d leaf`` (cached per leaf)."""
+    """One differentiable output: its value, its leaves, and the lazily computed unit gradients
+    ``d value / d leaf`` (cached per leaf). ``grads`` is a function of the set of leaf names
+    needed, or a message: the reason there is no gradient (raised as NotImplementedError by
+    the backward pass; the forward value is still returned). Only scalar outputs have
+    gradient functions (array outputs, the batches of wasserstein_1d, carry a message)."""
 
     def __init__(self, value: Any, names: tuple[str, ...], grads: Callable | str,
-                 warn: str | None = None, vector: bool = False):
+                 warn: str | None = None):
         self.value = value
         self.names = names
         self._grads = grads
         self._warn = warn
-        self._vector = vector
         self._cache: dict[str, np.ndarray] = {}
 
     def vjp(self, gbar: Any, need: set[str]) -> dict[str, np.ndarray]:
         """``gbar * d value / d leaf`` for the leaves in ``need``."""
         if isinstance(self._grads, str):
             raise NotImplementedError(self._grads)
-        if self._vector:  # array output: the rule takes the cotangent itself
-            out = self._grads(need, np.asarray(gbar, dtype=np.float64))
-            self._warned()
-            return out
         missing = need - self._cache.keys()
         if missing:
             self._cache.update(self._grads(missing))
@@ -137,7 +135,8 @@ def _torch_scalar():
         import torch
 
         class OTValue(torch.autograd.Function):
-            """An OT value computed by a kantorovich solver; backward by the envelope theorem."""
+            """An OT value computed by a kantorovich solver; its backward pass is the
+            envelope (or implicit) gradient of kantorovich._autodiff."""
 
             @staticmethod
             def forward(ctx, node, dtype, device, *leaves):
@@ -186,9 +185,7 @@ def _ag_scalar():
 
 def _attach(value: Any, leaves: dict[str, Any], grads: Callable | str, c, *, warn=None):
     """``value`` as a node of the caller's graph (torch or autograd), depending on ``leaves``."""
-    names = tuple(leaves)
-    vector = np.ndim(value) > 0
-    node = _Node(value, names, grads, warn, vector)
+    node = _Node(value, tuple(leaves), grads, warn)
     objs = tuple(leaves.values())
     if any(is_box(t) for t in objs):
         return _ag_scalar()(node, *objs)
