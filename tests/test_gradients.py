@@ -297,3 +297,27 @@ def test_geometries_take_the_callers_arrays():
         np.testing.assert_allclose(float(r.value), ref.value, rtol=tol)
         d = sinkhorn(None, None, DenseGeometry(mk(M)), eps=0.5)
         assert kind_of(d.g) == kind
+
+
+@pytest.mark.parametrize("p", [1, 2])
+def test_wasserstein_auction_and_sinkhorn_paths(p):
+    # the auction's permutation plan: exact, so gradcheck applies
+    gradcheck(lambda x, y: wasserstein(x, y, p=p, method="auction"), t(X), t(Y))
+    # the Sinkhorn path is <P_eps, C>^(1/p) at the solver's default tol: the same numbers as
+    # sinkhorn(...).value's implicit gradient, through the p-th root
+    x, xr = t(X), t(X)
+    wb, wbr = t(WB), t(WB)
+    wasserstein(x, t(Y, False), b=wb, p=p, method="sinkhorn", eps=0.1).backward()
+    pc = PointCloud(xr, t(Y, False), cost=p)
+    (sinkhorn(None, wbr / wbr.sum(), pc, eps=0.1).value ** (1.0 / p)).backward()
+    np.testing.assert_allclose(x.grad.numpy(), xr.grad.numpy(), rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(wb.grad.numpy(), wbr.grad.numpy(), rtol=1e-12, atol=1e-15)
+    # exact power-of-two rescaling of large coordinates: W scales by s, its gradient in x not,
+    # its gradient in the weights by s (eps in cost units scales by s^p)
+    s = 2.0 ** 60
+    xs, wbs = t(X * s), t(WB)
+    wasserstein(xs, t(Y * s, False), b=wbs, p=p, method="sinkhorn", eps=0.1 * s ** p).backward()
+    np.testing.assert_allclose(xs.grad.numpy(), x.grad.numpy(), rtol=1e-4, atol=1e-8)
+    np.testing.assert_allclose(wbs.grad.numpy() / s, wb.grad.numpy(), rtol=1e-4, atol=1e-8)
+    with pytest.raises(NotImplementedError, match="method='exact'"):
+        wasserstein(t(X, False), t(Y, False), a=t(np.full(N, 1.0 / N)), method="auction").backward()

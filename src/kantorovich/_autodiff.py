@@ -481,6 +481,15 @@ def sinkhorn_value_grads(geom, a, b, f, g, eps, need, names=None):
 
 
 # ----------------------------------------------------------------------------- sinkhorn
+def _warn_implicit(rel: float) -> None:
+    warnings.warn(
+        f"the implicit solve for the gradient of the entropic transport cost <P, C> stopped at a "
+        f"relative residual of {rel:.3g} (> {IMPLICIT_TOL:g} after at most {IMPLICIT_MAX_ITER} "
+        "conjugate-gradient steps); the gradient is approximate. A larger `eps` conditions it "
+        "better; sinkhorn(...).objective and sinkhorn_divergence need no solve.",
+        ConvergenceWarning, stacklevel=6)
+
+
 def _unconverged(name: str, r) -> str:
     last = r.marginal_error[-1] if r.marginal_error else float("nan")
     return (f"the gradient of {name} comes from the potentials, which are optimal only at "
@@ -543,12 +552,7 @@ class _Sinkhorn(_Rule):
             geom, aw, bw = _sinkhorn_parts(args["a"], args["b"], args["M_or_geometry"])
             out, rel, ok = sinkhorn_value_grads(geom, aw, bw, res.f, res.g, res.eps, need)
             if not ok:
-                warnings.warn(
-                    f"the implicit solve for the gradient of sinkhorn(...).value stopped at a "
-                    f"relative residual of {rel:.3g} (> {IMPLICIT_TOL:g} after at most "
-                    f"{IMPLICIT_MAX_ITER} conjugate-gradient steps); the gradient is approximate. "
-                    "A larger `eps` conditions it better; sinkhorn(...).objective and "
-                    "sinkhorn_divergence need no solve.", ConvergenceWarning, stacklevel=5)
+                _warn_implicit(rel)
             return out
 
         warn = None if res.converged else _unconverged("sinkhorn", res)
@@ -730,37 +734,103 @@ class _Wasserstein(_Rule):
 
     def grads(self, res, args, state, leaves):
         from ._validation import check_sample_pair
-        from .ot._wasserstein import _cost_matrix
+        from .ot._wasserstein import _uniform
 
         xa, ya = check_sample_pair(_host64(args["x"]), _host64(args["y"]))
         n, m, d = xa.shape[0], ya.shape[0], xa.shape[1]
-        method, p = args["method"], float(args["p"])
-        if method == "auto":
-            method = "1d" if d == 1 else "exact" if n * m <= args["exact_max_entries"] else "other"
-        if method not in ("1d", "exact"):
-            return {None: ("gradients of wasserstein are given for the exact methods "
-                           "(method='1d' or 'exact'); this call used the auction or Sinkhorn. "
-                           "Pass method='exact', or differentiate sinkhorn_divergence for large "
-                           "clouds (docs/gradients.md).")}, None
         aw = _weights(args["a"], n, "a")
         bw = _weights(args["b"], m, "b")
+        method = args["method"]
+        if method == "auto":  # the function's rule, on the same validated data
+            uniform = _uniform(None if args["a"] is None else aw / aw.sum()) and \
+                _uniform(None if args["b"] is None else bw / bw.sum())
+            method = ("1d" if d == 1 else "exact" if n * m <= args["exact_max_entries"]
+                      else "auction" if n == m and uniform else "sinkhorn")
+        solve = {"1d": _w_1d, "exact": _w_exact, "auction": _w_auction, "sinkhorn": _w_sinkhorn}[method]
+        p = float(args["p"])
 
         def value(need):
-            if method == "1d":
-                V, du, dv, da, db = _w1d_pp_grads(xa[:, 0], ya[:, 0], aw, bw, p)
-                gx, gy = du[:, None], dv[:, None]
-            else:
-                from .ot._emd import emd
-
-                r = emd(aw / aw.sum(), bw / bw.sum(), _cost_matrix(xa, ya, p))
-                V = float(r.value)
-                gx, gy = _dense_cost_grads(xa, ya, r.plan, p, "x" in need, "y" in need)
-                da, db = _normalised(r.f, aw), _normalised(r.g, bw)
-            c = _root_coef(V, p)
-            g = {"x": gx, "y": gy, "a": da, "b": db}
-            return {k: c * g[k] for k in need}
+            return solve(xa, ya, aw, bw, p, args["eps"], need)
 
         return {None: value}, None
+
+
+def _w_1d(xa, ya, aw, bw, p, eps, need):
+    V, du, dv, da, db = _w1d_pp_grads(xa[:, 0], ya[:, 0], aw, bw, p)
+    c = _root_coef(V, p)
+    g = {"x": du[:, None], "y": dv[:, None], "a": da, "b": db}
+    return {k: c * g[k] for k in need}
+
+
+def _w_exact(xa, ya, aw, bw, p, eps, need):
+    from .ot._emd import emd
+    from .ot._wasserstein import _cost_matrix
+
+    r = emd(aw / aw.sum(), bw / bw.sum(), _cost_matrix(xa, ya, p))
+    gx, gy = _dense_cost_grads(xa, ya, r.plan, p, "x" in need, "y" in need)
+    c = _root_coef(float(r.value), p)
+    g = {"x": gx, "y": gy, "a": _normalised(r.f, aw), "b": _normalised(r.g, bw)}
+    return {k: c * g[k] for k in need}
+
+
+def _scaled(xa, ya, p):
+    """The function's exact power-of-two rescaling: (2^-k x, 2^-k y, k)."""
+    from ._validation import pow2_exponent
+
+    k = pow2_exponent(xa, ya, power=p)
+    return (np.ldexp(xa, -k), np.ldexp(ya, -k), k) if k else (xa, ya, 0)
+
+
+def _w_auction(xa, ya, aw, bw, p, eps, need):
+    """The assignment's plan (a permutation, mass 1/n each): one pair per point."""
+    from .ot._auction import assignment
+
+    if need & {"a", "b"}:
+        raise NotImplementedError(
+            "wasserstein used the auction (uniform weights, n == m): its dual potentials are "
+            "not unique, so there is no weight gradient; pass method='exact' (or 'sinkhorn').")
+    xs, ys, _ = _scaled(xa, ya, p)
+    r = assignment(x=xs, y=ys, cost=p, backend="numba")
+    perm = np.asarray(_host64(r.perm)).astype(np.intp)
+    D = xs - ys[perm]
+    G = _cost_coef(np.einsum("ij,ij->i", D, D), p)[:, None] * D / xs.shape[0]
+    c = _root_coef(float(r.value), p)  # W = 2^k V_s^(1/p); dx_s/dx = 2^-k cancels the 2^k
+    out = {}
+    if "x" in need:
+        out["x"] = c * G
+    if "y" in need:
+        gy = np.zeros(ys.shape)
+        gy[perm] = -G
+        out["y"] = c * gy
+    return out
+
+
+def _w_sinkhorn(xa, ya, aw, bw, p, eps, need):
+    """The Sinkhorn path: W = <P_eps, C>^(1/p), its gradient by implicit differentiation."""
+    from .ot._geometry import PointCloud
+    from .ot._sinkhorn import sinkhorn
+    from .ot._wasserstein import SINKHORN_REL_EPS
+
+    xs, ys, k = _scaled(xa, ya, p)
+    geom = PointCloud(xs, ys, cost=p)
+    if eps is None:
+        scale = geom.diameter()
+        eps = SINKHORN_REL_EPS * scale if scale > 0 else 1.0
+    else:
+        eps = eps * 2.0 ** (-k * p)
+    an, bn = aw / aw.sum(), bw / bw.sum()
+    r = sinkhorn(an, bn, geom, eps=eps)
+    g, rel, ok = sinkhorn_value_grads(geom, an, bn, r.f, r.g, eps, need)
+    if not ok:
+        _warn_implicit(rel)
+    c = _root_coef(max(float(r.value), 0.0), p)
+    out = {}
+    for key in need:  # x_s = 2^-k x cancels the 2^k of W; the weights keep it
+        if key in ("x", "y"):
+            out[key] = c * g[key]
+        else:
+            out[key] = np.ldexp(c * _normalised(g[key], aw if key == "a" else bw), k)
+    return out
 
 
 _RULES: dict[str, _Rule] = {
