@@ -109,12 +109,14 @@ def test_gradcheck_wasserstein_1d_values_and_weights(p):
     gradcheck(lambda *z: wasserstein_1d(*z, p=p), t(u), t(v), t(wu), t(wv))
     gradcheck(lambda *z: wasserstein_1d_plan(*z, p=p).value, t(u), t(v), t(wu), t(wv))
     gradcheck(lambda a, b: wasserstein_1d(a, b, p=p), t(u), t(v))  # uniform weights
+    gradcheck(lambda a, b: wasserstein_1d(a, b, p=p), t(u), t(v[:N]))  # ... and equal sizes
 
 
 @pytest.mark.parametrize("p", [1, 2])
 def test_gradcheck_sliced_and_exact_wasserstein(p):
     gradcheck(lambda x, y, wa: sliced_wasserstein(x, y, n_projections=5, p=p, rng=3, a=wa),
               t(X), t(Y), t(WA))
+    gradcheck(lambda x, y: sliced_wasserstein(x, y, n_projections=5, p=p, rng=3), t(X), t(Y))
     gradcheck(lambda x, y, wb: wasserstein(x, y, b=wb, p=p, method="exact"), t(X), t(Y), t(WB))
     gradcheck(lambda x, y: wasserstein(x[:, :1], y[:, :1], p=p), t(X), t(Y))  # the 1-D path
 
