@@ -142,3 +142,13 @@ def test_from_kernel_keeps_integer_arrays():
     c = caller(torch.ones(2))
     out = from_kernel(np.array([2, 0, 1]), c)
     assert out.dtype == torch.int64
+
+
+def test_dtype_classes_are_neutral():
+    """``dtype=np.float32`` (a class, whose ``__array_namespace__`` is unbound) is no array."""
+    from kantorovich.ot import sinkhorn
+
+    assert kind_of(np.float32) is None and caller(np.float32).direct
+    M = np.abs(X1[:6, None] - Y1[None, :5])
+    r = sinkhorn(None, None, M, eps=0.5, dtype=np.float32)
+    assert r.f.dtype == np.float32

@@ -57,8 +57,8 @@ def kind_of(x: Any) -> str | None:
 
     Decided from the type's module, so no optional library is imported to answer.
     """
-    if x is None or isinstance(x, (numbers.Number, str, bytes, list, tuple, dict)):
-        return None
+    if x is None or isinstance(x, (numbers.Number, str, bytes, list, tuple, dict, type)):
+        return None  # (a class, e.g. dtype=np.float32, has an unbound __array_namespace__)
     if isinstance(x, np.ndarray) or isinstance(x, np.generic):
         return "numpy"
     top = type(x).__module__.split(".")[0]
