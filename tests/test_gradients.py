@@ -323,3 +323,12 @@ def test_wasserstein_auction_and_sinkhorn_paths(p):
     np.testing.assert_allclose(wbs.grad.numpy() / s, wb.grad.numpy(), rtol=1e-4, atol=1e-8)
     with pytest.raises(NotImplementedError, match="method='exact'"):
         wasserstein(t(X, False), t(Y, False), a=t(np.full(N, 1.0 / N)), method="auction").backward()
+
+
+def test_second_derivatives_refuse():
+    u, v = np.array([0.0, 1.0, 3.0]), np.array([0.5, 2.0, 2.5])
+    with pytest.raises(NotImplementedError, match="second derivatives"):
+        autograd.hessian(lambda z: wasserstein_1d(z, v, p=2))(u)
+    tu = t(u)
+    with pytest.raises(NotImplementedError, match="second derivatives"):
+        torch.autograd.grad(wasserstein_1d(tu, t(v, False), p=2), tu, create_graph=True)

@@ -146,8 +146,13 @@ def _torch_scalar():
                                        device=device)
 
             @staticmethod
-            @torch.autograd.function.once_differentiable
             def backward(ctx, gout):
+                if torch.is_grad_enabled():  # create_graph=True: a second derivative is asked
+                    raise NotImplementedError(
+                        "second derivatives (create_graph=True, a gradient penalty on this "
+                        "gradient, a Hessian) of kantorovich's OT values are not available: "
+                        "their gradients are computed from the solver's answer, not traced "
+                        "(docs/gradients.md).")
                 node = ctx.node
                 flags = ctx.needs_input_grad[3:]
                 need = {nm for nm, ok in zip(node.names, flags) if ok}
@@ -176,6 +181,13 @@ def _ag_scalar():
             node = args[0]
             name = node.names[argnum - 1]
             shape = np.shape(args[argnum])
+            if any(is_box(a) for a in args[1:]):  # traced again: a second derivative
+                def refuse(g):
+                    raise NotImplementedError(
+                        "second derivatives (hessian, grad of grad) of kantorovich's OT values "
+                        "are not available: their gradients are computed from the solver's "
+                        "answer, not traced (docs/gradients.md).")
+                return refuse
             return lambda g: np.reshape(node.vjp(g, {name})[name], shape)
 
         defvjp_argnum(ot_value, make_vjp)
