@@ -230,6 +230,16 @@ def test_unconverged_gradient_warns_with_the_knob():
         r.objective.backward()
 
 
+def test_uncertified_emd_gradient_warns():
+    Mt = t(np.random.default_rng(0).uniform(size=(30, 30)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)  # the solver's own warning
+        r = emd(None, None, Mt, max_iter=80)  # stopped feasible but not optimal
+    assert not r.certified
+    with pytest.warns(ConvergenceWarning, match=r"max_iter"):
+        r.value.backward()
+
+
 def test_functions_without_a_rule():
     from kantorovich.divergences import kl_divergence
 
