@@ -50,7 +50,7 @@ def _check(out, ref, kind, dtype, *, scalar):
         if scalar:
             assert tuple(out.shape) == ()
     if kind == "torch":
-        assert not out.requires_grad  # detached until gradients are supported
+        assert not out.requires_grad  # arrays of a result are detached (values: see below)
     tol = 1e-5 if dtype == "float32" else 1e-12
     np.testing.assert_allclose(_host(out), ref, rtol=tol, atol=tol)
 
@@ -68,6 +68,10 @@ CASES = {
     "estimate_kl": ("divergences", lambda f, m: f(m(X2), m(Y2), rng=0, n_boot=0), None),
 }
 
+#: functions whose value is differentiable (kantorovich._autodiff)
+DIFFERENTIABLE = {"wasserstein_1d", "wasserstein_1d_plan", "sliced_wasserstein", "emd", "wasserstein",
+                  "sinkhorn"}
+
 
 @pytest.mark.parametrize("lib", sorted(LIBS))
 @pytest.mark.parametrize("fname", sorted(CASES))
@@ -81,6 +85,9 @@ def test_caller_type_back(fname, lib):
     out = call(f, make)
     ref_value = getattr(ref, "value", ref)
     out_value = getattr(out, "value", out)
+    if lib == "torch_grad" and fname in DIFFERENTIABLE:
+        assert out_value.requires_grad  # a node of the caller's graph (tests/test_gradients.py)
+        out_value = out_value.detach()
     # float32 inputs are float32-rounded data: compare against numpy on the same rounded data
     if dtype == "float32":
         ref = call(f, lambda a: np.asarray(a, dtype=np.float32).astype(np.float64))
@@ -184,3 +191,13 @@ def test_torch_cuda_handover_is_a_cupy_view():
 def test_dtype_arguments_are_not_arrays():
     assert kind_of(np.float32) is None and kind_of(np.dtype("float32")) is None
     assert caller(np.ones(3), np.float32, torch.float32).direct
+
+
+def test_dtype_classes_are_neutral():
+    """``dtype=np.float32`` (a class, whose ``__array_namespace__`` is unbound) is no array."""
+    from kantorovich.ot import sinkhorn
+
+    assert kind_of(np.float32) is None and caller(np.float32).direct
+    M = np.abs(X1[:6, None] - Y1[None, :5])
+    r = sinkhorn(None, None, M, eps=0.5, dtype=np.float32)
+    assert r.f.dtype == np.float32

@@ -22,8 +22,11 @@ Float32 in gives float32 out; the kernels may accumulate wider (float64 sums ove
 data) where that is what makes the value right, and cast on the way out. A ``dtype=``
 argument, where a function has one, sets the output dtype instead.
 
-A torch tensor that requires grad is accepted and its data used; the result is detached from
-the graph (no gradient flows back through these functions yet).
+Gradients: when a torch input requires grad, or an input is an ``autograd`` box, the call goes
+through :func:`kantorovich._autodiff.call`, which runs the solver on detached views and makes
+the OT values (``value``, ``objective``) nodes of the caller's graph, differentiated by the
+envelope theorem from the returned potentials and plan (implicitly for ``sinkhorn(...).value``;
+docs/gradients.md). Functions without a gradient rule give detached torch results.
 
 Calls with only numpy arrays, lists and Python numbers in float64 (or integer) take the direct
 path: the function runs exactly as written, with no conversion at all.
@@ -39,6 +42,8 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np
+
+from . import _autodiff
 
 __all__ = ["Caller", "caller", "to_kernel", "from_kernel", "wrap_result", "interop", "kind_of"]
 
@@ -98,7 +103,7 @@ class Caller:
     device_key : comparable text form of ``device`` ("cpu", "cuda:0", ...)
     dtype : the floating dtype of the output in the caller's namespace, or None for float64
         numpy (the direct path)
-    requires_grad : a torch input requires grad (the result is detached)
+    requires_grad : a torch input requires grad (see :mod:`kantorovich._autodiff`)
     """
 
     kind: str = "numpy"
@@ -139,6 +144,7 @@ def caller(*args: Any, names: tuple[str, ...] | None = None) -> Caller:
     found: list[tuple[str, Caller, str]] = []
     for i, a in enumerate(args):
         name = names[i] if names is not None and i < len(names) else f"argument {i}"
+        a = _autodiff.value_of(a)  # an autograd box counts as the array it holds
         c = getattr(a, "_caller", None)
         if isinstance(c, Caller):
             found.append((name, c, c.kind))
@@ -146,6 +152,11 @@ def caller(*args: Any, names: tuple[str, ...] | None = None) -> Caller:
         kind = kind_of(a)
         if kind is None:
             continue
+        if kind == "jax" and type(a).__name__.endswith("Tracer"):
+            raise TypeError(
+                f"`{name}` is a JAX tracer (inside jax.grad, jit or vmap): the solvers need "
+                "concrete arrays and cannot be traced by JAX; call them outside the "
+                "transformation, or take gradients with torch or autograd (docs/gradients.md).")
         found.append((name, _single(a, kind), kind))
     if not found:
         return NUMPY
@@ -361,6 +372,10 @@ def interop(fn: Callable) -> Callable:
     def wrapper(*args, **kwargs):
         names = tuple(params[i] if i < len(params) else f"argument {i}" for i in range(len(args)))
         c = caller(*args, *kwargs.values(), names=names + tuple(kwargs))
+        if _autodiff.wants_grad(c.requires_grad, args, kwargs):
+            out = _autodiff.call(fn, args, kwargs, c)
+            if out is not NotImplemented:
+                return out
         if c.direct:
             return fn(*args, **kwargs)
         if has_dtype and kwargs.get("dtype") is not None:

@@ -73,6 +73,25 @@ def check_dense_memory(n: int, m: int, itemsize: int, *, device: str = "cpu", co
         )
 
 
+def _adopt(geom, *arrays, names):
+    """The caller's arrays (torch, JAX, array-API, autograd boxes) as numpy / CuPy data.
+
+    Records on ``geom`` where they came from (``_caller``, so that the solvers give their
+    results back in that library; numpy and CuPy input record nothing: the solvers take them
+    natively, as before) and the inputs that carry gradients (``_leaves``: torch tensors that
+    require grad, autograd boxes), which :mod:`kantorovich._autodiff` differentiates.
+    """
+    from .._autodiff import differentiable, value_of
+    from .._backend import caller, to_kernel
+
+    plain = tuple(value_of(a) for a in arrays)
+    c = caller(*plain, names=names)
+    if c.kind not in ("numpy", "cupy"):
+        geom._caller = c
+    geom._leaves = {k: a for k, a in zip(names, arrays) if differentiable(a)}
+    return tuple(to_kernel(a) for a in plain)
+
+
 class DenseGeometry:
     """An explicit cost matrix ``C`` of shape ``(n, m)`` (numpy or CuPy).
 
@@ -95,6 +114,7 @@ class DenseGeometry:
     kind = "dense"
 
     def __init__(self, M: Any, *, dtype=None):
+        (M,) = _adopt(self, M, names=("M",))
         self.C = check_cost_matrix(M, "M", dtype=check_float_dtype(dtype))
 
     @classmethod
@@ -184,6 +204,7 @@ class PointCloud:
     kind = "pointcloud"
 
     def __init__(self, x: Any, y: Any, cost: str | float = "sqeuclidean", *, dtype=None):
+        x, y = _adopt(self, x, y, names=("x", "y"))
         self.x, self.y = check_sample_pair(x, y, dtype=check_float_dtype(dtype))
         if isinstance(cost, str):
             if cost not in _COSTS:

@@ -1,0 +1,869 @@
+"""Gradients of OT values for torch and numpy-autodiff (``autograd``), by the envelope theorem.
+
+The solvers run on numpy (or CuPy) data and are never traced. What makes a value
+differentiable is a first-order optimality argument: at the optimum, the derivative of an
+optimal value with respect to the problem data is the derivative of the Lagrangian at the
+optimal primal/dual pair (Danskin's / the envelope theorem). So the gradients are built after
+the solve from what the solver returns -- the potentials ``f, g`` and the plan ``P`` -- plus
+one O(n + m)-memory pass over the cost for point clouds. The one value that is not an optimal
+value, ``sinkhorn(...).value`` = <P, C>, is differentiated implicitly instead (the adjoint of
+the Sinkhorn fixed point, :func:`sinkhorn_value_grads`). See docs/gradients.md for the
+formulas and conventions.
+
+Mechanism (:func:`call`, entered from :func:`kantorovich._backend.interop` when a torch input
+requires grad or an input is an ``autograd`` box):
+
+1. the differentiable inputs ("leaves") are collected: array arguments (``a``, ``b``, ``M``,
+   ``u_values`` ...) and the arrays a geometry was built from (``PointCloud(x, y)`` keeps
+   ``x`` and ``y``, ``DenseGeometry(M)`` keeps ``M``);
+2. the solver runs once on detached numpy views (exactly the numbers of a plain call);
+3. each differentiable scalar of the result (``value``, ``objective``) becomes a node of the
+   caller's graph: a :class:`torch.autograd.Function` output, or an ``autograd`` primitive.
+   Its backward pass computes the gradients lazily, only for the leaves that need them, from
+   the saved result, and scales them by the incoming cotangent.
+
+Functions without a rule here give detached torch results (as before) and refuse ``autograd``
+boxes with a TypeError.
+"""
+
+from __future__ import annotations
+
+import copy
+import inspect
+import warnings
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+import numpy as np
+
+from .exceptions import ConvergenceWarning
+
+__all__ = [
+    "call",
+    "differentiable",
+    "is_box",
+    "pointcloud_grads",
+    "sinkhorn_value_grads",
+    "value_of",
+    "wants_grad",
+]
+
+_EXP_CLIP = 700.0
+
+
+# ----------------------------------------------------------------------------- leaves
+def is_box(v: Any) -> bool:
+    """True for an ``autograd`` tracer box (e.g. ``ArrayBox``), without importing autograd."""
+    return type(v).__module__.startswith("autograd.") and hasattr(v, "_value")
+
+
+def value_of(v: Any) -> Any:
+    """The plain value inside an ``autograd`` box (nested boxes unwrapped), else ``v``."""
+    while is_box(v):
+        v = v._value
+    return v
+
+
+def differentiable(v: Any) -> bool:
+    """A torch tensor that requires grad, or an ``autograd`` box."""
+    if is_box(v):
+        return True
+    return bool(getattr(v, "requires_grad", False)) and type(v).__module__.split(".")[0] == "torch"
+
+
+def wants_grad(requires_grad: bool, args: tuple, kwargs: dict) -> bool:
+    """Whether a call must go through :func:`call`: a torch input requires grad, or an input
+    (or an input geometry's data) is an ``autograd`` box. Cheap: attribute checks only."""
+    if requires_grad:
+        return True
+    for v in (*args, *kwargs.values()):
+        if is_box(v):
+            return True
+        leaves = getattr(v, "_leaves", None)
+        if leaves and any(is_box(t) for t in leaves.values()):
+            return True
+    return False
+
+
+def _host64(v: Any) -> np.ndarray | None:
+    if v is None:
+        return None
+    if hasattr(v, "get") and type(v).__module__.split(".")[0] == "cupy":
+        v = v.get()
+    return np.asarray(v, dtype=np.float64)
+
+
+# ----------------------------------------------------------------------------- graph nodes
+class _Node:
+    """One differentiable output: its value, its leaves, and the lazily computed unit gradients
+    ``d value / d leaf`` (cached per leaf). ``grads`` is a function of the set of leaf names
+    needed, or a message: the reason there is no gradient (raised as NotImplementedError by
+    the backward pass; the forward value is still returned). Only scalar outputs have
+    gradient functions (array outputs, the batches of wasserstein_1d, carry a message)."""
+
+    def __init__(self, value: Any, names: tuple[str, ...], grads: Callable | str,
+                 warn: str | None = None):
+        self.value = value
+        self.names = names
+        self._grads = grads
+        self._warn = warn
+        self._cache: dict[str, np.ndarray] = {}
+
+    def vjp(self, gbar: Any, need: set[str]) -> dict[str, np.ndarray]:
+        """``gbar * d value / d leaf`` for the leaves in ``need``."""
+        if isinstance(self._grads, str):
+            raise NotImplementedError(self._grads)
+        missing = need - self._cache.keys()
+        if missing:
+            self._cache.update(self._grads(missing))
+            self._warned()
+        g = float(gbar)
+        return {k: g * self._cache[k] for k in need}
+
+    def _warned(self):
+        if self._warn is not None:
+            warnings.warn(self._warn, ConvergenceWarning, stacklevel=4)
+
+
+_TORCH_FN = None
+_AG_PRIM = None
+
+
+def _torch_scalar():
+    global _TORCH_FN
+    if _TORCH_FN is None:
+        import torch
+
+        class OTValue(torch.autograd.Function):
+            """An OT value computed by a kantorovich solver; its backward pass is the
+            envelope (or implicit) gradient of kantorovich._autodiff."""
+
+            @staticmethod
+            def forward(ctx, node, dtype, device, *leaves):
+                ctx.node = node
+                ctx.metas = [(tuple(t.shape), t.dtype, t.device) for t in leaves]
+                return torch.as_tensor(np.array(node.value, dtype=np.float64), dtype=dtype,
+                                       device=device)
+
+            @staticmethod
+            def backward(ctx, gout):
+                if torch.is_grad_enabled():  # create_graph=True: a second derivative is asked
+                    raise NotImplementedError(
+                        "second derivatives (create_graph=True, a gradient penalty on this "
+                        "gradient, a Hessian) of kantorovich's OT values are not available: "
+                        "their gradients are computed from the solver's answer, not traced "
+                        "(docs/gradients.md).")
+                node = ctx.node
+                flags = ctx.needs_input_grad[3:]
+                need = {nm for nm, ok in zip(node.names, flags) if ok}
+                gbar = gout.detach().cpu().numpy() if gout.ndim else float(gout)
+                grads = node.vjp(gbar, need) if need else {}
+                out = [None, None, None]
+                for nm, ok, (shape, dt, dev) in zip(node.names, flags, ctx.metas):
+                    out.append(torch.as_tensor(np.asarray(grads[nm]).reshape(shape), dtype=dt,
+                                               device=dev) if ok else None)
+                return tuple(out)
+
+        _TORCH_FN = OTValue
+    return _TORCH_FN
+
+
+def _ag_scalar():
+    global _AG_PRIM
+    if _AG_PRIM is None:
+        from autograd.extend import defvjp_argnum, primitive
+
+        @primitive
+        def ot_value(node, *leaves):
+            return node.value
+
+        def make_vjp(argnum, ans, args, kwargs):
+            node = args[0]
+            name = node.names[argnum - 1]
+            shape = np.shape(args[argnum])
+            if any(is_box(a) for a in args[1:]):  # traced again: a second derivative
+                def refuse(g):
+                    raise NotImplementedError(
+                        "second derivatives (hessian, grad of grad) of kantorovich's OT values "
+                        "are not available: their gradients are computed from the solver's "
+                        "answer, not traced (docs/gradients.md).")
+                return refuse
+            return lambda g: np.reshape(node.vjp(g, {name})[name], shape)
+
+        defvjp_argnum(ot_value, make_vjp)
+        _AG_PRIM = ot_value
+    return _AG_PRIM
+
+
+def _attach(value: Any, leaves: dict[str, Any], grads: Callable | str, c, *, warn=None):
+    """``value`` as a node of the caller's graph (torch or autograd), depending on ``leaves``."""
+    node = _Node(value, tuple(leaves), grads, warn)
+    objs = tuple(leaves.values())
+    if any(is_box(t) for t in objs):
+        return _ag_scalar()(node, *objs)
+    import torch
+
+    dtype = c.dtype if c.dtype is not None else torch.float64
+    device = c.device if c.device is not None else "cpu"
+    return _torch_scalar().apply(node, dtype, device, *objs)
+
+
+# ----------------------------------------------------------------------------- entry point
+def call(fn: Callable, args: tuple, kwargs: dict, c) -> Any:
+    """Run ``fn`` with differentiable outputs (see the module docstring), or return
+    ``NotImplemented`` when ``fn`` has no gradient rule and no ``autograd`` box is involved
+    (the caller then runs the ordinary, detached path)."""
+    from ._backend import to_kernel, wrap_result
+
+    rule = _RULES.get(getattr(fn, "__name__", ""))
+    if rule is None or not getattr(fn, "__module__", "").startswith("kantorovich.ot"):
+        for v in (*args, *kwargs.values()):
+            if is_box(v) or any(is_box(t) for t in (getattr(v, "_leaves", None) or {}).values()):
+                raise TypeError(
+                    f"{getattr(fn, '__name__', 'this function')} has no gradient: it was called "
+                    "with an autograd ArrayBox. Differentiable are sinkhorn (value, objective), "
+                    "sinkhorn_divergence, emd, wasserstein, wasserstein_1d(_plan) and "
+                    "sliced_wasserstein (see docs/gradients.md).")
+        return NotImplemented
+    sig = inspect.signature(fn)
+    orig = sig.bind(*args, **kwargs).arguments
+    leaves: dict[str, Any] = {}
+    for pname in rule.params:
+        v = orig.get(pname)
+        if v is None and pname in orig.get("kwargs", {}):
+            v = orig["kwargs"][pname]
+        geo = getattr(v, "_leaves", None)
+        if geo is not None and not isinstance(v, (np.ndarray,)) and hasattr(v, "kind"):
+            for k, t in geo.items():
+                if differentiable(t):
+                    leaves[k if v.kind == "pointcloud" else rule.alias.get(pname, pname)] = t
+        elif differentiable(v):
+            leaves[rule.alias.get(pname, pname)] = v
+    kargs = tuple(to_kernel(value_of(a)) for a in args)
+    kkw = {k: to_kernel(value_of(v)) for k, v in kwargs.items()}
+    ba = sig.bind(*kargs, **kkw)
+    ba.apply_defaults()
+    state = rule.prepare(ba.arguments)
+    res = fn(*ba.args, **ba.kwargs)
+    out = wrap_result(rule.finish(res, state), c)
+    if not leaves:
+        return out
+    fields, warn = rule.grads(res, ba.arguments, state, set(leaves))
+    import dataclasses
+
+    if None in fields:  # the function returns the bare value
+        return _attach(res, leaves, fields[None], c, warn=warn)
+    changes = {}
+    for name, grads in fields.items():
+        changes[name] = _attach(getattr(res, name), leaves, grads, c, warn=warn)
+    return dataclasses.replace(out, **changes)
+
+
+class _Rule:
+    """What one function needs: its differentiable parameters, a pre-call hook, and the
+    gradient functions of its outputs."""
+
+    params: tuple[str, ...] = ()
+    alias: ClassVar[dict[str, str]] = {}
+
+    def prepare(self, args: dict) -> Any:
+        return None
+
+    def finish(self, res, state):
+        return res
+
+    def grads(self, res, args: dict, state, leaves: set[str]):
+        raise NotImplementedError
+
+
+# ----------------------------------------------------------------------------- shared maths
+def _weights(w: Any, size: int, name: str) -> np.ndarray:
+    from ._validation import check_weights
+
+    if w is None:
+        return np.full(size, 1.0 / size)
+    return check_weights(_host64(w), name, n=size)
+
+
+def _centred(f: np.ndarray) -> np.ndarray:
+    """The projection of a potential on the tangent of the simplex (sum zero), as POT's
+    ``emd2`` returns its weight gradients: the value changes by <f, da> for every da of total
+    zero, and a constant added to f changes nothing there."""
+    return f - f.mean()
+
+
+def _normalised(f: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """The exact derivative of V(w / sum w) given dV/d(w/sum w) = f: (f - <w/sum w, f>) / sum w."""
+    s = float(w.sum())
+    return (f - float(np.dot(w / s, f))) / s
+
+
+def _cost_coef(sq: np.ndarray, p: float) -> np.ndarray:
+    """d|t|^p/dt = coef * t with coef = p |t|^(p-2) (0 where t = 0 and p < 2: a subgradient)."""
+    if p == 2.0:
+        return np.full_like(sq, 2.0)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        out = p * sq ** (p / 2.0 - 1.0)
+    return np.where(sq > 0, out, 0.0)
+
+
+def _dense_cost_grads(x, y, P, p, need_x=True, need_y=True):
+    """sum_j P_ij d c(x_i, y_j)/dx_i and sum_i P_ij d c(x_i, y_j)/dy_j for c = |x - y|^p, by
+    row blocks (the plan P is a dense (n, m) array here)."""
+    n, m = P.shape
+    d = x.shape[1]
+    gx = np.zeros((n, d)) if need_x else None
+    gy = np.zeros((m, d)) if need_y else None
+    step = max(1, (1 << 20) // max(1, m * d))
+    for i0 in range(0, n, step):
+        i1 = min(n, i0 + step)
+        diff = x[i0:i1, None, :] - y[None, :, :]
+        W = P[i0:i1] * _cost_coef(np.einsum("ijk,ijk->ij", diff, diff), p)
+        t = np.einsum("ij,ijk->ik", W, diff) if need_x else None
+        if need_x:
+            gx[i0:i1] = t
+        if need_y:
+            gy -= np.einsum("ij,ijk->jk", W, diff)
+    return gx, gy
+
+
+def _pc_kernel():
+    """The numba pass of :func:`pointcloud_grads` (:mod:`.ot._kernels.grad_numba`)."""
+    from .ot._kernels import grad_numba
+
+    return grad_numba.grad_envelope
+
+
+def pointcloud_grads(x, y, a, b, f, g, eps, p, *, need_x=True, need_y=True):
+    """Gradients of a point-cloud OT_eps with respect to the points, O(n + m) memory.
+
+    With the entropic plan ``P_ij = a_i b_j exp((f_i + g_j - C_ij)/eps)`` and
+    ``C_ij = |x_i - y_j|^p``::
+
+        dOT/dx_i =  sum_j P_ij p |x_i - y_j|^(p-2) (x_i - y_j)
+        dOT/dy_j = -sum_i P_ij p |x_i - y_j|^(p-2) (x_i - y_j)
+
+    (for p = 2: ``2 (a_i x_i - sum_j P_ij y_j)`` when the rows of P sum to a). One pass over
+    the n x m pairs per side, recomputing C_ij and P_ij on the fly (numba, rows in
+    parallel); nothing n x m is stored. Returns ``(gx, gy)`` (None where not needed).
+    """
+    x = np.ascontiguousarray(_host64(x))
+    y = np.ascontiguousarray(_host64(y))
+    a, b, f, g = (_host64(t) for t in (a, b, f, g))
+    with np.errstate(divide="ignore"):
+        fa = np.maximum(f + eps * np.log(a), -1e300)  # zero weight: -1e300, finite for fastmath
+        gb = np.maximum(g + eps * np.log(b), -1e300)
+    k = _pc_kernel()
+    chunks = lambda n: max(1, min(n, 64))  # row chunks: one buffer of m each, split over threads
+    gx = gy = None
+    if need_x:
+        gx = np.zeros(x.shape)
+        k(x, np.ascontiguousarray(y.T), fa, gb, 1.0 / float(eps), float(p), gx, chunks(x.shape[0]))
+    if need_y:
+        gy = np.zeros(y.shape)
+        k(y, np.ascontiguousarray(x.T), gb, fa, 1.0 / float(eps), float(p), gy, chunks(y.shape[0]))
+    return gx, gy
+
+
+# ----------------------------------------------------------------------------- implicit
+def _rows_kernels():
+    """The numba passes of the implicit gradient (:mod:`.ot._kernels.grad_numba`)."""
+    from .ot._kernels import grad_numba
+
+    return grad_numba.rowsums, grad_numba.grad_implicit
+
+
+def _pcg(apply, rhs, diag, tol, max_iter):
+    """Jacobi-preconditioned conjugate gradients for a symmetric positive semi-definite system
+    with a consistent right-hand side; returns (solution, relative residual, converged) and
+    records the number of steps in ``_pcg.last_iter``."""
+    inv = np.where(diag > 0, 1.0 / np.where(diag > 0, diag, 1.0), 0.0)
+    z = np.zeros_like(rhs)
+    res = rhs.copy()
+    nrm0 = float(np.linalg.norm(rhs))
+    if nrm0 == 0.0:
+        return z, 0.0, True
+    s = inv * res
+    d = s.copy()
+    rs = float(res @ s)
+    rel = 1.0
+    for it in range(1, max_iter + 1):
+        _pcg.last_iter = it
+        Ad = apply(d)
+        dAd = float(d @ Ad)
+        if not dAd > 0.0:
+            break
+        alpha = rs / dAd
+        z += alpha * d
+        res -= alpha * Ad
+        rel = float(np.linalg.norm(res)) / nrm0
+        if rel < tol:
+            return z, rel, True
+        s = inv * res
+        rs_new = float(res @ s)
+        d = s + (rs_new / rs) * d
+        rs = rs_new
+    return z, rel, rel < tol
+
+
+#: relative residual and iteration cap of the implicit solve behind sinkhorn(...).value
+IMPLICIT_TOL = 1e-12
+IMPLICIT_MAX_ITER = 2000
+
+
+def sinkhorn_value_grads(geom, a, b, f, g, eps, need, names=None):
+    """Gradients of the entropic transport cost V = <P, C> (``sinkhorn(...).value``) by implicit
+    differentiation of the Sinkhorn fixed point (O(n + m) memory for a point cloud).
+
+    The potentials solve ``P 1 = a``, ``P^T 1 = b`` with ``P_ij = a_i b_j exp((f_i + g_j - C_ij)/eps)``.
+    With the multipliers ``(lam, mu)`` of these constraints, the solution of the (n + m)
+    positive semi-definite system (null vector (1, -1))::
+
+        diag(P 1) lam + P mu    = (P o C) 1
+        P^T lam + diag(P^T 1) mu = (P o C)^T 1
+
+    the adjoint method gives::
+
+        dV/da = lam,   dV/db = mu,   dV/dC_ij = P_ij (1 + (lam_i + mu_j - C_ij)/eps),
+
+    and the point gradients through dC/dx. Solved by Jacobi-preconditioned conjugate
+    gradients, two passes over the pairs per iteration (one Sinkhorn iteration's work).
+    Returns (dict of gradients, relative residual, converged).
+    """
+    names = names or {k: k for k in ("a", "b", "M", "x", "y")}
+    f, g = _host64(f), _host64(g)
+    out = {}
+    if geom.kind == "pointcloud":
+        x = np.ascontiguousarray(_host64(geom.x))
+        y = np.ascontiguousarray(_host64(geom.y))
+        xT, yT = np.ascontiguousarray(x.T), np.ascontiguousarray(y.T)
+        with np.errstate(divide="ignore"):
+            fa = np.maximum(f + eps * np.log(a), -1e300)
+            gb = np.maximum(g + eps * np.log(b), -1e300)
+        sums, gradk = _rows_kernels()
+        n, m = x.shape[0], y.shape[0]
+        p, ie = float(geom.p), 1.0 / float(eps)
+
+        def rows(v):
+            s0, s1, s2 = np.zeros(n), np.zeros(n), np.zeros(n)
+            sums(x, yT, fa, gb, ie, p, v, s0, s1, s2, min(n, 64))
+            return s0, s1, s2
+
+        def cols(u):
+            s0, s1, s2 = np.zeros(m), np.zeros(m), np.zeros(m)
+            sums(y, xT, gb, fa, ie, p, u, s0, s1, s2, min(m, 64))
+            return s0, s1, s2
+
+        ra, _, r = rows(np.zeros(m))
+        rb, _, s = cols(np.zeros(n))
+        matvec = lambda v: rows(v)[1]
+        rmatvec = lambda u: cols(u)[1]
+    else:
+        C = _host64(geom.C)
+        P = _dense_plan(C, a, b, f, g, eps)
+        n, m = P.shape
+        PC = P * C
+        ra, rb, r, s = P.sum(1), P.sum(0), PC.sum(1), PC.sum(0)
+        matvec = lambda v: P @ v
+        rmatvec = lambda u: P.T @ u
+
+    def apply(z):
+        lam, mu = z[:n], z[n:]
+        return np.concatenate([ra * lam + matvec(mu), rmatvec(lam) + rb * mu])
+
+    z, rel, ok = _pcg(apply, np.concatenate([r, s]), np.concatenate([ra, rb]), IMPLICIT_TOL,
+                      IMPLICIT_MAX_ITER)
+    lam, mu = z[:n], z[n:]
+    if names["a"] in need:
+        out[names["a"]] = _centred(lam)
+    if names["b"] in need:
+        out[names["b"]] = _centred(mu)
+    if geom.kind == "pointcloud":
+        if names["x"] in need:
+            gx = np.zeros(x.shape)
+            gradk(x, yT, fa, gb, ie, p, lam, mu, gx)
+            out[names["x"]] = gx
+        if names["y"] in need:
+            gy = np.zeros(y.shape)
+            gradk(y, xT, gb, fa, ie, p, mu, lam, gy)
+            out[names["y"]] = gy
+    elif names["M"] in need:
+        out[names["M"]] = P * (1.0 + (lam[:, None] + mu[None, :] - C) / eps)
+    return out, rel, ok
+
+
+# ----------------------------------------------------------------------------- sinkhorn
+def _warn_implicit(rel: float) -> None:
+    warnings.warn(
+        f"the implicit solve for the gradient of the entropic transport cost <P, C> stopped at a "
+        f"relative residual of {rel:.3g} (> {IMPLICIT_TOL:g} after at most {IMPLICIT_MAX_ITER} "
+        "conjugate-gradient steps); the gradient is approximate. A larger `eps` conditions it "
+        "better; sinkhorn(...).objective and sinkhorn_divergence need no solve.",
+        ConvergenceWarning, stacklevel=6)
+
+
+def _unconverged(name: str, r) -> str:
+    last = r.marginal_error[-1] if r.marginal_error else float("nan")
+    return (f"the gradient of {name} comes from the potentials, which are optimal only at "
+            f"convergence, and this solve did not converge (marginal error {last:.3g} > `tol`"
+            f"={r.info.get('tol', float('nan')):g}); increase `max_iter` (or `eps`) until "
+            "converged=True.")
+
+
+def _sinkhorn_parts(a, b, geom_arg):
+    """(geometry kind, cost data, a, b as the solver uses them: b rescaled to a's mass)."""
+    from .ot._geometry import PointCloud, as_geometry
+
+    geom = geom_arg if isinstance(geom_arg, PointCloud) else as_geometry(geom_arg)
+    n, m = geom.shape
+    aw = _weights(a, n, "a")
+    bw = _weights(b, m, "b")
+    bw = bw * (aw.sum() / bw.sum())
+    return geom, aw, bw
+
+
+def _dense_plan(C, a, b, f, g, eps):
+    e = np.minimum((_host64(f)[:, None] + _host64(g)[None, :] - _host64(C)) / eps, _EXP_CLIP)
+    return a[:, None] * b[None, :] * np.exp(e)
+
+
+def _ot_eps_grads(geom, a, b, r, leaves, names):
+    """Unit gradients of one OT_eps (a SinkhornResult r) for the leaves in ``leaves``;
+    ``names`` maps the roles ("a", "b", "M", "x", "y") to leaf names."""
+    out = {}
+    f, g = _host64(r.f), _host64(r.g)
+    if names.get("a") in leaves:
+        out[names["a"]] = _centred(f)
+    if names.get("b") in leaves:
+        out[names["b"]] = _centred(g)
+    if geom.kind == "pointcloud":
+        nx, ny = names.get("x") in leaves, names.get("y") in leaves
+        if nx or ny:
+            gx, gy = pointcloud_grads(geom.x, geom.y, a, b, f, g, r.eps, geom.p, need_x=nx, need_y=ny)
+            if nx:
+                out[names["x"]] = gx
+            if ny:
+                out[names["y"]] = gy
+    elif names.get("M") in leaves:
+        out[names["M"]] = _dense_plan(geom.C, a, b, f, g, r.eps)
+    return out
+
+
+class _Sinkhorn(_Rule):
+    params = ("a", "b", "M_or_geometry")
+    alias: ClassVar[dict[str, str]] = {"M_or_geometry": "M"}
+
+    def grads(self, res, args, state, leaves):
+        roles = {"a": "a", "b": "b", "M": "M", "x": "x", "y": "y"}
+
+        def objective(need):  # lazily: a dense cost is validated again only when asked
+            geom, aw, bw = _sinkhorn_parts(args["a"], args["b"], args["M_or_geometry"])
+            return _ot_eps_grads(geom, aw, bw, res, need, roles)
+
+        def value(need):  # <P, C>: implicit differentiation of the fixed point
+            geom, aw, bw = _sinkhorn_parts(args["a"], args["b"], args["M_or_geometry"])
+            out, rel, ok = sinkhorn_value_grads(geom, aw, bw, res.f, res.g, res.eps, need)
+            if not ok:
+                _warn_implicit(rel)
+            return out
+
+        warn = None if res.converged else _unconverged("sinkhorn", res)
+        return {"objective": objective, "value": value}, warn
+
+
+class _SinkhornDivergence(_Rule):
+    params = ("a", "b", "M_or_geometry", "M_aa", "M_bb")
+    alias: ClassVar[dict[str, str]] = {"M_or_geometry": "M"}
+
+    def grads(self, res, args, state, leaves):
+        from .ot._geometry import PointCloud, as_geometry
+
+        def value(need):  # lazily: the geometries are rebuilt only when a gradient is asked
+            geom, aw, bw = _sinkhorn_parts(args["a"], args["b"], args["M_or_geometry"])
+            ba = _weights(args["b"], geom.shape[1], "b")
+            if isinstance(geom, PointCloud):
+                g_aa = PointCloud(geom.x, geom.x, cost=geom.p)
+                g_bb = PointCloud(geom.y, geom.y, cost=geom.p)
+            else:
+                g_aa, g_bb = as_geometry(args["M_aa"]), as_geometry(args["M_bb"])
+            ab = _ot_eps_grads(geom, aw, bw, res.ot_ab, need,
+                               {"a": "a", "b": "b", "M": "M", "x": "x", "y": "y"})
+            # OT_eps(a, a) depends on a (and x) through both of its arguments
+            twins = {k + "2" for k in ("a", "b", "x", "y") if k in need}
+            aa = _ot_eps_grads(g_aa, aw, aw, res.ot_aa, need | twins,
+                               {"a": "a", "b": "a2", "M": "M_aa", "x": "x", "y": "x2"})
+            bb = _ot_eps_grads(g_bb, ba, ba, res.ot_bb, need | twins,
+                               {"a": "b2", "b": "b", "M": "M_bb", "x": "y2", "y": "y"})
+            out = {}
+            for k in need:
+                if k in ("M_aa", "M_bb"):
+                    out[k] = -0.5 * (aa if k == "M_aa" else bb)[k]
+                    continue
+                t = ab.get(k, 0.0)
+                if k in ("a", "x"):
+                    t = t - 0.5 * (aa[k] + aa[k + "2"])
+                if k in ("b", "y"):
+                    t = t - 0.5 * (bb[k] + bb[k + "2"])
+                out[k] = t
+            return out
+
+        bad = [r for r in (res.ot_ab, res.ot_aa, res.ot_bb) if not r.converged]
+        warn = _unconverged("sinkhorn_divergence", bad[0]) if bad else None
+        return {"value": value}, warn
+
+
+# ----------------------------------------------------------------------------- emd
+class _EMD(_Rule):
+    params = ("a", "b", "M")
+
+    def prepare(self, args):
+        keep = args["return_plan"]
+        args["return_plan"] = True  # the plan is the gradient in M (computed anyway)
+        return keep
+
+    def finish(self, res, keep):
+        import dataclasses
+
+        return res if keep else dataclasses.replace(res, plan=None)
+
+    def grads(self, res, args, state, leaves):
+        normalize = bool(args["normalize"])
+        n, m = res.info["n"], res.info["m"]
+
+        def value(need):
+            out = {}
+            f, g = _host64(res.f), _host64(res.g)
+            for k, pot, w, size in (("a", f, args["a"], n), ("b", g, args["b"], m)):
+                if k in need:
+                    out[k] = _normalised(pot, _weights(w, size, k)) if normalize else _centred(pot)
+            if "M" in need:
+                out["M"] = _host64(res.plan)
+            return out
+
+        warn = None
+        if not res.certified:
+            warn = (f"the gradient of emd comes from the plan and the potentials, which are optimal "
+                    f"only when certified, and this solve stopped with a duality gap of "
+                    f"{res.duality_gap:.3g}; increase `max_iter`.")
+        return {"value": value}, warn
+
+
+# ----------------------------------------------------------------------------- 1-D
+def _w1d_pp_grads(u, v, uw, vw, p, r=None):
+    """V = W_p^p and its gradients (du, dv, duw, dvw) for 1-D u, v (weights None = uniform),
+    from the north-west corner plan and its potentials (wasserstein_1d_plan)."""
+    from .ot._wasserstein_1d import wasserstein_1d_plan
+
+    if r is None and uw is None and vw is None and np.shape(u) == np.shape(v):
+        # equal sizes, uniform weights: the plan pairs the k-th smallest values (mass 1/n);
+        # no merge, and no weight gradients to give (the weights are not inputs)
+        u, v = _host64(u), _host64(v)
+        pu, pv = np.argsort(u), np.argsort(v)
+        t = u[pu] - v[pv]
+        n = u.shape[0]
+        dc = (np.sign(t) if p == 1.0 else t * _cost_coef(t * t, p)) / n
+        du, dv = np.empty(n), np.empty(n)
+        du[pu] = dc
+        dv[pv] = -dc
+        return float(np.mean(np.abs(t) ** p)), du, dv, None, None
+    if r is None:
+        r = wasserstein_1d_plan(u, v, uw, vw, p=p)
+    u, v = _host64(u), _host64(v)
+    P = r.plan
+    rows, cols, mass = np.asarray(P.row), np.asarray(P.col), np.asarray(P.data, dtype=np.float64)
+    t = u[rows] - v[cols]
+    dc = np.sign(t) if p == 1.0 else t * _cost_coef(t * t, p)
+    du = np.bincount(rows, mass * dc, minlength=u.shape[0])
+    dv = -np.bincount(cols, mass * dc, minlength=v.shape[0])
+    wu = np.ones(u.shape[0]) if uw is None else _host64(uw)
+    wv = np.ones(v.shape[0]) if vw is None else _host64(vw)
+    duw = _normalised(_host64(r.f), wu)
+    dvw = _normalised(_host64(r.g), wv)
+    return float(r.value) ** p, du, dv, duw, dvw
+
+
+def _root_coef(V: float, p: float) -> float:
+    """d V^(1/p) / dV (0 at V = 0 for p > 1, where W_p is not differentiable: a subgradient)."""
+    if p == 1.0:
+        return 1.0
+    return V ** (1.0 / p - 1.0) / p if V > 0 else 0.0
+
+
+_BATCH = ("gradients of wasserstein_1d are implemented for one pair of 1-D distributions; "
+          "for a batch, call it once per row (or sum the rows' values in a loop).")
+
+
+class _Wasserstein1D(_Rule):
+    params = ("u_values", "v_values", "u_weights", "v_weights")
+    field = None
+
+    def grads(self, res, args, state, leaves):
+        u, v, uw, vw = (args[k] for k in self.params)
+        if any(np.ndim(t) != 1 for t in (u, v, uw, vw) if t is not None):
+            return {self.field: _BATCH}, None
+        p = float(args["p"])
+        r = res if self.field == "value" else None
+
+        def value(need):
+            V, du, dv, duw, dvw = _w1d_pp_grads(u, v, uw, vw, p, r)
+            c = _root_coef(V, p)
+            g = dict(zip(self.params, (du, dv, duw, dvw)))
+            return {k: c * g[k] for k in need}
+
+        return {self.field: value}, None
+
+
+class _Wasserstein1DPlan(_Wasserstein1D):
+    field = "value"
+
+
+# ----------------------------------------------------------------------------- sliced
+class _Sliced(_Rule):
+    params = ("x", "y", "a", "b")
+
+    def prepare(self, args):
+        from ._validation import check_rng
+
+        gen = check_rng(args["rng"])
+        args["rng"] = gen  # the same generator object the function would use
+        return copy.deepcopy(gen)  # its state before the draw: the directions again
+
+    def grads(self, res, args, state, leaves):
+        from ._validation import check_sample_pair
+        from .ot._sliced import random_directions
+
+        xa, ya = check_sample_pair(_host64(args["x"]), _host64(args["y"]))
+        aw, bw = args["a"], args["b"]
+        L, p = int(args["n_projections"]), float(args["p"])
+
+        def value(need):
+            th = random_directions(L, xa.shape[1], copy.deepcopy(state))
+            acc = {"x": np.zeros(xa.shape), "y": np.zeros(ya.shape),
+                   "a": np.zeros(xa.shape[0]), "b": np.zeros(ya.shape[0])}
+            for t in th:
+                _, du, dv, da, db = _w1d_pp_grads(xa @ t, ya @ t, aw, bw, p)
+                acc["x"] += du[:, None] * t[None, :]
+                acc["y"] += dv[:, None] * t[None, :]
+                if da is not None:  # None: the uniform equal-size case, weights not inputs
+                    acc["a"] += da
+                    acc["b"] += db
+            c = _root_coef(float(res) ** p, p) / L  # SW = (mean_l W_l^p)^(1/p)
+            return {k: c * acc[k] for k in need}
+
+        return {None: value}, None
+
+
+# ----------------------------------------------------------------------------- wasserstein
+class _Wasserstein(_Rule):
+    params = ("x", "y", "a", "b")
+
+    def grads(self, res, args, state, leaves):
+        from ._validation import check_sample_pair
+        from .ot._wasserstein import _uniform
+
+        xa, ya = check_sample_pair(_host64(args["x"]), _host64(args["y"]))
+        n, m, d = xa.shape[0], ya.shape[0], xa.shape[1]
+        aw = _weights(args["a"], n, "a")
+        bw = _weights(args["b"], m, "b")
+        method = args["method"]
+        if method == "auto":  # the function's rule, on the same validated data
+            uniform = _uniform(None if args["a"] is None else aw / aw.sum()) and \
+                _uniform(None if args["b"] is None else bw / bw.sum())
+            method = ("1d" if d == 1 else "exact" if n * m <= args["exact_max_entries"]
+                      else "auction" if n == m and uniform else "sinkhorn")
+        solve = {"1d": _w_1d, "exact": _w_exact, "auction": _w_auction, "sinkhorn": _w_sinkhorn}[method]
+        p = float(args["p"])
+
+        def value(need):
+            return solve(xa, ya, aw, bw, p, args["eps"], need)
+
+        return {None: value}, None
+
+
+def _w_1d(xa, ya, aw, bw, p, eps, need):
+    V, du, dv, da, db = _w1d_pp_grads(xa[:, 0], ya[:, 0], aw, bw, p)
+    c = _root_coef(V, p)
+    g = {"x": du[:, None], "y": dv[:, None], "a": da, "b": db}
+    return {k: c * g[k] for k in need}
+
+
+def _w_exact(xa, ya, aw, bw, p, eps, need):
+    from .ot._emd import emd
+    from .ot._wasserstein import _cost_matrix
+
+    r = emd(aw / aw.sum(), bw / bw.sum(), _cost_matrix(xa, ya, p))
+    gx, gy = _dense_cost_grads(xa, ya, r.plan, p, "x" in need, "y" in need)
+    c = _root_coef(float(r.value), p)
+    g = {"x": gx, "y": gy, "a": _normalised(r.f, aw), "b": _normalised(r.g, bw)}
+    return {k: c * g[k] for k in need}
+
+
+def _scaled(xa, ya, p):
+    """The function's exact power-of-two rescaling: (2^-k x, 2^-k y, k)."""
+    from ._validation import pow2_exponent
+
+    k = pow2_exponent(xa, ya, power=p)
+    return (np.ldexp(xa, -k), np.ldexp(ya, -k), k) if k else (xa, ya, 0)
+
+
+def _w_auction(xa, ya, aw, bw, p, eps, need):
+    """The assignment's plan (a permutation, mass 1/n each): one pair per point."""
+    from .ot._auction import assignment
+
+    if need & {"a", "b"}:
+        raise NotImplementedError(
+            "wasserstein used the auction (uniform weights, n == m): its dual potentials are "
+            "not unique, so there is no weight gradient; pass method='exact' (or 'sinkhorn').")
+    xs, ys, _ = _scaled(xa, ya, p)
+    r = assignment(x=xs, y=ys, cost=p, backend="numba")
+    perm = np.asarray(_host64(r.perm)).astype(np.intp)
+    D = xs - ys[perm]
+    G = _cost_coef(np.einsum("ij,ij->i", D, D), p)[:, None] * D / xs.shape[0]
+    c = _root_coef(float(r.value), p)  # W = 2^k V_s^(1/p); dx_s/dx = 2^-k cancels the 2^k
+    out = {}
+    if "x" in need:
+        out["x"] = c * G
+    if "y" in need:
+        gy = np.zeros(ys.shape)
+        gy[perm] = -G
+        out["y"] = c * gy
+    return out
+
+
+def _w_sinkhorn(xa, ya, aw, bw, p, eps, need):
+    """The Sinkhorn path: W = <P_eps, C>^(1/p), its gradient by implicit differentiation."""
+    from .ot._geometry import PointCloud
+    from .ot._sinkhorn import sinkhorn
+    from .ot._wasserstein import SINKHORN_REL_EPS
+
+    xs, ys, k = _scaled(xa, ya, p)
+    geom = PointCloud(xs, ys, cost=p)
+    if eps is None:
+        scale = geom.diameter()
+        eps = SINKHORN_REL_EPS * scale if scale > 0 else 1.0
+    else:
+        eps = eps * 2.0 ** (-k * p)
+    an, bn = aw / aw.sum(), bw / bw.sum()
+    r = sinkhorn(an, bn, geom, eps=eps)
+    g, rel, ok = sinkhorn_value_grads(geom, an, bn, r.f, r.g, eps, need)
+    if not ok:
+        _warn_implicit(rel)
+    c = _root_coef(max(float(r.value), 0.0), p)
+    out = {}
+    for key in need:  # x_s = 2^-k x cancels the 2^k of W; the weights keep it
+        if key in ("x", "y"):
+            out[key] = c * g[key]
+        else:
+            out[key] = np.ldexp(c * _normalised(g[key], aw if key == "a" else bw), k)
+    return out
+
+
+_RULES: dict[str, _Rule] = {
+    "sinkhorn": _Sinkhorn(),
+    "sinkhorn_divergence": _SinkhornDivergence(),
+    "emd": _EMD(),
+    "wasserstein_1d": _Wasserstein1D(),
+    "wasserstein_1d_plan": _Wasserstein1DPlan(),
+    "sliced_wasserstein": _Sliced(),
+    "wasserstein": _Wasserstein(),
+}

@@ -1,0 +1,354 @@
+"""Gradients of OT values (kantorovich._autodiff): torch and autograd, by the envelope theorem.
+
+Checks, on small random problems (n = m = 8, float64, solved to tol = 1e-12):
+
+- ``torch.autograd.gradcheck`` (central differences against the backward pass) for the Sinkhorn
+  divergence and objective (points, weights, dense costs), emd (costs, weights), the 1-D and
+  sliced distances and wasserstein (exact LP);
+- agreement with POT's ``ot.emd2`` gradients on torch tensors;
+- autograd (numpy) and torch give the same numbers;
+- sinkhorn's ``value`` (<P, C>, not an optimal value) by implicit differentiation;
+- the refusals (functions without a rule, batches, JAX tracers) and the warnings for a
+  gradient of an unconverged solve.
+
+Weights live on the simplex, where the functions of balanced OT are defined; the weight
+gradients are projected on its tangent (docs/gradients.md), so gradcheck differentiates through
+``w / w.sum()`` (every perturbation then keeps the mass) except where a function normalises
+its weights itself (wasserstein_1d, wasserstein, emd(normalize=True)): there the gradient is the
+exact derivative and raw weights are checked.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+from kantorovich import ConvergenceWarning
+from kantorovich.ot import (
+    DenseGeometry,
+    PointCloud,
+    emd,
+    sinkhorn,
+    sinkhorn_divergence,
+    sliced_wasserstein,
+    wasserstein,
+    wasserstein_1d,
+    wasserstein_1d_plan,
+)
+
+torch = pytest.importorskip("torch")
+autograd = pytest.importorskip("autograd")
+
+RNG = np.random.default_rng(7)
+N = 8
+X = RNG.normal(size=(N, 2))
+Y = RNG.normal(size=(N, 2)) + np.array([0.7, -0.3])
+WA = RNG.uniform(0.5, 1.5, N)
+WB = RNG.uniform(0.5, 1.5, N)
+M = RNG.uniform(0.0, 1.0, (N, N))
+TIGHT = {"eps": 0.5, "tol": 1e-12}
+
+
+def t(a, grad=True):
+    return torch.tensor(a, dtype=torch.float64, requires_grad=grad)
+
+
+def simplex(w):
+    return w / w.sum()
+
+
+def gradcheck(fn, *inputs):
+    # central differences with step 1e-6: truncation ~1e-12, and the solves' own error
+    # (tol = 1e-12 in the marginals) enters divided by the step, ~1e-6; hence atol 1e-5
+    assert torch.autograd.gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-4)
+
+
+# ----------------------------------------------------------------------------- gradcheck
+@pytest.mark.parametrize("cost", ["sqeuclidean", 1.5])
+def test_gradcheck_sinkhorn_divergence_points_and_weights(cost):
+    def S(x, y, wa, wb):
+        return sinkhorn_divergence(simplex(wa), simplex(wb), PointCloud(x, y, cost=cost), **TIGHT).value
+
+    gradcheck(S, t(X), t(Y), t(WA), t(WB))
+
+
+def test_gradcheck_sinkhorn_divergence_dense():
+    Maa, Mbb = M @ M.T / N, M.T @ M / N
+
+    def S(Mab, A, B, wa, wb):
+        return sinkhorn_divergence(simplex(wa), simplex(wb), Mab, M_aa=A, M_bb=B, **TIGHT).value
+
+    gradcheck(S, t(M), t(Maa), t(Mbb), t(WA), t(WB))
+
+
+def test_gradcheck_sinkhorn_objective_pointcloud_and_dense():
+    def obj_pc(x, y, wa, wb):
+        return sinkhorn(simplex(wa), simplex(wb), PointCloud(x, y), **TIGHT).objective
+
+    def obj_dense(Mt, wa, wb):
+        return sinkhorn(simplex(wa), simplex(wb), DenseGeometry(Mt), **TIGHT).objective
+
+    gradcheck(obj_pc, t(X), t(Y), t(WA), t(WB))
+    gradcheck(obj_dense, t(M), t(WA), t(WB))
+
+
+def test_gradcheck_emd_cost_and_weights():
+    # random costs and weights: a unique, non-degenerate optimal basis, so the LP value is
+    # differentiable and the potentials are unique up to a constant
+    gradcheck(lambda Mt, wa, wb: emd(simplex(wa), simplex(wb), Mt).value, t(M), t(WA), t(WB))
+    # normalize=True: raw weights, exact derivative of the normalisation
+    gradcheck(lambda wa, wb: emd(wa, wb, t(M, False), normalize=True).value, t(WA), t(WB * 3.0))
+
+
+@pytest.mark.parametrize("p", [1, 2, 1.5])
+def test_gradcheck_wasserstein_1d_values_and_weights(p):
+    u, v = RNG.normal(size=N), RNG.normal(size=N + 3) + 0.4
+    wu, wv = RNG.uniform(0.5, 1.5, N), RNG.uniform(0.5, 1.5, N + 3)
+    gradcheck(lambda *z: wasserstein_1d(*z, p=p), t(u), t(v), t(wu), t(wv))
+    gradcheck(lambda *z: wasserstein_1d_plan(*z, p=p).value, t(u), t(v), t(wu), t(wv))
+    gradcheck(lambda a, b: wasserstein_1d(a, b, p=p), t(u), t(v))  # uniform weights
+    gradcheck(lambda a, b: wasserstein_1d(a, b, p=p), t(u), t(v[:N]))  # ... and equal sizes
+
+
+@pytest.mark.parametrize("p", [1, 2])
+def test_gradcheck_sliced_and_exact_wasserstein(p):
+    gradcheck(lambda x, y, wa: sliced_wasserstein(x, y, n_projections=5, p=p, rng=3, a=wa),
+              t(X), t(Y), t(WA))
+    gradcheck(lambda x, y: sliced_wasserstein(x, y, n_projections=5, p=p, rng=3), t(X), t(Y))
+    gradcheck(lambda x, y, wb: wasserstein(x, y, b=wb, p=p, method="exact"), t(X), t(Y), t(WB))
+    gradcheck(lambda x, y: wasserstein(x[:, :1], y[:, :1], p=p), t(X), t(Y))  # the 1-D path
+
+
+# ----------------------------------------------------------------------------- references
+def test_emd_gradients_match_pot_emd2():
+    pot = pytest.importorskip("ot")
+    a, b = simplex(WA), simplex(WB)
+    ours = [t(M), t(a), t(b)]
+    theirs = [t(M), t(a), t(b)]
+    emd(ours[1], ours[2], ours[0]).value.backward()
+    pot.emd2(theirs[1], theirs[2], theirs[0]).backward()
+    for o, p in zip(ours, theirs):
+        np.testing.assert_allclose(o.grad.numpy(), p.grad.numpy(), rtol=1e-9, atol=1e-12)
+
+
+def test_pointcloud_gradient_is_the_plan_formula():
+    """d OT_eps / dx_i = 2 (a_i x_i - sum_j P_ij y_j) for the squared cost, with the dense plan."""
+    r = sinkhorn(None, None, PointCloud(X, Y), plan=True, **TIGHT)
+    P = np.asarray(r.plan)
+    x = t(X)
+    sinkhorn(None, None, PointCloud(x, t(Y, False)), **TIGHT).objective.backward()
+    expect = 2 * (P.sum(1)[:, None] * X - P @ Y)
+    np.testing.assert_allclose(x.grad.numpy(), expect, rtol=1e-9, atol=1e-12)
+
+
+def test_autograd_and_torch_agree():
+    grad = autograd.grad
+    # each case is fn(arg, c): c makes the constants of the caller's library
+    cases = {
+        "sinkhorn_divergence": (X, lambda x, c: sinkhorn_divergence(None, None, PointCloud(x, c(Y)), **TIGHT).value),
+        "sinkhorn_objective": (X, lambda x, c: sinkhorn(None, None, PointCloud(x, c(Y), cost=1.5), **TIGHT).objective),
+        "sinkhorn_value": (X, lambda x, c: sinkhorn(None, None, PointCloud(x, c(Y)), **TIGHT).value),
+        "sinkhorn_weights": (WA, lambda w, c: sinkhorn_divergence(w / w.sum(), None, PointCloud(c(X), c(Y)), **TIGHT).value),
+        "emd": (M, lambda Mx, c: emd(None, None, Mx).value),
+        "wasserstein": (X, lambda x, c: wasserstein(x, c(Y), p=2)),
+        "wasserstein_1d": (X[:, 0], lambda u, c: wasserstein_1d(u, c(Y[:, 0]), p=2)),
+        "sliced_wasserstein": (X, lambda x, c: sliced_wasserstein(x, c(Y), n_projections=4, rng=1)),
+    }
+    for name, (arg, fn) in cases.items():
+        g_ag = grad(lambda z, fn=fn: fn(z, np.asarray))(arg)
+        tt = t(arg)
+        fn(tt, lambda a: t(a, False)).backward()
+        np.testing.assert_allclose(g_ag, tt.grad.numpy(), rtol=1e-12, atol=1e-14, err_msg=name)
+
+
+def test_torch_float32_points_give_float32_values_and_grads():
+    x = torch.tensor(X, dtype=torch.float32, requires_grad=True)
+    s = sinkhorn_divergence(None, None, PointCloud(x, torch.tensor(Y, dtype=torch.float32)), **TIGHT)
+    assert s.value.dtype == torch.float32 and s.value.requires_grad
+    s.value.backward()
+    assert x.grad.dtype == torch.float32 and torch.isfinite(x.grad).all()
+
+
+def test_weight_gradient_is_centred():
+    a = t(simplex(WA))
+    emd(a, None, t(M, False)).value.backward()
+    assert abs(float(a.grad.sum())) < 1e-12
+
+
+# ----------------------------------------------------------------------------- refusals
+def test_gradcheck_sinkhorn_value_implicit():
+    """<P, C> of the entropic plan: not an optimal value, differentiated implicitly (adjoint of
+    the fixed point, a conjugate-gradient solve); point clouds (p = 2, 1) and dense costs."""
+    kw = {"eps": 0.1, "tol": 1e-12}
+    gradcheck(lambda x, y, wa, wb: sinkhorn(simplex(wa), simplex(wb), PointCloud(x, y), **kw).value,
+              t(X), t(Y), t(WA), t(WB))
+    gradcheck(lambda x: sinkhorn(None, None, PointCloud(x, t(Y, False), cost=1.0), **kw).value, t(X))
+    gradcheck(lambda Mt, wa, wb: sinkhorn(simplex(wa), simplex(wb), Mt, **kw).value, t(M), t(WA), t(WB))
+
+
+def test_sinkhorn_value_online_and_dense_agree():
+    """The online implicit gradient (point cloud) against the dense one on the same costs."""
+    from kantorovich._autodiff import sinkhorn_value_grads
+    from kantorovich.ot._wasserstein import _cost_matrix
+
+    a, b = simplex(WA), simplex(WB)
+    for p in (2.0, 1.5):
+        r = sinkhorn(a, b, PointCloud(X, Y, cost=p), eps=0.2, tol=1e-12)
+        Mt = t(_cost_matrix(X, Y, p))
+        sinkhorn(t(a, False), t(b, False), Mt, eps=0.2, tol=1e-12).value.backward()
+        online, _, ok = sinkhorn_value_grads(PointCloud(X, Y, cost=p), a, b, r.f, r.g, r.eps, {"x", "a"})
+        assert ok
+        dense, _, _ = sinkhorn_value_grads(DenseGeometry(Mt.detach().numpy()), a, b, r.f, r.g, r.eps, {"M", "a"})
+        np.testing.assert_allclose(online["a"], dense["a"], rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(Mt.grad.numpy(), dense["M"], rtol=1e-8, atol=1e-12)
+        # chain rule through C_ij = |x_i - y_j|^p by hand, from the dense gradient in M
+        from kantorovich._autodiff import _dense_cost_grads
+
+        ex, _ = _dense_cost_grads(X, Y, dense["M"], p, need_y=False)
+        np.testing.assert_allclose(online["x"], ex, rtol=1e-9, atol=1e-12)
+
+
+def test_sinkhorn_value_gradient_warns_when_the_implicit_solve_stops(monkeypatch):
+    import kantorovich._autodiff as ad
+
+    monkeypatch.setattr(ad, "IMPLICIT_MAX_ITER", 1)
+    x = t(X)
+    r = sinkhorn(None, None, PointCloud(x, t(Y, False)), **TIGHT)
+    with pytest.warns(ConvergenceWarning, match="conjugate-gradient"):
+        r.value.backward()
+
+
+def test_unconverged_gradient_warns_with_the_knob():
+    x = t(X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)  # the solver's own warning
+        r = sinkhorn(None, None, PointCloud(x, t(Y, False)), eps=0.01, max_iter=3, scaling=None)
+    assert not r.converged
+    with pytest.warns(ConvergenceWarning, match=r"max_iter"):
+        r.objective.backward()
+
+
+def test_uncertified_emd_gradient_warns():
+    from kantorovich.ot._emd import EMDCertificateError
+
+    Mt = t(np.random.default_rng(0).uniform(size=(30, 30)))
+    r = None
+    for it in (60, 80, 100, 120):  # a pivot limit that stops feasible but not optimal
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)  # the solver's own warning
+            try:
+                r = emd(None, None, Mt, max_iter=it)
+            except EMDCertificateError:
+                continue
+        if not r.certified:
+            break
+    if r is None or r.certified:
+        pytest.skip("no pivot limit in the list stops the network simplex between feasible and optimal")
+    with pytest.warns(ConvergenceWarning, match=r"max_iter"):
+        r.value.backward()
+
+
+def test_functions_without_a_rule():
+    from kantorovich.divergences import kl_divergence
+
+    p = t([0.2, 0.3, 0.5])
+    out = kl_divergence(p, t([0.3, 0.3, 0.4], False))
+    assert not out.requires_grad  # detached, as before
+    with pytest.raises(TypeError, match="no gradient"):
+        autograd.grad(lambda q: kl_divergence(q, np.array([0.3, 0.3, 0.4])))(np.array([0.2, 0.3, 0.5]))
+
+
+def test_batched_wasserstein_1d_gradient_refuses():
+    u = t(RNG.normal(size=(2, 5)))
+    out = wasserstein_1d(u, t(RNG.normal(size=5), False))
+    with pytest.raises(NotImplementedError, match="one pair"):
+        out.sum().backward()
+
+
+def test_emd_return_plan_false_still_differentiable_in_M():
+    Mt = t(M)
+    r = emd(None, None, Mt, return_plan=False)
+    assert r.plan is None
+    r.value.backward()
+    np.testing.assert_allclose(Mt.grad.numpy(), emd(None, None, M).plan, atol=1e-15)
+
+
+@pytest.mark.parametrize("p,d", [(2.0, 2), (2.0, 3), (1.0, 2), (1.5, 1), (0.5, 2)])
+def test_online_point_gradients_match_the_dense_plan(p, d):
+    """The O(n + m)-memory pass against sum_j P_ij dC_ij/dx_i with the dense plan, zero weights
+    and a repeated point (C_ij = 0, where p < 2 takes the subgradient 0) included."""
+    from kantorovich._autodiff import _dense_cost_grads, _dense_plan, pointcloud_grads
+    from kantorovich.ot._wasserstein import _cost_matrix
+
+    x, y = RNG.normal(size=(9, d)), RNG.normal(size=(11, d))
+    y[3] = x[2]
+    a, b = simplex(RNG.uniform(size=9)), simplex(RNG.uniform(size=11))
+    a[4] = 0.0
+    b[0] = 0.0
+    a, b = simplex(a), simplex(b)
+    r = sinkhorn(a, b, PointCloud(x, y, cost=p), eps=0.3, tol=1e-12)
+    gx, gy = pointcloud_grads(x, y, a, b, r.f, r.g, r.eps, p)
+    P = _dense_plan(_cost_matrix(x, y, p), a, b, r.f, r.g, r.eps)
+    ex, ey = _dense_cost_grads(x, y, P, p)
+    np.testing.assert_allclose(gx, ex, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(gy, ey, rtol=1e-12, atol=1e-15)
+    assert np.all(gx[4] == 0.0) and np.all(gy[0] == 0.0)
+
+
+def test_jax_tracer_is_a_clear_type_error():
+    jax = pytest.importorskip("jax")
+    with pytest.raises(TypeError, match=r"`u_values` is a JAX tracer.*torch or autograd"):
+        jax.grad(lambda u: wasserstein_1d(u, jax.numpy.ones(3)))(jax.numpy.arange(3.0))
+
+
+def test_geometries_take_the_callers_arrays():
+    """PointCloud / DenseGeometry built from torch, JAX or array-API arrays: the solvers give
+    their results back in that library, with the numbers of the numpy call."""
+    from kantorovich._backend import kind_of
+
+    jnp = pytest.importorskip("jax.numpy")
+    xps = pytest.importorskip("array_api_strict")
+    ref = sinkhorn(None, None, PointCloud(X, Y), eps=0.5)
+    for mk, kind in ((lambda a: t(a, False), "torch"), (lambda a: jnp.asarray(a, dtype=jnp.float32), "jax"),
+                     (lambda a: xps.asarray(a, dtype=xps.float64), "array_api")):
+        r = sinkhorn(None, None, PointCloud(mk(X), mk(Y)), eps=0.5)
+        assert kind_of(r.f) == kind and kind_of(r.value) == kind
+        tol = 1e-5 if kind == "jax" else 1e-12
+        np.testing.assert_allclose(float(r.value), ref.value, rtol=tol)
+        d = sinkhorn(None, None, DenseGeometry(mk(M)), eps=0.5)
+        assert kind_of(d.g) == kind
+
+
+@pytest.mark.parametrize("p", [1, 2])
+def test_wasserstein_auction_and_sinkhorn_paths(p):
+    # the auction's permutation plan: exact, so gradcheck applies
+    gradcheck(lambda x, y: wasserstein(x, y, p=p, method="auction"), t(X), t(Y))
+    # the Sinkhorn path is <P_eps, C>^(1/p) at the solver's default tol: the same numbers as
+    # sinkhorn(...).value's implicit gradient, through the p-th root
+    x, xr = t(X), t(X)
+    wb, wbr = t(WB), t(WB)
+    wasserstein(x, t(Y, False), b=wb, p=p, method="sinkhorn", eps=0.1).backward()
+    pc = PointCloud(xr, t(Y, False), cost=p)
+    (sinkhorn(None, wbr / wbr.sum(), pc, eps=0.1).value ** (1.0 / p)).backward()
+    np.testing.assert_allclose(x.grad.numpy(), xr.grad.numpy(), rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(wb.grad.numpy(), wbr.grad.numpy(), rtol=1e-12, atol=1e-15)
+    # exact power-of-two rescaling of large coordinates: W scales by s, its gradient in x not,
+    # its gradient in the weights by s (eps in cost units scales by s^p)
+    s = 2.0 ** 60
+    xs, wbs = t(X * s), t(WB)
+    wasserstein(xs, t(Y * s, False), b=wbs, p=p, method="sinkhorn", eps=0.1 * s ** p).backward()
+    np.testing.assert_allclose(xs.grad.numpy(), x.grad.numpy(), rtol=1e-4, atol=1e-8)
+    np.testing.assert_allclose(wbs.grad.numpy() / s, wb.grad.numpy(), rtol=1e-4, atol=1e-8)
+    with pytest.raises(NotImplementedError, match="method='exact'"):
+        wasserstein(t(X, False), t(Y, False), a=t(np.full(N, 1.0 / N)), method="auction").backward()
+
+
+def test_second_derivatives_refuse():
+    u, v = np.array([0.0, 1.0, 3.0]), np.array([0.5, 2.0, 2.5])
+    with pytest.raises(NotImplementedError, match="second derivatives"):
+        autograd.hessian(lambda z: wasserstein_1d(z, v, p=2))(u)
+    tu = t(u)
+    with pytest.raises(NotImplementedError, match="second derivatives"):
+        torch.autograd.grad(wasserstein_1d(tu, t(v, False), p=2), tu, create_graph=True)
