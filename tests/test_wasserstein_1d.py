@@ -780,10 +780,16 @@ def test_none_values_and_weights_rows_beyond_the_values():
         wasserstein_1d(None, np.array([1.0, 2.0]))
     with pytest.raises(TypeError, match="`v_values`"):
         wasserstein_1d(np.array([1.0, 2.0]), None)
-    # weights follow their values: shape (n,) or the values' shape (a (2, n) weight array for
-    # a (1, n) value array is not a batch of two)
+    # weights broadcast against their values: a (2, n) weight array for a (1, n) value array
+    # is a batch of two problems on the same values
+    w = np.array([[1.0, 1.0], [1.0, 3.0]])
+    got = wasserstein_1d([[1.0, 2.0]], [1.0, 3.0], w)
+    assert_allclose(got, [wasserstein_1d([1.0, 2.0], [1.0, 3.0], w[i]) for i in range(2)],
+                    rtol=1e-15)
+    with pytest.raises(ValueError, match="`u_weights` must have the same length"):
+        wasserstein_1d([[1.0, 2.0]], [1.0, 3.0], np.ones((2, 3)))
     with pytest.raises(ValueError, match="`u_weights` of shape"):
-        wasserstein_1d([[1.0, 2.0]], [1.0, 3.0], np.array([[1.0, 1.0], [1.0, 3.0]]))
+        wasserstein_1d(np.ones((3, 2)), [1.0, 3.0], np.ones((2, 2)))
 
 
 def test_rescaled_pass_on_every_numba_kernel():

@@ -90,17 +90,15 @@ def _check_dist_weights(w: Any, name: str, values, vname: str):
         tot = arr.sum(axis=-1)
     if not bool(xp.all(xp.isfinite(tot))):
         raise ValueError(f"`{name}` must have a finite total mass; got an overflow to infinity.")
+    try:
+        np.broadcast_shapes(arr.shape, values.shape)
+    except ValueError:
+        raise ValueError(
+            f"`{name}` of shape {tuple(arr.shape)} does not broadcast to `{vname}` of shape "
+            f"{tuple(values.shape)}.") from None
     if arr.ndim > values.ndim:
         raise ValueError(
             f"`{name}` must not have more dimensions than `{vname}`; got {arr.ndim} and {values.ndim}.")
-    try:
-        fits = np.broadcast_shapes(arr.shape, values.shape) == tuple(values.shape)
-    except ValueError:
-        fits = False
-    if not fits:  # the weights follow their values: one weight row per value row (or one for all)
-        raise ValueError(
-            f"`{name}` of shape {tuple(arr.shape)} does not broadcast to `{vname}` of shape "
-            f"{tuple(values.shape)}.")
     return arr
 
 
@@ -126,6 +124,13 @@ def _prepare(u_values, v_values, u_weights, v_weights, p, backend):
     v = _check_values(v_values, "v_values", dt)
     uw = _check_dist_weights(u_weights, "u_weights", u, "u_values")
     vw = _check_dist_weights(v_weights, "v_weights", v, "v_values")
+    # weights with more rows than their values (u (1, n), uw (B, n)): give the values the same
+    # batch shape, so the sorts, the batch shape and the result all see every row
+    xp = xp_of(u)
+    if uw is not None and np.broadcast_shapes(u.shape, uw.shape) != u.shape:
+        u = xp.broadcast_to(u, np.broadcast_shapes(u.shape, uw.shape)).copy()
+    if vw is not None and np.broadcast_shapes(v.shape, vw.shape) != v.shape:
+        v = xp.broadcast_to(v, np.broadcast_shapes(v.shape, vw.shape)).copy()
     try:
         batch = np.broadcast_shapes(u.shape[:-1], v.shape[:-1])
     except ValueError:
@@ -445,7 +450,8 @@ def wasserstein_1d(u_values, v_values, u_weights=None, v_weights=None, *, p=1, b
         ``+inf`` / ``-inf`` are allowed (see Notes); NaN is an error.
     u_weights, v_weights : array_like, optional
         Non-negative finite weights (counts or masses) of the same length as the values along
-        the last axis, with a positive total in every row; shape (n,) or the values' shape.
+        the last axis, with a positive total in every row; shape (n,), the values' shape, or
+        (B, n) against values of shape (1, n) or (n,) (a batch of B weightings of the same values).
         ``None`` means uniform weights.
     p : float, default 1
         Order, any real p >= 1.
