@@ -78,16 +78,22 @@ def test_nan_warning(method):
 
 def test_sinkhorn_stabilization():
     """test_bregman.py test_sinkhorn_stabilization: Gaussian histograms (n = 100, means 30 and 40,
-    s = 10) on the squared index distance at reg = 1e-5, with the default settings (POT compares
-    its log-domain and stabilised solvers there). At this eps the entropic cost is the exact
-    EMD to within eps log(n^2) ~ 1e-4; we ask convergence and 1e-3 of ``emd``."""
+    s = 10) on the squared index distance at reg = 1e-5. POT asserts only that two of its
+    solvers (log-domain and stabilised, 1000 iterations each) return the same loss; neither
+    converges there: eps is 1e-9 of the largest cost, where Sinkhorn needs far more than 1e5
+    iterations (our marginal error is 0.045 after 1e4 and 0.034 after 1e5). Ported: the solve
+    says so (ConvergenceWarning naming the knob, ``converged=False``, the error it reached), and
+    our two CPU solvers of the same iteration agree, as POT's two do."""
     n = 100
     a1 = pot.datasets.make_1D_gauss(n, m=30, s=10)
     a2 = pot.datasets.make_1D_gauss(n, m=40, s=10)
     M = pot.utils.dist0(n)
-    r = _no_warning(sinkhorn, a1, a2, M, eps=1e-5)
-    assert r.converged
-    assert abs(r.value - emd(a1, a2, M, normalize=True).value) <= 1e-3
+    with pytest.warns(ConvergenceWarning, match="max_iter"):
+        r = sinkhorn(a1, a2, M, eps=1e-5, max_iter=1000)
+    assert not r.converged and r.marginal_error[-1] > 1e-5
+    with pytest.warns(ConvergenceWarning, match="max_iter"):
+        r_nb = sinkhorn(a1, a2, M, eps=1e-5, max_iter=1000, backend="numba")
+    assert_allclose(r.value, r_nb.value, atol=1e-6)
 
 
 @pytest.mark.parametrize("method", ["sinkhorn", "sinkhorn_stabilized", "sinkhorn_log"])
