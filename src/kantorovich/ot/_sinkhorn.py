@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 import time
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,6 +27,7 @@ from .._validation import (
     check_weights,
     describe,
 )
+from .._warnings import warn
 from ..exceptions import ConvergenceWarning
 from ._geometry import DenseGeometry, PointCloud, as_geometry, check_dense_memory
 
@@ -209,8 +209,8 @@ def _resolve_backend(backend: str, geom, on_gpu: bool) -> str:
             return "numpy"
         return "numba"
     if backend == "numba_cuda":  # one GPU soft-min: the CuPy RawKernel (docs/sinkhorn.md, GPU)
-        warnings.warn("`backend`='numba_cuda' is deprecated and runs backend='cuda' (the CuPy "
-                      "soft-min kernel); pass backend='cuda'.", DeprecationWarning, stacklevel=3)
+        warn("`backend`='numba_cuda' is deprecated and runs backend='cuda' (the CuPy "
+                      "soft-min kernel); pass backend='cuda'.", DeprecationWarning)
         backend = "cuda"
     if backend == "cuda":
         cupy_or_raise()
@@ -783,10 +783,10 @@ def sinkhorn(a: Any, b: Any, M_or_geometry: Any, *, eps: float, max_iter: int = 
         raise FloatingPointError("sinkhorn produced a non-finite value; check the costs for extreme values.")
     if not converged:
         last = errors[-1]
-        warnings.warn(
+        warn(
             f"sinkhorn did not reach `tol`={tol:g} within `max_iter`={max_iter} iterations "
             f"(marginal error {last:.3g}); increase `max_iter`, increase `eps`, or loosen `tol`.",
-            ConvergenceWarning, stacklevel=2)
+            ConvergenceWarning)
 
     P = None
     if plan:
