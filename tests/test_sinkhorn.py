@@ -365,13 +365,56 @@ def _coincident_problems():
 def test_eps_scaling_does_not_stall_when_the_measures_coincide(k, tol):
     # an alternating annealing left an antisymmetric error (f + phi, g - phi) that a nearly
     # diagonal plan barely sees: 8550 / 4889 / 7671 iterations to 1e-4 where a cold start
-    # needs 10 / 10 / 30, and no convergence in 20000 to 1e-6. The averaged annealing needs
-    # at most the schedule length plus one check more than the cold start.
+    # needs 10 / 10 / 30, and no convergence in 20000 to 1e-6. The averaged annealing, started
+    # only when the cold probe predicts a slow cold start, never needs more than a cold start.
     M, eps = _coincident_problems()[k]
     r = sinkhorn(None, None, M, eps=eps, tol=tol, max_iter=20_000)
     r0 = sinkhorn(None, None, M, eps=eps, tol=tol, max_iter=20_000, scaling=None)
     assert r.converged and r0.converged
-    assert r.n_iter <= r0.n_iter + len(r.info["eps_schedule"]) + r.info["check_every"]
+    assert r.n_iter <= r0.n_iter
+
+
+def _gauss_problems():
+    """The POT Gaussian histograms of docs/sinkhorn.md's table: (a, b, M, eps)."""
+    n = 100
+    a = pot.datasets.make_1D_gauss(n, m=20, s=5)
+    b8, b10 = pot.datasets.make_1D_gauss(n, m=60, s=8), pot.datasets.make_1D_gauss(n, m=60, s=10)
+    M0 = pot.utils.dist0(n)
+    xs = np.arange(n, dtype=float)[:, None]
+    out = [(a, b8, M0 / np.median(M0), 0.1)]
+    out += [(a, b10, _sq(xs, xs) / (n - 1) ** 2, eps) for eps in (0.1, 1e-2, 1e-3)]
+    out += [(a, b10, _sq(xs, xs), eps) for eps in (0.1, 1.0)]
+    rng = np.random.default_rng(12345)
+    x, y = rng.random((50, 2)), rng.random((50, 2))
+    wa, wb = rng.random(50) + 0.1, rng.random(50) + 0.1
+    out += [(wa / wa.sum(), wb / wb.sum(), _sq(x, y), eps) for eps in (1e-3, 1e-2)]
+    return out
+
+
+@pytest.mark.parametrize("k", range(8))
+@pytest.mark.parametrize("tol", [1e-4, 1e-6])
+def test_default_never_needs_more_iterations_than_a_cold_start(k, tol):
+    # docs/sinkhorn.md, *Epsilon-scaling*: the first check_every iterations are a cold start;
+    # it goes on cold unless its measured decay predicts more iterations than the annealing
+    # takes, so the easy problems (cold start done at its first checks) cost no annealing
+    a, b, M, eps = _gauss_problems()[k]
+    r = sinkhorn(a, b, M, eps=eps, tol=tol, max_iter=20_000)
+    r0 = sinkhorn(a, b, M, eps=eps, tol=tol, max_iter=20_000, scaling=None)
+    assert r.converged and r0.converged
+    assert r.n_iter <= r0.n_iter
+
+
+def test_a_fast_cold_start_is_the_default_run_bit_for_bit():
+    M, eps = _coincident_problems()[0]
+    for tol in (1e-4, 1e-6):
+        r = sinkhorn(None, None, M, eps=eps, tol=tol)
+        r0 = sinkhorn(None, None, M, eps=eps, tol=tol, scaling=None)
+        assert r.n_iter == r0.n_iter == 10 and r.info["n_iter_scaling"] == 0
+        assert r.value == r0.value and np.array_equal(r.f, r0.f) and np.array_equal(r.g, r0.g)
+    # a slow cold start (870 iterations to 1e-6) switches to the annealing after its probe
+    M, eps = _coincident_problems()[2]
+    r = sinkhorn(None, None, M, eps=eps, tol=1e-6)
+    assert r.info["n_iter_scaling"] == len(r.info["eps_schedule"]) and r.n_iter < 200
 
 
 def test_eps_scaling_still_beats_a_cold_start_on_distinct_measures(rng):
@@ -401,11 +444,14 @@ def test_sinkhorn_divergence_of_identical_inputs_is_zero():
 def test_non_converged_result_is_sensible_and_its_error_is_measured(rng):
     x, y, a, b = _problem(rng, n=5, m=4)
     M = _sq(x, y) + 0.38
-    for max_iter in (1, 3, 15):  # 1, 3: inside the eps schedule, no check ran at the target eps
+    # 1, 3: inside the cold probe (checked at its last iteration); 12, 15: inside the eps
+    # schedule after it, the error is measured again at the end
+    for max_iter in (1, 3, 12, 15):
         with pytest.warns(ConvergenceWarning) as w:
             r = sinkhorn(a, b, M, eps=1e-3, max_iter=max_iter)
         assert "nan" not in str(w[0].message) and len(r.marginal_error) >= 1
         assert np.isfinite(r.marginal_error[-1]) and not r.converged
+        assert len(r.marginal_error) == (1 if max_iter < 10 else 2)
         assert M.min() <= r.value <= M.max()   # the rows of the plan sum to a
         with pytest.warns(ConvergenceWarning):
             P = sinkhorn(a, b, M, eps=1e-3, max_iter=max_iter, plan=True).plan

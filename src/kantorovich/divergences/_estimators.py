@@ -70,14 +70,23 @@ estimate is not to be trusted at this n.
 from __future__ import annotations
 
 import math
-import warnings
 
 import numpy as np
 
 from .._array_api import is_cupy, pick_backend, to_host
 from .._results import EstimateResult
-from .._validation import (INT64_MAX, check_choice, check_int, check_memory, check_positive,
-                           check_probability, check_rng, check_sample_pair, pow2_exponent)
+from .._validation import (
+    INT64_MAX,
+    check_choice,
+    check_int,
+    check_memory,
+    check_positive,
+    check_probability,
+    check_rng,
+    check_sample_pair,
+    pow2_exponent,
+)
+from .._warnings import warn
 from ..exceptions import KantorovichWarning
 from ._knn import knn_positive
 
@@ -148,10 +157,10 @@ def _bootstrap_means(terms: list[np.ndarray], coefs: list[float], const: float, 
 
 def _dup_warning(count: int, name: str) -> None:
     if count:
-        warnings.warn(
+        warn(
             f"{count} point(s) of `{name}` have a duplicate at distance 0; the nearest "
             "neighbours at a strictly positive distance were used instead (see the docstring).",
-            KantorovichWarning, stacklevel=3)
+            KantorovichWarning)
 
 
 def ensemble_weights(K: int, d: int, L: int | None = None) -> np.ndarray:
@@ -497,9 +506,9 @@ def estimate_kl(x, y, *, method: str = "auto", k: int | None = None, n_boot: int
             refs, kl_fit, extra = _gauss_reference_terms(xa, ya, kval, n_reference, be, gen)
             info.update(extra)
             if refs is None:
-                warnings.warn("knn-gauss-corrected: a Gaussian fit has a singular covariance; "
+                warn("knn-gauss-corrected: a Gaussian fit has a singular covariance; "
                               "returning the uncorrected WKV estimate (info['correction']).",
-                              KantorovichWarning, stacklevel=2)
+                              KantorovichWarning)
             else:
                 ref_mean = float(np.mean([r.mean() for r in refs]))
                 info.update(correction=float(kl_fit - const - ref_mean), n_reference=n_reference,
@@ -671,11 +680,11 @@ def _js_tv_classifier(xa, ya, gen, features, test_fraction, l2):
 
     n_feat = ftr.shape[1]
     if min(n - ntx, m - nty) <= n_feat:
-        warnings.warn(
+        warn(
             f"classifier method: {min(n - ntx, m - nty)} training point(s) in the smaller class for "
             f"{n_feat} {features} features: the classes can be separated exactly, the classifier "
             "overfits and the held-out bound is very noisy (often far below 0); use more points, "
-            "features='linear' or a larger `l2`.", KantorovichWarning, stacklevel=4)
+            "features='linear' or a larger `l2`.", KantorovichWarning)
     return logit(xte), -logit(yte), {"features": features, "n_test": ntx, "m_test": nty,
                                      "l2": l2, "n_train": n - ntx, "m_train": m - nty}
 

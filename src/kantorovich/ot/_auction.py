@@ -34,7 +34,6 @@ from __future__ import annotations
 import math
 import numbers
 import time
-import warnings
 from typing import Any
 
 import numpy as np
@@ -52,6 +51,7 @@ from .._validation import (
     check_weights,
     describe,
 )
+from .._warnings import warn
 from ..exceptions import ConvergenceWarning
 
 __all__ = ["assignment", "auction_transport"]
@@ -406,8 +406,8 @@ def _solve_cpu(prob: _Problem, backend: str, exact: bool, eps_final, theta: floa
             break
         rounds += r
     if not converged:
-        warnings.warn(f"the auction hit `max_rounds` = {max_rounds} at eps = {eps / prob.scale:.3g}; "
-                      "raise `max_rounds` or `eps_final`.", ConvergenceWarning, stacklevel=3)
+        warn(f"the auction hit `max_rounds` = {max_rounds} at eps = {eps / prob.scale:.3g}; "
+                      "raise `max_rounds` or `eps_final`.", ConvergenceWarning)
         # complete the permutation arbitrarily so that a valid (certified-bound) answer returns
         free_c = np.flatnonzero(c2r < 0)
         r2c[r2c < 0] = free_c

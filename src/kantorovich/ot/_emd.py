@@ -22,7 +22,15 @@ import numpy as np
 
 from .._array_api import is_cupy, like, to_host
 from .._results import EMDResult
-from .._validation import INT64_MAX, check_choice, check_cost_matrix, check_int, check_positive, check_weights
+from .._validation import (
+    INT64_MAX,
+    check_choice,
+    check_cost_matrix,
+    check_int,
+    check_positive,
+    check_weights,
+)
+from .._warnings import warn
 from ..exceptions import ConvergenceWarning
 
 __all__ = ["METHODS", "EMDCertificateError", "emd"]
@@ -433,11 +441,11 @@ def emd(a, b, M, *, method="auto", normalize=False, return_plan=True, tol=1e-9, 
     t3 = time.perf_counter()
     certified = abs(gap) <= tol * cscale
     if not certified:
-        warnings.warn(
+        warn(
             f"emd ({chosen}) stopped with a duality gap of {gap:.3e} (> {tol * cscale:.1e}): the "
             "plan may be suboptimal by at most that much; increase `max_iter`"
             + (f" (now {max_iter})" if chosen == "network_simplex" else "") + ".",
-            ConvergenceWarning, stacklevel=2)
+            ConvergenceWarning)
 
     info.update(cinfo)
     info.update({"n": n, "m": m, "mass": mass, "normalized": bool(normalize),

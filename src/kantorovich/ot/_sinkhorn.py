@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 import time
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,6 +27,7 @@ from .._validation import (
     check_weights,
     describe,
 )
+from .._warnings import warn
 from ..exceptions import ConvergenceWarning
 from ._geometry import DenseGeometry, PointCloud, as_geometry, check_dense_memory
 
@@ -209,8 +209,8 @@ def _resolve_backend(backend: str, geom, on_gpu: bool) -> str:
             return "numpy"
         return "numba"
     if backend == "numba_cuda":  # one GPU soft-min: the CuPy RawKernel (docs/sinkhorn.md, GPU)
-        warnings.warn("`backend`='numba_cuda' is deprecated and runs backend='cuda' (the CuPy "
-                      "soft-min kernel); pass backend='cuda'.", DeprecationWarning, stacklevel=3)
+        warn("`backend`='numba_cuda' is deprecated and runs backend='cuda' (the CuPy "
+                      "soft-min kernel); pass backend='cuda'.", DeprecationWarning)
         backend = "cuda"
     if backend == "cuda":
         cupy_or_raise()
@@ -272,11 +272,18 @@ def _sinkhorn_loop(xp, softmin_x: Callable, softmin_y: Callable, a, b, loga, log
 
         f = softmin_x(e, g + e log b);   g = softmin_y(e, f + e log a)
 
-    One averaged iteration per eps of ``schedule`` (annealing, whatever ``symmetric`` says),
-    then iterations at ``eps`` -- the first of them averaged too when a schedule ran -- until the
-    L1 marginal error of the plan ``P_ij = a_i b_j exp((f_i + g_j - C_ij)/eps)`` is below
-    ``tol`` (checked every ``check_every`` iterations, as a device reduction and one scalar
-    transfer) or ``max_iter`` iterations in all.
+    Iterations at ``eps`` until the L1 marginal error of the plan ``P_ij = a_i b_j exp((f_i +
+    g_j - C_ij)/eps)`` is below ``tol`` (checked every ``check_every`` iterations, as a device
+    reduction and one scalar transfer) or ``max_iter`` iterations in all. With a ``schedule``,
+    the first ``check_every`` of them are a probe: if it has not converged and the decay of its
+    error between iterations ``check_every // 2`` and ``check_every`` predicts more than
+    ``len(schedule) + check_every`` further iterations, one averaged iteration per eps of
+    ``schedule`` follows (annealing, whatever ``symmetric`` says, from the probe's potentials),
+    then iterations at ``eps``, the first of them averaged and checked; otherwise the run goes on
+    exactly as without a schedule. ``n_scaling`` counts the annealing iterations (0 when none
+    ran); every iteration counts in ``n_iter``. Why a probe: a cold start that converges within
+    its first checks needs fewer iterations than the schedule has levels (10 points on a line:
+    10 against 20 with the annealing first).
 
     Why the annealing averages: when the plan at an eps is close to a permutation (measures that
     nearly coincide, eps below the gap between neighbours), the dual has a flat direction
@@ -289,47 +296,83 @@ def _sinkhorn_loop(xp, softmin_x: Callable, softmin_y: Callable, a, b, loga, log
     marginal error of 1e-4 against 1 from a cold start; averaged, 11 (docs/sinkhorn.md).
     """
     errors: list[float] = []
-    it = 0
-    for e in schedule:  # averaged steps (see above); two soft-mins per iteration
-        if it >= max_iter:
-            break
-        ft = softmin_x(e, g + e * logb)
-        gt = softmin_y(e, f + e * loga)
-        f, g = 0.5 * (f + ft), 0.5 * (g + gt)
-        it += 1
-    n_scaling = it
-    converged = False
-    k = 0
-    while it < max_iter:
-        check = (k % check_every == check_every - 1) or it == max_iter - 1
-        ft = softmin_x(eps, g + eps * logb)
-        if symmetric or (k == 0 and n_scaling > 0):
-            gt = softmin_y(eps, f + eps * loga)
-            if check:
-                err = _marginal_error(xp, a, f, ft, eps) + _marginal_error(xp, b, g, gt, eps)
-            f, g = 0.5 * (f + ft), 0.5 * (g + gt)
-        else:
-            if check:
-                err = _marginal_error(xp, a, f, ft, eps)
-            f = ft
-            g = softmin_y(eps, f + eps * loga)
-        it += 1
-        k += 1
-        if check:
-            e_val = float(err)
-            if bar is not None:
-                bar.update(it - bar.n)
-                bar.set_postfix_str(f"marginal error {e_val:.2e} (tol {tol:.0e})", refresh=False)
-            if math.isnan(e_val):
-                raise FloatingPointError(
-                    "sinkhorn produced NaN potentials; check the costs and weights for extreme values.")
-            errors.append(e_val)
-            if e_val < tol:
-                converged = True
-                break
+
+    def at_eps(f, g, it, k, stop, averaged_first, check_first, measure_at=-1):
+        """Iterations at ``eps`` from iteration ``it`` (``k`` of them done at eps) until ``tol``
+        or ``stop``; returns (f, g, it, k, converged, error measured at iteration ``measure_at``)."""
+        converged, e_measured = False, math.nan
+        k_first = k
+        while it < stop:
+            check = ((k % check_every == check_every - 1) or it == max_iter - 1
+                     or (check_first and k == k_first))
+            measure = check or k == measure_at
+            ft = softmin_x(eps, g + eps * logb)
+            if symmetric or (k == k_first and averaged_first):
+                gt = softmin_y(eps, f + eps * loga)
+                if measure:
+                    err = _marginal_error(xp, a, f, ft, eps) + _marginal_error(xp, b, g, gt, eps)
+                f, g = 0.5 * (f + ft), 0.5 * (g + gt)
+            else:
+                if measure:
+                    err = _marginal_error(xp, a, f, ft, eps)
+                f = ft
+                g = softmin_y(eps, f + eps * loga)
+            it += 1
+            k += 1
+            if measure:
+                e_val = float(err)
+                if math.isnan(e_val):
+                    raise FloatingPointError(
+                        "sinkhorn produced NaN potentials; check the costs and weights for extreme values.")
+                if not check:
+                    e_measured = e_val
+                    continue
+                if bar is not None:
+                    bar.update(it - bar.n)
+                    bar.set_postfix_str(f"marginal error {e_val:.2e} (tol {tol:.0e})", refresh=False)
+                errors.append(e_val)
+                if e_val < tol:
+                    converged = True
+                    break
+        return f, g, it, k, converged, e_measured
+
+    n_scaling = 0
+    if not schedule:
+        f, g, it, _, converged, _ = at_eps(f, g, 0, 0, max_iter, False, False)
+    else:
+        # the probe: the first check_every iterations of a cold start, with the error measured
+        # half way too, for its decay rate
+        half = check_every // 2 - 1 if check_every >= 2 else -1
+        f, g, it, k, converged, e_half = at_eps(f, g, 0, 0, min(max_iter, check_every), False, False,
+                                                measure_at=half)
+        if not converged and it < max_iter:
+            if _annealing_pays(errors[-1], e_half, k - half - 1, tol, len(schedule) + check_every):
+                for e in schedule:  # averaged steps (see above); two soft-mins per iteration
+                    if it >= max_iter:
+                        break
+                    ft = softmin_x(e, g + e * logb)
+                    gt = softmin_y(e, f + e * loga)
+                    f, g = 0.5 * (f + ft), 0.5 * (g + gt)
+                    it += 1
+                    n_scaling += 1
+                f, g, it, _, converged, _ = at_eps(f, g, it, 0, max_iter, True, True)
+            else:  # the cold start goes on, exactly as with scaling=None
+                f, g, it, _, converged, _ = at_eps(f, g, it, k, max_iter, False, False)
     if bar is not None:
         bar.update(it - bar.n)
     return f, g, errors, it, converged, n_scaling
+
+
+def _annealing_pays(e_now: float, e_half: float, gap: int, tol: float, cost: int) -> bool:
+    """Whether a cold start, at the marginal error ``e_now`` after the probe and ``e_half``
+    ``gap`` iterations earlier, is predicted to need more than ``cost`` further iterations to
+    reach ``tol`` (geometric decay at the measured rate; no rate or no decay: True)."""
+    if not (gap > 0 and e_half > 0 and e_now > 0):
+        return True
+    rate = (e_now / e_half) ** (1.0 / gap)
+    if not rate < 1.0:
+        return True
+    return math.log(tol / e_now) / math.log(rate) > cost
 
 
 class SinkhornPlan:
@@ -522,11 +565,17 @@ def sinkhorn(a: Any, b: Any, M_or_geometry: Any, *, eps: float, max_iter: int = 
         (default 1e-5 in float64, 1e-3 in float32, whose rounding floor at small eps is near
         1e-4). Measured on the README's Gaussian clouds (eps = 0.05): the transport cost is
         within about ``tol`` relative of its limit (1e-5: 1.0e-5 and 1.7e-5 at n = 200, 500)
-        and the objective within 1e-7, in 1071 and 492 iterations; 1e-6 took 10 041 and 3982
+        and the objective within 1e-7, in 1071 and 492 iterations (1081 and 522 since the
+        cold probe of ``scaling``); 1e-6 took 10 041 and 3982
         (the last digits sit on a slow mode), so 1e-6 did not fit the default ``max_iter``.
     scaling : float in (0, 1) or None
-        Epsilon-scaling ratio: one (averaged) iteration at each of ``diameter,
-        diameter*scaling, ...`` (> eps), then iterations at ``eps``. A ratio so close to 1
+        Epsilon-scaling ratio. The first ``check_every`` iterations are those of a cold start
+        (the probe); when it has not converged and its error's decay rate (measured at
+        ``check_every // 2`` and ``check_every``) predicts more than ``len(schedule) +
+        check_every`` further iterations, one (averaged) iteration at each of ``diameter,
+        diameter*scaling, ...`` (> eps) follows, from the probe's potentials, then iterations at
+        ``eps`` (checked at the first of them too); otherwise the cold start goes on, exactly as
+        with ``None`` (docs/sinkhorn.md, *Epsilon-scaling*). A ratio so close to 1
         that the schedule would exceed 100 000 levels is a ValueError. ``diameter`` is ``max C - min C`` for a dense cost
         and ``(bounding-box diagonal)^p`` for a point cloud. None starts at ``eps``. Ignored
         when a warm start ``f0``/``g0`` is given.
@@ -712,7 +761,9 @@ def sinkhorn(a: Any, b: Any, M_or_geometry: Any, *, eps: float, max_iter: int = 
         # transport cost <P, C> from one more row pass: P_i. = a_i exp((f_i - ft_i)/eps), and
         # sum_j P_ij C_ij = P_i. * (softmax-weighted mean of row i of C)
         ft, mean_cost = sx(eps, g + eps * logb, with_mean_cost=True)
-        if not errors:  # no check ran (max_iter within the eps schedule): the error now
+        if not errors or (n_scaling and n_iter == check_every + n_scaling):
+            # no check since the last iteration (max_iter ended within the eps schedule, after
+            # the probe's check): the error now
             errors.append(float(_marginal_error(xp, a_d, f, ft, eps)))
         if converged:
             rows = a_d * xp.exp(xp.clip((f - ft) / eps, -_EXP_CLIP, _EXP_CLIP))
@@ -732,10 +783,10 @@ def sinkhorn(a: Any, b: Any, M_or_geometry: Any, *, eps: float, max_iter: int = 
         raise FloatingPointError("sinkhorn produced a non-finite value; check the costs for extreme values.")
     if not converged:
         last = errors[-1]
-        warnings.warn(
+        warn(
             f"sinkhorn did not reach `tol`={tol:g} within `max_iter`={max_iter} iterations "
             f"(marginal error {last:.3g}); increase `max_iter`, increase `eps`, or loosen `tol`.",
-            ConvergenceWarning, stacklevel=2)
+            ConvergenceWarning)
 
     P = None
     if plan:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import warnings
 
 import numpy as np
 
@@ -17,6 +16,7 @@ from .._validation import (
     check_weights,
     pow2_exponent,
 )
+from .._warnings import warn
 
 __all__ = ["EXACT_MAX_ENTRIES", "wasserstein"]
 
@@ -121,10 +121,10 @@ def _exact_rescaled(x, y, an, bn, p):
             break
         w, unseen = w2, unseen2
     if unseen:
-        warnings.warn(
+        warn(
             f"wasserstein: the costs |x - y|^p (p = {p:g}) span more than float64 resolves in one "
             "linear program; the plan found uses pairs whose costs the solver saw clipped or "
-            "rounded to 0, so the value is an upper bound on W_p.", KantorovichWarning, stacklevel=3)
+            "rounded to 0, so the value is an upper bound on W_p.", KantorovichWarning)
     return float(np.ldexp(w, j))
 
 
@@ -326,10 +326,10 @@ def wasserstein(x, y, a=None, b=None, *, p=1, method="auto", eps=None,
         if w > 0.0:
             from ..exceptions import KantorovichWarning
 
-            warnings.warn(
+            warn(
                 f"wasserstein: the costs |x - y|^p (p = {p:g}) span more than the auction resolves "
                 "at one scale; the value is that of its permutation, an upper bound on W_p "
-                "(method='exact' rescales).", KantorovichWarning, stacklevel=2)
+                "(method='exact' rescales).", KantorovichWarning)
         return float(w)
     # Sinkhorn on the online geometry
     from ._geometry import PointCloud

@@ -29,7 +29,6 @@ Implementations (``backend``):
 from __future__ import annotations
 
 import math
-import warnings
 from typing import Any
 
 import numpy as np
@@ -37,6 +36,7 @@ import numpy as np
 from .._array_api import cupy_or_raise, is_cupy, namespace, pick_backend
 from .._results import Wasserstein1DResult
 from .._validation import as_float_array, check_weights, describe, xp_of
+from .._warnings import warn
 from ..exceptions import KantorovichWarning
 from ._kernels.wass1d_cupy import broadcast_rows  # xp-generic; imports no CuPy
 
@@ -644,11 +644,11 @@ def wasserstein_1d_plan(u_values, v_values, u_weights=None, v_weights=None, *, p
         big = not (bool(np.all(np.isfinite(f))) and bool(np.all(np.isfinite(g))))
         base = top * h
     if big:
-        warnings.warn(
+        warn(
             f"wasserstein_1d_plan: the potentials f, g are of order |x - y|^p, up to "
             f"{base:.3g}^{p:g}, beyond float64; the "
             "out-of-range ones are returned as +-inf (value and plan are exact). Rescale "
-            "`u_values` and `v_values` for finite potentials.", KantorovichWarning, stacklevel=2)
+            "`u_values` and `v_values` for finite potentials.", KantorovichWarning)
     f_out = np.empty(n)
     g_out = np.empty(m)
     f_out[pu] = f

@@ -72,6 +72,7 @@ import time
 
 import numpy as np
 
+from ..._warnings import warn
 from ...exceptions import BackendUnavailableError
 
 _INSTALL = 'install the GPU extra: pip install "kantorovich[gpu]" (numba-cuda and CuPy)'
@@ -639,12 +640,11 @@ def solve(prob, exact, eps_final, theta, max_rounds, _solve_cpu_finish):
     info.update(t_auction_s=time.perf_counter() - t0, phases=len(sched), bids=int(bids),
                 eps_final=sched[-1] / prob.scale, **{f"gpu_{k}": int(v) for k, v in stats.items()})
     if not converged:
-        import warnings
-
+        
         from ...exceptions import ConvergenceWarning
 
-        warnings.warn(f"the GPU auction hit `max_rounds` = {max_rounds}; raise `max_rounds` or `eps_final`.",
-                      ConvergenceWarning, stacklevel=3)
+        warn(f"the GPU auction hit `max_rounds` = {max_rounds}; raise `max_rounds` or `eps_final`.",
+                      ConvergenceWarning)
         free_c = np.setdiff1d(np.arange(n), perm[perm >= 0])
         perm = perm.copy()
         perm[perm < 0] = free_c

@@ -96,7 +96,10 @@ def sinkhorn_convergence(ctx):
         n0 = r.info["n_iter_scaling"]
         errs = np.asarray(r.marginal_error)
         res[label] = r
-        curves[label] = (n0 + 1 + np.arange(len(errs)), errs)
+        at = n0 + 1 + np.arange(len(errs))
+        if n0:  # the first check is the cold probe's (check_every=1: iteration 1), before the annealing
+            at[0] = 1
+        curves[label] = (at, errs)
         rows.append([label, n0, _first_below(errs, loose, n0), _first_below(errs, tight, n0), r.n_iter,
                      _tail_rate(errs, 100)])
         ctx.number(f"iterations_to_1e-7[{label}]", rows[-1][3])

@@ -1,0 +1,100 @@
+"""Iterations of the default eps-scaling against a cold start (``scaling=None``) to a tol.
+
+Regenerates the "Measured" table of docs/sinkhorn.md (section *Epsilon-scaling*): for each
+problem and tol 1e-4, 1e-6, the iterations ``n_iter`` of ``sinkhorn(..., scaling=0.5)``
+(default) and ``scaling=None``; L1 marginal error, ``check_every=10``, ``max_iter`` 20 000,
+numpy backend, dense costs. Iteration counts are deterministic (no timing).
+
+    PYTHONPATH=src python benchmarks/measure_sinkhorn_schedule.py [--out PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import warnings
+from pathlib import Path
+
+import numpy as np
+import ot as pot
+
+from kantorovich.exceptions import ConvergenceWarning
+from kantorovich.ot import sinkhorn
+
+MAX_ITER = 20_000
+TOLS = (1e-4, 1e-6)
+
+
+def _sq(x, y):
+    return ((x[:, None, :] - y[None, :, :]) ** 2).sum(-1)
+
+
+def problems():
+    """(name, a, b, M, eps) of each table row; a, b None = uniform."""
+    out = []
+    line = np.arange(10.0)[:, None]
+    out.append(("10 points on a line, x against x", None, None, _sq(line, line), 0.1))
+    grid = np.array([[i, j] for i in range(6) for j in range(6)], dtype=float)
+    out.append(("6 x 6 integer grid, x against x", None, None, _sq(grid, grid), 0.1))
+    pts = np.random.default_rng(0).random((50, 2))
+    out.append(("50 uniform 2-D points, x against x", None, None, _sq(pts, pts), 1e-3))
+    n = 100
+    a = pot.datasets.make_1D_gauss(n, m=20, s=5)
+    b = pot.datasets.make_1D_gauss(n, m=60, s=8)
+    M = pot.utils.dist0(n)
+    out.append(("POT Gaussians (m 20, s 5 / m 60, s 8), C / median C", a, b, M / np.median(M), 0.1))
+    xs = np.arange(n, dtype=float)[:, None]
+    b10 = pot.datasets.make_1D_gauss(n, m=60, s=10)
+    for eps in (0.1, 1e-2, 1e-3):
+        out.append(("POT Gaussians (s 5 / s 10), C / max C", a, b10, _sq(xs, xs) / (n - 1) ** 2, eps))
+    for eps in (0.1, 1.0):
+        out.append(("POT Gaussians (s 5 / s 10), C on 0..99", a, b10, _sq(xs, xs), eps))
+    rng = np.random.default_rng(12345)
+    x, y = rng.random((50, 2)), rng.random((50, 2))
+    wa, wb = rng.random(50) + 0.1, rng.random(50) + 0.1
+    for eps in (1e-3, 1e-2):
+        out.append(("50 x 50 uniform points, random weights", wa / wa.sum(), wb / wb.sum(), _sq(x, y), eps))
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(200, 2)), rng.normal(size=(200, 2)) + 1
+    out.append(("README clouds N(0, I) vs N(1, I)", None, None, _sq(x, y), 0.05))
+    rng = np.random.default_rng(0)
+    x, y = rng.random((90, 2)), rng.random((90, 2))
+    for eps in (3e-3, 1e-3, 1e-4):
+        out.append(("90 x 90 uniform points", None, None, _sq(x, y), eps))
+    return out
+
+
+def run(a, b, M, eps, tol, scaling):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        r = sinkhorn(a, b, M, eps=eps, tol=tol, max_iter=MAX_ITER, scaling=scaling, backend="numpy")
+    return {"n_iter": r.n_iter, "converged": r.converged, "n_iter_scaling": r.info["n_iter_scaling"],
+            "levels": len(r.info["eps_schedule"])}
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "sinkhorn_schedule.json"))
+    ap.add_argument("--rows", default=None, help="comma-separated row indices (default: all)")
+    args = ap.parse_args(argv)
+    rows = []
+    probs = problems()
+    idx = range(len(probs)) if args.rows is None else [int(i) for i in args.rows.split(",")]
+    for i in idx:
+        name, a, b, M, eps = probs[i]
+        row = {"row": i, "problem": name, "n": M.shape[0], "eps": eps}
+        for tol in TOLS:
+            row[f"tol {tol:g}"] = {"default": run(a, b, M, eps, tol, 0.5), "cold": run(a, b, M, eps, tol, None)}
+        rows.append(row)
+        d4, d6 = row["tol 0.0001"], row["tol 1e-06"]
+
+        def s(c):
+            return f"{c['n_iter']}{'' if c['converged'] else '*'}"
+        print(f"{i:2d} {name[:45]:45s} {eps:g}: 1e-4 {s(d4['default'])} / {s(d4['cold'])}  "
+              f"1e-6 {s(d6['default'])} / {s(d6['cold'])}", flush=True)
+    if args.rows is None:
+        Path(args.out).write_text(json.dumps({"max_iter": MAX_ITER, "check_every": 10, "rows": rows}, indent=1))
+
+
+if __name__ == "__main__":
+    main()

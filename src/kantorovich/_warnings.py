@@ -1,0 +1,27 @@
+"""Warnings that point at the caller's line, however deep in the package they are raised.
+
+Every public function is called through the array layer (:mod:`kantorovich._backend`) and
+often through other package functions, so a fixed ``stacklevel`` would name a line inside
+kantorovich. :func:`warn` attributes the warning to the first frame outside the package: the
+user's own call.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import warnings
+
+__all__ = ["warn"]
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+def warn(message: str, category: type[Warning] = UserWarning) -> None:
+    """``warnings.warn(message, category)`` attributed to the first caller outside kantorovich."""
+    level = 2  # stacklevel 2 is warn()'s caller
+    frame = sys._getframe(1)
+    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR):
+        frame = frame.f_back
+        level += 1
+    warnings.warn(message, category, stacklevel=level - 1 if frame is None else level)
