@@ -1,4 +1,4 @@
-"""THEORY.md C1-C11 closed forms that need no OT solver (C8 with a small LP from scipy)."""
+"""C1-C11 closed forms that need no OT solver (C8 with a small LP from scipy)."""
 
 from __future__ import annotations
 

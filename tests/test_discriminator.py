@@ -1,4 +1,4 @@
-"""Optimal discriminator and GAN value: THEORY C3-C7 on histograms and densities."""
+"""Optimal discriminator and GAN value: C3-C7 on histograms and densities."""
 
 from __future__ import annotations
 

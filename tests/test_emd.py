@@ -84,7 +84,7 @@ def test_permutation_matches_linear_sum_assignment(n):
 
 
 def test_cumulative_deltas_closed_form():
-    """THEORY C2: P = (3,2,1,4), Q = (1,2,4,3) on unit bins: W = 5 unnormalised, 0.5 normalised."""
+    """C2: P = (3,2,1,4), Q = (1,2,4,3) on unit bins: W = 5 unnormalised, 0.5 normalised."""
     x = np.arange(4.0)
     M = np.abs(x[:, None] - x[None, :])
     r = emd([3, 2, 1, 4], [1, 2, 4, 3], M)

@@ -281,7 +281,7 @@ def test_js_tv_gaussians_1d_statistical():
 
 
 def test_classifier_js_is_a_lower_bound_C7():
-    # THEORY C7: (V(D) + log 4) / 2 <= JS for any D, evaluated on held-out points
+    # C7: (V(D) + log 4) / 2 <= JS for any D, evaluated on held-out points
     gp = GaussianPair(np.zeros(3), np.eye(3), np.full(3, 0.5), 1.5 * np.eye(3))
     g = np.random.default_rng(10)
     truth = None

@@ -1,4 +1,4 @@
-"""cumulative_deltas / emd_1d_histogram: THEORY C2, agreement with scipy, validation."""
+"""cumulative_deltas / emd_1d_histogram: C2, agreement with scipy, validation."""
 
 from __future__ import annotations
 

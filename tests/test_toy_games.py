@@ -73,7 +73,7 @@ def test_dirac_gan_eigenvalues_measured_vs_closed_form():
                     J = G.dirac_gan_jacobian(loss=loss, gamma=gamma, h=hh, method=method, fd_step=fd)
                     me = np.sort_complex(np.linalg.eigvals(J))
                     assert np.allclose(me, cf, atol=1e-6), (loss, gamma, hh, method, fd)
-    # THEORY.md: |lambda| = sqrt(1 + h^2/4) for simultaneous GD with the GAN loss (f'(0) = 1/2)
+    # Dirac-GAN (Mescheder et al. 2018): |lambda| = sqrt(1 + h^2/4) for simultaneous GD with the GAN loss (f'(0) = 1/2)
     ev = G.dirac_gan_eigenvalues(h=h)
     assert np.allclose(np.abs(ev), math.sqrt(1 + h * h / 4))
     # R1: -gamma/2 +- sqrt(gamma^2/4 - 1/4)

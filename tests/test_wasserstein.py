@@ -27,7 +27,7 @@ def _fake_module(monkeypatch, name, **funcs):
 @pytest.mark.parametrize("theta", [0.0, 0.25, -1.5, 3.0])
 @pytest.mark.parametrize("p", [1, 2, 3.5])
 def test_parallel_lines_exact(theta, p):
-    """THEORY C1: W_p(P_0, P_theta) = |theta| for parallel lines (same z: exactly)."""
+    """C1: W_p(P_0, P_theta) = |theta| for parallel lines (same z: exactly)."""
     z = np.random.default_rng(0).uniform(size=60)
     x = np.c_[np.zeros(60), z]
     y = np.c_[np.full(60, theta), z]

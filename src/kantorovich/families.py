@@ -12,7 +12,7 @@ Every family is a *pair* with the same interface:
 Families
 --------
 ``ParallelLines(theta)``
-    THEORY C1: P = (0, Z), Q = (theta, Z), Z ~ U[0, 1] in 2-D. W1 = W2 = abs(theta);
+    C1: P = (0, Z), Q = (theta, Z), Z ~ U[0, 1] in 2-D. W1 = W2 = abs(theta);
     JS = log 2, KL = +inf both ways, TV = 1 for theta != 0; all 0 at theta = 0.
 ``GaussianPair(mean0, cov0, mean1, cov1)``
     1-D (scalars; cov = variance) or d-D (vectors, (d, d) SPD matrices). KL closed form,
@@ -131,13 +131,13 @@ class Family:
 
 # --------------------------------------------------------------------------- parallel lines
 class ParallelLines(Family):
-    r"""Two parallel vertical segments in the plane (WGAN paper, Example 1; THEORY C1).
+    r"""Two parallel vertical segments in the plane (WGAN paper, Example 1; C1).
 
     .. math:: P = (0, Z), \quad Q = (\theta, Z), \quad Z \sim U[0, 1].
 
     Closed forms: :math:`W_1 = W_2 = |\theta|`; for :math:`\theta \ne 0` the supports are
     disjoint, so :math:`\mathrm{JS} = \log 2`, :math:`\mathrm{KL} = +\infty` both ways and
-    :math:`\mathrm{TV} = 1`; at :math:`\theta = 0` all are 0 (seed 000 prints TV = 1 at
+    :math:`\mathrm{TV} = 1`; at :math:`\theta = 0` all are 0 (the Ma (2022) review prints TV = 1 at
     :math:`\theta = 0`: a typo).
 
     Parameters
@@ -715,7 +715,7 @@ class HistogramPair(Family):
     Examples
     --------
     >>> from kantorovich.families import HistogramPair
-    >>> h = HistogramPair([3, 2, 1, 4], [1, 2, 4, 3])   # THEORY C2, normalised by 10
+    >>> h = HistogramPair([3, 2, 1, 4], [1, 2, 4, 3])   # C2, normalised by 10
     >>> round(h.w1(), 12), round(h.tv(), 12)
     (0.5, 0.3)
     """

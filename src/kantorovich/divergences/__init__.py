@@ -18,7 +18,7 @@ _EXPORTS = {
     "kl_divergence": "._exact",
     "js_divergence": "._exact",
     "js_distance": "._exact",
-    # GAN optimal discriminator (THEORY C3-C7)
+    # GAN optimal discriminator (C3-C7)
     "optimal_discriminator": "._discriminator",
     "gan_value": "._discriminator",
     "js_from_discriminator": "._discriminator",

@@ -1,4 +1,4 @@
-r"""The optimal GAN discriminator and the value identity (THEORY C3-C7).
+r"""The optimal GAN discriminator and the value identity (C3-C7).
 
 For a fixed generator with density :math:`p_g`, the GAN value
 

@@ -34,7 +34,7 @@ measured in docs/estimators.md "Choice of the default":
     :math:`K = \lceil\sqrt{\min(n-1, m)}\rceil` (at least L + 2, at most 200).
 
 JS and TV: ``"knn"`` (density ratio from the same distances), ``"classifier"`` (logistic
-regression on linear or quadratic features, held-out evaluation, THEORY.md C7) and
+regression on linear or quadratic features, held-out evaluation, C7) and
 ``"histogram"`` (plug-in on a regular grid, d <= 2). See :func:`estimate_js`.
 
 Error bars
@@ -674,7 +674,7 @@ def _js_tv_classifier(xa, ya, gen, features, test_fraction, l2):
     def logit(z):
         f = (_features((z - mu) / sd, features) - fmu) / fsd
         # D clipped to [sigmoid(-30), sigmoid(30)] is itself a discriminator, so the held-out
-        # value stays a lower bound in expectation (THEORY C7) while one confidently wrong
+        # value stays a lower bound in expectation (C7) while one confidently wrong
         # test point costs at most ~30 nats (log D >= -30 - 1e-13), not 1e16
         return np.clip(f @ w + b, -LOGIT_CLIP, LOGIT_CLIP)
 
@@ -762,7 +762,7 @@ def _estimate_js_tv(which, x, y, method, k, n_boot, ci_level, rng, features, tes
         ty = _LOG2 - np.logaddexp(0.0, -lr_y)
         if method == "classifier":
             info["V"] = float(tx.mean() + ty.mean() - 2 * _LOG2)
-            info["bound"] = "JS >= (V(D) + log 4) / 2 (THEORY C7), evaluated on held-out points"
+            info["bound"] = "JS >= (V(D) + log 4) / 2 (C7), evaluated on held-out points"
     else:
         if method == "classifier":
             # A = {D > 1/2}: TV >= P(A) - Q(A), estimated on held-out points
@@ -789,7 +789,7 @@ def estimate_js(x, y, *, method: str = "knn", k: int | None = None, n_boot: int 
     r"""Estimate the Jensen-Shannon divergence JS(P, Q) (nats, ½ weights, in [0, log 2]).
 
     :math:`JS = \tfrac12 E_P\log(2D) + \tfrac12 E_Q\log(2(1-D))` with
-    :math:`D = p/(p+q)` (THEORY.md C4-C5: the optimal discriminator).
+    :math:`D = p/(p+q)` (C4-C5: the optimal discriminator).
 
     Parameters
     ----------
@@ -804,7 +804,7 @@ def estimate_js(x, y, *, method: str = "knn", k: int | None = None, n_boot: int 
         Gaussian pairs), trained on a (1 - test_fraction) split and evaluated on the rest:
         :math:`\tfrac12(V(\hat D) + \log 4)` with
         :math:`V(D) = E_P\log D + E_Q\log(1-D)` is a **lower bound** on JS in expectation
-        (THEORY.md C7), tight at the optimal discriminator; it can be slightly negative when
+        (C7), tight at the optimal discriminator; it can be slightly negative when
         P = Q. The held-out log-odds are clipped to ±30 (the clipped D is another
         discriminator, so the bound still holds; a confidently wrong test point costs at
         most ~30 nats), and a KantorovichWarning says when a class has no more training

@@ -1,4 +1,4 @@
-"""Exact divergences between probability vectors: TV, KL, JS (THEORY.md, Definitions).
+"""Exact divergences between probability vectors: TV, KL, JS (README, Conventions).
 
 All functions take two arrays of masses of shape ``(..., n)`` (numpy or CuPy; leading axes
 broadcast), normalise each along the last axis to sum 1 (like ``scipy``), compute in float64
@@ -186,7 +186,7 @@ def js_divergence(p: Any, q: Any, *, base: float | None = None):
         \qquad M = \tfrac12 (P + Q),
 
     so :math:`0 \le \mathrm{JS} \le \log 2`, with :math:`\log 2` exactly when the supports
-    are disjoint. (Seeds 000 and 002 of THEORY.md drop the ½ factors yet state JS = log 2
+    are disjoint. (The Ma (2022) review and the GAN Flavors slides drop the ½ factors yet state JS = log 2
     for disjoint supports; the unweighted sum would be 2 log 2. This is the ½ definition.)
 
     Parameters

@@ -1,4 +1,4 @@
-r"""Parzen-window log-likelihood (THEORY.md C13) and the Inception score (C12).
+r"""Parzen-window log-likelihood (C13) and the Inception score (C12).
 
 :func:`parzen_log_likelihood` fits an isotropic Gaussian kernel density estimate to
 ``samples`` and returns the mean log-density of ``held_out`` points (the GAN papers'

@@ -1,4 +1,4 @@
-r"""Earth-mover distance between histograms on equally spaced 1-D bins (THEORY C2).
+r"""Earth-mover distance between histograms on equally spaced 1-D bins (C2).
 
 Moving dirt bin by bin from left to right, the amount carried across the edge after bin i
 is the running surplus :math:`\delta_{i+1} = \delta_i + p_i - q_i` (:math:`\delta_0 = 0`),

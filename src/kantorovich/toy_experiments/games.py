@@ -276,7 +276,7 @@ def measured_rate(path, stop: int | None = None, *, start: int = 0, floor: float
 
 def bilinear_game(method: str, lr: float, n_steps: int = 1000, *, x0: float = 1.0, y0: float = 2.0,
                   **kw) -> GameTrajectory:
-    """Run ``method`` on min_x max_y xy from (x0, y0) (default (1, 2), as in seed 003).
+    """Run ``method`` on min_x max_y xy from (x0, y0) (default (1, 2), as in Min's slides).
 
     Parameters
     ----------

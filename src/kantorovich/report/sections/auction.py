@@ -1,4 +1,4 @@
-"""Report sections: exact assignment by epsilon-scaling auction (issue 4)."""
+"""Report sections: exact assignment by epsilon-scaling auction."""
 
 from __future__ import annotations
 

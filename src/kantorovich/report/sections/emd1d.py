@@ -1,4 +1,4 @@
-"""Report sections of the 1-D and sliced Earth-Mover distance (issue 3, first half)."""
+"""Report sections of the 1-D and sliced Earth-Mover distance."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import numpy as np
 
 from .. import register
 
-_C11 = "THEORY C11 (W_1 = integral of |F - G|; Gaussian W_2)"
-_C1 = "THEORY C1 (seeds 000, 002, 003)"
+_C11 = "C11 (W_1 = integral of |F - G|; Gaussian W_2)"
+_C1 = "C1 (Ma 2022 review, GAN Flavors slides, Min's slides)"
 
 
 @register("emd1d_cdf", title="1-D Earth-Mover distance: the area between the CDFs (C11)", order=20)

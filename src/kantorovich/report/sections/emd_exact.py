@@ -104,7 +104,7 @@ def emd_exact_convergence(ctx):
     tol_w2 = (4 * se_last + budget) / (2 * truth)   # budget stated for W2^2, mapped to W2
     ctx.check(f"W2 of 2-D Gaussians from n = {ns[-1]} samples (Bures formula)", truth,
               float(mean[-1]), rtol=0.0, atol=float(tol_w2),
-              source="THEORY C11; tolerance 4 SE + sqrt(log n / n) tr-budget")
+              source="C11; tolerance 4 SE + sqrt(log n / n) tr-budget")
     ctx.check("decay exponent of W2 between two samples of N(0, I_5)", -0.2, slopes[5],
               rtol=0.0, atol=0.12, source="n^{-1/d} rate for d > 4 (Dudley; Fournier-Guillin)")
     ctx.check("every exact LP certified (dual feasible, gap <= 1e-9 max|M|)", True, bool(all_cert),
@@ -166,7 +166,7 @@ def emd_exact_plan(ctx):
     xs, ys = np.c_[np.zeros(npts), z], np.c_[np.full(npts, theta), z]
     w1 = wasserstein(xs, ys, p=1)
     ctx.check(f"parallel lines W1 = |theta| from {npts} samples (same z)", abs(theta), w1,
-              rtol=1e-9, atol=1e-12, source="THEORY C1")
+              rtol=1e-9, atol=1e-12, source="C1")
     ctx.number("value (network simplex)", res.value)
     ctx.number("value (HiGHS)", res_h.value)
     ctx.number("max dual violation", res.dual_violation)

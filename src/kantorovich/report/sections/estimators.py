@@ -1,4 +1,4 @@
-"""Report sections: divergences estimated from samples (issue 7)."""
+"""Report sections: divergences estimated from samples."""
 
 from __future__ import annotations
 
@@ -76,11 +76,11 @@ def lines(ctx):
                "the raw kNN KL grows without bound and every estimate is flagged infinite.")
     for m in js:
         ctx.check(f"parallel lines JS ({m}), n = {ns[-1]}", fam.js(), js[m][-1], rtol=0, atol=0.01,
-                  source="THEORY C1")
+                  source="C1")
         ctx.check(f"parallel lines TV ({m}), n = {ns[-1]}", fam.tv(), tv[m][-1], rtol=0, atol=0.02,
-                  source="THEORY C1")
+                  source="C1")
     ctx.check("parallel lines KL flagged infinite (all n)", fam.kl(),
-              math.inf if all(flags) else raw[-1], source="THEORY C1, C10")
+              math.inf if all(flags) else raw[-1], source="C1, C10")
     ctx.number("raw_knn_kl_by_n", dict(zip(map(str, ns), raw)))
     ctx.verdict(f"KL flagged infinite at {sum(flags)} of {len(flags)} sizes; raw value grew from "
                 f"{raw[0]:.2f} to {raw[-1]:.2f}; JS (kNN) {js['knn'][-1]:.4f} vs log 2 = {math.log(2):.4f}.")
@@ -122,7 +122,7 @@ def tables(ctx):
         ctx.check("our WKV equals universal-divergence (fixed k = 5)", 0.0, diff, rtol=0, atol=1e-9,
                   source="same samples")
     ctx.check("mean WKV estimate near truth 2.0 (bias budget 0.25)", 2.0, float(np.mean(ours_all)),
-              rtol=0, atol=0.25, source="THEORY reference numbers")
+              rtol=0, atol=0.25, source="published reference numbers")
 
     # 2) d = 10: plain WKV beside the ensemble
     d, mu = 10, math.sqrt(1.648 / 10)

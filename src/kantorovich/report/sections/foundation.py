@@ -9,7 +9,7 @@ import numpy as np
 from .. import register
 
 _LOG2, _LOG4 = math.log(2.0), math.log(4.0)
-_C1 = "THEORY C1 (seeds 000, 002, 003)"
+_C1 = "C1 (Ma 2022 review, GAN Flavors slides, Min's slides)"
 
 
 def _discretised_lines(theta: float, k: int):
@@ -59,7 +59,7 @@ def parallel_lines(ctx):
         ctx.check(f"C1 W1, theta={theta:g}", fam.w1(), w, rtol=1e-9, atol=1e-12, source=_C1)
         ctx.check(f"C1 JS, theta={theta:g}", fam.js(), float(js), rtol=1e-15, atol=0, source=_C1)
         ctx.check(f"C1 TV, theta={theta:g}", fam.tv(), float(tv), rtol=1e-15, atol=0,
-                  source=_C1 + "; seed 000's TV = 1 at theta = 0 is a typo")
+                  source=_C1 + "; the Ma (2022) review's TV = 1 at theta = 0 is a typo")
         ctx.check(f"C1 KL both ways, theta={theta:g}", fam.kl(), float(max(kl, klr)), rtol=0, atol=0, source=_C1)
         rows.append([theta, w, float(tv), float(kl), float(klr), float(js)])
     ctx.table(f"Divergences from a {k}-level discretisation of Z (exact on histograms; W by LP)",
@@ -69,15 +69,15 @@ def parallel_lines(ctx):
     seq = [[n, ParallelLines(1 / n).w1(), ParallelLines(1 / n).js(), ParallelLines(1 / n).tv()] for n in ns]
     ctx.table("C9: theta_n = 1/n", ["n", "W1", "JS", "TV"], seq)
     w_last, js_last, tv_last = seq[-1][1], seq[-1][2], seq[-1][3]
-    ctx.check("C9 W(P_0, P_1/n) -> 0 (n = 1000)", 1e-3, w_last, rtol=1e-12, source="THEORY C9 (seed 000)")
-    ctx.check("C9 JS stays log 2 along 1/n", _LOG2, js_last, rtol=1e-15, atol=0, source="THEORY C9 (seed 000)")
-    ctx.check("C9 TV stays 1 along 1/n", 1.0, tv_last, rtol=0, atol=0, source="THEORY C9 (seed 000)")
+    ctx.check("C9 W(P_0, P_1/n) -> 0 (n = 1000)", 1e-3, w_last, rtol=1e-12, source="C9 (Ma 2022 review)")
+    ctx.check("C9 JS stays log 2 along 1/n", _LOG2, js_last, rtol=1e-15, atol=0, source="C9 (Ma 2022 review)")
+    ctx.check("C9 TV stays 1 along 1/n", 1.0, tv_last, rtol=0, atol=0, source="C9 (Ma 2022 review)")
     pts, p, q = _discretised_lines(0.01, k)
     ctx.check("C10 disjoint 1-D supports in 2-D: JS", _LOG2, float(js_divergence(p, q)), rtol=1e-15, atol=0,
-              source="THEORY C10 (Arjovsky & Bottou Thm 2.3)")
+              source="C10 (Arjovsky & Bottou Thm 2.3)")
     ctx.check("C10 disjoint supports: KL(P||Q) and KL(Q||P)", math.inf,
               float(min(kl_divergence(p, q), kl_divergence(q, p))), rtol=0, atol=0,
-              source="THEORY C10 (Arjovsky & Bottou Thm 2.3)")
+              source="C10 (Arjovsky & Bottou Thm 2.3)")
     ctx.number("W1_at_theta_1e-3", w_last)
     ctx.number("JS_at_theta_1e-3", js_last)
     ok = all(c["agrees"] for c in ctx.checks)
@@ -103,7 +103,7 @@ def cumulative_deltas_section(ctx):
     ctx.figure(plot_cumulative_deltas(P, Q), "cumulative_deltas.png",
                "Top: the two histograms. Bottom: the mass carried right (red) or left (green) across "
                "each bin edge; W is the sum of the absolute deltas.")
-    src = "THEORY C2 (seed 002)"
+    src = "C2 (GAN Flavors slides)"
     ctx.check("C2 deltas", "0, 2, 2, -1, 0", ", ".join(f"{v:g}" for v in d),
               agrees=d.tolist() == [0, 2, 2, -1, 0], source=src)
     ctx.check("C2 W on raw masses", 5.0, w, rtol=0, atol=0, source=src)
@@ -115,7 +115,7 @@ def cumulative_deltas_section(ctx):
     ctx.number("W_raw", w)
     ctx.number("W_normalised", wn)
     ctx.verdict(f"deltas = {d.tolist()}, W = {w:g} on raw masses and {wn:g} after normalising: "
-                + ("as in seed 002." if d.tolist() == [0, 2, 2, -1, 0] and w == 5.0 else "DIFFERENT from seed 002."))
+                + ("as in the GAN Flavors slides." if d.tolist() == [0, 2, 2, -1, 0] and w == 5.0 else "DIFFERENT from the GAN Flavors slides."))
 
 
 @register("optimal_discriminator", title="The optimal discriminator and the value identity (C3-C7)", order=12)
@@ -160,7 +160,7 @@ def optimal_discriminator_section(ctx):
     ctx.figure(fig, "optimal_discriminator.png",
                "Left: p_data = N(0,1), p_g = N(2, 0.8^2) and D*; D* = 1/2 where the densities cross. "
                "Right: the JS bound of discriminators D_t, maximal (= JS) at D* (t = 1).")
-    src = "THEORY C4/C5 (seeds 000, 001)"
+    src = "C4/C5 (Ma 2022 review, Hsieh's WGAN notes)"
     ctx.check("C5 V(D*) = -log 4 + 2 JS, densities on a grid", -_LOG4 + 2 * js, v, rtol=0, atol=1e-8,
               source=src + "; JS by quadrature")
     # on a histogram the identity holds to rounding
@@ -176,14 +176,14 @@ def optimal_discriminator_section(ctx):
     ctx.check("C5 V(D*) = -log 4 when p_g = p_data", -_LOG4, float(gan_value(optimal_discriminator(p, p), p, p)),
               rtol=0, atol=1e-15, source=src)
     ctx.check("C3 argmax of 2 log y + 3 log(1-y)", 0.4, argmax_a_log_y_b_log_1my(2.0, 3.0), rtol=1e-15,
-              source="THEORY C3 (seed 000)")
+              source="C3 (Ma 2022 review)")
     i_best = int(np.argmax(bounds))
     ctx.check("C7 the JS bound peaks at D* (t = 1)", 1.0, float(ts[i_best]), rtol=0,
-              atol=float(ts[1] - ts[0]), source="THEORY C7 (seeds 000, 002)")
-    ctx.check("C7 max bound = JS", js, float(bounds.max()), rtol=0, atol=1e-8, source="THEORY C7")
+              atol=float(ts[1] - ts[0]), source="C7 (Ma 2022 review, GAN Flavors slides)")
+    ctx.check("C7 max bound = JS", js, float(bounds.max()), rtol=0, atol=1e-8, source="C7")
     Ds = optimal_discriminator(pd, pg, alpha=0.9)
     ctx.check("C6 smoothed D* = 0.9 D* (beta = 0)", 0.0, float(np.max(np.abs(Ds - 0.9 * D))), rtol=0,
-              atol=1e-15, source="THEORY C6 (seed 000)")
+              atol=1e-15, source="C6 (Ma 2022 review)")
     ctx.number("JS_quadrature", js)
     ctx.number("V_Dstar_grid", v)
     ctx.number("identity_error_grid", abs(v - (-_LOG4 + 2 * js)))
@@ -195,7 +195,7 @@ def optimal_discriminator_section(ctx):
 
 @register("closed_forms", title="Closed forms: result / closed form / computed / agrees (C1-C11)", order=13)
 def closed_forms(ctx):
-    """Every closed form of THEORY.md that needs no OT solver, each computed independently
+    """Every closed form of the report (C1-C13) that needs no OT solver, each computed independently
     (quadrature, Monte Carlo, an LP, or the exact divergences on a discretisation)."""
     from scipy import integrate, stats
     from scipy.spatial.distance import cdist
@@ -215,7 +215,7 @@ def closed_forms(ctx):
               rtol=1e-9, source="C1; LP on a discretisation")
     ctx.check("C1 JS = log 2", _LOG2, float(js_divergence(p, q)), rtol=1e-15, atol=0, source="C1")
     ctx.check("C1 all zero at theta = 0", 0.0, max(ParallelLines(0.0).summary().values()), rtol=0, atol=0,
-              source="C1 (seed 000 typo: TV = 1 at 0)")
+              source="C1 (Ma (2022) review typo: TV = 1 at 0)")
     # C2
     ctx.check("C2 W = 5 on raw masses", 5.0, float(emd_1d_histogram([3, 2, 1, 4], [1, 2, 4, 3])), rtol=0, atol=0,
               source="C2")

@@ -1,4 +1,4 @@
-"""Report sections: entropic OT by log-domain Sinkhorn (issue 6)."""
+"""Report sections: entropic OT by log-domain Sinkhorn."""
 
 from __future__ import annotations
 

@@ -25,7 +25,7 @@ def _fmt(v: float) -> str:
           order=70)
 def t6_saddle(ctx):
     """Eight optimisers on the bilinear game; closed-form spectral radii vs measured
-    contraction; a learning-rate sweep checking seed 003's claim that only RMSProp converges."""
+    contraction; a learning-rate sweep checking Min's slides' claim that only RMSProp converges."""
     from ...plots.theory_games import plot_bilinear_grid, plot_lr_sweep
     from ...toy_experiments import games as G
 
@@ -53,7 +53,7 @@ def t6_saddle(ctx):
             rows.append([m, eta, cf, tr.spectral_radius, rate, tr.value])
             if np.isfinite(cf):
                 ctx.check(f"bilinear {m} η={eta}: spectral radius (closed form vs eigenvalues of M)",
-                          cf, tr.spectral_radius, rtol=1e-9, source="seed 003 / THEORY.md")
+                          cf, tr.spectral_radius, rtol=1e-9, source="Min's slides")
             if m == "alternating":
                 ctx.check(f"bilinear alternating η={eta}: measured factor 1 (cycles)", 1.0, rate,
                           atol=2e-3, rtol=0, source="det M = 1, |λ| = 1 for η < 2")
@@ -131,7 +131,7 @@ def t6_saddle(ctx):
         f"constant within ×{rms_const:.3f}) and Adam on one of radius ≈ {np.median(adam_ratio):.3g}·η "
         f"({len(adam_ratio)} settled runs). "
         f"Methods that reached the saddle (< 1e-6 of the start): {', '.join(truly) or 'none'}. "
-        f"So seed 003's 'only RMSProp converges' is "
+        f"So Min's slides' 'only RMSProp converges' is "
         f"{'right only among GD/Adam/RMSProp at a small η, and only to within ~' + _fmt(float(np.median(rms_ratio))) + '·η of the saddle' if len(rms_close) else 'not reproduced'}; "
         f"extragradient-type methods converge for real.")
 
@@ -166,7 +166,7 @@ def dirac_section(ctx):
                      float(np.max(np.abs(cf))), float(np.max(np.abs(ad))), err])
         ctx.check(f"Dirac-GAN {loss}, γ={gamma}, {what}: max |λ|", float(np.max(np.abs(cf))),
                   float(np.max(np.abs(ad))), rtol=1e-6, atol=1e-6,
-                  source="Mescheder et al. 2018 / THEORY.md (f'(0) = 1/2)")
+                  source="Mescheder et al. 2018 (f'(0) = 1/2)")
     ctx.table("Dirac-GAN eigenvalues at the equilibrium: closed form vs autograd Jacobian (and FD)",
               ["loss", "γ (R1)", "operator", "closed form", "measured (autograd)", "max|λ| closed",
                "max|λ| measured", "max error (autograd, FD)"], rows)
@@ -174,7 +174,7 @@ def dirac_section(ctx):
     gd_mod = math.sqrt(1 + h * h / 4)
     ctx.check("simultaneous GD |λ| = sqrt(1 + h²/4) (GAN loss, f'(0) = 1/2)", gd_mod,
               float(np.max(np.abs(np.linalg.eigvals(G.dirac_gan_jacobian(h=h))))), rtol=1e-9,
-              source="THEORY.md")
+              source="Mescheder et al. 2018")
     ctx.check("simultaneous GD |λ| = sqrt(1 + h²) (WGAN loss, f'(0) = 1)", math.sqrt(1 + h * h),
               float(np.max(np.abs(np.linalg.eigvals(G.dirac_gan_jacobian(h=h, loss="wgan"))))), rtol=1e-9,
               source="f'(0) = 1 normalisation")
