@@ -271,6 +271,28 @@ def test_geometry_dtype_must_be_float32_or_float64():
     assert DenseGeometry([[1.5]], dtype="float64").dtype == np.float64
 
 
+def test_coordinates_beyond_float32_are_a_value_error_naming_the_array_and_dtype():
+    # cast to float32 they were infinities, with numpy overflow warnings and inf costs after
+    import warnings
+
+    from kantorovich.ot import DenseGeometry, PointCloud, sinkhorn
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ValueError, match=r"`x` .*1e\+200.*`dtype`=float32"):
+            PointCloud([[1e200, 1.8]], [[1e200, 1.0], [-1.0, 0.0]], dtype=np.float32)
+        with pytest.raises(ValueError, match=r"`y` .*`dtype`=float32"):
+            PointCloud([[-0.4, -13.6]], [[-1.8e300, 1.1e300]], cost=1.5, dtype=np.float32)
+        with pytest.raises(ValueError, match=r"`M` .*`dtype`=float32"):
+            DenseGeometry([[1e39, 0.0]], dtype=np.float32)
+        far = PointCloud([[1e200, 0.0], [1.0, 2.0]], [[0.0, 1.0], [2.0, 0.0]], cost=1)
+        with pytest.raises(ValueError, match=r"`x` .*`dtype`=float32"):
+            sinkhorn(None, None, far, eps=1.0, dtype=np.float32)
+    # what fits is cast as before (float32 rounding; tiny values flush to 0 as numpy does)
+    pc = PointCloud([[3e38, 1e-50]], [[0.0, 0.0]], dtype=np.float32)
+    np.testing.assert_array_equal(pc.x, np.array([[3e38, 1e-50]], dtype=np.float32))
+
+
 # ----------------------------------------------------------------------------- far points, large p
 def test_one_far_pair_keeps_the_unit_scale_costs():
     g = np.random.default_rng(0)

@@ -26,6 +26,7 @@ import numpy as np
 from .._array_api import is_cupy
 from .._validation import (
     INT64_MAX,
+    as_float_array,
     check_cost_matrix,
     check_float_dtype,
     check_int,
@@ -71,6 +72,16 @@ def check_dense_memory(n: int, m: int, itemsize: int, *, device: str = "cpu", co
             "use the online geometry instead: kantorovich.ot.PointCloud(x, y, cost=...) with "
             "backend='numba' (CPU) or backend='cuda' (GPU), whose memory is O(n + m)."
         )
+
+
+def _cast(a, dtype, name: str):
+    """``a`` in ``dtype`` (itself when already so); a narrowing cast whose values do not fit
+    (1e200 to float32) is a ValueError naming ``name`` and `dtype`, not infinities."""
+    if a.dtype == np.dtype(dtype):
+        return a
+    if np.dtype(dtype).itemsize < a.dtype.itemsize:
+        return as_float_array(a, name, dtype=dtype, allow_empty=True)
+    return a.astype(dtype)
 
 
 def _adopt(geom, *arrays, names):
@@ -155,7 +166,7 @@ class DenseGeometry:
 
     def astype(self, dtype):
         g = object.__new__(DenseGeometry)
-        g.C = self.C.astype(dtype, copy=False)
+        g.C = _cast(self.C, dtype, "M")
         return g
 
     def to_device(self, device: str):
@@ -307,7 +318,7 @@ class PointCloud:
 
     def astype(self, dtype):
         g = PointCloud.__new__(PointCloud)
-        g.x, g.y = self.x.astype(dtype, copy=False), self.y.astype(dtype, copy=False)
+        g.x, g.y = _cast(self.x, dtype, "x"), _cast(self.y, dtype, "y")
         g.p, g.cost = self.p, self.cost
         return g
 
