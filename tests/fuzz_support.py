@@ -28,6 +28,7 @@ import itertools
 import math
 import multiprocessing as mp
 import re
+import sys
 import time
 import traceback
 import warnings
@@ -341,7 +342,9 @@ def _close(got, ref, rtol=1e-9, atol=0.0) -> bool:
     ref = mpmath.mpf(ref) if not isinstance(ref, mpmath.mpf) else ref
     got = float(got)
     if mpmath.isinf(ref) or math.isinf(got):
-        return mpmath.isinf(ref) and math.isinf(got) and (ref > 0) == (got > 0)
+        # inf is also the right float for a finite value beyond the float maximum (an overflow)
+        beyond = mpmath.isinf(ref) or abs(ref) * (1 - rtol) > sys.float_info.max
+        return beyond and math.isinf(got) and (ref > 0) == (got > 0)
     return abs(mpmath.mpf(got) - ref) <= rtol * abs(ref) + atol
 
 
