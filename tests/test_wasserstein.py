@@ -320,3 +320,18 @@ def test_large_p_exact_path_is_monotone_and_finite():
     assert wasserstein(a, b, p=1e300, method="auction") == 3.0
     with pytest.raises(ValueError, match="`p`"):
         wasserstein(a, b, p=1e300, method="auction", exact_max_entries=1)
+
+
+def test_unit_scale_distance_beside_coordinates_of_1e200_is_not_lost():
+    # one point each, both at 1e200 in the first coordinate: at the common power-of-two scale
+    # the distance 4.16 cubed underflowed to cost 0 and W_3 was reported as 0
+    x, y = np.array([[1e200, -1.5858799404538186]]), np.array([[1e200, 2.5747474823534113]])
+    d = math.hypot(0.0, 2.5747474823534113 + 1.5858799404538186)
+    for p, method in ((3, "auto"), (3, "exact"), (1.5, "exact")):
+        assert wasserstein(x, y, p=p, method=method) == pytest.approx(d, rel=1e-14)
+    # p = 1e18: every cost is 0 or inf at one scale; W_p is the largest distance moved
+    u = np.array([[-0.8019314252534474]] * 3)
+    v = np.array([[0.9867564100437185], [0.9751638377904751], [5.204452380655215], [1.1136046532489643]])
+    w = wasserstein(u, v, [1.0, 1.0, 1.0], [1.0, 1.0, 4.0, 1.0], p=10**18, method="exact")
+    assert w == pytest.approx(5.204452380655215 + 0.8019314252534474, rel=1e-12)
+    assert wasserstein(u, u, p=3) == 0.0
