@@ -343,4 +343,8 @@ def as_geometry(M_or_geometry: Any, *, dtype=None):
     if isinstance(M_or_geometry, (str, bytes)) or M_or_geometry is None:
         raise TypeError("`M_or_geometry` must be a cost matrix, a DenseGeometry or a PointCloud; "
                         f"got {describe(M_or_geometry)}.")
-    return DenseGeometry(M_or_geometry, dtype=dtype)
+    # DenseGeometry(M_or_geometry), with the errors naming the argument the caller passed
+    g = DenseGeometry.__new__(DenseGeometry)
+    (M,) = _adopt(g, M_or_geometry, names=("M",))
+    g.C = check_cost_matrix(M, "M_or_geometry", dtype=dtype)
+    return g
