@@ -111,7 +111,8 @@ class DenseGeometry:
     M : array_like, shape (n, m)
         Finite real costs (NaN and infinity are rejected). Copied; the input is never modified.
     dtype : {None, float32, float64}
-        Storage precision (default float64; CuPy inputs keep their device).
+        Storage precision (default float64; CuPy inputs keep their device). Costs beyond
+        float32's range (about 3.4e38) with ``dtype=float32`` are a ValueError.
 
     Examples
     --------
@@ -195,7 +196,8 @@ class PointCloud:
         ``C_ij = |x_i - y_j|^p`` with the Euclidean norm: "sqeuclidean" is p = 2 with **no ½
         factor**, "euclidean" is p = 1.
     dtype : {None, float32, float64}
-        Storage precision (default float64).
+        Storage precision (default float64). Coordinates beyond float32's range (about 3.4e38)
+        with ``dtype=float32`` are a ValueError naming the array.
 
     Notes
     -----
