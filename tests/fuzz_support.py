@@ -28,6 +28,7 @@ import itertools
 import math
 import multiprocessing as mp
 import re
+import sys
 import time
 import traceback
 import warnings
@@ -341,7 +342,9 @@ def _close(got, ref, rtol=1e-9, atol=0.0) -> bool:
     ref = mpmath.mpf(ref) if not isinstance(ref, mpmath.mpf) else ref
     got = float(got)
     if mpmath.isinf(ref) or math.isinf(got):
-        return mpmath.isinf(ref) and math.isinf(got) and (ref > 0) == (got > 0)
+        # inf is also the right float for a finite value beyond the float maximum (an overflow)
+        beyond = mpmath.isinf(ref) or abs(ref) * (1 - rtol) > sys.float_info.max
+        return beyond and math.isinf(got) and (ref > 0) == (got > 0)
     return abs(mpmath.mpf(got) - ref) <= rtol * abs(ref) + atol
 
 
@@ -642,14 +645,19 @@ def _dense(call, pos=2, name="M"):
 
 
 def _pc_cost_ref(x, y, p):
-    """|x - y|^p (Euclidean), evaluated at a power-of-two scale; None where it is not finite."""
+    """|x - y|^p (Euclidean), each pair evaluated at the power-of-two scale of its own largest
+    coordinate difference (one scale for all pairs underflows the unit-scale pairs to 0 when
+    another point is at 1e200); None where it is not finite."""
     x, y = _arr(x), _arr(y)
-    s = max(float(np.max(np.abs(x))), float(np.max(np.abs(y))), 0.0)
-    k = math.frexp(s)[1] if s > 0 else 0
-    D = np.sqrt(((np.ldexp(x, -k)[:, None, :] - np.ldexp(y, -k)[None, :, :]) ** 2).sum(-1))
+    half = np.ldexp(x, -1)[:, None, :] - np.ldexp(y, -1)[None, :, :]  # never overflows
+    t = np.abs(half).max(-1) if half.shape[-1] else np.zeros(half.shape[:2])
+    k = np.where(t > 0, np.frexp(t)[1], 0)
+    D = np.sqrt((np.ldexp(half, -k[..., None]) ** 2).sum(-1))  # in [0.5, sqrt(d)], or 0
+    e = (k + 1) * float(p)  # |x - y|^p = D^p 2^e
+    ei = np.floor(e)
     with np.errstate(over="ignore", under="ignore"):
-        C = D ** p * 2.0 ** (k * p) if abs(k * p) < 1000 else None
-    return C if C is not None and np.isfinite(C).all() else None
+        C = np.ldexp(D ** p * np.exp2(e - ei), np.clip(ei, -2000, 2000).astype(np.int64))
+    return C if np.isfinite(C).all() else None
 
 
 def _chk_emd(call, res):

@@ -329,3 +329,17 @@ def test_certificate_refuses_potentials_that_dwarf_the_costs():
 def test_huge_power_cost_is_a_value_error_naming_cost():
     with pytest.raises(ValueError, match="`cost`"):
         assignment(x=[[0.0], [2.0]], y=[[2.0], [0.0]], cost=1e300)
+
+
+@pytest.mark.parametrize("cost", ["euclidean", "sqeuclidean", 1.5])
+def test_points_whose_squared_distances_overflow_are_a_value_error_without_warnings(cost):
+    # the kernels square coordinate differences: 1e200 apart is refused at once, naming x and
+    # y, and no numpy overflow warning escapes on the way
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ValueError, match="`x` and `y`"):
+            assignment(x=[[1e200], [-0.3]], y=[[1e200], [0.9]], cost=cost)
+        with pytest.raises(ValueError, match="`x` and `y`"):
+            assignment(x=[[1e308], [0.0]], y=[[-1e308], [0.0]], cost=cost)

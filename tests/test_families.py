@@ -396,3 +396,38 @@ def test_gaussian_pair_w2_beyond_the_float_range_is_inf():
     # exact W2 = sqrt(2) * 1.7e308 > the largest float; math.ldexp raised OverflowError
     assert GaussianPair([1.7e308] * 2, np.eye(2), [0.0, 0.0], np.eye(2)).w2() == math.inf
     assert gaussian_w2([1e308] * 2, np.eye(2), [0.0, 0.0], np.eye(2)) == pytest.approx(math.sqrt(2) * 1e308)
+
+
+def test_gaussian_kl_beyond_the_float_range_is_inf_not_nan_and_warns_nothing():
+    # means 1e300 apart over variances of 1e-300: 0 * inf inside the triangular solve gave NaN;
+    # means 1e200 apart leaked a matmul overflow warning
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        far = GaussianPair(np.array([1e300, 1e300]), np.eye(2), np.zeros(2), 1e-300 * np.eye(2))
+        assert far.kl() == math.inf and far.kl_reverse() == math.inf
+        assert GaussianPair(np.array([1e200, 0.0]), np.eye(2), np.zeros(2), np.eye(2)).kl() == math.inf
+        # 0.5 * (a quadratic form beyond the float maximum) is still finite: kept, not inf
+        # (KL = (m0 - m1)^2 / (2 s^2) = (1.79e308 + 1e300)^2 / (2 * 1.79e308))
+        v = gaussian_kl(1.79e308, 1.79e308, -1e300, 1.79e308)
+        assert v == pytest.approx(8.9500001e307, rel=1e-14)
+    # ordinary sizes: the plain formula, unchanged
+    assert gaussian_kl(0.0, 1.0, 2.0, 1.0) == 2.0
+
+
+def test_gaussian_covariance_near_the_float_maximum_is_checked_without_overflow():
+    # the symmetrisation 0.5 * (S + S.T) overflowed to inf, the pair was built with an infinite
+    # covariance and its methods failed naming `S1`; this rank-1 matrix is not positive definite
+    import warnings
+
+    c0 = np.array([[7.1, 3.0, -4.0], [3.0, 4.1, 0.2], [-4.0, 0.2, 11.0]])
+    top = np.full((3, 3), np.finfo(float).max)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ValueError, match="`cov1` must be positive definite"):
+            GaussianPair(np.zeros(3), c0, np.ones(3), top)
+        with pytest.raises(ValueError, match="`cov0` must be positive definite"):
+            GaussianPair(np.zeros(3), top, np.ones(3), c0)
+        g = GaussianPair(0.0, 1e308, 1.0, 1.7e308)  # a positive definite one of that size
+        assert g.cov0[0, 0] == 1e308 and math.isfinite(g.kl())

@@ -174,3 +174,15 @@ def test_parzen_translation_invariant(bw, offset):
     assert math.isclose(got.value, exact.value, rel_tol=1e-9, abs_tol=1e-9)
     if offset == 1e8:
         assert abs(got.value - ref.value) < 1e-6
+
+
+def test_bandwidth_out_of_range_for_subnormal_data_is_a_value_error_without_warnings():
+    # data of scale 1e-310 with bandwidth 0.1: 0.1 / 2**k overflowed in ldexp with a numpy
+    # warning before the range check raised
+    import warnings
+
+    s = np.array([[1.16e-310, -8.5e-311], [2.38e-311, 3.5e-312], [1e-311, -2e-311]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ValueError, match="`bandwidth` must be within 1e-150 and 1e150"):
+            parzen_log_likelihood(s, s[:1], bandwidth=0.1)

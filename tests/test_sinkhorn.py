@@ -258,7 +258,7 @@ def test_bad_data(rng):
         sinkhorn(a, 2 * b, M, eps=0.1)
     Mn = M.copy()
     Mn[1, 1] = np.nan
-    with pytest.raises(ValueError, match="`M` must not contain NaN"):
+    with pytest.raises(ValueError, match="`M_or_geometry` must not contain NaN"):
         sinkhorn(a, b, Mn, eps=0.1)
     xn = x.copy()
     xn[0, 0] = np.nan

@@ -271,6 +271,28 @@ def test_geometry_dtype_must_be_float32_or_float64():
     assert DenseGeometry([[1.5]], dtype="float64").dtype == np.float64
 
 
+def test_coordinates_beyond_float32_are_a_value_error_naming_the_array_and_dtype():
+    # cast to float32 they were infinities, with numpy overflow warnings and inf costs after
+    import warnings
+
+    from kantorovich.ot import DenseGeometry, PointCloud, sinkhorn
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ValueError, match=r"`x` .*1e\+200.*`dtype`=float32"):
+            PointCloud([[1e200, 1.8]], [[1e200, 1.0], [-1.0, 0.0]], dtype=np.float32)
+        with pytest.raises(ValueError, match=r"`y` .*`dtype`=float32"):
+            PointCloud([[-0.4, -13.6]], [[-1.8e300, 1.1e300]], cost=1.5, dtype=np.float32)
+        with pytest.raises(ValueError, match=r"`M` .*`dtype`=float32"):
+            DenseGeometry([[1e39, 0.0]], dtype=np.float32)
+        far = PointCloud([[1e200, 0.0], [1.0, 2.0]], [[0.0, 1.0], [2.0, 0.0]], cost=1)
+        with pytest.raises(ValueError, match=r"`x` .*`dtype`=float32"):
+            sinkhorn(None, None, far, eps=1.0, dtype=np.float32)
+    # what fits is cast as before (float32 rounding; tiny values flush to 0 as numpy does)
+    pc = PointCloud([[3e38, 1e-50]], [[0.0, 0.0]], dtype=np.float32)
+    np.testing.assert_array_equal(pc.x, np.array([[3e38, 1e-50]], dtype=np.float32))
+
+
 # ----------------------------------------------------------------------------- far points, large p
 def test_one_far_pair_keeps_the_unit_scale_costs():
     g = np.random.default_rng(0)
@@ -298,3 +320,18 @@ def test_large_p_exact_path_is_monotone_and_finite():
     assert wasserstein(a, b, p=1e300, method="auction") == 3.0
     with pytest.raises(ValueError, match="`p`"):
         wasserstein(a, b, p=1e300, method="auction", exact_max_entries=1)
+
+
+def test_unit_scale_distance_beside_coordinates_of_1e200_is_not_lost():
+    # one point each, both at 1e200 in the first coordinate: at the common power-of-two scale
+    # the distance 4.16 cubed underflowed to cost 0 and W_3 was reported as 0
+    x, y = np.array([[1e200, -1.5858799404538186]]), np.array([[1e200, 2.5747474823534113]])
+    d = math.hypot(0.0, 2.5747474823534113 + 1.5858799404538186)
+    for p, method in ((3, "auto"), (3, "exact"), (1.5, "exact")):
+        assert wasserstein(x, y, p=p, method=method) == pytest.approx(d, rel=1e-14)
+    # p = 1e18: every cost is 0 or inf at one scale; W_p is the largest distance moved
+    u = np.array([[-0.8019314252534474]] * 3)
+    v = np.array([[0.9867564100437185], [0.9751638377904751], [5.204452380655215], [1.1136046532489643]])
+    w = wasserstein(u, v, [1.0, 1.0, 1.0], [1.0, 1.0, 4.0, 1.0], p=10**18, method="exact")
+    assert w == pytest.approx(5.204452380655215 + 0.8019314252534474, rel=1e-12)
+    assert wasserstein(u, u, p=3) == 0.0

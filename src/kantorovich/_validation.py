@@ -77,7 +77,19 @@ def as_float_array(x: Any, name: str, *, dtype=None, min_ndim: int = 0, max_ndim
         raise TypeError(
             f"`{name}` must be an array of real numbers; got {describe(arr)}."
         )
-    arr = arr.astype(dtype or np.float64, copy=True)
+    target = np.dtype(dtype or np.float64)
+    if kind == "f" and target.itemsize < arr.dtype.itemsize:  # a narrowing cast (to float32)
+        with np.errstate(over="ignore"):
+            out = arr.astype(target, copy=True)
+        if not _all_finite(out) and bool(xp.any(xp.isinf(out) & xp.isfinite(arr))):
+            top = float(xp.max(xp.abs(xp.where(xp.isfinite(arr), arr, 0))))
+            raise ValueError(
+                f"`{name}` has entries of magnitude up to {top:.3g}, beyond the largest {target} "
+                f"({float(np.finfo(target).max):.3g}): `dtype`={target} cannot represent them; "
+                "rescale the data or use dtype=float64.")
+        arr = out
+    else:
+        arr = arr.astype(target, copy=True)
     if arr.ndim < min_ndim or (max_ndim is not None and arr.ndim > max_ndim):
         want = f"{min_ndim}" if max_ndim == min_ndim else (
             f"at least {min_ndim}" if max_ndim is None else f"{min_ndim} to {max_ndim}")

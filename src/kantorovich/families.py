@@ -220,15 +220,26 @@ def _gauss_args(m0, S0, m1, S1, names=("mean0", "cov0", "mean1", "cov1")):
             raise ValueError(f"`{name}` must have shape ({d}, {d}) to match the means; got {describe(S)}.")
         if not np.all(np.isfinite(S)):
             raise ValueError(f"`{name}` must contain only finite values; got NaN or infinity.")
-        if not np.allclose(S, S.T, rtol=1e-10, atol=1e-12 * max(1.0, float(np.abs(S).max()))):
+        with np.errstate(over="ignore"):  # |S - S.T| of entries near the float maximum
+            sym = np.allclose(S, S.T, rtol=1e-10, atol=1e-12 * max(1.0, float(np.abs(S).max())))
+        if not sym:
             raise ValueError(f"`{name}` must be symmetric.")
-        S = 0.5 * (S + S.T)
+        with np.errstate(over="ignore"):
+            Ss = 0.5 * (S + S.T)
+        # entries near the float maximum: halve first (not always, halving subnormals rounds)
+        S = Ss if np.all(np.isfinite(Ss)) else 0.5 * S + 0.5 * S.T
         try:
             np.linalg.cholesky(S)
         except np.linalg.LinAlgError:
+            k = pow2_exponent(S)  # eigenvalues of 1e308-scale entries at unit scale: no overflow
+            with np.errstate(over="ignore"):
+                ev = np.linalg.eigvalsh(np.ldexp(S, -k))
+            low = _ldexp(float(ev.min()), k)
+            if low > 0:  # positive to rounding only: say how small next to the largest
+                low = f"{low!r} (rounding error next to the largest, {_ldexp(float(ev.max()), k)!r})"
             raise ValueError(
                 f"`{name}` must be positive definite (a positive variance in 1-D); "
-                f"got eigenvalues down to {float(np.linalg.eigvalsh(S).min())!r}."
+                f"got eigenvalues down to {low}."
             ) from None
         out.append(S)
     for name, m in ((nm0, m0a), (nm1, m1a)):
@@ -276,11 +287,36 @@ def gaussian_kl(m0: Any, S0: Any, m1: Any, S1: Any) -> float:
     L0 = np.linalg.cholesky(S0a)
     import scipy.linalg as sla
 
-    A = sla.solve_triangular(L1, L0, lower=True)  # L1^{-1} L0, tr(S1^{-1} S0) = ||A||_F^2
-    b = sla.solve_triangular(L1, m1a - m0a, lower=True)
     logdet = 2.0 * (np.sum(np.log(np.diag(L1))) - np.sum(np.log(np.diag(L0))))
-    val = 0.5 * (float(np.sum(A * A)) + float(b @ b) - d + float(logdet))
+    with np.errstate(over="ignore", invalid="ignore"):
+        A = sla.solve_triangular(L1, L0, lower=True)  # L1^{-1} L0, tr(S1^{-1} S0) = ||A||_F^2
+        b = sla.solve_triangular(L1, m1a - m0a, lower=True)
+        val = 0.5 * (float(np.sum(A * A)) + float(b @ b) - d + float(logdet))
+    if not math.isfinite(val):
+        # a term beyond the float range (means 1e300 apart over variances of 1e-300), or NaN from
+        # 0 * inf inside the triangular solves: redo both quadratic forms at unit scale, halved
+        # (m1 - m0 as twice the difference of the halves, which cannot overflow)
+        half_dm = np.ldexp(m1a, -1) - np.ldexp(m0a, -1)
+        tr = sum(_inv_quad(L1, L0[:, j], sla, -1) for j in range(d))
+        val = tr + _inv_quad(L1, half_dm, sla, 1) + 0.5 * (float(logdet) - d)
     return max(val, 0.0)
+
+
+def _inv_quad(L: np.ndarray, v: np.ndarray, sla, shift: int = 0) -> float:
+    """``|L^{-1} v|^2 * 2**shift`` for a lower-triangular ``L``, with ``L`` and ``v`` scaled to
+    unit size by powers of two (exact) before the solve and the scales put back by ``ldexp``:
+    +inf when the value is beyond the float range, never NaN."""
+    if not np.any(v):
+        return 0.0
+    kv = pow2_exponent(v, threshold=0.0)
+    kL = pow2_exponent(L, threshold=0.0)
+    with np.errstate(over="ignore", invalid="ignore"):
+        w = sla.solve_triangular(np.ldexp(L, -kL), np.ldexp(v, -kv), lower=True)
+    if not np.all(np.isfinite(w)):  # |L^{-1} v| beyond 1e308 times the scales: overflows
+        return math.inf
+    kw = pow2_exponent(w, threshold=0.0)
+    w = np.ldexp(w, -kw)
+    return _ldexp(float(w @ w), 2 * (kv - kL + kw) + shift)
 
 
 def gaussian_w2(m0: Any, S0: Any, m1: Any, S1: Any) -> float:

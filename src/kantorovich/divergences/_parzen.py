@@ -52,7 +52,8 @@ def kde_log_density(points, samples, bandwidth: float, *, batch_size: int = 1024
 
 def _scaled_bandwidth(sigma: float, k: int, name: str) -> float:
     """``sigma / 2**k``, checked so that ``sigma**2`` is a finite, normal float."""
-    v = float(np.ldexp(sigma, -k))
+    with np.errstate(over="ignore", under="ignore"):  # out of range: the check below says so
+        v = float(np.ldexp(sigma, -k))
     if not 1e-150 <= v <= 1e150:
         raise ValueError(
             f"`{name}` must be within 1e-150 and 1e150 times the scale of the data (its square "

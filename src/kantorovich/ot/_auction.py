@@ -161,9 +161,18 @@ def _prepare(M, x, y, cost) -> _Problem:
                 f"{xa.shape[0]} and {ya.shape[0]}: {_EMD_HINT} with weights.")
         lo = np.minimum(xa.min(0), ya.min(0))
         hi = np.maximum(xa.max(0), ya.max(0))
-        diam = float(np.sqrt(((hi - lo) ** 2).sum()))
+        with np.errstate(over="ignore"):
+            w = hi - lo
+            diam = float(np.sqrt((w ** 2).sum()))
         if not math.isfinite(diam):
-            raise ValueError("`x` and `y` are too spread out: the costs overflow float64.")
+            # the kernels evaluate |x_i - y_j|^2 before its root or power: it must be finite
+            with np.errstate(over="ignore"):
+                top = float(w.max())
+                span = top * float(np.sqrt(((w / top) ** 2).sum())) if math.isfinite(top) else top
+            raise ValueError(
+                f"`x` and `y` are too spread out for the assignment kernels: squared distances "
+                f"up to {span:.3g}**2 overflow float64. Rescale `x` and `y` (the optimal "
+                "assignment does not change when both are multiplied by one positive factor).")
         with np.errstate(over="ignore"):
             cmax = float(np.float64(diam) ** pw)  # a Python float power raises OverflowError
         if not math.isfinite(cmax):

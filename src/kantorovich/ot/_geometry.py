@@ -26,6 +26,7 @@ import numpy as np
 from .._array_api import is_cupy
 from .._validation import (
     INT64_MAX,
+    as_float_array,
     check_cost_matrix,
     check_float_dtype,
     check_int,
@@ -73,6 +74,16 @@ def check_dense_memory(n: int, m: int, itemsize: int, *, device: str = "cpu", co
         )
 
 
+def _cast(a, dtype, name: str):
+    """``a`` in ``dtype`` (itself when already so); a narrowing cast whose values do not fit
+    (1e200 to float32) is a ValueError naming ``name`` and `dtype`, not infinities."""
+    if a.dtype == np.dtype(dtype):
+        return a
+    if np.dtype(dtype).itemsize < a.dtype.itemsize:
+        return as_float_array(a, name, dtype=dtype, allow_empty=True)
+    return a.astype(dtype)
+
+
 def _adopt(geom, *arrays, names):
     """The caller's arrays (torch, JAX, array-API, autograd boxes) as numpy / CuPy data.
 
@@ -100,7 +111,8 @@ class DenseGeometry:
     M : array_like, shape (n, m)
         Finite real costs (NaN and infinity are rejected). Copied; the input is never modified.
     dtype : {None, float32, float64}
-        Storage precision (default float64; CuPy inputs keep their device).
+        Storage precision (default float64; CuPy inputs keep their device). Costs beyond
+        float32's range (about 3.4e38) with ``dtype=float32`` are a ValueError.
 
     Examples
     --------
@@ -155,7 +167,7 @@ class DenseGeometry:
 
     def astype(self, dtype):
         g = object.__new__(DenseGeometry)
-        g.C = self.C.astype(dtype, copy=False)
+        g.C = _cast(self.C, dtype, "M")
         return g
 
     def to_device(self, device: str):
@@ -184,7 +196,8 @@ class PointCloud:
         ``C_ij = |x_i - y_j|^p`` with the Euclidean norm: "sqeuclidean" is p = 2 with **no ½
         factor**, "euclidean" is p = 1.
     dtype : {None, float32, float64}
-        Storage precision (default float64).
+        Storage precision (default float64). Coordinates beyond float32's range (about 3.4e38)
+        with ``dtype=float32`` are a ValueError naming the array.
 
     Notes
     -----
@@ -307,7 +320,7 @@ class PointCloud:
 
     def astype(self, dtype):
         g = PointCloud.__new__(PointCloud)
-        g.x, g.y = self.x.astype(dtype, copy=False), self.y.astype(dtype, copy=False)
+        g.x, g.y = _cast(self.x, dtype, "x"), _cast(self.y, dtype, "y")
         g.p, g.cost = self.p, self.cost
         return g
 
@@ -332,4 +345,8 @@ def as_geometry(M_or_geometry: Any, *, dtype=None):
     if isinstance(M_or_geometry, (str, bytes)) or M_or_geometry is None:
         raise TypeError("`M_or_geometry` must be a cost matrix, a DenseGeometry or a PointCloud; "
                         f"got {describe(M_or_geometry)}.")
-    return DenseGeometry(M_or_geometry, dtype=dtype)
+    # DenseGeometry(M_or_geometry), with the errors naming the argument the caller passed
+    g = DenseGeometry.__new__(DenseGeometry)
+    (M,) = _adopt(g, M_or_geometry, names=("M",))
+    g.C = check_cost_matrix(M, "M_or_geometry", dtype=dtype)
+    return g

@@ -283,10 +283,11 @@ def wasserstein(x, y, a=None, b=None, *, p=1, method="auto", eps=None,
         top = float(M.max())
         if math.isfinite(top):
             val = max(emd(an, bn, M, return_plan=False).value, 0.0)
-            if val >= top * 2.0 ** -30:
+            if val > 0.0 and val >= top * 2.0 ** -30:
                 return float(np.ldexp(val ** (1.0 / p), k))
         # costs beyond float64, or an optimum so far below the largest cost that the rounding
-        # of the LP may have lost it: solve at the scale of W_p itself
+        # of the LP may have lost it (0 included: unit-scale distances next to a point at 1e200
+        # underflow to cost 0 at the common scale, for p = 3): solve at the scale of W_p itself
         return _exact_rescaled(x0, y0, an, bn, p)
     if chosen == "auction":
         if n != m or not uniform:
