@@ -534,3 +534,17 @@ def test_default_beats_plain_k5_in_10d():
         errs_plain.append(estimate_kl(x, y, method="knn", n_boot=0).value - truth)
     assert min(errs_plain) > 0.12
     assert max(abs(e) for e in errs_default) < 0.07
+
+
+def test_estimate_far_outside_the_range_warns_and_is_not_clipped():
+    # two points per sample: the estimators' error dwarfs the divergence (JS -9, TV -1)
+    g = np.random.default_rng(0)
+    x, y = g.normal(size=(2, 2)), g.normal(size=(2, 2))
+    with pytest.warns(KantorovichWarning, match="lies outside"):
+        r = estimate_js(x, y, method="classifier", rng=0)
+    assert r.value < -np.log(2) / 10
+    # an ordinary kNN estimate with its small negative bias stays quiet
+    x, y = g.normal(size=(500, 2)), g.normal(size=(500, 2))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", KantorovichWarning)
+        assert -0.07 < estimate_js(x, y, n_boot=0).value < 0.07
