@@ -201,3 +201,28 @@ def test_dtype_classes_are_neutral():
     M = np.abs(X1[:6, None] - Y1[None, :5])
     r = sinkhorn(None, None, M, eps=0.5, dtype=np.float32)
     assert r.f.dtype == np.float32
+
+
+@pytest.mark.parametrize("lib", ["torch64", "torch32", "jax32", "strict64"])
+def test_families_follow_the_caller(lib):
+    from kantorovich.families import GaussianPair, HistogramPair, ParallelLines
+
+    make, kind, dtype = LIBS[lib]
+    g_ref = GaussianPair(np.zeros(2), np.eye(2), np.ones(2), 2 * np.eye(2))
+    g = GaussianPair(make(np.zeros(2)), make(np.eye(2)), make(np.ones(2)), make(2 * np.eye(2)))
+    for q in ("kl", "kl_reverse", "w2"):
+        _check(getattr(g, q)(), getattr(g_ref, q)(), kind, dtype, scalar=True)
+    x, y = g.sample(5, rng=0)
+    assert kind_of(x) == kind and kind_of(y) == kind
+    h = HistogramPair(make(np.array([3.0, 2, 1, 4])), make(np.array([1.0, 2, 4, 3])))
+    _check(h.w1(), 0.5, kind, dtype, scalar=True)  # C2: 5 unnormalised, 0.5 normalised
+    if kind == "torch":  # a 0-d tensor is a scalar parameter
+        theta = make(np.array(0.3))
+        _check(ParallelLines(theta).w1(), 0.3, kind, dtype, scalar=True)
+
+
+def test_families_with_numbers_stay_floats():
+    from kantorovich.families import ParallelLines
+
+    f = ParallelLines(0.3)
+    assert type(f.w1()) is float and type(f.js()) is float

@@ -33,12 +33,14 @@ directly.
 
 from __future__ import annotations
 
+import functools
 import math
 import numbers
 from typing import Any
 
 import numpy as np
 
+from ._backend import NUMPY, caller, kind_of, to_kernel, wrap_result
 from ._validation import INT64_MAX, as_float_array, check_int, check_memory, check_rng, check_weights, describe, pow2_exponent
 
 __all__ = [
@@ -82,11 +84,61 @@ def _sample_sizes(n: Any, m: Any, d: int = 1) -> tuple[int, int]:
     return n, m
 
 
+def _adopt_arg(v: Any) -> Any:
+    """A caller's array as the kernels take it; a 0-d one (a torch or JAX scalar) as a float,
+    which the scalar parameters (theta, segment ends) require."""
+    if kind_of(v) not in (None, "numpy"):
+        v = to_kernel(v)
+        if getattr(v, "ndim", None) == 0 and not hasattr(v, "get"):
+            return v.item()
+    return v
+
+
+#: the methods whose results follow the caller's array type (docs/arrays.md)
+_CALLER_METHODS = ("tv", "kl", "kl_reverse", "js", "w1", "w2", "sample", "pdf0", "pdf1")
+
+
 class Family:
-    """Base class: a pair (P, Q) with closed forms. Subclasses override what they know."""
+    """Base class: a pair (P, Q) with closed forms. Subclasses override what they know.
+
+    Parameters may be numpy, torch, JAX, CuPy or array-API arrays (or Python numbers): the
+    closed forms and samples then come back as that library's arrays, as everywhere in the
+    package (docs/arrays.md); with numpy or plain numbers they are Python floats and numpy
+    arrays, exactly as computed.
+    """
 
     name: str = "family"
     dim: int = 1
+    _caller = NUMPY
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        init = cls.__dict__.get("__init__")
+        if init is not None:
+            @functools.wraps(init)
+            def __init__(self, *args, __init=init, **kw):
+                c = caller(*args, *kw.values())
+                __init(self, *map(_adopt_arg, args), **{k: _adopt_arg(v) for k, v in kw.items()})
+                if not c.direct:
+                    self._caller = c
+
+            cls.__init__ = __init__
+        for name in _CALLER_METHODS:
+            f = cls.__dict__.get(name)
+            if f is None or getattr(f, "__kantorovich_interop__", False):
+                continue
+
+            @functools.wraps(f)
+            def method(self, *args, __f=f, **kw):
+                c = self._caller
+                if c.direct and all(kind_of(a) in (None, "numpy") for a in args):
+                    return __f(self, *args, **kw)
+                if c.direct:  # numpy parameters, a foreign array passed to pdf0/pdf1
+                    c = caller(*args)
+                return wrap_result(__f(self, *map(_adopt_arg, args), **kw), c)
+
+            method.__kantorovich_interop__ = True
+            setattr(cls, name, method)
 
     def sample(self, n: int, rng=None, m: int | None = None):  # pragma: no cover - abstract
         raise NotImplementedError
