@@ -38,7 +38,8 @@ print(f"by hand: min slack C_ij - f_i - g_j = {slack.min():.2e} (>= 0 up to roun
       f"max slack on the matching = {slack[np.arange(n), a.perm].max():.2e}")
 print(f"         mean(f) + mean(g) = {f.mean() + g.mean():.6f} vs value {matched.mean():.6f}")
 
-# 4. The plan of emd is the same permutation (here the optimum is unique), and scipy agrees.
+# 4. The plan of emd is the same permutation (the optimum is unique for points in general
+#    position), and scipy agrees.
 perm_emd = np.asarray(r.plan).argmax(axis=1)
 rows, cols = linear_sum_assignment(C)
 print(f"emd's plan is the auction's permutation: {np.array_equal(perm_emd, np.asarray(a.perm))}; "
