@@ -116,7 +116,9 @@ class SinkhornResult(Result):
     marginal_error : list       L1 marginal errors at each check
     n_iter : int
     converged : bool
-    plan : array or None        dense plan when asked (plan=True)
+    plan : array, SinkhornPlan or None  the plan when asked (plan=True): a dense array for a
+                                dense cost, a lazy ``SinkhornPlan`` for a ``PointCloud``
+                                (``np.asarray(plan)`` materialises it)
     eps : float                 final eps
     backend : str
     info : dict                 eps schedule, timings
