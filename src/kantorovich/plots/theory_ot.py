@@ -1,0 +1,75 @@
+"""Figures of T10, generators trained by OT losses without a critic. ``ax=None`` in, Figure out.
+
+Each function takes the dict returned by the matching function of
+:mod:`kantorovich.toy_experiments.ot_training`; no solver runs here.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .theory import _axes
+
+__all__ = ["plot_ot_training", "plot_ot_landscape"]
+
+_STYLE = {
+    "w1_1d": ("#1f77b4", "W1 on the first coordinate (wasserstein_1d)"),
+    "emd": ("#2ca02c", "exact minibatch W1 (emd)"),
+    "sinkhorn": ("#9467bd", "Sinkhorn divergence"),
+    "sliced": ("#ff7f0e", "sliced W1"),
+    "js": ("#d62728", "JS (closed form)"),
+}
+
+
+def plot_ot_training(res, ax=None):
+    """theta (left) and |d loss / d theta| (right) against gradient steps, one line per loss."""
+    fig, (a1, a2) = _axes(ax, 2)
+    for name, r in res["runs"].items():
+        c, label = _STYLE.get(name, ("k", name))
+        a1.plot(np.arange(r["theta"].size), r["theta"], color=c, lw=1.5, label=label)
+        a2.plot(np.arange(1, r["grad"].size + 1), np.abs(r["grad"]), color=c, lw=1.0, alpha=0.85, label=label)
+    a1.axhline(0.0, color="k", lw=0.7, ls=":")
+    a1.set_xlabel("gradient steps")
+    a1.set_ylabel(r"$\theta$")
+    a1.set_title(r"parallel lines: $\theta$ under gradient descent, no critic")
+    a1.legend(fontsize=7)
+    a2.set_xlabel("gradient steps")
+    a2.set_ylabel(r"$|\partial\,\mathrm{loss} / \partial\theta|$ (minibatch)")
+    a2.set_yscale("symlog", linthresh=1e-2)
+    a2.set_title("size of the gradient")
+    for a in (a1, a2):
+        a.grid(True, alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def plot_ot_landscape(land, ax=None):
+    """Loss values (left) and their theta-gradients (right) against theta, closed forms dashed."""
+    fig, (a1, a2) = _axes(ax, 2)
+    t = land["theta"]
+    for name in land["value"]:
+        c, label = _STYLE.get(name, ("k", name))
+        a1.plot(t, land["value"][name].mean(axis=0), "o-", ms=2.5, color=c, lw=1.2, label=f"{label}, minibatch")
+        g = land["grad"][name]
+        a2.errorbar(t, g.mean(axis=0), yerr=g.std(axis=0), fmt="o-", ms=2.5, lw=1.0, color=c, capsize=1.5,
+                    label=label)
+    a1.plot(t, land["w1"], "k--", lw=1.0, label=r"$W_1 = |\theta|$")
+    a1.plot(t, land["sliced_pop"], ":", color=_STYLE["sliced"][0], lw=1.2, label=r"$SW_1 = (2/\pi)|\theta|$")
+    nz = t != 0
+    a1.plot(t[nz], land["js"][nz], "s", ms=3, color=_STYLE["js"][0], label="JS = log 2 (θ ≠ 0)")
+    if (~nz).any():
+        a1.plot(t[~nz], land["js"][~nz], "o", ms=6, mfc="white", color=_STYLE["js"][0], label="JS(0) = 0")
+    a2.plot(t, np.zeros_like(t), color=_STYLE["js"][0], lw=1.5, label="d JS / dθ = 0")
+    a2.plot(t, np.sign(t), "k--", lw=1.0, label=r"$\mathrm{sign}(\theta)$")
+    a1.set_xlabel(r"$\theta$")
+    a1.set_ylabel("loss")
+    a1.set_title(f"losses against θ (batch {land['batch']}): W continuous, JS jumps")
+    a2.set_xlabel(r"$\theta$")
+    a2.set_ylabel(r"$\partial\,\mathrm{loss} / \partial\theta$ (mean ± sd over minibatches)")
+    a2.set_title("gradients against θ")
+    a1.legend(fontsize=6.5)
+    a2.legend(fontsize=6.5)
+    for a in (a1, a2):
+        a.grid(True, alpha=0.3)
+    fig.tight_layout()
+    return fig
