@@ -67,8 +67,10 @@ def plot_ot_landscape(land, ax=None):
     a2.set_xlabel(r"$\theta$")
     a2.set_ylabel(r"$\partial\,\mathrm{loss} / \partial\theta$ (mean ± sd over minibatches)")
     a2.set_title("gradients against θ")
-    a1.legend(fontsize=6.5)
-    a2.legend(fontsize=6.5)
+    top = max(1.0, float(np.nanmax(land["w1"])))
+    a1.set_ylim(top=1.45 * top)
+    a1.legend(fontsize=6.5, ncol=2, loc="upper center")
+    a2.legend(fontsize=6.5, loc="lower right")
     for a in (a1, a2):
         a.grid(True, alpha=0.3)
     fig.tight_layout()
