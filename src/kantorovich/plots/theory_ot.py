@@ -10,7 +10,7 @@ import numpy as np
 
 from .theory import _axes
 
-__all__ = ["plot_ot_training", "plot_ot_landscape"]
+__all__ = ["plot_ot_generators", "plot_ot_landscape", "plot_ot_training"]
 
 _STYLE = {
     "w1_1d": ("#1f77b4", "W1 on the first coordinate (wasserstein_1d)"),
@@ -73,5 +73,35 @@ def plot_ot_landscape(land, ax=None):
     a2.legend(fontsize=6.5, loc="lower right")
     for a in (a1, a2):
         a.grid(True, alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def plot_ot_generators(runs, data, ax=None):
+    """Generated samples of OT-trained generators next to the data, one panel per run.
+
+    ``runs``: ``{label: result of train_ot_generator}`` (same dataset); ``data``: (n, 2) real points.
+    """
+    from matplotlib.patches import Circle
+
+    runs = dict(runs)
+    fig, axs = _axes(ax, len(runs) + 1, width=3.0, height=3.0)
+    first = next(iter(runs.values()))
+    centers, std = first["centers"], first["std"]
+    lim = float(np.abs(centers).max()) * 1.3 + 3 * std
+    panels = [("data", data, None)] + [(k, r["samples"], r) for k, r in runs.items()]
+    for a, (label, pts, r) in zip(axs, panels):
+        a.scatter(pts[:, 0], pts[:, 1], s=2, alpha=0.4, color="#1f77b4" if r is None else "#d62728",
+                  rasterized=True)
+        for c in centers:
+            a.add_patch(Circle(c, 3 * std, fill=False, color="#2ca02c", lw=0.8))
+        a.set_xlim(-lim, lim)
+        a.set_ylim(-lim, lim)
+        a.set_aspect("equal")
+        a.set_xticks([])
+        a.set_yticks([])
+        title = label if r is None else (f"{label}\n{r['modes']} modes, {100 * r['hq_fraction']:.0f}% HQ, "
+                                         f"rKL {r['reverse_kl']:.2f}")
+        a.set_title(title, fontsize=8)
     fig.tight_layout()
     return fig

@@ -41,6 +41,10 @@ import numpy as np
 from .._validation import check_choice, check_int, check_positive, check_rng
 
 __all__ = [
+    "GENERATOR_LOSSES",
+    "data_loss_floor",
+    "generator_loss",
+    "train_ot_generator",
     "LOSSES",
     "POPULATION_SLOPE",
     "ParallelLinesOTConfig",
@@ -212,3 +216,103 @@ def parallel_lines_landscape(thetas, config=None, rng=None, n_rep=3):
     fam = [ParallelLines(float(t)) for t in thetas]
     return {"theta": thetas, "w1": np.array([f.w1() for f in fam]), "js": np.array([f.js() for f in fam]),
             "sliced_pop": 2.0 / math.pi * np.abs(thetas), "value": val, "grad": grd, "batch": cfg.batch}
+
+
+# ---------------------------------------------------------------------------------------------
+# An MLP generator trained on a Gaussian mixture by a minibatch OT loss, no discriminator (the
+# T7 setting of :mod:`kantorovich.toy_experiments.mode_collapse`, with the critic replaced by the
+# loss itself).
+
+GENERATOR_LOSSES = ("sinkhorn", "sliced", "emd")
+
+
+def generator_loss(name, x, y, *, eps=0.05, n_projections=50, seed=0):
+    """Minibatch OT loss ``name`` between generated ``x`` and data ``y`` (both (n, 2)), Euclidean cost.
+
+    ``"sinkhorn"``: the Sinkhorn divergence at ``eps``; ``"sliced"``: sliced W1 with
+    ``n_projections`` directions fixed by ``seed``; ``"emd"``: exact W1 between the two samples.
+    Differentiable in ``x`` with autograd.
+    """
+    from ..ot import PointCloud, emd, sinkhorn_divergence, sliced_wasserstein
+
+    check_choice(name, "name", GENERATOR_LOSSES)
+    if name == "sinkhorn":
+        return sinkhorn_divergence(None, None, PointCloud(x, y, cost="euclidean"), eps=eps).value
+    if name == "sliced":
+        return sliced_wasserstein(x, y, n_projections=n_projections, rng=seed)
+    diff = x[:, None, :] - y[None, :, :]
+    # a tiny floor keeps the square root differentiable should two points coincide
+    return emd(None, None, anp.sqrt(anp.sum(diff * diff, axis=2) + 1e-12)).value
+
+
+def train_ot_generator(dataset="ring8", loss="sinkhorn", *, n_steps=2000, batch=128, z_dim=2,
+                       g_hidden=(64, 64), lr=1e-3, betas=(0.5, 0.9), eps=0.05, n_projections=50,
+                       n_eval=2500, rng=None, progress=None):
+    """Train a ReLU MLP generator ``z ~ N(0, I) -> R^2`` on ``dataset`` by the minibatch OT ``loss``.
+
+    Each step draws ``batch`` data and ``batch`` generated points and takes one Adam step on the
+    gradient of :func:`generator_loss` (autograd through :mod:`kantorovich.ot`). The setup (nets,
+    Adam(lr, betas), batch, mixture) is that of
+    :func:`kantorovich.toy_experiments.mode_collapse.train_toy_gan`, without a discriminator.
+
+    Returns ``{"modes", "hq_fraction", "reverse_kl", "counts", "samples" (n_eval, 2),
+    "loss" (n_steps,), "sec_per_step", "centers", "std", settings}``.
+    """
+    from . import data as _data
+    from .metrics import mode_metrics
+    from .nn import init_mlp, mlp
+    from .optim import make_optimizer
+
+    check_choice(dataset, "dataset", ("ring8", "grid25"))
+    check_choice(loss, "loss", GENERATOR_LOSSES)
+    n_steps = check_int(n_steps, "n_steps", minimum=1)
+    batch = check_int(batch, "batch", minimum=2)
+    z_dim = check_int(z_dim, "z_dim", minimum=1)
+    lr = check_positive(lr, "lr")
+    eps = check_positive(eps, "eps")
+    n_projections = check_int(n_projections, "n_projections", minimum=1)
+    n_eval = check_int(n_eval, "n_eval", minimum=1)
+    g_hidden = tuple(check_int(h, "g_hidden", minimum=1) for h in g_hidden)
+    g = check_rng(rng)
+    centers, std = _data.mode_centers(dataset)
+    G = init_mlp(g, (z_dim, *g_hidden, 2))
+
+    def objective(Gp, z, y, seed):
+        return generator_loss(loss, mlp(Gp, z, activation="relu"), y, eps=eps, n_projections=n_projections,
+                              seed=seed)
+
+    vg = autograd.value_and_grad(objective)
+    opt = make_optimizer("adam", lr, beta1=betas[0], beta2=betas[1])
+    losses = []
+    steps = range(n_steps) if progress is None else progress(range(n_steps))
+    t0 = time.perf_counter()
+    for _ in steps:
+        y = _data.sample(dataset, batch, g)
+        v, dG = vg(G, g.standard_normal((batch, z_dim)), y, int(g.integers(2**31)))
+        G = opt.step(G, dG)
+        losses.append(float(v))
+    sec = (time.perf_counter() - t0) / n_steps
+    samples = np.asarray(mlp(G, g.standard_normal((n_eval, z_dim)), activation="relu"))
+    m = mode_metrics(samples, centers, std)
+    return {"modes": int(m["modes_captured"]), "hq_fraction": float(m["hq_fraction"]),
+            "reverse_kl": float(m["reverse_kl"]), "counts": m["counts"], "samples": samples,
+            "loss": np.array(losses), "sec_per_step": sec, "centers": centers, "std": std,
+            "dataset": dataset, "loss_name": loss, "batch": batch, "n_steps": n_steps, "eps": eps}
+
+
+def data_loss_floor(dataset, loss, batch, *, n_rep=5, eps=0.05, n_projections=50, rng=None):
+    """Mean minibatch OT ``loss`` between two independent data samples of size ``batch``.
+
+    What a perfect generator scores at that batch size: the upward bias of the minibatch loss
+    (the population value is 0). Returns ``(mean, standard deviation)`` over ``n_rep`` draws.
+    """
+    from . import data as _data
+
+    check_choice(loss, "loss", GENERATOR_LOSSES)
+    batch = check_int(batch, "batch", minimum=2)
+    n_rep = check_int(n_rep, "n_rep", minimum=1)
+    g = check_rng(rng)
+    vals = [float(generator_loss(loss, _data.sample(dataset, batch, g), _data.sample(dataset, batch, g), eps=eps,
+                                 n_projections=n_projections, seed=int(g.integers(2**31))))
+            for _ in range(n_rep)]
+    return float(np.mean(vals)), float(np.std(vals))
