@@ -111,3 +111,70 @@ def test_section_quick_mode_checks_agree(tmp_path):
     checks = res["sections"]["theory_t10_parallel_lines"]["checks"]
     assert len(checks) >= 10
     assert all(c["agrees"] for c in checks), [c["result"] for c in checks if not c["agrees"]]
+
+
+@pytest.mark.parametrize("loss", OT.GENERATOR_LOSSES)
+def test_generator_loss_gradient_matches_finite_differences(loss):
+    g = np.random.default_rng(2)
+    x, y = g.normal(size=(6, 2)), g.normal(size=(7, 2))
+    f = lambda X: OT.generator_loss(loss, X, y, n_projections=5, seed=1)  # noqa: E731
+    d = grad(f)(x)
+    e = np.zeros_like(x)
+    e[2, 1] = 1e-5
+    fd = (float(f(x + e)) - float(f(x - e))) / 2e-5
+    assert abs(d[2, 1] - fd) < (1e-3 if loss == "sinkhorn" else 1e-6)
+
+
+@pytest.mark.parametrize("loss", OT.GENERATOR_LOSSES)
+def test_train_ot_generator_tiny(loss):
+    r = OT.train_ot_generator("ring8", loss, n_steps=5, batch=8, g_hidden=(8,), n_eval=50, rng=0)
+    assert r["samples"].shape == (50, 2) and r["loss"].shape == (5,)
+    assert 0 <= r["modes"] <= 8 and 0.0 <= r["hq_fraction"] <= 1.0
+    r2 = OT.train_ot_generator("ring8", loss, n_steps=5, batch=8, g_hidden=(8,), n_eval=50, rng=0)
+    np.testing.assert_array_equal(r["samples"], r2["samples"])
+
+
+def test_sliced_generator_learns_the_ring():
+    r0 = OT.train_ot_generator("ring8", "sliced", n_steps=1, batch=64, g_hidden=(32, 32), n_eval=500, rng=1)
+    r = OT.train_ot_generator("ring8", "sliced", n_steps=400, batch=64, g_hidden=(32, 32), n_eval=500, rng=1)
+    assert r["loss"][-40:].mean() < 0.6 * r0["loss"][0]
+    assert r["modes"] >= 4
+
+
+def test_data_loss_floor_is_positive_and_shrinks_with_batch():
+    small = OT.data_loss_floor("ring8", "emd", 16, n_rep=4, rng=0)[0]
+    big = OT.data_loss_floor("ring8", "emd", 128, n_rep=4, rng=0)[0]
+    assert 0 < big < small
+
+
+@pytest.mark.parametrize("kw, match", [
+    ({"loss": "js"}, "`loss`"), ({"dataset": "moons"}, "`dataset`"), ({"n_steps": 0}, "`n_steps`"),
+    ({"batch": 1}, "`batch`"), ({"lr": 0.0}, "`lr`"), ({"eps": -1.0}, "`eps`"), ({"g_hidden": (0,)}, "`g_hidden`"),
+])
+def test_bad_generator_args(kw, match):
+    with pytest.raises(ValueError, match=match):
+        OT.train_ot_generator(**{"n_steps": 1, "batch": 4, **kw})
+
+
+def test_generator_plot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from kantorovich.plots.theory_ot import plot_ot_generators
+
+    r = OT.train_ot_generator("ring8", "sliced", n_steps=2, batch=8, g_hidden=(8,), n_eval=50, rng=0)
+    fig = plot_ot_generators({"sliced": r}, np.zeros((10, 2)))
+    assert len(fig.axes) == 2
+    plt.close(fig)
+
+
+@pytest.mark.slow
+def test_manifolds_section_quick_mode_checks_agree(tmp_path):
+    from kantorovich.report import run_report
+
+    res = run_report(tmp_path, quick=True, only=["theory_t10_manifolds"], show_progress=False)
+    assert res["failed"] == []
+    checks = res["sections"]["theory_t10_manifolds"]["checks"]
+    assert len(checks) == 7 and all(c["agrees"] for c in checks)
