@@ -130,6 +130,7 @@ def test_train_ot_generator_tiny(loss):
     r = OT.train_ot_generator("ring8", loss, n_steps=5, batch=8, g_hidden=(8,), n_eval=50, rng=0)
     assert r["samples"].shape == (50, 2) and r["loss"].shape == (5,)
     assert 0 <= r["modes"] <= 8 and 0.0 <= r["hq_fraction"] <= 1.0
+    assert 0 <= r["unconverged_steps"] <= 5
     r2 = OT.train_ot_generator("ring8", loss, n_steps=5, batch=8, g_hidden=(8,), n_eval=50, rng=0)
     np.testing.assert_array_equal(r["samples"], r2["samples"])
 

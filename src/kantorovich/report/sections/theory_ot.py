@@ -154,11 +154,11 @@ def t10_manifolds(ctx):
             floor, floor_sd = data_loss_floor(ds, loss, b, n_rep=5, rng=ctx.rng(500 + k))
             tail = r["loss"][-max(1, steps // 10):].mean()
             rows.append([ds, loss, b, r["modes"], 100 * r["hq_fraction"], r["reverse_kl"], r["loss"][0], float(tail),
-                         floor, 1e3 * r["sec_per_step"]])
+                         floor, 1e3 * r["sec_per_step"], r["unconverged_steps"]])
             key = f"{ds}/{loss}/batch{b}"
             for name, v in (("modes", r["modes"]), ("hq_percent", 100 * r["hq_fraction"]),
                             ("reverse_kl", r["reverse_kl"]), ("final_loss", float(tail)), ("data_floor", floor),
-                            ("ms_per_step", 1e3 * r["sec_per_step"])):
+                            ("ms_per_step", 1e3 * r["sec_per_step"]), ("unconverged_steps", r["unconverged_steps"])):
                 ctx.number(f"{key}/{name}", v)
             ctx.check(f"{ds}, {loss}, batch {b}: the minibatch loss fell during training (mean of the last tenth "
                       f"< first step)", True, bool(tail < r["loss"][0]), agrees=bool(tail < r["loss"][0]),
@@ -179,7 +179,8 @@ def t10_manifolds(ctx):
     ctx.table(f"Generators trained by minibatch OT ({steps} Adam steps, G {'-'.join(map(str, hidden))}; a perfect "
               f"generator scores {100 * perfect:.1f}% HQ and reverse KL 0)",
               ["data", "loss", "batch", "modes captured", "HQ %", "reverse KL", "loss at step 1",
-               "loss, mean of last tenth", "loss between two data samples (bias floor)", "ms per step"], rows)
+               "loss, mean of last tenth", "loss between two data samples (bias floor)", "ms per step",
+               "steps with an unconverged Sinkhorn solve"], rows)
     # verdict from the numbers
     parts = []
     for ds in datasets:
@@ -207,6 +208,11 @@ def t10_manifolds(ctx):
     parts.append(f"Minibatch bias: two samples of the data themselves score above 0 (batch {batches[0]} -> "
                  f"{batches[1]}: {floors}), and the trained generators' final losses are {ratios} that floor: at "
                  f"the end a sizeable part of the loss a generator sees is the sampling noise of the batch.")
+    unconv = {k: r["unconverged_steps"] for k, r in res.items() if r["unconverged_steps"]}
+    if unconv:
+        parts.append("Sinkhorn solves that stopped at max_iter (ConvergenceWarning; gradient from slightly "
+                     "non-optimal potentials): " + ", ".join(f"{k[0]} b{k[2]}: {n} of {steps} steps"
+                                                            for k, n in unconv.items()) + ".")
     if ctx.quick:
         parts.append(f"Quick mode: {steps} steps and small nets; run the full report for the {2000}-step numbers.")
     ctx.verdict(" ".join(parts))
