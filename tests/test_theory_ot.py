@@ -179,3 +179,33 @@ def test_manifolds_section_quick_mode_checks_agree(tmp_path):
     assert res["failed"] == []
     checks = res["sections"]["theory_t10_manifolds"]["checks"]
     assert len(checks) == 7 and all(c["agrees"] for c in checks)
+
+
+def test_sinkhorn_flow_decreases_and_reaches_target():
+    g = np.random.default_rng(0)
+    x0 = 0.2 * g.standard_normal((30, 2)) + 1.0
+    y = g.standard_normal((30, 2))
+    flow = OT.sinkhorn_flow(x0, y, eps=0.05, step=0.3, n_steps=12, snapshots=(0, 12))
+    assert set(flow["snapshots"]) == {0, 12}
+    np.testing.assert_array_equal(flow["snapshots"][0], x0)
+    assert np.all(np.diff(flow["value"]) <= 1e-9)
+    assert flow["value"][-1] < 1e-2 * flow["value"][0]
+
+
+@pytest.mark.parametrize("kw, match", [({"eps": 0.0}, "`eps`"), ({"step": -1.0}, "`step`"),
+                                       ({"n_steps": 0}, "`n_steps`"), ({"snapshots": (5,), "n_steps": 2}, "`snapshots`")])
+def test_sinkhorn_flow_bad_args(kw, match):
+    with pytest.raises(ValueError, match=match):
+        OT.sinkhorn_flow(np.zeros((3, 2)), np.ones((3, 2)), **kw)
+
+
+def test_sinkhorn_flow_bad_points():
+    with pytest.raises(ValueError, match="`x0`"):
+        OT.sinkhorn_flow(np.zeros((3, 2)), np.ones((3, 3)))
+
+
+def test_gradient_flow_section_checks_agree(tmp_path):
+    from kantorovich.report import run_report
+
+    res = run_report(tmp_path, quick=True, only=["theory_t10_gradient_flow"], show_progress=False)
+    assert res["failed"] == [] and all(c["agrees"] for c in res["checks"])

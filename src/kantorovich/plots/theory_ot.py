@@ -10,7 +10,7 @@ import numpy as np
 
 from .theory import _axes
 
-__all__ = ["plot_ot_generators", "plot_ot_landscape", "plot_ot_training"]
+__all__ = ["plot_ot_generators", "plot_ot_landscape", "plot_ot_training", "plot_sinkhorn_flow"]
 
 _STYLE = {
     "w1_1d": ("#1f77b4", "W1 on the first coordinate (wasserstein_1d)"),
@@ -103,5 +103,26 @@ def plot_ot_generators(runs, data, ax=None):
         title = label if r is None else (f"{label}\n{r['modes']} modes, {100 * r['hq_fraction']:.0f}% HQ, "
                                          f"rKL {r['reverse_kl']:.2f}")
         a.set_title(title, fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_sinkhorn_flow(flow, ax=None):
+    """Snapshots of a point cloud flowing along -grad S_eps towards the target (grey)."""
+    snaps = flow["snapshots"]
+    fig, axs = _axes(ax, len(snaps), width=2.8, height=2.9)
+    y = flow["target"]
+    allpts = np.vstack([y, *snaps.values()])
+    lo, hi = allpts.min(axis=0) - 0.2, allpts.max(axis=0) + 0.2
+    for a, (k, x) in zip(axs, snaps.items()):
+        a.scatter(y[:, 0], y[:, 1], s=4, color="0.7", label="target")
+        a.scatter(x[:, 0], x[:, 1], s=4, color="#d62728", label="moving points")
+        a.set_xlim(lo[0], hi[0])
+        a.set_ylim(lo[1], hi[1])
+        a.set_aspect("equal")
+        a.set_xticks([])
+        a.set_yticks([])
+        a.set_title(f"step {k}: S_ε = {flow['value'][k]:.2g}", fontsize=8)
+    axs[0].legend(fontsize=6, loc="lower left")
     fig.tight_layout()
     return fig

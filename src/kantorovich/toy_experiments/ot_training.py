@@ -53,6 +53,7 @@ __all__ = [
     "js_gradient",
     "minibatch_loss",
     "parallel_lines_landscape",
+    "sinkhorn_flow",
     "run_parallel_lines_ot",
 ]
 
@@ -328,3 +329,38 @@ def data_loss_floor(dataset, loss, batch, *, n_rep=5, eps=0.05, n_projections=50
                                  n_projections=n_projections, seed=int(g.integers(2**31))))
             for _ in range(n_rep)]
     return float(np.mean(vals)), float(np.std(vals))
+
+
+def sinkhorn_flow(x0, y, *, eps=0.05, step=0.2, n_steps=25, snapshots=(0, 2, 5, 10, 25)):
+    """Move the points ``x0`` (n, 2) by gradient descent on the Sinkhorn divergence S_eps(x, y).
+
+    Squared Euclidean cost. The gradient of S_eps in ``x_i`` has the size of the weight 1/n, so
+    each step is ``x <- x - step * (n / 2) * grad_x S_eps``: with ``step = 1`` and a small ``eps``
+    one step sends each point to (about) its barycentric image, so ``step`` is the fraction of
+    that move taken per step (Feydy et al. 2019, Fig. 1; docs/gradients.md for the gradient).
+
+    Returns ``{"snapshots": {step: (n, 2)}, "value" (n_steps + 1,): S_eps before each step and
+    after the last, "sec_per_step", "target": y}``.
+    """
+    from ..ot import PointCloud, sinkhorn_divergence
+
+    x = np.array(x0, dtype=float)
+    y = np.asarray(y, dtype=float)
+    if x.ndim != 2 or y.ndim != 2 or x.shape[1] != y.shape[1] or not (np.isfinite(x).all() and np.isfinite(y).all()):
+        raise ValueError(f"`x0` and `y` must be finite (n, d) and (m, d) arrays; got shapes {x.shape} and {y.shape}.")
+    eps = check_positive(eps, "eps")
+    step = check_positive(step, "step")
+    n_steps = check_int(n_steps, "n_steps", minimum=1)
+    snaps = sorted({check_int(s, "snapshots", minimum=0, maximum=n_steps) for s in snapshots})
+    vg = autograd.value_and_grad(lambda X: sinkhorn_divergence(None, None, PointCloud(X, y), eps=eps).value)
+    out, values = {}, []
+    t0 = time.perf_counter()
+    for k in range(n_steps + 1):
+        if k in snaps:
+            out[k] = x.copy()
+        v, d = vg(x)
+        values.append(float(v))
+        if k < n_steps:
+            x = x - step * (x.shape[0] / 2.0) * np.asarray(d)
+    return {"snapshots": out, "value": np.array(values), "sec_per_step": (time.perf_counter() - t0) / (n_steps + 1),
+            "target": y, "eps": eps, "step": step}
