@@ -229,6 +229,21 @@ def parallel_lines_landscape(thetas, config=None, rng=None, n_rep=3):
 GENERATOR_LOSSES = ("sinkhorn", "sliced", "emd")
 
 
+def _counting_unconverged(f, *args):
+    """``(f(*args), 1 if a Sinkhorn solve in it stopped at max_iter else 0)``.
+
+    Such a solve warns ConvergenceWarning (for the value and for the gradient); the warnings are
+    counted instead of printed and the count goes into the results. Other warnings pass through.
+    """
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConvergenceWarning)
+        out = f(*args)
+    for w in caught:
+        if not issubclass(w.category, ConvergenceWarning):
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    return out, int(any(issubclass(w.category, ConvergenceWarning) for w in caught))
+
+
 def generator_loss(name, x, y, *, eps=0.05, n_projections=50, seed=0):
     """Minibatch OT loss ``name`` between generated ``x`` and data ``y`` (both (n, 2)), Euclidean cost.
 
@@ -294,14 +309,8 @@ def train_ot_generator(dataset="ring8", loss="sinkhorn", *, n_steps=2000, batch=
     unconverged = 0
     for _ in steps:
         y = _data.sample(dataset, batch, g)
-        # a Sinkhorn solve that stops at max_iter warns (value and gradient); count those steps
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", ConvergenceWarning)
-            v, dG = vg(G, g.standard_normal((batch, z_dim)), y, int(g.integers(2**31)))
-        for w in caught:
-            if not issubclass(w.category, ConvergenceWarning):
-                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-        unconverged += any(issubclass(w.category, ConvergenceWarning) for w in caught)
+        (v, dG), bad = _counting_unconverged(vg, G, g.standard_normal((batch, z_dim)), y, int(g.integers(2**31)))
+        unconverged += bad
         G = opt.step(G, dG)
         losses.append(float(v))
     sec = (time.perf_counter() - t0) / n_steps
@@ -340,7 +349,8 @@ def sinkhorn_flow(x0, y, *, eps=0.05, step=0.2, n_steps=25, snapshots=(0, 2, 5, 
     that move taken per step (Feydy et al. 2019, Fig. 1; docs/gradients.md for the gradient).
 
     Returns ``{"snapshots": {step: (n, 2)}, "value" (n_steps + 1,): S_eps before each step and
-    after the last, "sec_per_step", "target": y}``.
+    after the last, "sec_per_step", "target": y, "unconverged_steps" (steps whose Sinkhorn solve
+    stopped at ``max_iter``; see :func:`train_ot_generator`)}``.
     """
     from ..ot import PointCloud, sinkhorn_divergence
 
@@ -353,14 +363,15 @@ def sinkhorn_flow(x0, y, *, eps=0.05, step=0.2, n_steps=25, snapshots=(0, 2, 5, 
     n_steps = check_int(n_steps, "n_steps", minimum=1)
     snaps = sorted({check_int(s, "snapshots", minimum=0, maximum=n_steps) for s in snapshots})
     vg = autograd.value_and_grad(lambda X: sinkhorn_divergence(None, None, PointCloud(X, y), eps=eps).value)
-    out, values = {}, []
+    out, values, unconverged = {}, [], 0
     t0 = time.perf_counter()
     for k in range(n_steps + 1):
         if k in snaps:
             out[k] = x.copy()
-        v, d = vg(x)
+        (v, d), bad = _counting_unconverged(vg, x)
+        unconverged += bad
         values.append(float(v))
         if k < n_steps:
             x = x - step * (x.shape[0] / 2.0) * np.asarray(d)
     return {"snapshots": out, "value": np.array(values), "sec_per_step": (time.perf_counter() - t0) / (n_steps + 1),
-            "target": y, "eps": eps, "step": step}
+            "target": y, "eps": eps, "step": step, "unconverged_steps": unconverged}

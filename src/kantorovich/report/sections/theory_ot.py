@@ -241,10 +241,13 @@ def t10_gradient_flow(ctx):
     ctx.number("S_end", v[-1])
     ctx.number("ms_per_step", 1e3 * flow["sec_per_step"])
     ctx.number("n_points", n)
+    ctx.number("unconverged_steps", flow["unconverged_steps"])
     rises = int(np.sum(np.diff(v) > 1e-9))
     ctx.check("S_eps decreases along the flow at every step (rises > 1e-9)", 0, rises, rtol=0, atol=0,
               source="gradient descent with a step below the barycentric move")
     ctx.check("the flow reaches the target: S_eps(end) < 1e-3 S_eps(start)", True, bool(v[-1] < 1e-3 * v[0]),
               agrees=bool(v[-1] < 1e-3 * v[0]), source="S_eps(x, y) = 0 iff x = y (Feydy et al. 2019)")
     ctx.verdict(f"S_eps fell from {v[0]:.3g} to {v[-1]:.2g} in 25 steps ({'monotonically' if rises == 0 else f'with {rises} rises'}); "
-                f"{1e3 * flow['sec_per_step']:.0f} ms per step for {n} + {n} points.")
+                f"{1e3 * flow['sec_per_step']:.0f} ms per step for {n} + {n} points"
+                + (f"; {flow['unconverged_steps']} of 26 Sinkhorn solves stopped at max_iter (ConvergenceWarning)."
+                   if flow["unconverged_steps"] else "."))
