@@ -116,7 +116,8 @@ def t10_parallel_lines(ctx):
                      + f" with the exact 1-D W1, whose gradient is exactly sign(theta) (final mean |theta| "
                      f"{res['final_abs_theta']['emd']:.3f} vs {res['final_abs_theta'].get('w1_1d', float('nan')):.3f}).")
     if "sliced" in ot:
-        parts.append(f"Sliced W1's random directions add sign noise near 0: "
+        noisy = res["sign_near"]["sliced"] < 1
+        parts.append(f"Sliced W1's random directions {'add' if noisy else 'added no'} sign noise near 0: "
                      f"{res['sign_near']['sliced']:.0%} of its steps with |theta| < 0.05 pointed towards 0"
                      + (f" (emd: {res['sign_near']['emd']:.0%})" if "emd" in ot else "") + ".")
     ctx.verdict(" ".join(parts))
