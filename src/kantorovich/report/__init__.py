@@ -38,6 +38,7 @@ SECTION_MODULES = (
     "kantorovich.report.sections.estimators",
     "kantorovich.report.sections.theory",
     "kantorovich.report.sections.theory_games",
+    "kantorovich.report.sections.theory_ot",
     "kantorovich.report.sections.auction",
 )
 

@@ -1,0 +1,128 @@
+"""Figures of T10, generators trained by OT losses without a critic. ``ax=None`` in, Figure out.
+
+Each function takes the dict returned by the matching function of
+:mod:`kantorovich.toy_experiments.ot_training`; no solver runs here.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .theory import _axes
+
+__all__ = ["plot_ot_generators", "plot_ot_landscape", "plot_ot_training", "plot_sinkhorn_flow"]
+
+_STYLE = {
+    "w1_1d": ("#1f77b4", "W1 on the first coordinate (wasserstein_1d)"),
+    "emd": ("#2ca02c", "exact minibatch W1 (emd)"),
+    "sinkhorn": ("#9467bd", "Sinkhorn divergence"),
+    "sliced": ("#ff7f0e", "sliced W1"),
+    "js": ("#d62728", "JS (closed form)"),
+}
+
+
+def plot_ot_training(res, ax=None):
+    """theta (left) and |d loss / d theta| (right) against gradient steps, one line per loss."""
+    fig, (a1, a2) = _axes(ax, 2)
+    for name, r in res["runs"].items():
+        c, label = _STYLE.get(name, ("k", name))
+        a1.plot(np.arange(r["theta"].size), r["theta"], color=c, lw=1.5, label=label)
+        a2.plot(np.arange(1, r["grad"].size + 1), np.abs(r["grad"]), color=c, lw=1.0, alpha=0.85, label=label)
+    a1.axhline(0.0, color="k", lw=0.7, ls=":")
+    a1.set_xlabel("gradient steps")
+    a1.set_ylabel(r"$\theta$")
+    a1.set_title(r"parallel lines: $\theta$ under gradient descent, no critic")
+    a1.legend(fontsize=7)
+    a2.set_xlabel("gradient steps")
+    a2.set_ylabel(r"$|\partial\,\mathrm{loss} / \partial\theta|$ (minibatch)")
+    a2.set_yscale("symlog", linthresh=1e-2)
+    a2.set_title("size of the gradient")
+    for a in (a1, a2):
+        a.grid(True, alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def plot_ot_landscape(land, ax=None):
+    """Loss values (left) and their theta-gradients (right) against theta, closed forms dashed."""
+    fig, (a1, a2) = _axes(ax, 2)
+    t = land["theta"]
+    for name in land["value"]:
+        c, label = _STYLE.get(name, ("k", name))
+        a1.plot(t, land["value"][name].mean(axis=0), "o-", ms=2.5, color=c, lw=1.2, label=f"{label}, minibatch")
+        g = land["grad"][name]
+        a2.errorbar(t, g.mean(axis=0), yerr=g.std(axis=0), fmt="o-", ms=2.5, lw=1.0, color=c, capsize=1.5,
+                    label=label)
+    a1.plot(t, land["w1"], "k--", lw=1.0, label=r"$W_1 = |\theta|$")
+    a1.plot(t, land["sliced_pop"], ":", color=_STYLE["sliced"][0], lw=1.2, label=r"$SW_1 = (2/\pi)|\theta|$")
+    nz = t != 0
+    a1.plot(t[nz], land["js"][nz], "s", ms=3, color=_STYLE["js"][0], label="JS = log 2 (θ ≠ 0)")
+    if (~nz).any():
+        a1.plot(t[~nz], land["js"][~nz], "o", ms=6, mfc="white", color=_STYLE["js"][0], label="JS(0) = 0")
+    a2.plot(t, np.zeros_like(t), color=_STYLE["js"][0], lw=1.5, label="d JS / dθ = 0")
+    a2.plot(t, np.sign(t), "k--", lw=1.0, label=r"$\mathrm{sign}(\theta)$")
+    a1.set_xlabel(r"$\theta$")
+    a1.set_ylabel("loss")
+    a1.set_title(f"losses against θ (batch {land['batch']}): W continuous, JS jumps")
+    a2.set_xlabel(r"$\theta$")
+    a2.set_ylabel(r"$\partial\,\mathrm{loss} / \partial\theta$ (mean ± sd over minibatches)")
+    a2.set_title("gradients against θ")
+    top = max(1.0, float(np.nanmax(land["w1"])))
+    a1.set_ylim(top=1.45 * top)
+    a1.legend(fontsize=6.5, ncol=2, loc="upper center")
+    a2.legend(fontsize=6.5, loc="lower right")
+    for a in (a1, a2):
+        a.grid(True, alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def plot_ot_generators(runs, data, ax=None):
+    """Generated samples of OT-trained generators next to the data, one panel per run.
+
+    ``runs``: ``{label: result of train_ot_generator}`` (same dataset); ``data``: (n, 2) real points.
+    """
+    from matplotlib.patches import Circle
+
+    runs = dict(runs)
+    fig, axs = _axes(ax, len(runs) + 1, width=3.0, height=3.0)
+    first = next(iter(runs.values()))
+    centers, std = first["centers"], first["std"]
+    lim = float(np.abs(centers).max()) * 1.3 + 3 * std
+    panels = [("data", data, None)] + [(k, r["samples"], r) for k, r in runs.items()]
+    for a, (label, pts, r) in zip(axs, panels):
+        a.scatter(pts[:, 0], pts[:, 1], s=2, alpha=0.4, color="#1f77b4" if r is None else "#d62728",
+                  rasterized=True)
+        for c in centers:
+            a.add_patch(Circle(c, 3 * std, fill=False, color="#2ca02c", lw=0.8))
+        a.set_xlim(-lim, lim)
+        a.set_ylim(-lim, lim)
+        a.set_aspect("equal")
+        a.set_xticks([])
+        a.set_yticks([])
+        title = label if r is None else (f"{label}\n{r['modes']} modes, {100 * r['hq_fraction']:.0f}% HQ, "
+                                         f"rKL {r['reverse_kl']:.2f}")
+        a.set_title(title, fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_sinkhorn_flow(flow, ax=None):
+    """Snapshots of a point cloud flowing along -grad S_eps towards the target (grey)."""
+    snaps = flow["snapshots"]
+    fig, axs = _axes(ax, len(snaps), width=2.8, height=2.9)
+    y = flow["target"]
+    allpts = np.vstack([y, *snaps.values()])
+    lo, hi = allpts.min(axis=0) - 0.2, allpts.max(axis=0) + 0.2
+    for a, (k, x) in zip(axs, snaps.items()):
+        a.scatter(y[:, 0], y[:, 1], s=4, color="0.7", label="target")
+        a.scatter(x[:, 0], x[:, 1], s=4, color="#d62728", label="moving points")
+        a.set_xlim(lo[0], hi[0])
+        a.set_ylim(lo[1], hi[1])
+        a.set_aspect("equal")
+        a.set_xticks([])
+        a.set_yticks([])
+        a.set_title(f"step {k}: S_ε = {flow['value'][k]:.2g}", fontsize=8)
+    axs[0].legend(fontsize=6, loc="lower left")
+    fig.tight_layout()
+    return fig
