@@ -352,3 +352,32 @@ def test_second_derivatives_refuse():
     tu = t(u)
     with pytest.raises(NotImplementedError, match="second derivatives"):
         torch.autograd.grad(wasserstein_1d(tu, t(v, False), p=2), tu, create_graph=True)
+
+
+def test_sinkhorn_divergence_gradient_matches_geomloss():
+    """GeomLoss ``SamplesLoss("sinkhorn", p=2, blur, debias=True)`` on 200 points.
+
+    Conversion: GeomLoss's cost is |x - y|^2 / 2 and its eps is blur^p, so our S_eps with the
+    cost |x - y|^2 is 2 S^{GeomLoss}_{eps / 2}, i.e. blur = sqrt(eps / 2) and gradients times 2.
+    GeomLoss anneals with one iteration per eps level and no convergence test, so its answer
+    carries an error of first order in the step of its schedule, 1 - scaling: a ten times finer
+    schedule must bring its gradient about ten times closer to ours (the converged one)."""
+    geomloss = pytest.importorskip("geomloss")
+    g = np.random.default_rng(0)
+    x, y = g.normal(size=(200, 2)), g.normal(size=(200, 2)) + 1.0
+    eps = 0.1
+    X = torch.tensor(x, requires_grad=True)
+    s = sinkhorn_divergence(None, None, PointCloud(X, torch.tensor(y)), eps=eps, tol=1e-6,
+                            max_iter=100_000)
+    assert s.converged
+    s.value.backward()
+    ours = X.grad.numpy()
+    rel = {}
+    for scaling in (0.9, 0.99):
+        Xg = torch.tensor(x, requires_grad=True)
+        loss = geomloss.SamplesLoss("sinkhorn", p=2, blur=(eps / 2) ** 0.5, debias=True,
+                                    scaling=scaling, backend="tensorized")
+        loss(Xg, torch.tensor(y)).backward()
+        rel[scaling] = np.abs(2 * Xg.grad.numpy() - ours).max() / np.abs(ours).max()
+    assert rel[0.99] < 0.2 * rel[0.9]     # first order in 1 - scaling: 10x finer, ~10x closer
+    assert rel[0.99] < 0.02
