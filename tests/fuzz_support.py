@@ -359,31 +359,7 @@ def w1d_ref(u, v, uw, vw, p):
     """Exact W_p in 1-D by the quantile formula, in 40-digit arithmetic."""
     mpmath = _mp()
     u, v = _arr(u).ravel(), _arr(v).ravel()
-    a, b = _norm_weights(uw, u.size), _norm_weights(vw, v.size)
-    su = sorted((float(x), w) for x, w in zip(u, a) if w > 0)
-    sv = sorted((float(x), w) for x, w in zip(v, b) if w > 0)
-    i = j = 0
-    ra, rb = su[0][1], sv[0][1]
-    total = mpmath.mpf(0)
-    p = mpmath.mpf(p)
-    while True:
-        m = min(ra, rb)
-        d = abs(mpmath.mpf(su[i][0]) - mpmath.mpf(sv[j][0]))
-        if m > 0 and d > 0:
-            total += m * d ** p
-        ra -= m
-        rb -= m
-        if ra <= mpmath.mpf(10) ** -35:
-            i += 1
-            if i == len(su):
-                break
-            ra += su[i][1]
-        if rb <= mpmath.mpf(10) ** -35:
-            j += 1
-            if j == len(sv):
-                break
-            rb += sv[j][1]
-    return total ** (1 / p) if total > 0 else mpmath.mpf(0)
+    return _w1d_mp([mpmath.mpf(float(x)) for x in u], [mpmath.mpf(float(x)) for x in v], uw, vw, p)
 
 
 def lp_ref(a, b, C):
@@ -496,7 +472,8 @@ def _chk_projected_core(x, y, a, b, p, th):
 
 
 def _w1d_mp(px, py, a, b, p):
-    # w1d_ref on mpmath values (projections are not rounded to float first)
+    """W_p in 1-D by the quantile formula on mpmath values (the north-west corner walk);
+    projections reach it unrounded, samples as their exact float values."""
     mpmath = _mp()
     aw, bw = _norm_weights(a, len(px)), _norm_weights(b, len(py))
     su = sorted((x, w) for x, w in zip(px, aw) if w > 0)
