@@ -339,9 +339,7 @@ def wrap_result(res: Any, c: Caller) -> Any:
             v = getattr(res, f.name)
             if f.name in SCALAR_FIELDS and isinstance(v, (float, np.floating, np.ndarray)) and np.ndim(v) == 0:
                 changes[f.name] = from_kernel(v, c, scalar=True)
-            elif _is_kernel_array(v) and not isinstance(v, np.generic):
-                changes[f.name] = from_kernel(v, c)
-            elif f.name in SCALAR_FIELDS and _is_kernel_array(v):
+            elif _is_kernel_array(v):  # (numpy scalars are not: np.generic is no ndarray)
                 changes[f.name] = from_kernel(v, c)
         return dataclasses.replace(res, **changes) if changes else res
     if isinstance(res, tuple):
