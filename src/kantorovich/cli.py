@@ -1,4 +1,4 @@
-"""Command line: ``kantorovich report | experiment NAME | list | bench [NAME]``.
+"""Command line: ``kantorovich report | experiment NAME | list | verify | bench [NAME]``.
 
 ``kantorovich report --quick --out report/`` runs every registered section at a quick size
 (under about two minutes on 2 CPU cores) and writes ``report/index.html`` and
@@ -40,10 +40,32 @@ def _parser() -> argparse.ArgumentParser:
 
     sub.add_parser("list", help="list the report sections")
 
+    v = sub.add_parser("verify", help="check the package's divergences and W distances against "
+                                      "their theorems (property-based; needs hypothesis)")
+    v.add_argument("--quick", action="store_true", help="20 inputs per property instead of 100")
+    v.add_argument("--seed", type=int, default=None, help="hypothesis seed (default: derandomised)")
+
     b = sub.add_parser("bench", help="run a benchmark script from ./benchmarks (JSON to benchmarks/results/)")
     b.add_argument("name", nargs="?", help="benchmark name (file benchmarks/bench_NAME.py); none lists them")
     b.add_argument("args", nargs=argparse.REMAINDER, help="arguments passed to the script")
     return p
+
+
+def _verify(args) -> int:
+    try:
+        from . import testing
+    except ImportError as exc:
+        print(f"kantorovich: {exc}", file=sys.stderr)
+        return 2
+    results = testing.verify(quick=args.quick, seed=args.seed, progress=sys.stdout.isatty())
+    print(testing.verify_table(results))
+    failed = [(label, r) for label, rep in results for r in rep.failures()]
+    n = sum(len(rep.properties) for _, rep in results)
+    print(f"\n{n - len(failed)}/{n} properties hold on "
+          f"{sum(rep.examples for _, rep in results)} examples")
+    for label, r in failed:
+        print(f"\n{label}: {r.name} ({r.theorem}) fails:\n{r.counterexample}", file=sys.stderr)
+    return 1 if failed else 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -72,6 +94,8 @@ def main(argv: list[str] | None = None) -> int:
         for s in list_sections():
             print(f"{s.name:24s} {s.title}")
         return 0
+    if args.command == "verify":
+        return _verify(args)
     if args.command == "bench":
         bdir = Path("benchmarks")
         scripts = sorted(bdir.glob("bench_*.py")) if bdir.is_dir() else []

@@ -1,0 +1,644 @@
+r"""Property-based checks of divergences and 1-D Wasserstein distances: point them at your code.
+
+Each check runs a battery of `hypothesis <https://hypothesis.readthedocs.io>`_ properties
+derived from the closed forms and theorems that ``kantorovich report`` checks, on probability
+vectors with zeros, disjoint supports, tiny masses, repeated values and unnormalised weights
+(:mod:`kantorovich.strategies`). A property that fails raises an :class:`AssertionError` naming
+the property and the theorem, with hypothesis's shrunk counterexample::
+
+    from scipy.stats import wasserstein_distance
+    from kantorovich.testing import check_wasserstein
+
+    report = check_wasserstein(wasserstein_distance, p=1)   # passes
+    print(report)
+
+    def js_without_halves(p, q):                             # a common typo
+        m = (p + q) / 2
+        return np.sum(p * np.log(p / m)) + np.sum(q * np.log(q / m))
+    check_divergence(js_without_halves, "js")                # AssertionError: 'js <= log 2' ...
+
+Conventions: divergences in nats (natural logarithm); JS is the ½-weighted
+:math:`\mathrm{JS}(p, q) = \tfrac12 \mathrm{KL}(p \| m) + \tfrac12 \mathrm{KL}(q \| m)`,
+:math:`m = (p + q)/2`, so :math:`0 \le \mathrm{JS} \le \log 2`; TV is
+:math:`\tfrac12 \sum_i |p_i - q_i| \in [0, 1]`. A Wasserstein function takes scipy's
+arguments ``fn(u_values, v_values, u_weights=None, v_weights=None)`` and returns :math:`W_p`
+itself (not its p-th power); weights need not be normalised.
+
+Needs ``hypothesis``: ``pip install "kantorovich[testing]"``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+try:
+    import hypothesis
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+except ImportError as exc:  # pragma: no cover - exercised by a subprocess test
+    raise ImportError(
+        "kantorovich.testing needs hypothesis; install it with "
+        "pip install \"kantorovich[testing]\"") from exc
+
+import numpy as np
+
+from . import strategies as ks
+
+__all__ = ["check_divergence", "check_wasserstein", "CheckReport", "PropertyResult",
+           "divergence_properties", "wasserstein_properties"]
+
+LOG2 = math.log(2.0)
+KINDS = ("kl", "js", "tv")
+
+
+# --------------------------------------------------------------------------- references
+def _kl_ref(p, q) -> float:
+    """KL(p || q) in nats, term by term with math.fsum (0 log 0 = 0; p > 0 = q gives inf)."""
+    terms = []
+    for pi, qi in zip(map(float, p), map(float, q)):
+        if pi == 0.0:
+            continue
+        if qi == 0.0:
+            return math.inf
+        terms.append(pi * math.log(pi / qi))
+    return max(math.fsum(terms), 0.0)
+
+
+def _js_ref(p, q) -> float:
+    """½ KL(p || m) + ½ KL(q || m), each term x log(2x / (x + y)) through log1p near x = y."""
+    terms = []
+    for pi, qi in zip(map(float, p), map(float, q)):
+        s = pi + qi
+        if s == 0.0:
+            continue
+        for x, y in ((pi, qi), (qi, pi)):
+            if x > 0.0:
+                r = (x - y) / s  # log(2x / (x + y)) = log1p(r), accurate near x = y
+                terms.append(x * (math.log1p(r) if r > -0.5 else math.log(2.0 * x / s)))
+    return min(max(0.5 * math.fsum(terms), 0.0), LOG2)
+
+
+def _tv_ref(p, q) -> float:
+    return 0.5 * math.fsum(abs(float(a) - float(b)) for a, b in zip(p, q))
+
+
+_DIV_REF = {"kl": _kl_ref, "js": _js_ref, "tv": _tv_ref}
+
+
+def _quantile_pieces(values, weights):
+    order = np.argsort(values, kind="stable")
+    x = np.asarray(values, dtype=np.float64)[order]
+    w = np.ones(x.size) if weights is None else np.asarray(weights, dtype=np.float64)[order]
+    c = np.cumsum(w / w.sum())
+    c[-1] = 1.0
+    return x, c
+
+
+def wasserstein_1d_reference(u, v, uw=None, vw=None, p=1) -> float:
+    r"""W_p in 1-D through the quantile functions, summed exactly over their common pieces.
+
+    :math:`W_p^p = \int_0^1 |F^{-1}(t) - G^{-1}(t)|^p \, dt`; both quantile functions are
+    constant between consecutive cumulative weights, so the integral is a finite sum.
+    """
+    xu, cu = _quantile_pieces(u, uw)
+    xv, cv = _quantile_pieces(v, vw)
+    t = np.unique(np.concatenate([[0.0], cu, cv]))
+    t = t[(t >= 0.0) & (t <= 1.0)]
+    mid = 0.5 * (t[1:] + t[:-1])
+    qu = xu[np.minimum(np.searchsorted(cu, mid, side="left"), xu.size - 1)]
+    qv = xv[np.minimum(np.searchsorted(cv, mid, side="left"), xv.size - 1)]
+    total = math.fsum(((t[1:] - t[:-1]) * np.abs(qu - qv) ** p).tolist())
+    return total ** (1.0 / p)
+
+
+# --------------------------------------------------------------------------- results
+@dataclass
+class PropertyResult:
+    """One property: its name, the theorem it comes from, how many inputs it saw, the outcome."""
+
+    name: str
+    theorem: str
+    examples: int = 0
+    passed: bool = True
+    counterexample: str = ""
+
+
+@dataclass
+class CheckReport:
+    """What a check ran: the function, its kind, and one :class:`PropertyResult` per property."""
+
+    function: str
+    kind: str
+    properties: list[PropertyResult] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return all(r.passed for r in self.properties)
+
+    @property
+    def examples(self) -> int:
+        return sum(r.examples for r in self.properties)
+
+    def failures(self) -> list[PropertyResult]:
+        return [r for r in self.properties if not r.passed]
+
+    def table(self) -> str:
+        """A plain-text table: theorem, property, examples, result."""
+        rows = [(r.theorem, r.name, str(r.examples), "holds" if r.passed else "FAILS")
+                for r in self.properties]
+        return _format_table(("theorem", "property", "examples", "result"), rows)
+
+    def __str__(self) -> str:
+        head = (f"{self.function} ({self.kind}): {len(self.properties) - len(self.failures())}/"
+                f"{len(self.properties)} properties hold on {self.examples} examples")
+        return head + "\n" + self.table()
+
+
+def _format_table(header, rows) -> str:
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h)
+              for i, h in enumerate(header)]
+    line = "  ".join(h.ljust(w) for h, w in zip(header, widths))
+    out = [line, "  ".join("-" * w for w in widths)]
+    out += ["  ".join(c.ljust(w) for c, w in zip(r, widths)) for r in rows]
+    return "\n".join(out)
+
+
+# --------------------------------------------------------------------------- the battery
+@dataclass(frozen=True)
+class _Property:
+    name: str
+    theorem: str
+    strategy: Any
+    check: Callable[..., None]  # check(fn, drawn) raises AssertionError on a violation
+    examples: tuple = ()        # inputs always tried first (known hard cases)
+
+
+def _value(fn, *args) -> float:
+    out = fn(*args)
+    try:
+        v = float(out)
+    except (TypeError, ValueError) as exc:
+        raise AssertionError(f"the function returned {out!r}, not a real number") from exc
+    return v
+
+
+def _close(a, b, rtol=1e-9, atol=1e-12):
+    return a == b or abs(a - b) <= atol + rtol * abs(b)
+
+
+def _require(ok: bool, msg: str):
+    if not ok:
+        raise AssertionError(msg)
+
+
+def _finite_nonneg(v, what="value", allow_inf=False):
+    _require(not math.isnan(v), f"{what} is NaN")
+    _require(allow_inf or math.isfinite(v), f"{what} is {v}, not finite")
+    _require(v >= -1e-12, f"{what} = {v!r} is negative")
+
+
+def _shares(fn, drawn):
+    p, q = drawn
+    return _value(fn, p.copy(), q.copy())
+
+
+# Known hard inputs: near-identical vectors whose JS rounds below zero (scipy issues 20083 and
+# 20779), a subnormal mass against zero (scipy issue 19436), equal vectors.
+_X = float(np.nextafter(0.5, 0.0))
+_HARD_PAIRS = (
+    (np.array([_X, 1.0 - _X]), np.array([1.0 - _X, _X])),
+    (np.array([0.0, 1.0]), np.array([5e-324, 1.0])),
+    (np.array([0.027501475, 0.055202297]) / (0.027501475 + 0.055202297),
+     np.array([0.027537677, 0.055334348]) / (0.027537677 + 0.055334348)),
+    (np.array([0.25, 0.25, 0.5]), np.array([0.25, 0.25, 0.5])),
+)
+
+
+def divergence_properties(kind: str) -> list[_Property]:
+    """The properties :func:`check_divergence` runs for ``kind`` ("kl", "js" or "tv")."""
+    if kind not in KINDS:
+        raise ValueError(f"`kind` must be one of {KINDS}; got {kind!r}.")
+    ref = _DIV_REF[kind]
+    pairs, triples, disjoint = ks.pmf_pairs(), ks.pmf_triples(), ks.disjoint_pmf_pairs()
+    props: list[_Property] = []
+
+    def range_check(fn, pq):
+        v = _shares(fn, pq)
+        _finite_nonneg(v, allow_inf=(kind == "kl"))
+        if kind == "js":
+            _require(v <= LOG2 + 1e-12, f"JS = {v!r} exceeds log 2 = {LOG2!r}")
+        if kind == "tv":
+            _require(v <= 1.0 + 1e-12, f"TV = {v!r} exceeds 1")
+
+    rng_name = {"kl": "KL >= 0", "js": "0 <= JS <= log 2", "tv": "0 <= TV <= 1"}[kind]
+    rng_thm = {"kl": "Gibbs' inequality", "js": "JS bounds (Lin 1991)", "tv": "TV bounds"}[kind]
+    props.append(_Property(rng_name, rng_thm, pairs, range_check, _HARD_PAIRS))
+
+    def identity(fn, pq):
+        p, _ = pq
+        v = _value(fn, p.copy(), p.copy())
+        _require(abs(v) <= 1e-12, f"D(p, p) = {v!r}, not 0")
+
+    props.append(_Property("D(p, p) = 0", "identity of indiscernibles", pairs, identity,
+                           _HARD_PAIRS))
+
+    def reference(fn, pq):
+        v, r = _shares(fn, pq), ref(*pq)
+        _require(_close(v, r), f"value {v!r} differs from the exact value {r!r}")
+
+    props.append(_Property("= exact value", "definition (term-by-term reference)", pairs,
+                           reference, _HARD_PAIRS))
+
+    if kind in ("js", "tv"):
+        def symmetry(fn, pq):
+            p, q = pq
+            a, b = _value(fn, p.copy(), q.copy()), _value(fn, q.copy(), p.copy())
+            _require(_close(a, b), f"D(p, q) = {a!r} but D(q, p) = {b!r}")
+
+        props.append(_Property("D(p, q) = D(q, p)", "symmetry", pairs, symmetry, _HARD_PAIRS))
+
+    def parallel(fn, pq):
+        v = _shares(fn, pq)
+        want = {"kl": math.inf, "js": LOG2, "tv": 1.0}[kind]
+        _require(v == want or (math.isfinite(want) and _close(v, want, atol=1e-12)),
+                 f"value {v!r} on disjoint supports; the theorem gives {want!r}")
+
+    props.append(_Property(
+        {"kl": "KL = inf on disjoint supports", "js": "JS = log 2 on disjoint supports",
+         "tv": "TV = 1 on disjoint supports"}[kind],
+        "parallel lines (Arjovsky et al. 2017, Example 1)", disjoint, parallel))
+
+    if kind == "kl":
+        def support(fn, pq):
+            p, q = pq
+            v = _shares(fn, pq)
+            outside = bool(np.any((p > 0) & (q == 0)))
+            _require(math.isinf(v) == outside,
+                     f"value {v!r}, but p {'has' if outside else 'has no'} mass where q is 0")
+
+        props.append(_Property("KL = inf iff supp p not in supp q", "absolute continuity",
+                               pairs, support, _HARD_PAIRS))
+
+    if kind in ("kl", "tv"):
+        def pinsker(fn, pq):
+            v = _shares(fn, pq)
+            tv = v if kind == "tv" else _tv_ref(*pq)
+            kl = v if kind == "kl" else _kl_ref(*pq)
+            _require(tv <= math.sqrt(kl / 2.0) + 1e-9,
+                     f"TV = {tv!r} > sqrt(KL / 2) = {math.sqrt(kl / 2.0)!r}")
+
+        props.append(_Property("TV <= sqrt(KL / 2)", "Pinsker's inequality", pairs, pinsker))
+
+    if kind == "js":
+        def js_tv(fn, pq):
+            v = _shares(fn, pq)
+            tv = _tv_ref(*pq)
+            _require(v <= tv * LOG2 + 1e-12, f"JS = {v!r} > TV log 2 = {tv * LOG2!r}")
+
+        props.append(_Property("JS <= TV log 2", "JS-TV bound (Lin 1991)", pairs, js_tv))
+
+    if kind == "tv":
+        def triangle(fn, pqr):
+            p, q, r = pqr
+            a = _value(fn, p.copy(), r.copy())
+            b = _value(fn, p.copy(), q.copy()) + _value(fn, q.copy(), r.copy())
+            _require(a <= b + 1e-12, f"D(p, r) = {a!r} > D(p, q) + D(q, r) = {b!r}")
+
+        props.append(_Property("D(p, r) <= D(p, q) + D(q, r)", "triangle inequality", triples,
+                               triangle))
+    return props
+
+
+def wasserstein_properties(p: float = 1) -> list[_Property]:
+    """The properties :func:`check_wasserstein` runs for the order ``p``."""
+    p = float(p)
+    if not (p >= 1.0 and math.isfinite(p)):
+        raise ValueError(f"`p` must be a finite number >= 1; got {p!r}.")
+    pairs, triples = ks.sample_pairs(), ks.sample_triples()
+    shifts = st.floats(-100.0, 100.0, allow_nan=False)
+
+    def tol(*xs, c=0.0):
+        """Allowed error on W^p: rounding of sums of costs |x - y|^p of values of this size."""
+        s = max(1.0, abs(c), *(float(np.max(np.abs(x))) for x in xs))
+        return 1e-10 * s ** p
+
+    def same(a, b, atol):
+        """a = b up to rtol 1e-9 and atol on the p-th powers (where the rounding happens)."""
+        return a == b or abs(a ** p - b ** p) <= atol + 1e-9 * abs(b) ** p
+
+    def at_most(a, b, atol):
+        return a ** p <= b ** p + atol
+
+    props: list[_Property] = []
+
+    def call(fn, u, v, uw, vw):
+        return _value(fn, u.copy(), v.copy(), None if uw is None else uw.copy(),
+                      None if vw is None else vw.copy())
+
+    def nonneg(fn, d):
+        _finite_nonneg(call(fn, *d))
+
+    props.append(_Property("W >= 0 and finite", "metric axioms", pairs, nonneg))
+
+    def identity(fn, d):
+        u, _, uw, _ = d
+        w = call(fn, u, u, uw, uw)
+        _require(abs(w) ** p <= tol(u), f"W(u, u) = {w!r}, not 0")
+
+    props.append(_Property("W(u, u) = 0", "metric axioms", pairs, identity))
+
+    def symmetry(fn, d):
+        u, v, uw, vw = d
+        a, b = call(fn, u, v, uw, vw), call(fn, v, u, vw, uw)
+        _require(same(a, b, tol(u, v)), f"W(u, v) = {a!r} but W(v, u) = {b!r}")
+
+    props.append(_Property("W(u, v) = W(v, u)", "metric axioms", pairs, symmetry))
+
+    def reference(fn, d):
+        w, r = call(fn, *d), wasserstein_1d_reference(*d, p=p)
+        _require(same(w, r, tol(d[0], d[1])), f"W = {w!r}; the quantile integral gives {r!r}")
+
+    ref_name = "W1 = integral of |F - G|" if p == 1.0 else f"W{p:g} = quantile integral"
+    props.append(_Property(ref_name, "1-D closed form (Villani 2003, Thm 2.18)", pairs, reference))
+
+    def normalise(fn, d):
+        u, v, uw, vw = d
+        k = 3.0
+        a = call(fn, u, v, uw, vw)
+        b = call(fn, u, v, k * (np.ones(u.size) if uw is None else uw), vw)
+        _require(same(a, b, tol(u, v)),
+                 f"scaling u's weights by {k} changed W from {a!r} to {b!r}")
+
+    props.append(_Property("weights are normalised", "W of probability measures", pairs, normalise))
+
+    def translate(fn, dc):
+        (u, v, uw, vw), c = dc
+        a, b = call(fn, u, v, uw, vw), call(fn, u + c, v + c, uw, vw)
+        _require(same(a, b, tol(u, v, c=c)),
+                 f"W(u, v) = {a!r} but W(u + {c!r}, v + {c!r}) = {b!r}")
+
+    props.append(_Property("W(u + c, v + c) = W(u, v)", "translation invariance",
+                           st.tuples(pairs, shifts), translate))
+
+    def dilate(fn, ds):
+        (u, v, uw, vw), s = ds
+        a, b = call(fn, u, v, uw, vw), call(fn, s * u, s * v, uw, vw)
+        _require(same(b, abs(s) * a, tol(s * u, s * v)),
+                 f"W(s u, s v) = {b!r}, |s| W(u, v) = {abs(s) * a!r} (s = {s!r})")
+
+    props.append(_Property("W(s u, s v) = |s| W(u, v)", "homogeneity",
+                           st.tuples(pairs, st.floats(-10.0, 10.0, allow_nan=False)), dilate))
+
+    def parallel(fn, dc):
+        (u, _, uw, _), c = dc
+        w = call(fn, u, u + c, uw, uw)
+        _require(same(w, abs(c), tol(u, c=c)),
+                 f"W(u, u + {c!r}) = {w!r}, not |{c!r}|")
+
+    props.append(_Property("W(u, u + theta) = |theta|", "parallel lines (Arjovsky et al. 2017, "
+                           "Example 1)", st.tuples(pairs, shifts), parallel))
+
+    def dirac(fn, dc):
+        (_, v, _, vw), c = dc
+        w = call(fn, np.array([c]), v, None, vw)
+        vwn = np.ones(v.size) / v.size if vw is None else vw / vw.sum()
+        want = math.fsum((vwn * np.abs(v - c) ** p).tolist()) ** (1.0 / p)
+        _require(same(w, want, tol(v, c=c)),
+                 f"W(delta_{c!r}, v) = {w!r}; (E|v - c|^p)^(1/p) = {want!r}")
+
+    props.append(_Property("W(delta_c, v) = (E|v - c|^p)^(1/p)", "a Dirac has one coupling",
+                           st.tuples(pairs, shifts), dirac))
+
+    def mean_bound(fn, d):
+        u, v, uw, vw = d
+        w = call(fn, u, v, uw, vw)
+        mu = np.average(u, weights=uw)
+        mv = np.average(v, weights=vw)
+        _require(at_most(abs(mu - mv), w, tol(u, v)), f"W = {w!r} < |E u - E v| = {abs(mu - mv)!r}")
+
+    props.append(_Property("W >= |E u - E v|", "Jensen's inequality", pairs, mean_bound))
+
+    def triangle(fn, d):
+        (u, uw), (v, vw), (x, xw) = d
+        a = call(fn, u, x, uw, xw)
+        b = call(fn, u, v, uw, vw) + call(fn, v, x, vw, xw)
+        _require(at_most(a, b, tol(u, v, x)), f"W(u, w) = {a!r} > W(u, v) + W(v, w) = {b!r}")
+
+    props.append(_Property("W(u, w) <= W(u, v) + W(v, w)", "triangle inequality", triples,
+                           triangle))
+    return props
+
+
+def _fn_name(fn) -> str:
+    return getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or repr(fn)
+
+
+def _describe(exc, lines) -> str:
+    """The failure(s) with hypothesis's falsifying examples (reported lines or exception notes)."""
+    excs = list(exc.exceptions) if isinstance(exc, BaseExceptionGroup) else [exc]
+    out = []
+    for e in excs:
+        notes = [ln for ln in getattr(e, "__notes__", ()) if ln.strip()]
+        out.append("\n".join([f"{type(e).__name__}: {e}", *notes]))
+    out += [ln for ln in lines if ln.strip()]
+    return "\n".join(out).strip()
+
+
+def _show(drawn) -> str:
+    with np.printoptions(precision=17):
+        return repr(drawn)
+
+
+def _body(prop, fn, seen):
+    def body(drawn):
+        seen[0] += 1
+        prop.check(fn, drawn)
+
+    return body
+
+
+def _run(fn, kind, props, *, max_examples, seed, raise_on_failure=True) -> CheckReport:
+    report = CheckReport(_fn_name(fn), kind)
+    for prop in props:
+        res = PropertyResult(prop.name, prop.theorem)
+        seen = [0]
+        lines: list[str] = []
+        hard = []
+        for ex in prop.examples:  # the fixed hard inputs, each reported on its own
+            seen[0] += 1
+            try:
+                prop.check(fn, ex)
+            except Exception as exc:  # noqa: BLE001 - every failure of the user's function counts
+                hard.append(f"{type(exc).__name__}: {exc}\nFailing hard input: {_show(ex)}")
+        test = given(prop.strategy)(_body(prop, fn, seen))
+        test = settings(max_examples=max_examples, database=None, deadline=None,
+                        derandomize=seed is None, print_blob=False,
+                        suppress_health_check=list(HealthCheck))(test)
+        if seed is not None:
+            test = hypothesis.seed(seed)(test)
+        try:
+            with hypothesis.reporting.with_reporter(lines.append):
+                test()
+        except hypothesis.errors.InvalidArgument:
+            raise
+        except Exception as exc:  # noqa: BLE001 - every failure of the user's function counts
+            hard.append(_describe(exc, lines))
+        if hard:
+            res.passed = False
+            res.counterexample = "\n".join(hard)
+        res.examples = seen[0]
+        report.properties.append(res)
+    if raise_on_failure and not report.passed:
+        msgs = [f"property {r.name!r} ({r.theorem}) fails for {report.function}:\n"
+                f"{r.counterexample}" for r in report.failures()]
+        raise AssertionError("\n\n".join(msgs))
+    return report
+
+
+def _check_fn(fn):
+    if not callable(fn):
+        raise TypeError(f"`fn` must be callable; got {type(fn).__name__}.")
+
+
+def _check_max_examples(max_examples):
+    if isinstance(max_examples, bool) or not isinstance(max_examples, int) or max_examples < 1:
+        raise ValueError(f"`max_examples` must be a positive integer; got {max_examples!r}.")
+
+
+def check_divergence(fn: Callable, kind: str, *, max_examples: int = 100,
+                     seed: int | None = None, raise_on_failure: bool = True) -> CheckReport:
+    r"""Check a divergence between probability vectors against its theorems.
+
+    Parameters
+    ----------
+    fn : callable
+        ``fn(p, q) -> float``: the divergence of two float64 probability vectors on the same
+        bins, in nats (natural logarithm).
+    kind : {"kl", "js", "tv"}
+        Which divergence ``fn`` computes. JS is the ½-weighted one, in :math:`[0, \log 2]`.
+    max_examples : int
+        Inputs tried per property, after the fixed hard cases.
+    seed : int, optional
+        Hypothesis's seed; ``None`` derandomises (the same inputs every run).
+    raise_on_failure : bool
+        Raise at the end if a property fails (default); ``False`` only records it.
+
+    Returns
+    -------
+    CheckReport
+        One :class:`PropertyResult` per property (name, theorem, examples tried, outcome).
+
+    Raises
+    ------
+    AssertionError
+        Naming each failed property and its theorem, with the shrunk counterexample.
+
+    Notes
+    -----
+    The properties: the range (Gibbs' inequality :math:`\mathrm{KL} \ge 0`;
+    :math:`0 \le \mathrm{JS} \le \log 2`; :math:`0 \le \mathrm{TV} \le 1`), :math:`D(p, p) = 0`,
+    the exact value (a term-by-term reference in math.fsum), symmetry (JS, TV), the parallel
+    lines of Arjovsky, Chintala and Bottou (2017, Example 1) as disjoint supports
+    (KL = ∞, JS = log 2, TV = 1), absolute continuity (KL), Pinsker's inequality
+    :math:`\mathrm{TV} \le \sqrt{\mathrm{KL}/2}` (KL, TV), :math:`\mathrm{JS} \le
+    \mathrm{TV}\log 2` (Lin 1991), and the triangle inequality (TV). The hard cases always tried
+    first include the inputs of scipy's ``jensenshannon`` NaN and inf reports (scipy issues
+    19436, 20083, 20779).
+    """
+    _check_fn(fn)
+    _check_max_examples(max_examples)
+    return _run(fn, kind, divergence_properties(kind), max_examples=max_examples, seed=seed,
+                raise_on_failure=raise_on_failure)
+
+
+def check_wasserstein(fn: Callable, p: float = 1, *, max_examples: int = 100,
+                      seed: int | None = None, raise_on_failure: bool = True) -> CheckReport:
+    r"""Check a 1-D Wasserstein distance :math:`W_p` against its theorems.
+
+    Parameters
+    ----------
+    fn : callable
+        With scipy's signature ``fn(u_values, v_values, u_weights=None, v_weights=None)``,
+        returning :math:`W_p` (not its p-th power); weights are not normalised by the caller.
+        For ``p != 1`` pass e.g. ``functools.partial(wasserstein_1d, p=2)``.
+    p : float
+        The order, ``p >= 1``.
+    max_examples, seed, raise_on_failure
+        As in :func:`check_divergence`.
+
+    Returns
+    -------
+    CheckReport
+
+    Notes
+    -----
+    The properties: :math:`W \ge 0`, :math:`W(u, u) = 0`, symmetry, the closed form
+    :math:`W_p^p = \int_0^1 |F^{-1} - G^{-1}|^p` (for p = 1 the area between the CDFs),
+    invariance under rescaling one sample's weights, translation invariance, homogeneity
+    :math:`W(su, sv) = |s| W(u, v)`, the parallel lines :math:`W(u, u + \theta) = |\theta|`,
+    a Dirac :math:`W(\delta_c, v) = (E|v - c|^p)^{1/p}`, Jensen's bound
+    :math:`W \ge |E u - E v|`, and the triangle inequality. Values are compared as
+    :math:`W^p`, where solvers round (a transport cost is a sum of masses times
+    :math:`|x - y|^p`): relative 1e-9 plus :math:`10^{-10} s^p`, with s the largest
+    absolute value in the inputs.
+    """
+    _check_fn(fn)
+    _check_max_examples(max_examples)
+    return _run(fn, f"W{float(p):g}", wasserstein_properties(p), max_examples=max_examples,
+                seed=seed, raise_on_failure=raise_on_failure)
+
+
+# --------------------------------------------------------------------------- the package's own
+def _package_battery():
+    """(label, kind or order, check, fn) for every function of the package the battery fits."""
+    from .divergences import js_distance, js_divergence, kl_divergence, tv_distance
+    from .ot import projected_wasserstein, wasserstein, wasserstein_1d
+
+    def w1d(p):
+        return lambda u, v, uw=None, vw=None: wasserstein_1d(u, v, uw, vw, p=p)
+
+    def lp(p):
+        return lambda u, v, uw=None, vw=None: wasserstein(u[:, None], v[:, None], uw, vw, p=p,
+                                                          method="exact")
+
+    def projected(u, v, uw=None, vw=None):
+        return projected_wasserstein(u[:, None], v[:, None], np.ones((1, 1)), a=uw, b=vw, p=1)[0]
+
+    return [
+        ("kl_divergence", "kl", check_divergence, kl_divergence),
+        ("js_divergence", "js", check_divergence, js_divergence),
+        ("js_distance ** 2", "js", check_divergence, lambda p, q: js_distance(p, q) ** 2),
+        ("tv_distance", "tv", check_divergence, tv_distance),
+        ("wasserstein_1d(p=1)", 1, check_wasserstein, w1d(1)),
+        ("wasserstein_1d(p=2)", 2, check_wasserstein, w1d(2)),
+        ("wasserstein(p=1), exact LP", 1, check_wasserstein, lp(1)),
+        ("wasserstein(p=2), exact LP", 2, check_wasserstein, lp(2)),
+        ("projected_wasserstein(p=1)", 1, check_wasserstein, projected),
+    ]
+
+
+def verify(*, quick: bool = False, seed: int | None = None, progress: bool = False):
+    """Run the whole battery on the package's own functions.
+
+    Returns a list of ``(label, CheckReport)``; nothing is raised, failures are in the reports.
+    ``quick`` tries 20 inputs per property instead of 100.
+    """
+    out = []
+    battery = _package_battery()
+    for i, (label, kind, check, fn) in enumerate(battery):
+        if progress:
+            print(f"[{i + 1}/{len(battery)}] {label}", flush=True)
+        rep = check(fn, kind, max_examples=20 if quick else 100, seed=seed,
+                    raise_on_failure=False)
+        rep.function = label
+        out.append((label, rep))
+    return out
+
+
+def verify_table(results) -> str:
+    """The table ``kantorovich verify`` prints: function, theorem, property, examples, result."""
+    rows = [(label, r.theorem, r.name, str(r.examples), "holds" if r.passed else "FAILS")
+            for label, rep in results for r in rep.properties]
+    return _format_table(("function", "theorem", "property", "examples", "result"), rows)

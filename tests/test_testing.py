@@ -1,0 +1,138 @@
+"""kantorovich.testing and `kantorovich verify`: the battery passes on correct code and bites on
+known wrong code (a JS without its ½ factors, scipy's jensenshannon on the inputs of its NaN/inf
+reports, a 1-D W that does not normalise its weights)."""
+
+from __future__ import annotations
+
+import functools
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from scipy.spatial.distance import jensenshannon
+from scipy.stats import wasserstein_distance
+
+from kantorovich import cli, testing
+from kantorovich.divergences import js_divergence, kl_divergence, tv_distance
+from kantorovich.ot import wasserstein_1d
+from kantorovich.testing import check_divergence, check_wasserstein
+
+N = 25  # inputs per property: enough for the known bugs, which the fixed hard cases reach
+
+
+@pytest.mark.parametrize("fn, kind", [(kl_divergence, "kl"), (js_divergence, "js"),
+                                      (tv_distance, "tv")])
+def test_package_divergences_pass(fn, kind):
+    rep = check_divergence(fn, kind, max_examples=N)
+    assert rep.passed and rep.examples >= N * len(rep.properties)
+    assert "holds" in str(rep) and "FAILS" not in str(rep)
+
+
+@pytest.mark.parametrize("p", [1, 2, 3.5])
+def test_package_wasserstein_1d_passes(p):
+    assert check_wasserstein(functools.partial(wasserstein_1d, p=p), p, max_examples=N).passed
+
+
+def test_scipy_wasserstein_distance_passes():
+    rep = check_wasserstein(wasserstein_distance, p=1, max_examples=N)
+    assert rep.passed and len(rep.properties) >= 10
+
+
+def _js_without_halves(p, q):
+    """JS with the ½ factors dropped: 2 JS, up to 2 log 2."""
+    m = (p + q) / 2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = np.where(p > 0, p * np.log(p / m), 0.0) + np.where(q > 0, q * np.log(q / m), 0.0)
+    return float(np.sum(t))
+
+
+def test_js_without_halves_is_caught():
+    with pytest.raises(AssertionError) as err:
+        check_divergence(_js_without_halves, "js", max_examples=N)
+    msg = str(err.value)
+    assert "0 <= JS <= log 2" in msg and "Falsifying example" in msg
+    rep = check_divergence(_js_without_halves, "js", max_examples=N, raise_on_failure=False)
+    names = {r.name for r in rep.failures()}
+    assert {"0 <= JS <= log 2", "= exact value", "JS = log 2 on disjoint supports"} <= names
+
+
+def test_scipy_jensenshannon_nan_and_inf_inputs_are_caught():
+    """scipy issues 19436 (inf for a subnormal mass) and 20083/20779 (NaN from the square root
+    of a rounding-negative JS): both are among the battery's fixed hard inputs."""
+    x = np.nextafter(0.5, 0)
+    with np.errstate(invalid="ignore"):
+        assert np.isnan(jensenshannon([x, 1 - x], [1 - x, x]))  # the bug still stands
+    rep = check_divergence(lambda p, q: jensenshannon(p, q) ** 2, "js", max_examples=N,
+                           raise_on_failure=False)
+    text = "\n".join(r.counterexample for r in rep.failures())
+    assert "NaN" in text or "nan" in text
+    assert "inf" in text
+
+
+def _w1_unnormalised(u, v, uw=None, vw=None):
+    """W1 as the area between the CDFs, forgetting to divide the weights by their sum."""
+    uw = np.full(len(u), 1.0 / len(u)) if uw is None else np.asarray(uw, float)
+    vw = np.full(len(v), 1.0 / len(v)) if vw is None else np.asarray(vw, float)
+    t = np.sort(np.concatenate([u, v]))
+    cu = np.array([uw[u <= s].sum() for s in t[:-1]])
+    cv = np.array([vw[v <= s].sum() for s in t[:-1]])
+    return float(np.sum(np.abs(cu - cv) * np.diff(t)))
+
+
+def test_unnormalised_wasserstein_is_caught():
+    with pytest.raises(AssertionError, match="weights are normalised"):
+        check_wasserstein(_w1_unnormalised, p=1, max_examples=N)
+
+
+def test_report_counts_and_table():
+    rep = check_divergence(tv_distance, "tv", max_examples=5)
+    assert all(r.examples >= 5 for r in rep.properties)
+    table = rep.table()
+    assert table.splitlines()[0].split() == ["theorem", "property", "examples", "result"]
+
+
+def test_a_raising_function_is_a_counterexample():
+    def broken(p, q):
+        raise RuntimeError("boom")
+
+    with pytest.raises(AssertionError, match="RuntimeError: boom"):
+        check_divergence(broken, "tv", max_examples=3)
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda: check_divergence(tv_distance, "hellinger"), "`kind`"),
+    (lambda: check_divergence(3, "tv"), "`fn`"),
+    (lambda: check_divergence(tv_distance, "tv", max_examples=0), "`max_examples`"),
+    (lambda: check_wasserstein(wasserstein_distance, p=0.5), "`p`"),
+])
+def test_bad_arguments_name_the_argument(call, match):
+    with pytest.raises((ValueError, TypeError), match=match):
+        call()
+
+
+def test_reference_handles_extreme_masses():
+    p, q = np.array([1.0, 1e-300]), np.array([0.5, 0.5])
+    assert testing._js_ref(p, q) == pytest.approx(float(js_divergence(p, q)), rel=1e-12)
+    assert testing.wasserstein_1d_reference([0.0, 1.0], [2.0, 3.0], p=2) == pytest.approx(2.0)
+
+
+def test_verify_command(monkeypatch, capsys):
+    battery = testing._package_battery()
+    monkeypatch.setattr(testing, "_package_battery", lambda: battery[3:5])
+    assert cli.main(["verify", "--quick"]) == 0
+    out = capsys.readouterr().out
+    assert "tv_distance" in out and "wasserstein_1d(p=1)" in out and "properties hold" in out
+
+    monkeypatch.setattr(testing, "_package_battery",
+                        lambda: [("js without 1/2", "js", check_divergence, _js_without_halves)])
+    assert cli.main(["verify", "--quick"]) == 1
+    captured = capsys.readouterr()
+    assert "FAILS" in captured.out and "Falsifying example" in captured.err
+
+
+def test_missing_hypothesis_names_the_extra():
+    code = ("import sys; sys.modules['hypothesis'] = None\n"
+            "try:\n    import kantorovich.testing\nexcept ImportError as e:\n    print(e)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert 'kantorovich[testing]' in out.stdout
