@@ -2,7 +2,8 @@
 
 Builds the wheel, installs it (without re-downloading numpy & co.: the venv sees the running
 interpreter's packages, while the wheel itself shadows any editable install), and runs
-``kantorovich verify --quick`` and ``kantorovich.testing`` from an empty folder.
+``kantorovich verify --quick``, ``kantorovich.testing`` and ``kantorovich bench`` from an empty
+folder.
 """
 
 from __future__ import annotations
@@ -63,3 +64,12 @@ def test_testing_api_from_the_wheel(wheel_venv):
             "print(check_wasserstein(wasserstein_distance, p=1, max_examples=10).passed)")
     out = _run(py, work, env, "-c", code)
     assert out.returncode == 0 and out.stdout.strip().endswith("True"), out.stderr
+
+
+def test_bench_from_the_wheel(wheel_venv):
+    py, work, env = wheel_venv
+    out = _run(py, work, env, "-m", "kantorovich", "bench", "wasserstein_1d", "--quick",
+               "--device", "cpu", "--peers", "scipy", "--repeat", "1", "--out", "b")
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    assert (work / "b" / "results.json").is_file() and (work / "b" / "index.html").is_file()
+    assert "every peer agrees" in out.stdout

@@ -8,8 +8,6 @@
 from __future__ import annotations
 
 import argparse
-import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -45,10 +43,44 @@ def _parser() -> argparse.ArgumentParser:
     v.add_argument("--quick", action="store_true", help="20 inputs per property instead of 100")
     v.add_argument("--seed", type=int, default=None, help="hypothesis seed (default: derandomised)")
 
-    b = sub.add_parser("bench", help="run a benchmark script from ./benchmarks (JSON to benchmarks/results/)")
-    b.add_argument("name", nargs="?", help="benchmark name (file benchmarks/bench_NAME.py); none lists them")
-    b.add_argument("args", nargs=argparse.REMAINDER, help="arguments passed to the script")
+    b = sub.add_parser("bench", help="time the Wasserstein solvers against the installed peers "
+                                     "(results.json and index.html in --out)")
+    b.add_argument("suites", nargs="*", metavar="SUITE",
+                   help="any of: wasserstein_1d sliced emd assignment sinkhorn sinkhorn_iter knn "
+                        "(default: all)")
+    b.add_argument("--quick", action="store_true", help="small sizes (under 2 minutes on 2 cores)")
+    b.add_argument("--device", choices=("auto", "cpu", "gpu"), default="auto")
+    b.add_argument("--dtype", choices=("float64", "float32"), default="float64")
+    b.add_argument("--peers", default=None,
+                   help="comma-separated: scipy,pot,universal-divergence,ott,geomloss "
+                        "(default: every installed one)")
+    b.add_argument("--out", default="bench", help="output folder (default: bench/)")
+    b.add_argument("--repeat", type=int, default=None, help="timed runs per implementation")
+    b.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    b.add_argument("--compare", nargs=2, metavar=("A.json", "B.json"),
+                   help="print two runs side by side instead of running")
     return p
+
+
+def _bench(args) -> int:
+    from . import bench
+
+    try:
+        if args.compare:
+            print(bench.compare(*args.compare))
+            return 0
+        peers = None if args.peers is None else [p.strip() for p in args.peers.split(",") if p.strip()]
+        res = bench.run(args.suites or None, quick=args.quick, device=args.device,
+                        dtype=args.dtype, peers=peers, out=args.out, repeat=args.repeat,
+                        progress=not args.no_progress and sys.stderr.isatty())
+    except (ValueError, RuntimeError, OSError) as exc:
+        print(f"kantorovich: {exc}", file=sys.stderr)
+        return 2
+    print(bench.table(res))
+    bad = sum(not ag["agrees"] for c in res["cases"] for ag in c["agreement"].values())
+    print(f"\nwrote {Path(args.out) / 'results.json'} and index.html: {len(res['cases'])} cases"
+          + (f", {bad} disagreements" if bad else ", every peer agrees"))
+    return 0
 
 
 def _verify(args) -> int:
@@ -97,21 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "verify":
         return _verify(args)
     if args.command == "bench":
-        bdir = Path("benchmarks")
-        scripts = sorted(bdir.glob("bench_*.py")) if bdir.is_dir() else []
-        if not args.name:
-            if not scripts:
-                print("no benchmarks/ folder here: run from a clone of the repository", file=sys.stderr)
-                return 2
-            for s in scripts:
-                print(s.stem[len("bench_"):])
-            return 0
-        script = bdir / f"bench_{args.name}.py"
-        if not script.exists():
-            print(f"kantorovich: no benchmark {args.name!r}; choose from "
-                  f"{[s.stem[6:] for s in scripts]}", file=sys.stderr)
-            return 2
-        return subprocess.call([sys.executable, str(script), *args.args], env=os.environ.copy())
+        return _bench(args)
     return 2  # pragma: no cover
 
 

@@ -1,0 +1,404 @@
+"""``kantorovich bench``: time our Wasserstein solvers against the peers, in one process.
+
+For each suite and size the runner builds the data once, calls ours and every installed peer
+once to get their values and checks that they agree (to the case's stated tolerance) before
+any time counts; then it times them interleaved (ours, peer, ours, peer, ...) and records
+medians, quartiles and the ratio peer / ours. A disagreement is recorded and printed, and its
+ratio is left empty. Results go to ``DIR/results.json`` (schema below) and ``DIR/index.html``
+(log-log time against n per suite, and ratio bars).
+
+``results.json`` (``"schema": "kantorovich-bench/1"``)::
+
+    environment: date, kantorovich, python, platform, machine, cpu_model, cpu_count,
+                 gpu {name, driver, cuda} or null, libraries {name: version}
+    settings:    suites, quick, device, dtype, peers, repeat
+    cases:       [{suite, case, n, params, device, dtype, note,
+                   impls: {"ours" | peer: {value, median_s, q1_s, q3_s, runs} or {error}},
+                   agreement: {peer: {rel_diff, rtol, agrees}},
+                   ratio: {peer: peer median / our median, or null when they disagree}}]
+    skipped:     [{suite, peer, reason}]
+
+Timings are medians of wall-clock times (CUDA events on the GPU); this is a measurement, not
+a test: nothing here passes or fails on a time.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .suites import BUILDERS, PEERS, SUITE_PEERS, SUITES, peer_available
+
+SCHEMA = "kantorovich-bench/1"
+__all__ = ["run", "compare", "SUITES", "PEERS", "SCHEMA"]
+
+
+# --------------------------------------------------------------------------- environment
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or ""
+
+
+def _gpu() -> dict | None:
+    try:
+        import cupy
+
+        if cupy.cuda.runtime.getDeviceCount() < 1:
+            return None
+        props = cupy.cuda.runtime.getDeviceProperties(0)
+        name = props["name"]
+        return {"name": name.decode() if isinstance(name, bytes) else str(name),
+                "driver": cupy.cuda.runtime.driverGetVersion(),
+                "cuda": cupy.cuda.runtime.runtimeGetVersion()}
+    except Exception:  # noqa: BLE001 - no CuPy, no driver, no device: no GPU
+        return None
+
+
+def environment() -> dict:
+    from importlib import metadata
+
+    from .. import __version__
+
+    libs = {}
+    for dist in ("numpy", "scipy", "numba", "cupy-cuda12x", "cupy-cuda13x", "pot", "torch",
+                 "jax", "ott-jax", "geomloss", "universal-divergence"):
+        try:
+            libs[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            pass
+    return {"date": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "kantorovich": __version__,
+            "python": platform.python_version(), "platform": platform.platform(),
+            "machine": platform.machine(), "cpu_model": _cpu_model(),
+            "cpu_count": os.cpu_count(), "gpu": _gpu(), "libraries": libs}
+
+
+# --------------------------------------------------------------------------- timing
+def _timer(device: str):
+    if device != "gpu":
+        def run(fn, arg):
+            t0 = time.perf_counter()
+            fn(arg)
+            return time.perf_counter() - t0
+        return run
+    import cupy
+
+    def run_gpu(fn, arg):
+        cupy.cuda.Device().synchronize()
+        start, end = cupy.cuda.Event(), cupy.cuda.Event()
+        start.record()
+        fn(arg)
+        end.record()
+        end.synchronize()
+        return cupy.cuda.get_elapsed_time(start, end) / 1e3
+    return run_gpu
+
+
+def _summary(times: list[float]) -> dict:
+    q = np.quantile(times, [0.25, 0.75]) if len(times) > 1 else [times[0], times[0]]
+    return {"median_s": statistics.median(times), "q1_s": float(q[0]), "q3_s": float(q[1]),
+            "runs": len(times)}
+
+
+def _run_case(case, timer, repeat: int, budget_s: float) -> dict:
+    data = case.make()
+    impls = {"ours": case.ours, **case.peers}
+    rec: dict[str, Any] = {"suite": case.suite, "case": case.name, "n": case.n,
+                           "params": case.params, "note": case.note, "impls": {},
+                           "agreement": {}, "ratio": {}}
+    values, first = {}, {}
+    for name, fn in impls.items():  # one call each: the value, and the warm-up
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                t0 = time.perf_counter()
+                values[name] = float(fn(data))
+                first[name] = time.perf_counter() - t0
+        except Exception as exc:  # noqa: BLE001 - a failing implementation is recorded
+            rec["impls"][name] = {"error": f"{type(exc).__name__}: {exc}"[:300]}
+    if "ours" not in values:
+        return rec
+    ref = values["ours"]
+    for name in values:
+        if name == "ours":
+            continue
+        rel = abs(values[name] - ref) / max(abs(ref), 1e-300)
+        rec["agreement"][name] = {"rel_diff": rel, "rtol": case.rtol,
+                                  "agrees": bool(rel <= case.rtol)}
+    slowest = max(first.values())
+    reps = max(1, min(repeat, int(budget_s / max(slowest, 1e-9))))
+    times: dict[str, list[float]] = {name: [] for name in values}
+    for _ in range(reps):  # interleaved: a load change hits every implementation alike
+        for name in values:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                times[name].append(timer(impls[name], data))
+    for name in values:
+        rec["impls"][name] = {"value": values[name], **_summary(times[name])}
+    ours_t = rec["impls"]["ours"]["median_s"]
+    for name, ag in rec["agreement"].items():
+        rec["ratio"][name] = rec["impls"][name]["median_s"] / ours_t if ag["agrees"] else None
+    return rec
+
+
+# --------------------------------------------------------------------------- the run
+def _check_choice(value, name, choices):
+    if value not in choices:
+        raise ValueError(f"`{name}` must be one of {list(choices)}; got {value!r}.")
+
+
+def run(suites=None, *, quick: bool = False, device: str = "auto", dtype: str = "float64",
+        peers=None, out=None, repeat: int | None = None, progress: bool = True,
+        echo=print) -> dict:
+    """Run the suites and return the results (and write them under ``out`` when given).
+
+    Parameters
+    ----------
+    suites : sequence of str, optional
+        Any of :data:`SUITES`; all by default.
+    quick : bool
+        Small sizes: the whole run in under two minutes on 2 CPU cores.
+    device : {"auto", "cpu", "gpu"}
+        ``"auto"`` is the GPU when CuPy sees one, else the CPU. On the GPU our inputs are
+        CuPy arrays and CPU-only peers get host copies (their time includes no transfer:
+        the copy is made by ``make``, outside the timing, only where the peer needs it).
+    dtype : {"float64", "float32"}
+    peers : sequence of str, optional
+        Any of :data:`PEERS`; every installed one by default. Missing ones are skipped with
+        one line each.
+    out : path, optional
+        Folder for ``results.json`` and ``index.html``.
+    repeat : int, optional
+        Timed runs per implementation (default 3 with ``quick``, else 5), fewer when one run
+        is slow (a budget of about 2 s per case in quick mode, 20 s otherwise).
+    """
+    suites = list(SUITES) if not suites else list(suites)
+    for s in suites:
+        _check_choice(s, "suites", SUITES)
+    _check_choice(device, "device", ("auto", "cpu", "gpu"))
+    _check_choice(dtype, "dtype", ("float64", "float32"))
+    peers = list(PEERS) if peers is None else list(peers)
+    for p in peers:
+        _check_choice(p, "peers", PEERS)
+    gpu = _gpu()
+    skipped: list[dict] = []
+    if device == "auto":
+        device = "gpu" if gpu else "cpu"
+    elif device == "gpu" and not gpu:
+        raise RuntimeError("`device` is 'gpu' but CuPy sees no GPU here; use --device cpu.")
+    if device == "gpu":
+        import cupy as xp
+    else:
+        xp = np
+    repeat = (3 if quick else 5) if repeat is None else int(repeat)
+    budget = 2.0 if quick else 20.0
+    available = {}
+    for p in peers:
+        ok, why = peer_available(p)
+        available[p] = ok
+        if not ok:
+            skipped.append({"suite": "*", "peer": p, "reason": why})
+            echo(f"skipped: {why}")
+    env = environment()
+    cases = []
+    for s in suites:
+        wired = SUITE_PEERS[s]
+        use = [p for p in peers if available[p] and p in wired]
+        for p in peers:
+            if available[p] and p not in wired:
+                skipped.append({"suite": s, "peer": p, "reason": "not wired for this suite"})
+        cases.extend(BUILDERS[s](quick, xp, np.dtype(dtype).type, use))
+    timer = _timer(device)
+    records = []
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(cases), desc="bench", unit="case", file=sys.stderr)
+    for case in cases:
+        if bar is not None:
+            bar.set_postfix_str(f"{case.suite} n={case.n}")
+        rec = _run_case(case, timer, repeat, budget)
+        rec["device"], rec["dtype"] = device, dtype
+        records.append(rec)
+        for peer, ag in rec["agreement"].items():
+            if not ag["agrees"]:
+                echo(f"DISAGREES: {case.suite} n={case.n}: {peer} differs from ours by "
+                     f"{ag['rel_diff']:.3g} (relative; tolerance {ag['rtol']:.0e})")
+        if bar is not None:
+            bar.update(1)
+    if bar is not None:
+        bar.close()
+    result = {"schema": SCHEMA, "environment": env,
+              "settings": {"suites": suites, "quick": quick, "device": device, "dtype": dtype,
+                           "peers": peers, "repeat": repeat},
+              "cases": records, "skipped": skipped}
+    if out is not None:
+        write(result, out)
+    return result
+
+
+def write(result: dict, out) -> Path:
+    """``out/results.json`` and ``out/index.html``."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    tmp = out / "results.json.tmp"
+    tmp.write_text(json.dumps(result, indent=2))
+    tmp.replace(out / "results.json")
+    (out / "index.html").write_text(_html(result), encoding="utf-8")
+    return out / "results.json"
+
+
+def table(result: dict) -> str:
+    """A plain-text table: suite, n, implementation, median, ratio, agreement."""
+    rows = []
+    for c in result["cases"]:
+        for name, imp in c["impls"].items():
+            if "error" in imp:
+                rows.append((c["suite"], str(c["n"]), name, "error", "", imp["error"][:40]))
+                continue
+            ag = c["agreement"].get(name)
+            ratio = c["ratio"].get(name)
+            rows.append((c["suite"], str(c["n"]), name, f"{imp['median_s']:.4g} s",
+                         "" if name == "ours" else ("" if ratio is None else f"{ratio:.3g}x"),
+                         "" if ag is None else
+                         ("agrees" if ag["agrees"] else f"DISAGREES {ag['rel_diff']:.2g}")))
+    head = ("suite", "n", "impl", "median", "peer/ours", "value")
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h)
+              for i, h in enumerate(head)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(head, widths)),
+             "  ".join("-" * w for w in widths)]
+    lines += ["  ".join(v.ljust(w) for v, w in zip(r, widths)) for r in rows]
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- HTML
+def _figure_png(suite: str, cases: list[dict]) -> str:
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    impls = sorted({k for c in cases for k, v in c["impls"].items() if "median_s" in v},
+                   key=lambda k: (k != "ours", k))
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(10, 3.6))
+    for name in impls:
+        pts = [(c["n"], c["impls"][name]["median_s"]) for c in cases
+               if "median_s" in c["impls"].get(name, {})]
+        if pts:
+            ns, ts = zip(*pts)
+            ax.loglog(ns, ts, "o-", label=name, lw=2 if name == "ours" else 1)
+    ax.set_xlabel("n")
+    ax.set_ylabel("median time (s)")
+    ax.set_title(f"{suite}: time against n")
+    if impls:
+        ax.legend(fontsize=8)
+    peers = [p for p in impls if p != "ours"]
+    width = 0.8 / max(1, len(peers))
+    for j, p in enumerate(peers):
+        xs = [i + j * width for i, c in enumerate(cases)]
+        rs = [c["ratio"].get(p) or 0.0 for c in cases]
+        bx.bar(xs, rs, width=width, label=p)
+    bx.axhline(1.0, color="k", lw=0.8)
+    bx.set_xticks([i + 0.4 - width / 2 for i in range(len(cases))],
+                  [str(c["n"]) for c in cases])
+    bx.set_yscale("log")
+    bx.set_xlabel("n")
+    bx.set_ylabel("peer time / our time")
+    bx.set_title("ratio (> 1: ours faster; empty: values disagree)")
+    if peers:
+        bx.legend(fontsize=8)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=90)
+    plt.close(fig)
+    return base64.b64encode(buf.getvalue()).decode()
+
+
+def _html(result: dict) -> str:
+    import html
+
+    env = result["environment"]
+    parts = ["<!doctype html><meta charset='utf-8'><title>kantorovich bench</title>",
+             "<style>body{font-family:sans-serif;max-width:1100px;margin:auto}"
+             "td,th{padding:2px 8px;text-align:right}.bad{color:#b00;font-weight:bold}</style>",
+             "<h1>kantorovich bench</h1>",
+             f"<p>{html.escape(env['date'])} &middot; kantorovich {env['kantorovich']} &middot; "
+             f"{html.escape(env['cpu_model'])} ({env['cpu_count']} cores) &middot; GPU: "
+             f"{html.escape(str((env['gpu'] or {}).get('name', 'none')))} &middot; device "
+             f"{result['settings']['device']}, {result['settings']['dtype']}</p>"]
+    for s in result["settings"]["suites"]:
+        cases = [c for c in result["cases"] if c["suite"] == s]
+        if not cases:
+            continue
+        parts.append(f"<h2>{html.escape(s)}</h2><p>{html.escape(cases[0]['case'])}</p>")
+        parts.append(f"<img alt='{s}' src='data:image/png;base64,{_figure_png(s, cases)}'>")
+        parts.append("<table><tr><th>n</th><th>impl</th><th>median (s)</th><th>q1-q3</th>"
+                     "<th>peer/ours</th><th>value</th><th>agreement</th></tr>")
+        for c in cases:
+            for name, imp in c["impls"].items():
+                if "error" in imp:
+                    parts.append(f"<tr><td>{c['n']}</td><td>{name}</td><td colspan=5 class=bad>"
+                                 f"{html.escape(imp['error'])}</td></tr>")
+                    continue
+                ag = c["agreement"].get(name)
+                ratio = c["ratio"].get(name)
+                agree = "" if ag is None else (
+                    f"agrees ({ag['rel_diff']:.1e})" if ag["agrees"]
+                    else f"<span class=bad>DISAGREES ({ag['rel_diff']:.1e} &gt; {ag['rtol']:.0e})"
+                         "</span>")
+                parts.append(
+                    f"<tr><td>{c['n']}</td><td>{name}</td><td>{imp['median_s']:.4g}</td>"
+                    f"<td>{imp['q1_s']:.3g}-{imp['q3_s']:.3g}</td>"
+                    f"<td>{'' if ratio is None else f'{ratio:.3g}'}</td>"
+                    f"<td>{imp['value']:.10g}</td><td>{agree}</td></tr>")
+        parts.append("</table>")
+    if result["skipped"]:
+        parts.append("<h2>Skipped</h2><ul>" + "".join(
+            f"<li>{html.escape(k['suite'])}: {html.escape(k['peer'])}: {html.escape(k['reason'])}"
+            "</li>" for k in result["skipped"]) + "</ul>")
+    return "\n".join(parts)
+
+
+# --------------------------------------------------------------------------- compare
+def compare(a_path, b_path) -> str:
+    """Two runs side by side: each (suite, n, impl) in both, its medians and B / A."""
+    a, b = (json.loads(Path(p).read_text()) for p in (a_path, b_path))
+    for name, r in (("A", a), ("B", b)):
+        if r.get("schema") != SCHEMA:
+            raise ValueError(f"run {name} is not a {SCHEMA} results.json")
+
+    def index(r):
+        return {(c["suite"], c["n"], k): v for c in r["cases"] for k, v in c["impls"].items()
+                if "median_s" in v}
+
+    ia, ib = index(a), index(b)
+    head = [f"A: {a_path} ({a['environment']['date']}, {a['environment']['cpu_model']}, "
+            f"GPU {(a['environment']['gpu'] or {}).get('name', 'none')})",
+            f"B: {b_path} ({b['environment']['date']}, {b['environment']['cpu_model']}, "
+            f"GPU {(b['environment']['gpu'] or {}).get('name', 'none')})", ""]
+    rows = [("suite", "n", "impl", "A median", "B median", "B / A")]
+    for key in sorted(set(ia) & set(ib), key=lambda k: (k[0], k[1], k[2] != "ours", k[2])):
+        ta, tb = ia[key]["median_s"], ib[key]["median_s"]
+        rows.append((key[0], str(key[1]), key[2], f"{ta:.4g} s", f"{tb:.4g} s", f"{tb / ta:.3g}"))
+    only = sorted(set(ia) ^ set(ib))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = head + ["  ".join(v.ljust(w) for v, w in zip(r, widths)) for r in rows]
+    if only:
+        lines.append(f"\nin one run only: {len(only)} (suite, n, impl) entries")
+    return "\n".join(lines)

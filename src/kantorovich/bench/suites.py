@@ -1,0 +1,302 @@
+"""The benchmark suites: for each size, the data, our call and each peer's call on the same data.
+
+Every call returns the number the peers should agree on (a W_p, a transport cost, a KL), so the
+runner checks agreement before a time counts. Peers are imported lazily: a missing one is
+skipped with a line, never an error.
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+import warnings
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+SUITES = ("wasserstein_1d", "sliced", "emd", "assignment", "sinkhorn", "sinkhorn_iter", "knn")
+PEERS = ("scipy", "pot", "universal-divergence", "ott", "geomloss")
+_MODULES = {"scipy": "scipy", "pot": "ot", "universal-divergence": "universal_divergence",
+            "ott": "ott", "geomloss": "geomloss"}
+_INSTALL = {"pot": "pot", "universal-divergence": "universal-divergence", "ott": "ott-jax",
+            "geomloss": "geomloss", "scipy": "scipy"}
+
+
+@dataclass
+class Case:
+    """One benchmark case: ``ours(data)`` and ``peers[name](data)`` return comparable values."""
+
+    suite: str
+    name: str
+    n: int
+    params: dict
+    make: Callable[[], Any]
+    ours: Callable[[Any], float]
+    peers: dict[str, Callable[[Any], float]] = field(default_factory=dict)
+    rtol: float = 1e-9
+    note: str = ""
+
+
+def peer_available(name: str) -> tuple[bool, str]:
+    """Whether a peer imports here, and if not, the line that says how to get it."""
+    try:
+        importlib.import_module(_MODULES[name])
+        return True, ""
+    except Exception as exc:  # noqa: BLE001 - any import failure means skipped
+        return False, f"{name} not installed ({type(exc).__name__}): pip install {_INSTALL[name]}"
+
+
+def _f(x) -> float:
+    return float(np.asarray(x.get() if hasattr(x, "get") else x))
+
+
+def _sizes(quick: bool, small: list[int], full: list[int]) -> list[int]:
+    return small if quick else full
+
+
+def _to(xp, dtype, *arrays):
+    return tuple(xp.asarray(a, dtype=dtype) for a in arrays)
+
+
+def _host(a):
+    return a.get() if hasattr(a, "get") else np.asarray(a)
+
+
+# --------------------------------------------------------------------------- 1-D W
+def wasserstein_1d_cases(quick, xp, dtype, peers):
+    from kantorovich.ot import wasserstein_1d
+
+    for n in _sizes(quick, [1_000, 10_000, 100_000], [1_000, 10_000, 100_000, 1_000_000,
+                                                       10_000_000]):
+        def make(n=n):
+            g = np.random.default_rng(n)
+            return _to(xp, dtype, g.normal(size=n), g.normal(1.0, 2.0, size=n))
+
+        pe = {}
+        if "scipy" in peers:
+            from scipy.stats import wasserstein_distance
+
+            pe["scipy"] = lambda d: wasserstein_distance(_host(d[0]), _host(d[1]))
+        if "pot" in peers:
+            import ot as pot
+
+            pe["pot"] = lambda d: _f(pot.wasserstein_1d(d[0], d[1], p=1))
+        yield Case("wasserstein_1d", "W1, two normal samples", n, {"p": 1}, make,
+                   lambda d: _f(wasserstein_1d(d[0], d[1], p=1)), pe,
+                   rtol=1e-9 if dtype == np.float64 else 1e-4)
+
+
+# --------------------------------------------------------------------------- sliced
+def sliced_cases(quick, xp, dtype, peers):
+    from kantorovich.ot import projected_wasserstein
+
+    L, d = 50, 3
+    for n in _sizes(quick, [1_000, 10_000], [1_000, 10_000, 100_000, 1_000_000]):
+        def make(n=n):
+            g = np.random.default_rng(n)
+            th = g.normal(size=(L, d))
+            th /= np.linalg.norm(th, axis=1, keepdims=True)
+            return _to(xp, dtype, g.normal(size=(n, d)), g.normal(0.5, 1.0, size=(n, d)), th)
+
+        def ours(data):  # POT's convention: (mean over directions of W_2^2)^(1/2)
+            per = _host(projected_wasserstein(data[0], data[1], data[2], p=2))
+            return float(np.sqrt(np.mean(per.astype(np.float64) ** 2)))
+
+        pe = {}
+        if "pot" in peers:
+            import ot as pot
+
+            pe["pot"] = lambda dd: _f(pot.sliced_wasserstein_distance(
+                dd[0], dd[1], p=2, projections=dd[2].T))
+        yield Case("sliced", f"sliced W2, d = {d}, {L} fixed directions", n,
+                   {"d": d, "n_projections": L, "p": 2}, make, ours, pe,
+                   rtol=1e-8 if dtype == np.float64 else 1e-3)
+
+
+# --------------------------------------------------------------------------- exact OT
+def _square_cost(n, xp, dtype):
+    g = np.random.default_rng(n)
+    x, y = g.random((n, 2)), g.random((n, 2))
+    M = ((x[:, None, :] - y[None, :, :]) ** 2).sum(-1)
+    return _to(xp, dtype, M)[0]
+
+
+def emd_cases(quick, xp, dtype, peers):
+    from kantorovich.ot import emd
+
+    for n in _sizes(quick, [100, 300], [100, 300, 1_000, 2_000]):
+        def make(n=n):
+            return _square_cost(n, xp, dtype)
+
+        pe = {}
+        if "pot" in peers:
+            import ot as pot
+
+            pe["pot"] = lambda M: _f(pot.emd2([], [], M, numItermax=10**8))
+        if "scipy" in peers:
+            from scipy.optimize import linear_sum_assignment
+
+            def lsa(M):
+                Mh = _host(M)
+                r, c = linear_sum_assignment(Mh)
+                return float(Mh[r, c].mean())
+
+            pe["scipy"] = lsa
+        yield Case("emd", "uniform points in the unit square, squared Euclidean", n, {},
+                   make, lambda M: _f(emd(None, None, M, return_plan=False).value), pe,
+                   rtol=1e-9 if dtype == np.float64 else 1e-5)
+
+
+def assignment_cases(quick, xp, dtype, peers):
+    from kantorovich.ot import assignment
+
+    for n in _sizes(quick, [100, 300], [100, 300, 1_000, 2_000, 4_000]):
+        def make(n=n):
+            return _square_cost(n, xp, dtype)
+
+        pe = {}
+        if "scipy" in peers:
+            from scipy.optimize import linear_sum_assignment
+
+            def lsa(M):
+                Mh = _host(M)
+                r, c = linear_sum_assignment(Mh)
+                return float(Mh[r, c].mean())
+
+            pe["scipy"] = lsa
+        yield Case("assignment", "auction, uniform points, squared Euclidean", n, {}, make,
+                   lambda M: _f(assignment(M).value), pe,
+                   rtol=1e-9 if dtype == np.float64 else 1e-5)
+
+
+# --------------------------------------------------------------------------- Sinkhorn
+def _sinkhorn_data(n, xp, dtype):
+    g = np.random.default_rng(n)
+    x, y = g.random((n, 2)), g.random((n, 2)) + 0.1
+    M = ((x[:, None, :] - y[None, :, :]) ** 2).sum(-1)
+    a = np.full(n, 1.0 / n)
+    return _to(xp, dtype, a, a, M)
+
+
+def sinkhorn_cases(quick, xp, dtype, peers):
+    """To a tolerance: both solvers stop at an L1 marginal error of 1e-6 (POT's stopThr is
+    the same L1 error of the second marginal); values agree to 1e-4."""
+    from kantorovich.ot import sinkhorn
+
+    eps = 0.05
+    for n in _sizes(quick, [200, 500], [200, 500, 1_000, 2_000, 4_000]):
+        def make(n=n):
+            return _sinkhorn_data(n, xp, dtype)
+
+        pe = {}
+        if "pot" in peers:
+            import ot as pot
+
+            def pot_log(d):
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    return _f(pot.sinkhorn2(d[0], d[1], d[2], eps, method="sinkhorn_log",
+                                            stopThr=1e-6, numItermax=100_000))
+
+            pe["pot"] = pot_log
+        yield Case("sinkhorn", f"to tol 1e-6, eps = {eps}, uniform points", n,
+                   {"eps": eps, "tol": 1e-6}, make,
+                   lambda d: _f(sinkhorn(d[0], d[1], d[2], eps=eps, tol=1e-6,
+                                         max_iter=100_000).value), pe, rtol=1e-4)
+
+
+def sinkhorn_iter_cases(quick, xp, dtype, peers):
+    """Per iteration: 100 log-domain iterations from zero potentials, no annealing, no check."""
+    from kantorovich.ot import sinkhorn
+
+    eps, k = 0.05, 100
+    for n in _sizes(quick, [500, 1_000], [500, 1_000, 2_000, 4_000]):
+        def make(n=n):
+            return _sinkhorn_data(n, xp, dtype)
+
+        def ours(d):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                return _f(sinkhorn(d[0], d[1], d[2], eps=eps, tol=1e-30, max_iter=k,
+                                   scaling=None).value)
+
+        pe = {}
+        if "pot" in peers:
+            import ot as pot
+
+            def pot_log(d):
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    return _f(pot.sinkhorn2(d[0], d[1], d[2], eps, method="sinkhorn_log",
+                                            stopThr=0.0, numItermax=k))
+
+            pe["pot"] = pot_log
+        if "ott" in peers:
+            pe["ott"] = _ott_fixed_iterations(eps, k)
+        yield Case("sinkhorn_iter", f"{k} iterations, eps = {eps}", n, {"eps": eps, "iters": k},
+                   make, ours, pe, rtol=1e-3,
+                   note="same iteration count; values agree to the error left after 100 steps")
+
+
+def _ott_fixed_iterations(eps, k):
+    """OTT-JAX's Sinkhorn, jitted once (the first call, outside the timing, compiles), run for
+    exactly k iterations; returns the transport cost <P, M> of its plan."""
+    import jax
+    import jax.numpy as jnp
+    from ott.geometry import geometry
+    from ott.problems.linear import linear_problem
+    from ott.solvers.linear import sinkhorn as ott_sinkhorn
+
+    @jax.jit
+    def solve(a, b, M):
+        geom = geometry.Geometry(cost_matrix=M, epsilon=eps)
+        out = ott_sinkhorn.Sinkhorn(max_iterations=k, min_iterations=k, threshold=0.0)(
+            linear_problem.LinearProblem(geom, a, b))
+        return jnp.sum(out.matrix * M)
+
+    def run(d):
+        return float(solve(*(jnp.asarray(_host(v)) for v in d)))
+
+    return run
+
+
+# --------------------------------------------------------------------------- kNN
+def knn_cases(quick, xp, dtype, peers):
+    from kantorovich.divergences import estimate_kl
+
+    d = 2
+    for n in _sizes(quick, [2_000, 10_000], [2_000, 10_000, 100_000]):
+        def make(n=n):
+            g = np.random.default_rng(n)
+            return (g.normal(size=(n, d)), 0.5 + math.sqrt(1.5) * g.normal(size=(n, d)))
+
+        pe = {}
+        if "universal-divergence" in peers:
+            from universal_divergence import estimate as ud
+
+            pe["universal-divergence"] = lambda dd: float(ud(dd[0], dd[1], k=5))
+        yield Case("knn", f"KL by 5-NN (Wang, Kulkarni & Verdu 2009), d = {d}", n, {"d": d, "k": 5},
+                   make, lambda dd: _f(estimate_kl(dd[0], dd[1], method="knn", k=5,
+                                                   n_boot=0).value), pe, rtol=1e-9)
+
+
+BUILDERS = {
+    "wasserstein_1d": wasserstein_1d_cases,
+    "sliced": sliced_cases,
+    "emd": emd_cases,
+    "assignment": assignment_cases,
+    "sinkhorn": sinkhorn_cases,
+    "sinkhorn_iter": sinkhorn_iter_cases,
+    "knn": knn_cases,
+}
+# peers each suite can run (the others are listed as not wired for that suite)
+SUITE_PEERS = {
+    "wasserstein_1d": ("scipy", "pot"),
+    "sliced": ("pot",),
+    "emd": ("pot", "scipy"),
+    "assignment": ("scipy",),
+    "sinkhorn": ("pot",),
+    "sinkhorn_iter": ("pot", "ott"),
+    "knn": ("universal-divergence",),
+}

@@ -1,0 +1,132 @@
+"""`kantorovich bench`: the schema it writes, agreement before timing, skipped peers, --compare.
+No timing is asserted."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from kantorovich import bench, cli
+from kantorovich.bench import suites
+
+
+def _small_w1d(quick, xp, dtype, peers):  # the 1-D suite at one small size
+    for case in suites.wasserstein_1d_cases(True, xp, dtype, peers):
+        if case.n == 1000:
+            yield case
+
+
+@pytest.fixture
+def small(monkeypatch):
+    monkeypatch.setitem(suites.BUILDERS, "wasserstein_1d", _small_w1d)
+    monkeypatch.setattr(bench, "BUILDERS", suites.BUILDERS)
+
+
+def test_run_writes_the_documented_schema(small, tmp_path):
+    res = bench.run(["wasserstein_1d"], quick=True, device="cpu", peers=["scipy", "pot"],
+                    out=tmp_path, repeat=2, progress=False, echo=lambda *a: None)
+    on_disk = json.loads((tmp_path / "results.json").read_text())
+    assert on_disk == json.loads(json.dumps(res))
+    assert res["schema"] == bench.SCHEMA
+    env = res["environment"]
+    assert {"date", "kantorovich", "python", "platform", "machine", "cpu_model", "cpu_count",
+            "gpu", "libraries"} <= set(env)
+    assert env["libraries"]["numpy"] and env["libraries"]["scipy"]
+    assert res["settings"] == {"suites": ["wasserstein_1d"], "quick": True, "device": "cpu",
+                               "dtype": "float64", "peers": ["scipy", "pot"], "repeat": 2}
+    (case,) = res["cases"]
+    assert case["suite"] == "wasserstein_1d" and case["n"] == 1000
+    for impl in ("ours", "scipy", "pot"):
+        rec = case["impls"][impl]
+        assert rec["runs"] == 2 and rec["q1_s"] <= rec["median_s"] <= rec["q3_s"]
+    for peer in ("scipy", "pot"):
+        assert case["agreement"][peer]["agrees"]
+        assert case["ratio"][peer] == pytest.approx(
+            case["impls"][peer]["median_s"] / case["impls"]["ours"]["median_s"])
+    html = (tmp_path / "index.html").read_text()
+    assert "data:image/png;base64," in html and "wasserstein_1d" in html
+
+
+def test_a_disagreeing_peer_is_reported_and_gets_no_ratio(small, monkeypatch, capsys):
+    def wrong(quick, xp, dtype, peers):
+        for case in _small_w1d(quick, xp, dtype, peers):
+            case.peers["scipy"] = lambda d: 2.0 * case.ours(d)
+            yield case
+
+    monkeypatch.setitem(suites.BUILDERS, "wasserstein_1d", wrong)
+    lines = []
+    res = bench.run(["wasserstein_1d"], quick=True, device="cpu", peers=["scipy"], repeat=1,
+                    progress=False, echo=lines.append)
+    (case,) = res["cases"]
+    assert not case["agreement"]["scipy"]["agrees"] and case["ratio"]["scipy"] is None
+    assert any(line.startswith("DISAGREES") for line in lines)
+    assert "DISAGREES" in bench.table(res)
+
+
+def test_missing_peer_is_skipped_with_one_line(small, monkeypatch):
+    monkeypatch.setattr(bench, "peer_available",
+                        lambda name: (False, f"{name} not installed: pip install {name}"))
+    lines = []
+    res = bench.run(["wasserstein_1d"], quick=True, device="cpu", peers=["pot"], repeat=1,
+                    progress=False, echo=lines.append)
+    assert lines == ["skipped: pot not installed: pip install pot"]
+    assert res["skipped"][0]["peer"] == "pot" and set(res["cases"][0]["impls"]) == {"ours"}
+
+
+def test_a_failing_implementation_is_recorded(small, monkeypatch):
+    def broken(quick, xp, dtype, peers):
+        for case in _small_w1d(quick, xp, dtype, peers):
+            def boom(d):
+                raise RuntimeError("peer crashed")
+            case.peers["scipy"] = boom
+            yield case
+
+    monkeypatch.setitem(suites.BUILDERS, "wasserstein_1d", broken)
+    res = bench.run(["wasserstein_1d"], quick=True, device="cpu", peers=["scipy"], repeat=1,
+                    progress=False, echo=lambda *a: None)
+    assert "peer crashed" in res["cases"][0]["impls"]["scipy"]["error"]
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"suites": ["nope"]}, "`suites`"),
+    ({"device": "tpu"}, "`device`"),
+    ({"dtype": "float16"}, "`dtype`"),
+    ({"peers": ["matlab"]}, "`peers`"),
+])
+def test_bad_arguments_name_the_argument(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        bench.run(**{"suites": ["wasserstein_1d"], **kwargs}, progress=False)
+
+
+def test_gpu_requested_without_gpu(monkeypatch):
+    monkeypatch.setattr(bench, "_gpu", lambda: None)
+    with pytest.raises(RuntimeError, match="--device cpu"):
+        bench.run(["wasserstein_1d"], device="gpu", progress=False)
+
+
+def test_cli_run_and_compare(small, tmp_path, capsys):
+    a, b = tmp_path / "a", tmp_path / "b"
+    for out in (a, b):
+        assert cli.main(["bench", "wasserstein_1d", "--quick", "--device", "cpu", "--peers",
+                         "scipy", "--repeat", "1", "--out", str(out)]) == 0
+    assert "every peer agrees" in capsys.readouterr().out
+    assert cli.main(["bench", "--compare", str(a / "results.json"), str(b / "results.json")]) == 0
+    out = capsys.readouterr().out
+    assert "B / A" in out and "wasserstein_1d" in out and "scipy" in out
+    (tmp_path / "bad.json").write_text("{}")
+    assert cli.main(["bench", "--compare", str(a / "results.json"), str(tmp_path / "bad.json")]) == 2
+
+
+@pytest.mark.parametrize("suite", [s for s in suites.SUITES if s != "wasserstein_1d"])
+def test_every_suite_builds_cases_whose_values_agree_at_the_smallest_size(suite):
+    """One case per suite, untimed: ours and each installed peer agree."""
+    peers = [p for p in suites.SUITE_PEERS[suite] if suites.peer_available(p)[0]]
+    import numpy as np
+
+    case = next(iter(suites.BUILDERS[suite](True, np, np.float64, peers)))
+    data = case.make()
+    ref = case.ours(data)
+    assert np.isfinite(ref)
+    for name, fn in case.peers.items():
+        assert fn(data) == pytest.approx(ref, rel=case.rtol), name
