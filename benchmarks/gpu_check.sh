@@ -21,7 +21,7 @@
 #   CHECK=1 bash benchmarks/fetch_gpu_wheels.sh   # + a clean CPython 3.12 import check
 # then run with carry [".whl"]. The library's GPU paths need only CuPy / numba-cuda; the wheels
 # are for the peers (POT, OTT-JAX, universal-divergence) and the toy kit.
-# CPU-side pre-flight (no GPU): python -m pytest -q tests/test_gpu_static.py tests/test_gpu_preflight.py
+# CPU-side pre-flight (no GPU): python -m pytest -q tests/gpu/test_gpu_static.py tests/gpu/test_gpu_preflight.py
 set -uo pipefail
 cd "$(dirname "$0")/.."
 # Everything is written straight under $OUT as it is produced (a call killed at its time limit

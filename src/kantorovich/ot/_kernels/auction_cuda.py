@@ -53,7 +53,7 @@ the whole scan (larger d: a run-time coordinate loop); ``y`` is passed raveled i
 ``j * d + k``); column indices are unsigned 32-bit (no wrap-around code for negative indices).
 The loop body has no branch (the running (w1, j1, w2) is updated by selects). sm_90 SASS per
 cost evaluation, d = 2 sqeuclidean: 25 instructions against ~140 before; the tail kernel takes
-54 registers and no spills (before: 64 and 40 bytes of spills). ``tests/test_gpu_sass_auction.py``
+54 registers and no spills (before: 64 and 40 bytes of spills). ``tests/gpu/test_gpu_sass_auction.py``
 compiles the kernels for sm_90 and holds these numbers to bounds.
 
 Runs under ``NUMBA_ENABLE_CUDASIM=1`` (tiny sizes, tests; warp shuffles emulated, 3-warp tail

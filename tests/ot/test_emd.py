@@ -20,7 +20,7 @@ from kantorovich.ot import _emd as emd_mod
 from kantorovich.ot import emd
 from kantorovich.ot._emd import EMDCertificateError
 
-from .strategies import pmfs
+from ..strategies import pmfs
 
 
 def _random_problem(rng, n, m, zeros=False):

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-DOCS = Path(__file__).resolve().parents[1] / "docs"
+DOCS = Path(__file__).resolve().parents[2] / "docs"
 
 
 def _blocks(path: Path) -> list[str]:

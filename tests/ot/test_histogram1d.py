@@ -10,7 +10,7 @@ from scipy.stats import wasserstein_distance
 
 from kantorovich.ot._histogram1d import cumulative_deltas, emd_1d_histogram
 
-from .strategies import pmf_pairs
+from ..strategies import pmf_pairs
 
 P_C2, Q_C2 = [3, 2, 1, 4], [1, 2, 4, 3]
 

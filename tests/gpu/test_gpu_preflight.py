@@ -120,7 +120,7 @@ def test_gpu_check_plan_fits_one_device_call():
     import pathlib
     import subprocess
 
-    root = pathlib.Path(__file__).resolve().parents[1]
+    root = pathlib.Path(__file__).resolve().parents[2]
     r = subprocess.run(["bash", "benchmarks/gpu_check.sh"], cwd=root, capture_output=True, text=True,
                        env={"PATH": "/usr/bin:/bin", "DRY_RUN": "1"}, timeout=60, check=False)
     assert r.returncode == 0, r.stderr

@@ -9,7 +9,7 @@ import pytest
 
 from kantorovich.divergences import inception_score, parzen_log_likelihood
 
-from .peers.test_inception_score import reference_inception_score as _reference_inception_score
+from ..peers.test_inception_score import reference_inception_score as _reference_inception_score
 
 
 def test_parzen_hand_computation():

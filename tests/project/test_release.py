@@ -9,7 +9,7 @@ import pytest
 import kantorovich
 from kantorovich.cli import main
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_version_flag_prints_the_package_version(capsys):

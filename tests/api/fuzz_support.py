@@ -1,4 +1,4 @@
-"""Machinery of tests/test_fuzz_api.py: calls of the public API run in a worker process with a
+"""Machinery of tests/api/test_fuzz_api.py: calls of the public API run in a worker process with a
 time and memory guard, and each outcome classified.
 
 Classes (as in the conventions of README.md "Conventions" and DESIGN.md):

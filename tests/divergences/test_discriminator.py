@@ -20,7 +20,7 @@ from kantorovich.divergences._discriminator import (
 from kantorovich.divergences._exact import js_divergence
 from kantorovich.families import GaussianPair
 
-from .strategies import pmf_pairs
+from ..strategies import pmf_pairs
 
 LOG4 = math.log(4.0)
 

@@ -2,7 +2,7 @@
 
 The numba-cuda kernels of ``kantorovich.ot._kernels.auction_cuda`` are compiled for sm_90
 (H100/H200) through numba-cuda's NVVM to PTX, assembled by ``ptxas`` and disassembled by
-``nvdisasm`` (``tests/_cuda_toolchain.py`` finds the tools; the test skips when they are absent,
+``nvdisasm`` (``tests/gpu/_cuda_toolchain.py`` finds the tools; the test skips when they are absent,
 and fails instead under ``CI``). Checked per kernel variant (cost kind, d):
 
 * the scan's inner loop costs at most 32 SASS instructions per cost evaluation (the target was

@@ -86,7 +86,7 @@ def test_caller_type_back(fname, lib):
     ref_value = getattr(ref, "value", ref)
     out_value = getattr(out, "value", out)
     if lib == "torch_grad" and fname in DIFFERENTIABLE:
-        assert out_value.requires_grad  # a node of the caller's graph (tests/test_gradients.py)
+        assert out_value.requires_grad  # a node of the caller's graph (tests/ot/test_gradients.py)
         out_value = out_value.detach()
     # float32 inputs are float32-rounded data: compare against numpy on the same rounded data
     if dtype == "float32":

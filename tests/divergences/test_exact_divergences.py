@@ -15,7 +15,7 @@ from scipy.special import rel_entr
 from kantorovich.divergences._exact import js_distance, js_divergence, kl_divergence, tv_distance
 from kantorovich.ot._histogram1d import emd_1d_histogram
 
-from .strategies import pmf_pairs, pmfs
+from ..strategies import pmf_pairs, pmfs
 
 LOG2 = math.log(2.0)
 FUNCS = [tv_distance, kl_divergence, js_divergence, js_distance]

@@ -3,7 +3,7 @@ kantorovich.divergences and kantorovich.families, called with tiny inputs (n <= 
 extreme values (+-inf, NaN, 0, 1e300, 1e-300, 5e-324, data scaled by 2**+-900, far outliers),
 bad dtypes, wrong shapes, huge / negative / float counts and extreme parameters.
 
-Each call runs in a worker process under a time and memory guard (tests/fuzz_support.py) and is
+Each call runs in a worker process under a time and memory guard (tests/api/fuzz_support.py) and is
 classified as in the README's conventions: a result that passes its checks, or a ValueError /
 TypeError naming an argument, is OK; HANG, SILENT-NAN, WRONG, CRASH, MUTATES (input or global
 seed) fail ``test_fuzz``; BAD-ERROR (an exception of another type, or a message naming no
@@ -748,7 +748,7 @@ def _report(name, outcomes, classes):
 
 def test_every_public_name_is_fuzzed():
     missing = [n for n in NAMES if n not in SPECS]
-    assert not missing, f"public names without a fuzz spec in tests/test_fuzz_api.py: {missing}"
+    assert not missing, f"public names without a fuzz spec in tests/api/test_fuzz_api.py: {missing}"
 
 
 @pytest.mark.parametrize("name", NAMES)
