@@ -24,6 +24,9 @@ from pathlib import Path
 
 from mkdocs.structure.files import File
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from rst_roles import markdown  # noqa: E402 - the sibling griffe extension
+
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = (
     "kantorovich.ot",
@@ -41,7 +44,7 @@ class Entry:
     name: str        # the public name, e.g. "emd"
     defined_in: str  # the module whose source defines it, e.g. "kantorovich.ot._emd"
     kind: str        # "function", "class" or "data"
-    summary: str     # the docstring's first line
+    summary: str     # the docstring's first paragraph
 
     @property
     def page(self) -> str:
@@ -73,6 +76,11 @@ def _names(mod) -> list[str]:
     return sorted(names, key=str.lower)
 
 
+def _summary(doc: str) -> str:
+    """The docstring's first paragraph on one line, its reST roles as Markdown code."""
+    return " ".join(markdown(doc.strip().split("\n\n")[0]).split())
+
+
 def entries() -> list[Entry]:
     """Every public name of the API with the module that defines it."""
     out = []
@@ -81,7 +89,7 @@ def entries() -> list[Entry]:
             obj = inspect.unwrap(getattr(mod, name))
             if inspect.isclass(obj) or inspect.isfunction(obj):
                 kind = "class" if inspect.isclass(obj) else "function"
-                summary = (inspect.getdoc(obj) or "").strip().split("\n")[0]
+                summary = _summary(inspect.getdoc(obj) or "")
                 out.append(Entry(mod.__name__, name, obj.__module__, kind, summary))
             else:
                 out.append(Entry(mod.__name__, name, mod.__name__, "data", ""))
@@ -100,8 +108,10 @@ def _page(e: Entry) -> str:
 
 
 def _cell(text: str) -> str:
-    """``text`` inside a Markdown table cell (its pipes escaped)."""
-    return text.replace("|", "\\|")
+    """``text`` inside a Markdown table cell: pipes outside code spans escaped (a code span
+    keeps its pipes, and the table does not split there)."""
+    parts = text.split("`")
+    return "`".join(p if i % 2 else p.replace("|", "\\|") for i, p in enumerate(parts))
 
 
 def _index(public: str, items: list[Entry]) -> str:
