@@ -21,6 +21,8 @@ def plot_mode_trajectories(trajectories, *, real=None, max_points: int = 500, li
     lim : float, optional
         Half-width of every panel (default 1.75 · ring radius; points outside are not drawn).
 
+    Notes
+    -----
     Each panel's title gives the step, the occupied modes (>= ``min_share`` of the points
     within ``near`` of a centre) and the share of the dominant mode; the dominant mode's
     centre is marked with a red cross.
