@@ -34,6 +34,8 @@ PACKAGES = (
     "kantorovich.families",
     "kantorovich.plots",
     "kantorovich.toy_experiments",
+    "kantorovich.testing",
+    "kantorovich.bench",
 )
 API_DIR = "api"
 
