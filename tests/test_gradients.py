@@ -8,8 +8,8 @@ Checks, on small random problems (n = m = 8, float64, solved to tol = 1e-12):
 - agreement with POT's ``ot.emd2`` gradients on torch tensors;
 - autograd (numpy) and torch give the same numbers;
 - sinkhorn's ``value`` (<P, C>, not an optimal value) by implicit differentiation;
-- the refusals (functions without a rule, batches, JAX tracers) and the warnings for a
-  gradient of an unconverged solve.
+- the refusals (functions without a rule, batches) and the warnings for a gradient of an
+  unconverged solve. (JAX: tests/test_gradients_jax.py.)
 
 Weights live on the simplex, where the functions of balanced OT are defined; the weight
 gradients are projected on its tangent (docs/gradients.md), so gradcheck differentiates through
@@ -295,12 +295,6 @@ def test_online_point_gradients_match_the_dense_plan(p, d):
     np.testing.assert_allclose(gx, ex, rtol=1e-12, atol=1e-15)
     np.testing.assert_allclose(gy, ey, rtol=1e-12, atol=1e-15)
     assert np.all(gx[4] == 0.0) and np.all(gy[0] == 0.0)
-
-
-def test_jax_tracer_is_a_clear_type_error():
-    jax = pytest.importorskip("jax")
-    with pytest.raises(TypeError, match=r"`u_values` is a JAX tracer.*torch or autograd"):
-        jax.grad(lambda u: wasserstein_1d(u, jax.numpy.ones(3)))(jax.numpy.arange(3.0))
 
 
 def test_geometries_take_the_callers_arrays():

@@ -1,4 +1,4 @@
-"""Gradients of OT values for torch and numpy-autodiff (``autograd``), by the envelope theorem.
+"""Gradients of OT values for torch, numpy-autodiff (``autograd``) and JAX, by the envelope theorem.
 
 The solvers run on numpy (or CuPy) data and are never traced. What makes a value
 differentiable is a first-order optimality argument: at the optimum, the derivative of an
@@ -11,25 +11,33 @@ the Sinkhorn fixed point, :func:`sinkhorn_value_grads`). See docs/gradients.md f
 formulas and conventions.
 
 Mechanism (:func:`call`, entered from :func:`kantorovich._backend.interop` when a torch input
-requires grad or an input is an ``autograd`` box):
+requires grad, or an input is an ``autograd`` box or a JAX tracer):
 
 1. the differentiable inputs ("leaves") are collected: array arguments (``a``, ``b``, ``M``,
    ``u_values`` ...) and the arrays a geometry was built from (``PointCloud(x, y)`` keeps
    ``x`` and ``y``, ``DenseGeometry(M)`` keeps ``M``);
-2. the solver runs once on detached numpy views (exactly the numbers of a plain call);
-3. each differentiable scalar of the result (``value``, ``objective``) becomes a node of the
-   caller's graph: a :class:`torch.autograd.Function` output, or an ``autograd`` primitive.
-   Its backward pass computes the gradients lazily, only for the leaves that need them, from
-   the saved result, and scales them by the incoming cotangent.
+2. the forward pass, :func:`_forward`, shared by the three libraries: the solver runs once on
+   detached numpy views (exactly the numbers of a plain call), and each differentiable scalar
+   of the result (``value``, ``objective``) gets a :class:`_Node`, whose ``vjp`` -- the
+   backward pass, also shared -- computes the gradients lazily, only for the leaves that need
+   them, from the saved result, and scales them by the incoming cotangent;
+3. the wrapper of the caller's library makes each node's value a node of its graph: a
+   :class:`torch.autograd.Function` output, an ``autograd`` primitive, or an output of a
+   ``jax.custom_vjp`` whose forward and backward passes call the two above on the host
+   (through ``jax.pure_callback`` under ``jit`` and ``vmap``; :func:`_jax_call`).
 
 Functions without a rule here give detached torch results (as before) and refuse ``autograd``
-boxes with a TypeError.
+boxes and JAX tracers with a TypeError.
 """
 
 from __future__ import annotations
 
+import collections
 import copy
+import dataclasses
 import inspect
+import itertools
+import threading
 import warnings
 from collections.abc import Callable
 from typing import Any, ClassVar
@@ -64,25 +72,42 @@ def value_of(v: Any) -> Any:
     return v
 
 
+def is_tracer(v: Any) -> bool:
+    """True for a JAX tracer (inside ``jax.grad``, ``jit``, ``vmap``), without importing JAX."""
+    if not type(v).__module__.startswith("jax"):
+        return False
+    import jax
+
+    return isinstance(v, jax.core.Tracer)
+
+
 def differentiable(v: Any) -> bool:
-    """A torch tensor that requires grad, or an ``autograd`` box."""
-    if is_box(v):
+    """A torch tensor that requires grad, an ``autograd`` box, or a JAX tracer."""
+    if is_box(v) or is_tracer(v):
         return True
     return bool(getattr(v, "requires_grad", False)) and type(v).__module__.split(".")[0] == "torch"
 
 
+def _traced(v: Any) -> bool:
+    """An ``autograd`` box or JAX tracer, or a geometry built from one."""
+    if is_box(v) or is_tracer(v):
+        return True
+    leaves = getattr(v, "_leaves", None)
+    return bool(leaves) and any(is_box(t) or is_tracer(t) for t in leaves.values())
+
+
 def wants_grad(requires_grad: bool, args: tuple, kwargs: dict) -> bool:
     """Whether a call must go through :func:`call`: a torch input requires grad, or an input
-    (or an input geometry's data) is an ``autograd`` box. Cheap: attribute checks only."""
-    if requires_grad:
-        return True
-    for v in (*args, *kwargs.values()):
-        if is_box(v):
-            return True
-        leaves = getattr(v, "_leaves", None)
-        if leaves and any(is_box(t) for t in leaves.values()):
-            return True
-    return False
+    (or an input geometry's data) is an ``autograd`` box or a JAX tracer. Cheap: attribute
+    checks only."""
+    return requires_grad or any(_traced(v) for v in (*args, *kwargs.values()))
+
+
+def placeholder(v: Any) -> np.ndarray:
+    """Zeros of a JAX tracer's shape and dtype: what a geometry built from a tracer holds. Its
+    numbers are the tracer's only once JAX runs the computation; the functions with a gradient
+    rule rebuild the geometry from them then (:func:`call`), no other use is meant."""
+    return np.zeros(v.shape, dtype=np.dtype(v.dtype))
 
 
 def _host64(v: Any) -> np.ndarray | None:
@@ -195,10 +220,8 @@ def _ag_scalar():
     return _AG_PRIM
 
 
-def _attach(value: Any, leaves: dict[str, Any], grads: Callable | str, c, *, warn=None):
-    """``value`` as a node of the caller's graph (torch or autograd), depending on ``leaves``."""
-    node = _Node(value, tuple(leaves), grads, warn)
-    objs = tuple(leaves.values())
+def _attach(node: _Node, objs: tuple, c) -> Any:
+    """``node``'s value as a node of the caller's graph (torch or autograd) over ``objs``."""
     if any(is_box(t) for t in objs):
         return _ag_scalar()(node, *objs)
     import torch
@@ -208,62 +231,285 @@ def _attach(value: Any, leaves: dict[str, Any], grads: Callable | str, c, *, war
     return _torch_scalar().apply(node, dtype, device, *objs)
 
 
-# ----------------------------------------------------------------------------- entry point
-def call(fn: Callable, args: tuple, kwargs: dict, c) -> Any:
-    """Run ``fn`` with differentiable outputs (see the module docstring), or return
-    ``NotImplemented`` when ``fn`` has no gradient rule and no ``autograd`` box is involved
-    (the caller then runs the ordinary, detached path)."""
-    from ._backend import to_kernel, wrap_result
+# ----------------------------------------------------------------------------- JAX
+class _Saved:
+    """The gradient nodes of JAX forward passes whose backward pass has not run yet, by token.
 
-    rule = _RULES.get(getattr(fn, "__name__", ""))
-    if rule is None or not getattr(fn, "__module__", "").startswith("kantorovich.ot"):
-        for v in (*args, *kwargs.values()):
-            if is_box(v) or any(is_box(t) for t in (getattr(v, "_leaves", None) or {}).values()):
-                raise TypeError(
-                    f"{getattr(fn, '__name__', 'this function')} has no gradient: it was called "
-                    "with an autograd ArrayBox. Differentiable are sinkhorn (value, objective), "
-                    "sinkhorn_divergence, emd, wasserstein, wasserstein_1d(_plan) and "
-                    "sliced_wasserstein (see docs/gradients.md).")
-        return NotImplemented
-    sig = inspect.signature(fn)
+    A JAX residual must be an array, so the forward pass keeps its nodes here and hands JAX an
+    int32 token. Bounded (a forward pass whose backward never runs, as in ``jax.vjp`` without
+    its pullback, must not keep its plan alive): a backward pass that finds its entry gone --
+    evicted, or taken by an earlier call of the same pullback -- solves again."""
+
+    def __init__(self, size: int = 16):
+        self.size = size
+        self._d: collections.OrderedDict[int, dict] = collections.OrderedDict()
+        self._lock = threading.Lock()
+        self._count = itertools.count(1)
+
+    def put(self, nodes: dict) -> int:
+        with self._lock:
+            tok = next(self._count) % (1 << 31)
+            self._d[tok] = nodes
+            while len(self._d) > self.size:
+                self._d.popitem(last=False)
+            return tok
+
+    def take(self, tok: int) -> dict | None:
+        with self._lock:
+            return self._d.pop(tok, None)
+
+
+_SAVED = _Saved()
+
+
+class TracedResult:
+    """What a function returning a result object gives inside ``jax.jit`` or ``jax.vmap``: its
+    differentiable values (``value``, ``objective``) as traced arrays. The other fields
+    (potentials, plan, diagnostics) are computed on the host while JAX runs the function and
+    are not returned; reading one is an AttributeError saying so."""
+
+    def __init__(self, name: str, values: dict[str, Any]):
+        self.__dict__["_name"] = name
+        self.__dict__.update(values)
+
+    def __getattr__(self, key: str):
+        raise AttributeError(
+            f"`{key}` of {self._name}'s result is not available inside jax.jit or jax.vmap: only "
+            f"{', '.join(k for k in self.__dict__ if k != '_name')} are traced (computed on the "
+            "host by jax.pure_callback); call it outside the transformation for the other fields "
+            "(docs/gradients.md).")
+
+    def __repr__(self) -> str:
+        vals = ", ".join(f"{k}={v!r}" for k, v in self.__dict__.items() if k != "_name")
+        return f"TracedResult({self._name}: {vals})"
+
+
+def _rebuild(geom, vals: dict[str, np.ndarray]):
+    """A geometry built from JAX tracers, rebuilt from their values (its other data kept)."""
+    from .ot._geometry import DenseGeometry, PointCloud
+
+    if geom.kind == "pointcloud":
+        return PointCloud(vals.get("x", geom.x), vals.get("y", geom.y), cost=geom.p,
+                          dtype=geom.dtype)
+    return DenseGeometry(vals["M"], dtype=geom.dtype)
+
+
+def _no_second_derivative(primals, tangents):
+    raise NotImplementedError(
+        "second derivatives (jax.hessian, a grad of a grad) of kantorovich's OT values "
+        "are not available: their gradients are computed from the solver's answer, not traced "
+        "(docs/gradients.md).")
+
+
+def _jax_call(fn: Callable, rule: _Rule, sig, args: tuple, kwargs: dict, c,
+              leaves: dict[str, tuple]) -> Any:
+    """:func:`call` for JAX tracers: the OT values as outputs of one ``jax.custom_vjp``.
+
+    Its forward and backward passes run on the host, the same :func:`_forward` and
+    :meth:`_Node.vjp` as torch's and autograd's: called directly when JAX hands concrete
+    arrays (``jax.grad`` outside ``jit``: the result then has all its fields), through
+    ``jax.pure_callback`` when it hands tracers (``jit``; ``vmap`` runs the callback once per
+    batch element, in sequence)."""
+    import jax
+    import jax.numpy as jnp
+    from jax.custom_derivatives import SymbolicZero
+
+    names = tuple(leaves)
+    fields = rule.fields
+    batch = rule.batched({p: _param(sig, args, kwargs, p) for p in rule.params})
+    if batch:
+        raise NotImplementedError(batch)
+    odt = np.dtype(c.dtype) if c.dtype is not None else np.dtype(np.float64)
+    out_specs = tuple(jax.ShapeDtypeStruct((), odt) for _ in fields)
+    tok_spec = jax.ShapeDtypeStruct((), np.int32)
+    eager: dict[str, Any] = {}
+    need: list[str] = []
+
+    def solve(vals, grad_names):
+        ba = sig.bind(*args, **kwargs)
+        geoms: dict[str, dict] = {}
+        for nm, v in zip(names, vals):
+            pname, key, _ = leaves[nm]
+            if key is None:
+                _set_param(ba, pname, np.asarray(v))
+            else:
+                geoms.setdefault(pname, {})[key] = np.asarray(v)
+        for pname, d in geoms.items():
+            _set_param(ba, pname, _rebuild(_param(sig, args, kwargs, pname), d))
+        return _forward(fn, rule, sig, ba.args, ba.kwargs, grad_names)
+
+    def values(out):
+        return tuple(np.asarray(out if f is None else getattr(out, f), dtype=odt) for f in fields)
+
+    def primal_host(*vals):
+        out, _ = solve(vals, ())
+        return values(out), out
+
+    def fwd_host(*vals):
+        out, nodes = solve(vals, names)
+        return (*values(out), np.int32(_SAVED.put(nodes))), out
+
+    def bwd_host(tok, *rest):
+        cts, vals = rest[:len(fields)], rest[len(fields):]
+        nodes = _SAVED.take(int(tok))
+        if nodes is None:
+            nodes = solve(vals, names)[1]
+        shapes = dict(zip(names, (np.shape(v) for v in vals)))
+        grads = {nm: np.zeros(shapes[nm]) for nm in need}
+        for f, ct in zip(fields, cts):
+            if float(ct) != 0.0:  # an output the loss does not use: its gradient is not computed
+                for nm, g in nodes[f].vjp(ct, set(need)).items():
+                    grads[nm] += np.reshape(g, shapes[nm])
+        dts = dict(zip(names, (np.dtype(v.dtype) for v in vals)))
+        return tuple(grads[nm].astype(dts[nm]) for nm in need), None
+
+    def run(host, specs, *xs):
+        if any(is_tracer(v) for v in xs):
+            cb = jax.custom_jvp(lambda *v: jax.pure_callback(
+                lambda *w: host(*w)[0], specs, *v, vmap_method="sequential"))
+            cb.defjvp(_no_second_derivative)
+            return cb(*xs)
+        outs, obj = host(*xs)
+        if obj is not None:
+            eager["out"] = obj
+        return tuple(jnp.asarray(o) for o in outs)
+
+    @jax.custom_vjp
+    def ot_value(*xs):
+        return run(primal_host, out_specs, *xs)
+
+    def ot_value_fwd(*xs):
+        need[:] = [nm for nm, x in zip(names, xs) if x.perturbed]
+        vals = tuple(x.value for x in xs)
+        *outs, tok = run(fwd_host, (*out_specs, tok_spec), *vals)
+        return tuple(outs), (tok, vals)
+
+    def ot_value_bwd(res, cts):
+        tok, vals = res
+        cts = tuple(jnp.zeros((), odt) if isinstance(ct, SymbolicZero) else ct for ct in cts)
+        specs = tuple(jax.ShapeDtypeStruct(np.shape(v), v.dtype) for nm, v in zip(names, vals)
+                      if nm in need)
+        it = iter(run(lambda *a: bwd_host(*a), specs, tok, *cts, *vals))
+        return tuple(next(it) if nm in need else None for nm in names)
+
+    ot_value.defvjp(ot_value_fwd, ot_value_bwd, symbolic_zeros=True)
+    outs = ot_value(*(t for _, _, t in leaves.values()))
+    changes = dict(zip(fields, outs))
+    if None in changes:
+        return changes[None]
+    if "out" in eager:
+        from ._backend import wrap_result
+
+        return dataclasses.replace(wrap_result(eager["out"], c), **changes)
+    return TracedResult(fn.__name__, changes)
+
+
+# ----------------------------------------------------------------------------- entry point
+def _has_tracer(v: Any) -> bool:
+    """A JAX tracer, or a geometry built from one."""
+    return is_tracer(v) or any(is_tracer(t) for t in (getattr(v, "_leaves", None) or {}).values())
+
+
+def _param(sig, args: tuple, kwargs: dict, pname: str) -> Any:
+    """The argument of ``pname`` in a call (None when not given; keyword catch-alls searched)."""
     orig = sig.bind(*args, **kwargs).arguments
-    leaves: dict[str, Any] = {}
+    v = orig.get(pname)
+    if v is None and pname in orig.get("kwargs", {}):
+        v = orig["kwargs"][pname]
+    return v
+
+
+def _set_param(ba, pname: str, v: Any) -> None:
+    if pname in ba.arguments:
+        ba.arguments[pname] = v
+    else:
+        ba.arguments["kwargs"][pname] = v
+
+
+def _leaves(fn: Callable, rule: _Rule, sig, args: tuple, kwargs: dict) -> dict[str, tuple[str, str | None, Any]]:
+    """The differentiable inputs of a call, by leaf name ("a", "x", "M" ...): (parameter, key in
+    the geometry given there or None, the input). A JAX tracer elsewhere is a TypeError."""
+    leaves: dict[str, tuple[str, str | None, Any]] = {}
     for pname in rule.params:
-        v = orig.get(pname)
-        if v is None and pname in orig.get("kwargs", {}):
-            v = orig["kwargs"][pname]
+        v = _param(sig, args, kwargs, pname)
         geo = getattr(v, "_leaves", None)
         if geo is not None and not isinstance(v, (np.ndarray,)) and hasattr(v, "kind"):
             for k, t in geo.items():
                 if differentiable(t):
-                    leaves[k if v.kind == "pointcloud" else rule.alias.get(pname, pname)] = t
+                    leaves[k if v.kind == "pointcloud" else rule.alias.get(pname, pname)] = (pname, k, t)
         elif differentiable(v):
-            leaves[rule.alias.get(pname, pname)] = v
+            leaves[rule.alias.get(pname, pname)] = (pname, None, v)
+    for pname, v in sig.bind(*args, **kwargs).arguments.items():
+        for k, w in (v.items() if pname == "kwargs" and isinstance(v, dict) else ((pname, v),)):
+            if k not in rule.params and _has_tracer(w):
+                raise TypeError(
+                    f"`{k}` is a JAX tracer (inside jax.grad, jit or vmap), but {fn.__name__} is "
+                    f"differentiable in {', '.join(f'`{p}`' for p in rule.params)} only; pass "
+                    f"`{k}` as a concrete value (docs/gradients.md).")
+    return leaves
+
+
+def _forward(fn: Callable, rule: _Rule, sig, args: tuple, kwargs: dict,
+             names: tuple[str, ...]) -> tuple[Any, dict[str | None, _Node]]:
+    """The forward pass shared by the torch, autograd and JAX wrappers: ``fn`` once on plain
+    data (autograd boxes unwrapped, the caller's arrays as numpy / CuPy views), and the
+    gradient node of each differentiable output for the leaves ``names`` (none when empty).
+    Returns (the result as ``fn`` returns it, {field: node}); field None is a bare value."""
+    from ._backend import to_kernel
+
     kargs = tuple(to_kernel(value_of(a)) for a in args)
     kkw = {k: to_kernel(value_of(v)) for k, v in kwargs.items()}
     ba = sig.bind(*kargs, **kkw)
     ba.apply_defaults()
     state = rule.prepare(ba.arguments)
     res = fn(*ba.args, **ba.kwargs)
-    out = wrap_result(rule.finish(res, state), c)
+    out = rule.finish(res, state)
+    if not names:
+        return out, {}
+    fields, warn = rule.grads(res, ba.arguments, state, set(names))
+    return out, {f: _Node(res if f is None else getattr(res, f), names, g, warn)
+                 for f, g in fields.items()}
+
+
+def call(fn: Callable, args: tuple, kwargs: dict, c) -> Any:
+    """Run ``fn`` with differentiable outputs (see the module docstring), or return
+    ``NotImplemented`` when ``fn`` has no gradient rule and no ``autograd`` box or JAX tracer
+    is involved (the caller then runs the ordinary, detached path)."""
+    from ._backend import wrap_result
+
+    rule = _RULES.get(getattr(fn, "__name__", ""))
+    if rule is None or not getattr(fn, "__module__", "").startswith("kantorovich.ot"):
+        for v in (*args, *kwargs.values()):
+            if _traced(v):
+                raise TypeError(
+                    f"{getattr(fn, '__name__', 'this function')} has no gradient: it was called "
+                    f"with {'a JAX tracer' if _has_tracer(v) else 'an autograd ArrayBox'}. "
+                    "Differentiable are sinkhorn (value, objective), "
+                    "sinkhorn_divergence, emd, wasserstein, wasserstein_1d(_plan) and "
+                    "sliced_wasserstein (see docs/gradients.md).")
+        return NotImplemented
+    sig = inspect.signature(fn)
+    leaves = _leaves(fn, rule, sig, args, kwargs)
+    if any(is_tracer(t) for _, _, t in leaves.values()):
+        return _jax_call(fn, rule, sig, args, kwargs, c, leaves)
+    out, nodes = _forward(fn, rule, sig, args, kwargs, tuple(leaves))
+    out = wrap_result(out, c)
     if not leaves:
         return out
-    fields, warn = rule.grads(res, ba.arguments, state, set(leaves))
-    import dataclasses
-
-    if None in fields:  # the function returns the bare value
-        return _attach(res, leaves, fields[None], c, warn=warn)
-    changes = {}
-    for name, grads in fields.items():
-        changes[name] = _attach(getattr(res, name), leaves, grads, c, warn=warn)
+    objs = tuple(t for _, _, t in leaves.values())
+    changes = {f: _attach(node, objs, c) for f, node in nodes.items()}
+    if None in changes:  # the function returns the bare value
+        return changes[None]
     return dataclasses.replace(out, **changes)
 
 
 class _Rule:
-    """What one function needs: its differentiable parameters, a pre-call hook, and the
-    gradient functions of its outputs."""
+    """What one function needs: its differentiable parameters, its differentiable outputs
+    (``fields``: result attributes, or None for a function returning the bare value), a
+    pre-call hook, and the gradient functions of its outputs."""
 
     params: tuple[str, ...] = ()
+    fields: tuple[str | None, ...] = ("value",)
     alias: ClassVar[dict[str, str]] = {}
 
     def prepare(self, args: dict) -> Any:
@@ -271,6 +517,10 @@ class _Rule:
 
     def finish(self, res, state):
         return res
+
+    def batched(self, args: dict) -> str | None:
+        """Why the outputs are not scalars (no gradient), or None."""
+        return None
 
     def grads(self, res, args: dict, state, leaves: set[str]):
         raise NotImplementedError
@@ -551,6 +801,7 @@ def _ot_eps_grads(geom, a, b, r, leaves, names):
 
 class _Sinkhorn(_Rule):
     params = ("a", "b", "M_or_geometry")
+    fields = ("objective", "value")
     alias: ClassVar[dict[str, str]] = {"M_or_geometry": "M"}
 
     def grads(self, res, args, state, leaves):
@@ -622,8 +873,6 @@ class _EMD(_Rule):
         return keep
 
     def finish(self, res, keep):
-        import dataclasses
-
         return res if keep else dataclasses.replace(res, plan=None)
 
     def grads(self, res, args, state, leaves):
@@ -696,10 +945,15 @@ _BATCH = ("gradients of wasserstein_1d are implemented for one pair of 1-D distr
 class _Wasserstein1D(_Rule):
     params = ("u_values", "v_values", "u_weights", "v_weights")
     field = None
+    fields = (None,)
+
+    def batched(self, args):
+        return _BATCH if any(np.ndim(args[k]) != 1 for k in self.params
+                             if args[k] is not None) else None
 
     def grads(self, res, args, state, leaves):
         u, v, uw, vw = (args[k] for k in self.params)
-        if any(np.ndim(t) != 1 for t in (u, v, uw, vw) if t is not None):
+        if self.batched(args):
             return {self.field: _BATCH}, None
         p = float(args["p"])
         r = res if self.field == "value" else None
@@ -715,11 +969,13 @@ class _Wasserstein1D(_Rule):
 
 class _Wasserstein1DPlan(_Wasserstein1D):
     field = "value"
+    fields = ("value",)
 
 
 # ----------------------------------------------------------------------------- sliced
 class _Sliced(_Rule):
     params = ("x", "y", "a", "b")
+    fields = (None,)
 
     def prepare(self, args):
         from ._validation import check_rng
@@ -756,6 +1012,7 @@ class _Sliced(_Rule):
 # ----------------------------------------------------------------------------- wasserstein
 class _Wasserstein(_Rule):
     params = ("x", "y", "a", "b")
+    fields = (None,)
 
     def grads(self, res, args, state, leaves):
         from ._validation import check_sample_pair
