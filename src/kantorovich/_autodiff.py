@@ -44,6 +44,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from ._validation import xp_of
 from .exceptions import ConvergenceWarning
 
 __all__ = [
@@ -110,6 +111,16 @@ def placeholder(v: Any) -> np.ndarray:
     return np.zeros(v.shape, dtype=np.dtype(v.dtype))
 
 
+def _arr64(v: Any) -> Any:
+    """``v`` in float64 where it is: a CuPy array stays on its GPU (the backward pass of a GPU
+    solve reads the potentials and the plan there), anything else becomes a numpy array."""
+    if v is None:
+        return None
+    if type(v).__module__.split(".")[0] == "cupy":
+        return v.astype(np.float64, copy=False)
+    return np.asarray(v, dtype=np.float64)
+
+
 def _host64(v: Any) -> np.ndarray | None:
     if v is None:
         return None
@@ -167,8 +178,7 @@ def _torch_scalar():
             def forward(ctx, node, dtype, device, *leaves):
                 ctx.node = node
                 ctx.metas = [(tuple(t.shape), t.dtype, t.device) for t in leaves]
-                return torch.as_tensor(np.array(node.value, dtype=np.float64), dtype=dtype,
-                                       device=device)
+                return torch.as_tensor(np.array(_host64(node.value)), dtype=dtype, device=device)
 
             @staticmethod
             def backward(ctx, gout):
@@ -185,12 +195,19 @@ def _torch_scalar():
                 grads = node.vjp(gbar, need) if need else {}
                 out = [None, None, None]
                 for nm, ok, (shape, dt, dev) in zip(node.names, flags, ctx.metas):
-                    out.append(torch.as_tensor(np.asarray(grads[nm]).reshape(shape), dtype=dt,
-                                               device=dev) if ok else None)
+                    out.append(_torch_grad(torch, grads[nm], shape, dt, dev) if ok else None)
                 return tuple(out)
 
         _TORCH_FN = OTValue
     return _TORCH_FN
+
+
+def _torch_grad(torch, g, shape, dtype, device):
+    """A gradient as a tensor of its input's shape, dtype and device: a CuPy array (the backward
+    pass of a GPU solve) through DLPack, the same device buffer, no host copy."""
+    if type(g).__module__.split(".")[0] == "cupy":
+        return torch.from_dlpack(g).reshape(shape).to(dtype=dtype, device=device)
+    return torch.as_tensor(np.asarray(g).reshape(shape), dtype=dtype, device=device)
 
 
 def _ag_scalar():
@@ -286,11 +303,12 @@ class TracedResult:
 
 def _rebuild(geom, vals: dict[str, np.ndarray]):
     """A geometry built from JAX tracers, rebuilt from their values (its other data kept)."""
+    from ._array_api import to_host
     from .ot._geometry import DenseGeometry, PointCloud
 
     if geom.kind == "pointcloud":
-        return PointCloud(vals.get("x", geom.x), vals.get("y", geom.y), cost=geom.p,
-                          dtype=geom.dtype)
+        return PointCloud(vals.get("x", to_host(geom.x)), vals.get("y", to_host(geom.y)),
+                          cost=geom.p, dtype=geom.dtype)
     return DenseGeometry(vals["M"], dtype=geom.dtype)
 
 
@@ -314,6 +332,8 @@ def _jax_call(fn: Callable, rule: _Rule, sig, args: tuple, kwargs: dict, c,
     import jax.numpy as jnp
     from jax.custom_derivatives import SymbolicZero
 
+    from ._backend import kind_of
+
     names = tuple(leaves)
     fields = rule.fields
     batch = rule.batched({p: _param(sig, args, kwargs, p) for p in rule.params})
@@ -325,8 +345,14 @@ def _jax_call(fn: Callable, rule: _Rule, sig, args: tuple, kwargs: dict, c,
     eager: dict[str, Any] = {}
     need: list[str] = []
 
-    def solve(vals, grad_names):
+    def solve(vals, grad_names):  # on the host, JAX's other arrays too (wherever they live)
         ba = sig.bind(*args, **kwargs)
+        host = lambda w: np.asarray(w) if kind_of(w) == "jax" and not is_tracer(w) else w
+        for pname, v in list(ba.arguments.items()):
+            if pname == "kwargs" and isinstance(v, dict):
+                ba.arguments[pname] = {k: host(w) for k, w in v.items()}
+            else:
+                ba.arguments[pname] = host(v)
         geoms: dict[str, dict] = {}
         for nm, v in zip(names, vals):
             pname, key, _ = leaves[nm]
@@ -527,12 +553,15 @@ class _Rule:
 
 
 # ----------------------------------------------------------------------------- shared maths
-def _weights(w: Any, size: int, name: str) -> np.ndarray:
+def _weights(w: Any, size: int, name: str, like: Any = None) -> Any:
+    """The weights ``w`` (uniform for None, on the device of ``like``) in float64, validated."""
+    from ._array_api import like as on_device_of
     from ._validation import check_weights
 
     if w is None:
-        return np.full(size, 1.0 / size)
-    return check_weights(_host64(w), name, n=size)
+        u = np.full(size, 1.0 / size)
+        return u if like is None else on_device_of(u, like)
+    return check_weights(_arr64(w), name, n=size)
 
 
 def _centred(f: np.ndarray) -> np.ndarray:
@@ -545,36 +574,58 @@ def _centred(f: np.ndarray) -> np.ndarray:
 def _normalised(f: np.ndarray, w: np.ndarray) -> np.ndarray:
     """The exact derivative of V(w / sum w) given dV/d(w/sum w) = f: (f - <w/sum w, f>) / sum w."""
     s = float(w.sum())
-    return (f - float(np.dot(w / s, f))) / s
+    return (f - float(xp_of(w).dot(w / s, f))) / s
 
 
 def _cost_coef(sq: np.ndarray, p: float) -> np.ndarray:
     """d|t|^p/dt = coef * t with coef = p |t|^(p-2) (0 where t = 0 and p < 2: a subgradient)."""
+    xp = xp_of(sq)
     if p == 2.0:
-        return np.full_like(sq, 2.0)
+        return xp.full_like(sq, 2.0)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         out = p * sq ** (p / 2.0 - 1.0)
-    return np.where(sq > 0, out, 0.0)
+    return xp.where(sq > 0, out, 0.0)
 
 
-def _dense_cost_grads(x, y, P, p, need_x=True, need_y=True):
+def _blocked_cost_grads(x, y, p, plan_rows, need_x=True, need_y=True, block=1 << 20):
     """sum_j P_ij d c(x_i, y_j)/dx_i and sum_i P_ij d c(x_i, y_j)/dy_j for c = |x - y|^p, by
-    row blocks (the plan P is a dense (n, m) array here)."""
-    n, m = P.shape
-    d = x.shape[1]
-    gx = np.zeros((n, d)) if need_x else None
-    gy = np.zeros((m, d)) if need_y else None
-    step = max(1, (1 << 20) // max(1, m * d))
+    blocks of rows of about ``block`` pairs (numpy, or CuPy on the GPU), with
+    ``plan_rows(i0, i1, sq)`` the rows i0:i1 of the plan P (``sq``: their squared distances)."""
+    xp = xp_of(x)
+    n, d = x.shape
+    m = y.shape[0]
+    gx = xp.zeros((n, d)) if need_x else None
+    gy = xp.zeros((m, d)) if need_y else None
+    step = max(1, block // max(1, m * d))
     for i0 in range(0, n, step):
         i1 = min(n, i0 + step)
         diff = x[i0:i1, None, :] - y[None, :, :]
-        W = P[i0:i1] * _cost_coef(np.einsum("ijk,ijk->ij", diff, diff), p)
-        t = np.einsum("ij,ijk->ik", W, diff) if need_x else None
+        sq = xp.einsum("ijk,ijk->ij", diff, diff)
+        W = plan_rows(i0, i1, sq) * _cost_coef(sq, p)
+        t = xp.einsum("ij,ijk->ik", W, diff) if need_x else None
         if need_x:
             gx[i0:i1] = t
         if need_y:
-            gy -= np.einsum("ij,ijk->jk", W, diff)
+            gy -= xp.einsum("ij,ijk->jk", W, diff)
     return gx, gy
+
+
+def _dense_cost_grads(x, y, P, p, need_x=True, need_y=True):
+    """:func:`_blocked_cost_grads` for a plan P given as a dense (n, m) array."""
+    return _blocked_cost_grads(x, y, p, lambda i0, i1, sq: P[i0:i1], need_x, need_y)
+
+
+def _pointcloud_grads_device(x, y, fa, gb, eps, p, need_x, need_y, block=1 << 24):
+    """:func:`pointcloud_grads` for CuPy data, on its GPU: the plan's rows recomputed by blocks
+    of about 2^24 pairs (array operations; O(block + n + m) memory), nothing copied to the
+    host. ``fa = f + eps log a``, ``gb = g + eps log b``."""
+    xp = xp_of(x)
+
+    def plan_rows(i0, i1, sq):
+        cost = sq if p == 2.0 else xp.sqrt(sq) if p == 1.0 else sq ** (p / 2.0)
+        return xp.exp(xp.minimum((fa[i0:i1, None] + gb[None, :] - cost) / eps, _EXP_CLIP))
+
+    return _blocked_cost_grads(x, y, p, plan_rows, need_x, need_y, block)
 
 
 def _pc_kernel():
@@ -595,8 +646,16 @@ def pointcloud_grads(x, y, a, b, f, g, eps, p, *, need_x=True, need_y=True):
 
     (for p = 2: ``2 (a_i x_i - sum_j P_ij y_j)`` when the rows of P sum to a). One pass over
     the n x m pairs per side, recomputing C_ij and P_ij on the fly (numba, rows in
-    parallel); nothing n x m is stored. Returns ``(gx, gy)`` (None where not needed).
+    parallel); nothing n x m is stored. Returns ``(gx, gy)`` (None where not needed). CuPy
+    data stays on its GPU (:func:`_pointcloud_grads_device`): the gradients come back there.
     """
+    if type(x).__module__.split(".")[0] == "cupy":
+        xp = xp_of(x)
+        x, y, a, b, f, g = (xp.asarray(_arr64(t)) for t in (x, y, a, b, f, g))
+        with np.errstate(divide="ignore"):
+            fa = xp.maximum(f + eps * xp.log(a), -1e300)
+            gb = xp.maximum(g + eps * xp.log(b), -1e300)
+        return _pointcloud_grads_device(x, y, fa, gb, float(eps), float(p), need_x, need_y)
     x = np.ascontiguousarray(_host64(x))
     y = np.ascontiguousarray(_host64(y))
     a, b, f, g = (_host64(t) for t in (a, b, f, g))
@@ -681,7 +740,7 @@ def sinkhorn_value_grads(geom, a, b, f, g, eps, need, names=None):
     Returns (dict of gradients, relative residual, converged).
     """
     names = names or {k: k for k in ("a", "b", "M", "x", "y")}
-    f, g = _host64(f), _host64(g)
+    f, g, a, b = _host64(f), _host64(g), _host64(a), _host64(b)
     out = {}
     if geom.kind == "pointcloud":
         x = np.ascontiguousarray(_host64(geom.x))
@@ -766,22 +825,26 @@ def _sinkhorn_parts(a, b, geom_arg):
 
     geom = geom_arg if isinstance(geom_arg, PointCloud) else as_geometry(geom_arg)
     n, m = geom.shape
-    aw = _weights(a, n, "a")
-    bw = _weights(b, m, "b")
+    ref = geom.x if geom.kind == "pointcloud" else geom.C
+    aw = _weights(a, n, "a", ref)
+    bw = _weights(b, m, "b", ref)
     bw = bw * (aw.sum() / bw.sum())
     return geom, aw, bw
 
 
 def _dense_plan(C, a, b, f, g, eps):
-    e = np.minimum((_host64(f)[:, None] + _host64(g)[None, :] - _host64(C)) / eps, _EXP_CLIP)
-    return a[:, None] * b[None, :] * np.exp(e)
+    """The entropic plan of a dense cost, where C is (numpy, or CuPy on its GPU)."""
+    xp = xp_of(C)
+    a, b, f, g = (xp.asarray(_arr64(t)) for t in (a, b, f, g))
+    e = xp.minimum((f[:, None] + g[None, :] - _arr64(C)) / eps, _EXP_CLIP)
+    return a[:, None] * b[None, :] * xp.exp(e)
 
 
 def _ot_eps_grads(geom, a, b, r, leaves, names):
     """Unit gradients of one OT_eps (a SinkhornResult r) for the leaves in ``leaves``;
     ``names`` maps the roles ("a", "b", "M", "x", "y") to leaf names."""
     out = {}
-    f, g = _host64(r.f), _host64(r.g)
+    f, g = _arr64(r.f), _arr64(r.g)
     if names.get("a") in leaves:
         out[names["a"]] = _centred(f)
     if names.get("b") in leaves:
@@ -831,7 +894,7 @@ class _SinkhornDivergence(_Rule):
 
         def value(need):  # lazily: the geometries are rebuilt only when a gradient is asked
             geom, aw, bw = _sinkhorn_parts(args["a"], args["b"], args["M_or_geometry"])
-            ba = _weights(args["b"], geom.shape[1], "b")
+            ba = _weights(args["b"], geom.shape[1], "b", bw)
             if isinstance(geom, PointCloud):
                 g_aa = PointCloud(geom.x, geom.x, cost=geom.p)
                 g_bb = PointCloud(geom.y, geom.y, cost=geom.p)
@@ -881,12 +944,12 @@ class _EMD(_Rule):
 
         def value(need):
             out = {}
-            f, g = _host64(res.f), _host64(res.g)
+            f, g = _arr64(res.f), _arr64(res.g)
             for k, pot, w, size in (("a", f, args["a"], n), ("b", g, args["b"], m)):
                 if k in need:
-                    out[k] = _normalised(pot, _weights(w, size, k)) if normalize else _centred(pot)
+                    out[k] = _normalised(pot, _weights(w, size, k, pot)) if normalize else _centred(pot)
             if "M" in need:
-                out["M"] = _host64(res.plan)
+                out["M"] = _arr64(res.plan)
             return out
 
         warn = None
