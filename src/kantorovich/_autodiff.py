@@ -415,7 +415,7 @@ def _jax_call(fn: Callable, rule: _Rule, sig, args: tuple, kwargs: dict, c,
         cts = tuple(jnp.zeros((), odt) if isinstance(ct, SymbolicZero) else ct for ct in cts)
         specs = tuple(jax.ShapeDtypeStruct(np.shape(v), v.dtype) for nm, v in zip(names, vals)
                       if nm in need)
-        it = iter(run(lambda *a: bwd_host(*a), specs, tok, *cts, *vals))
+        it = iter(run(bwd_host, specs, tok, *cts, *vals))
         return tuple(next(it) if nm in need else None for nm in names)
 
     ot_value.defvjp(ot_value_fwd, ot_value_bwd, symbolic_zeros=True)
