@@ -400,6 +400,24 @@ def test_device_pass_matches_the_numba_pass(p):
     np.testing.assert_allclose(gy, ey, rtol=1e-12, atol=1e-15)
 
 
+@pytest.mark.parametrize("p", [2.0, 1.5])
+def test_device_implicit_solve_matches_the_numba_one(p):
+    """The implicit gradient of <P, C> as a GPU backward runs it (array operations by blocks of
+    rows, here on numpy in blocks of 16 pairs) against the numba passes."""
+    from kantorovich._autodiff import _implicit_device, sinkhorn_value_grads
+
+    a, b = simplex(WA), simplex(WB)
+    geom = PointCloud(X, Y, cost=p)
+    r = sinkhorn(a, b, geom, eps=0.2, tol=1e-12)
+    need = {"a", "b", "x", "y"}
+    names = {k: k for k in ("a", "b", "M", "x", "y")}
+    got, rel, ok = _implicit_device(geom, a, b, r.f, r.g, r.eps, need, names, block=16)
+    ref, _, _ = sinkhorn_value_grads(geom, a, b, r.f, r.g, r.eps, need)
+    assert ok and rel < 1e-12
+    for k in need:  # two conjugate-gradient solves to 1e-12, summed in different orders
+        np.testing.assert_allclose(got[k], ref[k], rtol=1e-8, atol=1e-10, err_msg=k)
+
+
 def _cuda_or_skip():
     if not torch.cuda.is_available():
         pytest.skip("torch has no CUDA device")
@@ -450,3 +468,17 @@ def test_torch_cuda_backward_emd_stays_on_the_device(no_host_copy):
     np.testing.assert_allclose(Mt.grad.cpu().numpy(), ref.plan, atol=1e-12)
     np.testing.assert_allclose(wa.grad.cpu().numpy(), ref.f - ref.f.mean(), atol=1e-12)
     np.testing.assert_allclose(wb.grad.cpu().numpy(), ref.g - ref.g.mean(), atol=1e-12)
+
+
+@pytest.mark.gpu
+def test_torch_cuda_backward_sinkhorn_value_stays_on_the_device(no_host_copy):
+    """The implicit gradient of sinkhorn(...).value: its conjugate-gradient solve on the GPU."""
+    dev = _cuda_or_skip()
+    x = torch.tensor(X, dtype=torch.float64, device=dev, requires_grad=True)
+    v = sinkhorn(None, None, PointCloud(x, torch.tensor(Y, device=dev)), eps=0.2, tol=1e-10).value
+    no_host_copy()
+    v.backward()
+    xc = t(X)
+    sinkhorn(None, None, PointCloud(xc, t(Y, False)), eps=0.2, tol=1e-10).value.backward()
+    assert x.grad.device == dev
+    np.testing.assert_allclose(x.grad.cpu().numpy(), xc.grad.numpy(), rtol=1e-6, atol=1e-9)

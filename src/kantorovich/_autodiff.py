@@ -615,17 +615,35 @@ def _dense_cost_grads(x, y, P, p, need_x=True, need_y=True):
     return _blocked_cost_grads(x, y, p, lambda i0, i1, sq: P[i0:i1], need_x, need_y)
 
 
+def _shifted(f, w, eps):
+    """``f + eps log w``, zero weights as -1e300 (finite for fastmath; their plan entries are 0)."""
+    xp = xp_of(f)
+    with np.errstate(divide="ignore"):
+        return xp.maximum(f + eps * xp.log(w), -1e300)
+
+
+def _pc_plan(fa, gb, eps, p):
+    """``(cost, plan)`` of a point cloud by array operations (numpy, or CuPy on the GPU):
+    ``cost(sq)`` the costs |x - y|^p from squared distances, ``plan(i0, i1, C)`` the rows i0:i1
+    of the entropic plan given their costs, with ``fa = f + eps log a``, ``gb = g + eps log b``."""
+    xp = xp_of(fa)
+
+    def cost(sq):
+        return sq if p == 2.0 else xp.sqrt(sq) if p == 1.0 else sq ** (p / 2.0)
+
+    def plan(i0, i1, C):
+        return xp.exp(xp.minimum((fa[i0:i1, None] + gb[None, :] - C) / eps, _EXP_CLIP))
+
+    return cost, plan
+
+
 def _pointcloud_grads_device(x, y, fa, gb, eps, p, need_x, need_y, block=1 << 24):
     """:func:`pointcloud_grads` for CuPy data, on its GPU: the plan's rows recomputed by blocks
     of about 2^24 pairs (array operations; O(block + n + m) memory), nothing copied to the
     host. ``fa = f + eps log a``, ``gb = g + eps log b``."""
-    xp = xp_of(x)
-
-    def plan_rows(i0, i1, sq):
-        cost = sq if p == 2.0 else xp.sqrt(sq) if p == 1.0 else sq ** (p / 2.0)
-        return xp.exp(xp.minimum((fa[i0:i1, None] + gb[None, :] - cost) / eps, _EXP_CLIP))
-
-    return _blocked_cost_grads(x, y, p, plan_rows, need_x, need_y, block)
+    cost, plan = _pc_plan(fa, gb, eps, p)
+    return _blocked_cost_grads(x, y, p, lambda i0, i1, sq: plan(i0, i1, cost(sq)), need_x,
+                               need_y, block)
 
 
 def _pc_kernel():
@@ -652,16 +670,12 @@ def pointcloud_grads(x, y, a, b, f, g, eps, p, *, need_x=True, need_y=True):
     if type(x).__module__.split(".")[0] == "cupy":
         xp = xp_of(x)
         x, y, a, b, f, g = (xp.asarray(_arr64(t)) for t in (x, y, a, b, f, g))
-        with np.errstate(divide="ignore"):
-            fa = xp.maximum(f + eps * xp.log(a), -1e300)
-            gb = xp.maximum(g + eps * xp.log(b), -1e300)
+        fa, gb = _shifted(f, a, eps), _shifted(g, b, eps)
         return _pointcloud_grads_device(x, y, fa, gb, float(eps), float(p), need_x, need_y)
     x = np.ascontiguousarray(_host64(x))
     y = np.ascontiguousarray(_host64(y))
     a, b, f, g = (_host64(t) for t in (a, b, f, g))
-    with np.errstate(divide="ignore"):
-        fa = np.maximum(f + eps * np.log(a), -1e300)  # zero weight: -1e300, finite for fastmath
-        gb = np.maximum(g + eps * np.log(b), -1e300)
+    fa, gb = _shifted(f, a, eps), _shifted(g, b, eps)
     k = _pc_kernel()
     chunks = lambda n: max(1, min(n, 64))  # row chunks: one buffer of m each, split over threads
     gx = gy = None
@@ -685,11 +699,12 @@ def _rows_kernels():
 def _pcg(apply, rhs, diag, tol, max_iter):
     """Jacobi-preconditioned conjugate gradients for a symmetric positive semi-definite system
     with a consistent right-hand side; returns (solution, relative residual, converged) and
-    records the number of steps in ``_pcg.last_iter``."""
-    inv = np.where(diag > 0, 1.0 / np.where(diag > 0, diag, 1.0), 0.0)
-    z = np.zeros_like(rhs)
+    records the number of steps in ``_pcg.last_iter``. numpy, or CuPy on the GPU."""
+    xp = xp_of(rhs)
+    inv = xp.where(diag > 0, 1.0 / xp.where(diag > 0, diag, 1.0), 0.0)
+    z = xp.zeros_like(rhs)
     res = rhs.copy()
-    nrm0 = float(np.linalg.norm(rhs))
+    nrm0 = float(xp.linalg.norm(rhs))
     if nrm0 == 0.0:
         return z, 0.0, True
     s = inv * res
@@ -705,7 +720,7 @@ def _pcg(apply, rhs, diag, tol, max_iter):
         alpha = rs / dAd
         z += alpha * d
         res -= alpha * Ad
-        rel = float(np.linalg.norm(res)) / nrm0
+        rel = float(xp.linalg.norm(res)) / nrm0
         if rel < tol:
             return z, rel, True
         s = inv * res
@@ -737,18 +752,21 @@ def sinkhorn_value_grads(geom, a, b, f, g, eps, need, names=None):
 
     and the point gradients through dC/dx. Solved by Jacobi-preconditioned conjugate
     gradients, two passes over the pairs per iteration (one Sinkhorn iteration's work).
+    CuPy data is solved on its GPU (:func:`_implicit_device` for a point cloud).
     Returns (dict of gradients, relative residual, converged).
     """
     names = names or {k: k for k in ("a", "b", "M", "x", "y")}
-    f, g, a, b = _host64(f), _host64(g), _host64(a), _host64(b)
+    data = geom.x if geom.kind == "pointcloud" else geom.C
+    xp = xp_of(data)
+    f, g, a, b = (xp.asarray(_arr64(t)) for t in (f, g, a, b))
     out = {}
+    if geom.kind == "pointcloud" and xp is not np:
+        return _implicit_device(geom, a, b, f, g, float(eps), need, names)
     if geom.kind == "pointcloud":
         x = np.ascontiguousarray(_host64(geom.x))
         y = np.ascontiguousarray(_host64(geom.y))
         xT, yT = np.ascontiguousarray(x.T), np.ascontiguousarray(y.T)
-        with np.errstate(divide="ignore"):
-            fa = np.maximum(f + eps * np.log(a), -1e300)
-            gb = np.maximum(g + eps * np.log(b), -1e300)
+        fa, gb = _shifted(f, a, eps), _shifted(g, b, eps)
         sums, gradk = _rows_kernels()
         n, m = x.shape[0], y.shape[0]
         p, ie = float(geom.p), 1.0 / float(eps)
@@ -768,7 +786,7 @@ def sinkhorn_value_grads(geom, a, b, f, g, eps, need, names=None):
         matvec = lambda v: rows(v)[1]
         rmatvec = lambda u: cols(u)[1]
     else:
-        C = _host64(geom.C)
+        C = _arr64(geom.C)
         P = _dense_plan(C, a, b, f, g, eps)
         n, m = P.shape
         PC = P * C
@@ -776,13 +794,7 @@ def sinkhorn_value_grads(geom, a, b, f, g, eps, need, names=None):
         matvec = lambda v: P @ v
         rmatvec = lambda u: P.T @ u
 
-    def apply(z):
-        lam, mu = z[:n], z[n:]
-        return np.concatenate([ra * lam + matvec(mu), rmatvec(lam) + rb * mu])
-
-    z, rel, ok = _pcg(apply, np.concatenate([r, s]), np.concatenate([ra, rb]), IMPLICIT_TOL,
-                      IMPLICIT_MAX_ITER)
-    lam, mu = z[:n], z[n:]
+    lam, mu, rel, ok = _implicit_solve(ra, rb, r, s, matvec, rmatvec)
     if names["a"] in need:
         out[names["a"]] = _centred(lam)
     if names["b"] in need:
@@ -798,6 +810,81 @@ def sinkhorn_value_grads(geom, a, b, f, g, eps, need, names=None):
             out[names["y"]] = gy
     elif names["M"] in need:
         out[names["M"]] = P * (1.0 + (lam[:, None] + mu[None, :] - C) / eps)
+    return out, rel, ok
+
+
+def _implicit_solve(ra, rb, r, s, matvec, rmatvec):
+    """The multipliers (lam, mu) of the implicit system, given the plan's row and column sums
+    ``ra``, ``rb``, those of P o C, ``r``, ``s``, and the products with P and P^T; returns
+    (lam, mu, relative residual, converged)."""
+    xp = xp_of(ra)
+    n = ra.shape[0]
+
+    def apply(z):
+        lam, mu = z[:n], z[n:]
+        return xp.concatenate([ra * lam + matvec(mu), rmatvec(lam) + rb * mu])
+
+    z, rel, ok = _pcg(apply, xp.concatenate([r, s]), xp.concatenate([ra, rb]), IMPLICIT_TOL,
+                      IMPLICIT_MAX_ITER)
+    return z[:n], z[n:], rel, ok
+
+
+def _implicit_device(geom, a, b, f, g, eps, need, names, block=1 << 24):
+    """:func:`sinkhorn_value_grads` for a point cloud on the GPU (CuPy; numpy runs the same
+    code): the plan's rows recomputed by blocks of about ``block`` pairs with array operations,
+    for its sums, its products in the conjugate-gradient steps and the point gradients;
+    nothing copied to the host, O(block + n + m) memory."""
+    xp = xp_of(geom.x)
+    x, y = xp.asarray(_arr64(geom.x)), xp.asarray(_arr64(geom.y))
+    p = float(geom.p)
+    fa, gb = _shifted(f, a, eps), _shifted(g, b, eps)
+    n, m = x.shape[0], y.shape[0]
+    step = max(1, block // max(1, m * x.shape[1]))
+    cost, plan = _pc_plan(fa, gb, eps, p)
+
+    def blocks():  # (rows, the plan's rows, their costs)
+        for i0 in range(0, n, step):
+            i1 = min(n, i0 + step)
+            diff = x[i0:i1, None, :] - y[None, :, :]
+            C = cost(xp.einsum("ijk,ijk->ij", diff, diff))
+            yield slice(i0, i1), plan(i0, i1, C), C
+
+    ra, rb, r, s = xp.zeros(n), xp.zeros(m), xp.zeros(n), xp.zeros(m)
+    for rows, P, C in blocks():
+        PC = P * C
+        ra[rows], r[rows] = P.sum(1), PC.sum(1)
+        rb += P.sum(0)
+        s += PC.sum(0)
+
+    def matvec(v):
+        out = xp.zeros(n)
+        for rows, P, _ in blocks():
+            out[rows] = P @ v
+        return out
+
+    def rmatvec(u):
+        out = xp.zeros(m)
+        for rows, P, _ in blocks():
+            out += P.T @ u[rows]
+        return out
+
+    lam, mu, rel, ok = _implicit_solve(ra, rb, r, s, matvec, rmatvec)
+    out = {}
+    if names["a"] in need:
+        out[names["a"]] = _centred(lam)
+    if names["b"] in need:
+        out[names["b"]] = _centred(mu)
+    nx, ny = names["x"] in need, names["y"] in need
+    if nx or ny:
+        def rows_of(i0, i1, sq):
+            C = cost(sq)
+            return plan(i0, i1, C) * (1.0 + (lam[i0:i1, None] + mu[None, :] - C) / eps)
+
+        gx, gy = _blocked_cost_grads(x, y, p, rows_of, nx, ny, block)
+        if nx:
+            out[names["x"]] = gx
+        if ny:
+            out[names["y"]] = gy
     return out, rel, ok
 
 
