@@ -48,9 +48,12 @@ from ._validation import xp_of
 from .exceptions import ConvergenceWarning
 
 __all__ = [
+    "TracedResult",
     "call",
     "differentiable",
     "is_box",
+    "is_tracer",
+    "placeholder",
     "pointcloud_grads",
     "sinkhorn_value_grads",
     "value_of",
