@@ -25,8 +25,9 @@ argument, where a function has one, sets the output dtype instead.
 Gradients: when a torch input requires grad, or an input is an ``autograd`` box or a JAX
 tracer, the call goes through :func:`kantorovich._autodiff.call`, which runs the solver on
 detached views and makes the OT values (``value``, ``objective``) nodes of the caller's graph
-(a ``jax.custom_vjp`` output for JAX), differentiated by the envelope theorem from the returned potentials and plan (implicitly for ``sinkhorn(...).value``;
-docs/gradients.md). Functions without a gradient rule give detached torch results.
+(a ``jax.custom_vjp`` output for JAX), differentiated by the envelope theorem from the
+returned potentials and plan (implicitly for ``sinkhorn(...).value``; docs/gradients.md).
+Functions without a gradient rule give detached torch results.
 
 Calls with only numpy arrays, lists and Python numbers in float64 (or integer) take the direct
 path: the function runs exactly as written, with no conversion at all.
