@@ -142,6 +142,7 @@ def test_jit_values_vmap_and_eager_result(x64):
         None, None, PointCloud(X, Y), **TIGHT).value
     xs = jnp.stack([x, x + 0.5, 2 * x])
     batched = jax.vmap(jax.grad(S))(xs)  # the callbacks run once per element, in sequence
+    np.testing.assert_array_equal(np.asarray(jax.vmap(S)(xs)), [float(S(z)) for z in xs])
     for k in range(3):
         np.testing.assert_array_equal(np.asarray(batched[k]), np.asarray(jax.grad(S)(xs[k])))
     v, g = jax.value_and_grad(S)(x)
