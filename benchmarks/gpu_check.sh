@@ -3,7 +3,7 @@
 # gpu-marked tests if time is left; everything under $OUT as it is produced.
 #
 #   DEADLINE=480 bash benchmarks/gpu_check.sh        # the plan: sinkhorn auction wasserstein_1d
-#                                                    #           estimators tests (this order)
+#                                                    #           estimators grad tests (this order)
 #   bash benchmarks/gpu_check.sh wasserstein_1d tests    # a subset, in this order (a re-run)
 #   DRY_RUN=1 bash benchmarks/gpu_check.sh           # print the plan and the budgets, run nothing
 #
@@ -11,7 +11,8 @@
 # transfers included, at most 10 minutes a call. One call of DEADLINE=480 s (8 min) with
 # timeout_s 540 leaves room for the start and one short re-run (docs/gpu_runbook.md).
 # Parts are ordered by value: the Sinkhorn soft-min (its targets have the thinnest margins), the
-# GPU auction, 1-D/sliced W, the kNN estimators, then every gpu-marked test.
+# GPU auction, 1-D/sliced W, the kNN estimators, the backward pass of a converged Sinkhorn solve
+# against one iteration (bench_grad), then every gpu-marked test (the torch-CUDA backward among them).
 # Each part gets at most its budget (PART_BUDGET below; BENCH_TIMEOUT=s overrides them all) and
 # never more than what is left of DEADLINE, keeping RESERVE s for the tests; the tests get what
 # is left. The CPU tables come from the dev machine; FULL=1 also runs each benchmark's CPU cases.
@@ -38,16 +39,17 @@ RESERVE=${RESERVE:-60}  # seconds kept for the gpu-marked tests when they are in
 left() { echo $(( DEADLINE - (SECONDS - T0) )); }
 # per-part budgets (s), from the GPU review's estimates: sinkhorn ~1-1.5 min, auction ~2-3 min
 # (numba JIT + numba-cuda compile ~30-60 s, POT to 8000 ~16 s, 32000 ~15-40 s), 1-D/sliced and
-# kNN ~0.5 min each
+# kNN ~0.5 min each; grad (two sizes, a few solves each) ~0.5 min
 part_budget() {
   if [ -n "${BENCH_TIMEOUT:-}" ]; then echo "$BENCH_TIMEOUT"; return; fi
   case "$1" in
-    sinkhorn) echo 120 ;; auction) echo 180 ;; wasserstein_1d) echo 60 ;; estimators) echo 60 ;;
+    sinkhorn) echo 105 ;; auction) echo 165 ;; wasserstein_1d) echo 60 ;; estimators) echo 60 ;;
+    grad) echo 30 ;;
     *) echo 120 ;;
   esac
 }
 parts=("$@")
-[ ${#parts[@]} -eq 0 ] && parts=(sinkhorn auction wasserstein_1d estimators tests)
+[ ${#parts[@]} -eq 0 ] && parts=(sinkhorn auction wasserstein_1d estimators grad tests)
 tag=$(IFS=-; echo "${parts[*]}")
 # the tests' reserve only matters while they are still to come (they are last in the plan)
 has_tests=0; [ "${parts[-1]}" = tests ] && has_tests=1
@@ -57,9 +59,9 @@ if [ "${DRY_RUN:-0}" = 1 ]; then
     case "$part" in
       tests) [ "$part" = "${parts[-1]}" ] && w="what is left" || w="<= ${TESTS_TIMEOUT:-180}s"
              echo "  tests: python3 -m pytest -q -m gpu tests ($w)" ;;
-      sinkhorn|auction|wasserstein_1d|estimators)
+      sinkhorn|auction|wasserstein_1d|estimators|grad)
         echo "  $part: python3 benchmarks/bench_$part.py --gpu-only --out $OUT (<= $(part_budget "$part")s)" ;;
-      *) echo "  $part: unknown part (sinkhorn auction wasserstein_1d estimators tests)"; exit 2 ;;
+      *) echo "  $part: unknown part (sinkhorn auction wasserstein_1d estimators grad tests)"; exit 2 ;;
     esac
   done
   exit 0
@@ -92,7 +94,7 @@ for part in "${parts[@]}"; do
   [ "$has_tests" = 1 ] && budget=$(( budget - RESERVE ))
   if [ "$budget" -le 15 ]; then echo "== $part: skipped, deadline reached" | tee -a "$LOG"; status=1; continue; fi
   b=benchmarks/bench_$part.py
-  [ -f "$b" ] || { echo "unknown part: $part (sinkhorn auction wasserstein_1d estimators tests)" | tee -a "$LOG"; status=1; continue; }
+  [ -f "$b" ] || { echo "unknown part: $part (sinkhorn auction wasserstein_1d estimators grad tests)" | tee -a "$LOG"; status=1; continue; }
   pb=$(part_budget "$part")
   t=$(( pb < budget ? pb : budget - 5 ))
   echo "== bench_$part $flag (timeout ${t}s, $(( SECONDS - T0 ))s elapsed)" | tee -a "$LOG"

@@ -1,4 +1,4 @@
-"""Gradients of OT values for torch and numpy-autodiff (``autograd``), by the envelope theorem.
+"""Gradients of OT values for torch, numpy-autodiff (``autograd``) and JAX, by the envelope theorem.
 
 The solvers run on numpy (or CuPy) data and are never traced. What makes a value
 differentiable is a first-order optimality argument: at the optimum, the derivative of an
@@ -11,37 +11,49 @@ the Sinkhorn fixed point, :func:`sinkhorn_value_grads`). See docs/gradients.md f
 formulas and conventions.
 
 Mechanism (:func:`call`, entered from :func:`kantorovich._backend.interop` when a torch input
-requires grad or an input is an ``autograd`` box):
+requires grad, or an input is an ``autograd`` box or a JAX tracer):
 
 1. the differentiable inputs ("leaves") are collected: array arguments (``a``, ``b``, ``M``,
    ``u_values`` ...) and the arrays a geometry was built from (``PointCloud(x, y)`` keeps
    ``x`` and ``y``, ``DenseGeometry(M)`` keeps ``M``);
-2. the solver runs once on detached numpy views (exactly the numbers of a plain call);
-3. each differentiable scalar of the result (``value``, ``objective``) becomes a node of the
-   caller's graph: a :class:`torch.autograd.Function` output, or an ``autograd`` primitive.
-   Its backward pass computes the gradients lazily, only for the leaves that need them, from
-   the saved result, and scales them by the incoming cotangent.
+2. the forward pass, :func:`_forward`, shared by the three libraries: the solver runs once on
+   detached numpy views (exactly the numbers of a plain call), and each differentiable scalar
+   of the result (``value``, ``objective``) gets a :class:`_Node`, whose ``vjp`` -- the
+   backward pass, also shared -- computes the gradients lazily, only for the leaves that need
+   them, from the saved result, and scales them by the incoming cotangent;
+3. the wrapper of the caller's library makes each node's value a node of its graph: a
+   :class:`torch.autograd.Function` output, an ``autograd`` primitive, or an output of a
+   ``jax.custom_vjp`` whose forward and backward passes call the two above on the host
+   (through ``jax.pure_callback`` under ``jit`` and ``vmap``; :func:`_jax_call`).
 
 Functions without a rule here give detached torch results (as before) and refuse ``autograd``
-boxes with a TypeError.
+boxes and JAX tracers with a TypeError.
 """
 
 from __future__ import annotations
 
+import collections
 import copy
+import dataclasses
 import inspect
+import itertools
+import threading
 import warnings
 from collections.abc import Callable
 from typing import Any, ClassVar
 
 import numpy as np
 
+from ._validation import xp_of
 from .exceptions import ConvergenceWarning
 
 __all__ = [
+    "TracedResult",
     "call",
     "differentiable",
     "is_box",
+    "is_tracer",
+    "placeholder",
     "pointcloud_grads",
     "sinkhorn_value_grads",
     "value_of",
@@ -64,25 +76,52 @@ def value_of(v: Any) -> Any:
     return v
 
 
+def is_tracer(v: Any) -> bool:
+    """True for a JAX tracer (inside ``jax.grad``, ``jit``, ``vmap``), without importing JAX."""
+    if not type(v).__module__.startswith("jax"):
+        return False
+    import jax
+
+    return isinstance(v, jax.core.Tracer)
+
+
 def differentiable(v: Any) -> bool:
-    """A torch tensor that requires grad, or an ``autograd`` box."""
-    if is_box(v):
+    """A torch tensor that requires grad, an ``autograd`` box, or a JAX tracer."""
+    if is_box(v) or is_tracer(v):
         return True
     return bool(getattr(v, "requires_grad", False)) and type(v).__module__.split(".")[0] == "torch"
 
 
+def _traced(v: Any) -> bool:
+    """An ``autograd`` box or JAX tracer, or a geometry built from one."""
+    if is_box(v) or is_tracer(v):
+        return True
+    leaves = getattr(v, "_leaves", None)
+    return bool(leaves) and any(is_box(t) or is_tracer(t) for t in leaves.values())
+
+
 def wants_grad(requires_grad: bool, args: tuple, kwargs: dict) -> bool:
     """Whether a call must go through :func:`call`: a torch input requires grad, or an input
-    (or an input geometry's data) is an ``autograd`` box. Cheap: attribute checks only."""
-    if requires_grad:
-        return True
-    for v in (*args, *kwargs.values()):
-        if is_box(v):
-            return True
-        leaves = getattr(v, "_leaves", None)
-        if leaves and any(is_box(t) for t in leaves.values()):
-            return True
-    return False
+    (or an input geometry's data) is an ``autograd`` box or a JAX tracer. Cheap: attribute
+    checks only."""
+    return requires_grad or any(_traced(v) for v in (*args, *kwargs.values()))
+
+
+def placeholder(v: Any) -> np.ndarray:
+    """Zeros of a JAX tracer's shape and dtype: what a geometry built from a tracer holds. Its
+    numbers are the tracer's only once JAX runs the computation; the functions with a gradient
+    rule rebuild the geometry from them then (:func:`call`), no other use is meant."""
+    return np.zeros(v.shape, dtype=np.dtype(v.dtype))
+
+
+def _arr64(v: Any) -> Any:
+    """``v`` in float64 where it is: a CuPy array stays on its GPU (the backward pass of a GPU
+    solve reads the potentials and the plan there), anything else becomes a numpy array."""
+    if v is None:
+        return None
+    if type(v).__module__.split(".")[0] == "cupy":
+        return v.astype(np.float64, copy=False)
+    return np.asarray(v, dtype=np.float64)
 
 
 def _host64(v: Any) -> np.ndarray | None:
@@ -142,8 +181,7 @@ def _torch_scalar():
             def forward(ctx, node, dtype, device, *leaves):
                 ctx.node = node
                 ctx.metas = [(tuple(t.shape), t.dtype, t.device) for t in leaves]
-                return torch.as_tensor(np.array(node.value, dtype=np.float64), dtype=dtype,
-                                       device=device)
+                return torch.as_tensor(np.array(_host64(node.value)), dtype=dtype, device=device)
 
             @staticmethod
             def backward(ctx, gout):
@@ -160,12 +198,19 @@ def _torch_scalar():
                 grads = node.vjp(gbar, need) if need else {}
                 out = [None, None, None]
                 for nm, ok, (shape, dt, dev) in zip(node.names, flags, ctx.metas):
-                    out.append(torch.as_tensor(np.asarray(grads[nm]).reshape(shape), dtype=dt,
-                                               device=dev) if ok else None)
+                    out.append(_torch_grad(torch, grads[nm], shape, dt, dev) if ok else None)
                 return tuple(out)
 
         _TORCH_FN = OTValue
     return _TORCH_FN
+
+
+def _torch_grad(torch, g, shape, dtype, device):
+    """A gradient as a tensor of its input's shape, dtype and device: a CuPy array (the backward
+    pass of a GPU solve) through DLPack, the same device buffer, no host copy."""
+    if type(g).__module__.split(".")[0] == "cupy":
+        return torch.from_dlpack(g).reshape(shape).to(dtype=dtype, device=device)
+    return torch.as_tensor(np.asarray(g).reshape(shape), dtype=dtype, device=device)
 
 
 def _ag_scalar():
@@ -195,10 +240,8 @@ def _ag_scalar():
     return _AG_PRIM
 
 
-def _attach(value: Any, leaves: dict[str, Any], grads: Callable | str, c, *, warn=None):
-    """``value`` as a node of the caller's graph (torch or autograd), depending on ``leaves``."""
-    node = _Node(value, tuple(leaves), grads, warn)
-    objs = tuple(leaves.values())
+def _attach(node: _Node, objs: tuple, c) -> Any:
+    """``node``'s value as a node of the caller's graph (torch or autograd) over ``objs``."""
     if any(is_box(t) for t in objs):
         return _ag_scalar()(node, *objs)
     import torch
@@ -208,62 +251,294 @@ def _attach(value: Any, leaves: dict[str, Any], grads: Callable | str, c, *, war
     return _torch_scalar().apply(node, dtype, device, *objs)
 
 
-# ----------------------------------------------------------------------------- entry point
-def call(fn: Callable, args: tuple, kwargs: dict, c) -> Any:
-    """Run ``fn`` with differentiable outputs (see the module docstring), or return
-    ``NotImplemented`` when ``fn`` has no gradient rule and no ``autograd`` box is involved
-    (the caller then runs the ordinary, detached path)."""
-    from ._backend import to_kernel, wrap_result
+# ----------------------------------------------------------------------------- JAX
+class _Saved:
+    """The gradient nodes of JAX forward passes whose backward pass has not run yet, by token.
 
-    rule = _RULES.get(getattr(fn, "__name__", ""))
-    if rule is None or not getattr(fn, "__module__", "").startswith("kantorovich.ot"):
-        for v in (*args, *kwargs.values()):
-            if is_box(v) or any(is_box(t) for t in (getattr(v, "_leaves", None) or {}).values()):
-                raise TypeError(
-                    f"{getattr(fn, '__name__', 'this function')} has no gradient: it was called "
-                    "with an autograd ArrayBox. Differentiable are sinkhorn (value, objective), "
-                    "sinkhorn_divergence, emd, wasserstein, wasserstein_1d(_plan) and "
-                    "sliced_wasserstein (see docs/gradients.md).")
-        return NotImplemented
-    sig = inspect.signature(fn)
+    A JAX residual must be an array, so the forward pass keeps its nodes here and hands JAX an
+    int32 token. Bounded (a forward pass whose backward never runs, as in ``jax.vjp`` without
+    its pullback, must not keep its plan alive): a backward pass that finds its entry gone --
+    evicted, or taken by an earlier call of the same pullback -- solves again."""
+
+    def __init__(self, size: int = 16):
+        self.size = size
+        self._d: collections.OrderedDict[int, dict] = collections.OrderedDict()
+        self._lock = threading.Lock()
+        self._count = itertools.count(1)
+
+    def put(self, nodes: dict) -> int:
+        with self._lock:
+            tok = next(self._count) % (1 << 31)
+            self._d[tok] = nodes
+            while len(self._d) > self.size:
+                self._d.popitem(last=False)
+            return tok
+
+    def take(self, tok: int) -> dict | None:
+        with self._lock:
+            return self._d.pop(tok, None)
+
+
+_SAVED = _Saved()
+
+
+class TracedResult:
+    """What a function returning a result object gives inside ``jax.jit`` or ``jax.vmap``: its
+    differentiable values (``value``, ``objective``) as traced arrays. The other fields
+    (potentials, plan, diagnostics) are computed on the host while JAX runs the function and
+    are not returned; reading one is an AttributeError saying so."""
+
+    def __init__(self, name: str, values: dict[str, Any]):
+        self.__dict__["_name"] = name
+        self.__dict__.update(values)
+
+    def __getattr__(self, key: str):
+        raise AttributeError(
+            f"`{key}` of {self._name}'s result is not available inside jax.jit or jax.vmap: only "
+            f"{', '.join(k for k in self.__dict__ if k != '_name')} are traced (computed on the "
+            "host by jax.pure_callback); call it outside the transformation for the other fields "
+            "(docs/gradients.md).")
+
+    def __repr__(self) -> str:
+        vals = ", ".join(f"{k}={v!r}" for k, v in self.__dict__.items() if k != "_name")
+        return f"TracedResult({self._name}: {vals})"
+
+
+def _rebuild(geom, vals: dict[str, np.ndarray]):
+    """A geometry built from JAX tracers, rebuilt from their values (its other data kept)."""
+    from ._array_api import to_host
+    from .ot._geometry import DenseGeometry, PointCloud
+
+    if geom.kind == "pointcloud":
+        return PointCloud(vals.get("x", to_host(geom.x)), vals.get("y", to_host(geom.y)),
+                          cost=geom.p, dtype=geom.dtype)
+    return DenseGeometry(vals["M"], dtype=geom.dtype)
+
+
+def _no_second_derivative(primals, tangents):
+    raise NotImplementedError(
+        "second derivatives (jax.hessian, a grad of a grad) of kantorovich's OT values "
+        "are not available: their gradients are computed from the solver's answer, not traced "
+        "(docs/gradients.md).")
+
+
+def _jax_call(fn: Callable, rule: _Rule, sig, args: tuple, kwargs: dict, c,
+              leaves: dict[str, tuple]) -> Any:
+    """:func:`call` for JAX tracers: the OT values as outputs of one ``jax.custom_vjp``.
+
+    Its forward and backward passes run on the host, the same :func:`_forward` and
+    :meth:`_Node.vjp` as torch's and autograd's: called directly when JAX hands concrete
+    arrays (``jax.grad`` outside ``jit``: the result then has all its fields), through
+    ``jax.pure_callback`` when it hands tracers (``jit``; ``vmap`` runs the callback once per
+    batch element, in sequence)."""
+    import jax
+    import jax.numpy as jnp
+    from jax.custom_derivatives import SymbolicZero
+
+    from ._backend import kind_of
+
+    names = tuple(leaves)
+    fields = rule.fields
+    batch = rule.batched({p: _param(sig, args, kwargs, p) for p in rule.params})
+    if batch:
+        raise NotImplementedError(batch)
+    odt = np.dtype(c.dtype) if c.dtype is not None else np.dtype(np.float64)
+    out_specs = tuple(jax.ShapeDtypeStruct((), odt) for _ in fields)
+    tok_spec = jax.ShapeDtypeStruct((), np.int32)
+    eager: dict[str, Any] = {}
+    need: list[str] = []
+
+    def solve(vals, grad_names):  # on the host, JAX's other arrays too (wherever they live)
+        ba = sig.bind(*args, **kwargs)
+        host = lambda w: np.asarray(w) if kind_of(w) == "jax" and not is_tracer(w) else w
+        for pname, v in list(ba.arguments.items()):
+            if pname == "kwargs" and isinstance(v, dict):
+                ba.arguments[pname] = {k: host(w) for k, w in v.items()}
+            else:
+                ba.arguments[pname] = host(v)
+        geoms: dict[str, dict] = {}
+        for nm, v in zip(names, vals):
+            pname, key, _ = leaves[nm]
+            if key is None:
+                _set_param(ba, pname, np.asarray(v))
+            else:
+                geoms.setdefault(pname, {})[key] = np.asarray(v)
+        for pname, d in geoms.items():
+            _set_param(ba, pname, _rebuild(_param(sig, args, kwargs, pname), d))
+        return _forward(fn, rule, sig, ba.args, ba.kwargs, grad_names)
+
+    def values(out):
+        return tuple(np.asarray(out if f is None else getattr(out, f), dtype=odt) for f in fields)
+
+    def primal_host(*vals):
+        out, _ = solve(vals, ())
+        return values(out), out
+
+    def fwd_host(*vals):
+        out, nodes = solve(vals, names)
+        return (*values(out), np.int32(_SAVED.put(nodes))), out
+
+    def bwd_host(tok, *rest):
+        cts, vals = rest[:len(fields)], rest[len(fields):]
+        nodes = _SAVED.take(int(tok))
+        if nodes is None:
+            nodes = solve(vals, names)[1]
+        shapes = dict(zip(names, (np.shape(v) for v in vals)))
+        grads = {nm: np.zeros(shapes[nm]) for nm in need}
+        for f, ct in zip(fields, cts):
+            if float(ct) != 0.0:  # an output the loss does not use: its gradient is not computed
+                for nm, g in nodes[f].vjp(ct, set(need)).items():
+                    grads[nm] += np.reshape(g, shapes[nm])
+        dts = dict(zip(names, (np.dtype(v.dtype) for v in vals)))
+        return tuple(grads[nm].astype(dts[nm]) for nm in need), None
+
+    def run(host, specs, *xs):
+        if any(is_tracer(v) for v in xs):
+            cb = jax.custom_jvp(lambda *v: jax.pure_callback(
+                lambda *w: host(*w)[0], specs, *v, vmap_method="sequential"))
+            cb.defjvp(_no_second_derivative)
+            return cb(*xs)
+        outs, obj = host(*xs)
+        if obj is not None:
+            eager["out"] = obj
+        return tuple(jnp.asarray(o) for o in outs)
+
+    @jax.custom_vjp
+    def ot_value(*xs):
+        return run(primal_host, out_specs, *xs)
+
+    def ot_value_fwd(*xs):
+        need[:] = [nm for nm, x in zip(names, xs) if x.perturbed]
+        vals = tuple(x.value for x in xs)
+        *outs, tok = run(fwd_host, (*out_specs, tok_spec), *vals)
+        return tuple(outs), (tok, vals)
+
+    def ot_value_bwd(res, cts):
+        tok, vals = res
+        cts = tuple(jnp.zeros((), odt) if isinstance(ct, SymbolicZero) else ct for ct in cts)
+        specs = tuple(jax.ShapeDtypeStruct(np.shape(v), v.dtype) for nm, v in zip(names, vals)
+                      if nm in need)
+        it = iter(run(bwd_host, specs, tok, *cts, *vals))
+        return tuple(next(it) if nm in need else None for nm in names)
+
+    ot_value.defvjp(ot_value_fwd, ot_value_bwd, symbolic_zeros=True)
+    outs = ot_value(*(t for _, _, t in leaves.values()))
+    changes = dict(zip(fields, outs))
+    if None in changes:
+        return changes[None]
+    if "out" in eager:
+        from ._backend import wrap_result
+
+        return dataclasses.replace(wrap_result(eager["out"], c), **changes)
+    return TracedResult(fn.__name__, changes)
+
+
+# ----------------------------------------------------------------------------- entry point
+def _has_tracer(v: Any) -> bool:
+    """A JAX tracer, or a geometry built from one."""
+    return is_tracer(v) or any(is_tracer(t) for t in (getattr(v, "_leaves", None) or {}).values())
+
+
+def _param(sig, args: tuple, kwargs: dict, pname: str) -> Any:
+    """The argument of ``pname`` in a call (None when not given; keyword catch-alls searched)."""
     orig = sig.bind(*args, **kwargs).arguments
-    leaves: dict[str, Any] = {}
+    v = orig.get(pname)
+    if v is None and pname in orig.get("kwargs", {}):
+        v = orig["kwargs"][pname]
+    return v
+
+
+def _set_param(ba, pname: str, v: Any) -> None:
+    if pname in ba.arguments:
+        ba.arguments[pname] = v
+    else:
+        ba.arguments["kwargs"][pname] = v
+
+
+def _leaves(fn: Callable, rule: _Rule, sig, args: tuple, kwargs: dict) -> dict[str, tuple[str, str | None, Any]]:
+    """The differentiable inputs of a call, by leaf name ("a", "x", "M" ...): (parameter, key in
+    the geometry given there or None, the input). A JAX tracer elsewhere is a TypeError."""
+    leaves: dict[str, tuple[str, str | None, Any]] = {}
     for pname in rule.params:
-        v = orig.get(pname)
-        if v is None and pname in orig.get("kwargs", {}):
-            v = orig["kwargs"][pname]
+        v = _param(sig, args, kwargs, pname)
         geo = getattr(v, "_leaves", None)
         if geo is not None and not isinstance(v, (np.ndarray,)) and hasattr(v, "kind"):
             for k, t in geo.items():
                 if differentiable(t):
-                    leaves[k if v.kind == "pointcloud" else rule.alias.get(pname, pname)] = t
+                    leaves[k if v.kind == "pointcloud" else rule.alias.get(pname, pname)] = (pname, k, t)
         elif differentiable(v):
-            leaves[rule.alias.get(pname, pname)] = v
+            leaves[rule.alias.get(pname, pname)] = (pname, None, v)
+    for pname, v in sig.bind(*args, **kwargs).arguments.items():
+        for k, w in (v.items() if pname == "kwargs" and isinstance(v, dict) else ((pname, v),)):
+            if k not in rule.params and _has_tracer(w):
+                raise TypeError(
+                    f"`{k}` is a JAX tracer (inside jax.grad, jit or vmap), but {fn.__name__} is "
+                    f"differentiable in {', '.join(f'`{p}`' for p in rule.params)} only; pass "
+                    f"`{k}` as a concrete value (docs/gradients.md).")
+    return leaves
+
+
+def _forward(fn: Callable, rule: _Rule, sig, args: tuple, kwargs: dict,
+             names: tuple[str, ...]) -> tuple[Any, dict[str | None, _Node]]:
+    """The forward pass shared by the torch, autograd and JAX wrappers: ``fn`` once on plain
+    data (autograd boxes unwrapped, the caller's arrays as numpy / CuPy views), and the
+    gradient node of each differentiable output for the leaves ``names`` (none when empty).
+    Returns (the result as ``fn`` returns it, {field: node}); field None is a bare value."""
+    from ._backend import to_kernel
+
     kargs = tuple(to_kernel(value_of(a)) for a in args)
     kkw = {k: to_kernel(value_of(v)) for k, v in kwargs.items()}
     ba = sig.bind(*kargs, **kkw)
     ba.apply_defaults()
     state = rule.prepare(ba.arguments)
     res = fn(*ba.args, **ba.kwargs)
-    out = wrap_result(rule.finish(res, state), c)
+    out = rule.finish(res, state)
+    if not names:
+        return out, {}
+    fields, warn = rule.grads(res, ba.arguments, state, set(names))
+    return out, {f: _Node(res if f is None else getattr(res, f), names, g, warn)
+                 for f, g in fields.items()}
+
+
+def call(fn: Callable, args: tuple, kwargs: dict, c) -> Any:
+    """Run ``fn`` with differentiable outputs (see the module docstring), or return
+    ``NotImplemented`` when ``fn`` has no gradient rule and no ``autograd`` box or JAX tracer
+    is involved (the caller then runs the ordinary, detached path)."""
+    from ._backend import wrap_result
+
+    rule = _RULES.get(getattr(fn, "__name__", ""))
+    if rule is None or not getattr(fn, "__module__", "").startswith("kantorovich.ot"):
+        for v in (*args, *kwargs.values()):
+            if _traced(v):
+                raise TypeError(
+                    f"{getattr(fn, '__name__', 'this function')} has no gradient: it was called "
+                    f"with {'a JAX tracer' if _has_tracer(v) else 'an autograd ArrayBox'}. "
+                    "Differentiable are sinkhorn (value, objective), "
+                    "sinkhorn_divergence, emd, wasserstein, wasserstein_1d(_plan) and "
+                    "sliced_wasserstein (see docs/gradients.md).")
+        return NotImplemented
+    sig = inspect.signature(fn)
+    leaves = _leaves(fn, rule, sig, args, kwargs)
+    if any(is_tracer(t) for _, _, t in leaves.values()):
+        return _jax_call(fn, rule, sig, args, kwargs, c, leaves)
+    out, nodes = _forward(fn, rule, sig, args, kwargs, tuple(leaves))
+    out = wrap_result(out, c)
     if not leaves:
         return out
-    fields, warn = rule.grads(res, ba.arguments, state, set(leaves))
-    import dataclasses
-
-    if None in fields:  # the function returns the bare value
-        return _attach(res, leaves, fields[None], c, warn=warn)
-    changes = {}
-    for name, grads in fields.items():
-        changes[name] = _attach(getattr(res, name), leaves, grads, c, warn=warn)
+    objs = tuple(t for _, _, t in leaves.values())
+    changes = {f: _attach(node, objs, c) for f, node in nodes.items()}
+    if None in changes:  # the function returns the bare value
+        return changes[None]
     return dataclasses.replace(out, **changes)
 
 
 class _Rule:
-    """What one function needs: its differentiable parameters, a pre-call hook, and the
-    gradient functions of its outputs."""
+    """What one function needs: its differentiable parameters, its differentiable outputs
+    (``fields``: result attributes, or None for a function returning the bare value), a
+    pre-call hook, and the gradient functions of its outputs."""
 
     params: tuple[str, ...] = ()
+    fields: tuple[str | None, ...] = ("value",)
     alias: ClassVar[dict[str, str]] = {}
 
     def prepare(self, args: dict) -> Any:
@@ -272,17 +547,24 @@ class _Rule:
     def finish(self, res, state):
         return res
 
+    def batched(self, args: dict) -> str | None:
+        """Why the outputs are not scalars (no gradient), or None."""
+        return None
+
     def grads(self, res, args: dict, state, leaves: set[str]):
         raise NotImplementedError
 
 
 # ----------------------------------------------------------------------------- shared maths
-def _weights(w: Any, size: int, name: str) -> np.ndarray:
+def _weights(w: Any, size: int, name: str, like: Any = None) -> Any:
+    """The weights ``w`` (uniform for None, on the device of ``like``) in float64, validated."""
+    from ._array_api import like as on_device_of
     from ._validation import check_weights
 
     if w is None:
-        return np.full(size, 1.0 / size)
-    return check_weights(_host64(w), name, n=size)
+        u = np.full(size, 1.0 / size)
+        return u if like is None else on_device_of(u, like)
+    return check_weights(_arr64(w), name, n=size)
 
 
 def _centred(f: np.ndarray) -> np.ndarray:
@@ -295,36 +577,76 @@ def _centred(f: np.ndarray) -> np.ndarray:
 def _normalised(f: np.ndarray, w: np.ndarray) -> np.ndarray:
     """The exact derivative of V(w / sum w) given dV/d(w/sum w) = f: (f - <w/sum w, f>) / sum w."""
     s = float(w.sum())
-    return (f - float(np.dot(w / s, f))) / s
+    return (f - float(xp_of(w).dot(w / s, f))) / s
 
 
 def _cost_coef(sq: np.ndarray, p: float) -> np.ndarray:
     """d|t|^p/dt = coef * t with coef = p |t|^(p-2) (0 where t = 0 and p < 2: a subgradient)."""
+    xp = xp_of(sq)
     if p == 2.0:
-        return np.full_like(sq, 2.0)
+        return xp.full_like(sq, 2.0)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         out = p * sq ** (p / 2.0 - 1.0)
-    return np.where(sq > 0, out, 0.0)
+    return xp.where(sq > 0, out, 0.0)
 
 
-def _dense_cost_grads(x, y, P, p, need_x=True, need_y=True):
+def _blocked_cost_grads(x, y, p, plan_rows, need_x=True, need_y=True, block=1 << 20):
     """sum_j P_ij d c(x_i, y_j)/dx_i and sum_i P_ij d c(x_i, y_j)/dy_j for c = |x - y|^p, by
-    row blocks (the plan P is a dense (n, m) array here)."""
-    n, m = P.shape
-    d = x.shape[1]
-    gx = np.zeros((n, d)) if need_x else None
-    gy = np.zeros((m, d)) if need_y else None
-    step = max(1, (1 << 20) // max(1, m * d))
+    blocks of rows of about ``block`` pairs (numpy, or CuPy on the GPU), with
+    ``plan_rows(i0, i1, sq)`` the rows i0:i1 of the plan P (``sq``: their squared distances)."""
+    xp = xp_of(x)
+    n, d = x.shape
+    m = y.shape[0]
+    gx = xp.zeros((n, d)) if need_x else None
+    gy = xp.zeros((m, d)) if need_y else None
+    step = max(1, block // max(1, m * d))
     for i0 in range(0, n, step):
         i1 = min(n, i0 + step)
         diff = x[i0:i1, None, :] - y[None, :, :]
-        W = P[i0:i1] * _cost_coef(np.einsum("ijk,ijk->ij", diff, diff), p)
-        t = np.einsum("ij,ijk->ik", W, diff) if need_x else None
+        sq = xp.einsum("ijk,ijk->ij", diff, diff)
+        W = plan_rows(i0, i1, sq) * _cost_coef(sq, p)
+        t = xp.einsum("ij,ijk->ik", W, diff) if need_x else None
         if need_x:
             gx[i0:i1] = t
         if need_y:
-            gy -= np.einsum("ij,ijk->jk", W, diff)
+            gy -= xp.einsum("ij,ijk->jk", W, diff)
     return gx, gy
+
+
+def _dense_cost_grads(x, y, P, p, need_x=True, need_y=True):
+    """:func:`_blocked_cost_grads` for a plan P given as a dense (n, m) array."""
+    return _blocked_cost_grads(x, y, p, lambda i0, i1, sq: P[i0:i1], need_x, need_y)
+
+
+def _shifted(f, w, eps):
+    """``f + eps log w``, zero weights as -1e300 (finite for fastmath; their plan entries are 0)."""
+    xp = xp_of(f)
+    with np.errstate(divide="ignore"):
+        return xp.maximum(f + eps * xp.log(w), -1e300)
+
+
+def _pc_plan(fa, gb, eps, p):
+    """``(cost, plan)`` of a point cloud by array operations (numpy, or CuPy on the GPU):
+    ``cost(sq)`` the costs |x - y|^p from squared distances, ``plan(i0, i1, C)`` the rows i0:i1
+    of the entropic plan given their costs, with ``fa = f + eps log a``, ``gb = g + eps log b``."""
+    xp = xp_of(fa)
+
+    def cost(sq):
+        return sq if p == 2.0 else xp.sqrt(sq) if p == 1.0 else sq ** (p / 2.0)
+
+    def plan(i0, i1, C):
+        return xp.exp(xp.minimum((fa[i0:i1, None] + gb[None, :] - C) / eps, _EXP_CLIP))
+
+    return cost, plan
+
+
+def _pointcloud_grads_device(x, y, fa, gb, eps, p, need_x, need_y, block=1 << 24):
+    """:func:`pointcloud_grads` for CuPy data, on its GPU: the plan's rows recomputed by blocks
+    of about 2^24 pairs (array operations; O(block + n + m) memory), nothing copied to the
+    host. ``fa = f + eps log a``, ``gb = g + eps log b``."""
+    cost, plan = _pc_plan(fa, gb, eps, p)
+    return _blocked_cost_grads(x, y, p, lambda i0, i1, sq: plan(i0, i1, cost(sq)), need_x,
+                               need_y, block)
 
 
 def _pc_kernel():
@@ -345,14 +667,18 @@ def pointcloud_grads(x, y, a, b, f, g, eps, p, *, need_x=True, need_y=True):
 
     (for p = 2: ``2 (a_i x_i - sum_j P_ij y_j)`` when the rows of P sum to a). One pass over
     the n x m pairs per side, recomputing C_ij and P_ij on the fly (numba, rows in
-    parallel); nothing n x m is stored. Returns ``(gx, gy)`` (None where not needed).
+    parallel); nothing n x m is stored. Returns ``(gx, gy)`` (None where not needed). CuPy
+    data stays on its GPU (:func:`_pointcloud_grads_device`): the gradients come back there.
     """
+    if type(x).__module__.split(".")[0] == "cupy":
+        xp = xp_of(x)
+        x, y, a, b, f, g = (xp.asarray(_arr64(t)) for t in (x, y, a, b, f, g))
+        fa, gb = _shifted(f, a, eps), _shifted(g, b, eps)
+        return _pointcloud_grads_device(x, y, fa, gb, float(eps), float(p), need_x, need_y)
     x = np.ascontiguousarray(_host64(x))
     y = np.ascontiguousarray(_host64(y))
     a, b, f, g = (_host64(t) for t in (a, b, f, g))
-    with np.errstate(divide="ignore"):
-        fa = np.maximum(f + eps * np.log(a), -1e300)  # zero weight: -1e300, finite for fastmath
-        gb = np.maximum(g + eps * np.log(b), -1e300)
+    fa, gb = _shifted(f, a, eps), _shifted(g, b, eps)
     k = _pc_kernel()
     chunks = lambda n: max(1, min(n, 64))  # row chunks: one buffer of m each, split over threads
     gx = gy = None
@@ -376,11 +702,12 @@ def _rows_kernels():
 def _pcg(apply, rhs, diag, tol, max_iter):
     """Jacobi-preconditioned conjugate gradients for a symmetric positive semi-definite system
     with a consistent right-hand side; returns (solution, relative residual, converged) and
-    records the number of steps in ``_pcg.last_iter``."""
-    inv = np.where(diag > 0, 1.0 / np.where(diag > 0, diag, 1.0), 0.0)
-    z = np.zeros_like(rhs)
+    records the number of steps in ``_pcg.last_iter``. numpy, or CuPy on the GPU."""
+    xp = xp_of(rhs)
+    inv = xp.where(diag > 0, 1.0 / xp.where(diag > 0, diag, 1.0), 0.0)
+    z = xp.zeros_like(rhs)
     res = rhs.copy()
-    nrm0 = float(np.linalg.norm(rhs))
+    nrm0 = float(xp.linalg.norm(rhs))
     if nrm0 == 0.0:
         return z, 0.0, True
     s = inv * res
@@ -396,7 +723,7 @@ def _pcg(apply, rhs, diag, tol, max_iter):
         alpha = rs / dAd
         z += alpha * d
         res -= alpha * Ad
-        rel = float(np.linalg.norm(res)) / nrm0
+        rel = float(xp.linalg.norm(res)) / nrm0
         if rel < tol:
             return z, rel, True
         s = inv * res
@@ -428,18 +755,21 @@ def sinkhorn_value_grads(geom, a, b, f, g, eps, need, names=None):
 
     and the point gradients through dC/dx. Solved by Jacobi-preconditioned conjugate
     gradients, two passes over the pairs per iteration (one Sinkhorn iteration's work).
+    CuPy data is solved on its GPU (:func:`_implicit_device` for a point cloud).
     Returns (dict of gradients, relative residual, converged).
     """
     names = names or {k: k for k in ("a", "b", "M", "x", "y")}
-    f, g = _host64(f), _host64(g)
+    data = geom.x if geom.kind == "pointcloud" else geom.C
+    xp = xp_of(data)
+    f, g, a, b = (xp.asarray(_arr64(t)) for t in (f, g, a, b))
     out = {}
+    if geom.kind == "pointcloud" and xp is not np:
+        return _implicit_device(geom, a, b, f, g, float(eps), need, names)
     if geom.kind == "pointcloud":
         x = np.ascontiguousarray(_host64(geom.x))
         y = np.ascontiguousarray(_host64(geom.y))
         xT, yT = np.ascontiguousarray(x.T), np.ascontiguousarray(y.T)
-        with np.errstate(divide="ignore"):
-            fa = np.maximum(f + eps * np.log(a), -1e300)
-            gb = np.maximum(g + eps * np.log(b), -1e300)
+        fa, gb = _shifted(f, a, eps), _shifted(g, b, eps)
         sums, gradk = _rows_kernels()
         n, m = x.shape[0], y.shape[0]
         p, ie = float(geom.p), 1.0 / float(eps)
@@ -459,7 +789,7 @@ def sinkhorn_value_grads(geom, a, b, f, g, eps, need, names=None):
         matvec = lambda v: rows(v)[1]
         rmatvec = lambda u: cols(u)[1]
     else:
-        C = _host64(geom.C)
+        C = _arr64(geom.C)
         P = _dense_plan(C, a, b, f, g, eps)
         n, m = P.shape
         PC = P * C
@@ -467,13 +797,7 @@ def sinkhorn_value_grads(geom, a, b, f, g, eps, need, names=None):
         matvec = lambda v: P @ v
         rmatvec = lambda u: P.T @ u
 
-    def apply(z):
-        lam, mu = z[:n], z[n:]
-        return np.concatenate([ra * lam + matvec(mu), rmatvec(lam) + rb * mu])
-
-    z, rel, ok = _pcg(apply, np.concatenate([r, s]), np.concatenate([ra, rb]), IMPLICIT_TOL,
-                      IMPLICIT_MAX_ITER)
-    lam, mu = z[:n], z[n:]
+    lam, mu, rel, ok = _implicit_solve(ra, rb, r, s, matvec, rmatvec)
     if names["a"] in need:
         out[names["a"]] = _centred(lam)
     if names["b"] in need:
@@ -489,6 +813,81 @@ def sinkhorn_value_grads(geom, a, b, f, g, eps, need, names=None):
             out[names["y"]] = gy
     elif names["M"] in need:
         out[names["M"]] = P * (1.0 + (lam[:, None] + mu[None, :] - C) / eps)
+    return out, rel, ok
+
+
+def _implicit_solve(ra, rb, r, s, matvec, rmatvec):
+    """The multipliers (lam, mu) of the implicit system, given the plan's row and column sums
+    ``ra``, ``rb``, those of P o C, ``r``, ``s``, and the products with P and P^T; returns
+    (lam, mu, relative residual, converged)."""
+    xp = xp_of(ra)
+    n = ra.shape[0]
+
+    def apply(z):
+        lam, mu = z[:n], z[n:]
+        return xp.concatenate([ra * lam + matvec(mu), rmatvec(lam) + rb * mu])
+
+    z, rel, ok = _pcg(apply, xp.concatenate([r, s]), xp.concatenate([ra, rb]), IMPLICIT_TOL,
+                      IMPLICIT_MAX_ITER)
+    return z[:n], z[n:], rel, ok
+
+
+def _implicit_device(geom, a, b, f, g, eps, need, names, block=1 << 24):
+    """:func:`sinkhorn_value_grads` for a point cloud on the GPU (CuPy; numpy runs the same
+    code): the plan's rows recomputed by blocks of about ``block`` pairs with array operations,
+    for its sums, its products in the conjugate-gradient steps and the point gradients;
+    nothing copied to the host, O(block + n + m) memory."""
+    xp = xp_of(geom.x)
+    x, y = xp.asarray(_arr64(geom.x)), xp.asarray(_arr64(geom.y))
+    p = float(geom.p)
+    fa, gb = _shifted(f, a, eps), _shifted(g, b, eps)
+    n, m = x.shape[0], y.shape[0]
+    step = max(1, block // max(1, m * x.shape[1]))
+    cost, plan = _pc_plan(fa, gb, eps, p)
+
+    def blocks():  # (rows, the plan's rows, their costs)
+        for i0 in range(0, n, step):
+            i1 = min(n, i0 + step)
+            diff = x[i0:i1, None, :] - y[None, :, :]
+            C = cost(xp.einsum("ijk,ijk->ij", diff, diff))
+            yield slice(i0, i1), plan(i0, i1, C), C
+
+    ra, rb, r, s = xp.zeros(n), xp.zeros(m), xp.zeros(n), xp.zeros(m)
+    for rows, P, C in blocks():
+        PC = P * C
+        ra[rows], r[rows] = P.sum(1), PC.sum(1)
+        rb += P.sum(0)
+        s += PC.sum(0)
+
+    def matvec(v):
+        out = xp.zeros(n)
+        for rows, P, _ in blocks():
+            out[rows] = P @ v
+        return out
+
+    def rmatvec(u):
+        out = xp.zeros(m)
+        for rows, P, _ in blocks():
+            out += P.T @ u[rows]
+        return out
+
+    lam, mu, rel, ok = _implicit_solve(ra, rb, r, s, matvec, rmatvec)
+    out = {}
+    if names["a"] in need:
+        out[names["a"]] = _centred(lam)
+    if names["b"] in need:
+        out[names["b"]] = _centred(mu)
+    nx, ny = names["x"] in need, names["y"] in need
+    if nx or ny:
+        def rows_of(i0, i1, sq):
+            C = cost(sq)
+            return plan(i0, i1, C) * (1.0 + (lam[i0:i1, None] + mu[None, :] - C) / eps)
+
+        gx, gy = _blocked_cost_grads(x, y, p, rows_of, nx, ny, block)
+        if nx:
+            out[names["x"]] = gx
+        if ny:
+            out[names["y"]] = gy
     return out, rel, ok
 
 
@@ -516,22 +915,26 @@ def _sinkhorn_parts(a, b, geom_arg):
 
     geom = geom_arg if isinstance(geom_arg, PointCloud) else as_geometry(geom_arg)
     n, m = geom.shape
-    aw = _weights(a, n, "a")
-    bw = _weights(b, m, "b")
+    ref = geom.x if geom.kind == "pointcloud" else geom.C
+    aw = _weights(a, n, "a", ref)
+    bw = _weights(b, m, "b", ref)
     bw = bw * (aw.sum() / bw.sum())
     return geom, aw, bw
 
 
 def _dense_plan(C, a, b, f, g, eps):
-    e = np.minimum((_host64(f)[:, None] + _host64(g)[None, :] - _host64(C)) / eps, _EXP_CLIP)
-    return a[:, None] * b[None, :] * np.exp(e)
+    """The entropic plan of a dense cost, where C is (numpy, or CuPy on its GPU)."""
+    xp = xp_of(C)
+    a, b, f, g = (xp.asarray(_arr64(t)) for t in (a, b, f, g))
+    e = xp.minimum((f[:, None] + g[None, :] - _arr64(C)) / eps, _EXP_CLIP)
+    return a[:, None] * b[None, :] * xp.exp(e)
 
 
 def _ot_eps_grads(geom, a, b, r, leaves, names):
     """Unit gradients of one OT_eps (a SinkhornResult r) for the leaves in ``leaves``;
     ``names`` maps the roles ("a", "b", "M", "x", "y") to leaf names."""
     out = {}
-    f, g = _host64(r.f), _host64(r.g)
+    f, g = _arr64(r.f), _arr64(r.g)
     if names.get("a") in leaves:
         out[names["a"]] = _centred(f)
     if names.get("b") in leaves:
@@ -551,6 +954,7 @@ def _ot_eps_grads(geom, a, b, r, leaves, names):
 
 class _Sinkhorn(_Rule):
     params = ("a", "b", "M_or_geometry")
+    fields = ("objective", "value")
     alias: ClassVar[dict[str, str]] = {"M_or_geometry": "M"}
 
     def grads(self, res, args, state, leaves):
@@ -580,7 +984,7 @@ class _SinkhornDivergence(_Rule):
 
         def value(need):  # lazily: the geometries are rebuilt only when a gradient is asked
             geom, aw, bw = _sinkhorn_parts(args["a"], args["b"], args["M_or_geometry"])
-            ba = _weights(args["b"], geom.shape[1], "b")
+            ba = _weights(args["b"], geom.shape[1], "b", bw)
             if isinstance(geom, PointCloud):
                 g_aa = PointCloud(geom.x, geom.x, cost=geom.p)
                 g_bb = PointCloud(geom.y, geom.y, cost=geom.p)
@@ -622,8 +1026,6 @@ class _EMD(_Rule):
         return keep
 
     def finish(self, res, keep):
-        import dataclasses
-
         return res if keep else dataclasses.replace(res, plan=None)
 
     def grads(self, res, args, state, leaves):
@@ -632,12 +1034,12 @@ class _EMD(_Rule):
 
         def value(need):
             out = {}
-            f, g = _host64(res.f), _host64(res.g)
+            f, g = _arr64(res.f), _arr64(res.g)
             for k, pot, w, size in (("a", f, args["a"], n), ("b", g, args["b"], m)):
                 if k in need:
-                    out[k] = _normalised(pot, _weights(w, size, k)) if normalize else _centred(pot)
+                    out[k] = _normalised(pot, _weights(w, size, k, pot)) if normalize else _centred(pot)
             if "M" in need:
-                out["M"] = _host64(res.plan)
+                out["M"] = _arr64(res.plan)
             return out
 
         warn = None
@@ -696,10 +1098,15 @@ _BATCH = ("gradients of wasserstein_1d are implemented for one pair of 1-D distr
 class _Wasserstein1D(_Rule):
     params = ("u_values", "v_values", "u_weights", "v_weights")
     field = None
+    fields = (None,)
+
+    def batched(self, args):
+        return _BATCH if any(np.ndim(args[k]) != 1 for k in self.params
+                             if args[k] is not None) else None
 
     def grads(self, res, args, state, leaves):
         u, v, uw, vw = (args[k] for k in self.params)
-        if any(np.ndim(t) != 1 for t in (u, v, uw, vw) if t is not None):
+        if self.batched(args):
             return {self.field: _BATCH}, None
         p = float(args["p"])
         r = res if self.field == "value" else None
@@ -715,11 +1122,13 @@ class _Wasserstein1D(_Rule):
 
 class _Wasserstein1DPlan(_Wasserstein1D):
     field = "value"
+    fields = ("value",)
 
 
 # ----------------------------------------------------------------------------- sliced
 class _Sliced(_Rule):
     params = ("x", "y", "a", "b")
+    fields = (None,)
 
     def prepare(self, args):
         from ._validation import check_rng
@@ -756,6 +1165,7 @@ class _Sliced(_Rule):
 # ----------------------------------------------------------------------------- wasserstein
 class _Wasserstein(_Rule):
     params = ("x", "y", "a", "b")
+    fields = (None,)
 
     def grads(self, res, args, state, leaves):
         from ._validation import check_sample_pair

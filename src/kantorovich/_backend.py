@@ -22,11 +22,12 @@ Float32 in gives float32 out; the kernels may accumulate wider (float64 sums ove
 data) where that is what makes the value right, and cast on the way out. A ``dtype=``
 argument, where a function has one, sets the output dtype instead.
 
-Gradients: when a torch input requires grad, or an input is an ``autograd`` box, the call goes
-through :func:`kantorovich._autodiff.call`, which runs the solver on detached views and makes
-the OT values (``value``, ``objective``) nodes of the caller's graph, differentiated by the
-envelope theorem from the returned potentials and plan (implicitly for ``sinkhorn(...).value``;
-docs/gradients.md). Functions without a gradient rule give detached torch results.
+Gradients: when a torch input requires grad, or an input is an ``autograd`` box or a JAX
+tracer, the call goes through :func:`kantorovich._autodiff.call`, which runs the solver on
+detached views and makes the OT values (``value``, ``objective``) nodes of the caller's graph
+(a ``jax.custom_vjp`` output for JAX), differentiated by the envelope theorem from the
+returned potentials and plan (implicitly for ``sinkhorn(...).value``; docs/gradients.md).
+Functions without a gradient rule give detached torch results.
 
 Calls with only numpy arrays, lists and Python numbers in float64 (or integer) take the direct
 path: the function runs exactly as written, with no conversion at all.
@@ -73,6 +74,10 @@ def kind_of(x: Any) -> str | None:
     return None
 
 
+#: the device key of a JAX tracer: its device is not known while JAX traces
+_TRACED = "jax tracer"
+
+
 def _device_key(x: Any, kind: str) -> str:
     """A comparable description of where ``x`` lives (``"cpu"``, ``"cuda:0"``, ...)."""
     if kind == "numpy":
@@ -83,6 +88,8 @@ def _device_key(x: Any, kind: str) -> str:
         d = x.device
         return "cpu" if d.type == "cpu" else f"{d.type}:{0 if d.index is None else d.index}"
     if kind == "jax":
+        if _autodiff.is_tracer(x):
+            return _TRACED
         try:
             (dev,) = tuple(x.devices())
         except Exception:  # a tracer or a sharded array: no single device
@@ -134,12 +141,14 @@ def _float_dtype_name(x: Any, kind: str) -> str | None:
     return name if name.startswith("float") or name == "bfloat16" else None
 
 
-def caller(*args: Any, names: tuple[str, ...] | None = None) -> Caller:
+def caller(*args: Any, names: tuple[str, ...] | None = None, tracers: bool = False) -> Caller:
     """The namespace, device and floating dtype shared by the array arguments ``args``.
 
     Python numbers, lists, tuples and None are neutral. Geometry objects (anything with a
     ``_caller`` attribute, as ``PointCloud`` built from torch tensors) contribute theirs.
-    Raises TypeError naming both sides when namespaces or devices differ.
+    Raises TypeError naming both sides when namespaces or devices differ. A JAX tracer is a
+    TypeError naming it unless ``tracers=True`` (the public functions, whose gradient rules
+    take them, :mod:`kantorovich._autodiff`); it matches a JAX array on any device.
     """
     found: list[tuple[str, Caller, str]] = []
     for i, a in enumerate(args):
@@ -152,11 +161,12 @@ def caller(*args: Any, names: tuple[str, ...] | None = None) -> Caller:
         kind = kind_of(a)
         if kind is None:
             continue
-        if kind == "jax" and type(a).__name__.endswith("Tracer"):
+        if kind == "jax" and _autodiff.is_tracer(a) and not tracers:
             raise TypeError(
-                f"`{name}` is a JAX tracer (inside jax.grad, jit or vmap): the solvers need "
-                "concrete arrays and cannot be traced by JAX; call them outside the "
-                "transformation, or take gradients with torch or autograd (docs/gradients.md).")
+                f"`{name}` is a JAX tracer (inside jax.grad, jit or vmap): this function needs "
+                "concrete arrays and cannot be traced by JAX; call it outside the "
+                "transformation (the OT values of kantorovich.ot take JAX gradients: "
+                "docs/gradients.md).")
         found.append((name, _single(a, kind), kind))
     if not found:
         return NUMPY
@@ -167,7 +177,7 @@ def caller(*args: Any, names: tuple[str, ...] | None = None) -> Caller:
                 f"`{first_name}` is a {first.kind} array but `{name}` is a {c.kind} array; "
                 f"pass arrays of one library (convert one of them first)."
             )
-        if c.device_key != first.device_key:
+        if c.device_key != first.device_key and _TRACED not in (c.device_key, first.device_key):
             raise TypeError(
                 f"`{first_name}` is on {first.device_key} but `{name}` is on {c.device_key}; "
                 f"move them to one device first."
@@ -369,7 +379,7 @@ def interop(fn: Callable) -> Callable:
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         names = tuple(params[i] if i < len(params) else f"argument {i}" for i in range(len(args)))
-        c = caller(*args, *kwargs.values(), names=names + tuple(kwargs))
+        c = caller(*args, *kwargs.values(), names=names + tuple(kwargs), tracers=True)
         if _autodiff.wants_grad(c.requires_grad, args, kwargs):
             out = _autodiff.call(fn, args, kwargs, c)
             if out is not NotImplemented:

@@ -115,8 +115,9 @@ def test_wass1d_launch_fills_the_gpu():
 
 def test_gpu_check_plan_fits_one_device_call():
     """benchmarks/gpu_check.sh's default plan: one call, parts ordered by value (Sinkhorn,
-    auction, 1-D/sliced, kNN, then the gpu-marked tests), the parts' budgets plus the tests'
-    reserve within DEADLINE (480 s: one 8-minute call of a 15-minute session budget)."""
+    auction, 1-D/sliced, kNN, the backward pass, then the gpu-marked tests), the parts' budgets
+    plus the tests' reserve within DEADLINE (480 s: one 8-minute call of a 15-minute session
+    budget)."""
     import pathlib
     import subprocess
 
@@ -125,12 +126,13 @@ def test_gpu_check_plan_fits_one_device_call():
                        env={"PATH": "/usr/bin:/bin", "DRY_RUN": "1"}, timeout=60, check=False)
     assert r.returncode == 0, r.stderr
     lines = [ln.strip() for ln in r.stdout.splitlines()[1:]]
-    assert [ln.split(":")[0] for ln in lines] == ["sinkhorn", "auction", "wasserstein_1d", "estimators", "tests"]
+    parts = ["sinkhorn", "auction", "wasserstein_1d", "estimators", "grad"]
+    assert [ln.split(":")[0] for ln in lines] == [*parts, "tests"]
     m = re.search(r"DEADLINE=(\d+)s, reserve (\d+)s", r.stdout)
     deadline, reserve = int(m.group(1)), int(m.group(2))
     budgets = [int(b) for b in re.findall(r"<= (\d+)s\)", r.stdout)]
-    assert deadline == 480 and len(budgets) == 4 and sum(budgets) + reserve <= deadline
-    for part in ("sinkhorn", "auction", "wasserstein_1d", "estimators"):
+    assert deadline == 480 and len(budgets) == len(parts) and sum(budgets) + reserve <= deadline
+    for part in parts:
         assert (root / "benchmarks" / f"bench_{part}.py").exists()
     r = subprocess.run(["bash", "benchmarks/gpu_check.sh", "tests", "nonsense"], cwd=root, capture_output=True,
                        text=True, env={"PATH": "/usr/bin:/bin", "DRY_RUN": "1"}, timeout=60, check=False)

@@ -8,8 +8,8 @@ Checks, on small random problems (n = m = 8, float64, solved to tol = 1e-12):
 - agreement with POT's ``ot.emd2`` gradients on torch tensors;
 - autograd (numpy) and torch give the same numbers;
 - sinkhorn's ``value`` (<P, C>, not an optimal value) by implicit differentiation;
-- the refusals (functions without a rule, batches, JAX tracers) and the warnings for a
-  gradient of an unconverged solve.
+- the refusals (functions without a rule, batches) and the warnings for a gradient of an
+  unconverged solve. (JAX: tests/ot/test_gradients_jax.py.)
 
 Weights live on the simplex, where the functions of balanced OT are defined; the weight
 gradients are projected on its tangent (docs/gradients.md), so gradcheck differentiates through
@@ -297,12 +297,6 @@ def test_online_point_gradients_match_the_dense_plan(p, d):
     assert np.all(gx[4] == 0.0) and np.all(gy[0] == 0.0)
 
 
-def test_jax_tracer_is_a_clear_type_error():
-    jax = pytest.importorskip("jax")
-    with pytest.raises(TypeError, match=r"`u_values` is a JAX tracer.*torch or autograd"):
-        jax.grad(lambda u: wasserstein_1d(u, jax.numpy.ones(3)))(jax.numpy.arange(3.0))
-
-
 def test_geometries_take_the_callers_arrays():
     """PointCloud / DenseGeometry built from torch, JAX or array-API arrays: the solvers give
     their results back in that library, with the numbers of the numpy call."""
@@ -381,3 +375,110 @@ def test_sinkhorn_divergence_gradient_matches_geomloss():
         rel[scaling] = np.abs(2 * Xg.grad.numpy() - ours).max() / np.abs(ours).max()
     assert rel[0.99] < 0.2 * rel[0.9]     # first order in 1 - scaling: 10x finer, ~10x closer
     assert rel[0.99] < 0.02
+
+
+# ----------------------------------------------------------------------------- GPU backward
+@pytest.mark.parametrize("p", [2.0, 1.0, 1.5])
+def test_device_pass_matches_the_numba_pass(p):
+    """The array-operation pass a GPU backward runs on CuPy data, here on numpy (the same code,
+    in blocks of 16 pairs), against the numba pass: zero weights and a repeated point included."""
+    from kantorovich._autodiff import _pointcloud_grads_device, pointcloud_grads
+
+    x, y = RNG.normal(size=(9, 3)), RNG.normal(size=(11, 3))
+    y[3] = x[2]
+    a, b = RNG.uniform(size=9), RNG.uniform(size=11)
+    a[4] = 0.0
+    b[0] = 0.0
+    a, b = simplex(a), simplex(b)
+    r = sinkhorn(a, b, PointCloud(x, y, cost=p), eps=0.3, tol=1e-12)
+    with np.errstate(divide="ignore"):
+        fa = np.maximum(r.f + r.eps * np.log(a), -1e300)
+        gb = np.maximum(r.g + r.eps * np.log(b), -1e300)
+    gx, gy = _pointcloud_grads_device(x, y, fa, gb, r.eps, p, True, True, block=16)
+    ex, ey = pointcloud_grads(x, y, a, b, r.f, r.g, r.eps, p)
+    np.testing.assert_allclose(gx, ex, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(gy, ey, rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("p", [2.0, 1.5])
+def test_device_implicit_solve_matches_the_numba_one(p):
+    """The implicit gradient of <P, C> as a GPU backward runs it (array operations by blocks of
+    rows, here on numpy in blocks of 16 pairs) against the numba passes."""
+    from kantorovich._autodiff import _implicit_device, sinkhorn_value_grads
+
+    a, b = simplex(WA), simplex(WB)
+    geom = PointCloud(X, Y, cost=p)
+    r = sinkhorn(a, b, geom, eps=0.2, tol=1e-12)
+    need = {"a", "b", "x", "y"}
+    names = {k: k for k in ("a", "b", "M", "x", "y")}
+    got, rel, ok = _implicit_device(geom, a, b, r.f, r.g, r.eps, need, names, block=16)
+    ref, _, _ = sinkhorn_value_grads(geom, a, b, r.f, r.g, r.eps, need)
+    assert ok and rel < 1e-12
+    for k in need:  # two conjugate-gradient solves to 1e-12, summed in different orders
+        np.testing.assert_allclose(got[k], ref[k], rtol=1e-8, atol=1e-10, err_msg=k)
+
+
+def _cuda_or_skip():
+    if not torch.cuda.is_available():
+        pytest.skip("torch has no CUDA device")
+    return torch.device("cuda")
+
+
+@pytest.fixture
+def no_host_copy(monkeypatch):
+    """Makes the backward pass fail if it copies a GPU array to the host (every host conversion
+    of kantorovich._autodiff goes through _host64; numpy refuses CuPy arrays by itself)."""
+    import kantorovich._autodiff as ad
+
+    real = ad._host64
+
+    def host64(v):
+        assert type(v).__module__.split(".")[0] != "cupy", "a GPU array was copied to the host"
+        return real(v)
+
+    return lambda: monkeypatch.setattr(ad, "_host64", host64)
+
+
+@pytest.mark.gpu
+def test_torch_cuda_backward_sinkhorn_divergence_stays_on_the_device(no_host_copy):
+    dev = _cuda_or_skip()
+    cuda = lambda a, grad=True: torch.tensor(a, dtype=torch.float64, device=dev, requires_grad=grad)
+    x, y, wa = cuda(X), cuda(Y), cuda(simplex(WA))
+    s = sinkhorn_divergence(wa, None, PointCloud(x, y), eps=0.5, tol=1e-10)
+    assert s.value.device == dev
+    no_host_copy()  # from here on: the backward pass only
+    s.value.backward()
+    xc, yc, wc = t(X), t(Y), t(simplex(WA))
+    sinkhorn_divergence(wc, None, PointCloud(xc, yc), eps=0.5, tol=1e-10).value.backward()
+    for g, ref in ((x, xc), (y, yc), (wa, wc)):
+        assert g.grad.device == dev and g.grad.dtype == torch.float64
+        np.testing.assert_allclose(g.grad.cpu().numpy(), ref.grad.numpy(), rtol=1e-6, atol=1e-9)
+
+
+@pytest.mark.gpu
+def test_torch_cuda_backward_emd_stays_on_the_device(no_host_copy):
+    dev = _cuda_or_skip()
+    cuda = lambda a: torch.tensor(a, dtype=torch.float64, device=dev, requires_grad=True)
+    Mt, wa, wb = cuda(M), cuda(simplex(WA)), cuda(simplex(WB))
+    r = emd(wa, wb, Mt)
+    no_host_copy()
+    r.value.backward()
+    ref = emd(simplex(WA), simplex(WB), M)
+    assert Mt.grad.device == dev and wa.grad.device == dev
+    np.testing.assert_allclose(Mt.grad.cpu().numpy(), ref.plan, atol=1e-12)
+    np.testing.assert_allclose(wa.grad.cpu().numpy(), ref.f - ref.f.mean(), atol=1e-12)
+    np.testing.assert_allclose(wb.grad.cpu().numpy(), ref.g - ref.g.mean(), atol=1e-12)
+
+
+@pytest.mark.gpu
+def test_torch_cuda_backward_sinkhorn_value_stays_on_the_device(no_host_copy):
+    """The implicit gradient of sinkhorn(...).value: its conjugate-gradient solve on the GPU."""
+    dev = _cuda_or_skip()
+    x = torch.tensor(X, dtype=torch.float64, device=dev, requires_grad=True)
+    v = sinkhorn(None, None, PointCloud(x, torch.tensor(Y, device=dev)), eps=0.2, tol=1e-10).value
+    no_host_copy()
+    v.backward()
+    xc = t(X)
+    sinkhorn(None, None, PointCloud(xc, t(Y, False)), eps=0.2, tol=1e-10).value.backward()
+    assert x.grad.device == dev
+    np.testing.assert_allclose(x.grad.cpu().numpy(), xc.grad.numpy(), rtol=1e-6, atol=1e-9)

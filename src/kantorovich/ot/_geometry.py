@@ -90,17 +90,19 @@ def _adopt(geom, *arrays, names):
     Records on ``geom`` where they came from (``_caller``, so that the solvers give their
     results back in that library; numpy and CuPy input record nothing: the solvers take them
     natively, as before) and the inputs that carry gradients (``_leaves``: torch tensors that
-    require grad, autograd boxes), which :mod:`kantorovich._autodiff` differentiates.
+    require grad, autograd boxes, JAX tracers), which :mod:`kantorovich._autodiff`
+    differentiates. A JAX tracer has no numbers yet: the geometry holds zeros of its shape in
+    its place, and the functions with a gradient rule rebuild it when JAX runs them.
     """
-    from .._autodiff import differentiable, value_of
+    from .._autodiff import differentiable, is_tracer, placeholder, value_of
     from .._backend import caller, to_kernel
 
     plain = tuple(value_of(a) for a in arrays)
-    c = caller(*plain, names=names)
+    c = caller(*plain, names=names, tracers=True)
     if c.kind not in ("numpy", "cupy"):
         geom._caller = c
     geom._leaves = {k: a for k, a in zip(names, arrays) if differentiable(a)}
-    return tuple(to_kernel(a) for a in plain)
+    return tuple(placeholder(a) if is_tracer(a) else to_kernel(a) for a in plain)
 
 
 class DenseGeometry:

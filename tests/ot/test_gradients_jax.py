@@ -1,0 +1,226 @@
+"""JAX gradients of the OT values (kantorovich._autodiff, ``jax.custom_vjp``).
+
+The forward and backward passes are the torch path's (one shared core), run on the host: so
+``jax.grad`` must give the torch gradient on the same data (to 1e-10, float64), agree with
+central differences of the JAX function itself, and give the same under ``jax.jit`` and
+``jax.vmap`` (through ``jax.pure_callback``). Plus the warnings of an unconverged solve, the
+result fields inside and outside ``jit``, float32, and the refusals (a tracer where there is
+no rule, second derivatives, batches).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from kantorovich import ConvergenceWarning
+from kantorovich.ot import (
+    DenseGeometry,
+    PointCloud,
+    emd,
+    max_sliced_wasserstein,
+    sinkhorn,
+    sinkhorn_divergence,
+    sliced_wasserstein,
+    wasserstein,
+    wasserstein_1d,
+    wasserstein_1d_plan,
+)
+
+jax = pytest.importorskip("jax")
+jnp = pytest.importorskip("jax.numpy")
+torch = pytest.importorskip("torch")
+
+RNG = np.random.default_rng(11)
+N = 8
+X = RNG.normal(size=(N, 2))
+Y = RNG.normal(size=(N + 1, 2)) + np.array([0.7, -0.3])
+A = RNG.uniform(0.5, 1.5, N)
+A /= A.sum()
+B = RNG.uniform(0.5, 1.5, N + 1)
+B /= B.sum()
+M = RNG.uniform(0.0, 1.0, (N, N + 1))
+U, V = RNG.normal(size=N), RNG.normal(size=N + 3) + 0.4
+WU, WV = RNG.uniform(0.5, 1.5, N), RNG.uniform(0.5, 1.5, N + 3)
+TIGHT = {"eps": 0.5, "tol": 1e-12}
+
+
+@pytest.fixture
+def x64():
+    """float64 JAX for the test, the previous setting restored after it."""
+    before = bool(jax.config.jax_enable_x64)
+    jax.config.update("jax_enable_x64", True)
+    yield
+    jax.config.update("jax_enable_x64", before)
+
+
+# each case: (the function of the differentiated arrays, given the constructor of the
+# constants' library, and the numpy arrays differentiated)
+CASES = {
+    "sinkhorn_divergence_points": (
+        lambda c, x, y: sinkhorn_divergence(None, None, PointCloud(x, y), **TIGHT).value, (X, Y)),
+    "sinkhorn_divergence_weights": (
+        lambda c, a, b: sinkhorn_divergence(a, b, PointCloud(c(X), c(Y), cost=1.5), **TIGHT).value,
+        (A, B)),
+    "sinkhorn_divergence_dense": (
+        lambda c, m: sinkhorn_divergence(c(A), c(B), m, M_aa=c(M @ M.T), M_bb=c(M.T @ M),
+                                         **TIGHT).value, (M,)),
+    "sinkhorn_objective_points_weights": (
+        lambda c, x, y, a, b: sinkhorn(a, b, PointCloud(x, y), **TIGHT).objective, (X, Y, A, B)),
+    "sinkhorn_objective_dense_geometry": (
+        lambda c, m: sinkhorn(c(A), c(B), DenseGeometry(m), **TIGHT).objective, (M,)),
+    "sinkhorn_value_implicit_points": (
+        lambda c, x, y, a: sinkhorn(a, c(B), PointCloud(x, y), eps=0.2, tol=1e-12).value, (X, Y, A)),
+    "sinkhorn_value_implicit_dense": (
+        lambda c, m, b: sinkhorn(c(A), b, m, eps=0.2, tol=1e-12).value, (M, B)),
+    "emd": (lambda c, a, b, m: emd(a, b, m).value, (A, B, M)),
+    "emd_normalize": (lambda c, a, b: emd(a, b * 3.0, c(M), normalize=True).value, (A, B)),
+    "wasserstein_exact": (
+        lambda c, x, y, b: wasserstein(x, y, b=b, p=2, method="exact"), (X, Y, B)),
+    "wasserstein_sinkhorn": (
+        lambda c, x, y: wasserstein(x, y, p=2, method="sinkhorn", eps=0.1), (X, Y)),
+    "wasserstein_1d": (lambda c, u, v, wu, wv: wasserstein_1d(u, v, wu, wv, p=1.5), (U, V, WU, WV)),
+    "wasserstein_1d_plan": (
+        lambda c, u, v: wasserstein_1d_plan(u, v, c(WU), c(WV), p=2).value, (U, V)),
+    "sliced_wasserstein": (
+        lambda c, x, y: sliced_wasserstein(x, y, n_projections=6, p=2, rng=3), (X, Y)),
+}
+
+
+def _jax_grads(fn, arrs, transform=lambda f: f):
+    k = len(arrs)
+    g = transform(jax.grad(lambda *z: fn(jnp.asarray, *z), argnums=tuple(range(k))))
+    return [np.asarray(t) for t in g(*(jnp.asarray(a) for a in arrs))]
+
+
+def _torch_grads(fn, arrs):
+    ts = [torch.tensor(a, dtype=torch.float64, requires_grad=True) for a in arrs]
+    fn(lambda a: torch.tensor(np.asarray(a), dtype=torch.float64), *ts).backward()
+    return [t.grad.numpy() for t in ts]
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_jax_grad_is_the_torch_gradient(name, x64):
+    fn, arrs = CASES[name]
+    ref = _torch_grads(fn, arrs)
+    for got, want in zip(_jax_grads(fn, arrs), ref):
+        np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-13, err_msg=name)
+    # under jit: the same numbers, through jax.pure_callback
+    for got, want in zip(_jax_grads(fn, arrs, jax.jit), ref):
+        np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-13, err_msg=name + " (jit)")
+
+
+@pytest.mark.parametrize("name", ["sinkhorn_divergence_points", "sinkhorn_value_implicit_points",
+                                  "emd", "wasserstein_exact", "wasserstein_1d",
+                                  "sliced_wasserstein"])
+def test_jax_grad_against_finite_differences(name, x64):
+    """Central differences of the JAX function itself along random directions; weights of total
+    mass one are moved along the simplex's tangent (balanced OT is defined there only)."""
+    fn, arrs = CASES[name]
+    grads = _jax_grads(fn, arrs)
+    f = lambda *z: float(fn(jnp.asarray, *(jnp.asarray(a) for a in z)))
+    h = 1e-6
+    g = np.random.default_rng(5)
+    for i, a in enumerate(arrs):
+        d = g.normal(size=a.shape)
+        if a.ndim == 1 and abs(a.sum() - 1.0) < 1e-12 and name != "wasserstein_1d":
+            d -= d.mean()
+        plus = [z + h * d if j == i else z for j, z in enumerate(arrs)]
+        minus = [z - h * d if j == i else z for j, z in enumerate(arrs)]
+        fd = (f(*plus) - f(*minus)) / (2 * h)
+        assert abs(fd - float(np.sum(grads[i] * d))) < 1e-5 * max(1.0, abs(fd)), (name, i)
+
+
+def test_jit_values_vmap_and_eager_result(x64):
+    y = jnp.asarray(Y)
+
+    def S(x):
+        return sinkhorn_divergence(None, None, PointCloud(x, y), **TIGHT).value
+
+    x = jnp.asarray(X)
+    assert float(jax.jit(S)(x)) == float(S(x)) == sinkhorn_divergence(
+        None, None, PointCloud(X, Y), **TIGHT).value
+    xs = jnp.stack([x, x + 0.5, 2 * x])
+    batched = jax.vmap(jax.grad(S))(xs)  # the callbacks run once per element, in sequence
+    np.testing.assert_array_equal(np.asarray(jax.vmap(S)(xs)), [float(S(z)) for z in xs])
+    for k in range(3):
+        np.testing.assert_array_equal(np.asarray(batched[k]), np.asarray(jax.grad(S)(xs[k])))
+    v, g = jax.value_and_grad(S)(x)
+    assert float(v) == float(S(x)) and g.shape == x.shape
+
+    # a pullback called twice: the second finds the saved nodes taken and solves again
+    _, pull = jax.vjp(S, x)
+    np.testing.assert_array_equal(np.asarray(pull(1.0)[0]), np.asarray(pull(1.0)[0]))
+    np.testing.assert_array_equal(np.asarray(pull(2.0)[0]), 2 * np.asarray(g))
+
+    seen = {}
+
+    def obj(x):  # outside jit the whole result is there, its fields as JAX arrays
+        r = sinkhorn(None, None, PointCloud(x, y), **TIGHT)
+        seen["converged"], seen["f"] = r.converged, r.f
+        return r.objective
+
+    jax.grad(obj)(x)
+    assert seen["converged"] is True and isinstance(seen["f"], jax.Array)
+    with pytest.raises(AttributeError, match="`f` of sinkhorn's result is not available inside jax.jit"):
+        jax.jit(lambda x: sinkhorn(None, None, PointCloud(x, y), **TIGHT).f)(x)
+
+
+def test_only_the_outputs_used_are_differentiated(x64, monkeypatch):
+    """The implicit solve of sinkhorn(...).value runs only when value is in the loss."""
+    import kantorovich._autodiff as ad
+
+    calls = []
+    real = ad.sinkhorn_value_grads
+    monkeypatch.setattr(ad, "sinkhorn_value_grads", lambda *a, **k: calls.append(1) or real(*a, **k))
+    y = jnp.asarray(Y)
+    jax.grad(lambda x: sinkhorn(None, None, PointCloud(x, y), **TIGHT).objective)(jnp.asarray(X))
+    assert calls == []
+    jax.jit(jax.grad(lambda x: sinkhorn(None, None, PointCloud(x, y), **TIGHT).value))(jnp.asarray(X))
+    assert calls == [1]
+
+
+@pytest.mark.parametrize("jit", [False, True])
+def test_unconverged_solve_warns_at_the_gradient(jit, x64):
+    y = jnp.asarray(Y)
+    fn = jax.grad(lambda x: sinkhorn(None, None, PointCloud(x, y), eps=0.01, max_iter=3).objective)
+    fn = jax.jit(fn) if jit else fn
+    with pytest.warns(ConvergenceWarning) as rec:
+        fn(jnp.asarray(X))
+    msgs = [str(w.message) for w in rec]
+    assert any("the gradient of sinkhorn comes from the potentials" in m and "`max_iter`" in m
+               for m in msgs), msgs
+
+
+def test_float32_points_give_float32_gradients():
+    before = bool(jax.config.jax_enable_x64)
+    jax.config.update("jax_enable_x64", False)
+    try:
+        y = jnp.asarray(Y, dtype=jnp.float32)
+        S = lambda x: sinkhorn_divergence(None, None, PointCloud(x, y), **TIGHT).value
+        g = jax.grad(S)(jnp.asarray(X, dtype=jnp.float32))
+        assert g.dtype == jnp.float32 and S(jnp.asarray(X, dtype=jnp.float32)).dtype == jnp.float32
+        ref = _torch_grads(lambda c, x: sinkhorn_divergence(None, None, PointCloud(x, c(Y)), **TIGHT).value,
+                           (X,))[0]
+        np.testing.assert_allclose(np.asarray(g), ref, rtol=1e-4, atol=1e-6)
+    finally:
+        jax.config.update("jax_enable_x64", before)
+
+
+def test_refusals(x64):
+    x, y = jnp.asarray(X), jnp.asarray(Y)
+    # a tracer where the function is not differentiable: a TypeError naming the argument
+    with pytest.raises(TypeError, match=r"`eps` is a JAX tracer.*differentiable in `a`, `b`"):
+        jax.grad(lambda e: sinkhorn(None, None, PointCloud(x, y), eps=e).objective)(0.5)
+    with pytest.raises(TypeError, match="max_sliced_wasserstein has no gradient: it was called with a JAX tracer"):
+        jax.grad(lambda x: max_sliced_wasserstein(x, y, n_projections=3, rng=0))(x)
+    with pytest.raises(NotImplementedError, match="second derivatives"):
+        jax.hessian(lambda u: wasserstein_1d(u, jnp.asarray(V), p=2))(jnp.asarray(U))
+    with pytest.raises(NotImplementedError, match="second derivatives"):
+        jax.grad(lambda x: jax.grad(
+            lambda z: sinkhorn_divergence(None, None, PointCloud(z, y), **TIGHT).value)(x).sum())(x)
+    with pytest.raises(NotImplementedError, match="one pair of 1-D distributions"):
+        jax.grad(lambda u: wasserstein_1d(u, jnp.ones(3)).sum())(jnp.zeros((2, 3)))
+    # bad input under jax.grad (outside jit): the solver's own ValueError, at once
+    with pytest.raises(ValueError, match="`x`"):
+        jax.grad(lambda z: sinkhorn(None, None, PointCloud(z, y), **TIGHT).objective)(x.at[0, 0].set(jnp.nan))
