@@ -571,7 +571,8 @@ def assignment(M=None, *, x=None, y=None, cost="sqeuclidean", backend="auto", ex
 
         with _threads(n, backend):
             perm, f, g, eps_bound, ok, method, rounds, info = auction_cuda.solve(
-                prob, exact, eps_final, theta, max_rounds, _solve_cpu_finish=_finish_after_gpu)
+                prob, exact, eps_final, theta, max_rounds, _solve_cpu_finish=_finish_after_gpu,
+                _schedule=_schedule, _eps_floor=_EPS_FLOOR)
     else:
         with _threads(n, backend):
             perm, f, g, eps_bound, ok, method, rounds, info = _solve_cpu(
