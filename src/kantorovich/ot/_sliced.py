@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._array_api import cupy_or_raise, is_cupy, namespace, pick_backend
+from .._array_api import cupy_or_raise, is_cupy, namespace, resolve_backend
 from .._validation import (INT64_MAX, check_int, check_memory, check_rng, check_sample_pair, check_weights,
                            describe, xp_of)
 from ._kernels.wass1d_numpy import breakpoints, merge_cells
@@ -55,14 +55,11 @@ def random_directions(n_projections: int, d: int, rng=None) -> np.ndarray:
     return th / nrm[:, None]
 
 
-def _prepare(x, y, a, b, p, backend, n_dirs_hint=1):
+def _prepare(x, y, a, b, p, backend, n_dirs_hint=1, *, function="sliced_wasserstein"):
     p = check_p(p)
     namespace(x, y, a, b)  # TypeError when numpy and CuPy mix
     on_gpu = any(is_cupy(t) for t in (x, y, a, b) if t is not None)
-    requested = backend
-    backend = pick_backend(backend, x, y, a, b)
-    if requested == "auto" and not on_gpu:
-        backend = "auto"  # resolved by size below (pick_backend alone would give "numpy")
+    backend = resolve_backend(backend, function, x, y, a, b)  # "auto" on the host: by size below
     if on_gpu and backend in ("numpy", "numba"):
         raise ValueError(
             f"`backend` {backend!r} needs numpy input; got CuPy arrays (use backend='cuda' or 'auto').")
@@ -171,7 +168,7 @@ def projected_wasserstein(x, y, directions, *, p=1, a=None, b=None, backend="aut
         Order, p >= 1.
     a, b : array_like, optional
         Non-negative weights with positive totals; None for uniform.
-    backend : {"auto", "numpy", "numba", "cuda"}
+    backend : {"auto", "numpy", "numba", "cuda", "cupy"}
         As in :func:`sliced_wasserstein`.
 
     Returns
@@ -190,7 +187,7 @@ def projected_wasserstein(x, y, directions, *, p=1, a=None, b=None, backend="aut
     >>> projected_wasserstein(x, x + [3.0, 4.0], [[1, 0], [0, 1], [3, 4]]).tolist()
     [3.0, 4.0, 5.0]
     """
-    xa, ya, aw, bw, p, backend, on_gpu = _prepare(x, y, a, b, p, backend)
+    xa, ya, aw, bw, p, backend, on_gpu = _prepare(x, y, a, b, p, backend, function="projected_wasserstein")
     if backend == "cuda":
         xa, ya, aw, bw = _on_device(xa, ya, aw, bw)
         import cupy
@@ -207,10 +204,10 @@ def _draw(n_projections, d, rng, xp, dtype):
 
 
 
-def _random_projections(x, y, a, b, p, backend, L, rng):
+def _random_projections(x, y, a, b, p, backend, L, rng, function):
     """Validate, move to the device, draw ``L`` directions and project: the shared first half
     of :func:`sliced_wasserstein` and :func:`max_sliced_wasserstein`."""
-    xa, ya, aw, bw, p, backend, on_gpu = _prepare(x, y, a, b, p, backend, n_dirs_hint=L)
+    xa, ya, aw, bw, p, backend, on_gpu = _prepare(x, y, a, b, p, backend, n_dirs_hint=L, function=function)
     check_memory(16 * L * (xa.shape[0] + ya.shape[0] + xa.shape[1]), "n_projections")
     gen = check_rng(rng)
     if backend == "cuda":
@@ -244,7 +241,7 @@ def sliced_wasserstein(x, y, *, n_projections, p=1, rng=None, a=None, b=None, ba
         Seed of the directions (drawn on the host, so CPU and GPU see the same ones).
     a, b : array_like, optional
         Non-negative weights of the points (normalised internally); None for uniform.
-    backend : {"auto", "numpy", "numba", "cuda"}
+    backend : {"auto", "numpy", "numba", "cuda", "cupy"}
         ``"auto"``: ``"cuda"`` for CuPy input, else ``"numba"`` when installed and
         L (n + m) >= 20 000, else ``"numpy"``. ``"cuda"`` keeps float32 input in float32
         for the projections and sorts (accumulating in float64) and returns numpy for
@@ -274,7 +271,8 @@ def sliced_wasserstein(x, y, *, n_projections, p=1, rng=None, a=None, b=None, ba
     2.0
     """
     L = check_int(n_projections, "n_projections", minimum=1, maximum=INT64_MAX)
-    xa, ya, aw, bw, p, backend, on_gpu, xp, th, w = _random_projections(x, y, a, b, p, backend, L, rng)
+    xa, ya, aw, bw, p, backend, on_gpu, xp, th, w = _random_projections(x, y, a, b, p, backend, L, rng,
+                                                                        "sliced_wasserstein")
     val = xp.mean(w) if p == 1.0 else _power_mean(w, p, xp)
     return _return(val, on_gpu)
 
@@ -325,7 +323,8 @@ def max_sliced_wasserstein(x, y, *, n_projections, p=1, rng=None, a=None, b=None
     """
     L = check_int(n_projections, "n_projections", minimum=1, maximum=INT64_MAX)
     refine = check_int(refine, "refine", minimum=0, maximum=INT64_MAX)
-    xa, ya, aw, bw, p, backend, on_gpu, xp, th, w = _random_projections(x, y, a, b, p, backend, L, rng)
+    xa, ya, aw, bw, p, backend, on_gpu, xp, th, w = _random_projections(x, y, a, b, p, backend, L, rng,
+                                                                        "max_sliced_wasserstein")
     k = int(xp.argmax(w))
     best, theta = w[k], th[k]
     for _ in range(refine):

@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from .._array_api import cupy_or_raise, is_cupy, namespace, pick_backend
+from .._array_api import cupy_or_raise, is_cupy, namespace, resolve_backend
 from .._results import Wasserstein1DResult
 from .._validation import as_float_array, check_weights, describe, xp_of
 from .._warnings import warn
@@ -90,11 +90,7 @@ def _prepare(u_values, v_values, u_weights, v_weights, p, backend):
     p = check_p(p)
     namespace(u_values, v_values, u_weights, v_weights)  # TypeError when numpy and CuPy mix
     on_gpu = any(is_cupy(a) for a in (u_values, v_values, u_weights, v_weights) if a is not None)
-    # pick_backend resolves "auto" to "numpy" for host input; keep "auto" for the size rule below
-    auto = isinstance(backend, str) and backend == "auto"
-    backend = pick_backend(backend, u_values, v_values, u_weights, v_weights)
-    if auto and not on_gpu:
-        backend = "auto"
+    backend = resolve_backend(backend, "wasserstein_1d", u_values, v_values, u_weights, v_weights)
     if on_gpu and backend in ("numpy", "numba"):
         raise ValueError(
             f"`backend` {backend!r} needs numpy input; got CuPy arrays (use backend='cuda' or 'auto').")
@@ -202,11 +198,12 @@ def wasserstein_1d(u_values, v_values, u_weights=None, v_weights=None, *, p=1, b
         ``None`` means uniform weights.
     p : float, default 1
         Order, any real p >= 1.
-    backend : {"auto", "numpy", "numba", "cuda"}
+    backend : {"auto", "numpy", "numba", "cuda", "cupy"}
         ``"auto"``: ``"cuda"`` when an input is a CuPy array; otherwise ``"numba"`` when numba
         is installed and the inputs hold at least ``AUTO_NUMBA_MIN_SIZE`` (20 000) values in
-        all, else ``"numpy"``. ``"cuda"`` with numpy input computes on the GPU and returns
-        numpy; ``"numpy"``/``"numba"`` with CuPy input is an error.
+        all, else ``"numpy"``. ``"cuda"`` (the GPU implementation, here ``"cupy"``; docs/arrays.md
+        "Backends") with numpy input computes on the GPU and returns numpy; ``"numpy"``/``"numba"``
+        with CuPy input is an error.
 
     Returns
     -------
