@@ -88,8 +88,8 @@ def _adopt(geom, *arrays, names):
     """The caller's arrays (torch, JAX, array-API, autograd boxes) as numpy / CuPy data.
 
     Records on ``geom`` where they came from (``_caller``, so that the solvers give their
-    results back in that library; numpy and CuPy input record nothing: the solvers take them
-    natively, as before) and the inputs that carry gradients (``_leaves``: torch tensors that
+    results back in that library and dtype; float64 numpy and CuPy input record nothing: the
+    solvers take them natively, as before) and the inputs that carry gradients (``_leaves``: torch tensors that
     require grad, autograd boxes), which :mod:`kantorovich._autodiff` differentiates.
     """
     from .._autodiff import differentiable, value_of
@@ -97,7 +97,7 @@ def _adopt(geom, *arrays, names):
 
     plain = tuple(value_of(a) for a in arrays)
     c = caller(*plain, names=names)
-    if c.kind not in ("numpy", "cupy"):
+    if not c.direct and c.kind != "cupy":  # (numpy float32 in: float32 results)
         geom._caller = c
     geom._leaves = {k: a for k, a in zip(names, arrays) if differentiable(a)}
     return tuple(to_kernel(a) for a in plain)
