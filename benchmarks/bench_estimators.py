@@ -71,13 +71,14 @@ def main():
         x = g.normal(size=(n, d))
         y = 0.5 + math.sqrt(1.5) * g.normal(size=(n, d))
         if n > 10000:  # one timed run per backend (tens of seconds on 2 cores)
-            for be in ("numba", "numba-kdtree"):
-                estimate_kl(x[:2000], y[:2000], k=5, n_boot=0, backend=be)  # JIT cache warm
+            for search in ("brute", "kdtree"):
+                estimate_kl(x[:2000], y[:2000], k=5, n_boot=0, backend="numba", knn_search=search)  # JIT warm
             load0 = os.getloadavg()[0]
             t_auto = time_cpu(lambda: estimate_kl(x, y, k=5, n_boot=0), repeat=1, warmup=0)
-            t_brute = time_cpu(lambda: estimate_kl(x, y, k=5, n_boot=0, backend="numba"), repeat=1, warmup=0)
+            t_brute = time_cpu(lambda: estimate_kl(x, y, k=5, n_boot=0, backend="numba", knn_search="brute"),
+                               repeat=1, warmup=0)
             rows.append({"n": n, "d": d, "ours_auto_no_bootstrap_s": t_auto["median_s"],
-                         "auto_backend": estimate_kl(x[:50], y[:50], n_boot=0).info["backend"],
+                         "auto_backend": "{backend}/{knn_search}".format(**estimate_kl(x[:50], y[:50], n_boot=0).info),
                          "ours_numba_brute_no_bootstrap_s": t_brute["median_s"],
                          "loadavg_1min_before": load0, "loadavg_1min_after": os.getloadavg()[0],
                          "note": "scipy cKDTree at this size: 60 s (2026-11-22, one run, not rerun)"})
@@ -87,9 +88,10 @@ def main():
         load0 = os.getloadavg()[0]
         ours = time_cpu(lambda: estimate_kl(x, y, k=5, n_boot=200, rng=0), repeat=rep)
         ours_nb = time_cpu(lambda: estimate_kl(x, y, k=5, n_boot=0), repeat=rep)
-        kd_nb = time_cpu(lambda: estimate_kl(x, y, k=5, n_boot=0, backend="numba-kdtree"), repeat=rep)
+        kd_nb = time_cpu(lambda: estimate_kl(x, y, k=5, n_boot=0, backend="numba", knn_search="kdtree"), repeat=rep)
         tree_nb = time_cpu(lambda: estimate_kl(x, y, k=5, n_boot=0, backend="numpy"), repeat=rep)
-        numba_nb = time_cpu(lambda: estimate_kl(x, y, k=5, n_boot=0, backend="numba"), repeat=rep)
+        numba_nb = time_cpu(lambda: estimate_kl(x, y, k=5, n_boot=0, backend="numba", knn_search="brute"),
+                            repeat=rep)
         plain = time_cpu(lambda: plain_ckdtree(x, y, 5), repeat=rep)
         terms = np.log(np.abs(x[:, 0]) + 1.0)
         boot = time_cpu(lambda: _bootstrap_means([terms], [1.0], 0.0, 200, 0.95, np.random.default_rng(0)),

@@ -134,10 +134,9 @@ def _float_dtype_name(x: Any, kind: str) -> str | None:
     dt = getattr(x, "dtype", None)
     if dt is None:
         return None
-    if kind == "torch":
-        name = str(dt).replace("torch.", "")
-    else:
-        name = getattr(dt, "name", None) or str(dt)
+    # torch and array-API dtypes print with their module ("torch.float32",
+    # "array_api_strict.float32") and need not have a ``name``
+    name = getattr(dt, "name", None) or str(dt).rsplit(".", 1)[-1]
     return name if name.startswith("float") or name == "bfloat16" else None
 
 

@@ -40,7 +40,7 @@ from typing import Any
 
 import numpy as np
 
-from ._backend import NUMPY, caller, kind_of, to_kernel, wrap_result
+from ._backend import NUMPY, caller, interop, kind_of, to_kernel, wrap_result
 from ._validation import INT64_MAX, as_float_array, check_int, check_memory, check_rng, check_weights, describe, pow2_exponent
 
 __all__ = [
@@ -131,10 +131,10 @@ class Family:
             @functools.wraps(f)
             def method(self, *args, __f=f, **kw):
                 c = self._caller
-                if c.direct and all(kind_of(a) in (None, "numpy") for a in args):
-                    return __f(self, *args, **kw)
-                if c.direct:  # numpy parameters, a foreign array passed to pdf0/pdf1
+                if c.direct:  # float64 numpy parameters: the arguments of pdf0 / pdf1 decide
                     c = caller(*args)
+                    if c.direct:
+                        return __f(self, *args, **kw)
                 return wrap_result(__f(self, *map(_adopt_arg, args), **kw), c)
 
             method.__kantorovich_interop__ = True
@@ -306,6 +306,7 @@ def _sqrtm_psd(S: np.ndarray) -> np.ndarray:
     return (V * np.sqrt(np.clip(w, 0.0, None))) @ V.T
 
 
+@interop  # torch, JAX, array-API parameters: the value comes back in that library
 def gaussian_kl(m0: Any, S0: Any, m1: Any, S1: Any) -> float:
     r"""KL(N(m0, S0) ‖ N(m1, S1)) in nats.
 
@@ -371,6 +372,7 @@ def _inv_quad(L: np.ndarray, v: np.ndarray, sla, shift: int = 0) -> float:
     return _ldexp(float(w @ w), 2 * (kv - kL + kw) + shift)
 
 
+@interop
 def gaussian_w2(m0: Any, S0: Any, m1: Any, S1: Any) -> float:
     r"""Wasserstein-2 distance between two Gaussians (the Bures formula).
 

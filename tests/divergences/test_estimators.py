@@ -91,14 +91,14 @@ def test_backend_numba_and_auto_rule():
     a = estimate_kl(x, y, method="knn", n_boot=0, backend="numpy")
     b = estimate_kl(x, y, method="knn", n_boot=0, backend="numba")
     c = estimate_kl(x, y, method="knn", n_boot=0)
-    assert abs(a.value - b.value) < 1e-12 and c.info["backend"] == "numba-kdtree"
+    assert abs(a.value - b.value) < 1e-12 and (c.info["backend"], c.info["knn_search"]) == ("numba", "kdtree")
     assert abs(a.value - c.value) < 1e-12
     xx, yy = np.hstack([x, x[:, :4]]), np.hstack([y, y[:, :4]])
-    assert estimate_kl(xx, yy, method="knn", n_boot=0).info["backend"] == "numba"  # d >= 12: brute force
-    assert estimate_kl(xx[:, :11], yy[:, :11], method="knn", n_boot=0).info["backend"] == "numba-kdtree"
+    assert estimate_kl(xx, yy, method="knn", n_boot=0).info["knn_search"] == "brute"  # d >= 12
+    assert estimate_kl(xx[:, :11], yy[:, :11], method="knn", n_boot=0).info["knn_search"] == "kdtree"
     # d <= 11: the numba KD-tree, same value as cKDTree (bit-identical distances for d <= 7)
     e = estimate_kl(x[:, :5], y[:, :5], method="knn", n_boot=0)
-    assert e.info["backend"] == "numba-kdtree"
+    assert (e.info["backend"], e.info["knn_search"]) == ("numba", "kdtree")
     assert e.value == estimate_kl(x[:, :5], y[:, :5], method="knn", n_boot=0, backend="numpy").value
 
 
@@ -419,7 +419,8 @@ def test_js_tv_knn_backends_agree_with_ckdtree(monkeypatch, d):
     x[7] = x[3]  # a duplicate: the same count and handling on every backend
     with pytest.warns(UserWarning, match="duplicate"):
         js, tv = estimate_js(x, y, rng=0), estimate_tv(x, y, rng=0)
-    assert js.info["backend"] == ("numba" if d >= E.AUTO_NUMBA_MIN_DIM else "numba-kdtree")
+    assert js.info["backend"] == "numba"
+    assert js.info["knn_search"] == ("brute" if d >= E.AUTO_NUMBA_MIN_DIM else "kdtree")
     monkeypatch.setattr(E, "_auto_cpu_backend", lambda *args: "numpy")
     with pytest.warns(UserWarning, match="duplicate"):
         js0, tv0 = estimate_js(x, y, rng=0), estimate_tv(x, y, rng=0)

@@ -73,7 +73,7 @@ import math
 
 import numpy as np
 
-from .._array_api import is_cupy, pick_backend, to_host
+from .._array_api import is_cupy, resolve_backend, to_host
 from .._results import EstimateResult
 from .._validation import (
     INT64_MAX,
@@ -252,6 +252,35 @@ def _knn_pair_raw(xa, ya, kk: int, backend: str):
 
 
 AUTO_NUMBA_MIN_DIM = 12
+KNN_SEARCHES = ("auto", "kdtree", "brute")
+#: the kNN engines of _knn_pair: (backend, knn_search) of the vocabulary -> engine key
+_ENGINES = {("numpy", "kdtree"): "numpy", ("numba", "kdtree"): "numba-kdtree", ("numba", "brute"): "numba",
+            ("cuda", "brute"): "cuda"}
+
+
+def _engine_info(engine: str) -> dict:
+    """``{"backend": ..., "knn_search": ...}`` of an engine key, in the backend vocabulary."""
+    backend, search = next(k for k, v in _ENGINES.items() if v == engine)
+    return {"backend": backend, "knn_search": search}
+
+
+def _knn_engine(backend: str, knn_search: str, d: int) -> str:
+    """The engine key of ``_knn_pair`` for a resolved ``backend`` ("auto" on the host) and
+    ``knn_search`` in dimension d; a ValueError for a search the backend does not have."""
+    if backend == "auto":
+        engine = _auto_cpu_backend("auto", "numpy", d)
+        if knn_search == "auto" or _engine_info(engine)["knn_search"] == knn_search:
+            return engine
+        backend = _engine_info(engine)["backend"]
+    if knn_search == "auto":
+        if backend == "numba":
+            return "numba" if d >= AUTO_NUMBA_MIN_DIM else "numba-kdtree"
+        return "cuda" if backend == "cuda" else "numpy"
+    if (backend, knn_search) not in _ENGINES:
+        have = [s for b, s in _ENGINES if b == backend]
+        raise ValueError(f"`knn_search` must be one of {('auto', *have)} for backend {backend!r}; "
+                         f"got {knn_search!r}.")
+    return _ENGINES[(backend, knn_search)]
 
 
 def _auto_cpu_backend(requested: str, picked: str, d: int) -> str:
@@ -362,7 +391,7 @@ def _inverse_dim(T: np.ndarray) -> np.ndarray:
 
 
 def estimate_kl(x, y, *, method: str = "auto", k: int | None = None, n_boot: int = 200,
-                ci_level: float = 0.95, rng=None, backend: str = "auto",
+                ci_level: float = 0.95, rng=None, backend: str = "auto", knn_search: str = "auto",
                 detect_infinite: bool = True, infinite_ratio: float = 0.2,
                 whiten: bool = False, n_reference: int = 4) -> EstimateResult:
     r"""Estimate KL(P‖Q) in nats from samples ``x ~ P`` and ``y ~ Q`` by nearest neighbours.
@@ -414,17 +443,23 @@ def estimate_kl(x, y, *, method: str = "auto", k: int | None = None, n_boot: int
         Randomness of the bootstrap (and of the Gaussian reference samples of
         ``"knn-gauss-corrected"``, the default from d = 3 on: fix ``rng`` for a reproducible
         value).
-    backend : {"auto", "numpy", "numba-kdtree", "numba", "cuda"}
-        ``"numpy"``: scipy cKDTree (``workers=-1``). ``"numba-kdtree"``: a numba KD-tree
-        (midpoint splits, vectorised leaf scans, both queries in one parallel pass; distances
-        bit-identical to cKDTree's for d <= 7). ``"numba"``: exact tiled brute force
-        (float32 candidate search, float64 recomputation with a rounding-error certificate,
-        parallel over query rows; O(n (n + m) d)). ``"cuda"``: tiled brute-force distances
-        with CuPy (needs CuPy and a GPU). ``"auto"``: ``"cuda"`` when ``x`` or ``y`` is a CuPy
-        array; else, when numba is installed, ``"numba-kdtree"`` for d <= 11 and ``"numba"``
-        from d = 12 on (``AUTO_NUMBA_MIN_DIM``; the faster of the two measured at n = m = 10^4,
-        docs/estimators.md "kNN backends"), else ``"numpy"``. All give the same distances (to
-        rounding).
+    backend : {"auto", "numpy", "numba", "cuda", "cupy"}
+        Where the nearest-neighbour search runs (docs/arrays.md "Backends"). ``"numpy"``:
+        scipy cKDTree (``workers=-1``). ``"numba"``: numba kernels, a KD-tree or the brute
+        force (``knn_search``). ``"cuda"`` (here ``"cupy"``): tiled brute-force distances with
+        CuPy (needs CuPy and a GPU). ``"auto"``: ``"cuda"`` when ``x`` or ``y`` is a CuPy array,
+        else ``"numba"`` when numba is installed, else ``"numpy"``. All give the same distances
+        (to rounding). ``"numba-kdtree"`` is a deprecated spelling of ``backend="numba",
+        knn_search="kdtree"``.
+    knn_search : {"auto", "kdtree", "brute"}
+        The search structure. ``"kdtree"``: cKDTree (``"numpy"``) or a numba KD-tree (midpoint
+        splits, vectorised leaf scans, both queries in one parallel pass; distances
+        bit-identical to cKDTree's for d <= 7). ``"brute"``: exact tiled brute force (float32
+        candidate search, float64 recomputation with a rounding-error certificate, parallel
+        over query rows; O(n (n + m) d)); numba or CuPy. ``"auto"``: the KD-tree for
+        ``"numpy"``; for ``"numba"`` the KD-tree for d <= 11 and the brute force from d = 12
+        on (``AUTO_NUMBA_MIN_DIM``; the faster of the two measured at n = m = 10^4,
+        docs/estimators.md "kNN backends"); the brute force for ``"cuda"``.
     detect_infinite : bool
         Apply the support-mismatch rule of the module docstring; when it fires, ``value`` is
         ``inf``, ``infinite=True`` and ``info['finite_value']`` holds the raw estimate.
@@ -476,10 +511,17 @@ def estimate_kl(x, y, *, method: str = "auto", k: int | None = None, n_boot: int
         kval, k_needed = None, 1
     detect_infinite = bool(detect_infinite)
     infinite_ratio = check_probability(infinite_ratio, "infinite_ratio", open_left=True, open_right=True)
-    be = pick_backend(backend, x, y, choices=("auto", "numpy", "numba", "numba-kdtree", "cuda"))
+    kdtree_alias = isinstance(backend, str) and backend == "numba-kdtree"
+    be = resolve_backend(backend, "estimate_kl", x, y)
+    knn_search = check_choice(knn_search, "knn_search", KNN_SEARCHES)
+    if kdtree_alias:
+        if knn_search == "brute":
+            raise ValueError("`knn_search` must be 'auto' or 'kdtree' with backend='numba-kdtree' "
+                             "(a KD-tree); got 'brute'.")
+        knn_search = "kdtree"
     xa, ya, n_boot, ci_level, gen = _common_checks(x, y, k_needed, n_boot, ci_level, rng)
     n, m, d = xa.shape[0], ya.shape[0], xa.shape[1]
-    be = _auto_cpu_backend(backend, be, d)
+    be = _knn_engine(be, knn_search, d)
     n_reference = check_int(n_reference, "n_reference", minimum=1, maximum=INT64_MAX)
     check_memory(16 * n_reference * (n + m), "n_reference")  # the reference samples' kNN terms
     auto = method == "auto"
@@ -489,7 +531,7 @@ def estimate_kl(x, y, *, method: str = "auto", k: int | None = None, n_boot: int
     if bool(whiten):
         xa, ya = _whiten(xa, ya)
     const = math.log(m / (n - 1))
-    info: dict = {"backend": be, "bootstrap": "per-point terms resampled; trees not recomputed",
+    info: dict = {**_engine_info(be), "bootstrap": "per-point terms resampled; trees not recomputed",
                   "whiten": bool(whiten)}
     if auto:
         info["method_rule"] = (f"auto: knn for d < {AUTO_GAUSS_CORRECTED_MIN_DIM}, "
@@ -613,7 +655,7 @@ def _js_tv_knn(xa, ya, k):
     # p_hat(z) = k / (n V r^d) (n - 1 for the point's own sample): lr = log(p/q) at x, log(q/p) at y
     lr_x = math.log(m / (n - 1)) + d * (np.log(nu_x[:, -1]) - np.log(rho_x[:, -1]))
     lr_y = math.log(n / (m - 1)) + d * (np.log(nu_y[:, -1]) - np.log(rho_y[:, -1]))
-    return lr_x, lr_y, {"k": k, "n_duplicates": d1 + d2 + d3 + d4, "backend": be}
+    return lr_x, lr_y, {"k": k, "n_duplicates": d1 + d2 + d3 + d4, **_engine_info(be)}
 
 
 def _features(z, kind):

@@ -38,7 +38,7 @@ from typing import Any
 
 import numpy as np
 
-from .._array_api import is_cupy, to_host
+from .._array_api import is_cupy, resolve_backend, to_host
 from .._results import AssignmentResult, EMDResult
 from .._validation import (
     INT64_MAX,
@@ -57,7 +57,6 @@ from ..exceptions import ConvergenceWarning
 __all__ = ["assignment", "auction_transport"]
 
 _EMD_HINT = "use the general exact solver kantorovich.ot.emd(a, b, M) for it"
-_BACKENDS = ("auto", "numpy", "numba", "cuda")
 _EPS_FLOOR = 2.0 ** -42  # smallest eps in scaled cost units (costs scaled to max |C| in [0.5, 1))
 _MACH = np.finfo(np.float64).eps
 #: the most (in scaled cost units) by which an assignment proven "exact" may exceed the optimum
@@ -494,8 +493,9 @@ def assignment(M=None, *, x=None, y=None, cost="sqeuclidean", backend="auto", ex
     cost : {"sqeuclidean", "euclidean"} or float p > 0
         Ground cost for points: :math:`|x_i - y_j|^2`, :math:`|x_i - y_j|` or
         :math:`|x_i - y_j|^p`.
-    backend : {"auto", "numpy", "numba", "cuda"}
+    backend : {"auto", "numpy", "numba", "cuda", "numba_cuda"}
         ``"auto"``: ``"cuda"`` for CuPy inputs, else ``"numba"`` (parallel CPU kernels).
+        ``"cuda"`` is the numba-cuda auction (``"numba_cuda"``; docs/arrays.md "Backends").
         ``"numpy"`` is the slow reference of the same algorithm (small n).
     exact : bool
         Finish to the exact optimum (default). ``False`` stops after the auction and returns
@@ -539,8 +539,7 @@ def assignment(M=None, *, x=None, y=None, cost="sqeuclidean", backend="auto", ex
     >>> r.perm.tolist(), round(r.value * 3, 12), r.exact
     ([1, 0, 2], 5.0, True)
     """
-    if not isinstance(backend, str) or backend not in _BACKENDS:
-        raise ValueError(f"`backend` must be one of {_BACKENDS}; got {backend!r}.")
+    backend = resolve_backend(backend, "assignment", M, x, y)  # "auto" on the host: numba, below
     if not isinstance(exact, (bool, np.bool_)):
         raise TypeError(f"`exact` must be a bool; got {describe(exact)}.")
     theta = check_positive(scaling, "scaling")
@@ -557,7 +556,7 @@ def assignment(M=None, *, x=None, y=None, cost="sqeuclidean", backend="auto", ex
         # eps-optimal) and lets the prices, hence the potentials, dwarf the costs: clamp it
         eps_final = min(eps_final, prob.c_range / prob.scale)
     if backend == "auto":
-        backend = "cuda" if on_gpu else "numba"
+        backend = "numba"
     n = prob.n
     t0 = time.perf_counter()
     if n == 1:
@@ -571,7 +570,8 @@ def assignment(M=None, *, x=None, y=None, cost="sqeuclidean", backend="auto", ex
 
         with _threads(n, backend):
             perm, f, g, eps_bound, ok, method, rounds, info = auction_cuda.solve(
-                prob, exact, eps_final, theta, max_rounds, _solve_cpu_finish=_finish_after_gpu)
+                prob, exact, eps_final, theta, max_rounds, _solve_cpu_finish=_finish_after_gpu,
+                _schedule=_schedule, _eps_floor=_EPS_FLOOR)
     else:
         with _threads(n, backend):
             perm, f, g, eps_bound, ok, method, rounds, info = _solve_cpu(
@@ -641,6 +641,8 @@ def auction_transport(a, b, M, *, denominator=None, max_size=4000, backend="auto
         D. Default: the smallest D <= ``max_size`` making both weight vectors integral.
     max_size : int
         Largest D accepted (the assignment is D x D).
+    backend : {"auto", "numpy", "numba", "cuda", "numba_cuda"}
+        Of the D x D :func:`assignment` (docs/arrays.md "Backends").
 
     Returns
     -------
@@ -655,6 +657,7 @@ def auction_transport(a, b, M, *, denominator=None, max_size=4000, backend="auto
     >>> round(r.value, 12), r.plan.tolist()
     (0.25, [[0.25, 0.25], [0.0, 0.5]])
     """
+    resolve_backend(backend, "auction_transport", a, b, M)  # checked here, run by assignment
     C = check_cost_matrix(to_host(M) if is_cupy(M) else M, "M")
     n, m = C.shape
     aa = check_weights(to_host(a) if is_cupy(a) else a, "a", n=n, normalize=True)

@@ -16,11 +16,10 @@ from typing import Any
 
 import numpy as np
 
-from .._array_api import cupy_or_raise, is_cupy, to_host
+from .._array_api import accepted_backends, cupy_or_raise, is_cupy, resolve_backend, to_host
 from .._results import Result, SinkhornResult
 from .._validation import (
     INT64_MAX,
-    check_choice,
     check_cost_matrix,
     check_int,
     check_positive,
@@ -39,7 +38,7 @@ __all__ = [
     "sinkhorn_divergence",
 ]
 
-SINKHORN_BACKENDS = ("auto", "numpy", "numba", "cuda", "numba_cuda")
+SINKHORN_BACKENDS = accepted_backends("sinkhorn")
 # backend="auto" on the host: numpy up to these n*m, numba above (measured crossovers per
 # soft-min, benchmarks/bench_sinkhorn_crossover.py, docs/sinkhorn.md): point clouds tie at
 # n = m = 10 and numba wins 1.5-3x at 20-50, 8-13x at 100, 25-80x at 500-1000; dense costs tie
@@ -199,7 +198,9 @@ def _ops_cupy_pointcloud(geom, wdt):
 
 
 def _resolve_backend(backend: str, geom, on_gpu: bool) -> str:
-    check_choice(backend, "backend", SINKHORN_BACKENDS)
+    # the vocabulary of docs/arrays.md "Backends"; "numba_cuda" is a deprecated spelling of
+    # "cuda" here (one GPU soft-min: the CuPy RawKernel, docs/sinkhorn.md)
+    backend = resolve_backend(backend, "sinkhorn")
     n, m = geom.shape
     if backend == "auto":
         if on_gpu:
@@ -208,12 +209,6 @@ def _resolve_backend(backend: str, geom, on_gpu: bool) -> str:
         if n * m <= limit:
             return "numpy"
         return "numba"
-    if backend == "numba_cuda":  # one GPU soft-min: the CuPy RawKernel (docs/sinkhorn.md, GPU)
-        warn("`backend`='numba_cuda' is deprecated and runs backend='cuda' (the CuPy "
-                      "soft-min kernel); pass backend='cuda'.", DeprecationWarning)
-        backend = "cuda"
-    if backend == "cuda":
-        cupy_or_raise()
     return backend
 
 
@@ -593,7 +588,7 @@ def sinkhorn(a: Any, b: Any, M_or_geometry: Any, *, eps: float, max_iter: int = 
         averaged map contracts like (1 + k)/2 instead of k^2 (k the Sinkhorn contraction),
         so it needs about 4x more iterations to a given tol (measured: 2358 vs 588 at
         eps = 0.01, n = 60); hence the default.
-    backend : {"auto", "numpy", "numba", "cuda", "numba_cuda"}
+    backend : {"auto", "numpy", "numba", "cuda", "cupy"}
         ``auto``: CuPy inputs -> "cuda". On the host, by measured crossovers (numpy vs numba
         per soft-min, docs/sinkhorn.md): a PointCloud with ``n*m <= 100`` -> "numpy", larger
         -> "numba" (online kernel; numba wins from n = m ~ 20, 8-13x at 100, 25-80x at
@@ -606,10 +601,11 @@ def sinkhorn(a: Any, b: Any, M_or_geometry: Any, *, eps: float, max_iter: int = 
         (the other re-timed every 64 calls): on an oversubscribed machine a parallel call can
         wait ~10 ms at its join.
         The first numba call in a fresh environment compiles its kernels (seconds to tens of
-        seconds; ``cache=True`` keeps them for later processes). "cuda" uses CuPy: the dense
+        seconds; ``cache=True`` keeps them for later processes). "cuda" (here "cupy"; docs/arrays.md
+        "Backends") uses CuPy: the dense
         soft-min for a DenseGeometry, the fused online RawKernel for a PointCloud; numpy
-        inputs are moved to the GPU and results back. "numba_cuda" is a deprecated alias of "cuda"
-        (it ran a second, slower numba-cuda soft-min).
+        inputs are moved to the GPU and results back. "numba_cuda" is a deprecated spelling of
+        "cuda" here (it ran a second, slower numba-cuda soft-min; DeprecationWarning).
     dtype : None, float32 or float64
         Working precision (default: float64; CuPy float32 inputs stay float32).
     progress : bool

@@ -13,17 +13,18 @@ with :math:`\sigma` the uniform measure on the sphere. :math:`SW_p \le \max\text
 The integral is estimated by Monte Carlo over ``n_projections`` directions drawn uniformly
 (normalised Gaussian vectors); all projections are formed by one matrix product and sorted by
 one batched sort along the last axis (numpy on the CPU, in chunks bounded in memory; one CuPy
-sort on the GPU), then reduced by the 1-D kernels of :mod:`kantorovich.ot._wasserstein_1d`.
+sort on the GPU), then reduced by the sorted-row engine of the 1-D distance (:mod:`kantorovich.ot._sorted_rows`).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from .._array_api import cupy_or_raise, is_cupy, namespace, pick_backend
+from .._array_api import cupy_or_raise, is_cupy, namespace, resolve_backend
 from .._validation import (INT64_MAX, check_int, check_memory, check_rng, check_sample_pair, check_weights,
                            describe, xp_of)
-from ._wasserstein_1d import AUTO_NUMBA_MIN_SIZE, _check_p, _numba_ok, _sort_rows, _sort_rows_numba, _wp_sorted
+from ._kernels.wass1d_numpy import breakpoints, merge_cells
+from ._sorted_rows import AUTO_NUMBA_MIN_SIZE, check_p, numba_ok, sort_rows, sort_rows_numba, wp_sorted
 
 __all__ = ["sliced_wasserstein", "max_sliced_wasserstein", "projected_wasserstein", "random_directions"]
 
@@ -54,14 +55,11 @@ def random_directions(n_projections: int, d: int, rng=None) -> np.ndarray:
     return th / nrm[:, None]
 
 
-def _prepare(x, y, a, b, p, backend, n_dirs_hint=1):
-    p = _check_p(p)
+def _prepare(x, y, a, b, p, backend, n_dirs_hint=1, *, function="sliced_wasserstein"):
+    p = check_p(p)
     namespace(x, y, a, b)  # TypeError when numpy and CuPy mix
     on_gpu = any(is_cupy(t) for t in (x, y, a, b) if t is not None)
-    requested = backend
-    backend = pick_backend(backend, x, y, a, b)
-    if requested == "auto" and not on_gpu:
-        backend = "auto"  # resolved by size below (pick_backend alone would give "numpy")
+    backend = resolve_backend(backend, function, x, y, a, b)  # "auto" on the host: by size below
     if on_gpu and backend in ("numpy", "numba"):
         raise ValueError(
             f"`backend` {backend!r} needs numpy input; got CuPy arrays (use backend='cuda' or 'auto').")
@@ -75,7 +73,7 @@ def _prepare(x, y, a, b, p, backend, n_dirs_hint=1):
     bw = None if b is None else check_weights(b, "b", n=ya.shape[0])
     if backend == "auto":
         size = n_dirs_hint * (xa.shape[0] + ya.shape[0])
-        backend = "numba" if size >= AUTO_NUMBA_MIN_SIZE and _numba_ok() else "numpy"
+        backend = "numba" if size >= AUTO_NUMBA_MIN_SIZE and numba_ok() else "numpy"
     return xa, ya, aw, bw, p, backend, on_gpu
 
 
@@ -131,12 +129,12 @@ def _projected_wp(xa, ya, aw, bw, th, p, backend):
     for s in range(0, L, chunk):
         t = th[s:s + chunk]
         if backend == "numba":  # the LSD radix sort, rows in parallel (np.sort below 2048 values)
-            xs, wu = _sort_rows_numba(t @ xa.T, aw)
-            ys, wv = _sort_rows_numba(t @ ya.T, bw)
+            xs, wu = sort_rows_numba(t @ xa.T, aw)
+            ys, wv = sort_rows_numba(t @ ya.T, bw)
         else:
-            xs, wu = _sort_rows(t @ xa.T, aw, np)  # sorts our own matmul output in place
-            ys, wv = _sort_rows(t @ ya.T, bw, np)
-        out[s:s + chunk] = _wp_sorted(xs, wu, ys, wv, p, backend)
+            xs, wu = sort_rows(t @ xa.T, aw, np)  # sorts our own matmul output in place
+            ys, wv = sort_rows(t @ ya.T, bw, np)
+        out[s:s + chunk] = wp_sorted(xs, wu, ys, wv, p, backend)
     return out
 
 
@@ -170,7 +168,7 @@ def projected_wasserstein(x, y, directions, *, p=1, a=None, b=None, backend="aut
         Order, p >= 1.
     a, b : array_like, optional
         Non-negative weights with positive totals; None for uniform.
-    backend : {"auto", "numpy", "numba", "cuda"}
+    backend : {"auto", "numpy", "numba", "cuda", "cupy"}
         As in :func:`sliced_wasserstein`.
 
     Returns
@@ -189,7 +187,7 @@ def projected_wasserstein(x, y, directions, *, p=1, a=None, b=None, backend="aut
     >>> projected_wasserstein(x, x + [3.0, 4.0], [[1, 0], [0, 1], [3, 4]]).tolist()
     [3.0, 4.0, 5.0]
     """
-    xa, ya, aw, bw, p, backend, on_gpu = _prepare(x, y, a, b, p, backend)
+    xa, ya, aw, bw, p, backend, on_gpu = _prepare(x, y, a, b, p, backend, function="projected_wasserstein")
     if backend == "cuda":
         xa, ya, aw, bw = _on_device(xa, ya, aw, bw)
         import cupy
@@ -206,10 +204,10 @@ def _draw(n_projections, d, rng, xp, dtype):
 
 
 
-def _random_projections(x, y, a, b, p, backend, L, rng):
+def _random_projections(x, y, a, b, p, backend, L, rng, function):
     """Validate, move to the device, draw ``L`` directions and project: the shared first half
     of :func:`sliced_wasserstein` and :func:`max_sliced_wasserstein`."""
-    xa, ya, aw, bw, p, backend, on_gpu = _prepare(x, y, a, b, p, backend, n_dirs_hint=L)
+    xa, ya, aw, bw, p, backend, on_gpu = _prepare(x, y, a, b, p, backend, n_dirs_hint=L, function=function)
     check_memory(16 * L * (xa.shape[0] + ya.shape[0] + xa.shape[1]), "n_projections")
     gen = check_rng(rng)
     if backend == "cuda":
@@ -243,7 +241,7 @@ def sliced_wasserstein(x, y, *, n_projections, p=1, rng=None, a=None, b=None, ba
         Seed of the directions (drawn on the host, so CPU and GPU see the same ones).
     a, b : array_like, optional
         Non-negative weights of the points (normalised internally); None for uniform.
-    backend : {"auto", "numpy", "numba", "cuda"}
+    backend : {"auto", "numpy", "numba", "cuda", "cupy"}
         ``"auto"``: ``"cuda"`` for CuPy input, else ``"numba"`` when installed and
         L (n + m) >= 20 000, else ``"numpy"``. ``"cuda"`` keeps float32 input in float32
         for the projections and sorts (accumulating in float64) and returns numpy for
@@ -273,7 +271,8 @@ def sliced_wasserstein(x, y, *, n_projections, p=1, rng=None, a=None, b=None, ba
     2.0
     """
     L = check_int(n_projections, "n_projections", minimum=1, maximum=INT64_MAX)
-    xa, ya, aw, bw, p, backend, on_gpu, xp, th, w = _random_projections(x, y, a, b, p, backend, L, rng)
+    xa, ya, aw, bw, p, backend, on_gpu, xp, th, w = _random_projections(x, y, a, b, p, backend, L, rng,
+                                                                        "sliced_wasserstein")
     val = xp.mean(w) if p == 1.0 else _power_mean(w, p, xp)
     return _return(val, on_gpu)
 
@@ -324,7 +323,8 @@ def max_sliced_wasserstein(x, y, *, n_projections, p=1, rng=None, a=None, b=None
     """
     L = check_int(n_projections, "n_projections", minimum=1, maximum=INT64_MAX)
     refine = check_int(refine, "refine", minimum=0, maximum=INT64_MAX)
-    xa, ya, aw, bw, p, backend, on_gpu, xp, th, w = _random_projections(x, y, a, b, p, backend, L, rng)
+    xa, ya, aw, bw, p, backend, on_gpu, xp, th, w = _random_projections(x, y, a, b, p, backend, L, rng,
+                                                                        "max_sliced_wasserstein")
     k = int(xp.argmax(w))
     best, theta = w[k], th[k]
     for _ in range(refine):
@@ -340,17 +340,15 @@ def max_sliced_wasserstein(x, y, *, n_projections, p=1, rng=None, a=None, b=None
 
 def _ascent_direction(xa, ya, aw, bw, theta, p, xp):
     """Normalised gradient of sum pi_ij |<theta, x_i - y_j>|^p for the optimal 1-D pi."""
-    from ._wasserstein_1d import _breakpoints, _merge_cells
-
     X = xa.astype(xp.float64)
     Y = ya.astype(xp.float64)
     th = theta.astype(xp.float64)
     ox = xp.argsort(X @ th)
     oy = xp.argsort(Y @ th)
     n, m = X.shape[0], Y.shape[0]
-    cu = _breakpoints(None if aw is None else aw[ox][None], n, 1, xp)
-    cv = _breakpoints(None if bw is None else bw[oy][None], m, 1, xp)
-    iu, iv, mass = (t[0] for t in _merge_cells(cu, cv, xp))
+    cu = breakpoints(None if aw is None else aw[ox][None], n, 1, xp)
+    cv = breakpoints(None if bw is None else bw[oy][None], m, 1, xp)
+    iu, iv, mass = (t[0] for t in merge_cells(cu, cv, xp))
     D = X[ox[iu]] - Y[oy[iv]]  # (n + m - 1, d) displacements of the coupled pairs
     # cells of zero mass (a far zero-weight point) move nothing: they must not set the scale
     D = xp.where((mass > 0)[:, None], D, 0.0)

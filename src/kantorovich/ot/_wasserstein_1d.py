@@ -15,8 +15,8 @@ rule on the sorted supports, and it is optimal because |x - y|^p (p >= 1) is a M
 
 Implementations (``backend``):
 
-* ``"numpy"``: sort, then a vectorised merge (:func:`_wpp_reference`, also the reference
-  for the tests); equal-size unweighted rows reduce to ``mean(|sort(x) - sort(y)|^p)``.
+* ``"numpy"``: sort, then a vectorised merge
+  (:func:`kantorovich.ot._kernels.wass1d_numpy.wpp_reference`, also the reference for the tests); equal-size unweighted rows reduce to ``mean(|sort(x) - sort(y)|^p)``.
 * ``"numba"``: an LSD radix sort on the float64 bit patterns
   (:mod:`kantorovich.ot._kernels.radix_numba`; weights carried as the payload, u and v
   sorted concurrently in two threads when each is one long row; ``np.sort`` for rows shorter
@@ -33,36 +33,20 @@ from typing import Any
 
 import numpy as np
 
-from .._array_api import cupy_or_raise, is_cupy, namespace, pick_backend
+from .._array_api import cupy_or_raise, is_cupy, namespace, resolve_backend
 from .._results import Wasserstein1DResult
 from .._validation import as_float_array, check_weights, describe, xp_of
 from .._warnings import warn
 from ..exceptions import KantorovichWarning
-from ._kernels.wass1d_cupy import broadcast_rows  # xp-generic; imports no CuPy
+from ._kernels.wass1d_numpy import broadcast_rows
+from ._kernels.wass1d_numpy import wpp_reference as _wpp_reference  # noqa: F401 (the numpy reference W_p^p)
+from ._sorted_rows import (AUTO_NUMBA_MIN_SIZE, PAIR_MIN_SIZE, RADIX_MIN_N, SAFE_LO, breakpoints, check_p, cost,
+                           merge_cells, numba_ok, pow2_scale, sort_numba, sort_rows, wp_rescaled, wp_sorted)
 
 __all__ = ["wasserstein_1d", "wasserstein_1d_plan"]
 
-#: below this many values in total (all rows, both sides), ``backend="auto"`` uses numpy
-AUTO_NUMBA_MIN_SIZE = 20_000
-#: numba backend: rows of at least this many values are sorted by the numba LSD radix sort
-#: (:mod:`kantorovich.ot._kernels.radix_numba`), shorter ones by ``np.sort`` (measured
-#: crossover ~2000 float64 on the development machine)
-RADIX_MIN_N = 2048
-#: numba backend: single rows u, v with at least this many values in all are sorted in two
-#: threads at once (a thread start costs ~0.1 ms)
-PAIR_MIN_SIZE = 1 << 17
-
 
 # ----------------------------------------------------------------------------- validation
-def _check_p(p: Any) -> float:
-    if isinstance(p, bool) or not isinstance(p, (int, float, np.integer, np.floating)):
-        raise TypeError(f"`p` must be a real number >= 1; got {describe(p)}.")
-    pf = float(p)
-    if not (pf >= 1.0) or not math.isfinite(pf):
-        raise ValueError(f"`p` must be a finite real number >= 1; got {p!r}.")
-    return pf
-
-
 def _check_values(x: Any, name: str, dtype=None):
     arr = as_float_array(x, name, dtype=dtype, min_ndim=1)
     xp = xp_of(arr)
@@ -103,14 +87,10 @@ def _check_dist_weights(w: Any, name: str, values, vname: str):
 
 
 def _prepare(u_values, v_values, u_weights, v_weights, p, backend):
-    p = _check_p(p)
+    p = check_p(p)
     namespace(u_values, v_values, u_weights, v_weights)  # TypeError when numpy and CuPy mix
     on_gpu = any(is_cupy(a) for a in (u_values, v_values, u_weights, v_weights) if a is not None)
-    # pick_backend resolves "auto" to "numpy" for host input; keep "auto" for the size rule below
-    auto = isinstance(backend, str) and backend == "auto"
-    backend = pick_backend(backend, u_values, v_values, u_weights, v_weights)
-    if auto and not on_gpu:
-        backend = "auto"
+    backend = resolve_backend(backend, "wasserstein_1d", u_values, v_values, u_weights, v_weights)
     if on_gpu and backend in ("numpy", "numba"):
         raise ValueError(
             f"`backend` {backend!r} needs numpy input; got CuPy arrays (use backend='cuda' or 'auto').")
@@ -139,248 +119,11 @@ def _prepare(u_values, v_values, u_weights, v_weights, p, backend):
             "do not broadcast.") from None
     if backend == "auto":
         size = int(np.prod(batch, dtype=np.int64)) * (u.shape[-1] + v.shape[-1])
-        backend = "numba" if size >= AUTO_NUMBA_MIN_SIZE and _numba_ok() else "numpy"
+        backend = "numba" if size >= AUTO_NUMBA_MIN_SIZE and numba_ok() else "numpy"
     return u, v, uw, vw, p, backend, batch, on_gpu
 
 
-def _numba_ok() -> bool:
-    try:
-        import numba  # noqa: F401
-    except Exception:
-        return False
-    return True
-
-
-# ----------------------------------------------------------------------------- numerics
-def _cost(a, b, p, xp, div=None):
-    """(|a - b| / div)^p with |inf - inf| = 0 for two equal infinities (``p = inf``: the
-    difference only); ``div`` None means 1, else it broadcasts against a - b."""
-    with np.errstate(invalid="ignore", over="ignore"):
-        d = xp.abs(a - b)
-        nan = xp.isnan(d)  # inputs hold no NaN: only inf - inf of two equal infinities
-        if bool(nan.any()):
-            d = xp.where(nan, 0.0, d)
-        if div is not None:
-            d = d / div
-        if p == 1.0 or p == math.inf:
-            return d
-        if p == 2.0:
-            return d * d
-        return d ** p
-
-
-def _sort_rows(x, w, xp):
-    """Sort values along the last axis and carry the weights (None stays None)."""
-    if w is None:
-        if xp is np:
-            x.sort(axis=-1)  # in place: x is our own validated copy
-            return x, None
-        return xp.sort(x, axis=-1), None
-    w = xp.broadcast_to(w, x.shape) if w.shape != x.shape else w
-    if xp is np:
-        # one complex sort orders by (real, imag): values with their weights in a single
-        # numpy sort, about 2x faster than argsort + two gathers at n = 1e7
-        c = np.empty(x.shape, dtype=np.complex128)
-        c.real = x
-        c.imag = w
-        c.sort(axis=-1)
-        return c.real, c.imag  # strided views: the kernels read them without a copy
-    order = xp.argsort(x, axis=-1)
-    return xp.take_along_axis(x, order, axis=-1), xp.take_along_axis(w, order, axis=-1)
-
-
-def _breakpoints(w, n, rows, xp):
-    """Interior cumulative weights (rows, n - 1), normalised so the last one is exactly 1."""
-    if w is None:
-        cu = xp.arange(1, n, dtype=xp.float64) / n
-        return xp.broadcast_to(cu, (rows, n - 1))
-    c = xp.cumsum(w.astype(xp.float64), axis=-1)
-    return xp.minimum(c[..., :-1] / c[..., -1:], 1.0)
-
-
-def _merge_cells(cu, cv, xp):
-    """Cells of the north-west corner staircase for breakpoints cu (B, n-1), cv (B, m-1).
-
-    Returns ``(iu, iv, mass)``, each (B, n + m - 1): the sorted-order indices of the cell
-    visited on the k-th interval of [0, 1] and that interval's length. Consecutive cells
-    differ by one in exactly one index, from (0, 0) to (n - 1, m - 1).
-    """
-    B = cu.shape[0]
-    n1 = cu.shape[-1]
-    t = xp.concatenate([cu, cv], axis=-1)
-    # two sorted runs: numpy's stable sort (timsort) merges them in linear time
-    order = xp.argsort(t, axis=-1, kind="stable") if xp is np else xp.argsort(t, axis=-1)
-    ts = xp.take_along_axis(t, order, axis=-1)
-    is_u = (order < n1).astype(xp.int64)
-    cnt_u = xp.cumsum(is_u, axis=-1)
-    k = xp.arange(1, t.shape[-1] + 1)
-    zero = xp.zeros((B, 1), dtype=xp.int64)
-    iu = xp.concatenate([zero, cnt_u], axis=-1)
-    iv = xp.concatenate([zero, k - cnt_u], axis=-1)
-    ends = xp.concatenate([ts, xp.ones((B, 1))], axis=-1)
-    starts = xp.concatenate([xp.zeros((B, 1)), ts], axis=-1)
-    mass = xp.maximum(ends - starts, 0.0)
-    return iu, iv, mass
-
-
-def _wpp_reference(xs, wu, ys, wv, p, xp=np, div=None):
-    """W_p^p per row for sorted xs (B, n), ys (B, m); weights in sorted order or None.
-
-    Obviously-correct vectorised north-west corner (O((n+m) log(n+m)) for the merge);
-    zero-mass cells contribute 0 even when their cost is infinite. ``div`` (B,) divides the
-    differences of each row (None: 1); ``p = inf`` gives the largest difference over the
-    cells of positive mass (the largest moved distance) instead.
-    """
-    B, n = xs.shape
-    m = ys.shape[-1]
-    if div is not None:
-        div = xp.asarray(div, dtype=xp.float64).reshape(B, 1)
-    if wu is None and wv is None and n == m:
-        c = _cost(xs, ys, p, xp, div)
-        return xp.max(c, axis=-1) if p == math.inf else xp.mean(c, axis=-1)
-    cu = _breakpoints(wu, n, B, xp)
-    cv = _breakpoints(wv, m, B, xp)
-    iu, iv, mass = _merge_cells(cu, cv, xp)
-    a = xp.take_along_axis(xs, iu, axis=-1)
-    b = xp.take_along_axis(ys, iv, axis=-1)
-    c = xp.where(mass > 0, _cost(a, b, p, xp, div), 0.0)
-    return xp.max(c, axis=-1) if p == math.inf else xp.sum(mass * c, axis=-1)
-
-
-def _wpp_numba(xs, wu, ys, wv, p, div=None):
-    from ._kernels import wass1d_numba as K
-
-    n, m = xs.shape[-1], ys.shape[-1]
-    if wu is None and wv is None:
-        xs = np.ascontiguousarray(xs)
-        ys = np.ascontiguousarray(ys)
-        return K.equal_uniform(xs, ys, p, div) if n == m else K.merge_uniform(xs, ys, p, div)
-    # weighted rows may be strided views of a complex sort: read in place, no copies
-    # (broadcast weights of stride 0 are fine too)
-    wu = np.ones((1, n)) if wu is None else wu
-    wv = np.ones((1, m)) if wv is None else wv
-    wu = np.broadcast_to(wu, xs.shape)
-    wv = np.broadcast_to(wv, ys.shape)
-    return K.merge_weighted(xs, wu, ys, wv, p, div)
-
-
-def _pow2_scale(xs, ys, xp):
-    """A power of two s with max |finite value| / s in [0.5, 1) (exact rescaling), or 1;
-    at most 2**1023 (the largest power of two in float64)."""
-    ends = xp.concatenate([xs[..., :1].ravel(), xs[..., -1:].ravel(), ys[..., :1].ravel(), ys[..., -1:].ravel()])
-    ends = xp.abs(ends)
-    if bool(xp.all(xp.isfinite(ends))):
-        top = float(ends.max())
-    else:
-        fin = xp.concatenate([xp.abs(xs[xp.isfinite(xs)]), xp.abs(ys[xp.isfinite(ys)])])
-        top = float(fin.max()) if fin.size else 0.0
-    if top == 0.0 or not math.isfinite(top):
-        return 1.0
-    return math.ldexp(1.0, min(math.frexp(top)[1], 1023))
-
-
-#: a row's W_p^p at the value-based scale is trusted when it lies in [_SAFE_LO, inf): no term
-#: overflowed, and terms that underflowed (each off by at most 2**-1074) cannot matter
-_SAFE_LO = 2.0 ** -900
-
-
-def _wpp(xs, wu, ys, wv, p, backend, div=None):
-    if backend == "numba":
-        return np.asarray(_wpp_numba(xs, wu, ys, wv, p, div), dtype=np.float64)
-    with np.errstate(over="ignore"):  # an overflowing sum is redone by _wp_rescaled
-        return np.asarray(_wpp_reference(xs, wu, ys, wv, p, np, div), dtype=np.float64)
-
-
-def _wp_sorted(xs, wu, ys, wv, p, backend):
-    """W_p per row from sorted rows (B, n), (B, m) (numpy/numba).
-
-    First at the scale of the values: for p != 1 they are divided by a power of two s >= the
-    largest |value| (exact), W_p = s (sum m |d / s|^p)^(1/p). Rows where that sum overflows or
-    underflows (a far value, even of zero weight, large p, sums beyond float64) are redone by
-    :func:`_wp_rescaled`, scaled by the largest moved difference.
-    """
-    scale = 1.0
-    xv, yv = xs, ys
-    if p != 1.0:
-        scale = _pow2_scale(xs, ys, np)
-        if scale != 1.0:
-            xv = xs / scale
-            yv = ys / scale
-    wpp = _wpp(xv, wu, yv, wv, p, backend)
-    with np.errstate(over="ignore"):
-        out = wpp if p == 1.0 else scale * wpp ** (1.0 / p)
-    bad = ~((wpp >= _SAFE_LO) & (wpp < math.inf))
-    if bool(bad.any()):
-        rows = np.flatnonzero(bad)
-        out = np.array(out, dtype=np.float64, copy=True)
-        out[rows] = _wp_rescaled(xs[rows], None if wu is None else np.broadcast_to(wu, xs.shape)[rows],
-                                 ys[rows], None if wv is None else np.broadcast_to(wv, ys.shape)[rows],
-                                 p, backend)
-    return out
-
-
-def _wp_rescaled(xs, wu, ys, wv, p, backend):
-    """W_p per row as D (sum m (|d| / D)^p)^(1/p), D the largest moved difference |d|.
-
-    Every term is at most 1 and the largest is 1, so the sum neither overflows nor vanishes,
-    for any p (as p -> inf, W_p -> D). Where |x - y| overflows float64 for finite values the
-    row is halved first (exact for values that large) and the result doubled. D = inf means
-    positive mass moves to or from an infinity: W_p = inf.
-    """
-    D = _wpp(xs, wu, ys, wv, math.inf, backend)
-    half = np.isinf(D)
-    if bool(half.any()):
-        xs = np.where(half[:, None], xs * 0.5, xs)
-        ys = np.where(half[:, None], ys * 0.5, ys)
-        D = np.where(half, _wpp(xs, wu, ys, wv, math.inf, backend), D)
-    pos = (D > 0) & (D < math.inf)
-    S = _wpp(xs, wu, ys, wv, p, backend, div=np.where(pos, D, 1.0))
-    with np.errstate(over="ignore", invalid="ignore"):
-        out = D * S ** (1.0 / p)
-        out = np.where(half, 2.0 * out, out)
-    return np.where(pos, out, np.where(D == 0, 0.0, math.inf))
-
-
-def _radix_prep(x, w):
-    """C-contiguous float64 values and (broadcast, copied) weights for the in-place radix sort."""
-    x = np.ascontiguousarray(x)  # x is our own validated copy: sorting it in place is fine
-    if w is not None and not (w.shape == x.shape and w.dtype == np.float64 and w.flags.c_contiguous
-                              and w.flags.writeable and w.base is None):
-        # the radix sort permutes the weights in place: broadcast weights (or anything that
-        # is not our own validated copy, which owns its data) are copied first
-        w = np.array(np.broadcast_to(w, x.shape), dtype=np.float64, order="C")
-    return x, w
-
-
-def _sort_numba(u, uw, v, vw):
-    """Sort both sides for the numba backend: LSD radix sort (numba) from RADIX_MIN_N values
-    per row, u and v concurrently in two threads when each is a single long row."""
-    from ._kernels import radix_numba as R
-
-    n, m = u.shape[-1], v.shape[-1]
-    if u.size == n and v.size == m and min(n, m) >= RADIX_MIN_N and n + m >= PAIR_MIN_SIZE:
-        u, uw = _radix_prep(u, uw)
-        v, vw = _radix_prep(v, vw)
-        R.sort_pair(u.reshape(-1), None if uw is None else uw.reshape(-1),
-                    v.reshape(-1), None if vw is None else vw.reshape(-1))
-        return u, uw, v, vw
-    return _sort_rows_numba(u, uw) + _sort_rows_numba(v, vw)
-
-
-def _sort_rows_numba(x, w):
-    """One side, numba backend: radix sort rows of >= RADIX_MIN_N values, else ``np.sort``."""
-    if x.shape[-1] < RADIX_MIN_N:
-        return _sort_rows(x, w, np)
-    from ._kernels import radix_numba as R
-
-    x, w = _radix_prep(x, w)
-    if w is None:
-        R.sort_rows(x)
-    else:
-        R.sort_rows_kv(x, w)
-    return x, w
-
-
+# ----------------------------------------------------------------------------- W_p
 def _fast_single_pair(u_values, v_values, u_weights, v_weights, p, backend):
     """The common large case without copies: one long float64 row per side, numba backend.
 
@@ -406,8 +149,8 @@ def _fast_single_pair(u_values, v_values, u_weights, v_weights, p, backend):
         return None
     if (u_weights is not None and u_weights.shape[0] != n) or (v_weights is not None and v_weights.shape[0] != m):
         return None  # the ordinary path reports the length mismatch
-    p = _check_p(p)
-    if not _numba_ok():
+    p = check_p(p)
+    if not numba_ok():
         return None
     from ._kernels import radix_numba as R
 
@@ -423,7 +166,7 @@ def _fast_single_pair(u_values, v_values, u_weights, v_weights, p, backend):
     xs, ys = xs[None], ys[None]
     wu = None if wu is None else wu[None]
     wv = None if wv is None else wv[None]
-    wp = _wp_sorted(xs, wu, ys, wv, p, "numba")
+    wp = wp_sorted(xs, wu, ys, wv, p, "numba")
     return np.float64(np.asarray(wp, dtype=np.float64).reshape(()))
 
 
@@ -455,11 +198,12 @@ def wasserstein_1d(u_values, v_values, u_weights=None, v_weights=None, *, p=1, b
         ``None`` means uniform weights.
     p : float, default 1
         Order, any real p >= 1.
-    backend : {"auto", "numpy", "numba", "cuda"}
+    backend : {"auto", "numpy", "numba", "cuda", "cupy"}
         ``"auto"``: ``"cuda"`` when an input is a CuPy array; otherwise ``"numba"`` when numba
         is installed and the inputs hold at least ``AUTO_NUMBA_MIN_SIZE`` (20 000) values in
-        all, else ``"numpy"``. ``"cuda"`` with numpy input computes on the GPU and returns
-        numpy; ``"numpy"``/``"numba"`` with CuPy input is an error.
+        all, else ``"numpy"``. ``"cuda"`` (the GPU implementation, here ``"cupy"``; docs/arrays.md
+        "Backends") with numpy input computes on the GPU and returns numpy; ``"numpy"``/``"numba"``
+        with CuPy input is an error.
 
     Returns
     -------
@@ -529,13 +273,13 @@ def wasserstein_1d(u_values, v_values, u_weights=None, v_weights=None, *, p=1, b
             return np.float64(out) if out.ndim == 0 else out
         return out
     if backend == "numba":
-        xs, wu, ys, wv = _sort_numba(u, uw, v, vw)
+        xs, wu, ys, wv = sort_numba(u, uw, v, vw)
     else:
-        xs, wu = _sort_rows(u, uw, np)
-        ys, wv = _sort_rows(v, vw, np)
+        xs, wu = sort_rows(u, uw, np)
+        ys, wv = sort_rows(v, vw, np)
     xs, wu = broadcast_rows(xs, wu, batch, np)
     ys, wv = broadcast_rows(ys, wv, batch, np)
-    wp = _wp_sorted(xs, wu, ys, wv, p, backend)
+    wp = wp_sorted(xs, wu, ys, wv, p, backend)
     wp = np.asarray(wp, dtype=np.float64).reshape(batch)
     return np.float64(wp) if wp.ndim == 0 else wp
 
@@ -585,7 +329,7 @@ def wasserstein_1d_plan(u_values, v_values, u_weights=None, v_weights=None, *, p
     >>> r.plan.toarray().round(3).tolist()
     [[0.333, 0.167, 0.0], [0.0, 0.167, 0.333]]
     """
-    p = _check_p(p)
+    p = check_p(p)
     from .._array_api import to_host
 
     args = [to_host(a) if a is not None and is_cupy(a) else a for a in (u_values, v_values, u_weights, v_weights)]
@@ -607,17 +351,17 @@ def wasserstein_1d_plan(u_values, v_values, u_weights=None, v_weights=None, *, p
     xs, ys = u[pu], v[pv]
     wu = None if uw is None else uw[pu]
     wv = None if vw is None else vw[pv]
-    cu = _breakpoints(None if wu is None else wu[None], n, 1, np)
-    cv = _breakpoints(None if wv is None else wv[None], m, 1, np)
-    iu, iv, mass = (a[0] for a in _merge_cells(cu, cv, np))
+    cu = breakpoints(None if wu is None else wu[None], n, 1, np)
+    cv = breakpoints(None if wv is None else wv[None], m, 1, np)
+    iu, iv, mass = (a[0] for a in merge_cells(cu, cv, np))
     # exact rescaling keeps |x - y|^p finite; potentials scale by s^p
-    scale = 1.0 if p == 1.0 else _pow2_scale(xs[None], ys[None], np)
+    scale = 1.0 if p == 1.0 else pow2_scale(xs[None], ys[None], np)
     with np.errstate(over="ignore", invalid="ignore"):
-        c = _cost(xs[iu] / scale, ys[iv] / scale, p, np)
+        c = cost(xs[iu] / scale, ys[iv] / scale, p, np)
         wpp = float(np.sum(mass * c))
     with np.errstate(over="ignore"):
         sp = np.float64(scale) ** p  # the potentials scale by s^p
-    if _SAFE_LO <= wpp < math.inf and np.isfinite(sp) and bool(np.all(np.isfinite(c))):
+    if SAFE_LO <= wpp < math.inf and np.isfinite(sp) and bool(np.all(np.isfinite(c))):
         value = scale * wpp ** (1.0 / p)
         fs, gs = _staircase_potentials(c, iu, iv, n, m)
         f, g = fs * sp, gs * sp
@@ -626,7 +370,7 @@ def wasserstein_1d_plan(u_values, v_values, u_weights=None, v_weights=None, *, p
         # a far value, large p or costs beyond float64: value by the largest moved difference
         # (as wasserstein_1d), potentials by the largest staircase difference (potentials far
         # below the largest one in magnitude may then round to 0)
-        value = float(_wp_rescaled(xs[None], None if wu is None else wu[None], ys[None],
+        value = float(wp_rescaled(xs[None], None if wu is None else wu[None], ys[None],
                                    None if wv is None else wv[None], p, "numpy")[0])
         h = 1.0
         with np.errstate(over="ignore"):

@@ -622,17 +622,20 @@ def auction_cuda(prob, schedule, max_rounds, tpb=None, tail=None, sync_every=Non
     return r2c.copy_to_host(), p.copy_to_host(), rounds, bids, converged
 
 
-def solve(prob, exact, eps_final, theta, max_rounds, _solve_cpu_finish):
-    """GPU auction, then the host certificate / exact finish (``_finish_after_gpu``)."""
-    from .._auction import _EPS_FLOOR, _schedule
+def solve(prob, exact, eps_final, theta, max_rounds, _solve_cpu_finish, _schedule, _eps_floor):
+    """GPU auction, then the host certificate / exact finish (``_finish_after_gpu``).
 
+    The caller (:mod:`kantorovich.ot._auction`) passes its finish, its eps schedule
+    ``_schedule(eps0, eps_final, theta)`` and its smallest eps ``_eps_floor``: this kernel module
+    imports nothing from the solver module that imports it.
+    """
     _cuda()
     n = prob.n
     info = {"cost_scale": prob.scale, "device": "cuda-simulator" if simulator() else "cuda"}
     if eps_final is None:
-        eps_f = prob.scale / (n + 1) if prob.integer else max(prob.c_range / (4.0 * n * n), _EPS_FLOOR)
+        eps_f = prob.scale / (n + 1) if prob.integer else max(prob.c_range / (4.0 * n * n), _eps_floor)
     else:
-        eps_f = max(eps_final * prob.scale, _EPS_FLOOR)
+        eps_f = max(eps_final * prob.scale, _eps_floor)
     sched = _schedule(max(prob.c_range / 16.0, eps_f), eps_f, theta)
     t0 = time.perf_counter()
     stats: dict = {}

@@ -5,7 +5,7 @@
   float64 over about a thousand blocks (per-block partials, added by ``cupy.sum``): two sorts
   plus one pass over memory;
 * otherwise: the vectorised north-west-corner merge of
-  :func:`kantorovich.ot._wasserstein_1d._wpp_reference` run with ``xp = cupy``
+  :func:`kantorovich.ot._kernels.wass1d_numpy.wpp_reference` run with ``xp = cupy``
   (argsort + gather for weighted rows, a sort of the merged cumulative weights).
 
 The orchestration :func:`wasserstein_1d_xp` takes the array module and the equal-size
@@ -15,6 +15,8 @@ functions, never at ``import kantorovich``.
 """
 
 from __future__ import annotations
+
+from .wass1d_numpy import broadcast_rows, cost, pow2_scale, wpp_reference
 
 __all__ = ["equal_uniform_numpy", "wasserstein_1d_cupy", "wasserstein_1d_xp"]
 
@@ -141,15 +143,13 @@ def launch_numpy(p):
     """numpy stand-in of the row-sum kernel: the same rows, blocks and grid-stride shares."""
     import numpy as np
 
-    from .._wasserstein_1d import _cost
-
     def launch(xs, ys, n, rx, ry, G, part):
         B = part.size // G
         # the kernel's pointer arithmetic: row r starts r * row_x elements after row 0
         X = np.lib.stride_tricks.as_strided(xs, (B, n), (rx * xs.itemsize, xs.itemsize), writeable=False)
         Y = np.lib.stride_tricks.as_strided(ys, (B, n), (ry * ys.itemsize, ys.itemsize), writeable=False)
         for r in range(B):
-            c = _cost(X[r].astype(np.float64), Y[r].astype(np.float64), p, np)
+            c = cost(X[r].astype(np.float64), Y[r].astype(np.float64), p, np)
             for b in range(G):
                 idx = (np.arange(b * TPB, n, G * TPB)[:, None] + np.arange(TPB)[None, :]).ravel()
                 part[r * G + b] = c[idx[idx < n]].sum()
@@ -160,9 +160,7 @@ def equal_uniform_numpy(xs, ys, p):
     """numpy stand-in of :func:`_equal_uniform_cupy` (used by the tests without a GPU)."""
     import numpy as np
 
-    from .._wasserstein_1d import _cost
-
-    return np.mean(_cost(xs.astype(np.float64), ys.astype(np.float64), p, np), axis=-1)
+    return np.mean(cost(xs.astype(np.float64), ys.astype(np.float64), p, np), axis=-1)
 
 
 def _sort_rows(x, w, xp):
@@ -172,16 +170,6 @@ def _sort_rows(x, w, xp):
         w = xp.broadcast_to(w, x.shape)
     order = xp.argsort(x, axis=-1)
     return xp.take_along_axis(x, order, axis=-1), xp.take_along_axis(w, order, axis=-1)
-
-
-def broadcast_rows(xs, ws, batch, xp):
-    """Broadcast sorted (..., n) values (and weights) to the batch and flatten to (B, n)."""
-    n = xs.shape[-1]
-    shape = tuple(batch) + (n,)
-    xs = xp.broadcast_to(xs, shape).reshape(-1, n)
-    if ws is not None:
-        ws = xp.broadcast_to(ws, shape).reshape(-1, n)
-    return xs, ws
 
 
 def _rows(x, w, batch, xp):
@@ -194,18 +182,16 @@ def wpp_sorted_xp(xs, wu, ys, wv, p, xp, equal_kernel):
     Returns ``(wpp, scale)``: W_p = scale * wpp ** (1/p) (scale is an exact power of two
     chosen for p != 1 to keep |x - y|^p finite).
     """
-    from .._wasserstein_1d import _pow2_scale, _wpp_reference
-
     scale = 1.0
     if p != 1.0:
-        scale = _pow2_scale(xs, ys, xp)
+        scale = pow2_scale(xs, ys, xp)
         if scale != 1.0:
             xs = xs / xs.dtype.type(scale)
             ys = ys / ys.dtype.type(scale)
     if wu is None and wv is None and xs.shape[-1] == ys.shape[-1]:
         wpp = equal_kernel(xs, ys, p)
     else:
-        wpp = _wpp_reference(xs.astype(xp.float64), wu, ys.astype(xp.float64), wv, p, xp)
+        wpp = wpp_reference(xs.astype(xp.float64), wu, ys.astype(xp.float64), wv, p, xp)
     return wpp, scale
 
 

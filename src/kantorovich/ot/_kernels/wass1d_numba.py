@@ -14,7 +14,7 @@ return, per row, the p-th power of W_p:
   each side is pinned to exactly 1.
 
 Conventions shared with the numpy reference
-(``kantorovich.ot._wasserstein_1d._wpp_reference``): the distance between two equal values
+(``kantorovich.ot._kernels.wass1d_numpy.wpp_reference``): the distance between two equal values
 is 0 even when both are the same infinity, and a segment of zero mass contributes 0 even if
 its cost is infinite (so a zero-weight point at infinity is ignored).
 
