@@ -16,7 +16,7 @@ from kantorovich._array_api import (BACKENDS, DEPRECATED_BACKENDS, FUNCTION_BACK
                                     accepted_backends, resolve_backend)
 from kantorovich.exceptions import BackendUnavailableError
 
-DOC = Path(__file__).resolve().parents[1] / "docs" / "arrays.md"
+DOC = Path(__file__).resolve().parents[2] / "docs" / "arrays.md"
 
 X = np.array([0.0, 1.0, 3.0, 4.5])
 Y = np.array([0.5, 2.0, 2.5, 5.0])
