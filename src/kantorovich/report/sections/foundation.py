@@ -44,7 +44,11 @@ def parallel_lines(ctx):
     from ...families import ParallelLines
     from ...plots.foundation import plot_parallel_lines
 
-    fig = plot_parallel_lines(np.linspace(-1, 1, ctx.size(201, 801)))
+    thetas = np.linspace(-1, 1, ctx.size(201, 801))
+    if not np.any(thetas == 0.0):
+        thetas = np.sort(np.append(thetas, 0.0))
+    fams = [ParallelLines(t) for t in thetas]
+    fig = plot_parallel_lines(thetas, [f.w1() for f in fams], [f.js() for f in fams], [f.tv() for f in fams])
     ctx.figure(fig, "parallel_lines.png",
                "TV, KL, JS and W between P_0 and P_theta: only W = |theta| goes to 0 continuously; "
                "JS sits at log 2, TV at 1 and KL at +inf for every theta != 0.")
@@ -100,7 +104,7 @@ def cumulative_deltas_section(ctx):
     d = cumulative_deltas(P, Q)
     w = float(emd_1d_histogram(P, Q))
     wn = float(emd_1d_histogram(P, Q, normalize=True))
-    ctx.figure(plot_cumulative_deltas(P, Q), "cumulative_deltas.png",
+    ctx.figure(plot_cumulative_deltas(P, Q, d, w), "cumulative_deltas.png",
                "Top: the two histograms. Bottom: the mass carried right (red) or left (green) across "
                "each bin edge; W is the sum of the absolute deltas.")
     src = "C2 (GAN Flavors slides)"
