@@ -25,3 +25,56 @@ def test_run_report_validates_names_before_mkdir(tmp_path):
     with pytest.raises(ValueError, match="no_such_section"):
         run_report(out, quick=True, only=["no_such_section"], show_progress=False)
     assert not out.exists()
+
+
+_MAGIC = {"png": b"\x89PNG", "svg": b"<?xml", "pdf": b"%PDF"}
+
+
+@pytest.mark.parametrize("fmt", ["svg", "pdf"])
+def test_report_format_writes_and_links_that_format(tmp_path, fmt):
+    import json
+
+    out = tmp_path / "r"
+    argv = ["report", "--quick", "--only", "cumulative_deltas", "--format", fmt, "--dpi", "60", "--out", str(out),
+            "--no-progress"]
+    assert main(argv) == 0
+    res = json.loads((out / "results.json").read_text())
+    assert res["all_checks_agree"] and (res["figure_format"], res["dpi"]) == (fmt, 60)
+    files = [f["file"] for f in res["sections"]["cumulative_deltas"]["figures"]]
+    assert files == [f"cumulative_deltas/cumulative_deltas.{fmt}"]
+    assert (out / files[0]).read_bytes().startswith(_MAGIC[fmt])
+    assert not list(out.rglob("*.png"))
+    page = (out / "index.html").read_text()
+    assert f"'{files[0]}'" in page and ".png" not in page
+
+
+def test_report_dpi_sets_the_png_resolution(tmp_path):
+    from PIL import Image
+
+    out = tmp_path / "r"
+    assert main(["report", "--quick", "--only", "cumulative_deltas", "--dpi", "55", "--out", str(out),
+                 "--no-progress"]) == 0
+    path = out / "cumulative_deltas" / "cumulative_deltas.png"
+    assert path.read_bytes().startswith(_MAGIC["png"])
+    with Image.open(path) as im:
+        assert round(im.info["dpi"][0]) == 55
+        assert im.size[0] < 7.5 * 55 * 1.1  # a 7.5-inch-wide figure at 55 dpi
+    assert "'cumulative_deltas/cumulative_deltas.png'" in (out / "index.html").read_text()
+
+
+@pytest.mark.parametrize("argv", [["--format", "jpg"], ["--dpi", "0"], ["--dpi", "1.5"]])
+def test_bad_format_or_dpi_is_rejected_before_the_output_folder_is_made(tmp_path, capsys, argv):
+    out = tmp_path / "r"
+    with pytest.raises(SystemExit) as exc:
+        main(["report", "--quick", "--only", "cumulative_deltas", *argv, "--out", str(out)])
+    assert exc.value.code == 2 and argv[0] in capsys.readouterr().err
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("kw, match", [({"fig_format": "jpg"}, "`fig_format` must be one of"),
+                                       ({"dpi": 0}, "`dpi` must be an integer >= 1")])
+def test_run_report_validates_figure_options_before_mkdir(tmp_path, kw, match):
+    out = tmp_path / "r"
+    with pytest.raises(ValueError, match=match):
+        run_report(out, quick=True, only=["cumulative_deltas"], show_progress=False, **kw)
+    assert not out.exists()
