@@ -261,24 +261,23 @@ def test_transport_irrational_weights_point_to_emd():
 
 
 def test_report_reads_gpu_auction_json_old_and_checkpointed(tmp_path, monkeypatch):
-    """The auction report section finds GPU timings in either JSON layout gpu_check.sh writes:
-    the old list of rows, or the per-case dict of benchmarks/_common.Checkpoint (failed cases
-    recorded as {"error": ...} are skipped)."""
+    """The auction report section finds GPU timings in either JSON layout gpu_check.sh writes,
+    recorded as package data: the old list of rows, or the per-case dict of
+    benchmarks/_common.Checkpoint (failed cases recorded as {"error": ...} are skipped)."""
     import json
 
     from kantorovich.report.sections import auction as sec
 
-    monkeypatch.setattr(sec, "_RESULTS", tmp_path)
+    data = tmp_path / "auction_gpu.json"
+    monkeypatch.setattr(sec, "_GPU_DATA", data)
     assert sec._gpu_numbers() is None
-    (tmp_path / "gpu").mkdir()
     new = {"environment": {"gpu": "H100"},
            "gpu": {"compile": {"s": 3.0, "exact": True}, "1000": {"n": 1000, "auction_cuda_s": 0.1},
                    "2000": {"error": "RuntimeError()"}, "4000": {"n": 4000, "auction_cuda_s": 0.4}}}
-    (tmp_path / "gpu" / "gpu_results_auction.json").write_text(json.dumps({"bench_auction": new}))
+    data.write_text(json.dumps({"bench_auction": new}))
     assert sec._gpu_numbers() == ([1000, 4000], [0.1, 0.4], "H100")
-    (tmp_path / "gpu" / "gpu_results_auction.json").unlink()
     old = {"gpu": [{"n": 500, "auction_cuda_s": 0.05}]}
-    (tmp_path / "bench_auction.json").write_text(json.dumps(old))
+    data.write_text(json.dumps(old))
     assert sec._gpu_numbers() == ([500], [0.05], "GPU")
 
 

@@ -78,3 +78,26 @@ def test_run_report_validates_figure_options_before_mkdir(tmp_path, kw, match):
     with pytest.raises(ValueError, match=match):
         run_report(out, quick=True, only=["cumulative_deltas"], show_progress=False, **kw)
     assert not out.exists()
+
+
+def test_auction_section_runs_without_a_benchmarks_folder(tmp_path, monkeypatch):
+    """The GPU numbers of the auction section are package data: from a folder with no
+    benchmarks/ (an installed wheel) the section runs and says plainly what it did not measure."""
+    from kantorovich.report import Context
+    from kantorovich.report.sections import auction as sec
+
+    class Tiny(Context):  # the section at a few tiny sizes
+        def size(self, quick, full):
+            return [20, 40] if isinstance(quick, list) else quick
+
+    monkeypatch.chdir(tmp_path)
+    assert not (tmp_path / "benchmarks").exists()
+    assert sec._GPU_DATA.is_file()  # shipped with the package
+    (tmp_path / "out").mkdir()
+    ctx = Tiny("auction_timing", tmp_path / "out", show_progress=False)
+    sec.auction_timing(ctx)
+    assert ctx.checks and all(c["agrees"] for c in ctx.checks)
+    gpu = sec._gpu_numbers()
+    assert ctx.numbers["gpu"] == (sec._NOT_MEASURED if gpu is None else f"GPU curve from a benchmark run on {gpu[2]}")
+    assert "not measured on this install" in sec._NOT_MEASURED
+    assert (tmp_path / "out" / "timing.png").is_file()
