@@ -792,9 +792,6 @@ def _chk_geometry(call, res):
     if meth == "cost_range":
         return _cmp(res[0], float(C.min()), "cost_range()[0]", rtol=1e-6) + _cmp(
             res[1], float(C.max()), "cost_range()[1]", rtol=1e-6)
-    if meth == "median_cost":
-        if not (C.min() * (1 - 1e-12) <= float(res) <= C.max() * (1 + 1e-12)):
-            return [("WRONG", f"median cost {float(res)!r} outside [{C.min()!r}, {C.max()!r}]")]
     return []
 
 

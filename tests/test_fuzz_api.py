@@ -336,7 +336,7 @@ def spec_sinkhorn_divergence(d):
                               max_iter=COUNT, scaling=FLOAT, tol=FLOAT), {})
 
 
-GEOM_METHODS = ("cost_matrix", "diameter", "median_cost")
+GEOM_METHODS = ("cost_matrix", "diameter")
 
 
 def spec_DenseGeometry(d):
@@ -355,12 +355,8 @@ def spec_PointCloud(d):
         n = kw["x"].shape[0]
         i0 = d.int(0, n - 1)
         margs = (i0, d.int(i0 + 1, n))
-    elif meth == "median_cost" and d.coin():
-        mkw = dict(max_points=d.pick([1, 2, 2000]))
     c = Call("ot.PointCloud", kwargs=kw, method=meth, margs=margs, mkwargs=mkw, check="geometry")
     kinds = dict(x=ARRAY, y=ARRAY, cost=FLOAT, dtype=DTYPE)
-    if meth == "median_cost":
-        kinds["m:max_points"] = COUNT
     return _mutate(d, c, kinds, {}, points=("x", "y"))
 
 
