@@ -148,7 +148,7 @@ def test_inexact_mode_respects_its_bound():
 def test_coarse_eps_final_refines_then_finishes():
     rng = np.random.default_rng(8)
     M = rng.random((200, 200))
-    res = assignment(M, eps_final=0.5, scaling=3.0)
+    res = assignment(M, eps_final=0.5, eps_divisor=3.0)
     assert res.exact
     assert res.value == pytest.approx(_lsa_value(M), rel=1e-9)
 
@@ -208,8 +208,8 @@ def test_argument_errors():
         assignment(x=np.zeros((3, 1)), y=np.zeros((3, 1)), cost=None)
     with pytest.raises(ValueError, match="`backend`"):
         assignment(M, backend="gpu")
-    with pytest.raises(ValueError, match="`scaling`"):
-        assignment(M, scaling=1.0)
+    with pytest.raises(ValueError, match="`eps_divisor`"):
+        assignment(M, eps_divisor=1.0)
     with pytest.raises(ValueError, match="`eps_final`"):
         assignment(M, eps_final=0.0)
     with pytest.raises(TypeError, match="`exact`"):
@@ -288,15 +288,26 @@ def test_subnormal_costs():
     assert np.isclose(assignment(M * 1e-310).value, ref * 1e-310, rtol=1e-6)
 
 
-def test_scaling_within_rounding_of_one_is_refused():
+def test_eps_divisor_within_rounding_of_one_is_refused():
     M = np.random.default_rng(0).random((6, 6))
     for sc in (1 + 1e-15, 1 + 1e-12):
-        with pytest.raises(ValueError, match="`scaling`"):
-            assignment(M, scaling=sc)
+        with pytest.raises(ValueError, match="`eps_divisor`"):
+            assignment(M, eps_divisor=sc)
     for kw in ({"M": M}, {"x": np.random.default_rng(1).random((5, 2)), "y": np.random.default_rng(2).random((5, 2))}):
-        with pytest.raises(ValueError, match="`scaling`"):
-            assignment(**kw, scaling=1 + 1e-15)
-    assert assignment(M, scaling=1.05).value == pytest.approx(_lsa_value(M), rel=1e-14)
+        with pytest.raises(ValueError, match="`eps_divisor`"):
+            assignment(**kw, eps_divisor=1 + 1e-15)
+    assert assignment(M, eps_divisor=1.05).value == pytest.approx(_lsa_value(M), rel=1e-14)
+
+
+def test_scaling_is_a_deprecated_name_of_eps_divisor():
+    # sinkhorn's `scaling` multiplies eps per stage; the auction's divided it: renamed
+    M = np.random.default_rng(3).random((7, 7))
+    new = assignment(M, eps_divisor=3.0)
+    with pytest.warns(DeprecationWarning, match="eps_divisor"):
+        old = assignment(M, scaling=3.0)
+    assert (old.value, old.perm.tolist(), old.info["phases"]) == (new.value, new.perm.tolist(), new.info["phases"])
+    with pytest.raises(TypeError, match="`eps_divisor`.*`scaling`"):
+        assignment(M, eps_divisor=3.0, scaling=3.0)
 
 
 def test_eps_final_beyond_the_cost_range_still_gives_the_optimum():

@@ -369,9 +369,9 @@ def spec_assignment(d):
         kw = dict(x=d.points(n, dim), y=d.points(n, dim) + 0.5, cost=d.pick(["sqeuclidean", "euclidean", 1.5]))
     if d.coin(0.5):
         kw.update(backend=d.pick(["auto", "numpy", "numba"]), exact=d.coin(0.8),
-                  eps_final=d.pick([None, 1e-3, 1.0]), scaling=d.pick([5.0, 2.0, 1.5]), rng=d.int(0, 9))
+                  eps_final=d.pick([None, 1e-3, 1.0]), eps_divisor=d.pick([5.0, 2.0, 1.5]), rng=d.int(0, 9))
     c = Call("ot.assignment", kwargs=kw, check="assignment")
-    return _mutate(d, c, dict(M=ARRAY, x=ARRAY, y=ARRAY, cost=FLOAT, exact=BOOL, eps_final=FLOAT, scaling=FLOAT,
+    return _mutate(d, c, dict(M=ARRAY, x=ARRAY, y=ARRAY, cost=FLOAT, exact=BOOL, eps_final=FLOAT, eps_divisor=FLOAT,
                               max_rounds=COUNT, rng=RNG), dict(backend=("auto", "numpy", "numba")),
                    points=("M",) if "M" in kw else ("x", "y"))
 
@@ -609,7 +609,7 @@ _M6 = np.random.default_rng(0).random((6, 6))
 _X6 = np.random.default_rng(0).normal(size=(6, 2))
 _Y6 = np.random.default_rng(1).normal(size=(6, 2)) + 1
 FIXED = {
-    "assignment": [Call("ot.assignment", (_M6,), dict(scaling=1 + 1e-15), check="assignment"),
+    "assignment": [Call("ot.assignment", (_M6,), dict(eps_divisor=1 + 1e-15), check="assignment"),
                    Call("ot.assignment", (_M6,), dict(eps_final=1e16), check="assignment"),
                    Call("ot.assignment", (np.eye(3),), dict(max_rounds=2**64), check="assignment"),
                    Call("ot.assignment", kwargs=dict(x=[[0.0], [2.0]], y=[[2.0], [0.0]], cost=1e300),

@@ -271,7 +271,7 @@ def _spfa_numpy(indptr, indices, red, perm, max_passes):
 # --------------------------------------------------------------------------------------------
 
 #: most phases an eps schedule may have (eps0 / eps_final is at most about 2**44 in scaled
-#: units, so the default scaling 5 gives about 20 phases, scaling 1.01 about 3000)
+#: units, so the default eps_divisor 5 gives about 20 phases, eps_divisor 1.01 about 3000)
 MAX_PHASES = 10_000
 
 
@@ -280,14 +280,14 @@ def _schedule(eps0: float, eps_final: float, theta: float) -> list[float]:
     e = max(eps0, eps_final)
     if e > eps_final and math.log(e / eps_final) > MAX_PHASES * math.log(theta):
         raise ValueError(
-            f"`scaling` must be large enough for an eps schedule of at most {MAX_PHASES} phases; got "
+            f"`eps_divisor` must be large enough for an eps schedule of at most {MAX_PHASES} phases; got "
             f"{theta!r}, which needs about {math.log(e / eps_final) / math.log(theta):.3g} phases to go "
-            f"from eps = {e:.3g} to {eps_final:.3g} (scaled costs). Use a `scaling` of 2 to 10.")
+            f"from eps = {e:.3g} to {eps_final:.3g} (scaled costs). Use an `eps_divisor` of 2 to 10.")
     while e > eps_final:
         out.append(e)
         nxt = e / theta
         if not nxt < e:  # theta within rounding of 1
-            raise ValueError(f"`scaling` must be a float noticeably above 1; got {theta!r}, "
+            raise ValueError(f"`eps_divisor` must be a float noticeably above 1; got {theta!r}, "
                              "which does not change eps in floating point.")
         e = nxt
     out.append(eps_final)
@@ -478,7 +478,8 @@ def _certify_and_finish(ops, prob, perm, u, v, S: float, exact: bool, info: dict
 
 
 def assignment(M=None, *, x=None, y=None, cost="sqeuclidean", backend="auto", exact=True,
-               eps_final=None, scaling=5.0, max_rounds=1_000_000, rng=None) -> AssignmentResult:
+               eps_final=None, eps_divisor=5.0, max_rounds=1_000_000, rng=None,
+               scaling=None) -> AssignmentResult:
     r"""Exact optimal assignment (OT between two uniform n-point measures) by auction.
 
     Solves :math:`\min_{\sigma} \frac1n\sum_i C_{i\sigma(i)}` by the epsilon-scaling forward
@@ -505,13 +506,19 @@ def assignment(M=None, *, x=None, y=None, cost="sqeuclidean", backend="auto", ex
         by integrality), else ``range(C) / (4 n^2)``, refined automatically when the finisher's
         candidate graph would be too large. Values above the cost range ``max C - min C`` are
         clamped to it (every assignment is then eps-optimal).
-    scaling : float > 1
-        eps is divided by this factor from phase to phase (default 5). A ValueError names it
-        when the schedule would need more than ``MAX_PHASES`` (10 000) phases.
+    eps_divisor : float > 1
+        eps is divided by this factor from phase to phase (default 5; Bertsekas' theta). A
+        ValueError names it when the schedule would need more than ``MAX_PHASES`` (10 000)
+        phases.
     max_rounds : int
         Bidding rounds allowed per phase before a ConvergenceWarning.
     rng : None, int or Generator
         Accepted for API symmetry; the algorithm is deterministic and does not use it.
+    scaling : float > 1, optional
+        Deprecated name of ``eps_divisor`` (a DeprecationWarning; removed in the next
+        release): :func:`kantorovich.ot.sinkhorn`'s ``scaling`` is the factor in (0, 1) that
+        *multiplies* eps per stage (GeomLoss's convention), so one name meant two opposite
+        things.
 
     Returns
     -------
@@ -543,9 +550,15 @@ def assignment(M=None, *, x=None, y=None, cost="sqeuclidean", backend="auto", ex
         raise ValueError(f"`backend` must be one of {_BACKENDS}; got {backend!r}.")
     if not isinstance(exact, (bool, np.bool_)):
         raise TypeError(f"`exact` must be a bool; got {describe(exact)}.")
-    theta = check_positive(scaling, "scaling")
+    if scaling is not None:
+        if eps_divisor != 5.0:
+            raise TypeError("give `eps_divisor` or its deprecated name `scaling`, not both.")
+        warn("assignment(scaling=...) is deprecated: pass `eps_divisor` (eps is divided by it "
+             "per phase; sinkhorn's `scaling` multiplies eps).", DeprecationWarning)
+        eps_divisor = scaling
+    theta = check_positive(eps_divisor, "eps_divisor")
     if theta <= 1.0:
-        raise ValueError(f"`scaling` must be a float > 1; got {scaling!r}.")
+        raise ValueError(f"`eps_divisor` must be a float > 1; got {eps_divisor!r}.")
     if eps_final is not None:
         eps_final = check_positive(eps_final, "eps_final")
     max_rounds = check_int(max_rounds, "max_rounds", minimum=1, maximum=INT64_MAX)
