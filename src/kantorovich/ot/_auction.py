@@ -137,8 +137,9 @@ def _cost_kind(cost: Any) -> tuple[int, float]:
     return 2, p
 
 
-def _pow2_scale(cmax: float) -> float:
-    """A power of two s with s * cmax in [0.5, 1) (exact rescaling of float costs)."""
+def _pow2_below_reciprocal(cmax: float) -> float:
+    """The power of two just below ``1 / cmax``: s with s * cmax in [0.5, 1), a factor that
+    rescales float costs exactly (1.0 for a cmax that is 0 or not finite)."""
     if not np.isfinite(cmax) or cmax <= 0:
         return 1.0
     _, e = math.frexp(cmax)  # cmax = m * 2**e, m in [0.5, 1)
@@ -179,7 +180,7 @@ def _prepare(M, x, y, cost) -> _Problem:
             raise ValueError(
                 f"`cost` = {cost!r} is too large for points this far apart: the largest cost "
                 f"{diam:.3g}**{pw:g} overflows float64. Use a smaller power or rescale `x` and `y`.")
-        s = _pow2_scale(cmax)
+        s = _pow2_below_reciprocal(cmax)
         return _Problem(np.zeros((1, 1)), np.ascontiguousarray(xa), np.ascontiguousarray(ya),
                         kind, pw, s, xa.shape[0], False, cmax * s)
     Mh = to_host(M) if is_cupy(M) else M
@@ -191,7 +192,7 @@ def _prepare(M, x, y, cost) -> _Problem:
     if cmax > 1e300:
         raise ValueError(f"`M` must have costs of magnitude below 1e300; got {cmax!r}.")
     integer = bool(np.all(C == np.rint(C))) and cmax < 2.0 ** 50
-    s = _pow2_scale(cmax)
+    s = _pow2_below_reciprocal(cmax)
     Cs = np.ascontiguousarray(C * s)  # exact: multiplication by a power of two
     c_range = float(Cs.max() - Cs.min())
     return _Problem(Cs, np.zeros((1, 1)), np.zeros((1, 1)), -1, 2.0, s, n, integer, c_range)

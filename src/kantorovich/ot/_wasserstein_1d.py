@@ -264,9 +264,10 @@ def _wpp_numba(xs, wu, ys, wv, p, div=None):
     return K.merge_weighted(xs, wu, ys, wv, p, div)
 
 
-def _pow2_scale(xs, ys, xp):
-    """A power of two s with max |finite value| / s in [0.5, 1) (exact rescaling), or 1;
-    at most 2**1023 (the largest power of two in float64)."""
+def _pow2_above_max_abs(xs, ys, xp):
+    """The power of two just above the largest |finite value| of ``xs`` and ``ys``: s with
+    max |value| / s in [0.5, 1), a divisor that rescales them exactly; 1.0 when they are all 0
+    or none is finite, and at most 2**1023 (the largest power of two in float64)."""
     ends = xp.concatenate([xs[..., :1].ravel(), xs[..., -1:].ravel(), ys[..., :1].ravel(), ys[..., -1:].ravel()])
     ends = xp.abs(ends)
     if bool(xp.all(xp.isfinite(ends))):
@@ -302,7 +303,7 @@ def _wp_sorted(xs, wu, ys, wv, p, backend):
     scale = 1.0
     xv, yv = xs, ys
     if p != 1.0:
-        scale = _pow2_scale(xs, ys, np)
+        scale = _pow2_above_max_abs(xs, ys, np)
         if scale != 1.0:
             xv = xs / scale
             yv = ys / scale
@@ -611,7 +612,7 @@ def wasserstein_1d_plan(u_values, v_values, u_weights=None, v_weights=None, *, p
     cv = _breakpoints(None if wv is None else wv[None], m, 1, np)
     iu, iv, mass = (a[0] for a in _merge_cells(cu, cv, np))
     # exact rescaling keeps |x - y|^p finite; potentials scale by s^p
-    scale = 1.0 if p == 1.0 else _pow2_scale(xs[None], ys[None], np)
+    scale = 1.0 if p == 1.0 else _pow2_above_max_abs(xs[None], ys[None], np)
     with np.errstate(over="ignore", invalid="ignore"):
         c = _cost(xs[iu] / scale, ys[iv] / scale, p, np)
         wpp = float(np.sum(mass * c))

@@ -194,11 +194,11 @@ def wpp_sorted_xp(xs, wu, ys, wv, p, xp, equal_kernel):
     Returns ``(wpp, scale)``: W_p = scale * wpp ** (1/p) (scale is an exact power of two
     chosen for p != 1 to keep |x - y|^p finite).
     """
-    from .._wasserstein_1d import _pow2_scale, _wpp_reference
+    from .._wasserstein_1d import _pow2_above_max_abs, _wpp_reference
 
     scale = 1.0
     if p != 1.0:
-        scale = _pow2_scale(xs, ys, xp)
+        scale = _pow2_above_max_abs(xs, ys, xp)
         if scale != 1.0:
             xs = xs / xs.dtype.type(scale)
             ys = ys / ys.dtype.type(scale)
