@@ -718,7 +718,7 @@ def _chk_sinkhorn(call, res):
     bn = np.ones(m) / m if b is None else _arr(b) / _arr(b).sum()
     lp = lp_ref(an, bn, C)
     span = float(C.max() - C.min())
-    err = max(float(np.max(res.marginal_error)) if np.size(res.marginal_error) else 0.0, 1e-9)
+    err = max(float(np.max(res.marginal_error_history)) if np.size(res.marginal_error_history) else 0.0, 1e-9)
     tol = (100 * err + 1e-6) * span + 1e-12 * float(np.abs(C).max())
     indep = float(an @ C @ bn)
     if lp is not None and float(res.value) < lp - tol:
