@@ -921,16 +921,6 @@ def _chk_gan(call, res):
     return _cmp(res, ref, call.path.split(".")[-1], rtol=1e-9, atol=1e-15 * scale)
 
 
-def _chk_argmax(call, res):
-    a, b = np.broadcast_arrays(_arr(_kw(call, "a", 0)), _arr(_kw(call, "b", 1)))
-    mpmath = _mp()
-    out = []
-    for g, x, y in zip(np.ravel(res), np.ravel(a), np.ravel(b)):
-        x, y = mpmath.mpf(float(x)), mpmath.mpf(float(y))
-        out += _cmp(g, x / (x + y), "argmax", rtol=1e-12, atol=1e-300)
-    return out[:1]
-
-
 def _chk_estimate(call, res):
     which = call.path.split(".")[-1]
     v = float(res.value)
@@ -1086,7 +1076,7 @@ CHECKS = {
     "auction_transport": _chk_auction_transport, "wasserstein": _chk_wasserstein,
     "sinkhorn": _chk_sinkhorn, "sinkhorn_divergence": _chk_sinkhorn_divergence,
     "assignment": _chk_assignment, "geometry": _chk_geometry, "exact_div": _chk_exact_div,
-    "optdisc": _chk_optdisc, "gan": _chk_gan, "argmax": _chk_argmax, "estimate": _chk_estimate,
+    "optdisc": _chk_optdisc, "gan": _chk_gan, "estimate": _chk_estimate,
     "parzen": _chk_parzen, "inception": _chk_inception, "family": _chk_family,
     "gaussian_fn": _chk_gaussian_fn,
 }

@@ -449,16 +449,6 @@ def spec_js_from_discriminator(d):
     return _gan_call(d, "divergences.js_from_discriminator")
 
 
-def spec_argmax_a_log_y_b_log_1my(d):
-    if d.coin(0.5):
-        kw = dict(a=float(d.g.random()), b=float(d.g.random()))
-    else:
-        n = d.int(1, 5)
-        kw = dict(a=d.pmf(n), b=d.pmf(n))
-    c = Call("divergences.argmax_a_log_y_b_log_1my", kwargs=kw, check="argmax")
-    return _mutate(d, c, dict(a=ARRAY, b=ARRAY), {}, points=())
-
-
 def _est_kwargs(d):
     n, m, dim = d.int(2, 8), d.int(2, 8), d.int(1, 3)
     return dict(x=d.points(n, dim), y=d.points(m, dim) + d.pick([0.0, 1.0, 3.0]),
