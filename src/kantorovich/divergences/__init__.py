@@ -27,7 +27,7 @@ _EXPORTS = {
     "estimate_js": "._estimators",
     "estimate_tv": "._estimators",
     "parzen_log_likelihood": "._parzen",
-    "inception_score": "._parzen",
+    "inception_score": "._inception",
 }
 
 _exported, __dir__, __all__ = attach(__name__, _EXPORTS, wrap=interop)
