@@ -26,7 +26,7 @@ P = np.asarray(res.plan)                # a lazy SinkhornPlan; asarray makes it 
 print(f"Sinkhorn, eps = {res.eps}: cost <P, C> = {res.value:.4f}, "
       f"objective <P, C> + eps KL = {res.objective:.4f}")
 print(f"  {res.n_iter} iterations, converged = {res.converged}, "
-      f"final marginal error = {res.marginal_error[-1]:.1e}")
+      f"final marginal error = {res.marginal_error:.1e}")
 print(f"  plan shape {P.shape}, total mass {P.sum():.6f}, "
       f"row sums in [{P.sum(1).min():.5f}, {P.sum(1).max():.5f}] (1/60 = {1 / 60:.5f})")
 

@@ -902,7 +902,7 @@ def _warn_implicit(rel: float) -> None:
 
 
 def _unconverged(name: str, r) -> str:
-    last = r.marginal_error[-1] if r.marginal_error else float("nan")
+    last = float(r.marginal_error)  # the last check's error, nan when none ran
     return (f"the gradient of {name} comes from the potentials, which are optimal only at "
             f"convergence, and this solve did not converge (marginal error {last:.3g} > `tol`"
             f"={r.info.get('tol', float('nan')):g}); increase `max_iter` (or `eps`) until "

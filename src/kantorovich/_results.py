@@ -44,6 +44,37 @@ def _jsonable(v: Any, max_len: int = 64) -> Any:
     return repr(v)
 
 
+class _FinalMarginalError(float):
+    """``SinkhornResult.marginal_error``: the final L1 marginal error, a float like
+    ``EMDResult.marginal_error``. For one release it still answers as the history it used to
+    be (indexing, ``len``, iteration), with a DeprecationWarning naming
+    ``marginal_error_history``."""
+
+    def __new__(cls, value, history=()):
+        self = super().__new__(cls, value)
+        self._history = tuple(history)
+        return self
+
+    def __reduce__(self):
+        return type(self), (float(self), self._history)
+
+    def _history_deprecated(self):
+        from ._warnings import warn
+
+        warn("SinkhornResult.marginal_error is the final error (a float); the errors at every check "
+             "are SinkhornResult.marginal_error_history.", DeprecationWarning)
+        return self._history
+
+    def __getitem__(self, i):
+        return self._history_deprecated()[i]
+
+    def __len__(self):
+        return len(self._history_deprecated())
+
+    def __iter__(self):
+        return iter(self._history_deprecated())
+
+
 class Result:
     """Mixin: ``to_dict()`` for JSON reports."""
 
@@ -113,7 +144,9 @@ class SinkhornResult(Result):
     value : float               transport cost <P, C> of the entropic plan
     objective : float           regularised objective <P, C> + eps KL(P | a x b) = <a,f> + <b,g>
     f, g : arrays               dual potentials
-    marginal_error : list       L1 marginal errors at each check
+    marginal_error : float      L1 marginal error at the last check (nan when none ran), as
+                                in EMDResult
+    marginal_error_history : tuple  L1 marginal errors at every check
     n_iter : int
     converged : bool
     plan : array, SinkhornPlan or None  the plan when asked (plan=True): a dense array for a
@@ -128,13 +161,23 @@ class SinkhornResult(Result):
     objective: float = float("nan")
     f: Any = None
     g: Any = None
-    marginal_error: tuple = ()
+    marginal_error: float = float("nan")
     n_iter: int = 0
     converged: bool = False
     plan: Any = None
     eps: float = float("nan")
     backend: str = "numpy"
     info: dict = field(default_factory=dict)
+    marginal_error_history: tuple = ()
+
+    def __post_init__(self):
+        hist, last = tuple(self.marginal_error_history), self.marginal_error
+        if isinstance(last, (tuple, list)):  # the layout before marginal_error_history
+            hist, last = tuple(last), float("nan")
+        if hist and last != last:  # the final error defaults to the last check's
+            last = hist[-1]
+        object.__setattr__(self, "marginal_error_history", hist)
+        object.__setattr__(self, "marginal_error", _FinalMarginalError(last, hist))
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
 ``kantorovich report --quick --out report/`` runs every registered section at a quick size
 (under about two minutes on 2 CPU cores) and writes ``report/index.html`` and
 ``report/results.json``. Without ``--quick`` the figures are made at publication size.
+``--format svg|pdf`` and ``--dpi N`` write the figures for slides (PNG at 110 dpi by default).
 """
 
 from __future__ import annotations
@@ -10,6 +11,25 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a positive integer; got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer; got {text!r}")
+    return value
+
+
+def _figure_options(p: argparse.ArgumentParser) -> None:
+    from .report import FIGURE_FORMATS
+
+    p.add_argument("--format", dest="fig_format", choices=FIGURE_FORMATS, default="png",
+                   help="figure file format (default png; svg or pdf for slides)")
+    p.add_argument("--dpi", type=_positive_int, default=110,
+                   help="figure resolution in dots per inch (default 110)")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -29,12 +49,14 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--only", nargs="+", metavar="SECTION", help="run only these sections")
     r.add_argument("--seed", type=int, default=0, help="random seed of every section (default 0)")
     r.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+    _figure_options(r)
 
     e = sub.add_parser("experiment", help="run one report section")
     e.add_argument("name", help="section name (see `kantorovich list`)")
     e.add_argument("--quick", action="store_true")
     e.add_argument("--out", default="report")
     e.add_argument("--seed", type=int, default=0)
+    _figure_options(e)
 
     sub.add_parser("list", help="list the report sections")
 
@@ -108,7 +130,8 @@ def main(argv: list[str] | None = None) -> int:
         only = args.only if args.command == "report" else [args.name]
         try:
             res = run_report(args.out, quick=args.quick, only=only, seed=args.seed,
-                             show_progress=not getattr(args, "no_progress", False))
+                             show_progress=not getattr(args, "no_progress", False),
+                             fig_format=args.fig_format, dpi=args.dpi)
         except ValueError as exc:
             print(f"kantorovich: {exc}", file=sys.stderr)
             return 2

@@ -718,7 +718,7 @@ def _chk_sinkhorn(call, res):
     bn = np.ones(m) / m if b is None else _arr(b) / _arr(b).sum()
     lp = lp_ref(an, bn, C)
     span = float(C.max() - C.min())
-    err = max(float(np.max(res.marginal_error)) if np.size(res.marginal_error) else 0.0, 1e-9)
+    err = max(float(np.max(res.marginal_error_history)) if np.size(res.marginal_error_history) else 0.0, 1e-9)
     tol = (100 * err + 1e-6) * span + 1e-12 * float(np.abs(C).max())
     indep = float(an @ C @ bn)
     if lp is not None and float(res.value) < lp - tol:
@@ -792,9 +792,6 @@ def _chk_geometry(call, res):
     if meth == "cost_range":
         return _cmp(res[0], float(C.min()), "cost_range()[0]", rtol=1e-6) + _cmp(
             res[1], float(C.max()), "cost_range()[1]", rtol=1e-6)
-    if meth == "median_cost":
-        if not (C.min() * (1 - 1e-12) <= float(res) <= C.max() * (1 + 1e-12)):
-            return [("WRONG", f"median cost {float(res)!r} outside [{C.min()!r}, {C.max()!r}]")]
     return []
 
 
@@ -922,16 +919,6 @@ def _chk_gan(call, res):
         ref = (ref + _mp().log(4)) / 2
     scale = 1.0
     return _cmp(res, ref, call.path.split(".")[-1], rtol=1e-9, atol=1e-15 * scale)
-
-
-def _chk_argmax(call, res):
-    a, b = np.broadcast_arrays(_arr(_kw(call, "a", 0)), _arr(_kw(call, "b", 1)))
-    mpmath = _mp()
-    out = []
-    for g, x, y in zip(np.ravel(res), np.ravel(a), np.ravel(b)):
-        x, y = mpmath.mpf(float(x)), mpmath.mpf(float(y))
-        out += _cmp(g, x / (x + y), "argmax", rtol=1e-12, atol=1e-300)
-    return out[:1]
 
 
 def _chk_estimate(call, res):
@@ -1089,7 +1076,7 @@ CHECKS = {
     "auction_transport": _chk_auction_transport, "wasserstein": _chk_wasserstein,
     "sinkhorn": _chk_sinkhorn, "sinkhorn_divergence": _chk_sinkhorn_divergence,
     "assignment": _chk_assignment, "geometry": _chk_geometry, "exact_div": _chk_exact_div,
-    "optdisc": _chk_optdisc, "gan": _chk_gan, "argmax": _chk_argmax, "estimate": _chk_estimate,
+    "optdisc": _chk_optdisc, "gan": _chk_gan, "estimate": _chk_estimate,
     "parzen": _chk_parzen, "inception": _chk_inception, "family": _chk_family,
     "gaussian_fn": _chk_gaussian_fn,
 }

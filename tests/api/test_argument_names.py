@@ -23,14 +23,14 @@ def test_gaussian_functions_name_their_own_arguments(fn):
 
 def test_ragged_lists_name_the_argument():
     # numpy's "setting an array element with a sequence" named no argument
-    from kantorovich.divergences import argmax_a_log_y_b_log_1my
+    from kantorovich.divergences._discriminator import _argmax_a_log_y_b_log_1my
     from kantorovich.ot import projected_wasserstein
 
     with pytest.raises(TypeError, match="`a` must be an array of real numbers"):
-        argmax_a_log_y_b_log_1my([[1.0, 2.0], [3.0]], np.array([0.0, 0.78]))
+        _argmax_a_log_y_b_log_1my([[1.0, 2.0], [3.0]], np.array([0.0, 0.78]))
     with pytest.raises(TypeError, match="`directions` must be an array of real numbers"):
         projected_wasserstein([[0.5], [1.0]], [[2.0], [0.0]], [[1.0, 2.0], [3.0]])
-    assert argmax_a_log_y_b_log_1my(1.0, 3.0) == 0.25 and isinstance(argmax_a_log_y_b_log_1my(1.0, 3.0), float)
-    assert argmax_a_log_y_b_log_1my([1.0], [3.0]).tolist() == [0.25]
+    assert _argmax_a_log_y_b_log_1my(1.0, 3.0) == 0.25 and isinstance(_argmax_a_log_y_b_log_1my(1.0, 3.0), float)
+    assert _argmax_a_log_y_b_log_1my([1.0], [3.0]).tolist() == [0.25]
     w = projected_wasserstein([[0.0], [1.0]], [[2.0], [3.0]], [[1.0]])
     assert w.tolist() == [2.0]

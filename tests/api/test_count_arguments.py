@@ -10,7 +10,6 @@ from kantorovich import _validation as v
 from kantorovich.divergences import estimate_js, estimate_kl, estimate_tv, parzen_log_likelihood
 from kantorovich.families import GaussianPair, HistogramPair, ParallelLines, UniformSegments
 from kantorovich.ot import (
-    PointCloud,
     assignment,
     auction_transport,
     emd,
@@ -46,12 +45,11 @@ CALLS = [
     ("max_size", lambda c: auction_transport([0.5, 0.5], [0.5, 0.5], np.eye(2), max_size=c)),
     ("exact_max_entries", lambda c: wasserstein(X, X, exact_max_entries=c)),
     ("batch_size", lambda c: parzen_log_likelihood(X, X, batch_size=c)),
-    ("max_points", lambda c: PointCloud(X, X).median_cost(c)),
 ] + [("n", (lambda f: lambda c: f.sample(c, rng=0))(f)) for f in FAMILIES] \
   + [("m", (lambda f: lambda c: f.sample(3, rng=0, m=c))(f)) for f in FAMILIES]
 
 
-LOOP_BOUNDS = ("max_rounds", "max_iter", "check_every", "exact_max_entries", "batch_size", "max_points")
+LOOP_BOUNDS = ("max_rounds", "max_iter", "check_every", "exact_max_entries", "batch_size")
 # every count beyond int64; the counts that size an allocation also at 10**18 (exabytes), while
 # 10**18 is a valid (large) loop bound
 CASES = [(n, c, OVER) for n, c in CALLS] + [(n, c, HUGE) for n, c in CALLS if n not in LOOP_BOUNDS]
@@ -71,15 +69,6 @@ def test_largest_loop_bounds_are_accepted():
     assert emd(None, None, M, max_iter=v.INT64_MAX).value == emd(None, None, M).value
     assert (sinkhorn(None, None, M, eps=0.1, max_iter=v.INT64_MAX).value
             == sinkhorn(None, None, M, eps=0.1).value)
-
-
-def test_median_cost_max_points_checked():
-    pc = PointCloud(X, X + 1)
-    assert pc.median_cost(5) == pc.median_cost(np.int64(5))
-    with pytest.raises(ValueError, match="`max_points`"):
-        pc.median_cost(0)  # was a ZeroDivisionError
-    with pytest.raises(TypeError, match="`max_points`"):
-        pc.median_cost(1.5)
 
 
 SEEDED = [

@@ -336,7 +336,7 @@ def spec_sinkhorn_divergence(d):
                               max_iter=COUNT, scaling=FLOAT, tol=FLOAT), {})
 
 
-GEOM_METHODS = ("cost_matrix", "diameter", "median_cost")
+GEOM_METHODS = ("cost_matrix", "diameter")
 
 
 def spec_DenseGeometry(d):
@@ -355,12 +355,8 @@ def spec_PointCloud(d):
         n = kw["x"].shape[0]
         i0 = d.int(0, n - 1)
         margs = (i0, d.int(i0 + 1, n))
-    elif meth == "median_cost" and d.coin():
-        mkw = dict(max_points=d.pick([1, 2, 2000]))
     c = Call("ot.PointCloud", kwargs=kw, method=meth, margs=margs, mkwargs=mkw, check="geometry")
     kinds = dict(x=ARRAY, y=ARRAY, cost=FLOAT, dtype=DTYPE)
-    if meth == "median_cost":
-        kinds["m:max_points"] = COUNT
     return _mutate(d, c, kinds, {}, points=("x", "y"))
 
 
@@ -373,9 +369,9 @@ def spec_assignment(d):
         kw = dict(x=d.points(n, dim), y=d.points(n, dim) + 0.5, cost=d.pick(["sqeuclidean", "euclidean", 1.5]))
     if d.coin(0.5):
         kw.update(backend=d.pick(["auto", "numpy", "numba"]), exact=d.coin(0.8),
-                  eps_final=d.pick([None, 1e-3, 1.0]), scaling=d.pick([5.0, 2.0, 1.5]), rng=d.int(0, 9))
+                  eps_final=d.pick([None, 1e-3, 1.0]), eps_divisor=d.pick([5.0, 2.0, 1.5]), rng=d.int(0, 9))
     c = Call("ot.assignment", kwargs=kw, check="assignment")
-    return _mutate(d, c, dict(M=ARRAY, x=ARRAY, y=ARRAY, cost=FLOAT, exact=BOOL, eps_final=FLOAT, scaling=FLOAT,
+    return _mutate(d, c, dict(M=ARRAY, x=ARRAY, y=ARRAY, cost=FLOAT, exact=BOOL, eps_final=FLOAT, eps_divisor=FLOAT,
                               max_rounds=COUNT, rng=RNG), dict(backend=("auto", "numpy", "numba")),
                    points=("M",) if "M" in kw else ("x", "y"))
 
@@ -451,16 +447,6 @@ def spec_gan_value(d):
 
 def spec_js_from_discriminator(d):
     return _gan_call(d, "divergences.js_from_discriminator")
-
-
-def spec_argmax_a_log_y_b_log_1my(d):
-    if d.coin(0.5):
-        kw = dict(a=float(d.g.random()), b=float(d.g.random()))
-    else:
-        n = d.int(1, 5)
-        kw = dict(a=d.pmf(n), b=d.pmf(n))
-    c = Call("divergences.argmax_a_log_y_b_log_1my", kwargs=kw, check="argmax")
-    return _mutate(d, c, dict(a=ARRAY, b=ARRAY), {}, points=())
 
 
 def _est_kwargs(d):
@@ -613,7 +599,7 @@ _M6 = np.random.default_rng(0).random((6, 6))
 _X6 = np.random.default_rng(0).normal(size=(6, 2))
 _Y6 = np.random.default_rng(1).normal(size=(6, 2)) + 1
 FIXED = {
-    "assignment": [Call("ot.assignment", (_M6,), dict(scaling=1 + 1e-15), check="assignment"),
+    "assignment": [Call("ot.assignment", (_M6,), dict(eps_divisor=1 + 1e-15), check="assignment"),
                    Call("ot.assignment", (_M6,), dict(eps_final=1e16), check="assignment"),
                    Call("ot.assignment", (np.eye(3),), dict(max_rounds=2**64), check="assignment"),
                    Call("ot.assignment", kwargs=dict(x=[[0.0], [2.0]], y=[[2.0], [0.0]], cost=1e300),

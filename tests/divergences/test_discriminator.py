@@ -12,7 +12,7 @@ from scipy.optimize import minimize_scalar
 from scipy.stats import norm
 
 from kantorovich.divergences._discriminator import (
-    argmax_a_log_y_b_log_1my,
+    _argmax_a_log_y_b_log_1my,
     gan_value,
     js_from_discriminator,
     optimal_discriminator,
@@ -28,7 +28,7 @@ LOG4 = math.log(4.0)
 # ----------------------------------------------------------------------------- C3
 @pytest.mark.parametrize("a, b", [(1.0, 1.0), (1.0, 3.0), (0.2, 5.0), (7.0, 0.01)])
 def test_c3_argmax_matches_numeric(a, b):
-    y = argmax_a_log_y_b_log_1my(a, b)
+    y = _argmax_a_log_y_b_log_1my(a, b)
     assert y == a / (a + b) and isinstance(y, float)
     res = minimize_scalar(lambda t: -(a * math.log(t) + b * math.log1p(-t)), bounds=(1e-12, 1 - 1e-12),
                           method="bounded", options={"xatol": 1e-12})
@@ -36,18 +36,18 @@ def test_c3_argmax_matches_numeric(a, b):
 
 
 def test_c3_edges_and_arrays():
-    assert argmax_a_log_y_b_log_1my(2.0, 0.0) == 1.0
-    assert argmax_a_log_y_b_log_1my(0.0, 2.0) == 0.0
-    out = argmax_a_log_y_b_log_1my(np.array([1.0, 2.0]), 2.0)
+    assert _argmax_a_log_y_b_log_1my(2.0, 0.0) == 1.0
+    assert _argmax_a_log_y_b_log_1my(0.0, 2.0) == 0.0
+    out = _argmax_a_log_y_b_log_1my(np.array([1.0, 2.0]), 2.0)
     assert out.tolist() == [1 / 3, 0.5]
     with pytest.raises(ValueError, match="both be 0"):
-        argmax_a_log_y_b_log_1my(0.0, 0.0)
+        _argmax_a_log_y_b_log_1my(0.0, 0.0)
     with pytest.raises(ValueError, match="`a`"):
-        argmax_a_log_y_b_log_1my(-1.0, 1.0)
+        _argmax_a_log_y_b_log_1my(-1.0, 1.0)
     with pytest.raises(ValueError, match="`b`"):
-        argmax_a_log_y_b_log_1my(1.0, np.nan)
+        _argmax_a_log_y_b_log_1my(1.0, np.nan)
     with pytest.raises(TypeError, match="`a`"):
-        argmax_a_log_y_b_log_1my("x", 1.0)
+        _argmax_a_log_y_b_log_1my("x", 1.0)
 
 
 # ----------------------------------------------------------------------------- C4, C5, C7
@@ -84,7 +84,7 @@ def test_c4_c7_dstar_beats_any_d_and_bound_holds(pq, seed):
 
 def test_c4_pointwise_is_c3():
     p, q = np.array([0.1, 0.6, 0.3]), np.array([0.5, 0.25, 0.25])
-    assert np.allclose(optimal_discriminator(p, q), argmax_a_log_y_b_log_1my(p, q), rtol=0, atol=0)
+    assert np.allclose(optimal_discriminator(p, q), _argmax_a_log_y_b_log_1my(p, q), rtol=0, atol=0)
 
 
 def test_c6_label_smoothing():
@@ -95,7 +95,7 @@ def test_c6_label_smoothing():
         D = optimal_discriminator(p, q, alpha=alpha, beta=beta)
         s = p + q
         ok = s > 0
-        assert np.allclose(D[ok], argmax_a_log_y_b_log_1my(alpha * p[ok] + beta * q[ok],
+        assert np.allclose(D[ok], _argmax_a_log_y_b_log_1my(alpha * p[ok] + beta * q[ok],
                                                           (1 - alpha) * p[ok] + (1 - beta) * q[ok]))
     D = optimal_discriminator(p, q, alpha=0.9)
     assert D.max() <= 0.9 and D[2] == 0.9  # p_g = 0: the smoothed target, not 1
@@ -178,6 +178,17 @@ def test_inputs_not_modified():
     assert all(np.array_equal(a, c) for a, c in zip((D, p, q), copies))
 
 
+def test_argmax_public_name_is_deprecated():
+    # the C3 closed form is an internal check: optimal_discriminator is the public maximiser
+    import kantorovich.divergences as kd
+
+    assert "argmax_a_log_y_b_log_1my" not in kd.__all__
+    with pytest.warns(DeprecationWarning, match="optimal_discriminator"):
+        assert kd.argmax_a_log_y_b_log_1my(1.0, 3.0) == 0.25
+    with pytest.warns(DeprecationWarning):
+        assert kd.argmax_a_log_y_b_log_1my([1.0], [3.0]).tolist() == [0.25]
+
+
 def test_public_names_and_doctests():
     import doctest
 
@@ -206,8 +217,8 @@ def test_densities_whose_sum_overflows():
     # p_data + p_g = 1e308 + 1e308 = inf gave D* = 0 (and a = b = 1e308 gave y* = 0) instead of 1/2
     d = optimal_discriminator(np.array([1e308, 1e308]), np.array([1e308, 1.0]))
     np.testing.assert_allclose(d, [0.5, 1.0 - 1e-16], rtol=1e-15)
-    assert argmax_a_log_y_b_log_1my(1e308, 1e308) == 0.5
-    assert argmax_a_log_y_b_log_1my(1.0, 3.0) == 0.25
+    assert _argmax_a_log_y_b_log_1my(1e308, 1e308) == 0.5
+    assert _argmax_a_log_y_b_log_1my(1.0, 3.0) == 0.25
 
 
 def test_dstar_stays_inside_when_the_rescaled_mass_underflows():

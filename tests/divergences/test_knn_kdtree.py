@@ -31,11 +31,6 @@ def test_kdtree_matches_ckdtree_bitwise(n, m, d, k, leaf):
     np.testing.assert_array_equal(rho, a)
     np.testing.assert_array_equal(nu, b)
     assert (dx, dy) == (da, db) == (0, 0)
-    for q, r, same in ((x, x, True), (x, y, False), (y, x, False)):
-        o, dup = kd.knn_positive_kdtree(q, r, k, same=same, leafsize=leaf)
-        ref, dref = knn_positive(q, r, k, same=same)
-        np.testing.assert_array_equal(o, ref)
-        assert dup == dref
 
 
 def test_kdtree_high_dim_close_to_ckdtree():
@@ -95,7 +90,7 @@ def test_estimate_kl_kdtree_equals_tree_backend():
 # ------------------------------------------------------------------ leaf-batched queries
 def _both_paths_equal_ckdtree(x, y, k, **kw):
     a, b, da, db = _ref_pair(x, y, k)
-    for res in (kd.knn_pair_batched(x, y, k, **kw), kd.knn_pair_kdtree(x, y, k, batched=False)):
+    for res in (kd.knn_pair_batched(x, y, k, **kw), kd.knn_pair_kdtree(x, y, k)):
         np.testing.assert_array_equal(res[0], a)
         np.testing.assert_array_equal(res[1], b)
         assert res[2:] == (da, db)

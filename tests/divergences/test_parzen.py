@@ -177,3 +177,14 @@ def test_bandwidth_out_of_range_for_subnormal_data_is_a_value_error_without_warn
         warnings.simplefilter("error")
         with pytest.raises(ValueError, match="`bandwidth` must be within 1e-150 and 1e150"):
             parzen_log_likelihood(s, s[:1], bandwidth=0.1)
+
+
+def test_inception_score_lives_in_its_own_module_under_the_same_public_name():
+    import doctest
+
+    import kantorovich.divergences as kd
+    from kantorovich.divergences import _inception, _parzen
+
+    assert kd.inception_score.__wrapped__ is _inception.inception_score
+    assert not hasattr(_parzen, "inception_score")
+    assert doctest.testmod(_inception).failed == 0

@@ -148,7 +148,7 @@ def test_inexact_mode_respects_its_bound():
 def test_coarse_eps_final_refines_then_finishes():
     rng = np.random.default_rng(8)
     M = rng.random((200, 200))
-    res = assignment(M, eps_final=0.5, scaling=3.0)
+    res = assignment(M, eps_final=0.5, eps_divisor=3.0)
     assert res.exact
     assert res.value == pytest.approx(_lsa_value(M), rel=1e-9)
 
@@ -208,8 +208,8 @@ def test_argument_errors():
         assignment(x=np.zeros((3, 1)), y=np.zeros((3, 1)), cost=None)
     with pytest.raises(ValueError, match="`backend`"):
         assignment(M, backend="gpu")
-    with pytest.raises(ValueError, match="`scaling`"):
-        assignment(M, scaling=1.0)
+    with pytest.raises(ValueError, match="`eps_divisor`"):
+        assignment(M, eps_divisor=1.0)
     with pytest.raises(ValueError, match="`eps_final`"):
         assignment(M, eps_final=0.0)
     with pytest.raises(TypeError, match="`exact`"):
@@ -261,24 +261,23 @@ def test_transport_irrational_weights_point_to_emd():
 
 
 def test_report_reads_gpu_auction_json_old_and_checkpointed(tmp_path, monkeypatch):
-    """The auction report section finds GPU timings in either JSON layout gpu_check.sh writes:
-    the old list of rows, or the per-case dict of benchmarks/_common.Checkpoint (failed cases
-    recorded as {"error": ...} are skipped)."""
+    """The auction report section finds GPU timings in either JSON layout gpu_check.sh writes,
+    recorded as package data: the old list of rows, or the per-case dict of
+    benchmarks/_common.Checkpoint (failed cases recorded as {"error": ...} are skipped)."""
     import json
 
     from kantorovich.report.sections import auction as sec
 
-    monkeypatch.setattr(sec, "_RESULTS", tmp_path)
+    data = tmp_path / "auction_gpu.json"
+    monkeypatch.setattr(sec, "_GPU_DATA", data)
     assert sec._gpu_numbers() is None
-    (tmp_path / "gpu").mkdir()
     new = {"environment": {"gpu": "H100"},
            "gpu": {"compile": {"s": 3.0, "exact": True}, "1000": {"n": 1000, "auction_cuda_s": 0.1},
                    "2000": {"error": "RuntimeError()"}, "4000": {"n": 4000, "auction_cuda_s": 0.4}}}
-    (tmp_path / "gpu" / "gpu_results_auction.json").write_text(json.dumps({"bench_auction": new}))
+    data.write_text(json.dumps({"bench_auction": new}))
     assert sec._gpu_numbers() == ([1000, 4000], [0.1, 0.4], "H100")
-    (tmp_path / "gpu" / "gpu_results_auction.json").unlink()
     old = {"gpu": [{"n": 500, "auction_cuda_s": 0.05}]}
-    (tmp_path / "bench_auction.json").write_text(json.dumps(old))
+    data.write_text(json.dumps(old))
     assert sec._gpu_numbers() == ([500], [0.05], "GPU")
 
 
@@ -289,15 +288,26 @@ def test_subnormal_costs():
     assert np.isclose(assignment(M * 1e-310).value, ref * 1e-310, rtol=1e-6)
 
 
-def test_scaling_within_rounding_of_one_is_refused():
+def test_eps_divisor_within_rounding_of_one_is_refused():
     M = np.random.default_rng(0).random((6, 6))
     for sc in (1 + 1e-15, 1 + 1e-12):
-        with pytest.raises(ValueError, match="`scaling`"):
-            assignment(M, scaling=sc)
+        with pytest.raises(ValueError, match="`eps_divisor`"):
+            assignment(M, eps_divisor=sc)
     for kw in ({"M": M}, {"x": np.random.default_rng(1).random((5, 2)), "y": np.random.default_rng(2).random((5, 2))}):
-        with pytest.raises(ValueError, match="`scaling`"):
-            assignment(**kw, scaling=1 + 1e-15)
-    assert assignment(M, scaling=1.05).value == pytest.approx(_lsa_value(M), rel=1e-14)
+        with pytest.raises(ValueError, match="`eps_divisor`"):
+            assignment(**kw, eps_divisor=1 + 1e-15)
+    assert assignment(M, eps_divisor=1.05).value == pytest.approx(_lsa_value(M), rel=1e-14)
+
+
+def test_scaling_is_a_deprecated_name_of_eps_divisor():
+    # sinkhorn's `scaling` multiplies eps per stage; the auction's divided it: renamed
+    M = np.random.default_rng(3).random((7, 7))
+    new = assignment(M, eps_divisor=3.0)
+    with pytest.warns(DeprecationWarning, match="eps_divisor"):
+        old = assignment(M, scaling=3.0)
+    assert (old.value, old.perm.tolist(), old.info["phases"]) == (new.value, new.perm.tolist(), new.info["phases"])
+    with pytest.raises(TypeError, match="`eps_divisor`.*`scaling`"):
+        assignment(M, eps_divisor=3.0, scaling=3.0)
 
 
 def test_eps_final_beyond_the_cost_range_still_gives_the_optimum():

@@ -81,7 +81,7 @@ def test_float32_small_eps_finite_and_converges(rng):
     r = sinkhorn(a, b, M.astype(np.float32), eps=eps, dtype=np.float32, max_iter=20_000)
     assert r.converged and r.f.dtype == np.float32
     assert np.all(np.isfinite(r.f)) and np.all(np.isfinite(r.g)) and np.isfinite(r.value)
-    assert r.marginal_error[-1] < 1e-3
+    assert r.marginal_error < 1e-3
     exact = pot.emd2(a, b, M)
     assert abs(r.value - exact) < 1e-2 * exact
     with warnings.catch_warnings():  # POT's kernel-space Sinkhorn: exp(-M/eps) underflows
@@ -441,6 +441,23 @@ def test_sinkhorn_divergence_of_identical_inputs_is_zero():
     assert "identical_inputs" not in s.info
 
 
+def test_marginal_error_is_the_final_float_and_its_history_a_field_of_its_own(rng):
+    # EMDResult.marginal_error is a float; SinkhornResult's was the history at the checks
+    import pickle
+
+    x, y, a, b = _problem(rng, n=6, m=5)
+    r = sinkhorn(a, b, _sq(x, y), eps=0.1)
+    assert isinstance(r.marginal_error, float) and len(r.marginal_error_history) >= 1
+    assert r.marginal_error == r.marginal_error_history[-1] == r.to_dict()["marginal_error"]
+    assert pickle.loads(pickle.dumps(r)).marginal_error == r.marginal_error
+    with pytest.warns(DeprecationWarning, match="marginal_error_history"):
+        assert r.marginal_error[-1] == r.marginal_error_history[-1]
+    with pytest.warns(DeprecationWarning, match="marginal_error_history"):
+        assert len(r.marginal_error) == len(r.marginal_error_history)
+    with pytest.warns(DeprecationWarning, match="marginal_error_history"):
+        assert list(r.marginal_error) == list(r.marginal_error_history)
+
+
 def test_non_converged_result_is_sensible_and_its_error_is_measured(rng):
     x, y, a, b = _problem(rng, n=5, m=4)
     M = _sq(x, y) + 0.38
@@ -449,9 +466,9 @@ def test_non_converged_result_is_sensible_and_its_error_is_measured(rng):
     for max_iter in (1, 3, 12, 15):
         with pytest.warns(ConvergenceWarning) as w:
             r = sinkhorn(a, b, M, eps=1e-3, max_iter=max_iter)
-        assert "nan" not in str(w[0].message) and len(r.marginal_error) >= 1
-        assert np.isfinite(r.marginal_error[-1]) and not r.converged
-        assert len(r.marginal_error) == (1 if max_iter < 10 else 2)
+        assert "nan" not in str(w[0].message) and len(r.marginal_error_history) >= 1
+        assert np.isfinite(r.marginal_error) and not r.converged
+        assert len(r.marginal_error_history) == (1 if max_iter < 10 else 2)
         assert M.min() <= r.value <= M.max()   # the rows of the plan sum to a
         with pytest.warns(ConvergenceWarning):
             P = sinkhorn(a, b, M, eps=1e-3, max_iter=max_iter, plan=True).plan

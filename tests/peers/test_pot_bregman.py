@@ -90,7 +90,7 @@ def test_sinkhorn_stabilization():
     M = pot.utils.dist0(n)
     with pytest.warns(ConvergenceWarning, match="max_iter"):
         r = sinkhorn(a1, a2, M, eps=1e-5, max_iter=1000)
-    assert not r.converged and r.marginal_error[-1] > 1e-5
+    assert not r.converged and r.marginal_error > 1e-5
     with pytest.warns(ConvergenceWarning, match="max_iter"):
         r_nb = sinkhorn(a1, a2, M, eps=1e-5, max_iter=1000, backend="numba")
     assert_allclose(r.value, r_nb.value, atol=1e-6)

@@ -25,3 +25,79 @@ def test_run_report_validates_names_before_mkdir(tmp_path):
     with pytest.raises(ValueError, match="no_such_section"):
         run_report(out, quick=True, only=["no_such_section"], show_progress=False)
     assert not out.exists()
+
+
+_MAGIC = {"png": b"\x89PNG", "svg": b"<?xml", "pdf": b"%PDF"}
+
+
+@pytest.mark.parametrize("fmt", ["svg", "pdf"])
+def test_report_format_writes_and_links_that_format(tmp_path, fmt):
+    import json
+
+    out = tmp_path / "r"
+    argv = ["report", "--quick", "--only", "cumulative_deltas", "--format", fmt, "--dpi", "60", "--out", str(out),
+            "--no-progress"]
+    assert main(argv) == 0
+    res = json.loads((out / "results.json").read_text())
+    assert res["all_checks_agree"] and (res["figure_format"], res["dpi"]) == (fmt, 60)
+    files = [f["file"] for f in res["sections"]["cumulative_deltas"]["figures"]]
+    assert files == [f"cumulative_deltas/cumulative_deltas.{fmt}"]
+    assert (out / files[0]).read_bytes().startswith(_MAGIC[fmt])
+    assert not list(out.rglob("*.png"))
+    page = (out / "index.html").read_text()
+    assert f"'{files[0]}'" in page and ".png" not in page
+
+
+def test_report_dpi_sets_the_png_resolution(tmp_path):
+    from PIL import Image
+
+    out = tmp_path / "r"
+    assert main(["report", "--quick", "--only", "cumulative_deltas", "--dpi", "55", "--out", str(out),
+                 "--no-progress"]) == 0
+    path = out / "cumulative_deltas" / "cumulative_deltas.png"
+    assert path.read_bytes().startswith(_MAGIC["png"])
+    with Image.open(path) as im:
+        assert round(im.info["dpi"][0]) == 55
+        assert im.size[0] < 7.5 * 55 * 1.1  # a 7.5-inch-wide figure at 55 dpi
+    assert "'cumulative_deltas/cumulative_deltas.png'" in (out / "index.html").read_text()
+
+
+@pytest.mark.parametrize("argv", [["--format", "jpg"], ["--dpi", "0"], ["--dpi", "1.5"]])
+def test_bad_format_or_dpi_is_rejected_before_the_output_folder_is_made(tmp_path, capsys, argv):
+    out = tmp_path / "r"
+    with pytest.raises(SystemExit) as exc:
+        main(["report", "--quick", "--only", "cumulative_deltas", *argv, "--out", str(out)])
+    assert exc.value.code == 2 and argv[0] in capsys.readouterr().err
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("kw, match", [({"fig_format": "jpg"}, "`fig_format` must be one of"),
+                                       ({"dpi": 0}, "`dpi` must be an integer >= 1")])
+def test_run_report_validates_figure_options_before_mkdir(tmp_path, kw, match):
+    out = tmp_path / "r"
+    with pytest.raises(ValueError, match=match):
+        run_report(out, quick=True, only=["cumulative_deltas"], show_progress=False, **kw)
+    assert not out.exists()
+
+
+def test_auction_section_runs_without_a_benchmarks_folder(tmp_path, monkeypatch):
+    """The GPU numbers of the auction section are package data: from a folder with no
+    benchmarks/ (an installed wheel) the section runs and says plainly what it did not measure."""
+    from kantorovich.report import Context
+    from kantorovich.report.sections import auction as sec
+
+    class Tiny(Context):  # the section at a few tiny sizes
+        def size(self, quick, full):
+            return [20, 40] if isinstance(quick, list) else quick
+
+    monkeypatch.chdir(tmp_path)
+    assert not (tmp_path / "benchmarks").exists()
+    assert sec._GPU_DATA.is_file()  # shipped with the package
+    (tmp_path / "out").mkdir()
+    ctx = Tiny("auction_timing", tmp_path / "out", show_progress=False)
+    sec.auction_timing(ctx)
+    assert ctx.checks and all(c["agrees"] for c in ctx.checks)
+    gpu = sec._gpu_numbers()
+    assert ctx.numbers["gpu"] == (sec._NOT_MEASURED if gpu is None else f"GPU curve from a benchmark run on {gpu[2]}")
+    assert "not measured on this install" in sec._NOT_MEASURED
+    assert (tmp_path / "out" / "timing.png").is_file()

@@ -22,13 +22,20 @@ _EXPORTS = {
     "optimal_discriminator": "._discriminator",
     "gan_value": "._discriminator",
     "js_from_discriminator": "._discriminator",
-    "argmax_a_log_y_b_log_1my": "._discriminator",
     # estimators from samples
     "estimate_kl": "._estimators",
     "estimate_js": "._estimators",
     "estimate_tv": "._estimators",
     "parzen_log_likelihood": "._parzen",
-    "inception_score": "._parzen",
+    "inception_score": "._inception",
 }
 
-__getattr__, __dir__, __all__ = attach(__name__, _EXPORTS, wrap=interop)
+_exported, __dir__, __all__ = attach(__name__, _EXPORTS, wrap=interop)
+
+# deprecated public names, still importable for one release (they warn when called)
+_DEPRECATED = {"argmax_a_log_y_b_log_1my": "._discriminator"}
+_deprecated, _, _ = attach(__name__, _DEPRECATED, wrap=interop)
+
+
+def __getattr__(name: str):
+    return _deprecated(name) if name in _DEPRECATED else _exported(name)

@@ -30,8 +30,9 @@ import numpy as np
 
 from .._array_api import is_cupy
 from .._validation import as_float_array, check_probability, check_weights, describe, xp_of
+from .._warnings import warn
 
-__all__ = ["argmax_a_log_y_b_log_1my", "gan_value", "js_from_discriminator", "optimal_discriminator"]
+__all__ = ["gan_value", "js_from_discriminator", "optimal_discriminator"]
 
 _LOG4 = math.log(4.0)
 _ONE_MINUS = float(np.nextafter(1.0, 0.0))  # largest double below 1
@@ -228,7 +229,7 @@ def js_from_discriminator(D: Any, p_data: Any, p_g: Any, *, weights: Any = None)
     return _finish(0.5 * (v + _LOG4), is_cupy(v))
 
 
-def argmax_a_log_y_b_log_1my(a: Any, b: Any):
+def _argmax_a_log_y_b_log_1my(a: Any, b: Any):
     r"""Maximiser of :math:`y \mapsto a \log y + b \log(1 - y)` on [0, 1] (C3).
 
     For :math:`a, b \ge 0` not both zero the function is concave with its maximum at
@@ -246,8 +247,8 @@ def argmax_a_log_y_b_log_1my(a: Any, b: Any):
 
     Examples
     --------
-    >>> from kantorovich.divergences import argmax_a_log_y_b_log_1my
-    >>> argmax_a_log_y_b_log_1my(1.0, 3.0)
+    >>> from kantorovich.divergences._discriminator import _argmax_a_log_y_b_log_1my
+    >>> _argmax_a_log_y_b_log_1my(1.0, 3.0)
     0.25
     """
     aa = as_float_array(a, "a")
@@ -267,3 +268,12 @@ def argmax_a_log_y_b_log_1my(a: Any, b: Any):
     aa, ba = aa / big, ba / big  # y* depends on a / b only; a + b of 1e308 + 1e308 would overflow
     y = aa / (aa + ba)
     return float(y) if scalar else y
+
+
+def argmax_a_log_y_b_log_1my(a: Any, b: Any):
+    """Deprecated public name of the C3 closed form a / (a + b) (the report's check of C3);
+    :func:`optimal_discriminator` computes the same maximiser pointwise."""
+    warn("kantorovich.divergences.argmax_a_log_y_b_log_1my is deprecated and will be removed: "
+         "optimal_discriminator(p_data, p_g) gives the maximiser p_data / (p_data + p_g).",
+         DeprecationWarning)
+    return _argmax_a_log_y_b_log_1my(a, b)

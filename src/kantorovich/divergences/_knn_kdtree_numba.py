@@ -16,25 +16,23 @@ points are all equal, is a leaf. Every node
 stores the bounding box of its points; the points are copied in tree order (a leaf is a
 contiguous block of rows).
 
-Query (``_search``): depth-first, nearer child first, with a stack of (node, lower bound);
-the lower bound of a node is the squared distance from the query to the node's bounding
-box, :math:`\sum_c \max(0, lo_c - q_c, q_c - hi_c)^2`. A node is skipped when its bound is
-at least the current k-th best squared distance. Each query keeps an insertion-sorted buffer
-of its ``k`` best squared distances. Zero distances (the point itself, duplicates) are not
-inserted but counted, which gives the strictly positive neighbours directly; a zero
-distance always lies in a box with bound 0, so every one is seen and counted.
+Query bounds: the lower bound of a node for a query point is the squared distance from the
+query to the node's bounding box, :math:`\sum_c \max(0, lo_c - q_c, q_c - hi_c)^2`; a node is
+skipped when its bound is at least the current k-th best squared distance. Each query keeps a
+sorted buffer of its ``k`` best squared distances. Zero distances (the point itself,
+duplicates) are not inserted but counted, which gives the strictly positive neighbours
+directly; a zero distance always lies in a box with bound 0, so every one is seen and counted.
 
 Exactness: squared distances are summed over the coordinates in order 0..d-1 without
 fastmath, which is cKDTree's order for d <= 7, so the returned distances are bit-identical
-to cKDTree's there. The box bound is computed in the same order from coordinate gaps that
+to cKDTree's there. The box bounds are computed in the same order from coordinate gaps that
 are, term by term, at most the point's gaps (floating-point rounding is monotone), so in
-floating point it never exceeds the distance of any point in the box: pruning is exact.
+floating point they never exceed the distance of any point in the box: pruning is exact.
 
-Both queries of the WKV estimator (x against X without itself, x against Y) run in one
-parallel loop over the x's in X-tree order (neighbouring queries are close in space, and
-``prange``'s static chunks hand each thread a spatially coherent block).
+Both queries of the WKV estimator (x against X without itself, x against Y) take the x's in
+X-tree order (neighbouring queries are close in space).
 
-Leaf-batched queries (``knn_pair_batched``, the default of ``knn_pair_kdtree``): trees with
+Leaf-batched queries (``knn_pair_batched``, behind ``knn_pair_kdtree``): trees with
 small leaves (<= 8 points); the queries are processed by blocks (maximal X-tree nodes of
 <= bsize points, box [qlo, qhi]). Per block and reference tree: one depth-first traversal,
 nearer child first by the box-to-box bound :math:`\sum_c \max(0, lo_c - qhi_c, qlo_c - hi_c)^2`,
@@ -56,11 +54,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-__all__ = ["LEAFSIZE", "batch_params", "build", "knn_pair_batched", "knn_pair_kdtree",
-           "knn_positive_kdtree", "leafsize_for"]
+__all__ = ["batch_params", "build", "knn_pair_batched", "knn_pair_kdtree"]
 
-LEAFSIZE = 16
-_CHUNK = 64      # queries per parallel task (buffers allocated once per task)
 _MID_DEPTH = 96  # midpoint splits above this depth, median splits below
 _STACK = 256     # depth-first stacks: tree depth <= _MID_DEPTH + log2(n) + 1 < 256
 
@@ -236,17 +231,6 @@ def _push_children(stk_node, stk_bound, sp, c0, b0, b1, bound):  # pragma: no co
 
 
 @njit(cache=True, boundscheck=False, inline="always")
-def _box_bound(QT, qc, lo, hi, node, d):  # pragma: no cover - numba
-    # squared distance from QT[:, qc] to the box [lo, hi] of node, summed over c = 0..d-1 in order
-    s = 0.0
-    for c in range(d):
-        v = QT[c, qc]
-        a = max(lo[node, c] - v, v - hi[node, c], 0.0)
-        s += a * a
-    return s
-
-
-@njit(cache=True, boundscheck=False, inline="always")
 def _leaf_d2(QT, qc, TT, s0, w, buf, wq):  # pragma: no cover - numba
     """Squared distances from the point QT[:, qc] to the points TT[:, s0:s0+w] into buf[:w],
     each summed over c = 0..d-1 in order (no fastmath: the same rounding as the generic
@@ -349,95 +333,13 @@ def _leaf_d2(QT, qc, TT, s0, w, buf, wq):  # pragma: no cover - numba
     return nc
 
 
-@njit(cache=True, boundscheck=False)
-def _search(QT, qc, TT, start, end, child, lo, hi, k, best, buf, stk_node, stk_bound):  # pragma: no cover
-    """k smallest positive squared distances from q into best (sorted); returns #zeros.
-
-    TT is the reference cloud in tree order, transposed (d, n): a leaf's squared distances
-    are accumulated coordinate by coordinate into buf (vectorised over the leaf's points;
-    each point's sum is still taken over c = 0..d-1 in order)."""
-    d = TT.shape[0]
-    for p in range(k):
-        best[p] = np.inf
-    zeros = 0
-    stk_node[0] = 0
-    stk_bound[0] = _box_bound(QT, qc, lo, hi, 0, d)
-    sp = 1
-    while sp > 0:
-        sp -= 1
-        node = stk_node[sp]
-        if stk_bound[sp] >= best[k - 1]:
-            continue
-        c0 = child[node]
-        if c0 < 0:
-            s0 = start[node]
-            w = end[node] - s0
-            worst = best[k - 1]
-            if _leaf_d2(QT, qc, TT, s0, w, buf, worst) == 0:
-                continue
-            for j in range(w):
-                s = buf[j]
-                if s < worst:
-                    if s == 0.0:
-                        zeros += 1
-                        continue
-                    p = k - 1
-                    while p > 0 and best[p - 1] > s:
-                        best[p] = best[p - 1]
-                        p -= 1
-                    best[p] = s
-                    worst = best[k - 1]
-        else:
-            b0 = _box_bound(QT, qc, lo, hi, c0, d)
-            b1 = _box_bound(QT, qc, lo, hi, c0 + 1, d)
-            worst = best[k - 1]
-            sp = _push_children(stk_node, stk_bound, sp, c0, b0, b1, worst)
-    return zeros
-
-
-@njit(parallel=True, cache=True, boundscheck=False)
-def _query_pair(TX, TTX, sx, ex, cx, lx, hx, mx, TTY, sy, ey, cy, ly, hy, my, k, out_x, out_y,
-                zx, zy):  # pragma: no cover - numba
-    """For every row i of TX (X in tree order): k positive NN distances in X and in Y."""
-    n = TX.shape[0]
-    nch = (n + _CHUNK - 1) // _CHUNK
-    for ch in prange(nch):
-        best = np.empty(k, dtype=np.float64)
-        buf = np.empty(max(mx, my), dtype=np.float64)
-        stk_node = np.empty(_STACK, dtype=np.int64)
-        stk_bound = np.empty(_STACK, dtype=np.float64)
-        for i in range(ch * _CHUNK, min(n, (ch + 1) * _CHUNK)):
-            zx[i] = _search(TTX, i, TTX, sx, ex, cx, lx, hx, k, best, buf, stk_node, stk_bound)
-            for p in range(k):
-                out_x[i, p] = np.sqrt(best[p])
-            zy[i] = _search(TTX, i, TTY, sy, ey, cy, ly, hy, k, best, buf, stk_node, stk_bound)
-            for p in range(k):
-                out_y[i, p] = np.sqrt(best[p])
-
-
-@njit(parallel=True, cache=True, boundscheck=False)
-def _query(Q, TT, s, e, c, lo, hi, mleaf, k, out, z):  # pragma: no cover - numba
-    n = Q.shape[0]
-    nch = (n + _CHUNK - 1) // _CHUNK
-    for ch in prange(nch):
-        best = np.empty(k, dtype=np.float64)
-        buf = np.empty(mleaf, dtype=np.float64)
-        stk_node = np.empty(_STACK, dtype=np.int64)
-        stk_bound = np.empty(_STACK, dtype=np.float64)
-        QT = Q.T
-        for i in range(ch * _CHUNK, min(n, (ch + 1) * _CHUNK)):
-            z[i] = _search(QT, i, TT, s, e, c, lo, hi, k, best, buf, stk_node, stk_bound)
-            for p in range(k):
-                out[i, p] = np.sqrt(best[p])
-
-
-def build(X, leafsize: int = LEAFSIZE):
+def build(X, leafsize: int):
     """KD-tree of the rows of X: (perm, T = X[perm], T.T, start, end, child, lo, hi, max leaf)."""
     X = np.ascontiguousarray(X, dtype=np.float64)
     return _build(X, int(leafsize))
 
 
-def build_two(X, Y, leafsize: int = LEAFSIZE):
+def build_two(X, Y, leafsize: int):
     """``(build(X, leafsize), build(Y, leafsize))``, the two builds on two threads.
 
     ``_build`` releases the GIL (``nogil=True``), so Y's tree is built on a short-lived thread
@@ -471,58 +373,11 @@ def _check(out, k):
             "points (too many duplicate points); remove duplicates or lower `k`.")
 
 
-def leafsize_for(d: int) -> int:
-    """Leaf size by dimension, measured at n = 10^4 (docs/estimators.md): 32 for d <= 3,
-    64 for d = 4, 128 for d >= 5 (vectorised leaf scans make big leaves cheap)."""
-    return 32 if d <= 3 else (64 if d == 4 else 128)
-
-
-def knn_pair_kdtree(xa, ya, k: int, leafsize: int | None = None, batched: bool = True):
+def knn_pair_kdtree(xa, ya, k: int, leafsize: int | None = None):
     """(rho, nu, n_dup_x, n_dup_y): k positive NN distances of the x's in X (self excluded)
-    and in Y, original row order; both queries in one parallel pass over the x's.
-
-    ``batched=True`` (default): leaf-batched queries (:func:`knn_pair_batched`, ``leafsize``
-    is then the size of the scanned nodes); ``False``: one tree descent per query."""
-    if batched:
-        return knn_pair_batched(xa, ya, k, rleaf=leafsize)
-    n = xa.shape[0]
-    if leafsize is None:
-        leafsize = leafsize_for(xa.shape[1])
-    (px, TX, *tx), (_, _, *ty) = build_two(xa, ya, leafsize)
-    ox = np.empty((n, k))
-    oy = np.empty((n, k))
-    zx = np.empty(n, dtype=np.int64)
-    zy = np.empty(n, dtype=np.int64)
-    _query_pair(TX, *tx, *ty, k, ox, oy, zx, zy)
-    _check(ox, k)
-    _check(oy, k)
-    rho = np.empty_like(ox)
-    nu = np.empty_like(oy)
-    rho[px] = ox
-    nu[px] = oy
-    return rho, nu, int(np.sum(zx > 1)), int(np.sum(zy > 0))
-
-
-def knn_positive_kdtree(query, ref, k: int, *, same: bool = False, leafsize: int | None = None):
-    """``(dist, n_dup)`` as :func:`kantorovich.divergences._knn.knn_positive`, numba KD-tree."""
-    q = np.ascontiguousarray(query, dtype=np.float64)
-    if leafsize is None:
-        leafsize = leafsize_for(q.shape[1])
-    if same:
-        perm, Q, *tree = build(q, leafsize)
-    else:
-        _, _, *tree = build(ref, leafsize)
-        Q = q
-    n = Q.shape[0]
-    out = np.empty((n, k))
-    z = np.empty(n, dtype=np.int64)
-    _query(Q, *tree, k, out, z)
-    _check(out, k)
-    if same:
-        res = np.empty_like(out)
-        res[perm] = out
-        return res, int(np.sum(z > 1))
-    return out, int(np.sum(z > 0))
+    and in Y, original row order, by leaf-batched queries (:func:`knn_pair_batched`;
+    ``leafsize`` is the size of the scanned nodes, default by dimension)."""
+    return knn_pair_batched(xa, ya, k, rleaf=leafsize)
 
 
 # ------------------------------------------------------------------ leaf-batched queries

@@ -136,8 +136,9 @@ def _cost_kind(cost: Any) -> tuple[int, float]:
     return 2, p
 
 
-def _pow2_scale(cmax: float) -> float:
-    """A power of two s with s * cmax in [0.5, 1) (exact rescaling of float costs)."""
+def _pow2_below_reciprocal(cmax: float) -> float:
+    """The power of two just below ``1 / cmax``: s with s * cmax in [0.5, 1), a factor that
+    rescales float costs exactly (1.0 for a cmax that is 0 or not finite)."""
     if not np.isfinite(cmax) or cmax <= 0:
         return 1.0
     _, e = math.frexp(cmax)  # cmax = m * 2**e, m in [0.5, 1)
@@ -178,7 +179,7 @@ def _prepare(M, x, y, cost) -> _Problem:
             raise ValueError(
                 f"`cost` = {cost!r} is too large for points this far apart: the largest cost "
                 f"{diam:.3g}**{pw:g} overflows float64. Use a smaller power or rescale `x` and `y`.")
-        s = _pow2_scale(cmax)
+        s = _pow2_below_reciprocal(cmax)
         return _Problem(np.zeros((1, 1)), np.ascontiguousarray(xa), np.ascontiguousarray(ya),
                         kind, pw, s, xa.shape[0], False, cmax * s)
     Mh = to_host(M) if is_cupy(M) else M
@@ -190,7 +191,7 @@ def _prepare(M, x, y, cost) -> _Problem:
     if cmax > 1e300:
         raise ValueError(f"`M` must have costs of magnitude below 1e300; got {cmax!r}.")
     integer = bool(np.all(C == np.rint(C))) and cmax < 2.0 ** 50
-    s = _pow2_scale(cmax)
+    s = _pow2_below_reciprocal(cmax)
     Cs = np.ascontiguousarray(C * s)  # exact: multiplication by a power of two
     c_range = float(Cs.max() - Cs.min())
     return _Problem(Cs, np.zeros((1, 1)), np.zeros((1, 1)), -1, 2.0, s, n, integer, c_range)
@@ -270,7 +271,7 @@ def _spfa_numpy(indptr, indices, red, perm, max_passes):
 # --------------------------------------------------------------------------------------------
 
 #: most phases an eps schedule may have (eps0 / eps_final is at most about 2**44 in scaled
-#: units, so the default scaling 5 gives about 20 phases, scaling 1.01 about 3000)
+#: units, so the default eps_divisor 5 gives about 20 phases, eps_divisor 1.01 about 3000)
 MAX_PHASES = 10_000
 
 
@@ -279,14 +280,14 @@ def _schedule(eps0: float, eps_final: float, theta: float) -> list[float]:
     e = max(eps0, eps_final)
     if e > eps_final and math.log(e / eps_final) > MAX_PHASES * math.log(theta):
         raise ValueError(
-            f"`scaling` must be large enough for an eps schedule of at most {MAX_PHASES} phases; got "
+            f"`eps_divisor` must be large enough for an eps schedule of at most {MAX_PHASES} phases; got "
             f"{theta!r}, which needs about {math.log(e / eps_final) / math.log(theta):.3g} phases to go "
-            f"from eps = {e:.3g} to {eps_final:.3g} (scaled costs). Use a `scaling` of 2 to 10.")
+            f"from eps = {e:.3g} to {eps_final:.3g} (scaled costs). Use an `eps_divisor` of 2 to 10.")
     while e > eps_final:
         out.append(e)
         nxt = e / theta
         if not nxt < e:  # theta within rounding of 1
-            raise ValueError(f"`scaling` must be a float noticeably above 1; got {theta!r}, "
+            raise ValueError(f"`eps_divisor` must be a float noticeably above 1; got {theta!r}, "
                              "which does not change eps in floating point.")
         e = nxt
     out.append(eps_final)
@@ -477,7 +478,8 @@ def _certify_and_finish(ops, prob, perm, u, v, S: float, exact: bool, info: dict
 
 
 def assignment(M=None, *, x=None, y=None, cost="sqeuclidean", backend="auto", exact=True,
-               eps_final=None, scaling=5.0, max_rounds=1_000_000, rng=None) -> AssignmentResult:
+               eps_final=None, eps_divisor=5.0, max_rounds=1_000_000, rng=None,
+               scaling=None) -> AssignmentResult:
     r"""Exact optimal assignment (OT between two uniform n-point measures) by auction.
 
     Solves :math:`\min_{\sigma} \frac1n\sum_i C_{i\sigma(i)}` by the epsilon-scaling forward
@@ -505,13 +507,19 @@ def assignment(M=None, *, x=None, y=None, cost="sqeuclidean", backend="auto", ex
         by integrality), else ``range(C) / (4 n^2)``, refined automatically when the finisher's
         candidate graph would be too large. Values above the cost range ``max C - min C`` are
         clamped to it (every assignment is then eps-optimal).
-    scaling : float > 1
-        eps is divided by this factor from phase to phase (default 5). A ValueError names it
-        when the schedule would need more than ``MAX_PHASES`` (10 000) phases.
+    eps_divisor : float > 1
+        eps is divided by this factor from phase to phase (default 5; Bertsekas' theta). A
+        ValueError names it when the schedule would need more than ``MAX_PHASES`` (10 000)
+        phases.
     max_rounds : int
         Bidding rounds allowed per phase before a ConvergenceWarning.
     rng : None, int or Generator
         Accepted for API symmetry; the algorithm is deterministic and does not use it.
+    scaling : float > 1, optional
+        Deprecated name of ``eps_divisor`` (a DeprecationWarning; removed in the next
+        release): :func:`kantorovich.ot.sinkhorn`'s ``scaling`` is the factor in (0, 1) that
+        *multiplies* eps per stage (GeomLoss's convention), so one name meant two opposite
+        things.
 
     Returns
     -------
@@ -542,9 +550,15 @@ def assignment(M=None, *, x=None, y=None, cost="sqeuclidean", backend="auto", ex
     backend = resolve_backend(backend, "assignment", M, x, y)  # "auto" on the host: numba, below
     if not isinstance(exact, (bool, np.bool_)):
         raise TypeError(f"`exact` must be a bool; got {describe(exact)}.")
-    theta = check_positive(scaling, "scaling")
+    if scaling is not None:
+        if eps_divisor != 5.0:
+            raise TypeError("give `eps_divisor` or its deprecated name `scaling`, not both.")
+        warn("assignment(scaling=...) is deprecated: pass `eps_divisor` (eps is divided by it "
+             "per phase; sinkhorn's `scaling` multiplies eps).", DeprecationWarning)
+        eps_divisor = scaling
+    theta = check_positive(eps_divisor, "eps_divisor")
     if theta <= 1.0:
-        raise ValueError(f"`scaling` must be a float > 1; got {scaling!r}.")
+        raise ValueError(f"`eps_divisor` must be a float > 1; got {eps_divisor!r}.")
     if eps_final is not None:
         eps_final = check_positive(eps_final, "eps_final")
     max_rounds = check_int(max_rounds, "max_rounds", minimum=1, maximum=INT64_MAX)

@@ -25,11 +25,9 @@ import numpy as np
 
 from .._array_api import is_cupy
 from .._validation import (
-    INT64_MAX,
     as_float_array,
     check_cost_matrix,
     check_float_dtype,
-    check_int,
     check_positive,
     check_sample_pair,
     describe,
@@ -162,10 +160,6 @@ class DenseGeometry:
         ``cost_range()`` when it is already at hand."""
         lo, hi = self.cost_range() if cost_range is None else cost_range
         return float(hi - lo)
-
-    def median_cost(self) -> float:
-        xp = xp_of(self.C)
-        return float(xp.median(self.C))
 
     def astype(self, dtype):
         g = object.__new__(DenseGeometry)
@@ -308,17 +302,6 @@ class PointCloud:
             return diag ** self.p
         except OverflowError:  # a finite diagonal whose p-th power is beyond float64
             return math.inf
-
-    def median_cost(self, max_points: int = 2000) -> float:
-        """Median cost over (a subsample of at most ``max_points`` rows and columns of) the cost."""
-        max_points = check_int(max_points, "max_points", minimum=1, maximum=INT64_MAX)
-        n, m = self.shape
-        si = slice(0, n, max(1, n // max_points))
-        sj = slice(0, m, max(1, m // max_points))
-        sub = PointCloud.__new__(PointCloud)
-        sub.x, sub.y, sub.p, sub.cost = self.x[si], self.y[sj], self.p, self.cost
-        xp = xp_of(self.x)
-        return float(xp.median(sub.cost_block(0, sub.shape[0])))
 
     def astype(self, dtype):
         g = PointCloud.__new__(PointCloud)

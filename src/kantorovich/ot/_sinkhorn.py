@@ -625,7 +625,8 @@ def sinkhorn(a: Any, b: Any, M_or_geometry: Any, *, eps: float, max_iter: int = 
         ``value`` is then a weighted mean of costs (within ``[min C, max C]`` times the mass)
         and ``objective`` a true dual value, a lower bound on OT_eps (the columns are off by
         about the reported marginal error);
-        ``f``, ``g``; ``marginal_error`` (history at the checks); ``n_iter``; ``converged``;
+        ``f``, ``g``; ``marginal_error`` (at the last check) and ``marginal_error_history``
+        (at every check); ``n_iter``; ``converged``;
         ``plan``; ``eps``; ``backend``; ``info`` (eps schedule, timings, symmetric, tol).
 
     Raises
@@ -804,7 +805,7 @@ def sinkhorn(a: Any, b: Any, M_or_geometry: Any, *, eps: float, max_iter: int = 
     }
     if hasattr(sx, "threads"):  # numba: soft-min calls per thread count (chosen by measurement)
         info["numba_thread_calls"] = dict(sx.threads.counts)
-    return SinkhornResult(value=value, objective=objective, f=f, g=g, marginal_error=tuple(errors),
+    return SinkhornResult(value=value, objective=objective, f=f, g=g, marginal_error_history=tuple(errors),
                           n_iter=n_iter, converged=converged, plan=P, eps=eps, backend=name, info=info)
 
 

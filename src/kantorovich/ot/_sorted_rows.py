@@ -18,10 +18,10 @@ from typing import Any
 import numpy as np
 
 from .._validation import describe
-from ._kernels.wass1d_numpy import breakpoints, cost, merge_cells, pow2_scale, sort_rows, wpp_reference
+from ._kernels.wass1d_numpy import breakpoints, cost, merge_cells, pow2_above_max_abs, sort_rows, wpp_reference
 
 __all__ = ["AUTO_NUMBA_MIN_SIZE", "PAIR_MIN_SIZE", "RADIX_MIN_N", "SAFE_LO", "breakpoints", "check_p", "cost",
-           "merge_cells", "numba_ok", "pow2_scale", "sort_numba", "sort_rows", "sort_rows_numba",
+           "merge_cells", "numba_ok", "pow2_above_max_abs", "sort_numba", "sort_rows", "sort_rows_numba",
            "wp_rescaled", "wp_sorted", "wpp_reference"]
 
 #: below this many values in total (all rows, both sides), ``backend="auto"`` uses numpy
@@ -96,7 +96,7 @@ def wp_sorted(xs, wu, ys, wv, p, backend):
     scale = 1.0
     xv, yv = xs, ys
     if p != 1.0:
-        scale = pow2_scale(xs, ys, np)
+        scale = pow2_above_max_abs(xs, ys, np)
         if scale != 1.0:
             xv = xs / scale
             yv = ys / scale

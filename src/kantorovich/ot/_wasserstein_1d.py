@@ -41,7 +41,7 @@ from ..exceptions import KantorovichWarning
 from ._kernels.wass1d_numpy import broadcast_rows
 from ._kernels.wass1d_numpy import wpp_reference as _wpp_reference  # noqa: F401 (the numpy reference W_p^p)
 from ._sorted_rows import (AUTO_NUMBA_MIN_SIZE, PAIR_MIN_SIZE, RADIX_MIN_N, SAFE_LO, breakpoints, check_p, cost,
-                           merge_cells, numba_ok, pow2_scale, sort_numba, sort_rows, wp_rescaled, wp_sorted)
+                           merge_cells, numba_ok, pow2_above_max_abs, sort_numba, sort_rows, wp_rescaled, wp_sorted)
 
 __all__ = ["wasserstein_1d", "wasserstein_1d_plan"]
 
@@ -355,7 +355,7 @@ def wasserstein_1d_plan(u_values, v_values, u_weights=None, v_weights=None, *, p
     cv = breakpoints(None if wv is None else wv[None], m, 1, np)
     iu, iv, mass = (a[0] for a in merge_cells(cu, cv, np))
     # exact rescaling keeps |x - y|^p finite; potentials scale by s^p
-    scale = 1.0 if p == 1.0 else pow2_scale(xs[None], ys[None], np)
+    scale = 1.0 if p == 1.0 else pow2_above_max_abs(xs[None], ys[None], np)
     with np.errstate(over="ignore", invalid="ignore"):
         c = cost(xs[iu] / scale, ys[iv] / scale, p, np)
         wpp = float(np.sum(mass * c))

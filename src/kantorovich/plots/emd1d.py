@@ -1,6 +1,8 @@
 """Figures of the 1-D and sliced Wasserstein distances (matplotlib imported inside functions).
 
-``ax=None`` in, Figure out, never ``plt.show()``.
+Data in, Figure out: every function draws into ``ax`` when given (a sequence of Axes for
+the two-panel figures) and returns its figure, else makes a new Figure; none computes a
+distance (the numbers shown are passed in) and none calls ``plt.show()``.
 """
 
 from __future__ import annotations
@@ -9,18 +11,12 @@ import math
 
 import numpy as np
 
-__all__ = ["plot_cdf_area", "plot_quantile_area", "plot_sliced_convergence", "plot_sliced_parallel_lines"]
+from ._axes import panel_axes, single_axes
+
+__all__ = ["plot_cdf_area", "plot_cdf_quantile_panels", "plot_quantile_area", "plot_sliced_convergence",
+           "plot_sliced_panels", "plot_sliced_parallel_lines"]
 
 _C_U, _C_V, _C_AREA = "#1f5fa8", "#c0392b", "#f0b429"
-
-
-def _fig_ax(ax, figsize=(6, 4)):
-    import matplotlib.pyplot as plt
-
-    if ax is None:
-        fig, ax = plt.subplots(figsize=figsize)
-        return fig, ax
-    return ax.figure, ax
 
 
 def _ecdf(values, weights):
@@ -37,15 +33,39 @@ def _eval_cdf(v, c, grid):
 
 
 def plot_cdf_area(u, v, *, u_weights=None, v_weights=None, ax=None, labels=("F (u)", "G (v)"),
-                  true_cdfs=None, title=None):
+                  true_cdfs=None, title=None, value=None):
     r"""Empirical CDFs F and G of two weighted samples with the area between them shaded.
 
-    The shaded area is :math:`\int |F - G|\,dx = W_1(u, v)`. ``true_cdfs``: optional pair of
-    callables drawn dashed (the population CDFs, for a closed-form comparison).
-    """
-    from ..ot import wasserstein_1d
+    The shaded area is :math:`\int |F - G|\,dx = W_1(u, v)`.
 
-    fig, ax = _fig_ax(ax)
+    Parameters
+    ----------
+    u, v : array (n,), array (m,)
+        The two samples.
+    u_weights, v_weights : array, optional
+        Their weights (default uniform).
+    ax : matplotlib Axes, optional
+        Draw here; default a new Figure.
+    labels : pair of str
+        Legend entries of F and G.
+    true_cdfs : pair of callables, optional
+        Population CDFs, drawn dashed (a closed-form comparison).
+    title : str, optional
+        Default: the formula, with ``value`` when given.
+    value : float, optional
+        W_1(u, v) shown in the default title (e.g. ``kantorovich.ot.wasserstein_1d(u, v)``).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from kantorovich.plots import plot_cdf_area
+    >>> fig = plot_cdf_area(np.array([0.0, 1.0, 2.0]), np.array([0.5, 1.5, 3.0]), value=0.6667)
+    """
+    fig, ax = single_axes(ax, (6, 4))
     vu, cu = _ecdf(u, u_weights)
     vv, cv = _ecdf(v, v_weights)
     lo, hi = min(vu[0], vv[0]), max(vu[-1], vv[-1])
@@ -59,8 +79,8 @@ def plot_cdf_area(u, v, *, u_weights=None, v_weights=None, ax=None, labels=("F (
         xs = np.linspace(lo - pad, hi + pad, 600)
         ax.plot(xs, true_cdfs[0](xs), "--", color=_C_U, lw=1, alpha=0.8, label="population CDFs")
         ax.plot(xs, true_cdfs[1](xs), "--", color=_C_V, lw=1, alpha=0.8)
-    w1 = float(wasserstein_1d(u, v, u_weights, v_weights))
-    ax.set_title(title or rf"CDF view: $W_1 = \int |F - G|\,dx$ = {w1:.4f}")
+    ax.set_title(title or (r"CDF view: $W_1 = \int |F - G|\,dx$" if value is None
+                           else rf"CDF view: $W_1 = \int |F - G|\,dx$ = {value:.4f}"))
     ax.set_xlabel("x")
     ax.set_ylabel("cumulative probability")
     ax.set_ylim(-0.02, 1.02)
@@ -69,15 +89,35 @@ def plot_cdf_area(u, v, *, u_weights=None, v_weights=None, ax=None, labels=("F (
 
 
 def plot_quantile_area(u, v, *, u_weights=None, v_weights=None, ax=None, labels=(r"$F^{-1}$", r"$G^{-1}$"),
-                       p=1, title=None):
+                       p=1, title=None, value=None):
     r"""Quantile functions of two weighted samples with the area between them shaded.
 
-    The shaded area is :math:`\int_0^1 |F^{-1} - G^{-1}|\,dt = W_1`; for ``p != 1`` the title
-    reports :math:`W_p = (\int_0^1 |F^{-1} - G^{-1}|^p dt)^{1/p}`.
-    """
-    from ..ot import wasserstein_1d
+    The shaded area is :math:`\int_0^1 |F^{-1} - G^{-1}|\,dt = W_1`.
 
-    fig, ax = _fig_ax(ax)
+    Parameters
+    ----------
+    u, v, u_weights, v_weights, labels
+        As in :func:`plot_cdf_area`.
+    ax : matplotlib Axes, optional
+        Draw here; default a new Figure.
+    p : float
+        The order named in the default title: for ``p != 1`` it reads
+        :math:`W_p = (\int_0^1 |F^{-1} - G^{-1}|^p dt)^{1/p}`.
+    title : str, optional
+    value : float, optional
+        W_p(u, v) shown in the default title.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from kantorovich.plots import plot_quantile_area
+    >>> fig = plot_quantile_area(np.array([0.0, 1.0, 2.0]), np.array([0.5, 1.5, 3.0]))
+    """
+    fig, ax = single_axes(ax, (6, 4))
     vu, cu = _ecdf(u, u_weights)
     vv, cv = _ecdf(v, v_weights)
     t = np.unique(np.concatenate([[0.0], cu, cv]))
@@ -90,9 +130,9 @@ def plot_quantile_area(u, v, *, u_weights=None, v_weights=None, ax=None, labels=
                     label=r"$|F^{-1} - G^{-1}|$")
     ax.step(tt, qu, where="post", color=_C_U, lw=1.6, label=labels[0])
     ax.step(tt, qv, where="post", color=_C_V, lw=1.6, label=labels[1])
-    wp = float(wasserstein_1d(u, v, u_weights, v_weights, p=p))
-    ax.set_title(title or (rf"quantile view: $W_{{{p:g}}}$ = {wp:.4f}" if p != 1
-                           else rf"quantile view: $\int_0^1 |F^{{-1}} - G^{{-1}}|\,dt$ = {wp:.4f}"))
+    head = (rf"quantile view: $W_{{{p:g}}}$" if p != 1
+            else r"quantile view: $\int_0^1 |F^{-1} - G^{-1}|\,dt$")
+    ax.set_title(title or (head if value is None else f"{head} = {value:.4f}"))
     ax.set_xlabel("t (probability level)")
     ax.set_ylabel("quantile")
     ax.set_xlim(0, 1)
@@ -104,12 +144,34 @@ def plot_sliced_convergence(per_direction_wp, *, p=2, closed_form=None, upper_li
                             title=None):
     r"""Running Monte-Carlo estimate of SW_p against the number of projections L.
 
-    ``per_direction_wp``: W_p along each drawn direction (array (L_max,)); the estimate after L
-    directions is :math:`(\frac1L \sum_{l \le L} W_p^p)^{1/p}` with a ±2 SE band (delta
-    method). ``closed_form``: the population SW_p (horizontal line); ``upper_lines``: dict
-    label -> value of further horizontal lines (max-sliced, W_p).
+    The estimate after L directions is :math:`(\frac1L \sum_{l \le L} W_p^p)^{1/p}`, drawn
+    with a ±2 SE band (delta method).
+
+    Parameters
+    ----------
+    per_direction_wp : array (L_max,)
+        W_p along each drawn direction (``kantorovich.ot.projected_wasserstein``).
+    p : float
+    closed_form : float, optional
+        The population SW_p (horizontal line).
+    upper_lines : dict label -> float, optional
+        Further horizontal lines (max-sliced, W_p).
+    ax : matplotlib Axes, optional
+        Draw here; default a new Figure.
+    title : str, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from kantorovich.plots import plot_sliced_convergence
+    >>> per = np.random.default_rng(0).uniform(0.5, 1.5, 200)
+    >>> fig = plot_sliced_convergence(per, p=2, closed_form=1.0)
     """
-    fig, ax = _fig_ax(ax)
+    fig, ax = single_axes(ax, (6, 4))
     w = np.asarray(per_direction_wp, dtype=float) ** p
     L = np.arange(1, len(w) + 1)
     mean = np.cumsum(w) / L
@@ -133,8 +195,29 @@ def plot_sliced_convergence(per_direction_wp, *, p=2, closed_form=None, upper_li
 
 def plot_sliced_parallel_lines(thetas, sw, msw, w, *, ax=None, title=None):
     r"""SW_1, max-SW_1 and W_1 between the parallel lines against theta, with the closed
-    forms :math:`2|\theta|/\pi` (SW_1 in 2-D) and :math:`|\theta|` (max-SW_1 = W_1)."""
-    fig, ax = _fig_ax(ax)
+    forms :math:`2|\theta|/\pi` (SW_1 in 2-D) and :math:`|\theta|` (max-SW_1 = W_1).
+
+    Parameters
+    ----------
+    thetas : array (k,)
+    sw, msw, w : array (k,)
+        SW_1, max-SW_1 and W_1 estimated at each theta.
+    ax : matplotlib Axes, optional
+        Draw here; default a new Figure.
+    title : str, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from kantorovich.plots import plot_sliced_parallel_lines
+    >>> t = np.linspace(-1, 1, 5)
+    >>> fig = plot_sliced_parallel_lines(t, 2 * abs(t) / np.pi, abs(t), abs(t))
+    """
+    fig, ax = single_axes(ax, (6, 4))
     th = np.asarray(thetas, dtype=float)
     fine = np.linspace(th.min(), th.max(), 400)
     ax.plot(fine, np.abs(fine), color="k", lw=1, ls="--", label=r"$|\theta|$ (W$_1$ = max-SW$_1$)")
@@ -146,4 +229,81 @@ def plot_sliced_parallel_lines(thetas, sw, msw, w, *, ax=None, title=None):
     ax.set_ylabel("distance")
     ax.set_title(title or r"parallel lines $P_0$, $P_\theta$: sliced distances")
     ax.legend(fontsize=8, frameon=False)
+    return fig
+
+
+def plot_cdf_quantile_panels(u, v, *, value=None, population_value=None, labels=("F (u)", "G (v)"),
+                             true_cdfs=None, ax=None):
+    r"""Two panels: :func:`plot_cdf_area` (left) and :func:`plot_quantile_area` (right), the
+    same W_1 as two areas, under a common title.
+
+    Parameters
+    ----------
+    u, v : array (n,), array (m,)
+        Two unweighted samples.
+    value : float, optional
+        W_1(u, v), shown in both titles and the common title.
+    population_value : float, optional
+        The population W_1, shown in the common title.
+    labels, true_cdfs
+        As in :func:`plot_cdf_area`.
+    ax : sequence of 2 matplotlib Axes, optional
+        Draw the two panels here; default a new 1 x 2 Figure.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from kantorovich.plots import plot_cdf_quantile_panels
+    >>> fig = plot_cdf_quantile_panels(np.array([0.0, 1.0, 2.0]), np.array([0.5, 1.5, 3.0]), value=0.6667)
+    """
+    fig, axes = panel_axes(ax, 2, figsize=(11, 4.2))
+    plot_cdf_area(u, v, ax=axes[0], labels=labels, true_cdfs=true_cdfs, value=value)
+    plot_quantile_area(u, v, ax=axes[1], value=value)
+    if value is not None:
+        pop = "" if population_value is None else f" (population W1 = {population_value:.4f})"
+        fig.suptitle(f"Same area both ways: W1 = {value:.4f} from {len(u)} + {len(v)} points{pop}",
+                     fontsize=11)
+    fig.tight_layout()
+    return fig
+
+
+def plot_sliced_panels(per_direction_wp, thetas, sw, msw, w, *, p=2, closed_form=None, upper_lines=None,
+                       ymax=None, title=None, ax=None):
+    r"""Two panels: :func:`plot_sliced_convergence` (left, y-axis from 0 to ``ymax``) and
+    :func:`plot_sliced_parallel_lines` (right).
+
+    Parameters
+    ----------
+    per_direction_wp, p, closed_form, upper_lines, title
+        As in :func:`plot_sliced_convergence` (``title`` is the left panel's).
+    thetas, sw, msw, w
+        As in :func:`plot_sliced_parallel_lines`.
+    ymax : float, optional
+        Upper limit of the left panel's y-axis.
+    ax : sequence of 2 matplotlib Axes, optional
+        Draw the two panels here; default a new 1 x 2 Figure.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from kantorovich.plots import plot_sliced_panels
+    >>> t = np.linspace(-1, 1, 5)
+    >>> per = np.random.default_rng(0).uniform(0.5, 1.5, 100)
+    >>> fig = plot_sliced_panels(per, t, 2 * abs(t) / np.pi, abs(t), abs(t), closed_form=1.0, ymax=2.0)
+    """
+    fig, axes = panel_axes(ax, 2, figsize=(12, 4.3))
+    plot_sliced_convergence(per_direction_wp, p=p, closed_form=closed_form, upper_lines=upper_lines,
+                            ax=axes[0], title=title)
+    if ymax is not None:
+        axes[0].set_ylim(0, ymax)
+    plot_sliced_parallel_lines(thetas, sw, msw, w, ax=axes[1])
+    fig.tight_layout()
     return fig

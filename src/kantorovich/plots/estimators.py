@@ -1,48 +1,95 @@
-"""Figures for the sample estimators (matplotlib; ``ax=None`` in, Figure out)."""
+"""Figures for the sample estimators.
+
+Data in, Figure out: every function draws into ``ax`` when given (a sequence of Axes, one per
+panel) and returns its figure, else makes a new Figure; none runs an estimator.
+"""
 
 from __future__ import annotations
 
+import math
 
-def error_vs_n(results: dict, *, title: str = "", axes=None):
-    """Log-log |mean error| against n, one panel per dimension.
+import numpy as np
 
-    ``results[d][method] = (ns, mean_abs_error, stderr)``.
+from ._axes import old_axes_keyword, panel_axes
+
+__all__ = ["plot_estimator_errors", "plot_estimators_parallel_lines"]
+
+
+@old_axes_keyword
+def plot_estimator_errors(results: dict, *, title: str = "", ax=None):
+    """Log-log |mean error| against n, one panel per dimension, one line per method.
+
+    Parameters
+    ----------
+    results : dict d -> dict method -> (ns, mean_abs_error, stderr)
+        Arrays of one length per (d, method); ``stderr`` drawn as error bars.
+    title : str
+        Figure title (none when empty).
+    ax : sequence of matplotlib Axes, optional
+        One per dimension, in increasing d; default a new 1 x len(results) Figure.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from kantorovich.plots import plot_estimator_errors
+    >>> ns = np.array([100, 400])
+    >>> fig = plot_estimator_errors({1: {"knn": (ns, ns ** -0.5, 0.01 * np.ones(2))}})
     """
     import matplotlib.pyplot as plt
-    import numpy as np
 
     dims = sorted(results)
-    if axes is None:
-        fig, axes = plt.subplots(1, len(dims), figsize=(3.3 * len(dims), 3.2), sharey=False)
-    else:
-        fig = np.ravel(axes)[0].figure
-    for ax, d in zip(np.ravel(axes), dims):
+    fig, axes = panel_axes(ax, len(dims), figsize=(3.3 * len(dims), 3.2), sharey=False)
+    for a, d in zip(axes, dims):
         for method, (ns, err, se) in results[d].items():
-            ax.errorbar(ns, np.maximum(err, 1e-4), yerr=se, marker="o", ms=4, capsize=2, label=method)
-        ax.set_xscale("log")
-        ax.set_yscale("log")
+            a.errorbar(ns, np.maximum(err, 1e-4), yerr=se, marker="o", ms=4, capsize=2, label=method)
+        a.set_xscale("log")
+        a.set_yscale("log")
         ns_all = sorted({int(v) for (nn, _, _) in results[d].values() for v in nn})
-        ax.set_xticks(ns_all)
-        ax.set_xticklabels([str(v) for v in ns_all], fontsize=7)
-        ax.xaxis.set_minor_formatter(plt.NullFormatter())
-        ax.set_xlabel("n = m")
-        ax.set_title(f"d = {d}")
-        ax.grid(True, which="both", alpha=0.3)
-    np.ravel(axes)[0].set_ylabel("|mean estimate - truth| (nats)")
-    np.ravel(axes)[0].legend(fontsize=7)
+        a.set_xticks(ns_all)
+        a.set_xticklabels([str(v) for v in ns_all], fontsize=7)
+        a.xaxis.set_minor_formatter(plt.NullFormatter())
+        a.set_xlabel("n = m")
+        a.set_title(f"d = {d}")
+        a.grid(True, which="both", alpha=0.3)
+    axes[0].set_ylabel("|mean estimate - truth| (nats)")
+    axes[0].legend(fontsize=7)
     if title:
         fig.suptitle(title)
     fig.tight_layout()
     return fig
 
 
-def parallel_lines(ns, js: dict, tv: dict, kl_raw, *, ax=None):
-    """JS and TV estimates against n for the parallel lines, and the raw kNN KL growing."""
-    import math
+def plot_estimators_parallel_lines(ns, js: dict, tv: dict, kl_raw, *, ax=None):
+    """JS and TV estimates against n for the parallel lines (theta = 0.5, disjoint supports),
+    and the raw kNN KL value growing like 2 log n: three panels.
 
-    import matplotlib.pyplot as plt
+    Parameters
+    ----------
+    ns : array (k,)
+        Sample sizes.
+    js, tv : dict method -> array (k,)
+        JS and TV estimates per method (limits log 2 and 1 drawn dashed).
+    kl_raw : array (k,)
+        The finite kNN KL value behind the estimator's +inf flag.
+    ax : sequence of 3 matplotlib Axes, optional
+        Panels JS, TV, KL; default a new 1 x 3 Figure.
 
-    fig, axes = plt.subplots(1, 3, figsize=(11, 3.2))
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> from kantorovich.plots import plot_estimators_parallel_lines
+    >>> ns = [100, 400]
+    >>> fig = plot_estimators_parallel_lines(ns, {"knn": [0.6, 0.68]}, {"knn": [0.9, 0.97]}, [9.0, 11.8])
+    """
+    fig, axes = panel_axes(ax, 3, figsize=(11, 3.2))
+    axes = axes[:3]
     for name, vals in js.items():
         axes[0].plot(ns, vals, marker="o", label=name)
     axes[0].axhline(math.log(2), color="k", ls="--", label="log 2")
@@ -61,3 +108,17 @@ def parallel_lines(ns, js: dict, tv: dict, kl_raw, *, ax=None):
     fig.suptitle("Parallel lines, theta = 0.5 (disjoint supports)")
     fig.tight_layout()
     return fig
+
+
+_OLD_NAMES = {"error_vs_n": "plot_estimator_errors", "parallel_lines": "plot_estimators_parallel_lines"}
+
+
+def __getattr__(name):
+    if name in _OLD_NAMES:
+        from .._warnings import warn
+
+        new = _OLD_NAMES[name]
+        warn(f"kantorovich.plots.estimators.{name} is deprecated; use kantorovich.plots.{new}.",
+             DeprecationWarning)
+        return globals()[new]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

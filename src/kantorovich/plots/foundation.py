@@ -1,7 +1,9 @@
 """Figures for the foundation results: parallel lines (C1), cumulative deltas (C2), D* (C4-C7).
 
-Each function takes ``ax=None`` (or ``axes``) and returns the matplotlib Figure; none calls
-``plt.show()``. matplotlib is imported inside the functions.
+Data in, Figure out: every function draws into ``ax`` when given (a sequence of Axes for
+the multi-panel figures) and returns its figure, else makes a new Figure; none computes a
+divergence or solves anything, and none calls ``plt.show()``. matplotlib is imported inside
+the functions.
 """
 
 from __future__ import annotations
@@ -10,37 +12,50 @@ import math
 
 import numpy as np
 
+from ._axes import old_axes_keyword, panel_axes
+
 __all__ = ["plot_cumulative_deltas", "plot_optimal_discriminator", "plot_parallel_lines"]
 
 
-def plot_parallel_lines(thetas=None, *, axes=None):
+@old_axes_keyword
+def plot_parallel_lines(thetas, w1, js, tv, *, ax=None):
     """TV, KL, JS and W_1 between P_0 and P_theta against theta (WGAN paper, Figure 1).
 
     KL is +inf for every theta != 0: it is drawn on a separate "+inf" level with upward
-    arrows, and its single finite value 0 at theta = 0. Returns the Figure (2 x 2 panels).
+    arrows, and its single finite value 0 at theta = 0. JS and TV are drawn as two branches
+    (theta < 0, theta > 0) with their values at 0 as a filled dot and the limits log 2 and 1
+    as open dots.
+
+    Parameters
+    ----------
+    thetas : array (k,)
+        Increasing, containing 0.
+    w1, js, tv : array (k,)
+        W_1, JS and TV at each theta (e.g. ``kantorovich.families.ParallelLines(t).w1()``).
+    ax : sequence of 4 matplotlib Axes, optional
+        Panels W, JS, TV, KL (row-major); default a new 2 x 2 Figure.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from kantorovich.plots import plot_parallel_lines
+    >>> t = np.linspace(-1, 1, 21)
+    >>> fig = plot_parallel_lines(t, abs(t), np.where(t == 0, 0, np.log(2)), np.where(t == 0, 0, 1.0))
     """
-    import matplotlib.pyplot as plt
-
-    from ..families import ParallelLines
-
-    if thetas is None:
-        thetas = np.linspace(-1.0, 1.0, 201)
     thetas = np.asarray(thetas, dtype=float)
-    if not np.any(thetas == 0.0):
-        thetas = np.sort(np.append(thetas, 0.0))
-    fams = [ParallelLines(t) for t in thetas]
-    if axes is None:
-        fig, axes = plt.subplots(2, 2, figsize=(9.5, 6.5), sharex=True)
-    else:
-        fig = np.ravel(axes)[0].figure
-    ax_w, ax_js, ax_tv, ax_kl = np.ravel(axes)
+    fig, axes = panel_axes(ax, 4, nrows=2, ncols=2, figsize=(9.5, 6.5), sharex=True)
+    ax_w, ax_js, ax_tv, ax_kl = axes[:4]
     nz = thetas != 0.0
 
-    ax_w.plot(thetas, [f.w1() for f in fams], color="C0", lw=2)
+    ax_w.plot(thetas, w1, color="C0", lw=2)
     ax_w.set_title(r"Earth-Mover $W(P_0, P_\theta) = |\theta|$")
     ax_w.set_ylabel("distance")
 
-    js = np.array([f.js() for f in fams])
+    js = np.asarray(js, dtype=float)
     ax_js.plot(thetas[nz & (thetas < 0)], js[nz & (thetas < 0)], color="C3", lw=2)
     ax_js.plot(thetas[nz & (thetas > 0)], js[nz & (thetas > 0)], color="C3", lw=2)
     ax_js.plot([0], [0], "o", color="C3", ms=6)
@@ -49,7 +64,7 @@ def plot_parallel_lines(thetas=None, *, axes=None):
     ax_js.set_yticks([0, math.log(2)], ["0", r"$\log 2$"])
     ax_js.set_title(r"Jensen-Shannon $JS(P_0, P_\theta)$")
 
-    tv = np.array([f.tv() for f in fams])
+    tv = np.asarray(tv, dtype=float)
     ax_tv.plot(thetas[nz & (thetas < 0)], tv[nz & (thetas < 0)], color="C2", lw=2)
     ax_tv.plot(thetas[nz & (thetas > 0)], tv[nz & (thetas > 0)], color="C2", lw=2)
     ax_tv.plot([0], [0], "o", color="C2", ms=6)
@@ -79,27 +94,41 @@ def plot_parallel_lines(thetas=None, *, axes=None):
     return fig
 
 
-def plot_cumulative_deltas(p, q, *, axes=None):
+@old_axes_keyword
+def plot_cumulative_deltas(p, q, deltas, value, *, ax=None):
     """The two histograms and the running surpluses delta moved between neighbouring bins (C2).
 
     Top: P and Q side by side per bin. Bottom: an arrow for each delta_i across the edge
     between bins i-1 and i (rightward for delta > 0), with the total W = sum |delta|.
+
+    Parameters
+    ----------
+    p, q : array (n,)
+        The two histograms on unit-spaced bins.
+    deltas : array (n + 1,)
+        Mass carried across each edge (``kantorovich.ot.cumulative_deltas(p, q)``).
+    value : float
+        W = sum |delta| (``kantorovich.ot.emd_1d_histogram(p, q)``), in the title.
+    ax : sequence of 2 matplotlib Axes, optional
+        Panels histograms, deltas; default a new 2 x 1 Figure.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> from kantorovich.plots import plot_cumulative_deltas
+    >>> fig = plot_cumulative_deltas([3, 2, 1, 4], [1, 2, 4, 3], [0, 2, 2, -1, 0], 5.0)
     """
-    import matplotlib.pyplot as plt
-
-    from ..ot._histogram1d import cumulative_deltas, emd_1d_histogram
-
     p = np.asarray(p, dtype=float)
     q = np.asarray(q, dtype=float)
-    d = cumulative_deltas(p, q)
-    w = float(emd_1d_histogram(p, q))
+    d = np.asarray(deltas, dtype=float)
+    w = float(value)
     n = p.shape[0]
-    if axes is None:
-        fig, axes = plt.subplots(2, 1, figsize=(7.5, 6), sharex=True,
-                                 gridspec_kw={"height_ratios": [1.4, 1]})
-    else:
-        fig = axes[0].figure
-    ax, ax2 = axes
+    fig, axes = panel_axes(ax, 2, nrows=2, ncols=1, figsize=(7.5, 6), sharex=True,
+                           gridspec_kw={"height_ratios": [1.4, 1]})
+    ax, ax2 = axes[:2]
     idx = np.arange(n)
     ax.bar(idx - 0.2, p, width=0.4, color="C0", label="P (dirt)")
     ax.bar(idx + 0.2, q, width=0.4, color="C1", label="Q (holes)")
@@ -131,21 +160,40 @@ def plot_cumulative_deltas(p, q, *, axes=None):
     return fig
 
 
-def plot_optimal_discriminator(x, p_data, p_g, D, *, t=None, bound=None, js=None, axes=None):
+@old_axes_keyword
+def plot_optimal_discriminator(x, p_data, p_g, D, *, t=None, bound=None, js=None, ax=None):
     """Densities p_data, p_g and D*(x) = p_data / (p_data + p_g) on a grid (C4).
 
     With ``t``, ``bound`` and ``js`` a second panel shows the JS lower bound
     ½(V(D_t) + log 4) of a family of discriminators D_t against t, touching JS at D* (C7).
-    """
-    import matplotlib.pyplot as plt
 
+    Parameters
+    ----------
+    x : array (k,)
+        The grid.
+    p_data, p_g, D : array (k,)
+        The two densities and the optimal discriminator on the grid.
+    t, bound : array (j,), optional
+        Discriminator family parameter and its bound ½(V(D_t) + log 4).
+    js : float, optional
+        JS(p_data, p_g), the bound's maximum (with ``t``).
+    ax : matplotlib Axes, or sequence of 2 Axes with ``t``, optional
+        Draw here; default a new Figure (1 x 2 with ``t``).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from kantorovich.plots import plot_optimal_discriminator
+    >>> x = np.linspace(-3, 5, 50)
+    >>> p, q = np.exp(-x ** 2 / 2), np.exp(-(x - 2) ** 2 / 2)
+    >>> fig = plot_optimal_discriminator(x, p, q, p / (p + q))
+    """
     two = t is not None
-    if axes is None:
-        fig, axes = plt.subplots(1, 2 if two else 1, figsize=(11 if two else 6.5, 4.2))
-        axes = np.atleast_1d(axes)
-    else:
-        axes = np.atleast_1d(axes)
-        fig = axes[0].figure
+    fig, axes = panel_axes(ax, 2 if two else 1, figsize=(11 if two else 6.5, 4.2))
     ax = axes[0]
     ax.fill_between(x, p_data, color="C0", alpha=0.25)
     ax.plot(x, p_data, color="C0", lw=2, label=r"$p_{data}$")

@@ -1,13 +1,18 @@
-"""Figure for T7: generated samples over training, one row per variant (Metz et al. 2017, Fig. 1)."""
+"""Figure for T7: generated samples over training, one row per variant (Metz et al. 2017, Fig. 1).
+
+Data in, Figure out: draws into the given Axes (``ax=``) or a new Figure; trains nothing.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 
+from ._axes import panel_axes
+
 __all__ = ["plot_mode_trajectories"]
 
 
-def plot_mode_trajectories(trajectories, *, real=None, max_points: int = 500, lim=None):
+def plot_mode_trajectories(trajectories, *, real=None, max_points: int = 500, lim=None, ax=None):
     """Grid of scatter plots: rows = variants, columns = snapshots of :class:`ModeTrajectory`.
 
     Parameters
@@ -20,20 +25,33 @@ def plot_mode_trajectories(trajectories, *, real=None, max_points: int = 500, li
         Points drawn per panel (the first ``max_points`` of the snapshot's samples).
     lim : float, optional
         Half-width of every panel (default 1.75 · ring radius; points outside are not drawn).
+    ax : 2-D array (variants x columns) or flat sequence of matplotlib Axes, optional
+        One Axes per panel, row-major; default a new Figure of that grid.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
 
     Notes
     -----
     Each panel's title gives the step, the occupied modes (>= ``min_share`` of the points
     within ``near`` of a centre) and the share of the dominant mode; the dominant mode's
     centre is marked with a red cross.
-    """
-    import matplotlib.pyplot as plt
 
+    Examples
+    --------
+    >>> from kantorovich.plots import plot_mode_trajectories
+    >>> from kantorovich.toy_experiments.mode_collapse import mode_trajectory
+    >>> tr = mode_trajectory("gan", n_steps=2, n_snapshots=2, batch=8, z_dim=2, g_hidden=(4,),
+    ...                      d_hidden=(4,), n_eval=20, rng=0)
+    >>> fig = plot_mode_trajectories({"gan": tr})
+    """
     labels = list(trajectories)
     first = trajectories[labels[0]]
     n_col = len(first.steps) + (real is not None)
-    fig, axes = plt.subplots(len(labels), n_col, figsize=(1.7 * n_col, 1.85 * len(labels)),
-                             squeeze=False)
+    fig, flat = panel_axes(ax, len(labels) * n_col, nrows=len(labels), ncols=n_col,
+                           figsize=(1.7 * n_col, 1.85 * len(labels)))
+    axes = [flat[i * n_col:(i + 1) * n_col] for i in range(len(labels))]
     centers = np.asarray(first.centers)
     lim = lim or float(np.abs(centers).max() * 1.75)
     t = np.linspace(0, 2 * np.pi, 40)

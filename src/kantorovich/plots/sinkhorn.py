@@ -1,46 +1,90 @@
-"""Figures for entropic OT (matplotlib imported inside each function; ax=None in, Figure out)."""
+"""Figures for entropic OT (matplotlib imported inside each function).
+
+Data in, Figure out: every function draws into ``ax`` when given (a sequence of Axes for the
+multi-panel figures) and returns its figure, else makes a new Figure; none runs Sinkhorn.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 
+from ._axes import old_axes_keyword, panel_axes, single_axes
+
 __all__ = ["plot_plans", "plot_convergence", "plot_value_vs_eps"]
 
 
-def plot_plans(x, y, plans, titles, *, axes=None):
-    """One panel per plan: points x (blue) and y (red), segments with opacity ~ P_ij / max P."""
-    import matplotlib.pyplot as plt
+@old_axes_keyword
+def plot_plans(x, y, plans, titles, *, ax=None):
+    """One panel per plan: points x (blue) and y (red), segments with opacity ~ P_ij / max P.
 
-    if axes is None:
-        fig, axes = plt.subplots(1, len(plans), figsize=(3.2 * len(plans), 3.3), sharex=True, sharey=True)
-    else:
-        fig = np.ravel(axes)[0].figure
-    for ax, P, title in zip(np.ravel(axes), plans, titles):
+    Parameters
+    ----------
+    x : array (n, 2)
+    y : array (m, 2)
+    plans : sequence of arrays (n, m)
+        E.g. ``sinkhorn(a, b, M, eps=eps, plan=True).plan`` for a few eps, and the exact plan.
+    titles : sequence of str
+        One per plan.
+    ax : sequence of matplotlib Axes, optional
+        One per plan; default a new 1 x len(plans) Figure (shared axes).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from kantorovich.plots import plot_plans
+    >>> x, y = np.array([[0.0, 0.0], [0.0, 1.0]]), np.array([[1.0, 0.0], [1.0, 1.0]])
+    >>> fig = plot_plans(x, y, [np.full((2, 2), 0.25), np.eye(2) / 2], ["blurred", "exact"])
+    """
+    from matplotlib.collections import LineCollection
+
+    fig, axes = panel_axes(ax, len(plans), figsize=(3.2 * len(plans), 3.3), sharex=True, sharey=True)
+    for a, P, title in zip(axes, plans, titles):
         P = np.asarray(P)
         w = P / P.max()
         ii, jj = np.nonzero(w > 1e-3)
-        from matplotlib.collections import LineCollection
-
         segs = np.stack([x[ii], y[jj]], axis=1)
         cols = np.zeros((len(ii), 4))
         cols[:, 3] = w[ii, jj]
-        ax.add_collection(LineCollection(segs, colors=cols, linewidths=1.0))
-        ax.scatter(*x.T, s=14, c="tab:blue", zorder=3, label="x (a)")
-        ax.scatter(*y.T, s=14, c="tab:red", zorder=3, label="y (b)")
-        ax.set_title(title, fontsize=10)
-        ax.set_aspect("equal")
-        ax.set_xticks([])
-        ax.set_yticks([])
-    np.ravel(axes)[0].legend(loc="lower left", fontsize=8)
+        a.add_collection(LineCollection(segs, colors=cols, linewidths=1.0))
+        a.scatter(*x.T, s=14, c="tab:blue", zorder=3, label="x (a)")
+        a.scatter(*y.T, s=14, c="tab:red", zorder=3, label="y (b)")
+        a.set_title(title, fontsize=10)
+        a.set_aspect("equal")
+        a.set_xticks([])
+        a.set_yticks([])
+    axes[0].legend(loc="lower left", fontsize=8)
     fig.tight_layout()
     return fig
 
 
 def plot_convergence(curves: dict, *, eps=None, ax=None):
-    """Marginal L1 error against iteration, one line per label (log scale)."""
-    import matplotlib.pyplot as plt
+    """Marginal L1 error against iteration, one line per label (log scale).
 
-    fig, ax = (plt.subplots(figsize=(6, 4)) if ax is None else (ax.figure, ax))
+    Parameters
+    ----------
+    curves : dict label -> (iterations, errors)
+        E.g. the iterations of the checks and ``SinkhornResult.marginal_error_history``.
+    eps : float, optional
+        Shown in the title.
+    ax : matplotlib Axes, optional
+        Draw here; default a new Figure.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from kantorovich.plots import plot_convergence
+    >>> it = np.arange(10, 110, 10)
+    >>> fig = plot_convergence({"cold start": (it, 0.5 ** (it / 10))}, eps=0.01)
+    """
+    fig, ax = single_axes(ax, (6, 4))
     for label, (iters, errs) in curves.items():
         ax.semilogy(iters, errs, label=label)
     ax.set_xlabel("iteration (annealing iterations included)")
@@ -54,10 +98,31 @@ def plot_convergence(curves: dict, *, eps=None, ax=None):
 
 
 def plot_value_vs_eps(eps, values, exact, *, ax=None):
-    """Left: <P_eps, C> against eps with the exact EMD; right: the gap on log-log axes."""
-    import matplotlib.pyplot as plt
+    """Left: <P_eps, C> against eps with the exact EMD; right: the gap on log-log axes.
 
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8)) if ax is None else (ax[0].figure, ax)
+    Parameters
+    ----------
+    eps : array (k,)
+    values : array (k,)
+        Transport cost <P_eps, C> of the entropic plan at each eps.
+    exact : float
+        The exact EMD (unregularised optimum).
+    ax : sequence of 2 matplotlib Axes, optional
+        Default a new 1 x 2 Figure.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from kantorovich.plots import plot_value_vs_eps
+    >>> eps = np.geomspace(0.3, 1e-3, 5)
+    >>> fig = plot_value_vs_eps(eps, 1.0 + eps, 1.0)
+    """
+    fig, axes = panel_axes(ax, 2, figsize=(10, 3.8))
+    axes = axes[:2]
     eps, values = np.asarray(eps), np.asarray(values)
     axes[0].semilogx(eps, values, "o-", label="Sinkhorn <P_eps, C>")
     axes[0].axhline(exact, color="k", ls="--", label="exact EMD (pot.emd2)")

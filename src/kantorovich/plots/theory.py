@@ -1,18 +1,22 @@
-"""Figures of the gradient experiments (T1-T4, T8, T9). ``ax=None`` in, Figure out.
+"""Figures of the gradient experiments (T1-T4, T8, T9).
 
-Each function takes the dict returned by the matching ``run_*`` function of
-:mod:`kantorovich.toy_experiments.gradients` / ``parallel_lines_gan``.
+Data in, Figure out: each function takes the dict returned by the matching ``run_*`` function
+of :mod:`kantorovich.toy_experiments.gradients` / ``parallel_lines_gan``, draws into ``ax``
+when given (a sequence of Axes, one per panel) and returns its figure, else makes a new
+Figure; none trains or solves anything.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from ._axes import panel_axes
+
 __all__ = [
     "plot_cauchy",
     "plot_identity",
     "plot_instance_noise",
-    "plot_parallel_lines",
+    "plot_parallel_lines_gan",
     "plot_saturation",
     "plot_vanishing",
 ]
@@ -21,20 +25,33 @@ _COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"]
 
 
 def _axes(ax, ncols=1, width=5.2, height=4.0):
-    import matplotlib.pyplot as plt
-
-    if ax is None:
-        fig, axs = plt.subplots(1, ncols, figsize=(width * ncols, height), squeeze=False)
-        axs = list(axs[0])
-        return fig, axs
-    axs = list(np.atleast_1d(ax))
-    if len(axs) < ncols:
-        raise ValueError(f"`ax` must hold {ncols} axes for this figure; got {len(axs)}.")
-    return axs[0].figure, axs
+    """``(figure, Axes list)``: ``ncols`` panels of ``width x height`` inches side by side."""
+    return panel_axes(ax, ncols, figsize=(width * ncols, height))
 
 
 def plot_vanishing(res, ax=None):
-    """T1: generator gradient norm (solid) and the bound M eps/(1-eps) (dashed) vs D steps."""
+    """T1: generator gradient norm (solid) and the bound M eps/(1-eps) (dashed) vs D steps.
+
+    Parameters
+    ----------
+    res : dict
+        :func:`~kantorovich.toy_experiments.gradients.run_vanishing_gradients`'s result:
+        ``res["runs"][offset]`` holds arrays ``steps``, ``grad_sat``, ``bound``, ``eps``.
+    ax : sequence of 2 matplotlib Axes, optional
+        Default a new 1 x 2 Figure.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from kantorovich.plots import plot_vanishing
+    >>> s = np.array([0, 10, 100])
+    >>> run = {"steps": s, "grad_sat": [1.0, 0.1, 0.01], "bound": [np.inf, 0.5, 0.05], "eps": [2.0, 0.3, 0.03]}
+    >>> fig = plot_vanishing({"runs": {1.0: run}})
+    """
     fig, (a1, a2) = _axes(ax, 2)
     for i, (off, h) in enumerate(sorted(res["runs"].items(), reverse=True)):
         c = _COLORS[i % len(_COLORS)]
@@ -60,7 +77,28 @@ def plot_vanishing(res, ax=None):
 
 
 def plot_identity(res, ax=None):
-    """T2: both sides of Theorem 2.5 against theta_0, with the KL and JS parts."""
+    """T2: both sides of Theorem 2.5 against theta_0, with the KL and JS parts.
+
+    Parameters
+    ----------
+    res : dict
+        :func:`~kantorovich.toy_experiments.gradients.run_gradient_identity`'s result: arrays
+        ``theta0``, ``rhs``, ``lhs_quad``, ``lhs_mc``, ``lhs_se``, ``kl_grad``, ``js_grad``.
+    ax : sequence of 2 matplotlib Axes, optional
+        Default a new 1 x 2 Figure.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from kantorovich.plots import plot_identity
+    >>> t = np.array([0.5, 1.0, 2.0])
+    >>> fig = plot_identity({"theta0": t, "rhs": t, "lhs_quad": t, "lhs_mc": t + 0.01, "lhs_se": 0.01 + 0 * t,
+    ...                      "kl_grad": t, "js_grad": 0 * t})
+    """
     fig, (a1, a2) = _axes(ax, 2)
     t = res["theta0"]
     a1.plot(t, res["rhs"], "k-", lw=2, label=r"$\partial_\theta[KL - 2JS]$ (quadrature + finite diff.)")
@@ -88,7 +126,33 @@ def plot_identity(res, ax=None):
 
 
 def plot_cauchy(res, ax=None):
-    """T3: histogram with both fits, the tail (log-log), and the running variance."""
+    """T3: histogram with both fits, the tail (log-log), and the running variance.
+
+    Parameters
+    ----------
+    res : dict
+        :func:`~kantorovich.toy_experiments.gradients.run_cauchy_gradients`'s result: ``ns``,
+        ``k`` (Hill order) and, for ``"disjoint"`` and ``"control"``, dicts with the samples
+        ``x``, ``d_star``, ``hill_alpha``, ``running_var`` (at ``ns``) and the fits
+        ``cauchy_loc``, ``cauchy_scale``, ``loglik_cauchy``, ``norm_loc``, ``norm_scale``,
+        ``loglik_norm`` (the fitted densities are drawn; nothing is fitted here).
+    ax : sequence of 3 matplotlib Axes, optional
+        Default a new 1 x 3 Figure.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from kantorovich.plots import plot_cauchy
+    >>> x = np.random.default_rng(0).standard_cauchy(500)
+    >>> fit = dict(x=x, cauchy_loc=0.0, cauchy_scale=1.0, loglik_cauchy=-1.0, norm_loc=0.0, norm_scale=3.0,
+    ...            loglik_norm=-2.0, hill_alpha=1.0, running_var=[1.0, 5.0])
+    >>> fig = plot_cauchy({"disjoint": dict(fit, d_star=0.0), "control": dict(fit, d_star=0.5),
+    ...                    "ns": [100, 500], "k": 50})
+    """
     from scipy import stats
 
     fig, (a1, a2, a3) = _axes(ax, 3, width=4.6)
@@ -132,8 +196,30 @@ def plot_cauchy(res, ax=None):
     return fig
 
 
-def plot_parallel_lines(res, ax=None):
-    """T4: theta over generator steps, and the generator gradient, per variant."""
+def plot_parallel_lines_gan(res, ax=None):
+    """T4: theta over generator steps, and the generator gradient, per variant.
+
+    Parameters
+    ----------
+    res : dict
+        :func:`~kantorovich.toy_experiments.parallel_lines_gan.run_parallel_lines`'s result:
+        ``res["runs"][variant]`` holds arrays ``theta``
+        (per step, start included) and ``grad`` (per step); variants ``"js"``, ``"js_ns"``,
+        ``"wgan_gp"`` get long labels.
+    ax : sequence of 2 matplotlib Axes, optional
+        Default a new 1 x 2 Figure.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from kantorovich.plots import plot_parallel_lines_gan
+    >>> fig = plot_parallel_lines_gan({"runs": {"wgan_gp": {"theta": np.linspace(1, 0, 11),
+    ...                                                     "grad": np.ones(10)}}})
+    """
     fig, (a1, a2) = _axes(ax, 2)
     labels = {"js": "JS-GAN (minimax loss)", "js_ns": "JS-GAN (non-saturating loss)",
               "wgan_gp": "WGAN-GP"}
@@ -159,7 +245,26 @@ def plot_parallel_lines(res, ax=None):
 
 
 def plot_instance_noise(res, ax=None):
-    """T8: generator gradient norm vs D steps for each instance-noise level."""
+    """T8: generator gradient norm vs D steps for each instance-noise level.
+
+    Parameters
+    ----------
+    res : dict
+        :func:`~kantorovich.toy_experiments.gradients.run_instance_noise`'s result:
+        ``res["runs"][sigma]`` holds arrays ``steps``, ``grad_sat``, ``mean_d_fake``.
+    ax : sequence of 2 matplotlib Axes, optional
+        Default a new 1 x 2 Figure.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> from kantorovich.plots import plot_instance_noise
+    >>> run = {"steps": [0, 10, 100], "grad_sat": [1.0, 0.5, 0.4], "mean_d_fake": [0.5, 0.3, 0.2]}
+    >>> fig = plot_instance_noise({"runs": {0.0: run, 0.5: run}})
+    """
     fig, (a1, a2) = _axes(ax, 2)
     for i, (s, h) in enumerate(sorted(res["runs"].items())):
         c = _COLORS[i % len(_COLORS)]
@@ -181,7 +286,27 @@ def plot_instance_noise(res, ax=None):
 
 
 def plot_saturation(res, ax=None):
-    """T9: saturating vs non-saturating gradient norms against D's confidence."""
+    """T9: saturating vs non-saturating gradient norms against D's confidence.
+
+    Parameters
+    ----------
+    res : dict
+        :func:`~kantorovich.toy_experiments.gradients.run_saturation`'s result: arrays
+        ``mean_d_fake``, ``grad_sat``, ``grad_ns``, ``ratio``.
+    ax : sequence of 2 matplotlib Axes, optional
+        Default a new 1 x 2 Figure.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from kantorovich.plots import plot_saturation
+    >>> d = np.array([0.3, 0.1, 0.01])
+    >>> fig = plot_saturation({"mean_d_fake": d, "grad_sat": d, "grad_ns": 1 - d, "ratio": (1 - d) / d})
+    """
     fig, (a1, a2) = _axes(ax, 2)
     d = res["mean_d_fake"]
     a1.loglog(d, res["grad_sat"], "o-", ms=3, color=_COLORS[1], label=r"saturating $\log(1 - D(G(z)))$")
@@ -201,3 +326,13 @@ def plot_saturation(res, ax=None):
     a2.grid(alpha=0.3)
     fig.tight_layout()
     return fig
+
+
+def __getattr__(name):
+    if name == "plot_parallel_lines":
+        from .._warnings import warn
+
+        warn("kantorovich.plots.theory.plot_parallel_lines is deprecated; use "
+             "kantorovich.plots.plot_parallel_lines_gan.", DeprecationWarning)
+        return plot_parallel_lines_gan
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,12 +1,15 @@
 """Figures for the games, critics and mode-collapse experiments (T5, T6, T7, Dirac-GAN).
 
-Every function takes ``ax=None`` (or draws its own grid of axes) and returns the Figure;
-none calls ``plt.show()``.
+Data in, Figure out: every function draws into ``ax`` when given (a sequence of Axes for the
+multi-panel figures) and returns its figure, else makes a new Figure; none trains, solves or
+evaluates a model, and none calls ``plt.show()``.
 """
 
 from __future__ import annotations
 
 import numpy as np
+
+from ._axes import old_axes_keyword, panel_axes, single_axes
 
 __all__ = ["plot_bilinear_trajectories", "plot_bilinear_grid", "plot_lr_sweep", "plot_dirac_gan", "plot_critic_surfaces",
            "plot_critic_estimates", "plot_mode_samples"]
@@ -15,22 +18,30 @@ _COLORS = {"simultaneous": "C3", "alternating": "C1", "momentum": "C5", "adam": 
            "rmsprop": "C2", "extragradient": "C0", "optimistic": "C9", "prediction": "C8"}
 
 
-def _new(ax, figsize=(6, 5)):
-    import matplotlib.pyplot as plt
-
-    if ax is None:
-        fig, ax = plt.subplots(figsize=figsize)
-        return fig, ax
-    return ax.figure, ax
-
-
 def plot_bilinear_trajectories(trajs, *, lim: float = 4.0, ax=None):
     """Trajectories of min_x max_y xy in the (x, y) plane, the saddle at the origin.
 
-    ``trajs``: dict label -> GameTrajectory (or (n, 2) path). Paths leaving the window are
-    clipped by the axes.
+    Parameters
+    ----------
+    trajs : dict label -> GameTrajectory or array (n, 2)
+        Paths (:func:`kantorovich.toy_experiments.games.bilinear_game`); a trajectory's
+        ``method`` picks its colour. Paths leaving the window are clipped by the axes.
+    lim : float
+        Half-width of the window.
+    ax : matplotlib Axes, optional
+        Draw here; default a new Figure.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> from kantorovich.plots import plot_bilinear_trajectories
+    >>> from kantorovich.toy_experiments.games import bilinear_game
+    >>> fig = plot_bilinear_trajectories({"extragradient": bilinear_game("extragradient", 0.1, 50)})
     """
-    fig, ax = _new(ax, (6.5, 6))
+    fig, ax = single_axes(ax, (6.5, 6))
     for label, tr in trajs.items():
         path = np.asarray(getattr(tr, "path", tr))
         method = getattr(tr, "method", label)
@@ -46,18 +57,36 @@ def plot_bilinear_trajectories(trajs, *, lim: float = 4.0, ax=None):
     return fig
 
 
-def plot_bilinear_grid(runs, *, lim: float = 3.2, ncols: int = 4):
-    """Small multiples: one panel per optimiser, one line per step size.
+def plot_bilinear_grid(runs, *, lim: float = 3.2, ncols: int = 4, ax=None):
+    """Small multiples: one panel per optimiser, one line per step size (at most three).
 
-    ``runs``: dict method -> dict η -> GameTrajectory.
+    Parameters
+    ----------
+    runs : dict method -> dict η -> GameTrajectory
+        :func:`kantorovich.toy_experiments.games.bilinear_game` runs from (1, 2).
+    lim : float
+        Half-width of every panel.
+    ncols : int
+        Panels per row of a new Figure.
+    ax : sequence or 2-D array of matplotlib Axes, optional
+        At least one per method, row-major (extra Axes are switched off); default a new grid.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> from kantorovich.plots import plot_bilinear_grid
+    >>> from kantorovich.toy_experiments.games import bilinear_game
+    >>> runs = {m: {eta: bilinear_game(m, eta, 50) for eta in (0.1, 0.01)} for m in ("simultaneous", "alternating")}
+    >>> fig = plot_bilinear_grid(runs, ncols=2)
     """
-    import matplotlib.pyplot as plt
-
     methods = list(runs)
     nrows = int(np.ceil(len(methods) / ncols))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(3.3 * ncols, 3.4 * nrows), squeeze=False)
+    fig, axes = panel_axes(ax, len(methods), nrows=nrows, ncols=ncols, figsize=(3.3 * ncols, 3.4 * nrows))
     styles = [("C0", 1.2), ("C3", 0.9), ("C2", 0.9)]
-    for ax, m in zip(axes.ravel(), methods):
+    for ax, m in zip(axes, methods):
         parts = []
         for (eta, tr), (col, lw) in zip(runs[m].items(), styles):
             p = np.asarray(tr.path)
@@ -69,17 +98,41 @@ def plot_bilinear_grid(runs, *, lim: float = 3.2, ncols: int = 4):
         ax.axhline(0, color="0.85", lw=0.5); ax.axvline(0, color="0.85", lw=0.5)
         ax.set_title(f"{m}\nfinal |z|: " + ", ".join(parts), fontsize=8)
         ax.tick_params(labelsize=7)
-    for ax in axes.ravel()[len(methods):]:
+    for ax in axes[len(methods):]:
         ax.axis("off")
-    axes[0, 0].legend(fontsize=7, loc="lower left")
+    axes[0].legend(fontsize=7, loc="lower left")
     fig.supxlabel("x (minimises xy)", fontsize=9); fig.supylabel("y (maximises xy)", fontsize=9)
     fig.tight_layout()
     return fig
 
 
 def plot_lr_sweep(sweep, *, start_dist: float = float(np.hypot(1, 2)), n_steps=None, ax=None):
-    """Final distance to the saddle against the step size, one line per optimiser (log-log)."""
-    fig, ax = _new(ax, (7, 5))
+    """Final distance to the saddle against the step size, one line per optimiser (log-log).
+
+    Parameters
+    ----------
+    sweep : dict
+        :func:`kantorovich.toy_experiments.games.bilinear_sweep`'s result: ``lrs`` (k,) and
+        ``final`` {method: (k,) final distances}.
+    start_dist : float
+        Distance of the start from the saddle (dashed line).
+    n_steps : int, optional
+        Steps per run, in the y label.
+    ax : matplotlib Axes, optional
+        Draw here; default a new Figure.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from kantorovich.plots import plot_lr_sweep
+    >>> from kantorovich.toy_experiments.games import bilinear_sweep
+    >>> fig = plot_lr_sweep(bilinear_sweep(np.logspace(-2, 0, 3), 50, methods=("extragradient",)), n_steps=50)
+    """
+    fig, ax = single_axes(ax, (7, 5))
     lrs = sweep["lrs"]
     for m, d in sweep["final"].items():
         d = np.maximum(np.asarray(d, dtype=float), 1e-16)
@@ -93,20 +146,37 @@ def plot_lr_sweep(sweep, *, start_dist: float = float(np.hypot(1, 2)), n_steps=N
     return fig
 
 
-def plot_dirac_gan(trajs, *, field_fn=None, lim: float = 1.6, axes=None):
+@old_axes_keyword
+def plot_dirac_gan(trajs, *, field_fn=None, lim: float = 1.6, ax=None):
     """Dirac-GAN trajectories in the (θ, ψ) plane, one panel per entry of ``trajs``.
 
-    ``trajs``: dict title -> GameTrajectory; ``field_fn(title)``: optional callable returning
-    a function (θ, ψ) -> (dθ, dψ) drawn as a stream of arrows.
-    """
-    import matplotlib.pyplot as plt
+    A path is red when it ends farther from the equilibrium than it started (by 5 %), orange
+    when about as far, blue when nearer.
 
+    Parameters
+    ----------
+    trajs : dict title -> GameTrajectory
+        :func:`kantorovich.toy_experiments.games.dirac_gan` runs.
+    field_fn : callable, optional
+        ``field_fn(title)`` returns the vector field (θ, ψ) -> (dθ, dψ) of that panel (arrays
+        in, arrays out), drawn as arrows on a 21 x 21 grid.
+    lim : float
+        Half-width of every panel.
+    ax : sequence of matplotlib Axes, optional
+        One per trajectory; default a new 1 x len(trajs) Figure.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> from kantorovich.plots import plot_dirac_gan
+    >>> from kantorovich.toy_experiments.games import dirac_gan
+    >>> fig = plot_dirac_gan({"simultaneous GD": dirac_gan(0.1, 50)})
+    """
     n = len(trajs)
-    if axes is None:
-        fig, axes = plt.subplots(1, n, figsize=(4.6 * n, 4.4), squeeze=False)
-        axes = axes[0]
-    else:
-        fig = axes[0].figure
+    fig, axes = panel_axes(ax, n, figsize=(4.6 * n, 4.4))
     g = np.linspace(-lim, lim, 21)
     T, P = np.meshgrid(g, g)
     for ax, (title, tr) in zip(axes, trajs.items()):
@@ -126,53 +196,81 @@ def plot_dirac_gan(trajs, *, field_fn=None, lim: float = 1.6, axes=None):
     return fig
 
 
-def plot_critic_surfaces(results, samples, *, lim=None, axes=None):
-    """Critic value surfaces with gradient arrows, one panel per method.
+@old_axes_keyword
+def plot_critic_surfaces(surfaces, samples, *, ax=None):
+    """Critic value surfaces with gradient arrows, one panel per critic.
 
-    ``results``: dict title -> CriticResult; ``samples``: (x, y) to scatter (P and Q).
+    Parameters
+    ----------
+    surfaces : dict title -> dict
+        Per critic, :func:`kantorovich.toy_experiments.critics.critic_surface`'s dict:
+        meshgrid ``gx``, ``gy`` and ``values`` (filled contours), arrow points ``arrows_at``
+        (k, 2) and ``gradients`` (k, 2), and ``value``, ``w1_lp``, ``max_grad_norm`` (title).
+    samples : pair of arrays (n, 2)
+        Points of P and Q (the first 200 of each are drawn).
+    ax : sequence of matplotlib Axes, optional
+        One per critic; default a new 1 x len(surfaces) Figure.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from kantorovich.plots import plot_critic_surfaces
+    >>> gx, gy = np.meshgrid(np.linspace(-1, 2, 20), np.linspace(-1, 1, 20))
+    >>> pts = np.c_[gx.ravel(), gy.ravel()][::37]
+    >>> surf = {"gx": gx, "gy": gy, "values": gx, "arrows_at": pts, "gradients": np.tile([1.0, 0.0], (len(pts), 1)),
+    ...         "value": 1.0, "w1_lp": 1.0, "max_grad_norm": 1.0}
+    >>> rng = np.random.default_rng(0)
+    >>> fig = plot_critic_surfaces({"exact critic": surf}, (rng.normal(size=(50, 2)), 1 + rng.normal(size=(50, 2))))
     """
-    import matplotlib.pyplot as plt
-
-    from ..toy_experiments.critics import critic_value
-    from ..toy_experiments.nn import input_gradients, mlp
+    from matplotlib.ticker import MaxNLocator
 
     x, y = samples
-    allp = np.concatenate([x, y])
-    lo = allp.min(0) - 0.5; hi = allp.max(0) + 0.5
-    n = len(results)
-    if axes is None:
-        fig, axes = plt.subplots(1, n, figsize=(5.0 * n, 4.3), squeeze=False)
-        axes = axes[0]
-    else:
-        fig = axes[0].figure
-    gx, gy = np.meshgrid(np.linspace(lo[0], hi[0], 80), np.linspace(lo[1], hi[1], 80))
-    grid = np.stack([gx.ravel(), gy.ravel()], 1)
-    ax_, ay_ = np.meshgrid(np.linspace(lo[0], hi[0], 13), np.linspace(lo[1], hi[1], 13))
-    agrid = np.stack([ax_.ravel(), ay_.ravel()], 1)
-    for ax, (title, r) in zip(axes, results.items()):
-        v = critic_value(r, grid).reshape(gx.shape)
-        cs = ax.contourf(gx, gy, v, levels=20, cmap="coolwarm")
-        cb = fig.colorbar(cs, ax=ax, shrink=0.8, format="%.2g")
+    fig, axes = panel_axes(ax, len(surfaces), figsize=(5.0 * len(surfaces), 4.3))
+    for a, (title, r) in zip(axes, surfaces.items()):
+        cs = a.contourf(r["gx"], r["gy"], r["values"], levels=20, cmap="coolwarm")
+        cb = fig.colorbar(cs, ax=a, shrink=0.8, format="%.2g")
         cb.ax.tick_params(labelsize=7)
-        cb.locator = __import__("matplotlib.ticker", fromlist=["MaxNLocator"]).MaxNLocator(6)
+        cb.locator = MaxNLocator(6)
         cb.update_ticks()
-        eff = r.info["eval_params"]
-        gr = np.asarray(input_gradients(lambda z: mlp(eff, z, activation=r.info["activation"]), agrid))
-        ax.quiver(agrid[:, 0], agrid[:, 1], gr[:, 0], gr[:, 1], color="k", alpha=0.7, width=0.004)
-        ax.scatter(x[:200, 0], x[:200, 1], s=3, c="navy", label="P")
-        ax.scatter(y[:200, 0], y[:200, 1], s=3, c="darkred", label="Q")
-        ratio = r.value / r.w1_lp
-        ax.set_title(f"{title}\nestimate {r.value:.3g} = {ratio:.3g} × W₁(LP) ; max|∇f| {r.max_grad_norm:.2g}",
-                     fontsize=8.5)
-        ax.set_aspect("equal")
+        at, gr = np.asarray(r["arrows_at"]), np.asarray(r["gradients"])
+        a.quiver(at[:, 0], at[:, 1], gr[:, 0], gr[:, 1], color="k", alpha=0.7, width=0.004)
+        a.scatter(x[:200, 0], x[:200, 1], s=3, c="navy", label="P")
+        a.scatter(y[:200, 0], y[:200, 1], s=3, c="darkred", label="Q")
+        ratio = r["value"] / r["w1_lp"]
+        a.set_title(f"{title}\nestimate {r['value']:.3g} = {ratio:.3g} × W₁(LP) ; max|∇f| {r['max_grad_norm']:.2g}",
+                    fontsize=8.5)
+        a.set_aspect("equal")
     axes[0].legend(fontsize=7, loc="upper left")
     fig.tight_layout()
     return fig
 
 
 def plot_critic_estimates(labels, ratios, *, ax=None, ylabel="critic estimate / exact W₁ (LP)"):
-    """Bar chart of estimate / W_1 per critic (1 = exact)."""
-    fig, ax = _new(ax, (7, 4))
+    """Bar chart of estimate / W_1 per critic (1 = exact; bars outside [0.8, 1.2] in red).
+
+    Parameters
+    ----------
+    labels : sequence of str
+    ratios : sequence of float
+        One positive ratio per label (log scale).
+    ax : matplotlib Axes, optional
+        Draw here; default a new Figure.
+    ylabel : str
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> from kantorovich.plots import plot_critic_estimates
+    >>> fig = plot_critic_estimates(["clip", "GP"], [0.05, 0.97])
+    """
+    fig, ax = single_axes(ax, (7, 4))
     ratios = np.asarray(ratios, dtype=float)
     ax.bar(range(len(labels)), ratios, color=["C0" if 0.8 <= r <= 1.2 else "C3" for r in ratios])
     ax.axhline(1.0, color="k", ls="--", lw=0.8)
@@ -185,16 +283,41 @@ def plot_critic_estimates(labels, ratios, *, ax=None, ylabel="critic estimate / 
     return fig
 
 
-def plot_mode_samples(results, real, centers, std, *, axes=None, lim=None):
-    """Scatter of generated samples per variant (with the real data and 3σ circles)."""
-    import matplotlib.pyplot as plt
+@old_axes_keyword
+def plot_mode_samples(results, real, centers, std, *, ax=None, lim=None):
+    """Scatter of generated samples per variant, after a panel of the real data; 3σ circles
+    around the mode centres.
 
+    Parameters
+    ----------
+    results : dict label -> ModeCollapseResult
+        :func:`kantorovich.toy_experiments.mode_collapse.train_toy_gan` results (their
+        ``samples``, ``value`` = modes found, ``hq_fraction``, ``reverse_kl``).
+    real : array (m, 2)
+        Data points.
+    centers : array (k, 2)
+    std : float
+        The modes' standard deviation.
+    ax : sequence of matplotlib Axes, optional
+        One per result plus one; default a new 1 x (len(results) + 1) Figure.
+    lim : float, optional
+        Half-width of every panel (default from the centres).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> from kantorovich.plots import plot_mode_samples
+    >>> from kantorovich.toy_experiments import data
+    >>> from kantorovich.toy_experiments.mode_collapse import train_toy_gan
+    >>> r = train_toy_gan("ring8", "gan", n_steps=2, batch=8, g_hidden=(4,), d_hidden=(4,), n_eval=50, rng=0)
+    >>> centers, std = data.mode_centers("ring8")
+    >>> fig = plot_mode_samples({"gan": r}, data.sample("ring8", 50, 0), centers, std)
+    """
     n = len(results) + 1
-    if axes is None:
-        fig, axes = plt.subplots(1, n, figsize=(3.2 * n, 3.4), squeeze=False)
-        axes = axes[0]
-    else:
-        fig = axes[0].figure
+    fig, axes = panel_axes(ax, n, figsize=(3.2 * n, 3.4))
     lim = lim or float(np.abs(centers).max() * 1.45 + 0.2)
     t = np.linspace(0, 2 * np.pi, 60)
     panels = [("real data", real, None)] + [(k, r.samples, r) for k, r in results.items()]

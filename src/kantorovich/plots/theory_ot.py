@@ -1,7 +1,8 @@
-"""Figures of T10, generators trained by OT losses without a critic. ``ax=None`` in, Figure out.
+"""Figures of T10, generators trained by OT losses without a critic.
 
-Each function takes the dict returned by the matching function of
-:mod:`kantorovich.toy_experiments.ot_training`; no solver runs here.
+Data in, Figure out: each function takes the dict returned by the matching function of
+:mod:`kantorovich.toy_experiments.ot_training`, draws into ``ax`` when given (a sequence of
+Axes, one per panel) and returns its figure, else makes a new Figure; no solver runs here.
 """
 
 from __future__ import annotations
@@ -22,7 +23,27 @@ _STYLE = {
 
 
 def plot_ot_training(res, ax=None):
-    """theta (left) and |d loss / d theta| (right) against gradient steps, one line per loss."""
+    """theta (left) and |d loss / d theta| (right) against gradient steps, one line per loss.
+
+    Parameters
+    ----------
+    res : dict
+        :func:`~kantorovich.toy_experiments.ot_training.run_parallel_lines_ot`'s result:
+        ``res["runs"][loss]`` holds arrays ``theta`` (start included) and ``grad``; losses
+        ``"w1_1d"``, ``"emd"``, ``"sinkhorn"``, ``"sliced"``, ``"js"`` get fixed colours.
+    ax : sequence of 2 matplotlib Axes, optional
+        Default a new 1 x 2 Figure.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from kantorovich.plots import plot_ot_training
+    >>> fig = plot_ot_training({"runs": {"emd": {"theta": np.linspace(1, 0, 11), "grad": np.ones(10)}}})
+    """
     fig, (a1, a2) = _axes(ax, 2)
     for name, r in res["runs"].items():
         c, label = _STYLE.get(name, ("k", name))
@@ -44,7 +65,31 @@ def plot_ot_training(res, ax=None):
 
 
 def plot_ot_landscape(land, ax=None):
-    """Loss values (left) and their theta-gradients (right) against theta, closed forms dashed."""
+    """Loss values (left) and their theta-gradients (right) against theta, closed forms dashed.
+
+    Parameters
+    ----------
+    land : dict
+        :func:`~kantorovich.toy_experiments.ot_training.parallel_lines_landscape`'s result:
+        ``theta`` (k,), ``value[loss]`` and ``grad[loss]`` (replicates x k), the closed forms
+        ``w1``, ``sliced_pop``, ``js`` (k,) and the minibatch size ``batch``.
+    ax : sequence of 2 matplotlib Axes, optional
+        Default a new 1 x 2 Figure.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from kantorovich.plots import plot_ot_landscape
+    >>> t = np.linspace(-1, 1, 5)
+    >>> land = {"theta": t, "value": {"emd": np.abs(t)[None]}, "grad": {"emd": np.sign(t)[None]},
+    ...         "w1": np.abs(t), "sliced_pop": 2 * np.abs(t) / np.pi, "js": np.where(t == 0, 0, np.log(2)),
+    ...         "batch": 64}
+    >>> fig = plot_ot_landscape(land)
+    """
     fig, (a1, a2) = _axes(ax, 2)
     t = land["theta"]
     for name in land["value"]:
@@ -80,7 +125,28 @@ def plot_ot_landscape(land, ax=None):
 def plot_ot_generators(runs, data, ax=None):
     """Generated samples of OT-trained generators next to the data, one panel per run.
 
-    ``runs``: ``{label: result of train_ot_generator}`` (same dataset); ``data``: (n, 2) real points.
+    Parameters
+    ----------
+    runs : dict label -> dict
+        Results of :func:`~kantorovich.toy_experiments.ot_training.train_ot_generator` on one
+        dataset: ``samples`` (n, 2), ``centers``, ``std``, ``modes``, ``hq_fraction``, ``reverse_kl``.
+    data : array (n, 2)
+        Real points (first panel).
+    ax : sequence of matplotlib Axes, optional
+        One per run plus one; default a new 1 x (len(runs) + 1) Figure.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from kantorovich.plots import plot_ot_generators
+    >>> c = np.array([[1.0, 0.0], [-1.0, 0.0]])
+    >>> pts = np.repeat(c, 10, axis=0)
+    >>> run = {"samples": pts, "centers": c, "std": 0.01, "modes": 2, "hq_fraction": 1.0, "reverse_kl": 0.0}
+    >>> fig = plot_ot_generators({"sinkhorn": run}, pts)
     """
     from matplotlib.patches import Circle
 
@@ -108,7 +174,27 @@ def plot_ot_generators(runs, data, ax=None):
 
 
 def plot_sinkhorn_flow(flow, ax=None):
-    """Snapshots of a point cloud flowing along -grad S_eps towards the target (grey)."""
+    """Snapshots of a point cloud flowing along -grad S_eps towards the target (grey).
+
+    Parameters
+    ----------
+    flow : dict
+        :func:`~kantorovich.toy_experiments.ot_training.sinkhorn_flow`'s result: ``target``
+        (m, 2), ``snapshots`` {step: (n, 2) points} and ``value`` {step: S_eps}.
+    ax : sequence of matplotlib Axes, optional
+        One per snapshot; default a new 1 x len(snapshots) Figure.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from kantorovich.plots import plot_sinkhorn_flow
+    >>> y = np.random.default_rng(0).normal(size=(20, 2))
+    >>> fig = plot_sinkhorn_flow({"target": y, "snapshots": {0: y - 2, 10: y}, "value": {0: 4.0, 10: 0.0}})
+    """
     snaps = flow["snapshots"]
     fig, axs = _axes(ax, len(snaps), width=2.8, height=2.9)
     y = flow["target"]

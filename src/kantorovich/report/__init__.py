@@ -1,11 +1,12 @@
 """The report: registered sections, each writing figures and numbers.
 
 A section is a function ``f(ctx: Context) -> None`` registered with :func:`register`. It
-draws figures with matplotlib (``ctx.figure``), records numbers (``ctx.number``), checks
-against closed forms (``ctx.check``), tables (``ctx.table``) and a one-line verdict computed
-from its numbers (``ctx.verdict``). :func:`run_report` runs them in order with a progress
-bar and writes ``OUT/index.html``, ``OUT/results.json`` and, per section,
-``OUT/<section>/results.json`` beside its figures.
+computes, and records: figures drawn by :mod:`kantorovich.plots` from its data
+(``ctx.figure``), numbers (``ctx.number``), checks against closed forms (``ctx.check``),
+tables (``ctx.table``) and a one-line verdict computed from its numbers (``ctx.verdict``).
+:func:`run_report` runs them in order with a progress bar and writes ``OUT/index.html``,
+``OUT/results.json`` and, per section, ``OUT/<section>/results.json`` beside its figures
+(PNG at 110 dpi by default; SVG or PDF, and any dpi, for slides).
 """
 
 from __future__ import annotations
@@ -26,8 +27,13 @@ from typing import Any, Callable, Iterable
 import numpy as np
 
 from .._results import _jsonable
+from .._validation import check_choice, check_int
 
-__all__ = ["register", "Context", "run_report", "list_sections", "SECTION_MODULES"]
+__all__ = ["register", "Context", "run_report", "list_sections", "FIGURE_FORMATS", "SECTION_MODULES"]
+
+#: figure file formats of the report (matplotlib writes each; an HTML page shows PNG and SVG
+#: inline and links PDF)
+FIGURE_FORMATS = ("png", "svg", "pdf")
 
 # Modules holding the sections, imported in this order. Each later issue owns one module.
 SECTION_MODULES = (
@@ -93,6 +99,8 @@ class Context:
     quick: bool = True
     seed: int = 0
     show_progress: bool = True
+    fig_format: str = "png"
+    dpi: int = 110
     figures: list = field(default_factory=list)
     numbers: dict = field(default_factory=dict)
     checks: list = field(default_factory=list)
@@ -109,11 +117,16 @@ class Context:
         return quick if self.quick else full
 
     def figure(self, fig, filename: str, caption: str = "") -> Path:
-        """Save a matplotlib figure as PNG in the section folder and close it."""
+        """Save a matplotlib figure in the section folder and close it.
+
+        The file is ``filename`` with the report's format as its suffix (``fig_format``,
+        PNG by default) at the report's ``dpi``.
+        """
         import matplotlib.pyplot as plt
 
+        filename = Path(filename).with_suffix("." + self.fig_format).name
         path = self.out_dir / filename
-        fig.savefig(path, dpi=110, bbox_inches="tight")
+        fig.savefig(path, format=self.fig_format, dpi=self.dpi, bbox_inches="tight")
         plt.close(fig)
         self.figures.append({"file": f"{self.name}/{filename}", "caption": caption})
         return path
@@ -164,14 +177,18 @@ class Context:
 
 
 def run_report(out: str | os.PathLike = "report", *, quick: bool = True, only: list[str] | None = None,
-               seed: int = 0, show_progress: bool = True) -> dict:
+               seed: int = 0, show_progress: bool = True, fig_format: str = "png", dpi: int = 110) -> dict:
     """Run the registered sections and write ``index.html`` and ``results.json`` under ``out``.
 
-    Returns the results dictionary. A section that raises is recorded with its traceback and
-    the others still run; ``results["failed"]`` lists the failures.
+    ``fig_format`` (one of :data:`FIGURE_FORMATS`) and ``dpi`` set the figure files (PDF or
+    SVG for slides; the dpi then sets only their embedded raster parts). Returns the results
+    dictionary. A section that raises is recorded with its traceback and the others still
+    run; ``results["failed"]`` lists the failures.
     """
     import matplotlib
 
+    fig_format = check_choice(fig_format, "fig_format", FIGURE_FORMATS)
+    dpi = check_int(dpi, "dpi", minimum=1, maximum=10_000)
     matplotlib.use("Agg")
     from tqdm.auto import tqdm
 
@@ -189,6 +206,8 @@ def run_report(out: str | os.PathLike = "report", *, quick: bool = True, only: l
         "kantorovich_version": _version(),
         "mode": "quick" if quick else "full",
         "seed": seed,
+        "figure_format": fig_format,
+        "dpi": dpi,
         "created": time.strftime("%Y-%m-%d %H:%M:%S"),
         "python": platform.python_version(),
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
@@ -203,7 +222,8 @@ def run_report(out: str | os.PathLike = "report", *, quick: bool = True, only: l
         bar.set_postfix_str(spec.name)
         sdir = out / spec.name
         sdir.mkdir(parents=True, exist_ok=True)
-        ctx = Context(spec.name, sdir, quick=quick, seed=seed, show_progress=show_progress)
+        ctx = Context(spec.name, sdir, quick=quick, seed=seed, show_progress=show_progress,
+                      fig_format=fig_format, dpi=dpi)
         t0 = time.perf_counter()
         error = None
         try:
@@ -269,8 +289,7 @@ def _html(results: dict) -> str:
         if s["error"]:
             parts.append(f"<div class='err'>{e(s['error'])}</div>")
         for fig in s["figures"]:
-            parts.append(f"<figure><img src='{e(fig['file'])}' alt='{e(fig['caption'])}'>"
-                         f"<figcaption>{e(fig['caption'])}</figcaption></figure>")
+            parts.append(_figure_html(fig["file"], fig["caption"]))
         for t in s["tables"]:
             parts.append(_table_html(t["title"], t["columns"], t["rows"]))
         if s["checks"]:
@@ -282,6 +301,17 @@ def _html(results: dict) -> str:
     parts.append(_checks_html(results["checks"]))
     parts.append("</body></html>")
     return "\n".join(parts)
+
+
+def _figure_html(file: str, caption: str) -> str:
+    """A figure: PNG and SVG shown by ``<img>``, PDF embedded with a link as its fallback."""
+    e = html.escape
+    if file.endswith(".pdf"):
+        body = (f"<object data='{e(file)}' type='application/pdf' width='100%' height='520'>"
+                f"<a href='{e(file)}'>{e(file)}</a></object><br><a href='{e(file)}'>{e(file)}</a>")
+    else:
+        body = f"<img src='{e(file)}' alt='{e(caption)}'>"
+    return f"<figure>{body}<figcaption>{e(caption)}</figcaption></figure>"
 
 
 def _table_html(title: str, columns: list, rows: list) -> str:

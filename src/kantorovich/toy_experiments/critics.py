@@ -38,7 +38,7 @@ from .._validation import check_choice, check_int, check_nonnegative, check_posi
 from . import data as _data
 
 __all__ = ["CRITIC_METHODS", "TOYS", "CriticResult", "toy_sampler", "exact_w1",
-           "train_critic", "critic_value", "layer_sigmas"]
+           "train_critic", "critic_value", "critic_surface", "layer_sigmas"]
 
 CRITIC_METHODS = ("clip", "gp", "sn", "none")
 TOYS = ("gaussians", "rings", "segments")
@@ -138,6 +138,27 @@ def critic_value(result: CriticResult, x) -> np.ndarray:
 
     return np.asarray(mlp(result.info["eval_params"], np.asarray(x, dtype=float),
                           activation=result.info["activation"])).ravel()
+
+
+def critic_surface(result: CriticResult, lo, hi, *, n_grid: int = 80, n_arrows: int = 13) -> dict:
+    """The trained critic of ``result`` on the box [lo, hi] (two (2,) corners), as drawn by
+    :func:`kantorovich.plots.plot_critic_surfaces`.
+
+    Returns a dict: ``gx``, ``gy`` (n_grid x n_grid meshgrid) and ``values`` (the critic
+    there); ``arrows_at`` (n_arrows² x 2 points) and ``gradients`` (the critic's input
+    gradients there); and the result's ``value``, ``w1_lp`` and ``max_grad_norm``.
+    """
+    from .nn import input_gradients, mlp
+
+    gx, gy = np.meshgrid(np.linspace(lo[0], hi[0], n_grid), np.linspace(lo[1], hi[1], n_grid))
+    grid = np.stack([gx.ravel(), gy.ravel()], 1)
+    ax_, ay_ = np.meshgrid(np.linspace(lo[0], hi[0], n_arrows), np.linspace(lo[1], hi[1], n_arrows))
+    agrid = np.stack([ax_.ravel(), ay_.ravel()], 1)
+    eff = result.info["eval_params"]
+    gr = np.asarray(input_gradients(lambda z: mlp(eff, z, activation=result.info["activation"]), agrid))
+    return {"gx": gx, "gy": gy, "values": critic_value(result, grid).reshape(gx.shape),
+            "arrows_at": agrid, "gradients": gr, "value": result.value, "w1_lp": result.w1_lp,
+            "max_grad_norm": result.max_grad_norm}
 
 
 def train_critic(p, q=None, *, method: str = "gp", n_steps: int = 500, batch: int = 256,

@@ -21,8 +21,6 @@ run with ``xp = cupy``.
 
 from __future__ import annotations
 
-import numpy as np
-
 from ..._validation import xp_of
 
 __all__ = ["softmin_dense", "softmin_pointcloud", "pointcloud_cost_block"]
@@ -90,10 +88,3 @@ def softmin_pointcloud(x, y, h, eps: float, p: float, *, with_mean_cost: bool = 
     if not with_mean_cost:
         return out
     return out, (xp.concatenate(means) if len(means) > 1 else means[0])
-
-
-def logsumexp_reference(V) -> np.ndarray:
-    """Row log-sum-exp in float64 by scipy (for tests)."""
-    from scipy.special import logsumexp
-
-    return logsumexp(np.asarray(V, dtype=np.float64), axis=1)

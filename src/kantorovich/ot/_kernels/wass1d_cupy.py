@@ -16,7 +16,7 @@ functions, never at ``import kantorovich``.
 
 from __future__ import annotations
 
-from .wass1d_numpy import broadcast_rows, cost, pow2_scale, wpp_reference
+from .wass1d_numpy import broadcast_rows, cost, pow2_above_max_abs, wpp_reference
 
 __all__ = ["equal_uniform_numpy", "wasserstein_1d_cupy", "wasserstein_1d_xp"]
 
@@ -184,7 +184,7 @@ def wpp_sorted_xp(xs, wu, ys, wv, p, xp, equal_kernel):
     """
     scale = 1.0
     if p != 1.0:
-        scale = pow2_scale(xs, ys, xp)
+        scale = pow2_above_max_abs(xs, ys, xp)
         if scale != 1.0:
             xs = xs / xs.dtype.type(scale)
             ys = ys / ys.dtype.type(scale)

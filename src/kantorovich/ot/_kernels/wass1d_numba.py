@@ -416,18 +416,3 @@ def merge_weighted_chunked(x, wu, y, wv, p, n_chunks=MERGE_CHUNKS, blk=_BLK, div
     """W_p^p of one weighted sorted row pair, merged in ``n_chunks`` parallel level ranges."""
     return _merge_weighted_chunked(x, wu, y, wv, float(p), float(div), int(n_chunks), int(blk))
 
-
-def warm_up() -> None:
-    """Compile (or load from cache) every kernel on tiny inputs."""
-    a = np.array([[0.0, 1.0]])
-    w = np.ones((1, 2))
-    equal_uniform(a, a, 1.0)
-    equal_uniform(np.vstack([a, a]), np.vstack([a, a]), 1.0)
-    merge_uniform(a, a[:, :1].copy(), 1.0)
-    merge_weighted(a, w, a, w, 1.0)
-    merge_weighted_chunked(a[0], w[0], a[0], w[0], 1.0)
-    # the rescaled second pass (largest moved difference, then per-row divisors)
-    equal_uniform(a, a, INF)
-    equal_uniform(np.vstack([a, a]), np.vstack([a, a]), 1.0, np.ones(2))
-    merge_uniform(a, a[:, :1].copy(), INF)
-    merge_weighted(a, w, a, w, INF)

@@ -15,7 +15,7 @@ import math
 
 import numpy as np
 
-__all__ = ["broadcast_rows", "breakpoints", "cost", "merge_cells", "pow2_scale", "sort_rows", "wpp_reference"]
+__all__ = ["broadcast_rows", "breakpoints", "cost", "merge_cells", "pow2_above_max_abs", "sort_rows", "wpp_reference"]
 
 
 def cost(a, b, p, xp, div=None):
@@ -113,7 +113,7 @@ def wpp_reference(xs, wu, ys, wv, p, xp=np, div=None):
     return xp.max(c, axis=-1) if p == math.inf else xp.sum(mass * c, axis=-1)
 
 
-def pow2_scale(xs, ys, xp):
+def pow2_above_max_abs(xs, ys, xp):
     """A power of two s with max |finite value| / s in [0.5, 1) (exact rescaling), or 1;
     at most 2**1023 (the largest power of two in float64)."""
     ends = xp.concatenate([xs[..., :1].ravel(), xs[..., -1:].ravel(), ys[..., :1].ravel(), ys[..., -1:].ravel()])

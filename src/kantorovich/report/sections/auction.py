@@ -4,39 +4,45 @@ from __future__ import annotations
 
 import json
 import time
-from pathlib import Path
+from importlib import resources
 
 import numpy as np
 
 from .. import register
 
-_RESULTS = Path(__file__).resolve().parents[4] / "benchmarks" / "results"
+#: GPU timings recorded as package data (installed with the wheel; nothing is read from a
+#: benchmarks/ folder, which an installed package does not have)
+_GPU_DATA = resources.files("kantorovich.report") / "data" / "auction_gpu.json"
+_NOT_MEASURED = ("GPU auction: not measured on this install (no GPU run recorded in "
+                 "kantorovich/report/data/auction_gpu.json; docs/gpu_runbook.md)")
+
+
+def _gpu_rows(d: dict):
+    """``(ns, seconds, device)`` from a bench_auction JSON, or None when it holds no GPU row."""
+    d = d.get("bench_auction", d)
+    g = d.get("gpu")
+    # a list of rows (older runs) or {case: row} with failed cases as {"error": ...}
+    rows = g if isinstance(g, list) else list(g.values()) if isinstance(g, dict) else []
+    rows = [r for r in rows if isinstance(r, dict) and "auction_cuda_s" in r]
+    if not rows:
+        return None
+    return [r["n"] for r in rows], [r["auction_cuda_s"] for r in rows], d.get("environment", {}).get("gpu", "GPU")
 
 
 def _gpu_numbers():
-    """GPU auction timings from a benchmark JSON, if a GPU run left one."""
-    # gpu_check.sh: gpu_results_<parts>.json (merged) and bench_auction.json (rewritten per case)
-    gpu_runs = sorted((_RESULTS / "gpu").glob("gpu_results*.json"))
-    for p in (*gpu_runs, _RESULTS / "gpu" / "bench_auction.json", _RESULTS / "bench_auction.json"):
-        try:
-            d = json.loads(p.read_text())
-        except (OSError, ValueError):
-            continue
-        d = d.get("bench_auction", d)
-        g = d.get("gpu")
-        # a list of rows (older runs) or {case: row} with failed cases as {"error": ...}
-        rows = g if isinstance(g, list) else list(g.values()) if isinstance(g, dict) else []
-        rows = [r for r in rows if isinstance(r, dict) and "auction_cuda_s" in r]
-        if rows:
-            return [r["n"] for r in rows], [r["auction_cuda_s"] for r in rows], \
-                d.get("environment", {}).get("gpu", "GPU")
-    return None
+    """GPU auction timings from the package data, or None when none are recorded."""
+    try:
+        d = json.loads(_GPU_DATA.read_text())
+    except (OSError, ValueError):
+        return None
+    return _gpu_rows(d)
 
 
 @register("auction_timing", title="Exact OT on n points: auction vs POT and scipy (time against n)", order=80)
 def auction_timing(ctx):
     """Wall time of exact solvers for two uniform n-point clouds in the unit square (squared
-    Euclidean cost), measured now on this machine; GPU numbers only from a GPU benchmark run."""
+    Euclidean cost), measured now on this machine; GPU numbers only from a recorded GPU run
+    (package data)."""
     import ot as pot
     from scipy.optimize import linear_sum_assignment
 
@@ -81,7 +87,7 @@ def auction_timing(ctx):
         curves["auction, GPU (numba-cuda)"] = (gpu[0], gpu[1])
         note = f"GPU curve from a benchmark run on {gpu[2]}"
     else:
-        note = "GPU auction: not measured: no GPU (run benchmarks/gpu_check.sh on a GPU machine)"
+        note = _NOT_MEASURED
     ctx.number("gpu", note)
     fig = plot_timings(curves, notes=note + "; CPU timings on a shared, noisy machine")
     ctx.figure(fig, "timing.png", "Wall time against n, log-log. " + note + ".")

@@ -18,13 +18,12 @@ def emd1d_cdf(ctx):
     between their quantile functions. Two Gaussian samples are drawn; the quantile-formula
     value is checked against scipy, the exact LP, a quadrature of |F - G|, and the population
     closed forms of W_1 and W_2 (statistical tolerances from the sample size)."""
-    import matplotlib.pyplot as plt
     import ot as pot
     from scipy import stats
 
     from ...families import GaussianPair
     from ...ot import wasserstein_1d, wasserstein_1d_plan
-    from ...plots.emd1d import plot_cdf_area, plot_quantile_area
+    from ...plots.emd1d import plot_cdf_quantile_panels
 
     fam = GaussianPair(0.0, 1.0, 1.5, 0.25)  # N(0, 1) vs N(1.5, 0.5^2)
     n_fig = ctx.size(60, 150)
@@ -32,14 +31,9 @@ def emd1d_cdf(ctx):
     x, y = x.ravel(), y.ravel()
     F = lambda t: stats.norm.cdf(t, 0.0, 1.0)  # noqa: E731
     G = lambda t: stats.norm.cdf(t, 1.5, 0.5)  # noqa: E731
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
-    plot_cdf_area(x, y, ax=axes[0], labels=("F: sample of N(0, 1)", "G: sample of N(1.5, 0.5²)"),
-                  true_cdfs=(F, G))
-    plot_quantile_area(x, y, ax=axes[1])
     w_small = float(wasserstein_1d(x, y))
-    fig.suptitle(f"Same area both ways: W1 = {w_small:.4f} from {n_fig} + {n_fig} points "
-                 f"(population W1 = {fam.w1():.4f})", fontsize=11)
-    fig.tight_layout()
+    fig = plot_cdf_quantile_panels(x, y, value=w_small, population_value=fam.w1(), true_cdfs=(F, G),
+                                   labels=("F: sample of N(0, 1)", "G: sample of N(1.5, 0.5²)"))
     ctx.figure(fig, "cdf_area.png",
                "Left: empirical CDFs F, G (solid) and population CDFs (dashed); the shaded area is "
                "the integral of |F - G| = W1. Right: the quantile functions; the shaded area is the "
@@ -90,12 +84,10 @@ def emd1d_sliced(ctx):
     max-sliced distance sqrt(|dm|^2 + (s0 - s1)^2) and W_2 = sqrt(|dm|^2 + d (s0 - s1)^2). The
     Monte-Carlo estimate converges at rate 1/sqrt(L). Parallel lines: SW_1 = 2|theta|/pi in 2-D
     while max-SW_1 = W_1 = |theta|."""
-    import matplotlib.pyplot as plt
-
     from ...families import ParallelLines, gaussian_w2
     from ...ot import (max_sliced_wasserstein, projected_wasserstein, random_directions, sliced_wasserstein,
                        wasserstein_1d)
-    from ...plots.emd1d import plot_sliced_convergence, plot_sliced_parallel_lines
+    from ...plots.emd1d import plot_sliced_panels
 
     d, s0, s1 = 2, 1.0, 2.0
     dm = np.array([3.0, -1.0])
@@ -115,12 +107,6 @@ def emd1d_sliced(ctx):
     se = float(np.std(per ** 2) / math.sqrt(L_max) / (2 * sw_true))
     samp = 8.0 / math.sqrt(n)  # sampling error budget of the empirical 1-D W2 (sd ~ 1/sqrt(n))
 
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.3))
-    plot_sliced_convergence(per, p=2, closed_form=sw_true,
-                            upper_lines={"max-SW2 (closed form)": msw_true, "W2 (Bures)": w2_true},
-                            ax=axes[0],
-                            title=f"N(0, I) vs N((3, -1), 4 I), {n:,} points each")
-    axes[0].set_ylim(0, w2_true * 1.15)
     thetas = np.linspace(-2, 2, ctx.size(9, 17))
     sw_l, msw_l, w_l = [], [], []
     for t in thetas:
@@ -128,8 +114,9 @@ def emd1d_sliced(ctx):
         sw_l.append(float(sliced_wasserstein(px, py, n_projections=ctx.size(300, 1000), rng=ctx.rng(4))))
         msw_l.append(float(max_sliced_wasserstein(px, py, n_projections=50, rng=ctx.rng(5), refine=10)))
         w_l.append(float(wasserstein_1d(px[:, 0], py[:, 0])))
-    plot_sliced_parallel_lines(thetas, sw_l, msw_l, w_l, ax=axes[1])
-    fig.tight_layout()
+    fig = plot_sliced_panels(per, thetas, sw_l, msw_l, w_l, p=2, closed_form=sw_true,
+                             upper_lines={"max-SW2 (closed form)": msw_true, "W2 (Bures)": w2_true},
+                             ymax=w2_true * 1.15, title=f"N(0, I) vs N((3, -1), 4 I), {n:,} points each")
     ctx.figure(fig, "sliced.png",
                "Left: the running sliced-W2 estimate against the number of projections, with a ±2 SE band, "
                "converging to the closed form; max-sliced and W2 lie above (SW <= max-SW <= W). Right: on "

@@ -21,11 +21,9 @@ def emd_exact_convergence(ctx):
     """W_2 between empirical measures of Gaussian samples, computed by the certified exact LP
     (kantorovich.ot.emd), against the Bures closed form; and W_2 between two samples of the
     same Gaussian (truth 0), whose decay n^{-1/d} slows down with the dimension."""
-    import matplotlib.pyplot as plt
-
     from ...families import gaussian_w2
     from ...ot import emd
-    from ...plots.emd_exact import _log_n_axis, plot_empirical_convergence
+    from ...plots.emd_exact import plot_w2_convergence
 
     ns = ctx.size([32, 64, 128, 256, 512], [32, 64, 128, 256, 512, 1024, 2048])
     reps = ctx.size(3, 8)
@@ -59,27 +57,14 @@ def emd_exact_convergence(ctx):
     mean, sd = est.mean(1), est.std(1, ddof=1)
     err = np.abs(est - truth).mean(1)
     err_se = np.abs(est - truth).std(1, ddof=1) / math.sqrt(reps)
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.6))
-    ax = axes[0]
-    ax.axhline(truth, color="k", lw=1.5, label=f"Bures closed form W2 = {truth:.4f}")
-    ax.fill_between(ns, mean - sd, mean + sd, color="tab:blue", alpha=0.2, label="mean ± 1 sd")
-    ax.plot(ns, mean, "o-", color="tab:blue", label=f"exact LP, {reps} replicates per n")
-    _log_n_axis(ax, ns)
-    ax.set_xlabel("sample size n (each measure)")
-    ax.set_ylabel(r"$W_2(\hat\mu_n, \hat\nu_n)$")
-    ax.set_title("two 2-D Gaussians: empirical W2 -> closed form", fontsize=10)
-    ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=8)
-    plot_empirical_convergence(
-        ns,
+    fig = plot_w2_convergence(
+        ns, mean, sd, truth,
         {"|W2 error|, distinct Gaussians, d = 2": err,
          "W2 between two samples of N(0, I), d = 2 (truth 0)": same[2].mean(1),
          "W2 between two samples of N(0, I), d = 5 (truth 0)": same[5].mean(1)},
-        stderr={"|W2 error|, distinct Gaussians, d = 2": err_se},
+        n_replicates=reps, stderr={"|W2 error|, distinct Gaussians, d = 2": err_se},
         rates={"|W2 error|, distinct Gaussians, d = 2": 0.5,
-               "W2 between two samples of N(0, I), d = 5 (truth 0)": 0.2},
-        ax=axes[1], ylabel="error (log scale)",
-        title=r"rates: $n^{-1/2}$ in d = 2, $n^{-1/d}$ in d = 5 (curse of dimensionality)")
+               "W2 between two samples of N(0, I), d = 5 (truth 0)": 0.2})
     ctx.figure(fig, "w2_vs_n.png",
                "Left: exact W2 between n-samples of two 2-D Gaussians approaches the Bures value. "
                "Right: the error on log-log axes; between two samples of one Gaussian the exact "
@@ -122,11 +107,10 @@ def emd_exact_plan(ctx):
     """A small weighted 2-D problem solved exactly: the optimal plan as segments (width = mass),
     the plan matrix (a vertex of the transport polytope has at most n + m - 1 positive entries),
     and the parallel-lines example W_1 = |theta| from samples."""
-    import matplotlib.pyplot as plt
     import ot as pot
 
     from ...ot import emd, wasserstein
-    from ...plots.emd_exact import plot_plan_matrix, plot_transport_plan
+    from ...plots.emd_exact import plot_plan_panels
 
     rng = ctx.rng(1)
     n, m = 14, 10
@@ -141,11 +125,7 @@ def emd_exact_plan(ctx):
     ref = float(pot.emd2(a, b, M))
     nnz = int((res.plan > 1e-15).sum())
 
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.8), gridspec_kw={"width_ratios": [1.5, 1]})
-    plot_transport_plan(x, y, res.plan, a, b, ax=axes[0],
-                        title=f"exact plan, squared Euclidean cost: <P, M> = {res.value:.4f}")
-    plot_plan_matrix(res.plan, ax=axes[1])
-    ctx.figure(fig, "plan_lines.png",
+    ctx.figure(plot_plan_panels(x, y, res.plan, a, b, value=res.value), "plan_lines.png",
                "Left: the optimal plan between 14 weighted sources and 10 targets; each segment "
                "is a positive P_ij (width and opacity grow with the mass moved). Right: the same "
                "plan as a matrix; the network simplex returns a vertex with at most n + m - 1 "

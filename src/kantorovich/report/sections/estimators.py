@@ -19,7 +19,7 @@ def convergence(ctx):
     """kNN KL estimators on Gaussians N(0, I) vs N(0.5 1, 1.5 I) in d = 1, 2, 5, 10 against
     the closed form: mean absolute error over replicates on log-log axes."""
     from ...divergences import estimate_kl
-    from ...plots.estimators import error_vs_n
+    from ...plots.estimators import plot_estimator_errors
 
     ns = ctx.size([250, 800, 2500], [250, 1000, 4000, 16000])
     reps = ctx.size(2, 5)
@@ -39,7 +39,7 @@ def convergence(ctx):
                 ses.append(v.std(ddof=1) / math.sqrt(reps))
                 rows.append([d, meth, n, truth, float(v.mean()), float(v.mean() - truth)])
             results[d][meth] = (ns, np.array(errs), np.array(ses))
-    ctx.figure(error_vs_n(results, title="KL(N(0,I) || N(0.5, 1.5 I)): kNN estimators"),
+    ctx.figure(plot_estimator_errors(results, title="KL(N(0,I) || N(0.5, 1.5 I)): kNN estimators"),
                "kl_error_vs_n.png", "Mean |error| against n; error bars: standard error of the mean over "
                f"{reps} replicates. The slope shows the bias decay, slow in d = 10.")
     ctx.table("KL estimates vs closed form", ["d", "method", "n", "truth", "mean estimate", "bias"], rows)
@@ -55,7 +55,7 @@ def lines(ctx):
     """ParallelLines(0.5) sampled: JS and TV by three methods, and the KL flag."""
     from ...divergences import estimate_js, estimate_kl, estimate_tv
     from ...families import ParallelLines
-    from ...plots.estimators import parallel_lines
+    from ...plots.estimators import plot_estimators_parallel_lines
 
     fam = ParallelLines(0.5)
     ns = ctx.size([100, 400, 1600], [100, 400, 1600, 6400])
@@ -71,7 +71,7 @@ def lines(ctx):
         r = estimate_kl(x, y, n_boot=0)
         raw.append(r.info.get("finite_value", r.value))
         flags.append(r.infinite)
-    ctx.figure(parallel_lines(ns, js, tv, raw), "parallel_lines.png",
+    ctx.figure(plot_estimators_parallel_lines(ns, js, tv, raw), "parallel_lines.png",
                "Estimates from samples of the parallel lines (theta = 0.5). JS reaches log 2 and TV 1; "
                "the raw kNN KL grows without bound and every estimate is flagged infinite.")
     for m in js:

@@ -44,7 +44,11 @@ def parallel_lines(ctx):
     from ...families import ParallelLines
     from ...plots.foundation import plot_parallel_lines
 
-    fig = plot_parallel_lines(np.linspace(-1, 1, ctx.size(201, 801)))
+    thetas = np.linspace(-1, 1, ctx.size(201, 801))
+    if not np.any(thetas == 0.0):
+        thetas = np.sort(np.append(thetas, 0.0))
+    fams = [ParallelLines(t) for t in thetas]
+    fig = plot_parallel_lines(thetas, [f.w1() for f in fams], [f.js() for f in fams], [f.tv() for f in fams])
     ctx.figure(fig, "parallel_lines.png",
                "TV, KL, JS and W between P_0 and P_theta: only W = |theta| goes to 0 continuously; "
                "JS sits at log 2, TV at 1 and KL at +inf for every theta != 0.")
@@ -100,7 +104,7 @@ def cumulative_deltas_section(ctx):
     d = cumulative_deltas(P, Q)
     w = float(emd_1d_histogram(P, Q))
     wn = float(emd_1d_histogram(P, Q, normalize=True))
-    ctx.figure(plot_cumulative_deltas(P, Q), "cumulative_deltas.png",
+    ctx.figure(plot_cumulative_deltas(P, Q, d, w), "cumulative_deltas.png",
                "Top: the two histograms. Bottom: the mass carried right (red) or left (green) across "
                "each bin edge; W is the sum of the absolute deltas.")
     src = "C2 (GAN Flavors slides)"
@@ -126,7 +130,7 @@ def optimal_discriminator_section(ctx):
     from scipy.stats import norm
 
     from ...divergences._discriminator import (
-        argmax_a_log_y_b_log_1my,
+        _argmax_a_log_y_b_log_1my,
         gan_value,
         js_from_discriminator,
         optimal_discriminator,
@@ -175,7 +179,7 @@ def optimal_discriminator_section(ctx):
               rtol=0, atol=1e-12, source=src)
     ctx.check("C5 V(D*) = -log 4 when p_g = p_data", -_LOG4, float(gan_value(optimal_discriminator(p, p), p, p)),
               rtol=0, atol=1e-15, source=src)
-    ctx.check("C3 argmax of 2 log y + 3 log(1-y)", 0.4, argmax_a_log_y_b_log_1my(2.0, 3.0), rtol=1e-15,
+    ctx.check("C3 argmax of 2 log y + 3 log(1-y)", 0.4, _argmax_a_log_y_b_log_1my(2.0, 3.0), rtol=1e-15,
               source="C3 (Ma 2022 review)")
     i_best = int(np.argmax(bounds))
     ctx.check("C7 the JS bound peaks at D* (t = 1)", 1.0, float(ts[i_best]), rtol=0,
@@ -201,7 +205,7 @@ def closed_forms(ctx):
     from scipy.spatial.distance import cdist
 
     from ...divergences._discriminator import (
-        argmax_a_log_y_b_log_1my,
+        _argmax_a_log_y_b_log_1my,
         gan_value,
         optimal_discriminator,
     )
@@ -223,7 +227,7 @@ def closed_forms(ctx):
     res = __import__("scipy.optimize", fromlist=["minimize_scalar"]).minimize_scalar(
         lambda y: -(1.5 * math.log(y) + 0.5 * math.log1p(-y)), bounds=(1e-9, 1 - 1e-9), method="bounded",
         options={"xatol": 1e-10})
-    ctx.check("C3 argmax a log y + b log(1-y) = a/(a+b), a=1.5, b=0.5", argmax_a_log_y_b_log_1my(1.5, 0.5),
+    ctx.check("C3 argmax a log y + b log(1-y) = a/(a+b), a=1.5, b=0.5", _argmax_a_log_y_b_log_1my(1.5, 0.5),
               float(res.x), rtol=0, atol=1e-7, source="C3; scipy minimize_scalar")
     # C4-C7 on a histogram
     pp, qq = np.array([0.1, 0.4, 0.3, 0.2, 0.0]), np.array([0.3, 0.1, 0.1, 0.2, 0.3])

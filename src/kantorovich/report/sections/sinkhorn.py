@@ -94,7 +94,7 @@ def sinkhorn_convergence(ctx):
             warnings.simplefilter("ignore")
             r = sinkhorn(None, None, M, eps=eps, tol=tol, check_every=1, max_iter=cap, **kw)
         n0 = r.info["n_iter_scaling"]
-        errs = np.asarray(r.marginal_error)
+        errs = np.asarray(r.marginal_error_history)
         res[label] = r
         at = n0 + 1 + np.arange(len(errs))
         if n0:  # the first check is the cold probe's (check_every=1: iteration 1), before the annealing
@@ -197,7 +197,7 @@ def sinkhorn_float32(ctx):
             with np.errstate(all="ignore"):
                 v_pot = float(pot.sinkhorn2(a, a, M, reg=eps))
             r = sinkhorn(a, a, M, eps=eps, dtype=np.float32, max_iter=20_000)
-        rows.append([factor, eps, v_pot, r.value, r.converged, r.marginal_error[-1], exact])
+        rows.append([factor, eps, v_pot, r.value, r.converged, r.marginal_error, exact])
     ctx.table("float32, POT kernel-space sinkhorn2 vs kantorovich log-domain",
               ["eps / median", "eps", "POT sinkhorn2 (float32)", "kantorovich (float32)", "converged",
                "marginal error", "exact EMD"], rows)

@@ -140,12 +140,12 @@ def cauchy_gradients(ctx):
                       "trained by SGD after a pretrained discriminator/critic and 5 critic steps per generator "
                       "step. W_1 = |theta| has gradient sign(theta); JS = log 2 is flat.")
 def parallel_lines_gan(ctx):
-    from ...plots.theory import plot_parallel_lines
+    from ...plots.theory import plot_parallel_lines_gan
     from ...toy_experiments.parallel_lines_gan import ParallelLinesConfig, run_parallel_lines
 
     cfg = ParallelLinesConfig(n_gen_steps=ctx.size(80, 250), n_pretrain=ctx.size(60, 200))
     res = run_parallel_lines(cfg, ctx.rng(0), progress=lambda it: ctx.progress(it, desc="T4 generator steps"))
-    ctx.figure(plot_parallel_lines(res), "parallel_lines_gan.png",
+    ctx.figure(plot_parallel_lines_gan(res), "parallel_lines_gan.png",
                "theta over generator steps (left) and the size of the generator's gradient (right).")
     rows = []
     for v, r in res["runs"].items():

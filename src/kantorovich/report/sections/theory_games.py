@@ -259,7 +259,11 @@ def t5_critics(ctx):
             ctx.number(f"{toy}/{label}/w1_lp", r.w1_lp)
         summary[toy] = res
         sp, sq, _ = C.toy_sampler(toy)
-        ctx.figure(plot_critic_surfaces(res, (sp(300, ctx.rng(1)), sq(300, ctx.rng(2)))),
+        samples = (sp(300, ctx.rng(1)), sq(300, ctx.rng(2)))
+        allp = np.concatenate(samples)
+        lo, hi = allp.min(0) - 0.5, allp.max(0) + 0.5
+        surfaces = {title: C.critic_surface(r, lo, hi) for title, r in res.items()}
+        ctx.figure(plot_critic_surfaces(surfaces, samples),
                    f"t5_surfaces_{toy}.png",
                    f"Critic value surfaces (colour) and gradients (arrows, scaled per panel), toy '{toy}' (W₁ = 1): "
                    "clipping's surface is flat (tiny gradients), GP and SN give slope ≈ 1 along the shift.")

@@ -1,0 +1,177 @@
+"""kantorovich.plots: data in, Figure out; ``ax=`` draws into the given Axes; no plot computes."""
+
+from __future__ import annotations
+
+import ast
+import doctest
+import importlib
+import pathlib
+from types import SimpleNamespace
+
+import matplotlib
+import numpy as np
+import pytest
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+import kantorovich.plots as P  # noqa: E402
+
+_MODULES = ("auction", "emd1d", "emd_exact", "estimators", "foundation", "mode_hopping", "sinkhorn",
+            "theory", "theory_games", "theory_ot")
+_RNG = np.random.default_rng(0)
+_X2, _Y2 = _RNG.normal(size=(6, 2)), _RNG.normal(size=(6, 2)) + 1
+_T = np.linspace(-1.0, 1.0, 5)
+_NS = np.array([32, 64, 128])
+
+
+def _game(path):
+    path = np.asarray(path, float)
+    return SimpleNamespace(path=path, method="extragradient", value=float(np.hypot(*path[-1])), diverged=False)
+
+
+_PATH = np.c_[np.linspace(1, 0.1, 8), np.linspace(2, 0.2, 8)]
+_RUN = {"steps": np.array([0, 10, 100]), "grad_sat": np.array([1.0, 0.1, 0.01]),
+        "bound": np.array([np.inf, 0.5, 0.05]), "eps": np.array([2.0, 0.3, 0.03]),
+        "mean_d_fake": np.array([0.5, 0.3, 0.2])}
+_FIT = dict(x=_RNG.standard_cauchy(300), cauchy_loc=0.0, cauchy_scale=1.0, loglik_cauchy=-1.0, norm_loc=0.0,
+            norm_scale=3.0, loglik_norm=-2.0, hill_alpha=1.0, running_var=[1.0, 5.0])
+_LINES = {"theta": np.linspace(1, 0, 11), "grad": np.ones(10)}
+_CENTERS = np.array([[1.0, 0.0], [-1.0, 0.0]])
+_GX, _GY = np.meshgrid(np.linspace(-1, 2, 10), np.linspace(-1, 1, 10))
+_SURF = {"gx": _GX, "gy": _GY, "values": _GX, "arrows_at": np.c_[_GX.ravel(), _GY.ravel()][::7],
+         "gradients": np.tile([1.0, 0.0], (15, 1)), "value": 1.0, "w1_lp": 1.0, "max_grad_norm": 1.0}
+_MODE = SimpleNamespace(samples=np.repeat(_CENTERS, 5, axis=0), value=2, hq_fraction=1.0, reverse_kl=0.0)
+_TRAJ = SimpleNamespace(steps=[0, 5], samples=[np.repeat(_CENTERS, 5, axis=0)] * 2, centers=_CENTERS,
+                        info={"near": 0.25}, occupied=[2, 1], shares=[np.array([0.5, 0.5]), np.array([1.0, 0.0])],
+                        dominant=[0, 0])
+
+# name -> (positional arguments, keyword arguments, number of panels)
+CASES = {
+    "plot_transport_plan": ((_X2, _Y2, np.eye(6) / 6), {}, 1),
+    "plot_plan_matrix": ((np.eye(6) / 6,), {}, 1),
+    "plot_plan_panels": ((_X2, _Y2, np.eye(6) / 6), {"value": 1.0}, 2),
+    "plot_estimate_vs_n": ((_NS, 1 + _NS ** -0.5, 0.1 * _NS ** -0.5, 1.0), {"n_replicates": 3}, 1),
+    "plot_empirical_convergence": ((_NS, {"e": _NS ** -0.5}), {"rates": {"e": 0.5}}, 1),
+    "plot_w2_convergence": ((_NS, 1 + _NS ** -0.5, 0.1 * _NS ** -0.5, 1.0, {"e": _NS ** -0.5}),
+                            {"n_replicates": 3}, 2),
+    "plot_cdf_area": ((_X2[:, 0], _Y2[:, 0]), {"value": 1.0}, 1),
+    "plot_quantile_area": ((_X2[:, 0], _Y2[:, 0]), {"p": 2, "value": 1.0}, 1),
+    "plot_cdf_quantile_panels": ((_X2[:, 0], _Y2[:, 0]), {"value": 1.0, "population_value": 1.0}, 2),
+    "plot_sliced_convergence": ((_RNG.uniform(0.5, 1.5, 50),), {"closed_form": 1.0, "upper_lines": {"W": 2.0}}, 1),
+    "plot_sliced_parallel_lines": ((_T, 2 * abs(_T) / np.pi, abs(_T), abs(_T)), {}, 1),
+    "plot_sliced_panels": ((_RNG.uniform(0.5, 1.5, 50), _T, 2 * abs(_T) / np.pi, abs(_T), abs(_T)),
+                           {"closed_form": 1.0, "ymax": 2.0}, 2),
+    "plot_timings": (({"a": ([10, 20, 40], [0.1, 0.4, 1.6])},), {"notes": "synthetic"}, 1),
+    "plot_matching_vs_sinkhorn": ((_X2, _Y2, np.arange(6), np.full((6, 6), 1 / 36)), {"eps": 0.1,
+                                                                                    "values": (1.0, 1.1)}, 2),
+    "plot_plans": ((_X2, _Y2, [np.full((6, 6), 1 / 36), np.eye(6) / 6], ["blur", "exact"]), {}, 2),
+    "plot_convergence": (({"run": ([10, 20, 30], [1e-1, 1e-3, 1e-5])},), {"eps": 0.01}, 1),
+    "plot_value_vs_eps": ((np.geomspace(0.3, 1e-3, 4), 1 + np.geomspace(0.3, 1e-3, 4), 1.0), {}, 2),
+    "plot_parallel_lines": ((_T, abs(_T), np.where(_T == 0, 0, np.log(2)), np.where(_T == 0, 0, 1.0)), {}, 4),
+    "plot_cumulative_deltas": (([3, 2, 1, 4], [1, 2, 4, 3], [0, 2, 2, -1, 0], 5.0), {}, 2),
+    "plot_optimal_discriminator": ((_T, 1 + 0 * _T, 1 + _T ** 2, 1 / (2 + _T ** 2)),
+                                   {"t": _T, "bound": -_T ** 2, "js": 0.1}, 2),
+    "plot_estimator_errors": (({1: {"knn": (_NS, _NS ** -0.5, 0.01 + 0 * _NS)},
+                                2: {"knn": (_NS, _NS ** -0.3, 0.01 + 0 * _NS)}},), {"title": "t"}, 2),
+    "plot_estimators_parallel_lines": (([100, 400], {"knn": [0.6, 0.68]}, {"knn": [0.9, 0.97]}, [9.0, 11.8]),
+                                       {}, 3),
+    "plot_vanishing": (({"runs": {1.0: _RUN, 2.0: _RUN}},), {}, 2),
+    "plot_identity": (({"theta0": _NS / 100, "rhs": _NS / 100, "lhs_quad": _NS / 100, "lhs_mc": _NS / 100 + 0.01,
+                        "lhs_se": 0.01 + 0 * _NS, "kl_grad": _NS / 100, "js_grad": 0 * _NS},), {}, 2),
+    "plot_cauchy": (({"disjoint": dict(_FIT, d_star=0.0), "control": dict(_FIT, d_star=0.5), "ns": [100, 300],
+                      "k": 30},), {}, 3),
+    "plot_parallel_lines_gan": (({"runs": {"js": _LINES, "wgan_gp": _LINES}},), {}, 2),
+    "plot_instance_noise": (({"runs": {0.0: _RUN, 0.5: _RUN}},), {}, 2),
+    "plot_saturation": (({"mean_d_fake": _T[3:] / 2, "grad_sat": _T[3:], "grad_ns": 1 - _T[3:] / 2,
+                          "ratio": 2 / _T[3:]},), {}, 2),
+    "plot_bilinear_trajectories": (({"a": _game(_PATH), "b": _PATH * 1.1},), {}, 1),
+    "plot_bilinear_grid": (({"extragradient": {0.1: _game(_PATH)}, "adam": {0.1: _game(_PATH)}},), {"ncols": 2}, 2),
+    "plot_lr_sweep": (({"lrs": np.array([0.01, 0.1]), "final": {"adam": [1.0, 0.1]}},), {"n_steps": 10}, 1),
+    "plot_dirac_gan": (({"a": _game(_PATH), "b": _game(_PATH[::-1])},),
+                       {"field_fn": lambda title: (lambda t, p: (-p, t))}, 2),
+    "plot_critic_surfaces": (({"exact": _SURF},), {"samples": (_X2, _Y2)}, 1),
+    "plot_critic_estimates": ((["clip", "GP"], [0.05, 0.97]), {}, 1),
+    "plot_mode_samples": (({"gan": _MODE}, _MODE.samples, _CENTERS, 0.05), {}, 2),
+    "plot_mode_trajectories": (({"gan": _TRAJ},), {"real": _MODE.samples}, 3),
+    "plot_ot_training": (({"runs": {"emd": _LINES, "sliced": _LINES}},), {}, 2),
+    "plot_ot_landscape": (({"theta": _T, "value": {"emd": abs(_T)[None]}, "grad": {"emd": np.sign(_T)[None]},
+                            "w1": abs(_T), "sliced_pop": 2 * abs(_T) / np.pi, "js": np.where(_T == 0, 0, 0.69),
+                            "batch": 8},), {}, 2),
+    "plot_ot_generators": (({"sinkhorn": {"samples": _MODE.samples, "centers": _CENTERS, "std": 0.05, "modes": 2,
+                                          "hq_fraction": 1.0, "reverse_kl": 0.0}}, _MODE.samples), {}, 2),
+    "plot_sinkhorn_flow": (({"target": _Y2, "snapshots": {0: _X2, 5: _Y2}, "value": {0: 1.0, 5: 0.0}},), {}, 2),
+}
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    plt.close("all")
+
+
+def test_every_public_function_has_a_case_and_a_numpy_docstring():
+    assert sorted(CASES) == sorted(P.__all__)
+    for name in P.__all__:
+        doc = getattr(P, name).__doc__ or ""
+        for head in ("Parameters\n", "Returns\n", "Examples\n"):
+            assert head in doc, (name, head)
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_draws_into_the_given_axes_and_returns_their_figure(name):
+    args, kwargs, n = CASES[name]
+    fig, grid = plt.subplots(1, n, squeeze=False)
+    axes = list(grid.ravel())
+    out = getattr(P, name)(*args, **kwargs, ax=axes[0] if n == 1 else axes)
+    assert out is fig
+    for a in axes:  # every given panel got something drawn into it
+        assert a.has_data() or a.get_title() or a.texts, (name, axes.index(a))
+    assert len(plt.get_fignums()) == 1  # and no other figure was made
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_without_ax_returns_a_new_figure(name):
+    args, kwargs, _ = CASES[name]
+    before = set(plt.get_fignums())
+    out = getattr(P, name)(*args, **kwargs)
+    assert isinstance(out, matplotlib.figure.Figure)
+    assert set(plt.get_fignums()) - before == {out.number}
+
+
+def test_too_few_axes_is_a_value_error_naming_ax():
+    _, ax = plt.subplots()
+    with pytest.raises(ValueError, match="`ax` must hold 2 Axes"):
+        P.plot_value_vs_eps(*CASES["plot_value_vs_eps"][0], ax=[ax])
+
+
+def test_old_axes_keyword_warns_and_still_draws():
+    fig, axes = plt.subplots(1, 2)
+    with pytest.warns(DeprecationWarning, match="axes=.*deprecated"):
+        assert P.plot_plans(*CASES["plot_plans"][0], axes=axes) is fig
+
+
+@pytest.mark.parametrize("module, old, new", [("estimators", "error_vs_n", "plot_estimator_errors"),
+                                              ("estimators", "parallel_lines", "plot_estimators_parallel_lines"),
+                                              ("theory", "plot_parallel_lines", "plot_parallel_lines_gan")])
+def test_old_names_warn_and_return_the_renamed_function(module, old, new):
+    mod = importlib.import_module(f"kantorovich.plots.{module}")
+    with pytest.warns(DeprecationWarning, match=new):
+        assert getattr(mod, old) is getattr(P, new)
+
+
+def test_no_plot_imports_a_solver_or_an_experiment():
+    src = pathlib.Path(P.__file__).parent
+    for path in sorted(src.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.level >= 2:
+                assert node.module in ("_warnings",), (path.name, node.module)
+            if isinstance(node, ast.ImportFrom) and node.level == 0:
+                assert not (node.module or "").startswith("kantorovich"), (path.name, node.module)
+
+
+@pytest.mark.parametrize("module", ("__init__",) + _MODULES)
+def test_docstring_examples_run(module):
+    mod = P if module == "__init__" else importlib.import_module(f"kantorovich.plots.{module}")
+    res = doctest.testmod(mod, optionflags=doctest.ELLIPSIS)
+    assert res.failed == 0 and res.attempted > 0
