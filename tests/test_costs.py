@@ -255,3 +255,12 @@ def test_emd_and_wasserstein_gradients_through_a_pointcloud():
     gC = ag.grad(lambda c: wasserstein(DenseGeometry(c), a=a, b=b, p=2))(C)
     r = emd(a, b, C)
     np.testing.assert_allclose(gC, r.plan / (2 * np.sqrt(r.value)), rtol=1e-12)
+
+
+def test_doctests():
+    import doctest
+
+    import kantorovich.ot._costs as mod
+
+    res = doctest.testmod(mod)
+    assert res.failed == 0 and res.attempted > 0

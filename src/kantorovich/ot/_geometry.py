@@ -5,14 +5,16 @@
   ``C_ij = c(x_i, y_j)`` that is computed on the fly by the soft-min kernels and never stored
   (memory ``O((n + m) d)``).
 
-Costs of :class:`PointCloud` (no ½ factor anywhere)::
+Costs of :class:`PointCloud` (no ½ factor anywhere; parsed, evaluated and bounded by
+:mod:`kantorovich.ot._costs`, docs/costs.md)::
 
     "sqeuclidean":  C_ij = |x_i - y_j|^2          (p = 2)
     "euclidean":    C_ij = |x_i - y_j|             (p = 1)
     p (a float > 0): C_ij = |x_i - y_j|^p          (|.| the Euclidean norm)
 
 GeomLoss writes the squared cost as ``|x - y|^2 / 2``; here it is ``|x - y|^2``, as in POT's
-``ot.dist`` and OTT's ``SqEuclidean``.
+``ot.dist`` and OTT's ``SqEuclidean``. Every OT solver takes a geometry where it takes a cost
+matrix: ``emd``, ``assignment``, ``wasserstein``, ``sinkhorn`` and ``sinkhorn_divergence``.
 """
 
 from __future__ import annotations
