@@ -52,7 +52,7 @@ from .._validation import (
 )
 from .._warnings import warn
 from ..exceptions import ConvergenceWarning
-from ._costs import KIND_DENSE, KIND_EUCLIDEAN, KIND_SQEUCLIDEAN, parse_cost
+from ._costs import KIND_DENSE, cost_block, parse_cost
 from ._geometry import DenseGeometry, PointCloud
 
 __all__ = ["assignment", "auction_transport"]
@@ -115,12 +115,7 @@ class _Problem:
         """Scaled dense cost matrix (numpy reference paths, small n)."""
         if self.kind == KIND_DENSE:
             return self.C
-        sq = ((self.x[:, None, :] - self.y[None, :, :]) ** 2).sum(-1)
-        if self.kind == KIND_SQEUCLIDEAN:
-            return self.scale * sq
-        if self.kind == KIND_EUCLIDEAN:
-            return self.scale * np.sqrt(sq)
-        return self.scale * sq ** (0.5 * self.cost_p)
+        return self.scale * cost_block(self.x, self.y, self.cost_p)
 
 
 def _pow2_scale(cmax: float) -> float:
