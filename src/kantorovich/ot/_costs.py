@@ -121,7 +121,7 @@ def cost_block(x, y, cost: Any = "sqeuclidean"):
     or loses bits to underflow (distances beyond about 1e154 or below 1e-146 in float64) are
     redone scaled by their largest coordinate difference, as :func:`diameter` does: |x - y| is
     then exact to rounding wherever it is representable (its p-th power may still be 0 or
-    inf). Checking for such pairs costs two reductions when there are none.
+    inf). Checking for such pairs costs one reduction when there are none.
 
     >>> cost_block(np.zeros((1, 2)), np.array([[3.0, 4.0]]), "euclidean")
     array([[5.]])
@@ -135,17 +135,22 @@ def cost_block(x, y, cost: Any = "sqeuclidean"):
         return _power(sq, p, xp)
     fi = np.finfo(sq.dtype)
     lo_ok, hi_ok = float(fi.tiny) / float(fi.eps), float(fi.max)
-    if bool(sq.min() >= lo_ok) and bool(sq.max() <= hi_ok):
+    # |x_i - y_j|^2 <= d (2 max|coordinate|)^2: no sum of squares can overflow below that
+    top = max(float(xp.max(xp.abs(x))), float(xp.max(xp.abs(y))))
+    may_overflow = not 4.0 * x.shape[1] * top * top < hi_ok / 2
+    if bool(sq.min() >= lo_ok) and (not may_overflow or bool(sq.max() <= hi_ok)):
         return _power(sq, p, xp)
-    bad = ~(sq >= lo_ok) | ~(sq <= hi_ok)
-    bad &= xp.any(diff != 0, axis=-1)  # distinct points only (equal ones cost 0)
     out = _power(sq, p, xp)
-    if bool(bad.any()):
-        db = diff[bad]
+    bad = ~(sq >= lo_ok) | ~(sq <= hi_ok) if may_overflow else sq < lo_ok
+    ii, jj = xp.nonzero(bad)
+    db = diff[ii, jj]
+    far = xp.any(db != 0, axis=-1)  # distinct points only (equal ones cost 0)
+    if bool(far.any()):
+        ii, jj, db = ii[far], jj[far], db[far]
         t = xp.max(xp.abs(db), axis=-1)
         with np.errstate(over="ignore", under="ignore", invalid="ignore"):
             r = t * xp.sqrt(xp.sum((db / t[:, None]) ** 2, axis=-1))
-            out[bad] = r if p == 1.0 else r ** p
+            out[ii, jj] = r if p == 1.0 else r ** p
     return out
 
 
