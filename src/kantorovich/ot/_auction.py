@@ -539,7 +539,7 @@ def assignment(M=None, *, x=None, y=None, cost="sqeuclidean", backend="auto", ex
         if x is not None or y is not None:
             raise ValueError("give either a geometry `M` or points `x` and `y`, not both.")
         if isinstance(M, PointCloud):  # its points and its cost, computed on the fly
-            M, x, y, cost = None, M.x, M.y, M._cost
+            M, x, y, cost = None, M.x, M.y, M.p
         else:
             M = M.C
     on_gpu = any(is_cupy(a) for a in (M, x, y) if a is not None)

@@ -40,6 +40,7 @@ from ._costs import Cost, cost_block, diameter, parse_cost
 
 __all__ = ["DenseGeometry", "PointCloud", "as_geometry", "check_dense_memory"]
 
+
 def _available_bytes(device: str) -> float:
     """Free memory on ``device`` ("cpu" or "cuda"), or +inf when unknown."""
     if device == "cuda":
