@@ -264,3 +264,11 @@ def test_doctests():
 
     res = doctest.testmod(mod)
     assert res.failed == 0 and res.attempted > 0
+
+
+def test_emd_gradient_in_a_dense_geometry_is_the_plan():
+    ag = pytest.importorskip("autograd")
+    C = np.random.default_rng(6).random((4, 5))
+    a, b = np.full(4, 0.25), np.full(5, 0.2)
+    g = ag.grad(lambda c: emd(a, b, DenseGeometry(c)).value)(C)
+    np.testing.assert_array_equal(g, emd(a, b, C).plan)
