@@ -581,13 +581,11 @@ def _normalised(f: np.ndarray, w: np.ndarray) -> np.ndarray:
 
 
 def _cost_coef(sq: np.ndarray, p: float) -> np.ndarray:
-    """d|t|^p/dt = coef * t with coef = p |t|^(p-2) (0 where t = 0 and p < 2: a subgradient)."""
-    xp = xp_of(sq)
-    if p == 2.0:
-        return xp.full_like(sq, 2.0)
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        out = p * sq ** (p / 2.0 - 1.0)
-    return xp.where(sq > 0, out, 0.0)
+    """d|t|^p/dt = coef * t with coef = p |t|^(p-2) (0 where t = 0 and p < 2: a subgradient),
+    from ``sq = |t|^2`` (:func:`kantorovich.ot._costs.grad_coef`)."""
+    from .ot._costs import grad_coef
+
+    return grad_coef(sq, p)
 
 
 def _blocked_cost_grads(x, y, p, plan_rows, need_x=True, need_y=True, block=1 << 20):
@@ -1040,6 +1038,11 @@ class _EMD(_Rule):
                     out[k] = _normalised(pot, _weights(w, size, k, pot)) if normalize else _centred(pot)
             if "M" in need:
                 out["M"] = _arr64(res.plan)
+            if need & {"x", "y"}:  # a PointCloud: sum_j P_ij grad_x c(x_i, y_j), and in y
+                geom = args["M"]
+                gx, gy = _dense_cost_grads(_arr64(geom.x), _arr64(geom.y), _arr64(res.plan),
+                                           geom.p, "x" in need, "y" in need)
+                out.update({k: v for k, v in (("x", gx), ("y", gy)) if k in need})
             return out
 
         warn = None
@@ -1169,9 +1172,14 @@ class _Wasserstein(_Rule):
 
     def grads(self, res, args, state, leaves):
         from ._validation import check_sample_pair
+        from .ot._geometry import DenseGeometry, PointCloud
         from .ot._wasserstein import _uniform
 
-        xa, ya = check_sample_pair(_host64(args["x"]), _host64(args["y"]))
+        geom = args["x"]
+        if isinstance(geom, DenseGeometry):
+            return {None: lambda need: _w_dense(geom, args, need)}, None
+        pts = (geom.x, geom.y) if isinstance(geom, PointCloud) else (args["x"], args["y"])
+        xa, ya = check_sample_pair(_host64(pts[0]), _host64(pts[1]))
         n, m, d = xa.shape[0], ya.shape[0], xa.shape[1]
         aw = _weights(args["a"], n, "a")
         bw = _weights(args["b"], m, "b")
@@ -1182,12 +1190,26 @@ class _Wasserstein(_Rule):
             method = ("1d" if d == 1 else "exact" if n * m <= args["exact_max_entries"]
                       else "auction" if n == m and uniform else "sinkhorn")
         solve = {"1d": _w_1d, "exact": _w_exact, "auction": _w_auction, "sinkhorn": _w_sinkhorn}[method]
-        p = float(args["p"])
+        p = geom.p if isinstance(geom, PointCloud) else float(1.0 if args["p"] is None else args["p"])
 
         def value(need):
             return solve(xa, ya, aw, bw, p, args["eps"], need)
 
         return {None: value}, None
+
+
+def _w_dense(geom, args, need):
+    """W = OT(C)^(1/p) on a DenseGeometry's matrix C: its leaf (named "x", the argument it was
+    passed as) gets the plan times dW/dOT, the weights their normalised potentials."""
+    from .ot._emd import emd
+
+    C = _host64(geom.C)
+    n, m = C.shape
+    aw, bw = _weights(args["a"], n, "a"), _weights(args["b"], m, "b")
+    r = emd(aw / aw.sum(), bw / bw.sum(), C)
+    c = _root_coef(max(float(r.value), 0.0), float(1.0 if args["p"] is None else args["p"]))
+    g = {"x": r.plan, "a": _normalised(r.f, aw), "b": _normalised(r.g, bw)}
+    return {k: c * g[k] for k in need}
 
 
 def _w_1d(xa, ya, aw, bw, p, eps, need):
@@ -1212,7 +1234,7 @@ def _scaled(xa, ya, p):
     """The function's exact power-of-two rescaling: (2^-k x, 2^-k y, k)."""
     from ._validation import pow2_exponent
 
-    k = pow2_exponent(xa, ya, power=p)
+    k = pow2_exponent(xa, ya, p=p)
     return (np.ldexp(xa, -k), np.ldexp(ya, -k), k) if k else (xa, ya, 0)
 
 

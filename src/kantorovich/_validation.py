@@ -319,17 +319,17 @@ def check_float_dtype(dtype: Any, name: str = "dtype"):
     return dt
 
 
-def pow2_exponent(*arrays: Any, power: float = 1.0, threshold: float = 100.0) -> int:
+def pow2_exponent(*arrays: Any, p: float = 1.0, threshold: float = 100.0) -> int:
     """The exponent k with max |entry| / 2**k in [0.5, 1) over the (numpy) ``arrays``, or 0
-    when ``|k| * power <= threshold`` (close enough to unit scale: left alone) or every entry is
+    when ``|k| * p <= threshold`` (close enough to unit scale: left alone) or every entry is
     0 or non-finite.
 
     Dividing by 2**k (``np.ldexp(a, -k)``) is exact, so quantities that scale as a power of the
     data (distances, |x - y|^p, densities) can be computed at unit scale, where squares neither
-    overflow (1e300-scale data) nor underflow (1e-300), and scaled back exactly. ``power`` is the
-    exponent the caller will raise differences to (|x - y|^p: ``power=p``)."""
+    overflow (1e300-scale data) nor underflow (1e-300), and scaled back exactly. ``p`` is the
+    exponent the caller will raise differences to (the cost |x - y|^p)."""
     top = max((float(np.max(np.abs(a))) for a in arrays if np.size(a)), default=0.0)
     if not (top > 0.0 and math.isfinite(top)):
         return 0
     k = math.frexp(top)[1]
-    return k if abs(k) * power > threshold else 0
+    return k if abs(k) * p > threshold else 0

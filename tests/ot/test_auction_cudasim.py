@@ -84,7 +84,7 @@ _PATHS_SCRIPT = textwrap.dedent(
         if prob.x.shape[1] < 8:
             assert np.array_equal(sq, ((prob.x[:, None, :] - prob.y[None, :, :]) ** 2).sum(-1))
         if prob.kind == 2:
-            e = 0.5 * prob.pw
+            e = 0.5 * prob.cost_p
             return prob.scale * np.array([[math.pow(v, e) for v in row] for row in sq])
         return prob.scale * (sq if prob.kind == 0 else np.sqrt(sq))
 

@@ -32,7 +32,6 @@ exceeds ``S``. The returned certificate is measured, not assumed: ``duality_gap`
 from __future__ import annotations
 
 import math
-import numbers
 import time
 from typing import Any
 
@@ -53,6 +52,8 @@ from .._validation import (
 )
 from .._warnings import warn
 from ..exceptions import ConvergenceWarning
+from ._costs import KIND_DENSE, cost_block, parse_cost
+from ._geometry import DenseGeometry, PointCloud
 
 __all__ = ["assignment", "auction_transport"]
 
@@ -96,44 +97,24 @@ class _threads:
 # --------------------------------------------------------------------------------------------
 
 class _Problem:
-    """Costs (dense or point cloud) after validation and power-of-two scaling."""
+    """Costs (dense or point cloud) after validation and power-of-two scaling: ``kind`` the
+    kernels' code of :mod:`._costs` and ``cost_p`` the cost's exponent (``p`` names the prices
+    in this module, as in Bertsekas' papers)."""
 
-    def __init__(self, C, x, y, kind, pw, scale, n, integer, c_range):
+    def __init__(self, C, x, y, kind, cost_p, scale, n, integer, c_range):
         self.C, self.x, self.y = C, x, y
-        self.kind, self.pw, self.scale = kind, pw, scale
+        self.kind, self.cost_p, self.scale = kind, cost_p, scale
         self.n, self.integer, self.c_range = n, integer, c_range
 
     @property
     def args(self):
-        return (self.C, self.x, self.y, self.kind, self.pw, self.scale)
+        return (self.C, self.x, self.y, self.kind, self.cost_p, self.scale)
 
     def dense(self) -> np.ndarray:
         """Scaled dense cost matrix (numpy reference paths, small n)."""
-        if self.kind == -1:
+        if self.kind == KIND_DENSE:
             return self.C
-        sq = ((self.x[:, None, :] - self.y[None, :, :]) ** 2).sum(-1)
-        if self.kind == 0:
-            return self.scale * sq
-        if self.kind == 1:
-            return self.scale * np.sqrt(sq)
-        return self.scale * sq ** (0.5 * self.pw)
-
-
-def _cost_kind(cost: Any) -> tuple[int, float]:
-    if isinstance(cost, str):
-        if cost == "sqeuclidean":
-            return 0, 2.0
-        if cost == "euclidean":
-            return 1, 1.0
-        raise ValueError(f"`cost` must be 'sqeuclidean', 'euclidean' or a positive power p; got {cost!r}.")
-    if isinstance(cost, bool) or not isinstance(cost, numbers.Real):
-        raise TypeError(f"`cost` must be 'sqeuclidean', 'euclidean' or a positive power p; got {describe(cost)}.")
-    p = check_positive(cost, "cost")
-    if p == 2.0:
-        return 0, 2.0
-    if p == 1.0:
-        return 1, 1.0
-    return 2, p
+        return self.scale * cost_block(self.x, self.y, self.cost_p)
 
 
 def _pow2_below_reciprocal(cmax: float) -> float:
@@ -153,7 +134,8 @@ def _prepare(M, x, y, cost) -> _Problem:
     if M is None:
         if x is None or y is None:
             raise ValueError("`M` or both `x` and `y` must be given; got neither a cost matrix nor two point clouds.")
-        kind, pw = _cost_kind(cost)
+        c = parse_cost(cost)
+        kind, cost_p = c.kind, c.p
         xa, ya = check_sample_pair(to_host(x) if is_cupy(x) else x, to_host(y) if is_cupy(y) else y)
         if xa.shape[0] != ya.shape[0]:
             raise ValueError(
@@ -174,14 +156,14 @@ def _prepare(M, x, y, cost) -> _Problem:
                 f"up to {span:.3g}**2 overflow float64. Rescale `x` and `y` (the optimal "
                 "assignment does not change when both are multiplied by one positive factor).")
         with np.errstate(over="ignore"):
-            cmax = float(np.float64(diam) ** pw)  # a Python float power raises OverflowError
+            cmax = float(np.float64(diam) ** cost_p)  # a Python float power raises OverflowError
         if not math.isfinite(cmax):
             raise ValueError(
                 f"`cost` = {cost!r} is too large for points this far apart: the largest cost "
-                f"{diam:.3g}**{pw:g} overflows float64. Use a smaller power or rescale `x` and `y`.")
+                f"{diam:.3g}**{cost_p:g} overflows float64. Use a smaller power or rescale `x` and `y`.")
         s = _pow2_below_reciprocal(cmax)
         return _Problem(np.zeros((1, 1)), np.ascontiguousarray(xa), np.ascontiguousarray(ya),
-                        kind, pw, s, xa.shape[0], False, cmax * s)
+                        kind, cost_p, s, xa.shape[0], False, cmax * s)
     Mh = to_host(M) if is_cupy(M) else M
     C = check_cost_matrix(Mh, "M")
     n, m = C.shape
@@ -194,7 +176,7 @@ def _prepare(M, x, y, cost) -> _Problem:
     s = _pow2_below_reciprocal(cmax)
     Cs = np.ascontiguousarray(C * s)  # exact: multiplication by a power of two
     c_range = float(Cs.max() - Cs.min())
-    return _Problem(Cs, np.zeros((1, 1)), np.zeros((1, 1)), -1, 2.0, s, n, integer, c_range)
+    return _Problem(Cs, np.zeros((1, 1)), np.zeros((1, 1)), KIND_DENSE, 2.0, s, n, integer, c_range)
 
 
 # --------------------------------------------------------------------------------------------
@@ -488,13 +470,16 @@ def assignment(M=None, *, x=None, y=None, cost="sqeuclidean", backend="auto", ex
 
     Parameters
     ----------
-    M : array (n, n), optional
+    M : array (n, n), DenseGeometry or PointCloud, optional
         Cost matrix (finite; NaN or inf raise). Non-square: use :func:`kantorovich.ot.emd`.
+        A :class:`~kantorovich.ot.DenseGeometry` is its matrix; a
+        :class:`~kantorovich.ot.PointCloud` is its points and its cost, as ``x``, ``y`` and
+        ``cost`` below (then ``cost`` is ignored).
     x, y : arrays (n, d), optional
         Point clouds instead of ``M``; the cost is computed on the fly (no n x n matrix).
     cost : {"sqeuclidean", "euclidean"} or float p > 0
         Ground cost for points: :math:`|x_i - y_j|^2`, :math:`|x_i - y_j|` or
-        :math:`|x_i - y_j|^p`.
+        :math:`|x_i - y_j|^p` (the vocabulary of docs/costs.md).
     backend : {"auto", "numpy", "numba", "cuda", "numba_cuda"}
         ``"auto"``: ``"cuda"`` for CuPy inputs, else ``"numba"`` (parallel CPU kernels).
         ``"cuda"`` is the numba-cuda auction (``"numba_cuda"``; docs/arrays.md "Backends").
@@ -563,6 +548,13 @@ def assignment(M=None, *, x=None, y=None, cost="sqeuclidean", backend="auto", ex
         eps_final = check_positive(eps_final, "eps_final")
     max_rounds = check_int(max_rounds, "max_rounds", minimum=1, maximum=INT64_MAX)
     check_rng(rng)
+    if isinstance(M, (DenseGeometry, PointCloud)):
+        if x is not None or y is not None:
+            raise ValueError("give either a geometry `M` or points `x` and `y`, not both.")
+        if isinstance(M, PointCloud):  # its points and its cost, computed on the fly
+            M, x, y, cost = None, M.x, M.y, M.p
+        else:
+            M = M.C
     on_gpu = any(is_cupy(a) for a in (M, x, y) if a is not None)
     prob = _prepare(M, x, y, cost)
     if eps_final is not None and prob.c_range > 0.0:
@@ -592,7 +584,7 @@ def assignment(M=None, *, x=None, y=None, cost="sqeuclidean", backend="auto", ex
                 prob, backend, bool(exact), eps_final, theta, max_rounds)
     s = prob.scale
     perm = np.asarray(perm, dtype=np.int64)
-    if prob.kind == -1:
+    if prob.kind == KIND_DENSE:
         Mh = to_host(M) if is_cupy(M) else np.asarray(M, dtype=np.float64)
         value = float(Mh[np.arange(n), perm].mean())
     else:

@@ -32,6 +32,7 @@ from .._validation import (
 )
 from .._warnings import warn
 from ..exceptions import ConvergenceWarning
+from ._geometry import DenseGeometry, PointCloud
 
 __all__ = ["METHODS", "EMDCertificateError", "emd"]
 
@@ -269,8 +270,10 @@ def emd(a, b, M, *, method="auto", normalize=False, return_plan=True, tol=1e-9, 
         Source masses (non-negative, finite, positive total); None means uniform ``1/n``.
     b : array_like (m,) or None
         Target masses; None means uniform ``1/m``.
-    M : array_like (n, m)
-        Finite real ground costs (NaN and infinity are rejected).
+    M : array_like (n, m), DenseGeometry or PointCloud
+        Finite real ground costs (NaN and infinity are rejected). A geometry gives its cost
+        matrix (a :class:`~kantorovich.ot.PointCloud` materialises ``|x_i - y_j|^p``, raising
+        MemoryError when it does not fit); the result is that of the dense call.
     method : {"auto", "network_simplex", "highs", "auction"}
         ``"network_simplex"``: POT's ``ot.emd`` (the field's reference CPU solver),
         about O(n^2 m) in practice. ``"highs"``: scipy's HiGHS on the LP with n*m variables,
@@ -354,6 +357,8 @@ def emd(a, b, M, *, method="auto", normalize=False, return_plan=True, tol=1e-9, 
         raise ValueError(
             f"`tol` must be at least {TOL_MIN:g}: the certificate is checked in float64, whose "
             f"rounding alone reaches smaller relative errors; got {tol!r}.")
+    if isinstance(M, (DenseGeometry, PointCloud)):
+        M = M.cost_matrix()  # a PointCloud's dense cost (MemoryError when it does not fit)
     ref = next((x for x in (M, a, b) if is_cupy(x)), None)
     dt_a, dt_b, dt_M = _input_dtype(a), _input_dtype(b), _input_dtype(M)
 

@@ -5,14 +5,16 @@
   ``C_ij = c(x_i, y_j)`` that is computed on the fly by the soft-min kernels and never stored
   (memory ``O((n + m) d)``).
 
-Costs of :class:`PointCloud` (no ½ factor anywhere)::
+Costs of :class:`PointCloud` (no ½ factor anywhere; parsed, evaluated and bounded by
+:mod:`kantorovich.ot._costs`, docs/costs.md)::
 
     "sqeuclidean":  C_ij = |x_i - y_j|^2          (p = 2)
     "euclidean":    C_ij = |x_i - y_j|             (p = 1)
     p (a float > 0): C_ij = |x_i - y_j|^p          (|.| the Euclidean norm)
 
 GeomLoss writes the squared cost as ``|x - y|^2 / 2``; here it is ``|x - y|^2``, as in POT's
-``ot.dist`` and OTT's ``SqEuclidean``.
+``ot.dist`` and OTT's ``SqEuclidean``. Every OT solver takes a geometry where it takes a cost
+matrix: ``emd``, ``assignment``, ``wasserstein``, ``sinkhorn`` and ``sinkhorn_divergence``.
 """
 
 from __future__ import annotations
@@ -28,15 +30,12 @@ from .._validation import (
     as_float_array,
     check_cost_matrix,
     check_float_dtype,
-    check_positive,
     check_sample_pair,
     describe,
-    xp_of,
 )
+from ._costs import Cost, cost_block, diameter, parse_cost
 
 __all__ = ["DenseGeometry", "PointCloud", "as_geometry", "check_dense_memory"]
-
-_COSTS = {"sqeuclidean": 2.0, "euclidean": 1.0}
 
 
 def _available_bytes(device: str) -> float:
@@ -215,15 +214,18 @@ class PointCloud:
     def __init__(self, x: Any, y: Any, cost: str | float = "sqeuclidean", *, dtype=None):
         x, y = _adopt(self, x, y, names=("x", "y"))
         self.x, self.y = check_sample_pair(x, y, dtype=check_float_dtype(dtype))
-        if isinstance(cost, str):
-            if cost not in _COSTS:
-                raise ValueError(
-                    f"`cost` must be one of {tuple(_COSTS)} or a positive float p; got {cost!r}.")
-            self.cost = cost
-            self.p = _COSTS[cost]
-        else:
-            self.p = check_positive(cost, "cost")
-            self.cost = {2.0: "sqeuclidean", 1.0: "euclidean"}.get(self.p, f"p={self.p:g}")
+        self._set_cost(parse_cost(cost))
+
+    def _set_cost(self, c: Cost) -> None:
+        self._cost = c
+        self.cost, self.p = c.name, c.p
+
+    def _like(self, x, y):
+        """A PointCloud on new coordinate arrays with this cost (no validation)."""
+        g = PointCloud.__new__(PointCloud)
+        g.x, g.y = x, y
+        g._set_cost(self._cost)
+        return g
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -242,40 +244,9 @@ class PointCloud:
         return is_cupy(self.x)
 
     def cost_block(self, i0: int, i1: int):
-        """Rows ``i0:i1`` of the cost matrix, computed by exact differences.
-
-        Pairs whose sum of squared differences overflows or loses bits to underflow (distances
-        beyond about 1e154 or below 1e-146 in float64) are redone scaled by their largest
-        coordinate difference, as :meth:`diameter` does: |x - y| is then exact to rounding
-        wherever it is representable (its p-th power may still be 0 or inf)."""
-        xp = xp_of(self.x)
-        diff = self.x[i0:i1, None, :] - self.y[None, :, :]
-        with np.errstate(over="ignore", under="ignore"):
-            sq = xp.sum(diff * diff, axis=-1)
-        fi = np.finfo(sq.dtype)
-        bad = ~(sq >= float(fi.tiny) / float(fi.eps)) | ~(sq <= fi.max)
-        if bool(bad.any()):
-            bad &= xp.any(diff != 0, axis=-1)  # distinct points only (equal ones cost 0)
-        if bool(bad.any()):
-            db = diff[bad]
-            t = xp.max(xp.abs(db), axis=-1)
-            with np.errstate(over="ignore", under="ignore", invalid="ignore"):
-                r = t * xp.sqrt(xp.sum((db / t[:, None]) ** 2, axis=-1))
-                cost = r if self.p == 1.0 else r ** self.p
-            if self.p == 1.0:
-                out = xp.sqrt(sq)
-            elif self.p == 2.0:
-                out = sq
-            else:
-                with np.errstate(over="ignore", under="ignore"):
-                    out = sq ** (self.p / 2.0)
-            out[bad] = cost
-            return out
-        if self.p == 2.0:
-            return sq
-        if self.p == 1.0:
-            return xp.sqrt(sq)
-        return sq ** (self.p / 2.0)
+        """Rows ``i0:i1`` of the cost matrix, computed by exact differences, free of overflow and
+        underflow wherever the distance is representable (:func:`kantorovich.ot._costs.cost_block`)."""
+        return cost_block(self.x[i0:i1], self.y, self._cost)
 
     def cost_matrix(self):
         """The dense ``(n, m)`` cost (MemoryError suggesting the online backends when too big)."""
@@ -286,36 +257,15 @@ class PointCloud:
 
     def diameter(self) -> float:
         """Upper bound on the costs: (diagonal of the joint bounding box)^p."""
-        xp = xp_of(self.x)
-        lo = xp.minimum(self.x.min(axis=0), self.y.min(axis=0))
-        hi = xp.maximum(self.x.max(axis=0), self.y.max(axis=0))
-        w = hi - lo
-        top = float(xp.max(w)) if w.size else 0.0
-        if not top > 0.0 or not math.isfinite(top):
-            diag = top if top > 0.0 else 0.0  # all points equal, or an infinite extent
-        elif (math.sqrt(float(np.finfo(w.dtype).tiny)) * 4 < top
-              < math.sqrt(float(np.finfo(w.dtype).max) / (4 * max(1, w.size)))):
-            diag = float(xp.sqrt(xp.sum(w ** 2)))  # the squares and their sum are representable
-        else:  # scaled by the largest extent: the squares would over- or underflow
-            diag = top * float(xp.sqrt(xp.sum((w / top) ** 2)))
-        try:
-            return diag ** self.p
-        except OverflowError:  # a finite diagonal whose p-th power is beyond float64
-            return math.inf
+        return diameter(self.x, self.y, self._cost)
 
     def astype(self, dtype):
-        g = PointCloud.__new__(PointCloud)
-        g.x, g.y = _cast(self.x, dtype, "x"), _cast(self.y, dtype, "y")
-        g.p, g.cost = self.p, self.cost
-        return g
+        return self._like(_cast(self.x, dtype, "x"), _cast(self.y, dtype, "y"))
 
     def to_device(self, device: str):
         from .._array_api import to_device
 
-        g = PointCloud.__new__(PointCloud)
-        g.x, g.y = to_device(self.x, device), to_device(self.y, device)
-        g.p, g.cost = self.p, self.cost
-        return g
+        return self._like(to_device(self.x, device), to_device(self.y, device))
 
     def __repr__(self) -> str:
         return f"PointCloud(n={self.shape[0]}, m={self.shape[1]}, d={self.dim}, cost={self.cost!r}, dtype={self.dtype})"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import numbers
 
 import numpy as np
 
@@ -14,9 +15,12 @@ from .._validation import (
     check_positive,
     check_sample_pair,
     check_weights,
+    describe,
     pow2_exponent,
 )
 from .._warnings import warn
+from ._costs import cdist_cost, cost_block, diameter
+from ._geometry import DenseGeometry, PointCloud
 
 __all__ = ["EXACT_MAX_ENTRIES", "wasserstein"]
 
@@ -34,14 +38,8 @@ SINKHORN_REL_EPS = 5e-3
 _METHODS = ("auto", "1d", "exact", "auction", "sinkhorn")
 
 
-def _cost_matrix(x: np.ndarray, y: np.ndarray, p: float) -> np.ndarray:
-    """|x_i - y_j|^p with the Euclidean norm, by exact differences (float64)."""
-    from scipy.spatial.distance import cdist
-
-    if p == 2.0:
-        return cdist(x, y, "sqeuclidean")
-    D = cdist(x, y, "euclidean")
-    return D if p == 1.0 else D ** p
+#: |x_i - y_j|^p (float64, scipy's cdist): the exact LP's dense cost matrix
+_cost_matrix = cdist_cost
 
 
 #: the exact LP sees costs (D / t)^p clipped at this value in its rescaled rounds: ample room
@@ -51,20 +49,17 @@ _CLIP = 2.0 ** 24
 
 def _distances(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, int]:
     """Euclidean distances D (n, m) and j with |x_i - y_j| = 2**j D_ij, free of overflow and
-    underflow wherever the distance is representable (row blocks of PointCloud.cost_block,
+    underflow wherever the distance is representable (row blocks of _costs.cost_block,
     scaled per pair where squares would over- or underflow; coordinates beyond 2**1020 are
     halved first so that distances up to 2 * float64 max stay finite)."""
-    from ._geometry import PointCloud
-
     j = 0
     if max(float(np.abs(x).max()), float(np.abs(y).max())) >= 2.0 ** 1020:
         x, y, j = x * 0.5, y * 0.5, 1
-    geom = PointCloud(x, y, cost="euclidean")
     n, m = x.shape[0], y.shape[0]
     D = np.empty((n, m))
     rows = max(1, (1 << 21) // max(1, m * x.shape[1]))
     for i0 in range(0, n, rows):
-        D[i0:i0 + rows] = geom.cost_block(i0, min(n, i0 + rows))
+        D[i0:i0 + rows] = cost_block(x[i0:i0 + rows], y, "euclidean")
     return D, j
 
 
@@ -133,7 +128,7 @@ def _uniform(w) -> bool:
     return w is None or bool(np.all(w == w[0]))
 
 
-def wasserstein(x, y, a=None, b=None, *, p=1, method="auto", eps=None,
+def wasserstein(x, y=None, a=None, b=None, *, p=None, method="auto", eps=None,
                 exact_max_entries=EXACT_MAX_ENTRIES):
     r"""Wasserstein distance W_p between two weighted point clouds (a float).
 
@@ -161,15 +156,22 @@ def wasserstein(x, y, a=None, b=None, *, p=1, method="auto", eps=None,
        (biased upwards, by an amount that shrinks with eps); pass ``method="exact"`` to
        insist on the LP.
 
+    A geometry may stand for the two clouds (``y`` then None, weights by keyword):
+    ``wasserstein(PointCloud(x, y, cost=q))`` is ``wasserstein(x, y, p=q)`` (the cost
+    ``|x - y|^q`` makes q the order); ``wasserstein(DenseGeometry(C), p=p)`` is
+    ``emd(a, b, C).value ** (1/p)`` with C taken to hold the costs ``d(x_i, y_j)^p``.
+
     Parameters
     ----------
-    x : array_like (n, d) or (n,)
-    y : array_like (m, d) or (m,)
+    x : array_like (n, d) or (n,), PointCloud or DenseGeometry
+    y : array_like (m, d) or (m,), or None with a geometry
         Finite coordinates; 1-D input means d = 1.
     a, b : array_like (n,), (m,) or None
         Non-negative weights (normalised to sum 1); None means uniform.
-    p : float >= 1
-        Order of the distance.
+    p : float >= 1 or None
+        Order of the distance, W_p (the ground cost is ``|x - y|^p``; ``cost=`` of a
+        :class:`~kantorovich.ot.PointCloud` names the same exponent). None: 1 for points and
+        a DenseGeometry, the exponent of a PointCloud's cost (another ``p`` is a ValueError).
     method : {"auto", "1d", "exact", "auction", "sinkhorn"}
         Force a solver ("1d" only for d == 1; "auction" only for n == m with uniform
         weights).
@@ -215,6 +217,18 @@ def wasserstein(x, y, a=None, b=None, *, p=1, method="auto", eps=None,
     0.3
     """
     check_choice(method, "method", _METHODS)
+    geom = x if isinstance(x, (DenseGeometry, PointCloud)) else None
+    if geom is not None and y is not None:
+        raise TypeError(f"`y` must be None when `x` is a {type(geom).__name__} (it holds both "
+                        f"sides); got {describe(y)}. Pass the weights as a=..., b=....")
+    if geom is None and y is None:
+        raise TypeError("`y` must be an array of points; got None (only a PointCloud or a "
+                        "DenseGeometry `x` stands for both clouds).")
+    if p is None:
+        p = geom.p if isinstance(geom, PointCloud) else 1.0
+    elif isinstance(geom, PointCloud) and not (isinstance(p, numbers.Real) and p == geom.p):
+        raise ValueError(f"`p` must be None or the exponent of the PointCloud's cost "
+                         f"({geom.p:g}: |x - y|^p is the cost of W_p); got {p!r}.")
     if isinstance(p, bool):
         raise TypeError(f"`p` must be a float >= 1; got {p!r}.")
     p = check_positive(p, "p")
@@ -223,6 +237,16 @@ def wasserstein(x, y, a=None, b=None, *, p=1, method="auto", eps=None,
     exact_max_entries = check_int(exact_max_entries, "exact_max_entries", minimum=1, maximum=INT64_MAX)
     if eps is not None:
         eps = check_positive(eps, "eps")
+    if isinstance(geom, DenseGeometry):
+        if method not in ("auto", "exact"):
+            raise ValueError(f"`method` must be 'auto' or 'exact' for a DenseGeometry (the exact LP "
+                             f"on its matrix); got {method!r}.")
+        from ._emd import emd
+
+        val = float(emd(a, b, geom, normalize=True, return_plan=False).value)
+        return max(val, 0.0) ** (1.0 / p)
+    if geom is not None:
+        x, y = geom.x, geom.y
     on_gpu = any(is_cupy(v) for v in (x, y, a, b) if v is not None)
     xh = to_host(x) if is_cupy(x) else x
     yh = to_host(y) if is_cupy(y) else y
@@ -267,7 +291,7 @@ def wasserstein(x, y, a=None, b=None, *, p=1, method="auto", eps=None,
     # W_p(2^-k x, 2^-k y) = 2^-k W_p(x, y) exactly: bring coordinates far from 1 to unit scale
     # so the costs |x - y|^p neither overflow (1e300 -> inf) nor underflow (1e-300 -> 0)
     x0, y0 = xa, ya
-    k = pow2_exponent(xa, ya, power=p)
+    k = pow2_exponent(xa, ya, p=p)
     if k:
         xa, ya = np.ldexp(xa, -k), np.ldexp(ya, -k)
         if eps is not None:
@@ -295,10 +319,9 @@ def wasserstein(x, y, a=None, b=None, *, p=1, method="auto", eps=None,
                              f"got n = {n}, m = {m}{'' if uniform else ', non-uniform weights'}."
                              " Use method='exact' or 'sinkhorn'.")
         from ._auction import assignment
-        from ._geometry import PointCloud
 
         # a float cost p is |x - y|^p; assignment maps p = 1 and 2 to its dedicated kernels
-        cmax = PointCloud(xa, ya, cost=p).diameter()  # the auction's cost scale
+        cmax = diameter(xa, ya, p)  # the auction's cost scale
         res = None
         if math.isfinite(cmax):
             res = assignment(x=np.asarray(xa, dtype=np.float64), y=np.asarray(ya, dtype=np.float64),
@@ -333,7 +356,6 @@ def wasserstein(x, y, a=None, b=None, *, p=1, method="auto", eps=None,
                 "(method='exact' rescales).", KantorovichWarning)
         return float(w)
     # Sinkhorn on the online geometry
-    from ._geometry import PointCloud
     from ._sinkhorn import sinkhorn
 
     geom = PointCloud(xa, ya, cost=p)

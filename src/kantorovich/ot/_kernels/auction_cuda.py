@@ -73,6 +73,7 @@ import time
 import numpy as np
 
 from ..._warnings import warn
+from .._costs import KIND_DENSE, KIND_EUCLIDEAN, KIND_POWER, KIND_SQEUCLIDEAN
 from ...exceptions import BackendUnavailableError
 
 _INSTALL = 'install the GPU extra: pip install "kantorovich[gpu]" (numba-cuda and CuPy)'
@@ -159,9 +160,9 @@ def _bounded_jit(cuda_mod, threads: int):
 def kernels(tpb: int, kind: int = -1, d: int = 0):
     """Compile (once per block size, cost kind and dimension) and return the kernels.
 
-    ``tpb`` a power of two; ``kind`` the cost kind of ``_Problem`` (-1 dense ``C``, 0
-    sqeuclidean, 1 euclidean, 2 ``|x - y|^pw``) and ``d`` the number of coordinates (ignored for
-    ``kind = -1``). Both are compile-time constants of the kernels: the column scan has no
+    ``tpb`` a power of two; ``kind`` the cost kind of ``_Problem`` (a code of
+    :mod:`kantorovich.ot._costs`: ``KIND_DENSE`` a dense ``C``, else ``|x - y|^2``, ``|x - y|``
+    or ``|x - y|^cost_p``) and ``d`` the number of coordinates (ignored for ``KIND_DENSE``). Both are compile-time constants of the kernels: the column scan has no
     run-time dispatch on the kind; for ``d <= ROW_REGS`` its loop over the coordinates is
     unrolled and the row's coordinates ``x[i, :]`` live in registers for the whole scan (larger d:
     a run-time coordinate loop reading ``x[i, :]``). The kernels take ``y`` raveled into one row,
@@ -169,9 +170,10 @@ def kernels(tpb: int, kind: int = -1, d: int = 0):
     but only the compiled ``kind`` counts."""
     global cuda  # a module global: the simulator swaps numba.cuda in kernel globals only
     kind = int(kind)
-    d = int(d) if kind != -1 else 0
-    if kind not in (-1, 0, 1, 2) or (kind != -1 and d < 1):
-        raise ValueError(f"`kind` must be -1, 0, 1 or 2 and `d` >= 1 for points; got kind={kind}, d={d}.")
+    d = int(d) if kind != KIND_DENSE else 0
+    kinds = (KIND_DENSE, KIND_SQEUCLIDEAN, KIND_EUCLIDEAN, KIND_POWER)
+    if kind not in kinds or (kind != KIND_DENSE and d < 1):
+        raise ValueError(f"`kind` must be one of {kinds} and `d` >= 1 for points; got kind={kind}, d={d}.")
     key = (tpb, kind, d)
     if key in _KERNELS:
         return _KERNELS[key]
@@ -201,13 +203,13 @@ def kernels(tpb: int, kind: int = -1, d: int = 0):
     XR = D if REG else 1
 
     @cuda.jit(device=True, inline="always")
-    def finish(s, pw, scale):
+    def finish(s, cost_p, scale):
         """The scaled cost from the squared distance ``s`` (compile-time ``KIND``)."""
-        if KIND == 0:
+        if KIND == KIND_SQEUCLIDEAN:
             return scale * s
-        if KIND == 1:
+        if KIND == KIND_EUCLIDEAN:
             return scale * math.sqrt(s)
-        return scale * s ** (0.5 * pw)
+        return scale * s ** (0.5 * cost_p)
 
     @cuda.jit(device=True, inline="always")
     def sqdist_row(xr, yf, o):
@@ -237,11 +239,11 @@ def kernels(tpb: int, kind: int = -1, d: int = 0):
         return s
 
     @cuda.jit(device=True, inline="always")
-    def cost(C, x, yf, pw, scale, i, j):
+    def cost(C, x, yf, cost_p, scale, i, j):
         """Scaled cost of (i, j); ``yf``: ``y`` raveled into one row (see ``sqdist_row``)."""
-        if KIND == -1:
+        if KIND == KIND_DENSE:
             return C[i, j]
-        return finish(sqdist(x, yf, i, uint64(j) * uint64(D)), pw, scale)
+        return finish(sqdist(x, yf, i, uint64(j) * uint64(D)), cost_p, scale)
 
     @cuda.jit(device=True, inline="always")
     def merge(a1, aj, a2, b1, bj, b2):
@@ -261,7 +263,7 @@ def kernels(tpb: int, kind: int = -1, d: int = 0):
         return w1, j1, w2
 
     @cuda.jit(device=True, inline="always")
-    def scan(C, x, y, pw, scale, p, i, j, step, w1, w2):
+    def scan(C, x, y, cost_p, scale, p, i, j, step, w1, w2):
         """Fold columns j, j + step, ... < n of row i into (w1, j1, w2), in increasing j, from
         (w1, n, w2). Unsigned 32-bit column indices (n < 2^31): no negative-index wrap-around
         code and 32-bit arithmetic in the loop; ``y`` is read through its flat view."""
@@ -274,12 +276,12 @@ def kernels(tpb: int, kind: int = -1, d: int = 0):
             for k in range(D):
                 xr[k] = x[i, k]
         while j < n:
-            if KIND == -1:
+            if KIND == KIND_DENSE:
                 c = C[i, j]
             elif REG:
-                c = finish(sqdist_row(xr, y, uint64(j) * uint64(D)), pw, scale)
+                c = finish(sqdist_row(xr, y, uint64(j) * uint64(D)), cost_p, scale)
             else:
-                c = finish(sqdist(x, y, i, uint64(j) * uint64(D)), pw, scale)
+                c = finish(sqdist(x, y, i, uint64(j) * uint64(D)), cost_p, scale)
             w = c + p[j]
             # w1 <= w2 throughout, and costs and prices are finite (the first column enters:
             # w < INF); ties go to the lowest column: j grows, so an equal w never replaces w1.
@@ -295,10 +297,10 @@ def kernels(tpb: int, kind: int = -1, d: int = 0):
         return w1, int64(j1), w2
 
     @cuda.jit(device=True, inline="always")
-    def block_best2(C, x, y, pw, scale, p, i, s1, sj, s2):
+    def block_best2(C, x, y, cost_p, scale, p, i, s1, sj, s2):
         """(w1, j1, w2) of row i, reduced over the block; valid in every thread after return."""
         tid = cuda.threadIdx.x
-        w1, j1, w2 = scan(C, x, y, pw, scale, p, i, tid, tpb, INF, INF)
+        w1, j1, w2 = scan(C, x, y, cost_p, scale, p, i, tid, tpb, INF, INF)
         s1[tid] = w1
         sj[tid] = j1
         s2[tid] = w2
@@ -315,19 +317,19 @@ def kernels(tpb: int, kind: int = -1, d: int = 0):
         return s1[0], sj[0], s2[0]
 
     @cuda.jit
-    def check_kernel(C, x, y, kind, pw, scale, p, r2c, c2r, eps, st, par):
+    def check_kernel(C, x, y, kind, cost_p, scale, p, r2c, c2r, eps, st, par):
         """Phase start: drop the assignments that violate eps-CS; zero this phase's counters."""
         i = cuda.blockIdx.x
         s1 = cuda.shared.array(tpb, float64)
         sj = cuda.shared.array(tpb, int64)
         s2 = cuda.shared.array(tpb, float64)
-        w1, _, _ = block_best2(C, x, y, pw, scale, p, i, s1, sj, s2)
+        w1, _, _ = block_best2(C, x, y, cost_p, scale, p, i, s1, sj, s2)
         if cuda.threadIdx.x == 0:
             if i == 0:
                 st[par] = 0
                 st[2] = 0
             j = r2c[i]
-            if j >= 0 and cost(C, x, y, pw, scale, i, j) + p[j] > w1 + eps:
+            if j >= 0 and cost(C, x, y, cost_p, scale, i, j) + p[j] > w1 + eps:
                 c2r[j] = -1
                 r2c[i] = -1
 
@@ -340,7 +342,7 @@ def kernels(tpb: int, kind: int = -1, d: int = 0):
             rows[k] = t
 
     @cuda.jit
-    def bid_kernel(C, x, y, kind, pw, scale, p, rows, st, par, eps, bid_col, bid_val, col_best):
+    def bid_kernel(C, x, y, kind, cost_p, scale, p, rows, st, par, eps, bid_col, bid_val, col_best):
         """One block per free row (grid-stride): post ``p[j1] + (w2 - w1) + eps`` by atomic max.
 
         ``col_best`` is never reset: a stale entry is a past winning bid <= today's price <= any
@@ -355,7 +357,7 @@ def kernels(tpb: int, kind: int = -1, d: int = 0):
         t = cuda.blockIdx.x
         while t < nfree:
             i = rows[t]
-            w1, j1, w2 = block_best2(C, x, y, pw, scale, p, i, s1, sj, s2)
+            w1, j1, w2 = block_best2(C, x, y, cost_p, scale, p, i, s1, sj, s2)
             if cuda.threadIdx.x == 0:
                 b = p[j1] + (w2 - w1) + eps
                 bid_col[t] = j1
@@ -403,7 +405,7 @@ def kernels(tpb: int, kind: int = -1, d: int = 0):
     tail_jit = cuda.jit if sim else _bounded_jit(cuda, tail_tpb)
 
     @tail_jit
-    def tail_kernel(C, x, y, kind, pw, scale, p, r2c, c2r, rows, st, par, eps, max_r):
+    def tail_kernel(C, x, y, kind, cost_p, scale, p, r2c, c2r, rows, st, par, eps, max_r):
         """The rest of a phase in ONE block of ``tail_tpb`` threads (``nfree <= TAIL_CAP``).
 
         A round, with ``nfree`` free rows and W warps:
@@ -454,7 +456,7 @@ def kernels(tpb: int, kind: int = -1, d: int = 0):
             k = warp // g
             m = (warp - k * g) * 32 + lane
             while k < nfree:  # warp-uniform: all 32 lanes take part in the shuffles
-                w1, j1, w2 = scan(C, x, y, pw, scale, p, fl[cur, k], m, 32 * g, INF, INF)
+                w1, j1, w2 = scan(C, x, y, cost_p, scale, p, fl[cur, k], m, 32 * g, INF, INF)
                 w1, j1, w2 = warp_reduce(w1, j1, w2)
                 if lane == 0:
                     if g == 1:
@@ -553,7 +555,7 @@ def auction_cuda(prob, schedule, max_rounds, tpb=None, tail=None, sync_every=Non
     x = cuda.to_device(np.ascontiguousarray(prob.x))
     # y raveled into one row: the kernels read y[j, k] as y[0, j * d + k] (compile-time d)
     y = cuda.to_device(np.ascontiguousarray(prob.y).reshape(1, -1))
-    kind, pw, scale = np.int64(prob.kind), float(prob.pw), float(prob.scale)
+    kind, cost_p, scale = np.int64(prob.kind), float(prob.cost_p), float(prob.scale)
     p = cuda.to_device(np.zeros(n))
     r2c = cuda.to_device(np.full(n, -1, dtype=np.int64))
     c2r = cuda.to_device(np.full(n, -1, dtype=np.int64))
@@ -581,7 +583,7 @@ def auction_cuda(prob, schedule, max_rounds, tpb=None, tail=None, sync_every=Non
 
     for eps in schedule:
         eps = float(eps)
-        k["check"][n, tpb](C, x, y, kind, pw, scale, p, r2c, c2r, eps, st, par)
+        k["check"][n, tpb](C, x, y, kind, cost_p, scale, p, r2c, c2r, eps, st, par)
         k["compact"][grid_n, tb](r2c, rows[par], st, par)
         cnt["launches"] += 2
         nfree = int(read()[par])
@@ -591,7 +593,7 @@ def auction_cuda(prob, schedule, max_rounds, tpb=None, tail=None, sync_every=Non
                 converged = False
                 break
             if nfree <= tail:
-                k["tail"][1, k["tail_tpb"]](C, x, y, kind, pw, scale, p, r2c, c2r, rows[par], st, par,
+                k["tail"][1, k["tail_tpb"]](C, x, y, kind, cost_p, scale, p, r2c, c2r, rows[par], st, par,
                                             eps, max_rounds - r)
                 cnt["launches"] += 1
                 cnt["tail_launches"] += 1
@@ -602,7 +604,7 @@ def auction_cuda(prob, schedule, max_rounds, tpb=None, tail=None, sync_every=Non
                 break
             g = (nfree + tb - 1) // tb
             for _ in range(min(sync_every, max_rounds - r)):
-                k["bid"][nfree, tpb](C, x, y, kind, pw, scale, p, rows[par], st, par, eps,
+                k["bid"][nfree, tpb](C, x, y, kind, cost_p, scale, p, rows[par], st, par, eps,
                                      bid_col, bid_val, col_best)
                 k["winner"][g, tb](rows[par], st, par, stamp, bid_col, bid_val, col_best, col_win)
                 k["assign"][g, tb](rows[par], rows[1 - par], st, par, stamp, bid_col, bid_val, col_win,

@@ -2,10 +2,12 @@
 
 One set of kernels serves both cost sources:
 
-* ``kind == -1``: a dense cost matrix ``C`` (n, n) is read;
-* ``kind == 0, 1, 2``: the cost is computed on the fly from points ``x`` (n, d), ``y`` (n, d) as
-  ``scale * |x_i - y_j|^2`` (0), ``scale * |x_i - y_j|`` (1) or ``scale * |x_i - y_j|^pw`` (2),
-  so n = 32000 needs no 8 GB matrix.
+* ``kind == KIND_DENSE``: a dense cost matrix ``C`` (n, n) is read;
+* ``KIND_SQEUCLIDEAN``, ``KIND_EUCLIDEAN``, ``KIND_POWER`` (the codes of
+  :mod:`kantorovich.ot._costs`): the cost is computed on the fly from points ``x`` (n, d),
+  ``y`` (n, d) as ``scale * |x_i - y_j|^2``, ``scale * |x_i - y_j|`` or
+  ``scale * |x_i - y_j|^cost_p`` (``cost_p`` the cost's exponent; ``p`` is the price vector
+  here), so n = 32000 needs no 8 GB matrix.
 
 Costs on the fly are computed from exact coordinate differences (no |x|^2 + |y|^2 - 2 x.y
 expansion), so the finisher's reduced costs are accurate to a few ulps.
@@ -21,6 +23,8 @@ import math
 import numpy as np
 from numba import njit, prange
 
+from .._costs import KIND_DENSE, KIND_EUCLIDEAN, KIND_SQEUCLIDEAN
+
 __all__ = [
     "auction_phase",
     "row_min_reduced",
@@ -33,18 +37,18 @@ __all__ = [
 
 
 @njit(cache=True, inline="always")
-def _cost(C, x, y, kind, pw, scale, i, j):
-    if kind == -1:
+def _cost(C, x, y, kind, cost_p, scale, i, j):
+    if kind == KIND_DENSE:
         return C[i, j]
     s = 0.0
     for k in range(x.shape[1]):
         t = x[i, k] - y[j, k]
         s += t * t
-    if kind == 0:
+    if kind == KIND_SQEUCLIDEAN:
         return scale * s
-    if kind == 1:
+    if kind == KIND_EUCLIDEAN:
         return scale * math.sqrt(s)
-    return scale * s ** (0.5 * pw)
+    return scale * s ** (0.5 * cost_p)
 
 
 @njit(cache=True, inline="always")
@@ -65,7 +69,7 @@ def _insert(vals, idx, m, cap, w, j):
 
 
 @njit(cache=True)
-def _rescan(C, x, y, kind, pw, scale, p, i, cand, ccnt, cthr, vals, idx):
+def _rescan(C, x, y, kind, cost_p, scale, p, i, cand, ccnt, cthr, vals, idx):
     """Full scan of row i: keep its K best columns by c(i, j) + p_j and the (K+1)-th value.
 
     Prices only rise, so every column outside the list keeps a value >= cthr[i] afterwards:
@@ -75,12 +79,12 @@ def _rescan(C, x, y, kind, pw, scale, p, i, cand, ccnt, cthr, vals, idx):
     K = cand.shape[1]
     cap = K + 1
     m = 0
-    if kind == -1:
+    if kind == KIND_DENSE:
         for j in range(n):
             w = C[i, j] + p[j]
             if m < cap or w < vals[cap - 1]:
                 m = _insert(vals, idx, m, cap, w, j)
-    elif kind == 0 and x.shape[1] == 2:
+    elif kind == KIND_SQEUCLIDEAN and x.shape[1] == 2:
         xi0 = x[i, 0]
         xi1 = x[i, 1]
         for j in range(n):
@@ -91,7 +95,7 @@ def _rescan(C, x, y, kind, pw, scale, p, i, cand, ccnt, cthr, vals, idx):
                 m = _insert(vals, idx, m, cap, w, j)
     else:
         for j in range(n):
-            w = _cost(C, x, y, kind, pw, scale, i, j) + p[j]
+            w = _cost(C, x, y, kind, cost_p, scale, i, j) + p[j]
             if m < cap or w < vals[cap - 1]:
                 m = _insert(vals, idx, m, cap, w, j)
     if m == cap:
@@ -106,14 +110,14 @@ def _rescan(C, x, y, kind, pw, scale, p, i, cand, ccnt, cthr, vals, idx):
 
 
 @njit(cache=True)
-def _best2(C, x, y, kind, pw, scale, p, i, cand, ccnt, cthr):
+def _best2(C, x, y, kind, cost_p, scale, p, i, cand, ccnt, cthr):
     """Best column j1, its value w1 = c(i, j1) + p[j1] and the second-best value w2 (exact)."""
     w1 = np.inf
     w2 = np.inf
     j1 = -1
     for k in range(ccnt[i]):
         j = cand[i, k]
-        w = _cost(C, x, y, kind, pw, scale, i, j) + p[j]
+        w = _cost(C, x, y, kind, cost_p, scale, i, j) + p[j]
         if w < w2:
             if w < w1:
                 w2 = w1
@@ -126,14 +130,14 @@ def _best2(C, x, y, kind, pw, scale, p, i, cand, ccnt, cthr):
     K = cand.shape[1]
     vals = np.empty(K + 1)
     idx = np.empty(K + 1, dtype=np.int64)
-    _rescan(C, x, y, kind, pw, scale, p, i, cand, ccnt, cthr, vals, idx)
+    _rescan(C, x, y, kind, cost_p, scale, p, i, cand, ccnt, cthr, vals, idx)
     if p.shape[0] == 1:
         return idx[0], vals[0], np.inf
     return idx[0], vals[0], vals[1]
 
 
 @njit(parallel=True, cache=True)
-def auction_phase(C, x, y, kind, pw, scale, p, row_to_col, col_to_row, eps, max_rounds,
+def auction_phase(C, x, y, kind, cost_p, scale, p, row_to_col, col_to_row, eps, max_rounds,
                   cand, ccnt, cthr, par_min):
     """One epsilon phase of the forward auction with Jacobi-parallel bidding (in place).
 
@@ -154,8 +158,8 @@ def auction_phase(C, x, y, kind, pw, scale, p, row_to_col, col_to_row, eps, max_
     for i in prange(n):
         j = row_to_col[i]
         if j >= 0:
-            j1, w1, w2 = _best2(C, x, y, kind, pw, scale, p, i, cand, ccnt, cthr)
-            if _cost(C, x, y, kind, pw, scale, i, j) + p[j] > w1 + eps:
+            j1, w1, w2 = _best2(C, x, y, kind, cost_p, scale, p, i, cand, ccnt, cthr)
+            if _cost(C, x, y, kind, cost_p, scale, i, j) + p[j] > w1 + eps:
                 drop[i] = True
     for i in range(n):
         if drop[i]:
@@ -183,7 +187,7 @@ def auction_phase(C, x, y, kind, pw, scale, p, row_to_col, col_to_row, eps, max_
         if nfree >= par_min:
             for t in prange(nfree):
                 i = rows[t]
-                j1, w1, w2 = _best2(C, x, y, kind, pw, scale, p, i, cand, ccnt, cthr)
+                j1, w1, w2 = _best2(C, x, y, kind, cost_p, scale, p, i, cand, ccnt, cthr)
                 if n == 1:
                     w2 = w1
                 bid_col[t] = j1
@@ -191,7 +195,7 @@ def auction_phase(C, x, y, kind, pw, scale, p, row_to_col, col_to_row, eps, max_
         else:
             for t in range(nfree):
                 i = rows[t]
-                j1, w1, w2 = _best2(C, x, y, kind, pw, scale, p, i, cand, ccnt, cthr)
+                j1, w1, w2 = _best2(C, x, y, kind, cost_p, scale, p, i, cand, ccnt, cthr)
                 if n == 1:
                     w2 = w1
                 bid_col[t] = j1
@@ -236,7 +240,7 @@ def auction_phase(C, x, y, kind, pw, scale, p, row_to_col, col_to_row, eps, max_
 
 
 @njit(parallel=True, cache=True)
-def row_min_reduced(C, x, y, kind, pw, scale, v, perm):
+def row_min_reduced(C, x, y, kind, cost_p, scale, v, perm):
     """u_i = min_j c(i, j) - v_j (so u_i + v_j <= c(i, j)) and r_i = c(i, perm[i]) - u_i - v[perm[i]]."""
     n = v.shape[0]
     u = np.empty(n)
@@ -244,31 +248,31 @@ def row_min_reduced(C, x, y, kind, pw, scale, v, perm):
     for i in prange(n):
         m = np.inf
         for j in range(n):
-            w = _cost(C, x, y, kind, pw, scale, i, j) - v[j]
+            w = _cost(C, x, y, kind, cost_p, scale, i, j) - v[j]
             if w < m:
                 m = w
         u[i] = m
         j = perm[i]
-        r[i] = _cost(C, x, y, kind, pw, scale, i, j) - m - v[j]
+        r[i] = _cost(C, x, y, kind, cost_p, scale, i, j) - m - v[j]
     return u, r
 
 
 @njit(parallel=True, cache=True)
-def count_candidates(C, x, y, kind, pw, scale, u, v, thr):
+def count_candidates(C, x, y, kind, cost_p, scale, u, v, thr):
     """Per row, the number of columns with reduced cost c(i, j) - u_i - v_j <= thr."""
     n = v.shape[0]
     cnt = np.zeros(n, dtype=np.int64)
     for i in prange(n):
         c = 0
         for j in range(n):
-            if _cost(C, x, y, kind, pw, scale, i, j) - u[i] - v[j] <= thr:
+            if _cost(C, x, y, kind, cost_p, scale, i, j) - u[i] - v[j] <= thr:
                 c += 1
         cnt[i] = c
     return cnt
 
 
 @njit(parallel=True, cache=True)
-def fill_candidates(C, x, y, kind, pw, scale, u, v, thr, indptr):
+def fill_candidates(C, x, y, kind, cost_p, scale, u, v, thr, indptr):
     """CSR lists of the candidate edges: column indices, costs and reduced costs."""
     n = v.shape[0]
     nnz = indptr[n]
@@ -278,7 +282,7 @@ def fill_candidates(C, x, y, kind, pw, scale, u, v, thr, indptr):
     for i in prange(n):
         k = indptr[i]
         for j in range(n):
-            c = _cost(C, x, y, kind, pw, scale, i, j)
+            c = _cost(C, x, y, kind, cost_p, scale, i, j)
             r = c - u[i] - v[j]
             if r <= thr:
                 indices[k] = j
@@ -343,14 +347,14 @@ def spfa_columns(indptr, indices, red, perm, max_passes):
 
 
 @njit(parallel=True, cache=True)
-def dual_violation(C, x, y, kind, pw, scale, f, g):
+def dual_violation(C, x, y, kind, cost_p, scale, f, g):
     """max_ij (f_i + g_j - c(i, j)), the largest violation of dual feasibility (<= 0 if feasible)."""
     n = g.shape[0]
     worst = np.empty(n)
     for i in prange(n):
         m = -np.inf
         for j in range(n):
-            w = f[i] + g[j] - _cost(C, x, y, kind, pw, scale, i, j)
+            w = f[i] + g[j] - _cost(C, x, y, kind, cost_p, scale, i, j)
             if w > m:
                 m = w
         worst[i] = m
@@ -358,10 +362,10 @@ def dual_violation(C, x, y, kind, pw, scale, f, g):
 
 
 @njit(cache=True)
-def matched_costs(C, x, y, kind, pw, scale, perm):
+def matched_costs(C, x, y, kind, cost_p, scale, perm):
     """c(i, perm[i]) for every row."""
     n = perm.shape[0]
     out = np.empty(n)
     for i in range(n):
-        out[i] = _cost(C, x, y, kind, pw, scale, i, perm[i])
+        out[i] = _cost(C, x, y, kind, cost_p, scale, i, perm[i])
     return out

@@ -43,6 +43,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..._array_api import cupy_or_raise
+from .._costs import KIND_EUCLIDEAN, KIND_POWER, KIND_SQEUCLIDEAN, parse_cost
 
 __all__ = ["NumpyKernels", "OnlineSoftmin", "kernel_source", "softmin_pointcloud", "split_count"]
 
@@ -136,8 +137,8 @@ extern "C" __global__ void BOUNDS softmin_safe(
             real c = 0;
             #pragma unroll
             for (int k = 0; k < D; ++k) { real d = xi[k] - sy[jj * D + k]; c = fma(d, d, c); }
-            if (p_kind == 1) c = sqrt(c);
-            else if (p_kind == 2) c = pow(c, p_half);
+            if (p_kind == __KIND_EUCLIDEAN__) c = sqrt(c);
+            else if (p_kind == __KIND_POWER__) c = pow(c, p_half);
             real v = sh[jj] - c * k2;
             if (v > mx) { real r = ex2(mx - v); s = s * r + (real)1; sc = sc * r + c; mx = v; }
             else { real e = ex2(v - mx); s += e; sc = fma(e, c, sc); }
@@ -178,6 +179,7 @@ def kernel_source(D: int, dtype, minb: int | None = None) -> str:
     minb = min_blocks(D, dtype) if minb is None else int(minb)
     bounds = f"__launch_bounds__({TPB}, {minb})" if minb > 0 else ""
     return (_SOURCE.replace("__D__", str(int(D))).replace("__TPB__", str(TPB)).replace("__BOUNDS__", bounds)
+            .replace("__KIND_EUCLIDEAN__", str(KIND_EUCLIDEAN)).replace("__KIND_POWER__", str(KIND_POWER))
             .replace("__TILE__", str(tile_columns(D, dtype)))
             .replace("__REAL__", "float" if f32 else "double")
             .replace("__EX2__", "exp2f" if f32 else "exp2").replace("__LG2__", "log2f" if f32 else "log2"))
@@ -288,7 +290,7 @@ class NumpyKernels:
             rows = rows[np.isin(rows // TPB, blk)]
         for k, j0, j1 in self._cols(grid, m, cps):
             c = ((x[rows, None, :].astype(float) - y[None, j0:j1, :]) ** 2).sum(-1)
-            c = c if p_kind == 0 else (np.sqrt(c) if p_kind == 1 else c ** p_half)
+            c = c if p_kind == KIND_SQEUCLIDEAN else (np.sqrt(c) if p_kind == KIND_EUCLIDEAN else c ** p_half)
             v = hs[None, j0:j1] - c * k2
             mx = v.max(axis=1)
             e = np.exp2(v - mx[:, None])
@@ -413,7 +415,7 @@ class OnlineSoftmin:
         pm = cp.empty((grid[1], self.n), dtype=dt)
         ps = cp.empty_like(pm)
         pc = cp.empty_like(pm)
-        p_kind = 0 if self.p == 2.0 else (1 if self.p == 1.0 else 2)
+        p_kind = parse_cost(self.p).kind
         self.k.safe(grid, self.x, self.y, hs, k2, self.p / 2, p_kind, self.n, self.m, cps,
                     self._bad, int(masked), pm, ps, pc)
         self.k.combine(pm, ps, pc, dt.type(k2), np.int32(grid[1]), np.int32(self.n), np.int32(masked),

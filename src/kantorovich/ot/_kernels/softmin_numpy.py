@@ -22,6 +22,7 @@ run with ``xp = cupy``.
 from __future__ import annotations
 
 from ..._validation import xp_of
+from .._costs import cost_block
 
 __all__ = ["softmin_dense", "softmin_pointcloud", "pointcloud_cost_block"]
 
@@ -55,16 +56,8 @@ def softmin_dense(C, h, eps: float, *, with_mean_cost: bool = False):
     return out, (W * C).sum(axis=1) / s
 
 
-def pointcloud_cost_block(x, y, p: float):
-    """Exact-difference cost block ``|x_i - y_j|^p`` (n_block, m)."""
-    xp = xp_of(x)
-    diff = x[:, None, :] - y[None, :, :]
-    sq = xp.sum(diff * diff, axis=-1)
-    if p == 2.0:
-        return sq
-    if p == 1.0:
-        return xp.sqrt(sq)
-    return sq ** (p / 2.0)
+#: the cost block ``|x_i - y_j|^p`` (n_block, m), exact differences (:mod:`.._costs`)
+pointcloud_cost_block = cost_block
 
 
 def softmin_pointcloud(x, y, h, eps: float, p: float, *, with_mean_cost: bool = False):
