@@ -4,7 +4,8 @@
 numba-cuda). They may import each other and the package's shared helpers
 (``kantorovich._array_api``, ``_validation``, ``_warnings``, ``exceptions``), but nothing from a
 solver module of ``kantorovich.ot`` (``_auction``, ``_wasserstein_1d``, ...): a solver passes what
-a kernel needs as arguments. The sorted-row engine (``kantorovich.ot._sorted_rows``) is shared
+a kernel needs as arguments. The cost layer (``kantorovich.ot._costs``: cost parsing and the
+kind codes the kernels share with the solvers) is a leaf too, imported by both. The sorted-row engine (``kantorovich.ot._sorted_rows``) is shared
 by the 1-D and the sliced distances and imports neither of them.
 """
 
@@ -48,7 +49,14 @@ def _solver_modules() -> set[str]:
     import kantorovich.ot as ot_pkg
 
     return {f"kantorovich.ot.{m.name}" for m in pkgutil.iter_modules(ot_pkg.__path__)
-            if m.name != "_kernels"} | {"kantorovich.ot"}
+            if m.name not in ("_kernels", "_costs")} | {"kantorovich.ot"}
+
+
+def test_the_cost_layer_is_a_leaf():
+    import kantorovich.ot._costs as costs
+
+    mods = _imported_modules(Path(costs.__file__), "kantorovich.ot")
+    assert not {m for m in mods if m.startswith("kantorovich.ot")}, mods
 
 
 def test_there_are_kernel_modules():
