@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import signal
 import threading
@@ -184,10 +185,13 @@ def test_dask_processes_worker_killed_mid_run():
     from distributed import Client
 
     rng = np.random.default_rng(7)
-    clouds = [rng.normal(size=(150, 2)) * (1 + k % 3) for k in range(16)]
+    clouds = [rng.normal(size=(120, 2)) * (1 + k % 3) for k in range(14)]
     serial = pairwise_wasserstein(clouds, block_size=2, progress=False)
     with _cluster(processes=True) as cluster, Client(cluster) as client:
         client.wait_for_workers(2)
+        # import the solvers (and POT) in both workers first, so that the run is all solving
+        client.run(importlib.import_module, "kantorovich.ot._wasserstein")
+        client.run(importlib.import_module, "ot")
         killed: list[int] = []
 
         def kill_first_busy_worker():

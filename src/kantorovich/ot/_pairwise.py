@@ -55,8 +55,10 @@ TASK_SECONDS = 0.5
 #: every kernel of ``wass1d_numba`` sums a row in the same order whether the row is alone or in
 #: a batch (from ``1 << 16`` a single row is summed in fixed parallel chunks instead)
 BATCH_MAX_ROW = 1 << 16
-#: the stacked rows of one batched 1-D call take at most this many bytes
-STACK_BYTES = 1 << 24
+#: the stacked rows of one batched 1-D call take at most this many bytes (64 MiB: a parallel
+#: launch of the kernels costs tens of microseconds, more on a loaded machine; few, long
+#: batches amortise it)
+STACK_BYTES = 1 << 26
 #: the largest number of chunks per side (a (N, N) matrix is cut into at most this squared
 #: over two blocks)
 MAX_CHUNKS = 256
@@ -523,8 +525,9 @@ def _assemble(kind, opts, xd, yd, sym, client, block_size, retries, progress):
     cl, opened = _client(client)
     try:
         if block_size is None:
-            # a few pairs of the first row, timed after one warm-up pair (numba loads its cache)
-            probe = np.array([[0, j] for j in range(1 if sym else 0, min(K, 5))])
+            # pairs of the first row, timed after one warm-up pair (numba loads its cache); 1-D
+            # pairs are batched, so more of them
+            probe = np.array([[0, j] for j in range(1 if sym else 0, min(K, 65 if kind == "1d" else 5))])
             _solve_block(kind, opts, xd, yd, probe[:1])
             t0 = time.perf_counter()
             _solve_block(kind, opts, xd, yd, probe)
