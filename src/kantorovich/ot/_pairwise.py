@@ -55,10 +55,10 @@ TASK_SECONDS = 0.5
 #: every kernel of ``wass1d_numba`` sums a row in the same order whether the row is alone or in
 #: a batch (from ``1 << 16`` a single row is summed in fixed parallel chunks instead)
 BATCH_MAX_ROW = 1 << 16
-#: the stacked rows of one batched 1-D call take at most this many bytes (64 MiB: a parallel
+#: the rows of one batched 1-D call take at most this many bytes per side (32 MiB: a parallel
 #: launch of the kernels costs tens of microseconds, more on a loaded machine; few, long
 #: batches amortise it)
-STACK_BYTES = 1 << 26
+STACK_BYTES = 1 << 25
 #: the largest number of chunks per side (a (N, N) matrix is cut into at most this squared
 #: over two blocks)
 MAX_CHUNKS = 256
@@ -166,12 +166,12 @@ def _solve_block(kind: str, opts: dict, left: list, right: list, pairs: np.ndarr
     return _block_hist(left, right, pairs, opts)
 
 
-def _pair_scale(top: float, p: float) -> float:
-    """The power of two :func:`_wasserstein_1d._pow2_scale` picks for a pair whose largest
-    finite |value| is ``top`` (1 for p = 1, where no scale is used)."""
-    if p == 1.0 or top == 0.0:
-        return 1.0
-    return math.ldexp(1.0, min(math.frexp(top)[1], 1023))
+def _scale_exponents(top: np.ndarray, p: float) -> np.ndarray:
+    """e with 2**e the power of two ``_wasserstein_1d._pow2_scale`` picks for pairs whose
+    largest finite |value| is ``top`` (0, i.e. no scale, for p = 1 and for top = 0)."""
+    if p == 1.0:
+        return np.zeros(top.shape, dtype=np.int64)
+    return np.where(top > 0, np.minimum(np.frexp(top)[1], 1023), 0).astype(np.int64)
 
 
 def _block_1d(left: list, right: list, pairs: np.ndarray, p: float) -> np.ndarray:
@@ -179,35 +179,70 @@ def _block_1d(left: list, right: list, pairs: np.ndarray, p: float) -> np.ndarra
 
     ``wasserstein_1d`` on one pair runs ``_wp_sorted`` on a batch of one row with the backend
     its size selects. Pairs that share the sizes (n, m), which sides are weighted, the backend
-    and the power-of-two scale are stacked into one call: each kernel reduces a row the same
+    and the power-of-two scale are batched into one call: each kernel reduces a row the same
     way alone or in a batch while n + m < ``BATCH_MAX_ROW``, so the values are bit-identical to
-    the one-pair calls. Larger rows run one pair per call.
+    the one-pair calls. Larger rows run one pair per call. Unweighted pairs are passed as one
+    left row broadcast against a contiguous slice of the right chunk's stacked rows (one copy
+    per pair, made by the kernel's wrapper, instead of two).
     """
     out = np.empty(len(pairs))
-    groups: dict[tuple, list[int]] = {}
-    for k, (i, j) in enumerate(pairs):
-        a, b = left[i], right[j]
-        numba = a[0] + b[0] >= AUTO_NUMBA_MIN_SIZE and _numba_ok()
-        key = (a[0], b[0], a[2] is not None, b[2] is not None, numba,
-               _pair_scale(max(a[5], b[5]), p))
-        groups.setdefault(key, []).append(k)
+    if not len(pairs):
+        return out
+    pi, pj = pairs[:, 0], pairs[:, 1]
 
-    def rows(side, idx, radix):
+    def col(side, k):
+        return np.array([t[k] for t in side])
+
+    n, m = col(left, 0)[pi], col(right, 0)[pj]
+    wl = np.array([t[2] is not None for t in left])[pi]
+    wr = np.array([t[2] is not None for t in right])[pj]
+    numba = (n + m >= AUTO_NUMBA_MIN_SIZE) & _numba_ok()
+    ex = _scale_exponents(np.maximum(col(left, 5)[pi], col(right, 5)[pj]), p)
+    keys = np.stack([n, m, wl, wr, numba, ex], axis=1).astype(np.int64)
+    uniq, inv = np.unique(keys, axis=0, return_inverse=True)
+    inv = inv.reshape(-1)
+    for g, (gn, gm, gwl, gwr, gnb, _) in enumerate(uniq):
+        ks = np.flatnonzero(inv == g)  # in the block's order: i-major
+        backend = "numba" if gnb else "numpy"
+        step = 1 if gn + gm >= BATCH_MAX_ROW else max(1, STACK_BYTES // (8 * (gn + gm)))
+        if gwl or gwr or step == 1:
+            _batches_stacked(left, right, pairs, ks, step, p, backend, bool(gnb), out)
+        else:
+            _batches_broadcast(left, right, pairs, ks, step, p, backend, out)
+    return out
+
+
+def _batches_stacked(left, right, pairs, ks, step, p, backend, radix, out):
+    """Both rows of each pair copied into (B, n) and (B, m) stacks (weighted pairs)."""
+    def rows(side, idx):
         vals = [side[t][3] if radix and side[t][3] is not None else side[t][1] for t in idx]
         if side[idx[0]][2] is None:
             return np.stack(vals), None
         wts = [side[t][4] if radix and side[t][4] is not None else side[t][2] for t in idx]
         return np.stack(vals), np.stack(wts)
 
-    for (n, m, _, _, numba, _), ks in groups.items():
-        backend = "numba" if numba else "numpy"
-        step = 1 if n + m >= BATCH_MAX_ROW else max(1, STACK_BYTES // (16 * (n + m)))
-        for s in range(0, len(ks), step):
-            kk = ks[s:s + step]
-            xs, wu = rows(left, [pairs[k][0] for k in kk], numba)
-            ys, wv = rows(right, [pairs[k][1] for k in kk], numba)
-            out[kk] = _wp_sorted(xs, wu, ys, wv, p, backend)
-    return out
+    for s in range(0, len(ks), step):
+        kk = ks[s:s + step]
+        xs, wu = rows(left, pairs[kk, 0])
+        ys, wv = rows(right, pairs[kk, 1])
+        out[kk] = _wp_sorted(xs, wu, ys, wv, p, backend)
+
+
+def _batches_broadcast(left, right, pairs, ks, step, p, backend, out):
+    """Unweighted pairs: the group's right rows stacked once; each left row i against the run
+    of consecutive right rows it meets, as a broadcast and a view."""
+    js = np.unique(pairs[ks, 1])
+    R = np.stack([right[j][1] for j in js])
+    pos = np.searchsorted(js, pairs[ks, 1])
+    i = pairs[ks, 0]
+    # a new run where the left row changes or the right rows stop being consecutive
+    cut = np.flatnonzero((np.diff(i) != 0) | (np.diff(pos) != 1)) + 1
+    for run in np.split(np.arange(len(ks)), cut):
+        for s in range(0, len(run), step):
+            r = run[s:s + step]
+            x = left[i[r[0]]][1]
+            xs = np.broadcast_to(x, (len(r), x.shape[0]))
+            out[ks[r]] = _wp_sorted(xs, None, R[pos[r[0]]:pos[r[-1]] + 1], None, p, backend)
 
 
 def _block_cloud(left: list, right: list, pairs: np.ndarray, opts: dict) -> np.ndarray:
