@@ -54,7 +54,7 @@ for name, D in (("W_1", W), ("Euclidean", E)):
 if "--dask" in sys.argv:
     from distributed import Client, LocalCluster
 
-    with LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None) as cluster, \
+    with LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=":0") as cluster, \
             Client(cluster) as client:
         W2 = pairwise_wasserstein(H, M=M, client=client)
     print(f"on a 2-worker Dask cluster: identical = {np.array_equal(W, W2)}")
