@@ -177,6 +177,10 @@ def test_dask_threads_equals_serial():
         D = pairwise_wasserstein(clouds, clouds[:2], p=2, client=cluster.scheduler_address,
                                  progress=False)
         np.testing.assert_array_equal(D, pairwise_wasserstein(clouds, clouds[:2], p=2, progress=False))
+        # an error inside a task (not a lost worker) is raised as it is, not retried forever
+        with pytest.raises(ValueError, match="method='auction' needs n == m"):
+            pairwise_wasserstein(clouds[:3], method="auction", client=client, block_size=1,
+                                 retries=1, progress=False)
 
 
 def test_dask_processes_worker_killed_mid_run():

@@ -337,9 +337,10 @@ def _client(client: Any):
 
 
 def _threads(client) -> int:
+    """Worker threads on the cluster now (1 when the scheduler does not say)."""
     try:
-        return max(1, sum(w.get("nthreads", 1) for w in client.scheduler_info()["workers"].values()))
-    except Exception:
+        return max(1, sum(client.nthreads().values()))
+    except Exception:  # noqa: BLE001 - only sizes the blocks
         return 1
 
 
@@ -384,6 +385,7 @@ def _run_dask(client, kind, opts, row_data, col_data, blocks, sym, retries, bar)
                 vals = f.result()
             except Exception as exc:  # noqa: BLE001 - a lost block is resubmitted, others raise
                 if not _lost(exc):
+                    client.cancel(list(futs))  # nothing left running for a failed call
                     raise
                 last = exc
                 todo.append(b)
