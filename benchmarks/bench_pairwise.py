@@ -16,8 +16,8 @@ N = 200 and N = 30. For each case:
 Overheads, on the same cluster: the scheduler's cost per task (``TASKS`` no-op tasks submitted
 at once: wall time / TASKS) and the time to scatter each case's data.
 
-Extrapolation to W workers (one core each), from the serial CPU time: T(W) = T_cpu / W +
-(blocks / W) * per-task cost + scatter, and the scheduler caps the useful W near (block seconds) / (per-task cost): beyond
+Extrapolation to W workers (one core each), from the serial CPU time: T(W) = max(T_cpu / W +
+(blocks / W) * per-task cost, blocks * per-task cost) + scatter, and the scheduler caps the useful W near (block seconds) / (per-task cost): beyond
 that it hands out tasks more slowly than the workers finish them.
 
     python benchmarks/bench_pairwise.py [--quick] [--n1d N] [--nclouds N] [--out DIR]
@@ -25,6 +25,7 @@ that it hands out tasks more slowly than the workers finish them.
 
 from __future__ import annotations
 
+import math
 import os
 import time
 
@@ -94,16 +95,29 @@ def _task_overhead(client) -> float:
     return (time.perf_counter() - t0) / TASKS
 
 
+#: a quiet Dask scheduler's cost per task (Dask's documentation: about 1 ms)
+QUIET_TASK_S = 1e-3
+
+
 def _extrapolate(row: dict, per_task_s: float) -> dict:
-    t1 = row["serial_cpu_s"]
-    blocks = row["dask_blocks"]
-    block_s = t1 / blocks
-    out = {"block_s": round(block_s, 4),
-           "scheduler_cap_workers": int(block_s / per_task_s)}
-    for W in (2, 8, 32, 128):
-        # blocks re-cut for W workers: at least 4 per worker, 0.5 s each at most
-        b = max(blocks, 4 * W)
-        out[f"T_{W}_workers_s"] = round(t1 / W + (b / W) * per_task_s + row["scatter_all_s"], 3)
+    """T(W) for W one-core workers from the serial CPU time C: blocks re-cut to
+    ``TASK_SECONDS`` each but at least 4 per worker, T = max(C / W + (blocks / W) o, blocks o)
+    + scatter (the scheduler hands out the tasks one at a time), with o the per-task cost
+    measured here and a quiet scheduler's; the scheduler caps the useful W near
+    (seconds per block) / o."""
+    from kantorovich.ot._pairwise import TASK_SECONDS
+
+    C = row["serial_cpu_s"]
+    out: dict = {"serial_cpu_s": C}
+    for label, o in (("measured_overhead", per_task_s), ("quiet_scheduler_1ms", QUIET_TASK_S)):
+        est = {"per_task_s": round(o, 4)}
+        for W in (2, 8, 32, 128, 512):
+            blocks = max(math.ceil(C / TASK_SECONDS), 4 * W)
+            # the scheduler hands out one task at a time: blocks * o is a floor
+            T = max(C / W + (blocks / W) * o, blocks * o) + row["scatter_all_s"]
+            est[f"T_{W}_workers_s"] = round(T, 3)
+        est["scheduler_cap_workers"] = int(min(TASK_SECONDS, C / 4) / o)
+        out[label] = est
     return out
 
 
