@@ -153,6 +153,21 @@ def test_bad_input_names_the_argument(kwargs, exc, match):
         pairwise_wasserstein(**kwargs)
 
 
+def test_progress_bar_silent_off_a_terminal(capsys):
+    pairwise_wasserstein(np.arange(12.0).reshape(4, 3))  # progress=True, stderr not a TTY
+    assert capsys.readouterr().err == ""
+
+
+def test_client_without_distributed_says_what_to_install(monkeypatch):
+    import sys
+
+    from kantorovich.exceptions import BackendUnavailableError
+
+    monkeypatch.setitem(sys.modules, "distributed", None)  # import distributed fails
+    with pytest.raises(BackendUnavailableError, match=r"kantorovich\[distributed\]"):
+        pairwise_wasserstein([[0.0], [1.0]], client="tcp://127.0.0.1:1")
+
+
 # ----------------------------------------------------------------------------- Dask
 def _cluster(processes):
     distributed = pytest.importorskip("distributed")
