@@ -9,9 +9,8 @@ same clustering on the Euclidean (pixel-by-pixel) distance: the adjusted Rand in
 the true labels says which distance groups the digits better. The figure shows the W_1 matrix
 ordered by label and a 2-D classical MDS embedding of it.
 
-With `--dask`, the same matrix is computed again on a 2-worker Dask LocalCluster
-(`client=cluster`) and checked identical (it takes longer here: the workers start and import
-first).
+With `--dask`, the same matrix is computed again on a 2-worker Dask LocalCluster of threads
+(`client=client`) and checked identical.
 """
 import os
 import sys
@@ -54,8 +53,10 @@ for name, D in (("W_1", W), ("Euclidean", E)):
 if "--dask" in sys.argv:
     from distributed import Client, LocalCluster
 
-    with LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=":0") as cluster, \
-            Client(cluster) as client:
+    # thread workers: a cluster of worker processes started from a script needs the script's
+    # body under `if __name__ == "__main__":` (the processes re-import it)
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
+                      dashboard_address=":0") as cluster, Client(cluster) as client:
         W2 = pairwise_wasserstein(H, M=M, client=client)
     print(f"on a 2-worker Dask cluster: identical = {np.array_equal(W, W2)}")
 
