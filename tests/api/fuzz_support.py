@@ -138,7 +138,8 @@ def _same(a, b) -> bool:
     return True
 
 
-_ARG_NAME = re.compile(r"`([A-Za-z_][A-Za-z0-9_]*)`")
+# an argument, or one element of a sequence argument: `X[3]` names `X`
+_ARG_NAME = re.compile(r"`([A-Za-z_][A-Za-z0-9_]*)(?:\[\d+\])?`")
 _ARG_IS = re.compile(r"\b([A-Za-z_][A-Za-z0-9_]*)=")  # "method='1d' needs d == 1" names `method`
 
 
@@ -1069,7 +1070,38 @@ def _chk_gaussian_fn(call, res):
     return []
 
 
+def _chk_pairwise(call, res):
+    """Every entry against the one-pair reference (1-D quantiles or the LP), a zero diagonal."""
+    X, Y = _kw(call, "X", 0), _kw(call, "Y", 1)
+    p = float(_kw(call, "p", None, 1))
+    sym = Y is None
+    Ys = X if sym else Y
+    wx = _kw(call, "X_weights", None)
+    wy = wx if sym else _kw(call, "Y_weights", None)
+    wx = [None] * len(X) if wx is None else wx
+    wy = [None] * len(Ys) if wy is None else wy
+    D = np.asarray(res, dtype=np.float64)
+    if D.shape != (len(X), len(Ys)):
+        return [("WRONG", f"shape {D.shape}, want {(len(X), len(Ys))}")]
+    if np.isnan(D).any():
+        return [("SILENT-NAN", "NaN in the matrix")]
+    for i in range(len(X)):
+        for j in range(len(Ys)):
+            x, y = _arr(X[i]), _arr(Ys[j])
+            if sym and i == j:
+                ref, rtol = 0.0, 0.0
+            elif x.ndim == 1:
+                ref, rtol = w1d_ref(x, y, wx[i], wy[j], p), 1e-9
+            else:
+                ref, rtol = _wasserstein_ref(x, y, wx[i], wy[j], p), 1e-6
+            out = _cmp(D[i, j], ref, f"W_{p:g}[{i}, {j}]", rtol=rtol)
+            if out:
+                return out
+    return []
+
+
 CHECKS = {
+    "pairwise": _chk_pairwise,
     "w1d": _chk_w1d, "sliced": _chk_sliced, "max_sliced": _chk_max_sliced,
     "projected": _chk_projected, "random_directions": _chk_random_directions,
     "cumdeltas": _chk_cumdeltas, "emd1dh": _chk_emd1dh, "emd": _chk_emd,

@@ -294,6 +294,26 @@ def spec_wasserstein(d):
                    dict(method=("auto", "1d", "exact", "auction", "sinkhorn")), points=("x", "y"))
 
 
+def spec_pairwise_wasserstein(d):
+    one_d = d.coin()
+    N, n, dim = d.int(1, 3), d.int(1, 5), d.int(1, 3)
+
+    def dists(k):  # (k, n) samples or (k, n, dim) clouds: arrays, so that mutations apply
+        return np.stack([d.points(n, 1, flat=True) if one_d else d.points(n, dim) for _ in range(k)])
+
+    kw = dict(X=dists(N), p=d.pick([1, 1, 1.5, 2, 3]), progress=False)
+    if d.coin(0.4):
+        kw["Y"] = dists(d.int(1, 2))
+    if d.coin(0.4):
+        kw["X_weights"] = np.stack([d.weights(n, allow_none=False) for _ in range(N)])
+    if d.coin(0.3):
+        kw["block_size"] = d.int(1, 3)
+    c = Call("ot.pairwise_wasserstein", kwargs=kw, check="pairwise")
+    return _mutate(d, c, dict(X=ARRAY, Y=ARRAY, X_weights=ARRAY, p=FLOAT, eps=FLOAT, block_size=COUNT,
+                              retries=COUNT, progress=BOOL),
+                   dict(method=("auto", "1d", "exact")), points=("X", "Y"))
+
+
 def _geometry(d, n, m):
     from kantorovich.ot import PointCloud
 

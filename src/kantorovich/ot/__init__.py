@@ -6,6 +6,7 @@
 - Exact LP with a certificate: ``emd``; point clouds: ``wasserstein``.
 - Entropic: ``sinkhorn``, ``sinkhorn_divergence``, geometries ``DenseGeometry``, ``PointCloud``.
 - Exact assignment by epsilon-scaling auction: ``assignment``.
+- Matrices of W_p between many distributions, in-process or on Dask: ``pairwise_wasserstein``.
 """
 
 from .._backend import interop
@@ -28,6 +29,7 @@ _EXPORTS = {
     "PointCloud": "._geometry",
     "assignment": "._auction",
     "auction_transport": "._auction",
+    "pairwise_wasserstein": "._pairwise",
 }
 
 __getattr__, __dir__, __all__ = attach(__name__, _EXPORTS, wrap=interop)

@@ -1,0 +1,272 @@
+"""pairwise_wasserstein: each entry equals the one-pair call, in-process and on Dask."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import signal
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from kantorovich.ot import emd, pairwise_wasserstein, wasserstein, wasserstein_1d
+
+
+def _loop(fn, X, Y=None, wx=None, wy=None):
+    """The matrix from one call per pair (upper triangle only when Y is None)."""
+    sym = Y is None
+    Y, wy = (X, wx) if sym else (Y, wy)
+    wx = wx or [None] * len(X)
+    wy = wy or [None] * len(Y)
+    out = np.zeros((len(X), len(Y)))
+    for i in range(len(X)):
+        for j in range(i + 1 if sym else 0, len(Y)):
+            out[i, j] = fn(X[i], Y[j], wx[i], wy[j])
+    if sym:
+        out = out + out.T
+    return out
+
+
+def _samples_1d(rng):
+    """Ragged 1-D samples on both sides of the size rules: numpy and numba backends, rows
+    batched and single (n + m >= 2**16), weights with ties, infinities, far values."""
+    sizes = [3, 17, 17, 400, 2500, 2500, 11000, 11000, 70000]
+    X = [rng.normal(size=n) for n in sizes]
+    X[1][0] = np.inf
+    X[2][:2] = [np.inf, -np.inf]
+    X[3] *= 1e200
+    X[5] = np.round(X[5], 1)  # ties
+    W = [None] * len(X)
+    W[2] = rng.random(17)
+    W[5] = rng.integers(0, 4, size=2500).astype(float)
+    W[6] = rng.random(11000)
+    return X, W
+
+
+@pytest.mark.parametrize("p", [1, 1.5, 2])
+def test_1d_equals_single_calls(p):
+    rng = np.random.default_rng(0)
+    X, W = _samples_1d(rng)
+    D = pairwise_wasserstein(X, p=p, X_weights=W, block_size=3, progress=False)
+    ref = _loop(lambda a, b, wa, wb: wasserstein_1d(a, b, wa, wb, p=p), X, wx=W)
+    np.testing.assert_array_equal(D, ref)
+    assert D.dtype == np.float64 and D.shape == (9, 9)
+
+
+def test_1d_rectangular_equals_single_calls():
+    rng = np.random.default_rng(1)
+    X = [rng.normal(size=n) for n in (5, 300, 300, 12000)]
+    Y = [rng.exponential(size=n) for n in (300, 9000, 1)]
+    wy = [None, rng.random(9000), [2.0]]
+    D = pairwise_wasserstein(X, Y, p=2, Y_weights=wy, block_size=2, progress=False)
+    ref = _loop(lambda a, b, wa, wb: wasserstein_1d(a, b, wa, wb, p=2), X, Y, wy=wy)
+    np.testing.assert_array_equal(D, ref)
+
+
+def test_symmetric_zero_diagonal_and_block_size_invariance():
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(13, 50)) * rng.random((13, 1)) * 5
+    base = pairwise_wasserstein(X, p=3, progress=False)
+    np.testing.assert_array_equal(base, base.T)
+    np.testing.assert_array_equal(np.diag(base), 0.0)
+    for bs in (1, 2, 5, 13, 100):
+        np.testing.assert_array_equal(pairwise_wasserstein(X, p=3, block_size=bs, progress=False), base)
+
+
+def test_clouds_equal_single_calls():
+    rng = np.random.default_rng(3)
+    X = [rng.normal(size=(n, 2)) + k for k, n in enumerate((5, 12, 12, 30, 7))]
+    W = [None, rng.random(12), None, rng.random(30), None]
+    for p in (1, 2):
+        D = pairwise_wasserstein(X, p=p, X_weights=W, block_size=2, progress=False)
+        ref = _loop(lambda a, b, wa, wb: wasserstein(a, b, wa, wb, p=p), X, wx=W)
+        np.testing.assert_array_equal(D, ref)
+    Y = [rng.normal(size=(9, 2)), rng.normal(size=(4, 2))]
+    D = pairwise_wasserstein(X, Y, method="exact", progress=False)
+    np.testing.assert_array_equal(D, _loop(lambda a, b, wa, wb: wasserstein(a, b, p=1), X, Y))
+
+
+def test_histograms_equal_emd():
+    rng = np.random.default_rng(4)
+    z = np.linspace(0, 1, 12)
+    M = np.abs(z[:, None] - z[None, :]) ** 2
+    H = rng.random((6, 12))
+    D = pairwise_wasserstein(H, p=2, M=M, progress=False)
+    ref = _loop(lambda a, b, wa, wb: emd(a, b, M, normalize=True).value ** 0.5, list(H))
+    np.testing.assert_array_equal(D, ref)
+    # W_2 of histograms on a grid is the 1-D W_2 of the weighted grid
+    np.testing.assert_allclose(D[0, 1], wasserstein_1d(z, z, H[0], H[1], p=2), rtol=1e-9)
+    # rectangular, a cost that is not symmetric
+    Mr = rng.random((12, 5))
+    G = rng.random((3, 5))
+    D = pairwise_wasserstein(H, G, M=Mr, progress=False)
+    ref = _loop(lambda a, b, wa, wb: emd(a, b, Mr, normalize=True).value, list(H), list(G))
+    np.testing.assert_array_equal(D, ref)
+
+
+def test_histograms_sinkhorn_upper_bound():
+    z = np.linspace(0, 1, 10)
+    M = np.abs(z[:, None] - z[None, :])
+    H = np.random.default_rng(5).random((4, 10))
+    exact = pairwise_wasserstein(H, M=M, progress=False)
+    ent = pairwise_wasserstein(H, M=M, method="sinkhorn", eps=1e-2, progress=False)
+    assert np.all(ent >= exact - 1e-4)  # <P_eps, M> of a feasible plan: above the optimum
+    np.testing.assert_allclose(ent, exact, atol=3e-2)
+
+
+def test_inputs_as_arrays_lists_and_single_distribution():
+    X = np.arange(12.0).reshape(3, 4)
+    a = pairwise_wasserstein(X, progress=False)
+    b = pairwise_wasserstein([list(r) for r in X], progress=False)
+    np.testing.assert_array_equal(a, b)
+    assert pairwise_wasserstein([[1.0, 2.0]], progress=False).tolist() == [[0.0]]
+    assert float(a[0, 2]) == 8.0
+
+
+@pytest.mark.parametrize("kwargs, exc, match", [
+    ({"X": [[0.0, 1.0], [[0.0, 1.0]]]}, ValueError, r"`X` must hold distributions of one kind"),
+    ({"X": [np.zeros((3, 2)), np.zeros((3, 3))]}, ValueError, r"one dimension d"),
+    ({"X": [[0.0], [1.0]], "p": 0.5}, ValueError, r"`p`"),
+    ({"X": [[0.0], [1.0]], "p": True}, TypeError, r"`p`"),
+    ({"X": [[0.0], [1.0]], "client": 3}, TypeError, r"`client` must be a dask.distributed.Client"),
+    ({"X": [[0.0], [1.0]], "method": "sinkhorn"}, ValueError, r"`method`"),
+    ({"X": [[0.0], [1.0]], "method": "fast"}, ValueError, r"`method`"),
+    ({"X": [[0.0], [1.0], [2.0, np.nan]]}, ValueError, r"`X\[2\]`"),
+    ({"X": [[0.0], [1.0]], "X_weights": [None]}, ValueError, r"`X_weights` must hold one"),
+    ({"X": [[0.0], [1.0, 2.0]], "X_weights": [None, [1.0, -1.0]]}, ValueError, r"`X_weights\[1\]`"),
+    ({"X": [[0.0], [1.0]], "Y_weights": [None]}, ValueError, r"`Y_weights` needs `Y`"),
+    ({"X": []}, ValueError, r"`X` must hold at least one"),
+    ({"X": 3.0}, TypeError, r"`X` must be a sequence"),
+    ({"X": [1.0, 2.0]}, ValueError, r"`X\[0\]` must be a 1-D sample"),
+    ({"X": [[0.0, 1.0]], "Y": [np.zeros((2, 2))]}, ValueError, r"`X` and `Y`"),
+    ({"X": [[0.5, 0.5]], "M": [[0.0, 1.0], [2.0, 0.0]]}, ValueError, r"`M` must be square and symmetric"),
+    ({"X": [[0.5, 0.5, 0.0]], "M": [[0.0, 1.0], [1.0, 0.0]]}, ValueError, r"`X\[0\]`"),
+    ({"X": [[0.5, 0.5]], "M": [[0.0, 1.0], [1.0, 0.0]], "X_weights": [None]}, ValueError, r"`X_weights`"),
+    ({"X": [np.zeros((3, 2))] * 2, "method": "1d"}, ValueError, r"`method` '1d'"),
+    ({"X": [[0.0], [1.0]], "block_size": 0}, ValueError, r"`block_size`"),
+    ({"X": [[0.0], [1.0]], "progress": "yes"}, TypeError, r"`progress`"),
+])
+def test_bad_input_names_the_argument(kwargs, exc, match):
+    with pytest.raises(exc, match=match):
+        pairwise_wasserstein(**kwargs)
+
+
+def test_progress_bar_silent_off_a_terminal(capsys):
+    pairwise_wasserstein(np.arange(12.0).reshape(4, 3))  # progress=True, stderr not a TTY
+    assert capsys.readouterr().err == ""
+
+
+def test_client_without_distributed_says_what_to_install(monkeypatch):
+    import sys
+
+    from kantorovich.exceptions import BackendUnavailableError
+
+    monkeypatch.setitem(sys.modules, "distributed", None)  # import distributed fails
+    with pytest.raises(BackendUnavailableError, match=r"kantorovich\[distributed\]"):
+        pairwise_wasserstein([[0.0], [1.0]], client="tcp://127.0.0.1:1")
+
+
+# ----------------------------------------------------------------------------- Dask
+def _cluster(processes):
+    distributed = pytest.importorskip("distributed")
+    return distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=processes,
+                                    dashboard_address=":0", silence_logs=40)
+
+
+def test_dask_threads_equals_serial():
+    from distributed import Client
+
+    rng = np.random.default_rng(6)
+    X, W = _samples_1d(rng)
+    clouds = [rng.normal(size=(n, 3)) for n in (4, 9, 9, 15, 6, 11)]
+    serial_1d = pairwise_wasserstein(X, p=1.5, X_weights=W, progress=False)
+    serial_cl = pairwise_wasserstein(clouds, p=2, block_size=2, progress=False)
+    with _cluster(processes=False) as cluster, Client(cluster) as client:
+        D = pairwise_wasserstein(X, p=1.5, X_weights=W, client=client, progress=False)
+        np.testing.assert_array_equal(D, serial_1d)
+        D = pairwise_wasserstein(clouds, p=2, client=client, block_size=2, progress=False)
+        np.testing.assert_array_equal(D, serial_cl)
+        # a scheduler address: connected to for the call, closed after
+        D = pairwise_wasserstein(clouds, clouds[:2], p=2, client=cluster.scheduler_address,
+                                 progress=False)
+        np.testing.assert_array_equal(D, pairwise_wasserstein(clouds, clouds[:2], p=2, progress=False))
+        # an error inside a task (not a lost worker) is raised as it is, not retried forever
+        with pytest.raises(ValueError, match="method='auction' needs n == m"):
+            pairwise_wasserstein(clouds[:3], method="auction", client=client, block_size=1,
+                                 retries=1, progress=False)
+
+
+def test_dask_processes_worker_killed_mid_run():
+    """A worker process killed while it computes: its blocks (and the chunks scattered to it)
+    are recomputed elsewhere, and the matrix is complete and identical to the serial one."""
+    from distributed import Client
+
+    rng = np.random.default_rng(7)
+    clouds = [rng.normal(size=(120, 2)) * (1 + k % 3) for k in range(14)]
+    serial = pairwise_wasserstein(clouds, block_size=2, progress=False)
+    with _cluster(processes=True) as cluster, Client(cluster) as client:
+        client.wait_for_workers(2)
+        # import the solvers (and POT) in both workers first, so that the run is all solving
+        client.run(importlib.import_module, "kantorovich.ot._wasserstein")
+        client.run(importlib.import_module, "ot")
+        killed: list[int] = []
+
+        def kill_first_busy_worker():
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and not killed:
+                busy = [w for w, keys in client.processing().items() if keys]
+                done = client.run_on_scheduler(
+                    lambda dask_scheduler: sum(ts.state == "memory" and ts.key.startswith("_run_task")
+                                               for ts in dask_scheduler.tasks.values()))
+                if busy and done >= 2:
+                    pid = client.run(os.getpid, workers=[busy[0]])[busy[0]]
+                    os.kill(pid, signal.SIGKILL)
+                    killed.append(pid)
+                    return
+                time.sleep(0.01)
+
+        t = threading.Thread(target=kill_first_busy_worker)
+        t.start()
+        try:
+            D = pairwise_wasserstein(clouds, client=client, block_size=2, progress=False)
+        finally:
+            t.join()
+        assert killed, "the run ended before a worker could be killed"
+        np.testing.assert_array_equal(D, serial)
+
+
+def test_dask_lost_data_is_scattered_and_submitted_again(monkeypatch):
+    """A scattered chunk cancelled under the running blocks: the blocks that needed it come
+    back as cancelled, are resubmitted with the chunk scattered again, and the matrix is whole."""
+    from distributed import Client, Future
+
+    import kantorovich.ot._pairwise as P
+
+    lost: list[str] = []
+    real = P._lost
+    monkeypatch.setattr(P, "_lost", lambda exc: lost.append(type(exc).__name__) or real(exc))
+    rng = np.random.default_rng(8)
+    clouds = [rng.normal(size=(40, 2)) for _ in range(12)]
+    serial = pairwise_wasserstein(clouds, block_size=2, progress=False)
+    with _cluster(processes=False) as cluster, Client(cluster) as client:
+        stop: list[bool] = []
+
+        def cancel_first_chunk():
+            while not stop:
+                keys = [k for k in client.futures if str(k).startswith("list-")]
+                if keys:
+                    client.cancel([Future(keys[0], client)])
+                    return
+                time.sleep(0.001)
+
+        t = threading.Thread(target=cancel_first_chunk)
+        t.start()
+        try:
+            D = pairwise_wasserstein(clouds, client=client, block_size=2, progress=False)
+        finally:
+            stop.append(True)
+            t.join()
+    np.testing.assert_array_equal(D, serial)
+    assert lost, "no block was lost: the resubmission path did not run"
