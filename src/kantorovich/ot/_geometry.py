@@ -216,9 +216,16 @@ class PointCloud:
 
     kind = "pointcloud"
 
+    #: B for a batch of point-cloud pairs (x (B, n, d), y (B, m, d)), None for one pair
+    batch_size: int | None = None
+
     def __init__(self, x: Any, y: Any, cost: str | float = "sqeuclidean", *, dtype=None):
         x, y = _adopt(self, x, y, names=("x", "y"))
-        self.x, self.y = check_sample_pair(x, y, dtype=check_float_dtype(dtype))
+        if np.ndim(x) == 3 or np.ndim(y) == 3:  # a batch: sinkhorn solves each pair
+            self.x, self.y = _check_batch_pair(x, y, check_float_dtype(dtype))
+            self.batch_size = int(self.x.shape[0])
+        else:
+            self.x, self.y = check_sample_pair(x, y, dtype=check_float_dtype(dtype))
         if isinstance(cost, str):
             if cost not in _COSTS:
                 raise ValueError(
@@ -231,11 +238,12 @@ class PointCloud:
 
     @property
     def shape(self) -> tuple[int, int]:
-        return (int(self.x.shape[0]), int(self.y.shape[0]))
+        """(n, m), the size of each problem (of a batch too)."""
+        return (int(self.x.shape[-2]), int(self.y.shape[-2]))
 
     @property
     def dim(self) -> int:
-        return int(self.x.shape[1])
+        return int(self.x.shape[-1])
 
     @property
     def dtype(self):
@@ -321,7 +329,7 @@ class PointCloud:
     def astype(self, dtype):
         g = PointCloud.__new__(PointCloud)
         g.x, g.y = _cast(self.x, dtype, "x"), _cast(self.y, dtype, "y")
-        g.p, g.cost = self.p, self.cost
+        g.p, g.cost, g.batch_size = self.p, self.cost, self.batch_size
         return g
 
     def to_device(self, device: str):
@@ -329,11 +337,29 @@ class PointCloud:
 
         g = PointCloud.__new__(PointCloud)
         g.x, g.y = to_device(self.x, device), to_device(self.y, device)
-        g.p, g.cost = self.p, self.cost
+        g.p, g.cost, g.batch_size = self.p, self.cost, self.batch_size
         return g
 
     def __repr__(self) -> str:
         return f"PointCloud(n={self.shape[0]}, m={self.shape[1]}, d={self.dim}, cost={self.cost!r}, dtype={self.dtype})"
+
+
+def _check_batch_pair(x, y, dtype):
+    """A batch of point-cloud pairs: x (B, n, d) and y (B, m, d) with the same B and d."""
+    from .._validation import check_samples
+
+    xa = check_samples(x, "x", dtype=dtype, ndim=None)
+    ya = check_samples(y, "y", dtype=dtype, ndim=None)
+    if xa.ndim != 3 or ya.ndim != 3:
+        raise ValueError("a batch of point clouds needs `x` (B, n, d) and `y` (B, m, d); got "
+                         f"shapes {tuple(xa.shape)} and {tuple(ya.shape)}.")
+    if xa.shape[0] != ya.shape[0] or xa.shape[2] != ya.shape[2]:
+        raise ValueError("`x` and `y` must have the same batch size B and dimension d; got "
+                         f"shapes {tuple(xa.shape)} and {tuple(ya.shape)}.")
+    if xa.shape[1] < 1 or ya.shape[1] < 1:
+        raise ValueError("`x` and `y` must contain at least 1 point(s) per problem; got shapes "
+                         f"{tuple(xa.shape)} and {tuple(ya.shape)}.")
+    return xa, ya
 
 
 def as_geometry(M_or_geometry: Any, *, dtype=None):

@@ -30,6 +30,7 @@ from .._validation import (
 from .._warnings import warn
 from ..exceptions import ConvergenceWarning
 from ._geometry import DenseGeometry, PointCloud, as_geometry, check_dense_memory
+from ._sinkhorn_batch import batch_size_of, sinkhorn_batch, sinkhorn_divergence_batch
 
 __all__ = [
     "SINKHORN_BACKENDS",
@@ -665,6 +666,10 @@ def sinkhorn(a: Any, b: Any, M_or_geometry: Any, *, eps: float, max_iter: int = 
     >>> r.converged, round(r.value, 6)
     (True, 0.0)
     """
+    if batch_size_of(M_or_geometry) is not None:  # a batch of problems (docs/batch.md)
+        return sinkhorn_batch(a, b, M_or_geometry, eps=eps, max_iter=max_iter, tol=tol,
+                              scaling=scaling, check_every=check_every, f0=f0, g0=g0, plan=plan,
+                              symmetric=symmetric, backend=backend, dtype=dtype, progress=progress)
     t_start = time.perf_counter()
     eps = check_positive(eps, "eps")
     max_iter = check_int(max_iter, "max_iter", minimum=1, maximum=INT64_MAX)
@@ -884,6 +889,9 @@ def sinkhorn_divergence(a: Any, b: Any, M_or_geometry: Any, *, eps: float, M_aa:
     >>> abs(s.value) < 1e-8
     True
     """
+    if batch_size_of(M_or_geometry) is not None:  # a batch of problems (docs/batch.md)
+        return sinkhorn_divergence_batch(a, b, M_or_geometry, eps=eps, M_aa=M_aa, M_bb=M_bb,
+                                         **kwargs)
     if isinstance(M_or_geometry, PointCloud):
         pc = M_or_geometry
         g_ab = pc
