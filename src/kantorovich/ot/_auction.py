@@ -53,6 +53,7 @@ from .._validation import (
 )
 from .._warnings import warn
 from ..exceptions import ConvergenceWarning
+from ._geometry import batch_size_of
 
 __all__ = ["assignment", "auction_transport"]
 
@@ -539,6 +540,12 @@ def assignment(M=None, *, x=None, y=None, cost="sqeuclidean", backend="auto", ex
     >>> r.perm.tolist(), round(r.value * 3, 12), r.exact
     ([1, 0, 2], 5.0, True)
     """
+    if batch_size_of(M if M is not None else x) is not None:  # a batch (docs/batch.md)
+        from ._batch import assignment_batch
+
+        return assignment_batch(M, x=x, y=y, cost=cost, backend=backend, exact=exact,
+                                eps_final=eps_final, scaling=scaling, max_rounds=max_rounds,
+                                rng=rng)
     if not isinstance(backend, str) or backend not in _BACKENDS:
         raise ValueError(f"`backend` must be one of {_BACKENDS}; got {backend!r}.")
     if not isinstance(exact, (bool, np.bool_)):

@@ -32,6 +32,7 @@ from .._validation import (
 )
 from .._warnings import warn
 from ..exceptions import ConvergenceWarning
+from ._geometry import batch_size_of
 
 __all__ = ["METHODS", "EMDCertificateError", "emd"]
 
@@ -345,6 +346,11 @@ def emd(a, b, M, *, method="auto", normalize=False, return_plan=True, tol=1e-9, 
     >>> round(r.value, 12), r.certified, abs(r.duality_gap) < 1e-9
     (5.0, True, True)
     """
+    if batch_size_of(M) is not None:  # a batch of problems (docs/batch.md)
+        from ._batch import emd_batch
+
+        return emd_batch(a, b, M, method=method, normalize=normalize, return_plan=return_plan,
+                         tol=tol, max_iter=max_iter)
     t0 = time.perf_counter()
     check_choice(method, "method", METHODS)
     if not isinstance(normalize, (bool, np.bool_)):

@@ -36,7 +36,7 @@ from .._validation import (
     xp_of,
 )
 
-__all__ = ["DenseGeometry", "PointCloud", "as_geometry", "check_dense_memory"]
+__all__ = ["DenseGeometry", "PointCloud", "as_geometry", "batch_size_of", "check_dense_memory"]
 
 _COSTS = {"sqeuclidean": 2.0, "euclidean": 1.0}
 
@@ -342,6 +342,20 @@ class PointCloud:
 
     def __repr__(self) -> str:
         return f"PointCloud(n={self.shape[0]}, m={self.shape[1]}, d={self.dim}, cost={self.cost!r}, dtype={self.dtype})"
+
+
+def batch_size_of(M_or_points: Any) -> int | None:
+    """B for a batch (a 3-D array, (B, n, m) costs or (B, n, d) points, or a batched
+    PointCloud), None otherwise; reads the shape only."""
+    if isinstance(M_or_points, PointCloud):
+        return M_or_points.batch_size
+    shape = getattr(M_or_points, "shape", None)
+    if shape is None and isinstance(M_or_points, (list, tuple)):
+        try:
+            shape = np.shape(M_or_points)
+        except (TypeError, ValueError):  # ragged: the solver's own check says so
+            return None
+    return int(shape[0]) if shape is not None and len(shape) == 3 else None
 
 
 def _check_batch_pair(x, y, dtype):

@@ -29,8 +29,7 @@ from .._validation import (
 )
 from .._warnings import warn
 from ..exceptions import ConvergenceWarning
-from ._geometry import DenseGeometry, PointCloud, as_geometry, check_dense_memory
-from ._sinkhorn_batch import batch_size_of, sinkhorn_batch, sinkhorn_divergence_batch
+from ._geometry import DenseGeometry, PointCloud, as_geometry, batch_size_of, check_dense_memory
 
 __all__ = [
     "SINKHORN_BACKENDS",
@@ -667,6 +666,8 @@ def sinkhorn(a: Any, b: Any, M_or_geometry: Any, *, eps: float, max_iter: int = 
     (True, 0.0)
     """
     if batch_size_of(M_or_geometry) is not None:  # a batch of problems (docs/batch.md)
+        from ._sinkhorn_batch import sinkhorn_batch
+
         return sinkhorn_batch(a, b, M_or_geometry, eps=eps, max_iter=max_iter, tol=tol,
                               scaling=scaling, check_every=check_every, f0=f0, g0=g0, plan=plan,
                               symmetric=symmetric, backend=backend, dtype=dtype, progress=progress)
@@ -890,6 +891,8 @@ def sinkhorn_divergence(a: Any, b: Any, M_or_geometry: Any, *, eps: float, M_aa:
     True
     """
     if batch_size_of(M_or_geometry) is not None:  # a batch of problems (docs/batch.md)
+        from ._sinkhorn_batch import sinkhorn_divergence_batch
+
         return sinkhorn_divergence_batch(a, b, M_or_geometry, eps=eps, M_aa=M_aa, M_bb=M_bb,
                                          **kwargs)
     if isinstance(M_or_geometry, PointCloud):

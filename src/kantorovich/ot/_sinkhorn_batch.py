@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Any
 
 import numba
 import numpy as np
@@ -44,31 +43,16 @@ from .._validation import (
 )
 from .._warnings import warn
 from ..exceptions import ConvergenceWarning
-from ._geometry import PointCloud
+from ._geometry import PointCloud, batch_size_of
 from ._kernels.softmin_numba import _FM, _LOG2E, _exp2_f64
 
-__all__ = ["batch_size_of", "sinkhorn_batch", "sinkhorn_divergence_batch"]
+__all__ = ["sinkhorn_batch", "sinkhorn_divergence_batch"]
 
 _NEG_BIG = -1e300
 _EXP_CLIP = 700.0
 # same constants as the single solver (kantorovich.ot._sinkhorn)
 _PRIMAL_OBJECTIVE_EPS_RATIO = 1e3
 _KERNEL_BACKENDS = ("auto", "numpy", "numba")
-
-
-def batch_size_of(M_or_geometry: Any) -> int | None:
-    """B for a batched cost (a (B, n, m) array or a batched PointCloud), None otherwise."""
-    if isinstance(M_or_geometry, PointCloud):
-        return M_or_geometry.batch_size
-    nd = getattr(M_or_geometry, "ndim", None)
-    if nd is None and isinstance(M_or_geometry, (list, tuple)):
-        try:
-            nd = np.ndim(M_or_geometry)
-        except (TypeError, ValueError):
-            return None
-    if nd == 3:
-        return int(M_or_geometry.shape[0]) if hasattr(M_or_geometry, "shape") else len(M_or_geometry)
-    return None
 
 
 # --------------------------------------------------------------------------------------------
@@ -364,9 +348,9 @@ def _batch_weights(w, name: str, nb: int, size: int, cost_shape) -> np.ndarray:
 def _batch_cost(M, name: str) -> np.ndarray:
     """A dense (B, n, m) float64 cost without NaN or infinity."""
     arr = as_float_array(M, name, min_ndim=3, max_ndim=3)
-    if bool(np.any(np.isnan(arr))):
-        raise ValueError(f"`{name}` must not contain NaN.")
-    if bool(np.any(np.isinf(arr))):
+    if not bool(np.isfinite(arr).all()):
+        if bool(np.any(np.isnan(arr))):
+            raise ValueError(f"`{name}` must not contain NaN.")
         raise ValueError(f"`{name}` must contain only finite costs; got infinity.")
     return np.ascontiguousarray(arr)
 
