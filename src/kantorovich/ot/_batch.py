@@ -93,100 +93,100 @@ def _batched_weights(w, name: str, nb: int, size: int, cost_shape):
 # ----------------------------------------------------------------------------- assignment kernel
 
 @njit(cache=True)
-def _lsap(C, n, u, v, p, way, minv, used, perm):
-    """Shortest augmenting paths (dense Hungarian method with potentials) on the flat n x n ``C``.
+def _lsap(C, n, u, v, row4col, col4row, spc, path, remaining, SR, SC):
+    """Shortest augmenting paths for the assignment problem on the flat n x n ``C``.
 
-    Start (Jonker & Volgenant's column and row reductions): ``v_j = min_i C_ij``, each column
-    taken by its cheapest row when that row is still free, then ``u_i = min_j C_ij - v_j`` for
-    the free rows, each taking its best column when free. Every other row is then added by a
-    Dijkstra search over the reduced costs ``C_ij - u_i - v_j >= 0``. On return ``perm[i]`` is
-    row i's column and ``u[1:]``, ``v[1:]`` are potentials with ``u_i + v_j <= C_ij``,
-    equality on the matching. Index 0 of ``u``, ``v``, ``p``, ``way`` is the virtual start
-    column; ``p[j]`` is column j's row (1-based, 0 when free).
+    Start (Jonker & Volgenant 1987, without their augmenting row reduction, which cycles long
+    on real costs): column reduction ``v_j = min_i C_ij``, each column taken by its cheapest
+    row when that row is still free, then ``u_i = min_j C_ij - v_j`` for the free rows, each
+    taking its best column when free. Every row still free is then matched by
+    a Dijkstra search over the reduced costs ``C_ij - u_i - v_j >= 0`` that scans only the
+    columns not yet reached and updates the potentials once per search (the form of
+    scipy's ``linear_sum_assignment``, Crouse 2016). On return ``col4row[i]`` is row i's
+    column and ``u_i + v_j <= C_ij`` with equality on the matching.
     """
-    for j in range(n + 1):
+    for j in range(n):
+        row4col[j] = -1
+        col4row[j] = -1
         u[j] = 0.0
-        v[j] = 0.0
-        p[j] = 0
-        way[j] = 0
-    # column reduction
-    row_taken = used  # scratch: which rows hold a column (index 1..n)
-    for i in range(n + 1):
-        row_taken[i] = False
-    for j in range(1, n + 1):
+    for j in range(n):  # column reduction
         best = np.inf
-        bi = 1
-        for i in range(1, n + 1):
-            c = C[(i - 1) * n + j - 1]
+        bi = 0
+        for i in range(n):
+            c = C[i * n + j]
             if c < best:
                 best = c
                 bi = i
         v[j] = best
-        if not row_taken[bi]:
-            row_taken[bi] = True
-            p[j] = bi
-    # row reduction of the free rows
-    for i in range(1, n + 1):
-        if row_taken[i]:
+        if col4row[bi] == -1:
+            col4row[bi] = j
+            row4col[j] = bi
+    for i in range(n):  # row reduction of the free rows
+        if col4row[i] != -1:
             continue
         best = np.inf
-        bj = 1
-        base = (i - 1) * n
-        for j in range(1, n + 1):
-            c = C[base + j - 1] - v[j]
+        bj = 0
+        for j in range(n):
+            c = C[i * n + j] - v[j]
             if c < best:
                 best = c
                 bj = j
         u[i] = best
-        if p[bj] == 0:
-            p[bj] = i
-            row_taken[i] = True
-    free = np.empty(n, dtype=np.int64)
-    n_free = 0
-    for i in range(1, n + 1):
-        if not row_taken[i]:
-            free[n_free] = i
-            n_free += 1
-    for k in range(n_free):
-        i = free[k]
-        p[0] = i
-        j0 = 0
-        for j in range(n + 1):
-            minv[j] = np.inf
-            used[j] = False
+        if row4col[bj] == -1:
+            row4col[bj] = i
+            col4row[i] = bj
+    for cur in range(n):
+        if col4row[cur] != -1:
+            continue
+        min_val = 0.0
+        n_rem = n
+        for it in range(n):
+            remaining[it] = n - it - 1
+            spc[it] = np.inf
+            SR[it] = False
+            SC[it] = False
+        sink = -1
+        i = cur
+        while sink == -1:
+            index = -1
+            lowest = np.inf
+            SR[i] = True
+            base = i * n
+            ui = u[i]
+            for it in range(n_rem):
+                j = remaining[it]
+                r = min_val + C[base + j] - ui - v[j]
+                if r < spc[j]:
+                    path[j] = i
+                    spc[j] = r
+                if spc[j] < lowest or (spc[j] == lowest and row4col[j] == -1):
+                    lowest = spc[j]
+                    index = it
+            min_val = lowest
+            j = remaining[index]
+            if row4col[j] == -1:
+                sink = j
+            else:
+                i = row4col[j]
+            SC[j] = True
+            n_rem -= 1
+            remaining[index] = remaining[n_rem]
+        u[cur] += min_val
+        for i in range(n):
+            if SR[i] and i != cur:
+                u[i] += min_val - spc[col4row[i]]
+        for j in range(n):
+            if SC[j]:
+                v[j] -= min_val - spc[j]
+        j = sink
         while True:
-            used[j0] = True
-            i0 = p[j0]
-            delta = np.inf
-            j1 = 0
-            base = (i0 - 1) * n
-            ui0 = u[i0]
-            for j in range(1, n + 1):
-                if not used[j]:
-                    cur = C[base + j - 1] - ui0 - v[j]
-                    if cur < minv[j]:
-                        minv[j] = cur
-                        way[j] = j0
-                    if minv[j] < delta:
-                        delta = minv[j]
-                        j1 = j
-            for j in range(n + 1):
-                if used[j]:
-                    u[p[j]] += delta
-                    v[j] -= delta
-                else:
-                    minv[j] -= delta
-            j0 = j1
-            if p[j0] == 0:
+            i = path[j]
+            row4col[j] = i
+            jj = col4row[i]
+            col4row[i] = j
+            j = jj
+            if i == cur:
                 break
-        while True:
-            j1 = way[j0]
-            p[j0] = p[j1]
-            j0 = j1
-            if j0 == 0:
-                break
-    for j in range(1, n + 1):
-        perm[p[j] - 1] = j - 1
 
 
 @njit(parallel=True, cache=True)
@@ -196,19 +196,12 @@ def _assign_batch(C, A, Bw, perms, F, G, stats):
     nb, n, _ = C.shape
     for q in prange(nb):
         Cf = C[q].ravel()
-        u = np.empty(n + 1)
-        v = np.empty(n + 1)
-        p = np.empty(n + 1, dtype=np.int64)
-        way = np.empty(n + 1, dtype=np.int64)
-        minv = np.empty(n + 1)
-        used = np.empty(n + 1, dtype=np.bool_)
         perm = perms[q]
-        _lsap(Cf, n, u, v, p, way, minv, used, perm)
         f = F[q]
         g = G[q]
-        for i in range(n):
-            f[i] = u[i + 1]
-            g[i] = v[i + 1]
+        _lsap(Cf, n, f, g, np.empty(n, dtype=np.int64), perm, np.empty(n),
+              np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64),
+              np.empty(n, dtype=np.bool_), np.empty(n, dtype=np.bool_))
         a = A[q]
         b = Bw[q]
         value = 0.0
