@@ -272,6 +272,8 @@ def emd(a, b, M, *, method="auto", normalize=False, return_plan=True, tol=1e-9, 
         Target masses; None means uniform ``1/m``.
     M : array_like (n, m)
         Finite real ground costs (NaN and infinity are rejected).
+        A batch ``M`` (B, n, m) (weights (B, n), (n,) or None) gives array fields: values
+        (B,), plans (B, n, m), each problem's certificate (docs/batch.md).
     method : {"auto", "network_simplex", "highs", "auction"}
         ``"network_simplex"``: POT's ``ot.emd`` (the field's reference CPU solver),
         about O(n^2 m) in practice. ``"highs"``: scipy's HiGHS on the LP with n*m variables,

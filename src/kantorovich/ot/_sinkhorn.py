@@ -553,6 +553,9 @@ def sinkhorn(a: Any, b: Any, M_or_geometry: Any, *, eps: float, max_iter: int = 
         The cost. A bare matrix is wrapped in :class:`DenseGeometry`. A :class:`PointCloud`
         computes ``C_ij = |x_i - y_j|^p`` on the fly (no ½ factor) with O(n + m) memory on the
         numba and CUDA backends.
+        A leading batch axis (``M`` (B, n, m), ``PointCloud(x (B, n, d), y (B, m, d))``,
+        weights (B, n), (n,) or None) solves B problems in one numba parallel loop, each as
+        a single call would; the result's fields are then arrays (docs/batch.md).
     eps : float > 0
         Entropic regularisation, in cost units (POT's ``reg``). At least
         ``finfo(dtype).eps * max|C|`` (2.2e-16 resp. 1.2e-7 times the cost scale; the point
