@@ -56,11 +56,12 @@ def _assert_sinkhorn_equal(r, singles, eps=1.0):
                                rtol=1e-9, atol=1e-15)
 
 
-@pytest.mark.parametrize("weights", ["none", "shared", "batched"])
+@pytest.mark.parametrize("weights", ["none", "shared", "batched", "mixed"])
 @pytest.mark.parametrize("geometry", ["pointcloud", "dense"])
 def test_sinkhorn_batch_matches_loop(rng, weights, geometry):
     x, y = _clouds(rng)
-    a, b = _weights(rng, weights, B, N), _weights(rng, weights, B, M_)
+    a = _weights(rng, "batched" if weights == "mixed" else weights, B, N)
+    b = _weights(rng, "shared" if weights == "mixed" else weights, B, M_)
     cost = PointCloud(x, y) if geometry == "pointcloud" else _sqdist(x, y)
     r = sinkhorn(a, b, cost, eps=0.05)
     singles = [sinkhorn(_row(a, q), _row(b, q), PointCloud(x[q], y[q]) if geometry == "pointcloud"

@@ -438,11 +438,8 @@ def sinkhorn_batch(a, b, M_or_geometry, *, eps, max_iter=10_000, tol=None, scali
     tol = 1e-5 if tol is None else check_positive(tol, "tol")
     A = _batch_weights(a, "a", nb, n, bt.shape)
     Bw = _batch_weights(b, "b", nb, m, bt.shape)
-    sa, sb = A.sum(axis=1), Bw.sum(axis=1)
+    sa, sb = np.broadcast_arrays(A.sum(axis=1), Bw.sum(axis=1))
     bad = np.abs(sa - sb) > 1e-6 * np.maximum(sa, sb)
-    if sa.shape != sb.shape:
-        sa, sb = np.broadcast_arrays(sa, sb)
-        bad = np.abs(sa - sb) > 1e-6 * np.maximum(sa, sb)
     if bool(bad.any()):
         q = int(np.argmax(bad))
         raise ValueError(f"`a` and `b` must have the same total mass (balanced OT); got "
