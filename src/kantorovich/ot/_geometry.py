@@ -221,7 +221,7 @@ class PointCloud:
 
     def __init__(self, x: Any, y: Any, cost: str | float = "sqeuclidean", *, dtype=None):
         x, y = _adopt(self, x, y, names=("x", "y"))
-        if np.ndim(x) == 3 or np.ndim(y) == 3:  # a batch: sinkhorn solves each pair
+        if batch_size_of(x) is not None or batch_size_of(y) is not None:  # a batch
             self.x, self.y = _check_batch_pair(x, y, check_float_dtype(dtype))
             self.batch_size = int(self.x.shape[0])
         else:
