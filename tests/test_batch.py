@@ -242,3 +242,14 @@ def test_batch_caller_arrays(rng):
         warnings.simplefilter("error")
         e = emd(None, None, torch.tensor(_sqdist(x, x)))
     assert isinstance(e.plan, torch.Tensor) and tuple(e.plan.shape) == (B, N, N)
+
+
+def test_batch_gradients_are_refused(rng):
+    """A batch with a leaf that requires grad is a clear NotImplementedError, not a crash."""
+    torch = pytest.importorskip("torch")
+    x, y = _clouds(rng)
+    xt = torch.tensor(x, requires_grad=True)
+    with pytest.raises(NotImplementedError, match="sinkhorn: gradients of a batch"):
+        sinkhorn(None, None, PointCloud(xt, torch.tensor(y)), eps=0.1)
+    with pytest.raises(NotImplementedError, match="emd: gradients of a batch"):
+        emd(None, None, torch.tensor(_sqdist(x, x), requires_grad=True))

@@ -209,6 +209,10 @@ def _attach(value: Any, leaves: dict[str, Any], grads: Callable | str, c, *, war
 
 
 # ----------------------------------------------------------------------------- entry point
+#: functions that take a leading batch axis (docs/batch.md), without gradients for it
+_BATCHED = ("sinkhorn", "sinkhorn_divergence", "emd", "sliced_wasserstein")
+
+
 def call(fn: Callable, args: tuple, kwargs: dict, c) -> Any:
     """Run ``fn`` with differentiable outputs (see the module docstring), or return
     ``NotImplemented`` when ``fn`` has no gradient rule and no ``autograd`` box is involved
@@ -225,6 +229,13 @@ def call(fn: Callable, args: tuple, kwargs: dict, c) -> Any:
                     "sinkhorn_divergence, emd, wasserstein, wasserstein_1d(_plan) and "
                     "sliced_wasserstein (see docs/gradients.md).")
         return NotImplemented
+    from .ot._geometry import batch_size_of
+
+    if fn.__name__ in _BATCHED and any(batch_size_of(v) is not None
+                                       for v in (*args, *kwargs.values())):
+        raise NotImplementedError(
+            f"{fn.__name__}: gradients of a batch of problems (a leading batch axis) are not "
+            "implemented; call it once per problem for gradients (docs/batch.md).")
     sig = inspect.signature(fn)
     orig = sig.bind(*args, **kwargs).arguments
     leaves: dict[str, Any] = {}
