@@ -434,6 +434,10 @@ def _jax_call(fn: Callable, rule: _Rule, sig, args: tuple, kwargs: dict, c,
 
 
 # ----------------------------------------------------------------------------- entry point
+#: functions that take a leading batch axis (docs/batch.md), without gradients for it
+_BATCHED = ("sinkhorn", "sinkhorn_divergence", "emd", "sliced_wasserstein")
+
+
 def _has_tracer(v: Any) -> bool:
     """A JAX tracer, or a geometry built from one."""
     return is_tracer(v) or any(is_tracer(t) for t in (getattr(v, "_leaves", None) or {}).values())
@@ -517,6 +521,13 @@ def call(fn: Callable, args: tuple, kwargs: dict, c) -> Any:
                     "sinkhorn_divergence, emd, wasserstein, wasserstein_1d(_plan) and "
                     "sliced_wasserstein (see docs/gradients.md).")
         return NotImplemented
+    from .ot._geometry import batch_size_of
+
+    if fn.__name__ in _BATCHED and any(batch_size_of(v) is not None
+                                       for v in (*args, *kwargs.values())):
+        raise NotImplementedError(
+            f"{fn.__name__}: gradients of a batch of problems (a leading batch axis) are not "
+            "implemented; call it once per problem for gradients (docs/batch.md).")
     sig = inspect.signature(fn)
     leaves = _leaves(fn, rule, sig, args, kwargs)
     if any(is_tracer(t) for _, _, t in leaves.values()):

@@ -53,7 +53,7 @@ from .._validation import (
 from .._warnings import warn
 from ..exceptions import ConvergenceWarning
 from ._costs import KIND_DENSE, cost_block, parse_cost
-from ._geometry import DenseGeometry, PointCloud
+from ._geometry import DenseGeometry, PointCloud, batch_size_of
 
 __all__ = ["assignment", "auction_transport"]
 
@@ -532,6 +532,13 @@ def assignment(M=None, *, x=None, y=None, cost="sqeuclidean", backend="auto", ex
     >>> r.perm.tolist(), round(r.value * 3, 12), r.exact
     ([1, 0, 2], 5.0, True)
     """
+    if batch_size_of(M if M is not None else x) is not None:  # a batch (docs/batch.md)
+        from ._batch import assignment_batch
+
+        kw = {} if scaling is None else {"scaling": scaling}  # the deprecated name warns per call
+        return assignment_batch(M, x=x, y=y, cost=cost, backend=backend, exact=exact,
+                                eps_final=eps_final, eps_divisor=eps_divisor,
+                                max_rounds=max_rounds, rng=rng, **kw)
     backend = resolve_backend(backend, "assignment", M, x, y)  # "auto" on the host: numba, below
     if not isinstance(exact, (bool, np.bool_)):
         raise TypeError(f"`exact` must be a bool; got {describe(exact)}.")

@@ -32,7 +32,7 @@ from .._validation import (
 )
 from .._warnings import warn
 from ..exceptions import ConvergenceWarning
-from ._geometry import DenseGeometry, PointCloud
+from ._geometry import DenseGeometry, PointCloud, batch_size_of
 
 __all__ = ["METHODS", "EMDCertificateError", "emd"]
 
@@ -274,6 +274,8 @@ def emd(a, b, M, *, method="auto", normalize=False, return_plan=True, tol=1e-9, 
         Finite real ground costs (NaN and infinity are rejected). A geometry gives its cost
         matrix (a :class:`~kantorovich.ot.PointCloud` materialises ``|x_i - y_j|^p``, raising
         MemoryError when it does not fit); the result is that of the dense call.
+        A batch ``M`` (B, n, m) (weights (B, n), (n,) or None) gives array fields: values
+        (B,), plans (B, n, m), each problem's certificate (docs/batch.md).
     method : {"auto", "network_simplex", "highs", "auction"}
         ``"network_simplex"``: POT's ``ot.emd`` (the field's reference CPU solver),
         about O(n^2 m) in practice. ``"highs"``: scipy's HiGHS on the LP with n*m variables,
@@ -348,6 +350,11 @@ def emd(a, b, M, *, method="auto", normalize=False, return_plan=True, tol=1e-9, 
     >>> round(r.value, 12), r.certified, abs(r.duality_gap) < 1e-9
     (5.0, True, True)
     """
+    if batch_size_of(M) is not None:  # a batch of problems (docs/batch.md)
+        from ._batch import emd_batch
+
+        return emd_batch(a, b, M, method=method, normalize=normalize, return_plan=return_plan,
+                         tol=tol, max_iter=max_iter)
     t0 = time.perf_counter()
     check_choice(method, "method", METHODS)
     if not isinstance(normalize, (bool, np.bool_)):

@@ -35,7 +35,7 @@ from .._validation import (
 )
 from ._costs import Cost, cost_block, diameter, parse_cost
 
-__all__ = ["DenseGeometry", "PointCloud", "as_geometry", "check_dense_memory"]
+__all__ = ["DenseGeometry", "PointCloud", "as_geometry", "batch_size_of", "check_dense_memory"]
 
 
 def _available_bytes(device: str) -> float:
@@ -211,9 +211,16 @@ class PointCloud:
 
     kind = "pointcloud"
 
+    #: B for a batch of point-cloud pairs (x (B, n, d), y (B, m, d)), None for one pair
+    batch_size: int | None = None
+
     def __init__(self, x: Any, y: Any, cost: str | float = "sqeuclidean", *, dtype=None):
         x, y = _adopt(self, x, y, names=("x", "y"))
-        self.x, self.y = check_sample_pair(x, y, dtype=check_float_dtype(dtype))
+        if batch_size_of(x) is not None or batch_size_of(y) is not None:  # a batch
+            self.x, self.y = _check_batch_pair(x, y, check_float_dtype(dtype))
+            self.batch_size = int(self.x.shape[0])
+        else:
+            self.x, self.y = check_sample_pair(x, y, dtype=check_float_dtype(dtype))
         self._set_cost(parse_cost(cost))
 
     def _set_cost(self, c: Cost) -> None:
@@ -225,15 +232,17 @@ class PointCloud:
         g = PointCloud.__new__(PointCloud)
         g.x, g.y = x, y
         g._set_cost(self._cost)
+        g.batch_size = self.batch_size
         return g
 
     @property
     def shape(self) -> tuple[int, int]:
-        return (int(self.x.shape[0]), int(self.y.shape[0]))
+        """(n, m), the size of each problem (of a batch too)."""
+        return (int(self.x.shape[-2]), int(self.y.shape[-2]))
 
     @property
     def dim(self) -> int:
-        return int(self.x.shape[1])
+        return int(self.x.shape[-1])
 
     @property
     def dtype(self):
@@ -269,6 +278,38 @@ class PointCloud:
 
     def __repr__(self) -> str:
         return f"PointCloud(n={self.shape[0]}, m={self.shape[1]}, d={self.dim}, cost={self.cost!r}, dtype={self.dtype})"
+
+
+def batch_size_of(M_or_points: Any) -> int | None:
+    """B for a batch (a 3-D array, (B, n, m) costs or (B, n, d) points, or a batched
+    PointCloud), None otherwise; reads the shape only."""
+    if isinstance(M_or_points, PointCloud):
+        return M_or_points.batch_size
+    shape = getattr(M_or_points, "shape", None)
+    if shape is None and isinstance(M_or_points, (list, tuple)):
+        try:
+            shape = np.shape(M_or_points)
+        except (TypeError, ValueError):  # ragged: the solver's own check says so
+            return None
+    return int(shape[0]) if shape is not None and len(shape) == 3 else None
+
+
+def _check_batch_pair(x, y, dtype):
+    """A batch of point-cloud pairs: x (B, n, d) and y (B, m, d) with the same B and d."""
+    from .._validation import check_samples
+
+    xa = check_samples(x, "x", dtype=dtype, ndim=None)
+    ya = check_samples(y, "y", dtype=dtype, ndim=None)
+    if xa.ndim != 3 or ya.ndim != 3:
+        raise ValueError("a batch of point clouds needs `x` (B, n, d) and `y` (B, m, d); got "
+                         f"shapes {tuple(xa.shape)} and {tuple(ya.shape)}.")
+    if xa.shape[0] != ya.shape[0] or xa.shape[2] != ya.shape[2]:
+        raise ValueError("`x` and `y` must have the same batch size B and dimension d; got "
+                         f"shapes {tuple(xa.shape)} and {tuple(ya.shape)}.")
+    if xa.shape[1] < 1 or ya.shape[1] < 1:
+        raise ValueError("`x` and `y` must contain at least 1 point(s) per problem; got shapes "
+                         f"{tuple(xa.shape)} and {tuple(ya.shape)}.")
+    return xa, ya
 
 
 def as_geometry(M_or_geometry: Any, *, dtype=None):

@@ -28,7 +28,7 @@ from .._validation import (
 )
 from .._warnings import warn
 from ..exceptions import ConvergenceWarning
-from ._geometry import DenseGeometry, PointCloud, as_geometry, check_dense_memory
+from ._geometry import DenseGeometry, PointCloud, as_geometry, batch_size_of, check_dense_memory
 
 __all__ = [
     "SINKHORN_BACKENDS",
@@ -548,6 +548,9 @@ def sinkhorn(a: Any, b: Any, M_or_geometry: Any, *, eps: float, max_iter: int = 
         The cost. A bare matrix is wrapped in :class:`DenseGeometry`. A :class:`PointCloud`
         computes ``C_ij = |x_i - y_j|^p`` on the fly (no ½ factor) with O(n + m) memory on the
         numba and CUDA backends.
+        A leading batch axis (``M`` (B, n, m), ``PointCloud(x (B, n, d), y (B, m, d))``,
+        weights (B, n), (n,) or None) solves B problems in one numba parallel loop, each as
+        a single call would; the result's fields are then arrays (docs/batch.md).
     eps : float > 0
         Entropic regularisation, in cost units (POT's ``reg``). At least
         ``finfo(dtype).eps * max|C|`` (2.2e-16 resp. 1.2e-7 times the cost scale; the point
@@ -662,6 +665,12 @@ def sinkhorn(a: Any, b: Any, M_or_geometry: Any, *, eps: float, max_iter: int = 
     >>> r.converged, round(r.value, 6)
     (True, 0.0)
     """
+    if batch_size_of(M_or_geometry) is not None:  # a batch of problems (docs/batch.md)
+        from ._sinkhorn_batch import sinkhorn_batch
+
+        return sinkhorn_batch(a, b, M_or_geometry, eps=eps, max_iter=max_iter, tol=tol,
+                              scaling=scaling, check_every=check_every, f0=f0, g0=g0, plan=plan,
+                              symmetric=symmetric, backend=backend, dtype=dtype, progress=progress)
     t_start = time.perf_counter()
     eps = check_positive(eps, "eps")
     max_iter = check_int(max_iter, "max_iter", minimum=1, maximum=INT64_MAX)
@@ -881,6 +890,11 @@ def sinkhorn_divergence(a: Any, b: Any, M_or_geometry: Any, *, eps: float, M_aa:
     >>> abs(s.value) < 1e-8
     True
     """
+    if batch_size_of(M_or_geometry) is not None:  # a batch of problems (docs/batch.md)
+        from ._sinkhorn_batch import sinkhorn_divergence_batch
+
+        return sinkhorn_divergence_batch(a, b, M_or_geometry, eps=eps, M_aa=M_aa, M_bb=M_bb,
+                                         **kwargs)
     if isinstance(M_or_geometry, PointCloud):
         pc = M_or_geometry
         g_ab = pc

@@ -1,0 +1,209 @@
+"""Batches of small OT problems on the CPU: a loop of single calls against one batched call,
+and against POT's batch solver (``ot.batch.solve_batch``) and OTT-JAX's ``jax.vmap``, in one
+process, JSON to ``results/batch_cpu.json``.
+
+Problem: B = 256 pairs of n = m = 64 points uniform in the unit square (d = 2), uniform weights,
+cost |x - y|^2 (no 1/2), float64.
+
+* sinkhorn, eps = 0.05, default tol (1e-5, L1 marginal error of both marginals):
+  ours, loop: ``[sinkhorn(None, None, PointCloud(x[q], y[q]), eps=0.05) for q]``;
+  ours, batch: ``sinkhorn(None, None, PointCloud(x, y), eps=0.05)``;
+  POT: ``ot.batch.solve_batch(M, reg=0.05, method="log_sinkhorn", tol=1e-5)`` on the dense
+  (B, n, m) costs (numpy backend; the costs are computed outside the timing);
+  OTT: ``jax.jit(jax.vmap(solve))`` of ``Sinkhorn(threshold=1e-5)`` on
+  ``PointCloud(x, y, epsilon=0.05)``, timed after a warm-up call (compilation excluded).
+  The values (<P, C> for ours and POT's ``value_linear``; OTT's ``transport_cost_at_geom``)
+  must agree to 1e-3 relative before a timing counts (the libraries stop on different errors).
+* emd (exact): ours, loop: ``[emd(None, None, M[q]) for q]``; ours, batch: ``emd(None, None, M)``;
+  POT: ``ot.batch.solve_batch(M)`` (its proximal-point method, the batch solver's unregularised
+  option: iterative, not an exact LP: its error against the exact optimum and the time of one
+  call are recorded, outside the rounds).
+* ``ours_batch_1_thread``: the batched call with one numba thread, the gain of batching alone
+  (on a loaded machine the second core is often not there to be had).
+
+Timings: the contenders of one problem are interleaved in rounds (5), median over rounds;
+numba and XLA use their default thread pools. The machine is shared: record ``os.getloadavg()``
+with the numbers.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import time
+import warnings
+from pathlib import Path
+
+os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
+
+import numpy as np  # noqa: E402
+from _common import environment, parser  # noqa: E402
+
+from kantorovich.ot import PointCloud, emd, sinkhorn  # noqa: E402
+
+EPS = 0.05
+TOL = 1e-5
+
+
+def _interleaved(fns: dict, rounds: int) -> dict:
+    """Median seconds per contender, one call of each per round (after one warm-up call each)."""
+    for fn in fns.values():
+        fn()
+    times = {k: [] for k in fns}
+    for _ in range(rounds):
+        for k, fn in fns.items():
+            t0 = time.perf_counter()
+            fn()
+            times[k].append(time.perf_counter() - t0)
+    return {k: {"median_s": statistics.median(v), "min_s": min(v), "runs": len(v)}
+            for k, v in times.items()}
+
+
+def _one_thread(fn):
+    """``fn`` run with one numba thread: the batch's gain without the second core."""
+    import numba
+
+    def run():
+        k = numba.get_num_threads()
+        numba.set_num_threads(1)
+        try:
+            return fn()
+        finally:
+            numba.set_num_threads(k)
+    return run
+
+
+def _ott_sinkhorn(x, y):
+    import jax
+
+    jax.config.update("jax_enable_x64", True)
+    import jax.numpy as jnp
+    from ott.geometry import pointcloud
+    from ott.problems.linear import linear_problem
+    from ott.solvers.linear import sinkhorn as ott_sinkhorn
+
+    solver = ott_sinkhorn.Sinkhorn(threshold=TOL, max_iterations=10_000)
+
+    def one(xq, yq):
+        geom = pointcloud.PointCloud(xq, yq, epsilon=EPS)
+        out = solver(linear_problem.LinearProblem(geom))
+        return out.transport_cost_at_geom(geom), out.converged
+
+    fn = jax.jit(jax.vmap(one))
+    xj, yj = jnp.asarray(x), jnp.asarray(y)
+
+    def run():
+        v, c = fn(xj, yj)
+        v.block_until_ready()
+        return np.asarray(v), np.asarray(c)
+    return run
+
+
+def main() -> None:
+    p = parser(__doc__.splitlines()[0])
+    p.add_argument("--batch", type=int, default=256)
+    p.add_argument("--n", type=int, default=64)
+    p.add_argument("--rounds", type=int, default=5)
+    args = p.parse_args()
+    B, n = (32, 32) if args.quick else (args.batch, args.n)
+    rng = np.random.default_rng(0)
+    x, y = rng.random((B, n, 2)), rng.random((B, n, 2))
+    M = ((x[:, :, None, :] - y[:, None, :, :]) ** 2).sum(-1)
+    out: dict = {"problem": {"B": B, "n": n, "m": n, "d": 2, "eps": EPS, "tol": TOL,
+                             "cost": "|x - y|^2", "dtype": "float64"},
+                 "environment": environment(), "loadavg_before": os.getloadavg()}
+
+    # ---------------------------------------------------------------- sinkhorn
+    sk: dict = {}
+    loop = [sinkhorn(None, None, PointCloud(x[q], y[q]), eps=EPS) for q in range(B)]
+    batch = sinkhorn(None, None, PointCloud(x, y), eps=EPS)
+    ref = np.array([r.value for r in loop])
+    sk["ours_batch_vs_loop_max_abs_diff"] = float(np.abs(batch.value - ref).max())
+    sk["n_iter_equal"] = bool(np.array_equal(batch.n_iter, [r.n_iter for r in loop]))
+    assert sk["ours_batch_vs_loop_max_abs_diff"] < 1e-12 and sk["n_iter_equal"]
+    fns = {"ours_loop": lambda: [sinkhorn(None, None, PointCloud(x[q], y[q]), eps=EPS)
+                                 for q in range(B)],
+           "ours_batch": lambda: sinkhorn(None, None, PointCloud(x, y), eps=EPS)}
+    fns["ours_batch_1_thread"] = _one_thread(fns["ours_batch"])
+    try:
+        import ot
+        from ot.batch import solve_batch
+
+        res = solve_batch(M, reg=EPS, method="log_sinkhorn", tol=TOL, max_iter=10_000)
+        rel = float(np.abs(np.asarray(res.value_linear) - ref).max() / ref.max())
+        sk["pot_version"] = ot.__version__
+        sk["pot_value_rel_diff"] = rel
+        if rel < 1e-3:
+            fns["pot_solve_batch"] = lambda: solve_batch(M, reg=EPS, method="log_sinkhorn",
+                                                         tol=TOL, max_iter=10_000)
+        else:
+            sk["pot_skipped"] = f"values differ by {rel:.2e} relative"
+    except ImportError as exc:
+        sk["pot_skipped"] = repr(exc)
+    try:
+        import ott
+
+        run = _ott_sinkhorn(x, y)
+        t0 = time.perf_counter()
+        v, conv = run()  # compiles
+        sk["ott_compile_and_first_call_s"] = time.perf_counter() - t0
+        rel = float(np.abs(v - ref).max() / ref.max())
+        sk["ott_version"] = ott.__version__
+        sk["ott_value_rel_diff"] = rel
+        sk["ott_all_converged"] = bool(conv.all())
+        if rel < 1e-3:
+            fns["ott_vmap_jit"] = run
+        else:
+            sk["ott_skipped"] = f"values differ by {rel:.2e} relative"
+    except ImportError as exc:
+        sk["ott_skipped"] = repr(exc)
+    sk["times"] = _interleaved(fns, args.rounds)
+    base = sk["times"]["ours_batch"]["median_s"]
+    sk["speedup_of_ours_batch"] = {k: v["median_s"] / base for k, v in sk["times"].items()}
+    out["sinkhorn"] = sk
+    print("sinkhorn", json.dumps(sk["speedup_of_ours_batch"]), flush=True)
+
+    # ---------------------------------------------------------------- emd
+    em: dict = {}
+    loop = [emd(None, None, M[q]) for q in range(B)]
+    batch = emd(None, None, M)
+    ref = np.array([r.value for r in loop])
+    em["ours_batch_vs_loop_max_abs_diff"] = float(np.abs(batch.value - ref).max())
+    em["ours_batch_certified"] = bool(batch.certified.all())
+    em["plans_equal"] = bool(np.array_equal(batch.plan, np.stack([r.plan for r in loop])))
+    assert em["ours_batch_vs_loop_max_abs_diff"] < 1e-12 and em["ours_batch_certified"]
+    fns = {"ours_loop": lambda: [emd(None, None, M[q]) for q in range(B)],
+           "ours_batch": lambda: emd(None, None, M)}
+    fns["ours_batch_1_thread"] = _one_thread(fns["ours_batch"])
+    try:
+        from ot.batch import solve_batch
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            t0 = time.perf_counter()
+            res = solve_batch(M)
+            em["pot_proximal_one_call_s"] = time.perf_counter() - t0
+        em["pot_proximal_max_rel_error_vs_exact"] = float(
+            np.abs(np.asarray(res.value_linear) - ref).max() / ref.max())
+        # not an exact solver (its error is recorded above); timed once, outside the rounds
+        # (it takes minutes per call here)
+    except ImportError as exc:
+        em["pot_skipped"] = repr(exc)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        em["times"] = _interleaved(fns, args.rounds)
+    base = em["times"]["ours_batch"]["median_s"]
+    em["speedup_of_ours_batch"] = {k: v["median_s"] / base for k, v in em["times"].items()}
+    out["emd"] = em
+    print("emd", json.dumps(em["speedup_of_ours_batch"]), flush=True)
+
+    out["loadavg_after"] = os.getloadavg()
+    dest = Path(args.out) / ("batch_cpu_quick.json" if args.quick else "batch_cpu.json")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    dest.write_text(json.dumps(out, indent=2, default=str))
+    print("wrote", dest)
+
+
+if __name__ == "__main__":
+    main()

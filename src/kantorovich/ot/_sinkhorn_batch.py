@@ -1,0 +1,625 @@
+"""Batched entropic OT: many small Sinkhorn problems in one numba parallel loop over problems.
+
+:func:`kantorovich.ot.sinkhorn` and :func:`kantorovich.ot.sinkhorn_divergence` dispatch here
+when the cost has a leading batch axis: a dense ``M`` of shape ``(B, n, m)`` or a
+``PointCloud(x (B, n, d), y (B, m, d))``. Each problem runs exactly the iteration of the
+single solver (:func:`kantorovich.ot._sinkhorn._sinkhorn_loop`: the cold probe of
+``check_every`` iterations, the annealing decision from its error decay, the averaged
+annealing steps through the eps schedule, then iterations at ``eps`` checked every
+``check_every``; its own ``tol`` and ``max_iter``), inside one ``numba.prange`` over the
+problems, so a problem that needs many iterations does not hold up the others' count, and
+there is no Python work per iteration. The soft-min is the two-pass log-sum-exp (row maximum,
+then the sum of ``2^(t - max)`` with the vectorisable ``exp2`` of the online kernels): it
+differs from the single solver's soft-mins only by rounding, so every result agrees with a
+Python loop of single calls to about 1e-14 (float64).
+
+Results: the single solver's :class:`~kantorovich._results.SinkhornResult` with array fields,
+``value``, ``objective``, ``n_iter``, ``converged`` and ``marginal_error`` (the last measured
+error of each problem, not the history) of shape ``(B,)``, ``f`` ``(B, n)``, ``g`` ``(B, m)``.
+
+Options the kernel does not cover (``dtype=float32``, CuPy input or ``backend="cuda"``, warm
+starts ``f0``/``g0``, ``plan=True``, ``progress=True``) run the single solver once per problem
+and stack the results the same way.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import numba
+import numpy as np
+from numba import njit, prange
+
+from .._array_api import is_cupy
+from .._results import SinkhornResult
+from .._validation import (
+    INT64_MAX,
+    as_float_array,
+    check_int,
+    check_positive,
+    check_weights,
+    describe,
+)
+from .._warnings import warn
+from ..exceptions import ConvergenceWarning
+from ._geometry import PointCloud, batch_size_of
+from ._kernels.softmin_numba import _FM, _LOG2E, _exp2_f64
+
+__all__ = ["sinkhorn_batch", "sinkhorn_divergence_batch"]
+
+_NEG_BIG = -1e300
+_EXP_CLIP = 700.0
+# same constants as the single solver (kantorovich.ot._sinkhorn)
+_PRIMAL_OBJECTIVE_EPS_RATIO = 1e3
+_KERNEL_BACKENDS = ("auto", "numpy", "numba")
+
+
+# --------------------------------------------------------------------------------------------
+# the kernel: one problem per prange iteration
+# --------------------------------------------------------------------------------------------
+
+@njit(fastmath=_FM, cache=True)
+def _rows_lse2(Cf, n, m, hc, c, inv_c, out):
+    """out_i = -(M_i + log2 sum_j 2^(hc_j - c C_ij - M_i)) / c, M_i the row maximum (finite hc).
+
+    Unsigned column indices: no negative-index wrap-around, so both loops vectorise."""
+    mu = np.uint64(m)
+    for i in range(n):
+        base = np.uint64(i) * mu
+        mx = -1.7e308
+        for j in range(mu):
+            mx = max(mx, hc[j] - c * Cf[base + j])
+        s = 0.0
+        for j in range(mu):
+            s += _exp2_f64((hc[j] - c * Cf[base + j]) - mx)
+        out[i] = -(mx + math.log2(s)) * inv_c
+
+
+@njit(inline="always")
+def _softmin(Cf, n, m, h, e, hc, out):
+    """out_i = -e log sum_j exp((h_j - C_ij)/e) over the rows of the flat (n, m) ``Cf``."""
+    c = _LOG2E / e
+    for j in range(m):
+        v = c * h[j]
+        hc[j] = v if v > _NEG_BIG else _NEG_BIG  # -inf (zero weights) and below: finite stand-in
+    _rows_lse2(Cf, n, m, hc, c, 1.0 / c, out)
+
+
+@njit(cache=True)
+def _softmin_mean(Cf, n, m, h, e, out, mean):
+    """The row soft-min and the row-softmax mean of C (float64, two passes, natural exp)."""
+    inv_e = 1.0 / e
+    for i in range(n):
+        base = i * m
+        mx = -1.7e308
+        for j in range(m):
+            v = (h[j] - Cf[base + j]) * inv_e
+            if v > mx:
+                mx = v
+        s = 0.0
+        sc = 0.0
+        for j in range(m):
+            t = (h[j] - Cf[base + j]) * inv_e - mx
+            w = math.exp(t) if t > -_EXP_CLIP else 0.0
+            s += w
+            sc += w * Cf[base + j]
+        out[i] = -e * (mx + math.log(s))
+        mean[i] = sc / s
+
+
+@njit(inline="always")
+def _merr(w, pot, pot_new, e):
+    """sum_i w_i |exp((pot_i - pot_new_i)/e) - 1| (NaN stays NaN)."""
+    s = 0.0
+    for i in range(w.shape[0]):
+        t = (pot[i] - pot_new[i]) / e
+        if t > _EXP_CLIP:
+            t = _EXP_CLIP
+        elif t < -_EXP_CLIP:
+            t = -_EXP_CLIP
+        s += w[i] * abs(math.expm1(t))
+    return s
+
+
+@njit(inline="always")
+def _annealing_pays(e_now, e_half, gap, tol, cost):
+    """As kantorovich.ot._sinkhorn._annealing_pays."""
+    if not (gap > 0 and e_half > 0 and e_now > 0):
+        return True
+    rate = (e_now / e_half) ** (1.0 / gap)
+    if not rate < 1.0:
+        return True
+    return math.log(tol / e_now) / math.log(rate) > cost
+
+
+@njit(cache=True)
+def _at_eps(Cf, CTf, n, m, a, b, loga, logb, f, g, ft, gt, hx, hy, hc, eps, it, k, stop,
+            averaged_first, check_first, measure_at, max_iter, tol, check_every, symmetric, st):
+    """The single solver's ``at_eps``; st = [last error, n checks, NaN flag, converged,
+    error measured at ``measure_at``]. Returns (it, k)."""
+    k_first = k
+    st[3] = 0.0
+    st[4] = np.nan
+    while it < stop:
+        check = ((k % check_every == check_every - 1) or it == max_iter - 1
+                 or (check_first and k == k_first))
+        measure = check or k == measure_at
+        for j in range(m):
+            hy[j] = g[j] + eps * logb[j]
+        _softmin(Cf, n, m, hy, eps, hc, ft)
+        err = 0.0
+        if symmetric or (k == k_first and averaged_first):
+            for i in range(n):
+                hx[i] = f[i] + eps * loga[i]
+            _softmin(CTf, m, n, hx, eps, hc, gt)
+            if measure:
+                err = _merr(a, f, ft, eps) + _merr(b, g, gt, eps)
+            for i in range(n):
+                f[i] = 0.5 * (f[i] + ft[i])
+            for j in range(m):
+                g[j] = 0.5 * (g[j] + gt[j])
+        else:
+            if measure:
+                err = _merr(a, f, ft, eps)
+            for i in range(n):
+                f[i] = ft[i]
+                hx[i] = f[i] + eps * loga[i]
+            _softmin(CTf, m, n, hx, eps, hc, g)
+        it += 1
+        k += 1
+        if measure:
+            if math.isnan(err):
+                st[2] = 1.0
+                return it, k
+            if not check:
+                st[4] = err
+                continue
+            st[0] = err
+            st[1] += 1.0
+            if err < tol:
+                st[3] = 1.0
+                break
+    return it, k
+
+
+@njit(cache=True)
+def _primal_objective(Cf, n, m, a, b, f, g, eps):
+    """As kantorovich.ot._sinkhorn._primal_objective, for one problem."""
+    total = 0.0
+    product = 0.0
+    for i in range(n):
+        for j in range(m):
+            w = a[i] * b[j]
+            cij = Cf[i * m + j]
+            z = (f[i] + g[j] - cij) / eps
+            z = min(max(z, -_EXP_CLIP), _EXP_CLIP)
+            ez = math.exp(z)
+            if w > 0:
+                total += w * (cij * ez + eps * (z * ez - math.expm1(z)))
+            product += w * cij
+    return min(total, product)
+
+
+@njit(cache=True)
+def _pc_cost(x, y, p, Cf, CTf):
+    """C_ij = |x_i - y_j|^p from exact differences (the PointCloud cost), and its transpose."""
+    n, d = x.shape
+    m = y.shape[0]
+    for i in range(n):
+        for j in range(m):
+            sq = 0.0
+            for t in range(d):
+                u = x[i, t] - y[j, t]
+                sq += u * u
+            if p == 2.0:
+                v = sq
+            elif p == 1.0:
+                v = math.sqrt(sq)
+            else:
+                v = sq ** (p / 2.0)
+            Cf[i * m + j] = v
+            CTf[j * n + i] = v
+
+
+@njit(cache=True)
+def _solve_one(Cf, CTf, n, m, a, b, eps, levels, n_levels, mag, max_iter, tol, check_every, sym,
+               f, g, out):
+    """One problem, as the single solver's loop; ``out`` = [n_iter, converged, n_scaling,
+    last error, value, objective, NaN flag]."""
+    loga = np.log(a)
+    logb = np.log(b)
+    f[:] = 0.0
+    g[:] = 0.0
+    ft = np.empty(n)
+    gt = np.empty(m)
+    hx = np.empty(n)
+    hy = np.empty(m)
+    hc = np.empty(max(n, m))
+    st = np.zeros(5)
+    n_scaling = 0
+    if n_levels == 0:
+        it, k = _at_eps(Cf, CTf, n, m, a, b, loga, logb, f, g, ft, gt, hx, hy, hc, eps, 0, 0,
+                        max_iter, False, False, -1, max_iter, tol, check_every, sym, st)
+    else:
+        half = check_every // 2 - 1 if check_every >= 2 else -1
+        it, k = _at_eps(Cf, CTf, n, m, a, b, loga, logb, f, g, ft, gt, hx, hy, hc, eps, 0, 0,
+                        min(max_iter, check_every), False, False, half, max_iter, tol,
+                        check_every, sym, st)
+        if st[2] == 0.0 and st[3] == 0.0 and it < max_iter:
+            if _annealing_pays(st[0], st[4], k - half - 1, tol, n_levels + check_every):
+                for s in range(n_levels):
+                    if it >= max_iter:
+                        break
+                    e = levels[s]
+                    for j in range(m):
+                        hy[j] = g[j] + e * logb[j]
+                    for i in range(n):
+                        hx[i] = f[i] + e * loga[i]
+                    _softmin(Cf, n, m, hy, e, hc, ft)
+                    _softmin(CTf, m, n, hx, e, hc, gt)
+                    for i in range(n):
+                        f[i] = 0.5 * (f[i] + ft[i])
+                    for j in range(m):
+                        g[j] = 0.5 * (g[j] + gt[j])
+                    it += 1
+                    n_scaling += 1
+                it, k = _at_eps(Cf, CTf, n, m, a, b, loga, logb, f, g, ft, gt, hx, hy, hc,
+                                eps, it, 0, max_iter, True, True, -1, max_iter, tol,
+                                check_every, sym, st)
+            else:
+                it, k = _at_eps(Cf, CTf, n, m, a, b, loga, logb, f, g, ft, gt, hx, hy, hc,
+                                eps, it, k, max_iter, False, False, -1, max_iter, tol,
+                                check_every, sym, st)
+    out[6] = st[2]
+    if st[2] != 0.0:
+        return
+    converged = st[3] != 0.0
+    # <P, C> from one more row pass (as the single solver)
+    for j in range(m):
+        hy[j] = g[j] + eps * logb[j]
+    mean = np.empty(n)
+    _softmin_mean(Cf, n, m, hy, eps, ft, mean)
+    last = st[0]
+    if st[1] == 0.0 or (n_scaling > 0 and it == check_every + n_scaling):
+        last = _merr(a, f, ft, eps)
+    value = 0.0
+    if converged:
+        for i in range(n):
+            t = min(max((f[i] - ft[i]) / eps, -_EXP_CLIP), _EXP_CLIP)
+            value += a[i] * math.exp(t) * mean[i]
+    else:
+        for i in range(n):
+            f[i] = ft[i]
+            value += a[i] * mean[i]
+    if eps > _PRIMAL_OBJECTIVE_EPS_RATIO * mag:
+        objective = _primal_objective(Cf, n, m, a, b, f, g, eps)
+    else:
+        objective = 0.0
+        for i in range(n):
+            objective += a[i] * f[i]
+        for j in range(m):
+            objective += b[j] * g[j]
+    out[0] = it
+    out[1] = 1.0 if converged else 0.0
+    out[2] = n_scaling
+    out[3] = last
+    out[4] = value
+    out[5] = objective
+
+
+@njit(parallel=True, cache=True)
+def _solve_batch(dense, C, X, Y, p, A, Bw, eps, levels, n_levels, mag, max_iter, tol,
+                 check_every, symmetric, F, G, stats):
+    """Every problem of the batch, one per prange iteration (see :func:`_solve_one`)."""
+    nb = F.shape[0]
+    n = F.shape[1]
+    m = G.shape[1]
+    for q in prange(nb):
+        CTf = np.empty(n * m)
+        if dense:
+            Cf = C[q].ravel()
+            for i in range(n):
+                for j in range(m):
+                    CTf[j * n + i] = Cf[i * m + j]
+        else:
+            Cf = np.empty(n * m)
+            _pc_cost(X[q], Y[q], p, Cf, CTf)
+        _solve_one(Cf, CTf, n, m, A[q], Bw[q], eps, levels[q], n_levels[q], mag[q], max_iter,
+                   tol, check_every, symmetric[q], F[q], G[q], stats[q])
+
+
+# --------------------------------------------------------------------------------------------
+# inputs
+# --------------------------------------------------------------------------------------------
+
+def _batch_weights(w, name: str, nb: int, size: int, cost_shape) -> np.ndarray:
+    """Weights (B, size), (size,) or None as a (B or 1, size) float64 array."""
+    if w is None:
+        return np.full((1, size), 1.0 / size)
+    arr = check_weights(w, name, n=size, batch=True)
+    if arr.ndim > 2 or (arr.ndim == 2 and arr.shape[0] != nb):
+        raise ValueError(
+            f"`{name}` must have shape ({size},) or ({nb}, {size}) for a batch of {nb} problems "
+            f"(cost of shape {tuple(cost_shape)}); got {describe(arr)}.")
+    return arr if arr.ndim == 2 else arr[None, :]
+
+
+def _batch_cost(M, name: str) -> np.ndarray:
+    """A dense (B, n, m) float64 cost without NaN or infinity."""
+    arr = as_float_array(M, name, min_ndim=3, max_ndim=3)
+    if not bool(np.isfinite(arr).all()):
+        if bool(np.any(np.isnan(arr))):
+            raise ValueError(f"`{name}` must not contain NaN.")
+        raise ValueError(f"`{name}` must contain only finite costs; got infinity.")
+    return np.ascontiguousarray(arr)
+
+
+class _Batch:
+    """A batch of costs: dense C (B, n, m) or point clouds X (B, n, d), Y (B, m, d)."""
+
+    def __init__(self, M_or_geometry, name="M_or_geometry"):
+        if isinstance(M_or_geometry, PointCloud):
+            pc = M_or_geometry
+            self.dense = False
+            self.X = np.ascontiguousarray(pc.x, dtype=np.float64)
+            self.Y = np.ascontiguousarray(pc.y, dtype=np.float64)
+            self.p = float(pc.p)
+            self.cost = pc.cost
+            self.C = np.zeros((1, 1, 1))
+            self.nb, self.n, self.m = self.X.shape[0], self.X.shape[1], self.Y.shape[1]
+            self.pc = pc
+        else:
+            self.dense = True
+            self.C = _batch_cost(M_or_geometry, name)
+            self.X = self.Y = np.zeros((1, 1, 1))
+            self.p = 2.0
+            self.nb, self.n, self.m = self.C.shape
+        self.shape = (self.nb, self.n, self.m)
+
+    def problem(self, q: int):
+        """Problem ``q`` as the single solver takes it."""
+        if self.dense:
+            return self.C[q]
+        return PointCloud(self.pc.x[q], self.pc.y[q], cost=self.pc.p if self.cost.startswith("p=")
+                          else self.cost)
+
+    def scales(self):
+        """(diameter, max |C|) per problem, computed as the single solver computes them."""
+        if self.dense:
+            lo, hi = self.C.min(axis=(1, 2)), self.C.max(axis=(1, 2))
+            return hi - lo, np.maximum(np.abs(lo), np.abs(hi))
+        diam = np.empty(self.nb)
+        for q in range(self.nb):
+            sub = PointCloud.__new__(PointCloud)
+            sub.x, sub.y, sub.p, sub.cost = self.X[q], self.Y[q], self.p, self.cost
+            diam[q] = sub.diameter()
+        return diam, diam.copy()
+
+
+# --------------------------------------------------------------------------------------------
+# public entry points (called from sinkhorn / sinkhorn_divergence)
+# --------------------------------------------------------------------------------------------
+
+def sinkhorn_batch(a, b, M_or_geometry, *, eps, max_iter=10_000, tol=None, scaling=0.5,
+                   check_every=10, f0=None, g0=None, plan=False, symmetric=False, backend="auto",
+                   dtype=None, progress=False, _symmetric_mask=None) -> SinkhornResult:
+    """:func:`kantorovich.ot.sinkhorn` on a batch (see the module notes)."""
+    from ._sinkhorn import (
+        SINKHORN_BACKENDS,
+        _check_eps_resolution,
+        _scale_limit,
+        eps_schedule,
+    )
+    from .._validation import check_choice
+
+    t0 = time.perf_counter()
+    eps = check_positive(eps, "eps")
+    max_iter = check_int(max_iter, "max_iter", minimum=1, maximum=INT64_MAX)
+    check_every = check_int(check_every, "check_every", minimum=1, maximum=INT64_MAX)
+    check_choice(backend, "backend", SINKHORN_BACKENDS)
+    if scaling is not None:
+        scaling = check_positive(scaling, "scaling")
+        if scaling >= 1:
+            raise ValueError(f"`scaling` must be a float in (0, 1) or None; got {scaling!r}.")
+    if not isinstance(symmetric, (bool, np.bool_)):
+        raise TypeError(f"`symmetric` must be a bool; got {describe(symmetric)}.")
+    kw = dict(eps=eps, max_iter=max_iter, tol=tol, scaling=scaling, check_every=check_every,
+              plan=plan, symmetric=symmetric, backend=backend, dtype=dtype, progress=progress)
+    on_gpu = (is_cupy(a) or is_cupy(b) or (isinstance(M_or_geometry, PointCloud)
+                                            and M_or_geometry.on_gpu) or is_cupy(M_or_geometry))
+    f32 = dtype is not None and np.dtype(dtype) != np.float64
+    if (on_gpu or f32 or backend not in _KERNEL_BACKENDS or plan or progress
+            or f0 is not None or g0 is not None):
+        return _loop(a, b, M_or_geometry, f0, g0, _symmetric_mask, kw)
+
+    bt = _Batch(M_or_geometry)
+    nb, n, m = bt.shape
+    tol = 1e-5 if tol is None else check_positive(tol, "tol")
+    A = _batch_weights(a, "a", nb, n, bt.shape)
+    Bw = _batch_weights(b, "b", nb, m, bt.shape)
+    sa, sb = np.broadcast_arrays(A.sum(axis=1), Bw.sum(axis=1))
+    bad = np.abs(sa - sb) > 1e-6 * np.maximum(sa, sb)
+    if bool(bad.any()):
+        q = int(np.argmax(bad))
+        raise ValueError(f"`a` and `b` must have the same total mass (balanced OT); got "
+                         f"{float(sa[q])!r} and {float(sb[q])!r} in problem {q}.")
+    Bw = np.ascontiguousarray(np.broadcast_to(Bw * (sa / sb)[:, None], (nb, m)))
+    A = np.ascontiguousarray(np.broadcast_to(A, (nb, n)))
+    if eps > _scale_limit(np.float64):
+        raise ValueError(f"`eps` must be at most {_scale_limit(np.float64):.3g} in float64 "
+                         f"(finfo.max / 2**12, so that eps log(b) stays finite); got {eps!r}.")
+    diam, mag = bt.scales()
+    scheds = []
+    for q in range(nb):
+        _check_eps_resolution(float(mag[q]), float(diam[q]), eps, np.float64)
+        scheds.append(eps_schedule(float(diam[q]), eps, scaling))
+    n_sched = np.array([len(s) for s in scheds], dtype=np.int64)
+    sched = np.zeros((nb, max(1, int(n_sched.max(initial=0)))))
+    for q, s in enumerate(scheds):
+        sched[q, :len(s)] = s
+    sym = np.full(nb, bool(symmetric))
+    if _symmetric_mask is not None:
+        sym |= _symmetric_mask
+    F = np.empty((nb, n))
+    G = np.empty((nb, m))
+    stats = np.zeros((nb, 7))
+    t_loop = time.perf_counter()
+    with np.errstate(divide="ignore"), numba.parallel_chunksize(1):
+        _solve_batch(bt.dense, bt.C, bt.X, bt.Y, bt.p, A, Bw, eps, sched, n_sched,
+                     np.ascontiguousarray(mag, dtype=np.float64), max_iter, tol, check_every,
+                     sym, F, G, stats)
+    t_end = time.perf_counter()
+    if bool((stats[:, 6] != 0).any()):
+        raise FloatingPointError(
+            "sinkhorn produced NaN potentials in problem "
+            f"{int(np.argmax(stats[:, 6] != 0))}; check the costs and weights for extreme values.")
+    value, objective = stats[:, 4].copy(), stats[:, 5].copy()
+    if not (np.isfinite(value).all() and np.isfinite(objective).all()):
+        raise FloatingPointError("sinkhorn produced a non-finite value; check the costs for "
+                                 "extreme values.")
+    converged = stats[:, 1] != 0
+    errors = stats[:, 3].copy()
+    if not converged.all():
+        k = int((~converged).sum())
+        warn(f"sinkhorn did not reach `tol`={tol:g} within `max_iter`={max_iter} iterations in "
+             f"{k} of {nb} problems (largest marginal error {float(errors[~converged].max()):.3g}); "
+             "increase `max_iter`, increase `eps`, or loosen `tol`.", ConvergenceWarning)
+    info = {"eps_schedule": scheds, "n_iter_scaling": stats[:, 2].astype(np.int64),
+            "diameter": diam, "scaling": scaling, "symmetric": bool(symmetric), "tol": tol,
+            "check_every": check_every, "warm_start": False, "dtype": "float64",
+            "shape": (n, m), "batch_size": nb, "geometry": "dense" if bt.dense else "pointcloud",
+            "engine": "numba prange over problems", "time_loop_s": t_end - t_loop,
+            "time_total_s": t_end - t0}
+    return SinkhornResult(value=value, objective=objective, f=F, g=G, marginal_error=errors,
+                          n_iter=stats[:, 0].astype(np.int64), converged=converged, plan=None,
+                          eps=eps, backend="numba_batch", info=info)
+
+
+def _slice(w, q: int, nb: int):
+    """Problem ``q``'s weights from (B, n), (n,) or None."""
+    if w is None:
+        return None
+    nd = getattr(w, "ndim", None)
+    if nd is None:
+        nd = np.ndim(w)
+    return w[q] if nd == 2 else w
+
+
+def _loop(a, b, M_or_geometry, f0, g0, symmetric_mask, kw) -> SinkhornResult:
+    """The single solver once per problem, results stacked (options the kernel lacks)."""
+    from .._array_api import to_host
+    from ._sinkhorn import sinkhorn
+
+    if isinstance(M_or_geometry, PointCloud):
+        pc = M_or_geometry
+        nb = pc.batch_size
+        probs = [PointCloud(pc.x[q], pc.y[q], cost=pc.p) for q in range(nb)]
+    else:
+        nb = batch_size_of(M_or_geometry)
+        if not is_cupy(M_or_geometry):
+            M_or_geometry = _batch_cost(M_or_geometry, "M_or_geometry")
+        probs = [M_or_geometry[q] for q in range(nb)]
+    for name, w, k in (("a", a, 0), ("b", b, 1)):
+        if w is not None and np.ndim(to_host(w) if is_cupy(w) else w) == 2 and len(w) != nb:
+            raise ValueError(f"`{name}` has {len(w)} rows for a batch of {nb} problems; "
+                             f"got shape {tuple(np.shape(w))}.")
+    res = []
+    for q in range(nb):
+        kq = dict(kw)
+        if symmetric_mask is not None and symmetric_mask[q]:
+            kq["symmetric"] = True
+        res.append(sinkhorn(_slice(a, q, nb), _slice(b, q, nb), probs[q],
+                            f0=_slice(f0, q, nb), g0=_slice(g0, q, nb), **kq))
+    return _stack(res)
+
+
+def _stack(res) -> SinkhornResult:
+    from .._array_api import to_host
+
+    def arr(vals, dtype=None):
+        return np.asarray(vals, dtype=dtype)
+
+    xp_f = res[0].f
+    if is_cupy(xp_f):
+        import cupy
+
+        F, G = cupy.stack([r.f for r in res]), cupy.stack([r.g for r in res])
+    else:
+        F, G = np.stack([r.f for r in res]), np.stack([r.g for r in res])
+    plans = [r.plan for r in res]
+    if all(p is None for p in plans):
+        P = None
+    elif all(hasattr(p, "shape") and not hasattr(p, "block") for p in plans):
+        P = np.stack([to_host(p) if is_cupy(p) else p for p in plans])
+    else:
+        P = tuple(plans)
+    info = {"engine": "single solver per problem", "batch_size": len(res),
+            "per_problem": [r.info for r in res]}
+    return SinkhornResult(value=arr([r.value for r in res], np.float64),
+                          objective=arr([r.objective for r in res], np.float64), f=F, g=G,
+                          marginal_error=arr([r.marginal_error[-1] for r in res], np.float64),
+                          n_iter=arr([r.n_iter for r in res], np.int64),
+                          converged=arr([r.converged for r in res], bool), plan=P,
+                          eps=res[0].eps, backend=res[0].backend, info=info)
+
+
+def sinkhorn_divergence_batch(a, b, M_or_geometry, *, eps, M_aa=None, M_bb=None, **kwargs):
+    """:func:`kantorovich.ot.sinkhorn_divergence` on a batch: three batched solves.
+
+    Per problem as the single function: identical inputs (equal weights, ``x`` equal to ``y``,
+    or ``M``, ``M_aa``, ``M_bb`` equal) are solved once with the averaged update and give
+    exactly 0.
+    """
+    from ._sinkhorn import SinkhornDivergenceResult
+
+    if isinstance(M_or_geometry, PointCloud):
+        pc = M_or_geometry
+        cost = pc.p
+        g_ab = pc
+        g_aa = PointCloud(pc.x, pc.x, cost=cost)
+        g_bb = PointCloud(pc.y, pc.y, cost=cost)
+        nb = pc.batch_size
+        same_geom = np.array([np.array_equal(pc.x[q], pc.y[q]) for q in range(nb)])
+    else:
+        if M_aa is None or M_bb is None:
+            raise ValueError("`M_aa` and `M_bb` are required with a dense cost (the costs within a "
+                             "and within b); or pass a PointCloud.")
+        g_ab = _batch_cost(M_or_geometry, "M_or_geometry")
+        nb, n, m = g_ab.shape
+        g_aa, g_bb = _batch_cost(M_aa, "M_aa"), _batch_cost(M_bb, "M_bb")
+        if g_aa.shape != (nb, n, n):
+            raise ValueError(f"`M_aa` must have shape ({nb}, {n}, {n}) for `M_or_geometry` of "
+                             f"shape {g_ab.shape}; got {g_aa.shape}.")
+        if g_bb.shape != (nb, m, m):
+            raise ValueError(f"`M_bb` must have shape ({nb}, {m}, {m}) for `M_or_geometry` of "
+                             f"shape {g_ab.shape}; got {g_bb.shape}.")
+        same_geom = np.array([np.array_equal(g_ab[q], g_aa[q]) and np.array_equal(g_ab[q], g_bb[q])
+                              for q in range(nb)])
+    same = same_geom & _same_weights(a, b, nb)
+    r_ab = sinkhorn_batch(a, b, g_ab, eps=eps, **kwargs,
+                          _symmetric_mask=same if same.any() else None)
+    self_kw = {**{k: v for k, v in kwargs.items() if k not in ("f0", "g0", "plan")},
+               "symmetric": True}
+    r_aa = sinkhorn_batch(a, a, g_aa, eps=eps, **self_kw)
+    r_bb = sinkhorn_batch(b, b, g_bb, eps=eps, **self_kw)
+    value = r_ab.objective - 0.5 * r_aa.objective - 0.5 * r_bb.objective
+    value = np.where(same, 0.0, value)
+    return SinkhornDivergenceResult(
+        value=value, ot_ab=r_ab, ot_aa=r_aa, ot_bb=r_bb,
+        converged=r_ab.converged & r_aa.converged & r_bb.converged, eps=eps,
+        info={"backend": r_ab.backend, "identical_inputs": same, "batch_size": nb})
+
+
+def _same_weights(a, b, nb: int) -> np.ndarray:
+    """Per problem: whether a and b are the same weights (None = uniform)."""
+    if a is None or b is None:
+        return np.full(nb, a is None and b is None)
+    try:
+        A = np.broadcast_to(np.asarray(a, dtype=np.float64), (nb, np.shape(a)[-1]))
+        B_ = np.broadcast_to(np.asarray(b, dtype=np.float64), (nb, np.shape(b)[-1]))
+    except (TypeError, ValueError):
+        return np.zeros(nb, dtype=bool)
+    if A.shape != B_.shape:
+        return np.zeros(nb, dtype=bool)
+    return np.all(A == B_, axis=1)

@@ -1,0 +1,255 @@
+"""Batched solvers: a leading batch axis gives the results of a loop of single calls."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+from kantorovich.exceptions import ConvergenceWarning
+from kantorovich.ot import (
+    PointCloud,
+    assignment,
+    emd,
+    sinkhorn,
+    sinkhorn_divergence,
+    sliced_wasserstein,
+)
+
+B, N, M_, D = 5, 12, 9, 2
+TOL = 1e-12
+
+
+def _clouds(rng, nb=B, n=N, m=M_, d=D):
+    return rng.random((nb, n, d)), rng.random((nb, m, d))
+
+
+def _sqdist(x, y):
+    return ((x[:, :, None, :] - y[:, None, :, :]) ** 2).sum(-1)
+
+
+def _weights(rng, kind, nb, n):
+    if kind == "none":
+        return None
+    if kind == "shared":
+        w = rng.random(n) + 0.1
+        return w / w.sum()
+    w = rng.random((nb, n)) + 0.1
+    return w / w.sum(axis=1, keepdims=True)
+
+
+def _row(w, q):
+    return None if w is None else (w[q] if np.ndim(w) == 2 else w)
+
+
+def _assert_sinkhorn_equal(r, singles, eps=1.0):
+    # potentials are -eps log(sum): their rounding is eps * 2**-52, whatever their size
+    tol_pot = TOL * max(1.0, eps)
+    np.testing.assert_array_equal(r.n_iter, [s.n_iter for s in singles])
+    np.testing.assert_array_equal(r.converged, [s.converged for s in singles])
+    np.testing.assert_allclose(r.value, [s.value for s in singles], rtol=0, atol=TOL)
+    np.testing.assert_allclose(r.objective, [s.objective for s in singles], rtol=0, atol=TOL)
+    np.testing.assert_allclose(r.f, np.stack([s.f for s in singles]), rtol=0, atol=tol_pot)
+    np.testing.assert_allclose(r.g, np.stack([s.g for s in singles]), rtol=0, atol=tol_pot)
+    np.testing.assert_allclose(r.marginal_error, [s.marginal_error[-1] for s in singles],
+                               rtol=1e-9, atol=1e-15)
+
+
+@pytest.mark.parametrize("weights", ["none", "shared", "batched", "mixed"])
+@pytest.mark.parametrize("geometry", ["pointcloud", "dense"])
+def test_sinkhorn_batch_matches_loop(rng, weights, geometry):
+    x, y = _clouds(rng)
+    a = _weights(rng, "batched" if weights == "mixed" else weights, B, N)
+    b = _weights(rng, "shared" if weights == "mixed" else weights, B, M_)
+    cost = PointCloud(x, y) if geometry == "pointcloud" else _sqdist(x, y)
+    r = sinkhorn(a, b, cost, eps=0.05)
+    singles = [sinkhorn(_row(a, q), _row(b, q), PointCloud(x[q], y[q]) if geometry == "pointcloud"
+                        else cost[q], eps=0.05) for q in range(B)]
+    assert r.value.shape == r.objective.shape == r.n_iter.shape == r.converged.shape == (B,)
+    assert r.f.shape == (B, N) and r.g.shape == (B, M_)
+    _assert_sinkhorn_equal(r, singles)
+
+
+@pytest.mark.parametrize("kwargs", [dict(symmetric=True), dict(scaling=None),
+                                    dict(check_every=1, tol=1e-8), dict(cost="euclidean"),
+                                    dict(cost=1.5, eps=2e4)])
+def test_sinkhorn_batch_options_match_loop(rng, kwargs):
+    """Symmetric updates, no schedule, checks at every iteration, other costs, the primal
+    objective of a huge eps: each as the single solver."""
+    kwargs = dict(kwargs)
+    cost = kwargs.pop("cost", "sqeuclidean")
+    eps = kwargs.pop("eps", 0.02)
+    x, y = _clouds(rng)
+    r = sinkhorn(None, None, PointCloud(x, y, cost=cost), eps=eps, **kwargs)
+    singles = [sinkhorn(None, None, PointCloud(x[q], y[q], cost=cost), eps=eps, **kwargs)
+               for q in range(B)]
+    _assert_sinkhorn_equal(r, singles, eps)
+
+
+def test_sinkhorn_batch_each_problem_stops_on_its_own(rng):
+    """A problem that needs many more iterations changes neither the others' iterations nor
+    their results; with a small max_iter only it fails (and the warning says 1 of B)."""
+    x, y = _clouds(rng)
+    hard_x, hard_y = x.copy(), y.copy()
+    hard_x[2] *= 6.0  # costs 36x larger at the same eps: many more iterations
+    hard_y[2] *= 6.0
+    r_easy = sinkhorn(None, None, PointCloud(x, y), eps=0.05)
+    r = sinkhorn(None, None, PointCloud(hard_x, hard_y), eps=0.05)
+    others = [0, 1, 3, 4]
+    np.testing.assert_array_equal(r.n_iter[others], r_easy.n_iter[others])
+    np.testing.assert_array_equal(r.value[others], r_easy.value[others])
+    assert r.n_iter[2] > 3 * r.n_iter[others].max()
+    cap = int(r.n_iter[others].max()) + 1
+    with pytest.warns(ConvergenceWarning, match="in 1 of 5 problems"):
+        r_cap = sinkhorn(None, None, PointCloud(hard_x, hard_y), eps=0.05, max_iter=cap)
+    assert r_cap.converged.tolist() == [True, True, False, True, True]
+    with pytest.warns(ConvergenceWarning):
+        single = sinkhorn(None, None, PointCloud(hard_x[2], hard_y[2]), eps=0.05, max_iter=cap)
+    assert r_cap.n_iter[2] == single.n_iter == cap
+    assert abs(r_cap.value[2] - single.value) <= TOL
+
+
+def test_sinkhorn_batch_zero_weights_and_fallback(rng):
+    """Zero weights (log 0 = -inf) and the per-problem path (plan=True) agree with the loop."""
+    x, y = _clouds(rng)
+    a = np.full((B, N), 1.0 / (N - 2))
+    a[:, :2] = 0.0
+    M = _sqdist(x, y)
+    r = sinkhorn(a, None, M, eps=0.05)
+    singles = [sinkhorn(a[q], None, M[q], eps=0.05) for q in range(B)]
+    _assert_sinkhorn_equal(r, singles)
+    rp = sinkhorn(a, None, M, eps=0.05, plan=True)
+    assert rp.plan.shape == (B, N, M_)
+    _assert_sinkhorn_equal(rp, singles)
+    np.testing.assert_allclose(rp.plan[1], sinkhorn(a[1], None, M[1], eps=0.05, plan=True).plan)
+
+
+@pytest.mark.parametrize("geometry", ["pointcloud", "dense"])
+def test_sinkhorn_divergence_batch_matches_loop(rng, geometry):
+    x, y = _clouds(rng)
+    y[3] = x[3, :M_]  # problem 3: a = b on the same support when N == M_ (else ordinary)
+    if geometry == "pointcloud":
+        x[1] = y[1][np.arange(N) % M_]  # an ordinary problem with repeated points
+        r = sinkhorn_divergence(None, None, PointCloud(x, y), eps=0.05)
+        singles = [sinkhorn_divergence(None, None, PointCloud(x[q], y[q]), eps=0.05)
+                   for q in range(B)]
+    else:
+        Mxy, Mxx, Myy = _sqdist(x, y), _sqdist(x, x), _sqdist(y, y)
+        r = sinkhorn_divergence(None, None, Mxy, M_aa=Mxx, M_bb=Myy, eps=0.05)
+        singles = [sinkhorn_divergence(None, None, Mxy[q], M_aa=Mxx[q], M_bb=Myy[q], eps=0.05)
+                   for q in range(B)]
+    np.testing.assert_allclose(r.value, [s.value for s in singles], rtol=0, atol=TOL)
+    np.testing.assert_array_equal(r.converged, [s.converged for s in singles])
+
+
+def test_sinkhorn_divergence_batch_identical_problem_is_zero(rng):
+    x, y = _clouds(rng, m=N)
+    y[2] = x[2]
+    r = sinkhorn_divergence(None, None, PointCloud(x, y), eps=0.05)
+    single = sinkhorn_divergence(None, None, PointCloud(x[2], y[2]), eps=0.05)
+    assert r.value[2] == single.value == 0.0
+    assert r.info["identical_inputs"].tolist() == [False, False, True, False, False]
+    assert r.ot_ab.n_iter[2] == single.ot_ab.n_iter
+
+
+@pytest.mark.parametrize("weights", ["none", "uniform_list", "batched"])
+def test_emd_batch_matches_loop(rng, weights):
+    x, y = _clouds(rng, m=N)
+    M = _sqdist(x, y)
+    a = {"none": None, "uniform_list": [2.0] * N, "batched": _weights(rng, "batched", B, N)}[weights]
+    b = {"none": None, "uniform_list": [2.0] * N, "batched": _weights(rng, "batched", B, N)}[weights]
+    r = emd(a, b, M)
+    singles = [emd(_row(a, q), _row(b, q), M[q]) for q in range(B)]
+    np.testing.assert_allclose(r.value, [s.value for s in singles], rtol=0, atol=TOL)
+    np.testing.assert_allclose(r.plan, np.stack([s.plan for s in singles]), rtol=0, atol=TOL)
+    assert r.certified.all() and r.plan.shape == (B, N, N)
+    mass = 2.0 * N if weights == "uniform_list" else 1.0
+    # each problem's certificate, from its own plan and potentials
+    for q in range(B):
+        fq, gq = r.f[q], r.g[q]
+        assert (fq[:, None] + gq[None, :] - M[q]).max() <= r.dual_violation[q] + 1e-15
+        aq = np.full(N, 1.0 / N) if _row(a, q) is None else np.asarray(_row(a, q)) / mass
+        bq = np.full(N, 1.0 / N) if _row(b, q) is None else np.asarray(_row(b, q)) / mass
+        dual = (aq @ fq + bq @ gq) * mass
+        assert abs(r.value[q] - dual - r.duality_gap[q]) <= 1e-13
+        assert abs(r.duality_gap[q]) <= 1e-12
+    if weights == "batched":  # the single solver per problem: the same potentials too
+        np.testing.assert_array_equal(r.f, np.stack([s.f for s in singles]))
+
+
+def test_emd_batch_rectangular_and_method(rng):
+    x, y = _clouds(rng)
+    M = _sqdist(x, y)
+    r = emd(None, None, M, method="highs")
+    singles = [emd(None, None, M[q], method="highs") for q in range(B)]
+    np.testing.assert_allclose(r.value, [s.value for s in singles], rtol=0, atol=TOL)
+    assert r.method == "highs" and r.plan.shape == (B, N, M_)
+
+
+def test_assignment_and_sliced_batch_match_loop(rng):
+    x, y = _clouds(rng, m=N)
+    M = _sqdist(x, y)
+    r = assignment(M)
+    singles = [assignment(M[q]) for q in range(B)]
+    np.testing.assert_array_equal(r.perm, np.stack([s.perm for s in singles]))
+    np.testing.assert_allclose(r.value, [s.value for s in singles], rtol=0, atol=TOL)
+    np.testing.assert_array_equal(r.exact, [s.exact for s in singles])
+    rx = assignment(x=x, y=y)
+    np.testing.assert_array_equal(rx.perm, r.perm)
+    sw = sliced_wasserstein(x, y, n_projections=20, rng=3)
+    assert sw.shape == (B,)
+    np.testing.assert_allclose(sw, [sliced_wasserstein(x[q], y[q], n_projections=20, rng=3)
+                                    for q in range(B)], rtol=0, atol=TOL)
+
+
+def test_batch_errors(rng):
+    x, y = _clouds(rng)
+    with pytest.raises(ValueError, match=r"`x` and `y` .*\(5, 12, 2\) and \(4, 9, 2\)"):
+        PointCloud(x, y[:4])
+    with pytest.raises(ValueError, match=r"`x` .*`y`.*\(5, 12, 2\) and \(9, 2\)"):
+        PointCloud(x, y[0])
+    with pytest.raises(ValueError, match=r"`a` must have shape \(12,\) or \(5, 12\).*\(3, 12\)"):
+        sinkhorn(np.full((3, N), 1.0 / N), None, PointCloud(x, y), eps=0.1)
+    with pytest.raises(ValueError, match=r"`b` must have length 9"):
+        sinkhorn(None, np.full((B, 4), 0.25), PointCloud(x, y), eps=0.1)
+    a = np.full((B, N), 1.0 / N)
+    a[3] *= 2
+    with pytest.raises(ValueError, match="same total mass.*problem 3"):
+        sinkhorn(a, None, PointCloud(x, y), eps=0.1)
+    M = _sqdist(x, y)
+    M[1, 0, 0] = np.nan
+    with pytest.raises(ValueError, match="`M_or_geometry` must not contain NaN"):
+        sinkhorn(None, None, M, eps=0.1)
+    with pytest.raises(ValueError, match=r"`a` must have shape \(12,\) or \(5, 12\)"):
+        emd(np.full((2, N), 1.0 / N), None, _sqdist(x, x))
+    with pytest.raises(ValueError, match="`M_aa` must have shape"):
+        sinkhorn_divergence(None, None, _sqdist(x, y), M_aa=_sqdist(x, x)[:2],
+                            M_bb=_sqdist(y, y), eps=0.1)
+    with pytest.raises(ValueError, match="`eps` must be a positive float"):
+        sinkhorn(None, None, PointCloud(x, y), eps=-1.0)
+
+
+def test_batch_caller_arrays(rng):
+    """torch in, torch out (value (B,), f (B, n)), as for one problem."""
+    torch = pytest.importorskip("torch")
+    x, y = _clouds(rng)
+    r = sinkhorn(None, None, PointCloud(torch.tensor(x), torch.tensor(y)), eps=0.05)
+    ref = sinkhorn(None, None, PointCloud(x, y), eps=0.05)
+    assert isinstance(r.value, torch.Tensor) and tuple(r.f.shape) == (B, N)
+    np.testing.assert_allclose(r.value.numpy(), ref.value, rtol=0, atol=TOL)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        e = emd(None, None, torch.tensor(_sqdist(x, x)))
+    assert isinstance(e.plan, torch.Tensor) and tuple(e.plan.shape) == (B, N, N)
+
+
+def test_batch_gradients_are_refused(rng):
+    """A batch with a leaf that requires grad is a clear NotImplementedError, not a crash."""
+    torch = pytest.importorskip("torch")
+    x, y = _clouds(rng)
+    xt = torch.tensor(x, requires_grad=True)
+    with pytest.raises(NotImplementedError, match="sinkhorn: gradients of a batch"):
+        sinkhorn(None, None, PointCloud(xt, torch.tensor(y)), eps=0.1)
+    with pytest.raises(NotImplementedError, match="emd: gradients of a batch"):
+        emd(None, None, torch.tensor(_sqdist(x, x), requires_grad=True))
