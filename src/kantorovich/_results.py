@@ -172,6 +172,8 @@ class SinkhornResult(Result):
 
     def __post_init__(self):
         hist, last = tuple(self.marginal_error_history), self.marginal_error
+        if getattr(last, "ndim", 0) >= 1:  # a batch of problems: each one's final error
+            return
         if isinstance(last, (tuple, list)):  # the layout before marginal_error_history
             hist, last = tuple(last), float("nan")
         if hist and last != last:  # the final error defaults to the last check's

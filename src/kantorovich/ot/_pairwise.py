@@ -34,17 +34,16 @@ from .._validation import (
     describe,
 )
 from ..exceptions import BackendUnavailableError
-from ._wasserstein_1d import (
+from ._sorted_rows import (
     AUTO_NUMBA_MIN_SIZE,
     RADIX_MIN_N,
-    _check_dist_weights,
-    _check_p,
-    _check_values,
-    _numba_ok,
-    _sort_rows,
-    _sort_rows_numba,
-    _wp_sorted,
+    check_p,
+    numba_ok,
+    sort_rows,
+    sort_rows_numba,
+    wp_sorted,
 )
+from ._wasserstein_1d import _check_dist_weights, _check_values
 
 __all__ = ["pairwise_wasserstein"]
 
@@ -133,10 +132,10 @@ def _prep_1d(items: list, ws: list, name: str, wname: str) -> list:
         if wv is not None and wv.ndim != 1:
             raise ValueError(f"`{wname}[{i}]` must be 1-D; got {describe(wv)}.")
         rx = rw = None
-        if wv is not None and v.shape[0] >= RADIX_MIN_N and _numba_ok():
-            rx, rw = _sort_rows_numba(v[None].copy(), wv[None].copy())
+        if wv is not None and v.shape[0] >= RADIX_MIN_N and numba_ok():
+            rx, rw = sort_rows_numba(v[None].copy(), wv[None].copy())
             rx, rw = rx[0], rw[0]
-        xs, wsort = _sort_rows(v, wv, np)
+        xs, wsort = sort_rows(v, wv, np)
         fin = np.abs(xs[np.isfinite(xs)])
         top = float(fin.max()) if fin.size else 0.0
         out.append((v.shape[0], xs, wsort, rx, rw, top))
@@ -167,7 +166,7 @@ def _solve_block(kind: str, opts: dict, left: list, right: list, pairs: np.ndarr
 
 
 def _scale_exponents(top: np.ndarray, p: float) -> np.ndarray:
-    """e with 2**e the power of two ``_wasserstein_1d._pow2_scale`` picks for pairs whose
+    """e with 2**e the power of two ``_sorted_rows.pow2_above_max_abs`` picks for pairs whose
     largest finite |value| is ``top`` (0, i.e. no scale, for p = 1 and for top = 0)."""
     if p == 1.0:
         return np.zeros(top.shape, dtype=np.int64)
@@ -175,9 +174,9 @@ def _scale_exponents(top: np.ndarray, p: float) -> np.ndarray:
 
 
 def _block_1d(left: list, right: list, pairs: np.ndarray, p: float) -> np.ndarray:
-    """1-D pairs by the quantile integral on the pre-sorted rows (``_wp_sorted``).
+    """1-D pairs by the quantile integral on the pre-sorted rows (``wp_sorted``).
 
-    ``wasserstein_1d`` on one pair runs ``_wp_sorted`` on a batch of one row with the backend
+    ``wasserstein_1d`` on one pair runs ``wp_sorted`` on a batch of one row with the backend
     its size selects. Pairs that share the sizes (n, m), which sides are weighted, the backend
     and the power-of-two scale are batched into one call: each kernel reduces a row the same
     way alone or in a batch while n + m < ``BATCH_MAX_ROW``, so the values are bit-identical to
@@ -196,7 +195,7 @@ def _block_1d(left: list, right: list, pairs: np.ndarray, p: float) -> np.ndarra
     n, m = col(left, 0)[pi], col(right, 0)[pj]
     wl = np.array([t[2] is not None for t in left])[pi]
     wr = np.array([t[2] is not None for t in right])[pj]
-    numba = (n + m >= AUTO_NUMBA_MIN_SIZE) & _numba_ok()
+    numba = (n + m >= AUTO_NUMBA_MIN_SIZE) & numba_ok()
     ex = _scale_exponents(np.maximum(col(left, 5)[pi], col(right, 5)[pj]), p)
     keys = np.stack([n, m, wl, wr, numba, ex], axis=1).astype(np.int64)
     uniq, inv = np.unique(keys, axis=0, return_inverse=True)
@@ -225,7 +224,7 @@ def _batches_stacked(left, right, pairs, ks, step, p, backend, radix, out):
         kk = ks[s:s + step]
         xs, wu = rows(left, pairs[kk, 0])
         ys, wv = rows(right, pairs[kk, 1])
-        out[kk] = _wp_sorted(xs, wu, ys, wv, p, backend)
+        out[kk] = wp_sorted(xs, wu, ys, wv, p, backend)
 
 
 def _batches_broadcast(left, right, pairs, ks, step, p, backend, out):
@@ -242,7 +241,7 @@ def _batches_broadcast(left, right, pairs, ks, step, p, backend, out):
             r = run[s:s + step]
             x = left[i[r[0]]][1]
             xs = np.broadcast_to(x, (len(r), x.shape[0]))
-            out[ks[r]] = _wp_sorted(xs, None, R[pos[r[0]]:pos[r[-1]] + 1], None, p, backend)
+            out[ks[r]] = wp_sorted(xs, None, R[pos[r[0]]:pos[r[-1]] + 1], None, p, backend)
 
 
 def _block_cloud(left: list, right: list, pairs: np.ndarray, opts: dict) -> np.ndarray:
@@ -360,11 +359,23 @@ def _run_dask(client, kind, opts, row_data, col_data, blocks, sym, retries, bar)
 
     scattered: dict[tuple, Any] = {}
 
+    def scatter(data):
+        # the worker a scatter picks may die during it (CommClosedError, an OSError): the
+        # scheduler drops it, and the next attempt goes to a live one
+        for attempt in range(retries + 1):
+            try:
+                return client.scatter([data], hash=False)[0]
+            except OSError as exc:
+                err = exc
+                time.sleep(0.1 * (attempt + 1))
+        raise RuntimeError(f"pairwise_wasserstein: scattering a chunk failed {retries + 1} times "
+                           f"(last error: {err!r}); raise `retries` or check the workers.")
+
     def chunk(side, c):
         f = scattered.get((side, c))
         if f is None or f.status != "finished":
             data = row_data[c] if side == "r" else col_data[c]
-            f = scattered[(side, c)] = client.scatter([data], hash=False)[0]
+            f = scattered[(side, c)] = scatter(data)
         return f
 
     def submit(b):
@@ -494,7 +505,7 @@ def pairwise_wasserstein(X, Y=None, *, p=1, method="auto", client=None, X_weight
            [2., 0., 1.],
            [1., 1., 0.]])
     """
-    p = _check_p(p)
+    p = check_p(p)
     check_choice(method, "method", _METHODS)
     retries = check_int(retries, "retries", minimum=0)
     if block_size is not None:

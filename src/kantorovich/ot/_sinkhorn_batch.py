@@ -43,6 +43,7 @@ from .._validation import (
 )
 from .._warnings import warn
 from ..exceptions import ConvergenceWarning
+from ._costs import diameter
 from ._geometry import PointCloud, batch_size_of
 from ._kernels.softmin_numba import _FM, _LOG2E, _exp2_f64
 
@@ -381,8 +382,7 @@ class _Batch:
         """Problem ``q`` as the single solver takes it."""
         if self.dense:
             return self.C[q]
-        return PointCloud(self.pc.x[q], self.pc.y[q], cost=self.pc.p if self.cost.startswith("p=")
-                          else self.cost)
+        return PointCloud(self.pc.x[q], self.pc.y[q], cost=self.pc._cost.p)
 
     def scales(self):
         """(diameter, max |C|) per problem, computed as the single solver computes them."""
@@ -391,9 +391,7 @@ class _Batch:
             return hi - lo, np.maximum(np.abs(lo), np.abs(hi))
         diam = np.empty(self.nb)
         for q in range(self.nb):
-            sub = PointCloud.__new__(PointCloud)
-            sub.x, sub.y, sub.p, sub.cost = self.X[q], self.Y[q], self.p, self.cost
-            diam[q] = sub.diameter()
+            diam[q] = diameter(self.X[q], self.Y[q], self.pc._cost)
         return diam, diam.copy()
 
 
