@@ -626,8 +626,8 @@ def sinkhorn(a: Any, b: Any, M_or_geometry: Any, *, eps: float, max_iter: int = 
         (default 1e-5 in float64, 1e-3 in float32, whose rounding floor at small eps is near
         1e-4). Measured on the README's Gaussian clouds (eps = 0.05): the transport cost is
         within about ``tol`` relative of its limit (1e-5: 1.0e-5 and 1.7e-5 at n = 200, 500)
-        and the objective within 1e-7, in 1071 and 492 iterations (1081 and 522 since the
-        cold probe of ``scaling``); 1e-6 took 10 041 and 3982
+        and the objective within 1e-7, in 1071 and 492 iterations (1081 and 502 since the
+        cold probe and the tail extrapolation of ``scaling``); 1e-6 took 10 041 and 3982
         (the last digits sit on a slow mode), so 1e-6 did not fit the default ``max_iter``.
     scaling : float in (0, 1) or None
         Epsilon-scaling ratio. The first ``check_every`` iterations are those of a cold start
