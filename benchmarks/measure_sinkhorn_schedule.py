@@ -4,10 +4,10 @@ Regenerates the "Measured" table of docs/sinkhorn.md (section *Epsilon-scaling*)
 problem and tol 1e-4, 1e-5, 1e-6, the iterations ``n_iter`` of ``sinkhorn(..., scaling=0.5)``
 (default) and ``scaling=None``; L1 marginal error, ``check_every=10``, ``max_iter`` 20 000,
 numpy backend, dense costs. Iteration counts are deterministic (no timing).
-``--no-extrapolation`` switches off the tail extrapolation after the annealing (the default
-path as it was before it), for the table's comparison column.
+``--previous`` switches off the tail extrapolation after the annealing and the close-call
+probing (the default path as it was before them), for the table's comparison column.
 
-    PYTHONPATH=src python benchmarks/measure_sinkhorn_schedule.py [--out PATH] [--no-extrapolation]
+    PYTHONPATH=src python benchmarks/measure_sinkhorn_schedule.py [--out PATH] [--previous]
 """
 
 from __future__ import annotations
@@ -90,13 +90,14 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "sinkhorn_schedule.json"))
     ap.add_argument("--rows", default=None, help="comma-separated row indices (default: all)")
-    ap.add_argument("--no-extrapolation", action="store_true",
-                    help="switch off the tail extrapolation after the annealing")
+    ap.add_argument("--previous", action="store_true",
+                    help="switch off the tail extrapolation and the close-call probing")
     args = ap.parse_args(argv)
-    if args.no_extrapolation:
+    if args.previous:
         from kantorovich.ot import _sinkhorn
 
         _sinkhorn._EXTRAPOLATION_AGREEMENT = 0.0
+        _sinkhorn._PROBE_DEFERRALS = 0
     rows = []
     probs = problems()
     idx = range(len(probs)) if args.rows is None else [int(i) for i in args.rows.split(",")]
