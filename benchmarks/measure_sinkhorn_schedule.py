@@ -1,11 +1,13 @@
 """Iterations of the default eps-scaling against a cold start (``scaling=None``) to a tol.
 
 Regenerates the "Measured" table of docs/sinkhorn.md (section *Epsilon-scaling*): for each
-problem and tol 1e-4, 1e-6, the iterations ``n_iter`` of ``sinkhorn(..., scaling=0.5)``
+problem and tol 1e-4, 1e-5, 1e-6, the iterations ``n_iter`` of ``sinkhorn(..., scaling=0.5)``
 (default) and ``scaling=None``; L1 marginal error, ``check_every=10``, ``max_iter`` 20 000,
 numpy backend, dense costs. Iteration counts are deterministic (no timing).
+``--previous`` switches off the tail extrapolation after the annealing and the close-call
+probing (the default path as it was before them), for the table's comparison column.
 
-    PYTHONPATH=src python benchmarks/measure_sinkhorn_schedule.py [--out PATH]
+    PYTHONPATH=src python benchmarks/measure_sinkhorn_schedule.py [--out PATH] [--previous]
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from kantorovich.exceptions import ConvergenceWarning
 from kantorovich.ot import sinkhorn
 
 MAX_ITER = 20_000
-TOLS = (1e-4, 1e-6)
+TOLS = (1e-4, 1e-5, 1e-6)
 
 
 def _sq(x, y):
@@ -61,6 +63,18 @@ def problems():
     x, y = rng.random((90, 2)), rng.random((90, 2))
     for eps in (3e-3, 1e-3, 1e-4):
         out.append(("90 x 90 uniform points", None, None, _sq(x, y), eps))
+    # rows found by a sweep over sizes 30..300, eps 1e-3..1e-1, clouds, grids, weights
+    rng = np.random.default_rng(1)
+    x, y = rng.random((30, 2)), rng.random((30, 2))
+    for eps in (1e-3, 0.1):
+        out.append(("30 x 30 uniform points", None, None, _sq(x, y), eps))
+    g = np.array([[i, j] for i in range(5) for j in range(5)], dtype=float) / 4
+    out.append(("5 x 5 grid against itself shifted by (0.06, 0.06)", None, None, _sq(g, g + 0.06), 0.1))
+    rng = np.random.default_rng(1)
+    rng.random((200, 2)), rng.random(200)
+    x, y = 0.3 * rng.normal(size=(100, 2)), 0.3 * rng.normal(size=(100, 2)) + 0.5
+    for eps in (1e-3, 0.1):
+        out.append(("100 x 100 Gaussian points, N(0, 0.09 I) vs N(0.5, 0.09 I)", None, None, _sq(x, y), eps))
     return out
 
 
@@ -76,7 +90,14 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "sinkhorn_schedule.json"))
     ap.add_argument("--rows", default=None, help="comma-separated row indices (default: all)")
+    ap.add_argument("--previous", action="store_true",
+                    help="switch off the tail extrapolation and the close-call probing")
     args = ap.parse_args(argv)
+    if args.previous:
+        from kantorovich.ot import _sinkhorn
+
+        _sinkhorn._EXTRAPOLATION_AGREEMENT = 0.0
+        _sinkhorn._PROBE_DEFERRALS = 0
     rows = []
     probs = problems()
     idx = range(len(probs)) if args.rows is None else [int(i) for i in args.rows.split(",")]
@@ -86,12 +107,12 @@ def main(argv=None):
         for tol in TOLS:
             row[f"tol {tol:g}"] = {"default": run(a, b, M, eps, tol, 0.5), "cold": run(a, b, M, eps, tol, None)}
         rows.append(row)
-        d4, d6 = row["tol 0.0001"], row["tol 1e-06"]
 
         def s(c):
             return f"{c['n_iter']}{'' if c['converged'] else '*'}"
-        print(f"{i:2d} {name[:45]:45s} {eps:g}: 1e-4 {s(d4['default'])} / {s(d4['cold'])}  "
-              f"1e-6 {s(d6['default'])} / {s(d6['cold'])}", flush=True)
+        print(f"{i:2d} {name[:45]:45s} {eps:g}: " + "  ".join(
+            f"{tol:g} {s(row[f'tol {tol:g}']['default'])} / {s(row[f'tol {tol:g}']['cold'])}" for tol in TOLS),
+            flush=True)
     if args.rows is None:
         Path(args.out).write_text(json.dumps({"max_iter": MAX_ITER, "check_every": 10, "rows": rows}, indent=1))
 

@@ -217,6 +217,15 @@ def _serve(conn) -> None:  # pragma: no cover - runs in the worker
     import kantorovich.families  # noqa: F401
     import kantorovich.ot  # noqa: F401
 
+    # POT, which emd/wasserstein/assignment import on their first call: with its torch backend
+    # its import took 15-23 s on the shared machine under load, and in a fresh worker it fell
+    # inside the per-call guard, so a first emd call on a 1 x 1 cost read as a HANG; the
+    # worker's start-up has its own, longer limit
+    try:
+        import ot  # noqa: F401
+    except ImportError:
+        pass
+
     np.random.seed(0)
     conn.send("ready")
     while True:

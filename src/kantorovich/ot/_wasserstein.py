@@ -77,6 +77,25 @@ def _plan_wp(P: np.ndarray, D: np.ndarray, p: float) -> float:
     return dm * s ** (1.0 / p)
 
 
+def _without_rounding_mass(P: np.ndarray, an, bn) -> np.ndarray:
+    """The LP plan ``P`` (unit mass) less the entries that only the rounding of the weights makes.
+
+    ``a`` and ``b`` are normalised separately in float64, so two weight vectors that describe one
+    measure (``b = a[perm]``) have totals that differ in their last bits (the sums run in
+    different orders), and the LP moves that much mass, about ``(n + m) * 2**-52``, between pairs
+    it would not use otherwise. Such a sliver is worth nothing at the scale of the costs
+    (``<P, C>`` itself is rounded at ``2**-52`` of the largest cost), but in the rescaled rounds
+    it sets the scale ``t`` of W_p, is clipped there, and for large p it dominates ``(sum P
+    D^p)^(1/p)``. So entries up to that size between two points whose weights both exceed it
+    are dropped; a point whose whole weight is that small keeps its entries."""
+    n, m = P.shape
+    tau = (n + m) * 2.0 ** -52
+    a = np.full(n, 1.0 / n) if an is None else an
+    b = np.full(m, 1.0 / m) if bn is None else bn
+    sliver = (P <= tau) & (a[:, None] > tau) & (b[None, :] > tau)
+    return np.where(sliver, 0.0, P)
+
+
 def _exact_rescaled(x, y, an, bn, p):
     """W_p by the exact LP when the costs |x - y|^p span more than float64 resolves at one scale
     (one far pair of points, large p): rounds of the LP on (D / t)^p clipped at ``_CLIP``, t an
@@ -92,7 +111,7 @@ def _exact_rescaled(x, y, an, bn, p):
         return 0.0
     with np.errstate(under="ignore"):
         C = (D / top) ** p  # in [0, 1]: a first plan, whatever the far pairs hide
-    P = emd(an, bn, C).plan
+    P = _without_rounding_mass(emd(an, bn, C).plan, an, bn)
     w = _plan_wp(P, D, p)
     unseen = True  # the plan uses a pair whose cost the LP saw clipped or rounded to 0
     for _ in range(16):
@@ -100,7 +119,7 @@ def _exact_rescaled(x, y, an, bn, p):
             return 0.0
         with np.errstate(over="ignore", under="ignore"):
             C = np.minimum((D / w) ** p, _CLIP)
-        P2 = emd(an, bn, C).plan
+        P2 = _without_rounding_mass(emd(an, bn, C).plan, an, bn)
         w2 = _plan_wp(P2, D, p)
         used = P2 > 0
         # clipped pairs, or pairs rounded to 0 that could matter: each is off by < 2**-1074,
