@@ -70,6 +70,7 @@ estimate is not to be trusted at this n.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -500,17 +501,66 @@ def estimate_kl(x, y, *, method: str = "auto", k: int | None = None, n_boot: int
     >>> abs(r.value - 0.5) < 0.1
     True
     """
-    method = check_choice(method, "method", KL_METHODS)
+    prob = _prepare_kl(x, y, method, k, n_boot, ci_level, rng, backend, knn_search,
+                       detect_infinite, infinite_ratio, whiten, n_reference)
+    info = _kl_info(prob)
+    fit = _solve_kl(prob, info)
+    return _package_kl(prob, fit, info)
+
+
+@dataclass(frozen=True)
+class _KLProblem:
+    """The validated inputs of :func:`estimate_kl`: samples at unit scale (whitened if asked),
+    the method that runs and its options."""
+
+    xa: np.ndarray          # (n, d) sample of P
+    ya: np.ndarray          # (m, d) sample of Q
+    method: str             # the method that runs ("auto" resolved)
+    auto: bool              # the method came from the "auto" rule
+    kval: int | None        # the neighbour rank k (K for "knn-ensemble"; None: its default)
+    engine: str             # the kNN engine key of _knn_pair
+    n_boot: int
+    ci_level: float
+    gen: np.random.Generator
+    n_reference: int
+    detect_infinite: bool
+    infinite_ratio: float
+    whiten: bool
+
+    @property
+    def const(self) -> float:
+        """log(m / (n - 1)), the constant of the WKV estimators."""
+        return math.log(self.ya.shape[0] / (self.xa.shape[0] - 1))
+
+
+@dataclass(frozen=True)
+class _KLFit:
+    """The estimate as a bootstrap-ready mean, ``const + sum_j coefs[j] mean(terms[j])``, with the
+    kNN distances the support-mismatch rule reads and the duplicate counts."""
+
+    rho: np.ndarray         # (n, kk) within-x distances
+    nu: np.ndarray          # (n, kk) x-to-y distances
+    dx: int
+    dy: int
+    terms: list
+    coefs: list
+    const: float
+
+
+def _kl_rank(method: str, k):
+    """(kval, k_needed): the checked neighbour rank of ``method`` and the fewest points it needs."""
     if method in ("auto", "knn", "knn-gauss-corrected"):
         kval = 5 if k is None else check_int(k, "k", minimum=1)
-        k_needed = kval
-    elif method == "knn-ensemble":
+        return kval, kval
+    if method == "knn-ensemble":
         kval = None if k is None else check_int(k, "k", minimum=2)
-        k_needed = 2 if kval is None else kval
-    else:
-        kval, k_needed = None, 1
-    detect_infinite = bool(detect_infinite)
-    infinite_ratio = check_probability(infinite_ratio, "infinite_ratio", open_left=True, open_right=True)
+        return kval, 2 if kval is None else kval
+    return None, 1
+
+
+def _kl_search(backend, knn_search, x, y):
+    """(backend, knn_search): the resolved backend and the checked search structure (the
+    deprecated ``backend="numba-kdtree"`` read as a numba KD-tree)."""
     kdtree_alias = isinstance(backend, str) and backend == "numba-kdtree"
     be = resolve_backend(backend, "estimate_kl", x, y)
     knn_search = check_choice(knn_search, "knn_search", KNN_SEARCHES)
@@ -519,6 +569,18 @@ def estimate_kl(x, y, *, method: str = "auto", k: int | None = None, n_boot: int
             raise ValueError("`knn_search` must be 'auto' or 'kdtree' with backend='numba-kdtree' "
                              "(a KD-tree); got 'brute'.")
         knn_search = "kdtree"
+    return be, knn_search
+
+
+def _prepare_kl(x, y, method, k, n_boot, ci_level, rng, backend, knn_search, detect_infinite,
+                infinite_ratio, whiten, n_reference) -> _KLProblem:
+    """Check the arguments of :func:`estimate_kl` (in the order of its signature, the samples
+    once the method's k is known) and apply the "auto" rule and the whitening."""
+    method = check_choice(method, "method", KL_METHODS)
+    kval, k_needed = _kl_rank(method, k)
+    detect_infinite = bool(detect_infinite)
+    infinite_ratio = check_probability(infinite_ratio, "infinite_ratio", open_left=True, open_right=True)
+    be, knn_search = _kl_search(backend, knn_search, x, y)
     xa, ya, n_boot, ci_level, gen = _common_checks(x, y, k_needed, n_boot, ci_level, rng)
     n, m, d = xa.shape[0], ya.shape[0], xa.shape[1]
     be = _knn_engine(be, knn_search, d)
@@ -530,74 +592,107 @@ def estimate_kl(x, y, *, method: str = "auto", k: int | None = None, n_boot: int
                   else "knn")
     if bool(whiten):
         xa, ya = _whiten(xa, ya)
-    const = math.log(m / (n - 1))
-    info: dict = {**_engine_info(be), "bootstrap": "per-point terms resampled; trees not recomputed",
-                  "whiten": bool(whiten)}
-    if auto:
+    return _KLProblem(xa=xa, ya=ya, method=method, auto=auto, kval=kval, engine=be, n_boot=n_boot,
+                      ci_level=ci_level, gen=gen, n_reference=n_reference,
+                      detect_infinite=detect_infinite, infinite_ratio=infinite_ratio,
+                      whiten=bool(whiten))
+
+
+def _kl_info(prob: _KLProblem) -> dict:
+    """The ``info`` entries known before the kNN step."""
+    info: dict = {**_engine_info(prob.engine),
+                  "bootstrap": "per-point terms resampled; trees not recomputed",
+                  "whiten": prob.whiten}
+    if prob.auto:
+        d = prob.xa.shape[1]
         info["method_rule"] = (f"auto: knn for d < {AUTO_GAUSS_CORRECTED_MIN_DIM}, "
                                f"knn-gauss-corrected from d = {AUTO_GAUSS_CORRECTED_MIN_DIM} (d = {d})")
-    boot_terms, boot_coefs, boot_const = None, None, const
+    return info
 
-    if method in ("knn", "knn-gauss-corrected"):
-        J = min(max(kval, 4), n - 1, m)
-        kk = max(kval, J)
-        rho, nu, dx, dy = _knn_pair(xa, ya, kk, be)
-        terms = d * (np.log(nu[:, kval - 1]) - np.log(rho[:, kval - 1]))
-        info["k"] = kval
-        if method == "knn-gauss-corrected":
-            refs, kl_fit, extra = _gauss_reference_terms(xa, ya, kval, n_reference, be, gen)
-            info.update(extra)
-            if refs is None:
-                warn("knn-gauss-corrected: a Gaussian fit has a singular covariance; "
-                              "returning the uncorrected WKV estimate (info['correction']).",
-                              KantorovichWarning)
-            else:
-                ref_mean = float(np.mean([r.mean() for r in refs]))
-                info.update(correction=float(kl_fit - const - ref_mean), n_reference=n_reference,
-                            uncorrected_value=float(terms.mean() + const))
-                boot_terms = [terms] + refs
-                boot_coefs = [1.0] + [-1.0 / n_reference] * n_reference
-                boot_const = kl_fit
-    elif method == "knn-ensemble":
-        L = max(1, d // 4)
-        K = kval if kval is not None else int(math.ceil(math.sqrt(min(n - 1, m))))
-        if kval is None:
-            K = max(L + 2, min(K, 200))
-        if K > min(n - 1, m):
-            raise ValueError(f"`k` (K = {K}) must be at most min(n - 1, m) = {min(n - 1, m)}.")
-        w = ensemble_weights(K, d, L)
-        J = min(max(8, 2), n - 1, m)
-        kk = max(K, J)
-        rho, nu, dx, dy = _knn_pair(xa, ya, kk, be)
-        terms = d * (np.log(nu[:, :K]) - np.log(rho[:, :K])) @ w
-        info.update(K=K, L=L, weights=w)
-    else:  # knn-adaptive
-        terms, rho, nu, dx, dy, extra = _adaptive_terms(xa, ya, be)
+
+def _solve_kl(prob: _KLProblem, info: dict) -> _KLFit:
+    """The kNN step of ``prob.method``; adds its entries to ``info``."""
+    if prob.method == "knn-ensemble":
+        return _ensemble_fit(prob, info)
+    if prob.method == "knn-adaptive":
+        terms, rho, nu, dx, dy, extra = _adaptive_terms(prob.xa, prob.ya, prob.engine)
         info.update(extra)
-    _dup_warning(dx, "x")
-    _dup_warning(dy, "x (against y)")
-    info.update(n_duplicates_x=dx, n_duplicates_xy=dy)
+        return _KLFit(rho=rho, nu=nu, dx=dx, dy=dy, terms=[terms], coefs=[1.0], const=prob.const)
+    return _fixed_k_fit(prob, info)
 
-    if boot_terms is None:
-        boot_terms, boot_coefs = [terms], [1.0]
-    value = float(boot_const + sum(c * t.mean() for c, t in zip(boot_coefs, boot_terms)))
-    stderr, ci = _bootstrap_means(boot_terms, boot_coefs, boot_const, n_boot, ci_level, gen)
-    # support-mismatch rule (module docstring)
-    J = min(rho.shape[1], nu.shape[1], max(4, kval) if kval is not None and method != "knn-ensemble" else 8)
+
+def _fixed_k_fit(prob: _KLProblem, info: dict) -> _KLFit:
+    """WKV with a fixed k, minus the Gaussian-reference bias for "knn-gauss-corrected"."""
+    xa, ya, kval, const = prob.xa, prob.ya, prob.kval, prob.const
+    n, m, d = xa.shape[0], ya.shape[0], xa.shape[1]
+    J = min(max(kval, 4), n - 1, m)
+    kk = max(kval, J)
+    rho, nu, dx, dy = _knn_pair(xa, ya, kk, prob.engine)
+    terms = d * (np.log(nu[:, kval - 1]) - np.log(rho[:, kval - 1]))
+    info["k"] = kval
+    fit = _KLFit(rho=rho, nu=nu, dx=dx, dy=dy, terms=[terms], coefs=[1.0], const=const)
+    if prob.method != "knn-gauss-corrected":
+        return fit
+    refs, kl_fit, extra = _gauss_reference_terms(xa, ya, kval, prob.n_reference, prob.engine,
+                                                 prob.gen)
+    info.update(extra)
+    if refs is None:
+        warn("knn-gauss-corrected: a Gaussian fit has a singular covariance; "
+             "returning the uncorrected WKV estimate (info['correction']).", KantorovichWarning)
+        return fit
+    ref_mean = float(np.mean([r.mean() for r in refs]))
+    info.update(correction=float(kl_fit - const - ref_mean), n_reference=prob.n_reference,
+                uncorrected_value=float(terms.mean() + const))
+    return replace(fit, terms=[terms] + refs,
+                   coefs=[1.0] + [-1.0 / prob.n_reference] * prob.n_reference, const=kl_fit)
+
+
+def _ensemble_fit(prob: _KLProblem, info: dict) -> _KLFit:
+    """The bias-reduced weighted ensemble of the fixed-k estimates over k = 1..K."""
+    xa, ya, kval = prob.xa, prob.ya, prob.kval
+    n, m, d = xa.shape[0], ya.shape[0], xa.shape[1]
+    L = max(1, d // 4)
+    K = kval if kval is not None else int(math.ceil(math.sqrt(min(n - 1, m))))
+    if kval is None:
+        K = max(L + 2, min(K, 200))
+    if K > min(n - 1, m):
+        raise ValueError(f"`k` (K = {K}) must be at most min(n - 1, m) = {min(n - 1, m)}.")
+    w = ensemble_weights(K, d, L)
+    J = min(max(8, 2), n - 1, m)
+    kk = max(K, J)
+    rho, nu, dx, dy = _knn_pair(xa, ya, kk, prob.engine)
+    terms = d * (np.log(nu[:, :K]) - np.log(rho[:, :K])) @ w
+    info.update(K=K, L=L, weights=w)
+    return _KLFit(rho=rho, nu=nu, dx=dx, dy=dy, terms=[terms], coefs=[1.0], const=prob.const)
+
+
+def _package_kl(prob: _KLProblem, fit: _KLFit, info: dict) -> EstimateResult:
+    """Duplicate warnings, the value and its bootstrap, the support-mismatch rule (module
+    docstring) and the :class:`EstimateResult`."""
+    _dup_warning(fit.dx, "x")
+    _dup_warning(fit.dy, "x (against y)")
+    info.update(n_duplicates_x=fit.dx, n_duplicates_xy=fit.dy)
+    value = float(fit.const + sum(c * t.mean() for c, t in zip(fit.coefs, fit.terms)))
+    stderr, ci = _bootstrap_means(fit.terms, fit.coefs, fit.const, prob.n_boot, prob.ci_level,
+                                  prob.gen)
+    rho, nu, kval = fit.rho, fit.nu, prob.kval
+    J = min(rho.shape[1], nu.shape[1],
+            max(4, kval) if kval is not None and prob.method != "knn-ensemble" else 8)
     infinite = False
     if J >= 2:
         g_rho = float(np.mean(_inverse_dim(rho[:, :J])))
         g_nu = float(np.mean(_inverse_dim(nu[:, :J])))
         ratio = g_nu / g_rho if g_rho > 0 else float("nan")
         info.update(support_ratio=ratio, support_J=J)
-        infinite = detect_infinite and np.isfinite(ratio) and ratio < infinite_ratio
+        infinite = prob.detect_infinite and np.isfinite(ratio) and ratio < prob.infinite_ratio
+    n, m = prob.xa.shape[0], prob.ya.shape[0]
     if infinite:
         info["finite_value"] = value
         info["finite_ci"] = ci
         return EstimateResult(value=math.inf, stderr=math.inf, ci=(ci[0], math.inf), n=n, m=m,
-                              method=method, infinite=True, ci_level=ci_level, info=info)
-    return EstimateResult(value=value, stderr=stderr, ci=ci, n=n, m=m, method=method,
-                          infinite=False, ci_level=ci_level, info=info)
+                              method=prob.method, infinite=True, ci_level=prob.ci_level, info=info)
+    return EstimateResult(value=value, stderr=stderr, ci=ci, n=n, m=m, method=prob.method,
+                          infinite=False, ci_level=prob.ci_level, info=info)
 
 
 def _adaptive_terms(xa, ya, be):

@@ -17,6 +17,7 @@ import math
 import sys
 import time
 import warnings
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -356,6 +357,40 @@ def emd(a, b, M, *, method="auto", normalize=False, return_plan=True, tol=1e-9, 
         return emd_batch(a, b, M, method=method, normalize=normalize, return_plan=return_plan,
                          tol=tol, max_iter=max_iter)
     t0 = time.perf_counter()
+    prob = _prepare(a, b, M, method, normalize, tol, max_iter)
+    t1 = time.perf_counter()
+    P, f, g, info = _solve(prob)
+    t2 = time.perf_counter()
+    cert = _certify_solution(prob, P, f, g, info)
+    t3 = time.perf_counter()
+    timings = {"validate_seconds": t1 - t0, "solve_seconds": t2 - t1, "certify_seconds": t3 - t2}
+    return _package(prob, P, cert, info, timings, return_plan)
+
+
+# ----------------------------------------------------------------------------- emd's steps
+
+@dataclass(frozen=True)
+class _Problem:
+    """One validated transport problem, reduced to unit mass, and how to map the answer back."""
+
+    an: np.ndarray      # (n,) source masses, float64, summing to 1
+    bn: np.ndarray      # (m,) target masses, float64, summing to 1
+    Mh: np.ndarray      # (n, m) the costs on the host, float64 (what the certificate checks)
+    Ms: np.ndarray      # the costs the solver sees: Mh - shift, times 2**-k
+    shift: float        # min(min M, 0), added back to f
+    k: int              # the power-of-two scaling of Ms, undone on f and g
+    cscale: float       # max |M|: the scale of the absolute dual tolerances
+    mass: float         # total mass of the answer (1 with normalize=True)
+    method: str         # the solver chosen
+    max_iter: int
+    tol: float
+    normalize: bool
+    dtypes: tuple       # input dtypes of a, b, M (None for a missing one)
+    ref: object         # a CuPy input (results go back to its device), else None
+
+
+def _check_options(method, normalize, tol) -> float:
+    """Check ``method``, ``normalize`` and ``tol``; returns ``tol`` as a float."""
     check_choice(method, "method", METHODS)
     if not isinstance(normalize, (bool, np.bool_)):
         raise TypeError(f"`normalize` must be a bool; got {normalize!r}.")
@@ -364,25 +399,27 @@ def emd(a, b, M, *, method="auto", normalize=False, return_plan=True, tol=1e-9, 
         raise ValueError(
             f"`tol` must be at least {TOL_MIN:g}: the certificate is checked in float64, whose "
             f"rounding alone reaches smaller relative errors; got {tol!r}.")
-    if isinstance(M, (DenseGeometry, PointCloud)):
-        M = M.cost_matrix()  # a PointCloud's dense cost (MemoryError when it does not fit)
-    ref = next((x for x in (M, a, b) if is_cupy(x)), None)
-    dt_a, dt_b, dt_M = _input_dtype(a), _input_dtype(b), _input_dtype(M)
+    return tol
 
+
+def _host_costs(M) -> np.ndarray:
+    """``M`` as a checked float64 host matrix (``M`` itself when it already is one)."""
     if (isinstance(M, np.ndarray) and M.dtype == np.float64 and M.ndim == 2 and M.size
             and M.flags.c_contiguous and bool(np.isfinite(M).all())):
-        Mh = M   # fast path, no copy: M is only read (the solvers get M itself or new arrays)
-    else:
-        Mh = check_cost_matrix(to_host(M) if is_cupy(M) else M, "M")
-    n, m = Mh.shape
-    if a is None:
-        ah = np.full(n, 1.0 / n)
-    else:
-        ah = check_weights(to_host(a) if is_cupy(a) else a, "a", n=n)
-    if b is None:
-        bh = np.full(m, 1.0 / m)
-    else:
-        bh = check_weights(to_host(b) if is_cupy(b) else b, "b", n=m)
+        return M   # fast path, no copy: M is only read (the solvers get M itself or new arrays)
+    return check_cost_matrix(to_host(M) if is_cupy(M) else M, "M")
+
+
+def _host_weights(w, name: str, n: int) -> np.ndarray:
+    """Checked host masses ``w`` (n,); None gives uniform 1/n."""
+    if w is None:
+        return np.full(n, 1.0 / n)
+    return check_weights(to_host(w) if is_cupy(w) else w, name, n=n)
+
+
+def _unit_masses(ah, bh, normalize, dt_a, dt_b):
+    """(an, bn, mass): both masses at total 1 and the total mass of the answer; a ValueError
+    for unequal totals without ``normalize``."""
     sa, sb = float(ah.sum()), float(bh.sum())
     if normalize:
         mass = 1.0
@@ -395,11 +432,12 @@ def emd(a, b, M, *, method="auto", normalize=False, return_plan=True, tol=1e-9, 
         mass = sa
     an = ah if sa == 1.0 else ah / sa  # unit-mass problem, float64
     bn = bh if sb == 1.0 else bh / sb
-    if max_iter is None:
-        max_iter = max(10**6, 200 * (n + m))
-    else:
-        max_iter = check_int(max_iter, "max_iter", minimum=1, maximum=INT64_MAX)
+    return an, bn, mass
 
+
+def _choose_method(method: str, an, bn) -> str:
+    """The solver that runs: the "auto" rule, or ``method`` after checking that it applies."""
+    n, m = an.shape[0], bn.shape[0]
     uniform_square = n == m and _is_uniform(an) and _is_uniform(bn)
     chosen = method
     if method == "auto":
@@ -411,11 +449,16 @@ def emd(a, b, M, *, method="auto", normalize=False, return_plan=True, tol=1e-9, 
             "method='auction' solves only square problems (n == m) with uniform weights; got "
             f"n = {n}, m = {m}" + ("" if n != m else " and non-uniform weights")
             + ". Use method='network_simplex' (or 'highs') for general problems.")
+    return chosen
 
-    # Solvers work with absolute tolerances: hand them non-negative costs of order 1 (POT's
-    # network simplex reports a 1 x 1 problem with a negative cost infeasible). Shift by min M
-    # when it is negative (adds the shift to every f_i), and scale by a power of two (exact in
-    # floating point) when the costs are far from 1; the potentials are mapped back.
+
+def _condition_costs(Mh):
+    """(Ms, shift, k, cscale): the costs the solvers see, and how to map their potentials back.
+
+    Solvers work with absolute tolerances: hand them non-negative costs of order 1 (POT's
+    network simplex reports a 1 x 1 problem with a negative cost infeasible). Shift by min M
+    when it is negative (adds the shift to every f_i), and scale by a power of two (exact in
+    floating point) when the costs are far from 1; the potentials are mapped back."""
     m_max, m_min = float(Mh.max()), float(Mh.min())
     if not np.isfinite(m_max - m_min):
         raise ValueError(
@@ -429,41 +472,74 @@ def emd(a, b, M, *, method="auto", normalize=False, return_plan=True, tol=1e-9, 
         Ms = np.ldexp(Ms, -k)
     else:
         k = 0
+    return Ms, shift, k, cscale
 
-    t1 = time.perf_counter()
-    if chosen == "network_simplex":
-        P, f, g, info = _solve_network_simplex(an, bn, Ms, max_iter)
-    elif chosen == "highs":
-        P, f, g, info = _solve_highs(an, bn, Ms)
+
+def _prepare(a, b, M, method, normalize, tol, max_iter) -> _Problem:
+    """Validate the inputs of :func:`emd` (one problem) into a :class:`_Problem`."""
+    tol = _check_options(method, normalize, tol)
+    if isinstance(M, (DenseGeometry, PointCloud)):
+        M = M.cost_matrix()  # a PointCloud's dense cost (MemoryError when it does not fit)
+    ref = next((x for x in (M, a, b) if is_cupy(x)), None)
+    dtypes = (_input_dtype(a), _input_dtype(b), _input_dtype(M))
+    Mh = _host_costs(M)
+    n, m = Mh.shape
+    ah, bh = _host_weights(a, "a", n), _host_weights(b, "b", m)
+    an, bn, mass = _unit_masses(ah, bh, normalize, dtypes[0], dtypes[1])
+    if max_iter is None:
+        max_iter = max(10**6, 200 * (n + m))
     else:
-        P, f, g, info = _solve_auction(Ms)
-    if k:
-        f, g = np.ldexp(f, k), np.ldexp(g, k)
-        info["cost_scaled_by"] = f"2**{-k}"
-    if shift < 0:
-        f = f + shift
-        info["cost_shifted_by"] = -shift
-    t2 = time.perf_counter()
+        max_iter = check_int(max_iter, "max_iter", minimum=1, maximum=INT64_MAX)
+    chosen = _choose_method(method, an, bn)
+    Ms, shift, k, cscale = _condition_costs(Mh)
+    return _Problem(an=an, bn=bn, Mh=Mh, Ms=Ms, shift=shift, k=k, cscale=cscale, mass=mass,
+                    method=chosen, max_iter=max_iter, tol=tol, normalize=bool(normalize),
+                    dtypes=dtypes, ref=ref)
 
+
+def _solve(prob: _Problem):
+    """(P, f, g, info) of the chosen solver, the potentials mapped back to the costs ``Mh``."""
+    if prob.method == "network_simplex":
+        P, f, g, info = _solve_network_simplex(prob.an, prob.bn, prob.Ms, prob.max_iter)
+    elif prob.method == "highs":
+        P, f, g, info = _solve_highs(prob.an, prob.bn, prob.Ms)
+    else:
+        P, f, g, info = _solve_auction(prob.Ms)
+    if prob.k:
+        f, g = np.ldexp(f, prob.k), np.ldexp(g, prob.k)
+        info["cost_scaled_by"] = f"2**{-prob.k}"
+    if prob.shift < 0:
+        f = f + prob.shift
+        info["cost_shifted_by"] = -prob.shift
+    return P, f, g, info
+
+
+def _certify_solution(prob: _Problem, P, f, g, info: dict):
+    """:func:`_certify` on the unit-mass problem: (value, f, g, gap, viol, merr, cinfo)."""
     hint = ""
     if "numItermax" in info.get("solver_warning", ""):
         hint = (f" The solver stopped early ({info['solver_warning']!r}): increase `max_iter` "
-                f"(now {max_iter}).")
-    value, f, g, gap, viol, merr, cinfo = _certify(P, f, g, an, bn, Mh, tol, cscale, hint)
-    t3 = time.perf_counter()
-    certified = abs(gap) <= tol * cscale
+                f"(now {prob.max_iter}).")
+    return _certify(P, f, g, prob.an, prob.bn, prob.Mh, prob.tol, prob.cscale, hint)
+
+
+def _package(prob: _Problem, P, cert, info: dict, timings: dict, return_plan: bool) -> EMDResult:
+    """The :class:`EMDResult` at the problem's mass and on the caller's device; a
+    ConvergenceWarning when the duality gap exceeds the tolerance."""
+    value, f, g, gap, viol, merr, cinfo = cert
+    bound = prob.tol * prob.cscale
+    certified = abs(gap) <= bound
     if not certified:
         warn(
-            f"emd ({chosen}) stopped with a duality gap of {gap:.3e} (> {tol * cscale:.1e}): the "
+            f"emd ({prob.method}) stopped with a duality gap of {gap:.3e} (> {bound:.1e}): the "
             "plan may be suboptimal by at most that much; increase `max_iter`"
-            + (f" (now {max_iter})" if chosen == "network_simplex" else "") + ".",
+            + (f" (now {prob.max_iter})" if prob.method == "network_simplex" else "") + ".",
             ConvergenceWarning)
-
+    n, m = prob.Mh.shape
+    mass, ref = prob.mass, prob.ref
     info.update(cinfo)
-    info.update({"n": n, "m": m, "mass": mass, "normalized": bool(normalize),
-                 "input_dtypes": [str(d) for d in (dt_a, dt_b, dt_M)],
-                 "validate_seconds": t1 - t0, "solve_seconds": t2 - t1,
-                 "certify_seconds": t3 - t2})
+    info.update({"n": n, "m": m, "mass": mass, "normalized": prob.normalize,
+                 "input_dtypes": [str(d) for d in prob.dtypes], **timings})
     if ref is not None:
         info["input_device"] = "cuda (solved on the host)"
     plan = None
@@ -475,5 +551,5 @@ def emd(a, b, M, *, method="auto", normalize=False, return_plan=True, tol=1e-9, 
         f, g = like(f, ref), like(g, ref)
     return EMDResult(
         value=value * mass, plan=plan, f=f, g=g, duality_gap=gap * mass, dual_violation=viol,
-        method=chosen, backend="numpy", certified=bool(certified), marginal_error=merr * mass,
+        method=prob.method, backend="numpy", certified=bool(certified), marginal_error=merr * mass,
         info=info)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import numbers
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -235,6 +236,59 @@ def wasserstein(x, y=None, a=None, b=None, *, p=None, method="auto", eps=None,
     >>> round(wasserstein(x, y), 12)
     0.3
     """
+    geom, p, eps, exact_max_entries = _check_args(x, y, p, method, eps, exact_max_entries)
+    if isinstance(geom, DenseGeometry):
+        return _solve_dense(geom, a, b, p, method)
+    if geom is not None:
+        x, y = geom.x, geom.y
+    pts = _prepare(x, y, a, b, p, eps, exact_max_entries)
+    chosen = _choose_method(method, pts)
+    if chosen == "1d":
+        val = _solve_1d(pts)
+        if val is not None:
+            return val
+        chosen = "exact"  # 1-D module not installed: the LP gives the same number
+    pts = _to_unit_scale(pts)
+    if chosen == "exact":
+        return _solve_exact(pts)
+    if chosen == "auction":
+        return _solve_auction(pts)
+    return _solve_sinkhorn(pts)
+
+
+# ----------------------------------------------------------------------------- wasserstein's steps
+
+@dataclass(frozen=True)
+class _Points:
+    """Two validated weighted point clouds on the host, and the solver options."""
+
+    xa: np.ndarray      # (n, d) float64 points, scaled by 2**-k
+    ya: np.ndarray      # (m, d)
+    x0: np.ndarray      # (n, d) the points as given (unscaled)
+    y0: np.ndarray      # (m, d)
+    an: np.ndarray | None  # (n,) weights normalised to 1, None for uniform
+    bn: np.ndarray | None  # (m,)
+    p: float
+    eps: float | None   # Sinkhorn eps in the units of the (scaled) costs; None: the default
+    exact_max_entries: int
+    on_gpu: bool        # an input was a CuPy array
+    k: int = 0          # the coordinates' power-of-two scaling (W_p is mapped back by 2**k)
+
+    @property
+    def n(self) -> int:
+        return self.xa.shape[0]
+
+    @property
+    def m(self) -> int:
+        return self.ya.shape[0]
+
+    @property
+    def uniform(self) -> bool:
+        return _uniform(self.an) and _uniform(self.bn)
+
+
+def _check_args(x, y, p, method, eps, exact_max_entries):
+    """(geometry or None, p, eps, exact_max_entries), checked (``x`` may be a geometry)."""
     check_choice(method, "method", _METHODS)
     geom = x if isinstance(x, (DenseGeometry, PointCloud)) else None
     if geom is not None and y is not None:
@@ -256,135 +310,170 @@ def wasserstein(x, y=None, a=None, b=None, *, p=None, method="auto", eps=None,
     exact_max_entries = check_int(exact_max_entries, "exact_max_entries", minimum=1, maximum=INT64_MAX)
     if eps is not None:
         eps = check_positive(eps, "eps")
-    if isinstance(geom, DenseGeometry):
-        if method not in ("auto", "exact"):
-            raise ValueError(f"`method` must be 'auto' or 'exact' for a DenseGeometry (the exact LP "
-                             f"on its matrix); got {method!r}.")
-        from ._emd import emd
+    return geom, p, eps, exact_max_entries
 
-        val = float(emd(a, b, geom, normalize=True, return_plan=False).value)
-        return max(val, 0.0) ** (1.0 / p)
-    if geom is not None:
-        x, y = geom.x, geom.y
+
+def _solve_dense(geom: DenseGeometry, a, b, p: float, method: str) -> float:
+    """W_p of a DenseGeometry holding the costs d(x_i, y_j)^p: the exact LP on its matrix."""
+    if method not in ("auto", "exact"):
+        raise ValueError(f"`method` must be 'auto' or 'exact' for a DenseGeometry (the exact LP "
+                         f"on its matrix); got {method!r}.")
+    from ._emd import emd
+
+    val = float(emd(a, b, geom, normalize=True, return_plan=False).value)
+    return max(val, 0.0) ** (1.0 / p)
+
+
+def _prepare(x, y, a, b, p, eps, exact_max_entries) -> _Points:
+    """The checked host clouds and weights (CuPy inputs copied to the host)."""
     on_gpu = any(is_cupy(v) for v in (x, y, a, b) if v is not None)
     xh = to_host(x) if is_cupy(x) else x
     yh = to_host(y) if is_cupy(y) else y
     xa, ya = check_sample_pair(xh, yh)
-    n, m, d = xa.shape[0], ya.shape[0], xa.shape[1]
+    n, m = xa.shape[0], ya.shape[0]
     an = None if a is None else check_weights(to_host(a) if is_cupy(a) else a, "a", n=n,
                                               normalize=True)
     bn = None if b is None else check_weights(to_host(b) if is_cupy(b) else b, "b", n=m,
                                               normalize=True)
+    return _Points(xa=xa, ya=ya, x0=xa, y0=ya, an=an, bn=bn, p=p, eps=eps,
+                   exact_max_entries=exact_max_entries, on_gpu=on_gpu)
 
-    uniform = _uniform(an) and _uniform(bn)
-    chosen = method
-    if method == "auto":
-        if d == 1:
-            chosen = "1d"
-        elif n * m <= exact_max_entries:
-            chosen = "exact"
-        elif n == m and uniform:
-            chosen = "auction"
-        else:
-            chosen = "sinkhorn"
-    if chosen == "1d":
-        if d != 1:
-            raise ValueError(f"method='1d' needs d == 1; got points of dimension d = {d}.")
-        try:
-            from ._wasserstein_1d import wasserstein_1d
-        except ImportError:
-            if n * m > exact_max_entries:
-                raise
-            chosen = "exact"  # 1-D module not installed: the LP gives the same number
-        else:
-            u, v, uw, vw = xa[:, 0], ya[:, 0], an, bn
-            if on_gpu:  # keep the data where the caller had it for the 1-D solver
-                from .._array_api import cupy_or_raise
 
-                cp = cupy_or_raise()
-                u, v = cp.asarray(u), cp.asarray(v)
-                uw = None if uw is None else cp.asarray(uw)
-                vw = None if vw is None else cp.asarray(vw)
-            r = wasserstein_1d(u, v, uw, vw, p=p)
-            return float(getattr(r, "value", r))
-    # W_p(2^-k x, 2^-k y) = 2^-k W_p(x, y) exactly: bring coordinates far from 1 to unit scale
-    # so the costs |x - y|^p neither overflow (1e300 -> inf) nor underflow (1e-300 -> 0)
-    x0, y0 = xa, ya
-    k = pow2_exponent(xa, ya, p=p)
-    if k:
-        xa, ya = np.ldexp(xa, -k), np.ldexp(ya, -k)
-        if eps is not None:
-            eps = eps * 2.0 ** (-k * p)
-            if not 0.0 < eps < math.inf:
-                raise ValueError(f"`eps` is out of range for points of magnitude 2**{k}; got {eps!r} "
-                                 "after rescaling the costs by 2**(-k p). Rescale `x` and `y`.")
-    if chosen == "exact":
-        from ._emd import emd
+def _choose_method(method: str, pts: _Points) -> str:
+    """The solver of the auto rule (see :func:`wasserstein`), or ``method`` itself."""
+    if method != "auto":
+        return method
+    if pts.xa.shape[1] == 1:
+        return "1d"
+    if pts.n * pts.m <= pts.exact_max_entries:
+        return "exact"
+    if pts.n == pts.m and pts.uniform:
+        return "auction"
+    return "sinkhorn"
 
-        with np.errstate(over="ignore", under="ignore"):
-            M = _cost_matrix(xa, ya, p)
-        top = float(M.max())
-        if math.isfinite(top):
-            val = max(emd(an, bn, M, return_plan=False).value, 0.0)
-            if val > 0.0 and val >= top * 2.0 ** -30:
-                return float(np.ldexp(val ** (1.0 / p), k))
-        # costs beyond float64, or an optimum so far below the largest cost that the rounding
-        # of the LP may have lost it (0 included: unit-scale distances next to a point at 1e200
-        # underflow to cost 0 at the common scale, for p = 3): solve at the scale of W_p itself
-        return _exact_rescaled(x0, y0, an, bn, p)
-    if chosen == "auction":
-        if n != m or not uniform:
-            raise ValueError("method='auction' needs n == m points with uniform weights (an assignment); "
-                             f"got n = {n}, m = {m}{'' if uniform else ', non-uniform weights'}."
-                             " Use method='exact' or 'sinkhorn'.")
-        from ._auction import assignment
 
-        # a float cost p is |x - y|^p; assignment maps p = 1 and 2 to its dedicated kernels
-        cmax = diameter(xa, ya, p)  # the auction's cost scale
-        res = None
-        if math.isfinite(cmax):
-            res = assignment(x=np.asarray(xa, dtype=np.float64), y=np.asarray(ya, dtype=np.float64),
-                             cost=p, backend="numba")
-            val = max(res.value, 0.0)
-            if val >= cmax * 2.0 ** -30:
-                return float(np.ldexp(val ** (1.0 / p), k))
-        # costs beyond float64, or an optimum far below the cost scale: the exact LP at the scale
-        # of W_p where it fits, else the auction's permutation valued without over/underflow
-        if n * m <= exact_max_entries:
-            return _exact_rescaled(x0, y0, an, bn, p)
-        if res is None:
-            raise ValueError(
-                f"`p` = {p!r} is too large for points this far apart: the costs |x - y|^p overflow "
-                f"float64 for the auction (n * m = {n * m} > `exact_max_entries`). Rescale `x` and "
-                "`y`, use a smaller `p`, or raise `exact_max_entries` for the exact LP.")
-        perm = np.asarray(res.perm)
-        P = np.zeros((1, n))
-        P[0] = 1.0 / n
-        D = np.empty((1, n))
-        for i0 in range(0, n, 4096):  # matched distances only: O(n d)
-            i1 = min(n, i0 + 4096)
-            Di, j = _distances(x0[i0:i1], y0[perm[i0:i1]])
-            D[0, i0:i1] = np.ldexp(np.diagonal(Di), j)
-        w = _plan_wp(P, D, p)
-        if w > 0.0:
-            from ..exceptions import KantorovichWarning
+def _solve_1d(pts: _Points) -> float | None:
+    """W_p by the 1-D quantile formula, or None when that module is not installed (and the
+    exact LP may stand in for it)."""
+    d = pts.xa.shape[1]
+    if d != 1:
+        raise ValueError(f"method='1d' needs d == 1; got points of dimension d = {d}.")
+    try:
+        from ._wasserstein_1d import wasserstein_1d
+    except ImportError:
+        if pts.n * pts.m > pts.exact_max_entries:
+            raise
+        return None
+    u, v, uw, vw = pts.xa[:, 0], pts.ya[:, 0], pts.an, pts.bn
+    if pts.on_gpu:  # keep the data where the caller had it for the 1-D solver
+        from .._array_api import cupy_or_raise
 
-            warn(
-                f"wasserstein: the costs |x - y|^p (p = {p:g}) span more than the auction resolves "
-                "at one scale; the value is that of its permutation, an upper bound on W_p "
-                "(method='exact' rescales).", KantorovichWarning)
-        return float(w)
-    # Sinkhorn on the online geometry
+        cp = cupy_or_raise()
+        u, v = cp.asarray(u), cp.asarray(v)
+        uw = None if uw is None else cp.asarray(uw)
+        vw = None if vw is None else cp.asarray(vw)
+    r = wasserstein_1d(u, v, uw, vw, p=pts.p)
+    return float(getattr(r, "value", r))
+
+
+def _to_unit_scale(pts: _Points) -> _Points:
+    """W_p(2^-k x, 2^-k y) = 2^-k W_p(x, y) exactly: bring coordinates far from 1 to unit scale
+    so the costs |x - y|^p neither overflow (1e300 -> inf) nor underflow (1e-300 -> 0)."""
+    k = pow2_exponent(pts.xa, pts.ya, p=pts.p)
+    if not k:
+        return pts
+    eps = pts.eps
+    if eps is not None:
+        eps = eps * 2.0 ** (-k * pts.p)
+        if not 0.0 < eps < math.inf:
+            raise ValueError(f"`eps` is out of range for points of magnitude 2**{k}; got {eps!r} "
+                             "after rescaling the costs by 2**(-k p). Rescale `x` and `y`.")
+    return replace(pts, xa=np.ldexp(pts.xa, -k), ya=np.ldexp(pts.ya, -k), eps=eps, k=k)
+
+
+def _solve_exact(pts: _Points) -> float:
+    """W_p by the exact LP (:func:`kantorovich.ot.emd`) on the dense cost matrix."""
+    from ._emd import emd
+
+    p, k = pts.p, pts.k
+    with np.errstate(over="ignore", under="ignore"):
+        M = _cost_matrix(pts.xa, pts.ya, p)
+    top = float(M.max())
+    if math.isfinite(top):
+        val = max(emd(pts.an, pts.bn, M, return_plan=False).value, 0.0)
+        if val > 0.0 and val >= top * 2.0 ** -30:
+            return float(np.ldexp(val ** (1.0 / p), k))
+    # costs beyond float64, or an optimum so far below the largest cost that the rounding
+    # of the LP may have lost it (0 included: unit-scale distances next to a point at 1e200
+    # underflow to cost 0 at the common scale, for p = 3): solve at the scale of W_p itself
+    return _exact_rescaled(pts.x0, pts.y0, pts.an, pts.bn, p)
+
+
+def _solve_auction(pts: _Points) -> float:
+    """W_p by the exact auction (:func:`kantorovich.ot.assignment`), costs computed on the fly."""
+    n, m, p, k, uniform = pts.n, pts.m, pts.p, pts.k, pts.uniform
+    if n != m or not uniform:
+        raise ValueError("method='auction' needs n == m points with uniform weights (an assignment); "
+                         f"got n = {n}, m = {m}{'' if uniform else ', non-uniform weights'}."
+                         " Use method='exact' or 'sinkhorn'.")
+    from ._auction import assignment
+
+    # a float cost p is |x - y|^p; assignment maps p = 1 and 2 to its dedicated kernels
+    cmax = diameter(pts.xa, pts.ya, p)  # the auction's cost scale
+    res = None
+    if math.isfinite(cmax):
+        res = assignment(x=np.asarray(pts.xa, dtype=np.float64),
+                         y=np.asarray(pts.ya, dtype=np.float64), cost=p, backend="numba")
+        val = max(res.value, 0.0)
+        if val >= cmax * 2.0 ** -30:
+            return float(np.ldexp(val ** (1.0 / p), k))
+    # costs beyond float64, or an optimum far below the cost scale: the exact LP at the scale
+    # of W_p where it fits, else the auction's permutation valued without over/underflow
+    if n * m <= pts.exact_max_entries:
+        return _exact_rescaled(pts.x0, pts.y0, pts.an, pts.bn, p)
+    if res is None:
+        raise ValueError(
+            f"`p` = {p!r} is too large for points this far apart: the costs |x - y|^p overflow "
+            f"float64 for the auction (n * m = {n * m} > `exact_max_entries`). Rescale `x` and "
+            "`y`, use a smaller `p`, or raise `exact_max_entries` for the exact LP.")
+    return _permutation_wp(pts.x0, pts.y0, np.asarray(res.perm), p)
+
+
+def _permutation_wp(x0, y0, perm, p: float) -> float:
+    """W_p of the uniform plan x_i -> y_perm(i), valued without over- or underflow (an upper
+    bound on W_p; a KantorovichWarning says so)."""
+    n = x0.shape[0]
+    P = np.zeros((1, n))
+    P[0] = 1.0 / n
+    D = np.empty((1, n))
+    for i0 in range(0, n, 4096):  # matched distances only: O(n d)
+        i1 = min(n, i0 + 4096)
+        Di, j = _distances(x0[i0:i1], y0[perm[i0:i1]])
+        D[0, i0:i1] = np.ldexp(np.diagonal(Di), j)
+    w = _plan_wp(P, D, p)
+    if w > 0.0:
+        from ..exceptions import KantorovichWarning
+
+        warn(
+            f"wasserstein: the costs |x - y|^p (p = {p:g}) span more than the auction resolves "
+            "at one scale; the value is that of its permutation, an upper bound on W_p "
+            "(method='exact' rescales).", KantorovichWarning)
+    return float(w)
+
+
+def _solve_sinkhorn(pts: _Points) -> float:
+    """(<P_eps, C>)^(1/p) of entropic OT on the online geometry (an upward-biased estimate)."""
     from ._sinkhorn import sinkhorn
 
-    geom = PointCloud(xa, ya, cost=p)
+    geom = PointCloud(pts.xa, pts.ya, cost=pts.p)
+    eps = pts.eps
     if eps is None:
         scale = geom.diameter()
         eps = SINKHORN_REL_EPS * scale if scale > 0 else 1.0
-    an = np.full(n, 1.0 / n) if an is None else an
-    bn = np.full(m, 1.0 / m) if bn is None else bn
+    an = np.full(pts.n, 1.0 / pts.n) if pts.an is None else pts.an
+    bn = np.full(pts.m, 1.0 / pts.m) if pts.bn is None else pts.bn
     r = sinkhorn(an, bn, geom, eps=eps)
     val = float(r.value)
     if not math.isfinite(val):
         raise RuntimeError(f"Sinkhorn returned a non-finite transport cost ({val}).")
-    return float(np.ldexp(max(val, 0.0) ** (1.0 / p), k))
+    return float(np.ldexp(max(val, 0.0) ** (1.0 / pts.p), pts.k))
