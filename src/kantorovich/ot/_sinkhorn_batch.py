@@ -4,14 +4,18 @@
 when the cost has a leading batch axis: a dense ``M`` of shape ``(B, n, m)`` or a
 ``PointCloud(x (B, n, d), y (B, m, d))``. Each problem runs exactly the iteration of the
 single solver (:func:`kantorovich.ot._sinkhorn._sinkhorn_loop`: the cold probe of
-``check_every`` iterations, the annealing decision from its error decay, the averaged
-annealing steps through the eps schedule, then iterations at ``eps`` checked every
-``check_every``; its own ``tol`` and ``max_iter``), inside one ``numba.prange`` over the
+``check_every`` iterations, extended by up to two check intervals on a close call, the
+annealing decision from its error decay, the averaged annealing steps through the eps
+schedule, then iterations at ``eps`` checked every ``check_every`` with the tail
+extrapolation; its own ``tol`` and ``max_iter``), inside one ``numba.prange`` over the
 problems, so a problem that needs many iterations does not hold up the others' count, and
 there is no Python work per iteration. The soft-min is the two-pass log-sum-exp (row maximum,
 then the sum of ``2^(t - max)`` with the vectorisable ``exp2`` of the online kernels): it
 differs from the single solver's soft-mins only by rounding, so every result agrees with a
-Python loop of single calls to about 1e-14 (float64).
+Python loop of single calls to about 1e-14 (float64). Except after a jump of the tail
+extrapolation, which multiplies that rounding by up to ``1/(1 - r)`` (``r`` the error's rate
+per check): a problem that jumped (or nearly did, ``_DECISION_MARGIN``) is solved again by the
+single solver, whose results replace the kernel's (``info["single_solver_problems"]``).
 
 Results: the single solver's :class:`~kantorovich._results.SinkhornResult` with array fields,
 ``value``, ``objective``, ``n_iter``, ``converged`` and ``marginal_error`` (the last measured
@@ -26,6 +30,7 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 
 import numba
 import numpy as np
@@ -54,6 +59,11 @@ _EXP_CLIP = 700.0
 # same constants as the single solver (kantorovich.ot._sinkhorn)
 _PRIMAL_OBJECTIVE_EPS_RATIO = 1e3
 _KERNEL_BACKENDS = ("auto", "numpy", "numba")
+# the tail extrapolation's jump (potentials + r/(1-r) times their change over a check
+# interval) multiplies the soft-mins' rounding by up to 1/(1-r), beyond what the loop's
+# agreement asks: a problem that jumped, or whose jump test |r2 - r1| <= agree (1 - r2) came
+# within this margin, is solved again by the single solver
+_DECISION_MARGIN = 1e-6
 
 
 # --------------------------------------------------------------------------------------------
@@ -136,12 +146,26 @@ def _annealing_pays(e_now, e_half, gap, tol, cost):
 
 @njit(cache=True)
 def _at_eps(Cf, CTf, n, m, a, b, loga, logb, f, g, ft, gt, hx, hy, hc, eps, it, k, stop,
-            averaged_first, check_first, measure_at, max_iter, tol, check_every, symmetric, st):
-    """The single solver's ``at_eps``; st = [last error, n checks, NaN flag, converged,
-    error measured at ``measure_at``]. Returns (it, k)."""
+            averaged_first, check_first, measure_at, max_iter, tol, check_every, symmetric, st,
+            agree):
+    """The single solver's ``at_eps``, with its tail extrapolation when ``agree`` > 0; st =
+    [last error, n checks, NaN flag, converged, error measured at ``measure_at``, extrapolated
+    or near to]. Returns (it, k)."""
     k_first = k
     st[3] = 0.0
     st[4] = np.nan
+    # the tail extrapolation's state (kantorovich.ot._sinkhorn._extrapolate_tail): the errors
+    # of the last two checks kept (n_tail of them) and the potentials at the last one; the
+    # potentials before a jump and the bound its next check must beat
+    n_tail = 0
+    e_prev2 = 0.0
+    e_prev = 0.0
+    f_prev = np.empty(n)
+    g_prev = np.empty(m)
+    jumped = False
+    bound = 0.0
+    f_kept = np.empty(n)
+    g_kept = np.empty(m)
     while it < stop:
         check = ((k % check_every == check_every - 1) or it == max_iter - 1
                  or (check_first and k == k_first))
@@ -181,6 +205,38 @@ def _at_eps(Cf, CTf, n, m, a, b, loga, logb, f, g, ft, gt, hx, hy, hc, eps, it, 
             if err < tol:
                 st[3] = 1.0
                 break
+            if agree != 0.0:
+                if jumped:
+                    jumped = False
+                    n_tail = 0
+                    if not err < bound:  # the jump did not help: undo it
+                        f[:] = f_kept
+                        g[:] = g_kept
+                        agree = 0.5 * agree
+                        continue
+                if n_tail == 2:
+                    r1 = e_prev / e_prev2
+                    r2 = err / e_prev
+                    if abs(abs(r2 - r1) - agree * (1.0 - r2)) <= _DECISION_MARGIN:
+                        st[5] = 1.0  # a close decision: rounding could tip it
+                    if r2 < 1.0 and abs(r2 - r1) <= agree * (1.0 - r2):
+                        c = r2 / (1.0 - r2)
+                        f_kept[:] = f
+                        g_kept[:] = g
+                        for i in range(n):
+                            f[i] = f[i] + c * (f[i] - f_prev[i])
+                        for j in range(m):
+                            g[j] = g[j] + c * (g[j] - g_prev[j])
+                        jumped = True
+                        st[5] = 1.0
+                        bound = err * r2
+                        n_tail = 0
+                        continue
+                e_prev2 = e_prev
+                e_prev = err
+                f_prev[:] = f
+                g_prev[:] = g
+                n_tail = min(n_tail + 1, 2)
     return it, k
 
 
@@ -225,9 +281,9 @@ def _pc_cost(x, y, p, Cf, CTf):
 
 @njit(cache=True)
 def _solve_one(Cf, CTf, n, m, a, b, eps, levels, n_levels, mag, max_iter, tol, check_every, sym,
-               f, g, out):
+               agree, deferrals, f, g, out):
     """One problem, as the single solver's loop; ``out`` = [n_iter, converged, n_scaling,
-    last error, value, objective, NaN flag]."""
+    last error, value, objective, NaN flag, extrapolated (or near to)]."""
     loga = np.log(a)
     logb = np.log(b)
     f[:] = 0.0
@@ -237,18 +293,35 @@ def _solve_one(Cf, CTf, n, m, a, b, eps, levels, n_levels, mag, max_iter, tol, c
     hx = np.empty(n)
     hy = np.empty(m)
     hc = np.empty(max(n, m))
-    st = np.zeros(5)
+    st = np.zeros(6)
     n_scaling = 0
+    probe = 0
     if n_levels == 0:
         it, k = _at_eps(Cf, CTf, n, m, a, b, loga, logb, f, g, ft, gt, hx, hy, hc, eps, 0, 0,
-                        max_iter, False, False, -1, max_iter, tol, check_every, sym, st)
+                        max_iter, False, False, -1, max_iter, tol, check_every, sym, st, 0.0)
     else:
         half = check_every // 2 - 1 if check_every >= 2 else -1
         it, k = _at_eps(Cf, CTf, n, m, a, b, loga, logb, f, g, ft, gt, hx, hy, hc, eps, 0, 0,
                         min(max_iter, check_every), False, False, half, max_iter, tol,
-                        check_every, sym, st)
+                        check_every, sym, st, 0.0)
+        e_half = st[4]
+        gap = k - half - 1
+        cost = n_levels + check_every
+        for _ in range(deferrals):
+            # a close call (predicted within twice the annealing's length): one more check
+            # interval of the cold start, then decide on its rate
+            if (st[2] != 0.0 or st[3] != 0.0 or it >= max_iter
+                    or not _annealing_pays(st[0], e_half, gap, tol, cost)
+                    or _annealing_pays(st[0], e_half, gap, tol, 2 * cost)):
+                break
+            e_half = st[0]
+            gap = check_every
+            it, k = _at_eps(Cf, CTf, n, m, a, b, loga, logb, f, g, ft, gt, hx, hy, hc, eps, it,
+                            k, min(max_iter, it + check_every), False, False, -1, max_iter, tol,
+                            check_every, sym, st, 0.0)
+        probe = it
         if st[2] == 0.0 and st[3] == 0.0 and it < max_iter:
-            if _annealing_pays(st[0], st[4], k - half - 1, tol, n_levels + check_every):
+            if _annealing_pays(st[0], e_half, gap, tol, cost):
                 for s in range(n_levels):
                     if it >= max_iter:
                         break
@@ -267,12 +340,13 @@ def _solve_one(Cf, CTf, n, m, a, b, eps, levels, n_levels, mag, max_iter, tol, c
                     n_scaling += 1
                 it, k = _at_eps(Cf, CTf, n, m, a, b, loga, logb, f, g, ft, gt, hx, hy, hc,
                                 eps, it, 0, max_iter, True, True, -1, max_iter, tol,
-                                check_every, sym, st)
+                                check_every, sym, st, agree)
             else:
                 it, k = _at_eps(Cf, CTf, n, m, a, b, loga, logb, f, g, ft, gt, hx, hy, hc,
                                 eps, it, k, max_iter, False, False, -1, max_iter, tol,
-                                check_every, sym, st)
+                                check_every, sym, st, 0.0)
     out[6] = st[2]
+    out[7] = st[5]
     if st[2] != 0.0:
         return
     converged = st[3] != 0.0
@@ -282,7 +356,7 @@ def _solve_one(Cf, CTf, n, m, a, b, eps, levels, n_levels, mag, max_iter, tol, c
     mean = np.empty(n)
     _softmin_mean(Cf, n, m, hy, eps, ft, mean)
     last = st[0]
-    if st[1] == 0.0 or (n_scaling > 0 and it == check_every + n_scaling):
+    if st[1] == 0.0 or (n_scaling > 0 and it == probe + n_scaling):
         last = _merr(a, f, ft, eps)
     value = 0.0
     if converged:
@@ -311,7 +385,7 @@ def _solve_one(Cf, CTf, n, m, a, b, eps, levels, n_levels, mag, max_iter, tol, c
 
 @njit(parallel=True, cache=True)
 def _solve_batch(dense, C, X, Y, p, A, Bw, eps, levels, n_levels, mag, max_iter, tol,
-                 check_every, symmetric, F, G, stats):
+                 check_every, symmetric, agree, deferrals, F, G, stats):
     """Every problem of the batch, one per prange iteration (see :func:`_solve_one`)."""
     nb = F.shape[0]
     n = F.shape[1]
@@ -327,7 +401,7 @@ def _solve_batch(dense, C, X, Y, p, A, Bw, eps, levels, n_levels, mag, max_iter,
             Cf = np.empty(n * m)
             _pc_cost(X[q], Y[q], p, Cf, CTf)
         _solve_one(Cf, CTf, n, m, A[q], Bw[q], eps, levels[q], n_levels[q], mag[q], max_iter,
-                   tol, check_every, symmetric[q], F[q], G[q], stats[q])
+                   tol, check_every, symmetric[q], agree, deferrals, F[q], G[q], stats[q])
 
 
 # --------------------------------------------------------------------------------------------
@@ -404,6 +478,8 @@ def sinkhorn_batch(a, b, M_or_geometry, *, eps, max_iter=10_000, tol=None, scali
                    dtype=None, progress=False, _symmetric_mask=None) -> SinkhornResult:
     """:func:`kantorovich.ot.sinkhorn` on a batch (see the module notes)."""
     from ._sinkhorn import (
+        _EXTRAPOLATION_AGREEMENT,
+        _PROBE_DEFERRALS,
         SINKHORN_BACKENDS,
         _check_eps_resolution,
         _scale_limit,
@@ -461,12 +537,15 @@ def sinkhorn_batch(a, b, M_or_geometry, *, eps, max_iter=10_000, tol=None, scali
         sym |= _symmetric_mask
     F = np.empty((nb, n))
     G = np.empty((nb, m))
-    stats = np.zeros((nb, 7))
+    stats = np.zeros((nb, 8))
     t_loop = time.perf_counter()
     with np.errstate(divide="ignore"), numba.parallel_chunksize(1):
         _solve_batch(bt.dense, bt.C, bt.X, bt.Y, bt.p, A, Bw, eps, sched, n_sched,
                      np.ascontiguousarray(mag, dtype=np.float64), max_iter, tol, check_every,
-                     sym, F, G, stats)
+                     sym, _EXTRAPOLATION_AGREEMENT, _PROBE_DEFERRALS, F, G, stats)
+    redo = np.flatnonzero((stats[:, 7] != 0) & (stats[:, 6] == 0))
+    if redo.size:
+        _redo(a, b, bt, redo, sym, kw, F, G, stats)
     t_end = time.perf_counter()
     if bool((stats[:, 6] != 0).any()):
         raise FloatingPointError(
@@ -487,11 +566,27 @@ def sinkhorn_batch(a, b, M_or_geometry, *, eps, max_iter=10_000, tol=None, scali
             "diameter": diam, "scaling": scaling, "symmetric": bool(symmetric), "tol": tol,
             "check_every": check_every, "warm_start": False, "dtype": "float64",
             "shape": (n, m), "batch_size": nb, "geometry": "dense" if bt.dense else "pointcloud",
-            "engine": "numba prange over problems", "time_loop_s": t_end - t_loop,
+            "engine": "numba prange over problems", "single_solver_problems": redo,
+            "time_loop_s": t_end - t_loop,
             "time_total_s": t_end - t0}
     return SinkhornResult(value=value, objective=objective, f=F, g=G, marginal_error=errors,
                           n_iter=stats[:, 0].astype(np.int64), converged=converged, plan=None,
                           eps=eps, backend="numba_batch", info=info)
+
+
+def _redo(a, b, bt, redo, sym, kw, F, G, stats) -> None:
+    """Problems ``redo`` by the single solver, in place of the kernel's results (the problems
+    whose tail extrapolation jumped; see ``_DECISION_MARGIN``)."""
+    from ._sinkhorn import sinkhorn
+
+    with warnings.catch_warnings():  # the batch warns once for all its problems
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        for q in redo:
+            r = sinkhorn(_slice(a, q, bt.nb), _slice(b, q, bt.nb), bt.problem(q),
+                         **{**kw, "symmetric": bool(sym[q])})
+            F[q], G[q] = r.f, r.g
+            stats[q, :6] = (r.n_iter, r.converged, r.info["n_iter_scaling"],
+                            float(r.marginal_error), r.value, r.objective)
 
 
 def _slice(w, q: int, nb: int):
