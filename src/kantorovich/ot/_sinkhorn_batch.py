@@ -651,7 +651,7 @@ def _stack(res) -> SinkhornResult:
             "per_problem": [r.info for r in res]}
     return SinkhornResult(value=arr([r.value for r in res], np.float64),
                           objective=arr([r.objective for r in res], np.float64), f=F, g=G,
-                          marginal_error=arr([r.marginal_error[-1] for r in res], np.float64),
+                          marginal_error=arr([float(r.marginal_error) for r in res], np.float64),
                           n_iter=arr([r.n_iter for r in res], np.int64),
                           converged=arr([r.converged for r in res], bool), plan=P,
                           eps=res[0].eps, backend=res[0].backend, info=info)
