@@ -1090,25 +1090,7 @@ def sinkhorn_divergence(a: Any, b: Any, M_or_geometry: Any, *, eps: float, M_aa:
 
         return sinkhorn_divergence_batch(a, b, M_or_geometry, eps=eps, M_aa=M_aa, M_bb=M_bb,
                                          **kwargs)
-    if isinstance(M_or_geometry, PointCloud):
-        pc = M_or_geometry
-        g_ab = pc
-        g_aa = PointCloud(pc.x, pc.x, cost=pc.p)
-        g_bb = PointCloud(pc.y, pc.y, cost=pc.p)
-    else:
-        if M_aa is None or M_bb is None:
-            raise ValueError("`M_aa` and `M_bb` are required with a dense cost (the costs within a and "
-                             "within b); or pass a PointCloud.")
-        g_ab = as_geometry(M_or_geometry)
-        # checked under their own names (a bare matrix is otherwise checked as `M`)
-        g_aa, g_bb = (m if isinstance(m, (DenseGeometry, PointCloud))
-                      else DenseGeometry(check_cost_matrix(m, name))
-                      for m, name in ((M_aa, "M_aa"), (M_bb, "M_bb")))
-        n, m = g_ab.shape
-        if g_aa.shape != (n, n):
-            raise ValueError(f"`M_aa` must have shape ({n}, {n}); got {g_aa.shape}.")
-        if g_bb.shape != (m, m):
-            raise ValueError(f"`M_bb` must have shape ({m}, {m}); got {g_bb.shape}.")
+    g_ab, g_aa, g_bb = _divergence_geometries(M_or_geometry, M_aa, M_bb)
     if _same_array(a, b) and _same_geometry(g_ab, g_aa) and _same_geometry(g_ab, g_bb):
         # a = b on the same support: OT(a, b), OT(a, a), OT(b, b) are one problem, solved once
         # (averaged update), so S = 0 exactly rather than the difference of two solves' rounding
@@ -1129,3 +1111,24 @@ def sinkhorn_divergence(a: Any, b: Any, M_or_geometry: Any, *, eps: float, M_aa:
                                     converged=r_ab.converged and r_aa.converged and r_bb.converged,
                                     eps=eps, info={"backend": r_ab.backend})
 
+
+def _divergence_geometries(M_or_geometry, M_aa, M_bb):
+    """The geometries of OT(a, b), OT(a, a) and OT(b, b): a point cloud's own, or the dense
+    costs ``M``, ``M_aa`` (n, n) and ``M_bb`` (m, m), each checked under its name."""
+    if isinstance(M_or_geometry, PointCloud):
+        pc = M_or_geometry
+        return pc, PointCloud(pc.x, pc.x, cost=pc.p), PointCloud(pc.y, pc.y, cost=pc.p)
+    if M_aa is None or M_bb is None:
+        raise ValueError("`M_aa` and `M_bb` are required with a dense cost (the costs within a and "
+                         "within b); or pass a PointCloud.")
+    g_ab = as_geometry(M_or_geometry)
+    # checked under their own names (a bare matrix is otherwise checked as `M`)
+    g_aa, g_bb = (m if isinstance(m, (DenseGeometry, PointCloud))
+                  else DenseGeometry(check_cost_matrix(m, name))
+                  for m, name in ((M_aa, "M_aa"), (M_bb, "M_bb")))
+    n, m = g_ab.shape
+    if g_aa.shape != (n, n):
+        raise ValueError(f"`M_aa` must have shape ({n}, {n}); got {g_aa.shape}.")
+    if g_bb.shape != (m, m):
+        raise ValueError(f"`M_bb` must have shape ({m}, {m}); got {g_bb.shape}.")
+    return g_ab, g_aa, g_bb
