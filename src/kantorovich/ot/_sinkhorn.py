@@ -4,6 +4,11 @@ The loop (:func:`_sinkhorn_loop`) takes the soft-min as an argument (GeomLoss st
 dense numpy reference, the numba CPU online kernel, the numba-cuda fused kernel and the CuPy
 RawKernel all plug into it through two callables ``softmin_x(eps, h)`` (over the columns of C,
 one value per row) and ``softmin_y(eps, h)`` (over the rows, one value per column).
+
+:func:`sinkhorn` itself is three steps: :func:`_prepare` checks the arguments and sets up a
+:class:`_Problem` (weights, geometry and soft-mins on the backend, start, eps schedule),
+:func:`_solve` runs the loop, :func:`_package` computes the value and objective and builds the
+``SinkhornResult``.
 """
 
 from __future__ import annotations
@@ -735,7 +740,104 @@ def sinkhorn(a: Any, b: Any, M_or_geometry: Any, *, eps: float, max_iter: int = 
         return sinkhorn_batch(a, b, M_or_geometry, eps=eps, max_iter=max_iter, tol=tol,
                               scaling=scaling, check_every=check_every, f0=f0, g0=g0, plan=plan,
                               symmetric=symmetric, backend=backend, dtype=dtype, progress=progress)
+    problem = _prepare(a, b, M_or_geometry, eps=eps, max_iter=max_iter, tol=tol, scaling=scaling,
+                       check_every=check_every, f0=f0, g0=g0, symmetric=symmetric,
+                       backend=backend, dtype=dtype, progress=progress)
+    state = _solve(problem)
+    return _package(problem, state, plan=plan)
+
+
+# --------------------------------------------------------------------------------------------
+# the steps of sinkhorn(): _prepare (checks, backend, soft-mins, start, schedule) -> _Problem,
+# _solve (the loop) -> _Solved, _package (value, objective, plan, info) -> SinkhornResult
+# --------------------------------------------------------------------------------------------
+
+@dataclass
+class _Problem:
+    """One checked :func:`sinkhorn` problem, placed on its backend, ready for the loop."""
+
+    geom: Any  # DenseGeometry or PointCloud, on the backend's device
+    xp: Any  # numpy or cupy
+    backend: str  # the resolved backend name
+    wdt: np.dtype  # working dtype
+    caller_gpu: bool  # CuPy inputs: results stay on the GPU
+    a: Any  # weights on the device, in wdt (b rescaled to a's total mass)
+    b: Any
+    loga: Any
+    logb: Any
+    f: Any  # starting potentials (zeros where no warm start is given)
+    g: Any
+    softmin_x: Callable
+    softmin_y: Callable
+    eps: float
+    tol: float
+    max_iter: int
+    check_every: int
+    scaling: float | None
+    symmetric: bool
+    progress: bool
+    warm: bool
+    schedule: list[float]
+    diameter: float
+    mag: float  # max |C| (a point cloud's diameter)
+    t_start: float
+
+
+@dataclass
+class _Solved:
+    """What :func:`_sinkhorn_loop` returned, with the iterations of its cold probe."""
+
+    f: Any
+    g: Any
+    errors: list[float]
+    n_iter: int
+    converged: bool
+    n_scaling: int
+    n_probe: int | None  # None when no schedule was probed
+    t_loop: float
+
+
+def _prepare(a, b, M_or_geometry, *, eps, max_iter, tol, scaling, check_every, f0, g0,
+             symmetric, backend, dtype, progress) -> _Problem:
+    """Checks the arguments (the first bad one raises) and sets up the problem: the geometry
+    and weights on the backend's device, its soft-mins, the starting potentials and the eps
+    schedule."""
     t_start = time.perf_counter()
+    eps, max_iter, check_every, scaling, dtype = _check_options(
+        eps, max_iter, check_every, scaling, symmetric, progress, dtype)
+    geom = as_geometry(M_or_geometry, dtype=dtype)
+    on_gpu = geom.on_gpu or is_cupy(a) or is_cupy(b)
+    n, m = geom.shape
+    wdt = np.dtype(dtype) if dtype is not None else geom.dtype
+    if tol is None:
+        tol = 1e-3 if wdt == np.float32 else 1e-5
+    tol = check_positive(tol, "tol")
+    aw, bw = _balanced_weights(a, b, n, m, on_gpu)
+    name = _resolve_backend(backend, geom, on_gpu)
+    geom, xp = _place(geom, name, wdt)
+    a_d, b_d, loga, logb = _device_weights(xp, aw, bw, wdt)
+    sx, sy = _softmin_ops(name, geom, wdt)
+    if eps > _scale_limit(wdt):
+        raise ValueError(f"`eps` must be at most {_scale_limit(wdt):.3g} in {np.dtype(wdt).name} "
+                         f"(finfo.max / 2**12, so that eps log(b) stays finite); got {eps!r}.")
+    f = _check_potential(f0 if not is_cupy(f0) or xp is not np else to_host(f0), "f0", n, xp, wdt, eps)
+    g = _check_potential(g0 if not is_cupy(g0) or xp is not np else to_host(g0), "g0", m, xp, wdt, eps)
+    warm = f is not None or g is not None
+    f = xp.zeros(n, dtype=wdt) if f is None else f
+    g = xp.zeros(m, dtype=wdt) if g is None else g
+    diameter, mag = _cost_scale(geom)
+    _check_eps_resolution(mag, diameter, eps, wdt)
+    schedule = [] if warm else eps_schedule(diameter, eps, scaling)
+    return _Problem(geom=geom, xp=xp, backend=name, wdt=wdt, caller_gpu=on_gpu, a=a_d, b=b_d,
+                    loga=loga, logb=logb, f=f, g=g, softmin_x=sx, softmin_y=sy, eps=eps, tol=tol,
+                    max_iter=max_iter, check_every=check_every, scaling=scaling,
+                    symmetric=bool(symmetric), progress=progress, warm=warm, schedule=schedule,
+                    diameter=diameter, mag=mag, t_start=t_start)
+
+
+def _check_options(eps, max_iter, check_every, scaling, symmetric, progress, dtype):
+    """The scalar options of :func:`sinkhorn`; returns (eps, max_iter, check_every, scaling,
+    dtype) normalised."""
     eps = check_positive(eps, "eps")
     max_iter = check_int(max_iter, "max_iter", minimum=1, maximum=INT64_MAX)
     check_every = check_int(check_every, "check_every", minimum=1, maximum=INT64_MAX)
@@ -754,22 +856,23 @@ def sinkhorn(a: Any, b: Any, M_or_geometry: Any, *, eps: float, max_iter: int = 
             raise TypeError(f"`dtype` must be None, float32 or float64; got {describe(dtype)}.") from None
         if dtype not in (np.float32, np.float64):
             raise ValueError(f"`dtype` must be None, float32 or float64; got {dtype}.")
-    geom = as_geometry(M_or_geometry, dtype=dtype)
-    on_gpu = geom.on_gpu or is_cupy(a) or is_cupy(b)
-    n, m = geom.shape
-    wdt = np.dtype(dtype) if dtype is not None else geom.dtype
-    if tol is None:
-        tol = 1e-3 if wdt == np.float32 else 1e-5
-    tol = check_positive(tol, "tol")
+    return eps, max_iter, check_every, scaling, dtype
+
+
+def _balanced_weights(a, b, n: int, m: int, on_gpu: bool):
+    """The checked host weights (None: uniform), b rescaled to a's total mass (equal to 1e-6
+    relative, or a ValueError)."""
     aw = _weights(a, "a", n, on_gpu)
     bw = _weights(b, "b", m, on_gpu)
     sa, sb = float(aw.sum()), float(bw.sum())
     if abs(sa - sb) > 1e-6 * max(sa, sb):
         raise ValueError(f"`a` and `b` must have the same total mass (balanced OT); got {sa!r} and {sb!r}.")
-    bw = bw * (sa / sb)
-    name = _resolve_backend(backend, geom, on_gpu)
+    return aw, bw * (sa / sb)
 
-    caller_gpu = on_gpu
+
+def _place(geom, name: str, wdt):
+    """The geometry on the backend's device and in the working dtype (numba: as given, its
+    kernels cast); returns (geom, xp)."""
     if name in ("cuda",):
         geom = geom.to_device("cuda")
         xp = cupy_or_raise()
@@ -778,6 +881,11 @@ def sinkhorn(a: Any, b: Any, M_or_geometry: Any, *, eps: float, max_iter: int = 
             geom = geom.to_device("cpu")
         xp = np
     geom = geom.astype(wdt) if geom.dtype != wdt and name != "numba" else geom
+    return geom, xp
+
+
+def _device_weights(xp, aw, bw, wdt):
+    """The weights on the device in ``wdt`` and their logs (log 0 = -inf): (a, b, log a, log b)."""
     a_d = xp.asarray(aw, dtype=wdt)
     b_d = xp.asarray(bw, dtype=wdt)
     for w_d, w_name in ((a_d, "a"), (b_d, "b")):
@@ -787,56 +895,109 @@ def sinkhorn(a: Any, b: Any, M_or_geometry: Any, *, eps: float, max_iter: int = 
     with np.errstate(divide="ignore"):
         loga = xp.log(a_d)
         logb = xp.log(b_d)
-    if name == "numpy":
-        sx, sy = _ops_numpy(geom, wdt)
-    elif name == "numba":
-        sx, sy = _ops_numba(geom, wdt)
-    elif isinstance(geom, DenseGeometry):
-        sx, sy = _ops_numpy(geom, wdt)  # the numpy reference code runs unchanged on CuPy arrays
-    else:
-        sx, sy = _ops_cupy_pointcloud(geom, wdt)
+    return a_d, b_d, loga, logb
 
-    if eps > _scale_limit(wdt):
-        raise ValueError(f"`eps` must be at most {_scale_limit(wdt):.3g} in {np.dtype(wdt).name} "
-                         f"(finfo.max / 2**12, so that eps log(b) stays finite); got {eps!r}.")
-    f = _check_potential(f0 if not is_cupy(f0) or xp is not np else to_host(f0), "f0", n, xp, wdt, eps)
-    g = _check_potential(g0 if not is_cupy(g0) or xp is not np else to_host(g0), "g0", m, xp, wdt, eps)
-    warm = f is not None or g is not None
-    f = xp.zeros(n, dtype=wdt) if f is None else f
-    g = xp.zeros(m, dtype=wdt) if g is None else g
+
+def _softmin_ops(name: str, geom, wdt):
+    """The backend's two soft-mins (softmin_x, softmin_y) for the loop."""
+    if name == "numpy":
+        return _ops_numpy(geom, wdt)
+    if name == "numba":
+        return _ops_numba(geom, wdt)
+    if isinstance(geom, DenseGeometry):
+        return _ops_numpy(geom, wdt)  # the numpy reference code runs unchanged on CuPy arrays
+    return _ops_cupy_pointcloud(geom, wdt)
+
+
+def _cost_scale(geom) -> tuple[float, float]:
+    """(diameter, max |C|) of the costs: the schedule's start and the eps floor's scale."""
     if isinstance(geom, DenseGeometry):  # one min and one max scan of C serve both
         rng_c = geom.cost_range()
         diameter = geom.diameter(rng_c)
         mag = max(abs(float(rng_c[0])), abs(float(rng_c[1])))
     else:  # the costs of a point cloud lie in [0, diameter]
         diameter = mag = geom.diameter()
-    _check_eps_resolution(mag, diameter, eps, wdt)
-    schedule = [] if warm else eps_schedule(diameter, eps, scaling)
+    return diameter, mag
 
+
+def _solve(p: _Problem) -> _Solved:
+    """Runs :func:`_sinkhorn_loop` on the problem, with the progress bar when asked for."""
     bar = None
-    if progress:
+    if p.progress:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=max_iter, desc=f"sinkhorn {n}x{m} eps={eps:.3g}", unit="it", leave=False)
+        n, m = p.geom.shape
+        bar = tqdm(total=p.max_iter, desc=f"sinkhorn {n}x{m} eps={p.eps:.3g}", unit="it", leave=False)
     t_loop = time.perf_counter()
     loop_stats: dict = {}
     try:
         with np.errstate(divide="ignore", over="ignore"):
             f, g, errors, n_iter, converged, n_scaling = _sinkhorn_loop(
-                xp, sx, sy, a_d, b_d, loga, logb, f, g, eps=eps, schedule=schedule, max_iter=max_iter,
-                tol=tol, check_every=check_every, symmetric=bool(symmetric), bar=bar, stats=loop_stats)
+                p.xp, p.softmin_x, p.softmin_y, p.a, p.b, p.loga, p.logb, p.f, p.g, eps=p.eps,
+                schedule=p.schedule, max_iter=p.max_iter, tol=p.tol, check_every=p.check_every,
+                symmetric=p.symmetric, bar=bar, stats=loop_stats)
     finally:
         if bar is not None:
             bar.close()
+    return _Solved(f=f, g=g, errors=errors, n_iter=n_iter, converged=converged,
+                   n_scaling=n_scaling, n_probe=loop_stats.get("probe"), t_loop=t_loop)
+
+
+def _package(p: _Problem, s: _Solved, *, plan) -> SinkhornResult:
+    """The SinkhornResult of a finished loop: value and objective (:func:`_final_values`),
+    the convergence warning, the plan, the results back on the caller's device, and info."""
+    f, value, objective = _final_values(p, s)
+    g, errors, n_iter, converged = s.g, s.errors, s.n_iter, s.converged
+    t_end = time.perf_counter()
+    if not (math.isfinite(value) and math.isfinite(objective)):
+        raise FloatingPointError("sinkhorn produced a non-finite value; check the costs for extreme values.")
+    if not converged:
+        last = errors[-1]
+        warn(
+            f"sinkhorn did not reach `tol`={p.tol:g} within `max_iter`={p.max_iter} iterations "
+            f"(marginal error {last:.3g}); increase `max_iter`, increase `eps`, or loosen `tol`.",
+            ConvergenceWarning)
+
+    xp, eps = p.xp, p.eps
+    P = None
+    if plan:
+        if isinstance(p.geom, DenseGeometry):
+            C = p.geom.C
+            P = p.a[:, None] * p.b[None, :] * xp.exp((f[:, None] + g[None, :] - C) / eps)
+        else:
+            P = SinkhornPlan(p.geom, p.a, p.b, f, g, eps)
+    if not p.caller_gpu and xp is not np:
+        f, g = to_host(f), to_host(g)
+        if P is not None and not isinstance(P, SinkhornPlan):
+            P = to_host(P)
+    info = {
+        "eps_schedule": p.schedule, "n_iter_scaling": s.n_scaling, "diameter": p.diameter,
+        "scaling": p.scaling, "symmetric": p.symmetric, "tol": p.tol, "check_every": p.check_every,
+        "warm_start": p.warm, "dtype": str(p.wdt), "shape": p.geom.shape,
+        "geometry": p.geom.kind, "time_loop_s": t_end - s.t_loop, "time_total_s": t_end - p.t_start,
+        "time_per_iter_s": (t_end - s.t_loop) / max(1, n_iter),
+    }
+    if hasattr(p.softmin_x, "threads"):  # numba: soft-min calls per thread count (chosen by measurement)
+        info["numba_thread_calls"] = dict(p.softmin_x.threads.counts)
+    return SinkhornResult(value=value, objective=objective, f=f, g=g, marginal_error_history=tuple(errors),
+                          n_iter=n_iter, converged=converged, plan=P, eps=eps, backend=p.backend, info=info)
+
+
+def _final_values(p: _Problem, s: _Solved):
+    """(f, value, objective) at the loop's end: ``value`` = <P, C> from one more row pass,
+    ``objective`` = OT_eps; not converged, ``f`` is first replaced by one more half-step (see
+    sinkhorn's Returns). Appends the error now to ``s.errors`` when no check followed the last
+    iteration."""
+    xp, eps, a_d, f = p.xp, p.eps, p.a, s.f
     with np.errstate(divide="ignore", over="ignore"):
         # transport cost <P, C> from one more row pass: P_i. = a_i exp((f_i - ft_i)/eps), and
         # sum_j P_ij C_ij = P_i. * (softmax-weighted mean of row i of C)
-        ft, mean_cost = sx(eps, g + eps * logb, with_mean_cost=True)
-        if not errors or (n_scaling and n_iter == loop_stats["probe"] + n_scaling):
+        ft, mean_cost = p.softmin_x(eps, s.g + eps * p.logb, with_mean_cost=True)
+        if not s.errors or (s.n_scaling and s.n_iter == s.n_probe + s.n_scaling):
             # no check since the last iteration (max_iter ended within the eps schedule, after
             # the probe's check): the error now
-            errors.append(float(_marginal_error(xp, a_d, f, ft, eps)))
-        if converged:
+            s.errors.append(float(_marginal_error(xp, a_d, f, ft, eps)))
+        if s.converged:
             rows = a_d * xp.exp(xp.clip((f - ft) / eps, -_EXP_CLIP, _EXP_CLIP))
         else:
             # a final half-step f <- ft: the plan's rows then sum to a exactly, so its cost
@@ -845,42 +1006,11 @@ def sinkhorn(a: Any, b: Any, M_or_geometry: Any, *, eps: float, max_iter: int = 
             # and the plan are this one
             f, rows = ft, a_d
         value = float(xp.sum(rows.astype(np.float64) * xp.asarray(mean_cost, dtype=np.float64)))
-        if eps > _PRIMAL_OBJECTIVE_EPS_RATIO * mag:
-            objective = _primal_objective(xp, geom, a_d, b_d, f, g, eps)
+        if eps > _PRIMAL_OBJECTIVE_EPS_RATIO * p.mag:
+            objective = _primal_objective(xp, p.geom, a_d, p.b, f, s.g, eps)
         else:
-            objective = float(xp.sum(a_d.astype(np.float64) * f) + xp.sum(b_d.astype(np.float64) * g))
-    t_end = time.perf_counter()
-    if not (math.isfinite(value) and math.isfinite(objective)):
-        raise FloatingPointError("sinkhorn produced a non-finite value; check the costs for extreme values.")
-    if not converged:
-        last = errors[-1]
-        warn(
-            f"sinkhorn did not reach `tol`={tol:g} within `max_iter`={max_iter} iterations "
-            f"(marginal error {last:.3g}); increase `max_iter`, increase `eps`, or loosen `tol`.",
-            ConvergenceWarning)
-
-    P = None
-    if plan:
-        if isinstance(geom, DenseGeometry):
-            C = geom.C
-            P = a_d[:, None] * b_d[None, :] * xp.exp((f[:, None] + g[None, :] - C) / eps)
-        else:
-            P = SinkhornPlan(geom, a_d, b_d, f, g, eps)
-    if not caller_gpu and xp is not np:
-        f, g = to_host(f), to_host(g)
-        if P is not None and not isinstance(P, SinkhornPlan):
-            P = to_host(P)
-    info = {
-        "eps_schedule": schedule, "n_iter_scaling": n_scaling, "diameter": diameter,
-        "scaling": scaling, "symmetric": bool(symmetric), "tol": tol, "check_every": check_every,
-        "warm_start": warm, "dtype": str(wdt), "shape": (n, m),
-        "geometry": geom.kind, "time_loop_s": t_end - t_loop, "time_total_s": t_end - t_start,
-        "time_per_iter_s": (t_end - t_loop) / max(1, n_iter),
-    }
-    if hasattr(sx, "threads"):  # numba: soft-min calls per thread count (chosen by measurement)
-        info["numba_thread_calls"] = dict(sx.threads.counts)
-    return SinkhornResult(value=value, objective=objective, f=f, g=g, marginal_error_history=tuple(errors),
-                          n_iter=n_iter, converged=converged, plan=P, eps=eps, backend=name, info=info)
+            objective = float(xp.sum(a_d.astype(np.float64) * f) + xp.sum(p.b.astype(np.float64) * s.g))
+    return f, value, objective
 
 
 def _same_array(u, v) -> bool:
@@ -960,25 +1090,7 @@ def sinkhorn_divergence(a: Any, b: Any, M_or_geometry: Any, *, eps: float, M_aa:
 
         return sinkhorn_divergence_batch(a, b, M_or_geometry, eps=eps, M_aa=M_aa, M_bb=M_bb,
                                          **kwargs)
-    if isinstance(M_or_geometry, PointCloud):
-        pc = M_or_geometry
-        g_ab = pc
-        g_aa = PointCloud(pc.x, pc.x, cost=pc.p)
-        g_bb = PointCloud(pc.y, pc.y, cost=pc.p)
-    else:
-        if M_aa is None or M_bb is None:
-            raise ValueError("`M_aa` and `M_bb` are required with a dense cost (the costs within a and "
-                             "within b); or pass a PointCloud.")
-        g_ab = as_geometry(M_or_geometry)
-        # checked under their own names (a bare matrix is otherwise checked as `M`)
-        g_aa, g_bb = (m if isinstance(m, (DenseGeometry, PointCloud))
-                      else DenseGeometry(check_cost_matrix(m, name))
-                      for m, name in ((M_aa, "M_aa"), (M_bb, "M_bb")))
-        n, m = g_ab.shape
-        if g_aa.shape != (n, n):
-            raise ValueError(f"`M_aa` must have shape ({n}, {n}); got {g_aa.shape}.")
-        if g_bb.shape != (m, m):
-            raise ValueError(f"`M_bb` must have shape ({m}, {m}); got {g_bb.shape}.")
+    g_ab, g_aa, g_bb = _divergence_geometries(M_or_geometry, M_aa, M_bb)
     if _same_array(a, b) and _same_geometry(g_ab, g_aa) and _same_geometry(g_ab, g_bb):
         # a = b on the same support: OT(a, b), OT(a, a), OT(b, b) are one problem, solved once
         # (averaged update), so S = 0 exactly rather than the difference of two solves' rounding
@@ -998,3 +1110,25 @@ def sinkhorn_divergence(a: Any, b: Any, M_or_geometry: Any, *, eps: float, M_aa:
     return SinkhornDivergenceResult(value=value, ot_ab=r_ab, ot_aa=r_aa, ot_bb=r_bb,
                                     converged=r_ab.converged and r_aa.converged and r_bb.converged,
                                     eps=eps, info={"backend": r_ab.backend})
+
+
+def _divergence_geometries(M_or_geometry, M_aa, M_bb):
+    """The geometries of OT(a, b), OT(a, a) and OT(b, b): a point cloud's own, or the dense
+    costs ``M``, ``M_aa`` (n, n) and ``M_bb`` (m, m), each checked under its name."""
+    if isinstance(M_or_geometry, PointCloud):
+        pc = M_or_geometry
+        return pc, PointCloud(pc.x, pc.x, cost=pc.p), PointCloud(pc.y, pc.y, cost=pc.p)
+    if M_aa is None or M_bb is None:
+        raise ValueError("`M_aa` and `M_bb` are required with a dense cost (the costs within a and "
+                         "within b); or pass a PointCloud.")
+    g_ab = as_geometry(M_or_geometry)
+    # checked under their own names (a bare matrix is otherwise checked as `M`)
+    g_aa, g_bb = (m if isinstance(m, (DenseGeometry, PointCloud))
+                  else DenseGeometry(check_cost_matrix(m, name))
+                  for m, name in ((M_aa, "M_aa"), (M_bb, "M_bb")))
+    n, m = g_ab.shape
+    if g_aa.shape != (n, n):
+        raise ValueError(f"`M_aa` must have shape ({n}, {n}); got {g_aa.shape}.")
+    if g_bb.shape != (m, m):
+        raise ValueError(f"`M_bb` must have shape ({m}, {m}); got {g_bb.shape}.")
+    return g_ab, g_aa, g_bb
