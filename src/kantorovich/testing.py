@@ -441,7 +441,8 @@ def _describe(exc, lines) -> str:
     out = []
     for e in excs:
         notes = [ln for ln in getattr(e, "__notes__", ()) if ln.strip()]
-        out.append("\n".join([f"{type(e).__name__}: {e}", *notes]))
+        label = ["Shrunk counterexample (hypothesis):"] if notes else []
+        out.append("\n".join([f"{type(e).__name__}: {e}", *label, *notes]))
     out += [ln for ln in lines if ln.strip()]
     return "\n".join(out).strip()
 

@@ -51,7 +51,7 @@ def test_js_without_halves_is_caught():
     with pytest.raises(AssertionError) as err:
         check_divergence(_js_without_halves, "js", max_examples=N)
     msg = str(err.value)
-    assert "0 <= JS <= log 2" in msg and "Falsifying example" in msg
+    assert "0 <= JS <= log 2" in msg and "Shrunk counterexample" in msg
     rep = check_divergence(_js_without_halves, "js", max_examples=N, raise_on_failure=False)
     names = {r.name for r in rep.failures()}
     assert {"0 <= JS <= log 2", "= exact value", "JS = log 2 on disjoint supports"} <= names
@@ -128,7 +128,7 @@ def test_verify_command(monkeypatch, capsys):
                         lambda: [("js without 1/2", "js", check_divergence, _js_without_halves)])
     assert cli.main(["verify", "--quick"]) == 1
     captured = capsys.readouterr()
-    assert "FAILS" in captured.out and "Falsifying example" in captured.err
+    assert "FAILS" in captured.out and "Shrunk counterexample" in captured.err
 
 
 def test_missing_hypothesis_names_the_extra():
