@@ -204,8 +204,8 @@ def _shares(fn, drawn):
     return _value(fn, p.copy(), q.copy())
 
 
-# Known hard inputs: near-identical vectors whose JS rounds below zero (scipy issues 20083 and
-# 20779), a subnormal mass against zero (scipy issue 19436), equal vectors.
+# Known hard inputs: near-identical vectors whose JS rounds below zero (scipy/scipy#20083 and
+# scipy/scipy#20779 on GitHub), a subnormal mass against zero (scipy/scipy#19436), equal vectors.
 _X = float(np.nextafter(0.5, 0.0))
 _HARD_PAIRS = (
     (np.array([_X, 1.0 - _X]), np.array([1.0 - _X, _X])),
@@ -545,8 +545,8 @@ def check_divergence(fn: Callable, kind: str, *, max_examples: int = 100,
     (KL = ∞, JS = log 2, TV = 1), absolute continuity (KL), Pinsker's inequality
     :math:`\mathrm{TV} \le \sqrt{\mathrm{KL}/2}` (KL, TV), :math:`\mathrm{JS} \le
     \mathrm{TV}\log 2` (Lin 1991), and the triangle inequality (TV). The hard cases always tried
-    first include the inputs of scipy's ``jensenshannon`` NaN and inf reports (scipy issues
-    19436, 20083, 20779).
+    first include the inputs of scipy's ``jensenshannon`` NaN and inf reports on GitHub
+    (scipy/scipy#19436, #20083, #20779).
     """
     _check_fn(fn)
     _check_max_examples(max_examples)

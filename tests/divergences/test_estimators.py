@@ -1,4 +1,4 @@
-"""Tests of the sample estimators (issue 7): statistics against closed forms, properties,
+"""Tests of the sample estimators: statistics against closed forms, properties,
 the infinite-KL flag, the C7 bound, and bad input."""
 
 from __future__ import annotations
@@ -205,7 +205,7 @@ def test_ensemble_reduces_bias_in_10d():
 
 @pytest.mark.slow
 def test_gauss_corrected_halves_plain_error_in_10d():
-    # issue 7 target: the bias-reduced estimator at least halves the plain WKV error at
+    # the target in docs/estimators.md: the bias-reduced estimator at least halves the plain WKV error at
     # d = 10, n = 10^4 (N(0, I) vs N(0.406 1, I), truth 0.824). Measured (4 replicates):
     # plain k = 1 error 0.16, knn-gauss-corrected (k = 5) 0.02 (sd 0.02 per replicate).
     d, mu = 10, math.sqrt(1.648 / 10)

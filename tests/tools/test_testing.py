@@ -58,7 +58,7 @@ def test_js_without_halves_is_caught():
 
 
 def test_scipy_jensenshannon_nan_and_inf_inputs_are_caught():
-    """scipy issues 19436 (inf for a subnormal mass) and 20083/20779 (NaN from the square root
+    """scipy/scipy#19436 (inf for a subnormal mass) and #20083/#20779 (NaN from the square root
     of a rounding-negative JS): both are among the battery's fixed hard inputs."""
     x = np.nextafter(0.5, 0)
     with np.errstate(invalid="ignore"):
