@@ -8,7 +8,7 @@ and ``kantorovich.families``, and of every submodule of ``kantorovich.plots`` an
 module's index page.
 
 ``kantorovich.ot`` and ``kantorovich.divergences`` load their names lazily and wrap each
-function in the array layer (``kantorovich._backend.interop``, which keeps ``__wrapped__``,
+function in the array layer (``kantorovich._interop.interop``, which keeps ``__wrapped__``,
 name, docstring and signature); each page points mkdocstrings at the module that *defines* the
 object, so griffe reads the real signature and docstring from the source.
 """

@@ -10,7 +10,7 @@ value, ``sinkhorn(...).value`` = <P, C>, is differentiated implicitly instead (t
 the Sinkhorn fixed point, :func:`sinkhorn_value_grads`). See docs/gradients.md for the
 formulas and conventions.
 
-Mechanism (:func:`call`, entered from :func:`kantorovich._backend.interop` when a torch input
+Mechanism (:func:`call`, entered from :func:`kantorovich._interop.interop` when a torch input
 requires grad, or an input is an ``autograd`` box or a JAX tracer):
 
 1. the differentiable inputs ("leaves") are collected: array arguments (``a``, ``b``, ``M``,
@@ -335,7 +335,7 @@ def _jax_call(fn: Callable, rule: _Rule, sig, args: tuple, kwargs: dict, c,
     import jax.numpy as jnp
     from jax.custom_derivatives import SymbolicZero
 
-    from ._backend import kind_of
+    from ._interop import kind_of
 
     names = tuple(leaves)
     fields = rule.fields
@@ -427,7 +427,7 @@ def _jax_call(fn: Callable, rule: _Rule, sig, args: tuple, kwargs: dict, c,
     if None in changes:
         return changes[None]
     if "out" in eager:
-        from ._backend import wrap_result
+        from ._interop import wrap_result
 
         return dataclasses.replace(wrap_result(eager["out"], c), **changes)
     return TracedResult(fn.__name__, changes)
@@ -488,7 +488,7 @@ def _forward(fn: Callable, rule: _Rule, sig, args: tuple, kwargs: dict,
     data (autograd boxes unwrapped, the caller's arrays as numpy / CuPy views), and the
     gradient node of each differentiable output for the leaves ``names`` (none when empty).
     Returns (the result as ``fn`` returns it, {field: node}); field None is a bare value."""
-    from ._backend import to_kernel
+    from ._interop import to_kernel
 
     kargs = tuple(to_kernel(value_of(a)) for a in args)
     kkw = {k: to_kernel(value_of(v)) for k, v in kwargs.items()}
@@ -508,7 +508,7 @@ def call(fn: Callable, args: tuple, kwargs: dict, c) -> Any:
     """Run ``fn`` with differentiable outputs (see the module docstring), or return
     ``NotImplemented`` when ``fn`` has no gradient rule and no ``autograd`` box or JAX tracer
     is involved (the caller then runs the ordinary, detached path)."""
-    from ._backend import wrap_result
+    from ._interop import wrap_result
 
     rule = _RULES.get(getattr(fn, "__name__", ""))
     if rule is None or not getattr(fn, "__module__", "").startswith("kantorovich.ot"):

@@ -11,7 +11,7 @@ def attach(package: str, exports: dict[str, str], *, wrap: Callable | None = Non
     """Return (__getattr__, __dir__, __all__) loading ``exports[name]`` on first access.
 
     ``wrap``: applied once to every exported function (not to classes), e.g. the array
-    interoperability layer of :mod:`kantorovich._backend`; the wrapped function is cached so
+    interoperability layer of :mod:`kantorovich._interop`; the wrapped function is cached so
     that repeated access returns the same object.
     """
     cache: dict[str, object] = {}

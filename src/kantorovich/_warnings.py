@@ -1,6 +1,6 @@
 """Warnings that point at the caller's line, however deep in the package they are raised.
 
-Every public function is called through the array layer (:mod:`kantorovich._backend`) and
+Every public function is called through the array layer (:mod:`kantorovich._interop`) and
 often through other package functions, so a fixed ``stacklevel`` would name a line inside
 kantorovich. :func:`warn` attributes the warning to the first frame outside the package: the
 user's own call.

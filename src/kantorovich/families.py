@@ -40,7 +40,7 @@ from typing import Any
 
 import numpy as np
 
-from ._backend import NUMPY, caller, interop, kind_of, to_kernel, wrap_result
+from ._interop import NUMPY, caller, interop, kind_of, to_kernel, wrap_result
 from ._validation import INT64_MAX, as_float_array, check_int, check_memory, check_rng, check_weights, describe, pow2_exponent
 
 __all__ = [

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from kantorovich._backend import caller, from_kernel, kind_of, to_kernel
+from kantorovich._interop import caller, from_kernel, kind_of, to_kernel
 
 torch = pytest.importorskip("torch")
 jnp = pytest.importorskip("jax.numpy")

@@ -22,7 +22,7 @@ import inspect
 import numpy as np
 import pytest
 
-from kantorovich._backend import SCALAR_FIELDS, kind_of, to_kernel
+from kantorovich._interop import SCALAR_FIELDS, kind_of, to_kernel
 
 torch = pytest.importorskip("torch")
 jax = pytest.importorskip("jax")

@@ -195,7 +195,7 @@ def test_public_names_and_doctests():
     import kantorovich.divergences as kd
     import kantorovich.divergences._discriminator as m
 
-    # the public names are the implementations behind the array layer (kantorovich._backend)
+    # the public names are the implementations behind the array layer (kantorovich._interop)
     assert kd.gan_value.__wrapped__ is gan_value
     assert kd.optimal_discriminator.__wrapped__ is optimal_discriminator
     assert doctest.testmod(m).failed == 0

@@ -300,7 +300,7 @@ def test_online_point_gradients_match_the_dense_plan(p, d):
 def test_geometries_take_the_callers_arrays():
     """PointCloud / DenseGeometry built from torch, JAX or array-API arrays: the solvers give
     their results back in that library, with the numbers of the numpy call."""
-    from kantorovich._backend import kind_of
+    from kantorovich._interop import kind_of
 
     jnp = pytest.importorskip("jax.numpy")
     xps = pytest.importorskip("array_api_strict")

@@ -103,7 +103,7 @@ def test_public_names_and_doctests():
     import kantorovich.ot as kot
     import kantorovich.ot._histogram1d as m
 
-    # the public names are the implementations behind the array layer (kantorovich._backend)
+    # the public names are the implementations behind the array layer (kantorovich._interop)
     assert kot.emd_1d_histogram.__wrapped__ is emd_1d_histogram
     assert kot.cumulative_deltas.__wrapped__ is cumulative_deltas
     assert doctest.testmod(m).failed == 0

@@ -9,7 +9,7 @@ From samples: ``estimate_kl``, ``estimate_js``, ``estimate_tv``, ``parzen_log_li
 All in nats. JS uses the ½-weighted definition, so JS is in [0, log 2].
 """
 
-from .._backend import interop
+from .._interop import interop
 from .._lazy import attach
 
 _EXPORTS = {

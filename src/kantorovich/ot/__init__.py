@@ -9,7 +9,7 @@
 - Matrices of W_p between many distributions, in-process or on Dask: ``pairwise_wasserstein``.
 """
 
-from .._backend import interop
+from .._interop import interop
 from .._lazy import attach
 
 _EXPORTS = {

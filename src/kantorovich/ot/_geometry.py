@@ -92,7 +92,7 @@ def _adopt(geom, *arrays, names):
     its place, and the functions with a gradient rule rebuild it when JAX runs them.
     """
     from .._autodiff import differentiable, is_tracer, placeholder, value_of
-    from .._backend import caller, to_kernel
+    from .._interop import caller, to_kernel
 
     plain = tuple(value_of(a) for a in arrays)
     c = caller(*plain, names=names, tracers=True)
