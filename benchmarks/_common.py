@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import statistics
 import sys
 import time
@@ -53,25 +51,20 @@ def gpu_present() -> bool:
 
 
 def environment() -> dict[str, Any]:
-    env = {
-        "date": time.strftime("%Y-%m-%d"),
-        "python": platform.python_version(),
-        "machine": platform.machine(),
-        "cpus": os.cpu_count(),
-        "processor": platform.processor() or "",
-    }
-    try:
-        import numpy
+    """The machine and library versions, as ``kantorovich bench`` records them
+    (:func:`kantorovich.bench.environment`), plus the short keys these scripts' JSON has always
+    had: ``cpus``, ``processor``, ``numpy``, and ``gpu`` as the device's name (``cupy`` its
+    version) when there is one."""
+    from kantorovich.bench import environment as package_environment
 
-        env["numpy"] = numpy.__version__
-    except Exception:
-        pass
-    if gpu_present():
-        import cupy
-
-        props = cupy.cuda.runtime.getDeviceProperties(0)
-        env["gpu"] = props["name"].decode() if isinstance(props["name"], bytes) else str(props["name"])
-        env["cupy"] = cupy.__version__
+    env = package_environment()
+    gpu = env.pop("gpu")
+    env.update({"cpus": env["cpu_count"], "processor": env["cpu_model"],
+                "numpy": env["libraries"].get("numpy", "")})
+    if gpu:
+        env["gpu"] = gpu["name"]
+        env["gpu_driver"], env["cuda_runtime"] = gpu["driver"], gpu["cuda"]
+        env["cupy"] = env["libraries"].get("cupy-cuda12x") or env["libraries"].get("cupy-cuda13x", "")
     return env
 
 
