@@ -45,6 +45,7 @@ except ImportError as exc:  # pragma: no cover - exercised by a subprocess test
 import numpy as np
 
 from . import strategies as ks
+from ._text import text_table
 
 __all__ = ["check_divergence", "check_wasserstein", "CheckReport", "PropertyResult",
            "divergence_properties", "wasserstein_properties"]
@@ -148,21 +149,12 @@ class CheckReport:
         """A plain-text table: theorem, property, examples, result."""
         rows = [(r.theorem, r.name, str(r.examples), "holds" if r.passed else "FAILS")
                 for r in self.properties]
-        return _format_table(("theorem", "property", "examples", "result"), rows)
+        return text_table(("theorem", "property", "examples", "result"), rows)
 
     def __str__(self) -> str:
         head = (f"{self.function} ({self.kind}): {len(self.properties) - len(self.failures())}/"
                 f"{len(self.properties)} properties hold on {self.examples} examples")
         return head + "\n" + self.table()
-
-
-def _format_table(header, rows) -> str:
-    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h)
-              for i, h in enumerate(header)]
-    line = "  ".join(h.ljust(w) for h, w in zip(header, widths))
-    out = [line, "  ".join("-" * w for w in widths)]
-    out += ["  ".join(c.ljust(w) for c, w in zip(r, widths)) for r in rows]
-    return "\n".join(out)
 
 
 # --------------------------------------------------------------------------- the battery
@@ -642,4 +634,4 @@ def verify_table(results) -> str:
     """The table ``kantorovich verify`` prints: function, theorem, property, examples, result."""
     rows = [(label, r.theorem, r.name, str(r.examples), "holds" if r.passed else "FAILS")
             for label, rep in results for r in rep.properties]
-    return _format_table(("function", "theorem", "property", "examples", "result"), rows)
+    return text_table(("function", "theorem", "property", "examples", "result"), rows)

@@ -38,6 +38,7 @@ from typing import Any
 
 import numpy as np
 
+from .._text import text_table
 from .suites import BUILDERS, PEERS, SUITE_PEERS, SUITES, peer_available
 
 SCHEMA = "kantorovich-bench/1"
@@ -278,13 +279,7 @@ def table(result: dict) -> str:
                          "" if name == "ours" else ("" if ratio is None else f"{ratio:.3g}x"),
                          "" if ag is None else
                          ("agrees" if ag["agrees"] else f"DISAGREES {ag['rel_diff']:.2g}")))
-    head = ("suite", "n", "impl", "median", "peer/ours", "value")
-    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h)
-              for i, h in enumerate(head)]
-    lines = ["  ".join(h.ljust(w) for h, w in zip(head, widths)),
-             "  ".join("-" * w for w in widths)]
-    lines += ["  ".join(v.ljust(w) for v, w in zip(r, widths)) for r in rows]
-    return "\n".join(lines)
+    return text_table(("suite", "n", "impl", "median", "peer/ours", "value"), rows)
 
 
 # --------------------------------------------------------------------------- HTML
@@ -392,13 +387,13 @@ def compare(a_path, b_path) -> str:
             f"GPU {(a['environment']['gpu'] or {}).get('name', 'none')})",
             f"B: {b_path} ({b['environment']['date']}, {b['environment']['cpu_model']}, "
             f"GPU {(b['environment']['gpu'] or {}).get('name', 'none')})", ""]
-    rows = [("suite", "n", "impl", "A median", "B median", "B / A")]
+    rows = []
     for key in sorted(set(ia) & set(ib), key=lambda k: (k[0], k[1], k[2] != "ours", k[2])):
         ta, tb = ia[key]["median_s"], ib[key]["median_s"]
         rows.append((key[0], str(key[1]), key[2], f"{ta:.4g} s", f"{tb:.4g} s", f"{tb / ta:.3g}"))
     only = sorted(set(ia) ^ set(ib))
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    lines = head + ["  ".join(v.ljust(w) for v, w in zip(r, widths)) for r in rows]
+    lines = head + [text_table(("suite", "n", "impl", "A median", "B median", "B / A"), rows,
+                               rule=False)]
     if only:
         lines.append(f"\nin one run only: {len(only)} (suite, n, impl) entries")
     return "\n".join(lines)
