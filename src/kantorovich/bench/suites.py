@@ -122,6 +122,16 @@ def _square_cost(n, xp, dtype):
     return _to(xp, dtype, M)[0]
 
 
+def _scipy_assignment(M) -> float:
+    """scipy's ``linear_sum_assignment`` on a square cost: the optimal mean cost (= emd with
+    uniform weights)."""
+    from scipy.optimize import linear_sum_assignment
+
+    Mh = _host(M)
+    r, c = linear_sum_assignment(Mh)
+    return float(Mh[r, c].mean())
+
+
 def emd_cases(quick, xp, dtype, peers):
     from kantorovich.ot import emd
 
@@ -135,14 +145,7 @@ def emd_cases(quick, xp, dtype, peers):
 
             pe["pot"] = lambda M: _f(pot.emd2([], [], M, numItermax=10**8))
         if "scipy" in peers:
-            from scipy.optimize import linear_sum_assignment
-
-            def lsa(M):
-                Mh = _host(M)
-                r, c = linear_sum_assignment(Mh)
-                return float(Mh[r, c].mean())
-
-            pe["scipy"] = lsa
+            pe["scipy"] = _scipy_assignment
         yield Case("emd", "uniform points in the unit square, squared Euclidean", n, {},
                    make, lambda M: _f(emd(None, None, M, return_plan=False).value), pe,
                    rtol=1e-9 if dtype == np.float64 else 1e-5)
@@ -157,14 +160,7 @@ def assignment_cases(quick, xp, dtype, peers):
 
         pe = {}
         if "scipy" in peers:
-            from scipy.optimize import linear_sum_assignment
-
-            def lsa(M):
-                Mh = _host(M)
-                r, c = linear_sum_assignment(Mh)
-                return float(Mh[r, c].mean())
-
-            pe["scipy"] = lsa
+            pe["scipy"] = _scipy_assignment
         yield Case("assignment", "auction, uniform points, squared Euclidean", n, {}, make,
                    lambda M: _f(assignment(M).value), pe,
                    rtol=1e-9 if dtype == np.float64 else 1e-5)
