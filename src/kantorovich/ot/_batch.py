@@ -229,18 +229,10 @@ def _assign_batch(C, A, Bw, perms, F, G, stats):
 def emd_batch(a, b, M, *, method="auto", normalize=False, return_plan=True, tol=1e-9,
               max_iter=None) -> EMDResult:
     """:func:`kantorovich.ot.emd` on a batch ``M`` (B, n, m) (see the module notes)."""
-    from .._validation import check_choice, check_positive
-    from ._emd import METHODS, TOL_MIN, _input_dtype, _mass_rtol, emd
+    from ._emd import _check_options, _input_dtype, _mass_rtol, emd
 
     t0 = time.perf_counter()
-    check_choice(method, "method", METHODS)
-    if not isinstance(normalize, (bool, np.bool_)):
-        raise TypeError(f"`normalize` must be a bool; got {normalize!r}.")
-    tol = check_positive(tol, "tol")
-    if tol < TOL_MIN:
-        raise ValueError(
-            f"`tol` must be at least {TOL_MIN:g}: the certificate is checked in float64, whose "
-            f"rounding alone reaches smaller relative errors; got {tol!r}.")
+    tol = _check_options(method, normalize, tol)
     from .._array_api import is_cupy, like, to_host
 
     ref = next((x for x in (M, a, b) if is_cupy(x)), None)

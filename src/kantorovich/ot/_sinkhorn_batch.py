@@ -39,9 +39,7 @@ from numba import njit, prange
 from .._array_api import is_cupy
 from .._results import SinkhornResult
 from .._validation import (
-    INT64_MAX,
     as_float_array,
-    check_int,
     check_positive,
     check_weights,
     describe,
@@ -482,22 +480,16 @@ def sinkhorn_batch(a, b, M_or_geometry, *, eps, max_iter=10_000, tol=None, scali
         _PROBE_DEFERRALS,
         SINKHORN_BACKENDS,
         _check_eps_resolution,
+        _check_options,
         _scale_limit,
         eps_schedule,
     )
     from .._validation import check_choice
 
     t0 = time.perf_counter()
-    eps = check_positive(eps, "eps")
-    max_iter = check_int(max_iter, "max_iter", minimum=1, maximum=INT64_MAX)
-    check_every = check_int(check_every, "check_every", minimum=1, maximum=INT64_MAX)
+    eps, max_iter, check_every, scaling, dtype = _check_options(
+        eps, max_iter, check_every, scaling, symmetric, progress, dtype)
     check_choice(backend, "backend", SINKHORN_BACKENDS)
-    if scaling is not None:
-        scaling = check_positive(scaling, "scaling")
-        if scaling >= 1:
-            raise ValueError(f"`scaling` must be a float in (0, 1) or None; got {scaling!r}.")
-    if not isinstance(symmetric, (bool, np.bool_)):
-        raise TypeError(f"`symmetric` must be a bool; got {describe(symmetric)}.")
     kw = dict(eps=eps, max_iter=max_iter, tol=tol, scaling=scaling, check_every=check_every,
               plan=plan, symmetric=symmetric, backend=backend, dtype=dtype, progress=progress)
     on_gpu = (is_cupy(a) or is_cupy(b) or (isinstance(M_or_geometry, PointCloud)
