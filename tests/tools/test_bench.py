@@ -130,3 +130,61 @@ def test_every_suite_builds_cases_whose_values_agree_at_the_smallest_size(suite)
     assert np.isfinite(ref)
     for name, fn in case.peers.items():
         assert fn(data) == pytest.approx(ref, rel=case.rtol), name
+
+
+def test_timing_loop_agreement_and_json_helpers(tmp_path):
+    """The helpers the suites and the benchmarks/ scripts share: one timing loop, one agreement
+    check, one JSON writer."""
+    import numpy as np
+
+    calls = []
+    t = bench.interleaved({"a": lambda: calls.append("a"), "b": lambda: calls.append("b")},
+                          rounds=3, warmup=1)
+    assert calls == ["a", "b"] + ["a", "b"] * 3  # warm-up, then interleaved rounds
+    for rec in t.values():
+        assert rec["runs"] == 3 and rec["min_s"] <= rec["q1_s"] <= rec["median_s"] <= rec["q3_s"]
+    assert bench.measure(lambda: None, repeat=4, warmup=0)["runs"] == 4
+    assert bench.agreement(1.0 + 1e-10, 1.0, 1e-9)["agrees"]
+    assert not bench.agreement(1.1, 1.0, 1e-9)["agrees"]
+    assert not bench.agreement(float("nan"), 1.0, 1e-9)["agrees"]
+    path = bench.write_json(tmp_path / "sub" / "x.json", {"v": np.float64(0.5), "o": object})
+    got = json.loads(path.read_text())
+    assert got["v"] == 0.5 and "object" in got["o"]
+    assert [p.name for p in path.parent.iterdir()] == ["x.json"]
+
+
+def _smallest_sinkhorn(quick, xp, dtype, peers):  # the Sinkhorn suite at n = 200 only
+    for case in suites.sinkhorn_cases(True, xp, dtype, peers):
+        if case.n == 200:
+            yield case
+
+
+def test_geomloss_peer_agrees_at_the_smallest_size():
+    """GeomLoss's debiased Sinkhorn divergence at blur = sqrt(eps / 2), times 2, is ours at eps
+    (docs/conventions.md), to the error its fixed epsilon-scaling schedule leaves."""
+    pytest.importorskip("geomloss")
+    import numpy as np
+
+    case = suites.sinkhorn_divergence_case(200, np, np.float64, 0.05)
+    data = case.make()
+    ours, peer = case.ours(data), case.peers["geomloss"](data)
+    assert case.variant == "divergence" and ours > 0
+    assert peer == pytest.approx(ours, rel=suites.GEOMLOSS_RTOL)
+    # the factor 2 is the conversion, not slack: without it they are a factor 2 apart
+    assert abs(peer / 2 - ours) > 0.4 * ours
+
+
+def test_cli_sinkhorn_with_geomloss_writes_a_geomloss_row(monkeypatch, tmp_path, capsys):
+    pytest.importorskip("geomloss")
+    monkeypatch.setitem(suites.BUILDERS, "sinkhorn", _smallest_sinkhorn)
+    monkeypatch.setattr(bench, "BUILDERS", suites.BUILDERS)
+    assert cli.main(["bench", "sinkhorn", "--quick", "--device", "cpu", "--peers", "geomloss",
+                     "--repeat", "1", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "sinkhorn/divergence" in out and "geomloss" in out
+    res = json.loads((tmp_path / "results.json").read_text())
+    (div,) = [c for c in res["cases"] if c["variant"] == "divergence"]
+    assert div["suite"] == "sinkhorn" and div["n"] == 200
+    assert div["agreement"]["geomloss"]["agrees"] and div["ratio"]["geomloss"] > 0
+    assert "median_s" in div["impls"]["geomloss"]
+    assert "sinkhorn/divergence" in (tmp_path / "index.html").read_text()

@@ -12,14 +12,22 @@ ratio is left empty. Results go to ``DIR/results.json`` (schema below) and ``DIR
     environment: date, kantorovich, python, platform, machine, cpu_model, cpu_count,
                  gpu {name, driver, cuda} or null, libraries {name: version}
     settings:    suites, quick, device, dtype, peers, repeat
-    cases:       [{suite, case, n, params, device, dtype, note,
-                   impls: {"ours" | peer: {value, median_s, q1_s, q3_s, runs} or {error}},
+    cases:       [{suite, variant, case, n, params, device, dtype, note,
+                   impls: {"ours" | peer: {value, median_s, q1_s, q3_s, min_s, runs}
+                           or {error}},
                    agreement: {peer: {rel_diff, rtol, agrees}},
                    ratio: {peer: peer median / our median, or null when they disagree}}]
     skipped:     [{suite, peer, reason}]
 
+``variant`` is "" or, where a suite times two quantities at each n (``sinkhorn``: the
+transport cost, and the Sinkhorn divergence against GeomLoss), the second one's name; tables,
+figures and ``--compare`` show it as ``suite/variant``.
+
 Timings are medians of wall-clock times (CUDA events on the GPU); this is a measurement, not
-a test: nothing here passes or fails on a time.
+a test: nothing here passes or fails on a time. :func:`measure`, :func:`interleaved`,
+:func:`agreement`, :func:`environment` and :func:`write_json` are the timing loop, the
+agreement check, the environment block and the JSON writer of these suites; the repository's
+``benchmarks/`` scripts (measurements that are not a user feature) use the same ones.
 """
 
 from __future__ import annotations
@@ -42,7 +50,8 @@ from .._text import text_table
 from .suites import BUILDERS, PEERS, SUITE_PEERS, SUITES, peer_available
 
 SCHEMA = "kantorovich-bench/1"
-__all__ = ["run", "compare", "SUITES", "PEERS", "SCHEMA"]
+__all__ = ["run", "compare", "write", "write_json", "environment", "measure", "interleaved",
+           "agreement", "SUITES", "PEERS", "SCHEMA"]
 
 
 # --------------------------------------------------------------------------- environment
@@ -91,19 +100,20 @@ def environment() -> dict:
 
 # --------------------------------------------------------------------------- timing
 def _timer(device: str):
+    """``timer(fn)``: the seconds of one call ``fn()`` (CUDA events on the GPU)."""
     if device != "gpu":
-        def run(fn, arg):
+        def run(fn):
             t0 = time.perf_counter()
-            fn(arg)
+            fn()
             return time.perf_counter() - t0
         return run
     import cupy
 
-    def run_gpu(fn, arg):
+    def run_gpu(fn):
         cupy.cuda.Device().synchronize()
         start, end = cupy.cuda.Event(), cupy.cuda.Event()
         start.record()
-        fn(arg)
+        fn()
         end.record()
         end.synchronize()
         return cupy.cuda.get_elapsed_time(start, end) / 1e3
@@ -113,14 +123,58 @@ def _timer(device: str):
 def _summary(times: list[float]) -> dict:
     q = np.quantile(times, [0.25, 0.75]) if len(times) > 1 else [times[0], times[0]]
     return {"median_s": statistics.median(times), "q1_s": float(q[0]), "q3_s": float(q[1]),
-            "runs": len(times)}
+            "min_s": min(times), "runs": len(times)}
 
 
-def _run_case(case, timer, repeat: int, budget_s: float) -> dict:
+def interleaved(fns: dict, *, rounds: int, warmup: int = 0, device: str = "cpu",
+                max_seconds: float | None = None, quiet: bool = False) -> dict:
+    """Time every ``fns[name]()`` once per round, in turn (a change in the machine's load hits
+    them all alike), after ``warmup`` untimed calls of each; ``{name: {median_s, q1_s, q3_s,
+    min_s, runs}}``. Rounds stop early once ``max_seconds`` have passed (at least one runs);
+    ``quiet`` silences warnings inside the calls. The one timing loop of ``kantorovich bench``
+    and of the repository's benchmarks/ scripts."""
+    timer = _timer(device)
+    with warnings.catch_warnings():
+        if quiet:
+            warnings.simplefilter("ignore")
+        for fn in fns.values():
+            for _ in range(warmup):
+                fn()
+        times: dict[str, list[float]] = {name: [] for name in fns}
+        t_start = time.perf_counter()
+        for _ in range(max(1, rounds)):
+            for name, fn in fns.items():
+                times[name].append(timer(fn))
+            if max_seconds is not None and time.perf_counter() - t_start > max_seconds:
+                break
+    return {name: _summary(t) for name, t in times.items()}
+
+
+def measure(fn, *, repeat: int = 5, warmup: int = 1, device: str = "cpu",
+            max_seconds: float | None = None) -> dict:
+    """Median, quartiles and minimum of ``repeat`` timed calls ``fn()`` after ``warmup``
+    untimed ones: :func:`interleaved` with one implementation."""
+    return interleaved({"fn": fn}, rounds=repeat, warmup=warmup, device=device,
+                       max_seconds=max_seconds)["fn"]
+
+
+def agreement(value: float, reference: float, rtol: float) -> dict:
+    """``{rel_diff, rtol, agrees}``: the relative difference of ``value`` from ``reference``
+    and whether it is within ``rtol`` (a NaN never agrees)."""
+    rel = abs(float(value) - float(reference)) / max(abs(float(reference)), 1e-300)
+    return {"rel_diff": rel, "rtol": rtol, "agrees": bool(rel <= rtol)}
+
+
+def _label(case: dict) -> str:
+    """``suite`` or ``suite/variant`` (results written before variants have none)."""
+    return f"{case['suite']}/{case['variant']}" if case.get("variant") else case["suite"]
+
+
+def _run_case(case, device: str, repeat: int, budget_s: float) -> dict:
     data = case.make()
     impls = {"ours": case.ours, **case.peers}
-    rec: dict[str, Any] = {"suite": case.suite, "case": case.name, "n": case.n,
-                           "params": case.params, "note": case.note, "impls": {},
+    rec: dict[str, Any] = {"suite": case.suite, "variant": case.variant, "case": case.name,
+                           "n": case.n, "params": case.params, "note": case.note, "impls": {},
                            "agreement": {}, "ratio": {}}
     values, first = {}, {}
     for name, fn in impls.items():  # one call each: the value, and the warm-up
@@ -134,23 +188,15 @@ def _run_case(case, timer, repeat: int, budget_s: float) -> dict:
             rec["impls"][name] = {"error": f"{type(exc).__name__}: {exc}"[:300]}
     if "ours" not in values:
         return rec
-    ref = values["ours"]
     for name in values:
-        if name == "ours":
-            continue
-        rel = abs(values[name] - ref) / max(abs(ref), 1e-300)
-        rec["agreement"][name] = {"rel_diff": rel, "rtol": case.rtol,
-                                  "agrees": bool(rel <= case.rtol)}
+        if name != "ours":
+            rec["agreement"][name] = agreement(values[name], values["ours"], case.rtol)
     slowest = max(first.values())
     reps = max(1, min(repeat, int(budget_s / max(slowest, 1e-9))))
-    times: dict[str, list[float]] = {name: [] for name in values}
-    for _ in range(reps):  # interleaved: a load change hits every implementation alike
-        for name in values:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                times[name].append(timer(impls[name], data))
+    times = interleaved({name: (lambda fn=impls[name]: fn(data)) for name in values},
+                        rounds=reps, device=device, quiet=True)
     for name in values:
-        rec["impls"][name] = {"value": values[name], **_summary(times[name])}
+        rec["impls"][name] = {"value": values[name], **times[name]}
     ours_t = rec["impls"]["ours"]["median_s"]
     for name, ag in rec["agreement"].items():
         rec["ratio"][name] = rec["impls"][name]["median_s"] / ours_t if ag["agrees"] else None
@@ -224,7 +270,6 @@ def run(suites=None, *, quick: bool = False, device: str = "auto", dtype: str = 
             if available[p] and p not in wired:
                 skipped.append({"suite": s, "peer": p, "reason": "not wired for this suite"})
         cases.extend(BUILDERS[s](quick, xp, np.dtype(dtype).type, use))
-    timer = _timer(device)
     records = []
     bar = None
     if progress:
@@ -233,13 +278,13 @@ def run(suites=None, *, quick: bool = False, device: str = "auto", dtype: str = 
         bar = tqdm(total=len(cases), desc="bench", unit="case", file=sys.stderr)
     for case in cases:
         if bar is not None:
-            bar.set_postfix_str(f"{case.suite} n={case.n}")
-        rec = _run_case(case, timer, repeat, budget)
+            bar.set_postfix_str(f"{_label(vars(case))} n={case.n}")
+        rec = _run_case(case, device, repeat, budget)
         rec["device"], rec["dtype"] = device, dtype
         records.append(rec)
         for peer, ag in rec["agreement"].items():
             if not ag["agrees"]:
-                echo(f"DISAGREES: {case.suite} n={case.n}: {peer} differs from ours by "
+                echo(f"DISAGREES: {_label(rec)} n={case.n}: {peer} differs from ours by "
                      f"{ag['rel_diff']:.3g} (relative; tolerance {ag['rtol']:.0e})")
         if bar is not None:
             bar.update(1)
@@ -257,12 +302,28 @@ def run(suites=None, *, quick: bool = False, device: str = "auto", dtype: str = 
 def write(result: dict, out) -> Path:
     """``out/results.json`` and ``out/index.html``."""
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    tmp = out / "results.json.tmp"
-    tmp.write_text(json.dumps(result, indent=2))
-    tmp.replace(out / "results.json")
+    path = write_json(out / "results.json", result)
     (out / "index.html").write_text(_html(result), encoding="utf-8")
-    return out / "results.json"
+    return path
+
+
+def _jsonable(v):
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return repr(v)[:200]
+
+
+def write_json(path, payload: dict) -> Path:
+    """``payload`` as indented JSON at ``path`` (folders made), written to a temporary file
+    first so that a reader, or a kill, never sees half a file; numpy scalars become floats and
+    anything else JSON cannot hold its ``repr``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(payload, indent=2, default=_jsonable))
+    tmp.replace(path)
+    return path
 
 
 def table(result: dict) -> str:
@@ -271,11 +332,11 @@ def table(result: dict) -> str:
     for c in result["cases"]:
         for name, imp in c["impls"].items():
             if "error" in imp:
-                rows.append((c["suite"], str(c["n"]), name, "error", "", imp["error"][:40]))
+                rows.append((_label(c), str(c["n"]), name, "error", "", imp["error"][:40]))
                 continue
             ag = c["agreement"].get(name)
             ratio = c["ratio"].get(name)
-            rows.append((c["suite"], str(c["n"]), name, f"{imp['median_s']:.4g} s",
+            rows.append((_label(c), str(c["n"]), name, f"{imp['median_s']:.4g} s",
                          "" if name == "ours" else ("" if ratio is None else f"{ratio:.3g}x"),
                          "" if ag is None else
                          ("agrees" if ag["agrees"] else f"DISAGREES {ag['rel_diff']:.2g}")))
@@ -337,10 +398,9 @@ def _html(result: dict) -> str:
              f"{html.escape(env['cpu_model'])} ({env['cpu_count']} cores) &middot; GPU: "
              f"{html.escape(str((env['gpu'] or {}).get('name', 'none')))} &middot; device "
              f"{result['settings']['device']}, {result['settings']['dtype']}</p>"]
-    for s in result["settings"]["suites"]:
-        cases = [c for c in result["cases"] if c["suite"] == s]
-        if not cases:
-            continue
+    labels = dict.fromkeys(_label(c) for c in result["cases"])  # suites in run order
+    for s in labels:
+        cases = [c for c in result["cases"] if _label(c) == s]
         parts.append(f"<h2>{html.escape(s)}</h2><p>{html.escape(cases[0]['case'])}</p>")
         parts.append(f"<img alt='{s}' src='data:image/png;base64,{_figure_png(s, cases)}'>")
         parts.append("<table><tr><th>n</th><th>impl</th><th>median (s)</th><th>q1-q3</th>"
@@ -379,7 +439,7 @@ def compare(a_path, b_path) -> str:
             raise ValueError(f"run {name} is not a {SCHEMA} results.json")
 
     def index(r):
-        return {(c["suite"], c["n"], k): v for c in r["cases"] for k, v in c["impls"].items()
+        return {(_label(c), c["n"], k): v for c in r["cases"] for k, v in c["impls"].items()
                 if "median_s" in v}
 
     ia, ib = index(a), index(b)
