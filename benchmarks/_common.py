@@ -1,25 +1,33 @@
-"""Shared benchmark helpers: timing with warm-up and medians, CUDA-synchronised timing,
-environment description and JSON output. Every bench_*.py script accepts
+"""The command line and the checkpointed JSON of the bench_*.py scripts, on the package's
+benchmark code: the timing loop, the agreement check, the environment block and the JSON writer
+are those of ``kantorovich bench`` (:mod:`kantorovich.bench`: ``measure``, ``interleaved``,
+``agreement``, ``environment``, ``write_json``). The comparisons with peers that are a user
+feature are suites of ``kantorovich bench``; these scripts measure what is not (array-type
+overhead, backward cost, batches, Dask scaling, the Sinkhorn backend crossover, the GPU
+runbook's cases). Every bench_*.py script accepts
 
     --quick        small sizes (seconds)
     --gpu          also run the GPU cases (skipped with a note when no GPU is present)
     --out DIR      where to write NAME.json (default benchmarks/results)
 
-and runs the peer (POT, scipy, OTT-JAX, GeomLoss, universal-divergence) in the same process,
-reporting medians and ratios. Timings are never assertions.
+Timings are never assertions.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import statistics
 import sys
 import time
 from pathlib import Path
 from typing import Any, Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+from kantorovich.bench import agreement, interleaved, measure, write_json  # noqa: E402
+
+__all__ = ["parser", "gpu_present", "environment", "time_cpu", "time_gpu", "write", "Checkpoint",
+           "free_gpu_memory", "one_thread", "timed_once", "agreement", "interleaved", "measure",
+           "write_json"]
 
 
 class _Parser(argparse.ArgumentParser):
@@ -42,12 +50,9 @@ def parser(description: str) -> argparse.ArgumentParser:
 
 
 def gpu_present() -> bool:
-    try:
-        import cupy
+    from kantorovich.bench import _gpu
 
-        return cupy.cuda.runtime.getDeviceCount() > 0
-    except Exception:
-        return False
+    return _gpu() is not None
 
 
 def environment() -> dict[str, Any]:
@@ -69,56 +74,32 @@ def environment() -> dict[str, Any]:
 
 
 def time_cpu(fn: Callable[[], Any], *, repeat: int = 5, warmup: int = 1, max_seconds: float = 60.0) -> dict:
-    """Median wall time of ``fn()`` over ``repeat`` runs after ``warmup`` runs."""
-    for _ in range(warmup):
-        fn()
-    times = []
-    t_start = time.perf_counter()
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-        if time.perf_counter() - t_start > max_seconds:
-            break
-    return {"median_s": statistics.median(times), "min_s": min(times), "runs": len(times)}
+    """Median wall time of ``fn()`` over ``repeat`` runs after ``warmup`` runs (fewer runs once
+    ``max_seconds`` have passed): :func:`kantorovich.bench.measure`."""
+    return measure(fn, repeat=repeat, warmup=warmup, max_seconds=max_seconds)
 
 
 def time_gpu(fn: Callable[[], Any], *, repeat: int = 10, warmup: int = 2) -> dict:
-    """Median time of ``fn()`` measured with CUDA events after warm-up (CuPy)."""
-    import cupy
+    """Median time of ``fn()`` measured with CUDA events after warm-up (CuPy):
+    :func:`kantorovich.bench.measure` on the GPU."""
+    return measure(fn, repeat=repeat, warmup=warmup, device="gpu")
 
-    for _ in range(warmup):
-        fn()
-    cupy.cuda.Device().synchronize()
-    times = []
-    for _ in range(repeat):
-        start, end = cupy.cuda.Event(), cupy.cuda.Event()
-        start.record()
-        fn()
-        end.record()
-        end.synchronize()
-        times.append(cupy.cuda.get_elapsed_time(start, end) / 1e3)
-    return {"median_s": statistics.median(times), "min_s": min(times), "runs": len(times)}
+
+def timed_once(fn: Callable[[], Any], *, device: str = "cpu") -> tuple[Any, float]:
+    """``(fn(), seconds)``: one call, timed by :func:`kantorovich.bench.measure` (no warm-up),
+    for a measurement that needs the call's result too."""
+    box: list = []
+    t = measure(lambda: box.append(fn()), repeat=1, warmup=0, device=device)["median_s"]
+    return box[0], t
 
 
 def write(name: str, out: str, payload: dict, *, echo: bool = True) -> Path:
-    path = Path(out) / f"{name}.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """``OUT/NAME.json``: the payload after ``benchmark`` and ``environment`` keys."""
     payload = {"benchmark": name, "environment": environment(), **payload}
-    text = json.dumps(payload, indent=2, default=_jsonable)
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(text)
-    tmp.replace(path)  # a reader (or a kill) never sees half a file
+    path = write_json(Path(out) / f"{name}.json", payload)
     if echo:
-        print(text)
+        print(path.read_text())
     return path
-
-
-def _jsonable(v):
-    try:
-        return float(v)
-    except Exception:
-        return repr(v)[:200]
 
 
 class Checkpoint:

@@ -10,12 +10,9 @@ resolution) before a time counts. Timings are never assertions.
 
 from __future__ import annotations
 
-import statistics
-import time
-
 import numpy as np
 
-from _common import environment, parser, write
+from _common import agreement, environment, interleaved, parser, write
 
 
 def _cases(quick: bool):
@@ -46,16 +43,11 @@ def main() -> None:
     for name, call, data in _cases(args.quick):
         # the caller's arrays are made outside the timed region, as a user would hold them
         held = {lib: tuple(mk(a) for a in data) for lib, mk in libs.items()}
-        times = {lib: [] for lib in libs}
         values = {lib: float(np.asarray(call(*held[lib]))) for lib in libs}  # warm-up + values
-        ok64 = abs(values["torch64"] - values["numpy64"]) <= 1e-12 * abs(values["numpy64"])
-        ok32 = abs(values["jax32"] - values["numpy32"]) <= 1e-6 * abs(values["numpy32"])
-        for _ in range(rounds):
-            for lib in libs:
-                t0 = time.perf_counter()
-                call(*held[lib])
-                times[lib].append(time.perf_counter() - t0)
-        med = {lib: statistics.median(t) for lib, t in times.items()}
+        ok64 = agreement(values["torch64"], values["numpy64"], 1e-12)["agrees"]
+        ok32 = agreement(values["jax32"], values["numpy32"], 1e-6)["agrees"]
+        timed = interleaved({lib: (lambda h=held[lib]: call(*h)) for lib in libs}, rounds=rounds)
+        med = {lib: t["median_s"] for lib, t in timed.items()}
         out["cases"][name] = {
             "values": values,
             "values_agree": bool(ok64 and ok32),

@@ -30,15 +30,13 @@ from __future__ import annotations
 
 import json
 import os
-import statistics
-import time
 import warnings
 from pathlib import Path
 
 os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
 
 import numpy as np  # noqa: E402
-from _common import environment, parser  # noqa: E402
+from _common import environment, interleaved, one_thread, parser, timed_once, write_json  # noqa: E402
 
 from kantorovich.ot import PointCloud, emd, sinkhorn  # noqa: E402
 
@@ -47,31 +45,9 @@ TOL = 1e-5
 
 
 def _interleaved(fns: dict, rounds: int) -> dict:
-    """Median seconds per contender, one call of each per round (after one warm-up call each)."""
-    for fn in fns.values():
-        fn()
-    times = {k: [] for k in fns}
-    for _ in range(rounds):
-        for k, fn in fns.items():
-            t0 = time.perf_counter()
-            fn()
-            times[k].append(time.perf_counter() - t0)
-    return {k: {"median_s": statistics.median(v), "min_s": min(v), "runs": len(v)}
-            for k, v in times.items()}
-
-
-def _one_thread(fn):
-    """``fn`` run with one numba thread: the batch's gain without the second core."""
-    import numba
-
-    def run():
-        k = numba.get_num_threads()
-        numba.set_num_threads(1)
-        try:
-            return fn()
-        finally:
-            numba.set_num_threads(k)
-    return run
+    """Median seconds per contender, one call of each per round (after one warm-up call each):
+    the package's timing loop (:func:`kantorovich.bench.interleaved`)."""
+    return interleaved(fns, rounds=rounds, warmup=1)
 
 
 def _ott_sinkhorn(x, y):
@@ -127,7 +103,7 @@ def main() -> None:
     fns = {"ours_loop": lambda: [sinkhorn(None, None, PointCloud(x[q], y[q]), eps=EPS)
                                  for q in range(B)],
            "ours_batch": lambda: sinkhorn(None, None, PointCloud(x, y), eps=EPS)}
-    fns["ours_batch_1_thread"] = _one_thread(fns["ours_batch"])
+    fns["ours_batch_1_thread"] = one_thread(fns["ours_batch"])
     try:
         import ot
         from ot.batch import solve_batch
@@ -147,9 +123,7 @@ def main() -> None:
         import ott
 
         run = _ott_sinkhorn(x, y)
-        t0 = time.perf_counter()
-        v, conv = run()  # compiles
-        sk["ott_compile_and_first_call_s"] = time.perf_counter() - t0
+        (v, conv), sk["ott_compile_and_first_call_s"] = timed_once(run)  # compiles
         rel = float(np.abs(v - ref).max() / ref.max())
         sk["ott_version"] = ott.__version__
         sk["ott_value_rel_diff"] = rel
@@ -177,15 +151,13 @@ def main() -> None:
     assert em["ours_batch_vs_loop_max_abs_diff"] < 1e-12 and em["ours_batch_certified"]
     fns = {"ours_loop": lambda: [emd(None, None, M[q]) for q in range(B)],
            "ours_batch": lambda: emd(None, None, M)}
-    fns["ours_batch_1_thread"] = _one_thread(fns["ours_batch"])
+    fns["ours_batch_1_thread"] = one_thread(fns["ours_batch"])
     try:
         from ot.batch import solve_batch
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            t0 = time.perf_counter()
-            res = solve_batch(M)
-            em["pot_proximal_one_call_s"] = time.perf_counter() - t0
+            res, em["pot_proximal_one_call_s"] = timed_once(lambda: solve_batch(M))
         em["pot_proximal_max_rel_error_vs_exact"] = float(
             np.abs(np.asarray(res.value_linear) - ref).max() / ref.max())
         # not an exact solver (its error is recorded above); timed once, outside the rounds
@@ -201,9 +173,8 @@ def main() -> None:
     print("emd", json.dumps(em["speedup_of_ours_batch"]), flush=True)
 
     out["loadavg_after"] = os.getloadavg()
-    dest = Path(args.out) / ("batch_cpu_quick.json" if args.quick else "batch_cpu.json")
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    dest.write_text(json.dumps(out, indent=2, default=str))
+    dest = write_json(Path(args.out) / ("batch_cpu_quick.json" if args.quick else "batch_cpu.json"),
+                      out)
     print("wrote", dest)
 
 

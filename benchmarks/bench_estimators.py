@@ -13,11 +13,10 @@ from __future__ import annotations
 
 import math
 import os
-import time
 
 import numpy as np
 
-from _common import Checkpoint, gpu_present, parser, time_cpu, time_gpu
+from _common import Checkpoint, gpu_present, parser, time_cpu, time_gpu, timed_once
 
 
 def plain_ckdtree(x, y, k=5):
@@ -41,13 +40,9 @@ def interleaved_vs_ud(peer, ours, rounds: int = 5, calls: int = 6) -> dict:
     same rounds."""
     tp, first, rest = [], [], []
     for _ in range(rounds):
-        t0 = time.perf_counter()
-        peer()
-        tp.append(time.perf_counter() - t0)
+        tp.append(timed_once(peer)[1])
         for c in range(calls):
-            t0 = time.perf_counter()
-            ours()
-            (first if c == 0 else rest).append(time.perf_counter() - t0)
+            (first if c == 0 else rest).append(timed_once(ours)[1])
     up, uf, us = (float(np.median(v)) for v in (tp, first, rest))
     return {"interleaved_rounds": rounds, "interleaved_ud_s": up, "ours_first_after_peer_s": uf,
             "ours_steady_s": us, "speedup_vs_ud_first_call": up / uf,
@@ -138,10 +133,9 @@ def main():
                         "value_cuda": estimate_kl(x, y, k=5, n_boot=0, backend="cuda").value}
 
             def cpu_same_data():  # the same data on this host's CPU (auto backend)
-                t0 = time.perf_counter()
-                v = estimate_kl(data["x"], data["y"], k=5, n_boot=0).value
+                v, t = timed_once(lambda: estimate_kl(data["x"], data["y"], k=5, n_boot=0).value)
                 rec = ck.payload["gpu"]
-                return {"value_cpu": v, "cpu_auto_s": time.perf_counter() - t0, "cpu_count": os.cpu_count(),
+                return {"value_cpu": v, "cpu_auto_s": t, "cpu_count": os.cpu_count(),
                         "abs_diff_cuda_cpu": abs(rec["value_cuda"] - v)}
 
             if "error" not in ck.case("gpu", gpu_case):

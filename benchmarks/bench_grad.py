@@ -21,11 +21,10 @@ from __future__ import annotations
 
 import os
 import statistics
-import time
 
 import numpy as np
 
-from _common import Checkpoint, gpu_present, parser, time_cpu, time_gpu
+from _common import Checkpoint, gpu_present, parser, time_cpu, time_gpu, timed_once
 
 EPS = 0.1
 
@@ -47,10 +46,7 @@ def _torch_backward(x, y, device, sync) -> float:
         yt = torch.tensor(y, device=device, requires_grad=True)
         obj = sinkhorn(None, None, PointCloud(xt, yt), eps=EPS).objective
         sync()
-        t0 = time.perf_counter()
-        obj.backward()
-        sync()
-        times.append(time.perf_counter() - t0)
+        times.append(timed_once(lambda obj=obj: (obj.backward(), sync()))[1])
     return statistics.median(times[1:])
 
 

@@ -30,19 +30,13 @@ import os
 import time
 
 import numpy as np
-from _common import one_thread, parser, write
+from _common import measure, one_thread, parser, timed_once, write
 
 TASKS = 500
 
 
 def _load() -> list[float]:
     return [round(v, 2) for v in os.getloadavg()]
-
-
-def _timed(fn):
-    t0 = time.perf_counter()
-    out = fn()
-    return out, time.perf_counter() - t0
 
 
 def _count_blocks(P):
@@ -66,33 +60,34 @@ def _case(name, X, client, P, seen) -> dict:
     pairwise_wasserstein(X[:3], progress=False)  # numba cache, imports
     row: dict = {"N": N, "n": int(np.shape(X[0])[0]), "pairs": pairs, "load_before": _load()}
     c0 = time.process_time()
-    serial, t1 = _timed(one_thread(lambda: pairwise_wasserstein(X, progress=False)))
+    serial, t1 = timed_once(one_thread(lambda: pairwise_wasserstein(X, progress=False)))
     cpu = time.process_time() - c0  # one thread: the compute, whatever the machine's load
     row.update(serial_s=round(t1, 3), serial_cpu_s=round(cpu, 3),
                per_pair_us=round(1e6 * t1 / pairs, 2), per_pair_cpu_us=round(1e6 * cpu / pairs, 2),
                serial_blocks=seen.get("blocks"), serial_block_size=seen.get("block_size"))
     if name == "1d":
-        _, ta = _timed(lambda: pairwise_wasserstein(X, progress=False))
+        _, ta = timed_once(lambda: pairwise_wasserstein(X, progress=False))
         row["serial_all_threads_s"] = round(ta, 3)
-    D, t2 = _timed(lambda: pairwise_wasserstein(X, client=client, progress=False))
+    D, t2 = timed_once(lambda: pairwise_wasserstein(X, client=client, progress=False))
     row.update(dask_2_workers_s=round(t2, 3), dask_blocks=seen.get("blocks"),
                dask_block_size=seen.get("block_size"), identical=bool(np.array_equal(D, serial)),
                speedup=round(t1 / t2, 2), load_after=_load())
-    t0 = time.perf_counter()
-    fut = client.scatter([X], hash=False)[0]
-    fut.result()
-    row["scatter_all_s"] = round(time.perf_counter() - t0, 3)
+
+    def scatter():
+        fut = client.scatter([X], hash=False)[0]
+        fut.result()
+        return fut
+
+    fut, t_scatter = timed_once(scatter)
+    row["scatter_all_s"] = round(t_scatter, 3)
     del fut
     return row
 
 
 def _task_overhead(client) -> float:
-    futs = [client.submit(int, i, pure=False) for i in range(TASKS)]  # warm
-    client.gather(futs)
-    t0 = time.perf_counter()
-    futs = [client.submit(int, i, pure=False) for i in range(TASKS)]
-    client.gather(futs)
-    return (time.perf_counter() - t0) / TASKS
+    def batch():  # TASKS no-op tasks at once
+        client.gather([client.submit(int, i, pure=False) for i in range(TASKS)])
+    return measure(batch, repeat=1, warmup=1)["median_s"] / TASKS
 
 
 #: a quiet Dask scheduler's cost per task (Dask's documentation: about 1 ms)

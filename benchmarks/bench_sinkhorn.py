@@ -13,7 +13,8 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-from _common import Checkpoint, free_gpu_memory, gpu_present, one_thread, parser, time_cpu, time_gpu, write
+from _common import (Checkpoint, free_gpu_memory, gpu_present, one_thread, parser, time_cpu, time_gpu,
+                     timed_once, write)
 
 
 def _load() -> dict:
@@ -124,14 +125,12 @@ def _gpu_per_iter(x, y, lo: int = 4, hi: int = 14) -> dict:
     fixed number of iterations (tol = 1e-30), so the set-up and the final value pass cancel; each
     solve returns host floats, i.e. it is synchronised. Also the solver's own
     ``info["time_per_iter_s"]`` of the longer solve (which includes that final pass)."""
-    import time
-
     from kantorovich.ot import PointCloud, sinkhorn
 
     def solve(it):
-        t0 = time.perf_counter()
-        r = sinkhorn(None, None, PointCloud(x, y), eps=0.01, max_iter=it, tol=1e-30, scaling=None)
-        return time.perf_counter() - t0, r
+        r, t = timed_once(lambda: sinkhorn(None, None, PointCloud(x, y), eps=0.01, max_iter=it,
+                                           tol=1e-30, scaling=None))
+        return t, r
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # fixed iteration counts on purpose
@@ -211,8 +210,6 @@ def gpu_cases(quick: bool, ck) -> dict:
     free_gpu_memory()
 
     def vs_ott(n=20000):
-        import time
-
         import jax
         import jax.numpy as jnp
         from ott.geometry import pointcloud
@@ -230,18 +227,14 @@ def gpu_cases(quick: bool, ck) -> dict:
             out = solver(linear_problem.LinearProblem(geom))
             return out.f, out.n_iters
 
-        t0 = time.perf_counter()
-        f, n_it = ott_solve(xj, yj)  # trace + compile + first run
-        f.block_until_ready()
-        t_compile = time.perf_counter() - t0
-        ts = []
-        for _ in range(3):
-            t0 = time.perf_counter()
+        def run():
             f, n_it = ott_solve(xj, yj)
             f.block_until_ready()
-            ts.append(time.perf_counter() - t0)
+            return n_it
+
+        n_it, t_compile = timed_once(run)  # trace + compile + first run
         n_it = int(n_it)
-        t_ott = float(np.median(ts)) / max(1, n_it)
+        t_ott = time_cpu(run, repeat=3, warmup=0)["median_s"] / max(1, n_it)  # wall clock: JAX syncs
         x, y = cp.asarray(np.asarray(xj)), cp.asarray(np.asarray(yj))
         ours = _gpu_per_iter(x, y)
         return {"n": n, "jax_devices": [str(d) for d in jax.devices()], "jax_version": jax.__version__,

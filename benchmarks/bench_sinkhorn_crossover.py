@@ -16,22 +16,21 @@ average before and after. ``--quick``: n = 10, 100, 1000 only.
 from __future__ import annotations
 
 import os
-import time
 
 import numpy as np
-from _common import one_thread, parser, write
+from _common import measure, one_thread, parser, timed_once, write
 
 
 def _batch_time(fn, target_s: float = 0.02) -> float:
-    """Mean seconds per call over a batch of calls that lasts about ``target_s``."""
-    t0 = time.perf_counter()
-    fn()
-    one = max(time.perf_counter() - t0, 1e-7)
+    """Mean seconds per call over a batch of calls that lasts about ``target_s`` (the first
+    call sizes the batch)."""
+    one = max(timed_once(fn)[1], 1e-7)
     k = max(1, min(2000, int(target_s / one)))
-    t0 = time.perf_counter()
-    for _ in range(k):
-        fn()
-    return (time.perf_counter() - t0) / k
+
+    def batch():
+        for _ in range(k):
+            fn()
+    return measure(batch, repeat=1, warmup=0)["median_s"] / k
 
 
 def _methods(geom, dtype, eps):
@@ -64,10 +63,7 @@ def run(quick: bool) -> dict:
     from kantorovich.ot import DenseGeometry, PointCloud
     from kantorovich.ot._kernels import softmin_numba, softmin_numba_dense
 
-    t0 = time.perf_counter()
-    softmin_numba.warmup()
-    softmin_numba_dense.warmup()
-    t_warm = time.perf_counter() - t0
+    _, t_warm = timed_once(lambda: (softmin_numba.warmup(), softmin_numba_dense.warmup()))
     sizes = [10, 100, 1000] if quick else [10, 20, 50, 100, 200, 500, 1000]
     rounds = 3 if quick else 5
     eps = 0.01

@@ -310,7 +310,7 @@ def write(result: dict, out) -> Path:
 def _jsonable(v):
     try:
         return float(v)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return repr(v)[:200]
 
 

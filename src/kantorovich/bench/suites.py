@@ -136,7 +136,7 @@ def _scipy_assignment(M) -> float:
 def emd_cases(quick, xp, dtype, peers):
     from kantorovich.ot import emd
 
-    for n in _sizes(quick, [100, 300], [100, 300, 1_000, 2_000]):
+    for n in _sizes(quick, [100, 300], [100, 300, 500, 1_000, 2_000]):
         def make(n=n):
             return _square_cost(n, xp, dtype)
 
