@@ -1,15 +1,21 @@
-"""Exact assignment: kantorovich auction (numba CPU; numba-cuda GPU with --gpu) against POT emd2
-and scipy linear_sum_assignment, in the same run. Uniform points in the unit square, squared
-Euclidean cost, n = m, uniform weights. Every solver's value is checked against POT (1e-9 rel).
+"""Exact assignment on the GPU, the GPU runbook's ``auction`` part: the numba-cuda auction on
+n uniform points in the unit square (squared Euclidean costs computed on the fly, n = 1000 ...
+32000; --quick: 1000, 2000) against POT emd2 on the host CPU up to n = 8000 (the same value to
+1e-9), each case saved as soon as it ends.
 
-    python benchmarks/bench_auction.py [--quick] [--gpu] [--big] [--out DIR]
+The CPU comparison, the auction on the cost matrix and on the points against POT emd2 and scipy
+linear_sum_assignment with the values checked first, is the ``assignment`` suite of
+``kantorovich bench`` (docs/bench.md); without --gpu-only this script runs that suite on the
+CPU into the JSON's ``cpu`` entry.
+
+    python benchmarks/bench_auction.py [--quick] [--gpu | --gpu-only] [--out DIR]
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from _common import Checkpoint, agreement, gpu_present, parser, time_cpu, timed_once
+from _common import Checkpoint, agreement, gpu_present, parser, timed_once
 
 
 def _problem(n, seed=0):
@@ -19,50 +25,26 @@ def _problem(n, seed=0):
     return x, y, M
 
 
+def cpu_suite(quick: bool) -> dict:
+    """``kantorovich bench assignment`` on the CPU (its results.json as a dict)."""
+    from kantorovich import bench
+
+    return bench.run(["assignment"], quick=quick, device="cpu", peers=["scipy", "pot"],
+                     progress=False)
+
+
 def main():
-    ap = parser(__doc__)
-    ap.add_argument("--big", action="store_true", help="also n = 8000 on the CPU (POT ~12-25 s)")
-    args = ap.parse_args()
-    import ot as pot
-    from scipy.optimize import linear_sum_assignment
-
-    from kantorovich.ot import assignment
-
-    sizes = [250, 500, 1000] if args.quick else [1000, 2000, 4000] + ([8000] if args.big else [])
-    assignment(np.random.default_rng(0).random((20, 20)))  # JIT warm-up (cached kernels)
-    assignment(x=np.random.default_rng(0).random((20, 2)), y=np.random.default_rng(1).random((20, 2)))
-    rows = []
-    for n in ([] if args.gpu_only else sizes):
-        x, y, M = _problem(n)
-        u = np.full(n, 1.0 / n)
-        rep = 3 if n <= 2000 else 1
-        ref = pot.emd2(u, u, M, numItermax=10**8)
-        row = {"n": n, "pot_value": float(ref)}
-        row["pot_emd2"] = time_cpu(lambda: pot.emd2(u, u, M, numItermax=10**8), repeat=rep, warmup=0)
-        if n <= 4000:
-            row["scipy_lsa"] = time_cpu(lambda: linear_sum_assignment(M), repeat=rep, warmup=0)
-            r, c = linear_sum_assignment(M)
-            row["scipy_rel_err"] = agreement(M[r, c].mean(), ref, 1e-9)["rel_diff"]
-        res = {}
-        row["auction_numba_dense"] = time_cpu(lambda: res.setdefault("d", assignment(M)), repeat=rep, warmup=0)
-        res.clear()
-        row["auction_numba_points"] = time_cpu(lambda: res.setdefault("p", assignment(x=x, y=y)),
-                                               repeat=rep, warmup=0)
-        a = assignment(x=x, y=y)
-        row["auction_rel_err"] = agreement(a.value, ref, 1e-9)["rel_diff"]
-        row["auction_exact"] = bool(a.exact)
-        row["auction_info"] = {k: v for k, v in a.info.items() if isinstance(v, (int, float, bool))}
-        row["ratio_pot_over_auction_points"] = row["pot_emd2"]["median_s"] / row["auction_numba_points"]["median_s"]
-        print(f"n={n}: POT {row['pot_emd2']['median_s']:.3f}s, auction(points) "
-              f"{row['auction_numba_points']['median_s']:.3f}s, rel err {row['auction_rel_err']:.1e}", flush=True)
-        rows.append(row)
-    ck = Checkpoint("bench_auction", args.out,
-                    {"cpu": rows, "note": "shared machine: CPU timings are noisy; medians of 1-3 runs"})
+    args = parser(__doc__).parse_args()
+    ck = Checkpoint("bench_auction", args.out, {"cpu": "skipped (--gpu-only)"})
+    if not args.gpu_only:
+        ck.case("cpu", lambda: cpu_suite(args.quick))
     ck.save()
     if args.gpu:
         if not gpu_present():
             ck.payload["gpu"] = "not measured: no GPU"
         else:
+            import ot as pot
+
             gpu_cases(args.quick, ck, pot)
     ck.done()
 

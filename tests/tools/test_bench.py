@@ -188,3 +188,18 @@ def test_cli_sinkhorn_with_geomloss_writes_a_geomloss_row(monkeypatch, tmp_path,
     assert div["agreement"]["geomloss"]["agrees"] and div["ratio"]["geomloss"] > 0
     assert "median_s" in div["impls"]["geomloss"]
     assert "sinkhorn/divergence" in (tmp_path / "index.html").read_text()
+
+
+def test_assignment_points_variant_agrees_with_the_peers_on_the_matrix():
+    """`assignment/points` (costs on the fly) solves the same problem as the peers on M."""
+    import numpy as np
+
+    peers = [p for p in suites.SUITE_PEERS["assignment"] if suites.peer_available(p)[0]]
+    dense, points = list(suites.assignment_cases(True, np, np.float64, peers))[:2]
+    assert (dense.variant, points.variant) == ("", "points") and dense.n == points.n == 100
+    d, dp = dense.make(), points.make()
+    assert np.array_equal(dp[2], d)  # the peers get the same matrix in both
+    ref = points.ours(dp)
+    assert ref == pytest.approx(dense.ours(d), rel=1e-12)
+    for name, fn in points.peers.items():
+        assert fn(dp) == pytest.approx(ref, rel=points.rtol), name

@@ -116,9 +116,13 @@ def sliced_cases(quick, xp, dtype, peers):
 
 
 # --------------------------------------------------------------------------- exact OT
-def _square_cost(n, xp, dtype):
+def _square_points(n):
     g = np.random.default_rng(n)
-    x, y = g.random((n, 2)), g.random((n, 2))
+    return g.random((n, 2)), g.random((n, 2))
+
+
+def _square_cost(n, xp, dtype):
+    x, y = _square_points(n)
     M = ((x[:, None, :] - y[None, :, :]) ** 2).sum(-1)
     return _to(xp, dtype, M)[0]
 
@@ -133,6 +137,18 @@ def _scipy_assignment(M) -> float:
     return float(Mh[r, c].mean())
 
 
+def _pot_emd2(M) -> float:
+    """POT's network simplex on M with uniform weights (the empty lists)."""
+    import ot as pot
+
+    return _f(pot.emd2([], [], M, numItermax=10**8))
+
+
+def _exact_peers(peers) -> dict:
+    return {name: fn for name, fn in (("pot", _pot_emd2), ("scipy", _scipy_assignment))
+            if name in peers}
+
+
 def emd_cases(quick, xp, dtype, peers):
     from kantorovich.ot import emd
 
@@ -140,31 +156,31 @@ def emd_cases(quick, xp, dtype, peers):
         def make(n=n):
             return _square_cost(n, xp, dtype)
 
-        pe = {}
-        if "pot" in peers:
-            import ot as pot
-
-            pe["pot"] = lambda M: _f(pot.emd2([], [], M, numItermax=10**8))
-        if "scipy" in peers:
-            pe["scipy"] = _scipy_assignment
         yield Case("emd", "uniform points in the unit square, squared Euclidean", n, {},
-                   make, lambda M: _f(emd(None, None, M, return_plan=False).value), pe,
-                   rtol=1e-9 if dtype == np.float64 else 1e-5)
+                   make, lambda M: _f(emd(None, None, M, return_plan=False).value),
+                   _exact_peers(peers), rtol=1e-9 if dtype == np.float64 else 1e-5)
 
 
 def assignment_cases(quick, xp, dtype, peers):
+    """The auction on the cost matrix and, as the ``points`` variant, on the points with the
+    costs computed on the fly (O(n) memory); the peers solve the same matrix."""
     from kantorovich.ot import assignment
 
+    rtol = 1e-9 if dtype == np.float64 else 1e-5
     for n in _sizes(quick, [100, 300], [100, 300, 1_000, 2_000, 4_000]):
         def make(n=n):
             return _square_cost(n, xp, dtype)
 
-        pe = {}
-        if "scipy" in peers:
-            pe["scipy"] = _scipy_assignment
+        def make_points(n=n):
+            return (*_to(xp, dtype, *_square_points(n)), _square_cost(n, xp, dtype))
+
+        pe = _exact_peers(peers)
         yield Case("assignment", "auction, uniform points, squared Euclidean", n, {}, make,
-                   lambda M: _f(assignment(M).value), pe,
-                   rtol=1e-9 if dtype == np.float64 else 1e-5)
+                   lambda M: _f(assignment(M).value), pe, rtol=rtol)
+        yield Case("assignment", "auction on the points, costs on the fly", n, {}, make_points,
+                   lambda d: _f(assignment(x=d[0], y=d[1]).value),
+                   {name: (lambda d, fn=fn: fn(d[2])) for name, fn in pe.items()}, rtol=rtol,
+                   variant="points")
 
 
 # --------------------------------------------------------------------------- Sinkhorn
@@ -347,7 +363,7 @@ SUITE_PEERS = {
     "wasserstein_1d": ("scipy", "pot"),
     "sliced": ("pot",),
     "emd": ("pot", "scipy"),
-    "assignment": ("scipy",),
+    "assignment": ("scipy", "pot"),
     "sinkhorn": ("pot", "geomloss"),
     "sinkhorn_iter": ("pot", "ott"),
     "knn": ("universal-divergence",),
