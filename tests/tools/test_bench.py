@@ -11,9 +11,9 @@ from kantorovich import bench, cli
 from kantorovich.bench import suites
 
 
-def _small_w1d(quick, xp, dtype, peers):  # the 1-D suite at one small size
+def _small_w1d(quick, xp, dtype, peers):  # the 1-D suite at one small size, unweighted
     for case in suites.wasserstein_1d_cases(True, xp, dtype, peers):
-        if case.n == 1000:
+        if case.n == 1000 and not case.variant:
             yield case
 
 
@@ -188,6 +188,21 @@ def test_cli_sinkhorn_with_geomloss_writes_a_geomloss_row(monkeypatch, tmp_path,
     assert div["agreement"]["geomloss"]["agrees"] and div["ratio"]["geomloss"] > 0
     assert "median_s" in div["impls"]["geomloss"]
     assert "sinkhorn/divergence" in (tmp_path / "index.html").read_text()
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_weighted_1d_variant_agrees_with_the_peers(dtype):
+    """`wasserstein_1d/weighted`: scipy with the raw weights, POT with normalised ones."""
+    import numpy as np
+
+    peers = [p for p in suites.SUITE_PEERS["wasserstein_1d"] if suites.peer_available(p)[0]]
+    plain, weighted = list(suites.wasserstein_1d_cases(True, np, np.dtype(dtype).type, peers))[:2]
+    assert (plain.variant, weighted.variant) == ("", "weighted") and weighted.n == 1000
+    data = weighted.make()
+    ref = weighted.ours(data)
+    assert abs(ref - plain.ours(plain.make())) > 1e-3 * ref  # the weights are used
+    for name, fn in weighted.peers.items():
+        assert fn(data) == pytest.approx(ref, rel=weighted.rtol), name
 
 
 def test_assignment_points_variant_agrees_with_the_peers_on_the_matrix():

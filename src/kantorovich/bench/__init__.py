@@ -19,8 +19,8 @@ ratio is left empty. Results go to ``DIR/results.json`` (schema below) and ``DIR
                    ratio: {peer: peer median / our median, or null when they disagree}}]
     skipped:     [{suite, peer, reason}]
 
-``variant`` is "" or, where a suite times two quantities at each n (``assignment``: on the
-matrix and on the points; ``sinkhorn``: the transport cost, and the Sinkhorn divergence against
+``variant`` is "" or, where a suite times two quantities at each n (``wasserstein_1d``:
+without and with weights; ``assignment``: on the matrix and on the points; ``sinkhorn``: the transport cost, and the Sinkhorn divergence against
 GeomLoss), the second one's name; tables, figures and ``--compare`` show it as
 ``suite/variant``.
 

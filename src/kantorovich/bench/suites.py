@@ -66,26 +66,41 @@ def _host(a):
 
 # --------------------------------------------------------------------------- 1-D W
 def wasserstein_1d_cases(quick, xp, dtype, peers):
+    """W1 of two normal samples and, as the ``weighted`` variant, of the same samples with
+    uniform(0, 1) weights (ours and scipy take them as they are, POT normalised: it does not
+    normalise them itself)."""
     from kantorovich.ot import wasserstein_1d
 
+    rtol = 1e-9 if dtype == np.float64 else 1e-4
     for n in _sizes(quick, [1_000, 10_000, 100_000], [1_000, 10_000, 100_000, 1_000_000,
                                                        10_000_000]):
         def make(n=n):
             g = np.random.default_rng(n)
             return _to(xp, dtype, g.normal(size=n), g.normal(1.0, 2.0, size=n))
 
-        pe = {}
+        def make_weighted(n=n):
+            g = np.random.default_rng(n)
+            x, y = g.normal(size=n), g.normal(1.0, 2.0, size=n)
+            a, b = g.random(n), g.random(n)
+            return _to(xp, dtype, x, y, a, b, a / a.sum(), b / b.sum())
+
+        pe, pw = {}, {}
         if "scipy" in peers:
             from scipy.stats import wasserstein_distance
 
             pe["scipy"] = lambda d: wasserstein_distance(_host(d[0]), _host(d[1]))
+            pw["scipy"] = lambda d: wasserstein_distance(*(_host(v) for v in d[:4]))
         if "pot" in peers:
             import ot as pot
 
             pe["pot"] = lambda d: _f(pot.wasserstein_1d(d[0], d[1], p=1))
+            pw["pot"] = lambda d: _f(pot.wasserstein_1d(d[0], d[1], d[4], d[5], p=1))
         yield Case("wasserstein_1d", "W1, two normal samples", n, {"p": 1}, make,
-                   lambda d: _f(wasserstein_1d(d[0], d[1], p=1)), pe,
-                   rtol=1e-9 if dtype == np.float64 else 1e-4)
+                   lambda d: _f(wasserstein_1d(d[0], d[1], p=1)), pe, rtol=rtol)
+        yield Case("wasserstein_1d", "W1, two normal samples with uniform(0, 1) weights", n,
+                   {"p": 1}, make_weighted,
+                   lambda d: _f(wasserstein_1d(d[0], d[1], d[2], d[3], p=1)), pw, rtol=rtol,
+                   variant="weighted")
 
 
 # --------------------------------------------------------------------------- sliced
