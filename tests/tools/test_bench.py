@@ -218,3 +218,17 @@ def test_assignment_points_variant_agrees_with_the_peers_on_the_matrix():
     assert ref == pytest.approx(dense.ours(d), rel=1e-12)
     for name, fn in points.peers.items():
         assert fn(dp) == pytest.approx(ref, rel=points.rtol), name
+
+
+def test_sinkhorn_without_geomloss_skips_it_with_one_line(monkeypatch):
+    """No GeomLoss (or torch): one line, no divergence rows, the suite runs as before."""
+    monkeypatch.setitem(suites.BUILDERS, "sinkhorn", _smallest_sinkhorn)
+    monkeypatch.setattr(bench, "BUILDERS", suites.BUILDERS)
+    monkeypatch.setattr(bench, "peer_available",
+                        lambda name: (False, f"{name} not installed: pip install {name}")
+                        if name == "geomloss" else (True, ""))
+    lines = []
+    res = bench.run(["sinkhorn"], quick=True, device="cpu", peers=["geomloss"], repeat=1,
+                    progress=False, echo=lines.append)
+    assert lines == ["skipped: geomloss not installed: pip install geomloss"]
+    assert [(c["variant"], set(c["impls"])) for c in res["cases"]] == [("", {"ours"})]
