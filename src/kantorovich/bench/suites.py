@@ -282,8 +282,8 @@ def sinkhorn_divergence_case(n, xp, dtype, eps):
             return 2.0 * float(loss(d[2], d[3]))
 
     return Case("sinkhorn", f"Sinkhorn divergence, eps = {eps}, uniform points", n,
-                {"eps": eps, "tol": 1e-3, "geomloss_blur": blur, "geomloss_scaling": GEOMLOSS_SCALING,
-                 "torch_threads": torch.get_num_threads()}, make, ours, {"geomloss": geomloss},
+                {"eps": eps, "tol": 1e-3, "geomloss_blur": blur,
+                 "geomloss_scaling": GEOMLOSS_SCALING, "torch_threads": torch.get_num_threads()}, make, ours, {"geomloss": geomloss},
                 rtol=GEOMLOSS_RTOL, variant="divergence",
                 note="GeomLoss: a fixed epsilon-scaling schedule; ours: tol 1e-3, at least as "
                      "accurate")
