@@ -271,7 +271,8 @@ def sinkhorn_divergence_case(n, xp, dtype, eps):
 
     def make():
         x, y = _sinkhorn_points(n)
-        return (*_to(xp, dtype, x, y), torch.as_tensor(x, dtype=tdt), torch.as_tensor(y, dtype=tdt))
+        return (*_to(xp, dtype, x, y), torch.as_tensor(x, dtype=tdt),
+                torch.as_tensor(y, dtype=tdt))
 
     def ours(d):
         return _f(sinkhorn_divergence(None, None, PointCloud(d[0], d[1]), eps=eps, tol=1e-3,
@@ -283,7 +284,8 @@ def sinkhorn_divergence_case(n, xp, dtype, eps):
 
     return Case("sinkhorn", f"Sinkhorn divergence, eps = {eps}, uniform points", n,
                 {"eps": eps, "tol": 1e-3, "geomloss_blur": blur,
-                 "geomloss_scaling": GEOMLOSS_SCALING, "torch_threads": torch.get_num_threads()}, make, ours, {"geomloss": geomloss},
+                 "geomloss_scaling": GEOMLOSS_SCALING, "torch_threads": torch.get_num_threads()},
+                make, ours, {"geomloss": geomloss},
                 rtol=GEOMLOSS_RTOL, variant="divergence",
                 note="GeomLoss: a fixed epsilon-scaling schedule; ours: tol 1e-3, at least as "
                      "accurate")
