@@ -232,3 +232,19 @@ def test_sinkhorn_without_geomloss_skips_it_with_one_line(monkeypatch):
                     progress=False, echo=lines.append)
     assert lines == ["skipped: geomloss not installed: pip install geomloss"]
     assert [(c["variant"], set(c["impls"])) for c in res["cases"]] == [("", {"ours"})]
+
+
+def test_knn_suite_covers_d_5_and_10_and_agrees_there():
+    """The knn suite's `d=5` and `d=10` rows (what the estimator target is stated for)."""
+    import numpy as np
+
+    peers = [p for p in suites.SUITE_PEERS["knn"] if suites.peer_available(p)[0]]
+    cases = list(suites.knn_cases(True, np, np.float64, peers))
+    assert [(c.variant, c.n) for c in cases] == [("", 2000), ("", 10_000), ("d=5", 2000),
+                                                  ("d=10", 2000)]
+    case = cases[-1]
+    data = case.make()
+    assert data[0].shape == (2000, 10)
+    ref = case.ours(data)
+    for name, fn in case.peers.items():
+        assert fn(data) == pytest.approx(ref, rel=case.rtol), name

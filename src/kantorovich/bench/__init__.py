@@ -19,10 +19,10 @@ ratio is left empty. Results go to ``DIR/results.json`` (schema below) and ``DIR
                    ratio: {peer: peer median / our median, or null when they disagree}}]
     skipped:     [{suite, peer, reason}]
 
-``variant`` is "" or, where a suite times two quantities at each n (``wasserstein_1d``:
-without and with weights; ``assignment``: on the matrix and on the points; ``sinkhorn``: the
-transport cost, and the Sinkhorn divergence against GeomLoss), the second one's name; tables,
-figures and ``--compare`` show it as ``suite/variant``.
+``variant`` is "" or, where a suite times more than one quantity at an n, the name of each
+further one (``wasserstein_1d``: ``weighted``; ``assignment``: ``points``, costs on the fly;
+``sinkhorn``: ``divergence``, against GeomLoss; ``knn``: ``d=5``, ``d=10``); tables, figures
+and ``--compare`` show it as ``suite/variant``.
 
 Timings are medians of wall-clock times (CUDA events on the GPU); this is a measurement, not
 a test: nothing here passes or fails on a time. :func:`measure`, :func:`interleaved`,
