@@ -114,6 +114,21 @@ def _power(sq, p: float, xp):
         return sq ** (p / 2.0)
 
 
+def _separated(ax, ay, fi) -> bool:
+    """Whether no two distinct points of the coordinates' magnitudes ``ax``, ``ay`` can have a
+    sum of squared differences below ``tiny / eps`` (where it would lose bits to underflow).
+
+    True when every nonzero |coordinate| is at least ``T = 2 sqrt(64 tiny / eps^3)`` (2^-429 in
+    float64, 2^-24.5 in float32): two different floats of magnitude >= T differ by more than
+    ``T eps / 2`` (half an ulp of the smaller; by >= T when one is 0 or the signs differ), so
+    a nonzero rounded difference is at least ``T eps / 4`` and its square, rounded and summed
+    with others, at least ``T^2 eps^2 / 64 >= 4 tiny / eps``. Equal coordinates give 0 and
+    cost nothing. O((k + m) d), against a reduction over the k m squared distances.
+    """
+    t = 2.0 * math.sqrt(64.0 * float(fi.tiny) / float(fi.eps) ** 3)
+    return all(bool(((a >= t) | (a == 0)).all()) for a in (ax, ay))
+
+
 def cost_block(x, y, cost: Any = "sqeuclidean"):
     """``C_ij = |x_i - y_j|^p`` for x (k, d) and y (m, d): a (k, m) block, by exact differences.
 
@@ -121,7 +136,8 @@ def cost_block(x, y, cost: Any = "sqeuclidean"):
     or loses bits to underflow (distances beyond about 1e154 or below 1e-146 in float64) are
     redone scaled by their largest coordinate difference, as :func:`diameter` does: |x - y| is
     then exact to rounding wherever it is representable (its p-th power may still be 0 or
-    inf). Checking for such pairs costs one reduction when there are none.
+    inf). Checking for such pairs costs O((k + m) d) when no nonzero coordinate is below
+    2^-429 (float64; :func:`_separated`) and nothing overflows, one reduction otherwise.
 
     >>> cost_block(np.zeros((1, 2)), np.array([[3.0, 4.0]]), "euclidean")
     array([[5.]])
@@ -135,10 +151,12 @@ def cost_block(x, y, cost: Any = "sqeuclidean"):
         return _power(sq, p, xp)
     fi = np.finfo(sq.dtype)
     lo_ok, hi_ok = float(fi.tiny) / float(fi.eps), float(fi.max)
+    ax, ay = xp.abs(x), xp.abs(y)
     # |x_i - y_j|^2 <= d (2 max|coordinate|)^2: no sum of squares can overflow below that
-    top = max(float(xp.max(xp.abs(x))), float(xp.max(xp.abs(y))))
+    top = max(float(xp.max(ax)), float(xp.max(ay)))
     may_overflow = not 4.0 * x.shape[1] * top * top < hi_ok / 2
-    if bool(sq.min() >= lo_ok) and (not may_overflow or bool(sq.max() <= hi_ok)):
+    if ((_separated(ax, ay, fi) or bool(sq.min() >= lo_ok))
+            and (not may_overflow or bool(sq.max() <= hi_ok))):
         return _power(sq, p, xp)
     out = _power(sq, p, xp)
     bad = ~(sq >= lo_ok) | ~(sq <= hi_ok) if may_overflow else sq < lo_ok
