@@ -11,6 +11,7 @@ Costs of :class:`PointCloud` (no ½ factor anywhere; parsed, evaluated and bound
     "sqeuclidean":  C_ij = |x_i - y_j|^2          (p = 2)
     "euclidean":    C_ij = |x_i - y_j|             (p = 1)
     p (a float > 0): C_ij = |x_i - y_j|^p          (|.| the Euclidean norm)
+    a callable fn:   C_ij = fn(x_block, y_block)   (numpy blocks; docs/costs.md)
 
 GeomLoss writes the squared cost as ``|x - y|^2 / 2``; here it is ``|x - y|^2``, as in POT's
 ``ot.dist`` and OTT's ``SqEuclidean``. Every OT solver takes a geometry where it takes a cost
@@ -25,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from .._array_api import is_cupy
+from .._array_api import is_cupy, to_host
 from .._validation import (
     as_float_array,
     check_cost_matrix,
@@ -237,6 +238,8 @@ class PointCloud:
             self.x, self.y = _check_batch_pair(x, y, check_float_dtype(dtype))
             self.batch_size = int(self.x.shape[0])
         else:
+            if c.is_callable and (is_cupy(x) or is_cupy(y)):  # the callable gets numpy arrays
+                x, y = (to_host(v) if is_cupy(v) else v for v in (x, y))
             self.x, self.y = check_sample_pair(x, y, dtype=check_float_dtype(dtype))
         self._set_cost(c)
 
