@@ -58,6 +58,7 @@ __all__ = [
     "cost_range",
     "diameter",
     "grad_coef",
+    "is_callable_cost",
     "no_gradient_message",
     "parse_cost",
 ]
@@ -89,6 +90,14 @@ class Cost:
         return self.kind == KIND_CALLABLE
 
 
+def is_callable_cost(cost: Any) -> bool:
+    """Whether ``cost`` is a callable cost (a function, or a parsed :data:`KIND_CALLABLE`
+    :class:`Cost`); types (``float``) are not."""
+    if isinstance(cost, Cost):
+        return cost.is_callable
+    return callable(cost) and not isinstance(cost, type)
+
+
 def parse_cost(cost: Any, name: str = "cost", *, allow_callable: bool = False) -> Cost:
     """``cost`` ("sqeuclidean", "euclidean", a real p > 0 or a :class:`Cost`) as a :class:`Cost`.
 
@@ -108,7 +117,7 @@ def parse_cost(cost: Any, name: str = "cost", *, allow_callable: bool = False) -
     what = f"one of {tuple(NAMES)} or a positive float p"
     if getattr(cost, "shape", None) == () and hasattr(cost, "item"):
         cost = cost.item()  # a 0-d array
-    if callable(cost) and not isinstance(cost, type):
+    if is_callable_cost(cost):
         if not allow_callable:
             raise TypeError(_no_callable(name))
         return Cost(str(getattr(cost, "__name__", type(cost).__name__)), None, KIND_CALLABLE, cost)

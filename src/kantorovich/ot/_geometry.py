@@ -34,7 +34,15 @@ from .._validation import (
     check_sample_pair,
     describe,
 )
-from ._costs import Cost, cost_block, cost_range, diameter, no_gradient_message, parse_cost
+from ._costs import (
+    Cost,
+    cost_block,
+    cost_range,
+    diameter,
+    is_callable_cost,
+    no_gradient_message,
+    parse_cost,
+)
 
 __all__ = ["DenseGeometry", "PointCloud", "as_geometry", "batch_size_of", "check_dense_memory"]
 
@@ -225,23 +233,23 @@ class PointCloud:
     batch_size: int | None = None
 
     def __init__(self, x: Any, y: Any, cost: Any = "sqeuclidean", *, dtype=None):
-        c = parse_cost(cost, allow_callable=True)
         x, y = _adopt(self, x, y, names=("x", "y"))
-        if c.is_callable and self._leaves:
-            raise ValueError(no_gradient_message(f"{', '.join(map(repr, self._leaves))} "
-                                                 "(they require gradients)"))
+        fn_cost = is_callable_cost(cost)  # (a named cost is parsed after the points, as before)
+        if fn_cost and self._leaves:
+            raise ValueError(no_gradient_message(" and ".join(map(repr, self._leaves))
+                                                 + " (which carry gradients here)"))
         if batch_size_of(x) is not None or batch_size_of(y) is not None:  # a batch
-            if c.is_callable:
+            if fn_cost:
                 raise ValueError("`cost` is a callable: batches of point clouds take the named "
                                  "costs only (the batched kernels compute them inline); solve "
                                  "the problems one by one.")
             self.x, self.y = _check_batch_pair(x, y, check_float_dtype(dtype))
             self.batch_size = int(self.x.shape[0])
         else:
-            if c.is_callable and (is_cupy(x) or is_cupy(y)):  # the callable gets numpy arrays
+            if fn_cost and (is_cupy(x) or is_cupy(y)):  # the callable gets numpy arrays
                 x, y = (to_host(v) if is_cupy(v) else v for v in (x, y))
             self.x, self.y = check_sample_pair(x, y, dtype=check_float_dtype(dtype))
-        self._set_cost(c)
+        self._set_cost(parse_cost(cost, allow_callable=True))
 
     def _set_cost(self, c: Cost) -> None:
         self._cost = c
