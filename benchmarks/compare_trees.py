@@ -1,10 +1,11 @@
-"""Two source trees of kantorovich timed against each other, interleaved in one run.
+"""Source trees of kantorovich timed against each other, interleaved in one run.
 
-Each round starts one fresh subprocess per tree (alternating which goes first), imports
-kantorovich from that tree's ``src`` and times the cases below; medians and spreads
-(min-max) over the rounds are printed with the ratio tree B / tree A and the 1-minute load
-before and after. Used for docs/performance.md "The cost layer": the numpy paths before
-and after a change, e.g. the tree before it from ``git archive``::
+Each round starts one fresh subprocess per tree (each round starting with the next tree),
+imports kantorovich from that tree's ``src`` and times the cases below; medians and spreads
+(min-max) over the rounds are printed with the ratio to the first tree (of the medians, and
+the min / median / max of the per-round ratios) and the 1-minute load before and after. Used
+for docs/performance.md "The cost layer": the numpy paths before and after a change, e.g. the
+tree before it from ``git archive``::
 
     git archive COMMIT src | tar -x -C /tmp/before
     python benchmarks/compare_trees.py /tmp/before/src src --rounds 7 [--out PATH]
@@ -68,49 +69,54 @@ def _run(src: str, reps: int) -> dict:
     return json.loads(r.stdout.strip().splitlines()[-1])
 
 
+def _med(ts):
+    return sorted(ts)[len(ts) // 2]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("src_a", help="the src folder of tree A (the baseline)")
-    ap.add_argument("src_b", help="the src folder of tree B")
+    ap.add_argument("srcs", nargs="+", help="the src folders of the trees; the first is the baseline")
     ap.add_argument("--rounds", type=int, default=7)
     ap.add_argument("--reps", type=int, default=3, help="timed calls per case per subprocess (the fastest counts)")
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
+    trees = args.srcs
     load0 = os.getloadavg()[0]
-    times: dict = {"A": {}, "B": {}}
-    values: dict = {"A": {}, "B": {}}
+    times: list[dict] = [{} for _ in trees]
+    values: list[dict] = [{} for _ in trees]
     for r in range(args.rounds):
-        order = ("A", "B") if r % 2 == 0 else ("B", "A")
-        for tree in order:
-            res = _run(args.src_a if tree == "A" else args.src_b, args.reps)
-            for case, d in res.items():
-                times[tree].setdefault(case, []).append(d["time_s"])
-                values[tree][case] = d["value"]
+        k = r % len(trees)  # each round starts with the next tree
+        for t in [*range(k, len(trees)), *range(k)]:
+            for case, d in _run(trees[t], args.reps).items():
+                times[t].setdefault(case, []).append(d["time_s"])
+                values[t][case] = d["value"]
         print(f"round {r + 1}/{args.rounds} done, load {os.getloadavg()[0]:.2f}", file=sys.stderr)
     load1 = os.getloadavg()[0]
-
-    def med(ts):
-        return sorted(ts)[len(ts) // 2]
-
-    rows = {}
-    for case in times["A"]:
-        ta, tb = times["A"][case], times["B"][case]
-        ratios = [b / a for a, b in zip(ta, tb)]
-        rows[case] = {"A_median_s": med(ta), "A_min_s": min(ta), "A_max_s": max(ta),
-                      "B_median_s": med(tb), "B_min_s": min(tb), "B_max_s": max(tb),
-                      "ratio_B_over_A": med(tb) / med(ta),
-                      "round_ratios_min_median_max": [min(ratios), med(ratios), max(ratios)],
-                      "same_value": values["A"][case] == values["B"][case]}
-        print(f"{case:20s} A {med(ta) * 1e3:8.1f} ms [{min(ta) * 1e3:.1f}-{max(ta) * 1e3:.1f}]  "
-              f"B {med(tb) * 1e3:8.1f} ms [{min(tb) * 1e3:.1f}-{max(tb) * 1e3:.1f}]  "
-              f"B/A {med(tb) / med(ta):.3f} (per round {min(ratios):.3f}-{max(ratios):.3f})  "
-              f"same value: {rows[case]['same_value']}")
+    rows: dict = {}
+    for case in times[0]:
+        ta = times[0][case]
+        rows[case] = []
+        line = [f"{case:18s}"]
+        for t, src in enumerate(trees):
+            tb = times[t][case]
+            ratios = [b / a for a, b in zip(ta, tb)]
+            rows[case].append({"src": src, "median_s": _med(tb), "min_s": min(tb), "max_s": max(tb),
+                               "ratio_to_first": _med(tb) / _med(ta),
+                               "round_ratios_min_median_max": [min(ratios), _med(ratios), max(ratios)],
+                               "same_value_as_first": values[t][case] == values[0][case]})
+            line.append(f"[{t}] {_med(tb) * 1e3:8.1f} ms ({min(tb) * 1e3:.1f}-{max(tb) * 1e3:.1f})"
+                        + ("" if t == 0 else f" x{_med(tb) / _med(ta):.3f} (rounds {min(ratios):.3f}-"
+                           f"{_med(ratios):.3f}-{max(ratios):.3f})"
+                           f"{'' if values[t][case] == values[0][case] else ' VALUE DIFFERS'}"))
+        print("  ".join(line))
+    for t, src in enumerate(trees):
+        print(f"[{t}] {src}")
     print(f"load (1 min) before {load0:.2f}, after {load1:.2f}; {args.rounds} rounds x {args.reps} calls")
     if args.out:
         with open(args.out, "w") as fh:
             json.dump({"rounds": args.rounds, "reps": args.reps, "load_before": load0,
                        "load_after": load1, "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-                       "src_a": args.src_a, "src_b": args.src_b, "cases": rows}, fh, indent=1)
+                       "trees": trees, "cases": rows}, fh, indent=1)
 
 
 if __name__ == "__main__":
