@@ -112,6 +112,29 @@ def test_cost_block_extreme_scales():
     assert pointcloud_cost_block(x, y, 1.0)[0, 0] == 1e200
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_cost_block_separated_coordinates_need_no_underflow_check(dtype):
+    # cost_block skips its scan for squared distances below tiny/eps when every nonzero
+    # |coordinate| is at least T: then no two distinct points are that close. Adversarial
+    # points at T (neighbouring floats, both signs, zeros) keep every nonzero squared
+    # distance above tiny/eps; below T the scan runs (test_cost_block_extreme_scales)
+    from kantorovich.ot._costs import _separated
+
+    fi = np.finfo(dtype)
+    t = dtype(2.0 * np.sqrt(64.0 * float(fi.tiny) / float(fi.eps) ** 3))
+    vals = [t]
+    for _ in range(3):
+        vals.append(np.nextafter(vals[-1], dtype(np.inf)))
+    vals = np.array(vals + [-v for v in vals] + [0.0], dtype=dtype)
+    grid = np.stack(np.meshgrid(vals, vals[:3]), -1).reshape(-1, 2).astype(dtype)
+    assert _separated(np.abs(grid), np.abs(grid), fi)
+    diff = grid[:, None, :] - grid[None, :, :]
+    sq = (diff * diff).sum(-1)
+    assert sq[sq > 0].min() >= float(fi.tiny) / float(fi.eps)
+    np.testing.assert_array_equal(cost_block(grid, grid, "euclidean"), np.sqrt(sq))
+    assert not _separated(np.abs(grid) / 4, np.abs(grid), fi)
+
+
 @pytest.mark.parametrize("cost", COSTS)
 def test_diameter_bounds_the_costs(cost):
     x, y = _clouds()

@@ -11,6 +11,7 @@ Costs of :class:`PointCloud` (no ½ factor anywhere; parsed, evaluated and bound
     "sqeuclidean":  C_ij = |x_i - y_j|^2          (p = 2)
     "euclidean":    C_ij = |x_i - y_j|             (p = 1)
     p (a float > 0): C_ij = |x_i - y_j|^p          (|.| the Euclidean norm)
+    a callable fn:   C_ij = fn(x_block, y_block)   (numpy blocks; docs/costs.md)
 
 GeomLoss writes the squared cost as ``|x - y|^2 / 2``; here it is ``|x - y|^2``, as in POT's
 ``ot.dist`` and OTT's ``SqEuclidean``. Every OT solver takes a geometry where it takes a cost
@@ -25,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from .._array_api import is_cupy
+from .._array_api import is_cupy, to_host
 from .._validation import (
     as_float_array,
     check_cost_matrix,
@@ -33,7 +34,15 @@ from .._validation import (
     check_sample_pair,
     describe,
 )
-from ._costs import Cost, cost_block, diameter, parse_cost
+from ._costs import (
+    Cost,
+    cost_block,
+    cost_range,
+    diameter,
+    is_callable_cost,
+    no_gradient_message,
+    parse_cost,
+)
 
 __all__ = ["DenseGeometry", "PointCloud", "as_geometry", "batch_size_of", "check_dense_memory"]
 
@@ -54,9 +63,14 @@ def _available_bytes(device: str) -> float:
         return math.inf
 
 
+_ONLINE_HINT = ("use the online geometry instead: kantorovich.ot.PointCloud(x, y, cost=...) with "
+                "backend='numba' (CPU) or backend='cuda' (GPU), whose memory is O(n + m).")
+
+
 def check_dense_memory(n: int, m: int, itemsize: int, *, device: str = "cpu", copies: int = 3,
-                       what: str = "a dense n x m cost matrix") -> None:
-    """Raise MemoryError (suggesting :class:`PointCloud`) when ``copies`` n x m arrays do not fit.
+                       what: str = "a dense n x m cost matrix", hint: str = _ONLINE_HINT) -> None:
+    """Raise MemoryError (suggesting :class:`PointCloud`, or ``hint``) when ``copies`` n x m
+    arrays do not fit.
 
     ``copies`` counts the matrix and the temporaries of a dense soft-min (about three).
     """
@@ -66,8 +80,7 @@ def check_dense_memory(n: int, m: int, itemsize: int, *, device: str = "cpu", co
         raise MemoryError(
             f"{what} of shape ({n}, {m}) needs about {need / 2**30:.1f} GiB on {device} "
             f"({copies} arrays of {itemsize} bytes per entry) but only {have / 2**30:.1f} GiB is free; "
-            "use the online geometry instead: kantorovich.ot.PointCloud(x, y, cost=...) with "
-            "backend='numba' (CPU) or backend='cuda' (GPU), whose memory is O(n + m)."
+            + hint
         )
 
 
@@ -187,9 +200,14 @@ class PointCloud:
     x : array_like, shape (n, d)
     y : array_like, shape (m, d)
         Finite coordinates (1-D input means d = 1). Copied.
-    cost : {"sqeuclidean", "euclidean"} or float p > 0
+    cost : {"sqeuclidean", "euclidean"}, float p > 0, or callable
         ``C_ij = |x_i - y_j|^p`` with the Euclidean norm: "sqeuclidean" is p = 2 with **no ½
-        factor**, "euclidean" is p = 1.
+        factor**, "euclidean" is p = 1. A callable ``fn(x_block, y_block)`` returns the
+        ``(len(x_block), len(y_block))`` real, finite costs of numpy arrays (rows of ``x``
+        against ``y``, or ``x`` against rows of ``y``); it must be vectorised. Which solvers
+        call it and how: docs/costs.md, "A callable cost" (numpy Sinkhorn calls it by blocks;
+        ``emd``, ``assignment`` and ``wasserstein`` materialise the matrix; the numba and CUDA
+        kernels, batches and gradients in the points do not take it).
     dtype : {None, float32, float64}
         Storage precision (default float64). Coordinates beyond float32's range (about 3.4e38)
         with ``dtype=float32`` are a ValueError naming the array.
@@ -214,18 +232,34 @@ class PointCloud:
     #: B for a batch of point-cloud pairs (x (B, n, d), y (B, m, d)), None for one pair
     batch_size: int | None = None
 
-    def __init__(self, x: Any, y: Any, cost: str | float = "sqeuclidean", *, dtype=None):
+    def __init__(self, x: Any, y: Any, cost: Any = "sqeuclidean", *, dtype=None):
         x, y = _adopt(self, x, y, names=("x", "y"))
+        fn_cost = is_callable_cost(cost)  # (a named cost is parsed after the points, as before)
+        if fn_cost and self._leaves:
+            raise ValueError(no_gradient_message(" and ".join(map(repr, self._leaves))
+                                                 + " (which carry gradients here)"))
         if batch_size_of(x) is not None or batch_size_of(y) is not None:  # a batch
+            if fn_cost:
+                raise ValueError("`cost` is a callable: batches of point clouds take the named "
+                                 "costs only (the batched kernels compute them inline); solve "
+                                 "the problems one by one.")
             self.x, self.y = _check_batch_pair(x, y, check_float_dtype(dtype))
             self.batch_size = int(self.x.shape[0])
         else:
+            if fn_cost and (is_cupy(x) or is_cupy(y)):  # the callable gets numpy arrays
+                x, y = (to_host(v) if is_cupy(v) else v for v in (x, y))
             self.x, self.y = check_sample_pair(x, y, dtype=check_float_dtype(dtype))
-        self._set_cost(parse_cost(cost))
+        self._set_cost(parse_cost(cost, allow_callable=True))
 
     def _set_cost(self, c: Cost) -> None:
         self._cost = c
-        self.cost, self.p = c.name, c.p
+        # a callable is its own `cost` (and has no exponent p)
+        self.cost, self.p = (c.fn, None) if c.is_callable else (c.name, c.p)
+
+    @property
+    def cost_is_callable(self) -> bool:
+        """Whether the cost is a user callable (no kernel code: numpy blocks only)."""
+        return self._cost.is_callable
 
     def _like(self, x, y):
         """A PointCloud on new coordinate arrays with this cost (no validation)."""
@@ -254,18 +288,28 @@ class PointCloud:
 
     def cost_block(self, i0: int, i1: int):
         """Rows ``i0:i1`` of the cost matrix, computed by exact differences, free of overflow and
-        underflow wherever the distance is representable (:func:`kantorovich.ot._costs.cost_block`)."""
+        underflow wherever the distance is representable (:func:`kantorovich.ot._costs.cost_block`);
+        a callable cost's ``fn(x[i0:i1], y)``, checked."""
         return cost_block(self.x[i0:i1], self.y, self._cost)
 
     def cost_matrix(self):
         """The dense ``(n, m)`` cost (MemoryError suggesting the online backends when too big)."""
         n, m = self.shape
+        hint = ("a callable `cost` is only ever called by blocks of rows by sinkhorn(..., "
+                "backend='numpy') (memory O(block m)); the exact solvers need its whole matrix. "
+                "A named cost runs online in every solver."
+                if self.cost_is_callable else _ONLINE_HINT)
         check_dense_memory(n, m, self.dtype.itemsize, device="cuda" if self.on_gpu else "cpu",
-                           copies=2 + self.dim)
+                           copies=2 + self.dim, hint=hint)
         return self.cost_block(0, n)
 
+    def cost_range(self) -> tuple[float, float]:
+        """``(min C, max C)``, exactly, by blocks of rows (one pass over the costs)."""
+        return cost_range(self.x, self.y, self._cost)
+
     def diameter(self) -> float:
-        """Upper bound on the costs: (diagonal of the joint bounding box)^p."""
+        """Upper bound on the costs: (diagonal of the joint bounding box)^p; for a callable
+        cost, the exact range ``max C - min C`` (one pass over the costs)."""
         return diameter(self.x, self.y, self._cost)
 
     def astype(self, dtype):
@@ -277,7 +321,8 @@ class PointCloud:
         return self._like(to_device(self.x, device), to_device(self.y, device))
 
     def __repr__(self) -> str:
-        return f"PointCloud(n={self.shape[0]}, m={self.shape[1]}, d={self.dim}, cost={self.cost!r}, dtype={self.dtype})"
+        return (f"PointCloud(n={self.shape[0]}, m={self.shape[1]}, d={self.dim}, "
+                f"cost={self._cost.name if self.cost_is_callable else self.cost!r}, dtype={self.dtype})")
 
 
 def batch_size_of(M_or_points: Any) -> int | None:

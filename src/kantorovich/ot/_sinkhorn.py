@@ -33,6 +33,7 @@ from .._validation import (
 )
 from .._warnings import warn
 from ..exceptions import ConvergenceWarning
+from ._costs import cost_block
 from ._geometry import DenseGeometry, PointCloud, as_geometry, batch_size_of, check_dense_memory
 
 __all__ = [
@@ -73,6 +74,15 @@ def _ops_numpy(geom, wdt):
 
         def sy(eps, h, with_mean_cost=False):
             return K.softmin_dense(CT, h, eps, with_mean_cost=with_mean_cost)
+    elif geom.cost_is_callable:  # fn(x_block, y) by rows; the columns as fn(x, y_block).T
+        x, y, c = geom.x.astype(wdt, copy=False), geom.y.astype(wdt, copy=False), geom._cost
+
+        def sx(eps, h, with_mean_cost=False):
+            return K.softmin_pointcloud(x, y, h, eps, c, with_mean_cost=with_mean_cost)
+
+        def sy(eps, h, with_mean_cost=False):
+            return K.softmin_pointcloud(y, x, h, eps, c, with_mean_cost=with_mean_cost,
+                                        block=lambda j0, j1: cost_block(x, y[j0:j1], c).T)
     else:
         x, y, p = geom.x.astype(wdt, copy=False), geom.y.astype(wdt, copy=False), geom.p
 
@@ -205,6 +215,15 @@ def _ops_cupy_pointcloud(geom, wdt):
 def _resolve_backend(backend: str, geom, on_gpu: bool) -> str:
     # the vocabulary of docs/arrays.md "Backends"; "numba_cuda" is a deprecated spelling of
     # "cuda" here (one GPU soft-min: the CuPy RawKernel, docs/sinkhorn.md)
+    if isinstance(geom, PointCloud) and geom.cost_is_callable:
+        # a Python callable runs on numpy blocks only: "auto" is numpy at every size
+        if backend in ("auto", "numpy"):
+            return "numpy"
+        if backend in SINKHORN_BACKENDS or backend == "numba_cuda":
+            raise ValueError(f"`backend`={backend!r} cannot evaluate a callable `cost` (the numba "
+                             "and CUDA soft-min kernels compute the named costs inline); use "
+                             "backend='numpy' or 'auto', or a named cost (docs/costs.md, "
+                             "\"A callable cost\").")
     backend = resolve_backend(backend, "sinkhorn")
     n, m = geom.shape
     if backend == "auto":
@@ -915,6 +934,9 @@ def _cost_scale(geom) -> tuple[float, float]:
         rng_c = geom.cost_range()
         diameter = geom.diameter(rng_c)
         mag = max(abs(float(rng_c[0])), abs(float(rng_c[1])))
+    elif geom.cost_is_callable:  # no bounding box: the exact range, from one pass over blocks
+        lo, hi = geom.cost_range()
+        diameter, mag = hi - lo, max(abs(lo), abs(hi))
     else:  # the costs of a point cloud lie in [0, diameter]
         diameter = mag = geom.diameter()
     return diameter, mag
@@ -1029,7 +1051,7 @@ def _same_array(u, v) -> bool:
 def _same_geometry(g1, g2) -> bool:
     """Whether two geometries hold the same costs (same points and cost, or the same matrix)."""
     if isinstance(g1, PointCloud) and isinstance(g2, PointCloud):
-        return (g1.p == g2.p and _same_array(g1.x, g2.x) and _same_array(g1.y, g2.y)
+        return (g1._cost == g2._cost and _same_array(g1.x, g2.x) and _same_array(g1.y, g2.y)
                 and _same_array(g1.x, g1.y))
     if isinstance(g1, DenseGeometry) and isinstance(g2, DenseGeometry):
         return _same_array(g1.C, g2.C)
@@ -1117,7 +1139,7 @@ def _divergence_geometries(M_or_geometry, M_aa, M_bb):
     costs ``M``, ``M_aa`` (n, n) and ``M_bb`` (m, m), each checked under its name."""
     if isinstance(M_or_geometry, PointCloud):
         pc = M_or_geometry
-        return pc, PointCloud(pc.x, pc.x, cost=pc.p), PointCloud(pc.y, pc.y, cost=pc.p)
+        return pc, PointCloud(pc.x, pc.x, cost=pc._cost), PointCloud(pc.y, pc.y, cost=pc._cost)
     if M_aa is None or M_bb is None:
         raise ValueError("`M_aa` and `M_bb` are required with a dense cost (the costs within a and "
                          "within b); or pass a PointCloud.")

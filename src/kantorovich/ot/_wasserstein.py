@@ -179,7 +179,8 @@ def wasserstein(x, y=None, a=None, b=None, *, p=None, method="auto", eps=None,
     A geometry may stand for the two clouds (``y`` then None, weights by keyword):
     ``wasserstein(PointCloud(x, y, cost=q))`` is ``wasserstein(x, y, p=q)`` (the cost
     ``|x - y|^q`` makes q the order); ``wasserstein(DenseGeometry(C), p=p)`` is
-    ``emd(a, b, C).value ** (1/p)`` with C taken to hold the costs ``d(x_i, y_j)^p``.
+    ``emd(a, b, C).value ** (1/p)`` with C taken to hold the costs ``d(x_i, y_j)^p``, and so is
+    a PointCloud with a callable cost (its matrix materialised; ``p`` defaults to 1).
 
     Parameters
     ----------
@@ -190,8 +191,9 @@ def wasserstein(x, y=None, a=None, b=None, *, p=None, method="auto", eps=None,
         Non-negative weights (normalised to sum 1); None means uniform.
     p : float >= 1 or None
         Order of the distance, W_p (the ground cost is ``|x - y|^p``; ``cost=`` of a
-        :class:`~kantorovich.ot.PointCloud` names the same exponent). None: 1 for points and
-        a DenseGeometry, the exponent of a PointCloud's cost (another ``p`` is a ValueError).
+        :class:`~kantorovich.ot.PointCloud` names the same exponent). None: 1 for points, a
+        DenseGeometry and a callable cost, the exponent of a PointCloud's named cost (another
+        ``p`` is a ValueError).
     method : {"auto", "1d", "exact", "auction", "sinkhorn"}
         Force a solver ("1d" only for d == 1; "auction" only for n == m with uniform
         weights).
@@ -237,7 +239,7 @@ def wasserstein(x, y=None, a=None, b=None, *, p=None, method="auto", eps=None,
     0.3
     """
     geom, p, eps, exact_max_entries = _check_args(x, y, p, method, eps, exact_max_entries)
-    if isinstance(geom, DenseGeometry):
+    if isinstance(geom, DenseGeometry) or (geom is not None and geom.cost_is_callable):
         return _solve_dense(geom, a, b, p, method)
     if geom is not None:
         x, y = geom.x, geom.y
@@ -297,9 +299,10 @@ def _check_args(x, y, p, method, eps, exact_max_entries):
     if geom is None and y is None:
         raise TypeError("`y` must be an array of points; got None (only a PointCloud or a "
                         "DenseGeometry `x` stands for both clouds).")
+    named = isinstance(geom, PointCloud) and not geom.cost_is_callable
     if p is None:
-        p = geom.p if isinstance(geom, PointCloud) else 1.0
-    elif isinstance(geom, PointCloud) and not (isinstance(p, numbers.Real) and p == geom.p):
+        p = geom.p if named else 1.0
+    elif named and not (isinstance(p, numbers.Real) and p == geom.p):
         raise ValueError(f"`p` must be None or the exponent of the PointCloud's cost "
                          f"({geom.p:g}: |x - y|^p is the cost of W_p); got {p!r}.")
     if isinstance(p, bool):
@@ -313,10 +316,12 @@ def _check_args(x, y, p, method, eps, exact_max_entries):
     return geom, p, eps, exact_max_entries
 
 
-def _solve_dense(geom: DenseGeometry, a, b, p: float, method: str) -> float:
-    """W_p of a DenseGeometry holding the costs d(x_i, y_j)^p: the exact LP on its matrix."""
+def _solve_dense(geom, a, b, p: float, method: str) -> float:
+    """W_p of a DenseGeometry (or a PointCloud with a callable cost, materialised) holding the
+    costs d(x_i, y_j)^p: the exact LP on its matrix."""
     if method not in ("auto", "exact"):
-        raise ValueError(f"`method` must be 'auto' or 'exact' for a DenseGeometry (the exact LP "
+        what = "a DenseGeometry" if isinstance(geom, DenseGeometry) else "a callable `cost`"
+        raise ValueError(f"`method` must be 'auto' or 'exact' for {what} (the exact LP "
                          f"on its matrix); got {method!r}.")
     from ._emd import emd
 

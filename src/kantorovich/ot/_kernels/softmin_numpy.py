@@ -60,17 +60,23 @@ def softmin_dense(C, h, eps: float, *, with_mean_cost: bool = False):
 pointcloud_cost_block = cost_block
 
 
-def softmin_pointcloud(x, y, h, eps: float, p: float, *, with_mean_cost: bool = False):
+def softmin_pointcloud(x, y, h, eps: float, p, *, with_mean_cost: bool = False, block=None):
     """Soft-min over ``C_ij = |x_i - y_j|^p`` computed by blocks of rows (numpy reference).
 
-    Same meaning and returns as :func:`softmin_dense`. Memory O(block * m).
+    Same meaning and returns as :func:`softmin_dense`. Memory O(block * m). ``p`` is anything
+    :func:`~kantorovich.ot._costs.cost_block` takes (a callable cost's ``Cost`` included);
+    ``block(i0, i1)``, when given, returns rows ``i0:i1`` of C in its place (a callable
+    cost's transposed blocks, ``fn(y, x[i0:i1]).T``).
     """
     xp = xp_of(x)
     n, m = x.shape[0], y.shape[0]
     step = max(1, _BLOCK_ENTRIES // max(1, m * max(1, x.shape[1])))
     outs, means = [], []
     for i0 in range(0, n, step):
-        C = pointcloud_cost_block(x[i0:i0 + step], y, p)
+        if block is None:
+            C = pointcloud_cost_block(x[i0:i0 + step], y, p)
+        else:
+            C = block(i0, min(n, i0 + step))
         r = softmin_dense(C, h, eps, with_mean_cost=with_mean_cost)
         if with_mean_cost:
             outs.append(r[0])
