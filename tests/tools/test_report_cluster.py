@@ -89,6 +89,36 @@ def test_a_section_failing_on_a_worker_is_reported_as_in_the_serial_run(tmp_path
                  "--out", str(tmp_path / "cli")]) == 1
 
 
+def _square_where(x, progress=None):
+    """x**2, and whether it ran as a Dask task (and with a progress callback)."""
+    try:
+        distributed.get_worker()
+        in_task = True
+    except ValueError:
+        in_task = False
+    return x * x, in_task, progress is not None
+
+
+def _mapping_section(ctx):
+    """A section whose independent calls go through ``ctx.map``."""
+    out = ctx.map(_square_where, [{"x": float(x), "progress": print} for x in ctx.rng(3).random(4)])
+    ctx.number("squares", [o[0] for o in out])
+    ctx.verdict(f"calls in tasks: {sum(o[1] for o in out)}, with progress: {sum(o[2] for o in out)}")
+
+
+def test_ctx_map_calls_are_tasks_on_the_cluster_with_the_serial_results(tmp_path, monkeypatch):
+    monkeypatch.setitem(_REGISTRY, "mapping_section",
+                        SectionSpec("mapping_section", "Maps", _mapping_section, order=0.5))
+    only = ["mapping_section"]
+    serial = run_report(tmp_path / "serial", only=only, show_progress=False)
+    with _cluster_of_2() as cluster, distributed.Client(cluster) as client:
+        dask = run_report(tmp_path / "dask", only=only, show_progress=False, client=client)
+    assert not dask["failed"] and not serial["failed"]
+    assert serial["sections"]["mapping_section"]["verdicts"] == ["calls in tasks: 0, with progress: 4"]
+    assert dask["sections"]["mapping_section"]["verdicts"] == ["calls in tasks: 4, with progress: 0"]
+    assert dask["sections"]["mapping_section"]["numbers"] == serial["sections"]["mapping_section"]["numbers"]
+
+
 _LOST: dict[str, int] = {}
 
 

@@ -106,6 +106,8 @@ class Context:
     checks: list = field(default_factory=list)
     tables: list = field(default_factory=list)
     verdicts: list = field(default_factory=list)
+    #: runs the calls of :meth:`map` (None: one after the other, here)
+    mapper: Callable | None = field(default=None, repr=False, compare=False)
 
     def rng(self, offset: int = 0) -> np.random.Generator:
         """A Generator seeded from the report seed, the section name and ``offset``."""
@@ -170,6 +172,16 @@ class Context:
 
         return tqdm(iterable, total=total, desc=desc or self.name, leave=False,
                     disable=None if self.show_progress else True, file=sys.stderr)
+
+    def map(self, func: Callable, calls: list[dict]) -> list:
+        """``[func(**kw) for kw in calls]``, for independent calls (own seeded generators).
+
+        In a run with a Dask client (``run_report(client=)``) the calls are tasks on the same
+        cluster, and a ``progress`` argument is left out there; the results are the same.
+        """
+        if self.mapper is None:
+            return [func(**kw) for kw in calls]
+        return self.mapper(func, [{k: v for k, v in kw.items() if k != "progress"} for kw in calls])
 
     def to_dict(self) -> dict:
         return {"figures": self.figures, "numbers": self.numbers, "checks": self.checks,
@@ -270,10 +282,10 @@ def run_report(out: str | os.PathLike = "report", *, quick: bool = True, only: l
 
 
 def _run_section(spec: SectionSpec, sdir: Path, *, quick: bool, seed: int, show_progress: bool,
-                 fig_format: str, dpi: int) -> dict:
+                 fig_format: str, dpi: int, mapper: Callable | None = None) -> dict:
     """Run one section with its figures going to ``sdir``: its ``results.json`` entry."""
     ctx = Context(spec.name, sdir, quick=quick, seed=seed, show_progress=show_progress,
-                  fig_format=fig_format, dpi=dpi)
+                  fig_format=fig_format, dpi=dpi, mapper=mapper)
     t0 = time.perf_counter()
     error = None
     try:

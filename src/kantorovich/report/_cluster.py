@@ -26,6 +26,9 @@ from .._validation import describe
 # process therefore take turns (start workers with one thread each to use every core).
 _ONE_SECTION_PER_PROCESS = threading.Lock()
 
+# Dask priority of the calls of ``Context.map`` (the sections' priorities are their seconds)
+_CALL_PRIORITY = 10**9
+
 # [scheme://]host[:port], the host a name, an IPv4 address or a bracketed IPv6 address
 _ADDRESS = re.compile(r"^(?:[a-z][a-z0-9+.-]*://)?(?:\[[0-9a-fA-F:.]+\]|[^\s/:\[\]]+)(?::\d+)?/?$")
 _LOCAL = re.compile(r"^local(?::(.*))?$")
@@ -106,9 +109,28 @@ def section_task(name: str, quick: bool, seed: int, fig_format: str, dpi: int, v
     spec = {s.name: s for s in list_sections()}[name]
     with _ONE_SECTION_PER_PROCESS, tempfile.TemporaryDirectory(prefix=f"kantorovich-{name}-") as tmp:
         entry = _run_section(spec, Path(tmp), quick=quick, seed=seed, show_progress=False,
-                             fig_format=fig_format, dpi=dpi)
+                             fig_format=fig_format, dpi=dpi, mapper=_map_on_cluster)
         files = {p.name: p.read_bytes() for p in sorted(Path(tmp).iterdir()) if p.is_file()}
     return entry, files
+
+
+def _map_on_cluster(func, calls: list[dict]) -> list:
+    """``Context.map`` inside a section's task: the calls as tasks on the same cluster.
+
+    The section's thread leaves the worker's pool while it waits (``worker_client``), and its
+    process lets another section run meanwhile (it computes nothing itself until the calls
+    are back), so a worker with one thread can run the calls and nothing waits on itself.
+    """
+    from distributed import worker_client
+
+    _ONE_SECTION_PER_PROCESS.release()
+    try:
+        with worker_client() as client:
+            # ahead of the sections still queued: the section waiting on them holds its place
+            return client.gather([client.submit(func, pure=False, priority=_CALL_PRIORITY, **kw)
+                                  for kw in calls])
+    finally:
+        _ONE_SECTION_PER_PROCESS.acquire()
 
 
 def run_on_client(client, specs, out: Path, *, quick: bool, seed: int, fig_format: str, dpi: int,
