@@ -74,7 +74,7 @@ def open_client(client: Any, name: str = "client"):
         try:
             cl = Client(address, timeout="20s")
         except (OSError, TimeoutError) as exc:
-            raise OSError(f"no Dask scheduler answered at {address!r} within 20 s ({exc}).") from None
+            raise OSError(f"no Dask scheduler answered at {address!r} ({exc}).") from None
         return cl, cl.close
     import logging
 
