@@ -207,3 +207,15 @@ def test_estimators_convergence_is_reproducible(tmp_path, monkeypatch):
         runs.append(ctx.tables)
     assert any(r[1] == "knn-gauss-corrected" for r in runs[0][0]["rows"])
     assert runs[0] == runs[1]
+
+
+@pytest.mark.slow
+def test_cli_local_cluster_of_processes(tmp_path, capsys):
+    """`--scheduler local:1` starts a worker process, runs the section there and stops it."""
+    assert main(["report", "--quick", "--only", "closed_forms", "--no-progress",
+                 "--out", str(tmp_path / "serial")]) == 0
+    assert main(["report", "--quick", "--only", "closed_forms", "--no-progress", "--scheduler", "local:1",
+                 "--out", str(tmp_path / "dask")]) == 0
+    res = [json.loads((tmp_path / run / "results.json").read_text()) for run in ("serial", "dask")]
+    assert res[1]["cluster"]["workers"] == 1 and res[0]["cluster"] is None
+    assert _without_times(res[1]) == _without_times(res[0])
