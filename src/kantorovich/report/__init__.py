@@ -106,6 +106,8 @@ class Context:
     checks: list = field(default_factory=list)
     tables: list = field(default_factory=list)
     verdicts: list = field(default_factory=list)
+    #: runs the calls of :meth:`map` (None: one after the other, here)
+    mapper: Callable | None = field(default=None, repr=False, compare=False)
 
     def rng(self, offset: int = 0) -> np.random.Generator:
         """A Generator seeded from the report seed, the section name and ``offset``."""
@@ -171,24 +173,44 @@ class Context:
         return tqdm(iterable, total=total, desc=desc or self.name, leave=False,
                     disable=None if self.show_progress else True, file=sys.stderr)
 
+    def map(self, func: Callable, calls: list[dict]) -> list:
+        """``[func(**kw) for kw in calls]``, for independent calls (own seeded generators).
+
+        In a run with a Dask client (``run_report(client=)``) the calls are tasks on the same
+        cluster, and a ``progress`` argument is left out there; the results are the same.
+        """
+        if self.mapper is None:
+            return [func(**kw) for kw in calls]
+        return self.mapper(func, [{k: v for k, v in kw.items() if k != "progress"} for kw in calls])
+
     def to_dict(self) -> dict:
         return {"figures": self.figures, "numbers": self.numbers, "checks": self.checks,
                 "tables": self.tables, "verdicts": self.verdicts}
 
 
 def run_report(out: str | os.PathLike = "report", *, quick: bool = True, only: list[str] | None = None,
-               seed: int = 0, show_progress: bool = True, fig_format: str = "png", dpi: int = 110) -> dict:
+               seed: int = 0, show_progress: bool = True, fig_format: str = "png", dpi: int = 110,
+               client: Any = None, retries: int = 2) -> dict:
     """Run the registered sections and write ``index.html`` and ``results.json`` under ``out``.
 
     ``fig_format`` (one of :data:`FIGURE_FORMATS`) and ``dpi`` set the figure files (PDF or
     SVG for slides; the dpi then sets only their embedded raster parts). Returns the results
     dictionary. A section that raises is recorded with its traceback and the others still
     run; ``results["failed"]`` lists the failures.
+
+    ``client`` (a ``dask.distributed.Client``, a scheduler address such as
+    ``'tcp://10.0.0.1:8786'``, or ``'local[:N]'`` for a local cluster of N worker processes)
+    runs each section as one Dask task; the files written are those of the serial run, with
+    the same numbers (see the docs page "Running the report on a Dask cluster"). A task whose
+    worker died is rescheduled by Dask and then submitted again, ``retries`` rounds at most,
+    before its section is recorded as failed. With an earlier ``OUT/results.json``, its
+    section times start the longest sections first.
     """
     import matplotlib
 
     fig_format = check_choice(fig_format, "fig_format", FIGURE_FORMATS)
     dpi = check_int(dpi, "dpi", minimum=1, maximum=10_000)
+    retries = check_int(retries, "retries", minimum=0)
     matplotlib.use("Agg")
     from tqdm.auto import tqdm
 
@@ -199,49 +221,96 @@ def run_report(out: str | os.PathLike = "report", *, quick: bool = True, only: l
         if unknown:
             raise ValueError(f"unknown report section(s) {unknown}; choose from {sorted(known)}.")
         specs = [s for s in specs if s.name in only]
-    # the folder is created only once the section names are known to be valid
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    results: dict[str, Any] = {
-        "kantorovich_version": _version(),
-        "mode": "quick" if quick else "full",
-        "seed": seed,
-        "figure_format": fig_format,
-        "dpi": dpi,
-        "created": time.strftime("%Y-%m-%d %H:%M:%S"),
-        "python": platform.python_version(),
-        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
-        "sections": {},
-        "checks": [],
-        "failed": [],
-    }
-    t_all = time.perf_counter()
-    bar = tqdm(specs, desc="kantorovich report", unit="section", file=sys.stderr,
-               disable=None if show_progress else True)
-    for spec in bar:
-        bar.set_postfix_str(spec.name)
-        sdir = out / spec.name
-        sdir.mkdir(parents=True, exist_ok=True)
-        ctx = Context(spec.name, sdir, quick=quick, seed=seed, show_progress=show_progress,
-                      fig_format=fig_format, dpi=dpi)
-        t0 = time.perf_counter()
-        error = None
-        try:
-            spec.func(ctx)
-        except Exception:  # a failing section is reported, the rest still run
-            error = traceback.format_exc()
-            results["failed"].append(spec.name)
-            print(f"\n[kantorovich report] section {spec.name!r} failed:\n{error}", file=sys.stderr)
-        entry = {"title": spec.title, "description": spec.description,
-                 "seconds": round(time.perf_counter() - t0, 3), "error": error, **ctx.to_dict()}
+    close = None
+    if client is not None:  # checked (and connected to) before anything is written
+        from ._cluster import describe_client, open_client
+
+        client, close = open_client(client)
+    try:
+        # the folder is created only once the section names (and the client) are known to be valid
+        out = Path(out)
+        priority = _earlier_seconds(out / "results.json") if client is not None else {}
+        out.mkdir(parents=True, exist_ok=True)
+        results: dict[str, Any] = {
+            "kantorovich_version": _version(),
+            "mode": "quick" if quick else "full",
+            "seed": seed,
+            "figure_format": fig_format,
+            "dpi": dpi,
+            "created": time.strftime("%Y-%m-%d %H:%M:%S"),
+            "python": platform.python_version(),
+            "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
+            "cluster": None if client is None else describe_client(client),
+            "sections": {},
+            "checks": [],
+            "failed": [],
+        }
+        t_all = time.perf_counter()
+        bar = tqdm(total=len(specs), desc="kantorovich report", unit="section", file=sys.stderr,
+                   disable=None if show_progress else True)
+        with bar:
+            if client is None:
+                entries = {}
+                for spec in specs:
+                    bar.set_postfix_str(spec.name)
+                    sdir = out / spec.name
+                    sdir.mkdir(parents=True, exist_ok=True)
+                    entries[spec.name] = _write_entry(sdir, _run_section(
+                        spec, sdir, quick=quick, seed=seed, show_progress=show_progress,
+                        fig_format=fig_format, dpi=dpi))
+                    bar.update(1)
+            else:
+                from ._cluster import run_on_client
+
+                entries = run_on_client(client, specs, out, quick=quick, seed=seed, fig_format=fig_format,
+                                        dpi=dpi, retries=retries, priority=priority, bar=bar)
+        seconds = round(time.perf_counter() - t_all, 3)
+    finally:
+        if close is not None:
+            close()
+    for spec in specs:  # in report order, wherever and whenever each section ran
+        entry = entries[spec.name]
         results["sections"][spec.name] = entry
-        results["checks"].extend(ctx.checks)
-        (sdir / "results.json").write_text(json.dumps(entry, indent=2, allow_nan=False))
-    results["seconds"] = round(time.perf_counter() - t_all, 3)
+        results["checks"].extend(entry["checks"])
+        if entry["error"]:
+            results["failed"].append(spec.name)
+    results["seconds"] = seconds
     results["all_checks_agree"] = all(c["agrees"] for c in results["checks"])
     (out / "results.json").write_text(json.dumps(results, indent=2, allow_nan=False))
     (out / "index.html").write_text(_html(results))
     return results
+
+
+def _run_section(spec: SectionSpec, sdir: Path, *, quick: bool, seed: int, show_progress: bool,
+                 fig_format: str, dpi: int, mapper: Callable | None = None) -> dict:
+    """Run one section with its figures going to ``sdir``: its ``results.json`` entry."""
+    ctx = Context(spec.name, sdir, quick=quick, seed=seed, show_progress=show_progress,
+                  fig_format=fig_format, dpi=dpi, mapper=mapper)
+    t0 = time.perf_counter()
+    error = None
+    try:
+        spec.func(ctx)
+    except Exception:  # a failing section is reported, the rest still run
+        error = traceback.format_exc()
+    return {"title": spec.title, "description": spec.description,
+            "seconds": round(time.perf_counter() - t0, 3), "error": error, **ctx.to_dict()}
+
+
+def _write_entry(sdir: Path, entry: dict) -> dict:
+    """Write a section's ``results.json`` (and say on stderr if it failed)."""
+    if entry["error"]:
+        print(f"\n[kantorovich report] section {sdir.name!r} failed:\n{entry['error']}", file=sys.stderr)
+    (sdir / "results.json").write_text(json.dumps(entry, indent=2, allow_nan=False))
+    return entry
+
+
+def _earlier_seconds(path: Path) -> dict[str, float]:
+    """Section times of an earlier run in the same folder (Dask priorities: longest first)."""
+    try:
+        sections = json.loads(path.read_text())["sections"]
+        return {k: float(v["seconds"]) for k, v in sections.items()}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return {}
 
 
 def _version() -> str:
@@ -271,7 +340,7 @@ def _html(results: dict) -> str:
         "<h1>kantorovich report</h1>",
         f"<p>Mode <b>{e(results['mode'])}</b>, seed {results['seed']}, created {e(results['created'])}, "
         f"kantorovich {e(results['kantorovich_version'])}, Python {e(results['python'])}, "
-        f"{e(results['machine'])}; total {results['seconds']:.1f} s.</p>",
+        f"{e(results['machine'])}; total {results['seconds']:.1f} s{_cluster_note(results)}.</p>",
     ]
     n_ok = sum(c["agrees"] for c in results["checks"])
     parts.append(f"<p>{n_ok} of {len(results['checks'])} checks agree with the closed form."
@@ -301,6 +370,15 @@ def _html(results: dict) -> str:
     parts.append(_checks_html(results["checks"]))
     parts.append("</body></html>")
     return "\n".join(parts)
+
+
+def _cluster_note(results: dict) -> str:
+    cl = results.get("cluster")
+    if not cl:
+        return ""
+    busy = sum(s["seconds"] for s in results["sections"].values())
+    return (f" with the sections as Dask tasks on {cl['workers']} worker(s), {cl['threads']} thread(s) "
+            f"({html.escape(cl['scheduler'])}); the sections' own times add up to {busy:.1f} s")
 
 
 def _figure_html(file: str, caption: str) -> str:

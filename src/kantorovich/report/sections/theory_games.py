@@ -402,11 +402,12 @@ def _t7_mode_hopping(ctx):
     reps = ctx.size(1, 3)
     setup = {**HOPPING_SETUP, "n_steps": steps}
     variants = {"gan": "GAN (saturating)", "minibatch": "minibatch-stddev D"}
-    runs = {v: [mode_trajectory(v, n_snapshots=n_snap, n_eval=ctx.size(500, 1000),
-                                rng=ctx.rng(100 + rep),
-                                progress=lambda it, _d=f"T7 hopping {v}": ctx.progress(it, desc=_d),
-                                **setup) for rep in range(reps)]
-            for v in variants}
+    # every run has its own seeded generator: independent calls (tasks on a Dask client)
+    calls = [dict(variant=v, n_snapshots=n_snap, n_eval=ctx.size(500, 1000), rng=ctx.rng(100 + rep),
+                  progress=lambda it, _d=f"T7 hopping {v}": ctx.progress(it, desc=_d), **setup)
+             for v in variants for rep in range(reps)]
+    done = iter(ctx.map(mode_trajectory, calls))
+    runs = {v: [next(done) for _ in range(reps)] for v in variants}
     data_spread = float(np.sqrt(setup["radius"] ** 2 + 2 * setup["std"] ** 2))
     rows, gan_ok, mb_ok = [], [], []
     for v, label in variants.items():
