@@ -314,6 +314,11 @@ def test_cupy_inputs_match_numpy():
     D = optimal_discriminator(Pd, cp.broadcast_to(Qd, P.shape).copy())
     assert isinstance(D, cp.ndarray)
     v = gan_value(D, Pd, cp.broadcast_to(Qd, P.shape).copy())
-    np.testing.assert_allclose(v.get(), -np.log(4) + 2 * js_divergence(P, Q), atol=1e-12)
+    Qb = np.broadcast_to(Q, P.shape).copy()
+    np.testing.assert_allclose(v.get(), gan_value(optimal_discriminator(P, Qb), P, Qb), rtol=1e-13)
+    Pn, Qn = P / P.sum(axis=1, keepdims=True), Q / Q.sum()  # the identity holds for pmfs
+    Pnd, Qnb = cp.asarray(Pn), cp.broadcast_to(cp.asarray(Qn), P.shape).copy()
+    vn = gan_value(optimal_discriminator(Pnd, Qnb), Pnd, Qnb)
+    np.testing.assert_allclose(vn.get(), -np.log(4) + 2 * js_divergence(Pn, Qn), atol=1e-12)
     with pytest.raises(TypeError, match="same device"):
         js_divergence(Pd, Q)

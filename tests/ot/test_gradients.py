@@ -421,7 +421,7 @@ def test_device_implicit_solve_matches_the_numba_one(p):
 def _cuda_or_skip():
     if not torch.cuda.is_available():
         pytest.skip("torch has no CUDA device")
-    return torch.device("cuda")
+    return torch.device("cuda", torch.cuda.current_device())  # tensors report "cuda:0", not "cuda"
 
 
 @pytest.fixture

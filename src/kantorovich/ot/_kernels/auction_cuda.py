@@ -79,7 +79,17 @@ from ...exceptions import BackendUnavailableError
 _INSTALL = 'install the GPU extra: pip install "kantorovich[gpu]" (numba-cuda and CuPy)'
 
 
+def _numpy_alias_for_numba_cuda() -> None:
+    """numba-cuda 0.30 registers an overload for ``np.row_stack`` when its typing context first
+    loads (at the first compile); NumPy 2.5 removed that alias of ``np.vstack``, and the compile
+    then fails with "module 'numpy' has no attribute 'row_stack'" (seen on an H100 with NumPy
+    2.5.2 and numba-cuda 0.30.4). Restore the alias, only where it is missing."""
+    if "row_stack" not in np.__dict__:
+        np.row_stack = np.vstack
+
+
 def _cuda():
+    _numpy_alias_for_numba_cuda()
     try:
         from numba import cuda
     except Exception as exc:  # pragma: no cover - numba-cuda missing
