@@ -346,18 +346,27 @@ def spfa_columns(indptr, indices, red, perm, max_passes):
     return phi, True
 
 
+@njit(cache=True)
+def _row_violation(C, x, y, kind, cost_p, scale, f, g, i):
+    """max_j (f_i + g_j - c(i, j))."""
+    m = -np.inf
+    for j in range(g.shape[0]):
+        w = f[i] + g[j] - _cost(C, x, y, kind, cost_p, scale, i, j)
+        if w > m:
+            m = w
+    return m
+
+
 @njit(parallel=True, cache=True)
 def dual_violation(C, x, y, kind, cost_p, scale, f, g):
-    """max_ij (f_i + g_j - c(i, j)), the largest violation of dual feasibility (<= 0 if feasible)."""
+    """max_ij (f_i + g_j - c(i, j)), the largest violation of dual feasibility (<= 0 if feasible).
+
+    The row maximum is a function of its own: numba 0.68.0's parfor pass, with the running
+    maximum written inline in the prange body, failed with "unexpected cycle in lookup()"."""
     n = g.shape[0]
     worst = np.empty(n)
     for i in prange(n):
-        m = -np.inf
-        for j in range(n):
-            w = f[i] + g[j] - _cost(C, x, y, kind, cost_p, scale, i, j)
-            if w > m:
-                m = w
-        worst[i] = m
+        worst[i] = _row_violation(C, x, y, kind, cost_p, scale, f, g, i)
     return worst.max()
 
 
