@@ -198,4 +198,4 @@ def test_cupy_inputs_return_cupy():
     from scipy.optimize import linear_sum_assignment
 
     rr, cc = linear_sum_assignment(M)
-    assert r.value == pytest.approx(M[rr, cc].mean(), rel=1e-9)
+    assert float(r.value) == pytest.approx(M[rr, cc].mean(), rel=1e-9)  # a CuPy 0-d array
