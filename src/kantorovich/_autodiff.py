@@ -23,8 +23,10 @@ requires grad, or an input is an ``autograd`` box or a JAX tracer):
    them, from the saved result, and scales them by the incoming cotangent;
 3. the wrapper of the caller's library makes each node's value a node of its graph: a
    :class:`torch.autograd.Function` output, an ``autograd`` primitive, or an output of a
-   ``jax.custom_vjp`` whose forward and backward passes call the two above on the host
-   (through ``jax.pure_callback`` under ``jit`` and ``vmap``; :func:`_jax_call`).
+   ``jax.custom_jvp`` whose rule is the linear map t -> <gradient, t>, run forward for
+   ``jax.jvp`` and transposed by JAX for ``jax.grad``, its gradient computed by the backward
+   pass above on the host (through ``jax.pure_callback`` under ``jit`` and ``vmap``;
+   :func:`_jax_call`).
 
 Functions without a rule here give detached torch results (as before) and refuse ``autograd``
 boxes and JAX tracers with a TypeError.
@@ -253,12 +255,14 @@ def _attach(node: _Node, objs: tuple, c) -> Any:
 
 # ----------------------------------------------------------------------------- JAX
 class _Saved:
-    """The gradient nodes of JAX forward passes whose backward pass has not run yet, by token.
+    """The gradient nodes of JAX forward passes whose derivatives have not all run yet, by token.
 
     A JAX residual must be an array, so the forward pass keeps its nodes here and hands JAX an
-    int32 token. Bounded (a forward pass whose backward never runs, as in ``jax.vjp`` without
-    its pullback, must not keep its plan alive): a backward pass that finds its entry gone --
-    evicted, or taken by an earlier call of the same pullback -- solves again."""
+    int32 token. Reverse mode takes each output's node once (:meth:`take`), forward mode reads
+    them (:meth:`get`: ``jax.jacfwd`` pushes one tangent per input entry). Bounded (a forward
+    pass whose derivatives never run, as in ``jax.vjp`` without its pullback, must not keep its
+    plan alive): a derivative that finds its node gone -- evicted, or taken by an earlier call
+    of the same pullback -- solves again."""
 
     def __init__(self, size: int = 16):
         self.size = size
@@ -269,14 +273,22 @@ class _Saved:
     def put(self, nodes: dict) -> int:
         with self._lock:
             tok = next(self._count) % (1 << 31)
-            self._d[tok] = nodes
+            self._d[tok] = dict(nodes)
             while len(self._d) > self.size:
                 self._d.popitem(last=False)
             return tok
 
-    def take(self, tok: int) -> dict | None:
+    def get(self, tok: int, field: str | None) -> _Node | None:
         with self._lock:
-            return self._d.pop(tok, None)
+            return self._d.get(tok, {}).get(field)
+
+    def take(self, tok: int, field: str | None) -> _Node | None:
+        with self._lock:
+            nodes = self._d.get(tok, {})
+            node = nodes.pop(field, None)
+            if not nodes:
+                self._d.pop(tok, None)
+            return node
 
 
 _SAVED = _Saved()
@@ -317,20 +329,52 @@ def _rebuild(geom, vals: dict[str, np.ndarray]):
 
 def _no_second_derivative(primals, tangents):
     raise NotImplementedError(
-        "second derivatives (jax.hessian, a grad of a grad) of kantorovich's OT values "
-        "are not available: their gradients are computed from the solver's answer, not traced "
-        "(docs/gradients.md).")
+        "second derivatives (jax.hessian, a grad of a grad, a jvp of a grad) of kantorovich's "
+        "OT values are not available: their gradients are computed from the solver's answer, "
+        "not traced; first derivatives are, in both modes: jax.grad, jax.vjp, jax.jacrev, "
+        "jax.jvp, jax.jacfwd, jax.linearize (docs/gradients.md).")
+
+
+def _lazy_dot(tangent: Callable, cotangent: Callable, ts: list, operands: tuple) -> Any:
+    """The scalar <g, t> for the tangents ``ts`` (a list of arrays), as a linear map JAX can
+    run forward and transpose, with the gradient g computed on the host only when asked.
+
+    ``tangent(*operands, *ts)`` gives <g, t> (forward mode), ``cotangent(*operands, c)`` gives
+    c g as one array per tangent (reverse mode). Written with ``jax.lax.custom_linear_solve``,
+    JAX's public construct for a linear map whose transpose is a given function: its ``solve``
+    is the map (t -> <g, t> stored in the first entry of the first array, zeros elsewhere) and
+    its ``transpose_solve`` the transpose; the identity ``matvec`` is never inverted. So under
+    ``jax.grad`` the gradient of an output the loss does not use is never computed (its
+    transpose never runs); ``jnp`` operations on g instead would need g before JAX knows."""
+    import jax
+    import jax.numpy as jnp
+
+    seq = {"vmap_method": "sequential"}
+
+    def solve(_, b):
+        s = jax.pure_callback(tangent, jax.ShapeDtypeStruct((), b[0].dtype), *operands, *b, **seq)
+        first = jnp.zeros(b[0].size, b[0].dtype).at[0].set(s).reshape(b[0].shape)
+        return (first, *(jnp.zeros_like(t) for t in b[1:]))
+
+    def transpose_solve(_, c):
+        specs = tuple(jax.ShapeDtypeStruct(t.shape, t.dtype) for t in c)
+        return jax.pure_callback(cotangent, specs, *operands, c[0].ravel()[0], **seq)
+
+    out = jax.lax.custom_linear_solve(lambda v: v, tuple(ts), solve, transpose_solve)
+    return out[0].ravel()[0]
 
 
 def _jax_call(fn: Callable, rule: _Rule, sig, args: tuple, kwargs: dict, c,
               leaves: dict[str, tuple]) -> Any:
-    """:func:`call` for JAX tracers: the OT values as outputs of one ``jax.custom_vjp``.
+    """:func:`call` for JAX tracers: the OT values as outputs of one ``jax.custom_jvp``.
 
-    Its forward and backward passes run on the host, the same :func:`_forward` and
-    :meth:`_Node.vjp` as torch's and autograd's: called directly when JAX hands concrete
-    arrays (``jax.grad`` outside ``jit``: the result then has all its fields), through
-    ``jax.pure_callback`` when it hands tracers (``jit``; ``vmap`` runs the callback once per
-    batch element, in sequence)."""
+    The solve runs on the host, the same :func:`_forward` as torch's and autograd's: called
+    directly when JAX hands concrete arrays (``jax.grad`` or ``jax.jvp`` outside ``jit``: the
+    result then has all its fields), through ``jax.pure_callback`` when it hands tracers
+    (``jit``; ``vmap`` runs the callback once per batch element, in sequence). The JVP rule is
+    <d value / d leaf, tangent> summed over the leaves, with the gradient from the same
+    :meth:`_Node.vjp` as torch's, computed lazily (:func:`_lazy_dot`): JAX transposes it for
+    reverse mode, so one rule gives ``jax.grad`` and ``jax.jvp``."""
     import jax
     import jax.numpy as jnp
     from jax.custom_derivatives import SymbolicZero
@@ -346,7 +390,6 @@ def _jax_call(fn: Callable, rule: _Rule, sig, args: tuple, kwargs: dict, c,
     out_specs = tuple(jax.ShapeDtypeStruct((), odt) for _ in fields)
     tok_spec = jax.ShapeDtypeStruct((), np.int32)
     eager: dict[str, Any] = {}
-    need: list[str] = []
 
     def solve(vals, grad_names):  # on the host, JAX's other arrays too (wherever they live)
         ba = sig.bind(*args, **kwargs)
@@ -374,23 +417,9 @@ def _jax_call(fn: Callable, rule: _Rule, sig, args: tuple, kwargs: dict, c,
         out, _ = solve(vals, ())
         return values(out), out
 
-    def fwd_host(*vals):
-        out, nodes = solve(vals, names)
+    def fwd_host(need, *vals):
+        out, nodes = solve(vals, need)
         return (*values(out), np.int32(_SAVED.put(nodes))), out
-
-    def bwd_host(tok, *rest):
-        cts, vals = rest[:len(fields)], rest[len(fields):]
-        nodes = _SAVED.take(int(tok))
-        if nodes is None:
-            nodes = solve(vals, names)[1]
-        shapes = dict(zip(names, (np.shape(v) for v in vals)))
-        grads = {nm: np.zeros(shapes[nm]) for nm in need}
-        for f, ct in zip(fields, cts):
-            if float(ct) != 0.0:  # an output the loss does not use: its gradient is not computed
-                for nm, g in nodes[f].vjp(ct, set(need)).items():
-                    grads[nm] += np.reshape(g, shapes[nm])
-        dts = dict(zip(names, (np.dtype(v.dtype) for v in vals)))
-        return tuple(grads[nm].astype(dts[nm]) for nm in need), None
 
     def run(host, specs, *xs):
         if any(is_tracer(v) for v in xs):
@@ -403,25 +432,57 @@ def _jax_call(fn: Callable, rule: _Rule, sig, args: tuple, kwargs: dict, c,
             eager["out"] = obj
         return tuple(jnp.asarray(o) for o in outs)
 
-    @jax.custom_vjp
+    def derivatives(field, need):  # the host functions of one output's JVP and its transpose
+        def node(lookup, tok, vals):
+            got = lookup(int(tok), field)
+            return got if got is not None else solve(vals, need)[1][field]  # evicted: again
+
+        def tangent(tok, *rest):
+            vals, ts = rest[:len(names)], rest[len(names):]
+            g = node(_SAVED.get, tok, vals).vjp(1.0, set(need))
+            t = sum(float(np.vdot(np.ravel(g[nm]), np.ravel(np.asarray(tt, dtype=np.float64))))
+                    for nm, tt in zip(need, ts))
+            return np.asarray(t, dtype=np.dtype(ts[0].dtype))
+
+        def cotangent(tok, *rest):
+            vals, ct = rest[:len(names)], rest[-1]
+            shapes = dict(zip(names, (np.shape(v) for v in vals)))
+            dts = dict(zip(names, (np.dtype(v.dtype) for v in vals)))
+            if float(ct) == 0.0:  # an output the loss does not use: its gradient is not computed
+                return tuple(np.zeros(shapes[nm], dts[nm]) for nm in need)
+            g = node(_SAVED.take, tok, vals).vjp(ct, set(need))
+            return tuple(np.reshape(g[nm], shapes[nm]).astype(dts[nm]) for nm in need)
+
+        return tangent, cotangent
+
+    @jax.custom_jvp
     def ot_value(*xs):
         return run(primal_host, out_specs, *xs)
 
-    def ot_value_fwd(*xs):
-        need[:] = [nm for nm, x in zip(names, xs) if x.perturbed]
-        vals = tuple(x.value for x in xs)
-        *outs, tok = run(fwd_host, (*out_specs, tok_spec), *vals)
-        return tuple(outs), (tok, vals)
+    def ot_value_jvp(primals, tangents):
+        live = [k for k, t in enumerate(tangents) if not isinstance(t, SymbolicZero)]
+        need = tuple(names[k] for k in live)
+        ts = [tangents[k] for k in live]
+        traced = any(is_tracer(v) for v in primals)
+        if traced:  # under jit or vmap: the solve runs in a callback, its nodes saved by token
+            *outs, tok = run(lambda *v: fwd_host(need, *v), (*out_specs, tok_spec), *primals)
+        else:  # concrete arrays: the solve runs now
+            out, nodes = solve(primals, need)
+            eager["out"] = out
+            outs = [jnp.asarray(v) for v in values(out)]
+            tok = np.int32(_SAVED.put({f: nodes[f] for f in rule.implicit})) if rule.implicit else None
+        touts = []
+        for f in fields:
+            if traced or f in rule.implicit:  # the gradient computed only when a mode asks
+                t = _lazy_dot(*derivatives(f, need), ts, (tok, *primals))
+            else:  # a pass over the solver's answer: computed now (a callback costs more)
+                g = nodes[f].vjp(1.0, set(need))
+                t = sum(jnp.vdot(jnp.asarray(g[nm], dtype=tt.dtype).ravel(), tt.ravel())
+                        for nm, tt in zip(need, ts))
+            touts.append(jnp.asarray(t).astype(odt))
+        return tuple(outs), tuple(touts)
 
-    def ot_value_bwd(res, cts):
-        tok, vals = res
-        cts = tuple(jnp.zeros((), odt) if isinstance(ct, SymbolicZero) else ct for ct in cts)
-        specs = tuple(jax.ShapeDtypeStruct(np.shape(v), v.dtype) for nm, v in zip(names, vals)
-                      if nm in need)
-        it = iter(run(bwd_host, specs, tok, *cts, *vals))
-        return tuple(next(it) if nm in need else None for nm in names)
-
-    ot_value.defvjp(ot_value_fwd, ot_value_bwd, symbolic_zeros=True)
+    ot_value.defjvp(ot_value_jvp, symbolic_zeros=True)
     outs = ot_value(*(t for _, _, t in leaves.values()))
     changes = dict(zip(fields, outs))
     if None in changes:
@@ -551,6 +612,9 @@ class _Rule:
     params: tuple[str, ...] = ()
     fields: tuple[str | None, ...] = ("value",)
     alias: ClassVar[dict[str, str]] = {}
+    #: outputs whose gradient costs a linear solve (implicit differentiation): outside jit,
+    #: JAX computes them only for the outputs the loss uses (:func:`_jax_call`)
+    implicit: tuple[str | None, ...] = ()
 
     def prepare(self, args: dict) -> Any:
         return None
@@ -964,6 +1028,7 @@ def _ot_eps_grads(geom, a, b, r, leaves, names):
 class _Sinkhorn(_Rule):
     params = ("a", "b", "M_or_geometry")
     fields = ("objective", "value")
+    implicit = ("value",)
     alias: ClassVar[dict[str, str]] = {"M_or_geometry": "M"}
 
     def grads(self, res, args, state, leaves):

@@ -25,7 +25,7 @@ argument, where a function has one, sets the output dtype instead.
 Gradients: when a torch input requires grad, or an input is an ``autograd`` box or a JAX
 tracer, the call goes through :func:`kantorovich._autodiff.call`, which runs the solver on
 detached views and makes the OT values (``value``, ``objective``) nodes of the caller's graph
-(a ``jax.custom_vjp`` output for JAX), differentiated by the envelope theorem from the
+(a ``jax.custom_jvp`` output for JAX), differentiated by the envelope theorem from the
 returned potentials and plan (implicitly for ``sinkhorn(...).value``; docs/gradients.md).
 Functions without a gradient rule give detached torch results.
 

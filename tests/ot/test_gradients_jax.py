@@ -1,11 +1,12 @@
-"""JAX gradients of the OT values (kantorovich._autodiff, ``jax.custom_vjp``).
+"""JAX gradients of the OT values (kantorovich._autodiff, one ``jax.custom_jvp`` rule).
 
-The forward and backward passes are the torch path's (one shared core), run on the host: so
+The solve and the gradients are the torch path's (one shared core), run on the host: so
 ``jax.grad`` must give the torch gradient on the same data (to 1e-10, float64), agree with
 central differences of the JAX function itself, and give the same under ``jax.jit`` and
-``jax.vmap`` (through ``jax.pure_callback``). Plus the warnings of an unconverged solve, the
-result fields inside and outside ``jit``, float32, and the refusals (a tracer where there is
-no rule, second derivatives, batches).
+``jax.vmap`` (through ``jax.pure_callback``); forward mode (``jax.jvp``, ``jax.jacfwd``) must
+give the same first derivatives as reverse mode from one solve. Plus the warnings of an
+unconverged solve, the result fields inside and outside ``jit``, float32, and the refusals (a
+tracer where there is no rule, second derivatives, batches).
 """
 
 from __future__ import annotations
@@ -131,6 +132,76 @@ def test_jax_grad_against_finite_differences(name, x64):
         assert abs(fd - float(np.sum(grads[i] * d))) < 1e-5 * max(1.0, abs(fd)), (name, i)
 
 
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_forward_mode_is_the_reverse_mode_gradient(name, x64):
+    """jax.jvp along a random direction is <jax.grad, direction>, and jax.jacfwd is jax.grad
+    (both modes come from the same JVP rule)."""
+    fn, arrs = CASES[name]
+    grads = _jax_grads(fn, arrs)
+    k = len(arrs)
+    f = lambda *z: fn(jnp.asarray, *z)
+    g = np.random.default_rng(7)
+    dirs = [g.normal(size=a.shape) for a in arrs]
+    want = sum(float(np.sum(gr * d)) for gr, d in zip(grads, dirs))
+    prim = tuple(jnp.asarray(a) for a in arrs)
+    # under jit (through the callbacks) for the cases whose rules differ: envelope, implicit, plan
+    jit = name in ("sinkhorn_divergence_points", "sinkhorn_value_implicit_points", "emd")
+    for jvp in (jax.jvp, jax.jit(jax.jvp, static_argnums=0)) if jit else (jax.jvp,):
+        val, tan = jvp(f, prim, tuple(jnp.asarray(d) for d in dirs))
+        assert float(val) == float(f(*prim)), name
+        assert abs(float(tan) - want) <= 1e-10 * max(1.0, abs(want)), (name, float(tan), want)
+    jac = jax.jacfwd(f, argnums=tuple(range(k)))(*prim)
+    for got, want_g in zip(jac, grads):
+        np.testing.assert_allclose(np.asarray(got), want_g, rtol=1e-10, atol=1e-13, err_msg=name)
+
+
+@pytest.mark.parametrize("name", ["sinkhorn_divergence_points", "sinkhorn_value_implicit_points",
+                                  "emd", "wasserstein_1d"])
+def test_jvp_against_finite_differences(name, x64):
+    """jax.jvp against central differences of the function along one direction in all inputs
+    at once (weights of mass one moved along the simplex's tangent)."""
+    fn, arrs = CASES[name]
+    f = lambda *z: fn(jnp.asarray, *(jnp.asarray(a) for a in z))
+    g = np.random.default_rng(9)
+    dirs = []
+    for a in arrs:
+        d = g.normal(size=a.shape)
+        if a.ndim == 1 and abs(a.sum() - 1.0) < 1e-12 and name != "wasserstein_1d":
+            d -= d.mean()
+        dirs.append(d)
+    _, tan = jax.jvp(f, tuple(jnp.asarray(a) for a in arrs), tuple(jnp.asarray(d) for d in dirs))
+    h = 1e-6
+    fd = (float(f(*(a + h * d for a, d in zip(arrs, dirs))))
+          - float(f(*(a - h * d for a, d in zip(arrs, dirs))))) / (2 * h)
+    assert abs(fd - float(tan)) < 1e-5 * max(1.0, abs(fd)), (name, fd, float(tan))
+
+
+def test_one_solve_per_derivative_and_linearize(x64, monkeypatch):
+    """jax.grad, jax.jvp, jax.jacfwd (one tangent per input entry) and jax.linearize each solve
+    once; the gradient is computed once and reused by every tangent."""
+    import kantorovich._autodiff as ad
+
+    solves, grads = [], []
+    real_fwd = ad._forward
+    monkeypatch.setattr(ad, "_forward", lambda *a, **k: solves.append(1) or real_fwd(*a, **k))
+    real_pc = ad.pointcloud_grads
+    monkeypatch.setattr(ad, "pointcloud_grads", lambda *a, **k: grads.append(1) or real_pc(*a, **k))
+    y = jnp.asarray(Y)
+    S = lambda x: sinkhorn_divergence(None, None, PointCloud(x, y), **TIGHT).value
+    x = jnp.asarray(X)
+    for transform in (jax.grad(S), lambda x: jax.jvp(S, (x,), (jnp.ones_like(x),)), jax.jacfwd(S),
+                      jax.jit(jax.jacfwd(S))):
+        solves.clear(), grads.clear()
+        transform(x)
+        assert solves == [1], transform
+        assert len(grads) == 2, transform  # of OT(x, y) and OT(x, x) in x: once each
+    solves.clear()
+    val, lin = jax.linearize(S, x)
+    d = jnp.asarray(np.random.default_rng(1).normal(size=X.shape))
+    assert float(lin(d)) == pytest.approx(float(jnp.vdot(jax.grad(S)(x), d)), rel=1e-12)
+    assert float(val) == float(S(x))
+
+
 def test_jit_values_vmap_and_eager_result(x64):
     y = jnp.asarray(Y)
 
@@ -216,6 +287,13 @@ def test_refusals(x64):
         jax.grad(lambda x: max_sliced_wasserstein(x, y, n_projections=3, rng=0))(x)
     with pytest.raises(NotImplementedError, match="second derivatives"):
         jax.hessian(lambda u: wasserstein_1d(u, jnp.asarray(V), p=2))(jnp.asarray(U))
+    S = lambda z: sinkhorn_divergence(None, None, PointCloud(z, y), **TIGHT).value
+    # every second-order composition, reverse or forward over either: the error names what works
+    for second in (jax.hessian(S), jax.jacfwd(jax.jacfwd(S)), jax.jacrev(jax.jacrev(S)),
+                   jax.jacrev(jax.jacfwd(S)), jax.jit(jax.hessian(S)),
+                   lambda z: jax.jvp(jax.grad(S), (z,), (jnp.ones_like(z),))):
+        with pytest.raises(NotImplementedError, match=r"second derivatives.*jax\.jvp, jax\.jacfwd"):
+            second(x)
     with pytest.raises(NotImplementedError, match="second derivatives"):
         jax.grad(lambda x: jax.grad(
             lambda z: sinkhorn_divergence(None, None, PointCloud(z, y), **TIGHT).value)(x).sum())(x)

@@ -209,3 +209,24 @@ def test_gradient_flow_section_checks_agree(tmp_path):
 
     res = run_report(tmp_path, quick=True, only=["theory_t10_gradient_flow"], show_progress=False)
     assert res["failed"] == [] and all(c["agrees"] for c in res["checks"])
+
+
+def test_manifolds_sinkhorn_eps_is_five_mode_stds():
+    """T10b's Sinkhorn eps is 5 mode standard deviations: exactly 0.05 on the ring (its runs
+    unchanged) and 0.25 on the grid of 25 (std 0.05, costs up to ~11), where a minibatch solve
+    near the data converges in fewer than half the iterations it needs at 0.05."""
+    from kantorovich.ot import PointCloud, sinkhorn
+    from kantorovich.report.sections.theory_ot import EPS_PER_STD
+    from kantorovich.toy_experiments import data as D
+
+    assert EPS_PER_STD * D.mode_centers("ring8")[1] == 0.05
+    eps = EPS_PER_STD * D.mode_centers("grid25")[1]
+    assert eps == 0.25
+    g = np.random.default_rng(0)
+    y = D.sample("grid25", 32, g)
+    x = D.sample("grid25", 32, g) + 0.02 * g.standard_normal((32, 2))
+    geom = PointCloud(x, y, cost="euclidean")
+    r = sinkhorn(None, None, geom, eps=eps)
+    r_small = sinkhorn(None, None, geom, eps=0.05)
+    assert r.converged and r_small.converged
+    assert 2 * r.n_iter < r_small.n_iter, (r.n_iter, r_small.n_iter)
