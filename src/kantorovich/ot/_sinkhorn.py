@@ -458,7 +458,7 @@ class _MultiModeTail:
         self.snaps: list = []  # (error, f and g stacked) every _MULTI_MODE_SPACING checks
         self.wait = 0  # checks to wait after an undone jump
         self.since = 0  # checks since the last jump or undo
-        self.count = 0  # checks since the reset
+        self.count = 0  # checks since the last snapshot
 
     def check(self, f, g, e_now: float, tail: list, undo, agree: float):
         if undo is not None and self.pending_one:
@@ -486,8 +486,9 @@ class _MultiModeTail:
         xp, k = self.xp, _MULTI_MODE_DIFFERENCES
         self.since += 1
         self.count += 1
-        if self.count % _MULTI_MODE_SPACING == 0 or not self.snaps:
+        if self.count >= _MULTI_MODE_SPACING or not self.snaps:
             self.snaps = [*self.snaps[-k:], (e_now, xp.concatenate([f, g]))]
+            self.count = 0
         if len(self.snaps) < k + 1 or self.since <= self.wait:
             return f, g, None
         errs = [s[0] for s in self.snaps]
