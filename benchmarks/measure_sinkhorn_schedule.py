@@ -4,8 +4,9 @@ Regenerates the "Measured" table of docs/sinkhorn.md (section *Epsilon-scaling*)
 problem and tol 1e-4, 1e-5, 1e-6, the iterations ``n_iter`` of ``sinkhorn(..., scaling=0.5)``
 (default) and ``scaling=None``; L1 marginal error, ``check_every=10``, ``max_iter`` 20 000,
 numpy backend, dense costs. Iteration counts are deterministic (no timing).
-``--previous`` switches off the tail extrapolation after the annealing and the close-call
-probing (the default path as it was before them), for the table's comparison column.
+``--previous`` switches off the tail extrapolation after the annealing (one- and several-mode)
+and the close-call probing (the default path as it was before them), for the table's
+comparison column.
 
     PYTHONPATH=src python benchmarks/measure_sinkhorn_schedule.py [--out PATH] [--previous]
 """

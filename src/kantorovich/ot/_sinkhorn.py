@@ -305,7 +305,11 @@ def _sinkhorn_loop(xp, softmin_x: Callable, softmin_y: Callable, a, b, loga, log
     start leaves there (90 x 90 uniform points, eps = 3e-3: 1830 iterations to 1e-5 against
     1540 cold, both ending at that mode's rate 0.9993 per iteration). No start level, ratio or
     hand-over of the schedule avoided it on every problem of docs/sinkhorn.md's table, so the
-    error on that mode is removed where it shows: once it dominates (720 iterations).
+    error on that mode is removed where it shows: once it dominates (720 iterations). Where
+    several slow modes of nearly equal rate share the tail, that one-mode jump is undone again
+    and again; from its third undo on, a several-mode extrapolation (:class:`_MultiModeTail`)
+    runs beside it (90 x 90 points at eps = 1e-3: 4901 iterations to 1e-5, 7441 with the
+    one-mode jump alone, 6540 cold).
     """
     errors: list[float] = []
 
@@ -730,7 +734,9 @@ def sinkhorn(a: Any, b: Any, M_or_geometry: Any, *, eps: float, max_iter: int = 
         ``check_every``, at most twice, and decides again), one (averaged) iteration at each of ``diameter,
         diameter*scaling, ...`` (> eps) follows, from the probe's potentials, then iterations at
         ``eps`` (checked at the first of them too; once three checks show one geometric rate,
-        the potentials jump to that mode's limit, undone if the next check is no better);
+        the potentials jump to that mode's limit, undone if the next check is no better; after
+        three undone jumps, a reduced-rank extrapolation of snapshots every third check
+        removes up to five modes at once, judged the same way);
         otherwise the cold start goes on, exactly as with ``None`` (docs/sinkhorn.md,
         *Epsilon-scaling*). A ratio so close to 1
         that the schedule would exceed 100 000 levels is a ValueError. ``diameter`` is ``max C - min C`` for a dense cost
