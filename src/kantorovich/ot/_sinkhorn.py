@@ -512,7 +512,7 @@ class _MultiModeTail:
         weights = (y / scale) / np.sum(y / scale)
         if not np.all(np.isfinite(weights)):
             return f, g, None
-        x = X[:, 1:] @ (xp.asarray(weights) if xp is not np else weights)
+        x = X[:, 1:] @ xp.asarray(weights, dtype=X.dtype)  # the working dtype stays
         self.snaps, self.since = [], 0
         n = f.shape[0]
         return x[:n], x[n:], (f, g, e_now * rate)
