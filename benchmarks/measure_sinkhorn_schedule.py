@@ -4,10 +4,16 @@ Regenerates the "Measured" table of docs/sinkhorn.md (section *Epsilon-scaling*)
 problem and tol 1e-4, 1e-5, 1e-6, the iterations ``n_iter`` of ``sinkhorn(..., scaling=0.5)``
 (default) and ``scaling=None``; L1 marginal error, ``check_every=10``, ``max_iter`` 20 000,
 numpy backend, dense costs. Iteration counts are deterministic (no timing).
-``--previous`` switches off the tail extrapolation after the annealing and the close-call
-probing (the default path as it was before them), for the table's comparison column.
+``--previous`` switches off the tail extrapolation after the annealing (one- and several-mode)
+and the close-call probing (the default path as it was before them), for the table's
+comparison column.
 
-    PYTHONPATH=src python benchmarks/measure_sinkhorn_schedule.py [--out PATH] [--previous]
+``--sweep`` prints instead, on fresh instances outside the table (uniform clouds n = 30, 60, 90
+with seeds 2-5; weighted 50-point and shifted Gaussian 60-point clouds with seeds 2-4; eps 1e-3
+and 1e-2; tol 1e-5 and 1e-6), the default against the default with the one-mode tail
+extrapolation alone and against cold.
+
+    PYTHONPATH=src python benchmarks/measure_sinkhorn_schedule.py [--out PATH] [--previous] [--sweep]
 """
 
 from __future__ import annotations
@@ -86,13 +92,58 @@ def run(a, b, M, eps, tol, scaling):
             "levels": len(r.info["eps_schedule"])}
 
 
+def sweep_problems():
+    """(name, a, b, M) of the fresh instances of ``--sweep``."""
+    out = []
+    for n in (30, 60, 90):
+        for seed in range(2, 6):
+            rng = np.random.default_rng(seed)
+            out.append((f"{n} x {n} uniform points, seed {seed}", None, None, _sq(rng.random((n, 2)), rng.random((n, 2)))))
+    for seed in range(2, 5):
+        rng = np.random.default_rng(seed)
+        x, y = rng.random((50, 2)), rng.random((50, 2))
+        wa, wb = rng.random(50) + 0.1, rng.random(50) + 0.1
+        out.append((f"50 x 50 points, random weights, seed {seed}", wa / wa.sum(), wb / wb.sum(), _sq(x, y)))
+        x, y = 0.3 * rng.normal(size=(60, 2)), 0.3 * rng.normal(size=(60, 2)) + 0.5
+        out.append((f"60 x 60 shifted Gaussian points, seed {seed}", None, None, _sq(x, y)))
+    return out
+
+
+def sweep():
+    """The default against the one-mode extrapolation alone and against cold, on fresh instances."""
+    from kantorovich.ot import _sinkhorn
+
+    after = _sinkhorn._MULTI_MODE_AFTER_UNDOS
+    counts = {"cells": 0, "above cold": 0, "above one-mode": 0, "one-mode above cold": 0}
+    for name, a, b, M in sweep_problems():
+        for eps in (1e-3, 1e-2):
+            cells = []
+            for tol in (1e-5, 1e-6):
+                new, cold = run(a, b, M, eps, tol, 0.5)["n_iter"], run(a, b, M, eps, tol, None)["n_iter"]
+                _sinkhorn._MULTI_MODE_AFTER_UNDOS = 1000  # never reached: the one-mode rule alone
+                try:
+                    one = run(a, b, M, eps, tol, 0.5)["n_iter"]
+                finally:
+                    _sinkhorn._MULTI_MODE_AFTER_UNDOS = after
+                counts["cells"] += 1
+                counts["above cold"] += new > cold
+                counts["above one-mode"] += new > one
+                counts["one-mode above cold"] += one > cold
+                cells.append(f"{tol:g} {new} / {one} / {cold}")
+            print(f"{name[:45]:45s} {eps:g}: " + "  ".join(cells), flush=True)
+    print("default / one-mode alone / cold;", counts)
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "sinkhorn_schedule.json"))
     ap.add_argument("--rows", default=None, help="comma-separated row indices (default: all)")
     ap.add_argument("--previous", action="store_true",
                     help="switch off the tail extrapolation and the close-call probing")
+    ap.add_argument("--sweep", action="store_true", help="fresh instances outside the table")
     args = ap.parse_args(argv)
+    if args.sweep:
+        return sweep()
     if args.previous:
         from kantorovich.ot import _sinkhorn
 
