@@ -87,6 +87,34 @@ def test_sinkhorn_batch_options_match_loop(rng, kwargs):
     _assert_sinkhorn_equal(r, singles, eps)
 
 
+@pytest.mark.parametrize("cost,d,weights", [("sqeuclidean", 2, "none"), ("euclidean", 2, "batched"),
+                                           ("sqeuclidean", 3, "shared"), (1.5, 2, "none")])
+def test_sinkhorn_batch_rounds_as_the_single_solver(rng, cost, d, weights):
+    """Point clouds that the single solver runs on its numba operator: the batch runs the same
+    compiled row loops (d = 2, any d, other p) and the same marginal error, so potentials,
+    errors and iteration counts are bit-identical, also for the problems whose tail
+    extrapolation jumped (which the generic kernel leaves to the single solver); none is
+    solved again."""
+    nb, n, m = 12, 24, 20
+    x, y = rng.random((nb, n, d)), rng.random((nb, m, d))
+    a, b = _weights(rng, weights, nb, n), _weights(rng, weights, nb, m)
+    r = sinkhorn(a, b, PointCloud(x, y, cost=cost), eps=0.01)
+    singles = [sinkhorn(_row(a, q), _row(b, q), PointCloud(x[q], y[q], cost=cost), eps=0.01)
+               for q in range(nb)]
+    assert singles[0].backend == "numba" and r.info["rounds_as_single_solver"], (
+        "the batched kernel's soft-min does not round as the single solver's in this process "
+        "(numba cache: clear the __pycache__ folders of kantorovich/ot and retry)")
+    assert r.info["single_solver_problems"].size == 0
+    np.testing.assert_array_equal(r.n_iter, [s.n_iter for s in singles])
+    np.testing.assert_array_equal(r.f, np.stack([s.f for s in singles]))
+    np.testing.assert_array_equal(r.g, np.stack([s.g for s in singles]))
+    np.testing.assert_array_equal(r.marginal_error, [s.marginal_error for s in singles])
+    np.testing.assert_allclose(r.value, [s.value for s in singles], rtol=0, atol=TOL)
+    np.testing.assert_allclose(r.objective, [s.objective for s in singles], rtol=0, atol=TOL)
+    if cost == "sqeuclidean" and d == 2:
+        assert r.info["extrapolated"].any()  # the jump is exercised
+
+
 def test_sinkhorn_batch_each_problem_stops_on_its_own(rng):
     """A problem that needs many more iterations changes neither the others' iterations nor
     their results; with a small max_iter only it fails (and the warning says 1 of B)."""
@@ -176,6 +204,29 @@ def test_emd_batch_matches_loop(rng, weights):
         assert abs(r.duality_gap[q]) <= 1e-12
     if weights == "batched":  # the single solver per problem: the same potentials too
         np.testing.assert_array_equal(r.f, np.stack([s.f for s in singles]))
+
+
+@pytest.mark.parametrize("kind", ["real", "ties", "negative"])
+def test_emd_batch_assignment_kernel_is_optimal(rng, kind):
+    """The batched assignment kernel (shortest augmenting paths, vectorised search steps) finds
+    the optimum that scipy's linear_sum_assignment finds, at several n, on real costs, on small
+    integer costs full of ties and on negative costs; every problem is certified by the kernel
+    itself (none needs the single solver)."""
+    from scipy.optimize import linear_sum_assignment
+
+    for n in (1, 2, 7, 33):
+        if kind == "real":
+            x, y = _clouds(rng, nb=6, n=n, m=n)
+            M = _sqdist(x, y)
+        elif kind == "ties":
+            M = rng.integers(0, 3, size=(6, n, n)).astype(float)
+        else:
+            M = -rng.random((6, n, n)) * 1e3
+        r = emd(None, None, M)
+        exact = [M[q][linear_sum_assignment(M[q])].sum() / n for q in range(6)]
+        np.testing.assert_allclose(r.value, exact, rtol=1e-14, atol=1e-14)
+        assert r.certified.all() and r.info["recomputed_by_emd"] == []
+        assert (r.plan > 0).sum(axis=(1, 2)).tolist() == [n] * 6  # a permutation each
 
 
 def test_emd_batch_rectangular_and_method(rng):

@@ -272,7 +272,14 @@ def eps_schedule(diameter: float, eps: float, scaling: float | None,
 
 
 def _marginal_error(xp, w, pot, pot_new, eps):
-    """sum_i w_i |exp((pot_i - pot_new_i)/eps) - 1| (the L1 error of one marginal)."""
+    """sum_i w_i |exp((pot_i - pot_new_i)/eps) - 1| (the L1 error of one marginal).
+
+    float64 on the host: one compiled loop, shared with the batched solver (which then takes
+    the same convergence and extrapolation decisions; docs/batch.md)."""
+    if xp is np and pot.dtype == np.float64 and pot_new.dtype == np.float64 and w.dtype == np.float64:
+        from ._sinkhorn_batch import marginal_error
+
+        return marginal_error(w, pot, pot_new, float(eps))
     t = xp.clip((pot - pot_new) / eps, -_EXP_CLIP, _EXP_CLIP)
     return xp.sum(w * xp.abs(xp.expm1(t)))
 

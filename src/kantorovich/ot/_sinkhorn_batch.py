@@ -9,13 +9,33 @@ annealing decision from its error decay, the averaged annealing steps through th
 schedule, then iterations at ``eps`` checked every ``check_every`` with the tail
 extrapolation; its own ``tol`` and ``max_iter``), inside one ``numba.prange`` over the
 problems, so a problem that needs many iterations does not hold up the others' count, and
-there is no Python work per iteration. The soft-min is the two-pass log-sum-exp (row maximum,
-then the sum of ``2^(t - max)`` with the vectorisable ``exp2`` of the online kernels): it
-differs from the single solver's soft-mins only by rounding, so every result agrees with a
-Python loop of single calls to about 1e-14 (float64). Except after a jump of the tail
-extrapolation, which multiplies that rounding by up to ``1/(1 - r)`` (``r`` the error's rate
-per check): a problem that jumped (or nearly did, ``_DECISION_MARGIN``) is solved again by the
-single solver, whose results replace the kernel's (``info["single_solver_problems"]``).
+there is no Python work per iteration.
+
+The soft-min, for the point clouds that the single solver runs on its numba backend
+(``backend="numba"``, or ``"auto"`` above its numpy size): the single solver's own operator
+(:class:`~kantorovich.ot._kernels.softmin_numba.OnlineSoftmin`), step for step and through the
+same compiled row loops (``sq2_shift_rows`` for d = 2, ``sq_shift_rows`` for other d,
+``pc_rows`` for p other than 1 and 2; ``pc_mean_rows`` for the last row pass): the clouds
+centred as it centres them, ``c h`` clamped, the previous output of each side times ``c`` as
+the row shift, the coordinates scaled per eps. The marginal error is one compiled loop shared
+with the single solver (:func:`marginal_error`, summed in numpy's pairwise order). So the
+potentials, errors and iteration counts are bit-identical to a Python loop of single calls,
+the tail extrapolation's decisions and jumps included; value and objective are summed in
+numpy's order, with libm's ``exp`` for numpy's (agreement ~1e-17).
+That the two round alike is checked once per process (:func:`_rounds_as_single`, a small
+problem both ways, bit for bit); where it fails, the problems whose extrapolation jumped are
+solved again by the single solver, as below. (numba's cache does not follow a change of
+``softmin_numba.py`` into this module's cached kernels: after editing those row loops, clear
+the ``__pycache__`` folders.)
+
+Other batches (dense costs, which the single solver runs on numpy up to n m = 10^4; point
+clouds at or below the numpy size) run a generic soft-min: the two-pass log-sum-exp (row
+maximum, then the sum of ``2^(t - max)`` with the vectorisable ``exp2`` of the online kernels)
+over a cost matrix built per problem. It differs from the single solver's soft-mins by
+rounding, so results agree to about 1e-14, except after a jump of the tail extrapolation,
+which multiplies that rounding by up to ``1/(1 - r)`` (``r`` the error's rate per check): a
+problem that jumped (or nearly did, ``_DECISION_MARGIN``) is solved again by the single
+solver, whose results replace the kernel's (``info["single_solver_problems"]``).
 
 Results: the single solver's :class:`~kantorovich._results.SinkhornResult` with array fields,
 ``value``, ``objective``, ``n_iter``, ``converged`` and ``marginal_error`` (the last measured
@@ -48,7 +68,16 @@ from .._warnings import warn
 from ..exceptions import ConvergenceWarning
 from ._costs import diameter
 from ._geometry import PointCloud, batch_size_of
-from ._kernels.softmin_numba import _FM, _LOG2E, _exp2_f64
+from ._kernels.softmin_numba import (
+    _FM,
+    _LOG2E,
+    _WIN64,
+    _exp2_f64,
+    pc_mean_rows,
+    pc_rows,
+    sq2_shift_rows,
+    sq_shift_rows,
+)
 
 __all__ = ["sinkhorn_batch", "sinkhorn_divergence_batch"]
 
@@ -117,18 +146,190 @@ def _softmin_mean(Cf, n, m, h, e, out, mean):
         mean[i] = sc / s
 
 
-@njit(inline="always")
-def _merr(w, pot, pot_new, e):
-    """sum_i w_i |exp((pot_i - pot_new_i)/e) - 1| (NaN stays NaN)."""
-    s = 0.0
-    for i in range(w.shape[0]):
-        t = (pot[i] - pot_new[i]) / e
-        if t > _EXP_CLIP:
-            t = _EXP_CLIP
-        elif t < -_EXP_CLIP:
-            t = -_EXP_CLIP
-        s += w[i] * abs(math.expm1(t))
-    return s
+# how a problem's soft-mins are computed (``K[0][0]``): the generic two-pass kernel on a
+# dense cost, or the single solver's own numba point-cloud operator
+# (kantorovich.ot._kernels.softmin_numba.OnlineSoftmin) for d = 2 and p in {1, 2}, any d and
+# p in {1, 2}, other p
+_GENERIC, _ONLINE2, _ONLINE, _POINTWISE = 0, 1, 2, 3
+
+
+@njit(cache=True)
+def _block_sum(t, lo, n):
+    """numpy's pairwise sum of a block of at most 128 numbers t[lo:lo + n]: eight
+    accumulators, combined as a tree, then the rest in order."""
+    if n < 8:
+        res = -0.0
+        for i in range(n):
+            res += t[lo + i]
+        return res
+    r0 = t[lo]
+    r1 = t[lo + 1]
+    r2 = t[lo + 2]
+    r3 = t[lo + 3]
+    r4 = t[lo + 4]
+    r5 = t[lo + 5]
+    r6 = t[lo + 6]
+    r7 = t[lo + 7]
+    i = 8
+    while i < n - n % 8:
+        r0 += t[lo + i]
+        r1 += t[lo + i + 1]
+        r2 += t[lo + i + 2]
+        r3 += t[lo + i + 3]
+        r4 += t[lo + i + 4]
+        r5 += t[lo + i + 5]
+        r6 += t[lo + i + 6]
+        r7 += t[lo + i + 7]
+        i += 8
+    res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+    while i < n:
+        res += t[lo + i]
+        i += 1
+    return res
+
+
+@njit(cache=True)
+def _pairwise_sum(t, lo, n):
+    """numpy's pairwise summation of t[lo:lo + n] (``numpy.sum`` rounds alike): blocks of at
+    most 128, halves split at a multiple of 8, left + right. Without recursion (a recursive
+    function does not load from numba's cache): a post-order walk with explicit stacks."""
+    if n <= 128:
+        return _block_sum(t, lo, n)
+    seg = np.empty((130, 3), dtype=np.int64)  # (start, length, halves done); depth < 64
+    vals = np.empty(66)
+    sp = 0
+    nv = 0
+    seg[0, 0], seg[0, 1], seg[0, 2] = lo, n, 0
+    sp = 1
+    while sp > 0:
+        sp -= 1
+        s0, k, done = seg[sp, 0], seg[sp, 1], seg[sp, 2]
+        if k <= 128:
+            vals[nv] = _block_sum(t, s0, k)
+            nv += 1
+        elif done:
+            nv -= 1
+            vals[nv - 1] = vals[nv - 1] + vals[nv]
+        else:
+            n2 = k // 2
+            n2 -= n2 % 8
+            seg[sp, 0], seg[sp, 1], seg[sp, 2] = s0, k, 1
+            seg[sp + 1, 0], seg[sp + 1, 1], seg[sp + 1, 2] = s0 + n2, k - n2, 0
+            seg[sp + 2, 0], seg[sp + 2, 1], seg[sp + 2, 2] = s0, n2, 0
+            sp += 3
+    return vals[0]
+
+
+@njit(cache=True)
+def marginal_error(w, pot, pot_new, e):
+    """sum_i w_i |exp((pot_i - pot_new_i)/e) - 1| (the exponent clipped to +-700; NaN stays
+    NaN), summed in numpy's order: the single solver's marginal error on the host
+    (kantorovich.ot._sinkhorn._marginal_error) is this function, so both solvers take the same
+    convergence and extrapolation decisions."""
+    n = w.shape[0]
+    t = np.empty(n)
+    for i in range(n):
+        x = (pot[i] - pot_new[i]) / e
+        if x > _EXP_CLIP:
+            x = _EXP_CLIP
+        elif x < -_EXP_CLIP:
+            x = -_EXP_CLIP
+        t[i] = w[i] * abs(math.expm1(x))
+    return _pairwise_sum(t, 0, n)
+
+
+@njit(cache=True)
+def _sm(K, side, e, h, out):
+    """One soft-min of a problem: ``side`` 0 over the columns (out_i, i < n), 1 over the rows
+    (out_j, j < m). The point-cloud modes do what OnlineSoftmin.__call__ does, in the same
+    order and with the same compiled row loops: ``c h`` clamped to a finite stand-in, the
+    previous output of this side times ``c`` as the row shift (when finite), the coordinates
+    scaled per eps (d = 2)."""
+    mode = K[0][0]
+    n = K[11].shape[0]
+    m = K[12].shape[0]
+    # the first row as a run-time int64, as the single solver's chunks pass it (a literal 0
+    # would compile the row loops a second time, for a constant start, which may round
+    # otherwise)
+    zero = n - n
+    if mode == _GENERIC:
+        if side == 0:
+            _softmin(K[1], n, m, h, e, K[3], out)
+        else:
+            _softmin(K[2], m, n, h, e, K[3], out)
+        return
+    p = K[0][1]
+    XC, YC, XT, YT = K[4], K[5], K[6], K[7]
+    if mode == _POINTWISE:
+        hs = h / e
+        for j in range(hs.shape[0]):
+            if not (math.isfinite(hs[j]) or hs[j] > 0):
+                hs[j] = _NEG_BIG
+        if side == 0:
+            pc_rows(XC, YT, hs, e, p, out, zero, n)
+        else:
+            pc_rows(YC, XT, hs, e, p, out, zero, m)
+        return
+    c = _LOG2E / e
+    prev = K[11] if side == 0 else K[12]
+    hc = K[13] if side == 0 else K[14]
+    o = K[15] if side == 0 else K[16]
+    fell = K[17] if side == 0 else K[18]
+    have_prev = K[19]
+    for j in range(hc.shape[0]):
+        v = h[j] * c
+        hc[j] = v if (math.isfinite(v) and v > _NEG_BIG) else _NEG_BIG
+    have = have_prev[side] != 0
+    if have:
+        for i in range(o.shape[0]):
+            o[i] = prev[i] * c
+            if not math.isfinite(o[i]):
+                have = False
+    else:
+        o[:] = 0.0
+    root = p == 1.0
+    lo, hi = _WIN64
+    if mode == _ONLINE2:
+        X0, X1, Y0, Y1, scale = K[8][0], K[8][1], K[9][0], K[9][1], K[10]
+        sc = c if root else math.sqrt(c)
+        if scale[0] != sc:  # the coordinates times sqrt(c) (p = 2) or c (p = 1), per eps
+            for i in range(n):
+                X0[i] = XC[i, 0] * sc
+                X1[i] = XC[i, 1] * sc
+            for j in range(m):
+                Y0[j] = YC[j, 0] * sc
+                Y1[j] = YC[j, 1] * sc
+            scale[0] = sc
+        if side == 0:
+            sq2_shift_rows(X0, X1, Y0, Y1, hc, root, o, have, lo, hi, np.float64(-1e308),
+                           1.0 / c, out, fell, zero, n)
+        else:
+            sq2_shift_rows(Y0, Y1, X0, X1, hc, root, o, have, lo, hi, np.float64(-1e308),
+                           1.0 / c, out, fell, zero, m)
+    elif side == 0:
+        sq_shift_rows(XC, YT, hc, np.float64(c), root, o, have, lo, hi, np.float64(-1e308),
+                      1.0 / c, out, fell, zero, n)
+    else:
+        sq_shift_rows(YC, XT, hc, np.float64(c), root, o, have, lo, hi, np.float64(-1e308),
+                      1.0 / c, out, fell, zero, m)
+    prev[:] = out
+    have_prev[side] = 1
+
+
+@njit(cache=True)
+def _sm_mean(K, e, h, out, mean):
+    """The row soft-min and the row-softmax mean of C, as the single solver's last row pass
+    (``with_mean_cost``: the point clouds' two-pass kernel)."""
+    n = K[11].shape[0]
+    m = K[12].shape[0]
+    if K[0][0] == _GENERIC:
+        _softmin_mean(K[1], n, m, h, e, out, mean)
+        return
+    hs = h / e
+    for j in range(m):
+        if not (math.isfinite(hs[j]) or hs[j] > 0):
+            hs[j] = _NEG_BIG
+    pc_mean_rows(K[4], K[7], hs, e, K[0][1], out, mean, n - n, n)
 
 
 @njit(inline="always")
@@ -143,7 +344,7 @@ def _annealing_pays(e_now, e_half, gap, tol, cost):
 
 
 @njit(cache=True)
-def _at_eps(Cf, CTf, n, m, a, b, loga, logb, f, g, ft, gt, hx, hy, hc, eps, it, k, stop,
+def _at_eps(K, n, m, a, b, loga, logb, f, g, ft, gt, hx, hy, eps, it, k, stop,
             averaged_first, check_first, measure_at, max_iter, tol, check_every, symmetric, st,
             agree):
     """The single solver's ``at_eps``, with its tail extrapolation when ``agree`` > 0; st =
@@ -170,25 +371,25 @@ def _at_eps(Cf, CTf, n, m, a, b, loga, logb, f, g, ft, gt, hx, hy, hc, eps, it, 
         measure = check or k == measure_at
         for j in range(m):
             hy[j] = g[j] + eps * logb[j]
-        _softmin(Cf, n, m, hy, eps, hc, ft)
+        _sm(K, 0, eps, hy, ft)
         err = 0.0
         if symmetric or (k == k_first and averaged_first):
             for i in range(n):
                 hx[i] = f[i] + eps * loga[i]
-            _softmin(CTf, m, n, hx, eps, hc, gt)
+            _sm(K, 1, eps, hx, gt)
             if measure:
-                err = _merr(a, f, ft, eps) + _merr(b, g, gt, eps)
+                err = marginal_error(a, f, ft, eps) + marginal_error(b, g, gt, eps)
             for i in range(n):
                 f[i] = 0.5 * (f[i] + ft[i])
             for j in range(m):
                 g[j] = 0.5 * (g[j] + gt[j])
         else:
             if measure:
-                err = _merr(a, f, ft, eps)
+                err = marginal_error(a, f, ft, eps)
             for i in range(n):
                 f[i] = ft[i]
                 hx[i] = f[i] + eps * loga[i]
-            _softmin(CTf, m, n, hx, eps, hc, g)
+            _sm(K, 1, eps, hx, g)
         it += 1
         k += 1
         if measure:
@@ -239,14 +440,24 @@ def _at_eps(Cf, CTf, n, m, a, b, loga, logb, f, g, ft, gt, hx, hy, hc, eps, it, 
 
 
 @njit(cache=True)
-def _primal_objective(Cf, n, m, a, b, f, g, eps):
-    """As kantorovich.ot._sinkhorn._primal_objective, for one problem."""
+def _primal_objective(K, n, m, a, b, f, g, eps):
+    """As kantorovich.ot._sinkhorn._primal_objective, for one problem (a point cloud's costs
+    from its centred coordinates)."""
     total = 0.0
     product = 0.0
+    generic = K[0][0] == _GENERIC
+    XC, YC, p = K[4], K[5], K[0][1]
     for i in range(n):
         for j in range(m):
             w = a[i] * b[j]
-            cij = Cf[i * m + j]
+            if generic:
+                cij = K[1][i * m + j]
+            else:
+                sq = 0.0
+                for t in range(XC.shape[1]):
+                    u = XC[i, t] - YC[j, t]
+                    sq += u * u
+                cij = sq if p == 2.0 else (math.sqrt(sq) if p == 1.0 else sq ** (p / 2.0))
             z = (f[i] + g[j] - cij) / eps
             z = min(max(z, -_EXP_CLIP), _EXP_CLIP)
             ez = math.exp(z)
@@ -278,28 +489,25 @@ def _pc_cost(x, y, p, Cf, CTf):
 
 
 @njit(cache=True)
-def _solve_one(Cf, CTf, n, m, a, b, eps, levels, n_levels, mag, max_iter, tol, check_every, sym,
-               agree, deferrals, f, g, out):
+def _solve_one(K, n, m, a, b, loga, logb, eps, levels, n_levels, mag, max_iter, tol,
+               check_every, sym, agree, deferrals, f, g, out):
     """One problem, as the single solver's loop; ``out`` = [n_iter, converged, n_scaling,
     last error, value, objective, NaN flag, extrapolated (or near to)]."""
-    loga = np.log(a)
-    logb = np.log(b)
     f[:] = 0.0
     g[:] = 0.0
     ft = np.empty(n)
     gt = np.empty(m)
     hx = np.empty(n)
     hy = np.empty(m)
-    hc = np.empty(max(n, m))
     st = np.zeros(6)
     n_scaling = 0
     probe = 0
     if n_levels == 0:
-        it, k = _at_eps(Cf, CTf, n, m, a, b, loga, logb, f, g, ft, gt, hx, hy, hc, eps, 0, 0,
+        it, k = _at_eps(K, n, m, a, b, loga, logb, f, g, ft, gt, hx, hy, eps, 0, 0,
                         max_iter, False, False, -1, max_iter, tol, check_every, sym, st, 0.0)
     else:
         half = check_every // 2 - 1 if check_every >= 2 else -1
-        it, k = _at_eps(Cf, CTf, n, m, a, b, loga, logb, f, g, ft, gt, hx, hy, hc, eps, 0, 0,
+        it, k = _at_eps(K, n, m, a, b, loga, logb, f, g, ft, gt, hx, hy, eps, 0, 0,
                         min(max_iter, check_every), False, False, half, max_iter, tol,
                         check_every, sym, st, 0.0)
         e_half = st[4]
@@ -314,7 +522,7 @@ def _solve_one(Cf, CTf, n, m, a, b, eps, levels, n_levels, mag, max_iter, tol, c
                 break
             e_half = st[0]
             gap = check_every
-            it, k = _at_eps(Cf, CTf, n, m, a, b, loga, logb, f, g, ft, gt, hx, hy, hc, eps, it,
+            it, k = _at_eps(K, n, m, a, b, loga, logb, f, g, ft, gt, hx, hy, eps, it,
                             k, min(max_iter, it + check_every), False, False, -1, max_iter, tol,
                             check_every, sym, st, 0.0)
         probe = it
@@ -328,19 +536,19 @@ def _solve_one(Cf, CTf, n, m, a, b, eps, levels, n_levels, mag, max_iter, tol, c
                         hy[j] = g[j] + e * logb[j]
                     for i in range(n):
                         hx[i] = f[i] + e * loga[i]
-                    _softmin(Cf, n, m, hy, e, hc, ft)
-                    _softmin(CTf, m, n, hx, e, hc, gt)
+                    _sm(K, 0, e, hy, ft)
+                    _sm(K, 1, e, hx, gt)
                     for i in range(n):
                         f[i] = 0.5 * (f[i] + ft[i])
                     for j in range(m):
                         g[j] = 0.5 * (g[j] + gt[j])
                     it += 1
                     n_scaling += 1
-                it, k = _at_eps(Cf, CTf, n, m, a, b, loga, logb, f, g, ft, gt, hx, hy, hc,
+                it, k = _at_eps(K, n, m, a, b, loga, logb, f, g, ft, gt, hx, hy,
                                 eps, it, 0, max_iter, True, True, -1, max_iter, tol,
                                 check_every, sym, st, agree)
             else:
-                it, k = _at_eps(Cf, CTf, n, m, a, b, loga, logb, f, g, ft, gt, hx, hy, hc,
+                it, k = _at_eps(K, n, m, a, b, loga, logb, f, g, ft, gt, hx, hy,
                                 eps, it, k, max_iter, False, False, -1, max_iter, tol,
                                 check_every, sym, st, 0.0)
     out[6] = st[2]
@@ -352,27 +560,29 @@ def _solve_one(Cf, CTf, n, m, a, b, eps, levels, n_levels, mag, max_iter, tol, c
     for j in range(m):
         hy[j] = g[j] + eps * logb[j]
     mean = np.empty(n)
-    _softmin_mean(Cf, n, m, hy, eps, ft, mean)
+    _sm_mean(K, eps, hy, ft, mean)
     last = st[0]
     if st[1] == 0.0 or (n_scaling > 0 and it == probe + n_scaling):
-        last = _merr(a, f, ft, eps)
-    value = 0.0
+        last = marginal_error(a, f, ft, eps)
+    terms = np.empty(max(n, m))
     if converged:
         for i in range(n):
             t = min(max((f[i] - ft[i]) / eps, -_EXP_CLIP), _EXP_CLIP)
-            value += a[i] * math.exp(t) * mean[i]
+            terms[i] = a[i] * math.exp(t) * mean[i]
     else:
         for i in range(n):
             f[i] = ft[i]
-            value += a[i] * mean[i]
+            terms[i] = a[i] * mean[i]
+    value = _pairwise_sum(terms, 0, n)
     if eps > _PRIMAL_OBJECTIVE_EPS_RATIO * mag:
-        objective = _primal_objective(Cf, n, m, a, b, f, g, eps)
+        objective = _primal_objective(K, n, m, a, b, f, g, eps)
     else:
-        objective = 0.0
         for i in range(n):
-            objective += a[i] * f[i]
+            terms[i] = a[i] * f[i]
+        objective = _pairwise_sum(terms, 0, n)
         for j in range(m):
-            objective += b[j] * g[j]
+            terms[j] = b[j] * g[j]
+        objective += _pairwise_sum(terms, 0, m)
     out[0] = it
     out[1] = 1.0 if converged else 0.0
     out[2] = n_scaling
@@ -381,25 +591,73 @@ def _solve_one(Cf, CTf, n, m, a, b, eps, levels, n_levels, mag, max_iter, tol, c
     out[5] = objective
 
 
+@njit(cache=True)
+def _centred_pair(x, y, xc, yc):
+    """kantorovich.ot._kernels.softmin_numba._centred for one problem, in its order: the common
+    mean, rounded to a multiple of the spacing of the largest coordinate, subtracted."""
+    n, d = x.shape
+    m = y.shape[0]
+    for k in range(d):
+        if d == 1:  # a contiguous column: numpy sums it pairwise
+            sx = _pairwise_sum(x[:, 0].copy(), 0, n)
+            sy = _pairwise_sum(y[:, 0].copy(), 0, m)
+        else:  # numpy adds the rows one after the other
+            sx = 0.0
+            for i in range(n):
+                sx += x[i, k]
+            sy = 0.0
+            for j in range(m):
+                sy += y[j, k]
+        mu = (sx + sy) / (n + m)
+        top = 0.0
+        for i in range(n):
+            top = max(top, abs(x[i, k]))
+        for j in range(m):
+            top = max(top, abs(y[j, k]))
+        q = np.spacing(top)
+        mu = np.round(mu / q) * q if q > 0 else 0.0
+        for i in range(n):
+            xc[i, k] = x[i, k] - mu
+        for j in range(m):
+            yc[j, k] = y[j, k] - mu
+
+
 @njit(parallel=True, cache=True)
-def _solve_batch(dense, C, X, Y, p, A, Bw, eps, levels, n_levels, mag, max_iter, tol,
+def _solve_batch(mode, dense, C, X, Y, p, A, Bw, logA, logB, eps, levels, n_levels, mag, max_iter, tol,
                  check_every, symmetric, agree, deferrals, F, G, stats):
     """Every problem of the batch, one per prange iteration (see :func:`_solve_one`)."""
     nb = F.shape[0]
     n = F.shape[1]
     m = G.shape[1]
+    d = X.shape[2]
     for q in prange(nb):
-        CTf = np.empty(n * m)
-        if dense:
-            Cf = C[q].ravel()
-            for i in range(n):
-                for j in range(m):
-                    CTf[j * n + i] = Cf[i * m + j]
+        modes = np.array([float(mode), p])
+        if mode == _GENERIC:
+            CTf = np.empty(n * m)
+            if dense:
+                Cf = C[q].ravel()
+                for i in range(n):
+                    for j in range(m):
+                        CTf[j * n + i] = Cf[i * m + j]
+            else:
+                Cf = np.empty(n * m)
+                _pc_cost(X[q], Y[q], p, Cf, CTf)
+            XC = np.empty((0, 0))
+            YC = XC
         else:
-            Cf = np.empty(n * m)
-            _pc_cost(X[q], Y[q], p, Cf, CTf)
-        _solve_one(Cf, CTf, n, m, A[q], Bw[q], eps, levels[q], n_levels[q], mag[q], max_iter,
-                   tol, check_every, symmetric[q], agree, deferrals, F[q], G[q], stats[q])
+            Cf = np.empty(0)
+            CTf = Cf
+            XC = np.empty((n, d))
+            YC = np.empty((m, d))
+            _centred_pair(X[q], Y[q], XC, YC)
+        K = (modes, Cf, CTf, np.empty(max(n, m)), XC, YC, np.ascontiguousarray(XC.T),
+             np.ascontiguousarray(YC.T), np.empty((2, n)), np.empty((2, m)), np.zeros(1),
+             np.empty(n), np.empty(m), np.empty(m), np.empty(n), np.empty(n), np.empty(m),
+             np.empty(n, dtype=np.uint8), np.empty(m, dtype=np.uint8),
+             np.zeros(2, dtype=np.int64))
+        _solve_one(K, n, m, A[q], Bw[q], logA[q], logB[q], eps, levels[q], n_levels[q], mag[q],
+                   max_iter, tol, check_every, symmetric[q], agree, deferrals, F[q], G[q],
+                   stats[q])
 
 
 # --------------------------------------------------------------------------------------------
@@ -461,8 +719,18 @@ class _Batch:
         if self.dense:
             lo, hi = self.C.min(axis=(1, 2)), self.C.max(axis=(1, 2))
             return hi - lo, np.maximum(np.abs(lo), np.abs(hi))
-        diam = np.empty(self.nb)
-        for q in range(self.nb):
+        # kantorovich.ot._costs.diameter on every problem at once (the same operations, so
+        # the same numbers); the problems whose squares would over- or underflow, or whose
+        # extent is 0 or infinite, and every p other than 1 and 2, by the function itself
+        lo = np.minimum(self.X.min(axis=1), self.Y.min(axis=1))
+        w = np.maximum(self.X.max(axis=1), self.Y.max(axis=1)) - lo
+        top = w.max(axis=1)
+        plain = ((np.sqrt(np.finfo(np.float64).tiny) * 4 < top)
+                 & (top < np.sqrt(np.finfo(np.float64).max / (4 * max(1, w.shape[1])))))
+        diam = np.sqrt((w ** 2).sum(axis=1))
+        if self.p == 2.0:
+            diam = diam * diam
+        for q in (range(self.nb) if self.p not in (1.0, 2.0) else np.flatnonzero(~plain)):
             diam[q] = diameter(self.X[q], self.Y[q], self.pc._cost)
         return diam, diam.copy()
 
@@ -473,7 +741,8 @@ class _Batch:
 
 def sinkhorn_batch(a, b, M_or_geometry, *, eps, max_iter=10_000, tol=None, scaling=0.5,
                    check_every=10, f0=None, g0=None, plan=False, symmetric=False, backend="auto",
-                   dtype=None, progress=False, _symmetric_mask=None) -> SinkhornResult:
+                   dtype=None, progress=False, _symmetric_mask=None,
+                   _check_rounding=True) -> SinkhornResult:
     """:func:`kantorovich.ot.sinkhorn` on a batch (see the module notes)."""
     from ._sinkhorn import (
         _EXTRAPOLATION_AGREEMENT,
@@ -516,26 +785,31 @@ def sinkhorn_batch(a, b, M_or_geometry, *, eps, max_iter=10_000, tol=None, scali
         raise ValueError(f"`eps` must be at most {_scale_limit(np.float64):.3g} in float64 "
                          f"(finfo.max / 2**12, so that eps log(b) stays finite); got {eps!r}.")
     diam, mag = bt.scales()
-    scheds = []
-    for q in range(nb):
+    bad = ~(np.isfinite(diam) & (mag <= np.finfo(np.float64).max)
+            & (eps >= np.finfo(np.float64).eps * mag))
+    for q in np.flatnonzero(bad)[:1]:  # the single solver's message, naming the first one
         _check_eps_resolution(float(mag[q]), float(diam[q]), eps, np.float64)
-        scheds.append(eps_schedule(float(diam[q]), eps, scaling))
-    n_sched = np.array([len(s) for s in scheds], dtype=np.int64)
-    sched = np.zeros((nb, max(1, int(n_sched.max(initial=0)))))
-    for q, s in enumerate(scheds):
-        sched[q, :len(s)] = s
+    sched, n_sched = _schedules(diam, eps, scaling, eps_schedule)
+    scheds = [sched[q, :n_sched[q]].tolist() for q in range(nb)]
     sym = np.full(nb, bool(symmetric))
     if _symmetric_mask is not None:
         sym |= _symmetric_mask
     F = np.empty((nb, n))
     G = np.empty((nb, m))
     stats = np.zeros((nb, 8))
+    with np.errstate(divide="ignore"):  # log 0 = -inf (zero weights), as the single solver
+        logA, logB = np.log(A), np.log(Bw)
+    mode = _kernel_mode(bt, backend)
+    same_rounding = mode != _GENERIC and (not _check_rounding
+                                          or _rounds_as_single(mode, bt.p, bt.X.shape[2]))
     t_loop = time.perf_counter()
     with np.errstate(divide="ignore"), numba.parallel_chunksize(1):
-        _solve_batch(bt.dense, bt.C, bt.X, bt.Y, bt.p, A, Bw, eps, sched, n_sched,
-                     np.ascontiguousarray(mag, dtype=np.float64), max_iter, tol, check_every,
-                     sym, _EXTRAPOLATION_AGREEMENT, _PROBE_DEFERRALS, F, G, stats)
-    redo = np.flatnonzero((stats[:, 7] != 0) & (stats[:, 6] == 0))
+        _solve_batch(mode, bt.dense, bt.C, bt.X, bt.Y, bt.p, A, Bw, logA, logB, eps, sched,
+                     n_sched, np.ascontiguousarray(mag, dtype=np.float64), max_iter, tol,
+                     check_every, sym, _EXTRAPOLATION_AGREEMENT, _PROBE_DEFERRALS, F, G, stats)
+    # a kernel that rounds otherwise than the single solver (the generic one): the problems
+    # whose tail extrapolation jumped (or nearly did) are solved again by the single solver
+    redo = np.flatnonzero((stats[:, 7] != 0) & (stats[:, 6] == 0) & (not same_rounding))
     if redo.size:
         _redo(a, b, bt, redo, sym, kw, F, G, stats)
     t_end = time.perf_counter()
@@ -559,11 +833,85 @@ def sinkhorn_batch(a, b, M_or_geometry, *, eps, max_iter=10_000, tol=None, scali
             "check_every": check_every, "warm_start": False, "dtype": "float64",
             "shape": (n, m), "batch_size": nb, "geometry": "dense" if bt.dense else "pointcloud",
             "engine": "numba prange over problems", "single_solver_problems": redo,
+            "kernel_soft_min": ("two-pass dense log-sum-exp" if mode == _GENERIC
+                                else "the single solver's numba point-cloud operator"),
+            "rounds_as_single_solver": bool(same_rounding),
+            # problems whose tail extrapolation jumped (or whose jump test came within
+            # _DECISION_MARGIN of the threshold)
+            "extrapolated": stats[:, 7] != 0,
             "time_loop_s": t_end - t_loop,
             "time_total_s": t_end - t0}
     return SinkhornResult(value=value, objective=objective, f=F, g=G, marginal_error=errors,
                           n_iter=stats[:, 0].astype(np.int64), converged=converged, plan=None,
                           eps=eps, backend="numba_batch", info=info)
+
+
+def _schedules(diam, eps: float, scaling, eps_schedule):
+    """Every problem's eps schedule (kantorovich.ot._sinkhorn.eps_schedule: ``diameter *
+    scaling**k`` by repeated products while > eps) as rows of a (B, levels) array, and their
+    lengths. The longest is made by eps_schedule itself (its errors for a ``scaling`` that
+    needs too many levels); the others are its prefixes' products, the same numbers."""
+    nb = diam.shape[0]
+    ok = np.isfinite(diam) & (diam > eps)
+    if scaling is None or not ok.any():
+        return np.zeros((nb, 1)), np.zeros(nb, dtype=np.int64)
+    top = int(np.argmax(np.where(ok, diam, -np.inf)))
+    levels = len(eps_schedule(float(diam[top]), eps, scaling))
+    sched = np.zeros((nb, max(1, levels)))
+    n_sched = np.zeros(nb, dtype=np.int64)
+    e = np.where(ok, diam, 0.0)
+    for k in range(levels):
+        live = e > eps
+        if not live.any():
+            break
+        sched[live, k] = e[live]
+        n_sched[live] += 1
+        e = e * scaling
+    return sched, n_sched
+
+
+_ROUNDING_CHECKED: dict = {}
+
+
+def _rounds_as_single(mode: int, p: float, d: int) -> bool:
+    """Whether the kernel's soft-min rounds as the single solver's in this process: checked
+    once per (mode, p, d) on a small problem (12 x 11 points, eps = 0.02: the safe path, the
+    shifted sums, the annealing), bit for bit.
+
+    The row loops are one source and one compiled specialisation, but numba links a callee
+    into each caller's module, where LLVM may inline and re-optimise it; a caller compiled in
+    this process against a callee loaded from numba's cache was seen to round otherwise than
+    one loaded from the cache (last bits). When this check fails, the extrapolated problems
+    are solved again by the single solver, as for the generic kernel: the results then agree
+    to the tests' 1e-12 rather than bit for bit, and the batch is slower."""
+    key = (mode, float(p), int(d))
+    if key not in _ROUNDING_CHECKED:
+        from ._sinkhorn import sinkhorn
+
+        rng = np.random.default_rng(20261206)
+        x, y = rng.random((1, 12, d)), rng.random((1, 11, d))
+        r = sinkhorn_batch(None, None, PointCloud(x, y, cost=p), eps=0.02, backend="numba",
+                           _check_rounding=False)
+        one = sinkhorn(None, None, PointCloud(x[0], y[0], cost=p), eps=0.02, backend="numba")
+        _ROUNDING_CHECKED[key] = bool(np.array_equal(r.f[0], one.f)
+                                      and np.array_equal(r.g[0], one.g)
+                                      and r.n_iter[0] == one.n_iter)
+    return _ROUNDING_CHECKED[key]
+
+
+def _kernel_mode(bt, backend: str) -> int:
+    """The soft-min a problem of the batch runs: the single solver's own numba point-cloud
+    operator where the single solver would run it (``backend="numba"``, or ``"auto"`` above
+    its numpy size), else the generic two-pass kernel."""
+    from ._sinkhorn import _AUTO_NUMPY_MAX_POINTCLOUD
+
+    n, m = bt.n, bt.m
+    if bt.dense or n == 0 or m == 0 or not (
+            backend == "numba" or (backend == "auto" and n * m > _AUTO_NUMPY_MAX_POINTCLOUD)):
+        return _GENERIC
+    if bt.p not in (1.0, 2.0):
+        return _POINTWISE
+    return _ONLINE2 if bt.X.shape[2] == 2 else _ONLINE
 
 
 def _redo(a, b, bt, redo, sym, kw, F, G, stats) -> None:
