@@ -304,3 +304,38 @@ def test_batch_gradients_are_refused(rng):
         sinkhorn(None, None, PointCloud(xt, torch.tensor(y)), eps=0.1)
     with pytest.raises(NotImplementedError, match="emd: gradients of a batch"):
         emd(None, None, torch.tensor(_sqdist(x, x), requires_grad=True))
+
+
+def test_problems_that_reach_the_several_mode_extrapolation_equal_the_loop():
+    """The single solver's several-mode tail extrapolation (after three undone one-mode jumps;
+    docs/sinkhorn.md) is not in the batched kernel: such a problem is stopped there and solved
+    by the single solver, so the batch still equals the loop bit for bit."""
+    from kantorovich.ot import _sinkhorn as S
+
+    X, Y = np.empty((2, 30, 2)), np.empty((2, 30, 2))
+    for q, seed in enumerate((1, 5)):
+        r = np.random.default_rng(seed)
+        X[q], Y[q] = r.random((30, 2)), r.random((30, 2))
+    kw = dict(eps=1e-3, tol=1e-6, max_iter=12_000, backend="numba")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        rb = sinkhorn(None, None, PointCloud(X, Y), **kw)
+        made = []
+        orig = S._MultiModeTail.__init__
+
+        def spy(self, xp):
+            made.append(1)
+            orig(self, xp)
+
+        S._MultiModeTail.__init__ = spy
+        try:
+            for q in range(2):
+                made.clear()
+                r = sinkhorn(None, None, PointCloud(X[q], Y[q]), **kw)
+                assert made, "the single solver did not reach the several-mode extrapolation"
+                assert r.n_iter == rb.n_iter[q] and r.value == rb.value[q]
+                np.testing.assert_array_equal(r.f, rb.f[q])
+                np.testing.assert_array_equal(r.g, rb.g[q])
+        finally:
+            S._MultiModeTail.__init__ = orig
+    assert list(rb.info["single_solver_problems"]) == [0, 1]

@@ -68,6 +68,7 @@ from .._warnings import warn
 from ..exceptions import ConvergenceWarning
 from ._costs import diameter
 from ._geometry import PointCloud, batch_size_of
+from ._sinkhorn import _MULTI_MODE_AFTER_UNDOS
 from ._kernels.softmin_numba import (
     _FM,
     _LOG2E,
@@ -91,6 +92,11 @@ _KERNEL_BACKENDS = ("auto", "numpy", "numba")
 # agreement asks: a problem that jumped, or whose jump test |r2 - r1| <= agree (1 - r2) came
 # within this margin, is solved again by the single solver
 _DECISION_MARGIN = 1e-6
+# the single solver switches to its several-mode extrapolation (_MultiModeTail) once the
+# one-mode jump has been undone _MULTI_MODE_AFTER_UNDOS times (``agree`` halved as often);
+# the kernel stops such a problem there and marks it for the single solver
+_MULTI_MODE_FACTOR = 0.5 ** _MULTI_MODE_AFTER_UNDOS
+_NEEDS_SINGLE = 2.0
 
 
 # --------------------------------------------------------------------------------------------
@@ -357,6 +363,7 @@ def _at_eps(K, n, m, a, b, loga, logb, f, g, ft, gt, hx, hy, eps, it, k, stop,
     # of the last two checks kept (n_tail of them) and the potentials at the last one; the
     # potentials before a jump and the bound its next check must beat
     n_tail = 0
+    agree_first = agree
     e_prev2 = 0.0
     e_prev = 0.0
     f_prev = np.empty(n)
@@ -412,6 +419,11 @@ def _at_eps(K, n, m, a, b, loga, logb, f, g, ft, gt, hx, hy, eps, it, k, stop,
                         f[:] = f_kept
                         g[:] = g_kept
                         agree = 0.5 * agree
+                        if agree <= agree_first * _MULTI_MODE_FACTOR:
+                            # the single solver now starts its several-mode extrapolation,
+                            # which this kernel does not have: stop, the single solver redoes it
+                            st[5] = _NEEDS_SINGLE
+                            break
                         continue
                 if n_tail == 2:
                     r1 = e_prev / e_prev2
@@ -809,7 +821,9 @@ def sinkhorn_batch(a, b, M_or_geometry, *, eps, max_iter=10_000, tol=None, scali
                      check_every, sym, _EXTRAPOLATION_AGREEMENT, _PROBE_DEFERRALS, F, G, stats)
     # a kernel that rounds otherwise than the single solver (the generic one): the problems
     # whose tail extrapolation jumped (or nearly did) are solved again by the single solver
-    redo = np.flatnonzero((stats[:, 7] != 0) & (stats[:, 6] == 0) & (not same_rounding))
+    # (and, whatever the rounding, those that reached the several-mode extrapolation)
+    redo = np.flatnonzero(((stats[:, 7] != 0) & (not same_rounding) | (stats[:, 7] == _NEEDS_SINGLE))
+                          & (stats[:, 6] == 0))
     if redo.size:
         _redo(a, b, bt, redo, sym, kw, F, G, stats)
     t_end = time.perf_counter()
