@@ -281,6 +281,20 @@ def test_report_reads_gpu_auction_json_old_and_checkpointed(tmp_path, monkeypatc
     assert sec._gpu_numbers() == ([500], [0.05], "GPU")
 
 
+def test_report_package_data_holds_the_recorded_gpu_auction_run():
+    """The installed report draws its GPU curve from package data: the recorded H100 run (every
+    size of benchmarks/gpu_check.sh's auction part, exact), not an empty placeholder."""
+    import json
+
+    from kantorovich.report.sections import auction as sec
+
+    ns, secs, device = sec._gpu_numbers()
+    assert ns == [1000, 2000, 4000, 8000, 16000, 32000]
+    assert device == "NVIDIA H100 80GB HBM3" and all(t > 0 for t in secs)
+    rows = json.loads(sec._GPU_DATA.read_text())["gpu"]
+    assert all(rows[str(n)]["exact"] for n in ns)
+
+
 def test_subnormal_costs():
     # the power-of-two rescaling of costs below 2**-1022 overflowed (OverflowError)
     M = np.random.default_rng(0).random((5, 5))
