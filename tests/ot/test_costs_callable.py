@@ -25,6 +25,8 @@ from kantorovich.ot import (
 )
 from kantorovich.ot._costs import cost_block, cost_grad, cost_range, diameter, parse_cost
 
+from .test_costs import _clouds, _weights
+
 
 def sq_fn(u, v):
     d = u[:, None, :] - v[None, :, :]
@@ -40,17 +42,6 @@ def cosine_fn(u, v):
     nu = np.linalg.norm(u, axis=1)[:, None]
     nv = np.linalg.norm(v, axis=1)[None, :]
     return 1.0 - (u @ v.T) / (nu * nv)
-
-
-def _clouds(n=9, m=11, d=3, seed=0):
-    rng = np.random.default_rng(seed)
-    return rng.normal(size=(n, d)), rng.normal(size=(m, d))
-
-
-def _weights(n, m, seed=1):
-    rng = np.random.default_rng(seed)
-    a, b = rng.random(n) + 0.1, rng.random(m) + 0.1
-    return a / a.sum(), b / b.sum()
 
 
 def _close(u, v):
