@@ -1,7 +1,7 @@
 """Machinery of tests/api/test_fuzz_api.py: calls of the public API run in a worker process with a
 time and memory guard, and each outcome classified.
 
-Classes (as in the conventions of README.md "Conventions" and DESIGN.md):
+Classes (as in the conventions of README.md "Conventions" and docs/conventions.md):
 
 - OK: a result that passes its checks, or a ValueError / TypeError whose message names an
   argument of the call in backticks, or a documented exception (BackendUnavailableError, a

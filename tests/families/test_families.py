@@ -32,7 +32,8 @@ def test_parallel_lines_closed_forms(theta):
 
 
 def test_parallel_lines_theta_zero_all_zero():
-    # seed 000 prints TV = 1 at theta = 0: a typo; all divergences vanish there.
+    # one source prints TV = 1 at theta = 0, a typo (docs/theory.md lists it): all
+    # divergences vanish there.
     fam = ParallelLines(0.0)
     assert fam.summary() == {"tv": 0.0, "kl": 0.0, "kl_reverse": 0.0, "js": 0.0, "w1": 0.0, "w2": 0.0}
 
