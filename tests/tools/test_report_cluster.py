@@ -219,3 +219,16 @@ def test_cli_local_cluster_of_processes(tmp_path, capsys):
     res = [json.loads((tmp_path / run / "results.json").read_text()) for run in ("serial", "dask")]
     assert res[1]["cluster"]["workers"] == 1 and res[0]["cluster"] is None
     assert _without_times(res[1]) == _without_times(res[0])
+
+
+@pytest.mark.slow
+def test_t10_trainings_as_tasks_give_the_serial_numbers(tmp_path):
+    only = ["theory_t10_manifolds"]
+    serial = run_report(tmp_path / "serial", only=only, show_progress=False)
+    with _cluster_of_2() as cluster, distributed.Client(cluster) as client:
+        dask = run_report(tmp_path / "dask", only=only, show_progress=False, client=client)
+    assert not dask["failed"] and not serial["failed"]
+    timing = ("ms_per_step",)
+    nums = [{k: v for k, v in r["sections"][only[0]]["numbers"].items() if not k.endswith(timing)}
+            for r in (serial, dask)]
+    assert nums[0] == nums[1] and len(nums[0]) > 20
