@@ -21,8 +21,9 @@ ratio is left empty. Results go to ``DIR/results.json`` (schema below) and ``DIR
 
 ``variant`` is "" or, where a suite times more than one quantity at an n, the name of each
 further one (``wasserstein_1d``: ``weighted``; ``assignment``: ``points``, costs on the fly;
-``sinkhorn``: ``divergence``, against GeomLoss; ``knn``: ``d=5``, ``d=10``); tables, figures
-and ``--compare`` show it as ``suite/variant``.
+``sinkhorn``: ``divergence``, against GeomLoss; ``sinkhorn_iter``: ``points``, the online
+soft-min; ``knn``: ``d=5``, ``d=10``); tables, figures and ``--compare`` show it as
+``suite/variant``. ``results.json`` is rewritten after every case.
 
 Timings are medians of wall-clock times (CUDA events on the GPU); this is a measurement, not
 a test: nothing here passes or fails on a time. :func:`measure`, :func:`interleaved`,
