@@ -1,12 +1,12 @@
-"""Benchmark: kNN KL estimation, kantorovich (auto / numba KD-tree / cKDTree / numba brute-force
-backends) vs universal-divergence vs a plain cKDTree WKV.
+"""Benchmark: kNN KL estimation, kantorovich's backends (auto / numba KD-tree / cKDTree /
+numba brute-force) and the bootstrap, on the CPU; with --gpu, the CuPy tiled brute-force
+backend at n = 1e5, d = 10.
 
-N(0, I) vs N(0.5 1, 1.5 I); medians of 7 runs (universal-divergence: 3, same process, its value
-recorded beside ours); the bootstrap (200 replicates of 10^4 terms) also timed alone; 1-minute
-load average before and after each case; ratios = peer / ours. Also an interleaved
-measurement against universal-divergence (``interleaved_vs_ud``: first call after the peer
-and steady state, kept apart). With --gpu, the
-CuPy tiled brute-force backend at n = 1e5, d = 10.
+N(0, I) vs N(0.5 1, 1.5 I); medians of 7 runs; the bootstrap (200 replicates of 10^4 terms)
+also timed alone; 1-minute load average before and after each case. The comparison with the
+peers (universal-divergence, and the same estimator written on scipy's cKDTree), values
+checked first, is the ``knn`` suite of ``kantorovich bench`` (docs/bench.md): without
+--gpu-only this script runs it into the JSON's ``cpu_suites`` entry.
 """
 
 from __future__ import annotations
@@ -19,34 +19,12 @@ import numpy as np
 from _common import Checkpoint, gpu_present, parser, time_cpu, time_gpu, timed_once
 
 
-def plain_ckdtree(x, y, k=5):
-    from scipy.spatial import cKDTree
+def cpu_suites(quick: bool) -> dict:
+    """``kantorovich bench knn`` on the CPU (its results.json as a dict)."""
+    from kantorovich import bench
 
-    n, d = x.shape
-    m = y.shape[0]
-    r = cKDTree(x).query(x, k + 1, workers=-1)[0][:, k]
-    v = cKDTree(y).query(x, k, workers=-1)[0]
-    v = v[:, k - 1] if v.ndim == 2 else v
-    return d * np.mean(np.log(v / r)) + math.log(m / (n - 1))
-
-
-def interleaved_vs_ud(peer, ours, rounds: int = 5, calls: int = 6) -> dict:
-    """Peer and ours in alternation: each round times one peer call, then ``calls`` of ours.
-
-    On this 2-core VM our first call after the peer's half second of single-threaded Python
-    is often 20-40% slower than the following ones (the idle second core is slow to come
-    back); both figures are kept: ``ours_first_after_peer_s`` (median of the first calls)
-    and ``ours_steady_s`` (median of the others), each against the median peer call of the
-    same rounds."""
-    tp, first, rest = [], [], []
-    for _ in range(rounds):
-        tp.append(timed_once(peer)[1])
-        for c in range(calls):
-            (first if c == 0 else rest).append(timed_once(ours)[1])
-    up, uf, us = (float(np.median(v)) for v in (tp, first, rest))
-    return {"interleaved_rounds": rounds, "interleaved_ud_s": up, "ours_first_after_peer_s": uf,
-            "ours_steady_s": us, "speedup_vs_ud_first_call": up / uf,
-            "speedup_vs_ud_steady": up / us}
+    return bench.run(["knn"], quick=quick, device="cpu",
+                     peers=["universal-divergence", "scipy"], progress=False)
 
 
 def main():
@@ -54,10 +32,6 @@ def main():
     from kantorovich.divergences import estimate_kl
     from kantorovich.divergences._estimators import _bootstrap_means
 
-    try:
-        from universal_divergence import estimate as ud
-    except Exception:
-        ud = None
     g = np.random.default_rng(0)
     cases = [(10000, 2), (10000, 5), (10000, 10)] if not args.quick else [(2000, 2), (2000, 10)]
     big = [] if args.quick else [(100000, 10)]
@@ -87,7 +61,6 @@ def main():
         tree_nb = time_cpu(lambda: estimate_kl(x, y, k=5, n_boot=0, backend="numpy"), repeat=rep)
         numba_nb = time_cpu(lambda: estimate_kl(x, y, k=5, n_boot=0, backend="numba", knn_search="brute"),
                             repeat=rep)
-        plain = time_cpu(lambda: plain_ckdtree(x, y, 5), repeat=rep)
         terms = np.log(np.abs(x[:, 0]) + 1.0)
         boot = time_cpu(lambda: _bootstrap_means([terms], [1.0], 0.0, 200, 0.95, np.random.default_rng(0)),
                         repeat=rep)
@@ -98,16 +71,7 @@ def main():
                "tree_backend_no_bootstrap_s": tree_nb["median_s"],
                "numba_backend_no_bootstrap_s": numba_nb["median_s"],
                "bootstrap_200_only_s": boot["median_s"],
-               "plain_ckdtree_s": plain["median_s"],
-               "value_ours": estimate_kl(x, y, k=5, n_boot=0).value, "value_plain": plain_ckdtree(x, y, 5)}
-        if ud is not None and n <= 10000:
-            t = time_cpu(lambda: ud(x, y, 5, n_jobs=1), repeat=3, warmup=0)
-            row.update(ud_s=t["median_s"], ud_min_s=t["min_s"], value_ud=float(ud(x, y, 5)),
-                       speedup_vs_ud=t["median_s"] / ours["median_s"],
-                       speedup_vs_ud_no_bootstrap=t["median_s"] / ours_nb["median_s"])
-            row.update(interleaved_vs_ud(lambda: ud(x, y, 5, n_jobs=1),
-                                         lambda: estimate_kl(x, y, k=5, n_boot=200, rng=0)))
-        row["ratio_plain_over_ours"] = plain["median_s"] / ours["median_s"]
+               "value_ours": estimate_kl(x, y, k=5, n_boot=0).value}
         row["loadavg_1min_before"] = load0
         row["loadavg_1min_after"] = os.getloadavg()[0]
         rows.append(row)
@@ -115,6 +79,8 @@ def main():
     ck = Checkpoint("bench_estimators", args.out, {"setup": "N(0,I) vs N(0.5 1, 1.5 I), k = 5", "cpu": rows,
                                                    "gpu": {}})
     ck.save()
+    if not args.gpu_only:
+        ck.case("cpu_suites", lambda: cpu_suites(args.quick))
     if args.gpu:
         if not gpu_present():
             ck.payload["gpu"] = {"skipped": "no GPU"}

@@ -1,11 +1,15 @@
-"""Sinkhorn per-iteration timings against POT (same process), JSON with medians and ratios.
+"""Sinkhorn per iteration: our soft-min on the CPU, and the GPU runbook's cases; JSON with
+medians and ratios.
 
-CPU: numba online soft-min (float64 and float32, default threads and 1 thread) at n = 4000,
-d = 2 vs POT sinkhorn_log (numpy) and POT kernel-space sinkhorn, interleaved rounds, with the
-`uptime` load averages before and after. --gpu: fused half-step throughput (cost entries/s) at n = 2e4, 1e5, 1e6; per
-iteration vs POT sinkhorn_log with CuPy at n = 40000 and OTT-JAX at 20000 (if importable);
-n = m = 1e6 per iteration. --dense: the dense-cost CPU block only (numba dense vs numpy dense vs
-POT at n = 1000, 4000; sinkhorn_dense.json).
+CPU: the numba online soft-min (float64 and float32, default threads and 1 thread) at
+n = 4000, d = 2, interleaved rounds, with the `uptime` load averages before and after; the
+comparison with POT (``sinkhorn_log`` and kernel-space ``sinkhorn``) and OTT-JAX, values
+checked first, is the ``sinkhorn_iter`` suite of ``kantorovich bench`` (docs/bench.md), run
+into ``cpu.suites`` (and the targets read off it into ``cpu.vs_peers``). --gpu: fused
+half-step throughput (cost entries/s) at n = 2e4, 1e5, 1e6; per iteration vs POT
+sinkhorn_log with CuPy at n = 40000 and OTT-JAX at 20000 (if importable); n = m = 1e6 per
+iteration. --dense: the dense-cost CPU block only (numba dense vs numpy dense at n = 1000,
+4000; sinkhorn_dense.json).
 """
 
 from __future__ import annotations
@@ -45,17 +49,39 @@ def ours_iteration(x, y, eps: float, dtype):
     return it, (opx, opy)
 
 
-def cpu_cases(quick: bool) -> dict:
-    """Per-iteration medians at n = 4000 (quick: 1000), d = 2, eps = 0.01, uniform weights.
+def cpu_suites(quick: bool) -> dict:
+    """``kantorovich bench sinkhorn_iter`` on the CPU (its results.json as a dict): 100
+    iterations on the matrix and on the points against POT ``sinkhorn_log``, POT's
+    kernel-space ``sinkhorn`` and OTT-JAX, values checked first (docs/bench.md)."""
+    from kantorovich import bench
 
-    Ours: the two stateful online operators of the numba backend (what `sinkhorn` runs: the
-    previous output is the row shift), float64 and float32, default threads and 1 thread; plus
-    the end-to-end `sinkhorn(..., backend="numba")` time per iteration. Peers: POT
-    `sinkhorn_log` and kernel-space `sinkhorn` (numpy, same process, same problem). The timings
-    are interleaved in rounds so that load changes hit every method alike.
+    return bench.run(["sinkhorn_iter"], quick=quick, device="cpu", peers=["pot", "ott"],
+                     progress=False)
+
+
+def _targets(suite: dict) -> dict:
+    """The per-iteration targets of docs/performance.md read off the suite's largest n on the
+    points (ours: the online soft-min): POT ``sinkhorn_log`` / ours and ours / POT kernel."""
+    cases = [c for c in suite["cases"] if c["variant"] == "points"]
+    if not cases:
+        return {}
+    c = max(cases, key=lambda c: c["n"])
+    ratio = c["ratio"]
+    return {"n": c["n"], "eps": c["params"]["eps"],
+            "speedup_vs_pot_log": ratio.get("pot"),
+            "ratio_to_pot_kernel": None if not ratio.get("pot-kernel") else 1 / ratio["pot-kernel"],
+            "targets": {"speedup_vs_pot_log": ">= 50", "ratio_to_pot_kernel": "<= 1.5"}}
+
+
+def cpu_cases(quick: bool) -> dict:
+    """Per-iteration medians of our online soft-min at n = 4000 (quick: 1000), d = 2,
+    eps = 0.01, uniform weights: the two stateful online operators of the numba backend (what
+    `sinkhorn` runs: the previous output is the row shift), float64 and float32, default
+    threads and 1 thread, interleaved in rounds so that load changes hit every one alike;
+    plus the end-to-end `sinkhorn(..., backend="numba")` time per iteration. The peers are
+    :func:`cpu_suites`.
     """
     import numba
-    import ot as pot
 
     from kantorovich.ot import PointCloud, sinkhorn
     from kantorovich.ot._kernels import softmin_numba
@@ -63,41 +89,19 @@ def cpu_cases(quick: bool) -> dict:
     n = 1000 if quick else 4000
     rng = np.random.default_rng(0)
     x, y = rng.random((n, 2)), rng.random((n, 2))
-    a = np.full(n, 1 / n)
     eps = 0.01
     softmin_numba.warmup()
-
-    def ours(dtype):
-        return ours_iteration(x, y, eps, dtype)
-
-    M = pot.dist(x, y)
-    iters = 20
-
-    def pot_log():
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            pot.sinkhorn(a, a, M, reg=eps, method="sinkhorn_log", numItermax=3, stopThr=0)
-
-    def pot_kernel():
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            pot.sinkhorn(a, a, M, reg=eps, method="sinkhorn", numItermax=iters, stopThr=0)
-
-    it64, ops64 = ours(np.float64)
-    it32, ops32 = ours(np.float32)
+    it64, ops64 = ours_iteration(x, y, eps, np.float64)
+    it32, ops32 = ours_iteration(x, y, eps, np.float32)
     threads = numba.get_num_threads()
-
-    cases = {"ours_f64": (it64, 1), "ours_f32": (it32, 1), "ours_f64_1thread": (one_thread(it64), 1),
-             "ours_f32_1thread": (one_thread(it32), 1), "pot_kernel": (pot_kernel, iters)}
-    cases["pot_log"] = (pot_log, 3)
+    cases = {"ours_f64": it64, "ours_f32": it32, "ours_f64_1thread": one_thread(it64),
+             "ours_f32_1thread": one_thread(it32)}
     samples = {k: [] for k in cases}
     load_before = _load()
     rounds = 3
     for _ in range(rounds):
-        for k, (fn, per) in cases.items():
-            reps = 1 if k == "pot_log" else 5
-            t = time_cpu(fn, repeat=reps, warmup=0 if k == "pot_log" else 1)["median_s"] / per
-            samples[k].append(t)
+        for k, fn in cases.items():
+            samples[k].append(time_cpu(fn, repeat=5, warmup=1)["median_s"])
     med = {k: float(np.median(v)) for k, v in samples.items()}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # tol=1e-30: a fixed number of iterations, on purpose
@@ -113,10 +117,7 @@ def cpu_cases(quick: bool) -> dict:
         "ours_end_to_end_s_per_iter": {"float64": r64.info["time_per_iter_s"],
                                         "float32": r32.info["time_per_iter_s"]},
         "fallback_rows_after_warmup_iters": fallback,
-        "entries_per_s_per_half_step": {k: n * n / (med[k] / 2) for k in med if k.startswith("ours")},
-        "speedup_vs_pot_log": {k: med["pot_log"] / med[k] for k in med if k.startswith("ours")},
-        "ratio_to_pot_kernel": {k: med[k] / med["pot_kernel"] for k in med if k.startswith("ours")},
-        "targets": {"speedup_vs_pot_log": ">= 50", "ratio_to_pot_kernel": "<= 1.5"},
+        "entries_per_s_per_half_step": {k: n * n / (med[k] / 2) for k in med},
     }
 
 
@@ -252,14 +253,12 @@ def gpu_cases(quick: bool, ck) -> dict:
 
 def _dense_one(n: int, eps: float, threads: int) -> dict:
     """One size of :func:`dense_cpu_cases`."""
-    import ot as pot
-
     from kantorovich.ot import DenseGeometry, sinkhorn
     from kantorovich.ot import _sinkhorn as S
 
     rng = np.random.default_rng(0)
     x, y = rng.random((n, 2)), rng.random((n, 2))
-    M = pot.dist(x, y)
+    M = ((x[:, None, :] - y[None, :, :]) ** 2).sum(-1)
     a = np.full(n, 1 / n)
     lb = eps * np.log(a)
 
@@ -275,26 +274,12 @@ def _dense_one(n: int, eps: float, threads: int) -> dict:
         it()
         return it
 
-    iters_log = 1 if n >= 4000 else 3
-    iters_kernel = 20
-
-    def pot_log():
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            pot.sinkhorn(a, a, M, reg=eps, method="sinkhorn_log", numItermax=iters_log, stopThr=0)
-
-    def pot_kernel():
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            pot.sinkhorn(a, a, M, reg=eps, method="sinkhorn", numItermax=iters_kernel, stopThr=0)
-
     nb64, nb32 = loop(S._ops_numba, np.float64), loop(S._ops_numba, np.float32)
     cases = {"ours_numba_f64": (nb64, 1), "ours_numba_f32": (nb32, 1),
              "ours_numba_f64_1thread": (one_thread(nb64), 1),
              "ours_numba_f32_1thread": (one_thread(nb32), 1),
-             "ours_numpy_dense_f64": (loop(S._ops_numpy, np.float64), 1),
-             "pot_kernel": (pot_kernel, iters_kernel), "pot_log": (pot_log, iters_log)}
-    slow = {"pot_log", "ours_numpy_dense_f64"}
+             "ours_numpy_dense_f64": (loop(S._ops_numpy, np.float64), 1)}
+    slow = {"ours_numpy_dense_f64"}
     samples = {k: [] for k in cases}
     load_before = _load()
     rounds = 3
@@ -317,23 +302,22 @@ def _dense_one(n: int, eps: float, threads: int) -> dict:
         "n": n, "load_before": load_before, "load_after": load_after, "rounds": rounds,
         "s_per_iter_median": med, "s_per_iter_rounds": samples,
         "ours_end_to_end_s_per_iter": e2e, "ours_end_to_end_softmin_calls_per_thread_count": e2e_threads,
-        "speedup_vs_pot_log": {k: med["pot_log"] / med[k] for k in ours},
         "speedup_vs_numpy_dense": {k: med["ours_numpy_dense_f64"] / med[k] for k in ours},
-        "ratio_to_pot_kernel": {k: med[k] / med["pot_kernel"] for k in ours},
     }
 
 
 def dense_cpu_cases(quick: bool) -> dict:
     """Dense cost on the CPU: per-iteration medians at n = 1000 and 4000 (quick: 1000), d = 2
-    points in the unit square, ``M = pot.dist(x, y)`` (squared Euclidean), eps = 0.01 absolute,
-    uniform weights.
+    points in the unit square, M their squared Euclidean costs, eps = 0.01 absolute, uniform
+    weights.
 
     Ours: the two numba dense soft-min operators exactly as ``sinkhorn(a, b, M,
     backend="numba")`` builds them (``_ops_numba``: row soft-min and the row-major column
     soft-min, previous output as the shift), float64 and float32, default threads and 1
     thread; the numpy dense reference (``_ops_numpy``); and the end-to-end ``sinkhorn`` time per
-    iteration. Peers in the same process on the same M: POT ``sinkhorn_log`` and kernel-space
-    ``sinkhorn`` (numpy). Interleaved rounds, medians, 1-minute load before and after.
+    iteration. Interleaved rounds, medians, 1-minute load before and after. The peers on the
+    same kind of M (POT ``sinkhorn_log`` and kernel-space ``sinkhorn``, OTT-JAX) are the
+    ``sinkhorn_iter`` suite of ``kantorovich bench`` (:func:`cpu_suites`).
     """
     import numba
 
@@ -349,7 +333,7 @@ def dense_cpu_cases(quick: bool) -> dict:
 def main() -> None:
     ap = parser(__doc__.splitlines()[0])
     ap.add_argument("--dense", action="store_true",
-                    help="only the dense-cost CPU block (numba dense vs numpy dense vs POT); sinkhorn_dense.json")
+                    help="only the dense-cost CPU block (numba dense vs numpy dense); sinkhorn_dense.json")
     args = ap.parse_args()
     if args.dense:
         payload = {"cpu_dense": dense_cpu_cases(args.quick), "note": "CPU timings on a shared machine are noisy"}
@@ -357,7 +341,13 @@ def main() -> None:
         return
     ck = Checkpoint("sinkhorn", args.out)
     payload = ck.payload
-    payload["cpu"] = "skipped (--gpu-only)" if args.gpu_only else cpu_cases(args.quick)
+    payload["cpu"] = "skipped (--gpu-only)"
+    if not args.gpu_only:
+        payload["cpu"] = {}
+        ck.case("ours", lambda: cpu_cases(args.quick), into=payload["cpu"])
+        suite = ck.case("suites", lambda: cpu_suites(args.quick), into=payload["cpu"])
+        if "cases" in suite:
+            payload["cpu"]["vs_peers"] = _targets(suite)
     payload["note"] = "CPU timings on a shared machine are noisy"
     ck.save()
     if args.gpu:

@@ -1,12 +1,12 @@
-"""1-D and sliced Wasserstein: kantorovich against scipy, POT and the sort floor, one run.
+"""1-D and sliced Wasserstein: the GPU runbook's cases, and on the CPU the sort floor.
 
-CPU (float64): n = 1e7 (``--quick``: 1e6) equal-size samples, unweighted and weighted:
-``kantorovich.ot.wasserstein_1d`` (auto backend = numba fused pass; also the numpy
-backend), two numpy sorts (the floor: ``np.sort(x); np.sort(y)``),
-``scipy.stats.wasserstein_distance`` and POT's ``ot.wasserstein_1d``. Ratios:
-peer / ours (speed-up) and ours / two sorts (overhead over the floor). The whole CPU set
-is repeated ``--rounds`` times (default 3; the machine is shared) and the medians of the
-per-round ratios are reported, with the load average (``os.getloadavg``) around each case.
+CPU (float64): the comparison with scipy and POT is the ``wasserstein_1d`` and ``sliced``
+suites of ``kantorovich bench`` (docs/bench.md), run here into the JSON's ``cpu.suites``. What
+is not a comparison with a peer stays here: ``kantorovich.ot.wasserstein_1d`` (numba fused pass
+and numpy backend) against two numpy sorts (the floor: ``np.sort(x); np.sort(y)``) at n = 1e7
+(``--quick``: 1e6) equal-size samples, unweighted and weighted, interleaved, the whole set
+repeated ``--rounds`` times (default 3; the machine is shared) with the medians of the
+per-round ratios and the load average (``os.getloadavg``) around each round.
 
 GPU (``--gpu``, CuPy, float32): n = 1e8 (``--quick``: 1e7) against two CuPy sorts; sliced W
 with 1000 projections of 1e5 points in 3-D (and POT's ``sliced_wasserstein_distance`` on
@@ -21,62 +21,54 @@ import os
 import statistics
 
 import numpy as np
-from _common import Checkpoint, free_gpu_memory, gpu_present, parser, time_cpu, time_gpu
+from _common import (Checkpoint, agreement, free_gpu_memory, gpu_present, interleaved, parser,
+                     time_gpu)
 
 
 def _load() -> list[float]:
     return [round(v, 2) for v in os.getloadavg()]
 
 
-def _one_round(x, y, a, b, quick: bool) -> dict:
-    """Every CPU timing once per case, in the same process on the same data."""
-    import ot as pot
-    from scipy import stats
-
+def _one_round(x, y, a, b) -> dict:
+    """Ours (both backends) and the two sorts, interleaved, on the same data."""
     from kantorovich.ot import wasserstein_1d
 
-    slow = dict(repeat=1 if not quick else 3, warmup=0)
     out: dict = {}
     for label, (uw, vw) in {"unweighted": (None, None), "weighted": (a, b)}.items():
-        res: dict = {"load_avg_before": _load()}
-        vals: dict = {}
-        res["two_numpy_sorts"] = time_cpu(lambda: (np.sort(x), np.sort(y)), repeat=3)
-        vals["kantorovich_numba"] = float(wasserstein_1d(x, y, uw, vw, backend="numba"))
-        res["kantorovich_numba"] = time_cpu(lambda: wasserstein_1d(x, y, uw, vw, backend="numba"), repeat=3)
-        vals["kantorovich_numpy"] = float(wasserstein_1d(x, y, uw, vw, backend="numpy"))
-        res["kantorovich_numpy"] = time_cpu(lambda: wasserstein_1d(x, y, uw, vw, backend="numpy"), repeat=3)
-        vals["scipy"] = float(stats.wasserstein_distance(x, y, uw, vw))
-        res["scipy"] = time_cpu(lambda: stats.wasserstein_distance(x, y, uw, vw), **slow)
-        # POT expects weights that sum to 1 (it does not normalise): give it normalised ones
-        pu = None if uw is None else uw / uw.sum()
-        pv = None if vw is None else vw / vw.sum()
-        vals["pot"] = float(pot.wasserstein_1d(x, y, pu, pv, p=1))
-        res["pot"] = time_cpu(lambda: pot.wasserstein_1d(x, y, pu, pv, p=1), **slow)
-        res["load_avg_after"] = _load()
-        ours = res["kantorovich_numba"]["median_s"]
+        load0 = _load()
+        fns = {"two_numpy_sorts": lambda: (np.sort(x), np.sort(y)),
+               "kantorovich_numba": lambda: wasserstein_1d(x, y, uw, vw, backend="numba"),
+               "kantorovich_numpy": lambda: wasserstein_1d(x, y, uw, vw, backend="numpy")}
+        res = {"load_avg_before": load0, **interleaved(fns, rounds=3, warmup=1),
+               "load_avg_after": _load()}
+        vals = {k: float(wasserstein_1d(x, y, uw, vw, backend=k.split("_")[1]))
+                for k in ("kantorovich_numba", "kantorovich_numpy")}
+        floor = res["two_numpy_sorts"]["median_s"]
         out[label] = {
-            "times": res,
-            "values": vals,
-            "max_rel_diff_vs_scipy": max(abs(v - vals["scipy"]) / abs(vals["scipy"]) for v in vals.values()),
-            "speedup_vs_scipy": res["scipy"]["median_s"] / ours,
-            "speedup_vs_pot": res["pot"]["median_s"] / ours,
-            "ours_over_two_sorts": ours / res["two_numpy_sorts"]["median_s"],
-            "numpy_backend_over_two_sorts": res["kantorovich_numpy"]["median_s"] / res["two_numpy_sorts"]["median_s"],
-            "scipy_over_two_sorts": res["scipy"]["median_s"] / res["two_numpy_sorts"]["median_s"],
+            "times": res, "values": vals,
+            "numba_vs_numpy_backend": agreement(vals["kantorovich_numba"],
+                                                vals["kantorovich_numpy"], 1e-9),
+            "ours_over_two_sorts": res["kantorovich_numba"]["median_s"] / floor,
+            "numpy_backend_over_two_sorts": res["kantorovich_numpy"]["median_s"] / floor,
         }
-        print(label, {k: round(v, 3) for k, v in out[label].items() if isinstance(v, float)}, _load(), flush=True)
+        print(label, {k: round(v, 3) for k, v in out[label].items() if isinstance(v, float)},
+              _load(), flush=True)
     return out
 
 
-RATIOS = ("speedup_vs_scipy", "speedup_vs_pot", "ours_over_two_sorts", "numpy_backend_over_two_sorts",
-          "scipy_over_two_sorts")
+RATIOS = ("ours_over_two_sorts", "numpy_backend_over_two_sorts")
+
+
+def cpu_suites(quick: bool) -> dict:
+    """``kantorovich bench wasserstein_1d sliced`` on the CPU against scipy and POT (its
+    results.json as a dict)."""
+    from kantorovich import bench
+
+    return bench.run(["wasserstein_1d", "sliced"], quick=quick, device="cpu",
+                     peers=["scipy", "pot"], progress=False)
 
 
 def cpu_cases(quick: bool, rounds: int) -> dict:
-    import ot as pot
-
-    from kantorovich.ot import sliced_wasserstein
-
     n = 10**6 if quick else 10**7
     rng = np.random.default_rng(0)
     x = rng.normal(size=n)
@@ -87,25 +79,15 @@ def cpu_cases(quick: bool, rounds: int) -> dict:
     runs = []
     for r in range(rounds):
         print(f"round {r + 1}/{rounds}", flush=True)
-        runs.append(_one_round(x, y, a, b, quick))
+        runs.append(_one_round(x, y, a, b))
     for label in ("unweighted", "weighted"):
         per = [run[label] for run in runs]
         out[label] = {
             "median_over_rounds": {k: statistics.median(p[k] for p in per) for k in RATIOS},
             "median_times_s": {k: statistics.median(p["times"][k]["median_s"] for p in per)
                                for k in per[0]["times"] if not k.startswith("load")},
-            "max_rel_diff_vs_scipy": max(p["max_rel_diff_vs_scipy"] for p in per),
             "rounds": per,
         }
-    # sliced on the CPU, a smaller case than the GPU one (2 shared cores)
-    L, m = (100, 10_000) if quick else (200, 100_000)
-    X = rng.normal(size=(m, 3))
-    Y = rng.normal(size=(m, 3)) * 1.3 + 0.2
-    t = time_cpu(lambda: sliced_wasserstein(X, Y, n_projections=L, rng=0), repeat=3)
-    tp = time_cpu(lambda: pot.sliced_wasserstein_distance(X, Y, n_projections=L, seed=0), repeat=1 if not quick else 3)
-    out["sliced_cpu"] = {"n_points": m, "d": 3, "n_projections": L, "kantorovich": t, "pot": tp,
-                         "speedup_vs_pot": tp["median_s"] / t["median_s"]}
-    print("sliced_cpu", out["sliced_cpu"]["speedup_vs_pot"], flush=True)
     out["load_avg_end"] = _load()
     return out
 
@@ -168,17 +150,21 @@ def main() -> None:
     args = ap.parse_args()
     ck = Checkpoint("bench_wasserstein_1d", args.out)
     payload = ck.payload
-    payload["cpu"] = "skipped (--gpu-only)" if args.gpu_only else cpu_cases(args.quick, args.rounds)
+    payload["cpu"] = "skipped (--gpu-only)"
+    if not args.gpu_only:
+        payload["cpu"] = {}
+        ck.case("sort_floor", lambda: cpu_cases(args.quick, args.rounds), into=payload["cpu"])
+        ck.case("suites", lambda: cpu_suites(args.quick), into=payload["cpu"])
     ck.save()
     if args.gpu:
         if gpu_present():
             gpu_cases(args.quick, ck)
         else:
             payload["gpu"] = "skipped: no CUDA GPU with CuPy"
-    payload["note"] = ("CPU timings on a shared 2-core machine (other engineers' jobs running: see the load "
-                       "averages) are noisy. Each round times every method on the same data in the same process "
-                       "(ours/numpy/sorts: median of 3; scipy/POT: one run at full size); ratios are per round, "
-                       "then the median over rounds.")
+    payload["note"] = ("CPU timings on a shared 2-core machine (other jobs running: see the load averages) "
+                       "are noisy. sort_floor: each round times ours (both backends) and the two sorts "
+                       "interleaved on the same data (medians of 3); ratios are per round, then the median "
+                       "over rounds. suites: kantorovich bench wasserstein_1d sliced (scipy, POT).")
     ck.done()
 
 

@@ -3,7 +3,7 @@
 # gpu-marked tests if time is left; everything under $OUT as it is produced.
 #
 #   DEADLINE=480 bash benchmarks/gpu_check.sh        # the plan: sinkhorn auction wasserstein_1d
-#                                                    #           estimators grad tests (this order)
+#                                                    #           estimators grad bench tests (this order)
 #   bash benchmarks/gpu_check.sh wasserstein_1d tests    # a subset, in this order (a re-run)
 #   DRY_RUN=1 bash benchmarks/gpu_check.sh           # print the plan and the budgets, run nothing
 #
@@ -12,7 +12,10 @@
 # timeout_s 540 leaves room for the start and one short re-run (docs/gpu_runbook.md).
 # Parts are ordered by value: the Sinkhorn soft-min (its targets have the thinnest margins), the
 # GPU auction, 1-D/sliced W, the kNN estimators, the backward pass of a converged Sinkhorn solve
-# against one iteration (bench_grad), then every gpu-marked test (the torch-CUDA backward among them).
+# against one iteration (bench_grad), `kantorovich bench --device gpu --quick` (every suite's GPU
+# cases against the peers' GPU forms, values checked first; it gets what is left of its budget
+# after the parts before it, keeping the tests' reserve), then every gpu-marked test (the
+# torch-CUDA backward among them).
 # Each part gets at most its budget (PART_BUDGET below; BENCH_TIMEOUT=s overrides them all) and
 # never more than what is left of DEADLINE, keeping RESERVE s for the tests; the tests get what
 # is left. The CPU tables come from the dev machine; FULL=1 also runs each benchmark's CPU cases.
@@ -29,6 +32,9 @@ cd "$(dirname "$0")/.."
 # still returns what is there; at most 8 files come back):
 #   env.json                   device, driver, CUDA, CuPy, numba-cuda, jax versions, date (first)
 #   <bench>.json               each benchmark's JSON, rewritten after every case (Checkpoint)
+#   bench_gpu/results.json     kantorovich bench's results, rewritten after every case (its
+#                              index.html is removed: rebuild it from results.json with
+#                              kantorovich.bench.write; the folder goes once merged below)
 #   gpu_check_<parts>.log      the tests' and benchmarks' output, appended as they run
 #   gpu_results_<parts>.json   all of the above merged, at the end (if the script gets there)
 OUT=${OUT:-benchmarks/results/gpu}
@@ -44,12 +50,12 @@ part_budget() {
   if [ -n "${BENCH_TIMEOUT:-}" ]; then echo "$BENCH_TIMEOUT"; return; fi
   case "$1" in
     sinkhorn) echo 105 ;; auction) echo 165 ;; wasserstein_1d) echo 60 ;; estimators) echo 60 ;;
-    grad) echo 30 ;;
+    grad) echo 30 ;; bench) echo 90 ;;
     *) echo 120 ;;
   esac
 }
 parts=("$@")
-[ ${#parts[@]} -eq 0 ] && parts=(sinkhorn auction wasserstein_1d estimators grad tests)
+[ ${#parts[@]} -eq 0 ] && parts=(sinkhorn auction wasserstein_1d estimators grad bench tests)
 tag=$(IFS=-; echo "${parts[*]}")
 # the tests' reserve only matters while they are still to come (they are last in the plan)
 has_tests=0; [ "${parts[-1]}" = tests ] && has_tests=1
@@ -61,7 +67,8 @@ if [ "${DRY_RUN:-0}" = 1 ]; then
              echo "  tests: python3 -m pytest -q -m gpu tests ($w)" ;;
       sinkhorn|auction|wasserstein_1d|estimators|grad)
         echo "  $part: python3 benchmarks/bench_$part.py --gpu-only --out $OUT (<= $(part_budget "$part")s)" ;;
-      *) echo "  $part: unknown part (sinkhorn auction wasserstein_1d estimators grad tests)"; exit 2 ;;
+      bench) echo "  bench: python3 -m kantorovich bench --device gpu --quick --out $OUT/bench_gpu (<= $(part_budget bench)s of what is left)" ;;
+      *) echo "  $part: unknown part (sinkhorn auction wasserstein_1d estimators grad bench tests)"; exit 2 ;;
     esac
   done
   exit 0
@@ -93,10 +100,18 @@ for part in "${parts[@]}"; do
   fi
   [ "$has_tests" = 1 ] && budget=$(( budget - RESERVE ))
   if [ "$budget" -le 15 ]; then echo "== $part: skipped, deadline reached" | tee -a "$LOG"; status=1; continue; fi
-  b=benchmarks/bench_$part.py
-  [ -f "$b" ] || { echo "unknown part: $part (sinkhorn auction wasserstein_1d estimators grad tests)" | tee -a "$LOG"; status=1; continue; }
   pb=$(part_budget "$part")
   t=$(( pb < budget ? pb : budget - 5 ))
+  if [ "$part" = bench ]; then  # the package's command, every suite at its quick sizes
+    echo "== kantorovich bench --device gpu --quick (timeout ${t}s, $(( SECONDS - T0 ))s elapsed)" | tee -a "$LOG"
+    timeout "$t" python3 -m kantorovich bench --device gpu --quick --no-progress --out "$OUT/bench_gpu" 2>&1 \
+      | tee -a "$LOG" \
+      || { echo "kantorovich bench failed or timed out (bench_gpu/results.json holds the cases it finished)" | tee -a "$LOG"; status=1; }
+    rm -f "$OUT/bench_gpu/index.html"  # at most 8 files come back
+    continue
+  fi
+  b=benchmarks/bench_$part.py
+  [ -f "$b" ] || { echo "unknown part: $part (sinkhorn auction wasserstein_1d estimators grad bench tests)" | tee -a "$LOG"; status=1; continue; }
   echo "== bench_$part $flag (timeout ${t}s, $(( SECONDS - T0 ))s elapsed)" | tee -a "$LOG"
   timeout "$t" python3 "$b" $flag --out "$OUT" 2>&1 | tee -a "$LOG" \
     || { echo "bench_$part failed or timed out (its JSON holds the cases it finished)" | tee -a "$LOG"; status=1; }
@@ -104,7 +119,7 @@ done
 python3 - "$OUT" "$tag" "${parts[@]}" <<'PY'
 import json, pathlib, sys
 out, tag, parts = pathlib.Path(sys.argv[1]), sys.argv[2], sys.argv[3:]
-names = {"sinkhorn": "sinkhorn"}
+names = {"sinkhorn": "sinkhorn", "bench": "bench_gpu/results"}
 merged = {}
 env = out / "env.json"
 if env.exists():
@@ -114,9 +129,12 @@ for part in parts:
         continue
     p = out / f"{names.get(part, 'bench_' + part)}.json"
     if p.exists():
-        merged[p.stem] = json.loads(p.read_text())
+        merged["bench_gpu" if part == "bench" else p.stem] = json.loads(p.read_text())
 (out / f"gpu_results_{tag}.json").write_text(json.dumps(merged, indent=2))
 print("merged:", sorted(merged))
+if "bench_gpu" in merged:  # kept in the merged file: the folder would be a ninth file
+    (out / "bench_gpu" / "results.json").unlink()
+    (out / "bench_gpu").rmdir()
 PY
 echo "total $(( SECONDS - T0 )) s" | tee -a "$LOG"
 exit $status

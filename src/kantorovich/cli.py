@@ -77,7 +77,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="any of: wasserstein_1d sliced emd assignment sinkhorn sinkhorn_iter knn "
                         "(default: all)")
     b.add_argument("--quick", action="store_true", help="small sizes (under 2 minutes on 2 cores)")
-    b.add_argument("--device", choices=("auto", "cpu", "gpu"), default="auto")
+    b.add_argument("--device", choices=("auto", "cpu", "gpu"), default="auto",
+                   help="auto: the GPU when CuPy sees one, else the CPU (default); gpu without "
+                        "CuPy or a device exits with status 2")
     b.add_argument("--dtype", choices=("float64", "float32"), default="float64")
     b.add_argument("--peers", default=None,
                    help="comma-separated: scipy,pot,universal-divergence,ott,geomloss "

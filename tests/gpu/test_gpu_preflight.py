@@ -115,9 +115,10 @@ def test_wass1d_launch_fills_the_gpu():
 
 def test_gpu_check_plan_fits_one_device_call():
     """benchmarks/gpu_check.sh's default plan: one call, parts ordered by value (Sinkhorn,
-    auction, 1-D/sliced, kNN, the backward pass, then the gpu-marked tests), the parts' budgets
-    plus the tests' reserve within DEADLINE (480 s: one 8-minute call of a 15-minute session
-    budget)."""
+    auction, 1-D/sliced, kNN, the backward pass, `kantorovich bench --device gpu --quick`, then
+    the gpu-marked tests), the benchmarks' budgets plus the tests' reserve within DEADLINE
+    (480 s: one 8-minute call of a 15-minute session budget); `bench` gets at most its budget
+    of what they leave."""
     import pathlib
     import subprocess
 
@@ -127,7 +128,9 @@ def test_gpu_check_plan_fits_one_device_call():
     assert r.returncode == 0, r.stderr
     lines = [ln.strip() for ln in r.stdout.splitlines()[1:]]
     parts = ["sinkhorn", "auction", "wasserstein_1d", "estimators", "grad"]
-    assert [ln.split(":")[0] for ln in lines] == [*parts, "tests"]
+    assert [ln.split(":")[0] for ln in lines] == [*parts, "bench", "tests"]
+    assert "python3 -m kantorovich bench --device gpu --quick --out " in lines[-2]
+    assert lines[-2].endswith("/bench_gpu (<= 90s of what is left)")
     m = re.search(r"DEADLINE=(\d+)s, reserve (\d+)s", r.stdout)
     deadline, reserve = int(m.group(1)), int(m.group(2))
     budgets = [int(b) for b in re.findall(r"<= (\d+)s\)", r.stdout)]

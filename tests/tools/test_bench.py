@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 from kantorovich import bench, cli
@@ -213,7 +214,7 @@ def test_assignment_points_variant_agrees_with_the_peers_on_the_matrix():
     dense, points = list(suites.assignment_cases(True, np, np.float64, peers))[:2]
     assert (dense.variant, points.variant) == ("", "points") and dense.n == points.n == 100
     d, dp = dense.make(), points.make()
-    assert np.array_equal(dp[2], d)  # the peers get the same matrix in both
+    assert np.array_equal(dp[2], d[0])  # the peers get the same matrix in both
     ref = points.ours(dp)
     assert ref == pytest.approx(dense.ours(d), rel=1e-12)
     for name, fn in points.peers.items():
@@ -248,3 +249,98 @@ def test_knn_suite_covers_d_5_and_10_and_agrees_there():
     ref = case.ours(data)
     for name, fn in case.peers.items():
         assert fn(data) == pytest.approx(ref, rel=case.rtol), name
+
+
+def test_sinkhorn_iter_points_variant_and_pot_kernel_agree():
+    """`sinkhorn_iter/points` (ours on the points, online soft-min; OTT-JAX on its PointCloud)
+    and POT's kernel-space Sinkhorn (`pot-kernel`) give the value of the same 100 iterations."""
+    import numpy as np
+
+    peers = [p for p in suites.SUITE_PEERS["sinkhorn_iter"] if suites.peer_available(p)[0]]
+    dense, points = list(suites.sinkhorn_iter_cases(True, np, np.float64, peers))[:2]
+    assert (dense.variant, points.variant) == ("", "points") and points.n == 500
+    if "pot" in peers:
+        assert {"pot", "pot-kernel"} <= set(points.peers)
+    data = points.make()
+    ref = points.ours(data)
+    assert ref == pytest.approx(dense.ours(data), rel=1e-9)
+    for name, fn in points.peers.items():
+        assert fn(data) == pytest.approx(ref, rel=points.rtol), name
+
+
+def test_cli_refuses_gpu_without_cupy_in_one_line(monkeypatch, tmp_path, capsys):
+    """`--device gpu` without CuPy: one line saying so, exit status 2, nothing written;
+    `--device auto` runs on the CPU and says why in one line."""
+    import sys
+
+    monkeypatch.setitem(sys.modules, "cupy", None)  # `import cupy` raises ImportError
+    assert cli.main(["bench", "wasserstein_1d", "--device", "gpu", "--out",
+                     str(tmp_path / "gpu")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "CuPy is not installed" in err[0] and "--device cpu" in err[0]
+    assert not (tmp_path / "gpu").exists()
+    lines = []
+    monkeypatch.setitem(suites.BUILDERS, "wasserstein_1d", _small_w1d)
+    monkeypatch.setattr(bench, "BUILDERS", suites.BUILDERS)
+    res = bench.run(["wasserstein_1d"], quick=True, device="auto", peers=[], repeat=1,
+                    progress=False, echo=lines.append)
+    assert res["settings"]["device"] == "cpu"
+    assert len(lines) == 1 and lines[0].startswith("device auto: CuPy is not installed (")
+    assert lines[0].endswith("; running on the CPU")
+
+
+class _DeviceArray(np.ndarray):
+    """A stand-in for a CuPy array (``.get()`` copies to the host); the package treats it as
+    numpy, so the suites' GPU code paths run on the CPU."""
+
+    def get(self):
+        return np.array(self)
+
+
+def _fake_cupy():
+    import time
+    import types
+
+    class Event:
+        def record(self):
+            self.t = time.perf_counter()
+
+        def synchronize(self):
+            pass
+
+    cuda = types.SimpleNamespace(
+        Device=lambda: types.SimpleNamespace(synchronize=lambda: None), Event=Event,
+        get_elapsed_time=lambda start, end: (end.t - start.t) * 1e3)
+    mod = types.ModuleType("cupy")
+    mod.asarray = lambda a, dtype=None: np.asarray(a, dtype=dtype).view(_DeviceArray)
+    mod.cuda = cuda
+    return mod
+
+
+@pytest.mark.parametrize("suite", suites.SUITES)
+def test_gpu_cases_give_ours_device_arrays_and_host_peers_host_copies(suite):
+    """With CuPy as the array module, every suite's data are device arrays, with host copies
+    made by `make` (outside the timing) for the CPU-only peers."""
+    fake = _fake_cupy()
+    case = next(iter(suites.BUILDERS[suite](True, fake, np.float64, [])))
+    data = case.make()
+    assert all(type(v) is _DeviceArray for v in data), suite
+    assert all(type(h) is np.ndarray for h in data.host), suite
+    for v, h in zip(data, data.host):
+        assert np.array_equal(v.get(), h)
+
+
+def test_gpu_run_times_with_cuda_events_and_records_the_device(small, monkeypatch, tmp_path):
+    """`run(device="gpu")` with a fake CuPy: the suites get it as their array module, the timer
+    is the CUDA-event one, the peers agree, and results.json says "gpu"."""
+    import sys
+
+    monkeypatch.setitem(sys.modules, "cupy", _fake_cupy())
+    monkeypatch.setattr(bench, "_gpu", lambda: {"name": "fake", "driver": 0, "cuda": 0})
+    res = bench.run(["wasserstein_1d"], quick=True, device="gpu", peers=["scipy", "pot"],
+                    out=tmp_path, repeat=2, progress=False, echo=lambda *a: None)
+    (case,) = res["cases"]
+    assert case["device"] == "gpu" and res["settings"]["device"] == "gpu"
+    assert all(ag["agrees"] for ag in case["agreement"].values())
+    assert case["impls"]["ours"]["runs"] == 2
+    assert json.loads((tmp_path / "results.json").read_text())["cases"][0]["device"] == "gpu"

@@ -73,3 +73,22 @@ def test_script_runs_quick(script, tmp_path):
     payload = json.loads((tmp_path / SCRIPTS[script]).read_text())
     assert "environment" in payload
     assert '"traceback"' not in json.dumps(payload), "a case raised (recorded by Checkpoint)"
+
+
+def test_gpu_check_plans_kantorovich_bench_after_grad_before_the_tests():
+    """benchmarks/gpu_check.sh's `bench` part: `kantorovich bench --device gpu --quick` into
+    $OUT/bench_gpu, after `grad` and before `tests`, within its budget; alone, it is planned
+    as a re-run's subset. (The plan only: DRY_RUN runs nothing.)"""
+    env = {"PATH": "/usr/bin:/bin", "DRY_RUN": "1", "OUT": "/tmp/out"}
+    r = subprocess.run(["bash", "benchmarks/gpu_check.sh"], cwd=ROOT, capture_output=True,
+                       text=True, env=env, timeout=60, check=False)
+    assert r.returncode == 0, r.stderr
+    lines = [ln.strip() for ln in r.stdout.splitlines()[1:]]
+    order = [ln.split(":")[0] for ln in lines]
+    assert order == ["sinkhorn", "auction", "wasserstein_1d", "estimators", "grad", "bench",
+                     "tests"]
+    assert lines[5] == ("bench: python3 -m kantorovich bench --device gpu --quick --out "
+                        "/tmp/out/bench_gpu (<= 90s of what is left)")
+    r = subprocess.run(["bash", "benchmarks/gpu_check.sh", "bench"], cwd=ROOT,
+                       capture_output=True, text=True, env=env, timeout=60, check=False)
+    assert r.returncode == 0 and r.stdout.splitlines()[1].strip().startswith("bench: ")

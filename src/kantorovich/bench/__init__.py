@@ -21,8 +21,9 @@ ratio is left empty. Results go to ``DIR/results.json`` (schema below) and ``DIR
 
 ``variant`` is "" or, where a suite times more than one quantity at an n, the name of each
 further one (``wasserstein_1d``: ``weighted``; ``assignment``: ``points``, costs on the fly;
-``sinkhorn``: ``divergence``, against GeomLoss; ``knn``: ``d=5``, ``d=10``); tables, figures
-and ``--compare`` show it as ``suite/variant``.
+``sinkhorn``: ``divergence``, against GeomLoss; ``sinkhorn_iter``: ``points``, the online
+soft-min; ``knn``: ``d=5``, ``d=10``); tables, figures and ``--compare`` show it as
+``suite/variant``. ``results.json`` is rewritten after every case.
 
 Timings are medians of wall-clock times (CUDA events on the GPU); this is a measurement, not
 a test: nothing here passes or fails on a time. :func:`measure`, :func:`interleaved`,
@@ -79,6 +80,15 @@ def _gpu() -> dict | None:
                 "cuda": cupy.cuda.runtime.runtimeGetVersion()}
     except Exception:  # noqa: BLE001 - no CuPy, no driver, no device: no GPU
         return None
+
+
+def _no_gpu_reason() -> str:
+    """Why there is no GPU to run on: CuPy missing, or CuPy seeing no device."""
+    try:
+        import cupy  # noqa: F401
+    except Exception as exc:  # noqa: BLE001 - ImportError, or a CuPy that fails to load
+        return f"CuPy is not installed ({type(exc).__name__}: pip install cupy-cuda12x)"
+    return "CuPy sees no GPU here"
 
 
 def environment() -> dict:
@@ -222,15 +232,19 @@ def run(suites=None, *, quick: bool = False, device: str = "auto", dtype: str = 
     quick : bool
         Small sizes: the whole run in under two minutes on 2 CPU cores.
     device : {"auto", "cpu", "gpu"}
-        ``"auto"`` is the GPU when CuPy sees one, else the CPU. On the GPU our inputs are
-        CuPy arrays and CPU-only peers get host copies (their time includes no transfer:
-        the copy is made by ``make``, outside the timing, only where the peer needs it).
+        ``"auto"`` is the GPU when CuPy sees one, else the CPU (with one line saying why).
+        ``"gpu"`` without CuPy or a device raises RuntimeError saying which. On the GPU our
+        inputs are CuPy arrays, POT gets the CuPy arrays (its CuPy backend), OTT-JAX jax
+        arrays on jax's default device, GeomLoss torch CUDA tensors, and the CPU-only peers
+        (scipy, universal-divergence, POT's exact solver) host copies: every copy is made by
+        the case's ``make``, outside the timing.
     dtype : {"float64", "float32"}
     peers : sequence of str, optional
         Any of :data:`PEERS`; every installed one by default. Missing ones are skipped with
         one line each.
     out : path, optional
-        Folder for ``results.json`` and ``index.html``.
+        Folder for ``results.json`` (rewritten after every case, so a run stopped part-way
+        keeps the cases it finished) and ``index.html`` (written at the end).
     repeat : int, optional
         Timed runs per implementation (default 3 with ``quick``, else 5), fewer when one run
         is slow (a budget of about 2 s per case in quick mode, 20 s otherwise).
@@ -247,8 +261,11 @@ def run(suites=None, *, quick: bool = False, device: str = "auto", dtype: str = 
     skipped: list[dict] = []
     if device == "auto":
         device = "gpu" if gpu else "cpu"
+        if not gpu:
+            echo(f"device auto: {_no_gpu_reason()}; running on the CPU")
     elif device == "gpu" and not gpu:
-        raise RuntimeError("`device` is 'gpu' but CuPy sees no GPU here; use --device cpu.")
+        raise RuntimeError(f"`device` is 'gpu' but {_no_gpu_reason()}; use --device cpu "
+                           "or --device auto.")
     if device == "gpu":
         import cupy as xp
     else:
@@ -271,7 +288,11 @@ def run(suites=None, *, quick: bool = False, device: str = "auto", dtype: str = 
             if available[p] and p not in wired:
                 skipped.append({"suite": s, "peer": p, "reason": "not wired for this suite"})
         cases.extend(BUILDERS[s](quick, xp, np.dtype(dtype).type, use))
-    records = []
+    records: list[dict] = []
+    result = {"schema": SCHEMA, "environment": env,
+              "settings": {"suites": suites, "quick": quick, "device": device, "dtype": dtype,
+                           "peers": peers, "repeat": repeat},
+              "cases": records, "skipped": skipped}
     bar = None
     if progress:
         from tqdm.auto import tqdm
@@ -287,14 +308,12 @@ def run(suites=None, *, quick: bool = False, device: str = "auto", dtype: str = 
             if not ag["agrees"]:
                 echo(f"DISAGREES: {_label(rec)} n={case.n}: {peer} differs from ours by "
                      f"{ag['rel_diff']:.3g} (relative; tolerance {ag['rtol']:.0e})")
+        if out is not None:  # the cases so far: a run cut off by a time limit keeps them
+            write_json(Path(out) / "results.json", result)
         if bar is not None:
             bar.update(1)
     if bar is not None:
         bar.close()
-    result = {"schema": SCHEMA, "environment": env,
-              "settings": {"suites": suites, "quick": quick, "device": device, "dtype": dtype,
-                           "peers": peers, "repeat": repeat},
-              "cases": records, "skipped": skipped}
     if out is not None:
         write(result, out)
     return result

@@ -56,8 +56,19 @@ def _sizes(quick: bool, small: list[int], full: list[int]) -> list[int]:
     return small if quick else full
 
 
-def _to(xp, dtype, *arrays):
-    return tuple(xp.asarray(a, dtype=dtype) for a in arrays)
+class Data(tuple):
+    """A case's arrays on the run's device (``data[i]``), with ``host``: the same arrays as
+    numpy, for the peers that have no GPU form (scipy, universal-divergence, POT's exact
+    solver). On the CPU ``host`` is the tuple itself; on the GPU the copies are made by
+    ``make``, outside any timing, so a host peer's time holds no transfer."""
+
+    host: tuple
+
+
+def _to(xp, dtype, *arrays) -> Data:
+    data = Data(xp.asarray(a, dtype=dtype) for a in arrays)
+    data.host = data if xp is np else tuple(np.asarray(a, dtype=dtype) for a in arrays)
+    return data
 
 
 def _host(a):
@@ -88,8 +99,8 @@ def wasserstein_1d_cases(quick, xp, dtype, peers):
         if "scipy" in peers:
             from scipy.stats import wasserstein_distance
 
-            pe["scipy"] = lambda d: wasserstein_distance(_host(d[0]), _host(d[1]))
-            pw["scipy"] = lambda d: wasserstein_distance(*(_host(v) for v in d[:4]))
+            pe["scipy"] = lambda d: wasserstein_distance(d.host[0], d.host[1])
+            pw["scipy"] = lambda d: wasserstein_distance(*d.host[:4])
         if "pot" in peers:
             import ot as pot
 
@@ -136,32 +147,30 @@ def _square_points(n):
     return g.random((n, 2)), g.random((n, 2))
 
 
-def _square_cost(n, xp, dtype):
-    x, y = _square_points(n)
-    M = ((x[:, None, :] - y[None, :, :]) ** 2).sum(-1)
-    return _to(xp, dtype, M)[0]
+def _square_cost(x, y):
+    return ((x[:, None, :] - y[None, :, :]) ** 2).sum(-1)
 
 
 def _scipy_assignment(M) -> float:
-    """scipy's ``linear_sum_assignment`` on a square cost: the optimal mean cost (= emd with
-    uniform weights)."""
+    """scipy's ``linear_sum_assignment`` on a square host cost: the optimal mean cost (= emd
+    with uniform weights)."""
     from scipy.optimize import linear_sum_assignment
 
-    Mh = _host(M)
-    r, c = linear_sum_assignment(Mh)
-    return float(Mh[r, c].mean())
+    r, c = linear_sum_assignment(M)
+    return float(M[r, c].mean())
 
 
 def _pot_emd2(M) -> float:
-    """POT's network simplex on M with uniform weights (the empty lists)."""
+    """POT's network simplex on a host M with uniform weights (the empty lists)."""
     import ot as pot
 
     return _f(pot.emd2([], [], M, numItermax=10**8))
 
 
-def _exact_peers(peers) -> dict:
-    return {name: fn for name, fn in (("pot", _pot_emd2), ("scipy", _scipy_assignment))
-            if name in peers}
+def _exact_peers(peers, at: int = 0) -> dict:
+    """The exact peers, each on the host copy of ``data[at]`` (both are CPU solvers)."""
+    return {name: (lambda d, fn=fn: fn(d.host[at]))
+            for name, fn in (("pot", _pot_emd2), ("scipy", _scipy_assignment)) if name in peers}
 
 
 def emd_cases(quick, xp, dtype, peers):
@@ -169,11 +178,12 @@ def emd_cases(quick, xp, dtype, peers):
 
     for n in _sizes(quick, [100, 300], [100, 300, 500, 1_000, 2_000]):
         def make(n=n):
-            return _square_cost(n, xp, dtype)
+            return _to(xp, dtype, _square_cost(*_square_points(n)))
 
         yield Case("emd", "uniform points in the unit square, squared Euclidean", n, {},
-                   make, lambda M: _f(emd(None, None, M, return_plan=False).value),
-                   _exact_peers(peers), rtol=1e-9 if dtype == np.float64 else 1e-5)
+                   make, lambda d: _f(emd(None, None, d[0], return_plan=False).value),
+                   _exact_peers(peers), rtol=1e-9 if dtype == np.float64 else 1e-5,
+                   note="a host solver: on the GPU it is given CuPy M and copies it")
 
 
 def assignment_cases(quick, xp, dtype, peers):
@@ -184,18 +194,17 @@ def assignment_cases(quick, xp, dtype, peers):
     rtol = 1e-9 if dtype == np.float64 else 1e-5
     for n in _sizes(quick, [100, 300], [100, 300, 1_000, 2_000, 4_000]):
         def make(n=n):
-            return _square_cost(n, xp, dtype)
+            return _to(xp, dtype, _square_cost(*_square_points(n)))
 
         def make_points(n=n):
-            return (*_to(xp, dtype, *_square_points(n)), _square_cost(n, xp, dtype))
+            x, y = _square_points(n)
+            return _to(xp, dtype, x, y, _square_cost(x, y))
 
-        pe = _exact_peers(peers)
         yield Case("assignment", "auction, uniform points, squared Euclidean", n, {}, make,
-                   lambda M: _f(assignment(M).value), pe, rtol=rtol)
+                   lambda d: _f(assignment(d[0]).value), _exact_peers(peers), rtol=rtol)
         yield Case("assignment", "auction on the points, costs on the fly", n, {}, make_points,
-                   lambda d: _f(assignment(x=d[0], y=d[1]).value),
-                   {name: (lambda d, fn=fn: fn(d[2])) for name, fn in pe.items()}, rtol=rtol,
-                   variant="points")
+                   lambda d: _f(assignment(x=d[0], y=d[1]).value), _exact_peers(peers, at=2),
+                   rtol=rtol, variant="points")
 
 
 # --------------------------------------------------------------------------- Sinkhorn
@@ -205,16 +214,29 @@ def _sinkhorn_points(n):
 
 
 def _sinkhorn_data(n, xp, dtype):
+    """``(a, b, M, x, y)``: uniform weights, the squared Euclidean cost and its points."""
     x, y = _sinkhorn_points(n)
-    M = ((x[:, None, :] - y[None, :, :]) ** 2).sum(-1)
     a = np.full(n, 1.0 / n)
-    return _to(xp, dtype, a, a, M)
+    return _to(xp, dtype, a, a, _square_cost(x, y), x, y)
+
+
+def _pot_sinkhorn(eps, method, stop, k):
+    """POT's ``sinkhorn2(a, b, M, eps, method=...)`` on the run's arrays (CuPy on the GPU:
+    POT's CuPy backend), warnings silenced (a fixed iteration count does not converge)."""
+    import ot as pot
+
+    def run(d):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return _f(pot.sinkhorn2(d[0], d[1], d[2], eps, method=method, stopThr=stop,
+                                    numItermax=k))
+    return run
 
 
 def sinkhorn_cases(quick, xp, dtype, peers):
     """To a tolerance: both solvers stop at an L1 marginal error of 1e-6 (POT's stopThr is
     the same L1 error of the second marginal); values agree to 1e-4. With GeomLoss, also the
-    Sinkhorn divergence at each n (:func:`sinkhorn_divergence_cases`)."""
+    Sinkhorn divergence at each n (:func:`sinkhorn_divergence_case`)."""
     from kantorovich.ot import sinkhorn
 
     eps = 0.05
@@ -224,15 +246,7 @@ def sinkhorn_cases(quick, xp, dtype, peers):
 
         pe = {}
         if "pot" in peers:
-            import ot as pot
-
-            def pot_log(d):
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    return _f(pot.sinkhorn2(d[0], d[1], d[2], eps, method="sinkhorn_log",
-                                            stopThr=1e-6, numItermax=100_000))
-
-            pe["pot"] = pot_log
+            pe["pot"] = _pot_sinkhorn(eps, "sinkhorn_log", 1e-6, 100_000)
         yield Case("sinkhorn", f"to tol 1e-6, eps = {eps}, uniform points", n,
                    {"eps": eps, "tol": 1e-6}, make,
                    lambda d: _f(sinkhorn(d[0], d[1], d[2], eps=eps, tol=1e-6,
@@ -248,6 +262,13 @@ def sinkhorn_cases(quick, xp, dtype, peers):
 GEOMLOSS_SCALING, GEOMLOSS_RTOL = 0.9, 2e-3
 
 
+def _torch_device(xp) -> str:
+    """GeomLoss's device: CUDA when the run is on the GPU and torch sees one, else the CPU."""
+    import torch
+
+    return "cuda" if xp is not np and torch.cuda.is_available() else "cpu"
+
+
 def sinkhorn_divergence_case(n, xp, dtype, eps):
     """The debiased Sinkhorn divergence of two uniform n-point clouds: ours
     ``sinkhorn_divergence(None, None, PointCloud(x, y), eps=eps, tol=1e-3)`` against GeomLoss's
@@ -257,8 +278,9 @@ def sinkhorn_divergence_case(n, xp, dtype, eps):
 
     GeomLoss stops after a fixed epsilon-scaling schedule, ours on a tolerance: neither can be
     set to the other's error, so ours runs at the loosest tolerance that is still at least as
-    accurate as GeomLoss at scaling 0.9 (see :data:`GEOMLOSS_SCALING`); torch uses its default
-    thread count (recorded), on host copies of the data when the device is a GPU."""
+    accurate as GeomLoss at scaling 0.9 (see :data:`GEOMLOSS_SCALING`). torch uses its default
+    thread count (recorded); in a GPU run GeomLoss gets torch CUDA tensors (``params``
+    records the device)."""
     import torch
     from geomloss import SamplesLoss
 
@@ -266,13 +288,14 @@ def sinkhorn_divergence_case(n, xp, dtype, eps):
 
     blur = math.sqrt(eps / 2)
     tdt = torch.float32 if dtype == np.float32 else torch.float64
+    dev = _torch_device(xp)
     loss = SamplesLoss("sinkhorn", p=2, blur=blur, scaling=GEOMLOSS_SCALING, debias=True,
                        backend="tensorized")
 
     def make():
-        x, y = _sinkhorn_points(n)
-        return (*_to(xp, dtype, x, y), torch.as_tensor(x, dtype=tdt),
-                torch.as_tensor(y, dtype=tdt))
+        data = _to(xp, dtype, *_sinkhorn_points(n))
+        data.torch = tuple(torch.as_tensor(h, dtype=tdt, device=dev) for h in data.host)
+        return data
 
     def ours(d):
         return _f(sinkhorn_divergence(None, None, PointCloud(d[0], d[1]), eps=eps, tol=1e-3,
@@ -280,11 +303,12 @@ def sinkhorn_divergence_case(n, xp, dtype, eps):
 
     def geomloss(d):
         with torch.no_grad():
-            return 2.0 * float(loss(d[2], d[3]))
+            return 2.0 * float(loss(*d.torch))
 
     return Case("sinkhorn", f"Sinkhorn divergence, eps = {eps}, uniform points", n,
                 {"eps": eps, "tol": 1e-3, "geomloss_blur": blur,
-                 "geomloss_scaling": GEOMLOSS_SCALING, "torch_threads": torch.get_num_threads()},
+                 "geomloss_scaling": GEOMLOSS_SCALING, "torch_threads": torch.get_num_threads(),
+                 "torch_device": dev},
                 make, ours, {"geomloss": geomloss},
                 rtol=GEOMLOSS_RTOL, variant="divergence",
                 note="GeomLoss: a fixed epsilon-scaling schedule; ours: tol 1e-3, at least as "
@@ -292,78 +316,125 @@ def sinkhorn_divergence_case(n, xp, dtype, eps):
 
 
 def sinkhorn_iter_cases(quick, xp, dtype, peers):
-    """Per iteration: 100 log-domain iterations from zero potentials, no annealing, no check."""
-    from kantorovich.ot import sinkhorn
+    """Per iteration: 100 log-domain iterations from zero potentials, no annealing, no check,
+    on the cost matrix and, as the ``points`` variant, on the points (ours: ``PointCloud``,
+    the online soft-min, O(n) memory; OTT-JAX: its ``PointCloud``; POT, which has no online
+    form, on the matrix). POT runs both its log-domain and its kernel-space Sinkhorn
+    (``pot-kernel``): the same iterations, the latter without logarithms."""
+    from kantorovich.ot import PointCloud, sinkhorn
 
     eps, k = 0.05, 100
+    pe: dict = {}
+    if "pot" in peers:
+        pe["pot"] = _pot_sinkhorn(eps, "sinkhorn_log", 0.0, k)
+        pe["pot-kernel"] = _pot_sinkhorn(eps, "sinkhorn", 0.0, k)
+    ott = {}
+    if "ott" in peers:
+        ott = {"": _ott_fixed_iterations(eps, k, dtype, points=False),
+               "points": _ott_fixed_iterations(eps, k, dtype, points=True)}
+
+    def solve(a, b, M):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return _f(sinkhorn(a, b, M, eps=eps, tol=1e-30, max_iter=k, scaling=None).value)
+
     for n in _sizes(quick, [500, 1_000], [500, 1_000, 2_000, 4_000]):
         def make(n=n):
-            return _sinkhorn_data(n, xp, dtype)
+            data = _sinkhorn_data(n, xp, dtype)
+            if ott:
+                import jax.numpy as jnp
 
-        def ours(d):
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                return _f(sinkhorn(d[0], d[1], d[2], eps=eps, tol=1e-30, max_iter=k,
-                                   scaling=None).value)
+                with _jax_x64(dtype == np.float64):
+                    data.jax = tuple(jnp.asarray(h) for h in data.host)
+            return data
 
-        pe = {}
-        if "pot" in peers:
-            import ot as pot
-
-            def pot_log(d):
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    return _f(pot.sinkhorn2(d[0], d[1], d[2], eps, method="sinkhorn_log",
-                                            stopThr=0.0, numItermax=k))
-
-            pe["pot"] = pot_log
-        if "ott" in peers:
-            pe["ott"] = _ott_fixed_iterations(eps, k)
-        yield Case("sinkhorn_iter", f"{k} iterations, eps = {eps}", n, {"eps": eps, "iters": k},
-                   make, ours, pe, rtol=1e-3,
-                   note="same iteration count; values agree to the error left after 100 steps")
+        for variant, ours in (("", lambda d: solve(d[0], d[1], d[2])),
+                              ("points", lambda d: solve(None, None, PointCloud(d[3], d[4])))):
+            impls = dict(pe)
+            if ott:
+                impls["ott"] = ott[variant]
+            yield Case("sinkhorn_iter", f"{k} iterations, eps = {eps}"
+                       + (", on the points (online soft-min)" if variant else ""), n,
+                       {"eps": eps, "iters": k}, make, ours, impls, rtol=1e-3, variant=variant,
+                       note="same iteration count; values agree to the error left after 100 "
+                            "steps")
 
 
-def _ott_fixed_iterations(eps, k):
+def _jax_x64(on: bool):
+    """JAX's float64 for the calls inside (``jax.enable_x64``; ``jax.experimental``'s before
+    jax 0.7), leaving the process's setting as it was; a null context when ``on`` is false."""
+    import contextlib
+
+    if not on:
+        return contextlib.nullcontext()
+    import jax
+
+    ctx = getattr(jax, "enable_x64", None)
+    if ctx is None:
+        from jax.experimental import enable_x64 as ctx
+    return ctx(True)
+
+
+def _ott_fixed_iterations(eps, k, dtype, points):
     """OTT-JAX's Sinkhorn, jitted once (the first call, outside the timing, compiles), run for
-    exactly k iterations; returns the transport cost <P, M> of its plan."""
+    exactly k iterations on the cost matrix (``geometry.Geometry``) or on the points
+    (``pointcloud.PointCloud``, squared Euclidean as ours); returns the transport cost
+    <P, M> of its plan. Its inputs are jax arrays made by ``make`` (on jax's default device:
+    the GPU where jax has one), float64 (:func:`_jax_x64`) when the run is float64."""
     import jax
     import jax.numpy as jnp
-    from ott.geometry import geometry
+    from ott.geometry import geometry, pointcloud
     from ott.problems.linear import linear_problem
     from ott.solvers.linear import sinkhorn as ott_sinkhorn
 
     @jax.jit
-    def solve(a, b, M):
-        geom = geometry.Geometry(cost_matrix=M, epsilon=eps)
+    def solve(a, b, M, x, y):
+        geom = (pointcloud.PointCloud(x, y, epsilon=eps) if points
+                else geometry.Geometry(cost_matrix=M, epsilon=eps))
         out = ott_sinkhorn.Sinkhorn(max_iterations=k, min_iterations=k, threshold=0.0)(
             linear_problem.LinearProblem(geom, a, b))
         return jnp.sum(out.matrix * M)
 
     def run(d):
-        return float(solve(*(jnp.asarray(_host(v)) for v in d)))
-
+        with _jax_x64(dtype == np.float64):
+            return float(solve(*d.jax))
     return run
 
 
 # --------------------------------------------------------------------------- kNN
+def _ckdtree_kl(x, y, k: int = 5) -> float:
+    """The same 5-NN estimator (Wang, Kulkarni & Verdu 2009) written directly on scipy's
+    ``cKDTree`` (all cores): d mean(log(nu_k / rho_k)) + log(m / (n - 1))."""
+    from scipy.spatial import cKDTree
+
+    n, d = x.shape
+    rho = cKDTree(x).query(x, k + 1, workers=-1)[0][:, k]
+    nu = cKDTree(y).query(x, k, workers=-1)[0][:, k - 1]
+    return float(d * np.mean(np.log(nu / rho)) + math.log(y.shape[0] / (n - 1)))
+
+
 def knn_cases(quick, xp, dtype, peers):
     """N(0, I) against N(0.5 1, 1.5 I) in d = 2 and, as the variants ``d=5`` and ``d=10``, in
-    d = 5 and 10 at fewer sizes (universal-divergence takes seconds at n = 10^4 there)."""
+    d = 5 and 10 at fewer sizes (universal-divergence takes seconds at n = 10^4 there). The
+    samples are float64 whatever ``dtype`` (the estimator computes in float64); on the GPU ours
+    gets CuPy arrays (its CuPy backend), the peers host copies."""
     from kantorovich.divergences import estimate_kl
 
     pe = {}
     if "universal-divergence" in peers:
         from universal_divergence import estimate as ud
 
-        pe["universal-divergence"] = lambda dd: float(ud(dd[0], dd[1], k=5))
+        pe["universal-divergence"] = lambda dd: float(ud(dd.host[0], dd.host[1], k=5))
+    if "scipy" in peers:
+        pe["scipy"] = lambda dd: _ckdtree_kl(dd.host[0], dd.host[1], k=5)
     grid = {2: _sizes(quick, [2_000, 10_000], [2_000, 10_000, 100_000]),
             5: _sizes(quick, [2_000], [2_000, 10_000]), 10: _sizes(quick, [2_000], [2_000, 10_000])}
     for d, sizes in grid.items():
         for n in sizes:
             def make(n=n, d=d):
                 g = np.random.default_rng(n)
-                return (g.normal(size=(n, d)), 0.5 + math.sqrt(1.5) * g.normal(size=(n, d)))
+                return _to(xp, np.float64, g.normal(size=(n, d)),
+                           0.5 + math.sqrt(1.5) * g.normal(size=(n, d)))
 
             yield Case("knn", f"KL by 5-NN (Wang, Kulkarni & Verdu 2009), d = {d}", n,
                        {"d": d, "k": 5}, make,
@@ -389,5 +460,5 @@ SUITE_PEERS = {
     "assignment": ("scipy", "pot"),
     "sinkhorn": ("pot", "geomloss"),
     "sinkhorn_iter": ("pot", "ott"),
-    "knn": ("universal-divergence",),
+    "knn": ("universal-divergence", "scipy"),
 }
