@@ -28,8 +28,10 @@ Two kernels, compiled per (dimension D, precision) with ``--use_fast_math``:
     redone by ``softmin_safe`` in the same call, with no read back to the host.
 
 ``softmin_safe`` (any p, and the cost-weighted mean for ``<P, C>``)
-    running max and sum per row, exact differences; also split-K with a (max, sum, csum)
-    combine. With a row mask, blocks without a flagged row return at once.
+    running max and sum per row, exact differences, four columns at a time (two for D > 3):
+    their max, one rescale of the sums, one ``exp2f`` per column, no branch per entry (one
+    loop per ground cost); also split-K with a (max, sum, csum) combine. With a row mask,
+    blocks without a flagged row return at once.
 
 Per call on the shift path: two launches (the shift kernel; the split sum, log and flag) plus
 two near-empty ones (the masked safe kernel and its combine), and no synchronisation: the
@@ -122,6 +124,50 @@ extern "C" __global__ void BOUNDS softmin_shift(
     if (i1 < n) part[(size_t)blockIdx.y * n + i1] = sb;
 }
 
+/* the ground cost |x_i - y_j|^p from |x_i - y_j|^2 (kind is a literal at each call site) */
+__device__ __forceinline__ real ground_cost(int kind, const real* xi, const real* yj, real p_half)
+{
+    real c = 0;
+    #pragma unroll
+    for (int k = 0; k < D; ++k) { real d = xi[k] - yj[k]; c = fma(d, d, c); }
+    if (kind == __KIND_EUCLIDEAN__) c = sqrt(c);
+    else if (kind == __KIND_POWER__) c = pow(c, p_half);
+    return c;
+}
+
+/* the columns of one shared-memory tile into a row's running (max mx, sum s, cost sum sc),
+   base 2, SAFE_UNROLL columns at a time: their max first, the sums rescaled once by
+   2^(mx_old - mx), then one ex2 per column; no branch per entry. kind is a literal at each
+   call site, so each ground cost gets its own loop. */
+#define SAFE_UNROLL (D <= 3 ? 4 : 2)  /* D > 3: fewer live values, no stack under NVRTC 13 */
+__device__ __forceinline__ void safe_tile(int kind, const real* xi, const real* sy, const real* sh, int cnt,
+                                          real k2, real p_half, real& mx, real& s, real& sc)
+{
+    int jj = 0;
+    for (; jj + SAFE_UNROLL <= cnt; jj += SAFE_UNROLL) {
+        real c[SAFE_UNROLL], v[SAFE_UNROLL];
+        real top = mx;
+        #pragma unroll
+        for (int u = 0; u < SAFE_UNROLL; ++u) {
+            c[u] = ground_cost(kind, xi, sy + (jj + u) * D, p_half);
+            v[u] = sh[jj + u] - c[u] * k2;
+            top = fmax(top, v[u]);
+        }
+        real r = ex2(mx - top);
+        s *= r; sc *= r; mx = top;
+        #pragma unroll
+        for (int u = 0; u < SAFE_UNROLL; ++u) { real e = ex2(v[u] - mx); s += e; sc = fma(e, c[u], sc); }
+    }
+    for (; jj < cnt; ++jj) {  /* the tile's last cnt % SAFE_UNROLL columns */
+        real c = ground_cost(kind, xi, sy + jj * D, p_half);
+        real v = sh[jj] - c * k2;
+        real top = fmax(mx, v);
+        real r = ex2(mx - top);
+        real e = ex2(v - top);
+        s = fma(s, r, e); sc = fma(sc, r, e * c); mx = top;
+    }
+}
+
 extern "C" __global__ void BOUNDS softmin_safe(
     const real* __restrict__ x, const real* __restrict__ y, const real* __restrict__ h,  /* -inf: zero weight */
     real k2, real p_half, int p_kind, int n, int m, int cols_per_split,
@@ -144,16 +190,9 @@ extern "C" __global__ void BOUNDS softmin_safe(
         for (int e = threadIdx.x; e < cnt * D; e += TPB) sy[e] = y[(size_t)t0 * D + e];
         for (int e = threadIdx.x; e < cnt; e += TPB) sh[e] = isfinite(h[t0 + e]) ? h[t0 + e] * k2 : (real)-1e30;
         __syncthreads();
-        for (int jj = 0; jj < cnt; ++jj) {
-            real c = 0;
-            #pragma unroll
-            for (int k = 0; k < D; ++k) { real d = xi[k] - sy[jj * D + k]; c = fma(d, d, c); }
-            if (p_kind == __KIND_EUCLIDEAN__) c = sqrt(c);
-            else if (p_kind == __KIND_POWER__) c = pow(c, p_half);
-            real v = sh[jj] - c * k2;
-            if (v > mx) { real r = ex2(mx - v); s = s * r + (real)1; sc = sc * r + c; mx = v; }
-            else { real e = ex2(v - mx); s += e; sc = fma(e, c, sc); }
-        }
+        if (p_kind == __KIND_SQEUCLIDEAN__) safe_tile(__KIND_SQEUCLIDEAN__, xi, sy, sh, cnt, k2, p_half, mx, s, sc);
+        else if (p_kind == __KIND_EUCLIDEAN__) safe_tile(__KIND_EUCLIDEAN__, xi, sy, sh, cnt, k2, p_half, mx, s, sc);
+        else safe_tile(__KIND_POWER__, xi, sy, sh, cnt, k2, p_half, mx, s, sc);
         __syncthreads();
     }
     if (i < n) {
@@ -191,6 +230,7 @@ def kernel_source(D: int, dtype, minb: int | None = None) -> str:
     bounds = f"__launch_bounds__({TPB}, {minb})" if minb > 0 else ""
     return (_SOURCE.replace("__D__", str(int(D))).replace("__TPB__", str(TPB)).replace("__BOUNDS__", bounds)
             .replace("__KIND_EUCLIDEAN__", str(KIND_EUCLIDEAN)).replace("__KIND_POWER__", str(KIND_POWER))
+            .replace("__KIND_SQEUCLIDEAN__", str(KIND_SQEUCLIDEAN))
             .replace("__TILE__", str(tile_columns(D, dtype)))
             .replace("__REAL__", "float" if f32 else "double")
             .replace("__EX2__", "exp2f" if f32 else "exp2").replace("__LG2__", "log2f" if f32 else "log2"))
