@@ -141,10 +141,13 @@ def _kernel_seconds(solve, it) -> dict:
     return out
 
 
-def _gpu_per_iter(x, y, lo: int = 4, hi: int = 14, repeat: int = 2, split: bool = False) -> dict:
+def _gpu_per_iter(x, y, lo: int = 4, hi: int = 14, repeat: int = 2, split: bool = False,
+                  dtype=np.float32) -> dict:
     """Seconds per Sinkhorn iteration on the GPU: (t(hi) - t(lo)) / (hi - lo) of two solves with a
     fixed number of iterations (tol = 1e-30), so the set-up and the final value pass cancel; each
-    solve returns host floats, i.e. it is synchronised. Also the solver's own
+    solve returns host floats, i.e. it is synchronised. The solve runs in ``dtype`` (float32
+    unless told: a PointCloud stores float32 points in float64 by default, and the runs before
+    2026-12-07 timed that float64 solve against POT in float32). Also the solver's own
     ``info["time_per_iter_s"]`` of the longer solve (which includes that final pass), its rows
     redone by the safe kernel per iteration (``info["fallback_rows_per_iter"]``), launches and
     host reads. ``split``: the same difference of kernel time (CUDA events around each launch,
@@ -154,16 +157,16 @@ def _gpu_per_iter(x, y, lo: int = 4, hi: int = 14, repeat: int = 2, split: bool 
 
     def solve(it):
         r, t = timed_once(lambda: sinkhorn(None, None, PointCloud(x, y), eps=0.01, max_iter=it,
-                                           tol=1e-30, scaling=None))
+                                           tol=1e-30, scaling=None, dtype=dtype))
         return t, r
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # fixed iteration counts on purpose
-        solve(2)  # kernels compiled (with_mean_cost variants too)
+        assert solve(2)[1].info["dtype"] == str(np.dtype(dtype))  # kernels compiled (with_mean_cost too)
         t_lo = min(solve(lo)[0] for _ in range(repeat))
         t_hi, r = min((solve(hi) for _ in range(repeat)), key=lambda t: t[0])
         rec = {"s_per_iter": (t_hi - t_lo) / (hi - lo), "info_time_per_iter_s": r.info["time_per_iter_s"],
-               "iters": [lo, hi], "value": r.value, "backend": r.backend}
+               "iters": [lo, hi], "value": r.value, "backend": r.backend, "dtype": r.info["dtype"]}
         for key in ("fallback_rows_per_iter", "fallback_rows_final_pass", "softmin_calls", "softmin_launches",
                     "error_reads"):
             rec[key] = r.info.get(key)
@@ -252,6 +255,8 @@ def gpu_cases(quick: bool, ck) -> dict:
         x, y = cp.asarray(xh, dtype=cp.float32), cp.asarray(yh, dtype=cp.float32)
         rec = {"n": n, "ours": _gpu_per_iter(x, y, split=True), "ours_ops_only": _ops_per_iter(x, y)}
         rec["ours_s_per_iter"] = rec["ours"]["s_per_iter"]
+        # the former measurement (6.35 ms): the same solve in float64, PointCloud's default storage
+        rec["ours_float64_s_per_iter"] = _gpu_per_iter(x, y, lo=4, hi=9, repeat=1, dtype=np.float64)["s_per_iter"]
         try:
             import ot as pot
 
