@@ -66,6 +66,9 @@ _SOURCE = r"""
 #define TPB __TPB__
 #define TILE __TILE__   /* columns per shared-memory tile (< TPB only for large D) */
 #define BOUNDS __BOUNDS__  /* __launch_bounds__(TPB, 8) at small D float32: 32 registers */
+#if TILE > TPB
+#error "a tile's column constants are loaded one per thread: TILE <= TPB"
+#endif
 typedef __REAL__ real;
 
 __device__ __forceinline__ real ex2(real v) { return __EX2__(v); }
