@@ -132,7 +132,7 @@ def test_softmin_safe_inner_loop_instructions_per_entry(major):
     _, lib = _nvrtc(major)
     _, _, sass = _softmin_build(2, np.dtype(np.float32).str, lib)
     src = K.kernel_source(2, np.float32)
-    assert "#define SAFE_UNROLL (D <= 3 ? 4 : 2)" in src
+    assert "#define SAFE_UNROLL 4" in src and "#define LAZY_RESCALE 0" in src
     group = 4 + 1  # EX2 per group of 4 columns: one per column and the rescale
     loops = T.inner_loops(T.sass_functions(sass)["softmin_safe"], marker="MUFU.EX2")
     # the squared-Euclidean loop: no MUFU but EX2 (p = 1 adds RSQ, other p LG2), whole groups

@@ -141,8 +141,12 @@ __device__ __forceinline__ real ground_cost(int kind, const real* xi, const real
 /* the columns of one shared-memory tile into a row's running (max mx, sum s, cost sum sc),
    base 2, SAFE_UNROLL columns at a time: their max first, the sums rescaled once by
    2^(mx_old - mx), then one ex2 per column; no branch per entry. kind is a literal at each
-   call site, so each ground cost gets its own loop. */
-#define SAFE_UNROLL (D <= 3 ? 4 : 2)  /* D > 3: fewer live values, no stack under NVRTC 13 */
+   call site, so each ground cost gets its own loop. float32: 4 columns (2 for D > 3: fewer
+   live values, no stack under NVRTC 13) and an unconditional rescale (a MUFU.EX2 costs less
+   than a branch); float64, whose exp2 is a software routine: 2 columns (the registers of the
+   former one-column loop) and the rescale only when the max grew (2^0 = 1: the same sums). */
+#define SAFE_UNROLL __SAFE_UNROLL__
+#define LAZY_RESCALE __LAZY_RESCALE__
 __device__ __forceinline__ void safe_tile(int kind, const real* xi, const real* sy, const real* sh, int cnt,
                                           real k2, real p_half, real& mx, real& s, real& sc)
 {
@@ -156,8 +160,7 @@ __device__ __forceinline__ void safe_tile(int kind, const real* xi, const real* 
             v[u] = sh[jj + u] - c[u] * k2;
             top = fmax(top, v[u]);
         }
-        real r = ex2(mx - top);
-        s *= r; sc *= r; mx = top;
+        if (!LAZY_RESCALE || top > mx) { real r = ex2(mx - top); s *= r; sc *= r; mx = top; }
         #pragma unroll
         for (int u = 0; u < SAFE_UNROLL; ++u) { real e = ex2(v[u] - mx); s += e; sc = fma(e, c[u], sc); }
     }
@@ -225,6 +228,11 @@ def min_blocks(D: int, dtype) -> int:
     return 8 if np.dtype(dtype) == np.float32 and int(D) <= MAX_D_32_REGS else 0
 
 
+def safe_unroll(D: int, dtype) -> int:
+    """Columns per step of the safe kernel's loop (see ``safe_tile`` in the CUDA C)."""
+    return 4 if np.dtype(dtype) == np.float32 and int(D) <= 3 else 2
+
+
 def kernel_source(D: int, dtype, minb: int | None = None) -> str:
     """The CUDA C source for dimension ``D`` and float32/float64 (for inspection and tests);
     ``minb`` overrides :func:`min_blocks` (0: no ``__launch_bounds__``)."""
@@ -234,6 +242,7 @@ def kernel_source(D: int, dtype, minb: int | None = None) -> str:
     return (_SOURCE.replace("__D__", str(int(D))).replace("__TPB__", str(TPB)).replace("__BOUNDS__", bounds)
             .replace("__KIND_EUCLIDEAN__", str(KIND_EUCLIDEAN)).replace("__KIND_POWER__", str(KIND_POWER))
             .replace("__KIND_SQEUCLIDEAN__", str(KIND_SQEUCLIDEAN))
+            .replace("__SAFE_UNROLL__", str(safe_unroll(D, dtype))).replace("__LAZY_RESCALE__", str(int(not f32)))
             .replace("__TILE__", str(tile_columns(D, dtype)))
             .replace("__REAL__", "float" if f32 else "double")
             .replace("__EX2__", "exp2f" if f32 else "exp2").replace("__LG2__", "log2f" if f32 else "log2"))
