@@ -28,9 +28,9 @@ Two kernels, compiled per (dimension D, precision) with ``--use_fast_math``:
     redone by ``softmin_safe`` in the same call, with no read back to the host.
 
 ``softmin_safe`` (any p, and the cost-weighted mean for ``<P, C>``)
-    running max and sum per row, exact differences, four columns at a time (two for D > 3):
-    their max, one rescale of the sums, one ``exp2f`` per column, no branch per entry (one
-    loop per ground cost); also split-K with a (max, sum, csum) combine. With a row mask,
+    running max and sum per row, exact differences, four columns at a time (two for D > 3
+    and in float64): their max, one rescale of the sums (in float64 only when the max grew),
+    one ``exp2`` per column, no branch per entry (one loop per ground cost); also split-K with a (max, sum, csum) combine. With a row mask,
     blocks without a flagged row return at once.
 
 Per call on the shift path: two launches (the shift kernel; the split sum, log and flag) plus
