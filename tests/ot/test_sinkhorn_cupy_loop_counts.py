@@ -180,6 +180,28 @@ def test_half_step_with_a_shift_is_four_launches_and_no_host_read():
     assert fx.calls == 5 and fx.launches == 2 + 1 + 4 * 4  # safe call 2, 2 k2 x once, 4 per shift call
 
 
+def test_kernel_events_bracket_each_launch(monkeypatch):
+    """With softmin_cupy.KERNEL_EVENTS a list (the benchmark's kernel time), every launch of a
+    call is bracketed by two recorded events, in launch order, and nothing else changes."""
+    class Event:
+        def record(self):
+            C.add("event", "record")
+
+    _, fx, _, _, _ = _problem()
+    monkeypatch.setattr(FakeCupy, "cuda", type("cuda", (), {"Event": Event}), raising=False)
+    h = _dev(np.zeros(260, dtype=np.float32))
+    fx(0.05, h)
+    fx(0.05, h)
+    monkeypatch.setattr(K, "KERNEL_EVENTS", [])
+    C.events.clear()
+    fx(0.05, h)
+    assert [k for k, _, _ in K.KERNEL_EVENTS] == ["shift", "finish", "safe_masked", "combine"]
+    kinds = [w for k, w in C.events if k != "read"]
+    assert kinds == [x for name in ("shift", "finish", "safe", "combine")
+                     for x in ("record", "kernel:" + name, "record")]
+    assert _count(C.events, "read") == 0
+
+
 @pytest.mark.parametrize("check_every", [5, 1])
 def test_loop_iteration_launches_and_host_reads(check_every):
     """Alternating Sinkhorn on the stand-in: an iteration without a check issues 10 launches
