@@ -5,11 +5,12 @@ CPU: the numba online soft-min (float64 and float32, default threads and 1 threa
 n = 4000, d = 2, interleaved rounds, with the `uptime` load averages before and after; the
 comparison with POT (``sinkhorn_log`` and kernel-space ``sinkhorn``) and OTT-JAX, values
 checked first, is the ``sinkhorn_iter`` suite of ``kantorovich bench`` (docs/bench.md), run
-into ``cpu.suites`` (and the targets read off it into ``cpu.vs_peers``). --gpu: fused
-half-step throughput (cost entries/s) at n = 2e4, 1e5, 1e6; per iteration vs POT
-sinkhorn_log with CuPy at n = 40000 and OTT-JAX at 20000 (if importable); n = m = 1e6 per
-iteration. --dense: the dense-cost CPU block only (numba dense vs numpy dense at n = 1000,
-4000; sinkhorn_dense.json).
+into ``cpu.suites`` (and the targets read off it into ``cpu.vs_peers``). --gpu: per iteration
+at n = m = 1e6 first, then vs POT sinkhorn_log with CuPy at n = 40000 (split into kernel time
+and the rest, rows redone by the safe kernel per iteration, and the two soft-mins alone) and
+OTT-JAX at 20000 (if importable), then the fused half-step throughput (cost entries/s) at
+n = 2e4, 1e5, 1e6. --dense: the dense-cost CPU block only (numba dense vs numpy dense at
+n = 1000, 4000; sinkhorn_dense.json).
 """
 
 from __future__ import annotations
@@ -121,25 +122,88 @@ def cpu_cases(quick: bool) -> dict:
     }
 
 
-def _gpu_per_iter(x, y, lo: int = 4, hi: int = 14) -> dict:
+def _kernel_seconds(solve, it) -> dict:
+    """Seconds of each kind of soft-min launch (shift, finish, safe_masked, combine, safe) in
+    one ``solve(it)``, from CUDA events around every launch (softmin_cupy.KERNEL_EVENTS)."""
+    import cupy as cp
+
+    from kantorovich.ot._kernels import softmin_cupy
+
+    softmin_cupy.KERNEL_EVENTS = []
+    try:
+        solve(it)
+        cp.cuda.Device().synchronize()
+        out: dict = {}
+        for kind, e0, e1 in softmin_cupy.KERNEL_EVENTS:
+            out[kind] = out.get(kind, 0.0) + cp.cuda.get_elapsed_time(e0, e1) / 1e3
+    finally:
+        softmin_cupy.KERNEL_EVENTS = None
+    return out
+
+
+def _gpu_per_iter(x, y, lo: int = 4, hi: int = 14, repeat: int = 2, split: bool = False,
+                  dtype=np.float32) -> dict:
     """Seconds per Sinkhorn iteration on the GPU: (t(hi) - t(lo)) / (hi - lo) of two solves with a
     fixed number of iterations (tol = 1e-30), so the set-up and the final value pass cancel; each
-    solve returns host floats, i.e. it is synchronised. Also the solver's own
-    ``info["time_per_iter_s"]`` of the longer solve (which includes that final pass)."""
+    solve returns host floats, i.e. it is synchronised. The solve runs in ``dtype`` (float32
+    unless told: a PointCloud stores float32 points in float64 by default, and the runs before
+    2026-12-07 timed that float64 solve against POT in float32). Also the solver's own
+    ``info["time_per_iter_s"]`` of the longer solve (which includes that final pass), its rows
+    redone by the safe kernel per iteration (``info["fallback_rows_per_iter"]``), launches and
+    host reads. ``split``: the same difference of kernel time (CUDA events around each launch,
+    in two more solves), per kind and in all, and the rest of the iteration (host work, launch
+    gaps, synchronisations): ``s_per_iter - kernel_s_per_iter``."""
     from kantorovich.ot import PointCloud, sinkhorn
 
     def solve(it):
         r, t = timed_once(lambda: sinkhorn(None, None, PointCloud(x, y), eps=0.01, max_iter=it,
-                                           tol=1e-30, scaling=None))
+                                           tol=1e-30, scaling=None, dtype=dtype))
         return t, r
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # fixed iteration counts on purpose
-        solve(2)  # kernels compiled (with_mean_cost variants too)
-        t_lo = min(solve(lo)[0] for _ in range(2))
-        t_hi, r = min((solve(hi) for _ in range(2)), key=lambda t: t[0])
-    return {"s_per_iter": (t_hi - t_lo) / (hi - lo), "info_time_per_iter_s": r.info["time_per_iter_s"],
-            "iters": [lo, hi], "value": r.value, "backend": r.backend}
+        assert solve(2)[1].info["dtype"] == str(np.dtype(dtype))  # kernels compiled (with_mean_cost too)
+        t_lo = min(solve(lo)[0] for _ in range(repeat))
+        t_hi, r = min((solve(hi) for _ in range(repeat)), key=lambda t: t[0])
+        rec = {"s_per_iter": (t_hi - t_lo) / (hi - lo), "info_time_per_iter_s": r.info["time_per_iter_s"],
+               "iters": [lo, hi], "value": r.value, "backend": r.backend, "dtype": r.info["dtype"]}
+        for key in ("fallback_rows_per_iter", "fallback_rows_final_pass", "softmin_calls", "softmin_launches",
+                    "error_reads"):
+            rec[key] = r.info.get(key)
+        if split:
+            k_lo, k_hi = _kernel_seconds(solve, lo), _kernel_seconds(solve, hi)
+            per = {kind: (k_hi.get(kind, 0.0) - k_lo.get(kind, 0.0)) / (hi - lo) for kind in k_hi}
+            rec["kernel_s_per_iter_by_kind"] = per
+            rec["kernel_s_per_iter"] = sum(per.values())
+            rec["rest_s_per_iter"] = rec["s_per_iter"] - rec["kernel_s_per_iter"]
+    return rec
+
+
+def _ops_per_iter(x, y, eps: float = 0.01, iters: int = 20) -> dict:
+    """The two CuPy soft-mins alone, as the loop calls them (alternating, uniform weights, the
+    previous output as the shift), timed with CUDA events over ``iters`` iterations after three:
+    what an iteration costs without the solver around it."""
+    import cupy as cp
+
+    from kantorovich.bench import measure
+    from kantorovich.ot import PointCloud
+    from kantorovich.ot import _sinkhorn as S
+
+    n, m = x.shape[0], y.shape[0]
+    fx, fy = S._ops_cupy_pointcloud(PointCloud(x, y), np.dtype(np.float32))
+    elb = cp.full(m, eps * np.log(1 / m), dtype=cp.float32)
+    ela = cp.full(n, eps * np.log(1 / n), dtype=cp.float32)
+    st = {"g": cp.zeros(m, dtype=cp.float32)}
+
+    def run():
+        for _ in range(iters):
+            f = fx(eps, st["g"] + elb)
+            st["g"] = fy(eps, f + ela)
+    run()
+    t = measure(run, repeat=3, warmup=0, device="gpu")["median_s"] / iters
+    fb = fx.fallback_rows()[1:] + fy.fallback_rows()[1:]  # after each operator's first (safe) call
+    return {"s_per_iter": t, "fallback_rows_after_first": int(fb.sum()),
+            "softmin_launches_per_iter": (fx.launches + fy.launches - 4) / (fx.calls - 1)}
 
 
 def gpu_cases(quick: bool, ck) -> dict:
@@ -176,15 +240,23 @@ def gpu_cases(quick: bool, ck) -> dict:
         rec["max_abs_err_vs_f64_rows"] = float(np.max(np.abs(got - ref)))
         return rec
 
-    for n in ([20000, 100000] if quick else [20000, 100000, 1000000]):
-        ck.case(str(n), lambda: half_step(n), into=out["half_step"])
-        free_gpu_memory()
+    def n_1e6(n=1000000):
+        x = cp.asarray(rng.random((n, 2)), dtype=cp.float32)
+        y = cp.asarray(rng.random((n, 2)), dtype=cp.float32)
+        return _gpu_per_iter(x, y, lo=2, hi=5, repeat=1)
+
+    # first: the per-iteration cases (the last run's 105 s part ended before n = 1e6 started)
+    ck.case("n_1e6", n_1e6, into=out)
+    out["n_1e6_s_per_iter"] = out["n_1e6"].get("s_per_iter")
+    free_gpu_memory()
 
     def vs_pot(n=40000):
         xh, yh = rng.random((n, 2)), rng.random((n, 2))
         x, y = cp.asarray(xh, dtype=cp.float32), cp.asarray(yh, dtype=cp.float32)
-        rec = {"n": n, "ours": _gpu_per_iter(x, y)}
+        rec = {"n": n, "ours": _gpu_per_iter(x, y, split=True), "ours_ops_only": _ops_per_iter(x, y)}
         rec["ours_s_per_iter"] = rec["ours"]["s_per_iter"]
+        # the former measurement (6.35 ms): the same solve in float64, PointCloud's default storage
+        rec["ours_float64_s_per_iter"] = _gpu_per_iter(x, y, lo=4, hi=9, repeat=1, dtype=np.float64)["s_per_iter"]
         try:
             import ot as pot
 
@@ -199,15 +271,6 @@ def gpu_cases(quick: bool, ck) -> dict:
         return rec
 
     ck.case("vs_pot_40000", vs_pot, into=out)
-    free_gpu_memory()
-
-    def n_1e6(n=1000000):
-        x = cp.asarray(rng.random((n, 2)), dtype=cp.float32)
-        y = cp.asarray(rng.random((n, 2)), dtype=cp.float32)
-        return _gpu_per_iter(x, y, lo=2, hi=6)
-
-    ck.case("n_1e6", n_1e6, into=out)
-    out["n_1e6_s_per_iter"] = out["n_1e6"].get("s_per_iter")
     free_gpu_memory()
 
     def vs_ott(n=20000):
@@ -244,6 +307,13 @@ def gpu_cases(quick: bool, ck) -> dict:
                 "speedup": t_ott / ours["s_per_iter"]}
 
     ck.case("vs_ott_20000", vs_ott, into=out)
+    free_gpu_memory()
+
+    # last: the half-step throughput (measured on 2026-12-06; the kernels changed only in
+    # where the row and column constants are computed)
+    for n in ([20000, 100000] if quick else [20000, 100000, 1000000]):
+        ck.case(str(n), lambda: half_step(n), into=out["half_step"])
+        free_gpu_memory()
     return out
 
 

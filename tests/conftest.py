@@ -36,7 +36,9 @@ def pytest_collection_modifyitems(config, items):
     if GPU:
         return
     skip = pytest.mark.skip(reason="needs a CUDA GPU with CuPy (run benchmarks/gpu_check.sh on a GPU machine)")
-    for item in items:  # the marker, not the keyword: tests/gpu/ (a folder name) holds CPU checks
+    for item in items:
+        # the marker, not the keyword: every test under tests/gpu/ has "gpu" (its folder) among
+        # its keywords, and those CPU-side compile checks must run without a GPU
         if item.get_closest_marker("gpu") is not None:
             item.add_marker(skip)
 

@@ -212,6 +212,21 @@ def _ops_cupy_pointcloud(geom, wdt):
     return fx, fy
 
 
+def _cupy_loop_info(fx, fy, n_iter: int, error_reads: int) -> dict:
+    """What the CuPy soft-mins of a finished solve did (docs/sinkhorn.md, "On a GPU"): rows
+    redone by the safe kernel in each iteration (both half-steps; every row in the first
+    iteration of a cold start, which has no shift yet) and in the final ``<P, C>`` pass, the
+    soft-min calls and kernel launches, and the marginal errors read back (the loop's host
+    reads; the several-mode tail extrapolation adds two per jump). The counters stay on the
+    device during the loop; reading them here costs two synchronisations, after it."""
+    rx, ry = fx.fallback_rows(), fy.fallback_rows()
+    k = min(n_iter, len(rx), len(ry))  # one call of each per iteration, then the final pass's
+    return {"fallback_rows_per_iter": (rx[:k] + ry[:k]).tolist(),
+            "fallback_rows_final_pass": rx[k:].tolist() + ry[k:].tolist(),
+            "softmin_calls": fx.calls + fy.calls, "softmin_launches": fx.launches + fy.launches,
+            "error_reads": int(error_reads)}
+
+
 def _resolve_backend(backend: str, geom, on_gpu: bool) -> str:
     # the vocabulary of docs/arrays.md "Backends"; "numba_cuda" is a deprecated spelling of
     # "cuda" here (one GPU soft-min: the CuPy RawKernel, docs/sinkhorn.md)
@@ -349,13 +364,14 @@ def _sinkhorn_loop(xp, softmin_x: Callable, softmin_y: Callable, a, b, loga, log
         undo = None  # (f, g, error bound) kept at an extrapolated jump
         multi = None  # the several-mode extrapolation, once the one-mode one has failed enough
         agree_first = agree
+        eloga, elogb = eps * loga, eps * logb  # once per call, not per iteration (a launch each on CuPy)
         while it < stop:
             check = ((k % check_every == check_every - 1) or it == max_iter - 1
                      or (check_first and k == k_first))
             measure = check or k == measure_at
-            ft = softmin_x(eps, g + eps * logb)
+            ft = softmin_x(eps, g + elogb)
             if symmetric or (k == k_first and averaged_first):
-                gt = softmin_y(eps, f + eps * loga)
+                gt = softmin_y(eps, f + eloga)
                 if measure:
                     err = _marginal_error(xp, a, f, ft, eps) + _marginal_error(xp, b, g, gt, eps)
                 f, g = 0.5 * (f + ft), 0.5 * (g + gt)
@@ -363,11 +379,13 @@ def _sinkhorn_loop(xp, softmin_x: Callable, softmin_y: Callable, a, b, loga, log
                 if measure:
                     err = _marginal_error(xp, a, f, ft, eps)
                 f = ft
-                g = softmin_y(eps, f + eps * loga)
+                g = softmin_y(eps, f + eloga)
             it += 1
             k += 1
             if measure:
-                e_val = float(err)
+                e_val = float(err)  # the loop's one host read (a synchronisation on a GPU)
+                if stats is not None:
+                    stats["error_reads"] = stats.get("error_reads", 0) + 1
                 if math.isnan(e_val):
                     raise FloatingPointError(
                         "sinkhorn produced NaN potentials; check the costs and weights for extreme values.")
@@ -917,6 +935,7 @@ class _Solved:
     n_scaling: int
     n_probe: int | None  # None when no schedule was probed
     t_loop: float
+    error_reads: int = 0  # marginal errors read back to the host (one per check)
 
 
 def _prepare(a, b, M_or_geometry, *, eps, max_iter, tol, scaling, check_every, f0, g0,
@@ -1065,7 +1084,8 @@ def _solve(p: _Problem) -> _Solved:
         if bar is not None:
             bar.close()
     return _Solved(f=f, g=g, errors=errors, n_iter=n_iter, converged=converged,
-                   n_scaling=n_scaling, n_probe=loop_stats.get("probe"), t_loop=t_loop)
+                   n_scaling=n_scaling, n_probe=loop_stats.get("probe"), t_loop=t_loop,
+                   error_reads=loop_stats.get("error_reads", 0))
 
 
 def _package(p: _Problem, s: _Solved, *, plan) -> SinkhornResult:
@@ -1104,6 +1124,8 @@ def _package(p: _Problem, s: _Solved, *, plan) -> SinkhornResult:
     }
     if hasattr(p.softmin_x, "threads"):  # numba: soft-min calls per thread count (chosen by measurement)
         info["numba_thread_calls"] = dict(p.softmin_x.threads.counts)
+    if hasattr(p.softmin_x, "fallback_rows"):  # the CuPy soft-min
+        info.update(_cupy_loop_info(p.softmin_x, p.softmin_y, n_iter, s.error_reads))
     return SinkhornResult(value=value, objective=objective, f=f, g=g, marginal_error_history=tuple(errors),
                           n_iter=n_iter, converged=converged, plan=P, eps=eps, backend=p.backend, info=info)
 
