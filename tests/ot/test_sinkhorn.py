@@ -675,3 +675,31 @@ def test_divergence_warm_start_applies_to_the_cross_term_only():
                                plan=True)
     assert warm.value == pytest.approx(cold.value, abs=1e-8)
     assert warm.ot_ab.plan is not None and warm.ot_aa.plan is None
+
+
+# ----------------------------------------------------------------------------- GPU float32 default
+def test_float32_points_on_a_gpu_are_solved_in_float32_by_default(monkeypatch):
+    """float32 CuPy (or torch CUDA) points: sinkhorn's default working dtype is float32 (the GPU
+    kernels are float32 by design), while the geometry keeps float64 costs for the exact
+    solvers; numpy float32 stays a float64 solve. The GPU is modelled by marking the arrays."""
+    from kantorovich.ot import _geometry
+
+    rng = np.random.default_rng(3)
+    x32, y32 = rng.random((40, 2)).astype(np.float32), rng.random((30, 2)).astype(np.float32)
+    gpu = {id(x32), id(y32)}
+    assert not _geometry._gpu_float32(x32, y32)  # numpy data
+    monkeypatch.setattr(_geometry, "is_cupy", lambda a: id(a) in gpu)
+    assert _geometry._gpu_float32(x32, y32)
+    assert not _geometry._gpu_float32(x32, y32.astype(np.float64))  # one float64 input: float64
+    monkeypatch.undo()
+
+    pc = PointCloud(x32, y32)
+    assert pc.dtype == np.float64 and not pc.gpu_float32
+    assert sinkhorn(None, None, pc, eps=0.05).info["dtype"] == "float64"
+    pc.gpu_float32 = True  # what the geometry records for float32 CuPy points
+    r = sinkhorn(None, None, pc, eps=0.05)
+    assert r.info["dtype"] == "float32" and pc.dtype == np.float64
+    assert sinkhorn(None, None, pc, eps=0.05, dtype=np.float64).info["dtype"] == "float64"
+    dense = DenseGeometry(pc.cost_matrix())
+    dense.gpu_float32 = True
+    assert sinkhorn(None, None, dense, eps=0.05).info["dtype"] == "float32"

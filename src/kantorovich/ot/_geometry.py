@@ -94,6 +94,15 @@ def _cast(a, dtype, name: str):
     return a.astype(dtype)
 
 
+def _gpu_float32(*arrays) -> bool:
+    """Whether every array is float32 data on a GPU (CuPy, or torch CUDA through DLPack): the
+    Sinkhorn solver then works in float32 by default, as the GPU kernels are float32 by design
+    (a float64 soft-min has no hardware exp2 and runs about 5x slower on an H100:
+    docs/sinkhorn.md, GPU). The geometry itself stores float64, so the exact solvers see the
+    same costs as before."""
+    return bool(arrays) and all(is_cupy(a) and a.dtype == np.float32 for a in arrays)
+
+
 def _adopt(geom, *arrays, names):
     """The caller's arrays (torch, JAX, array-API, autograd boxes) as numpy / CuPy data.
 
@@ -139,6 +148,7 @@ class DenseGeometry:
 
     def __init__(self, M: Any, *, dtype=None):
         (M,) = _adopt(self, M, names=("M",))
+        self.gpu_float32 = _gpu_float32(M)
         self.C = check_cost_matrix(M, "M", dtype=check_float_dtype(dtype))
 
     @classmethod
@@ -210,7 +220,8 @@ class PointCloud:
         kernels, batches and gradients in the points do not take it).
     dtype : {None, float32, float64}
         Storage precision (default float64). Coordinates beyond float32's range (about 3.4e38)
-        with ``dtype=float32`` are a ValueError naming the array.
+        with ``dtype=float32`` are a ValueError naming the array. (``sinkhorn`` works in
+        float32 by default when both point sets are float32 on a GPU, see its ``dtype``.)
 
     Notes
     -----
@@ -234,6 +245,7 @@ class PointCloud:
 
     def __init__(self, x: Any, y: Any, cost: Any = "sqeuclidean", *, dtype=None):
         x, y = _adopt(self, x, y, names=("x", "y"))
+        self.gpu_float32 = _gpu_float32(x, y)
         fn_cost = is_callable_cost(cost)  # (a named cost is parsed after the points, as before)
         if fn_cost and self._leaves:
             raise ValueError(no_gradient_message(" and ".join(map(repr, self._leaves))

@@ -819,7 +819,9 @@ def sinkhorn(a: Any, b: Any, M_or_geometry: Any, *, eps: float, max_iter: int = 
         inputs are moved to the GPU and results back. "numba_cuda" is a deprecated spelling of
         "cuda" here (it ran a second, slower numba-cuda soft-min; DeprecationWarning).
     dtype : None, float32 or float64
-        Working precision (default: float64; CuPy float32 inputs stay float32).
+        Working precision. Default: float64, except float32 costs or points on a GPU (CuPy,
+        torch CUDA), which are solved in float32: the GPU kernels are float32 by design, and a
+        float64 soft-min runs about 5x slower there (docs/sinkhorn.md, GPU).
     progress : bool
         Show a progress bar (tqdm) of the iterations, with the latest marginal error; it is
         updated at each convergence check, so it costs nothing between checks.
@@ -949,7 +951,8 @@ def _prepare(a, b, M_or_geometry, *, eps, max_iter, tol, scaling, check_every, f
     geom = as_geometry(M_or_geometry, dtype=dtype)
     on_gpu = geom.on_gpu or is_cupy(a) or is_cupy(b)
     n, m = geom.shape
-    wdt = np.dtype(dtype) if dtype is not None else geom.dtype
+    wdt = np.dtype(dtype) if dtype is not None else \
+        np.dtype(np.float32) if getattr(geom, "gpu_float32", False) else geom.dtype
     if tol is None:
         tol = 1e-3 if wdt == np.float32 else 1e-5
     tol = check_positive(tol, "tol")
