@@ -13,7 +13,12 @@ with seeds 2-5; weighted 50-point and shifted Gaussian 60-point clouds with seed
 and 1e-2; tol 1e-5 and 1e-6), the default against the default with the one-mode tail
 extrapolation alone and against cold.
 
-    PYTHONPATH=src python benchmarks/measure_sinkhorn_schedule.py [--out PATH] [--previous] [--sweep]
+``--wide`` runs the 108-cell sweep of docs/sinkhorn.md (n = 30, 100, 300; eps 1e-3, 1e-2,
+0.1; uniform clouds with and without random weights, grids against shifted grids, shifted
+Gaussian clouds; tol 1e-4, 1e-5, 1e-6), default against cold, to
+``benchmarks/results/sinkhorn_schedule_wide.json``.
+
+    PYTHONPATH=src python benchmarks/measure_sinkhorn_schedule.py [--out PATH] [--previous] [--sweep] [--wide]
 """
 
 from __future__ import annotations
@@ -109,6 +114,49 @@ def sweep_problems():
     return out
 
 
+def wide_sweep_problems():
+    """(name, a, b, M, eps) of the wide sweep (``--wide``): n = 30, 100, 300; eps 1e-3, 1e-2,
+    0.1; uniform clouds (``default_rng(1)``), the same clouds with random weights, a k x k grid
+    (k = 5, 10, 17) against itself shifted by (0.06, 0.06) / scale, shifted Gaussian clouds
+    N(0, 0.09 I) vs N(0.5, 0.09 I). The draws follow the table's rows that came from it (30 x 30
+    uniform points; 100 x 100 Gaussian points after 200 uniform points and 200 weights)."""
+    out = []
+    for n in (30, 100, 300):
+        rng = np.random.default_rng(1)
+        x, y = rng.random((n, 2)), rng.random((n, 2))
+        wa, wb = rng.random(n) + 0.1, rng.random(n) + 0.1
+        gx, gy = 0.3 * rng.normal(size=(n, 2)), 0.3 * rng.normal(size=(n, 2)) + 0.5
+        k = {30: 5, 100: 10, 300: 17}[n]
+        grid = np.array([[i, j] for i in range(k) for j in range(k)], dtype=float) / (k - 1)
+        kinds = [(f"{n} x {n} uniform points", None, None, _sq(x, y)),
+                 (f"{n} x {n} uniform points, random weights", wa / wa.sum(), wb / wb.sum(), _sq(x, y)),
+                 (f"{k} x {k} grid against itself shifted", None, None, _sq(grid, grid + 0.06)),
+                 (f"{n} x {n} shifted Gaussian points", None, None, _sq(gx, gy))]
+        for eps in (1e-3, 1e-2, 0.1):
+            out += [(name, a, b, M, eps) for name, a, b, M in kinds]
+    return out
+
+
+def wide_sweep(out_path):
+    """The default against cold on the wide sweep's 108 cells; JSON to ``out_path``."""
+    rows, counts = [], {"cells": 0, "above cold": 0, "default": 0, "cold": 0}
+    for name, a, b, M, eps in wide_sweep_problems():
+        cells = []
+        for tol in TOLS:
+            new, cold = run(a, b, M, eps, tol, 0.5), run(a, b, M, eps, tol, None)
+            rows.append({"problem": name, "n": M.shape[0], "eps": eps, "tol": tol, "default": new, "cold": cold})
+            counts["cells"] += 1
+            counts["above cold"] += new["n_iter"] > cold["n_iter"]
+            counts["default"] += new["n_iter"]
+            counts["cold"] += cold["n_iter"]
+            mark = " **" if new["n_iter"] > cold["n_iter"] else ""
+            cells.append(f"{tol:g} {new['n_iter']} / {cold['n_iter']}{mark}")
+        print(f"{name[:45]:45s} {eps:g}: " + "  ".join(cells), flush=True)
+    print("default / cold;", counts)
+    Path(out_path).write_text(json.dumps({"max_iter": MAX_ITER, "check_every": 10, "totals": counts,
+                                          "cells": rows}, indent=1))
+
+
 def sweep():
     """The default against the one-mode extrapolation alone and against cold, on fresh instances."""
     from kantorovich.ot import _sinkhorn
@@ -141,9 +189,13 @@ def main(argv=None):
     ap.add_argument("--previous", action="store_true",
                     help="switch off the tail extrapolation and the close-call probing")
     ap.add_argument("--sweep", action="store_true", help="fresh instances outside the table")
+    ap.add_argument("--wide", action="store_true",
+                    help="the 108-cell sweep (n up to 300), to benchmarks/results/sinkhorn_schedule_wide.json")
     args = ap.parse_args(argv)
     if args.sweep:
         return sweep()
+    if args.wide:
+        return wide_sweep(Path(__file__).parent / "results" / "sinkhorn_schedule_wide.json")
     if args.previous:
         from kantorovich.ot import _sinkhorn
 
