@@ -53,8 +53,8 @@ import numpy as np
 from .._array_api import cupy_or_raise
 from ._knn import exact_sorted
 
-__all__ = ["MAX_D", "MAX_K", "NumpyKnnKernel", "fused_supported", "kernel_source", "knn_fused",
-           "split_count"]
+__all__ = ["MAX_D", "MAX_K", "CupyKnnKernel", "FusedSearch", "NumpyKnnKernel", "fused_supported",
+           "kernel_source", "knn_fused", "prepare", "split_count", "split_layout"]
 
 TPB = 128  # query rows (threads) per block
 TILE = 256  # reference points per shared-memory tile
@@ -228,6 +228,58 @@ class NumpyKnnKernel:
             out[:, s, :sel.shape[1]] = sel
 
 
+class FusedSearch:
+    """One search's device inputs (:func:`prepare`): the centred float64 clouds, the kernel's
+    float32 inputs, the launch shape; :meth:`launch` runs the kernel (the benchmark times it
+    alone), :meth:`rerank` the float64 re-rank of its candidates."""
+
+    def __init__(self, query, ref, kk: int, same: bool, xp, n_sm: int | None, splits: int | None):
+        n, D, m = int(query.shape[0]), int(query.shape[1]), int(ref.shape[0])
+        if max(n, m) > MAX_POINTS:
+            raise ValueError(f"the fused kNN kernel takes at most {MAX_POINTS} points per side; got {n} and {m}.")
+        avail = m - (1 if same else 0)
+        self.xp, self.n, self.D, self.same = xp, n, D, bool(same)
+        self.kk = min(kk, avail)
+        self.K = min(self.kk + 2, avail)
+        centre = xp.mean(ref, axis=0, keepdims=True)
+        self.q64 = query - centre
+        self.r64 = ref - centre
+        self.q32 = xp.ascontiguousarray(self.q64.astype(xp.float32))
+        r32 = self.r64.astype(xp.float32)
+        if n_sm is None:
+            n_sm = _sm_count(xp)
+        self.ns, self.cps = split_layout(m, split_count(n, m, n_sm) if splits is None else splits)
+        self.rk = xp.zeros((self.ns * self.cps, row_stride(D)), dtype=xp.float32)
+        self.rk[:m, :D] = -2.0 * r32
+        self.rk[:m, D] = xp.sum(r32 * r32, axis=1)
+        self.rk[m:, D] = xp.inf  # padding to whole tiles: key +inf, never inserted
+        self.idx = xp.empty((n, self.ns * self.K), dtype=xp.int32)
+
+    def kernel(self, cls=None):
+        """An instance of ``cls`` (default: the CuPy kernel, or its numpy model on numpy) for
+        this search's (D, K)."""
+        cls = cls or (NumpyKnnKernel if self.xp is np else CupyKnnKernel)
+        return cls(self.D, self.K)
+
+    def launch(self, kern) -> None:
+        kern.topk((-(-self.n // TPB), self.ns), self.q32, self.rk, self.n, self.cps, int(self.same), self.idx)
+
+    def rerank(self):
+        xp = self.xp
+        out = xp.empty((self.n, self.kk), dtype=xp.float64)
+        rows = max(1, _RERANK_ENTRIES // (self.ns * self.K * max(self.D, 1)))
+        for s in range(0, self.n, rows):
+            e = min(self.n, s + rows)
+            out[s:e] = exact_sorted(self.q64[s:e], self.r64, self.idx[s:e].astype(xp.int64), self.kk, xp=xp)
+        return out
+
+
+def prepare(query, ref, kk: int, *, same: bool = False, xp=None, n_sm: int | None = None,
+            splits: int | None = None) -> FusedSearch:
+    """The :class:`FusedSearch` of :func:`knn_fused` (its arguments)."""
+    return FusedSearch(query, ref, kk, same, cupy_or_raise() if xp is None else xp, n_sm, splits)
+
+
 def knn_fused(query, ref, kk: int, *, same: bool = False, xp=None, kernel=None,
               n_sm: int | None = None, splits: int | None = None):
     """Exact ``kk`` smallest distances (float64, ``(n, kk)``, sorted; self excluded when
@@ -237,35 +289,9 @@ def knn_fused(query, ref, kk: int, *, same: bool = False, xp=None, kernel=None,
     :class:`NumpyKnnKernel`); the defaults are CuPy's. ``splits`` overrides
     :func:`split_count`. The caller checks :func:`fused_supported` first.
     """
-    xp = cupy_or_raise() if xp is None else xp
-    n, D = int(query.shape[0]), int(query.shape[1])
-    m = int(ref.shape[0])
-    if max(n, m) > MAX_POINTS:
-        raise ValueError(f"the fused kNN kernel takes at most {MAX_POINTS} points per side; got {n} and {m}.")
-    avail = m - (1 if same else 0)
-    kk = min(kk, avail)
-    K = min(kk + 2, avail)
-    centre = xp.mean(ref, axis=0, keepdims=True)
-    q64 = query - centre
-    r64 = ref - centre
-    q32 = xp.ascontiguousarray(q64.astype(xp.float32))
-    r32 = r64.astype(xp.float32)
-    if n_sm is None:
-        n_sm = _sm_count(xp)
-    ns, cps = split_layout(m, split_count(n, m, n_sm) if splits is None else splits)
-    rk = xp.zeros((ns * cps, row_stride(D)), dtype=xp.float32)
-    rk[:m, :D] = -2.0 * r32
-    rk[:m, D] = xp.sum(r32 * r32, axis=1)
-    rk[m:, D] = xp.inf  # padding to whole tiles: key +inf, never inserted
-    kern = (NumpyKnnKernel if xp is np else CupyKnnKernel)(D, K) if kernel is None else kernel(D, K)
-    idx = xp.empty((n, ns * K), dtype=xp.int32)
-    kern.topk((-(-n // TPB), ns), q32, rk, n, cps, int(bool(same)), idx)
-    out = xp.empty((n, kk), dtype=xp.float64)
-    rows = max(1, _RERANK_ENTRIES // (ns * K * max(D, 1)))
-    for s in range(0, n, rows):
-        e = min(n, s + rows)
-        out[s:e] = exact_sorted(q64[s:e], r64, idx[s:e].astype(xp.int64), kk, xp=xp)
-    return out
+    search = prepare(query, ref, kk, same=same, xp=xp, n_sm=n_sm, splits=splits)
+    search.launch(search.kernel(kernel))
+    return search.rerank()
 
 
 def _sm_count(xp) -> int:
