@@ -251,11 +251,11 @@ def test_require_toolchain_skips_locally_and_fails_under_ci(monkeypatch):
 
 
 # --- the fused kNN top-K kernel (divergences/_knn_cuda_kernel.py) ----------------------------
-# Per (query, reference) pair the hot path (no insertion) is D FFMA, the S / 4 LDS.128 of the
-# reference row (S = D + 1 rounded up to 4 floats) and, per 4 pairs (2 unrolled iterations of
-# 2 references), 2 FMNMX + 2 FSETP + 3 BRA + 2 BSSY/BSYNC pairs + ~4 loop instructions, i.e.
-# <= 4 per pair: bound D + S / 4 + 4 (17 at D = 10; measured 16.75 under NVRTC 13.5, 17.0
-# under 12.9); D = 32 needs one LDS more per pair (46 under 12.9): D + S / 4 + 5 in general.
+# Per (query, reference) pair the hot path (no insertion) is D FFMA and the S / 4 LDS.128 of the
+# reference row (S = D + 1 rounded up to 4 floats); per 8 pairs (4 unrolled iterations of 2
+# references): 4 FMNMX + 4 FSETP + 4 BSSY/BSYNC pairs + 5 BRA + ~6 index and loop instructions,
+# i.e. ~3 per pair. Bound D + S / 4 + 3.5 (16.5 at D = 10; measured 16.0 under NVRTC 13.5 and
+# 16.125 under 12.9); D = 32 loads its 33 floats with one LDS more per pair: D + S / 4 + 5.
 
 
 def _knn_hot_path(text: str, label: str) -> list[str]:
@@ -308,11 +308,11 @@ def test_knn_topk_kernel_compiles_for_sm90(major, D, Kc):
     assert len(loops) == 1, loops
     ops = _knn_hot_path(T.sass_functions(sass)["knn_topk"], loops[0].label)
     n_ffma = sum(op.startswith("FFMA") for op in ops)
-    assert n_ffma == 4 * D, ops  # 4 pairs per iteration, D FMAs each: one FMA chain per pair
+    assert n_ffma % D == 0 and n_ffma // D >= 8, ops  # D FMAs per pair, 8 pairs per iteration
     pairs = n_ffma / D
     S = KN.row_stride(D)
     per_pair = len(ops) / pairs
-    assert per_pair <= D + S / 4 + (4 if D <= 16 else 5), (per_pair, ops, r["version"])
+    assert per_pair <= D + S / 4 + (3.5 if D <= 16 else 5), (per_pair, ops, r["version"])
     if D <= 16:  # the reference row by vector shared loads (up to 16 bytes): S / 4 per pair
         assert sum(op.startswith("LDS") for op in ops) <= pairs * S // 4, ops
     assert not any(op.startswith(("LDG", "STG", "LDL", "STL", "BAR")) for op in ops), ops

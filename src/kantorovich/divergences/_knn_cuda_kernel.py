@@ -37,13 +37,16 @@ loop, SASS instructions per pair). The host logic takes its array module and ker
 arguments: the CPU tests run it with numpy and :class:`NumpyKnnKernel`, a numpy model of the
 kernel (same splits, same tie order: among equal keys the smaller index first).
 
-Floor at n = m = 1e5, d = 10 (``estimate_kl`` searches twice, x-x and x-y: 2e10 pairs):
-~11 instructions per pair (10 FFMA + 1 FSETP) -> 2.2e11 thread instructions; an H100 SXM
-issues 132 SMs x 4 x 32 = 16 896 per clock, 3.3e13/s at 1.98 GHz: **~7 ms**. Counting the 3
-shared loads and the loop branch as well (the SASS loop, ~15-17 per pair): ~10 ms. Bytes:
-each block of TPB rows reads all m references once (m x 12 x 4 B = 4.8 MB, L2-resident), 782
-blocks per search -> ~3.8 GB from L2 per search (~1 ms at ~5 TB/s); from HBM only the
-inputs (~10 MB). The float64 re-rank touches n x K x d = 1.5e7 coordinates per search.
+Floor at n = m = 1e5, d = 10, one search (1e10 pairs): ~11 instructions per pair (10 FFMA
++ 1 FSETP) -> 1.1e11 thread instructions; an H100 SXM issues 132 SMs x 4 x 32 = 16 896 per
+clock, 3.3e13/s at 1.98 GHz: **3.3 ms**. The SASS hot path is 16 per pair (the 3 LDS.128 of
+the reference row, the checks and the loop as well): ~5 ms; the insertions, executed by a warp
+when any of its lanes inserts, add up to ~+25 % (estimated). ``estimate_kl`` with
+``method="knn"`` runs 2 searches, the default at d = 10 (``"knn-gauss-corrected"``, 4
+reference pairs) 10: ~10 ms and ~50-65 ms of kernel. Bytes: each block of 128 rows reads all
+m references once (m x 48 B = 4.8 MB, L2-resident): 782 blocks -> ~3.8 GB from L2 per search
+(~0.7 ms at ~5.5 TB/s, under the compute time); from HBM only the inputs and the candidates
+(~15 MB). The float64 re-rank gathers n x K x d = 1.5e7 coordinates per search.
 """
 
 from __future__ import annotations
@@ -72,19 +75,21 @@ _SOURCE = r"""
 #define TILE __TILE__
 
 /* insert (key, j) into the sorted list (bd, bi) unless it is not below the K-th key or j is the
-   query itself; one bubble pass, strict <: an equal key stays behind the earlier index */
+   query itself. Branch-free shift: slot t takes the entry of slot t - 1 when the key goes above
+   it, else the key when it goes above slot t; strict <: an equal key stays behind the earlier
+   index (the order of a stable sort by key) */
 __device__ __forceinline__ void insert(float (&bd)[K], int (&bi)[K], float key, int j, int self)
 {
     if (key < bd[K - 1] && j != self) {
-        bd[K - 1] = key;
-        bi[K - 1] = j;
+        bool lt[K];
+        #pragma unroll
+        for (int t = 0; t < K; ++t) lt[t] = key < bd[t];
         #pragma unroll
         for (int t = K - 1; t > 0; --t) {
-            if (bd[t] < bd[t - 1]) {
-                float a = bd[t]; bd[t] = bd[t - 1]; bd[t - 1] = a;
-                int b = bi[t]; bi[t] = bi[t - 1]; bi[t - 1] = b;
-            }
+            bd[t] = lt[t - 1] ? bd[t - 1] : (lt[t] ? key : bd[t]);
+            bi[t] = lt[t - 1] ? bi[t - 1] : (lt[t] ? j : bi[t]);
         }
+        if (lt[0]) { bd[0] = key; bi[0] = j; }
     }
 }
 
@@ -114,7 +119,7 @@ extern "C" __global__ void __launch_bounds__(TPB) knn_topk(
         for (int e = threadIdx.x; e < TILE * (S / 4); e += TPB) dst[e] = src[e];
         __syncthreads();
         int j0 = (int)jb + c0;
-        #pragma unroll 2
+        #pragma unroll 4
         for (int jj = 0; jj < TILE; jj += 2) {
             const float* p = sr + jj * S;
             float k0 = p[D], k1 = p[S + D];
