@@ -253,7 +253,7 @@ def test_require_toolchain_skips_locally_and_fails_under_ci(monkeypatch):
 # --- the fused kNN top-K kernel (divergences/_knn_cuda_kernel.py) ----------------------------
 # Per (query, reference) pair the hot path (no insertion) is D FFMA and the S / 4 LDS.128 of the
 # reference row (S = D + 1 rounded up to 4 floats); per 8 pairs (4 unrolled iterations of 2
-# references): 4 FMNMX + 4 FSETP + 4 BSSY/BSYNC pairs + 5 BRA + ~6 index and loop instructions,
+# references): 4 FMNMX + 4 FSETP + 4 BSSY/BSYNC pairs + 5 BRA + 3-4 index and loop instructions,
 # i.e. ~3 per pair. Bound D + S / 4 + 3.5 (16.5 at D = 10; measured 16.0 under NVRTC 13.5 and
 # 16.125 under 12.9); D = 32 loads its 33 floats with one LDS more per pair: D + S / 4 + 5.
 
