@@ -6,7 +6,10 @@ N(0, I) vs N(0.5 1, 1.5 I); medians of 7 runs; the bootstrap (200 replicates of 
 also timed alone; 1-minute load average before and after each case. The comparison with the
 peers (universal-divergence, and the same estimator written on scipy's cKDTree), values
 checked first, is the ``knn`` suite of ``kantorovich bench`` (docs/bench.md): without
---gpu-only this script runs it into the JSON's ``cpu_suites`` entry.
+--gpu-only this script runs it into the JSON's ``cpu_suites`` entry. With --gpu, the CuPy
+backend at n = 1e5, d = 10: the fused top-K kernel alone and one search with its float64
+re-rank (x-x and x-y), then ``estimate_kl`` end to end with ``method="knn"`` (2 searches) and
+the default (``"knn-gauss-corrected"`` at d = 10: 2 (1 + n_reference) = 10 searches).
 """
 
 from __future__ import annotations
@@ -87,25 +90,65 @@ def main():
         else:
             data = {}
 
-            def gpu_case():
+            def gpu_case():  # the data, on the device
                 import cupy as cp
 
                 n, d = (100000, 10) if not args.quick else (20000, 10)
                 data["x"] = xh = g.normal(size=(n, d))
                 data["y"] = yh = 0.5 + math.sqrt(1.5) * g.normal(size=(n, d))
-                x, y = cp.asarray(xh), cp.asarray(yh)
-                t = time_gpu(lambda: estimate_kl(x, y, k=5, n_boot=0, backend="cuda"), repeat=3, warmup=1)
-                return {"n": n, "d": d, "cuda_s": t["median_s"], "cuda_min_s": t["min_s"],
-                        "value_cuda": estimate_kl(x, y, k=5, n_boot=0, backend="cuda").value}
+                data["xd"], data["yd"] = cp.asarray(xh), cp.asarray(yh)
+                return {"n": n, "d": d, "k": 5}
+
+            def gpu_kernel():  # the fused top-K kernel alone, and one search (+ float64 re-rank)
+                from kantorovich.divergences import _knn_cuda_kernel as KN
+
+                x, y = data["xd"], data["yd"]
+                rec = {}
+                for name, q, r, same in (("xx", x, x, True), ("xy", x, y, False)):
+                    s = KN.prepare(q, r, 13, same=same)  # kk = k + 8 as knn_positive_cuda
+                    kern = s.kernel()
+                    t = time_gpu(lambda s=s, kern=kern: s.launch(kern), repeat=5, warmup=1)
+                    ts = time_gpu(lambda q=q, r=r, same=same: KN.knn_fused(q, r, 13, same=same),
+                                  repeat=3, warmup=1)
+                    pairs = q.shape[0] * r.shape[0]
+                    rec[name] = {"kernel_s": t["median_s"], "kernel_min_s": t["min_s"],
+                                 "search_s": ts["median_s"], "pairs_per_s": pairs / t["median_s"],
+                                 "K": s.K, "splits": s.ns}
+                    for a in ("num_regs", "local_size_bytes"):  # RawKernel / Function attributes
+                        try:
+                            rec[name][a] = int(getattr(kern._fn, a))
+                        except Exception:
+                            pass
+                return rec
+
+            def gpu_totals():  # estimate_kl end to end: the default method and the plain one
+                x, y = data["xd"], data["yd"]
+                rec = {}
+                for key, method in (("knn", "knn"), ("auto", "auto")):
+                    t = time_gpu(lambda method=method: estimate_kl(x, y, k=5, n_boot=0, backend="cuda",
+                                                                    method=method, rng=0), repeat=3, warmup=1)
+                    # rng = 0: the default method's Gaussian references, the same as on the CPU
+                    r = estimate_kl(x, y, k=5, n_boot=0, backend="cuda", method=method, rng=0)
+                    # "knn-gauss-corrected" (auto from d = 3) searches 1 + n_reference pairs of clouds
+                    searches = 2 * (1 + int(r.info.get("n_reference", 0)))
+                    rec[key] = {"total_s": t["median_s"], "total_min_s": t["min_s"], "value": r.value,
+                                "method": r.method, "knn_searches": searches}
+                # the keys earlier runs wrote (the default method, end to end)
+                rec.update(cuda_s=rec["auto"]["total_s"], cuda_min_s=rec["auto"]["total_min_s"],
+                           value_cuda=rec["auto"]["value"])
+                return rec
 
             def cpu_same_data():  # the same data on this host's CPU (auto backend)
-                v, t = timed_once(lambda: estimate_kl(data["x"], data["y"], k=5, n_boot=0).value)
-                rec = ck.payload["gpu"]
+                v, t = timed_once(lambda: estimate_kl(data["x"], data["y"], k=5, n_boot=0, rng=0).value)
+                rec = ck.payload["gpu"]["totals"]
                 return {"value_cpu": v, "cpu_auto_s": t, "cpu_count": os.cpu_count(),
                         "abs_diff_cuda_cpu": abs(rec["value_cuda"] - v)}
 
             if "error" not in ck.case("gpu", gpu_case):
-                ck.case("cpu_same_data", cpu_same_data, into=ck.payload["gpu"])
+                gpu = ck.payload["gpu"]
+                ck.case("kernel", gpu_kernel, into=gpu)
+                if "error" not in ck.case("totals", gpu_totals, into=gpu):
+                    ck.case("cpu_same_data", cpu_same_data, into=gpu)
     ck.done()
 
 

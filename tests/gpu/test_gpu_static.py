@@ -272,3 +272,71 @@ def test_require_toolchain_skips_locally_and_fails_under_ci(monkeypatch):
     monkeypatch.setenv("CI", "true")
     with pytest.raises(pytest.fail.Exception, match="ptxas"):
         T.require_toolchain("ptxas")
+
+
+# --- the fused kNN top-K kernel (divergences/_knn_cuda_kernel.py) ----------------------------
+# Per (query, reference) pair the hot path (no insertion) is D FFMA and the S / 4 LDS.128 of the
+# reference row (S = D + 1 rounded up to 4 floats); per 8 pairs (4 unrolled iterations of 2
+# references): 4 FMNMX + 4 FSETP + 4 BSSY/BSYNC pairs + 5 BRA + 3-4 index and loop instructions,
+# i.e. ~3 per pair. Bound D + S / 4 + 3.5 (16.5 at D = 10; measured 16.0 under NVRTC 13.5 and
+# 16.125 under 12.9); D = 32 loads its 33 floats with one LDS more per pair: D + S / 4 + 5.
+
+
+def _knn_hot_path(text: str, label: str) -> list[str]:
+    """The opcodes of one iteration of the SASS loop at ``label`` when every forward branch is
+    taken (the insertion skipped: the path of nearly every pair)."""
+    lines = text.splitlines()
+    labels = {}
+    for i, ln in enumerate(lines):
+        m = T._LABEL.match(ln)
+        if m:
+            labels[m.group(1).lstrip(".")] = i
+    i, ops = labels[label] + 1, []
+    while len(ops) < 10_000:
+        op = T._instr(lines[i])
+        if op is not None:
+            ops.append(op)
+            m = T._BRA.search(lines[i])
+            if m:
+                tgt = labels[m.group(1).lstrip(".")]
+                if tgt <= labels[label]:
+                    return ops  # the loop's backward branch
+                i = tgt
+        i += 1
+    raise AssertionError("no backward branch found")
+
+
+@functools.cache
+def _knn_build(D, Kc, lib):
+    from kantorovich.divergences import _knn_cuda_kernel as KN
+
+    r = T.nvrtc_compile(KN.kernel_source(D, Kc), KN.nvrtc_options(), lib=lib)
+    return r, T.resource_usage(r["cubin"])["knn_topk"], T.sass(r["cubin"])
+
+
+@pytest.mark.parametrize("major", NVRTC_MAJORS)
+@pytest.mark.parametrize("D, Kc", [(1, 15), (2, 15), (10, 15), (10, 32), (32, 32)])
+def test_knn_topk_kernel_compiles_for_sm90(major, D, Kc):
+    from kantorovich.divergences import _knn_cuda_kernel as KN
+
+    _, lib = _nvrtc(major)
+    r, u, sass = _knn_build(D, Kc, lib)
+    # the candidates and the query live in registers: no local memory at all
+    assert u.spill_stores == 0 and u.spill_loads == 0 and u.stack == 0, u
+    assert u.registers * KN.TPB <= 65536 and u.smem <= 48 * 1024, u
+    if Kc <= 15 and D <= 10:  # the estimators' K = k + 10 at k = 5: >= 6 blocks of 128 per SM
+        assert u.registers <= 80, (u, r["version"])
+    assert not T.float64_ptx_lines(r["ptx"]), T.float64_ptx_lines(r["ptx"])[:5]
+    assert not T.float64_sass_lines(sass), T.float64_sass_lines(sass)[:5]
+    loops = T.inner_loops(T.sass_functions(sass)["knn_topk"], marker="FFMA")
+    assert len(loops) == 1, loops
+    ops = _knn_hot_path(T.sass_functions(sass)["knn_topk"], loops[0].label)
+    n_ffma = sum(op.startswith("FFMA") for op in ops)
+    assert n_ffma % D == 0 and n_ffma // D >= 8, ops  # D FMAs per pair, 8 pairs per iteration
+    pairs = n_ffma / D
+    S = KN.row_stride(D)
+    per_pair = len(ops) / pairs
+    assert per_pair <= D + S / 4 + (3.5 if D <= 16 else 5), (per_pair, ops, r["version"])
+    if D <= 16:  # the reference row by vector shared loads (up to 16 bytes): S / 4 per pair
+        assert sum(op.startswith("LDS") for op in ops) <= pairs * S // 4, ops
+    assert not any(op.startswith(("LDG", "STG", "LDL", "STL", "BAR")) for op in ops), ops

@@ -5,8 +5,10 @@ the ``k`` smallest **strictly positive** Euclidean distances from each query poi
 reference points, as an ``(n_query, k)`` float64 array sorted along rows.
 
 * CPU: scipy ``cKDTree`` queried with ``workers=-1``.
-* GPU: tiled brute force with CuPy (``_knn_tiled`` written against a generic array module
-  ``xp``; the same code runs on numpy, which is how it is tested on machines without a GPU).
+* GPU: the fused top-K kernel of ``_knn_cuda_kernel`` (d <= 32) or tiled brute force with
+  CuPy (``knn_tiled`` written against a generic array module ``xp``; the same code runs on
+  numpy, which is how it is tested on machines without a GPU); both re-rank their float32
+  candidates exactly in float64 with :func:`exact_sorted`.
 
 Strictly positive: a reference point at distance exactly 0 (the query point itself when
 ``same=True``, or a duplicate) is skipped, and the next neighbour at a positive distance is
@@ -19,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["knn_positive", "knn_tiled", "select_positive"]
+__all__ = ["exact_sorted", "knn_positive", "knn_tiled", "select_positive"]
 
 
 def select_positive(dist, k: int, xp=np):
@@ -116,10 +118,19 @@ def knn_tiled(query, ref, kk: int, *, same: bool = False, xp=np, tile_entries: i
             idx = xp.argpartition(d2, cand - 1, axis=1)[:, :cand]
         else:
             idx = xp.broadcast_to(xp.arange(m)[None, :], d2.shape).copy()
-        diff = q64[s:e][:, None, :] - r64[idx]
-        ex = xp.sqrt(xp.sum(diff * diff, axis=2))
-        if same:
-            ex = xp.where(idx == xp.arange(s, e)[:, None], xp.inf, ex)
-        ex = xp.sort(ex, axis=1)[:, :kk]
-        out[s:e] = ex
+        out[s:e] = exact_sorted(q64[s:e], r64, idx, kk, xp=xp, self_idx=xp.arange(s, e) if same else None)
     return out
+
+
+def exact_sorted(q64, r64, idx, kk: int, *, xp=np, self_idx=None):
+    """The ``kk`` smallest exact float64 distances from the rows of ``q64`` to their candidate
+    references ``r64[idx]`` (``(rows, c)`` indices; ``-1``, and the row's own index
+    ``self_idx`` when given, count as infinitely far), sorted along rows. The re-rank of
+    :func:`knn_tiled` and of the fused GPU kernel (``_knn_cuda_kernel.knn_fused``)."""
+    diff = q64[:, None, :] - r64[xp.maximum(idx, 0)]
+    ex = xp.sqrt(xp.sum(diff * diff, axis=2))
+    far = idx < 0
+    if self_idx is not None:
+        far = far | (idx == self_idx[:, None])
+    ex = xp.where(far, xp.inf, ex)
+    return xp.sort(ex, axis=1)[:, :kk]
