@@ -179,7 +179,7 @@ extern "C" __global__ void BOUNDS grad_rows(
         real dummy = 0;
         /* an integer shift q = ceil(max arg) <= 2046: 2^q exactly, as two powers of two built
            from their exponent bits (no exp2 call); NaN input keeps its NaN */
-        int q = vm == vm ? (int)fmin(ceil((double)vm), 2046.0) : 0;
+        int q = vm == vm ? (int)fmax(fmin(ceil((double)vm), 2046.0), -2044.0) : 0;
         row_pass(ys, w, sy, jb, je, xi, bad ? ui - (real)q : (real)-1e30, ph, false, redo, &dummy);
         if (bad && vm == vm) {
             int q1 = q / 2, q2 = q - q / 2;   /* each in [-1022, 1023] for q in [-2044, 2046] */
