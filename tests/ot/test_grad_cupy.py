@@ -4,7 +4,9 @@ CPU (no GPU): the host logic (scaled centred points, base-2 log-weights, row shi
 split-K, tiles padded to chunks) runs with numpy and the kernel's numpy model
 (:class:`NumpyGradKernels`), and must give the numba gradients (``grad_numba.grad_envelope``)
 within the rounding of its float32/float64 arguments: :func:`rounding_bound`, a first-order
-bound summed term by term. GPU (``-m gpu``): the CuPy kernel through ``pointcloud_grads``, and
+bound summed term by term; and the kernel's CUDA C itself, compiled for the host with g++
+behind a thread-per-CUDA-thread shim (``_grad_host.py``: float32 arithmetic, exact exp2).
+GPU (``-m gpu``): the CuPy kernel through ``pointcloud_grads``, and
 the torch-CUDA backward, against the numba gradients (float64: 1e-10 relative; float32: the
 same bound plus the kernel's own float32 arithmetic) and ``torch.autograd.gradcheck``.
 """
@@ -182,6 +184,53 @@ def test_large_d_model_with_one_column_chunks():
     ex, ey = pointcloud_grads(x, y, a, b, r.f, r.g, r.eps, 2.0)
     np.testing.assert_allclose(gx, ex, rtol=1e-10, atol=1e-12 * np.abs(ex).max())
     np.testing.assert_allclose(gy, ey, rtol=1e-10, atol=1e-12 * np.abs(ey).max())
+
+
+# ----------------------------------------------------------------------------- the CUDA C on the host
+def _host_kernels():
+    from . import _grad_host
+
+    if not _grad_host.available():
+        pytest.skip("g++ not found (runs the kernel's CUDA C on the host)")
+    return _grad_host.HostKernels
+
+
+def _host_case(p, d, dtype, seed=None):
+    """The CUDA C through the host logic (split-K over 4 SMs) against the numba pass: 1e-13
+    relative in float64, the device bound in float32 (its arithmetic is float32 here)."""
+    hk = _host_kernels()
+    rng = np.random.default_rng(int(10 * p) + d if seed is None else seed)
+    x, y, a, b, r = _problem(rng, 300, 530, d, p, dtype=dtype)
+    fa, gb = _shifted(r.f, a, r.eps), _shifted(r.g, b, r.eps)
+    gx, gy = G.envelope_grads(x.astype(dtype), y.astype(dtype), fa, gb, r.eps, p, xp=np, kernels=hk, n_sm=4)
+    ex, ey = pointcloud_grads(x, y, a, b, r.f, r.g, r.eps, p)
+    for g, e, args in ((gx, ex, (x, y, fa, gb)), (gy, ey, (y, x, gb, fa))):
+        if dtype == np.float64:
+            np.testing.assert_allclose(g, e, rtol=1e-11, atol=1e-13 * np.abs(e).max())
+        else:
+            _check(g, e, rounding_bound(*args, r.eps, p, U32, device=True), U64)
+
+
+def test_cuda_source_on_the_host_float32():
+    """float32, d = 2, p = 2 (the benchmark's kernel) and the overflow fallback on the host."""
+    _host_case(2.0, 2, np.float32)
+    hk = _host_kernels()
+    rng = np.random.default_rng(3)
+    x, y, a, b, r = _problem(rng, 20, 25, 2, 2.0)
+    f, g = r.f + 30.0, r.g + 30.0  # exponents up to ~260: float32 terms overflow, rows redone
+    fa, gb = _shifted(f, a, r.eps), _shifted(g, b, r.eps)
+    ex, ey = pointcloud_grads(x, y, a, b, f, g, r.eps, 2.0)
+    gx, gy = G.envelope_grads(x.astype(np.float32), y.astype(np.float32), fa, gb, r.eps, 2.0, xp=np, kernels=hk)
+    _check(gx, ex, rounding_bound(x, y, fa, gb, r.eps, 2.0, U32, device=True), U64)
+    _check(gy, ey, rounding_bound(y, x, gb, fa, r.eps, 2.0, U32, device=True), U64)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("p", [2.0, 1.0, 1.5])
+@pytest.mark.parametrize("d", [1, 2, 3])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_cuda_source_on_the_host(p, d, dtype):
+    _host_case(p, d, dtype)
 
 
 # ----------------------------------------------------------------------------- on a GPU
