@@ -225,10 +225,12 @@ def _elementwise_harness(ins: str, outs: str, body: str, real: str) -> str:
             + "\n  }\n}\n")
 
 
+@pytest.mark.parametrize("module", ["softmin_cupy", "grad_cupy"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_softmin_elementwise_bodies_compile(dtype):
-    from kantorovich.ot._kernels import softmin_cupy as K
+def test_softmin_elementwise_bodies_compile(dtype, module):
+    import importlib
 
+    K = importlib.import_module(f"kantorovich.ot._kernels.{module}")
     _, lib = _nvrtc(12)
     real = "float" if np.dtype(dtype) == np.float32 else "double"
     for name, (ins, outs, body) in K._ELEMENTWISE.items():
@@ -304,3 +306,4 @@ def test_grad_kernel_instructions_per_pair(major, D):
         assert lp.markers >= 32, lp  # the chunk of 32 columns, unrolled
         assert lp.ops.get("MUFU", 0) == lp.markers, lp  # no other MUFU (no rcp, no log)
         assert lp.per_marker <= 3 * D + 3.5, (lp, major)
+

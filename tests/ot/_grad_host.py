@@ -65,14 +65,14 @@ static inline double __longlong_as_double(long long v) { double d; std::memcpy(&
 '''
 DRIVER = r'''
 extern "C" void launch(int gx, int gy, const real* xs, const real* u, const real* ys, const real* w,
-                       real ph, int n, int m, int cps, double* part) {
+                       real ph, int n, int m, int cps, double fac, double* part) {
     for (int by = 0; by < gy; ++by) for (int bx = 0; bx < gx; ++bx) {
         std::barrier<> bar(TPB);
         g_bar = &bar;
         std::vector<std::thread> th;
         for (int t = 0; t < TPB; ++t) th.emplace_back([=] {
             threadIdx = {t, 0, 0}; blockIdx = {bx, by, 0};
-            grad_rows(xs, u, ys, w, ph, n, m, cps, part);
+            grad_rows(xs, u, ys, w, ph, n, m, cps, fac, part);
         });
         for (auto& x : th) x.join();
     }
@@ -101,18 +101,20 @@ def build(D, dtype, p):
     return ctypes.CDLL(so)
 
 
-class HostKernels:
-    """``grad_rows`` launches on the host (numpy arrays; one block after another)."""
+class HostKernels(G.NumpyGradKernels):
+    """``grad_rows`` launches on the host (numpy arrays; one block after another); the
+    elementwise preparations are the numpy model's."""
 
     def __init__(self, D, dtype, p):
+        super().__init__(D, dtype, p)
         self.lib = build(D, dtype, p)
         self.ct = ctypes.c_float if np.dtype(dtype) == np.float32 else ctypes.c_double
         self.launches = []
 
-    def grad_rows(self, grid, xs, u, ys, w, ph, n, m, cps, part):
+    def grad_rows(self, grid, xs, u, ys, w, ph, n, m, cps, fac, part):
         self.launches.append(grid)
         arrs = [np.ascontiguousarray(a) for a in (xs, u, ys, w)]
         assert part.flags.c_contiguous and part.dtype == np.float64
         ptrs = [a.ctypes.data_as(ctypes.c_void_p) for a in (*arrs, part)]
         self.lib.launch(ctypes.c_int(grid[0]), ctypes.c_int(grid[1]), *ptrs[:4], self.ct(ph),
-                        ctypes.c_int(n), ctypes.c_int(m), ctypes.c_int(cps), ptrs[4])
+                        ctypes.c_int(n), ctypes.c_int(m), ctypes.c_int(cps), ctypes.c_double(fac), ptrs[4])

@@ -59,7 +59,7 @@ def rounding_bound(x, y, fa, gb, eps, p, u, device=False):
     the float32 sum of a chunk of 32 columns (31 u of its absolute sum)."""
     k2 = 1.4426950408889634 / eps
     s = k2 ** (1.0 / p)
-    c = (x.sum(0) + y.sum(0)) / (len(x) + len(y))
+    c = x.mean(axis=0)
     xs, ys = (x - c) * s, (y - c) * s
     D = x.shape[1]
     uu, ww = np.maximum(fa * k2, -1e30), np.maximum(gb * k2, -1e30)

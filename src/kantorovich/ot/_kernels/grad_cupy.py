@@ -14,7 +14,7 @@ in float32 as the soft-min kernels):
   of ``(y_j, w_j)``, padded to a multiple of ``CHUNK`` columns with ``w = -1e30`` (their
   terms are exactly 0), so the innermost loop has a constant trip count;
 - pre-scaled base-2 logs, as the soft-min: with ``k2 = log2(e)/eps`` and ``s = k2^(1/p)`` the
-  points are ``x' = s (x - c)``, ``y' = s (y - c)`` (``c`` the mean of both clouds, so that
+  points are ``x' = s (x - c)``, ``y' = s (y - c)`` (``c`` the mean of x, so that
   ``x' - y'`` loses no digits when |x| >> |x - y|), ``u_i = fa_i k2``, ``w_j = gb_j k2``, and
   then ``C_ij k2 = |x'_i - y'_j|^p =: C'_ij`` and ``P_ij = 2^(u_i + w_j - C'_ij)``;
 - per pair (p = 2): D subtractions, one add, D FMAs, one ``exp2`` and D FMAs into the row's
@@ -150,7 +150,8 @@ extern "C" __global__ void BOUNDS grad_rows(
     const real* __restrict__ w,    // m     : gb_j k2  (-1e30 for zero weights)
     real ph,                       // p / 2 (KIND power)
     int n, int m, int cols_per_split,
-    double* __restrict__ part)     // splits x n x D : sum_j 2^(v_ij) |d'|^(p-2) (x'_i - y'_j)
+    double fac,                    // p s / k2: the gradient in the unscaled points
+    double* __restrict__ part)     // splits x n x D : fac sum_j 2^(v_ij) |d'|^(p-2) (x'_i - y'_j)
 {
     __shared__ __align__(16) real sy[TILE * STRIDE];
     int i = blockIdx.x * TPB + threadIdx.x;
@@ -191,7 +192,7 @@ extern "C" __global__ void BOUNDS grad_rows(
     }
     if (i < n) {
         #pragma unroll
-        for (int k = 0; k < D; ++k) part[((size_t)blockIdx.y * n + i) * D + k] = acc[k];
+        for (int k = 0; k < D; ++k) part[((size_t)blockIdx.y * n + i) * D + k] = acc[k] * fac;
     }
 }
 """
@@ -245,6 +246,16 @@ def nvrtc_options(dtype) -> tuple:
     return ("--use_fast_math",) if np.dtype(dtype) == np.float32 else ()
 
 
+_ELEMENTWISE = {
+    # x'_i = s (x_i - c) in the kernel's dtype (x in that dtype already; c, s in float64)
+    "points": ("raw T x, raw float64 c, float64 s, int32 dim", "T xs",
+               "xs = (T)(((double)x[i] - c[i % dim]) * s);"),
+    # u_i = fa_i k2, -1e30 for zero weights (fa <= -1e300; NaN stays NaN)
+    "weights": ("float64 fa, float64 k2", "T u", "double v = fa * k2; u = (T)(v < -1e30 ? -1e30 : v);"),
+}
+_ELEMENTWISE_KERNELS: dict = {}
+
+
 class CupyGradKernels:
     """The device side of :func:`envelope_grads`: the RawModule's ``grad_rows`` for one
     (D, dtype, p); a call is one asynchronous launch."""
@@ -256,9 +267,14 @@ class CupyGradKernels:
             # no -std flag: the source is plain C, and NVRTC's accepted dialects change by version
             _modules[key] = cp.RawModule(code=kernel_source(D, dtype, p), options=nvrtc_options(dtype))
         self._k = _modules[key].get_function("grad_rows")
+        for name, (ins, outs, body) in _ELEMENTWISE.items():
+            if name not in _ELEMENTWISE_KERNELS:
+                _ELEMENTWISE_KERNELS[name] = cp.ElementwiseKernel(ins, outs, body, f"kantorovich_grad_{name}")
+            setattr(self, name, _ELEMENTWISE_KERNELS[name])
 
-    def grad_rows(self, grid, xs, u, ys, w, ph, n, m, cps, part):
-        self._k(grid, (TPB,), (xs, u, ys, w, xs.dtype.type(ph), np.int32(n), np.int32(m), np.int32(cps), part))
+    def grad_rows(self, grid, xs, u, ys, w, ph, n, m, cps, fac, part):
+        self._k(grid, (TPB,), (xs, u, ys, w, xs.dtype.type(ph), np.int32(n), np.int32(m), np.int32(cps),
+                               np.float64(fac), part))
 
 
 class NumpyGradKernels:
@@ -300,7 +316,13 @@ class NumpyGradKernels:
                 vmax = np.maximum(vmax, np.where(ok, arg, -np.inf).max(axis=1))
         return acc, vmax
 
-    def grad_rows(self, grid, xs, u, ys, w, ph, n, m, cps, part):
+    def points(self, x, c, s, dim, xs):
+        xs[...] = ((x.astype(np.float64) - c) * s).astype(xs.dtype)
+
+    def weights(self, fa, k2, u):
+        u[...] = np.where(fa * k2 < NEG, NEG, fa * k2).astype(u.dtype)
+
+    def grad_rows(self, grid, xs, u, ys, w, ph, n, m, cps, fac, part):
         self.launches.append(("grad_rows", grid))
         assert grid[0] * TPB >= n > (grid[0] - 1) * TPB
         assert grid[1] * cps >= m > (grid[1] - 1) * cps and part.shape[0] >= grid[1]
@@ -315,20 +337,23 @@ class NumpyGradKernels:
                 q = np.minimum(np.ceil(vmax[bad]), 2046.0)
                 redo, _ = self._pass(x64[bad], u64[bad] - q, ys, w, ph, jb, je)
                 acc[bad] = redo * np.exp2(q)[:, None]
-            part[k] = acc
+            part[k] = acc * fac
 
 
-def _prep(xp, x, y, fa, gb, eps, p, dtype):
-    """The kernel's arguments for both sides (scaled centred points, base-2 log-weights),
-    computed in float64 and cast to ``dtype``, and the output factor ``p s / k2``."""
+def _prep(xp, k, x, y, fa, gb, eps, p, dtype):
+    """The kernel's arguments for both sides: the points scaled and centred (on the mean of x),
+    the base-2 log-weights, in ``dtype`` (two fused launches per side, ``k.points`` and
+    ``k.weights``); and the output factor ``p s / k2``."""
     k2 = _LOG2E / eps
     s = k2 ** (1.0 / p)
-    x64, y64 = x.astype(np.float64), y.astype(np.float64)
-    c = (x64.sum(axis=0) + y64.sum(axis=0)) / (x.shape[0] + y.shape[0])
-    xs = xp.ascontiguousarray(((x64 - c) * s).astype(dtype))
-    ys = xp.ascontiguousarray(((y64 - c) * s).astype(dtype))
-    u = xp.maximum(fa * k2, NEG).astype(dtype)
-    w = xp.maximum(gb * k2, NEG).astype(dtype)
+    c = x.mean(axis=0, dtype=np.float64)
+    D = int(x.shape[1])
+    xs, ys = xp.empty(x.shape, dtype=dtype), xp.empty(y.shape, dtype=dtype)
+    u, w = xp.empty(fa.shape, dtype=dtype), xp.empty(gb.shape, dtype=dtype)
+    for src, dst in ((x, xs), (y, ys)):
+        k.points(xp.ascontiguousarray(src), c, np.float64(s), np.int32(D), dst)
+    k.weights(fa, np.float64(k2), u)
+    k.weights(gb, np.float64(k2), w)
     return xs, ys, u, w, p * s / k2  # d|d|^p/dd = p |d|^(p-2) d, in the scaled points
 
 
@@ -353,15 +378,14 @@ def envelope_grads(x, y, fa, gb, eps, p, need_x=True, need_y=True, *, xp=None, k
         raise ValueError(f"the CuPy gradient pass takes at most {MAX_POINTS} points per side; got {n} and {m}.")
     k = (CupyGradKernels if kernels is None else kernels)(D, dtype, float(p))
     n_sm = (_sm_count(cp) if xp is None else 132) if n_sm is None else int(n_sm)
-    xs, ys, u, w, fac = _prep(cp, x, y, fa, gb, float(eps), float(p), dtype)
+    xs, ys, u, w, fac = _prep(cp, k, x, y, fa, gb, float(eps), float(p), dtype)
 
     def side(rows, us, cols, ws):
         nr, nc = int(rows.shape[0]), int(cols.shape[0])
         ns, cps = launch_splits(TPB, nr, nc, n_sm)
         part = cp.empty((ns, nr, D), dtype=np.float64)
-        k.grad_rows(((nr + TPB - 1) // TPB, ns), rows, us, cols, ws, float(p) / 2, nr, nc, cps, part)
-        g = part[0] if ns == 1 else part.sum(axis=0)
-        return g * fac
+        k.grad_rows(((nr + TPB - 1) // TPB, ns), rows, us, cols, ws, float(p) / 2, nr, nc, cps, fac, part)
+        return part[0] if ns == 1 else part.sum(axis=0)
 
     gx = side(xs, u, ys, w) if need_x else None
     gy = side(ys, w, xs, u) if need_y else None
