@@ -22,8 +22,8 @@ in float32 as the soft-min kernels):
   ``1/|d|``), other p a ``log2`` and a second ``exp2`` (``|d|^p`` and ``|d|^(p-2)``);
 - float32: the accumulators are float32 over a chunk of ``CHUNK`` = 32 columns, then added to
   float64 ones (relative error of a chunk sum <= 31 u_32 of its absolute sum, u_32 = 2^-24; the
-  float64 outer sum adds m/32 u_64): the innermost loop is float32 only. float64: float64
-  throughout;
+  float64 outer sum adds m/32 u_64): the 32 unrolled columns are float32 only, the flush adds
+  one conversion and one float64 add per coordinate. float64: float64 throughout;
 - no shift: for the potentials a Sinkhorn solve returns, every ``P_ij <= 1`` (the last
   half-step makes one marginal exact, so ``P_ij <= a_i`` or ``<= b_j``) and no term overflows.
   Where one does (other potentials: ``2^v`` beyond the float's range, 2^128 in float32), the
@@ -39,11 +39,12 @@ numpy and :class:`NumpyGradKernels`, a numpy model of the kernel (same grid, til
 arguments). This module imports CuPy only when the CuPy kernel is built.
 
 Floor (docs/gradients.md): one ``exp2`` per pair and per side, as one soft-min half-step has
-one per matrix entry: ~4e12 pairs/s on an H100 (132 SMs x 16 MUFU.EX2/clock x 1.98 GHz); at
-3D + 3 instructions per pair (one row per thread, one shared load per pair) the issue rate
-(128 per clock per SM) allows 128/(3D + 3) pairs per clock: above the 16 of the MUFU at D = 1
-(6 per pair), 9/8 of the floor at D = 2 and 12/8 at D = 3. The backward pass for x and y is
-therefore two half-steps at D <= 2 and 3 at D = 3, plus its launches.
+one per matrix entry: ~4e12 pairs/s on an H100 (132 SMs x 16 MUFU.EX2/clock x 1.98 GHz), which
+leaves 8 issued instructions per pair (128 per clock per SM). The float32 kernel at p = 2 issues
+3D + 3 per pair plus the chunk flush (5.7 / 9.3 / 12.4 SASS at D = 1 / 2 / 3, checked in
+tests/gpu/test_gpu_static.py): D = 1 runs at the exp2 rate, D = 2 at ~1.16x and D = 3 at ~1.55x
+its time. The backward pass for x and y is therefore ~2 / 2.3 / 3.1 half-steps at D = 1 / 2 / 3
+at best, plus its 6 launches (two preparations per side, the kernel, the split sum).
 """
 
 from __future__ import annotations
