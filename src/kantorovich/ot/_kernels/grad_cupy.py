@@ -44,7 +44,8 @@ leaves 8 issued instructions per pair (128 per clock per SM). The float32 kernel
 3D + 3 per pair plus the chunk flush (5.7 / 9.3 / 12.4 SASS at D = 1 / 2 / 3, checked in
 tests/gpu/test_gpu_static.py): D = 1 runs at the exp2 rate, D = 2 at ~1.16x and D = 3 at ~1.55x
 its time. The backward pass for x and y is therefore ~2 / 2.3 / 3.1 half-steps at D = 1 / 2 / 3
-at best, plus its 6 launches (two preparations per side, the kernel, the split sum).
+at best, plus its ~8 launches (the mean of x, two point and two weight preparations, per side
+the kernel and the split sum).
 """
 
 from __future__ import annotations
