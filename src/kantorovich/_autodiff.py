@@ -713,13 +713,18 @@ def _pc_plan(fa, gb, eps, p):
     return cost, plan
 
 
-def _pointcloud_grads_device(x, y, fa, gb, eps, p, need_x, need_y, block=1 << 24):
-    """:func:`pointcloud_grads` for CuPy data, on its GPU: the plan's rows recomputed by blocks
-    of about 2^24 pairs (array operations; O(block + n + m) memory), nothing copied to the
-    host. ``fa = f + eps log a``, ``gb = g + eps log b``."""
-    cost, plan = _pc_plan(fa, gb, eps, p)
-    return _blocked_cost_grads(x, y, p, lambda i0, i1, sq: plan(i0, i1, cost(sq)), need_x,
-                               need_y, block)
+def _pointcloud_grads_device(x, y, fa, gb, eps, p, need_x, need_y):
+    """:func:`pointcloud_grads` for CuPy data, on its GPU: one fused kernel pass per side
+    (:mod:`.ot._kernels.grad_cupy`), in float32 for float32 points (float64 sums) and float64
+    otherwise; O(n + m) memory, nothing copied to the host. ``fa = f + eps log a``,
+    ``gb = g + eps log b`` (float64). On numpy data the same host logic runs with the numpy
+    model of the kernel (for the tests)."""
+    from .ot._kernels import grad_cupy
+
+    if type(x).__module__.split(".")[0] == "cupy":
+        return grad_cupy.envelope_grads(x, y, fa, gb, eps, p, need_x, need_y)
+    return grad_cupy.envelope_grads(x, y, fa, gb, eps, p, need_x, need_y, xp=np,
+                                    kernels=grad_cupy.NumpyGradKernels)
 
 
 def _pc_kernel():
@@ -745,7 +750,10 @@ def pointcloud_grads(x, y, a, b, f, g, eps, p, *, need_x=True, need_y=True):
     """
     if type(x).__module__.split(".")[0] == "cupy":
         xp = xp_of(x)
-        x, y, a, b, f, g = (xp.asarray(_arr64(t)) for t in (x, y, a, b, f, g))
+        # the points keep float32 (the float32 kernel); the potentials and weights are float64
+        real = np.float32 if x.dtype == np.float32 and y.dtype == np.float32 else np.float64
+        x, y = (xp.asarray(t).astype(real, copy=False) for t in (x, y))
+        a, b, f, g = (xp.asarray(_arr64(t)) for t in (a, b, f, g))
         fa, gb = _shifted(f, a, eps), _shifted(g, b, eps)
         return _pointcloud_grads_device(x, y, fa, gb, float(eps), float(p), need_x, need_y)
     x = np.ascontiguousarray(_host64(x))

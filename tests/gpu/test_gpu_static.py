@@ -249,10 +249,12 @@ def _elementwise_harness(ins: str, outs: str, body: str, real: str) -> str:
             + "\n  }\n}\n")
 
 
+@pytest.mark.parametrize("module", ["softmin_cupy", "grad_cupy"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_softmin_elementwise_bodies_compile(dtype):
-    from kantorovich.ot._kernels import softmin_cupy as K
+def test_softmin_elementwise_bodies_compile(dtype, module):
+    import importlib
 
+    K = importlib.import_module(f"kantorovich.ot._kernels.{module}")
     _, lib = _nvrtc(12)
     real = "float" if np.dtype(dtype) == np.float32 else "double"
     for name, (ins, outs, body) in K._ELEMENTWISE.items():
@@ -340,3 +342,67 @@ def test_knn_topk_kernel_compiles_for_sm90(major, D, Kc):
     if D <= 16:  # the reference row by vector shared loads (up to 16 bytes): S / 4 per pair
         assert sum(op.startswith("LDS") for op in ops) <= pairs * S // 4, ops
     assert not any(op.startswith(("LDG", "STG", "LDL", "STL", "BAR")) for op in ops), ops
+
+
+# --- the GPU envelope-gradient kernel (kantorovich.ot._kernels.grad_cupy) ---------------------
+@functools.cache
+def _grad_build(D, dt_str, p, lib):
+    from kantorovich.ot._kernels import grad_cupy as G
+
+    dt = np.dtype(dt_str)
+    r = T.nvrtc_compile(G.kernel_source(D, dt, p), G.nvrtc_options(dt), lib=lib)
+    return r, T.resource_usage(r["cubin"])["grad_rows"], T.sass_functions(T.sass(r["cubin"]))["grad_rows"]
+
+
+# the default run: CuPy's NVRTC 12 at the benchmark's shapes and each cost kind, NVRTC 13 at the
+# benchmark's (~1 s a build); the rest of the matrix is marked slow
+_GRAD_CORE = {(12, 2.0, 1, "f4"), (12, 2.0, 2, "f4"), (12, 2.0, 3, "f4"), (12, 1.0, 2, "f4"), (12, 1.5, 2, "f4"),
+              (12, 2.0, 2, "f8"), (12, 1.5, 2, "f8"), (13, 2.0, 2, "f4")}
+_GRAD_CASES = [pytest.param(major, p, D, dt, marks=() if (major, p, D, np.dtype(dt).str[1:]) in _GRAD_CORE
+                            else pytest.mark.slow)
+               for major in NVRTC_MAJORS for p in (2.0, 1.0, 1.5)
+               for D, dt in [(1, np.float32), (2, np.float32), (3, np.float32), (2, np.float64), (3, np.float64)]]
+
+
+@pytest.mark.parametrize("major, p, D, dtype", _GRAD_CASES)
+def test_grad_kernel_compiles_for_sm90(major, p, D, dtype):
+    """Registers (<= 32 in float32 at D <= 2: 8 blocks per SM), no spills, no local memory in
+    the column loops (the fallback for overflowing rows may keep a few registers on the stack,
+    outside them), static shared memory <= 48 KiB; in float32 the column loops are float32
+    except the chunk flush (one F2F and one DADD per coordinate and 32 columns)."""
+    from kantorovich.ot._kernels import grad_cupy as G
+
+    _, lib = _nvrtc(major)
+    r, u, sass = _grad_build(D, np.dtype(dtype).str, p, lib)
+    assert u.spill_stores == 0 and u.stack <= 64, u
+    assert u.registers * G.TPB <= 65536 and u.smem <= 48 * 1024, u
+    if np.dtype(dtype) == np.float32:
+        if D <= G.MAX_D_32_REGS:
+            assert u.registers <= 32, (u, r["version"])
+        loops = T.inner_loops(sass, marker="MUFU.EX2")
+        assert len(loops) >= 2, loops  # the sum pass and the fallback's shifted sum pass
+        for lp in loops:
+            assert lp.ops.get("LDL", 0) + lp.ops.get("STL", 0) == 0, lp
+            f64 = {op: c for op, c in lp.ops.items() if op in ("DADD", "DMUL", "DFMA", "DSETP", "F2F")}
+            assert f64.get("DADD", 0) <= D and f64.get("F2F", 0) <= D and set(f64) <= {"DADD", "F2F"}, lp
+        assert "ex2.approx" in r["ptx"]
+
+
+@pytest.mark.parametrize("major", NVRTC_MAJORS)
+@pytest.mark.parametrize("D", [1, 2, 3])
+def test_grad_kernel_instructions_per_pair(major, D):
+    """float32, p = 2: one MUFU.EX2 per pair and at most 3D + 3.5 SASS instructions per pair in
+    the column loop (one vector shared load, D subtractions, one add, D FMAs for the exponent,
+    D FMAs into the sums, the exp2; 0.3 for the chunk flush): 5.72 / 9.31 / 12.41 at D = 1 / 2 / 3
+    under NVRTC 13.0 (5.75 / 9.34 / 12.44 under 12.9). The MUFU floor is 8 instructions per
+    exp2 (128 issued and 16 exp2 per clock per SM), so D = 1 runs at the exp2 rate, D = 2 at
+    ~1.16x and D = 3 at ~1.55x its time (docs/gradients.md)."""
+    _, lib = _nvrtc(major)
+    _, _, sass = _grad_build(D, np.dtype(np.float32).str, 2.0, lib)
+    loops = T.inner_loops(sass, marker="MUFU.EX2")
+    assert loops
+    for lp in loops:
+        assert lp.markers >= 32, lp  # the chunk of 32 columns, unrolled
+        assert lp.ops.get("MUFU", 0) == lp.markers, lp  # no other MUFU (no rcp, no log)
+        assert lp.per_marker <= 3 * D + 3.5, (lp, major)
+

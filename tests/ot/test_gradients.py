@@ -380,8 +380,9 @@ def test_sinkhorn_divergence_gradient_matches_geomloss():
 # ----------------------------------------------------------------------------- GPU backward
 @pytest.mark.parametrize("p", [2.0, 1.0, 1.5])
 def test_device_pass_matches_the_numba_pass(p):
-    """The array-operation pass a GPU backward runs on CuPy data, here on numpy (the same code,
-    in blocks of 16 pairs), against the numba pass: zero weights and a repeated point included."""
+    """The host logic of the GPU backward's kernel pass (:mod:`kantorovich.ot._kernels.grad_cupy`),
+    here on numpy with the kernel's numpy model, against the numba pass: zero weights and a
+    repeated point included."""
     from kantorovich._autodiff import _pointcloud_grads_device, pointcloud_grads
 
     x, y = RNG.normal(size=(9, 3)), RNG.normal(size=(11, 3))
@@ -394,7 +395,7 @@ def test_device_pass_matches_the_numba_pass(p):
     with np.errstate(divide="ignore"):
         fa = np.maximum(r.f + r.eps * np.log(a), -1e300)
         gb = np.maximum(r.g + r.eps * np.log(b), -1e300)
-    gx, gy = _pointcloud_grads_device(x, y, fa, gb, r.eps, p, True, True, block=16)
+    gx, gy = _pointcloud_grads_device(x, y, fa, gb, r.eps, p, True, True)
     ex, ey = pointcloud_grads(x, y, a, b, r.f, r.g, r.eps, p)
     np.testing.assert_allclose(gx, ex, rtol=1e-12, atol=1e-15)
     np.testing.assert_allclose(gy, ey, rtol=1e-12, atol=1e-15)
