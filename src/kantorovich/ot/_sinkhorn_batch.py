@@ -76,7 +76,10 @@ from ._kernels.softmin_numba import (
     _LOG2E,
     _WIN64,
     _exp2_f64,
-    call_quietly,
+    call_pc,
+    call_pc_mean,
+    call_sq,
+    call_sq2,
     rows_entries,
 )
 
@@ -269,9 +272,9 @@ def _sm(K, side, e, h, out):
             if not (math.isfinite(hs[j]) or hs[j] > 0):
                 hs[j] = _NEG_BIG
         if side == 0:
-            K[20][2](XC, YT, hs, e, p, out, zero, n)
+            call_pc(K[20][2], XC, YT, hs, e, p, out, zero, n)
         else:
-            K[20][2](YC, XT, hs, e, p, out, zero, m)
+            call_pc(K[20][2], YC, XT, hs, e, p, out, zero, m)
         return
     c = _LOG2E / e
     prev = K[11] if side == 0 else K[12]
@@ -304,17 +307,17 @@ def _sm(K, side, e, h, out):
                 Y1[j] = YC[j, 1] * sc
             scale[0] = sc
         if side == 0:
-            K[20][0](X0, X1, Y0, Y1, hc, root, o, have, lo, hi, np.float64(-1e308), 1.0 / c,
-                     out, fell, zero, n)
+            call_sq2(K[20][0], X0, X1, Y0, Y1, hc, root, o, have, lo, hi, np.float64(-1e308),
+                     1.0 / c, out, fell, zero, n)
         else:
-            K[20][0](Y0, Y1, X0, X1, hc, root, o, have, lo, hi, np.float64(-1e308), 1.0 / c,
-                     out, fell, zero, m)
+            call_sq2(K[20][0], Y0, Y1, X0, X1, hc, root, o, have, lo, hi, np.float64(-1e308),
+                     1.0 / c, out, fell, zero, m)
     elif side == 0:
-        K[20][1](XC, YT, hc, np.float64(c), root, o, have, lo, hi, np.float64(-1e308), 1.0 / c,
-                 out, fell, zero, n)
+        call_sq(K[20][1], XC, YT, hc, np.float64(c), root, o, have, lo, hi, np.float64(-1e308),
+                1.0 / c, out, fell, zero, n)
     else:
-        K[20][1](YC, XT, hc, np.float64(c), root, o, have, lo, hi, np.float64(-1e308), 1.0 / c,
-                 out, fell, zero, m)
+        call_sq(K[20][1], YC, XT, hc, np.float64(c), root, o, have, lo, hi, np.float64(-1e308),
+                1.0 / c, out, fell, zero, m)
     prev[:] = out
     have_prev[side] = 1
 
@@ -332,7 +335,7 @@ def _sm_mean(K, e, h, out, mean):
     for j in range(m):
         if not (math.isfinite(hs[j]) or hs[j] > 0):
             hs[j] = _NEG_BIG
-    K[20][3](K[4], K[7], hs, e, K[0][1], out, mean, n - n, n)
+    call_pc_mean(K[20][3], K[4], K[7], hs, e, K[0][1], out, mean, n - n, n)
 
 
 @njit(inline="always")
@@ -635,8 +638,8 @@ def _centred_pair(x, y, xc, yc):
 def _solve_batch(mode, dense, C, X, Y, p, A, Bw, logA, logB, eps, levels, n_levels, mag, max_iter, tol,
                  check_every, symmetric, agree, deferrals, F, G, stats, rows):
     """Every problem of the batch, one per prange iteration (see :func:`_solve_one`); ``rows``:
-    the single solver's row loops, ``sq2``, ``sq``, ``pc``, ``pc_mean`` of
-    :func:`~kantorovich.ot._kernels.softmin_numba.rows_entries`, called by address."""
+    the addresses of the single solver's row loops, ``sq2``, ``sq``, ``pc``, ``pc_mean`` of
+    :func:`~kantorovich.ot._kernels.softmin_numba.rows_entries`."""
     nb = F.shape[0]
     n = F.shape[1]
     m = G.shape[1]
@@ -815,10 +818,11 @@ def sinkhorn_batch(a, b, M_or_geometry, *, eps, max_iter=10_000, tol=None, scali
                                           or _rounds_as_single(mode, bt.p, bt.X.shape[2]))
     t_loop = time.perf_counter()
     with np.errstate(divide="ignore"), numba.parallel_chunksize(1):
-        call_quietly(_solve_batch, None, mode, bt.dense, bt.C, bt.X, bt.Y, bt.p, A, Bw, logA,
-                     logB, eps, sched, n_sched, np.ascontiguousarray(mag, dtype=np.float64),
-                     max_iter, tol, check_every, sym, _EXTRAPOLATION_AGREEMENT, _PROBE_DEFERRALS,
-                     F, G, stats, tuple(rows_entries()[k] for k in ("sq2", "sq", "pc", "pc_mean")))
+        _solve_batch(mode, bt.dense, bt.C, bt.X, bt.Y, bt.p, A, Bw, logA, logB, eps, sched,
+                     n_sched, np.ascontiguousarray(mag, dtype=np.float64), max_iter, tol,
+                     check_every, sym, _EXTRAPOLATION_AGREEMENT, _PROBE_DEFERRALS, F, G, stats,
+                     np.array([rows_entries()[k].address for k in ("sq2", "sq", "pc", "pc_mean")],
+                              dtype=np.intp))
     # a kernel that rounds otherwise than the single solver (the generic one): the problems
     # whose tail extrapolation jumped (or nearly did) are solved again by the single solver
     # (and, whatever the rounding, those that reached the several-mode extrapolation)

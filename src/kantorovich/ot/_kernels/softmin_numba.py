@@ -50,12 +50,11 @@ fresh environment compiles for a few seconds.
 from __future__ import annotations
 
 import math
-import warnings
 
 import numba
 import numpy as np
 from numba import njit, prange, types
-from numba.core.errors import NumbaExperimentalFeatureWarning
+from numba.core.errors import TypingError
 from numba.extending import intrinsic, overload
 
 __all__ = ["OnlineSoftmin", "softmin_pointcloud", "warmup"]
@@ -226,10 +225,10 @@ def pc_rows(x, yT, hs, eps, p, out, i0, i1):
 
 @njit(parallel=True, cache=True)
 def softmin_pc(rows, x, yT, hs, eps, p, out, n_chunks):
-    """``rows``: the entry point of :func:`pc_rows` (``ROWS``)."""
+    """``rows``: the address of :func:`pc_rows`'s entry point (:func:`rows_entries`)."""
     n = x.shape[0]
     for c in prange(n_chunks):
-        rows(x, yT, hs, eps, p, out, c * n // n_chunks, (c + 1) * n // n_chunks)
+        call_pc(rows, x, yT, hs, eps, p, out, c * n // n_chunks, (c + 1) * n // n_chunks)
     return out
 
 
@@ -255,10 +254,10 @@ def pc_mean_rows(x, yT, hs, eps, p, out, mean, i0, i1):
 
 @njit(parallel=True, cache=True)
 def softmin_pc_mean(rows, x, yT, hs, eps, p, out, mean, n_chunks):
-    """``rows``: the entry point of :func:`pc_mean_rows` (``ROWS``)."""
+    """``rows``: the address of :func:`pc_mean_rows`'s entry point (:func:`rows_entries`)."""
     n = x.shape[0]
     for c in prange(n_chunks):
-        rows(x, yT, hs, eps, p, out, mean, c * n // n_chunks, (c + 1) * n // n_chunks)
+        call_pc_mean(rows, x, yT, hs, eps, p, out, mean, c * n // n_chunks, (c + 1) * n // n_chunks)
     return out, mean
 
 # Column indices are unsigned (np.uint64) in the tiled loops below: numba then emits no
@@ -345,12 +344,13 @@ def softmin_sq_shift(rows, X, YT, hc, c, root, o, have_shift, lo, hi, neg, inv_c
     ``X`` (n, d), ``YT`` (d, m) centred, ``hc = c h`` (finite), ``c = log2(e)/eps``, ``o = c f``
     (the previous output, used when ``have_shift``). Writes ``out_i = (o_i - log2 S_i)/c``
     and ``fell_back_i = 1`` for the rows that took the safe path; the rows are split into
-    ``n_chunks`` chunks over the threads (``rows``: the entry point of :func:`sq_shift_rows`).
+    ``n_chunks`` chunks over the threads (``rows``: the address of :func:`sq_shift_rows`'s entry
+    point).
     """
     n = X.shape[0]
     for ch in prange(n_chunks):
-        rows(X, YT, hc, c, root, o, have_shift, lo, hi, neg, inv_c, out, fell_back,
-             ch * n // n_chunks, (ch + 1) * n // n_chunks)
+        call_sq(rows, X, YT, hc, c, root, o, have_shift, lo, hi, neg, inv_c, out, fell_back,
+                ch * n // n_chunks, (ch + 1) * n // n_chunks)
     return out
 
 
@@ -436,12 +436,12 @@ def softmin_sq2_shift(rows, X0, X1, Y0, Y1, hc, root, o, have_shift, lo, hi, neg
     **scaled** by ``sqrt(c)`` (p = 2) or ``c`` (p = 1), so that the scaled squared distance is
     ``c |x_i - y_j|^2`` (its root ``c |x_i - y_j|``): the cost is fused into the exp loop, per
     entry 2 subtractions, 1 mul + 1 FMA, 2 adds, exp2 (11 FMA + 1 fused multiply-accumulate).
-    The rows are split into ``n_chunks`` chunks over the threads (``rows``: the entry point of
-    :func:`sq2_shift_rows`)."""
+    The rows are split into ``n_chunks`` chunks over the threads (``rows``: the address of
+    :func:`sq2_shift_rows`'s entry point)."""
     n = X0.shape[0]
     for ch in prange(n_chunks):
-        rows(X0, X1, Y0, Y1, hc, root, o, have_shift, lo, hi, neg, inv_c, out, fell_back,
-             ch * n // n_chunks, (ch + 1) * n // n_chunks)
+        call_sq2(rows, X0, X1, Y0, Y1, hc, root, o, have_shift, lo, hi, neg, inv_c, out,
+                 fell_back, ch * n // n_chunks, (ch + 1) * n // n_chunks)
     return out
 
 
@@ -483,37 +483,51 @@ def _pc_mean_entry(x, yT, hs, eps, p, out, mean, i0, i1):
 
 
 _ROWS: dict = {}
-_COMPILED: set = set()
-
-
-def call_quietly(kernel, key, *args):
-    """``kernel(*args)``, without numba's warning that calls through an address (first-class
-    functions) are experimental, while ``key`` (the kernel and its argument types) may still
-    compile (``None``: quiet every time); afterwards a plain call."""
-    if key is not None and key in _COMPILED:
-        return kernel(*args)
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", "First-class function type",
-                                NumbaExperimentalFeatureWarning)
-        out = kernel(*args)
-    if key is not None:
-        _COMPILED.add(key)
-    return out
-
-
 def rows_entries() -> dict:
-    """The row loops' entry points (compiled, or loaded from numba's cache, on first use):
-    ``"sq2"``, ``"sq"``, ``"pc"``, ``"pc_mean"`` (float64) and ``"sq2_f32"``, ``"sq_f32"``."""
+    """The row loops' entry points (compiled, or loaded from numba's cache, on first use), C
+    callables: ``"sq2"``, ``"sq"``, ``"pc"``, ``"pc_mean"`` (float64) and ``"sq2_f32"``,
+    ``"sq_f32"``; their ``.address`` is what the callers below take."""
     if not _ROWS:
         def entry(sig, fn):
             return numba.cfunc(sig, cache=True)(fn)
 
         _ROWS.update(
-            sq2=entry(_sq2_sig(_V, _F), _sq2_entry), sq2_f32=entry(_sq2_sig(_V32, _F32), _sq2_entry),
-            sq=entry(_sq_sig(_V, _M, _F), _sq_entry), sq_f32=entry(_sq_sig(_V32, _M32, _F32), _sq_entry),
-            pc=entry(types.void(_M, _M, _V, _F, _F, _V, _I, _I), _pc_entry),
-            pc_mean=entry(types.void(_M, _M, _V, _F, _F, _V, _V, _I, _I), _pc_mean_entry))
+            sq2=entry(_sq2_sig(_V, _F), _sq2_entry),
+            sq2_f32=entry(_sq2_sig(_V32, _F32), _sq2_entry),
+            sq=entry(_sq_sig(_V, _M, _F), _sq_entry),
+            sq_f32=entry(_sq_sig(_V32, _M32, _F32), _sq_entry),
+            pc=entry(_PC_SIG, _pc_entry), pc_mean=entry(_PC_MEAN_SIG, _pc_mean_entry))
     return _ROWS
+
+
+def _entry_caller(name, *sigs):
+    """``call(address, *args)``: a call of the C callable at ``address`` (a run-time integer,
+    so numba's cache holds no address and LLVM sees no body to inline), for the argument types
+    of one of ``sigs`` exactly (else a typing error: the C call has no conversions)."""
+    @intrinsic
+    def call(typingctx, address, *args):
+        got = tuple(types.unliteral(t) for t in args)
+        sig = next((s for s in sigs if tuple(s.args) == got), None)
+        if sig is None:
+            raise TypingError(f"{name} entry point: no signature for {got}")
+
+        def codegen(context, builder, signature, llargs):
+            from llvmlite import ir
+
+            fnty = ir.FunctionType(ir.VoidType(), [context.get_value_type(t) for t in sig.args])
+            vals = [builder.extract_value(llargs[1], k) for k in range(len(sig.args))]
+            builder.call(builder.inttoptr(llargs[0], fnty.as_pointer()), vals)
+            return context.get_dummy_value()
+        return types.void(types.intp, types.StarArgTuple.from_types(args)), codegen
+    return call
+
+
+_PC_SIG = types.void(_M, _M, _V, _F, _F, _V, _I, _I)
+_PC_MEAN_SIG = types.void(_M, _M, _V, _F, _F, _V, _V, _I, _I)
+call_sq2 = _entry_caller("sq2_shift_rows", _sq2_sig(_V, _F), _sq2_sig(_V32, _F32))
+call_sq = _entry_caller("sq_shift_rows", _sq_sig(_V, _M, _F), _sq_sig(_V32, _M32, _F32))
+call_pc = _entry_caller("pc_rows", _PC_SIG)
+call_pc_mean = _entry_caller("pc_mean_rows", _PC_MEAN_SIG)
 
 
 @njit(fastmath=True, cache=True)
@@ -639,11 +653,11 @@ class OnlineSoftmin:
             out = np.empty(self.n, dtype=np.float64)
             if with_mean_cost:
                 mean = np.empty_like(out)
-                call_quietly(k["softmin_pc_mean"], "pc_mean", rows["pc_mean"], self._x64,
-                             self._yT64, hs, eps, self.p, out, mean, n_chunks)
+                k["softmin_pc_mean"](rows["pc_mean"].address, self._x64, self._yT64, hs, eps,
+                                     self.p, out, mean, n_chunks)
                 return out, mean
-            return call_quietly(k["softmin_pc"], "pc", rows["pc"], self._x64, self._yT64, hs, eps,
-                                self.p, out, n_chunks)
+            return k["softmin_pc"](rows["pc"].address, self._x64, self._yT64, hs, eps, self.p,
+                                   out, n_chunks)
         c = _LOG2E / eps
         f32 = self.dtype == np.float32
         wdt = self.dtype.type
@@ -659,13 +673,12 @@ class OnlineSoftmin:
         args = (hc, wdt(c), self.p == 1.0, o, have, lo, hi, wdt(-3e38 if f32 else -1e308), 1.0 / c, out,
                 self._fell_back, n_chunks)
         if self._x.shape[1] == 2:
-            key = "sq2_f32" if f32 else "sq2"
-            call_quietly(k["softmin_sq2_shift"], key, rows[key],
-                         *self._scaled_cols(c if self.p == 1.0 else math.sqrt(c)),
-                         *args[:1], *args[2:])
+            k["softmin_sq2_shift"](rows["sq2_f32" if f32 else "sq2"].address,
+                                   *self._scaled_cols(c if self.p == 1.0 else math.sqrt(c)),
+                                   *args[:1], *args[2:])
         else:
-            key = "sq_f32" if f32 else "sq"
-            call_quietly(k["softmin_sq_shift"], key, rows[key], self._x, self._yT, *args)
+            k["softmin_sq_shift"](rows["sq_f32" if f32 else "sq"].address, self._x, self._yT,
+                                  *args)
         self.n_fallback += int(self._fell_back.sum())
         self.n_rows += self.n
         self._prev = out
