@@ -405,7 +405,8 @@ def sq2_shift_rows(X0, X1, Y0, Y1, hc, root, o, have_shift, lo, hi, neg, inv_c, 
                    i0, i1):
     """Rows ``i0 .. i1 - 1`` of :func:`softmin_sq2_shift`, on one thread: one compiled row
     loop shared by the single solver's operator and the batched solver
-    (:mod:`kantorovich.ot._sinkhorn_batch`), so that both round alike."""
+    (:mod:`kantorovich.ot._sinkhorn_batch`), both calling its entry point by address
+    (:func:`rows_entries`), so that both round alike."""
     m = np.uint64(Y0.shape[0])
     T = np.uint64(_TILE)
     if have_shift:  # the shifted sums first (held in ``out``), the logs after: no call and no
