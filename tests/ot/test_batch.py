@@ -102,15 +102,7 @@ def test_sinkhorn_batch_rounds_as_the_single_solver(rng, cost, d, weights):
     singles = [sinkhorn(_row(a, q), _row(b, q), PointCloud(x[q], y[q], cost=cost), eps=0.01)
                for q in range(nb)]
     assert singles[0].backend == "numba"
-    if not r.info["rounds_as_single_solver"]:
-        # Seen in a fresh clone (cold numba cache) for 2 of these 4 configurations: the row
-        # loops, linked into two different callers, were optimised differently (last bits).
-        # The batch detects it and the single solver redoes every problem whose extrapolation
-        # jumped: results then equal the loop's to 1e-12, not bit for bit (docs/batch.md).
-        np.testing.assert_array_equal(r.info["single_solver_problems"],
-                                      np.flatnonzero(r.info["extrapolated"]))
-        _assert_sinkhorn_equal(r, singles)
-        return
+    assert r.info["rounds_as_single_solver"]
     assert r.info["single_solver_problems"].size == 0
     np.testing.assert_array_equal(r.n_iter, [s.n_iter for s in singles])
     np.testing.assert_array_equal(r.f, np.stack([s.f for s in singles]))
@@ -120,6 +112,75 @@ def test_sinkhorn_batch_rounds_as_the_single_solver(rng, cost, d, weights):
     np.testing.assert_allclose(r.objective, [s.objective for s in singles], rtol=0, atol=TOL)
     if cost == "sqeuclidean" and d == 2:
         assert r.info["extrapolated"].any()  # the jump is exercised
+
+
+def test_sinkhorn_batch_redoes_the_extrapolated_problems_when_the_rounding_differs(rng,
+                                                                                 monkeypatch):
+    """The guard behind ``rounds_as_single_solver``, forced: should the batch's row loops round
+    otherwise than the single solver's, every problem whose extrapolation jumped is solved
+    again by the single solver, and the results equal the loop's to 1e-12."""
+    from kantorovich.ot import _sinkhorn_batch
+
+    monkeypatch.setitem(_sinkhorn_batch._ROUNDING_CHECKED, (_sinkhorn_batch._ONLINE2, 2.0, 2),
+                        False)
+    nb, n, m = 12, 24, 20
+    x, y = rng.random((nb, n, 2)), rng.random((nb, m, 2))
+    r = sinkhorn(None, None, PointCloud(x, y), eps=0.01)
+    singles = [sinkhorn(None, None, PointCloud(x[q], y[q]), eps=0.01) for q in range(nb)]
+    assert not r.info["rounds_as_single_solver"]
+    assert r.info["extrapolated"].any()
+    np.testing.assert_array_equal(r.info["single_solver_problems"],
+                                  np.flatnonzero(r.info["extrapolated"]))
+    _assert_sinkhorn_equal(r, singles)
+
+
+_ROUNDING_PROBE = """
+import json
+import numpy as np
+from kantorovich.ot import PointCloud, sinkhorn
+out = []
+for cost, d in [("sqeuclidean", 2), ("euclidean", 2), ("sqeuclidean", 3), (1.5, 2)]:
+    g = np.random.default_rng(7)
+    x, y = g.random((12, 24, d)), g.random((12, 20, d))
+    r = sinkhorn(None, None, PointCloud(x, y, cost=cost), eps=0.01)
+    s = [sinkhorn(None, None, PointCloud(x[q], y[q], cost=cost), eps=0.01) for q in range(12)]
+    out.append([r.info["rounds_as_single_solver"], int(r.info["single_solver_problems"].size),
+                bool(np.array_equal(r.f, np.stack([t.f for t in s]))
+                     and np.array_equal(r.g, np.stack([t.g for t in s])))])
+print(json.dumps(out))
+"""
+
+
+@pytest.mark.slow
+def test_sinkhorn_batch_rounds_as_the_single_solver_with_a_cold_numba_cache(tmp_path):
+    """In new processes with an empty numba cache, then with the batch kernel loaded from the
+    cache beside row loops compiled in the process (where the batch, linking the row loops
+    into its own module, rounded otherwise for d = 2): the configurations of the test above
+    round as the single solver, bit for bit, and no problem is solved again. (Compiles
+    everything twice: minutes.)"""
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import kantorovich
+
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path))
+    src = str(Path(kantorovich.__file__).resolve().parents[1])
+    env["PYTHONPATH"] = src + os.pathsep + env.get("PYTHONPATH", "")
+
+    def run():
+        out = subprocess.run([sys.executable, "-c", _ROUNDING_PROBE], env=env, check=True,
+                             capture_output=True, text=True).stdout
+        return json.loads(out.splitlines()[-1])
+
+    assert run() == [[True, 0, True]] * 4  # everything compiled in the process
+    kernels = [f for f in tmp_path.rglob("softmin_numba.*") if f.suffix in (".nbi", ".nbc")]
+    assert kernels
+    for f in kernels:
+        f.unlink()
+    assert run() == [[True, 0, True]] * 4  # the batch from the cache, the row loops compiled
 
 
 def test_sinkhorn_batch_each_problem_stops_on_its_own(rng):

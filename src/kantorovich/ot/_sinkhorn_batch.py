@@ -22,11 +22,13 @@ with the single solver (:func:`marginal_error`, summed in numpy's pairwise order
 potentials, errors and iteration counts are bit-identical to a Python loop of single calls,
 the tail extrapolation's decisions and jumps included; value and objective are summed in
 numpy's order, with libm's ``exp`` for numpy's (agreement ~1e-17).
-That the two round alike is checked once per process (:func:`_rounds_as_single`, a small
-problem both ways, bit for bit); where it fails, the problems whose extrapolation jumped are
-solved again by the single solver, as below. (numba's cache does not follow a change of
-``softmin_numba.py`` into this module's cached kernels: after editing those row loops, clear
-the ``__pycache__`` folders.)
+Both call the row loops by address (C callables, ``softmin_numba.rows_entries``), never
+inlined, so one machine code per row loop serves both, whatever numba compiled or loaded from
+its cache. That the two round alike is still checked once per process
+(:func:`_rounds_as_single`, a small problem both ways, bit for bit); where it fails, the
+problems whose extrapolation jumped are solved again by the single solver, as below. (numba's
+cache does not follow a change of the inlined helpers of ``softmin_numba.py``, ``_exp2_f64``,
+into this module's cached kernels: after editing them, clear the ``__pycache__`` folders.)
 
 Other batches (dense costs, which the single solver runs on numpy up to n m = 10^4; point
 clouds at or below the numpy size) run a generic soft-min: the two-pass log-sum-exp (row
@@ -74,10 +76,11 @@ from ._kernels.softmin_numba import (
     _LOG2E,
     _WIN64,
     _exp2_f64,
-    pc_mean_rows,
-    pc_rows,
-    sq2_shift_rows,
-    sq_shift_rows,
+    call_pc,
+    call_pc_mean,
+    call_sq,
+    call_sq2,
+    rows_entries,
 )
 
 __all__ = ["sinkhorn_batch", "sinkhorn_divergence_batch"]
@@ -254,10 +257,7 @@ def _sm(K, side, e, h, out):
     mode = K[0][0]
     n = K[11].shape[0]
     m = K[12].shape[0]
-    # the first row as a run-time int64, as the single solver's chunks pass it (a literal 0
-    # would compile the row loops a second time, for a constant start, which may round
-    # otherwise)
-    zero = n - n
+    zero = n - n  # the first row (int64, as the entry points take it)
     if mode == _GENERIC:
         if side == 0:
             _softmin(K[1], n, m, h, e, K[3], out)
@@ -272,9 +272,9 @@ def _sm(K, side, e, h, out):
             if not (math.isfinite(hs[j]) or hs[j] > 0):
                 hs[j] = _NEG_BIG
         if side == 0:
-            pc_rows(XC, YT, hs, e, p, out, zero, n)
+            call_pc(K[20][2], XC, YT, hs, e, p, out, zero, n)
         else:
-            pc_rows(YC, XT, hs, e, p, out, zero, m)
+            call_pc(K[20][2], YC, XT, hs, e, p, out, zero, m)
         return
     c = _LOG2E / e
     prev = K[11] if side == 0 else K[12]
@@ -307,17 +307,17 @@ def _sm(K, side, e, h, out):
                 Y1[j] = YC[j, 1] * sc
             scale[0] = sc
         if side == 0:
-            sq2_shift_rows(X0, X1, Y0, Y1, hc, root, o, have, lo, hi, np.float64(-1e308),
-                           1.0 / c, out, fell, zero, n)
+            call_sq2(K[20][0], X0, X1, Y0, Y1, hc, root, o, have, lo, hi, np.float64(-1e308),
+                     1.0 / c, out, fell, zero, n)
         else:
-            sq2_shift_rows(Y0, Y1, X0, X1, hc, root, o, have, lo, hi, np.float64(-1e308),
-                           1.0 / c, out, fell, zero, m)
+            call_sq2(K[20][0], Y0, Y1, X0, X1, hc, root, o, have, lo, hi, np.float64(-1e308),
+                     1.0 / c, out, fell, zero, m)
     elif side == 0:
-        sq_shift_rows(XC, YT, hc, np.float64(c), root, o, have, lo, hi, np.float64(-1e308),
-                      1.0 / c, out, fell, zero, n)
+        call_sq(K[20][1], XC, YT, hc, np.float64(c), root, o, have, lo, hi, np.float64(-1e308),
+                1.0 / c, out, fell, zero, n)
     else:
-        sq_shift_rows(YC, XT, hc, np.float64(c), root, o, have, lo, hi, np.float64(-1e308),
-                      1.0 / c, out, fell, zero, m)
+        call_sq(K[20][1], YC, XT, hc, np.float64(c), root, o, have, lo, hi, np.float64(-1e308),
+                1.0 / c, out, fell, zero, m)
     prev[:] = out
     have_prev[side] = 1
 
@@ -335,7 +335,7 @@ def _sm_mean(K, e, h, out, mean):
     for j in range(m):
         if not (math.isfinite(hs[j]) or hs[j] > 0):
             hs[j] = _NEG_BIG
-    pc_mean_rows(K[4], K[7], hs, e, K[0][1], out, mean, n - n, n)
+    call_pc_mean(K[20][3], K[4], K[7], hs, e, K[0][1], out, mean, n - n, n)
 
 
 @njit(inline="always")
@@ -636,8 +636,10 @@ def _centred_pair(x, y, xc, yc):
 
 @njit(parallel=True, cache=True)
 def _solve_batch(mode, dense, C, X, Y, p, A, Bw, logA, logB, eps, levels, n_levels, mag, max_iter, tol,
-                 check_every, symmetric, agree, deferrals, F, G, stats):
-    """Every problem of the batch, one per prange iteration (see :func:`_solve_one`)."""
+                 check_every, symmetric, agree, deferrals, F, G, stats, rows):
+    """Every problem of the batch, one per prange iteration (see :func:`_solve_one`); ``rows``:
+    the addresses of the single solver's row loops, ``sq2``, ``sq``, ``pc``, ``pc_mean`` of
+    :func:`~kantorovich.ot._kernels.softmin_numba.rows_entries`."""
     nb = F.shape[0]
     n = F.shape[1]
     m = G.shape[1]
@@ -666,7 +668,7 @@ def _solve_batch(mode, dense, C, X, Y, p, A, Bw, logA, logB, eps, levels, n_leve
              np.ascontiguousarray(YC.T), np.empty((2, n)), np.empty((2, m)), np.zeros(1),
              np.empty(n), np.empty(m), np.empty(m), np.empty(n), np.empty(n), np.empty(m),
              np.empty(n, dtype=np.uint8), np.empty(m, dtype=np.uint8),
-             np.zeros(2, dtype=np.int64))
+             np.zeros(2, dtype=np.int64), rows)
         _solve_one(K, n, m, A[q], Bw[q], logA[q], logB[q], eps, levels[q], n_levels[q], mag[q],
                    max_iter, tol, check_every, symmetric[q], agree, deferrals, F[q], G[q],
                    stats[q])
@@ -818,7 +820,9 @@ def sinkhorn_batch(a, b, M_or_geometry, *, eps, max_iter=10_000, tol=None, scali
     with np.errstate(divide="ignore"), numba.parallel_chunksize(1):
         _solve_batch(mode, bt.dense, bt.C, bt.X, bt.Y, bt.p, A, Bw, logA, logB, eps, sched,
                      n_sched, np.ascontiguousarray(mag, dtype=np.float64), max_iter, tol,
-                     check_every, sym, _EXTRAPOLATION_AGREEMENT, _PROBE_DEFERRALS, F, G, stats)
+                     check_every, sym, _EXTRAPOLATION_AGREEMENT, _PROBE_DEFERRALS, F, G, stats,
+                     np.array([rows_entries()[k].address for k in ("sq2", "sq", "pc", "pc_mean")],
+                              dtype=np.intp))
     # a kernel that rounds otherwise than the single solver (the generic one): the problems
     # whose tail extrapolation jumped (or nearly did) are solved again by the single solver
     # (and, whatever the rounding, those that reached the several-mode extrapolation)
@@ -892,12 +896,13 @@ def _rounds_as_single(mode: int, p: float, d: int) -> bool:
     once per (mode, p, d) on a small problem (12 x 11 points, eps = 0.02: the safe path, the
     shifted sums, the annealing), bit for bit.
 
-    The row loops are one source and one compiled specialisation, but numba links a callee
-    into each caller's module, where LLVM may inline and re-optimise it; a caller compiled in
-    this process against a callee loaded from numba's cache was seen to round otherwise than
-    one loaded from the cache (last bits). When this check fails, the extrapolated problems
-    are solved again by the single solver, as for the generic kernel: the results then agree
-    to the tests' 1e-12 rather than bit for bit, and the batch is slower."""
+    Both call the row loops by address (``softmin_numba.rows_entries``: one machine code per
+    row loop in the process), so this holds by construction; the check stays as a guard. (When
+    numba linked the row loops into each caller, LLVM re-optimised them there, and a batch
+    kernel loaded from numba's cache beside row loops compiled in the process rounded
+    otherwise, in the last bits.) Should it fail, the extrapolated problems are solved again
+    by the single solver, as for the generic kernel: the results then agree to the tests'
+    1e-12 rather than bit for bit, and the batch is slower."""
     key = (mode, float(p), int(d))
     if key not in _ROUNDING_CHECKED:
         from ._sinkhorn import sinkhorn

@@ -54,6 +54,7 @@ import math
 import numba
 import numpy as np
 from numba import njit, prange, types
+from numba.core.errors import TypingError
 from numba.extending import intrinsic, overload
 
 __all__ = ["OnlineSoftmin", "softmin_pointcloud", "warmup"]
@@ -223,10 +224,11 @@ def pc_rows(x, yT, hs, eps, p, out, i0, i1):
 
 
 @njit(parallel=True, cache=True)
-def softmin_pc(x, yT, hs, eps, p, out, n_chunks):
+def softmin_pc(rows, x, yT, hs, eps, p, out, n_chunks):
+    """``rows``: the address of :func:`pc_rows`'s entry point (:func:`rows_entries`)."""
     n = x.shape[0]
     for c in prange(n_chunks):
-        pc_rows(x, yT, hs, eps, p, out, c * n // n_chunks, (c + 1) * n // n_chunks)
+        call_pc(rows, x, yT, hs, eps, p, out, c * n // n_chunks, (c + 1) * n // n_chunks)
     return out
 
 
@@ -251,10 +253,11 @@ def pc_mean_rows(x, yT, hs, eps, p, out, mean, i0, i1):
 
 
 @njit(parallel=True, cache=True)
-def softmin_pc_mean(x, yT, hs, eps, p, out, mean, n_chunks):
+def softmin_pc_mean(rows, x, yT, hs, eps, p, out, mean, n_chunks):
+    """``rows``: the address of :func:`pc_mean_rows`'s entry point (:func:`rows_entries`)."""
     n = x.shape[0]
     for c in prange(n_chunks):
-        pc_mean_rows(x, yT, hs, eps, p, out, mean, c * n // n_chunks, (c + 1) * n // n_chunks)
+        call_pc_mean(rows, x, yT, hs, eps, p, out, mean, c * n // n_chunks, (c + 1) * n // n_chunks)
     return out, mean
 
 # Column indices are unsigned (np.uint64) in the tiled loops below: numba then emits no
@@ -333,20 +336,21 @@ def sq_shift_rows(X, YT, hc, c, root, o, have_shift, lo, hi, neg, inv_c, out, fe
 
 
 @njit(parallel=True, cache=True)
-def softmin_sq_shift(X, YT, hc, c, root, o, have_shift, lo, hi, neg, inv_c, out, fell_back,
-                     n_chunks):
+def softmin_sq_shift(rows, X, YT, hc, c, root, o, have_shift, lo, hi, neg, inv_c, out,
+                     fell_back, n_chunks):
     """Online soft-min for C = |x - y|^2 (``root`` False) or |x - y| (``root`` True) with a known
     per-row shift (base 2, folded constants).
 
     ``X`` (n, d), ``YT`` (d, m) centred, ``hc = c h`` (finite), ``c = log2(e)/eps``, ``o = c f``
     (the previous output, used when ``have_shift``). Writes ``out_i = (o_i - log2 S_i)/c``
     and ``fell_back_i = 1`` for the rows that took the safe path; the rows are split into
-    ``n_chunks`` chunks over the threads (:func:`sq_shift_rows`).
+    ``n_chunks`` chunks over the threads (``rows``: the address of :func:`sq_shift_rows`'s entry
+    point).
     """
     n = X.shape[0]
     for ch in prange(n_chunks):
-        sq_shift_rows(X, YT, hc, c, root, o, have_shift, lo, hi, neg, inv_c, out, fell_back,
-                      ch * n // n_chunks, (ch + 1) * n // n_chunks)
+        call_sq(rows, X, YT, hc, c, root, o, have_shift, lo, hi, neg, inv_c, out, fell_back,
+                ch * n // n_chunks, (ch + 1) * n // n_chunks)
     return out
 
 
@@ -401,7 +405,8 @@ def sq2_shift_rows(X0, X1, Y0, Y1, hc, root, o, have_shift, lo, hi, neg, inv_c, 
                    i0, i1):
     """Rows ``i0 .. i1 - 1`` of :func:`softmin_sq2_shift`, on one thread: one compiled row
     loop shared by the single solver's operator and the batched solver
-    (:mod:`kantorovich.ot._sinkhorn_batch`), so that both round alike."""
+    (:mod:`kantorovich.ot._sinkhorn_batch`), both calling its entry point by address
+    (:func:`rows_entries`), so that both round alike."""
     m = np.uint64(Y0.shape[0])
     T = np.uint64(_TILE)
     if have_shift:  # the shifted sums first (held in ``out``), the logs after: no call and no
@@ -426,18 +431,104 @@ def sq2_shift_rows(X0, X1, Y0, Y1, hc, root, o, have_shift, lo, hi, neg, inv_c, 
 
 
 @njit(parallel=True, cache=True)
-def softmin_sq2_shift(X0, X1, Y0, Y1, hc, root, o, have_shift, lo, hi, neg, inv_c, out,
+def softmin_sq2_shift(rows, X0, X1, Y0, Y1, hc, root, o, have_shift, lo, hi, neg, inv_c, out,
                       fell_back, n_chunks):
     """d = 2 version of :func:`softmin_sq_shift`, coordinates as separate contiguous columns,
     **scaled** by ``sqrt(c)`` (p = 2) or ``c`` (p = 1), so that the scaled squared distance is
     ``c |x_i - y_j|^2`` (its root ``c |x_i - y_j|``): the cost is fused into the exp loop, per
     entry 2 subtractions, 1 mul + 1 FMA, 2 adds, exp2 (11 FMA + 1 fused multiply-accumulate).
-    The rows are split into ``n_chunks`` chunks over the threads (:func:`sq2_shift_rows`)."""
+    The rows are split into ``n_chunks`` chunks over the threads (``rows``: the address of
+    :func:`sq2_shift_rows`'s entry point)."""
     n = X0.shape[0]
     for ch in prange(n_chunks):
-        sq2_shift_rows(X0, X1, Y0, Y1, hc, root, o, have_shift, lo, hi, neg, inv_c, out,
-                       fell_back, ch * n // n_chunks, (ch + 1) * n // n_chunks)
+        call_sq2(rows, X0, X1, Y0, Y1, hc, root, o, have_shift, lo, hi, neg, inv_c, out,
+                 fell_back, ch * n // n_chunks, (ch + 1) * n // n_chunks)
     return out
+
+
+# The row loops' entry points: each row loop compiled once, as a C callable (``cfunc``), and
+# called by its address, a run-time value, by the parallel drivers above and by the batched
+# solver's kernel. numba links a called ``njit`` function's LLVM module into every caller and
+# optimises the whole again there (inlining it, constants propagated, the fastmath reductions
+# vectorised anew), so two callers of one row loop need not round alike (seen in the last bits:
+# a batch kernel loaded from numba's cache beside row loops compiled in the process). Called by
+# address, there is one machine code per row loop in the process, whoever calls it.
+_V, _V32 = types.float64[::1], types.float32[::1]
+_M, _M32 = types.float64[:, ::1], types.float32[:, ::1]
+_U8, _B, _F, _F32, _I = types.uint8[::1], types.boolean, types.float64, types.float32, types.int64
+
+
+def _sq2_sig(v, f):
+    return types.void(v, v, v, v, v, _B, v, _B, _F, _F, f, _F, _V, _U8, _I, _I)
+
+
+def _sq_sig(v, m, f):
+    return types.void(m, m, v, f, _B, v, _B, _F, _F, f, _F, _V, _U8, _I, _I)
+
+
+# (one wrapper per row loop and its own name: numba's cache files are named after the function)
+def _sq2_entry(X0, X1, Y0, Y1, hc, root, o, have, lo, hi, neg, inv_c, out, fell, i0, i1):
+    sq2_shift_rows(X0, X1, Y0, Y1, hc, root, o, have, lo, hi, neg, inv_c, out, fell, i0, i1)
+
+
+def _sq_entry(X, YT, hc, c, root, o, have, lo, hi, neg, inv_c, out, fell, i0, i1):
+    sq_shift_rows(X, YT, hc, c, root, o, have, lo, hi, neg, inv_c, out, fell, i0, i1)
+
+
+def _pc_entry(x, yT, hs, eps, p, out, i0, i1):
+    pc_rows(x, yT, hs, eps, p, out, i0, i1)
+
+
+def _pc_mean_entry(x, yT, hs, eps, p, out, mean, i0, i1):
+    pc_mean_rows(x, yT, hs, eps, p, out, mean, i0, i1)
+
+
+_ROWS: dict = {}
+def rows_entries() -> dict:
+    """The row loops' entry points (compiled, or loaded from numba's cache, on first use), C
+    callables: ``"sq2"``, ``"sq"``, ``"pc"``, ``"pc_mean"`` (float64) and ``"sq2_f32"``,
+    ``"sq_f32"``; their ``.address`` is what the callers below take."""
+    if not _ROWS:
+        def entry(sig, fn):
+            return numba.cfunc(sig, cache=True)(fn)
+
+        _ROWS.update(
+            sq2=entry(_sq2_sig(_V, _F), _sq2_entry),
+            sq2_f32=entry(_sq2_sig(_V32, _F32), _sq2_entry),
+            sq=entry(_sq_sig(_V, _M, _F), _sq_entry),
+            sq_f32=entry(_sq_sig(_V32, _M32, _F32), _sq_entry),
+            pc=entry(_PC_SIG, _pc_entry), pc_mean=entry(_PC_MEAN_SIG, _pc_mean_entry))
+    return _ROWS
+
+
+def _entry_caller(name, *sigs):
+    """``call(address, *args)``: a call of the C callable at ``address`` (a run-time integer,
+    so numba's cache holds no address and LLVM sees no body to inline), for the argument types
+    of one of ``sigs`` exactly (else a typing error: the C call has no conversions)."""
+    @intrinsic
+    def call(typingctx, address, *args):
+        got = tuple(types.unliteral(t) for t in args)
+        sig = next((s for s in sigs if tuple(s.args) == got), None)
+        if sig is None:
+            raise TypingError(f"{name} entry point: no signature for {got}")
+
+        def codegen(context, builder, signature, llargs):
+            from llvmlite import ir
+
+            fnty = ir.FunctionType(ir.VoidType(), [context.get_value_type(t) for t in sig.args])
+            vals = [builder.extract_value(llargs[1], k) for k in range(len(sig.args))]
+            builder.call(builder.inttoptr(llargs[0], fnty.as_pointer()), vals)
+            return context.get_dummy_value()
+        return types.void(types.intp, types.StarArgTuple.from_types(args)), codegen
+    return call
+
+
+_PC_SIG = types.void(_M, _M, _V, _F, _F, _V, _I, _I)
+_PC_MEAN_SIG = types.void(_M, _M, _V, _F, _F, _V, _V, _I, _I)
+call_sq2 = _entry_caller("sq2_shift_rows", _sq2_sig(_V, _F), _sq2_sig(_V32, _F32))
+call_sq = _entry_caller("sq_shift_rows", _sq_sig(_V, _M, _F), _sq_sig(_V32, _M32, _F32))
+call_pc = _entry_caller("pc_rows", _PC_SIG)
+call_pc_mean = _entry_caller("pc_mean_rows", _PC_MEAN_SIG)
 
 
 @njit(fastmath=True, cache=True)
@@ -553,7 +644,7 @@ class OnlineSoftmin:
         self._prev = None
 
     def __call__(self, eps: float, h, with_mean_cost: bool = False):
-        k = _build()
+        k, rows = _build(), rows_entries()
         eps = float(eps)
         h = np.asarray(h, dtype=np.float64)
         n_chunks = _chunks(self.n)
@@ -563,9 +654,11 @@ class OnlineSoftmin:
             out = np.empty(self.n, dtype=np.float64)
             if with_mean_cost:
                 mean = np.empty_like(out)
-                k["softmin_pc_mean"](self._x64, self._yT64, hs, eps, self.p, out, mean, n_chunks)
+                k["softmin_pc_mean"](rows["pc_mean"].address, self._x64, self._yT64, hs, eps,
+                                     self.p, out, mean, n_chunks)
                 return out, mean
-            return k["softmin_pc"](self._x64, self._yT64, hs, eps, self.p, out, n_chunks)
+            return k["softmin_pc"](rows["pc"].address, self._x64, self._yT64, hs, eps, self.p,
+                                   out, n_chunks)
         c = _LOG2E / eps
         f32 = self.dtype == np.float32
         wdt = self.dtype.type
@@ -581,10 +674,12 @@ class OnlineSoftmin:
         args = (hc, wdt(c), self.p == 1.0, o, have, lo, hi, wdt(-3e38 if f32 else -1e308), 1.0 / c, out,
                 self._fell_back, n_chunks)
         if self._x.shape[1] == 2:
-            k["softmin_sq2_shift"](*self._scaled_cols(c if self.p == 1.0 else math.sqrt(c)),
+            k["softmin_sq2_shift"](rows["sq2_f32" if f32 else "sq2"].address,
+                                   *self._scaled_cols(c if self.p == 1.0 else math.sqrt(c)),
                                    *args[:1], *args[2:])
         else:
-            k["softmin_sq_shift"](self._x, self._yT, *args)
+            k["softmin_sq_shift"](rows["sq_f32" if f32 else "sq"].address, self._x, self._yT,
+                                  *args)
         self.n_fallback += int(self._fell_back.sum())
         self.n_rows += self.n
         self._prev = out
