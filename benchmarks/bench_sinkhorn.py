@@ -284,7 +284,7 @@ def gpu_cases(quick: bool, ck) -> dict:
         yj = jnp.asarray(rng.random((n, 2)), dtype=jnp.float32)
         iters = 100
 
-        @jax.jit  # as a user runs OTT (and as the PERF_NOTES anchor was measured): one compile
+        @jax.jit  # as a user runs OTT (and as the 2026-11-22 H100 anchor was measured): one compile
         def ott_solve(xj, yj):
             geom = pointcloud.PointCloud(xj, yj, epsilon=0.01)
             solver = ott_sinkhorn.Sinkhorn(max_iterations=iters, min_iterations=iters, threshold=0.0)

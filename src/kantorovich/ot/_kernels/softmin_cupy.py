@@ -6,7 +6,7 @@ Same meaning as :mod:`.softmin_numpy`::
 
 Two kernels, compiled per (dimension D, precision) with ``--use_fast_math``:
 
-``softmin_shift`` (squared Euclidean, the fast path; PERF_NOTES's recipe)
+``softmin_shift`` (squared Euclidean, the fast path; the recipe of earlier H100 measurements, docs/sinkhorn.md "Floors")
     - known shift instead of a running max: row ``i`` is shifted by ``sigma_i = -f_prev_i k2``
       (base 2, the previous output of the same soft-min), so the inner loop is branch-free;
     - constants folded: ``k2 = log2(e)/eps``, ``2 k2 x_i`` (cached per eps), per row
