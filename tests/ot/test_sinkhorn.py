@@ -360,6 +360,16 @@ def _coincident_problems():
     return [(_sq(line, line), 0.1), (_sq(grid, grid), 0.1), (_sq(pts, pts), 1e-3)]
 
 
+def _default_and_cold(a, b, M, **kw):
+    """The default schedule and a cold start (``scaling=None``) on one problem: both converge,
+    and the default needs no more iterations (docs/sinkhorn.md, *Epsilon-scaling*)."""
+    r = sinkhorn(a, b, M, **kw)
+    r0 = sinkhorn(a, b, M, scaling=None, **kw)
+    assert r.converged and r0.converged
+    assert r.n_iter <= r0.n_iter
+    return r, r0
+
+
 @pytest.mark.parametrize("k", range(3))
 @pytest.mark.parametrize("tol", [1e-4, 1e-6])
 def test_eps_scaling_does_not_stall_when_the_measures_coincide(k, tol):
@@ -368,10 +378,7 @@ def test_eps_scaling_does_not_stall_when_the_measures_coincide(k, tol):
     # needs 10 / 10 / 30, and no convergence in 20000 to 1e-6. The averaged annealing, started
     # only when the cold probe predicts a slow cold start, never needs more than a cold start.
     M, eps = _coincident_problems()[k]
-    r = sinkhorn(None, None, M, eps=eps, tol=tol, max_iter=20_000)
-    r0 = sinkhorn(None, None, M, eps=eps, tol=tol, max_iter=20_000, scaling=None)
-    assert r.converged and r0.converged
-    assert r.n_iter <= r0.n_iter
+    _default_and_cold(None, None, M, eps=eps, tol=tol, max_iter=20_000)
 
 
 def _gauss_problems():
@@ -398,10 +405,7 @@ def test_default_never_needs_more_iterations_than_a_cold_start(k, tol):
     # it goes on cold unless its measured decay predicts more iterations than the annealing
     # takes, so the easy problems (cold start done at its first checks) cost no annealing
     a, b, M, eps = _gauss_problems()[k]
-    r = sinkhorn(a, b, M, eps=eps, tol=tol, max_iter=20_000)
-    r0 = sinkhorn(a, b, M, eps=eps, tol=tol, max_iter=20_000, scaling=None)
-    assert r.converged and r0.converged
-    assert r.n_iter <= r0.n_iter
+    _default_and_cold(a, b, M, eps=eps, tol=tol, max_iter=20_000)
 
 
 @pytest.mark.parametrize("tol", [1e-4, 1e-5, 1e-6])
@@ -411,10 +415,8 @@ def test_default_beats_a_cold_start_on_90_uniform_points(tol):
     # tail extrapolation removes that mode's error once it dominates (720 and 1130 since)
     rng = np.random.default_rng(0)
     M = _sq(rng.random((90, 2)), rng.random((90, 2)))
-    r = sinkhorn(None, None, M, eps=3e-3, tol=tol, max_iter=20_000, backend="numpy")
-    r0 = sinkhorn(None, None, M, eps=3e-3, tol=tol, max_iter=20_000, backend="numpy", scaling=None)
-    assert r.converged and r0.converged and r.info["n_iter_scaling"] > 0
-    assert r.n_iter <= r0.n_iter
+    r, r0 = _default_and_cold(None, None, M, eps=3e-3, tol=tol, max_iter=20_000, backend="numpy")
+    assert r.info["n_iter_scaling"] > 0
     assert r.value == pytest.approx(r0.value, rel=10 * tol)
 
 
@@ -473,10 +475,8 @@ def _slow_tail_problems():
 @pytest.mark.parametrize("k", range(2))
 def test_default_beats_a_cold_start_on_tails_of_several_slow_modes(k):
     M, tol = _slow_tail_problems()[k]
-    r = sinkhorn(None, None, M, eps=1e-3, tol=tol, max_iter=20_000, backend="numpy")
-    r0 = sinkhorn(None, None, M, eps=1e-3, tol=tol, max_iter=20_000, backend="numpy", scaling=None)
-    assert r.converged and r0.converged and r.info["n_iter_scaling"] > 0
-    assert r.n_iter <= r0.n_iter
+    r, r0 = _default_and_cold(None, None, M, eps=1e-3, tol=tol, max_iter=20_000, backend="numpy")
+    assert r.info["n_iter_scaling"] > 0
     assert r.value == pytest.approx(r0.value, rel=10 * tol)
 
 
@@ -526,12 +526,9 @@ def _isolated_pair_clouds():
 def test_default_beats_a_cold_start_on_an_isolated_pair(backend, cloud, tol):
     x, y = _isolated_pair_clouds()
     geom = PointCloud(x, y) if cloud else _sq(x, y)
-    kw = dict(eps=1e-3, tol=tol, max_iter=20_000, backend=backend)
-    r = sinkhorn(None, None, geom, **kw)
-    r0 = sinkhorn(None, None, geom, scaling=None, **kw)
-    assert r.converged and r0.converged and r.info["n_iter_scaling"] > 0
+    r, r0 = _default_and_cold(None, None, geom, eps=1e-3, tol=tol, max_iter=20_000, backend=backend)
+    assert r.info["n_iter_scaling"] > 0
     assert r0.n_iter == {1e-5: 4730, 1e-6: 8410}[tol]
-    assert r.n_iter <= r0.n_iter
     if backend == "numpy":  # the numba row loops may round differently from one build to another
         assert r.n_iter == {(False, 1e-5): 3561, (True, 1e-5): 3951,
                             (False, 1e-6): 5337, (True, 1e-6): 5179}[cloud, tol]
