@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import importlib
-import os
-import signal
 import threading
 import time
 
@@ -12,6 +10,8 @@ import numpy as np
 import pytest
 
 from kantorovich.ot import emd, pairwise_wasserstein, wasserstein, wasserstein_1d
+
+from ..dask_support import killing_a_busy_worker
 
 
 def _loop(fn, X, Y=None, wx=None, wy=None):
@@ -211,28 +211,14 @@ def test_dask_processes_worker_killed_mid_run():
         # import the solvers (and POT) in both workers first, so that the run is all solving
         client.run(importlib.import_module, "kantorovich.ot._wasserstein")
         client.run(importlib.import_module, "ot")
-        killed: list[int] = []
 
-        def kill_first_busy_worker():
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline and not killed:
-                busy = [w for w, keys in client.processing().items() if keys]
-                done = client.run_on_scheduler(
-                    lambda dask_scheduler: sum(ts.state == "memory" and ts.key.startswith("_run_task")
-                                               for ts in dask_scheduler.tasks.values()))
-                if busy and done >= 2:
-                    pid = client.run(os.getpid, workers=[busy[0]])[busy[0]]
-                    os.kill(pid, signal.SIGKILL)
-                    killed.append(pid)
-                    return
-                time.sleep(0.01)
+        def two_blocks_done():
+            return client.run_on_scheduler(
+                lambda dask_scheduler: sum(ts.state == "memory" and ts.key.startswith("_run_task")
+                                           for ts in dask_scheduler.tasks.values())) >= 2
 
-        t = threading.Thread(target=kill_first_busy_worker)
-        t.start()
-        try:
+        with killing_a_busy_worker(client, ready=two_blocks_done) as killed:
             D = pairwise_wasserstein(clouds, client=client, block_size=2, progress=False)
-        finally:
-            t.join()
         assert killed, "the run ended before a worker could be killed"
         np.testing.assert_array_equal(D, serial)
 

@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
-import threading
-import time
 import types
 
 import pytest
@@ -14,6 +10,8 @@ import pytest
 from kantorovich.cli import main
 from kantorovich.report import SectionSpec, _REGISTRY, run_report
 from kantorovich.report import _cluster
+
+from ..dask_support import killing_a_busy_worker
 
 distributed = pytest.importorskip("distributed")
 
@@ -158,26 +156,9 @@ def test_a_worker_process_killed_mid_section_is_rescheduled(tmp_path):
     serial = run_report(tmp_path / "serial", only=only, show_progress=False)
     with _cluster_of_2(processes=True) as cluster, distributed.Client(cluster) as client:
         client.wait_for_workers(2)
-        killed: list[int] = []
-
-        def kill_first_busy_worker():
-            deadline = time.monotonic() + 120
-            while time.monotonic() < deadline and not killed:
-                busy = [w for w, keys in client.processing().items() if keys]
-                if busy:
-                    time.sleep(0.5)  # inside the section (its imports), not before it
-                    pid = client.run(os.getpid, workers=[busy[0]])[busy[0]]
-                    os.kill(pid, signal.SIGKILL)
-                    killed.append(pid)
-                    return
-                time.sleep(0.01)
-
-        t = threading.Thread(target=kill_first_busy_worker)
-        t.start()
-        try:
+        # killed half a second into a section (its imports), not before it
+        with killing_a_busy_worker(client, timeout=120, settle=0.5) as killed:
             dask = run_report(tmp_path / "dask", only=only, show_progress=False, client=client)
-        finally:
-            t.join()
     assert killed, "the run ended before a worker could be killed"
     assert not dask["failed"]
     assert _without_times(dask) == _without_times(serial)
