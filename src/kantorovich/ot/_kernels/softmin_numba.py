@@ -466,6 +466,10 @@ def _sq_sig(v, m, f):
     return types.void(m, m, v, f, _B, v, _B, _F, _F, f, _F, _V, _U8, _I, _I)
 
 
+_PC_SIG = types.void(_M, _M, _V, _F, _F, _V, _I, _I)
+_PC_MEAN_SIG = types.void(_M, _M, _V, _F, _F, _V, _V, _I, _I)
+
+
 # (one wrapper per row loop and its own name: numba's cache files are named after the function)
 def _sq2_entry(X0, X1, Y0, Y1, hc, root, o, have, lo, hi, neg, inv_c, out, fell, i0, i1):
     sq2_shift_rows(X0, X1, Y0, Y1, hc, root, o, have, lo, hi, neg, inv_c, out, fell, i0, i1)
@@ -484,6 +488,8 @@ def _pc_mean_entry(x, yT, hs, eps, p, out, mean, i0, i1):
 
 
 _ROWS: dict = {}
+
+
 def rows_entries() -> dict:
     """The row loops' entry points (compiled, or loaded from numba's cache, on first use), C
     callables: ``"sq2"``, ``"sq"``, ``"pc"``, ``"pc_mean"`` (float64) and ``"sq2_f32"``,
@@ -523,8 +529,6 @@ def _entry_caller(name, *sigs):
     return call
 
 
-_PC_SIG = types.void(_M, _M, _V, _F, _F, _V, _I, _I)
-_PC_MEAN_SIG = types.void(_M, _M, _V, _F, _F, _V, _V, _I, _I)
 call_sq2 = _entry_caller("sq2_shift_rows", _sq2_sig(_V, _F), _sq2_sig(_V32, _F32))
 call_sq = _entry_caller("sq_shift_rows", _sq_sig(_V, _M, _F), _sq_sig(_V32, _M32, _F32))
 call_pc = _entry_caller("pc_rows", _PC_SIG)
