@@ -778,10 +778,14 @@ def sinkhorn_batch(a, b, M_or_geometry, *, eps, max_iter=10_000, tol=None, scali
     on_gpu = (is_cupy(a) or is_cupy(b) or (isinstance(M_or_geometry, PointCloud)
                                             and M_or_geometry.on_gpu) or is_cupy(M_or_geometry))
     f32 = dtype is not None and np.dtype(dtype) != np.float64
-    if (on_gpu or f32 or backend not in _KERNEL_BACKENDS or plan or progress
-            or f0 is not None or g0 is not None):
+    gpu = _gpu_kernel_applies(M_or_geometry, on_gpu, backend, dtype, plan, progress, f0, g0)
+    if not gpu and (on_gpu or f32 or backend not in _KERNEL_BACKENDS or plan or progress
+                    or f0 is not None or g0 is not None):
         return _loop(a, b, M_or_geometry, f0, g0, _symmetric_mask, kw)
 
+    dev_cost = M_or_geometry
+    if on_gpu:  # checks and scales on a host copy; the kernel reads the device arrays
+        a, b, M_or_geometry = _host_batch(a, b, M_or_geometry)
     bt = _Batch(M_or_geometry)
     nb, n, m = bt.shape
     tol = 1e-5 if tol is None else check_positive(tol, "tol")
@@ -813,23 +817,33 @@ def sinkhorn_batch(a, b, M_or_geometry, *, eps, max_iter=10_000, tol=None, scali
     stats = np.zeros((nb, 8))
     with np.errstate(divide="ignore"):  # log 0 = -inf (zero weights), as the single solver
         logA, logB = np.log(A), np.log(Bw)
-    mode = _kernel_mode(bt, backend)
+    mode = _GENERIC if gpu else _kernel_mode(bt, backend)
     same_rounding = mode != _GENERIC and (not _check_rounding
                                           or _rounds_as_single(mode, bt.p, bt.X.shape[2]))
     t_loop = time.perf_counter()
-    with np.errstate(divide="ignore"), numba.parallel_chunksize(1):
-        _solve_batch(mode, bt.dense, bt.C, bt.X, bt.Y, bt.p, A, Bw, logA, logB, eps, sched,
-                     n_sched, np.ascontiguousarray(mag, dtype=np.float64), max_iter, tol,
-                     check_every, sym, _EXTRAPOLATION_AGREEMENT, _PROBE_DEFERRALS, F, G, stats,
-                     np.array([rows_entries()[k].address for k in ("sq2", "sq", "pc", "pc_mean")],
-                              dtype=np.intp))
+    gpu_info = None
+    if gpu:
+        F, G, stats, gpu_info = _solve_on_gpu(bt, dev_cost, on_gpu, A, Bw, logA, logB, eps,
+                                              sched, n_sched, mag, max_iter, tol, check_every,
+                                              sym)
+    else:
+        with np.errstate(divide="ignore"), numba.parallel_chunksize(1):
+            _solve_batch(mode, bt.dense, bt.C, bt.X, bt.Y, bt.p, A, Bw, logA, logB, eps, sched,
+                         n_sched, np.ascontiguousarray(mag, dtype=np.float64), max_iter, tol,
+                         check_every, sym, _EXTRAPOLATION_AGREEMENT, _PROBE_DEFERRALS, F, G,
+                         stats, np.array([rows_entries()[k].address
+                                          for k in ("sq2", "sq", "pc", "pc_mean")],
+                                         dtype=np.intp))
     # a kernel that rounds otherwise than the single solver (the generic one): the problems
     # whose tail extrapolation jumped (or nearly did) are solved again by the single solver
     # (and, whatever the rounding, those that reached the several-mode extrapolation)
     redo = np.flatnonzero(((stats[:, 7] != 0) & (not same_rounding) | (stats[:, 7] == _NEEDS_SINGLE))
                           & (stats[:, 6] == 0))
     if redo.size:
-        _redo(a, b, bt, redo, sym, kw, F, G, stats)
+        if gpu:
+            _redo_gpu(a, b, bt, dev_cost, on_gpu, redo, sym, kw, F, G, stats)
+        else:
+            _redo(a, b, bt, redo, sym, kw, F, G, stats)
     t_end = time.perf_counter()
     if bool((stats[:, 6] != 0).any()):
         raise FloatingPointError(
@@ -850,7 +864,9 @@ def sinkhorn_batch(a, b, M_or_geometry, *, eps, max_iter=10_000, tol=None, scali
             "diameter": diam, "scaling": scaling, "symmetric": bool(symmetric), "tol": tol,
             "check_every": check_every, "warm_start": False, "dtype": "float64",
             "shape": (n, m), "batch_size": nb, "geometry": "dense" if bt.dense else "pointcloud",
-            "engine": "numba prange over problems", "single_solver_problems": redo,
+            "engine": ("CUDA kernel, one thread block per problem" if gpu
+                       else "numba prange over problems"),
+            "single_solver_problems": redo,
             "kernel_soft_min": ("two-pass dense log-sum-exp" if mode == _GENERIC
                                 else "the single solver's numba point-cloud operator"),
             "rounds_as_single_solver": bool(same_rounding),
@@ -859,9 +875,118 @@ def sinkhorn_batch(a, b, M_or_geometry, *, eps, max_iter=10_000, tol=None, scali
             "extrapolated": stats[:, 7] != 0,
             "time_loop_s": t_end - t_loop,
             "time_total_s": t_end - t0}
+    if gpu:
+        info["gpu"] = gpu_info
     return SinkhornResult(value=value, objective=objective, f=F, g=G, marginal_error=errors,
                           n_iter=stats[:, 0].astype(np.int64), converged=converged, plan=None,
-                          eps=eps, backend="numba_batch", info=info)
+                          eps=eps, backend="cuda_batch" if gpu else "numba_batch", info=info)
+
+
+# a problem above this many cost entries runs the single GPU solver (the whole device, O(n + m)
+# memory) rather than one thread block with its C and C^T (16 n m bytes) in the batch kernel
+_GPU_KERNEL_MAX_ENTRIES = 1 << 20
+
+
+def _gpu_kernel_applies(M_or_geometry, on_gpu, backend, dtype, plan, progress, f0, g0) -> bool:
+    """Whether the batch runs the GPU kernel (one launch, one block per problem): GPU input
+    (CuPy, torch CUDA) or ``backend="cuda"``, solved in float64 (float64 data or
+    ``dtype=float64``; float32 GPU data is solved in float32 by the single solver, once per
+    problem), no warm start, plan or progress bar, named costs, at most
+    ``_GPU_KERNEL_MAX_ENTRIES`` cost entries per problem and n, m <= ``HC_CAP`` (1024)."""
+    if not (on_gpu or backend in ("cuda", "cupy")) or plan or progress:
+        return False
+    if f0 is not None or g0 is not None or backend not in ("auto", "cuda", "cupy"):
+        return False
+    if dtype is not None and np.dtype(dtype) != np.float64:
+        return False
+    if isinstance(M_or_geometry, PointCloud):
+        if M_or_geometry.cost_is_callable or (dtype is None and M_or_geometry.gpu_float32):
+            return False
+        n, m = M_or_geometry.shape
+    else:
+        shape = getattr(M_or_geometry, "shape", None)
+        if shape is None or len(shape) != 3:
+            return False
+        if dtype is None and is_cupy(M_or_geometry) and M_or_geometry.dtype == np.float32:
+            return False
+        n, m = int(shape[1]), int(shape[2])
+    from ._kernels.sinkhorn_batch_cuda import HC_CAP
+
+    return 0 < n * m <= _GPU_KERNEL_MAX_ENTRIES and max(n, m) <= HC_CAP
+
+
+def _host_batch(a, b, M_or_geometry):
+    """Host copies of GPU weights and costs, for the checks and the eps schedules."""
+    from .._array_api import to_host
+
+    def host(w):
+        return to_host(w) if is_cupy(w) else w
+
+    if isinstance(M_or_geometry, PointCloud):
+        pc = M_or_geometry
+        M_or_geometry = PointCloud(host(pc.x), host(pc.y), cost=pc._cost.p)
+    else:
+        M_or_geometry = host(M_or_geometry)
+    return host(a), host(b), M_or_geometry
+
+
+def _solve_on_gpu(bt, dev_cost, on_gpu, A, Bw, logA, logB, eps, sched, n_sched, mag, max_iter,
+                  tol, check_every, sym):
+    """The batch kernel of :mod:`kantorovich.ot._kernels.sinkhorn_batch_cuda`; returns
+    (F, G, stats, info) with F, G CuPy arrays for GPU input, numpy ones for host input."""
+    from ._kernels.sinkhorn_batch_cuda import solve_batch_cuda
+    from ._sinkhorn import _EXTRAPOLATION_AGREEMENT, _PROBE_DEFERRALS
+
+    if on_gpu:
+        import cupy
+
+        if bt.dense:
+            C, X, Y = cupy.ascontiguousarray(dev_cost, dtype=cupy.float64), None, None
+        else:
+            C = None
+            X = cupy.ascontiguousarray(dev_cost.x, dtype=cupy.float64)
+            Y = cupy.ascontiguousarray(dev_cost.y, dtype=cupy.float64)
+    else:
+        C, X, Y = (bt.C, None, None) if bt.dense else (None, bt.X, bt.Y)
+    F, G, stats, info = solve_batch_cuda(
+        bt.dense, C, X, Y, bt.p, A, Bw, logA, logB, eps, sched, n_sched.astype(np.int64),
+        np.ascontiguousarray(mag, dtype=np.float64), max_iter, tol, check_every,
+        sym.astype(np.int64), _EXTRAPOLATION_AGREEMENT, _PROBE_DEFERRALS,
+        _PRIMAL_OBJECTIVE_EPS_RATIO, _MULTI_MODE_FACTOR, bt.n, bt.m)
+    if on_gpu:
+        import cupy
+
+        return cupy.asarray(F), cupy.asarray(G), stats, info
+    return F.copy_to_host(), G.copy_to_host(), stats, info
+
+
+def _redo_gpu(a, b, bt, dev_cost, on_gpu, redo, sym, kw, F, G, stats) -> None:
+    """:func:`_redo` for the GPU kernel: the single solver on the same device (for host input
+    with ``backend="cuda"``, the single GPU solver too; under the CUDA simulator, which has no
+    CuPy, the host's)."""
+    from ._kernels.auction_cuda import simulator
+
+    if on_gpu:
+        if bt.dense:
+            problem = dev_cost.__getitem__
+        else:
+            def problem(q):
+                return PointCloud(dev_cost.x[q], dev_cost.y[q], cost=dev_cost._cost.p)
+    else:
+        problem = bt.problem
+    kw = dict(kw)
+    if not on_gpu and simulator():
+        kw["backend"] = "auto"
+    from ._sinkhorn import sinkhorn
+
+    with warnings.catch_warnings():  # the batch warns once for all its problems
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        for q in redo:
+            r = sinkhorn(_slice(a, q, bt.nb), _slice(b, q, bt.nb), problem(q),
+                         **{**kw, "symmetric": bool(sym[q])})
+            F[q], G[q] = r.f, r.g
+            stats[q, :6] = (r.n_iter, r.converged, r.info["n_iter_scaling"],
+                            float(r.marginal_error), r.value, r.objective)
 
 
 def _schedules(diam, eps: float, scaling, eps_schedule):

@@ -1,0 +1,214 @@
+"""The batched Sinkhorn on the GPU: one launch, one thread block per problem
+(kantorovich.ot._kernels.sinkhorn_batch_cuda).
+
+* Under the CUDA simulator (a subprocess, so that NUMBA_ENABLE_CUDASIM is set before numba.cuda
+  is imported), with ``backend="cuda"`` on host arrays: the kernel against a Python loop of
+  single calls to 1e-12 (iteration counts equal), and, with the re-solve of extrapolated
+  problems switched off on both sides, against the CPU batch's generic kernel that it
+  transcribes (same counts, same extrapolation decisions, potentials to 1e-12).
+* Which batches take the kernel (no GPU needed).
+* On a GPU (``gpu`` marker): CuPy and torch CUDA batches against the loop of single GPU calls.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+from kantorovich.ot import PointCloud, sinkhorn
+
+_COMMON = textwrap.dedent(
+    """
+    import numpy as np
+    from kantorovich.ot import PointCloud, sinkhorn, sinkhorn_divergence
+
+    def loop(a, b, geom, nb, **kw):
+        def w(v, q):
+            return None if v is None else (v[q] if np.ndim(v) == 2 else v)
+        return [sinkhorn(w(a, q), w(b, q), geom(q), **kw) for q in range(nb)]
+
+    def agree(r, rs, label):
+        for q, s in enumerate(rs):
+            # the potentials come out of -eps (max + log sum): their rounding scales with eps
+            # too (at eps = 5e3 the CPU batch and the single solver differ by ~9e-12)
+            scale = max(1.0, float(np.abs(s.f).max()), float(np.abs(s.g).max()), r.eps)
+            assert r.n_iter[q] == s.n_iter, (label, q, r.n_iter, s.n_iter)
+            assert bool(r.converged[q]) == s.converged, (label, q)
+            assert np.abs(r.f[q] - s.f).max() <= 1e-12 * scale, (label, q)
+            assert np.abs(r.g[q] - s.g).max() <= 1e-12 * scale, (label, q)
+            assert abs(r.value[q] - s.value) <= 1e-12 * max(1.0, abs(s.value)), (label, q)
+            assert abs(r.objective[q] - s.objective) <= 1e-12 * max(1.0, abs(s.objective)), label
+        assert r.backend == "cuda_batch", r.backend
+        assert r.info["engine"] == "CUDA kernel, one thread block per problem"
+        assert r.info["gpu"]["launches"] == 1 and r.info["gpu"]["device"] == "cuda-simulator"
+        print(label, "ok", list(r.n_iter), list(r.info["single_solver_problems"]))
+    """
+)
+
+_SCRIPT = _COMMON + textwrap.dedent(
+    """
+    import kantorovich.ot._sinkhorn_batch as SB
+
+    rng = np.random.default_rng(1)
+    # point clouds, d = 2, p = 2: n = 11 rows wrap around the simulator's 8-thread block
+    B, n, m = 3, 11, 6
+    x, y = rng.random((B, n, 2)), rng.random((B, m, 2))
+    r = sinkhorn(None, None, PointCloud(x[:2], y[:2]), eps=0.05, backend="cuda")
+    agree(r, loop(None, None, lambda q: PointCloud(x[q], y[q]), 2, eps=0.05), "pointcloud")
+    # dense costs, weights (B, n) with a zero weight and shared b (m,)
+    a = rng.random((B, n)); a[0, 3] = 0.0; a /= a.sum(axis=1, keepdims=True)
+    b = rng.random(m); b /= b.sum()
+    M = rng.random((B, n, m))
+
+    # the kernel itself against the CPU batch's generic kernel it transcribes, the re-solve of
+    # extrapolated problems switched off on both sides: the same decisions, to rounding
+    SB._redo = SB._redo_gpu = lambda *args, **kw: None
+    g = sinkhorn(a, b, M, eps=0.02, backend="cuda")
+    c = sinkhorn(a, b, M, eps=0.02, backend="numpy")
+    assert c.info["kernel_soft_min"] == "two-pass dense log-sum-exp"
+    assert np.array_equal(g.n_iter, c.n_iter), (g.n_iter, c.n_iter)
+    assert np.array_equal(g.info["extrapolated"], c.info["extrapolated"])
+    assert g.info["extrapolated"].any()  # a jump is exercised
+    assert np.abs(g.f - c.f).max() <= 1e-12 and np.abs(g.g - c.g).max() <= 1e-12
+    assert np.abs(g.value - c.value).max() <= 1e-12
+    print("CUDASIM-OK")
+    """
+)
+
+_SCRIPT_MORE = _COMMON + textwrap.dedent(
+    """
+    rng = np.random.default_rng(1)
+    B, n, m = 3, 11, 6
+    rng.random((B, n, 2)), rng.random((B, m, 2))
+    a = rng.random((B, n)); a[0, 3] = 0.0; a /= a.sum(axis=1, keepdims=True)
+    b = rng.random(m); b /= b.sum()
+    M = rng.random((B, n, m))  # the default test's dense batch, solved through the public path
+    r = sinkhorn(a, b, M, eps=0.02, backend="cuda")
+    agree(r, loop(a, b, lambda q: M[q], B, eps=0.02), "dense")
+    rng = np.random.default_rng(2)
+    x, y = rng.random((2, 5, 3)), rng.random((2, 7, 3))
+    for p in (1, 1.5):
+        r = sinkhorn(None, None, PointCloud(x, y, cost=p), eps=0.1, backend="cuda")
+        agree(r, loop(None, None, lambda q: PointCloud(x[q], y[q], cost=p), 2, eps=0.1),
+              f"p = {p}")
+    r = sinkhorn(None, None, PointCloud(x, x), eps=0.1, backend="cuda", symmetric=True)
+    agree(r, loop(None, None, lambda q: PointCloud(x[q], x[q]), 2, eps=0.1, symmetric=True),
+          "symmetric")
+    # eps above 1e3 max|C|: the primal objective's sums
+    r = sinkhorn(None, None, PointCloud(x, y), eps=5e3, backend="cuda")
+    agree(r, loop(None, None, lambda q: PointCloud(x[q], y[q]), 2, eps=5e3), "large eps")
+    # a problem stopped by max_iter (not converged) beside a converged one
+    r = sinkhorn(None, None, PointCloud(x, y), eps=0.002, backend="cuda", max_iter=25)
+    agree(r, loop(None, None, lambda q: PointCloud(x[q], y[q]), 2, eps=0.002, max_iter=25),
+          "max_iter")
+    d = sinkhorn_divergence(None, None, PointCloud(x, y), eps=0.1, backend="cuda")
+    for q in range(2):
+        s = sinkhorn_divergence(None, None, PointCloud(x[q], y[q]), eps=0.1)
+        assert abs(d.value[q] - s.value) <= 1e-12, (q, d.value[q], s.value)
+    print("CUDASIM-OK")
+    """
+)
+
+
+def _run_simulated(script: str) -> str:
+    env = dict(os.environ, NUMBA_ENABLE_CUDASIM="1")
+    proc = subprocess.run([sys.executable, "-W", "error::RuntimeWarning", "-c", script], env=env,
+                          capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "CUDASIM-OK" in proc.stdout, proc.stdout[-3000:]
+    return proc.stdout
+
+
+def test_batch_kernel_under_simulator():
+    _run_simulated(_SCRIPT)
+
+
+@pytest.mark.slow
+def test_batch_kernel_under_simulator_more_cases():
+    _run_simulated(_SCRIPT_MORE)
+
+
+@pytest.mark.parametrize(
+    "case, expected",
+    [
+        ({}, True),
+        ({"dtype": np.float64}, True),
+        ({"dtype": np.float32}, False),  # a float32 solve: the single solver per problem
+        ({"plan": True}, False),
+        ({"progress": True}, False),
+        ({"f0": np.zeros(4)}, False),
+        ({"backend": "numba"}, False),
+        ({"n": 1025}, False),  # the shared c h holds at most 1024 entries
+        ({"n": 1024, "m": 1025}, False),
+        ({"n": 1024, "m": 1024}, True),
+    ],
+)
+def test_which_batches_take_the_gpu_kernel(case, expected):
+    from kantorovich.ot._sinkhorn_batch import _gpu_kernel_applies
+
+    n, m = case.pop("n", 4), case.pop("m", 3)
+    pc = PointCloud(np.zeros((2, n, 1)), np.zeros((2, m, 1)))
+    kw = {"backend": "cuda", "dtype": None, "plan": False, "progress": False, "f0": None,
+          "g0": None, **case}
+    assert _gpu_kernel_applies(pc, False, kw["backend"], kw["dtype"], kw["plan"],
+                               kw["progress"], kw["f0"], kw["g0"]) is expected
+    # host input with backend="auto" stays on the CPU
+    assert not _gpu_kernel_applies(pc, False, "auto", None, False, False, None, None)
+
+
+def test_a_callable_cost_batch_is_refused_before_any_kernel():
+    with pytest.raises(ValueError, match="named costs only"):
+        PointCloud(np.zeros((2, 3, 1)), np.zeros((2, 3, 1)), cost=lambda u, v: abs(u - v))
+
+
+# ------------------------------------------------------------------------------ on a GPU
+
+@pytest.mark.gpu
+def test_cupy_batch_is_one_launch_and_agrees_with_the_loop():
+    cp = pytest.importorskip("cupy")
+    rng = np.random.default_rng(3)
+    B, n, m = 64, 40, 33
+    x, y = cp.asarray(rng.random((B, n, 2))), cp.asarray(rng.random((B, m, 2)))
+    r = sinkhorn(None, None, PointCloud(x, y), eps=0.05)
+    assert r.backend == "cuda_batch" and r.info["gpu"]["launches"] == 1
+    assert isinstance(r.f, cp.ndarray) and r.f.shape == (B, n) and r.g.shape == (B, m)
+    for q in range(0, B, 7):
+        s = sinkhorn(None, None, PointCloud(x[q], y[q]), eps=0.05)
+        assert r.n_iter[q] == s.n_iter
+        assert float(cp.abs(r.f[q] - s.f).max()) <= 1e-12
+        assert abs(r.value[q] - s.value) <= 1e-12
+    M = ((x[:, :, None, :] - y[:, None, :, :]) ** 2).sum(-1)
+    d = sinkhorn(None, None, M, eps=0.05)
+    assert d.backend == "cuda_batch"
+    assert np.abs(d.value - r.value).max() <= 1e-12
+
+
+@pytest.mark.gpu
+def test_float32_gpu_batch_runs_the_single_float32_solver_per_problem():
+    cp = pytest.importorskip("cupy")
+    rng = np.random.default_rng(4)
+    x = cp.asarray(rng.random((3, 20, 2)), dtype=cp.float32)
+    y = cp.asarray(rng.random((3, 15, 2)), dtype=cp.float32)
+    r = sinkhorn(None, None, PointCloud(x, y), eps=0.05)
+    assert r.info["engine"] == "single solver per problem"
+    r64 = sinkhorn(None, None, PointCloud(x, y), eps=0.05, dtype=np.float64)
+    assert r64.backend == "cuda_batch"
+
+
+@pytest.mark.gpu
+def test_torch_cuda_batch():
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA device for torch")
+    rng = np.random.default_rng(5)
+    x = torch.tensor(rng.random((8, 30, 2)), device="cuda")
+    y = torch.tensor(rng.random((8, 25, 2)), device="cuda")
+    r = sinkhorn(None, None, PointCloud(x, y), eps=0.05)
+    assert r.f.device.type == "cuda"
+    s = sinkhorn(None, None, PointCloud(x.cpu().numpy(), y.cpu().numpy()), eps=0.05)
+    assert np.abs(np.asarray(r.value) - s.value).max() <= 1e-12
