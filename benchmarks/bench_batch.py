@@ -24,6 +24,17 @@ cost |x - y|^2 (no 1/2), float64.
 Timings: the contenders of one problem are interleaved in rounds (5), median over rounds;
 numba and XLA use their default thread pools. The machine is shared: record ``os.getloadavg()``
 with the numbers.
+
+GPU (``--gpu``, ``--gpu-only``; JSON to ``results/gpu/batch_gpu.json``), the same problem as
+CuPy float64 arrays, CUDA-event timings interleaved in rounds (3):
+
+* ``ours_batch_gpu``: ``sinkhorn(None, None, PointCloud(x, y), eps=0.05)`` on CuPy arrays: one
+  launch, one thread block per problem (docs/batch.md, "On a GPU"); checked against the CPU
+  batch (1e-12, same iteration counts) before it is timed;
+* ``ours_loop_gpu``: the single GPU solver once per problem (2 rounds: it launches ~10 kernels
+  per iteration per problem);
+* POT ``ot.batch.solve_batch`` on torch CUDA tensors (the dense costs), and OTT's
+  ``jax.jit(jax.vmap(...))`` when JAX sees a GPU, each after its values agree to 1e-3.
 """
 
 from __future__ import annotations
@@ -36,7 +47,16 @@ from pathlib import Path
 os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
 
 import numpy as np  # noqa: E402
-from _common import environment, interleaved, one_thread, parser, timed_once, write_json  # noqa: E402
+from _common import (  # noqa: E402
+    Checkpoint,
+    environment,
+    gpu_present,
+    interleaved,
+    one_thread,
+    parser,
+    timed_once,
+    write_json,
+)
 
 from kantorovich.ot import PointCloud, emd, sinkhorn  # noqa: E402
 
@@ -76,6 +96,68 @@ def _ott_sinkhorn(x, y):
     return run
 
 
+def gpu_case(x, y, M, rounds: int) -> dict:
+    """The batch on the GPU against the loop of single GPU calls and the peers' GPU forms."""
+    import cupy as cp
+
+    B = x.shape[0]
+    xg, yg = cp.asarray(x), cp.asarray(y)
+    rec: dict = {}
+    cpu = sinkhorn(None, None, PointCloud(x, y), eps=EPS)
+    batch = sinkhorn(None, None, PointCloud(xg, yg), eps=EPS)
+    rec["engine"] = batch.info["engine"]
+    rec["launch"] = batch.info.get("gpu")
+    rec["single_solver_problems"] = len(batch.info["single_solver_problems"])
+    rec["max_abs_diff_vs_cpu_batch"] = float(np.abs(batch.value - cpu.value).max())
+    rec["n_iter_equal_cpu_batch"] = bool(np.array_equal(batch.n_iter, cpu.n_iter))
+    rec["kernel_s_first_call"] = batch.info["time_loop_s"]  # includes numba-cuda's compile
+    ref = cpu.value
+    assert rec["max_abs_diff_vs_cpu_batch"] < 1e-12, rec
+    fns = {"ours_batch_gpu": lambda: sinkhorn(None, None, PointCloud(xg, yg), eps=EPS)}
+    loop_fn = {"ours_loop_gpu": lambda: [sinkhorn(None, None, PointCloud(xg[q], yg[q]), eps=EPS)
+                                         for q in range(B)]}
+    loop = loop_fn["ours_loop_gpu"]()
+    rec["loop_max_abs_diff"] = float(np.abs(np.array([r.value for r in loop]) - ref).max())
+    try:
+        import ot
+        import torch
+        from ot.batch import solve_batch
+
+        if torch.cuda.is_available():
+            Mt = torch.tensor(M, device="cuda")
+            res = solve_batch(Mt, reg=EPS, method="log_sinkhorn", tol=TOL, max_iter=10_000)
+            rel = float(np.abs(res.value_linear.cpu().numpy() - ref).max() / ref.max())
+            rec["pot_version"], rec["pot_value_rel_diff"] = ot.__version__, rel
+            if rel < 1e-3:
+                def pot():
+                    solve_batch(Mt, reg=EPS, method="log_sinkhorn", tol=TOL, max_iter=10_000)
+                    torch.cuda.synchronize()
+                fns["pot_solve_batch_torch_cuda"] = pot
+        else:
+            rec["pot_skipped"] = "torch sees no CUDA device"
+    except ImportError as exc:
+        rec["pot_skipped"] = repr(exc)
+    try:
+        import jax
+
+        if jax.devices()[0].platform == "gpu":
+            run = _ott_sinkhorn(x, y)
+            (v, _), rec["ott_compile_and_first_call_s"] = timed_once(run)
+            rel = float(np.abs(v - ref).max() / ref.max())
+            rec["ott_value_rel_diff"] = rel
+            if rel < 1e-3:
+                fns["ott_vmap_jit_gpu"] = run
+        else:
+            rec["ott_skipped"] = "JAX sees no GPU"
+    except ImportError as exc:
+        rec["ott_skipped"] = repr(exc)
+    rec["times"] = interleaved(fns, rounds=rounds, warmup=1, device="gpu")
+    rec["times"].update(interleaved(loop_fn, rounds=2, warmup=0, device="gpu"))
+    base = rec["times"]["ours_batch_gpu"]["median_s"]
+    rec["speedup_of_ours_batch_gpu"] = {k: v["median_s"] / base for k, v in rec["times"].items()}
+    return rec
+
+
 def main() -> None:
     p = parser(__doc__.splitlines()[0])
     p.add_argument("--batch", type=int, default=256)
@@ -86,6 +168,17 @@ def main() -> None:
     rng = np.random.default_rng(0)
     x, y = rng.random((B, n, 2)), rng.random((B, n, 2))
     M = ((x[:, :, None, :] - y[:, None, :, :]) ** 2).sum(-1)
+    if args.gpu or args.gpu_only:
+        ck = Checkpoint("batch_gpu", args.out, {"problem": {"B": B, "n": n, "m": n, "d": 2,
+                                                            "eps": EPS, "tol": TOL,
+                                                            "dtype": "float64"}})
+        if gpu_present():
+            ck.case("sinkhorn", lambda: gpu_case(x, y, M, 3))
+        else:
+            ck.payload["sinkhorn"] = "skipped: no CUDA GPU with CuPy"
+        ck.done()
+        if args.gpu_only:
+            return
     out: dict = {"problem": {"B": B, "n": n, "m": n, "d": 2, "eps": EPS, "tol": TOL,
                              "cost": "|x - y|^2", "dtype": "float64"},
                  "environment": environment(), "loadavg_before": os.getloadavg()}

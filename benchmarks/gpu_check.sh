@@ -5,6 +5,9 @@
 #   DEADLINE=480 bash benchmarks/gpu_check.sh        # the plan: sinkhorn auction wasserstein_1d
 #                                                    #           estimators grad bench tests (this order)
 #   bash benchmarks/gpu_check.sh wasserstein_1d tests    # a subset, in this order (a re-run)
+#   bash benchmarks/gpu_check.sh sinkhorn batch tests    # `batch` (bench_batch.py --gpu-only:
+#                                                        # the batched Sinkhorn) is not in the
+#                                                        # default plan; name it
 #   DRY_RUN=1 bash benchmarks/gpu_check.sh           # print the plan and the budgets, run nothing
 #
 # Budget: 15 minutes of device time per session, machine start (1-2 min), idle waits and the
@@ -45,12 +48,14 @@ RESERVE=${RESERVE:-60}  # seconds kept for the gpu-marked tests when they are in
 left() { echo $(( DEADLINE - (SECONDS - T0) )); }
 # per-part budgets (s), from the GPU review's estimates: sinkhorn ~1-1.5 min, auction ~2-3 min
 # (numba JIT + numba-cuda compile ~30-60 s, POT to 8000 ~16 s, 32000 ~15-40 s), 1-D/sliced and
-# kNN ~0.5 min each; grad (two sizes, a few solves each) ~0.5 min
+# kNN ~0.5 min each; grad (two sizes, a few solves each) ~0.5 min; batch (not in the default
+# plan: the batched Sinkhorn kernel's compile ~20-30 s, the loop of 256 single GPU solves twice)
+# ~1 min
 part_budget() {
   if [ -n "${BENCH_TIMEOUT:-}" ]; then echo "$BENCH_TIMEOUT"; return; fi
   case "$1" in
     sinkhorn) echo 105 ;; auction) echo 165 ;; wasserstein_1d) echo 60 ;; estimators) echo 60 ;;
-    grad) echo 30 ;; bench) echo 90 ;;
+    grad) echo 30 ;; bench) echo 90 ;; batch) echo 60 ;;
     *) echo 120 ;;
   esac
 }
@@ -65,10 +70,10 @@ if [ "${DRY_RUN:-0}" = 1 ]; then
     case "$part" in
       tests) [ "$part" = "${parts[-1]}" ] && w="what is left" || w="<= ${TESTS_TIMEOUT:-180}s"
              echo "  tests: python3 -m pytest -q -m gpu tests ($w)" ;;
-      sinkhorn|auction|wasserstein_1d|estimators|grad)
+      sinkhorn|auction|wasserstein_1d|estimators|grad|batch)
         echo "  $part: python3 benchmarks/bench_$part.py --gpu-only --out $OUT (<= $(part_budget "$part")s)" ;;
       bench) echo "  bench: python3 -m kantorovich bench --device gpu --quick --out $OUT/bench_gpu (<= $(part_budget bench)s of what is left)" ;;
-      *) echo "  $part: unknown part (sinkhorn auction wasserstein_1d estimators grad bench tests)"; exit 2 ;;
+      *) echo "  $part: unknown part (sinkhorn auction wasserstein_1d estimators grad batch bench tests)"; exit 2 ;;
     esac
   done
   exit 0
@@ -111,7 +116,7 @@ for part in "${parts[@]}"; do
     continue
   fi
   b=benchmarks/bench_$part.py
-  [ -f "$b" ] || { echo "unknown part: $part (sinkhorn auction wasserstein_1d estimators grad bench tests)" | tee -a "$LOG"; status=1; continue; }
+  [ -f "$b" ] || { echo "unknown part: $part (sinkhorn auction wasserstein_1d estimators grad batch bench tests)" | tee -a "$LOG"; status=1; continue; }
   echo "== bench_$part $flag (timeout ${t}s, $(( SECONDS - T0 ))s elapsed)" | tee -a "$LOG"
   timeout "$t" python3 "$b" $flag --out "$OUT" 2>&1 | tee -a "$LOG" \
     || { echo "bench_$part failed or timed out (its JSON holds the cases it finished)" | tee -a "$LOG"; status=1; }
@@ -119,7 +124,7 @@ done
 python3 - "$OUT" "$tag" "${parts[@]}" <<'PY'
 import json, pathlib, sys
 out, tag, parts = pathlib.Path(sys.argv[1]), sys.argv[2], sys.argv[3:]
-names = {"sinkhorn": "sinkhorn", "bench": "bench_gpu/results"}
+names = {"sinkhorn": "sinkhorn", "bench": "bench_gpu/results", "batch": "batch_gpu"}
 merged = {}
 env = out / "env.json"
 if env.exists():

@@ -186,6 +186,13 @@ def test_cupy_batch_is_one_launch_and_agrees_with_the_loop():
     d = sinkhorn(None, None, M, eps=0.05)
     assert d.backend == "cuda_batch"
     assert np.abs(d.value - r.value).max() <= 1e-12
+    from kantorovich.ot import sinkhorn_divergence
+
+    sd = sinkhorn_divergence(None, None, PointCloud(x[:4], y[:4]), eps=0.05)
+    assert sd.ot_ab.backend == "cuda_batch"
+    for q in range(4):
+        s = sinkhorn_divergence(None, None, PointCloud(x[q], y[q]), eps=0.05)
+        assert abs(sd.value[q] - s.value) <= 1e-12
 
 
 @pytest.mark.gpu

@@ -43,9 +43,14 @@ Results: the single solver's :class:`~kantorovich._results.SinkhornResult` with 
 ``value``, ``objective``, ``n_iter``, ``converged`` and ``marginal_error`` (the last measured
 error of each problem, not the history) of shape ``(B,)``, ``f`` ``(B, n)``, ``g`` ``(B, m)``.
 
-Options the kernel does not cover (``dtype=float32``, CuPy input or ``backend="cuda"``, warm
-starts ``f0``/``g0``, ``plan=True``, ``progress=True``) run the single solver once per problem
-and stack the results the same way.
+On a GPU (float64 CuPy or torch CUDA input, or ``backend="cuda"``): one launch of
+:mod:`kantorovich.ot._kernels.sinkhorn_batch_cuda`, one thread block per problem running the
+generic kernel's whole solve; the problems it flags are solved again by the single GPU solver,
+as above (docs/batch.md, "On a GPU").
+
+Options the kernels do not cover (``dtype=float32``, float32 GPU data, warm starts
+``f0``/``g0``, ``plan=True``, ``progress=True``, GPU problems above n, m = 1024 or n m = 2^20)
+run the single solver once per problem and stack the results the same way.
 """
 
 from __future__ import annotations
@@ -1157,14 +1162,16 @@ def sinkhorn_divergence_batch(a, b, M_or_geometry, *, eps, M_aa=None, M_bb=None,
         g_aa = PointCloud(pc.x, pc.x, cost=cost)
         g_bb = PointCloud(pc.y, pc.y, cost=cost)
         nb = pc.batch_size
-        same_geom = np.array([np.array_equal(pc.x[q], pc.y[q]) for q in range(nb)])
+        hx, hy = _host(pc.x), _host(pc.y)
+        same_geom = np.array([np.array_equal(hx[q], hy[q]) for q in range(nb)])
     else:
         if M_aa is None or M_bb is None:
             raise ValueError("`M_aa` and `M_bb` are required with a dense cost (the costs within a "
                              "and within b); or pass a PointCloud.")
-        g_ab = _batch_cost(M_or_geometry, "M_or_geometry")
+        on_gpu = is_cupy(M_or_geometry)  # GPU costs stay there (checked on host copies)
+        g_ab = _batch_cost(_host(M_or_geometry), "M_or_geometry")
         nb, n, m = g_ab.shape
-        g_aa, g_bb = _batch_cost(M_aa, "M_aa"), _batch_cost(M_bb, "M_bb")
+        g_aa, g_bb = _batch_cost(_host(M_aa), "M_aa"), _batch_cost(_host(M_bb), "M_bb")
         if g_aa.shape != (nb, n, n):
             raise ValueError(f"`M_aa` must have shape ({nb}, {n}, {n}) for `M_or_geometry` of "
                              f"shape {g_ab.shape}; got {g_aa.shape}.")
@@ -1173,7 +1180,9 @@ def sinkhorn_divergence_batch(a, b, M_or_geometry, *, eps, M_aa=None, M_bb=None,
                              f"shape {g_ab.shape}; got {g_bb.shape}.")
         same_geom = np.array([np.array_equal(g_ab[q], g_aa[q]) and np.array_equal(g_ab[q], g_bb[q])
                               for q in range(nb)])
-    same = same_geom & _same_weights(a, b, nb)
+        if on_gpu:
+            g_ab, g_aa, g_bb = M_or_geometry, M_aa, M_bb
+    same = same_geom & _same_weights(_host(a), _host(b), nb)
     r_ab = sinkhorn_batch(a, b, g_ab, eps=eps, **kwargs,
                           _symmetric_mask=same if same.any() else None)
     self_kw = {**{k: v for k, v in kwargs.items() if k not in ("f0", "g0", "plan")},
@@ -1186,6 +1195,13 @@ def sinkhorn_divergence_batch(a, b, M_or_geometry, *, eps, M_aa=None, M_bb=None,
         value=value, ot_ab=r_ab, ot_aa=r_aa, ot_bb=r_bb,
         converged=r_ab.converged & r_aa.converged & r_bb.converged, eps=eps,
         info={"backend": r_ab.backend, "identical_inputs": same, "batch_size": nb})
+
+
+def _host(v):
+    """A host copy of a CuPy array; anything else unchanged."""
+    from .._array_api import to_host
+
+    return to_host(v) if is_cupy(v) else v
 
 
 def _same_weights(a, b, nb: int) -> np.ndarray:
