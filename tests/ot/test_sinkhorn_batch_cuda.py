@@ -161,6 +161,17 @@ def test_which_batches_take_the_gpu_kernel(case, expected):
     assert not _gpu_kernel_applies(pc, False, "auto", None, False, False, None, None)
 
 
+def test_gpu_data_without_numba_cuda_runs_the_single_solver_per_problem(monkeypatch):
+    import kantorovich.ot._sinkhorn_batch as SB
+
+    pc = PointCloud(np.zeros((2, 4, 1)), np.zeros((2, 3, 1)))
+    monkeypatch.setattr(SB, "_NUMBA_CUDA", [False])
+    assert not SB._gpu_kernel_applies(pc, True, "auto", None, False, False, None, None)
+    assert SB._gpu_kernel_applies(pc, True, "cuda", None, False, False, None, None)
+    monkeypatch.setattr(SB, "_NUMBA_CUDA", [True])
+    assert SB._gpu_kernel_applies(pc, True, "auto", None, False, False, None, None)
+
+
 def test_a_callable_cost_batch_is_refused_before_any_kernel():
     with pytest.raises(ValueError, match="named costs only"):
         PointCloud(np.zeros((2, 3, 1)), np.zeros((2, 3, 1)), cost=lambda u, v: abs(u - v))

@@ -897,7 +897,8 @@ def _gpu_kernel_applies(M_or_geometry, on_gpu, backend, dtype, plan, progress, f
     (CuPy, torch CUDA) or ``backend="cuda"``, solved in float64 (float64 data or
     ``dtype=float64``; float32 GPU data is solved in float32 by the single solver, once per
     problem), no warm start, plan or progress bar, named costs, at most
-    ``_GPU_KERNEL_MAX_ENTRIES`` cost entries per problem and n, m <= ``HC_CAP`` (1024)."""
+    ``_GPU_KERNEL_MAX_ENTRIES`` cost entries per problem and n, m <= ``HC_CAP`` (1024), and
+    for ``backend="auto"`` a usable numba-cuda."""
     if not (on_gpu or backend in ("cuda", "cupy")) or plan or progress:
         return False
     if f0 is not None or g0 is not None or backend not in ("auto", "cuda", "cupy"):
@@ -917,7 +918,27 @@ def _gpu_kernel_applies(M_or_geometry, on_gpu, backend, dtype, plan, progress, f
         n, m = int(shape[1]), int(shape[2])
     from ._kernels.sinkhorn_batch_cuda import HC_CAP
 
-    return 0 < n * m <= _GPU_KERNEL_MAX_ENTRIES and max(n, m) <= HC_CAP
+    if not (0 < n * m <= _GPU_KERNEL_MAX_ENTRIES and max(n, m) <= HC_CAP):
+        return False
+    # GPU data with backend="auto" and CuPy but no usable numba-cuda: the single CuPy solver per
+    # problem, as before the kernel (backend="cuda" asks for the kernel: its error says why)
+    return backend != "auto" or _numba_cuda_usable()
+
+
+_NUMBA_CUDA: list = []
+
+
+def _numba_cuda_usable() -> bool:
+    """Whether numba-cuda imports and sees a GPU (checked once per process)."""
+    if not _NUMBA_CUDA:
+        try:
+            from ._kernels.auction_cuda import _cuda
+
+            _cuda()
+            _NUMBA_CUDA.append(True)
+        except Exception:  # noqa: BLE001 -- numba-cuda missing or no driver: the loop runs
+            _NUMBA_CUDA.append(False)
+    return _NUMBA_CUDA[0]
 
 
 def _host_batch(a, b, M_or_geometry):
