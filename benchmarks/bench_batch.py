@@ -18,6 +18,9 @@ cost |x - y|^2 (no 1/2), float64.
   POT: ``ot.batch.solve_batch(M)`` (its proximal-point method, the batch solver's unregularised
   option: iterative, not an exact LP: its error against the exact optimum and the time of one
   call are recorded, outside the rounds).
+* assignment (exact, the auction's defaults): ours, loop: ``[assignment(M[q]) for q]`` (the
+  auction and its exact finish); ours, batch: ``assignment(M)`` (the ``emd`` batch's augmenting
+  paths, each problem certified).
 * ``ours_batch_1_thread`` and ``ours_loop_1_thread``: both with one numba thread, the gain of
   batching alone (on a loaded machine the second core is often not there to be had).
 
@@ -282,6 +285,24 @@ def main() -> None:
                                        / em["times"]["ours_batch_1_thread"]["median_s"])
     out["emd"] = em
     print("emd", json.dumps(em["speedup_of_ours_batch"]), flush=True)
+
+    # ---------------------------------------------------------------- assignment
+    from kantorovich.ot import assignment
+
+    asg: dict = {}
+    loop = [assignment(M[q]) for q in range(B)]
+    batch = assignment(M)
+    asg["ours_batch_vs_loop_max_abs_diff"] = float(
+        np.abs(batch.value - np.array([r.value for r in loop])).max())
+    asg["perms_equal"] = bool(np.array_equal(batch.perm, np.stack([r.perm for r in loop])))
+    asg["ours_batch_exact"] = bool(batch.exact.all())
+    assert asg["ours_batch_vs_loop_max_abs_diff"] < 1e-12 and asg["ours_batch_exact"]
+    asg["times"] = _interleaved({"ours_loop": lambda: [assignment(M[q]) for q in range(B)],
+                                 "ours_batch": lambda: assignment(M)}, args.rounds)
+    asg["loop_over_batch"] = (asg["times"]["ours_loop"]["median_s"]
+                              / asg["times"]["ours_batch"]["median_s"])
+    out["assignment"] = asg
+    print("assignment", asg["loop_over_batch"], flush=True)
 
     out["loadavg_after"] = os.getloadavg()
     dest = write_json(Path(args.out) / ("batch_cpu_quick.json" if args.quick else "batch_cpu.json"),

@@ -314,8 +314,27 @@ def test_assignment_and_sliced_batch_match_loop(rng):
     np.testing.assert_array_equal(r.perm, np.stack([s.perm for s in singles]))
     np.testing.assert_allclose(r.value, [s.value for s in singles], rtol=0, atol=TOL)
     np.testing.assert_array_equal(r.exact, [s.exact for s in singles])
+    # with the defaults, one kernel over the problems (the emd batch's augmenting paths), each
+    # problem certified by its own potentials: f_i + g_j <= C_ij, mean f + mean g = value - gap
+    assert r.backend == "numba_batch" and r.method == "shortest augmenting paths"
+    assert r.exact.all() and r.info["recomputed_by_assignment"] == []
+    assert (r.f[:, :, None] + r.g[:, None, :] - M).max() <= 1e-12
+    np.testing.assert_allclose(r.f.mean(axis=1) + r.g.mean(axis=1), r.value - r.duality_gap,
+                               rtol=0, atol=1e-15)
+    assert np.abs(r.duality_gap).max() <= 1e-12 and r.n_iter.shape == (B,)
     rx = assignment(x=x, y=y)
     np.testing.assert_array_equal(rx.perm, r.perm)
+    assert rx.backend == "numba_batch"
+    # integer costs, ties: optimal values (the permutation may differ on ties)
+    Mi = rng.integers(0, 6, size=(4, 7, 7)).astype(float)
+    ri = assignment(Mi)
+    np.testing.assert_allclose(ri.value, [assignment(Mi[q]).value for q in range(4)], rtol=0,
+                               atol=TOL)
+    # auction options run the auction once per problem
+    re = assignment(M[:2], eps_final=1e-3)
+    assert re.backend != "numba_batch" and len(re.info["per_problem"]) == 2
+    with pytest.raises(TypeError, match="`exact` must be a bool"):
+        assignment(M[:2], exact=1)
     sw = sliced_wasserstein(x, y, n_projections=20, rng=3)
     assert sw.shape == (B,)
     np.testing.assert_allclose(sw, [sliced_wasserstein(x[q], y[q], n_projections=20, rng=3)
