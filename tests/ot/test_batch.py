@@ -341,6 +341,30 @@ def test_assignment_and_sliced_batch_match_loop(rng):
                                     for q in range(B)], rtol=0, atol=TOL)
 
 
+@pytest.mark.parametrize("backend", ["auto", "numpy", "numba"])
+@pytest.mark.parametrize("p", [1, 2, 1.5])
+def test_sliced_batch_is_the_loop_with_its_draws(rng, backend, p):
+    """One stacked projection and sort for the batch; the directions drawn as the loop draws
+    them (an int seed: the same for every problem; a Generator: one draw after the other)."""
+    x, y = rng.random((6, 9, 3)), rng.random((6, 7, 3))
+    a, b = rng.random((6, 9)), rng.random(7)
+    for kw in ({"rng": 3}, {"a": a, "b": b, "rng": 5}):
+        r = sliced_wasserstein(x, y, n_projections=40, p=p, backend=backend, **kw)
+        one = [sliced_wasserstein(x[q], y[q], n_projections=40, p=p, backend=backend,
+                                  **{**kw, **({"a": a[q]} if "a" in kw else {})})
+               for q in range(6)]
+        np.testing.assert_allclose(r, one, rtol=1e-13, atol=0)
+    g1, g2 = np.random.default_rng(11), np.random.default_rng(11)
+    r = sliced_wasserstein(x, y, n_projections=8, p=p, rng=g1, backend=backend)
+    one = [sliced_wasserstein(x[q], y[q], n_projections=8, p=p, rng=g2, backend=backend)
+           for q in range(6)]
+    np.testing.assert_allclose(r, one, rtol=1e-13, atol=0)
+    with pytest.raises(ValueError, match="`x` must contain only finite values"):
+        bad = x.copy()
+        bad[4, 2, 1] = np.inf
+        sliced_wasserstein(bad, y, n_projections=8)
+
+
 def test_batch_errors(rng):
     x, y = _clouds(rng)
     with pytest.raises(ValueError, match=r"`x` and `y` .*\(5, 12, 2\) and \(4, 9, 2\)"):

@@ -17,8 +17,9 @@ the single solver once per problem.
 
 ``assignment`` on a batch with the auction's defaults runs the same kernel (each problem
 certified from its own potentials); with auction options (``eps_final``, ``rng``, ``exact=False``,
-a GPU backend, ...) and ``sliced_wasserstein`` on a batch, the single function runs once per
-problem (same arguments, same ``rng`` seed per problem) and the results are stacked.
+a GPU backend, ...) the single function runs once per problem and the results are stacked.
+``sliced_wasserstein`` on a host batch projects and sorts all problems at once, with the
+directions each problem would get in a loop of single calls (:func:`sliced_wasserstein_batch`).
 
 Results are the single functions' result types with array fields: scalars become ``(B,)``
 arrays, arrays gain a leading ``B`` axis, ``info`` holds the per-problem ``info`` dicts.
@@ -451,15 +452,66 @@ def _assignment_jv(C, cost, kwargs):
 
 
 def sliced_wasserstein_batch(x, y, *, a=None, b=None, **kwargs) -> np.ndarray:
-    """:func:`kantorovich.ot.sliced_wasserstein` once per pair ``x[q]``, ``y[q]``: (B,) values."""
+    """:func:`kantorovich.ot.sliced_wasserstein` on pairs ``x[q]``, ``y[q]``: (B,) values.
+
+    On the host (numpy input, ``backend`` "auto", "numpy" or "numba"): every problem's
+    directions are drawn as a loop of single calls draws them (an integer seed: the same
+    directions for every problem; a Generator: consecutive draws, problem after problem), then
+    all problems are projected by one stacked matrix product, sorted as one set of rows and
+    reduced by the sorted-row engine, the backend chosen by the single function's rule. The
+    values equal the loop's to rounding. CuPy input and ``backend="cuda"``: the single
+    function once per problem."""
+    from .._array_api import is_cupy
     from ._sliced import sliced_wasserstein
 
+    backend = kwargs.get("backend", "auto")
+    host = backend in ("auto", "numpy", "numba") and not any(
+        is_cupy(t) for t in (x, y, a, b) if t is not None)
     xa, ya = _batch_points(x, y)
     nb = xa.shape[0]
     A = _batched_weights(a, "a", nb, xa.shape[1], xa.shape)
     Bw = _batched_weights(b, "b", nb, ya.shape[1], ya.shape)
+    if host and nb > 0 and set(kwargs) <= {"n_projections", "p", "rng", "backend"}:
+        return _sliced_host(xa, ya, A, Bw, **kwargs)
     return np.asarray([float(sliced_wasserstein(xa[q], ya[q], a=A[q], b=Bw[q], **kwargs))
                        for q in range(nb)])
+
+
+def _sliced_host(xa, ya, A, Bw, *, n_projections, p=1, rng=None, backend="auto"):
+    """The batch of :func:`sliced_wasserstein_batch` on the host (see there)."""
+    from .._validation import INT64_MAX, check_int, check_memory, check_rng
+    from ._sliced import _CPU_CHUNK_VALUES, _draw, _power_mean, _prepare
+    from ._sorted_rows import sort_rows, sort_rows_numba, wp_sorted
+
+    L = check_int(n_projections, "n_projections", minimum=1, maximum=INT64_MAX)
+    nb, n, d = xa.shape
+    m = ya.shape[1]
+    # the single function's checks and backend rule, on the first problem (the batch's points
+    # were checked as a whole; every problem has the same sizes)
+    _, _, _, _, p, backend, _ = _prepare(xa[0], ya[0], A[0], Bw[0], p, backend, n_dirs_hint=L)
+    check_memory(16 * L * (n + m + d), "n_projections")
+    gen = rng if isinstance(rng, np.random.Generator) else None
+    th = np.stack([_draw(L, d, gen if gen is not None else check_rng(rng), np, np.float64)
+                   for _ in range(nb)])  # (B, L, d), as the loop draws them
+    out = np.empty((nb, L))
+    per = max(1, _CPU_CHUNK_VALUES // (L * (n + m)))  # problems per chunk
+    for s in range(0, nb, per):
+        e = min(nb, s + per)
+        k = e - s
+        px = np.matmul(th[s:e], xa[s:e].transpose(0, 2, 1)).reshape(k * L, n)
+        py = np.matmul(th[s:e], ya[s:e].transpose(0, 2, 1)).reshape(k * L, m)
+        wu = None if A[s] is None else np.repeat(np.stack(A[s:e]), L, axis=0)
+        wv = None if Bw[s] is None else np.repeat(np.stack(Bw[s:e]), L, axis=0)
+        if backend == "numba":
+            xs, wu = sort_rows_numba(px, wu)
+            ys, wv = sort_rows_numba(py, wv)
+        else:
+            xs, wu = sort_rows(px, wu, np)
+            ys, wv = sort_rows(py, wv, np)
+        out[s:e] = wp_sorted(xs, wu, ys, wv, p, backend).reshape(k, L)
+    if p == 1.0:
+        return out.mean(axis=1)
+    return np.array([float(_power_mean(out[q], p, np)) for q in range(nb)])
 
 
 def _batch_points(x, y):
