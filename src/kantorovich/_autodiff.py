@@ -565,6 +565,112 @@ def _forward(fn: Callable, rule: _Rule, sig, args: tuple, kwargs: dict,
                  for f, g in fields.items()}
 
 
+# ----------------------------------------------------------------------------- batches
+#: batched functions whose outputs (B,) have gradients: per problem, by the single rule
+_BATCH_GRADIENTS = ("sinkhorn", "sinkhorn_divergence")
+
+
+class _BatchNode(_Node):
+    """A (B,) output of a batch of independent problems. Its unit gradients are stacked per
+    problem, ``G[k][q] = d value_q / d leaf_q``; a leaf shared by the problems (weights of
+    shape (n,) beside a (B, n, d) cloud) gets ``sum_q gbar_q G[k][q]``, a batched leaf
+    ``gbar_q G[k][q]`` in its row q."""
+
+    def __init__(self, value, names, grads, warn, shared: dict[str, bool]):
+        super().__init__(value, names, grads, warn)
+        self._shared = shared
+
+    def vjp(self, gbar: Any, need: set[str]) -> dict[str, Any]:
+        if isinstance(self._grads, str):
+            raise NotImplementedError(self._grads)
+        missing = need - self._cache.keys()
+        if missing:
+            self._cache.update(self._grads(missing))
+            self._warned()
+        out = {}
+        for k in need:
+            G = self._cache[k]
+            xp = xp_of(G)
+            g = xp.asarray(np.asarray(gbar, dtype=np.float64).reshape(-1)
+                           if not type(gbar).__module__.startswith("cupy") else gbar)
+            if self._shared[k]:
+                out[k] = xp.tensordot(g, G, axes=1)
+            else:
+                out[k] = g.reshape((-1,) + (1,) * (G.ndim - 1)) * G
+        return out
+
+
+def _problem_arg(v: Any, q: int, nb: int) -> Any:
+    """Problem ``q``'s share of a batched argument: a batched PointCloud's pair, a (B, ...)
+    array's row (weights (B, n), costs (B, n, m)); anything else (None, shared weights (n,),
+    options) as it is."""
+    from .ot._geometry import PointCloud
+
+    if isinstance(v, PointCloud) and v.batch_size is not None:
+        one = v._like(v.x[q], v.y[q])
+        one.batch_size = None
+        return one
+    if getattr(v, "ndim", 0) >= 2 and v.shape[0] == nb:
+        return v[q]
+    return v
+
+
+def _problem_result(res: Any, q: int) -> Any:
+    """Problem ``q`` of a batched SinkhornResult or SinkhornDivergenceResult, as the single
+    solver would have returned it (the fields the gradient rules read)."""
+    if hasattr(res, "ot_ab"):
+        return dataclasses.replace(
+            res, value=float(res.value[q]), ot_ab=_problem_result(res.ot_ab, q),
+            ot_aa=_problem_result(res.ot_aa, q), ot_bb=_problem_result(res.ot_bb, q),
+            converged=bool(np.asarray(res.converged)[q]))
+    return dataclasses.replace(
+        res, value=float(res.value[q]), objective=float(res.objective[q]), f=res.f[q],
+        g=res.g[q], converged=bool(np.asarray(res.converged)[q]),
+        n_iter=int(np.asarray(res.n_iter)[q]),
+        marginal_error=float(np.asarray(res.marginal_error)[q]))
+
+
+def _forward_batch(fn: Callable, rule: _Rule, sig, args: tuple, kwargs: dict,
+                   names: tuple[str, ...]) -> tuple[Any, dict[str | None, _Node]]:
+    """:func:`_forward` for a batch: ``fn`` once on the whole batch; the gradient of each
+    output's entry q is the single rule's gradient of problem q, computed when the backward
+    pass asks (a loop over problems, each O(n + m) memory for a point cloud)."""
+    from ._interop import to_kernel
+
+    kargs = tuple(to_kernel(value_of(a)) for a in args)
+    kkw = {k: to_kernel(value_of(v)) for k, v in kwargs.items()}
+    ba = sig.bind(*kargs, **kkw)
+    ba.apply_defaults()
+    state = rule.prepare(ba.arguments)
+    res = fn(*ba.args, **ba.kwargs)
+    out = rule.finish(res, state)
+    if not names:
+        return out, {}
+    nb = int(np.shape(res.value)[0])
+    arguments = dict(ba.arguments)
+    # weights of shape (n,) are shared by the problems; the points and costs are batched
+    shared = {k: k in ("a", "b") and getattr(arguments[k], "ndim", 1) == 1 for k in names}
+    per_q = [{p: _problem_arg(v, q, nb) if p in rule.params else v
+              for p, v in arguments.items()} for q in range(nb)]
+    subs = [_problem_result(res, q) for q in range(nb)]
+    fields_q = [rule.grads(subs[q], per_q[q], state, set(names)) for q in range(nb)]
+    warn = next((w for _, w in fields_q if w is not None), None)
+
+    def field_grads(field):
+        def grads(need):
+            parts = [fq[field](need) for fq, _ in fields_q]
+            out = {}
+            for k in need:
+                xp = xp_of(parts[0][k])
+                out[k] = xp.stack([xp.asarray(_arr64(pt[k])) for pt in parts])
+            return out
+        return grads
+
+    fields = fields_q[0][0]
+    return out, {f: _BatchNode(getattr(res, f), names, field_grads(f), warn, shared)
+                 for f in fields}
+
+
 def call(fn: Callable, args: tuple, kwargs: dict, c) -> Any:
     """Run ``fn`` with differentiable outputs (see the module docstring), or return
     ``NotImplemented`` when ``fn`` has no gradient rule and no ``autograd`` box or JAX tracer
@@ -584,16 +690,23 @@ def call(fn: Callable, args: tuple, kwargs: dict, c) -> Any:
         return NotImplemented
     from .ot._geometry import batch_size_of
 
-    if fn.__name__ in _BATCHED and any(batch_size_of(v) is not None
-                                       for v in (*args, *kwargs.values())):
+    batch = fn.__name__ in _BATCHED and any(batch_size_of(v) is not None
+                                            for v in (*args, *kwargs.values()))
+    if batch and fn.__name__ not in _BATCH_GRADIENTS:
         raise NotImplementedError(
             f"{fn.__name__}: gradients of a batch of problems (a leading batch axis) are not "
-            "implemented; call it once per problem for gradients (docs/batch.md).")
+            "implemented; call it once per problem for gradients (docs/batch.md; sinkhorn and "
+            "sinkhorn_divergence have them).")
     sig = inspect.signature(fn)
     leaves = _leaves(fn, rule, sig, args, kwargs)
     if any(is_tracer(t) for _, _, t in leaves.values()):
+        if batch:
+            raise NotImplementedError(
+                f"{fn.__name__}: JAX gradients of a batch of problems are not implemented; "
+                "jax.vmap over single problems runs them (docs/gradients.md).")
         return _jax_call(fn, rule, sig, args, kwargs, c, leaves)
-    out, nodes = _forward(fn, rule, sig, args, kwargs, tuple(leaves))
+    out, nodes = (_forward_batch if batch else _forward)(fn, rule, sig, args, kwargs,
+                                                          tuple(leaves))
     out = wrap_result(out, c)
     if not leaves:
         return out

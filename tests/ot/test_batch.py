@@ -406,15 +406,92 @@ def test_batch_caller_arrays(rng):
     assert isinstance(e.plan, torch.Tensor) and tuple(e.plan.shape) == (B, N, N)
 
 
-def test_batch_gradients_are_refused(rng):
-    """A batch with a leaf that requires grad is a clear NotImplementedError, not a crash."""
+def test_batch_gradients_of_emd_and_sliced_are_refused(rng):
+    """A batch of emd or sliced problems with a leaf that requires grad is a clear
+    NotImplementedError, not a crash (sinkhorn and sinkhorn_divergence have gradients)."""
     torch = pytest.importorskip("torch")
     x, y = _clouds(rng)
-    xt = torch.tensor(x, requires_grad=True)
-    with pytest.raises(NotImplementedError, match="sinkhorn: gradients of a batch"):
-        sinkhorn(None, None, PointCloud(xt, torch.tensor(y)), eps=0.1)
     with pytest.raises(NotImplementedError, match="emd: gradients of a batch"):
         emd(None, None, torch.tensor(_sqdist(x, x), requires_grad=True))
+    with pytest.raises(NotImplementedError, match="sliced_wasserstein: gradients of a batch"):
+        sliced_wasserstein(torch.tensor(x, requires_grad=True), torch.tensor(y),
+                           n_projections=5, rng=0)
+
+
+def _single_grads(torch, fn, leaves, q, weight):
+    """``weight * fn(problem q)`` differentiated problem by problem (the reference)."""
+    one = {k: (v[q] if v.ndim >= 2 else v).detach().clone().requires_grad_(v.requires_grad)
+           for k, v in leaves.items()}
+    (weight * fn(one)).backward()
+    return {k: t.grad for k, t in one.items() if t.requires_grad}
+
+
+@pytest.mark.parametrize("kind", ["sinkhorn objective", "sinkhorn value", "divergence", "dense"])
+def test_batch_gradients_equal_the_loop_of_single_gradients(rng, kind):
+    """A batch's (B,) output differentiated with weights w: row q of each batched leaf's
+    gradient is w_q times the single problem's gradient; a leaf shared by the problems
+    (weights (n,)) gets the sum over problems."""
+    torch = pytest.importorskip("torch")
+    x, y = _clouds(rng)
+    a = rng.random(N)
+    b = rng.random((B, M_))
+    t = {"x": torch.tensor(x, requires_grad=True), "y": torch.tensor(y, requires_grad=True),
+         "a": torch.tensor(a / a.sum(), requires_grad=True),
+         "b": torch.tensor(b / b.sum(axis=1, keepdims=True), requires_grad=True)}
+    kw = {"eps": 0.1, "tol": 1e-11}
+    if kind == "dense":
+        t = {"M": torch.tensor(_sqdist(x, y), requires_grad=True), "a": t["a"], "b": t["b"]}
+
+        def fn(v):
+            return sinkhorn(v["a"], v["b"], v["M"], **kw).objective
+    elif kind == "divergence":
+        def fn(v):
+            return sinkhorn_divergence(v["a"], v["b"], PointCloud(v["x"], v["y"]), **kw).value
+    else:
+        field = kind.split()[1]
+
+        def fn(v):
+            return getattr(sinkhorn(v["a"], v["b"], PointCloud(v["x"], v["y"]), **kw), field)
+    w = torch.tensor(rng.random(B) + 0.5)
+    out = fn(t)
+    assert tuple(out.shape) == (B,) and out.grad_fn is not None
+    (w * out).sum().backward()
+    total_a = 0.0
+    for q in range(B):
+        ref = _single_grads(torch, fn, t, q, w[q])
+        for k, g in ref.items():
+            if k == "a":
+                total_a = total_a + g
+                continue
+            scale = float(g.abs().max()) + 1e-300
+            assert float((t[k].grad[q] - g).abs().max()) <= 1e-12 * max(1.0, scale), (k, q)
+    assert float((t["a"].grad - total_a).abs().max()) <= 1e-12
+
+
+def test_batch_gradients_with_numpy_autodiff_and_gradcheck(rng):
+    """autograd (numpy) gives the torch numbers; torch.autograd.gradcheck passes on a small
+    batch in float64."""
+    torch = pytest.importorskip("torch")
+    autograd = pytest.importorskip("autograd")
+    x, y = rng.random((3, 6, 2)), rng.random((3, 5, 2))
+    w = np.array([0.3, 1.0, 2.0])
+
+    def loss(xv):
+        return (w * sinkhorn_divergence(None, None, PointCloud(xv, y), eps=0.2,
+                                        tol=1e-12).value).sum()
+
+    g_ag = autograd.grad(loss)(x)
+    xt = torch.tensor(x, requires_grad=True)
+    (torch.tensor(w) * sinkhorn_divergence(None, None, PointCloud(xt, torch.tensor(y)), eps=0.2,
+                                           tol=1e-12).value).sum().backward()
+    np.testing.assert_allclose(g_ag, xt.grad.numpy(), rtol=0, atol=1e-13)
+
+    def f(xv, yv):
+        return sinkhorn(None, None, PointCloud(xv, yv), eps=0.2, tol=1e-12).objective
+
+    assert torch.autograd.gradcheck(f, (torch.tensor(x, requires_grad=True),
+                                        torch.tensor(y, requires_grad=True)),
+                                    eps=1e-6, atol=1e-6, rtol=1e-4)
 
 
 def test_problems_that_reach_the_several_mode_extrapolation_equal_the_loop():
