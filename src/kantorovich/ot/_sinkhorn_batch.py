@@ -788,7 +788,7 @@ def sinkhorn_batch(a, b, M_or_geometry, *, eps, max_iter=10_000, tol=None, scali
                     or f0 is not None or g0 is not None):
         return _loop(a, b, M_or_geometry, f0, g0, _symmetric_mask, kw)
 
-    dev_cost = M_or_geometry
+    dev_cost, dev_a, dev_b = M_or_geometry, a, b  # as given: the single solver re-solves these
     if on_gpu:  # checks and scales on a host copy; the kernel reads the device arrays
         a, b, M_or_geometry = _host_batch(a, b, M_or_geometry)
     bt = _Batch(M_or_geometry)
@@ -846,7 +846,7 @@ def sinkhorn_batch(a, b, M_or_geometry, *, eps, max_iter=10_000, tol=None, scali
                           & (stats[:, 6] == 0))
     if redo.size:
         if gpu:
-            _redo_gpu(a, b, bt, dev_cost, on_gpu, redo, sym, kw, F, G, stats)
+            _redo_gpu(dev_a, dev_b, bt, dev_cost, on_gpu, redo, sym, kw, F, G, stats)
         else:
             _redo(a, b, bt, redo, sym, kw, F, G, stats)
     t_end = time.perf_counter()
