@@ -7,6 +7,7 @@
   problems switched off on both sides, against the CPU batch's generic kernel that it
   transcribes (same counts, same extrapolation decisions, potentials to 1e-12).
 * Which batches take the kernel (no GPU needed).
+* float32 (the soft-mins in float32): against the float64 results to float32's rounding.
 * On a GPU (``gpu`` marker): CuPy and torch CUDA batches against the loop of single GPU calls.
 """
 
@@ -55,11 +56,21 @@ _SCRIPT = _COMMON + textwrap.dedent(
     import kantorovich.ot._sinkhorn_batch as SB
 
     rng = np.random.default_rng(1)
-    # point clouds, d = 2, p = 2: n = 11 rows wrap around the simulator's 8-thread block
+    # point clouds, d = 2, p = 2: n = 11 rows wrap around the simulator's 4-thread block
     B, n, m = 3, 11, 6
     x, y = rng.random((B, n, 2)), rng.random((B, m, 2))
     r = sinkhorn(None, None, PointCloud(x[:2], y[:2]), eps=0.05, backend="cuda")
     agree(r, loop(None, None, lambda q: PointCloud(x[q], y[q]), 2, eps=0.05), "pointcloud")
+    # float32 (the soft-mins in float32): float32's rounding, against the float64 loop
+    r32 = sinkhorn(None, None, PointCloud(x[:2], y[:2]), eps=0.05, backend="cuda",
+                   dtype=np.float32, tol=1e-5)
+    assert r32.info["dtype"] == "float32" and r32.info["gpu"]["soft_min_dtype"] == "float32"
+    assert r32.converged.all() and r32.info["gpu"]["launches"] == 1
+    for q in range(2):
+        assert abs(r32.value[q] - r.value[q]) <= 1e-6, (q, r32.value[q], r.value[q])
+        assert np.abs(r32.f[q] - r.f[q]).max() <= 1e-5
+    assert sinkhorn(None, None, PointCloud(x[:1], y[:1]), eps=0.05, backend="cuda",
+                    dtype=np.float32, max_iter=3).info["tol"] == 1e-3  # the float32 default
     # dense costs, weights (B, n) with a zero weight and shared b (m,)
     a = rng.random((B, n)); a[0, 3] = 0.0; a /= a.sum(axis=1, keepdims=True)
     b = rng.random(m); b /= b.sum()
@@ -136,29 +147,33 @@ def test_batch_kernel_under_simulator_more_cases():
 @pytest.mark.parametrize(
     "case, expected",
     [
-        ({}, True),
-        ({"dtype": np.float64}, True),
-        ({"dtype": np.float32}, False),  # a float32 solve: the single solver per problem
-        ({"plan": True}, False),
-        ({"progress": True}, False),
-        ({"f0": np.zeros(4)}, False),
-        ({"backend": "numba"}, False),
-        ({"n": 1025}, False),  # the shared c h holds at most 1024 entries
-        ({"n": 1024, "m": 1025}, False),
-        ({"n": 1024, "m": 1024}, True),
+        ({}, np.float64),
+        ({"dtype": np.float64}, np.float64),
+        ({"dtype": np.float32}, np.float32),  # the soft-mins in float32
+        ({"plan": True}, None),
+        ({"progress": True}, None),
+        ({"f0": np.zeros(4)}, None),
+        ({"backend": "numba"}, None),
+        ({"n": 1025}, None),  # the shared c h holds at most 1024 entries
+        ({"n": 1024, "m": 1025}, None),
+        ({"n": 1024, "m": 1024}, np.float64),
     ],
 )
 def test_which_batches_take_the_gpu_kernel(case, expected):
-    from kantorovich.ot._sinkhorn_batch import _gpu_kernel_applies
+    from kantorovich.ot._sinkhorn_batch import _gpu_kernel_dtype
 
     n, m = case.pop("n", 4), case.pop("m", 3)
     pc = PointCloud(np.zeros((2, n, 1)), np.zeros((2, m, 1)))
     kw = {"backend": "cuda", "dtype": None, "plan": False, "progress": False, "f0": None,
           "g0": None, **case}
-    assert _gpu_kernel_applies(pc, False, kw["backend"], kw["dtype"], kw["plan"],
-                               kw["progress"], kw["f0"], kw["g0"]) is expected
-    # host input with backend="auto" stays on the CPU
-    assert not _gpu_kernel_applies(pc, False, "auto", None, False, False, None, None)
+    got = _gpu_kernel_dtype(pc, False, kw["backend"], kw["dtype"], kw["plan"], kw["progress"],
+                            kw["f0"], kw["g0"])
+    assert got == (None if expected is None else np.dtype(expected))
+    # host input with backend="auto" stays on the CPU; numpy float32 with backend="cuda" is a
+    # float64 solve, as for the single solver
+    assert _gpu_kernel_dtype(pc, False, "auto", None, False, False, None, None) is None
+    pc32 = PointCloud(np.zeros((2, 4, 1), np.float32), np.zeros((2, 3, 1), np.float32))
+    assert _gpu_kernel_dtype(pc32, False, "cuda", None, False, False, None, None) == np.float64
 
 
 def test_gpu_data_without_numba_cuda_runs_the_single_solver_per_problem(monkeypatch):
@@ -166,10 +181,10 @@ def test_gpu_data_without_numba_cuda_runs_the_single_solver_per_problem(monkeypa
 
     pc = PointCloud(np.zeros((2, 4, 1)), np.zeros((2, 3, 1)))
     monkeypatch.setattr(SB, "_NUMBA_CUDA", [False])
-    assert not SB._gpu_kernel_applies(pc, True, "auto", None, False, False, None, None)
-    assert SB._gpu_kernel_applies(pc, True, "cuda", None, False, False, None, None)
+    assert SB._gpu_kernel_dtype(pc, True, "auto", None, False, False, None, None) is None
+    assert SB._gpu_kernel_dtype(pc, True, "cuda", None, False, False, None, None) == np.float64
     monkeypatch.setattr(SB, "_NUMBA_CUDA", [True])
-    assert SB._gpu_kernel_applies(pc, True, "auto", None, False, False, None, None)
+    assert SB._gpu_kernel_dtype(pc, True, "auto", None, False, False, None, None) == np.float64
 
 
 def test_a_callable_cost_batch_is_refused_before_any_kernel():
@@ -207,15 +222,17 @@ def test_cupy_batch_is_one_launch_and_agrees_with_the_loop():
 
 
 @pytest.mark.gpu
-def test_float32_gpu_batch_runs_the_single_float32_solver_per_problem():
+def test_float32_gpu_batch_runs_the_float32_kernel():
     cp = pytest.importorskip("cupy")
     rng = np.random.default_rng(4)
     x = cp.asarray(rng.random((3, 20, 2)), dtype=cp.float32)
     y = cp.asarray(rng.random((3, 15, 2)), dtype=cp.float32)
-    r = sinkhorn(None, None, PointCloud(x, y), eps=0.05)
-    assert r.info["engine"] == "single solver per problem"
-    r64 = sinkhorn(None, None, PointCloud(x, y), eps=0.05, dtype=np.float64)
-    assert r64.backend == "cuda_batch"
+    r = sinkhorn(None, None, PointCloud(x, y), eps=0.05, tol=1e-5)
+    assert r.backend == "cuda_batch" and r.info["dtype"] == "float32"
+    assert r.info["gpu"]["soft_min_dtype"] == "float32" and r.converged.all()
+    r64 = sinkhorn(None, None, PointCloud(x, y), eps=0.05, dtype=np.float64, tol=1e-5)
+    assert r64.info["dtype"] == "float64"
+    assert np.abs(np.asarray(r.value) - r64.value).max() <= 1e-5
 
 
 @pytest.mark.gpu

@@ -43,14 +43,15 @@ Results: the single solver's :class:`~kantorovich._results.SinkhornResult` with 
 ``value``, ``objective``, ``n_iter``, ``converged`` and ``marginal_error`` (the last measured
 error of each problem, not the history) of shape ``(B,)``, ``f`` ``(B, n)``, ``g`` ``(B, m)``.
 
-On a GPU (float64 CuPy or torch CUDA input, or ``backend="cuda"``): one launch of
+On a GPU (CuPy or torch CUDA input, or ``backend="cuda"``): one launch of
 :mod:`kantorovich.ot._kernels.sinkhorn_batch_cuda`, one thread block per problem running the
-generic kernel's whole solve; the problems it flags are solved again by the single GPU solver,
-as above (docs/batch.md, "On a GPU").
+generic kernel's whole solve; in float64 the problems it flags are solved again by the single
+GPU solver, as above; float32 GPU data runs its soft-mins in float32 (docs/batch.md, "On a
+GPU").
 
-Options the kernels do not cover (``dtype=float32``, float32 GPU data, warm starts
-``f0``/``g0``, ``plan=True``, ``progress=True``, GPU problems above n, m = 1024 or n m = 2^20)
-run the single solver once per problem and stack the results the same way.
+Options the kernels do not cover (``dtype=float32`` on the host, warm starts ``f0``/``g0``,
+``plan=True``, ``progress=True``, GPU problems above n, m = 1024 or n m = 2^20) run the single
+solver once per problem and stack the results the same way.
 """
 
 from __future__ import annotations
@@ -783,7 +784,9 @@ def sinkhorn_batch(a, b, M_or_geometry, *, eps, max_iter=10_000, tol=None, scali
     on_gpu = (is_cupy(a) or is_cupy(b) or (isinstance(M_or_geometry, PointCloud)
                                             and M_or_geometry.on_gpu) or is_cupy(M_or_geometry))
     f32 = dtype is not None and np.dtype(dtype) != np.float64
-    gpu = _gpu_kernel_applies(M_or_geometry, on_gpu, backend, dtype, plan, progress, f0, g0)
+    gpu_dt = _gpu_kernel_dtype(M_or_geometry, on_gpu, backend, dtype, plan, progress, f0, g0)
+    gpu = gpu_dt is not None
+    wdt = gpu_dt if gpu else np.dtype(np.float64)
     if not gpu and (on_gpu or f32 or backend not in _KERNEL_BACKENDS or plan or progress
                     or f0 is not None or g0 is not None):
         return _loop(a, b, M_or_geometry, f0, g0, _symmetric_mask, kw)
@@ -793,7 +796,8 @@ def sinkhorn_batch(a, b, M_or_geometry, *, eps, max_iter=10_000, tol=None, scali
         a, b, M_or_geometry = _host_batch(a, b, M_or_geometry)
     bt = _Batch(M_or_geometry)
     nb, n, m = bt.shape
-    tol = 1e-5 if tol is None else check_positive(tol, "tol")
+    # the single solver's default: 1e-5 in float64, 1e-3 in float32 (its rounding floor)
+    tol = (1e-3 if wdt == np.float32 else 1e-5) if tol is None else check_positive(tol, "tol")
     A = _batch_weights(a, "a", nb, n, bt.shape)
     Bw = _batch_weights(b, "b", nb, m, bt.shape)
     sa, sb = np.broadcast_arrays(A.sum(axis=1), Bw.sum(axis=1))
@@ -804,14 +808,13 @@ def sinkhorn_batch(a, b, M_or_geometry, *, eps, max_iter=10_000, tol=None, scali
                          f"{float(sa[q])!r} and {float(sb[q])!r} in problem {q}.")
     Bw = np.ascontiguousarray(np.broadcast_to(Bw * (sa / sb)[:, None], (nb, m)))
     A = np.ascontiguousarray(np.broadcast_to(A, (nb, n)))
-    if eps > _scale_limit(np.float64):
-        raise ValueError(f"`eps` must be at most {_scale_limit(np.float64):.3g} in float64 "
+    if eps > _scale_limit(wdt):
+        raise ValueError(f"`eps` must be at most {_scale_limit(wdt):.3g} in {wdt.name} "
                          f"(finfo.max / 2**12, so that eps log(b) stays finite); got {eps!r}.")
     diam, mag = bt.scales()
-    bad = ~(np.isfinite(diam) & (mag <= np.finfo(np.float64).max)
-            & (eps >= np.finfo(np.float64).eps * mag))
+    bad = ~(np.isfinite(diam) & (mag <= np.finfo(wdt).max) & (eps >= np.finfo(wdt).eps * mag))
     for q in np.flatnonzero(bad)[:1]:  # the single solver's message, naming the first one
-        _check_eps_resolution(float(mag[q]), float(diam[q]), eps, np.float64)
+        _check_eps_resolution(float(mag[q]), float(diam[q]), eps, wdt)
     sched, n_sched = _schedules(diam, eps, scaling, eps_schedule)
     scheds = [sched[q, :n_sched[q]].tolist() for q in range(nb)]
     sym = np.full(nb, bool(symmetric))
@@ -830,7 +833,7 @@ def sinkhorn_batch(a, b, M_or_geometry, *, eps, max_iter=10_000, tol=None, scali
     if gpu:
         F, G, stats, gpu_info = _solve_on_gpu(bt, dev_cost, on_gpu, A, Bw, logA, logB, eps,
                                               sched, n_sched, mag, max_iter, tol, check_every,
-                                              sym)
+                                              sym, wdt == np.float32)
     else:
         with np.errstate(divide="ignore"), numba.parallel_chunksize(1):
             _solve_batch(mode, bt.dense, bt.C, bt.X, bt.Y, bt.p, A, Bw, logA, logB, eps, sched,
@@ -842,8 +845,9 @@ def sinkhorn_batch(a, b, M_or_geometry, *, eps, max_iter=10_000, tol=None, scali
     # a kernel that rounds otherwise than the single solver (the generic one): the problems
     # whose tail extrapolation jumped (or nearly did) are solved again by the single solver
     # (and, whatever the rounding, those that reached the several-mode extrapolation)
-    redo = np.flatnonzero(((stats[:, 7] != 0) & (not same_rounding) | (stats[:, 7] == _NEEDS_SINGLE))
-                          & (stats[:, 6] == 0))
+    # (float32 on the GPU: agreement to float32's rounding, not 1e-12, so only the latter)
+    jumped = (stats[:, 7] != 0) & (not same_rounding) & (wdt == np.float64)
+    redo = np.flatnonzero((jumped | (stats[:, 7] == _NEEDS_SINGLE)) & (stats[:, 6] == 0))
     if redo.size:
         if gpu:
             _redo_gpu(dev_a, dev_b, bt, dev_cost, on_gpu, redo, sym, kw, F, G, stats)
@@ -867,7 +871,7 @@ def sinkhorn_batch(a, b, M_or_geometry, *, eps, max_iter=10_000, tol=None, scali
              "increase `max_iter`, increase `eps`, or loosen `tol`.", ConvergenceWarning)
     info = {"eps_schedule": scheds, "n_iter_scaling": stats[:, 2].astype(np.int64),
             "diameter": diam, "scaling": scaling, "symmetric": bool(symmetric), "tol": tol,
-            "check_every": check_every, "warm_start": False, "dtype": "float64",
+            "check_every": check_every, "warm_start": False, "dtype": wdt.name,
             "shape": (n, m), "batch_size": nb, "geometry": "dense" if bt.dense else "pointcloud",
             "engine": ("CUDA kernel, one thread block per problem" if gpu
                        else "numba prange over problems"),
@@ -892,37 +896,39 @@ def sinkhorn_batch(a, b, M_or_geometry, *, eps, max_iter=10_000, tol=None, scali
 _GPU_KERNEL_MAX_ENTRIES = 1 << 20
 
 
-def _gpu_kernel_applies(M_or_geometry, on_gpu, backend, dtype, plan, progress, f0, g0) -> bool:
-    """Whether the batch runs the GPU kernel (one launch, one block per problem): GPU input
-    (CuPy, torch CUDA) or ``backend="cuda"``, solved in float64 (float64 data or
-    ``dtype=float64``; float32 GPU data is solved in float32 by the single solver, once per
-    problem), no warm start, plan or progress bar, named costs, at most
-    ``_GPU_KERNEL_MAX_ENTRIES`` cost entries per problem and n, m <= ``HC_CAP`` (1024), and
-    for ``backend="auto"`` a usable numba-cuda."""
+def _gpu_kernel_dtype(M_or_geometry, on_gpu, backend, dtype, plan, progress, f0, g0):
+    """The working dtype of the GPU kernel (one launch, one block per problem) for this batch,
+    or None when the batch does not run it. It runs for GPU input (CuPy, torch CUDA) or
+    ``backend="cuda"``, with no warm start, plan or progress bar, named costs, at most
+    ``_GPU_KERNEL_MAX_ENTRIES`` cost entries per problem and n, m <= ``HC_CAP`` (1024), and for
+    ``backend="auto"`` a usable numba-cuda. The dtype is the single solver's: ``dtype`` when
+    given, else float32 for float32 GPU data and float64 otherwise (numpy float32 too)."""
     if not (on_gpu or backend in ("cuda", "cupy")) or plan or progress:
-        return False
+        return None
     if f0 is not None or g0 is not None or backend not in ("auto", "cuda", "cupy"):
-        return False
-    if dtype is not None and np.dtype(dtype) != np.float64:
-        return False
+        return None
     if isinstance(M_or_geometry, PointCloud):
-        if M_or_geometry.cost_is_callable or (dtype is None and M_or_geometry.gpu_float32):
-            return False
+        if M_or_geometry.cost_is_callable:
+            return None
+        gpu32 = M_or_geometry.gpu_float32
         n, m = M_or_geometry.shape
     else:
         shape = getattr(M_or_geometry, "shape", None)
         if shape is None or len(shape) != 3:
-            return False
-        if dtype is None and is_cupy(M_or_geometry) and M_or_geometry.dtype == np.float32:
-            return False
+            return None
+        gpu32 = is_cupy(M_or_geometry) and M_or_geometry.dtype == np.float32
         n, m = int(shape[1]), int(shape[2])
     from ._kernels.sinkhorn_batch_cuda import HC_CAP
 
     if not (0 < n * m <= _GPU_KERNEL_MAX_ENTRIES and max(n, m) <= HC_CAP):
-        return False
+        return None
     # GPU data with backend="auto" and CuPy but no usable numba-cuda: the single CuPy solver per
     # problem, as before the kernel (backend="cuda" asks for the kernel: its error says why)
-    return backend != "auto" or _numba_cuda_usable()
+    if backend == "auto" and not _numba_cuda_usable():
+        return None
+    if dtype is not None:
+        return np.dtype(dtype)
+    return np.dtype(np.float32 if gpu32 else np.float64)
 
 
 _NUMBA_CUDA: list = []
@@ -957,7 +963,7 @@ def _host_batch(a, b, M_or_geometry):
 
 
 def _solve_on_gpu(bt, dev_cost, on_gpu, A, Bw, logA, logB, eps, sched, n_sched, mag, max_iter,
-                  tol, check_every, sym):
+                  tol, check_every, sym, single=False):
     """The batch kernel of :mod:`kantorovich.ot._kernels.sinkhorn_batch_cuda`; returns
     (F, G, stats, info) with F, G CuPy arrays for GPU input, numpy ones for host input."""
     from ._kernels.sinkhorn_batch_cuda import solve_batch_cuda
@@ -978,7 +984,7 @@ def _solve_on_gpu(bt, dev_cost, on_gpu, A, Bw, logA, logB, eps, sched, n_sched, 
         bt.dense, C, X, Y, bt.p, A, Bw, logA, logB, eps, sched, n_sched.astype(np.int64),
         np.ascontiguousarray(mag, dtype=np.float64), max_iter, tol, check_every,
         sym.astype(np.int64), _EXTRAPOLATION_AGREEMENT, _PROBE_DEFERRALS,
-        _PRIMAL_OBJECTIVE_EPS_RATIO, _MULTI_MODE_FACTOR, bt.n, bt.m)
+        _PRIMAL_OBJECTIVE_EPS_RATIO, _MULTI_MODE_FACTOR, bt.n, bt.m, single=single)
     if on_gpu:
         import cupy
 
