@@ -247,3 +247,10 @@ def test_torch_cuda_batch():
     assert r.f.device.type == "cuda"
     s = sinkhorn(None, None, PointCloud(x.cpu().numpy(), y.cpu().numpy()), eps=0.05)
     assert np.abs(np.asarray(r.value) - s.value).max() <= 1e-12
+    # the batch's gradients on the device against the host's (docs/gradients.md, "Batches")
+    xg = x.clone().requires_grad_()
+    sinkhorn(None, None, PointCloud(xg, y), eps=0.05, tol=1e-10).objective.sum().backward()
+    xh = x.cpu().clone().requires_grad_()
+    sinkhorn(None, None, PointCloud(xh, y.cpu()), eps=0.05, tol=1e-10).objective.sum().backward()
+    assert xg.grad.device.type == "cuda"
+    assert float((xg.grad.cpu() - xh.grad).abs().max()) <= 1e-10
