@@ -543,12 +543,10 @@ def _leaves(fn: Callable, rule: _Rule, sig, args: tuple, kwargs: dict) -> dict[s
     return leaves
 
 
-def _forward(fn: Callable, rule: _Rule, sig, args: tuple, kwargs: dict,
-             names: tuple[str, ...]) -> tuple[Any, dict[str | None, _Node]]:
-    """The forward pass shared by the torch, autograd and JAX wrappers: ``fn`` once on plain
-    data (autograd boxes unwrapped, the caller's arrays as numpy / CuPy views), and the
-    gradient node of each differentiable output for the leaves ``names`` (none when empty).
-    Returns (the result as ``fn`` returns it, {field: node}); field None is a bare value."""
+def _run_plain(fn: Callable, rule: _Rule, sig, args: tuple, kwargs: dict):
+    """``fn`` once on plain data (autograd boxes unwrapped, the caller's arrays as numpy / CuPy
+    views): (its result, the result as ``fn`` returns it, the bound arguments, the rule's
+    state)."""
     from ._interop import to_kernel
 
     kargs = tuple(to_kernel(value_of(a)) for a in args)
@@ -557,10 +555,19 @@ def _forward(fn: Callable, rule: _Rule, sig, args: tuple, kwargs: dict,
     ba.apply_defaults()
     state = rule.prepare(ba.arguments)
     res = fn(*ba.args, **ba.kwargs)
-    out = rule.finish(res, state)
+    return res, rule.finish(res, state), dict(ba.arguments), state
+
+
+def _forward(fn: Callable, rule: _Rule, sig, args: tuple, kwargs: dict,
+             names: tuple[str, ...]) -> tuple[Any, dict[str | None, _Node]]:
+    """The forward pass shared by the torch, autograd and JAX wrappers: ``fn`` once on plain
+    data (autograd boxes unwrapped, the caller's arrays as numpy / CuPy views), and the
+    gradient node of each differentiable output for the leaves ``names`` (none when empty).
+    Returns (the result as ``fn`` returns it, {field: node}); field None is a bare value."""
+    res, out, arguments, state = _run_plain(fn, rule, sig, args, kwargs)
     if not names:
         return out, {}
-    fields, warn = rule.grads(res, ba.arguments, state, set(names))
+    fields, warn = rule.grads(res, arguments, state, set(names))
     return out, {f: _Node(res if f is None else getattr(res, f), names, g, warn)
                  for f, g in fields.items()}
 
@@ -635,19 +642,10 @@ def _forward_batch(fn: Callable, rule: _Rule, sig, args: tuple, kwargs: dict,
     """:func:`_forward` for a batch: ``fn`` once on the whole batch; the gradient of each
     output's entry q is the single rule's gradient of problem q, computed when the backward
     pass asks (a loop over problems, each O(n + m) memory for a point cloud)."""
-    from ._interop import to_kernel
-
-    kargs = tuple(to_kernel(value_of(a)) for a in args)
-    kkw = {k: to_kernel(value_of(v)) for k, v in kwargs.items()}
-    ba = sig.bind(*kargs, **kkw)
-    ba.apply_defaults()
-    state = rule.prepare(ba.arguments)
-    res = fn(*ba.args, **ba.kwargs)
-    out = rule.finish(res, state)
+    res, out, arguments, state = _run_plain(fn, rule, sig, args, kwargs)
     if not names:
         return out, {}
     nb = int(np.shape(res.value)[0])
-    arguments = dict(ba.arguments)
     # weights of shape (n,) are shared by the problems; the points and costs are batched
     shared = {k: k in ("a", "b") and getattr(arguments[k], "ndim", 1) == 1 for k in names}
     per_q = [{p: _problem_arg(v, q, nb) if p in rule.params else v

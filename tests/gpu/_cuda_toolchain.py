@@ -44,6 +44,7 @@ import pytest
 
 __all__ = [
     "ARCH",
+    "numba_ptx",
     "CUPY_OPTIONS",
     "Loop",
     "Toolchain",
@@ -237,6 +238,23 @@ class Usage:
     spill_loads: int  # bytes
     smem: int  # static shared memory, bytes
     stack: int  # bytes
+
+
+def numba_ptx(py_func, signature, *, launch_bounds=None) -> str:
+    """PTX for sm_90 of a numba-cuda kernel's Python function (``kernel.py_func``), compiled
+    through numba-cuda's NVVM without a GPU. NVVM missing or unusable skips the test, or fails
+    it under ``CI`` (as a missing tool)."""
+    from numba import cuda
+
+    kw = {} if launch_bounds is None else {"launch_bounds": launch_bounds}
+    try:
+        ptx, _ = cuda.compile_ptx(py_func, signature, cc=(9, 0), **kw)
+    except Exception as exc:  # noqa: BLE001 -- NVVM missing or unusable: as a missing tool
+        msg = f"numba-cuda cannot compile for sm_90 (NVVM): {exc!s:.300}"
+        if os.environ.get("CI"):
+            pytest.fail(msg, pytrace=False)
+        pytest.skip(msg)
+    return ptx
 
 
 def _run(args, **kw):

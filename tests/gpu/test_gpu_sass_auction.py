@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import pytest
 
-from ._cuda_toolchain import inner_loops, ptxas, require_toolchain, sass
+from ._cuda_toolchain import inner_loops, numba_ptx, ptxas, require_toolchain, sass
 
 TPB = 256  # bid/check block size on a GPU (auction_cuda.auction_cuda)
 # SASS instructions per cost evaluation, dense and d = 2 sqeuclidean: the target was <= 40
@@ -61,15 +61,7 @@ def _compiled(kind: int, d: int, name: str):
     try:
         ks = A.kernels(TPB, kind, d)
         lb = ks["launch_bounds"].get(name)
-        try:
-            ptx, _ = cuda.compile_ptx(ks[name].py_func, _signatures()[name], cc=(9, 0), launch_bounds=lb)
-        except Exception as exc:  # noqa: BLE001 -- NVVM missing or unusable: as a missing tool
-            import os
-
-            msg = f"numba-cuda cannot compile for sm_90 (NVVM): {exc!s:.300}"
-            if os.environ.get("CI"):
-                pytest.fail(msg, pytrace=False)
-            pytest.skip(msg)
+        ptx = numba_ptx(ks[name].py_func, _signatures()[name], launch_bounds=lb)
     finally:
         A._cuda, A._KERNELS = saved
     cubin, usage = ptxas(ptx)

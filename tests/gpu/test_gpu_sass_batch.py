@@ -31,7 +31,7 @@ import re
 
 import pytest
 
-from ._cuda_toolchain import inner_loops, ptxas, require_toolchain, sass
+from ._cuda_toolchain import inner_loops, numba_ptx, ptxas, require_toolchain, sass
 
 PER_ENTRY_MAX = 64
 PER_ENTRY_MAX_F32 = 16
@@ -66,15 +66,7 @@ def _compiled(single: bool = False):
     K._cuda, K._KERNELS = (lambda: cuda), {}  # compile without a GPU (no cuda.is_available())
     try:
         ks = K.kernels(K.MAX_THREADS, _MULTI_MODE_FACTOR, single)
-        try:
-            ptx, _ = cuda.compile_ptx(ks["solve"].py_func, _signature(single), cc=(9, 0))
-        except Exception as exc:  # noqa: BLE001 -- NVVM missing or unusable: as a missing tool
-            import os
-
-            msg = f"numba-cuda cannot compile for sm_90 (NVVM): {exc!s:.300}"
-            if os.environ.get("CI"):
-                pytest.fail(msg, pytrace=False)
-            pytest.skip(msg)
+        ptx = numba_ptx(ks["solve"].py_func, _signature(single))
     finally:
         K._cuda, K._KERNELS = saved
     cubin, usage = ptxas(ptx)

@@ -271,6 +271,19 @@ def _assign_batch(C, A, Bw, perms, F, G, stats):
         st[3] = merr
 
 
+def _cost_scales(C) -> np.ndarray:
+    """max |C| per problem (at least the smallest normal), the scale of the certificates'
+    tolerances; a ValueError naming the problem whose range max - min overflows."""
+    cmax, cmin = C.max(axis=(1, 2)), C.min(axis=(1, 2))
+    if not bool(np.isfinite(cmax - cmin).all()):
+        q = int(np.argmax(~np.isfinite(cmax - cmin)))
+        raise ValueError(
+            f"`M` must have a finite range max(M) - min(M) in float64; got max {cmax[q]!r} and "
+            f"min {cmin[q]!r} in problem {q}, whose difference overflows. Divide `M` by a "
+            "common factor.")
+    return np.maximum(np.maximum(cmax, -cmin), np.finfo(np.float64).tiny)
+
+
 # ----------------------------------------------------------------------------- emd
 
 def emd_batch(a, b, M, *, method="auto", normalize=False, return_plan=True, tol=1e-9,
@@ -318,14 +331,7 @@ def emd_batch(a, b, M, *, method="auto", normalize=False, return_plan=True, tol=
             seen[key] = (1.0 if normalize else sa, ah if sa == 1.0 else ah / sa,
                          bh if sb == 1.0 else bh / sb)
         mass[q], an[q], bn[q] = seen[key]
-    cmax, cmin = C.max(axis=(1, 2)), C.min(axis=(1, 2))
-    if not bool(np.isfinite(cmax - cmin).all()):
-        q = int(np.argmax(~np.isfinite(cmax - cmin)))
-        raise ValueError(
-            f"`M` must have a finite range max(M) - min(M) in float64; got max {cmax[q]!r} and "
-            f"min {cmin[q]!r} in problem {q}, whose difference overflows. Divide `M` by a "
-            "common factor.")
-    cscale = np.maximum(np.maximum(cmax, -cmin), np.finfo(np.float64).tiny)
+    cscale = _cost_scales(C)
     perms = np.empty((nb, n), dtype=np.int64)
     F = np.empty((nb, n))
     G = np.empty((nb, m))
@@ -417,14 +423,7 @@ def _assignment_jv(C, cost, kwargs):
     if n == 0:
         raise ValueError("`M` must have at least one row and one column; got shape "
                          f"{C.shape}.")
-    cmax, cmin = C.max(axis=(1, 2)), C.min(axis=(1, 2))
-    if not bool(np.isfinite(cmax - cmin).all()):
-        q = int(np.argmax(~np.isfinite(cmax - cmin)))
-        raise ValueError(
-            f"`M` must have a finite range max(M) - min(M) in float64; got max {cmax[q]!r} and "
-            f"min {cmin[q]!r} in problem {q}, whose difference overflows. Divide `M` by a "
-            "common factor.")
-    cscale = np.maximum(np.maximum(cmax, -cmin), np.finfo(np.float64).tiny)
+    cscale = _cost_scales(C)
     w = np.full((nb, n), 1.0 / n)
     perms = np.empty((nb, n), dtype=np.int64)
     F = np.empty((nb, n))

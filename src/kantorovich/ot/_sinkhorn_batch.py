@@ -77,6 +77,7 @@ from ..exceptions import ConvergenceWarning
 from ._costs import diameter
 from ._geometry import PointCloud, batch_size_of
 from ._sinkhorn import _MULTI_MODE_AFTER_UNDOS
+from ._sinkhorn import _annealing_pays as _annealing_pays_py
 from ._kernels.softmin_numba import (
     _FM,
     _LOG2E,
@@ -344,15 +345,8 @@ def _sm_mean(K, e, h, out, mean):
     call_pc_mean(K[20][3], K[4], K[7], hs, e, K[0][1], out, mean, n - n, n)
 
 
-@njit(inline="always")
-def _annealing_pays(e_now, e_half, gap, tol, cost):
-    """As kantorovich.ot._sinkhorn._annealing_pays."""
-    if not (gap > 0 and e_half > 0 and e_now > 0):
-        return True
-    rate = (e_now / e_half) ** (1.0 / gap)
-    if not rate < 1.0:
-        return True
-    return math.log(tol / e_now) / math.log(rate) > cost
+# the single solver's rule, compiled here (and for the GPU batch in sinkhorn_batch_cuda)
+_annealing_pays = njit(inline="always")(_annealing_pays_py)
 
 
 @njit(cache=True)

@@ -190,14 +190,10 @@ def kernels(tpb: int, multi_mode_factor: float, single: bool = False):
             t += S[qb, wrow, i] * abs(math.expm1(x))
         return bsum(t, red, tid)
 
-    @cuda.jit(device=True, inline="always")
-    def annealing_pays(e_now, e_half, gap, tol, cost):
-        if not (gap > 0 and e_half > 0 and e_now > 0):
-            return True
-        rate = (e_now / e_half) ** (1.0 / gap)
-        if not rate < 1.0:
-            return True
-        return math.log(tol / e_now) / math.log(rate) > cost
+    # the single solver's rule (kantorovich.ot._sinkhorn._annealing_pays), as a device function
+    from .._sinkhorn import _annealing_pays
+
+    annealing_pays = cuda.jit(device=True, inline="always")(_annealing_pays)
 
     @cuda.jit(device=True, inline="always")
     def at_eps(S, qb, Cs, CTs, cb, n, m, eps, it, k, stop, averaged_first, check_first,
