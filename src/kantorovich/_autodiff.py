@@ -152,14 +152,19 @@ class _Node:
 
     def vjp(self, gbar: Any, need: set[str]) -> dict[str, np.ndarray]:
         """``gbar * d value / d leaf`` for the leaves in ``need``."""
+        self._fill(need)
+        g = float(gbar)
+        return {k: g * self._cache[k] for k in need}
+
+    def _fill(self, need: set[str]) -> None:
+        """The unit gradients of the leaves in ``need`` into the cache (the message of a
+        missing gradient raised as NotImplementedError)."""
         if isinstance(self._grads, str):
             raise NotImplementedError(self._grads)
         missing = need - self._cache.keys()
         if missing:
             self._cache.update(self._grads(missing))
             self._warned()
-        g = float(gbar)
-        return {k: g * self._cache[k] for k in need}
 
     def _warned(self):
         if self._warn is not None:
@@ -588,12 +593,7 @@ class _BatchNode(_Node):
         self._shared = shared
 
     def vjp(self, gbar: Any, need: set[str]) -> dict[str, Any]:
-        if isinstance(self._grads, str):
-            raise NotImplementedError(self._grads)
-        missing = need - self._cache.keys()
-        if missing:
-            self._cache.update(self._grads(missing))
-            self._warned()
+        self._fill(need)
         out = {}
         for k in need:
             G = self._cache[k]

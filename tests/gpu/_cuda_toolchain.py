@@ -29,6 +29,7 @@ The interface (names, arguments, return types) is kept stable: other test files 
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import dataclasses
 import functools
@@ -44,6 +45,7 @@ import pytest
 
 __all__ = [
     "ARCH",
+    "kernels_without_gpu",
     "numba_ptx",
     "CUPY_OPTIONS",
     "Loop",
@@ -238,6 +240,21 @@ class Usage:
     spill_loads: int  # bytes
     smem: int  # static shared memory, bytes
     stack: int  # bytes
+
+
+@contextlib.contextmanager
+def kernels_without_gpu(module):
+    """Inside: ``module.kernels(...)`` builds its numba-cuda kernels on a machine without a GPU
+    (its ``_cuda()`` gives numba.cuda without asking for a device; its kernel cache is emptied
+    and restored after)."""
+    from numba import cuda
+
+    saved = module._cuda, module._KERNELS
+    module._cuda, module._KERNELS = (lambda: cuda), {}
+    try:
+        yield
+    finally:
+        module._cuda, module._KERNELS = saved
 
 
 def numba_ptx(py_func, signature, *, launch_bounds=None) -> str:

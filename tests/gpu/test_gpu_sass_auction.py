@@ -20,7 +20,14 @@ from __future__ import annotations
 
 import pytest
 
-from ._cuda_toolchain import inner_loops, numba_ptx, ptxas, require_toolchain, sass
+from ._cuda_toolchain import (
+    inner_loops,
+    kernels_without_gpu,
+    numba_ptx,
+    ptxas,
+    require_toolchain,
+    sass,
+)
 
 TPB = 256  # bid/check block size on a GPU (auction_cuda.auction_cuda)
 # SASS instructions per cost evaluation, dense and d = 2 sqeuclidean: the target was <= 40
@@ -52,18 +59,12 @@ def _compiled(kind: int, d: int, name: str):
     if key in _CACHE:
         return _CACHE[key]
     require_toolchain("ptxas", "nvdisasm")
-    from numba import cuda
-
     import kantorovich.ot._kernels.auction_cuda as A
 
-    saved = A._cuda, A._KERNELS
-    A._cuda, A._KERNELS = (lambda: cuda), {}  # compile without a GPU (no cuda.is_available())
-    try:
+    with kernels_without_gpu(A):
         ks = A.kernels(TPB, kind, d)
         lb = ks["launch_bounds"].get(name)
         ptx = numba_ptx(ks[name].py_func, _signatures()[name], launch_bounds=lb)
-    finally:
-        A._cuda, A._KERNELS = saved
     cubin, usage = ptxas(ptx)
     (u,) = [v for k, v in usage.items() if f"{name}_kernel" in k]
     _CACHE[key] = (ptx, u, sass(cubin), ks["tail_tpb"] if name == "tail" else TPB)

@@ -31,7 +31,14 @@ import re
 
 import pytest
 
-from ._cuda_toolchain import inner_loops, numba_ptx, ptxas, require_toolchain, sass
+from ._cuda_toolchain import (
+    inner_loops,
+    kernels_without_gpu,
+    numba_ptx,
+    ptxas,
+    require_toolchain,
+    sass,
+)
 
 PER_ENTRY_MAX = 64
 PER_ENTRY_MAX_F32 = 16
@@ -57,18 +64,12 @@ def _compiled(single: bool = False):
     if single in _CACHE:
         return _CACHE[single]
     require_toolchain("ptxas", "nvdisasm")
-    from numba import cuda
-
     import kantorovich.ot._kernels.sinkhorn_batch_cuda as K
     from kantorovich.ot._sinkhorn_batch import _MULTI_MODE_FACTOR
 
-    saved = K._cuda, K._KERNELS
-    K._cuda, K._KERNELS = (lambda: cuda), {}  # compile without a GPU (no cuda.is_available())
-    try:
+    with kernels_without_gpu(K):
         ks = K.kernels(K.MAX_THREADS, _MULTI_MODE_FACTOR, single)
         ptx = numba_ptx(ks["solve"].py_func, _signature(single))
-    finally:
-        K._cuda, K._KERNELS = saved
     cubin, usage = ptxas(ptx)
     (u,) = usage.values()
     _CACHE[single] = (ptx, u, sass(cubin), K.MAX_THREADS)
