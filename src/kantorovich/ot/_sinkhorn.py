@@ -35,6 +35,7 @@ from .._warnings import warn
 from ..exceptions import ConvergenceWarning
 from ._costs import cost_block
 from ._geometry import DenseGeometry, PointCloud, as_geometry, batch_size_of, check_dense_memory
+from ._kernels.schedule_rules import annealing_pays as _annealing_pays
 
 __all__ = [
     "SINKHORN_BACKENDS",
@@ -700,17 +701,6 @@ def _newton_step(xp, softmin_x, softmin_y, a, b, loga, logb, f, g, eps: float, b
         step *= 0.5
     return None, None, k
 
-
-def _annealing_pays(e_now: float, e_half: float, gap: int, tol: float, cost: int) -> bool:
-    """Whether a cold start, at the marginal error ``e_now`` after the probe and ``e_half``
-    ``gap`` iterations earlier, is predicted to need more than ``cost`` further iterations to
-    reach ``tol`` (geometric decay at the measured rate; no rate or no decay: True)."""
-    if not (gap > 0 and e_half > 0 and e_now > 0):
-        return True
-    rate = (e_now / e_half) ** (1.0 / gap)
-    if not rate < 1.0:
-        return True
-    return math.log(tol / e_now) / math.log(rate) > cost
 
 
 class SinkhornPlan:

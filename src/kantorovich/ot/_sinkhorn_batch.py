@@ -76,8 +76,8 @@ from .._warnings import warn
 from ..exceptions import ConvergenceWarning
 from ._costs import diameter
 from ._geometry import PointCloud, batch_size_of
+from ._kernels.schedule_rules import annealing_pays as _annealing_pays_py
 from ._sinkhorn import _MULTI_MODE_AFTER_UNDOS
-from ._sinkhorn import _annealing_pays as _annealing_pays_py
 from ._kernels.softmin_numba import (
     _FM,
     _LOG2E,

@@ -190,8 +190,8 @@ def kernels(tpb: int, multi_mode_factor: float, single: bool = False):
             t += S[qb, wrow, i] * abs(math.expm1(x))
         return bsum(t, red, tid)
 
-    # the single solver's rule (kantorovich.ot._sinkhorn._annealing_pays), as a device function
-    from .._sinkhorn import _annealing_pays
+    # the single solver's rule (schedule_rules.annealing_pays), as a device function
+    from .schedule_rules import annealing_pays as _annealing_pays
 
     annealing_pays = cuda.jit(device=True, inline="always")(_annealing_pays)
 
