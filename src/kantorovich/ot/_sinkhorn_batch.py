@@ -943,17 +943,12 @@ def _numba_cuda_usable() -> bool:
 
 def _host_batch(a, b, M_or_geometry):
     """Host copies of GPU weights and costs, for the checks and the eps schedules."""
-    from .._array_api import to_host
-
-    def host(w):
-        return to_host(w) if is_cupy(w) else w
-
     if isinstance(M_or_geometry, PointCloud):
         pc = M_or_geometry
-        M_or_geometry = PointCloud(host(pc.x), host(pc.y), cost=pc._cost.p)
+        M_or_geometry = PointCloud(_host(pc.x), _host(pc.y), cost=pc._cost.p)
     else:
-        M_or_geometry = host(M_or_geometry)
-    return host(a), host(b), M_or_geometry
+        M_or_geometry = _host(M_or_geometry)
+    return _host(a), _host(b), M_or_geometry
 
 
 def _solve_on_gpu(bt, dev_cost, on_gpu, A, Bw, logA, logB, eps, sched, n_sched, mag, max_iter,
@@ -992,27 +987,16 @@ def _redo_gpu(a, b, bt, dev_cost, on_gpu, redo, sym, kw, F, G, stats) -> None:
     CuPy, the host's)."""
     from ._kernels.auction_cuda import simulator
 
+    problem = None  # the host copies' problems
     if on_gpu:
         if bt.dense:
             problem = dev_cost.__getitem__
         else:
             def problem(q):
                 return PointCloud(dev_cost.x[q], dev_cost.y[q], cost=dev_cost._cost.p)
-    else:
-        problem = bt.problem
-    kw = dict(kw)
     if not on_gpu and simulator():
-        kw["backend"] = "auto"
-    from ._sinkhorn import sinkhorn
-
-    with warnings.catch_warnings():  # the batch warns once for all its problems
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        for q in redo:
-            r = sinkhorn(_slice(a, q, bt.nb), _slice(b, q, bt.nb), problem(q),
-                         **{**kw, "symmetric": bool(sym[q])})
-            F[q], G[q] = r.f, r.g
-            stats[q, :6] = (r.n_iter, r.converged, r.info["n_iter_scaling"],
-                            float(r.marginal_error), r.value, r.objective)
+        kw = {**kw, "backend": "auto"}
+    _redo(a, b, bt, redo, sym, kw, F, G, stats, problem)
 
 
 def _schedules(diam, eps: float, scaling, eps_schedule):
@@ -1084,15 +1068,17 @@ def _kernel_mode(bt, backend: str) -> int:
     return _ONLINE2 if bt.X.shape[2] == 2 else _ONLINE
 
 
-def _redo(a, b, bt, redo, sym, kw, F, G, stats) -> None:
+def _redo(a, b, bt, redo, sym, kw, F, G, stats, problem=None) -> None:
     """Problems ``redo`` by the single solver, in place of the kernel's results (the problems
-    whose tail extrapolation jumped; see ``_DECISION_MARGIN``)."""
+    whose tail extrapolation jumped; see ``_DECISION_MARGIN``); ``problem(q)`` gives problem
+    q's cost as the single solver takes it (default ``bt.problem``)."""
     from ._sinkhorn import sinkhorn
 
+    problem = bt.problem if problem is None else problem
     with warnings.catch_warnings():  # the batch warns once for all its problems
         warnings.simplefilter("ignore", ConvergenceWarning)
         for q in redo:
-            r = sinkhorn(_slice(a, q, bt.nb), _slice(b, q, bt.nb), bt.problem(q),
+            r = sinkhorn(_slice(a, q, bt.nb), _slice(b, q, bt.nb), problem(q),
                          **{**kw, "symmetric": bool(sym[q])})
             F[q], G[q] = r.f, r.g
             stats[q, :6] = (r.n_iter, r.converged, r.info["n_iter_scaling"],
