@@ -18,11 +18,19 @@ cost |x - y|^2 (no 1/2), float64.
   POT: ``ot.batch.solve_batch(M)`` (its proximal-point method, the batch solver's unregularised
   option: iterative, not an exact LP: its error against the exact optimum and the time of one
   call are recorded, outside the rounds).
+* emd_weighted (exact, weights that differ within each problem: ``a``, ``b`` (B, n) drawn
+  uniform in [0.1, 1.1) and normalised): ours, loop: ``[emd(a[q], b[q], M[q]) for q]``; ours,
+  batch: ``emd(a, b, M)`` (the network simplex per problem on numba's threads, certificates
+  checked for all problems at once); ``pot_emd_loop``: ``[ot.emd(a[q], b[q], M[q]) for q]``,
+  POT's solver alone without a certificate (the floor of the loop).
 * assignment (exact, the auction's defaults): ours, loop: ``[assignment(M[q]) for q]`` (the
   auction and its exact finish); ours, batch: ``assignment(M)`` (the ``emd`` batch's augmenting
   paths, each problem certified).
 * ``ours_batch_1_thread`` and ``ours_loop_1_thread``: both with one numba thread, the gain of
   batching alone (on a loaded machine the second core is often not there to be had).
+
+``--cases`` runs some of the cases (default all of sinkhorn, emd, emd_weighted, assignment)
+and updates those keys of an existing JSON.
 
 Timings: the contenders of one problem are interleaved in rounds (5), median over rounds;
 numba and XLA use their default thread pools. The machine is shared: record ``os.getloadavg()``
@@ -176,7 +184,9 @@ def main() -> None:
     p.add_argument("--batch", type=int, default=256)
     p.add_argument("--n", type=int, default=64)
     p.add_argument("--rounds", type=int, default=5)
+    p.add_argument("--cases", default="sinkhorn,emd,emd_weighted,assignment")
     args = p.parse_args()
+    cases = set(args.cases.split(","))
     B, n = (32, 32) if args.quick else (args.batch, args.n)
     rng = np.random.default_rng(0)
     x, y = rng.random((B, n, 2)), rng.random((B, n, 2))
@@ -196,7 +206,28 @@ def main() -> None:
                              "cost": "|x - y|^2", "dtype": "float64"},
                  "environment": environment(), "loadavg_before": os.getloadavg()}
 
-    # ---------------------------------------------------------------- sinkhorn
+    dest = Path(args.out) / ("batch_cpu_quick.json" if args.quick else "batch_cpu.json")
+    if "sinkhorn" in cases:
+        sinkhorn_case(x, y, M, B, args.rounds, out)
+    if "emd" in cases:
+        emd_case(M, B, args.rounds, out)
+    if "emd_weighted" in cases:
+        emd_weighted_case(M, B, args.rounds, out)
+    if "assignment" in cases:
+        assignment_case(M, B, args.rounds, out)
+    out["loadavg_after"] = os.getloadavg()
+    if cases != {"sinkhorn", "emd", "emd_weighted", "assignment"} and dest.exists():
+        # update the cases run (each with this run's machine and load), keep the others
+        old = json.loads(dest.read_text())
+        for k in cases:
+            old[k] = {**out[k], "environment": out["environment"],
+                      "loadavg_before": out["loadavg_before"],
+                      "loadavg_after": out["loadavg_after"]}
+        out = old
+    print("wrote", write_json(dest, out))
+
+
+def sinkhorn_case(x, y, M, B, rounds, out):
     sk: dict = {}
     loop = [sinkhorn(None, None, PointCloud(x[q], y[q]), eps=EPS) for q in range(B)]
     batch = sinkhorn(None, None, PointCloud(x, y), eps=EPS)
@@ -247,7 +278,7 @@ def main() -> None:
             sk["ott_skipped"] = f"values differ by {rel:.2e} relative"
     except ImportError as exc:
         sk["ott_skipped"] = repr(exc)
-    sk["times"] = _interleaved(fns, args.rounds)
+    sk["times"] = _interleaved(fns, rounds)
     r = sinkhorn(None, None, PointCloud(x, y), eps=EPS)
     sk["ours_batch_kernel_s"] = r.info["time_loop_s"]  # one more call: the kernel's share
     sk["ours_batch_total_s"] = r.info["time_total_s"]
@@ -258,7 +289,8 @@ def main() -> None:
     out["sinkhorn"] = sk
     print("sinkhorn", json.dumps(sk["speedup_of_ours_batch"]), flush=True)
 
-    # ---------------------------------------------------------------- emd
+
+def emd_case(M, B, rounds, out):
     em: dict = {}
     loop = [emd(None, None, M[q]) for q in range(B)]
     batch = emd(None, None, M)
@@ -285,7 +317,7 @@ def main() -> None:
         em["pot_skipped"] = repr(exc)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        em["times"] = _interleaved(fns, args.rounds)
+        em["times"] = _interleaved(fns, rounds)
     r = emd(None, None, M)
     em["ours_batch_kernel_s"] = r.info["solve_seconds"]  # one more call: the kernel's share
     em["ours_batch_validate_s"] = r.info["validate_seconds"]
@@ -296,7 +328,36 @@ def main() -> None:
     out["emd"] = em
     print("emd", json.dumps(em["speedup_of_ours_batch"]), flush=True)
 
-    # ---------------------------------------------------------------- assignment
+
+def emd_weighted_case(M, B, rounds, out):
+    import ot
+
+    rng = np.random.default_rng(1)
+    n, m = M.shape[1:]
+    a, b = rng.random((B, n)) + 0.1, rng.random((B, m)) + 0.1
+    a /= a.sum(axis=1, keepdims=True)
+    b /= b.sum(axis=1, keepdims=True)
+    ew: dict = {"weights": "uniform in [0.1, 1.1), normalised per problem"}
+    loop = [emd(a[q], b[q], M[q]) for q in range(B)]
+    batch = emd(a, b, M)
+    ref = np.array([r.value for r in loop])
+    ew["ours_batch_vs_loop_max_abs_diff"] = float(np.abs(batch.value - ref).max())
+    ew["plans_equal"] = bool(np.array_equal(batch.plan, np.stack([r.plan for r in loop])))
+    ew["ours_batch_certified"] = bool(batch.certified.all())
+    ew["ours_batch_solver"] = batch.info["solver"]
+    assert ew["ours_batch_vs_loop_max_abs_diff"] < 1e-12 and ew["plans_equal"]
+    fns = {"ours_loop": lambda: [emd(a[q], b[q], M[q]) for q in range(B)],
+           "ours_batch": lambda: emd(a, b, M),
+           "pot_emd_loop": lambda: [ot.emd(a[q], b[q], M[q]) for q in range(B)]}
+    fns["ours_batch_1_thread"] = one_thread(fns["ours_batch"])
+    ew["times"] = _interleaved(fns, rounds)
+    base = ew["times"]["ours_batch"]["median_s"]
+    ew["speedup_of_ours_batch"] = {k: v["median_s"] / base for k, v in ew["times"].items()}
+    out["emd_weighted"] = ew
+    print("emd_weighted", json.dumps(ew["speedup_of_ours_batch"]), flush=True)
+
+
+def assignment_case(M, B, rounds, out):
     from kantorovich.ot import assignment
 
     asg: dict = {}
@@ -308,16 +369,11 @@ def main() -> None:
     asg["ours_batch_exact"] = bool(batch.exact.all())
     assert asg["ours_batch_vs_loop_max_abs_diff"] < 1e-12 and asg["ours_batch_exact"]
     asg["times"] = _interleaved({"ours_loop": lambda: [assignment(M[q]) for q in range(B)],
-                                 "ours_batch": lambda: assignment(M)}, args.rounds)
+                                 "ours_batch": lambda: assignment(M)}, rounds)
     asg["loop_over_batch"] = (asg["times"]["ours_loop"]["median_s"]
                               / asg["times"]["ours_batch"]["median_s"])
     out["assignment"] = asg
     print("assignment", asg["loop_over_batch"], flush=True)
-
-    out["loadavg_after"] = os.getloadavg()
-    dest = write_json(Path(args.out) / ("batch_cpu_quick.json" if args.quick else "batch_cpu.json"),
-                      out)
-    print("wrote", dest)
 
 
 if __name__ == "__main__":

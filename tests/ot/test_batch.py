@@ -274,6 +274,97 @@ def test_emd_batch_matches_loop(rng, weights):
         np.testing.assert_array_equal(r.f, np.stack([s.f for s in singles]))
 
 
+def _emd_results_equal(r, singles):
+    """The batch result of the network simplex is the loop's: the same solver on the same
+    problems, the certificate computed for all problems at once (sums in another order)."""
+    np.testing.assert_allclose(r.value, [s.value for s in singles], rtol=1e-14, atol=1e-15)
+    np.testing.assert_array_equal(r.plan, np.stack([s.plan for s in singles]))
+    np.testing.assert_array_equal(r.f, np.stack([s.f for s in singles]))
+    np.testing.assert_array_equal(r.g, np.stack([s.g for s in singles]))
+    for fld in ("duality_gap", "dual_violation", "marginal_error"):
+        np.testing.assert_allclose(getattr(r, fld), [getattr(s, fld) for s in singles],
+                                   rtol=0, atol=1e-14)
+    np.testing.assert_array_equal(r.certified, [s.certified for s in singles])
+    assert [i["repaired"] for i in r.info["per_problem"]] == [s.info["repaired"]
+                                                            for s in singles]
+    assert r.method == "network_simplex"
+
+
+@pytest.mark.parametrize("shape", ["square", "rectangular"])
+@pytest.mark.parametrize("normalize", [False, True])
+def test_emd_batch_network_simplex_on_threads_matches_loop(rng, shape, normalize):
+    """Weights that differ within a problem, or n != m: the network simplex per problem, the
+    problems on threads; weights batched, shared or None, masses other than 1."""
+    m = N if shape == "square" else M_
+    x, y = _clouds(rng, nb=9, m=m)
+    M = _sqdist(x, y) - 0.3  # negative costs: the shift
+    a = 3.0 * _weights(rng, "batched", 9, N)
+    b = _weights(rng, "shared", 9, m) * (1.0 if normalize else 3.0)
+    for aa, bb in ((a, b), (a, None if normalize else 3.0 * np.full(m, 1.0 / m))):
+        r = emd(aa, bb, M, normalize=normalize)
+        singles = [emd(_row(aa, q), bb, M[q], normalize=normalize) for q in range(9)]
+        _emd_results_equal(r, singles)
+        assert "threads" in r.info["solver"] and r.certified.all()
+    r = emd(a, b, M, normalize=normalize, return_plan=False)
+    assert r.plan is None and r.value.shape == (9,)
+
+
+def test_emd_batch_network_simplex_repairs_and_errors_as_the_loop(rng, monkeypatch):
+    """Potentials that violate the constraints are repaired as emd repairs them (the single
+    certificate for that problem); a plan off its marginals raises, naming the problem; unequal
+    masses name the problem."""
+    import kantorovich.ot._emd as emd_module
+
+    solve = emd_module._solve_network_simplex
+
+    def shifted(a, b, M, max_iter, record=True):
+        P, f, g, info = solve(a, b, M, max_iter, record)
+        if a[0] > 0.1:  # an infeasible dual for some problems only: f_0 raised
+            f = f.copy()
+            f[0] += 1e-3
+        return P, f, g, info
+
+    monkeypatch.setattr(emd_module, "_solve_network_simplex", shifted)
+    x, y = _clouds(rng, nb=8, m=M_)
+    M = _sqdist(x, y)
+    a = _weights(rng, "batched", 8, N)
+    a[::3, 0] = 0.5
+    a /= a.sum(axis=1, keepdims=True)
+    with pytest.warns(ConvergenceWarning):  # the c-transform of a shifted dual: feasible, a gap
+        r = emd(a, None, M)
+    with pytest.warns(ConvergenceWarning):
+        singles = [emd(a[q], None, M[q]) for q in range(8)]
+    _emd_results_equal(r, singles)
+    assert 0 < sum(s.info["repaired"] for s in singles) < 8
+    monkeypatch.setattr(emd_module, "_solve_network_simplex", solve)
+    with pytest.raises(emd_module.EMDCertificateError, match="in problem 0 of 8.*stopped early"):
+        emd(a, None, M, max_iter=3)
+    bad = a.copy()
+    bad[5] *= 1.5
+    with pytest.raises(ValueError, match="same total mass.*in problem 5"):
+        emd(bad, None, M)
+
+
+def test_emd_batch_network_simplex_keeps_the_solvers_warnings_in_info():
+    """POT's warnings (max_iter reached, here on problems whose plans are still couplings) go
+    into each problem's info, as for one problem; the caller gets one ConvergenceWarning for
+    the uncertified problems, from the main thread."""
+    rng = np.random.default_rng(3)
+    x, y = _clouds(rng, nb=4, n=30, m=25)
+    M = _sqdist(x, y)
+    a = _weights(rng, "batched", 4, 30)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        r = emd(a, None, M, max_iter=100)
+    assert [w.category for w in caught] == [ConvergenceWarning]
+    assert "in 4 of 4 problems" in str(caught[0].message)
+    with pytest.warns(ConvergenceWarning):
+        singles = [emd(a[q], None, M[q], max_iter=100) for q in range(4)]
+    _emd_results_equal(r, singles)
+    assert all("numItermax" in i["solver_warning"] for i in r.info["per_problem"])
+    assert not r.certified.any()
+
+
 @pytest.mark.parametrize("kind", ["real", "ties", "negative"])
 def test_emd_batch_assignment_kernel_is_optimal(rng, kind):
     """The batched assignment kernel (shortest augmenting paths, vectorised search steps) finds

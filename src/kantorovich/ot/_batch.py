@@ -12,8 +12,12 @@ value and, when the optimum is unique, the plan equal those of a loop of single 
 network simplex) up to rounding; the potentials ``f``, ``g`` are an optimal dual pair too but
 not necessarily the same one (dual solutions are not unique). A problem whose potentials
 would need the c-transform repair is redone by the single solver.
-Other batches (weights that differ within a problem, n != m, or an explicit ``method``) run
-the single solver once per problem.
+Other batches (weights that differ within a problem, or n != m) with ``method="auto"`` or
+``"network_simplex"`` run POT's network simplex once per problem, the problems spread over
+``numba.get_num_threads()`` threads (the solver releases the GIL), and check the certificates
+of all problems at once; a problem whose certificate needs the c-transform repair gets
+:func:`emd`'s own. Plans and potentials are those of the loop of single calls, bit for bit.
+``method="highs"`` or ``"auction"`` runs the single solver once per problem.
 
 ``assignment`` on a batch with the auction's defaults runs the same kernel (each problem
 certified from its own potentials); with auction options (``eps_final``, ``rng``, ``exact=False``,
@@ -29,6 +33,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+import warnings
 
 import numba
 import numpy as np
@@ -308,29 +313,15 @@ def emd_batch(a, b, M, *, method="auto", normalize=False, return_plan=True, tol=
 
     distinct = {id(w): w for w in A + Bw}  # None and a shared vector: one object each
     fast = method == "auto" and n == m and all(constant(w) for w in distinct.values())
+    if not fast and (method == "network_simplex" or (method == "auto" and _simplex_for_all(
+            A, Bw, n, m))):
+        return _emd_simplex_batch(a, b, A, Bw, C, normalize=normalize, return_plan=return_plan,
+                                  tol=tol, max_iter=max_iter, ref=ref, t0=t0)
     if not fast:
         return stack_results([emd(A[q], Bw[q], C[q], **kw) for q in range(nb)])
 
-    # unit-mass weights and the mass, per problem, as emd computes them (once per distinct
-    # weight vector: None and a shared (n,) vector are one object for all problems)
-    an = np.empty((nb, n))
-    bn = np.empty((nb, m))
-    mass = np.empty(nb)
-    rtol = _mass_rtol(_input_dtype(a), _input_dtype(b))
-    seen: dict = {}
-    for q in range(nb):
-        key = (id(A[q]), id(Bw[q]))
-        if key not in seen:
-            ah = np.full(n, 1.0 / n) if A[q] is None else A[q]
-            bh = np.full(m, 1.0 / m) if Bw[q] is None else Bw[q]
-            sa, sb = float(ah.sum()), float(bh.sum())
-            if not normalize and abs(sa - sb) > rtol * max(sa, sb):
-                raise ValueError(
-                    f"`a` and `b` must have the same total mass (relative tolerance {rtol:.1e}), "
-                    f"or pass normalize=True; got totals {sa!r} and {sb!r} in problem {q}.")
-            seen[key] = (1.0 if normalize else sa, ah if sa == 1.0 else ah / sa,
-                         bh if sb == 1.0 else bh / sb)
-        mass[q], an[q], bn[q] = seen[key]
+    an, bn, mass = _unit_masses(A, Bw, n, m, normalize, _mass_rtol(_input_dtype(a),
+                                                                    _input_dtype(b)))
     cscale = _cost_scales(C)
     perms = np.empty((nb, n), dtype=np.int64)
     F = np.empty((nb, n))
@@ -371,6 +362,126 @@ def emd_batch(a, b, M, *, method="auto", normalize=False, return_plan=True, tol=
                      dual_violation=np.maximum(viol, 0.0), method="assignment",
                      backend="numba_batch", certified=certified, marginal_error=merr * mass,
                      info=info)
+
+
+def _unit_masses(A, Bw, n, m, normalize, rtol):
+    """(an (B, n), bn (B, m), mass (B,)): each problem's weights at unit mass and its total mass,
+    as :func:`emd` computes them (None is uniform); a ValueError naming the first problem whose
+    totals differ without ``normalize``."""
+    ah = np.stack([np.full(n, 1.0 / n) if w is None else w for w in A])
+    bh = np.stack([np.full(m, 1.0 / m) if w is None else w for w in Bw])
+    sa, sb = ah.sum(axis=1), bh.sum(axis=1)
+    bad = np.abs(sa - sb) > rtol * np.maximum(sa, sb)
+    if not normalize and bad.any():
+        q = int(np.argmax(bad))
+        raise ValueError(
+            f"`a` and `b` must have the same total mass (relative tolerance {rtol:.1e}), "
+            f"or pass normalize=True; got totals {sa[q]!r} and {sb[q]!r} in problem {q}.")
+    an = np.where((sa == 1.0)[:, None], ah, ah / sa[:, None])
+    bn = np.where((sb == 1.0)[:, None], bh, bh / sb[:, None])
+    return an, bn, np.ones(len(A)) if normalize else sa
+
+
+def _simplex_for_all(A, Bw, n, m) -> bool:
+    """Whether ``method="auto"`` picks the network simplex for every problem of the batch (it
+    picks the auction only for large square uniform problems)."""
+    from ._emd import AUTO_AUCTION_MIN_N
+
+    return n != m or AUTO_AUCTION_MIN_N is None or n < AUTO_AUCTION_MIN_N
+
+
+#: entries of the (problems, n, m) temporaries of the batched certificate
+_CERT_BLOCK = 1 << 22
+
+
+def _emd_simplex_batch(a, b, A, Bw, C, *, normalize, return_plan, tol, max_iter, ref, t0):
+    """The network simplex once per problem, the problems on ``numba.get_num_threads()``
+    threads (POT's solver releases the GIL), the certificates computed for all problems at
+    once; a problem whose certificate needs more than the plain check (the c-transform
+    repair, or an error to raise) goes through :func:`emd`'s own certificate."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from .._array_api import like
+    from ._emd import (EMDCertificateError, _certify_solution, _condition_costs, _input_dtype,
+                       _mass_rtol, _max_iter, _Problem, _solve)
+
+    nb, n, m = C.shape
+    dtypes = (_input_dtype(a), _input_dtype(b), _input_dtype(C))
+    an, bn, mass = _unit_masses(A, Bw, n, m, normalize, _mass_rtol(dtypes[0], dtypes[1]))
+    max_iter = _max_iter(max_iter, n, m)
+    cscale = _cost_scales(C)
+    cmax, cmin = C.max(axis=(1, 2)), C.min(axis=(1, 2))
+
+    def problem(q):
+        Ms, shift, k, cs = _condition_costs(C[q], float(cmax[q]), float(cmin[q]))
+        return _Problem(an=an[q], bn=bn[q], Mh=C[q], Ms=Ms, shift=shift, k=k, cscale=cs,
+                        mass=float(mass[q]), method="network_simplex", max_iter=max_iter,
+                        tol=tol, normalize=bool(normalize), dtypes=dtypes, ref=None)
+
+    P = np.empty((nb, n, m))
+    F = np.empty((nb, n))
+    G = np.empty((nb, m))
+    infos: list = [None] * nb
+
+    def solve(qs):
+        for q in qs:
+            P[q], F[q], G[q], infos[q] = _solve(problem(q), record=False)
+
+    threads = max(1, min(numba.get_num_threads(), nb))
+    t1 = time.perf_counter()
+    with warnings.catch_warnings(record=True):  # POT's warnings: each is in its problem's info
+        warnings.simplefilter("always")
+        with ThreadPoolExecutor(threads) as pool:
+            list(pool.map(solve, np.array_split(np.arange(nb), 4 * threads)))
+    t2 = time.perf_counter()
+    value = np.empty(nb)
+    dual = np.empty(nb)
+    viol = np.empty(nb)
+    merr = np.empty(nb)
+    plain = np.empty(nb, dtype=bool)
+    step = max(1, _CERT_BLOCK // max(n * m, 1))
+    for q0 in range(0, nb, step):
+        s = slice(q0, min(nb, q0 + step))
+        Pq, Cq = P[s], C[s]
+        merr[s] = (np.abs(Pq.sum(axis=2) - an[s]).sum(axis=1)
+                   + np.abs(Pq.sum(axis=1) - bn[s]).sum(axis=1))
+        viol[s] = np.maximum((F[s, :, None] + G[s, None, :] - Cq).max(axis=(1, 2)), 0.0)
+        value[s] = (Pq * Cq).reshape(len(Pq), -1).sum(axis=1)
+        dual[s] = np.einsum("qi,qi->q", an[s], F[s]) + np.einsum("qj,qj->q", bn[s], G[s])
+        plain[s] = ((merr[s] <= tol) & (Pq.min(axis=(1, 2)) >= -tol)
+                    & (viol[s] <= tol * cscale[s]) & (value[s] - dual[s] <= tol * cscale[s]))
+    gap = value - dual
+    cinfo = {"repaired": False}
+    for q in np.flatnonzero(~plain):  # NaN, off marginals, repairs: the single certificate
+        try:
+            value[q], F[q], G[q], gap[q], viol[q], merr[q], extra = _certify_solution(
+                problem(q), P[q], F[q], G[q], infos[q])
+        except EMDCertificateError as err:
+            raise EMDCertificateError(f"in problem {q} of {nb}: {err}") from err
+        infos[q] = {**infos[q], **extra}
+    for q in np.flatnonzero(plain):
+        infos[q] = {**infos[q], **cinfo}
+    t3 = time.perf_counter()
+    certified = np.abs(gap) <= tol * cscale
+    if not certified.all():
+        q = int(np.argmax(~certified))
+        warn(f"emd (network_simplex) stopped with a duality gap of {gap[q]:.3e} "
+             f"(> {tol * cscale[q]:.1e}) in {int((~certified).sum())} of {nb} problems: the "
+             "plans may be suboptimal by at most that much; increase `max_iter` (now "
+             f"{max_iter}).", ConvergenceWarning)
+    plan = None
+    if return_plan:
+        plan = P if bool(np.all(mass == 1.0)) else P * mass[:, None, None]
+    if ref is not None:
+        F, G = like(F, ref), like(G, ref)
+        plan = None if plan is None else like(plan, ref)
+    info = {"solver": f"POT network simplex (ot.emd), problems on {threads} threads",
+            "batch_size": nb, "n": n, "m": m, "mass": mass, "normalized": bool(normalize),
+            "per_problem": infos, "validate_seconds": t1 - t0, "solve_seconds": t2 - t1,
+            "certify_seconds": t3 - t2}
+    return EMDResult(value=value * mass, plan=plan, f=F, g=G, duality_gap=gap * mass,
+                     dual_violation=viol, method="network_simplex", backend="numpy",
+                     certified=certified, marginal_error=merr * mass, info=info)
 
 
 # ----------------------------------------------------------------------------- the others

@@ -13,6 +13,7 @@ optimality (weak duality), whatever solver produced them.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import sys
 import time
@@ -99,11 +100,16 @@ def _import_pot():
     return ot
 
 
-def _solve_network_simplex(a, b, M, max_iter):
+def _solve_network_simplex(a, b, M, max_iter, record=True):
+    """POT's network simplex; its warnings are recorded into ``info`` (``record=False``: the
+    caller records them, as the batch does around its threads: ``catch_warnings`` is
+    process-global and not thread-safe)."""
     pot = _import_pot()
 
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+    with (warnings.catch_warnings(record=True) if record else contextlib.nullcontext([])) \
+            as caught:
+        if record:
+            warnings.simplefilter("always")
         P, log = pot.emd(a, b, M, numItermax=max_iter, log=True)
     info = {"solver": "POT network simplex (ot.emd)", "result_code": int(log["result_code"]),
             "max_iter": int(max_iter)}
@@ -452,14 +458,16 @@ def _choose_method(method: str, an, bn) -> str:
     return chosen
 
 
-def _condition_costs(Mh):
+def _condition_costs(Mh, m_max=None, m_min=None):
     """(Ms, shift, k, cscale): the costs the solvers see, and how to map their potentials back.
 
     Solvers work with absolute tolerances: hand them non-negative costs of order 1 (POT's
     network simplex reports a 1 x 1 problem with a negative cost infeasible). Shift by min M
     when it is negative (adds the shift to every f_i), and scale by a power of two (exact in
-    floating point) when the costs are far from 1; the potentials are mapped back."""
-    m_max, m_min = float(Mh.max()), float(Mh.min())
+    floating point) when the costs are far from 1; the potentials are mapped back.
+    (``m_max``, ``m_min``: max M and min M when the caller has them.)"""
+    if m_max is None:
+        m_max, m_min = float(Mh.max()), float(Mh.min())
     if not np.isfinite(m_max - m_min):
         raise ValueError(
             f"`M` must have a finite range max(M) - min(M) in float64; got max {m_max!r} and min "
@@ -475,6 +483,13 @@ def _condition_costs(Mh):
     return Ms, shift, k, cscale
 
 
+def _max_iter(max_iter, n: int, m: int) -> int:
+    """The network simplex's iteration limit: ``max_iter`` checked, or the default."""
+    if max_iter is None:
+        return max(10**6, 200 * (n + m))
+    return check_int(max_iter, "max_iter", minimum=1, maximum=INT64_MAX)
+
+
 def _prepare(a, b, M, method, normalize, tol, max_iter) -> _Problem:
     """Validate the inputs of :func:`emd` (one problem) into a :class:`_Problem`."""
     tol = _check_options(method, normalize, tol)
@@ -486,10 +501,7 @@ def _prepare(a, b, M, method, normalize, tol, max_iter) -> _Problem:
     n, m = Mh.shape
     ah, bh = _host_weights(a, "a", n), _host_weights(b, "b", m)
     an, bn, mass = _unit_masses(ah, bh, normalize, dtypes[0], dtypes[1])
-    if max_iter is None:
-        max_iter = max(10**6, 200 * (n + m))
-    else:
-        max_iter = check_int(max_iter, "max_iter", minimum=1, maximum=INT64_MAX)
+    max_iter = _max_iter(max_iter, n, m)
     chosen = _choose_method(method, an, bn)
     Ms, shift, k, cscale = _condition_costs(Mh)
     return _Problem(an=an, bn=bn, Mh=Mh, Ms=Ms, shift=shift, k=k, cscale=cscale, mass=mass,
@@ -497,10 +509,10 @@ def _prepare(a, b, M, method, normalize, tol, max_iter) -> _Problem:
                     dtypes=dtypes, ref=ref)
 
 
-def _solve(prob: _Problem):
+def _solve(prob: _Problem, record=True):
     """(P, f, g, info) of the chosen solver, the potentials mapped back to the costs ``Mh``."""
     if prob.method == "network_simplex":
-        P, f, g, info = _solve_network_simplex(prob.an, prob.bn, prob.Ms, prob.max_iter)
+        P, f, g, info = _solve_network_simplex(prob.an, prob.bn, prob.Ms, prob.max_iter, record)
     elif prob.method == "highs":
         P, f, g, info = _solve_highs(prob.an, prob.bn, prob.Ms)
     else:
