@@ -273,23 +273,26 @@ def _child_build_two(q):
     from kantorovich.divergences import _knn_kdtree_numba as K
 
     rng = np.random.default_rng(1)
-    tx, ty = K.build_two(rng.random((300, 3)), rng.random((200, 3)), 8)
+    tx, ty = K.build_two(rng.random((3000, 3)), rng.random((2000, 3)), 8)  # on two threads
     q.put((tx[1].shape, ty[1].shape))
 
 
 def test_build_two_same_trees_and_survives_fork():
-    """The concurrent pair of builds equals two serial builds, and still works in a forked
-    child after the parent used it (a thread pool's worker would not exist there)."""
+    """The concurrent pair of builds (n + m from BUILD_THREAD_MIN_POINTS on) and the serial
+    pair below it equal two serial builds, and the concurrent one still works in a forked child
+    after the parent used it (a thread pool's worker would not exist there)."""
     import multiprocessing as mp
     import sys
 
     from kantorovich.divergences import _knn_kdtree_numba as K
 
     rng = np.random.default_rng(0)
-    x, y = rng.standard_normal((500, 4)), rng.standard_normal((400, 4))
-    tx, ty = K.build_two(x, y, 8)
-    for a, b in zip(tx + ty, K.build(x, 8) + K.build(y, 8)):
-        assert np.array_equal(np.asarray(a), np.asarray(b))
+    assert K.BUILD_THREAD_MIN_POINTS <= 5000
+    for n, m in ((2500, 2500), (500, 400)):
+        x, y = rng.standard_normal((n, 4)), rng.standard_normal((m, 4))
+        tx, ty = K.build_two(x, y, 8)
+        for a, b in zip(tx + ty, K.build(x, 8) + K.build(y, 8)):
+            assert np.array_equal(np.asarray(a), np.asarray(b))
     if sys.platform != "linux":
         return
     ctx = mp.get_context("fork")
@@ -300,4 +303,4 @@ def test_build_two_same_trees_and_survives_fork():
     if p.is_alive():  # hung: clean up, then fail
         p.terminate()
     assert p.exitcode == 0
-    assert q.get(timeout=5) == ((300, 3), (200, 3))
+    assert q.get(timeout=5) == ((3000, 3), (2000, 3))
