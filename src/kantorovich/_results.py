@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 __all__ = [
+    "stack_results",
     "Result",
     "EMDResult",
     "SinkhornResult",
@@ -217,3 +218,45 @@ class EstimateResult(Result):
     infinite: bool = False
     ci_level: float = 0.95
     info: dict = field(default_factory=dict)
+
+
+# ----------------------------------------------------------------------------- batches
+
+def stack_results(res: list):
+    """One result of the type of ``res[0]`` whose fields stack those of the B results ``res``:
+    scalars become (B,) arrays (bools a bool array), arrays gain a leading B axis (CuPy stays
+    CuPy), a string shared by all stays a string (else a tuple of them), tuples become a tuple
+    of tuples, ``info`` becomes ``{"batch_size": B, "per_problem": [each info]}``; bare numbers
+    become a (B,) array."""
+    first = res[0]
+    if not dataclasses.is_dataclass(first):  # a bare number per problem
+        return np.asarray([float(r) for r in res])
+    out = {}
+    for fld in dataclasses.fields(first):
+        vals = [getattr(r, fld.name) for r in res]
+        v0 = vals[0]
+        if fld.name == "info":
+            out["info"] = {"batch_size": len(res), "per_problem": vals}
+        elif all(v is None for v in vals):
+            out[fld.name] = None
+        elif isinstance(v0, str):
+            out[fld.name] = v0 if all(v == v0 for v in vals) else tuple(vals)
+        elif isinstance(v0, tuple):
+            out[fld.name] = tuple(vals)
+        elif isinstance(v0, (bool, np.bool_)):
+            out[fld.name] = np.asarray(vals, dtype=bool)
+        elif np.ndim(v0) == 0:
+            out[fld.name] = np.asarray(vals)
+        else:
+            out[fld.name] = _stack_arrays(vals)
+    return type(first)(**out)
+
+
+def _stack_arrays(vals):
+    from ._array_api import is_cupy
+
+    if is_cupy(vals[0]):
+        import cupy
+
+        return cupy.stack(vals)
+    return np.stack([np.asarray(v) for v in vals])

@@ -550,3 +550,43 @@ def test_estimate_far_outside_the_range_warns_and_is_not_clipped():
     with warnings.catch_warnings():
         warnings.simplefilter("error", KantorovichWarning)
         assert -0.07 < estimate_js(x, y, n_boot=0).value < 0.07
+
+
+# ---------------------------------------------------------------- batches
+@pytest.mark.parametrize("fn, kwargs", [
+    (estimate_kl, {}),                                  # d = 2: "knn"
+    (estimate_kl, {"method": "knn-ensemble"}),
+    (estimate_js, {}),
+    (estimate_tv, {"method": "classifier"}),
+])
+def test_batch_is_the_loop_of_single_calls(fn, kwargs):
+    """x (B, n, d), y (B, m, d): each problem's result is the single call's, with the rng
+    passed as a loop passes it (an int: every problem seeded alike; a Generator: drawn from
+    problem after problem)."""
+    g = np.random.default_rng(4)
+    x, y = g.normal(size=(3, 80, 2)), g.normal(size=(3, 90, 2)) + 0.4
+    for seed in (7, "generator"):
+        rng = np.random.default_rng(11) if seed == "generator" else seed
+        r = fn(x, y, rng=rng, **kwargs)
+        rng = np.random.default_rng(11) if seed == "generator" else seed
+        singles = [fn(x[q], y[q], rng=rng, **kwargs) for q in range(3)]
+        for fld in ("value", "stderr", "n", "m", "infinite", "ci_level"):
+            np.testing.assert_array_equal(getattr(r, fld), [getattr(s, fld) for s in singles])
+        np.testing.assert_array_equal(r.ci, np.array([s.ci for s in singles]))
+        assert r.ci.shape == (3, 2) and r.method == singles[0].method
+        assert r.info["batch_size"] == 3 and len(r.info["per_problem"]) == 3
+
+
+def test_batch_of_torch_samples_and_bad_shapes():
+    torch = pytest.importorskip("torch")
+    g = np.random.default_rng(5)
+    x, y = g.normal(size=(2, 60, 3)), g.normal(size=(2, 70, 3))
+    r = estimate_kl(torch.tensor(x), torch.tensor(y), rng=0)
+    assert isinstance(r.value, torch.Tensor) and tuple(r.value.shape) == (2,)
+    np.testing.assert_array_equal(r.value.numpy(), estimate_kl(x, y, rng=0).value)
+    with pytest.raises(ValueError, match=r"shape \(B, n, d\).*\(2, 60, 3\) and \(70, 3\)"):
+        estimate_js(x, y[0])
+    with pytest.raises(ValueError, match=r"same B and d.*\(2, 60, 3\) and \(1, 70, 3\)"):
+        estimate_tv(x, y[:1])
+    with pytest.raises(ValueError, match="at least one problem"):
+        estimate_kl(x[:0], y[:0])

@@ -75,7 +75,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from .._array_api import is_cupy, resolve_backend, to_host
-from .._results import EstimateResult
+from .._results import EstimateResult, stack_results
 from .._validation import (
     INT64_MAX,
     check_choice,
@@ -391,6 +391,32 @@ def _inverse_dim(T: np.ndarray) -> np.ndarray:
 # --------------------------------------------------------------------------- KL
 
 
+def _batchable(fn):
+    """``fn(x, y, **options)`` that also takes a batch: ``x`` (B, n, d) and ``y`` (B, m, d) run
+    ``fn`` once per problem with the same options (the same ``rng`` object passed to each call,
+    as a loop of single calls passes it: an int seeds every problem alike, a Generator is drawn
+    from problem after problem) and stack the results: ``value``, ``stderr``, ``infinite`` ...
+    (B,), ``ci`` (B, 2), ``info = {"batch_size": B, "per_problem": [...]}``."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(x, y, **options):
+        if np.ndim(x) != 3 and np.ndim(y) != 3:
+            return fn(x, y, **options)
+        sx, sy = np.shape(x), np.shape(y)
+        if np.ndim(x) != 3 or np.ndim(y) != 3 or sx[0] != sy[0] or sx[2] != sy[2]:
+            raise ValueError(
+                "a batch of samples needs `x` of shape (B, n, d) and `y` of shape (B, m, d), with "
+                f"the same B and d; got shapes {sx} and {sy}.")
+        if sx[0] == 0:
+            raise ValueError(f"`x` and `y` must hold at least one problem; got shapes {sx} and "
+                             f"{sy}.")
+        res = stack_results([fn(x[q], y[q], **options) for q in range(sx[0])])
+        return replace(res, ci=np.asarray(res.ci, dtype=np.float64).reshape(sx[0], 2))
+    return wrapper
+
+
+@_batchable
 def estimate_kl(x, y, *, method: str = "auto", k: int | None = None, n_boot: int = 200,
                 ci_level: float = 0.95, rng=None, backend: str = "auto", knn_search: str = "auto",
                 detect_infinite: bool = True, infinite_ratio: float = 0.2,
@@ -400,7 +426,9 @@ def estimate_kl(x, y, *, method: str = "auto", k: int | None = None, n_boot: int
     Parameters
     ----------
     x : array_like, shape (n, d)
-        Sample of P (1-D input is read as n points in d = 1).
+        Sample of P (1-D input is read as n points in d = 1). A batch: shape (B, n, d), with
+        ``y`` of shape (B, m, d); the result's fields are then (B,) arrays and ``ci`` (B, 2),
+        each problem estimated as a single call would (the same options and ``rng`` object).
     y : array_like, shape (m, d)
         Sample of Q; m may differ from n.
     method : {"auto", "knn", "knn-adaptive", "knn-ensemble", "knn-gauss-corrected"}
@@ -940,6 +968,7 @@ def _range_warning(which: str, method: str, value: float, n: int, m: int) -> Non
          "samples (the value is returned unclipped).", KantorovichWarning)
 
 
+@_batchable
 def estimate_js(x, y, *, method: str = "knn", k: int | None = None, n_boot: int = 200,
                 ci_level: float = 0.95, rng=None, features: str = "quadratic",
                 test_fraction: float = 0.5, l2: float = 1e-4, bins: int | None = None) -> EstimateResult:
@@ -951,7 +980,8 @@ def estimate_js(x, y, *, method: str = "knn", k: int | None = None, n_boot: int 
     Parameters
     ----------
     x, y : array_like, shapes (n, d) and (m, d)
-        Samples of P and Q.
+        Samples of P and Q; a batch: (B, n, d) and (B, m, d), each problem estimated as a
+        single call would, the result's fields (B,) arrays and ``ci`` (B, 2).
     method : {"knn", "classifier", "histogram"}
         ``"knn"``: D from the k-NN density ratio
         :math:`\hat p/\hat q = \frac{m}{n-1}(\nu_k/\rho_k)^d` at each x (and symmetrically at
@@ -994,6 +1024,7 @@ def estimate_js(x, y, *, method: str = "knn", k: int | None = None, n_boot: int 
     return _estimate_js_tv("js", x, y, method, k, n_boot, ci_level, rng, features, test_fraction, l2, bins)
 
 
+@_batchable
 def estimate_tv(x, y, *, method: str = "knn", k: int | None = None, n_boot: int = 200,
                 ci_level: float = 0.95, rng=None, features: str = "quadratic",
                 test_fraction: float = 0.5, l2: float = 1e-4, bins: int | None = None) -> EstimateResult:

@@ -31,7 +31,6 @@ arrays, arrays gain a leading ``B`` axis, ``info`` holds the per-problem ``info`
 
 from __future__ import annotations
 
-import dataclasses
 import time
 import warnings
 
@@ -40,7 +39,7 @@ import numpy as np
 from numba import njit, prange, types
 from numba.extending import intrinsic
 
-from .._results import EMDResult
+from .._results import EMDResult, stack_results
 from .._validation import check_weights, describe
 from .._warnings import warn
 from ..exceptions import ConvergenceWarning
@@ -50,42 +49,6 @@ __all__ = ["assignment_batch", "emd_batch", "sliced_wasserstein_batch", "stack_r
 
 
 # ----------------------------------------------------------------------------- stacking
-
-def stack_results(res: list):
-    """One result of the type of ``res[0]`` whose fields stack those of ``res`` (see above)."""
-    first = res[0]
-    if not dataclasses.is_dataclass(first):  # a bare number per problem
-        return np.asarray([float(r) for r in res])
-    out = {}
-    for fld in dataclasses.fields(first):
-        vals = [getattr(r, fld.name) for r in res]
-        v0 = vals[0]
-        if fld.name == "info":
-            out["info"] = {"batch_size": len(res), "per_problem": vals}
-        elif all(v is None for v in vals):
-            out[fld.name] = None
-        elif isinstance(v0, str):
-            out[fld.name] = v0 if all(v == v0 for v in vals) else tuple(vals)
-        elif isinstance(v0, tuple):
-            out[fld.name] = tuple(vals)
-        elif isinstance(v0, (bool, np.bool_)):
-            out[fld.name] = np.asarray(vals, dtype=bool)
-        elif np.ndim(v0) == 0:
-            out[fld.name] = np.asarray(vals)
-        else:
-            out[fld.name] = _stack_arrays(vals)
-    return type(first)(**out)
-
-
-def _stack_arrays(vals):
-    from .._array_api import is_cupy
-
-    if is_cupy(vals[0]):
-        import cupy
-
-        return cupy.stack(vals)
-    return np.stack([np.asarray(v) for v in vals])
-
 
 def _batched_weights(w, name: str, nb: int, size: int, cost_shape):
     """``w`` (B, size), (size,) or None as a list of per-problem weights (None kept)."""
