@@ -618,3 +618,20 @@ def test_problems_that_reach_the_several_mode_extrapolation_equal_the_loop():
         finally:
             S._MultiModeTail.__init__ = orig
     assert list(rb.info["single_solver_problems"]) == [0, 1]
+
+
+@pytest.mark.gpu
+def test_emd_batches_of_cupy_arrays_come_back_as_cupy():
+    """Both emd batch paths (uniform square: the assignment kernel; weighted: the network
+    simplex on threads) solve CuPy costs on the host and return CuPy plans and potentials."""
+    cp = pytest.importorskip("cupy")
+    rng = np.random.default_rng(6)
+    x, y = _clouds(rng, nb=4, m=N)
+    M = _sqdist(x, y)
+    a = _weights(rng, "batched", 4, N)
+    for aa in (None, a):
+        host = emd(aa, None, M)
+        r = emd(None if aa is None else cp.asarray(aa), None, cp.asarray(M))
+        assert isinstance(r.plan, cp.ndarray) and isinstance(r.f, cp.ndarray)
+        np.testing.assert_array_equal(cp.asnumpy(r.plan), host.plan)
+        np.testing.assert_array_equal(np.asarray(r.value), host.value)
