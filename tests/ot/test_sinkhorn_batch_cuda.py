@@ -71,6 +71,16 @@ _SCRIPT = _COMMON + textwrap.dedent(
         assert np.abs(r32.f[q] - r.f[q]).max() <= 1e-5
     assert sinkhorn(None, None, PointCloud(x[:1], y[:1]), eps=0.05, backend="cuda",
                     dtype=np.float32, max_iter=3).info["tol"] == 1e-3  # the float32 default
+    # more threads than rows and columns, as on a GPU (32-128 threads for problems of any
+    # size up to that): 8-thread blocks on 5 x 3 problems, idle threads in every stage
+    import kantorovich.ot._kernels.sinkhorn_batch_cuda as K
+
+    threads, K.threads_for = K.threads_for, lambda n, m: 8
+    xs, ys = rng.random((2, 5, 2)), rng.random((2, 3, 2))
+    r = sinkhorn(None, None, PointCloud(xs, ys), eps=0.05, backend="cuda")
+    K.threads_for = threads
+    assert r.info["gpu"]["threads_per_block"] == 8
+    agree(r, loop(None, None, lambda q: PointCloud(xs[q], ys[q]), 2, eps=0.05), "idle threads")
     # dense costs, weights (B, n) with a zero weight and shared b (m,); problem 1 jumps
     rng = np.random.default_rng(30)
     a = rng.random((2, 9)); a[0, 3] = 0.0; a /= a.sum(axis=1, keepdims=True)
@@ -122,6 +132,22 @@ _SCRIPT_MORE = _COMMON + textwrap.dedent(
     for q in range(2):
         s = sinkhorn_divergence(None, None, PointCloud(x[q], y[q]), eps=0.1)
         assert abs(d.value[q] - s.value) <= 1e-12, (q, d.value[q], s.value)
+    # idle threads (16-thread blocks, 12 x 9 problems) through the annealing and the tail
+    # extrapolation: the CPU batch's generic kernel's decisions, the re-solves switched off
+    import kantorovich.ot._kernels.sinkhorn_batch_cuda as K
+    import kantorovich.ot._sinkhorn_batch as SB
+
+    K.threads_for = lambda n, m: 16
+    SB._redo = SB._redo_gpu = lambda *args, **kw: None
+    rng = np.random.default_rng(1)
+    x, y = rng.random((2, 12, 2)), rng.random((2, 9, 2))
+    M = ((x[:, :, None] - y[:, None]) ** 2).sum(-1)
+    a = rng.random((2, 12)); a /= a.sum(axis=1, keepdims=True)
+    g = sinkhorn(a, None, M, eps=0.005, backend="cuda")
+    c = sinkhorn(a, None, M, eps=0.005, backend="numpy")
+    assert np.array_equal(g.n_iter, c.n_iter), (g.n_iter, c.n_iter)
+    assert g.info["extrapolated"].all() and c.info["extrapolated"].all()
+    assert np.abs(g.f - c.f).max() <= 1e-12 and np.abs(g.value - c.value).max() <= 1e-12
     print("CUDASIM-OK")
     """
 )
