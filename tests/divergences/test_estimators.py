@@ -590,3 +590,6 @@ def test_batch_of_torch_samples_and_bad_shapes():
         estimate_tv(x, y[:1])
     with pytest.raises(ValueError, match="at least one problem"):
         estimate_kl(x[:0], y[:0])
+    x[1, 4, 0] = np.nan
+    with pytest.raises(ValueError, match="in problem 1 of 2: `x` must contain only finite values"):
+        estimate_kl(x, y)

@@ -411,7 +411,15 @@ def _batchable(fn):
         if sx[0] == 0:
             raise ValueError(f"`x` and `y` must hold at least one problem; got shapes {sx} and "
                              f"{sy}.")
-        res = stack_results([fn(x[q], y[q], **options) for q in range(sx[0])])
+        out = []
+        for q in range(sx[0]):
+            try:
+                out.append(fn(x[q], y[q], **options))
+            except (ValueError, TypeError) as err:
+                if type(err) not in (ValueError, TypeError):
+                    raise
+                raise type(err)(f"in problem {q} of {sx[0]}: {err}") from err
+        res = stack_results(out)
         return replace(res, ci=np.asarray(res.ci, dtype=np.float64).reshape(sx[0], 2))
     return wrapper
 
