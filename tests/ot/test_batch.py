@@ -345,6 +345,22 @@ def test_emd_batch_network_simplex_repairs_and_errors_as_the_loop(rng, monkeypat
         emd(bad, None, M)
 
 
+def test_emd_batch_network_simplex_as_the_first_call_of_a_process():
+    """The threads' first POT import would race (a half-initialised module in one thread):
+    a weighted batch as the process's first use of POT."""
+    import subprocess
+    import sys
+
+    script = ("import numpy as np\nfrom kantorovich.ot import emd\n"
+              "emd(None, None, np.ones((1, 1, 1)))\n"  # the uniform kernel first: no POT
+              "rng = np.random.default_rng(0)\n"
+              "r = emd(None, None, rng.random((2, 4, 3)).tolist())\n"
+              "assert r.certified.all() and 'threads' in r.info['solver']\nprint('OK')\n")
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=300, env={**__import__("os").environ, "NUMBA_NUM_THREADS": "2"})
+    assert proc.returncode == 0 and "OK" in proc.stdout, proc.stderr[-2000:]
+
+
 def test_emd_batch_network_simplex_keeps_the_solvers_warnings_in_info():
     """POT's warnings (max_iter reached, here on problems whose plans are still couplings) go
     into each problem's info, as for one problem; the caller gets one ConvergenceWarning for

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import math
-import sys
+import threading
 import time
 import warnings
 from dataclasses import dataclass
@@ -84,20 +84,28 @@ def _is_uniform(w: np.ndarray) -> bool:
 # ----------------------------------------------------------------------------- solvers
 # Each takes float64 a (n,), b (m,) summing to 1 and M (n, m), returns (P, f, g, info).
 
+_POT_LOCK = threading.Lock()
+_POT: list = []  # the module, once imported
+
+
 def _import_pot():
     """POT's ``ot`` module, imported without touching numpy's global RNG state.
 
     The first ``import ot`` may import optional back-ends (JAX draws from ``np.random`` at
-    import time); the README promises that the global seed is never touched."""
-    mod = sys.modules.get("ot")
-    if mod is not None:
-        return mod
-    state = np.random.get_state()
-    try:
-        import ot
-    finally:
-        np.random.set_state(state)
-    return ot
+    import time); the README promises that the global seed is never touched. Thread-safe:
+    the threads of a batch may ask at once, and while one imports, ``sys.modules`` already
+    holds the half-initialised module (no ``ot.emd`` yet)."""
+    if _POT:
+        return _POT[0]
+    with _POT_LOCK:
+        if not _POT:
+            state = np.random.get_state()
+            try:
+                import ot
+            finally:
+                np.random.set_state(state)
+            _POT.append(ot)
+    return _POT[0]
 
 
 def _solve_network_simplex(a, b, M, max_iter, record=True):
