@@ -3,8 +3,8 @@
 Each 8 x 8 image of scikit-learn's digits (bundled with scikit-learn, no download) is a
 histogram of ink on the 64 pixel centres; the ground cost between two pixels is their
 Euclidean distance, so W_1 between two images is the least ink-times-distance that turns one
-into the other. `pairwise_wasserstein(H, M=M)` solves the N (N - 1) / 2 exact LPs (one `emd`
-per pair). An average-linkage clustering of that matrix into 10 groups is compared with the
+into the other. `pairwise_wasserstein(H, M=M)` solves the N (N - 1) / 2 exact LPs (`emd` batches
+of the pairs' weights on M). An average-linkage clustering of that matrix into 10 groups is compared with the
 same clustering on the Euclidean (pixel-by-pixel) distance: the adjusted Rand index against
 the true labels says which distance groups the digits better. The figure shows the W_1 matrix
 ordered by label and a 2-D classical MDS embedding of it.

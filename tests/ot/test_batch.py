@@ -309,6 +309,30 @@ def test_emd_batch_network_simplex_on_threads_matches_loop(rng, shape, normalize
     assert r.plan is None and r.value.shape == (9,)
 
 
+def test_emd_batch_on_one_broadcast_cost_matrix(rng, monkeypatch):
+    """np.broadcast_to(M, (B, n, m)): B problems on one cost matrix, checked once and not
+    copied, each the single call's (network simplex, or the assignment kernel for constant
+    weights); its NaN is found as in any batch."""
+    import kantorovich.ot._batch as batch_module
+
+    M = rng.random((N, M_))
+    Mb = np.broadcast_to(M, (6, N, M_))
+    a, b = _weights(rng, "batched", 6, N), _weights(rng, "batched", 6, M_)
+    monkeypatch.setattr(batch_module, "_batch_cost", None)  # the (B, n, m) copy: not made
+    for aa, bb in ((a, b), (a, None), (None, b), (a, b[0])):
+        r = emd(aa, bb, Mb)
+        singles = [emd(_row(aa, q), _row(bb, q), M) for q in range(6)]
+        _emd_results_equal(r, singles)
+        assert r.plan.shape == (6, N, M_)
+    Ms = rng.random((N, N))
+    r = emd(None, None, np.broadcast_to(Ms, (3, N, N)))  # uniform: the assignment kernel
+    assert r.method == "assignment" and r.certified.all()
+    np.testing.assert_allclose(r.value, emd(None, None, Ms).value, rtol=1e-14)
+    M[2, 3] = np.nan
+    with pytest.raises(ValueError, match="`M` must not contain NaN"):
+        emd(a, None, Mb)
+
+
 def test_emd_batch_network_simplex_repairs_and_errors_as_the_loop(rng, monkeypatch):
     """Potentials that violate the constraints are repaired as emd repairs them (the single
     certificate for that problem); a plan off its marginals raises, naming the problem; unequal

@@ -264,10 +264,17 @@ def emd_batch(a, b, M, *, method="auto", normalize=False, return_plan=True, tol=
     from .._array_api import is_cupy, like, to_host
 
     ref = next((x for x in (M, a, b) if is_cupy(x)), None)
-    C = _batch_cost(to_host(M) if is_cupy(M) else M, "M")
+    Mh = to_host(M) if is_cupy(M) else M
+    if (isinstance(Mh, np.ndarray) and Mh.ndim == 3 and Mh.shape[0] > 1 and Mh.strides[0] == 0
+            and Mh[0].size):  # np.broadcast_to(M, (B, n, m)): one cost matrix, not copied
+        from ._emd import _host_costs
+
+        C = np.broadcast_to(_host_costs(Mh[0]), Mh.shape)
+    else:
+        C = _batch_cost(Mh, "M")
     nb, n, m = C.shape
-    A = _batched_weights(to_host(a) if is_cupy(a) else a, "a", nb, n, C.shape)
-    Bw = _batched_weights(to_host(b) if is_cupy(b) else b, "b", nb, m, C.shape)
+    A = _batched_weights(to_host(a) if is_cupy(a) else a, "a", nb, n, np.shape(Mh))
+    Bw = _batched_weights(to_host(b) if is_cupy(b) else b, "b", nb, m, np.shape(Mh))
     kw = dict(method=method, normalize=normalize, return_plan=return_plan, tol=tol,
               max_iter=max_iter)
 

@@ -290,7 +290,9 @@ def emd(a, b, M, *, method="auto", normalize=False, return_plan=True, tol=1e-9, 
         matrix (a :class:`~kantorovich.ot.PointCloud` materialises ``|x_i - y_j|^p``, raising
         MemoryError when it does not fit); the result is that of the dense call.
         A batch ``M`` (B, n, m) (weights (B, n), (n,) or None) gives array fields: values
-        (B,), plans (B, n, m), each problem's certificate (docs/batch.md).
+        (B,), plans (B, n, m), each problem's certificate (docs/batch.md). Problems on one
+        cost matrix (histograms on a shared support): ``np.broadcast_to(M, (B, n, m))``,
+        checked once and not copied.
     method : {"auto", "network_simplex", "highs", "auction"}
         ``"network_simplex"``: POT's ``ot.emd`` (the field's reference CPU solver),
         about O(n^2 m) in practice. ``"highs"``: scipy's HiGHS on the LP with n*m variables,
