@@ -579,7 +579,7 @@ def _forward(fn: Callable, rule: _Rule, sig, args: tuple, kwargs: dict,
 
 # ----------------------------------------------------------------------------- batches
 #: batched functions whose outputs (B,) have gradients: per problem, by the single rule
-_BATCH_GRADIENTS = ("sinkhorn", "sinkhorn_divergence")
+_BATCH_GRADIENTS = ("sinkhorn", "sinkhorn_divergence", "emd")
 
 
 class _BatchNode(_Node):
@@ -614,17 +614,23 @@ def _problem_arg(v: Any, q: int, nb: int) -> Any:
     from .ot._geometry import PointCloud
 
     if isinstance(v, PointCloud) and v.batch_size is not None:
-        one = v._like(v.x[q], v.y[q])
-        one.batch_size = None
-        return one
+        return v.problem(q)
     if getattr(v, "ndim", 0) >= 2 and v.shape[0] == nb:
         return v[q]
     return v
 
 
 def _problem_result(res: Any, q: int) -> Any:
-    """Problem ``q`` of a batched SinkhornResult or SinkhornDivergenceResult, as the single
-    solver would have returned it (the fields the gradient rules read)."""
+    """Problem ``q`` of a batched SinkhornResult, SinkhornDivergenceResult or EMDResult, as
+    the single solver would have returned it (the fields the gradient rules read)."""
+    from ._results import EMDResult
+
+    if isinstance(res, EMDResult):
+        f, g = res.f[q], res.g[q]
+        return dataclasses.replace(
+            res, value=float(res.value[q]), plan=res.plan[q], f=f, g=g,
+            duality_gap=float(res.duality_gap[q]), certified=bool(res.certified[q]),
+            info={"n": f.shape[0], "m": g.shape[0]})
     if hasattr(res, "ot_ab"):
         return dataclasses.replace(
             res, value=float(res.value[q]), ot_ab=_problem_result(res.ot_ab, q),
@@ -693,8 +699,8 @@ def call(fn: Callable, args: tuple, kwargs: dict, c) -> Any:
     if batch and fn.__name__ not in _BATCH_GRADIENTS:
         raise NotImplementedError(
             f"{fn.__name__}: gradients of a batch of problems (a leading batch axis) are not "
-            "implemented; call it once per problem for gradients (docs/batch.md; sinkhorn and "
-            "sinkhorn_divergence have them).")
+            "implemented; call it once per problem for gradients (docs/batch.md; sinkhorn, "
+            "sinkhorn_divergence and emd have them).")
     sig = inspect.signature(fn)
     leaves = _leaves(fn, rule, sig, args, kwargs)
     if any(is_tracer(t) for _, _, t in leaves.values()):

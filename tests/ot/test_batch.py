@@ -333,6 +333,16 @@ def test_emd_batch_on_one_broadcast_cost_matrix(rng, monkeypatch):
         emd(a, None, Mb)
 
 
+@pytest.mark.parametrize("cost", ["sqeuclidean", 1.5])
+def test_emd_batch_of_point_clouds_is_the_batch_of_their_costs(rng, cost):
+    """A batched PointCloud gives its dense costs, problem by problem, as emd does for one."""
+    x, y = _clouds(rng)
+    b = _weights(rng, "shared", B, M_)
+    r = emd(None, b, PointCloud(x, y, cost=cost))
+    singles = [emd(None, b, PointCloud(x[q], y[q], cost=cost)) for q in range(B)]
+    _emd_results_equal(r, singles)
+
+
 def test_emd_batch_network_simplex_repairs_and_errors_as_the_loop(rng, monkeypatch):
     """Potentials that violate the constraints are repaired as emd repairs them (the single
     certificate for that problem); a plan off its marginals raises, naming the problem; unequal
@@ -537,13 +547,11 @@ def test_batch_caller_arrays(rng):
     assert isinstance(e.plan, torch.Tensor) and tuple(e.plan.shape) == (B, N, N)
 
 
-def test_batch_gradients_of_emd_and_sliced_are_refused(rng):
-    """A batch of emd or sliced problems with a leaf that requires grad is a clear
-    NotImplementedError, not a crash (sinkhorn and sinkhorn_divergence have gradients)."""
+def test_batch_gradients_of_sliced_are_refused(rng):
+    """A batch of sliced problems with a leaf that requires grad is a clear
+    NotImplementedError, not a crash (sinkhorn, sinkhorn_divergence and emd have gradients)."""
     torch = pytest.importorskip("torch")
     x, y = _clouds(rng)
-    with pytest.raises(NotImplementedError, match="emd: gradients of a batch"):
-        emd(None, None, torch.tensor(_sqdist(x, x), requires_grad=True))
     with pytest.raises(NotImplementedError, match="sliced_wasserstein: gradients of a batch"):
         sliced_wasserstein(torch.tensor(x, requires_grad=True), torch.tensor(y),
                            n_projections=5, rng=0)
@@ -557,7 +565,8 @@ def _single_grads(torch, fn, leaves, q, weight):
     return {k: t.grad for k, t in one.items() if t.requires_grad}
 
 
-@pytest.mark.parametrize("kind", ["sinkhorn objective", "sinkhorn value", "divergence", "dense"])
+@pytest.mark.parametrize("kind", ["sinkhorn objective", "sinkhorn value", "divergence", "dense",
+                                  "emd", "emd cloud"])
 def test_batch_gradients_equal_the_loop_of_single_gradients(rng, kind):
     """A batch's (B,) output differentiated with weights w: row q of each batched leaf's
     gradient is w_q times the single problem's gradient; a leaf shared by the problems
@@ -575,6 +584,14 @@ def test_batch_gradients_equal_the_loop_of_single_gradients(rng, kind):
 
         def fn(v):
             return sinkhorn(v["a"], v["b"], v["M"], **kw).objective
+    elif kind == "emd":  # the plan in M, the centred potentials in a and b (same solver)
+        t = {"M": torch.tensor(_sqdist(x, y), requires_grad=True), "a": t["a"], "b": t["b"]}
+
+        def fn(v):
+            return emd(v["a"], v["b"], v["M"]).value
+    elif kind == "emd cloud":  # a batched PointCloud: sum_j P_ij grad_x c(x_i, y_j) in x
+        def fn(v):
+            return emd(v["a"], v["b"], PointCloud(v["x"], v["y"])).value
     elif kind == "divergence":
         def fn(v):
             return sinkhorn_divergence(v["a"], v["b"], PointCloud(v["x"], v["y"]), **kw).value
@@ -623,6 +640,18 @@ def test_batch_gradients_with_numpy_autodiff_and_gradcheck(rng):
     assert torch.autograd.gradcheck(f, (torch.tensor(x, requires_grad=True),
                                         torch.tensor(y, requires_grad=True)),
                                     eps=1e-6, atol=1e-6, rtol=1e-4)
+    # emd: the LP value is piecewise linear in M (the plan its gradient, away from ties) and
+    # concave in the weights; autograd = torch on a weighted batch, gradcheck in M
+    M = _sqdist(x, y)
+    a = rng.random((3, 6)) + 0.1
+    a /= a.sum(axis=1, keepdims=True)
+    g_ag = autograd.grad(lambda Mv: (w * emd(a, None, Mv).value).sum())(M)
+    Mt = torch.tensor(M, requires_grad=True)
+    (torch.tensor(w) * emd(torch.tensor(a), None, Mt).value).sum().backward()
+    np.testing.assert_array_equal(g_ag, Mt.grad.numpy())
+    assert torch.autograd.gradcheck(lambda Mv: emd(torch.tensor(a), None, Mv).value,
+                                    (torch.tensor(M, requires_grad=True),), eps=1e-7,
+                                    atol=1e-6, rtol=1e-4)
 
 
 def test_problems_that_reach_the_several_mode_extrapolation_equal_the_loop():

@@ -263,8 +263,14 @@ def emd_batch(a, b, M, *, method="auto", normalize=False, return_plan=True, tol=
     tol = _check_options(method, normalize, tol)
     from .._array_api import is_cupy, like, to_host
 
-    ref = next((x for x in (M, a, b) if is_cupy(x)), None)
-    Mh = to_host(M) if is_cupy(M) else M
+    from ._geometry import PointCloud
+
+    if isinstance(M, PointCloud):  # its dense costs, problem by problem
+        ref = next((x for x in (M.x, a, b) if is_cupy(x)), None)
+        Mh = np.stack([to_host(M.problem(q).cost_matrix()) for q in range(M.batch_size)])
+    else:
+        ref = next((x for x in (M, a, b) if is_cupy(x)), None)
+        Mh = to_host(M) if is_cupy(M) else M
     if (isinstance(Mh, np.ndarray) and Mh.ndim == 3 and Mh.shape[0] > 1 and Mh.strides[0] == 0
             and Mh[0].size):  # np.broadcast_to(M, (B, n, m)): one cost matrix, not copied
         from ._emd import _host_costs

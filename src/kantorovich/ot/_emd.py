@@ -292,7 +292,7 @@ def emd(a, b, M, *, method="auto", normalize=False, return_plan=True, tol=1e-9, 
         A batch ``M`` (B, n, m) (weights (B, n), (n,) or None) gives array fields: values
         (B,), plans (B, n, m), each problem's certificate (docs/batch.md). Problems on one
         cost matrix (histograms on a shared support): ``np.broadcast_to(M, (B, n, m))``,
-        checked once and not copied.
+        checked once and not copied. A batched PointCloud gives its dense costs.
     method : {"auto", "network_simplex", "highs", "auction"}
         ``"network_simplex"``: POT's ``ot.emd`` (the field's reference CPU solver),
         about O(n^2 m) in practice. ``"highs"``: scipy's HiGHS on the LP with n*m variables,

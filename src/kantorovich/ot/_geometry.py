@@ -281,6 +281,13 @@ class PointCloud:
         g.batch_size = self.batch_size
         return g
 
+    def problem(self, q: int) -> "PointCloud":
+        """Problem ``q`` of a batched PointCloud: the single PointCloud ``(x[q], y[q])`` with
+        this cost (views, no validation)."""
+        one = self._like(self.x[q], self.y[q])
+        one.batch_size = None
+        return one
+
     @property
     def shape(self) -> tuple[int, int]:
         """(n, m), the size of each problem (of a batch too)."""
