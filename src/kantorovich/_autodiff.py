@@ -500,7 +500,8 @@ def _jax_call(fn: Callable, rule: _Rule, sig, args: tuple, kwargs: dict, c,
 
 
 # ----------------------------------------------------------------------------- entry point
-#: functions that take a leading batch axis (docs/batch.md), without gradients for it
+#: functions that take a leading batch axis (docs/batch.md); those in _BATCH_GRADIENTS (all,
+#: today) differentiate it problem by problem
 _BATCHED = ("sinkhorn", "sinkhorn_divergence", "emd", "sliced_wasserstein")
 
 
@@ -579,7 +580,7 @@ def _forward(fn: Callable, rule: _Rule, sig, args: tuple, kwargs: dict,
 
 # ----------------------------------------------------------------------------- batches
 #: batched functions whose outputs (B,) have gradients: per problem, by the single rule
-_BATCH_GRADIENTS = ("sinkhorn", "sinkhorn_divergence", "emd")
+_BATCH_GRADIENTS = ("sinkhorn", "sinkhorn_divergence", "emd", "sliced_wasserstein")
 
 
 class _BatchNode(_Node):
@@ -625,6 +626,8 @@ def _problem_result(res: Any, q: int) -> Any:
     the single solver would have returned it (the fields the gradient rules read)."""
     from ._results import EMDResult
 
+    if isinstance(res, np.ndarray):  # a function returning the bare (B,) values
+        return float(res[q])
     if isinstance(res, EMDResult):
         f, g = res.f[q], res.g[q]
         return dataclasses.replace(
@@ -651,13 +654,14 @@ def _forward_batch(fn: Callable, rule: _Rule, sig, args: tuple, kwargs: dict,
     res, out, arguments, state = _run_plain(fn, rule, sig, args, kwargs)
     if not names:
         return out, {}
-    nb = int(np.shape(res.value)[0])
+    nb = int(np.shape(res if isinstance(res, np.ndarray) else res.value)[0])
     # weights of shape (n,) are shared by the problems; the points and costs are batched
     shared = {k: k in ("a", "b") and getattr(arguments[k], "ndim", 1) == 1 for k in names}
     per_q = [{p: _problem_arg(v, q, nb) if p in rule.params else v
               for p, v in arguments.items()} for q in range(nb)]
     subs = [_problem_result(res, q) for q in range(nb)]
-    fields_q = [rule.grads(subs[q], per_q[q], state, set(names)) for q in range(nb)]
+    fields_q = [rule.grads(subs[q], per_q[q], rule.problem_state(state, q), set(names))
+                for q in range(nb)]
     warn = next((w for _, w in fields_q if w is not None), None)
 
     def field_grads(field):
@@ -671,8 +675,8 @@ def _forward_batch(fn: Callable, rule: _Rule, sig, args: tuple, kwargs: dict,
         return grads
 
     fields = fields_q[0][0]
-    return out, {f: _BatchNode(getattr(res, f), names, field_grads(f), warn, shared)
-                 for f in fields}
+    return out, {f: _BatchNode(res if f is None else getattr(res, f), names, field_grads(f),
+                               warn, shared) for f in fields}
 
 
 def call(fn: Callable, args: tuple, kwargs: dict, c) -> Any:
@@ -699,8 +703,7 @@ def call(fn: Callable, args: tuple, kwargs: dict, c) -> Any:
     if batch and fn.__name__ not in _BATCH_GRADIENTS:
         raise NotImplementedError(
             f"{fn.__name__}: gradients of a batch of problems (a leading batch axis) are not "
-            "implemented; call it once per problem for gradients (docs/batch.md; sinkhorn, "
-            "sinkhorn_divergence and emd have them).")
+            "implemented; call it once per problem for gradients (docs/batch.md).")
     sig = inspect.signature(fn)
     leaves = _leaves(fn, rule, sig, args, kwargs)
     if any(is_tracer(t) for _, _, t in leaves.values()):
@@ -738,6 +741,10 @@ class _Rule:
 
     def finish(self, res, state):
         return res
+
+    def problem_state(self, state: Any, q: int) -> Any:
+        """The state of problem ``q`` of a batch, from the batch's :meth:`prepare` state."""
+        return state
 
     def batched(self, args: dict) -> str | None:
         """Why the outputs are not scalars (no gradient), or None."""
@@ -1337,20 +1344,42 @@ class _Sliced(_Rule):
     def prepare(self, args):
         from ._validation import check_rng
 
-        gen = check_rng(args["rng"])
-        args["rng"] = gen  # the same generator object the function would use
-        return copy.deepcopy(gen)  # its state before the draw: the directions again
+        rng = args["rng"]
+        shape = (int(args["n_projections"]), 1 if np.ndim(args["x"]) == 1
+                 else int(np.shape(args["x"])[-1]))  # the draw: (L, d)
+        if isinstance(rng, np.random.Generator) or rng is None:
+            gen = check_rng(rng)
+            args["rng"] = gen  # the generator the function draws from (None: a fresh one)
+            # its state before the draws: the directions again
+            return ("generator", copy.deepcopy(gen), shape)
+        check_rng(rng)  # a seed: every call (every problem of a batch) starts from it
+        return ("seed", rng, shape)
+
+    def problem_state(self, state, q):
+        """A seed gives every problem the same directions; a Generator gives consecutive draws,
+        problem after problem, as a loop of single calls: problem q's start is q draws on."""
+        from .ot._sliced import random_directions
+
+        kind, src, shape = state
+        if kind == "seed" or q == 0:
+            return state
+        gen = copy.deepcopy(src)
+        for _ in range(q):
+            random_directions(*shape, gen)
+        return ("generator", gen, shape)
 
     def grads(self, res, args, state, leaves):
-        from ._validation import check_sample_pair
+        from ._validation import check_rng, check_sample_pair
         from .ot._sliced import random_directions
 
         xa, ya = check_sample_pair(_host64(args["x"]), _host64(args["y"]))
         aw, bw = args["a"], args["b"]
         L, p = int(args["n_projections"]), float(args["p"])
+        kind, src, _ = state
 
         def value(need):
-            th = random_directions(L, xa.shape[1], copy.deepcopy(state))
+            gen = copy.deepcopy(src) if kind == "generator" else check_rng(src)
+            th = random_directions(L, xa.shape[1], gen)
             acc = {"x": np.zeros(xa.shape), "y": np.zeros(ya.shape),
                    "a": np.zeros(xa.shape[0]), "b": np.zeros(ya.shape[0])}
             for t in th:
