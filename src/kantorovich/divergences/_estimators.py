@@ -69,6 +69,7 @@ estimate is not to be trusted at this n.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, replace
 
@@ -397,7 +398,6 @@ def _batchable(fn):
     as a loop of single calls passes it: an int seeds every problem alike, a Generator is drawn
     from problem after problem) and stack the results: ``value``, ``stderr``, ``infinite`` ...
     (B,), ``ci`` (B, 2), ``info = {"batch_size": B, "per_problem": [...]}``."""
-    import functools
 
     @functools.wraps(fn)
     def wrapper(x, y, **options):

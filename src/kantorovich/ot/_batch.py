@@ -48,7 +48,7 @@ from ._sinkhorn_batch import _batch_cost
 __all__ = ["assignment_batch", "emd_batch", "sliced_wasserstein_batch", "stack_results"]
 
 
-# ----------------------------------------------------------------------------- stacking
+# ----------------------------------------------------------------------------- weights
 
 def _batched_weights(w, name: str, nb: int, size: int, cost_shape):
     """``w`` (B, size), (size,) or None as a list of per-problem weights (None kept)."""
@@ -239,9 +239,10 @@ def _assign_batch(C, A, Bw, perms, F, G, stats):
         st[3] = merr
 
 
-def _cost_scales(C) -> np.ndarray:
-    """max |C| per problem (at least the smallest normal), the scale of the certificates'
-    tolerances; a ValueError naming the problem whose range max - min overflows."""
+def _cost_range(C) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(max C, min C, max |C|) per problem, the last at least the smallest normal: the scale
+    of the certificates' tolerances; a ValueError naming the problem whose range max - min
+    overflows."""
     cmax, cmin = C.max(axis=(1, 2)), C.min(axis=(1, 2))
     if not bool(np.isfinite(cmax - cmin).all()):
         q = int(np.argmax(~np.isfinite(cmax - cmin)))
@@ -249,7 +250,7 @@ def _cost_scales(C) -> np.ndarray:
             f"`M` must have a finite range max(M) - min(M) in float64; got max {cmax[q]!r} and "
             f"min {cmin[q]!r} in problem {q}, whose difference overflows. Divide `M` by a "
             "common factor.")
-    return np.maximum(np.maximum(cmax, -cmin), np.finfo(np.float64).tiny)
+    return cmax, cmin, np.maximum(np.maximum(cmax, -cmin), np.finfo(np.float64).tiny)
 
 
 # ----------------------------------------------------------------------------- emd
@@ -298,7 +299,7 @@ def emd_batch(a, b, M, *, method="auto", normalize=False, return_plan=True, tol=
 
     an, bn, mass = _unit_masses(A, Bw, n, m, normalize, _mass_rtol(_input_dtype(a),
                                                                     _input_dtype(b)))
-    cscale = _cost_scales(C)
+    cscale = _cost_range(C)[2]
     perms = np.empty((nb, n), dtype=np.int64)
     F = np.empty((nb, n))
     G = np.empty((nb, m))
@@ -385,8 +386,7 @@ def _emd_simplex_batch(a, b, A, Bw, C, *, normalize, return_plan, tol, max_iter,
     dtypes = (_input_dtype(a), _input_dtype(b), _input_dtype(C))
     an, bn, mass = _unit_masses(A, Bw, n, m, normalize, _mass_rtol(dtypes[0], dtypes[1]))
     max_iter = _max_iter(max_iter, n, m)
-    cscale = _cost_scales(C)
-    cmax, cmin = C.max(axis=(1, 2)), C.min(axis=(1, 2))
+    cmax, cmin, cscale = _cost_range(C)
 
     def problem(q):
         Ms, shift, k, cs = _condition_costs(C[q], float(cmax[q]), float(cmin[q]))
@@ -511,7 +511,7 @@ def _assignment_jv(C, cost, kwargs):
     if n == 0:
         raise ValueError("`M` must have at least one row and one column; got shape "
                          f"{C.shape}.")
-    cscale = _cost_scales(C)
+    cscale = _cost_range(C)[2]
     w = np.full((nb, n), 1.0 / n)
     perms = np.empty((nb, n), dtype=np.int64)
     F = np.empty((nb, n))
