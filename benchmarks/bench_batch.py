@@ -75,6 +75,7 @@ from kantorovich.ot import PointCloud, emd, sinkhorn  # noqa: E402
 
 EPS = 0.05
 TOL = 1e-5
+CASES = ("sinkhorn", "emd", "emd_weighted", "assignment")
 
 
 def _interleaved(fns: dict, rounds: int) -> dict:
@@ -184,9 +185,12 @@ def main() -> None:
     p.add_argument("--batch", type=int, default=256)
     p.add_argument("--n", type=int, default=64)
     p.add_argument("--rounds", type=int, default=5)
-    p.add_argument("--cases", default="sinkhorn,emd,emd_weighted,assignment")
+    p.add_argument("--cases", default=",".join(CASES), help="a comma-separated subset of "
+                   + ", ".join(CASES))
     args = p.parse_args()
     cases = set(args.cases.split(","))
+    if not cases <= set(CASES):
+        p.error(f"--cases: unknown {sorted(cases - set(CASES))}; the cases are {CASES}")
     B, n = (32, 32) if args.quick else (args.batch, args.n)
     rng = np.random.default_rng(0)
     x, y = rng.random((B, n, 2)), rng.random((B, n, 2))
@@ -216,7 +220,7 @@ def main() -> None:
     if "assignment" in cases:
         assignment_case(M, B, args.rounds, out)
     out["loadavg_after"] = os.getloadavg()
-    if cases != {"sinkhorn", "emd", "emd_weighted", "assignment"} and dest.exists():
+    if cases != set(CASES) and dest.exists():
         # update the cases run (each with this run's machine and load), keep the others
         old = json.loads(dest.read_text())
         for k in cases:
