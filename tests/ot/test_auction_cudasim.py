@@ -3,13 +3,12 @@ NUMBA_ENABLE_CUDASIM is set before numba.cuda is imported), and the same path on
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import textwrap
 
 import numpy as np
 import pytest
+
+from ..cudasim_support import run_simulated
 
 _SCRIPT = textwrap.dedent(
     """
@@ -56,11 +55,7 @@ _SCRIPT = textwrap.dedent(
 
 
 def test_cuda_kernels_under_simulator():
-    env = dict(os.environ, NUMBA_ENABLE_CUDASIM="1")
-    proc = subprocess.run([sys.executable, "-c", _SCRIPT], env=env, capture_output=True, text=True,
-                          timeout=600)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    assert "CUDASIM-OK" in proc.stdout
+    run_simulated(_SCRIPT, marker="CUDASIM-OK", timeout=600)
 
 
 _PATHS_SCRIPT = textwrap.dedent(
@@ -111,7 +106,7 @@ _PATHS_SCRIPT = textwrap.dedent(
              A._prepare(None, rng.random((7, 10)), rng.random((7, 10)), "sqeuclidean"),
              A._prepare(None, rng.random((7, 2)), rng.random((7, 2)), 1.5)]
     assert G.ROW_REGS < 10 and [q.kind for q in probs[3:]] == [0, 1, 0, 2]
-    import json, sys  # the cases (_PATH_CASES below) and whether both switches must be seen
+    import json, sys  # the cases: _PATH_CASES below
 
     cases = [tuple(c) for c in json.loads(sys.argv[1])]
     seen = set()
@@ -140,8 +135,7 @@ _PATHS_SCRIPT = textwrap.dedent(
             seen.add("switch" if conv else "switch-cut")
         # host reads: one per phase start, one per sync_every rounds, one per tail launch
         assert st["host_reads"] <= 2 * len(sched) + -(-st["multi_rounds_launched"] // sync_every)
-    if json.loads(sys.argv[2]):
-        assert seen == {"switch", "switch-cut"}, seen
+    assert seen == {"switch", "switch-cut"}, seen
     print("PATHS-OK")
     """
 )
@@ -152,33 +146,16 @@ _PATHS_SCRIPT = textwrap.dedent(
 # 3 simulator warps (rows-per-warp loop); max_rounds=3 cuts a phase (also across a switch)
 _PATH_CASES = [(0, 10**6, 0, 4), (0, 10**6, 3, 2), (0, 10**6, 9, 1), (1, 10**6, 3, 1),
                (1, 3, 0, 1), (2, 3, 8, 2), (3, 10**6, 7, 1), (4, 10**6, 0, 2),
-               (5, 10**6, 7, 1), (6, 10**6, 2, 2)]
-# whole tail phases on a point cloud of 12 (44 s in the simulator; the dense n = 9 case above
-# runs the same path in 7 s): in the full run only
-_PATH_CASES_SLOW = [(2, 10**6, 12, 1)]
-
-
-def _run_paths(cases, check_switches):
-    import json
-
-    env = dict(os.environ, NUMBA_ENABLE_CUDASIM="1")
-    proc = subprocess.run([sys.executable, "-c", _PATHS_SCRIPT, json.dumps(cases),
-                           json.dumps(check_switches)], env=env, capture_output=True, text=True,
-                          timeout=900, check=False)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    assert "PATHS-OK" in proc.stdout
+               (5, 10**6, 7, 1), (6, 10**6, 2, 2), (2, 10**6, 12, 1)]
 
 
 def test_cuda_tail_kernel_and_multiblock_rounds_match_numpy_reference():
     """The persistent tail kernel, the 3-kernel rounds and the switch between them (mid-phase,
     and under max_rounds) give bit-identical prices, the same permutation, rounds and bids as
     ``_auction_phase_numpy`` for the same eps schedule (CUDA simulator; shuffles emulated)."""
-    _run_paths(_PATH_CASES, True)
+    import json
 
-
-@pytest.mark.slow
-def test_cuda_tail_kernel_whole_phases_on_a_point_cloud():
-    _run_paths(_PATH_CASES_SLOW, False)
+    run_simulated(_PATHS_SCRIPT, json.dumps(_PATH_CASES), marker="PATHS-OK")
 
 
 def test_cuda_auction_refuses_2_31_rows(monkeypatch):

@@ -13,15 +13,14 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import textwrap
 
 import numpy as np
 import pytest
 
 from kantorovich.ot import PointCloud, sinkhorn
+
+from ..cudasim_support import run_simulated
 
 _COMMON = textwrap.dedent(
     """
@@ -154,12 +153,7 @@ _SCRIPT_MORE = _COMMON + textwrap.dedent(
 
 
 def _run_simulated(script: str) -> str:
-    env = dict(os.environ, NUMBA_ENABLE_CUDASIM="1")
-    proc = subprocess.run([sys.executable, "-W", "error::RuntimeWarning", "-c", script], env=env,
-                          capture_output=True, text=True, timeout=900)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    assert "CUDASIM-OK" in proc.stdout, proc.stdout[-3000:]
-    return proc.stdout
+    return run_simulated(script, marker="CUDASIM-OK", warnings_as_errors=True)
 
 
 def test_batch_kernel_under_simulator():
