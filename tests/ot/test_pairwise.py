@@ -65,6 +65,45 @@ def test_1d_rectangular_equals_single_calls():
     np.testing.assert_array_equal(D, ref)
 
 
+@pytest.mark.parametrize("p", [1, 2, 300])
+def test_1d_numba_pairs_read_in_place_equal_single_calls(p):
+    """Rows long enough for the numba kernels, many pairs per group: the pairs are read by index
+    from one stack per side. p = 300 makes W_p^p underflow at the values' scale, so those pairs
+    are redone by the rescaled pass."""
+    rng = np.random.default_rng(5)
+    sizes = [10000, 10000, 10000, 12000, 12000, 10000, 10000]
+    X = [rng.normal(rng.normal(), 1 + i % 3, size=n) for i, n in enumerate(sizes)]
+    X[6] = np.round(X[6], 1)  # ties with unequal weights: the radix order is the one used
+    W = [None] * 5 + [rng.random(10000), rng.integers(1, 4, 10000).astype(float)]
+    D = pairwise_wasserstein(X, p=p, X_weights=W, progress=False)
+    ref = _loop(lambda a, b, wa, wb: wasserstein_1d(a, b, wa, wb, p=p), X, wx=W)
+    np.testing.assert_array_equal(D, ref)
+
+
+def test_1d_pairs_kernel_equals_the_batched_kernels():
+    """wass1d_numba.pairs on (X[ix], Y[iy]) = equal_uniform / merge_uniform / merge_weighted on
+    the gathered rows, bit for bit (one side weighted, both, neither)."""
+    pytest.importorskip("numba")
+    from kantorovich.ot._kernels import wass1d_numba as K
+
+    rng = np.random.default_rng(6)
+    X = np.sort(rng.normal(size=(4, 300)), axis=1)
+    Y = np.sort(rng.normal(0.5, 2, size=(3, 300)), axis=1)
+    Z = np.sort(rng.normal(size=(2, 451)), axis=1)
+    WX, WZ = rng.random((4, 300)), rng.random((2, 451))
+    ix, iy, iz = np.array([0, 3, 3, 1, 2]), np.array([2, 0, 1, 1, 0]), np.array([1, 0, 0, 1, 1])
+    for p in (1.0, 1.5, 2.0):
+        np.testing.assert_array_equal(K.pairs(X, None, Y, None, ix, iy, p),
+                                      K.equal_uniform(X[ix], Y[iy], p))
+        np.testing.assert_array_equal(K.pairs(X, None, Z, None, ix, iz, p),
+                                      K.merge_uniform(X[ix], Z[iz], p))
+        ones = np.ones((5, 451))
+        np.testing.assert_array_equal(K.pairs(X, WX, Z, None, ix, iz, p),
+                                      K.merge_weighted(X[ix], WX[ix], Z[iz], ones, p))
+        np.testing.assert_array_equal(K.pairs(X, WX, Z, WZ, ix, iz, p),
+                                      K.merge_weighted(X[ix], WX[ix], Z[iz], WZ[iz], p))
+
+
 def test_symmetric_zero_diagonal_and_block_size_invariance():
     rng = np.random.default_rng(2)
     X = rng.normal(size=(13, 50)) * rng.random((13, 1)) * 5

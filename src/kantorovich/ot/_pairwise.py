@@ -42,6 +42,7 @@ from ._sorted_rows import (
     sort_rows,
     sort_rows_numba,
     wp_sorted,
+    wp_sorted_pairs,
 )
 from ._wasserstein_1d import _check_dist_weights, _check_values
 
@@ -180,9 +181,11 @@ def _block_1d(left: list, right: list, pairs: np.ndarray, p: float) -> np.ndarra
     its size selects. Pairs that share the sizes (n, m), which sides are weighted, the backend
     and the power-of-two scale are batched into one call: each kernel reduces a row the same
     way alone or in a batch while n + m < ``BATCH_MAX_ROW``, so the values are bit-identical to
-    the one-pair calls. Larger rows run one pair per call. Unweighted pairs are passed as one
-    left row broadcast against a contiguous slice of the right chunk's stacked rows (one copy
-    per pair, made by the kernel's wrapper, instead of two).
+    the one-pair calls. Larger rows run one pair per call. With the numba backend the group's
+    rows are stacked once per sample and the kernel reads each pair's two rows by index
+    (:func:`wp_sorted_pairs`; no copy per pair). The numpy backend (short rows) gets the pairs'
+    rows as arrays: unweighted pairs as one left row broadcast against a contiguous slice of the
+    right chunk's stacked rows, weighted ones copied.
     """
     out = np.empty(len(pairs))
     if not len(pairs):
@@ -200,15 +203,33 @@ def _block_1d(left: list, right: list, pairs: np.ndarray, p: float) -> np.ndarra
     keys = np.stack([n, m, wl, wr, numba, ex], axis=1).astype(np.int64)
     uniq, inv = np.unique(keys, axis=0, return_inverse=True)
     inv = inv.reshape(-1)
-    for g, (gn, gm, gwl, gwr, gnb, _) in enumerate(uniq):
+    for g, (gn, gm, gwl, gwr, gnb, gex) in enumerate(uniq):
         ks = np.flatnonzero(inv == g)  # in the block's order: i-major
         backend = "numba" if gnb else "numpy"
         step = 1 if gn + gm >= BATCH_MAX_ROW else max(1, STACK_BYTES // (8 * (gn + gm)))
-        if gwl or gwr or step == 1:
+        if gnb and step > 1:
+            _pairs_indexed(left, right, pairs[ks], p, math.ldexp(1.0, int(gex)), out, ks)
+        elif gwl or gwr or step == 1:
             _batches_stacked(left, right, pairs, ks, step, p, backend, bool(gnb), out)
         else:
             _batches_broadcast(left, right, pairs, ks, step, p, backend, out)
     return out
+
+
+def _pairs_indexed(left, right, pairs, p, scale, out, ks):
+    """Pairs of one group on the numba backend: each sample's sorted row (the radix order when it
+    has one, as ``wasserstein_1d``'s numba backend sorts) stacked once, the pairs read by index."""
+    def stack(side, idx):
+        u, pos = np.unique(idx, return_inverse=True)
+        vals = [side[t][3] if side[t][3] is not None else side[t][1] for t in u]
+        if side[u[0]][2] is None:
+            return np.stack(vals), None, pos.reshape(-1)
+        wts = [side[t][4] if side[t][4] is not None else side[t][2] for t in u]
+        return np.stack(vals), np.stack(wts), pos.reshape(-1)
+
+    X, WX, ix = stack(left, pairs[:, 0])
+    Y, WY, iy = stack(right, pairs[:, 1])
+    out[ks] = wp_sorted_pairs(X, WX, Y, WY, ix, iy, p, scale)
 
 
 def _batches_stacked(left, right, pairs, ks, step, p, backend, radix, out):

@@ -22,7 +22,7 @@ from ._kernels.wass1d_numpy import breakpoints, cost, merge_cells, pow2_above_ma
 
 __all__ = ["AUTO_NUMBA_MIN_SIZE", "PAIR_MIN_SIZE", "RADIX_MIN_N", "SAFE_LO", "breakpoints", "check_p", "cost",
            "merge_cells", "numba_ok", "pow2_above_max_abs", "sort_numba", "sort_rows", "sort_rows_numba",
-           "wp_rescaled", "wp_sorted", "wpp_reference"]
+           "wp_rescaled", "wp_sorted", "wp_sorted_pairs", "wpp_reference"]
 
 #: below this many values in total (all rows, both sides), ``backend="auto"`` uses numpy
 AUTO_NUMBA_MIN_SIZE = 20_000
@@ -110,6 +110,29 @@ def wp_sorted(xs, wu, ys, wv, p, backend):
         out[rows] = wp_rescaled(xs[rows], None if wu is None else np.broadcast_to(wu, xs.shape)[rows],
                                 ys[rows], None if wv is None else np.broadcast_to(wv, ys.shape)[rows],
                                 p, backend)
+    return out
+
+
+def wp_sorted_pairs(X, WX, Y, WY, ix, iy, p, scale):
+    """W_p of the row pairs ``(X[ix[b]], Y[iy[b]])`` of two stacks of sorted rows (numba).
+
+    The values are those of :func:`wp_sorted` on the gathered rows ``X[ix]``, ``Y[iy]`` with
+    the numba backend, bit for bit, without gathering them. ``scale`` is the power of two
+    :func:`pow2_above_max_abs` picks for every one of those pairs (the caller groups the pairs
+    so that it is one; 1 for p = 1): the stacks are divided by it once, not once per pair.
+    """
+    from ._kernels import wass1d_numba as K
+
+    Xv, Yv = (X, Y) if scale == 1.0 else (X / scale, Y / scale)
+    wpp = np.asarray(K.pairs(Xv, WX, Yv, WY, ix, iy, p), dtype=np.float64)
+    with np.errstate(over="ignore"):
+        out = wpp if p == 1.0 else scale * wpp ** (1.0 / p)
+    bad = ~((wpp >= SAFE_LO) & (wpp < math.inf))
+    if bool(bad.any()):
+        rows = np.flatnonzero(bad)
+        out = np.array(out, dtype=np.float64, copy=True)
+        out[rows] = wp_rescaled(X[ix[rows]], None if WX is None else WX[ix[rows]],
+                                Y[iy[rows]], None if WY is None else WY[iy[rows]], p, "numba")
     return out
 
 

@@ -12,6 +12,9 @@ return, per row, the p-th power of W_p:
 * ``merge_weighted(xs, wu, ys, wv, p)``: weights (not necessarily normalised, zeros allowed),
   merged with running cumulative sums divided by the row totals; the last breakpoint of
   each side is pinned to exactly 1.
+* ``pairs(X, WX, Y, WY, ix, iy, p)``: the same reductions for the row pairs
+  ``(X[ix[b]], Y[iy[b]])`` of two stacks, read in place (a pairwise matrix passes each sample
+  once, not once per pair); each pair is reduced as the batched kernels above reduce a row.
 
 Conventions shared with the numpy reference
 (``kantorovich.ot._kernels.wass1d_numpy.wpp_reference``): the distance between two equal values
@@ -26,7 +29,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-__all__ = ["equal_uniform", "merge_uniform", "merge_weighted", "merge_weighted_chunked"]
+__all__ = ["equal_uniform", "merge_uniform", "merge_weighted", "merge_weighted_chunked", "pairs"]
 
 
 #: ``p = INF`` selects the max mode: every kernel then returns, per row, the largest |x - y|
@@ -416,3 +419,60 @@ def merge_weighted_chunked(x, wu, y, wv, p, n_chunks=MERGE_CHUNKS, blk=_BLK, div
     """W_p^p of one weighted sorted row pair, merged in ``n_chunks`` parallel level ranges."""
     return _merge_weighted_chunked(x, wu, y, wv, float(p), float(div), int(n_chunks), int(blk))
 
+
+
+# ---------------------------------------------------------------- row pairs of two stacks
+@njit(cache=True, parallel=True)
+def _equal_uniform_pairs(X, Y, ix, iy, p):
+    B = ix.shape[0]
+    n = X.shape[1]
+    out = np.empty(B)
+    for b in prange(B):
+        x = X[ix[b]]
+        y = Y[iy[b]]
+        s = 0.0
+        for i in range(n):
+            s += _cost1(x[i], y[i], p)
+        out[b] = s / n
+    return out
+
+
+@njit(cache=True, parallel=True)
+def _merge_uniform_pairs(X, Y, ix, iy, p):
+    B = ix.shape[0]
+    out = np.empty(B)
+    for b in prange(B):
+        out[b] = _merge_uniform_row(X[ix[b]], Y[iy[b]], p, 1.0)
+    return out
+
+
+@njit(cache=True, parallel=True)
+def _merge_weighted_pairs(X, WX, Y, WY, ix, iwx, iy, iwy, p):
+    B = ix.shape[0]
+    out = np.empty(B)
+    for b in prange(B):
+        out[b] = _merge_weighted_row(X[ix[b]], WX[iwx[b]], Y[iy[b]], WY[iwy[b]], p, 1.0)
+    return out
+
+
+def pairs(X, WX, Y, WY, ix, iy, p):
+    """(B,) array of W_p^p between the sorted rows ``X[ix[b]]`` and ``Y[iy[b]]`` (weights
+    ``WX``, ``WY`` in the same sorted order, or None: uniform), read in place.
+
+    Each pair is reduced in the order :func:`equal_uniform`, :func:`merge_uniform` and
+    :func:`merge_weighted` reduce a row of a batch of several rows, so the values are theirs bit
+    for bit. ``X`` (K, n) and ``Y`` (L, m) are float64 and C-contiguous; ``ix``, ``iy`` (B,)
+    are int64 row indices.
+    """
+    p = float(p)
+    ix = np.ascontiguousarray(ix, dtype=np.int64)
+    iy = np.ascontiguousarray(iy, dtype=np.int64)
+    if WX is None and WY is None:
+        if X.shape[1] == Y.shape[1]:
+            return _equal_uniform_pairs(X, Y, ix, iy, p)
+        return _merge_uniform_pairs(X, Y, ix, iy, p)
+    # an unweighted side reads one row of ones, as merge_weighted reads a broadcast one
+    zero = np.zeros_like(ix)
+    wx, iwx = (np.ones((1, X.shape[1])), zero) if WX is None else (WX, ix)
+    wy, iwy = (np.ones((1, Y.shape[1])), zero) if WY is None else (WY, iy)
+    return _merge_weighted_pairs(X, wx, Y, wy, ix, iwx, iy, iwy, p)
