@@ -152,9 +152,16 @@ def _bootstrap_means(terms: list[np.ndarray], coefs: list[float], const: float, 
         boots = const + means @ np.asarray(coefs, dtype=np.float64)
     else:
         boots = np.array([func(row) for row in means])
+    stderr, lo, hi = _boot_summary(boots, ci_level)
+    return float(stderr), (float(lo), float(hi))
+
+
+def _boot_summary(boots: np.ndarray, ci_level: float):
+    """(stderr, lo, hi) of bootstrap replicates along the last axis: their standard deviation
+    and their percentile interval at ``ci_level``."""
     alpha = 1.0 - ci_level
-    lo, hi = np.quantile(boots, [alpha / 2, 1 - alpha / 2])
-    return float(np.std(boots, ddof=1)), (float(lo), float(hi))
+    lo, hi = np.quantile(boots, [alpha / 2, 1 - alpha / 2], axis=-1)
+    return np.std(boots, ddof=1, axis=-1), lo, hi
 
 
 def _dup_warning(count: int, name: str) -> None:
@@ -383,48 +390,162 @@ def _gauss_reference_terms(xa, ya, k, R, be, gen):
 
 
 def _inverse_dim(T: np.ndarray) -> np.ndarray:
-    """Per-row inverse Levina-Bickel dimension g = mean_{j<J} log(T_J / T_j)."""
-    J = T.shape[1]
+    """Per-row inverse Levina-Bickel dimension g = mean_{j<J} log(T_J / T_j) of T (..., J)."""
+    J = T.shape[-1]
     lt = np.log(T)
-    return (lt[:, J - 1:J] - lt[:, :J - 1]).mean(axis=1)
+    return (lt[..., J - 1:J] - lt[..., :J - 1]).mean(axis=-1)
 
 
 # --------------------------------------------------------------------------- KL
 
 
-def _batchable(fn):
-    """``fn(x, y, **options)`` that also takes a batch: ``x`` (B, n, d) and ``y`` (B, m, d) run
-    ``fn`` once per problem with the same options (the same ``rng`` object passed to each call,
-    as a loop of single calls passes it: an int seeds every problem alike, a Generator is drawn
-    from problem after problem) and stack the results: ``value``, ``stderr``, ``infinite`` ...
-    (B,), ``ci`` (B, 2), ``info = {"batch_size": B, "per_problem": [...]}``."""
+def _batchable(fast=None):
+    """Decorator: ``fn(x, y, **options)`` that also takes a batch: ``x`` (B, n, d) and ``y``
+    (B, m, d) run ``fn`` once per problem with the same options (the same ``rng`` object passed
+    to each call, as a loop of single calls passes it: an int seeds every problem alike, a
+    Generator is drawn from problem after problem) and stack the results: ``value``,
+    ``stderr``, ``infinite`` ... (B,), ``ci`` (B, 2), ``info = {"batch_size": B,
+    "per_problem": [...]}``.
 
-    @functools.wraps(fn)
-    def wrapper(x, y, **options):
-        if np.ndim(x) != 3 and np.ndim(y) != 3:
-            return fn(x, y, **options)
-        sx, sy = np.shape(x), np.shape(y)
-        if np.ndim(x) != 3 or np.ndim(y) != 3 or sx[0] != sy[0] or sx[2] != sy[2]:
-            raise ValueError(
-                "a batch of samples needs `x` of shape (B, n, d) and `y` of shape (B, m, d), with "
-                f"the same B and d; got shapes {sx} and {sy}.")
-        if sx[0] == 0:
-            raise ValueError(f"`x` and `y` must hold at least one problem; got shapes {sx} and "
-                             f"{sy}.")
-        out = []
-        for q in range(sx[0]):
-            try:
-                out.append(fn(x[q], y[q], **options))
-            except (ValueError, TypeError) as err:
-                if type(err) not in (ValueError, TypeError):
-                    raise
-                raise type(err)(f"in problem {q} of {sx[0]}: {err}") from err
-        res = stack_results(out)
-        return replace(res, ci=np.asarray(res.ci, dtype=np.float64).reshape(sx[0], 2))
-    return wrapper
+    ``fast(x, y, options, one)``, when given, may return the list of per-problem results computed
+    together (each the single call's, bit for bit), or None for the loop; ``one(q)`` is the single
+    call on problem q, errors naming the problem."""
+
+    def deco(fn):
+        @functools.wraps(fn)
+        def wrapper(x, y, **options):
+            if np.ndim(x) != 3 and np.ndim(y) != 3:
+                return fn(x, y, **options)
+            sx, sy = np.shape(x), np.shape(y)
+            if np.ndim(x) != 3 or np.ndim(y) != 3 or sx[0] != sy[0] or sx[2] != sy[2]:
+                raise ValueError(
+                    "a batch of samples needs `x` of shape (B, n, d) and `y` of shape (B, m, d), "
+                    f"with the same B and d; got shapes {sx} and {sy}.")
+            if sx[0] == 0:
+                raise ValueError(f"`x` and `y` must hold at least one problem; got shapes {sx} and "
+                                 f"{sy}.")
+
+            def one(q, call=None):
+                try:
+                    return (call or fn)(x[q], y[q], **options)
+                except (ValueError, TypeError) as err:
+                    if type(err) not in (ValueError, TypeError):
+                        raise
+                    raise type(err)(f"in problem {q} of {sx[0]}: {err}") from err
+
+            out = None if fast is None else fast(x, y, options, one)
+            if out is None:
+                out = [one(q) for q in range(sx[0])]
+            res = stack_results(out)
+            return replace(res, ci=np.asarray(res.ci, dtype=np.float64).reshape(sx[0], 2))
+        return wrapper
+    return deco
 
 
-@_batchable
+def _kl_batch(x, y, options: dict, one):
+    """The per-problem results of :func:`estimate_kl` on a batch of host numpy samples computed
+    together, or None (the loop of single calls) unless every problem runs the fixed-k WKV
+    estimator on the numba KD-tree (``"knn"``: the default for d <= 2, or asked for, up to
+    d = 11) without whitening.
+
+    The two trees of every problem are built and queried in one numba parallel loop over the
+    problems, the bootstrap replicates of all problems in another, their standard deviations
+    and percentiles in one numpy call: each result is the single call's bit for bit, with the
+    ``rng`` drawn from problem after problem as the loop draws it. A problem with duplicate
+    points (a warning) or too few positive distances (an error) is handed to the single call
+    at its turn in that order, so its warning or error is the loop's.
+    """
+    import inspect
+
+    if type(x) is not np.ndarray or type(y) is not np.ndarray:
+        return None
+    try:
+        args = inspect.signature(estimate_kl).bind(None, None, **options)
+    except TypeError:
+        return None  # the single call says what is wrong
+    args.apply_defaults()
+    opts = dict(args.arguments)
+    del opts["x"], opts["y"]
+
+    def prepare(xq, yq, **_):
+        return _prepare_kl(xq, yq, **opts)
+
+    B = x.shape[0]
+    p0 = one(0, prepare)  # every option checked; the samples of the others below
+    if p0.method != "knn" or p0.engine != "numba-kdtree" or p0.whiten:
+        return None
+    from ._knn_kdtree_numba import knn_pairs_many
+    from ._resample import bootstrap_means_rows
+
+    XA, YA = _batch_samples(x, y, one, prepare)
+    n, m, d = p0.xa.shape[0], p0.ya.shape[0], p0.xa.shape[1]
+    kval = p0.kval
+    kk = max(kval, min(max(kval, 4), n - 1, m))  # the neighbours the support rule reads too
+    rho, nu, dx, dy, ok = knn_pairs_many(XA, YA, kk)
+    together = ok & (dx == 0) & (dy == 0)
+    out: list = [None] * B
+    keys = []
+    key_of = _key_source(opts["rng"], p0.gen)
+    for q in range(B):  # the rng's draws in the loop's order
+        if not together[q]:
+            out[q] = one(q)
+        elif p0.n_boot >= 2:
+            keys.append(key_of())
+    F = np.flatnonzero(together)
+    if not F.size:
+        return out
+    terms = d * (np.log(nu[F, :, kval - 1]) - np.log(rho[F, :, kval - 1]))
+    tmean = terms.mean(axis=1)
+    if p0.n_boot >= 2:
+        boots = p0.const + bootstrap_means_rows(terms, p0.n_boot, keys)[:, :, None] @ \
+            np.asarray([1.0])
+        stderr, lo, hi = _boot_summary(boots, p0.ci_level)
+    else:
+        stderr = lo = hi = np.full(F.size, np.nan)
+    J = _support_J(p0, kk)
+    g = np.stack([_support_g(rho[F], J), _support_g(nu[F], J)], axis=1) if J >= 2 else None
+    for i, q in enumerate(F):
+        info = _kl_info(p0)  # every problem's options, sizes and method are problem 0's
+        info["k"] = kval
+        fit = _KLFit(rho=rho[q], nu=nu[q], dx=0, dy=0, terms=[terms[i]], coefs=[1.0],
+                     const=p0.const)
+        value = float(p0.const + sum([1.0 * tmean[i]]))
+        out[q] = _kl_result(p0, fit, value, float(stderr[i]), (float(lo[i]), float(hi[i])), info,
+                            None if g is None else (float(g[i, 0]), float(g[i, 1])))
+    return out
+
+
+def _batch_samples(x, y, one, prepare):
+    """The samples of every problem of a batch as the single call checks and scales them:
+    (XA (B, n, d), YA (B, m, d)) float64. Float64 batches without NaN or infinity are checked
+    at once and each problem brought to unit scale by its own power of two (``pow2_exponent``
+    per problem, vectorised); any other batch goes through ``prepare`` problem by problem
+    (``one``: errors name the problem)."""
+    if x.dtype == np.float64 and y.dtype == np.float64 and np.isfinite(x).all() and \
+            np.isfinite(y).all():
+        top = np.maximum(np.abs(x).max(axis=(1, 2)), np.abs(y).max(axis=(1, 2)))
+        e = np.where(top > 0.0, np.frexp(top)[1], 0)
+        e = np.where(np.abs(e) > 100, e, 0)  # pow2_exponent's threshold (p = 1)
+        if not e.any():
+            return np.ascontiguousarray(x), np.ascontiguousarray(y)
+        return np.ldexp(x, -e[:, None, None]), np.ldexp(y, -e[:, None, None])
+    probs = [one(q, prepare) for q in range(x.shape[0])]
+    return np.stack([p.xa for p in probs]), np.stack([p.ya for p in probs])
+
+
+def _key_source(rng, gen):
+    """A function returning the next problem's bootstrap key as a loop of single calls with
+    ``rng`` draws it: from the one Generator in turn; for an int (or SeedSequence) the same key
+    for every problem (each call seeds a fresh generator with it); for None a fresh key each."""
+    from ._resample import draw_key
+
+    if isinstance(rng, np.random.Generator) or rng is None:
+        return lambda: draw_key(gen)
+    key = draw_key(check_rng(rng))
+    return lambda: key
+
+
+@_batchable(fast=_kl_batch)
 def estimate_kl(x, y, *, method: str = "auto", k: int | None = None, n_boot: int = 200,
                 ci_level: float = 0.95, rng=None, backend: str = "auto", knn_search: str = "auto",
                 detect_infinite: bool = True, infinite_ratio: float = 0.2,
@@ -705,19 +826,37 @@ def _ensemble_fit(prob: _KLProblem, info: dict) -> _KLFit:
 def _package_kl(prob: _KLProblem, fit: _KLFit, info: dict) -> EstimateResult:
     """Duplicate warnings, the value and its bootstrap, the support-mismatch rule (module
     docstring) and the :class:`EstimateResult`."""
-    _dup_warning(fit.dx, "x")
-    _dup_warning(fit.dy, "x (against y)")
-    info.update(n_duplicates_x=fit.dx, n_duplicates_xy=fit.dy)
     value = float(fit.const + sum(c * t.mean() for c, t in zip(fit.coefs, fit.terms)))
     stderr, ci = _bootstrap_means(fit.terms, fit.coefs, fit.const, prob.n_boot, prob.ci_level,
                                   prob.gen)
-    rho, nu, kval = fit.rho, fit.nu, prob.kval
-    J = min(rho.shape[1], nu.shape[1],
-            max(4, kval) if kval is not None and prob.method != "knn-ensemble" else 8)
+    return _kl_result(prob, fit, value, stderr, ci, info)
+
+
+def _support_J(prob: _KLProblem, width: int) -> int:
+    """J, the neighbour ranks 1..J the support-mismatch rule reads (``width`` computed)."""
+    kval = prob.kval
+    return min(width, max(4, kval) if kval is not None and prob.method != "knn-ensemble" else 8)
+
+
+def _support_g(T: np.ndarray, J: int):
+    """The mean over the points of the inverse Levina-Bickel dimension of the distances ``T``
+    (..., n, >= J): a float for one problem, a (B,) array for a batch."""
+    g = np.mean(_inverse_dim(T[..., :J]), axis=-1)
+    return float(g) if g.ndim == 0 else g
+
+
+def _kl_result(prob: _KLProblem, fit: _KLFit, value: float, stderr: float, ci: tuple,
+               info: dict, g: tuple | None = None) -> EstimateResult:
+    """The :class:`EstimateResult` of an estimate and its bootstrap: duplicate warnings and
+    counts, the support-mismatch rule (module docstring; ``g`` = (g_rho, g_nu) when already
+    computed)."""
+    _dup_warning(fit.dx, "x")
+    _dup_warning(fit.dy, "x (against y)")
+    info.update(n_duplicates_x=fit.dx, n_duplicates_xy=fit.dy)
+    J = _support_J(prob, min(fit.rho.shape[1], fit.nu.shape[1]))
     infinite = False
     if J >= 2:
-        g_rho = float(np.mean(_inverse_dim(rho[:, :J])))
-        g_nu = float(np.mean(_inverse_dim(nu[:, :J])))
+        g_rho, g_nu = g if g is not None else (_support_g(fit.rho, J), _support_g(fit.nu, J))
         ratio = g_nu / g_rho if g_rho > 0 else float("nan")
         info.update(support_ratio=ratio, support_J=J)
         infinite = prob.detect_infinite and np.isfinite(ratio) and ratio < prob.infinite_ratio
@@ -976,7 +1115,7 @@ def _range_warning(which: str, method: str, value: float, n: int, m: int) -> Non
          "samples (the value is returned unclipped).", KantorovichWarning)
 
 
-@_batchable
+@_batchable()
 def estimate_js(x, y, *, method: str = "knn", k: int | None = None, n_boot: int = 200,
                 ci_level: float = 0.95, rng=None, features: str = "quadratic",
                 test_fraction: float = 0.5, l2: float = 1e-4, bins: int | None = None) -> EstimateResult:
@@ -1032,7 +1171,7 @@ def estimate_js(x, y, *, method: str = "knn", k: int | None = None, n_boot: int 
     return _estimate_js_tv("js", x, y, method, k, n_boot, ci_level, rng, features, test_fraction, l2, bins)
 
 
-@_batchable
+@_batchable()
 def estimate_tv(x, y, *, method: str = "knn", k: int | None = None, n_boot: int = 200,
                 ci_level: float = 0.95, rng=None, features: str = "quadratic",
                 test_fraction: float = 0.5, l2: float = 1e-4, bins: int | None = None) -> EstimateResult:

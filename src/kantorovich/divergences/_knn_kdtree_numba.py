@@ -54,7 +54,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-__all__ = ["batch_params", "build", "knn_pair_batched", "knn_pair_kdtree"]
+__all__ = ["batch_params", "build", "knn_pair_batched", "knn_pair_kdtree", "knn_pairs_many"]
 
 _MID_DEPTH = 96  # midpoint splits above this depth, median splits below
 _STACK = 256     # depth-first stacks: tree depth <= _MID_DEPTH + log2(n) + 1 < 256
@@ -384,6 +384,26 @@ def _check(out, k):
             "points (too many duplicate points); remove duplicates or lower `k`.")
 
 
+def knn_pairs_many(XA, YA, k: int):
+    """``knn_pair_kdtree(XA[q], YA[q], k)`` for every problem q of the batches XA (B, n, d) and YA
+    (B, m, d), the problems spread over numba's threads: (rho (B, n, k), nu (B, n, k), the
+    duplicate counts n_dup_x (B,) and n_dup_y (B,), ok (B,)). The distances are the single
+    calls' bit for bit (same trees, same block order). ``ok[q]`` is False where problem q has
+    fewer than k positive distances for some point (the single call raises there); its rows
+    are then not to be used."""
+    XA = np.ascontiguousarray(XA, dtype=np.float64)
+    YA = np.ascontiguousarray(YA, dtype=np.float64)
+    B, n, d = XA.shape
+    rleaf, bsize = batch_params(d)
+    rho = np.empty((B, n, k))
+    nu = np.empty((B, n, k))
+    dx = np.empty(B, dtype=np.int64)
+    dy = np.empty(B, dtype=np.int64)
+    ok = np.empty(B, dtype=np.bool_)
+    _knn_pairs_many(XA, YA, int(k), max(1, min(8, rleaf)), rleaf, bsize, rho, nu, dx, dy, ok)
+    return rho, nu, dx, dy, ok
+
+
 def knn_pair_kdtree(xa, ya, k: int, leafsize: int | None = None):
     """(rho, nu, n_dup_x, n_dup_y): k positive NN distances of the x's in X (self excluded)
     and in Y, original row order, by leaf-batched queries (:func:`knn_pair_batched`;
@@ -560,39 +580,81 @@ def _search_block(QT, qs, nq, qlo, qhi, TT, start, end, child, lo, hi, rleaf, k,
             sp = _push_children(stk_node, stk_bound, sp, c0, b0, b1, bound)
 
 
+@njit(cache=True, boundscheck=False)
+def _query_block(node, mscan, TTX, sx, ex, cx, lx, hx, TTY, sy, ey, cy, ly, hy, rleaf, k, out_x,
+                 out_y, zx, zy, cnt):  # pragma: no cover - numba
+    """Both queries (x in X without itself, x in Y) of the x's of one block (X-tree ``node``):
+    their k positive distances into rows ``sx[node]:ex[node]`` of out_x, out_y (X-tree order),
+    their zero counts into zx, zy; scan counters added to cnt (3,)."""
+    qs = sx[node]
+    nq = ex[node] - qs
+    best = np.empty((nq, k), dtype=np.float64)
+    worst = np.empty(nq, dtype=np.float64)
+    zeros = np.empty(nq, dtype=np.int64)
+    pbv = np.empty(nq, dtype=np.float64)
+    buf = np.empty(mscan, dtype=np.float64)
+    cidx = np.empty(mscan + 1, dtype=np.int64)
+    stk_node = np.empty(_STACK, dtype=np.int64)
+    stk_bound = np.empty(_STACK, dtype=np.float64)
+    qlo = lx[node]
+    qhi = hx[node]
+    _search_block(TTX, qs, nq, qlo, qhi, TTX, sx, ex, cx, lx, hx, rleaf, k, best, worst, zeros,
+                  pbv, buf, cidx, stk_node, stk_bound, cnt)
+    for qi in range(nq):
+        zx[qs + qi] = zeros[qi]
+        for p in range(k):
+            out_x[qs + qi, p] = np.sqrt(best[qi, p])
+    _search_block(TTX, qs, nq, qlo, qhi, TTY, sy, ey, cy, ly, hy, rleaf, k, best, worst, zeros,
+                  pbv, buf, cidx, stk_node, stk_bound, cnt)
+    for qi in range(nq):
+        zy[qs + qi] = zeros[qi]
+        for p in range(k):
+            out_y[qs + qi, p] = np.sqrt(best[qi, p])
+
+
 @njit(parallel=True, cache=True, boundscheck=False)
 def _query_pair_batched(blocks, mscan, TTX, sx, ex, cx, lx, hx, TTY, sy, ey, cy, ly, hy, rleaf, k,
                         out_x, out_y, zx, zy, counters):  # pragma: no cover - numba
     nb = blocks.shape[0]
     for ib in prange(nb):
-        node = blocks[ib]
-        qs = sx[node]
-        nq = ex[node] - qs
-        best = np.empty((nq, k), dtype=np.float64)
-        worst = np.empty(nq, dtype=np.float64)
-        zeros = np.empty(nq, dtype=np.int64)
-        pbv = np.empty(nq, dtype=np.float64)
-        buf = np.empty(mscan, dtype=np.float64)
-        cidx = np.empty(mscan + 1, dtype=np.int64)
-        stk_node = np.empty(_STACK, dtype=np.int64)
-        stk_bound = np.empty(_STACK, dtype=np.float64)
         cnt = np.zeros(3, dtype=np.int64)
-        qlo = lx[node]
-        qhi = hx[node]
-        _search_block(TTX, qs, nq, qlo, qhi, TTX, sx, ex, cx, lx, hx, rleaf, k, best, worst, zeros,
-                      pbv, buf, cidx, stk_node, stk_bound, cnt)
-        for qi in range(nq):
-            zx[qs + qi] = zeros[qi]
-            for p in range(k):
-                out_x[qs + qi, p] = np.sqrt(best[qi, p])
-        _search_block(TTX, qs, nq, qlo, qhi, TTY, sy, ey, cy, ly, hy, rleaf, k, best, worst, zeros,
-                      pbv, buf, cidx, stk_node, stk_bound, cnt)
-        for qi in range(nq):
-            zy[qs + qi] = zeros[qi]
-            for p in range(k):
-                out_y[qs + qi, p] = np.sqrt(best[qi, p])
+        _query_block(blocks[ib], mscan, TTX, sx, ex, cx, lx, hx, TTY, sy, ey, cy, ly, hy, rleaf, k,
+                     out_x, out_y, zx, zy, cnt)
         for t in range(3):
             counters[ib, t] = cnt[t]
+
+
+@njit(parallel=True, cache=True, boundscheck=False)
+def _knn_pairs_many(XA, YA, k, tleaf, rleaf, bsize, rho, nu, dup_x, dup_y, ok):  # pragma: no cover
+    """:func:`knn_pair_batched` for each problem q of XA (B, n, d), YA (B, m, d), the problems
+    in parallel (each one's trees built and queried on one thread, in the same order)."""
+    B, n = XA.shape[0], XA.shape[1]
+    for q in prange(B):
+        px, _, TTX, sx, ex, cx, lx, hx, mlx = _build(XA[q], tleaf)
+        _, _, TTY, sy, ey, cy, ly, hy, mly = _build(YA[q], tleaf)
+        blocks = _blocks(sx, ex, cx, bsize)
+        mscan = max(rleaf, mlx, mly)
+        ox = np.empty((n, k))
+        oy = np.empty((n, k))
+        zx = np.empty(n, dtype=np.int64)
+        zy = np.empty(n, dtype=np.int64)
+        cnt = np.zeros(3, dtype=np.int64)
+        for ib in range(blocks.shape[0]):
+            _query_block(blocks[ib], mscan, TTX, sx, ex, cx, lx, hx, TTY, sy, ey, cy, ly, hy, rleaf,
+                         k, ox, oy, zx, zy, cnt)
+        good = True
+        cx_ = 0
+        cy_ = 0
+        for i in range(n):
+            good = good and np.isfinite(ox[i, k - 1]) and np.isfinite(oy[i, k - 1])
+            cx_ += zx[i] > 1
+            cy_ += zy[i] > 0
+            for p in range(k):
+                rho[q, px[i], p] = ox[i, p]
+                nu[q, px[i], p] = oy[i, p]
+        ok[q] = good
+        dup_x[q] = cx_
+        dup_y[q] = cy_
 
 
 def batch_params(d: int) -> tuple[int, int]:

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["bootstrap_means", "draw_key"]
+__all__ = ["bootstrap_means", "bootstrap_means_rows", "draw_key"]
 
 _GAMMA = 0x9E3779B97F4A7C15
 _M1 = 0xBF58476D1CE4E5B9
@@ -93,6 +93,13 @@ if _njit is not None:
         for b in range(n_boot):
             out[b] = _one(t, b, key, idx)
 
+    @_njit(parallel=True, cache=True, boundscheck=False)
+    def boot_rows(T, n_boot, keys, out):  # pragma: no cover - numba
+        for q in _prange(T.shape[0]):
+            idx = np.empty(256, dtype=np.int64)
+            for b in range(n_boot):
+                out[q, b] = _one(T[q], b, keys[q], idx)
+
     _KERNEL = (boot_ser, boot_par)
 else:  # pragma: no cover
     _KERNEL = False
@@ -135,4 +142,14 @@ def bootstrap_means(t, n_boot: int, key: int, *, use_numba: bool = True) -> np.n
     for b0 in range(0, n_boot, step):
         b1 = min(n_boot, b0 + step)
         out[b0:b1] = t[_indices_np(n, b0, b1, int(key))].mean(axis=1)
+    return out
+
+
+def bootstrap_means_rows(T, n_boot: int, keys) -> np.ndarray:
+    """``bootstrap_means(T[q], n_boot, keys[q])`` for every row q of ``T`` (B, n), the rows in
+    parallel: (B, n_boot), each row's replicates those of the single call bit for bit (numba)."""
+    T = np.ascontiguousarray(T, dtype=np.float64)
+    keys = np.asarray([int(k) % 2 ** 64 for k in keys], dtype=np.uint64)
+    out = np.empty((T.shape[0], n_boot), dtype=np.float64)
+    boot_rows(T, n_boot, keys, out)
     return out
