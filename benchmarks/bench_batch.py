@@ -26,18 +26,19 @@ cost |x - y|^2 (no 1/2), float64.
 * assignment (exact, the auction's defaults): ours, loop: ``[assignment(M[q]) for q]`` (the
   auction and its exact finish); ours, batch: ``assignment(M)`` (the ``emd`` batch's augmenting
   paths, each problem certified).
-* estimate_kl (kNN KL with its bootstrap, the defaults: k = 5, 200 replicates; x ~ N(0, I),
-  y ~ N(0.5, I) in d = 2, ``n`` points each, ``rng=0``): ours, loop:
-  ``[estimate_kl(x[q], y[q], rng=0) for q]``; ours, batch: ``estimate_kl(x, y, rng=0)`` (the
-  problems' trees built and queried in one numba parallel loop, one bootstrap pass),
-  checked bit-identical to the loop; ``universal_divergence_loop``:
+* estimators (the kNN estimators with their bootstrap, the defaults: k = 5 for KL, 10 for JS
+  and TV, 200 replicates; x ~ N(0, I), y ~ N(0.5, I) in d = 2, ``n`` points each, ``rng=0``),
+  for each of ``estimate_kl``, ``estimate_js``, ``estimate_tv``: ours, loop:
+  ``[fn(x[q], y[q], rng=0) for q]``; ours, batch: ``fn(x, y, rng=0)`` (the problems' trees
+  built and queried in numba parallel loops over the problems, one bootstrap pass), checked
+  bit-identical to the loop; for KL, ``universal_divergence_loop``:
   ``[universal_divergence.estimate(x[q], y[q], k=5) for q]`` (the same estimator without error
   bars, one problem per call), after its values agree with ours to 1e-10.
 * ``ours_batch_1_thread`` and ``ours_loop_1_thread``: both with one numba thread, the gain of
   batching alone (on a loaded machine the second core is often not there to be had).
 
 ``--cases`` runs some of the cases (default all of sinkhorn, emd, emd_weighted, assignment,
-estimate_kl)
+estimators)
 and updates those keys of an existing JSON.
 
 Timings: the contenders of one problem are interleaved in rounds (5), median over rounds;
@@ -83,7 +84,7 @@ from kantorovich.ot import PointCloud, emd, sinkhorn  # noqa: E402
 
 EPS = 0.05
 TOL = 1e-5
-CASES = ("sinkhorn", "emd", "emd_weighted", "assignment", "estimate_kl")
+CASES = ("sinkhorn", "emd", "emd_weighted", "assignment", "estimators")
 
 
 def _interleaved(fns: dict, rounds: int) -> dict:
@@ -227,8 +228,8 @@ def main() -> None:
         emd_weighted_case(M, B, args.rounds, out)
     if "assignment" in cases:
         assignment_case(M, B, args.rounds, out)
-    if "estimate_kl" in cases:
-        estimate_kl_case(B, n, args.rounds, out)
+    if "estimators" in cases:
+        estimators_case(B, n, args.rounds, out)
     out["loadavg_after"] = os.getloadavg()
     if cases != set(CASES) and dest.exists():
         # update the cases run (each with this run's machine and load), keep the others
@@ -390,45 +391,49 @@ def assignment_case(M, B, rounds, out):
     print("assignment", asg["loop_over_batch"], flush=True)
 
 
-def estimate_kl_case(B, n, rounds, out):
-    from kantorovich.divergences import estimate_kl
+def estimators_case(B, n, rounds, out):
+    from kantorovich.divergences import estimate_js, estimate_kl, estimate_tv
 
     rng = np.random.default_rng(2)
     x, y = rng.normal(size=(B, n, 2)), rng.normal(0.5, 1.0, size=(B, n, 2))
-    ek: dict = {"truth": 0.25}  # KL(N(0, I) || N(0.5 1, I)) in d = 2: |0.5 1|^2 / 2
-    loop = [estimate_kl(x[q], y[q], rng=0) for q in range(B)]
-    batch = estimate_kl(x, y, rng=0)
-    ref = np.array([r.value for r in loop])
-    ek["bit_identical"] = bool(
-        np.array_equal(batch.value, ref)
-        and np.array_equal(batch.stderr, [r.stderr for r in loop])
-        and np.array_equal(batch.ci, np.array([r.ci for r in loop])))
-    ek["mean_value"] = float(ref.mean())
-    assert ek["bit_identical"]
-    fns = {"ours_loop": lambda: [estimate_kl(x[q], y[q], rng=0) for q in range(B)],
-           "ours_batch": lambda: estimate_kl(x, y, rng=0)}
-    fns["ours_batch_1_thread"] = one_thread(fns["ours_batch"])
-    fns["ours_loop_1_thread"] = one_thread(fns["ours_loop"])
-    try:
-        import universal_divergence as ud
+    res: dict = {"truth_kl": 0.25}  # KL(N(0, I) || N(0.5 1, I)) in d = 2: |0.5 1|^2 / 2
+    for fn in (estimate_kl, estimate_js, estimate_tv):
+        ek: dict = {}
+        loop = [fn(x[q], y[q], rng=0) for q in range(B)]
+        batch = fn(x, y, rng=0)
+        ref = np.array([r.value for r in loop])
+        ek["bit_identical"] = bool(
+            np.array_equal(batch.value, ref)
+            and np.array_equal(batch.stderr, [r.stderr for r in loop])
+            and np.array_equal(batch.ci, np.array([r.ci for r in loop])))
+        ek["mean_value"] = float(ref.mean())
+        assert ek["bit_identical"], fn.__name__
+        fns = {"ours_loop": lambda fn=fn: [fn(x[q], y[q], rng=0) for q in range(B)],
+               "ours_batch": lambda fn=fn: fn(x, y, rng=0)}
+        fns["ours_batch_1_thread"] = one_thread(fns["ours_batch"])
+        fns["ours_loop_1_thread"] = one_thread(fns["ours_loop"])
+        if fn is estimate_kl:
+            try:
+                import universal_divergence as ud
 
-        ud_loop = [ud.estimate(x[q], y[q], k=5) for q in range(B)]
-        ek["universal_divergence_max_abs_diff"] = float(np.abs(np.array(ud_loop) - ref).max())
-        if ek["universal_divergence_max_abs_diff"] < 1e-10:
-            fns["universal_divergence_loop"] = lambda: [ud.estimate(x[q], y[q], k=5)
-                                                        for q in range(B)]
-        else:
-            ek["universal_divergence_skipped"] = "values differ"
-    except ImportError as exc:
-        ek["universal_divergence_skipped"] = repr(exc)
-    ek["times"] = _interleaved(fns, rounds)
-    base = ek["times"]["ours_batch"]["median_s"]
-    ek["speedup_of_ours_batch"] = {k: v["median_s"] / base for k, v in ek["times"].items()}
-    ek["loop_over_batch_1_thread"] = (ek["times"]["ours_loop_1_thread"]["median_s"]
-                                       / ek["times"]["ours_batch_1_thread"]["median_s"])
-    out["estimate_kl"] = ek
-    print("estimate_kl", json.dumps(ek["speedup_of_ours_batch"]), flush=True)
-
+                ud_loop = [ud.estimate(x[q], y[q], k=5) for q in range(B)]
+                ek["universal_divergence_max_abs_diff"] = float(
+                    np.abs(np.array(ud_loop) - ref).max())
+                if ek["universal_divergence_max_abs_diff"] < 1e-10:
+                    fns["universal_divergence_loop"] = lambda: [ud.estimate(x[q], y[q], k=5)
+                                                                for q in range(B)]
+                else:
+                    ek["universal_divergence_skipped"] = "values differ"
+            except ImportError as exc:
+                ek["universal_divergence_skipped"] = repr(exc)
+        ek["times"] = _interleaved(fns, rounds)
+        base = ek["times"]["ours_batch"]["median_s"]
+        ek["speedup_of_ours_batch"] = {k: v["median_s"] / base for k, v in ek["times"].items()}
+        ek["loop_over_batch_1_thread"] = (ek["times"]["ours_loop_1_thread"]["median_s"]
+                                           / ek["times"]["ours_batch_1_thread"]["median_s"])
+        res[fn.__name__] = ek
+        print(fn.__name__, json.dumps(ek["speedup_of_ours_batch"]), flush=True)
+    out["estimators"] = res
 
 if __name__ == "__main__":
     main()

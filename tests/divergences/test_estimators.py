@@ -588,41 +588,48 @@ def _assert_batch_is_the_loop(r, singles):
             np.testing.assert_array_equal(got[key], val, err_msg=key)
 
 
-@pytest.mark.parametrize("d, kwargs", [
-    (1, {}), (2, {"k": 3, "ci_level": 0.9}), (2, {"n_boot": 0}), (2, {"n_boot": 1}),
-    (5, {"method": "knn", "k": 7}), (2, {"detect_infinite": False}),
+@pytest.mark.parametrize("fn, d, kwargs", [
+    (estimate_kl, 1, {}), (estimate_kl, 2, {"k": 3, "ci_level": 0.9}), (estimate_kl, 2, {"n_boot": 0}),
+    (estimate_kl, 2, {"n_boot": 1}), (estimate_kl, 5, {"method": "knn", "k": 7}),
+    (estimate_kl, 2, {"detect_infinite": False}),
+    (estimate_js, 1, {}), (estimate_js, 2, {"k": 4, "ci_level": 0.8}), (estimate_js, 5, {"n_boot": 0}),
+    (estimate_tv, 2, {}), (estimate_tv, 3, {"k": 5}),
 ])
-def test_kl_batch_computed_together_is_the_loop(d, kwargs):
-    """The fixed-k estimator on the numba KD-tree runs the problems together (one parallel kNN
-    pass, one bootstrap pass): each result equals the single call bit for bit, including the
-    duplicate warnings (those problems go through the single call at their turn), the support
-    rule (problem 3 sits far from its y: infinite) and a problem scaled by a power of two."""
+def test_batch_computed_together_is_the_loop(fn, d, kwargs):
+    """The kNN estimators on the numba KD-tree run the problems together (parallel kNN passes,
+    one bootstrap pass): each result equals the single call bit for bit, the warnings come in
+    the loop's order (duplicates: those problems go through the single call at their turn;
+    JS and TV estimates outside their range), the support rule of KL fires (problem 3 sits far
+    from its y), a problem is scaled by a power of two, and a Generator is left where the loop
+    leaves it."""
     g = np.random.default_rng(8)
     x, y = g.normal(size=(9, 70, d)), g.normal(size=(9, 75, d)) + 0.3
     y[3] += 60.0
     x[5, :3] = x[5, 3]                       # duplicates: a warning, from the single call
     x[6] *= 2.0 ** 300                       # unit scale by its own power of two
     y[6] *= 2.0 ** 300
+    y[7, 0] = x[7, 0]                        # a point of x also in y: counted, no warning
     for seed in (3, "generator"):
         rng = np.random.default_rng(11) if seed == "generator" else seed
         with warnings.catch_warnings(record=True) as wb:
             warnings.simplefilter("always")
-            r = estimate_kl(x, y, rng=rng, **kwargs)
+            r = fn(x, y, rng=rng, **kwargs)
         after_batch = rng.integers(2**62) if seed == "generator" else None
         rng = np.random.default_rng(11) if seed == "generator" else seed
         with warnings.catch_warnings(record=True) as wl:
             warnings.simplefilter("always")
-            singles = [estimate_kl(x[q], y[q], rng=rng, **kwargs) for q in range(9)]
+            singles = [fn(x[q], y[q], rng=rng, **kwargs) for q in range(9)]
         _assert_batch_is_the_loop(r, singles)
         assert [str(w.message) for w in wb] == [str(w.message) for w in wl]
         assert any("duplicate" in str(w.message) for w in wb)
-        assert bool(r.infinite[3]) == kwargs.get("detect_infinite", True)
+        if fn is estimate_kl:
+            assert bool(r.infinite[3]) == kwargs.get("detect_infinite", True)
         if seed == "generator":  # the generator is left where the loop leaves it
             assert after_batch == rng.integers(2**62)
 
 
-def test_kl_batch_computed_together_runs_one_knn_pass(monkeypatch):
-    """The default d = 2 batch goes through the batched kNN kernel once, not per problem."""
+def test_batch_computed_together_runs_batched_knn_passes(monkeypatch):
+    """The default d = 2 batches go through the batched kNN kernel, not once per problem."""
     from kantorovich.divergences import _knn_kdtree_numba as K
 
     calls = []
@@ -630,19 +637,26 @@ def test_kl_batch_computed_together_runs_one_knn_pass(monkeypatch):
         orig = getattr(K, name)
         monkeypatch.setattr(K, name, lambda *a, _o=orig, _n=name, **k: calls.append(_n) or _o(*a, **k))
     g = np.random.default_rng(9)
-    estimate_kl(g.normal(size=(6, 50, 2)), g.normal(size=(6, 50, 2)), rng=0)
+    x, y = g.normal(size=(6, 50, 2)), g.normal(size=(6, 50, 2))
+    estimate_kl(x, y, rng=0)
     assert calls == ["knn_pairs_many"]
     calls.clear()
-    estimate_kl(g.normal(size=(2, 50, 2)), g.normal(size=(2, 50, 2)), rng=0, whiten=True)
+    estimate_js(x, y, rng=0)
+    estimate_tv(x, y, rng=0)
+    assert calls == ["knn_pairs_many"] * 4  # x in X and in Y, y in Y and in X
+    calls.clear()
+    estimate_kl(x[:2], y[:2], rng=0, whiten=True)
     assert calls == ["knn_pair_batched"] * 2  # whitened: the loop
 
 
-def test_kl_batch_errors_name_the_problem():
+def test_batch_errors_name_the_problem():
     g = np.random.default_rng(10)
     x, y = g.normal(size=(4, 12, 2)), g.normal(size=(4, 12, 2))
     x[2, :10] = x[2, 0]                      # too few positive distances for k = 5
     with pytest.raises(ValueError, match="in problem 2 of 4: .*fewer than k"):
         estimate_kl(x, y, rng=0)
+    with pytest.raises(ValueError, match="in problem 2 of 4: .*fewer than k"):
+        estimate_tv(x, y, k=5, rng=0)
     with pytest.raises(ValueError, match="in problem 0 of 4: `k` must be"):
         estimate_kl(x, y, k=0)
     x = x.astype(np.float32)

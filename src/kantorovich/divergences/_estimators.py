@@ -442,6 +442,24 @@ def _batchable(fast=None):
     return deco
 
 
+def _bound_options(fn, x, y, options: dict) -> dict | None:
+    """The options of ``fn`` with its defaults filled in, for a batch that may be computed
+    together: None (the loop of single calls) unless ``x`` and ``y`` are numpy arrays and the
+    options are ``fn``'s (the single call names what is wrong)."""
+    import inspect
+
+    if type(x) is not np.ndarray or type(y) is not np.ndarray:
+        return None
+    try:
+        args = inspect.signature(fn).bind(None, None, **options)
+    except TypeError:
+        return None
+    args.apply_defaults()
+    opts = dict(args.arguments)
+    del opts["x"], opts["y"]
+    return opts
+
+
 def _kl_batch(x, y, options: dict, one):
     """The per-problem results of :func:`estimate_kl` on a batch of host numpy samples computed
     together, or None (the loop of single calls) unless every problem runs the fixed-k WKV
@@ -455,49 +473,34 @@ def _kl_batch(x, y, options: dict, one):
     points (a warning) or too few positive distances (an error) is handed to the single call
     at its turn in that order, so its warning or error is the loop's.
     """
-    import inspect
-
-    if type(x) is not np.ndarray or type(y) is not np.ndarray:
+    opts = _bound_options(estimate_kl, x, y, options)
+    if opts is None:
         return None
-    try:
-        args = inspect.signature(estimate_kl).bind(None, None, **options)
-    except TypeError:
-        return None  # the single call says what is wrong
-    args.apply_defaults()
-    opts = dict(args.arguments)
-    del opts["x"], opts["y"]
 
     def prepare(xq, yq, **_):
         return _prepare_kl(xq, yq, **opts)
 
-    B = x.shape[0]
     p0 = one(0, prepare)  # every option checked; the samples of the others below
     if p0.method != "knn" or p0.engine != "numba-kdtree" or p0.whiten:
         return None
     from ._knn_kdtree_numba import knn_pairs_many
     from ._resample import bootstrap_means_rows
 
-    XA, YA = _batch_samples(x, y, one, prepare)
+    XA, YA = _batch_samples(x, y, one, lambda xq, yq, **_: (lambda p: (p.xa, p.ya))(prepare(xq, yq)))
     n, m, d = p0.xa.shape[0], p0.ya.shape[0], p0.xa.shape[1]
     kval = p0.kval
     kk = max(kval, min(max(kval, 4), n - 1, m))  # the neighbours the support rule reads too
     rho, nu, dx, dy, ok = knn_pairs_many(XA, YA, kk)
     together = ok & (dx == 0) & (dy == 0)
-    out: list = [None] * B
-    keys = []
-    key_of = _key_source(opts["rng"], p0.gen)
-    for q in range(B):  # the rng's draws in the loop's order
-        if not together[q]:
-            out[q] = one(q)
-        elif p0.n_boot >= 2:
-            keys.append(key_of())
+    out: list = [None] * x.shape[0]
+    keys = _draw_in_turn(together, one, out, _key_source(opts["rng"], p0.gen, 1 if p0.n_boot >= 2 else 0))
     F = np.flatnonzero(together)
     if not F.size:
         return out
     terms = d * (np.log(nu[F, :, kval - 1]) - np.log(rho[F, :, kval - 1]))
     tmean = terms.mean(axis=1)
     if p0.n_boot >= 2:
-        boots = p0.const + bootstrap_means_rows(terms, p0.n_boot, keys)[:, :, None] @ \
+        boots = p0.const + bootstrap_means_rows(terms, p0.n_boot, keys[:, 0])[:, :, None] @ \
             np.asarray([1.0])
         stderr, lo, hi = _boot_summary(boots, p0.ci_level)
     else:
@@ -515,12 +518,12 @@ def _kl_batch(x, y, options: dict, one):
     return out
 
 
-def _batch_samples(x, y, one, prepare):
+def _batch_samples(x, y, one, samples):
     """The samples of every problem of a batch as the single call checks and scales them:
     (XA (B, n, d), YA (B, m, d)) float64. Float64 batches without NaN or infinity are checked
     at once and each problem brought to unit scale by its own power of two (``pow2_exponent``
-    per problem, vectorised); any other batch goes through ``prepare`` problem by problem
-    (``one``: errors name the problem)."""
+    per problem, vectorised); any other batch goes through ``samples(xq, yq) -> (xa, ya)``
+    problem by problem (``one``: errors name the problem)."""
     if x.dtype == np.float64 and y.dtype == np.float64 and np.isfinite(x).all() and \
             np.isfinite(y).all():
         top = np.maximum(np.abs(x).max(axis=(1, 2)), np.abs(y).max(axis=(1, 2)))
@@ -529,20 +532,103 @@ def _batch_samples(x, y, one, prepare):
         if not e.any():
             return np.ascontiguousarray(x), np.ascontiguousarray(y)
         return np.ldexp(x, -e[:, None, None]), np.ldexp(y, -e[:, None, None])
-    probs = [one(q, prepare) for q in range(x.shape[0])]
-    return np.stack([p.xa for p in probs]), np.stack([p.ya for p in probs])
+    pairs = [one(q, samples) for q in range(x.shape[0])]
+    return np.stack([p[0] for p in pairs]), np.stack([p[1] for p in pairs])
 
 
-def _key_source(rng, gen):
-    """A function returning the next problem's bootstrap key as a loop of single calls with
-    ``rng`` draws it: from the one Generator in turn; for an int (or SeedSequence) the same key
-    for every problem (each call seeds a fresh generator with it); for None a fresh key each."""
+def _key_source(rng, gen, count: int):
+    """A function returning the next problem's ``count`` bootstrap keys as a loop of single
+    calls with ``rng`` draws them: from the one Generator in turn; for an int (or SeedSequence)
+    the same keys for every problem (each call seeds a fresh generator with it); for None fresh
+    keys each time."""
     from ._resample import draw_key
 
     if isinstance(rng, np.random.Generator) or rng is None:
-        return lambda: draw_key(gen)
-    key = draw_key(check_rng(rng))
-    return lambda: key
+        return lambda: [draw_key(gen) for _ in range(count)]
+    fresh = check_rng(rng)
+    keys = [draw_key(fresh) for _ in range(count)]
+    return lambda: keys
+
+
+def _draw_in_turn(together, one, out: list, next_keys, after=None) -> np.ndarray:
+    """Walk the problems in order, as the loop of single calls does: a problem computed together
+    takes its bootstrap keys (``next_keys()``) and then ``after(q)`` (its warnings, where the
+    single call emits them), any other runs the single call into ``out[q]``. Returns the keys of
+    the problems computed together, (count, per problem) uint64-valued ints."""
+    keys = []
+    for q in range(len(out)):
+        if not together[q]:
+            out[q] = one(q)
+            continue
+        keys.append(next_keys())
+        if after is not None:
+            after(q)
+    return np.array(keys, dtype=object).reshape(len(keys), -1)
+
+
+def _js_tv_batch(which: str):
+    """``fast`` of :func:`_batchable` for :func:`estimate_js` (``which="js"``) and
+    :func:`estimate_tv`: the kNN method on the numba KD-tree (d <= 11) computed together, as
+    :func:`_kl_batch` does for KL, or None."""
+
+    def fast(x, y, options: dict, one):
+        opts = _bound_options(estimate_js if which == "js" else estimate_tv, x, y, options)
+        if opts is None or opts["method"] != "knn":
+            return None
+
+        def checked(xq, yq, **_):
+            return _js_tv_checks(opts["method"], opts["k"], xq, yq, opts["n_boot"],
+                                 opts["ci_level"], opts["rng"])
+
+        method, kval, xa, ya, n_boot, ci_level, gen = one(0, checked)
+        n, m, d = xa.shape[0], ya.shape[0], xa.shape[1]
+        be = _auto_cpu_backend("auto", "numpy", d)
+        if be != "numba-kdtree":
+            return None
+        from ._knn_kdtree_numba import knn_pairs_many
+        from ._resample import bootstrap_means_rows
+
+        XA, YA = _batch_samples(x, y, one, lambda xq, yq, **_: checked(xq, yq)[2:4])
+        rho_x, nu_x, d1, d2, ok_x = knn_pairs_many(XA, YA, kval)
+        rho_y, nu_y, d3, d4, ok_y = knn_pairs_many(YA, XA, kval)
+        together = ok_x & ok_y & (d1 + d3 == 0)
+        F = np.flatnonzero(together)
+        lr_x = math.log(m / (n - 1)) + d * (np.log(nu_x[F, :, -1]) - np.log(rho_x[F, :, -1]))
+        lr_y = math.log(n / (m - 1)) + d * (np.log(nu_y[F, :, -1]) - np.log(rho_y[F, :, -1]))
+        if which == "js":
+            tx = _LOG2 - np.logaddexp(0.0, -lr_x)
+            ty = _LOG2 - np.logaddexp(0.0, -lr_y)
+        else:
+            tx = np.abs(np.tanh(0.5 * lr_x))
+            ty = np.abs(np.tanh(0.5 * lr_y))
+        values = 0.5 * tx.mean(axis=1) + 0.5 * ty.mean(axis=1)
+        row = dict(zip(F.tolist(), range(F.size)))
+        out: list = [None] * x.shape[0]
+        keys = _draw_in_turn(together, one, out,
+                             _key_source(opts["rng"], gen, 2 if n_boot >= 2 else 0),
+                             lambda q: _range_warning(which, method, float(values[row[q]]), n, m))
+        if not F.size:
+            return out
+        if n_boot >= 2:
+            mx = bootstrap_means_rows(tx, n_boot, keys[:, 0])
+            my = bootstrap_means_rows(ty, n_boot, keys[:, 1])
+            coefs = np.asarray([0.5, 0.5])
+            boots = np.empty((F.size, n_boot))
+            for i in range(F.size):  # the single call's (n_boot, 2) @ (2,) product, as it is
+                means = np.empty((n_boot, 2))
+                means[:, 0], means[:, 1] = mx[i], my[i]
+                boots[i] = 0.0 + means @ coefs
+            stderr, lo, hi = _boot_summary(boots, ci_level)
+        else:
+            stderr = lo = hi = np.full(F.size, np.nan)
+        for i, q in enumerate(F):
+            info = {"k": kval, "n_duplicates": int(d2[q] + d4[q]), **_engine_info(be),
+                    "bootstrap": "per-point terms resampled; trees not recomputed"}
+            out[q] = EstimateResult(value=float(values[i]), stderr=float(stderr[i]),
+                                    ci=(float(lo[i]), float(hi[i])), n=n, m=m, method=method,
+                                    ci_level=ci_level, info=info)
+        return out
+    return fast
 
 
 @_batchable(fast=_kl_batch)
@@ -1024,14 +1110,22 @@ def _js_from_pmf(p, q):
     return float(max(0.0, 0.5 * a.sum() + 0.5 * b.sum()))
 
 
-def _estimate_js_tv(which, x, y, method, k, n_boot, ci_level, rng, features, test_fraction, l2, bins):
+def _js_tv_checks(method, k, x, y, n_boot, ci_level, rng):
+    """(method, k, xa, ya, n_boot, ci_level, gen): the checked arguments of :func:`estimate_js`
+    and :func:`estimate_tv` that every method reads, the samples at unit scale."""
     method = check_choice(method, "method", JS_TV_METHODS)
     kval = 10 if k is None else check_int(k, "k", minimum=1)
     k_needed = kval if method == "knn" else 1
     xa, ya, n_boot, ci_level, gen = _common_checks(x, y, k_needed, n_boot, ci_level, rng)
+    if method == "knn" and ya.shape[0] < kval + 1:
+        raise ValueError(f"`y` must contain at least k + 1 = {kval + 1} points; got {ya.shape[0]}.")
+    return method, kval, xa, ya, n_boot, ci_level, gen
+
+
+def _estimate_js_tv(which, x, y, method, k, n_boot, ci_level, rng, features, test_fraction, l2, bins):
+    method, kval, xa, ya, n_boot, ci_level, gen = _js_tv_checks(method, k, x, y, n_boot, ci_level,
+                                                                rng)
     n, m, d = xa.shape[0], ya.shape[0], xa.shape[1]
-    if method == "knn" and m < kval + 1:
-        raise ValueError(f"`y` must contain at least k + 1 = {kval + 1} points; got {m}.")
     info: dict = {}
     if method == "histogram":
         if bins is None:
@@ -1115,7 +1209,7 @@ def _range_warning(which: str, method: str, value: float, n: int, m: int) -> Non
          "samples (the value is returned unclipped).", KantorovichWarning)
 
 
-@_batchable()
+@_batchable(fast=_js_tv_batch("js"))
 def estimate_js(x, y, *, method: str = "knn", k: int | None = None, n_boot: int = 200,
                 ci_level: float = 0.95, rng=None, features: str = "quadratic",
                 test_fraction: float = 0.5, l2: float = 1e-4, bins: int | None = None) -> EstimateResult:
@@ -1171,7 +1265,7 @@ def estimate_js(x, y, *, method: str = "knn", k: int | None = None, n_boot: int 
     return _estimate_js_tv("js", x, y, method, k, n_boot, ci_level, rng, features, test_fraction, l2, bins)
 
 
-@_batchable()
+@_batchable(fast=_js_tv_batch("tv"))
 def estimate_tv(x, y, *, method: str = "knn", k: int | None = None, n_boot: int = 200,
                 ci_level: float = 0.95, rng=None, features: str = "quadratic",
                 test_fraction: float = 0.5, l2: float = 1e-4, bins: int | None = None) -> EstimateResult:
