@@ -480,13 +480,17 @@ def _kl_batch(x, y, options: dict, one):
     def prepare(xq, yq, **_):
         return _prepare_kl(xq, yq, **opts)
 
+    def samples(xq, yq, **_):
+        prob = prepare(xq, yq)
+        return prob.xa, prob.ya
+
     p0 = one(0, prepare)  # every option checked; the samples of the others below
     if p0.method != "knn" or p0.engine != "numba-kdtree" or p0.whiten:
         return None
     from ._knn_kdtree_numba import knn_pairs_many
     from ._resample import bootstrap_means_rows
 
-    XA, YA = _batch_samples(x, y, one, lambda xq, yq, **_: (lambda p: (p.xa, p.ya))(prepare(xq, yq)))
+    XA, YA = _batch_samples(x, y, one, samples)
     n, m, d = p0.xa.shape[0], p0.ya.shape[0], p0.xa.shape[1]
     kval = p0.kval
     kk = max(kval, min(max(kval, 4), n - 1, m))  # the neighbours the support rule reads too
