@@ -600,16 +600,19 @@ def _query_block(node, mscan, TTX, sx, ex, cx, lx, hx, TTY, sy, ey, cy, ly, hy, 
     qhi = hx[node]
     _search_block(TTX, qs, nq, qlo, qhi, TTX, sx, ex, cx, lx, hx, rleaf, k, best, worst, zeros,
                   pbv, buf, cidx, stk_node, stk_bound, cnt)
-    for qi in range(nq):
-        zx[qs + qi] = zeros[qi]
-        for p in range(k):
-            out_x[qs + qi, p] = np.sqrt(best[qi, p])
+    _store(best, zeros, qs, nq, k, out_x, zx)
     _search_block(TTX, qs, nq, qlo, qhi, TTY, sy, ey, cy, ly, hy, rleaf, k, best, worst, zeros,
                   pbv, buf, cidx, stk_node, stk_bound, cnt)
+    _store(best, zeros, qs, nq, k, out_y, zy)
+
+
+@njit(cache=True, boundscheck=False, inline="always")
+def _store(best, zeros, qs, nq, k, out, z):  # pragma: no cover - numba
+    """A block's k best squared distances as distances into rows qs:qs+nq, its zero counts."""
     for qi in range(nq):
-        zy[qs + qi] = zeros[qi]
+        z[qs + qi] = zeros[qi]
         for p in range(k):
-            out_y[qs + qi, p] = np.sqrt(best[qi, p])
+            out[qs + qi, p] = np.sqrt(best[qi, p])
 
 
 @njit(parallel=True, cache=True, boundscheck=False)

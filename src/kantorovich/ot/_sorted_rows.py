@@ -101,15 +101,24 @@ def wp_sorted(xs, wu, ys, wv, p, backend):
             xv = xs / scale
             yv = ys / scale
     wpp = wpp_rows(xv, wu, yv, wv, p, backend)
+
+    def rows_of(rows):
+        return (xs[rows], None if wu is None else np.broadcast_to(wu, xs.shape)[rows],
+                ys[rows], None if wv is None else np.broadcast_to(wv, ys.shape)[rows])
+    return _wp_from_wpp(wpp, scale, p, rows_of, backend)
+
+
+def _wp_from_wpp(wpp, scale, p, rows_of, backend):
+    """W_p = scale (W_p^p)^(1/p) per row; rows whose W_p^p at that scale is not trusted
+    (``SAFE_LO``) are redone by :func:`wp_rescaled` on ``rows_of(rows)`` = (xs, wu, ys, wv),
+    the rows at their own scale."""
     with np.errstate(over="ignore"):
         out = wpp if p == 1.0 else scale * wpp ** (1.0 / p)
     bad = ~((wpp >= SAFE_LO) & (wpp < math.inf))
     if bool(bad.any()):
         rows = np.flatnonzero(bad)
         out = np.array(out, dtype=np.float64, copy=True)
-        out[rows] = wp_rescaled(xs[rows], None if wu is None else np.broadcast_to(wu, xs.shape)[rows],
-                                ys[rows], None if wv is None else np.broadcast_to(wv, ys.shape)[rows],
-                                p, backend)
+        out[rows] = wp_rescaled(*rows_of(rows), p, backend)
     return out
 
 
@@ -125,15 +134,11 @@ def wp_sorted_pairs(X, WX, Y, WY, ix, iy, p, scale):
 
     Xv, Yv = (X, Y) if scale == 1.0 else (X / scale, Y / scale)
     wpp = np.asarray(K.pairs(Xv, WX, Yv, WY, ix, iy, p), dtype=np.float64)
-    with np.errstate(over="ignore"):
-        out = wpp if p == 1.0 else scale * wpp ** (1.0 / p)
-    bad = ~((wpp >= SAFE_LO) & (wpp < math.inf))
-    if bool(bad.any()):
-        rows = np.flatnonzero(bad)
-        out = np.array(out, dtype=np.float64, copy=True)
-        out[rows] = wp_rescaled(X[ix[rows]], None if WX is None else WX[ix[rows]],
-                                Y[iy[rows]], None if WY is None else WY[iy[rows]], p, "numba")
-    return out
+
+    def rows_of(rows):
+        return (X[ix[rows]], None if WX is None else WX[ix[rows]],
+                Y[iy[rows]], None if WY is None else WY[iy[rows]])
+    return _wp_from_wpp(wpp, scale, p, rows_of, "numba")
 
 
 def wp_rescaled(xs, wu, ys, wv, p, backend):
