@@ -370,6 +370,17 @@ def test_emd_batch_network_simplex_repairs_and_errors_as_the_loop(rng, monkeypat
         singles = [emd(a[q], None, M[q]) for q in range(8)]
     _emd_results_equal(r, singles)
     assert 0 < sum(s.info["repaired"] for s in singles) < 8
+    # without the plans the problems go in chunks (here of 5: problem 6, repaired, in the second)
+    import kantorovich.ot._batch as batch_module
+
+    monkeypatch.setattr(batch_module, "_PLAN_CHUNK", 5 * N * M_)
+    monkeypatch.setattr(batch_module.numba, "get_num_threads", lambda: 1)  # chunks of >= 4
+    with pytest.warns(ConvergenceWarning):
+        rc = emd(a, None, M, return_plan=False)
+    assert rc.plan is None
+    for fld in ("value", "f", "g", "duality_gap", "dual_violation", "marginal_error", "certified"):
+        np.testing.assert_array_equal(getattr(rc, fld), getattr(r, fld), err_msg=fld)
+    assert rc.info["per_problem"] == r.info["per_problem"]
     monkeypatch.setattr(emd_module, "_solve_network_simplex", solve)
     with pytest.raises(emd_module.EMDCertificateError, match="in problem 0 of 8.*stopped early"):
         emd(a, None, M, max_iter=3)

@@ -369,6 +369,43 @@ def _simplex_for_all(A, Bw, n, m) -> bool:
 
 #: entries of the (problems, n, m) temporaries of the batched certificate
 _CERT_BLOCK = 1 << 22
+#: plan entries held at once by a weighted ``emd`` batch without ``return_plan`` (32 MiB)
+_PLAN_CHUNK = 1 << 22
+
+
+def _certify_chunk(Pc, c0, C, an, bn, F, G, infos, value, gap, viol, merr, cscale, tol, problem,
+                   nb):
+    """The certificates of problems c0, c0 + 1, ... (plans ``Pc``): the plain checks at once,
+    into ``value``, ``gap``, ``viol``, ``merr``; a problem whose plain check fails (NaN, off its
+    marginals, a repair) goes through :func:`emd`'s own certificate, errors naming it."""
+    from ._emd import EMDCertificateError, _certify_solution
+
+    n, m = Pc.shape[1:]
+    c1 = c0 + len(Pc)
+    dual = np.empty(len(Pc))
+    plain = np.empty(len(Pc), dtype=bool)
+    step = max(1, _CERT_BLOCK // max(n * m, 1))
+    for q0 in range(c0, c1, step):
+        s = slice(q0, min(c1, q0 + step))
+        r = slice(q0 - c0, s.stop - c0)
+        Pq, Cq = Pc[r], C[s]
+        merr[s] = (np.abs(Pq.sum(axis=2) - an[s]).sum(axis=1)
+                   + np.abs(Pq.sum(axis=1) - bn[s]).sum(axis=1))
+        viol[s] = np.maximum((F[s, :, None] + G[s, None, :] - Cq).max(axis=(1, 2)), 0.0)
+        value[s] = (Pq * Cq).reshape(len(Pq), -1).sum(axis=1)
+        dual[r] = np.einsum("qi,qi->q", an[s], F[s]) + np.einsum("qj,qj->q", bn[s], G[s])
+        plain[r] = ((merr[s] <= tol) & (Pq.min(axis=(1, 2)) >= -tol)
+                    & (viol[s] <= tol * cscale[s]) & (value[s] - dual[r] <= tol * cscale[s]))
+    gap[c0:c1] = value[c0:c1] - dual
+    for q in c0 + np.flatnonzero(~plain):  # NaN, off marginals, repairs: the single certificate
+        try:
+            value[q], F[q], G[q], gap[q], viol[q], merr[q], extra = _certify_solution(
+                problem(q), Pc[q - c0], F[q], G[q], infos[q])
+        except EMDCertificateError as err:
+            raise EMDCertificateError(f"in problem {q} of {nb}: {err}") from err
+        infos[q] = {**infos[q], **extra}
+    for q in c0 + np.flatnonzero(plain):
+        infos[q] = {**infos[q], "repaired": False}
 
 
 def _emd_simplex_batch(a, b, A, Bw, C, *, normalize, return_plan, tol, max_iter, ref, t0):
@@ -379,8 +416,8 @@ def _emd_simplex_batch(a, b, A, Bw, C, *, normalize, return_plan, tol, max_iter,
     from concurrent.futures import ThreadPoolExecutor
 
     from .._array_api import like
-    from ._emd import (EMDCertificateError, _certify_solution, _condition_costs, _import_pot,
-                       _input_dtype, _mass_rtol, _max_iter, _Problem, _solve)
+    from ._emd import (_condition_costs, _import_pot, _input_dtype, _mass_rtol, _max_iter, _Problem,
+                       _solve)
 
     nb, n, m = C.shape
     dtypes = (_input_dtype(a), _input_dtype(b), _input_dtype(C))
@@ -394,51 +431,38 @@ def _emd_simplex_batch(a, b, A, Bw, C, *, normalize, return_plan, tol, max_iter,
                         mass=float(mass[q]), method="network_simplex", max_iter=max_iter,
                         tol=tol, normalize=bool(normalize), dtypes=dtypes, ref=None)
 
-    P = np.empty((nb, n, m))
+    P = np.empty((nb, n, m)) if return_plan else None
     F = np.empty((nb, n))
     G = np.empty((nb, m))
     infos: list = [None] * nb
-
-    def solve(qs):
-        for q in qs:
-            P[q], F[q], G[q], infos[q] = _solve(problem(q), record=False)
-
-    threads = max(1, min(numba.get_num_threads(), nb))
-    _import_pot()  # a first import here, outside the solve time and its threads
-    t1 = time.perf_counter()
-    with warnings.catch_warnings(record=True):  # POT's warnings: each is in its problem's info
-        warnings.simplefilter("always")
-        with ThreadPoolExecutor(threads) as pool:
-            list(pool.map(solve, np.array_split(np.arange(nb), 4 * threads)))
-    t2 = time.perf_counter()
     value = np.empty(nb)
-    dual = np.empty(nb)
+    gap = np.empty(nb)
     viol = np.empty(nb)
     merr = np.empty(nb)
-    plain = np.empty(nb, dtype=bool)
-    step = max(1, _CERT_BLOCK // max(n * m, 1))
-    for q0 in range(0, nb, step):
-        s = slice(q0, min(nb, q0 + step))
-        Pq, Cq = P[s], C[s]
-        merr[s] = (np.abs(Pq.sum(axis=2) - an[s]).sum(axis=1)
-                   + np.abs(Pq.sum(axis=1) - bn[s]).sum(axis=1))
-        viol[s] = np.maximum((F[s, :, None] + G[s, None, :] - Cq).max(axis=(1, 2)), 0.0)
-        value[s] = (Pq * Cq).reshape(len(Pq), -1).sum(axis=1)
-        dual[s] = np.einsum("qi,qi->q", an[s], F[s]) + np.einsum("qj,qj->q", bn[s], G[s])
-        plain[s] = ((merr[s] <= tol) & (Pq.min(axis=(1, 2)) >= -tol)
-                    & (viol[s] <= tol * cscale[s]) & (value[s] - dual[s] <= tol * cscale[s]))
-    gap = value - dual
-    cinfo = {"repaired": False}
-    for q in np.flatnonzero(~plain):  # NaN, off marginals, repairs: the single certificate
-        try:
-            value[q], F[q], G[q], gap[q], viol[q], merr[q], extra = _certify_solution(
-                problem(q), P[q], F[q], G[q], infos[q])
-        except EMDCertificateError as err:
-            raise EMDCertificateError(f"in problem {q} of {nb}: {err}") from err
-        infos[q] = {**infos[q], **extra}
-    for q in np.flatnonzero(plain):
-        infos[q] = {**infos[q], **cinfo}
+    threads = max(1, min(numba.get_num_threads(), nb))
+    # without return_plan the plans live one chunk of problems at a time
+    chunk = nb if return_plan else max(4 * threads, _PLAN_CHUNK // max(n * m, 1))
+    _import_pot()  # a first import here, outside the solve time and its threads
+    t1 = time.perf_counter()
+    t_solve = 0.0
+    with ThreadPoolExecutor(threads) as pool:
+        for c0 in range(0, nb, chunk):
+            c1 = min(nb, c0 + chunk)
+            Pc = P[c0:c1] if return_plan else np.empty((c1 - c0, n, m))
+
+            def solve(qs, Pc=Pc, c0=c0):
+                for q in qs:
+                    Pc[q - c0], F[q], G[q], infos[q] = _solve(problem(q), record=False)
+
+            ts = time.perf_counter()
+            with warnings.catch_warnings(record=True):  # POT's warnings: each in its problem's info
+                warnings.simplefilter("always")
+                list(pool.map(solve, np.array_split(np.arange(c0, c1), 4 * threads)))
+            t_solve += time.perf_counter() - ts
+            _certify_chunk(Pc, c0, C, an, bn, F, G, infos, value, gap, viol, merr, cscale, tol,
+                           problem, nb)
     t3 = time.perf_counter()
+    t2 = t1 + t_solve
     certified = np.abs(gap) <= tol * cscale
     if not certified.all():
         q = int(np.argmax(~certified))

@@ -291,16 +291,12 @@ def _block_hist(left: list, right: list, pairs: np.ndarray, opts: dict) -> np.nd
     from ._emd import emd
 
     # the batch of weights on the one cost matrix (docs/batch.md): each problem's plan and
-    # value are those of emd on that pair; chunks bound its plans to 2**22 entries
-    step = max(1, (1 << 22) // M.size)
-    for k0 in range(0, len(pairs), step):
-        chunk = pairs[k0:k0 + step]
-        v = emd(np.stack([left[i] for i in chunk[:, 0]]),
-                np.stack([right[j] for j in chunk[:, 1]]),
-                np.broadcast_to(M, (len(chunk),) + M.shape), normalize=True,
-                return_plan=False).value
-        for t, vt in enumerate(v):  # Python's pow, as for one pair (numpy's may round apart)
-            out[k0 + t] = max(float(vt), 0.0) ** (1.0 / p)
+    # value are those of emd on that pair; without return_plan the batch holds its plans a
+    # chunk of 2**22 entries at a time
+    v = emd(np.stack([left[i] for i in pairs[:, 0]]), np.stack([right[j] for j in pairs[:, 1]]),
+            np.broadcast_to(M, (len(pairs),) + M.shape), normalize=True, return_plan=False).value
+    for k, vk in enumerate(v):  # Python's pow, as for one pair (numpy's may round apart)
+        out[k] = max(float(vk), 0.0) ** (1.0 / p)
     return out
 
 
