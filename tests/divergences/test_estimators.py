@@ -592,16 +592,18 @@ def _assert_batch_is_the_loop(r, singles):
     (estimate_kl, 1, {}), (estimate_kl, 2, {"k": 3, "ci_level": 0.9}), (estimate_kl, 2, {"n_boot": 0}),
     (estimate_kl, 2, {"n_boot": 1}), (estimate_kl, 5, {"method": "knn", "k": 7}),
     (estimate_kl, 2, {"detect_infinite": False}),
+    (estimate_kl, 3, {}), (estimate_kl, 5, {"n_reference": 2, "k": 3}),  # knn-gauss-corrected
     (estimate_js, 1, {}), (estimate_js, 2, {"k": 4, "ci_level": 0.8}), (estimate_js, 5, {"n_boot": 0}),
     (estimate_tv, 2, {}), (estimate_tv, 3, {"k": 5}),
 ])
 def test_batch_computed_together_is_the_loop(fn, d, kwargs):
     """The kNN estimators on the numba KD-tree run the problems together (parallel kNN passes,
-    one bootstrap pass): each result equals the single call bit for bit, the warnings come in
-    the loop's order (duplicates: those problems go through the single call at their turn;
-    JS and TV estimates outside their range), the support rule of KL fires (problem 3 sits far
-    from its y), a problem is scaled by a power of two, and a Generator is left where the loop
-    leaves it."""
+    one bootstrap pass; for the Gaussian-corrected KL, the default from d = 3, also the
+    reference samples): each result equals the single call bit for bit, the warnings come in
+    the loop's order (duplicates and singular fits: those problems go through the single call
+    at their turn; JS and TV estimates outside their range), the support rule of KL fires
+    (problem 3 sits far from its y), a problem is scaled by a power of two, and a Generator is
+    left where the loop leaves it."""
     g = np.random.default_rng(8)
     x, y = g.normal(size=(9, 70, d)), g.normal(size=(9, 75, d)) + 0.3
     y[3] += 60.0
@@ -609,6 +611,8 @@ def test_batch_computed_together_is_the_loop(fn, d, kwargs):
     x[6] *= 2.0 ** 300                       # unit scale by its own power of two
     y[6] *= 2.0 ** 300
     y[7, 0] = x[7, 0]                        # a point of x also in y: counted, no warning
+    if d >= 3:
+        x[4, :, 0] = x[4, :, 1]              # a singular Gaussian fit: warned, uncorrected
     for seed in (3, "generator"):
         rng = np.random.default_rng(11) if seed == "generator" else seed
         with warnings.catch_warnings(record=True) as wb:
@@ -644,6 +648,9 @@ def test_batch_computed_together_runs_batched_knn_passes(monkeypatch):
     estimate_js(x, y, rng=0)
     estimate_tv(x, y, rng=0)
     assert calls == ["knn_pairs_many"] * 4  # x in X and in Y, y in Y and in X
+    calls.clear()
+    estimate_kl(g.normal(size=(6, 50, 5)), g.normal(size=(6, 50, 5)), rng=0)
+    assert calls == ["knn_pairs_many"] * 2  # d = 5, Gaussian-corrected: the data, the references
     calls.clear()
     estimate_kl(x[:2], y[:2], rng=0, whiten=True)
     assert calls == ["knn_pair_batched"] * 2  # whitened: the loop

@@ -77,6 +77,7 @@ import numpy as np
 
 from .._array_api import is_cupy, resolve_backend, to_host
 from .._results import EstimateResult, stack_results
+from .._threads import blas_single_thread
 from .._validation import (
     INT64_MAX,
     check_choice,
@@ -365,28 +366,69 @@ def gaussian_kl(mu0, S0, mu1, S1) -> float:
     return float(0.5 * (np.sum(A * A) + b @ b - d + logdet))
 
 
+def _gauss_fit(xa, ya):
+    """(mu_x, L_x, mu_y, L_y, KL of the fits): the Gaussian fits of x and y (means, Cholesky
+    factors of the covariances), or None when a fitted covariance is singular."""
+    mux, muy = xa.mean(axis=0), ya.mean(axis=0)
+    Sx = np.atleast_2d(np.cov(xa, rowvar=False))
+    Sy = np.atleast_2d(np.cov(ya, rowvar=False))
+    Lx, Ly = _safe_cholesky(Sx), _safe_cholesky(Sy)
+    if Lx is None or Ly is None:
+        return None
+    return mux, Lx, muy, Ly, gaussian_kl(mux, Sx, muy, Sy)
+
+
+#: info of "knn-gauss-corrected" when a Gaussian fit is singular
+_SINGULAR_FIT = {"correction": "skipped: singular covariance of the Gaussian fit"}
+
+
+def _reference_normals(n: int, m: int, d: int, R: int, gen) -> list:
+    """The standard normals of R reference pairs, (n, d) then (m, d) for r = 0..R-1, from
+    ``gen``."""
+    return [(gen.standard_normal((n, d)), gen.standard_normal((m, d))) for _ in range(R)]
+
+
+def _gauss_reference_samples(fit, normals: list) -> list:
+    """The reference pairs (x_r, y_r) of the Gaussian fits ``fit`` (:func:`_gauss_fit`) from
+    their standard normals (:func:`_reference_normals`)."""
+    mux, Lx, muy, Ly, _ = fit
+    return [(mux + zx @ Lx.T, muy + zy @ Ly.T) for zx, zy in normals]
+
+
+def _wkv_terms(rho, nu, k: int, d: int):
+    """The per-point terms d log(nu_k / rho_k) of the fixed-k WKV estimator (rows of ``rho``,
+    ``nu`` (..., n, >= k), the last axis the neighbour rank)."""
+    return d * (np.log(nu[..., k - 1]) - np.log(rho[..., k - 1]))
+
+
 def _gauss_reference_terms(xa, ya, k, R, be, gen):
     """Per-point WKV terms on R same-size samples of the Gaussian fits of x and y.
 
     Returns (list of R term vectors, KL of the fits, info) or (None, None, info) when a
     fitted covariance is singular.
     """
-    n, d = xa.shape
-    m = ya.shape[0]
-    mux, muy = xa.mean(axis=0), ya.mean(axis=0)
-    Sx = np.atleast_2d(np.cov(xa, rowvar=False))
-    Sy = np.atleast_2d(np.cov(ya, rowvar=False))
-    Lx, Ly = _safe_cholesky(Sx), _safe_cholesky(Sy)
-    if Lx is None or Ly is None:
-        return None, None, {"correction": "skipped: singular covariance of the Gaussian fit"}
-    kl_fit = gaussian_kl(mux, Sx, muy, Sy)
+    with blas_single_thread():  # d x d algebra between numba's parallel kNN passes
+        fit = _gauss_fit(xa, ya)
+        if fit is None:
+            return None, None, dict(_SINGULAR_FIT)
+        normals = _reference_normals(xa.shape[0], ya.shape[0], xa.shape[1], R, gen)
+        pairs = _gauss_reference_samples(fit, normals)
     out = []
-    for _ in range(R):
-        xr = mux + gen.standard_normal((n, d)) @ Lx.T
-        yr = muy + gen.standard_normal((m, d)) @ Ly.T
+    for xr, yr in pairs:
         rho, nu, _, _ = _knn_pair(xr, yr, k, be)
-        out.append(d * (np.log(nu[:, k - 1]) - np.log(rho[:, k - 1])))
-    return out, kl_fit, {"kl_gaussian_fit": kl_fit}
+        out.append(_wkv_terms(rho, nu, k, xa.shape[1]))
+    return out, fit[4], {"kl_gaussian_fit": fit[4]}
+
+
+def _gauss_corrected(fit, refs: list, kl_fit: float, R: int, info: dict):
+    """The fixed-k fit ``fit`` corrected by the R reference term vectors ``refs``: the value
+    const + mean(terms) - mean of the references' means + KL of the fits, as a bootstrap-ready
+    mean; the correction and the uncorrected value into ``info``."""
+    terms, const = fit.terms[0], fit.const
+    ref_mean = float(np.mean([r.mean() for r in refs]))
+    info.update(correction=float(kl_fit - const - ref_mean), n_reference=R,
+                uncorrected_value=float(terms.mean() + const))
+    return replace(fit, terms=[terms] + list(refs), coefs=[1.0] + [-1.0 / R] * R, const=kl_fit)
 
 
 def _inverse_dim(T: np.ndarray) -> np.ndarray:
@@ -462,16 +504,17 @@ def _bound_options(fn, x, y, options: dict) -> dict | None:
 
 def _kl_batch(x, y, options: dict, one):
     """The per-problem results of :func:`estimate_kl` on a batch of host numpy samples computed
-    together, or None (the loop of single calls) unless every problem runs the fixed-k WKV
-    estimator on the numba KD-tree (``"knn"``: the default for d <= 2, or asked for, up to
-    d = 11) without whitening.
+    together, or None (the loop of single calls) unless every problem runs a fixed-k WKV
+    estimator on the numba KD-tree without whitening: ``"knn"`` (the default for d <= 2) or
+    ``"knn-gauss-corrected"`` (the default from d = 3), up to d = 11.
 
-    The two trees of every problem are built and queried in one numba parallel loop over the
-    problems, the bootstrap replicates of all problems in another, their standard deviations
-    and percentiles in one numpy call: each result is the single call's bit for bit, with the
-    ``rng`` drawn from problem after problem as the loop draws it. A problem with duplicate
-    points (a warning) or too few positive distances (an error) is handed to the single call
-    at its turn in that order, so its warning or error is the loop's.
+    The trees of every problem (and of its Gaussian reference samples) are built and queried in
+    numba loops parallel over the problems, the bootstrap replicates of all problems in another,
+    their standard deviations and percentiles in one numpy call: each result is the single
+    call's bit for bit, with the ``rng`` drawn from problem after problem as the loop draws it
+    (the reference samples' normals, then the bootstrap keys). A problem with duplicate points
+    (a warning), too few positive distances (an error) or a singular Gaussian fit (a warning) is
+    handed to the single call at its turn in that order, so its warning or error is the loop's.
     """
     opts = _bound_options(estimate_kl, x, y, options)
     if opts is None:
@@ -485,38 +528,69 @@ def _kl_batch(x, y, options: dict, one):
         return prob.xa, prob.ya
 
     p0 = one(0, prepare)  # every option checked; the samples of the others below
-    if p0.method != "knn" or p0.engine != "numba-kdtree" or p0.whiten:
+    gauss = p0.method == "knn-gauss-corrected"
+    if p0.method not in ("knn", "knn-gauss-corrected") or p0.engine != "numba-kdtree" or p0.whiten:
         return None
     from ._knn_kdtree_numba import knn_pairs_many
-    from ._resample import bootstrap_means_rows
+    from ._resample import bootstrap_means_rows, draw_key
 
     XA, YA = _batch_samples(x, y, one, samples)
     n, m, d = p0.xa.shape[0], p0.ya.shape[0], p0.xa.shape[1]
-    kval = p0.kval
+    kval, R = p0.kval, p0.n_reference
     kk = max(kval, min(max(kval, 4), n - 1, m))  # the neighbours the support rule reads too
     rho, nu, dx, dy, ok = knn_pairs_many(XA, YA, kk)
     together = ok & (dx == 0) & (dy == 0)
+    fits: dict = {}
+    if gauss:
+        with blas_single_thread():
+            for q in np.flatnonzero(together):
+                fits[q] = _gauss_fit(XA[q], YA[q])
+                together[q] = fits[q] is not None
+    nterms = 1 + R if gauss else 1
+
+    def draws(gen):  # what the single call draws: the reference normals, then the keys
+        normals = _reference_normals(n, m, d, R, gen) if gauss else []
+        return normals, [draw_key(gen) for _ in range(nterms if p0.n_boot >= 2 else 0)]
+
     out: list = [None] * x.shape[0]
-    keys = _draw_in_turn(together, one, out, _key_source(opts["rng"], p0.gen, 1 if p0.n_boot >= 2 else 0))
+    taken = _draw_in_turn(together, one, out, _draws_of(opts["rng"], p0.gen, draws))
     F = np.flatnonzero(together)
     if not F.size:
         return out
-    terms = d * (np.log(nu[F, :, kval - 1]) - np.log(rho[F, :, kval - 1]))
-    tmean = terms.mean(axis=1)
+    T = np.empty((F.size, nterms, n))
+    T[:, 0] = _wkv_terms(rho[F], nu[F], kval, d)
+    if gauss:  # the reference pairs of all problems in one batched kNN pass
+        with blas_single_thread():
+            refs = [pair for i, q in enumerate(F)
+                    for pair in _gauss_reference_samples(fits[q], taken[i][0])]
+        rr, rn, _, _, rok = knn_pairs_many(np.stack([r[0] for r in refs]),
+                                           np.stack([r[1] for r in refs]), kval)
+        if not rok.all():  # as the single call: the error of its kNN step, naming the problem
+            bad = int(np.argmin(rok))
+            one(int(F[bad // R]), lambda *_, **__: _knn_pair(*refs[bad], kval, "numba-kdtree"))
+        T[:, 1:] = _wkv_terms(rr, rn, kval, d).reshape(F.size, R, n)
+    coefs = [1.0] + ([-1.0 / R] * R if gauss else [])
+    stderr = lo = hi = np.full(F.size, np.nan)
     if p0.n_boot >= 2:
-        boots = p0.const + bootstrap_means_rows(terms, p0.n_boot, keys[:, 0])[:, :, None] @ \
-            np.asarray([1.0])
+        keys = np.array([t[1] for t in taken], dtype=object).reshape(-1)
+        M = bootstrap_means_rows(T.reshape(-1, n), p0.n_boot, keys).reshape(F.size, nterms, -1)
+        cvec = np.asarray(coefs, dtype=np.float64)
+        boots = np.empty((F.size, p0.n_boot))
+        for i, q in enumerate(F):  # the single call's (n_boot, terms) @ (terms,) product
+            boots[i] = (fits[q][4] if gauss else p0.const) + np.ascontiguousarray(M[i].T) @ cvec
         stderr, lo, hi = _boot_summary(boots, p0.ci_level)
-    else:
-        stderr = lo = hi = np.full(F.size, np.nan)
     J = _support_J(p0, kk)
     g = np.stack([_support_g(rho[F], J), _support_g(nu[F], J)], axis=1) if J >= 2 else None
+    tmeans = T.mean(axis=2)
     for i, q in enumerate(F):
         info = _kl_info(p0)  # every problem's options, sizes and method are problem 0's
         info["k"] = kval
-        fit = _KLFit(rho=rho[q], nu=nu[q], dx=0, dy=0, terms=[terms[i]], coefs=[1.0],
+        fit = _KLFit(rho=rho[q], nu=nu[q], dx=0, dy=0, terms=[T[i, 0]], coefs=[1.0],
                      const=p0.const)
-        value = float(p0.const + sum([1.0 * tmean[i]]))
+        if gauss:
+            info["kl_gaussian_fit"] = fits[q][4]
+            fit = _gauss_corrected(fit, list(T[i, 1:]), fits[q][4], R, info)
+        value = float(fit.const + sum(c * t for c, t in zip(fit.coefs, tmeans[i])))
         out[q] = _kl_result(p0, fit, value, float(stderr[i]), (float(lo[i]), float(hi[i])), info,
                             None if g is None else (float(g[i, 0]), float(g[i, 1])))
     return out
@@ -540,34 +614,31 @@ def _batch_samples(x, y, one, samples):
     return np.stack([p[0] for p in pairs]), np.stack([p[1] for p in pairs])
 
 
-def _key_source(rng, gen, count: int):
-    """A function returning the next problem's ``count`` bootstrap keys as a loop of single
-    calls with ``rng`` draws them: from the one Generator in turn; for an int (or SeedSequence)
-    the same keys for every problem (each call seeds a fresh generator with it); for None fresh
-    keys each time."""
-    from ._resample import draw_key
-
+def _draws_of(rng, gen, draws):
+    """A function giving the next problem's random draws as a loop of single calls with ``rng``
+    makes them, ``draws(generator)``: from the one Generator in turn (also for None: a fresh
+    generator of the first call); for an int (or SeedSequence) each call seeds a fresh
+    generator with it, so every problem draws the same (drawn once here)."""
     if isinstance(rng, np.random.Generator) or rng is None:
-        return lambda: [draw_key(gen) for _ in range(count)]
-    fresh = check_rng(rng)
-    keys = [draw_key(fresh) for _ in range(count)]
-    return lambda: keys
+        return lambda: draws(gen)
+    same = draws(check_rng(rng))
+    return lambda: same
 
 
-def _draw_in_turn(together, one, out: list, next_keys, after=None) -> np.ndarray:
+def _draw_in_turn(together, one, out: list, take, after=None) -> list:
     """Walk the problems in order, as the loop of single calls does: a problem computed together
-    takes its bootstrap keys (``next_keys()``) and then ``after(q)`` (its warnings, where the
-    single call emits them), any other runs the single call into ``out[q]``. Returns the keys of
-    the problems computed together, (count, per problem) uint64-valued ints."""
-    keys = []
+    takes its random draws (``take()``) and then ``after(q)`` (its warnings, where the single
+    call emits them); any other runs the single call into ``out[q]``. Returns the draws of the
+    problems computed together, in order."""
+    taken = []
     for q in range(len(out)):
         if not together[q]:
             out[q] = one(q)
             continue
-        keys.append(next_keys())
+        taken.append(take())
         if after is not None:
             after(q)
-    return np.array(keys, dtype=object).reshape(len(keys), -1)
+    return taken
 
 
 def _js_tv_batch(which: str):
@@ -590,7 +661,7 @@ def _js_tv_batch(which: str):
         if be != "numba-kdtree":
             return None
         from ._knn_kdtree_numba import knn_pairs_many
-        from ._resample import bootstrap_means_rows
+        from ._resample import bootstrap_means_rows, draw_key
 
         XA, YA = _batch_samples(x, y, one, lambda xq, yq, **_: checked(xq, yq)[2:4])
         rho_x, nu_x, d1, d2, ok_x = knn_pairs_many(XA, YA, kval)
@@ -608,12 +679,15 @@ def _js_tv_batch(which: str):
         values = 0.5 * tx.mean(axis=1) + 0.5 * ty.mean(axis=1)
         row = dict(zip(F.tolist(), range(F.size)))
         out: list = [None] * x.shape[0]
-        keys = _draw_in_turn(together, one, out,
-                             _key_source(opts["rng"], gen, 2 if n_boot >= 2 else 0),
+        def draws(g):  # the single call's: the two term vectors' bootstrap keys
+            return [draw_key(g) for _ in range(2 if n_boot >= 2 else 0)]
+
+        keys = _draw_in_turn(together, one, out, _draws_of(opts["rng"], gen, draws),
                              lambda q: _range_warning(which, method, float(values[row[q]]), n, m))
         if not F.size:
             return out
         if n_boot >= 2:
+            keys = np.array(keys, dtype=object)
             mx = bootstrap_means_rows(tx, n_boot, keys[:, 0])
             my = bootstrap_means_rows(ty, n_boot, keys[:, 1])
             coefs = np.asarray([0.5, 0.5])
@@ -875,7 +949,7 @@ def _fixed_k_fit(prob: _KLProblem, info: dict) -> _KLFit:
     J = min(max(kval, 4), n - 1, m)
     kk = max(kval, J)
     rho, nu, dx, dy = _knn_pair(xa, ya, kk, prob.engine)
-    terms = d * (np.log(nu[:, kval - 1]) - np.log(rho[:, kval - 1]))
+    terms = _wkv_terms(rho, nu, kval, d)
     info["k"] = kval
     fit = _KLFit(rho=rho, nu=nu, dx=dx, dy=dy, terms=[terms], coefs=[1.0], const=const)
     if prob.method != "knn-gauss-corrected":
@@ -887,11 +961,7 @@ def _fixed_k_fit(prob: _KLProblem, info: dict) -> _KLFit:
         warn("knn-gauss-corrected: a Gaussian fit has a singular covariance; "
              "returning the uncorrected WKV estimate (info['correction']).", KantorovichWarning)
         return fit
-    ref_mean = float(np.mean([r.mean() for r in refs]))
-    info.update(correction=float(kl_fit - const - ref_mean), n_reference=prob.n_reference,
-                uncorrected_value=float(terms.mean() + const))
-    return replace(fit, terms=[terms] + refs,
-                   coefs=[1.0] + [-1.0 / prob.n_reference] * prob.n_reference, const=kl_fit)
+    return _gauss_corrected(fit, refs, kl_fit, prob.n_reference, info)
 
 
 def _ensemble_fit(prob: _KLProblem, info: dict) -> _KLFit:
