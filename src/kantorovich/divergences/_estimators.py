@@ -912,7 +912,8 @@ def _prepare_kl(x, y, method, k, n_boot, ci_level, rng, backend, knn_search, det
         method = ("knn-gauss-corrected" if d >= AUTO_GAUSS_CORRECTED_MIN_DIM and min(n, m) > d + 1
                   else "knn")
     if bool(whiten):
-        xa, ya = _whiten(xa, ya)
+        with blas_single_thread():  # d x d algebra next to numba's parallel kNN passes
+            xa, ya = _whiten(xa, ya)
     return _KLProblem(xa=xa, ya=ya, method=method, auto=auto, kval=kval, engine=be, n_boot=n_boot,
                       ci_level=ci_level, gen=gen, n_reference=n_reference,
                       detect_infinite=detect_infinite, infinite_ratio=infinite_ratio,
