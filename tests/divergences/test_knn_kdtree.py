@@ -108,21 +108,6 @@ def test_batched_matches_ckdtree_bitwise(d, n, m, k):
         _both_paths_equal_ckdtree(x, y, k, rleaf=rleaf, bsize=bsize)
 
 
-def test_serial_and_parallel_block_queries_are_the_same(monkeypatch):
-    """Below PARALLEL_MIN_QUERIES the blocks are queried on the caller's thread: the same
-    distances, duplicate counts and scan counters as the numba parallel loop."""
-    g = np.random.default_rng(12)
-    for d, n in ((2, 300), (5, 700)):
-        x, y = g.normal(size=(n, d)), g.normal(size=(n + 50, d))
-        x[:4] = x[4]
-        out = []
-        for threshold in (0, 10**9):
-            monkeypatch.setattr(kd, "PARALLEL_MIN_QUERIES", threshold)
-            out.append(kd.knn_pair_batched(x, y, 6, counters=True))
-        for a, b in zip(*out):
-            np.testing.assert_array_equal(a, b)
-
-
 def test_many_problems_are_their_single_calls():
     """knn_pairs_many: each problem's distances and duplicate counts those of knn_pair_kdtree,
     ``ok`` False where the single call raises (too few positive distances)."""

@@ -568,6 +568,7 @@ def _kl_batch(x, y, options: dict, one):
         if not rok.all():  # as the single call: the error of its kNN step, naming the problem
             bad = int(np.argmin(rok))
             one(int(F[bad // R]), lambda *_, **__: _knn_pair(*refs[bad], kval, "numba-kdtree"))
+            raise RuntimeError("a reference sample's kNN step failed without an error")
         T[:, 1:] = _wkv_terms(rr, rn, kval, d).reshape(F.size, R, n)
     coefs = [1.0] + ([-1.0 / R] * R if gauss else [])
     stderr = lo = hi = np.full(F.size, np.nan)

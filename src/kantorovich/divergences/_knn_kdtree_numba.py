@@ -627,18 +627,6 @@ def _query_pair_batched(blocks, mscan, TTX, sx, ex, cx, lx, hx, TTY, sy, ey, cy,
             counters[ib, t] = cnt[t]
 
 
-@njit(cache=True, boundscheck=False)
-def _query_pair_serial(blocks, mscan, TTX, sx, ex, cx, lx, hx, TTY, sy, ey, cy, ly, hy, rleaf, k,
-                       out_x, out_y, zx, zy, counters):  # pragma: no cover - numba
-    """:func:`_query_pair_batched` on the caller's thread (the same blocks, the same results)."""
-    for ib in range(blocks.shape[0]):
-        cnt = np.zeros(3, dtype=np.int64)
-        _query_block(blocks[ib], mscan, TTX, sx, ex, cx, lx, hx, TTY, sy, ey, cy, ly, hy, rleaf, k,
-                     out_x, out_y, zx, zy, cnt)
-        for t in range(3):
-            counters[ib, t] = cnt[t]
-
-
 @njit(parallel=True, cache=True, boundscheck=False)
 def _knn_pairs_many(XA, YA, k, tleaf, rleaf, bsize, rho, nu, dup_x, dup_y, ok):  # pragma: no cover
     """:func:`knn_pair_batched` for each problem q of XA (B, n, d), YA (B, m, d), the problems
@@ -672,12 +660,6 @@ def _knn_pairs_many(XA, YA, k, tleaf, rleaf, bsize, rho, nu, dup_x, dup_y, ok): 
         dup_y[q] = cy_
 
 
-#: queries (points of x) from which the blocks are queried in a numba parallel loop; fewer run on
-#: the caller's thread, where a parallel region costs more than it saves and leaves OpenMP
-#: workers spinning next to the caller's next BLAS call (measured: docs/estimators.md, "Threads")
-PARALLEL_MIN_QUERIES = 256
-
-
 def batch_params(d: int) -> tuple[int, int]:
     """(rleaf, bsize) of the leaf-batched query by dimension, measured at n = m = 10^4, k = 5
     (docs/estimators.md): scanned nodes of <= 32 points and query blocks of <= 32 for d <= 3,
@@ -706,9 +688,8 @@ def knn_pair_batched(xa, ya, k: int, rleaf: int | None = None, bsize: int | None
     zx = np.empty(n, dtype=np.int64)
     zy = np.empty(n, dtype=np.int64)
     cnt = np.zeros((blocks.shape[0], 3), dtype=np.int64)
-    query = _query_pair_batched if n >= PARALLEL_MIN_QUERIES else _query_pair_serial
-    query(blocks, max(rleaf, mlx, mly), TTX, sx, ex, cx, lx, hx, TTY, sy, ey, cy, ly, hy, rleaf, k,
-          ox, oy, zx, zy, cnt)
+    _query_pair_batched(blocks, max(rleaf, mlx, mly), TTX, sx, ex, cx, lx, hx, TTY, sy, ey, cy,
+                        ly, hy, rleaf, k, ox, oy, zx, zy, cnt)
     _check(ox, k)
     _check(oy, k)
     rho = np.empty_like(ox)
