@@ -560,6 +560,26 @@ def _build():
     return _kernels
 
 
+@njit(cache=True, boundscheck=False)
+def _shift_inputs(h, c, big, prev, have, hc, o):  # pragma: no cover - numba
+    """The shifted kernels' inputs in one pass, into the working-dtype buffers ``hc`` and ``o``:
+    ``hc = h c`` with NaN, -inf and values below ``big`` set to ``big``; ``o = prev c`` (zeros
+    without a previous output). Returns whether the shift is usable (a previous output, all of
+    ``o`` finite). The same roundings as the numpy expressions it replaces (a float64 product,
+    then one cast to the working dtype)."""
+    for j in range(h.shape[0]):
+        v = h[j] * c
+        hc[j] = v if (np.isfinite(v) and v > big) else big
+    if not have:
+        o[:] = 0
+        return False
+    ok = True
+    for i in range(o.shape[0]):
+        o[i] = prev[i] * c
+        ok = ok and np.isfinite(o[i])
+    return ok
+
+
 def _chunks(n: int) -> int:
     return max(1, min(n, 8 * numba.get_num_threads()))
 
@@ -632,6 +652,9 @@ class OnlineSoftmin:
         self._fell_back = np.zeros(self.n, dtype=np.uint8)
         self.n_fallback = 0
         self.n_rows = 0
+        # the shifted kernels' inputs, refilled by every call (the kernels keep no reference)
+        self._hc = np.empty(self.m, dtype=self.dtype)
+        self._o = np.empty(self.n, dtype=self.dtype)
 
     def _scaled_cols(self, scale: float):
         """d = 2 coordinate columns times ``scale`` (float64 product, then the working dtype);
@@ -666,13 +689,10 @@ class OnlineSoftmin:
         c = _LOG2E / eps
         f32 = self.dtype == np.float32
         wdt = self.dtype.type
-        hc = h * c
         big = _NEG_BIG32 if f32 else _NEG_BIG
-        hc = np.ascontiguousarray(np.where(np.isfinite(hc) & (hc > big), hc, big), dtype=self.dtype)
-        have = self._prev is not None
-        o = (self._prev * c).astype(self.dtype) if have else np.zeros(self.n, dtype=self.dtype)
-        if have and not np.all(np.isfinite(o)):
-            have = False
+        hc, o = self._hc, self._o
+        prev = self._prev
+        have = _shift_inputs(h, c, big, h if prev is None else prev, prev is not None, hc, o)
         lo, hi = _WIN32 if f32 else _WIN64
         out = np.empty(self.n, dtype=np.float64)
         args = (hc, wdt(c), self.p == 1.0, o, have, lo, hi, wdt(-3e38 if f32 else -1e308), 1.0 / c, out,
