@@ -211,3 +211,30 @@ def test_sinkhorn_numba_float32_matches_float64():
     assert r64.converged
     assert r32.converged and r32.f.dtype == np.float32
     assert r32.value == pytest.approx(r64.value, rel=1e-4)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_shift_inputs_are_the_numpy_expressions(dtype):
+    """The soft-min's inputs in one numba pass: bit for bit the numpy expressions they replace,
+    with NaN, +-inf and huge values in h, no previous output, and a previous output that
+    overflows the working dtype once scaled (the shift then unusable)."""
+    from kantorovich.ot._kernels.softmin_numba import _NEG_BIG, _NEG_BIG32, _shift_inputs
+
+    rng = np.random.default_rng(3)
+    big = _NEG_BIG32 if dtype == np.float32 else _NEG_BIG
+    h = rng.normal(size=40) * 10.0
+    h[[1, 5, 9, 13]] = [np.nan, np.inf, -np.inf, -1e305]
+    c = 1.4426950408889634 / 0.05
+    for prev in (None, rng.normal(size=30), np.full(30, 1e307)):
+        hc, o = np.empty(40, dtype=dtype), np.empty(30, dtype=dtype)
+        have = _shift_inputs(h, c, big, h if prev is None else prev, prev is not None, hc, o)
+        want = h * c
+        want = np.ascontiguousarray(np.where(np.isfinite(want) & (want > big), want, big), dtype=dtype)
+        np.testing.assert_array_equal(hc, want)
+        if prev is None:
+            assert not have and not o.any()
+            continue
+        with np.errstate(over="ignore"):
+            o_want = (prev * c).astype(dtype)
+        np.testing.assert_array_equal(o, o_want)
+        assert have == bool(np.all(np.isfinite(o_want)))
