@@ -150,11 +150,18 @@ def _bootstrap_means(terms: list[np.ndarray], coefs: list[float], const: float, 
     for j, t in enumerate(terms):
         means[:, j] = bootstrap_means(t, n_boot, draw_key(gen))
     if func is None:
-        boots = const + means @ np.asarray(coefs, dtype=np.float64)
+        boots = _replicates(means, const, coefs)
     else:
         boots = np.array([func(row) for row in means])
     stderr, lo, hi = _boot_summary(boots, ci_level)
     return float(stderr), (float(lo), float(hi))
+
+
+def _replicates(means: np.ndarray, const: float, coefs) -> np.ndarray:
+    """The bootstrap replicates ``const + means @ coefs`` of one estimate, ``means``
+    (n_boot, terms) the replicates' means of its term vectors (one product per problem, so that
+    a batch rounds as the single call)."""
+    return const + np.ascontiguousarray(means) @ np.asarray(coefs, dtype=np.float64)
 
 
 def _boot_summary(boots: np.ndarray, ci_level: float):
@@ -575,10 +582,8 @@ def _kl_batch(x, y, options: dict, one):
     if p0.n_boot >= 2:
         keys = np.array([t[1] for t in taken], dtype=object).reshape(-1)
         M = bootstrap_means_rows(T.reshape(-1, n), p0.n_boot, keys).reshape(F.size, nterms, -1)
-        cvec = np.asarray(coefs, dtype=np.float64)
-        boots = np.empty((F.size, p0.n_boot))
-        for i, q in enumerate(F):  # the single call's (n_boot, terms) @ (terms,) product
-            boots[i] = (fits[q][4] if gauss else p0.const) + np.ascontiguousarray(M[i].T) @ cvec
+        boots = np.stack([_replicates(M[i].T, fits[q][4] if gauss else p0.const, coefs)
+                          for i, q in enumerate(F)])
         stderr, lo, hi = _boot_summary(boots, p0.ci_level)
     J = _support_J(p0, kk)
     g = np.stack([_support_g(rho[F], J), _support_g(nu[F], J)], axis=1) if J >= 2 else None
@@ -669,14 +674,7 @@ def _js_tv_batch(which: str):
         rho_y, nu_y, d3, d4, ok_y = knn_pairs_many(YA, XA, kval)
         together = ok_x & ok_y & (d1 + d3 == 0)
         F = np.flatnonzero(together)
-        lr_x = math.log(m / (n - 1)) + d * (np.log(nu_x[F, :, -1]) - np.log(rho_x[F, :, -1]))
-        lr_y = math.log(n / (m - 1)) + d * (np.log(nu_y[F, :, -1]) - np.log(rho_y[F, :, -1]))
-        if which == "js":
-            tx = _LOG2 - np.logaddexp(0.0, -lr_x)
-            ty = _LOG2 - np.logaddexp(0.0, -lr_y)
-        else:
-            tx = np.abs(np.tanh(0.5 * lr_x))
-            ty = np.abs(np.tanh(0.5 * lr_y))
+        tx, ty = _ratio_terms(which, *_knn_log_ratios(rho_x[F], nu_x[F], rho_y[F], nu_y[F], n, m, d))
         values = 0.5 * tx.mean(axis=1) + 0.5 * ty.mean(axis=1)
         row = dict(zip(F.tolist(), range(F.size)))
         out: list = [None] * x.shape[0]
@@ -691,12 +689,8 @@ def _js_tv_batch(which: str):
             keys = np.array(keys, dtype=object)
             mx = bootstrap_means_rows(tx, n_boot, keys[:, 0])
             my = bootstrap_means_rows(ty, n_boot, keys[:, 1])
-            coefs = np.asarray([0.5, 0.5])
-            boots = np.empty((F.size, n_boot))
-            for i in range(F.size):  # the single call's (n_boot, 2) @ (2,) product, as it is
-                means = np.empty((n_boot, 2))
-                means[:, 0], means[:, 1] = mx[i], my[i]
-                boots[i] = 0.0 + means @ coefs
+            boots = np.stack([_replicates(np.stack([mx[i], my[i]], axis=1), 0.0, [0.5, 0.5])
+                              for i in range(F.size)])
             stderr, lo, hi = _boot_summary(boots, ci_level)
         else:
             stderr = lo = hi = np.full(F.size, np.nan)
@@ -1084,10 +1078,26 @@ def _js_tv_knn(xa, ya, k):
     rho_x, nu_x, d1, d2 = _knn_pair(xa, ya, k, be)
     rho_y, nu_y, d3, d4 = _knn_pair(ya, xa, k, be, names=("y", "x"))
     _dup_warning(d1 + d3, "x or y")
-    # p_hat(z) = k / (n V r^d) (n - 1 for the point's own sample): lr = log(p/q) at x, log(q/p) at y
-    lr_x = math.log(m / (n - 1)) + d * (np.log(nu_x[:, -1]) - np.log(rho_x[:, -1]))
-    lr_y = math.log(n / (m - 1)) + d * (np.log(nu_y[:, -1]) - np.log(rho_y[:, -1]))
+    lr_x, lr_y = _knn_log_ratios(rho_x, nu_x, rho_y, nu_y, n, m, d)
     return lr_x, lr_y, {"k": k, "n_duplicates": d1 + d2 + d3 + d4, **_engine_info(be)}
+
+
+def _knn_log_ratios(rho_x, nu_x, rho_y, nu_y, n: int, m: int, d: int):
+    """(lr_x, lr_y): log(p/q) at the x's and log(q/p) at the y's from the k-th neighbour
+    distances (the last column of rows (..., n, k)): p_hat(z) = k / (n V r^d), with n - 1 for
+    the point's own sample."""
+    lr_x = math.log(m / (n - 1)) + d * (np.log(nu_x[..., -1]) - np.log(rho_x[..., -1]))
+    lr_y = math.log(n / (m - 1)) + d * (np.log(nu_y[..., -1]) - np.log(rho_y[..., -1]))
+    return lr_x, lr_y
+
+
+def _ratio_terms(which: str, lr_x, lr_y):
+    """The per-point terms of JS (``which="js"``: log(2D) at the x's, log(2(1 - D)) at the y's)
+    or of the kNN TV (|2D - 1| = |tanh(lr / 2)|) from the log density ratios, D = p/(p+q)."""
+    if which == "js":  # log(2 D) = log 2 - log(1 + q/p) = log 2 - logaddexp(0, -lr)
+        return _LOG2 - np.logaddexp(0.0, -lr_x), _LOG2 - np.logaddexp(0.0, -lr_y)
+    # TV = E_M |2D - 1| with M = (P + Q) / 2, and 2D - 1 = tanh(lr / 2)
+    return np.abs(np.tanh(0.5 * lr_x)), np.abs(np.tanh(0.5 * lr_y))
 
 
 def _features(z, kind):
@@ -1239,9 +1249,7 @@ def _estimate_js_tv(which, x, y, method, k, n_boot, ci_level, rng, features, tes
         info["bootstrap"] = "held-out per-point terms resampled; classifier not refitted"
     # lr_x = log(p/q) at x's (log-odds of D = p/(p+q)); lr_y = log(q/p) at y's
     if which == "js":
-        # log(2 D) = log 2 - log(1 + q/p) = log 2 - logaddexp(0, -lr)
-        tx = _LOG2 - np.logaddexp(0.0, -lr_x)
-        ty = _LOG2 - np.logaddexp(0.0, -lr_y)
+        tx, ty = _ratio_terms("js", lr_x, lr_y)
         if method == "classifier":
             info["V"] = float(tx.mean() + ty.mean() - 2 * _LOG2)
             info["bound"] = "JS >= (V(D) + log 4) / 2 (C7), evaluated on held-out points"
@@ -1252,9 +1260,7 @@ def _estimate_js_tv(which, x, y, method, k, n_boot, ci_level, rng, features, tes
             ty = -(lr_y < 0).astype(np.float64)  # -1{D > 1/2} at the y's
             info["bound"] = "TV >= P(D > 1/2) - Q(D > 1/2), evaluated on held-out points"
         else:
-            # TV = E_M |2D - 1| with M = (P + Q) / 2, and 2D - 1 = tanh(lr / 2)
-            tx = np.abs(np.tanh(0.5 * lr_x))
-            ty = np.abs(np.tanh(0.5 * lr_y))
+            tx, ty = _ratio_terms("tv", lr_x, lr_y)
     if which == "tv" and method == "classifier":
         value = float(tx.mean() + ty.mean())
         stderr, ci = _bootstrap_means([tx, ty], [1.0, 1.0], 0.0, n_boot, ci_level, gen)
