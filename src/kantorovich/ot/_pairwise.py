@@ -221,30 +221,30 @@ def _pairs_indexed(left, right, pairs, p, scale, out, ks):
     has one, as ``wasserstein_1d``'s numba backend sorts) stacked once, the pairs read by index."""
     def stack(side, idx):
         u, pos = np.unique(idx, return_inverse=True)
-        vals = [side[t][3] if side[t][3] is not None else side[t][1] for t in u]
-        if side[u[0]][2] is None:
-            return np.stack(vals), None, pos.reshape(-1)
-        wts = [side[t][4] if side[t][4] is not None else side[t][2] for t in u]
-        return np.stack(vals), np.stack(wts), pos.reshape(-1)
+        return (*_stacked_rows(side, u, True), pos.reshape(-1))
 
     X, WX, ix = stack(left, pairs[:, 0])
     Y, WY, iy = stack(right, pairs[:, 1])
     out[ks] = wp_sorted_pairs(X, WX, Y, WY, ix, iy, p, scale)
 
 
+def _stacked_rows(side: list, idx, radix: bool):
+    """(values (len(idx), n), weights or None): the sorted rows of samples ``idx`` of ``side``
+    stacked, in the radix sort's order where ``radix`` and the sample has one (as
+    ``wasserstein_1d``'s numba backend sorts it)."""
+    vals = [side[t][3] if radix and side[t][3] is not None else side[t][1] for t in idx]
+    if side[idx[0]][2] is None:
+        return np.stack(vals), None
+    wts = [side[t][4] if radix and side[t][4] is not None else side[t][2] for t in idx]
+    return np.stack(vals), np.stack(wts)
+
+
 def _batches_stacked(left, right, pairs, ks, step, p, backend, radix, out):
     """Both rows of each pair copied into (B, n) and (B, m) stacks (weighted pairs)."""
-    def rows(side, idx):
-        vals = [side[t][3] if radix and side[t][3] is not None else side[t][1] for t in idx]
-        if side[idx[0]][2] is None:
-            return np.stack(vals), None
-        wts = [side[t][4] if radix and side[t][4] is not None else side[t][2] for t in idx]
-        return np.stack(vals), np.stack(wts)
-
     for s in range(0, len(ks), step):
         kk = ks[s:s + step]
-        xs, wu = rows(left, pairs[kk, 0])
-        ys, wv = rows(right, pairs[kk, 1])
+        xs, wu = _stacked_rows(left, pairs[kk, 0], radix)
+        ys, wv = _stacked_rows(right, pairs[kk, 1], radix)
         out[kk] = wp_sorted(xs, wu, ys, wv, p, backend)
 
 
