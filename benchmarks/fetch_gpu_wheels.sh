@@ -6,6 +6,7 @@
 # The GPU machine has numpy, scipy, numba, numba-cuda, cupy, matplotlib, torch, jax (+ jaxlib,
 # ml_dtypes, opt_einsum), pytest, hypothesis and tqdm, and no network. It lacks:
 #   required: pot (benchmark peer), array-api-compat (some peers), autograd (toy GAN kit),
+#             threadpoolctl (keeps the BLAS pools off numba's threads; without it that is a no-op),
 #             universal-divergence (estimator peer) with joblib and cloudpickle, and
 #             array-api-strict (without it the array-layer test modules, whose CuPy and
 #             torch-CUDA cases are gpu-marked, skip whole);
@@ -25,7 +26,7 @@ FLAGS=(--no-deps --only-binary=:all: --python-version 3.12 --implementation cp
        --platform manylinux2014_x86_64 -d .whl -q)
 status=0
 if [ "${CHECK_ONLY:-0}" = 1 ]; then CHECK=1; else
-for pkg in pot array-api-compat array-api-strict autograd joblib cloudpickle; do
+for pkg in pot array-api-compat array-api-strict autograd threadpoolctl joblib cloudpickle; do
   python3 -m pip download "${FLAGS[@]}" "$pkg" || { echo "REQUIRED wheel failed: $pkg"; status=1; }
 done
 # universal-divergence is published as an sdist only (pure python): build its wheel here

@@ -7,7 +7,7 @@ what the device has (numpy, scipy, jax), with the carried wheels on PYTHONPATH."
 import importlib
 import sys
 
-mods = ["ot", "array_api_compat", "autograd", "ott", "jaxopt", "lineax", "optax", "equinox", "jaxtyping"]
+mods = ["ot", "array_api_compat", "autograd", "threadpoolctl", "ott", "jaxopt", "lineax", "optax", "equinox", "jaxtyping"]
 bad = []
 for m in mods:
     try:

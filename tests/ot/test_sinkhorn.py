@@ -193,6 +193,40 @@ def test_numba_thread_mode_by_measurement():
     assert seen.count(T) == 1 and numba.get_num_threads() == T  # one re-timing of the other mode
 
 
+def test_small_numba_solve_sets_the_thread_count_once(rng, monkeypatch):
+    """A solve whose soft-mins all run on one thread sets numba's thread count once for its
+    loop (and once for the final pass), not twice per soft-min, and restores it; the values
+    are those of the per-call setting."""
+    import contextlib
+
+    import numba
+
+    from kantorovich.ot import _sinkhorn as S
+
+    T = numba.get_num_threads()
+    if T == 1:
+        pytest.skip("one numba thread: nothing to set")
+    x, y, a, b = _problem(rng, n=30, m=20)
+    geom = PointCloud(x, y)
+    calls = []
+    real = numba.set_num_threads
+
+    def counting(k):
+        calls.append(k)
+        real(k)
+
+    monkeypatch.setattr(numba, "set_num_threads", counting)
+    r = sinkhorn(a, b, geom, eps=0.05, tol=1e-9, backend="numba")
+    assert r.converged and r.info["numba_thread_calls"][1] > 10
+    assert calls == [1, T, 1, T]  # the loop, then the final <P, C> pass
+    assert numba.get_num_threads() == T
+    monkeypatch.setattr(S._NumbaThreads, "pinned", lambda self: contextlib.nullcontext())
+    calls.clear()
+    r0 = sinkhorn(a, b, geom, eps=0.05, tol=1e-9, backend="numba")
+    assert len(calls) == 2 * sum(r0.info["numba_thread_calls"].values())
+    assert r.value == r0.value and np.array_equal(r.f, r0.f) and np.array_equal(r.g, r0.g)
+
+
 def test_sinkhorn_divergence(rng):
     x, y, a, b = _problem(rng, n=25, m=20)
     s0 = sinkhorn_divergence(a, a, PointCloud(x, x), eps=0.05, tol=1e-10)
