@@ -379,14 +379,14 @@ def interop(fn: Callable) -> Callable:
     def wrapper(*args, **kwargs):
         names = tuple(params[i] if i < len(params) else f"argument {i}" for i in range(len(args)))
         c = caller(*args, *kwargs.values(), names=names + tuple(kwargs), tracers=True)
+        if not c.direct and has_dtype and kwargs.get("dtype") is not None:
+            c = dataclasses.replace(c, dtype=_caller_dtype(c, kwargs["dtype"]))
         if _autodiff.wants_grad(c.requires_grad, args, kwargs):
             out = _autodiff.call(fn, args, kwargs, c)
             if out is not NotImplemented:
                 return out
         if c.direct:
             return fn(*args, **kwargs)
-        if has_dtype and kwargs.get("dtype") is not None:
-            c = dataclasses.replace(c, dtype=_caller_dtype(c, kwargs["dtype"]))
         args = tuple(to_kernel(a) for a in args)
         kwargs = {k: to_kernel(v) for k, v in kwargs.items()}
         return wrap_result(fn(*args, **kwargs), c)

@@ -483,3 +483,18 @@ def test_torch_cuda_backward_sinkhorn_value_stays_on_the_device(no_host_copy):
     sinkhorn(None, None, PointCloud(xc, t(Y, False)), eps=0.2, tol=1e-10).value.backward()
     assert x.grad.device == dev
     np.testing.assert_allclose(x.grad.cpu().numpy(), xc.grad.numpy(), rtol=1e-6, atol=1e-9)
+
+
+def test_dtype_argument_with_a_gradient():
+    """``dtype=`` names the working and output precision with a gradient as without one (it
+    was a TypeError on the way in, the option class read as an array): the torch value is the
+    plain call's float32, autograd's and JAX's gradients are those of the same solve."""
+    x = t(X)
+    r = sinkhorn(None, None, PointCloud(x, t(Y, False)), eps=0.5, dtype=np.float32)
+    plain = sinkhorn(None, None, PointCloud(t(X, False), t(Y, False)), eps=0.5, dtype=np.float32)
+    assert r.objective.dtype == torch.float32 and r.f.dtype == torch.float32
+    assert float(r.objective.detach()) == float(plain.objective)
+    r.objective.backward()
+    g = autograd.grad(lambda z: sinkhorn(None, None, PointCloud(z, Y), eps=0.5,
+                                         dtype=np.float32).objective)(X)
+    np.testing.assert_allclose(g, x.grad.numpy(), rtol=1e-12)

@@ -350,6 +350,8 @@ def batch_size_of(M_or_points: Any) -> int | None:
     if isinstance(M_or_points, PointCloud):
         return M_or_points.batch_size
     shape = getattr(M_or_points, "shape", None)
+    if not isinstance(shape, tuple):  # (a class such as np.float32 has a `shape` descriptor)
+        shape = None
     if shape is None and isinstance(M_or_points, (list, tuple)):
         try:
             shape = np.shape(M_or_points)
