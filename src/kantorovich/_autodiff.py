@@ -26,7 +26,9 @@ requires grad, or an input is an ``autograd`` box or a JAX tracer):
    ``jax.custom_jvp`` whose rule is the linear map t -> <gradient, t>, run forward for
    ``jax.jvp`` and transposed by JAX for ``jax.grad``, its gradient computed by the backward
    pass above on the host (through ``jax.pure_callback`` under ``jit`` and ``vmap``;
-   :func:`_jax_call`).
+   :func:`_jax_call`). Under ``jax.vmap`` the functions with a batch form solve the mapped
+   problems as one batch (:func:`_vmapped`); a batch given as JAX arrays is the ``jax.vmap``
+   of the single call (:func:`_jax_batch_call`).
 
 Functions without a rule here give detached torch results (as before) and refuse ``autograd``
 boxes and JAX tracers with a TypeError.
@@ -266,33 +268,49 @@ class _Saved:
     int32 token. Reverse mode takes each output's node once (:meth:`take`), forward mode reads
     them (:meth:`get`: ``jax.jacfwd`` pushes one tangent per input entry). Bounded (a forward
     pass whose derivatives never run, as in ``jax.vjp`` without its pullback, must not keep its
-    plan alive): a derivative that finds its node gone -- evicted, or taken by an earlier call
-    of the same pullback -- solves again."""
+    plan alive): the ``size`` most recent forward passes are kept, a batched one (one token per
+    problem, :meth:`put_group`) counting once; a derivative that finds its node gone --
+    evicted, or taken by an earlier call of the same pullback -- solves again."""
 
     def __init__(self, size: int = 16):
         self.size = size
-        self._d: collections.OrderedDict[int, dict] = collections.OrderedDict()
+        self._d: collections.OrderedDict[int, dict[int, dict]] = collections.OrderedDict()
+        self._group: dict[int, int] = {}
         self._lock = threading.Lock()
         self._count = itertools.count(1)
 
     def put(self, nodes: dict) -> int:
+        return self.put_group([nodes])[0]
+
+    def put_group(self, nodes: list[dict]) -> list[int]:
+        """One token per problem of a forward pass, evicted together."""
         with self._lock:
-            tok = next(self._count) % (1 << 31)
-            self._d[tok] = dict(nodes)
+            toks = [next(self._count) % (1 << 31) for _ in nodes]
+            gid = toks[0]
+            self._d[gid] = {t: dict(nd) for t, nd in zip(toks, nodes)}
+            self._group.update((t, gid) for t in toks)
             while len(self._d) > self.size:
-                self._d.popitem(last=False)
-            return tok
+                for t in self._d.popitem(last=False)[1]:
+                    self._group.pop(t, None)
+            return toks
+
+    def _nodes(self, tok: int) -> dict:
+        return self._d.get(self._group.get(tok, -1), {}).get(tok, {})
 
     def get(self, tok: int, field: str | None) -> _Node | None:
         with self._lock:
-            return self._d.get(tok, {}).get(field)
+            return self._nodes(tok).get(field)
 
     def take(self, tok: int, field: str | None) -> _Node | None:
         with self._lock:
-            nodes = self._d.get(tok, {})
+            nodes = self._nodes(tok)
             node = nodes.pop(field, None)
-            if not nodes:
-                self._d.pop(tok, None)
+            if not nodes and tok in self._group:
+                gid = self._group.pop(tok)
+                group = self._d.get(gid, {})
+                group.pop(tok, None)
+                if not group:
+                    self._d.pop(gid, None)
             return node
 
 
@@ -321,15 +339,24 @@ class TracedResult:
         return f"TracedResult({self._name}: {vals})"
 
 
-def _rebuild(geom, vals: dict[str, np.ndarray]):
-    """A geometry built from JAX tracers, rebuilt from their values (its other data kept)."""
+def _rebuild(geom, vals: dict[str, np.ndarray], nb: int | None = None):
+    """A geometry built from JAX tracers, rebuilt from their values (its other data kept);
+    with ``nb``, the geometry of a batch of nb problems: the values are (nb, ...) and the
+    data not among them is repeated for every problem."""
     from ._array_api import to_host
     from .ot._geometry import DenseGeometry, PointCloud
 
+    def get(key, kept):
+        if key in vals:
+            return vals[key]
+        v = to_host(kept)
+        return v if nb is None else np.broadcast_to(v, (nb,) + v.shape)
+
     if geom.kind == "pointcloud":
-        return PointCloud(vals.get("x", to_host(geom.x)), vals.get("y", to_host(geom.y)),
-                          cost=geom.p, dtype=geom.dtype)
-    return DenseGeometry(vals["M"], dtype=geom.dtype)
+        return PointCloud(get("x", geom.x), get("y", geom.y), cost=geom.p, dtype=geom.dtype)
+    if nb is not None:  # a batch of dense costs is an (nb, n, m) array
+        return np.asarray(get("M", geom.C), dtype=geom.dtype)
+    return DenseGeometry(get("M", geom.C), dtype=geom.dtype)
 
 
 def _no_second_derivative(primals, tangents):
@@ -369,6 +396,81 @@ def _lazy_dot(tangent: Callable, cotangent: Callable, ts: list, operands: tuple)
     return out[0].ravel()[0]
 
 
+def _vmap_batchable(fn: Callable, rule: _Rule, sig, args: tuple, kwargs: dict) -> bool:
+    """Whether ``jax.vmap`` over calls of ``fn`` may run as one batched call (docs/batch.md):
+    the functions that take a batch and differentiate it problem by problem, on named costs
+    (a callable cost takes no batch) and, for ``sliced_wasserstein``, points in d >= 1
+    dimensions given as (n, d) (a batch of 1-D samples (B, n) would read as B points)."""
+    if fn.__name__ not in _BATCH_GRADIENTS:
+        return False
+    if fn.__name__ == "sliced_wasserstein":
+        return all(np.ndim(_param(sig, args, kwargs, k)) == 2 for k in ("x", "y"))
+    return not any(getattr(_param(sig, args, kwargs, k), "cost_is_callable", False)
+                   for k in rule.params)
+
+
+def _vmapped(host: Callable, batchable: bool, ndims: tuple[int, ...], specs, vals) -> tuple:
+    """The host side of a ``jax.pure_callback`` with ``vmap_method="expand_dims"``: ``vals``
+    with k leading axes more than the problem's (``ndims``; k = 0 outside ``jax.vmap``; an
+    axis of 1 where an argument is not mapped) are the problems of a batch: solved as one
+    batch when ``batchable``, else one after the other (as ``vmap_method="sequential"``).
+    The outputs get the batch's leading axes."""
+    k = np.ndim(vals[0]) - ndims[0]
+    if k == 0:
+        return host(*vals)[0]
+    lead = np.broadcast_shapes(*(np.shape(v)[:k] for v in vals))
+    nb = int(np.prod(lead))
+    flat = [np.broadcast_to(np.asarray(v), lead + np.shape(v)[k:]).reshape((nb,) + np.shape(v)[k:])
+            for v in vals]
+    if batchable and nb > 0:
+        outs = host(*flat, nb=nb)[0]
+    else:
+        each = [host(*(v[q] for v in flat))[0] for q in range(nb)]
+        outs = tuple(np.stack([e[i] for e in each]) if each else np.zeros((0,) + sp.shape, sp.dtype)
+                     for i, sp in enumerate(specs))
+    return tuple(np.asarray(o, dtype=sp.dtype).reshape(lead + sp.shape) for o, sp in zip(outs, specs))
+
+
+def _jax_batch_call(fn: Callable, rule: _Rule, sig, args: tuple, kwargs: dict, c) -> Any:
+    """:func:`call` for a batch of problems (a leading batch axis) holding JAX tracers:
+    ``jax.vmap`` of the single call over the problems, which JAX runs as one batched solve
+    (:func:`_vmapped`); each problem is differentiated by the single rule. The batched data
+    (a batched PointCloud's x and y, weights (B, n), costs (B, n, m), points (B, n, d)) is
+    mapped over its first axis, the rest (weights (n,), options) is the same for every
+    problem. Returns the (B,) values, or a :class:`TracedResult` of the (B,) differentiable
+    fields (the other fields are not traced: call without the transformation for them)."""
+    import jax
+
+    from .ot._geometry import PointCloud
+
+    mapped: list[tuple[str, str | None, Any]] = []  # (parameter, key in its PointCloud, data)
+    for pname in rule.params:
+        v = _param(sig, args, kwargs, pname)
+        if isinstance(v, PointCloud) and v.batch_size is not None:
+            mapped += [(pname, k, v._leaves.get(k, getattr(v, k))) for k in ("x", "y")]
+        elif v is not None and not hasattr(v, "kind") and np.ndim(v) == (2 if pname in ("a", "b") else 3):
+            mapped.append((pname, None, v))
+
+    def one(*vals):
+        ba = sig.bind(*args, **kwargs)
+        clouds: dict[str, dict] = {}
+        for (pname, key, _), v in zip(mapped, vals):
+            if key is None:
+                _set_param(ba, pname, v)
+            else:
+                clouds.setdefault(pname, {})[key] = v
+        for pname, xy in clouds.items():
+            geom = _param(sig, args, kwargs, pname)
+            _set_param(ba, pname, PointCloud(xy["x"], xy["y"], cost=geom.p, dtype=geom.dtype))
+        out = call(fn, ba.args, ba.kwargs, c)
+        return out if rule.fields == (None,) else tuple(getattr(out, f) for f in rule.fields)
+
+    outs = jax.vmap(one)(*(data for _, _, data in mapped))
+    if rule.fields == (None,):
+        return outs
+    return TracedResult(fn.__name__, dict(zip(rule.fields, outs)))
+
+
 def _jax_call(fn: Callable, rule: _Rule, sig, args: tuple, kwargs: dict, c,
               leaves: dict[str, tuple]) -> Any:
     """:func:`call` for JAX tracers: the OT values as outputs of one ``jax.custom_jvp``.
@@ -376,7 +478,7 @@ def _jax_call(fn: Callable, rule: _Rule, sig, args: tuple, kwargs: dict, c,
     The solve runs on the host, the same :func:`_forward` as torch's and autograd's: called
     directly when JAX hands concrete arrays (``jax.grad`` or ``jax.jvp`` outside ``jit``: the
     result then has all its fields), through ``jax.pure_callback`` when it hands tracers
-    (``jit``; ``vmap`` runs the callback once per batch element, in sequence). The JVP rule is
+    (``jit``; under ``vmap`` one batched solve, :func:`_vmapped`). The JVP rule is
     <d value / d leaf, tangent> summed over the leaves, with the gradient from the same
     :meth:`_Node.vjp` as torch's, computed lazily (:func:`_lazy_dot`): JAX transposes it for
     reverse mode, so one rule gives ``jax.grad`` and ``jax.jvp``."""
@@ -396,7 +498,10 @@ def _jax_call(fn: Callable, rule: _Rule, sig, args: tuple, kwargs: dict, c,
     tok_spec = jax.ShapeDtypeStruct((), np.int32)
     eager: dict[str, Any] = {}
 
-    def solve(vals, grad_names):  # on the host, JAX's other arrays too (wherever they live)
+    def solve(vals, grad_names, nb=None):  # on the host, JAX's other arrays too (wherever they live)
+        """The forward pass on the leaves' values ``vals``; with ``nb``, on a batch of nb
+        problems (each leaf (nb, ...), the other data the same for every problem), then
+        (the result, each problem's nodes)."""
         ba = sig.bind(*args, **kwargs)
         host = lambda w: np.asarray(w) if kind_of(w) == "jax" and not is_tracer(w) else w
         for pname, v in list(ba.arguments.items()):
@@ -412,24 +517,38 @@ def _jax_call(fn: Callable, rule: _Rule, sig, args: tuple, kwargs: dict, c,
             else:
                 geoms.setdefault(pname, {})[key] = np.asarray(v)
         for pname, d in geoms.items():
-            _set_param(ba, pname, _rebuild(_param(sig, args, kwargs, pname), d))
-        return _forward(fn, rule, sig, ba.args, ba.kwargs, grad_names)
+            _set_param(ba, pname, _rebuild(_param(sig, args, kwargs, pname), d, nb))
+        if nb is None:
+            return _forward(fn, rule, sig, ba.args, ba.kwargs, grad_names)
+        for pname in rule.params:  # the untraced problem data: the same for every problem
+            v = _param(sig, ba.args, ba.kwargs, pname)
+            if pname not in geoms and pname not in ("a", "b") and v is not None \
+                    and not any(leaves[nm][0] == pname for nm in names):
+                _set_param(ba, pname, _rebuild(v, {}, nb) if hasattr(v, "kind")
+                           else np.broadcast_to(np.asarray(v), (nb,) + np.shape(v)))
+        return _forward_problems(fn, rule, sig, ba.args, ba.kwargs, grad_names)
 
     def values(out):
         return tuple(np.asarray(out if f is None else getattr(out, f), dtype=odt) for f in fields)
 
-    def primal_host(*vals):
-        out, _ = solve(vals, ())
+    def primal_host(*vals, nb=None):
+        out, _ = solve(vals, (), nb)
         return values(out), out
 
-    def fwd_host(need, *vals):
-        out, nodes = solve(vals, need)
-        return (*values(out), np.int32(_SAVED.put(nodes))), out
+    def fwd_host(need, *vals, nb=None):
+        out, nodes = solve(vals, need, nb)
+        if nb is None:
+            return (*values(out), np.int32(_SAVED.put(nodes))), out
+        return (*values(out), np.asarray(_SAVED.put_group(nodes), dtype=np.int32)), out
+
+    batchable = _vmap_batchable(fn, rule, sig, args, kwargs)
 
     def run(host, specs, *xs):
         if any(is_tracer(v) for v in xs):
+            ndims = tuple(np.ndim(v) for v in xs)  # per problem: jax.vmap hides its axes
             cb = jax.custom_jvp(lambda *v: jax.pure_callback(
-                lambda *w: host(*w)[0], specs, *v, vmap_method="sequential"))
+                lambda *w: _vmapped(host, batchable, ndims, specs, w), specs, *v,
+                vmap_method="expand_dims"))
             cb.defjvp(_no_second_derivative)
             return cb(*xs)
         outs, obj = host(*xs)
@@ -470,7 +589,7 @@ def _jax_call(fn: Callable, rule: _Rule, sig, args: tuple, kwargs: dict, c,
         ts = [tangents[k] for k in live]
         traced = any(is_tracer(v) for v in primals)
         if traced:  # under jit or vmap: the solve runs in a callback, its nodes saved by token
-            *outs, tok = run(lambda *v: fwd_host(need, *v), (*out_specs, tok_spec), *primals)
+            *outs, tok = run(lambda *v, **kw: fwd_host(need, *v, **kw), (*out_specs, tok_spec), *primals)
         else:  # concrete arrays: the solve runs now
             out, nodes = solve(primals, need)
             eager["out"] = out
@@ -646,6 +765,19 @@ def _problem_result(res: Any, q: int) -> Any:
         marginal_error=float(np.asarray(res.marginal_error)[q]))
 
 
+def _problem_grads(rule: _Rule, res: Any, arguments: dict, state: Any, names: tuple[str, ...]):
+    """The single rule's gradient functions of each problem of a batch result: (B, whether
+    each leaf is shared by the problems, [(fields, warn) of problem q])."""
+    nb = int(np.shape(res if isinstance(res, np.ndarray) else res.value)[0])
+    # weights of shape (n,) are shared by the problems; the points and costs are batched
+    shared = {k: k in ("a", "b") and getattr(arguments[k], "ndim", 1) == 1 for k in names}
+    per_q = [{p: _problem_arg(v, q, nb) if p in rule.params else v
+              for p, v in arguments.items()} for q in range(nb)]
+    fields_q = [rule.grads(_problem_result(res, q), per_q[q], rule.problem_state(state, q),
+                           set(names)) for q in range(nb)]
+    return nb, shared, fields_q
+
+
 def _forward_batch(fn: Callable, rule: _Rule, sig, args: tuple, kwargs: dict,
                    names: tuple[str, ...]) -> tuple[Any, dict[str | None, _Node]]:
     """:func:`_forward` for a batch: ``fn`` once on the whole batch; the gradient of each
@@ -654,14 +786,7 @@ def _forward_batch(fn: Callable, rule: _Rule, sig, args: tuple, kwargs: dict,
     res, out, arguments, state = _run_plain(fn, rule, sig, args, kwargs)
     if not names:
         return out, {}
-    nb = int(np.shape(res if isinstance(res, np.ndarray) else res.value)[0])
-    # weights of shape (n,) are shared by the problems; the points and costs are batched
-    shared = {k: k in ("a", "b") and getattr(arguments[k], "ndim", 1) == 1 for k in names}
-    per_q = [{p: _problem_arg(v, q, nb) if p in rule.params else v
-              for p, v in arguments.items()} for q in range(nb)]
-    subs = [_problem_result(res, q) for q in range(nb)]
-    fields_q = [rule.grads(subs[q], per_q[q], rule.problem_state(state, q), set(names))
-                for q in range(nb)]
+    _, shared, fields_q = _problem_grads(rule, res, arguments, state, names)
     warn = next((w for _, w in fields_q if w is not None), None)
 
     def field_grads(field):
@@ -677,6 +802,21 @@ def _forward_batch(fn: Callable, rule: _Rule, sig, args: tuple, kwargs: dict,
     fields = fields_q[0][0]
     return out, {f: _BatchNode(res if f is None else getattr(res, f), names, field_grads(f),
                                warn, shared) for f in fields}
+
+
+def _forward_problems(fn: Callable, rule: _Rule, sig, args: tuple, kwargs: dict,
+                      names: tuple[str, ...]) -> tuple[Any, list[dict[str | None, _Node]]]:
+    """:func:`_forward` for a batch whose problems are differentiated one by one (the JAX
+    callbacks of ``jax.vmap``): ``fn`` once on the whole batch, and problem q's nodes, as
+    :func:`_forward` would have made them for problem q alone."""
+    res, out, arguments, state = _run_plain(fn, rule, sig, args, kwargs)
+    if not names:
+        return out, [{} for _ in range(int(np.shape(res if isinstance(res, np.ndarray)
+                                                     else res.value)[0]))]
+    _, _, fields_q = _problem_grads(rule, res, arguments, state, names)
+    value = res if isinstance(res, np.ndarray) else None
+    return out, [{f: _Node(value[q] if f is None else getattr(res, f)[q], names, g, warn)
+                  for f, g in fields.items()} for q, (fields, warn) in enumerate(fields_q)]
 
 
 def call(fn: Callable, args: tuple, kwargs: dict, c) -> Any:
@@ -708,9 +848,7 @@ def call(fn: Callable, args: tuple, kwargs: dict, c) -> Any:
     leaves = _leaves(fn, rule, sig, args, kwargs)
     if any(is_tracer(t) for _, _, t in leaves.values()):
         if batch:
-            raise NotImplementedError(
-                f"{fn.__name__}: JAX gradients of a batch of problems are not implemented; "
-                "jax.vmap over single problems runs them (docs/gradients.md).")
+            return _jax_batch_call(fn, rule, sig, args, kwargs, c)
         return _jax_call(fn, rule, sig, args, kwargs, c, leaves)
     out, nodes = (_forward_batch if batch else _forward)(fn, rule, sig, args, kwargs,
                                                           tuple(leaves))

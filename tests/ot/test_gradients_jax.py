@@ -3,10 +3,11 @@
 The solve and the gradients are the torch path's (one shared core), run on the host: so
 ``jax.grad`` must give the torch gradient on the same data (to 1e-10, float64), agree with
 central differences of the JAX function itself, and give the same under ``jax.jit`` and
-``jax.vmap`` (through ``jax.pure_callback``); forward mode (``jax.jvp``, ``jax.jacfwd``) must
+``jax.vmap`` (through ``jax.pure_callback``; ``vmap`` and a batch of JAX arrays as one
+batched solve, each problem differentiated as alone); forward mode (``jax.jvp``, ``jax.jacfwd``) must
 give the same first derivatives as reverse mode from one solve. Plus the warnings of an
 unconverged solve, the result fields inside and outside ``jit``, float32, and the refusals (a
-tracer where there is no rule, second derivatives, batches).
+tracer where there is no rule, second derivatives).
 """
 
 from __future__ import annotations
@@ -212,10 +213,16 @@ def test_jit_values_vmap_and_eager_result(x64):
     assert float(jax.jit(S)(x)) == float(S(x)) == sinkhorn_divergence(
         None, None, PointCloud(X, Y), **TIGHT).value
     xs = jnp.stack([x, x + 0.5, 2 * x])
-    batched = jax.vmap(jax.grad(S))(xs)  # the callbacks run once per element, in sequence
-    np.testing.assert_array_equal(np.asarray(jax.vmap(S)(xs)), [float(S(z)) for z in xs])
+    # jax.vmap runs one batched solve: the batched call's numbers, bit for bit, which are a
+    # loop's to 1e-12 (docs/batch.md); each problem's gradient is the single rule's
+    plain = sinkhorn_divergence(None, None, PointCloud(np.asarray(xs), np.broadcast_to(Y, (3,) + Y.shape)),
+                                **TIGHT).value
+    np.testing.assert_array_equal(np.asarray(jax.vmap(S)(xs)), plain)
+    np.testing.assert_allclose(np.asarray(jax.vmap(S)(xs)), [float(S(z)) for z in xs], rtol=1e-12)
+    batched = jax.vmap(jax.grad(S))(xs)
     for k in range(3):
-        np.testing.assert_array_equal(np.asarray(batched[k]), np.asarray(jax.grad(S)(xs[k])))
+        np.testing.assert_allclose(np.asarray(batched[k]), np.asarray(jax.grad(S)(xs[k])),
+                                   rtol=1e-10, atol=1e-12)
     v, g = jax.value_and_grad(S)(x)
     assert float(v) == float(S(x)) and g.shape == x.shape
 
@@ -302,3 +309,97 @@ def test_refusals(x64):
     # bad input under jax.grad (outside jit): the solver's own ValueError, at once
     with pytest.raises(ValueError, match="`x`"):
         jax.grad(lambda z: sinkhorn(None, None, PointCloud(z, y), **TIGHT).objective)(x.at[0, 0].set(jnp.nan))
+
+
+# ------------------------------------------------------------------------------ batches
+def _batch_cases(c, Xb, Yb, Ab, Mb):
+    """Batched calls of every function with batch gradients, on the library of ``c``; each
+    returns the (B,) values of the differentiated arrays."""
+    return {
+        "divergence_points": (lambda x, y: sinkhorn_divergence(None, None, PointCloud(x, y), **TIGHT).value,
+                              (Xb, Yb)),
+        "objective_points_weights": (lambda x, a: sinkhorn(a, None, PointCloud(x, c(Yb)), **TIGHT).objective,
+                                     (Xb, Ab)),
+        "value_implicit_dense": (lambda m: sinkhorn(None, None, m, eps=0.2, tol=1e-12).value, (Mb,)),
+        "emd_cost": (lambda m, a: emd(a, None, m).value, (Mb, Ab)),
+        "emd_points": (lambda x: emd(None, None, PointCloud(x, c(Yb))).value, (Xb,)),
+        "sliced": (lambda x, y: sliced_wasserstein(x, y, n_projections=5, p=2, rng=4), (Xb, Yb)),
+    }
+
+
+def _batch_data(nb=3):
+    rng = np.random.default_rng(5)
+    Xb = rng.normal(size=(nb, N, 2))
+    Yb = rng.normal(size=(nb, N + 1, 2)) + 0.5
+    Ab = rng.uniform(0.5, 1.5, (nb, N))
+    Ab /= Ab.sum(axis=1, keepdims=True)
+    Mb = rng.uniform(0.0, 1.0, (nb, N, N + 1))
+    return Xb, Yb, Ab, Mb
+
+
+@pytest.mark.parametrize("jit", [False, True])
+@pytest.mark.parametrize("name", ["divergence_points", "objective_points_weights",
+                                  "value_implicit_dense", "emd_cost", "emd_points", "sliced"])
+def test_batch_of_jax_arrays_has_the_torch_batch_gradient(name, jit, x64):
+    """A batch given as JAX arrays (a leading axis) under jax.grad, with and without jit:
+    the (B,) values and the gradient of a weighted sum are torch's batch, to the bit."""
+    data = _batch_data()
+    fn, arrs = _batch_cases(jnp.asarray, *data)[name]
+    w = np.array([1.0, -2.0, 0.5])
+    loss = lambda *z: jnp.sum(jnp.asarray(w) * fn(*z))
+    grad = jax.grad(loss, argnums=tuple(range(len(arrs))))
+    grad = jax.jit(grad) if jit else grad
+    gj = grad(*(jnp.asarray(a) for a in arrs))
+    tfn, _ = _batch_cases(lambda a: torch.tensor(np.asarray(a)), *data)[name]
+    ts = [torch.tensor(a, requires_grad=True) for a in arrs]
+    vt = tfn(*ts)
+    (torch.tensor(w) * vt).sum().backward()
+    vj = (jax.jit(fn) if jit else fn)(*(jnp.asarray(a) for a in arrs))
+    np.testing.assert_array_equal(np.asarray(vj), vt.detach().numpy())
+    for a, b in zip(gj, ts):
+        np.testing.assert_array_equal(np.asarray(a), b.grad.numpy())
+
+
+def test_vmap_runs_one_batched_solve(x64, monkeypatch):
+    """jax.vmap (nested too, and with an argument not mapped) solves the batch in one call
+    of the batched solver, and its gradient reads every problem's saved nodes (no solve again,
+    more problems than the store keeps forward passes); a function without a batch form
+    (wasserstein_1d) runs its problems one after the other."""
+    import kantorovich._autodiff as ad
+
+    runs = []
+    real = ad._run_plain
+
+    def counted(fn, rule, sig, args, kwargs):  # the shape of each solve's points x
+        geom = sig.bind(*args, **kwargs).arguments.get("M_or_geometry")
+        runs.append(np.shape(geom.x) if geom is not None else None)
+        return real(fn, rule, sig, args, kwargs)
+
+    monkeypatch.setattr(ad, "_run_plain", counted)
+    nb = ad._SAVED.size + 4
+    Xb, Yb, _, _ = _batch_data(nb)
+    a = jnp.asarray(A)
+    S = lambda x, y, a: sinkhorn_divergence(a, None, PointCloud(x, y), **TIGHT).value
+    v = jax.vmap(S, in_axes=(0, 0, None))(jnp.asarray(Xb), jnp.asarray(Yb), a)
+    assert runs == [(nb, N, 2)]
+    runs.clear()
+    g = jax.vmap(jax.grad(S, argnums=(0, 2)), in_axes=(0, 0, None))(jnp.asarray(Xb), jnp.asarray(Yb), a)
+    assert runs == [(nb, N, 2)]  # one forward solve; the gradients from its saved nodes
+    tx = torch.tensor(Xb, requires_grad=True)
+    ta = torch.tensor(A, requires_grad=True)
+    vt = sinkhorn_divergence(ta, None, PointCloud(tx, torch.tensor(Yb)), **TIGHT).value
+    vt.sum().backward()
+    np.testing.assert_array_equal(np.asarray(v), vt.detach().numpy())
+    np.testing.assert_array_equal(np.asarray(g[0]), tx.grad.numpy())
+    # the shared weights: one gradient per problem (vmap maps the output), summing to torch's
+    np.testing.assert_allclose(np.asarray(g[1]).sum(axis=0), ta.grad.numpy(), rtol=1e-12, atol=1e-15)
+    runs.clear()
+    XX = jnp.asarray(Xb[:6].reshape(2, 3, N, 2))
+    YY = jnp.asarray(Yb[:6].reshape(2, 3, N + 1, 2))
+    vv = jax.vmap(jax.vmap(lambda x, y: S(x, y, a)))(XX, YY)
+    assert vv.shape == (2, 3) and runs == [(6, N, 2)]
+    np.testing.assert_array_equal(np.asarray(vv).ravel(), np.asarray(v)[:6])
+    runs.clear()
+    w1 = jax.vmap(lambda u: wasserstein_1d(u, jnp.asarray(V)))(jnp.asarray(Xb[:, :, 0]))
+    assert runs == [None] * nb  # no batch form: one call per problem
+    np.testing.assert_array_equal(np.asarray(w1), [wasserstein_1d(u, V) for u in Xb[:, :, 0]])
