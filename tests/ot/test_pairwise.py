@@ -164,6 +164,39 @@ def test_inputs_as_arrays_lists_and_single_distribution():
     assert float(a[0, 2]) == 8.0
 
 
+def test_arrays_of_every_library_are_read_as_numpy():
+    """torch (also tensors that require grad), JAX and array-API arrays, whole or as lists,
+    give the numpy call's matrix; two libraries in one call are the TypeError of the other
+    public functions, naming both; a geometry says what it is."""
+    torch = pytest.importorskip("torch")
+    xps = pytest.importorskip("array_api_strict")
+    from kantorovich.ot import PointCloud
+
+    rng = np.random.default_rng(3)
+    A, C = rng.normal(size=(3, 7)), rng.normal(size=(3, 5, 2))
+    H = rng.random((3, 4))
+    H /= H.sum(axis=1, keepdims=True)
+    Mh = np.abs(np.subtract.outer(np.arange(4.0), np.arange(4.0)))
+    W = [rng.random(7) for _ in range(3)]
+    ref = pairwise_wasserstein(A, progress=False)
+    t = lambda v: torch.tensor(v, requires_grad=True)
+    for X in (t(A), [t(r) for r in A], xps.asarray(A), [xps.asarray(r) for r in A]):
+        np.testing.assert_array_equal(pairwise_wasserstein(X, progress=False), ref)
+    np.testing.assert_array_equal(pairwise_wasserstein([t(r) for r in A], X_weights=[t(w) for w in W],
+                                                       progress=False),
+                                  pairwise_wasserstein(A, X_weights=W, progress=False))
+    np.testing.assert_array_equal(pairwise_wasserstein(xps.asarray(C), progress=False),
+                                  pairwise_wasserstein(C, progress=False))
+    np.testing.assert_array_equal(pairwise_wasserstein(t(H), M=t(Mh), progress=False),
+                                  pairwise_wasserstein(H, M=Mh, progress=False))
+    with pytest.raises(TypeError, match="`X` is a torch array but `Y` is a numpy array"):
+        pairwise_wasserstein(t(A), A, progress=False)
+    with pytest.raises(TypeError, match=r"`X\[0\]` is a torch array but `X\[1\]` is a numpy"):
+        pairwise_wasserstein([t(A[0]), A[1]], progress=False)
+    with pytest.raises(TypeError, match="got a PointCloud .*use `wasserstein`"):
+        pairwise_wasserstein(PointCloud(C[0], C[1]), progress=False)
+
+
 @pytest.mark.parametrize("kwargs, exc, match", [
     ({"X": [[0.0, 1.0], [[0.0, 1.0]]]}, ValueError, r"`X` must hold distributions of one kind"),
     ({"X": [np.zeros((3, 2)), np.zeros((3, 3))]}, ValueError, r"one dimension d"),
@@ -186,6 +219,10 @@ def test_inputs_as_arrays_lists_and_single_distribution():
     ({"X": [np.zeros((3, 2))] * 2, "method": "1d"}, ValueError, r"`method` '1d'"),
     ({"X": [[0.0], [1.0]], "block_size": 0}, ValueError, r"`block_size`"),
     ({"X": [[0.0], [1.0]], "progress": "yes"}, TypeError, r"`progress`"),
+    ({"X": [np.zeros((3, 2)), np.zeros((3, 3))]}, ValueError, r"point clouds of `X` must"),
+    ({"X": [[0.0], [1.0]], "eps": 0.1}, ValueError, r"`eps` is the regularisation"),
+    ({"X": [np.zeros((3, 2))] * 2, "method": "exact", "eps": 0.1}, ValueError, r"`eps`"),
+    ({"X": [[0.5, 0.5]], "M": [[0.0, 1.0], [1.0, 0.0]], "eps": 0.1}, ValueError, r"`eps`"),
 ])
 def test_bad_input_names_the_argument(kwargs, exc, match):
     with pytest.raises(exc, match=match):

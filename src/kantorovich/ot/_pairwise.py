@@ -24,6 +24,8 @@ from typing import Any
 import numpy as np
 
 from .._array_api import is_cupy, to_host
+from .._autodiff import value_of
+from .._interop import caller, kind_of, to_kernel
 from .._validation import (
     check_choice,
     check_cost_matrix,
@@ -67,13 +69,24 @@ _METHODS = ("auto", "1d", "exact", "auction", "sinkhorn")
 
 
 # ----------------------------------------------------------------------------- inputs
+def _host(x: Any) -> Any:
+    """An array of any library (torch, also one that requires grad; JAX; CuPy; array-API) as
+    numpy on the host (a view where it can be); anything else unchanged."""
+    if kind_of(x) in (None, "numpy"):
+        return x
+    x = to_kernel(value_of(x))
+    return to_host(x) if is_cupy(x) else x
+
+
 def _items(X: Any, name: str) -> list:
-    """The distributions of ``X`` as a list (a leading array axis, or a sequence)."""
-    if X is None or isinstance(X, (str, bytes, dict)) or np.isscalar(X):
+    """The distributions of ``X`` as a list (a leading array axis, or a sequence), each on the
+    host as numpy where it was an array of another library."""
+    if X is None or isinstance(X, (str, bytes, dict)) or np.isscalar(X) or hasattr(X, "kind"):
+        what = (f"a {type(X).__name__} (one pair of distributions: use `wasserstein` for it)"
+                if hasattr(X, "kind") else describe(X))
         raise TypeError(f"`{name}` must be a sequence of distributions (a list of arrays, or an "
-                        f"array whose first axis indexes them); got {describe(X)}.")
-    if is_cupy(X):
-        X = to_host(X)
+                        f"array whose first axis indexes them); got {what}.")
+    X = _host(X)
     try:
         items = list(X)
     except TypeError:
@@ -81,7 +94,24 @@ def _items(X: Any, name: str) -> list:
                         f"array whose first axis indexes them); got {describe(X)}.") from None
     if not items:
         raise ValueError(f"`{name}` must hold at least one distribution; got an empty sequence.")
-    return [to_host(x) if is_cupy(x) else x for x in items]
+    return [_host(x) for x in items]
+
+
+def _one_library(named: list[tuple[str, Any]]) -> None:
+    """The TypeError of the other public functions when the arrays come from two libraries
+    (or two devices), naming both; a sequence's elements are named ``X[i]``."""
+    names, arrays = [], []
+    for name, v in named:
+        if v is None:
+            continue
+        if isinstance(v, (list, tuple)):
+            for i, w in enumerate(v):
+                names.append(f"{name}[{i}]")
+                arrays.append(w)
+        else:
+            names.append(name)
+            arrays.append(v)
+    caller(*arrays, names=tuple(names))
 
 
 def _ndim(x: Any, name: str) -> int:
@@ -480,7 +510,9 @@ def pairwise_wasserstein(X, Y=None, *, p=1, method="auto", client=None, X_weight
         symmetric with a zero diagonal when ``Y`` is None.
     eps : float, optional
         Sinkhorn regularisation for ``method="sinkhorn"`` (point clouds: ``wasserstein``'s
-        default; histograms: ``5e-3 * max(M)``).
+        default; histograms: ``5e-3 * max(M)``); also passed to ``wasserstein`` for point
+        clouds with ``method="auto"``. Given where only an exact solver runs (1-D samples,
+        ``"exact"``, ``"auction"``, histograms with ``"auto"``): a ValueError.
     block_size : int, optional
         Distributions per chunk (a block holds the pairs between two chunks). None: sized from
         the timing of a few pairs so that a block takes about ``TASK_SECONDS`` (0.5 s), with
@@ -494,16 +526,20 @@ def pairwise_wasserstein(X, Y=None, *, p=1, method="auto", client=None, X_weight
     Returns
     -------
     numpy.ndarray, shape (N, N) or (N, K)
-        float64 (numpy whatever the input arrays were).
+        float64 (numpy whatever the input arrays were: torch, also tensors that require grad
+        (no gradient flows: the matrix is data), JAX, CuPy or array-API arrays are read as
+        numpy on the host).
 
     Raises
     ------
     ValueError
-        Mixed kinds (1-D samples and point clouds), clouds of different dimensions, a bad
+        Mixed kinds (1-D samples and point clouds), clouds of different dimensions, ``eps``
+        where no Sinkhorn runs, a bad
         distribution or weight vector (the message names it, e.g. ```X[3]```), ``p < 1``, a
         method the kind has not, ``M`` of the wrong shape, or not symmetric with ``Y`` None.
     TypeError
-        ``X`` not a sequence, ``client`` neither a Client nor an address string.
+        ``X`` not a sequence, arrays of two libraries or devices (the message names both, e.g.
+        ```X[0]``` and ```X[1]```), ``client`` neither a Client nor an address string.
     BackendUnavailableError
         ``client`` given without ``dask.distributed`` installed (``pip install
         "kantorovich[distributed]"``).
@@ -539,6 +575,8 @@ def pairwise_wasserstein(X, Y=None, *, p=1, method="auto", client=None, X_weight
         eps = check_positive(eps, "eps")
     if not isinstance(progress, (bool, np.bool_)):
         raise TypeError(f"`progress` must be True or False; got {describe(progress)}.")
+    _one_library([("X", X), ("Y", Y), ("X_weights", X_weights), ("Y_weights", Y_weights),
+                  ("M", M)])
     xi = _items(X, "X")
     sym = Y is None
     if sym and Y_weights is not None:
@@ -548,6 +586,11 @@ def pairwise_wasserstein(X, Y=None, *, p=1, method="auto", client=None, X_weight
     if not sym and _kind(yi, "Y", M) != kind:
         raise ValueError(f"`X` and `Y` must hold distributions of one kind; got {kind} "
                          f"distributions in `X` and {_kind(yi, 'Y', M)} ones in `Y`.")
+    if eps is not None and (kind == "1d" or method in ("1d", "exact", "auction")
+                            or (kind == "hist" and method == "auto")):
+        raise ValueError(f"`eps` is the regularisation of method='sinkhorn' and would not be "
+                         f"used here (method={method!r}, {kind} distributions: an exact "
+                         "solver); drop it, or pass method='sinkhorn'.")
     opts: dict[str, Any] = {"p": p, "method": method, "eps": eps}
     if kind == "1d":
         if method not in ("auto", "1d", "exact"):
@@ -562,8 +605,8 @@ def pairwise_wasserstein(X, Y=None, *, p=1, method="auto", client=None, X_weight
             yi, _weights(Y_weights, "Y_weights", len(yi), "Y"), "Y", "Y_weights")
         dims = {c[0].shape[1] for c in xd} | {c[0].shape[1] for c in yd}
         if len(dims) > 1:
-            raise ValueError(f"the point clouds of `X` and `Y` must have one dimension d; got "
-                             f"d in {sorted(dims)}.")
+            raise ValueError(f"the point clouds of {'`X`' if sym else '`X` and `Y`'} must have "
+                             f"one dimension d; got d in {sorted(dims)}.")
         if method == "1d" and dims != {1}:
             raise ValueError(f"`method` '1d' needs clouds of dimension d = 1; got d = {dims.pop()}.")
     else:
@@ -573,7 +616,7 @@ def pairwise_wasserstein(X, Y=None, *, p=1, method="auto", client=None, X_weight
         if method not in ("auto", "exact", "sinkhorn"):
             raise ValueError(f"`method` {method!r} is not available for histograms with `M`; "
                              "use 'exact' (or 'auto') or 'sinkhorn'.")
-        Ma = check_cost_matrix(M, "M")
+        Ma = check_cost_matrix(_host(M), "M")
         n, m = Ma.shape
         xd = _prep_hist(xi, "X", n)
         yd = xd if sym else _prep_hist(yi, "Y", m)
