@@ -1,7 +1,8 @@
 """mkdocs hook: one generated API page per public name, so a new public name gets a page.
 
-The public names are read from ``__all__``: of ``kantorovich.ot``, ``kantorovich.divergences``
-and ``kantorovich.families``, and of every submodule of ``kantorovich.plots`` and
+The public names are read from ``__all__``: of ``kantorovich.ot``, ``kantorovich.divergences``,
+``kantorovich.families``, ``kantorovich.testing``, ``kantorovich.strategies`` and
+``kantorovich.bench``, and of every submodule of ``kantorovich.plots`` and
 ``kantorovich.toy_experiments`` (whose packages re-export nothing). A module without
 ``__all__`` contributes the functions and classes it defines whose names do not start with
 ``_``. Functions and classes get a page each; constants are listed, with their values, on their
@@ -35,6 +36,7 @@ PACKAGES = (
     "kantorovich.plots",
     "kantorovich.toy_experiments",
     "kantorovich.testing",
+    "kantorovich.strategies",
     "kantorovich.bench",
 )
 API_DIR = "api"
@@ -47,6 +49,7 @@ class Entry:
     defined_in: str  # the module whose source defines it, e.g. "kantorovich.ot._emd"
     kind: str        # "function", "class" or "data"
     summary: str     # the docstring's first paragraph
+    signature: str = ""  # the public call's signature, where the source's is not (see entries)
 
     @property
     def page(self) -> str:
@@ -88,11 +91,19 @@ def entries() -> list[Entry]:
     out = []
     for mod in _modules():
         for name in _names(mod):
-            obj = inspect.unwrap(getattr(mod, name))
+            wrapper = getattr(mod, name)
+            obj = inspect.unwrap(wrapper)
             if inspect.isclass(obj) or inspect.isfunction(obj):
                 kind = "class" if inspect.isclass(obj) else "function"
                 summary = _summary(inspect.getdoc(obj) or "")
-                out.append(Entry(mod.__name__, name, obj.__module__, kind, summary))
+                if obj.__module__ in sys.modules:
+                    out.append(Entry(mod.__name__, name, obj.__module__, kind, summary))
+                else:
+                    # hypothesis's @composite (kantorovich.strategies): the wrapped function
+                    # lives in a temporary module, and its source signature starts with the
+                    # `draw` that hypothesis supplies; document the public call instead
+                    sig = f"{name}{inspect.signature(wrapper)}"
+                    out.append(Entry(mod.__name__, name, wrapper.__module__, kind, summary, sig))
             else:
                 out.append(Entry(mod.__name__, name, mod.__name__, "data", ""))
     return out
@@ -106,7 +117,10 @@ def _page(e: Entry) -> str:
             "      show_root_heading: true\n"
             "      heading_level: 1\n"
             f'      heading: "{e.public}.{e.name}"\n'
-            f'      toc_label: "{e.name}"\n')
+            f'      toc_label: "{e.name}"\n'
+            + (f"      show_signature: false\n\nCalled as `{e.signature}`: a hypothesis strategy "
+               "(the `draw` argument of the source is supplied by hypothesis).\n"
+               if e.signature else ""))
 
 
 def _cell(text: str) -> str:

@@ -1,6 +1,6 @@
 """Pre-flight checks of the GPU kernels for faults the CUDA simulator cannot show (no GPU needed).
 
-See docs/gpu_runbook.md, "Pre-flight review (2026-11-23)":
+See docs/gpu_runbook.md, "Pre-flight read of the kernels (2026-11-23)":
 
 * launch arithmetic at the benchmark sizes: grid dimensions in range (x >= 1, y <= 65535),
   every column split non-empty, index ranges within the kernels' integer types;
