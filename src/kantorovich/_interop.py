@@ -50,6 +50,11 @@ __all__ = ["Caller", "caller", "to_kernel", "from_kernel", "wrap_result", "inter
 
 #: result fields that are the scalar answer (converted to a 0-d array of the caller's namespace)
 SCALAR_FIELDS = ("value", "objective")
+#: result fields that describe the solve rather than answer it: never converted, so they stay
+#: Python numbers for one problem and numpy arrays (float64, int, bool) for a batch
+DIAGNOSTIC_FIELDS = ("duality_gap", "dual_violation", "certified", "marginal_error", "eps_bound",
+                     "exact", "n_iter", "converged", "eps", "stderr", "ci", "n", "m", "infinite",
+                     "ci_level", "p")
 
 
 def kind_of(x: Any) -> str | None:
@@ -346,6 +351,8 @@ def wrap_result(res: Any, c: Caller) -> Any:
         changes = {}
         for f in dataclasses.fields(res):
             v = getattr(res, f.name)
+            if f.name in DIAGNOSTIC_FIELDS:
+                continue
             if f.name in SCALAR_FIELDS and isinstance(v, (float, np.floating, np.ndarray)) and np.ndim(v) == 0:
                 changes[f.name] = from_kernel(v, c, scalar=True)
             elif _is_kernel_array(v):  # (numpy scalars are not: np.generic is no ndarray)

@@ -16,7 +16,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ._array_api import is_cupy
+from ._array_api import is_cupy, to_host
 
 __all__ = [
     "xp_of",
@@ -125,10 +125,44 @@ def check_weights(w: Any, name: str, *, n: int | None = None, normalize: bool = 
         raise ValueError(f"`{name}` must have a finite total mass; got an overflow to infinity "
                          "(divide the weights by a common factor).")
     if not allow_zero_total and bool(xp.any(total <= 0)):
-        raise ValueError(f"`{name}` must have a positive total mass; got a total of 0.")
+        where = ""
+        if arr.ndim > 1:  # a batch: name the first row (problem) with no mass
+            row = np.unravel_index(int(np.argmax(to_host(total <= 0).ravel())), arr.shape[:-1])
+            where = f" in row {row[0] if len(row) == 1 else tuple(int(i) for i in row)}"
+        raise ValueError(f"`{name}` must have a positive total mass; got a total of 0{where}.")
     if normalize:
         arr = arr / total
     return arr
+
+
+def input_dtype(x: Any) -> Any:
+    """The dtype the caller's weights or costs came in (before any cast to float64), or None
+    (None, or not an array)."""
+    if x is None:
+        return None
+    dt = getattr(x, "dtype", None)
+    if dt is None:
+        try:
+            dt = np.asarray(x).dtype
+        except (TypeError, ValueError):
+            return None
+    return dt
+
+
+def mass_rtol(*dtypes: Any, floor: float = 1e-6) -> float:
+    """Relative tolerance on |sum a - sum b| of two weight vectors given their input dtypes:
+    ``max(floor, 100 eps)`` of the least precise floating dtype among them (float64: the
+    floor; float32: 1.2e-5; float16: 0.098), since weights normalised in a narrow dtype sum
+    to 1 only to its rounding."""
+    eps = [np.finfo(dt).eps for dt in dtypes if dt is not None and _is_float_dtype(dt)]
+    return max(floor, 100.0 * float(max(eps, default=np.finfo(np.float64).eps)))
+
+
+def _is_float_dtype(dt: Any) -> bool:
+    try:
+        return np.dtype(dt).kind == "f"
+    except TypeError:  # not a numpy dtype
+        return False
 
 
 def check_pmf(p: Any, name: str, *, normalize: bool = True):

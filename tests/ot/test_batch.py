@@ -736,3 +736,54 @@ def test_emd_batches_of_cupy_arrays_come_back_as_cupy():
         assert isinstance(r.plan, cp.ndarray) and isinstance(r.f, cp.ndarray)
         np.testing.assert_array_equal(cp.asnumpy(r.plan), host.plan)
         np.testing.assert_array_equal(np.asarray(r.value), host.value)
+
+
+def test_batch_messages_name_the_problem_and_the_forms():
+    """Errors of a batch name the problem (row) at fault, print numbers as a single call does,
+    and an array with too many axes says both accepted forms."""
+    rng = np.random.default_rng(8)
+    M = rng.random((3, 5, 5))
+    A = rng.random((3, 5))
+    A[1] = 0.0
+    for fn in (lambda: emd(A, None, M), lambda: sinkhorn(A, None, M, eps=0.1)):
+        with pytest.raises(ValueError, match=r"`a` must have a positive total mass; got a total of 0 in row 1\."):
+            fn()
+    with pytest.raises(ValueError, match=r"got totals 10\.0 and 1\.0 in problem 0"):
+        emd(np.full(5, 2.0), None, M)
+    M4 = np.zeros((2, 3, 5, 5))
+    with pytest.raises(ValueError, match=r"`M` must be \(n, m\) for one problem or \(B, n, m\)"):
+        emd(None, None, M4)
+    for fn in (sinkhorn, sinkhorn_divergence):
+        with pytest.raises(ValueError, match=r"`M_or_geometry` must be \(n, m\) for one problem"):
+            fn(None, None, M4, eps=0.1)
+    with pytest.raises(ValueError, match=r"`x` must be \(n, d\) for one problem or \(B, n, d\)"):
+        sliced_wasserstein(M4, M4, n_projections=2)
+
+
+def test_batched_pointcloud_cost_matrix_and_repr():
+    x, y = _clouds(np.random.default_rng(9))
+    pc = PointCloud(x, y)
+    C = pc.cost_matrix()
+    assert C.shape == (B, N, M_)
+    np.testing.assert_array_equal(C[2], PointCloud(x[2], y[2]).cost_matrix())
+    assert repr(pc).startswith(f"PointCloud(B={B}, n={N}, m={M_}, d={D}")
+
+
+def test_batch_diagnostics_stay_numpy_whatever_the_input():
+    """A float32 or torch batch: the answers (values, plans, potentials) in the caller's type
+    and dtype, the diagnostics as numpy arrays (float64, int, bool), as a single call's
+    diagnostics stay Python numbers."""
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(10)
+    M = rng.random((3, 5, 4)).astype(np.float32)
+    r = emd(None, None, M)
+    assert r.value.dtype == np.float32 and r.plan.dtype == np.float32
+    assert r.duality_gap.dtype == np.float64 and r.marginal_error.dtype == np.float64
+    assert r.certified.dtype == bool
+    rt = emd(None, None, torch.tensor(M))
+    assert isinstance(rt.value, torch.Tensor) and isinstance(rt.plan, torch.Tensor)
+    assert all(isinstance(v, np.ndarray) for v in (rt.duality_gap, rt.certified, rt.marginal_error))
+    s = sinkhorn(None, None, torch.tensor(M), eps=0.5)
+    assert isinstance(s.value, torch.Tensor) and s.value.dtype == torch.float32
+    assert isinstance(s.n_iter, np.ndarray) and isinstance(s.converged, np.ndarray)
+    assert s.marginal_error.dtype == np.float64

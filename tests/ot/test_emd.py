@@ -286,7 +286,7 @@ def test_auction_method():
     (None, None, np.array([[-np.inf, 1.0]]), ValueError, "`M` must contain only finite"),
     (None, None, [0.0, 1.0], ValueError, "`M` must have 2 dimension"),
     # (a 3-D M is a batch of problems, docs/batch.md; 4-D is no cost)
-    (None, None, np.zeros((2, 2, 2, 2)), ValueError, "`M` must have 2 dimension"),
+    (None, None, np.zeros((2, 2, 2, 2)), ValueError, r"`M` must be \(n, m\) for one problem or \(B, n, m\)"),
     (None, None, np.zeros((0, 3)), ValueError, "`M` must not be empty"),
     (None, None, "abc", TypeError, "`M` must be an array"),
     (None, None, [[1 + 1j]], TypeError, "`M` must be an array"),

@@ -117,3 +117,20 @@ def test_overflowing_total_mass_is_an_error(normalize):
         emd_1d_histogram([1e308, 1e308], [0.0, 1e308], normalize=normalize)
     with pytest.raises(ValueError, match="`p` must have a finite total mass"):
         cumulative_deltas([1e308, 1e308], [1e308, 1e308], normalize=normalize)
+
+
+def test_mass_tolerance_follows_the_input_dtype():
+    """Histograms normalised in float32 sum to 1 only to float32 rounding (here 6.7e-9 apart):
+    accepted, with the float64 answer to float32 accuracy; a real mass difference is still
+    refused, and float64 input keeps its 1e-9 tolerance."""
+    g = np.random.default_rng(0)
+    p, q = g.random(6), g.random(6)
+    p, q = p / p.sum(), q / q.sum()
+    p32, q32 = p.astype(np.float32), q.astype(np.float32)
+    assert abs(float(p32.sum(dtype=np.float64)) - float(q32.sum(dtype=np.float64))) > 1e-9
+    assert emd_1d_histogram(p32, q32) == pytest.approx(emd_1d_histogram(p, q), rel=1e-6)
+    assert cumulative_deltas(p32, q32).shape == (7,)
+    with pytest.raises(ValueError, match=r"equal total mass.*relative tolerance 1\.2e-05"):
+        emd_1d_histogram(p32, (q * 1.001).astype(np.float32))
+    with pytest.raises(ValueError, match=r"relative tolerance 1\.0e-09"):
+        emd_1d_histogram(p, q * (1 + 1e-8))

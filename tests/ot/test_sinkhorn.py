@@ -818,3 +818,18 @@ def test_float32_points_on_a_gpu_are_solved_in_float32_by_default(monkeypatch):
     dense = DenseGeometry(pc.cost_matrix())
     dense.gpu_float32 = True
     assert sinkhorn(None, None, dense, eps=0.05).info["dtype"] == "float32"
+
+
+def test_weights_mass_tolerance_follows_their_dtype():
+    """Weights normalised in float16 sum to 1 only to float16 rounding: sinkhorn accepts them
+    as emd does (100 times the dtype's resolution), and still refuses unequal float64 masses."""
+    g = np.random.default_rng(4)
+    a = g.random(50)
+    a16 = (a / a.sum()).astype(np.float16)
+    b16 = np.full(50, 1 / 50, dtype=np.float16)
+    assert abs(float(a16.astype(np.float64).sum()) - 1.0) > 1e-6
+    M = g.random((50, 50))
+    assert np.isfinite(sinkhorn(a16, b16, M, eps=0.1).value)
+    assert np.isfinite(emd(a16, b16, M).value)
+    with pytest.raises(ValueError, match=r"same total mass \(balanced OT; relative tolerance 1\.0e-06\)"):
+        sinkhorn(a / a.sum(), np.full(50, 1.001 / 50), M, eps=0.1)

@@ -258,7 +258,8 @@ def _cost_range(C) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 def emd_batch(a, b, M, *, method="auto", normalize=False, return_plan=True, tol=1e-9,
               max_iter=None) -> EMDResult:
     """:func:`kantorovich.ot.emd` on a batch ``M`` (B, n, m) (see the module notes)."""
-    from ._emd import _check_options, _input_dtype, _mass_rtol, emd
+    from .._validation import input_dtype, mass_rtol
+    from ._emd import _check_options, emd
 
     t0 = time.perf_counter()
     tol = _check_options(method, normalize, tol)
@@ -297,8 +298,8 @@ def emd_batch(a, b, M, *, method="auto", normalize=False, return_plan=True, tol=
     if not fast:
         return stack_results([emd(A[q], Bw[q], C[q], **kw) for q in range(nb)])
 
-    an, bn, mass = _unit_masses(A, Bw, n, m, normalize, _mass_rtol(_input_dtype(a),
-                                                                    _input_dtype(b)))
+    an, bn, mass = _unit_masses(A, Bw, n, m, normalize, mass_rtol(input_dtype(a),
+                                                                    input_dtype(b)))
     cscale = _cost_range(C)[2]
     perms = np.empty((nb, n), dtype=np.int64)
     F = np.empty((nb, n))
@@ -353,7 +354,7 @@ def _unit_masses(A, Bw, n, m, normalize, rtol):
         q = int(np.argmax(bad))
         raise ValueError(
             f"`a` and `b` must have the same total mass (relative tolerance {rtol:.1e}), "
-            f"or pass normalize=True; got totals {sa[q]!r} and {sb[q]!r} in problem {q}.")
+            f"or pass normalize=True; got totals {float(sa[q])!r} and {float(sb[q])!r} in problem {q}.")
     an = np.where((sa == 1.0)[:, None], ah, ah / sa[:, None])
     bn = np.where((sb == 1.0)[:, None], bh, bh / sb[:, None])
     return an, bn, np.ones(len(A)) if normalize else sa
@@ -416,12 +417,13 @@ def _emd_simplex_batch(a, b, A, Bw, C, *, normalize, return_plan, tol, max_iter,
     from concurrent.futures import ThreadPoolExecutor
 
     from .._array_api import like
-    from ._emd import (_condition_costs, _import_pot, _input_dtype, _mass_rtol, _max_iter, _Problem,
+    from .._validation import input_dtype, mass_rtol
+    from ._emd import (_condition_costs, _import_pot, _max_iter, _Problem,
                        _solve)
 
     nb, n, m = C.shape
-    dtypes = (_input_dtype(a), _input_dtype(b), _input_dtype(C))
-    an, bn, mass = _unit_masses(A, Bw, n, m, normalize, _mass_rtol(dtypes[0], dtypes[1]))
+    dtypes = (input_dtype(a), input_dtype(b), input_dtype(C))
+    an, bn, mass = _unit_masses(A, Bw, n, m, normalize, mass_rtol(dtypes[0], dtypes[1]))
     max_iter = _max_iter(max_iter, n, m)
     cmax, cmin, cscale = _cost_range(C)
 

@@ -31,10 +31,12 @@ from .._validation import (
     check_int,
     check_positive,
     check_weights,
+    input_dtype,
+    mass_rtol,
 )
 from .._warnings import warn
 from ..exceptions import ConvergenceWarning
-from ._geometry import DenseGeometry, PointCloud, batch_size_of
+from ._geometry import DenseGeometry, PointCloud, batch_size_or_raise
 
 __all__ = ["METHODS", "EMDCertificateError", "emd"]
 
@@ -56,25 +58,6 @@ TOL_MIN = 1e-12
 class EMDCertificateError(RuntimeError):
     """The solver's answer failed its certificate (plan marginals off, or infeasible potentials
     that could not be repaired). Never raised for a correct solver on valid input."""
-
-
-def _mass_rtol(*dtypes) -> float:
-    """Relative tolerance on |sum a - sum b| given the input dtypes (float32 sums are inexact)."""
-    eps = max((np.finfo(dt).eps for dt in dtypes if dt is not None and np.dtype(dt).kind == "f"),
-              default=np.finfo(np.float64).eps)
-    return max(1e-6, 100.0 * float(eps))
-
-
-def _input_dtype(x):
-    if x is None:
-        return None
-    dt = getattr(x, "dtype", None)
-    if dt is None:
-        try:
-            dt = np.asarray(x).dtype
-        except (TypeError, ValueError):
-            return None
-    return dt
 
 
 def _is_uniform(w: np.ndarray) -> bool:
@@ -367,7 +350,7 @@ def emd(a, b, M, *, method="auto", normalize=False, return_plan=True, tol=1e-9, 
     >>> round(r.value, 12), r.certified, abs(r.duality_gap) < 1e-9
     (5.0, True, True)
     """
-    if batch_size_of(M) is not None:  # a batch of problems (docs/batch.md)
+    if batch_size_or_raise(M, "M", "(n, m)") is not None:  # a batch of problems (docs/batch.md)
         from ._batch import emd_batch
 
         return emd_batch(a, b, M, method=method, normalize=normalize, return_plan=return_plan,
@@ -440,7 +423,7 @@ def _unit_masses(ah, bh, normalize, dt_a, dt_b):
     if normalize:
         mass = 1.0
     else:
-        rtol = _mass_rtol(dt_a, dt_b)
+        rtol = mass_rtol(dt_a, dt_b)
         if abs(sa - sb) > rtol * max(sa, sb):
             raise ValueError(
                 f"`a` and `b` must have the same total mass (relative tolerance {rtol:.1e}), or "
@@ -506,7 +489,7 @@ def _prepare(a, b, M, method, normalize, tol, max_iter) -> _Problem:
     if isinstance(M, (DenseGeometry, PointCloud)):
         M = M.cost_matrix()  # a PointCloud's dense cost (MemoryError when it does not fit)
     ref = next((x for x in (M, a, b) if is_cupy(x)), None)
-    dtypes = (_input_dtype(a), _input_dtype(b), _input_dtype(M))
+    dtypes = (input_dtype(a), input_dtype(b), input_dtype(M))
     Mh = _host_costs(M)
     n, m = Mh.shape
     ah, bh = _host_weights(a, "a", n), _host_weights(b, "b", m)

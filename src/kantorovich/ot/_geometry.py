@@ -33,6 +33,7 @@ from .._validation import (
     check_float_dtype,
     check_sample_pair,
     describe,
+    xp_of,
 )
 from ._costs import (
     Cost,
@@ -312,14 +313,19 @@ class PointCloud:
         return cost_block(self.x[i0:i1], self.y, self._cost)
 
     def cost_matrix(self):
-        """The dense ``(n, m)`` cost (MemoryError suggesting the online backends when too big)."""
+        """The dense ``(n, m)`` cost, ``(B, n, m)`` for a batch (MemoryError suggesting the
+        online backends when too big)."""
         n, m = self.shape
         hint = ("a callable `cost` is only ever called by blocks of rows by sinkhorn(..., "
                 "backend='numpy') (memory O(block m)); the exact solvers need its whole matrix. "
                 "A named cost runs online in every solver."
                 if self.cost_is_callable else _ONLINE_HINT)
-        check_dense_memory(n, m, self.dtype.itemsize, device="cuda" if self.on_gpu else "cpu",
+        nb = 1 if self.batch_size is None else self.batch_size
+        check_dense_memory(nb * n, m, self.dtype.itemsize, device="cuda" if self.on_gpu else "cpu",
                            copies=2 + self.dim, hint=hint)
+        if self.batch_size is not None:
+            xp = xp_of(self.x)
+            return xp.stack([self.problem(q).cost_block(0, n) for q in range(nb)])
         return self.cost_block(0, n)
 
     def cost_range(self) -> tuple[float, float]:
@@ -340,7 +346,8 @@ class PointCloud:
         return self._like(to_device(self.x, device), to_device(self.y, device))
 
     def __repr__(self) -> str:
-        return (f"PointCloud(n={self.shape[0]}, m={self.shape[1]}, d={self.dim}, "
+        batch = "" if self.batch_size is None else f"B={self.batch_size}, "
+        return (f"PointCloud({batch}n={self.shape[0]}, m={self.shape[1]}, d={self.dim}, "
                 f"cost={self._cost.name if self.cost_is_callable else self.cost!r}, dtype={self.dtype})")
 
 
@@ -358,6 +365,17 @@ def batch_size_of(M_or_points: Any) -> int | None:
         except (TypeError, ValueError):  # ragged: the solver's own check says so
             return None
     return int(shape[0]) if shape is not None and len(shape) == 3 else None
+
+
+def batch_size_or_raise(v: Any, name: str, one: str) -> int | None:
+    """:func:`batch_size_of` for an argument that takes one problem (``one``, e.g. "(n, m)")
+    or a batch (B, ...): an array of more than 3 dimensions is a ValueError saying both forms
+    (rather than the single problem's "must have 2 dimensions")."""
+    shape = getattr(v, "shape", None)
+    if isinstance(shape, tuple) and len(shape) > 3:
+        raise ValueError(f"`{name}` must be {one} for one problem or (B, {one[1:-1]}) for a batch "
+                         f"of problems; got an array of shape {tuple(shape)}.")
+    return batch_size_of(v)
 
 
 def _check_batch_pair(x, y, dtype):

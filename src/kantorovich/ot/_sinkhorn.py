@@ -31,11 +31,14 @@ from .._validation import (
     check_positive,
     check_weights,
     describe,
+    input_dtype,
+    mass_rtol,
 )
 from .._warnings import warn
 from ..exceptions import ConvergenceWarning
 from ._costs import cost_block
-from ._geometry import DenseGeometry, PointCloud, as_geometry, batch_size_of, check_dense_memory
+from ._geometry import (DenseGeometry, PointCloud, as_geometry, batch_size_or_raise,
+                        check_dense_memory)
 from ._kernels.schedule_rules import annealing_pays as _annealing_pays
 
 __all__ = [
@@ -894,7 +897,8 @@ def sinkhorn(a: Any, b: Any, M_or_geometry: Any, *, eps: float, max_iter: int = 
     Parameters
     ----------
     a, b : array_like (n,), (m,) or None
-        Non-negative finite weights with equal totals (to 1e-6 relative); None = uniform 1/n.
+        Non-negative finite weights with equal totals (to 1e-6 relative in float64, 100
+        times the resolution of a narrower input dtype); None = uniform 1/n.
     M_or_geometry : array (n, m), DenseGeometry or PointCloud
         The cost. A bare matrix is wrapped in :class:`DenseGeometry`. A :class:`PointCloud`
         computes ``C_ij = |x_i - y_j|^p`` on the fly (no ½ factor) with O(n + m) memory on the
@@ -1024,7 +1028,7 @@ def sinkhorn(a: Any, b: Any, M_or_geometry: Any, *, eps: float, max_iter: int = 
     >>> r.converged, round(r.value, 6)
     (True, 0.0)
     """
-    if batch_size_of(M_or_geometry) is not None:  # a batch of problems (docs/batch.md)
+    if batch_size_or_raise(M_or_geometry, "M_or_geometry", "(n, m)") is not None:  # a batch of problems (docs/batch.md)
         from ._sinkhorn_batch import sinkhorn_batch
 
         return sinkhorn_batch(a, b, M_or_geometry, eps=eps, max_iter=max_iter, tol=tol,
@@ -1152,13 +1156,16 @@ def _check_options(eps, max_iter, check_every, scaling, symmetric, progress, dty
 
 
 def _balanced_weights(a, b, n: int, m: int, on_gpu: bool):
-    """The checked host weights (None: uniform), b rescaled to a's total mass (equal to 1e-6
-    relative, or a ValueError)."""
+    """The checked host weights (None: uniform), b rescaled to a's total mass (equal to
+    :func:`~kantorovich._validation.mass_rtol` of their dtypes, 1e-6 relative in float64,
+    or a ValueError)."""
     aw = _weights(a, "a", n, on_gpu)
     bw = _weights(b, "b", m, on_gpu)
     sa, sb = float(aw.sum()), float(bw.sum())
-    if abs(sa - sb) > 1e-6 * max(sa, sb):
-        raise ValueError(f"`a` and `b` must have the same total mass (balanced OT); got {sa!r} and {sb!r}.")
+    rtol = mass_rtol(input_dtype(a), input_dtype(b))
+    if abs(sa - sb) > rtol * max(sa, sb):
+        raise ValueError(f"`a` and `b` must have the same total mass (balanced OT; relative "
+                         f"tolerance {rtol:.1e}); got {sa!r} and {sb!r}.")
     return aw, bw * (sa / sb)
 
 
@@ -1385,7 +1392,7 @@ def sinkhorn_divergence(a: Any, b: Any, M_or_geometry: Any, *, eps: float, M_aa:
     >>> abs(s.value) < 1e-8
     True
     """
-    if batch_size_of(M_or_geometry) is not None:  # a batch of problems (docs/batch.md)
+    if batch_size_or_raise(M_or_geometry, "M_or_geometry", "(n, m)") is not None:  # a batch of problems (docs/batch.md)
         from ._sinkhorn_batch import sinkhorn_divergence_batch
 
         return sinkhorn_divergence_batch(a, b, M_or_geometry, eps=eps, M_aa=M_aa, M_bb=M_bb,

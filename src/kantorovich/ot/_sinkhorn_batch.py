@@ -71,6 +71,8 @@ from .._validation import (
     check_positive,
     check_weights,
     describe,
+    input_dtype,
+    mass_rtol,
 )
 from .._warnings import warn
 from ..exceptions import ConvergenceWarning
@@ -795,11 +797,13 @@ def sinkhorn_batch(a, b, M_or_geometry, *, eps, max_iter=10_000, tol=None, scali
     A = _batch_weights(a, "a", nb, n, bt.shape)
     Bw = _batch_weights(b, "b", nb, m, bt.shape)
     sa, sb = np.broadcast_arrays(A.sum(axis=1), Bw.sum(axis=1))
-    bad = np.abs(sa - sb) > 1e-6 * np.maximum(sa, sb)
+    rtol = mass_rtol(input_dtype(a), input_dtype(b))
+    bad = np.abs(sa - sb) > rtol * np.maximum(sa, sb)
     if bool(bad.any()):
         q = int(np.argmax(bad))
-        raise ValueError(f"`a` and `b` must have the same total mass (balanced OT); got "
-                         f"{float(sa[q])!r} and {float(sb[q])!r} in problem {q}.")
+        raise ValueError(f"`a` and `b` must have the same total mass (balanced OT; relative "
+                         f"tolerance {rtol:.1e}); got {float(sa[q])!r} and {float(sb[q])!r} "
+                         f"in problem {q}.")
     Bw = np.ascontiguousarray(np.broadcast_to(Bw * (sa / sb)[:, None], (nb, m)))
     A = np.ascontiguousarray(np.broadcast_to(A, (nb, n)))
     if eps > _scale_limit(wdt):

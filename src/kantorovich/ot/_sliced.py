@@ -23,7 +23,7 @@ import numpy as np
 from .._array_api import cupy_or_raise, is_cupy, namespace, resolve_backend
 from .._validation import (INT64_MAX, check_int, check_memory, check_rng, check_sample_pair, check_weights,
                            describe, xp_of)
-from ._geometry import batch_size_of
+from ._geometry import batch_size_or_raise
 from ._kernels.wass1d_numpy import breakpoints, merge_cells
 from ._sorted_rows import AUTO_NUMBA_MIN_SIZE, check_p, numba_ok, sort_rows, sort_rows_numba, wp_sorted
 
@@ -271,7 +271,8 @@ def sliced_wasserstein(x, y, *, n_projections, p=1, rng=None, a=None, b=None, ba
     >>> float(sliced_wasserstein([[0.0], [1.0]], [[2.0], [3.0]], n_projections=4, rng=0))
     2.0
     """
-    if batch_size_of(x) is not None or batch_size_of(y) is not None:  # a batch (docs/batch.md)
+    if (batch_size_or_raise(x, "x", "(n, d)") is not None
+            or batch_size_or_raise(y, "y", "(m, d)") is not None):  # a batch (docs/batch.md)
         from ._batch import sliced_wasserstein_batch
 
         return sliced_wasserstein_batch(x, y, a=a, b=b, n_projections=n_projections, p=p,
