@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Download, into .whl/ (git-ignored), the wheels the GPU machine lacks, for CPython 3.12 on
-# x86-64 Linux. Run it here (with network) before a GPU session, then pass carry [".whl"] to the
-# device run; benchmarks/gpu_check.sh installs them with pip --no-index --no-deps into /tmp/site.
+# x86-64 Linux. Run it (with network) before a GPU run, then copy .whl/ along with the tree to
+# the GPU machine; benchmarks/gpu_check.sh installs them with pip --no-index --no-deps into
+# /tmp/site.
 #
 # The GPU machine has numpy, scipy, numba, numba-cuda, cupy, matplotlib, torch, jax (+ jaxlib,
 # ml_dtypes, opt_einsum), pytest, hypothesis and tqdm, and no network. It lacks:

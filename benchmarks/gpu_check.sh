@@ -10,9 +10,10 @@
 #                                                        # default plan; name it
 #   DRY_RUN=1 bash benchmarks/gpu_check.sh           # print the plan and the budgets, run nothing
 #
-# Budget: 15 minutes of device time per session, machine start (1-2 min), idle waits and the
-# transfers included, at most 10 minutes a call. One call of DEADLINE=480 s (8 min) with
-# timeout_s 540 leaves room for the start and one short re-run (docs/gpu_runbook.md).
+# Budget: the GPU machine is lent for about 15 minutes in all (its start, 1-2 min, idle waits
+# and the transfers included), at most 10 minutes a command. One command of DEADLINE=480 s
+# (8 min) under a 540 s limit leaves room for the start and one short re-run
+# (docs/gpu_runbook.md).
 # Parts are ordered by value: the Sinkhorn soft-min (its targets have the thinnest margins), the
 # GPU auction, 1-D/sliced W, the kNN estimators, the backward pass of a converged Sinkhorn solve
 # against one iteration (bench_grad), `kantorovich bench --device gpu --quick` (every suite's GPU
@@ -24,10 +25,10 @@
 # is left. The CPU tables come from the dev machine; FULL=1 also runs each benchmark's CPU cases.
 #
 # The GPU machine has no network. Packages it lacks travel as wheels in .whl/ (git-ignored,
-# ~34 MiB, under the 64 MiB carry limit). Before the GPU session, on a machine with network:
+# ~34 MiB). Before the run, on a machine with network:
 #   CHECK=1 bash benchmarks/fetch_gpu_wheels.sh   # + a clean CPython 3.12 import check
-# then run with carry [".whl"]. The library's GPU paths need only CuPy / numba-cuda; the wheels
-# are for the peers (POT, OTT-JAX, universal-divergence) and the toy kit.
+# then copy .whl/ along with the tree. The library's GPU paths need only CuPy / numba-cuda; the
+# wheels are for the peers (POT, OTT-JAX, universal-divergence) and the toy kit.
 # CPU-side pre-flight (no GPU): python -m pytest -q tests/gpu/test_gpu_static.py tests/gpu/test_gpu_preflight.py
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -46,7 +47,7 @@ T0=$SECONDS
 DEADLINE=${DEADLINE:-480}
 RESERVE=${RESERVE:-60}  # seconds kept for the gpu-marked tests when they are in the plan
 left() { echo $(( DEADLINE - (SECONDS - T0) )); }
-# per-part budgets (s), from the GPU review's estimates: sinkhorn ~1-1.5 min, auction ~2-3 min
+# per-part budgets (s), from the pre-run estimates: sinkhorn ~1-1.5 min, auction ~2-3 min
 # (numba JIT + numba-cuda compile ~30-60 s, POT to 8000 ~16 s, 32000 ~15-40 s), 1-D/sliced and
 # kNN ~0.5 min each; grad (two sizes, a few solves each) ~0.5 min; batch (not in the default
 # plan: the batched Sinkhorn kernel's compile ~20-30 s, the loop of 256 single GPU solves twice)

@@ -63,7 +63,8 @@ FUNCTION_BACKENDS = {
 #: Old spellings, accepted with a DeprecationWarning for one release: (function, old name) ->
 #: (the backend it runs, the spelling to use instead).
 DEPRECATED_BACKENDS = {
-    # sinkhorn has no numba-cuda kernel: the name ran the CuPy soft-min
+    # a single sinkhorn has no numba-cuda kernel (a batch on the GPU has one, reached by
+    # backend="cuda"): the name ran the CuPy soft-min
     ("sinkhorn", "numba_cuda"): ("cuda", "backend='cuda'"),
     # the kNN search structure is not a backend: it is `knn_search`
     ("estimate_kl", "numba-kdtree"): ("numba", "backend='numba', knn_search='kdtree'"),
