@@ -520,10 +520,10 @@ def _jax_call(fn: Callable, rule: _Rule, sig, args: tuple, kwargs: dict, c,
             _set_param(ba, pname, _rebuild(_param(sig, args, kwargs, pname), d, nb))
         if nb is None:
             return _forward(fn, rule, sig, ba.args, ba.kwargs, grad_names)
+        traced = {leaves[nm][0] for nm in names}
         for pname in rule.params:  # the untraced problem data: the same for every problem
             v = _param(sig, ba.args, ba.kwargs, pname)
-            if pname not in geoms and pname not in ("a", "b") and v is not None \
-                    and not any(leaves[nm][0] == pname for nm in names):
+            if pname not in traced and pname not in ("a", "b") and v is not None:
                 _set_param(ba, pname, _rebuild(v, {}, nb) if hasattr(v, "kind")
                            else np.broadcast_to(np.asarray(v), (nb,) + np.shape(v)))
         return _forward_problems(fn, rule, sig, ba.args, ba.kwargs, grad_names)
@@ -765,10 +765,15 @@ def _problem_result(res: Any, q: int) -> Any:
         marginal_error=float(np.asarray(res.marginal_error)[q]))
 
 
+def _batch_len(res: Any) -> int:
+    """B of a batch result (or of the bare (B,) values)."""
+    return int(np.shape(res if isinstance(res, np.ndarray) else res.value)[0])
+
+
 def _problem_grads(rule: _Rule, res: Any, arguments: dict, state: Any, names: tuple[str, ...]):
     """The single rule's gradient functions of each problem of a batch result: (B, whether
     each leaf is shared by the problems, [(fields, warn) of problem q])."""
-    nb = int(np.shape(res if isinstance(res, np.ndarray) else res.value)[0])
+    nb = _batch_len(res)
     # weights of shape (n,) are shared by the problems; the points and costs are batched
     shared = {k: k in ("a", "b") and getattr(arguments[k], "ndim", 1) == 1 for k in names}
     per_q = [{p: _problem_arg(v, q, nb) if p in rule.params else v
@@ -811,8 +816,7 @@ def _forward_problems(fn: Callable, rule: _Rule, sig, args: tuple, kwargs: dict,
     :func:`_forward` would have made them for problem q alone."""
     res, out, arguments, state = _run_plain(fn, rule, sig, args, kwargs)
     if not names:
-        return out, [{} for _ in range(int(np.shape(res if isinstance(res, np.ndarray)
-                                                     else res.value)[0]))]
+        return out, [{} for _ in range(_batch_len(res))]
     _, _, fields_q = _problem_grads(rule, res, arguments, state, names)
     value = res if isinstance(res, np.ndarray) else None
     return out, [{f: _Node(value[q] if f is None else getattr(res, f)[q], names, g, warn)

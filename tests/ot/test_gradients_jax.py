@@ -403,3 +403,21 @@ def test_vmap_runs_one_batched_solve(x64, monkeypatch):
     w1 = jax.vmap(lambda u: wasserstein_1d(u, jnp.asarray(V)))(jnp.asarray(Xb[:, :, 0]))
     assert runs == [None] * nb  # no batch form: one call per problem
     np.testing.assert_array_equal(np.asarray(w1), [wasserstein_1d(u, V) for u in Xb[:, :, 0]])
+
+
+def test_vmap_over_the_weights_of_one_geometry(x64):
+    """Only the weights mapped: the cost (a matrix, or a PointCloud of constants) is repeated
+    for every problem of the one batched solve; values and gradients are the single calls'
+    to the batch's 1e-12."""
+    rng = np.random.default_rng(12)
+    Aw = rng.random((4, N))
+    Aw /= Aw.sum(axis=1, keepdims=True)
+    m, x, y = jnp.asarray(M), jnp.asarray(X), jnp.asarray(Y)
+    for f in (lambda a: sinkhorn(a, None, m, **TIGHT).objective,
+              lambda a: emd(a, None, m).value,
+              lambda a: sinkhorn(a, None, PointCloud(x, y), **TIGHT).objective):
+        aj = jnp.asarray(Aw)
+        np.testing.assert_allclose(np.asarray(jax.vmap(f)(aj)), [float(f(a)) for a in aj],
+                                   rtol=1e-12)
+        np.testing.assert_allclose(np.asarray(jax.vmap(jax.grad(f))(aj)),
+                                   np.stack([jax.grad(f)(a) for a in aj]), rtol=1e-10, atol=1e-14)
