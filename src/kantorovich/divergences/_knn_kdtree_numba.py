@@ -645,19 +645,26 @@ def _knn_pairs_many(XA, YA, k, tleaf, rleaf, bsize, rho, nu, dup_x, dup_y, ok): 
         for ib in range(blocks.shape[0]):
             _query_block(blocks[ib], mscan, TTX, sx, ex, cx, lx, hx, TTY, sy, ey, cy, ly, hy, rleaf,
                          k, ox, oy, zx, zy, cnt)
-        good = True
-        cx_ = 0
-        cy_ = 0
-        for i in range(n):
-            good = good and np.isfinite(ox[i, k - 1]) and np.isfinite(oy[i, k - 1])
-            cx_ += zx[i] > 1
-            cy_ += zy[i] > 0
-            for p in range(k):
-                rho[q, px[i], p] = ox[i, p]
-                nu[q, px[i], p] = oy[i, p]
-        ok[q] = good
-        dup_x[q] = cx_
-        dup_y[q] = cy_
+        ok[q], dup_x[q], dup_y[q] = _original_order(px, ox, oy, zx, zy, rho[q], nu[q])
+
+
+@njit(cache=True, boundscheck=False)
+def _original_order(px, ox, oy, zx, zy, rho, nu):  # pragma: no cover - numba
+    """The distances of the queries in tree order (``ox``, ``oy``) into ``rho``, ``nu`` in the
+    original order (row ``px[i]`` is query i); returns (every query has k positive distances
+    in both, the x's with a duplicate in X, those with one in Y)."""
+    n, k = ox.shape
+    good = True
+    cx = 0
+    cy = 0
+    for i in range(n):
+        good = good and np.isfinite(ox[i, k - 1]) and np.isfinite(oy[i, k - 1])
+        cx += zx[i] > 1
+        cy += zy[i] > 0
+        for p in range(k):
+            rho[px[i], p] = ox[i, p]
+            nu[px[i], p] = oy[i, p]
+    return good, cx, cy
 
 
 def batch_params(d: int) -> tuple[int, int]:
@@ -690,13 +697,13 @@ def knn_pair_batched(xa, ya, k: int, rleaf: int | None = None, bsize: int | None
     cnt = np.zeros((blocks.shape[0], 3), dtype=np.int64)
     _query_pair_batched(blocks, max(rleaf, mlx, mly), TTX, sx, ex, cx, lx, hx, TTY, sy, ey, cy,
                         ly, hy, rleaf, k, ox, oy, zx, zy, cnt)
-    _check(ox, k)
-    _check(oy, k)
     rho = np.empty_like(ox)
     nu = np.empty_like(oy)
-    rho[px] = ox
-    nu[px] = oy
-    res = (rho, nu, int(np.sum(zx > 1)), int(np.sum(zy > 0)))
+    good, dx, dy = _original_order(px, ox, oy, zx, zy, rho, nu)
+    if not good:
+        _check(ox, k)
+        _check(oy, k)
+    res = (rho, nu, int(dx), int(dy))
     if counters:
         return res + (cnt.sum(axis=0), blocks.shape[0])
     return res
