@@ -688,3 +688,14 @@ def test_batch_of_torch_samples_and_bad_shapes():
     x[1, 4, 0] = np.nan
     with pytest.raises(ValueError, match="in problem 1 of 2: `x` must contain only finite values"):
         estimate_kl(x, y)
+
+
+def test_ragged_samples_name_the_argument():
+    """A ragged nested list (numpy cannot make it an array) is the ValueError / TypeError that
+    names it, single or beside a batch, not numpy's "inhomogeneous shape" from the batch check."""
+    x = np.random.default_rng(0).normal(size=(6, 1))
+    for est in (estimate_kl, estimate_js, estimate_tv):
+        with pytest.raises((TypeError, ValueError), match="`y`"):
+            est(x, [[1.0, 2.0], [3.0]], n_boot=0, rng=0)
+        with pytest.raises(ValueError, match="ragged nested sequence as `y`"):
+            est(x[None].repeat(2, axis=0), [[[1.0, 2.0]], [[3.0]]], n_boot=0, rng=0)

@@ -47,6 +47,16 @@ def test_fused_matches_knn_tiled_and_tree(kind, n, m, d, splits):
             np.testing.assert_array_equal(got, dist.reshape(len(q), -1)[:, same:])
 
 
+def test_knn_tiled_finds_neighbours_below_the_float32_resolution():
+    """500 points among 40 000 normal points in 1-D: the nearest squared distances (~1e-8) lie
+    below a float32 expansion's error (~6e-8 |q|^2), which made the tiled candidates miss true
+    neighbours (distances off by 2.3e-4); the float64 expansion finds the KD-tree's."""
+    x, y = _clouds("normal", 500, 40_000, 1, 11)
+    for q, r, same in ((x, x, True), (x, y, False)):
+        want, _ = knn_positive(q, r, 13, same=same)
+        np.testing.assert_allclose(knn_tiled(q, r, 13, same=same), want, rtol=0, atol=1e-12)
+
+
 @pytest.mark.parametrize("kind, n, m, d", [c for c in CASES if c[2] > 9])
 @pytest.mark.parametrize("k", [1, 5])
 def test_knn_positive_cuda_host_logic_matches_kdtree(kind, n, m, d, k):
@@ -164,8 +174,13 @@ def test_cuda_fused_kernel_matches_model_and_tree(kind, n, m, d):
         got = cp.asnumpy(dev)
         np.testing.assert_array_equal(got, cp.asnumpy(knn_tiled(cp.asarray(q), cp.asarray(r), 13,
                                                                  same=same, xp=cp)))
-        want, _ = knn_positive(q, r, 13, same=same)
-        np.testing.assert_allclose(got, want, rtol=0, atol=1e-12)
+        if kind == "normal":
+            want, _ = knn_positive(q, r, 13, same=same)
+            np.testing.assert_allclose(got, want, rtol=0, atol=1e-12)
+        else:  # integer grid: every distance exact, zeros (duplicates) included, as on the CPU
+            from scipy.spatial import cKDTree
+
+            np.testing.assert_array_equal(got, cKDTree(r).query(q, k=13 + same)[0][:, same:])
         got5, dup = knn_positive_cuda(q, r, 5, same=same)
         want5, dup_want = knn_positive(q, r, 5, same=same)
         np.testing.assert_allclose(got5, want5, rtol=0, atol=1e-12)

@@ -448,6 +448,14 @@ def _inverse_dim(T: np.ndarray) -> np.ndarray:
 # --------------------------------------------------------------------------- KL
 
 
+def _ndim(v) -> int:
+    """``np.ndim(v)``, or -1 for a ragged nested sequence (numpy refuses to make an array)."""
+    try:
+        return np.ndim(v)
+    except ValueError:
+        return -1
+
+
 def _batchable(fast=None):
     """Decorator: ``fn(x, y, **options)`` that also takes a batch: ``x`` (B, n, d) and ``y``
     (B, m, d) run ``fn`` once per problem with the same options (the same ``rng`` object passed
@@ -463,8 +471,12 @@ def _batchable(fast=None):
     def deco(fn):
         @functools.wraps(fn)
         def wrapper(x, y, **options):
-            if np.ndim(x) != 3 and np.ndim(y) != 3:
+            if _ndim(x) != 3 and _ndim(y) != 3:  # (ragged input: the single call's error)
                 return fn(x, y, **options)
+            if _ndim(x) < 0 or _ndim(y) < 0:
+                raise ValueError(
+                    "a batch of samples needs `x` of shape (B, n, d) and `y` of shape (B, m, d); "
+                    f"got a ragged nested sequence as `{'x' if _ndim(x) < 0 else 'y'}`.")
             sx, sy = np.shape(x), np.shape(y)
             if np.ndim(x) != 3 or np.ndim(y) != 3 or sx[0] != sy[0] or sx[2] != sy[2]:
                 raise ValueError(

@@ -81,19 +81,22 @@ def knn_tiled(query, ref, kk: int, *, same: bool = False, xp=np, tile_entries: i
     """Exact ``kk`` smallest distances by tiled brute force, for numpy or CuPy (``xp``).
 
     For a tile of query rows: squared distances ``|q|^2 + |r|^2 - 2 q.r`` by one matrix
-    product in float32 (after centring both clouds on the reference mean, which limits the
+    product in float64 (after centring both clouds on the reference mean, which limits the
     cancellation of the expansion), the point itself masked by index when ``same``, the
     ``kk + 2`` smallest candidates by ``argpartition``, then their distances recomputed
     exactly in float64 from coordinate differences and sorted. Cost O(n m d) flops,
     memory O(tile_entries). Returns (n, kk) float64 distances (self excluded when ``same``).
+
+    The expansion is float64, not float32: its error is about eps |q|^2, and with float32
+    (eps 6e-8) the candidates of 500 query points among 40 000 normal points in 1-D missed
+    true neighbours, whose squared distances (~1e-8) are below that error: distances off by
+    up to 2.3e-4 against the KD-tree. In float64 they agree to rounding.
     """
     n, m = query.shape[0], ref.shape[0]
     centre = xp.mean(ref, axis=0, keepdims=True)
     q64 = query - centre
     r64 = ref - centre
-    q32 = q64.astype(xp.float32)
-    r32 = r64.astype(xp.float32)
-    rn = xp.sum(r32 * r32, axis=1)
+    rn = xp.sum(r64 * r64, axis=1)
     avail = m - (1 if same else 0)
     kk = min(kk, avail)
     cand = min(kk + 2, avail)
@@ -101,8 +104,8 @@ def knn_tiled(query, ref, kk: int, *, same: bool = False, xp=np, tile_entries: i
     out = xp.empty((n, kk), dtype=xp.float64)
     for s in range(0, n, rows):
         e = min(n, s + rows)
-        qt = q32[s:e]
-        d2 = xp.sum(qt * qt, axis=1)[:, None] + rn[None, :] - 2.0 * (qt @ r32.T)
+        qt = q64[s:e]
+        d2 = xp.sum(qt * qt, axis=1)[:, None] + rn[None, :] - 2.0 * (qt @ r64.T)
         if same:
             ar = xp.arange(s, e)
             d2[ar - s, ar] = xp.inf
