@@ -833,3 +833,14 @@ def test_weights_mass_tolerance_follows_their_dtype():
     assert np.isfinite(emd(a16, b16, M).value)
     with pytest.raises(ValueError, match=r"same total mass \(balanced OT; relative tolerance 1\.0e-06\)"):
         sinkhorn(a / a.sum(), np.full(50, 1.001 / 50), M, eps=0.1)
+
+
+def test_newton_step_with_one_exact_marginal_and_n_not_m():
+    """eps tiny and n != m: the dual Newton step's conjugate-gradient direction can have one
+    half exactly zero; P v must then be zeros of the output's length (it was v's length, a
+    broadcast error). The solve ends with a ConvergenceWarning, not a crash."""
+    r = np.random.default_rng(2)
+    x, y = r.normal(size=(6, 2)), r.normal(size=(5, 2)) + 0.5
+    with pytest.warns(ConvergenceWarning):
+        s = sinkhorn(None, None, PointCloud(x, y), eps=1e-4)
+    assert np.isfinite(s.value) and s.f.shape == (6,) and s.g.shape == (5,)

@@ -675,7 +675,7 @@ def _newton_step(xp, softmin_x, softmin_y, a, b, loga, logb, f, g, eps: float, b
     def times_p(op, pot, h, w, sums, v):  # P v (op = softmin_x) or P^T v (softmin_y)
         s = 2.0 * float(xp.max(xp.abs(v)))
         if not s > 0.0:
-            return xp.zeros_like(v)
+            return xp.zeros_like(pot)  # P v has the length of the output side, not of v
         return w * xp.exp((pot - op(eps, h + eps * xp.log(v + s))) / eps) - s * sums
 
     def hessian(d):
