@@ -451,6 +451,12 @@ def _jax_batch_call(fn: Callable, rule: _Rule, sig, args: tuple, kwargs: dict, c
         elif v is not None and not hasattr(v, "kind") and np.ndim(v) == (2 if pname in ("a", "b") else 3):
             mapped.append((pname, None, v))
 
+    sizes = {(key or pname): int(np.shape(data)[0]) for pname, key, data in mapped}
+    if len(set(sizes.values())) > 1 or 0 in sizes.values():  # (jax.vmap's error names none)
+        raise ValueError(
+            "a batch of problems needs the same number B >= 1 of problems in every batched "
+            "argument; got " + ", ".join(f"B = {b} in `{k}`" for k, b in sizes.items()) + ".")
+
     def one(*vals):
         ba = sig.bind(*args, **kwargs)
         clouds: dict[str, dict] = {}
@@ -556,10 +562,23 @@ def _jax_call(fn: Callable, rule: _Rule, sig, args: tuple, kwargs: dict, c,
             eager["out"] = obj
         return tuple(jnp.asarray(o) for o in outs)
 
+    # a call whose solve draws from a random state (sliced_wasserstein with a Generator or
+    # None) cannot be solved again identically: its nodes are read, not taken (a pullback
+    # may run twice), and one evicted is an error rather than another draw's gradient
+    replayable = rule.replayable(lambda p: _param(sig, args, kwargs, p))
+
     def derivatives(field, need):  # the host functions of one output's JVP and its transpose
         def node(lookup, tok, vals):
             got = lookup(int(tok), field)
-            return got if got is not None else solve(vals, need)[1][field]  # evicted: again
+            if got is not None:
+                return got
+            if not replayable:
+                raise RuntimeError(
+                    f"the gradient of {fn.__name__} needs the random directions of its forward "
+                    f"pass, which are no longer kept (more than {_SAVED.size} forward passes "
+                    "ran before this backward pass), and a Generator (or rng=None) would draw "
+                    "other ones: pass an int seed as `rng`, or differentiate sooner.")
+            return solve(vals, need)[1][field]  # evicted: solved again, the same answer
 
         def tangent(tok, *rest):
             vals, ts = rest[:len(names)], rest[len(names):]
@@ -574,7 +593,7 @@ def _jax_call(fn: Callable, rule: _Rule, sig, args: tuple, kwargs: dict, c,
             dts = dict(zip(names, (np.dtype(v.dtype) for v in vals)))
             if float(ct) == 0.0:  # an output the loss does not use: its gradient is not computed
                 return tuple(np.zeros(shapes[nm], dts[nm]) for nm in need)
-            g = node(_SAVED.take, tok, vals).vjp(ct, set(need))
+            g = node(_SAVED.take if replayable else _SAVED.get, tok, vals).vjp(ct, set(need))
             return tuple(np.reshape(g[nm], shapes[nm]).astype(dts[nm]) for nm in need)
 
         return tangent, cotangent
@@ -891,6 +910,11 @@ class _Rule:
     def batched(self, args: dict) -> str | None:
         """Why the outputs are not scalars (no gradient), or None."""
         return None
+
+    def replayable(self, arg: Callable[[str], Any]) -> bool:
+        """Whether the call, given its arguments (``arg(name)``), can be solved again with the
+        same answer (no random state drawn from)."""
+        return True
 
     def grads(self, res, args: dict, state, leaves: set[str]):
         raise NotImplementedError
@@ -1496,6 +1520,10 @@ class _Sliced(_Rule):
             return ("generator", copy.deepcopy(gen), shape)
         check_rng(rng)  # a seed: every call (every problem of a batch) starts from it
         return ("seed", rng, shape)
+
+    def replayable(self, arg):
+        rng = arg("rng")
+        return not (rng is None or isinstance(rng, np.random.Generator))
 
     def problem_state(self, state, q):
         """A seed gives every problem the same directions; a Generator gives consecutive draws,

@@ -421,3 +421,45 @@ def test_vmap_over_the_weights_of_one_geometry(x64):
                                    rtol=1e-12)
         np.testing.assert_allclose(np.asarray(jax.vmap(jax.grad(f))(aj)),
                                    np.stack([jax.grad(f)(a) for a in aj]), rtol=1e-10, atol=1e-14)
+
+
+def test_random_directions_are_not_drawn_again_for_a_gradient(x64):
+    """sliced_wasserstein with a Generator draws its directions in the forward pass; under jit
+    its gradient must use those: a pullback run twice and jacrev over two outputs read the kept
+    node (solving again would draw other directions); once the node is evicted the gradient is
+    an error that says to pass an int seed, never another draw's gradient."""
+    x, y = jnp.asarray(X), jnp.asarray(Y)
+
+    def sw_of(seed):
+        g = np.random.default_rng(seed)
+        return lambda z: sliced_wasserstein(z, y, n_projections=7, rng=g, p=2)
+
+    out, pull = jax.vjp(jax.jit(sw_of(5)), x)
+    first = np.asarray(pull(1.0)[0])
+    v0, g0 = jax.value_and_grad(sw_of(5))(x)  # the same draw, outside jit
+    assert float(out) == float(v0)
+    np.testing.assert_array_equal(first, np.asarray(g0))
+    np.testing.assert_array_equal(np.asarray(pull(1.0)[0]), first)
+    sw = sw_of(6)
+    J = jax.jit(jax.jacrev(lambda z: (lambda v: jnp.stack([v, 2.0 * v]))(sw(z))))(x)  # one draw
+    np.testing.assert_allclose(np.asarray(J[1]), 2.0 * np.asarray(J[0]), rtol=1e-12)
+    from kantorovich._autodiff import _SAVED
+
+    V = jax.jit(jax.vmap(sw_of(7)))
+    Xb = jnp.stack([x, x + 0.3])
+    _, pull = jax.vjp(V, Xb)
+    for _ in range(_SAVED.size + 1):
+        jax.vjp(V, Xb)
+    with pytest.raises(Exception, match="pass an int seed as `rng`"):
+        pull(jnp.ones(2))
+
+
+def test_batch_of_jax_arrays_checks_its_sizes(x64):
+    """Batched arguments of different B, or B = 0, are the ValueError that names them (under
+    jit too), not jax.vmap's message about its own arguments."""
+    a = jnp.ones((4, N)) / N
+    xb, yb = jnp.asarray(np.stack([X] * 3)), jnp.asarray(np.stack([Y] * 3))
+    with pytest.raises(ValueError, match=r"B = 4 in `a`, B = 3 in `x`, B = 3 in `y`"):
+        jax.jit(lambda a, x: sinkhorn(a, None, PointCloud(x, yb), **TIGHT).value)(a, xb)
+    with pytest.raises(ValueError, match=r"B = 0 in `x`"):
+        jax.grad(lambda x: sliced_wasserstein(x, yb[:0], n_projections=3, rng=0).sum())(xb[:0])
