@@ -471,14 +471,15 @@ def _batchable(fast=None):
     def deco(fn):
         @functools.wraps(fn)
         def wrapper(x, y, **options):
-            if _ndim(x) != 3 and _ndim(y) != 3:  # (ragged input: the single call's error)
+            nx, ny = _ndim(x), _ndim(y)  # (a list is made an array once per check)
+            if nx != 3 and ny != 3:  # (ragged input: the single call's error)
                 return fn(x, y, **options)
-            if _ndim(x) < 0 or _ndim(y) < 0:
+            if nx < 0 or ny < 0:
                 raise ValueError(
                     "a batch of samples needs `x` of shape (B, n, d) and `y` of shape (B, m, d); "
-                    f"got a ragged nested sequence as `{'x' if _ndim(x) < 0 else 'y'}`.")
+                    f"got a ragged nested sequence as `{'x' if nx < 0 else 'y'}`.")
             sx, sy = np.shape(x), np.shape(y)
-            if np.ndim(x) != 3 or np.ndim(y) != 3 or sx[0] != sy[0] or sx[2] != sy[2]:
+            if nx != 3 or ny != 3 or sx[0] != sy[0] or sx[2] != sy[2]:
                 raise ValueError(
                     "a batch of samples needs `x` of shape (B, n, d) and `y` of shape (B, m, d), "
                     f"with the same B and d; got shapes {sx} and {sy}.")
