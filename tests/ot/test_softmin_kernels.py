@@ -219,7 +219,7 @@ def test_shift_inputs_are_the_numpy_expressions(dtype):
     """The soft-min's inputs in one numba pass: bit for bit the numpy expressions they replace,
     with NaN, +-inf and huge values in h, no previous output, and a previous output that
     overflows the working dtype once scaled (the shift then unusable)."""
-    from kantorovich.ot._kernels.softmin_numba import _NEG_BIG, _NEG_BIG32, _shift_inputs
+    from kantorovich.ot._kernels.softmin_numba import _NEG_BIG, _NEG_BIG32, shift_inputs
 
     rng = np.random.default_rng(3)
     big = _NEG_BIG32 if dtype == np.float32 else _NEG_BIG
@@ -228,7 +228,7 @@ def test_shift_inputs_are_the_numpy_expressions(dtype):
     c = 1.4426950408889634 / 0.05
     for prev in (None, rng.normal(size=30), np.full(30, 1e307)):
         hc, o = np.empty(40, dtype=dtype), np.empty(30, dtype=dtype)
-        have = _shift_inputs(h, c, big, h if prev is None else prev, prev is not None, hc, o)
+        have = shift_inputs(h, c, big, h if prev is None else prev, prev is not None, hc, o)
         want = h * c
         want = np.ascontiguousarray(np.where(np.isfinite(want) & (want > big), want, big), dtype=dtype)
         np.testing.assert_array_equal(hc, want)
@@ -239,3 +239,75 @@ def test_shift_inputs_are_the_numpy_expressions(dtype):
             o_want = (prev * c).astype(dtype)
         np.testing.assert_array_equal(o, o_want)
         assert have == bool(np.all(np.isfinite(o_want)))
+
+
+def test_shifted_logs_are_log2_within_one_ulp():
+    """The rows' logs after their shifted sums (one vectorised loop, no libm call): within
+    1 ulp of numpy's log2 over the whole window, exact at powers of 2 and at 1; a sum outside
+    the window (0, below, above, inf, NaN) is kept and marked for the safe path."""
+    from kantorovich.ot._kernels.softmin_numba import _WIN64, shifted_logs
+
+    rng = np.random.default_rng(11)
+    lo, hi = _WIN64
+    s = np.concatenate([2.0 ** rng.uniform(-499.5, 998.5, 200_000), rng.uniform(0.5, 2.0, 50_000),
+                        1.0 + rng.uniform(-1e-7, 1e-7, 10_000), 2.0 ** np.arange(-499, 999),
+                        [np.sqrt(2.0), np.nextafter(np.sqrt(2.0), 0.0), np.nextafter(1.0, 2.0)]])
+    out = s.copy()
+    fell = np.full(s.size, 7, dtype=np.uint8)
+    assert shifted_logs(np.zeros(s.size), out, fell, lo, hi, -1.0, 0, s.size) == 0
+    want = np.log2(s)
+    assert not fell.any()
+    ulp = np.abs(out - want) / np.spacing(np.maximum(np.abs(want), np.finfo(float).tiny))
+    assert ulp.max() <= 1.0
+    powers = s == 2.0 ** np.round(np.log2(s))
+    np.testing.assert_array_equal(out[powers], want[powers])
+
+    bad = np.array([0.0, lo, lo / 2, hi, np.inf, np.nan, -1.0, 3.0])
+    out = bad.copy()
+    fell = np.zeros(bad.size, dtype=np.uint8)
+    o = np.full(bad.size, 5.0, dtype=np.float32)  # a float32 shift (the float32 soft-min's)
+    assert shifted_logs(o, out, fell, lo, hi, 0.5, 0, bad.size) == 7
+    np.testing.assert_array_equal(fell, [1, 1, 1, 1, 1, 1, 1, 0])
+    np.testing.assert_array_equal(out[:5], bad[:5])
+    assert np.isnan(out[5]) and out[6] == -1.0
+    assert out[7] == (5.0 - np.log2(3.0)) * 0.5
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("d", [2, 3])
+def test_row_soft_min_does_not_depend_on_the_split_over_threads(dtype, d):
+    """A row's value is the same whichever chunk of rows computes it (one chunk, a chunk per
+    row, five): the batched solver and the single solver split the rows otherwise and must
+    round alike, also when the row loops are loaded from numba's cache (the rows' logs, a
+    vectorised loop, once rounded apart in its vector body and its scalar remainder)."""
+    from kantorovich.ot._kernels import softmin_numba as sn
+
+    rng = np.random.default_rng(5)
+    n, m = 37, 29
+    c = 1.4426950408889634 / 0.02
+    x, y = rng.random((n, d)), rng.random((m, d))
+    x, y = (x - 0.5) * np.sqrt(c), (y - 0.5) * np.sqrt(c)  # (scaled, as the operator's d = 2 path)
+    hc = (rng.normal(size=m) * 0.3 * c).astype(dtype)
+    o = (rng.normal(size=n) * 0.3 * c - 3.0).astype(dtype)
+    f32 = dtype == np.float32
+    k, rows = sn._build(), sn.rows_entries()
+    logs = rows["logs_f32" if f32 else "logs"].address
+    lo, hi = sn._WIN32 if f32 else sn._WIN64
+    neg = dtype(-3e38 if f32 else -1e308)
+    outs = []
+    for n_chunks in (1, n, 5):
+        for have in (False, True):
+            out, fell = np.empty(n), np.zeros(n, dtype=np.uint8)
+            if d == 2:
+                cols = [np.ascontiguousarray(v, dtype=dtype) for v in (x[:, 0], x[:, 1], y[:, 0], y[:, 1])]
+                k["softmin_sq2_shift"](rows["sq2_f32" if f32 else "sq2"].address, logs, *cols, hc,
+                                       False, o, have, lo, hi, neg, 1.0 / c, out, fell, n_chunks)
+            else:
+                k["softmin_sq_shift"](rows["sq_f32" if f32 else "sq"].address, logs,
+                                      np.ascontiguousarray(x, dtype=dtype),
+                                      np.ascontiguousarray(y.T, dtype=dtype), hc, dtype(1.0), False,
+                                      o, have, lo, hi, neg, 1.0 / c, out, fell, n_chunks)
+            assert (not fell.any()) if have else fell.all()  # the shifted path taken when asked
+            outs.append((n_chunks, have, out))
+    for n_chunks, have, out in outs[2:]:
+        np.testing.assert_array_equal(out, outs[int(have)][2], err_msg=f"{n_chunks} chunks")

@@ -90,11 +90,12 @@ from ._kernels.softmin_numba import (
     call_sq,
     call_sq2,
     rows_entries,
+    shift_inputs,
 )
 
 __all__ = ["sinkhorn_batch", "sinkhorn_divergence_batch"]
 
-_NEG_BIG = -1e300
+_NEG_BIG = -1e300  # (kantorovich.ot._kernels.softmin_numba._NEG_BIG)
 _EXP_CLIP = 700.0
 # same constants as the single solver (kantorovich.ot._sinkhorn)
 _PRIMAL_OBJECTIVE_EPS_RATIO = 1e3
@@ -291,17 +292,7 @@ def _sm(K, side, e, h, out):
     o = K[15] if side == 0 else K[16]
     fell = K[17] if side == 0 else K[18]
     have_prev = K[19]
-    for j in range(hc.shape[0]):
-        v = h[j] * c
-        hc[j] = v if (math.isfinite(v) and v > _NEG_BIG) else _NEG_BIG
-    have = have_prev[side] != 0
-    if have:
-        for i in range(o.shape[0]):
-            o[i] = prev[i] * c
-            if not math.isfinite(o[i]):
-                have = False
-    else:
-        o[:] = 0.0
+    have = shift_inputs(h, c, _NEG_BIG, prev, have_prev[side] != 0, hc, o)
     root = p == 1.0
     lo, hi = _WIN64
     if mode == _ONLINE2:
@@ -317,16 +308,16 @@ def _sm(K, side, e, h, out):
             scale[0] = sc
         if side == 0:
             call_sq2(K[20][0], X0, X1, Y0, Y1, hc, root, o, have, lo, hi, np.float64(-1e308),
-                     1.0 / c, out, fell, zero, n)
+                     1.0 / c, out, fell, zero, n, K[20][4])
         else:
             call_sq2(K[20][0], Y0, Y1, X0, X1, hc, root, o, have, lo, hi, np.float64(-1e308),
-                     1.0 / c, out, fell, zero, m)
+                     1.0 / c, out, fell, zero, m, K[20][4])
     elif side == 0:
         call_sq(K[20][1], XC, YT, hc, np.float64(c), root, o, have, lo, hi, np.float64(-1e308),
-                1.0 / c, out, fell, zero, n)
+                1.0 / c, out, fell, zero, n, K[20][4])
     else:
         call_sq(K[20][1], YC, XT, hc, np.float64(c), root, o, have, lo, hi, np.float64(-1e308),
-                1.0 / c, out, fell, zero, m)
+                1.0 / c, out, fell, zero, m, K[20][4])
     prev[:] = out
     have_prev[side] = 1
 
@@ -640,8 +631,8 @@ def _centred_pair(x, y, xc, yc):
 def _solve_batch(mode, dense, C, X, Y, p, A, Bw, logA, logB, eps, levels, n_levels, mag, max_iter, tol,
                  check_every, symmetric, agree, deferrals, F, G, stats, rows):
     """Every problem of the batch, one per prange iteration (see :func:`_solve_one`); ``rows``:
-    the addresses of the single solver's row loops, ``sq2``, ``sq``, ``pc``, ``pc_mean`` of
-    :func:`~kantorovich.ot._kernels.softmin_numba.rows_entries`."""
+    the addresses of the single solver's row loops, ``sq2``, ``sq``, ``pc``, ``pc_mean``, and of
+    the rows' logs, ``logs``, of :func:`~kantorovich.ot._kernels.softmin_numba.rows_entries`."""
     nb = F.shape[0]
     n = F.shape[1]
     m = G.shape[1]
@@ -838,7 +829,7 @@ def sinkhorn_batch(a, b, M_or_geometry, *, eps, max_iter=10_000, tol=None, scali
                          n_sched, np.ascontiguousarray(mag, dtype=np.float64), max_iter, tol,
                          check_every, sym, _EXTRAPOLATION_AGREEMENT, _PROBE_DEFERRALS, F, G,
                          stats, np.array([rows_entries()[k].address
-                                          for k in ("sq2", "sq", "pc", "pc_mean")],
+                                          for k in ("sq2", "sq", "pc", "pc_mean", "logs")],
                                          dtype=np.intp))
     # a kernel that rounds otherwise than the single solver (the generic one): the problems
     # whose tail extrapolation jumped (or nearly did) are solved again by the single solver

@@ -166,6 +166,88 @@ def _exp2_f32(t):
     return s * q
 
 
+@intrinsic
+def _f64_bits(typingctx, x):
+    """The bits of a float64 as an int64 (one register move; vectorises)."""
+    def codegen(context, builder, signature, args):
+        from llvmlite import ir
+
+        return builder.bitcast(args[0], ir.IntType(64))
+    return types.int64(types.float64), codegen
+
+
+@intrinsic
+def _bits_f64(typingctx, b):
+    """The float64 whose bits are the int64 ``b``."""
+    def codegen(context, builder, signature, args):
+        from llvmlite import ir
+
+        return builder.bitcast(args[0], ir.DoubleType())
+    return types.float64(types.int64), codegen
+
+
+_MANT = (1 << 52) - 1
+_SQRT2_MANT = _bits_of(math.sqrt(2.0), np.float64) & _MANT
+_ONE_BITS = _bits_of(1.0, np.float64)
+_HIGH_WORD = -(1 << 32)  # the bits 0xFFFFFFFF00000000 as an int64
+
+
+@njit(inline="always")
+def _log2_pos(x):
+    """log2(x) for a positive normal float64 ``x``, within 1 ulp; no call and no branch, so a
+    loop over rows vectorises (libm's scalar ``log2`` is a call per row, 3.2 ns each here).
+
+    As FreeBSD's ``__ieee754_log2``: ``x = 2^k m`` with ``m`` in [sqrt(2)/2, sqrt(2)) from the
+    bits; ``log m = f - f^2/2 + s (f^2/2 + R(s^2))`` with ``f = m - 1``, ``s = f / (2 + f)`` and
+    R of degree 7 (its error below 2^-58.45); ``f - f^2/2`` split into a high part with 32
+    trailing zero bits and the rest, each times a split 1/log(2), then added to k with the
+    rounding error carried. Any other input (zero, inf, NaN, negative, subnormal) gives a
+    number without trapping: callers select it away."""
+    b = _f64_bits(x)
+    mb = b & _MANT
+    big = np.int64(mb > _SQRT2_MANT)  # m >= sqrt(2): halve it, one more in the exponent
+    k = np.float64((b >> 52) - 1023 + big)
+    f = _bits_f64(mb | (_ONE_BITS - (big << 52))) - 1.0
+    s = f / (2.0 + f)
+    z = s * s
+    w = z * z
+    t1 = w * (3.999999999940941908e-01 + w * (2.222219843214978396e-01
+                                              + w * 1.531383769920937332e-01))
+    t2 = z * (6.666666666666735130e-01 + w * (2.857142874366239149e-01
+                                              + w * (1.818357216161805012e-01
+                                                     + w * 1.479819860511658591e-01)))
+    hfsq = 0.5 * f * f
+    r = s * (hfsq + (t2 + t1))
+    hi = _bits_f64(_f64_bits(f - hfsq) & _HIGH_WORD)
+    lo = ((f - hi) - hfsq) + r
+    val_hi = hi * 1.44269504072144627571e+00  # 1/log(2), high 32 bits
+    val_lo = (lo + hi) * 1.67517131648865118353e-10 + lo * 1.44269504072144627571e+00
+    w = k + val_hi
+    val_lo += (k - w) + val_hi
+    return val_lo + w
+
+
+@njit(cache=True, error_model="numpy")  # numpy's: a division has no zero test (it vectorises)
+def shifted_logs(o, out, fell_back, lo, hi, inv_c, i0, i1):
+    """The rows' logs after their shifted sums: for i in i0 .. i1 - 1, where the sum ``out_i``
+    lies inside (lo, hi), ``out_i = (o_i - log2 out_i) inv_c`` and ``fell_back_i = 0``; else
+    ``out_i`` is kept and ``fell_back_i = 1`` (the caller's safe path redoes the row). Returns
+    how many rows fell back. One vectorised loop (:func:`_log2_pos`); no fastmath, so its
+    comparisons see NaN. The row loops call it by address (:func:`rows_entries`), never
+    inlined: compiled into a row loop, its vectorised body and its scalar remainder rounded
+    apart in the last bit (seen in code loaded from numba's cache), so a row's value depended
+    on how the rows were split over the threads."""
+    n_out = 0
+    for i in range(np.uint64(i0), np.uint64(i1)):  # unsigned: no wrap-around test, vectorises
+        s = out[i]
+        ok = (s > lo) & (s < hi)
+        v = (np.float64(o[i]) - _log2_pos(s)) * inv_c
+        out[i] = v if ok else s
+        fell_back[i] = 0 if ok else 1
+        n_out += 0 if ok else 1
+    return n_out
+
+
 def _exp2(t):  # pragma: no cover - typed by the overload below
     raise NotImplementedError
 
@@ -308,17 +390,19 @@ def _row_safe(xi, YT, hc, c, root, buf, neg):
 
 
 @njit(fastmath=_FM, cache=True)
-def sq_shift_rows(X, YT, hc, c, root, o, have_shift, lo, hi, neg, inv_c, out, fell_back, i0, i1):
+def sq_shift_rows(X, YT, hc, c, root, o, have_shift, lo, hi, neg, inv_c, out, fell_back, i0, i1,
+                  logs):
     """Rows ``i0 .. i1 - 1`` of :func:`softmin_sq_shift` on one thread (shared with the batched
-    solver, as :func:`sq2_shift_rows`)."""
+    solver, as :func:`sq2_shift_rows`); ``logs``: the address of :func:`shifted_logs`'s entry
+    point."""
     m = np.uint64(YT.shape[1])
     T = np.uint64(_TILE)
     buf = np.empty(_TILE, dtype=hc.dtype)
-    for i in range(i0, i1):
-        xi = X[i]
-        s = 0.0
-        if have_shift:
+    if have_shift:  # the shifted sums first (held in ``out``), the logs after, as sq2_shift_rows
+        for i in range(i0, i1):
+            xi = X[i]
             r = o[i]
+            s = 0.0
             for j0 in range(np.uint64(0), m, T):
                 w = min(m - j0, T)
                 _sq_tile(xi, YT, j0, w, c, root, buf)
@@ -326,17 +410,18 @@ def sq_shift_rows(X, YT, hc, c, root, o, have_shift, lo, hi, neg, inv_c, out, fe
                 for jj in range(w):
                     st += _exp2((hc[j0 + jj] + r) - buf[jj])
                 s += st
-        if have_shift and s > lo and s < hi:
-            out[i] = (np.float64(o[i]) - math.log2(s)) * inv_c
-            fell_back[i] = 0
-        else:
-            mx, s = _row_safe(xi, YT, hc, c, root, buf, neg)
+            out[i] = s
+        if call_logs(logs, o, out, fell_back, lo, hi, inv_c, i0, i1) == 0:
+            return
+    for i in range(i0, i1):
+        if not have_shift or fell_back[i]:
+            mx, s = _row_safe(X[i], YT, hc, c, root, buf, neg)
             out[i] = -(np.float64(mx) + math.log2(s)) * inv_c
             fell_back[i] = 1
 
 
 @njit(parallel=True, cache=True)
-def softmin_sq_shift(rows, X, YT, hc, c, root, o, have_shift, lo, hi, neg, inv_c, out,
+def softmin_sq_shift(rows, logs, X, YT, hc, c, root, o, have_shift, lo, hi, neg, inv_c, out,
                      fell_back, n_chunks):
     """Online soft-min for C = |x - y|^2 (``root`` False) or |x - y| (``root`` True) with a known
     per-row shift (base 2, folded constants).
@@ -344,13 +429,13 @@ def softmin_sq_shift(rows, X, YT, hc, c, root, o, have_shift, lo, hi, neg, inv_c
     ``X`` (n, d), ``YT`` (d, m) centred, ``hc = c h`` (finite), ``c = log2(e)/eps``, ``o = c f``
     (the previous output, used when ``have_shift``). Writes ``out_i = (o_i - log2 S_i)/c``
     and ``fell_back_i = 1`` for the rows that took the safe path; the rows are split into
-    ``n_chunks`` chunks over the threads (``rows``: the address of :func:`sq_shift_rows`'s entry
-    point).
+    ``n_chunks`` chunks over the threads (``rows``, ``logs``: the addresses of
+    :func:`sq_shift_rows`'s and :func:`shifted_logs`'s entry points).
     """
     n = X.shape[0]
     for ch in prange(n_chunks):
         call_sq(rows, X, YT, hc, c, root, o, have_shift, lo, hi, neg, inv_c, out, fell_back,
-                ch * n // n_chunks, (ch + 1) * n // n_chunks)
+                ch * n // n_chunks, (ch + 1) * n // n_chunks, logs)
     return out
 
 
@@ -402,11 +487,12 @@ def _row_safe2(x0, x1, Y0, Y1, hc, root, neg):
 
 @njit(fastmath=_FM, cache=True)
 def sq2_shift_rows(X0, X1, Y0, Y1, hc, root, o, have_shift, lo, hi, neg, inv_c, out, fell_back,
-                   i0, i1):
+                   i0, i1, logs):
     """Rows ``i0 .. i1 - 1`` of :func:`softmin_sq2_shift`, on one thread: one compiled row
     loop shared by the single solver's operator and the batched solver
     (:mod:`kantorovich.ot._sinkhorn_batch`), both calling its entry point by address
-    (:func:`rows_entries`), so that both round alike."""
+    (:func:`rows_entries`), so that both round alike; ``logs``: the address of
+    :func:`shifted_logs`'s entry point."""
     m = np.uint64(Y0.shape[0])
     T = np.uint64(_TILE)
     if have_shift:  # the shifted sums first (held in ``out``), the logs after: no call and no
@@ -419,30 +505,28 @@ def sq2_shift_rows(X0, X1, Y0, Y1, hc, root, o, have_shift, lo, hi, neg, inv_c, 
             for j0 in range(np.uint64(0), m, T):
                 s += _tile2(x0, x1, Y0, Y1, hc, r, root, j0, min(m - j0, T))
             out[i] = s
+        if call_logs(logs, o, out, fell_back, lo, hi, inv_c, i0, i1) == 0:
+            return
     for i in range(i0, i1):
-        s = out[i] if have_shift else 0.0
-        if have_shift and s > lo and s < hi:
-            out[i] = (np.float64(o[i]) - math.log2(s)) * inv_c
-            fell_back[i] = 0
-        else:
+        if not have_shift or fell_back[i]:
             mx, s = _row_safe2(X0[i], X1[i], Y0, Y1, hc, root, neg)
             out[i] = -(np.float64(mx) + math.log2(s)) * inv_c
             fell_back[i] = 1
 
 
 @njit(parallel=True, cache=True)
-def softmin_sq2_shift(rows, X0, X1, Y0, Y1, hc, root, o, have_shift, lo, hi, neg, inv_c, out,
+def softmin_sq2_shift(rows, logs, X0, X1, Y0, Y1, hc, root, o, have_shift, lo, hi, neg, inv_c, out,
                       fell_back, n_chunks):
     """d = 2 version of :func:`softmin_sq_shift`, coordinates as separate contiguous columns,
     **scaled** by ``sqrt(c)`` (p = 2) or ``c`` (p = 1), so that the scaled squared distance is
     ``c |x_i - y_j|^2`` (its root ``c |x_i - y_j|``): the cost is fused into the exp loop, per
     entry 2 subtractions, 1 mul + 1 FMA, 2 adds, exp2 (11 FMA + 1 fused multiply-accumulate).
-    The rows are split into ``n_chunks`` chunks over the threads (``rows``: the address of
-    :func:`sq2_shift_rows`'s entry point)."""
+    The rows are split into ``n_chunks`` chunks over the threads (``rows``, ``logs``: the
+    addresses of :func:`sq2_shift_rows`'s and :func:`shifted_logs`'s entry points)."""
     n = X0.shape[0]
     for ch in prange(n_chunks):
         call_sq2(rows, X0, X1, Y0, Y1, hc, root, o, have_shift, lo, hi, neg, inv_c, out,
-                 fell_back, ch * n // n_chunks, (ch + 1) * n // n_chunks)
+                 fell_back, ch * n // n_chunks, (ch + 1) * n // n_chunks, logs)
     return out
 
 
@@ -459,11 +543,15 @@ _U8, _B, _F, _F32, _I = types.uint8[::1], types.boolean, types.float64, types.fl
 
 
 def _sq2_sig(v, f):
-    return types.void(v, v, v, v, v, _B, v, _B, _F, _F, f, _F, _V, _U8, _I, _I)
+    return types.void(v, v, v, v, v, _B, v, _B, _F, _F, f, _F, _V, _U8, _I, _I, _I)
 
 
 def _sq_sig(v, m, f):
-    return types.void(m, m, v, f, _B, v, _B, _F, _F, f, _F, _V, _U8, _I, _I)
+    return types.void(m, m, v, f, _B, v, _B, _F, _F, f, _F, _V, _U8, _I, _I, _I)
+
+
+def _logs_sig(v):
+    return types.int64(v, _V, _U8, _F, _F, _F, _I, _I)
 
 
 _PC_SIG = types.void(_M, _M, _V, _F, _F, _V, _I, _I)
@@ -471,12 +559,16 @@ _PC_MEAN_SIG = types.void(_M, _M, _V, _F, _F, _V, _V, _I, _I)
 
 
 # (one wrapper per row loop and its own name: numba's cache files are named after the function)
-def _sq2_entry(X0, X1, Y0, Y1, hc, root, o, have, lo, hi, neg, inv_c, out, fell, i0, i1):
-    sq2_shift_rows(X0, X1, Y0, Y1, hc, root, o, have, lo, hi, neg, inv_c, out, fell, i0, i1)
+def _sq2_entry(X0, X1, Y0, Y1, hc, root, o, have, lo, hi, neg, inv_c, out, fell, i0, i1, logs):
+    sq2_shift_rows(X0, X1, Y0, Y1, hc, root, o, have, lo, hi, neg, inv_c, out, fell, i0, i1, logs)
 
 
-def _sq_entry(X, YT, hc, c, root, o, have, lo, hi, neg, inv_c, out, fell, i0, i1):
-    sq_shift_rows(X, YT, hc, c, root, o, have, lo, hi, neg, inv_c, out, fell, i0, i1)
+def _sq_entry(X, YT, hc, c, root, o, have, lo, hi, neg, inv_c, out, fell, i0, i1, logs):
+    sq_shift_rows(X, YT, hc, c, root, o, have, lo, hi, neg, inv_c, out, fell, i0, i1, logs)
+
+
+def _logs_entry(o, out, fell, lo, hi, inv_c, i0, i1):
+    return shifted_logs(o, out, fell, lo, hi, inv_c, i0, i1)
 
 
 def _pc_entry(x, yT, hs, eps, p, out, i0, i1):
@@ -492,8 +584,9 @@ _ROWS: dict = {}
 
 def rows_entries() -> dict:
     """The row loops' entry points (compiled, or loaded from numba's cache, on first use), C
-    callables: ``"sq2"``, ``"sq"``, ``"pc"``, ``"pc_mean"`` (float64) and ``"sq2_f32"``,
-    ``"sq_f32"``; their ``.address`` is what the callers below take."""
+    callables: ``"sq2"``, ``"sq"``, ``"pc"``, ``"pc_mean"``, ``"logs"`` (float64) and
+    ``"sq2_f32"``, ``"sq_f32"``, ``"logs_f32"``; their ``.address`` is what the callers below
+    take."""
     if not _ROWS:
         def entry(sig, fn):
             return numba.cfunc(sig, cache=True)(fn)
@@ -503,7 +596,8 @@ def rows_entries() -> dict:
             sq2_f32=entry(_sq2_sig(_V32, _F32), _sq2_entry),
             sq=entry(_sq_sig(_V, _M, _F), _sq_entry),
             sq_f32=entry(_sq_sig(_V32, _M32, _F32), _sq_entry),
-            pc=entry(_PC_SIG, _pc_entry), pc_mean=entry(_PC_MEAN_SIG, _pc_mean_entry))
+            pc=entry(_PC_SIG, _pc_entry), pc_mean=entry(_PC_MEAN_SIG, _pc_mean_entry),
+            logs=entry(_logs_sig(_V), _logs_entry), logs_f32=entry(_logs_sig(_V32), _logs_entry))
     return _ROWS
 
 
@@ -521,11 +615,13 @@ def _entry_caller(name, *sigs):
         def codegen(context, builder, signature, llargs):
             from llvmlite import ir
 
-            fnty = ir.FunctionType(ir.VoidType(), [context.get_value_type(t) for t in sig.args])
+            void = sig.return_type == types.void
+            fnty = ir.FunctionType(ir.VoidType() if void else context.get_value_type(sig.return_type),
+                                   [context.get_value_type(t) for t in sig.args])
             vals = [builder.extract_value(llargs[1], k) for k in range(len(sig.args))]
-            builder.call(builder.inttoptr(llargs[0], fnty.as_pointer()), vals)
-            return context.get_dummy_value()
-        return types.void(types.intp, types.StarArgTuple.from_types(args)), codegen
+            res = builder.call(builder.inttoptr(llargs[0], fnty.as_pointer()), vals)
+            return context.get_dummy_value() if void else res
+        return sig.return_type(types.intp, types.StarArgTuple.from_types(args)), codegen
     return call
 
 
@@ -533,6 +629,7 @@ call_sq2 = _entry_caller("sq2_shift_rows", _sq2_sig(_V, _F), _sq2_sig(_V32, _F32
 call_sq = _entry_caller("sq_shift_rows", _sq_sig(_V, _M, _F), _sq_sig(_V32, _M32, _F32))
 call_pc = _entry_caller("pc_rows", _PC_SIG)
 call_pc_mean = _entry_caller("pc_mean_rows", _PC_MEAN_SIG)
+call_logs = _entry_caller("shifted_logs", _logs_sig(_V), _logs_sig(_V32))
 
 
 @njit(fastmath=True, cache=True)
@@ -561,23 +658,24 @@ def _build():
 
 
 @njit(cache=True, boundscheck=False)
-def _shift_inputs(h, c, big, prev, have, hc, o):  # pragma: no cover - numba
+def shift_inputs(h, c, big, prev, have, hc, o):  # pragma: no cover - numba
     """The shifted kernels' inputs in one pass, into the working-dtype buffers ``hc`` and ``o``:
     ``hc = h c`` with NaN, -inf and values below ``big`` set to ``big``; ``o = prev c`` (zeros
     without a previous output). Returns whether the shift is usable (a previous output, all of
     ``o`` finite). The same roundings as the numpy expressions it replaces (a float64 product,
     then one cast to the working dtype)."""
-    for j in range(h.shape[0]):
+    # unsigned indices and no short-circuit: both loops vectorise
+    for j in range(np.uint64(h.shape[0])):
         v = h[j] * c
-        hc[j] = v if (np.isfinite(v) and v > big) else big
+        hc[j] = v if (np.isfinite(v) & (v > big)) else big
     if not have:
         o[:] = 0
         return False
-    ok = True
-    for i in range(o.shape[0]):
+    n_bad = 0
+    for i in range(np.uint64(o.shape[0])):
         o[i] = prev[i] * c
-        ok = ok and np.isfinite(o[i])
-    return ok
+        n_bad += 0 if np.isfinite(o[i]) else 1
+    return n_bad == 0
 
 
 def _chunks(n: int) -> int:
@@ -692,17 +790,18 @@ class OnlineSoftmin:
         big = _NEG_BIG32 if f32 else _NEG_BIG
         hc, o = self._hc, self._o
         prev = self._prev
-        have = _shift_inputs(h, c, big, h if prev is None else prev, prev is not None, hc, o)
+        have = shift_inputs(h, c, big, h if prev is None else prev, prev is not None, hc, o)
         lo, hi = _WIN32 if f32 else _WIN64
+        logs = rows["logs_f32" if f32 else "logs"].address
         out = np.empty(self.n, dtype=np.float64)
         args = (hc, wdt(c), self.p == 1.0, o, have, lo, hi, wdt(-3e38 if f32 else -1e308), 1.0 / c, out,
                 self._fell_back, n_chunks)
         if self._x.shape[1] == 2:
-            k["softmin_sq2_shift"](rows["sq2_f32" if f32 else "sq2"].address,
+            k["softmin_sq2_shift"](rows["sq2_f32" if f32 else "sq2"].address, logs,
                                    *self._scaled_cols(c if self.p == 1.0 else math.sqrt(c)),
                                    *args[:1], *args[2:])
         else:
-            k["softmin_sq_shift"](rows["sq_f32" if f32 else "sq"].address, self._x, self._yT,
+            k["softmin_sq_shift"](rows["sq_f32" if f32 else "sq"].address, logs, self._x, self._yT,
                                   *args)
         self.n_fallback += int(self._fell_back.sum())
         self.n_rows += self.n
