@@ -80,6 +80,31 @@ def _w1_unnormalised(u, v, uw=None, vw=None):
     return float(np.sum(np.abs(cu - cv) * np.diff(t)))
 
 
+def _textbook_js(p, q):
+    """0.5 sum p log(2p / (p + q)) + 0.5 sum q log(2q / (p + q)): the JS as written, which rounds
+    to -5.6e-17 on scipy/scipy#20083's input (a square root of it is NaN)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = (np.where(p > 0, p * np.log(2 * p / (p + q)), 0.0)
+             + np.where(q > 0, q * np.log(2 * q / (p + q)), 0.0))
+    return float(0.5 * np.sum(t))
+
+
+@pytest.mark.parametrize("shift", [0.0, 1e-13])
+def test_a_divergence_rounded_below_zero_is_caught(shift):
+    """The lower bound is exact: a JS of -5.6e-17 (the textbook formula on scipy/scipy#20083's
+    input) or one 1e-13 too small everywhere fails `0 <= JS`, though both agree with the exact
+    value to the equality tolerance."""
+    x = np.nextafter(0.5, 0)
+    if shift == 0.0:
+        assert _textbook_js(np.array([x, 1 - x]), np.array([1 - x, x])) < 0.0
+    fn = lambda p, q: _textbook_js(p, q) - shift  # noqa: E731
+    rep = check_divergence(fn, "js", max_examples=N, raise_on_failure=False)
+    assert "0 <= JS <= log 2" in {r.name for r in rep.failures()}
+    assert "is negative" in "\n".join(r.counterexample for r in rep.failures())
+    clamped = check_divergence(lambda p, q: max(0.0, _textbook_js(p, q)), "js", max_examples=N)
+    assert clamped.passed
+
+
 def test_unnormalised_wasserstein_is_caught():
     with pytest.raises(AssertionError, match="weights are normalised"):
         check_wasserstein(_w1_unnormalised, p=1, max_examples=N)
