@@ -235,6 +235,9 @@ def _ag_scalar():
             node = args[0]
             name = node.names[argnum - 1]
             shape = np.shape(args[argnum])
+            dt = np.result_type(value_of(args[argnum]))  # a gradient comes in its input's dtype
+            if dt.kind != "f":
+                dt = np.dtype(np.float64)
             if any(is_box(a) for a in args[1:]):  # traced again: a second derivative
                 def refuse(g):
                     raise NotImplementedError(
@@ -242,7 +245,7 @@ def _ag_scalar():
                         "are not available: their gradients are computed from the solver's "
                         "answer, not traced (docs/gradients.md).")
                 return refuse
-            return lambda g: np.reshape(node.vjp(g, {name})[name], shape)
+            return lambda g: np.reshape(node.vjp(g, {name})[name], shape).astype(dt, copy=False)
 
         defvjp_argnum(ot_value, make_vjp)
         _AG_PRIM = ot_value
@@ -560,7 +563,7 @@ def _jax_call(fn: Callable, rule: _Rule, sig, args: tuple, kwargs: dict, c,
         outs, obj = host(*xs)
         if obj is not None:
             eager["out"] = obj
-        return tuple(jnp.asarray(o) for o in outs)
+        return tuple(jax.device_put(np.asarray(o)) for o in outs)  # (a jax.Array, not a literal)
 
     # a call whose solve draws from a random state (sliced_wasserstein with a Generator or
     # None) cannot be solved again identically: its nodes are read, not taken (a pullback
@@ -612,7 +615,9 @@ def _jax_call(fn: Callable, rule: _Rule, sig, args: tuple, kwargs: dict, c,
         else:  # concrete arrays: the solve runs now
             out, nodes = solve(primals, need)
             eager["out"] = out
-            outs = [jnp.asarray(v) for v in values(out)]
+            # device_put, not jnp.asarray: jax.value_and_grad would hand back the latter as a
+            # constant literal (TypedNdArray, no block_until_ready), not a jax.Array
+            outs = [jax.device_put(v) for v in values(out)]
             tok = np.int32(_SAVED.put({f: nodes[f] for f in rule.implicit})) if rule.implicit else None
         touts = []
         for f in fields:

@@ -223,6 +223,14 @@ def _single(a: Any, kind: str) -> Caller:
     return c
 
 
+def _functorch_wrapped(torch, a: Any) -> bool:
+    """A tensor inside a ``torch.func`` transform (it has no storage of its own)."""
+    try:
+        return bool(torch._C._functorch.is_functorch_wrapped_tensor(a))
+    except (AttributeError, TypeError, RuntimeError):  # another torch: assume a plain tensor
+        return False
+
+
 def _single_raw(a: Any, kind: str, dname: str | None) -> Caller:
     if kind == "numpy":
         # float64 (and integer) numpy input takes the direct path; float32 comes back as float32
@@ -235,6 +243,13 @@ def _single_raw(a: Any, kind: str, dname: str | None) -> Caller:
     if kind == "torch":
         import torch
 
+        if _functorch_wrapped(torch, a):
+            raise TypeError(
+                "torch.func transforms (torch.func.grad, vmap, jacrev, functional_call) cannot "
+                "trace kantorovich's solvers, which run outside torch on the tensors' data: use "
+                "torch.autograd (`.backward()`, `torch.autograd.grad`) for gradients and pass a "
+                "batch (a leading axis B) for many problems at once (docs/gradients.md, "
+                "docs/batch.md).")
         dt = a.dtype if dname is not None else torch.get_default_dtype()
         return Caller(kind="torch", xp=torch, device=a.device, device_key=_device_key(a, kind),
                       dtype=dt, requires_grad=bool(getattr(a, "requires_grad", False)))
@@ -378,9 +393,13 @@ def interop(fn: Callable) -> Callable:
     try:
         sig = inspect.signature(fn)
         params = tuple(sig.parameters)
+        # a ``dtype=`` of its own, or one forwarded through ``**kwargs`` (sinkhorn_divergence's
+        # to sinkhorn): either names the output dtype
+        has_dtype = "dtype" in params or any(
+            p.kind is inspect.Parameter.VAR_KEYWORD for p in sig.parameters.values())
     except (TypeError, ValueError):  # builtins
         params = ()
-    has_dtype = "dtype" in params
+        has_dtype = False
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
@@ -403,8 +422,12 @@ def interop(fn: Callable) -> Callable:
 
 
 def _caller_dtype(c: Caller, dtype: Any) -> Any:
-    """The caller-namespace dtype named by a ``dtype=`` argument (numpy dtype or string)."""
-    name = np.dtype(dtype).name if not isinstance(dtype, str) else np.dtype(dtype).name
+    """The caller-namespace dtype named by a ``dtype=`` argument (numpy's, a name, or another
+    library's: ``torch.float64``); what is not a float32 / float64 dtype is the error naming
+    ``dtype``."""
+    from ._validation import check_float_dtype
+
+    name = check_float_dtype(dtype).name
     if c.kind == "numpy":
         return None if name == "float64" else np.dtype(name)
     return getattr(c.xp, name)

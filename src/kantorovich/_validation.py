@@ -339,13 +339,23 @@ def check_rng(rng: Any, name: str = "rng") -> np.random.Generator:
     raise TypeError(f"`{name}` must be None, an int or a numpy.random.Generator; got {describe(rng)}.")
 
 
+def numpy_dtype(dtype: Any) -> np.dtype:
+    """The numpy dtype of ``dtype``: a numpy dtype, a name ("float32"), a numpy scalar type,
+    JAX's and CuPy's (numpy's own) or torch's (``torch.float64`` -> float64). A TypeError (from
+    numpy) for anything else, torch's ``bfloat16`` included (numpy has none)."""
+    if type(dtype).__module__ == "torch" and str(dtype).startswith("torch."):
+        return np.dtype(str(dtype)[len("torch."):])
+    return np.dtype(dtype)
+
+
 def check_float_dtype(dtype: Any, name: str = "dtype"):
-    """``None`` or the numpy dtype float32 / float64 named by ``dtype``; a TypeError for what is
-    not a dtype at all, a ValueError for any other dtype (integer, complex, float16, object)."""
+    """``None`` or the numpy dtype float32 / float64 named by ``dtype`` (numpy's, a name, or
+    another library's: :func:`numpy_dtype`); a TypeError for what is not a dtype at all, a
+    ValueError for any other dtype (integer, complex, float16, object)."""
     if dtype is None:
         return None
     try:
-        dt = np.dtype(dtype)
+        dt = numpy_dtype(dtype)
     except TypeError:
         raise TypeError(f"`{name}` must be None, float32 or float64; got {describe(dtype)}.") from None
     if dt not in (np.float32, np.float64):

@@ -204,6 +204,26 @@ def test_dtype_classes_are_neutral():
     assert r.f.dtype == np.float32
 
 
+@pytest.mark.parametrize("dt", [np.float32, "float32", torch.float32, jnp.float32])
+def test_dtype_may_be_named_in_any_library(dt):
+    """``dtype=`` takes torch's dtypes (and JAX's, numpy's own) as well as numpy's, in
+    ``sinkhorn``, ``sinkhorn_divergence`` (forwarded to ``sinkhorn``; it set no output dtype)
+    and the geometries; torch's bfloat16 or an integer dtype is the error naming ``dtype``."""
+    from kantorovich.ot import PointCloud, sinkhorn, sinkhorn_divergence
+
+    x, y = torch.tensor(np.c_[X1[:6], X1[:6] ** 2]), torch.tensor(np.c_[Y1[:5], Y1[:5] + 1])
+    r = sinkhorn(None, None, PointCloud(x, y), eps=0.5, dtype=dt)
+    assert r.value.dtype == r.f.dtype == torch.float32
+    assert PointCloud(x, y, dtype=dt).dtype == np.float32
+    xg = x.clone().requires_grad_()
+    s = sinkhorn_divergence(None, None, PointCloud(xg, y), eps=0.5, dtype=dt)
+    assert s.value.dtype == torch.float32
+    s.value.backward()
+    assert xg.grad.dtype == torch.float64  # a gradient comes in its input's dtype
+    with pytest.raises(ValueError, match="`dtype` must be None, float32 or float64; got int64"):
+        sinkhorn(None, None, PointCloud(x, y), eps=0.5, dtype=torch.int64)
+
+
 @pytest.mark.parametrize("lib", ["torch64", "torch32", "jax32", "strict64"])
 def test_families_follow_the_caller(lib):
     from kantorovich.families import GaussianPair, HistogramPair, ParallelLines

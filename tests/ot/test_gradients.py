@@ -171,6 +171,30 @@ def test_torch_float32_points_give_float32_values_and_grads():
     assert x.grad.dtype == torch.float32 and torch.isfinite(x.grad).all()
 
 
+@pytest.mark.parametrize("name", ["emd x", "emd a", "sinkhorn objective", "divergence", "sliced",
+                                  "wasserstein", "wasserstein_1d"])
+def test_autograd_float32_inputs_give_float32_grads(name):
+    """autograd, as torch and JAX: a gradient comes back in its input's dtype (float32 here;
+    the value stays a Python float for numpy inputs, docs/arrays.md), and it is the float64
+    call's gradient rounded."""
+    x32, y32, a32 = X.astype(np.float32), Y.astype(np.float32), simplex(WA).astype(np.float32)
+    fns = {
+        "emd x": (lambda z: emd(None, None, PointCloud(z, y32)).value, x32),
+        "emd a": (lambda z: emd(z, None, PointCloud(x32, y32)).value, a32),
+        "sinkhorn objective": (lambda z: sinkhorn(None, None, PointCloud(z, y32), **TIGHT).objective, x32),
+        "divergence": (lambda z: sinkhorn_divergence(None, None, PointCloud(z, y32), **TIGHT).value, x32),
+        "sliced": (lambda z: sliced_wasserstein(z, y32, n_projections=16, rng=0), x32),
+        "wasserstein": (lambda z: wasserstein(z, y32, p=2), x32),
+        "wasserstein_1d": (lambda z: wasserstein_1d(z, y32[:, 0], p=2), x32[:, 0]),
+    }
+    fn, arg = fns[name]
+    val, g = autograd.value_and_grad(fn)(arg)
+    assert g.dtype == np.float32 and g.shape == arg.shape and isinstance(val, float)
+    g64 = autograd.grad(fn)(arg.astype(np.float64))
+    assert g64.dtype == np.float64
+    np.testing.assert_allclose(g, g64.astype(np.float32), rtol=1e-6, atol=1e-7)
+
+
 def test_weight_gradient_is_centred():
     a = t(simplex(WA))
     emd(a, None, t(M, False)).value.backward()
@@ -498,3 +522,16 @@ def test_dtype_argument_with_a_gradient():
     g = autograd.grad(lambda z: sinkhorn(None, None, PointCloud(z, Y), eps=0.5,
                                          dtype=np.float32).objective)(X)
     np.testing.assert_allclose(g, x.grad.numpy(), rtol=1e-12)
+
+
+def test_torch_func_is_refused_with_a_message():
+    """torch.func transforms hand over tensors without storage: the TypeError says what to use
+    instead (it was torch's "Cannot access data pointer of Tensor that doesn't have storage")."""
+    y = t(Y, False)
+    calls = [lambda: torch.func.grad(lambda x: sinkhorn_divergence(None, None, PointCloud(x, y),
+                                                                    **TIGHT).value)(t(X, False)),
+             lambda: torch.func.vmap(lambda u: wasserstein_1d(u, y[:, 0]))(t(X.T, False)),
+             lambda: torch.func.grad(lambda m: emd(None, None, m).value)(t(M, False))]
+    for call in calls:
+        with pytest.raises(TypeError, match=r"torch\.func transforms .* use torch\.autograd"):
+            call()

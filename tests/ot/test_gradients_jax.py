@@ -463,3 +463,20 @@ def test_batch_of_jax_arrays_checks_its_sizes(x64):
         jax.jit(lambda a, x: sinkhorn(a, None, PointCloud(x, yb), **TIGHT).value)(a, xb)
     with pytest.raises(ValueError, match=r"B = 0 in `x`"):
         jax.grad(lambda x: sliced_wasserstein(x, yb[:0], n_projections=3, rng=0).sum())(xb[:0])
+
+
+@pytest.mark.parametrize("jit", [False, True])
+def test_value_and_grad_gives_jax_arrays(x64, jit):
+    """jax.value_and_grad's value is a jax.Array (block_until_ready, devices), with or without
+    jit: outside jit it was a constant literal (a numpy subclass) where the solve's value was
+    handed to JAX with jnp.asarray."""
+    y = jnp.asarray(Y)
+    fns = [lambda x: sinkhorn_divergence(None, None, PointCloud(x, y), eps=0.5).value,
+           lambda x: emd(None, None, PointCloud(x, y)).value,
+           lambda x: sliced_wasserstein(x, y, n_projections=4, rng=0),
+           lambda x: wasserstein_1d(x[:, 0], y[:, 0])]
+    for fn in fns:
+        vg = jax.value_and_grad(fn)
+        v, g = (jax.jit(vg) if jit else vg)(jnp.asarray(X))
+        assert isinstance(v, jax.Array) and isinstance(g, jax.Array)
+        assert v.block_until_ready().dtype == jnp.float64 and g.shape == X.shape

@@ -27,6 +27,7 @@ from .._results import Result, SinkhornResult
 from .._validation import (
     INT64_MAX,
     check_cost_matrix,
+    check_float_dtype,
     check_int,
     check_positive,
     check_weights,
@@ -1145,14 +1146,7 @@ def _check_options(eps, max_iter, check_every, scaling, symmetric, progress, dty
         raise TypeError(f"`symmetric` must be a bool; got {describe(symmetric)}.")
     if not isinstance(progress, (bool, np.bool_)):
         raise TypeError(f"`progress` must be a bool; got {describe(progress)}.")
-    if dtype is not None:
-        try:
-            dtype = np.dtype(dtype)
-        except TypeError:
-            raise TypeError(f"`dtype` must be None, float32 or float64; got {describe(dtype)}.") from None
-        if dtype not in (np.float32, np.float64):
-            raise ValueError(f"`dtype` must be None, float32 or float64; got {dtype}.")
-    return eps, max_iter, check_every, scaling, dtype
+    return eps, max_iter, check_every, scaling, check_float_dtype(dtype)
 
 
 def _balanced_weights(a, b, n: int, m: int, on_gpu: bool):
