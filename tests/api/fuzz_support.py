@@ -31,6 +31,7 @@ import re
 import sys
 import time
 import traceback
+import types
 import warnings
 from typing import Any
 
@@ -650,6 +651,18 @@ def _pc_cost_ref(x, y, p):
 def _chk_emd(call, res):
     C = _dense(call)
     a, b = _kw(call, "a", 0), _kw(call, "b", 1)
+    if C.ndim == 3:  # a batch (B, n, m): each problem against its own reference
+        value = np.asarray(res.value, dtype=np.float64)
+        if value.shape != C.shape[:1]:
+            return [("WRONG", f"a batch of {C.shape[0]} problems gave values of shape {value.shape}")]
+        row = lambda w, q: None if w is None else (_arr(w)[q] if np.ndim(w) == 2 else w)  # noqa: E731
+        out = []
+        for q in range(C.shape[0]):
+            one = dataclasses.replace(call, args=(), kwargs={**call.kwargs, "a": row(a, q),
+                                                             "b": row(b, q), "M": C[q]})
+            out += [(k, f"problem {q}: {why}") for k, why in
+                    _chk_emd(one, types.SimpleNamespace(value=float(value[q])))]
+        return out
     if _kw(call, "normalize", None, False) is False and a is not None and b is not None:
         mass = float(_arr(a).sum())
     else:

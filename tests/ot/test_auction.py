@@ -356,14 +356,49 @@ def test_huge_power_cost_is_a_value_error_naming_cost():
 
 
 @pytest.mark.parametrize("cost", ["euclidean", "sqeuclidean", 1.5])
-def test_points_whose_squared_distances_overflow_are_a_value_error_without_warnings(cost):
-    # the kernels square coordinate differences: 1e200 apart is refused at once, naming x and
-    # y, and no numpy overflow warning escapes on the way
+def test_points_whose_costs_overflow_are_a_value_error_without_warnings(cost):
+    # points 1e200 apart: their Euclidean and p = 1.5 costs are finite and solved (the points
+    # are brought to unit scale first), their squared distances overflow and are refused at
+    # once, naming x and y; 2e308 apart every cost overflows; no numpy overflow warning
+    # escapes on the way
     import warnings
 
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        with pytest.raises(ValueError, match="`x` and `y`"):
-            assignment(x=[[1e200], [-0.3]], y=[[1e200], [0.9]], cost=cost)
-        with pytest.raises(ValueError, match="`x` and `y`"):
+        x, y = [[1e200], [-0.3]], [[1e200], [0.9]]
+        if cost == "sqeuclidean":
+            with pytest.raises(ValueError, match=r"1e\+200\*\*2 overflows .* `x` and `y`"):
+                assignment(x=x, y=y, cost=cost)
+        else:
+            r = assignment(x=x, y=y, cost=cost)
+            assert r.exact and list(r.perm) == [0, 1]
+            assert r.value == pytest.approx((0.0 + 1.2 ** (1.0 if cost == "euclidean" else 1.5)) / 2)
+        with pytest.raises(ValueError, match=r"2e\+308\*\*.* overflows .* `x` and `y`"):
             assignment(x=[[1e308], [0.0]], y=[[-1e308], [0.0]], cost=cost)
+
+
+@pytest.mark.parametrize("cost, scales", [("euclidean", (2.0 ** -900, 1e-200, 1e120, 1e200)),
+                                          ("sqeuclidean", (1e-100, 1e120)), (1.5, (1e-150, 1e150))])
+def test_assignment_of_points_far_from_unit_scale(cost, scales):
+    """Points at 1e-200 square to 0 and at 1e200 overflow: the points are brought to unit scale
+    by an exact power of two, so the assignment is the unit-scale one and the value, potentials
+    and gap scale as the cost (at 1e-271 the Euclidean costs all read 0 and a wrong assignment
+    was certified exact)."""
+    rng = np.random.default_rng(4)
+    x, y = rng.normal(size=(7, 2)), rng.normal(size=(7, 2))
+    p = {"euclidean": 1.0, "sqeuclidean": 2.0}.get(cost, cost)
+    ref = assignment(x=x, y=y, cost=cost)
+    C = np.linalg.norm(x[:, None] - y[None], axis=2) ** p
+    assert ref.exact and ref.value == pytest.approx(C[linear_sum_assignment(C)].mean(), rel=1e-12)
+    for s in scales:
+        r = assignment(x=x * s, y=y * s, cost=cost)
+        assert r.exact
+        np.testing.assert_array_equal(r.perm, ref.perm)
+        assert r.value == pytest.approx(ref.value * s ** p, rel=1e-12)
+        np.testing.assert_allclose(r.f, ref.f * s ** p, rtol=1e-9, atol=1e-12 * ref.value * s ** p)
+    tiny = assignment(x=np.array([[2.3661043723335494e-271], [-3.549156558500324e-271],
+                                  [3.549156558500324e-271], [0.0]]),
+                      y=np.array([[-5.375099133069627e-272], [5.755972357301721e-272],
+                                  [3.510028783419467e-271], [1.2333123440582334e-271]]),
+                      cost="euclidean")
+    assert tiny.exact and tiny.value == pytest.approx(1.1897909210699264e-271, rel=1e-12)

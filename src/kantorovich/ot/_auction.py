@@ -49,6 +49,7 @@ from .._validation import (
     check_sample_pair,
     check_weights,
     describe,
+    pow2_exponent,
 )
 from .._warnings import warn
 from ..exceptions import ConvergenceWarning
@@ -99,22 +100,46 @@ class _threads:
 class _Problem:
     """Costs (dense or point cloud) after validation and power-of-two scaling: ``kind`` the
     kernels' code of :mod:`._costs` and ``cost_p`` the cost's exponent (``p`` names the prices
-    in this module, as in Bertsekas' papers)."""
+    in this module, as in Bertsekas' papers).
 
-    def __init__(self, C, x, y, kind, cost_p, scale, n, integer, c_range):
+    The kernels' costs are ``kscale C`` (dense) or ``kscale |x_i - y_j|^p`` of the stored
+    points, which may be the caller's times a power of two 2^-k (points at 1e-200 would square
+    to 0); ``scale`` turns a true cost into a kernel cost (``kscale`` 2^-kp; ``kscale`` itself
+    for a dense matrix), and every answer is divided by it."""
+
+    def __init__(self, C, x, y, kind, cost_p, scale, n, integer, c_range, kscale=None, k=0):
         self.C, self.x, self.y = C, x, y
         self.kind, self.cost_p, self.scale = kind, cost_p, scale
+        self.kscale = scale if kscale is None else kscale
+        self.k = k  # the stored points are the caller's times 2^-k
         self.n, self.integer, self.c_range = n, integer, c_range
 
     @property
     def args(self):
-        return (self.C, self.x, self.y, self.kind, self.cost_p, self.scale)
+        return (self.C, self.x, self.y, self.kind, self.cost_p, self.kscale)
 
     def dense(self) -> np.ndarray:
         """Scaled dense cost matrix (numpy reference paths, small n)."""
         if self.kind == KIND_DENSE:
             return self.C
-        return self.scale * cost_block(self.x, self.y, self.cost_p)
+        return self.kscale * cost_block(self.x, self.y, self.cost_p)
+
+
+def _matched_value(prob: _Problem, perm: np.ndarray) -> float:
+    """The mean cost of the matched pairs (x_i, y_perm(i)), each |x_i - y_j|^p evaluated at the
+    power-of-two scale of its own largest coordinate difference, then brought back by the
+    points' 2^k: right when the kernels' squared differences cannot resolve it (points that
+    span 1e200 and 0.3 square the small differences to 0). A cost below float64's range is 0."""
+    diff = prob.x - prob.y[perm]
+    _, e = np.frexp(np.max(np.abs(diff), axis=1))  # each row's largest |difference| = m 2^e
+    r = np.ldexp(diff, -e[:, None])
+    norm = np.sqrt(np.einsum("ij,ij->i", r, r))  # in [1/2, sqrt(d)], or 0
+    t = (e + prob.k) * prob.cost_p  # the cost is norm^p 2^t
+    ti = np.floor(t)
+    with np.errstate(under="ignore", over="ignore"):
+        cost = np.ldexp(norm ** prob.cost_p * np.exp2(t - ti), ti.astype(np.int64))
+        total = float(cost.sum())
+        return total / cost.size if math.isfinite(total) else float((cost / cost.size).sum())
 
 
 def _pow2_below_reciprocal(cmax: float) -> float:
@@ -141,6 +166,11 @@ def _prepare(M, x, y, cost) -> _Problem:
             raise ValueError(
                 f"`x` and `y` must have the same number of points for the assignment problem; got "
                 f"{xa.shape[0]} and {ya.shape[0]}: {_EMD_HINT} with weights.")
+        # points far from unit scale are brought to it by an exact power of two 2^-k: the
+        # kernels square differences, which under- or overflow at 1e-200 or 1e200
+        k = pow2_exponent(xa, ya, p=2.0)
+        if k:
+            xa, ya = np.ldexp(xa, -k), np.ldexp(ya, -k)
         lo = np.minimum(xa.min(0), ya.min(0))
         hi = np.maximum(xa.max(0), ya.max(0))
         with np.errstate(over="ignore"):
@@ -157,13 +187,18 @@ def _prepare(M, x, y, cost) -> _Problem:
                 "assignment does not change when both are multiplied by one positive factor).")
         with np.errstate(over="ignore"):
             cmax = float(np.float64(diam) ** cost_p)  # a Python float power raises OverflowError
-        if not math.isfinite(cmax):
+        if not math.isfinite(cmax) or (cmax > 0 and math.log2(cmax) + k * cost_p >= 1024):
+            e10 = math.log10(diam) + k * math.log10(2.0)  # the diameter, which may overflow too
             raise ValueError(
                 f"`cost` = {cost!r} is too large for points this far apart: the largest cost "
-                f"{diam:.3g}**{cost_p:g} overflows float64. Use a smaller power or rescale `x` and `y`.")
+                f"{10 ** (e10 % 1):.3g}e+{int(e10 // 1)}**{cost_p:g} overflows float64. Use a "
+                "smaller power or rescale `x` and `y`.")
         s = _pow2_below_reciprocal(cmax)
+        with np.errstate(over="ignore", under="ignore"):  # (an unscale beyond float64: the true
+            # costs underflow, and so do the answers divided by it)
+            scale = float(np.float64(s) * np.exp2(np.float64(-k * cost_p)))
         return _Problem(np.zeros((1, 1)), np.ascontiguousarray(xa), np.ascontiguousarray(ya),
-                        kind, cost_p, s, xa.shape[0], False, cmax * s)
+                        kind, cost_p, scale, xa.shape[0], False, cmax * s, kscale=s, k=k)
     Mh = to_host(M) if is_cupy(M) else M
     C = check_cost_matrix(Mh, "M")
     n, m = C.shape
@@ -575,7 +610,8 @@ def assignment(M=None, *, x=None, y=None, cost="sqeuclidean", backend="auto", ex
     n = prob.n
     t0 = time.perf_counter()
     if n == 1:
-        val = float(prob.dense()[0, 0]) / prob.scale
+        val = (float(prob.dense()[0, 0]) / prob.scale if prob.kind == KIND_DENSE
+               else _matched_value(prob, np.zeros(1, dtype=np.int64)))
         res = AssignmentResult(value=val, perm=np.zeros(1, dtype=np.int64), f=np.array([val]), g=np.zeros(1),
                                duality_gap=0.0, eps_bound=0.0, exact=True, method="trivial (n = 1)",
                                backend=backend, n_iter=0, info={"dual_violation": 0.0})
@@ -597,7 +633,7 @@ def assignment(M=None, *, x=None, y=None, cost="sqeuclidean", backend="auto", ex
         Mh = to_host(M) if is_cupy(M) else np.asarray(M, dtype=np.float64)
         value = float(Mh[np.arange(n), perm].mean())
     else:
-        value = float(np.mean(_Ops(prob, "numba" if backend != "numpy" else "numpy").matched(perm)) / s)
+        value = _matched_value(prob, perm)
     f = np.asarray(f) / s
     g = np.asarray(g) / s
     gap = value - (float(f.mean()) + float(g.mean()))

@@ -565,7 +565,7 @@ def auction_cuda(prob, schedule, max_rounds, tpb=None, tail=None, sync_every=Non
     x = cuda.to_device(np.ascontiguousarray(prob.x))
     # y raveled into one row: the kernels read y[j, k] as y[0, j * d + k] (compile-time d)
     y = cuda.to_device(np.ascontiguousarray(prob.y).reshape(1, -1))
-    kind, cost_p, scale = np.int64(prob.kind), float(prob.cost_p), float(prob.scale)
+    kind, cost_p, scale = np.int64(prob.kind), float(prob.cost_p), float(prob.kscale)
     p = cuda.to_device(np.zeros(n))
     r2c = cuda.to_device(np.full(n, -1, dtype=np.int64))
     c2r = cuda.to_device(np.full(n, -1, dtype=np.int64))
