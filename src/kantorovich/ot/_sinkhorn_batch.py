@@ -80,6 +80,7 @@ from ._costs import diameter
 from ._geometry import PointCloud, batch_size_of
 from ._kernels.schedule_rules import annealing_pays as _annealing_pays_py
 from ._sinkhorn import _MULTI_MODE_AFTER_UNDOS
+from .._jit import notice_first_compile
 from ._kernels.softmin_numba import (
     _FM,
     _LOG2E,
@@ -815,6 +816,9 @@ def sinkhorn_batch(a, b, M_or_geometry, *, eps, max_iter=10_000, tol=None, scali
     with np.errstate(divide="ignore"):  # log 0 = -inf (zero weights), as the single solver
         logA, logB = np.log(A), np.log(Bw)
     mode = _GENERIC if gpu else _kernel_mode(bt, backend)
+    if not gpu:
+        notice_first_compile(_solve_batch, "the batched Sinkhorn kernel",
+                             "about a minute on 2 cores")
     same_rounding = mode != _GENERIC and (not _check_rounding
                                           or _rounds_as_single(mode, bt.p, bt.X.shape[2]))
     t_loop = time.perf_counter()
