@@ -25,7 +25,8 @@ requires grad, or an input is an ``autograd`` box or a JAX tracer):
    :class:`torch.autograd.Function` output, an ``autograd`` primitive, or an output of a
    ``jax.custom_jvp`` whose rule is the linear map t -> <gradient, t>, run forward for
    ``jax.jvp`` and transposed by JAX for ``jax.grad``, its gradient computed by the backward
-   pass above on the host (through ``jax.pure_callback`` under ``jit`` and ``vmap``;
+   pass above on the host (through a primitive of ours, :func:`_host_primitive`, under
+   ``jit`` and ``vmap``: a ``jax.pure_callback`` under ``jit``, a direct call outside it;
    :func:`_jax_call`). Under ``jax.vmap`` the functions with a batch form solve the mapped
    problems as one batch (:func:`_vmapped`); a batch given as JAX arrays is the ``jax.vmap``
    of the single call (:func:`_jax_batch_call`).
@@ -370,6 +371,117 @@ def _no_second_derivative(primals, tangents):
         "jax.jvp, jax.jacfwd, jax.linearize (docs/gradients.md).")
 
 
+_HOST_P = None
+_HOST_P_LOCK = threading.Lock()
+
+
+def _host_primitive():
+    """The JAX primitive through which the host functions of :func:`_jax_call` run.
+
+    ``jax.pure_callback`` alone would do under ``jit``, but outside ``jit`` (under
+    ``jax.vmap``, or in the jaxpr of a derivative evaluated eagerly) JAX dispatches it as a
+    one-primitive computation, compiled once per distinct parameters -- the callable among
+    them, a new closure per call -- and kept in its dispatch caches with the closure: memory
+    grew with every call. This primitive has the same meaning: evaluated (concrete operands)
+    it calls the host function now, on numpy views, nothing compiled or cached; staged
+    (``jit``) it lowers to that ``jax.pure_callback``, compiled once with the traced function.
+    Its batching rule is ``vmap_method="expand_dims"``'s: a batched operand has its batch axis
+    first, an unbatched one an axis of 1 there; the host function reads the leading axes
+    beyond the problem's (:func:`_vmapped`). It has no derivative rules: the derivatives are
+    the ``jax.custom_jvp`` and ``jax.lax.custom_linear_solve`` around it."""
+    global _HOST_P
+    with _HOST_P_LOCK:
+        if _HOST_P is None:
+            _HOST_P = _make_host_primitive()
+    return _HOST_P
+
+
+def _make_host_primitive():
+    """:func:`_host_primitive`, made and registered with JAX (once)."""
+    import jax
+    import jax.numpy as jnp
+    from jax.interpreters import ad, batching, mlir
+
+    try:
+        from jax.extend.core import Primitive
+    except ImportError:  # older JAX
+        from jax.core import Primitive
+
+    prim = Primitive("kantorovich_host")
+    prim.multiple_results = True
+
+    def impl(*args, fn, avals):
+        outs = fn(*(np.asarray(v) for v in args))
+        # where the operands were put (as a dispatched computation's outputs), else the
+        # default device
+        dev = next((v.sharding for v in args if isinstance(v, jax.Array)
+                    and getattr(v, "committed", getattr(v, "_committed", False))
+                    and len(v.devices()) == 1), None)
+        outs = [np.asarray(o, dtype=dt).reshape(shape) for o, (shape, dt) in zip(outs, avals)]
+        return [jnp.asarray(o) if dev is None else jax.device_put(o, dev) for o in outs]
+
+    def abstract(*args, fn, avals):
+        return [jax.core.ShapedArray(shape, dt) for shape, dt in avals]
+
+    def batch(args, dims, *, fn, avals):
+        size = next(v.shape[d] for v, d in zip(args, dims) if d is not None)
+        args = [jax.lax.expand_dims(v, (0,)) if d is None else jnp.moveaxis(v, d, 0)
+                for v, d in zip(args, dims)]
+        avals = tuple(((size, *shape), dt) for shape, dt in avals)
+        return prim.bind(*args, fn=fn, avals=avals), [0] * len(avals)
+
+    def lower(*args, fn, avals):
+        specs = [jax.ShapeDtypeStruct(shape, dt) for shape, dt in avals]
+        return jax.pure_callback(fn, specs, *args, vmap_method="expand_dims")
+
+    def jvp(primals, tangents, **params):
+        _no_second_derivative(primals, tangents)
+
+    prim.def_impl(impl)
+    prim.def_abstract_eval(abstract)
+    batching.primitive_batchers[prim] = batch
+    ad.primitive_jvps[prim] = jvp
+    mlir.register_lowering(prim, mlir.lower_fun(lower, multiple_results=True))
+    try:  # as jax.pure_callback's (its lowering may need the devices)
+        from jax._src import dispatch
+
+        dispatch.prim_requires_devices_during_lowering.add(prim)
+    except (ImportError, AttributeError):
+        pass
+    return prim
+
+
+def _host_callback(fn: Callable, specs, *operands) -> Any:
+    """``jax.pure_callback(fn, specs, *operands, vmap_method="expand_dims")``, through
+    :func:`_host_primitive`: called now outside ``jit`` (nothing compiled or cached per call),
+    a callback under it. ``fn`` returns a tuple of arrays when ``specs`` is a tuple, else one."""
+    single = not isinstance(specs, (tuple, list))
+    sp = (specs,) if single else tuple(specs)
+    avals = tuple((tuple(s.shape), np.dtype(s.dtype)) for s in sp)
+    host = (lambda *v: (fn(*v),)) if single else (lambda *v: tuple(fn(*v)))
+    outs = _host_primitive().bind(*operands, fn=host, avals=avals)
+    return outs[0] if single else tuple(outs)
+
+
+def _per_problem(f: Callable, ndims: tuple[int, ...], specs) -> Callable:
+    """``f`` as the host side of a :func:`_host_callback` (``vmap_method="expand_dims"``),
+    run problem after problem on a batch (as ``vmap_method="sequential"``, whose loop would be
+    a ``scan`` over a new jaxpr per call, compiled anew outside ``jit``): ``ndims`` are the
+    operands' dimensions per problem, ``specs`` one result spec or a tuple of them."""
+    single = not isinstance(specs, tuple)
+    sp = (specs,) if single else specs
+
+    def host(*v):
+        out = f(*v)
+        return ((out,) if single else tuple(out)), None
+
+    def run(*w):
+        outs = _vmapped(host, False, ndims, sp, w)
+        return outs[0] if single else outs
+
+    return run
+
+
 def _lazy_dot(tangent: Callable, cotangent: Callable, ts: list, operands: tuple) -> Any:
     """The scalar <g, t> for the tangents ``ts`` (a list of arrays), as a linear map JAX can
     run forward and transpose, with the gradient g computed on the host only when asked.
@@ -380,20 +492,23 @@ def _lazy_dot(tangent: Callable, cotangent: Callable, ts: list, operands: tuple)
     is the map (t -> <g, t> stored in the first entry of the first array, zeros elsewhere) and
     its ``transpose_solve`` the transpose; the identity ``matvec`` is never inverted. So under
     ``jax.grad`` the gradient of an output the loss does not use is never computed (its
-    transpose never runs); ``jnp`` operations on g instead would need g before JAX knows."""
+    transpose never runs); ``jnp`` operations on g instead would need g before JAX knows.
+    Under ``jax.vmap`` both run problem after problem (:func:`_per_problem`)."""
     import jax
     import jax.numpy as jnp
 
-    seq = {"vmap_method": "sequential"}
-
     def solve(_, b):
-        s = jax.pure_callback(tangent, jax.ShapeDtypeStruct((), b[0].dtype), *operands, *b, **seq)
+        spec = jax.ShapeDtypeStruct((), b[0].dtype)
+        ndims = tuple(np.ndim(v) for v in (*operands, *b))
+        s = _host_callback(_per_problem(tangent, ndims, spec), spec, *operands, *b)
         first = jnp.zeros(b[0].size, b[0].dtype).at[0].set(s).reshape(b[0].shape)
         return (first, *(jnp.zeros_like(t) for t in b[1:]))
 
     def transpose_solve(_, c):
         specs = tuple(jax.ShapeDtypeStruct(t.shape, t.dtype) for t in c)
-        return jax.pure_callback(cotangent, specs, *operands, c[0].ravel()[0], **seq)
+        ct = c[0].ravel()[0]
+        ndims = tuple(np.ndim(v) for v in (*operands, ct))
+        return _host_callback(_per_problem(cotangent, ndims, specs), specs, *operands, ct)
 
     out = jax.lax.custom_linear_solve(lambda v: v, tuple(ts), solve, transpose_solve)
     return out[0].ravel()[0]
@@ -413,7 +528,7 @@ def _vmap_batchable(fn: Callable, rule: _Rule, sig, args: tuple, kwargs: dict) -
 
 
 def _vmapped(host: Callable, batchable: bool, ndims: tuple[int, ...], specs, vals) -> tuple:
-    """The host side of a ``jax.pure_callback`` with ``vmap_method="expand_dims"``: ``vals``
+    """The host side of a :func:`_host_callback` (``vmap_method="expand_dims"``): ``vals``
     with k leading axes more than the problem's (``ndims``; k = 0 outside ``jax.vmap``; an
     axis of 1 where an argument is not mapped) are the problems of a batch: solved as one
     batch when ``batchable``, else one after the other (as ``vmap_method="sequential"``).
@@ -486,8 +601,9 @@ def _jax_call(fn: Callable, rule: _Rule, sig, args: tuple, kwargs: dict, c,
 
     The solve runs on the host, the same :func:`_forward` as torch's and autograd's: called
     directly when JAX hands concrete arrays (``jax.grad`` or ``jax.jvp`` outside ``jit``: the
-    result then has all its fields), through ``jax.pure_callback`` when it hands tracers
-    (``jit``; under ``vmap`` one batched solve, :func:`_vmapped`). The JVP rule is
+    result then has all its fields), through :func:`_host_callback` when it hands tracers
+    (``jit``, where it is a ``jax.pure_callback``; under ``vmap`` one batched solve,
+    :func:`_vmapped`). The JVP rule is
     <d value / d leaf, tangent> summed over the leaves, with the gradient from the same
     :meth:`_Node.vjp` as torch's, computed lazily (:func:`_lazy_dot`): JAX transposes it for
     reverse mode, so one rule gives ``jax.grad`` and ``jax.jvp``."""
@@ -555,9 +671,8 @@ def _jax_call(fn: Callable, rule: _Rule, sig, args: tuple, kwargs: dict, c,
     def run(host, specs, *xs):
         if any(is_tracer(v) for v in xs):
             ndims = tuple(np.ndim(v) for v in xs)  # per problem: jax.vmap hides its axes
-            cb = jax.custom_jvp(lambda *v: jax.pure_callback(
-                lambda *w: _vmapped(host, batchable, ndims, specs, w), specs, *v,
-                vmap_method="expand_dims"))
+            cb = jax.custom_jvp(lambda *v: _host_callback(
+                lambda *w: _vmapped(host, batchable, ndims, specs, w), specs, *v))
             cb.defjvp(_no_second_derivative)
             return cb(*xs)
         outs, obj = host(*xs)
