@@ -480,3 +480,97 @@ def test_value_and_grad_gives_jax_arrays(x64, jit):
         v, g = (jax.jit(vg) if jit else vg)(jnp.asarray(X))
         assert isinstance(v, jax.Array) and isinstance(g, jax.Array)
         assert v.block_until_ready().dtype == jnp.float64 and g.shape == X.shape
+
+
+# ------------------------------------------------------------------------------ un-jitted loops
+def _live_call_closures():
+    """The functions made by a call of the JAX wrapper that are still alive."""
+    import gc
+
+    gc.collect()
+    return sum(1 for o in gc.get_objects() if callable(o)
+               and isinstance(getattr(o, "__qualname__", None), str)
+               and "_jax_call.<locals>" in o.__qualname__)
+
+
+def _dispatch_cache_size():
+    """Entries of JAX's eager dispatch cache (one compiled executable per distinct primitive
+    parameters), or None where this JAX has no such cache."""
+    try:
+        from jax._src import dispatch
+
+        return dispatch.xla_primitive_callable.cache_info().currsize
+    except (ImportError, AttributeError):
+        return None
+
+
+def test_unjitted_calls_keep_nothing_per_call(x64):
+    """Outside jit, calls through the host callbacks (jax.vmap, a derivative's callback) keep
+    nothing once done: no compiled executable per call in JAX's dispatch cache, no closure of
+    the call alive (they held the solve's data: memory grew with every call)."""
+    rng = np.random.default_rng(21)
+    Xb = jnp.asarray(rng.normal(size=(4, N, 2)))
+    y = jnp.asarray(Y)
+    div = lambda x: sinkhorn_divergence(None, None, PointCloud(x, y), **TIGHT).value
+    val = lambda x: sinkhorn(None, None, PointCloud(x, y), eps=0.3, tol=1e-12).value
+    steps = [(jax.vmap(jax.grad(div)), Xb), (jax.vmap(div), Xb), (jax.grad(val), Xb[0]),
+             (jax.vmap(jax.grad(val)), Xb), (lambda x: jax.jvp(val, (x,), (jnp.ones_like(x),)), Xb[0]),
+             (jax.grad(lambda x: jax.vmap(lambda z: emd(None, None, PointCloud(z, y)).value)(x).sum()), Xb)]
+    for f, a in steps:  # warm: what each shape compiles once
+        jax.block_until_ready(f(a))
+        jax.block_until_ready(f(a + 1.0))
+    before = (_live_call_closures(), _dispatch_cache_size())
+    for i in range(8):
+        for f, a in steps:
+            jax.block_until_ready(f(a + 0.1 * i))
+    assert (_live_call_closures(), _dispatch_cache_size()) == before
+
+
+def _torch_rows(fn, Xn):
+    """d fn(x_q) / d x_q of each problem q, by torch (one plain call per problem)."""
+    out = []
+    for x in Xn:
+        t = torch.tensor(x, requires_grad=True)
+        fn(t).backward()
+        out.append(t.grad.numpy())
+    return np.stack(out)
+
+
+def test_calls_with_other_options_each_get_their_own_answer(x64):
+    """Un-jitted calls of the same shapes with other options (eps, untraced points, untraced
+    weights) in the same process, interleaved, and jitted functions called again with new
+    data, and a pullback called after other calls: each value and gradient is its own
+    problem's (torch's, one plain call per problem)."""
+    rng = np.random.default_rng(22)
+    ys = [rng.normal(size=(N + 1, 2)), rng.normal(size=(N + 1, 2)) + 1.0]
+    ws = [A, rng.uniform(0.5, 1.5, N)]
+    ws[1] /= ws[1].sum()
+    opts = [(0.5, ys[0], ws[0]), (0.3, ys[1], ws[1])]
+
+    def div(eps, y, a, c):
+        return lambda x: sinkhorn_divergence(c(a), None, PointCloud(x, c(y)), eps=eps, tol=1e-12).value
+
+    def val(eps, y, a, c):  # the implicit gradient: its callbacks run in the backward pass
+        return lambda x: sinkhorn(c(a), None, PointCloud(x, c(y)), eps=eps, tol=1e-12).value
+
+    def check(make, f, g, Xn, o):
+        ref = make(*o, lambda v: torch.tensor(np.asarray(v)))
+        np.testing.assert_allclose(np.asarray(f), [float(ref(torch.tensor(x))) for x in Xn],
+                                   rtol=1e-10)
+        np.testing.assert_allclose(np.asarray(g), _torch_rows(ref, Xn), rtol=1e-8, atol=1e-12)
+
+    for make in (div, val):
+        fns = [make(*o, jnp.asarray) for o in opts]
+        jitted = [jax.jit(jax.vmap(jax.value_and_grad(f))) for f in fns]
+        Xn = rng.normal(size=(3, N, 2))
+        _, pull = jax.vjp(jax.vmap(fns[0]), jnp.asarray(Xn))
+        for step in range(3):
+            for k in (0, 1, 0):
+                Xn2 = rng.normal(size=(3, N, 2))
+                v, g = jax.vmap(jax.value_and_grad(fns[k]))(jnp.asarray(Xn2))
+                check(make, v, g, Xn2, opts[k])
+                vj, gj = jitted[k](jnp.asarray(Xn2))
+                check(make, vj, gj, Xn2, opts[k])
+        ref = make(*opts[0], lambda v: torch.tensor(np.asarray(v)))
+        np.testing.assert_allclose(np.asarray(pull(jnp.ones(3))[0]), _torch_rows(ref, Xn),
+                                   rtol=1e-8, atol=1e-12)
