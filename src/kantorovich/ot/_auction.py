@@ -169,6 +169,8 @@ def _prepare(M, x, y, cost) -> _Problem:
         # points far from unit scale are brought to it by an exact power of two 2^-k: the
         # kernels square differences, which under- or overflow at 1e-200 or 1e200
         k = pow2_exponent(xa, ya, p=2.0)
+        if k and -k * cost_p > 1000:  # costs below float64's range (subnormal points, squared):
+            k = 0  # every one is 0 in float64 and every assignment optimal; left as they are
         if k:
             xa, ya = np.ldexp(xa, -k), np.ldexp(ya, -k)
         lo = np.minimum(xa.min(0), ya.min(0))
@@ -194,9 +196,8 @@ def _prepare(M, x, y, cost) -> _Problem:
                 f"{10 ** (e10 % 1):.3g}e+{int(e10 // 1)}**{cost_p:g} overflows float64. Use a "
                 "smaller power or rescale `x` and `y`.")
         s = _pow2_below_reciprocal(cmax)
-        with np.errstate(over="ignore", under="ignore"):  # (an unscale beyond float64: the true
-            # costs underflow, and so do the answers divided by it)
-            scale = float(np.float64(s) * np.exp2(np.float64(-k * cost_p)))
+        kp = -k * cost_p  # (|k p| <= 1000 and s * cmax in [1/2, 1): finite and > 0)
+        scale = math.ldexp(s, int(kp)) if float(kp).is_integer() else s * 2.0 ** kp
         return _Problem(np.zeros((1, 1)), np.ascontiguousarray(xa), np.ascontiguousarray(ya),
                         kind, cost_p, scale, xa.shape[0], False, cmax * s, kscale=s, k=k)
     Mh = to_host(M) if is_cupy(M) else M
