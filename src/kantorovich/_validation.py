@@ -33,6 +33,7 @@ __all__ = [
     "check_memory",
     "INT64_MAX",
     "check_choice",
+    "check_out_dir",
     "check_probability",
     "check_rng",
     "describe",
@@ -325,6 +326,44 @@ def check_choice(value: Any, name: str, choices: Sequence[Any]):
     if value not in tuple(choices):
         raise ValueError(f"`{name}` must be one of {tuple(choices)}; got {value!r}.")
     return value
+
+
+def check_out_dir(path: Any, name: str = "out"):
+    """``path`` as a Path to a folder that exists or can be made, and can be written to.
+
+    Nothing is created: the nearest existing folder on the way is probed with a temporary
+    folder made and removed at once. A path that is a file, or lies under one, or where no
+    folder can be made, is a ValueError naming ``name`` and saying why.
+    """
+    import os
+    import tempfile
+    from pathlib import Path
+
+    try:
+        out = Path(os.fspath(path))
+    except TypeError:
+        raise TypeError(f"`{name}` must be a folder path; got {describe(path)}.") from None
+    probe = out
+    try:
+        while not probe.exists():  # the nearest existing folder (or file) on the way
+            if probe.parent == probe:
+                break
+            probe = probe.parent
+        is_dir = probe.is_dir()
+    except OSError as exc:  # a folder on the way that cannot be looked into
+        raise ValueError(f"`{name}` must be a folder that can be made; got {str(out)!r}: "
+                         f"{exc.strerror or exc}.") from None
+    if not is_dir:
+        what = "which is a file" if probe == out else f"which lies under the file {str(probe)!r}"
+        raise ValueError(f"`{name}` must be a folder; got {str(out)!r}, {what}.")
+    try:
+        tempfile.TemporaryDirectory(dir=probe, prefix=".kantorovich-probe-").cleanup()
+    except OSError as exc:
+        how = "can be written to" if probe == out else "can be made"
+        where = "" if probe == out else f" (no folder can be made in {str(probe)!r})"
+        raise ValueError(f"`{name}` must be a folder that {how}; got {str(out)!r}{where}: "
+                         f"{exc.strerror or exc}.") from None
+    return out
 
 
 def check_rng(rng: Any, name: str = "rng") -> np.random.Generator:

@@ -24,6 +24,17 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _out_error(out: str) -> str | None:
+    """Why ``--out`` cannot hold the output (a file, or no folder can be made there), or None."""
+    from ._validation import check_out_dir
+
+    try:
+        check_out_dir(out, "--out")
+    except (ValueError, TypeError) as exc:
+        return str(exc)
+    return None
+
+
 def _figure_options(p: argparse.ArgumentParser) -> None:
     from .report import FIGURE_FORMATS
 
@@ -99,6 +110,9 @@ def _bench(args) -> int:
         if args.compare:
             print(bench.compare(*args.compare))
             return 0
+        if (why := _out_error(args.out)) is not None:
+            print(f"kantorovich: {why}", file=sys.stderr)
+            return 2
         peers = None if args.peers is None else [p.strip() for p in args.peers.split(",") if p.strip()]
         res = bench.run(args.suites or None, quick=args.quick, device=args.device,
                         dtype=args.dtype, peers=peers, out=args.out, repeat=args.repeat,
@@ -137,6 +151,9 @@ def main(argv: list[str] | None = None) -> int:
 
         only = args.only if args.command == "report" else [args.name]
         scheduler = getattr(args, "scheduler", None)
+        if (why := _out_error(args.out)) is not None:
+            print(f"kantorovich: {why}", file=sys.stderr)
+            return 2
         try:
             if scheduler is not None:
                 from .report._cluster import parse_scheduler

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from kantorovich.cli import main
@@ -101,3 +103,46 @@ def test_auction_section_runs_without_a_benchmarks_folder(tmp_path, monkeypatch)
     assert ctx.numbers["gpu"] == (sec._NOT_MEASURED if gpu is None else f"GPU curve from a benchmark run on {gpu[2]}")
     assert "not measured on this install" in sec._NOT_MEASURED
     assert (tmp_path / "out" / "timing.png").is_file()
+
+
+_OUT_COMMANDS = [["report", "--quick", "--only", "cumulative_deltas"],
+                 ["experiment", "cumulative_deltas", "--quick"],
+                 ["bench", "wasserstein_1d", "--quick", "--device", "cpu", "--peers", "scipy"]]
+
+
+@pytest.mark.parametrize("argv", _OUT_COMMANDS)
+@pytest.mark.parametrize("where", ["file", "under a file"])
+def test_out_that_is_a_file_is_an_error_naming_it_before_any_work(tmp_path, capsys, monkeypatch, argv, where):
+    from kantorovich import bench, report
+
+    def no_work(*args, **kwargs):
+        raise AssertionError("ran before --out was checked")
+
+    monkeypatch.setattr(report, "_run_section", no_work)
+    monkeypatch.setattr(bench, "_run_case", no_work)
+    file = tmp_path / "report.log"
+    file.write_text("kept")
+    out = file if where == "file" else file / "sub" / "dir"
+    assert main([*argv, "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "`--out` must be a folder" in err and repr(str(out)) in err
+    assert ("which is a file" if where == "file" else f"under the file {str(file)!r}") in err
+    assert "Errno" not in err and file.read_text() == "kept"
+
+
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux's /proc, where no folder can be made")
+@pytest.mark.parametrize("argv", _OUT_COMMANDS)
+def test_out_that_cannot_be_made_is_an_error_naming_it(capsys, argv):
+    assert main([*argv, "--out", "/proc/kantorovich-no-such-folder"]) == 2
+    err = capsys.readouterr().err
+    assert "`--out` must be a folder that can be made" in err and "'/proc'" in err and "Errno" not in err
+
+
+def test_check_out_dir_creates_nothing(tmp_path):
+    from kantorovich._validation import check_out_dir
+
+    assert check_out_dir(tmp_path / "a" / "b", "out") == tmp_path / "a" / "b"
+    assert list(tmp_path.iterdir()) == []
+    (tmp_path / "f").write_text("")
+    with pytest.raises(ValueError, match="`out` must be a folder"):
+        run_report(tmp_path / "f", quick=True, only=["cumulative_deltas"], show_progress=False)

@@ -49,6 +49,7 @@ from typing import Any
 import numpy as np
 
 from .._text import text_table
+from .._validation import check_out_dir
 from .suites import BUILDERS, PEERS, SUITE_PEERS, SUITES, peer_available
 
 SCHEMA = "kantorovich-bench/1"
@@ -257,6 +258,8 @@ def run(suites=None, *, quick: bool = False, device: str = "auto", dtype: str = 
     peers = list(PEERS) if peers is None else list(peers)
     for p in peers:
         _check_choice(p, "peers", PEERS)
+    if out is not None:  # a file there, or nowhere to make it: said before any case runs
+        check_out_dir(out, "out")
     gpu = _gpu()
     skipped: list[dict] = []
     if device == "auto":

@@ -27,7 +27,7 @@ from typing import Any, Callable, Iterable
 import numpy as np
 
 from .._results import _jsonable
-from .._validation import check_choice, check_int
+from .._validation import check_choice, check_int, check_out_dir
 
 __all__ = ["register", "Context", "run_report", "list_sections", "FIGURE_FORMATS", "SECTION_MODULES"]
 
@@ -221,6 +221,7 @@ def run_report(out: str | os.PathLike = "report", *, quick: bool = True, only: l
         if unknown:
             raise ValueError(f"unknown report section(s) {unknown}; choose from {sorted(known)}.")
         specs = [s for s in specs if s.name in only]
+    out = check_out_dir(out, "out")  # a file there, or nowhere to make it: said before any work
     close = None
     if client is not None:  # checked (and connected to) before anything is written
         from ._cluster import describe_client, open_client
@@ -228,7 +229,6 @@ def run_report(out: str | os.PathLike = "report", *, quick: bool = True, only: l
         client, close = open_client(client)
     try:
         # the folder is created only once the section names (and the client) are known to be valid
-        out = Path(out)
         priority = _earlier_seconds(out / "results.json") if client is not None else {}
         out.mkdir(parents=True, exist_ok=True)
         results: dict[str, Any] = {
