@@ -108,7 +108,12 @@ def _bench(args) -> int:
 
     try:
         if args.compare:
-            print(bench.compare(*args.compare))
+            try:
+                text = bench.compare(*args.compare)
+            except ValueError as exc:
+                print(f"kantorovich: `--compare`: {exc}", file=sys.stderr)
+                return 2
+            print(text)
             return 0
         if (why := _out_error(args.out)) is not None:
             print(f"kantorovich: {why}", file=sys.stderr)

@@ -119,6 +119,26 @@ def test_cli_run_and_compare(small, tmp_path, capsys):
     assert cli.main(["bench", "--compare", str(a / "results.json"), str(tmp_path / "bad.json")]) == 2
 
 
+@pytest.mark.parametrize("make, why", [
+    (lambda p: p.write_text("not json"), "is not JSON (Expecting value"),
+    (lambda p: p.write_bytes(b"\xff\xfe"), "is not JSON (not UTF-8 text)"),
+    (lambda p: None, "does not exist"),
+    (lambda p: p.mkdir(), "is a folder; give its results.json"),
+    (lambda p: p.write_text("[1, 2]"), "is not the results.json of a kantorovich bench run"),
+])
+def test_compare_names_the_option_and_the_file_that_is_not_a_run(tmp_path, capsys, make, why):
+    good = tmp_path / "good.json"
+    bench.write_json(good, {"schema": bench.SCHEMA, "environment": bench.environment(), "cases": []})
+    bad = tmp_path / "B.json"
+    make(bad)
+    assert cli.main(["bench", "--compare", str(good), str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("kantorovich: `--compare`: run B") and repr(str(bad)) in err and why in err
+    assert "Errno" not in err and "Traceback" not in err
+    assert cli.main(["bench", "--compare", str(bad), str(good)]) == 2
+    assert f"run A ({str(bad)!r})" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("suite", [s for s in suites.SUITES if s != "wasserstein_1d"])
 def test_every_suite_builds_cases_whose_values_agree_at_the_smallest_size(suite):
     """One case per suite, untimed: ours and each installed peer agree."""

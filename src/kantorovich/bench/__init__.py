@@ -454,12 +454,38 @@ def _html(result: dict) -> str:
 
 
 # --------------------------------------------------------------------------- compare
+def _load_run(name: str, path) -> dict:
+    """The ``results.json`` of run ``name`` (A or B) of :func:`compare`."""
+    where = f"run {name} ({str(path)!r})"
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except IsADirectoryError:
+        raise ValueError(f"{where} is a folder; give its results.json.") from None
+    except FileNotFoundError:
+        raise ValueError(f"{where} does not exist.") from None
+    except OSError as exc:
+        raise ValueError(f"{where} cannot be read: {exc.strerror or exc}.") from None
+    except UnicodeDecodeError:
+        raise ValueError(f"{where} is not JSON (not UTF-8 text): give the results.json of a "
+                         f"kantorovich bench run.") from None
+    try:
+        run = json.loads(text)
+    except ValueError as exc:
+        raise ValueError(f"{where} is not JSON ({exc}): give the results.json of a "
+                         f"kantorovich bench run.") from None
+    if not isinstance(run, dict) or run.get("schema") != SCHEMA:
+        raise ValueError(f"{where} is not the results.json of a kantorovich bench run "
+                         f"(schema {SCHEMA}).")
+    return run
+
+
 def compare(a_path, b_path) -> str:
-    """Two runs side by side: each (suite, n, impl) in both, its medians and B / A."""
-    a, b = (json.loads(Path(p).read_text()) for p in (a_path, b_path))
-    for name, r in (("A", a), ("B", b)):
-        if r.get("schema") != SCHEMA:
-            raise ValueError(f"run {name} is not a {SCHEMA} results.json")
+    """Two runs side by side: each (suite, n, impl) in both, its medians and B / A.
+
+    A file that cannot be read, is not JSON or is not a bench ``results.json`` is a
+    ValueError naming it (run A or B and its path).
+    """
+    a, b = _load_run("A", a_path), _load_run("B", b_path)
 
     def index(r):
         return {(_label(c), c["n"], k): v for c in r["cases"] for k, v in c["impls"].items()
