@@ -41,6 +41,32 @@ def test_bad_scheduler_is_rejected_naming_it_before_the_output_folder_is_made(tm
     assert not out.exists()
 
 
+@pytest.mark.parametrize("value, why", [
+    ("bogus", "must include the scheduler's port: Dask has no default one"),
+    ("tcp://bogus", "'tcp://bogus:8786'"),
+    ("[::1]", "'tcp://[::1]:8786'"),
+    ("http://bogus:8786", "one of the schemes tcp, tls"),
+    ("inproc://x", "one of the schemes tcp, tls"),
+    ("tcp://bogus:0", "a port from 1 to 65535"),
+    ("tcp://bogus:65536", "a port from 1 to 65535"),
+    ("tcp:/bogus:8786", "[scheme://]host:port"),
+])
+def test_malformed_scheduler_address_says_what_is_wrong_without_a_traceback(tmp_path, capsys, value, why):
+    out = tmp_path / "r"
+    assert main(["report", "--quick", "--only", "closed_forms", "--scheduler", value, "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("kantorovich: `--scheduler` must") and why in err and repr(value) in err
+    assert "Traceback" not in err and not out.exists()
+
+
+@pytest.mark.parametrize("value, parsed", [
+    ("tcp://10.0.0.1:8786", "tcp://10.0.0.1:8786"), ("host.example.org:8786", "host.example.org:8786"),
+    ("TLS://[::1]:8786/", "tls://[::1]:8786"), (" ws://node_1:9000 ", "ws://node_1:9000"),
+])
+def test_well_formed_scheduler_addresses_parse(value, parsed):
+    assert _cluster.parse_scheduler(value, "--scheduler") == (parsed, None)
+
+
 @pytest.mark.parametrize("client, exc", [(3, TypeError), ("local:0", ValueError), ("a b", ValueError)])
 def test_run_report_rejects_a_bad_client(tmp_path, client, exc):
     with pytest.raises(exc, match="`client`"):

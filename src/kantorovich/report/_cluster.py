@@ -29,14 +29,22 @@ _ONE_SECTION_PER_PROCESS = threading.Lock()
 # Dask priority of the calls of ``Context.map`` (the sections' priorities are their seconds)
 _CALL_PRIORITY = 10**9
 
-# [scheme://]host[:port], the host a name, an IPv4 address or a bracketed IPv6 address
-_ADDRESS = re.compile(r"^(?:[a-z][a-z0-9+.-]*://)?(?:\[[0-9a-fA-F:.]+\]|[^\s/:\[\]]+)(?::\d+)?/?$")
+# the schemes of Dask's network transports (``inproc://`` addresses exist only inside the
+# process that made them)
+_SCHEMES = ("tcp", "tls", "ws", "wss", "ucx", "ucxx")
+# [scheme://]host[:port], the host a name, an IPv4 address or a bracketed IPv6 address (the port
+# is required: matched as optional only so that a missing one gets its own message)
+_ADDRESS = re.compile(r"^(?:(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://)?"
+                      r"(?P<host>\[[0-9a-fA-F:.]+\]|[A-Za-z0-9_.-]+)(?::(?P<port>\d+))?/?$")
 _LOCAL = re.compile(r"^local(?::(.*))?$")
 
 
 def parse_scheduler(value: Any, name: str) -> tuple[str, int | None]:
     """``("local", n_workers or None)`` for ``local[:N]``, else ``(address, None)``.
 
+    An address is ``[scheme://]host:port``: the scheme one of Dask's network transports
+    (tcp when left out), the host a name, an IPv4 address or a bracketed IPv6 address, and
+    the port required (Dask's client has no default port; ``dask scheduler`` listens on 8786).
     Raises ValueError/TypeError naming ``name`` for anything else.
     """
     if not isinstance(value, str):
@@ -52,10 +60,23 @@ def parse_scheduler(value: Any, name: str) -> tuple[str, int | None]:
             return "local", int(n)
         raise ValueError(f"`{name}` must be local:N with N, the number of workers, a positive integer; "
                          f"got {value!r}.")
-    if not text or not _ADDRESS.match(text):
-        raise ValueError(f"`{name}` must be a Dask scheduler address such as 'tcp://10.0.0.1:8786' "
-                         f"(or 'local[:N]' for N worker processes on this machine); got {value!r}.")
-    return text, None
+    m = _ADDRESS.match(text)
+    if not m:
+        raise ValueError(f"`{name}` must be a Dask scheduler address [scheme://]host:port such as "
+                         f"'tcp://10.0.0.1:8786' (or 'local[:N]' for N worker processes on this "
+                         f"machine); got {value!r}.")
+    scheme, host, port = m.group("scheme"), m.group("host"), m.group("port")
+    if scheme is not None and scheme.lower() not in _SCHEMES:
+        raise ValueError(f"`{name}` must be an address with one of the schemes {', '.join(_SCHEMES)} "
+                         f"(or none: tcp); got {value!r}.")
+    if port is None:
+        raise ValueError(f"`{name}` must include the scheduler's port: Dask has no default one "
+                         f"(`dask scheduler` listens on 8786 unless told otherwise: "
+                         f"'{(scheme or 'tcp').lower()}://{host}:8786'); got {value!r}.")
+    if not 1 <= int(port) <= 65535:
+        raise ValueError(f"`{name}` must have a port from 1 to 65535; got {value!r}.")
+    address = text.rstrip("/")
+    return address if scheme is None else scheme.lower() + address[len(scheme):], None
 
 
 def open_client(client: Any, name: str = "client"):
@@ -73,8 +94,9 @@ def open_client(client: Any, name: str = "client"):
     if address != "local":
         try:
             cl = Client(address, timeout="20s")
-        except (OSError, TimeoutError) as exc:
-            raise OSError(f"no Dask scheduler answered at {address!r} ({exc}).") from None
+        except Exception as exc:  # noqa: BLE001 - a refused or unreachable address, whatever the transport raises
+            raise OSError(f"no Dask scheduler answered at {address!r} "
+                          f"({str(exc) or type(exc).__name__}).") from None
         return cl, cl.close
     import logging
 
