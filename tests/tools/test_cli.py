@@ -146,3 +146,18 @@ def test_check_out_dir_creates_nothing(tmp_path):
     (tmp_path / "f").write_text("")
     with pytest.raises(ValueError, match="`out` must be a folder"):
         run_report(tmp_path / "f", quick=True, only=["cumulative_deltas"], show_progress=False)
+
+
+@pytest.mark.parametrize("value", ["local:1", "tcp://10.0.0.1:8786"])
+def test_scheduler_without_distributed_names_the_option_and_the_extra(tmp_path, capsys, monkeypatch, value):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "distributed", None)  # as if it were not installed
+    out = tmp_path / "r"
+    assert main(["report", "--quick", "--only", "cumulative_deltas", "--scheduler", value, "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("kantorovich: `--scheduler` needs dask.distributed")
+    assert 'pip install "kantorovich[distributed]"' in err and "`client`" not in err
+    assert not out.exists()
+    with pytest.raises(ImportError, match="`client` needs dask.distributed"):  # the Python argument's name
+        run_report(out, only=["cumulative_deltas"], client=value, show_progress=False)

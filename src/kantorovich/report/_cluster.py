@@ -79,15 +79,23 @@ def parse_scheduler(value: Any, name: str) -> tuple[str, int | None]:
     return address if scheme is None else scheme.lower() + address[len(scheme):], None
 
 
-def open_client(client: Any, name: str = "client"):
-    """(Client, close) for a Client (left open), an address or ``local[:N]`` (closed by ``close``)."""
+def require_distributed(name: str) -> None:
+    """BackendUnavailableError naming ``name`` and the extra to install, without dask.distributed."""
     try:
-        from distributed import Client
+        import distributed  # noqa: F401
     except ImportError:
         from ..exceptions import BackendUnavailableError
 
         raise BackendUnavailableError(
-            f'`{name}` needs dask.distributed: pip install "kantorovich[distributed]".') from None
+            f'`{name}` needs dask.distributed, which is not installed: pip install '
+            f'"kantorovich[distributed]" (here and on every worker).') from None
+
+
+def open_client(client: Any, name: str = "client"):
+    """(Client, close) for a Client (left open), an address or ``local[:N]`` (closed by ``close``)."""
+    require_distributed(name)
+    from distributed import Client
+
     if isinstance(client, Client):
         return client, lambda: None
     address, n_workers = parse_scheduler(client, name)
