@@ -96,7 +96,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="comma-separated: scipy,pot,universal-divergence,ott,geomloss "
                         "(default: every installed one)")
     b.add_argument("--out", default="bench", help="output folder (default: bench/)")
-    b.add_argument("--repeat", type=int, default=None, help="timed runs per implementation")
+    b.add_argument("--repeat", type=_positive_int, default=None,
+                   help="timed runs per implementation, at least 1 (default 3 with --quick, else 5)")
     b.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     b.add_argument("--compare", nargs=2, metavar=("A.json", "B.json"),
                    help="print two runs side by side instead of running")

@@ -94,6 +94,8 @@ def test_a_failing_implementation_is_recorded(small, monkeypatch):
     ({"device": "tpu"}, "`device`"),
     ({"dtype": "float16"}, "`dtype`"),
     ({"peers": ["matlab"]}, "`peers`"),
+    ({"repeat": 0}, "`repeat` must be an integer >= 1"),
+    ({"repeat": -3}, "`repeat` must be an integer >= 1"),
 ])
 def test_bad_arguments_name_the_argument(kwargs, match):
     with pytest.raises(ValueError, match=match):
@@ -117,6 +119,21 @@ def test_cli_run_and_compare(small, tmp_path, capsys):
     assert "B / A" in out and "wasserstein_1d" in out and "scipy" in out
     (tmp_path / "bad.json").write_text("{}")
     assert cli.main(["bench", "--compare", str(a / "results.json"), str(tmp_path / "bad.json")]) == 2
+
+
+@pytest.mark.parametrize("value", ["0", "-3", "1.5", "x"])
+def test_cli_repeat_below_1_is_rejected_naming_it_before_any_case(tmp_path, capsys, monkeypatch, value):
+    def no_work(*args, **kwargs):
+        raise AssertionError("a case ran")
+
+    monkeypatch.setattr(bench, "_run_case", no_work)
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["bench", "wasserstein_1d", "--quick", "--device", "cpu", "--repeat", value,
+                  "--out", str(tmp_path / "b")])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "argument --repeat: must be a positive integer" in err and repr(value) in err
+    assert not (tmp_path / "b").exists()
 
 
 @pytest.mark.parametrize("make, why", [

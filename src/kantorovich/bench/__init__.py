@@ -49,7 +49,7 @@ from typing import Any
 import numpy as np
 
 from .._text import text_table
-from .._validation import check_out_dir
+from .._validation import check_int, check_out_dir
 from .suites import BUILDERS, PEERS, SUITE_PEERS, SUITES, peer_available
 
 SCHEMA = "kantorovich-bench/1"
@@ -258,6 +258,8 @@ def run(suites=None, *, quick: bool = False, device: str = "auto", dtype: str = 
     peers = list(PEERS) if peers is None else list(peers)
     for p in peers:
         _check_choice(p, "peers", PEERS)
+    if repeat is not None:
+        repeat = check_int(repeat, "repeat", minimum=1)
     if out is not None:  # a file there, or nowhere to make it: said before any case runs
         check_out_dir(out, "out")
     gpu = _gpu()
@@ -273,7 +275,7 @@ def run(suites=None, *, quick: bool = False, device: str = "auto", dtype: str = 
         import cupy as xp
     else:
         xp = np
-    repeat = (3 if quick else 5) if repeat is None else int(repeat)
+    repeat = (3 if quick else 5) if repeat is None else repeat
     budget = 2.0 if quick else 20.0
     available = {}
     for p in peers:
