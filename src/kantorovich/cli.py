@@ -10,7 +10,10 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import sys
+import tempfile
 from pathlib import Path
 
 
@@ -133,13 +136,33 @@ def _bench(args) -> int:
     return 0
 
 
+@contextlib.contextmanager
+def _hypothesis_storage_elsewhere():
+    """Hypothesis's storage folder (its constants and Unicode caches; the examples database is
+    off) in a temporary folder for the run, not ``.hypothesis/`` in the working directory,
+    unless ``HYPOTHESIS_STORAGE_DIRECTORY`` names one."""
+    if os.environ.get("HYPOTHESIS_STORAGE_DIRECTORY"):
+        yield
+        return
+    from hypothesis import configuration
+
+    previous = getattr(configuration, "__hypothesis_home_directory", None)
+    with tempfile.TemporaryDirectory(prefix="kantorovich-hypothesis-") as tmp:
+        configuration.set_hypothesis_home_dir(tmp)
+        try:
+            yield
+        finally:
+            configuration.set_hypothesis_home_dir(previous)
+
+
 def _verify(args) -> int:
     try:
         from . import testing
     except ImportError as exc:
         print(f"kantorovich: {exc}", file=sys.stderr)
         return 2
-    results = testing.verify(quick=args.quick, seed=args.seed, progress=sys.stdout.isatty())
+    with _hypothesis_storage_elsewhere():
+        results = testing.verify(quick=args.quick, seed=args.seed, progress=sys.stdout.isatty())
     print(testing.verify_table(results))
     failed = [(label, r) for label, rep in results for r in rep.failures()]
     n = sum(len(rep.properties) for _, rep in results)

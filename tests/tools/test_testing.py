@@ -161,3 +161,24 @@ def test_missing_hypothesis_names_the_extra():
             "try:\n    import kantorovich.testing\nexcept ImportError as e:\n    print(e)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert 'kantorovich[testing]' in out.stdout
+
+
+def test_verify_command_writes_nothing_into_hypothesis_home(monkeypatch, tmp_path, capsys):
+    """Hypothesis keeps caches (its constants cache, even with ``database=None``) under its home
+    folder, ``./.hypothesis`` by default: `kantorovich verify` puts them in a temporary folder,
+    and leaves the home setting as it found it."""
+    from hypothesis import configuration
+
+    battery = testing._package_battery()
+    monkeypatch.setattr(testing, "_package_battery", lambda: battery[3:5])
+    monkeypatch.delenv("HYPOTHESIS_STORAGE_DIRECTORY", raising=False)
+    home = tmp_path / "home"  # stands for ./.hypothesis
+    previous = getattr(configuration, "__hypothesis_home_directory", None)
+    configuration.set_hypothesis_home_dir(home)
+    try:
+        assert cli.main(["verify", "--quick"]) == 0
+        assert not home.exists()
+        assert configuration.storage_directory("x", intent_to_write=False).path == home / "x"
+    finally:
+        configuration.set_hypothesis_home_dir(previous)
+    assert "properties hold" in capsys.readouterr().out
