@@ -73,9 +73,10 @@ def _parser() -> argparse.ArgumentParser:
 
     e = sub.add_parser("experiment", help="run one report section")
     e.add_argument("name", help="section name (see `kantorovich list`)")
-    e.add_argument("--quick", action="store_true")
-    e.add_argument("--out", default="report")
-    e.add_argument("--seed", type=int, default=0)
+    e.add_argument("--quick", action="store_true", help="small sizes (seconds for most sections)")
+    e.add_argument("--out", default="report",
+                   help="output folder (default: report/); the section's figures go to OUT/NAME/")
+    e.add_argument("--seed", type=int, default=0, help="random seed of the section (default 0)")
     _figure_options(e)
 
     sub.add_parser("list", help="list the report sections")
@@ -130,10 +131,26 @@ def _bench(args) -> int:
         print(f"kantorovich: {exc}", file=sys.stderr)
         return 2
     print(bench.table(res))
-    bad = sum(not ag["agrees"] for c in res["cases"] for ag in c["agreement"].values())
-    print(f"\nwrote {Path(args.out) / 'results.json'} and index.html: {len(res['cases'])} cases"
-          + (f", {bad} disagreements" if bad else ", every peer agrees"))
+    print(f"\nwrote {Path(args.out) / 'results.json'} and index.html: "
+          f"{_count(len(res['cases']), 'case')}, {_peer_summary(res)}")
     return 0
+
+
+def _count(n: int, noun: str) -> str:
+    """``"1 section"``, ``"3 sections"``."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def _peer_summary(res: dict) -> str:
+    """How the peers did in a bench run: disagreements and errors, or that none ran."""
+    peer_runs = [(name, imp) for c in res["cases"] for name, imp in c["impls"].items() if name != "ours"]
+    if not peer_runs:
+        skipped = sorted({k["peer"] for k in res["skipped"]})
+        return "no peer ran" + (f" (skipped: {', '.join(skipped)})" if skipped else "")
+    bad = sum(not ag["agrees"] for c in res["cases"] for ag in c["agreement"].values())
+    errors = sum("error" in imp for _, imp in peer_runs)
+    parts = ([_count(bad, "disagreement")] if bad else []) + ([_count(errors, "peer error")] if errors else [])
+    return ", ".join(parts) or "every peer agrees"
 
 
 @contextlib.contextmanager
@@ -197,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         n = len(res["checks"])
         ok = sum(c["agrees"] for c in res["checks"])
-        print(f"wrote {Path(args.out) / 'index.html'} and results.json: {len(res['sections'])} sections, "
+        print(f"wrote {Path(args.out) / 'index.html'} and results.json: {_count(len(res['sections']), 'section')}, "
               f"{ok}/{n} checks agree, {res['seconds']:.1f} s")
         if res["failed"]:
             print(f"failed sections: {', '.join(res['failed'])}", file=sys.stderr)

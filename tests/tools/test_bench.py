@@ -65,6 +65,42 @@ def test_a_disagreeing_peer_is_reported_and_gets_no_ratio(small, monkeypatch, ca
     assert "DISAGREES" in bench.table(res)
 
 
+def test_a_disagreement_starts_its_own_line_under_a_progress_bar(small, monkeypatch):
+    """On a terminal the bar (stderr) and the DISAGREES line (stdout) share one screen: the
+    bar's line is cleared before the message, which is never glued onto it."""
+    import io
+    import re
+
+    def wrong(quick, xp, dtype, peers):
+        for case in _small_w1d(quick, xp, dtype, peers):
+            case.peers["scipy"] = lambda d: 2.0 * case.ours(d)
+            yield case
+
+    monkeypatch.setitem(suites.BUILDERS, "wasserstein_1d", wrong)
+    screen = io.StringIO()
+    monkeypatch.setattr("sys.stdout", screen)
+    monkeypatch.setattr("sys.stderr", screen)
+    bench.run(["wasserstein_1d"], quick=True, device="cpu", peers=["scipy"], repeat=1, progress=True)
+    text = screen.getvalue()
+    assert "bench:" in text and "DISAGREES: wasserstein_1d" in text
+    assert not re.search(r"[^\r\n]DISAGREES", text), text
+
+
+def test_cli_says_no_peer_ran_when_none_did(small, tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(bench, "peer_available", lambda name: (False, f"{name} not installed"))
+    assert cli.main(["bench", "wasserstein_1d", "--quick", "--device", "cpu", "--peers", "scipy,pot",
+                     "--repeat", "1", "--no-progress", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "1 case, no peer ran (skipped: pot, scipy)" in out and "agrees" not in out
+    # a suite no chosen peer is wired for: sliced runs with POT only
+    monkeypatch.setattr(bench, "peer_available", lambda name: (True, ""))
+    monkeypatch.setitem(suites.BUILDERS, "sliced", lambda quick, xp, dtype, peers:
+                        list(suites.sliced_cases(quick, xp, dtype, peers))[:1])
+    assert cli.main(["bench", "sliced", "--quick", "--device", "cpu", "--peers", "geomloss,ott",
+                     "--repeat", "1", "--no-progress", "--out", str(tmp_path)]) == 0
+    assert "no peer ran (skipped: geomloss, ott)" in capsys.readouterr().out
+
+
 def test_missing_peer_is_skipped_with_one_line(small, monkeypatch):
     monkeypatch.setattr(bench, "peer_available",
                         lambda name: (False, f"{name} not installed: pip install {name}"))

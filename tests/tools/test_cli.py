@@ -161,3 +161,17 @@ def test_scheduler_without_distributed_names_the_option_and_the_extra(tmp_path, 
     assert not out.exists()
     with pytest.raises(ImportError, match="`client` needs dask.distributed"):  # the Python argument's name
         run_report(out, only=["cumulative_deltas"], client=value, show_progress=False)
+
+
+def test_experiment_help_describes_every_option(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["experiment", "--help"])
+    assert exc.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())
+    for option, words in [("--quick", "small sizes"), ("--out OUT", "output folder"), ("--seed SEED", "random seed")]:
+        assert f"{option} {words}" in text, option
+
+
+def test_report_summary_says_1_section(tmp_path, capsys):
+    assert main(["report", "--quick", "--only", "cumulative_deltas", "--no-progress", "--out", str(tmp_path / "r")]) == 0
+    assert ": 1 section, " in capsys.readouterr().out

@@ -303,6 +303,15 @@ def run(suites=None, *, quick: bool = False, device: str = "auto", dtype: str = 
         from tqdm.auto import tqdm
 
         bar = tqdm(total=len(cases), desc="bench", unit="case", file=sys.stderr)
+
+    def say(text: str) -> None:
+        """``echo(text)`` on a line of its own: the progress bar's line is cleared first."""
+        if bar is None:
+            echo(text)
+        else:
+            with bar.external_write_mode(file=sys.stdout):
+                echo(text)
+
     for case in cases:
         if bar is not None:
             bar.set_postfix_str(f"{_label(vars(case))} n={case.n}")
@@ -311,7 +320,7 @@ def run(suites=None, *, quick: bool = False, device: str = "auto", dtype: str = 
         records.append(rec)
         for peer, ag in rec["agreement"].items():
             if not ag["agrees"]:
-                echo(f"DISAGREES: {_label(rec)} n={case.n}: {peer} differs from ours by "
+                say(f"DISAGREES: {_label(rec)} n={case.n}: {peer} differs from ours by "
                      f"{ag['rel_diff']:.3g} (relative; tolerance {ag['rtol']:.0e})")
         if out is not None:  # the cases so far: a run cut off by a time limit keeps them
             write_json(Path(out) / "results.json", result)
