@@ -61,7 +61,9 @@ def _parser() -> argparse.ArgumentParser:
     r = sub.add_parser("report", help="run every report section; write index.html and results.json")
     r.add_argument("--quick", action="store_true", help="small sizes (about 2 minutes on 2 cores)")
     r.add_argument("--out", default="report", help="output folder (default: report/)")
-    r.add_argument("--only", nargs="+", metavar="SECTION", help="run only these sections")
+    r.add_argument("--only", nargs="+", metavar="SECTION",
+                   help="run only these sections; an earlier report in --out keeps its other "
+                        "sections (same version, mode, seed and figure options)")
     r.add_argument("--seed", type=int, default=0, help="random seed of every section (default 0)")
     r.add_argument("--no-progress", action="store_true", help="hide the progress bars")
     r.add_argument("--scheduler", metavar="ADDRESS",
@@ -75,7 +77,9 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("name", help="section name (see `kantorovich list`)")
     e.add_argument("--quick", action="store_true", help="small sizes (seconds for most sections)")
     e.add_argument("--out", default="report",
-                   help="output folder (default: report/); the section's figures go to OUT/NAME/")
+                   help="output folder (default: report/); the section's figures go to OUT/NAME/, "
+                        "and index.html and results.json list it beside an earlier report's "
+                        "sections there")
     e.add_argument("--seed", type=int, default=0, help="random seed of the section (default 0)")
     _figure_options(e)
 
@@ -214,10 +218,17 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         n = len(res["checks"])
         ok = sum(c["agrees"] for c in res["checks"])
-        print(f"wrote {Path(args.out) / 'index.html'} and results.json: {_count(len(res['sections']), 'section')}, "
+        kept = res.get("kept", [])
+        ran = _count(len(res["sections"]) - len(kept), "section")
+        ran += f" run, {len(kept)} kept from the earlier report" if kept else ""
+        print(f"wrote {Path(args.out) / 'index.html'} and results.json: {ran}, "
               f"{ok}/{n} checks agree, {res['seconds']:.1f} s")
-        if res["failed"]:
-            print(f"failed sections: {', '.join(res['failed'])}", file=sys.stderr)
+        failed_now = [name for name in res["failed"] if name not in kept]
+        failed_kept = [name for name in res["failed"] if name in kept]
+        if failed_kept:
+            print(f"failed sections kept from the earlier report: {', '.join(failed_kept)}", file=sys.stderr)
+        if failed_now:
+            print(f"failed sections: {', '.join(failed_now)}", file=sys.stderr)
             return 1
         return 0
     if args.command == "list":

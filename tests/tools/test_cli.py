@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -175,3 +176,85 @@ def test_experiment_help_describes_every_option(capsys):
 def test_report_summary_says_1_section(tmp_path, capsys):
     assert main(["report", "--quick", "--only", "cumulative_deltas", "--no-progress", "--out", str(tmp_path / "r")]) == 0
     assert ": 1 section, " in capsys.readouterr().out
+
+
+_PAIR = ["cumulative_deltas", "closed_forms"]  # two of the fastest sections (about a second each)
+
+
+@pytest.fixture(scope="module")
+def earlier_report(tmp_path_factory):
+    """A quick report of two sections, made once: each test works on a copy."""
+    out = tmp_path_factory.mktemp("earlier") / "r"
+    assert main(["report", "--quick", "--only", *_PAIR, "--no-progress", "--out", str(out)]) == 0
+    return out
+
+
+def _copy_of(earlier, tmp_path, edit=None):
+    import shutil
+
+    out = tmp_path / "r"
+    shutil.copytree(earlier, out)
+    if edit is not None:
+        res = json.loads((out / "results.json").read_text())
+        (out / "results.json").write_text(edit(res) if callable(edit) else edit)
+    return out
+
+
+def _mark(res):
+    """Verdicts that tell an entry kept from the earlier results.json from a new one."""
+    for name in _PAIR:
+        res["sections"][name]["verdicts"] = [f"earlier {name}"]
+    return json.dumps(res)
+
+
+@pytest.mark.parametrize("argv", [["report", "--quick", "--only", "closed_forms", "--no-progress"],
+                                  ["experiment", "closed_forms", "--quick"]])
+def test_only_replaces_its_sections_and_keeps_the_earlier_others(earlier_report, tmp_path, capsys, argv):
+    out = _copy_of(earlier_report, tmp_path, _mark)
+    assert main([*argv, "--out", str(out)]) == 0
+    captured = capsys.readouterr()
+    assert ": 1 section run, 1 kept from the earlier report, " in captured.out and captured.err == ""
+    res = json.loads((out / "results.json").read_text())
+    assert list(res["sections"]) == _PAIR and res["kept"] == ["cumulative_deltas"]
+    assert res["sections"]["cumulative_deltas"]["verdicts"] == ["earlier cumulative_deltas"]
+    assert "earlier closed_forms" not in res["sections"]["closed_forms"]["verdicts"]
+    assert res["checks"] == [c for name in _PAIR for c in res["sections"][name]["checks"]]
+    assert {c["section"] for c in res["checks"]} == set(_PAIR) and res["all_checks_agree"]
+    page = (out / "index.html").read_text()
+    assert all(f"<h2 id='{name}'>" in page for name in _PAIR)
+    assert "'cumulative_deltas/cumulative_deltas.png'" in page
+    assert "kept from an earlier run in this folder: cumulative_deltas" in page
+
+
+@pytest.mark.parametrize("edit, why", [
+    ("{", "is not JSON"),
+    ("[]", "is not the results.json of a kantorovich report"),
+    (lambda res: json.dumps({**res, "kantorovich_version": "0.0.1"}), "is from kantorovich 0.0.1, not this version"),
+    (lambda res: json.dumps({**res, "seed": 7}), "was made with another seed 7 (now 0)"),
+    (lambda res: json.dumps({**res, "mode": "full"}), "was made with another mode 'full' (now 'quick')"),
+])
+def test_only_with_an_unusable_earlier_report_says_so_and_writes_the_new_sections(
+        earlier_report, tmp_path, capsys, edit, why):
+    out = _copy_of(earlier_report, tmp_path, edit)
+    assert main(["report", "--quick", "--only", "closed_forms", "--no-progress", "--out", str(out)]) == 0
+    captured = capsys.readouterr()
+    assert f"the earlier {out / 'results.json'} {why}" in captured.err
+    assert "list only the sections run now" in captured.err and ": 1 section, " in captured.out
+    res = json.loads((out / "results.json").read_text())
+    assert list(res["sections"]) == ["closed_forms"] and res["kept"] == []
+    assert "<h2 id='cumulative_deltas'>" not in (out / "index.html").read_text()
+
+
+def test_a_failed_section_kept_from_the_earlier_report_is_listed_but_not_this_runs_failure(
+        earlier_report, tmp_path, capsys):
+    def failed(res):
+        res["sections"]["closed_forms"]["error"] = "Traceback: an earlier failure"
+        res["failed"] = ["closed_forms"]
+        return json.dumps(res)
+
+    out = _copy_of(earlier_report, tmp_path, failed)
+    assert main(["report", "--quick", "--only", "cumulative_deltas", "--no-progress", "--out", str(out)]) == 0
+    assert "failed sections kept from the earlier report: closed_forms" in capsys.readouterr().err
+    res = json.loads((out / "results.json").read_text())
+    assert res["failed"] == ["closed_forms"] and res["kept"] == ["closed_forms"]
+    assert "an earlier failure" in (out / "index.html").read_text()

@@ -205,6 +205,13 @@ def run_report(out: str | os.PathLike = "report", *, quick: bool = True, only: l
     worker died is rescheduled by Dask and then submitted again, ``retries`` rounds at most,
     before its section is recorded as failed. With an earlier ``OUT/results.json``, its
     section times start the longest sections first.
+
+    With ``only``, a folder holding an earlier report keeps it: the sections run now replace
+    their entries in ``OUT/results.json`` and the others stay as they were, so ``index.html``
+    lists them all, in report order (``results["kept"]`` names those kept). That needs the
+    earlier ``results.json`` to be readable and made by this kantorovich version with the same
+    mode, seed, figure format and dpi; otherwise a line on stderr says why, and ``index.html``
+    and ``results.json`` hold only the sections run now.
     """
     import matplotlib
 
@@ -230,6 +237,8 @@ def run_report(out: str | os.PathLike = "report", *, quick: bool = True, only: l
     try:
         # the folder is created only once the section names (and the client) are known to be valid
         priority = _earlier_seconds(out / "results.json") if client is not None else {}
+        earlier = (_earlier_sections(out / "results.json", quick=quick, seed=seed, fig_format=fig_format,
+                                     dpi=dpi) if only else {})
         out.mkdir(parents=True, exist_ok=True)
         results: dict[str, Any] = {
             "kantorovich_version": _version(),
@@ -268,12 +277,18 @@ def run_report(out: str | os.PathLike = "report", *, quick: bool = True, only: l
     finally:
         if close is not None:
             close()
-    for spec in specs:  # in report order, wherever and whenever each section ran
-        entry = entries[spec.name]
-        results["sections"][spec.name] = entry
+    # in report order, wherever and whenever each section ran; an earlier report's sections
+    # that were not run now are kept (sections no longer registered go last)
+    kept = {name: entry for name, entry in earlier.items() if name not in entries}
+    order = [s.name for s in list_sections()]
+    names = [n for n in order if n in entries or n in kept] + [n for n in kept if n not in order]
+    for name in names:
+        entry = entries[name] if name in entries else kept[name]
+        results["sections"][name] = entry
         results["checks"].extend(entry["checks"])
         if entry["error"]:
-            results["failed"].append(spec.name)
+            results["failed"].append(name)
+    results["kept"] = [n for n in names if n in kept]
     results["seconds"] = seconds
     results["all_checks_agree"] = all(c["agrees"] for c in results["checks"])
     (out / "results.json").write_text(json.dumps(results, indent=2, allow_nan=False))
@@ -313,6 +328,47 @@ def _earlier_seconds(path: Path) -> dict[str, float]:
         return {}
 
 
+_ENTRY_KEYS = frozenset({"title", "description", "seconds", "error", "figures", "numbers", "checks",
+                         "tables", "verdicts"})
+
+
+def _earlier_sections(path: Path, *, quick: bool, seed: int, fig_format: str, dpi: int) -> dict[str, dict]:
+    """The sections of an earlier report at ``path`` that a run of some sections keeps.
+
+    ``{}`` when there is none; also ``{}``, with a line on stderr saying why, when the file
+    cannot be read, is not a report's ``results.json`` of this version, or was made with
+    another mode, seed, figure format or dpi (its sections would not match the new ones).
+    """
+    if not path.exists():
+        return {}
+    why = None
+    try:
+        earlier = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        why = f"cannot be read ({exc.strerror or exc})"
+    except ValueError as exc:  # UnicodeDecodeError included
+        why = f"is not JSON ({exc})"
+    else:
+        sections = earlier.get("sections") if isinstance(earlier, dict) else None
+        if not (isinstance(sections, dict) and all(isinstance(e, dict) and _ENTRY_KEYS <= e.keys()
+                                                   for e in sections.values())):
+            why = "is not the results.json of a kantorovich report"
+        elif earlier.get("kantorovich_version") != _version():
+            why = (f"is from kantorovich {earlier.get('kantorovich_version')}, "
+                   f"not this version ({_version()})")
+        else:
+            now = {"mode": "quick" if quick else "full", "seed": seed, "figure_format": fig_format,
+                   "dpi": dpi}
+            differ = [f"{k} {earlier.get(k)!r} (now {v!r})" for k, v in now.items() if earlier.get(k) != v]
+            if differ:
+                why = "was made with another " + ", ".join(differ)
+    if why is not None:
+        print(f"[kantorovich report] the earlier {path} {why}: index.html and results.json list "
+              f"only the sections run now.", file=sys.stderr)
+        return {}
+    return sections
+
+
 def _version() -> str:
     from .. import __version__
 
@@ -342,6 +398,9 @@ def _html(results: dict) -> str:
         f"kantorovich {e(results['kantorovich_version'])}, Python {e(results['python'])}, "
         f"{e(results['machine'])}; total {results['seconds']:.1f} s{_cluster_note(results)}.</p>",
     ]
+    if results.get("kept"):
+        parts.append(f"<p>Run now: {e(', '.join(k for k in results['sections'] if k not in results['kept']))}; "
+                     f"kept from an earlier run in this folder: {e(', '.join(results['kept']))}.</p>")
     n_ok = sum(c["agrees"] for c in results["checks"])
     parts.append(f"<p>{n_ok} of {len(results['checks'])} checks agree with the closed form."
                  + (f" <span class='no'>Failed sections: {e(', '.join(results['failed']))}</span>"
