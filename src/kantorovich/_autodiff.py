@@ -1244,8 +1244,10 @@ def sinkhorn_value_grads(geom, a, b, f, g, eps, need, names=None):
 
         dV/da = lam,   dV/db = mu,   dV/dC_ij = P_ij (1 + (lam_i + mu_j - C_ij)/eps),
 
-    and the point gradients through dC/dx. Solved by Jacobi-preconditioned conjugate
-    gradients, two passes over the pairs per iteration (one Sinkhorn iteration's work).
+    and the point gradients through dC/dx; a zero weight's multiplier, which the system leaves
+    undetermined, is its one-sided limit (:func:`_zero_weight_multipliers`). Solved by
+    Jacobi-preconditioned conjugate gradients, two passes over the pairs per iteration (one
+    Sinkhorn iteration's work).
     CuPy data is solved on its GPU (:func:`_implicit_device` for a point cloud).
     Returns (dict of gradients, relative residual, converged).
     """
@@ -1279,6 +1281,16 @@ def sinkhorn_value_grads(geom, a, b, f, g, eps, need, names=None):
         rb, _, s = cols(np.zeros(n))
         matvec = lambda v: rows(v)[1]
         rmatvec = lambda u: cols(u)[1]
+
+        def zero_rows(fz, v):  # the sums of the rows i with fa_i = fz_i (the others skipped)
+            s0, s1, s2 = np.zeros(n), np.zeros(n), np.zeros(n)
+            sums(x, yT, fz, gb, ie, p, v, s0, s1, s2, min(n, 64))
+            return s0, s1, s2
+
+        def zero_cols(gz, u):
+            s0, s1, s2 = np.zeros(m), np.zeros(m), np.zeros(m)
+            sums(y, xT, gz, fa, ie, p, u, s0, s1, s2, min(m, 64))
+            return s0, s1, s2
     else:
         C = _arr64(geom.C)
         P = _dense_plan(C, a, b, f, g, eps)
@@ -1287,8 +1299,18 @@ def sinkhorn_value_grads(geom, a, b, f, g, eps, need, names=None):
         ra, rb, r, s = P.sum(1), P.sum(0), PC.sum(1), PC.sum(0)
         matvec = lambda v: P @ v
         rmatvec = lambda u: P.T @ u
+        fa, gb = _shifted(f, a, eps), _shifted(g, b, eps)
+
+        def zero_rows(fz, v):
+            K = xp.exp(xp.minimum((fz[:, None] + gb[None, :] - C) / eps, _EXP_CLIP))
+            return K.sum(1), K @ v, (K * C).sum(1)
+
+        def zero_cols(gz, u):
+            K = xp.exp(xp.minimum((fa[:, None] + gz[None, :] - C) / eps, _EXP_CLIP))
+            return K.sum(0), K.T @ u, (K * C).sum(0)
 
     lam, mu, rel, ok = _implicit_solve(ra, rb, r, s, matvec, rmatvec)
+    lam, mu = _zero_weight_multipliers(a, b, f, g, lam, mu, zero_rows, zero_cols)
     if names["a"] in need:
         out[names["a"]] = _centred(lam)
     if names["b"] in need:
@@ -1305,6 +1327,36 @@ def sinkhorn_value_grads(geom, a, b, f, g, eps, need, names=None):
     elif names["M"] in need:
         out[names["M"]] = P * (1.0 + (lam[:, None] + mu[None, :] - C) / eps)
     return out, rel, ok
+
+
+def _zero_weight_multipliers(a, b, f, g, lam, mu, zero_rows, zero_cols):
+    """The multipliers of the zero weights, which the implicit system leaves undetermined.
+
+    A row with a_i = 0 has no mass (P_ij = 0), so its equation in the system reads 0 = 0 and
+    the solve leaves lam_i at 0. The derivative of V = <P, C> in a_i there is the one-sided one
+    (a_i -> 0+). For a_i > 0, row i of the system gives a_i lam_i = sum_j P_ij (C_ij - mu_j),
+    i.e. ``lam_i = sum_j Q_ij (C_ij - mu_j)`` with the row's conditional plan
+    ``Q_ij = P_ij / a_i = b_j exp((f_i + g_j - C_ij)/eps)`` (its sum is 1: f_i is the soft
+    c-transform of g). Q, mu and the other multipliers are continuous in a_i down to 0 (row i
+    enters the rest of the system only through P_ij = a_i Q_ij), and the solver's f_i at a
+    zero weight is that c-transform, so the same formula at a_i = 0 is the limit. The columns
+    with b_j = 0 likewise: ``mu_j = sum_i Q'_ij (C_ij - lam_i)``, ``Q'_ij = a_i exp((f_i + g_j
+    - C_ij)/eps)``.
+
+    ``zero_rows(fz, v)`` returns the sums (sum_j K_ij, sum_j K_ij v_j, sum_j K_ij C_ij) of
+    ``K_ij = exp((fz_i + g_j + eps log b_j - C_ij)/eps)``, rows with fz_i = -1e300 skipped (0);
+    ``zero_cols(gz, u)`` the same for the columns with ``a`` and ``f``. The sums are divided by
+    sum_j K_ij, so that a rounding of f_i cancels. numpy, or CuPy on the GPU.
+    """
+    xp = xp_of(lam)
+    za, zb = a <= 0, b <= 0
+    if bool(xp.any(za)):
+        s0, s1, s2 = zero_rows(xp.where(za, f, -1e300), mu)
+        lam = xp.where(za, (s2 - s1) / xp.where(za, s0, 1.0), lam)
+    if bool(xp.any(zb)):
+        t0, t1, t2 = zero_cols(xp.where(zb, g, -1e300), lam)
+        mu = xp.where(zb, (t2 - t1) / xp.where(zb, t0, 1.0), mu)
+    return lam, mu
 
 
 def _implicit_solve(ra, rb, r, s, matvec, rmatvec):
@@ -1363,6 +1415,26 @@ def _implicit_device(geom, a, b, f, g, eps, need, names, block=1 << 24):
         return out
 
     lam, mu, rel, ok = _implicit_solve(ra, rb, r, s, matvec, rmatvec)
+
+    def zero_rows(fz, v):
+        _, rows_z = _pc_plan(fz, gb, eps, p)
+        s0, s1, s2 = xp.zeros(n), xp.zeros(n), xp.zeros(n)
+        for rows, _, C in blocks():
+            K = rows_z(rows.start, rows.stop, C)
+            s0[rows], s1[rows], s2[rows] = K.sum(1), K @ v, (K * C).sum(1)
+        return s0, s1, s2
+
+    def zero_cols(gz, u):
+        _, rows_z = _pc_plan(fa, gz, eps, p)
+        s0, s1, s2 = xp.zeros(m), xp.zeros(m), xp.zeros(m)
+        for rows, _, C in blocks():
+            K = rows_z(rows.start, rows.stop, C)
+            s0 += K.sum(0)
+            s1 += K.T @ u[rows]
+            s2 += (K * C).sum(0)
+        return s0, s1, s2
+
+    lam, mu = _zero_weight_multipliers(a, b, f, g, lam, mu, zero_rows, zero_cols)
     out = {}
     if names["a"] in need:
         out[names["a"]] = _centred(lam)

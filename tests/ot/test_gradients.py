@@ -234,6 +234,102 @@ def test_sinkhorn_value_online_and_dense_agree():
         np.testing.assert_allclose(online["x"], ex, rtol=1e-9, atol=1e-12)
 
 
+def _zero_weights(w, zeros):
+    w = w.copy()
+    w[list(zeros)] = 0.0
+    return simplex(w)
+
+
+WA0, WB0 = _zero_weights(WA, (1, 5)), _zero_weights(WB, (2,))  # weights with exact zeros
+
+
+@pytest.mark.parametrize("geom", ["sqeuclidean", 1.5, "dense"])
+def test_sinkhorn_value_gradient_at_zero_weights_is_the_one_sided_derivative(geom):
+    """<P, C> at weights with exact zeros: the implicit system says nothing of a zero weight's
+    multiplier (its row of P is 0), and its derivative is the one-sided one (a_i -> 0+).
+    Checked against one-sided differences along d = e_i - a (which keep a >= 0 and its mass),
+    Richardson-extrapolated, 2 D(h/2) - D(h) with h = 1e-4: truncation O(h^2) and the solves'
+    error (tol 1e-12) over h/2, both ~1e-8 here (measured <= 1e-7); the zero weights' values
+    before the fix were off by 0.1 to 1."""
+    kw = {"eps": 0.1, "tol": 1e-12}
+    G = (lambda c: c(M)) if geom == "dense" else (lambda c: PointCloud(c(X), c(Y), cost=geom))
+    a, b = t(WA0), t(WB0)
+    ga, gb = (g.numpy() for g in torch.autograd.grad(
+        sinkhorn(a, b, G(lambda z: t(z, False)), **kw).value, (a, b)))
+    V = lambda a, b: float(sinkhorn(a, b, G(np.asarray), **kw).value)
+    v0, h = V(WA0, WB0), 1e-4
+    for w, g, move in ((WA0, ga, lambda z: V(z, WB0)), (WB0, gb, lambda z: V(WA0, z))):
+        for i in range(N):
+            d = -w.copy()
+            d[i] += 1.0
+            D = lambda s: (move(w + s * d) - v0) / s
+            fd = 2.0 * D(h / 2) - D(h)
+            assert abs(float(g @ d) - fd) < 1e-6, (geom, i, w[i], float(g @ d), fd)
+
+
+def test_sinkhorn_value_zero_weights_autograd_batch_and_device_agree():
+    """The zero weights' multipliers through autograd, a batch of problems (each problem's
+    rule) and the GPU backward's host logic (blocks of rows, here numpy) give torch's numbers."""
+    from kantorovich._autodiff import _implicit_device, sinkhorn_value_grads
+
+    kw = {"eps": 0.1, "tol": 1e-12}
+    a, b = t(WA0), t(WB0)
+    sinkhorn(a, b, PointCloud(t(X, False), t(Y, False)), **kw).value.backward()
+    g_ag = autograd.grad(lambda a, b: sinkhorn(a, b, PointCloud(X, Y), **kw).value, (0, 1))(WA0, WB0)
+    np.testing.assert_allclose(g_ag[0], a.grad.numpy(), rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(g_ag[1], b.grad.numpy(), rtol=1e-12, atol=1e-14)
+    # a batch: the problem above, and one with the zeros elsewhere
+    A2 = t(np.stack([WA0, WA0[::-1]]))
+    B2 = t(np.stack([WB0, WB0[::-1]]))
+    sinkhorn(A2, B2, PointCloud(t(np.stack([X, X]), False), t(np.stack([Y, Y]), False)),
+             **kw).value.sum().backward()
+    np.testing.assert_allclose(A2.grad[0].numpy(), a.grad.numpy(), rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(B2.grad[0].numpy(), b.grad.numpy(), rtol=1e-12, atol=1e-14)
+    a1, b1 = t(WA0[::-1].copy()), t(WB0[::-1].copy())
+    sinkhorn(a1, b1, PointCloud(t(X, False), t(Y, False)), **kw).value.backward()
+    np.testing.assert_allclose(A2.grad[1].numpy(), a1.grad.numpy(), rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(B2.grad[1].numpy(), b1.grad.numpy(), rtol=1e-12, atol=1e-14)
+    for p in (2.0, 1.5):
+        geom = PointCloud(X, Y, cost=p)
+        r = sinkhorn(WA0, WB0, geom, **kw)
+        need = {"a", "b", "x", "y"}
+        names = {k: k for k in ("a", "b", "M", "x", "y")}
+        got, _, ok = _implicit_device(geom, WA0, WB0, r.f, r.g, r.eps, need, names, block=16)
+        ref, _, _ = sinkhorn_value_grads(geom, WA0, WB0, r.f, r.g, r.eps, need)
+        assert ok
+        for k in need:  # two conjugate-gradient solves to 1e-12, summed in different orders
+            np.testing.assert_allclose(got[k], ref[k], rtol=1e-8, atol=1e-10, err_msg=k)
+
+
+def test_sinkhorn_divergence_gradient_at_a_zero_weight_is_the_limit():
+    """S_eps at a weight a_4 -> 0+ (docs/gradients.md, the example there): the self term's
+    potential at x_4 goes like -(eps/2) log a_4 while a_4 >> s_4^2, so the derivative falls by
+    (eps/2) log 1000 per factor 1000 down from 1e-3, then levels off (s_4^2 ~ 1e-28 here) at
+    the value given at a_4 = 0: the one-sided derivative there is finite, and is that limit."""
+    torch.manual_seed(3)
+    x = torch.randn(6, 2, dtype=torch.float64)
+    y = torch.randn(5, 2, dtype=torch.float64)
+    eps = 0.1
+
+    def along(z):  # the derivative along e_4 - a, a = (z, .25, .25, .5, z, z) / total
+        a = torch.tensor([z, 0.25, 0.25, 0.5, z, z], dtype=torch.float64)
+        a = (a / a.sum()).requires_grad_()
+        S = sinkhorn_divergence(a, None, PointCloud(x, y), eps=eps, tol=1e-12).value
+        g, = torch.autograd.grad(S, a)
+        d = -a.detach()
+        d[4] += 1.0
+        return float(g @ d)
+
+    g = {z: along(z) for z in (1e-3, 1e-6, 1e-9, 1e-60, 1e-300, 0.0)}
+    for lo, hi in ((1e-6, 1e-3), (1e-9, 1e-6)):  # the asymptote's slope, to O(sqrt(a) + s/sqrt(a))
+        assert abs(g[hi] - g[lo] - 0.5 * eps * np.log(1e3)) < 2e-2
+    assert np.isfinite(g[0.0])
+    assert g[0.0] == pytest.approx(g[1e-60], rel=1e-12, abs=1e-12)
+    assert g[0.0] == pytest.approx(g[1e-300], rel=1e-12, abs=1e-12)
+    assert [round(g[z], 2) for z in (1e-3, 1e-6, 1e-9)] == [-1.29, -1.64, -1.99]
+    assert round(g[0.0], 4) == -4.1276
+
+
 def test_sinkhorn_value_gradient_warns_when_the_implicit_solve_stops(monkeypatch):
     import kantorovich._autodiff as ad
 

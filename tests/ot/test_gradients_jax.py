@@ -45,6 +45,11 @@ M = RNG.uniform(0.0, 1.0, (N, N + 1))
 U, V = RNG.normal(size=N), RNG.normal(size=N + 3) + 0.4
 WU, WV = RNG.uniform(0.5, 1.5, N), RNG.uniform(0.5, 1.5, N + 3)
 TIGHT = {"eps": 0.5, "tol": 1e-12}
+A0, B0 = A.copy(), B.copy()  # weights with exact zeros
+A0[[1, 5]] = 0.0
+B0[[2]] = 0.0
+A0 /= A0.sum()
+B0 /= B0.sum()
 
 
 @pytest.fixture
@@ -75,6 +80,10 @@ CASES = {
         lambda c, x, y, a: sinkhorn(a, c(B), PointCloud(x, y), eps=0.2, tol=1e-12).value, (X, Y, A)),
     "sinkhorn_value_implicit_dense": (
         lambda c, m, b: sinkhorn(c(A), b, m, eps=0.2, tol=1e-12).value, (M, B)),
+    "sinkhorn_value_zero_weights_points": (  # the one-sided derivative in a zero weight
+        lambda c, a, b: sinkhorn(a, b, PointCloud(c(X), c(Y)), eps=0.1, tol=1e-12).value, (A0, B0)),
+    "sinkhorn_value_zero_weights_dense": (
+        lambda c, a, b: sinkhorn(a, b, c(M), eps=0.1, tol=1e-12).value, (A0, B0)),
     "emd": (lambda c, a, b, m: emd(a, b, m).value, (A, B, M)),
     "emd_normalize": (lambda c, a, b: emd(a, b * 3.0, c(M), normalize=True).value, (A, B)),
     "wasserstein_exact": (
