@@ -1224,9 +1224,11 @@ def _pcg(apply, rhs, diag, tol, max_iter):
     return z, rel, rel < tol
 
 
-#: relative residual and iteration cap of the implicit solve behind sinkhorn(...).value
+#: relative residual, iteration cap and cap of the Gauss-Seidel sweeps that follow (the
+#: multipliers of tiny and zero weights) of the implicit solve behind sinkhorn(...).value
 IMPLICIT_TOL = 1e-12
 IMPLICIT_MAX_ITER = 2000
+IMPLICIT_MAX_SWEEPS = 50
 
 
 def sinkhorn_value_grads(geom, a, b, f, g, eps, need, names=None):
@@ -1245,9 +1247,9 @@ def sinkhorn_value_grads(geom, a, b, f, g, eps, need, names=None):
         dV/da = lam,   dV/db = mu,   dV/dC_ij = P_ij (1 + (lam_i + mu_j - C_ij)/eps),
 
     and the point gradients through dC/dx; a zero weight's multiplier, which the system leaves
-    undetermined, is its one-sided limit (:func:`_zero_weight_multipliers`). Solved by
+    undetermined, is its one-sided limit (:func:`_substituted_multipliers`). Solved by
     Jacobi-preconditioned conjugate gradients, two passes over the pairs per iteration (one
-    Sinkhorn iteration's work).
+    Sinkhorn iteration's work), then Gauss-Seidel sweeps for the tiny and zero weights.
     CuPy data is solved on its GPU (:func:`_implicit_device` for a point cloud).
     Returns (dict of gradients, relative residual, converged).
     """
@@ -1282,12 +1284,12 @@ def sinkhorn_value_grads(geom, a, b, f, g, eps, need, names=None):
         matvec = lambda v: rows(v)[1]
         rmatvec = lambda u: cols(u)[1]
 
-        def zero_rows(fz, v):  # the sums of the rows i with fa_i = fz_i (the others skipped)
+        def kernel_rows(fz, v):  # the sums of the rows with fa = fz
             s0, s1, s2 = np.zeros(n), np.zeros(n), np.zeros(n)
             sums(x, yT, fz, gb, ie, p, v, s0, s1, s2, min(n, 64))
             return s0, s1, s2
 
-        def zero_cols(gz, u):
+        def kernel_cols(gz, u):
             s0, s1, s2 = np.zeros(m), np.zeros(m), np.zeros(m)
             sums(y, xT, gz, fa, ie, p, u, s0, s1, s2, min(m, 64))
             return s0, s1, s2
@@ -1301,16 +1303,18 @@ def sinkhorn_value_grads(geom, a, b, f, g, eps, need, names=None):
         rmatvec = lambda u: P.T @ u
         fa, gb = _shifted(f, a, eps), _shifted(g, b, eps)
 
-        def zero_rows(fz, v):
+        def kernel_rows(fz, v):
             K = xp.exp(xp.minimum((fz[:, None] + gb[None, :] - C) / eps, _EXP_CLIP))
             return K.sum(1), K @ v, (K * C).sum(1)
 
-        def zero_cols(gz, u):
+        def kernel_cols(gz, u):
             K = xp.exp(xp.minimum((fa[:, None] + gz[None, :] - C) / eps, _EXP_CLIP))
             return K.sum(0), K.T @ u, (K * C).sum(0)
 
     lam, mu, rel, ok = _implicit_solve(ra, rb, r, s, matvec, rmatvec)
-    lam, mu = _zero_weight_multipliers(a, b, f, g, lam, mu, zero_rows, zero_cols)
+    lam, mu, rel_sweep = _substituted_multipliers(f, g, lam, mu, kernel_rows, kernel_cols)
+    rel = max(rel, rel_sweep)
+    ok = ok and rel_sweep <= IMPLICIT_TOL
     if names["a"] in need:
         out[names["a"]] = _centred(lam)
     if names["b"] in need:
@@ -1329,34 +1333,49 @@ def sinkhorn_value_grads(geom, a, b, f, g, eps, need, names=None):
     return out, rel, ok
 
 
-def _zero_weight_multipliers(a, b, f, g, lam, mu, zero_rows, zero_cols):
-    """The multipliers of the zero weights, which the implicit system leaves undetermined.
+def _substituted_multipliers(f, g, lam, mu, kernel_rows, kernel_cols):
+    """Gauss-Seidel sweeps of the implicit system after the conjugate-gradient solve: each
+    multiplier of a row recomputed from the columns', then each of a column from the rows',
+    until every equation divided by its weight holds to ``IMPLICIT_TOL`` of the largest mean
+    row cost (at most ``IMPLICIT_MAX_SWEEPS``; a sweep does not increase the error in the
+    system's energy norm). Returns (lam, mu, the last sweep's relative change).
 
-    A row with a_i = 0 has no mass (P_ij = 0), so its equation in the system reads 0 = 0 and
-    the solve leaves lam_i at 0. The derivative of V = <P, C> in a_i there is the one-sided one
-    (a_i -> 0+). For a_i > 0, row i of the system gives a_i lam_i = sum_j P_ij (C_ij - mu_j),
-    i.e. ``lam_i = sum_j Q_ij (C_ij - mu_j)`` with the row's conditional plan
-    ``Q_ij = P_ij / a_i = b_j exp((f_i + g_j - C_ij)/eps)`` (its sum is 1: f_i is the soft
-    c-transform of g). Q, mu and the other multipliers are continuous in a_i down to 0 (row i
-    enters the rest of the system only through P_ij = a_i Q_ij), and the solver's f_i at a
-    zero weight is that c-transform, so the same formula at a_i = 0 is the limit. The columns
-    with b_j = 0 likewise: ``mu_j = sum_i Q'_ij (C_ij - lam_i)``, ``Q'_ij = a_i exp((f_i + g_j
-    - C_ij)/eps)``.
+    Row i of the system reads a_i lam_i = sum_j P_ij (C_ij - mu_j) (with P 1 = a), i.e.
+    ``lam_i = sum_j Q_ij (C_ij - mu_j)`` with the row's conditional plan
+    ``Q_ij = P_ij / a_i = b_j exp((f_i + g_j - C_ij)/eps)``, a probability whatever a_i (f_i
+    is the soft c-transform of g). The solve's stopping test weighs the residual of row i by
+    a_i: for a tiny weight (1e-20) it stops before lam_i is resolved, and a zero weight's row
+    is empty (P_ij = 0, its equation 0 = 0, lam_i left at 0). The formula resolves both: at
+    a_i = 0 it gives the one-sided derivative, the limit a_i -> 0+ (Q, mu and the other
+    multipliers are continuous down to 0, row i entering the rest of the system only through
+    P_ij = a_i Q_ij; the solver's f_i at a zero weight is that c-transform). The columns
+    likewise: ``mu_j = sum_i Q'_ij (C_ij - lam_i)``, ``Q'_ij = a_i exp((f_i + g_j - C_ij)/eps)``.
+    On a problem without tiny weights the first sweep changes the multipliers by the solve's
+    error and one or two sweeps are done.
 
-    ``zero_rows(fz, v)`` returns the sums (sum_j K_ij, sum_j K_ij v_j, sum_j K_ij C_ij) of
-    ``K_ij = exp((fz_i + g_j + eps log b_j - C_ij)/eps)``, rows with fz_i = -1e300 skipped (0);
-    ``zero_cols(gz, u)`` the same for the columns with ``a`` and ``f``. The sums are divided by
+    ``kernel_rows(fz, v)`` returns the row sums (sum_j K_ij, sum_j K_ij v_j, sum_j K_ij C_ij)
+    of ``K_ij = exp((fz_i + g_j + eps log b_j - C_ij)/eps)``; ``kernel_cols(gz, u)`` the
+    column sums of ``exp((f_i + eps log a_i + gz_j - C_ij)/eps)``. The sums are divided by
     sum_j K_ij, so that a rounding of f_i cancels. numpy, or CuPy on the GPU.
     """
     xp = xp_of(lam)
-    za, zb = a <= 0, b <= 0
-    if bool(xp.any(za)):
-        s0, s1, s2 = zero_rows(xp.where(za, f, -1e300), mu)
-        lam = xp.where(za, (s2 - s1) / xp.where(za, s0, 1.0), lam)
-    if bool(xp.any(zb)):
-        t0, t1, t2 = zero_cols(xp.where(zb, g, -1e300), lam)
-        mu = xp.where(zb, (t2 - t1) / xp.where(zb, t0, 1.0), mu)
-    return lam, mu
+    for _ in range(IMPLICIT_MAX_SWEEPS):
+        s0, s1, s2 = kernel_rows(f, mu)
+        ok = s0 > 0
+        new = xp.where(ok, (s2 - s1) / xp.where(ok, s0, 1.0), lam)
+        change = float(xp.max(xp.abs(new - lam)))
+        lam = new
+        t0, t1, t2 = kernel_cols(g, lam)
+        ok = t0 > 0
+        new = xp.where(ok, (t2 - t1) / xp.where(ok, t0, 1.0), mu)
+        change = max(change, float(xp.max(xp.abs(new - mu))))
+        mu = new
+        # a change is a residual of the system divided by its weight; relative to the largest
+        # mean cost of a row (the right-hand side divided by the weights)
+        rel = change / max(float(xp.max(xp.abs(s2 / xp.where(s0 > 0, s0, 1.0)))), 1e-300)
+        if rel <= IMPLICIT_TOL:
+            break
+    return lam, mu, rel
 
 
 def _implicit_solve(ra, rb, r, s, matvec, rmatvec):
@@ -1416,7 +1435,7 @@ def _implicit_device(geom, a, b, f, g, eps, need, names, block=1 << 24):
 
     lam, mu, rel, ok = _implicit_solve(ra, rb, r, s, matvec, rmatvec)
 
-    def zero_rows(fz, v):
+    def kernel_rows(fz, v):
         _, rows_z = _pc_plan(fz, gb, eps, p)
         s0, s1, s2 = xp.zeros(n), xp.zeros(n), xp.zeros(n)
         for rows, _, C in blocks():
@@ -1424,7 +1443,7 @@ def _implicit_device(geom, a, b, f, g, eps, need, names, block=1 << 24):
             s0[rows], s1[rows], s2[rows] = K.sum(1), K @ v, (K * C).sum(1)
         return s0, s1, s2
 
-    def zero_cols(gz, u):
+    def kernel_cols(gz, u):
         _, rows_z = _pc_plan(fa, gz, eps, p)
         s0, s1, s2 = xp.zeros(m), xp.zeros(m), xp.zeros(m)
         for rows, _, C in blocks():
@@ -1434,7 +1453,9 @@ def _implicit_device(geom, a, b, f, g, eps, need, names, block=1 << 24):
             s2 += (K * C).sum(0)
         return s0, s1, s2
 
-    lam, mu = _zero_weight_multipliers(a, b, f, g, lam, mu, zero_rows, zero_cols)
+    lam, mu, rel_sweep = _substituted_multipliers(f, g, lam, mu, kernel_rows, kernel_cols)
+    rel = max(rel, rel_sweep)
+    ok = ok and rel_sweep <= IMPLICIT_TOL
     out = {}
     if names["a"] in need:
         out[names["a"]] = _centred(lam)
@@ -1459,8 +1480,9 @@ def _warn_implicit(rel: float) -> None:
     warnings.warn(
         f"the implicit solve for the gradient of the entropic transport cost <P, C> stopped at a "
         f"relative residual of {rel:.3g} (> {IMPLICIT_TOL:g} after at most {IMPLICIT_MAX_ITER} "
-        "conjugate-gradient steps); the gradient is approximate. A larger `eps` conditions it "
-        "better; sinkhorn(...).objective and sinkhorn_divergence need no solve.",
+        f"conjugate-gradient steps and {IMPLICIT_MAX_SWEEPS} sweeps); the gradient is "
+        "approximate. A larger `eps` conditions it better; sinkhorn(...).objective and "
+        "sinkhorn_divergence need no solve.",
         ConvergenceWarning, stacklevel=6)
 
 

@@ -267,6 +267,30 @@ def test_sinkhorn_value_gradient_at_zero_weights_is_the_one_sided_derivative(geo
             assert abs(float(g @ d) - fd) < 1e-6, (geom, i, w[i], float(g @ d), fd)
 
 
+@pytest.mark.parametrize("geom", ["sqeuclidean", "dense"])
+def test_sinkhorn_value_gradient_at_tiny_weights_tends_to_the_zero_weight_one(geom):
+    """Weights of 1e-20 to 1e-300 where WA0 has zeros (WB0's zero kept): the gradient in a (and
+    in the points) is the one at the zeros up to O(1e-20) in exact arithmetic; here up to the two
+    implicit solves' errors (1e-12 relative residuals). The conjugate-gradient solve alone
+    resolves a row only in proportion to its weight: it was off by ~60 at 1e-20."""
+    kw = {"eps": 0.1, "tol": 1e-12}
+
+    def grads(w):
+        a, x = t(w), t(X)
+        G = t(M, False) if geom == "dense" else PointCloud(x, t(Y, False))
+        v = sinkhorn(a, t(WB0, False), G, **kw).value
+        if geom == "dense":
+            return [torch.autograd.grad(v, a)[0].numpy()]
+        return [g.numpy() for g in torch.autograd.grad(v, (a, x))]
+
+    ref = grads(WA0)
+    for z in (1e-20, 1e-80, 1e-300):
+        w = WA0.copy()
+        w[WA0 == 0] = z
+        for got, want in zip(grads(simplex(w)), ref):
+            np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-10, err_msg=str(z))
+
+
 def test_sinkhorn_value_zero_weights_autograd_batch_and_device_agree():
     """The zero weights' multipliers through autograd, a batch of problems (each problem's
     rule) and the GPU backward's host logic (blocks of rows, here numpy) give torch's numbers."""
