@@ -42,6 +42,7 @@ import copy
 import dataclasses
 import inspect
 import itertools
+import math
 import threading
 import warnings
 from collections.abc import Callable
@@ -1642,37 +1643,94 @@ class _EMD(_Rule):
 
 
 # ----------------------------------------------------------------------------- 1-D
-def _w1d_pp_grads(u, v, uw, vw, p, r=None):
-    """V = W_p^p and its gradients (du, dv, duw, dvw) for 1-D u, v (weights None = uniform),
-    from the north-west corner plan and its potentials (wasserstein_1d_plan)."""
-    from .ot._wasserstein_1d import wasserstein_1d_plan
+def _pow2_of(*arrays) -> int:
+    """The exponent k with max |entry| / 2**k in [0.5, 1) (0 when every entry is 0)."""
+    top = max((float(np.max(np.abs(a))) for a in arrays if np.size(a)), default=0.0)
+    return math.frexp(top)[1] if top > 0.0 and math.isfinite(top) else 0
 
-    if r is None and uw is None and vw is None and np.shape(u) == np.shape(v):
-        # equal sizes, uniform weights: the plan pairs the k-th smallest values (mass 1/n);
-        # no merge, and no weight gradients to give (the weights are not inputs)
-        u, v = _host64(u), _host64(v)
-        pu, pv = np.argsort(u), np.argsort(v)
-        t = u[pu] - v[pv]
-        n = u.shape[0]
-        dc = (np.sign(t) if p == 1.0 else t * _cost_coef(t * t, p)) / n
-        du, dv = np.empty(n), np.empty(n)
-        du[pu] = dc
-        dv[pv] = -dc
-        return float(np.mean(np.abs(t) ** p)), du, dv, None, None
-    if r is None:
-        r = wasserstein_1d_plan(u, v, uw, vw, p=p)
+
+def _w1d_cells(u, v, uw, vw):
+    """The north-west corner plan of 1-D ``u``, ``v`` (weights None = uniform), as
+    :func:`wasserstein_1d_plan` builds it (stable sorts): ``(pu, pv, iu, iv, mass, t)`` with
+    cell k joining the sorted values ``iu[k]``, ``iv[k]`` (``pu``, ``pv`` the sorts) with
+    ``mass[k]`` and ``t[k] = u - v`` there. The plan does not change when u and v are scaled
+    by a power of two, nor do the cells' masses."""
+    from .ot._sorted_rows import breakpoints, merge_cells
+
+    n, m = u.shape[0], v.shape[0]
+    pu, pv = np.argsort(u, kind="stable"), np.argsort(v, kind="stable")
+    if uw is None and vw is None and n == m:  # the k-th smallest values paired (mass 1/n)
+        iu = iv = np.arange(n)
+        mass = np.full(n, 1.0 / n)
+    else:
+        wu = None if uw is None else _host64(uw)[pu][None]
+        wv = None if vw is None else _host64(vw)[pv][None]
+        iu, iv, mass = (c[0] for c in merge_cells(breakpoints(wu, n, 1, np),
+                                                   breakpoints(wv, m, 1, np), np))
+    return pu, pv, iu, iv, mass, u[pu][iu] - v[pv][iv]
+
+
+def _w1d_terms(cells, n, m, p, k, uw, vw, weights):
+    """For the cells of :func:`_w1d_cells` and the scale 2**k (that of the largest moved
+    difference, from :func:`_pow2_of`): ``(Vs, du, dv, duw, dvw)`` with
+    ``Vs = sum_k mass_k |t_k / 2**k|^p`` (W_p^p = 2**(k p) Vs), ``du``, ``dv`` its derivatives
+    in the values divided by 2**(k (p - 1)) and ``duw``, ``dvw`` those in the weights divided by
+    2**(k p) (the potentials, normalised; None unless ``weights``): everything of order one,
+    whatever the scale of the data."""
+    from .ot._wasserstein_1d import _staircase_potentials
+
+    pu, pv, iu, iv, mass, t = cells
+    pos = mass > 0.0
+    tau = np.ldexp(t, -k)
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+        a = np.abs(tau)
+        Vs = float(np.sum(np.where(pos, mass * a ** p, 0.0)))
+        dc = np.sign(tau) if p == 1.0 else p * np.sign(tau) * a ** (p - 1.0)
+    w = np.where(pos, mass * dc, 0.0)  # cells of zero mass move nothing (their cost may be inf)
+    du = np.bincount(pu[iu], w, minlength=n)
+    dv = -np.bincount(pv[iv], w, minlength=m)
+    if not weights:
+        return Vs, du, dv, None, None
+    # potentials of the costs |t|^p at the scale 2**K of every cell's difference (those of zero
+    # mass included: they set the potentials), in [0, 1]; then brought to the scale 2**k
+    K = _pow2_of(t)
+    with np.errstate(under="ignore"):
+        fs, gs = _staircase_potentials(np.abs(np.ldexp(t, -K)) ** p, iu, iv, n, m)
+    f, g = np.empty(n), np.empty(m)
+    f[pu], g[pv] = fs, gs
+    wu = np.ones(n) if uw is None else _host64(uw)
+    wv = np.ones(m) if vw is None else _host64(vw)
+    return Vs, du, dv, _times_pow2(_normalised(f, wu), p * (K - k)), \
+        _times_pow2(_normalised(g, wv), p * (K - k))
+
+
+def _times_pow2(x: np.ndarray, e: float) -> np.ndarray:
+    """x * 2**e without an intermediate overflow (an entry beyond float64 becomes +-inf)."""
+    if e == 0.0:
+        return x
+    with np.errstate(divide="ignore", over="ignore", under="ignore"):
+        if float(e).is_integer() and abs(e) < 1 << 20:  # exact
+            return np.ldexp(x, int(e))
+        return np.where(x == 0.0, 0.0, np.sign(x) * np.exp2(np.log2(np.abs(x)) + e))
+
+
+def _w1d_grads(u, v, uw, vw, p, weights=True):
+    """W_p of 1-D u, v and its gradients ``(du, dv, duw, dvw)`` (weights None = uniform;
+    ``duw``, ``dvw`` None where not asked or uniform with n == m), from the north-west corner
+    plan and its potentials, computed at unit scale: the values are divided by the power of
+    two of the largest, their differences by that of the largest moved one. W_p is
+    1-homogeneous in (u, v), so its gradient in the values is that of the rescaled problem and
+    its gradient in the weights that times the scale: neither |u - v|^p nor W_p^p is formed at
+    the data's scale, where it under- or overflows (|t|^20 at t = 1e-17 or 1e16)."""
     u, v = _host64(u), _host64(v)
-    P = r.plan
-    rows, cols, mass = np.asarray(P.row), np.asarray(P.col), np.asarray(P.data, dtype=np.float64)
-    t = u[rows] - v[cols]
-    dc = np.sign(t) if p == 1.0 else t * _cost_coef(t * t, p)
-    du = np.bincount(rows, mass * dc, minlength=u.shape[0])
-    dv = -np.bincount(cols, mass * dc, minlength=v.shape[0])
-    wu = np.ones(u.shape[0]) if uw is None else _host64(uw)
-    wv = np.ones(v.shape[0]) if vw is None else _host64(vw)
-    duw = _normalised(_host64(r.f), wu)
-    dvw = _normalised(_host64(r.g), wv)
-    return float(r.value) ** p, du, dv, duw, dvw
+    k0 = _pow2_of(u, v)
+    cells = _w1d_cells(np.ldexp(u, -k0), np.ldexp(v, -k0), uw, vw)
+    k = _pow2_of(cells[5][cells[4] > 0.0])
+    weights = weights and not (uw is None and vw is None and u.shape[0] == v.shape[0])
+    Vs, du, dv, duw, dvw = _w1d_terms(cells, u.shape[0], v.shape[0], p, k, uw, vw, weights)
+    c = _root_coef(Vs, p)
+    scale = lambda g: None if g is None else np.ldexp(c * g, k0 + k)
+    return c * du, c * dv, scale(duw), scale(dvw)
 
 
 def _root_coef(V: float, p: float) -> float:
@@ -1700,13 +1758,10 @@ class _Wasserstein1D(_Rule):
         if self.batched(args):
             return {self.field: _BATCH}, None
         p = float(args["p"])
-        r = res if self.field == "value" else None
 
         def value(need):
-            V, du, dv, duw, dvw = _w1d_pp_grads(u, v, uw, vw, p, r)
-            c = _root_coef(V, p)
-            g = dict(zip(self.params, (du, dv, duw, dvw)))
-            return {k: c * g[k] for k in need}
+            g = dict(zip(self.params, _w1d_grads(u, v, uw, vw, p, bool(need & {"u_weights", "v_weights"}))))
+            return {k: g[k] for k in need}
 
         return {self.field: value}, None
 
@@ -1764,17 +1819,29 @@ class _Sliced(_Rule):
         def value(need):
             gen = copy.deepcopy(src) if kind == "generator" else check_rng(src)
             th = random_directions(L, xa.shape[1], gen)
-            acc = {"x": np.zeros(xa.shape), "y": np.zeros(ya.shape),
-                   "a": np.zeros(xa.shape[0]), "b": np.zeros(ya.shape[0])}
-            for t in th:
-                _, du, dv, da, db = _w1d_pp_grads(xa @ t, ya @ t, aw, bw, p)
+            n, m = xa.shape[0], ya.shape[0]
+            # at unit scale (SW_p is 1-homogeneous in (x, y), as _w1d_grads): the points by
+            # the power of two of the largest coordinate, the projections' differences by that
+            # of the largest moved one over all directions, shared so that their W_l^p add up
+            k0 = _pow2_of(xa, ya)
+            xs, ys = np.ldexp(xa, -k0), np.ldexp(ya, -k0)
+            cells = [_w1d_cells(xs @ t, ys @ t, aw, bw) for t in th]
+            k = max(_pow2_of(c[5][c[4] > 0.0]) for c in cells)
+            weights = bool(need & {"a", "b"}) and not (aw is None and bw is None and n == m)
+            acc = {"x": np.zeros(xa.shape), "y": np.zeros(ya.shape), "a": np.zeros(n),
+                   "b": np.zeros(m)}
+            Vs = 0.0
+            for t, cl in zip(th, cells):
+                V, du, dv, da, db = _w1d_terms(cl, n, m, p, k, aw, bw, weights)
+                Vs += V / L
                 acc["x"] += du[:, None] * t[None, :]
                 acc["y"] += dv[:, None] * t[None, :]
-                if da is not None:  # None: the uniform equal-size case, weights not inputs
+                if weights:
                     acc["a"] += da
                     acc["b"] += db
-            c = _root_coef(float(res) ** p, p) / L  # SW = (mean_l W_l^p)^(1/p)
-            return {k: c * acc[k] for k in need}
+            c = _root_coef(Vs, p) / L  # SW = (mean_l W_l^p)^(1/p)
+            return {key: np.ldexp(c * acc[key], k0 + k) if key in ("a", "b") else c * acc[key]
+                    for key in need}
 
         return {None: value}, None
 
@@ -1827,21 +1894,76 @@ def _w_dense(geom, args, need):
 
 
 def _w_1d(xa, ya, aw, bw, p, eps, need):
-    V, du, dv, da, db = _w1d_pp_grads(xa[:, 0], ya[:, 0], aw, bw, p)
-    c = _root_coef(V, p)
+    du, dv, da, db = _w1d_grads(xa[:, 0], ya[:, 0], aw, bw, p, bool(need & {"a", "b"}))
     g = {"x": du[:, None], "y": dv[:, None], "a": da, "b": db}
-    return {k: c * g[k] for k in need}
+    return {k: g[k] for k in need}
 
 
 def _w_exact(xa, ya, aw, bw, p, eps, need):
+    """The exact LP's plan and potentials, solved as the function solves them: on the costs of
+    the points rescaled by its power of two 2**k (W_p is 1-homogeneous: the point gradient is
+    the rescaled problem's, the weight gradient that times 2**k), or, where those costs
+    over- or underflow, in its rounds at the scale of W_p (:func:`_w_exact_rescaled`)."""
     from .ot._emd import emd
     from .ot._wasserstein import _cost_matrix
 
-    r = emd(aw / aw.sum(), bw / bw.sum(), _cost_matrix(xa, ya, p))
-    gx, gy = _dense_cost_grads(xa, ya, r.plan, p, "x" in need, "y" in need)
-    c = _root_coef(float(r.value), p)
-    g = {"x": gx, "y": gy, "a": _normalised(r.f, aw), "b": _normalised(r.g, bw)}
-    return {k: c * g[k] for k in need}
+    an, bn = aw / aw.sum(), bw / bw.sum()
+    xs, ys, k = _scaled(xa, ya, p)
+    with np.errstate(over="ignore", under="ignore"):
+        M = _cost_matrix(xs, ys, p)
+    top = float(M.max())
+    if math.isfinite(top):
+        r = emd(an, bn, M)
+        val = max(float(r.value), 0.0)
+        if val > 0.0 and val >= top * 2.0 ** -30:  # the function's test, on the same LP
+            gx, gy = _dense_cost_grads(xs, ys, r.plan, p, "x" in need, "y" in need)
+            c = _root_coef(val, p)
+            g = {"x": c * gx if gx is not None else None, "y": c * gy if gy is not None else None,
+                 "a": np.ldexp(c * _normalised(r.f, aw), k),
+                 "b": np.ldexp(c * _normalised(r.g, bw), k)}
+            return {key: g[key] for key in need}
+    return _w_exact_rescaled(xa, ya, aw, bw, an, bn, p, need)
+
+
+def _w_exact_rescaled(xa, ya, aw, bw, an, bn, p, need):
+    """The gradient of W_p from the plan P of the function's rescaled rounds: with the
+    distances |x_i - y_j| = 2**j D_ij, W_p = 2**j w and the LP solved on (D / t)^p,
+
+        dW/dx_i = sum_j P_ij (D_ij / w)^(p-1) e_ij,      e_ij = (x_i - y_j) / |x_i - y_j|,
+        dW/da   = 2**j w (t / w)^p / p  (f - <a, f>) / sum a,
+
+    f the LP's potentials (optimal for the true costs too when no used pair was clipped),
+    all of order one."""
+    from .ot._wasserstein import _exact_rescaled_plan
+
+    w, j, _, kept = _exact_rescaled_plan(xa, ya, an, bn, p)
+    out = {}
+    if kept is None or w == 0.0:  # W_p = 0: a subgradient (0 for p > 1, docs/gradients.md)
+        for key, size in (("x", xa.shape), ("y", ya.shape), ("a", aw.shape), ("b", bw.shape)):
+            if key in need:
+                out[key] = np.zeros(size)
+        return out
+    D, P, r, t = kept
+    i, jj = np.nonzero(P)
+    k0 = _pow2_of(xa, ya)
+    e = np.ldexp(xa, -k0)[i] - np.ldexp(ya, -k0)[jj]  # the used pairs' directions
+    with np.errstate(invalid="ignore", divide="ignore", under="ignore"):
+        e = e / np.max(np.abs(e), axis=1, keepdims=True)
+        e = np.nan_to_num(e / np.linalg.norm(e, axis=1, keepdims=True))  # 0 where x_i = y_j
+        q = P[i, jj] * (D[i, jj] / w) ** (p - 1.0) if p != 1.0 else P[i, jj]
+    G = q[:, None] * e
+    if "x" in need:
+        out["x"] = np.zeros(xa.shape)
+        np.add.at(out["x"], i, G)
+    if "y" in need:
+        out["y"] = np.zeros(ya.shape)
+        np.add.at(out["y"], jj, -G)
+    c = _times_pow2(np.array([w / p]), j + p * math.log2(t / w))[0]
+    if "a" in need:
+        out["a"] = c * _normalised(_arr64(r.f), aw)
+    if "b" in need:
+        out["b"] = c * _normalised(_arr64(r.g), bw)
+    return out
 
 
 def _scaled(xa, ya, p):

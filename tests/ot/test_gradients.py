@@ -121,6 +121,104 @@ def test_gradcheck_sliced_and_exact_wasserstein(p):
     gradcheck(lambda x, y: wasserstein(x[:, :1], y[:, :1], p=p), t(X), t(Y))  # the 1-D path
 
 
+# ----------------------------------------------------------------------------- scale
+#: data scales where |x - y|^p under- or overflows float64 (p = 2 below ~1e-162, p = 3 below
+#: ~1e-108, p = 20 at 1e-17 and 1e16; 1e160 squared overflows) while W_p does not
+SCALES = (1e-170, 1e-17, 1e16, 1e160)
+U1, V1 = RNG.normal(size=N), RNG.normal(size=N + 3) + 0.4
+WU1, WV1 = RNG.uniform(0.5, 1.5, N), RNG.uniform(0.5, 1.5, N + 3)
+# each: (function of the points and weights, given the constructor of the caller's constants,
+# the points, the weights); W_p(s x, s y) = s W_p(x, y) for the functions that normalise the
+# weights themselves, so the gradient in the points is the same at every s and the one in the
+# weights s times the unit-scale one
+SCALE_CASES = {
+    "wasserstein_1d": (lambda c, u, v, wu, wv: wasserstein_1d(u, v, wu, wv, p=P_), (U1, V1), (WU1, WV1)),
+    "wasserstein_1d_uniform": (lambda c, u, v: wasserstein_1d(u, v, p=P_), (U1, V1[:N]), ()),
+    "wasserstein_1d_plan": (lambda c, u, v, wu, wv: wasserstein_1d_plan(u, v, wu, wv, p=P_).value,
+                            (U1, V1), (WU1, WV1)),
+    "sliced_wasserstein": (lambda c, x, y, a, b: sliced_wasserstein(x, y, a=a, b=b, n_projections=5,
+                                                                    p=P_, rng=3), (X, Y), (WA, WB)),
+    "wasserstein_exact": (lambda c, x, y, a, b: wasserstein(x, y, a, b, p=P_, method="exact"),
+                          (X, Y), (WA, WB)),
+    "wasserstein_auto": (lambda c, x, y: wasserstein(x, y, p=P_), (X, Y[:N - 1]), ()),
+    "wasserstein_1d_method": (lambda c, x, y, a: wasserstein(x, y, a, p=P_, method="1d"),
+                              (X[:, :1], Y[:, :1]), (WA,)),
+}
+P_ = None  # the exponent of the case being run (set by scale_grads)
+
+
+def scale_grads(name, p, s, lib="torch", pts=None):
+    """The gradients of case ``name`` at its points scaled by s (or at ``pts``, the points
+    already scaled by s), the weight gradients divided by s."""
+    global P_
+    P_ = p
+    fn, pts0, ws = SCALE_CASES[name]
+    arrs = ([z * s for z in pts0] if pts is None else list(pts)) + list(ws)
+    if lib == "torch":
+        ts = [t(z) for z in arrs]
+        gs = [g.numpy() for g in torch.autograd.grad(fn(lambda z: t(z, False), *ts), ts)]
+    else:
+        k = tuple(range(len(arrs)))
+        gs = list(autograd.grad(lambda *z: fn(np.asarray, *z), k)(*arrs))
+    return gs[:len(pts0)] + [g / s for g in gs[len(pts0):]]
+
+
+def assert_close(got, ref, what):
+    for i, (g, r) in enumerate(zip(got, ref)):
+        err, tol = np.abs(g - r).max(), 1e-12 * np.abs(r).max()
+        assert err <= tol, (what, i, err, tol)
+
+
+@pytest.mark.parametrize("name", sorted(SCALE_CASES))
+@pytest.mark.parametrize("p", [1.0, 2.0, 3.0, 20.0])
+def test_wasserstein_gradients_are_scale_free(name, p):
+    """At every scale the gradient is the unit-scale one, relative 1e-12 of its largest entry, in
+    torch and autograd: it was 0 where |x - y|^p underflows and an OverflowError (or a ValueError
+    naming `M`) where it overflows. The exact LP at p = 20: its potentials themselves move with
+    the scale of the costs (emd's own resolution, by 5e-9 relative at scale 0.28 and 3e-6 at 0.2,
+    where nothing is rescaled), so its weight gradient at scale s is checked against the problem
+    the function solves, the data rescaled by its power of two 2**-k (its point gradient against
+    the unit scale's, as everywhere)."""
+    from kantorovich._validation import pow2_exponent
+
+    npts = len(SCALE_CASES[name][1])
+    for lib in ("torch", "autograd"):
+        ref = scale_grads(name, p, 1.0, lib)
+        for s in SCALES:
+            got = scale_grads(name, p, s, lib)
+            if name == "wasserstein_exact" and p == 20.0:
+                xs, ys = X * s, Y * s
+                k = pow2_exponent(xs, ys, p=p)
+                solved = scale_grads(name, p, s * 2.0 ** -k, lib, (np.ldexp(xs, -k), np.ldexp(ys, -k)))
+                assert_close(got[npts:], solved[npts:], (lib, s, "weights"))
+                got, ref_s = got[:npts], ref[:npts]
+            else:
+                ref_s = ref
+            assert_close(got, ref_s, (lib, s))
+
+
+def test_exact_gradient_from_the_rescaled_rounds():
+    """Where the costs at one scale lose the optimum (unit distances next to a pair at 1e200,
+    p = 3: they underflow to 0 there), wasserstein solves the LP in rounds at the scale of W_p;
+    the gradient comes from that plan: the same point gradients as with the far pair at 5
+    (the plan is the same), where it was a ValueError naming `M`. And the rounds' formulas
+    against the direct path's on ordinary data."""
+    from kantorovich._autodiff import _w_exact, _w_exact_rescaled
+
+    def grads(far):
+        x = t(np.array([[0.0, 0.0], [1.0, 0.3], [far, 0.0]]))
+        y = t(np.array([[0.5, 0.1], [1.5, -0.2], [far, 0.0]]))
+        a, b = t(np.array([0.3, 0.3, 0.4]), False), t(np.array([0.25, 0.35, 0.4]), False)
+        return [g.numpy() for g in torch.autograd.grad(wasserstein(x, y, a, b, p=3, method="exact"), (x, y))]
+
+    assert_close(grads(1e200), grads(5.0), "far pair")
+    need = {"x", "y", "a", "b"}
+    for p in (1.0, 1.5, 2.0, 3.0):
+        direct = _w_exact(X, Y, WA, WB, p, None, need)
+        rounds = _w_exact_rescaled(X, Y, WA, WB, simplex(WA), simplex(WB), p, need)
+        assert_close([rounds[k] for k in "xyab"], [direct[k] for k in "xyab"], p)
+
+
 # ----------------------------------------------------------------------------- references
 def test_emd_gradients_match_pot_emd2():
     pot = pytest.importorskip("ot")

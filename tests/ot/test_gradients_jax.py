@@ -104,6 +104,35 @@ def _jax_grads(fn, arrs, transform=lambda f: f):
     return [np.asarray(t) for t in g(*(jnp.asarray(a) for a in arrs))]
 
 
+# W_p(s x, s y) = s W_p(x, y): the gradient in the points the same at every scale s, that in
+# the weights s times the unit-scale one (tests/ot/test_gradients.py checks torch and autograd)
+SCALE_CASES = {
+    "wasserstein_1d": (lambda p: lambda c, u, v, wu, wv: wasserstein_1d(u, v, wu, wv, p=p), 2),
+    "sliced_wasserstein": (lambda p: lambda c, x, y, a, b: sliced_wasserstein(
+        x, y, a=a, b=b, n_projections=5, p=p, rng=3), 2),
+    "wasserstein_exact": (lambda p: lambda c, x, y, a, b: wasserstein(x, y, a, b, p=p, method="exact"), 2),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SCALE_CASES))
+@pytest.mark.parametrize("p", [2.0, 3.0, 20.0])
+def test_wasserstein_gradients_are_scale_free(name, p, x64):
+    """At 1e-170, 1e-17 and 1e160 (|x - y|^p under- or overflows) the JAX gradient is the
+    unit-scale one, relative 1e-12 (the exact LP's weight gradient at p = 20 aside: the LP's
+    potentials move with the scale of its costs, see tests/ot/test_gradients.py)."""
+    make, npts = SCALE_CASES[name]
+    fn = make(p)
+    pts, ws = ((U, V), (WU, WV)) if name == "wasserstein_1d" else ((X, Y), (A, B))
+    ref = _jax_grads(fn, list(pts) + list(ws))
+    for s in (1e-170, 1e-17, 1e160):
+        got = _jax_grads(fn, [z * s for z in pts] + list(ws))
+        for i, (g, r) in enumerate(zip(got, ref)):
+            if i >= npts and name == "wasserstein_exact" and p == 20.0:
+                continue
+            g = g / s if i >= npts else g
+            assert np.abs(g - r).max() <= 1e-12 * np.abs(r).max(), (s, i)
+
+
 def _torch_grads(fn, arrs):
     ts = [torch.tensor(a, dtype=torch.float64, requires_grad=True) for a in arrs]
     fn(lambda a: torch.tensor(np.asarray(a), dtype=torch.float64), *ts).backward()

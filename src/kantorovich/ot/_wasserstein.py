@@ -104,23 +104,42 @@ def _exact_rescaled(x, y, an, bn, p):
     optimal for the true costs too (clipping only lowers costs); otherwise a
     KantorovichWarning says the value is an upper bound."""
     from ..exceptions import KantorovichWarning
+
+    w, j, unseen, _ = _exact_rescaled_plan(x, y, an, bn, p)
+    if unseen:
+        warn(
+            f"wasserstein: the costs |x - y|^p (p = {p:g}) span more than float64 resolves in one "
+            "linear program; the plan found uses pairs whose costs the solver saw clipped or "
+            "rounded to 0, so the value is an upper bound on W_p.", KantorovichWarning)
+    return float(np.ldexp(w, j))
+
+
+def _exact_rescaled_plan(x, y, an, bn, p):
+    """The rounds of :func:`_exact_rescaled`: ``(w, j, unseen, kept)`` with W_p = 2**j w,
+    ``unseen`` whether the plan uses a pair whose cost the LP saw clipped or rounded to 0, and
+    ``kept`` None (W_p = 0) or ``(D, P, r, t)``: the distances with |x_i - y_j| = 2**j D_ij, the
+    plan (less its rounding slivers) and the LP result ``r`` it came from, solved on the costs
+    min((D / t)^p, _CLIP) (the backward pass takes its gradient from them)."""
     from ._emd import emd
 
     D, j = _distances(x, y)
     top = float(D.max())
     if top == 0.0:
-        return 0.0
+        return 0.0, j, False, None
     with np.errstate(under="ignore"):
         C = (D / top) ** p  # in [0, 1]: a first plan, whatever the far pairs hide
-    P = _without_rounding_mass(emd(an, bn, C).plan, an, bn)
+    r = emd(an, bn, C)
+    P = _without_rounding_mass(r.plan, an, bn)
+    kept = (D, P, r, top)
     w = _plan_wp(P, D, p)
     unseen = True  # the plan uses a pair whose cost the LP saw clipped or rounded to 0
     for _ in range(16):
         if w == 0.0:
-            return 0.0
+            return 0.0, j, False, None
         with np.errstate(over="ignore", under="ignore"):
             C = np.minimum((D / w) ** p, _CLIP)
-        P2 = _without_rounding_mass(emd(an, bn, C).plan, an, bn)
+        r2 = emd(an, bn, C)
+        P2 = _without_rounding_mass(r2.plan, an, bn)
         w2 = _plan_wp(P2, D, p)
         used = P2 > 0
         # clipped pairs, or pairs rounded to 0 that could matter: each is off by < 2**-1074,
@@ -130,17 +149,14 @@ def _exact_rescaled(x, y, an, bn, p):
         if w2 >= w * (1.0 - 2.0 ** -40):  # no further progress: keep the better plan
             if w2 <= w:
                 unseen = unseen2
+                kept = (D, P2, r2, w)
             else:
                 w2 = w
             w = min(w, w2)
             break
+        kept = (D, P2, r2, w)
         w, unseen = w2, unseen2
-    if unseen:
-        warn(
-            f"wasserstein: the costs |x - y|^p (p = {p:g}) span more than float64 resolves in one "
-            "linear program; the plan found uses pairs whose costs the solver saw clipped or "
-            "rounded to 0, so the value is an upper bound on W_p.", KantorovichWarning)
-    return float(np.ldexp(w, j))
+    return w, j, unseen, kept
 
 
 def _uniform(w) -> bool:
