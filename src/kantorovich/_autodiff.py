@@ -1225,10 +1225,16 @@ def _pcg(apply, rhs, diag, tol, max_iter):
     return z, rel, rel < tol
 
 
-#: relative residual, iteration cap and cap of the Gauss-Seidel sweeps that follow (the
-#: multipliers of tiny and zero weights) of the implicit solve behind sinkhorn(...).value
+#: relative residual and iteration cap of the implicit solve behind sinkhorn(...).value
 IMPLICIT_TOL = 1e-12
 IMPLICIT_MAX_ITER = 2000
+#: the Gauss-Seidel sweeps that follow it (the multipliers of tiny and zero weights) stop when
+#: a sweep changes no multiplier by more than this much of the largest mean row cost. The solve
+#: at a residual of 1e-12 leaves the multipliers 2e-12 to 5e-12 off in that measure (measured:
+#: n = 200 to 2000, eps = 0.02 to 0.5), which a sweep reduces only at the Sinkhorn iteration's
+#: rate (0.8 to 0.9 a sweep there): the sweeps stop once only that error moves them, after one
+#: sweep without tiny weights, two where they resolve some
+IMPLICIT_SWEEP_TOL = 1e-10
 IMPLICIT_MAX_SWEEPS = 50
 
 
@@ -1314,8 +1320,8 @@ def sinkhorn_value_grads(geom, a, b, f, g, eps, need, names=None):
 
     lam, mu, rel, ok = _implicit_solve(ra, rb, r, s, matvec, rmatvec)
     lam, mu, rel_sweep = _substituted_multipliers(f, g, lam, mu, kernel_rows, kernel_cols)
-    rel = max(rel, rel_sweep)
-    ok = ok and rel_sweep <= IMPLICIT_TOL
+    if rel_sweep > IMPLICIT_SWEEP_TOL:
+        rel, ok = rel_sweep, False
     if names["a"] in need:
         out[names["a"]] = _centred(lam)
     if names["b"] in need:
@@ -1337,9 +1343,9 @@ def sinkhorn_value_grads(geom, a, b, f, g, eps, need, names=None):
 def _substituted_multipliers(f, g, lam, mu, kernel_rows, kernel_cols):
     """Gauss-Seidel sweeps of the implicit system after the conjugate-gradient solve: each
     multiplier of a row recomputed from the columns', then each of a column from the rows',
-    until every equation divided by its weight holds to ``IMPLICIT_TOL`` of the largest mean
-    row cost (at most ``IMPLICIT_MAX_SWEEPS``; a sweep does not increase the error in the
-    system's energy norm). Returns (lam, mu, the last sweep's relative change).
+    until a sweep changes none by more than ``IMPLICIT_SWEEP_TOL`` of the largest mean row cost
+    (at most ``IMPLICIT_MAX_SWEEPS``; a sweep does not increase the error in the system's
+    energy norm). Returns (lam, mu, the last sweep's relative change).
 
     Row i of the system reads a_i lam_i = sum_j P_ij (C_ij - mu_j) (with P 1 = a), i.e.
     ``lam_i = sum_j Q_ij (C_ij - mu_j)`` with the row's conditional plan
@@ -1352,7 +1358,7 @@ def _substituted_multipliers(f, g, lam, mu, kernel_rows, kernel_cols):
     P_ij = a_i Q_ij; the solver's f_i at a zero weight is that c-transform). The columns
     likewise: ``mu_j = sum_i Q'_ij (C_ij - lam_i)``, ``Q'_ij = a_i exp((f_i + g_j - C_ij)/eps)``.
     On a problem without tiny weights the first sweep changes the multipliers by the solve's
-    error and one or two sweeps are done.
+    error only, and is the last.
 
     ``kernel_rows(fz, v)`` returns the row sums (sum_j K_ij, sum_j K_ij v_j, sum_j K_ij C_ij)
     of ``K_ij = exp((fz_i + g_j + eps log b_j - C_ij)/eps)``; ``kernel_cols(gz, u)`` the
@@ -1374,7 +1380,7 @@ def _substituted_multipliers(f, g, lam, mu, kernel_rows, kernel_cols):
         # a change is a residual of the system divided by its weight; relative to the largest
         # mean cost of a row (the right-hand side divided by the weights)
         rel = change / max(float(xp.max(xp.abs(s2 / xp.where(s0 > 0, s0, 1.0)))), 1e-300)
-        if rel <= IMPLICIT_TOL:
+        if rel <= IMPLICIT_SWEEP_TOL:
             break
     return lam, mu, rel
 
@@ -1455,8 +1461,8 @@ def _implicit_device(geom, a, b, f, g, eps, need, names, block=1 << 24):
         return s0, s1, s2
 
     lam, mu, rel_sweep = _substituted_multipliers(f, g, lam, mu, kernel_rows, kernel_cols)
-    rel = max(rel, rel_sweep)
-    ok = ok and rel_sweep <= IMPLICIT_TOL
+    if rel_sweep > IMPLICIT_SWEEP_TOL:
+        rel, ok = rel_sweep, False
     out = {}
     if names["a"] in need:
         out[names["a"]] = _centred(lam)
@@ -1481,8 +1487,8 @@ def _warn_implicit(rel: float) -> None:
     warnings.warn(
         f"the implicit solve for the gradient of the entropic transport cost <P, C> stopped at a "
         f"relative residual of {rel:.3g} (> {IMPLICIT_TOL:g} after at most {IMPLICIT_MAX_ITER} "
-        f"conjugate-gradient steps and {IMPLICIT_MAX_SWEEPS} sweeps); the gradient is "
-        "approximate. A larger `eps` conditions it better; sinkhorn(...).objective and "
+        f"conjugate-gradient steps, or > {IMPLICIT_SWEEP_TOL:g} after {IMPLICIT_MAX_SWEEPS} "
+        "Gauss-Seidel sweeps); the gradient is approximate. A larger `eps` conditions it better; sinkhorn(...).objective and "
         "sinkhorn_divergence need no solve.",
         ConvergenceWarning, stacklevel=6)
 

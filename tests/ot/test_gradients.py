@@ -462,6 +462,17 @@ def test_sinkhorn_value_gradient_warns_when_the_implicit_solve_stops(monkeypatch
         r.value.backward()
 
 
+def test_sinkhorn_value_gradient_warns_when_the_sweeps_stop(monkeypatch):
+    import kantorovich._autodiff as ad
+
+    monkeypatch.setattr(ad, "IMPLICIT_MAX_SWEEPS", 1)
+    monkeypatch.setattr(ad, "IMPLICIT_SWEEP_TOL", 0.0)  # no sweep changes nothing at all
+    x = t(X)
+    r = sinkhorn(None, None, PointCloud(x, t(Y, False)), **TIGHT)
+    with pytest.warns(ConvergenceWarning, match="Gauss-Seidel"):
+        r.value.backward()
+
+
 def test_unconverged_gradient_warns_with_the_knob():
     x = t(X)
     with warnings.catch_warnings():
