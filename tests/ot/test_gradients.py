@@ -9,7 +9,9 @@ Checks, on small random problems (n = m = 8, float64, solved to tol = 1e-12):
 - autograd (numpy) and torch give the same numbers;
 - sinkhorn's ``value`` (<P, C>, not an optimal value) by implicit differentiation;
 - the refusals (functions without a rule, batches) and the warnings for a gradient of an
-  unconverged solve. (JAX: tests/ot/test_gradients_jax.py.)
+  unconverged solve;
+- weights exactly 0 (one-sided derivatives) and tiny, and the Wasserstein gradients at scales
+  where |x - y|^p under- or overflows. (JAX: tests/ot/test_gradients_jax.py.)
 
 Weights live on the simplex, where the functions of balanced OT are defined; the weight
 gradients are projected on its tangent (docs/gradients.md), so gradcheck differentiates through
@@ -175,10 +177,10 @@ def test_wasserstein_gradients_are_scale_free(name, p):
     """At every scale the gradient is the unit-scale one, relative 1e-12 of its largest entry, in
     torch and autograd: it was 0 where |x - y|^p underflows and an OverflowError (or a ValueError
     naming `M`) where it overflows. The exact LP at p = 20: its potentials themselves move with
-    the scale of the costs (emd's own resolution, by 5e-9 relative at scale 0.28 and 3e-6 at 0.2,
-    where nothing is rescaled), so its weight gradient at scale s is checked against the problem
-    the function solves, the data rescaled by its power of two 2**-k (its point gradient against
-    the unit scale's, as everywhere)."""
+    the scale of the costs (emd's own resolution: by 6e-8 of the largest entry at scale 0.28 and
+    3e-5 at 0.2, where nothing is rescaled), so its weight gradient at scale s is checked against
+    the problem the function solves, the data rescaled by its power of two 2**-k (its point
+    gradient against the unit scale's, as everywhere)."""
     from kantorovich._validation import pow2_exponent
 
     npts = len(SCALE_CASES[name][1])
