@@ -1650,9 +1650,11 @@ class _EMD(_Rule):
 
 # ----------------------------------------------------------------------------- 1-D
 def _pow2_of(*arrays) -> int:
-    """The exponent k with max |entry| / 2**k in [0.5, 1) (0 when every entry is 0)."""
-    top = max((float(np.max(np.abs(a))) for a in arrays if np.size(a)), default=0.0)
-    return math.frexp(top)[1] if top > 0.0 and math.isfinite(top) else 0
+    """The exponent k with max |entry| / 2**k in [0.5, 1) (0 when every entry is 0), at every
+    scale (:func:`~kantorovich._validation.pow2_exponent` without its unit-scale threshold)."""
+    from ._validation import pow2_exponent
+
+    return pow2_exponent(*arrays, threshold=-1.0)
 
 
 def _w1d_cells(u, v, uw, vw):
