@@ -178,6 +178,11 @@ def test_cli_repeat_below_1_is_rejected_naming_it_before_any_case(tmp_path, caps
     (lambda p: None, "does not exist"),
     (lambda p: p.mkdir(), "is a folder; give its results.json"),
     (lambda p: p.write_text("[1, 2]"), "is not the results.json of a kantorovich bench run"),
+    (lambda p: p.write_text('{"schema": "%s", "cases": []}' % bench.SCHEMA),
+     "without environment.date, environment.cpu_model, environment.gpu: it was cut or edited"),
+    (lambda p: p.write_text('{"schema": "%s", "environment": {"date": "d", "cpu_model": "c", '
+                            '"gpu": null}, "cases": [{"suite": "sliced", "n": 10}]}' % bench.SCHEMA),
+     "without cases[0].impls"),
 ])
 def test_compare_names_the_option_and_the_file_that_is_not_a_run(tmp_path, capsys, make, why):
     good = tmp_path / "good.json"

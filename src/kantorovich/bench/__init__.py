@@ -487,6 +487,24 @@ def _load_run(name: str, path) -> dict:
     if not isinstance(run, dict) or run.get("schema") != SCHEMA:
         raise ValueError(f"{where} is not the results.json of a kantorovich bench run "
                          f"(schema {SCHEMA}).")
+    # the fields the comparison reads: a file of the right schema but cut or edited is named
+    # with what it lacks rather than a KeyError
+    env, cases = run.get("environment"), run.get("cases")
+    missing = [f"environment.{k}" for k in ("date", "cpu_model", "gpu")
+               if not isinstance(env, dict) or k not in env]
+    if not isinstance(cases, list):
+        missing.append("cases")
+    else:
+        for i, c in enumerate(cases):
+            lack = [k for k in ("suite", "n", "impls") if not isinstance(c, dict) or k not in c]
+            if not lack and not isinstance(c["impls"], dict):
+                lack = ["impls"]
+            if lack:
+                missing += [f"cases[{i}].{k}" for k in lack]
+                break
+    if missing:
+        raise ValueError(f"{where} is a bench results.json without {', '.join(missing)}: it was "
+                         "cut or edited; give the file the run wrote.")
     return run
 
 
