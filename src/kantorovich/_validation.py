@@ -36,6 +36,7 @@ __all__ = [
     "check_out_dir",
     "check_probability",
     "check_rng",
+    "require_distributed",
     "describe",
     "check_float_dtype",
     "pow2_exponent",
@@ -364,6 +365,19 @@ def check_out_dir(path: Any, name: str = "out"):
         raise ValueError(f"`{name}` must be a folder that {how}; got {str(out)!r}{where}: "
                          f"{exc.strerror or exc}.") from None
     return out
+
+
+def require_distributed(name: str) -> None:
+    """BackendUnavailableError naming ``name`` (an argument or a command-line option) and the
+    extra to install, when dask.distributed is not installed."""
+    try:
+        import distributed  # noqa: F401
+    except ImportError:
+        from .exceptions import BackendUnavailableError
+
+        raise BackendUnavailableError(
+            f'`{name}` needs dask.distributed, which is not installed: pip install '
+            f'"kantorovich[distributed]" (here and on every worker).') from None
 
 
 def check_rng(rng: Any, name: str = "rng") -> np.random.Generator:

@@ -34,8 +34,8 @@ from .._validation import (
     check_samples,
     check_weights,
     describe,
+    require_distributed,
 )
-from ..exceptions import BackendUnavailableError
 from ._sorted_rows import (
     AUTO_NUMBA_MIN_SIZE,
     RADIX_MIN_N,
@@ -377,11 +377,9 @@ def _client(client: Any):
     """(Client or None, whether we opened it)."""
     if client is None:
         return None, False
-    try:
-        from distributed import Client
-    except ImportError:
-        raise BackendUnavailableError(
-            '`client` needs dask.distributed: pip install "kantorovich[distributed]".') from None
+    require_distributed("client")
+    from distributed import Client
+
     if isinstance(client, Client):
         return client, False
     if isinstance(client, str):

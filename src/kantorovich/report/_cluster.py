@@ -19,7 +19,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from .._validation import describe
+from .._validation import describe, require_distributed
 
 # A worker process with several threads would run sections side by side in one interpreter,
 # where pyplot's figure registry and `warnings.catch_warnings` are shared: sections in one
@@ -77,18 +77,6 @@ def parse_scheduler(value: Any, name: str) -> tuple[str, int | None]:
         raise ValueError(f"`{name}` must have a port from 1 to 65535; got {value!r}.")
     address = text.rstrip("/")
     return address if scheme is None else scheme.lower() + address[len(scheme):], None
-
-
-def require_distributed(name: str) -> None:
-    """BackendUnavailableError naming ``name`` and the extra to install, without dask.distributed."""
-    try:
-        import distributed  # noqa: F401
-    except ImportError:
-        from ..exceptions import BackendUnavailableError
-
-        raise BackendUnavailableError(
-            f'`{name}` needs dask.distributed, which is not installed: pip install '
-            f'"kantorovich[distributed]" (here and on every worker).') from None
 
 
 def open_client(client: Any, name: str = "client"):
