@@ -206,10 +206,9 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         try:
             if scheduler is not None:
-                from .report._cluster import parse_scheduler, require_distributed
+                from ._dask import check_client
 
-                parse_scheduler(scheduler, "--scheduler")
-                require_distributed("--scheduler")
+                check_client(scheduler, "--scheduler", inproc=False)
             res = run_report(args.out, quick=args.quick, only=only, seed=args.seed,
                              show_progress=not getattr(args, "no_progress", False),
                              fig_format=args.fig_format, dpi=args.dpi, client=scheduler)

@@ -274,6 +274,29 @@ def test_dask_threads_equals_serial():
                                  retries=1, progress=False)
 
 
+@pytest.mark.parametrize("client, exc, why", [
+    ("10.0.0.1", ValueError, "port"), ("foo://10.0.0.1:8786", ValueError, "schemes"),
+    ("local:0", ValueError, "positive integer"), (8786, TypeError, "Client"),
+])
+def test_a_bad_client_is_said_before_any_work(client, exc, why, monkeypatch):
+    """Checked as `kantorovich report --scheduler` checks it, before a pair is solved or a
+    scheduler is dialled."""
+    pytest.importorskip("distributed")
+    import kantorovich.ot._pairwise as P
+
+    monkeypatch.setattr(P, "_solve_block", None)  # any work would fail otherwise
+    with pytest.raises(exc, match=f"`client`.*{why}"):
+        pairwise_wasserstein([[0.0], [1.0], [2.0]], client=client, progress=False)
+
+
+def test_dask_local_cluster_from_a_string_equals_serial():
+    """``client="local:2"``: two worker processes started for the call, closed after."""
+    pytest.importorskip("distributed")
+    clouds = [np.random.default_rng(k).normal(size=(7, 2)) for k in range(5)]
+    D = pairwise_wasserstein(clouds, p=2, client="local:2", block_size=2, progress=False)
+    np.testing.assert_array_equal(D, pairwise_wasserstein(clouds, p=2, block_size=2, progress=False))
+
+
 def test_dask_processes_worker_killed_mid_run():
     """A worker process killed while it computes: its blocks (and the chunks scattered to it)
     are recomputed elsewhere, and the matrix is complete and identical to the serial one."""

@@ -9,6 +9,7 @@ import pytest
 
 from kantorovich.cli import main
 from kantorovich.report import SectionSpec, _REGISTRY, run_report
+from kantorovich._dask import parse_scheduler
 from kantorovich.report import _cluster
 
 from ..dask_support import killing_a_busy_worker
@@ -64,7 +65,7 @@ def test_malformed_scheduler_address_says_what_is_wrong_without_a_traceback(tmp_
     ("TLS://[::1]:8786/", "tls://[::1]:8786"), (" ws://node_1:9000 ", "ws://node_1:9000"),
 ])
 def test_well_formed_scheduler_addresses_parse(value, parsed):
-    assert _cluster.parse_scheduler(value, "--scheduler") == (parsed, None)
+    assert parse_scheduler(value, "--scheduler") == (parsed, None)
 
 
 @pytest.mark.parametrize("client, exc", [(3, TypeError), ("local:0", ValueError), ("a b", ValueError)])

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from .._array_api import is_cupy, to_host
+from .._dask import check_client, open_client
 from .._autodiff import value_of
 from .._interop import caller, kind_of, to_kernel
 from .._validation import (
@@ -34,7 +35,6 @@ from .._validation import (
     check_samples,
     check_weights,
     describe,
-    require_distributed,
 )
 from ._sorted_rows import (
     AUTO_NUMBA_MIN_SIZE,
@@ -373,21 +373,6 @@ def _block_size(N: int, K: int, sym: bool, per_pair: float, workers: int) -> int
 
 
 # ----------------------------------------------------------------------------- clients
-def _client(client: Any):
-    """(Client or None, whether we opened it)."""
-    if client is None:
-        return None, False
-    require_distributed("client")
-    from distributed import Client
-
-    if isinstance(client, Client):
-        return client, False
-    if isinstance(client, str):
-        return Client(client), True
-    raise TypeError(f"`client` must be a dask.distributed.Client or a scheduler address such as "
-                    f"'tcp://10.0.0.1:8786'; got {describe(client)}.")
-
-
 def _threads(client) -> int:
     """Worker threads on the cluster now (1 when the scheduler does not say)."""
     try:
@@ -497,9 +482,12 @@ def pairwise_wasserstein(X, Y=None, *, p=1, method="auto", client=None, X_weight
         Histograms: "auto"/"exact" the exact LP ``emd``, "sinkhorn" entropic (an upper
         bound, biased by ``eps``).
     client : dask.distributed.Client, str or None
-        Run the blocks on this Dask cluster (a Client, or a scheduler address such as
-        ``"tcp://10.0.0.1:8786"``, connected to for the call and closed after). The result is
-        identical to the in-process one. None: in this process.
+        Run the blocks on this Dask cluster: a Client (left open), a scheduler address
+        ``[scheme://]host:port`` such as ``"tcp://10.0.0.1:8786"`` (connected to for the call
+        and closed after), or ``"local[:N]"``, a cluster of N worker processes on this machine
+        (one per core when N is left out) started for the call and closed after, as
+        ``kantorovich report --scheduler`` takes them. The result is identical to the
+        in-process one. None: in this process.
     X_weights, Y_weights : sequence of weight vectors (or None entries), optional
         Non-negative weights of the 1-D samples or point clouds (normalised per
         distribution); None means uniform. Not used with ``M``.
@@ -531,16 +519,18 @@ def pairwise_wasserstein(X, Y=None, *, p=1, method="auto", client=None, X_weight
     Raises
     ------
     ValueError
-        Mixed kinds (1-D samples and point clouds), clouds of different dimensions, ``eps``
+        ``client`` a malformed address (no port, an unknown scheme) or ``local:0``. Mixed kinds (1-D samples and point clouds), clouds of different dimensions, ``eps``
         where no Sinkhorn runs, a bad
         distribution or weight vector (the message names it, e.g. ```X[3]```), ``p < 1``, a
         method the kind has not, ``M`` of the wrong shape, or not symmetric with ``Y`` None.
     TypeError
         ``X`` not a sequence, arrays of two libraries or devices (the message names both, e.g.
-        ```X[0]``` and ```X[1]```), ``client`` neither a Client nor an address string.
+        ```X[0]``` and ```X[1]```), ``client`` neither a Client nor a string.
     BackendUnavailableError
         ``client`` given without ``dask.distributed`` installed (``pip install
         "kantorovich[distributed]"``).
+    OSError
+        No Dask scheduler answered at the ``client`` address within 20 s.
     RuntimeError
         Blocks still lost by the cluster after ``retries`` rounds (never a silent gap).
 
@@ -573,6 +563,8 @@ def pairwise_wasserstein(X, Y=None, *, p=1, method="auto", client=None, X_weight
         eps = check_positive(eps, "eps")
     if not isinstance(progress, (bool, np.bool_)):
         raise TypeError(f"`progress` must be True or False; got {describe(progress)}.")
+    if client is not None:  # before any work: dask.distributed installed, a well-formed address
+        check_client(client, "client")
     _one_library([("X", X), ("Y", Y), ("X_weights", X_weights), ("Y_weights", Y_weights),
                   ("M", M)])
     xi = _items(X, "X")
@@ -636,7 +628,7 @@ def _assemble(kind, opts, xd, yd, sym, client, block_size, retries, progress):
         np.fill_diagonal(out, 0.0)
     if n_pairs == 0:
         return out
-    cl, opened = _client(client)
+    cl, close = (None, None) if client is None else open_client(client, "client")
     try:
         if block_size is None:
             # pairs of the first row, timed after one warm-up pair (numba loads its cache); 1-D
@@ -667,8 +659,8 @@ def _assemble(kind, opts, xd, yd, sym, client, block_size, retries, progress):
                 if cl is None:
                     bar.update(len(pairs))
     finally:
-        if opened:
-            cl.close()
+        if close is not None:
+            close()
     if sym:
         iu = np.triu_indices(N, 1)
         out[iu[1], iu[0]] = out[iu]

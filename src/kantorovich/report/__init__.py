@@ -231,7 +231,7 @@ def run_report(out: str | os.PathLike = "report", *, quick: bool = True, only: l
     out = check_out_dir(out, "out")  # a file there, or nowhere to make it: said before any work
     close = None
     if client is not None:  # checked (and connected to) before anything is written
-        from ._cluster import describe_client, open_client
+        from .._dask import describe_client, open_client
 
         client, close = open_client(client)
     try:
