@@ -160,6 +160,23 @@ def mass_rtol(*dtypes: Any, floor: float = 1e-6) -> float:
     return max(floor, 100.0 * float(max(eps, default=np.finfo(np.float64).eps)))
 
 
+def check_same_mass(sa: Any, sb: Any, rtol: float, *, kind: str = "", hint: str = "") -> None:
+    """ValueError unless the total masses ``sa`` and ``sb`` of two weight vectors (floats, or
+    (B,) arrays for a batch) agree to ``rtol`` relative, |sa - sb| <= rtol max(sa, sb); the
+    message gives the tolerance (``kind`` before it, e.g. "balanced OT"), the two totals, the
+    first problem of a batch that fails, and ``hint`` (e.g. "or pass normalize=True")."""
+    ta, tb = np.broadcast_arrays(np.asarray(sa, dtype=np.float64), np.asarray(sb, dtype=np.float64))
+    bad = np.abs(ta - tb) > rtol * np.maximum(ta, tb)
+    if not bad.any():
+        return
+    q = int(np.argmax(bad.ravel()))
+    what = f"{kind}; relative tolerance" if kind else "relative tolerance"
+    where = f" in problem {q}" if ta.ndim else ""
+    raise ValueError(f"`a` and `b` must have the same total mass ({what} {rtol:.1e})"
+                     f"{', ' + hint if hint else ''}; got totals {float(ta.ravel()[q])!r} and "
+                     f"{float(tb.ravel()[q])!r}{where}.")
+
+
 def _is_float_dtype(dt: Any) -> bool:
     try:
         return np.dtype(dt).kind == "f"

@@ -32,6 +32,7 @@ from .._validation import (
     check_positive,
     check_weights,
     input_dtype,
+    check_same_mass,
     mass_rtol,
 )
 from .._warnings import warn
@@ -423,11 +424,7 @@ def _unit_masses(ah, bh, normalize, dt_a, dt_b):
     if normalize:
         mass = 1.0
     else:
-        rtol = mass_rtol(dt_a, dt_b)
-        if abs(sa - sb) > rtol * max(sa, sb):
-            raise ValueError(
-                f"`a` and `b` must have the same total mass (relative tolerance {rtol:.1e}), or "
-                f"pass normalize=True; got totals {sa!r} and {sb!r}.")
+        check_same_mass(sa, sb, mass_rtol(dt_a, dt_b), hint="or pass normalize=True")
         mass = sa
     an = ah if sa == 1.0 else ah / sa  # unit-mass problem, float64
     bn = bh if sb == 1.0 else bh / sb

@@ -33,6 +33,7 @@ from .._validation import (
     check_weights,
     describe,
     input_dtype,
+    check_same_mass,
     mass_rtol,
 )
 from .._warnings import warn
@@ -1156,10 +1157,7 @@ def _balanced_weights(a, b, n: int, m: int, on_gpu: bool):
     aw = _weights(a, "a", n, on_gpu)
     bw = _weights(b, "b", m, on_gpu)
     sa, sb = float(aw.sum()), float(bw.sum())
-    rtol = mass_rtol(input_dtype(a), input_dtype(b))
-    if abs(sa - sb) > rtol * max(sa, sb):
-        raise ValueError(f"`a` and `b` must have the same total mass (balanced OT; relative "
-                         f"tolerance {rtol:.1e}); got {sa!r} and {sb!r}.")
+    check_same_mass(sa, sb, mass_rtol(input_dtype(a), input_dtype(b)), kind="balanced OT")
     return aw, bw * (sa / sb)
 
 

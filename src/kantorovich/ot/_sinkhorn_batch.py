@@ -72,6 +72,7 @@ from .._validation import (
     check_weights,
     describe,
     input_dtype,
+    check_same_mass,
     mass_rtol,
 )
 from .._warnings import warn
@@ -789,13 +790,7 @@ def sinkhorn_batch(a, b, M_or_geometry, *, eps, max_iter=10_000, tol=None, scali
     A = _batch_weights(a, "a", nb, n, bt.shape)
     Bw = _batch_weights(b, "b", nb, m, bt.shape)
     sa, sb = np.broadcast_arrays(A.sum(axis=1), Bw.sum(axis=1))
-    rtol = mass_rtol(input_dtype(a), input_dtype(b))
-    bad = np.abs(sa - sb) > rtol * np.maximum(sa, sb)
-    if bool(bad.any()):
-        q = int(np.argmax(bad))
-        raise ValueError(f"`a` and `b` must have the same total mass (balanced OT; relative "
-                         f"tolerance {rtol:.1e}); got {float(sa[q])!r} and {float(sb[q])!r} "
-                         f"in problem {q}.")
+    check_same_mass(sa, sb, mass_rtol(input_dtype(a), input_dtype(b)), kind="balanced OT")
     Bw = np.ascontiguousarray(np.broadcast_to(Bw * (sa / sb)[:, None], (nb, m)))
     A = np.ascontiguousarray(np.broadcast_to(A, (nb, n)))
     if eps > _scale_limit(wdt):
