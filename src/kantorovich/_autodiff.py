@@ -389,12 +389,27 @@ def _host_primitive():
     Its batching rule is ``vmap_method="expand_dims"``'s: a batched operand has its batch axis
     first, an unbatched one an axis of 1 there; the host function reads the leading axes
     beyond the problem's (:func:`_vmapped`). It has no derivative rules: the derivatives are
-    the ``jax.custom_jvp`` and ``jax.lax.custom_linear_solve`` around it."""
+    the ``jax.custom_jvp`` and ``jax.lax.custom_linear_solve`` around it.
+
+    It is built on JAX's extension modules (``jax.extend.core``, ``jax.interpreters``), which
+    change between JAX versions. Where they cannot make it, this returns None and warns once:
+    :func:`_host_callback` then calls ``jax.pure_callback`` itself (the same values; outside
+    ``jit``, memory grows by the compiled callback of every call)."""
     global _HOST_P
     with _HOST_P_LOCK:
         if _HOST_P is None:
-            _HOST_P = _make_host_primitive()
-    return _HOST_P
+            try:
+                _HOST_P = _make_host_primitive()
+            except Exception as exc:  # noqa: BLE001 - any drift of JAX's internal API
+                _HOST_P = False
+                from ._warnings import warn
+
+                warn(f"kantorovich could not register its JAX host primitive on this JAX "
+                     f"version ({type(exc).__name__}: {exc}); the solvers' host calls go "
+                     f"through jax.pure_callback instead: the same values, but each call "
+                     f"outside jax.jit keeps its compiled callback in JAX's caches "
+                     f"(docs/gradients.md, JAX).", RuntimeWarning)
+    return _HOST_P or None
 
 
 def _make_host_primitive():
@@ -408,6 +423,7 @@ def _make_host_primitive():
     except ImportError:  # older JAX
         from jax.core import Primitive
 
+    ShapedArray = jax.core.ShapedArray  # noqa: N806 - looked up now: a JAX without it fails here
     prim = Primitive("kantorovich_host")
     prim.multiple_results = True
 
@@ -422,7 +438,7 @@ def _make_host_primitive():
         return [jnp.asarray(o) if dev is None else jax.device_put(o, dev) for o in outs]
 
     def abstract(*args, fn, avals):
-        return [jax.core.ShapedArray(shape, dt) for shape, dt in avals]
+        return [ShapedArray(shape, dt) for shape, dt in avals]
 
     def batch(args, dims, *, fn, avals):
         size = next(v.shape[d] for v, d in zip(args, dims) if d is not None)
@@ -460,7 +476,14 @@ def _host_callback(fn: Callable, specs, *operands) -> Any:
     sp = (specs,) if single else tuple(specs)
     avals = tuple((tuple(s.shape), np.dtype(s.dtype)) for s in sp)
     host = (lambda *v: (fn(*v),)) if single else (lambda *v: tuple(fn(*v)))
-    outs = _host_primitive().bind(*operands, fn=host, avals=avals)
+    prim = _host_primitive()
+    if prim is None:  # a JAX whose extension API could not make the primitive
+        import jax
+
+        outs = jax.pure_callback(host, tuple(jax.ShapeDtypeStruct(s, dt) for s, dt in avals),
+                                 *operands, vmap_method="expand_dims")
+    else:
+        outs = prim.bind(*operands, fn=host, avals=avals)
     return outs[0] if single else tuple(outs)
 
 

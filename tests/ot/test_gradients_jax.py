@@ -612,3 +612,31 @@ def test_calls_with_other_options_each_get_their_own_answer(x64):
         ref = make(*opts[0], lambda v: torch.tensor(np.asarray(v)))
         np.testing.assert_allclose(np.asarray(pull(jnp.ones(3))[0]), _torch_rows(ref, Xn),
                                    rtol=1e-8, atol=1e-12)
+
+
+def test_without_the_host_primitive_jax_pure_callback_gives_the_same(x64, monkeypatch):
+    """A JAX whose extension API cannot build the host primitive: one RuntimeWarning, then the
+    same values and gradients through a bare jax.pure_callback (jit, vmap, grad)."""
+    import kantorovich._autodiff as AD
+
+    def broken():
+        raise AttributeError("module 'jax.extend.core' has no attribute 'Primitive'")
+
+    y = jnp.asarray(Y)
+    div = lambda x: sinkhorn_divergence(None, None, PointCloud(x, y), **TIGHT).value
+    val = lambda x: sinkhorn(None, None, PointCloud(x, y), eps=0.3, tol=1e-12).value
+    Xb = jnp.asarray(np.random.default_rng(23).normal(size=(3, N, 2)))
+    def steps():  # new functions each time: jit traces anew
+        return [jax.vmap(jax.value_and_grad(div)), jax.jit(jax.vmap(jax.value_and_grad(div))),
+                jax.vmap(jax.value_and_grad(val)), jax.jit(jax.value_and_grad(val))]
+
+    want = [f(Xb if i < 3 else Xb[0]) for i, f in enumerate(steps())]
+    monkeypatch.setattr(AD, "_HOST_P", None)
+    monkeypatch.setattr(AD, "_make_host_primitive", broken)
+    with pytest.warns(RuntimeWarning, match="jax.pure_callback instead") as rec:
+        got = [f(Xb if i < 3 else Xb[0]) for i, f in enumerate(steps())]  # warned once only
+    assert sum(issubclass(w.category, RuntimeWarning) for w in rec) == 1
+    assert AD._host_primitive() is None
+    for (v, g), (v2, g2) in zip(want, got):
+        np.testing.assert_allclose(np.asarray(v2), np.asarray(v), rtol=1e-12)
+        np.testing.assert_allclose(np.asarray(g2), np.asarray(g), rtol=1e-10, atol=1e-14)
