@@ -298,6 +298,9 @@ def _child_build_two(q):
     q.put((tx[1].shape, ty[1].shape))
 
 
+# Python warns at any fork once JAX (loaded by other tests) has started its threads; the child
+# here runs only numba code
+@pytest.mark.filterwarnings("ignore:os.fork\\(\\) was called:RuntimeWarning")
 def test_build_two_same_trees_and_survives_fork():
     """The concurrent pair of builds (n + m from BUILD_THREAD_MIN_POINTS on) and the serial
     pair below it equal two serial builds, and the concurrent one still works in a forked child
