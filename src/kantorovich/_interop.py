@@ -287,6 +287,8 @@ def to_kernel(x: Any) -> Any:
 
         return cupy.from_dlpack(t)
     if kind == "jax":
+        if str(x.dtype) == "bfloat16":  # numpy (whose ml_dtypes bfloat16 is no float dtype) and
+            x = x.astype("float32")  # CuPy have no bfloat16: a float32 copy, as for torch
         key = _device_key(x, kind)
         if key == "cpu":
             return np.asarray(x)  # a read-only view of the JAX buffer

@@ -122,6 +122,25 @@ def test_zero_copy_handover_on_cpu():
     assert isinstance(to_kernel(s), np.ndarray)
 
 
+@pytest.mark.parametrize("make", [lambda a: torch.tensor(a).bfloat16(),
+                                  lambda a: jnp.asarray(a, dtype=jnp.bfloat16)], ids=["torch", "jax"])
+def test_bfloat16_comes_back_in_float32(make):
+    """bfloat16 (no numpy counterpart; JAX's converts to an ml_dtypes array numpy cannot compute
+    with) is handed over as a float32 copy and the result is float32, as docs/arrays.md says."""
+    from kantorovich.divergences import kl_divergence
+    from kantorovich.ot import wasserstein_1d
+
+    def held(a):  # the values the caller holds, in float64
+        return np.asarray(to_kernel(a), dtype=np.float64)
+
+    p, q = make(P), make(Q)
+    ref = kl_divergence(held(p), held(q))
+    _check(kl_divergence(p, q), ref, kind_of(p), "float32", scalar=True)
+    x, y = make(X1), make(Y1)
+    ref = wasserstein_1d(held(x), held(y))
+    _check(wasserstein_1d(x, y), ref, kind_of(x), "float32", scalar=True)
+
+
 def test_mixed_namespaces_name_both():
     from kantorovich.ot import wasserstein_1d
 
