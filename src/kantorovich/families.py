@@ -34,6 +34,7 @@ directly.
 from __future__ import annotations
 
 import functools
+import inspect
 import math
 import numbers
 from typing import Any
@@ -94,6 +95,29 @@ def _adopt_arg(v: Any) -> Any:
     return v
 
 
+def _method_caller(fam: "Family", args: tuple, names: tuple[str, ...]):
+    """The caller of a method call: the arguments' (``pdf0(x)``) for a family of float64 numpy
+    parameters (or numbers), else the family's, which array arguments must share: an array of
+    another library or device is the TypeError naming it, as a function's mixed arguments are."""
+    c = caller(*args, names=names)
+    own = fam._caller
+    if own.direct:
+        return c
+    for name, v in zip(names, args):
+        if kind_of(v) is None:
+            continue
+        vc = caller(v, names=(name,))
+        if vc.kind != own.kind:
+            raise TypeError(
+                f"`{name}` is a {vc.kind} array but this {type(fam).__name__} was built from "
+                f"{own.kind} arrays; pass arrays of one library (convert one of them first).")
+        if vc.device_key != own.device_key:
+            raise TypeError(
+                f"`{name}` is on {vc.device_key} but this {type(fam).__name__} was built from "
+                f"arrays on {own.device_key}; move them to one device first.")
+    return caller(fam, *args, names=(type(fam).__name__, *names))
+
+
 #: the methods whose results follow the caller's array type (docs/arrays.md)
 _CALLER_METHODS = ("tv", "kl", "kl_reverse", "js", "w1", "w2", "sample", "pdf0", "pdf1")
 
@@ -115,9 +139,14 @@ class Family:
         super().__init_subclass__(**kwargs)
         init = cls.__dict__.get("__init__")
         if init is not None:
+            params = tuple(inspect.signature(init).parameters)[1:]  # (the parameters' names, for
+            # the errors of mixed libraries or JAX tracers: `mean0`, not `argument 0`)
+
             @functools.wraps(init)
-            def __init__(self, *args, __init=init, **kw):
-                c = caller(*args, *kw.values())
+            def __init__(self, *args, __init=init, __params=params, **kw):
+                names = tuple(__params[i] if i < len(__params) else f"argument {i}"
+                              for i in range(len(args))) + tuple(kw)
+                c = caller(*args, *kw.values(), names=names)
                 __init(self, *map(_adopt_arg, args), **{k: _adopt_arg(v) for k, v in kw.items()})
                 if not c.direct:
                     self._caller = c
@@ -128,14 +157,17 @@ class Family:
             if f is None or getattr(f, "__kantorovich_interop__", False):
                 continue
 
+            params = tuple(inspect.signature(f).parameters)[1:]
+
             @functools.wraps(f)
-            def method(self, *args, __f=f, **kw):
-                c = self._caller
-                if c.direct:  # float64 numpy parameters: the arguments of pdf0 / pdf1 decide
-                    c = caller(*args)
-                    if c.direct:
-                        return __f(self, *args, **kw)
-                return wrap_result(__f(self, *map(_adopt_arg, args), **kw), c)
+            def method(self, *args, __f=f, __params=params, **kw):
+                names = tuple(__params[i] if i < len(__params) else f"argument {i}"
+                              for i in range(len(args))) + tuple(kw)
+                c = _method_caller(self, (*args, *kw.values()), names)
+                if c.direct:  # float64 numpy parameters and arguments
+                    return __f(self, *args, **kw)
+                return wrap_result(__f(self, *map(_adopt_arg, args),
+                                       **{k: _adopt_arg(v) for k, v in kw.items()}), c)
 
             method.__kantorovich_interop__ = True
             setattr(cls, name, method)

@@ -266,3 +266,28 @@ def test_families_with_numbers_stay_floats():
 
     f = ParallelLines(0.3)
     assert type(f.w1()) is float and type(f.js()) is float
+
+
+def test_families_mixing_libraries_name_the_argument():
+    """A family's constructor names the parameter of another library (or a JAX tracer), not
+    `argument 0`; a method's array argument must be of the family's library, as a function's
+    arguments must share one."""
+    import jax
+
+    from kantorovich.families import GaussianPair, HistogramPair, ParallelLines
+
+    with pytest.raises(TypeError, match=r"`mean0` is a torch array but `cov0` is a numpy array"):
+        GaussianPair(torch.zeros(2), np.eye(2), np.ones(2), np.eye(2))
+    with pytest.raises(TypeError, match=r"`p` is a jax array but `q` is a torch array"):
+        HistogramPair(jnp.asarray(P), q=torch.tensor(Q))
+    with pytest.raises(TypeError, match=r"`theta` is a JAX tracer"):
+        jax.jit(lambda t: ParallelLines(t).w1())(0.5)
+    g = GaussianPair(torch.tensor(0.0), torch.tensor(1.0), torch.tensor(0.5), torch.tensor(2.0))
+    for x, kind in ((jnp.asarray(X1), "jax"), (X1, "numpy")):
+        with pytest.raises(TypeError, match=rf"`x` is a {kind} array but this GaussianPair was "
+                                            r"built from torch arrays"):
+            g.pdf0(x)
+    out = g.pdf1(list(X1[:3]))  # lists and numbers mix with anything
+    assert kind_of(out) == "torch" and out.dtype == torch.float32
+    # a family of numbers (or float64 numpy parameters) follows the argument's library
+    assert kind_of(GaussianPair(0.0, 1.0, 0.5, 2.0).pdf0(jnp.asarray(X1))) == "jax"
