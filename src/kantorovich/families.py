@@ -332,6 +332,17 @@ def _gauss_args(m0, S0, m1, S1, names=("mean0", "cov0", "mean1", "cov1")):
     return m0a, out[0], m1a, out[1], d
 
 
+def _points(x: Any) -> np.ndarray:
+    """The points of ``pdf0`` / ``pdf1``: real numbers of any shape (±inf included, where the
+    density is 0); NaN, None, strings, booleans and complex numbers are the error naming ``x``
+    (the density of a NaN point was NaN for a Gaussian, 0 for a segment, and None gave NaN)."""
+    arr = as_float_array(x, "x", allow_empty=True)
+    if np.isnan(arr).any():
+        raise ValueError("`x` must contain no NaN (the density is defined at real points and "
+                         "at ±inf); got NaN.")
+    return arr
+
+
 def _sqrtm_psd(S: np.ndarray) -> np.ndarray:
     """Symmetric square root of a PSD matrix by eigendecomposition (eigenvalues clipped at 0)."""
     w, V = np.linalg.eigh(0.5 * (S + S.T))
@@ -506,14 +517,14 @@ class GaussianPair(Family):
         from scipy.stats import norm
 
         m0, s0, _, _ = self._1d
-        return norm.pdf(np.asarray(x, dtype=float), m0, s0)
+        return norm.pdf(_points(x), m0, s0)
 
     def pdf1(self, x):
         """Density of Q at 1-D points ``x`` (1-D pairs only)."""
         from scipy.stats import norm
 
         _, _, m1, s1 = self._1d
-        return norm.pdf(np.asarray(x, dtype=float), m1, s1)
+        return norm.pdf(_points(x), m1, s1)
 
     def kl(self) -> float:
         return gaussian_kl(self.mean0, self.cov0, self.mean1, self.cov1)
@@ -749,7 +760,7 @@ class UniformSegments(Family):
         return (np.ldexp(x, k), np.ldexp(y, k)) if k else (x, y)
 
     def _density(self, x, a, b, au, bu, k):
-        x = np.asarray(x, dtype=float)
+        x = _points(x)
         return np.where((x >= a) & (x <= b), _ldexp(1.0 / (bu - au), -k), 0.0)
 
     def pdf0(self, x):

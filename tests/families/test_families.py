@@ -274,6 +274,14 @@ def test_histogram_pair_divergences_and_sampling():
     (lambda: ParallelLines(1.0).sample(2.5), TypeError, "`n`"),
     (lambda: ParallelLines(1.0).sample(3, m=0), ValueError, "`m`"),
     (lambda: ParallelLines(1.0).sample(3, rng="x"), TypeError, "rng"),
+    # the points of a density: no NaN (it gave NaN for a Gaussian, 0 for a segment), None, text,
+    # booleans or complex numbers
+    (lambda: GaussianPair(0.0, 1.0, 0.5, 2.0).pdf0([0.0, np.nan]), ValueError, "`x` must contain no NaN"),
+    (lambda: UniformSegments(0.0, 1.0, 0.5, 2.0).pdf1([np.nan]), ValueError, "`x` must contain no NaN"),
+    (lambda: GaussianPair(0.0, 1.0, 0.5, 2.0).pdf1(None), TypeError, "`x`"),
+    (lambda: UniformSegments(0.0, 1.0, 0.5, 2.0).pdf0("a"), TypeError, "`x`"),
+    (lambda: GaussianPair(0.0, 1.0, 0.5, 2.0).pdf0([True]), TypeError, "`x`"),
+    (lambda: UniformSegments(0.0, 1.0, 0.5, 2.0).pdf1([1 + 1j]), TypeError, "`x`"),
 ])
 def test_validation(make, err, match):
     with pytest.raises(err, match=match):
