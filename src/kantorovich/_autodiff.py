@@ -994,12 +994,21 @@ def call(fn: Callable, args: tuple, kwargs: dict, c) -> Any:
 
     rule = _RULES.get(getattr(fn, "__name__", ""))
     if rule is None or not getattr(fn, "__module__", "").startswith("kantorovich.ot"):
-        for v in (*args, *kwargs.values()):
+        try:
+            params = tuple(inspect.signature(fn).parameters)
+        except (TypeError, ValueError):
+            params = ()
+        names = tuple(params[i] if i < len(params) else f"argument {i}"
+                      for i in range(len(args))) + tuple(kwargs)
+        for name, v in zip(names, (*args, *kwargs.values())):
             if _traced(v):
+                jax_ = _has_tracer(v)
                 raise TypeError(
                     f"{getattr(fn, '__name__', 'this function')} has no gradient: it was called "
-                    f"with {'a JAX tracer' if _has_tracer(v) else 'an autograd ArrayBox'}. "
-                    "Differentiable are sinkhorn (value, objective), "
+                    f"with {'a JAX tracer' if jax_ else 'an autograd ArrayBox'} as `{name}`"
+                    + (" (inside jax.grad, jit or vmap: it runs on concrete arrays, outside JAX; "
+                       "call it outside the transformation)" if jax_ else "")
+                    + ". Differentiable are sinkhorn (value, objective), "
                     "sinkhorn_divergence, emd, wasserstein, wasserstein_1d(_plan) and "
                     "sliced_wasserstein (see docs/gradients.md).")
         return NotImplemented

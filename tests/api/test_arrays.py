@@ -291,3 +291,20 @@ def test_families_mixing_libraries_name_the_argument():
     assert kind_of(out) == "torch" and out.dtype == torch.float32
     # a family of numbers (or float64 numpy parameters) follows the argument's library
     assert kind_of(GaussianPair(0.0, 1.0, 0.5, 2.0).pdf0(jnp.asarray(X1))) == "jax"
+
+
+def test_functions_without_a_gradient_name_the_traced_argument():
+    """Under jax.jit, vmap or grad a function that runs outside JAX (the divergences, the
+    Gaussian closed forms) is the TypeError naming the traced argument and the way out."""
+    import jax
+
+    from kantorovich.divergences import kl_divergence
+    from kantorovich.families import gaussian_kl
+
+    msg = r"kl_divergence has no gradient: it was called with a JAX tracer as `{}` \(inside jax"
+    with pytest.raises(TypeError, match=msg.format("q") + r".*call it outside the transformation"):
+        jax.jit(lambda q: kl_divergence(list(P), q))(jnp.asarray(Q))
+    with pytest.raises(TypeError, match=msg.format("p")):
+        jax.vmap(lambda p: kl_divergence(p, list(Q)))(jnp.asarray(np.stack([P, P])))
+    with pytest.raises(TypeError, match=r"gaussian_kl has no gradient.* as `m1`"):
+        jax.grad(lambda m: gaussian_kl(0.0, 1.0, m, 2.0))(0.5)
