@@ -171,6 +171,8 @@ def caller(*args: Any, names: tuple[str, ...] | None = None, tracers: bool = Fal
                 "concrete arrays and cannot be traced by JAX; call it outside the "
                 "transformation (the OT values of kantorovich.ot take JAX gradients: "
                 "docs/gradients.md).")
+        if kind == "torch":
+            _check_torch(a, name)
         found.append((name, _single(a, kind), kind))
     if not found:
         return NUMPY
@@ -196,6 +198,20 @@ def caller(*args: Any, names: tuple[str, ...] | None = None, tracers: bool = Fal
         out_dtype = None  # float64 numpy: the direct path
     return dataclasses.replace(first, dtype=out_dtype,
                                requires_grad=any(c.requires_grad for _, c, _ in found))
+
+
+def _check_torch(a: Any, name: str) -> None:
+    """A torch tensor the kernels can take: dense (strided), on the CPU or a CUDA device; a
+    sparse tensor or another device (meta, mps, xpu) is the TypeError naming it (torch's own
+    'can't convert Sparse layout' or a missing-CuPy error named nothing)."""
+    layout = str(getattr(a, "layout", "torch.strided"))
+    if layout != "torch.strided":
+        raise TypeError(f"`{name}` is a torch tensor of layout {layout}; pass a dense tensor "
+                        "(`.to_dense()`).")
+    dev = getattr(getattr(a, "device", None), "type", "cpu")
+    if dev not in ("cpu", "cuda"):
+        raise TypeError(f"`{name}` is a torch tensor on the {dev!r} device; kantorovich computes "
+                        "on the CPU or a CUDA GPU: move it there first (`.cpu()`).")
 
 
 def _wider(c: Caller, d1: Any, d2: Any) -> Any:

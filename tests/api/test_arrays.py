@@ -308,3 +308,15 @@ def test_functions_without_a_gradient_name_the_traced_argument():
         jax.vmap(lambda p: kl_divergence(p, list(Q)))(jnp.asarray(np.stack([P, P])))
     with pytest.raises(TypeError, match=r"gaussian_kl has no gradient.* as `m1`"):
         jax.grad(lambda m: gaussian_kl(0.0, 1.0, m, 2.0))(0.5)
+
+
+def test_torch_tensors_the_kernels_cannot_take_are_named():
+    """A sparse tensor, or one on a device other than the CPU or CUDA (meta here; mps, xpu), is
+    the TypeError naming the argument, not torch's unnamed conversion error or a missing CuPy."""
+    from kantorovich.divergences import tv_distance
+    from kantorovich.ot import wasserstein_1d
+
+    with pytest.raises(TypeError, match=r"`p` is a torch tensor of layout torch.sparse_coo"):
+        tv_distance(torch.tensor(P).to_sparse(), torch.tensor(Q))
+    with pytest.raises(TypeError, match=r"`v_values` is a torch tensor on the 'meta' device"):
+        wasserstein_1d(torch.tensor(X1), torch.empty(3, device="meta"))
