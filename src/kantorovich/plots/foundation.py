@@ -204,11 +204,16 @@ def plot_optimal_discriminator(x, p_data, p_g, D, *, t=None, bound=None, js=None
     axd = ax.twinx()
     axd.plot(x, D, color="k", lw=2, ls="--", label=r"$D^*(x) = p_{data}/(p_{data}+p_g)$")
     axd.axhline(0.5, color="0.6", lw=0.8, ls=":")
-    axd.set_ylim(-0.02, 1.02)
+    # headroom above the curves for the legend, which would otherwise cover D* where it is 1
+    top = 1.4
+    peak = max(np.max(p_data), np.max(p_g))
+    ax.set_ylim(-0.02 * top * peak, top * peak)
+    axd.set_ylim(-0.02 * top, top)
+    axd.set_yticks([0, 0.25, 0.5, 0.75, 1])
     axd.set_ylabel(r"$D^*(x)$")
     h1, l1 = ax.get_legend_handles_labels()
     h2, l2 = axd.get_legend_handles_labels()
-    ax.legend(h1 + h2, l1 + l2, loc="upper left", fontsize=9)
+    axd.legend(h1 + h2, l1 + l2, loc="upper left", fontsize=9, ncol=2)
     ax.set_title("Optimal discriminator for a fixed generator")
     if two:
         ax2 = axes[1]
