@@ -247,6 +247,12 @@ def plot_w2_convergence(ns, mean, sd, closed_form, errors, *, n_replicates, stde
     plot_empirical_convergence(
         ns, errors, stderr=stderr, rates=rates, ax=axes[1], ylabel="error (log scale)",
         title=r"rates: $n^{-1/2}$ in d = 2, $n^{-1/d}$ in d = 5 (curse of dimensionality)")
+    # below the panel: inside, five entries cover the small-n points of the lowest curve
+    # (the curves in the first column, the reference slopes in the second)
+    handles, labels = axes[1].get_legend_handles_labels()
+    order = sorted(range(len(labels)), key=lambda i: labels[i].startswith("slope"))
+    axes[1].legend([handles[i] for i in order], [labels[i] for i in order], fontsize=8,
+                   loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2)
     return fig
 
 
