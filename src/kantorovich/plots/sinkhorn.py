@@ -88,11 +88,12 @@ def plot_convergence(curves: dict, *, eps=None, ax=None):
     for label, (iters, errs) in curves.items():
         ax.semilogy(iters, errs, label=label)
     ax.set_xlabel("iteration (annealing iterations included)")
-    ax.set_ylabel("marginal error |P1 - a|_1 + |P^T1 - b|_1")
+    ax.set_ylabel(r"marginal error $\|P\mathbf{1} - a\|_1 + \|P^\top\mathbf{1} - b\|_1$")
     if eps is not None:
-        ax.set_title(f"Sinkhorn convergence at eps = {eps:.3g}")
+        ax.set_title(rf"Sinkhorn convergence at $\varepsilon$ = {eps:.3g}")
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend()
+    # below the axes: the curves fill the plot from corner to corner, so any corner hides one
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.15), ncol=2, fontsize=9)
     fig.tight_layout()
     return fig
 
@@ -124,15 +125,15 @@ def plot_value_vs_eps(eps, values, exact, *, ax=None):
     fig, axes = panel_axes(ax, 2, figsize=(10, 3.8))
     axes = axes[:2]
     eps, values = np.asarray(eps), np.asarray(values)
-    axes[0].semilogx(eps, values, "o-", label="Sinkhorn <P_eps, C>")
-    axes[0].axhline(exact, color="k", ls="--", label="exact EMD (pot.emd2)")
-    axes[0].set_xlabel("eps")
+    axes[0].semilogx(eps, values, "o-", label=r"Sinkhorn $\langle P_\varepsilon, C\rangle$")
+    axes[0].axhline(exact, color="k", ls="--", label="exact EMD (linear program)")
+    axes[0].set_xlabel(r"$\varepsilon$")
     axes[0].set_ylabel("transport cost")
     axes[0].legend()
     gap = np.maximum(values - exact, 1e-16)
-    axes[1].loglog(eps, gap, "o-", label="gap <P_eps,C> - EMD")
+    axes[1].loglog(eps, gap, "o-", label=r"gap $\langle P_\varepsilon, C\rangle$ - EMD")
     axes[1].loglog(eps, eps * gap[0] / eps[0], ":", color="gray", label="slope 1 (reference)")
-    axes[1].set_xlabel("eps")
+    axes[1].set_xlabel(r"$\varepsilon$")
     axes[1].set_ylabel("gap")
     axes[1].legend()
     for a in axes:

@@ -35,10 +35,10 @@ def sinkhorn_blur(ctx):
         P = np.asarray(r.plan)
         plans.append(P)
         l1 = float(np.abs(P - P_exact).sum())
-        titles.append(f"eps = {eps:g}  (|P - P*|_1 = {l1:.2f})")
+        titles.append(rf"$\varepsilon$ = {eps:g}  ($\|P_\varepsilon - P^*\|_1$ = {l1:.2f})")
         rows.append([eps, r.value, l1, r.n_iter, r.converged])
     plans.append(P_exact)
-    titles.append("exact plan (pot.emd)")
+    titles.append("exact plan (linear program)")
     ctx.figure(plot_plans(x, y, plans, titles), "plans.png",
                "Entropic plans for three eps and the exact plan; segment opacity ~ P_ij / max P.")
     ctx.table("plan against eps", ["eps", "<P,C>", "|P_eps - P*|_1", "iterations", "converged"], rows)
