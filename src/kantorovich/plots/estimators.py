@@ -56,10 +56,12 @@ def plot_estimator_errors(results: dict, *, title: str = "", ax=None):
         a.set_title(f"d = {d}")
         a.grid(True, which="both", alpha=0.3)
     axes[0].set_ylabel("|mean estimate - truth| (nats)")
-    axes[0].legend(fontsize=7)
     if title:
         fig.suptitle(title)
-    fig.tight_layout()
+    # one legend for all panels, in a row below them: inside a panel it covers that panel's lines
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
+    fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=8, frameon=False)
     return fig
 
 
@@ -105,7 +107,7 @@ def plot_estimators_parallel_lines(ns, js: dict, tv: dict, kl_raw, *, ax=None):
         a.set_xlabel("n = m")
         a.grid(True, alpha=0.3)
         a.legend(fontsize=7)
-    fig.suptitle("Parallel lines, theta = 0.5 (disjoint supports)")
+    fig.suptitle(r"Parallel lines, $\theta$ = 0.5 (disjoint supports)")
     fig.tight_layout()
     return fig
 

@@ -42,7 +42,7 @@ def convergence(ctx):
                 ses.append(v.std(ddof=1) / math.sqrt(reps))
                 rows.append([d, meth, n, truth, float(v.mean()), float(v.mean() - truth)])
             results[d][meth] = (ns, np.array(errs), np.array(ses))
-    ctx.figure(plot_estimator_errors(results, title="KL(N(0,I) || N(0.5, 1.5 I)): kNN estimators"),
+    ctx.figure(plot_estimator_errors(results, title="KL(N(0, I) || N(0.5·1, 1.5 I)): kNN estimators"),
                "kl_error_vs_n.png", "Mean |error| against n; error bars: standard error of the mean over "
                f"{reps} replicates. The slope shows the bias decay, slow in d = 10.")
     ctx.table("KL estimates vs closed form", ["d", "method", "n", "truth", "mean estimate", "bias"], rows)
