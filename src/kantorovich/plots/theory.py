@@ -118,6 +118,7 @@ def plot_identity(res, ax=None):
     a2.semilogy(t, np.abs(res["lhs_mc"] - res["rhs"]), "x-", color=_COLORS[1], label="|Monte Carlo - right side|")
     a2.semilogy(t, res["lhs_se"], "--", color="gray", label="Monte Carlo standard error")
     a2.set_xlabel(r"$\theta_0$")
+    a2.set_ylabel("absolute difference")
     a2.set_title("agreement")
     a2.legend(fontsize=8)
     a2.grid(alpha=0.3)
@@ -171,6 +172,7 @@ def plot_cauchy(res, ax=None):
     a1.set_yscale("log")
     a1.set_ylim(1e-4, None)
     a1.set_title("D = D* + white noise, disjoint supports")
+    a1.set_ylabel("density")
     a1.set_xlabel("coordinate value")
     a1.legend(fontsize=7)
     for name, c in (("disjoint", _COLORS[1]), ("control", _COLORS[0])):
@@ -231,7 +233,8 @@ def plot_parallel_lines_gan(res, ax=None):
     a1.set_xlabel("generator steps")
     a1.set_ylabel(r"$\theta$ (data at $\theta = 0$)")
     a1.set_title("parallel lines: the generator's position")
-    a1.legend(fontsize=8)
+    # no legend here: the right panel's names the same colours, and this one's, placed where
+    # the oscillating and the descending curves leave no corner free, covered a curve
     a1.grid(alpha=0.3)
     a2.set_yscale("log")
     a2.axhline(1.0, color="k", lw=0.8, ls=":", label=r"$|\partial_\theta W_1| = 1$")
