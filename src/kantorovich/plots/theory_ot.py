@@ -14,10 +14,10 @@ from .theory import _axes
 __all__ = ["plot_ot_generators", "plot_ot_landscape", "plot_ot_training", "plot_sinkhorn_flow"]
 
 _STYLE = {
-    "w1_1d": ("#1f77b4", "W1 on the first coordinate (wasserstein_1d)"),
-    "emd": ("#2ca02c", "exact minibatch W1 (emd)"),
+    "w1_1d": ("#1f77b4", r"1-D $W_1$ on the first coordinate"),
+    "emd": ("#2ca02c", r"exact minibatch $W_1$"),
     "sinkhorn": ("#9467bd", "Sinkhorn divergence"),
-    "sliced": ("#ff7f0e", "sliced W1"),
+    "sliced": ("#ff7f0e", r"sliced $W_1$"),
     "js": ("#d62728", "JS (closed form)"),
 }
 
@@ -115,7 +115,9 @@ def plot_ot_landscape(land, ax=None):
     top = max(1.0, float(np.nanmax(land["w1"])))
     a1.set_ylim(top=1.45 * top)
     a1.legend(fontsize=6.5, ncol=2, loc="upper center")
-    a2.legend(fontsize=6.5, loc="lower right")
+    # upper left: the gradients are negative for theta < 0, so that corner is empty; lower right
+    # covered the curves' jump at theta = 0
+    a2.legend(fontsize=6.5, loc="upper left")
     for a in (a1, a2):
         a.grid(True, alpha=0.3)
     fig.tight_layout()
@@ -166,8 +168,8 @@ def plot_ot_generators(runs, data, ax=None):
         a.set_aspect("equal")
         a.set_xticks([])
         a.set_yticks([])
-        title = label if r is None else (f"{label}\n{r['modes']} modes, {100 * r['hq_fraction']:.0f}% HQ, "
-                                         f"rKL {r['reverse_kl']:.2f}")
+        title = label if r is None else (f"{label}\n{r['modes']}/{len(centers)} modes, "
+                                         f"{100 * r['hq_fraction']:.0f}% HQ, reverse KL {r['reverse_kl']:.2f}")
         a.set_title(title, fontsize=8)
     fig.tight_layout()
     return fig
@@ -208,7 +210,7 @@ def plot_sinkhorn_flow(flow, ax=None):
         a.set_aspect("equal")
         a.set_xticks([])
         a.set_yticks([])
-        a.set_title(f"step {k}: S_ε = {flow['value'][k]:.2g}", fontsize=8)
+        a.set_title(rf"step {k}: $S_\varepsilon$ = {flow['value'][k]:.2g}", fontsize=8)
     axs[0].legend(fontsize=6, loc="lower left")
     fig.tight_layout()
     return fig
