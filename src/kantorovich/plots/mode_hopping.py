@@ -68,7 +68,7 @@ def plot_mode_trajectories(trajectories, *, real=None, max_points: int = 500, li
             ax.scatter(x[:, 0], x[:, 1], s=1.0, alpha=0.5, c="k" if j is None else "C0",
                        rasterized=True)
             if j is not None:
-                title = f"{title}\n{tr.occupied[j]} occ., top {100 * tr.shares[j].max():.0f}%"
+                title = f"{title}\n{tr.occupied[j]} occupied, top {100 * tr.shares[j].max():.0f}%"
                 if tr.dominant[j] >= 0:
                     c = centers[tr.dominant[j]]
                     ax.plot(c[0], c[1], "x", color="C3", ms=5, mew=1.2)
