@@ -52,15 +52,17 @@ def plot_timings(curves: dict, *, notes: str = "", ax=None):
     if allns.size:
         n0, t0 = allns.min(), np.median(allts[allns == allns.min()])
         ref = np.array([allns.min(), allns.max()])
-        ax.loglog(ref, t0 * (ref / n0) ** 2, color="k", lw=0.6, ls=":", label="slope 2 (n^2)")
-        ax.loglog(ref, t0 * (ref / n0) ** 3, color="k", lw=0.6, ls="-.", label="slope 3 (n^3)")
+        ax.loglog(ref, t0 * (ref / n0) ** 2, color="k", lw=0.6, ls=":", label=r"slope 2 ($n^2$)")
+        ax.loglog(ref, t0 * (ref / n0) ** 3, color="k", lw=0.6, ls="-.", label=r"slope 3 ($n^3$)")
     ax.set_xlabel("n (points per side)")
     ax.set_ylabel("wall time (s)")
     ax.set_title("Exact OT between two uniform n-point clouds (sq. Euclidean)", fontsize=10)
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8, loc="upper left")
     if notes:
-        ax.text(0.99, 0.01, notes, transform=ax.transAxes, ha="right", va="bottom", fontsize=7, color="0.3")
+        # below the x label: inside the axes the note ran over the smallest-n points
+        ax.annotate(notes, xy=(1.0, 0.0), xycoords="axes fraction", xytext=(0, -40), textcoords="offset points",
+                    ha="right", va="top", fontsize=7, color="0.3")
     fig.tight_layout()
     return fig
 
@@ -104,7 +106,7 @@ def plot_matching_vs_sinkhorn(x, y, perm, P, *, eps: float, values=None, ax=None
     ax.add_collection(LineCollection(segs, colors="k", linewidths=1.0))
     t0 = "optimal matching (auction, exact)"
     if values:
-        t0 += f"\nW2^2 = {values[0]:.5f}"
+        t0 += f"\n$W_2^2$ = {values[0]:.5f}"
     ax.set_title(t0, fontsize=10)
     ax = axes[1]
     P = np.asarray(P)
@@ -113,9 +115,9 @@ def plot_matching_vs_sinkhorn(x, y, perm, P, *, eps: float, values=None, ax=None
     cols = np.zeros((ii.size, 4))
     cols[:, 3] = w[ii, jj]
     ax.add_collection(LineCollection(np.stack([x[ii], y[jj]], axis=1), colors=cols, linewidths=1.0))
-    t1 = f"Sinkhorn plan, eps = {eps:g}"
+    t1 = rf"Sinkhorn plan, $\varepsilon$ = {eps:g}"
     if values:
-        t1 += f"\n<P, C> = {values[1]:.5f}"
+        t1 += "\n" + rf"$\langle P, C\rangle$ = {values[1]:.5f}"
     ax.set_title(t1, fontsize=10)
     for a in axes:
         a.scatter(*x.T, s=16, c="tab:blue", zorder=3, label="x")

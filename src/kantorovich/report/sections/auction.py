@@ -129,7 +129,8 @@ def auction_matching(ctx):
         P, src = pot.sinkhorn(u, u, M, eps, method="sinkhorn_log", numItermax=100000), "POT sinkhorn_log"
     cost_sk = float((P * M).sum())
     fig = plot_matching_vs_sinkhorn(x, y, res.perm, P, eps=eps, values=(res.value, cost_sk))
-    ctx.figure(fig, "matching.png", f"Left: optimal matching (exact={res.exact}). Right: entropic plan "
+    proven = "optimality proven by the dual certificate" if res.exact else "optimality not proven"
+    ctx.figure(fig, "matching.png", f"Left: optimal matching (auction, {proven}). Right: entropic plan "
                f"({src}) at eps = {eps}.")
     import ot as pot
 
