@@ -182,7 +182,7 @@ def plot_sliced_convergence(per_direction_wp, *, p=2, closed_form=None, upper_li
     ax.fill_between(L, est - 2 * band, est + 2 * band, color=_C_U, alpha=0.18, lw=0, label="±2 SE over directions")
     ax.plot(L, est, color=_C_U, lw=1.6, label=rf"$\widehat{{SW}}_{{{p:g}}}$ after L projections")
     if closed_form is not None:
-        ax.axhline(closed_form, color="k", ls="--", lw=1.2, label=f"closed form SW = {closed_form:.4f}")
+        ax.axhline(closed_form, color="k", ls="--", lw=1.2, label=rf"closed form $SW_{{{p:g}}}$ = {closed_form:.4f}")
     for i, (lab, val) in enumerate((upper_lines or {}).items()):
         ax.axhline(val, color=["#7d3c98", "#117a65", "#a04000"][i % 3], ls=":", lw=1.4, label=f"{lab} = {val:.4f}")
     ax.set_xscale("log")
@@ -264,8 +264,8 @@ def plot_cdf_quantile_panels(u, v, *, value=None, population_value=None, labels=
     plot_cdf_area(u, v, ax=axes[0], labels=labels, true_cdfs=true_cdfs, value=value)
     plot_quantile_area(u, v, ax=axes[1], value=value)
     if value is not None:
-        pop = "" if population_value is None else f" (population W1 = {population_value:.4f})"
-        fig.suptitle(f"Same area both ways: W1 = {value:.4f} from {len(u)} + {len(v)} points{pop}",
+        pop = "" if population_value is None else f" (population $W_1$ = {population_value:.4f})"
+        fig.suptitle(f"Same area both ways: $W_1$ = {value:.4f} from {len(u)} + {len(v)} points{pop}",
                      fontsize=11)
     fig.tight_layout()
     return fig

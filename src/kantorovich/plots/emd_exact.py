@@ -173,8 +173,8 @@ def plot_empirical_convergence(ns, errors, *, stderr=None, rates=None, ax=None, 
 
 
 def plot_estimate_vs_n(ns, mean, sd, closed_form, *, n_replicates, ax=None,
-                       title="two 2-D Gaussians: empirical W2 -> closed form",
-                       closed_form_label="Bures closed form W2"):
+                       title="two 2-D Gaussians: empirical $W_2$ → closed form",
+                       closed_form_label="Bures closed form $W_2$"):
     r"""Mean estimate ± 1 sd against the sample size, with the closed-form value.
 
     Parameters
@@ -280,7 +280,7 @@ def plot_plan_panels(x, y, plan, a=None, b=None, *, value=None, ax=None):
     >>> fig = plot_plan_panels(x, y, np.eye(2) / 2, value=1.0)
     """
     fig, axes = panel_axes(ax, 2, figsize=(12, 4.8), gridspec_kw={"width_ratios": [1.5, 1]})
-    title = None if value is None else f"exact plan, squared Euclidean cost: <P, M> = {value:.4f}"
+    title = None if value is None else rf"exact plan, squared Euclidean cost: $\langle P, M\rangle$ = {value:.4f}"
     plot_transport_plan(x, y, plan, a, b, ax=axes[0], title=title)
     plot_plan_matrix(plan, ax=axes[1])
     return fig

@@ -115,7 +115,7 @@ def emd1d_sliced(ctx):
         msw_l.append(float(max_sliced_wasserstein(px, py, n_projections=50, rng=ctx.rng(5), refine=10)))
         w_l.append(float(wasserstein_1d(px[:, 0], py[:, 0])))
     fig = plot_sliced_panels(per, thetas, sw_l, msw_l, w_l, p=2, closed_form=sw_true,
-                             upper_lines={"max-SW2 (closed form)": msw_true, "W2 (Bures)": w2_true},
+                             upper_lines={r"max-$SW_2$ (closed form)": msw_true, r"$W_2$ (Bures)": w2_true},
                              ymax=w2_true * 1.15, title=f"N(0, I) vs N((3, -1), 4 I), {n:,} points each")
     ctx.figure(fig, "sliced.png",
                "Left: the running sliced-W2 estimate against the number of projections, with a ±2 SE band, "

@@ -59,12 +59,12 @@ def emd_exact_convergence(ctx):
     err_se = np.abs(est - truth).std(1, ddof=1) / math.sqrt(reps)
     fig = plot_w2_convergence(
         ns, mean, sd, truth,
-        {"|W2 error|, distinct Gaussians, d = 2": err,
-         "W2 between two samples of N(0, I), d = 2 (truth 0)": same[2].mean(1),
-         "W2 between two samples of N(0, I), d = 5 (truth 0)": same[5].mean(1)},
-        n_replicates=reps, stderr={"|W2 error|, distinct Gaussians, d = 2": err_se},
-        rates={"|W2 error|, distinct Gaussians, d = 2": 0.5,
-               "W2 between two samples of N(0, I), d = 5 (truth 0)": 0.2})
+        {"|$W_2$ error|, distinct Gaussians, d = 2": err,
+         "$W_2$ between two samples of N(0, I), d = 2 (truth 0)": same[2].mean(1),
+         "$W_2$ between two samples of N(0, I), d = 5 (truth 0)": same[5].mean(1)},
+        n_replicates=reps, stderr={"|$W_2$ error|, distinct Gaussians, d = 2": err_se},
+        rates={"|$W_2$ error|, distinct Gaussians, d = 2": 0.5,
+               "$W_2$ between two samples of N(0, I), d = 5 (truth 0)": 0.2})
     ctx.figure(fig, "w2_vs_n.png",
                "Left: exact W2 between n-samples of two 2-D Gaussians approaches the Bures value. "
                "Right: the error on log-log axes; between two samples of one Gaussian the exact "
