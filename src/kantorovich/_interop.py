@@ -45,6 +45,7 @@ from typing import Any, Callable
 import numpy as np
 
 from . import _autodiff
+from ._validation import note_widened
 
 __all__ = ["Caller", "caller", "to_kernel", "from_kernel", "wrap_result", "interop", "kind_of"]
 
@@ -295,22 +296,28 @@ def to_kernel(x: Any) -> Any:
         return x
     if kind == "torch":
         t = x.detach()
-        if str(t.dtype) == "torch.bfloat16":  # numpy has no bfloat16: a float32 copy
+        bf16 = str(t.dtype) == "torch.bfloat16"
+        if bf16:  # numpy has no bfloat16: a float32 copy
             t = t.float()
         if t.device.type == "cpu":
-            return t.resolve_conj().resolve_neg().numpy()
-        import cupy
+            out = t.resolve_conj().resolve_neg().numpy()
+        else:
+            import cupy
 
-        return cupy.from_dlpack(t)
+            out = cupy.from_dlpack(t)
+        return note_widened(out, "bfloat16") if bf16 else out
     if kind == "jax":
-        if str(x.dtype) == "bfloat16":  # numpy (whose ml_dtypes bfloat16 is no float dtype) and
+        bf16 = str(x.dtype) == "bfloat16"
+        if bf16:  # numpy (whose ml_dtypes bfloat16 is no float dtype) and
             x = x.astype("float32")  # CuPy have no bfloat16: a float32 copy, as for torch
         key = _device_key(x, kind)
         if key == "cpu":
-            return np.asarray(x)  # a read-only view of the JAX buffer
-        import cupy
+            out = np.asarray(x)  # a read-only view of the JAX buffer
+        else:
+            import cupy
 
-        return cupy.from_dlpack(x)
+            out = cupy.from_dlpack(x)
+        return note_widened(out, "bfloat16") if bf16 else out
     # array-API arrays: DLPack to numpy on the host; anything else through np.asarray
     try:
         return np.from_dlpack(x)

@@ -137,11 +137,39 @@ def check_weights(w: Any, name: str, *, n: int | None = None, normalize: bool = 
     return arr
 
 
+# id -> the dtype name of the caller's array that a float32 copy stands for (bfloat16, which
+# numpy and CuPy lack), while the copy lives (see note_widened)
+_WIDENED: dict[int, str] = {}
+
+
+def note_widened(copy: Any, dtype_name: str) -> Any:
+    """Record that ``copy`` (a float32 array made by the array layer) holds the caller's
+    ``dtype_name`` data, so that :func:`input_dtype` reports that dtype (tolerances follow the
+    caller's precision, not the copy's); returns ``copy``. Forgotten when the copy dies."""
+    import weakref
+
+    key = id(copy)
+    try:
+        weakref.finalize(copy, _WIDENED.pop, key, None)
+    except TypeError:  # no weak references: not recorded (the copy's own dtype is used)
+        return copy
+    _WIDENED[key] = dtype_name
+    return copy
+
+
+#: machine epsilon of the dtypes that numpy has not
+_EPS_BY_NAME = {"bfloat16": 2.0 ** -7}
+
+
 def input_dtype(x: Any) -> Any:
     """The dtype the caller's weights or costs came in (before any cast to float64), or None
-    (None, or not an array)."""
+    (None, or not an array). For a float32 copy of bfloat16 data (:func:`note_widened`), the
+    name ``"bfloat16"``."""
     if x is None:
         return None
+    widened = _WIDENED.get(id(x))
+    if widened is not None:
+        return widened
     dt = getattr(x, "dtype", None)
     if dt is None:
         try:
@@ -153,11 +181,14 @@ def input_dtype(x: Any) -> Any:
 
 def mass_rtol(*dtypes: Any, floor: float = 1e-6) -> float:
     """Relative tolerance on |sum a - sum b| of two weight vectors given their input dtypes:
-    ``max(floor, 100 eps)`` of the least precise floating dtype among them (float64: the
-    floor; float32: 1.2e-5; float16: 0.098), since weights normalised in a narrow dtype sum
-    to 1 only to its rounding."""
-    eps = [np.finfo(dt).eps for dt in dtypes if dt is not None and _is_float_dtype(dt)]
-    return max(floor, 100.0 * float(max(eps, default=np.finfo(np.float64).eps)))
+    ``max(floor, min(100 eps, 0.1))`` of the least precise floating dtype among them (float64:
+    the floor; float32: 1.2e-5; float16: 0.098; bfloat16, eps = 2^-7: 0.1), since weights
+    normalised in a narrow dtype sum to 1 only to its rounding (each weight and the total
+    rounded: about eps relative). 100 eps leaves room for sums accumulated in the narrow
+    dtype; beyond 0.1 the check would check nothing."""
+    eps = [_EPS_BY_NAME[dt] if isinstance(dt, str) and dt in _EPS_BY_NAME else np.finfo(dt).eps
+           for dt in dtypes if dt is not None and (_is_float_dtype(dt) or dt in _EPS_BY_NAME)]
+    return max(floor, min(100.0 * float(max(eps, default=np.finfo(np.float64).eps)), 0.1))
 
 
 def check_same_mass(sa: Any, sb: Any, rtol: float, *, kind: str = "", hint: str = "") -> None:

@@ -141,6 +141,45 @@ def test_bfloat16_comes_back_in_float32(make):
     _check(wasserstein_1d(x, y), ref, kind_of(x), "float32", scalar=True)
 
 
+@pytest.mark.parametrize("make", [lambda a: torch.tensor(a).bfloat16(),
+                                  lambda a: jnp.asarray(a, dtype=jnp.bfloat16)], ids=["torch", "jax"])
+def test_bfloat16_weights_are_checked_at_bfloat16_precision(make):
+    """Weights normalised in bfloat16 sum to 1 only to its rounding (eps = 2^-7): their float32
+    copy is checked with bfloat16's mass tolerance (it was float32's 1.2e-5, and weights as
+    normalised by torch were refused), and a real mismatch is still refused."""
+    import gc
+
+    from kantorovich._validation import _WIDENED, input_dtype, mass_rtol
+    from kantorovich.ot import PointCloud, emd, sinkhorn
+
+    rng = np.random.default_rng(3)
+    a, b = rng.uniform(0.2, 1.0, 30), rng.uniform(0.2, 1.0, 40)
+    x, y = rng.normal(size=(30, 2)), rng.normal(size=(40, 2))
+    ab, bb = make(a / a.sum()), make(b / b.sum())
+    held = [np.asarray(to_kernel(w), dtype=np.float64) for w in (ab, bb)]
+    assert abs(held[0].sum() - held[1].sum()) > 1e-4  # beyond float32's tolerance
+    geo = PointCloud(make(x).float() if kind_of(ab) == "torch" else make(x).astype("float32"),
+                     make(y).float() if kind_of(ab) == "torch" else make(y).astype("float32"))
+    got = sinkhorn(ab, bb, geo, eps=0.5, tol=1e-6)
+    ref = sinkhorn(held[0], held[1] * (held[0].sum() / held[1].sum()), PointCloud(
+        np.asarray(to_kernel(geo.x), np.float64), np.asarray(to_kernel(geo.y), np.float64)),
+        eps=0.5, tol=1e-6)
+    _check(got.value, ref.value, kind_of(ab), "float32", scalar=True)
+    C = ((x[:, None] - y[None]) ** 2).sum(-1)
+    assert float(emd(ab, bb, make(C)).value) == pytest.approx(emd(held[0], held[1], C, normalize=True).value
+                                                              * held[0].sum(), rel=1e-2)
+    with pytest.raises(ValueError, match=r"same total mass \(balanced OT; relative tolerance 1\.0e-01\)"):
+        sinkhorn(ab, make(1.5 * b / b.sum()), geo, eps=0.5)
+    # the record follows the copy, and goes with it
+    k = to_kernel(ab)
+    assert input_dtype(k) == "bfloat16" and mass_rtol("bfloat16") == 0.1
+    assert mass_rtol(np.float16) == pytest.approx(100 * 2.0 ** -10)  # unchanged: 0.098
+    key = id(k)
+    del k
+    gc.collect()
+    assert key not in _WIDENED
+
+
 def test_mixed_namespaces_name_both():
     from kantorovich.ot import wasserstein_1d
 
