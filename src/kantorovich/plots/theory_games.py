@@ -109,6 +109,9 @@ def plot_bilinear_grid(runs, *, lim: float = 3.2, ncols: int = 4, ax=None):
 def plot_lr_sweep(sweep, *, start_dist: float = float(np.hypot(1, 2)), n_steps=None, ax=None):
     """Final distance to the saddle against the step size, one line per optimiser (log-log).
 
+    Distances are drawn clipped to [1e-16, 1e8]: a run that diverged (beyond 1e8, inf or NaN)
+    sits on the top edge, one that reached the saddle to rounding on the bottom edge.
+
     Parameters
     ----------
     sweep : dict
@@ -135,7 +138,8 @@ def plot_lr_sweep(sweep, *, start_dist: float = float(np.hypot(1, 2)), n_steps=N
     fig, ax = single_axes(ax, (7, 5))
     lrs = sweep["lrs"]
     for m, d in sweep["final"].items():
-        d = np.maximum(np.asarray(d, dtype=float), 1e-16)
+        d = np.asarray(d, dtype=float)
+        d = np.clip(np.where(np.isnan(d), np.inf, d), 1e-16, 1e8)  # diverged: the top edge
         ax.loglog(lrs, d, "o-", ms=3, lw=1.3, color=_COLORS.get(m), label=m)
     ax.axhline(start_dist, color="k", ls="--", lw=0.8, label="start distance")
     ax.set_ylim(1e-16 * 0.5, 2e8)

@@ -79,7 +79,9 @@ def t6_saddle(ctx):
     sweep = G.bilinear_sweep(lrs, n_sweep)
     ctx.figure(plot_lr_sweep(sweep, n_steps=n_sweep), "t6_lr_sweep.png",
                f"Final distance to the saddle after {n_sweep} steps against the step size; dashed: "
-               "where every run starts. Below the line = moved toward the saddle.")
+               "where every run starts. Below the line = moved toward the saddle. Runs that diverged "
+               "(|z| > 1e8) are drawn on the top edge at 1e8, distances below 1e-16 on the bottom "
+               "edge.")
     ctx.table(f"Final distance to the saddle after {n_sweep} steps (start {_START:.3f}; 'div' = |z| > 1e8)",
               ["method"] + [f"η={e:.3g}" for e in lrs],
               [[m] + ["div" if d else float(f) for f, d in zip(sweep["final"][m], sweep["diverged"][m])]
