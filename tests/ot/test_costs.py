@@ -283,10 +283,12 @@ def test_emd_and_wasserstein_gradients_through_a_pointcloud():
 def test_doctests():
     import doctest
 
-    import kantorovich.ot._costs as mod
+    import kantorovich.ot._costs as costs
+    import kantorovich.ot._geometry as geometry
 
-    res = doctest.testmod(mod)
-    assert res.failed == 0 and res.attempted > 0
+    for mod in (costs, geometry):
+        res = doctest.testmod(mod)
+        assert res.failed == 0 and res.attempted > 0
 
 
 def test_emd_gradient_in_a_dense_geometry_is_the_plan():

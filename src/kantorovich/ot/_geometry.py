@@ -235,7 +235,7 @@ class PointCloud:
     >>> import numpy as np
     >>> from kantorovich.ot import PointCloud
     >>> pc = PointCloud(np.zeros((2, 2)), np.ones((3, 2)))
-    >>> pc.shape, pc.p, pc.cost_matrix()[0, 0]
+    >>> pc.shape, pc.p, float(pc.cost_matrix()[0, 0])
     ((2, 3), 2.0, 2.0)
     """
 
