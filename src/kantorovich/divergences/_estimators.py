@@ -789,7 +789,7 @@ def estimate_kl(x, y, *, method: str = "auto", k: int | None = None, n_boot: int
         over query rows; O(n (n + m) d)); numba or CuPy. ``"auto"``: the KD-tree for
         ``"numpy"``; for ``"numba"`` the KD-tree for d <= 11 and the brute force from d = 12
         on (``AUTO_NUMBA_MIN_DIM``; the faster of the two measured at n = m = 10^4,
-        docs/estimators.md "kNN backends"); the brute force for ``"cuda"``.
+        docs/performance.md "kNN backends"); the brute force for ``"cuda"``.
     detect_infinite : bool
         Apply the support-mismatch rule of the module docstring; when it fires, ``value`` is
         ``inf``, ``infinite=True`` and ``info['finite_value']`` holds the raw estimate.
@@ -1338,6 +1338,12 @@ def estimate_js(x, y, *, method: str = "knn", k: int | None = None, n_boot: int 
         Neighbour rank of the kNN method (default 10).
     n_boot, ci_level, rng
         Bootstrap of the per-point terms (kNN, classifier) or of the samples (histogram).
+    features, test_fraction, l2
+        The classifier's features (``"quadratic"`` or ``"linear"``), held-out share (in
+        (0, 1), default 0.5) and L2 penalty (> 0, default 1e-4); read by
+        ``method="classifier"`` only.
+    bins : int, optional
+        Cells per axis of ``method="histogram"`` (default above); read by that method only.
 
     Returns
     -------
