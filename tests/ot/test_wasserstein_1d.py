@@ -797,6 +797,10 @@ def test_none_values_and_weights_rows_beyond_the_values():
                     rtol=1e-15)
     with pytest.raises(ValueError, match="`u_weights` must have the same length"):
         wasserstein_1d([[1.0, 2.0]], [1.0, 3.0], np.ones((2, 3)))
+    # against 1-D values the same weights are refused (1-D values give one distance): the
+    # docstring says so and points to values[None]
+    with pytest.raises(ValueError, match="`u_weights` must not have more dimensions"):
+        wasserstein_1d([1.0, 2.0], [1.0, 3.0], w)
     with pytest.raises(ValueError, match="`u_weights` of shape"):
         wasserstein_1d(np.ones((3, 2)), [1.0, 3.0], np.ones((2, 2)))
 

@@ -194,7 +194,9 @@ def wasserstein_1d(u_values, v_values, u_weights=None, v_weights=None, *, p=1, b
     u_weights, v_weights : array_like, optional
         Non-negative finite weights (counts or masses) of the same length as the values along
         the last axis, with a positive total in every row; shape (n,), the values' shape, or
-        (B, n) against values of shape (1, n) or (n,) (a batch of B weightings of the same values).
+        (B, n) against values of shape (1, n) (a batch of B weightings of the same values;
+        weights with more axes than their values, such as (B, n) against (n,), are a
+        ValueError: pass ``values[None]``).
         ``None`` means uniform weights.
     p : float, default 1
         Order, any real p >= 1.
