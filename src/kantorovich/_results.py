@@ -120,7 +120,8 @@ class AssignmentResult(Result):
     perm : int array     row i is matched to column perm[i]
     f, g : arrays        dual potentials (prices) in cost units of the uniform-weight problem
     duality_gap : float  value - (mean f + mean g) after the final step
-    eps_bound : float    certified bound n * eps_final on the pre-finishing suboptimality
+    eps_bound : float    eps_final, the certified bound on the pre-finishing suboptimality
+                         of ``value`` (n * eps_final on the summed cost)
     exact : bool         True when optimality is proven (integer costs with eps < 1/n, or a
                          finishing step closed the gap)
     """

@@ -321,7 +321,8 @@ def emd(a, b, M, *, method="auto", normalize=False, return_plan=True, tol=1e-9, 
         The solver's plan is not a coupling of ``a`` and ``b``. Seen only when POT's network
         simplex is stopped by a small ``max_iter`` before it has a feasible plan (then the
         message says so and asks for a larger ``max_iter``); a stop after feasibility gives the
-        ``ConvergenceWarning`` below instead.
+        ``ConvergenceWarning`` below instead. A subclass of :class:`RuntimeError` defined in
+        ``kantorovich.ot._emd`` and not re-exported: catch ``RuntimeError``.
 
     Warns
     -----

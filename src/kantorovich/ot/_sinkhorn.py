@@ -1375,6 +1375,14 @@ def sinkhorn_divergence(a: Any, b: Any, M_or_geometry: Any, *, eps: float, M_aa:
         two self-transport terms start cold and always use the averaged (symmetric) update,
         whose fixed point f = g they reach in tens of iterations.
 
+    Returns
+    -------
+    SinkhornDivergenceResult
+        ``value`` (S_eps), the three :class:`SinkhornResult` ``ot_ab``, ``ot_aa``, ``ot_bb``,
+        ``converged`` (all three converged), ``eps`` and ``info`` (``backend``,
+        ``identical_inputs``). A batch (docs/batch.md) gives ``value`` and ``converged`` of
+        shape (B,) and three batched results.
+
     Examples
     --------
     >>> import numpy as np
