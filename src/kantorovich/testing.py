@@ -6,8 +6,9 @@ vectors with zeros, disjoint supports, tiny masses, repeated values and unnormal
 (:mod:`kantorovich.strategies`). A property that fails raises an :class:`AssertionError` naming
 the property and the theorem, with hypothesis's shrunk counterexample::
 
+    import numpy as np
     from scipy.stats import wasserstein_distance
-    from kantorovich.testing import check_wasserstein
+    from kantorovich.testing import check_divergence, check_wasserstein
 
     report = check_wasserstein(wasserstein_distance, p=1)   # passes
     print(report)
@@ -15,7 +16,7 @@ the property and the theorem, with hypothesis's shrunk counterexample::
     def js_without_halves(p, q):                             # a common typo
         m = (p + q) / 2
         return np.sum(p * np.log(p / m)) + np.sum(q * np.log(q / m))
-    check_divergence(js_without_halves, "js")                # AssertionError: 'js <= log 2' ...
+    check_divergence(js_without_halves, "js")   # AssertionError: property '0 <= JS <= log 2' ...
 
 Conventions: divergences in nats (natural logarithm); JS is the ½-weighted
 :math:`\mathrm{JS}(p, q) = \tfrac12 \mathrm{KL}(p \| m) + \tfrac12 \mathrm{KL}(q \| m)`,
