@@ -701,3 +701,12 @@ def test_ragged_samples_name_the_argument():
             est(x, [[1.0, 2.0], [3.0]], n_boot=0, rng=0)
         with pytest.raises(ValueError, match="ragged nested sequence as `y`"):
             est(x[None].repeat(2, axis=0), [[[1.0, 2.0]], [[3.0]]], n_boot=0, rng=0)
+
+
+def test_doctests():
+    """The docstring examples (the API pages show them) run and print what they show."""
+    import doctest
+    import importlib
+
+    res = doctest.testmod(importlib.import_module("kantorovich.divergences._estimators"))
+    assert res.failed == 0 and res.attempted > 0

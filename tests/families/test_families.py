@@ -440,3 +440,12 @@ def test_gaussian_covariance_near_the_float_maximum_is_checked_without_overflow(
             GaussianPair(np.zeros(3), top, np.ones(3), c0)
         g = GaussianPair(0.0, 1e308, 1.0, 1.7e308)  # a positive definite one of that size
         assert g.cov0[0, 0] == 1e308 and math.isfinite(g.kl())
+
+
+def test_doctests():
+    """The docstring examples (the API pages show them) run and print what they show."""
+    import doctest
+    import importlib
+
+    res = doctest.testmod(importlib.import_module("kantorovich.families"))
+    assert res.failed == 0 and res.attempted > 0

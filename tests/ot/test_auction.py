@@ -402,3 +402,12 @@ def test_assignment_of_points_far_from_unit_scale(cost, scales):
                                   [3.510028783419467e-271], [1.2333123440582334e-271]]),
                       cost="euclidean")
     assert tiny.exact and tiny.value == pytest.approx(1.1897909210699264e-271, rel=1e-12)
+
+
+def test_doctests():
+    """The docstring examples (the API pages show them) run and print what they show."""
+    import doctest
+    import importlib
+
+    res = doctest.testmod(importlib.import_module("kantorovich.ot._auction"))
+    assert res.failed == 0 and res.attempted > 0

@@ -441,3 +441,12 @@ def test_first_emd_call_leaves_the_global_rng_alone():
             "print(s[2] == t[2] and bool((s[1] == t[1]).all()))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "True"
+
+
+def test_doctests():
+    """The docstring examples (the API pages show them) run and print what they show."""
+    import doctest
+    import importlib
+
+    res = doctest.testmod(importlib.import_module("kantorovich.ot._emd"))
+    assert res.failed == 0 and res.attempted > 0

@@ -355,3 +355,12 @@ def test_dask_lost_data_is_scattered_and_submitted_again(monkeypatch):
             t.join()
     np.testing.assert_array_equal(D, serial)
     assert lost, "no block was lost: the resubmission path did not run"
+
+
+def test_doctests():
+    """The docstring examples (the API pages show them) run and print what they show."""
+    import doctest
+    import importlib
+
+    res = doctest.testmod(importlib.import_module("kantorovich.ot._pairwise"))
+    assert res.failed == 0 and res.attempted > 0

@@ -844,3 +844,12 @@ def test_newton_step_with_one_exact_marginal_and_n_not_m():
     with pytest.warns(ConvergenceWarning):
         s = sinkhorn(None, None, PointCloud(x, y), eps=1e-4)
     assert np.isfinite(s.value) and s.f.shape == (6,) and s.g.shape == (5,)
+
+
+def test_doctests():
+    """The docstring examples (the API pages show them) run and print what they show."""
+    import doctest
+    import importlib
+
+    res = doctest.testmod(importlib.import_module("kantorovich.ot._sinkhorn"))
+    assert res.failed == 0 and res.attempted > 0

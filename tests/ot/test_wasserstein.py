@@ -353,3 +353,12 @@ def test_permuted_copy_with_weights_equal_up_to_rounding_is_zero_without_warning
     a /= a.sum()
     assert wasserstein(x, x[perm], a, a[perm], p=p) <= 1e-15
     assert wasserstein(x[perm], x, a[perm], a, p=p, method="exact") <= 1e-15
+
+
+def test_doctests():
+    """The docstring examples (the API pages show them) run and print what they show."""
+    import doctest
+    import importlib
+
+    res = doctest.testmod(importlib.import_module("kantorovich.ot._wasserstein"))
+    assert res.failed == 0 and res.attempted > 0
