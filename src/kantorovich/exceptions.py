@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-__all__ = ["ConvergenceWarning", "BackendUnavailableError", "KantorovichWarning"]
+__all__ = ["ConvergenceWarning", "BackendUnavailableError", "EMDCertificateError",
+           "KantorovichWarning"]
 
 
 class KantorovichWarning(UserWarning):
@@ -22,3 +23,11 @@ class BackendUnavailableError(ImportError, RuntimeError):
 
     The message says what to install (for example ``pip install "kantorovich[gpu]"``).
     """
+
+
+class EMDCertificateError(RuntimeError):
+    """An exact OT solver's answer failed its certificate (plan marginals off, or infeasible
+    potentials that could not be repaired), raised by :func:`kantorovich.ot.emd` instead of
+    returning a wrong answer. Never raised for a correct solver on valid input: in practice
+    only when POT's network simplex is stopped by a small ``max_iter`` before it has a
+    feasible plan. A :class:`RuntimeError`."""

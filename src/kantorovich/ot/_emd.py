@@ -30,13 +30,13 @@ from .._validation import (
     check_cost_matrix,
     check_int,
     check_positive,
+    check_same_mass,
     check_weights,
     input_dtype,
-    check_same_mass,
     mass_rtol,
 )
 from .._warnings import warn
-from ..exceptions import ConvergenceWarning
+from ..exceptions import ConvergenceWarning, EMDCertificateError
 from ._geometry import DenseGeometry, PointCloud, batch_size_or_raise
 
 __all__ = ["METHODS", "EMDCertificateError", "emd"]
@@ -54,11 +54,6 @@ AUTO_AUCTION_MIN_N: int | None = 2000
 #: smallest accepted ``tol`` (about 4500 times the float64 resolution): the certificate's sums
 #: over n + m marginals and n m pairs carry rounding errors of a few ulps each
 TOL_MIN = 1e-12
-
-
-class EMDCertificateError(RuntimeError):
-    """The solver's answer failed its certificate (plan marginals off, or infeasible potentials
-    that could not be repaired). Never raised for a correct solver on valid input."""
 
 
 def _is_uniform(w: np.ndarray) -> bool:
@@ -321,8 +316,8 @@ def emd(a, b, M, *, method="auto", normalize=False, return_plan=True, tol=1e-9, 
         The solver's plan is not a coupling of ``a`` and ``b``. Seen only when POT's network
         simplex is stopped by a small ``max_iter`` before it has a feasible plan (then the
         message says so and asks for a larger ``max_iter``); a stop after feasibility gives the
-        ``ConvergenceWarning`` below instead. A subclass of :class:`RuntimeError` defined in
-        ``kantorovich.ot._emd`` and not re-exported: catch ``RuntimeError``.
+        ``ConvergenceWarning`` below instead. ``kantorovich.exceptions.EMDCertificateError``,
+        a :class:`RuntimeError`.
 
     Warns
     -----

@@ -24,8 +24,8 @@ from typing import Any
 import numpy as np
 
 from .._array_api import is_cupy, to_host
-from .._dask import check_client, open_client
 from .._autodiff import value_of
+from .._dask import check_client, open_client
 from .._interop import caller, kind_of, to_kernel
 from .._validation import (
     check_choice,

@@ -30,17 +30,22 @@ from .._validation import (
     check_float_dtype,
     check_int,
     check_positive,
+    check_same_mass,
     check_weights,
     describe,
     input_dtype,
-    check_same_mass,
     mass_rtol,
 )
 from .._warnings import warn
 from ..exceptions import ConvergenceWarning
 from ._costs import cost_block
-from ._geometry import (DenseGeometry, PointCloud, as_geometry, batch_size_or_raise,
-                        check_dense_memory)
+from ._geometry import (
+    DenseGeometry,
+    PointCloud,
+    as_geometry,
+    batch_size_or_raise,
+    check_dense_memory,
+)
 from ._kernels.schedule_rules import annealing_pays as _annealing_pays
 
 __all__ = [

@@ -65,14 +65,15 @@ import numpy as np
 from numba import njit, prange
 
 from .._array_api import is_cupy
+from .._jit import notice_first_compile
 from .._results import SinkhornResult
 from .._validation import (
     as_float_array,
     check_positive,
+    check_same_mass,
     check_weights,
     describe,
     input_dtype,
-    check_same_mass,
     mass_rtol,
 )
 from .._warnings import warn
@@ -80,8 +81,6 @@ from ..exceptions import ConvergenceWarning
 from ._costs import diameter
 from ._geometry import PointCloud, batch_size_of
 from ._kernels.schedule_rules import annealing_pays as _annealing_pays_py
-from ._sinkhorn import _MULTI_MODE_AFTER_UNDOS
-from .._jit import notice_first_compile
 from ._kernels.softmin_numba import (
     _FM,
     _LOG2E,
@@ -94,6 +93,7 @@ from ._kernels.softmin_numba import (
     rows_entries,
     shift_inputs,
 )
+from ._sinkhorn import _MULTI_MODE_AFTER_UNDOS
 
 __all__ = ["sinkhorn_batch", "sinkhorn_divergence_batch"]
 
@@ -753,6 +753,7 @@ def sinkhorn_batch(a, b, M_or_geometry, *, eps, max_iter=10_000, tol=None, scali
                    dtype=None, progress=False, _symmetric_mask=None,
                    _check_rounding=True) -> SinkhornResult:
     """:func:`kantorovich.ot.sinkhorn` on a batch (see the module notes)."""
+    from .._validation import check_choice
     from ._sinkhorn import (
         _EXTRAPOLATION_AGREEMENT,
         _PROBE_DEFERRALS,
@@ -762,7 +763,6 @@ def sinkhorn_batch(a, b, M_or_geometry, *, eps, max_iter=10_000, tol=None, scali
         _scale_limit,
         eps_schedule,
     )
-    from .._validation import check_choice
 
     t0 = time.perf_counter()
     eps, max_iter, check_every, scaling, dtype = _check_options(
