@@ -41,6 +41,7 @@ import os
 import platform
 import statistics
 import sys
+import textwrap
 import time
 import warnings
 from pathlib import Path
@@ -360,8 +361,32 @@ def write_json(path, payload: dict) -> Path:
     return path
 
 
+# --------------------------------------------------------------------------- formatting
+def _sig3(x: float) -> str:
+    """``x`` to three significant digits without an exponent: 0.0753, 0.874, 3.00, 17.4, 171
+    (timings vary by more than 1% between runs: a fourth digit would be noise)."""
+    x = float(f"{x:.3g}")
+    if x == 0 or abs(x) < 1e-4:
+        return f"{x:.3g}"
+    if abs(x) >= 100:
+        return f"{x:.0f}"
+    decimals = 2 - int(np.floor(np.log10(abs(x))))
+    return f"{x:.{decimals}f}"
+
+
+def _ms(seconds: float) -> str:
+    """A time in milliseconds, three significant digits (the tables' one unit)."""
+    return _sig3(seconds * 1e3)
+
+
+_KEY = ("peer/ours: the peer's median time over ours, above 1 when ours is faster (empty: "
+        "values disagree).\nagreement: the peer's value against ours, within the suite's "
+        "relative tolerance or not.")
+
+
 def table(result: dict) -> str:
-    """A plain-text table: suite, n, implementation, median, ratio, agreement."""
+    """A plain-text table: suite, n, implementation, median (ms), peer / ours, agreement;
+    then two lines saying how to read the ratio and the agreement."""
     rows = []
     for c in result["cases"]:
         for name, imp in c["impls"].items():
@@ -370,11 +395,13 @@ def table(result: dict) -> str:
                 continue
             ag = c["agreement"].get(name)
             ratio = c["ratio"].get(name)
-            rows.append((_label(c), str(c["n"]), name, f"{imp['median_s']:.4g} s",
-                         "" if name == "ours" else ("" if ratio is None else f"{ratio:.3g}x"),
+            rows.append((_label(c), str(c["n"]), name, _ms(imp["median_s"]),
+                         "" if name == "ours" or ratio is None else f"{_sig3(ratio)}x",
                          "" if ag is None else
-                         ("agrees" if ag["agrees"] else f"DISAGREES {ag['rel_diff']:.2g}")))
-    return text_table(("suite", "n", "impl", "median", "peer/ours", "value"), rows)
+                         ("agrees" if ag["agrees"] else f"DISAGREES {ag['rel_diff']:.1e}")))
+    return (text_table(("suite", "n", "impl", "median (ms)", "peer/ours", "agreement"), rows,
+                       right=(1, 3, 4))
+            + "\n\n" + _KEY)
 
 
 # --------------------------------------------------------------------------- HTML
@@ -520,18 +547,29 @@ def compare(a_path, b_path) -> str:
         return {(_label(c), c["n"], k): v for c in r["cases"] for k, v in c["impls"].items()
                 if "median_s" in v}
 
+    def describe(name, path, r):
+        env, st = r["environment"], r.get("settings") or {}
+        how = ", ".join(str(x) for x in (st.get("device", "").upper(), st.get("dtype"),
+                                         "--quick" if st.get("quick") else "") if x)
+        return (f"{name}: {path}\n   {env['date']}, kantorovich {env.get('kantorovich', '?')}, "
+                f"{env['cpu_model']}, GPU {(env['gpu'] or {}).get('name', 'none')}"
+                + (f"; {how}" if how else ""))
+
     ia, ib = index(a), index(b)
-    head = [f"A: {a_path} ({a['environment']['date']}, {a['environment']['cpu_model']}, "
-            f"GPU {(a['environment']['gpu'] or {}).get('name', 'none')})",
-            f"B: {b_path} ({b['environment']['date']}, {b['environment']['cpu_model']}, "
-            f"GPU {(b['environment']['gpu'] or {}).get('name', 'none')})", ""]
+    # the suites in the order A ran them, then any only B has; within each, n, then ours first
+    order = {lab: i for i, lab in enumerate(dict.fromkeys(
+        [_label(c) for c in a["cases"]] + [_label(c) for c in b["cases"]]))}
     rows = []
-    for key in sorted(set(ia) & set(ib), key=lambda k: (k[0], k[1], k[2] != "ours", k[2])):
+    for key in sorted(set(ia) & set(ib), key=lambda k: (order[k[0]], k[1], k[2] != "ours", k[2])):
         ta, tb = ia[key]["median_s"], ib[key]["median_s"]
-        rows.append((key[0], str(key[1]), key[2], f"{ta:.4g} s", f"{tb:.4g} s", f"{tb / ta:.3g}"))
-    only = sorted(set(ia) ^ set(ib))
-    lines = head + [text_table(("suite", "n", "impl", "A median", "B median", "B / A"), rows,
-                               rule=False)]
+        rows.append((key[0], str(key[1]), key[2], _ms(ta), _ms(tb), _sig3(tb / ta)))
+    lines = [describe("A", a_path, a), describe("B", b_path, b), "",
+             text_table(("suite", "n", "impl", "A median (ms)", "B median (ms)", "B / A"), rows,
+                        rule=False, right=(1, 3, 4, 5)),
+             "", "B / A: B's median time over A's (below 1: faster in B)."]
+    only = sorted(set(ia) ^ set(ib), key=lambda k: (order[k[0]], k[1]))
     if only:
-        lines.append(f"\nin one run only: {len(only)} (suite, n, impl) entries")
+        suites_only = ", ".join(dict.fromkeys(k[0] for k in only))
+        lines.append(textwrap.fill(f"in one run only: {len(only)} (suite, n, impl) entries, "
+                                   f"of {suites_only}", width=100, break_on_hyphens=False))
     return "\n".join(lines)
