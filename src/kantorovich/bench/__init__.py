@@ -404,43 +404,135 @@ def table(result: dict) -> str:
             + "\n\n" + _KEY)
 
 
-# --------------------------------------------------------------------------- HTML
+# --------------------------------------------------------------------------- figures
+# one colour and marker per implementation, the same in both panels and in every suite;
+# red is kept for the values that disagree
+_STYLE = {"ours": ("black", "o"), "scipy": ("C0", "s"), "pot": ("C1", "^"),
+          "pot-kernel": ("C5", "v"), "ott": ("C2", "D"), "geomloss": ("C4", "P"),
+          "universal-divergence": ("C6", "X")}
+_SPARE = ("C7", "C8", "C9")
+
+
+def _style(name: str, others: list[str]) -> tuple[str, str]:
+    if name in _STYLE:
+        return _STYLE[name]
+    return _SPARE[others.index(name) % len(_SPARE)], "h"
+
+
+def _time_tick(v: float, _pos=None) -> str:
+    """A time axis tick in the unit that suits it: 200 µs, 10 ms, 1 s."""
+    if v >= 1:
+        return f"{v:g} s"
+    if v >= 1e-3:
+        return f"{v * 1e3:g} ms"
+    return f"{v * 1e6:g} µs"
+
+
+def _log_ticks(axis, lo: float, hi: float, fmt) -> None:
+    """Labelled ticks at 1, 2, 5 times the powers of ten over a short range (1 only over a
+    long one), formatted by ``fmt``; no minor labels (matplotlib's 6x10^-1 style)."""
+    from matplotlib import ticker
+
+    decades = np.log10(max(hi, lo * 1.0001) / lo)
+    subs = (1.0, 2.0, 5.0) if decades < 3.5 else (1.0,)
+    axis.set_major_locator(ticker.LogLocator(base=10, subs=subs))
+    axis.set_major_formatter(ticker.FuncFormatter(fmt))
+    axis.set_minor_formatter(ticker.NullFormatter())
+
+
 def _figure_png(suite: str, cases: list[dict]) -> str:
+    """Left: median time against n, log-log, a bar from the first to the third quartile; a
+    peer whose value disagrees with ours is circled in red there. Right: peer time / our
+    time per n as bars from 1 (up: ours faster, down: the peer faster), a disagreement or an
+    error written where its bar would be. One colour per implementation in both panels."""
     import matplotlib
 
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
+    from matplotlib import ticker
+    from matplotlib.lines import Line2D
 
-    impls = sorted({k for c in cases for k, v in c["impls"].items() if "median_s" in v},
-                   key=lambda k: (k != "ours", k))
-    fig, (ax, bx) = plt.subplots(1, 2, figsize=(10, 3.6))
+    impls = sorted({k for c in cases for k in c["impls"]}, key=lambda k: (k != "ours", k))
+    unknown = [k for k in impls if k not in _STYLE]
+    ns = sorted({c["n"] for c in cases})
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(10, 4.2), layout="constrained")
+    handles = []
+    bad_points = []
     for name in impls:
-        pts = [(c["n"], c["impls"][name]["median_s"]) for c in cases
+        colour, marker = _style(name, unknown)
+        pts = [(c["n"], c["impls"][name]) for c in cases
                if "median_s" in c["impls"].get(name, {})]
-        if pts:
-            ns, ts = zip(*pts)
-            ax.loglog(ns, ts, "o-", label=name, lw=2 if name == "ours" else 1)
+        if not pts:
+            continue
+        xs = [n for n, _ in pts]
+        med = np.array([r["median_s"] for _, r in pts])
+        q1 = np.array([r["q1_s"] for _, r in pts])
+        q3 = np.array([r["q3_s"] for _, r in pts])
+        ax.errorbar(xs, med, yerr=[med - q1, q3 - med], color=colour, marker=marker,
+                    lw=2.2 if name == "ours" else 1.2, ms=6, capsize=3,
+                    zorder=3 if name == "ours" else 2)
+        handles.append(Line2D([], [], color=colour, marker=marker,
+                              lw=2.2 if name == "ours" else 1.2, label=name))
+        bad_points += [(c["n"], c["impls"][name]["median_s"]) for c in cases
+                       if name in c["agreement"] and not c["agreement"][name]["agrees"]
+                       and "median_s" in c["impls"][name]]
+    if bad_points:
+        bn, bt = zip(*bad_points)
+        ax.plot(bn, bt, "o", ms=15, mfc="none", mec="red", mew=2, zorder=4)
+        handles.append(Line2D([], [], ls="", marker="o", ms=11, mfc="none", mec="red", mew=2,
+                              label="value disagrees with ours: its time is not comparable"))
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xticks(ns, [str(n) for n in ns])
+    ax.xaxis.set_minor_locator(ticker.NullLocator())
+    if len(ns) == 1:
+        ax.set_xlim(ns[0] / 2, ns[0] * 2)
+    lo, hi = ax.get_ylim()
+    _log_ticks(ax.yaxis, lo, hi, _time_tick)
     ax.set_xlabel("n")
-    ax.set_ylabel("median time (s)")
-    ax.set_title(f"{suite}: time against n")
-    if impls:
-        ax.legend(fontsize=8)
+    ax.set_ylabel("median time (bars: quartiles)")
+    dtype, device = cases[0].get("dtype"), cases[0].get("device")
+    where = f" ({dtype} on the {device.upper()})" if dtype and device else ""
+    ax.set_title(f"{suite}: time against n{where}", fontsize=10)
+
     peers = [p for p in impls if p != "ours"]
     width = 0.8 / max(1, len(peers))
-    for j, p in enumerate(peers):
-        xs = [i + j * width for i, c in enumerate(cases)]
-        rs = [c["ratio"].get(p) or 0.0 for c in cases]
-        bx.bar(xs, rs, width=width, label=p)
-    bx.axhline(1.0, color="k", lw=0.8)
-    bx.set_xticks([i + 0.4 - width / 2 for i in range(len(cases))],
-                  [str(c["n"]) for c in cases])
+    ratios = [r for c in cases for r in c["ratio"].values() if r]
+    rlo, rhi = min(ratios + [1.0]), max(ratios + [1.0])
+    rlo, rhi = min(rlo / 1.6, 0.5), max(rhi * 1.6, 2.0)
     bx.set_yscale("log")
+    bx.set_ylim(rlo, rhi)
+    for j, p in enumerate(peers):
+        colour, _ = _style(p, unknown)
+        for i, c in enumerate(cases):
+            x = i + j * width
+            r = c["ratio"].get(p)
+            if r:
+                bx.bar(x, r - 1.0, bottom=1.0, width=width, color=colour)
+                bx.text(x, r * (1.06 if r >= 1 else 1 / 1.06), _sig3(r), ha="center",
+                        va="bottom" if r >= 1 else "top", fontsize=7)
+            elif p in c["agreement"] and not c["agreement"][p]["agrees"]:
+                bx.text(x, 1.0, "disagrees", color="red", rotation=90, ha="center",
+                        va="center", fontsize=8, fontweight="bold",
+                        bbox={"fc": "white", "ec": "red", "pad": 1.5})
+            elif "error" in c["impls"].get(p, {}):
+                bx.text(x, 1.0, "error", color="red", rotation=90, ha="center",
+                        va="center", fontsize=8, bbox={"fc": "white", "ec": "red", "pad": 1.5})
+    bx.axhline(1.0, color="k", lw=0.8)
+    bx.set_xticks([i + (len(peers) - 1) * width / 2 for i in range(len(cases))],
+                  [str(c["n"]) for c in cases])
+    bx.set_xlim(-0.6, len(cases) - 0.4 + (len(peers) - 1) * width)
+    _log_ticks(bx.yaxis, rlo, rhi, lambda v, _pos=None: f"{v:g}")
     bx.set_xlabel("n")
     bx.set_ylabel("peer time / our time")
-    bx.set_title("ratio (> 1: ours faster; empty: values disagree)")
-    if peers:
-        bx.legend(fontsize=8)
-    fig.tight_layout()
+    bx.set_title("ratio: above 1, ours is faster", fontsize=10)
+    bx.text(0.01, 0.98, "\u2191 ours faster", transform=bx.transAxes, ha="left", va="top",
+            fontsize=8, color="0.3")
+    bx.text(0.01, 0.02, "\u2193 peer faster", transform=bx.transAxes, ha="left",
+            va="bottom", fontsize=8, color="0.3")
+    if handles:
+        fig.legend(handles=handles, loc="outside lower center", ncol=min(len(handles), 4),
+                   fontsize=8, frameon=False)
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=90)
     plt.close(fig)
