@@ -217,6 +217,11 @@ def _run_case(case, device: str, repeat: int, budget_s: float) -> dict:
 
 
 # --------------------------------------------------------------------------- the run
+#: the seconds a case's timed runs may take (with --quick, without); the run count drops below
+#: ``repeat`` when the slowest first call says ``repeat`` runs would take longer
+_BUDGET_S = {True: 2.0, False: 20.0}
+
+
 def _check_choice(value, name, choices):
     if value not in choices:
         raise ValueError(f"`{name}` must be one of {list(choices)}; got {value!r}.")
@@ -277,7 +282,7 @@ def run(suites=None, *, quick: bool = False, device: str = "auto", dtype: str = 
     else:
         xp = np
     repeat = (3 if quick else 5) if repeat is None else repeat
-    budget = 2.0 if quick else 20.0
+    budget = _BUDGET_S[bool(quick)]
     available = {}
     for p in peers:
         ok, why = peer_available(p)
@@ -378,6 +383,18 @@ def _ms(seconds: float) -> str:
     """A time in milliseconds, three significant digits (the tables' one unit)."""
     return _sig3(seconds * 1e3)
 
+
+#: what each implementation's name in the tables and figures stands for
+IMPL_NAMES = {
+    "ours": "kantorovich, this package",
+    "scipy": "SciPy: wasserstein_distance, linear_sum_assignment, or the 5-NN estimator "
+             "written on cKDTree",
+    "pot": "POT (Python Optimal Transport); in the Sinkhorn suites its log-domain sinkhorn2",
+    "pot-kernel": "POT's kernel-space Sinkhorn, sinkhorn2(method='sinkhorn')",
+    "ott": "OTT-JAX's Sinkhorn, jitted",
+    "geomloss": "GeomLoss SamplesLoss, tensorized torch backend",
+    "universal-divergence": "universal-divergence's estimate (5-NN)",
+}
 
 _KEY = ("peer/ours: the peer's median time over ours, above 1 when ours is faster (empty: "
         "values disagree).\nagreement: the peer's value against ours, within the suite's "
@@ -539,47 +556,101 @@ def _figure_png(suite: str, cases: list[dict]) -> str:
     return base64.b64encode(buf.getvalue()).decode()
 
 
+def _skipped_html(skipped: list[dict], esc) -> str:
+    """The skipped peers: those not installed, with the line that says how to get them, then
+    per suite the installed peers that have no call there."""
+    absent = [k for k in skipped if k["suite"] == "*"]
+    per_suite: dict[str, list[str]] = {}
+    for k in skipped:
+        if k["suite"] != "*":
+            per_suite.setdefault(k["suite"], []).append(k["peer"])
+    items = [f"<li>{esc(k['reason'])}</li>" for k in absent]
+    if per_suite:
+        items.append("<li>installed, with no equivalent call in a suite (not compared there): "
+                     + "; ".join(f"{esc(s)}: {esc(', '.join(ps))}"
+                                 for s, ps in per_suite.items()) + "</li>")
+    return "<h2>Skipped</h2><ul>" + "".join(items) + "</ul>"
+
+
 def _html(result: dict) -> str:
     import html
 
-    env = result["environment"]
+    esc = html.escape
+    env, settings = result["environment"], result["settings"]
+    bad = [(c, p, ag) for c in result["cases"] for p, ag in c["agreement"].items()
+           if not ag["agrees"]]
+    errors = [(c, p) for c in result["cases"] for p, imp in c["impls"].items() if "error" in imp]
+    names = {k for c in result["cases"] for k in c["impls"]}
+    repeat = settings.get("repeat")
     parts = ["<!doctype html><meta charset='utf-8'><title>kantorovich bench</title>",
              "<style>body{font-family:sans-serif;max-width:1100px;margin:auto}"
-             "td,th{padding:2px 8px;text-align:right}.bad{color:#b00;font-weight:bold}</style>",
+             "td,th{padding:2px 8px;text-align:right}td.l,th.l{text-align:left}"
+             ".bad{color:#b00;font-weight:bold}tr.bad td{background:#fdd}</style>",
              "<h1>kantorovich bench</h1>",
-             f"<p>{html.escape(env['date'])} &middot; kantorovich {env['kantorovich']} &middot; "
-             f"{html.escape(env['cpu_model'])} ({env['cpu_count']} cores) &middot; GPU: "
-             f"{html.escape(str((env['gpu'] or {}).get('name', 'none')))} &middot; device "
-             f"{result['settings']['device']}, {result['settings']['dtype']}</p>"]
+             f"<p>{esc(env['date'])} &middot; kantorovich {esc(str(env['kantorovich']))} "
+             f"&middot; {esc(env['cpu_model'])} ({env['cpu_count']} cores) &middot; GPU: "
+             f"{esc(str((env['gpu'] or {}).get('name', 'none')))} &middot; run on the "
+             f"{esc(str(settings['device']).upper())} in {esc(str(settings['dtype']))}"
+             + (" &middot; --quick sizes" if settings.get("quick") else "")
+             + (f" &middot; up to {repeat} timed runs per implementation" if repeat else "")
+             + "</p>"]
+    summary = f"{len(result['cases'])} cases; "
+    if bad or errors:
+        items = [f"{esc(_label(c))} n = {c['n']}: {esc(p)} differs from ours by "
+                 f"{ag['rel_diff']:.1e} (tolerance {ag['rtol']:.0e})" for c, p, ag in bad]
+        items += [f"{esc(_label(c))} n = {c['n']}: {esc(p)} failed" for c, p in errors]
+        counts = ", ".join(f"{k} {w}{'' if k == 1 else 's'}" for k, w in
+                           ((len(bad), "disagreement"), (len(errors), "peer error")) if k)
+        parts.append(f"<p class=bad>{summary}{counts}: their times are not comparisons.</p>"
+                     "<ul class=bad>"
+                     + "".join(f"<li>{i}</li>" for i in items) + "</ul>")
+    else:
+        parts.append(f"<p>{summary}every peer's value agrees with ours.</p>")
+    parts.append(
+        "<p>How to read the tables: <b>median</b> and <b>q1&ndash;q3</b> (first to third "
+        "quartile) of the timed runs, in milliseconds; <b>runs</b>: how many were timed, fewer "
+        "than asked where the slowest implementation's first call, times the runs asked for, "
+        f"would pass the case's time budget ({_BUDGET_S[bool(settings.get('quick'))]:g} s "
+        "here; one run has no quartiles); <b>peer/ours</b>: the peer's median time over ours, "
+        "above 1 when ours is faster, empty when the values disagree; <b>value</b>: what each "
+        "returned, to 6 significant digits; <b>agreement</b>: the relative difference from our "
+        "value, against the suite's tolerance.</p>")
+    parts.append("<p>Implementations:</p><ul>" + "".join(
+        f"<li><b>{esc(k)}</b>: {esc(IMPL_NAMES[k])}</li>" for k in IMPL_NAMES if k in names)
+        + "</ul>")
     labels = dict.fromkeys(_label(c) for c in result["cases"])  # suites in run order
     for s in labels:
         cases = [c for c in result["cases"] if _label(c) == s]
-        parts.append(f"<h2>{html.escape(s)}</h2><p>{html.escape(cases[0]['case'])}</p>")
-        parts.append(f"<img alt='{s}' src='data:image/png;base64,{_figure_png(s, cases)}'>")
-        parts.append("<table><tr><th>n</th><th>impl</th><th>median (s)</th><th>q1-q3</th>"
-                     "<th>peer/ours</th><th>value</th><th>agreement</th></tr>")
+        parts.append(f"<h2>{esc(s)}</h2><p>{esc(cases[0]['case'])}"
+                     + (f" ({esc(cases[0]['note'])})" if cases[0].get("note") else "") + "</p>")
+        parts.append(f"<img alt='{esc(s)}' src='data:image/png;base64,{_figure_png(s, cases)}'>")
+        parts.append("<table><tr><th>n</th><th class=l>implementation</th><th>median (ms)</th>"
+                     "<th>q1&ndash;q3 (ms)</th><th>runs</th><th>peer/ours</th><th>value</th>"
+                     "<th class=l>agreement (relative difference)</th></tr>")
         for c in cases:
             for name, imp in c["impls"].items():
                 if "error" in imp:
-                    parts.append(f"<tr><td>{c['n']}</td><td>{name}</td><td colspan=5 class=bad>"
-                                 f"{html.escape(imp['error'])}</td></tr>")
+                    parts.append(f"<tr class=bad><td>{c['n']}</td><td class=l>{esc(name)}</td>"
+                                 f"<td colspan=6 class='l bad'>{esc(imp['error'])}</td></tr>")
                     continue
                 ag = c["agreement"].get(name)
                 ratio = c["ratio"].get(name)
                 agree = "" if ag is None else (
-                    f"agrees ({ag['rel_diff']:.1e})" if ag["agrees"]
-                    else f"<span class=bad>DISAGREES ({ag['rel_diff']:.1e} &gt; {ag['rtol']:.0e})"
-                         "</span>")
+                    f"agrees ({ag['rel_diff']:.1e} &le; {ag['rtol']:.0e})" if ag["agrees"]
+                    else f"<span class=bad>DISAGREES ({ag['rel_diff']:.1e} &gt; "
+                         f"{ag['rtol']:.0e})</span>")
+                runs = imp.get("runs", 0)
+                quart = (f"{_ms(imp['q1_s'])}&ndash;{_ms(imp['q3_s'])}" if runs > 1
+                         else "&ndash;")
+                row = " class=bad" if ag is not None and not ag["agrees"] else ""
                 parts.append(
-                    f"<tr><td>{c['n']}</td><td>{name}</td><td>{imp['median_s']:.4g}</td>"
-                    f"<td>{imp['q1_s']:.3g}-{imp['q3_s']:.3g}</td>"
-                    f"<td>{'' if ratio is None else f'{ratio:.3g}'}</td>"
-                    f"<td>{imp['value']:.10g}</td><td>{agree}</td></tr>")
+                    f"<tr{row}><td>{c['n']}</td><td class=l>{esc(name)}</td>"
+                    f"<td>{_ms(imp['median_s'])}</td><td>{quart}</td><td>{runs}</td>"
+                    f"<td>{'' if ratio is None else _sig3(ratio)}</td>"
+                    f"<td>{imp['value']:#.6g}</td><td class=l>{agree}</td></tr>")
         parts.append("</table>")
     if result["skipped"]:
-        parts.append("<h2>Skipped</h2><ul>" + "".join(
-            f"<li>{html.escape(k['suite'])}: {html.escape(k['peer'])}: {html.escape(k['reason'])}"
-            "</li>" for k in result["skipped"]) + "</ul>")
+        parts.append(_skipped_html(result["skipped"], esc))
     return "\n".join(parts)
 
 
