@@ -187,8 +187,8 @@ def _verify(args) -> int:
     print(testing.verify_table(results))
     failed = [(label, r) for label, rep in results for r in rep.failures()]
     n = sum(len(rep.properties) for _, rep in results)
-    print(f"\n{n - len(failed)}/{n} properties hold on "
-          f"{sum(rep.examples for _, rep in results)} examples")
+    print(f"\n{n - len(failed)}/{n} properties hold, on "
+          f"{sum(rep.examples for _, rep in results)} inputs in all")
     for label, r in failed:
         print(f"\n{label}: {r.name} ({r.theorem}) fails:\n{r.counterexample}", file=sys.stderr)
     return 1 if failed else 0
