@@ -443,8 +443,15 @@ def _describe(exc, lines) -> str:
 
 
 def _show(drawn) -> str:
-    with np.printoptions(precision=17):
-        return repr(drawn)
+    """A fixed input as Python would write it: each float in its shortest exact form
+    (0.49999999999999994, 5e-324), without numpy's padding of the shorter ones."""
+    if isinstance(drawn, np.ndarray):
+        return f"array({drawn.tolist()!r})"
+    if isinstance(drawn, (tuple, list)):
+        inner = ", ".join(_show(x) for x in drawn)
+        return f"({inner},)" if isinstance(drawn, tuple) and len(drawn) == 1 else (
+            f"({inner})" if isinstance(drawn, tuple) else f"[{inner}]")
+    return repr(drawn)
 
 
 def _body(prop, fn, seen):
