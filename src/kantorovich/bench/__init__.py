@@ -85,11 +85,14 @@ def _gpu() -> dict | None:
 
 
 def _no_gpu_reason() -> str:
-    """Why there is no GPU to run on: CuPy missing, or CuPy seeing no device."""
+    """Why there is no GPU to run on: CuPy missing, CuPy failing to load, or CuPy seeing no
+    device (one line, under 100 columns with the words around it)."""
     try:
         import cupy  # noqa: F401
-    except Exception as exc:  # noqa: BLE001 - ImportError, or a CuPy that fails to load
-        return f"CuPy is not installed ({type(exc).__name__}: pip install cupy-cuda12x)"
+    except ModuleNotFoundError:
+        return "CuPy is not installed (pip install cupy-cuda12x)"
+    except Exception as exc:  # noqa: BLE001 - a CuPy that is installed but fails to load
+        return f"CuPy does not load ({type(exc).__name__}: {str(exc)[:60]})"
     return "CuPy sees no GPU here"
 
 
