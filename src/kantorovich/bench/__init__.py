@@ -406,12 +406,14 @@ _KEY = ("peer/ours: the peer's median time over ours, above 1 when ours is faste
 
 def table(result: dict) -> str:
     """A plain-text table: suite, n, implementation, median (ms), peer / ours, agreement;
-    then two lines saying how to read the ratio and the agreement."""
-    rows = []
+    then two lines saying how to read the ratio and the agreement, and each implementation
+    that failed with its error (in the table they ran past 100 columns)."""
+    rows, failed = [], []
     for c in result["cases"]:
         for name, imp in c["impls"].items():
             if "error" in imp:
-                rows.append((_label(c), str(c["n"]), name, "error", "", imp["error"][:40]))
+                rows.append((_label(c), str(c["n"]), name, "error", "", "failed (below)"))
+                failed.append(f"{name} failed at {_label(c)} n={c['n']}: {imp['error']}")
                 continue
             ag = c["agreement"].get(name)
             ratio = c["ratio"].get(name)
@@ -419,9 +421,9 @@ def table(result: dict) -> str:
                          "" if name == "ours" or ratio is None else f"{_sig3(ratio)}x",
                          "" if ag is None else
                          ("agrees" if ag["agrees"] else f"DISAGREES {ag['rel_diff']:.1e}")))
-    return (text_table(("suite", "n", "impl", "median (ms)", "peer/ours", "agreement"), rows,
-                       right=(1, 3, 4))
-            + "\n\n" + _KEY)
+    return "\n".join([text_table(("suite", "n", "impl", "median (ms)", "peer/ours",
+                                  "agreement"), rows, right=(1, 3, 4)), "", _KEY]
+                     + [textwrap.fill(f, width=100, subsequent_indent="  ") for f in failed])
 
 
 # --------------------------------------------------------------------------- figures
