@@ -62,7 +62,18 @@ def test_a_disagreeing_peer_is_reported_and_gets_no_ratio(small, monkeypatch, ca
     (case,) = res["cases"]
     assert not case["agreement"]["scipy"]["agrees"] and case["ratio"]["scipy"] is None
     assert any(line.startswith("DISAGREES") for line in lines)
-    assert "DISAGREES" in bench.table(res)
+    text = bench.table(res)
+    assert "DISAGREES" in text
+    # the table's columns and key: times in ms, how to read peer/ours, 100 columns at most
+    assert text.splitlines()[0].split() == ["suite", "n", "impl", "median", "(ms)", "peer/ours",
+                                            "agreement"]
+    assert "above 1 when ours is faster" in text
+    assert all(len(line) <= 100 and line == line.rstrip() for line in text.splitlines())
+    # the page lists the disagreement at the top and shades its row
+    page = bench._html(res)
+    assert "1 disagreement: their times are not comparisons" in page
+    assert "wasserstein_1d n = 1000: scipy differs from ours" in page
+    assert "<tr class=bad><td>1000</td><td class=l>scipy</td>" in page
 
 
 def test_a_disagreement_starts_its_own_line_under_a_progress_bar(small, monkeypatch):
@@ -153,6 +164,8 @@ def test_cli_run_and_compare(small, tmp_path, capsys):
     assert cli.main(["bench", "--compare", str(a / "results.json"), str(b / "results.json")]) == 0
     out = capsys.readouterr().out
     assert "B / A" in out and "wasserstein_1d" in out and "scipy" in out
+    # each run's settings above the table, the direction of B / A under it
+    assert out.count("; CPU, float64, --quick") == 2 and "below 1: faster in B" in out
     (tmp_path / "bad.json").write_text("{}")
     assert cli.main(["bench", "--compare", str(a / "results.json"), str(tmp_path / "bad.json")]) == 2
 

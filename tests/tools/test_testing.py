@@ -70,6 +70,8 @@ def test_scipy_jensenshannon_nan_and_inf_inputs_are_caught():
     text = "\n".join(r.counterexample for r in rep.failures())
     assert "NaN" in text or "nan" in text
     assert "inf" in text
+    # the failing hard inputs as Python writes their floats, exact and unpadded
+    assert "array([0.49999999999999994, 0.5])" in text and "array([5e-324, 1.0])" in text
 
 
 def _w1_unnormalised(u, v, uw=None, vw=None):
@@ -150,6 +152,10 @@ def test_verify_command(monkeypatch, capsys):
     assert cli.main(["verify", "--quick"]) == 0
     out = capsys.readouterr().out
     assert "tv_distance" in out and "wasserstein_1d(p=1)" in out and "properties hold" in out
+    # one line per function above its rows, within a 100-column terminal, no trailing spaces
+    assert "tv_distance: 7/7 properties hold" in out.splitlines()
+    assert out.splitlines()[0].split() == ["theorem", "property", "inputs", "result"]
+    assert all(len(line) <= 100 and line == line.rstrip() for line in out.splitlines())
 
     monkeypatch.setattr(testing, "_package_battery",
                         lambda: [("js without 1/2", "js", check_divergence, _js_without_halves)])
