@@ -90,7 +90,7 @@ def _no_gpu_reason() -> str:
     try:
         import cupy  # noqa: F401
     except ModuleNotFoundError:
-        return "CuPy is not installed (pip install cupy-cuda12x, or -cuda13x for CUDA 13)"
+        return "CuPy is not installed (pip install cupy-cuda13x, or -cuda12x)"
     except Exception as exc:  # noqa: BLE001 - a CuPy that is installed but fails to load
         return f"CuPy does not load ({type(exc).__name__}: {str(exc)[:60]})"
     return "CuPy sees no GPU here"
