@@ -710,3 +710,22 @@ def test_doctests():
 
     res = doctest.testmod(importlib.import_module("kantorovich.divergences._estimators"))
     assert res.failed == 0 and res.attempted > 0
+
+
+@pytest.mark.parametrize("fn", [estimate_js, estimate_tv])
+@pytest.mark.parametrize("method", ["knn", "classifier", "histogram"])
+@pytest.mark.parametrize("batch", [False, True])
+def test_every_methods_options_are_checked_whichever_method_runs(fn, method, batch):
+    """A bad classifier or histogram option is the error naming it under any method (it was
+    silently ignored where that method does not read it), single and batched calls alike."""
+    g = np.random.default_rng(4)
+    x, y = g.normal(size=(60, 2)), g.normal(size=(60, 2))
+    if batch:
+        x, y = np.stack([x, x + 1]), np.stack([y, y])
+    bad = [({"l2": -5.0}, ValueError, "`l2`"), ({"bins": -3}, ValueError, "`bins`"),
+           ({"test_fraction": 1.5}, ValueError, "`test_fraction`"),
+           ({"features": "cubic"}, ValueError, "`features`"), ({"bins": 2.5}, TypeError, "`bins`")]
+    for opts, exc, name in bad:
+        with pytest.raises(exc, match=name):
+            fn(x, y, method=method, n_boot=0, rng=0, **opts)
+    fn(x, y, method=method, n_boot=0, rng=0, bins=4, l2=1e-3, features="linear", test_fraction=0.3)

@@ -669,6 +669,7 @@ def _js_tv_batch(which: str):
         opts = _bound_options(estimate_js if which == "js" else estimate_tv, x, y, options)
         if opts is None or opts["method"] != "knn":
             return None
+        _js_tv_option_checks(opts["features"], opts["test_fraction"], opts["l2"], opts["bins"])
 
         def checked(xq, yq, **_):
             return _js_tv_checks(opts["method"], opts["k"], xq, yq, opts["n_boot"],
@@ -1221,15 +1222,26 @@ def _js_tv_checks(method, k, x, y, n_boot, ci_level, rng):
     return method, kval, xa, ya, n_boot, ci_level, gen
 
 
+def _js_tv_option_checks(features, test_fraction, l2, bins):
+    """The classifier's and the histogram's options, checked whichever method runs (a bad
+    value is the error naming it even where that method would not read it)."""
+    features = check_choice(features, "features", ("linear", "quadratic"))
+    test_fraction = check_probability(test_fraction, "test_fraction", open_left=True, open_right=True)
+    l2 = check_positive(l2, "l2")
+    if bins is not None:
+        bins = check_int(bins, "bins", minimum=1, maximum=INT64_MAX)
+    return features, test_fraction, l2, bins
+
+
 def _estimate_js_tv(which, x, y, method, k, n_boot, ci_level, rng, features, test_fraction, l2, bins):
     method, kval, xa, ya, n_boot, ci_level, gen = _js_tv_checks(method, k, x, y, n_boot, ci_level,
                                                                 rng)
+    features, test_fraction, l2, bins = _js_tv_option_checks(features, test_fraction, l2, bins)
     n, m, d = xa.shape[0], ya.shape[0], xa.shape[1]
     info: dict = {}
     if method == "histogram":
         if bins is None:
             bins = max(2, int(math.ceil(2.0 * min(n, m) ** (1.0 / (d + 2)))))
-        bins = check_int(bins, "bins", minimum=1, maximum=INT64_MAX)
         check_memory(40 * bins ** d, "bins")  # bins**d cells: two pmfs, their mixture, two terms
         ix, iy, nb = _hist_pmfs(xa, ya, bins)
         info.update(bins=bins, bootstrap="sample indices resampled; histogram recomputed")
@@ -1255,9 +1267,6 @@ def _estimate_js_tv(which, x, y, method, k, n_boot, ci_level, rng, features, tes
         lr_x, lr_y, info = _js_tv_knn(xa, ya, kval)
         info["bootstrap"] = "per-point terms resampled; trees not recomputed"
     else:
-        features = check_choice(features, "features", ("linear", "quadratic"))
-        test_fraction = check_probability(test_fraction, "test_fraction", open_left=True, open_right=True)
-        l2 = check_positive(l2, "l2")
         lr_x, lr_y, info = _js_tv_classifier(xa, ya, gen, features, test_fraction, l2)
         info["bootstrap"] = "held-out per-point terms resampled; classifier not refitted"
     # lr_x = log(p/q) at x's (log-odds of D = p/(p+q)); lr_y = log(q/p) at y's
@@ -1341,9 +1350,10 @@ def estimate_js(x, y, *, method: str = "knn", k: int | None = None, n_boot: int 
     features, test_fraction, l2
         The classifier's features (``"quadratic"`` or ``"linear"``), held-out share (in
         (0, 1), default 0.5) and L2 penalty (> 0, default 1e-4); read by
-        ``method="classifier"`` only.
+        ``method="classifier"`` only, checked for every method.
     bins : int, optional
-        Cells per axis of ``method="histogram"`` (default above); read by that method only.
+        Cells per axis of ``method="histogram"`` (default above); read by that method only,
+        checked for every method.
 
     Returns
     -------
