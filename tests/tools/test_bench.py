@@ -166,6 +166,21 @@ def test_cli_run_and_compare(small, tmp_path, capsys):
     assert "B / A" in out and "wasserstein_1d" in out and "scipy" in out
     # each run's settings above the table, the direction of B / A under it
     assert out.count("; CPU, float64, --quick") == 2 and "below 1: faster in B" in out
+    assert "DISAGREES" not in out
+    # a peer whose value disagreed with ours in one run: its row says so (the time compares
+    # nothing there), and the key under the table explains it
+    import json
+
+    rb = json.loads((b / "results.json").read_text())
+    case = next(c for c in rb["cases"] if "scipy" in c["agreement"])
+    case["agreement"]["scipy"]["agrees"] = False
+    (b / "results.json").write_text(json.dumps(rb))
+    assert cli.main(["bench", "--compare", str(a / "results.json"), str(b / "results.json")]) == 0
+    out = capsys.readouterr().out
+    flagged = [ln for ln in out.splitlines() if ln.endswith("DISAGREES in B")]
+    assert len(flagged) == 1 and "scipy" in flagged[0] and str(case["n"]) in flagged[0]
+    assert "its time there is not a comparison" in out
+    assert max(len(ln) for ln in out.splitlines() if not ln.startswith(("A: ", "B: "))) <= 100
     (tmp_path / "bad.json").write_text("{}")
     assert cli.main(["bench", "--compare", str(a / "results.json"), str(tmp_path / "bad.json")]) == 2
 

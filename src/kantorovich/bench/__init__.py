@@ -704,7 +704,8 @@ def _load_run(name: str, path) -> dict:
 
 
 def compare(a_path, b_path) -> str:
-    """Two runs side by side: each (suite, n, impl) in both, its medians and B / A.
+    """Two runs side by side: each (suite, n, impl) in both, its medians and B / A, and a
+    note where the peer's value disagreed with ours in either run (its time compares nothing).
 
     A file that cannot be read, is not JSON or is not a bench ``results.json`` is a
     ValueError naming it (run A or B and its path).
@@ -715,6 +716,10 @@ def compare(a_path, b_path) -> str:
         return {(_label(c), c["n"], k): v for c in r["cases"] for k, v in c["impls"].items()
                 if "median_s" in v}
 
+    def disagreeing(r):
+        return {(_label(c), c["n"], k) for c in r["cases"]
+                for k, ag in (c.get("agreement") or {}).items() if not ag.get("agrees", True)}
+
     def describe(name, path, r):
         env, st = r["environment"], r.get("settings") or {}
         how = ", ".join(str(x) for x in (st.get("device", "").upper(), st.get("dtype"),
@@ -724,17 +729,23 @@ def compare(a_path, b_path) -> str:
                 + (f"; {how}" if how else ""))
 
     ia, ib = index(a), index(b)
+    da, db = disagreeing(a), disagreeing(b)
     # the suites in the order A ran them, then any only B has; within each, n, then ours first
     order = {lab: i for i, lab in enumerate(dict.fromkeys(
         [_label(c) for c in a["cases"]] + [_label(c) for c in b["cases"]]))}
     rows = []
     for key in sorted(set(ia) & set(ib), key=lambda k: (order[k[0]], k[1], k[2] != "ours", k[2])):
         ta, tb = ia[key]["median_s"], ib[key]["median_s"]
-        rows.append((key[0], str(key[1]), key[2], _ms(ta), _ms(tb), _sig3(tb / ta)))
+        note = {(True, True): "DISAGREES in A and B", (True, False): "DISAGREES in A",
+                (False, True): "DISAGREES in B"}.get((key in da, key in db), "")
+        rows.append((key[0], str(key[1]), key[2], _ms(ta), _ms(tb), _sig3(tb / ta), note))
     lines = [describe("A", a_path, a), describe("B", b_path, b), "",
-             text_table(("suite", "n", "impl", "A median (ms)", "B median (ms)", "B / A"), rows,
-                        rule=False, right=(1, 3, 4, 5)),
+             text_table(("suite", "n", "impl", "A median (ms)", "B median (ms)", "B / A", ""),
+                        rows, rule=False, right=(1, 3, 4, 5)),
              "", "B / A: B's median time over A's (below 1: faster in B)."]
+    if any(r[-1] for r in rows):
+        lines.append("DISAGREES: in that run the peer's value differed from ours beyond the "
+                     "suite's tolerance;\n  its time there is not a comparison.")
     only = sorted(set(ia) ^ set(ib), key=lambda k: (order[k[0]], k[1]))
     if only:
         suites_only = ", ".join(dict.fromkeys(k[0] for k in only))
