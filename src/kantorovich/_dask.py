@@ -19,7 +19,7 @@ _ADDRESS = re.compile(r"^(?:(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://)?"
 _LOCAL = re.compile(r"^local(?::(.*))?$")
 
 
-def parse_scheduler(value: Any, name: str, inproc: bool = False) -> tuple[str, int | None]:
+def parse_scheduler(value: str, name: str, inproc: bool = False) -> tuple[str, int | None]:
     """``("local", n_workers or None)`` for ``local[:N]``, else ``(address, None)``.
 
     An address is ``[scheme://]host:port``: the scheme one of Dask's network transports
@@ -27,11 +27,9 @@ def parse_scheduler(value: Any, name: str, inproc: bool = False) -> tuple[str, i
     the port required (Dask's client has no default port; ``dask scheduler`` listens on 8786).
     With ``inproc``, an ``inproc://`` address (a scheduler in this process, such as
     ``LocalCluster(processes=False)``'s) is taken as it is.
-    Raises ValueError/TypeError naming ``name`` for anything else.
+    Raises ValueError naming ``name`` for anything else (:func:`check_client` has checked that
+    ``value`` is a string).
     """
-    if not isinstance(value, str):
-        raise TypeError(f"`{name}` must be a scheduler address such as 'tcp://10.0.0.1:8786' or "
-                        f"'local[:N]'; got {describe(value)}.")
     text = value.strip()
     if inproc and text.lower().startswith("inproc://"):
         return text, None

@@ -186,9 +186,16 @@ def mass_rtol(*dtypes: Any, floor: float = 1e-6) -> float:
     normalised in a narrow dtype sum to 1 only to its rounding (each weight and the total
     rounded: about eps relative). 100 eps leaves room for sums accumulated in the narrow
     dtype; beyond 0.1 the check would check nothing."""
-    eps = [_EPS_BY_NAME[dt] if isinstance(dt, str) and dt in _EPS_BY_NAME else np.finfo(dt).eps
-           for dt in dtypes if dt is not None and (_is_float_dtype(dt) or dt in _EPS_BY_NAME)]
-    return max(floor, min(100.0 * float(max(eps, default=np.finfo(np.float64).eps)), 0.1))
+    eps = [e for e in map(_float_eps, dtypes) if e is not None]
+    return max(floor, min(100.0 * max(eps, default=float(np.finfo(np.float64).eps)), 0.1))
+
+
+def _float_eps(dt: Any) -> float | None:
+    """Machine epsilon of a floating dtype (numpy's, or a name of :data:`_EPS_BY_NAME`), None
+    for None and other dtypes."""
+    if isinstance(dt, str) and dt in _EPS_BY_NAME:
+        return _EPS_BY_NAME[dt]
+    return float(np.finfo(dt).eps) if dt is not None and _is_float_dtype(dt) else None
 
 
 def check_same_mass(sa: Any, sb: Any, rtol: float, *, kind: str = "", hint: str = "") -> None:

@@ -519,10 +519,11 @@ def pairwise_wasserstein(X, Y=None, *, p=1, method="auto", client=None, X_weight
     Raises
     ------
     ValueError
-        ``client`` a malformed address (no port, an unknown scheme) or ``local:0``. Mixed kinds (1-D samples and point clouds), clouds of different dimensions, ``eps``
-        where no Sinkhorn runs, a bad
-        distribution or weight vector (the message names it, e.g. ```X[3]```), ``p < 1``, a
-        method the kind has not, ``M`` of the wrong shape, or not symmetric with ``Y`` None.
+        ``client`` a malformed address (no port, an unknown scheme) or ``local:0``. Mixed kinds
+        (1-D samples and point clouds), clouds of different dimensions, ``eps`` where no
+        Sinkhorn runs, a bad distribution or weight vector (the message names it, e.g.
+        ```X[3]```), ``p < 1``, a method the kind has not, ``M`` of the wrong shape, or not
+        symmetric with ``Y`` None.
     TypeError
         ``X`` not a sequence, arrays of two libraries or devices (the message names both, e.g.
         ```X[0]``` and ```X[1]```), ``client`` neither a Client nor a string.
