@@ -80,6 +80,7 @@ from .._warnings import warn
 from ..exceptions import ConvergenceWarning
 from ._costs import diameter
 from ._geometry import PointCloud, batch_size_of
+from ._kernels._simd import wide_vectors
 from ._kernels.schedule_rules import annealing_pays as _annealing_pays_py
 from ._kernels.softmin_numba import (
     _FM,
@@ -123,6 +124,7 @@ def _rows_lse2(Cf, n, m, hc, c, inv_c, out):
     """out_i = -(M_i + log2 sum_j 2^(hc_j - c C_ij - M_i)) / c, M_i the row maximum (finite hc).
 
     Unsigned column indices: no negative-index wrap-around, so both loops vectorise."""
+    wide_vectors()
     mu = np.uint64(m)
     for i in range(n):
         base = np.uint64(i) * mu
@@ -148,6 +150,7 @@ def _softmin(Cf, n, m, h, e, hc, out):
 @njit(cache=True)
 def _softmin_mean(Cf, n, m, h, e, out, mean):
     """The row soft-min and the row-softmax mean of C (float64, two passes, natural exp)."""
+    wide_vectors()
     inv_e = 1.0 / e
     for i in range(n):
         base = i * m

@@ -20,6 +20,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
+from ._simd import wide_vectors
 from .softmin_numba import _FM, _exp2_f64
 
 __all__ = ["grad_envelope", "grad_implicit", "rowsums"]
@@ -35,6 +36,7 @@ def grad_envelope(x, yT, fa, gb, inv_eps, p, out, n_chunks):  # pragma: no cover
     m = yT.shape[1]
     c = inv_eps * _LOG2E
     for ch in prange(n_chunks):
+        wide_vectors()  # this body is its own function: 512-bit loops there
         buf = np.empty(m)
         for i in range(ch * n // n_chunks, (ch + 1) * n // n_chunks):
             if fa[i] < -1e299:
@@ -106,6 +108,7 @@ def rowsums(x, yT, fa, gb, inv_eps, p, v, s0, s1, s2, n_chunks):  # pragma: no c
     m = yT.shape[1]
     c = inv_eps * _LOG2E
     for ch in prange(n_chunks):
+        wide_vectors()  # this body is its own function: 512-bit loops there
         buf = np.empty(m)  # the costs of one row: each loop below vectorises
         for i in range(ch * n // n_chunks, (ch + 1) * n // n_chunks):
             if fa[i] < -1e299:
@@ -145,6 +148,7 @@ def grad_implicit(x, yT, fa, gb, inv_eps, p, lam, mu, out):  # pragma: no cover 
     m = yT.shape[1]
     c = inv_eps * _LOG2E
     for i in prange(n):
+        wide_vectors()  # this body is its own function: 512-bit loops there
         if fa[i] < -1e299:
             continue
         for j in range(m):

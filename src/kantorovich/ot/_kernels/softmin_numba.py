@@ -57,6 +57,8 @@ from numba import njit, prange, types
 from numba.core.errors import TypingError
 from numba.extending import intrinsic, overload
 
+from ._simd import wide_vectors
+
 __all__ = ["OnlineSoftmin", "softmin_pointcloud", "warmup"]
 
 _NEG_BIG = -1e300
@@ -237,6 +239,7 @@ def shifted_logs(o, out, fell_back, lo, hi, inv_c, i0, i1):
     inlined: compiled into a row loop, its vectorised body and its scalar remainder rounded
     apart in the last bit (seen in code loaded from numba's cache), so a row's value depended
     on how the rows were split over the threads."""
+    wide_vectors()
     n_out = 0
     for i in range(np.uint64(i0), np.uint64(i1)):  # unsigned: no wrap-around test, vectorises
         s = out[i]
@@ -294,6 +297,7 @@ def _row_values(xi, yT, hs, inv_eps, p, buf):
 def pc_rows(x, yT, hs, eps, p, out, i0, i1):
     """Rows ``i0 .. i1 - 1`` of :func:`softmin_pc` on one thread (shared with the batched
     solver, as :func:`sq2_shift_rows`)."""
+    wide_vectors()
     m = yT.shape[1]
     inv_eps = 1.0 / eps
     buf = np.empty(m, dtype=np.float64)
@@ -318,6 +322,7 @@ def softmin_pc(rows, x, yT, hs, eps, p, out, n_chunks):
 def pc_mean_rows(x, yT, hs, eps, p, out, mean, i0, i1):
     """Rows ``i0 .. i1 - 1`` of :func:`softmin_pc_mean` on one thread (shared with the batched
     solver, as :func:`sq2_shift_rows`)."""
+    wide_vectors()
     m = yT.shape[1]
     inv_eps = 1.0 / eps
     buf = np.empty(m, dtype=np.float64)
@@ -395,6 +400,7 @@ def sq_shift_rows(X, YT, hc, c, root, o, have_shift, lo, hi, neg, inv_c, out, fe
     """Rows ``i0 .. i1 - 1`` of :func:`softmin_sq_shift` on one thread (shared with the batched
     solver, as :func:`sq2_shift_rows`); ``logs``: the address of :func:`shifted_logs`'s entry
     point."""
+    wide_vectors()
     m = np.uint64(YT.shape[1])
     T = np.uint64(_TILE)
     buf = np.empty(_TILE, dtype=hc.dtype)
@@ -493,6 +499,7 @@ def sq2_shift_rows(X0, X1, Y0, Y1, hc, root, o, have_shift, lo, hi, neg, inv_c, 
     (:mod:`kantorovich.ot._sinkhorn_batch`), both calling its entry point by address
     (:func:`rows_entries`), so that both round alike; ``logs``: the address of
     :func:`shifted_logs`'s entry point."""
+    wide_vectors()
     m = np.uint64(Y0.shape[0])
     T = np.uint64(_TILE)
     if have_shift:  # the shifted sums first (held in ``out``), the logs after: no call and no
@@ -634,6 +641,7 @@ call_logs = _entry_caller("shifted_logs", _logs_sig(_V), _logs_sig(_V32))
 
 @njit(fastmath=True, cache=True)
 def exp_nonpos_array(t, out):
+    wide_vectors()
     for i in range(t.shape[0]):
         out[i] = _exp_nonpos(t[i])
     return out
@@ -641,6 +649,7 @@ def exp_nonpos_array(t, out):
 
 @njit(fastmath=_FM, cache=True)
 def _exp2_loop(t, out):
+    wide_vectors()
     for i in range(t.shape[0]):
         out[i] = _exp2(t[i])
     return out

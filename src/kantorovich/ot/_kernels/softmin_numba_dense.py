@@ -52,6 +52,7 @@ import numpy as np
 from numba import njit, prange, types
 from numba.extending import overload
 
+from ._simd import wide_vectors
 from .softmin_numba import _exp2_f32, _exp2_f64
 
 __all__ = ["DenseSoftmin", "softmin_dense", "warmup"]
@@ -104,6 +105,7 @@ def dense_rows(C, n, m, hc, c, o, have_shift, lo, hi, neg, inv_c, out, fell_back
     """
     mu = np.uint64(m)
     for ch in prange(n_chunks):
+        wide_vectors()  # this body is its own function: 512-bit loops there
         for i in range(ch * n // n_chunks, (ch + 1) * n // n_chunks):
             base = np.uint64(i) * mu
             s = 0.0
@@ -132,6 +134,7 @@ def dense_rows_mean(C, n, m, hs, inv_eps, out, mean, n_chunks):
     mu = np.uint64(m)
     eps = 1.0 / inv_eps
     for ch in prange(n_chunks):
+        wide_vectors()  # this body is its own function: 512-bit loops there
         for i in range(ch * n // n_chunks, (ch + 1) * n // n_chunks):
             base = np.uint64(i) * mu
             mx = -1e308
@@ -161,6 +164,7 @@ def dense_cols_sum(C, n, m, hc, c, o, acc, part):
     n_chunks = acc.shape[0]
     mu = np.uint64(m)
     for k in prange(n_chunks):
+        wide_vectors()  # this body is its own function: 512-bit loops there
         ak = acc[k]  # one view per chunk
         pk = part[k]
         i_lo = k * n // n_chunks
@@ -198,6 +202,7 @@ def dense_cols_max(C, n, m, hc, c, neg, mx):
     n_chunks = mx.shape[0]
     mu = np.uint64(m)
     for k in prange(n_chunks):
+        wide_vectors()  # this body is its own function: 512-bit loops there
         mk = mx[k]
         for j in range(mu):
             mk[j] = neg
