@@ -38,15 +38,34 @@ import numpy as np
 from kantorovich.ot import PointCloud, emd, sinkhorn
 
 reps = int(sys.argv[1])
+which = sys.argv[2]
 rng = np.random.default_rng(0)
 x, y = rng.random((2000, 2)), rng.random((2000, 2))
 u, v = rng.random((300, 2)), rng.random((300, 2))
 kw = dict(eps=0.05, backend="numpy", scaling=None, tol=1e-300, max_iter=5, check_every=5)
-cases = {
-    "sinkhorn_numpy_xy": lambda: sinkhorn(None, None, PointCloud(x, y), **kw).value,
-    "sinkhorn_numpy_xx": lambda: sinkhorn(None, None, PointCloud(x, x), **kw).value,
-    "emd_300": lambda: emd(None, None, PointCloud(u, v).cost_matrix()).value,
-}
+if which == "numpy":
+    cases = {
+        "sinkhorn_numpy_xy": lambda: sinkhorn(None, None, PointCloud(x, y), **kw).value,
+        "sinkhorn_numpy_xx": lambda: sinkhorn(None, None, PointCloud(x, x), **kw).value,
+        "emd_300": lambda: emd(None, None, PointCloud(u, v).cost_matrix()).value,
+    }
+else:  # the numba kernels: point clouds d = 2 and 3 (float64, float32), dense, a batch
+    kn = {**kw, "backend": "numba"}
+    x4, y4 = rng.random((4000, 2)), rng.random((4000, 2))
+    x3, y3 = rng.random((3000, 3)), rng.random((3000, 3))
+    C = PointCloud(x, y).cost_matrix()
+    xb, yb = rng.random((256, 64, 2)), rng.random((256, 64, 2))
+    kb = dict(eps=0.05, scaling=None, tol=1e-300, max_iter=50, check_every=10)
+    cases = {
+        "numba_pc_d2_4000": lambda: sinkhorn(None, None, PointCloud(x4, y4), **kn).value,
+        "numba_pc_d2_4000_f32": lambda: float(sinkhorn(None, None, PointCloud(x4, y4), dtype=np.float32,
+                                                       **kn).value),
+        "numba_pc_d3_3000": lambda: sinkhorn(None, None, PointCloud(x3, y3), **kn).value,
+        "numba_pc_euclid_3000": lambda: sinkhorn(None, None, PointCloud(x3, y3, cost="euclidean"),
+                                                 **kn).value,
+        "numba_dense_2000": lambda: sinkhorn(None, None, C, **kn).value,
+        "batch_256x64": lambda: float(sinkhorn(None, None, PointCloud(xb, yb), **kb).value.sum()),
+    }
 out = {}
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
@@ -62,11 +81,21 @@ print(json.dumps(out))
 """
 
 
-def _run(src: str, reps: int) -> dict:
+def _run(src: str, reps: int, which: str, threads: int | None) -> dict:
     env = {**os.environ, "PYTHONPATH": src, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
-    r = subprocess.run([sys.executable, "-c", _WORKER, str(reps)], env=env, check=True,
+    if threads:
+        env["NUMBA_NUM_THREADS"] = str(threads)
+    r = subprocess.run([sys.executable, "-c", _WORKER, str(reps), which], env=env, check=True,
                        capture_output=True, text=True)
     return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+def _differs(b, a) -> str:
+    """'' for the same value; else the relative difference (a change of vector width or of
+    summation order moves the last bits)."""
+    if b == a:
+        return ""
+    return f" value differs by {abs(b - a) / max(abs(a), 1e-300):.1e} rel."
 
 
 def _med(ts):
@@ -78,6 +107,11 @@ def main() -> None:
     ap.add_argument("srcs", nargs="+", help="the src folders of the trees; the first is the baseline")
     ap.add_argument("--rounds", type=int, default=7)
     ap.add_argument("--reps", type=int, default=3, help="timed calls per case per subprocess (the fastest counts)")
+    ap.add_argument("--cases", choices=("numpy", "numba"), default="numpy",
+                    help="numpy: the cases above; numba: the numba kernels (point clouds d = 2, "
+                         "float64 and float32, n = 4000; d = 3 and the Euclidean cost, n = 3000; "
+                         "dense 2000 x 2000; a batch of 256 problems of 64 points, 50 iterations)")
+    ap.add_argument("--threads", type=int, default=None, help="NUMBA_NUM_THREADS of the subprocesses")
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
     trees = args.srcs
@@ -87,7 +121,7 @@ def main() -> None:
     for r in range(args.rounds):
         k = r % len(trees)  # each round starts with the next tree
         for t in [*range(k, len(trees)), *range(k)]:
-            for case, d in _run(trees[t], args.reps).items():
+            for case, d in _run(trees[t], args.reps, args.cases, args.threads).items():
                 times[t].setdefault(case, []).append(d["time_s"])
                 values[t][case] = d["value"]
         print(f"round {r + 1}/{args.rounds} done, load {os.getloadavg()[0]:.2f}", file=sys.stderr)
@@ -107,7 +141,7 @@ def main() -> None:
             line.append(f"[{t}] {_med(tb) * 1e3:8.1f} ms ({min(tb) * 1e3:.1f}-{max(tb) * 1e3:.1f})"
                         + ("" if t == 0 else f" x{_med(tb) / _med(ta):.3f} (rounds {min(ratios):.3f}-"
                            f"{_med(ratios):.3f}-{max(ratios):.3f})"
-                           f"{'' if values[t][case] == values[0][case] else ' VALUE DIFFERS'}"))
+                           + _differs(values[t][case], values[0][case])))
         print("  ".join(line))
     for t, src in enumerate(trees):
         print(f"[{t}] {src}")
