@@ -724,10 +724,9 @@ def compare(a_path, b_path) -> str:
         env, st = r["environment"], r.get("settings") or {}
         how = ", ".join(str(x) for x in (st.get("device", "").upper(), st.get("dtype"),
                                          "--quick" if st.get("quick") else "") if x)
-        # the machine on a line of its own: a CPU model string can take 40 characters
-        return (f"{name}: {path}\n   {env['date']}, kantorovich {env.get('kantorovich', '?')}"
-                + (f"; {how}" if how else "")
-                + f"\n   {env['cpu_model']}, GPU {(env['gpu'] or {}).get('name', 'none')}")
+        return (f"{name}: {path}\n   {env['date']}, kantorovich {env.get('kantorovich', '?')}, "
+                f"{env['cpu_model']}, GPU {(env['gpu'] or {}).get('name', 'none')}"
+                + (f"; {how}" if how else ""))
 
     ia, ib = index(a), index(b)
     da, db = disagreeing(a), disagreeing(b)
