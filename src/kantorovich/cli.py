@@ -17,14 +17,24 @@ import tempfile
 from pathlib import Path
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a positive integer; got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer; got {text!r}")
-    return value
+def _int_at_least(minimum: int, what: str, maximum: int | None = None):
+    """An argparse ``type``: an integer from ``minimum`` (to ``maximum``), else a usage error
+    saying ``what`` it must be."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be {what}; got {text!r}") from None
+        if value < minimum or (maximum is not None and value > maximum):
+            raise argparse.ArgumentTypeError(f"must be {what}; got {text!r}")
+        return value
+
+    return parse
+
+
+_positive_int = _int_at_least(1, "a positive integer")
+# numpy's generators take seeds >= 0: a negative one would fail every section
+_seed = _int_at_least(0, "a non-negative integer")
 
 
 def _out_error(out: str) -> str | None:
@@ -43,8 +53,8 @@ def _figure_options(p: argparse.ArgumentParser) -> None:
 
     p.add_argument("--format", dest="fig_format", choices=FIGURE_FORMATS, default="png",
                    help="figure file format (default png; svg or pdf for slides)")
-    p.add_argument("--dpi", type=_positive_int, default=110,
-                   help="figure resolution in dots per inch (default 110)")
+    p.add_argument("--dpi", type=_int_at_least(1, "an integer from 1 to 10000", 10_000), default=110,
+                   help="figure resolution in dots per inch, 1 to 10000 (default 110)")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -64,7 +74,8 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--only", nargs="+", metavar="SECTION",
                    help="run only these sections; an earlier report in --out keeps its other "
                         "sections (same version, mode, seed and figure options)")
-    r.add_argument("--seed", type=int, default=0, help="random seed of every section (default 0)")
+    r.add_argument("--seed", type=_seed, default=0,
+                   help="random seed of every section, an integer >= 0 (default 0)")
     r.add_argument("--no-progress", action="store_true", help="hide the progress bars")
     r.add_argument("--scheduler", metavar="ADDRESS",
                    help="run the sections as tasks on a Dask cluster: a scheduler address "
@@ -80,7 +91,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="output folder (default: report/); the section's figures go to OUT/NAME/, "
                         "and index.html and results.json list it beside an earlier report's "
                         "sections there")
-    e.add_argument("--seed", type=int, default=0, help="random seed of the section (default 0)")
+    e.add_argument("--seed", type=_seed, default=0,
+                   help="random seed of the section, an integer >= 0 (default 0)")
     _figure_options(e)
 
     sub.add_parser("list", help="list the report sections")

@@ -74,8 +74,29 @@ def test_bad_format_or_dpi_is_rejected_before_the_output_folder_is_made(tmp_path
     assert not out.exists()
 
 
+@pytest.mark.parametrize("command", [["report", "--only", "closed_forms"], ["experiment", "closed_forms"]])
+@pytest.mark.parametrize("value", ["-1", "x"])
+def test_seed_below_0_is_a_usage_error_naming_it_before_the_output_folder_is_made(tmp_path, capsys, command,
+                                                                                  value):
+    """numpy's generators take no negative seed: every section would fail on it."""
+    out = tmp_path / "r"
+    with pytest.raises(SystemExit) as exc:
+        main([*command, "--quick", "--seed", value, "--out", str(out)])
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and "argument --seed: must be a non-negative integer" in err
+    assert repr(value) in err and not out.exists()
+
+
+def test_dpi_above_10000_is_a_usage_error_naming_it(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["experiment", "closed_forms", "--quick", "--dpi", "10001", "--out", str(tmp_path / "r")])
+    assert exc.value.code == 2
+    assert "argument --dpi: must be an integer from 1 to 10000; got '10001'" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("kw, match", [({"fig_format": "jpg"}, "`fig_format` must be one of"),
-                                       ({"dpi": 0}, "`dpi` must be an integer >= 1")])
+                                       ({"dpi": 0}, "`dpi` must be an integer >= 1"),
+                                       ({"seed": -1}, "`seed` must be an integer >= 0")])
 def test_run_report_validates_figure_options_before_mkdir(tmp_path, kw, match):
     out = tmp_path / "r"
     with pytest.raises(ValueError, match=match):

@@ -193,6 +193,7 @@ def run_report(out: str | os.PathLike = "report", *, quick: bool = True, only: l
                client: Any = None, retries: int = 2) -> dict:
     """Run the registered sections and write ``index.html`` and ``results.json`` under ``out``.
 
+    ``seed`` (an integer >= 0) seeds every section's generators (:meth:`Context.rng`).
     ``fig_format`` (one of :data:`FIGURE_FORMATS`) and ``dpi`` set the figure files (PDF or
     SVG for slides; the dpi then sets only their embedded raster parts). Returns the results
     dictionary. A section that raises is recorded with its traceback and the others still
@@ -215,6 +216,7 @@ def run_report(out: str | os.PathLike = "report", *, quick: bool = True, only: l
     """
     import matplotlib
 
+    seed = check_int(seed, "seed", minimum=0)  # numpy's generators take no negative seed
     fig_format = check_choice(fig_format, "fig_format", FIGURE_FORMATS)
     dpi = check_int(dpi, "dpi", minimum=1, maximum=10_000)
     retries = check_int(retries, "retries", minimum=0)
