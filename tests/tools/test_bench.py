@@ -200,6 +200,14 @@ def test_cli_repeat_below_1_is_rejected_naming_it_before_any_case(tmp_path, caps
     assert not (tmp_path / "b").exists()
 
 
+def _edited_run(median_s=1e-3, n=10, gpu=None, agreement=None) -> str:
+    """A bench results.json of one case with the given field values (as an edit could leave)."""
+    case = {"suite": "sliced", "variant": "", "n": n, "impls": {"ours": {"value": 1.0, "median_s": median_s}},
+            "agreement": agreement or {}}
+    return json.dumps({"schema": bench.SCHEMA, "environment": {"date": "d", "cpu_model": "c", "gpu": gpu},
+                       "cases": [case]})
+
+
 @pytest.mark.parametrize("make, why", [
     (lambda p: p.write_text("not json"), "is not JSON (Expecting value"),
     (lambda p: p.write_bytes(b"\xff\xfe"), "is not JSON (not UTF-8 text)"),
@@ -211,6 +219,13 @@ def test_cli_repeat_below_1_is_rejected_naming_it_before_any_case(tmp_path, caps
     (lambda p: p.write_text('{"schema": "%s", "environment": {"date": "d", "cpu_model": "c", '
                             '"gpu": null}, "cases": [{"suite": "sliced", "n": 10}]}' % bench.SCHEMA),
      "without cases[0].impls"),
+    # a field of a type no run writes: named, not a TypeError from the table
+    (lambda p: p.write_text(_edited_run(median_s="x")),
+     "whose cases[0].impls.ours.median_s is 'x', not a positive number: it was edited"),
+    (lambda p: p.write_text(_edited_run(median_s=None)), "median_s is None, not a positive number"),
+    (lambda p: p.write_text(_edited_run(n="ten")), "whose cases[0].n is 'ten', not an integer"),
+    (lambda p: p.write_text(_edited_run(gpu="A100")), "whose environment.gpu is 'A100', not an object or null"),
+    (lambda p: p.write_text(_edited_run(agreement=["scipy"])), "whose cases[0].agreement is ['scipy']"),
 ])
 def test_compare_names_the_option_and_the_file_that_is_not_a_run(tmp_path, capsys, make, why):
     good = tmp_path / "good.json"

@@ -700,15 +700,52 @@ def _load_run(name: str, path) -> dict:
     if missing:
         raise ValueError(f"{where} is a bench results.json without {', '.join(missing)}: it was "
                          "cut or edited; give the file the run wrote.")
+    if (wrong := _wrong_field(run)) is not None:
+        field, value, what = wrong
+        raise ValueError(f"{where} is a bench results.json whose {field} is {value!r}, not {what}: "
+                         "it was edited; give the file the run wrote.")
     return run
+
+
+def _wrong_field(run: dict) -> tuple[str, Any, str] | None:
+    """The first field :func:`compare` reads whose value is of a type no run writes (field,
+    value, what it should be), or None: an edited file is named rather than a TypeError."""
+    def number(v) -> bool:
+        return isinstance(v, (int, float)) and not isinstance(v, bool) and bool(np.isfinite(v))
+
+    env, settings = run["environment"], run.get("settings")
+    if env["gpu"] is not None and not isinstance(env["gpu"], dict):
+        return "environment.gpu", env["gpu"], "an object or null"
+    if settings is not None and not isinstance(settings, dict):
+        return "settings", settings, "an object"
+    if isinstance(settings, dict) and not isinstance(settings.get("device", ""), str):
+        return "settings.device", settings["device"], "a string"
+    for i, c in enumerate(run["cases"]):
+        if not isinstance(c["suite"], str):
+            return f"cases[{i}].suite", c["suite"], "a string"
+        if c.get("variant") is not None and not isinstance(c["variant"], str):
+            return f"cases[{i}].variant", c["variant"], "a string"
+        if not isinstance(c["n"], int) or isinstance(c["n"], bool):
+            return f"cases[{i}].n", c["n"], "an integer"
+        for k, imp in c["impls"].items():
+            if not isinstance(imp, dict):
+                return f"cases[{i}].impls.{k}", imp, "an object"
+            if "median_s" in imp and not (number(imp["median_s"]) and imp["median_s"] > 0):
+                return f"cases[{i}].impls.{k}.median_s", imp["median_s"], "a positive number"
+        agreement = c.get("agreement")
+        if agreement is not None and not (isinstance(agreement, dict)
+                                          and all(isinstance(a, dict) for a in agreement.values())):
+            return f"cases[{i}].agreement", agreement, "an object of objects"
+    return None
 
 
 def compare(a_path, b_path) -> str:
     """Two runs side by side: each (suite, n, impl) in both, its medians and B / A, and a
     note where the peer's value disagreed with ours in either run (its time compares nothing).
 
-    A file that cannot be read, is not JSON or is not a bench ``results.json`` is a
-    ValueError naming it (run A or B and its path).
+    A file that cannot be read, is not JSON, is not a bench ``results.json`` or lacks a field
+    the comparison reads or has one of the wrong type (cut or edited) is a ValueError naming
+    it (run A or B and its path) and the field.
     """
     a, b = _load_run("A", a_path), _load_run("B", b_path)
 
