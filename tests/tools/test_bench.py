@@ -465,3 +465,17 @@ def test_gpu_run_times_with_cuda_events_and_records_the_device(small, monkeypatc
     assert all(ag["agrees"] for ag in case["agreement"].values())
     assert case["impls"]["ours"]["runs"] == 2
     assert json.loads((tmp_path / "results.json").read_text())["cases"][0]["device"] == "gpu"
+
+
+def test_compare_keeps_each_runs_line_within_100_columns_whatever_the_cpu_name(tmp_path):
+    """The line of date, version, CPU and GPU above the table breaks between its parts."""
+    cpu = "Intel(R) Xeon(R) Platinum 8480+ Processor with a long marketing name"
+    runs = []
+    for name in ("a", "b"):
+        run = json.loads(_edited_run())
+        run["environment"].update(cpu_model=cpu, kantorovich="0.1.0")
+        run["settings"] = {"device": "cpu", "dtype": "float64", "quick": True}
+        runs.append(bench.write_json(tmp_path / name / "results.json", run))
+    text = bench.compare(*runs)
+    assert max(len(ln) for ln in text.splitlines() if not ln.startswith(("A: ", "B: "))) <= 100
+    assert text.count(cpu) == 2 and text.count("GPU none; CPU, float64, --quick") == 2

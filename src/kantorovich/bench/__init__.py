@@ -761,9 +761,18 @@ def compare(a_path, b_path) -> str:
         env, st = r["environment"], r.get("settings") or {}
         how = ", ".join(str(x) for x in (st.get("device", "").upper(), st.get("dtype"),
                                          "--quick" if st.get("quick") else "") if x)
-        return (f"{name}: {path}\n   {env['date']}, kantorovich {env.get('kantorovich', '?')}, "
-                f"{env['cpu_model']}, GPU {(env['gpu'] or {}).get('name', 'none')}"
-                + (f"; {how}" if how else ""))
+        parts = [str(env["date"]), f"kantorovich {env.get('kantorovich', '?')}", str(env["cpu_model"]),
+                 f"GPU {(env['gpu'] or {}).get('name', 'none')}" + (f"; {how}" if how else "")]
+        # within 100 columns whatever the CPU's name, broken between the parts (the path's
+        # line is as long as the path)
+        lines = ["   " + parts[0]]
+        for part in parts[1:]:
+            if len(lines[-1]) + 2 + len(part) <= 100:
+                lines[-1] += ", " + part
+            else:
+                lines[-1] += ","
+                lines.append("   " + part)
+        return f"{name}: {path}\n" + "\n".join(lines)
 
     ia, ib = index(a), index(b)
     da, db = disagreeing(a), disagreeing(b)
