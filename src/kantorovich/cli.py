@@ -120,7 +120,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="timed runs per implementation, at least 1 (default 3 with --quick, else 5)")
     b.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     b.add_argument("--compare", nargs=2, metavar=("A.json", "B.json"),
-                   help="print two runs side by side instead of running")
+                   help="print two runs side by side instead of running (with no SUITE or "
+                        "other option)")
     return p
 
 
@@ -129,6 +130,10 @@ def _bench(args) -> int:
 
     try:
         if args.compare:
+            if given := _run_options_given(args):
+                print(f"kantorovich: `--compare` prints two earlier runs side by side and runs "
+                      f"nothing: it takes no {', '.join(given)}.", file=sys.stderr)
+                return 2
             try:
                 text = bench.compare(*args.compare)
             except ValueError as exc:
@@ -150,6 +155,18 @@ def _bench(args) -> int:
     print(f"\nwrote {Path(args.out) / 'results.json'} and index.html: "
           f"{_count(len(res['cases']), 'case')}, {_peer_summary(res)}")
     return 0
+
+
+# bench's options that set a run, with their defaults: --compare runs nothing, so any of them
+# given beside it would be ignored
+_BENCH_RUN_DEFAULTS = {"suites": [], "quick": False, "device": "auto", "dtype": "float64",
+                       "peers": None, "out": "bench", "repeat": None, "no_progress": False}
+
+
+def _run_options_given(args) -> list[str]:
+    """The run options of ``kantorovich bench`` given beside ``--compare`` (SUITE, --quick, ...)."""
+    return [("SUITE" if name == "suites" else "--" + name.replace("_", "-"))
+            for name, default in _BENCH_RUN_DEFAULTS.items() if getattr(args, name) != default]
 
 
 def _count(n: int, noun: str) -> str:

@@ -479,3 +479,22 @@ def test_compare_keeps_each_runs_line_within_100_columns_whatever_the_cpu_name(t
     text = bench.compare(*runs)
     assert max(len(ln) for ln in text.splitlines() if not ln.startswith(("A: ", "B: "))) <= 100
     assert text.count(cpu) == 2 and text.count("GPU none; CPU, float64, --quick") == 2
+
+
+@pytest.mark.parametrize("extra, named", [(["emd", "sinkhorn"], "SUITE"), (["--quick"], "--quick"),
+                                          (["--device", "cpu", "--out", "x"], "--device, --out"),
+                                          (["--peers", "pot"], "--peers"), (["--repeat", "2"], "--repeat"),
+                                          (["--dtype", "float32", "--no-progress"], "--dtype, --no-progress")])
+def test_compare_with_a_suite_or_a_run_option_is_an_error_naming_them(tmp_path, capsys, extra, named):
+    """--compare runs nothing: what would set a run is refused, not silently ignored."""
+    run = bench.write_json(tmp_path / "a.json", json.loads(_edited_run()))
+    assert cli.main(["bench", *extra, "--compare", str(run), str(run)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and f"it takes no {named}." in captured.err
+    assert not (tmp_path / "x").exists()
+
+
+def test_the_run_options_refused_beside_compare_are_the_bench_defaults():
+    args = cli._parser().parse_args(["bench"])
+    assert {k: getattr(args, k) for k in cli._BENCH_RUN_DEFAULTS} == cli._BENCH_RUN_DEFAULTS
+    assert set(vars(args)) == {"command", "compare", *cli._BENCH_RUN_DEFAULTS}
