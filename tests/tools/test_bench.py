@@ -498,3 +498,12 @@ def test_the_run_options_refused_beside_compare_are_the_bench_defaults():
     args = cli._parser().parse_args(["bench"])
     assert {k: getattr(args, k) for k in cli._BENCH_RUN_DEFAULTS} == cli._BENCH_RUN_DEFAULTS
     assert set(vars(args)) == {"command", "compare", *cli._BENCH_RUN_DEFAULTS}
+
+
+def test_a_suite_or_peer_named_twice_runs_once(small, tmp_path):
+    res = bench.run(["wasserstein_1d", "wasserstein_1d"], quick=True, device="cpu", peers=["scipy", "scipy"],
+                    out=tmp_path, repeat=1, progress=False, echo=lambda *a: None)
+    assert res["settings"]["suites"] == ["wasserstein_1d"] and res["settings"]["peers"] == ["scipy"]
+    (case,) = res["cases"]
+    assert sorted(case["impls"]) == ["ours", "scipy"]
+    assert json.loads((tmp_path / "results.json").read_text())["cases"] == json.loads(json.dumps(res["cases"]))

@@ -238,7 +238,7 @@ def run(suites=None, *, quick: bool = False, device: str = "auto", dtype: str = 
     Parameters
     ----------
     suites : sequence of str, optional
-        Any of :data:`SUITES`; all by default.
+        Any of :data:`SUITES`; all by default. A name given twice counts once (so in ``peers``).
     quick : bool
         Small sizes: the whole run in under two minutes on 2 CPU cores.
     device : {"auto", "cpu", "gpu"}
@@ -259,12 +259,13 @@ def run(suites=None, *, quick: bool = False, device: str = "auto", dtype: str = 
         Timed runs per implementation (default 3 with ``quick``, else 5), fewer when one run
         is slow (a budget of about 2 s per case in quick mode, 20 s otherwise).
     """
-    suites = list(SUITES) if not suites else list(suites)
+    # a name given twice counts once (its cases would run, and be listed, twice)
+    suites = list(SUITES) if not suites else list(dict.fromkeys(suites))
     for s in suites:
         _check_choice(s, "suites", SUITES)
     _check_choice(device, "device", ("auto", "cpu", "gpu"))
     _check_choice(dtype, "dtype", ("float64", "float32"))
-    peers = list(PEERS) if peers is None else list(peers)
+    peers = list(PEERS) if peers is None else list(dict.fromkeys(peers))
     for p in peers:
         _check_choice(p, "peers", PEERS)
     if repeat is not None:
