@@ -145,6 +145,12 @@ def _bench(args) -> int:
             print(f"kantorovich: {why}", file=sys.stderr)
             return 2
         peers = None if args.peers is None else [p.strip() for p in args.peers.split(",") if p.strip()]
+        # named as typed here (SUITE, --peers), not as bench.run's arguments
+        for option, names, known in (("SUITE", args.suites, bench.SUITES), ("--peers", peers or [], bench.PEERS)):
+            if unknown := [n for n in names if n not in known]:
+                print(f"kantorovich: `{option}` must be among {', '.join(known)}; got "
+                      f"{', '.join(map(repr, unknown))}.", file=sys.stderr)
+                return 2
         res = bench.run(args.suites or None, quick=args.quick, device=args.device,
                         dtype=args.dtype, peers=peers, out=args.out, repeat=args.repeat,
                         progress=not args.no_progress and sys.stderr.isatty())

@@ -507,3 +507,19 @@ def test_a_suite_or_peer_named_twice_runs_once(small, tmp_path):
     (case,) = res["cases"]
     assert sorted(case["impls"]) == ["ours", "scipy"]
     assert json.loads((tmp_path / "results.json").read_text())["cases"] == json.loads(json.dumps(res["cases"]))
+
+
+@pytest.mark.parametrize("argv, named", [(["nosuch"], "`SUITE` must be among wasserstein_1d, sliced"),
+                                         (["emd", "--peers", "pot,POT,nosuch"],
+                                          "`--peers` must be among scipy, pot, universal-divergence")])
+def test_cli_unknown_suite_or_peer_names_the_option_as_typed_before_any_case(tmp_path, capsys, monkeypatch,
+                                                                             argv, named):
+    def no_work(*args, **kwargs):
+        raise AssertionError("a case ran")
+
+    monkeypatch.setattr(bench, "_run_case", no_work)
+    assert cli.main(["bench", *argv, "--device", "cpu", "--out", str(tmp_path / "b")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("kantorovich: " + named) and "got " in err and "Traceback" not in err
+    assert ("'POT', 'nosuch'" in err) if "--peers" in named else ("'nosuch'" in err)
+    assert not (tmp_path / "b").exists()
