@@ -268,8 +268,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "list":
         from .report import list_sections
 
-        for s in list_sections():
-            print(f"{s.name:24s} {s.title}")
+        sections = list_sections()
+        width = max(len(s.name) for s in sections)  # the titles in one column, whatever the names
+        for s in sections:
+            print(f"{s.name:{width}s}  {s.title}")
         return 0
     if args.command == "verify":
         return _verify(args)

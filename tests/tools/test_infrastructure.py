@@ -97,10 +97,18 @@ def test_report_runs_one_section_and_writes_files(tmp_path):
     assert json.loads((tmp_path / "results.json").read_text())["sections"]["_test_section"]["numbers"]["x"] == 2.0
 
 
-def test_cli_list_and_unknown_section(tmp_path):
+def test_cli_list_and_unknown_section(tmp_path, capsys):
     from kantorovich.cli import main
+    from kantorovich.report import list_sections
 
     assert main(["list"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    sections = list_sections()
+    assert len(lines) == len(sections)
+    # every title starts in the same column, the longest name included (estimators_parallel_lines)
+    starts = {line.index(s.title, len(s.name)) for line, s in zip(lines, sections)}
+    assert len(starts) == 1 and starts.pop() > max(len(s.name) for s in sections)
+    assert all(line.startswith(s.name + " ") for line, s in zip(lines, sections))
     assert main(["report", "--quick", "--out", str(tmp_path), "--only", "nope"]) == 2
 
 
