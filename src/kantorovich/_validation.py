@@ -388,17 +388,20 @@ def check_out_dir(path: Any, name: str = "out"):
     """``path`` as a Path to a folder that exists or can be made, and can be written to.
 
     Nothing is created: the nearest existing folder on the way is probed with a temporary
-    folder made and removed at once. A path that is a file, or lies under one, or where no
-    folder can be made, is a ValueError naming ``name`` and saying why.
+    folder made and removed at once. A path that is empty, is a file, or lies under one, or
+    where no folder can be made, is a ValueError naming ``name`` and saying why.
     """
     import os
     import tempfile
     from pathlib import Path
 
     try:
-        out = Path(os.fspath(path))
+        text = os.fspath(path)
     except TypeError:
         raise TypeError(f"`{name}` must be a folder path; got {describe(path)}.") from None
+    if not text:  # Path('') is '.': an unset shell variable would write into the working folder
+        raise ValueError(f"`{name}` must name a folder; got an empty path ('.' is the current folder).")
+    out = Path(text)
     probe = out
     try:
         while not probe.exists():  # the nearest existing folder (or file) on the way

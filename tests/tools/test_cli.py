@@ -133,6 +133,22 @@ _OUT_COMMANDS = [["report", "--quick", "--only", "cumulative_deltas"],
 
 
 @pytest.mark.parametrize("argv", _OUT_COMMANDS)
+def test_empty_out_is_an_error_naming_it_before_any_work(tmp_path, capsys, monkeypatch, argv):
+    """``--out ""`` (an unset shell variable) would write into the working folder."""
+    from kantorovich import bench, report
+
+    def no_work(*args, **kwargs):
+        raise AssertionError("ran before --out was checked")
+
+    monkeypatch.setattr(report, "_run_section", no_work)
+    monkeypatch.setattr(bench, "_run_case", no_work)
+    monkeypatch.chdir(tmp_path)
+    assert main([*argv, "--out", ""]) == 2
+    assert "`--out` must name a folder; got an empty path" in capsys.readouterr().err
+    assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("argv", _OUT_COMMANDS)
 @pytest.mark.parametrize("where", ["file", "under a file"])
 def test_out_that_is_a_file_is_an_error_naming_it_before_any_work(tmp_path, capsys, monkeypatch, argv, where):
     from kantorovich import bench, report
