@@ -544,6 +544,33 @@ def test_batch_errors(rng):
         sinkhorn(None, None, PointCloud(x, y), eps=-1.0)
 
 
+def test_batch_warm_starts_of_another_batch_size_are_refused_before_any_solve(rng):
+    """f0/g0 of shape (n,) or (B, n); other row counts were an IndexError from the loop over
+    problems (fewer rows) or silently cut to the first B rows (more rows)."""
+    x, y = _clouds(rng)
+    pc = PointCloud(x, y)
+    for kw, shape in [({"f0": np.zeros((B - 1, N))}, r"\(4, 12\)"),
+                      ({"f0": np.zeros((B + 1, N))}, r"\(6, 12\)"),
+                      ({"g0": np.zeros((B - 1, M_))}, r"\(4, 9\)"),
+                      ({"f0": np.zeros((B, N + 1))}, r"\(5, 13\)")]:
+        name = next(iter(kw))
+        size = N if name == "f0" else M_
+        with pytest.raises(ValueError, match=rf"`{name}` must have shape \({size},\) or "
+                                             rf"\(5, {size}\) .*got array of shape {shape}"):
+            sinkhorn(None, None, pc, eps=0.1, **kw)
+        with pytest.raises(ValueError, match=rf"`{name}` must have shape"):
+            sinkhorn(None, None, _sqdist(x, y), eps=0.1, **kw)
+        with pytest.raises(ValueError, match=rf"`{name}` must have shape"):
+            sinkhorn_divergence(None, None, pc, eps=0.1, **kw)
+    # the accepted forms: one warm start for every problem, or one per problem
+    f0 = sinkhorn(None, None, pc, eps=0.1).f
+    r = sinkhorn(None, None, pc, eps=0.1, f0=f0)
+    singles = [sinkhorn(None, None, PointCloud(x[q], y[q]), eps=0.1, f0=f0[q]) for q in range(B)]
+    _assert_sinkhorn_equal(r, singles, eps=0.1)
+    r = sinkhorn(None, None, pc, eps=0.1, f0=f0[2])
+    assert r.value.shape == (B,)
+
+
 def test_batch_caller_arrays(rng):
     """torch in, torch out (value (B,), f (B, n)), as for one problem."""
     torch = pytest.importorskip("torch")

@@ -1100,16 +1100,24 @@ def _loop(a, b, M_or_geometry, f0, g0, symmetric_mask, kw) -> SinkhornResult:
     if isinstance(M_or_geometry, PointCloud):
         pc = M_or_geometry
         nb = pc.batch_size
+        n, m = pc.x.shape[1], pc.y.shape[1]
         probs = [PointCloud(pc.x[q], pc.y[q], cost=pc.p) for q in range(nb)]
     else:
         nb = batch_size_of(M_or_geometry)
         if not is_cupy(M_or_geometry):
             M_or_geometry = _batch_cost(M_or_geometry, "M_or_geometry")
+        n, m = M_or_geometry.shape[1], M_or_geometry.shape[2]
         probs = [M_or_geometry[q] for q in range(nb)]
     for name, w, k in (("a", a, 0), ("b", b, 1)):
         if w is not None and np.ndim(to_host(w) if is_cupy(w) else w) == 2 and len(w) != nb:
             raise ValueError(f"`{name}` has {len(w)} rows for a batch of {nb} problems; "
                              f"got shape {tuple(np.shape(w))}.")
+    # before any problem is solved: problem q reads row q of a (B, n) warm start
+    for name, w, size in (("f0", f0, n), ("g0", g0, m)):
+        shape = None if w is None else tuple(getattr(w, "shape", None) or np.shape(w))
+        if shape is not None and shape not in ((size,), (nb, size)):
+            raise ValueError(f"`{name}` must have shape ({size},) or ({nb}, {size}) for a batch "
+                             f"of {nb} problems; got {describe(w)}.")
     res = []
     for q in range(nb):
         kq = dict(kw)
