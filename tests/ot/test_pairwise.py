@@ -216,6 +216,11 @@ def test_arrays_of_every_library_are_read_as_numpy():
     ({"X": [[0.5, 0.5]], "M": [[0.0, 1.0], [2.0, 0.0]]}, ValueError, r"`M` must be square and symmetric"),
     ({"X": [[0.5, 0.5, 0.0]], "M": [[0.0, 1.0], [1.0, 0.0]]}, ValueError, r"`X\[0\]`"),
     ({"X": [[0.5, 0.5]], "M": [[0.0, 1.0], [1.0, 0.0]], "X_weights": [None]}, ValueError, r"`X_weights`"),
+    # negative costs: emd's value would be negative, and the matrix held 0 in its place
+    ({"X": [[0.5, 0.5], [0.2, 0.8]], "M": [[0.0, -1.0], [-1.0, 0.0]]}, ValueError,
+     r"`M` must be non-negative.*minimum of -1.0"),
+    ({"X": [[0.5, 0.5]], "Y": [[0.2, 0.8]], "M": [[1.0, -1e-300], [2.0, 0.0]],
+      "method": "sinkhorn"}, ValueError, r"`M` must be non-negative"),
     ({"X": [np.zeros((3, 2))] * 2, "method": "1d"}, ValueError, r"`method` '1d'"),
     ({"X": [[0.0], [1.0]], "block_size": 0}, ValueError, r"`block_size`"),
     ({"X": [[0.0], [1.0]], "progress": "yes"}, TypeError, r"`progress`"),

@@ -492,8 +492,8 @@ def pairwise_wasserstein(X, Y=None, *, p=1, method="auto", client=None, X_weight
         Non-negative weights of the 1-D samples or point clouds (normalised per
         distribution); None means uniform. Not used with ``M``.
     M : array_like (n, m), optional
-        Ground costs between the support of the histograms of ``X`` (n) and ``Y`` (m);
-        symmetric with a zero diagonal when ``Y`` is None.
+        Ground costs between the support of the histograms of ``X`` (n) and ``Y`` (m),
+        non-negative; symmetric with a zero diagonal when ``Y`` is None.
     eps : float, optional
         Sinkhorn regularisation for ``method="sinkhorn"`` (point clouds: ``wasserstein``'s
         default; histograms: ``5e-3 * max(M)``); also passed to ``wasserstein`` for point
@@ -522,8 +522,8 @@ def pairwise_wasserstein(X, Y=None, *, p=1, method="auto", client=None, X_weight
         ``client`` a malformed address (no port, an unknown scheme) or ``local:0``. Mixed kinds
         (1-D samples and point clouds), clouds of different dimensions, ``eps`` where no
         Sinkhorn runs, a bad distribution or weight vector (the message names it, e.g.
-        ```X[3]```), ``p < 1``, a method the kind has not, ``M`` of the wrong shape, or not
-        symmetric with ``Y`` None.
+        ```X[3]```), ``p < 1``, a method the kind has not, ``M`` of the wrong shape, with a
+        negative entry, or not symmetric with ``Y`` None.
     TypeError
         ``X`` not a sequence, arrays of two libraries or devices (the message names both, e.g.
         ```X[0]``` and ```X[1]```), ``client`` neither a Client nor a string.
@@ -608,6 +608,9 @@ def pairwise_wasserstein(X, Y=None, *, p=1, method="auto", client=None, X_weight
             raise ValueError(f"`method` {method!r} is not available for histograms with `M`; "
                              "use 'exact' (or 'auto') or 'sinkhorn'.")
         Ma = check_cost_matrix(_host(M), "M")
+        if Ma.size and float(Ma.min()) < 0:  # the entries would be clipped to 0: refused instead
+            raise ValueError("`M` must be non-negative: its entries are the costs d^p between the "
+                             f"support points; got a minimum of {float(Ma.min())!r}.")
         n, m = Ma.shape
         xd = _prep_hist(xi, "X", n)
         yd = xd if sym else _prep_hist(yi, "Y", m)
