@@ -12,7 +12,7 @@ import os
 import sys
 import warnings
 
-__all__ = ["warn"]
+__all__ = ["problem_list", "warn"]
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
@@ -25,3 +25,15 @@ def warn(message: str, category: type[Warning] = UserWarning) -> None:
         frame = frame.f_back
         level += 1
     warnings.warn(message, category, stacklevel=level - 1 if frame is None else level)
+
+
+def problem_list(indices, shown: int = 8) -> str:
+    """The problems of a batch named in a message: "problem 2", "problems 0, 3 and 4", or the
+    first ``shown`` and how many more ("problems 0, 1, ..., 7 and 12 more")."""
+    idx = [int(q) for q in indices]
+    if len(idx) == 1:
+        return f"problem {idx[0]}"
+    head = ", ".join(str(q) for q in idx[:shown])
+    if len(idx) > shown:
+        return f"problems {head} and {len(idx) - shown} more"
+    return f"problems {', '.join(str(q) for q in idx[:-1])} and {idx[-1]}"

@@ -206,6 +206,34 @@ def test_sinkhorn_batch_each_problem_stops_on_its_own(rng):
     assert abs(r_cap.value[2] - single.value) <= TOL
 
 
+@pytest.mark.parametrize("kwargs", [{}, {"plan": True}, {"dtype": np.float32},
+                                    {"f0": np.zeros(N)}])
+def test_sinkhorn_batch_warns_once_naming_the_unconverged_problems(rng, kwargs):
+    """The kernel and the loop of single calls (options the kernel lacks) alike: one
+    ConvergenceWarning for the batch, naming the problems that did not converge (the loop
+    gave one warning per problem, none saying which)."""
+    x, y = _clouds(rng)
+    x[[1, 3]] *= 6.0  # costs 36x larger at the same eps: many more iterations
+    y[[1, 3]] *= 6.0
+    cap = 2 * int(sinkhorn(None, None, PointCloud(x[0], y[0]), eps=0.05).n_iter)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        r = sinkhorn(None, None, PointCloud(x, y), eps=0.05, max_iter=cap, **kwargs)
+    assert r.converged.tolist() == [True, False, True, False, True]
+    assert [w.category for w in caught] == [ConvergenceWarning], [str(w.message) for w in caught]
+    assert "in 2 of 5 problems (problems 1 and 3; largest marginal error" in str(caught[0].message)
+    assert caught[0].filename == __file__  # attributed to the caller's line
+
+
+def test_problem_list_names_a_few_and_counts_the_rest():
+    from kantorovich._warnings import problem_list
+
+    assert problem_list([2]) == "problem 2"
+    assert problem_list(np.array([0, 3])) == "problems 0 and 3"
+    assert problem_list(range(3)) == "problems 0, 1 and 2"
+    assert problem_list(range(20)) == "problems 0, 1, 2, 3, 4, 5, 6, 7 and 12 more"
+
+
 def test_sinkhorn_batch_zero_weights_and_fallback(rng):
     """Zero weights (log 0 = -inf) and the per-problem path (plan=True) agree with the loop."""
     x, y = _clouds(rng)
@@ -418,7 +446,7 @@ def test_emd_batch_network_simplex_keeps_the_solvers_warnings_in_info():
         warnings.simplefilter("always")
         r = emd(a, None, M, max_iter=100)
     assert [w.category for w in caught] == [ConvergenceWarning]
-    assert "in 4 of 4 problems" in str(caught[0].message)
+    assert "in 4 of 4 problems (problems 0, 1, 2 and 3)" in str(caught[0].message)
     with pytest.warns(ConvergenceWarning):
         singles = [emd(a[q], None, M[q], max_iter=100) for q in range(4)]
     _emd_results_equal(r, singles)

@@ -41,7 +41,7 @@ from numba.extending import intrinsic
 
 from .._results import EMDResult, stack_results
 from .._validation import check_same_mass, check_weights, describe, input_dtype, mass_rtol
-from .._warnings import warn
+from .._warnings import problem_list, warn
 from ..exceptions import ConvergenceWarning
 from ._sinkhorn_batch import _batch_cost
 
@@ -320,7 +320,8 @@ def emd_batch(a, b, M, *, method="auto", normalize=False, return_plan=True, tol=
     if not certified.all():
         q = int(np.argmax(~certified))
         warn(f"emd stopped with a duality gap of {gap[q]:.3e} (> {tol * cscale[q]:.1e}) in "
-             f"{int((~certified).sum())} of {nb} problems: the plans may be suboptimal by at "
+             f"{int((~certified).sum())} of {nb} problems "
+             f"({problem_list(np.flatnonzero(~certified))}): the plans may be suboptimal by at "
              "most that much.", ConvergenceWarning)
     plan = None
     if return_plan:
@@ -461,8 +462,9 @@ def _emd_simplex_batch(a, b, A, Bw, C, *, normalize, return_plan, tol, max_iter,
     if not certified.all():
         q = int(np.argmax(~certified))
         warn(f"emd (network_simplex) stopped with a duality gap of {gap[q]:.3e} "
-             f"(> {tol * cscale[q]:.1e}) in {int((~certified).sum())} of {nb} problems: the "
-             "plans may be suboptimal by at most that much; increase `max_iter` (now "
+             f"(> {tol * cscale[q]:.1e}) in {int((~certified).sum())} of {nb} problems "
+             f"({problem_list(np.flatnonzero(~certified))}): the plans may be suboptimal by at "
+             "most that much; increase `max_iter` (now "
              f"{max_iter}).", ConvergenceWarning)
     plan = None
     if return_plan:

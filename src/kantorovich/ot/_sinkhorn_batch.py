@@ -76,7 +76,7 @@ from .._validation import (
     input_dtype,
     mass_rtol,
 )
-from .._warnings import warn
+from .._warnings import problem_list, warn
 from ..exceptions import ConvergenceWarning
 from ._costs import diameter
 from ._geometry import PointCloud, batch_size_of
@@ -855,11 +855,7 @@ def sinkhorn_batch(a, b, M_or_geometry, *, eps, max_iter=10_000, tol=None, scali
                                  "extreme values.")
     converged = stats[:, 1] != 0
     errors = stats[:, 3].copy()
-    if not converged.all():
-        k = int((~converged).sum())
-        warn(f"sinkhorn did not reach `tol`={tol:g} within `max_iter`={max_iter} iterations in "
-             f"{k} of {nb} problems (largest marginal error {float(errors[~converged].max()):.3g}); "
-             "increase `max_iter`, increase `eps`, or loosen `tol`.", ConvergenceWarning)
+    _warn_unconverged(converged, errors, tol, max_iter)
     info = {"eps_schedule": scheds, "n_iter_scaling": stats[:, 2].astype(np.int64),
             "diameter": diam, "scaling": scaling, "symmetric": bool(symmetric), "tol": tol,
             "check_every": check_every, "warm_start": False, "dtype": wdt.name,
@@ -1082,6 +1078,17 @@ def _redo(a, b, bt, redo, sym, kw, F, G, stats, problem=None) -> None:
                             float(r.marginal_error), r.value, r.objective)
 
 
+def _warn_unconverged(converged, errors, tol, max_iter) -> None:
+    """One ConvergenceWarning for the problems of a batch that did not reach ``tol``, naming
+    them (the kernel's batches and the loop of single calls alike)."""
+    bad = np.flatnonzero(~np.asarray(converged, dtype=bool))
+    if bad.size:
+        warn(f"sinkhorn did not reach `tol`={tol:g} within `max_iter`={max_iter} iterations in "
+             f"{bad.size} of {len(converged)} problems ({problem_list(bad)}; largest marginal "
+             f"error {float(np.max(np.asarray(errors)[bad])):.3g}); increase `max_iter`, "
+             "increase `eps`, or loosen `tol`.", ConvergenceWarning)
+
+
 def _slice(w, q: int, nb: int):
     """Problem ``q``'s weights from (B, n), (n,) or None."""
     if w is None:
@@ -1119,13 +1126,17 @@ def _loop(a, b, M_or_geometry, f0, g0, symmetric_mask, kw) -> SinkhornResult:
             raise ValueError(f"`{name}` must have shape ({size},) or ({nb}, {size}) for a batch "
                              f"of {nb} problems; got {describe(w)}.")
     res = []
-    for q in range(nb):
-        kq = dict(kw)
-        if symmetric_mask is not None and symmetric_mask[q]:
-            kq["symmetric"] = True
-        res.append(sinkhorn(_slice(a, q, nb), _slice(b, q, nb), probs[q],
-                            f0=_slice(f0, q, nb), g0=_slice(g0, q, nb), **kq))
-    return _stack(res)
+    with warnings.catch_warnings():  # one warning for the batch below, naming the problems
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        for q in range(nb):
+            kq = dict(kw)
+            if symmetric_mask is not None and symmetric_mask[q]:
+                kq["symmetric"] = True
+            res.append(sinkhorn(_slice(a, q, nb), _slice(b, q, nb), probs[q],
+                                f0=_slice(f0, q, nb), g0=_slice(g0, q, nb), **kq))
+    out = _stack(res)
+    _warn_unconverged(out.converged, out.marginal_error, res[0].info["tol"], kw["max_iter"])
+    return out
 
 
 def _stack(res) -> SinkhornResult:
