@@ -545,6 +545,34 @@ def test_sliced_batch_is_the_loop_with_its_draws(rng, backend, p):
         sliced_wasserstein(bad, y, n_projections=8)
 
 
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+@pytest.mark.parametrize("p", [1.5, 3])
+def test_sliced_batch_of_problems_at_different_scales_is_the_loop_bit_for_bit(rng, backend, p):
+    """For p != 1 each problem's projections are divided by the power of two its single call
+    uses, not one for the whole batch (which rounded the smaller problems otherwise: 2e-14
+    relative at p = 1.5 with one problem 1000x larger)."""
+    x, y = rng.random((5, 9, 2)), rng.random((5, 7, 2))
+    x[1] *= 1e3
+    y[1] *= 1e3
+    x[3] *= 1e-7
+    y[3] *= 1e-7
+    x[4, :1], y[4, :1] = 1.0, 1.0  # one point each
+    a = rng.random((5, 9))
+    for kw in ({"rng": 3}, {"a": a, "rng": 5}):
+        r = sliced_wasserstein(x, y, n_projections=16, p=p, backend=backend, **kw)
+        one = [sliced_wasserstein(x[q], y[q], n_projections=16, p=p, backend=backend,
+                                  **{**kw, **({"a": a[q]} if "a" in kw else {})})
+               for q in range(5)]
+        np.testing.assert_array_equal(r, one)
+    r = sliced_wasserstein(x[:, :1], y[:, :1], n_projections=16, p=p, backend=backend, rng=1)
+    one = [sliced_wasserstein(x[q, :1], y[q, :1], n_projections=16, p=p, backend=backend, rng=1)
+           for q in range(5)]
+    np.testing.assert_array_equal(r, one)
+    with pytest.raises(ValueError, match=r"`a` must have shape \(9,\) or \(5, 9\) for a batch of 5 "
+                                         r"problems \(`x` of shape \(5, 9, 2\)\)"):
+        sliced_wasserstein(x, y, a=a[:3], n_projections=4, rng=0)
+
+
 def test_batch_errors(rng):
     x, y = _clouds(rng)
     with pytest.raises(ValueError, match=r"`x` and `y` .*\(5, 12, 2\) and \(4, 9, 2\)"):

@@ -50,15 +50,16 @@ __all__ = ["assignment_batch", "emd_batch", "sliced_wasserstein_batch", "stack_r
 
 # ----------------------------------------------------------------------------- weights
 
-def _batched_weights(w, name: str, nb: int, size: int, cost_shape):
-    """``w`` (B, size), (size,) or None as a list of per-problem weights (None kept)."""
+def _batched_weights(w, name: str, nb: int, size: int, cost_shape, what: str = "cost"):
+    """``w`` (B, size), (size,) or None as a list of per-problem weights (None kept);
+    ``what`` names the array of shape ``cost_shape`` in the message (the cost, or the points)."""
     if w is None:
         return [None] * nb
     arr = check_weights(w, name, n=size, batch=True)
     if arr.ndim > 2 or (arr.ndim == 2 and arr.shape[0] != nb):
         raise ValueError(
             f"`{name}` must have shape ({size},) or ({nb}, {size}) for a batch of {nb} problems "
-            f"(cost of shape {tuple(cost_shape)}); got {describe(arr)}.")
+            f"({what} of shape {tuple(cost_shape)}); got {describe(arr)}.")
     return [arr[q] for q in range(nb)] if arr.ndim == 2 else [arr] * nb
 
 
@@ -565,8 +566,9 @@ def sliced_wasserstein_batch(x, y, *, a=None, b=None, **kwargs) -> np.ndarray:
     directions are drawn as a loop of single calls draws them (an integer seed: the same
     directions for every problem; a Generator: consecutive draws, problem after problem), then
     all problems are projected by one stacked matrix product, sorted as one set of rows and
-    reduced by the sorted-row engine, the backend chosen by the single function's rule. The
-    values equal the loop's to rounding. CuPy input and ``backend="cuda"``: the single
+    reduced by the sorted-row engine, the backend chosen by the single function's rule, each
+    row at its single call's scale (:func:`_wp_sorted_as_single`): the loop's values bit for
+    bit. CuPy input and ``backend="cuda"``: the single
     function once per problem."""
     from .._array_api import is_cupy
     from ._sliced import sliced_wasserstein
@@ -576,8 +578,8 @@ def sliced_wasserstein_batch(x, y, *, a=None, b=None, **kwargs) -> np.ndarray:
         is_cupy(t) for t in (x, y, a, b) if t is not None)
     xa, ya = _batch_points(x, y)
     nb = xa.shape[0]
-    A = _batched_weights(a, "a", nb, xa.shape[1], xa.shape)
-    Bw = _batched_weights(b, "b", nb, ya.shape[1], ya.shape)
+    A = _batched_weights(a, "a", nb, xa.shape[1], xa.shape, "`x`")
+    Bw = _batched_weights(b, "b", nb, ya.shape[1], ya.shape, "`y`")
     if host and nb > 0 and set(kwargs) <= {"n_projections", "p", "rng", "backend"}:
         return _sliced_host(xa, ya, A, Bw, **kwargs)
     return np.asarray([float(sliced_wasserstein(xa[q], ya[q], a=A[q], b=Bw[q], **kwargs))
@@ -588,7 +590,7 @@ def _sliced_host(xa, ya, A, Bw, *, n_projections, p=1, rng=None, backend="auto")
     """The batch of :func:`sliced_wasserstein_batch` on the host (see there)."""
     from .._validation import INT64_MAX, check_int, check_memory, check_rng
     from ._sliced import _CPU_CHUNK_VALUES, _draw, _power_mean, _prepare
-    from ._sorted_rows import sort_rows, sort_rows_numba, wp_sorted
+    from ._sorted_rows import sort_rows, sort_rows_numba
 
     L = check_int(n_projections, "n_projections", minimum=1, maximum=INT64_MAX)
     nb, n, d = xa.shape
@@ -615,10 +617,42 @@ def _sliced_host(xa, ya, A, Bw, *, n_projections, p=1, rng=None, backend="auto")
         else:
             xs, wu = sort_rows(px, wu, np)
             ys, wv = sort_rows(py, wv, np)
-        out[s:e] = wp_sorted(xs, wu, ys, wv, p, backend).reshape(k, L)
+        out[s:e] = _wp_sorted_as_single(xs, wu, ys, wv, p, backend, L,
+                                        max(1, _CPU_CHUNK_VALUES // (n + m))).reshape(k, L)
     if p == 1.0:
         return out.mean(axis=1)
     return np.array([float(_power_mean(out[q], p, np)) for q in range(nb)])
+
+
+def _wp_sorted_as_single(xs, wu, ys, wv, p, backend, L, per_call):
+    """``wp_sorted`` on the sorted rows of several problems (L rows each), each row at the
+    scale its single call gives it. For p != 1 ``wp_sorted`` divides the rows by one power of
+    two above the largest |value| of the rows it is given; a single call gives it ``per_call``
+    rows of one problem at a time. So the rows are grouped by the exponent of the power of two
+    of their single call's rows, and each group is one call: the loop's values bit for bit,
+    where one scale for the whole batch rounded each problem otherwise (p = 1.5, problems of
+    different sizes)."""
+    from ._sorted_rows import wp_sorted
+
+    if p == 1.0:
+        return wp_sorted(xs, wu, ys, wv, p, backend)
+    top = np.maximum(np.maximum(np.abs(xs[:, 0]), np.abs(xs[:, -1])),
+                     np.maximum(np.abs(ys[:, 0]), np.abs(ys[:, -1])))
+    rows = np.arange(len(top))
+    call = (rows // L) * (-(-L // per_call)) + (rows % L) // per_call  # the single call's chunk
+    call_top = np.zeros(int(call[-1]) + 1)
+    np.maximum.at(call_top, call, top)
+    # the exponent of pow2_above_max_abs; 2048 for a scale of 1 (all values 0)
+    key = np.where(call_top > 0, np.minimum(np.frexp(call_top)[1], 1023), 2048)[call]
+    groups = np.unique(key)
+    if len(groups) == 1:
+        return wp_sorted(xs, wu, ys, wv, p, backend)
+    out = np.empty(len(top))
+    for g in groups:
+        r = np.flatnonzero(key == g)
+        out[r] = wp_sorted(xs[r], None if wu is None else wu[r], ys[r],
+                           None if wv is None else wv[r], p, backend)
+    return out
 
 
 def _batch_points(x, y):
