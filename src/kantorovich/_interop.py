@@ -117,6 +117,8 @@ class Caller:
     dtype : the floating dtype of the output in the caller's namespace, or None for float64
         numpy (the direct path)
     requires_grad : a torch input requires grad (see :mod:`kantorovich._autodiff`)
+    floating : ``dtype`` is a floating input's dtype, not the library's default floating dtype
+        standing in for integer or boolean input (which a floating input overrides)
     """
 
     kind: str = "numpy"
@@ -125,6 +127,7 @@ class Caller:
     device_key: str = "cpu"
     dtype: Any = None
     requires_grad: bool = False
+    floating: bool = True
 
     @property
     def direct(self) -> bool:
@@ -189,7 +192,11 @@ def caller(*args: Any, names: tuple[str, ...] | None = None, tracers: bool = Fal
                 f"`{first_name}` is on {first.device_key} but `{name}` is on {c.device_key}; "
                 f"move them to one device first."
             )
-    dtypes = [c.dtype for _, c, _ in found if c.dtype is not None]
+    # integer / boolean torch and JAX input stands for the library's default floating dtype
+    # only when no input is floating: float32 points with integer weights (counts) give
+    # float32, as torch's and JAX's own promotion does
+    floating = any(c.floating for _, c, _ in found if c.dtype is not None)
+    dtypes = [c.dtype for _, c, _ in found if c.dtype is not None and c.floating == floating]
     out_dtype = None
     if dtypes:
         out_dtype = dtypes[0]
@@ -197,7 +204,7 @@ def caller(*args: Any, names: tuple[str, ...] | None = None, tracers: bool = Fal
             out_dtype = _wider(first, out_dtype, d)
     if first.kind == "numpy" and out_dtype is not None and np.dtype(out_dtype) == np.float64:
         out_dtype = None  # float64 numpy: the direct path
-    return dataclasses.replace(first, dtype=out_dtype,
+    return dataclasses.replace(first, dtype=out_dtype, floating=floating or not dtypes,
                                requires_grad=any(c.requires_grad for _, c, _ in found))
 
 
@@ -269,7 +276,8 @@ def _single_raw(a: Any, kind: str, dname: str | None) -> Caller:
                 "docs/batch.md).")
         dt = a.dtype if dname is not None else torch.get_default_dtype()
         return Caller(kind="torch", xp=torch, device=a.device, device_key=_device_key(a, kind),
-                      dtype=dt, requires_grad=bool(getattr(a, "requires_grad", False)))
+                      dtype=dt, requires_grad=bool(getattr(a, "requires_grad", False)),
+                      floating=dname is not None)
     if kind == "jax":
         import jax.numpy as jnp
 
@@ -279,7 +287,8 @@ def _single_raw(a: Any, kind: str, dname: str | None) -> Caller:
         except Exception:
             pass
         dt = a.dtype if dname is not None else jnp.result_type(float)
-        return Caller(kind="jax", xp=jnp, device=dev, device_key=_device_key(a, kind), dtype=dt)
+        return Caller(kind="jax", xp=jnp, device=dev, device_key=_device_key(a, kind), dtype=dt,
+                      floating=dname is not None)
     xp = a.__array_namespace__()
     dt = a.dtype if dname is not None else None
     return Caller(kind="array_api", xp=xp, device=getattr(a, "device", None),

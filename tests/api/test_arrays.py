@@ -196,6 +196,39 @@ def test_lists_and_numbers_are_neutral():
     assert kind_of(out) == "torch" and float(out) == 2.0
 
 
+def test_integer_weights_keep_the_floating_inputs_dtype():
+    """Integer weights (counts) stand for the default floating dtype only when nothing else is
+    floating: float32 values with them give float32, as torch's and JAX's own promotion does,
+    whatever the default (torch float64, JAX with jax_enable_x64)."""
+    import jax
+
+    from kantorovich.ot import emd, wasserstein_1d
+
+    counts_u, counts_v = np.arange(1, 41), np.arange(30, 0, -1)
+    ref = wasserstein_1d(X1.astype(np.float32).astype(np.float64), Y1.astype(np.float32).astype(np.float64),
+                         counts_u, counts_v)
+    before = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    try:
+        out = wasserstein_1d(torch.tensor(X1, dtype=torch.float32), torch.tensor(Y1, dtype=torch.float32),
+                             torch.tensor(counts_u), torch.tensor(counts_v))
+        assert out.dtype == torch.float32
+        np.testing.assert_allclose(float(out), ref, rtol=1e-6)
+        # integers alone still give the default floating dtype
+        assert wasserstein_1d(torch.tensor([0, 1]), torch.tensor([2, 3])).dtype == torch.float64
+    finally:
+        torch.set_default_dtype(before)
+    with jax.enable_x64(True):
+        out = wasserstein_1d(jnp.asarray(X1, dtype=jnp.float32), jnp.asarray(Y1, dtype=jnp.float32),
+                             jnp.asarray(counts_u), jnp.asarray(counts_v))
+        assert out.dtype == jnp.float32
+        np.testing.assert_allclose(float(out), ref, rtol=1e-6)
+        r = emd(jnp.asarray([1, 2, 1]), jnp.asarray([2, 2]), jnp.asarray(RNG.random((3, 2)), dtype=jnp.float32),
+                normalize=True)
+        assert r.f.dtype == r.value.dtype == r.plan.dtype == jnp.float32
+        assert wasserstein_1d(jnp.asarray([0, 1]), jnp.asarray([2, 3])).dtype == jnp.float64
+
+
 def test_from_kernel_keeps_integer_arrays():
     c = caller(torch.ones(2))
     out = from_kernel(np.array([2, 0, 1]), c)
