@@ -598,6 +598,10 @@ def test_batch_errors(rng):
                             M_bb=_sqdist(y, y), eps=0.1)
     with pytest.raises(ValueError, match="`eps` must be a positive float"):
         sinkhorn(None, None, PointCloud(x, y), eps=-1.0)
+    # sliced_wasserstein's weights are checked against the points, which the message names
+    with pytest.raises(ValueError, match=r"`b` must have shape \(9,\) or \(5, 9\) for a batch of 5 "
+                                         r"problems \(`y` of shape \(5, 9, 2\)\)"):
+        sliced_wasserstein(x, y, b=np.full((3, 9), 1 / 9), n_projections=4, rng=0)
 
 
 def test_batch_warm_starts_of_another_batch_size_are_refused_before_any_solve(rng):
