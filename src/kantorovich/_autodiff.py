@@ -116,8 +116,22 @@ def wants_grad(requires_grad: bool, args: tuple, kwargs: dict) -> bool:
 def placeholder(v: Any) -> np.ndarray:
     """Zeros of a JAX tracer's shape and dtype: what a geometry built from a tracer holds. Its
     numbers are the tracer's only once JAX runs the computation; the functions with a gradient
-    rule rebuild the geometry from them then (:func:`call`), no other use is meant."""
-    return np.zeros(v.shape, dtype=np.dtype(v.dtype))
+    rule rebuild the geometry from them then (:func:`call`), no other use is meant. (bfloat16,
+    which numpy has not, as its float32 copy: see :func:`_jax_host`.)"""
+    return _jax_host(np.zeros(v.shape, dtype=np.dtype(v.dtype)))
+
+
+def _jax_host(v: Any) -> Any:
+    """A concrete JAX array (or the numpy array a JAX callback hands over) as the numpy array
+    the solvers take: bfloat16, which numpy has as ml_dtypes' non-float type only, becomes a
+    float32 copy that remembers its precision, as :func:`kantorovich._interop.to_kernel` makes
+    it for a plain call."""
+    arr = np.asarray(v)
+    if arr.dtype.name == "bfloat16":
+        from ._validation import note_widened
+
+        return note_widened(arr.astype(np.float32), "bfloat16")
+    return arr
 
 
 def _arr64(v: Any) -> Any:
@@ -652,7 +666,7 @@ def _jax_call(fn: Callable, rule: _Rule, sig, args: tuple, kwargs: dict, c,
         problems (each leaf (nb, ...), the other data the same for every problem), then
         (the result, each problem's nodes)."""
         ba = sig.bind(*args, **kwargs)
-        host = lambda w: np.asarray(w) if kind_of(w) == "jax" and not is_tracer(w) else w
+        host = lambda w: _jax_host(w) if kind_of(w) == "jax" and not is_tracer(w) else w
         for pname, v in list(ba.arguments.items()):
             if pname == "kwargs" and isinstance(v, dict):
                 ba.arguments[pname] = {k: host(w) for k, w in v.items()}
@@ -662,9 +676,9 @@ def _jax_call(fn: Callable, rule: _Rule, sig, args: tuple, kwargs: dict, c,
         for nm, v in zip(names, vals):
             pname, key, _ = leaves[nm]
             if key is None:
-                _set_param(ba, pname, np.asarray(v))
+                _set_param(ba, pname, _jax_host(v))
             else:
-                geoms.setdefault(pname, {})[key] = np.asarray(v)
+                geoms.setdefault(pname, {})[key] = _jax_host(v)
         for pname, d in geoms.items():
             _set_param(ba, pname, _rebuild(_param(sig, args, kwargs, pname), d, nb))
         if nb is None:

@@ -317,9 +317,16 @@ def to_kernel(x: Any) -> Any:
         return note_widened(out, "bfloat16") if bf16 else out
     if kind == "jax":
         bf16 = str(x.dtype) == "bfloat16"
-        if bf16:  # numpy (whose ml_dtypes bfloat16 is no float dtype) and
-            x = x.astype("float32")  # CuPy have no bfloat16: a float32 copy, as for torch
         key = _device_key(x, kind)
+        if bf16:  # numpy (whose ml_dtypes bfloat16 is no float dtype) and CuPy have no
+            # bfloat16: a float32 copy, as for torch; made on the host for a host array, and
+            # eagerly on a device (inside jax.jit a concrete array's astype would be traced)
+            if key == "cpu":
+                return note_widened(np.asarray(x).astype(np.float32), "bfloat16")
+            import jax
+
+            with jax.ensure_compile_time_eval():
+                x = x.astype("float32")
         if key == "cpu":
             out = np.asarray(x)  # a read-only view of the JAX buffer
         else:

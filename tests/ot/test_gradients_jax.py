@@ -323,6 +323,38 @@ def test_float32_points_give_float32_gradients():
         jax.config.update("jax_enable_x64", before)
 
 
+@pytest.mark.parametrize("name", ["wasserstein_1d", "sliced_wasserstein", "wasserstein",
+                                  "emd_points", "sinkhorn_divergence_weights"])
+def test_bfloat16_under_grad_jit_and_vmap(name):
+    """bfloat16 JAX arrays take the transformations as they take a plain call: copied to float32
+    on the host (a traced or callback bfloat16 array reached the solvers' checks as numpy's
+    non-float ml_dtypes type, and a concrete one under jit was cast by a traced astype), float32
+    values, bfloat16 gradients: those of the float32 call on the bfloat16-rounded data."""
+    bf = lambda v: jnp.asarray(v, dtype=jnp.bfloat16)
+    a = np.array([1.0, 3, 1, 3, 1, 3, 2, 2]) / 16  # exact in bfloat16 (N = 8)
+    fns = {
+        "wasserstein_1d": (lambda c, u: wasserstein_1d(u, c(V), p=2), U),
+        "sliced_wasserstein": (lambda c, x: sliced_wasserstein(x, c(Y), n_projections=4, rng=0), X),
+        "wasserstein": (lambda c, x: wasserstein(x, c(Y), p=2), X),
+        "emd_points": (lambda c, x: emd(None, None, PointCloud(x, c(Y))).value, X),
+        "sinkhorn_divergence_weights": (lambda c, w: sinkhorn_divergence(
+            w, None, PointCloud(c(X), c(Y)), eps=0.5).value, a),
+    }
+    f, v = fns[name]
+    v = bf(v)
+    f16 = lambda z: f(bf, z)
+    f32 = lambda z: f(lambda t: jnp.asarray(t, dtype=jnp.bfloat16).astype(jnp.float32), z)
+    ref = f32(v.astype(jnp.float32))
+    g_ref = jax.grad(f32)(v.astype(jnp.float32))
+    for out in (f16(v), jax.jit(f16)(v), jax.vmap(f16)(v[None])[0]):
+        assert out.dtype == jnp.float32
+        np.testing.assert_allclose(float(out), float(ref), rtol=1e-6)
+    for g in (jax.grad(f16)(v), jax.jit(jax.grad(f16))(v), jax.vmap(jax.grad(f16))(v[None])[0]):
+        assert g.dtype == jnp.bfloat16 and g.shape == v.shape
+        np.testing.assert_allclose(np.asarray(g, dtype=np.float32),
+                                   np.asarray(g_ref.astype(jnp.bfloat16), dtype=np.float32), rtol=1e-2, atol=1e-3)
+
+
 def test_refusals(x64):
     x, y = jnp.asarray(X), jnp.asarray(Y)
     # a tracer where the function is not differentiable: a TypeError naming the argument
