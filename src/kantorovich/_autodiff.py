@@ -367,6 +367,9 @@ def _rebuild(geom, vals: dict[str, np.ndarray], nb: int | None = None):
 
     def get(key, kept):
         if key in vals:
+            if nb is not None and geom.kind == "pointcloud":
+                # each problem's points as the cloud holds them: 1-D samples (n,) are (n, 1)
+                return np.reshape(vals[key], (nb,) + tuple(kept.shape))
             return vals[key]
         v = to_host(kept)
         return v if nb is None else np.broadcast_to(v, (nb,) + v.shape)

@@ -493,6 +493,24 @@ def test_vmap_over_the_weights_of_one_geometry(x64):
                                    np.stack([jax.grad(f)(a) for a in aj]), rtol=1e-10, atol=1e-14)
 
 
+def test_vmap_over_one_dimensional_point_clouds(x64):
+    """A PointCloud of 1-D samples (n,) (d = 1) under jax.vmap: each problem's points are the
+    cloud's (n, 1), as in a single call (the batch read the mapped (B, n) as B points in n
+    dimensions against y's (B, m, 1), a ValueError); values and gradients are the loop's."""
+    rng = np.random.default_rng(13)
+    us = jnp.asarray(rng.normal(size=(3, N)))
+    v = jnp.asarray(V)
+    fns = (lambda u: sinkhorn_divergence(None, None, PointCloud(u, v), **TIGHT).value,
+           lambda u: sinkhorn(None, None, PointCloud(u, v, cost="euclidean"), **TIGHT).objective,
+           lambda u: emd(None, None, PointCloud(u, v)).value,
+           lambda u: emd(None, None, PointCloud(v, u)).value)  # the mapped side second
+    for f in fns:
+        for vm in (jax.vmap(f), jax.jit(jax.vmap(f))):
+            np.testing.assert_allclose(np.asarray(vm(us)), [float(f(u)) for u in us], rtol=1e-12)
+        np.testing.assert_allclose(np.asarray(jax.vmap(jax.grad(f))(us)),
+                                   np.stack([jax.grad(f)(u) for u in us]), rtol=1e-10, atol=1e-14)
+
+
 def test_random_directions_are_not_drawn_again_for_a_gradient(x64):
     """sliced_wasserstein with a Generator draws its directions in the forward pass; under jit
     its gradient must use those: a pullback run twice and jacrev over two outputs read the kept
