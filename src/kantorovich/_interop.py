@@ -290,9 +290,19 @@ def _single_raw(a: Any, kind: str, dname: str | None) -> Caller:
         return Caller(kind="jax", xp=jnp, device=dev, device_key=_device_key(a, kind), dtype=dt,
                       floating=dname is not None)
     xp = a.__array_namespace__()
-    dt = a.dtype if dname is not None else None
-    return Caller(kind="array_api", xp=xp, device=getattr(a, "device", None),
-                  device_key=_device_key(a, kind), dtype=dt)
+    dev = getattr(a, "device", None)
+    dt = a.dtype if dname is not None else _default_float(xp, dev)
+    return Caller(kind="array_api", xp=xp, device=dev, device_key=_device_key(a, kind), dtype=dt,
+                  floating=dname is not None)
+
+
+def _default_float(xp: Any, device: Any) -> Any:
+    """The array-API namespace's default real floating dtype on ``device`` (float64 unless the
+    device has none: ``array_api_strict``'s "no_float64"), or None where it does not say."""
+    try:
+        return xp.__array_namespace_info__().default_dtypes(device=device)["real floating"]
+    except Exception:
+        return None
 
 
 def to_kernel(x: Any) -> Any:

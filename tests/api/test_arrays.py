@@ -229,6 +229,21 @@ def test_integer_weights_keep_the_floating_inputs_dtype():
         assert wasserstein_1d(jnp.asarray([0, 1]), jnp.asarray([2, 3])).dtype == jnp.float64
 
 
+def test_integer_array_api_input_takes_the_devices_default_float():
+    """Integers of an array-API namespace give its default real floating dtype on their device
+    (``__array_namespace_info__().default_dtypes``): float32 on array_api_strict's device
+    without float64, where a float64 result could not be made."""
+    from kantorovich.ot import emd, wasserstein_1d
+
+    dev = xps.Device("no_float64")
+    out = wasserstein_1d(xps.asarray([0, 1, 2], device=dev), xps.asarray([1, 2], device=dev))
+    assert out.dtype == xps.float32 and out.device == dev
+    assert float(out) == pytest.approx(wasserstein_1d([0, 1, 2], [1, 2]), rel=1e-7)
+    r = emd(None, None, xps.asarray([[0, 3], [2, 1]], device=dev))
+    assert r.plan.dtype == r.f.dtype == r.value.dtype == xps.float32
+    assert wasserstein_1d(xps.asarray([0, 1, 2]), xps.asarray([1, 2])).dtype == xps.float64
+
+
 def test_from_kernel_keeps_integer_arrays():
     c = caller(torch.ones(2))
     out = from_kernel(np.array([2, 0, 1]), c)
