@@ -1115,6 +1115,41 @@ def _normalised(f: np.ndarray, w: np.ndarray) -> np.ndarray:
     return (f - float(xp_of(w).dot(w / s, f))) / s
 
 
+def _tight_at_zero_weights(f, g, a, b, C):
+    """The exact LP's potentials (f, g) with those of zero weights replaced by their
+    c-transforms over the other side's positive weights: f_i = min_{j: b_j > 0} C_ij - g_j
+    where a_i = 0, then g_j = min_{i: a_i > 0} C_ij - f_i where b_j = 0.
+
+    A zero weight leaves its potential free below that bound (any such f_i is optimal, and the
+    network simplex returns one of them), but the one-sided derivative of the LP value in
+    a_i at 0+ (docs/gradients.md) is the bound itself: the cheapest way to serve mass added
+    at x_i given the other side's prices, which are those of the positive weights (mass
+    cannot be sent to a point of weight 0). ``a``, ``b`` None are uniform; ``C`` is the
+    LP's cost matrix, an array or a callable giving it (called only when a weight is 0)."""
+    xp = xp_of(f)
+    za = None if a is None else _arr64(a) == 0
+    zb = None if b is None else _arr64(b) == 0
+    if not ((za is not None and bool(za.any())) or (zb is not None and bool(zb.any()))):
+        return f, g
+    C = _arr64(C() if callable(C) else C)
+    f, g = xp.array(f, copy=True), xp.array(g, copy=True)
+    pa = xp.ones(f.shape[0], dtype=bool) if za is None else ~za
+    pb = xp.ones(g.shape[0], dtype=bool) if zb is None else ~zb
+    if za is not None and bool(za.any()) and bool(pb.any()):
+        f[za] = (C[za][:, pb] - g[pb][None, :]).min(axis=1)
+    if zb is not None and bool(zb.any()) and bool(pa.any()):
+        g[zb] = (C[pa][:, zb] - f[pa][:, None]).min(axis=0)
+    return f, g
+
+
+def _lp_costs(M: Any) -> Any:
+    """The dense costs ``emd`` solved for its argument ``M``: the array, a DenseGeometry's
+    matrix or a PointCloud's (materialised, as emd materialised it)."""
+    if hasattr(M, "cost_matrix"):
+        return M.cost_matrix()
+    return M
+
+
 def _cost_coef(sq: np.ndarray, p: float) -> np.ndarray:
     """d|t|^p/dt = coef * t with coef = p |t|^(p-2) (0 where t = 0 and p < 2: a subgradient),
     from ``sq = |t|^2`` (:func:`kantorovich.ot._costs.grad_coef`)."""
@@ -1677,6 +1712,9 @@ class _EMD(_Rule):
         def value(need):
             out = {}
             f, g = _arr64(res.f), _arr64(res.g)
+            if need & {"a", "b"}:
+                f, g = _tight_at_zero_weights(f, g, args["a"], args["b"],
+                                              lambda: _lp_costs(args["M"]))
             for k, pot, w, size in (("a", f, args["a"], n), ("b", g, args["b"], m)):
                 if k in need:
                     out[k] = _normalised(pot, _weights(w, size, k, pot)) if normalize else _centred(pot)
@@ -1946,7 +1984,9 @@ def _w_dense(geom, args, need):
     aw, bw = _weights(args["a"], n, "a"), _weights(args["b"], m, "b")
     r = emd(aw / aw.sum(), bw / bw.sum(), C)
     c = _root_coef(max(float(r.value), 0.0), float(1.0 if args["p"] is None else args["p"]))
-    g = {"x": r.plan, "a": _normalised(r.f, aw), "b": _normalised(r.g, bw)}
+    f, gp = _tight_at_zero_weights(_arr64(r.f), _arr64(r.g), aw, bw, C) if need & {"a", "b"} \
+        else (r.f, r.g)
+    g = {"x": r.plan, "a": _normalised(f, aw), "b": _normalised(gp, bw)}
     return {k: c * g[k] for k in need}
 
 
@@ -1975,9 +2015,11 @@ def _w_exact(xa, ya, aw, bw, p, eps, need):
         if val > 0.0 and val >= top * 2.0 ** -30:  # the function's test, on the same LP
             gx, gy = _dense_cost_grads(xs, ys, r.plan, p, "x" in need, "y" in need)
             c = _root_coef(val, p)
+            f, gp = _tight_at_zero_weights(_arr64(r.f), _arr64(r.g), aw, bw, M) \
+                if need & {"a", "b"} else (r.f, r.g)
             g = {"x": c * gx if gx is not None else None, "y": c * gy if gy is not None else None,
-                 "a": np.ldexp(c * _normalised(r.f, aw), k),
-                 "b": np.ldexp(c * _normalised(r.g, bw), k)}
+                 "a": np.ldexp(c * _normalised(f, aw), k),
+                 "b": np.ldexp(c * _normalised(gp, bw), k)}
             return {key: g[key] for key in need}
     return _w_exact_rescaled(xa, ya, aw, bw, an, bn, p, need)
 
@@ -2016,10 +2058,18 @@ def _w_exact_rescaled(xa, ya, aw, bw, an, bn, p, need):
         out["y"] = np.zeros(ya.shape)
         np.add.at(out["y"], jj, -G)
     c = _times_pow2(np.array([w / p]), j + p * math.log2(t / w))[0]
+    if need & {"a", "b"}:  # the LP's costs: min((D / t)^p, the clip), as the rounds made them
+        from .ot._wasserstein import _CLIP
+
+        def costs():
+            with np.errstate(over="ignore", under="ignore"):
+                return np.minimum((D / t) ** p, _CLIP)
+
+        f, g = _tight_at_zero_weights(_arr64(r.f), _arr64(r.g), aw, bw, costs)
     if "a" in need:
-        out["a"] = c * _normalised(_arr64(r.f), aw)
+        out["a"] = c * _normalised(f, aw)
     if "b" in need:
-        out["b"] = c * _normalised(_arr64(r.g), bw)
+        out["b"] = c * _normalised(g, bw)
     return out
 
 

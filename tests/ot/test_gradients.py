@@ -428,6 +428,51 @@ def test_sinkhorn_value_zero_weights_autograd_batch_and_device_agree():
             np.testing.assert_allclose(got[k], ref[k], rtol=1e-8, atol=1e-10, err_msg=k)
 
 
+@pytest.mark.parametrize("case", ["emd_normalize", "emd_simplex_b", "emd_pointcloud", "emd_batch",
+                                  "wasserstein_exact", "wasserstein_dense", "wasserstein_rescaled"])
+def test_exact_lp_weight_gradient_at_a_zero_weight_is_the_one_sided_derivative(case):
+    """A weight exactly 0 leaves the LP's potential there free below its c-transform, and the
+    network simplex returns some such value; the one-sided derivative a_i -> 0+ is the
+    c-transform itself (mass added at x_i goes the cheapest way at the other side's prices).
+    The gradient in that weight was off by up to 8x (here -0.497 against -0.049); now it is the
+    one-sided difference of the value, and the limit of the gradients at small weights."""
+    rng = np.random.default_rng(1)
+    x, y = rng.normal(size=(6, 2)), rng.normal(size=(5, 2))
+    C = ((x[:, None] - y[None]) ** 2).sum(-1)
+    b = rng.random(5) + 0.2
+    b /= b.sum()
+    w = rng.random(6) + 0.2
+    tiny = 2.0 ** -600  # |x - y|^2 underflows: the function's rescaled rounds
+    fns = {  # (value of the weights, in the library `c` makes constants of; the base weights)
+        "emd_normalize": (lambda c, a: emd(a, c(b), c(C), normalize=True).value, w),
+        "emd_simplex_b": (lambda c, v: emd(c(w / w.sum()), v / v.sum(), c(C)).value, b),
+        "emd_pointcloud": (lambda c, a: emd(a / a.sum(), c(b), PointCloud(c(x), c(y))).value, w),
+        "emd_batch": (lambda c, a: emd(a / a.sum(), c(b), c(np.stack([C, 2 * C]))).value.sum(), w),
+        "wasserstein_exact": (lambda c, a: wasserstein(c(x), c(y), a, c(b), p=1.5), w),
+        "wasserstein_dense": (lambda c, a: wasserstein(DenseGeometry(c(C)), a=a, b=c(b), p=2), w),
+        "wasserstein_rescaled": (lambda c, a: wasserstein(c(x * tiny), c(y * tiny), a, c(b), p=2) / tiny, w),
+    }
+    fn, base = fns[case]
+    plain = lambda v: float(fn(np.asarray, v))
+    for z in range(len(base)):
+        a0 = base.copy()
+        a0[z] = 0.0
+        at = t(a0)
+        fn(lambda v: t(v, False), at).backward()
+        e = np.zeros_like(a0)
+        e[z] = 1e-8
+        one_sided = (plain(a0 + e) - plain(a0)) / 1e-8
+        assert at.grad[z].item() == pytest.approx(one_sided, rel=1e-6, abs=1e-7), (case, z)
+        a1 = a0.copy()
+        a1[z] = 1e-12  # the limit of the gradients at small positive weights
+        at1 = t(a1)
+        fn(lambda v: t(v, False), at1).backward()
+        np.testing.assert_allclose(at.grad.numpy(), at1.grad.numpy(), rtol=1e-6, atol=1e-9)
+        if case == "emd_normalize":  # autograd: the same rule
+            g = autograd.grad(lambda v: emd(v, b, C, normalize=True).value)(a0)
+            np.testing.assert_allclose(g, at.grad.numpy(), rtol=1e-12, atol=1e-14)
+
+
 def test_sinkhorn_divergence_gradient_at_a_zero_weight_is_the_limit():
     """S_eps at a weight a_4 -> 0+ (docs/gradients.md, the example there): the self term's
     potential at x_4 goes like -(eps/2) log a_4 while a_4 >> s_4^2, so the derivative falls by
