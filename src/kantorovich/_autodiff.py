@@ -1187,10 +1187,12 @@ def _dense_cost_grads(x, y, P, p, need_x=True, need_y=True):
 
 
 def _shifted(f, w, eps):
-    """``f + eps log w``, zero weights as -1e300 (finite for fastmath; their plan entries are 0)."""
+    """``f + eps log w``, zero weights as -1e300 (finite for fastmath; their plan entries are 0).
+    Only the zero weights: a positive weight's entry is kept below -1e300 too, where the costs
+    and eps are of that order (clamped, it changed the plan's rows)."""
     xp = xp_of(f)
-    with np.errstate(divide="ignore"):
-        return xp.maximum(f + eps * xp.log(w), -1e300)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return xp.where(w > 0, f + eps * xp.log(w), -1e300)
 
 
 def _pc_plan(fa, gb, eps, p):
@@ -1480,8 +1482,14 @@ def _implicit_solve(ra, rb, r, s, matvec, rmatvec):
         lam, mu = z[:n], z[n:]
         return xp.concatenate([ra * lam + matvec(mu), rmatvec(lam) + rb * mu])
 
-    z, rel, ok = _pcg(apply, xp.concatenate([r, s]), xp.concatenate([ra, rb]), IMPLICIT_TOL,
+    # the system is linear in its right-hand side, of the order of the costs: solved for it
+    # divided by its power of two, so that the norms and dot products of conjugate gradients
+    # (squares of the costs) neither overflow (costs near 1e300) nor underflow; exact
+    rhs = xp.concatenate([r, s])
+    k = _pow2_of(np.array([float(xp.max(xp.abs(rhs)))]))  # (one number read: the GPU's stays)
+    z, rel, ok = _pcg(apply, xp.ldexp(rhs, -k), xp.concatenate([ra, rb]), IMPLICIT_TOL,
                       IMPLICIT_MAX_ITER)
+    z = xp.ldexp(z, k)
     return z[:n], z[n:], rel, ok
 
 

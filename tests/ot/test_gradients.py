@@ -315,6 +315,42 @@ def test_gradcheck_sinkhorn_value_implicit():
     gradcheck(lambda Mt, wa, wb: sinkhorn(simplex(wa), simplex(wb), Mt, **kw).value, t(M), t(WA), t(WB))
 
 
+@pytest.mark.parametrize("s", [2.0 ** -500, 1e-150, 1e100])
+def test_sinkhorn_value_gradient_at_extreme_cost_scales(s):
+    """The implicit gradient of <P, C> scales with the problem (costs s^2 C, eps s^2 eps: the
+    same plan, gradient s times the unit one in x, the plan in M): its conjugate gradients ran
+    on right-hand sides of the order of the costs, whose squares overflowed to a NaN gradient
+    from costs of about 1e154 (here 1e200), and lost digits below 1e-290 (with a warning)."""
+    x0, y0 = X[:6], Y[:5]
+    C0 = ((x0[:, None] - y0[None]) ** 2).sum(-1)
+
+    def grads(scale):
+        xt = t(x0 * scale)
+        Ct = t(C0 * scale ** 2)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # no overflow, no unconverged implicit solve
+            sinkhorn(None, None, PointCloud(xt, t(y0 * scale, False)), eps=0.5 * scale ** 2).value.backward()
+            sinkhorn(None, None, Ct, eps=0.5 * scale ** 2).value.backward()
+        return xt.grad.numpy() / scale, Ct.grad.numpy()
+
+    (gx1, gC1), (gx, gC) = grads(1.0), grads(s)
+    np.testing.assert_allclose(gx, gx1, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(gC, gC1, rtol=1e-9, atol=1e-12)
+
+
+def test_sinkhorn_value_gradient_of_costs_near_1e300():
+    """Costs of 1e300 (eps 5e299): the shifted potentials f + eps log a were clamped at -1e300
+    (the stand-in of a zero weight) for positive weights too, which changed the plan's rows
+    of the implicit solve (a gradient 10 % off, with a warning); only zero weights get it now."""
+    C0 = ((X[:6, None] - Y[None, :5]) ** 2).sum(-1)
+    ref, big = t(C0), t(C0 * 1e300)
+    sinkhorn(None, None, ref, eps=0.5).value.backward()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        sinkhorn(None, None, big, eps=0.5e300).value.backward()
+    np.testing.assert_allclose(big.grad.numpy(), ref.grad.numpy(), rtol=1e-9, atol=1e-12)
+
+
 def test_sinkhorn_value_online_and_dense_agree():
     """The online implicit gradient (point cloud) against the dense one on the same costs."""
     from kantorovich._autodiff import sinkhorn_value_grads
