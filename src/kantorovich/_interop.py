@@ -153,7 +153,8 @@ def caller(*args: Any, names: tuple[str, ...] | None = None, tracers: bool = Fal
     """The namespace, device and floating dtype shared by the array arguments ``args``.
 
     Python numbers, lists, tuples and None are neutral. Geometry objects (anything with a
-    ``_caller`` attribute, as ``PointCloud`` built from torch tensors) contribute theirs.
+    ``_caller`` attribute, as ``PointCloud`` built from torch tensors) contribute theirs; one
+    of float64 numpy arrays (``_numpy_input``) counts as numpy.
     Raises TypeError naming both sides when namespaces or devices differ. A JAX tracer is a
     TypeError naming it unless ``tracers=True`` (the public functions, whose gradient rules
     take them, :mod:`kantorovich._autodiff`); it matches a JAX array on any device.
@@ -165,6 +166,9 @@ def caller(*args: Any, names: tuple[str, ...] | None = None, tracers: bool = Fal
         c = getattr(a, "_caller", None)
         if isinstance(c, Caller):
             found.append((name, c, c.kind))
+            continue
+        if getattr(a, "_numpy_input", False) is True:  # a geometry of float64 numpy arrays
+            found.append((name, NUMPY, "numpy"))
             continue
         kind = kind_of(a)
         if kind is None:

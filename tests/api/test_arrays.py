@@ -189,6 +189,26 @@ def test_mixed_namespaces_name_both():
         wasserstein_1d(jnp.asarray(X1), torch.tensor(Y1))
 
 
+def test_a_numpy_geometry_does_not_mix_with_other_libraries():
+    """A geometry of float64 numpy arrays is numpy, as a numpy M is: torch or JAX weights beside
+    it are the TypeError naming both (they were taken, and the numpy problem came back as torch
+    or JAX arrays); lists stay neutral, and the geometry stays picklable."""
+    import pickle
+
+    from kantorovich.ot import DenseGeometry, PointCloud, emd, sinkhorn
+
+    pc, dg = PointCloud(X2, Y2), DenseGeometry(np.abs(X1[:6, None] - Y1[None, :5]))
+    with pytest.raises(TypeError, match=r"`a` is a torch array but `M_or_geometry` is a numpy"):
+        sinkhorn(torch.full((12,), 1 / 12, dtype=torch.float64), None, pc, eps=0.5)
+    with pytest.raises(TypeError, match=r"`b` is a jax array but `M` is a numpy"):
+        emd(None, jnp.full((5,), 0.2), dg)
+    r = sinkhorn([1 / 12] * 12, None, pc, eps=0.5)
+    assert isinstance(r.value, float) and isinstance(r.f, np.ndarray)
+    assert type(sinkhorn(None, None, PointCloud(X2.tolist(), Y2.tolist()), eps=0.5,
+                         tol=1e-5).value) is float
+    assert isinstance(pickle.loads(pickle.dumps(pc)), PointCloud)
+
+
 def test_lists_and_numbers_are_neutral():
     from kantorovich.ot import wasserstein_1d
 

@@ -108,8 +108,9 @@ def _adopt(geom, *arrays, names):
     """The caller's arrays (torch, JAX, array-API, autograd boxes) as numpy / CuPy data.
 
     Records on ``geom`` where they came from (``_caller``, so that the solvers give their
-    results back in that library and dtype; float64 numpy and CuPy input record nothing: the
-    solvers take them natively, as before) and the inputs that carry gradients (``_leaves``: torch tensors that
+    results back in that library and dtype, and weights of another library are the TypeError
+    naming both; float64 numpy only a flag, ``_numpy_input``, CuPy nothing: the solvers take
+    them natively, as before) and the inputs that carry gradients (``_leaves``: torch tensors that
     require grad, autograd boxes, JAX tracers), which :mod:`kantorovich._autodiff`
     differentiates. A JAX tracer has no numbers yet: the geometry holds zeros of its shape in
     its place, and the functions with a gradient rule rebuild it when JAX runs them.
@@ -121,6 +122,10 @@ def _adopt(geom, *arrays, names):
     c = caller(*plain, names=names, tracers=True)
     if not c.direct and c.kind != "cupy":  # (numpy float32 in: float32 results)
         geom._caller = c
+    elif c.direct and any(isinstance(a, np.ndarray) for a in plain):
+        # float64 numpy: the direct path, marked so that weights of another library are the
+        # TypeError naming both, as beside a numpy M (a flag: the geometry stays picklable)
+        geom._numpy_input = True
     geom._leaves = {k: a for k, a in zip(names, arrays) if differentiable(a)}
     return tuple(placeholder(a) if is_tracer(a) else to_kernel(a) for a in plain)
 
