@@ -197,6 +197,25 @@ def test_arrays_of_every_library_are_read_as_numpy():
         pairwise_wasserstein(PointCloud(C[0], C[1]), progress=False)
 
 
+def test_autograd_boxes_are_refused_not_a_silent_zero_gradient():
+    """pairwise_wasserstein has no gradient rule and returns numpy: an autograd box (whole, or
+    an element of a sequence, or weights) is the TypeError of the functions without a rule.
+    autograd took the numpy matrix for a constant, a zero gradient with only its own
+    'Output seems independent of input' warning."""
+    autograd = pytest.importorskip("autograd")
+    rng = np.random.default_rng(4)
+    A, w = rng.normal(size=(3, 6)), rng.random(6) + 0.1
+    calls = {
+        "X": lambda v: pairwise_wasserstein(v[None], progress=False).sum(),
+        r"X\[1\]": lambda v: pairwise_wasserstein([A[0], v], progress=False).sum(),
+        r"Y\[0\]": lambda v: pairwise_wasserstein(A, [v], progress=False).sum(),
+        r"X_weights\[2\]": lambda v: pairwise_wasserstein(A, X_weights=[w, w, v], progress=False).sum(),
+    }
+    for where, f in calls.items():
+        with pytest.raises(TypeError, match=rf"has no gradient: .*autograd ArrayBox as `{where}`"):
+            autograd.grad(f)(w if "weights" in where else A[2])
+
+
 @pytest.mark.parametrize("kwargs, exc, match", [
     ({"X": [[0.0, 1.0], [[0.0, 1.0]]]}, ValueError, r"`X` must hold distributions of one kind"),
     ({"X": [np.zeros((3, 2)), np.zeros((3, 3))]}, ValueError, r"one dimension d"),

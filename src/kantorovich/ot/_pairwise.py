@@ -99,7 +99,21 @@ def _items(X: Any, name: str) -> list:
 
 def _one_library(named: list[tuple[str, Any]]) -> None:
     """The TypeError of the other public functions when the arrays come from two libraries
-    (or two devices), naming both; a sequence's elements are named ``X[i]``."""
+    (or two devices), naming both; a sequence's elements are named ``X[i]``. An ``autograd``
+    box is the TypeError of the functions without a gradient (a JAX tracer is ``caller``'s):
+    the matrix is numpy, and autograd would take it for a constant, a silent zero gradient."""
+    from .._autodiff import is_box
+
+    for name, v in named:
+        for k, w in (enumerate(v) if isinstance(v, (list, tuple)) else ((None, v),)):
+            if is_box(w):
+                where = name if k is None else f"{name}[{k}]"
+                raise TypeError(
+                    f"pairwise_wasserstein has no gradient: it was called with an autograd "
+                    f"ArrayBox as `{where}` (its matrix is numpy, assembled from many solves). "
+                    "Differentiable are sinkhorn (value, objective), sinkhorn_divergence, emd, "
+                    "wasserstein, wasserstein_1d(_plan) and sliced_wasserstein (see "
+                    "docs/gradients.md).")
     names, arrays = [], []
     for name, v in named:
         if v is None:
