@@ -2,7 +2,7 @@
 
 LLVM's x86 tuning keeps Intel AVX-512 hosts on 256-bit vectors unless a function says
 otherwise; the soft-min's exp2 loops are arithmetic-bound and run about 1.5x faster with
-512-bit ones there (docs/performance.md, "Vector width"). These tests fail when a hot kernel
+512-bit ones there (docs/performance.md, "Vector width: 512-bit on Intel too"). These tests fail when a hot kernel
 loses the request: its source must call ``wide_vectors()``, a fresh compile of it must carry the
 attribute, and on an AVX-512 host its machine code must use ``zmm`` registers.
 """

@@ -5,9 +5,9 @@ Skylake-server line onwards, against the clock drop 512-bit instructions caused 
 them), so a loop that numba vectorises uses ``ymm`` registers even where ``zmm`` ones would
 run twice the lanes per instruction. The exp2 loops of the soft-mins are arithmetic-bound
 (about 20 vector operations per entry, no memory traffic to speak of), which is the case
-512-bit vectors pay for: on an Intel Xeon with AVX-512 (2026-12, two shared cores) the same
-float64 row loop took 2.24 ms instead of 3.51 ms at 2048 x 2048 (1.56x), docs/performance.md
-"Vector width".
+512-bit vectors pay for: on an Intel Xeon with AVX-512 the d = 2 float64 row loop ran 1.47x
+faster at 2048 x 2048 and a whole point-cloud Sinkhorn solve 1.41x (docs/performance.md,
+"Vector width: 512-bit on Intel too").
 
 :func:`wide_vectors` asks for the host's widest vectors in the function that calls it: it sets
 LLVM's ``"prefer-vector-width"="512"`` attribute on that function, which the vectorisers read
