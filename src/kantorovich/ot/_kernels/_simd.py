@@ -13,9 +13,11 @@ faster at 2048 x 2048 and a whole point-cloud Sinkhorn solve 1.41x (docs/perform
 LLVM's ``"prefer-vector-width"="512"`` attribute on that function, which the vectorisers read
 per function. It changes nothing where the host has no AVX-512 (the vectors are as wide as the
 instruction set allows) and nothing for other processes or other numba functions, unlike a
-process-wide ``NUMBA_CPU_FEATURES``. Call it first in every kernel whose hot loop vectorises,
-and in each function such a loop is inlined into before LLVM vectorises it (a numba function
-with ``inline="always"`` becomes part of its caller, which is then the one to call it).
+process-wide ``NUMBA_CPU_FEATURES``. Call it first in a kernel whose hot loop vectorises and
+is arithmetic-bound, and in each function such a loop is inlined into before LLVM vectorises it
+(a numba function with ``inline="always"`` becomes part of its caller, which is then the one to
+call it). Measure first: short or load-bound loops ran slower with it (the kNN searches, 0.86-0.94x)
+or the same (the radix sorts, the auction); docs/performance.md lists what was measured.
 """
 
 from __future__ import annotations
