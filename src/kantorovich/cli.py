@@ -154,6 +154,8 @@ def _bench(args) -> int:
         res = bench.run(args.suites or None, quick=args.quick, device=args.device,
                         dtype=args.dtype, peers=peers, out=args.out, repeat=args.repeat,
                         progress=not args.no_progress and sys.stderr.isatty())
+    except BrokenPipeError:  # the reader of stdout left: `main` ends quietly
+        raise
     except (ValueError, RuntimeError, OSError) as exc:
         print(f"kantorovich: {exc}", file=sys.stderr)
         return 2
@@ -230,6 +232,25 @@ def _verify(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the command line ``argv`` (default ``sys.argv[1:]``); return the exit status.
+
+    Output piped into a reader that stops early (``kantorovich bench --compare A B | head -3``)
+    ends the command quietly with status 1, as Python's documentation recommends for a
+    ``BrokenPipeError`` (the "Note on SIGPIPE" of the ``signal`` module): stdout goes to
+    ``os.devnull`` so that the flush at exit has nowhere to fail, and no message is printed.
+    """
+    try:
+        try:
+            return _main(argv)
+        finally:  # here, not at interpreter exit, so that a closed pipe is caught below
+            sys.stdout.flush()
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
+
+
+def _main(argv: list[str] | None) -> int:
     args = _parser().parse_args(argv)
     if args.command in ("report", "experiment"):
         from .report import run_report
@@ -247,6 +268,8 @@ def main(argv: list[str] | None = None) -> int:
             res = run_report(args.out, quick=args.quick, only=only, seed=args.seed,
                              show_progress=not getattr(args, "no_progress", False),
                              fig_format=args.fig_format, dpi=args.dpi, client=scheduler)
+        except BrokenPipeError:  # the reader of stdout left: `main` ends quietly
+            raise
         except (ValueError, TypeError, OSError, RuntimeError) as exc:
             print(f"kantorovich: {exc}", file=sys.stderr)
             return 2

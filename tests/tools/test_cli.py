@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -295,3 +298,40 @@ def test_a_failed_section_kept_from_the_earlier_report_is_listed_but_not_this_ru
     res = json.loads((out / "results.json").read_text())
     assert res["failed"] == ["closed_forms"] and res["kept"] == ["closed_forms"]
     assert "an earlier failure" in (out / "index.html").read_text()
+
+
+def _with_stdout_closed(code: str) -> tuple[int, str]:
+    """Run ``code`` in a new Python whose stdout's reader has already left (as ``| head -3``
+    does once it has its lines); its exit status and stderr."""
+    import kantorovich
+
+    env = {**os.environ, "PYTHONPATH": str(Path(kantorovich.__file__).parents[1])}
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env=env, text=True)
+    proc.stdout.close()
+    err = proc.stderr.read()
+    proc.stderr.close()
+    return proc.wait(), err
+
+
+_A_BENCH_RUN = ("from kantorovich import bench; case = {'suite': 'sliced', 'variant': '', 'n': 10, "
+                "'impls': {'ours': {'value': 1.0, 'median_s': 1e-3}}, 'agreement': {}}; "
+                "run = bench.write_json(PATH, {'schema': bench.SCHEMA, 'environment': "
+                "{'date': 'd', 'cpu_model': 'c', 'gpu': None}, 'cases': [case]}); ")
+
+
+@pytest.mark.parametrize("code", [
+    # --compare prints inside the command's handler of OSError, which must not report the pipe
+    _A_BENCH_RUN + "from kantorovich.cli import main; raise SystemExit(main(['bench', '--compare', str(run), str(run)]))",
+    "from kantorovich.cli import main; raise SystemExit(main(['list']))",
+    # a run's DISAGREES lines go to stdout while it runs
+    "from kantorovich import bench; from kantorovich.cli import main\n"
+    "def run(*a, **k):\n    print('DISAGREES: a line\\n' * 20_000)\n    raise AssertionError('printed')\n"
+    "bench.run = run; raise SystemExit(main(['bench', '--out', OUT]))",
+], ids=["bench --compare", "list", "bench"])
+def test_a_reader_that_leaves_early_ends_the_command_quietly(tmp_path, code):
+    """`kantorovich ... | head -3`: no "Broken pipe" message or traceback, status 1, as Python's
+    documentation recommends for command-line tools (the "Note on SIGPIPE" of `signal`)."""
+    code = code.replace("PATH", repr(str(tmp_path / "a.json"))).replace("OUT", repr(str(tmp_path / "bench")))
+    status, err = _with_stdout_closed(code)
+    assert (status, err) == (1, "")
