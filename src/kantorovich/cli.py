@@ -114,7 +114,8 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--dtype", choices=("float64", "float32"), default="float64")
     b.add_argument("--peers", default=None,
                    help="comma-separated: scipy,pot,universal-divergence,ott,geomloss "
-                        "(default: every installed one)")
+                        "(default: every installed one); an empty list (--peers '') times "
+                        "ours alone")
     b.add_argument("--out", default="bench", help="output folder (default: bench/)")
     b.add_argument("--repeat", type=_positive_int, default=None,
                    help="timed runs per implementation, at least 1 (default 3 with --quick, else 5)")
@@ -186,6 +187,8 @@ def _peer_summary(res: dict) -> str:
     """How the peers did in a bench run: disagreements and errors, or that none ran."""
     peer_runs = [(name, imp) for c in res["cases"] for name, imp in c["impls"].items() if name != "ours"]
     if not peer_runs:
+        if not res["settings"]["peers"]:
+            return "no peer ran (--peers is empty: ours alone)"
         skipped = sorted({k["peer"] for k in res["skipped"]})
         return "no peer ran" + (f" (skipped: {', '.join(skipped)})" if skipped else "")
     bad = sum(not ag["agrees"] for c in res["cases"] for ag in c["agreement"].values())

@@ -112,6 +112,24 @@ def test_cli_says_no_peer_ran_when_none_did(small, tmp_path, capsys, monkeypatch
     assert "no peer ran (skipped: geomloss, ott)" in capsys.readouterr().out
 
 
+
+@pytest.mark.parametrize("peers", ["", ",,", " , "])
+def test_an_empty_peers_list_times_ours_alone_and_says_so(small, tmp_path, capsys, peers):
+    assert cli.main(["bench", "wasserstein_1d", "--quick", "--device", "cpu", "--peers", peers,
+                     "--repeat", "1", "--no-progress", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "1 case, no peer ran (--peers is empty: ours alone)" in out
+    res = json.loads((tmp_path / "results.json").read_text())
+    assert res["settings"]["peers"] == [] and res["skipped"] == []
+    assert list(res["cases"][0]["impls"]) == ["ours"]
+
+
+def test_bench_help_says_what_an_empty_peers_list_does(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["bench", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert "an empty list (--peers '') times ours alone" in help_text
+
 def test_missing_peer_is_skipped_with_one_line(small, monkeypatch):
     monkeypatch.setattr(bench, "peer_available",
                         lambda name: (False, f"{name} not installed: pip install {name}"))

@@ -251,7 +251,7 @@ def run(suites=None, *, quick: bool = False, device: str = "auto", dtype: str = 
     dtype : {"float64", "float32"}
     peers : sequence of str, optional
         Any of :data:`PEERS`; every installed one by default. Missing ones are skipped with
-        one line each.
+        one line each. An empty sequence times ours alone.
     out : path, optional
         Folder for ``results.json`` (rewritten after every case, so a run stopped part-way
         keeps the cases it finished) and ``index.html`` (written at the end).
