@@ -86,9 +86,15 @@ def open_client(client: Any, name: str = "client"):
 
     address, n_workers = parsed
     if address != "local":
+        inproc = address.lower().startswith("inproc://")
+        if inproc and (why := _inproc_elsewhere(address[len("inproc://"):])) is not None:
+            raise OSError(f"no Dask scheduler answered at {address!r}: {why}.")
         try:
             cl = Client(address, timeout="20s")
         except Exception as exc:  # noqa: BLE001 - a refused or unreachable address, whatever the transport raises
+            if inproc:
+                raise OSError(f"no Dask scheduler answered at {address!r}: none listens there in this "
+                              f"process (it was closed, or never started).") from None
             raise OSError(f"no Dask scheduler answered at {address!r} "
                           f"({str(exc) or type(exc).__name__}).") from None
         return cl, cl.close
@@ -105,6 +111,23 @@ def open_client(client: Any, name: str = "client"):
         cluster.close()
 
     return cl, close
+
+
+def _inproc_elsewhere(location: str) -> str | None:
+    """Why the ``inproc://`` address ``location`` (``HOST/PID/N`` as Dask writes them) cannot
+    reach a scheduler in this process, or None if it might: an inproc scheduler is reached only
+    from the process that started it (``LocalCluster(processes=False)``)."""
+    import os
+
+    parts = location.split("/")
+    if len(parts) != 3 or not parts[1].isdigit():
+        return ("an inproc address names a scheduler started in this process, as "
+                "'inproc://HOST/PID/N' (LocalCluster(processes=False).scheduler_address); "
+                "this one is not of that form")
+    if int(parts[1]) != os.getpid():
+        return (f"it names process {parts[1]}, not this one ({os.getpid()}), and an inproc "
+                f"scheduler is reached only from the process that started it")
+    return None
 
 
 def describe_client(client) -> dict:

@@ -313,6 +313,31 @@ def test_a_bad_client_is_said_before_any_work(client, exc, why, monkeypatch):
         pairwise_wasserstein([[0.0], [1.0], [2.0]], client=client, progress=False)
 
 
+
+@pytest.mark.parametrize("address, why", [
+    ("inproc://nothing", "an inproc address names a scheduler started in this process, as "
+                         "'inproc://HOST/PID/N'"),
+    ("inproc://10.0.0.1/1/1", "it names process 1, not this one"),
+    ("inproc://{ip}/{pid}/999", "none listens there in this process"),
+])
+def test_an_inproc_address_with_no_scheduler_says_none_answered_and_why(address, why, monkeypatch):
+    distributed = pytest.importorskip("distributed")
+    import os
+
+    from distributed.comm.inproc import global_manager
+
+    address = address.format(ip=global_manager.ip, pid=os.getpid())
+
+    class NoScheduler(distributed.Client):  # as Dask's Client after its 20 s timeout
+        def __new__(cls, address, **kwargs):
+            raise OSError(f"Timed out trying to connect to {address} after 20 s")
+
+    monkeypatch.setattr(distributed, "Client", NoScheduler)
+    with pytest.raises(OSError) as info:
+        pairwise_wasserstein([[0.0], [1.0], [2.0]], client=address, progress=False)
+    assert str(info.value).startswith(f"no Dask scheduler answered at {address!r}: {why}")
+    assert "unpack" not in str(info.value) and "Timed out" not in str(info.value)
+
 def test_dask_local_cluster_from_a_string_equals_serial():
     """``client="local:2"``: two worker processes started for the call, closed after."""
     pytest.importorskip("distributed")

@@ -545,7 +545,8 @@ def pairwise_wasserstein(X, Y=None, *, p=1, method="auto", client=None, X_weight
         ``client`` given without ``dask.distributed`` installed (``pip install
         "kantorovich[distributed]"``).
     OSError
-        No Dask scheduler answered at the ``client`` address within 20 s.
+        No Dask scheduler answered at the ``client`` address within 20 s; at once for an
+        ``inproc://`` address that is not of this process or not of Dask's form.
     RuntimeError
         Blocks still lost by the cluster after ``retries`` rounds (never a silent gap).
 
