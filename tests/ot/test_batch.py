@@ -418,6 +418,42 @@ def test_emd_batch_network_simplex_repairs_and_errors_as_the_loop(rng, monkeypat
         emd(bad, None, M)
 
 
+
+@pytest.mark.parametrize("method", ["highs", "auction"])
+def test_emd_batch_loop_of_single_calls_warns_once_naming_the_problems(rng, monkeypatch, method):
+    """highs and the auction solve a batch by one single call per problem: one
+    ConvergenceWarning for the batch, naming the uncertified problems (as the kernel and the
+    network simplex paths do), not one per problem naming none."""
+    import kantorovich.ot._emd as emd_module
+
+    name = {"highs": "_solve_highs", "auction": "_solve_auction"}[method]
+    solve, calls = getattr(emd_module, name), []
+
+    def suboptimal(*args):  # problems 1 and 3: two columns of the plan swapped, a duality gap
+        P, f, g, info = solve(*args)
+        calls.append(None)
+        return (P[:, [1, 0, *range(2, N)]], f, g, info) if len(calls) in (2, 4) else (P, f, g, info)
+
+    monkeypatch.setattr(emd_module, name, suboptimal)
+    x, y = _clouds(rng, nb=5, m=N)
+    M = _sqdist(x, y)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        r = emd(None, None, M, method=method)
+    assert [w.category for w in caught] == [ConvergenceWarning], [str(w.message) for w in caught]
+    message = str(caught[0].message)
+    assert f"emd ({method}) stopped with a duality gap of " in message
+    assert "in 2 of 5 problems (problems 1 and 3)" in message
+    assert r.certified.tolist() == [True, False, True, False, True]
+    calls.clear()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        singles = [emd(None, None, M[q], method=method) for q in range(5)]
+    np.testing.assert_array_equal(r.value, [s.value for s in singles])
+    np.testing.assert_array_equal(r.duality_gap, [s.duality_gap for s in singles])
+    gap = r.duality_gap[1] / r.info["per_problem"][1]["mass"]
+    assert f"gap of {gap:.3e}" in message
+
 def test_emd_batch_network_simplex_as_the_first_call_of_a_process():
     """The threads' first POT import would race (a half-initialised module in one thread):
     a weighted batch as the process's first use of POT."""

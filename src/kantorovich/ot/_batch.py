@@ -294,8 +294,14 @@ def emd_batch(a, b, M, *, method="auto", normalize=False, return_plan=True, tol=
             A, Bw, n, m))):
         return _emd_simplex_batch(a, b, A, Bw, C, normalize=normalize, return_plan=return_plan,
                                   tol=tol, max_iter=max_iter, ref=ref, t0=t0)
-    if not fast:
-        return stack_results([emd(A[q], Bw[q], C[q], **kw) for q in range(nb)])
+    if not fast:  # highs, the auction: the single solver once per problem
+        with warnings.catch_warnings():  # one warning for the batch below, naming the problems
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            res = [emd(A[q], Bw[q], C[q], **kw) for q in range(nb)]
+        out = stack_results(res)
+        _warn_uncertified(method, [r.duality_gap / r.info["mass"] for r in res], tol * _cost_range(C)[2],
+                          "increase `max_iter`.")
+        return out
 
     an, bn, mass = _unit_masses(A, Bw, n, m, normalize, mass_rtol(input_dtype(a),
                                                                     input_dtype(b)))
@@ -311,19 +317,16 @@ def emd_batch(a, b, M, *, method="auto", normalize=False, return_plan=True, tol=
     value, dual, viol, merr = stats.T
     gap = value - dual
     redo = viol > tol * cscale  # would need emd's c-transform repair: the single solver's path
-    for q in np.flatnonzero(redo):
-        r = emd(A[q], Bw[q], C[q], **kw)
-        value[q], gap[q], viol[q] = r.value / mass[q], r.duality_gap / mass[q], r.dual_violation
-        merr[q] = r.marginal_error / mass[q]
-        F[q], G[q] = r.f, r.g
-        perms[q] = np.argmax(r.plan, axis=1)
+    with warnings.catch_warnings():  # one warning for the batch below, naming the problems
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        for q in np.flatnonzero(redo):
+            r = emd(A[q], Bw[q], C[q], **kw)
+            value[q], gap[q], viol[q] = r.value / mass[q], r.duality_gap / mass[q], r.dual_violation
+            merr[q] = r.marginal_error / mass[q]
+            F[q], G[q] = r.f, r.g
+            perms[q] = np.argmax(r.plan, axis=1)
     certified = np.abs(gap) <= tol * cscale
-    if not certified.all():
-        q = int(np.argmax(~certified))
-        warn(f"emd stopped with a duality gap of {gap[q]:.3e} (> {tol * cscale[q]:.1e}) in "
-             f"{int((~certified).sum())} of {nb} problems "
-             f"({problem_list(np.flatnonzero(~certified))}): the plans may be suboptimal by at "
-             "most that much.", ConvergenceWarning)
+    _warn_uncertified(None, gap, tol * cscale)
     plan = None
     if return_plan:
         plan = np.zeros((nb, n, m))
@@ -340,6 +343,20 @@ def emd_batch(a, b, M, *, method="auto", normalize=False, return_plan=True, tol=
                      dual_violation=np.maximum(viol, 0.0), method="assignment",
                      backend="numba_batch", certified=certified, marginal_error=merr * mass,
                      info=info)
+
+
+def _warn_uncertified(method, gap, bound, hint: str = "") -> None:
+    """One ConvergenceWarning for the problems of a batch whose duality gap (unit mass)
+    exceeds ``bound``, naming them and giving the first one's gap (every path of a batch:
+    the kernel, the network simplex on threads, the loop of single calls)."""
+    gap, bound = np.asarray(gap, dtype=float), np.asarray(bound, dtype=float)
+    bad = np.flatnonzero(~(np.abs(gap) <= bound))
+    if bad.size:
+        q = int(bad[0])
+        warn(f"emd{f' ({method})' if method else ''} stopped with a duality gap of {gap[q]:.3e} "
+             f"(> {bound[q]:.1e}) in {bad.size} of {gap.size} problems ({problem_list(bad)}): "
+             f"the plans may be suboptimal by at most that much" + (f"; {hint}" if hint else "."),
+             ConvergenceWarning)
 
 
 def _unit_masses(A, Bw, n, m, normalize, rtol):
@@ -460,13 +477,7 @@ def _emd_simplex_batch(a, b, A, Bw, C, *, normalize, return_plan, tol, max_iter,
     t3 = time.perf_counter()
     t2 = t1 + t_solve
     certified = np.abs(gap) <= tol * cscale
-    if not certified.all():
-        q = int(np.argmax(~certified))
-        warn(f"emd (network_simplex) stopped with a duality gap of {gap[q]:.3e} "
-             f"(> {tol * cscale[q]:.1e}) in {int((~certified).sum())} of {nb} problems "
-             f"({problem_list(np.flatnonzero(~certified))}): the plans may be suboptimal by at "
-             "most that much; increase `max_iter` (now "
-             f"{max_iter}).", ConvergenceWarning)
+    _warn_uncertified("network_simplex", gap, tol * cscale, f"increase `max_iter` (now {max_iter}).")
     plan = None
     if return_plan:
         plan = P if bool(np.all(mass == 1.0)) else P * mass[:, None, None]
