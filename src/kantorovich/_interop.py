@@ -46,6 +46,7 @@ import numpy as np
 
 from . import _autodiff
 from ._validation import note_widened
+from ._text import with_article
 
 __all__ = ["Caller", "caller", "to_kernel", "from_kernel", "wrap_result", "interop", "kind_of"]
 
@@ -188,7 +189,8 @@ def caller(*args: Any, names: tuple[str, ...] | None = None, tracers: bool = Fal
     for name, c, _ in found[1:]:
         if c.kind != first.kind:
             raise TypeError(
-                f"`{first_name}` is a {first.kind} array but `{name}` is a {c.kind} array; "
+                f"`{first_name}` is {with_article(first.kind)} array but `{name}` is "
+                f"{with_article(c.kind)} array; "
                 f"pass arrays of one library (convert one of them first)."
             )
         if c.device_key != first.device_key and _TRACED not in (c.device_key, first.device_key):

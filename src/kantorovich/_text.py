@@ -1,6 +1,24 @@
-"""Plain-text tables for the command line (``kantorovich verify``, ``kantorovich bench``)."""
+"""Plain text: tables for the command line (``kantorovich verify``, ``kantorovich bench``),
+and the article before a word a message fills in."""
 
 from __future__ import annotations
+
+import re
+
+
+def with_article(word) -> str:
+    """``word`` after "a" or "an", as it is read: "a numpy", "an array_api", "an 8-D",
+    "an 11-level", "a 16-level". Words by their first letter (a vowel: "an"), numbers by how
+    they are read in English ("an" for eight..., eleven and eighteen, and their thousands)."""
+    text = str(word)
+    digits = re.match(r"\d+", text)
+    if digits:
+        number = digits.group()
+        lead = number[: len(number) % 3 or 3]  # the group read first: 11 of 11000, 800 of 800
+        an = lead.startswith("8") or lead in ("11", "18")
+    else:
+        an = text[:1].lower() in tuple("aeiou")
+    return f"{'an' if an else 'a'} {text}"
 
 
 def text_table(header, rows, *, rule: bool = True, right=()) -> str:

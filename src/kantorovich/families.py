@@ -42,6 +42,7 @@ from typing import Any
 import numpy as np
 
 from ._interop import NUMPY, caller, interop, kind_of, to_kernel, wrap_result
+from ._text import with_article
 from ._validation import INT64_MAX, as_float_array, check_int, check_memory, check_rng, check_weights, describe, pow2_exponent
 
 __all__ = [
@@ -109,7 +110,7 @@ def _method_caller(fam: "Family", args: tuple, names: tuple[str, ...]):
         vc = caller(v, names=(name,))
         if vc.kind != own.kind:
             raise TypeError(
-                f"`{name}` is a {vc.kind} array but this {type(fam).__name__} was built from "
+                f"`{name}` is {with_article(vc.kind)} array but this {type(fam).__name__} was built from "
                 f"{own.kind} arrays; pass arrays of one library (convert one of them first).")
         if vc.device_key != own.device_key:
             raise TypeError(
@@ -907,7 +908,7 @@ class HistogramPair(Family):
     def _need_1d(self, what):
         if self.dim != 1:
             raise NotImplementedError(
-                f"{what} of histograms on a {self.dim}-D support has no closed form; "
+                f"{what} of histograms on {with_article(self.dim)}-D support has no closed form; "
                 "use kantorovich.ot.emd with the distance matrix of the support.")
 
     def w1(self) -> float:

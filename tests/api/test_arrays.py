@@ -187,6 +187,27 @@ def test_mixed_namespaces_name_both():
         wasserstein_1d(torch.tensor(X1), Y1)
     with pytest.raises(TypeError, match=r"`u_values` is a jax array but `v_values` is a torch"):
         wasserstein_1d(jnp.asarray(X1), torch.tensor(Y1))
+    # the article as the kind is read: "an array_api array", both ways round, and in a family
+    with pytest.raises(TypeError, match=r"`u_values` is a numpy array but `v_values` is an array_api array;"):
+        wasserstein_1d(X1, xps.asarray(Y1))
+    with pytest.raises(TypeError, match=r"`u_values` is an array_api array but `v_values` is a numpy array;"):
+        wasserstein_1d(xps.asarray(X1), Y1)
+    from kantorovich.families import GaussianPair
+
+    g = GaussianPair(torch.tensor(0.0), torch.tensor(1.0), torch.tensor(0.5), torch.tensor(2.0))
+    with pytest.raises(TypeError, match=r"`x` is an array_api array but this GaussianPair"):
+        g.pdf0(xps.asarray(X1))
+
+
+@pytest.mark.parametrize("word, expected", [
+    ("numpy", "a numpy"), ("array_api", "an array_api"), ("torch", "a torch"), (2, "a 2"),
+    (8, "an 8"), (11, "an 11"), (16, "a 16"), (18, "an 18"), (80, "an 80"), (110, "a 110"),
+    (800, "an 800"), (11_000, "an 11000"), ("8-D", "an 8-D"),
+])
+def test_the_article_before_a_filled_in_word_is_as_it_is_read(word, expected):
+    from kantorovich._text import with_article
+
+    assert with_article(word) == expected
 
 
 def test_a_numpy_geometry_does_not_mix_with_other_libraries():

@@ -234,8 +234,10 @@ def test_histogram_pair_divergences_and_sampling():
     assert h.dim == 2
     assert h.tv() == pytest.approx(0.5) and h.kl() == math.inf
     assert h.js() == pytest.approx(0.5 * LOG2)
-    with pytest.raises(NotImplementedError, match="emd"):
+    with pytest.raises(NotImplementedError, match="on a 2-D support.*emd"):
         h.w1()
+    with pytest.raises(NotImplementedError, match="on an 8-D support"):
+        HistogramPair([1, 1], [1, 0], support=np.eye(2, 8)).w1()
     x, y = h.sample(1000, rng=2, m=10)
     assert x.shape == (1000, 2) and y.shape == (10, 2)
     assert not np.any(np.all(x == [1, 0], axis=1))  # zero-mass point never drawn

@@ -40,6 +40,7 @@ def parallel_lines(ctx):
     TV/KL/JS on histograms, W1 by an LP), and the sequence theta_n = 1/n shows C9."""
     from scipy.spatial.distance import cdist
 
+    from ..._text import with_article
     from ...divergences._exact import js_divergence, kl_divergence, tv_distance
     from ...families import ParallelLines
     from ...plots.foundation import plot_parallel_lines
@@ -66,7 +67,7 @@ def parallel_lines(ctx):
                   source=_C1 + "; the Ma (2022) review's TV = 1 at theta = 0 is a typo")
         ctx.check(f"C1 KL both ways, theta={theta:g}", fam.kl(), float(max(kl, klr)), rtol=0, atol=0, source=_C1)
         rows.append([theta, w, float(tv), float(kl), float(klr), float(js)])
-    ctx.table(f"Divergences from a {k}-level discretisation of Z (exact on histograms; W by LP)",
+    ctx.table(f"Divergences from {with_article(k)}-level discretisation of Z (exact on histograms; W by LP)",
               ["theta", "W1 (LP)", "TV", "KL(P0||Ptheta)", "KL(Ptheta||P0)", "JS"], rows)
     # C9: theta_n = 1/n
     ns = [1, 10, 100, 1000]
