@@ -656,11 +656,12 @@ def _jax_call(fn: Callable, rule: _Rule, sig, args: tuple, kwargs: dict, c,
 
     names = tuple(leaves)
     fields = rule.fields
-    batch = rule.batched({p: _param(sig, args, kwargs, p) for p in rule.params})
-    if batch:
-        raise NotImplementedError(batch)
+    # a batch without a gradient rule (wasserstein_1d's leading axes): its values are
+    # computed, under jit and vmap too; only a derivative of them is the error
+    no_grad = rule.batched({p: _param(sig, args, kwargs, p) for p in rule.params})
     odt = np.dtype(c.dtype) if c.dtype is not None else np.dtype(np.float64)
-    out_specs = tuple(jax.ShapeDtypeStruct((), odt) for _ in fields)
+    shape = rule.out_shape({p: _param(sig, args, kwargs, p) for p in rule.params}) if no_grad else ()
+    out_specs = tuple(jax.ShapeDtypeStruct(shape, odt) for _ in fields)
     tok_spec = jax.ShapeDtypeStruct((), np.int32)
     eager: dict[str, Any] = {}
 
@@ -762,6 +763,8 @@ def _jax_call(fn: Callable, rule: _Rule, sig, args: tuple, kwargs: dict, c,
         return run(primal_host, out_specs, *xs)
 
     def ot_value_jvp(primals, tangents):
+        if no_grad:
+            raise NotImplementedError(no_grad)
         live = [k for k, t in enumerate(tangents) if not isinstance(t, SymbolicZero)]
         need = tuple(names[k] for k in live)
         ts = [tangents[k] for k in live]
@@ -1080,6 +1083,10 @@ class _Rule:
     def batched(self, args: dict) -> str | None:
         """Why the outputs are not scalars (no gradient), or None."""
         return None
+
+    def out_shape(self, args: dict) -> tuple[int, ...]:
+        """The outputs' shape where :meth:`batched` says they are not scalars."""
+        return ()
 
     def replayable(self, arg: Callable[[str], Any]) -> bool:
         """Whether the call, given its arguments (``arg(name)``), can be solved again with the
@@ -1844,7 +1851,9 @@ def _root_coef(V: float, p: float) -> float:
 
 
 _BATCH = ("gradients of wasserstein_1d are implemented for one pair of 1-D distributions; "
-          "for a batch, call it once per row (or sum the rows' values in a loop).")
+          "for a batch, call it once per row (or sum the rows' values in a loop; with JAX, "
+          "jax.vmap of the single call). The batch's values need no gradient: they are "
+          "computed, under jax.jit and jax.vmap too.")
 
 
 class _Wasserstein1D(_Rule):
@@ -1855,6 +1864,11 @@ class _Wasserstein1D(_Rule):
     def batched(self, args):
         return _BATCH if any(np.ndim(args[k]) != 1 for k in self.params
                              if args[k] is not None) else None
+
+    def out_shape(self, args):
+        """The broadcast batch shape: the leading axes of the values and weights."""
+        return np.broadcast_shapes(*(np.shape(args[k])[:-1] for k in self.params
+                                     if args[k] is not None))
 
     def grads(self, res, args, state, leaves):
         u, v, uw, vw = (args[k] for k in self.params)

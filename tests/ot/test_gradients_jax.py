@@ -376,10 +376,38 @@ def test_refusals(x64):
             lambda z: sinkhorn_divergence(None, None, PointCloud(z, y), **TIGHT).value)(x).sum())(x)
     with pytest.raises(NotImplementedError, match="one pair of 1-D distributions"):
         jax.grad(lambda u: wasserstein_1d(u, jnp.ones(3)).sum())(jnp.zeros((2, 3)))
+    with pytest.raises(NotImplementedError, match="one pair of 1-D distributions.*jax.vmap of the single"):
+        jax.jit(jax.grad(lambda u: wasserstein_1d(u, jnp.ones(3)).sum()))(jnp.zeros((2, 3)))
     # bad input under jax.grad (outside jit): the solver's own ValueError, at once
     with pytest.raises(ValueError, match="`x`"):
         jax.grad(lambda z: sinkhorn(None, None, PointCloud(z, y), **TIGHT).objective)(x.at[0, 0].set(jnp.nan))
 
+
+
+def test_batched_wasserstein_1d_values_under_jit_and_vmap_equal_the_plain_call():
+    """A batch of 1-D pairs has no gradient, but its values need none: under jax.jit and
+    jax.vmap they are the plain call's (weights batched or shared, p != 1)."""
+    rng = np.random.default_rng(4)
+    Ub, Vb, Wb = (jnp.asarray(rng.normal(size=(4, 7))), jnp.asarray(rng.normal(size=(4, 9))),
+                  jnp.asarray(rng.random((4, 7))))
+    cases = [(lambda u, v, w: wasserstein_1d(u, v), (Ub, Vb, Wb)),
+             (lambda u, v, w: wasserstein_1d(u, v, p=2.5, u_weights=w), (Ub, Vb, Wb)),
+             (lambda u, v, w: wasserstein_1d(u, v, u_weights=w), (Ub[:1], Vb[0], Wb)),  # (B, n) weights of (1, n) values
+             (lambda u, v, w: wasserstein_1d(u, v, v_weights=w[0, :4]), (Ub, Vb[0, :4], Wb))]
+    for f, xs in cases:
+        plain = f(*xs)
+        assert plain.shape == (4,)
+        np.testing.assert_array_equal(jax.jit(f)(*xs), plain)
+        # vmap over batches: each mapped batch is the plain call on it
+        stacked = jax.vmap(f)(*(jnp.stack([x, x[::-1]]) for x in xs))
+        np.testing.assert_array_equal(stacked[0], plain)
+        np.testing.assert_array_equal(stacked[1], f(*(x[::-1] for x in xs)))
+    # the gradient of a batch is the error, under jit too; jax.vmap of the single call has one
+    loss = lambda u: wasserstein_1d(u, Vb).sum()
+    with pytest.raises(NotImplementedError, match="one pair of 1-D distributions"):
+        jax.jit(jax.grad(loss))(Ub)
+    g = jax.grad(lambda u: jax.vmap(wasserstein_1d)(u, Vb).sum())(Ub)
+    np.testing.assert_allclose(g[2], jax.grad(lambda u: wasserstein_1d(u, Vb[2]))(Ub[2]), rtol=1e-12)
 
 # ------------------------------------------------------------------------------ batches
 def _batch_cases(c, Xb, Yb, Ab, Mb):
