@@ -185,8 +185,30 @@ class _Node:
             self._warned()
 
     def _warned(self):
-        if self._warn is not None:
+        if self._warn is None:
+            return
+        gathered = getattr(_GATHERED, "warns", None)
+        if gathered is not None:  # a problem of a vmapped batch: one warning for the batch
+            gathered.append(self._warn)
+        else:
             warnings.warn(self._warn, ConvergenceWarning, stacklevel=4)
+
+
+#: where the problems of a batch run one after the other on the host (:func:`_per_problem`),
+#: their nodes' warnings, gathered into one for the batch (this thread's)
+_GATHERED = threading.local()
+
+
+def _batch_warning(warns: list) -> str | None:
+    """One message for the problems of a batch whose gradients warn (``warns[q]``: problem
+    q's message or None), naming them, with the first one's message; None if none warns."""
+    from ._warnings import problem_list
+
+    bad = [q for q, w in enumerate(warns) if w is not None]
+    if not bad:
+        return None
+    which = problem_list(bad) + (f"; the numbers below are problem {bad[0]}'s" if len(bad) > 1 else "")
+    return f"in {len(bad)} of {len(warns)} problems of the batch ({which}): {warns[bad[0]]}"
 
 
 _TORCH_FN = None
@@ -517,7 +539,22 @@ def _per_problem(f: Callable, ndims: tuple[int, ...], specs) -> Callable:
         return ((out,) if single else tuple(out)), None
 
     def run(*w):
-        outs = _vmapped(host, False, ndims, sp, w)
+        if np.ndim(w[0]) == ndims[0]:  # one problem
+            outs = _vmapped(host, False, ndims, sp, w)
+            return outs[0] if single else outs
+        warns: list = []
+
+        def gathering(*v):  # problem after problem, each one's warning kept for the batch's
+            _GATHERED.warns = got = []
+            try:
+                return host(*v)
+            finally:
+                _GATHERED.warns = None
+                warns.append(got[0] if got else None)
+
+        outs = _vmapped(gathering, False, ndims, sp, w)
+        if (message := _batch_warning(warns)) is not None:
+            warnings.warn(message, ConvergenceWarning, stacklevel=2)
         return outs[0] if single else outs
 
     return run
@@ -975,7 +1012,7 @@ def _forward_batch(fn: Callable, rule: _Rule, sig, args: tuple, kwargs: dict,
     if not names:
         return out, {}
     _, shared, fields_q = _problem_grads(rule, res, arguments, state, names)
-    warn = next((w for _, w in fields_q if w is not None), None)
+    warn = _batch_warning([w for _, w in fields_q])
 
     def field_grads(field):
         def grads(need):

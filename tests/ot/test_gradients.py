@@ -569,6 +569,24 @@ def test_unconverged_gradient_warns_with_the_knob():
         r.objective.backward()
 
 
+
+def test_unconverged_problems_of_a_batch_warn_once_at_the_gradient_naming_them():
+    rng = np.random.default_rng(0)
+    Xb, Yb = rng.normal(size=(3, 6, 2)), rng.normal(size=(3, 5, 2))
+    Xb[[0, 2]] *= 0.01  # close points, costs far below eps: problems 0 and 2 converge
+    Yb[[0, 2]] *= 0.01
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)  # the solver's own warning
+        r = sinkhorn(None, None, PointCloud(t(Xb), t(Yb, False)), eps=0.05, max_iter=3)
+    assert r.converged.tolist() == [True, False, True]
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
+        r.objective.sum().backward()
+    assert [w.category for w in rec] == [ConvergenceWarning]
+    assert str(rec[0].message).startswith(
+        "in 1 of 3 problems of the batch (problem 1): the gradient of sinkhorn comes from the "
+        "potentials"), str(rec[0].message)
+
 def test_uncertified_emd_gradient_warns():
     from kantorovich.ot._emd import EMDCertificateError
 

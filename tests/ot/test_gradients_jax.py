@@ -308,6 +308,36 @@ def test_unconverged_solve_warns_at_the_gradient(jit, x64):
                for m in msgs), msgs
 
 
+
+def _half_converged_batch():
+    """Three problems whose third iteration leaves problem 1 unconverged: 0 and 2 are close
+    points (costs far below eps)."""
+    rng = np.random.default_rng(0)
+    Xb, Yb = rng.normal(size=(3, 6, 2)), rng.normal(size=(3, 5, 2))
+    Xb[[0, 2]] *= 0.01
+    Yb[[0, 2]] *= 0.01
+    return Xb, Yb
+
+
+@pytest.mark.parametrize("how", ["vmap(grad)", "jit(vmap(grad))", "grad of a batch"])
+def test_unconverged_problems_of_a_batch_warn_once_at_the_gradient_naming_them(how, x64):
+    """jax.vmap runs the problems' gradients in one host call: one warning for the batch that
+    names the problems whose solve did not converge, as torch's batch gives."""
+    import warnings
+
+    Xb, Yb = (jnp.asarray(z) for z in _half_converged_batch())
+    obj = lambda x, y: sinkhorn(None, None, PointCloud(x, y), eps=0.05, max_iter=3).objective
+    fn = {"vmap(grad)": jax.vmap(jax.grad(obj)), "jit(vmap(grad))": jax.jit(jax.vmap(jax.grad(obj))),
+          "grad of a batch": jax.grad(lambda x, y: obj(x, y).sum())}[how]
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
+        jax.block_until_ready(fn(Xb, Yb))
+    at_gradient = [str(w.message) for w in rec if "the gradient of sinkhorn" in str(w.message)]
+    assert at_gradient == [at_gradient[0]] and at_gradient[0].startswith(
+        "in 1 of 3 problems of the batch (problem 1): the gradient of sinkhorn comes from the "
+        "potentials"), at_gradient
+    assert all(w.category is ConvergenceWarning for w in rec)
+
 def test_float32_points_give_float32_gradients():
     before = bool(jax.config.jax_enable_x64)
     jax.config.update("jax_enable_x64", False)
