@@ -210,6 +210,25 @@ def test_the_article_before_a_filled_in_word_is_as_it_is_read(word, expected):
     assert with_article(word) == expected
 
 
+
+@pytest.mark.parametrize("lib", ["torch", "jax", "array_api_strict"])
+def test_the_lazy_plan_of_a_point_cloud_is_numpy_and_todense_like_gives_the_callers_array(lib):
+    """sinkhorn(..., plan=True) on a PointCloud: a lazy numpy SinkhornPlan whatever the input
+    (docs/arrays.md lists it); todense(like=r.f) is the dense plan in r.f's library and dtype."""
+    from kantorovich.ot import PointCloud, sinkhorn
+    from kantorovich.ot._sinkhorn import SinkhornPlan
+
+    conv = {"torch": lambda z: torch.tensor(z, dtype=torch.float32), "jax": jnp.asarray,
+            "array_api_strict": xps.asarray}[lib]
+    r = sinkhorn(None, None, PointCloud(conv(X2[:6]), conv(Y2[:5])), eps=0.5, plan=True)
+    assert isinstance(r.plan, SinkhornPlan) and kind_of(r.f) == kind_of(conv(X2))
+    dense = r.plan.todense()
+    assert type(dense) is np.ndarray and dense.dtype == np.float64
+    P = r.plan.todense(like=r.f)
+    assert kind_of(P) == kind_of(r.f) and P.dtype == r.f.dtype and tuple(P.shape) == (6, 5)
+    np.testing.assert_allclose(np.asarray(P), dense.astype(np.asarray(r.f).dtype), rtol=1e-6)
+    assert type(r.plan.todense(like=np.zeros(1))) is np.ndarray
+
 def test_a_numpy_geometry_does_not_mix_with_other_libraries():
     """A geometry of float64 numpy arrays is numpy, as a numpy M is: torch or JAX weights beside
     it are the TypeError naming both (they were taken, and the numpy problem came back as torch

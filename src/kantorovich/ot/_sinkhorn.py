@@ -737,6 +737,9 @@ class SinkhornPlan:
     Nothing ``n x m`` is stored: ``block(i0, i1)`` gives rows, ``matvec(v)`` = ``P v`` and
     ``rmatvec(u)`` = ``P^T u`` work block by block (O(block m) memory), ``todense()`` (or
     ``numpy.asarray(plan)``) materialises it when it fits in memory.
+
+    It is a numpy (float64) object whatever the input's library: ``todense(like=r.f)`` gives
+    the dense plan as an array of the library, device and dtype of the result's own arrays.
     """
 
     def __init__(self, geom: PointCloud, a, b, f, g, eps: float):
@@ -770,10 +773,17 @@ class SinkhornPlan:
             out += u[i0:i1] @ self.block(i0, i1)
         return out
 
-    def todense(self) -> np.ndarray:
+    def todense(self, like=None):
+        """The dense (n, m) plan: a float64 numpy array, or with ``like`` (an array, such as
+        the result's ``f``) an array of ``like``'s library, device and floating dtype."""
         n, m = self.shape
         check_dense_memory(n, m, 8, copies=3, what="the dense entropic plan")
-        return self.block(0, n)
+        P = self.block(0, n)
+        if like is None:
+            return P
+        from .._interop import caller, from_kernel
+
+        return from_kernel(P, caller(like, names=("like",)))
 
     def __array__(self, dtype=None, copy=None):
         P = self.todense()
