@@ -50,6 +50,8 @@ def test_attribute_reaches_llvm_and_the_loop_widens():
     fm = softmin_numba._FM
     exp2 = softmin_numba._exp2_f64
 
+    # two written-out twins, not one function with a flag: the request acts when the call is
+    # compiled, so a call in a branch not taken would still widen the whole function
     def narrow(x, y, out):
         s = 0.0
         for j in range(np.uint64(x.shape[0])):
