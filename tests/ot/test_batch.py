@@ -557,6 +557,31 @@ def test_assignment_and_sliced_batch_match_loop(rng):
                                     for q in range(B)], rtol=0, atol=TOL)
 
 
+def test_assignment_batch_loop_warns_once_naming_the_problems(rng):
+    """Auction options solve a batch by one single call per problem: one ConvergenceWarning
+    for the batch (`max_rounds` hit), naming the problems and giving the first one's message,
+    not one per problem; the values are the single calls'."""
+    M = rng.random((4, 12, 12))
+    M[[1, 3]] = 1.0 - np.eye(12)  # one round of bids assigns every row: no warning
+    x, y = rng.random((2, 3, 12, 2))
+    for kwargs, nb, which in (({"M": M}, 4, "2 of 4 problems of the batch (problems 0 and 2; "
+                                              "the numbers below are problem 0's)"),
+                              ({"x": x, "y": y}, 3, "3 of 3 problems of the batch (problems 0, 1 "
+                                                    "and 2; the numbers below are problem 0's)")):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            r = assignment(**kwargs, max_rounds=1)
+        assert [w.category for w in caught] == [ConvergenceWarning], [str(w.message) for w in caught]
+        assert caught[0].filename == __file__
+        with warnings.catch_warnings(record=True) as first:
+            warnings.simplefilter("always")
+            singles = [assignment(**{k: v[q] for k, v in kwargs.items()}, max_rounds=1)
+                       for q in range(nb)]
+        assert str(caught[0].message) == f"assignment: in {which}: {first[0].message}"
+        np.testing.assert_array_equal(r.value, [s.value for s in singles])
+        np.testing.assert_array_equal(r.perm, np.stack([s.perm for s in singles]))
+
+
 @pytest.mark.parametrize("backend", ["auto", "numpy", "numba"])
 @pytest.mark.parametrize("p", [1, 2, 1.5])
 def test_sliced_batch_is_the_loop_with_its_draws(rng, backend, p):

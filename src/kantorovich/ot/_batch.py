@@ -359,6 +359,29 @@ def _warn_uncertified(method, gap, bound, hint: str = "") -> None:
              ConvergenceWarning)
 
 
+def _single_calls(solve, nb: int, what: str, names=None, total: int | None = None) -> list:
+    """``[solve(i) for i in range(nb)]``, the single calls' ConvergenceWarnings gathered into
+    one for the batch that names the problems (``names[i]``, default i, of ``total`` problems,
+    default nb) and gives the first one's message; their other warnings pass as they were."""
+    res, first = [], {}
+    for i in range(nb):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            res.append(solve(i))
+        for w in caught:
+            if issubclass(w.category, ConvergenceWarning):
+                first.setdefault(i if names is None else int(names[i]), str(w.message))
+            else:
+                warn(str(w.message), w.category)  # at the caller's line, as before
+    if first:
+        bad = sorted(first)
+        which = problem_list(bad) + (f"; the numbers below are problem {bad[0]}'s"
+                                     if len(bad) > 1 else "")
+        warn(f"{what}: in {len(bad)} of {nb if total is None else total} problems of the batch "
+             f"({which}): {first[bad[0]]}", ConvergenceWarning)
+    return res
+
+
 def _unit_masses(A, Bw, n, m, normalize, rtol):
     """(an (B, n), bn (B, m), mass (B,)): each problem's weights at unit mass and its total mass,
     as :func:`emd` computes them (None is uniform); a ValueError naming the first problem whose
@@ -520,11 +543,13 @@ def assignment_batch(M=None, *, x=None, y=None, cost="sqeuclidean", **kwargs):
             and kwargs.get("max_rounds", 1_000_000) == 1_000_000)
     if M is not None:
         if not fast or C.shape[1] != C.shape[2]:
-            return stack_results([assignment(C[q], **kwargs) for q in range(C.shape[0])])
+            return stack_results(_single_calls(lambda q: assignment(C[q], **kwargs),
+                                               C.shape[0], "assignment"))
     else:
         if not fast or xa.shape[1] != ya.shape[1] or callable(cost):
-            return stack_results([assignment(x=xa[q], y=ya[q], cost=cost, **kwargs)
-                                  for q in range(xa.shape[0])])
+            return stack_results(_single_calls(
+                lambda q: assignment(x=xa[q], y=ya[q], cost=cost, **kwargs), xa.shape[0],
+                "assignment"))
         from ._geometry import PointCloud
 
         C = np.stack([PointCloud(xa[q], ya[q], cost=cost).cost_matrix()
@@ -555,8 +580,10 @@ def _assignment_jv(C, cost, kwargs):
     gap = value - dual
     exact = (np.abs(gap) <= _ASSIGNMENT_TOL * cscale) & (viol <= _ASSIGNMENT_TOL * cscale)
     redo = np.flatnonzero(~exact)
-    for q in redo:  # not certified (rounding on extreme costs): the single function
-        r = assignment(C[q], **kwargs)
+    # not certified (rounding on extreme costs): the single function
+    redone = _single_calls(lambda i: assignment(C[redo[i]], **kwargs), redo.size, "assignment",
+                           names=redo, total=nb)
+    for q, r in zip(redo, redone):
         value[q], gap[q], exact[q] = r.value, r.duality_gap, r.exact
         viol[q] = r.info.get("dual_violation", np.nan)
         perms[q], F[q], G[q] = r.perm, r.f, r.g
