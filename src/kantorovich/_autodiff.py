@@ -185,18 +185,44 @@ class _Node:
             self._warned()
 
     def _warned(self):
-        if self._warn is None:
-            return
-        gathered = getattr(_GATHERED, "warns", None)
-        if gathered is not None:  # a problem of a vmapped batch: one warning for the batch
-            gathered.append(self._warn)
-        else:
+        if self._warn is not None and not _gather("unconverged", self._warn):
             warnings.warn(self._warn, ConvergenceWarning, stacklevel=4)
 
 
-#: where the problems of a batch run one after the other on the host (:func:`_per_problem`),
-#: their nodes' warnings, gathered into one for the batch (this thread's)
+#: where the problems of a batch are differentiated one after the other on the host
+#: (:func:`_per_problem`, :func:`_forward_batch`), their gradients' warnings, gathered into one
+#: for the batch per kind of warning (this thread's)
 _GATHERED = threading.local()
+
+
+def _gather(kind: str, message: str) -> bool:
+    """Keep ``message`` (a ConvergenceWarning of kind ``kind``) for its batch's warning, where
+    a problem of a batch is being differentiated (:func:`_gathering`); False elsewhere (the
+    caller then warns)."""
+    gathered = getattr(_GATHERED, "warns", None)
+    if gathered is None:
+        return False
+    gathered.append((kind, message))
+    return True
+
+
+def _gathering(f: Callable, *args) -> tuple[Any, list]:
+    """``f(*args)`` as one problem of a batch: (its result, the [(kind, message)] of the
+    warnings it gathered instead of issuing them)."""
+    before = getattr(_GATHERED, "warns", None)
+    _GATHERED.warns = got = []
+    try:
+        return f(*args), got
+    finally:
+        _GATHERED.warns = before
+
+
+def _batch_warnings(per_problem: list) -> list[str]:
+    """The batch's messages from each problem's gathered [(kind, message)]: one per kind, in
+    the order the kinds first came, naming the problems (:func:`_batch_warning`)."""
+    kinds = list(dict.fromkeys(k for got in per_problem for k, _ in got))
+    return [_batch_warning([next((m for k2, m in got if k2 == k), None) for got in per_problem])
+            for k in kinds]
 
 
 def _batch_warning(warns: list) -> str | None:
@@ -544,16 +570,13 @@ def _per_problem(f: Callable, ndims: tuple[int, ...], specs) -> Callable:
             return outs[0] if single else outs
         warns: list = []
 
-        def gathering(*v):  # problem after problem, each one's warning kept for the batch's
-            _GATHERED.warns = got = []
-            try:
-                return host(*v)
-            finally:
-                _GATHERED.warns = None
-                warns.append(got[0] if got else None)
+        def gathering(*v):  # problem after problem, each one's warnings kept for the batch's
+            out, got = _gathering(host, *v)
+            warns.append(got)
+            return out
 
         outs = _vmapped(gathering, False, ndims, sp, w)
-        if (message := _batch_warning(warns)) is not None:
+        for message in _batch_warnings(warns):
             warnings.warn(message, ConvergenceWarning, stacklevel=2)
         return outs[0] if single else outs
 
@@ -1015,8 +1038,10 @@ def _forward_batch(fn: Callable, rule: _Rule, sig, args: tuple, kwargs: dict,
     warn = _batch_warning([w for _, w in fields_q])
 
     def field_grads(field):
-        def grads(need):
-            parts = [fq[field](need) for fq, _ in fields_q]
+        def grads(need):  # the problems' warnings (the implicit solve's): one for the batch
+            parts, warns = zip(*(_gathering(fq[field], need) for fq, _ in fields_q))
+            for message in _batch_warnings(warns):
+                warnings.warn(message, ConvergenceWarning, stacklevel=4)
             out = {}
             for k in need:
                 xp = xp_of(parts[0][k])
@@ -1620,13 +1645,14 @@ def _implicit_device(geom, a, b, f, g, eps, need, names, block=1 << 24):
 
 # ----------------------------------------------------------------------------- sinkhorn
 def _warn_implicit(rel: float) -> None:
-    warnings.warn(
+    message = (
         f"the implicit solve for the gradient of the entropic transport cost <P, C> stopped at a "
         f"relative residual of {rel:.3g} (> {IMPLICIT_TOL:g} after at most {IMPLICIT_MAX_ITER} "
         f"conjugate-gradient steps, or > {IMPLICIT_SWEEP_TOL:g} after {IMPLICIT_MAX_SWEEPS} "
         "Gauss-Seidel sweeps); the gradient is approximate. A larger `eps` conditions it better; sinkhorn(...).objective and "
-        "sinkhorn_divergence need no solve.",
-        ConvergenceWarning, stacklevel=6)
+        "sinkhorn_divergence need no solve.")
+    if not _gather("implicit", message):  # a problem of a batch: one warning for the batch
+        warnings.warn(message, ConvergenceWarning, stacklevel=6)
 
 
 def _unconverged(name: str, r) -> str:

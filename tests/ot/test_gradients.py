@@ -587,6 +587,42 @@ def test_unconverged_problems_of_a_batch_warn_once_at_the_gradient_naming_them()
         "in 1 of 3 problems of the batch (problem 1): the gradient of sinkhorn comes from the "
         "potentials"), str(rec[0].message)
 
+def _implicit_batch():
+    """Three problems whose implicit solves stop after 5 conjugate-gradient steps in problem 1
+    only: 0 and 2 are close points (costs far below eps)."""
+    rng = np.random.default_rng(0)
+    Xb, Yb = rng.normal(size=(3, 6, 2)), rng.normal(size=(3, 5, 2))
+    Xb[[0, 2]] *= 0.01
+    Yb[[0, 2]] *= 0.01
+    return Xb, Yb
+
+
+def test_implicit_solves_of_a_batch_warn_once_at_the_gradient_naming_them(monkeypatch):
+    """The gradient of a batch's sinkhorn(...).value runs one implicit solve per problem: one
+    warning for the batch that names the problems whose solve stopped, not one per problem;
+    the gradients are the single problems'."""
+    import kantorovich._autodiff as ad
+
+    monkeypatch.setattr(ad, "IMPLICIT_MAX_ITER", 5)
+    Xb, Yb = _implicit_batch()
+    x = t(Xb)
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
+        sinkhorn(None, None, PointCloud(x, t(Yb, False)), eps=0.5, tol=1e-12).value.sum().backward()
+    assert [w.category for w in rec] == [ConvergenceWarning], [str(w.message) for w in rec]
+    assert str(rec[0].message).startswith(
+        "in 1 of 3 problems of the batch (problem 1): the implicit solve for the gradient of "
+        "the entropic transport cost"), str(rec[0].message)
+    singles = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        for q in range(3):
+            xq = t(Xb[q])
+            sinkhorn(None, None, PointCloud(xq, t(Yb[q], False)), eps=0.5, tol=1e-12).value.backward()
+            singles.append(xq.grad.numpy())
+    np.testing.assert_allclose(x.grad.numpy(), np.stack(singles), rtol=0, atol=1e-12)
+
+
 def test_uncertified_emd_gradient_warns():
     from kantorovich.ot._emd import EMDCertificateError
 

@@ -338,6 +338,31 @@ def test_unconverged_problems_of_a_batch_warn_once_at_the_gradient_naming_them(h
         "potentials"), at_gradient
     assert all(w.category is ConvergenceWarning for w in rec)
 
+@pytest.mark.parametrize("how", ["vmap(grad)", "jit(vmap(grad))", "grad of a batch"])
+def test_implicit_solves_of_a_batch_warn_once_at_the_gradient_naming_them(how, x64, monkeypatch):
+    """The gradient of sinkhorn(...).value runs an implicit solve per problem: one warning
+    for the batch that names the problems whose solve stopped, as torch's batch gives."""
+    import warnings
+
+    import kantorovich._autodiff as ad
+
+    monkeypatch.setattr(ad, "IMPLICIT_MAX_ITER", 5)  # enough for problems 0 and 2 only
+    rng = np.random.default_rng(0)
+    Xb, Yb = rng.normal(size=(3, 6, 2)), rng.normal(size=(3, 5, 2))
+    Xb[[0, 2]] *= 0.01  # close points, costs far below eps
+    Yb[[0, 2]] *= 0.01
+    val = lambda x, y: sinkhorn(None, None, PointCloud(x, y), eps=0.5, tol=1e-12).value
+    fn = {"vmap(grad)": jax.vmap(jax.grad(val)), "jit(vmap(grad))": jax.jit(jax.vmap(jax.grad(val))),
+          "grad of a batch": jax.grad(lambda x, y: val(x, y).sum())}[how]
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
+        jax.block_until_ready(fn(jnp.asarray(Xb), jnp.asarray(Yb)))
+    msgs = [str(w.message) for w in rec]
+    assert [w.category for w in rec] == [ConvergenceWarning], msgs
+    assert msgs[0].startswith("in 1 of 3 problems of the batch (problem 1): the implicit solve "
+                              "for the gradient of the entropic transport cost"), msgs
+
+
 def test_float32_points_give_float32_gradients():
     before = bool(jax.config.jax_enable_x64)
     jax.config.update("jax_enable_x64", False)
