@@ -670,6 +670,7 @@ def _wp_sorted_as_single(xs, wu, ys, wv, p, backend, L, per_call):
     of their single call's rows, and each group is one call: the loop's values bit for bit,
     where one scale for the whole batch rounded each problem otherwise (p = 1.5, problems of
     different sizes)."""
+    from ._kernels.wass1d_numpy import pow2_exponents
     from ._sorted_rows import wp_sorted
 
     if p == 1.0:
@@ -680,8 +681,7 @@ def _wp_sorted_as_single(xs, wu, ys, wv, p, backend, L, per_call):
     call = (rows // L) * (-(-L // per_call)) + (rows % L) // per_call  # the single call's chunk
     call_top = np.zeros(int(call[-1]) + 1)
     np.maximum.at(call_top, call, top)
-    # the exponent of pow2_above_max_abs; 2048 for a scale of 1 (all values 0)
-    key = np.where(call_top > 0, np.minimum(np.frexp(call_top)[1], 1023), 2048)[call]
+    key = pow2_exponents(call_top)[call]  # the exponent of each single call's scale
     groups = np.unique(key)
     if len(groups) == 1:
         return wp_sorted(xs, wu, ys, wv, p, backend)

@@ -215,7 +215,9 @@ def _scale_exponents(top: np.ndarray, p: float) -> np.ndarray:
     largest finite |value| is ``top`` (0, i.e. no scale, for p = 1 and for top = 0)."""
     if p == 1.0:
         return np.zeros(top.shape, dtype=np.int64)
-    return np.where(top > 0, np.minimum(np.frexp(top)[1], 1023), 0).astype(np.int64)
+    from ._kernels.wass1d_numpy import pow2_exponents
+
+    return pow2_exponents(top)
 
 
 def _block_1d(left: list, right: list, pairs: np.ndarray, p: float) -> np.ndarray:

@@ -15,7 +15,8 @@ import math
 
 import numpy as np
 
-__all__ = ["broadcast_rows", "breakpoints", "cost", "merge_cells", "pow2_above_max_abs", "sort_rows", "wpp_reference"]
+__all__ = ["broadcast_rows", "breakpoints", "cost", "merge_cells", "pow2_above_max_abs", "pow2_exponents",
+           "sort_rows", "wpp_reference"]
 
 
 def cost(a, b, p, xp, div=None):
@@ -123,9 +124,18 @@ def pow2_above_max_abs(xs, ys, xp):
     else:
         fin = xp.concatenate([xp.abs(xs[xp.isfinite(xs)]), xp.abs(ys[xp.isfinite(ys)])])
         top = float(fin.max()) if fin.size else 0.0
-    if top == 0.0 or not math.isfinite(top):
-        return 1.0
-    return math.ldexp(1.0, min(math.frexp(top)[1], 1023))
+    return math.ldexp(1.0, int(pow2_exponents(np.array([top]))[0]))
+
+
+def pow2_exponents(top):
+    """The exponents e (int64) of the powers of two :func:`pow2_above_max_abs` picks, 2**e, for
+    largest finite |values| ``top`` (a numpy array): 0 where ``top`` is 0 or not finite, else the
+    e with top / 2**e in [0.5, 1), at most 1023. Callers that group rows by their single call's
+    scale (pairwise matrices, batched sliced W) compute it here, so the rule is written once."""
+    top = np.asarray(top, dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        ok = np.isfinite(top) & (top > 0)
+    return np.where(ok, np.minimum(np.frexp(np.where(ok, top, 1.0))[1], 1023), 0).astype(np.int64)
 
 
 def broadcast_rows(xs, ws, batch, xp):
