@@ -228,13 +228,10 @@ def _batch_warnings(per_problem: list) -> list[str]:
 def _batch_warning(warns: list) -> str | None:
     """One message for the problems of a batch whose gradients warn (``warns[q]``: problem
     q's message or None), naming them, with the first one's message; None if none warns."""
-    from ._warnings import problem_list
+    from ._warnings import batch_message
 
     bad = [q for q, w in enumerate(warns) if w is not None]
-    if not bad:
-        return None
-    which = problem_list(bad) + (f"; the numbers below are problem {bad[0]}'s" if len(bad) > 1 else "")
-    return f"in {len(bad)} of {len(warns)} problems of the batch ({which}): {warns[bad[0]]}"
+    return batch_message(bad, len(warns), warns[bad[0]]) if bad else None
 
 
 _TORCH_FN = None

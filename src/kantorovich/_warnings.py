@@ -12,7 +12,7 @@ import os
 import sys
 import warnings
 
-__all__ = ["problem_list", "warn"]
+__all__ = ["batch_message", "problem_list", "warn"]
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
@@ -37,3 +37,10 @@ def problem_list(indices, shown: int = 8) -> str:
     if len(idx) > shown:
         return f"problems {head} and {len(idx) - shown} more"
     return f"problems {', '.join(str(q) for q in idx[:-1])} and {idx[-1]}"
+
+
+def batch_message(bad, total: int, message: str) -> str:
+    """The text of one warning for the problems ``bad`` (sorted indices) of a batch of
+    ``total`` whose single solves warned, carrying the first one's ``message``."""
+    which = problem_list(bad) + (f"; the numbers below are problem {bad[0]}'s" if len(bad) > 1 else "")
+    return f"in {len(bad)} of {total} problems of the batch ({which}): {message}"

@@ -41,7 +41,7 @@ from numba.extending import intrinsic
 
 from .._results import EMDResult, stack_results
 from .._validation import check_same_mass, check_weights, describe, input_dtype, mass_rtol
-from .._warnings import problem_list, warn
+from .._warnings import batch_message, problem_list, warn
 from ..exceptions import ConvergenceWarning
 from ._sinkhorn_batch import _batch_cost
 
@@ -375,10 +375,8 @@ def _single_calls(solve, nb: int, what: str, names=None, total: int | None = Non
                 warn(str(w.message), w.category)  # at the caller's line, as before
     if first:
         bad = sorted(first)
-        which = problem_list(bad) + (f"; the numbers below are problem {bad[0]}'s"
-                                     if len(bad) > 1 else "")
-        warn(f"{what}: in {len(bad)} of {nb if total is None else total} problems of the batch "
-             f"({which}): {first[bad[0]]}", ConvergenceWarning)
+        warn(f"{what}: " + batch_message(bad, nb if total is None else total, first[bad[0]]),
+             ConvergenceWarning)
     return res
 
 
