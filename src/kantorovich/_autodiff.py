@@ -11,7 +11,8 @@ the Sinkhorn fixed point, :func:`sinkhorn_value_grads`). See docs/gradients.md f
 formulas and conventions.
 
 Mechanism (:func:`call`, entered from :func:`kantorovich._interop.interop` when a torch input
-requires grad, or an input is an ``autograd`` box or a JAX tracer):
+requires grad or carries a forward-mode tangent, or an input is an ``autograd`` box or a JAX
+tracer):
 
 1. the differentiable inputs ("leaves") are collected: array arguments (``a``, ``b``, ``M``,
    ``u_values`` ...) and the arrays a geometry was built from (``PointCloud(x, y)`` keeps
@@ -22,7 +23,8 @@ requires grad, or an input is an ``autograd`` box or a JAX tracer):
    backward pass, also shared -- computes the gradients lazily, only for the leaves that need
    them, from the saved result, and scales them by the incoming cotangent;
 3. the wrapper of the caller's library makes each node's value a node of its graph: a
-   :class:`torch.autograd.Function` output, an ``autograd`` primitive, or an output of a
+   :class:`torch.autograd.Function` output, an ``autograd`` primitive (both with a forward-mode
+   rule, the same gradient contracted with the tangents: :meth:`_Node.contract`), or an output of a
    ``jax.custom_jvp`` whose rule is the linear map t -> <gradient, t>, run forward for
    ``jax.jvp`` and transposed by JAX for ``jax.grad``, its gradient computed by the backward
    pass above on the host (through a primitive of ours, :func:`_host_primitive`, under
@@ -43,6 +45,7 @@ import dataclasses
 import inspect
 import itertools
 import math
+import sys
 import threading
 import warnings
 from collections.abc import Callable
@@ -92,10 +95,32 @@ def is_tracer(v: Any) -> bool:
 
 
 def differentiable(v: Any) -> bool:
-    """A torch tensor that requires grad, an ``autograd`` box, or a JAX tracer."""
+    """A torch tensor that requires grad or carries a forward-mode tangent (a dual tensor of
+    ``torch.autograd.forward_ad``), an ``autograd`` box, or a JAX tracer."""
     if is_box(v) or is_tracer(v):
         return True
-    return bool(getattr(v, "requires_grad", False)) and type(v).__module__.split(".")[0] == "torch"
+    if type(v).__module__.split(".")[0] != "torch":
+        return False
+    return bool(getattr(v, "requires_grad", False)) or has_tangent(v)
+
+
+def _dual_level() -> bool:
+    """Inside ``torch.autograd.forward_ad.dual_level()``."""
+    fwd = sys.modules.get("torch.autograd.forward_ad")
+    return fwd is not None and getattr(fwd, "_current_level", 0) >= 0
+
+
+def has_tangent(v: Any) -> bool:
+    """A torch tensor with a forward-mode tangent at the current dual level (inside
+    ``torch.autograd.forward_ad.dual_level()``: ``make_dual``, ``gradcheck(check_forward_ad=
+    True)``, ``torch.autograd.functional.jacobian(strategy="forward-mode")``). Cheap outside a
+    dual level: one attribute read."""
+    if not _dual_level():
+        return False
+    try:
+        return sys.modules["torch.autograd.forward_ad"].unpack_dual(v).tangent is not None
+    except (TypeError, RuntimeError):
+        return False
 
 
 def _traced(v: Any) -> bool:
@@ -174,6 +199,18 @@ class _Node:
         g = float(gbar)
         return {k: g * self._cache[k] for k in need}
 
+    def units(self, need: set[str]) -> dict[str, Any]:
+        """The unit gradients ``d value / d leaf`` of the leaves in ``need`` (a batch node's
+        stacked per problem, (B, ...))."""
+        self._fill(need)
+        return {k: self._cache[k] for k in need}
+
+    def contract(self, xp: Any, G: Any, t: Any, k: str) -> Any:
+        """The derivative of the value along the tangent ``t`` of leaf ``k``, ``<G, t>`` with
+        ``G`` its unit gradient, in the namespace ``xp`` of ``t`` (torch, ``autograd.numpy``:
+        the operations of a forward-mode tangent, which that library may be tracing)."""
+        return xp.sum(xp.reshape(G, np.shape(t)) * t)
+
     def _fill(self, need: set[str]) -> None:
         """The unit gradients of the leaves in ``need`` into the cache (the message of a
         missing gradient raised as NotImplementedError)."""
@@ -235,7 +272,37 @@ def _batch_warning(warns: list) -> str | None:
 
 
 _TORCH_FN = None
+_TORCH_REFUSE = None
 _AG_PRIM = None
+
+_SECOND_TORCH = (
+    "second derivatives (create_graph=True, a gradient penalty on this gradient, a Hessian, "
+    "a gradient of a forward-mode tangent) of kantorovich's OT values are not available: "
+    "their gradients are computed from the solver's answer, not traced; first derivatives "
+    "are, in both modes: .backward(), torch.autograd.grad (is_grads_batched too), "
+    "torch.autograd.functional.jacobian, and forward-mode dual tensors "
+    "(torch.autograd.forward_ad) (docs/gradients.md).")
+
+
+def _torch_refuse():
+    """A torch identity on a unit gradient whose backward pass refuses: the unit gradients a
+    forward-mode tangent is built from depend on the leaves, which torch cannot see, so a
+    reverse pass through that tangent (to the leaves) would silently miss that dependence."""
+    global _TORCH_REFUSE
+    if _TORCH_REFUSE is None:
+        import torch
+
+        class OTGradient(torch.autograd.Function):
+            @staticmethod
+            def forward(ctx, G, *leaves):
+                return G.clone()
+
+            @staticmethod
+            def backward(ctx, gout):
+                raise NotImplementedError(_SECOND_TORCH)
+
+        _TORCH_REFUSE = OTGradient
+    return _TORCH_REFUSE
 
 
 def _torch_scalar():
@@ -245,31 +312,65 @@ def _torch_scalar():
 
         class OTValue(torch.autograd.Function):
             """An OT value computed by a kantorovich solver; its backward pass is the
-            envelope (or implicit) gradient of kantorovich._autodiff."""
+            envelope (or implicit) gradient of kantorovich._autodiff, its forward-mode rule
+            the same gradient contracted with the tangents."""
 
             @staticmethod
             def forward(ctx, node, dtype, device, *leaves):
                 ctx.node = node
                 ctx.metas = [(tuple(t.shape), t.dtype, t.device) for t in leaves]
+                # the leaves, where a forward-mode tangent may be asked: a reverse pass through
+                # that tangent must reach them to refuse (_torch_refuse)
+                ctx.leaves = leaves if _dual_level() else ()
+                ctx.out_dtype = dtype
                 return torch.as_tensor(np.array(_host64(node.value)), dtype=dtype, device=device)
 
             @staticmethod
             def backward(ctx, gout):
                 if torch.is_grad_enabled():  # create_graph=True: a second derivative is asked
-                    raise NotImplementedError(
-                        "second derivatives (create_graph=True, a gradient penalty on this "
-                        "gradient, a Hessian) of kantorovich's OT values are not available: "
-                        "their gradients are computed from the solver's answer, not traced "
-                        "(docs/gradients.md).")
+                    raise NotImplementedError(_SECOND_TORCH)
                 node = ctx.node
                 flags = ctx.needs_input_grad[3:]
                 need = {nm for nm, ok in zip(node.names, flags) if ok}
-                gbar = gout.detach().cpu().numpy() if gout.ndim else float(gout)
-                grads = node.vjp(gbar, need) if need else {}
+                units = node.units(need) if need else {}
+                # the cotangent is multiplied in torch: under is_grads_batched (vmap over the
+                # cotangents: gradcheck's batched check, jacobian(vectorize=True)) it is a
+                # batched tensor whose numbers cannot be read
+                g64 = gout.to(torch.float64)
                 out = [None, None, None]
                 for nm, ok, (shape, dt, dev) in zip(node.names, flags, ctx.metas):
-                    out.append(_torch_grad(torch, grads[nm], shape, dt, dev) if ok else None)
+                    if not ok:
+                        out.append(None)
+                        continue
+                    G = _torch_grad(torch, units[nm], np.shape(units[nm]), torch.float64, dev)
+                    if isinstance(node, _BatchNode):
+                        if node._shared[nm]:
+                            g = torch.tensordot(g64.to(dev), G, dims=1)
+                        else:
+                            g = g64.to(dev).reshape((-1,) + (1,) * (G.ndim - 1)) * G
+                    else:
+                        g = g64.to(dev) * G
+                    out.append(g.reshape(shape).to(dtype=dt))
                 return tuple(out)
+
+            @staticmethod
+            def jvp(ctx, *tangents):
+                node = ctx.node
+                ts = tangents[3:]
+                need = {nm for nm, t in zip(node.names, ts) if t is not None}
+                out = torch.zeros(np.shape(node.value), dtype=torch.float64)
+                if not need:
+                    return out.to(ctx.out_dtype)
+                units = node.units(need)
+                refuse = torch.is_grad_enabled() and any(t.requires_grad for t in ctx.leaves)
+                for nm, t, (shape, dt, dev) in zip(node.names, ts, ctx.metas):
+                    if t is None:
+                        continue
+                    G = _torch_grad(torch, units[nm], np.shape(units[nm]), torch.float64, dev)
+                    if refuse:
+                        G = _torch_refuse().apply(G, *ctx.leaves)
+                    out = out.to(dev) + node.contract(torch, G, t.to(torch.float64), nm)
+                return out.to(ctx.out_dtype)
 
         _TORCH_FN = OTValue
     return _TORCH_FN
@@ -283,10 +384,18 @@ def _torch_grad(torch, g, shape, dtype, device):
     return torch.as_tensor(np.asarray(g).reshape(shape), dtype=dtype, device=device)
 
 
+_SECOND_AG = (
+    "second derivatives (hessian, grad of grad, a grad of a make_jvp) of kantorovich's OT "
+    "values are not available: their gradients are computed from the solver's answer, not "
+    "traced; first derivatives are, in both modes: grad, jacobian, make_vjp, "
+    "elementwise_grad, make_jvp (docs/gradients.md).")
+
+
 def _ag_scalar():
     global _AG_PRIM
     if _AG_PRIM is None:
-        from autograd.extend import defvjp_argnum, primitive
+        import autograd.numpy as anp
+        from autograd.extend import defjvp_argnum, defvjp_argnum, primitive
 
         @primitive
         def ot_value(node, *leaves):
@@ -301,14 +410,19 @@ def _ag_scalar():
                 dt = np.dtype(np.float64)
             if any(is_box(a) for a in args[1:]):  # traced again: a second derivative
                 def refuse(g):
-                    raise NotImplementedError(
-                        "second derivatives (hessian, grad of grad) of kantorovich's OT values "
-                        "are not available: their gradients are computed from the solver's "
-                        "answer, not traced (docs/gradients.md).")
+                    raise NotImplementedError(_SECOND_AG)
                 return refuse
             return lambda g: np.reshape(node.vjp(g, {name})[name], shape).astype(dt, copy=False)
 
+        def make_jvp(argnum, t, ans, args, kwargs):  # forward mode (autograd.make_jvp)
+            node = args[0]
+            if any(is_box(a) for a in args[1:]):  # traced again: a second derivative
+                raise NotImplementedError(_SECOND_AG)
+            name = node.names[argnum - 1]
+            return node.contract(anp, node.units({name})[name], t, name)
+
         defvjp_argnum(ot_value, make_vjp)
+        defjvp_argnum(ot_value, make_jvp)
         _AG_PRIM = ot_value
     return _AG_PRIM
 
@@ -951,6 +1065,13 @@ class _BatchNode(_Node):
     def __init__(self, value, names, grads, warn, shared: dict[str, bool]):
         super().__init__(value, names, grads, warn)
         self._shared = shared
+
+    def contract(self, xp: Any, G: Any, t: Any, k: str) -> Any:
+        """Problem q's derivative along the tangent ``t``, ``<G[q], t[q]>`` for a batched
+        leaf, ``<G[q], t>`` for a shared one: the (B,) tangent of the output."""
+        nb = np.shape(G)[0]
+        rows = (nb, *np.shape(t)[1:]) if not self._shared[k] else (nb, *np.shape(t))
+        return xp.sum(xp.reshape(xp.reshape(G, rows) * t, (nb, -1)), 1)
 
     def vjp(self, gbar: Any, need: set[str]) -> dict[str, Any]:
         self._fill(need)

@@ -117,7 +117,8 @@ class Caller:
     device_key : comparable text form of ``device`` ("cpu", "cuda:0", ...)
     dtype : the floating dtype of the output in the caller's namespace, or None for float64
         numpy (the direct path)
-    requires_grad : a torch input requires grad (see :mod:`kantorovich._autodiff`)
+    requires_grad : a torch input requires grad or carries a forward-mode tangent (see
+        :mod:`kantorovich._autodiff`)
     floating : ``dtype`` is a floating input's dtype, not the library's default floating dtype
         standing in for integer or boolean input (which a floating input overrides)
     """
@@ -275,14 +276,15 @@ def _single_raw(a: Any, kind: str, dname: str | None) -> Caller:
 
         if _functorch_wrapped(torch, a):
             raise TypeError(
-                "torch.func transforms (torch.func.grad, vmap, jacrev, functional_call) cannot "
-                "trace kantorovich's solvers, which run outside torch on the tensors' data: use "
-                "torch.autograd (`.backward()`, `torch.autograd.grad`) for gradients and pass a "
-                "batch (a leading axis B) for many problems at once (docs/gradients.md, "
-                "docs/batch.md).")
+                "torch.func transforms (torch.func.grad, vmap, jacrev, jacfwd, hessian, jvp, "
+                "vjp) cannot trace kantorovich's solvers, which run outside torch on the "
+                "tensors' data: use torch.autograd (`.backward()`, `torch.autograd.grad`, "
+                "`torch.autograd.functional.jacobian`, forward-mode dual tensors) for "
+                "derivatives and pass a batch (a leading axis B) for many problems at once "
+                "(docs/gradients.md, docs/batch.md).")
         dt = a.dtype if dname is not None else torch.get_default_dtype()
         return Caller(kind="torch", xp=torch, device=a.device, device_key=_device_key(a, kind),
-                      dtype=dt, requires_grad=bool(getattr(a, "requires_grad", False)),
+                      dtype=dt, requires_grad=_autodiff.differentiable(a),
                       floating=dname is not None)
     if kind == "jax":
         import jax.numpy as jnp
