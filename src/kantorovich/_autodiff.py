@@ -322,7 +322,7 @@ def _torch_scalar():
                 # the leaves, where a forward-mode tangent may be asked: a reverse pass through
                 # that tangent must reach them to refuse (_torch_refuse)
                 ctx.leaves = leaves if _dual_level() else ()
-                ctx.out_dtype = dtype
+                ctx.out_dtype, ctx.out_device = dtype, device
                 return torch.as_tensor(np.array(_host64(node.value)), dtype=dtype, device=device)
 
             @staticmethod
@@ -358,7 +358,8 @@ def _torch_scalar():
                 node = ctx.node
                 ts = tangents[3:]
                 need = {nm for nm, t in zip(node.names, ts) if t is not None}
-                out = torch.zeros(np.shape(node.value), dtype=torch.float64)
+                out = torch.zeros(np.shape(node.value), dtype=torch.float64,
+                                  device=ctx.out_device)
                 if not need:
                     return out.to(ctx.out_dtype)
                 units = node.units(need)
@@ -369,7 +370,7 @@ def _torch_scalar():
                     G = _torch_grad(torch, units[nm], np.shape(units[nm]), torch.float64, dev)
                     if refuse:
                         G = _torch_refuse().apply(G, *ctx.leaves)
-                    out = out.to(dev) + node.contract(torch, G, t.to(torch.float64), nm)
+                    out = out + node.contract(torch, G, t.to(torch.float64), nm).to(out.device)
                 return out.to(ctx.out_dtype)
 
         _TORCH_FN = OTValue
