@@ -31,6 +31,14 @@ torch = pytest.importorskip("torch")
 autograd = pytest.importorskip("autograd")
 fwAD = torch.autograd.forward_ad
 
+# torch's own machinery warns from inside itself: its forward-mode formulas are set up with
+# torch.jit.script (a FutureWarning since torch 2.13), and torch.func.linearize's constant
+# folding inserts attributes it then reports as missing. Neither is about this package.
+pytestmark = [
+    pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:FutureWarning"),
+    pytest.mark.filterwarnings("ignore:Attempted to insert a get_attr Node:UserWarning"),
+]
+
 RNG = np.random.default_rng(11)
 X = RNG.normal(size=(7, 2))
 Y = RNG.normal(size=(6, 2)) + np.array([0.7, -0.3])
