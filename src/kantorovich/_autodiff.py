@@ -47,13 +47,13 @@ import itertools
 import math
 import sys
 import threading
-import warnings
 from collections.abc import Callable
 from typing import Any, ClassVar
 
 import numpy as np
 
 from ._validation import xp_of
+from ._warnings import warn as _warn_at_caller
 from .exceptions import ConvergenceWarning
 
 __all__ = [
@@ -223,7 +223,7 @@ class _Node:
 
     def _warned(self):
         if self._warn is not None and not _gather("unconverged", self._warn):
-            warnings.warn(self._warn, ConvergenceWarning, stacklevel=4)
+            _warn_at_caller(self._warn, ConvergenceWarning)
 
 
 #: where the problems of a batch are differentiated one after the other on the host
@@ -689,7 +689,7 @@ def _per_problem(f: Callable, ndims: tuple[int, ...], specs) -> Callable:
 
         outs = _vmapped(gathering, False, ndims, sp, w)
         for message in _batch_warnings(warns):
-            warnings.warn(message, ConvergenceWarning, stacklevel=2)
+            _warn_at_caller(message, ConvergenceWarning)
         return outs[0] if single else outs
 
     return run
@@ -1160,7 +1160,7 @@ def _forward_batch(fn: Callable, rule: _Rule, sig, args: tuple, kwargs: dict,
         def grads(need):  # the problems' warnings (the implicit solve's): one for the batch
             parts, warns = zip(*(_gathering(fq[field], need) for fq, _ in fields_q))
             for message in _batch_warnings(warns):
-                warnings.warn(message, ConvergenceWarning, stacklevel=4)
+                _warn_at_caller(message, ConvergenceWarning)
             out = {}
             for k in need:
                 xp = xp_of(parts[0][k])
@@ -1771,7 +1771,7 @@ def _warn_implicit(rel: float) -> None:
         "Gauss-Seidel sweeps); the gradient is approximate. A larger `eps` conditions it better; sinkhorn(...).objective and "
         "sinkhorn_divergence need no solve.")
     if not _gather("implicit", message):  # a problem of a batch: one warning for the batch
-        warnings.warn(message, ConvergenceWarning, stacklevel=6)
+        _warn_at_caller(message, ConvergenceWarning)
 
 
 def _unconverged(name: str, r) -> str:
