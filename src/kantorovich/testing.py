@@ -168,13 +168,38 @@ class _Property:
     examples: tuple = ()        # inputs always tried first (known hard cases)
 
 
+def _not_real(out) -> str | None:
+    """Why ``out`` is not a real number a check can compare (None if it is one): a Python
+    int or float, a numpy scalar, or a 0-d numpy, torch or JAX array of integers or floats.
+    ``float()`` alone would take a string ("0.5"), a bool and a 1-element array."""
+    shape = getattr(out, "shape", None)
+    dtype = str(getattr(out, "dtype", ""))
+    if isinstance(out, (str, bytes, bool)) or "bool" in dtype:
+        what = "a bool" if isinstance(out, bool) or "bool" in dtype else f"a {type(out).__name__}"
+        return f"returned {out!r}, {what}, not a real number"
+    if shape is not None and tuple(shape) != ():
+        return (f"returned {out!r}, an array of shape {tuple(shape)}, not a real number "
+                "(a float or a 0-d array)")
+    if "complex" in dtype or isinstance(out, complex):
+        return f"returned {out!r}, a complex number, not a real number"
+    try:
+        float(_detached(out))
+    except (TypeError, ValueError, RuntimeError):
+        return f"returned {out!r}, not a real number"
+    return None
+
+
+def _detached(out):
+    """A torch tensor without its graph (``float`` of one that requires grad warns)."""
+    return out.detach() if callable(getattr(out, "detach", None)) else out
+
+
 def _value(fn, *args) -> float:
     out = fn(*args)
-    try:
-        v = float(out)
-    except (TypeError, ValueError) as exc:
-        raise AssertionError(f"the function returned {out!r}, not a real number") from exc
-    return v
+    why = _not_real(out)
+    if why is not None:
+        raise AssertionError(f"the function {why}")
+    return float(_detached(out))
 
 
 def _close(a, b, rtol=1e-9, atol=1e-12):
@@ -462,7 +487,32 @@ def _body(prop, fn, seen):
     return body
 
 
-def _run(fn, kind, props, *, max_examples, seed, raise_on_failure=True) -> CheckReport:
+def _first_call(fn, args) -> str:
+    """``fn`` once on a plain input, before the battery: a TypeError at once if it returns
+    something other than a real number (every property would fail on it, each with its own
+    counterexample), and a note for the failure message if it computes in less than float64
+    (the tolerances are float64's). A function that raises here is left to the battery,
+    which reports the inputs it raises on."""
+    try:
+        out = fn(*(a.copy() if a is not None else None for a in args))
+    except Exception:  # noqa: BLE001 - reported by the properties, with their inputs
+        return ""
+    why = _not_real(out)
+    if why is not None:
+        shown = ", ".join("None" if a is None else _show(a) for a in args)
+        raise TypeError(f"`fn` must return a real number (a float, an int, a numpy scalar or a "
+                        f"0-d numpy, torch or JAX array); {_fn_name(fn)}({shown}) {why}.")
+    dtype = str(getattr(out, "dtype", ""))
+    if any(low in dtype for low in ("float16", "float32")) or isinstance(out, np.float32):
+        return (f"\n\nNote: {_fn_name(fn)} returns {dtype.split('.')[-1]} values; the "
+                "tolerances are float64's (relative 1e-9), which a float32 computation "
+                "misses: compute in float64.")
+    return ""
+
+
+def _run(fn, kind, props, *, max_examples, seed, raise_on_failure=True,
+         first=None) -> CheckReport:
+    note = "" if first is None else _first_call(fn, first)
     report = CheckReport(_fn_name(fn), kind)
     for prop in props:
         res = PropertyResult(prop.name, prop.theorem)
@@ -496,7 +546,7 @@ def _run(fn, kind, props, *, max_examples, seed, raise_on_failure=True) -> Check
     if raise_on_failure and not report.passed:
         msgs = [f"property {r.name!r} ({r.theorem}) fails for {report.function}:\n"
                 f"{r.counterexample}" for r in report.failures()]
-        raise AssertionError("\n\n".join(msgs))
+        raise AssertionError("\n\n".join(msgs) + note)
     return report
 
 
@@ -552,8 +602,10 @@ def check_divergence(fn: Callable, kind: str, *, max_examples: int = 100,
     """
     _check_fn(fn)
     _check_max_examples(max_examples)
-    return _run(fn, kind, divergence_properties(kind), max_examples=max_examples, seed=seed,
-                raise_on_failure=raise_on_failure)
+    props = divergence_properties(kind)
+    return _run(fn, kind, props, max_examples=max_examples, seed=seed,
+                raise_on_failure=raise_on_failure,
+                first=(np.array([0.5, 0.5]), np.array([0.25, 0.75])))
 
 
 def check_wasserstein(fn: Callable, p: float = 1, *, max_examples: int = 100,
@@ -589,8 +641,10 @@ def check_wasserstein(fn: Callable, p: float = 1, *, max_examples: int = 100,
     """
     _check_fn(fn)
     _check_max_examples(max_examples)
-    return _run(fn, f"W{float(p):g}", wasserstein_properties(p), max_examples=max_examples,
-                seed=seed, raise_on_failure=raise_on_failure)
+    props = wasserstein_properties(p)
+    return _run(fn, f"W{float(p):g}", props, max_examples=max_examples, seed=seed,
+                raise_on_failure=raise_on_failure,
+                first=(np.array([0.0, 1.0]), np.array([0.5, 2.0]), None, None))
 
 
 # --------------------------------------------------------------------------- the package's own

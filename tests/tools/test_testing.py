@@ -7,6 +7,7 @@ from __future__ import annotations
 import functools
 import subprocess
 import sys
+import warnings
 
 import numpy as np
 import pytest
@@ -190,3 +191,68 @@ def test_verify_command_writes_nothing_into_hypothesis_home(monkeypatch, tmp_pat
     finally:
         configuration.set_hypothesis_home_dir(previous)
     assert "properties hold" in capsys.readouterr().out
+
+
+def _tv(p, q):
+    return float(tv_distance(p, q))
+
+
+@pytest.mark.parametrize("lib", ["numpy 0-d", "numpy scalar", "torch", "torch requiring grad",
+                                 "jax"])
+def test_a_zero_dimensional_array_is_a_real_number(lib):
+    """A 0-d numpy, torch or JAX array (float64) is taken as the value, without a warning."""
+    if lib.startswith("torch"):
+        torch = pytest.importorskip("torch")
+        grad = lib.endswith("grad")
+        fn = lambda p, q: torch.tensor(_tv(p, q), dtype=torch.float64, requires_grad=grad)  # noqa: E731
+    elif lib == "jax":
+        jax = pytest.importorskip("jax")
+        fn = lambda p, q: jax.numpy.asarray(np.float64(_tv(p, q)))  # noqa: E731
+    else:
+        fn = (lambda p, q: np.array(_tv(p, q))) if lib == "numpy 0-d" else (  # noqa: E731
+            lambda p, q: np.float64(_tv(p, q)))
+    before = None
+    if lib == "jax":
+        before = bool(jax.config.jax_enable_x64)
+        jax.config.update("jax_enable_x64", True)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            assert check_divergence(fn, "tv", max_examples=5).passed
+    finally:
+        if before is not None:
+            jax.config.update("jax_enable_x64", before)
+
+
+@pytest.mark.parametrize("out, why", [
+    (None, "returned None, not a real number"),
+    ([0.25], "returned [0.25], not a real number"),
+    ("0.25", "returned '0.25', a str, not a real number"),  # float("0.25") would take it
+    (True, "returned True, a bool, not a real number"),
+    (np.bool_(True), "a bool, not a real number"),
+    (0.25 + 0j, "a complex number"),
+    (np.array([0.25]), "an array of shape (1,), not a real number"),
+    (np.zeros((2, 2)), "an array of shape (2, 2)"),
+])
+def test_a_value_that_is_not_a_real_number_is_a_type_error_at_once(out, why):
+    """Every property would fail on such a function, each with its own counterexample (a
+    7000-character message after seconds of shrinking for `None`); a string passed the
+    battery, as float() reads it."""
+    calls = []
+
+    def fn(*args):
+        calls.append(1)
+        return out
+
+    for check, kind in ((check_divergence, "tv"), (check_wasserstein, 1)):
+        calls.clear()
+        with pytest.raises(TypeError, match="`fn` must return a real number") as err:
+            check(fn, kind, max_examples=5, raise_on_failure=False)
+        assert why in str(err.value) and "fn(array([" in str(err.value)
+        assert calls == [1]
+
+
+def test_a_float32_function_fails_with_a_note_on_the_tolerances():
+    with pytest.raises(AssertionError, match="= exact value") as err:
+        check_divergence(lambda p, q: np.float32(_tv(p, q)), "tv", max_examples=5)
+    assert "returns float32 values; the tolerances are float64's" in str(err.value)
