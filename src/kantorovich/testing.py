@@ -31,12 +31,13 @@ Needs ``hypothesis``: ``pip install "kantorovich[testing]"``.
 from __future__ import annotations
 
 import math
+import traceback
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 try:
     import hypothesis
-    from hypothesis import HealthCheck, given, settings
+    from hypothesis import HealthCheck, Phase, Verbosity, given, settings
     from hypothesis import strategies as st
 except ImportError as exc:  # pragma: no cover - exercised by a subprocess test
     raise ImportError(
@@ -195,7 +196,13 @@ def _detached(out):
 
 
 def _value(fn, *args) -> float:
-    out = fn(*args)
+    try:
+        out = fn(*args)
+    except Exception as exc:  # noqa: BLE001 - the function's own error, told from a property's
+        where = traceback.extract_tb(exc.__traceback__)[-1]
+        text = f": {exc}" if str(exc) else ""
+        raise AssertionError(f"the function raised {type(exc).__name__}{text}\n"
+                             f"(raised at {where.filename}:{where.lineno})") from exc
     why = _not_real(out)
     if why is not None:
         raise AssertionError(f"the function {why}")
@@ -482,6 +489,9 @@ def _show(drawn) -> str:
 def _body(prop, fn, seen):
     def body(drawn):
         seen[0] += 1
+        # hypothesis shows the input as numpy prints it, to 8 digits: this note, on the final
+        # (shrunk) example only, gives each float exactly, to call the function on again
+        hypothesis.note(f"The input, each float exact: {_show(drawn)}")
         prop.check(fn, drawn)
 
     return body
@@ -510,6 +520,13 @@ def _first_call(fn, args) -> str:
     return ""
 
 
+#: every phase but "explain", whose "lines always and only run by failing examples" name lines
+#: of this module and of numpy, not of the function checked. Set here with the verbosity, so
+#: that a hypothesis profile the user loaded for their own tests (verbose output, fewer
+#: phases) changes neither what the battery runs nor its messages.
+_PHASES = tuple(ph for ph in Phase if ph.name != "explain")
+
+
 def _run(fn, kind, props, *, max_examples, seed, raise_on_failure=True,
          first=None) -> CheckReport:
     note = "" if first is None else _first_call(fn, first)
@@ -527,7 +544,8 @@ def _run(fn, kind, props, *, max_examples, seed, raise_on_failure=True,
                 hard.append(f"{type(exc).__name__}: {exc}\nFailing hard input: {_show(ex)}")
         test = given(prop.strategy)(_body(prop, fn, seen))
         test = settings(max_examples=max_examples, database=None, deadline=None,
-                        derandomize=seed is None, print_blob=False,
+                        derandomize=seed is None, print_blob=False, phases=_PHASES,
+                        verbosity=Verbosity.normal, report_multiple_bugs=True,
                         suppress_health_check=list(HealthCheck))(test)
         if seed is not None:
             test = hypothesis.seed(seed)(test)

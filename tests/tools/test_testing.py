@@ -256,3 +256,63 @@ def test_a_float32_function_fails_with_a_note_on_the_tolerances():
     with pytest.raises(AssertionError, match="= exact value") as err:
         check_divergence(lambda p, q: np.float32(_tv(p, q)), "tv", max_examples=5)
     assert "returns float32 values; the tolerances are float64's" in str(err.value)
+
+
+def test_the_functions_own_error_is_told_from_a_property_failure():
+    """An AssertionError raised inside the function (numpy.testing's, as POT's emd2_1d raises
+    on weights of different sums) reads as the function's, with the line that raised it."""
+    def strict(u, v, uw=None, vw=None):
+        np.testing.assert_allclose(len(u), len(v))
+        return wasserstein_distance(u, v, uw, vw)
+
+    rep = check_wasserstein(strict, 1, max_examples=5, raise_on_failure=False)
+    text = rep.failures()[0].counterexample
+    assert "the function raised AssertionError: \nNot equal to tolerance" in text, text
+    assert "(raised at " in text and "numpy" in text
+
+
+def test_a_counterexample_is_shown_exactly_without_hypothesis_explain_lines():
+    """hypothesis prints the shrunk input as numpy does, to 8 digits: the message adds it with
+    each float exact; and none of the "explain" phase's lines, which name lines of
+    kantorovich.testing and numpy."""
+    off = lambda p, q: _tv(p, q) * (1 + 1e-6)  # noqa: E731
+    with pytest.raises(AssertionError) as err:
+        check_divergence(off, "tv", max_examples=10)
+    msg = str(err.value)
+    exact = [ln.split(": ", 1)[1] for ln in msg.splitlines()
+             if ln.startswith("The input, each float exact: ")]
+    assert len(exact) == msg.count("Falsifying example") >= 1
+    for text in exact:  # Python's shortest exact floats: evaluating the text gives the input
+        p, q = eval(text, {"array": np.array})  # noqa: S307 - the message's own text
+        assert testing._show((p, q)) == text and p.sum() == pytest.approx(1.0)
+    assert "always and only run by failing examples" not in msg and "testing.py" not in msg
+
+
+def test_a_loaded_hypothesis_profile_changes_nothing():
+    """The checks set their own phases and verbosity: a profile loaded for the user's tests
+    (verbose output, the explicit phase only) neither fills the message with every example
+    tried nor leaves the properties untried."""
+    from hypothesis import Phase, Verbosity, settings
+
+    off = lambda p, q: _tv(p, q) * (1 + 1e-6)  # noqa: E731
+    runs = {}
+    settings.register_profile("kantorovich-verbose", verbosity=Verbosity.verbose)
+    settings.register_profile("kantorovich-explicit", phases=[Phase.explicit])
+    try:
+        for name in ("default", "kantorovich-verbose", "kantorovich-explicit"):
+            settings.load_profile(name)
+            rep = check_divergence(off, "tv", max_examples=5, raise_on_failure=False)
+            runs[name] = ([r.examples for r in rep.properties],
+                          [r.counterexample for r in rep.properties])
+    finally:
+        settings.load_profile("default")
+    assert runs["kantorovich-verbose"] == runs["default"] == runs["kantorovich-explicit"]
+    assert all(n >= 5 for n in runs["default"][0])
+
+
+@pytest.mark.parametrize("seed", [None, 3])
+def test_the_same_seed_gives_the_same_counterexamples(seed):
+    off = lambda p, q: _tv(p, q) * (1 + 1e-6)  # noqa: E731
+    runs = [[r.counterexample for r in check_divergence(
+        off, "tv", max_examples=10, seed=seed, raise_on_failure=False).failures()] for _ in range(2)]
+    assert runs[0] == runs[1] and runs[0]
