@@ -316,3 +316,43 @@ def test_the_same_seed_gives_the_same_counterexamples(seed):
     runs = [[r.counterexample for r in check_divergence(
         off, "tv", max_examples=10, seed=seed, raise_on_failure=False).failures()] for _ in range(2)]
     assert runs[0] == runs[1] and runs[0]
+
+
+def _reference_failure(fn, p):
+    rep = check_wasserstein(fn, p, max_examples=N, raise_on_failure=False)
+    return next(r.counterexample for r in rep.failures() if "integral" in r.name)
+
+
+def test_a_wasserstein_off_by_a_convention_is_told_which():
+    """The closed form's failure says what the value is instead: W_p^p (POT's convention),
+    W1 (the order not passed on), or W of weights taken as they are (not normalised)."""
+    power = lambda u, v, uw=None, vw=None: wasserstein_1d(u, v, uw, vw, p=3) ** 3  # noqa: E731
+    assert "The value is W3^3, the p-th power" in _reference_failure(power, 3)
+    assert "W1, the order p = 2 ignored (pass it" in _reference_failure(wasserstein_1d, 2)
+    text = _reference_failure(_w1_unnormalised, 1)
+    assert "weights sum to" in text and "not normalised" in text
+    with pytest.raises(AssertionError, match="should divide the weights by their sum"):
+        check_wasserstein(_w1_unnormalised, p=1, max_examples=N)
+
+
+def _normalised(w, n):
+    return np.full(n, 1.0 / n) if w is None else np.asarray(w, float) / np.sum(w)
+
+
+@pytest.mark.parametrize("p", [1, 2])
+def test_pots_wasserstein_1d_passes_in_scipys_convention(p):
+    """POT's ot.wasserstein_1d takes probability weights and returns W_p^p: given normalised
+    weights and its p-th root taken, it passes; as it is, it fails, and the message says why."""
+    ot = pytest.importorskip("ot")
+
+    def pot(u, v, uw=None, vw=None):
+        return ot.wasserstein_1d(u, v, _normalised(uw, len(u)), _normalised(vw, len(v)),
+                                 p=p) ** (1.0 / p)
+
+    assert check_wasserstein(pot, p, max_examples=N).passed
+    raw = functools.partial(ot.wasserstein_1d, p=p)
+    text = "\n".join(r.counterexample for r in check_wasserstein(
+        raw, p, max_examples=N, raise_on_failure=False).failures())
+    assert "should divide the weights by their sum" in text
+    if p != 1:
+        assert "the p-th power" in text
