@@ -31,6 +31,7 @@ Needs ``hypothesis``: ``pip install "kantorovich[testing]"``.
 from __future__ import annotations
 
 import math
+import operator
 import traceback
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -602,9 +603,15 @@ def _check_fn(fn):
         raise TypeError(f"`fn` must be callable; got {type(fn).__name__}.")
 
 
-def _check_max_examples(max_examples):
-    if isinstance(max_examples, bool) or not isinstance(max_examples, int) or max_examples < 1:
+def _check_max_examples(max_examples) -> int:
+    """``max_examples`` as an int: any integer (a numpy one too, as ``np.int64(50)``), >= 1."""
+    try:
+        n = None if isinstance(max_examples, (bool, np.bool_)) else operator.index(max_examples)
+    except TypeError:
+        n = None
+    if n is None or n < 1:
         raise ValueError(f"`max_examples` must be a positive integer; got {max_examples!r}.")
+    return n
 
 
 def check_divergence(fn: Callable, kind: str, *, max_examples: int = 100,
@@ -648,7 +655,7 @@ def check_divergence(fn: Callable, kind: str, *, max_examples: int = 100,
     (scipy/scipy#19436, #20083, #20779).
     """
     _check_fn(fn)
-    _check_max_examples(max_examples)
+    max_examples = _check_max_examples(max_examples)
     props = divergence_properties(kind)
     return _run(fn, kind, props, max_examples=max_examples, seed=seed,
                 raise_on_failure=raise_on_failure,
@@ -687,7 +694,7 @@ def check_wasserstein(fn: Callable, p: float = 1, *, max_examples: int = 100,
     absolute value in the inputs.
     """
     _check_fn(fn)
-    _check_max_examples(max_examples)
+    max_examples = _check_max_examples(max_examples)
     props = wasserstein_properties(p)
     return _run(fn, f"W{float(p):g}", props, max_examples=max_examples, seed=seed,
                 raise_on_failure=raise_on_failure,

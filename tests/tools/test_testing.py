@@ -134,6 +134,8 @@ def test_a_raising_function_is_a_counterexample():
     (lambda: check_divergence(tv_distance, "hellinger"), "`kind`"),
     (lambda: check_divergence(3, "tv"), "`fn`"),
     (lambda: check_divergence(tv_distance, "tv", max_examples=0), "`max_examples`"),
+    (lambda: check_divergence(tv_distance, "tv", max_examples=2.5), "`max_examples`"),
+    (lambda: check_divergence(tv_distance, "tv", max_examples=True), "`max_examples`"),
     (lambda: check_wasserstein(wasserstein_distance, p=0.5), "`p`"),
 ])
 def test_bad_arguments_name_the_argument(call, match):
@@ -356,3 +358,9 @@ def test_pots_wasserstein_1d_passes_in_scipys_convention(p):
     assert "should divide the weights by their sum" in text
     if p != 1:
         assert "the p-th power" in text
+
+
+def test_max_examples_may_be_a_numpy_integer():
+    """A count computed with numpy (np.int64) is an integer: it was refused."""
+    rep = check_divergence(tv_distance, "tv", max_examples=np.int64(5))
+    assert rep.passed and all(r.examples >= 5 for r in rep.properties)
