@@ -43,8 +43,20 @@ __all__ = [
 ]
 
 
-def _size(n):
-    return st.just(n) if isinstance(n, int) else n
+def _count(k, name, least=1, strategies=True):
+    """``k`` if it is an integer >= ``least``; a ValueError naming the argument otherwise (a
+    size of 0 gave empty "probability vectors" summing to 0, and empty samples)."""
+    if isinstance(k, (bool, np.bool_)) or not isinstance(k, (int, np.integer)) or k < least:
+        alt = " (or a strategy of them)" if strategies else ""
+        raise ValueError(f"`{name}` must be an integer >= {least}{alt}; got {k!r}.")
+    return int(k)
+
+
+def _size(n, name="n_bins"):
+    """A size argument as a strategy: an int as ``st.just``, a strategy's draws checked."""
+    if isinstance(n, st.SearchStrategy):
+        return n.map(lambda k: _count(k, name))
+    return st.just(_count(n, name))
 
 
 def pmfs(n_bins=st.integers(1, 12), *, allow_zeros=True, min_value=0.0):
@@ -59,6 +71,10 @@ def pmfs(n_bins=st.integers(1, 12), *, allow_zeros=True, min_value=0.0):
     min_value : float
         Smallest non-zero mass before normalisation (masses go down to 1e-300 by default).
     """
+    if not isinstance(n_bins, st.SearchStrategy):
+        _count(n_bins, "n_bins")
+    if not 0.0 <= min_value <= 1.0:
+        raise ValueError(f"`min_value` must be in [0, 1]; got {min_value!r}.")
 
     @st.composite
     def _pmf(draw):
@@ -113,6 +129,9 @@ def weighted_samples(draw, min_size=1, max_size=12, *, weights=True, bound=100.0
     Values repeat often (drawn from a few distinct numbers half the time); weights, when
     drawn, are positive with zeros allowed, and are not normalised (scipy's convention).
     """
+    if _count(max_size, "max_size", strategies=False) < _count(min_size, "min_size",
+                                                              strategies=False):
+        raise ValueError(f"`max_size` ({max_size!r}) must be >= `min_size` ({min_size!r}).")
     n = draw(st.integers(min_size, max_size))
     finite = st.floats(-bound, bound, allow_nan=False, allow_infinity=False)
     if draw(st.booleans()):
@@ -146,7 +165,7 @@ def sample_triples(draw, min_size=1, max_size=12, *, weights=True, bound=100.0):
 @st.composite
 def point_clouds(draw, n=st.integers(1, 8), d=st.integers(1, 3), *, bound=10.0):
     """A point cloud ``x`` of shape (n, d), coordinates in [-bound, bound]."""
-    nn, dd = draw(_size(n)), draw(_size(d))
+    nn, dd = draw(_size(n, "n")), draw(_size(d, "d"))
     elems = st.floats(-bound, bound, allow_nan=False, allow_infinity=False)
     return draw(hnp.arrays(np.float64, (nn, dd), elements=elems))
 
@@ -154,5 +173,5 @@ def point_clouds(draw, n=st.integers(1, 8), d=st.integers(1, 3), *, bound=10.0):
 @st.composite
 def cost_matrices(draw, n=st.integers(1, 8), m=st.integers(1, 8), *, bound=10.0):
     """A non-negative cost matrix of shape (n, m), entries in [0, bound]."""
-    nn, mm = draw(_size(n)), draw(_size(m))
+    nn, mm = draw(_size(n, "n")), draw(_size(m, "m"))
     return draw(hnp.arrays(np.float64, (nn, mm), elements=st.floats(0.0, bound)))

@@ -11,6 +11,7 @@ import warnings
 
 import numpy as np
 import pytest
+from hypothesis import strategies as st
 from scipy.spatial.distance import jensenshannon
 from scipy.stats import wasserstein_distance
 
@@ -364,3 +365,43 @@ def test_max_examples_may_be_a_numpy_integer():
     """A count computed with numpy (np.int64) is an integer: it was refused."""
     rep = check_divergence(tv_distance, "tv", max_examples=np.int64(5))
     assert rep.passed and all(r.examples >= 5 for r in rep.properties)
+
+
+@pytest.mark.parametrize("make, match", [
+    (lambda ks: ks.pmfs(0), "`n_bins` must be an integer >= 1"),
+    (lambda ks: ks.pmfs(st.integers(0, 0)), "`n_bins` must be an integer >= 1"),
+    (lambda ks: ks.pmf_pairs(n_bins=0), "`n_bins`"),
+    (lambda ks: ks.pmfs(3, min_value=2.0), "`min_value` must be in \\[0, 1\\]"),
+    (lambda ks: ks.weighted_samples(min_size=0), "`min_size` must be an integer >= 1;"),
+    (lambda ks: ks.sample_pairs(min_size=5, max_size=2), "`max_size` \\(2\\) must be >= `min_size`"),
+    (lambda ks: ks.point_clouds(0), "`n` must be an integer >= 1"),
+    (lambda ks: ks.cost_matrices(3, 0), "`m` must be an integer >= 1"),
+])
+def test_strategies_refuse_empty_sizes(make, match):
+    """A size of 0 drew empty "probability vectors" (summing to 0) and empty samples, or
+    failed inside hypothesis on the draws that had weights."""
+    from hypothesis import given, settings
+
+    from kantorovich import strategies as ks
+
+    with pytest.raises(ValueError, match=match):
+        settings(max_examples=5, database=None)(given(make(ks))(lambda drawn: None))()
+
+
+def test_strategies_draw_what_they_say():
+    from hypothesis import HealthCheck, given, settings
+
+    from kantorovich import strategies as ks
+
+    @settings(max_examples=100, database=None, deadline=None, derandomize=True,
+              suppress_health_check=list(HealthCheck))
+    @given(ks.pmfs(), ks.disjoint_pmf_pairs(), ks.weighted_samples())
+    def draws(p, pq, sample):
+        assert p.dtype == np.float64 and p.size >= 1 and np.all(p >= 0)
+        assert abs(p.sum() - 1.0) <= 1e-12
+        assert not np.any((pq[0] > 0) & (pq[1] > 0))
+        values, w = sample
+        assert values.size >= 1 and (w is None or (w.shape == values.shape and np.all(w >= 0)
+                                                   and w.sum() > 0))
+
+    draws()
