@@ -175,6 +175,17 @@ def test_missing_hypothesis_names_the_extra():
     assert 'kantorovich[testing]' in out.stdout
 
 
+def test_missing_hypothesis_names_the_extra_for_strategies_and_verify():
+    """`import kantorovich.strategies` and `kantorovich verify` without hypothesis: the
+    message names the extra, and verify exits with status 2."""
+    code = ("import sys; sys.modules['hypothesis'] = None\n"
+            "try:\n    import kantorovich.strategies\nexcept ImportError as e:\n    print(e)\n"
+            "from kantorovich import cli\nsys.exit(cli.main(['verify', '--quick']))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 2, out.stderr
+    assert 'kantorovich[testing]' in out.stdout and 'kantorovich[testing]' in out.stderr
+
+
 def test_verify_command_writes_nothing_into_hypothesis_home(monkeypatch, tmp_path, capsys):
     """Hypothesis keeps caches (its constants cache, even with ``database=None``) under its home
     folder, ``./.hypothesis`` by default: `kantorovich verify` puts them in a temporary folder,
