@@ -54,6 +54,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+from .._parallel import parallel_kernel
+
 __all__ = ["batch_params", "build", "knn_pair_batched", "knn_pair_kdtree", "knn_pairs_many"]
 
 _MID_DEPTH = 96  # midpoint splits above this depth, median splits below
@@ -615,6 +617,7 @@ def _store(best, zeros, qs, nq, k, out, z):  # pragma: no cover - numba
             out[qs + qi, p] = np.sqrt(best[qi, p])
 
 
+@parallel_kernel
 @njit(parallel=True, cache=True, boundscheck=False)
 def _query_pair_batched(blocks, mscan, TTX, sx, ex, cx, lx, hx, TTY, sy, ey, cy, ly, hy, rleaf, k,
                         out_x, out_y, zx, zy, counters):  # pragma: no cover - numba
@@ -627,6 +630,7 @@ def _query_pair_batched(blocks, mscan, TTX, sx, ex, cx, lx, hx, TTY, sy, ey, cy,
             counters[ib, t] = cnt[t]
 
 
+@parallel_kernel
 @njit(parallel=True, cache=True, boundscheck=False)
 def _knn_pairs_many(XA, YA, k, tleaf, rleaf, bsize, rho, nu, dup_x, dup_y, ok):  # pragma: no cover
     """:func:`knn_pair_batched` for each problem q of XA (B, n, d), YA (B, m, d), the problems

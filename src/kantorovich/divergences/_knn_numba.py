@@ -30,6 +30,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._parallel import parallel_kernel
+
 __all__ = ["knn_positive_numba", "knn_brute", "numba_available"]
 
 _EXTRA = 4   # spare columns for duplicates (zero distances)
@@ -154,6 +156,7 @@ if numba is not None:
                     out_val[r0 + li, p] = vals[li, p]
                     out_idx[r0 + li, p] = idxs[li, p]
 
+    @parallel_kernel
     @njit(parallel=True, cache=True, boundscheck=False)
     def topk_approx(Q, qn, RT, rn, kc, same, out_val, out_idx):  # pragma: no cover - numba
         # Q (n4, dp) float32 = -2 * query rows (n4 multiple of 4), qn (n4,), RT (dp, m), rn (m,);
@@ -164,6 +167,7 @@ if numba is not None:
             r0 = ch * 64
             chunk(Q, qn, RT, rn, kc, same, r0, min(n4, r0 + 64), out_val, out_idx)
 
+    @parallel_kernel
     @njit(parallel=True, cache=True, boundscheck=False)
     def refine(Q64, R64, idx, aval, tol, kk, same, out, bad):  # pragma: no cover - numba
         # exact float64 distances of the candidates, sorted; certificate per row
@@ -191,6 +195,7 @@ if numba is not None:
             else:
                 bad[i] = False
 
+    @parallel_kernel
     @njit(parallel=True, cache=True, boundscheck=False)
     def exact_rows(Q64, R64, rows, kk, same, out):  # pragma: no cover - numba
         # exact float64 scan for the rows that failed the certificate

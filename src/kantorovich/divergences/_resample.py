@@ -27,6 +27,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._parallel import parallel_kernel
+
 __all__ = ["bootstrap_means", "bootstrap_means_rows", "draw_key"]
 
 _GAMMA = 0x9E3779B97F4A7C15
@@ -87,6 +89,7 @@ if _njit is not None:
                 s0 += t[idx[j]]
         return ((s0 + s1) + (s2 + s3)) / n
 
+    @parallel_kernel
     @_njit(parallel=True, cache=True, boundscheck=False)
     def boot_par(t, n_boot, key, out):  # pragma: no cover - numba
         for b in _prange(n_boot):
@@ -99,6 +102,7 @@ if _njit is not None:
         for b in range(n_boot):
             out[b] = _one(t, b, key, idx)
 
+    @parallel_kernel
     @_njit(parallel=True, cache=True, boundscheck=False)
     def boot_rows(T, n_boot, keys, out):  # pragma: no cover - numba
         for q in _prange(T.shape[0]):

@@ -39,6 +39,7 @@ import numpy as np
 from numba import njit, prange, types
 from numba.extending import intrinsic
 
+from .._parallel import parallel_kernel
 from .._results import EMDResult, stack_results
 from .._validation import check_same_mass, check_weights, describe, input_dtype, mass_rtol
 from .._warnings import batch_message, problem_list, warn
@@ -201,6 +202,7 @@ def _lsap(C, n, u, v, col4row, row4col, bi, spc, done, path, rows, cols, keys):
                 break
 
 
+@parallel_kernel
 @njit(parallel=True, cache=True)
 def _assign_batch(C, A, Bw, perms, F, G, stats):
     """Every problem: the assignment, then its certificate for the unit-mass problem (A, Bw)

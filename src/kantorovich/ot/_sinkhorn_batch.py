@@ -66,6 +66,7 @@ from numba import njit, prange
 
 from .._array_api import is_cupy
 from .._jit import notice_first_compile
+from .._parallel import parallel_kernel
 from .._results import SinkhornResult
 from .._validation import (
     as_float_array,
@@ -632,6 +633,7 @@ def _centred_pair(x, y, xc, yc):
             yc[j, k] = y[j, k] - mu
 
 
+@parallel_kernel
 @njit(parallel=True, cache=True)
 def _solve_batch(mode, dense, C, X, Y, p, A, Bw, logA, logB, eps, levels, n_levels, mag, max_iter, tol,
                  check_every, symmetric, agree, deferrals, F, G, stats, rows):

@@ -23,6 +23,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
+from ..._parallel import parallel_kernel
 from .._costs import KIND_DENSE, KIND_EUCLIDEAN, KIND_SQEUCLIDEAN
 
 __all__ = [
@@ -136,6 +137,7 @@ def _best2(C, x, y, kind, cost_p, scale, p, i, cand, ccnt, cthr):
     return idx[0], vals[0], vals[1]
 
 
+@parallel_kernel
 @njit(parallel=True, cache=True)
 def auction_phase(C, x, y, kind, cost_p, scale, p, row_to_col, col_to_row, eps, max_rounds,
                   cand, ccnt, cthr, par_min):
@@ -239,6 +241,7 @@ def auction_phase(C, x, y, kind, cost_p, scale, p, row_to_col, col_to_row, eps, 
     return rounds, bids
 
 
+@parallel_kernel
 @njit(parallel=True, cache=True)
 def row_min_reduced(C, x, y, kind, cost_p, scale, v, perm):
     """u_i = min_j c(i, j) - v_j (so u_i + v_j <= c(i, j)) and r_i = c(i, perm[i]) - u_i - v[perm[i]]."""
@@ -257,6 +260,7 @@ def row_min_reduced(C, x, y, kind, cost_p, scale, v, perm):
     return u, r
 
 
+@parallel_kernel
 @njit(parallel=True, cache=True)
 def count_candidates(C, x, y, kind, cost_p, scale, u, v, thr):
     """Per row, the number of columns with reduced cost c(i, j) - u_i - v_j <= thr."""
@@ -271,6 +275,7 @@ def count_candidates(C, x, y, kind, cost_p, scale, u, v, thr):
     return cnt
 
 
+@parallel_kernel
 @njit(parallel=True, cache=True)
 def fill_candidates(C, x, y, kind, cost_p, scale, u, v, thr, indptr):
     """CSR lists of the candidate edges: column indices, costs and reduced costs."""
@@ -357,6 +362,7 @@ def _row_violation(C, x, y, kind, cost_p, scale, f, g, i):
     return m
 
 
+@parallel_kernel
 @njit(parallel=True, cache=True)
 def dual_violation(C, x, y, kind, cost_p, scale, f, g):
     """max_ij (f_i + g_j - c(i, j)), the largest violation of dual feasibility (<= 0 if feasible).

@@ -20,6 +20,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
+from ..._parallel import parallel_kernel
 from ._simd import wide_vectors
 from .softmin_numba import _FM, _exp2_f64
 
@@ -28,6 +29,7 @@ __all__ = ["grad_envelope", "grad_implicit", "rowsums"]
 _LOG2E = 1.4426950408889634
 
 
+@parallel_kernel
 @njit(parallel=True, fastmath=_FM, cache=True)
 def grad_envelope(x, yT, fa, gb, inv_eps, p, out, n_chunks):  # pragma: no cover - compiled
     # out_i = sum_j exp((fa_i + gb_j - C_ij)/eps) dC_ij/dx_i with fa = f + eps log a,
@@ -102,6 +104,7 @@ def _cost(x, yT, i, j, p):  # pragma: no cover - compiled
     return sq, sq ** (0.5 * p)
 
 
+@parallel_kernel
 @njit(parallel=True, fastmath=_FM, cache=True)
 def rowsums(x, yT, fa, gb, inv_eps, p, v, s0, s1, s2, n_chunks):  # pragma: no cover
     n, d = x.shape
@@ -142,6 +145,7 @@ def rowsums(x, yT, fa, gb, inv_eps, p, v, s0, s1, s2, n_chunks):  # pragma: no c
             s2[i] = a2
 
 
+@parallel_kernel
 @njit(parallel=True, fastmath=_FM, cache=True)
 def grad_implicit(x, yT, fa, gb, inv_eps, p, lam, mu, out):  # pragma: no cover - compiled
     n, d = x.shape

@@ -46,6 +46,8 @@ import threading
 import numpy as np
 from numba import njit, prange
 
+from ..._parallel import parallel_kernel
+
 __all__ = ["PASSES", "RADIX_BITS", "sort_pair", "sort_rows", "sort_rows_kv"]
 
 RADIX_BITS = 8  # measured best at n = 1e7: 8-bit 0.27 s, 11-bit 0.38-0.48 s, 16-bit 0.60 s
@@ -185,6 +187,7 @@ def _sort_1d_kv(x, w, buf, wbuf):
     _radix_u64_kv(k, w, buf, wbuf, hist)
 
 
+@parallel_kernel
 @njit(cache=True, parallel=True)
 def _sort_rows(x, buf):
     B = x.shape[0]
@@ -194,6 +197,7 @@ def _sort_rows(x, buf):
         _radix_u64(k, buf[r], hist)
 
 
+@parallel_kernel
 @njit(cache=True, parallel=True)
 def _sort_rows_kv(x, w, buf, wbuf):
     B, n = x.shape

@@ -57,6 +57,7 @@ from numba import njit, prange, types
 from numba.core.errors import TypingError
 from numba.extending import intrinsic, overload
 
+from ..._parallel import parallel_kernel
 from ._simd import wide_vectors
 
 __all__ = ["OnlineSoftmin", "softmin_pointcloud", "warmup"]
@@ -309,6 +310,7 @@ def pc_rows(x, yT, hs, eps, p, out, i0, i1):
         out[i] = -eps * (mx + math.log(s))
 
 
+@parallel_kernel
 @njit(parallel=True, cache=True)
 def softmin_pc(rows, x, yT, hs, eps, p, out, n_chunks):
     """``rows``: the address of :func:`pc_rows`'s entry point (:func:`rows_entries`)."""
@@ -339,6 +341,7 @@ def pc_mean_rows(x, yT, hs, eps, p, out, mean, i0, i1):
         mean[i] = sc / s
 
 
+@parallel_kernel
 @njit(parallel=True, cache=True)
 def softmin_pc_mean(rows, x, yT, hs, eps, p, out, mean, n_chunks):
     """``rows``: the address of :func:`pc_mean_rows`'s entry point (:func:`rows_entries`)."""
@@ -426,6 +429,7 @@ def sq_shift_rows(X, YT, hc, c, root, o, have_shift, lo, hi, neg, inv_c, out, fe
             fell_back[i] = 1
 
 
+@parallel_kernel
 @njit(parallel=True, cache=True)
 def softmin_sq_shift(rows, logs, X, YT, hc, c, root, o, have_shift, lo, hi, neg, inv_c, out,
                      fell_back, n_chunks):
@@ -521,6 +525,7 @@ def sq2_shift_rows(X0, X1, Y0, Y1, hc, root, o, have_shift, lo, hi, neg, inv_c, 
             fell_back[i] = 1
 
 
+@parallel_kernel
 @njit(parallel=True, cache=True)
 def softmin_sq2_shift(rows, logs, X0, X1, Y0, Y1, hc, root, o, have_shift, lo, hi, neg, inv_c, out,
                       fell_back, n_chunks):

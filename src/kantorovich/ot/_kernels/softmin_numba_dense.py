@@ -52,6 +52,7 @@ import numpy as np
 from numba import njit, prange, types
 from numba.extending import overload
 
+from ..._parallel import parallel_kernel
 from ._simd import wide_vectors
 from .softmin_numba import _exp2_f32, _exp2_f64
 
@@ -96,6 +97,7 @@ def _row_sum(C, base, hc, a, c, m):
     return s
 
 
+@parallel_kernel
 @njit(parallel=True, fastmath=_FM, cache=True)
 def dense_rows(C, n, m, hc, c, o, have_shift, lo, hi, neg, inv_c, out, fell_back, n_chunks):
     """Row soft-min with a known per-row shift ``o`` (when ``have_shift``), safe path per row.
@@ -124,6 +126,7 @@ def dense_rows(C, n, m, hc, c, o, have_shift, lo, hi, neg, inv_c, out, fell_back
     return out
 
 
+@parallel_kernel
 @njit(parallel=True, fastmath=_FM, cache=True)
 def dense_rows_mean(C, n, m, hs, inv_eps, out, mean, n_chunks):
     """Row soft-min and the row-softmax mean of C, float64, two passes (max, then sums).
@@ -153,6 +156,7 @@ def dense_rows_mean(C, n, m, hs, inv_eps, out, mean, n_chunks):
     return out, mean
 
 
+@parallel_kernel
 @njit(parallel=True, fastmath=_FM, cache=True)
 def dense_cols_sum(C, n, m, hc, c, o, acc, part):
     """Partial column sums ``acc[k, j] = sum_{i in chunk k} 2^((hc_i + o_j) - c C_ij)``.
@@ -196,6 +200,7 @@ def dense_cols_sum(C, n, m, hc, c, o, acc, part):
     return acc
 
 
+@parallel_kernel
 @njit(parallel=True, fastmath=_FM, cache=True)
 def dense_cols_max(C, n, m, hc, c, neg, mx):
     """Partial column maxima ``mx[k, j] = max_{i in chunk k} (hc_i - c C_ij)`` (row-major)."""

@@ -29,6 +29,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+from ..._parallel import parallel_kernel
+
 __all__ = ["equal_uniform", "merge_uniform", "merge_weighted", "merge_weighted_chunked", "pairs"]
 
 
@@ -73,6 +75,7 @@ def _acc(s, mass, c, p):
     return s + mass * c
 
 
+@parallel_kernel
 @njit(cache=True, parallel=True)
 def _equal_uniform_rows(xs, ys, p):
     B, n = xs.shape
@@ -85,6 +88,7 @@ def _equal_uniform_rows(xs, ys, p):
     return out
 
 
+@parallel_kernel
 @njit(cache=True, parallel=True)
 def _equal_uniform_rows_div(xs, ys, p, div):
     """As _equal_uniform_rows with per-row divisors, or the max mode (p = INF)."""
@@ -98,6 +102,7 @@ def _equal_uniform_rows_div(xs, ys, p, div):
     return out
 
 
+@parallel_kernel
 @njit(cache=True, parallel=True)
 def _equal_uniform_one(x, y, p):
     n = x.shape[0]
@@ -116,6 +121,7 @@ def _equal_uniform_one(x, y, p):
     return s / n
 
 
+@parallel_kernel
 @njit(cache=True, parallel=True)
 def _equal_uniform_one_div(x, y, p, div):
     """As _equal_uniform_one with a divisor, or the max mode (p = INF)."""
@@ -179,6 +185,7 @@ def _merge_uniform_row(x, y, p, div):
     return s if p == INF else s / nm
 
 
+@parallel_kernel
 @njit(cache=True, parallel=True)
 def _merge_uniform_rows(xs, ys, p, div):
     B = xs.shape[0]
@@ -231,6 +238,7 @@ def _merge_weighted_row(x, wu, y, wv, p, div):
     return s
 
 
+@parallel_kernel
 @njit(cache=True, parallel=True)
 def _merge_weighted_rows(xs, wu, ys, wv, p, div):
     B = xs.shape[0]
@@ -357,6 +365,7 @@ def _block_prefix2(wu, wv, blk):
     return pu, pv
 
 
+@parallel_kernel
 @njit(cache=True, parallel=True)
 def _merge_weighted_chunked(x, wu, y, wv, p, div, n_chunks, blk):
     """W_p^p of one weighted row pair, the staircase cut into n_chunks level ranges.
@@ -422,6 +431,7 @@ def merge_weighted_chunked(x, wu, y, wv, p, n_chunks=MERGE_CHUNKS, blk=_BLK, div
 
 
 # ---------------------------------------------------------------- row pairs of two stacks
+@parallel_kernel
 @njit(cache=True, parallel=True)
 def _equal_uniform_pairs(X, Y, ix, iy, p):
     B = ix.shape[0]
@@ -437,6 +447,7 @@ def _equal_uniform_pairs(X, Y, ix, iy, p):
     return out
 
 
+@parallel_kernel
 @njit(cache=True, parallel=True)
 def _merge_uniform_pairs(X, Y, ix, iy, p):
     B = ix.shape[0]
@@ -446,6 +457,7 @@ def _merge_uniform_pairs(X, Y, ix, iy, p):
     return out
 
 
+@parallel_kernel
 @njit(cache=True, parallel=True)
 def _merge_weighted_pairs(X, WX, Y, WY, ix, iwx, iy, iwy, p):
     B = ix.shape[0]
