@@ -379,8 +379,8 @@ def test_emd_batch_network_simplex_repairs_and_errors_as_the_loop(rng, monkeypat
 
     solve = emd_module._solve_network_simplex
 
-    def shifted(a, b, M, max_iter, record=True):
-        P, f, g, info = solve(a, b, M, max_iter, record)
+    def shifted(a, b, M, max_iter):
+        P, f, g, info = solve(a, b, M, max_iter)
         if a[0] > 0.1:  # an infeasible dual for some problems only: f_0 raised
             f = f.copy()
             f[0] += 1e-3

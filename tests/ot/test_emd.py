@@ -204,8 +204,8 @@ def test_infeasible_potentials_are_repaired(monkeypatch):
     a, b, M = _random_problem(rng, 15, 11)
     real = emd_mod._solve_network_simplex
 
-    def shifted(a_, b_, M_, it, record=True):
-        P, f, g, info = real(a_, b_, M_, it, record)
+    def shifted(a_, b_, M_, it):
+        P, f, g, info = real(a_, b_, M_, it)
         return P, f + 0.3, g, info        # f_i + g_j <= M_ij now fails by 0.3
 
     monkeypatch.setattr(emd_mod, "_solve_network_simplex", shifted)
@@ -221,8 +221,8 @@ def test_repair_that_leaves_a_gap_warns(monkeypatch):
     a, b, M = _random_problem(rng, 12, 12)
     real = emd_mod._solve_network_simplex
 
-    def bad(a_, b_, M_, it, record=True):
-        P, f, g, info = real(a_, b_, M_, it, record)
+    def bad(a_, b_, M_, it):
+        P, f, g, info = real(a_, b_, M_, it)
         f = f.copy()
         f[::2] += 0.2                      # infeasible, and not a constant shift
         return P, f, g, info
@@ -237,7 +237,7 @@ def test_repair_that_leaves_a_gap_warns(monkeypatch):
 
 
 def test_plan_with_wrong_marginals_raises(monkeypatch):
-    def wrong(a_, b_, M_, it, record=True):
+    def wrong(a_, b_, M_, it):
         n, m = M_.shape
         return np.full((n, m), 0.5 / (n * m)), np.zeros(n), np.zeros(m), {}
 
@@ -397,8 +397,8 @@ def test_feasible_but_suboptimal_potentials_are_improved(monkeypatch):
     a, b, M = _random_problem(rng, 10, 8)
     real = emd_mod._solve_network_simplex
 
-    def zero_duals(a_, b_, M_, it, record=True):
-        P, f, g, info = real(a_, b_, M_, it, record)
+    def zero_duals(a_, b_, M_, it):
+        P, f, g, info = real(a_, b_, M_, it)
         return P, np.zeros_like(f), np.zeros_like(g), info   # feasible (M >= 0), gap > 0
 
     monkeypatch.setattr(emd_mod, "_solve_network_simplex", zero_duals)

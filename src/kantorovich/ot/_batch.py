@@ -32,7 +32,6 @@ arrays, arrays gain a leading ``B`` axis, ``info`` holds the per-problem ``info`
 from __future__ import annotations
 
 import time
-import warnings
 
 import numba
 import numpy as np
@@ -42,7 +41,7 @@ from numba.extending import intrinsic
 from .._parallel import parallel_kernel
 from .._results import EMDResult, stack_results
 from .._validation import check_same_mass, check_weights, describe, input_dtype, mass_rtol
-from .._warnings import batch_message, problem_list, warn
+from .._warnings import batch_message, gathered, pot_quiet, problem_list, warn
 from ..exceptions import ConvergenceWarning
 from ._sinkhorn_batch import _batch_cost
 
@@ -297,9 +296,9 @@ def emd_batch(a, b, M, *, method="auto", normalize=False, return_plan=True, tol=
         return _emd_simplex_batch(a, b, A, Bw, C, normalize=normalize, return_plan=return_plan,
                                   tol=tol, max_iter=max_iter, ref=ref, t0=t0)
     if not fast:  # highs, the auction: the single solver once per problem
-        with warnings.catch_warnings():  # one warning for the batch below, naming the problems
-            warnings.simplefilter("ignore", ConvergenceWarning)
+        with gathered() as caught:  # one warning for the batch below, naming the problems
             res = [emd(A[q], Bw[q], C[q], **kw) for q in range(nb)]
+        _pass_on(caught, but=ConvergenceWarning)
         out = stack_results(res)
         _warn_uncertified(method, [r.duality_gap / r.info["mass"] for r in res], tol * _cost_range(C)[2],
                           "increase `max_iter`.")
@@ -319,14 +318,14 @@ def emd_batch(a, b, M, *, method="auto", normalize=False, return_plan=True, tol=
     value, dual, viol, merr = stats.T
     gap = value - dual
     redo = viol > tol * cscale  # would need emd's c-transform repair: the single solver's path
-    with warnings.catch_warnings():  # one warning for the batch below, naming the problems
-        warnings.simplefilter("ignore", ConvergenceWarning)
+    with gathered() as caught:  # one warning for the batch below, naming the problems
         for q in np.flatnonzero(redo):
             r = emd(A[q], Bw[q], C[q], **kw)
             value[q], gap[q], viol[q] = r.value / mass[q], r.duality_gap / mass[q], r.dual_violation
             merr[q] = r.marginal_error / mass[q]
             F[q], G[q] = r.f, r.g
             perms[q] = np.argmax(r.plan, axis=1)
+    _pass_on(caught, but=ConvergenceWarning)
     certified = np.abs(gap) <= tol * cscale
     _warn_uncertified(None, gap, tol * cscale)
     plan = None
@@ -361,20 +360,26 @@ def _warn_uncertified(method, gap, bound, hint: str = "") -> None:
              ConvergenceWarning)
 
 
+def _pass_on(caught, but) -> None:
+    """Raise the warnings that :func:`gathered` caught, at the caller's line, except those of
+    category ``but``."""
+    for message, category in caught:
+        if not issubclass(category, but):
+            warn(message, category)
+
+
 def _single_calls(solve, nb: int, what: str, names=None, total: int | None = None) -> list:
     """``[solve(i) for i in range(nb)]``, the single calls' ConvergenceWarnings gathered into
     one for the batch that names the problems (``names[i]``, default i, of ``total`` problems,
     default nb) and gives the first one's message; their other warnings pass as they were."""
     res, first = [], {}
     for i in range(nb):
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
+        with gathered() as caught:  # this thread's package warnings (catch_warnings is not thread-safe)
             res.append(solve(i))
-        for w in caught:
-            if issubclass(w.category, ConvergenceWarning):
-                first.setdefault(i if names is None else int(names[i]), str(w.message))
-            else:
-                warn(str(w.message), w.category)  # at the caller's line, as before
+        for message, category in caught:
+            if issubclass(category, ConvergenceWarning):
+                first.setdefault(i if names is None else int(names[i]), str(message))
+        _pass_on(caught, but=ConvergenceWarning)  # at the caller's line, as before
     if first:
         bad = sorted(first)
         warn(f"{what}: " + batch_message(bad, nb if total is None else total, first[bad[0]]),
@@ -488,11 +493,10 @@ def _emd_simplex_batch(a, b, A, Bw, C, *, normalize, return_plan, tol, max_iter,
 
             def solve(qs, Pc=Pc, c0=c0):
                 for q in qs:
-                    Pc[q - c0], F[q], G[q], infos[q] = _solve(problem(q), record=False)
+                    Pc[q - c0], F[q], G[q], infos[q] = _solve(problem(q))
 
             ts = time.perf_counter()
-            with warnings.catch_warnings(record=True):  # POT's warnings: each in its problem's info
-                warnings.simplefilter("always")
+            with pot_quiet():  # POT's warnings: each in its problem's info
                 list(pool.map(solve, np.array_split(np.arange(c0, c1), 4 * threads)))
             t_solve += time.perf_counter() - ts
             _certify_chunk(Pc, c0, C, an, bn, F, G, infos, value, gap, viol, merr, cscale, tol,

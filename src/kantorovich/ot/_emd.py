@@ -13,11 +13,9 @@ optimality (weak duality), whatever solver produced them.
 
 from __future__ import annotations
 
-import contextlib
 import math
 import threading
 import time
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -35,7 +33,7 @@ from .._validation import (
     input_dtype,
     mass_rtol,
 )
-from .._warnings import warn
+from .._warnings import pot_quiet, warn
 from ..exceptions import ConvergenceWarning, EMDCertificateError
 from ._geometry import DenseGeometry, PointCloud, batch_size_or_raise
 
@@ -87,23 +85,17 @@ def _import_pot():
     return _POT[0]
 
 
-def _solve_network_simplex(a, b, M, max_iter, record=True):
-    """POT's network simplex; its warnings are recorded into ``info`` (``record=False``: the
-    caller records them, as the batch does around its threads: ``catch_warnings`` is
-    process-global and not thread-safe)."""
+def _solve_network_simplex(a, b, M, max_iter):
+    """POT's network simplex; its result-code warning is kept in ``info`` (from POT's log)
+    instead of being shown, through :func:`kantorovich._warnings.pot_quiet` (not
+    ``catch_warnings``: process-global and not thread-safe, so this runs in any thread)."""
     pot = _import_pot()
 
-    with (warnings.catch_warnings(record=True) if record else contextlib.nullcontext([])) \
-            as caught:
-        if record:
-            warnings.simplefilter("always")
+    with pot_quiet():
         P, log = pot.emd(a, b, M, numItermax=max_iter, log=True)
     info = {"solver": "POT network simplex (ot.emd)", "result_code": int(log["result_code"]),
             "max_iter": int(max_iter)}
     msg = log.get("warning")
-    if msg is None:
-        msgs = [str(w.message) for w in caught if "numItermax" in str(w.message)]
-        msg = msgs[0] if msgs else None
     if msg is not None:
         info["solver_warning"] = str(msg)
     return np.asarray(P, dtype=np.float64), np.asarray(log["u"], np.float64), \
@@ -495,10 +487,10 @@ def _prepare(a, b, M, method, normalize, tol, max_iter) -> _Problem:
                     dtypes=dtypes, ref=ref)
 
 
-def _solve(prob: _Problem, record=True):
+def _solve(prob: _Problem):
     """(P, f, g, info) of the chosen solver, the potentials mapped back to the costs ``Mh``."""
     if prob.method == "network_simplex":
-        P, f, g, info = _solve_network_simplex(prob.an, prob.bn, prob.Ms, prob.max_iter, record)
+        P, f, g, info = _solve_network_simplex(prob.an, prob.bn, prob.Ms, prob.max_iter)
     elif prob.method == "highs":
         P, f, g, info = _solve_highs(prob.an, prob.bn, prob.Ms)
     else:
