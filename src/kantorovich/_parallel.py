@@ -18,7 +18,7 @@ cannot take what programs routinely do:
 
 TBB and the other OpenMP runtimes (Intel's, Microsoft's) take both, and the kernels are
 launched directly. :func:`parallel_kernel` wraps each parallel kernel; the wrapper costs
-about 0.2 us a call. docs/performance.md, "Threads and processes", says this for users.
+less than the noise of a launch (~10 us for a small kernel on 2 cores). docs/performance.md, "Threads and processes", says this for users.
 """
 
 from __future__ import annotations
