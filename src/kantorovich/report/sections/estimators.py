@@ -14,6 +14,31 @@ def _gauss_kl_iso(d, mu, s2):
     return 0.5 * (d / s2 + d * mu ** 2 / s2 - d + d * math.log(s2))
 
 
+#: one-sided level of the replicate-mean checks: a correct estimator whose bias is within its
+#: budget fails one of them on at most this fraction of seeds
+ALPHA = 1e-3
+
+
+def bias_budget_tolerance(values, budget: float, alpha: float = ALPHA) -> tuple[float, float]:
+    """``(tolerance, se)`` for checking that the mean of ``values`` is within ``budget`` of the truth.
+
+    ``values`` are independent replicates of an estimator whose expectation is claimed to lie
+    within ``budget`` (its known finite-sample bias, stated in advance) of the truth. The check
+    ``|mean - truth| <= budget + t * se``, with ``se = sd / sqrt(R)`` the standard error of the
+    mean of the ``R`` replicates and ``t`` the ``1 - alpha`` quantile of Student's t with
+    ``R - 1`` degrees of freedom, then fails with probability at most ``alpha`` when the claim
+    holds (the replicate mean is close to normal by the central limit theorem), and still fails
+    when the bias exceeds the budget by more than a few standard errors.
+    """
+    from scipy.stats import t as student_t
+
+    v = np.asarray(values, dtype=float)
+    if v.size < 2:
+        raise ValueError("need at least 2 replicates for a standard error")
+    se = float(v.std(ddof=1) / math.sqrt(v.size))
+    return budget + float(student_t.ppf(1 - alpha, v.size - 1)) * se, se
+
+
 @register("estimators_convergence", title="Sample KL estimators: error against n", order=50)
 def convergence(ctx):
     """kNN KL estimators on Gaussians N(0, I) vs N(0.5 1, 1.5 I) in d = 1, 2, 5, 10 against
@@ -104,7 +129,8 @@ def tables(ctx):
         ud_estimate = None
     g = ctx.rng(2)
     rows, ours_all = [], []
-    for rep in range(ctx.size(3, 10)):
+    # 20 replicates (7 ms each): the replicate spread is the error bar of the bias check below
+    for rep in range(ctx.size(20, 40)):
         x, y = g.normal(0, 1, (1000, 1)), g.normal(2, 1, (1000, 1))
         t0 = time.perf_counter()
         ours = estimate_kl(x, y, k=5, rng=g)
@@ -124,8 +150,14 @@ def tables(ctx):
         diff = max(abs(r[3] - r[5]) for r in rows)
         ctx.check("our WKV equals universal-divergence (fixed k = 5)", 0.0, diff, rtol=0, atol=1e-9,
                   source="same samples")
-    ctx.check("mean WKV estimate near truth 2.0 (bias budget 0.25)", 2.0, float(np.mean(ours_all)),
-              rtol=0, atol=0.25, source="published reference numbers")
+    # The estimator is biased low at this n: E ~ 1.78 (1000 replicates: 1.778, sd 0.110 each),
+    # like the published 1.790. The claim is |bias| <= 0.25; the mean of R replicates carries its
+    # own sampling error (sd 0.064 for R = 3, which failed a fixed 0.25 on a third of seeds), so
+    # the tolerance is the budget plus a one-sided Student-t bound on that error (level ALPHA).
+    tol, se = bias_budget_tolerance(ours_all, 0.25)
+    ctx.check(f"mean WKV estimate near truth 2.0 (bias budget 0.25 + {(tol - 0.25) / se:.1f} SE of "
+              f"{len(ours_all)} replicates)", 2.0, float(np.mean(ours_all)), rtol=0, atol=tol,
+              source=f"published reference numbers; Student-t bound at level {ALPHA:g}")
 
     # 2) d = 10: plain WKV beside the ensemble
     d, mu = 10, math.sqrt(1.648 / 10)
