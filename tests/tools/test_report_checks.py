@@ -7,6 +7,7 @@ import pytest
 
 from kantorovich.divergences import estimate_kl
 from kantorovich.report import run_report
+from kantorovich.report.sections.emd1d import parallel_lines_sw1_tolerance
 from kantorovich.report.sections.estimators import bias_budget_tolerance
 
 
@@ -52,4 +53,43 @@ def test_estimators_tables_agree_on_a_seed_that_failed_a_fixed_budget(tmp_path):
     res = run_report(tmp_path, quick=True, only=["estimators_tables"], seed=4, show_progress=False)
     assert res["failed"] == []
     checks = res["sections"]["estimators_tables"]["checks"]
+    assert checks and all(c["agrees"] for c in checks), [c for c in checks if not c["agrees"]]
+
+
+def _lines_sw1(theta, n, L, seed):
+    from kantorovich.families import ParallelLines
+    from kantorovich.ot import sliced_wasserstein, wasserstein_1d
+
+    px, py = ParallelLines(theta).sample(n, rng=seed)
+    sw = float(sliced_wasserstein(px, py, n_projections=L, rng=seed + 100))
+    return sw, float(wasserstein_1d(px[:, 1], py[:, 1]))
+
+
+def test_parallel_lines_sw1_check_passes_the_estimate_and_bites_wrong_values():
+    theta, L = -2.0, 1000
+    truth = 2 * abs(theta) / np.pi
+    for seed in range(3):
+        sw, w1_z = _lines_sw1(theta, 1000, L, seed)
+        tol = parallel_lines_sw1_tolerance(theta, L, w1_z)
+        assert abs(sw - truth) <= tol
+        assert 0 < w1_z < 0.1
+        # values a wrong SW1 would give: W1 itself (no slicing), SW2 = |theta|/sqrt(2), 10 % off
+        for wrong in (abs(theta), abs(theta) / np.sqrt(2), 1.1 * truth, 0.9 * truth):
+            assert abs(wrong - truth) > tol
+
+
+def test_parallel_lines_sw1_tolerance_is_the_clt_bound():
+    # no sampling term: z_{1 - alpha/2} |theta| sqrt(1/2 - 4/pi^2) / sqrt(L)
+    sd = np.sqrt(0.5 - 4 / np.pi ** 2)
+    assert parallel_lines_sw1_tolerance(2.0, 400, 0.0, alpha=0.05) == pytest.approx(1.959964 * 2 * sd / 20)
+    # the per-direction sd is that of |theta cos phi|, phi uniform on the circle
+    phi = np.random.default_rng(0).uniform(0, 2 * np.pi, 400_000)
+    assert np.abs(np.cos(phi)).std() == pytest.approx(sd, rel=5e-3)
+
+
+def test_emd1d_sliced_agrees_on_a_seed_near_the_old_fixed_tolerance(tmp_path):
+    # seed 3 put the 300-direction SW1 estimate at 0.95 of a fixed 5 % + 0.02 tolerance
+    res = run_report(tmp_path, quick=True, only=["emd1d_sliced"], seed=3, show_progress=False)
+    assert res["failed"] == []
+    checks = res["sections"]["emd1d_sliced"]["checks"]
     assert checks and all(c["agrees"] for c in checks), [c for c in checks if not c["agrees"]]
