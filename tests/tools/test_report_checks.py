@@ -8,7 +8,7 @@ import pytest
 from kantorovich.divergences import estimate_kl
 from kantorovich.report import run_report
 from kantorovich.report.sections.emd1d import parallel_lines_sw1_tolerance
-from kantorovich.report.sections.estimators import bias_budget_tolerance
+from kantorovich.report._stats import bias_budget_tolerance
 
 
 def _wkv_replicates(reps, seed):
@@ -92,4 +92,38 @@ def test_emd1d_sliced_agrees_on_a_seed_near_the_old_fixed_tolerance(tmp_path):
     res = run_report(tmp_path, quick=True, only=["emd1d_sliced"], seed=3, show_progress=False)
     assert res["failed"] == []
     checks = res["sections"]["emd1d_sliced"]["checks"]
+    assert checks and all(c["agrees"] for c in checks), [c for c in checks if not c["agrees"]]
+
+
+def test_bures_check_is_in_w2_units_and_bites_a_wrong_w2():
+    # the emd_exact_convergence check: 8 replicates of the exact empirical W2 at n = 512 against
+    # the Bures value; its budget sqrt(log n / n) (tr S0 + tr S1) / 2 is stated for W2^2 and
+    # mapped to W2, while the standard error is already in W2 units
+    import math
+
+    from scipy.spatial.distance import cdist
+
+    from kantorovich.families import gaussian_w2
+    from kantorovich.ot import emd
+
+    m0, m1 = np.zeros(2), np.array([1.0, 0.5])
+    S0, S1 = np.array([[1.0, 0.3], [0.3, 0.5]]), np.array([[0.6, -0.2], [-0.2, 1.2]])
+    truth, n = gaussian_w2(m0, S0, m1, S1), 512
+    g = np.random.default_rng(1)
+    v = np.array([math.sqrt(emd(None, None, cdist(g.multivariate_normal(m0, S0, n),
+                                                  g.multivariate_normal(m1, S1, n), "sqeuclidean"),
+                                return_plan=False).value) for _ in range(8)])
+    budget = math.sqrt(math.log(n) / n) * (np.trace(S0) + np.trace(S1)) / 2 / (2 * truth)
+    tol, se = bias_budget_tolerance(v, budget)
+    assert abs(v.mean() - truth) <= tol
+    assert 0.005 < se < 0.04 and tol < 0.25
+    # W2^2 in place of W2 (1.63 against 1.28), and a W2 off by 0.25, fail
+    assert abs((v ** 2).mean() - truth) > bias_budget_tolerance(v ** 2, budget)[0]
+    assert abs(v.mean() + 0.25 - truth) > tol
+
+
+def test_emd_exact_convergence_agrees(tmp_path):
+    res = run_report(tmp_path, quick=True, only=["emd_exact_convergence"], seed=2, show_progress=False)
+    assert res["failed"] == []
+    checks = res["sections"]["emd_exact_convergence"]["checks"]
     assert checks and all(c["agrees"] for c in checks), [c for c in checks if not c["agrees"]]

@@ -8,35 +8,11 @@ import time
 import numpy as np
 
 from .. import register
+from .._stats import ALPHA, bias_budget_tolerance
 
 
 def _gauss_kl_iso(d, mu, s2):
     return 0.5 * (d / s2 + d * mu ** 2 / s2 - d + d * math.log(s2))
-
-
-#: one-sided level of the replicate-mean checks: a correct estimator whose bias is within its
-#: budget fails one of them on at most this fraction of seeds
-ALPHA = 1e-3
-
-
-def bias_budget_tolerance(values, budget: float, alpha: float = ALPHA) -> tuple[float, float]:
-    """``(tolerance, se)`` for checking that the mean of ``values`` is within ``budget`` of the truth.
-
-    ``values`` are independent replicates of an estimator whose expectation is claimed to lie
-    within ``budget`` (its known finite-sample bias, stated in advance) of the truth. The check
-    ``|mean - truth| <= budget + t * se``, with ``se = sd / sqrt(R)`` the standard error of the
-    mean of the ``R`` replicates and ``t`` the ``1 - alpha`` quantile of Student's t with
-    ``R - 1`` degrees of freedom, then fails with probability at most ``alpha`` when the claim
-    holds (the replicate mean is close to normal by the central limit theorem), and still fails
-    when the bias exceeds the budget by more than a few standard errors.
-    """
-    from scipy.stats import t as student_t
-
-    v = np.asarray(values, dtype=float)
-    if v.size < 2:
-        raise ValueError("need at least 2 replicates for a standard error")
-    se = float(v.std(ddof=1) / math.sqrt(v.size))
-    return budget + float(student_t.ppf(1 - alpha, v.size - 1)) * se, se
 
 
 @register("estimators_convergence", title="Sample KL estimators: error against n", order=50)
