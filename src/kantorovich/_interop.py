@@ -372,7 +372,8 @@ def from_kernel(arr: Any, c: Caller, *, scalar: bool = False) -> Any:
         if scalar:  # a numpy scalar value is always a Python float (np.float64)
             return np.float64(arr)
         if isinstance(arr, np.ndarray) and arr.dtype.kind == "f" and c.dtype is not None:
-            return arr.astype(c.dtype, copy=False)
+            with np.errstate(over="ignore"):  # wrap_result names what overflows float32
+                return arr.astype(c.dtype, copy=False)
         return arr
     is_float = np.dtype(getattr(arr, "dtype", np.float64)).kind == "f" if not isinstance(
         arr, (bool, int, np.integer)) else False
@@ -412,32 +413,80 @@ def _is_kernel_array(v: Any) -> bool:
     return isinstance(v, np.ndarray) or type(v).__module__.split(".")[0] == "cupy"
 
 
+#: the smallest magnitude that rounds to infinity in float32 (halfway between its largest
+#: finite number, 2^128 - 2^104, and 2^128)
+_FLOAT32_OVERFLOW = 2.0 ** 128 - 2.0 ** 103
+
+
+def _overflows_float32(v: Any, c: Caller, scalar: bool) -> bool:
+    """Whether a float64 kernel result ``v`` (array or number) has finite entries that become
+    inf in the caller's float32 (checked only when the output narrows to float32; a numpy
+    caller's scalar stays a Python float)."""
+    if c.dtype is None or str(c.dtype).rsplit(".", 1)[-1] != "float32" or (scalar and c.kind == "numpy"):
+        return False
+    if isinstance(v, (float, np.floating)) and np.ndim(v) == 0:
+        return bool(np.isfinite(v)) and abs(float(v)) >= _FLOAT32_OVERFLOW
+    dt = getattr(v, "dtype", None)
+    if dt is None or np.dtype(dt).kind != "f" or np.dtype(dt).itemsize <= 4 or v.size == 0:
+        return False
+    if isinstance(v, np.ndarray):
+        xp = np
+    else:
+        import cupy as xp
+    return bool(xp.any((xp.abs(v) >= _FLOAT32_OVERFLOW) & xp.isfinite(v)))
+
+
+def _warn_overflow(names: list[str]) -> None:
+    from ._warnings import warn
+    from .exceptions import KantorovichWarning
+
+    what = "the result" if names == ["result"] else \
+        " and ".join(", ".join(f"`{n}`" for n in names).rsplit(", ", 1)) + " of the result"
+    warn(f"{what} exceed{'s' if len(names) == 1 else ''} the largest float32 "
+         f"({float(np.finfo(np.float32).max):.4g}) and {'is' if len(names) == 1 else 'are'} inf in "
+         "the float32 output (the computation, in float64, is finite); pass float64 input (or "
+         "`dtype=float64` where the function has it) or rescale the data.", KantorovichWarning)
+
+
 def wrap_result(res: Any, c: Caller) -> Any:
     """Convert a function's return value for the caller.
 
     Frozen result dataclasses get their array fields and their scalar ``value`` /
     ``objective`` converted (``dataclasses.replace``); tuples are converted element-wise;
-    a bare array or float becomes an array / 0-d array of the caller's namespace.
+    a bare array or float becomes an array / 0-d array of the caller's namespace. Finite
+    float64 numbers beyond float32's range that become inf in a float32 output are named in a
+    KantorovichWarning (one per call).
     """
     if c.direct:
         return res
+    overflow: list[str] = []
+    out = _wrap(res, c, overflow, "result")
+    if overflow:
+        _warn_overflow(overflow)
+    return out
+
+
+def _wrap(res: Any, c: Caller, overflow: list[str], name: str) -> Any:
     if dataclasses.is_dataclass(res) and not isinstance(res, type):
         changes = {}
         for f in dataclasses.fields(res):
             v = getattr(res, f.name)
             if f.name in DIAGNOSTIC_FIELDS:
                 continue
-            if f.name in SCALAR_FIELDS and isinstance(v, (float, np.floating, np.ndarray)) and np.ndim(v) == 0:
-                changes[f.name] = from_kernel(v, c, scalar=True)
-            elif _is_kernel_array(v):  # (numpy scalars are not: np.generic is no ndarray)
-                changes[f.name] = from_kernel(v, c)
+            scalar = f.name in SCALAR_FIELDS and isinstance(v, (float, np.floating, np.ndarray)) \
+                and np.ndim(v) == 0
+            if scalar or _is_kernel_array(v):  # (numpy scalars are not: np.generic is no ndarray)
+                if _overflows_float32(v, c, scalar):
+                    overflow.append(f.name)
+                changes[f.name] = from_kernel(v, c, scalar=scalar)
         return dataclasses.replace(res, **changes) if changes else res
     if isinstance(res, tuple):
-        return tuple(wrap_result(r, c) for r in res)
-    if isinstance(res, (float, np.floating)):
-        return from_kernel(res, c, scalar=True)
-    if _is_kernel_array(res):
-        return from_kernel(res, c)
+        return tuple(_wrap(r, c, overflow, f"{name}[{i}]") for i, r in enumerate(res))
+    if isinstance(res, (float, np.floating)) or _is_kernel_array(res):
+        scalar = isinstance(res, (float, np.floating))
+        if _overflows_float32(res, c, scalar):
+            overflow.append(name)
+        return from_kernel(res, c, scalar=scalar)
     return res
 
 

@@ -467,3 +467,39 @@ def test_torch_tensors_the_kernels_cannot_take_are_named():
         tv_distance(torch.tensor(P).to_sparse(), torch.tensor(Q))
     with pytest.raises(TypeError, match=r"`v_values` is a torch tensor on the 'meta' device"):
         wasserstein_1d(torch.tensor(X1), torch.empty(3, device="meta"))
+
+
+def test_float32_output_that_overflows_is_named_in_a_warning():
+    """A float64 result beyond float32's range (|x| ~ 1e20 points: squared costs ~1e40) became
+    inf in the float32 output with no word (torch) or numpy's bare cast warning. The boundary is
+    float32's rounding to inf: the smallest float64 that rounds to inf is 2^128 - 2^103 (halfway
+    between the largest float32, 2^128 - 2^104, and 2^128); one ulp below it rounds to the
+    largest float32 and must not warn."""
+    import warnings
+
+    from kantorovich._interop import Caller, wrap_result
+    from kantorovich.divergences import kl_divergence
+    from kantorovich.exceptions import KantorovichWarning
+    from kantorovich.ot import PointCloud, sinkhorn
+
+    x = np.array([[0.0, 0.0], [3e19, 0.0]], dtype=np.float32)
+    y = np.array([[1e20, 0.0], [2e20, 0.0]], dtype=np.float32)
+    with pytest.warns(KantorovichWarning, match=r"`value`, `objective`, `f` and `g` .* largest float32"):
+        r = sinkhorn(None, None, PointCloud(torch.from_numpy(x), torch.from_numpy(y)), eps=1e40)
+    assert r.value.dtype == torch.float32 and torch.isinf(r.value)
+    # numpy: value and objective stay Python floats (finite), the potentials overflow
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)  # no bare numpy "overflow in cast"
+        with pytest.warns(KantorovichWarning, match=r"^`f` and `g` of the result exceed"):
+            r = sinkhorn(None, None, PointCloud(x, y), eps=1e40)
+    assert np.isfinite(r.value) and r.f.dtype == np.float32 and np.isinf(r.f).all()
+    # an infinite answer of the computation itself (KL with disjoint supports) is no overflow
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert torch.isinf(kl_divergence(torch.tensor([1.0, 0.0]), torch.tensor([0.0, 1.0])))
+        c = caller(torch.zeros(1, dtype=torch.float32))
+        below = np.nextafter(2.0 ** 128 - 2.0 ** 103, 0.0)
+        assert torch.isfinite(wrap_result(np.array([below, -below]), c)).all()
+    assert isinstance(c, Caller)
+    with pytest.warns(KantorovichWarning, match=r"^the result exceeds the largest float32"):
+        assert torch.isinf(wrap_result(np.array([2.0 ** 128 - 2.0 ** 103]), c)).all()
