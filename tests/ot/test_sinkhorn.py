@@ -90,6 +90,52 @@ def test_float32_small_eps_finite_and_converges(rng):
     assert not np.isfinite(bad) or bad == 0 or abs(bad - exact) > 0.1 * exact
 
 
+def _dense_marginal_error64(a, b, C, f, g, eps):
+    """L1 error of both marginals of a b exp((f + g - C)/eps), all in float64, with the
+    float32-rounded weights that a float32 solve works with."""
+    a, b = (w.astype(np.float32).astype(np.float64) for w in (a, b))
+    P = a[:, None] * b[None, :] * np.exp((np.float64(f)[:, None] + np.float64(g)[None, :] - C) / eps)
+    return np.abs(P.sum(1) - a).sum() + np.abs(P.sum(0) - b).sum()
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_float32_solve_is_rechecked_in_float64(rng, backend):
+    """A float32 dense solve of costs with a constant part (C + 1000) read a marginal error
+    below tol (0 once f was a float32 fixed point) and returned converged=True while the plan's
+    marginals were off by ~1e-2. Why: float32 rounds the exponent (g_j - C_ij)/eps, with g and
+    C ~ 1000, to about 2^-24 * 2000 / eps = 1.2e-2 at eps = 1e-2 (the exponent of every term
+    is off by that much, so the marginals by about as much, 12 x tol = 1e-3). The float64
+    recheck flags it; without the offset the same rounding is 2^-24 * 10 / 1e-2 = 6e-5, far
+    below tol, and the solve stays converged."""
+    x, y, a, b = _problem(rng, n=40, m=40)
+    M = pot.dist(x, y)  # max ~10
+    eps = 1e-2
+    # the offset problem: flagged; the float64 error is what the returned plan carries
+    C = (M + 1000.0).astype(np.float32)
+    with pytest.warns(ConvergenceWarning, match=r"float32 .* measured in float64 is .*dtype=float64"):
+        r = sinkhorn(a, b, C, eps=eps, dtype=np.float32, backend=backend)
+    assert not r.converged and r.f.dtype == np.float32
+    assert r.marginal_error == r.info["marginal_error_float64"] > 2 * r.info["tol"]
+    # no offset: converged, and the float64 recheck agrees with a direct float64 evaluation of
+    # the returned potentials (float64 exponents ~ 10 / eps = 1e3 carry ~1e3 * 2^-52 = 2e-13
+    # absolute rounding each, so the two sums of ~1e-3 agree to ~1e-10 relative; 1e-8 allows
+    # for the different summation orders)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        r = sinkhorn(a, b, M.astype(np.float32), eps=eps, dtype=np.float32, backend=backend)
+    e64 = _dense_marginal_error64(a, b, M.astype(np.float32).astype(np.float64), r.f, r.g, eps)
+    assert r.converged and r.info["marginal_error_float64"] <= 2 * r.info["tol"]
+    assert r.info["marginal_error_float64"] == pytest.approx(e64, rel=1e-8)
+    # a point cloud is rechecked by one float64 soft-min per side: the same number (dtype=float32
+    # makes the geometry hold float32 points, so the costs are those of the rounded points)
+    rp = sinkhorn(a, b, PointCloud(x, y), eps=eps, dtype=np.float32, backend=backend)
+    x32, y32 = (v.astype(np.float32).astype(np.float64) for v in (x, y))
+    e64 = _dense_marginal_error64(a, b, pot.dist(x32, y32), rp.f, rp.g, eps)
+    assert rp.converged and rp.info["marginal_error_float64"] == pytest.approx(e64, rel=1e-8)
+    # float64 solves are not rechecked (nothing wider to check them in)
+    assert "marginal_error_float64" not in sinkhorn(a, b, M, eps=eps, backend=backend).info
+
+
 def test_epsilon_scaling_reduces_iterations(rng):
     x, y, a, b = _problem(rng, n=50, m=50)
     pc = PointCloud(x, y)

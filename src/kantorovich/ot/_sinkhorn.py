@@ -933,7 +933,11 @@ def sinkhorn(a: Any, b: Any, M_or_geometry: Any, *, eps: float, max_iter: int = 
     tol : float or None
         Stop when the L1 marginal error ``|P1 - a|_1 + |P^T 1 - b|_1`` is below ``tol``
         (default 1e-5 in float64, 1e-3 in float32, whose rounding floor at small eps is near
-        1e-4). Measured on the README's Gaussian clouds (eps = 0.05): the transport cost is
+        1e-4). A float32 solve on the host that reads ``tol`` measures its plan's error once
+        more in float64 and is ``converged=False`` (ConvergenceWarning) above 2 ``tol``: the
+        float32 exponents ``(g - C)/eps`` carry about ``2^-24 |C| / eps`` of rounding, which
+        made costs with a large constant part (``M + 1000``) read 0 against a true 6e-2
+        (``info["marginal_error_float64"]``). Measured on the README's Gaussian clouds (eps = 0.05): the transport cost is
         within about ``tol`` relative of its limit (1e-5: 1.0e-5 and 1.7e-5 at n = 200, 500)
         and the objective within 1e-7, in 1071 and 492 iterations (1081 and 502 since the
         cold probe and the tail extrapolation of ``scaling``); 1e-6 took 10 041 and 3982
@@ -1107,6 +1111,8 @@ class _Solved:
     n_probe: int | None  # None when no schedule was probed
     t_loop: float
     error_reads: int = 0  # marginal errors read back to the host (one per check)
+    # a float32 host solve's marginal error measured in float64 at the end (None otherwise)
+    float64_error: float | None = None
 
 
 def _prepare(a, b, M_or_geometry, *, eps, max_iter, tol, scaling, check_every, f0, g0,
@@ -1255,15 +1261,74 @@ def _solve(p: _Problem) -> _Solved:
                    error_reads=loop_stats.get("error_reads", 0))
 
 
+# a float32 solve that read `tol` is not converged when its marginal error, measured in
+# float64, exceeds this many tol: the float32 reading is then wrong by more than tol itself
+_FLOAT32_RECHECK_FACTOR = 2.0
+
+
+def _float64_marginal_error(p: _Problem, f, g) -> float:
+    """The L1 marginal error of the plan ``a_i b_j exp((f_i + g_j - C_ij)/eps)`` of a float32
+    solve, computed in float64 (host backends).
+
+    The float32 soft-mins round the exponent ``(g_j - C_ij)/eps`` to about
+    ``2^-24 (|g| + |C|)/eps``: with costs of a large constant part (C + 1e3) or eps small
+    beside the costs, the loop's own float32 error reads below ``tol`` (0 once ``f`` is a
+    float32 fixed point) while the plan's marginals are off by 1e-2. Dense costs by blocks of
+    rows (no float64 copy of C); point clouds by one float64 soft-min per side.
+    """
+    eps = p.eps
+    a64, b64 = p.a.astype(np.float64), p.b.astype(np.float64)
+    f64, g64 = f.astype(np.float64), g.astype(np.float64)
+    if isinstance(p.geom, DenseGeometry):
+        n, m = p.geom.shape
+        step = max(1, (1 << 20) // max(1, m))
+        row_err, cols = 0.0, np.zeros(m)
+        for i0 in range(0, n, step):
+            i1 = min(n, i0 + step)
+            z = (f64[i0:i1, None] + g64[None, :] - p.geom.C[i0:i1].astype(np.float64)) / eps
+            e = np.exp(np.clip(z, -_EXP_CLIP, _EXP_CLIP))
+            row_err += float(np.sum(a64[i0:i1] * np.abs(e @ b64 - 1.0)))
+            cols += a64[i0:i1] @ e
+        return row_err + float(np.sum(b64 * np.abs(cols - 1.0)))
+    sx, sy = _softmin_ops(p.backend, p.geom, np.float64)
+    with np.errstate(divide="ignore"):
+        ft = sx(eps, g64 + eps * np.log(b64))
+        gt = sy(eps, f64 + eps * np.log(a64))
+    return float(_marginal_error(np, a64, f64, ft, eps) + _marginal_error(np, b64, g64, gt, eps))
+
+
+def _recheck_float32(p: _Problem, s: _Solved) -> None:
+    """A converged float32 host solve: its marginal error again in float64; above
+    ``_FLOAT32_RECHECK_FACTOR * tol`` the solve is not converged (the float64 error is
+    appended to the history)."""
+    if not (s.converged and p.wdt == np.float32 and p.xp is np):
+        return
+    with np.errstate(over="ignore"):
+        err = _float64_marginal_error(p, s.f, s.g)
+    s.float64_error = err
+    if not err <= _FLOAT32_RECHECK_FACTOR * p.tol:
+        s.converged = False
+        s.errors.append(err)
+
+
 def _package(p: _Problem, s: _Solved, *, plan) -> SinkhornResult:
     """The SinkhornResult of a finished loop: value and objective (:func:`_final_values`),
     the convergence warning, the plan, the results back on the caller's device, and info."""
+    _recheck_float32(p, s)
     f, value, objective = _final_values(p, s)
     g, errors, n_iter, converged = s.g, s.errors, s.n_iter, s.converged
     t_end = time.perf_counter()
     if not (math.isfinite(value) and math.isfinite(objective)):
         raise FloatingPointError("sinkhorn produced a non-finite value; check the costs for extreme values.")
-    if not converged:
+    if not converged and s.float64_error is not None:
+        warn(
+            f"sinkhorn in float32 read a marginal error below `tol`={p.tol:g}, but the plan's "
+            f"marginal error measured in float64 is {s.float64_error:.3g}: float32 rounds the "
+            f"exponents (g - C)/eps to about 6e-8 x (cost scale {p.mag:.3g}) / `eps`={p.eps:g} = "
+            f"{2.0 ** -24 * p.mag / p.eps:.2g} per entry, too coarse for `tol` here. Use "
+            "dtype=float64, a larger `eps`, or subtract the constant part of the costs (C - c "
+            "has the same plan).", ConvergenceWarning)
+    elif not converged:
         last = errors[-1]
         warn(
             f"sinkhorn did not reach `tol`={p.tol:g} within `max_iter`={p.max_iter} iterations "
@@ -1289,6 +1354,8 @@ def _package(p: _Problem, s: _Solved, *, plan) -> SinkhornResult:
         "geometry": p.geom.kind, "time_loop_s": t_end - s.t_loop, "time_total_s": t_end - p.t_start,
         "time_per_iter_s": (t_end - s.t_loop) / max(1, n_iter),
     }
+    if s.float64_error is not None:
+        info["marginal_error_float64"] = s.float64_error
     if hasattr(p.softmin_x, "threads"):  # numba: soft-min calls per thread count (chosen by measurement)
         info["numba_thread_calls"] = dict(p.softmin_x.threads.counts)
     if hasattr(p.softmin_x, "fallback_rows"):  # the CuPy soft-min
