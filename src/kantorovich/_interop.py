@@ -466,18 +466,23 @@ def wrap_result(res: Any, c: Caller) -> Any:
     return out
 
 
-def _wrap(res: Any, c: Caller, overflow: list[str], name: str) -> Any:
+def _wrap(res: Any, c: Caller, overflow: list[str], name: str, prefix: str = "") -> Any:
     if dataclasses.is_dataclass(res) and not isinstance(res, type):
         changes = {}
         for f in dataclasses.fields(res):
             v = getattr(res, f.name)
             if f.name in DIAGNOSTIC_FIELDS:
                 continue
+            if dataclasses.is_dataclass(v) and not isinstance(v, type):
+                # a result inside a result (sinkhorn_divergence's ot_ab, ot_aa, ot_bb): the
+                # same rules, so its arrays are not left as float64 numpy for a torch caller
+                changes[f.name] = _wrap(v, c, overflow, name, f"{prefix}{f.name}.")
+                continue
             scalar = f.name in SCALAR_FIELDS and isinstance(v, (float, np.floating, np.ndarray)) \
                 and np.ndim(v) == 0
             if scalar or _is_kernel_array(v):  # (numpy scalars are not: np.generic is no ndarray)
                 if _overflows_float32(v, c, scalar):
-                    overflow.append(f.name)
+                    overflow.append(prefix + f.name)
                 changes[f.name] = from_kernel(v, c, scalar=scalar)
         return dataclasses.replace(res, **changes) if changes else res
     if isinstance(res, tuple):

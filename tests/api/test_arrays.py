@@ -503,3 +503,23 @@ def test_float32_output_that_overflows_is_named_in_a_warning():
     assert isinstance(c, Caller)
     with pytest.warns(KantorovichWarning, match=r"^the result exceeds the largest float32"):
         assert torch.isinf(wrap_result(np.array([2.0 ** 128 - 2.0 ** 103]), c)).all()
+
+
+@pytest.mark.parametrize("name", ["torch32", "numpy32", "jax32"])
+def test_sinkhorn_divergence_inner_results_follow_the_rules(name):
+    """sinkhorn_divergence's ot_ab, ot_aa, ot_bb are SinkhornResults inside the result: their
+    f, g and value came back as float64 numpy whatever the input (a torch float32 caller got
+    numpy float64 potentials beside a float32 torch value)."""
+    from kantorovich.ot import PointCloud, sinkhorn_divergence
+
+    make, kind, dtype = LIBS[name]
+    r = sinkhorn_divergence(None, None, PointCloud(make(X2), make(Y2)), eps=0.1)
+    for inner in (r.ot_ab, r.ot_aa, r.ot_bb):
+        for v in (inner.f, inner.g):
+            assert kind_of(v) == kind and str(v.dtype).endswith(dtype)
+        if kind != "numpy":  # numpy: value stays a Python float (arrays.md)
+            assert kind_of(inner.value) == kind and str(inner.value.dtype).endswith(dtype)
+    ref = sinkhorn_divergence(None, None, PointCloud(X2.astype(np.float32), Y2.astype(np.float32)),
+                              eps=0.1)
+    # same solve (float64 on the host for all three): equal up to the float32 rounding of f
+    assert np.allclose(_host(r.ot_ab.f), ref.ot_ab.f, rtol=2 ** -23, atol=0)
