@@ -294,3 +294,41 @@ def test_max_sliced_refinement_ignores_a_far_zero_weight_point():
         got = max_sliced_wasserstein(x, y, a=[1.0, 1.0, 0.0], p=2, n_projections=8, rng=0, refine=refine)
         ref = max_sliced_wasserstein(x[:2], y, p=2, n_projections=8, rng=0, refine=refine)
         assert got == ref
+
+
+def test_offset_clouds_are_projected_about_their_centre():
+    """W_p of the projections is unchanged by a common translation, but theta . x rounds to
+    about u |x| (u = 2^-53 in float64, 2^-24 in float32): clouds at an offset lost the digits of
+    their spread (float64 at 1e12: 1.7e-6 relative; float32 projections, the GPU path, at 1e8:
+    36%). They are now projected about a common centre c inside the data (the coordinate-wise
+    median), where x - c is exact (x and c within a factor 2: Sterbenz) and the rounding is
+    u |x - c|."""
+    from kantorovich.ot import projected_wasserstein, wasserstein_1d
+    from kantorovich.ot._sliced import _centre
+
+    rng = np.random.default_rng(7)
+    x, y = rng.standard_normal((400, 3)), 1.1 * rng.standard_normal((300, 3)) + 0.2
+    off = 1e12
+    xo, yo = x + off, y + off
+    # (xo - off, yo - off) is the same data exactly translated (the subtraction is exact)
+    ref = sliced_wasserstein(xo - off, yo - off, n_projections=20, rng=1, backend="numpy")
+    got = sliced_wasserstein(xo, yo, n_projections=20, rng=1, backend="numpy")
+    # centred, each projection is off by at most ~u |x - c| sqrt(3) = 2^-53 * 8 * 1.8 ~ 1.6e-15
+    # (|x - c| <= 8, the data's extent, for these Gaussians); W ~ 0.2 is a mean of differences
+    # of projections, so |dW| <~ 3.2e-15, 1.6e-14 relative; 1e-13 leaves room and is 1e7
+    # below the 1.7e-6 that the uncentred projections (u |x| ~ 1.1e-4 each) gave
+    assert abs(got - ref) <= 1e-13 * ref
+    # float32 projections (what the GPU path computes) of float32 data at 1e8, centred by
+    # _centre: each is off by ~2^-24 * 8 * 1.8 ~ 8.6e-7 from the float64 projection of the
+    # same data, so W (~0.2) by ~1.7e-6 absolute, 8.6e-6 relative; 2e-5 allows it (uncentred
+    # float32 projections: 36%)
+    x32, y32 = (x + 1e8).astype(np.float32), (y + 1e8).astype(np.float32)
+    th = rng.standard_normal((20, 3))
+    th /= np.linalg.norm(th, axis=1)[:, None]
+    ref32 = projected_wasserstein(x32.astype(np.float64), y32.astype(np.float64), th)
+    xc, yc = x32.copy(), y32.copy()
+    _centre(xc, yc, None, None)
+    assert xc.dtype == np.float32
+    t32 = th.astype(np.float32)
+    got32 = np.array([wasserstein_1d(t32[i] @ xc.T, t32[i] @ yc.T) for i in range(20)])
+    assert np.all(np.abs(got32 - ref32) <= 2e-5 * ref32)

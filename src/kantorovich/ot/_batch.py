@@ -631,7 +631,7 @@ def sliced_wasserstein_batch(x, y, *, a=None, b=None, **kwargs) -> np.ndarray:
 def _sliced_host(xa, ya, A, Bw, *, n_projections, p=1, rng=None, backend="auto"):
     """The batch of :func:`sliced_wasserstein_batch` on the host (see there)."""
     from .._validation import INT64_MAX, check_int, check_memory, check_rng
-    from ._sliced import _CPU_CHUNK_VALUES, _draw, _power_mean, _prepare
+    from ._sliced import _CPU_CHUNK_VALUES, _centre, _draw, _power_mean, _prepare
     from ._sorted_rows import sort_rows, sort_rows_numba
 
     L = check_int(n_projections, "n_projections", minimum=1, maximum=INT64_MAX)
@@ -640,6 +640,8 @@ def _sliced_host(xa, ya, A, Bw, *, n_projections, p=1, rng=None, backend="auto")
     # the single function's checks and backend rule, on the first problem (the batch's points
     # were checked as a whole; every problem has the same sizes)
     _, _, _, _, p, backend, _ = _prepare(xa[0], ya[0], A[0], Bw[0], p, backend, n_dirs_hint=L)
+    for q in range(nb):  # each problem about its own centre, as its single call (xa, ya: copies)
+        _centre(xa[q], ya[q], A[q], Bw[q])
     check_memory(16 * L * (n + m + d), "n_projections")
     gen = rng if isinstance(rng, np.random.Generator) else None
     th = np.stack([_draw(L, d, gen if gen is not None else check_rng(rng), np, np.float64)

@@ -72,10 +72,43 @@ def _prepare(x, y, a, b, p, backend, n_dirs_hint=1, *, function="sliced_wasserst
     xa, ya = check_sample_pair(x, y, dtype=dt)
     aw = None if a is None else check_weights(a, "a", n=xa.shape[0])
     bw = None if b is None else check_weights(b, "b", n=ya.shape[0])
+    _centre(xa, ya, aw, bw)
     if backend == "auto":
         size = n_dirs_hint * (xa.shape[0] + ya.shape[0])
         backend = "numba" if size >= AUTO_NUMBA_MIN_SIZE and numba_ok() else "numpy"
     return xa, ya, aw, bw, p, backend, on_gpu
+
+
+def _centre(xa, ya, aw, bw) -> None:
+    """Subtract a common centre from both clouds, in place (they are the checks' own copies).
+
+    W_p of the projections is unchanged by a common translation, but the projections
+    ``theta . x`` carry a rounding of about ``u |x|`` (u the unit roundoff: 2^-24 in float32,
+    2^-53 in float64), so a cloud at an offset (``x + 1e8``) lost the digits of its spread:
+    float32 projections (the GPU path) gave W 36% off for float32 data at 1e8, and float64
+    ones 1.7e-6 relative at 1e12. About a centre c inside the data the rounding is
+    ``u |x - c|``, at most ``u`` times the data's extent. c is the coordinate-wise median of
+    about 1000 points of positive mass spread over both clouds, so a far point (of zero mass,
+    or a few outliers) does not drag it away from the bulk; rounded to the data's dtype, ``x - c`` is exact wherever x and
+    c are within a factor 2 (Sterbenz). Skipped where ``x - c`` could overflow (data beyond half
+    the dtype's largest number)."""
+    xp = np if isinstance(xa, np.ndarray) else cupy_or_raise()
+    # |x - c| <= |x| + |c| <= 2 max|x|: finite unless the data pass half the dtype's maximum
+    # (whole-array min and max: the per-coordinate ones cost 19 ms each on 1e6 x 3 points)
+    top = max(abs(float(t)) for t in (xa.min(), xa.max(), ya.min(), ya.max()))
+    if not top <= float(np.finfo(xa.dtype).max) / 2:
+        return
+    px, py = _spread_sample(xa, aw, xp), _spread_sample(ya, bw, xp)
+    c = xp.median(xp.concatenate([px, py]).astype(xp.float64), axis=0).astype(xa.dtype)
+    xa -= c
+    ya -= c
+
+
+def _spread_sample(pts, w, xp, size: int = 512):
+    """About ``size`` points of positive mass, evenly spread over the array (the median of all
+    2e6 points of a 1e6-point pair cost 24% of a 20-direction sliced W)."""
+    idx = xp.arange(pts.shape[0]) if w is None else xp.flatnonzero(w > 0)
+    return pts[idx[::max(1, idx.shape[0] // size)]]
 
 
 def _check_directions(directions, d, xp, dtype):
@@ -246,7 +279,9 @@ def sliced_wasserstein(x, y, *, n_projections, p=1, rng=None, a=None, b=None, ba
         ``"auto"``: ``"cuda"`` for CuPy input, else ``"numba"`` when installed and
         L (n + m) >= 20 000, else ``"numpy"``. ``"cuda"`` keeps float32 input in float32
         for the projections and sorts (accumulating in float64) and returns numpy for
-        numpy input.
+        numpy input. On every backend the clouds are projected about a common centre
+        inside the data (W is unchanged by a common translation), so a far offset
+        (``x + 1e8``) costs no digits of the spread.
 
     Returns
     -------
