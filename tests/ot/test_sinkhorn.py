@@ -136,6 +136,30 @@ def test_float32_solve_is_rechecked_in_float64(rng, backend):
     assert "marginal_error_float64" not in sinkhorn(a, b, M, eps=eps, backend=backend).info
 
 
+def test_float32_recheck_of_a_callable_cost_calls_it_in_the_working_dtype(rng):
+    """The float64 recheck of a float32 solve with a callable cost takes the costs as the solve
+    took them: the callable gets the float32 cloud (its documented contract), and only the
+    exponent's arithmetic is widened. The offset cost (|x - y|^2 + 1000) is flagged as the dense
+    one is (same rounding argument as above: 2^-24 * 2000 / 1e-2 = 1.2e-2 in every exponent),
+    and the recheck's error equals a direct float64 evaluation of the float32 costs."""
+    x, y, a, b = _problem(rng, n=40, m=40)
+    eps = 1e-2
+    seen = set()
+
+    def offset_sq(u, v):
+        seen.add((u.dtype, v.dtype))
+        return ((u[:, None, :] - v[None, :, :]) ** 2).sum(-1) + u.dtype.type(1000.0)
+
+    with pytest.warns(ConvergenceWarning, match=r"measured in float64"):
+        r = sinkhorn(a, b, PointCloud(x, y, cost=offset_sq), eps=eps, dtype=np.float32)
+    assert seen == {(np.dtype(np.float32), np.dtype(np.float32))}
+    assert not r.converged and r.f.dtype == np.float32
+    C32 = offset_sq(x.astype(np.float32), y.astype(np.float32)).astype(np.float64)
+    e64 = _dense_marginal_error64(a, b, C32, r.f, r.g, eps)
+    # the same float64 sums in another order: 1e-8 relative as in the test above
+    assert r.info["marginal_error_float64"] == pytest.approx(e64, rel=1e-8)
+
+
 def test_epsilon_scaling_reduces_iterations(rng):
     x, y, a, b = _problem(rng, n=50, m=50)
     pc = PointCloud(x, y)

@@ -1274,18 +1274,29 @@ def _float64_marginal_error(p: _Problem, f, g) -> float:
     ``2^-24 (|g| + |C|)/eps``: with costs of a large constant part (C + 1e3) or eps small
     beside the costs, the loop's own float32 error reads below ``tol`` (0 once ``f`` is a
     float32 fixed point) while the plan's marginals are off by 1e-2. Dense costs by blocks of
-    rows (no float64 copy of C); point clouds by one float64 soft-min per side.
+    rows (no float64 copy of C); a callable cost the same way, its blocks computed as the
+    solve computed them (the callable is given the cloud in the working dtype, as documented,
+    and its costs are widened after); other point clouds by one float64 soft-min per side.
     """
     eps = p.eps
     a64, b64 = p.a.astype(np.float64), p.b.astype(np.float64)
     f64, g64 = f.astype(np.float64), g.astype(np.float64)
-    if isinstance(p.geom, DenseGeometry):
-        n, m = p.geom.shape
+    geom = p.geom
+    if isinstance(geom, DenseGeometry) or geom.cost_is_callable:
+        if isinstance(geom, DenseGeometry):
+            def cost_rows(i0, i1):
+                return geom.C[i0:i1]
+        else:
+            xw, yw = geom.x.astype(p.wdt, copy=False), geom.y.astype(p.wdt, copy=False)
+
+            def cost_rows(i0, i1):
+                return cost_block(xw[i0:i1], yw, geom._cost)
+        n, m = geom.shape
         step = max(1, (1 << 20) // max(1, m))
         row_err, cols = 0.0, np.zeros(m)
         for i0 in range(0, n, step):
             i1 = min(n, i0 + step)
-            z = (f64[i0:i1, None] + g64[None, :] - p.geom.C[i0:i1].astype(np.float64)) / eps
+            z = (f64[i0:i1, None] + g64[None, :] - cost_rows(i0, i1).astype(np.float64)) / eps
             e = np.exp(np.clip(z, -_EXP_CLIP, _EXP_CLIP))
             row_err += float(np.sum(a64[i0:i1] * np.abs(e @ b64 - 1.0)))
             cols += a64[i0:i1] @ e
