@@ -124,14 +124,19 @@ def _run(code: str, env: dict | None = None, timeout: float = 240) -> subprocess
                           capture_output=True, text=True)
 
 
-_THREADS = """
+# the data and imports of the two subprocess scripts below
+_SETUP = """
     import numpy as np, numba
-    from concurrent.futures import ThreadPoolExecutor
     import kantorovich.ot as ot
+    import kantorovich.divergences as kd
     r = np.random.default_rng(0)
     x, y = r.normal(size=(400, 3)), r.normal(size=(400, 3))
     a = np.full(400, 1 / 400)
     u, v = r.normal(size=30_000), r.normal(size=30_000)
+"""
+
+_THREADS = _SETUP + """
+    from concurrent.futures import ThreadPoolExecutor
     def job(i):
         if i % 2:
             return ot.sinkhorn(a, a, ot.PointCloud(x, y), eps=0.1, backend="numba").value
@@ -152,14 +157,8 @@ def test_workqueue_layer_threads_do_not_abort():
     assert "layer workqueue" in res.stdout
 
 
-_FORK = """
-    import multiprocessing as mp, numpy as np, numba
-    import kantorovich.ot as ot
-    import kantorovich.divergences as kd
-    r = np.random.default_rng(0)
-    x, y = r.normal(size=(400, 3)), r.normal(size=(400, 3))
-    a = np.full(400, 1 / 400)
-    u, v = r.normal(size=30_000), r.normal(size=30_000)
+_FORK = _SETUP + """
+    import multiprocessing as mp
     def job(i):
         if i == 0:
             return ot.sinkhorn(a, a, ot.PointCloud(x, y), eps=0.1, backend="numba").value
