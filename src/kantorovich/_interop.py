@@ -433,6 +433,10 @@ def _overflows_float32(v: Any, c: Caller, scalar: bool) -> bool:
         xp = np
     else:
         import cupy as xp
+    # two reductions without temporaries settle the usual case (a plan, potentials well inside
+    # float32's range); NaN fails the comparison and falls through to the entry-wise test
+    if max(abs(float(v.min())), abs(float(v.max()))) < _FLOAT32_OVERFLOW:
+        return False
     return bool(xp.any((xp.abs(v) >= _FLOAT32_OVERFLOW) & xp.isfinite(v)))
 
 
