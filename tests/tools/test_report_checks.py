@@ -7,7 +7,7 @@ import pytest
 
 from kantorovich.divergences import estimate_kl
 from kantorovich.report import run_report
-from kantorovich.report.sections.emd1d import parallel_lines_sw1_tolerance
+from kantorovich.report._stats import parallel_lines_sw1_tolerance
 from kantorovich.report._stats import bias_budget_tolerance
 
 

@@ -7,8 +7,8 @@ import math
 import numpy as np
 
 
-#: one-sided level of the replicate-mean checks: a correct estimator whose bias is within its
-#: budget fails one of them on at most this fraction of seeds
+#: level of the report's statistical checks: a correct estimate fails one of them on at most
+#: this fraction of seeds (one-sided for a bias budget, two-sided for a Monte-Carlo mean)
 ALPHA = 1e-3
 
 
@@ -31,3 +31,21 @@ def bias_budget_tolerance(values, budget: float, alpha: float = ALPHA) -> tuple[
         raise ValueError("need at least 2 replicates for a standard error")
     se = float(v.std(ddof=1) / math.sqrt(v.size))
     return budget + float(student_t.ppf(1 - alpha, v.size - 1)) * se, se
+
+
+def parallel_lines_sw1_tolerance(theta: float, n_projections: int, w1_z: float, alpha: float = ALPHA) -> float:
+    """Tolerance of ``|SW_1 estimate - 2|theta|/pi|`` on the parallel lines (0, Z), (theta, Z).
+
+    On the direction (cos phi, sin phi) the two lines project to Z sin phi and
+    theta cos phi + Z sin phi. With the empirical Z samples of each line, the 1-D W_1 is
+    |theta cos phi| up to |sin phi| * W_1(Z_x, Z_y) (triangle inequality), where ``w1_z`` is the
+    1-D W_1 between the two Z samples, so the sampling term adds at most ``w1_z``. The rest is
+    the mean of |theta cos phi| over ``n_projections`` directions uniform on the circle: mean
+    2|theta|/pi, standard deviation |theta| sqrt(1/2 - 4/pi^2) each, so by the central limit
+    theorem it lies within z standard errors of 2|theta|/pi but with probability ``alpha``
+    (z the two-sided normal quantile).
+    """
+    from scipy.stats import norm
+
+    sd = abs(theta) * math.sqrt(0.5 - 4 / math.pi ** 2)
+    return float(norm.ppf(1 - alpha / 2)) * sd / math.sqrt(n_projections) + w1_z

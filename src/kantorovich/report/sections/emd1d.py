@@ -7,30 +7,10 @@ import math
 import numpy as np
 
 from .. import register
+from .._stats import ALPHA, parallel_lines_sw1_tolerance
 
 _C11 = "C11 (W_1 = integral of |F - G|; Gaussian W_2)"
 _C1 = "C1 (Ma 2022 review, GAN Flavors slides, Min's slides)"
-
-#: two-sided level of the Monte-Carlo check of SW_1 on the parallel lines (normal quantile 3.29)
-ALPHA = 1e-3
-
-
-def parallel_lines_sw1_tolerance(theta: float, n_projections: int, w1_z: float, alpha: float = ALPHA) -> float:
-    """Tolerance of ``|SW_1 estimate - 2|theta|/pi|`` on the parallel lines (0, Z), (theta, Z).
-
-    On the direction (cos phi, sin phi) the two lines project to Z sin phi and
-    theta cos phi + Z sin phi. With the empirical Z samples of each line, the 1-D W_1 is
-    |theta cos phi| up to |sin phi| * W_1(Z_x, Z_y) (triangle inequality), where ``w1_z`` is the
-    1-D W_1 between the two Z samples, so the sampling term adds at most ``w1_z``. The rest is
-    the mean of |theta cos phi| over ``n_projections`` directions uniform on the circle: mean
-    2|theta|/pi, standard deviation |theta| sqrt(1/2 - 4/pi^2) each, so by the central limit
-    theorem it lies within z standard errors of 2|theta|/pi but with probability ``alpha``
-    (z the two-sided normal quantile).
-    """
-    from scipy.stats import norm
-
-    sd = abs(theta) * math.sqrt(0.5 - 4 / math.pi ** 2)
-    return float(norm.ppf(1 - alpha / 2)) * sd / math.sqrt(n_projections) + w1_z
 
 
 @register("emd1d_cdf", title="1-D Earth-Mover distance: the area between the CDFs (C11)", order=20)
