@@ -28,6 +28,11 @@ of 64 points (50 iterations each). ``--threads N`` sets ``NUMBA_NUM_THREADS`` in
 Where the trees' values differ (a change of vector width moves the last bits of sums), the
 relative difference is printed.
 
+``--cases small`` times what a user of small problems runs: single ``sinkhorn`` solves to the
+default tolerance (eps = 0.05, uniform points in the unit square or cube) at n = m = 64, 128,
+256 (the largest with the kernel matrix, 2^16 entries) and 300 (above it) in d = 2, 128 in
+d = 3 and with the Euclidean cost, and the default batched solve of 256 problems of 64 points.
+
 Timings are never pass/fail tests; only ratios from one run mean anything on a shared machine.
 """
 
@@ -57,6 +62,19 @@ if which == "numpy":
         "sinkhorn_numpy_xx": lambda: sinkhorn(None, None, PointCloud(x, x), **kw).value,
         "emd_300": lambda: emd(None, None, PointCloud(u, v).cost_matrix()).value,
     }
+elif which == "small":  # single small solves to the default tolerance, and the batch
+    sm = {}
+    for n, d in ((64, 2), (128, 2), (256, 2), (300, 2), (128, 3)):
+        xs, ys = rng.random((n, d)), rng.random((n, d))
+        sm[f"small_pc_d{d}_{n}"] = (lambda xs=xs, ys=ys: sinkhorn(None, None, PointCloud(xs, ys),
+                                                                  eps=0.05).value)
+    xe, ye = rng.random((128, 3)), rng.random((128, 3))
+    sm["small_pc_euclid_128"] = lambda: sinkhorn(None, None, PointCloud(xe, ye, cost="euclidean"),
+                                                 eps=0.05).value
+    xb, yb = rng.random((256, 64, 2)), rng.random((256, 64, 2))
+    sm["small_batch_256x64"] = lambda: float(sinkhorn(None, None, PointCloud(xb, yb),
+                                                      eps=0.05).value.sum())
+    cases = sm
 else:  # the numba kernels: point clouds d = 2 and 3 (float64, float32), dense, a batch
     kn = {**kw, "backend": "numba", "max_iter": 25, "check_every": 25}
     x4, y4 = rng.random((4000, 2)), rng.random((4000, 2))
@@ -115,10 +133,11 @@ def main() -> None:
     ap.add_argument("srcs", nargs="+", help="the src folders of the trees; the first is the baseline")
     ap.add_argument("--rounds", type=int, default=7)
     ap.add_argument("--reps", type=int, default=3, help="timed calls per case per subprocess (the fastest counts)")
-    ap.add_argument("--cases", choices=("numpy", "numba"), default="numpy",
+    ap.add_argument("--cases", choices=("numpy", "numba", "small"), default="numpy",
                     help="numpy: the cases above; numba: the numba kernels (point clouds d = 2, "
                          "float64 and float32, n = 4000; d = 3 and the Euclidean cost, n = 3000; "
-                         "dense 2000 x 2000; a batch of 256 problems of 64 points, 50 iterations)")
+                         "dense 2000 x 2000; a batch of 256 problems of 64 points, 50 iterations); "
+                         "small: single solves to tolerance at n = 64 ... 300 and the batch")
     ap.add_argument("--threads", type=int, default=None, help="NUMBA_NUM_THREADS of the subprocesses")
     ap.add_argument("--out", default=None)
     args = ap.parse_args()

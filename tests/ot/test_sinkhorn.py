@@ -297,6 +297,39 @@ def test_small_numba_solve_sets_the_thread_count_once(rng, monkeypatch):
     assert r.value == r0.value and np.array_equal(r.f, r0.f) and np.array_equal(r.g, r0.g)
 
 
+@pytest.mark.parametrize("p", [2.0, 1.0, 1.5])
+def test_kernel_matrix_path_solves_as_row_loops(rng, p):
+    """Small float64 point clouds keep K = 2^(-c C) per eps (docs/sinkhorn.md, "Small problems:
+    the kernel matrix"): the same solve as the row loops (``kmat=False``) and the numpy
+    backend, to rounding; annealed and not; the calls that took the matrix are counted in
+    ``info``, none above 2^16 entries or where c max C > 450 (small eps)."""
+    from kantorovich.ot._kernels import softmin_numba as K
+
+    x, y, a, b = _problem(rng, n=60, m=50)
+    geom = PointCloud(x, y, cost=p)
+    for eps, scaling in ((0.05, 0.5), (0.05, None), (0.2, None)):
+        r = sinkhorn(a, b, geom, eps=eps, scaling=scaling, tol=1e-10, backend="numba")
+        ref = sinkhorn(a, b, geom, eps=eps, scaling=scaling, tol=1e-10, backend="numpy")
+        assert r.converged and r.info["kernel_matrix_calls"] >= r.n_iter
+        assert r.value == pytest.approx(ref.value, rel=1e-12)
+        np.testing.assert_allclose(r.f, ref.f, atol=1e-11 * eps)
+    real = K.OnlineSoftmin.__init__
+    try:
+        K.OnlineSoftmin.__init__ = lambda self, *a, **k: real(self, *a, **{**k, "kmat": False})
+        rows = sinkhorn(a, b, geom, eps=0.05, tol=1e-10, backend="numba")
+    finally:
+        K.OnlineSoftmin.__init__ = real
+    assert rows.info["kernel_matrix_calls"] == 0
+    r = sinkhorn(a, b, geom, eps=0.05, tol=1e-10, backend="numba")
+    assert r.value == pytest.approx(rows.value, rel=1e-13) and r.n_iter == rows.n_iter
+    x2, y2 = rng.random((300, 2)), rng.random((250, 2))
+    assert sinkhorn(None, None, PointCloud(x2, y2, cost=p), eps=0.05,
+                    backend="numba").info["kernel_matrix_calls"] == 0
+    with pytest.warns(ConvergenceWarning):  # 20 iterations, enough to count the calls
+        small = sinkhorn(a, b, geom, eps=1e-3, backend="numba", max_iter=20)  # c max C > 450
+    assert small.info["kernel_matrix_calls"] == 0
+
+
 def test_sinkhorn_divergence(rng):
     x, y, a, b = _problem(rng, n=25, m=20)
     s0 = sinkhorn_divergence(a, a, PointCloud(x, x), eps=0.05, tol=1e-10)

@@ -148,13 +148,80 @@ def test_numba_shift_path_matches_reference(d, p):
     for eps in (1.0, 1e-2, 1e-4):
         r = _sq_ref(x, y, h, eps, p)
         msg = f"seed={seed}, n={n}, m={m}, eps={eps}"
-        op = K.OnlineSoftmin(x, y, p)
+        op = K.OnlineSoftmin(x, y, p, kmat=False)  # the row loops (the matrix path: below)
         o1 = op(eps, h)
         assert op.n_fallback == n  # no shift yet: every row on the safe path
         o2 = op(eps, h)
         assert op.n_fallback == n  # shift path for every row
         for o in (o1, o2):
             np.testing.assert_allclose(o, r, rtol=1e-12, atol=softmin_atol(eps, C, h), err_msg=msg)
+
+
+@pytest.mark.parametrize("p", [2.0, 1.0, 1.5])
+@pytest.mark.parametrize("d", [1, 2, 3])
+def test_numba_kernel_matrix_path_matches_reference(d, p):
+    """Small problems hold K = 2^(-c C) per eps (float64, n m <= 2^16, c max C <= 450): built at
+    the first call (no shift yet) and at the second call at one eps, used by every later call
+    at that eps and by the row-softmax mean; the same answers as the reference to 1e-12, and
+    the row loops where c max C is too large (small eps)."""
+    from kantorovich.ot._kernels import softmin_numba as K
+
+    seed = int(np.random.SeedSequence().entropy % 2**63)  # fresh inputs every run
+    rng = np.random.default_rng(seed)
+    n, m = int(rng.integers(1, 250)), int(rng.integers(1, 260))
+    x, y, h = _inputs(rng, n, m, d, scale=0.5)
+    C = ref.pointcloud_cost_block(x, y, p)
+    if m > 1:
+        h[rng.integers(0, m)] = -np.inf
+    op = K.OnlineSoftmin(x, y, p)
+
+    def usable(eps):
+        return K._LOG2E / eps * C.max() <= K._KMAT_MAX_EXPONENT * (1 - 1e-9)
+
+    # (eps, whether this call and the mean after it take the matrix): the first call builds
+    # it (no shift yet); a single visit (0.1, the first 0.3) does not; the second call at one
+    # eps builds it (0.3; 1e-4, where c max C is too large); 1.0 after 1e-4 is a new visit
+    steps = [(1.0, usable(1.0)), (0.1, False), (0.3, False), (0.3, usable(0.3)),
+             (1e-4, False), (1e-4, False), (1.0, False)]
+    for eps, takes in steps:
+        msg = f"seed={seed}, n={n}, m={m}, eps={eps}"
+        r, rm = ref.softmin_pointcloud(x, y, h, eps, p, with_mean_cost=True)
+        before = op.n_kmat_calls
+        o = op(eps, h)
+        np.testing.assert_allclose(o, r, rtol=1e-12, atol=softmin_atol(eps, C, h), err_msg=msg)
+        o, mc = op(eps, h, with_mean_cost=True)
+        np.testing.assert_allclose(o, r, rtol=1e-12, atol=softmin_atol(eps, C, h), err_msg=msg)
+        # the matrix path's mean to 1e-12; the row loops' mean as in test_numba_matches_reference
+        # (at eps = 1e-4 the exponents (h_j - C_ij) / eps ~ 1e4 carry 1e-12 of rounding)
+        rtol, atol = (1e-12, 16 * np.finfo(float).eps * C.max()) if takes else (1e-10, 1e-12)
+        np.testing.assert_allclose(mc, rm, rtol=rtol, atol=atol, err_msg=msg)
+        assert op.n_kmat_calls - before == (2 if takes else 0), msg
+    assert op.n_kmat_calls >= 2 or not usable(0.3)  # usable unless a far outlier: c max C ~ 100
+
+
+def test_numba_kernel_matrix_path_limits():
+    """Where the matrix path stops: above 2^16 entries, float32, ``kmat=False``; at the exponent
+    bound every term stays a normal float64 (no underflow) and the answers stay exact, with
+    zero weights and potentials 700 eps apart."""
+    from kantorovich.ot._kernels import softmin_numba as K
+
+    rng = np.random.default_rng(7)
+    x, y = rng.random((64, 2)), rng.random((64, 2))
+    C = ref.pointcloud_cost_block(x, y, 2.0)
+    eps = K._LOG2E * C.max() / 449.0  # c max C just inside the bound
+    h = rng.normal(size=64) * 700 * eps
+    h[:5] = -np.inf
+    r = _sq_ref(x, y, h, eps)
+    op = K.OnlineSoftmin(x, y, 2.0)
+    for _ in range(3):
+        np.testing.assert_allclose(op(eps, h), r, rtol=1e-12, atol=softmin_atol(eps, C, h))
+    assert op.n_kmat_calls == 3 and op.n_fallback == 0
+    for kw, xy in (({"dtype": np.float32}, (x, y)), ({"kmat": False}, (x, y)),
+                   ({}, (rng.random((257, 2)), rng.random((256, 2))))):
+        op = K.OnlineSoftmin(*xy, 2.0, **kw)
+        op(0.1, np.zeros(xy[1].shape[0]))
+        op(0.1, np.zeros(xy[1].shape[0]))
+        assert op.n_kmat_calls == 0, kw
 
 
 def test_numba_shift_fallback_and_large_coordinates():

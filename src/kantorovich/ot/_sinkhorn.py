@@ -1369,6 +1369,8 @@ def _package(p: _Problem, s: _Solved, *, plan) -> SinkhornResult:
         info["marginal_error_float64"] = s.float64_error
     if hasattr(p.softmin_x, "threads"):  # numba: soft-min calls per thread count (chosen by measurement)
         info["numba_thread_calls"] = dict(p.softmin_x.threads.counts)
+        # soft-min calls (both sides, the last pass included) that took the kernel matrix
+        info["kernel_matrix_calls"] = sum(getattr(op, "n_kmat_calls", 0) for op in p.softmin_x.ops)
     if hasattr(p.softmin_x, "fallback_rows"):  # the CuPy soft-min
         info.update(_cupy_loop_info(p.softmin_x, p.softmin_y, n_iter, s.error_reads))
     return SinkhornResult(value=value, objective=objective, f=f, g=g, marginal_error_history=tuple(errors),

@@ -85,6 +85,7 @@ from ._kernels._simd import wide_vectors
 from ._kernels.schedule_rules import annealing_pays as _annealing_pays_py
 from ._kernels.softmin_numba import (
     _FM,
+    _KMAT_MAX_ENTRIES,
     _LOG2E,
     _WIN64,
     _exp2_f64,
@@ -92,6 +93,10 @@ from ._kernels.softmin_numba import (
     call_pc_mean,
     call_sq,
     call_sq2,
+    kmat_build,
+    kmat_decide,
+    kmat_softmin,
+    kmat_softmin_mean,
     rows_entries,
     shift_inputs,
 )
@@ -263,7 +268,21 @@ def marginal_error(w, pot, pot_new, e):
     return _pairwise_sum(t, 0, n)
 
 
-@njit(cache=True)
+@njit(inline="always")
+def _kmat_state():
+    st = np.zeros((2, 3))
+    st[:, 0] = np.nan
+    st[:, 2] = np.nan
+    return st
+
+
+@njit(inline="always")
+def _copy(src, dst):
+    for i in range(src.shape[0]):
+        dst[i] = src[i]
+
+
+@njit(cache=True, _nrt=False)  # no reference counting: ~50 atomic operations a call less
 def _sm(K, side, e, h, out):
     """One soft-min of a problem: ``side`` 0 over the columns (out_i, i < n), 1 over the rows
     (out_j, j < m). The point-cloud modes do what OnlineSoftmin.__call__ does, in the same
@@ -282,22 +301,45 @@ def _sm(K, side, e, h, out):
         return
     p = K[0][1]
     XC, YC, XT, YT = K[4], K[5], K[6], K[7]
-    if mode == _POINTWISE:
-        hs = h / e
-        for j in range(hs.shape[0]):
-            if not (math.isfinite(hs[j]) or hs[j] > 0):
-                hs[j] = _NEG_BIG
-        if side == 0:
-            call_pc(K[20][2], XC, YT, hs, e, p, out, zero, n)
-        else:
-            call_pc(K[20][2], YC, XT, hs, e, p, out, zero, m)
-        return
     c = _LOG2E / e
     prev = K[11] if side == 0 else K[12]
     hc = K[13] if side == 0 else K[14]
     o = K[15] if side == 0 else K[16]
     fell = K[17] if side == 0 else K[18]
     have_prev = K[19]
+    if K[21].shape[0] > 0:  # the kernel-matrix path: OnlineSoftmin._kmat_call's decisions
+        kst = K[23][side]
+        act = kmat_decide(kst, c, have_prev[side] != 0)
+        Kf = K[21] if side == 0 else K[22]
+        if act == 2:
+            if side == 0:
+                usable = kmat_build(K[20][5], XC, YT, c, p, Kf)
+            else:
+                usable = kmat_build(K[20][5], YC, XT, c, p, Kf)
+            kst[0] = c
+            kst[1] = 1.0 if usable else 2.0
+            act = 1 if usable else 0
+        if act == 1:
+            w = K[24] if side == 0 else K[25]
+            shift_inputs(h, c, _NEG_BIG, h, False, hc, o)
+            lo, hi = _WIN64
+            if kmat_softmin(K[20][6], K[20][4], Kf, hc, w, o, lo, hi, 1.0 / c, out,
+                            fell) == 0:
+                _copy(out, prev)
+                have_prev[side] = 1
+                return
+    if mode == _POINTWISE:
+        hs = hc  # h / e, as OnlineSoftmin's numpy expression (no allocation here: no NRT)
+        for j in range(hs.shape[0]):
+            v = h[j] / e
+            hs[j] = v if (math.isfinite(v) or v > 0) else _NEG_BIG
+        if side == 0:
+            call_pc(K[20][2], XC, YT, hs, e, p, out, zero, n)
+        else:
+            call_pc(K[20][2], YC, XT, hs, e, p, out, zero, m)
+        _copy(out, prev)
+        have_prev[side] = 1
+        return
     have = shift_inputs(h, c, _NEG_BIG, prev, have_prev[side] != 0, hc, o)
     root = p == 1.0
     lo, hi = _WIN64
@@ -324,7 +366,7 @@ def _sm(K, side, e, h, out):
     else:
         call_sq(K[20][1], YC, XT, hc, np.float64(c), root, o, have, lo, hi, np.float64(-1e308),
                 1.0 / c, out, fell, zero, m, K[20][4])
-    prev[:] = out
+    _copy(out, prev)
     have_prev[side] = 1
 
 
@@ -337,6 +379,14 @@ def _sm_mean(K, e, h, out, mean):
     if K[0][0] == _GENERIC:
         _softmin_mean(K[1], n, m, h, e, out, mean)
         return
+    c = _LOG2E / e
+    kst = K[23][0]
+    if K[21].shape[0] > 0 and c == kst[0] and kst[1] == 1.0:  # OnlineSoftmin._kmat_call's
+        shift_inputs(h, c, _NEG_BIG, h, False, K[13], K[15])
+        lo, hi = _WIN64
+        if kmat_softmin_mean(K[20][7], K[20][4], K[21], K[13], K[24], K[15], K[4], K[7],
+                             K[0][1], lo, hi, 1.0 / c, out, mean, K[17]) == 0:
+            return
     hs = h / e
     for j in range(m):
         if not (math.isfinite(hs[j]) or hs[j] > 0):
@@ -664,11 +714,15 @@ def _solve_batch(mode, dense, C, X, Y, p, A, Bw, logA, logB, eps, levels, n_leve
             XC = np.empty((n, d))
             YC = np.empty((m, d))
             _centred_pair(X[q], Y[q], XC, YC)
+        # the kernel-matrix path's matrices (softmin_numba._KMAT_MAX_ENTRIES)
+        Kx = np.empty(n * m if mode != _GENERIC and 0 < n * m <= _KMAT_MAX_ENTRIES else 0)
+        Ky = np.empty(Kx.shape[0])
         K = (modes, Cf, CTf, np.empty(max(n, m)), XC, YC, np.ascontiguousarray(XC.T),
              np.ascontiguousarray(YC.T), np.empty((2, n)), np.empty((2, m)), np.zeros(1),
              np.empty(n), np.empty(m), np.empty(m), np.empty(n), np.empty(n), np.empty(m),
              np.empty(n, dtype=np.uint8), np.empty(m, dtype=np.uint8),
-             np.zeros(2, dtype=np.int64), rows)
+             np.zeros(2, dtype=np.int64), rows, Kx, Ky, _kmat_state(),
+             np.empty(m), np.empty(n))
         _solve_one(K, n, m, A[q], Bw[q], logA[q], logB[q], eps, levels[q], n_levels[q], mag[q],
                    max_iter, tol, check_every, symmetric[q], agree, deferrals, F[q], G[q],
                    stats[q])
@@ -833,7 +887,8 @@ def sinkhorn_batch(a, b, M_or_geometry, *, eps, max_iter=10_000, tol=None, scali
                          n_sched, np.ascontiguousarray(mag, dtype=np.float64), max_iter, tol,
                          check_every, sym, _EXTRAPOLATION_AGREEMENT, _PROBE_DEFERRALS, F, G,
                          stats, np.array([rows_entries()[k].address
-                                          for k in ("sq2", "sq", "pc", "pc_mean", "logs")],
+                                          for k in ("sq2", "sq", "pc", "pc_mean", "logs",
+                                                    "kmat", "ksums", "kmean")],
                                          dtype=np.intp))
     # a kernel that rounds otherwise than the single solver (the generic one): the problems
     # whose tail extrapolation jumped (or nearly did) are solved again by the single solver

@@ -542,6 +542,158 @@ def softmin_sq2_shift(rows, logs, X0, X1, Y0, Y1, hc, root, o, have_shift, lo, h
     return out
 
 
+# --------------------------------------------------------------------------------------------
+# The kernel-matrix path of small problems (n m <= _KMAT_MAX_ENTRIES, float64).
+#
+# The row loops above spend ~25 vector instructions per entry on the cost and its exp2, every
+# half-step. At a fixed eps the factor 2^(-c C_ij) does not change, so a problem whose matrix
+# fits in the core's cache keeps it, built once per eps (the second call at that eps: the
+# averaged annealing visits each of its levels once), and a half-step is a matrix-vector
+# product:
+#     out_i = -(H + log2 sum_j K_ij w_j) / c,   K_ij = 2^(-c C_ij),   w_j = 2^(c h_j - H),
+# H = max_j c h_j. Every term is then a product of two numbers in (0, 1], so the log-domain
+# stabilisation reduces to one maximum per half-step: with c max C <= _KMAT_MAX_EXPONENT
+# (450) every K_ij is a normal float64 >= 2^-450, the row's sum is >= K_ij* w_j* = K_ij* with
+# j* the argmax of c h (no underflow, no fallback), and the w's exponents are clamped at
+# _KMAT_FLOOR = -550 (so every product is normal); a term raised by the clamp adds at most
+# m 2^-550 to a sum >= 2^-450, 2^-84 relative at m = 2^16. A problem with c max C above the
+# bound (eps below max C / 312) keeps the row loops at that eps. Accuracy: each term's error
+# is that of K_ij's and w_j's exp2 (1.6e-16 relative, plus the rounding of c C_ij and
+# c h_j - H, as the row loops round c h_j + o_i - c C_ij), one product and the sum's.
+_KMAT_MAX_ENTRIES = 1 << 16  # 512 KB per side: both sides' matrices stay in a core's L2
+_KMAT_MAX_EXPONENT = 450.0
+_KMAT_FLOOR = -550.0
+
+
+@njit(fastmath=_FM, cache=True, _nrt=False)
+def kmat_rows(X, YT, c, p, Kf, i0, i1):
+    """``Kf[i m + j] = 2^(-c |x_i - y_j|^p)`` for the rows ``i0 .. i1 - 1`` (``X`` (n, d),
+    ``YT`` (d, m), centred); returns ``max c |x_i - y_j|^p`` over them (NaN propagates: the
+    caller tests ``<=``)."""
+    wide_vectors()
+    d = X.shape[1]
+    m = np.uint64(YT.shape[1])
+    half = 0.5 * p
+    top = c - c
+    for i in range(i0, i1):
+        base = np.uint64(i) * m
+        xk = X[i, 0]
+        for j in range(m):
+            t = xk - YT[0, j]
+            Kf[base + j] = t * t
+        for k in range(1, d):
+            xk = X[i, k]
+            for j in range(m):
+                t = xk - YT[k, j]
+                Kf[base + j] += t * t
+        if p == 2.0:
+            for j in range(m):
+                Kf[base + j] *= c
+        elif p == 1.0:
+            for j in range(m):
+                Kf[base + j] = c * math.sqrt(Kf[base + j])
+        else:
+            for j in range(m):
+                Kf[base + j] = c * Kf[base + j] ** half
+        for j in range(m):
+            top = max(top, Kf[base + j])
+        if top <= _KMAT_MAX_EXPONENT:  # else the caller discards the matrix
+            for j in range(m):
+                Kf[base + j] = _exp2(-Kf[base + j])
+    return top
+
+
+@njit(fastmath=_FM, cache=True, _nrt=False)
+def kmat_sums(Kf, hc, w, o, out, n):
+    """The kernel-matrix half-step before its logs: ``H = max_j hc_j``, ``w_j = 2^max(hc_j - H,
+    -550)``, ``out_i = sum_j K_ij w_j`` and ``o_i = -H`` for ``i < n`` (the rows' logs then
+    give ``out_i = -(H + log2 out_i) / c``). Four rows at a time share the loads of ``w``."""
+    wide_vectors()
+    m = np.uint64(hc.shape[0])
+    top = hc[0]
+    for j in range(m):
+        top = max(top, hc[j])
+    for j in range(m):
+        w[j] = _exp2(max(hc[j] - top, _KMAT_FLOOR))
+    i = np.uint64(0)
+    nn = np.uint64(n)
+    while i + np.uint64(4) <= nn:
+        b0 = i * m
+        b1 = b0 + m
+        b2 = b1 + m
+        b3 = b2 + m
+        s0 = top - top
+        s1 = s0
+        s2 = s0
+        s3 = s0
+        for j in range(m):
+            wj = w[j]
+            s0 += Kf[b0 + j] * wj
+            s1 += Kf[b1 + j] * wj
+            s2 += Kf[b2 + j] * wj
+            s3 += Kf[b3 + j] * wj
+        out[i] = s0
+        out[i + np.uint64(1)] = s1
+        out[i + np.uint64(2)] = s2
+        out[i + np.uint64(3)] = s3
+        i += np.uint64(4)
+    while i < nn:
+        b0 = i * m
+        s0 = top - top
+        for j in range(m):
+            s0 += Kf[b0 + j] * w[j]
+        out[i] = s0
+        i += np.uint64(1)
+    for i in range(nn):
+        o[i] = -top
+    return top
+
+
+@njit(fastmath=_FM, cache=True, _nrt=False)
+def kmat_mean(Kf, hc, w, o, X, YT, p, out, mean, n):
+    """:func:`kmat_sums` with the row-softmax mean of the cost: ``out_i = sum_j K_ij w_j`` and
+    ``mean_i = sum_j K_ij w_j C_ij / out_i``, ``C_ij = |x_i - y_j|^p`` recomputed from the
+    centred coordinates (``X`` (n, d), ``YT`` (d, m)); ``hc`` is overwritten (a row's costs).
+    Returns ``H``; the rows' logs follow, as after :func:`kmat_sums`."""
+    wide_vectors()
+    m = np.uint64(hc.shape[0])
+    d = X.shape[1]
+    half = 0.5 * p
+    top = hc[0]
+    for j in range(m):
+        top = max(top, hc[j])
+    for j in range(m):
+        w[j] = _exp2(max(hc[j] - top, _KMAT_FLOOR))
+    buf = hc
+    for i in range(n):
+        base = np.uint64(i) * m
+        xk = X[i, 0]
+        for j in range(m):
+            t = xk - YT[0, j]
+            buf[j] = t * t
+        for k in range(1, d):
+            xk = X[i, k]
+            for j in range(m):
+                t = xk - YT[k, j]
+                buf[j] += t * t
+        if p == 1.0:
+            for j in range(m):
+                buf[j] = math.sqrt(buf[j])
+        elif p != 2.0:
+            for j in range(m):
+                buf[j] = buf[j] ** half
+        s = top - top
+        sc = s
+        for j in range(m):
+            v = Kf[base + j] * w[j]
+            s += v
+            sc += v * buf[j]
+        out[i] = s
+        mean[i] = sc / s
+        o[i] = -top
+    return top
+
+
 # The row loops' entry points: each row loop compiled once, as a C callable (``cfunc``), and
 # called by its address, a run-time value, by the parallel drivers above and by the batched
 # solver's kernel. numba links a called ``njit`` function's LLVM module into every caller and
@@ -567,6 +719,9 @@ def _logs_sig(v):
 
 
 _PC_SIG = types.void(_M, _M, _V, _F, _F, _V, _I, _I)
+_KMAT_SIG = types.float64(_M, _M, _F, _F, _V, _I, _I)
+_KSUMS_SIG = types.float64(_V, _V, _V, _V, _V, _I)
+_KMEAN_SIG = types.float64(_V, _V, _V, _V, _M, _M, _F, _V, _V, _I)
 _PC_MEAN_SIG = types.void(_M, _M, _V, _F, _F, _V, _V, _I, _I)
 
 
@@ -591,17 +746,30 @@ def _pc_mean_entry(x, yT, hs, eps, p, out, mean, i0, i1):
     pc_mean_rows(x, yT, hs, eps, p, out, mean, i0, i1)
 
 
+def _kmat_entry(X, YT, c, p, Kf, i0, i1):
+    return kmat_rows(X, YT, c, p, Kf, i0, i1)
+
+
+def _ksums_entry(Kf, hc, w, o, out, n):
+    return kmat_sums(Kf, hc, w, o, out, n)
+
+
+def _kmean_entry(Kf, hc, w, o, X, YT, p, out, mean, n):
+    return kmat_mean(Kf, hc, w, o, X, YT, p, out, mean, n)
+
+
 _ROWS: dict = {}
 
 
 def rows_entries() -> dict:
     """The row loops' entry points (compiled, or loaded from numba's cache, on first use), C
     callables: ``"sq2"``, ``"sq"``, ``"pc"``, ``"pc_mean"``, ``"logs"`` (float64) and
-    ``"sq2_f32"``, ``"sq_f32"``, ``"logs_f32"``; their ``.address`` is what the callers below
+    ``"sq2_f32"``, ``"sq_f32"``, ``"logs_f32"``, and the kernel-matrix path's ``"kmat"``
+    (:func:`kmat_rows`), ``"ksums"`` (:func:`kmat_sums`) and ``"kmean"`` (:func:`kmat_mean`); their ``.address`` is what the callers below
     take."""
     if not _ROWS:
-        def entry(sig, fn):
-            return numba.cfunc(sig, cache=True)(fn)
+        def entry(sig, fn, nrt=True):
+            return numba.cfunc(sig, cache=True, _nrt=nrt)(fn)
 
         _ROWS.update(
             sq2=entry(_sq2_sig(_V, _F), _sq2_entry),
@@ -609,6 +777,8 @@ def rows_entries() -> dict:
             sq=entry(_sq_sig(_V, _M, _F), _sq_entry),
             sq_f32=entry(_sq_sig(_V32, _M32, _F32), _sq_entry),
             pc=entry(_PC_SIG, _pc_entry), pc_mean=entry(_PC_MEAN_SIG, _pc_mean_entry),
+            kmat=entry(_KMAT_SIG, _kmat_entry, False), ksums=entry(_KSUMS_SIG, _ksums_entry, False),
+            kmean=entry(_KMEAN_SIG, _kmean_entry, False),
             logs=entry(_logs_sig(_V), _logs_entry), logs_f32=entry(_logs_sig(_V32), _logs_entry))
     return _ROWS
 
@@ -642,6 +812,53 @@ call_sq = _entry_caller("sq_shift_rows", _sq_sig(_V, _M, _F), _sq_sig(_V32, _M32
 call_pc = _entry_caller("pc_rows", _PC_SIG)
 call_pc_mean = _entry_caller("pc_mean_rows", _PC_MEAN_SIG)
 call_logs = _entry_caller("shifted_logs", _logs_sig(_V), _logs_sig(_V32))
+call_kmat = _entry_caller("kmat_rows", _KMAT_SIG)
+call_ksums = _entry_caller("kmat_sums", _KSUMS_SIG)
+call_kmean = _entry_caller("kmat_mean", _KMEAN_SIG)
+
+
+@njit(cache=True, _nrt=False)
+def kmat_build(kmat, X, YT, c, p, Kf):
+    """Fills ``Kf`` (n m) with ``2^(-c C)`` through the entry point at ``kmat``; returns
+    whether the matrix is usable (``max c C <= _KMAT_MAX_EXPONENT``)."""
+    return call_kmat(kmat, X, YT, c, p, Kf, X.shape[0] - X.shape[0], X.shape[0]) <= _KMAT_MAX_EXPONENT
+
+
+@njit(cache=True, _nrt=False)
+def kmat_softmin(ksums, logs, Kf, hc, w, o, lo, hi, inv_c, out, fell_back):
+    """One kernel-matrix half-step (the sums, then the rows' logs, both by address, as the
+    batched solver calls them); returns how many rows' sums left the window ``(lo, hi)`` (none
+    where the matrix is usable; the caller then takes the row loops)."""
+    n = out.shape[0]
+    call_ksums(ksums, Kf, hc, w, o, out, n)
+    return call_logs(logs, o, out, fell_back, lo, hi, inv_c, n - n, n)
+
+
+@njit(cache=True, _nrt=False)
+def kmat_softmin_mean(kmean, logs, Kf, hc, w, o, X, YT, p, lo, hi, inv_c, out, mean, fell_back):
+    """:func:`kmat_softmin` with the row-softmax mean of the cost (:func:`kmat_mean`)."""
+    n = out.shape[0]
+    call_kmean(kmean, Kf, hc, w, o, X, YT, p, out, mean, n)
+    return call_logs(logs, o, out, fell_back, lo, hi, inv_c, n - n, n)
+
+
+def kmat_decide_py(state, c, have_prev):
+    """The kernel-matrix path's decision for a call at ``c`` (``state`` = [c of the built
+    matrix, its state: 0 none, 1 usable, 2 not, c of the last call]): returns 0 (the row
+    loops), 1 (use the built matrix) or 2 (build it for ``c`` first). A matrix is built at the
+    first call of a solve (no previous output: the row loops would take their two-pass safe
+    path) and at the second consecutive call at one ``c``, not at a single visit (the averaged
+    annealing's levels); the matrix of the last ``c`` built is kept."""
+    last = state[2]
+    state[2] = c
+    if c == state[0]:
+        return 1 if state[1] == 1.0 else 0
+    if c == last or not have_prev:
+        return 2
+    return 0
+
+
+kmat_decide = njit(inline="always")(kmat_decide_py)
 
 
 @njit(fastmath=True, cache=True)
@@ -671,7 +888,7 @@ def _build():
     return _kernels
 
 
-@njit(cache=True, boundscheck=False)
+@njit(cache=True, boundscheck=False, _nrt=False)
 def shift_inputs(h, c, big, prev, have, hc, o):  # pragma: no cover - numba
     """The shifted kernels' inputs in one pass, into the working-dtype buffers ``hc`` and ``o``:
     ``hc = h c`` with NaN, -inf and values below ``big`` set to ``big``; ``o = prev c`` (zeros
@@ -731,6 +948,10 @@ class OnlineSoftmin:
     dtype : float64 (default) or float32
         Working precision of the p = 2 / p = 1 kernels (other p, and ``with_mean_cost``, run in
         float64).
+    kmat : bool, default True
+        Take the kernel-matrix path (module notes) where it applies: float64, ``n m <=
+        _KMAT_MAX_ENTRIES`` and ``c max C <= _KMAT_MAX_EXPONENT``. False: always the row loops
+        (their tests).
 
     Calling ``op(eps, h, with_mean_cost=False)`` returns ``out`` (n,) float64, or
     ``(out, mean_cost)``. Complexity O(n m d) time, O(n + m) memory.
@@ -747,8 +968,9 @@ class OnlineSoftmin:
     (True, 2)
     """
 
-    def __init__(self, x, y, p: float, dtype=np.float64):
+    def __init__(self, x, y, p: float, dtype=np.float64, kmat: bool = True):
         self.p = float(p)
+        self.kmat = bool(kmat)
         self.dtype = np.dtype(dtype)
         xc, yc = _centred(x, y)
         self.n, self.m = xc.shape[0], yc.shape[0]
@@ -767,6 +989,12 @@ class OnlineSoftmin:
         # the shifted kernels' inputs, refilled by every call (the kernels keep no reference)
         self._hc = np.empty(self.m, dtype=self.dtype)
         self._o = np.empty(self.n, dtype=self.dtype)
+        # the kernel-matrix path (float64, n m <= _KMAT_MAX_ENTRIES): the last call's c, and
+        # the matrix for it (built on the second call at that c), usable or not
+        self._kf: np.ndarray | None = None
+        self._kw: np.ndarray | None = None
+        self._kstate = np.array([np.nan, 0.0, np.nan])  # see kmat_decide_py
+        self.n_kmat_calls = 0
 
     def _scaled_cols(self, scale: float):
         """d = 2 coordinate columns times ``scale`` (float64 product, then the working dtype);
@@ -778,6 +1006,50 @@ class OnlineSoftmin:
             self._cols_scale = scale
         return self._cols
 
+    def _kmat_call(self, c: float, h, rows, mean=None):
+        """The kernel-matrix half-step (module notes), where it applies: float64, ``0 < n m <=
+        _KMAT_MAX_ENTRIES``, :func:`kmat_decide_py`'s decision, ``c max C <=
+        _KMAT_MAX_EXPONENT``; with ``mean`` (the row-softmax mean of the cost, filled in),
+        only with a usable matrix already built at ``c``. Returns the output (also the next
+        shift, ``self._prev``, without ``mean``), or None where it did not run. The batched solver's ``_sm`` and ``_sm_mean``
+        take the same decisions in the same order."""
+        if not self.kmat or self.dtype != np.float64 or not 0 < self.n * self.m <= _KMAT_MAX_ENTRIES:
+            return None
+        st = self._kstate
+        if mean is None:
+            act = kmat_decide_py(st, c, self._prev is not None)
+            if act == 0:
+                return None
+            if act == 2:
+                if self._kf is None:
+                    self._kf = np.empty(self.n * self.m)
+                    self._kw = np.empty(self.m)
+                usable = kmat_build(rows["kmat"].address, self._x64, self._yT64, c, self.p,
+                                    self._kf)
+                st[0], st[1] = c, 1.0 if usable else 2.0
+                if not usable:
+                    return None
+        elif not (c == st[0] and st[1] == 1.0):
+            return None
+        hc, o = self._hc, self._o
+        shift_inputs(h, c, _NEG_BIG, h, False, hc, o)
+        out = np.empty(self.n, dtype=np.float64)
+        lo, hi = _WIN64
+        if mean is None:
+            bad = kmat_softmin(rows["ksums"].address, rows["logs"].address, self._kf, hc,
+                               self._kw, o, lo, hi, 1.0 / c, out, self._fell_back)
+        else:
+            bad = kmat_softmin_mean(rows["kmean"].address, rows["logs"].address, self._kf, hc,
+                                    self._kw, o, self._x64, self._yT64, self.p, lo, hi, 1.0 / c,
+                                    out, mean, self._fell_back)
+        if bad != 0:
+            return None  # cannot happen with c max C <= 450 (module notes); the row loops
+        self.n_rows += self.n
+        self.n_kmat_calls += 1
+        if mean is None:
+            self._prev = out
+        return out
+
     def reset(self) -> None:
         """Forget the shift (the next call takes the safe path for every row)."""
         self._prev = None
@@ -787,6 +1059,16 @@ class OnlineSoftmin:
         eps = float(eps)
         h = np.asarray(h, dtype=np.float64)
         n_chunks = _chunks(self.n)
+        c = _LOG2E / eps
+        if with_mean_cost:
+            mean = np.empty(self.n)
+            out = self._kmat_call(c, h, rows, mean)
+            if out is not None:
+                return out, mean
+        else:
+            out = self._kmat_call(c, h, rows)
+            if out is not None:
+                return out
         if with_mean_cost or self.p not in (1.0, 2.0) or self.n == 0 or self.m == 0:
             hs = h / eps
             hs = np.ascontiguousarray(np.where(np.isfinite(hs) | (hs > 0), hs, _NEG_BIG))
@@ -796,9 +1078,9 @@ class OnlineSoftmin:
                 k["softmin_pc_mean"](rows["pc_mean"].address, self._x64, self._yT64, hs, eps,
                                      self.p, out, mean, n_chunks)
                 return out, mean
+            self._prev = out
             return k["softmin_pc"](rows["pc"].address, self._x64, self._yT64, hs, eps, self.p,
                                    out, n_chunks)
-        c = _LOG2E / eps
         f32 = self.dtype == np.float32
         wdt = self.dtype.type
         big = _NEG_BIG32 if f32 else _NEG_BIG
