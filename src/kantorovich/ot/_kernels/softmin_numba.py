@@ -41,6 +41,10 @@ How it is fast and stable
   solve for ``<P, C>``) use a float64 two-pass kernel (max, then sum) with the same exp.
 - ``-inf`` entries of ``h`` (zero weights) are replaced by a large finite negative number
   before the kernel, so ``fastmath`` (which assumes finite values) is safe.
+- **Small problems keep the kernel matrix** (float64, n m <= 2^16, c max C <= 450): a
+  half-step is ``out_i = -(H + log2 sum_j K_ij w_j) / c`` with ``K = 2^(-c C)`` built once
+  per eps, ``w_j = 2^(c h_j - H)``: 0.6 us instead of 3.4 us at 64 x 64 (see the block before
+  the entry points, and docs/sinkhorn.md "Small problems: the kernel matrix").
 
 The clouds are centred (the common mean subtracted: the cost is translation invariant), so large
 ``|x|`` costs no accuracy in the differences. Compiled with ``cache=True``; the first call in a
