@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import math
 import operator
+import re
 import traceback
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -492,12 +493,18 @@ def _fn_name(fn) -> str:
     return getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or repr(fn)
 
 
+_SHRUNK_CALL = re.compile(r"^(Falsifying example|Failing test case): body\(\s*drawn=(.*?),?\s*\)\s*$",
+                          re.DOTALL)
+
+
 def _describe(exc, lines) -> str:
     """The failure(s) with hypothesis's falsifying examples (reported lines or exception notes)."""
     excs = list(exc.exceptions) if isinstance(exc, BaseExceptionGroup) else [exc]
     out = []
     for e in excs:
-        notes = [ln for ln in getattr(e, "__notes__", ()) if ln.strip()]
+        # hypothesis writes the shrunk example as the call of the checker's inner function,
+        # "Falsifying example: body(\n    drawn=(...),\n)": the input alone is what reads
+        notes = [_SHRUNK_CALL.sub(r"\1: \2", ln) for ln in getattr(e, "__notes__", ()) if ln.strip()]
         label = ["Shrunk counterexample (hypothesis):"] if notes else []
         out.append("\n".join([f"{type(e).__name__}: {e}", *label, *notes]))
     out += [ln for ln in lines if ln.strip()]

@@ -304,6 +304,9 @@ def test_a_counterexample_is_shown_exactly_without_hypothesis_explain_lines():
         p, q = eval(text, {"array": np.array})  # noqa: S307 - the message's own text
         assert testing._show((p, q)) == text and p.sum() == pytest.approx(1.0)
     assert "always and only run by failing examples" not in msg and "testing.py" not in msg
+    # the shrunk example is the input itself, not the call of the checker's inner function
+    assert "body(" not in msg and "drawn=" not in msg
+    assert all(ln.split(": ", 1)[1].startswith("(array(") for ln in shrunk)
 
 
 def test_a_loaded_hypothesis_profile_changes_nothing():
