@@ -114,6 +114,35 @@ def test_sinkhorn_batch_rounds_as_the_single_solver(rng, cost, d, weights):
         assert r.info["extrapolated"].any()  # the jump is exercised
 
 
+@pytest.mark.parametrize("weights", ["none", "batched"])
+def test_sinkhorn_batch_dense_kernel_matrix_rounds_as_the_single_solver(rng, weights):
+    """Small float64 dense costs that the single solver runs on the numba kernel matrix (costs
+    >= 0, c max C <= 450 at eps) take it in the batch too, through the same entry points:
+    bit-identical potentials and iteration counts, none solved again; a problem with a
+    negative cost (the single solver's numpy path) runs the generic kernel beside them and
+    equals the loop to 1e-12."""
+    nb, n, m = 12, 24, 20
+    x, y = rng.random((nb, n, 2)), rng.random((nb, m, 2))
+    a, b = _weights(rng, weights, nb, n), _weights(rng, weights, nb, m)
+    C = _sqdist(x, y)
+    r = sinkhorn(a, b, C, eps=0.01)
+    assert r.info["rounds_as_single_solver"] and r.info["extrapolated"].any()
+    assert r.info["single_solver_problems"].size == 0
+    assert r.info["kernel_matrix_problems"].size == nb
+    C[5] -= 0.02  # a negative cost: not this path
+    r = sinkhorn(a, b, C, eps=0.01)
+    singles = [sinkhorn(_row(a, q), _row(b, q), C[q], eps=0.01) for q in range(nb)]
+    assert [s.backend for s in singles] == ["numpy" if q == 5 else "numba" for q in range(nb)]
+    k = [q for q in range(nb) if q != 5]
+    np.testing.assert_array_equal(r.info["kernel_matrix_problems"], k)
+    assert not r.info["rounds_as_single_solver"]  # problem 5: the generic kernel
+    assert not set(r.info["single_solver_problems"]) & set(k)
+    np.testing.assert_array_equal(r.n_iter, [s.n_iter for s in singles])
+    np.testing.assert_array_equal(r.f[k], np.stack([singles[q].f for q in k]))
+    np.testing.assert_array_equal(r.g[k], np.stack([singles[q].g for q in k]))
+    _assert_sinkhorn_equal(r, singles, 0.01)
+
+
 def test_sinkhorn_batch_redoes_the_extrapolated_problems_when_the_rounding_differs(rng,
                                                                                  monkeypatch):
     """The guard behind ``rounds_as_single_solver``, forced: should the batch's row loops round

@@ -223,9 +223,18 @@ def test_auto_backend_rule(rng):
     assert sinkhorn(a, b, PointCloud(x, y), eps=0.5).backend == "numba"
     assert sinkhorn(a[:50] / a[:50].sum(), None, PointCloud(x[:50], y), eps=0.5).backend == "numba"
     assert sinkhorn(None, None, PointCloud(x[:8], y[:8]), eps=0.5).backend == "numpy"
-    assert sinkhorn(None, None, pot.dist(x[:5], y[:5]), eps=0.5).backend == "numpy"
-    assert sinkhorn(None, None, pot.dist(x[:60], y[:60]), eps=0.5).backend == "numpy"
     assert sinkhorn(None, None, pot.dist(x[:200], y[:200]), eps=0.5).backend == "numba"
+    # small dense costs: numba's kernel matrix where it takes every soft-min of the solve
+    # (float64, costs >= 0, c max C <= 450 at eps); numpy's log-sum-exp otherwise
+    M = pot.dist(x[:60], y[:60])
+    for C in (pot.dist(x[:5], y[:5]), M):
+        r = sinkhorn(None, None, C, eps=0.5)
+        assert r.backend == "numba" and r.info["kernel_matrix_calls"] == 2 * r.n_iter + 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        assert sinkhorn(None, None, M, eps=1e-3, max_iter=10).backend == "numpy"  # c max C > 450
+    assert sinkhorn(None, None, M - 0.01, eps=0.5).backend == "numpy"  # a negative cost
+    assert sinkhorn(None, None, M, eps=0.5, dtype=np.float32).backend == "numpy"
 
 
 def test_numba_thread_mode_by_measurement():

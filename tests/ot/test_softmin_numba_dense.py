@@ -39,8 +39,8 @@ def test_rows_and_columns_match_reference_float64(eps):
         C, h, hT = _inputs(rng, n, m)
         r, rT = _refs(C, h, hT, eps)
         msg = f"seed={seed}, n={n}, m={m}"
-        opr = K.DenseSoftmin(C, axis=1)
-        opc = K.DenseSoftmin(C, axis=0)
+        opr = K.DenseSoftmin(C, axis=1, kmat=False)  # the row loops (the matrix path: below)
+        opc = K.DenseSoftmin(C, axis=0, kmat=False)
         for call in range(2):
             o, oc = opr(eps, h), opc(eps, hT)
             assert o.dtype == np.float64 and oc.dtype == np.float64
@@ -50,6 +50,39 @@ def test_rows_and_columns_match_reference_float64(eps):
                 assert opr.n_fallback == n and opc.n_fallback == m
         # the output is the next call's shift: no fallback at a fixed eps
         assert opr.n_fallback == n and opc.n_fallback == m
+
+
+def test_kernel_matrix_path_matches_reference():
+    """Small float64 costs >= 0 keep K = 2^(-c C) per eps (built at every new eps where
+    c max C <= 450): rows, columns and the row-softmax mean to 1e-12 of the reference; the row
+    loops at a smaller eps, above 2^16 entries, with a negative cost and with ``kmat=False``."""
+    from kantorovich.ot._kernels import softmin_numba_dense as K
+
+    seed = int(np.random.SeedSequence().entropy % 2**63)  # fresh inputs every run
+    rng = np.random.default_rng(seed)
+    n, m = int(rng.integers(1, 250)), int(rng.integers(1, 260))
+    C, h, hT = _inputs(rng, n, m)
+    opr, opc = K.DenseSoftmin(C, axis=1), K.DenseSoftmin(C, axis=0)
+    for eps in (1.0, 0.02, 0.02, 1e-3, 1.0):
+        msg = f"seed={seed}, n={n}, m={m}, eps={eps}"
+        takes = 1.4426950408889634 / eps * C.max() <= 450
+        r, rT = _refs(C, h, hT, eps)
+        _, rm = ref.softmin_dense(C, h, eps, with_mean_cost=True)
+        before = opr.n_kmat_calls, opc.n_kmat_calls
+        o, oc = opr(eps, h), opc(eps, hT)
+        np.testing.assert_allclose(o, r, rtol=1e-12, atol=softmin_atol(eps, C, h), err_msg=msg)
+        np.testing.assert_allclose(oc, rT, rtol=1e-12, atol=softmin_atol(eps, C, hT), err_msg=msg)
+        o, mc = opr(eps, h, with_mean_cost=True)
+        np.testing.assert_allclose(o, r, rtol=1e-12, atol=softmin_atol(eps, C, h), err_msg=msg)
+        rtol, atol = (1e-12, 16 * np.finfo(float).eps * C.max()) if takes else (1e-10, 1e-12)
+        np.testing.assert_allclose(mc, rm, rtol=rtol, atol=atol, err_msg=msg)
+        assert (opr.n_kmat_calls - before[0], opc.n_kmat_calls - before[1]) == (
+            (2, 1) if takes else (0, 0)), msg
+    C2, h2, _ = _inputs(rng, 257, 256)
+    for Cx, kw in ((C - 0.01, {}), (C, {"kmat": False}), (C2, {})):
+        op = K.DenseSoftmin(Cx, axis=1, **kw)
+        op(1.0, h if Cx.shape[1] == m else h2)
+        assert op.n_kmat_calls == 0
 
 
 def test_with_mean_cost_matches_reference():

@@ -256,7 +256,7 @@ def _cupy_loop_info(fx, fy, n_iter: int, error_reads: int) -> dict:
             "error_reads": int(error_reads)}
 
 
-def _resolve_backend(backend: str, geom, on_gpu: bool) -> str:
+def _resolve_backend(backend: str, geom, on_gpu: bool, eps: float | None = None, wdt=None) -> str:
     # the vocabulary of docs/arrays.md "Backends"; "numba_cuda" is a deprecated spelling of
     # "cuda" here (one GPU soft-min: the CuPy RawKernel, docs/sinkhorn.md)
     if isinstance(geom, PointCloud) and geom.cost_is_callable:
@@ -274,10 +274,25 @@ def _resolve_backend(backend: str, geom, on_gpu: bool) -> str:
         if on_gpu:
             return "cuda"
         limit = _AUTO_NUMPY_MAX_DENSE if isinstance(geom, DenseGeometry) else _AUTO_NUMPY_MAX_POINTCLOUD
-        if n * m <= limit:
+        if n * m <= limit and not _dense_kernel_matrix(geom, eps, wdt):
             return "numpy"
         return "numba"
     return backend
+
+
+def _dense_kernel_matrix(geom, eps, wdt) -> bool:
+    """Whether a small float64 dense problem runs every soft-min on the numba kernel matrix
+    (``softmin_numba.kmat_dense_eligible``; docs/sinkhorn.md, "Small problems: the kernel
+    matrix"): then ``auto`` takes numba below its numpy size too (the matrix-vector half-step
+    beats numpy's log-sum-exp there, and the batched solver rounds as this solver)."""
+    from ._kernels.softmin_numba import _KMAT_MAX_ENTRIES, kmat_dense_eligible
+
+    n, m = geom.shape
+    if (eps is None or not isinstance(geom, DenseGeometry) or np.dtype(wdt) != np.float64
+            or not 0 < n * m <= _KMAT_MAX_ENTRIES):
+        return False
+    C = np.asarray(geom.C)
+    return kmat_dense_eligible(n, m, float(C.min()), float(C.max()), eps)
 
 
 # --------------------------------------------------------------------------------------------
@@ -1132,7 +1147,7 @@ def _prepare(a, b, M_or_geometry, *, eps, max_iter, tol, scaling, check_every, f
         tol = 1e-3 if wdt == np.float32 else 1e-5
     tol = check_positive(tol, "tol")
     aw, bw = _balanced_weights(a, b, n, m, on_gpu)
-    name = _resolve_backend(backend, geom, on_gpu)
+    name = _resolve_backend(backend, geom, on_gpu, eps, wdt)
     geom, xp = _place(geom, name, wdt)
     a_d, b_d, loga, logb = _device_weights(xp, aw, bw, wdt)
     sx, sy = _softmin_ops(name, geom, wdt)

@@ -100,9 +100,11 @@ from ._kernels.softmin_numba import (
     call_sq,
     call_sq2,
     kmat_build,
+    kmat_build_dense,
     kmat_decide,
     kmat_softmin,
     kmat_softmin_mean,
+    kmat_softmin_mean_dense,
     rows_entries,
     shift_inputs,
 )
@@ -187,6 +189,9 @@ def _softmin_mean(Cf, n, m, h, e, out, mean):
 # (kantorovich.ot._kernels.softmin_numba.OnlineSoftmin) for d = 2 and p in {1, 2}, any d and
 # p in {1, 2}, other p
 _GENERIC, _ONLINE2, _ONLINE, _POINTWISE = 0, 1, 2, 3
+# a small dense float64 problem that the single solver runs on the numba kernel matrix at
+# every eps (softmin_numba.kmat_dense_eligible; its DenseSoftmin), per problem
+_DENSE_K = 4
 
 
 @njit(cache=True)
@@ -299,7 +304,23 @@ def _sm(K, side, e, h, out):
     n = K[11].shape[0]
     m = K[12].shape[0]
     zero = n - n  # the first row (int64, as the entry points take it)
-    if mode == _GENERIC:
+    if mode == _DENSE_K:  # DenseSoftmin._kmat_call: the matrix of every new c
+        c = _LOG2E / e
+        kst = K[23][side]
+        Kf = K[21] if side == 0 else K[22]
+        if kst[0] != c:
+            kst[0] = c
+            kst[1] = 1.0 if kmat_build_dense(K[20][8], K[1], n, m, c, side == 1, Kf) else 2.0
+        if kst[1] == 1.0:
+            hc = K[13] if side == 0 else K[14]
+            o = K[15] if side == 0 else K[16]
+            lo, hi = _WIN64
+            shift_inputs(h, c, _NEG_BIG, h, False, hc, o)
+            if kmat_softmin(K[20][6], K[20][4], Kf, hc, K[24] if side == 0 else K[25], o, lo, hi,
+                            1.0 / c, out, K[17] if side == 0 else K[18]) == 0:
+                return
+        # (not reached: such a problem is usable at its smallest eps) the generic kernel
+    if mode == _GENERIC or mode == _DENSE_K:
         if side == 0:
             _softmin(K[1], n, m, h, e, K[3], out)
         else:
@@ -382,7 +403,16 @@ def _sm_mean(K, e, h, out, mean):
     (``with_mean_cost``: the point clouds' two-pass kernel)."""
     n = K[11].shape[0]
     m = K[12].shape[0]
-    if K[0][0] == _GENERIC:
+    if K[0][0] == _DENSE_K:
+        c = _LOG2E / e
+        kst = K[23][0]
+        if c == kst[0] and kst[1] == 1.0:  # DenseSoftmin's row-softmax mean
+            shift_inputs(h, c, _NEG_BIG, h, False, K[13], K[15])
+            lo, hi = _WIN64
+            if kmat_softmin_mean_dense(K[20][9], K[20][4], K[21], K[13], K[24], K[15], K[1], lo,
+                                       hi, 1.0 / c, out, mean, K[17]) == 0:
+                return
+    if K[0][0] == _GENERIC or K[0][0] == _DENSE_K:
         _softmin_mean(K[1], n, m, h, e, out, mean)
         return
     c = _LOG2E / e
@@ -692,17 +722,20 @@ def _centred_pair(x, y, xc, yc):
 @parallel_kernel
 @njit(parallel=True, cache=True)
 def _solve_batch(mode, dense, C, X, Y, p, A, Bw, logA, logB, eps, levels, n_levels, mag, max_iter, tol,
-                 check_every, symmetric, agree, deferrals, F, G, stats, rows):
+                 check_every, symmetric, agree, deferrals, F, G, stats, rows, dense_k):
     """Every problem of the batch, one per prange iteration (see :func:`_solve_one`); ``rows``:
     the addresses of the single solver's row loops, ``sq2``, ``sq``, ``pc``, ``pc_mean``, and of
-    the rows' logs, ``logs``, of :func:`~kantorovich.ot._kernels.softmin_numba.rows_entries`."""
+    the rows' logs, ``logs``, of :func:`~kantorovich.ot._kernels.softmin_numba.rows_entries`,
+    and of the kernel-matrix path's entries; ``dense_k`` (B,): the dense problems that take
+    the kernel matrix (``_DENSE_K``)."""
     nb = F.shape[0]
     n = F.shape[1]
     m = G.shape[1]
     d = X.shape[2]
     for q in prange(nb):
-        modes = np.array([float(mode), p])
-        if mode == _GENERIC:
+        qmode = _DENSE_K if dense and dense_k[q] != 0 else mode
+        modes = np.array([float(qmode), p])
+        if qmode == _GENERIC or qmode == _DENSE_K:
             CTf = np.empty(n * m)
             if dense:
                 Cf = C[q].ravel()
@@ -721,7 +754,7 @@ def _solve_batch(mode, dense, C, X, Y, p, A, Bw, logA, logB, eps, levels, n_leve
             YC = np.empty((m, d))
             _centred_pair(X[q], Y[q], XC, YC)
         # the kernel-matrix path's matrices (softmin_numba._KMAT_MAX_ENTRIES)
-        Kx = np.empty(n * m if mode != _GENERIC and 0 < n * m <= _KMAT_MAX_ENTRIES else 0)
+        Kx = np.empty(n * m if qmode != _GENERIC and 0 < n * m <= _KMAT_MAX_ENTRIES else 0)
         Ky = np.empty(Kx.shape[0])
         K = (modes, Cf, CTf, np.empty(max(n, m)), XC, YC, np.ascontiguousarray(XC.T),
              np.ascontiguousarray(YC.T), np.empty((2, n)), np.empty((2, m)), np.zeros(1),
@@ -879,8 +912,12 @@ def sinkhorn_batch(a, b, M_or_geometry, *, eps, max_iter=10_000, tol=None, scali
     if not gpu:
         notice_first_compile(_solve_batch, "the batched Sinkhorn kernel",
                              "about a minute on 2 cores")
+    dense_k = _dense_kernel_matrix(bt, eps, backend) if not gpu else np.zeros(nb, np.uint8)
     same_rounding = mode != _GENERIC and (not _check_rounding
                                           or _rounds_as_single(mode, bt.p, bt.X.shape[2]))
+    same = np.full(nb, same_rounding)
+    if dense_k.any():
+        same[dense_k != 0] = not _check_rounding or _rounds_as_single(_DENSE_K, 0.0, 0)
     t_loop = time.perf_counter()
     gpu_info = None
     if gpu:
@@ -894,13 +931,14 @@ def sinkhorn_batch(a, b, M_or_geometry, *, eps, max_iter=10_000, tol=None, scali
                          check_every, sym, _EXTRAPOLATION_AGREEMENT, _PROBE_DEFERRALS, F, G,
                          stats, np.array([rows_entries()[k].address
                                           for k in ("sq2", "sq", "pc", "pc_mean", "logs",
-                                                    "kmat", "ksums", "kmean")],
-                                         dtype=np.intp))
+                                                    "kmat", "ksums", "kmean", "kdense",
+                                                    "kdmean")],
+                                         dtype=np.intp), dense_k)
     # a kernel that rounds otherwise than the single solver (the generic one): the problems
     # whose tail extrapolation jumped (or nearly did) are solved again by the single solver
     # (and, whatever the rounding, those that reached the several-mode extrapolation)
     # (float32 on the GPU: agreement to float32's rounding, not 1e-12, so only the latter)
-    jumped = (stats[:, 7] != 0) & (not same_rounding) & (wdt == np.float64)
+    jumped = (stats[:, 7] != 0) & ~same & (wdt == np.float64)
     redo = np.flatnonzero((jumped | (stats[:, 7] == _NEEDS_SINGLE)) & (stats[:, 6] == 0))
     if redo.size:
         if gpu:
@@ -926,9 +964,13 @@ def sinkhorn_batch(a, b, M_or_geometry, *, eps, max_iter=10_000, tol=None, scali
             "engine": ("CUDA kernel, one thread block per problem" if gpu
                        else "numba prange over problems"),
             "single_solver_problems": redo,
-            "kernel_soft_min": ("two-pass dense log-sum-exp" if mode == _GENERIC
+            "kernel_soft_min": ("the single solver's numba kernel matrix (dense)"
+                                if dense_k.all() and nb else
+                                "two-pass dense log-sum-exp" if mode == _GENERIC
                                 else "the single solver's numba point-cloud operator"),
-            "rounds_as_single_solver": bool(same_rounding),
+            # dense problems on the single solver's kernel matrix (the others: generic kernel)
+            "kernel_matrix_problems": np.flatnonzero(dense_k),
+            "rounds_as_single_solver": bool(same.all()) if nb else bool(same_rounding),
             # problems whose tail extrapolation jumped (or whose jump test came within
             # _DECISION_MARGIN of the threshold)
             "extrapolated": stats[:, 7] != 0,
@@ -1099,14 +1141,33 @@ def _rounds_as_single(mode: int, p: float, d: int) -> bool:
         from ._sinkhorn import sinkhorn
 
         rng = np.random.default_rng(20261206)
-        x, y = rng.random((1, 12, d)), rng.random((1, 11, d))
-        r = sinkhorn_batch(None, None, PointCloud(x, y, cost=p), eps=0.02, backend="numba",
-                           _check_rounding=False)
-        one = sinkhorn(None, None, PointCloud(x[0], y[0], cost=p), eps=0.02, backend="numba")
+        x, y = rng.random((1, 12, max(d, 1))), rng.random((1, 11, max(d, 1)))
+        if mode == _DENSE_K:  # a dense cost that the kernel matrix takes at eps = 0.02
+            geom1 = PointCloud(x[0], y[0]).cost_matrix()
+            geom = geom1[None]
+        else:
+            geom, geom1 = PointCloud(x, y, cost=p), PointCloud(x[0], y[0], cost=p)
+        r = sinkhorn_batch(None, None, geom, eps=0.02, backend="numba", _check_rounding=False)
+        one = sinkhorn(None, None, geom1, eps=0.02, backend="numba")
         _ROUNDING_CHECKED[key] = bool(np.array_equal(r.f[0], one.f)
                                       and np.array_equal(r.g[0], one.g)
                                       and r.n_iter[0] == one.n_iter)
     return _ROUNDING_CHECKED[key]
+
+
+def _dense_kernel_matrix(bt, eps: float, backend: str) -> np.ndarray:
+    """(B,) uint8: the dense problems that the single solver runs on the numba kernel matrix
+    (``backend`` "auto" or "numba", float64, ``softmin_numba.kmat_dense_eligible``)."""
+    from ._kernels.softmin_numba import _KMAT_MAX_ENTRIES, kmat_dense_eligible
+
+    nb, n, m = bt.shape
+    out = np.zeros(nb, dtype=np.uint8)
+    if not bt.dense or backend not in ("auto", "numba") or not 0 < n * m <= _KMAT_MAX_ENTRIES:
+        return out
+    lo, hi = bt.C.min(axis=(1, 2)), bt.C.max(axis=(1, 2))
+    for q in range(nb):
+        out[q] = kmat_dense_eligible(n, m, float(lo[q]), float(hi[q]), eps)
+    return out
 
 
 def _kernel_mode(bt, backend: str) -> int:

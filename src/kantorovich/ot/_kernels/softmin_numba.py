@@ -698,6 +698,56 @@ def kmat_mean(Kf, hc, w, o, X, YT, p, out, mean, n):
     return top
 
 
+@njit(fastmath=_FM, cache=True, _nrt=False)
+def kmat_dense_rows(Cf, n, m, c, transpose, Kf):
+    """``K = 2^(-c C)`` from a dense cost (flat row-major ``Cf``, (n, m), entries >= 0) into
+    ``Kf``: row-major (n, m), or (m, n) with ``transpose`` (the column soft-min's rows);
+    returns ``max c C_ij`` (the caller keeps the matrix where it is <= _KMAT_MAX_EXPONENT)."""
+    wide_vectors()
+    mu = np.uint64(m)
+    nu = np.uint64(n)
+    top = c - c
+    for i in range(nu):
+        base = i * mu
+        for j in range(mu):
+            top = max(top, c * Cf[base + j])
+    if not top <= _KMAT_MAX_EXPONENT:
+        return top
+    if transpose:
+        for i in range(nu):
+            base = i * mu
+            for j in range(mu):
+                Kf[j * nu + i] = _exp2(-(c * Cf[base + j]))
+    else:
+        for k in range(nu * mu):
+            Kf[k] = _exp2(-(c * Cf[k]))
+    return top
+
+
+@njit(fastmath=_FM, cache=True, _nrt=False)
+def kmat_dense_mean(Kf, hc, w, o, Cf, out, mean, n):
+    """:func:`kmat_mean` for a dense cost (rows of the flat row-major ``Cf``)."""
+    wide_vectors()
+    m = np.uint64(hc.shape[0])
+    top = hc[0]
+    for j in range(m):
+        top = max(top, hc[j])
+    for j in range(m):
+        w[j] = _exp2(max(hc[j] - top, _KMAT_FLOOR))
+    for i in range(n):
+        base = np.uint64(i) * m
+        s = top - top
+        sc = s
+        for j in range(m):
+            v = Kf[base + j] * w[j]
+            s += v
+            sc += v * Cf[base + j]
+        out[i] = s
+        mean[i] = sc / s
+        o[i] = -top
+    return top
+
+
 # The row loops' entry points: each row loop compiled once, as a C callable (``cfunc``), and
 # called by its address, a run-time value, by the parallel drivers above and by the batched
 # solver's kernel. numba links a called ``njit`` function's LLVM module into every caller and
@@ -726,6 +776,8 @@ _PC_SIG = types.void(_M, _M, _V, _F, _F, _V, _I, _I)
 _KMAT_SIG = types.float64(_M, _M, _F, _F, _V, _I, _I)
 _KSUMS_SIG = types.float64(_V, _V, _V, _V, _V, _I)
 _KMEAN_SIG = types.float64(_V, _V, _V, _V, _M, _M, _F, _V, _V, _I)
+_KDENSE_SIG = types.float64(_V, _I, _I, _F, _B, _V)
+_KDMEAN_SIG = types.float64(_V, _V, _V, _V, _V, _V, _V, _I)
 _PC_MEAN_SIG = types.void(_M, _M, _V, _F, _F, _V, _V, _I, _I)
 
 
@@ -762,6 +814,14 @@ def _kmean_entry(Kf, hc, w, o, X, YT, p, out, mean, n):
     return kmat_mean(Kf, hc, w, o, X, YT, p, out, mean, n)
 
 
+def _kdense_entry(Cf, n, m, c, transpose, Kf):
+    return kmat_dense_rows(Cf, n, m, c, transpose, Kf)
+
+
+def _kdmean_entry(Kf, hc, w, o, Cf, out, mean, n):
+    return kmat_dense_mean(Kf, hc, w, o, Cf, out, mean, n)
+
+
 _ROWS: dict = {}
 
 
@@ -769,7 +829,9 @@ def rows_entries() -> dict:
     """The row loops' entry points (compiled, or loaded from numba's cache, on first use), C
     callables: ``"sq2"``, ``"sq"``, ``"pc"``, ``"pc_mean"``, ``"logs"`` (float64) and
     ``"sq2_f32"``, ``"sq_f32"``, ``"logs_f32"``, and the kernel-matrix path's ``"kmat"``
-    (:func:`kmat_rows`), ``"ksums"`` (:func:`kmat_sums`) and ``"kmean"`` (:func:`kmat_mean`); their ``.address`` is what the callers below
+    (:func:`kmat_rows`), ``"ksums"`` (:func:`kmat_sums`) and ``"kmean"`` (:func:`kmat_mean`), and
+    for dense costs ``"kdense"`` (:func:`kmat_dense_rows`) and ``"kdmean"``
+    (:func:`kmat_dense_mean`); their ``.address`` is what the callers below
     take."""
     if not _ROWS:
         def entry(sig, fn, nrt=True):
@@ -783,6 +845,8 @@ def rows_entries() -> dict:
             pc=entry(_PC_SIG, _pc_entry), pc_mean=entry(_PC_MEAN_SIG, _pc_mean_entry),
             kmat=entry(_KMAT_SIG, _kmat_entry, False), ksums=entry(_KSUMS_SIG, _ksums_entry, False),
             kmean=entry(_KMEAN_SIG, _kmean_entry, False),
+            kdense=entry(_KDENSE_SIG, _kdense_entry, False),
+            kdmean=entry(_KDMEAN_SIG, _kdmean_entry, False),
             logs=entry(_logs_sig(_V), _logs_entry), logs_f32=entry(_logs_sig(_V32), _logs_entry))
     return _ROWS
 
@@ -819,6 +883,8 @@ call_logs = _entry_caller("shifted_logs", _logs_sig(_V), _logs_sig(_V32))
 call_kmat = _entry_caller("kmat_rows", _KMAT_SIG)
 call_ksums = _entry_caller("kmat_sums", _KSUMS_SIG)
 call_kmean = _entry_caller("kmat_mean", _KMEAN_SIG)
+call_kdense = _entry_caller("kmat_dense_rows", _KDENSE_SIG)
+call_kdmean = _entry_caller("kmat_dense_mean", _KDMEAN_SIG)
 
 
 @njit(cache=True, _nrt=False)
@@ -844,6 +910,30 @@ def kmat_softmin_mean(kmean, logs, Kf, hc, w, o, X, YT, p, lo, hi, inv_c, out, m
     n = out.shape[0]
     call_kmean(kmean, Kf, hc, w, o, X, YT, p, out, mean, n)
     return call_logs(logs, o, out, fell_back, lo, hi, inv_c, n - n, n)
+
+
+@njit(cache=True, _nrt=False)
+def kmat_build_dense(kdense, Cf, n, m, c, transpose, Kf):
+    """:func:`kmat_build` for a dense cost (:func:`kmat_dense_rows` by address)."""
+    return call_kdense(kdense, Cf, n, m, c, transpose, Kf) <= _KMAT_MAX_EXPONENT
+
+
+@njit(cache=True, _nrt=False)
+def kmat_softmin_mean_dense(kdmean, logs, Kf, hc, w, o, Cf, lo, hi, inv_c, out, mean, fell_back):
+    """:func:`kmat_softmin_mean` for a dense cost (:func:`kmat_dense_mean` by address)."""
+    n = out.shape[0]
+    call_kdmean(kdmean, Kf, hc, w, o, Cf, out, mean, n)
+    return call_logs(logs, o, out, fell_back, lo, hi, inv_c, n - n, n)
+
+
+def kmat_dense_eligible(n: int, m: int, cmin: float, cmax: float, eps: float) -> bool:
+    """Whether a float64 dense problem runs every soft-min of a solve at ``eps`` on the kernel
+    matrix (the annealing's levels are larger eps, so smaller ``c max C``): ``0 < n m <=
+    _KMAT_MAX_ENTRIES``, costs >= 0 and ``c max C`` within the bound, with a margin of 1e-9
+    so that the kernel's own test (``<=`` the bound, :func:`kmat_dense_rows`) always agrees.
+    The single solver's ``backend="auto"`` and the batched solver decide with it."""
+    return (0 < n * m <= _KMAT_MAX_ENTRIES and cmin >= 0.0
+            and _LOG2E / eps * cmax <= _KMAT_MAX_EXPONENT * (1.0 - 1e-9))
 
 
 def kmat_decide_py(state, c, have_prev):

@@ -54,7 +54,16 @@ from numba.extending import overload
 
 from ..._parallel import parallel_kernel
 from ._simd import wide_vectors
-from .softmin_numba import _exp2_f32, _exp2_f64
+from .softmin_numba import (
+    _KMAT_MAX_ENTRIES,
+    _exp2_f32,
+    _exp2_f64,
+    kmat_build_dense,
+    kmat_softmin,
+    kmat_softmin_mean_dense,
+    rows_entries,
+    shift_inputs,
+)
 
 __all__ = ["DenseSoftmin", "softmin_dense", "warmup"]
 
@@ -263,7 +272,7 @@ class DenseSoftmin:
     (True, 2)
     """
 
-    def __init__(self, C, axis: int = 1, dtype=np.float64):
+    def __init__(self, C, axis: int = 1, dtype=np.float64, kmat: bool = True):
         if axis not in (0, 1):
             raise ValueError(f"`axis` must be 0 or 1; got {axis!r}.")
         self.dtype = np.dtype(dtype)
@@ -281,6 +290,48 @@ class DenseSoftmin:
         self._fell_back = np.zeros(self.n, dtype=np.uint8)
         self.n_fallback = 0
         self.n_out = 0
+        # the kernel-matrix path (softmin_numba, "Small problems"): float64, n m <= 2^16,
+        # costs >= 0; the matrix 2^(-c C) is built at every new c where c max C <= 450 (the
+        # whole solve where its target eps allows it: the batched solver then rounds alike)
+        self._kmat = (bool(kmat) and self.dtype == np.float64
+                      and 0 < self.n * self.m <= _KMAT_MAX_ENTRIES and float(self.C.min()) >= 0.0)
+        self._kc = math.nan
+        self._kusable = False
+        self._kf: np.ndarray | None = None
+        self.n_kmat_calls = 0
+
+    def _kmat_call(self, c: float, h, mean=None):
+        """The output by the kernel matrix, or None where it does not apply (see __init__)."""
+        if not self._kmat:
+            return None
+        rows = rows_entries()
+        if c != self._kc:
+            if self._kf is None:
+                self._kf = np.empty(self.n * self.m)
+                hn = self.m if self.axis == 1 else self.n
+                self._khc, self._kw = np.empty(hn), np.empty(hn)
+                self._ko = np.empty(self.size)
+                self._kfell = np.zeros(self.size, dtype=np.uint8)
+            self._kusable = kmat_build_dense(rows["kdense"].address, self._flat, self.n, self.m, c,
+                                             self.axis == 0, self._kf)
+            self._kc = c
+        if not self._kusable:
+            return None
+        hc, o = self._khc, self._ko
+        shift_inputs(h, c, _NEG_BIG, h, False, hc, o)
+        out = np.empty(self.size)
+        lo, hi = _WIN64
+        if mean is None:
+            bad = kmat_softmin(rows["ksums"].address, rows["logs"].address, self._kf, hc, self._kw,
+                               o, lo, hi, 1.0 / c, out, self._kfell)
+        else:
+            bad = kmat_softmin_mean_dense(rows["kdmean"].address, rows["logs"].address, self._kf,
+                                          hc, self._kw, o, self._flat, lo, hi, 1.0 / c, out, mean,
+                                          self._kfell)
+        if bad != 0:
+            return None  # cannot happen with c max C <= 450
+        self.n_kmat_calls += 1
+        return out
 
     def reset(self) -> None:
         """Forget the shift (the next call takes the safe path everywhere)."""
@@ -295,6 +346,11 @@ class DenseSoftmin:
         if with_mean_cost:
             if self.axis != 1:
                 raise ValueError("`with_mean_cost` is available for the row soft-min (axis=1) only.")
+            mean = np.empty(n, dtype=np.float64)
+            if _LOG2E / eps == self._kc:  # the matrix of the last call's eps, when usable
+                out = self._kmat_call(_LOG2E / eps, h, mean)
+                if out is not None:
+                    return out, mean
             hs = h / eps
             hs = np.ascontiguousarray(np.where(np.isfinite(hs) | (hs > 0), hs, _NEG_BIG))
             out = np.empty(n, dtype=np.float64)
@@ -307,6 +363,11 @@ class DenseSoftmin:
         if n == 0 or m == 0:
             return np.full(self.size, np.inf)
         c = _LOG2E / eps
+        out = self._kmat_call(c, h)
+        if out is not None:
+            self.n_out += self.size
+            self._prev = out
+            return out
         f32 = self.dtype == np.float32
         wdt = self.dtype.type
         big = _NEG_BIG32 if f32 else _NEG_BIG
