@@ -1152,7 +1152,6 @@ class OnlineSoftmin:
         k, rows = _build(), rows_entries()
         eps = float(eps)
         h = np.asarray(h, dtype=np.float64)
-        n_chunks = _chunks(self.n)
         c = _LOG2E / eps
         if with_mean_cost:
             mean = np.empty(self.n)
@@ -1163,6 +1162,7 @@ class OnlineSoftmin:
             out = self._kmat_call(c, h, rows)
             if out is not None:
                 return out
+        n_chunks = _chunks(self.n)  # (numba's thread count: 1.5 us a call, not on the matrix path)
         if with_mean_cost or self.p not in (1.0, 2.0) or self.n == 0 or self.m == 0:
             hs = h / eps
             hs = np.ascontiguousarray(np.where(np.isfinite(hs) | (hs > 0), hs, _NEG_BIG))
