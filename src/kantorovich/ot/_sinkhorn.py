@@ -61,7 +61,8 @@ SINKHORN_BACKENDS = accepted_backends("sinkhorn")
 # soft-min, benchmarks/bench_sinkhorn_crossover.py, docs/sinkhorn.md): point clouds tie at
 # n = m = 10 and numba wins 1.5-3x at 20-50, 8-13x at 100, 25-80x at 500-1000; dense costs tie
 # at n = m = 50-100 (numpy's vectorised dense LSE has little overhead), numba wins 1.2-2x at
-# 200, 2-3x at 500, 3.4-5x at 1000
+# 200, 2-3x at 500, 3.4-5x at 1000; a small float64 dense cost that numba's kernel matrix takes
+# for the whole solve goes to numba at any size (_dense_kernel_matrix: 2.2 -> 0.57 ms at 64^2)
 _AUTO_NUMPY_MAX_POINTCLOUD = 100
 _AUTO_NUMPY_MAX_DENSE = 10_000
 _NUMBA_SERIAL_MAX_ENTRIES = 1 << 15  # numba soft-mins below this n*m always run on one thread
@@ -993,7 +994,13 @@ def sinkhorn(a: Any, b: Any, M_or_geometry: Any, *, eps: float, max_iter: int = 
         per soft-min, docs/sinkhorn.md): a PointCloud with ``n*m <= 100`` -> "numpy", larger
         -> "numba" (online kernel; numba wins from n = m ~ 20, 8-13x at 100, 25-80x at
         500-1000); a DenseGeometry with ``n*m <= 10_000`` -> "numpy" (dense log-sum-exp, on par
-        up to n = m ~ 100), larger -> "numba" (1.2-2x at 200, 2-3x at 500, 3.4-5x at 1000).
+        up to n = m ~ 100), larger -> "numba" (1.2-2x at 200, 2-3x at 500, 3.4-5x at 1000),
+        except a float64 one of ``n*m <= 2**16`` with costs >= 0 and ``eps >= max C / 312``:
+        "numba" (its kernel matrix below). Small float64 problems on numba (``n*m <= 2**16``,
+        ``eps >= max C / 312``) keep the kernel matrix ``K = exp(-C/eps)`` per eps, and a
+        half-step is ``-eps log(K exp(h/eps))``, a matrix-vector product, stabilised by
+        ``max h`` (3.4 -> 0.6 us at 64 x 64; docs/sinkhorn.md, "Small problems: the kernel
+        matrix"); ``result.info["kernel_matrix_calls"]`` counts those soft-mins.
         "numba" on a DenseGeometry runs the numba dense kernels (rows in parallel; the column
         soft-min walks C row-major with per-chunk column sums, so no transposed copy of C).
         numba soft-mins below ``2**15`` entries run on one thread; above, each solve times
