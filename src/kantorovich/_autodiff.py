@@ -1560,11 +1560,6 @@ def sinkhorn_value_grads(geom, a, b, f, g, eps, need, names=None):
             sums(y, xT, gb, fa, ie, p, u, s0, s1, s2, min(m, 64))
             return s0, s1, s2
 
-        ra, _, r = rows(np.zeros(m))
-        rb, _, s = cols(np.zeros(n))
-        matvec = lambda v: rows(v)[1]
-        rmatvec = lambda u: cols(u)[1]
-
         def kernel_rows(fz, v):  # the sums of the rows with fa = fz
             s0, s1, s2 = np.zeros(n), np.zeros(n), np.zeros(n)
             sums(x, yT, fz, gb, ie, p, v, s0, s1, s2, min(n, 64))
@@ -1574,26 +1569,36 @@ def sinkhorn_value_grads(geom, a, b, f, g, eps, need, names=None):
             s0, s1, s2 = np.zeros(m), np.zeros(m), np.zeros(m)
             sums(y, xT, gz, fa, ie, p, u, s0, s1, s2, min(m, 64))
             return s0, s1, s2
+
+        if 0 < n * m <= IMPLICIT_DENSE_MAX_ENTRIES:  # the plan and costs as matrices, below
+            from .ot._kernels.grad_numba import pc_cost_matrix
+
+            C = pc_cost_matrix(x, yT, p, np.empty((n, m)))
+        else:
+            ra, _, r = rows(np.zeros(m))
+            rb, _, s = cols(np.zeros(n))
+            matvec = lambda v: rows(v)[1]
+            rmatvec = lambda u: cols(u)[1]
     else:
         C = _arr64(geom.C)
-        P = _dense_plan(C, a, b, f, g, eps)
-        n, m = P.shape
-        PC = P * C
-        ra, rb, r, s = P.sum(1), P.sum(0), PC.sum(1), PC.sum(0)
-        matvec = lambda v: P @ v
-        rmatvec = lambda u: P.T @ u
-        fa, gb = _shifted(f, a, eps), _shifted(g, b, eps)
+        n, m = C.shape
+        if xp is not np or not 0 < n * m <= IMPLICIT_DENSE_MAX_ENTRIES:
+            ra, rb, r, s, matvec, rmatvec, kernel_rows, kernel_cols, P = _dense_system(
+                C, a, b, f, g, eps)
 
-        def kernel_rows(fz, v):
-            K = xp.exp(xp.minimum((fz[:, None] + gb[None, :] - C) / eps, _EXP_CLIP))
-            return K.sum(1), K @ v, (K * C).sum(1)
+    if xp is np and 0 < n * m <= IMPLICIT_DENSE_MAX_ENTRIES:
+        # a small problem: the solve and the sweeps in one compiled call on the plan and costs
+        # held as matrices (~30 conjugate-gradient steps of numpy operations, or of numba passes
+        # recomputing the plan, took 0.6-0.7 ms at 64 x 64; docs/gradients.md)
+        from .ot._kernels.grad_numba import implicit_dense
 
-        def kernel_cols(gz, u):
-            K = xp.exp(xp.minimum((fa[:, None] + gz[None, :] - C) / eps, _EXP_CLIP))
-            return K.sum(0), K.T @ u, (K * C).sum(0)
-
-    lam, mu, rel, ok = _implicit_solve(ra, rb, r, s, matvec, rmatvec)
-    lam, mu, rel_sweep = _substituted_multipliers(f, g, lam, mu, kernel_rows, kernel_cols)
+        lam, mu, rel, ok, rel_sweep, P = implicit_dense(
+            np.ascontiguousarray(C), a, b, f, g, _shifted(f, a, eps), _shifted(g, b, eps),
+            float(eps), IMPLICIT_TOL, IMPLICIT_MAX_ITER, IMPLICIT_SWEEP_TOL, IMPLICIT_MAX_SWEEPS,
+            _EXP_CLIP)
+    else:
+        lam, mu, rel, ok = _implicit_solve(ra, rb, r, s, matvec, rmatvec)
+        lam, mu, rel_sweep = _substituted_multipliers(f, g, lam, mu, kernel_rows, kernel_cols)
     if rel_sweep > IMPLICIT_SWEEP_TOL:
         rel, ok = rel_sweep, False
     if names["a"] in need:
@@ -1612,6 +1617,32 @@ def sinkhorn_value_grads(geom, a, b, f, g, eps, need, names=None):
     elif names["M"] in need:
         out[names["M"]] = P * (1.0 + (lam[:, None] + mu[None, :] - C) / eps)
     return out, rel, ok
+
+
+#: point clouds of at most this many pairs hold their plan and costs as matrices in the
+#: implicit solve (1 MB each)
+IMPLICIT_DENSE_MAX_ENTRIES = 1 << 16
+
+
+def _dense_system(C, a, b, f, g, eps):
+    """The implicit system's sums and products for a dense cost ``C``: (row and column sums of
+    P and of P o C, ``v -> P v``, ``u -> P^T u``, ``kernel_rows``, ``kernel_cols`` of
+    :func:`_substituted_multipliers`, the plan P). numpy, or CuPy on the GPU."""
+    xp = xp_of(C)
+    P = _dense_plan(C, a, b, f, g, eps)
+    PC = P * C
+    fa, gb = _shifted(f, a, eps), _shifted(g, b, eps)
+
+    def kernel_rows(fz, v):
+        K = xp.exp(xp.minimum((fz[:, None] + gb[None, :] - C) / eps, _EXP_CLIP))
+        return K.sum(1), K @ v, (K * C).sum(1)
+
+    def kernel_cols(gz, u):
+        K = xp.exp(xp.minimum((fa[:, None] + gz[None, :] - C) / eps, _EXP_CLIP))
+        return K.sum(0), K.T @ u, (K * C).sum(0)
+
+    return (P.sum(1), P.sum(0), PC.sum(1), PC.sum(0), lambda v: P @ v, lambda u: P.T @ u,
+            kernel_rows, kernel_cols, P)
 
 
 def _substituted_multipliers(f, g, lam, mu, kernel_rows, kernel_cols):

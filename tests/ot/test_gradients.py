@@ -373,6 +373,44 @@ def test_sinkhorn_value_online_and_dense_agree():
         np.testing.assert_allclose(online["x"], ex, rtol=1e-9, atol=1e-12)
 
 
+@pytest.mark.parametrize("p", [2.0, 1.5])
+def test_sinkhorn_value_implicit_small_and_large_paths_agree(monkeypatch, p):
+    """Problems of at most 2^16 pairs solve the implicit system and its sweeps in one compiled
+    call on their plan held as a matrix (``implicit_dense``); larger ones by conjugate gradients
+    over numba passes (point clouds) or numpy products (dense). Both give the same gradients
+    in the points, the costs and the weights (a zero weight and a tiny one included: the
+    sweeps' one-sided limit), each converged; and gradcheck holds for both."""
+    import kantorovich._autodiff as ad
+    from kantorovich.ot._wasserstein import _cost_matrix
+
+    rng = np.random.default_rng(11)
+    x, y = rng.normal(size=(40, 2)), rng.normal(size=(30, 2))
+    a = rng.uniform(0.5, 1.5, 40)
+    a[3], a[7] = 0.0, 1e-30
+    a, b = simplex(a), simplex(rng.uniform(0.5, 1.5, 30))
+    M0 = _cost_matrix(x, y, p)
+
+    def grads():
+        xt, at, bt, Mt = t(x), t(a), t(b), t(M0)
+        sinkhorn(at, bt, PointCloud(xt, t(y, False), cost=p), eps=0.3, tol=1e-12).value.backward()
+        sinkhorn(t(a, False), t(b, False), Mt, eps=0.3, tol=1e-12).value.backward()
+        return xt.grad.numpy(), at.grad.numpy(), bt.grad.numpy(), Mt.grad.numpy()
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # an unconverged implicit solve warns
+        small = grads()
+        monkeypatch.setattr(ad, "IMPLICIT_DENSE_MAX_ENTRIES", 0)
+        large = grads()
+    for s_, l_ in zip(small, large):
+        np.testing.assert_allclose(s_, l_, rtol=1e-8, atol=1e-11)
+    kw = {"eps": 0.5, "tol": 1e-12}
+    for limit in (0, 1 << 16):
+        monkeypatch.setattr(ad, "IMPLICIT_DENSE_MAX_ENTRIES", limit)
+        gradcheck(lambda x_, wa: sinkhorn(simplex(wa), None, PointCloud(x_, t(Y, False), cost=p),
+                                          **kw).value, t(X), t(WA))
+        gradcheck(lambda Mt, wb: sinkhorn(None, simplex(wb), Mt, **kw).value, t(M), t(WB))
+
+
 def _zero_weights(w, zeros):
     w = w.copy()
     w[list(zeros)] = 0.0

@@ -164,3 +164,152 @@ def grad_implicit(x, yT, fa, gb, inv_eps, p, lam, mu, out):  # pragma: no cover 
             q = _exp2_f64(e) * (1.0 + (lam[i] + mu[j] - cst) * inv_eps) * w
             for k in range(d):
                 out[i, k] += q * (x[i, k] - yT[k, j])
+
+
+# --------------------------------------------------------------------------------------------
+# the implicit solve of a small problem, whole, in one call
+# --------------------------------------------------------------------------------------------
+
+@njit(cache=True)
+def _matvecs(P, ra, rb, z, out):  # pragma: no cover - compiled
+    """out = [ra lam + P mu, P^T lam + rb mu] for z = [lam, mu]."""
+    n, m = P.shape
+    for j in range(m):
+        out[n + j] = rb[j] * z[n + j]
+    for i in range(n):
+        li = z[i]
+        t = ra[i] * li
+        for j in range(m):
+            t += P[i, j] * z[n + j]
+            out[n + j] += P[i, j] * li
+        out[i] = t
+
+
+@njit(cache=True)
+def pc_cost_matrix(x, yT, p, C):  # pragma: no cover - compiled
+    """C_ij = |x_i - y_j|^p as the passes above compute it (:func:`_cost`)."""
+    n = x.shape[0]
+    m = yT.shape[1]
+    for i in range(n):
+        for j in range(m):
+            C[i, j] = _cost(x, yT, i, j, p)[1]
+    return C
+
+
+@njit(cache=True)
+def implicit_dense(C, a, b, f, g, fa, gb, eps, tol, max_iter, sweep_tol, max_sweeps, clip):  # pragma: no cover
+    """The multipliers of the implicit system of kantorovich._autodiff.sinkhorn_value_grads for
+    a small problem, its plan ``P_ij = exp((fa_i + gb_j - C_ij)/eps)`` and costs ``C`` held as
+    matrices: the same Jacobi-preconditioned conjugate gradients on the right-hand side divided
+    by its power of two (``_implicit_solve``, ``_pcg``), then the same Gauss-Seidel sweeps
+    (``_substituted_multipliers``; their kernels are the plan's rows over ``a_i`` and columns
+    over ``b_j``, recomputed only for zero weights), in one compiled call instead of ~30 steps
+    of numpy operations. Returns (lam, mu, relative residual, converged, the last sweep's
+    change, P)."""
+    n, m = C.shape
+    N = n + m
+    P = np.empty((n, m))
+    ra = np.zeros(n)
+    rb = np.zeros(m)
+    rhs = np.zeros(N)
+    for i in range(n):
+        for j in range(m):
+            v = math.exp(min((fa[i] + gb[j] - C[i, j]) / eps, clip))
+            P[i, j] = v
+            ra[i] += v
+            rb[j] += v
+            rhs[i] += v * C[i, j]
+            rhs[n + j] += v * C[i, j]
+    top = 0.0
+    for k in range(N):
+        top = max(top, abs(rhs[k]))
+    k2 = math.frexp(top)[1] if top > 0.0 and math.isfinite(top) else 0
+    for k in range(N):
+        rhs[k] = math.ldexp(rhs[k], -k2)
+    inv = np.zeros(N)
+    for i in range(n):
+        inv[i] = 1.0 / ra[i] if ra[i] > 0 else 0.0
+    for j in range(m):
+        inv[n + j] = 1.0 / rb[j] if rb[j] > 0 else 0.0
+    z = np.zeros(N)
+    res = rhs.copy()
+    nrm0 = math.sqrt(np.dot(rhs, rhs))
+    rel = 0.0
+    ok = True
+    if nrm0 > 0.0:
+        s = inv * res
+        d = s.copy()
+        Ad = np.empty(N)
+        rs = np.dot(res, s)
+        rel = 1.0
+        ok = False
+        for _ in range(max_iter):
+            _matvecs(P, ra, rb, d, Ad)
+            dAd = np.dot(d, Ad)
+            if not dAd > 0.0:
+                break
+            alpha = rs / dAd
+            z += alpha * d
+            res -= alpha * Ad
+            rel = math.sqrt(np.dot(res, res)) / nrm0
+            if rel < tol:
+                ok = True
+                break
+            s = inv * res
+            rs_new = np.dot(res, s)
+            d = s + (rs_new / rs) * d
+            rs = rs_new
+        ok = ok or rel < tol
+    lam = np.empty(n)
+    mu = np.empty(m)
+    for i in range(n):
+        lam[i] = math.ldexp(z[i], k2)
+    for j in range(m):
+        mu[j] = math.ldexp(z[n + j], k2)
+    # the sweeps' kernels: exp((f_i + gb_j - C_ij)/eps) = P_ij / a_i by rows and
+    # exp((fa_i + g_j - C_ij)/eps) = P_ij / b_j by columns (recomputed at zero weights)
+    Kr = np.empty((n, m))
+    Kc = np.empty((n, m))
+    for i in range(n):
+        for j in range(m):
+            Kr[i, j] = (P[i, j] / a[i] if a[i] > 0 else
+                        math.exp(min((f[i] + gb[j] - C[i, j]) / eps, clip)))
+            Kc[i, j] = (P[i, j] / b[j] if b[j] > 0 else
+                        math.exp(min((fa[i] + g[j] - C[i, j]) / eps, clip)))
+    r0 = np.zeros(n)
+    r2 = np.zeros(n)
+    c0 = np.zeros(m)
+    c2 = np.zeros(m)
+    for i in range(n):
+        for j in range(m):
+            r0[i] += Kr[i, j]
+            r2[i] += Kr[i, j] * C[i, j]
+            c0[j] += Kc[i, j]
+            c2[j] += Kc[i, j] * C[i, j]
+    top = 0.0
+    for i in range(n):
+        if r0[i] > 0:
+            top = max(top, abs(r2[i] / r0[i]))
+    change_rel = 0.0
+    for _ in range(max_sweeps):
+        change = 0.0
+        for i in range(n):
+            if r0[i] > 0:
+                s1 = 0.0
+                for j in range(m):
+                    s1 += Kr[i, j] * mu[j]
+                new = (r2[i] - s1) / r0[i]
+                change = max(change, abs(new - lam[i]))
+                lam[i] = new
+        for j in range(m):
+            if c0[j] > 0:
+                t1 = 0.0
+                for i in range(n):
+                    t1 += Kc[i, j] * lam[i]
+                new = (c2[j] - t1) / c0[j]
+                change = max(change, abs(new - mu[j]))
+                mu[j] = new
+        change_rel = change / max(top, 1e-300)
+        if change_rel <= sweep_tol:
+            break
+    return lam, mu, rel, ok, change_rel, P
