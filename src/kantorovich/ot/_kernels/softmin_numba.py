@@ -275,22 +275,8 @@ def _exp_nonpos(t):
 @njit(inline="always", fastmath=True)
 def _row_values(xi, yT, hs, inv_eps, p, buf):
     """buf_j = hs_j - |xi - y_j|^p / eps; returns max_j buf_j."""
-    d = yT.shape[0]
     m = yT.shape[1]
-    for j in range(m):
-        buf[j] = 0.0
-    for k in range(d):
-        xk = xi[k]
-        for j in range(m):
-            t = xk - yT[k, j]
-            buf[j] += t * t
-    if p == 1.0:
-        for j in range(m):
-            buf[j] = math.sqrt(buf[j])
-    elif p != 2.0:
-        half = 0.5 * p
-        for j in range(m):
-            buf[j] = buf[j] ** half
+    _row_costs(xi, yT, p, buf)
     mx = _NEG_BIG
     for j in range(m):
         v = hs[j] - buf[j] * inv_eps
@@ -569,36 +555,56 @@ _KMAT_MAX_EXPONENT = 450.0
 _KMAT_FLOOR = -550.0
 
 
+@njit(inline="always", fastmath=_FM)
+def _kmat_weights(hc, w):
+    """``H = max_j hc_j`` and ``w_j = 2^max(hc_j - H, -550)`` (the kernel-matrix path's
+    weights); returns ``H``."""
+    m = np.uint64(hc.shape[0])
+    top = hc[0]
+    for j in range(m):
+        top = max(top, hc[j])
+    for j in range(m):
+        w[j] = _exp2(max(hc[j] - top, _KMAT_FLOOR))
+    return top
+
+
+@njit(inline="always", fastmath=_FM)
+def _row_costs(xi, YT, p, buf):
+    """``buf_j = |x_i - y_j|^p`` for the columns of ``YT`` (d, m), from the coordinates of
+    the row ``xi`` (d,)."""
+    d = xi.shape[0]
+    m = np.uint64(YT.shape[1])
+    xk = xi[0]
+    for j in range(m):
+        t = xk - YT[0, j]
+        buf[j] = t * t
+    for k in range(1, d):
+        xk = xi[k]
+        for j in range(m):
+            t = xk - YT[k, j]
+            buf[j] += t * t
+    if p == 1.0:
+        for j in range(m):
+            buf[j] = math.sqrt(buf[j])
+    elif p != 2.0:
+        half = 0.5 * p
+        for j in range(m):
+            buf[j] = buf[j] ** half
+
+
 @njit(fastmath=_FM, cache=True, _nrt=False)
 def kmat_rows(X, YT, c, p, Kf, i0, i1):
     """``Kf[i m + j] = 2^(-c |x_i - y_j|^p)`` for the rows ``i0 .. i1 - 1`` (``X`` (n, d),
     ``YT`` (d, m), centred); returns ``max c |x_i - y_j|^p`` over them (NaN propagates: the
     caller tests ``<=``)."""
     wide_vectors()
-    d = X.shape[1]
     m = np.uint64(YT.shape[1])
-    half = 0.5 * p
     top = c - c
     for i in range(i0, i1):
         base = np.uint64(i) * m
-        xk = X[i, 0]
+        _row_costs(X[i], YT, p, Kf[base:base + m])
         for j in range(m):
-            t = xk - YT[0, j]
-            Kf[base + j] = t * t
-        for k in range(1, d):
-            xk = X[i, k]
-            for j in range(m):
-                t = xk - YT[k, j]
-                Kf[base + j] += t * t
-        if p == 2.0:
-            for j in range(m):
-                Kf[base + j] *= c
-        elif p == 1.0:
-            for j in range(m):
-                Kf[base + j] = c * math.sqrt(Kf[base + j])
-        else:
-            for j in range(m):
-                Kf[base + j] = c * Kf[base + j] ** half
+            Kf[base + j] *= c
         for j in range(m):
             top = max(top, Kf[base + j])
         if top <= _KMAT_MAX_EXPONENT:  # else the caller discards the matrix
@@ -614,11 +620,7 @@ def kmat_sums(Kf, hc, w, o, out, n):
     give ``out_i = -(H + log2 out_i) / c``). Four rows at a time share the loads of ``w``."""
     wide_vectors()
     m = np.uint64(hc.shape[0])
-    top = hc[0]
-    for j in range(m):
-        top = max(top, hc[j])
-    for j in range(m):
-        w[j] = _exp2(max(hc[j] - top, _KMAT_FLOOR))
+    top = _kmat_weights(hc, w)
     i = np.uint64(0)
     nn = np.uint64(n)
     while i + np.uint64(4) <= nn:
@@ -661,31 +663,11 @@ def kmat_mean(Kf, hc, w, o, X, YT, p, out, mean, n):
     Returns ``H``; the rows' logs follow, as after :func:`kmat_sums`."""
     wide_vectors()
     m = np.uint64(hc.shape[0])
-    d = X.shape[1]
-    half = 0.5 * p
-    top = hc[0]
-    for j in range(m):
-        top = max(top, hc[j])
-    for j in range(m):
-        w[j] = _exp2(max(hc[j] - top, _KMAT_FLOOR))
+    top = _kmat_weights(hc, w)
     buf = hc
     for i in range(n):
         base = np.uint64(i) * m
-        xk = X[i, 0]
-        for j in range(m):
-            t = xk - YT[0, j]
-            buf[j] = t * t
-        for k in range(1, d):
-            xk = X[i, k]
-            for j in range(m):
-                t = xk - YT[k, j]
-                buf[j] += t * t
-        if p == 1.0:
-            for j in range(m):
-                buf[j] = math.sqrt(buf[j])
-        elif p != 2.0:
-            for j in range(m):
-                buf[j] = buf[j] ** half
+        _row_costs(X[i], YT, p, buf)
         s = top - top
         sc = s
         for j in range(m):
@@ -729,11 +711,7 @@ def kmat_dense_mean(Kf, hc, w, o, Cf, out, mean, n):
     """:func:`kmat_mean` for a dense cost (rows of the flat row-major ``Cf``)."""
     wide_vectors()
     m = np.uint64(hc.shape[0])
-    top = hc[0]
-    for j in range(m):
-        top = max(top, hc[j])
-    for j in range(m):
-        w[j] = _exp2(max(hc[j] - top, _KMAT_FLOOR))
+    top = _kmat_weights(hc, w)
     for i in range(n):
         base = np.uint64(i) * m
         s = top - top
