@@ -22,7 +22,7 @@ from numba import njit, prange
 
 from ..._parallel import parallel_kernel
 from ._simd import wide_vectors
-from .softmin_numba import _FM, _exp2_f64
+from .softmin_numba import _FM, _exp2_f64, _row_costs
 
 __all__ = ["grad_envelope", "grad_implicit", "rowsums"]
 
@@ -107,7 +107,7 @@ def _cost(x, yT, i, j, p):  # pragma: no cover - compiled
 @parallel_kernel
 @njit(parallel=True, fastmath=_FM, cache=True)
 def rowsums(x, yT, fa, gb, inv_eps, p, v, s0, s1, s2, n_chunks):  # pragma: no cover
-    n, d = x.shape
+    n = x.shape[0]
     m = yT.shape[1]
     c = inv_eps * _LOG2E
     for ch in prange(n_chunks):
@@ -116,19 +116,7 @@ def rowsums(x, yT, fa, gb, inv_eps, p, v, s0, s1, s2, n_chunks):  # pragma: no c
         for i in range(ch * n // n_chunks, (ch + 1) * n // n_chunks):
             if fa[i] < -1e299:
                 continue
-            for j in range(m):
-                buf[j] = 0.0
-            for k in range(d):
-                xk = x[i, k]
-                for j in range(m):
-                    t = xk - yT[k, j]
-                    buf[j] += t * t
-            if p == 1.0:
-                for j in range(m):
-                    buf[j] = math.sqrt(buf[j])
-            elif p != 2.0:
-                for j in range(m):
-                    buf[j] = buf[j] ** (0.5 * p)
+            _row_costs(x[i], yT, p, buf)
             fi = fa[i]
             a0 = 0.0
             a1 = 0.0
