@@ -1541,62 +1541,35 @@ def sinkhorn_value_grads(geom, a, b, f, g, eps, need, names=None):
     out = {}
     if geom.kind == "pointcloud" and xp is not np:
         return _implicit_device(geom, a, b, f, g, float(eps), need, names)
+    fa, gb = _shifted(f, a, eps), _shifted(g, b, eps)
     if geom.kind == "pointcloud":
         x = np.ascontiguousarray(_host64(geom.x))
         y = np.ascontiguousarray(_host64(geom.y))
         xT, yT = np.ascontiguousarray(x.T), np.ascontiguousarray(y.T)
-        fa, gb = _shifted(f, a, eps), _shifted(g, b, eps)
-        sums, gradk = _rows_kernels()
+        _, gradk = _rows_kernels()
         n, m = x.shape[0], y.shape[0]
         p, ie = float(geom.p), 1.0 / float(eps)
-
-        def rows(v):
-            s0, s1, s2 = np.zeros(n), np.zeros(n), np.zeros(n)
-            sums(x, yT, fa, gb, ie, p, v, s0, s1, s2, min(n, 64))
-            return s0, s1, s2
-
-        def cols(u):
-            s0, s1, s2 = np.zeros(m), np.zeros(m), np.zeros(m)
-            sums(y, xT, gb, fa, ie, p, u, s0, s1, s2, min(m, 64))
-            return s0, s1, s2
-
-        def kernel_rows(fz, v):  # the sums of the rows with fa = fz
-            s0, s1, s2 = np.zeros(n), np.zeros(n), np.zeros(n)
-            sums(x, yT, fz, gb, ie, p, v, s0, s1, s2, min(n, 64))
-            return s0, s1, s2
-
-        def kernel_cols(gz, u):
-            s0, s1, s2 = np.zeros(m), np.zeros(m), np.zeros(m)
-            sums(y, xT, gz, fa, ie, p, u, s0, s1, s2, min(m, 64))
-            return s0, s1, s2
-
-        if 0 < n * m <= IMPLICIT_DENSE_MAX_ENTRIES:  # the plan and costs as matrices, below
-            from .ot._kernels.grad_numba import pc_cost_matrix
-
-            C = pc_cost_matrix(x, yT, p, np.empty((n, m)))
-        else:
-            ra, _, r = rows(np.zeros(m))
-            rb, _, s = cols(np.zeros(n))
-            matvec = lambda v: rows(v)[1]
-            rmatvec = lambda u: cols(u)[1]
+        C = None
     else:
         C = _arr64(geom.C)
         n, m = C.shape
-        if xp is not np or not 0 < n * m <= IMPLICIT_DENSE_MAX_ENTRIES:
-            ra, rb, r, s, matvec, rmatvec, kernel_rows, kernel_cols, P = _dense_system(
-                C, a, b, f, g, eps)
-
     if xp is np and 0 < n * m <= IMPLICIT_DENSE_MAX_ENTRIES:
         # a small problem: the solve and the sweeps in one compiled call on the plan and costs
         # held as matrices (~30 conjugate-gradient steps of numpy operations, or of numba passes
         # recomputing the plan, took 0.6-0.7 ms at 64 x 64; docs/gradients.md)
-        from .ot._kernels.grad_numba import implicit_dense
+        from .ot._kernels.grad_numba import implicit_dense, pc_cost_matrix
 
+        if C is None:
+            C = pc_cost_matrix(x, yT, p, np.empty((n, m)))
         lam, mu, rel, ok, rel_sweep, P = implicit_dense(
-            np.ascontiguousarray(C), a, b, f, g, _shifted(f, a, eps), _shifted(g, b, eps),
-            float(eps), IMPLICIT_TOL, IMPLICIT_MAX_ITER, IMPLICIT_SWEEP_TOL, IMPLICIT_MAX_SWEEPS,
+            np.ascontiguousarray(C), a, b, f, g, fa, gb, float(eps), IMPLICIT_TOL, IMPLICIT_MAX_ITER, IMPLICIT_SWEEP_TOL, IMPLICIT_MAX_SWEEPS,
             _EXP_CLIP)
     else:
+        if C is None:
+            system = _online_system(x, y, xT, yT, fa, gb, ie, p)
+        else:
+            *system, P = _dense_system(C, a, b, f, g, eps)
+        ra, rb, r, s, matvec, rmatvec, kernel_rows, kernel_cols = system
         lam, mu, rel, ok = _implicit_solve(ra, rb, r, s, matvec, rmatvec)
         lam, mu, rel_sweep = _substituted_multipliers(f, g, lam, mu, kernel_rows, kernel_cols)
     if rel_sweep > IMPLICIT_SWEEP_TOL:
@@ -1622,6 +1595,29 @@ def sinkhorn_value_grads(geom, a, b, f, g, eps, need, names=None):
 #: point clouds of at most this many pairs hold their plan and costs as matrices in the
 #: implicit solve (1 MB each)
 IMPLICIT_DENSE_MAX_ENTRIES = 1 << 16
+
+
+def _online_system(x, y, xT, yT, fa, gb, ie, p):
+    """:func:`_dense_system` for a point cloud whose plan is recomputed by numba passes over
+    the pairs (O(n + m) memory): the sums, the products with P and P^T and the sweeps'
+    kernels (``kernel_rows(fz, v)``: the rows' sums with ``fa = fz``)."""
+    sums, _ = _rows_kernels()
+    n, m = x.shape[0], y.shape[0]
+
+    def kernel_rows(fz, v):
+        s0, s1, s2 = np.zeros(n), np.zeros(n), np.zeros(n)
+        sums(x, yT, fz, gb, ie, p, v, s0, s1, s2, min(n, 64))
+        return s0, s1, s2
+
+    def kernel_cols(gz, u):
+        s0, s1, s2 = np.zeros(m), np.zeros(m), np.zeros(m)
+        sums(y, xT, gz, fa, ie, p, u, s0, s1, s2, min(m, 64))
+        return s0, s1, s2
+
+    ra, _, r = kernel_rows(fa, np.zeros(m))
+    rb, _, s = kernel_cols(gb, np.zeros(n))
+    return (ra, rb, r, s, lambda v: kernel_rows(fa, v)[1], lambda u: kernel_cols(gb, u)[1],
+            kernel_rows, kernel_cols)
 
 
 def _dense_system(C, a, b, f, g, eps):

@@ -173,14 +173,12 @@ def _matvecs(P, ra, rb, z, out):  # pragma: no cover - compiled
         out[i] = t
 
 
-@njit(cache=True)
+@njit(fastmath=_FM, cache=True)
 def pc_cost_matrix(x, yT, p, C):  # pragma: no cover - compiled
-    """C_ij = |x_i - y_j|^p as the passes above compute it (:func:`_cost`)."""
-    n = x.shape[0]
-    m = yT.shape[1]
-    for i in range(n):
-        for j in range(m):
-            C[i, j] = _cost(x, yT, i, j, p)[1]
+    """C_ij = |x_i - y_j|^p as the passes above compute it (:func:`_row_costs`), row by row."""
+    wide_vectors()
+    for i in range(x.shape[0]):
+        _row_costs(x[i], yT, p, C[i])
     return C
 
 

@@ -1061,8 +1061,8 @@ class OnlineSoftmin:
         # the shifted kernels' inputs, refilled by every call (the kernels keep no reference)
         self._hc = np.empty(self.m, dtype=self.dtype)
         self._o = np.empty(self.n, dtype=self.dtype)
-        # the kernel-matrix path (float64, n m <= _KMAT_MAX_ENTRIES): the last call's c, and
-        # the matrix for it (built on the second call at that c), usable or not
+        # the kernel-matrix path (float64, n m <= _KMAT_MAX_ENTRIES): the matrix of the last
+        # c it was built for, usable or not, and the last call's c (kmat_decide_py)
         self._kf: np.ndarray | None = None
         self._kw: np.ndarray | None = None
         self._kstate = np.array([np.nan, 0.0, np.nan])  # see kmat_decide_py
@@ -1083,8 +1083,8 @@ class OnlineSoftmin:
         _KMAT_MAX_ENTRIES``, :func:`kmat_decide_py`'s decision, ``c max C <=
         _KMAT_MAX_EXPONENT``; with ``mean`` (the row-softmax mean of the cost, filled in),
         only with a usable matrix already built at ``c``. Returns the output (also the next
-        shift, ``self._prev``, without ``mean``), or None where it did not run. The batched solver's ``_sm`` and ``_sm_mean``
-        take the same decisions in the same order."""
+        shift, ``self._prev``, without ``mean``), or None where it did not run. The batched
+        solver's ``_sm`` and ``_sm_mean`` take the same decisions in the same order."""
         if not self.kmat or self.dtype != np.float64 or not 0 < self.n * self.m <= _KMAT_MAX_ENTRIES:
             return None
         st = self._kstate
@@ -1131,22 +1131,16 @@ class OnlineSoftmin:
         eps = float(eps)
         h = np.asarray(h, dtype=np.float64)
         c = _LOG2E / eps
-        if with_mean_cost:
-            mean = np.empty(self.n)
-            out = self._kmat_call(c, h, rows, mean)
-            if out is not None:
-                return out, mean
-        else:
-            out = self._kmat_call(c, h, rows)
-            if out is not None:
-                return out
+        mean = np.empty(self.n) if with_mean_cost else None
+        out = self._kmat_call(c, h, rows, mean)
+        if out is not None:
+            return (out, mean) if with_mean_cost else out
         n_chunks = _chunks(self.n)  # (numba's thread count: 1.5 us a call, not on the matrix path)
         if with_mean_cost or self.p not in (1.0, 2.0) or self.n == 0 or self.m == 0:
             hs = h / eps
             hs = np.ascontiguousarray(np.where(np.isfinite(hs) | (hs > 0), hs, _NEG_BIG))
             out = np.empty(self.n, dtype=np.float64)
-            if with_mean_cost:
-                mean = np.empty_like(out)
+            if with_mean_cost:  # (``mean``: allocated above)
                 k["softmin_pc_mean"](rows["pc_mean"].address, self._x64, self._yT64, hs, eps,
                                      self.p, out, mean, n_chunks)
                 return out, mean

@@ -354,7 +354,6 @@ class DenseSoftmin:
             hs = h / eps
             hs = np.ascontiguousarray(np.where(np.isfinite(hs) | (hs > 0), hs, _NEG_BIG))
             out = np.empty(n, dtype=np.float64)
-            mean = np.empty(n, dtype=np.float64)
             if n and m:
                 dense_rows_mean(self._flat, n, m, hs, 1.0 / eps, out, mean, _chunks(n))
             else:
