@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import zlib
 
 import numpy as np
 import pytest
@@ -46,3 +47,22 @@ def pytest_collection_modifyitems(config, items):
 @pytest.fixture
 def rng():
     return np.random.default_rng(12345)
+
+
+@pytest.fixture
+def input_seed(request):
+    """The seed of a test that draws its inputs at random.
+
+    Fixed per test by default (the CRC-32 of its node id), so a run is reproducible;
+    ``KANTOROVICH_TEST_SEED=fresh`` draws new inputs every run (a fuzzing run), and an integer
+    replays one. The seed is printed, and pytest shows it with a failure's captured output.
+    """
+    spec = os.environ.get("KANTOROVICH_TEST_SEED", "").strip()
+    if spec == "fresh":
+        seed = int(np.random.SeedSequence().entropy % 2**63)
+    elif spec:
+        seed = int(spec)
+    else:
+        seed = zlib.crc32(request.node.nodeid.encode())
+    print(f"input seed {seed} (KANTOROVICH_TEST_SEED={seed} replays it)")
+    return seed

@@ -29,8 +29,8 @@ def _op(x, y, p, n_sm=132):
 
 @pytest.mark.parametrize("dt, tol", [(np.float64, 1e-12), (np.float32, 2e-6)])
 @pytest.mark.parametrize("p", [2.0, 1.0, 1.5])
-def test_host_logic_matches_reference(dt, tol, p):
-    rng = np.random.default_rng()  # fresh inputs every run
+def test_host_logic_matches_reference(dt, tol, p, input_seed):
+    rng = np.random.default_rng(input_seed)
     for n, m, d, n_sm in [(1, 1, 1, 132), (37, 1000, 2, 132), (700, 900, 3, 132), (513, 2100, 2, 7)]:
         x, y, h = _inputs(rng, n, m, d, dt)
         op, kern = _op(x, y, p, n_sm)
@@ -48,8 +48,8 @@ def test_host_logic_matches_reference(dt, tol, p):
         assert ("shift" in kinds) == (p == 2.0)
 
 
-def test_shift_call_is_two_raw_launches_and_counts_no_fallback():
-    rng = np.random.default_rng()
+def test_shift_call_is_two_raw_launches_and_counts_no_fallback(input_seed):
+    rng = np.random.default_rng(input_seed)
     x, y, h = _inputs(rng, 300, 800, 2, np.float32)
     op, kern = _op(x, y, 2.0)
     op(0.05, h)
@@ -61,8 +61,8 @@ def test_shift_call_is_two_raw_launches_and_counts_no_fallback():
     assert op.n_fallback == 300
 
 
-def test_xs_is_cached_per_eps():
-    rng = np.random.default_rng()
+def test_xs_is_cached_per_eps(input_seed):
+    rng = np.random.default_rng(input_seed)
     x, y, h = _inputs(rng, 50, 60, 2, np.float64)
     op, _ = _op(x, y, 2.0)
     op(0.1, h)
@@ -75,12 +75,12 @@ def test_xs_is_cached_per_eps():
 
 
 @pytest.mark.parametrize("dt", [np.float64, np.float32])
-def test_rows_with_untrusted_sums_are_redone_exactly(dt):
+def test_rows_with_untrusted_sums_are_redone_exactly(dt, input_seed):
     """A shift too far off (potentials that jumped) leaves the shifted sum S of a row
     outside [2^-60, 2^100]: under 2^-60 float32 may have flushed terms below 2^-126 (FTZ) while
     S itself is still a normal number, so `S == 0` alone misses it. Those rows, and only those,
     are flagged and redone by the safe kernel; the others keep the shift kernel's value."""
-    rng = np.random.default_rng()
+    rng = np.random.default_rng(input_seed)
     n, m, eps = 600, 500, 0.01
     x, y, h = _inputs(rng, n, m, 2, dt)
     r = R.softmin_pointcloud(x.astype(float), y.astype(float), h.astype(float), eps, 2.0)
@@ -137,13 +137,13 @@ def test_split_count_at_the_benchmark_sizes():
     assert [K.split_count(-(-n // 512), n) for n in (10 ** 5, 4 * 10 ** 4, 2 * 10 ** 4, 10 ** 6)] == [4, 10, 23, 1]
 
 
-def test_numba_cuda_backend_is_a_deprecated_alias_of_cuda():
+def test_numba_cuda_backend_is_a_deprecated_alias_of_cuda(input_seed):
     """One GPU soft-min: backend='numba_cuda' warns and runs the CuPy backend (here, without
     CuPy, it raises what backend='cuda' raises)."""
     from kantorovich.ot import PointCloud, sinkhorn
     from kantorovich.ot._sinkhorn import _resolve_backend
 
-    rng = np.random.default_rng()
+    rng = np.random.default_rng(input_seed)
     geom = PointCloud(rng.random((5, 2)), rng.random((4, 2)))
     try:
         import cupy  # noqa: F401
