@@ -36,11 +36,11 @@ def _cases():
 
     def sink(a_, x_, y_):
         res = ot.sinkhorn(a_, a_, ot.PointCloud(x_, y_), eps=0.1, backend="numba")
-        return np.concatenate([[res.value], res.f, res.g])
+        return np.concatenate([np.ravel(res.value), np.ravel(res.f), np.ravel(res.g)])
 
     def assign(x_, y_):
         res = ot.assignment(x=x_, y=y_, backend="numba")
-        return np.concatenate([[res.value], res.perm, res.f, res.g])
+        return np.concatenate([np.ravel(v) for v in (res.value, res.perm, res.f, res.g)])
 
     return {
         "sinkhorn_large": lambda: sink(a, x, y),
@@ -51,6 +51,12 @@ def _cases():
         "sliced": lambda: np.array([ot.sliced_wasserstein(x, y, n_projections=20, p=2, rng=0,
                                                           backend="numba")]),
         "estimate_kl": lambda: np.array([kd.estimate_kl(x, y, n_boot=10, rng=0, backend="numba").value]),
+        # batches of one and of three problems (a batch of one runs on one thread)
+        "sinkhorn_batch_of_1": lambda: sink(s, xs[None], ys[None]),
+        "sinkhorn_batch_of_3": lambda: sink(s, np.stack([xs, ys, xs]), np.stack([ys, xs, xs])),
+        "assignment_batch_of_1": lambda: assign(xs[None], ys[None]),
+        "estimate_kl_batch_of_1": lambda: np.array(
+            kd.estimate_kl(x[None], y[None], n_boot=0, rng=0).value).ravel(),
     }
 
 
@@ -176,6 +182,48 @@ _FORK = _SETUP + """
 
 @pytest.mark.slow
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_threads_at_most_sets_and_restores_the_count():
+    import numba
+
+    from kantorovich._parallel import launch_mode, threads_at_most
+
+    before = numba.get_num_threads()
+    with threads_at_most(1):
+        assert numba.get_num_threads() == (before if launch_mode() == "serial" else 1)
+    with threads_at_most(before + 5):
+        assert numba.get_num_threads() == before
+    with pytest.raises(KeyboardInterrupt), threads_at_most(0):  # at least one thread
+        assert numba.get_num_threads() == (before if launch_mode() == "serial" else 1)
+        raise KeyboardInterrupt
+    assert numba.get_num_threads() == before
+
+
+@pytest.mark.parametrize("nb", [1, 2, 5])
+def test_a_batch_launches_no_more_threads_than_problems(monkeypatch, nb):
+    """An idle thread still has to wake and reach the parallel region's join: on busy cores
+    a batch of one paid a scheduler tick or more for nothing."""
+    import numba
+
+    from kantorovich.ot import _sinkhorn_batch
+
+    before = numba.get_num_threads()
+    kernel = _sinkhorn_batch._solve_batch
+    seen = []
+
+    def spy(*args, **kwargs):
+        seen.append((args[-5].shape[0], numba.get_num_threads()))  # (problems in F, threads)
+        return kernel(*args, **kwargs)
+
+    spy.signatures = kernel.signatures  # read by the compile notice
+    monkeypatch.setattr(_sinkhorn_batch, "_solve_batch", spy)
+    x = np.random.default_rng(3).normal(size=(nb, 20, 2))
+    ot.sinkhorn(None, None, ot.PointCloud(x, x + 1), eps=0.5)
+    # the last launch is the batch's (a first call may also run the one-time rounding probe)
+    assert seen[-1] == (nb, min(nb, before)), seen
+    assert all(t == min(q, before) for q, t in seen), seen
+    assert numba.get_num_threads() == before
+
+
 def test_fork_after_parallel_kernels():
     # GNU OpenMP: a forked child's first parallel launch was SIGTERM, and the Pool hung
     res = _run(_FORK)

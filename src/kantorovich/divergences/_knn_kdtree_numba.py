@@ -54,7 +54,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from .._parallel import parallel_kernel
+from .._parallel import parallel_kernel, threads_at_most
 
 __all__ = ["batch_params", "build", "knn_pair_batched", "knn_pair_kdtree", "knn_pairs_many"]
 
@@ -402,7 +402,8 @@ def knn_pairs_many(XA, YA, k: int):
     dx = np.empty(B, dtype=np.int64)
     dy = np.empty(B, dtype=np.int64)
     ok = np.empty(B, dtype=np.bool_)
-    _knn_pairs_many(XA, YA, int(k), max(1, min(8, rleaf)), rleaf, bsize, rho, nu, dx, dy, ok)
+    with threads_at_most(B):
+        _knn_pairs_many(XA, YA, int(k), max(1, min(8, rleaf)), rleaf, bsize, rho, nu, dx, dy, ok)
     return rho, nu, dx, dy, ok
 
 
@@ -699,8 +700,9 @@ def knn_pair_batched(xa, ya, k: int, rleaf: int | None = None, bsize: int | None
     zx = np.empty(n, dtype=np.int64)
     zy = np.empty(n, dtype=np.int64)
     cnt = np.zeros((blocks.shape[0], 3), dtype=np.int64)
-    _query_pair_batched(blocks, max(rleaf, mlx, mly), TTX, sx, ex, cx, lx, hx, TTY, sy, ey, cy,
-                        ly, hy, rleaf, k, ox, oy, zx, zy, cnt)
+    with threads_at_most(blocks.shape[0]):
+        _query_pair_batched(blocks, max(rleaf, mlx, mly), TTX, sx, ex, cx, lx, hx, TTY, sy, ey,
+                            cy, ly, hy, rleaf, k, ox, oy, zx, zy, cnt)
     rho = np.empty_like(ox)
     nu = np.empty_like(oy)
     good, dx, dy = _original_order(px, ox, oy, zx, zy, rho, nu)

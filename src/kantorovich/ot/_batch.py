@@ -38,7 +38,7 @@ import numpy as np
 from numba import njit, prange, types
 from numba.extending import intrinsic
 
-from .._parallel import parallel_kernel
+from .._parallel import parallel_kernel, threads_at_most
 from .._results import EMDResult, stack_results
 from .._validation import check_same_mass, check_weights, describe, input_dtype, mass_rtol
 from .._warnings import batch_message, gathered, pot_quiet, problem_list, warn
@@ -312,7 +312,7 @@ def emd_batch(a, b, M, *, method="auto", normalize=False, return_plan=True, tol=
     G = np.empty((nb, m))
     stats = np.empty((nb, 4))
     t1 = time.perf_counter()
-    with numba.parallel_chunksize(1):
+    with numba.parallel_chunksize(1), threads_at_most(nb):
         _assign_batch(C, an, bn, perms, F, G, stats)
     t2 = time.perf_counter()
     value, dual, viol, merr = stats.T
@@ -578,7 +578,7 @@ def _assignment_jv(C, cost, kwargs):
     F = np.empty((nb, n))
     G = np.empty((nb, n))
     stats = np.empty((nb, 4))
-    with numba.parallel_chunksize(1):
+    with numba.parallel_chunksize(1), threads_at_most(nb):
         _assign_batch(C, w, w, perms, F, G, stats)
     value, dual, viol, _ = stats.T
     gap = value - dual

@@ -72,7 +72,7 @@ from numba import njit, prange
 
 from .._array_api import is_cupy
 from .._jit import notice_first_compile
-from .._parallel import parallel_kernel
+from .._parallel import parallel_kernel, threads_at_most
 from .._results import SinkhornResult
 from .._validation import (
     as_float_array,
@@ -925,7 +925,7 @@ def sinkhorn_batch(a, b, M_or_geometry, *, eps, max_iter=10_000, tol=None, scali
                                               sched, n_sched, mag, max_iter, tol, check_every,
                                               sym, wdt == np.float32)
     else:
-        with np.errstate(divide="ignore"), numba.parallel_chunksize(1):
+        with np.errstate(divide="ignore"), numba.parallel_chunksize(1), threads_at_most(nb):
             _solve_batch(mode, bt.dense, bt.C, bt.X, bt.Y, bt.p, A, Bw, logA, logB, eps, sched,
                          n_sched, np.ascontiguousarray(mag, dtype=np.float64), max_iter, tol,
                          check_every, sym, _EXTRAPOLATION_AGREEMENT, _PROBE_DEFERRALS, F, G,
