@@ -339,6 +339,24 @@ def test_kernel_matrix_path_solves_as_row_loops(rng, p):
     assert small.info["kernel_matrix_calls"] == 0
 
 
+@pytest.mark.parametrize("p", [2.0, 1.5])
+def test_row_loops_transport_cost_at_large_eps(monkeypatch, p):
+    """<P, C> from the numba row loops (the path above 2^16 pairs; the kernel matrix turned off
+    here) with eps far above the costs: their last pass recovered each C_ij from the
+    exponent (h_j/eps - C_ij/eps) and lost it to cancellation, a value 3e-6 off at eps = 1e12
+    and 0 at eps = 1e300. numba and numpy then agree to rounding (1e-12)."""
+    from kantorovich.ot._kernels import softmin_numba as K
+
+    rng = np.random.default_rng(4)
+    geom = PointCloud(rng.random((30, 2)), rng.random((26, 2)), cost=p)
+    monkeypatch.setattr(K, "_KMAT_MAX_ENTRIES", 0)
+    for eps in (1e12, 1e300):
+        r = sinkhorn(None, None, geom, eps=eps, backend="numba")
+        ref = sinkhorn(None, None, geom, eps=eps, backend="numpy")
+        assert r.info["kernel_matrix_calls"] == 0
+        assert r.value == pytest.approx(ref.value, rel=1e-12)
+
+
 def test_sinkhorn_divergence(rng):
     x, y, a, b = _problem(rng, n=25, m=20)
     s0 = sinkhorn_divergence(a, a, PointCloud(x, x), eps=0.05, tol=1e-10)

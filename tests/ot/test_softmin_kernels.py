@@ -62,6 +62,33 @@ def test_numba_matches_reference(p, d, input_seed):
         np.testing.assert_allclose(mc, rm, rtol=1e-10, atol=1e-12, err_msg=msg)
 
 
+@pytest.mark.parametrize("p", [2.0, 1.5])
+def test_numba_row_loops_mean_cost_at_large_eps(p):
+    """The row loops' row-softmax mean of C (a solve's last pass wherever the kernel matrix is
+    not taken, e.g. above 2^16 pairs) with eps large against the costs. It recovered C_ij as
+    (h_j/eps - v_ij) eps from the exponent v_ij = h_j/eps - C_ij/eps, which cancels to about
+    |h_j/eps| ulp(1) eps: 1e-3 of C at eps = 1e12, nothing left at 1e300 (a mean of 0). With
+    the costs kept, the mean is a weighted average of the exact C_ij whose weights
+    exp(v_ij - max_j v_ij) carry a relative error of |v| ulp(1) plus the exp's 2e-16 (|v| < 3
+    here): a few 1e-16 apart from the reference, so rtol 1e-13."""
+    from kantorovich.ot._kernels import softmin_numba as K
+
+    rng = np.random.default_rng(3)
+    x, y = rng.random((9, 2)), rng.random((7, 2))
+    b = rng.uniform(0.5, 1.5, 7)
+    b /= b.sum()
+    C = ref.pointcloud_cost_block(x, y, p)
+    for eps in (1e3, 1e12, 1e300):
+        h = eps * np.log(b)  # h = g + eps log b at g = 0, as in the first iterations
+        r, rm = ref.softmin_pointcloud(x, y, h, eps, p, with_mean_cost=True)
+        for op in (K.OnlineSoftmin(x, y, p, kmat=False), K.OnlineSoftmin(x, y, p)):
+            o, mc = op(eps, h, with_mean_cost=True)  # a fresh operator: the row loops
+            assert op.n_kmat_calls == 0
+            np.testing.assert_allclose(o, r, rtol=1e-12, atol=softmin_atol(eps, C, h),
+                                       err_msg=str(eps))
+            np.testing.assert_allclose(mc, rm, rtol=1e-13, err_msg=str(eps))
+
+
 def test_numba_float32_inputs(rng):
     from kantorovich.ot._kernels import softmin_numba
 

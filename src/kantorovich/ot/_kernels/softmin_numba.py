@@ -318,15 +318,23 @@ def pc_mean_rows(x, yT, hs, eps, p, out, mean, i0, i1):
     m = yT.shape[1]
     inv_eps = 1.0 / eps
     buf = np.empty(m, dtype=np.float64)
+    cost = np.empty(m, dtype=np.float64)
     for i in range(i0, i1):
-        mx = _row_values(x[i], yT, hs, inv_eps, p, buf)
+        # the row's costs kept beside the exponents (as _row_values computes both): C_ij
+        # recovered as (hs_j - v_j) eps cancels where |hs_j| >> C_ij / eps (eps large against
+        # the costs: 3e-6 relative at eps = 1e12 C, every digit at 1e300)
+        _row_costs(x[i], yT, p, cost)
+        mx = _NEG_BIG
+        for j in range(m):
+            v = hs[j] - cost[j] * inv_eps
+            buf[j] = v
+            mx = max(mx, v)
         s = 0.0
         sc = 0.0
         for j in range(m):
             w = _exp_nonpos(buf[j] - mx)
             s += w
-            # C_ij = (hs_j - v_j) * eps; hs_j may be the -1e300 stand-in only where w == 0
-            sc += w * ((hs[j] - buf[j]) * eps if w > 0.0 else 0.0)
+            sc += w * cost[j]
         out[i] = -eps * (mx + math.log(s))
         mean[i] = sc / s
 
