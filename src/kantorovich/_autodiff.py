@@ -1470,7 +1470,10 @@ def _pcg(apply, rhs, diag, tol, max_iter):
     with a consistent right-hand side; returns (solution, relative residual, converged) and
     records the number of steps in ``_pcg.last_iter``. numpy, or CuPy on the GPU."""
     xp = xp_of(rhs)
-    inv = xp.where(diag > 0, 1.0 / xp.where(diag > 0, diag, 1.0), 0.0)
+    # a subnormal diagonal entry (a weight below 2^-1022) is left out like a zero one: its
+    # reciprocal overflows; its multiplier comes from _substituted_multipliers
+    tiny = float(np.finfo(np.float64).tiny)
+    inv = xp.where(diag >= tiny, 1.0 / xp.where(diag >= tiny, diag, 1.0), 0.0)
     z = xp.zeros_like(rhs)
     res = rhs.copy()
     nrm0 = float(xp.linalg.norm(rhs))

@@ -24,6 +24,8 @@ from ..._parallel import parallel_kernel
 from ._simd import wide_vectors
 from .softmin_numba import _FM, _exp2_f64, _row_costs
 
+_TINY = 2.2250738585072014e-308  # the smallest normal float64, 2^-1022
+
 __all__ = ["grad_envelope", "grad_implicit", "rowsums"]
 
 _LOG2E = 1.4426950408889634
@@ -212,11 +214,14 @@ def implicit_dense(C, a, b, f, g, fa, gb, eps, tol, max_iter, sweep_tol, max_swe
     k2 = math.frexp(top)[1] if top > 0.0 and math.isfinite(top) else 0
     for k in range(N):
         rhs[k] = math.ldexp(rhs[k], -k2)
+    # the Jacobi preconditioner; a subnormal row or column sum (a weight below 2^-1022) is
+    # left out like a zero one (its reciprocal overflows), and its multiplier comes from the
+    # sweeps below
     inv = np.zeros(N)
     for i in range(n):
-        inv[i] = 1.0 / ra[i] if ra[i] > 0 else 0.0
+        inv[i] = 1.0 / ra[i] if ra[i] >= _TINY else 0.0
     for j in range(m):
-        inv[n + j] = 1.0 / rb[j] if rb[j] > 0 else 0.0
+        inv[n + j] = 1.0 / rb[j] if rb[j] >= _TINY else 0.0
     z = np.zeros(N)
     res = rhs.copy()
     nrm0 = math.sqrt(np.dot(rhs, rhs))
@@ -253,14 +258,15 @@ def implicit_dense(C, a, b, f, g, fa, gb, eps, tol, max_iter, sweep_tol, max_swe
     for j in range(m):
         mu[j] = math.ldexp(z[n + j], k2)
     # the sweeps' kernels: exp((f_i + gb_j - C_ij)/eps) = P_ij / a_i by rows and
-    # exp((fa_i + g_j - C_ij)/eps) = P_ij / b_j by columns (recomputed at zero weights)
+    # exp((fa_i + g_j - C_ij)/eps) = P_ij / b_j by columns, recomputed where P_ij is zero or
+    # subnormal (a zero weight, or one so small that P_ij kept too few digits to divide)
     Kr = np.empty((n, m))
     Kc = np.empty((n, m))
     for i in range(n):
         for j in range(m):
-            Kr[i, j] = (P[i, j] / a[i] if a[i] > 0 else
+            Kr[i, j] = (P[i, j] / a[i] if P[i, j] >= _TINY else
                         math.exp(min((f[i] + gb[j] - C[i, j]) / eps, clip)))
-            Kc[i, j] = (P[i, j] / b[j] if b[j] > 0 else
+            Kc[i, j] = (P[i, j] / b[j] if P[i, j] >= _TINY else
                         math.exp(min((fa[i] + g[j] - C[i, j]) / eps, clip)))
     r0 = np.zeros(n)
     r2 = np.zeros(n)
