@@ -1419,6 +1419,17 @@ def _pc_kernel():
     return grad_numba.grad_envelope
 
 
+def _check_reciprocal_eps(eps) -> None:
+    """The point-cloud gradient passes take 1/eps, which overflows below 1/finfo.max =
+    5.56e-309 (a subnormal eps, which the numpy solver accepts): a ValueError rather than
+    gradients computed with an infinite 1/eps."""
+    if not math.isfinite(1.0 / float(eps)):
+        raise ValueError(
+            f"the gradient of a point-cloud Sinkhorn value at `eps`={float(eps)!r}: its passes "
+            "take 1/eps, which overflows float64 below 5.56e-309; multiply the points' costs "
+            "and eps by a common power of two (the potentials and the value scale with them).")
+
+
 def pointcloud_grads(x, y, a, b, f, g, eps, p, *, need_x=True, need_y=True):
     """Gradients of a point-cloud OT_eps with respect to the points, O(n + m) memory.
 
@@ -1441,6 +1452,7 @@ def pointcloud_grads(x, y, a, b, f, g, eps, p, *, need_x=True, need_y=True):
         a, b, f, g = (xp.asarray(_arr64(t)) for t in (a, b, f, g))
         fa, gb = _shifted(f, a, eps), _shifted(g, b, eps)
         return _pointcloud_grads_device(x, y, fa, gb, float(eps), float(p), need_x, need_y)
+    _check_reciprocal_eps(eps)
     x = np.ascontiguousarray(_host64(x))
     y = np.ascontiguousarray(_host64(y))
     a, b, f, g = (_host64(t) for t in (a, b, f, g))
@@ -1551,6 +1563,7 @@ def sinkhorn_value_grads(geom, a, b, f, g, eps, need, names=None):
         xT, yT = np.ascontiguousarray(x.T), np.ascontiguousarray(y.T)
         _, gradk = _rows_kernels()
         n, m = x.shape[0], y.shape[0]
+        _check_reciprocal_eps(eps)
         p, ie = float(geom.p), 1.0 / float(eps)
         C = None
     else:

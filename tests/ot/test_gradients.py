@@ -955,3 +955,32 @@ def test_torch_func_is_refused_with_a_message():
     for call in calls:
         with pytest.raises(TypeError, match=r"torch\.func transforms .* use torch\.autograd"):
             call()
+
+
+def test_gradients_at_a_subnormal_eps():
+    """eps below 5.56e-309 (the forward solve runs numpy there): the point-cloud gradient passes
+    take 1/eps, which overflows, and gave gradients 100 % off without a word; they refuse with
+    a ValueError. A dense cost's gradients (the plan and the potentials, no reciprocal) are the
+    problem's scaled up by a power of two, scaled back."""
+    rng = np.random.default_rng(0)
+    x, y = rng.random((20, 2)), rng.random((20, 2))
+    s, eps = 2.0 ** -520, 2.0 ** -1045
+    for field in ("objective", "value"):
+        xt = t(x * s)
+        v = getattr(sinkhorn(None, None, PointCloud(xt, t(y * s, False)), eps=eps), field)
+        with pytest.raises(ValueError, match="overflows float64 below 5.56e-309"):
+            v.backward()
+    xt = t(x * s)
+    d = sinkhorn_divergence(None, None, PointCloud(xt, t(y * s, False)), eps=eps).value
+    with pytest.raises(ValueError, match="overflows float64 below 5.56e-309"):
+        d.backward()
+    C = ((x[:, None] - y[None]) ** 2).sum(-1)
+    for field in ("objective", "value"):
+        got, want = [], []
+        for M, e, out in ((C * 2.0 ** -1040, eps, got), (C, 2.0 ** -5, want)):
+            Mt, at = t(M), t(np.full(20, 0.05))
+            v = getattr(sinkhorn(at, None, Mt, eps=e, tol=1e-10), field)
+            out.extend(torch.autograd.grad(v, (Mt, at)))
+        np.testing.assert_allclose(got[0].numpy(), want[0].numpy(), rtol=1e-6, atol=1e-9)
+        np.testing.assert_allclose(np.ldexp(got[1].numpy(), 1040), want[1].numpy(), rtol=1e-6,
+                                   atol=1e-6 * float(np.abs(want[1].numpy()).max()))

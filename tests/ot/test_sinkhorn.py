@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import warnings
 
 import numpy as np
@@ -490,6 +491,34 @@ def test_eps_below_the_cost_resolution_is_an_error(backend, dtype, rel):
     for geom in (M, PointCloud(x, y, cost=1)):
         with pytest.raises(ValueError, match="`eps` must be at least"):
             sinkhorn(None, None, geom, eps=eps, backend=backend, dtype=dtype)
+
+
+def test_subnormal_eps_runs_on_numpy_and_numba_refuses_it():
+    """Costs and eps below 2^-1022: the numba kernels' c = log2(e)/eps overflows below
+    8.03e-309 (their NaN potentials were a bare FloatingPointError, for "auto" too). "auto"
+    (single, batched and the divergence) runs numpy there, which gives the problem scaled up
+    by a power of two, scaled back; "numba" names `eps`."""
+    rng = np.random.default_rng(0)
+    x, y = rng.random((3, 20, 2)), rng.random((3, 20, 2))
+    s, eps = 2.0 ** -520, 2.0 ** -1045  # squared costs ~2^-1040, eps 2^-5 of them (8.7e-316)
+    big = sinkhorn(None, None, PointCloud(x[0], y[0]), eps=2.0 ** -5, backend="numpy", tol=1e-9)
+    for M in (PointCloud(x[0] * s, y[0] * s), _sq(x[0] * s, y[0] * s)):
+        r = sinkhorn(None, None, M, eps=eps, tol=1e-9)
+        # subnormal costs keep about 2^-1074 / 2^-1045 = 2e-9 of the costs' scale
+        assert r.converged and abs(math.ldexp(float(r.value), 1040) - big.value) < 1e-6 * big.value
+        with pytest.raises(ValueError, match="`eps`=.* is below log2"):
+            sinkhorn(None, None, M, eps=eps, backend="numba")
+    rb = sinkhorn(None, None, PointCloud(x * s, y * s), eps=eps, tol=1e-9)
+    assert rb.value.shape == (3,) and np.all(np.isfinite(rb.value)) and rb.converged.all()
+    assert rb.value[0] == sinkhorn(None, None, PointCloud(x[0] * s, y[0] * s), eps=eps,
+                                   tol=1e-9).value
+    with pytest.raises(ValueError, match="`eps`=.* is below log2"):
+        sinkhorn(None, None, PointCloud(x * s, y * s), eps=eps, backend="numba")
+    d = sinkhorn_divergence(None, None, PointCloud(x[0] * s, y[0] * s), eps=eps)
+    assert np.isfinite(d.value) and d.value >= 0
+    # the smallest eps the kernels take: the same solve as numpy's
+    r = sinkhorn(None, None, PointCloud(x[0] * s, y[0] * s), eps=8.1e-309, backend="numba")
+    assert r.converged and np.isfinite(r.value)
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])

@@ -67,6 +67,7 @@ _AUTO_NUMPY_MAX_POINTCLOUD = 100
 _AUTO_NUMPY_MAX_DENSE = 10_000
 _NUMBA_SERIAL_MAX_ENTRIES = 1 << 15  # numba soft-mins below this n*m always run on one thread
 _EXP_CLIP = 700.0
+_LOG2E = 1.4426950408889634  # the numba kernels' base-2 exponent scale is c = _LOG2E / eps
 
 
 # --------------------------------------------------------------------------------------------
@@ -271,6 +272,17 @@ def _resolve_backend(backend: str, geom, on_gpu: bool, eps: float | None = None,
                              "\"A callable cost\").")
     backend = resolve_backend(backend, "sinkhorn")
     n, m = geom.shape
+    if eps is not None and not on_gpu and backend in ("auto", "numba") \
+            and not math.isfinite(_LOG2E / eps):
+        # the numba kernels work in base 2 with c = log2(e) / eps, which overflows float64
+        # below log2(e) / finfo.max = 8.03e-309 (subnormal eps); numpy works in base e
+        if backend == "auto":
+            return "numpy"
+        raise ValueError(
+            f"`eps`={eps!r} is below log2(e) / finfo(float64).max = 8.03e-309, where the numba "
+            "kernels' exponent scale log2(e) / eps overflows; use backend='numpy' (or 'auto'), "
+            "or multiply the costs and eps by a common power of two (the potentials scale with "
+            "them).")
     if backend == "auto":
         if on_gpu:
             return "cuda"

@@ -875,8 +875,9 @@ def sinkhorn_batch(a, b, M_or_geometry, *, eps, max_iter=10_000, tol=None, scali
     gpu = gpu_dt is not None
     wdt = gpu_dt if gpu else np.dtype(np.float64)
     if not gpu and (on_gpu or f32 or backend not in _KERNEL_BACKENDS or plan or progress
-                    or f0 is not None or g0 is not None):
-        return _loop(a, b, M_or_geometry, f0, g0, _symmetric_mask, kw)
+                    or f0 is not None or g0 is not None
+                    or not math.isfinite(_LOG2E / eps)):  # subnormal eps: the single solver's
+        return _loop(a, b, M_or_geometry, f0, g0, _symmetric_mask, kw)  # numpy, or its error
 
     dev_cost, dev_a, dev_b = M_or_geometry, a, b  # as given: the single solver re-solves these
     if on_gpu:  # checks and scales on a host copy; the kernel reads the device arrays
