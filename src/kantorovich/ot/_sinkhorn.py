@@ -272,17 +272,8 @@ def _resolve_backend(backend: str, geom, on_gpu: bool, eps: float | None = None,
                              "\"A callable cost\").")
     backend = resolve_backend(backend, "sinkhorn")
     n, m = geom.shape
-    if eps is not None and not on_gpu and backend in ("auto", "numba") \
-            and not math.isfinite(_LOG2E / eps):
-        # the numba kernels work in base 2 with c = log2(e) / eps, which overflows float64
-        # below log2(e) / finfo.max = 8.03e-309 (subnormal eps); numpy works in base e
-        if backend == "auto":
-            return "numpy"
-        raise ValueError(
-            f"`eps`={eps!r} is below log2(e) / finfo(float64).max = 8.03e-309, where the numba "
-            "kernels' exponent scale log2(e) / eps overflows; use backend='numpy' (or 'auto'), "
-            "or multiply the costs and eps by a common power of two (the potentials scale with "
-            "them).")
+    if eps is not None and not on_gpu and backend == "auto" and not _numba_takes_eps(eps):
+        return "numpy"
     if backend == "auto":
         if on_gpu:
             return "cuda"
@@ -291,6 +282,12 @@ def _resolve_backend(backend: str, geom, on_gpu: bool, eps: float | None = None,
             return "numpy"
         return "numba"
     return backend
+
+
+def _numba_takes_eps(eps: float) -> bool:
+    """Whether the numba kernels' base-2 exponent scale c = log2(e) / eps is finite: not below
+    log2(e) / finfo(float64).max = 8.03e-309 (a subnormal eps; numpy works in base e)."""
+    return math.isfinite(_LOG2E / eps)
 
 
 def _dense_kernel_matrix(geom, eps, wdt) -> bool:
@@ -1180,6 +1177,12 @@ def _prepare(a, b, M_or_geometry, *, eps, max_iter, tol, scaling, check_every, f
     g = xp.zeros(m, dtype=wdt) if g is None else g
     diameter, mag = _cost_scale(geom)
     _check_eps_resolution(mag, diameter, eps, wdt)
+    if name == "numba" and not _numba_takes_eps(eps):
+        raise ValueError(
+            f"`eps`={eps!r} is below log2(e) / finfo(float64).max = 8.03e-309, where the numba "
+            "kernels' exponent scale log2(e) / eps overflows; use backend='numpy' (or 'auto'), "
+            "or multiply the costs and eps by a common power of two (the potentials scale with "
+            "them).")
     schedule = [] if warm else eps_schedule(diameter, eps, scaling)
     return _Problem(geom=geom, xp=xp, backend=name, wdt=wdt, caller_gpu=on_gpu, a=a_d, b=b_d,
                     loga=loga, logb=logb, f=f, g=g, softmin_x=sx, softmin_y=sy, eps=eps, tol=tol,

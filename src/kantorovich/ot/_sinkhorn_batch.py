@@ -858,6 +858,7 @@ def sinkhorn_batch(a, b, M_or_geometry, *, eps, max_iter=10_000, tol=None, scali
         SINKHORN_BACKENDS,
         _check_eps_resolution,
         _check_options,
+        _numba_takes_eps,
         _scale_limit,
         eps_schedule,
     )
@@ -876,7 +877,7 @@ def sinkhorn_batch(a, b, M_or_geometry, *, eps, max_iter=10_000, tol=None, scali
     wdt = gpu_dt if gpu else np.dtype(np.float64)
     if not gpu and (on_gpu or f32 or backend not in _KERNEL_BACKENDS or plan or progress
                     or f0 is not None or g0 is not None
-                    or not math.isfinite(_LOG2E / eps)):  # subnormal eps: the single solver's
+                    or not _numba_takes_eps(eps)):  # a subnormal eps: the single solver's
         return _loop(a, b, M_or_geometry, f0, g0, _symmetric_mask, kw)  # numpy, or its error
 
     dev_cost, dev_a, dev_b = M_or_geometry, a, b  # as given: the single solver re-solves these
