@@ -536,33 +536,39 @@ class GaussianPair(Family):
     def w2(self) -> float:
         return gaussian_w2(self.mean0, self.cov0, self.mean1, self.cov1)
 
-    def _safe_1d(self):
-        """(m0, s0, m1, s1) in coordinates where squares of the parameters stay finite, or None
-        when P and Q are mutually singular to double precision (TV = 1, JS = log 2 exactly).
+    def _standard_1d(self):
+        """(m0, s0, m1, s1, s): the pair in the wider Gaussian's standard coordinates, x -> (x -
+        c) / s with c its mean and s the larger standard deviation (so max(s0, s1) = 1).
 
-        TV and JS are invariant under an affine map of the line. With s the larger and r the
-        smaller standard deviation and δ = |m0 - m1| / s: for r / s < 1e-20 the narrow density
-        sits inside the wide one on a set of mass O(r / s) of it, and for δ > 40 the two overlap
-        by less than e^{-800}; in both cases 1 - TV and log 2 - JS are below half an ulp. Else,
-        parameters within [1e-50, 1e50] (the usual case) are returned as they are; others are
-        mapped to the wider Gaussian's standard coordinates (means within 40, deviations in
-        [1e-20, 1]), where the quadratic of the density crossings cannot overflow.
+        TV and JS are invariant under this affine map and W1 scales by s. Working in the raw
+        coordinates lost the parameters' precision when the means are large next to the
+        deviations: the quadratic of the density crossings cancels (about eps (m / s)^2 in
+        its coefficients: TV came out 0 for N(2^30, 1) against N(2^30 + 1, 4)), and the
+        quadrature nodes x and the differences x - m are rounded to ulp(m) (JS and W1 wrong
+        in the third digit at means of 2^50). The differences m - c are the only rounding
+        here, of relative size eps in m0 - m1."""
+        m0, s0, m1, s1 = self._1d
+        big = max(s0, s1)
+        c = m0 if s0 >= s1 else m1
+        return (m0 - c) / big, s0 / big, (m1 - c) / big, s1 / big, big
+
+    def _safe_1d(self):
+        """(m0, s0, m1, s1) in the standard coordinates of :meth:`_standard_1d` (means within
+        40, deviations in [1e-20, 1], where the quadratic of the density crossings cannot
+        overflow), or None when P and Q are mutually singular to double precision (TV = 1,
+        JS = log 2 exactly).
+
+        With s the larger and r the smaller standard deviation and δ = |m0 - m1| / s: for
+        r / s < 1e-20 the narrow density sits inside the wide one on a set of mass O(r / s) of
+        it, and for δ > 40 the two overlap by less than e^{-800}; in both cases 1 - TV and
+        log 2 - JS are below half an ulp.
         """
         m0, s0, m1, s1 = self._1d
         big = max(s0, s1)
         dm = abs(m0 - m1)  # inf when the means are of opposite signs near the float maximum
         if min(s0, s1) < 1e-20 * big or not dm <= 40.0 * big:
             return None
-        if all(1e-50 <= v <= 1e50 for v in (s0, s1)) and max(abs(m0), abs(m1)) <= 1e50:
-            return m0, s0, m1, s1
-        c = m0 if s0 >= s1 else m1
-        return (m0 - c) / big, s0 / big, (m1 - c) / big, s1 / big
-
-    def _range(self):
-        m0, s0, m1, s1 = self._1d
-        lo = min(m0 - 40 * s0, m1 - 40 * s1)
-        hi = max(m0 + 40 * s0, m1 + 40 * s1)
-        return lo, hi
+        return self._standard_1d()[:4]
 
     def _density_crossings(self, params=None) -> list[float]:
         """Points where the two 1-D densities are equal (0, 1 or 2 of them), in the coordinates
@@ -588,9 +594,13 @@ class GaussianPair(Family):
         from scipy.special import ndtr
 
         m0, s0, m1, s1 = self._1d
-        if s0 == s1:
+        if s0 == s1 or not math.isfinite(m0 - m1):  # W1 >= |m0 - m1|, beyond the float range
             return abs(m0 - m1)
-        lo, hi = self._range()
+        # in standard coordinates (W1 scales by s): the raw ones rounded the nodes to ulp(m0)
+        # and epsabs meant nothing at small scales (3.5e-4 relative error at deviations of 1e-15)
+        m0, s0, m1, s1, scale = self._standard_1d()
+        lo = min(m0 - 40 * s0, m1 - 40 * s1)
+        hi = max(m0 + 40 * s0, m1 + 40 * s1)
         xc = (m1 * s0 - m0 * s1) / (s0 - s1)  # the CDFs cross once, where the z-scores agree
         pts = [p for p in (xc, m0, m1) if lo < p < hi]
 
@@ -599,7 +609,7 @@ class GaussianPair(Family):
 
         val, _ = integrate.quad(f, lo, hi, points=sorted(set(pts)), limit=500,
                                 epsabs=1e-14, epsrel=1e-12)
-        return float(val)
+        return float(val) * scale
 
     def tv(self) -> float:
         """TV: exact in 1-D (density crossings and the normal CDF); d-D for equal covariances."""

@@ -451,3 +451,27 @@ def test_doctests():
 
     res = doctest.testmod(importlib.import_module("kantorovich.families"))
     assert res.failed == 0 and res.attempted > 0
+
+
+@pytest.mark.parametrize("offset", [2.0 ** 20, 2.0 ** 30, 2.0 ** 40, 2.0 ** 50, -3.0 * 2.0 ** 48])
+def test_gaussian_pair_1d_tv_js_w1_translation_invariant_at_large_means(offset):
+    # worked in the raw coordinates, the quadratic of the density crossings cancelled (TV = 0
+    # from offsets of 2^30 on) and the quadrature nodes were rounded to ulp(offset) (JS and W1
+    # off in the third digit at 2^50). The shifted parameters are exact floats, so the pair in
+    # standard coordinates is the same; only the quadrature's own tolerance (1e-12) remains
+    ref = GaussianPair(0.0, 1.0, 1.0, 4.0)
+    g = GaussianPair(offset, 1.0, offset + 1.0, 4.0)
+    assert g.tv() == pytest.approx(ref.tv(), rel=1e-12)
+    assert g.js() == pytest.approx(ref.js(), rel=1e-12)
+    assert g.w1() == pytest.approx(ref.w1(), rel=1e-12)
+
+
+@pytest.mark.parametrize("e", [-50, -60, -200, 60, 200])
+def test_gaussian_pair_1d_w1_scales_with_the_deviations(e):
+    # W1(s m0, s^2 v0, s m1, s^2 v1) = s W1(m0, v0, m1, v1); with an absolute quadrature
+    # tolerance in raw coordinates, s = 2^-50 came out 3.5e-4 relative off
+    s = 2.0 ** e
+    ref = GaussianPair(0.0, 1.0, 1.0, 4.0)
+    g = GaussianPair(0.0, s * s, s, 4.0 * s * s)
+    assert g.w1() == pytest.approx(s * ref.w1(), rel=1e-12)
+    assert g.tv() == pytest.approx(ref.tv(), rel=1e-12)
