@@ -695,6 +695,15 @@ def _log_twice_ratio(L: float, s: float) -> float:
     return _LOG2 + math.log(L) - math.log(s)
 
 
+def _frexp_length(a: float, b: float) -> tuple[float, int]:
+    """``math.frexp(b - a)`` for ends a < b, also where b - a overflows (from the halved ends)."""
+    length = b - a
+    if math.isfinite(length):
+        return math.frexp(length)
+    m, e = math.frexp(0.5 * b - 0.5 * a)
+    return m, e + 1
+
+
 class UniformSegments(Family):
     r"""Two uniform distributions on intervals of the real line: P = U[a0, b0], Q = U[a1, b1].
 
@@ -787,20 +796,31 @@ class UniformSegments(Family):
         return float(min(max(1.0 - o / max(L0, L1), 0.0), 1.0))
 
     def _kl(self, a0, b0, a1, b1) -> float:
+        """log(L1 / L0) from the caller's ends (not those of ``_unit``: scaled to the largest
+        end, a short segment's length flushes to 0 next to a long one, a ZeroDivisionError),
+        each length as a mantissa and a binary exponent, so that a ratio beyond the float
+        range (1e-320 against 1) is still a finite logarithm, not inf."""
         if a1 <= a0 and b0 <= b1:
-            return math.log((b1 - a1) / (b0 - a0))
+            m1, e1 = _frexp_length(a1, b1)
+            m0, e0 = _frexp_length(a0, b0)
+            de = e1 - e0
+            if abs(de) < 1000:  # the ratio is a normal float: as log(L1 / L0), rounded once
+                return math.log(math.ldexp(m1 / m0, de))
+            return math.log(m1 / m0) + de * _LOG2
         return math.inf
 
     def kl(self) -> float:
-        a0, b0, a1, b1, _ = self._unit
-        return self._kl(a0, b0, a1, b1)
+        return self._kl(self.a0, self.b0, self.a1, self.b1)
 
     def kl_reverse(self) -> float:
-        a0, b0, a1, b1, _ = self._unit
-        return self._kl(a1, b1, a0, b0)
+        return self._kl(self.a1, self.b1, self.a0, self.b0)
 
     def js(self) -> float:
         L0, L1, o = self._lens
+        if min(L0, L1) == 0.0:
+            # a length flushed to 0 at the scale of the largest end: it is below 2^-1020 times
+            # the other, and so are 1 - TV and log 2 - JS (the overlap's mass under the long one)
+            return _LOG2
         r0, r1 = o / L0, o / L1  # the overlap's mass under P and under Q
         js = 0.5 * _LOG2 * ((1.0 - r0) + (1.0 - r1))
         if o > 0:

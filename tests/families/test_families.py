@@ -475,3 +475,23 @@ def test_gaussian_pair_1d_w1_scales_with_the_deviations(e):
     g = GaussianPair(0.0, s * s, s, 4.0 * s * s)
     assert g.w1() == pytest.approx(s * ref.w1(), rel=1e-12)
     assert g.tv() == pytest.approx(ref.tv(), rel=1e-12)
+
+
+@pytest.mark.parametrize("a0,b0,a1,b1", [
+    (0.0, 1e-320, 0.0, 1.0),                   # L1 / L0 = 1e320 overflowed: KL came out inf
+    (0.0, 1e-300, 0.0, 1e10),
+    (0.0, 5e-324, 0.0, 1.7e308),               # L0 flushed to 0 at unit scale: ZeroDivisionError
+    (0.0, 5e-324, -1.7e308, 1.7e308),          # and L1 overflows in the caller's coordinates
+    (-1e-300, 1e-300, -1.7e308, 1.7e308),
+    (0.0, 1e-10, -1.7e308, 1.7e308),           # L0 subnormal at unit scale: KL came out inf
+])
+def test_uniform_segments_kl_finite_for_lengths_of_any_ratio(a0, b0, a1, b1):
+    # [a0, b0] inside [a1, b1]: KL(P||Q) = log(L1 / L0) = log L1 - log L0, finite however far
+    # apart the lengths are; each length as b - a (or 2 (b/2 - a/2) where that overflows)
+    u = UniformSegments(a0, b0, a1, b1)
+    l1 = math.log(b1 - a1) if math.isfinite(b1 - a1) else math.log(0.5 * b1 - 0.5 * a1) + math.log(2.0)
+    expected = l1 - math.log(b0 - a0)
+    assert u.kl() == pytest.approx(expected, rel=1e-14)
+    assert u.kl_reverse() == math.inf
+    # the short segment's mass under Q is below 2^-1000: TV = 1 and JS = log 2 to double precision
+    assert u.tv() == 1.0 and u.js() == math.log(2.0)
