@@ -495,3 +495,20 @@ def test_uniform_segments_kl_finite_for_lengths_of_any_ratio(a0, b0, a1, b1):
     assert u.kl_reverse() == math.inf
     # the short segment's mass under Q is below 2^-1000: TV = 1 and JS = log 2 to double precision
     assert u.tv() == 1.0 and u.js() == math.log(2.0)
+
+
+def test_histogram_pair_divergences_merge_bins_at_the_same_support_point():
+    # P = sum p_i delta_{s_i}: bins at one point are one atom. Bin by bin, p = [1, 0] and
+    # q = [0, 1] on support [0, 0] gave TV = 1, KL = inf, JS = log 2 for P = Q = delta_0 (W1 = 0)
+    same = HistogramPair([1.0, 0.0], [0.0, 1.0], support=[0.0, 0.0])
+    assert same.summary() == {"tv": 0.0, "kl": 0.0, "kl_reverse": 0.0, "js": 0.0, "w1": 0.0, "w2": 0.0}
+    # 2-D support with a repeated point: atoms A = (0, 1) (P 3/4, Q 1) and B = (2, 3) (P 1/4, Q 0)
+    h = HistogramPair([1.0, 1.0, 2.0], [1.0, 0.0, 3.0], support=[[0, 1], [2, 3], [0, 1]])
+    assert h.tv() == pytest.approx(0.25, rel=1e-15)
+    assert h.kl() == math.inf
+    assert h.kl_reverse() == pytest.approx(math.log(4.0 / 3.0), rel=1e-15)
+    js = 0.5 * (0.75 * math.log(0.75 / 0.875) + 0.25 * math.log(2.0)) + 0.5 * math.log(1.0 / 0.875)
+    assert h.js() == pytest.approx(js, rel=1e-14)
+    # distinct points: unchanged
+    d = HistogramPair([3, 2, 1, 4], [1, 2, 4, 3])
+    assert d.tv() == pytest.approx(0.3, rel=1e-15)
