@@ -404,6 +404,24 @@ def _finish(ops: _Ops, perm, u, v, S, info):
     return pi, u2, v2, True
 
 
+def _tight_potentials(ops: _Ops, perm, u, v, S, info):
+    """Potentials with equality on the optimal matching ``perm`` (the integer-cost proof):
+    the auction's feasible ``u``, ``v`` leave a summed slack ``S`` < 1 cost unit on ``perm``,
+    a duality gap the value does not have. The column shifts of :func:`_finish`, by shortest
+    paths on the candidate edges ``R_ij <= S`` (``perm`` is optimal there too; no matching is
+    solved again), close it. Integer costs are dense, so the candidate graph has at most the
+    n^2 entries of the cost matrix. ``(u, v)`` is kept when the shifts do not settle."""
+    n = ops.prob.n
+    mag = max(1.0, float(np.abs(u).max()), float(np.abs(v).max()))
+    indptr, idx, _, red = ops.candidates(u, v, S + 4.0 * (n + 4) * _MACH * mag)
+    phi, ok = ops.spfa(indptr, idx, red, perm, max(64, n))
+    info["potentials_settled"] = bool(ok)
+    if not ok:  # cannot happen in exact arithmetic (perm optimal on the candidate graph)
+        return u, v
+    v2 = v + phi
+    return ops.matched(perm) - v2[perm], v2
+
+
 def _solve_cpu(prob: _Problem, backend: str, exact: bool, eps_final, theta: float, max_rounds: int):
     n = prob.n
     info: dict[str, Any] = {"cost_scale": prob.scale}
@@ -477,6 +495,8 @@ def _certify_and_finish(ops, prob, perm, u, v, S: float, exact: bool, info: dict
         certified_exact = True  # integer optimum within a gap < 1 of an integer cost
         method = "auction (integer costs)"
         f, g = u, v
+        if exact and S > 0.0:
+            f, g = _tight_potentials(ops, perm, u, v, S, info)
     elif exact:
         t1 = time.perf_counter()
         perm, f, g, certified_exact = _finish(ops, perm, u, v, S, info)
