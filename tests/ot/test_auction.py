@@ -272,6 +272,32 @@ def test_transport_rational_weights_matches_pot():
     assert abs(res.duality_gap) < 1e-12 and res.dual_violation <= 1e-12
 
 
+def test_transport_zero_weights_on_both_sides_feasible_potentials():
+    # a zero-weight row (no copy) next to a zero-weight column (no copy): the row's potential
+    # used to be set to 0, which violated f_i + g_j <= C_ij by 4.33 here (certified False for
+    # an optimal plan); the c-transforms over the copied columns, then over all rows, are
+    # feasible and leave the dual value unchanged (zero weights)
+    a = [0.5, 0.5, 0.0]
+    b = [0.0, 1.0]
+    M = np.array([[0.0, 1.0], [0.0, 1.0], [0.0, -5.0]])
+    res = auction_transport(a, b, M)
+    assert res.value == pytest.approx(1.0, rel=1e-15)
+    assert np.all(res.f[:, None] + res.g[None, :] <= M + 1e-15 * np.abs(M).max())
+    assert res.dual_violation <= 1e-15 * np.abs(M).max()
+    assert abs(res.duality_gap) <= 1e-15
+    assert res.certified
+    rng = np.random.default_rng(3)
+    for _ in range(10):
+        ka, kb = rng.integers(0, 4, 4), np.zeros(5, dtype=np.int64)
+        ka[0] = 0
+        np.add.at(kb, rng.integers(1, 5, max(int(ka.sum()), 1)), 1)
+        ka[1] += max(int(kb.sum()) - int(ka.sum()), 0)
+        Mr = rng.random((4, 5)) * 10 - 3
+        res = auction_transport(ka / ka.sum(), kb / kb.sum(), Mr)
+        assert res.value == pytest.approx(pot.emd2(ka / ka.sum(), kb / kb.sum(), Mr), rel=1e-12)
+        assert res.dual_violation <= 1e-12 * np.abs(Mr).max() and res.certified
+
+
 def test_transport_irrational_weights_point_to_emd():
     a = np.array([1 / np.pi, 1 - 1 / np.pi])
     with pytest.raises(ValueError, match="emd"):

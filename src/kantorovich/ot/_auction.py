@@ -771,8 +771,13 @@ def auction_transport(a, b, M, *, denominator=None, max_size=4000, backend="auto
     g = np.full(m, np.inf)
     np.minimum.at(f, ri, res.f)
     np.minimum.at(g, cj, res.g)
-    f[~np.isfinite(f)] = (C - g[None, :]).min(1)[~np.isfinite(f)] if np.isfinite(g).all() else 0.0
-    g[~np.isfinite(g)] = (C - f[:, None]).min(0)[~np.isfinite(g)]
+    # rows and columns of zero weight have no copy: their potentials are the c-transforms,
+    # first of the rows over the columns that have copies (finite g; b has positive total),
+    # then of the columns over all rows, so that f_i + g_j <= C_ij holds for every pair
+    fin_g = np.isfinite(g)
+    no_f = ~np.isfinite(f)
+    f[no_f] = (C[no_f][:, fin_g] - g[fin_g][None, :]).min(1)
+    g[~fin_g] = (C[:, ~fin_g] - f[:, None]).min(0)
     value = float((plan * C).sum())
     dual = float(aa @ f + bb @ g)
     viol = float(max((f[:, None] + g[None, :] - C).max(), 0.0))
