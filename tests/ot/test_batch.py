@@ -296,6 +296,22 @@ def test_sinkhorn_divergence_batch_matches_loop(rng, geometry):
     np.testing.assert_array_equal(r.converged, [s.converged for s in singles])
 
 
+def test_float32_point_cloud_batch_is_the_loop_of_float32_solves(rng):
+    # PointCloud(..., dtype=float32) is a float32 solve for the single solver (its working
+    # dtype is the geometry's); the batch ran it in float64 (another tol, other iterations)
+    x, y = _clouds(rng)
+    r = sinkhorn(None, None, PointCloud(x, y, dtype=np.float32), eps=0.05)
+    for q in range(B):
+        one = sinkhorn(None, None, PointCloud(x[q], y[q], dtype=np.float32), eps=0.05)
+        assert one.info["dtype"] == "float32"
+        assert r.n_iter[q] == one.n_iter and r.converged[q] == one.converged
+        np.testing.assert_array_equal(r.f[q], one.f)
+        np.testing.assert_array_equal(r.g[q], one.g)
+    s = sinkhorn_divergence(None, None, PointCloud(x, y, dtype=np.float32), eps=0.05)
+    for res in (s.ot_ab, s.ot_aa, s.ot_bb):
+        assert [i["dtype"] for i in res.info["per_problem"]] == ["float32"] * B
+
+
 def test_sinkhorn_divergence_batch_identical_problem_is_zero(rng):
     x, y = _clouds(rng, m=N)
     y[2] = x[2]

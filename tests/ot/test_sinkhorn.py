@@ -951,6 +951,16 @@ def test_divergence_warm_start_applies_to_the_cross_term_only():
     assert warm.ot_ab.plan is not None and warm.ot_aa.plan is None
 
 
+def test_divergence_of_a_float32_cloud_solves_every_term_in_float32(rng):
+    # the self terms' clouds were rebuilt without the dtype: OT(a, b) in float32 and OT(a, a),
+    # OT(b, b) in float64, unlike the same divergence asked for with dtype=float32
+    x, y = rng.random((30, 2)), rng.random((25, 2)) + 0.3
+    s = sinkhorn_divergence(None, None, PointCloud(x, y, dtype=np.float32), eps=0.05)
+    assert [r.info["dtype"] for r in (s.ot_ab, s.ot_aa, s.ot_bb)] == ["float32"] * 3
+    ref = sinkhorn_divergence(None, None, PointCloud(x, y), eps=0.05, dtype=np.float32)
+    assert s.value == ref.value
+
+
 # ----------------------------------------------------------------------------- GPU float32 default
 def test_float32_points_on_a_gpu_are_solved_in_float32_by_default(monkeypatch):
     """float32 CuPy (or torch CUDA) points: sinkhorn's default working dtype is float32 (the GPU

@@ -287,6 +287,15 @@ class PointCloud:
         g.batch_size = self.batch_size
         return g
 
+    def with_points(self, x, y) -> "PointCloud":
+        """``PointCloud(x, y)`` with this cost and this cloud's working precision: its storage
+        dtype and, for float32 GPU data, the float32 solve (``gpu_float32``), so that a solve
+        on the new cloud (a batch's problem, a divergence's self-transport term) runs in the
+        precision a solve on this one runs in."""
+        g = PointCloud(x, y, cost=self._cost, dtype=self.dtype)
+        g.gpu_float32 = getattr(self, "gpu_float32", False)
+        return g
+
     def problem(self, q: int) -> "PointCloud":
         """Problem ``q`` of a batched PointCloud: the single PointCloud ``(x[q], y[q])`` with
         this cost (views, no validation)."""

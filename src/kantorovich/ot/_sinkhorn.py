@@ -1556,7 +1556,8 @@ def _divergence_geometries(M_or_geometry, M_aa, M_bb):
     costs ``M``, ``M_aa`` (n, n) and ``M_bb`` (m, m), each checked under its name."""
     if isinstance(M_or_geometry, PointCloud):
         pc = M_or_geometry
-        return pc, PointCloud(pc.x, pc.x, cost=pc._cost), PointCloud(pc.y, pc.y, cost=pc._cost)
+        # in the precision of OT(a, b): a float32 cloud's self terms are float32 solves too
+        return pc, pc.with_points(pc.x, pc.x), pc.with_points(pc.y, pc.y)
     if M_aa is None or M_bb is None:
         raise ValueError("`M_aa` and `M_bb` are required with a dense cost (the costs within a and "
                          "within b); or pass a PointCloud.")

@@ -871,7 +871,11 @@ def sinkhorn_batch(a, b, M_or_geometry, *, eps, max_iter=10_000, tol=None, scali
               plan=plan, symmetric=symmetric, backend=backend, dtype=dtype, progress=progress)
     on_gpu = (is_cupy(a) or is_cupy(b) or (isinstance(M_or_geometry, PointCloud)
                                             and M_or_geometry.on_gpu) or is_cupy(M_or_geometry))
-    f32 = dtype is not None and np.dtype(dtype) != np.float64
+    # a host PointCloud stored in float32 (PointCloud(..., dtype=float32)) is a float32 solve
+    # for the single solver (its working dtype is the geometry's), as dtype=float32 is
+    f32 = (dtype is not None and np.dtype(dtype) != np.float64) or (
+        dtype is None and isinstance(M_or_geometry, PointCloud) and not M_or_geometry.on_gpu
+        and M_or_geometry.dtype == np.float32)
     gpu_dt = _gpu_kernel_dtype(M_or_geometry, on_gpu, backend, dtype, plan, progress, f0, g0)
     gpu = gpu_dt is not None
     wdt = gpu_dt if gpu else np.dtype(np.float64)
@@ -1234,7 +1238,7 @@ def _loop(a, b, M_or_geometry, f0, g0, symmetric_mask, kw) -> SinkhornResult:
         pc = M_or_geometry
         nb = pc.batch_size
         n, m = pc.x.shape[1], pc.y.shape[1]
-        probs = [PointCloud(pc.x[q], pc.y[q], cost=pc.p) for q in range(nb)]
+        probs = [pc.with_points(pc.x[q], pc.y[q]) for q in range(nb)]
     else:
         nb = batch_size_of(M_or_geometry)
         if not is_cupy(M_or_geometry):
@@ -1306,10 +1310,9 @@ def sinkhorn_divergence_batch(a, b, M_or_geometry, *, eps, M_aa=None, M_bb=None,
 
     if isinstance(M_or_geometry, PointCloud):
         pc = M_or_geometry
-        cost = pc.p
         g_ab = pc
-        g_aa = PointCloud(pc.x, pc.x, cost=cost)
-        g_bb = PointCloud(pc.y, pc.y, cost=cost)
+        g_aa = pc.with_points(pc.x, pc.x)
+        g_bb = pc.with_points(pc.y, pc.y)
         nb = pc.batch_size
         hx, hy = _host(pc.x), _host(pc.y)
         same_geom = np.array([np.array_equal(hx[q], hy[q]) for q in range(nb)])
