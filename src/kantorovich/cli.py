@@ -161,9 +161,12 @@ def _bench(args) -> int:
         print(f"kantorovich: {exc}", file=sys.stderr)
         return 2
     print(bench.table(res))
+    # a case where ours failed has no value to compare and no time: the run failed there
+    ours_failed = sum("error" in c["impls"].get("ours", {}) for c in res["cases"])
     print(f"\nwrote {Path(args.out) / 'results.json'} and index.html: "
-          f"{_count(len(res['cases']), 'case')}, {_peer_summary(res)}")
-    return 0
+          f"{_count(len(res['cases']), 'case')}, "
+          + (f"ours failed in {ours_failed}, " if ours_failed else "") + _peer_summary(res))
+    return 1 if ours_failed else 0
 
 
 # bench's options that set a run, with their defaults: --compare runs nothing, so any of them
@@ -189,6 +192,8 @@ def _peer_summary(res: dict) -> str:
     if not peer_runs:
         if not res["settings"]["peers"]:
             return "no peer ran (--peers is empty: ours alone)"
+        if any("error" in c["impls"].get("ours", {}) for c in res["cases"]):
+            return "no peer compared (a case where ours failed keeps no peer's value)"
         skipped = sorted({k["peer"] for k in res["skipped"]})
         return "no peer ran" + (f" (skipped: {', '.join(skipped)})" if skipped else "")
     bad = sum(not ag["agrees"] for c in res["cases"] for ag in c["agreement"].values())

@@ -541,3 +541,34 @@ def test_cli_unknown_suite_or_peer_names_the_option_as_typed_before_any_case(tmp
     assert err.startswith("kantorovich: " + named) and "got " in err and "Traceback" not in err
     assert ("'POT', 'nosuch'" in err) if "--peers" in named else ("'nosuch'" in err)
     assert not (tmp_path / "b").exists()
+
+
+def _ours_broken(quick, xp, dtype, peers):
+    for case in _small_w1d(quick, xp, dtype, peers):
+        def boom(d):
+            raise RuntimeError("ours crashed")
+        case.ours = boom
+        yield case
+
+
+def test_a_run_where_ours_failed_says_so_and_exits_1(small, tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(suites.BUILDERS, "wasserstein_1d", _ours_broken)
+    monkeypatch.setattr(bench, "peer_available", lambda name: (True, ""))
+    assert cli.main(["bench", "wasserstein_1d", "--quick", "--device", "cpu", "--peers", "scipy",
+                     "--repeat", "1", "--no-progress", "--out", str(tmp_path)]) == 1
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    assert "1 case, ours failed in 1, no peer compared" in last and "no peer ran" not in last
+    page = (tmp_path / "index.html").read_text()
+    assert "1 case where ours failed" in page and "peer error" not in page
+    assert "every peer's value agrees" not in page
+
+
+@pytest.mark.parametrize("peers, says", [("", "no peer ran (the peers list was empty"),
+                                         ("scipy", "no peer ran; see Skipped below")])
+def test_the_page_of_a_run_where_no_peer_ran_does_not_say_every_peer_agrees(
+        small, tmp_path, monkeypatch, peers, says):
+    monkeypatch.setattr(bench, "peer_available", lambda name: (False, f"{name} not installed"))
+    assert cli.main(["bench", "wasserstein_1d", "--quick", "--device", "cpu", "--peers", peers,
+                     "--repeat", "1", "--no-progress", "--out", str(tmp_path)]) == 0
+    page = (tmp_path / "index.html").read_text()
+    assert says in page and "every peer's value agrees" not in page

@@ -585,7 +585,11 @@ def _html(result: dict) -> str:
     env, settings = result["environment"], result["settings"]
     bad = [(c, p, ag) for c in result["cases"] for p, ag in c["agreement"].items()
            if not ag["agrees"]]
-    errors = [(c, p) for c in result["cases"] for p, imp in c["impls"].items() if "error" in imp]
+    # our failures apart from the peers': a case where ours failed compares nothing
+    ours_failed = [c for c in result["cases"] if "error" in c["impls"].get("ours", {})]
+    errors = [(c, p) for c in result["cases"] for p, imp in c["impls"].items()
+              if "error" in imp and p != "ours"]
+    peer_ran = any(p != "ours" for c in result["cases"] for p in c["impls"])
     names = {k for c in result["cases"] for k in c["impls"]}
     repeat = settings.get("repeat")
     parts = ["<!doctype html><meta charset='utf-8'><title>kantorovich bench</title>",
@@ -601,15 +605,22 @@ def _html(result: dict) -> str:
              + (f" &middot; up to {repeat} timed runs per implementation" if repeat else "")
              + "</p>"]
     summary = f"{len(result['cases'])} cases; "
-    if bad or errors:
-        items = [f"{esc(_label(c))} n = {c['n']}: {esc(p)} differs from ours by "
-                 f"{ag['rel_diff']:.1e} (tolerance {ag['rtol']:.0e})" for c, p, ag in bad]
+    if bad or errors or ours_failed:
+        items = [f"{esc(_label(c))} n = {c['n']}: ours failed" for c in ours_failed]
+        items += [f"{esc(_label(c))} n = {c['n']}: {esc(p)} differs from ours by "
+                  f"{ag['rel_diff']:.1e} (tolerance {ag['rtol']:.0e})" for c, p, ag in bad]
         items += [f"{esc(_label(c))} n = {c['n']}: {esc(p)} failed" for c, p in errors]
-        counts = ", ".join(f"{k} {w}{'' if k == 1 else 's'}" for k, w in
-                           ((len(bad), "disagreement"), (len(errors), "peer error")) if k)
+        counts = ", ".join(f"{k} {w if k == 1 else ws}" for k, w, ws in
+                           ((len(ours_failed), "case where ours failed", "cases where ours failed"),
+                            (len(bad), "disagreement", "disagreements"),
+                            (len(errors), "peer error", "peer errors")) if k)
         parts.append(f"<p class=bad>{summary}{counts}: their times are not comparisons.</p>"
                      "<ul class=bad>"
                      + "".join(f"<li>{i}</li>" for i in items) + "</ul>")
+    elif not peer_ran:  # nothing to agree with: "every peer agrees" would be vacuous
+        parts.append(f"<p>{summary}no peer ran"
+                     + (" (the peers list was empty: ours alone)." if not settings.get("peers")
+                        else "; see Skipped below.") + "</p>")
     else:
         parts.append(f"<p>{summary}every peer's value agrees with ours.</p>")
     parts.append(
