@@ -232,6 +232,8 @@ def _edited_run(median_s=1e-3, n=10, gpu=None, agreement=None) -> str:
     (lambda p: None, "does not exist"),
     (lambda p: p.mkdir(), "is a folder; give its results.json"),
     (lambda p: p.write_text("[1, 2]"), "is not the results.json of a kantorovich bench run"),
+    # valid JSON nested deeper than Python's parser goes: a RecursionError, not a ValueError
+    (lambda p: p.write_text("[" * 100_000 + "]" * 100_000), "is nested too deeply to read"),
     (lambda p: p.write_text('{"schema": "%s", "cases": []}' % bench.SCHEMA),
      "without environment.date, environment.cpu_model, environment.gpu: it was cut or edited"),
     (lambda p: p.write_text('{"schema": "%s", "environment": {"date": "d", "cpu_model": "c", '

@@ -691,6 +691,9 @@ def _load_run(name: str, path) -> dict:
     except ValueError as exc:
         raise ValueError(f"{where} is not JSON ({exc}): give the results.json of a "
                          f"kantorovich bench run.") from None
+    except RecursionError:  # JSON, but nested deeper than Python's parser goes: no run's file
+        raise ValueError(f"{where} is not the results.json of a kantorovich bench run (its JSON "
+                         f"is nested too deeply to read).") from None
     if not isinstance(run, dict) or run.get("schema") != SCHEMA:
         raise ValueError(f"{where} is not the results.json of a kantorovich bench run "
                          f"(schema {SCHEMA}).")
