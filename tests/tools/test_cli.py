@@ -266,9 +266,21 @@ def test_only_replaces_its_sections_and_keeps_the_earlier_others(earlier_report,
     assert "kept from an earlier run in this folder: cumulative_deltas" in page
 
 
+def _edit_entry(res, **fields):
+    res["sections"]["cumulative_deltas"].update(fields)
+    return res
+
+
 @pytest.mark.parametrize("edit, why", [
     ("{", "is not JSON"),
     ("[]", "is not the results.json of a kantorovich report"),
+    # JSON nested deeper than the parser goes: a RecursionError, not a ValueError
+    pytest.param("[" * 100_000 + "]" * 100_000, "is not JSON that can be read (nested too deeply)",
+                 id="nested-too-deeply"),
+    # a kept entry of a type no run writes would fail the merge or the page after the run
+    (lambda res: json.dumps(_edit_entry(res, checks=5)), "is not the results.json of a kantorovich report"),
+    (lambda res: json.dumps(_edit_entry(res, figures=["a.png"])), "is not the results.json of a kantorovich report"),
+    (lambda res: json.dumps(_edit_entry(res, seconds="1.0")), "is not the results.json of a kantorovich report"),
     (lambda res: json.dumps({**res, "kantorovich_version": "0.0.1"}), "is from kantorovich 0.0.1, not this version"),
     (lambda res: json.dumps({**res, "seed": 7}), "was made with another seed 7 (now 0)"),
     (lambda res: json.dumps({**res, "mode": "full"}), "was made with another mode 'full' (now 'quick')"),

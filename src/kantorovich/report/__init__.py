@@ -326,12 +326,31 @@ def _earlier_seconds(path: Path) -> dict[str, float]:
     try:
         sections = json.loads(path.read_text())["sections"]
         return {k: float(v["seconds"]) for k, v in sections.items()}
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError):
         return {}
 
 
 _ENTRY_KEYS = frozenset({"title", "description", "seconds", "error", "figures", "numbers", "checks",
                          "tables", "verdicts"})
+
+
+def _is_entry(e: Any) -> bool:
+    """Whether ``e`` is a section's entry as a run writes it: its fields, of the types that the
+    merge and the page read (an edited one would fail there, after the new sections ran)."""
+    def dicts(v, *keys):
+        return isinstance(v, list) and all(isinstance(x, dict) and set(keys) <= x.keys() for x in v)
+
+    return (isinstance(e, dict) and _ENTRY_KEYS <= e.keys()
+            and isinstance(e["title"], str) and isinstance(e["description"], str)
+            and isinstance(e["seconds"], (int, float)) and not isinstance(e["seconds"], bool)
+            and (e["error"] is None or isinstance(e["error"], str))
+            and dicts(e["figures"], "file", "caption")
+            and dicts(e["checks"], "result", "closed_form", "computed", "agrees", "tolerance", "source")
+            and dicts(e["tables"], "title", "columns", "rows")
+            and all(isinstance(t["columns"], list) and isinstance(t["rows"], list)
+                    and all(isinstance(r, list) for r in t["rows"]) for t in e["tables"])
+            and isinstance(e["numbers"], dict)
+            and isinstance(e["verdicts"], list) and all(isinstance(v, str) for v in e["verdicts"]))
 
 
 def _earlier_sections(path: Path, *, quick: bool, seed: int, fig_format: str, dpi: int) -> dict[str, dict]:
@@ -350,10 +369,11 @@ def _earlier_sections(path: Path, *, quick: bool, seed: int, fig_format: str, dp
         why = f"cannot be read ({exc.strerror or exc})"
     except ValueError as exc:  # UnicodeDecodeError included
         why = f"is not JSON ({exc})"
+    except RecursionError:  # JSON nested deeper than Python's parser goes: no report's file
+        why = "is not JSON that can be read (nested too deeply)"
     else:
         sections = earlier.get("sections") if isinstance(earlier, dict) else None
-        if not (isinstance(sections, dict) and all(isinstance(e, dict) and _ENTRY_KEYS <= e.keys()
-                                                   for e in sections.values())):
+        if not (isinstance(sections, dict) and all(_is_entry(e) for e in sections.values())):
             why = "is not the results.json of a kantorovich report"
         elif earlier.get("kantorovich_version") != _version():
             why = (f"is from kantorovich {earlier.get('kantorovich_version')}, "
