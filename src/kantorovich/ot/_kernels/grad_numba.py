@@ -185,6 +185,23 @@ def pc_cost_matrix(x, yT, p, C):  # pragma: no cover - compiled
 
 
 @njit(cache=True)
+def _sweep_rows(K, s0, s2, other, own):  # pragma: no cover - compiled
+    """One Gauss-Seidel half-sweep: ``own_i = (s2_i - sum_j K_ij other_j) / s0_i`` for every
+    row with ``s0_i > 0`` (the rows of the plan over a_i, or its columns over b_j as the rows
+    of ``K``); returns the largest change."""
+    change = 0.0
+    for i in range(K.shape[0]):
+        if s0[i] > 0:
+            s1 = 0.0
+            for j in range(K.shape[1]):
+                s1 += K[i, j] * other[j]
+            new = (s2[i] - s1) / s0[i]
+            change = max(change, abs(new - own[i]))
+            own[i] = new
+    return change
+
+
+@njit(cache=True)
 def implicit_dense(C, a, b, f, g, fa, gb, eps, tol, max_iter, sweep_tol, max_sweeps, clip):  # pragma: no cover
     """The multipliers of the implicit system of kantorovich._autodiff.sinkhorn_value_grads for
     a small problem, its plan ``P_ij = exp((fa_i + gb_j - C_ij)/eps)`` and costs ``C`` held as
@@ -258,16 +275,17 @@ def implicit_dense(C, a, b, f, g, fa, gb, eps, tol, max_iter, sweep_tol, max_swe
     for j in range(m):
         mu[j] = math.ldexp(z[n + j], k2)
     # the sweeps' kernels: exp((f_i + gb_j - C_ij)/eps) = P_ij / a_i by rows and
-    # exp((fa_i + g_j - C_ij)/eps) = P_ij / b_j by columns, recomputed where P_ij is zero or
-    # subnormal (a zero weight, or one so small that P_ij kept too few digits to divide)
+    # exp((fa_i + g_j - C_ij)/eps) = P_ij / b_j by columns (held transposed, KcT[j, i]),
+    # recomputed where P_ij is zero or subnormal (a zero weight, or one so small that P_ij
+    # kept too few digits to divide)
     Kr = np.empty((n, m))
-    Kc = np.empty((n, m))
+    KcT = np.empty((m, n))
     for i in range(n):
         for j in range(m):
             Kr[i, j] = (P[i, j] / a[i] if P[i, j] >= _TINY else
                         math.exp(min((f[i] + gb[j] - C[i, j]) / eps, clip)))
-            Kc[i, j] = (P[i, j] / b[j] if P[i, j] >= _TINY else
-                        math.exp(min((fa[i] + g[j] - C[i, j]) / eps, clip)))
+            KcT[j, i] = (P[i, j] / b[j] if P[i, j] >= _TINY else
+                         math.exp(min((fa[i] + g[j] - C[i, j]) / eps, clip)))
     r0 = np.zeros(n)
     r2 = np.zeros(n)
     c0 = np.zeros(m)
@@ -276,31 +294,16 @@ def implicit_dense(C, a, b, f, g, fa, gb, eps, tol, max_iter, sweep_tol, max_swe
         for j in range(m):
             r0[i] += Kr[i, j]
             r2[i] += Kr[i, j] * C[i, j]
-            c0[j] += Kc[i, j]
-            c2[j] += Kc[i, j] * C[i, j]
+            c0[j] += KcT[j, i]
+            c2[j] += KcT[j, i] * C[i, j]
     top = 0.0
     for i in range(n):
         if r0[i] > 0:
             top = max(top, abs(r2[i] / r0[i]))
     change_rel = 0.0
     for _ in range(max_sweeps):
-        change = 0.0
-        for i in range(n):
-            if r0[i] > 0:
-                s1 = 0.0
-                for j in range(m):
-                    s1 += Kr[i, j] * mu[j]
-                new = (r2[i] - s1) / r0[i]
-                change = max(change, abs(new - lam[i]))
-                lam[i] = new
-        for j in range(m):
-            if c0[j] > 0:
-                t1 = 0.0
-                for i in range(n):
-                    t1 += Kc[i, j] * lam[i]
-                new = (c2[j] - t1) / c0[j]
-                change = max(change, abs(new - mu[j]))
-                mu[j] = new
+        change = _sweep_rows(Kr, r0, r2, mu, lam)  # the rows from the columns' multipliers
+        change = max(change, _sweep_rows(KcT, c0, c2, lam, mu))  # then the columns
         change_rel = change / max(top, 1e-300)
         if change_rel <= sweep_tol:
             break
