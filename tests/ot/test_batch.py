@@ -235,6 +235,34 @@ def test_sinkhorn_batch_each_problem_stops_on_its_own(rng):
     assert abs(r_cap.value[2] - single.value) <= TOL
 
 
+@pytest.mark.parametrize("max_iter", [3, 12, 40])
+@pytest.mark.parametrize("symmetric", [False, True])
+def test_sinkhorn_batch_unconverged_errors_are_the_returned_plans(max_iter, symmetric):
+    """Unconverged problems of a batch report the marginal error of the pair they return (f
+    after the final half-step, whose rows sum to a), as a single call does: bit for bit the
+    loop's, and the plan's L1 error from the returned potentials (float64 sums of exponents up
+    to diameter^2 / eps ~ 160, so ~1e-13 relative rounding; 1e-9 allows for the orders). 3
+    iterations end inside the eps schedule, 12 and 40 after it."""
+    rng = np.random.default_rng(1)
+    x, y = _clouds(rng)
+    x *= 4.0  # costs 16x larger at eps = 0.05: none of the problems converges within 40
+    eps = 0.05
+    with pytest.warns(ConvergenceWarning):
+        r = sinkhorn(None, None, PointCloud(x, y), eps=eps, max_iter=max_iter, symmetric=symmetric)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        singles = [sinkhorn(None, None, PointCloud(x[q], y[q]), eps=eps, max_iter=max_iter,
+                            symmetric=symmetric) for q in range(B)]
+    assert not r.converged.any()
+    np.testing.assert_array_equal(r.marginal_error, [s.marginal_error for s in singles])
+    a, b = np.full(N, 1 / N), np.full(M_, 1 / M_)
+    for q in range(B):
+        C = _sqdist(x[q][None], y[q][None])[0]
+        P = a[:, None] * b[None, :] * np.exp((r.f[q][:, None] + r.g[q][None, :] - C) / eps)
+        true = np.abs(P.sum(1) - a).sum() + np.abs(P.sum(0) - b).sum()
+        assert r.marginal_error[q] == pytest.approx(true, rel=1e-9)
+
+
 @pytest.mark.parametrize("kwargs", [{}, {"plan": True}, {"dtype": np.float32},
                                     {"f0": np.zeros(N)}])
 def test_sinkhorn_batch_warns_once_naming_the_unconverged_problems(rng, kwargs):

@@ -117,6 +117,9 @@ def test_float32_solve_is_rechecked_in_float64(rng, backend):
         r = sinkhorn(a, b, C, eps=eps, dtype=np.float32, backend=backend)
     assert not r.converged and r.f.dtype == np.float32
     assert r.marginal_error == r.info["marginal_error_float64"] > 2 * r.info["tol"]
+    # and it is the error of the plan returned (f after the final half-step), in float64
+    e64 = _dense_marginal_error64(a, b, C.astype(np.float64), r.f, r.g, eps)
+    assert r.marginal_error == pytest.approx(e64, rel=1e-8)
     # no offset: converged, and the float64 recheck agrees with a direct float64 evaluation of
     # the returned potentials (float64 exponents ~ 10 / eps = 1e3 carry ~1e3 * 2^-52 = 2e-13
     # absolute rounding each, so the two sums of ~1e-3 agree to ~1e-10 relative; 1e-8 allows
@@ -392,6 +395,31 @@ def test_nonconvergence_warns(rng):
     with pytest.warns(ConvergenceWarning, match="max_iter"):
         r = sinkhorn(a, b, pot.dist(x, y), eps=1e-3, max_iter=5, scaling=None)
     assert not r.converged and np.isfinite(r.value) and np.all(np.isfinite(r.f))
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+@pytest.mark.parametrize("geometry", ["dense", "pointcloud"])
+@pytest.mark.parametrize("kwargs", [{}, {"scaling": None}, {"symmetric": True}])
+def test_unconverged_marginal_error_is_that_of_the_returned_plan(backend, geometry, kwargs):
+    """An unconverged solve returns f after one more half-step (its rows then sum to a), and
+    its `marginal_error` and warning describe that returned pair. They used to describe the
+    pair before the half-step: 2.2e126 for these clouds (20 iterations ending inside the eps
+    schedule, at a pair made for a larger eps), where the returned plan's L1 error is 0.41.
+    Both sides in float64, the exponents up to diameter^2 / eps ~ 2e4: each carries ~2e4 *
+    2^-52 = 4e-12 relative rounding, so 1e-8 allows for the two summation orders."""
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(30, 2)), rng.normal(size=(30, 2)) + 1.0
+    a = np.full(30, 1 / 30)
+    C = pot.dist(x, y)
+    cost = C if geometry == "dense" else PointCloud(x, y)
+    with pytest.warns(ConvergenceWarning, match="max_iter") as caught:
+        r = sinkhorn(None, None, cost, eps=1e-3, max_iter=20, backend=backend, **kwargs)
+    P = a[:, None] * a[None, :] * np.exp((r.f[:, None] + r.g[None, :] - C) / 1e-3)
+    true = np.abs(P.sum(1) - a).sum() + np.abs(P.sum(0) - a).sum()
+    assert not r.converged and 0.01 < true < 2.0
+    assert r.marginal_error == pytest.approx(true, rel=1e-8)
+    assert r.marginal_error_history[-1] == r.marginal_error
+    assert f"(marginal error {r.marginal_error:.3g})" in str(caught[0].message)
 
 
 @pytest.mark.parametrize("kwargs, exc, match", [
@@ -849,11 +877,17 @@ def test_non_converged_result_is_sensible_and_its_error_is_measured(rng):
             r = sinkhorn(a, b, M, eps=1e-3, max_iter=max_iter)
         assert "nan" not in str(w[0].message) and len(r.marginal_error_history) >= 1
         assert np.isfinite(r.marginal_error) and not r.converged
-        assert len(r.marginal_error_history) == (1 if max_iter < 10 else 2)
+        # the probe's check (at its last iteration, or at iteration 10), then the error of the
+        # pair returned after the final half-step
+        assert len(r.marginal_error_history) == 2
+        assert r.marginal_error_history[-1] == r.marginal_error
         assert M.min() <= r.value <= M.max()   # the rows of the plan sum to a
         with pytest.warns(ConvergenceWarning):
             P = sinkhorn(a, b, M, eps=1e-3, max_iter=max_iter, plan=True).plan
         np.testing.assert_allclose(P.sum(1), a, rtol=1e-12)
+        # the reported error is the plan's: its rows' is 0, its columns' the rest (exponents
+        # up to max M / eps ~ 2e3, so ~1e-12 relative rounding)
+        assert r.marginal_error == pytest.approx(np.abs(P.sum(0) - b).sum(), rel=1e-9, abs=1e-15)
         assert r.value == pytest.approx((P * M).sum(), rel=1e-12)
         # a true dual value: below OT_eps
         ref = sinkhorn(a, b, M, eps=1e-3, tol=1e-12, max_iter=200_000)

@@ -43,6 +43,10 @@ _COMMON = textwrap.dedent(
             assert np.abs(r.g[q] - s.g).max() <= 1e-12 * scale, (label, q)
             assert abs(r.value[q] - s.value) <= 1e-12 * max(1.0, abs(s.value)), (label, q)
             assert abs(r.objective[q] - s.objective) <= 1e-12 * max(1.0, abs(s.objective)), label
+            # the marginal error (of the returned pair, also when not converged): potentials
+            # off by d = 1e-12 * scale move its exponents by 2 d / eps, so it by ~that x (1 + e)
+            e = s.marginal_error
+            assert abs(r.marginal_error[q] - e) <= 4e-12 * scale / r.eps * (1.0 + e), (label, q)
         assert r.backend == "cuda_batch", r.backend
         assert r.info["engine"] == "CUDA kernel, one thread block per problem"
         assert r.info["gpu"]["launches"] == 1 and r.info["gpu"]["device"] == "cuda-simulator"

@@ -1041,10 +1041,12 @@ def sinkhorn(a: Any, b: Any, M_or_geometry: Any, *, eps: float, max_iter: int = 
         when not converged, ``f`` is first replaced by one more half-step
         ``f <- softmin_x(eps, g + eps log b)``, so that the plan's rows sum to ``a``:
         ``value`` is then a weighted mean of costs (within ``[min C, max C]`` times the mass)
-        and ``objective`` a true dual value, a lower bound on OT_eps (the columns are off by
-        about the reported marginal error);
-        ``f``, ``g``; ``marginal_error`` (at the last check) and ``marginal_error_history``
-        (at every check); ``n_iter``; ``converged``;
+        and ``objective`` a true dual value, a lower bound on OT_eps;
+        ``f``, ``g``; ``marginal_error``, the L1 error ``|P1 - a|_1 + |P^T 1 - b|_1`` of the
+        returned plan (at the last check; when not converged, of the pair returned after
+        the final half-step: its columns' error, one more column soft-min), and
+        ``marginal_error_history`` (at every check, ending with that one); ``n_iter``;
+        ``converged``;
         ``plan``; ``eps``; ``backend``; ``info`` (eps schedule, timings, symmetric, tol).
 
     Raises
@@ -1139,7 +1141,6 @@ class _Solved:
     n_iter: int
     converged: bool
     n_scaling: int
-    n_probe: int | None  # None when no schedule was probed
     t_loop: float
     error_reads: int = 0  # marginal errors read back to the host (one per check)
     # a float32 host solve's marginal error measured in float64 at the end (None otherwise)
@@ -1294,7 +1295,7 @@ def _solve(p: _Problem) -> _Solved:
         if bar is not None:
             bar.close()
     return _Solved(f=f, g=g, errors=errors, n_iter=n_iter, converged=converged,
-                   n_scaling=n_scaling, n_probe=loop_stats.get("probe"), t_loop=t_loop,
+                   n_scaling=n_scaling, t_loop=t_loop,
                    error_reads=loop_stats.get("error_reads", 0))
 
 
@@ -1347,16 +1348,15 @@ def _float64_marginal_error(p: _Problem, f, g) -> float:
 
 def _recheck_float32(p: _Problem, s: _Solved) -> None:
     """A converged float32 host solve: its marginal error again in float64; above
-    ``_FLOAT32_RECHECK_FACTOR * tol`` the solve is not converged (the float64 error is
-    appended to the history)."""
+    ``_FLOAT32_RECHECK_FACTOR * tol`` the solve is not converged (the float64 error of the
+    pair it returns then ends the history: :func:`_returned_error`)."""
     if not (s.converged and p.wdt == np.float32 and p.xp is np):
         return
     with np.errstate(over="ignore"):
         err = _float64_marginal_error(p, s.f, s.g)
     s.float64_error = err
     if not err <= _FLOAT32_RECHECK_FACTOR * p.tol:
-        s.converged = False
-        s.errors.append(err)
+        s.converged = False  # the returned pair's float64 error ends the history (_final_values)
 
 
 def _package(p: _Problem, s: _Solved, *, plan) -> SinkhornResult:
@@ -1424,10 +1424,6 @@ def _final_values(p: _Problem, s: _Solved):
         # transport cost <P, C> from one more row pass: P_i. = a_i exp((f_i - ft_i)/eps), and
         # sum_j P_ij C_ij = P_i. * (softmax-weighted mean of row i of C)
         ft, mean_cost = p.softmin_x(eps, s.g + eps * p.logb, with_mean_cost=True)
-        if not s.errors or (s.n_scaling and s.n_iter == s.n_probe + s.n_scaling):
-            # no check since the last iteration (max_iter ended within the eps schedule, after
-            # the probe's check): the error now
-            s.errors.append(float(_marginal_error(xp, a_d, f, ft, eps)))
         if s.converged:
             rows = a_d * xp.exp(xp.clip((f - ft) / eps, -_EXP_CLIP, _EXP_CLIP))
         else:
@@ -1436,12 +1432,28 @@ def _final_values(p: _Problem, s: _Solved):
             # <b, g> is a true dual value (a lower bound on OT_eps); the pair (f, g) returned
             # and the plan are this one
             f, rows = ft, a_d
+            s.errors.append(_returned_error(p, s, f))
         value = float(xp.sum(rows.astype(np.float64) * xp.asarray(mean_cost, dtype=np.float64)))
         if eps > _PRIMAL_OBJECTIVE_EPS_RATIO * p.mag:
             objective = _primal_objective(xp, p.geom, a_d, p.b, f, s.g, eps)
         else:
             objective = float(xp.sum(a_d.astype(np.float64) * f) + xp.sum(p.b.astype(np.float64) * s.g))
     return f, value, objective
+
+
+def _returned_error(p: _Problem, s: _Solved, f) -> float:
+    """The L1 marginal error of the pair an unconverged solve returns: ``f`` (after the final
+    half-step, so its rows sum to ``a``: their error is 0) with the loop's ``g``, i.e. the
+    columns' error ``sum_j b_j |exp((g_j - g~_j)/eps) - 1|``, one more column soft-min. The
+    last check measured the pair before that half-step, which can be far larger (2e126 for 30
+    points at eps = 1e-3 after 20 iterations, where the returned plan's error is 0.41). A
+    float32 host solve that failed its float64 recheck measures the returned pair in float64
+    too (``s.float64_error``)."""
+    if s.float64_error is not None:
+        s.float64_error = _float64_marginal_error(p, f, s.g)
+        return s.float64_error
+    gt = p.softmin_y(p.eps, f + p.eps * p.loga)
+    return float(_marginal_error(p.xp, p.b, s.g, gt, p.eps))
 
 
 def _same_array(u, v) -> bool:

@@ -598,7 +598,6 @@ def _solve_one(K, n, m, a, b, loga, logb, eps, levels, n_levels, mag, max_iter, 
     hy = np.empty(m)
     st = np.zeros(6)
     n_scaling = 0
-    probe = 0
     if n_levels == 0:
         it, k = _at_eps(K, n, m, a, b, loga, logb, f, g, ft, gt, hx, hy, eps, 0, 0,
                         max_iter, False, False, -1, max_iter, tol, check_every, sym, st, 0.0)
@@ -622,7 +621,6 @@ def _solve_one(K, n, m, a, b, loga, logb, eps, levels, n_levels, mag, max_iter, 
             it, k = _at_eps(K, n, m, a, b, loga, logb, f, g, ft, gt, hx, hy, eps, it,
                             k, min(max_iter, it + check_every), False, False, -1, max_iter, tol,
                             check_every, sym, st, 0.0)
-        probe = it
         if st[2] == 0.0 and st[3] == 0.0 and it < max_iter:
             if _annealing_pays(st[0], e_half, gap, tol, cost):
                 for s in range(n_levels):
@@ -659,8 +657,6 @@ def _solve_one(K, n, m, a, b, loga, logb, eps, levels, n_levels, mag, max_iter, 
     mean = np.empty(n)
     _sm_mean(K, eps, hy, ft, mean)
     last = st[0]
-    if st[1] == 0.0 or (n_scaling > 0 and it == probe + n_scaling):
-        last = marginal_error(a, f, ft, eps)
     terms = np.empty(max(n, m))
     if converged:
         for i in range(n):
@@ -670,6 +666,12 @@ def _solve_one(K, n, m, a, b, loga, logb, eps, levels, n_levels, mag, max_iter, 
         for i in range(n):
             f[i] = ft[i]
             terms[i] = a[i] * mean[i]
+        # the returned pair's error: its rows sum to a, its columns are off by (the single
+        # solver's _returned_error)
+        for i in range(n):
+            hx[i] = f[i] + eps * loga[i]
+        _sm(K, 1, eps, hx, gt)
+        last = marginal_error(b, g, gt, eps)
     value = _pairwise_sum(terms, 0, n)
     if eps > _PRIMAL_OBJECTIVE_EPS_RATIO * mag:
         objective = _primal_objective(K, n, m, a, b, f, g, eps)

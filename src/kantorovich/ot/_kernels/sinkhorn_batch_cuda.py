@@ -348,7 +348,6 @@ def kernels(tpb: int, multi_mode_factor: float, single: bool = False):
         symmetric = sym[q] != 0
         nl = n_levels[q]
         n_scaling = 0
-        probe = 0
         it = 0
         k = 0
         half = check_every // 2 - 1 if check_every >= 2 else -1
@@ -397,7 +396,6 @@ def kernels(tpb: int, multi_mode_factor: float, single: bool = False):
                 gap = check_every
                 stage = _DEFER
                 continue
-            probe = it
             stage = _DONE
             if st[2] == 0.0 and st[3] == 0.0 and it < max_iter:
                 stage = _PLAIN
@@ -451,8 +449,6 @@ def kernels(tpb: int, multi_mode_factor: float, single: bool = False):
             S[qb, _MEAN, i] = sc / sm
         cuda.syncthreads()
         last = st[0]
-        if st[1] == 0.0 or (n_scaling > 0 and it == probe + n_scaling):
-            last = merr(S, qb, _A, _F, _FT, eps, n, red, tid)
         part = 0.0
         for i in range(tid, n, T):
             if converged:
@@ -463,6 +459,14 @@ def kernels(tpb: int, multi_mode_factor: float, single: bool = False):
                 part += S[qb, _A, i] * S[qb, _MEAN, i]
         cuda.syncthreads()
         value = bsum(part, red, tid)
+        if not converged:
+            # the returned pair's error: its rows sum to a, its columns are off by (the
+            # single solver's _returned_error)
+            for i in range(tid, n, T):
+                S[qb, _HX, i] = S[qb, _F, i] + eps * S[qb, _LA, i]
+            cuda.syncthreads()
+            softmin(S, qb, Cs, cb, m, n, _HX, eps, _GT, hc, tid)
+            last = merr(S, qb, _B, _G, _GT, eps, m, red, tid)
         if eps > objective_ratio * mag[q]:
             total = 0.0
             product = 0.0
