@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -310,6 +311,41 @@ def test_a_failed_section_kept_from_the_earlier_report_is_listed_but_not_this_ru
     res = json.loads((out / "results.json").read_text())
     assert res["failed"] == ["closed_forms"] and res["kept"] == ["closed_forms"]
     assert "an earlier failure" in (out / "index.html").read_text()
+
+
+def test_a_check_that_disagrees_is_named_and_exits_1(tmp_path, capsys, monkeypatch):
+    """A number that disagrees with its closed form is a failure of the run, as in `verify`:
+    the summary counts it, stderr names it, and the exit status is 1 (it was 0)."""
+    import kantorovich.report as report
+
+    real = report.run_report
+
+    def one_disagrees(out, **kw):
+        res = real(out, **kw)
+        res["sections"]["cumulative_deltas"]["checks"][0]["agrees"] = False
+        return res
+
+    monkeypatch.setattr(report, "run_report", one_disagrees)
+    out = tmp_path / "r"
+    assert main(["report", "--quick", "--only", "cumulative_deltas", "--no-progress", "--out", str(out)]) == 1
+    captured = capsys.readouterr()
+    first = json.loads((out / "results.json").read_text())["sections"]["cumulative_deltas"]["checks"][0]
+    assert f"checks that disagree with the closed form: cumulative_deltas: {first['result']}" in captured.err
+    ok, total = map(int, re.search(r"(\d+)/(\d+) checks agree", captured.out).groups())
+    assert ok == total - 1
+
+
+def test_a_disagreeing_check_kept_from_the_earlier_report_is_listed_but_not_this_runs_failure(
+        earlier_report, tmp_path, capsys):
+    def disagrees(res):
+        res["sections"]["closed_forms"]["checks"][0]["agrees"] = False
+        return json.dumps(res)
+
+    out = _copy_of(earlier_report, tmp_path, disagrees)
+    assert main(["report", "--quick", "--only", "cumulative_deltas", "--no-progress", "--out", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert "checks that disagree, kept from the earlier report: closed_forms: " in err
+    assert "with the closed form" not in err
 
 
 def _with_stdout_closed(code: str) -> tuple[int, str]:
