@@ -1818,7 +1818,7 @@ def _warn_implicit(rel: float) -> None:
 
 
 def _unconverged(name: str, r) -> str:
-    last = float(r.marginal_error)  # the last check's error, nan when none ran
+    last = float(r.marginal_error)  # the error of the pair the unconverged solve returned
     return (f"the gradient of {name} comes from the potentials, which are optimal only at "
             f"convergence, and this solve did not converge (marginal error {last:.3g} > `tol`"
             f"={r.info.get('tol', float('nan')):g}); increase `max_iter` (or `eps`) until "
