@@ -55,6 +55,7 @@ import numpy as np
 from ._validation import xp_of
 from ._warnings import warn as _warn_at_caller
 from .exceptions import ConvergenceWarning
+from ._constants import EXP_CLIP as _EXP_CLIP
 
 __all__ = [
     "TracedResult",
@@ -68,8 +69,6 @@ __all__ = [
     "value_of",
     "wants_grad",
 ]
-
-_EXP_CLIP = 700.0
 
 
 # ----------------------------------------------------------------------------- leaves

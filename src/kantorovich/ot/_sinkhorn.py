@@ -46,6 +46,8 @@ from ._geometry import (
     batch_size_or_raise,
     check_dense_memory,
 )
+from .._constants import EXP_CLIP as _EXP_CLIP
+from .._constants import LOG2E as _LOG2E
 from ._kernels.schedule_rules import annealing_pays as _annealing_pays
 
 __all__ = [
@@ -66,8 +68,6 @@ SINKHORN_BACKENDS = accepted_backends("sinkhorn")
 _AUTO_NUMPY_MAX_POINTCLOUD = 100
 _AUTO_NUMPY_MAX_DENSE = 10_000
 _NUMBA_SERIAL_MAX_ENTRIES = 1 << 15  # numba soft-mins below this n*m always run on one thread
-_EXP_CLIP = 700.0
-_LOG2E = 1.4426950408889634  # the numba kernels' base-2 exponent scale is c = _LOG2E / eps
 
 
 # --------------------------------------------------------------------------------------------

@@ -88,11 +88,13 @@ from ..exceptions import ConvergenceWarning
 from ._costs import diameter
 from ._geometry import PointCloud, batch_size_of
 from ._kernels._simd import wide_vectors
+from .._constants import EXP_CLIP as _EXP_CLIP
+from .._constants import LOG2E as _LOG2E
+from .._constants import NEG_BIG as _NEG_BIG
 from ._kernels.schedule_rules import annealing_pays as _annealing_pays_py
 from ._kernels.softmin_numba import (
     _FM,
     _KMAT_MAX_ENTRIES,
-    _LOG2E,
     _WIN64,
     _exp2_f64,
     call_pc,
@@ -112,8 +114,6 @@ from ._sinkhorn import _MULTI_MODE_AFTER_UNDOS
 
 __all__ = ["sinkhorn_batch", "sinkhorn_divergence_batch"]
 
-_NEG_BIG = -1e300  # (kantorovich.ot._kernels.softmin_numba._NEG_BIG)
-_EXP_CLIP = 700.0
 # same constants as the single solver (kantorovich.ot._sinkhorn)
 _PRIMAL_OBJECTIVE_EPS_RATIO = 1e3
 _KERNEL_BACKENDS = ("auto", "numpy", "numba")

@@ -55,10 +55,10 @@ import numpy as np
 from ..._array_api import cupy_or_raise
 from .._costs import KIND_EUCLIDEAN, KIND_SQEUCLIDEAN, parse_cost
 from .softmin_cupy import launch_splits
+from ..._constants import LOG2E as _LOG2E
 
 __all__ = ["CupyGradKernels", "NumpyGradKernels", "envelope_grads", "kernel_source", "tile_columns"]
 
-_LOG2E = 1.4426950408889634
 TPB = 256
 CHUNK = 32  # columns per float32 partial sum (and the padding unit of a tile)
 _SHARED_BYTES = 40 * 1024

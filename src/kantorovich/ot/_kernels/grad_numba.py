@@ -25,10 +25,10 @@ from ._simd import wide_vectors
 from .softmin_numba import _FM, _exp2_f64, _row_costs
 
 _TINY = 2.2250738585072014e-308  # the smallest normal float64, 2^-1022
+from ..._constants import LOG2E as _LOG2E
 
 __all__ = ["grad_envelope", "grad_implicit", "rowsums"]
 
-_LOG2E = 1.4426950408889634
 
 
 @parallel_kernel

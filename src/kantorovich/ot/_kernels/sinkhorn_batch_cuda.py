@@ -56,17 +56,17 @@ import math
 import numpy as np
 
 from .auction_cuda import _cuda, simulator
+from ..._constants import EXP_CLIP as _EXP_CLIP
+from ..._constants import LOG2E as _LOG2E
+from ..._constants import NEG_BIG as _NEG_BIG
+from ..._constants import NEG_BIG32 as _NEG_BIG32
 
 __all__ = ["solve_batch_cuda", "kernels", "SCRATCH_BYTES", "threads_for"]
 
 SCRATCH_BYTES = 1 << 29  # C and C^T of the problems of one launch: at most 512 MiB
 MAX_THREADS = 128  # threads per block at most (threads_for)
 HC_CAP = 1024  # the shared c h of a soft-min: n, m <= HC_CAP (8 KiB of shared memory)
-_LOG2E = 1.4426950408889634
-_NEG_BIG = -1e300
-_NEG_BIG32 = -1e30  # its float32 stand-in (finite; 2^(-1e30 - max) is 0)
 _SUM_BLOCK = 32  # float32 soft-min: columns summed in float32 per block, blocks in float64
-_EXP_CLIP = 700.0
 _DECISION_MARGIN = 1e-6  # as _sinkhorn_batch
 _NEEDS_SINGLE = 2.0
 # the rows of a problem's scratch S[qb, r, :]: the potentials f and g, the soft-min outputs

@@ -50,10 +50,10 @@ import numpy as np
 
 from ..._array_api import cupy_or_raise
 from .._costs import KIND_EUCLIDEAN, KIND_POWER, KIND_SQEUCLIDEAN, parse_cost
+from ..._constants import LOG2E as _LOG2E
 
 __all__ = ["NumpyKernels", "OnlineSoftmin", "kernel_source", "softmin_pointcloud", "split_count"]
 
-_LOG2E = 1.4426950408889634
 TPB = 256
 _SHARED_BYTES = 40 * 1024
 MAX_D_32_REGS = 5  # float32 shift/safe kernels take 32 registers, no stack or spills, same SASS up to this D

@@ -63,14 +63,13 @@ from numba.extending import intrinsic, overload
 
 from ..._parallel import parallel_kernel
 from ._simd import wide_vectors
+from ..._constants import FASTMATH as _FM
+from ..._constants import LOG2E as _LOG2E
+from ..._constants import NEG_BIG as _NEG_BIG
+from ..._constants import NEG_BIG32 as _NEG_BIG32
 
 __all__ = ["OnlineSoftmin", "softmin_pointcloud", "warmup"]
 
-_NEG_BIG = -1e300
-_NEG_BIG32 = -1e30
-_LOG2E = 1.4426950408889634
-# fastmath without nothing that breaks the exp2 split (all flags are safe here: finite inputs)
-_FM = {"nnan", "ninf", "nsz", "arcp", "contract", "afn", "reassoc"}
 _TILE = 512
 # window of the shifted sum S_i outside which a row is recomputed by the safe (max) path
 _WIN64 = (2.0 ** -500, 2.0 ** 999)
@@ -273,16 +272,21 @@ def _exp_nonpos(t):
 
 
 @njit(inline="always", fastmath=True)
-def _row_values(xi, yT, hs, inv_eps, p, buf):
-    """buf_j = hs_j - |xi - y_j|^p / eps; returns max_j buf_j."""
-    m = yT.shape[1]
-    _row_costs(xi, yT, p, buf)
+def _exponents(cost, hs, inv_eps, buf):
+    """buf_j = hs_j - cost_j / eps (``buf`` may be ``cost`` itself); returns max_j buf_j."""
     mx = _NEG_BIG
-    for j in range(m):
-        v = hs[j] - buf[j] * inv_eps
+    for j in range(cost.shape[0]):
+        v = hs[j] - cost[j] * inv_eps
         buf[j] = v
         mx = max(mx, v)
     return mx
+
+
+@njit(inline="always", fastmath=True)
+def _row_values(xi, yT, hs, inv_eps, p, buf):
+    """buf_j = hs_j - |xi - y_j|^p / eps; returns max_j buf_j."""
+    _row_costs(xi, yT, p, buf)
+    return _exponents(buf, hs, inv_eps, buf)
 
 @njit(fastmath=True, cache=True)
 def pc_rows(x, yT, hs, eps, p, out, i0, i1):
@@ -324,11 +328,7 @@ def pc_mean_rows(x, yT, hs, eps, p, out, mean, i0, i1):
         # recovered as (hs_j - v_j) eps cancels where |hs_j| >> C_ij / eps (eps large against
         # the costs: 3e-6 relative at eps = 1e12 C, every digit at 1e300)
         _row_costs(x[i], yT, p, cost)
-        mx = _NEG_BIG
-        for j in range(m):
-            v = hs[j] - cost[j] * inv_eps
-            buf[j] = v
-            mx = max(mx, v)
+        mx = _exponents(cost, hs, inv_eps, buf)
         s = 0.0
         sc = 0.0
         for j in range(m):

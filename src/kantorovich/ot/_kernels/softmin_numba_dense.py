@@ -64,13 +64,13 @@ from .softmin_numba import (
     rows_entries,
     shift_inputs,
 )
+from ..._constants import FASTMATH as _FM
+from ..._constants import LOG2E as _LOG2E
+from ..._constants import NEG_BIG as _NEG_BIG
+from ..._constants import NEG_BIG32 as _NEG_BIG32
 
 __all__ = ["DenseSoftmin", "softmin_dense", "warmup"]
 
-_LOG2E = 1.4426950408889634
-_NEG_BIG = -1e300
-_NEG_BIG32 = -1e30
-_FM = {"nnan", "ninf", "nsz", "arcp", "contract", "afn", "reassoc"}
 _TILE = 512      # columns per float32 partial sum (row soft-min)
 _ROW_TILE = 256  # rows per partial column sum (column soft-min)
 _WIN64 = (2.0 ** -500, 2.0 ** 999)
