@@ -202,7 +202,11 @@ class EstimateResult(Result):
 
     value : float        the estimate (may be +inf when flagged infinite)
     stderr : float       standard error (bootstrap or analytic, see ``info``)
-    ci : (float, float)  bootstrap confidence interval at ``ci_level``
+    ci : (float, float)  bootstrap interval at ``ci_level``; for the kNN estimators it
+                         resamples the per-point terms at fixed neighbour distances, so it
+                         leaves out the estimator's bias, the spread that comes from ``y``
+                         in KL and the dependence between terms, and covers the truth less
+                         often than ``ci_level`` says (docs/estimators.md "Error bars")
     n, m : int           sample sizes
     method : str
     infinite : bool      True when the data indicate an infinite true divergence (disjoint

@@ -41,10 +41,15 @@ Error bars
 ----------
 The kNN estimators are means of per-point terms :math:`t_i`. The bootstrap resamples these
 terms (for JS/TV the x-terms and the y-terms independently), so it costs O(B n) and no tree
-is rebuilt. It ignores the (weak) dependence between terms through shared neighbours and it
-does not see the bias: the interval covers sampling noise, not the estimator's bias, which
-in high dimension can be larger (see docs/estimators.md). ``stderr`` is the bootstrap
-standard deviation; ``ci`` the percentile interval.
+is rebuilt. The distances stay fixed, so the interval holds only the noise of the points
+the terms belong to: not the spread that comes from y in KL (whose terms belong to the
+x's), not the dependence between terms through shared neighbours, and not the bias.
+``stderr`` is the bootstrap standard deviation, ``ci`` the percentile interval; both are
+narrower than the estimator's spread. Measured on Gaussian pairs at ``ci_level=0.95``
+(docs/estimators.md "Error bars", 200 draws): the truth was in ``ci`` in 78-89 % of the
+draws for KL at d <= 2, 72 % at d = 5, 8 % for JS and 0 % for TV (whose bias is four of
+their standard deviations), with ``stderr`` 0.29-0.85 of the standard deviation of the
+value over the draws.
 
 Infinite KL (disjoint supports)
 -------------------------------
@@ -818,9 +823,12 @@ def estimate_kl(x, y, *, method: str = "auto", k: int | None = None, n_boot: int
     Returns
     -------
     EstimateResult
-        ``value``, ``stderr`` and ``ci`` (bootstrap of per-point terms, not recomputing
-        trees), ``n``, ``m``, ``method``, ``infinite``; ``info`` holds k (or K and the
-        weights), the support ratio ``r`` and duplicate counts.
+        ``value``, ``stderr`` and ``ci`` (bootstrap of the per-point terms of the x's, not
+        recomputing trees: the spread from ``y``, the dependence between terms and the bias
+        are not in it, so ``ci`` covers the truth less often than ``ci_level`` says; 78 % at
+        d = 2, n = 1000 for a nominal 95 %, module docstring), ``n``, ``m``, ``method``,
+        ``infinite``; ``info`` holds k (or K and the weights), the support ratio ``r`` and
+        duplicate counts.
 
     Notes
     -----
@@ -1369,6 +1377,10 @@ def estimate_js(x, y, *, method: str = "knn", k: int | None = None, n_boot: int 
     Returns
     -------
     EstimateResult
+        ``stderr`` and ``ci`` resample the per-point terms at fixed distances: they leave out
+        the kNN estimator's bias and the dependence between terms (module docstring; for
+        ``method="knn"`` at n = 1000 in 1-D the truth was in the 95 % ``ci`` in 8 % of draws
+        for JS and 0 % for TV).
 
     Notes
     -----
