@@ -524,6 +524,22 @@ def test_default_method_by_dimension():
         estimate_kl(x, y, method="automatic")
 
 
+def test_default_is_plain_knn_with_few_points_for_the_dimension():
+    # the Gaussian fits of n ~ d points are so noisy that the correction adds their KL, about
+    # (d^2 + 3d) / (2n), to the estimate: d = 50, n = m = 100, P = Q gave 24.7 (plain k = 5:
+    # -0.18 on average); "auto" keeps the correction to min(n, m) >= 2.5 d^2
+    g = np.random.default_rng(42)
+    x, y = g.normal(size=(100, 50)), g.normal(size=(100, 50))
+    r = estimate_kl(x, y, rng=0)
+    assert r.method == "knn" and "min(n, m) >= 2.5 d^2" in r.info["method_rule"]
+    assert r.value == estimate_kl(x, y, method="knn", rng=0).value
+    # the threshold at d = 3 (22.5 points): the correction from 23 points on
+    x, y = g.normal(size=(23, 3)), g.normal(size=(40, 3))
+    assert estimate_kl(x, y, rng=0).method == "knn-gauss-corrected"
+    assert estimate_kl(x[:22], y, rng=0).method == "knn"
+    assert estimate_kl(x, y[:22], rng=0).method == "knn"
+
+
 def test_default_beats_plain_k5_in_10d():
     # d = 10, N(0, I) vs N(0.3 1, 1.3 I), truth 0.504: plain k = 5 is biased by about +0.2 at
     # n = 3000; the default (Gaussian-reference correction) removes most of it
@@ -651,7 +667,8 @@ def test_batch_computed_together_runs_batched_knn_passes(monkeypatch):
     estimate_tv(x, y, rng=0)
     assert calls == ["knn_pairs_many"] * 4  # x in X and in Y, y in Y and in X
     calls.clear()
-    estimate_kl(g.normal(size=(6, 50, 5)), g.normal(size=(6, 50, 5)), rng=0)
+    estimate_kl(g.normal(size=(6, 50, 5)), g.normal(size=(6, 50, 5)), method="knn-gauss-corrected",
+                rng=0)
     assert calls == ["knn_pairs_many"] * 2  # d = 5, Gaussian-corrected: the data, the references
     calls.clear()
     estimate_kl(x[:2], y[:2], rng=0, whiten=True)

@@ -8,8 +8,9 @@ confidence interval.
 Methods
 -------
 KL(P‖Q) from ``x ~ P`` (n, d) and ``y ~ Q`` (m, d); the default ``method="auto"`` runs
-``"knn"`` (k = 5) for d <= 2 and ``"knn-gauss-corrected"`` (k = 5) from d = 3 on, the choice
-measured in docs/estimators.md "Choice of the default":
+``"knn"`` (k = 5) for d <= 2 and ``"knn-gauss-corrected"`` (k = 5) from d = 3 on with
+min(n, m) >= 2.5 d^2 points (``"knn"`` with fewer), the choice measured in docs/estimators.md
+"Choice of the default":
 
 ``"knn"``
     Wang, Kulkarni & Verdú (2009), fixed k:
@@ -104,6 +105,11 @@ KL_METHODS = ("auto", "knn", "knn-adaptive", "knn-ensemble", "knn-gauss-correcte
 # method="auto" (the default): "knn" (k = 5) below this dimension, "knn-gauss-corrected" (k = 5)
 # from it on; measured in docs/estimators.md "Choice of the default" (benchmarks/measure_kl_defaults.py)
 AUTO_GAUSS_CORRECTED_MIN_DIM = 3
+# ... and only with min(n, m) >= 2.5 d^2 points: the Gaussian fits of fewer points are noisy enough
+# (their KL between two samples of one distribution grows like d^2 / (2 n)) that the correction
+# added more error than it removed (d = 50, n = 100, P = Q: +25.7 against -0.18 for plain k = 5);
+# 2.5 d^2 keeps every case of the measured table, where it helped (d = 20 from n = 1000)
+AUTO_GAUSS_CORRECTED_POINTS_PER_D2 = 2.5
 JS_TV_METHODS = ("knn", "classifier", "histogram")
 _LOG2 = math.log(2.0)
 LOGIT_CLIP = 30.0  # held-out log-odds of the classifier method are clipped to [-30, 30]
@@ -751,9 +757,10 @@ def estimate_kl(x, y, *, method: str = "auto", k: int | None = None, n_boot: int
         Sample of Q; m may differ from n.
     method : {"auto", "knn", "knn-adaptive", "knn-ensemble", "knn-gauss-corrected"}
         ``"auto"`` (default): ``"knn"`` for d <= 2 and ``"knn-gauss-corrected"`` from d = 3 on
-        (``AUTO_GAUSS_CORRECTED_MIN_DIM``; ``"knn"`` also when n or m <= d + 1, where a
-        Gaussian fit is singular), both with k = 5 unless ``k`` is given; ``result.method``
-        says which ran. Why (docs/estimators.md "Choice of the default":
+        (``AUTO_GAUSS_CORRECTED_MIN_DIM``) when min(n, m) >= 2.5 d^2
+        (``AUTO_GAUSS_CORRECTED_POINTS_PER_D2``; below, the Gaussian fits are too noisy:
+        d = 50, n = m = 100, P = Q gave +25.7 against -0.18 for ``"knn"``), both with k = 5
+        unless ``k`` is given; ``result.method`` says which ran. Why (docs/estimators.md "Choice of the default":
         ``benchmarks/measure_kl_defaults.py`` on Gaussian pairs with isotropic, anisotropic
         and correlated covariances, d = 1 to 20, n = 10^3 to 10^5, every method and k,
         plus Student-t and bimodal checks): in d <= 2 plain k = 5 is within 0.005 RMSE of
@@ -937,8 +944,8 @@ def _prepare_kl(x, y, method, k, n_boot, ci_level, rng, backend, knn_search, det
     check_memory(16 * n_reference * (n + m), "n_reference")  # the reference samples' kNN terms
     auto = method == "auto"
     if auto:
-        method = ("knn-gauss-corrected" if d >= AUTO_GAUSS_CORRECTED_MIN_DIM and min(n, m) > d + 1
-                  else "knn")
+        method = ("knn-gauss-corrected" if d >= AUTO_GAUSS_CORRECTED_MIN_DIM
+                  and min(n, m) >= AUTO_GAUSS_CORRECTED_POINTS_PER_D2 * d * d else "knn")
     if bool(whiten):
         with blas_single_thread():  # d x d algebra next to numba's parallel kNN passes
             xa, ya = _whiten(xa, ya)
@@ -955,8 +962,11 @@ def _kl_info(prob: _KLProblem) -> dict:
                   "whiten": prob.whiten}
     if prob.auto:
         d = prob.xa.shape[1]
+        n, m = prob.xa.shape[0], prob.ya.shape[0]
         info["method_rule"] = (f"auto: knn for d < {AUTO_GAUSS_CORRECTED_MIN_DIM}, "
-                               f"knn-gauss-corrected from d = {AUTO_GAUSS_CORRECTED_MIN_DIM} (d = {d})")
+                               f"knn-gauss-corrected from d = {AUTO_GAUSS_CORRECTED_MIN_DIM} with "
+                               f"min(n, m) >= {AUTO_GAUSS_CORRECTED_POINTS_PER_D2:g} d^2 "
+                               f"(d = {d}, n = {n}, m = {m})")
     return info
 
 
