@@ -399,6 +399,27 @@ def test_nonconvergence_warns(rng):
 
 @pytest.mark.parametrize("backend", ["numpy", "numba"])
 @pytest.mark.parametrize("geometry", ["dense", "pointcloud"])
+@pytest.mark.parametrize("scaling", [None, 0.5])
+def test_float32_symmetric_solve_with_a_zero_weight_has_a_finite_error(backend, geometry, scaling):
+    """A zero weight's term of the float32 marginal error is 0 * expm1(t). The exponent t was
+    clipped at 700 as in float64, where float32's expm1 is inf, so the term was NaN: symmetric
+    float32 solves with a zero weight and costs far above eps (here up to ~700 at eps = 1e-3)
+    stopped with "NaN potentials" for 17 of 20 seeds. float32 exponents are now clipped at 80
+    (exp(80) = 5.5e34: finite, and times a weight <= 1 too)."""
+    rng = np.random.default_rng(1)
+    x, y = rng.normal(size=(14, 2)) * 5.0, rng.normal(size=(4, 2))
+    b = np.array([0.0, 1.0, 1.0, 1.0]) / 3.0
+    cost = _sq(x, y) if geometry == "dense" else PointCloud(x, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        r = sinkhorn(None, b, cost, eps=1e-3, dtype=np.float32, symmetric=True, scaling=scaling,
+                     backend=backend, max_iter=30)
+    assert r.f.dtype == np.float32 and np.all(np.isfinite(r.f)) and np.all(np.isfinite(r.g))
+    assert np.all(np.isfinite(r.marginal_error_history)) and np.isfinite(r.value)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+@pytest.mark.parametrize("geometry", ["dense", "pointcloud"])
 @pytest.mark.parametrize("kwargs", [{}, {"scaling": None}, {"symmetric": True}])
 def test_unconverged_marginal_error_is_that_of_the_returned_plan(backend, geometry, kwargs):
     """An unconverged solve returns f after one more half-step (its rows then sum to a), and

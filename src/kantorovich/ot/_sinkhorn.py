@@ -47,6 +47,7 @@ from ._geometry import (
     check_dense_memory,
 )
 from .._constants import EXP_CLIP as _EXP_CLIP
+from .._constants import EXP_CLIP32 as _EXP_CLIP32
 from .._constants import LOG2E as _LOG2E
 from ._kernels.schedule_rules import annealing_pays as _annealing_pays
 
@@ -349,8 +350,16 @@ def _marginal_error(xp, w, pot, pot_new, eps):
         from ._sinkhorn_batch import marginal_error
 
         return marginal_error(w, pot, pot_new, float(eps))
-    t = xp.clip((pot - pot_new) / eps, -_EXP_CLIP, _EXP_CLIP)
+    clip = _exp_clip(pot.dtype)
+    t = xp.clip((pot - pot_new) / eps, -clip, clip)
     return xp.sum(w * xp.abs(xp.expm1(t)))
+
+
+def _exp_clip(dtype) -> float:
+    """The clip of an exponent before exp in ``dtype``'s arithmetic: 700 in float64, 80 in
+    float32, whose exp(700) is inf (a zero weight times it was NaN: a float32 solve with a
+    zero weight and costs far above eps stopped with "NaN potentials")."""
+    return _EXP_CLIP if dtype == np.float64 else _EXP_CLIP32
 
 
 def _sinkhorn_loop(xp, softmin_x: Callable, softmin_y: Callable, a, b, loga, logb, f, g, *,
@@ -1425,7 +1434,8 @@ def _final_values(p: _Problem, s: _Solved):
         # sum_j P_ij C_ij = P_i. * (softmax-weighted mean of row i of C)
         ft, mean_cost = p.softmin_x(eps, s.g + eps * p.logb, with_mean_cost=True)
         if s.converged:
-            rows = a_d * xp.exp(xp.clip((f - ft) / eps, -_EXP_CLIP, _EXP_CLIP))
+            clip = _exp_clip(f.dtype)
+            rows = a_d * xp.exp(xp.clip((f - ft) / eps, -clip, clip))
         else:
             # a final half-step f <- ft: the plan's rows then sum to a exactly, so its cost
             # is an a-weighted mean of costs (in [min C, max C] per unit mass), and <a, f> +
