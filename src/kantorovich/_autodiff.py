@@ -1014,12 +1014,32 @@ def _leaves(fn: Callable, rule: _Rule, sig, args: tuple, kwargs: dict) -> dict[s
             leaves[rule.alias.get(pname, pname)] = (pname, None, v)
     for pname, v in sig.bind(*args, **kwargs).arguments.items():
         for k, w in (v.items() if pname == "kwargs" and isinstance(v, dict) else ((pname, v),)):
-            if k not in rule.params and _has_tracer(w):
+            if k in rule.params:
+                continue
+            only = (f"{fn.__name__} is differentiable in "
+                    f"{', '.join(f'`{p}`' for p in rule.params)} only")
+            if _has_tracer(w):
                 raise TypeError(
-                    f"`{k}` is a JAX tracer (inside jax.grad, jit or vmap), but {fn.__name__} is "
-                    f"differentiable in {', '.join(f'`{p}`' for p in rule.params)} only; pass "
+                    f"`{k}` is a JAX tracer (inside jax.grad, jit or vmap), but {only}; pass "
                     f"`{k}` as a concrete value (docs/gradients.md).")
+            # a torch tensor that requires grad (or carries a tangent) or an autograd box where
+            # no gradient is computed (`eps`, `p`): treated as a constant, its derivative would
+            # be silently dropped (torch: `.grad` None; autograd: 0, and a wrong total
+            # derivative when it also enters a differentiable argument). A warm start is
+            # exempt: the optimum does not depend on it, so its derivative is 0 indeed.
+            if k not in _CONSTANT_ARGS and differentiable(w) and not is_tracer(w):
+                what = ("an autograd ArrayBox (autograd differentiates it)" if is_box(w) else
+                        "a torch tensor that requires grad (or carries a forward-mode tangent)")
+                fix = "a plain number" if is_box(w) else f"`{k}.detach()` or a number"
+                raise TypeError(
+                    f"`{k}` is {what}, but {only}: its derivative would be silently dropped; "
+                    f"pass {fix} (docs/gradients.md).")
     return leaves
+
+
+#: arguments that may carry gradients and are taken as constants: the warm starts of the
+#: potentials, on which the optimum (hence every differentiable output) does not depend
+_CONSTANT_ARGS = ("f0", "g0")
 
 
 def _run_plain(fn: Callable, rule: _Rule, sig, args: tuple, kwargs: dict):

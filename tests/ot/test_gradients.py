@@ -783,6 +783,30 @@ def test_wasserstein_auction_and_sinkhorn_paths(p):
         wasserstein(t(X, False), t(Y, False), a=t(np.full(N, 1.0 / N)), method="auction").backward()
 
 
+def test_a_gradient_in_an_argument_without_one_refuses():
+    """A torch tensor that requires grad, or an autograd box, as `eps` or `p` is a TypeError
+    naming it, as a JAX tracer there is: it was taken as a constant, so that autograd gave 0 for
+    d/deps (d/deps of OT_eps at eps = 0.3 is 0.41 here) and torch left `.grad` None, and a
+    total derivative through the points and eps was off (-0.914 against -0.504)."""
+    pc = lambda x: PointCloud(x, Y)
+    with pytest.raises(TypeError, match=r"`eps` is an autograd ArrayBox.*differentiable in `a`"):
+        autograd.grad(lambda e: sinkhorn(None, None, pc(X * e), eps=e).objective)(0.3)
+    with pytest.raises(TypeError, match=r"`p` is an autograd ArrayBox.*differentiable in `u_values`"):
+        autograd.grad(lambda p: wasserstein_1d(X[:, 0], Y[:, 0], p=p))(2.0)
+    e = t(0.3)
+    with pytest.raises(TypeError, match=r"`eps` is a torch tensor that requires grad.*eps.detach"):
+        sinkhorn(None, None, PointCloud(t(X) * e, t(Y, False)), eps=e)
+    with pytest.raises(TypeError, match=r"`eps` is a torch tensor that requires grad"):
+        sinkhorn_divergence(None, None, PointCloud(t(X, False), t(Y, False)), eps=e)
+    # a detached eps, and a warm start that requires grad (the optimum does not depend on it:
+    # its derivative is 0 indeed), are accepted
+    x = t(X)
+    r0 = sinkhorn(None, None, PointCloud(X, Y), eps=0.3)
+    out = sinkhorn(None, None, PointCloud(x, t(Y, False)), eps=e.detach(), f0=t(r0.f)).objective
+    out.backward()
+    assert x.grad is not None
+
+
 def test_second_derivatives_refuse():
     u, v = np.array([0.0, 1.0, 3.0]), np.array([0.5, 2.0, 2.5])
     with pytest.raises(NotImplementedError, match="second derivatives"):
