@@ -1389,8 +1389,44 @@ def _blocked_cost_grads(x, y, p, plan_rows, need_x=True, need_y=True, block=1 <<
 
 
 def _dense_cost_grads(x, y, P, p, need_x=True, need_y=True):
-    """:func:`_blocked_cost_grads` for a plan P given as a dense (n, m) array."""
-    return _blocked_cost_grads(x, y, p, lambda i0, i1, sq: P[i0:i1], need_x, need_y)
+    """:func:`_blocked_cost_grads` for a plan P given as a dense (n, m) array, computed on the
+    points rescaled to unit scale where they are far from it (:func:`_unit_exponent`)."""
+    k = _unit_exponent(x, y, p)
+    if k:
+        xp = xp_of(x)
+        x, y = xp.ldexp(x, -k), xp.ldexp(y, -k)
+    gx, gy = _blocked_cost_grads(x, y, p, lambda i0, i1, sq: P[i0:i1], need_x, need_y)
+    return _ldexp_real(gx, k * (p - 1.0)), _ldexp_real(gy, k * (p - 1.0))
+
+
+def _unit_exponent(x, y, p) -> int:
+    """The power of two k that brings the points x, y to unit scale (their largest |coordinate|
+    2**k), or 0 near unit scale (|k| max(p, 1) <= 100: left alone, bit for bit).
+
+    The gradient of |x - y|^p, ``p |x - y|^(p-2) (x - y)``, is formed from |x - y|^2, which
+    underflows below |x - y| ~ 1e-154 and overflows above 1e154: there it gave 0 (p < 2) where
+    the gradient is finite (a unit vector for p = 1), and the Sinkhorn passes' plan
+    ``exp((f + g - C)/eps)`` took potentials below -1e299 for zero weights. At unit scale
+    neither happens; c(s x, s y) = s^p c(x, y) and its gradient is s^(p-1) the unit one, so
+    the plan, the potentials (with eps: all times s^p) and the gradients scale back exactly
+    or to rounding."""
+    from ._validation import pow2_exponent
+
+    return pow2_exponent(_host64(x) if hasattr(x, "get") else x,
+                         _host64(y) if hasattr(y, "get") else y, p=max(float(p), 1.0))
+
+
+def _ldexp_real(v, e: float):
+    """``v * 2**e`` for a real exponent e (numpy or CuPy; None stays None): ``ldexp`` by the
+    integer part, exact, and one rounding for the fraction (:func:`_times_pow2` goes through
+    logarithms, for exponents beyond float64's)."""
+    if v is None or e == 0:
+        return v
+    xp = xp_of(v)
+    ei = math.floor(e)
+    if e != ei:
+        v = v * 2.0 ** (e - ei)
+    return xp.ldexp(v, ei)
 
 
 def _shifted(f, w, eps):
@@ -1471,10 +1507,16 @@ def pointcloud_grads(x, y, a, b, f, g, eps, p, *, need_x=True, need_y=True):
         a, b, f, g = (xp.asarray(_arr64(t)) for t in (a, b, f, g))
         fa, gb = _shifted(f, a, eps), _shifted(g, b, eps)
         return _pointcloud_grads_device(x, y, fa, gb, float(eps), float(p), need_x, need_y)
-    _check_reciprocal_eps(eps)
     x = np.ascontiguousarray(_host64(x))
     y = np.ascontiguousarray(_host64(y))
     a, b, f, g = (_host64(t) for t in (a, b, f, g))
+    k = _unit_exponent(x, y, p)
+    if k:  # far from unit scale: the same plan at unit scale (docs/gradients.md, "Scale")
+        x, y = np.ldexp(x, -k), np.ldexp(y, -k)
+        f, g, eps = (_ldexp_real(t, -k * p) for t in (f, g, np.float64(eps)))
+        gx, gy = pointcloud_grads(x, y, a, b, f, g, eps, p, need_x=need_x, need_y=need_y)
+        return _ldexp_real(gx, k * (p - 1.0)), _ldexp_real(gy, k * (p - 1.0))
+    _check_reciprocal_eps(eps)
     fa, gb = _shifted(f, a, eps), _shifted(g, b, eps)
     k = _pc_kernel()
     chunks = lambda n: max(1, min(n, 64))  # row chunks: one buffer of m each, split over threads
@@ -1575,6 +1617,16 @@ def sinkhorn_value_grads(geom, a, b, f, g, eps, need, names=None):
     out = {}
     if geom.kind == "pointcloud" and xp is not np:
         return _implicit_device(geom, a, b, f, g, float(eps), need, names)
+    k = _unit_exponent(geom.x, geom.y, geom.p) if geom.kind == "pointcloud" else 0
+    if k:  # far from unit scale: the same system at unit scale, where the multipliers (in
+        # units of the costs) are 2^(-kp) times these and the point gradients 2^(-k(p-1))
+        p = float(geom.p)
+        unit = geom._like(np.ldexp(_host64(geom.x), -k), np.ldexp(_host64(geom.y), -k))
+        f, g, eps1 = (_ldexp_real(t, -k * p) for t in (f, g, np.float64(eps)))
+        out, rel, ok = sinkhorn_value_grads(unit, a, b, f, g, eps1, need, names)
+        back = {names["a"]: k * p, names["b"]: k * p, names["x"]: k * (p - 1.0),
+                names["y"]: k * (p - 1.0)}
+        return {key: _ldexp_real(v, back[key]) for key, v in out.items()}, rel, ok
     fa, gb = _shifted(f, a, eps), _shifted(g, b, eps)
     if geom.kind == "pointcloud":
         x = np.ascontiguousarray(_host64(geom.x))

@@ -202,6 +202,36 @@ def test_wasserstein_gradients_are_scale_free(name, p):
             assert_close(got, ref_s, (lib, s))
 
 
+POINT_CLOUD_VALUES = {
+    "emd": lambda pc, eps: emd(None, None, pc).value,
+    "sinkhorn_objective": lambda pc, eps: sinkhorn(None, None, pc, eps=eps, tol=1e-12).objective,
+    "sinkhorn_value": lambda pc, eps: sinkhorn(None, None, pc, eps=eps, tol=1e-12).value,
+    "sinkhorn_divergence": lambda pc, eps: sinkhorn_divergence(None, None, pc, eps=eps,
+                                                               tol=1e-12).value,
+}
+
+
+@pytest.mark.parametrize("name", sorted(POINT_CLOUD_VALUES))
+@pytest.mark.parametrize(("cost", "s"), [("euclidean", 1e-170), ("euclidean", 1e160),
+                                         (1.5, 1e-170), (1.5, 1e200), (3.0, 1e100)])
+def test_point_cloud_gradients_are_scale_free(name, cost, s):
+    """The point gradients of emd and the Sinkhorn values on a PointCloud at scale s are
+    s^(p-1) times the unit-scale ones (eps scaled by s^p), relative 1e-12 of the largest entry.
+    They were 0 for p < 2 where |x - y|^2 under- or overflows (the gradient of |x - y| is a unit
+    vector at every scale), and the Sinkhorn passes left out the rows whose potentials were
+    below -1e299, taken for zero weights (p = 3 at 1e100: 0.40 off)."""
+    p = {"euclidean": 1.0}.get(cost, cost)
+    fn = POINT_CLOUD_VALUES[name]
+
+    def grad(scale):
+        x = t(X[:6] * scale)
+        fn(PointCloud(x, t(Y[:5] * scale, False), cost=cost), 0.5 * scale ** p).backward()
+        return x.grad.numpy()
+
+    ref, got = grad(1.0), grad(s) / s ** (p - 1)
+    assert np.abs(got - ref).max() <= 1e-12 * np.abs(ref).max()
+
+
 def test_exact_gradient_from_the_rescaled_rounds():
     """Where the costs at one scale lose the optimum (unit distances next to a pair at 1e200,
     p = 3: they underflow to 0 there), wasserstein solves the LP in rounds at the scale of W_p;
@@ -983,21 +1013,26 @@ def test_torch_func_is_refused_with_a_message():
 
 def test_gradients_at_a_subnormal_eps():
     """eps below 5.56e-309 (the forward solve runs numpy there): the point-cloud gradient passes
-    take 1/eps, which overflows, and gave gradients 100 % off without a word; they refuse with
-    a ValueError. A dense cost's gradients (the plan and the potentials, no reciprocal) are the
-    problem's scaled up by a power of two, scaled back."""
+    take 1/eps, which overflows, and gave gradients 100 % off without a word. Points far from
+    unit scale (2^-520, costs 2^-1040) are brought to it with eps (2^-5 there): their gradients
+    are the unit-scale ones times 2^-520 (they were refused with a ValueError). A dense cost's gradients (the plan and the potentials, no
+    reciprocal) are the problem's scaled up by a power of two, scaled back."""
     rng = np.random.default_rng(0)
     x, y = rng.random((20, 2)), rng.random((20, 2))
     s, eps = 2.0 ** -520, 2.0 ** -1045
     for field in ("objective", "value"):
-        xt = t(x * s)
-        v = getattr(sinkhorn(None, None, PointCloud(xt, t(y * s, False)), eps=eps), field)
-        with pytest.raises(ValueError, match="overflows float64 below 5.56e-309"):
-            v.backward()
+        grads = []
+        for scale, e in ((s, eps), (1.0, 2.0 ** -5)):
+            xt = t(x * scale)
+            v = getattr(sinkhorn(None, None, PointCloud(xt, t(y * scale, False)), eps=e,
+                                 tol=1e-10), field)
+            grads.append(torch.autograd.grad(v, xt)[0].numpy())
+        np.testing.assert_allclose(np.ldexp(grads[0], 520), grads[1], rtol=1e-9,
+                                   atol=1e-9 * float(np.abs(grads[1]).max()))
     xt = t(x * s)
     d = sinkhorn_divergence(None, None, PointCloud(xt, t(y * s, False)), eps=eps).value
-    with pytest.raises(ValueError, match="overflows float64 below 5.56e-309"):
-        d.backward()
+    d.backward()
+    assert np.isfinite(xt.grad.numpy()).all() and np.abs(xt.grad.numpy()).max() > 0
     C = ((x[:, None] - y[None]) ** 2).sum(-1)
     for field in ("objective", "value"):
         got, want = [], []
