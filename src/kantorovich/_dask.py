@@ -62,13 +62,18 @@ def parse_scheduler(value: str, name: str, inproc: bool = False) -> tuple[str, i
 
 
 def check_client(client: Any, name: str = "client", inproc: bool = True) -> tuple[str, int | None] | None:
-    """Check ``client`` without connecting: dask.distributed installed, and a Client (None is
-    returned) or a well-formed address / ``local[:N]`` (what :func:`parse_scheduler` returns;
-    ``inproc`` as there, on for Python callers)."""
+    """Check ``client`` without connecting: dask.distributed installed, and an open Client (None
+    is returned; a closed one is a ValueError) or a well-formed address / ``local[:N]`` (what
+    :func:`parse_scheduler` returns; ``inproc`` as there, on for Python callers)."""
     require_distributed(name)
     from distributed import Client
 
     if isinstance(client, Client):
+        # a closed Client has no scheduler connection left: its first scatter or submit failed
+        # deep inside Dask ("'NoneType' object has no attribute 'scatter'")
+        if client.status in ("closing", "closed", "failed"):
+            raise ValueError(f"`{name}` is a dask.distributed.Client that is {client.status}: "
+                             "pass an open Client, or the scheduler's address to connect anew.")
         return None
     if not isinstance(client, str):
         raise TypeError(f"`{name}` must be a dask.distributed.Client, a scheduler address such as "

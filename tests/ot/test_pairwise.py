@@ -338,6 +338,21 @@ def test_an_inproc_address_with_no_scheduler_says_none_answered_and_why(address,
     assert str(info.value).startswith(f"no Dask scheduler answered at {address!r}: {why}")
     assert "unpack" not in str(info.value) and "Timed out" not in str(info.value)
 
+def test_a_closed_client_is_said_before_any_work(monkeypatch):
+    """A Client closed (or whose cluster went away) is a ValueError naming `client`; it was an
+    AttributeError from inside Dask ("'NoneType' object has no attribute 'scatter'")."""
+    from distributed import Client
+
+    import kantorovich.ot._pairwise as P
+
+    with _cluster(processes=False) as cluster:
+        client = Client(cluster)
+        client.close()
+        monkeypatch.setattr(P, "_solve_block", None)  # any work would fail otherwise
+        with pytest.raises(ValueError, match=r"`client` is a dask.distributed.Client that is closed"):
+            pairwise_wasserstein([[0.0], [1.0], [2.0]], client=client, progress=False)
+
+
 def test_dask_local_cluster_from_a_string_equals_serial():
     """``client="local:2"``: two worker processes started for the call, closed after."""
     pytest.importorskip("distributed")

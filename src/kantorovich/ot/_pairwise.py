@@ -535,9 +535,9 @@ def pairwise_wasserstein(X, Y=None, *, p=1, method="auto", client=None, X_weight
     Raises
     ------
     ValueError
-        ``client`` a malformed address (no port, an unknown scheme) or ``local:0``. Mixed kinds
-        (1-D samples and point clouds), clouds of different dimensions, ``eps`` where no
-        Sinkhorn runs, a bad distribution or weight vector (the message names it, e.g.
+        ``client`` a malformed address (no port, an unknown scheme), ``local:0`` or a closed
+        Client. Mixed kinds (1-D samples and point clouds), clouds of different dimensions,
+        ``eps`` where no Sinkhorn runs, a bad distribution or weight vector (the message names it, e.g.
         ```X[3]```), ``p < 1``, a method the kind has not, ``M`` of the wrong shape, with a
         negative entry, or not symmetric with ``Y`` None.
     TypeError
