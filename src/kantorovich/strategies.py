@@ -52,11 +52,22 @@ def _count(k, name, least=1, strategies=True):
     return int(k)
 
 
-def _size(n, name="n_bins"):
+def _size(n, name="n_bins", least=1):
     """A size argument as a strategy: an int as ``st.just``, a strategy's draws checked."""
     if isinstance(n, st.SearchStrategy):
-        return n.map(lambda k: _count(k, name))
-    return st.just(_count(n, name))
+        return n.map(lambda k: _count(k, name, least))
+    return st.just(_count(n, name, least))
+
+
+def _bound(bound):
+    """``bound`` as a float if it is a number >= 0 (``inf``: any finite value); a ValueError
+    naming it otherwise (hypothesis's own message for a negative or NaN one named neither the
+    argument nor the strategy)."""
+    if isinstance(bound, (bool, np.bool_)) or not isinstance(bound, (int, float, np.integer,
+                                                                     np.floating)) \
+            or not float(bound) >= 0.0:
+        raise ValueError(f"`bound` must be a number >= 0; got {bound!r}.")
+    return float(bound)
 
 
 def pmfs(n_bins=st.integers(1, 12), *, allow_zeros=True, min_value=0.0):
@@ -112,7 +123,7 @@ def disjoint_pmf_pairs(draw, n_bins=st.integers(2, 12)):
 
     The discrete form of the parallel lines of Arjovsky, Chintala and Bottou (2017, Example 1).
     """
-    n = max(2, draw(_size(n_bins)))
+    n = draw(_size(n_bins, least=2))  # one bin cannot hold two disjoint supports
     side = np.array(draw(st.lists(st.booleans(), min_size=n, max_size=n)))
     if side.all() or not side.any():
         side[0] = not side[0]
@@ -132,6 +143,7 @@ def weighted_samples(draw, min_size=1, max_size=12, *, weights=True, bound=100.0
     if _count(max_size, "max_size", strategies=False) < _count(min_size, "min_size",
                                                               strategies=False):
         raise ValueError(f"`max_size` ({max_size!r}) must be >= `min_size` ({min_size!r}).")
+    bound = _bound(bound)
     n = draw(st.integers(min_size, max_size))
     finite = st.floats(-bound, bound, allow_nan=False, allow_infinity=False)
     if draw(st.booleans()):
@@ -165,13 +177,13 @@ def sample_triples(draw, min_size=1, max_size=12, *, weights=True, bound=100.0):
 @st.composite
 def point_clouds(draw, n=st.integers(1, 8), d=st.integers(1, 3), *, bound=10.0):
     """A point cloud ``x`` of shape (n, d), coordinates in [-bound, bound]."""
-    nn, dd = draw(_size(n, "n")), draw(_size(d, "d"))
+    nn, dd, bound = draw(_size(n, "n")), draw(_size(d, "d")), _bound(bound)
     elems = st.floats(-bound, bound, allow_nan=False, allow_infinity=False)
     return draw(hnp.arrays(np.float64, (nn, dd), elements=elems))
 
 
 @st.composite
 def cost_matrices(draw, n=st.integers(1, 8), m=st.integers(1, 8), *, bound=10.0):
-    """A non-negative cost matrix of shape (n, m), entries in [0, bound]."""
-    nn, mm = draw(_size(n, "n")), draw(_size(m, "m"))
-    return draw(hnp.arrays(np.float64, (nn, mm), elements=st.floats(0.0, bound)))
+    """A non-negative cost matrix of shape (n, m), entries finite, in [0, bound]."""
+    nn, mm, bound = draw(_size(n, "n")), draw(_size(m, "m")), _bound(bound)
+    return draw(hnp.arrays(np.float64, (nn, mm), elements=st.floats(0.0, bound, allow_infinity=False)))

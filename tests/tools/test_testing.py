@@ -423,6 +423,14 @@ def test_max_examples_may_be_a_numpy_integer():
     (lambda ks: ks.sample_pairs(min_size=5, max_size=2), "`max_size` \\(2\\) must be >= `min_size`"),
     (lambda ks: ks.point_clouds(0), "`n` must be an integer >= 1"),
     (lambda ks: ks.cost_matrices(3, 0), "`m` must be an integer >= 1"),
+    # one bin cannot hold two disjoint supports: a pair of 2 bins was drawn instead
+    (lambda ks: ks.disjoint_pmf_pairs(1), "`n_bins` must be an integer >= 2"),
+    (lambda ks: ks.disjoint_pmf_pairs(st.integers(1, 1)), "`n_bins` must be an integer >= 2"),
+    # hypothesis's own message named neither the argument nor the strategy
+    (lambda ks: ks.weighted_samples(bound=-1.0), "`bound` must be a number >= 0"),
+    (lambda ks: ks.sample_pairs(bound=float("nan")), "`bound` must be a number >= 0"),
+    (lambda ks: ks.point_clouds(bound=-1.0), "`bound` must be a number >= 0"),
+    (lambda ks: ks.cost_matrices(bound="10"), "`bound` must be a number >= 0"),
 ])
 def test_strategies_refuse_empty_sizes(make, match):
     """A size of 0 drew empty "probability vectors" (summing to 0) and empty samples, or
@@ -450,5 +458,20 @@ def test_strategies_draw_what_they_say():
         values, w = sample
         assert values.size >= 1 and (w is None or (w.shape == values.shape and np.all(w >= 0)
                                                    and w.sum() > 0))
+
+    draws()
+
+
+def test_cost_matrices_are_finite_with_an_infinite_bound():
+    """bound=inf (any finite value, as for the samples and clouds) drew infinite costs."""
+    from hypothesis import HealthCheck, given, settings
+
+    from kantorovich import strategies as ks
+
+    @settings(max_examples=200, database=None, deadline=None, derandomize=True,
+              suppress_health_check=list(HealthCheck))
+    @given(ks.cost_matrices(bound=np.inf))
+    def draws(M):
+        assert np.all(np.isfinite(M)) and np.all(M >= 0)
 
     draws()
