@@ -114,6 +114,33 @@ def test_symmetric_zero_diagonal_and_block_size_invariance():
         np.testing.assert_array_equal(pairwise_wasserstein(X, p=3, block_size=bs, progress=False), base)
 
 
+@pytest.mark.parametrize("N, K", [(1, 3000), (3000, 1), (2, 3000), (4, 100000)])
+def test_a_short_side_against_a_long_one_is_cut_into_few_blocks(N, K, monkeypatch):
+    """The automatic size cut X of 1 against Y of 3000 into 3000 blocks of one pair each (the
+    size was capped at N): at most MAX_CHUNKS chunks a side, and as many blocks as the timing
+    asks for."""
+    import kantorovich.ot._pairwise as P
+
+    for per_pair, workers in ((1e-6, 1), (1e-6, 2), (1.0, 1)):
+        size = P._block_size(N, K, False, per_pair, workers)
+        rows, cols, blocks = P._blocks(N, K, False, size)
+        assert len(rows) <= P.MAX_CHUNKS and len(cols) <= P.MAX_CHUNKS
+        want = max(1.0, per_pair * N * K / P.TASK_SECONDS)
+        if workers > 1:
+            want = max(want, min(4.0 * workers, N * K / 4.0))
+        assert len(blocks) <= max(2 * want, 4), (per_pair, workers, len(blocks))
+    if K > 10000:
+        return
+    rng = np.random.default_rng(9)
+    X, Y = rng.normal(size=(N, 20)), rng.normal(size=(K, 20))
+    calls = []
+    real = P._solve_block
+    monkeypatch.setattr(P, "_solve_block", lambda *a: calls.append(1) or real(*a))
+    D = pairwise_wasserstein(X, Y, progress=False)
+    assert len(calls) <= 2 + 4  # the timed probe, then a few blocks (3000 before)
+    np.testing.assert_array_equal(D[:, :5], [[wasserstein_1d(x, y) for y in Y[:5]] for x in X])
+
+
 def test_clouds_equal_single_calls():
     rng = np.random.default_rng(3)
     X = [rng.normal(size=(n, 2)) + k for k, n in enumerate((5, 12, 12, 30, 7))]

@@ -382,9 +382,16 @@ def _block_size(N: int, K: int, sym: bool, per_pair: float, workers: int) -> int
     n_blocks = max(1.0, total / TASK_SECONDS)
     if workers > 1:
         n_blocks = max(n_blocks, min(4.0 * workers, n_pairs / 4.0))
-    # sym: about chunks^2 / 2 blocks of size^2 pairs; else rows * cols blocks
-    chunks = math.sqrt(2.0 * n_blocks) if sym else math.sqrt(n_blocks * N / K) if K else 1.0
-    size = math.ceil(N / min(max(chunks, 1.0), MAX_CHUNKS))
+    if sym:  # about chunks^2 / 2 blocks of size^2 pairs, chunks = N / size
+        size = N / math.sqrt(2.0 * n_blocks)
+    else:  # (N / size) * (K / size) blocks
+        size = math.sqrt(N * K / n_blocks)
+        if size > min(N, K):
+            # the shorter side is one chunk: the blocks are the chunks of the longer one (the
+            # size had been capped at N, so that X of 1 against Y of 20 000 made 20 000 blocks
+            # of one pair each)
+            size = max(N, K) / n_blocks
+    size = max(math.ceil(size), math.ceil(max(N, K) / MAX_CHUNKS))
     return max(1, min(size, max(N, K)))
 
 
