@@ -360,6 +360,9 @@ def divergence_properties(kind: str) -> list[_Property]:
 
 def wasserstein_properties(p: float = 1) -> list[_Property]:
     """The properties :func:`check_wasserstein` runs for the order ``p``."""
+    if isinstance(p, (bool, np.bool_, str, bytes)) or not isinstance(p, (int, float, np.integer, np.floating)):
+        # float("2") and float(True) would pass: an order given as text or a flag is a slip
+        raise TypeError(f"`p` must be a real number >= 1; got {type(p).__name__} {p!r}.")
     p = float(p)
     if not (p >= 1.0 and math.isfinite(p)):
         raise ValueError(f"`p` must be a finite number >= 1; got {p!r}.")

@@ -167,6 +167,9 @@ def test_a_raising_function_is_a_counterexample():
     (lambda: check_divergence(tv_distance, "tv", max_examples=2.5), "`max_examples`"),
     (lambda: check_divergence(tv_distance, "tv", max_examples=True), "`max_examples`"),
     (lambda: check_wasserstein(wasserstein_distance, p=0.5), "`p`"),
+    # float("2") and float(True) would have run as W2 and W1: text or a flag is refused
+    (lambda: check_wasserstein(wasserstein_distance, p="2"), "`p` must be a real number"),
+    (lambda: check_wasserstein(wasserstein_distance, p=True), "`p` must be a real number"),
 ])
 def test_bad_arguments_name_the_argument(call, match):
     with pytest.raises((ValueError, TypeError), match=match):
