@@ -303,6 +303,12 @@ def _batches_broadcast(left, right, pairs, ks, step, p, backend, out):
     i = pairs[ks, 0]
     # a new run where the left row changes or the right rows stop being consecutive
     cut = np.flatnonzero((np.diff(i) != 0) | (np.diff(pos) != 1)) + 1
+    if 8 * (len(cut) + 1) > len(ks):
+        # runs of a few pairs (a tall block: many left rows against one or two right ones):
+        # one call per run would be one call per pair, so the pairs' rows are copied into
+        # stacks instead (the same kernel on the same rows: the same values)
+        _batches_stacked(left, right, pairs, ks, step, p, backend, False, out)
+        return
     for run in np.split(np.arange(len(ks)), cut):
         for s in range(0, len(run), step):
             r = run[s:s + step]
