@@ -142,6 +142,40 @@ def test_sinkhorn_cuda_backends_match_numpy():
     assert r4.converged and np.isfinite(r4.value)
 
 
+@pytest.mark.gpu
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_sinkhorn_cuda_unconverged_error_is_the_returned_plans(dtype):
+    """On CuPy as on the host: an unconverged solve reports the marginal error of the pair it
+    returns (after the final half-step), and a float32 solve with a zero weight has a finite
+    one (float32 exponents clipped at 80). The plan's error recomputed on the host in float64
+    from the returned potentials; float32 potentials carry ~2^-24 * diameter^2 / eps relative
+    rounding in each exponent (~1e-3 here), so 5e-2 relative in float32."""
+    import warnings
+
+    import cupy as cp
+
+    from kantorovich.exceptions import ConvergenceWarning
+    from kantorovich.ot import PointCloud, sinkhorn
+
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(300, 2)), rng.normal(size=(200, 2)) + 1.0
+    b = np.full(200, 1 / 199)
+    b[0] = 0.0
+    eps = 0.05
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        r = sinkhorn(None, cp.asarray(b, dtype=dtype), PointCloud(cp.asarray(x, dtype=dtype),
+                     cp.asarray(y, dtype=dtype)), eps=eps, max_iter=5, symmetric=True)
+    assert not r.converged and np.isfinite(float(r.marginal_error))
+    f, g = (v.get().astype(np.float64) for v in (r.f, r.g))
+    xs, ys = (v.astype(dtype).astype(np.float64) for v in (x, y))
+    a, bw = np.full(300, 1 / 300), b.astype(dtype).astype(np.float64)
+    C = ((xs[:, None] - ys[None]) ** 2).sum(-1)
+    P = a[:, None] * bw[None] * np.exp((f[:, None] + g[None] - C) / eps)
+    true = np.abs(P.sum(1) - a).sum() + np.abs(P.sum(0) - bw).sum()
+    assert float(r.marginal_error) == pytest.approx(true, rel=1e-8 if dtype == np.float64 else 5e-2)
+
+
 # ---- numba fast path (p = 2): base-2 exp2, known per-row shift, float32 path ----------------
 
 def test_numba_exp2_accuracy():
