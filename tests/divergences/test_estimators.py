@@ -402,6 +402,28 @@ def test_duplicates_handled_with_warning():
             assert np.isfinite(fn(x, y, rng=0).value)
 
 
+@pytest.mark.parametrize("fn", [estimate_js, estimate_tv])
+def test_js_tv_warn_of_points_shared_between_x_and_y_as_kl_does(fn):
+    """estimate_js(x, x) and estimate_tv(x, x) counted 400 duplicates between the samples
+    without a word, while estimate_kl(x, x) warns of its x's duplicated in y: now each
+    sample's points duplicated in the other are warned of in estimate_kl's words, single
+    and batched calls alike."""
+    x = np.random.default_rng(5).normal(size=(200, 2))
+    shared = ["200 point(s) of `x (against y)`", "200 point(s) of `y (against x)`"]
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
+        r = fn(x, x, n_boot=0)
+    assert r.info["n_duplicates"] == 400
+    assert [str(w.message).split(" have")[0] for w in rec] == shared
+    assert all(w.category is KantorovichWarning for w in rec)
+    with pytest.warns(KantorovichWarning, match=r"200 point\(s\) of `x \(against y\)`"):
+        estimate_kl(x, x, n_boot=0)
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
+        fn(np.stack([x, x + 5.0]), np.stack([x, x]), n_boot=0)
+    assert [str(w.message).split(" have")[0] for w in rec] == shared
+
+
 def test_all_identical_points_raise():
     with pytest.raises(ValueError, match="duplicate"):
         with warnings.catch_warnings():
@@ -628,7 +650,7 @@ def test_batch_computed_together_is_the_loop(fn, d, kwargs):
     x[5, :3] = x[5, 3]                       # duplicates: a warning, from the single call
     x[6] *= 2.0 ** 300                       # unit scale by its own power of two
     y[6] *= 2.0 ** 300
-    y[7, 0] = x[7, 0]                        # a point of x also in y: counted, no warning
+    y[7, 0] = x[7, 0]                        # a point of x also in y: counted and warned
     if d >= 3:
         x[4, :, 0] = x[4, :, 1]              # a singular Gaussian fit: warned, uncorrected
     for seed in (3, "generator"):
