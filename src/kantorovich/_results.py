@@ -202,11 +202,14 @@ class EstimateResult(Result):
 
     value : float        the estimate (may be +inf when flagged infinite)
     stderr : float       standard error (bootstrap or analytic, see ``info``)
-    ci : (float, float)  bootstrap interval at ``ci_level``; for the kNN estimators it
-                         resamples the per-point terms at fixed neighbour distances, so it
-                         leaves out the estimator's bias, the spread that comes from ``y``
-                         in KL and the dependence between terms, and covers the truth less
-                         often than ``ci_level`` says (docs/estimators.md "Error bars")
+    ci : (float, float)  interval at ``ci_level``; for the kNN estimators by default
+                         (``error_bars="terms"``) it resamples the per-point terms at fixed
+                         neighbour distances, so it leaves out the estimator's bias, the
+                         spread that comes from ``y`` in KL and the dependence between
+                         terms, and covers the truth less often than ``ci_level`` says;
+                         ``error_bars="halves"`` recomputes the estimate on random halves
+                         of x and y and holds all but the bias (docs/estimators.md "Error
+                         bars"; ``info['error_bars']`` says which ran)
     n, m : int           sample sizes
     method : str
     infinite : bool      True when the data indicate an infinite true divergence (disjoint

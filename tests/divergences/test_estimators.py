@@ -787,3 +787,198 @@ def test_gauss_corrected_kl_of_offset_samples_is_translation_invariant():
     got = estimate_kl(xo, yo, method="knn-gauss-corrected", n_boot=0, rng=0).value
     ref = estimate_kl(xo - off, yo - off, method="knn-gauss-corrected", n_boot=0, rng=0).value
     assert abs(got - ref) <= 1e-12 * abs(ref)
+
+
+# ---------------------------------------------------------------- error_bars="halves"
+def _two_draws():
+    g = np.random.default_rng(2024)
+    x, y = g.normal(size=(300, 2)), g.normal(0.5, 1.2, size=(280, 2))
+    return x, y, g.normal(size=(300, 3)), g.normal(0.5, 1.2, size=(280, 3))
+
+
+#: name: (function, dimension (or "batch"), options, recorded (value, stderr, ci)); the default
+#: interval on the draws of _two_draws with rng=5, recorded at the commit before error_bars existed
+_DEFAULT_RESULTS = {
+    "kl": (estimate_kl, 2, {}, (0.18562795397799753, 0.03919656866306054,
+                                [0.11137517231111532, 0.2666329242476714])),
+    "kl gauss-corrected": (estimate_kl, 3, {}, (0.36676197042604214, 0.06326859604775775,
+                                                [0.2493270399790302, 0.49294536397413413])),
+    "kl ensemble": (estimate_kl, 2, {"method": "knn-ensemble"}, (
+        0.14134994693033115, 0.05432368305270509, [0.043685392111750085, 0.2588612736648943])),
+    "js": (estimate_js, 2, {}, (0.014336643643248936, 0.011776276613771789,
+                                [-0.007486726574557716, 0.034409195513130784])),
+    "tv": (estimate_tv, 2, {}, (0.2415097321020695, 0.00601373235894988,
+                                [0.22936138988220245, 0.2524154186402667])),
+    "tv classifier": (estimate_tv, 2, {"method": "classifier"}, (
+        0.21952380952380957, 0.06188213550089417, [0.10183333333333339, 0.34971428571428576])),
+    "js histogram": (estimate_js, 2, {"method": "histogram"}, (
+        0.10253192325638313, 0.015767247622735476, [0.10818396849349533, 0.17266863957034018])),
+    "kl batch": (estimate_kl, "batch", {}, (
+        [0.18562795397799753, 0.3372109536420316], [0.03919656866306054, 0.051978678194456514],
+        [[0.11137517231111532, 0.2666329242476714], [0.24150037262373739, 0.44059998372646925]])),
+    "js batch": (estimate_js, "batch", {}, (
+        [0.014336643643248936, 0.03804370341869514], [0.011776276613771789, 0.015679422475667656],
+        [[-0.007486726574557716, 0.034409195513130784],
+         [0.011033186843090114, 0.07024892406572748]])),
+}
+
+
+@pytest.mark.parametrize("name", list(_DEFAULT_RESULTS))
+def test_default_error_bars_are_unchanged(name):
+    """error_bars="terms" is the default, ``n_halves`` does not touch it, and its value,
+    stderr and ci are those recorded before the option existed (bit for bit on the machine that
+    recorded them; 1e-12 relative allows another CPU's last-bit rounding of log and exp, while a
+    change to the bootstrap or to the order of the random draws moves stderr and ci by ~1e-2)."""
+    fn, d, kw, (value, stderr, ci) = _DEFAULT_RESULTS[name]
+    x, y, x3, y3 = _two_draws()
+    if d == "batch":
+        x, y = np.stack([x, x + 1]), np.stack([y, y])
+    elif d == 3:
+        x, y = x3, y3
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        r = fn(x, y, rng=5, **kw)
+        same = fn(x, y, rng=5, error_bars="terms", n_halves=7, **kw)
+    for fld in ("value", "stderr", "ci"):
+        np.testing.assert_array_equal(getattr(same, fld), getattr(r, fld))
+    np.testing.assert_allclose(r.value, value, rtol=1e-12, atol=0)
+    np.testing.assert_allclose(r.stderr, stderr, rtol=1e-12, atol=0)
+    np.testing.assert_allclose(r.ci, ci, rtol=1e-12, atol=0)
+    info = r.info["per_problem"][0] if d == "batch" else r.info
+    assert info["error_bars"] == "terms" and "bootstrap" in info
+
+
+def test_error_bars_options_are_checked():
+    """A bad ``error_bars`` or ``n_halves`` is the error naming it (``n_halves`` also where the
+    default interval does not read it, and in a batch); JS and TV refuse the halves for the
+    classifier and the histogram, naming ``error_bars``."""
+    g = np.random.default_rng(3)
+    x, y = g.normal(size=(60, 2)), g.normal(size=(60, 2))
+    for fn in (estimate_kl, estimate_js, estimate_tv):
+        with pytest.raises(ValueError, match="`error_bars` must be one of"):
+            fn(x, y, error_bars="jackknife")
+        with pytest.raises(ValueError, match="`n_halves` must be an integer >= 2"):
+            fn(x, y, error_bars="halves", n_halves=1)
+        with pytest.raises(TypeError, match="`n_halves`"):
+            fn(x, y, n_halves=2.5)
+        with pytest.raises(ValueError, match="`error_bars`"):
+            fn(np.stack([x, x]), np.stack([y, y]), error_bars="jackknife")
+    for fn in (estimate_js, estimate_tv):
+        for method in ("classifier", "histogram"):
+            with pytest.raises(ValueError, match="`error_bars='halves'` is for method='knn'"):
+                fn(x, y, method=method, error_bars="halves")
+
+
+def test_halves_too_small_for_k_is_a_clear_error():
+    """The halves hold n // 2 and m // 2 points: fewer than the method needs is a ValueError
+    that says so, though the full samples are large enough; so is a half whose duplicates leave
+    fewer than k positive distances."""
+    g = np.random.default_rng(4)
+    x, y = g.normal(size=(11, 1)), g.normal(size=(40, 1))
+    estimate_kl(x, y)  # k = 5: 11 points are enough for the estimate
+    with pytest.raises(ValueError, match=r"halves of n // 2 = 5 points of `x`.*n >= 12"):
+        estimate_kl(x, y, error_bars="halves")
+    with pytest.raises(ValueError, match="method='knn' with k = 10.*n >= 22"):
+        estimate_js(g.normal(size=(21, 1)), y, error_bars="halves")
+    x40 = g.normal(size=(40, 1))
+    with pytest.raises(ValueError, match="K = 25"):
+        estimate_kl(x40, y, method="knn-ensemble", k=25, error_bars="halves")
+    with pytest.raises(ValueError, match="knn-adaptive"):
+        estimate_kl(x40[:3], y, method="knn-adaptive", error_bars="halves")
+    xd = np.r_[np.zeros(30), np.arange(1.0, 7.0)][:, None]  # 30 copies of 0 and 6 others:
+    # each 0 has 6 points at a positive distance, a half of 18 about 3 of them
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the full sample's duplicate warning
+        with pytest.raises(ValueError, match="`error_bars='halves'`: the estimate on a half"):
+            estimate_kl(xd, y, error_bars="halves", rng=0)
+
+
+@pytest.mark.parametrize("fn, d, kw", [
+    (estimate_kl, 2, {}), (estimate_kl, 3, {}), (estimate_kl, 2, {"method": "knn-adaptive"}),
+    (estimate_kl, 2, {"method": "knn-ensemble"}), (estimate_kl, 2, {"whiten": True}),
+    (estimate_js, 2, {}), (estimate_tv, 1, {"k": 4}),
+])
+def test_halves_are_reproducible_and_keep_the_value(fn, d, kw):
+    """The same rng gives the same interval (an int, or a Generator in the same state), another
+    rng another; the value is the default call's, bit for bit (the halves are drawn after the
+    estimate's own draws); ci = value ± z stderr with z = 1.96 at 95 %; info says which interval
+    ran; a batch is the loop of single calls."""
+    g = np.random.default_rng(6)
+    x, y = g.normal(size=(400, d)), g.normal(0.3, 1.2, size=(380, d))
+    r = fn(x, y, rng=3, error_bars="halves", **kw)
+    again = fn(x, y, rng=np.random.default_rng(3), error_bars="halves", **kw)
+    other = fn(x, y, rng=4, error_bars="halves", **kw)
+    assert (again.value, again.stderr, again.ci) == (r.value, r.stderr, r.ci)
+    assert other.stderr != r.stderr
+    assert r.value == fn(x, y, rng=3, **kw).value
+    z = 1.959963984540054
+    assert r.stderr > 0 and r.ci[0] < r.value < r.ci[1]
+    assert math.isclose(r.ci[1] - r.value, z * r.stderr, rel_tol=1e-12)
+    assert math.isclose(r.value - r.ci[0], z * r.stderr, rel_tol=1e-12)
+    assert r.info["error_bars"] == "halves" and r.info["n_halves"] == 50
+    assert "bootstrap" not in r.info and "200 x's and 190 y's" in r.info["halves"]
+    few = fn(x, y, rng=3, error_bars="halves", n_halves=5, ci_level=0.8, **kw)
+    assert few.info["n_halves"] == 5 and few.stderr != r.stderr
+    assert math.isclose(few.ci[1] - few.value, 1.2815515655446004 * few.stderr, rel_tol=1e-12)
+    bx, by = np.stack([x, x[::-1]]), np.stack([y, y + 0.1])
+    batch = fn(bx, by, rng=3, error_bars="halves", **kw)
+    singles = [fn(bx[q], by[q], rng=3, error_bars="halves", **kw) for q in range(2)]
+    _assert_batch_is_the_loop(batch, singles)
+
+
+@pytest.mark.parametrize("fn, d, kw", [
+    (estimate_kl, 2, {}), (estimate_kl, 3, {"method": "knn-gauss-corrected"}),
+    (estimate_js, 2, {}), (estimate_tv, 2, {}),
+])
+def test_halves_batched_knn_passes_are_the_one_at_a_time_estimates(fn, d, kw, monkeypatch):
+    """On the numba KD-tree all halves run in batched kNN passes; with cKDTree (the same
+    distances for d <= 7) they run one at a time through the full estimator: the same
+    standard error, to the rounding of the means (the batched path adds the per-half means
+    in another order)."""
+    from kantorovich.divergences import _estimators as E
+
+    g = np.random.default_rng(7)
+    x, y = g.normal(size=(300, d)), g.normal(0.3, 1.2, size=(310, d))
+    r = fn(x, y, rng=2, error_bars="halves", **kw)
+    if fn is estimate_kl:
+        ref = fn(x, y, rng=2, error_bars="halves", backend="numpy", **kw)
+    else:
+        monkeypatch.setattr(E, "_auto_cpu_backend", lambda requested, picked, d: "numpy")
+        ref = fn(x, y, rng=2, error_bars="halves", **kw)
+    assert ref.info["backend"] == "numpy" and r.info["backend"] == "numba"
+    assert r.value == ref.value
+    assert math.isclose(r.stderr, ref.stderr, rel_tol=1e-10)
+
+
+def test_halves_with_the_infinite_flag():
+    """A flagged infinite KL keeps the flag's form: stderr inf, ci (lo, inf); the halves'
+    interval of the raw estimate is in info['finite_ci']."""
+    x, y = ParallelLines(0.5).sample(1000, rng=13)
+    r = estimate_kl(x, y, rng=0, error_bars="halves")
+    assert r.infinite and r.value == math.inf and r.stderr == math.inf
+    lo, hi = r.info["finite_ci"]
+    assert r.ci == (lo, math.inf) and lo < r.info["finite_value"] < hi
+
+
+@pytest.mark.parametrize("which, d", [("kl", 2), ("tv", 1)])
+def test_halves_stderr_matches_the_spread_over_draws(which, d):
+    """The halves' stderr estimates the standard deviation of the estimate over independent
+    draws of x and y, the spread the default interval misses (for KL the part from y; for TV
+    most of it, through neighbours shared between terms): 40 draws of P = N(0, I),
+    Q = N(0.5·1, 1.5 I), n = m = 500. The sample sd of 40 values has a relative standard error
+    of 1/sqrt(2·39) = 0.113 (normal values); the mean of the 40 reported stderrs one of
+    (their sd / their mean) / sqrt(40). Their ratio must lie within three combined standard
+    errors of 1 (the jackknife's own upward bias for smooth statistics, Efron & Stein 1981, a
+    few per cent here, is inside that band)."""
+    fn = {"kl": estimate_kl, "tv": estimate_tv}[which]
+    g = np.random.default_rng(30 + d)
+    vals, ses = [], []
+    for s in range(40):
+        x, y = g.normal(size=(500, d)), g.normal(0.5, math.sqrt(1.5), size=(500, d))
+        r = fn(x, y, rng=s, error_bars="halves")
+        vals.append(r.value)
+        ses.append(r.stderr)
+    vals, ses = np.array(vals), np.array(ses)
+    ratio = ses.mean() / vals.std(ddof=1)
+    rel = math.sqrt(1 / (2 * 39) + (ses.std(ddof=1) / ses.mean()) ** 2 / 40)
+    assert abs(ratio - 1) <= 3 * rel, (ratio, rel)

@@ -52,6 +52,16 @@ draws for KL at d <= 2, 72 % at d = 5, 8 % for JS and 0 % for TV (whose bias is 
 their standard deviations), with ``stderr`` 0.29-0.85 of the standard deviation of the
 value over the draws.
 
+``error_bars="halves"`` (opt-in, every KL method and the kNN JS and TV) recomputes the
+estimate on ``n_halves`` (50) random halves of x and of y, a delete-half jackknife (Shao & Wu
+1989) that holds the whole sampling spread: the spread from y and the dependence between
+terms included. ``stderr`` is the square root of the halves' variance (factor and derivation
+in :func:`estimate_kl`), ``ci`` = value ± z stderr. On the same draws it was 1.05-1.3 times
+the standard deviation of the value (conservative, as the jackknife variance is) and the
+truth was in ``ci`` in 96-99 % of the draws for KL at d = 1, 2, 5 and n = 250, 1000; the
+bias is still not in it, so JS and TV stayed at 3.5-69 %. Cost: about 25 kNN estimates on
+half the points.
+
 Infinite KL (disjoint supports)
 -------------------------------
 ``estimate_kl`` flags ``infinite=True`` (and returns ``value = inf``, the raw number in
@@ -77,6 +87,8 @@ from __future__ import annotations
 
 import functools
 import math
+import statistics
+import warnings
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -112,6 +124,9 @@ AUTO_GAUSS_CORRECTED_MIN_DIM = 3
 AUTO_GAUSS_CORRECTED_POINTS_PER_D2 = 2.5
 JS_TV_METHODS = ("knn", "classifier", "histogram")
 _LOG2 = math.log(2.0)
+#: ``error_bars``: "terms" (the bootstrap of the per-point terms, the default) or "halves" (the
+#: estimate recomputed on random halves of x and of y, the delete-half jackknife)
+ERROR_BARS = ("terms", "halves")
 LOGIT_CLIP = 30.0  # held-out log-odds of the classifier method are clipped to [-30, 30]
 
 
@@ -181,6 +196,56 @@ def _boot_summary(boots: np.ndarray, ci_level: float):
     alpha = 1.0 - ci_level
     lo, hi = np.quantile(boots, [alpha / 2, 1 - alpha / 2], axis=-1)
     return np.std(boots, ddof=1, axis=-1), lo, hi
+
+
+def _check_error_bars(error_bars, n_halves):
+    """The checked ``error_bars`` and ``n_halves`` (read by ``error_bars="halves"`` only,
+    checked whichever runs)."""
+    error_bars = check_choice(error_bars, "error_bars", ERROR_BARS)
+    n_halves = check_int(n_halves, "n_halves", minimum=2, maximum=INT64_MAX)
+    return error_bars, n_halves
+
+
+def _half_sizes(n: int, m: int, need_x: int, need_y: int, what: str):
+    """(hx, hy) = (n // 2, m // 2), the sizes of the halves of ``error_bars="halves"``, or a
+    ValueError when they hold fewer than the ``need_x`` and ``need_y`` points ``what`` needs."""
+    hx, hy = n // 2, m // 2
+    if hx < need_x or hy < need_y:
+        raise ValueError(
+            f"`error_bars='halves'` recomputes the estimate on halves of n // 2 = {hx} points of "
+            f"`x` and m // 2 = {hy} of `y`; {what} needs at least {need_x} and {need_y}: give "
+            f"n >= {2 * need_x} and m >= {2 * need_y} points, or use error_bars='terms'.")
+    return hx, hy
+
+
+def _draw_halves(n: int, m: int, n_halves: int, gen: np.random.Generator):
+    """(ix (H, n // 2), iy (H, m // 2)): H random halves of the x's and of the y's, drawn
+    without replacement and independently, each in increasing index order."""
+    ix = np.sort(np.argsort(gen.random((n_halves, n)), axis=1)[:, :n // 2], axis=1)
+    iy = np.sort(np.argsort(gen.random((n_halves, m)), axis=1)[:, :m // 2], axis=1)
+    return ix, iy
+
+
+def _halves_interval(values: np.ndarray, value: float, n: int, m: int, ci_level: float):
+    r"""(stderr, ci) of the delete-half jackknife from the H half-sample estimates ``values``.
+
+    :math:`\hat v = \frac{c}{H-1}\sum_h(\hat\theta_h - \bar\theta)^2` with
+    :math:`c = \tfrac12(\frac{\lfloor n/2\rfloor}{\lceil n/2\rceil}
+    + \frac{\lfloor m/2\rfloor}{\lceil m/2\rceil})` (1 for even n and m), ``stderr`` its
+    square root and ``ci`` = value ± z stderr, z the normal quantile at (1 + ci_level) / 2
+    (the derivation in :func:`estimate_kl`'s Notes)."""
+    hx, hy = n // 2, m // 2
+    c = 0.5 * (hx / (n - hx) + hy / (m - hy))
+    with np.errstate(invalid="ignore", over="ignore"):
+        stderr = math.sqrt(c * float(np.var(values, ddof=1)))
+    z = statistics.NormalDist().inv_cdf(0.5 + 0.5 * ci_level)
+    return stderr, (value - z * stderr, value + z * stderr)
+
+
+def _halves_failed(exc: Exception) -> ValueError:
+    """The error of an estimate on a half of the samples (too few distinct points there)."""
+    return ValueError(f"`error_bars='halves'`: the estimate on a half of the samples failed: "
+                      f"{exc} Use error_bars='terms' or more points.")
 
 
 def _dup_warning(count: int, name: str) -> None:
@@ -571,7 +636,8 @@ def _kl_batch(x, y, options: dict, one):
 
     p0 = one(0, prepare)  # every option checked; the samples of the others below
     gauss = p0.method == "knn-gauss-corrected"
-    if p0.method not in ("knn", "knn-gauss-corrected") or p0.engine != "numba-kdtree" or p0.whiten:
+    if p0.method not in ("knn", "knn-gauss-corrected") or p0.engine != "numba-kdtree" or \
+            p0.whiten or p0.error_bars != "terms":
         return None
     from ._knn_kdtree_numba import knn_pairs_many
     from ._resample import bootstrap_means_rows, draw_key
@@ -689,7 +755,7 @@ def _js_tv_batch(which: str):
 
     def fast(x, y, options: dict, one):
         opts = _bound_options(estimate_js if which == "js" else estimate_tv, x, y, options)
-        if opts is None or opts["method"] != "knn":
+        if opts is None or opts["method"] != "knn" or opts["error_bars"] != "terms":
             return None
         _js_tv_option_checks(opts["features"], opts["test_fraction"], opts["l2"], opts["bins"])
 
@@ -732,7 +798,8 @@ def _js_tv_batch(which: str):
             stderr = lo = hi = np.full(F.size, np.nan)
         for i, q in enumerate(F):
             info = {"k": kval, "n_duplicates": int(d2[q] + d4[q]), **_engine_info(be),
-                    "bootstrap": "per-point terms resampled; trees not recomputed"}
+                    "bootstrap": "per-point terms resampled; trees not recomputed",
+                    "error_bars": "terms"}
             out[q] = EstimateResult(value=float(values[i]), stderr=float(stderr[i]),
                                     ci=(float(lo[i]), float(hi[i])), n=n, m=m, method=method,
                                     ci_level=ci_level, info=info)
@@ -744,7 +811,8 @@ def _js_tv_batch(which: str):
 def estimate_kl(x, y, *, method: str = "auto", k: int | None = None, n_boot: int = 200,
                 ci_level: float = 0.95, rng=None, backend: str = "auto", knn_search: str = "auto",
                 detect_infinite: bool = True, infinite_ratio: float = 0.2,
-                whiten: bool = False, n_reference: int = 4) -> EstimateResult:
+                whiten: bool = False, n_reference: int = 4, error_bars: str = "terms",
+                n_halves: int = 50) -> EstimateResult:
     r"""Estimate KL(P‖Q) in nats from samples ``x ~ P`` and ``y ~ Q`` by nearest neighbours.
 
     Parameters
@@ -790,13 +858,15 @@ def estimate_kl(x, y, *, method: str = "auto", k: int | None = None, n_boot: int
         (default :math:`\lceil\sqrt{\min(n-1, m)}\rceil`, clipped to [L + 2, 200]).
         Ignored by ``"knn-adaptive"``.
     n_boot : int
-        Bootstrap replicates of the per-point terms (0 or 1: no interval).
+        Bootstrap replicates of the per-point terms of ``error_bars="terms"`` (0 or 1: no
+        interval).
     ci_level : float
         Confidence level of ``ci``.
     rng : None, int or numpy.random.Generator
-        Randomness of the bootstrap (and of the Gaussian reference samples of
+        Randomness of the bootstrap or of the halves (and of the Gaussian reference samples of
         ``"knn-gauss-corrected"``, the default from d = 3 on: fix ``rng`` for a reproducible
-        value).
+        value; the value does not depend on ``error_bars``, whose draws come after the
+        estimate's).
     backend : {"auto", "numpy", "numba", "cuda", "cupy"}
         Where the nearest-neighbour search runs (docs/arrays.md "Backends"). ``"numpy"``:
         scipy cKDTree (``workers=-1``). ``"numba"``: numba kernels, a KD-tree or the brute
@@ -826,16 +896,35 @@ def estimate_kl(x, y, *, method: str = "auto", k: int | None = None, n_boot: int
         is singular.
     n_reference : int
         Number of Gaussian reference sample pairs of ``"knn-gauss-corrected"`` (default 4).
+    error_bars : {"terms", "halves"}
+        How ``stderr`` and ``ci`` are computed. ``"terms"`` (default): the bootstrap of the
+        per-point terms at fixed neighbour distances, O(n_boot n) after the estimate; it leaves
+        out the spread from ``y`` and the dependence between terms (Returns). ``"halves"``:
+        the estimate recomputed, with the same method and options, on ``n_halves`` random
+        halves of x and of y (the delete-half jackknife, Notes): it holds the whole sampling
+        spread, at the cost of about ``n_halves / 2`` estimates (docs/estimators.md "Error
+        bars" for measured times); ``ci`` = value ± z stderr. Every method. ValueError when a
+        half (n // 2 x's, m // 2 y's) has too few points for the method's k (or K).
+    n_halves : int
+        Number of random halves of ``error_bars="halves"`` (default 50, at least 2; checked
+        whichever interval runs). The relative standard error of ``stderr`` from their number
+        alone is about 1/sqrt(2 (n_halves - 1)), 10 % at 50.
 
     Returns
     -------
     EstimateResult
-        ``value``, ``stderr`` and ``ci`` (bootstrap of the per-point terms of the x's, not
-        recomputing trees: the spread from ``y``, the dependence between terms and the bias
-        are not in it, so ``ci`` covers the truth less often than ``ci_level`` says; 78 % at
-        d = 2, n = 1000 for a nominal 95 %, module docstring), ``n``, ``m``, ``method``,
-        ``infinite``; ``info`` holds k (or K and the weights), the support ratio ``r`` and
-        duplicate counts.
+        ``value``, ``stderr`` and ``ci``, ``n``, ``m``, ``method``, ``infinite``; ``info``
+        holds k (or K and the weights), the support ratio ``r``, duplicate counts and
+        ``error_bars``, the interval that ran (with ``n_halves`` and ``halves`` for the
+        halves). With ``error_bars="terms"`` (bootstrap of the per-point terms of the x's, not
+        recomputing trees) the spread from ``y``, the dependence between terms and the bias
+        are not in ``stderr`` and ``ci``, so ``ci`` covers the truth less often than
+        ``ci_level`` says: 78 % at d = 2, n = 1000 for a nominal 95 % (module docstring).
+        With ``error_bars="halves"`` the truth was in a nominal 95 % ``ci`` in 96-99 % of
+        200 draws of Gaussian pairs at d = 1, 2, 5 and n = 250, 1000 (``stderr`` 1.1-1.3
+        times the spread of the value: conservative); the bias is still not in it. A
+        flagged infinite KL has ``stderr`` inf and ``ci`` (lo, inf), the interval of the raw
+        estimate in ``info['finite_ci']``, for either interval.
 
     Notes
     -----
@@ -846,6 +935,37 @@ def estimate_kl(x, y, *, method: str = "auto", k: int | None = None, n_boot: int
     distance is used, with a KantorovichWarning. In high dimension the fixed-k estimator
     is strongly biased at moderate n (35 % high at d = 10, n = 10^4, isotropic Gaussians,
     docs/estimators.md); the default (``"auto"``) corrects it from d = 3 on.
+
+    ``error_bars="halves"`` is the delete-d jackknife of Shao & Wu (1989, "A general theory
+    for jackknife variance estimation") with d = n/2, applied to both samples at once. Each
+    of the H = ``n_halves`` halves draws :math:`r = \lfloor n/2\rfloor` of the x's and
+    :math:`s = \lfloor m/2\rfloor` of the y's without replacement, independently; the
+    estimate on them is :math:`\hat\theta_h` (the full estimate's method, k or K and
+    reference count; its whitening map, not one refitted per half), and
+
+    .. math::
+
+        \hat v = \frac{c}{H-1}\sum_{h=1}^H(\hat\theta_h - \bar\theta)^2,\qquad
+        c = \frac12\Big(\frac{r}{n-r} + \frac{s}{m-s}\Big),\qquad
+        \texttt{stderr} = \sqrt{\hat v},
+
+    so c = 1 for even n and m. The factor: for the linear part of an estimator,
+    :math:`\theta = \frac1n\sum_i f(x_i) + \frac1m\sum_j g(y_j)`, the mean of f over a
+    half of r of the n x's varies over the halves with variance
+    :math:`(\frac1r - \frac1n)s_f^2` (sampling without replacement, :math:`s_f^2` the sample
+    variance); at r = n/2 that is :math:`s_f^2/n`, unbiased for :math:`\operatorname{Var}
+    \frac1n\sum f(x_i)`, and the half of the y's adds :math:`s_g^2/m` independently. So the
+    halves' variance estimates :math:`\sigma_f^2/n + \sigma_g^2/m` with no factor whatever
+    n and m (Shao & Wu's :math:`(n - d)/d` is 1 at d = n/2 for each sample). For an odd n
+    the exact factor of that sample is r/(n - r) = (n - 1)/(n + 1); the two samples' shares of
+    :math:`\hat v` are not known separately, so c is the mean of their factors, within
+    2/(min(n, m) + 1) of either. The divisor H - 1 makes :math:`\hat v` unbiased for the mean
+    over all halves. ``ci`` is :math:`\hat\theta \pm z_{(1+\text{ci\_level})/2}\,
+    \texttt{stderr}`, normal rather than the percentiles of the :math:`\hat\theta_h`:
+    those are estimates at n/2 and m/2 points, whose kNN bias is not the estimate's (it
+    grows as n falls), so their distribution is centred away from the estimate's. The
+    jackknife variance is biased upward (Efron & Stein 1981); for the kNN estimators
+    ``stderr`` was 1.05-1.3 times the measured spread (docs/estimators.md "Error bars").
 
     Examples
     --------
@@ -858,7 +978,7 @@ def estimate_kl(x, y, *, method: str = "auto", k: int | None = None, n_boot: int
     True
     """
     prob = _prepare_kl(x, y, method, k, n_boot, ci_level, rng, backend, knn_search,
-                       detect_infinite, infinite_ratio, whiten, n_reference)
+                       detect_infinite, infinite_ratio, whiten, n_reference, error_bars, n_halves)
     info = _kl_info(prob)
     fit = _solve_kl(prob, info)
     return _package_kl(prob, fit, info)
@@ -882,6 +1002,8 @@ class _KLProblem:
     detect_infinite: bool
     infinite_ratio: float
     whiten: bool
+    error_bars: str         # "terms" or "halves"
+    n_halves: int
 
     @property
     def const(self) -> float:
@@ -929,7 +1051,7 @@ def _kl_search(backend, knn_search, x, y):
 
 
 def _prepare_kl(x, y, method, k, n_boot, ci_level, rng, backend, knn_search, detect_infinite,
-                infinite_ratio, whiten, n_reference) -> _KLProblem:
+                infinite_ratio, whiten, n_reference, error_bars, n_halves) -> _KLProblem:
     """Check the arguments of :func:`estimate_kl` (in the order of its signature, the samples
     once the method's k is known) and apply the "auto" rule and the whitening."""
     method = check_choice(method, "method", KL_METHODS)
@@ -942,6 +1064,9 @@ def _prepare_kl(x, y, method, k, n_boot, ci_level, rng, backend, knn_search, det
     be = _knn_engine(be, knn_search, d)
     n_reference = check_int(n_reference, "n_reference", minimum=1, maximum=INT64_MAX)
     check_memory(16 * n_reference * (n + m), "n_reference")  # the reference samples' kNN terms
+    error_bars, n_halves = _check_error_bars(error_bars, n_halves)
+    if error_bars == "halves":  # the halves' indices, samples and neighbour distances
+        check_memory(8 * n_halves * (n + m) * (d + 2 + max(kval or 8, 16)), "n_halves")
     auto = method == "auto"
     if auto:
         method = ("knn-gauss-corrected" if d >= AUTO_GAUSS_CORRECTED_MIN_DIM
@@ -952,14 +1077,20 @@ def _prepare_kl(x, y, method, k, n_boot, ci_level, rng, backend, knn_search, det
     return _KLProblem(xa=xa, ya=ya, method=method, auto=auto, kval=kval, engine=be, n_boot=n_boot,
                       ci_level=ci_level, gen=gen, n_reference=n_reference,
                       detect_infinite=detect_infinite, infinite_ratio=infinite_ratio,
-                      whiten=bool(whiten))
+                      whiten=bool(whiten), error_bars=error_bars, n_halves=n_halves)
 
 
 def _kl_info(prob: _KLProblem) -> dict:
     """The ``info`` entries known before the kNN step."""
-    info: dict = {**_engine_info(prob.engine),
-                  "bootstrap": "per-point terms resampled; trees not recomputed",
-                  "whiten": prob.whiten}
+    if prob.error_bars == "halves":
+        hx, hy = prob.xa.shape[0] // 2, prob.ya.shape[0] // 2
+        how = {"error_bars": "halves", "n_halves": prob.n_halves,
+               "halves": f"estimate recomputed on {prob.n_halves} random halves of {hx} x's and "
+                         f"{hy} y's (delete-half jackknife); ci = value +- z stderr"}
+    else:
+        how = {"bootstrap": "per-point terms resampled; trees not recomputed",
+               "error_bars": "terms"}
+    info: dict = {**_engine_info(prob.engine), **how, "whiten": prob.whiten}
     if prob.auto:
         d = prob.xa.shape[1]
         n, m = prob.xa.shape[0], prob.ya.shape[0]
@@ -1026,9 +1157,83 @@ def _package_kl(prob: _KLProblem, fit: _KLFit, info: dict) -> EstimateResult:
     """Duplicate warnings, the value and its bootstrap, the support-mismatch rule (module
     docstring) and the :class:`EstimateResult`."""
     value = float(fit.const + sum(c * t.mean() for c, t in zip(fit.coefs, fit.terms)))
-    stderr, ci = _bootstrap_means(fit.terms, fit.coefs, fit.const, prob.n_boot, prob.ci_level,
-                                  prob.gen)
+    if prob.error_bars == "halves":
+        n, m = prob.xa.shape[0], prob.ya.shape[0]
+        stderr, ci = _halves_interval(_kl_halves(prob, info), value, n, m, prob.ci_level)
+    else:
+        stderr, ci = _bootstrap_means(fit.terms, fit.coefs, fit.const, prob.n_boot, prob.ci_level,
+                                      prob.gen)
     return _kl_result(prob, fit, value, stderr, ci, info)
+
+
+def _kl_halves(prob: _KLProblem, info: dict) -> np.ndarray:
+    """The estimates of ``prob.method`` on ``prob.n_halves`` random halves of x and of y (the
+    values of :func:`_halves_interval`), with the options of the full estimate: its method (also
+    when "auto" chose it), k, K of the ensemble, and the whitening map of the full samples.
+
+    The fixed-k and Gaussian-corrected estimators on the numba KD-tree run all halves (and all
+    their reference samples) in batched kNN passes parallel over the halves; the other methods
+    and engines, and halves where a kNN step fails (to raise its error), run one half at a time.
+    The halves' own warnings (a singular Gaussian fit: that half uncorrected) are not repeated;
+    the full estimate has warned of duplicates."""
+    xa, ya, method = prob.xa, prob.ya, prob.method
+    n, m = xa.shape[0], ya.shape[0]
+    if method == "knn-adaptive":
+        rank, what = 1, "method='knn-adaptive'"
+    else:
+        rank = info["K"] if method == "knn-ensemble" else prob.kval
+        what = f"method={method!r} with {'K' if method == 'knn-ensemble' else 'k'} = {rank}"
+    _half_sizes(n, m, rank + 1, rank, what)
+    ix, iy = _draw_halves(n, m, prob.n_halves, prob.gen)
+    XH, YH = xa[ix], ya[iy]
+    half = replace(prob, kval=rank if method == "knn-ensemble" else prob.kval)
+    if method in ("knn", "knn-gauss-corrected") and prob.engine == "numba-kdtree":
+        values = _kl_halves_batched(half, XH, YH)
+        if values is not None:
+            return values
+    values = np.empty(prob.n_halves)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", KantorovichWarning)
+        for h in range(prob.n_halves):
+            try:
+                fit = _solve_kl(replace(half, xa=XH[h], ya=YH[h]), {})
+            except ValueError as exc:
+                raise _halves_failed(exc) from exc
+            values[h] = fit.const + sum(c * t.mean() for c, t in zip(fit.coefs, fit.terms))
+    return values
+
+
+def _kl_halves_batched(half: _KLProblem, XH: np.ndarray, YH: np.ndarray):
+    """The fixed-k (Gaussian-corrected) WKV estimates on the halves XH (H, n/2, d), YH
+    (H, m/2, d) in batched numba KD-tree passes: each the estimate :func:`_solve_kl` gives on
+    that half, with the reference samples drawn from ``half.gen`` half after half as the
+    loop draws them; None when a kNN step fails somewhere (the loop then raises its error)."""
+    from ._knn_kdtree_numba import knn_pairs_many
+
+    H, hx, d = XH.shape
+    hy, kval, R = YH.shape[1], half.kval, half.n_reference
+    rho, nu, _, _, ok = knn_pairs_many(XH, YH, kval)
+    if not ok.all():
+        return None
+    const = math.log(hy / (hx - 1))
+    values = const + _wkv_terms(rho, nu, kval, d).mean(axis=1)
+    if half.method != "knn-gauss-corrected":
+        return values
+    with blas_single_thread():  # the fits and the reference samples, half after half
+        fits = [_gauss_fit(XH[h], YH[h]) for h in range(H)]
+        F = [h for h in range(H) if fits[h] is not None]  # a singular fit: uncorrected
+        refs = [pair for h in F for pair in _gauss_reference_samples(
+            fits[h], _reference_normals(hx, hy, d, R, half.gen))]
+    if not F:
+        return values
+    rr, rn, _, _, rok = knn_pairs_many(np.stack([r[0] for r in refs]),
+                                       np.stack([r[1] for r in refs]), kval)
+    if not rok.all():
+        return None
+    ref_means = (const + _wkv_terms(rr, rn, kval, d).mean(axis=1)).reshape(len(F), R)
+    for i, h in enumerate(F):
+        values[h] = fits[h][4] + values[h] - ref_means[i].mean()
+    return values
 
 
 def _support_J(prob: _KLProblem, width: int) -> int:
@@ -1266,18 +1471,30 @@ def _js_tv_option_checks(features, test_fraction, l2, bins):
     return features, test_fraction, l2, bins
 
 
-def _estimate_js_tv(which, x, y, method, k, n_boot, ci_level, rng, features, test_fraction, l2, bins):
+def _estimate_js_tv(which, x, y, method, k, n_boot, ci_level, rng, features, test_fraction, l2, bins,
+                    error_bars, n_halves):
     method, kval, xa, ya, n_boot, ci_level, gen = _js_tv_checks(method, k, x, y, n_boot, ci_level,
                                                                 rng)
     features, test_fraction, l2, bins = _js_tv_option_checks(features, test_fraction, l2, bins)
+    error_bars, n_halves = _check_error_bars(error_bars, n_halves)
     n, m, d = xa.shape[0], ya.shape[0], xa.shape[1]
+    if error_bars == "halves":
+        if method != "knn":
+            raise ValueError(
+                f"`error_bars='halves'` is for method='knn'; got method={method!r}, whose "
+                + ("bootstrap already resamples the samples and recomputes the histogram"
+                   if method == "histogram" else "bound is evaluated on a held-out split")
+                + ": use error_bars='terms'.")
+        _half_sizes(n, m, kval + 1, kval + 1, f"method='knn' with k = {kval}")
+        check_memory(8 * n_halves * (n + m) * (d + 2 + 2 * kval), "n_halves")
     info: dict = {}
     if method == "histogram":
         if bins is None:
             bins = max(2, int(math.ceil(2.0 * min(n, m) ** (1.0 / (d + 2)))))
         check_memory(40 * bins ** d, "bins")  # bins**d cells: two pmfs, their mixture, two terms
         ix, iy, nb = _hist_pmfs(xa, ya, bins)
-        info.update(bins=bins, bootstrap="sample indices resampled; histogram recomputed")
+        info.update(bins=bins, bootstrap="sample indices resampled; histogram recomputed",
+                    error_bars="terms")
 
         def stat(ix_, iy_):
             p = np.bincount(ix_, minlength=nb) / ix_.size
@@ -1298,10 +1515,17 @@ def _estimate_js_tv(which, x, y, method, k, n_boot, ci_level, rng, features, tes
 
     if method == "knn":
         lr_x, lr_y, info = _js_tv_knn(xa, ya, kval)
-        info["bootstrap"] = "per-point terms resampled; trees not recomputed"
+        if error_bars == "halves":
+            info.update(error_bars="halves", n_halves=n_halves, halves=(
+                f"estimate recomputed on {n_halves} random halves of {n // 2} x's and {m // 2} "
+                "y's (delete-half jackknife); ci = value +- z stderr"))
+        else:
+            info.update(bootstrap="per-point terms resampled; trees not recomputed",
+                        error_bars="terms")
     else:
         lr_x, lr_y, info = _js_tv_classifier(xa, ya, gen, features, test_fraction, l2)
-        info["bootstrap"] = "held-out per-point terms resampled; classifier not refitted"
+        info.update(bootstrap="held-out per-point terms resampled; classifier not refitted",
+                    error_bars="terms")
     # lr_x = log(p/q) at x's (log-odds of D = p/(p+q)); lr_y = log(q/p) at y's
     if which == "js":
         tx, ty = _ratio_terms("js", lr_x, lr_y)
@@ -1319,12 +1543,46 @@ def _estimate_js_tv(which, x, y, method, k, n_boot, ci_level, rng, features, tes
     if which == "tv" and method == "classifier":
         value = float(tx.mean() + ty.mean())
         stderr, ci = _bootstrap_means([tx, ty], [1.0, 1.0], 0.0, n_boot, ci_level, gen)
+    elif error_bars == "halves":
+        value = float(0.5 * tx.mean() + 0.5 * ty.mean())
+        stderr, ci = _halves_interval(_js_tv_halves(which, xa, ya, kval, n_halves, gen), value,
+                                      n, m, ci_level)
     else:
         value = float(0.5 * tx.mean() + 0.5 * ty.mean())
         stderr, ci = _bootstrap_means([tx, ty], [0.5, 0.5], 0.0, n_boot, ci_level, gen)
     _range_warning(which, method, value, n, m)
     return EstimateResult(value=value, stderr=stderr, ci=ci, n=n, m=m, method=method,
                           ci_level=ci_level, info=info)
+
+
+def _js_tv_halves(which: str, xa, ya, kval: int, n_halves: int, gen) -> np.ndarray:
+    """The kNN estimates of JS (``which="js"``) or TV on ``n_halves`` random halves of x and of
+    y (the values of :func:`_halves_interval`): on the numba KD-tree in two batched kNN passes
+    parallel over the halves, else (or to raise the error of a half whose kNN step fails) one
+    half at a time; the halves' duplicate warnings are not repeated."""
+    n, m, d = xa.shape[0], ya.shape[0], xa.shape[1]
+    ix, iy = _draw_halves(n, m, n_halves, gen)
+    XH, YH = xa[ix], ya[iy]
+    hx, hy = n // 2, m // 2
+    if _auto_cpu_backend("auto", "numpy", d) == "numba-kdtree":
+        from ._knn_kdtree_numba import knn_pairs_many
+
+        rho_x, nu_x, _, _, ok_x = knn_pairs_many(XH, YH, kval)
+        rho_y, nu_y, _, _, ok_y = knn_pairs_many(YH, XH, kval)
+        if ok_x.all() and ok_y.all():
+            tx, ty = _ratio_terms(which, *_knn_log_ratios(rho_x, nu_x, rho_y, nu_y, hx, hy, d))
+            return 0.5 * tx.mean(axis=1) + 0.5 * ty.mean(axis=1)
+    values = np.empty(n_halves)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", KantorovichWarning)
+        for h in range(n_halves):
+            try:
+                lr_x, lr_y, _ = _js_tv_knn(XH[h], YH[h], kval)
+            except ValueError as exc:
+                raise _halves_failed(exc) from exc
+            tx, ty = _ratio_terms(which, lr_x, lr_y)
+            values[h] = 0.5 * tx.mean() + 0.5 * ty.mean()
+    return values
 
 
 def _range_warning(which: str, method: str, value: float, n: int, m: int) -> None:
@@ -1349,7 +1607,8 @@ def _range_warning(which: str, method: str, value: float, n: int, m: int) -> Non
 @_batchable(fast=_js_tv_batch("js"))
 def estimate_js(x, y, *, method: str = "knn", k: int | None = None, n_boot: int = 200,
                 ci_level: float = 0.95, rng=None, features: str = "quadratic",
-                test_fraction: float = 0.5, l2: float = 1e-4, bins: int | None = None) -> EstimateResult:
+                test_fraction: float = 0.5, l2: float = 1e-4, bins: int | None = None,
+                error_bars: str = "terms", n_halves: int = 50) -> EstimateResult:
     r"""Estimate the Jensen-Shannon divergence JS(P, Q) (nats, ½ weights, in [0, log 2]).
 
     :math:`JS = \tfrac12 E_P\log(2D) + \tfrac12 E_Q\log(2(1-D))` with
@@ -1379,7 +1638,21 @@ def estimate_js(x, y, *, method: str = "knn", k: int | None = None, n_boot: int 
     k : int, optional
         Neighbour rank of the kNN method (default 10).
     n_boot, ci_level, rng
-        Bootstrap of the per-point terms (kNN, classifier) or of the samples (histogram).
+        Bootstrap of the per-point terms (kNN, classifier) or of the samples (histogram)
+        (``n_boot`` replicates of ``error_bars="terms"``), or the draws of the halves.
+    error_bars : {"terms", "halves"}
+        ``"terms"`` (default): that bootstrap. ``"halves"`` (``method="knn"`` only, a
+        ValueError naming ``error_bars`` for the others: the histogram's bootstrap already
+        recomputes the histogram, the classifier's bound is evaluated on a held-out split):
+        the estimate recomputed on ``n_halves`` random halves of x and of y, the delete-half
+        jackknife of :func:`estimate_kl` (formula in its Notes), ``ci`` = value ± z stderr.
+        It holds the spread that comes from the dependence between terms (for TV most of it)
+        but not the kNN bias: at n = 1000 in 1-D the truth was in a nominal 95 % ``ci`` in
+        10.5 % of 200 draws for JS and 3.5 % for TV, the estimator's mean in 98.5 % and 96.5 %.
+        The halves (n // 2, m // 2 points) need at least k + 1 points each.
+    n_halves : int
+        Number of random halves of ``error_bars="halves"`` (default 50, at least 2; checked
+        whichever interval runs).
     features, test_fraction, l2
         The classifier's features (``"quadratic"`` or ``"linear"``), held-out share (in
         (0, 1), default 0.5) and L2 penalty (> 0, default 1e-4); read by
@@ -1391,10 +1664,11 @@ def estimate_js(x, y, *, method: str = "knn", k: int | None = None, n_boot: int 
     Returns
     -------
     EstimateResult
-        ``stderr`` and ``ci`` resample the per-point terms at fixed distances: they leave out
-        the kNN estimator's bias and the dependence between terms (module docstring; for
-        ``method="knn"`` at n = 1000 in 1-D the truth was in the 95 % ``ci`` in 8 % of draws
-        for JS and 0 % for TV).
+        With ``error_bars="terms"``, ``stderr`` and ``ci`` resample the per-point terms at
+        fixed distances: they leave out the kNN estimator's bias and the dependence between
+        terms (module docstring; for ``method="knn"`` at n = 1000 in 1-D the truth was in the
+        95 % ``ci`` in 8 % of draws for JS and 0 % for TV). ``info['error_bars']`` says which
+        interval ran.
 
     Notes
     -----
@@ -1410,13 +1684,15 @@ def estimate_js(x, y, *, method: str = "knn", k: int | None = None, n_boot: int 
     >>> bool(abs(r.value - np.log(2)) < 0.01)
     True
     """
-    return _estimate_js_tv("js", x, y, method, k, n_boot, ci_level, rng, features, test_fraction, l2, bins)
+    return _estimate_js_tv("js", x, y, method, k, n_boot, ci_level, rng, features, test_fraction, l2, bins,
+                           error_bars, n_halves)
 
 
 @_batchable(fast=_js_tv_batch("tv"))
 def estimate_tv(x, y, *, method: str = "knn", k: int | None = None, n_boot: int = 200,
                 ci_level: float = 0.95, rng=None, features: str = "quadratic",
-                test_fraction: float = 0.5, l2: float = 1e-4, bins: int | None = None) -> EstimateResult:
+                test_fraction: float = 0.5, l2: float = 1e-4, bins: int | None = None,
+                error_bars: str = "terms", n_halves: int = 50) -> EstimateResult:
     r"""Estimate the total variation distance TV(P, Q) = ½∫|p - q| (in [0, 1]).
 
     ``"knn"``: :math:`TV = E_M|2D - 1|` with :math:`M = (P+Q)/2`, i.e.
@@ -1438,4 +1714,5 @@ def estimate_tv(x, y, *, method: str = "knn", k: int | None = None, n_boot: int 
     >>> r.value > 0.99
     True
     """
-    return _estimate_js_tv("tv", x, y, method, k, n_boot, ci_level, rng, features, test_fraction, l2, bins)
+    return _estimate_js_tv("tv", x, y, method, k, n_boot, ci_level, rng, features, test_fraction, l2, bins,
+                           error_bars, n_halves)
