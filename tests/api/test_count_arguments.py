@@ -38,6 +38,8 @@ CALLS = [
     ("bins", lambda c: estimate_js(X, X + 1, method="histogram", bins=c, rng=0)),
     ("bins", lambda c: estimate_tv(X, X + 1, method="histogram", bins=c, rng=0)),
     ("n_reference", lambda c: estimate_kl(X, X + 1, method="knn-gauss-corrected", n_reference=c, rng=0)),
+    ("n_halves", lambda c: estimate_kl(X, X + 1, error_bars="halves", n_halves=c, rng=0)),
+    ("n_halves", lambda c: estimate_tv(X, X + 1, k=3, error_bars="halves", n_halves=c, rng=0)),
     ("max_rounds", lambda c: assignment(np.eye(3), max_rounds=c)),
     ("max_iter", lambda c: emd(None, None, np.eye(3), max_iter=c)),
     ("max_iter", lambda c: sinkhorn(None, None, np.eye(3), eps=0.1, max_iter=c)),
