@@ -210,6 +210,28 @@ def test_uniform_default_and_zero_weight(rng):
     assert np.all(r.plan[3] == 0) and np.isfinite(r.value) and r.converged
 
 
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+@pytest.mark.parametrize("lazy", [False, True])
+def test_plan_entry_of_two_zero_weights_is_zero_not_nan(backend, lazy):
+    # x_2 and y_2 have zero weight, lie next to each other and far from the rest: f_2 + g_2 -
+    # C_22 is about 4800 (2400 each), so exp() overflowed and a_2 b_2 exp() was 0 x inf = NaN
+    x = np.array([[0.0, 0.0], [1.0, 0.0], [50.0, 0.0]])
+    y = np.array([[0.0, 1.0], [1.0, 1.0], [50.0, 0.5]])
+    w = np.array([0.5, 0.5, 0.0])
+    geom = PointCloud(x, y) if lazy else PointCloud(x, y).cost_matrix()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        r = sinkhorn(w, w, geom, eps=0.1, tol=1e-12, plan=True, backend=backend)
+        P = np.asarray(r.plan)
+        assert r.converged and np.all(np.isfinite(P)) and np.all(P[2] == 0) and np.all(P[:, 2] == 0)
+        np.testing.assert_allclose(P.sum(1), w, atol=1e-12)
+        np.testing.assert_allclose(P.sum(0), w, atol=1e-12)
+        if lazy:
+            np.testing.assert_allclose(r.plan.matvec(np.ones(3)), w, atol=1e-12)
+            np.testing.assert_allclose(r.plan.rmatvec(np.ones(3)), w, atol=1e-12)
+            np.testing.assert_array_equal(r.plan.block(2, 3), P[2:3])
+
+
 def test_input_not_modified(rng):
     x, y, a, b = _problem(rng)
     M = pot.dist(x, y)

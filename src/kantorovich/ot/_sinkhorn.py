@@ -765,6 +765,21 @@ def _newton_step(xp, softmin_x, softmin_y, a, b, loga, logb, f, g, eps: float, b
 
 
 
+def _plan_entries(xp, a, b, f, g, C, eps: float):
+    """``a_i b_j exp((f_i + g_j - C_ij)/eps)``, exactly 0 where ``a_i b_j = 0``.
+
+    Between a zero-weight row and a zero-weight column nothing bounds ``f_i + g_j - C_ij``
+    (each potential is set by the points of positive weight only): two such points next to
+    each other and far from the rest give exponents in the thousands, whose ``exp`` overflows,
+    and ``0 x inf`` was a NaN entry in the plan (and in its row and column sums).
+    """
+    w = a[:, None] * b[None, :]
+    with np.errstate(over="ignore", invalid="ignore"):
+        P = w * xp.exp((f[:, None] + g[None, :] - C) / eps)
+    P[w == 0] = 0
+    return P
+
+
 class SinkhornPlan:
     """The entropic plan ``P_ij = a_i b_j exp((f_i + g_j - C_ij)/eps)`` of a point cloud, lazily.
 
@@ -786,9 +801,7 @@ class SinkhornPlan:
 
     def block(self, i0: int, i1: int) -> np.ndarray:
         C = self.geom.cost_block(i0, i1)
-        with np.errstate(divide="ignore"):
-            return (self.a[i0:i1, None] * self.b[None, :]
-                    * np.exp((self.f[i0:i1, None] + self.g[None, :] - C) / self.eps))
+        return _plan_entries(np, self.a[i0:i1], self.b, self.f[i0:i1], self.g, C, self.eps)
 
     def _blocks(self):
         n, m = self.shape
@@ -1396,8 +1409,7 @@ def _package(p: _Problem, s: _Solved, *, plan) -> SinkhornResult:
     P = None
     if plan:
         if isinstance(p.geom, DenseGeometry):
-            C = p.geom.C
-            P = p.a[:, None] * p.b[None, :] * xp.exp((f[:, None] + g[None, :] - C) / eps)
+            P = _plan_entries(xp, p.a, p.b, f, g, p.geom.C, eps)
         else:
             P = SinkhornPlan(p.geom, p.a, p.b, f, g, eps)
     if not p.caller_gpu and xp is not np:
