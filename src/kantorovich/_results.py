@@ -8,6 +8,7 @@ on the caller's device (numpy or CuPy). ``to_dict()`` gives a JSON-friendly summ
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +28,8 @@ __all__ = [
 def _jsonable(v: Any, max_len: int = 64) -> Any:
     if v is None or isinstance(v, (bool, int, str)):
         return v
+    if isinstance(v, Result):  # a result held by another (sinkhorn_divergence's three)
+        return v.to_dict()
     if isinstance(v, float):
         return v if np.isfinite(v) else str(v)
     if isinstance(v, (np.floating, np.integer, np.bool_)):
@@ -34,10 +37,14 @@ def _jsonable(v: Any, max_len: int = 64) -> Any:
     if hasattr(v, "nnz") and hasattr(v, "shape"):  # scipy.sparse: np.asarray would give a 0-d object
         return {"shape": list(v.shape), "nnz": int(v.nnz), "format": str(getattr(v, "format", ""))}
     if hasattr(v, "shape") and hasattr(v, "dtype"):
-        if v.size <= max_len:
-            arr = v.get() if hasattr(v, "get") else np.asarray(v)
+        # (a torch tensor's `size` is a method, and it may carry a gradient or live on a GPU)
+        if math.prod(int(k) for k in v.shape) <= max_len:
+            from ._interop import to_kernel
+
+            arr = to_kernel(v)
+            arr = arr.get() if hasattr(arr, "get") else np.asarray(arr)
             return [_jsonable(x) for x in arr.ravel().tolist()] if arr.ndim else _jsonable(arr.item())
-        return {"shape": list(v.shape), "dtype": str(v.dtype)}
+        return {"shape": [int(k) for k in v.shape], "dtype": str(v.dtype)}
     if isinstance(v, (list, tuple)):
         return [_jsonable(x) for x in v[:max_len]]
     if isinstance(v, dict):

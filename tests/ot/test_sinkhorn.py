@@ -910,6 +910,45 @@ def test_marginal_error_is_the_final_float_and_its_history_a_field_of_its_own(rn
         assert list(r.marginal_error) == list(r.marginal_error_history)
 
 
+def test_to_dict_of_a_lazy_plan_and_of_a_divergence_is_json(rng):
+    import json
+
+    x, y, a, b = _problem(rng, n=30, m=20)
+    # a lazy plan has a shape and a dtype, and to_dict() raised AttributeError on its `size`
+    r = sinkhorn(a, b, PointCloud(x, y), eps=0.1, plan=True)
+    d = json.loads(json.dumps(r.to_dict(), allow_nan=False))
+    assert d["plan"] == {"shape": [30, 20], "dtype": "float64"}
+    small = sinkhorn(a[:4] / a[:4].sum(), b[:3] / b[:3].sum(), PointCloud(x[:4], y[:3]), eps=0.1,
+                     plan=True)
+    assert small.to_dict()["plan"] == np.asarray(small.plan).ravel().tolist()
+    # the three results of a divergence are summarised as dicts (they were their repr strings,
+    # every potential printed)
+    s = sinkhorn_divergence(a, b, PointCloud(x, y), eps=0.1)
+    d = json.loads(json.dumps(s.to_dict(), allow_nan=False))
+    for k in ("ot_ab", "ot_aa", "ot_bb"):
+        assert d[k] == json.loads(json.dumps(getattr(s, k).to_dict()))
+        assert d[k]["converged"] is True and d[k]["f"] == getattr(s, k).f.tolist()
+
+
+def test_to_dict_of_torch_results_is_json(rng):
+    # a torch tensor's `size` is a method: to_dict() raised TypeError ('<=' between a method
+    # and an int) on every torch result, and np.asarray refuses a tensor that requires grad
+    import json
+
+    torch = pytest.importorskip("torch")
+    x, y, a, b = _problem(rng, n=6, m=5)
+    xt = torch.tensor(x, requires_grad=True)
+    r = sinkhorn(None, None, PointCloud(xt, torch.tensor(y)), eps=0.1)
+    assert r.value.requires_grad
+    d = json.loads(json.dumps(r.to_dict(), allow_nan=False))
+    assert d["value"] == r.value.item() and d["f"] == r.f.detach().tolist()
+    big = sinkhorn(None, None, PointCloud(torch.tensor(_problem(rng, n=80, m=5)[0]), torch.tensor(y)),
+                   eps=0.1)
+    assert big.to_dict()["f"] == {"shape": [80], "dtype": "torch.float64"}
+    s = sinkhorn_divergence(None, None, PointCloud(xt, torch.tensor(y)), eps=0.1)
+    assert json.loads(json.dumps(s.to_dict()))["ot_aa"]["f"] == s.ot_aa.f.detach().tolist()
+
+
 def test_non_converged_result_is_sensible_and_its_error_is_measured(rng):
     x, y, a, b = _problem(rng, n=5, m=4)
     M = _sq(x, y) + 0.38

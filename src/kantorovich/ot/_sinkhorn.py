@@ -791,6 +791,8 @@ class SinkhornPlan:
     the dense plan as an array of the library, device and dtype of the result's own arrays.
     """
 
+    ndim = 2
+
     def __init__(self, geom: PointCloud, a, b, f, g, eps: float):
         self.geom = geom.to_device("cpu").astype(np.float64)
         self.a, self.b = to_host(a).astype(np.float64), to_host(b).astype(np.float64)
@@ -798,6 +800,11 @@ class SinkhornPlan:
         self.eps = float(eps)
         self.shape = geom.shape
         self.dtype = np.dtype(np.float64)
+
+    @property
+    def size(self) -> int:
+        """n * m, the number of entries (as an array's ``size``)."""
+        return self.shape[0] * self.shape[1]
 
     def block(self, i0: int, i1: int) -> np.ndarray:
         C = self.geom.cost_block(i0, i1)
