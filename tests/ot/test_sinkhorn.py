@@ -1055,6 +1055,18 @@ def test_wasserstein_sinkhorn_branch_converges_on_coincident_clouds():
     assert v == pytest.approx(np.sqrt(r.value), rel=1e-4)
 
 
+@pytest.mark.parametrize("batch", [False, True])
+def test_sinkhorn_divergence_refuses_self_costs_beside_a_point_cloud(batch):
+    # they were ignored: S came from the cloud's own |x - x'|^2 whatever M_aa held
+    x, y = np.arange(4.0)[:, None], np.arange(3.0)[:, None] + 0.5
+    pc = PointCloud(x[None], y[None]) if batch else PointCloud(x, y)
+    M_aa = np.zeros((1, 4, 4) if batch else (4, 4))
+    with pytest.raises(ValueError, match="`M_aa` must be None with a PointCloud"):
+        sinkhorn_divergence(None, None, pc, eps=0.1, M_aa=M_aa)
+    with pytest.raises(ValueError, match="`M_aa` and `M_bb` must be None"):
+        sinkhorn_divergence(None, None, pc, eps=0.1, M_aa=M_aa, M_bb=M_aa)
+
+
 def test_divergence_warm_start_applies_to_the_cross_term_only():
     # g0 has b's length (m = 20): it must not reach OT(a, a) (n = 10) or OT(b, b)
     x = np.arange(10.0)[:, None]

@@ -1541,7 +1541,8 @@ def sinkhorn_divergence(a: Any, b: Any, M_or_geometry: Any, *, eps: float, M_aa:
     ----------
     a, b : weights or None (uniform)
     M_or_geometry : PointCloud, or a dense cost (n, m) with ``M_aa`` (n, n) and ``M_bb`` (m, m)
-        A point cloud ``PointCloud(x, y)`` gives the three problems itself.
+        A point cloud ``PointCloud(x, y)`` gives the three problems itself (``M_aa`` or
+        ``M_bb`` beside it is a ValueError).
     eps : float > 0
     **kwargs : passed to :func:`sinkhorn` (``backend``, ``tol``, ``max_iter``, ``scaling``, ...)
         ``symmetric``, the warm starts ``f0``, ``g0`` and ``plan`` apply to OT(a, b) only: the
@@ -1592,10 +1593,20 @@ def sinkhorn_divergence(a: Any, b: Any, M_or_geometry: Any, *, eps: float, M_aa:
                                     eps=eps, info={"backend": r_ab.backend})
 
 
+def _no_self_costs_beside(M_aa, M_bb) -> None:
+    """A PointCloud gives the self costs itself: ``M_aa``/``M_bb`` beside it would be ignored."""
+    given = [k for k, v in (("M_aa", M_aa), ("M_bb", M_bb)) if v is not None]
+    if given:
+        raise ValueError(f"{' and '.join(f'`{k}`' for k in given)} must be None with a PointCloud "
+                         "`M_or_geometry` (it gives the costs within a and within b itself, from "
+                         "its points and cost); pass a dense cost matrix to use your own.")
+
+
 def _divergence_geometries(M_or_geometry, M_aa, M_bb):
     """The geometries of OT(a, b), OT(a, a) and OT(b, b): a point cloud's own, or the dense
     costs ``M``, ``M_aa`` (n, n) and ``M_bb`` (m, m), each checked under its name."""
     if isinstance(M_or_geometry, PointCloud):
+        _no_self_costs_beside(M_aa, M_bb)
         pc = M_or_geometry
         # in the precision of OT(a, b): a float32 cloud's self terms are float32 solves too
         return pc, pc.with_points(pc.x, pc.x), pc.with_points(pc.y, pc.y)

@@ -1308,9 +1308,10 @@ def sinkhorn_divergence_batch(a, b, M_or_geometry, *, eps, M_aa=None, M_bb=None,
     or ``M``, ``M_aa``, ``M_bb`` equal) are solved once with the averaged update and give
     exactly 0.
     """
-    from ._sinkhorn import SinkhornDivergenceResult
+    from ._sinkhorn import SinkhornDivergenceResult, _no_self_costs_beside
 
     if isinstance(M_or_geometry, PointCloud):
+        _no_self_costs_beside(M_aa, M_bb)
         pc = M_or_geometry
         g_ab = pc
         g_aa = pc.with_points(pc.x, pc.x)
