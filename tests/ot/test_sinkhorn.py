@@ -998,6 +998,18 @@ def test_extreme_warm_starts_and_eps_are_value_errors_naming_them(rng):
     assert r.converged
 
 
+@pytest.mark.parametrize("plan", ["no", "False", 1, None])
+@pytest.mark.parametrize("batch", [False, True])
+def test_plan_that_is_not_a_bool_is_a_type_error(plan, batch):
+    # as `symmetric` and `progress`: plan="no" returned the plan, plan=None silently none
+    M = np.eye(2)[None] if batch else np.eye(2)
+    with pytest.raises(TypeError, match="`plan` must be a bool"):
+        sinkhorn(None, None, M, eps=0.1, plan=plan)
+    with pytest.raises(TypeError, match="`plan` must be a bool"):
+        sinkhorn_divergence(None, None, M, eps=0.1, M_aa=M, M_bb=M, plan=plan)
+    assert sinkhorn(None, None, M, eps=0.1, plan=np.bool_(True)).plan is not None
+
+
 @pytest.mark.parametrize("bad", [[[1.0, 2.0], [3.0]], "ab", [1 + 2j, 0], [True, False], [object(), 1]])
 def test_malformed_warm_start_is_a_type_error_naming_it(bad):
     with pytest.raises(TypeError, match="`f0`"):

@@ -1111,6 +1111,7 @@ def sinkhorn(a: Any, b: Any, M_or_geometry: Any, *, eps: float, max_iter: int = 
     >>> r.converged, round(r.value, 6)
     (True, 0.0)
     """
+    _check_plan(plan)
     if batch_size_or_raise(M_or_geometry, "M_or_geometry", "(n, m)") is not None:  # a batch of problems (docs/batch.md)
         from ._sinkhorn_batch import sinkhorn_batch
 
@@ -1236,6 +1237,12 @@ def _check_options(eps, max_iter, check_every, scaling, symmetric, progress, dty
     if not isinstance(progress, (bool, np.bool_)):
         raise TypeError(f"`progress` must be a bool; got {describe(progress)}.")
     return eps, max_iter, check_every, scaling, check_float_dtype(dtype)
+
+
+def _check_plan(plan) -> None:
+    """``plan`` is a bool, as ``symmetric`` and ``progress`` are (``plan="no"`` is truthy)."""
+    if not isinstance(plan, (bool, np.bool_)):
+        raise TypeError(f"`plan` must be a bool; got {describe(plan)}.")
 
 
 def _balanced_weights(a, b, n: int, m: int, on_gpu: bool):

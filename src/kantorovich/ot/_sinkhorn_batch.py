@@ -860,6 +860,7 @@ def sinkhorn_batch(a, b, M_or_geometry, *, eps, max_iter=10_000, tol=None, scali
         SINKHORN_BACKENDS,
         _check_eps_resolution,
         _check_options,
+        _check_plan,
         _numba_takes_eps,
         _scale_limit,
         eps_schedule,
@@ -868,6 +869,7 @@ def sinkhorn_batch(a, b, M_or_geometry, *, eps, max_iter=10_000, tol=None, scali
     t0 = time.perf_counter()
     eps, max_iter, check_every, scaling, dtype = _check_options(
         eps, max_iter, check_every, scaling, symmetric, progress, dtype)
+    _check_plan(plan)
     check_choice(backend, "backend", SINKHORN_BACKENDS)
     kw = dict(eps=eps, max_iter=max_iter, tol=tol, scaling=scaling, check_every=check_every,
               plan=plan, symmetric=symmetric, backend=backend, dtype=dtype, progress=progress)
