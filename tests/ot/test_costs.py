@@ -297,3 +297,15 @@ def test_emd_gradient_in_a_dense_geometry_is_the_plan():
     a, b = np.full(4, 0.25), np.full(5, 0.2)
     g = ag.grad(lambda c: emd(a, b, DenseGeometry(c)).value)(C)
     np.testing.assert_array_equal(g, emd(a, b, C).plan)
+
+
+def test_a_geometry_given_to_dense_geometry():
+    """DenseGeometry(DenseGeometry(M)) said "`M` must be an array of real numbers; got array of
+    shape () and dtype object"; it is a copy of the costs (in the dtype asked for). A PointCloud
+    there is a TypeError that says what to pass."""
+    M = np.array([[0.0, 1.0], [2.0, 0.5]])
+    g = DenseGeometry(DenseGeometry(M))
+    np.testing.assert_array_equal(g.C, M)
+    assert DenseGeometry(DenseGeometry(M), dtype=np.float32).dtype == np.float32
+    with pytest.raises(TypeError, match=r"`M` is a PointCloud.*cost_matrix"):
+        DenseGeometry(PointCloud(np.zeros((2, 1)), np.ones((3, 1))))

@@ -153,6 +153,11 @@ class DenseGeometry:
     kind = "dense"
 
     def __init__(self, M: Any, *, dtype=None):
+        if isinstance(M, PointCloud):
+            raise TypeError("`M` is a PointCloud: pass it to the solver as it is, or its dense "
+                            "costs, DenseGeometry(M.cost_matrix()).")
+        if isinstance(M, DenseGeometry):  # a copy of its costs (the message was about dtype object)
+            M = M.C
         (M,) = _adopt(self, M, names=("M",))
         self.gpu_float32 = _gpu_float32(M)
         self.C = check_cost_matrix(M, "M", dtype=check_float_dtype(dtype))
