@@ -1597,7 +1597,7 @@ def sinkhorn_divergence(a: Any, b: Any, M_or_geometry: Any, *, eps: float, M_aa:
     value = r_ab.objective - 0.5 * r_aa.objective - 0.5 * r_bb.objective
     return SinkhornDivergenceResult(value=value, ot_ab=r_ab, ot_aa=r_aa, ot_bb=r_bb,
                                     converged=r_ab.converged and r_aa.converged and r_bb.converged,
-                                    eps=eps, info={"backend": r_ab.backend})
+                                    eps=eps, info={"backend": r_ab.backend, "identical_inputs": False})
 
 
 def _no_self_costs_beside(M_aa, M_bb) -> None:
