@@ -6,6 +6,7 @@ import ast
 import doctest
 import importlib
 import pathlib
+import warnings
 from types import SimpleNamespace
 
 import matplotlib
@@ -175,3 +176,20 @@ def test_docstring_examples_run(module):
     mod = P if module == "__init__" else importlib.import_module(f"kantorovich.plots.{module}")
     res = doctest.testmod(mod, optionflags=doctest.ELLIPSIS)
     assert res.failed == 0 and res.attempted > 0
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_given_axes_keep_their_figure_title_and_constrained_layout(name):
+    # a slide made with layout="constrained" and its own title: drawing a figure into some of
+    # its Axes must not switch it to tight_layout (a UserWarning; a RuntimeError beside a
+    # colour bar) nor replace its title
+    args, kwargs, n = CASES[name]
+    fig, grid = plt.subplots(1, n + 1, squeeze=False, layout="constrained")
+    fig.suptitle("my slide")
+    axes = list(grid.ravel())[:n]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert getattr(P, name)(*args, **kwargs, ax=axes[0] if n == 1 else axes) is fig
+    assert type(fig.get_layout_engine()).__name__ == "ConstrainedLayoutEngine"
+    assert fig.get_suptitle() == "my slide"
+    assert not fig.legends

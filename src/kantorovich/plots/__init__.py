@@ -3,7 +3,10 @@
 Every function takes the data to draw (arrays, or the dict / result object an experiment
 returned) and returns a :class:`matplotlib.figure.Figure`. With ``ax=`` it draws into the given
 Axes (a sequence of Axes, one per panel, for the multi-panel figures) and returns
-``ax.figure``; without it, it makes a new Figure. No function solves, trains or estimates
+``ax.figure``, leaving that Figure's own title, legend and layout engine alone (a
+``layout="constrained"`` Figure stays constrained; the overall title and the ``tight_layout``
+of a figure are drawn only on a Figure the function made); without it, it makes a new
+Figure. No function solves, trains or estimates
 anything (the report sections compute, these only draw), and none calls ``plt.show()``.
 matplotlib is imported only when a function runs.
 

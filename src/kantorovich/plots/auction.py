@@ -42,6 +42,7 @@ def plot_timings(curves: dict, *, notes: str = "", ax=None):
     >>> from kantorovich.plots import plot_timings
     >>> fig = plot_timings({"solver": ([100, 200, 400], [0.01, 0.04, 0.16])}, notes="made-up times")
     """
+    made = ax is None
     fig, ax = single_axes(ax, (6.4, 4.4))
     for label, (ns, ts) in curves.items():
         if len(ns) == 0:
@@ -63,7 +64,8 @@ def plot_timings(curves: dict, *, notes: str = "", ax=None):
         # below the x label: inside the axes the note ran over the smallest-n points
         ax.annotate(notes, xy=(1.0, 0.0), xycoords="axes fraction", xytext=(0, -40), textcoords="offset points",
                     ha="right", va="top", fontsize=7, color="0.3")
-    fig.tight_layout()
+    if made:
+        fig.tight_layout()
     return fig
 
 
@@ -99,6 +101,8 @@ def plot_matching_vs_sinkhorn(x, y, perm, P, *, eps: float, values=None, ax=None
     """
     from matplotlib.collections import LineCollection
 
+    made = ax is None
+
     fig, axes = panel_axes(ax, 2, figsize=(8.4, 4.2), sharex=True, sharey=True)
     axes = axes[:2]
     ax = axes[0]
@@ -126,5 +130,6 @@ def plot_matching_vs_sinkhorn(x, y, perm, P, *, eps: float, values=None, ax=None
         a.set_xticks([])
         a.set_yticks([])
     axes[0].legend(loc="lower left", fontsize=8)
-    fig.tight_layout()
+    if made:
+        fig.tight_layout()
     return fig

@@ -248,7 +248,8 @@ def plot_cdf_quantile_panels(u, v, *, value=None, population_value=None, labels=
     labels, true_cdfs
         As in :func:`plot_cdf_area`.
     ax : sequence of 2 matplotlib Axes, optional
-        Draw the two panels here; default a new 1 x 2 Figure.
+        Draw the two panels here; default a new 1 x 2 Figure. The common title is drawn
+        on a new Figure only (the given Axes' Figure keeps its own).
 
     Returns
     -------
@@ -260,14 +261,16 @@ def plot_cdf_quantile_panels(u, v, *, value=None, population_value=None, labels=
     >>> from kantorovich.plots import plot_cdf_quantile_panels
     >>> fig = plot_cdf_quantile_panels(np.array([0.0, 1.0, 2.0]), np.array([0.5, 1.5, 3.0]), value=0.6667)
     """
+    made = ax is None
     fig, axes = panel_axes(ax, 2, figsize=(11, 4.2))
     plot_cdf_area(u, v, ax=axes[0], labels=labels, true_cdfs=true_cdfs, value=value)
     plot_quantile_area(u, v, ax=axes[1], value=value)
-    if value is not None:
+    if value is not None and made:
         pop = "" if population_value is None else f" (population $W_1$ = {population_value:.4f})"
         fig.suptitle(f"Same area both ways: $W_1$ = {value:.4f} from {len(u)} + {len(v)} points{pop}",
                      fontsize=11)
-    fig.tight_layout()
+    if made:
+        fig.tight_layout()
     return fig
 
 
@@ -299,11 +302,13 @@ def plot_sliced_panels(per_direction_wp, thetas, sw, msw, w, *, p=2, closed_form
     >>> per = np.random.default_rng(0).uniform(0.5, 1.5, 100)
     >>> fig = plot_sliced_panels(per, t, 2 * abs(t) / np.pi, abs(t), abs(t), closed_form=1.0, ymax=2.0)
     """
+    made = ax is None
     fig, axes = panel_axes(ax, 2, figsize=(12, 4.3))
     plot_sliced_convergence(per_direction_wp, p=p, closed_form=closed_form, upper_lines=upper_lines,
                             ax=axes[0], title=title)
     if ymax is not None:
         axes[0].set_ylim(0, ymax)
     plot_sliced_parallel_lines(thetas, sw, msw, w, ax=axes[1])
-    fig.tight_layout()
+    if made:
+        fig.tight_layout()
     return fig

@@ -24,9 +24,10 @@ def plot_estimator_errors(results: dict, *, title: str = "", ax=None):
     results : dict d -> dict method -> (ns, mean_abs_error, stderr)
         Arrays of one length per (d, method); ``stderr`` drawn as error bars.
     title : str
-        Figure title (none when empty).
+        Figure title (none when empty), drawn on a new Figure only.
     ax : sequence of matplotlib Axes, optional
-        One per dimension, in increasing d; default a new 1 x len(results) Figure.
+        One per dimension, in increasing d; default a new 1 x len(results) Figure. The
+        legend then goes in the first of them (on a new Figure: one row below the panels).
 
     Returns
     -------
@@ -42,6 +43,7 @@ def plot_estimator_errors(results: dict, *, title: str = "", ax=None):
     import matplotlib.pyplot as plt
 
     dims = sorted(results)
+    made = ax is None
     fig, axes = panel_axes(ax, len(dims), figsize=(3.3 * len(dims), 3.2), sharey=False)
     for a, d in zip(axes, dims):
         for method, (ns, err, se) in results[d].items():
@@ -56,6 +58,9 @@ def plot_estimator_errors(results: dict, *, title: str = "", ax=None):
         a.set_title(f"d = {d}")
         a.grid(True, which="both", alpha=0.3)
     axes[0].set_ylabel("|mean estimate - truth| (nats)")
+    if not made:  # the caller's Figure: its title and layout are left alone, the legend goes in a panel
+        axes[0].legend(fontsize=7)
+        return fig
     if title:
         fig.suptitle(title)
     # one legend for all panels, in a row below them: inside a panel it covers that panel's lines
@@ -90,6 +95,7 @@ def plot_estimators_parallel_lines(ns, js: dict, tv: dict, kl_raw, *, ax=None):
     >>> ns = [100, 400]
     >>> fig = plot_estimators_parallel_lines(ns, {"knn": [0.6, 0.68]}, {"knn": [0.9, 0.97]}, [9.0, 11.8])
     """
+    made = ax is None
     fig, axes = panel_axes(ax, 3, figsize=(11, 3.2))
     axes = axes[:3]
     for name, vals in js.items():
@@ -107,8 +113,9 @@ def plot_estimators_parallel_lines(ns, js: dict, tv: dict, kl_raw, *, ax=None):
         a.set_xlabel("n = m")
         a.grid(True, alpha=0.3)
         a.legend(fontsize=7)
-    fig.suptitle(r"Parallel lines, $\theta$ = 0.5 (disjoint supports)")
-    fig.tight_layout()
+    if made:
+        fig.suptitle(r"Parallel lines, $\theta$ = 0.5 (disjoint supports)")
+        fig.tight_layout()
     return fig
 
 

@@ -47,6 +47,7 @@ def plot_parallel_lines(thetas, w1, js, tv, *, ax=None):
     >>> fig = plot_parallel_lines(t, abs(t), np.where(t == 0, 0, np.log(2)), np.where(t == 0, 0, 1.0))
     """
     thetas = np.asarray(thetas, dtype=float)
+    made = ax is None
     fig, axes = panel_axes(ax, 4, nrows=2, ncols=2, figsize=(9.5, 6.5), sharex=True)
     ax_w, ax_js, ax_tv, ax_kl = axes[:4]
     nz = thetas != 0.0
@@ -88,9 +89,10 @@ def plot_parallel_lines(thetas, w1, js, tv, *, ax=None):
     ax_kl.set_xlabel(r"$\theta$")
     for ax in (ax_w, ax_js, ax_tv, ax_kl):
         ax.grid(alpha=0.3)
-    fig.suptitle(r"Parallel lines $P_0 = (0, Z)$, $P_\theta = (\theta, Z)$, $Z \sim U[0,1]$: "
-                 "only W is continuous in $\\theta$", fontsize=11)
-    fig.tight_layout()
+    if made:
+        fig.suptitle(r"Parallel lines $P_0 = (0, Z)$, $P_\theta = (\theta, Z)$, $Z \sim U[0,1]$: "
+                     "only W is continuous in $\\theta$", fontsize=11)
+        fig.tight_layout()
     return fig
 
 
@@ -126,6 +128,7 @@ def plot_cumulative_deltas(p, q, deltas, value, *, ax=None):
     d = np.asarray(deltas, dtype=float)
     w = float(value)
     n = p.shape[0]
+    made = ax is None
     fig, axes = panel_axes(ax, 2, nrows=2, ncols=1, figsize=(7.5, 6), sharex=True,
                            gridspec_kw={"height_ratios": [1.4, 1]})
     ax, ax2 = axes[:2]
@@ -156,7 +159,8 @@ def plot_cumulative_deltas(p, q, deltas, value, *, ax=None):
     ax2.set_xticks(idx, [f"bin {i}" for i in idx])
     ax2.set_xlim(-0.9, n - 0.1)
     ax2.grid(alpha=0.3)
-    fig.tight_layout()
+    if made:
+        fig.tight_layout()
     return fig
 
 
@@ -193,6 +197,7 @@ def plot_optimal_discriminator(x, p_data, p_g, D, *, t=None, bound=None, js=None
     >>> fig = plot_optimal_discriminator(x, p, q, p / (p + q))
     """
     two = t is not None
+    made = ax is None
     fig, axes = panel_axes(ax, 2 if two else 1, figsize=(11 if two else 6.5, 4.2))
     ax = axes[0]
     ax.fill_between(x, p_data, color="C0", alpha=0.25)
@@ -225,5 +230,6 @@ def plot_optimal_discriminator(x, p_data, p_g, D, *, t=None, bound=None, js=None
         ax2.set_title("Any D gives a lower bound on JS, tight at D*")
         ax2.legend(fontsize=9)
         ax2.grid(alpha=0.3)
-    fig.tight_layout()
+    if made:
+        fig.tight_layout()
     return fig

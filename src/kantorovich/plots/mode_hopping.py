@@ -49,6 +49,7 @@ def plot_mode_trajectories(trajectories, *, real=None, max_points: int = 500, li
     labels = list(trajectories)
     first = trajectories[labels[0]]
     n_col = len(first.steps) + (real is not None)
+    made = ax is None
     fig, flat = panel_axes(ax, len(labels) * n_col, nrows=len(labels), ncols=n_col,
                            figsize=(1.7 * n_col, 1.85 * len(labels)))
     axes = [flat[i * n_col:(i + 1) * n_col] for i in range(len(labels))]
@@ -76,5 +77,6 @@ def plot_mode_trajectories(trajectories, *, real=None, max_points: int = 500, li
             ax.set_xlim(-lim, lim); ax.set_ylim(-lim, lim); ax.set_aspect("equal")
             ax.set_xticks([]); ax.set_yticks([])
         axes[i][0].set_ylabel(lab, fontsize=8)
-    fig.tight_layout()
+    if made:
+        fig.tight_layout()
     return fig

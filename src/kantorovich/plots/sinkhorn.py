@@ -41,6 +41,8 @@ def plot_plans(x, y, plans, titles, *, ax=None):
     """
     from matplotlib.collections import LineCollection
 
+    made = ax is None
+
     fig, axes = panel_axes(ax, len(plans), figsize=(3.2 * len(plans), 3.3), sharex=True, sharey=True)
     for a, P, title in zip(axes, plans, titles):
         P = np.asarray(P)
@@ -57,7 +59,8 @@ def plot_plans(x, y, plans, titles, *, ax=None):
         a.set_xticks([])
         a.set_yticks([])
     axes[0].legend(loc="lower left", fontsize=8)
-    fig.tight_layout()
+    if made:
+        fig.tight_layout()
     return fig
 
 
@@ -84,6 +87,7 @@ def plot_convergence(curves: dict, *, eps=None, ax=None):
     >>> it = np.arange(10, 110, 10)
     >>> fig = plot_convergence({"cold start": (it, 0.5 ** (it / 10))}, eps=0.01)
     """
+    made = ax is None
     fig, ax = single_axes(ax, (6, 4))
     for label, (iters, errs) in curves.items():
         ax.semilogy(iters, errs, label=label)
@@ -94,7 +98,8 @@ def plot_convergence(curves: dict, *, eps=None, ax=None):
     ax.grid(True, which="both", alpha=0.3)
     # below the axes: the curves fill the plot from corner to corner, so any corner hides one
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.15), ncol=2, fontsize=9)
-    fig.tight_layout()
+    if made:
+        fig.tight_layout()
     return fig
 
 
@@ -122,6 +127,7 @@ def plot_value_vs_eps(eps, values, exact, *, ax=None):
     >>> eps = np.geomspace(0.3, 1e-3, 5)
     >>> fig = plot_value_vs_eps(eps, 1.0 + eps, 1.0)
     """
+    made = ax is None
     fig, axes = panel_axes(ax, 2, figsize=(10, 3.8))
     axes = axes[:2]
     eps, values = np.asarray(eps), np.asarray(values)
@@ -138,5 +144,6 @@ def plot_value_vs_eps(eps, values, exact, *, ax=None):
     axes[1].legend()
     for a in axes:
         a.grid(True, which="both", alpha=0.3)
-    fig.tight_layout()
+    if made:
+        fig.tight_layout()
     return fig

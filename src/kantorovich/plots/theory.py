@@ -52,6 +52,7 @@ def plot_vanishing(res, ax=None):
     >>> run = {"steps": s, "grad_sat": [1.0, 0.1, 0.01], "bound": [np.inf, 0.5, 0.05], "eps": [2.0, 0.3, 0.03]}
     >>> fig = plot_vanishing({"runs": {1.0: run}})
     """
+    made = ax is None
     fig, (a1, a2) = _axes(ax, 2)
     for i, (off, h) in enumerate(sorted(res["runs"].items(), reverse=True)):
         c = _COLORS[i % len(_COLORS)]
@@ -72,7 +73,8 @@ def plot_vanishing(res, ax=None):
     a2.set_ylabel(r"$\varepsilon = \|D - D^*\|_{C^1}$ on the samples")
     a2.set_title("distance of D from the optimal D* (bound vacuous above 1)")
     a2.legend(fontsize=8)
-    fig.tight_layout()
+    if made:
+        fig.tight_layout()
     return fig
 
 
@@ -99,6 +101,7 @@ def plot_identity(res, ax=None):
     >>> fig = plot_identity({"theta0": t, "rhs": t, "lhs_quad": t, "lhs_mc": t + 0.01, "lhs_se": 0.01 + 0 * t,
     ...                      "kl_grad": t, "js_grad": 0 * t})
     """
+    made = ax is None
     fig, (a1, a2) = _axes(ax, 2)
     t = res["theta0"]
     a1.plot(t, res["rhs"], "k-", lw=2, label=r"$\partial_\theta[KL - 2JS]$ (quadrature + finite diff.)")
@@ -122,7 +125,8 @@ def plot_identity(res, ax=None):
     a2.set_title("agreement")
     a2.legend(fontsize=8)
     a2.grid(alpha=0.3)
-    fig.tight_layout()
+    if made:
+        fig.tight_layout()
     return fig
 
 
@@ -155,6 +159,8 @@ def plot_cauchy(res, ax=None):
     ...                    "ns": [100, 500], "k": 50})
     """
     from scipy import stats
+
+    made = ax is None
 
     fig, (a1, a2, a3) = _axes(ax, 3, width=4.6)
     d = res["disjoint"]
@@ -194,7 +200,8 @@ def plot_cauchy(res, ax=None):
     a3.legend(fontsize=8)
     for a in (a2, a3):
         a.grid(alpha=0.3, which="major")
-    fig.tight_layout()
+    if made:
+        fig.tight_layout()
     return fig
 
 
@@ -222,6 +229,7 @@ def plot_parallel_lines_gan(res, ax=None):
     >>> fig = plot_parallel_lines_gan({"runs": {"wgan_gp": {"theta": np.linspace(1, 0, 11),
     ...                                                     "grad": np.ones(10)}}})
     """
+    made = ax is None
     fig, (a1, a2) = _axes(ax, 2)
     labels = {"js": "JS-GAN (minimax loss)", "js_ns": "JS-GAN (non-saturating loss)",
               "wgan_gp": "WGAN-GP"}
@@ -243,7 +251,8 @@ def plot_parallel_lines_gan(res, ax=None):
     a2.set_title("the generator's gradient")
     a2.legend(fontsize=8)
     a2.grid(alpha=0.3)
-    fig.tight_layout()
+    if made:
+        fig.tight_layout()
     return fig
 
 
@@ -268,6 +277,7 @@ def plot_instance_noise(res, ax=None):
     >>> run = {"steps": [0, 10, 100], "grad_sat": [1.0, 0.5, 0.4], "mean_d_fake": [0.5, 0.3, 0.2]}
     >>> fig = plot_instance_noise({"runs": {0.0: run, 0.5: run}})
     """
+    made = ax is None
     fig, (a1, a2) = _axes(ax, 2)
     for i, (s, h) in enumerate(sorted(res["runs"].items())):
         c = _COLORS[i % len(_COLORS)]
@@ -284,7 +294,8 @@ def plot_instance_noise(res, ax=None):
     a1.set_title("instance noise keeps the generator's gradient")
     a2.set_ylabel("mean D on generated points")
     a2.set_title("the noisy D cannot become perfect")
-    fig.tight_layout()
+    if made:
+        fig.tight_layout()
     return fig
 
 
@@ -310,6 +321,7 @@ def plot_saturation(res, ax=None):
     >>> d = np.array([0.3, 0.1, 0.01])
     >>> fig = plot_saturation({"mean_d_fake": d, "grad_sat": d, "grad_ns": 1 - d, "ratio": (1 - d) / d})
     """
+    made = ax is None
     fig, (a1, a2) = _axes(ax, 2)
     d = res["mean_d_fake"]
     a1.loglog(d, res["grad_sat"], "o-", ms=3, color=_COLORS[1], label=r"saturating $\log(1 - D(G(z)))$")
@@ -327,7 +339,8 @@ def plot_saturation(res, ax=None):
     a2.set_title("ratio of the two gradients")
     a2.legend(fontsize=8)
     a2.grid(alpha=0.3)
-    fig.tight_layout()
+    if made:
+        fig.tight_layout()
     return fig
 
 

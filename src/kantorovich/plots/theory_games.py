@@ -84,6 +84,7 @@ def plot_bilinear_grid(runs, *, lim: float = 3.2, ncols: int = 4, ax=None):
     """
     methods = list(runs)
     nrows = int(np.ceil(len(methods) / ncols))
+    made = ax is None
     fig, axes = panel_axes(ax, len(methods), nrows=nrows, ncols=ncols, figsize=(3.3 * ncols, 3.4 * nrows))
     styles = [("C0", 1.2), ("C3", 0.9), ("C2", 0.9)]
     for ax, m in zip(axes, methods):
@@ -102,7 +103,8 @@ def plot_bilinear_grid(runs, *, lim: float = 3.2, ncols: int = 4, ax=None):
         ax.axis("off")
     axes[0].legend(fontsize=7, loc="lower left")
     fig.supxlabel("x (minimises xy)", fontsize=9); fig.supylabel("y (maximises xy)", fontsize=9)
-    fig.tight_layout()
+    if made:
+        fig.tight_layout()
     return fig
 
 
@@ -233,6 +235,7 @@ def plot_critic_surfaces(surfaces, samples, *, ax=None):
     from matplotlib.ticker import MaxNLocator
 
     x, y = samples
+    made = ax is None
     fig, axes = panel_axes(ax, len(surfaces), figsize=(5.0 * len(surfaces), 4.3))
     for a, (title, r) in zip(axes, surfaces.items()):
         cs = a.contourf(r["gx"], r["gy"], r["values"], levels=20, cmap="coolwarm")
@@ -250,7 +253,8 @@ def plot_critic_surfaces(surfaces, samples, *, ax=None):
                     fontsize=8.5)
         a.set_aspect("equal")
     axes[0].legend(fontsize=7, loc="upper left")
-    fig.tight_layout()
+    if made:
+        fig.tight_layout()
     return fig
 
 

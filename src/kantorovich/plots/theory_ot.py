@@ -44,6 +44,7 @@ def plot_ot_training(res, ax=None):
     >>> from kantorovich.plots import plot_ot_training
     >>> fig = plot_ot_training({"runs": {"emd": {"theta": np.linspace(1, 0, 11), "grad": np.ones(10)}}})
     """
+    made = ax is None
     fig, (a1, a2) = _axes(ax, 2)
     for name, r in res["runs"].items():
         c, label = _STYLE.get(name, ("k", name))
@@ -60,7 +61,8 @@ def plot_ot_training(res, ax=None):
     a2.set_title("size of the gradient")
     for a in (a1, a2):
         a.grid(True, alpha=0.3)
-    fig.tight_layout()
+    if made:
+        fig.tight_layout()
     return fig
 
 
@@ -90,6 +92,7 @@ def plot_ot_landscape(land, ax=None):
     ...         "batch": 64}
     >>> fig = plot_ot_landscape(land)
     """
+    made = ax is None
     fig, (a1, a2) = _axes(ax, 2)
     t = land["theta"]
     for name in land["value"]:
@@ -120,7 +123,8 @@ def plot_ot_landscape(land, ax=None):
     a2.legend(fontsize=6.5, loc="upper left")
     for a in (a1, a2):
         a.grid(True, alpha=0.3)
-    fig.tight_layout()
+    if made:
+        fig.tight_layout()
     return fig
 
 
@@ -153,6 +157,7 @@ def plot_ot_generators(runs, data, ax=None):
     from matplotlib.patches import Circle
 
     runs = dict(runs)
+    made = ax is None
     fig, axs = _axes(ax, len(runs) + 1, width=3.0, height=3.0)
     first = next(iter(runs.values()))
     centers, std = first["centers"], first["std"]
@@ -171,7 +176,8 @@ def plot_ot_generators(runs, data, ax=None):
         title = label if r is None else (f"{label}\n{r['modes']}/{len(centers)} modes, "
                                          f"{100 * r['hq_fraction']:.0f}% HQ, reverse KL {r['reverse_kl']:.2f}")
         a.set_title(title, fontsize=8)
-    fig.tight_layout()
+    if made:
+        fig.tight_layout()
     return fig
 
 
@@ -198,6 +204,7 @@ def plot_sinkhorn_flow(flow, ax=None):
     >>> fig = plot_sinkhorn_flow({"target": y, "snapshots": {0: y - 2, 10: y}, "value": {0: 4.0, 10: 0.0}})
     """
     snaps = flow["snapshots"]
+    made = ax is None
     fig, axs = _axes(ax, len(snaps), width=2.8, height=2.9)
     y = flow["target"]
     allpts = np.vstack([y, *snaps.values()])
@@ -212,5 +219,6 @@ def plot_sinkhorn_flow(flow, ax=None):
         a.set_yticks([])
         a.set_title(rf"step {k}: $S_\varepsilon$ = {flow['value'][k]:.2g}", fontsize=8)
     axs[0].legend(fontsize=6, loc="lower left")
-    fig.tight_layout()
+    if made:
+        fig.tight_layout()
     return fig
