@@ -193,3 +193,58 @@ def test_given_axes_keep_their_figure_title_and_constrained_layout(name):
     assert type(fig.get_layout_engine()).__name__ == "ConstrainedLayoutEngine"
     assert fig.get_suptitle() == "my slide"
     assert not fig.legends
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_a_call_that_fails_leaves_no_open_figure(name, monkeypatch):
+    # whatever fails once the function has made its Figure, pyplot must not keep that Figure
+    def fail(*args, **kwargs):
+        raise RuntimeError("drawing failed")
+
+    monkeypatch.setattr(matplotlib.figure.Figure, "subplots", fail)
+    args, kwargs, _ = CASES[name]
+    before = plt.get_fignums()
+    with pytest.raises(RuntimeError, match="drawing failed"):
+        getattr(P, name)(*args, **kwargs)
+    assert plt.get_fignums() == before
+
+
+_PLAN = np.eye(6) / 6
+BAD_DATA = [  # (function, positional arguments, keyword arguments, the message's start)
+    ("plot_transport_plan", (_X2, _Y2[:5], _PLAN), {}, r"`plan` must have shape \(n, m\) = \(6, 5\)"),
+    ("plot_transport_plan", (_X2[:, :1], _Y2, _PLAN), {}, "`x` must have 2 columns"),
+    ("plot_transport_plan", (_X2, _Y2, np.full((6, 6), np.nan)), {}, "`plan` holds NaN"),
+    ("plot_transport_plan", (_X2, _Y2, _PLAN), {"a": np.ones(5)}, "`a` and `x` must have one length"),
+    ("plot_plan_matrix", (np.zeros((0, 3)),), {}, "`plan` is empty"),
+    ("plot_plan_matrix", (np.array([[np.nan, 1.0]]),), {}, "`plan` holds NaN"),
+    ("plot_plan_panels", (_X2, _Y2, _PLAN[:5]), {}, r"`plan` must have shape"),
+    ("plot_estimate_vs_n", (_NS, [1.0, 1.1], [0.1, 0.1, 0.1], 1.0), {"n_replicates": 3},
+     "`ns` and `mean` and `sd` must have one length"),
+    ("plot_empirical_convergence", (_NS, {"e": [1.0, 0.5]}), {}, r"`ns` and `errors\['e'\]` must have one length"),
+    ("plot_empirical_convergence", ([0, 10, 100], {"e": [1.0, 0.5, 0.2]}), {}, "`ns` must be positive"),
+    ("plot_cdf_area", ([], [1.0, 2.0]), {}, "`u` is empty"),
+    ("plot_quantile_area", ([1.0, np.nan], [1.0, 2.0]), {}, "`u` holds NaN"),
+    ("plot_cdf_area", ([1.0, 2.0], [1.0, 2.0]), {"v_weights": [1.0]}, "`v` and `v_weights` must have one length"),
+    ("plot_plans", (_X2, _Y2, [_PLAN, _PLAN[:, :5]], ["a", "b"]), {}, r"`plans\[1\]` must have shape"),
+    ("plot_plans", (_X2, _Y2, [_PLAN], ["a", "b"]), {}, "`plans` and `titles` must have one"),
+    ("plot_matching_vs_sinkhorn", (_X2, _Y2, [0, 1, 2, 3, 4, 4], _PLAN), {"eps": 0.1}, "`perm` must be a permutation"),
+    ("plot_matching_vs_sinkhorn", (_X2, _Y2, np.arange(5), _PLAN), {"eps": 0.1}, "`perm` must have length 6"),
+    ("plot_optimal_discriminator", (_T, _T[:4], _T, _T), {}, "`x` and `p_data` and `p_g` and `D` must have one"),
+]
+
+
+@pytest.mark.parametrize("name, args, kwargs, message", BAD_DATA)
+def test_bad_data_is_a_value_error_naming_the_argument(name, args, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        getattr(P, name)(*args, **kwargs)
+    assert plt.get_fignums() == []
+
+
+def test_torch_tensors_and_lists_are_arrays():
+    torch = pytest.importorskip("torch")
+    t = torch.linspace(-1.0, 1.0, 5, requires_grad=True)
+    dens = (1 + t ** 2).detach().requires_grad_()
+    assert isinstance(P.plot_optimal_discriminator(t, torch.ones(5), dens, 1 / (1 + dens)), matplotlib.figure.Figure)
+    assert isinstance(P.plot_plans(_X2.tolist(), _Y2.tolist(), [_PLAN.tolist()], ["exact"]), matplotlib.figure.Figure)
+    assert isinstance(P.plot_matching_vs_sinkhorn(torch.as_tensor(_X2), _Y2.tolist(), torch.arange(6),
+                                                  torch.as_tensor(_PLAN), eps=0.1), matplotlib.figure.Figure)

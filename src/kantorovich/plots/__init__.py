@@ -6,7 +6,10 @@ Axes (a sequence of Axes, one per panel, for the multi-panel figures) and return
 ``ax.figure``, leaving that Figure's own title, legend and layout engine alone (a
 ``layout="constrained"`` Figure stays constrained; the overall title and the ``tight_layout``
 of a figure are drawn only on a Figure the function made); without it, it makes a new
-Figure. No function solves, trains or estimates
+Figure; a call that raises closes any Figure it made. Arrays may be given as lists or torch
+tensors; the point clouds, plans, samples and sample sizes of the transport figures are
+checked first, and a wrong shape, an empty array, mismatched lengths or a NaN is a
+``ValueError`` naming the argument. No function solves, trains or estimates
 anything (the report sections compute, these only draw), and none calls ``plt.show()``.
 matplotlib is imported only when a function runs.
 

@@ -50,3 +50,22 @@ def old_axes_keyword(func):
         return func(*args, **kwargs)
 
     return wrapper
+
+
+def closes_on_error(func):
+    """Close the Figures ``func`` made when it raises: a call that fails leaves no open Figure
+    behind (pyplot keeps every Figure it made until closed)."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        import matplotlib.pyplot as plt
+
+        before = set(plt.get_fignums())
+        try:
+            return func(*args, **kwargs)
+        except BaseException:
+            for num in set(plt.get_fignums()) - before:
+                plt.close(num)
+            raise
+
+    return wrapper

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._axes import old_axes_keyword, panel_axes, single_axes
+from ._axes import closes_on_error, old_axes_keyword, panel_axes, single_axes
+from ._data import as_array
+from .emd_exact import _plan
 
 __all__ = ["plot_timings", "plot_matching_vs_sinkhorn"]
 
@@ -21,6 +23,7 @@ _STYLE = {
 }
 
 
+@closes_on_error
 def plot_timings(curves: dict, *, notes: str = "", ax=None):
     """Log-log wall time against n, one line per solver, with slope-2 and slope-3 references.
 
@@ -69,6 +72,7 @@ def plot_timings(curves: dict, *, notes: str = "", ax=None):
     return fig
 
 
+@closes_on_error
 @old_axes_keyword
 def plot_matching_vs_sinkhorn(x, y, perm, P, *, eps: float, values=None, ax=None):
     """Left: the optimal matching (one segment per pair). Right: the Sinkhorn plan at ``eps``
@@ -101,19 +105,24 @@ def plot_matching_vs_sinkhorn(x, y, perm, P, *, eps: float, values=None, ax=None
     """
     from matplotlib.collections import LineCollection
 
+    x, y = as_array(x, "x", ndim=2, cols=2), as_array(y, "y", ndim=2, cols=2)
+    perm_f = as_array(perm, "perm", ndim=1, rows=(len(x), "x"))
+    perm = perm_f.astype(np.int64)
+    if not np.array_equal(perm, perm_f) or sorted(perm.tolist()) != list(range(len(y))):
+        raise ValueError(f"`perm` must be a permutation of 0..{len(y) - 1} (x[i] matched to y[perm[i]]); "
+                         f"got {perm_f.tolist()}.")
+    P = _plan(P, "P", x, y)
     made = ax is None
-
     fig, axes = panel_axes(ax, 2, figsize=(8.4, 4.2), sharex=True, sharey=True)
     axes = axes[:2]
     ax = axes[0]
-    segs = np.stack([x, y[np.asarray(perm)]], axis=1)
+    segs = np.stack([x, y[perm]], axis=1)
     ax.add_collection(LineCollection(segs, colors="k", linewidths=1.0))
     t0 = "optimal matching (auction, exact)"
     if values:
         t0 += f"\n$W_2^2$ = {values[0]:.5f}"
     ax.set_title(t0, fontsize=10)
     ax = axes[1]
-    P = np.asarray(P)
     w = P / P.max()
     ii, jj = np.nonzero(w > 1e-3)
     cols = np.zeros((ii.size, 4))

@@ -11,7 +11,8 @@ import math
 
 import numpy as np
 
-from ._axes import panel_axes, single_axes
+from ._axes import closes_on_error, panel_axes, single_axes
+from ._data import as_array, same_length
 
 __all__ = ["plot_cdf_area", "plot_cdf_quantile_panels", "plot_quantile_area", "plot_sliced_convergence",
            "plot_sliced_panels", "plot_sliced_parallel_lines"]
@@ -19,9 +20,10 @@ __all__ = ["plot_cdf_area", "plot_cdf_quantile_panels", "plot_quantile_area", "p
 _C_U, _C_V, _C_AREA = "#1f5fa8", "#c0392b", "#f0b429"
 
 
-def _ecdf(values, weights):
-    v = np.asarray(values, dtype=float)
-    w = np.ones_like(v) if weights is None else np.asarray(weights, dtype=float)
+def _ecdf(values, weights, name="u"):
+    v = as_array(values, name, ndim=1)
+    w = np.ones_like(v) if weights is None else as_array(weights, f"{name}_weights", ndim=1)
+    same_length(**{name: v, f"{name}_weights": w})
     order = np.argsort(v, kind="stable")
     v, w = v[order], w[order]
     return v, np.cumsum(w) / w.sum()
@@ -32,6 +34,7 @@ def _eval_cdf(v, c, grid):
     return np.concatenate([[0.0], c])[idx]
 
 
+@closes_on_error
 def plot_cdf_area(u, v, *, u_weights=None, v_weights=None, ax=None, labels=("F (u)", "G (v)"),
                   true_cdfs=None, title=None, value=None):
     r"""Empirical CDFs F and G of two weighted samples with the area between them shaded.
@@ -65,9 +68,9 @@ def plot_cdf_area(u, v, *, u_weights=None, v_weights=None, ax=None, labels=("F (
     >>> from kantorovich.plots import plot_cdf_area
     >>> fig = plot_cdf_area(np.array([0.0, 1.0, 2.0]), np.array([0.5, 1.5, 3.0]), value=0.6667)
     """
-    fig, ax = single_axes(ax, (6, 4))
     vu, cu = _ecdf(u, u_weights)
-    vv, cv = _ecdf(v, v_weights)
+    vv, cv = _ecdf(v, v_weights, "v")
+    fig, ax = single_axes(ax, (6, 4))
     lo, hi = min(vu[0], vv[0]), max(vu[-1], vv[-1])
     pad = 0.05 * (hi - lo if hi > lo else 1.0)
     grid = np.unique(np.concatenate([[lo - pad], vu, vv, [hi + pad]]))
@@ -88,6 +91,7 @@ def plot_cdf_area(u, v, *, u_weights=None, v_weights=None, ax=None, labels=("F (
     return fig
 
 
+@closes_on_error
 def plot_quantile_area(u, v, *, u_weights=None, v_weights=None, ax=None, labels=(r"$F^{-1}$", r"$G^{-1}$"),
                        p=1, title=None, value=None):
     r"""Quantile functions of two weighted samples with the area between them shaded.
@@ -117,9 +121,9 @@ def plot_quantile_area(u, v, *, u_weights=None, v_weights=None, ax=None, labels=
     >>> from kantorovich.plots import plot_quantile_area
     >>> fig = plot_quantile_area(np.array([0.0, 1.0, 2.0]), np.array([0.5, 1.5, 3.0]))
     """
-    fig, ax = single_axes(ax, (6, 4))
     vu, cu = _ecdf(u, u_weights)
-    vv, cv = _ecdf(v, v_weights)
+    vv, cv = _ecdf(v, v_weights, "v")
+    fig, ax = single_axes(ax, (6, 4))
     t = np.unique(np.concatenate([[0.0], cu, cv]))
     t = t[t < 1.0]
     qu = vu[np.minimum(np.searchsorted(cu, t, side="right"), len(vu) - 1)]
@@ -140,6 +144,7 @@ def plot_quantile_area(u, v, *, u_weights=None, v_weights=None, ax=None, labels=
     return fig
 
 
+@closes_on_error
 def plot_sliced_convergence(per_direction_wp, *, p=2, closed_form=None, upper_lines=None, ax=None,
                             title=None):
     r"""Running Monte-Carlo estimate of SW_p against the number of projections L.
@@ -193,6 +198,7 @@ def plot_sliced_convergence(per_direction_wp, *, p=2, closed_form=None, upper_li
     return fig
 
 
+@closes_on_error
 def plot_sliced_parallel_lines(thetas, sw, msw, w, *, ax=None, title=None):
     r"""SW_1, max-SW_1 and W_1 between the parallel lines against theta, with the closed
     forms :math:`2|\theta|/\pi` (SW_1 in 2-D) and :math:`|\theta|` (max-SW_1 = W_1).
@@ -232,6 +238,7 @@ def plot_sliced_parallel_lines(thetas, sw, msw, w, *, ax=None, title=None):
     return fig
 
 
+@closes_on_error
 def plot_cdf_quantile_panels(u, v, *, value=None, population_value=None, labels=("F (u)", "G (v)"),
                              true_cdfs=None, ax=None):
     r"""Two panels: :func:`plot_cdf_area` (left) and :func:`plot_quantile_area` (right), the
@@ -274,6 +281,7 @@ def plot_cdf_quantile_panels(u, v, *, value=None, population_value=None, labels=
     return fig
 
 
+@closes_on_error
 def plot_sliced_panels(per_direction_wp, thetas, sw, msw, w, *, p=2, closed_form=None, upper_lines=None,
                        ymax=None, title=None, ax=None):
     r"""Two panels: :func:`plot_sliced_convergence` (left, y-axis from 0 to ``ymax``) and

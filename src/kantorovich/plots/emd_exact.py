@@ -8,10 +8,19 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._axes import panel_axes, single_axes
+from ._axes import closes_on_error, panel_axes, single_axes
+from ._data import as_array, same_length
 
 __all__ = ["plot_empirical_convergence", "plot_estimate_vs_n", "plot_plan_matrix", "plot_plan_panels",
            "plot_transport_plan", "plot_w2_convergence"]
+
+
+def _sample_sizes(ns):
+    """``ns`` as a float array of positive, finite sample sizes (the log x-axis and its labels)."""
+    ns = as_array(ns, "ns", ndim=1)
+    if np.any(ns <= 0):
+        raise ValueError(f"`ns` must be positive sample sizes (a log axis); got {ns.tolist()}.")
+    return ns
 
 
 def _log_n_axis(ax, ns):
@@ -24,6 +33,16 @@ def _log_n_axis(ax, ns):
     ax.set_xticklabels([f"{int(v)}" for v in ns])
 
 
+def _plan(plan, name, x, y):
+    """``plan`` as a finite (n, m) array for the points ``x`` (n, 2) and ``y`` (m, 2)."""
+    P = as_array(plan, name, ndim=2)
+    if P.shape != (len(x), len(y)):
+        raise ValueError(f"`{name}` must have shape (n, m) = ({len(x)}, {len(y)}), one row per point of `x` "
+                         f"and one column per point of `y`; got {P.shape}.")
+    return P
+
+
+@closes_on_error
 def plot_transport_plan(x, y, plan, a=None, b=None, *, ax=None, title=None, threshold=1e-12):
     """Draw a transport plan between 2-D point clouds: one segment per positive entry P_ij.
 
@@ -59,9 +78,12 @@ def plot_transport_plan(x, y, plan, a=None, b=None, *, ax=None, title=None, thre
     >>> x, y = np.array([[0.0, 0.0], [0.0, 1.0]]), np.array([[1.0, 0.0], [1.0, 1.0]])
     >>> fig = plot_transport_plan(x, y, np.eye(2) / 2)
     """
-    x, y, P = np.asarray(x, float), np.asarray(y, float), np.asarray(plan, float)
-    a = P.sum(1) if a is None else np.asarray(a, float)
-    b = P.sum(0) if b is None else np.asarray(b, float)
+    x, y = as_array(x, "x", ndim=2, cols=2), as_array(y, "y", ndim=2, cols=2)
+    P = _plan(plan, "plan", x, y)
+    a = P.sum(1) if a is None else as_array(a, "a", ndim=1)
+    b = P.sum(0) if b is None else as_array(b, "b", ndim=1)
+    same_length(a=a, x=x)
+    same_length(b=b, y=y)
     fig, ax = single_axes(ax, (5.5, 4.5))
     pmax = P.max() if P.size and P.max() > 0 else 1.0
     ii, jj = np.nonzero(P > threshold * pmax)
@@ -82,6 +104,7 @@ def plot_transport_plan(x, y, plan, a=None, b=None, *, ax=None, title=None, thre
     return fig
 
 
+@closes_on_error
 def plot_plan_matrix(plan, *, ax=None, title=None):
     """The plan P (n x m) as an image, zero entries blank, with a colour bar.
 
@@ -105,7 +128,7 @@ def plot_plan_matrix(plan, *, ax=None, title=None):
     >>> from kantorovich.plots import plot_plan_matrix
     >>> fig = plot_plan_matrix(np.eye(3) / 3)
     """
-    P = np.asarray(plan, float)
+    P = as_array(plan, "plan", ndim=2)
     fig, ax = single_axes(ax, (4.5, 4.5))
     masked = np.ma.masked_where(P <= 0, P)
     im = ax.imshow(masked, cmap="viridis", interpolation="nearest", aspect="auto")
@@ -119,6 +142,7 @@ def plot_plan_matrix(plan, *, ax=None, title=None):
     return fig
 
 
+@closes_on_error
 def plot_empirical_convergence(ns, errors, *, stderr=None, rates=None, ax=None, title=None,
                                ylabel="error"):
     """Log-log error against sample size, with reference slopes.
@@ -148,13 +172,19 @@ def plot_empirical_convergence(ns, errors, *, stderr=None, rates=None, ax=None, 
     >>> ns = np.array([10, 100, 1000])
     >>> fig = plot_empirical_convergence(ns, {"error": ns ** -0.5}, rates={"error": 0.5})
     """
+    ns = _sample_sizes(ns)
+    errs = {label: as_array(err, f"errors[{label!r}]", ndim=1, finite=False) for label, err in errors.items()}
+    ses = {label: as_array(se, f"stderr[{label!r}]", ndim=1) for label, se in (stderr or {}).items()
+           if label in errs}
+    for label in errs:
+        same_length(ns=ns, **{f"errors[{label!r}]": errs[label]})
+        if label in ses:
+            same_length(ns=ns, **{f"stderr[{label!r}]": ses[label]})
     fig, ax = single_axes(ax, (6, 4.5))
-    ns = np.asarray(ns, float)
     colors = ["tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple"]
-    for k, (label, err) in enumerate(errors.items()):
+    for k, (label, err) in enumerate(errs.items()):
         c = colors[k % len(colors)]
-        err = np.asarray(err, float)
-        se = None if stderr is None or label not in stderr else np.asarray(stderr[label], float)
+        se = ses.get(label)
         ax.errorbar(ns, err, yerr=se, marker="o", color=c, lw=1.8, capsize=3, label=label)
         if rates and label in rates:
             r = rates[label]
@@ -172,6 +202,7 @@ def plot_empirical_convergence(ns, errors, *, stderr=None, rates=None, ax=None, 
     return fig
 
 
+@closes_on_error
 def plot_estimate_vs_n(ns, mean, sd, closed_form, *, n_replicates, ax=None,
                        title="two 2-D Gaussians: empirical $W_2$ → closed form",
                        closed_form_label="Bures closed form $W_2$"):
@@ -202,8 +233,9 @@ def plot_estimate_vs_n(ns, mean, sd, closed_form, *, n_replicates, ax=None,
     >>> ns = np.array([32, 64, 128])
     >>> fig = plot_estimate_vs_n(ns, 1 + ns ** -0.5, 0.1 * ns ** -0.5, 1.0, n_replicates=3)
     """
+    ns, mean, sd = _sample_sizes(ns), as_array(mean, "mean", ndim=1), as_array(sd, "sd", ndim=1)
+    same_length(ns=ns, mean=mean, sd=sd)
     fig, ax = single_axes(ax, (6, 4.6))
-    ns, mean, sd = np.asarray(ns), np.asarray(mean, float), np.asarray(sd, float)
     ax.axhline(closed_form, color="k", lw=1.5, label=f"{closed_form_label} = {closed_form:.4f}")
     ax.fill_between(ns, mean - sd, mean + sd, color="tab:blue", alpha=0.2, label="mean ± 1 sd")
     ax.plot(ns, mean, "o-", color="tab:blue", label=f"exact LP, {n_replicates} replicates per n")
@@ -216,6 +248,7 @@ def plot_estimate_vs_n(ns, mean, sd, closed_form, *, n_replicates, ax=None,
     return fig
 
 
+@closes_on_error
 def plot_w2_convergence(ns, mean, sd, closed_form, errors, *, n_replicates, stderr=None, rates=None,
                         ax=None):
     r"""Two panels: :func:`plot_estimate_vs_n` (left) and :func:`plot_empirical_convergence`
@@ -256,6 +289,7 @@ def plot_w2_convergence(ns, mean, sd, closed_form, errors, *, n_replicates, stde
     return fig
 
 
+@closes_on_error
 def plot_plan_panels(x, y, plan, a=None, b=None, *, value=None, ax=None):
     """Two panels: :func:`plot_transport_plan` (left, wider) and :func:`plot_plan_matrix` (right).
 

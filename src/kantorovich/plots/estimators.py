@@ -10,11 +10,12 @@ import math
 
 import numpy as np
 
-from ._axes import old_axes_keyword, panel_axes
+from ._axes import closes_on_error, old_axes_keyword, panel_axes
 
 __all__ = ["plot_estimator_errors", "plot_estimators_parallel_lines"]
 
 
+@closes_on_error
 @old_axes_keyword
 def plot_estimator_errors(results: dict, *, title: str = "", ax=None):
     """Log-log |mean error| against n, one panel per dimension, one line per method.
@@ -70,6 +71,7 @@ def plot_estimator_errors(results: dict, *, title: str = "", ax=None):
     return fig
 
 
+@closes_on_error
 def plot_estimators_parallel_lines(ns, js: dict, tv: dict, kl_raw, *, ax=None):
     """JS and TV estimates against n for the parallel lines (theta = 0.5, disjoint supports),
     and the raw kNN KL value growing like 2 log n: three panels.

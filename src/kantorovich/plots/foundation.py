@@ -12,11 +12,13 @@ import math
 
 import numpy as np
 
-from ._axes import old_axes_keyword, panel_axes
+from ._axes import closes_on_error, old_axes_keyword, panel_axes
+from ._data import as_array, same_length
 
 __all__ = ["plot_cumulative_deltas", "plot_optimal_discriminator", "plot_parallel_lines"]
 
 
+@closes_on_error
 @old_axes_keyword
 def plot_parallel_lines(thetas, w1, js, tv, *, ax=None):
     """TV, KL, JS and W_1 between P_0 and P_theta against theta (WGAN paper, Figure 1).
@@ -96,6 +98,7 @@ def plot_parallel_lines(thetas, w1, js, tv, *, ax=None):
     return fig
 
 
+@closes_on_error
 @old_axes_keyword
 def plot_cumulative_deltas(p, q, deltas, value, *, ax=None):
     """The two histograms and the running surpluses delta moved between neighbouring bins (C2).
@@ -164,6 +167,7 @@ def plot_cumulative_deltas(p, q, deltas, value, *, ax=None):
     return fig
 
 
+@closes_on_error
 @old_axes_keyword
 def plot_optimal_discriminator(x, p_data, p_g, D, *, t=None, bound=None, js=None, ax=None):
     """Densities p_data, p_g and D*(x) = p_data / (p_data + p_g) on a grid (C4).
@@ -196,7 +200,13 @@ def plot_optimal_discriminator(x, p_data, p_g, D, *, t=None, bound=None, js=None
     >>> p, q = np.exp(-x ** 2 / 2), np.exp(-(x - 2) ** 2 / 2)
     >>> fig = plot_optimal_discriminator(x, p, q, p / (p + q))
     """
+    x, p_data, p_g = (as_array(v, k, ndim=1) for v, k in ((x, "x"), (p_data, "p_data"), (p_g, "p_g")))
+    D = as_array(D, "D", ndim=1, finite=False)  # 0/0 where both densities vanish: a gap in the curve
+    same_length(x=x, p_data=p_data, p_g=p_g, D=D)
     two = t is not None
+    if two:
+        t, bound = as_array(t, "t", ndim=1), as_array(bound, "bound", ndim=1)
+        same_length(t=t, bound=bound)
     made = ax is None
     fig, axes = panel_axes(ax, 2 if two else 1, figsize=(11 if two else 6.5, 4.2))
     ax = axes[0]

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._axes import panel_axes
+from ._axes import closes_on_error, panel_axes
 
 __all__ = ["plot_mode_trajectories"]
 
 
+@closes_on_error
 def plot_mode_trajectories(trajectories, *, real=None, max_points: int = 500, lim=None, ax=None):
     """Grid of scatter plots: rows = variants, columns = snapshots of :class:`ModeTrajectory`.
 

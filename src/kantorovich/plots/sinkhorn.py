@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._axes import old_axes_keyword, panel_axes, single_axes
+from ._axes import closes_on_error, old_axes_keyword, panel_axes, single_axes
+from ._data import as_array
+from .emd_exact import _plan
 
 __all__ = ["plot_plans", "plot_convergence", "plot_value_vs_eps"]
 
 
+@closes_on_error
 @old_axes_keyword
 def plot_plans(x, y, plans, titles, *, ax=None):
     """One panel per plan: points x (blue) and y (red), segments with opacity ~ P_ij / max P.
@@ -41,11 +44,13 @@ def plot_plans(x, y, plans, titles, *, ax=None):
     """
     from matplotlib.collections import LineCollection
 
+    x, y = as_array(x, "x", ndim=2, cols=2), as_array(y, "y", ndim=2, cols=2)
+    plans, titles = [_plan(P, f"plans[{k}]", x, y) for k, P in enumerate(plans)], list(titles)
+    if not plans or len(titles) != len(plans):
+        raise ValueError(f"`plans` and `titles` must have one (positive) length; got {len(plans)} and {len(titles)}.")
     made = ax is None
-
     fig, axes = panel_axes(ax, len(plans), figsize=(3.2 * len(plans), 3.3), sharex=True, sharey=True)
     for a, P, title in zip(axes, plans, titles):
-        P = np.asarray(P)
         w = P / P.max()
         ii, jj = np.nonzero(w > 1e-3)
         segs = np.stack([x[ii], y[jj]], axis=1)
@@ -64,6 +69,7 @@ def plot_plans(x, y, plans, titles, *, ax=None):
     return fig
 
 
+@closes_on_error
 def plot_convergence(curves: dict, *, eps=None, ax=None):
     """Marginal L1 error against iteration, one line per label (log scale).
 
@@ -103,6 +109,7 @@ def plot_convergence(curves: dict, *, eps=None, ax=None):
     return fig
 
 
+@closes_on_error
 def plot_value_vs_eps(eps, values, exact, *, ax=None):
     """Left: <P_eps, C> against eps with the exact EMD; right: the gap on log-log axes.
 

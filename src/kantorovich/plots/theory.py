@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._axes import panel_axes
+from ._axes import closes_on_error, panel_axes
 
 __all__ = [
     "plot_cauchy",
@@ -29,6 +29,7 @@ def _axes(ax, ncols=1, width=5.2, height=4.0):
     return panel_axes(ax, ncols, figsize=(width * ncols, height))
 
 
+@closes_on_error
 def plot_vanishing(res, ax=None):
     """T1: generator gradient norm (solid) and the bound M eps/(1-eps) (dashed) vs D steps.
 
@@ -78,6 +79,7 @@ def plot_vanishing(res, ax=None):
     return fig
 
 
+@closes_on_error
 def plot_identity(res, ax=None):
     """T2: both sides of Theorem 2.5 against theta_0, with the KL and JS parts.
 
@@ -130,6 +132,7 @@ def plot_identity(res, ax=None):
     return fig
 
 
+@closes_on_error
 def plot_cauchy(res, ax=None):
     """T3: histogram with both fits, the tail (log-log), and the running variance.
 
@@ -205,6 +208,7 @@ def plot_cauchy(res, ax=None):
     return fig
 
 
+@closes_on_error
 def plot_parallel_lines_gan(res, ax=None):
     """T4: theta over generator steps, and the generator gradient, per variant.
 
@@ -256,6 +260,7 @@ def plot_parallel_lines_gan(res, ax=None):
     return fig
 
 
+@closes_on_error
 def plot_instance_noise(res, ax=None):
     """T8: generator gradient norm vs D steps for each instance-noise level.
 
@@ -299,6 +304,7 @@ def plot_instance_noise(res, ax=None):
     return fig
 
 
+@closes_on_error
 def plot_saturation(res, ax=None):
     """T9: saturating vs non-saturating gradient norms against D's confidence.
 

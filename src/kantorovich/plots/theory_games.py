@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._axes import old_axes_keyword, panel_axes, single_axes
+from ._axes import closes_on_error, old_axes_keyword, panel_axes, single_axes
 
 __all__ = ["plot_bilinear_trajectories", "plot_bilinear_grid", "plot_lr_sweep", "plot_dirac_gan", "plot_critic_surfaces",
            "plot_critic_estimates", "plot_mode_samples"]
@@ -18,6 +18,7 @@ _COLORS = {"simultaneous": "C3", "alternating": "C1", "momentum": "C5", "adam": 
            "rmsprop": "C2", "extragradient": "C0", "optimistic": "C9", "prediction": "C8"}
 
 
+@closes_on_error
 def plot_bilinear_trajectories(trajs, *, lim: float = 4.0, ax=None):
     """Trajectories of min_x max_y xy in the (x, y) plane, the saddle at the origin.
 
@@ -57,6 +58,7 @@ def plot_bilinear_trajectories(trajs, *, lim: float = 4.0, ax=None):
     return fig
 
 
+@closes_on_error
 def plot_bilinear_grid(runs, *, lim: float = 3.2, ncols: int = 4, ax=None):
     """Small multiples: one panel per optimiser, one line per step size (at most three).
 
@@ -108,6 +110,7 @@ def plot_bilinear_grid(runs, *, lim: float = 3.2, ncols: int = 4, ax=None):
     return fig
 
 
+@closes_on_error
 def plot_lr_sweep(sweep, *, start_dist: float = float(np.hypot(1, 2)), n_steps=None, ax=None):
     """Final distance to the saddle against the step size, one line per optimiser (log-log).
 
@@ -152,6 +155,7 @@ def plot_lr_sweep(sweep, *, start_dist: float = float(np.hypot(1, 2)), n_steps=N
     return fig
 
 
+@closes_on_error
 @old_axes_keyword
 def plot_dirac_gan(trajs, *, field_fn=None, lim: float = 1.6, ax=None):
     """Dirac-GAN trajectories in the (θ, ψ) plane, one panel per entry of ``trajs``.
@@ -202,6 +206,7 @@ def plot_dirac_gan(trajs, *, field_fn=None, lim: float = 1.6, ax=None):
     return fig
 
 
+@closes_on_error
 @old_axes_keyword
 def plot_critic_surfaces(surfaces, samples, *, ax=None):
     """Critic value surfaces with gradient arrows, one panel per critic.
@@ -258,6 +263,7 @@ def plot_critic_surfaces(surfaces, samples, *, ax=None):
     return fig
 
 
+@closes_on_error
 def plot_critic_estimates(labels, ratios, *, ax=None, ylabel="critic estimate / exact W₁ (LP)"):
     """Bar chart of estimate / W_1 per critic (1 = exact; bars outside [0.8, 1.2] in red).
 
@@ -299,6 +305,7 @@ def plot_critic_estimates(labels, ratios, *, ax=None, ylabel="critic estimate / 
     return fig
 
 
+@closes_on_error
 @old_axes_keyword
 def plot_mode_samples(results, real, centers, std, *, ax=None, lim=None):
     """Scatter of generated samples per variant, after a panel of the real data; 3σ circles

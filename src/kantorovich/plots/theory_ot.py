@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._axes import closes_on_error
 from .theory import _axes
 
 __all__ = ["plot_ot_generators", "plot_ot_landscape", "plot_ot_training", "plot_sinkhorn_flow"]
@@ -22,6 +23,7 @@ _STYLE = {
 }
 
 
+@closes_on_error
 def plot_ot_training(res, ax=None):
     """theta (left) and |d loss / d theta| (right) against gradient steps, one line per loss.
 
@@ -66,6 +68,7 @@ def plot_ot_training(res, ax=None):
     return fig
 
 
+@closes_on_error
 def plot_ot_landscape(land, ax=None):
     """Loss values (left) and their theta-gradients (right) against theta, closed forms dashed.
 
@@ -128,6 +131,7 @@ def plot_ot_landscape(land, ax=None):
     return fig
 
 
+@closes_on_error
 def plot_ot_generators(runs, data, ax=None):
     """Generated samples of OT-trained generators next to the data, one panel per run.
 
@@ -181,6 +185,7 @@ def plot_ot_generators(runs, data, ax=None):
     return fig
 
 
+@closes_on_error
 def plot_sinkhorn_flow(flow, ax=None):
     """Snapshots of a point cloud flowing along -grad S_eps towards the target (grey).
 
