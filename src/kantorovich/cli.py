@@ -93,6 +93,7 @@ def _parser() -> argparse.ArgumentParser:
                         "sections there")
     e.add_argument("--seed", type=_seed, default=0,
                    help="random seed of the section, an integer >= 0 (default 0)")
+    e.add_argument("--no-progress", action="store_true", help="hide the progress bars")
     _figure_options(e)
 
     sub.add_parser("list", help="list the report sections")

@@ -214,6 +214,20 @@ def test_experiment_help_describes_every_option(capsys):
         assert f"{option} {words}" in text, option
 
 
+def test_experiment_takes_no_progress_as_report_does(tmp_path, monkeypatch):
+    import kantorovich.report as report
+
+    seen = {}
+
+    def record(out, **kw):
+        seen.update(kw)
+        return {"sections": {}, "checks": [], "failed": [], "kept": [], "seconds": 0.0}
+
+    monkeypatch.setattr(report, "run_report", record)
+    assert main(["experiment", "cumulative_deltas", "--quick", "--no-progress", "--out", str(tmp_path / "r")]) == 0
+    assert seen["show_progress"] is False
+
+
 def test_report_summary_says_1_section(tmp_path, capsys):
     assert main(["report", "--quick", "--only", "cumulative_deltas", "--no-progress", "--out", str(tmp_path / "r")]) == 0
     assert ": 1 section, " in capsys.readouterr().out
