@@ -127,3 +127,17 @@ def test_emd_exact_convergence_agrees(tmp_path):
     assert res["failed"] == []
     checks = res["sections"]["emd_exact_convergence"]["checks"]
     assert checks and all(c["agrees"] for c in checks), [c for c in checks if not c["agrees"]]
+
+
+def test_a_check_with_its_own_criterion_does_not_show_the_default_tolerance(tmp_path):
+    """A check given `agrees=` is judged by its own rule: its row showed the unused defaults
+    "rtol=1e-09, atol=1e-12" (the emd_exact certificate row tests gap < 1e-8). It now says that
+    the criterion is the result's own, or gives the `tolerance` passed."""
+    from kantorovich.report import Context
+
+    ctx = Context("demo", tmp_path, quick=True, seed=0)
+    ctx.check("close", 1.0, 1.0 + 1e-12)
+    ctx.check("at most 5 entries", 5, 4, agrees=4 <= 5)
+    ctx.check("certified", True, True, agrees=True, tolerance="largest |gap| < 1e-8")
+    assert [c["tolerance"] for c in ctx.checks] == [
+        "rtol=1e-09, atol=1e-12", "the criterion stated in the result", "largest |gap| < 1e-8"]

@@ -138,11 +138,18 @@ class Context:
         return value
 
     def check(self, result: str, closed_form: Any, computed: Any, *, agrees: bool | None = None,
-              rtol: float = 1e-9, atol: float = 1e-12, source: str = "") -> bool:
+              rtol: float = 1e-9, atol: float = 1e-12, source: str = "",
+              tolerance: str | None = None) -> bool:
         """Record a "result / closed form / computed / agrees" row.
 
-        ``agrees`` defaults to ``isclose(computed, closed_form, rtol, atol)`` for numbers.
+        ``agrees`` defaults to ``isclose(computed, closed_form, rtol, atol)`` for numbers, and
+        the row's tolerance is then ``rtol`` and ``atol``. A given ``agrees`` is the result's
+        own criterion: the row says so, or gives ``tolerance`` (rtol and atol are not used, so
+        they are not shown).
         """
+        if tolerance is None:
+            tolerance = (f"rtol={rtol:g}, atol={atol:g}" if agrees is None
+                         else "the criterion stated in the result")
         if agrees is None:
             try:
                 agrees = _close(float(computed), float(closed_form), rtol, atol)
@@ -154,7 +161,7 @@ class Context:
             "closed_form": _jsonable(closed_form),
             "computed": _jsonable(computed),
             "agrees": bool(agrees),
-            "tolerance": f"rtol={rtol:g}, atol={atol:g}",
+            "tolerance": tolerance,
             "source": source,
         })
         return bool(agrees)
