@@ -1009,3 +1009,30 @@ def test_batch_diagnostics_stay_numpy_whatever_the_input():
     assert isinstance(s.value, torch.Tensor) and s.value.dtype == torch.float32
     assert isinstance(s.n_iter, np.ndarray) and isinstance(s.converged, np.ndarray)
     assert s.marginal_error.dtype == np.float64
+
+
+@pytest.mark.parametrize("return_plan", [True, False])
+def test_emd_batch_redoes_a_problem_whose_kernel_potentials_fail_the_check(rng, monkeypatch,
+                                                                           return_plan):
+    """A problem whose augmenting-path potentials fail the dual check is solved again by the
+    single ``emd`` (its permutation read from that solve's plan), with or without
+    ``return_plan``; the results are the loop's."""
+    import kantorovich.ot._batch as batch_mod
+
+    kernel = batch_mod._assign_batch
+
+    def off_by_half(C, A, Bw, perms, F, G, stats):  # problem 1's potentials made infeasible
+        kernel(C, A, Bw, perms, F, G, stats)
+        F[1] += 0.5
+        stats[1, 2] = 0.5
+
+    monkeypatch.setattr(batch_mod, "_assign_batch", off_by_half)
+    x, y = _clouds(rng, nb=3, n=6, m=6)
+    M = _sqdist(x, y)
+    r = emd(None, None, M, return_plan=return_plan)
+    singles = [emd(None, None, M[q]) for q in range(3)]
+    assert r.info["recomputed_by_emd"] == [1] and r.certified.all()
+    np.testing.assert_allclose(r.value, [s.value for s in singles], rtol=0, atol=TOL)
+    np.testing.assert_array_equal(r.info["perm"][1], np.argmax(singles[1].plan, axis=1))
+    np.testing.assert_array_equal(r.f[1], singles[1].f)
+    assert (r.plan is None) is (not return_plan)

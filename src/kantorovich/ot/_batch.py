@@ -319,8 +319,8 @@ def emd_batch(a, b, M, *, method="auto", normalize=False, return_plan=True, tol=
     gap = value - dual
     redo = viol > tol * cscale  # would need emd's c-transform repair: the single solver's path
     with gathered() as caught:  # one warning for the batch below, naming the problems
-        for q in np.flatnonzero(redo):
-            r = emd(A[q], Bw[q], C[q], **kw)
+        for q in np.flatnonzero(redo):  # (with its plan, whose rows give the permutation)
+            r = emd(A[q], Bw[q], C[q], **{**kw, "return_plan": True})
             value[q], gap[q], viol[q] = r.value / mass[q], r.duality_gap / mass[q], r.dual_violation
             merr[q] = r.marginal_error / mass[q]
             F[q], G[q] = r.f, r.g
