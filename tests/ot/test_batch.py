@@ -1036,3 +1036,21 @@ def test_emd_batch_redoes_a_problem_whose_kernel_potentials_fail_the_check(rng, 
     np.testing.assert_array_equal(r.info["perm"][1], np.argmax(singles[1].plan, axis=1))
     np.testing.assert_array_equal(r.f[1], singles[1].f)
     assert (r.plan is None) is (not return_plan)
+
+
+@pytest.mark.parametrize("options", [{}, {"eps_final": 1e-3}])
+def test_assignment_batch_refuses_the_costs_a_single_call_refuses(rng, options):
+    """Costs of magnitude above 1e300 are a ValueError for one problem; in a batch they are the
+    same error, naming the problem, whichever path the batch takes (before: the kernel path
+    returned values for them, or raised the single call's error without naming the problem)."""
+    M = rng.random((4, 5, 5))
+    M[2] *= 1.5e301
+    with pytest.raises(ValueError, match="magnitude below 1e300"):
+        assignment(M[2])
+    with pytest.raises(ValueError, match=r"magnitude below 1e300; got .* in problem 2\."):
+        assignment(M, **options)
+    M[2] /= 100.0  # below the limit: solved, as the loop solves it
+    r = assignment(M, **options)
+    assert r.exact.all()
+    np.testing.assert_allclose(r.value, [assignment(M[q], **options).value for q in range(4)],
+                               rtol=1e-12)

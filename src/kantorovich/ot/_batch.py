@@ -539,6 +539,11 @@ def assignment_batch(M=None, *, x=None, y=None, cost="sqeuclidean", **kwargs):
 
     if M is not None:
         C = _batch_cost(M, "M")
+        top = np.abs(C).max(axis=(1, 2))
+        if not bool((top <= 1e300).all()):  # the single function's limit, for every path
+            q = int(np.argmax(top > 1e300))
+            raise ValueError(f"`M` must have costs of magnitude below 1e300; got "
+                             f"{float(top[q])!r} in problem {q}.")
     else:
         xa, ya = _batch_points(x, y)
     fast = (kwargs.get("backend", "auto") in ("auto", "numba") and "scaling" not in kwargs
