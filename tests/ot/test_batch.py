@@ -1054,3 +1054,19 @@ def test_assignment_batch_refuses_the_costs_a_single_call_refuses(rng, options):
     assert r.exact.all()
     np.testing.assert_allclose(r.value, [assignment(M[q], **options).value for q in range(4)],
                                rtol=1e-12)
+
+
+def test_emd_batch_loop_of_single_calls_names_the_problem_that_raises(rng):
+    """``method="auction"`` (a loop of single calls) on a batch where one problem has weights
+    that are not uniform: the single call's ValueError, naming that problem, as the network
+    simplex path names the problem whose certificate fails."""
+    M = rng.random((4, 6, 6))
+    a = np.full((4, 6), 1 / 6)
+    a[2] = rng.random(6) + 0.1
+    a[2] /= a[2].sum()
+    with pytest.raises(ValueError, match=r"^in problem 2 of 4: method='auction' solves only "
+                                         r"square problems"):
+        emd(a, None, M, method="auction")
+    r = emd(a[[0, 1, 3]], None, M[[0, 1, 3]], method="auction")
+    np.testing.assert_allclose(r.value, [emd(a[q], None, M[q]).value for q in (0, 1, 3)],
+                               rtol=0, atol=TOL)

@@ -297,7 +297,7 @@ def emd_batch(a, b, M, *, method="auto", normalize=False, return_plan=True, tol=
                                   tol=tol, max_iter=max_iter, ref=ref, t0=t0)
     if not fast:  # highs, the auction: the single solver once per problem
         with gathered() as caught:  # one warning for the batch below, naming the problems
-            res = [emd(A[q], Bw[q], C[q], **kw) for q in range(nb)]
+            res = [_named(q, nb, emd, A[q], Bw[q], C[q], **kw) for q in range(nb)]
         _pass_on(caught, but=ConvergenceWarning)
         out = stack_results(res)
         _warn_uncertified(method, [r.duality_gap / r.info["mass"] for r in res], tol * _cost_range(C)[2],
@@ -320,7 +320,7 @@ def emd_batch(a, b, M, *, method="auto", normalize=False, return_plan=True, tol=
     redo = viol > tol * cscale  # would need emd's c-transform repair: the single solver's path
     with gathered() as caught:  # one warning for the batch below, naming the problems
         for q in np.flatnonzero(redo):  # (with its plan, whose rows give the permutation)
-            r = emd(A[q], Bw[q], C[q], **{**kw, "return_plan": True})
+            r = _named(q, nb, emd, A[q], Bw[q], C[q], **{**kw, "return_plan": True})
             value[q], gap[q], viol[q] = r.value / mass[q], r.duality_gap / mass[q], r.dual_violation
             merr[q] = r.marginal_error / mass[q]
             F[q], G[q] = r.f, r.g
@@ -344,6 +344,19 @@ def emd_batch(a, b, M, *, method="auto", normalize=False, return_plan=True, tol=
                      dual_violation=np.maximum(viol, 0.0), method="assignment",
                      backend="numba_batch", certified=certified, marginal_error=merr * mass,
                      info=info)
+
+
+def _named(q: int, nb: int, solve, *args, **kwargs):
+    """``solve(*args, **kwargs)`` for problem ``q`` of a batch of ``nb``: its ValueError,
+    TypeError or EMDCertificateError says which problem (as the network simplex path's do)."""
+    from ..exceptions import EMDCertificateError
+
+    try:
+        return solve(*args, **kwargs)
+    except (ValueError, TypeError, EMDCertificateError) as err:
+        if type(err) not in (ValueError, TypeError, EMDCertificateError):
+            raise
+        raise type(err)(f"in problem {q} of {nb}: {err}") from err
 
 
 def _warn_uncertified(method, gap, bound, hint: str = "") -> None:
