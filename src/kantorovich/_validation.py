@@ -106,6 +106,17 @@ def _all_finite(arr) -> bool:
     return bool(xp.all(xp.isfinite(arr)))
 
 
+def _first_row(arr, bad) -> str:
+    """For a batch of weights (..., n): " in row r", the first row (problem) with an entry
+    where ``bad(xp, arr)`` holds; "" for one vector."""
+    if arr.ndim < 2:
+        return ""
+    xp = xp_of(arr)
+    rows = to_host(xp.any(bad(xp, arr), axis=-1)).ravel()
+    row = np.unravel_index(int(np.argmax(rows)), arr.shape[:-1])
+    return f" in row {row[0] if len(row) == 1 else tuple(int(i) for i in row)}"
+
+
 def check_weights(w: Any, name: str, *, n: int | None = None, normalize: bool = False,
                   allow_zero_total: bool = False, batch: bool = False):
     """Non-negative finite weights (1-D, or (..., n) when ``batch``); returns float64.
@@ -115,10 +126,12 @@ def check_weights(w: Any, name: str, *, n: int | None = None, normalize: bool = 
     """
     arr = as_float_array(w, name, min_ndim=1, max_ndim=None if batch else 1)
     if not _all_finite(arr):
-        raise ValueError(f"`{name}` must contain only finite values; got NaN or infinity.")
+        raise ValueError(f"`{name}` must contain only finite values; got NaN or infinity"
+                         f"{_first_row(arr, lambda xp, t: ~xp.isfinite(t))}.")
     xp = xp_of(arr)
     if bool(xp.any(arr < 0)):
-        raise ValueError(f"`{name}` must be non-negative; got a minimum of {float(arr.min())!r}.")
+        raise ValueError(f"`{name}` must be non-negative; got a minimum of {float(arr.min())!r}"
+                         f"{_first_row(arr, lambda xp, t: t < 0)}.")
     if n is not None and arr.shape[-1] != n:
         raise ValueError(f"`{name}` must have length {n} along its last axis; got {describe(arr)}.")
     with np.errstate(over="ignore"):
@@ -127,11 +140,8 @@ def check_weights(w: Any, name: str, *, n: int | None = None, normalize: bool = 
         raise ValueError(f"`{name}` must have a finite total mass; got an overflow to infinity "
                          "(divide the weights by a common factor).")
     if not allow_zero_total and bool(xp.any(total <= 0)):
-        where = ""
-        if arr.ndim > 1:  # a batch: name the first row (problem) with no mass
-            row = np.unravel_index(int(np.argmax(to_host(total <= 0).ravel())), arr.shape[:-1])
-            where = f" in row {row[0] if len(row) == 1 else tuple(int(i) for i in row)}"
-        raise ValueError(f"`{name}` must have a positive total mass; got a total of 0{where}.")
+        raise ValueError(f"`{name}` must have a positive total mass; got a total of 0"
+                         f"{_first_row(total, lambda xp, t: t <= 0)}.")
     if normalize:
         arr = arr / total
     return arr

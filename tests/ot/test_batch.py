@@ -1070,3 +1070,32 @@ def test_emd_batch_loop_of_single_calls_names_the_problem_that_raises(rng):
     r = emd(a[[0, 1, 3]], None, M[[0, 1, 3]], method="auction")
     np.testing.assert_allclose(r.value, [emd(a[q], None, M[q]).value for q in (0, 1, 3)],
                                rtol=0, atol=TOL)
+
+
+def test_batch_errors_name_the_problem_with_nan_or_infinity(rng):
+    """NaN or infinity in one problem's costs or weights: the ValueError names that problem
+    (the costs' first bad problem, the weights' first bad row), for every batched solver."""
+    x, y = _clouds(rng, nb=4, n=5, m=5)
+    M = _sqdist(x, y)
+    Mn = M.copy()
+    Mn[2, 1, 3] = np.nan
+    Mn[3, 0, 0] = np.inf
+    Mi = M.copy()
+    Mi[1, 4, 4] = np.inf
+    for call in (lambda C: emd(None, None, C), lambda C: assignment(C),
+                 lambda C: sinkhorn(None, None, C, eps=0.1)):
+        with pytest.raises(ValueError, match=r"must not contain NaN; got NaN in problem 2 of 4\."):
+            call(Mn)
+        with pytest.raises(ValueError, match=r"finite costs; got infinity in problem 1 of 4\."):
+            call(Mi)
+    a = np.full((4, 5), 0.2)
+    a[3, 1] = np.nan
+    with pytest.raises(ValueError, match=r"`a` must contain only finite values; got NaN or "
+                                         r"infinity in row 3\."):
+        emd(a, None, M)
+    a[3, 1] = -0.1
+    with pytest.raises(ValueError, match=r"`a` must be non-negative; got a minimum of -0\.1 in "
+                                         r"row 3\."):
+        sliced_wasserstein(x, y, a=a, n_projections=4, rng=0)
+    with pytest.raises(ValueError, match=r"`a` must be non-negative; got a minimum of -0\.1\.$"):
+        emd(a[3], None, M[3])  # one problem: no row to name

@@ -788,10 +788,13 @@ def _batch_weights(w, name: str, nb: int, size: int, cost_shape) -> np.ndarray:
 def _batch_cost(M, name: str) -> np.ndarray:
     """A dense (B, n, m) float64 cost without NaN or infinity."""
     arr = as_float_array(M, name, min_ndim=3, max_ndim=3)
-    if not bool(np.isfinite(arr).all()):
-        if bool(np.any(np.isnan(arr))):
-            raise ValueError(f"`{name}` must not contain NaN.")
-        raise ValueError(f"`{name}` must contain only finite costs; got infinity.")
+    finite = np.isfinite(arr).all(axis=(1, 2))
+    if not bool(finite.all()):  # the first problem that has NaN or infinity, named
+        q = int(np.argmin(finite))
+        where = f"in problem {q} of {arr.shape[0]}"
+        if bool(np.any(np.isnan(arr[q]))):
+            raise ValueError(f"`{name}` must not contain NaN; got NaN {where}.")
+        raise ValueError(f"`{name}` must contain only finite costs; got infinity {where}.")
     return np.ascontiguousarray(arr)
 
 
