@@ -1099,3 +1099,16 @@ def test_batch_errors_name_the_problem_with_nan_or_infinity(rng):
         sliced_wasserstein(x, y, a=a, n_projections=4, rng=0)
     with pytest.raises(ValueError, match=r"`a` must be non-negative; got a minimum of -0\.1\.$"):
         emd(a[3], None, M[3])  # one problem: no row to name
+
+
+def test_batch_cost_range_overflow_is_one_clean_error(rng):
+    """A problem whose cost range overflows float64: the ValueError names it and its numbers as
+    the single call prints them, with no numpy overflow warning before it."""
+    M = rng.random((3, 4, 4))
+    M[1, 0, 0], M[1, 0, 1] = 1e308, -1e308
+    # the augmenting-path kernel's batch, and the network simplex's (3 columns)
+    for call in (lambda: emd(None, None, M), lambda: emd(None, None, M[:, :, :3])):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            with pytest.raises(ValueError, match=r"got max 1e\+308 and min -1e\+308 in problem 1,"):
+                call()

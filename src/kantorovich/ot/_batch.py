@@ -246,12 +246,14 @@ def _cost_range(C) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     of the certificates' tolerances; a ValueError naming the problem whose range max - min
     overflows."""
     cmax, cmin = C.max(axis=(1, 2)), C.min(axis=(1, 2))
-    if not bool(np.isfinite(cmax - cmin).all()):
-        q = int(np.argmax(~np.isfinite(cmax - cmin)))
+    with np.errstate(over="ignore"):  # an overflowing range is the error below
+        finite = np.isfinite(cmax - cmin)
+    if not bool(finite.all()):
+        q = int(np.argmin(finite))
         raise ValueError(
-            f"`M` must have a finite range max(M) - min(M) in float64; got max {cmax[q]!r} and "
-            f"min {cmin[q]!r} in problem {q}, whose difference overflows. Divide `M` by a "
-            "common factor.")
+            f"`M` must have a finite range max(M) - min(M) in float64; got max {float(cmax[q])!r} "
+            f"and min {float(cmin[q])!r} in problem {q}, whose difference overflows. Divide `M` "
+            "by a common factor.")
     return cmax, cmin, np.maximum(np.maximum(cmax, -cmin), np.finfo(np.float64).tiny)
 
 
