@@ -43,3 +43,40 @@ def same_length(**arrays):
     if len(set(lengths.values())) > 1:
         said = ", ".join(f"`{k}` {n}" for k, n in lengths.items())
         raise ValueError(f"{' and '.join(f'`{k}`' for k in lengths)} must have one length; got {said}.")
+
+
+def as_mapping(value, name):
+    """``value`` as a non-empty dict (its order kept); a ``TypeError`` naming ``name`` when it is
+    not a mapping, a ``ValueError`` when it is empty."""
+    from collections.abc import Mapping
+
+    if not isinstance(value, Mapping):
+        raise TypeError(f"`{name}` must be a dict; got {type(value).__name__}.")
+    if not value:
+        raise ValueError(f"`{name}` is empty; a figure needs data.")
+    return dict(value)
+
+
+def entry(container, key, name):
+    """``container[key]`` of a dict, or the attribute ``key`` of a result object; a ``ValueError``
+    naming ``name`` and the missing key."""
+    from collections.abc import Mapping
+
+    if isinstance(container, Mapping):
+        if key in container:
+            return container[key]
+        have = ", ".join(repr(k) for k in container) or "none"
+        raise ValueError(f"`{name}` has no key {key!r} (keys: {have}).")
+    if hasattr(container, key):
+        return getattr(container, key)
+    raise ValueError(f"`{name}` has no {key!r}: a dict or result object holding it is expected; "
+                     f"got {type(container).__name__}.")
+
+
+def number(value, name, *, finite=True):
+    """``value`` as a Python float (a finite one when ``finite``); else a ``ValueError`` naming
+    ``name`` (a ``TypeError`` when it is not a number at all)."""
+    arr = as_array(value, name, finite=finite)
+    if arr.ndim != 0:
+        raise ValueError(f"`{name}` must be a number; got an array of shape {arr.shape}.")
+    return float(arr)

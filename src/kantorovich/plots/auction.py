@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._axes import closes_on_error, old_axes_keyword, panel_axes, single_axes
-from ._data import as_array
+from ._data import as_array, as_mapping, same_length
 from .emd_exact import _plan
 
 __all__ = ["plot_timings", "plot_matching_vs_sinkhorn"]
@@ -30,7 +30,8 @@ def plot_timings(curves: dict, *, notes: str = "", ax=None):
     Parameters
     ----------
     curves : dict label -> (ns, seconds)
-        One line per solver (an empty ``ns`` is skipped).
+        One line per solver (an empty ``ns`` is skipped): positive, finite ``ns`` and
+        ``seconds`` of one length, else a ``ValueError`` naming the curve.
     notes : str
         Small print in the lower right corner (machine, where a curve came from).
     ax : matplotlib Axes, optional
@@ -45,14 +46,27 @@ def plot_timings(curves: dict, *, notes: str = "", ax=None):
     >>> from kantorovich.plots import plot_timings
     >>> fig = plot_timings({"solver": ([100, 200, 400], [0.01, 0.04, 0.16])}, notes="made-up times")
     """
+    checked = {}
+    for label, curve in as_mapping(curves, "curves").items():
+        name = f"curves[{label!r}]"
+        if isinstance(curve, (str, bytes)) or not hasattr(curve, "__len__") or len(curve) != 2:
+            raise TypeError(f"`{name}` must be a pair (ns, seconds); got {type(curve).__name__}.")
+        if len(curve[0]) == 0:
+            continue
+        ns, ts = as_array(curve[0], f"{name}[0]", ndim=1), as_array(curve[1], f"{name}[1]", ndim=1)
+        same_length(**{f"{name}[0]": ns, f"{name}[1]": ts})
+        if np.any(ns <= 0) or np.any(ts <= 0):
+            raise ValueError(f"`{name}` must hold positive sizes and times (log axes); got {ns.tolist()} and "
+                             f"{ts.tolist()}.")
+        checked[label] = ns, ts
+    if not checked:
+        raise ValueError("`curves` holds no timings (every `ns` is empty); a figure needs data.")
     made = ax is None
     fig, ax = single_axes(ax, (6.4, 4.4))
-    for label, (ns, ts) in curves.items():
-        if len(ns) == 0:
-            continue
+    for label, (ns, ts) in checked.items():
         ax.loglog(ns, ts, label=label, **_STYLE.get(label, {}))
-    allns = np.concatenate([np.asarray(v[0], float) for v in curves.values() if len(v[0])])
-    allts = np.concatenate([np.asarray(v[1], float) for v in curves.values() if len(v[1])])
+    allns = np.concatenate([v[0] for v in checked.values()])
+    allts = np.concatenate([v[1] for v in checked.values()])
     if allns.size:
         n0, t0 = allns.min(), np.median(allts[allns == allns.min()])
         ref = np.array([allns.min(), allns.max()])

@@ -29,6 +29,22 @@ def _ecdf(values, weights, name="u"):
     return v, np.cumsum(w) / w.sum()
 
 
+def _per_direction(per_direction_wp):
+    """``per_direction_wp`` as a finite, non-negative (L,) array: one W_p per direction."""
+    wp = as_array(per_direction_wp, "per_direction_wp", ndim=1)
+    if np.any(wp < 0):
+        raise ValueError(f"`per_direction_wp` must be non-negative (a distance per direction); "
+                         f"got minimum {float(wp.min())}.")
+    return wp
+
+
+def _sliced_lines(thetas, sw, msw, w):
+    """``thetas``, ``sw``, ``msw``, ``w`` as finite (k,) arrays of one length."""
+    arrays = {k: as_array(v, k, ndim=1) for k, v in (("thetas", thetas), ("sw", sw), ("msw", msw), ("w", w))}
+    same_length(**arrays)
+    return arrays.values()
+
+
 def _eval_cdf(v, c, grid):
     idx = np.searchsorted(v, grid, side="right")
     return np.concatenate([[0.0], c])[idx]
@@ -155,7 +171,8 @@ def plot_sliced_convergence(per_direction_wp, *, p=2, closed_form=None, upper_li
     Parameters
     ----------
     per_direction_wp : array (L_max,)
-        W_p along each drawn direction (``kantorovich.ot.projected_wasserstein``).
+        W_p along each drawn direction (``kantorovich.ot.projected_wasserstein``): finite and
+        non-negative, else a ``ValueError``.
     p : float
     closed_form : float, optional
         The population SW_p (horizontal line).
@@ -176,8 +193,8 @@ def plot_sliced_convergence(per_direction_wp, *, p=2, closed_form=None, upper_li
     >>> per = np.random.default_rng(0).uniform(0.5, 1.5, 200)
     >>> fig = plot_sliced_convergence(per, p=2, closed_form=1.0)
     """
+    w = _per_direction(per_direction_wp) ** p
     fig, ax = single_axes(ax, (6, 4))
-    w = np.asarray(per_direction_wp, dtype=float) ** p
     L = np.arange(1, len(w) + 1)
     mean = np.cumsum(w) / L
     var = np.maximum(np.cumsum(w * w) / L - mean ** 2, 0.0)
@@ -207,7 +224,8 @@ def plot_sliced_parallel_lines(thetas, sw, msw, w, *, ax=None, title=None):
     ----------
     thetas : array (k,)
     sw, msw, w : array (k,)
-        SW_1, max-SW_1 and W_1 estimated at each theta.
+        SW_1, max-SW_1 and W_1 estimated at each theta. All four finite and of one length, else
+        a ``ValueError`` naming the argument.
     ax : matplotlib Axes, optional
         Draw here; default a new Figure.
     title : str, optional
@@ -223,8 +241,8 @@ def plot_sliced_parallel_lines(thetas, sw, msw, w, *, ax=None, title=None):
     >>> t = np.linspace(-1, 1, 5)
     >>> fig = plot_sliced_parallel_lines(t, 2 * abs(t) / np.pi, abs(t), abs(t))
     """
+    th, sw, msw, w = _sliced_lines(thetas, sw, msw, w)
     fig, ax = single_axes(ax, (6, 4))
-    th = np.asarray(thetas, dtype=float)
     fine = np.linspace(th.min(), th.max(), 400)
     ax.plot(fine, np.abs(fine), color="k", lw=1, ls="--", label=r"$|\theta|$ (W$_1$ = max-SW$_1$)")
     ax.plot(fine, 2 * np.abs(fine) / math.pi, color="0.4", lw=1, ls="-.", label=r"$2|\theta|/\pi$ (SW$_1$)")
@@ -310,6 +328,8 @@ def plot_sliced_panels(per_direction_wp, thetas, sw, msw, w, *, p=2, closed_form
     >>> per = np.random.default_rng(0).uniform(0.5, 1.5, 100)
     >>> fig = plot_sliced_panels(per, t, 2 * abs(t) / np.pi, abs(t), abs(t), closed_form=1.0, ymax=2.0)
     """
+    per_direction_wp = _per_direction(per_direction_wp)  # both panels' data checked before either is drawn
+    thetas, sw, msw, w = _sliced_lines(thetas, sw, msw, w)
     made = ax is None
     fig, axes = panel_axes(ax, 2, figsize=(12, 4.3))
     plot_sliced_convergence(per_direction_wp, p=p, closed_form=closed_form, upper_lines=upper_lines,

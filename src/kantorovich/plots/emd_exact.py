@@ -15,11 +15,11 @@ __all__ = ["plot_empirical_convergence", "plot_estimate_vs_n", "plot_plan_matrix
            "plot_transport_plan", "plot_w2_convergence"]
 
 
-def _sample_sizes(ns):
+def _sample_sizes(ns, name="ns"):
     """``ns`` as a float array of positive, finite sample sizes (the log x-axis and its labels)."""
-    ns = as_array(ns, "ns", ndim=1)
+    ns = as_array(ns, name, ndim=1)
     if np.any(ns <= 0):
-        raise ValueError(f"`ns` must be positive sample sizes (a log axis); got {ns.tolist()}.")
+        raise ValueError(f"`{name}` must be positive sample sizes (a log axis); got {ns.tolist()}.")
     return ns
 
 

@@ -11,8 +11,20 @@ import math
 import numpy as np
 
 from ._axes import closes_on_error, old_axes_keyword, panel_axes
+from ._data import as_array, as_mapping, same_length
+from .emd_exact import _sample_sizes
 
 __all__ = ["plot_estimator_errors", "plot_estimators_parallel_lines"]
+
+
+def _curves(curves, name, ns, ns_name):
+    """``curves`` (dict method -> array) as a dict of (k,) arrays, one value per entry of ``ns``
+    (NaN allowed: an estimate that failed leaves a gap)."""
+    out = {}
+    for method, vals in as_mapping(curves, name).items():
+        out[method] = as_array(vals, f"{name}[{method!r}]", ndim=1, finite=False)
+        same_length(**{ns_name: ns, f"{name}[{method!r}]": out[method]})
+    return out
 
 
 @closes_on_error
@@ -23,7 +35,8 @@ def plot_estimator_errors(results: dict, *, title: str = "", ax=None):
     Parameters
     ----------
     results : dict d -> dict method -> (ns, mean_abs_error, stderr)
-        Arrays of one length per (d, method); ``stderr`` drawn as error bars.
+        Arrays of one length per (d, method); ``stderr`` drawn as error bars. ``ns`` positive
+        and finite (a NaN error or stderr leaves a gap), else a ``ValueError`` naming the entry.
     title : str
         Figure title (none when empty), drawn on a new Figure only.
     ax : sequence of matplotlib Axes, optional
@@ -43,6 +56,19 @@ def plot_estimator_errors(results: dict, *, title: str = "", ax=None):
     """
     import matplotlib.pyplot as plt
 
+    checked = {}
+    for d, methods in as_mapping(results, "results").items():
+        checked[d] = {}
+        for method, triple in as_mapping(methods, f"results[{d!r}]").items():
+            name = f"results[{d!r}][{method!r}]"
+            if isinstance(triple, (str, bytes)) or not hasattr(triple, "__len__") or len(triple) != 3:
+                raise TypeError(f"`{name}` must be a triple (ns, mean_abs_error, stderr); got {type(triple).__name__}.")
+            ns = _sample_sizes(triple[0], f"{name}[0]")
+            err = as_array(triple[1], f"{name}[1]", ndim=1, finite=False)
+            se = as_array(triple[2], f"{name}[2]", ndim=1, finite=False)
+            same_length(**{f"{name}[0]": ns, f"{name}[1]": err, f"{name}[2]": se})
+            checked[d][method] = ns, err, se
+    results = checked
     dims = sorted(results)
     made = ax is None
     fig, axes = panel_axes(ax, len(dims), figsize=(3.3 * len(dims), 3.2), sharey=False)
@@ -79,11 +105,13 @@ def plot_estimators_parallel_lines(ns, js: dict, tv: dict, kl_raw, *, ax=None):
     Parameters
     ----------
     ns : array (k,)
-        Sample sizes.
+        Sample sizes (positive, finite).
     js, tv : dict method -> array (k,)
-        JS and TV estimates per method (limits log 2 and 1 drawn dashed).
+        JS and TV estimates per method (limits log 2 and 1 drawn dashed); a NaN leaves a gap.
     kl_raw : array (k,)
         The finite kNN KL value behind the estimator's +inf flag.
+
+    Every array has the length of ``ns``, else a ``ValueError`` naming the argument.
     ax : sequence of 3 matplotlib Axes, optional
         Panels JS, TV, KL; default a new 1 x 3 Figure.
 
@@ -97,6 +125,10 @@ def plot_estimators_parallel_lines(ns, js: dict, tv: dict, kl_raw, *, ax=None):
     >>> ns = [100, 400]
     >>> fig = plot_estimators_parallel_lines(ns, {"knn": [0.6, 0.68]}, {"knn": [0.9, 0.97]}, [9.0, 11.8])
     """
+    ns = _sample_sizes(ns, "ns")
+    js, tv = _curves(js, "js", ns, "ns"), _curves(tv, "tv", ns, "ns")
+    kl_raw = as_array(kl_raw, "kl_raw", ndim=1)
+    same_length(ns=ns, kl_raw=kl_raw)
     made = ax is None
     fig, axes = panel_axes(ax, 3, figsize=(11, 3.2))
     axes = axes[:3]

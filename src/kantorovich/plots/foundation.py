@@ -13,7 +13,7 @@ import math
 import numpy as np
 
 from ._axes import closes_on_error, old_axes_keyword, panel_axes
-from ._data import as_array, same_length
+from ._data import as_array, number, same_length
 
 __all__ = ["plot_cumulative_deltas", "plot_optimal_discriminator", "plot_parallel_lines"]
 
@@ -34,6 +34,7 @@ def plot_parallel_lines(thetas, w1, js, tv, *, ax=None):
         Increasing, containing 0.
     w1, js, tv : array (k,)
         W_1, JS and TV at each theta (e.g. ``kantorovich.families.ParallelLines(t).w1()``).
+        All four finite and of one length, else a ``ValueError`` naming the argument.
     ax : sequence of 4 matplotlib Axes, optional
         Panels W, JS, TV, KL (row-major); default a new 2 x 2 Figure.
 
@@ -48,7 +49,8 @@ def plot_parallel_lines(thetas, w1, js, tv, *, ax=None):
     >>> t = np.linspace(-1, 1, 21)
     >>> fig = plot_parallel_lines(t, abs(t), np.where(t == 0, 0, np.log(2)), np.where(t == 0, 0, 1.0))
     """
-    thetas = np.asarray(thetas, dtype=float)
+    thetas, w1, js, tv = (as_array(v, k, ndim=1) for v, k in ((thetas, "thetas"), (w1, "w1"), (js, "js"), (tv, "tv")))
+    same_length(thetas=thetas, w1=w1, js=js, tv=tv)
     made = ax is None
     fig, axes = panel_axes(ax, 4, nrows=2, ncols=2, figsize=(9.5, 6.5), sharex=True)
     ax_w, ax_js, ax_tv, ax_kl = axes[:4]
@@ -58,7 +60,6 @@ def plot_parallel_lines(thetas, w1, js, tv, *, ax=None):
     ax_w.set_title(r"Earth-Mover $W(P_0, P_\theta) = |\theta|$")
     ax_w.set_ylabel("distance")
 
-    js = np.asarray(js, dtype=float)
     ax_js.plot(thetas[nz & (thetas < 0)], js[nz & (thetas < 0)], color="C3", lw=2)
     ax_js.plot(thetas[nz & (thetas > 0)], js[nz & (thetas > 0)], color="C3", lw=2)
     ax_js.plot([0], [0], "o", color="C3", ms=6)
@@ -67,7 +68,6 @@ def plot_parallel_lines(thetas, w1, js, tv, *, ax=None):
     ax_js.set_yticks([0, math.log(2)], ["0", r"$\log 2$"])
     ax_js.set_title(r"Jensen-Shannon $JS(P_0, P_\theta)$")
 
-    tv = np.asarray(tv, dtype=float)
     ax_tv.plot(thetas[nz & (thetas < 0)], tv[nz & (thetas < 0)], color="C2", lw=2)
     ax_tv.plot(thetas[nz & (thetas > 0)], tv[nz & (thetas > 0)], color="C2", lw=2)
     ax_tv.plot([0], [0], "o", color="C2", ms=6)
@@ -114,6 +114,8 @@ def plot_cumulative_deltas(p, q, deltas, value, *, ax=None):
         Mass carried across each edge (``kantorovich.ot.cumulative_deltas(p, q)``).
     value : float
         W = sum |delta| (``kantorovich.ot.emd_1d_histogram(p, q)``), in the title.
+
+    All finite, with the lengths above, else a ``ValueError`` naming the argument.
     ax : sequence of 2 matplotlib Axes, optional
         Panels histograms, deltas; default a new 2 x 1 Figure.
 
@@ -126,11 +128,14 @@ def plot_cumulative_deltas(p, q, deltas, value, *, ax=None):
     >>> from kantorovich.plots import plot_cumulative_deltas
     >>> fig = plot_cumulative_deltas([3, 2, 1, 4], [1, 2, 4, 3], [0, 2, 2, -1, 0], 5.0)
     """
-    p = np.asarray(p, dtype=float)
-    q = np.asarray(q, dtype=float)
-    d = np.asarray(deltas, dtype=float)
-    w = float(value)
+    p, q = as_array(p, "p", ndim=1), as_array(q, "q", ndim=1)
+    same_length(p=p, q=q)
+    d = as_array(deltas, "deltas", ndim=1)
     n = p.shape[0]
+    if len(d) != n + 1:
+        raise ValueError(f"`deltas` must have length n + 1 = {n + 1}, one per edge of the {n} bins of `p`; "
+                         f"got {len(d)}.")
+    w = number(value, "value")
     made = ax is None
     fig, axes = panel_axes(ax, 2, nrows=2, ncols=1, figsize=(7.5, 6), sharex=True,
                            gridspec_kw={"height_ratios": [1.4, 1]})

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._axes import closes_on_error, old_axes_keyword, panel_axes, single_axes
-from ._data import as_array
+from ._data import as_array, as_mapping, number, same_length
 from .emd_exact import _plan
 
 __all__ = ["plot_plans", "plot_convergence", "plot_value_vs_eps"]
@@ -76,7 +76,9 @@ def plot_convergence(curves: dict, *, eps=None, ax=None):
     Parameters
     ----------
     curves : dict label -> (iterations, errors)
-        E.g. the iterations of the checks and ``SinkhornResult.marginal_error_history``.
+        E.g. the iterations of the checks and ``SinkhornResult.marginal_error_history``: arrays
+        of one length, finite iterations, else a ``ValueError`` naming the curve (a NaN error
+        leaves a gap in its line).
     eps : float, optional
         Shown in the title.
     ax : matplotlib Axes, optional
@@ -93,9 +95,18 @@ def plot_convergence(curves: dict, *, eps=None, ax=None):
     >>> it = np.arange(10, 110, 10)
     >>> fig = plot_convergence({"cold start": (it, 0.5 ** (it / 10))}, eps=0.01)
     """
+    checked = {}
+    for label, curve in as_mapping(curves, "curves").items():
+        name = f"curves[{label!r}]"
+        if isinstance(curve, (str, bytes)) or not hasattr(curve, "__len__") or len(curve) != 2:
+            raise TypeError(f"`{name}` must be a pair (iterations, errors); got {type(curve).__name__}.")
+        iters = as_array(curve[0], f"{name}[0]", ndim=1)
+        errs = as_array(curve[1], f"{name}[1]", ndim=1, finite=False)
+        same_length(**{f"{name}[0]": iters, f"{name}[1]": errs})
+        checked[label] = iters, errs
     made = ax is None
     fig, ax = single_axes(ax, (6, 4))
-    for label, (iters, errs) in curves.items():
+    for label, (iters, errs) in checked.items():
         ax.semilogy(iters, errs, label=label)
     ax.set_xlabel("iteration (annealing iterations included)")
     ax.set_ylabel(r"marginal error $\|P\mathbf{1} - a\|_1 + \|P^\top\mathbf{1} - b\|_1$")
@@ -116,10 +127,14 @@ def plot_value_vs_eps(eps, values, exact, *, ax=None):
     Parameters
     ----------
     eps : array (k,)
+        Positive (log axes).
     values : array (k,)
         Transport cost <P_eps, C> of the entropic plan at each eps.
     exact : float
         The exact EMD (unregularised optimum).
+
+    ``eps`` and ``values`` are finite and of one length, ``exact`` a finite number, else a
+    ``ValueError`` naming the argument.
     ax : sequence of 2 matplotlib Axes, optional
         Default a new 1 x 2 Figure.
 
@@ -134,10 +149,14 @@ def plot_value_vs_eps(eps, values, exact, *, ax=None):
     >>> eps = np.geomspace(0.3, 1e-3, 5)
     >>> fig = plot_value_vs_eps(eps, 1.0 + eps, 1.0)
     """
+    eps, values = as_array(eps, "eps", ndim=1), as_array(values, "values", ndim=1)
+    same_length(eps=eps, values=values)
+    if np.any(eps <= 0):
+        raise ValueError(f"`eps` must be positive (a log axis); got {eps.tolist()}.")
+    exact = number(exact, "exact")
     made = ax is None
     fig, axes = panel_axes(ax, 2, figsize=(10, 3.8))
     axes = axes[:2]
-    eps, values = np.asarray(eps), np.asarray(values)
     axes[0].semilogx(eps, values, "o-", label=r"Sinkhorn $\langle P_\varepsilon, C\rangle$")
     axes[0].axhline(exact, color="k", ls="--", label="exact EMD (linear program)")
     axes[0].set_xlabel(r"$\varepsilon$")
