@@ -5,9 +5,12 @@ Data in, Figure out: draws into the given Axes (``ax=``) or a new Figure; trains
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 
 from ._axes import closes_on_error, panel_axes
+from ._data import as_array, as_mapping, entry, same_length
 
 __all__ = ["plot_mode_trajectories"]
 
@@ -19,7 +22,10 @@ def plot_mode_trajectories(trajectories, *, real=None, max_points: int = 500, li
     Parameters
     ----------
     trajectories : dict label -> ModeTrajectory
-        All with the same snapshot steps (the columns).
+        All with the same snapshot steps (the columns), each with ``steps``, ``samples``
+        ((n, 2) per step), ``occupied``, ``shares`` and ``dominant`` (one per step),
+        ``centers`` (k, 2) and ``info``. A missing field, another length or shape, or other
+        steps is a ``ValueError`` naming it (a NaN among the samples is not drawn).
     real : array (m, 2), optional
         Real data, drawn in a first column.
     max_points : int
@@ -47,7 +53,25 @@ def plot_mode_trajectories(trajectories, *, real=None, max_points: int = 500, li
     ...                      d_hidden=(4,), n_eval=20, rng=0)
     >>> fig = plot_mode_trajectories({"gan": tr})
     """
+    trajectories = as_mapping(trajectories, "trajectories")
     labels = list(trajectories)
+    checked = {}
+    for lab, tr in trajectories.items():
+        name = f"trajectories[{lab!r}]"
+        c = {k: list(entry(tr, k, name)) for k in ("steps", "samples", "occupied", "shares", "dominant")}
+        c["samples"] = [as_array(x, f"{name}.samples[{j}]", ndim=2, cols=2, finite=False)
+                        for j, x in enumerate(c["samples"])]
+        same_length(**{f"{name}.{k}": v for k, v in c.items()})
+        c["shares"] = [as_array(v, f"{name}.shares[{j}]", ndim=1) for j, v in enumerate(c["shares"])]
+        c["centers"] = as_array(entry(tr, "centers", name), f"{name}.centers", ndim=2, cols=2)
+        c["info"] = entry(tr, "info", name)
+        if c["steps"] != checked.get(labels[0], c)["steps"]:
+            raise ValueError(f"`{name}.steps` must be the steps of `trajectories[{labels[0]!r}]` (the columns); "
+                             f"got {c['steps']} and {checked[labels[0]]['steps']}.")
+        checked[lab] = c
+    if real is not None:
+        real = as_array(real, "real", ndim=2, cols=2)
+    trajectories = {lab: SimpleNamespace(**c) for lab, c in checked.items()}
     first = trajectories[labels[0]]
     n_col = len(first.steps) + (real is not None)
     made = ax is None
@@ -62,7 +86,7 @@ def plot_mode_trajectories(trajectories, *, real=None, max_points: int = 500, li
         tr = trajectories[lab]
         cols = []
         if real is not None:
-            cols.append(("real data", np.asarray(real)[:max_points], None))
+            cols.append(("real data", real[:max_points], None))
         cols += [(f"step {s}", x[:max_points], j) for j, (s, x) in enumerate(zip(tr.steps, tr.samples))]
         for ax, (title, x, j) in zip(axes[i], cols):
             for c in centers:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._axes import closes_on_error, panel_axes
+from ._data import as_array, as_mapping, entry, number, same_length
 
 __all__ = [
     "plot_cauchy",
@@ -22,6 +23,36 @@ __all__ = [
 ]
 
 _COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"]
+
+
+def _arrays(d, name, axis, curves):
+    """The 1-D arrays ``d[k]`` for the keys ``axis`` (finite) and ``curves`` (a NaN or infinity
+    leaves a gap), all of one length; a missing key, a wrong shape or another length is a
+    ``ValueError`` naming ``name[k]``."""
+    out = {k: as_array(entry(d, k, name), f"{name}[{k!r}]", ndim=1) for k in axis}
+    out.update({k: as_array(entry(d, k, name), f"{name}[{k!r}]", ndim=1, finite=False) for k in curves})
+    same_length(**{f"{name}[{k!r}]": v for k, v in out.items()})
+    return out
+
+
+def _runs(res, name="res"):
+    """``res["runs"]`` as a non-empty dict; a missing key or an empty dict names it."""
+    return as_mapping(entry(res, "runs", name), f"{name}['runs']")
+
+
+def _steps_runs(res, name="res"):
+    """``res["runs"]``, each run's ``theta`` (per step, start included) and ``grad`` (per step)
+    as arrays, one longer than the other (a NaN or infinity leaves a gap)."""
+    runs = {}
+    for v, r in _runs(res, name).items():
+        rn = f"{name}['runs'][{v!r}]"
+        theta = as_array(entry(r, "theta", rn), f"{rn}['theta']", ndim=1, finite=False)
+        grad = as_array(entry(r, "grad", rn), f"{rn}['grad']", ndim=1, finite=False)
+        if len(theta) != len(grad) + 1:
+            raise ValueError(f"`{rn}['theta']` must be one longer than `{rn}['grad']` (the start, then one "
+                             f"theta per step); got {len(theta)} and {len(grad)}.")
+        runs[v] = {"theta": theta, "grad": grad}
+    return runs
 
 
 def _axes(ax, ncols=1, width=5.2, height=4.0):
@@ -37,7 +68,9 @@ def plot_vanishing(res, ax=None):
     ----------
     res : dict
         :func:`~kantorovich.toy_experiments.gradients.run_vanishing_gradients`'s result:
-        ``res["runs"][offset]`` holds arrays ``steps``, ``grad_sat``, ``bound``, ``eps``.
+        ``res["runs"][offset]`` holds arrays ``steps``, ``grad_sat``, ``bound``, ``eps`` of
+        one length (``steps`` finite; a NaN or infinity elsewhere leaves a gap). A missing key
+        or another length is a ``ValueError`` naming it.
     ax : sequence of 2 matplotlib Axes, optional
         Default a new 1 x 2 Figure.
 
@@ -53,9 +86,11 @@ def plot_vanishing(res, ax=None):
     >>> run = {"steps": s, "grad_sat": [1.0, 0.1, 0.01], "bound": [np.inf, 0.5, 0.05], "eps": [2.0, 0.3, 0.03]}
     >>> fig = plot_vanishing({"runs": {1.0: run}})
     """
+    runs = {off: _arrays(h, f"res['runs'][{off!r}]", ["steps"], ["grad_sat", "bound", "eps"])
+            for off, h in _runs(res).items()}
     made = ax is None
     fig, (a1, a2) = _axes(ax, 2)
-    for i, (off, h) in enumerate(sorted(res["runs"].items(), reverse=True)):
+    for i, (off, h) in enumerate(sorted(runs.items(), reverse=True)):
         c = _COLORS[i % len(_COLORS)]
         s = h["steps"]
         a1.plot(s, h["grad_sat"], "o-", ms=3, color=c, label=f"offset {off:g}: measured")
@@ -87,7 +122,9 @@ def plot_identity(res, ax=None):
     ----------
     res : dict
         :func:`~kantorovich.toy_experiments.gradients.run_gradient_identity`'s result: arrays
-        ``theta0``, ``rhs``, ``lhs_quad``, ``lhs_mc``, ``lhs_se``, ``kl_grad``, ``js_grad``.
+        ``theta0``, ``rhs``, ``lhs_quad``, ``lhs_mc``, ``lhs_se``, ``kl_grad``, ``js_grad``, of
+        one length (``theta0`` finite; a NaN elsewhere leaves a gap). A missing key or another
+        length is a ``ValueError`` naming it.
     ax : sequence of 2 matplotlib Axes, optional
         Default a new 1 x 2 Figure.
 
@@ -103,6 +140,7 @@ def plot_identity(res, ax=None):
     >>> fig = plot_identity({"theta0": t, "rhs": t, "lhs_quad": t, "lhs_mc": t + 0.01, "lhs_se": 0.01 + 0 * t,
     ...                      "kl_grad": t, "js_grad": 0 * t})
     """
+    res = _arrays(res, "res", ["theta0"], ["rhs", "lhs_quad", "lhs_mc", "lhs_se", "kl_grad", "js_grad"])
     made = ax is None
     fig, (a1, a2) = _axes(ax, 2)
     t = res["theta0"]
@@ -132,6 +170,35 @@ def plot_identity(res, ax=None):
     return fig
 
 
+def _cauchy_result(res):
+    """``res`` of :func:`plot_cauchy` with its arrays and numbers checked (a new dict)."""
+    ns = as_array(entry(res, "ns", "res"), "res['ns']", ndim=1)
+    if np.any(ns <= 0):
+        raise ValueError(f"`res['ns']` must be positive sample sizes (a log axis); got {ns.tolist()}.")
+    out = {"ns": ns}
+    for part in ("disjoint", "control"):
+        d, name = entry(res, part, "res"), f"res[{part!r}]"
+        fit = {"x": as_array(entry(d, "x", name), f"{name}['x']", ndim=1),
+               "running_var": as_array(entry(d, "running_var", name), f"{name}['running_var']", ndim=1,
+                                       finite=False)}
+        same_length(**{"res['ns']": ns, f"{name}['running_var']": fit["running_var"]})
+        for key in ("d_star", "hill_alpha", "loglik_cauchy", "loglik_norm"):
+            fit[key] = number(entry(d, key, name), f"{name}[{key!r}]", finite=False)
+        for key in ("cauchy_loc", "cauchy_scale", "norm_loc", "norm_scale"):
+            fit[key] = number(entry(d, key, name), f"{name}[{key!r}]")
+            if key.endswith("scale") and fit[key] <= 0:
+                raise ValueError(f"`{name}[{key!r}]` must be positive; got {fit[key]}.")
+        out[part] = fit
+    k, n = entry(res, "k", "res"), len(out["disjoint"]["x"])
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
+        raise TypeError(f"`res['k']` must be an integer (the Hill order); got {type(k).__name__}.")
+    if not 0 <= k < n:
+        raise ValueError(f"`res['k']` must be in [0, {n}) (the Hill order, below the {n} points of "
+                         f"res['disjoint']['x']); got {k}.")
+    out["k"] = int(k)
+    return out
+
+
 @closes_on_error
 def plot_cauchy(res, ax=None):
     """T3: histogram with both fits, the tail (log-log), and the running variance.
@@ -143,7 +210,9 @@ def plot_cauchy(res, ax=None):
         ``k`` (Hill order) and, for ``"disjoint"`` and ``"control"``, dicts with the samples
         ``x``, ``d_star``, ``hill_alpha``, ``running_var`` (at ``ns``) and the fits
         ``cauchy_loc``, ``cauchy_scale``, ``loglik_cauchy``, ``norm_loc``, ``norm_scale``,
-        ``loglik_norm`` (the fitted densities are drawn; nothing is fitted here).
+        ``loglik_norm`` (the fitted densities are drawn; nothing is fitted here). ``x`` finite,
+        ``running_var`` one per entry of ``ns``, ``0 <= k < len(x)``, ``cauchy_scale`` positive;
+        a missing key or bad value is a ``ValueError`` naming it.
     ax : sequence of 3 matplotlib Axes, optional
         Default a new 1 x 3 Figure.
 
@@ -163,8 +232,8 @@ def plot_cauchy(res, ax=None):
     """
     from scipy import stats
 
+    res = _cauchy_result(res)
     made = ax is None
-
     fig, (a1, a2, a3) = _axes(ax, 3, width=4.6)
     d = res["disjoint"]
     x = d["x"]
@@ -217,8 +286,9 @@ def plot_parallel_lines_gan(res, ax=None):
     res : dict
         :func:`~kantorovich.toy_experiments.parallel_lines_gan.run_parallel_lines`'s result:
         ``res["runs"][variant]`` holds arrays ``theta``
-        (per step, start included) and ``grad`` (per step); variants ``"js"``, ``"js_ns"``,
-        ``"wgan_gp"`` get long labels.
+        (per step, start included) and ``grad`` (per step), so ``theta`` is one longer;
+        variants ``"js"``, ``"js_ns"``, ``"wgan_gp"`` get long labels. A missing key or
+        another length is a ``ValueError`` naming it.
     ax : sequence of 2 matplotlib Axes, optional
         Default a new 1 x 2 Figure.
 
@@ -233,11 +303,12 @@ def plot_parallel_lines_gan(res, ax=None):
     >>> fig = plot_parallel_lines_gan({"runs": {"wgan_gp": {"theta": np.linspace(1, 0, 11),
     ...                                                     "grad": np.ones(10)}}})
     """
+    runs = _steps_runs(res)
     made = ax is None
     fig, (a1, a2) = _axes(ax, 2)
     labels = {"js": "JS-GAN (minimax loss)", "js_ns": "JS-GAN (non-saturating loss)",
               "wgan_gp": "WGAN-GP"}
-    for i, (v, r) in enumerate(res["runs"].items()):
+    for i, (v, r) in enumerate(runs.items()):
         c = _COLORS[i % len(_COLORS)]
         a1.plot(np.arange(r["theta"].size), r["theta"], color=c, label=labels.get(v, v))
         a2.plot(np.arange(1, r["grad"].size + 1), np.abs(r["grad"]), color=c, label=labels.get(v, v))
@@ -268,7 +339,9 @@ def plot_instance_noise(res, ax=None):
     ----------
     res : dict
         :func:`~kantorovich.toy_experiments.gradients.run_instance_noise`'s result:
-        ``res["runs"][sigma]`` holds arrays ``steps``, ``grad_sat``, ``mean_d_fake``.
+        ``res["runs"][sigma]`` holds arrays ``steps``, ``grad_sat``, ``mean_d_fake`` of one
+        length (``steps`` finite; a NaN elsewhere leaves a gap). A missing key or another length
+        is a ``ValueError`` naming it.
     ax : sequence of 2 matplotlib Axes, optional
         Default a new 1 x 2 Figure.
 
@@ -282,9 +355,11 @@ def plot_instance_noise(res, ax=None):
     >>> run = {"steps": [0, 10, 100], "grad_sat": [1.0, 0.5, 0.4], "mean_d_fake": [0.5, 0.3, 0.2]}
     >>> fig = plot_instance_noise({"runs": {0.0: run, 0.5: run}})
     """
+    runs = {s: _arrays(h, f"res['runs'][{s!r}]", ["steps"], ["grad_sat", "mean_d_fake"])
+            for s, h in _runs(res).items()}
     made = ax is None
     fig, (a1, a2) = _axes(ax, 2)
-    for i, (s, h) in enumerate(sorted(res["runs"].items())):
+    for i, (s, h) in enumerate(sorted(runs.items())):
         c = _COLORS[i % len(_COLORS)]
         lab = "no noise" if s == 0 else f"noise σ = {s:g}"
         a1.plot(h["steps"], h["grad_sat"], "o-", ms=3, color=c, label=lab)
@@ -312,7 +387,9 @@ def plot_saturation(res, ax=None):
     ----------
     res : dict
         :func:`~kantorovich.toy_experiments.gradients.run_saturation`'s result: arrays
-        ``mean_d_fake``, ``grad_sat``, ``grad_ns``, ``ratio``.
+        ``mean_d_fake``, ``grad_sat``, ``grad_ns``, ``ratio``, of one length (``mean_d_fake``
+        finite; a NaN elsewhere leaves a gap). A missing key or another length is a
+        ``ValueError`` naming it.
     ax : sequence of 2 matplotlib Axes, optional
         Default a new 1 x 2 Figure.
 
@@ -327,6 +404,7 @@ def plot_saturation(res, ax=None):
     >>> d = np.array([0.3, 0.1, 0.01])
     >>> fig = plot_saturation({"mean_d_fake": d, "grad_sat": d, "grad_ns": 1 - d, "ratio": (1 - d) / d})
     """
+    res = _arrays(res, "res", ["mean_d_fake"], ["grad_sat", "grad_ns", "ratio"])
     made = ax is None
     fig, (a1, a2) = _axes(ax, 2)
     d = res["mean_d_fake"]

@@ -10,12 +10,25 @@ from __future__ import annotations
 import numpy as np
 
 from ._axes import closes_on_error, old_axes_keyword, panel_axes, single_axes
+from ._data import as_array, as_mapping, entry, number, same_length
 
 __all__ = ["plot_bilinear_trajectories", "plot_bilinear_grid", "plot_lr_sweep", "plot_dirac_gan", "plot_critic_surfaces",
            "plot_critic_estimates", "plot_mode_samples"]
 
 _COLORS = {"simultaneous": "C3", "alternating": "C1", "momentum": "C5", "adam": "C4",
            "rmsprop": "C2", "extragradient": "C0", "optimistic": "C9", "prediction": "C8"}
+
+
+def _path(tr, name):
+    """The (n, 2) path of a trajectory (its ``path``) or of an array; a diverged path's
+    infinities and NaN leave the window, so they are drawn as they are."""
+    value = getattr(tr, "path", tr)
+    return as_array(value, f"{name}.path" if hasattr(tr, "path") else name, ndim=2, cols=2, finite=False)
+
+
+def _points(value, name, finite=True):
+    """A cloud of 2-D points, (n, 2)."""
+    return as_array(value, name, ndim=2, cols=2, finite=finite)
 
 
 @closes_on_error
@@ -26,7 +39,9 @@ def plot_bilinear_trajectories(trajs, *, lim: float = 4.0, ax=None):
     ----------
     trajs : dict label -> GameTrajectory or array (n, 2)
         Paths (:func:`kantorovich.toy_experiments.games.bilinear_game`); a trajectory's
-        ``method`` picks its colour. Paths leaving the window are clipped by the axes.
+        ``method`` picks its colour. Paths leaving the window are clipped by the axes (a
+        diverged path's inf or NaN too); a path of another shape or an empty one is a
+        ``ValueError`` naming it.
     lim : float
         Half-width of the window.
     ax : matplotlib Axes, optional
@@ -42,12 +57,14 @@ def plot_bilinear_trajectories(trajs, *, lim: float = 4.0, ax=None):
     >>> from kantorovich.toy_experiments.games import bilinear_game
     >>> fig = plot_bilinear_trajectories({"extragradient": bilinear_game("extragradient", 0.1, 50)})
     """
+    trajs = as_mapping(trajs, "trajs")
+    paths = {label: _path(tr, f"trajs[{label!r}]") for label, tr in trajs.items()}
     fig, ax = single_axes(ax, (6.5, 6))
     for label, tr in trajs.items():
-        path = np.asarray(getattr(tr, "path", tr))
+        path = paths[label]
         method = getattr(tr, "method", label)
         ax.plot(path[:, 0], path[:, 1], lw=1.1, color=_COLORS.get(method), label=label, alpha=0.9)
-    first = np.asarray(getattr(next(iter(trajs.values())), "path", next(iter(trajs.values()))))
+    first = next(iter(paths.values()))
     ax.plot(*first[0], "ko", ms=6, label="start (1, 2)")
     ax.plot(0, 0, marker="*", color="k", ms=14, ls="none", label="saddle (0, 0)")
     ax.set_xlim(-lim, lim); ax.set_ylim(-lim, lim)
@@ -65,7 +82,8 @@ def plot_bilinear_grid(runs, *, lim: float = 3.2, ncols: int = 4, ax=None):
     Parameters
     ----------
     runs : dict method -> dict η -> GameTrajectory
-        :func:`kantorovich.toy_experiments.games.bilinear_game` runs from (1, 2).
+        :func:`kantorovich.toy_experiments.games.bilinear_game` runs from (1, 2), each with
+        ``path`` (n, 2), ``value`` and ``diverged``; a missing one is a ``ValueError`` naming it.
     lim : float
         Half-width of every panel.
     ncols : int
@@ -84,6 +102,13 @@ def plot_bilinear_grid(runs, *, lim: float = 3.2, ncols: int = 4, ax=None):
     >>> runs = {m: {eta: bilinear_game(m, eta, 50) for eta in (0.1, 0.01)} for m in ("simultaneous", "alternating")}
     >>> fig = plot_bilinear_grid(runs, ncols=2)
     """
+    runs = as_mapping(runs, "runs")
+    paths = {}
+    for m, by_eta in runs.items():
+        for eta, tr in as_mapping(by_eta, f"runs[{m!r}]").items():
+            name = f"runs[{m!r}][{eta!r}]"
+            paths[m, eta] = (_path(entry(tr, "path", name), f"{name}.path"), bool(entry(tr, "diverged", name)),
+                             number(entry(tr, "value", name), f"{name}.value", finite=False))
     methods = list(runs)
     nrows = int(np.ceil(len(methods) / ncols))
     made = ax is None
@@ -92,9 +117,9 @@ def plot_bilinear_grid(runs, *, lim: float = 3.2, ncols: int = 4, ax=None):
     for ax, m in zip(axes, methods):
         parts = []
         for (eta, tr), (col, lw) in zip(runs[m].items(), styles):
-            p = np.asarray(tr.path)
+            p, diverged, value = paths[m, eta]
             ax.plot(p[:, 0], p[:, 1], color=col, lw=lw, alpha=0.85, label=f"η={eta}")
-            parts.append(f"η={eta}: {'diverged' if tr.diverged else f'{tr.value:.2g}'}")
+            parts.append(f"η={eta}: {'diverged' if diverged else f'{value:.2g}'}")
         ax.plot(1, 2, "ko", ms=4)
         ax.plot(0, 0, marker="*", color="k", ms=10)
         ax.set_xlim(-lim, lim); ax.set_ylim(-lim, lim); ax.set_aspect("equal")
@@ -120,8 +145,9 @@ def plot_lr_sweep(sweep, *, start_dist: float = float(np.hypot(1, 2)), n_steps=N
     Parameters
     ----------
     sweep : dict
-        :func:`kantorovich.toy_experiments.games.bilinear_sweep`'s result: ``lrs`` (k,) and
-        ``final`` {method: (k,) final distances}.
+        :func:`kantorovich.toy_experiments.games.bilinear_sweep`'s result: ``lrs`` (k,),
+        positive, and ``final`` {method: (k,) final distances}. A missing key, another length
+        or a NaN learning rate is a ``ValueError`` naming it.
     start_dist : float
         Distance of the start from the saddle (dashed line).
     n_steps : int, optional
@@ -140,10 +166,15 @@ def plot_lr_sweep(sweep, *, start_dist: float = float(np.hypot(1, 2)), n_steps=N
     >>> from kantorovich.toy_experiments.games import bilinear_sweep
     >>> fig = plot_lr_sweep(bilinear_sweep(np.logspace(-2, 0, 3), 50, methods=("extragradient",)), n_steps=50)
     """
+    lrs = as_array(entry(sweep, "lrs", "sweep"), "sweep['lrs']", ndim=1)
+    if np.any(lrs <= 0):
+        raise ValueError(f"`sweep['lrs']` must be positive (a log axis); got {lrs.tolist()}.")
+    final = {m: as_array(d, f"sweep['final'][{m!r}]", ndim=1, finite=False)
+             for m, d in as_mapping(entry(sweep, "final", "sweep"), "sweep['final']").items()}
+    for m, d in final.items():
+        same_length(**{"sweep['lrs']": lrs, f"sweep['final'][{m!r}]": d})
     fig, ax = single_axes(ax, (7, 5))
-    lrs = sweep["lrs"]
-    for m, d in sweep["final"].items():
-        d = np.asarray(d, dtype=float)
+    for m, d in final.items():
         d = np.clip(np.where(np.isnan(d), np.inf, d), 1e-16, 1e8)  # diverged: the top edge
         ax.loglog(lrs, d, "o-", ms=3, lw=1.3, color=_COLORS.get(m), label=m)
     ax.axhline(start_dist, color="k", ls="--", lw=0.8, label="start distance")
@@ -166,7 +197,8 @@ def plot_dirac_gan(trajs, *, field_fn=None, lim: float = 1.6, ax=None):
     Parameters
     ----------
     trajs : dict title -> GameTrajectory
-        :func:`kantorovich.toy_experiments.games.dirac_gan` runs.
+        :func:`kantorovich.toy_experiments.games.dirac_gan` runs, each with ``path`` (n, 2)
+        and ``value``; a missing one or a path of another shape is a ``ValueError`` naming it.
     field_fn : callable, optional
         ``field_fn(title)`` returns the vector field (θ, ψ) -> (dθ, dψ) of that panel (arrays
         in, arrays out), drawn as arrows on a 21 x 21 grid.
@@ -185,6 +217,12 @@ def plot_dirac_gan(trajs, *, field_fn=None, lim: float = 1.6, ax=None):
     >>> from kantorovich.toy_experiments.games import dirac_gan
     >>> fig = plot_dirac_gan({"simultaneous GD": dirac_gan(0.1, 50)})
     """
+    trajs = as_mapping(trajs, "trajs")
+    paths = {}
+    for title, tr in trajs.items():
+        name = f"trajs[{title!r}]"
+        paths[title] = (_path(entry(tr, "path", name), f"{name}.path"),
+                        number(entry(tr, "value", name), f"{name}.value", finite=False))
     n = len(trajs)
     fig, axes = panel_axes(ax, n, figsize=(4.6 * n, 4.4))
     g = np.linspace(-lim, lim, 21)
@@ -193,9 +231,9 @@ def plot_dirac_gan(trajs, *, field_fn=None, lim: float = 1.6, ax=None):
         if field_fn is not None:
             U, V = field_fn(title)(T, P)
             ax.quiver(T, P, U, V, color="0.7", angles="xy", width=0.003)
-        path = np.asarray(tr.path)
+        path, value = paths[title]
         r0 = np.hypot(*path[0])
-        col = "C3" if tr.value > 1.05 * r0 else ("C1" if tr.value > 0.95 * r0 else "C0")
+        col = "C3" if value > 1.05 * r0 else ("C1" if value > 0.95 * r0 else "C0")
         ax.plot(path[:, 0], path[:, 1], color=col, lw=1.2)
         ax.plot(*path[0], "ko", ms=5)
         ax.plot(0, 0, marker="*", color="k", ms=12)
@@ -219,6 +257,9 @@ def plot_critic_surfaces(surfaces, samples, *, ax=None):
         (k, 2) and ``gradients`` (k, 2), and ``value``, ``w1_lp``, ``max_grad_norm`` (title).
     samples : pair of arrays (n, 2)
         Points of P and Q (the first 200 of each are drawn).
+
+    A missing key, a shape other than these (``values`` the shape of ``gx`` and ``gy``) or a
+    NaN in the grid, arrows or samples is a ``ValueError`` naming it.
     ax : sequence of matplotlib Axes, optional
         One per critic; default a new 1 x len(surfaces) Figure.
 
@@ -239,7 +280,24 @@ def plot_critic_surfaces(surfaces, samples, *, ax=None):
     """
     from matplotlib.ticker import MaxNLocator
 
-    x, y = samples
+    if isinstance(samples, (str, bytes)) or not hasattr(samples, "__len__") or len(samples) != 2:
+        raise TypeError(f"`samples` must be a pair (x, y) of (n, 2) arrays; got {type(samples).__name__}.")
+    x, y = _points(samples[0], "samples[0]"), _points(samples[1], "samples[1]")
+    checked = {}
+    for title, r in as_mapping(surfaces, "surfaces").items():
+        name = f"surfaces[{title!r}]"
+        c = {k: as_array(entry(r, k, name), f"{name}[{k!r}]", ndim=2) for k in ("gx", "gy")}
+        c["values"] = as_array(entry(r, "values", name), f"{name}['values']", ndim=2, finite=False)
+        if not c["gx"].shape == c["gy"].shape == c["values"].shape:
+            raise ValueError(f"`{name}['gx']`, `['gy']` and `['values']` must have one shape (a meshgrid); got "
+                             f"{c['gx'].shape}, {c['gy'].shape} and {c['values'].shape}.")
+        c["arrows_at"] = _points(entry(r, "arrows_at", name), f"{name}['arrows_at']")
+        c["gradients"] = _points(entry(r, "gradients", name), f"{name}['gradients']")
+        same_length(**{f"{name}['arrows_at']": c["arrows_at"], f"{name}['gradients']": c["gradients"]})
+        for k in ("value", "w1_lp", "max_grad_norm"):
+            c[k] = number(entry(r, k, name), f"{name}[{k!r}]", finite=False)
+        checked[title] = c
+    surfaces = checked
     made = ax is None
     fig, axes = panel_axes(ax, len(surfaces), figsize=(5.0 * len(surfaces), 4.3))
     for a, (title, r) in zip(axes, surfaces.items()):
@@ -249,7 +307,7 @@ def plot_critic_surfaces(surfaces, samples, *, ax=None):
         cb.set_label("critic value f(x)", fontsize=7)
         cb.locator = MaxNLocator(6)
         cb.update_ticks()
-        at, gr = np.asarray(r["arrows_at"]), np.asarray(r["gradients"])
+        at, gr = r["arrows_at"], r["gradients"]
         a.quiver(at[:, 0], at[:, 1], gr[:, 0], gr[:, 1], color="k", alpha=0.7, width=0.004)
         a.scatter(x[:200, 0], x[:200, 1], s=3, c="navy", label="P")
         a.scatter(y[:200, 0], y[:200, 1], s=3, c="darkred", label="Q")
@@ -271,7 +329,8 @@ def plot_critic_estimates(labels, ratios, *, ax=None, ylabel="critic estimate / 
     ----------
     labels : sequence of str
     ratios : sequence of float
-        One positive ratio per label (log scale).
+        One positive ratio per label (log scale); another length, a NaN or a ratio <= 0 is a
+        ``ValueError`` naming ``ratios``.
     ax : matplotlib Axes, optional
         Draw here; default a new Figure.
     ylabel : str
@@ -285,8 +344,12 @@ def plot_critic_estimates(labels, ratios, *, ax=None, ylabel="critic estimate / 
     >>> from kantorovich.plots import plot_critic_estimates
     >>> fig = plot_critic_estimates(["clip", "GP"], [0.05, 0.97])
     """
+    labels = [labels] if isinstance(labels, str) else list(labels)
+    ratios = as_array(ratios, "ratios", ndim=1)
+    same_length(labels=labels, ratios=ratios)
+    if np.any(ratios <= 0):
+        raise ValueError(f"`ratios` must be positive (a log axis); got {ratios.tolist()}.")
     fig, ax = single_axes(ax, (7, 4))
-    ratios = np.asarray(ratios, dtype=float)
     ax.bar(range(len(labels)), ratios, color=["C0" if 0.8 <= r <= 1.2 else "C3" for r in ratios])
     ax.axhline(1.0, color="k", ls="--", lw=0.8)
     ax.set_yscale("log")
@@ -321,6 +384,9 @@ def plot_mode_samples(results, real, centers, std, *, ax=None, lim=None):
     centers : array (k, 2)
     std : float
         The modes' standard deviation.
+
+    A missing field, a point cloud of another shape, or a NaN in ``real``, ``centers`` or
+    ``std`` is a ``ValueError`` naming it (a NaN among the generated samples is not drawn).
     ax : sequence of matplotlib Axes, optional
         One per result plus one; default a new 1 x (len(results) + 1) Figure.
     lim : float, optional
@@ -339,18 +405,27 @@ def plot_mode_samples(results, real, centers, std, *, ax=None, lim=None):
     >>> centers, std = data.mode_centers("ring8")
     >>> fig = plot_mode_samples({"gan": r}, data.sample("ring8", 50, 0), centers, std)
     """
+    results = as_mapping(results, "results")
+    real, centers = _points(real, "real"), _points(centers, "centers")
+    std = number(std, "std")
+    samples = {}
+    for k, r in results.items():
+        name = f"results[{k!r}]"
+        samples[k] = _points(entry(r, "samples", name), f"{name}.samples", finite=False)
+        results[k] = {field: entry(r, field, name) for field in ("value", "hq_fraction", "reverse_kl")}
     n = len(results) + 1
     fig, axes = panel_axes(ax, n, figsize=(3.2 * n, 3.4))
     lim = lim or float(np.abs(centers).max() * 1.45 + 0.2)
     t = np.linspace(0, 2 * np.pi, 60)
-    panels = [("real data", real, None)] + [(k, r.samples, r) for k, r in results.items()]
+    panels = [("real data", real, None)] + [(k, samples[k], r) for k, r in results.items()]
     for ax, (title, s, r) in zip(axes, panels):
         for c in centers:
             ax.plot(c[0] + 3 * std * np.cos(t), c[1] + 3 * std * np.sin(t), color="C2", lw=0.8)
         ax.scatter(s[:, 0], s[:, 1], s=1.5, alpha=0.4, c="k" if r is None else "C0")
         if r is not None:
-            rkl = "inf" if not np.isfinite(r.reverse_kl) else f"{r.reverse_kl:.2f}"
-            title = f"{title}\n{r.value}/{len(centers)} modes, {100 * r.hq_fraction:.1f}% HQ, reverse KL {rkl}"
+            rkl = "inf" if not np.isfinite(r["reverse_kl"]) else f"{r['reverse_kl']:.2f}"
+            title = (f"{title}\n{r['value']}/{len(centers)} modes, {100 * r['hq_fraction']:.1f}% HQ, "
+                     f"reverse KL {rkl}")
         ax.set_title(title, fontsize=8)
         ax.set_xlim(-lim, lim); ax.set_ylim(-lim, lim); ax.set_aspect("equal")
         ax.set_xticks([]); ax.set_yticks([])

@@ -10,7 +10,8 @@ from __future__ import annotations
 import numpy as np
 
 from ._axes import closes_on_error
-from .theory import _axes
+from ._data import as_array, as_mapping, entry, number
+from .theory import _arrays, _axes, _steps_runs
 
 __all__ = ["plot_ot_generators", "plot_ot_landscape", "plot_ot_training", "plot_sinkhorn_flow"]
 
@@ -33,6 +34,8 @@ def plot_ot_training(res, ax=None):
         :func:`~kantorovich.toy_experiments.ot_training.run_parallel_lines_ot`'s result:
         ``res["runs"][loss]`` holds arrays ``theta`` (start included) and ``grad``; losses
         ``"w1_1d"``, ``"emd"``, ``"sinkhorn"``, ``"sliced"``, ``"js"`` get fixed colours.
+        ``theta`` is one longer than ``grad``; a missing key or another length is a
+        ``ValueError`` naming it.
     ax : sequence of 2 matplotlib Axes, optional
         Default a new 1 x 2 Figure.
 
@@ -46,9 +49,10 @@ def plot_ot_training(res, ax=None):
     >>> from kantorovich.plots import plot_ot_training
     >>> fig = plot_ot_training({"runs": {"emd": {"theta": np.linspace(1, 0, 11), "grad": np.ones(10)}}})
     """
+    runs = _steps_runs(res)
     made = ax is None
     fig, (a1, a2) = _axes(ax, 2)
-    for name, r in res["runs"].items():
+    for name, r in runs.items():
         c, label = _STYLE.get(name, ("k", name))
         a1.plot(np.arange(r["theta"].size), r["theta"], color=c, lw=1.5, label=label)
         a2.plot(np.arange(1, r["grad"].size + 1), np.abs(r["grad"]), color=c, lw=1.0, alpha=0.85, label=label)
@@ -77,7 +81,9 @@ def plot_ot_landscape(land, ax=None):
     land : dict
         :func:`~kantorovich.toy_experiments.ot_training.parallel_lines_landscape`'s result:
         ``theta`` (k,), ``value[loss]`` and ``grad[loss]`` (replicates x k), the closed forms
-        ``w1``, ``sliced_pop``, ``js`` (k,) and the minibatch size ``batch``.
+        ``w1``, ``sliced_pop``, ``js`` (k,) and the minibatch size ``batch``. ``theta``
+        finite; a missing key, another length or a ``value`` / ``grad`` of another number of
+        columns is a ``ValueError`` naming it.
     ax : sequence of 2 matplotlib Axes, optional
         Default a new 1 x 2 Figure.
 
@@ -95,6 +101,19 @@ def plot_ot_landscape(land, ax=None):
     ...         "batch": 64}
     >>> fig = plot_ot_landscape(land)
     """
+    curves = _arrays(land, "land", ["theta"], ["w1", "sliced_pop", "js"])
+    k = len(curves["theta"])
+    value = as_mapping(entry(land, "value", "land"), "land['value']")
+    grad = as_mapping(entry(land, "grad", "land"), "land['grad']")
+    for name in value:
+        for part, d in (("value", value), ("grad", grad)):
+            where = f"land[{part!r}]"
+            arr = as_array(entry(d, name, where), f"{where}[{name!r}]", ndim=2, finite=False)
+            if arr.shape[1] != k:
+                raise ValueError(f"`{where}[{name!r}]` must have shape (replicates, {k}), one column per theta "
+                                 f"of `land['theta']`; got {arr.shape}.")
+            d[name] = arr
+    land = dict(curves, value=value, grad=grad, batch=entry(land, "batch", "land"))
     made = ax is None
     fig, (a1, a2) = _axes(ax, 2)
     t = land["theta"]
@@ -142,6 +161,9 @@ def plot_ot_generators(runs, data, ax=None):
         dataset: ``samples`` (n, 2), ``centers``, ``std``, ``modes``, ``hq_fraction``, ``reverse_kl``.
     data : array (n, 2)
         Real points (first panel).
+
+    A missing key, a point cloud of another shape, or a NaN in ``data``, the centres or ``std``
+    is a ``ValueError`` naming it (a NaN among the generated samples is not drawn).
     ax : sequence of matplotlib Axes, optional
         One per run plus one; default a new 1 x (len(runs) + 1) Figure.
 
@@ -160,7 +182,16 @@ def plot_ot_generators(runs, data, ax=None):
     """
     from matplotlib.patches import Circle
 
-    runs = dict(runs)
+    checked = {}
+    for label, r in as_mapping(runs, "runs").items():
+        name = f"runs[{label!r}]"
+        c = {k: entry(r, k, name) for k in ("modes", "hq_fraction", "reverse_kl")}
+        c["samples"] = as_array(entry(r, "samples", name), f"{name}['samples']", ndim=2, cols=2, finite=False)
+        c["centers"] = as_array(entry(r, "centers", name), f"{name}['centers']", ndim=2, cols=2)
+        c["std"] = number(entry(r, "std", name), f"{name}['std']")
+        checked[label] = c
+    runs = checked
+    data = as_array(data, "data", ndim=2, cols=2)
     made = ax is None
     fig, axs = _axes(ax, len(runs) + 1, width=3.0, height=3.0)
     first = next(iter(runs.values()))
@@ -193,7 +224,8 @@ def plot_sinkhorn_flow(flow, ax=None):
     ----------
     flow : dict
         :func:`~kantorovich.toy_experiments.ot_training.sinkhorn_flow`'s result: ``target``
-        (m, 2), ``snapshots`` {step: (n, 2) points} and ``value`` {step: S_eps}.
+        (m, 2), ``snapshots`` {step: (n, 2) points} and ``value`` {step: S_eps}, a value for
+        every snapshot. A missing key, another shape or a NaN point is a ``ValueError`` naming it.
     ax : sequence of matplotlib Axes, optional
         One per snapshot; default a new 1 x len(snapshots) Figure.
 
@@ -208,10 +240,13 @@ def plot_sinkhorn_flow(flow, ax=None):
     >>> y = np.random.default_rng(0).normal(size=(20, 2))
     >>> fig = plot_sinkhorn_flow({"target": y, "snapshots": {0: y - 2, 10: y}, "value": {0: 4.0, 10: 0.0}})
     """
-    snaps = flow["snapshots"]
+    y = as_array(entry(flow, "target", "flow"), "flow['target']", ndim=2, cols=2)
+    snaps = {k: as_array(x, f"flow['snapshots'][{k!r}]", ndim=2, cols=2)
+             for k, x in as_mapping(entry(flow, "snapshots", "flow"), "flow['snapshots']").items()}
+    values = entry(flow, "value", "flow")
+    values = {k: number(entry(values, k, "flow['value']"), f"flow['value'][{k!r}]", finite=False) for k in snaps}
     made = ax is None
     fig, axs = _axes(ax, len(snaps), width=2.8, height=2.9)
-    y = flow["target"]
     allpts = np.vstack([y, *snaps.values()])
     lo, hi = allpts.min(axis=0) - 0.2, allpts.max(axis=0) + 0.2
     for a, (k, x) in zip(axs, snaps.items()):
@@ -222,7 +257,7 @@ def plot_sinkhorn_flow(flow, ax=None):
         a.set_aspect("equal")
         a.set_xticks([])
         a.set_yticks([])
-        a.set_title(rf"step {k}: $S_\varepsilon$ = {flow['value'][k]:.2g}", fontsize=8)
+        a.set_title(rf"step {k}: $S_\varepsilon$ = {values[k]:.2g}", fontsize=8)
     axs[0].legend(fontsize=6, loc="lower left")
     if made:
         fig.tight_layout()
