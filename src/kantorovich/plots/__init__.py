@@ -7,9 +7,11 @@ Axes (a sequence of Axes, one per panel, for the multi-panel figures) and return
 ``layout="constrained"`` Figure stays constrained; the overall title and the ``tight_layout``
 of a figure are drawn only on a Figure the function made); without it, it makes a new
 Figure; a call that raises closes any Figure it made. Arrays may be given as lists or torch
-tensors; the point clouds, plans, samples and sample sizes of the transport figures are
-checked first, and a wrong shape, an empty array, mismatched lengths or a NaN is a
-``ValueError`` naming the argument. No function solves, trains or estimates
+tensors. Every function checks its data before drawing: a wrong shape, an empty array,
+mismatched lengths, a NaN where it would break the figure (a NaN in an estimate, an error
+curve or a generated sample is drawn as a gap) or a non-positive value on a log axis is a
+``ValueError`` naming the argument, and a key missing from a result dict (or a field from a
+result object) is a ``ValueError`` naming the key. No function solves, trains or estimates
 anything (the report sections compute, these only draw), and none calls ``plt.show()``.
 matplotlib is imported only when a function runs.
 
