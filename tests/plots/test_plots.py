@@ -296,6 +296,8 @@ BAD_DATA = [  # (function, positional arguments, keyword arguments, the message'
                                    "hq_fraction": 1.0, "reverse_kl": 0.0}}, [[np.nan, 0.0]]), {}, "`data` holds NaN"),
     ("plot_sinkhorn_flow", ({"target": _Y2, "snapshots": {0: _X2, 5: _Y2}, "value": {0: 1.0}},), {},
      r"`flow\['value'\]` has no key 5"),
+    ("plot_sinkhorn_flow", ({"target": _Y2, "snapshots": {0: _X2, 5: _Y2}, "value": [1.0, 0.5]},), {},
+     r"`flow\['value'\]` must hold S_eps at every snapshot step \[0, 5\]"),
     ("plot_sinkhorn_flow", ({"target": _Y2, "snapshots": {0: _X2[:, :1]}, "value": {0: 1.0}},), {},
      r"`flow\['snapshots'\]\[0\]` must have 2 columns"),
 ]
@@ -324,5 +326,7 @@ def test_torch_tensors_and_lists_are_arrays():
                                                                      "grad": torch.ones(10)}}},)),
                        ("plot_sinkhorn_flow", ({"target": _Y2.tolist(), "snapshots": {0: torch.as_tensor(_X2)},
                                                 "value": {0: 1.0}},)),
+                       ("plot_sinkhorn_flow", ({"target": _Y2, "snapshots": {0: _X2, 2: _Y2},  # S_eps by step
+                                                "value": np.array([1.0, 0.5, 0.1])},)),
                        ("plot_critic_surfaces", ({"exact": _SURF}, (_X2.tolist(), torch.as_tensor(_Y2))))]:
         assert isinstance(getattr(P, name)(*args), matplotlib.figure.Figure), name

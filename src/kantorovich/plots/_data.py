@@ -67,7 +67,7 @@ def entry(container, key, name):
             return container[key]
         have = ", ".join(repr(k) for k in container) or "none"
         raise ValueError(f"`{name}` has no key {key!r} (keys: {have}).")
-    if hasattr(container, key):
+    if isinstance(key, str) and hasattr(container, key):
         return getattr(container, key)
     raise ValueError(f"`{name}` has no {key!r}: a dict or result object holding it is expected; "
                      f"got {type(container).__name__}.")

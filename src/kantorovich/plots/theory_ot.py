@@ -7,6 +7,8 @@ Axes, one per panel) and returns its figure, else makes a new Figure; no solver 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 
 from ._axes import closes_on_error
@@ -224,8 +226,8 @@ def plot_sinkhorn_flow(flow, ax=None):
     ----------
     flow : dict
         :func:`~kantorovich.toy_experiments.ot_training.sinkhorn_flow`'s result: ``target``
-        (m, 2), ``snapshots`` {step: (n, 2) points} and ``value`` {step: S_eps}, a value for
-        every snapshot. A missing key, another shape or a NaN point is a ``ValueError`` naming it.
+        (m, 2), ``snapshots`` {step: (n, 2) points} and ``value`` {step: S_eps} or an array
+        of S_eps indexed by step, a value for every snapshot. A missing key, another shape or a NaN point is a ``ValueError`` naming it.
     ax : sequence of matplotlib Axes, optional
         One per snapshot; default a new 1 x len(snapshots) Figure.
 
@@ -244,6 +246,12 @@ def plot_sinkhorn_flow(flow, ax=None):
     snaps = {k: as_array(x, f"flow['snapshots'][{k!r}]", ndim=2, cols=2)
              for k, x in as_mapping(entry(flow, "snapshots", "flow"), "flow['snapshots']").items()}
     values = entry(flow, "value", "flow")
+    if not isinstance(values, Mapping):  # an array of S_eps before each step, indexed by step
+        steps = as_array(values, "flow['value']", ndim=1, finite=False)
+        values = dict(enumerate(steps.tolist()))
+        if any(k not in values for k in snaps):
+            raise ValueError(f"`flow['value']` must hold S_eps at every snapshot step {list(snaps)}; got "
+                             f"{len(steps)} values (steps 0..{len(steps) - 1}).")
     values = {k: number(entry(values, k, "flow['value']"), f"flow['value'][{k!r}]", finite=False) for k in snaps}
     made = ax is None
     fig, axs = _axes(ax, len(snaps), width=2.8, height=2.9)
