@@ -85,6 +85,28 @@ def test_hill_on_known_tails():
         G.hill_tail_index(x[:10], 10)
 
 
+def test_hill_ignores_zeros_and_names_k():
+    # zeros carry no tail: the estimate on x with zeros appended is the estimate on x
+    x = np.random.default_rng(4).pareto(2.0, 5000) + 1.0
+    assert G.hill_tail_index(np.concatenate([x, np.zeros(3000)]), 100) == G.hill_tail_index(x, 100)
+    # 10 nonzero values of 100: k = 20 is too many, a ValueError naming `k` (was an IndexError)
+    with pytest.raises(ValueError, match="`k` must be an integer <= 9"):
+        G.hill_tail_index(np.concatenate([np.zeros(90), np.arange(1.0, 11.0)]), 20)
+    with pytest.raises(ValueError, match="`x` must contain only finite"):
+        G.hill_tail_index(np.array([1.0, np.nan, 2.0, 3.0]), 1)
+
+
+@pytest.mark.parametrize("kw,match", [
+    ({"tail_fraction": 2.0}, "`tail_fraction` must be a float in \\(0, 1\\)"),
+    ({"tail_fraction": 1.0}, "`tail_fraction`"),
+    ({"d_star": float("nan")}, "`d_star` must be a finite float"),
+    ({"control_d_star": float("inf")}, "`control_d_star` must be a finite float"),
+])
+def test_bad_cauchy_config(kw, match):
+    with pytest.raises(ValueError, match=match):
+        G.run_cauchy_gradients(G.CauchyConfig(n_draws=100, **kw), 0)
+
+
 # ---------------------------------------------------------------- T4
 def test_t4_wgan_moves_js_stalls():
     cfg = PL.ParallelLinesConfig(variants=("js", "wgan_gp"), n_gen_steps=30, n_pretrain=100, n_critic=3,
@@ -121,6 +143,8 @@ def test_t9_non_saturating_beats_saturating():
     ({"optimizer": "adagrad"}, "sgd"),
     ({"activation": "swish"}, "relu"),
     ({"slope": 2.0}, "slope"),
+    ({"slope": float("nan")}, "`slope` must be a finite float"),
+    ({"slope": float("inf"), "noise_std": 0.5}, "`slope` must be a finite float"),
 ])
 def test_bad_segments_config(kw, match):
     with pytest.raises(ValueError, match=match):

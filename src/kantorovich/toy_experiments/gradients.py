@@ -162,6 +162,8 @@ class SegmentsConfig:
 
     def validate(self):
         check_positive(self.offset, "offset")
+        if isinstance(self.slope, bool) or not isinstance(self.slope, (int, float)) or not math.isfinite(self.slope):
+            raise ValueError(f"`slope` must be a finite float; got {self.slope!r}.")
         check_positive(self.lr, "lr")
         check_int(self.batch, "batch", minimum=1)
         check_int(self.n_steps, "n_steps", minimum=1)
@@ -413,11 +415,17 @@ def hill_tail_index(x, k):
     r"""Hill estimator of the tail index alpha of ``|x|`` from its ``k`` largest values.
 
     :math:`\hat\alpha = \left(\frac1k\sum_{i=1}^k \log X_{(i)} - \log X_{(k+1)}\right)^{-1}`
-    (``X_(1) >= X_(2) >= ...``). Cauchy: alpha = 1; a Gaussian's estimate grows with n.
+    (``X_(1) >= X_(2) >= ...``) over the nonzero ``|x|``. Cauchy: alpha = 1; a Gaussian's
+    estimate grows with n. ValueError if ``x`` holds fewer than ``k + 1`` nonzero values.
     """
-    a = np.sort(np.abs(np.asarray(x, dtype=float)))[::-1]
-    k = check_int(k, "k", minimum=1, maximum=a.size - 1)
-    a = a[a > 0]
+    a = np.abs(np.asarray(x, dtype=float)).ravel()
+    if not np.all(np.isfinite(a)):
+        raise ValueError("`x` must contain only finite values; got NaN or infinity.")
+    a = np.sort(a[a > 0])[::-1]   # log X_(k+1) needs X_(k+1) > 0: zeros carry no tail
+    k = check_int(k, "k", minimum=1)
+    if k > a.size - 1:
+        raise ValueError(f"`k` must be an integer <= {a.size - 1} (the nonzero values of `x` "
+                         f"less one); got {k}.")
     xi = np.mean(np.log(a[:k])) - np.log(a[k])
     return float(1.0 / xi) if xi > 0 else math.inf
 
@@ -480,7 +488,13 @@ def run_cauchy_gradients(config: CauchyConfig = CauchyConfig(), rng=None):
     check_positive(config.sigma_d, "sigma_d")
     check_positive(config.sigma_grad, "sigma_grad")
     frac = check_positive(config.tail_fraction, "tail_fraction")
-    k = max(5, int(frac * n))
+    if frac >= 1:
+        raise ValueError(f"`tail_fraction` must be a float in (0, 1); got {config.tail_fraction!r}.")
+    for name in ("d_star", "control_d_star"):
+        v = getattr(config, name)
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+            raise ValueError(f"`{name}` must be a finite float; got {v!r}.")
+    k = min(max(5, int(frac * n)), n - 1)
     ns = np.unique(np.round(np.geomspace(10, n, 60)).astype(int))
     out = {"ns": ns, "k": k}
     for name, dstar in (("disjoint", config.d_star), ("control", config.control_d_star)):
