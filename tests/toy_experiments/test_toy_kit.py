@@ -121,6 +121,26 @@ def test_gradient_penalty_is_differentiable_in_params():
     np.testing.assert_allclose(g, fd, rtol=1e-5, atol=1e-8)
 
 
+def test_gradient_penalty_matches_a_second_implementation():
+    # f(x) = |x|^2 / 2 has grad f(x) = x: the penalty is mean_i (|x_hat_i| - K)^2 with the same
+    # interpolation weights a_i ~ U[0, 1] (drawn from the same seed)
+    rng = np.random.default_rng(8)
+    xr, xf = rng.normal(size=(32, 2)), rng.normal(size=(32, 2)) + 1.0
+    a = np.random.default_rng(11).uniform(size=(32, 1))
+    x_hat = a * xr + (1 - a) * xf
+    for K in (0.0, 1.0, 2.5):
+        want = np.mean((np.sqrt(np.sum(x_hat ** 2, axis=1) + 1e-12) - K) ** 2)
+        got = float(nn.gradient_penalty(lambda z: 0.5 * np.sum(z * z, axis=1), xr, xf, 11, center=K))
+        assert got == pytest.approx(want, rel=1e-12)
+
+
+@pytest.mark.parametrize("center", [float("nan"), float("inf"), -1.0])
+def test_gradient_penalty_bad_center(center):
+    # a NaN target gradient norm gave a NaN penalty without a word
+    with pytest.raises(ValueError, match="`center` must be a non-negative float"):
+        nn.gradient_penalty(lambda z: z[:, 0], np.ones((3, 2)), np.zeros((3, 2)), 0, center=center)
+
+
 def test_gradient_penalty_bad_shapes():
     with pytest.raises(ValueError, match="same shape"):
         nn.gradient_penalty(lambda z: z[:, 0], np.ones((3, 2)), np.ones((4, 2)))

@@ -22,7 +22,7 @@ import numpy as np
 from autograd import elementwise_grad
 from autograd.tracer import getval
 
-from .._validation import check_choice, check_int, check_positive, check_rng
+from .._validation import check_choice, check_int, check_nonnegative, check_positive, check_rng
 
 __all__ = [
     "ACTIVATIONS",
@@ -336,7 +336,7 @@ def gradient_penalty(critic, x_real, x_fake, rng=None, *, center: float = 1.0):
         Same shape (at least one point).
     rng : None, int or Generator
         For the interpolation weights.
-    center : float
+    center : float >= 0
         Target gradient norm (1 for WGAN-GP; 0 gives the zero-centred penalty).
 
     Returns
@@ -364,7 +364,7 @@ def gradient_penalty(critic, x_real, x_fake, rng=None, *, center: float = 1.0):
             f"and {np.shape(xf)}.")
     if np.shape(xr)[0] == 0:
         raise ValueError("`x_real` must contain at least one point (batch size >= 1); got 0.")
-    center = float(center)
+    center = check_nonnegative(center, "center")
     a = g.uniform(size=(np.shape(xr)[0], 1))
     x_hat = a * x_real + (1.0 - a) * x_fake
     grads = input_gradients(critic, x_hat)
