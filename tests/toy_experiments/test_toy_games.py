@@ -53,6 +53,13 @@ def test_sweep_matches_single_runs():
             assert s["final"][m][j] == pytest.approx(G.bilinear_game(m, eta, 300).value, rel=1e-12)
 
 
+@pytest.mark.parametrize("start", [{"x0": float("nan")}, {"y0": float("inf")}])
+def test_sweep_refuses_a_non_finite_start(start):
+    # a NaN start was reported as a trajectory that diverged at step 1
+    with pytest.raises(ValueError, match="`x0` and `y0` must be finite floats"):
+        G.bilinear_sweep([0.1], 10, methods=("simultaneous",), **start)
+
+
 def test_rmsprop_settles_on_a_cycle_proportional_to_lr():
     # RMSProp does not converge to the saddle: its late radius scales like lr
     rad = []

@@ -345,6 +345,9 @@ def bilinear_sweep(lrs, n_steps: int = 1000, *, methods=BILINEAR_METHODS, x0: fl
     n_steps = check_int(n_steps, "n_steps", minimum=1)
     for m in methods:
         _check_method(m)
+    x0 = float(x0); y0 = float(y0)
+    if not (np.isfinite(x0) and np.isfinite(y0)):  # a NaN start would read as "diverged at step 1"
+        raise ValueError(f"`x0` and `y0` must be finite floats; got {x0!r}, {y0!r}.")
     out = {"lrs": lrs, "final": {}, "rate": {}, "diverged": {}, "spectral_radius": {}}
     for m in methods:
         path, blown = _run_bilinear(m, lrs, n_steps, (x0, y0), _options(m, {}))
