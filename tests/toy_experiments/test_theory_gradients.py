@@ -158,3 +158,7 @@ def test_bad_parallel_lines_config():
         PL.run_parallel_lines(PL.ParallelLinesConfig(batch=0), 0)
     with pytest.raises(ValueError, match="lr_g"):
         PL.run_parallel_lines(PL.ParallelLinesConfig(lr_g=0), 0)
+    # a NaN start ran until the optimiser refused the NaN gradients, naming `grads`
+    for bad in (float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="`theta0` must be a finite float"):
+            PL.run_parallel_lines(PL.ParallelLinesConfig(theta0=bad, n_pretrain=0, n_gen_steps=2), 0)

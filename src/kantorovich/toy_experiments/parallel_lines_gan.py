@@ -62,6 +62,9 @@ class ParallelLinesConfig:
     gp_lambda: float = 10.0
 
     def validate(self):
+        if (isinstance(self.theta0, bool) or not isinstance(self.theta0, (int, float))
+                or not np.isfinite(self.theta0)):
+            raise ValueError(f"`theta0` must be a finite float; got {self.theta0!r}.")
         check_int(self.n_gen_steps, "n_gen_steps", minimum=1)
         check_int(self.n_critic, "n_critic", minimum=1)
         check_int(self.n_pretrain, "n_pretrain", minimum=0)
