@@ -70,3 +70,9 @@ def test_critic_bad_configs():
         C.train_critic("segments", lr=-0.1)
     with pytest.raises(ValueError, match="one of"):
         C.train_critic("segments", optimizer="lbfgs")
+
+
+def test_diverging_critic_says_so():
+    # the penalty's gradient overflows after one step at lr = 1e300: the error named `grads`
+    with pytest.raises(ValueError, match=r"training diverged at step \d+: the critic .*`lr` \(got 1e\+300\)"):
+        C.train_critic("gaussians", method="gp", n_steps=10, batch=16, hidden=(8,), n_eval=20, lr=1e300, rng=0)

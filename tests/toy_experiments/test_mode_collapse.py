@@ -224,3 +224,17 @@ def test_hopping_setup_gan_collapses_and_minibatch_covers():
     assert gan.cells[late].max() <= 2 and len(set(gan.dominant[late].tolist())) >= 3
     mb = mode_trajectory("minibatch", rng=0, **HOPPING_SETUP)
     assert mb.occupied[-1] >= 7
+
+
+@pytest.mark.parametrize("variant", ["gan", "minibatch"])
+def test_diverging_gan_says_so_and_names_the_learning_rates(variant):
+    # lr = 1e200 overflows within a step; the error named the optimiser's internal `grads`
+    with pytest.raises(ValueError, match=r"training diverged at step 1: .*`lr_d` \(got 1e\+200\)"):
+        train_toy_gan("ring8", variant, n_steps=5, batch=16, g_hidden=(8,), d_hidden=(8,), n_eval=20,
+                      lr_g=1e200, lr_d=1e200, rng=0)
+
+
+def test_diverging_trajectory_says_so():
+    with pytest.raises(ValueError, match=r"training diverged at step \d+: .*`lr_g` \(got 1e\+200\)"):
+        mode_trajectory("gan", n_steps=5, n_snapshots=1, batch=16, z_dim=2, g_hidden=(8,), d_hidden=(8,),
+                        n_eval=20, lr_g=1e200, lr_d=1e200, rng=0)

@@ -158,6 +158,10 @@ def test_bad_parallel_lines_config():
         PL.run_parallel_lines(PL.ParallelLinesConfig(batch=0), 0)
     with pytest.raises(ValueError, match="lr_g"):
         PL.run_parallel_lines(PL.ParallelLinesConfig(lr_g=0), 0)
+    # a diverging run named the optimiser's internal `grads`
+    with pytest.raises(ValueError, match=r"training diverged at step \d+: .*`lr_g` \(got 1e\+300\)"):
+        PL.run_parallel_lines(PL.ParallelLinesConfig(lr_g=1e300, variants=("wgan_gp",), n_gen_steps=5,
+                                                     n_critic=1, n_pretrain=0, batch=8, hidden=(4,)), 0)
     # a NaN start ran until the optimiser refused the NaN gradients, naming `grads`
     for bad in (float("nan"), float("inf")):
         with pytest.raises(ValueError, match="`theta0` must be a finite float"):

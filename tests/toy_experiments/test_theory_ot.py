@@ -230,3 +230,9 @@ def test_manifolds_sinkhorn_eps_is_five_mode_stds():
     r_small = sinkhorn(None, None, geom, eps=0.05)
     assert r.converged and r_small.converged
     assert 2 * r.n_iter < r_small.n_iter, (r.n_iter, r_small.n_iter)
+
+
+def test_diverging_ot_generator_says_so():
+    # at lr = 1e300 the generated points overflow; the error named the OT solver's `x`
+    with pytest.raises(ValueError, match=r"training diverged at step \d+: the generated points .*`lr`"):
+        OT.train_ot_generator("ring8", "sliced", n_steps=5, batch=16, g_hidden=(8,), n_eval=20, lr=1e300, rng=0)

@@ -149,6 +149,17 @@ def test_gradient_penalty_bad_shapes():
 
 
 # ---------------------------------------------------------------- optimisers
+def test_checked_step_reports_divergence():
+    opt = optim.make_optimizer("sgd", 1e300)
+    p = [np.array([1.0, -2.0])]
+    assert np.allclose(optim.checked_step(optim.make_optimizer("sgd", 0.1), p, [np.array([1.0, 1.0])],
+                                          step=1, what="x", hint="h")[0], [0.9, -2.1])
+    with pytest.raises(ValueError, match="training diverged at step 3: the critic gradient holds NaN"):
+        optim.checked_step(opt, p, [np.array([np.nan, 0.0])], step=3, what="critic", hint="lower `lr`.")
+    with pytest.raises(ValueError, match="step 4: the critic parameters overflowed.*lower `lr`"):
+        optim.checked_step(opt, p, [np.array([1e10, 0.0])], step=4, what="critic", hint="lower `lr`.")
+
+
 def test_sgd_and_momentum_by_hand():
     p = [np.array([1.0, -2.0])]
     g = [np.array([0.5, 1.0])]

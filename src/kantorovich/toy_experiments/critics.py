@@ -200,6 +200,9 @@ def train_critic(p, q=None, *, method: str = "gp", n_steps: int = 500, batch: in
     -------
     CriticResult
 
+    Raises ValueError "training diverged at step t" (naming ``lr``) when the critic's gradient
+    or its new parameters are NaN or infinite.
+
     Complexity: O(n_steps · batch · width²) (x3 for the gradient penalty), plus the LP on
     ``n_eval`` points (O(n_eval³) worst case; ~0.1 s at 1000).
 
@@ -214,7 +217,7 @@ def train_critic(p, q=None, *, method: str = "gp", n_steps: int = 500, batch: in
     from autograd import grad
 
     from .nn import clip_params, gradient_penalty, init_mlp, mlp, spectral_normalize, input_gradients
-    from .optim import make_optimizer
+    from .optim import checked_step, make_optimizer
 
     check_choice(method, "method", CRITIC_METHODS)
     n_steps = check_int(n_steps, "n_steps", minimum=1)
@@ -272,7 +275,8 @@ def train_critic(p, q=None, *, method: str = "gp", n_steps: int = 500, batch: in
         if method == "sn":
             _, us = spectral_normalize(params, us, n_iter=sn_iter)
         gr = dloss(params, x, y, us, seed)
-        params = opt.step(params, gr)
+        params = checked_step(opt, params, gr, step=t + 1, what="critic",
+                              hint=f"lower `lr` (got {lr!r}).")
         if method == "clip":
             params = clip_params(params, clip)
         if t % every == 0 or t == n_steps - 1:

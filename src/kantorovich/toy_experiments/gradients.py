@@ -34,7 +34,7 @@ from autograd import grad
 from .._validation import check_choice, check_int, check_nonnegative, check_positive, check_rng
 from . import nn
 from .losses import d_loss, log_sigmoid
-from .optim import make_optimizer
+from .optim import checked_step, make_optimizer
 
 __all__ = [
     "CauchyConfig",
@@ -210,7 +210,9 @@ def run_discriminator_training(config: SegmentsConfig = SegmentsConfig(), rng=No
     Returns
     -------
     dict with arrays ``steps, grad_sat, grad_ns, eps, eps_gen, bound, mean_d_fake, d_loss``,
-    scalars ``M`` and the config as a dict. Cost O(n_steps * batch * width^2).
+    scalars ``M`` and the config as a dict. Cost O(n_steps * batch * width^2). Raises
+    ValueError "training diverged at step t" (naming ``lr``) when D's gradient or its new
+    parameters are NaN or infinite.
     """
     cfg = config.validate()
     g = check_rng(rng)
@@ -268,7 +270,8 @@ def run_discriminator_training(config: SegmentsConfig = SegmentsConfig(), rng=No
         if s > 0:
             xr = xr + s * g.normal(size=xr.shape)
             xf = xf + s * g.normal(size=xf.shape)
-        params = opt.step(params, minimax_d_grads(params, xr, xf, act))
+        params = checked_step(opt, params, minimax_d_grads(params, xr, xf, act), step=step + 1,
+                              what="discriminator", hint=f"lower `lr` (got {cfg.lr!r}).")
     out = {k: np.asarray(v, dtype=float) for k, v in hist.items()}
     out["M"] = M
     out["config"] = asdict(cfg)

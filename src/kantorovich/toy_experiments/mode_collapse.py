@@ -137,6 +137,9 @@ def train_toy_gan(dataset: str = "ring8", variant: str = "gan", *, n_steps: int 
     -------
     ModeCollapseResult
 
+    Raises ValueError "training diverged at step t" (naming ``lr_d`` and ``lr_g``) when a
+    gradient or the new parameters are NaN or infinite.
+
     Complexity O(n_steps · n_critic · batch · width²).
 
     Examples
@@ -153,7 +156,7 @@ def train_toy_gan(dataset: str = "ring8", variant: str = "gan", *, n_steps: int 
 
     from .losses import d_loss, g_loss
     from .nn import gradient_penalty, init_mlp, mlp
-    from .optim import make_optimizer
+    from .optim import checked_step, make_optimizer
 
     check_choice(dataset, "dataset", MIXTURES)
     check_choice(variant, "variant", GAN_VARIANTS)
@@ -218,13 +221,16 @@ def train_toy_gan(dataset: str = "ring8", variant: str = "gan", *, n_steps: int 
     steps = range(1, n_steps + 1)
     if progress is not None:
         steps = progress(steps)
+    hint = f"lower `lr_d` (got {lr_d!r}) or `lr_g` (got {lr_g!r})."
     measure(0)
     for t in steps:
         for _ in range(n_critic):
             xr = _data.sample(dataset, n, g, **data_kw)
             xf = gen(G, g.standard_normal((n, z_dim)))
-            D = opt_d.step(D, dgrad(D, xr, xf, int(g.integers(2 ** 31))))
-        G = opt_g.step(G, ggrad(G, D, g.standard_normal((n, z_dim))))
+            D = checked_step(opt_d, D, dgrad(D, xr, xf, int(g.integers(2 ** 31))), step=t,
+                             what="discriminator", hint=hint)
+        G = checked_step(opt_g, G, ggrad(G, D, g.standard_normal((n, z_dim))), step=t,
+                         what="generator", hint=hint)
         if t in checkpoints:
             m = measure(t)
     samples = np.asarray(gen(G, z_eval))
@@ -402,6 +408,9 @@ def mode_trajectory(variant: str = "gan", *, n_steps: int = 20000, n_snapshots: 
     -------
     ModeTrajectory
 
+    Raises ValueError "training diverged at step t" (naming ``lr_d`` and ``lr_g``) when a
+    gradient or the new parameters are NaN or infinite.
+
     Complexity O(n_steps · batch · (z_dim·h + h²)) with h the width; about 9 ms per step at
     the defaults on one core (3 min for 20 000 steps).
 
@@ -415,7 +424,7 @@ def mode_trajectory(variant: str = "gan", *, n_steps: int = 20000, n_snapshots: 
     import time
 
     from .nn import init_mlp, mlp_vjp
-    from .optim import make_optimizer
+    from .optim import checked_step, make_optimizer
 
     check_choice(variant, "variant", TRAJECTORY_VARIANTS)
     n_steps = check_int(n_steps, "n_steps", minimum=1)
@@ -453,13 +462,14 @@ def mode_trajectory(variant: str = "gan", *, n_steps: int = 20000, n_snapshots: 
     steps = range(1, n_steps + 1)
     if progress is not None:
         steps = progress(steps)
+    hint = f"lower `lr_d` (got {lr_d!r}) or `lr_g` (got {lr_g!r})."
     snapshot()
     for t in steps:
         xr = _data.sample("ring8", n, g, radius=radius, std=std)
         gD, gG = _trajectory_grads(G, Dp, xr, g.standard_normal((n, z_dim)), variant, k,
                                    d_input_scale)
-        Dp = opt_d.step(Dp, gD)
-        G = opt_g.step(G, gG)
+        Dp = checked_step(opt_d, Dp, gD, step=t, what="discriminator", hint=hint)
+        G = checked_step(opt_g, G, gG, step=t, what="generator", hint=hint)
         if t in snap_steps:
             snapshot()
     seconds = time.perf_counter() - t0

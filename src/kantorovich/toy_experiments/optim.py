@@ -39,7 +39,7 @@ from autograd.misc import flatten as _autograd_flatten
 
 from .._validation import check_choice, check_positive
 
-__all__ = ["GAME_SCHEMES", "OPTIMIZERS", "Optimizer", "flatten", "game_step", "make_optimizer"]
+__all__ = ["GAME_SCHEMES", "OPTIMIZERS", "Optimizer", "checked_step", "flatten", "game_step", "make_optimizer"]
 
 
 def _leaves(tree, out):
@@ -206,6 +206,29 @@ class Optimizer:
         prev = d if self._prev_d is None or self._prev_d.shape != d.shape else self._prev_d
         self._prev_d = np.array(d, dtype=float, copy=True)
         return unflatten(np.asarray(p, dtype=float) - self.lr * (2.0 * d - prev))
+
+
+def _all_finite(tree) -> bool:
+    flat, _ = flatten(tree)
+    return bool(np.all(np.isfinite(np.asarray(flat, dtype=float))))
+
+
+def checked_step(opt: Optimizer, params, grads, *, step: int, what: str, hint: str):
+    """``opt.step(params, grads)`` in a training loop that says so when training diverges.
+
+    A NaN or infinite gradient, or new parameters that overflow, raise ValueError
+    "training diverged at step ``step``: the ``what`` ..." followed by ``hint`` (which
+    names the caller's arguments, e.g. its learning rates), instead of the optimiser's
+    error about its ``grads`` argument or NaN results further on.
+    """
+    if not _all_finite(grads):
+        raise ValueError(f"training diverged at step {step}: the {what} gradient holds NaN or "
+                         f"infinity; {hint}")
+    new = opt.step(params, grads)
+    if not _all_finite(new):
+        raise ValueError(f"training diverged at step {step}: the {what} parameters overflowed "
+                         f"to infinity or NaN; {hint}")
+    return new
 
 
 def make_optimizer(name: str, lr: float, **kw) -> Optimizer:

@@ -277,11 +277,13 @@ def train_ot_generator(dataset="ring8", loss="sinkhorn", *, n_steps=2000, batch=
     "loss" (n_steps,), "sec_per_step", "unconverged_steps" (steps whose Sinkhorn solves stopped
     at ``max_iter`` with a ConvergenceWarning: their gradient comes from slightly non-optimal
     potentials; the warnings are counted here instead of printed), "centers", "std", settings}``.
+    Raises ValueError "training diverged at step t" (naming ``lr``) when the generated points,
+    the gradient or the new parameters are NaN or infinite.
     """
     from . import data as _data
     from .metrics import mode_metrics
     from .nn import init_mlp, mlp
-    from .optim import make_optimizer
+    from .optim import checked_step, make_optimizer
 
     check_choice(dataset, "dataset", ("ring8", "grid25"))
     check_choice(loss, "loss", GENERATOR_LOSSES)
@@ -307,11 +309,16 @@ def train_ot_generator(dataset="ring8", loss="sinkhorn", *, n_steps=2000, batch=
     steps = range(n_steps) if progress is None else progress(range(n_steps))
     t0 = time.perf_counter()
     unconverged = 0
-    for _ in steps:
+    hint = f"lower `lr` (got {lr!r})."
+    for t in steps:
         y = _data.sample(dataset, batch, g)
-        (v, dG), bad = _counting_unconverged(vg, G, g.standard_normal((batch, z_dim)), y, int(g.integers(2**31)))
+        z = g.standard_normal((batch, z_dim))
+        if not np.all(np.isfinite(np.asarray(mlp(G, z, activation="relu")))):
+            raise ValueError(f"training diverged at step {t + 1}: the generated points overflowed to "
+                             f"infinity or NaN; {hint}")
+        (v, dG), bad = _counting_unconverged(vg, G, z, y, int(g.integers(2**31)))
         unconverged += bad
-        G = opt.step(G, dG)
+        G = checked_step(opt, G, dG, step=t + 1, what="generator", hint=hint)
         losses.append(float(v))
     sec = (time.perf_counter() - t0) / n_steps
     samples = np.asarray(mlp(G, g.standard_normal((n_eval, z_dim)), activation="relu"))

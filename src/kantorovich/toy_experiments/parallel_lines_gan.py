@@ -31,7 +31,7 @@ from .._validation import check_choice, check_int, check_nonnegative, check_posi
 from . import nn
 from .gradients import _logit_and_input_grad, minimax_d_grads
 from .losses import log_sigmoid
-from .optim import make_optimizer
+from .optim import checked_step, make_optimizer
 
 __all__ = ["VARIANTS", "ParallelLinesConfig", "run_parallel_lines", "sample_lines"]
 
@@ -86,6 +86,8 @@ def _run_one(variant, cfg, g, progress=None):
     opt_d = make_optimizer("adam", cfg.lr_d, beta1=cfg.beta1, beta2=cfg.beta2)
     theta = float(cfg.theta0)
     lam = float(cfg.gp_lambda)
+    hint = f"lower `lr_d` (got {cfg.lr_d!r}) or `lr_g` (got {cfg.lr_g!r})."
+    at = {"step": 0}  # generator step, for the messages of a diverging run
 
     if variant == "wgan_gp":
         def critic_loss(p, xr, xf, seed):
@@ -97,11 +99,13 @@ def _run_one(variant, cfg, g, progress=None):
 
         def d_step(p):
             xr, xf = sample_lines(0.0, cfg.batch, g), sample_lines(theta, cfg.batch, g)
-            return opt_d.step(p, critic_grad(p, xr, xf, int(g.integers(2 ** 31))))
+            return checked_step(opt_d, p, critic_grad(p, xr, xf, int(g.integers(2 ** 31))),
+                                step=at["step"], what="critic", hint=hint)
     else:
         def d_step(p):
             xr, xf = sample_lines(0.0, cfg.batch, g), sample_lines(theta, cfg.batch, g)
-            return opt_d.step(p, minimax_d_grads(p, xr, xf, act))
+            return checked_step(opt_d, p, minimax_d_grads(p, xr, xf, act), step=at["step"],
+                                what="discriminator", hint=hint)
 
     def gen_grad(p):
         """d/dtheta of the generator loss on a fresh batch, and the critic's value estimate."""
@@ -126,13 +130,17 @@ def _run_one(variant, cfg, g, progress=None):
     it = range(cfg.n_gen_steps)
     if progress is not None:
         it = progress(it)
-    for _ in it:
+    for step in it:
+        at["step"] = step + 1
         for _ in range(cfg.n_critic):
             params = d_step(params)
         gr, val = gen_grad(params)
         grads.append(gr)
         values.append(val)
         theta = theta - cfg.lr_g * gr
+        if not np.isfinite(theta):
+            raise ValueError(f"training diverged at step {step + 1}: the generator parameter "
+                             f"theta overflowed to infinity or NaN; {hint}")
         thetas.append(theta)
     return {"theta": np.array(thetas), "grad": np.array(grads), "value": np.array(values)}
 
@@ -150,6 +158,9 @@ def run_parallel_lines(config: ParallelLinesConfig = ParallelLinesConfig(), rng=
         ``mean_abs_grad_early`` (mean |gradient| over the first fifth) and
         ``sign_agreement`` (share of steps with |theta| > 0.1 whose descent direction
         ``-grad`` points toward 0).
+
+    Raises ValueError "training diverged at step t" (naming ``lr_d`` and ``lr_g``) when a
+    gradient, the critic's parameters or theta are NaN or infinite.
     """
     cfg = config.validate()
     g = check_rng(rng)
