@@ -238,3 +238,16 @@ def test_diverging_trajectory_says_so():
     with pytest.raises(ValueError, match=r"training diverged at step \d+: .*`lr_g` \(got 1e\+200\)"):
         mode_trajectory("gan", n_steps=5, n_snapshots=1, batch=16, z_dim=2, g_hidden=(8,), d_hidden=(8,),
                         n_eval=20, lr_g=1e200, lr_d=1e200, rng=0)
+
+
+@pytest.mark.parametrize("betas", [(0.5,), (0.5, 0.9, 0.99), "ab", None])
+def test_adam_betas_must_be_two_numbers(betas):
+    """A one-element `betas` was a bare IndexError (betas[1]) inside the trainers."""
+    from kantorovich.toy_experiments.mode_collapse import mode_trajectory, train_toy_gan
+    from kantorovich.toy_experiments.ot_training import train_ot_generator
+
+    for run in (lambda: train_toy_gan("ring8", "gan", n_steps=1, batch=8, betas=betas),
+                lambda: mode_trajectory("gan", n_steps=1, batch=8, z_dim=2, betas=betas),
+                lambda: train_ot_generator("ring8", "sliced", n_steps=1, batch=8, betas=betas)):
+        with pytest.raises(ValueError, match=r"`betas` must be two numbers"):
+            run()

@@ -156,7 +156,7 @@ def train_toy_gan(dataset: str = "ring8", variant: str = "gan", *, n_steps: int 
 
     from .losses import d_loss, g_loss
     from .nn import gradient_penalty, init_mlp, mlp
-    from .optim import checked_step, make_optimizer
+    from .optim import adam_betas, checked_step, make_optimizer
 
     check_choice(dataset, "dataset", MIXTURES)
     check_choice(variant, "variant", GAN_VARIANTS)
@@ -205,8 +205,9 @@ def train_toy_gan(dataset: str = "ring8", variant: str = "gan", *, n_steps: int 
 
     dgrad = grad(dl)
     ggrad = grad(gl)
-    opt_d = make_optimizer("adam", lr_d, beta1=betas[0], beta2=betas[1])
-    opt_g = make_optimizer("adam", lr_g, beta1=betas[0], beta2=betas[1])
+    b1, b2 = adam_betas(betas)
+    opt_d = make_optimizer("adam", lr_d, beta1=b1, beta2=b2)
+    opt_g = make_optimizer("adam", lr_g, beta1=b1, beta2=b2)
     n = batch * k
     checkpoints = set(np.unique(np.linspace(0, n_steps, n_checkpoints + 1).astype(int)).tolist())
     history = []
@@ -424,7 +425,7 @@ def mode_trajectory(variant: str = "gan", *, n_steps: int = 20000, n_snapshots: 
     import time
 
     from .nn import init_mlp, mlp_vjp
-    from .optim import checked_step, make_optimizer
+    from .optim import adam_betas, checked_step, make_optimizer
 
     check_choice(variant, "variant", TRAJECTORY_VARIANTS)
     n_steps = check_int(n_steps, "n_steps", minimum=1)
@@ -447,8 +448,9 @@ def mode_trajectory(variant: str = "gan", *, n_steps: int = 20000, n_snapshots: 
         Dp = {"body": init_mlp(g, (2, *d_hidden)), "head": init_mlp(g, (d_hidden[-1] + 1, 1))}
     else:
         Dp = init_mlp(g, (2 * k, *d_hidden, 1))
-    opt_g = make_optimizer("adam", lr_g, beta1=betas[0], beta2=betas[1])
-    opt_d = make_optimizer("adam", lr_d, beta1=betas[0], beta2=betas[1])
+    b1, b2 = adam_betas(betas)
+    opt_g = make_optimizer("adam", lr_g, beta1=b1, beta2=b2)
+    opt_d = make_optimizer("adam", lr_d, beta1=b1, beta2=b2)
     z_eval = g.standard_normal((n_eval, z_dim))
     snap_steps = np.unique(np.linspace(0, n_steps, n_snapshots + 1).round().astype(int))
     snaps = []

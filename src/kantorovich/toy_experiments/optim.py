@@ -39,7 +39,7 @@ from autograd.misc import flatten as _autograd_flatten
 
 from .._validation import check_choice, check_positive
 
-__all__ = ["GAME_SCHEMES", "OPTIMIZERS", "Optimizer", "checked_step", "flatten", "game_step", "make_optimizer"]
+__all__ = ["GAME_SCHEMES", "OPTIMIZERS", "Optimizer", "adam_betas", "checked_step", "flatten", "game_step", "make_optimizer"]
 
 
 def _leaves(tree, out):
@@ -229,6 +229,16 @@ def checked_step(opt: Optimizer, params, grads, *, step: int, what: str, hint: s
         raise ValueError(f"training diverged at step {step}: the {what} parameters overflowed "
                          f"to infinity or NaN; {hint}")
     return new
+
+
+def adam_betas(betas, name: str = "betas") -> tuple[float, float]:
+    """``(beta1, beta2)`` from ``betas``: two numbers, else a ValueError naming ``name`` (their
+    ranges are :func:`make_optimizer`'s to check)."""
+    try:
+        b1, b2 = (float(b) for b in betas)
+    except (TypeError, ValueError):
+        raise ValueError(f"`{name}` must be two numbers (beta1, beta2); got {betas!r}.") from None
+    return b1, b2
 
 
 def make_optimizer(name: str, lr: float, **kw) -> Optimizer:

@@ -283,7 +283,7 @@ def train_ot_generator(dataset="ring8", loss="sinkhorn", *, n_steps=2000, batch=
     from . import data as _data
     from .metrics import mode_metrics
     from .nn import init_mlp, mlp
-    from .optim import checked_step, make_optimizer
+    from .optim import adam_betas, checked_step, make_optimizer
 
     check_choice(dataset, "dataset", ("ring8", "grid25"))
     check_choice(loss, "loss", GENERATOR_LOSSES)
@@ -304,7 +304,8 @@ def train_ot_generator(dataset="ring8", loss="sinkhorn", *, n_steps=2000, batch=
                               seed=seed)
 
     vg = autograd.value_and_grad(objective)
-    opt = make_optimizer("adam", lr, beta1=betas[0], beta2=betas[1])
+    b1, b2 = adam_betas(betas)
+    opt = make_optimizer("adam", lr, beta1=b1, beta2=b2)
     losses = []
     steps = range(n_steps) if progress is None else progress(range(n_steps))
     t0 = time.perf_counter()
