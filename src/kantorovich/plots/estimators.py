@@ -110,14 +110,17 @@ def plot_estimators_parallel_lines(ns, js: dict, tv: dict, kl_raw, *, ax=None):
         JS and TV estimates per method (limits log 2 and 1 drawn dashed); a NaN leaves a gap.
     kl_raw : array (k,)
         The finite kNN KL value behind the estimator's +inf flag.
-
-    Every array has the length of ``ns``, else a ``ValueError`` naming the argument.
     ax : sequence of 3 matplotlib Axes, optional
         Panels JS, TV, KL; default a new 1 x 3 Figure.
 
     Returns
     -------
     matplotlib.figure.Figure
+
+    Raises
+    ------
+    ValueError
+        Every array has the length of ``ns``, else a ``ValueError`` naming the argument.
 
     Examples
     --------

@@ -114,14 +114,17 @@ def plot_cumulative_deltas(p, q, deltas, value, *, ax=None):
         Mass carried across each edge (``kantorovich.ot.cumulative_deltas(p, q)``).
     value : float
         W = sum |delta| (``kantorovich.ot.emd_1d_histogram(p, q)``), in the title.
-
-    All finite, with the lengths above, else a ``ValueError`` naming the argument.
     ax : sequence of 2 matplotlib Axes, optional
         Panels histograms, deltas; default a new 2 x 1 Figure.
 
     Returns
     -------
     matplotlib.figure.Figure
+
+    Raises
+    ------
+    ValueError
+        All finite, with the lengths above, else a ``ValueError`` naming the argument.
 
     Examples
     --------

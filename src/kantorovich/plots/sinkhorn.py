@@ -132,15 +132,18 @@ def plot_value_vs_eps(eps, values, exact, *, ax=None):
         Transport cost <P_eps, C> of the entropic plan at each eps.
     exact : float
         The exact EMD (unregularised optimum).
-
-    ``eps`` and ``values`` are finite and of one length, ``exact`` a finite number, else a
-    ``ValueError`` naming the argument.
     ax : sequence of 2 matplotlib Axes, optional
         Default a new 1 x 2 Figure.
 
     Returns
     -------
     matplotlib.figure.Figure
+
+    Raises
+    ------
+    ValueError
+        ``eps`` and ``values`` are finite and of one length, ``exact`` a finite number, else a
+        ``ValueError`` naming the argument.
 
     Examples
     --------

@@ -257,15 +257,18 @@ def plot_critic_surfaces(surfaces, samples, *, ax=None):
         (k, 2) and ``gradients`` (k, 2), and ``value``, ``w1_lp``, ``max_grad_norm`` (title).
     samples : pair of arrays (n, 2)
         Points of P and Q (the first 200 of each are drawn).
-
-    A missing key, a shape other than these (``values`` the shape of ``gx`` and ``gy``) or a
-    NaN in the grid, arrows or samples is a ``ValueError`` naming it.
     ax : sequence of matplotlib Axes, optional
         One per critic; default a new 1 x len(surfaces) Figure.
 
     Returns
     -------
     matplotlib.figure.Figure
+
+    Raises
+    ------
+    ValueError
+        A missing key, a shape other than these (``values`` the shape of ``gx`` and ``gy``) or a
+        NaN in the grid, arrows or samples is a ``ValueError`` naming it.
 
     Examples
     --------
@@ -384,9 +387,6 @@ def plot_mode_samples(results, real, centers, std, *, ax=None, lim=None):
     centers : array (k, 2)
     std : float
         The modes' standard deviation.
-
-    A missing field, a point cloud of another shape, or a NaN in ``real``, ``centers`` or
-    ``std`` is a ``ValueError`` naming it (a NaN among the generated samples is not drawn).
     ax : sequence of matplotlib Axes, optional
         One per result plus one; default a new 1 x (len(results) + 1) Figure.
     lim : float, optional
@@ -395,6 +395,12 @@ def plot_mode_samples(results, real, centers, std, *, ax=None, lim=None):
     Returns
     -------
     matplotlib.figure.Figure
+
+    Raises
+    ------
+    ValueError
+        A missing field, a point cloud of another shape, or a NaN in ``real``, ``centers`` or
+        ``std`` is a ``ValueError`` naming it (a NaN among the generated samples is not drawn).
 
     Examples
     --------

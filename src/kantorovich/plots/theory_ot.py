@@ -163,15 +163,18 @@ def plot_ot_generators(runs, data, ax=None):
         dataset: ``samples`` (n, 2), ``centers``, ``std``, ``modes``, ``hq_fraction``, ``reverse_kl``.
     data : array (n, 2)
         Real points (first panel).
-
-    A missing key, a point cloud of another shape, or a NaN in ``data``, the centres or ``std``
-    is a ``ValueError`` naming it (a NaN among the generated samples is not drawn).
     ax : sequence of matplotlib Axes, optional
         One per run plus one; default a new 1 x (len(runs) + 1) Figure.
 
     Returns
     -------
     matplotlib.figure.Figure
+
+    Raises
+    ------
+    ValueError
+        A missing key, a point cloud of another shape, or a NaN in ``data``, the centres or
+        ``std`` is a ``ValueError`` naming it (a NaN among the generated samples is not drawn).
 
     Examples
     --------
