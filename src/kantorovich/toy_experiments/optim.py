@@ -99,6 +99,11 @@ OPTIMIZERS = {
 GAME_SCHEMES = ("simultaneous", "alternating", "extragradient", "optimistic", "prediction")
 
 
+class NonFiniteGradients(ValueError):
+    """The gradients given to :meth:`Optimizer.step` hold NaN or infinity (a ValueError, which
+    :func:`checked_step` tells a diverging training run by)."""
+
+
 class Optimizer:
     """A stateful first-order optimiser (make it with :func:`make_optimizer`).
 
@@ -133,7 +138,7 @@ class Optimizer:
         g, _ = flatten(grads)
         g = np.asarray(g, dtype=float)
         if not np.all(np.isfinite(g)):
-            raise ValueError("`grads` must contain only finite values; got NaN or infinity.")
+            raise NonFiniteGradients("`grads` must contain only finite values; got NaN or infinity.")
         if self._m is not None and self._m.shape != g.shape:
             raise ValueError(
                 f"`grads` changed size between steps ({self._m.size} -> {g.size}); "
@@ -221,10 +226,11 @@ def checked_step(opt: Optimizer, params, grads, *, step: int, what: str, hint: s
     names the caller's arguments, e.g. its learning rates), instead of the optimiser's
     error about its ``grads`` argument or NaN results further on.
     """
-    if not _all_finite(grads):
+    try:
+        new = opt.step(params, grads)  # it checks the gradients (NonFiniteGradients)
+    except NonFiniteGradients:
         raise ValueError(f"training diverged at step {step}: the {what} gradient holds NaN or "
-                         f"infinity; {hint}")
-    new = opt.step(params, grads)
+                         f"infinity; {hint}") from None
     if not _all_finite(new):
         raise ValueError(f"training diverged at step {step}: the {what} parameters overflowed "
                          f"to infinity or NaN; {hint}")
