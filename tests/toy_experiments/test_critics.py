@@ -72,6 +72,7 @@ def test_critic_bad_configs():
         C.train_critic("segments", optimizer="lbfgs")
 
 
+@pytest.mark.filterwarnings("error::RuntimeWarning")  # the ValueError says it all
 def test_diverging_critic_says_so():
     # the penalty's gradient overflows after one step at lr = 1e300: the error named `grads`
     with pytest.raises(ValueError, match=r"training diverged at step \d+: the critic .*`lr` \(got 1e\+300\)"):

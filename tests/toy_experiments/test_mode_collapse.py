@@ -226,6 +226,7 @@ def test_hopping_setup_gan_collapses_and_minibatch_covers():
     assert mb.occupied[-1] >= 7
 
 
+@pytest.mark.filterwarnings("error::RuntimeWarning")  # the ValueError says it all
 @pytest.mark.parametrize("variant", ["gan", "minibatch"])
 def test_diverging_gan_says_so_and_names_the_learning_rates(variant):
     # lr = 1e200 overflows within a step; the error named the optimiser's internal `grads`
@@ -234,6 +235,7 @@ def test_diverging_gan_says_so_and_names_the_learning_rates(variant):
                       lr_g=1e200, lr_d=1e200, rng=0)
 
 
+@pytest.mark.filterwarnings("error::RuntimeWarning")  # the ValueError says it all
 def test_diverging_trajectory_says_so():
     with pytest.raises(ValueError, match=r"training diverged at step \d+: .*`lr_g` \(got 1e\+200\)"):
         mode_trajectory("gan", n_steps=5, n_snapshots=1, batch=16, z_dim=2, g_hidden=(8,), d_hidden=(8,),

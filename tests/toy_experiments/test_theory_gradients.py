@@ -151,6 +151,7 @@ def test_bad_segments_config(kw, match):
         G.run_discriminator_training(G.SegmentsConfig(**kw), 0)
 
 
+@pytest.mark.filterwarnings("error::RuntimeWarning")  # the ValueError says it all
 def test_bad_parallel_lines_config():
     with pytest.raises(ValueError, match="js"):
         PL.run_parallel_lines(PL.ParallelLinesConfig(variants=("wgan_clip",)), 0)

@@ -232,6 +232,7 @@ def test_manifolds_sinkhorn_eps_is_five_mode_stds():
     assert 2 * r.n_iter < r_small.n_iter, (r.n_iter, r_small.n_iter)
 
 
+@pytest.mark.filterwarnings("error::RuntimeWarning")  # the ValueError says it all
 def test_diverging_ot_generator_says_so():
     # at lr = 1e300 the generated points overflow; the error named the OT solver's `x`
     with pytest.raises(ValueError, match=r"training diverged at step \d+: the generated points .*`lr`"):

@@ -148,6 +148,7 @@ def test_gradient_penalty_bad_shapes():
         nn.gradient_penalty(lambda z: z[:, 0], np.ones((0, 2)), np.ones((0, 2)))
 
 
+@pytest.mark.filterwarnings("error::RuntimeWarning")  # the ValueError says it all
 # ---------------------------------------------------------------- optimisers
 def test_checked_step_reports_divergence():
     opt = optim.make_optimizer("sgd", 1e300)

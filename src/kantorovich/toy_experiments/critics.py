@@ -217,7 +217,7 @@ def train_critic(p, q=None, *, method: str = "gp", n_steps: int = 500, batch: in
     from autograd import grad
 
     from .nn import clip_params, gradient_penalty, init_mlp, mlp, spectral_normalize, input_gradients
-    from .optim import checked_step, make_optimizer
+    from .optim import checked_step, make_optimizer, quiet_divergence
 
     check_choice(method, "method", CRITIC_METHODS)
     n_steps = check_int(n_steps, "n_steps", minimum=1)
@@ -274,15 +274,19 @@ def train_critic(p, q=None, *, method: str = "gp", n_steps: int = 500, batch: in
         seed = int(g.integers(2 ** 31))
         if method == "sn":
             _, us = spectral_normalize(params, us, n_iter=sn_iter)
-        gr = dloss(params, x, y, us, seed)
-        params = checked_step(opt, params, gr, step=t + 1, what="critic",
-                              hint=f"lower `lr` (got {lr!r}).")
-        if method == "clip":
-            params = clip_params(params, clip)
-        if t % every == 0 or t == n_steps - 1:
-            eff, _ = effective(params, us)
-            est = float(np.mean(mlp(eff, x, activation=activation)) - np.mean(mlp(eff, y, activation=activation)))
-            history.append((t, est))
+        # a diverging step ends in checked_step's error at the latest one step later: its
+        # overflow warnings (here or in the running estimate) are left out
+        with quiet_divergence():
+            gr = dloss(params, x, y, us, seed)
+            params = checked_step(opt, params, gr, step=t + 1, what="critic",
+                                  hint=f"lower `lr` (got {lr!r}).")
+            if method == "clip":
+                params = clip_params(params, clip)
+            if t % every == 0 or t == n_steps - 1:
+                eff, _ = effective(params, us)
+                est = float(np.mean(mlp(eff, x, activation=activation))
+                            - np.mean(mlp(eff, y, activation=activation)))
+                history.append((t, est))
 
     if method == "sn":  # evaluate with a converged power iteration (the running one lags a step)
         eff, _ = spectral_normalize(params, us, n_iter=50)

@@ -34,7 +34,7 @@ from autograd import grad
 from .._validation import check_choice, check_int, check_nonnegative, check_positive, check_rng
 from . import nn
 from .losses import d_loss, log_sigmoid
-from .optim import checked_step, make_optimizer
+from .optim import checked_step, make_optimizer, quiet_divergence
 
 __all__ = [
     "CauchyConfig",
@@ -270,8 +270,9 @@ def run_discriminator_training(config: SegmentsConfig = SegmentsConfig(), rng=No
         if s > 0:
             xr = xr + s * g.normal(size=xr.shape)
             xf = xf + s * g.normal(size=xf.shape)
-        params = checked_step(opt, params, minimax_d_grads(params, xr, xf, act), step=step + 1,
-                              what="discriminator", hint=f"lower `lr` (got {cfg.lr!r}).")
+        with quiet_divergence():
+            params = checked_step(opt, params, minimax_d_grads(params, xr, xf, act), step=step + 1,
+                                  what="discriminator", hint=f"lower `lr` (got {cfg.lr!r}).")
     out = {k: np.asarray(v, dtype=float) for k, v in hist.items()}
     out["M"] = M
     out["config"] = asdict(cfg)

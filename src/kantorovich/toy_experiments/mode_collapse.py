@@ -156,7 +156,7 @@ def train_toy_gan(dataset: str = "ring8", variant: str = "gan", *, n_steps: int 
 
     from .losses import d_loss, g_loss
     from .nn import gradient_penalty, init_mlp, mlp
-    from .optim import adam_betas, checked_step, make_optimizer
+    from .optim import adam_betas, checked_step, make_optimizer, quiet_divergence
 
     check_choice(dataset, "dataset", MIXTURES)
     check_choice(variant, "variant", GAN_VARIANTS)
@@ -225,13 +225,14 @@ def train_toy_gan(dataset: str = "ring8", variant: str = "gan", *, n_steps: int 
     hint = f"lower `lr_d` (got {lr_d!r}) or `lr_g` (got {lr_g!r})."
     measure(0)
     for t in steps:
-        for _ in range(n_critic):
-            xr = _data.sample(dataset, n, g, **data_kw)
-            xf = gen(G, g.standard_normal((n, z_dim)))
-            D = checked_step(opt_d, D, dgrad(D, xr, xf, int(g.integers(2 ** 31))), step=t,
-                             what="discriminator", hint=hint)
-        G = checked_step(opt_g, G, ggrad(G, D, g.standard_normal((n, z_dim))), step=t,
-                         what="generator", hint=hint)
+        with quiet_divergence():
+            for _ in range(n_critic):
+                xr = _data.sample(dataset, n, g, **data_kw)
+                xf = gen(G, g.standard_normal((n, z_dim)))
+                D = checked_step(opt_d, D, dgrad(D, xr, xf, int(g.integers(2 ** 31))), step=t,
+                                 what="discriminator", hint=hint)
+            G = checked_step(opt_g, G, ggrad(G, D, g.standard_normal((n, z_dim))), step=t,
+                             what="generator", hint=hint)
         if t in checkpoints:
             m = measure(t)
     samples = np.asarray(gen(G, z_eval))
@@ -425,7 +426,7 @@ def mode_trajectory(variant: str = "gan", *, n_steps: int = 20000, n_snapshots: 
     import time
 
     from .nn import init_mlp, mlp_vjp
-    from .optim import adam_betas, checked_step, make_optimizer
+    from .optim import adam_betas, checked_step, make_optimizer, quiet_divergence
 
     check_choice(variant, "variant", TRAJECTORY_VARIANTS)
     n_steps = check_int(n_steps, "n_steps", minimum=1)
@@ -468,10 +469,11 @@ def mode_trajectory(variant: str = "gan", *, n_steps: int = 20000, n_snapshots: 
     snapshot()
     for t in steps:
         xr = _data.sample("ring8", n, g, radius=radius, std=std)
-        gD, gG = _trajectory_grads(G, Dp, xr, g.standard_normal((n, z_dim)), variant, k,
-                                   d_input_scale)
-        Dp = checked_step(opt_d, Dp, gD, step=t, what="discriminator", hint=hint)
-        G = checked_step(opt_g, G, gG, step=t, what="generator", hint=hint)
+        with quiet_divergence():
+            gD, gG = _trajectory_grads(G, Dp, xr, g.standard_normal((n, z_dim)), variant, k,
+                                       d_input_scale)
+            Dp = checked_step(opt_d, Dp, gD, step=t, what="discriminator", hint=hint)
+            G = checked_step(opt_g, G, gG, step=t, what="generator", hint=hint)
         if t in snap_steps:
             snapshot()
     seconds = time.perf_counter() - t0

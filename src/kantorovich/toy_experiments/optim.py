@@ -39,7 +39,8 @@ from autograd.misc import flatten as _autograd_flatten
 
 from .._validation import check_choice, check_positive
 
-__all__ = ["GAME_SCHEMES", "OPTIMIZERS", "Optimizer", "adam_betas", "checked_step", "flatten", "game_step", "make_optimizer"]
+__all__ = ["GAME_SCHEMES", "OPTIMIZERS", "Optimizer", "adam_betas", "checked_step", "flatten", "game_step", "make_optimizer",
+           "quiet_divergence"]
 
 
 def _leaves(tree, out):
@@ -136,6 +137,10 @@ class Optimizer:
     def direction(self, grads):
         """The update direction ``d`` (flat) such that the step is ``p - lr d``; advances state."""
         g, _ = flatten(grads)
+        return self._direction_flat(g)
+
+    def _direction_flat(self, g):
+        """:meth:`direction` of gradients already flattened."""
         g = np.asarray(g, dtype=float)
         if not np.all(np.isfinite(g)):
             raise NonFiniteGradients("`grads` must contain only finite values; got NaN or infinity.")
@@ -179,7 +184,7 @@ class Optimizer:
         gp, _ = flatten(grads)
         if np.shape(p) != np.shape(gp):
             raise ValueError(f"`grads` must match `params` in size; got {np.size(gp)} and {np.size(p)}.")
-        return unflatten(np.asarray(p, dtype=float) - self.lr * self.direction(grads))
+        return unflatten(np.asarray(p, dtype=float) - self.lr * self._direction_flat(gp))
 
 
     def optimistic_step(self, params, grads):
@@ -207,7 +212,7 @@ class Optimizer:
         gp, _ = flatten(grads)
         if np.shape(p) != np.shape(gp):
             raise ValueError(f"`grads` must match `params` in size; got {np.size(gp)} and {np.size(p)}.")
-        d = self.direction(grads)
+        d = self._direction_flat(gp)
         prev = d if self._prev_d is None or self._prev_d.shape != d.shape else self._prev_d
         self._prev_d = np.array(d, dtype=float, copy=True)
         return unflatten(np.asarray(p, dtype=float) - self.lr * (2.0 * d - prev))
@@ -216,6 +221,18 @@ class Optimizer:
 def _all_finite(tree) -> bool:
     flat, _ = flatten(tree)
     return bool(np.all(np.isfinite(np.asarray(flat, dtype=float))))
+
+
+def quiet_divergence():
+    """``np.errstate`` for a training step: numpy's overflow and invalid-value warnings off.
+
+    A diverging step's overflow (in the forward pass, its gradients or the update) ends in a
+    non-finite gradient or parameter, which :func:`checked_step` reports as "training diverged
+    at step k" with the learning rates to lower; the RuntimeWarnings printed before that error
+    said nothing more. Wrap the gradient computation and :func:`checked_step` in it, not the
+    measurements of a run.
+    """
+    return np.errstate(over="ignore", invalid="ignore")
 
 
 def checked_step(opt: Optimizer, params, grads, *, step: int, what: str, hint: str):
@@ -227,7 +244,8 @@ def checked_step(opt: Optimizer, params, grads, *, step: int, what: str, hint: s
     error about its ``grads`` argument or NaN results further on.
     """
     try:
-        new = opt.step(params, grads)  # it checks the gradients (NonFiniteGradients)
+        with quiet_divergence():  # an overflowing update is reported below
+            new = opt.step(params, grads)  # it checks the gradients (NonFiniteGradients)
     except NonFiniteGradients:
         raise ValueError(f"training diverged at step {step}: the {what} gradient holds NaN or "
                          f"infinity; {hint}") from None

@@ -283,7 +283,7 @@ def train_ot_generator(dataset="ring8", loss="sinkhorn", *, n_steps=2000, batch=
     from . import data as _data
     from .metrics import mode_metrics
     from .nn import init_mlp, mlp
-    from .optim import adam_betas, checked_step, make_optimizer
+    from .optim import adam_betas, checked_step, make_optimizer, quiet_divergence
 
     check_choice(dataset, "dataset", ("ring8", "grid25"))
     check_choice(loss, "loss", GENERATOR_LOSSES)
@@ -314,12 +314,13 @@ def train_ot_generator(dataset="ring8", loss="sinkhorn", *, n_steps=2000, batch=
     for t in steps:
         y = _data.sample(dataset, batch, g)
         z = g.standard_normal((batch, z_dim))
-        if not np.all(np.isfinite(np.asarray(mlp(G, z, activation="relu")))):
-            raise ValueError(f"training diverged at step {t + 1}: the generated points overflowed to "
-                             f"infinity or NaN; {hint}")
-        (v, dG), bad = _counting_unconverged(vg, G, z, y, int(g.integers(2**31)))
-        unconverged += bad
-        G = checked_step(opt, G, dG, step=t + 1, what="generator", hint=hint)
+        with quiet_divergence():
+            if not np.all(np.isfinite(np.asarray(mlp(G, z, activation="relu")))):
+                raise ValueError(f"training diverged at step {t + 1}: the generated points overflowed "
+                                 f"to infinity or NaN; {hint}")
+            (v, dG), bad = _counting_unconverged(vg, G, z, y, int(g.integers(2**31)))
+            unconverged += bad
+            G = checked_step(opt, G, dG, step=t + 1, what="generator", hint=hint)
         losses.append(float(v))
     sec = (time.perf_counter() - t0) / n_steps
     samples = np.asarray(mlp(G, g.standard_normal((n_eval, z_dim)), activation="relu"))

@@ -31,7 +31,7 @@ from .._validation import check_choice, check_int, check_nonnegative, check_posi
 from . import nn
 from .gradients import _logit_and_input_grad, minimax_d_grads
 from .losses import log_sigmoid
-from .optim import checked_step, make_optimizer
+from .optim import checked_step, make_optimizer, quiet_divergence
 
 __all__ = ["VARIANTS", "ParallelLinesConfig", "run_parallel_lines", "sample_lines"]
 
@@ -99,13 +99,15 @@ def _run_one(variant, cfg, g, progress=None):
 
         def d_step(p):
             xr, xf = sample_lines(0.0, cfg.batch, g), sample_lines(theta, cfg.batch, g)
-            return checked_step(opt_d, p, critic_grad(p, xr, xf, int(g.integers(2 ** 31))),
-                                step=at["step"], what="critic", hint=hint)
+            with quiet_divergence():
+                return checked_step(opt_d, p, critic_grad(p, xr, xf, int(g.integers(2 ** 31))),
+                                    step=at["step"], what="critic", hint=hint)
     else:
         def d_step(p):
             xr, xf = sample_lines(0.0, cfg.batch, g), sample_lines(theta, cfg.batch, g)
-            return checked_step(opt_d, p, minimax_d_grads(p, xr, xf, act), step=at["step"],
-                                what="discriminator", hint=hint)
+            with quiet_divergence():
+                return checked_step(opt_d, p, minimax_d_grads(p, xr, xf, act), step=at["step"],
+                                    what="discriminator", hint=hint)
 
     def gen_grad(p):
         """d/dtheta of the generator loss on a fresh batch, and the critic's value estimate."""
