@@ -197,6 +197,23 @@ def test_lazy_plan(rng):
     np.testing.assert_allclose(r.plan.rmatvec(np.ones(20)), b, atol=1e-9)
 
 
+def test_lazy_plan_products_take_matrices_and_check_shapes(rng):
+    # rmatvec took no (n, k) operand while matvec did; a wrong length failed inside numpy
+    x, y, a, b = _problem(rng, n=20, m=15)
+    r = sinkhorn(a, b, PointCloud(x, y), eps=0.05, tol=1e-11, plan=True, backend="numba")
+    P = np.asarray(r.plan)
+    V, U = rng.random((15, 3)), rng.random((20, 3))
+    np.testing.assert_allclose(r.plan.matvec(V), P @ V, rtol=1e-13, atol=1e-300)
+    np.testing.assert_allclose(r.plan.rmatvec(U), P.T @ U, rtol=1e-13, atol=1e-300)
+    np.testing.assert_allclose(r.plan.rmatvec(list(U[:, 0])), P.T @ U[:, 0], rtol=1e-13, atol=1e-300)
+    for op, name, size in ((r.plan.matvec, "v", 15), (r.plan.rmatvec, "u", 20)):
+        for bad in (np.ones(size + 1), np.ones((size, 2, 2)), np.ones(())):
+            with pytest.raises(ValueError, match=rf"`{name}` must have shape .* = {size}; got"):
+                op(bad)
+        with pytest.raises(TypeError, match=rf"`{name}` must be an array of real numbers"):
+            op(np.array(["a"] * size))
+
+
 def test_uniform_default_and_zero_weight(rng):
     x, y, _, _ = _problem(rng, n=10, m=12)
     M = pot.dist(x, y)

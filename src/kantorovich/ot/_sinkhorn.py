@@ -817,15 +817,31 @@ class SinkhornPlan:
             yield i0, min(n, i0 + step)
 
     def matvec(self, v) -> np.ndarray:
-        v = np.asarray(v, dtype=np.float64)
+        """``P v`` (float64 numpy) for ``v`` of shape (m,) or (m, k), block by block."""
+        v = self._operand(v, "v", 1)
         return np.concatenate([self.block(i0, i1) @ v for i0, i1 in self._blocks()])
 
     def rmatvec(self, u) -> np.ndarray:
-        u = np.asarray(u, dtype=np.float64)
-        out = np.zeros(self.shape[1])
+        """``P^T u`` (float64 numpy) for ``u`` of shape (n,) or (n, k), block by block."""
+        u = self._operand(u, "u", 0)
+        out = np.zeros((self.shape[1],) + u.shape[1:])
         for i0, i1 in self._blocks():
-            out += u[i0:i1] @ self.block(i0, i1)
+            out += self.block(i0, i1).T @ u[i0:i1]
         return out
+
+    def _operand(self, v, name: str, axis: int) -> np.ndarray:
+        size = self.shape[axis]
+        letter = "nm"[axis]
+        try:
+            arr = to_host(v)
+        except Exception as exc:
+            raise TypeError(f"`{name}` must be an array of real numbers; got {describe(v)}.") from exc
+        if arr.dtype.kind not in "iuf":
+            raise TypeError(f"`{name}` must be an array of real numbers; got {describe(arr)}.")
+        if arr.ndim not in (1, 2) or arr.shape[0] != size:
+            raise ValueError(f"`{name}` must have shape ({letter},) or ({letter}, k) with {letter} = "
+                             f"{size}; got {describe(arr)}.")
+        return arr.astype(np.float64, copy=False)
 
     def todense(self, like=None):
         """The dense (n, m) plan: a float64 numpy array, or with ``like`` (an array, such as
