@@ -162,6 +162,7 @@ def caller(*args: Any, names: tuple[str, ...] | None = None, tracers: bool = Fal
     take them, :mod:`kantorovich._autodiff`); it matches a JAX array on any device.
     """
     found: list[tuple[str, Caller, str]] = []
+    zero_d: set[int] = set()  # positions in ``found`` of 0-d torch tensors
     for i, a in enumerate(args):
         name = names[i] if names is not None and i < len(names) else f"argument {i}"
         a = _autodiff.value_of(a)  # an autograd box counts as the array it holds
@@ -183,6 +184,8 @@ def caller(*args: Any, names: tuple[str, ...] | None = None, tracers: bool = Fal
                 "docs/gradients.md).")
         if kind == "torch":
             _check_torch(a, name)
+            if getattr(a, "ndim", None) == 0:
+                zero_d.add(len(found))
         found.append((name, _single(a, kind), kind))
     if not found:
         return NUMPY
@@ -203,7 +206,13 @@ def caller(*args: Any, names: tuple[str, ...] | None = None, tracers: bool = Fal
     # only when no input is floating: float32 points with integer weights (counts) give
     # float32, as torch's and JAX's own promotion does
     floating = any(c.floating for _, c, _ in found if c.dtype is not None)
-    dtypes = [c.dtype for _, c, _ in found if c.dtype is not None and c.floating == floating]
+    typed = [k for k, (_, c, _) in enumerate(found) if c.dtype is not None and c.floating == floating]
+    if _first_kind_is_torch(found) and any(k not in zero_d for k in typed):
+        # torch's own rule: a 0-d tensor (a setting such as eps, or a scalar parameter) does
+        # not widen tensors with dimensions of its category (float32 points and a float64
+        # 0-d eps give float32, as float32 + 0-d float64 does in torch)
+        typed = [k for k in typed if k not in zero_d]
+    dtypes = [found[k][1].dtype for k in typed]
     out_dtype = None
     if dtypes:
         out_dtype = dtypes[0]
@@ -227,6 +236,10 @@ def _check_torch(a: Any, name: str) -> None:
     if dev not in ("cpu", "cuda"):
         raise TypeError(f"`{name}` is a torch tensor on the {dev!r} device; kantorovich computes "
                         "on the CPU or a CUDA GPU: move it there first (`.cpu()`).")
+
+
+def _first_kind_is_torch(found: list) -> bool:
+    return bool(found) and found[0][2] == "torch"
 
 
 def _wider(c: Caller, d1: Any, d2: Any) -> Any:

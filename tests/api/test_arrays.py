@@ -289,6 +289,37 @@ def test_integer_weights_keep_the_floating_inputs_dtype():
         assert wasserstein_1d(jnp.asarray([0, 1]), jnp.asarray([2, 3])).dtype == jnp.float64
 
 
+def test_a_zero_d_torch_setting_does_not_widen_the_data():
+    """torch's own rule: float32 tensors with a 0-d float64 tensor give float32 (a 0-d float64
+    eps made every result float64); a 0-d tensor alone, or beside other 0-d ones, still sets it,
+    and other libraries keep theirs (numpy and JAX widen on a 0-d float64 array)."""
+    import jax
+
+    from kantorovich.families import GaussianPair
+    from kantorovich.ot import PointCloud, sinkhorn
+
+    x32 = torch.tensor(RNG.random((12, 2)), dtype=torch.float32)
+    y32 = torch.tensor(RNG.random((9, 2)), dtype=torch.float32)
+    eps64 = torch.tensor(0.2, dtype=torch.float64)
+    assert (x32 + eps64).dtype == torch.float32
+    r = sinkhorn(None, None, PointCloud(x32, y32), eps=eps64)
+    assert r.f.dtype == r.g.dtype == r.value.dtype == r.objective.dtype == torch.float32
+    ref = sinkhorn(None, None, PointCloud(x32.numpy().astype(np.float64), y32.numpy().astype(np.float64)),
+                   eps=0.2)
+    np.testing.assert_allclose(float(r.value), ref.value, rtol=1e-6)
+    assert GaussianPair(torch.tensor(0.0, dtype=torch.float64), torch.tensor(1.0), torch.tensor(0.5),
+                        torch.tensor(2.0)).kl().dtype == torch.float64
+    # numpy's and JAX's rule: a 0-d float64 array widens float32 data
+    x, y = x32.numpy(), y32.numpy()
+    assert (x + np.array(0.2)).dtype == np.float64
+    assert sinkhorn(None, None, PointCloud(x, y), eps=np.array(0.2)).f.dtype == np.float64
+    with jax.enable_x64(True):
+        jx, jy = jnp.asarray(x), jnp.asarray(y)
+        assert (jx + jnp.asarray(0.2, dtype=jnp.float64)).dtype == jnp.float64
+        assert sinkhorn(None, None, PointCloud(jx, jy), eps=jnp.asarray(0.2, dtype=jnp.float64)).f.dtype \
+            == jnp.float64
+
+
 def test_integer_array_api_input_takes_the_devices_default_float():
     """Integers of an array-API namespace give its default real floating dtype on their device
     (``__array_namespace_info__().default_dtypes``): float32 on array_api_strict's device
