@@ -817,3 +817,28 @@ def test_rescaled_pass_on_every_numba_kernel():
         ref = wasserstein_1d(x, y, a, b, p=p, backend="numpy")
         got = wasserstein_1d(np.r_[x, -1e300], y, np.r_[a, 0.0], b, p=p, backend="numba")
         assert_allclose(got, ref, rtol=1e-12)
+
+
+def test_p_may_be_a_zero_d_array_as_eps_may():
+    """A 0-d torch/JAX/numpy `p` was a TypeError while a 0-d `eps` was taken as its number."""
+    torch = pytest.importorskip("torch")
+    jnp = pytest.importorskip("jax.numpy")
+    from kantorovich.ot import pairwise_wasserstein, sliced_wasserstein
+
+    rng = np.random.default_rng(3)
+    u, v = rng.random(9), rng.random(7)
+    ref = wasserstein_1d(u, v, p=2)
+    for p in (np.array(2.0), torch.tensor(2.0), torch.tensor(2), jnp.asarray(2.0)):
+        wrap = (lambda a: torch.from_numpy(a)) if isinstance(p, torch.Tensor) else (
+            jnp.asarray if not isinstance(p, np.ndarray) else np.asarray)
+        assert float(wasserstein_1d(wrap(u), wrap(v), p=p)) == pytest.approx(ref, rel=1e-6)
+    X, Y = rng.random((6, 2)), rng.random((5, 2))
+    assert float(sliced_wasserstein(X, Y, n_projections=8, p=np.array(2), rng=0)) == \
+        sliced_wasserstein(X, Y, n_projections=8, p=2, rng=0)
+    np.testing.assert_array_equal(pairwise_wasserstein([u, v, u[:4]], p=np.array(2.0)),
+                                  pairwise_wasserstein([u, v, u[:4]], p=2))
+    tu, tv = torch.from_numpy(u), torch.from_numpy(v)
+    for bad, err in ((torch.tensor(True), TypeError), (torch.tensor([2.0]), TypeError),
+                     (torch.tensor(0.5), ValueError)):
+        with pytest.raises(err, match="`p` must be"):
+            wasserstein_1d(tu, tv, p=bad)

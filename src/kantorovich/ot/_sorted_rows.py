@@ -36,7 +36,10 @@ PAIR_MIN_SIZE = 1 << 17
 
 
 def check_p(p: Any) -> float:
-    """``p`` as a float, or the TypeError / ValueError naming `p` (real, finite, >= 1)."""
+    """``p`` as a float, or the TypeError / ValueError naming `p` (real, finite, >= 1); a 0-d
+    array (torch, JAX, numpy) counts as its number, as a 0-d ``eps`` does elsewhere."""
+    if getattr(p, "shape", None) == () and hasattr(p, "item") and not isinstance(p, (bool, np.generic)):
+        p = p.item()
     if isinstance(p, bool) or not isinstance(p, (int, float, np.integer, np.floating)):
         raise TypeError(f"`p` must be a real number >= 1; got {describe(p)}.")
     pf = float(p)
