@@ -107,6 +107,13 @@ def test_bad_cauchy_config(kw, match):
         G.run_cauchy_gradients(G.CauchyConfig(n_draws=100, **kw), 0)
 
 
+@pytest.mark.parametrize("field", ["offset", "slope"])
+def test_cauchy_config_has_no_settings_that_do_nothing(field):
+    # `offset` and `slope` were accepted and never read by the formal model
+    with pytest.raises(TypeError, match=field):
+        G.CauchyConfig(**{field: 2.0})
+
+
 # ---------------------------------------------------------------- T4
 def test_t4_wgan_moves_js_stalls():
     cfg = PL.ParallelLinesConfig(variants=("js", "wgan_gp"), n_gen_steps=30, n_pretrain=100, n_critic=3,

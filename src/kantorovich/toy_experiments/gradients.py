@@ -411,8 +411,6 @@ class CauchyConfig:
     d_star: float = 0.0
     control_d_star: float = 0.5
     tail_fraction: float = 0.02
-    offset: float = 1.0
-    slope: float = 0.25
 
 
 def hill_tail_index(x, k):
