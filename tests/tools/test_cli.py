@@ -55,6 +55,18 @@ def test_report_format_writes_and_links_that_format(tmp_path, fmt):
     assert f"'{files[0]}'" in page and ".png" not in page
 
 
+def test_a_rerun_in_another_format_removes_the_figures_it_replaces(tmp_path):
+    # the PNG of the first run stayed beside the SVG of the second, listed nowhere
+    out = tmp_path / "r"
+    base = ["report", "--quick", "--only", "cumulative_deltas", "--dpi", "50", "--out", str(out), "--no-progress"]
+    assert main(base) == 0
+    mine = out / "cumulative_deltas" / "notes.png"  # a file the report did not write stays
+    mine.write_bytes(b"x")
+    assert main(base + ["--format", "svg"]) == 0
+    assert sorted(p.name for p in (out / "cumulative_deltas").iterdir()) == [
+        "cumulative_deltas.svg", "notes.png", "results.json"]
+
+
 def test_report_dpi_sets_the_png_resolution(tmp_path):
     from PIL import Image
 

@@ -11,6 +11,7 @@ tables (``ctx.table``) and a one-line verdict computed from its numbers (``ctx.v
 
 from __future__ import annotations
 
+import contextlib
 import html
 import importlib
 import json
@@ -249,6 +250,7 @@ def run_report(out: str | os.PathLike = "report", *, quick: bool = True, only: l
         earlier = (_earlier_sections(out / "results.json", quick=quick, seed=seed, fig_format=fig_format,
                                      dpi=dpi) if only else {})
         out.mkdir(parents=True, exist_ok=True)
+        before = {spec.name: _listed_figures(out / spec.name / "results.json") for spec in specs}
         results: dict[str, Any] = {
             "kantorovich_version": _version(),
             "mode": "quick" if quick else "full",
@@ -286,6 +288,13 @@ def run_report(out: str | os.PathLike = "report", *, quick: bool = True, only: l
     finally:
         if close is not None:
             close()
+    # figures an earlier run of a section listed that this run did not draw again (another
+    # --format, a figure since renamed): removed, so a folder holds one report's figures
+    for name, entry in entries.items():
+        now = {f["file"] for f in entry["figures"]}
+        for file in before.get(name, set()) - now:
+            with contextlib.suppress(OSError):
+                (out / file).unlink()
     # in report order, wherever and whenever each section ran; an earlier report's sections
     # that were not run now are kept (sections no longer registered go last)
     kept = {name: entry for name, entry in earlier.items() if name not in entries}
@@ -326,6 +335,19 @@ def _write_entry(sdir: Path, entry: dict) -> dict:
         print(f"\n[kantorovich report] section {sdir.name!r} failed:\n{entry['error']}", file=sys.stderr)
     (sdir / "results.json").write_text(json.dumps(entry, indent=2, allow_nan=False))
     return entry
+
+
+def _listed_figures(path: Path) -> set[str]:
+    """The figure files (relative to the report folder) a section's ``results.json`` lists; only
+    names inside that section's folder, with a figure format's suffix, are taken."""
+    try:
+        entry = json.loads(path.read_text())
+        files = {str(f["file"]) for f in entry["figures"]}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError):
+        return set()
+    section = path.parent.name
+    return {f for f in files
+            if Path(f).parent == Path(section) and Path(f).suffix.lstrip(".") in FIGURE_FORMATS}
 
 
 def _earlier_seconds(path: Path) -> dict[str, float]:
