@@ -348,6 +348,7 @@ def test_sinkhorn_divergence_batch_identical_problem_is_zero(rng):
     assert r.value[2] == single.value == 0.0
     assert r.info["identical_inputs"].tolist() == [False, False, True, False, False]
     assert r.ot_ab.n_iter[2] == single.ot_ab.n_iter
+    assert r.info["backends"] == {"ab": r.ot_ab.backend, "aa": r.ot_aa.backend, "bb": r.ot_bb.backend}
 
 
 @pytest.mark.parametrize("weights", ["none", "uniform_list", "batched"])

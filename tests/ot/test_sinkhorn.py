@@ -911,6 +911,16 @@ def test_sinkhorn_divergence_of_identical_inputs_is_zero():
     assert s.info["identical_inputs"] is False
 
 
+def test_sinkhorn_divergence_names_each_terms_backend(rng):
+    # info["backend"] named the cross term's only, while `auto` may run the n x n term elsewhere
+    x, y = rng.random((5, 2)), rng.random((400, 2))
+    s = sinkhorn_divergence(None, None, PointCloud(x, y), eps=0.1)
+    assert s.info["backends"] == {"ab": s.ot_ab.backend, "aa": s.ot_aa.backend, "bb": s.ot_bb.backend}
+    assert s.info["backend"] == s.ot_ab.backend
+    s = sinkhorn_divergence(None, None, PointCloud(x, x), eps=0.1)
+    assert s.info["backends"] == dict.fromkeys(("ab", "aa", "bb"), s.ot_ab.backend)
+
+
 def test_marginal_error_is_the_final_float_and_its_history_a_field_of_its_own(rng):
     # EMDResult.marginal_error is a float; SinkhornResult's was the history at the checks
     import pickle

@@ -1576,8 +1576,8 @@ def sinkhorn_divergence(a: Any, b: Any, M_or_geometry: Any, *, eps: float, M_aa:
     -------
     SinkhornDivergenceResult
         ``value`` (S_eps), the three :class:`SinkhornResult` ``ot_ab``, ``ot_aa``, ``ot_bb``,
-        ``converged`` (all three converged), ``eps`` and ``info`` (``backend``,
-        ``identical_inputs``). A batch (docs/batch.md) gives ``value`` and ``converged`` of
+        ``converged`` (all three converged), ``eps`` and ``info`` (``backend``: the cross
+        term's; ``backends``: each term's, keys "ab", "aa", "bb"; ``identical_inputs``). A batch (docs/batch.md) gives ``value`` and ``converged`` of
         shape (B,) and three batched results.
 
     Examples
@@ -1600,7 +1600,8 @@ def sinkhorn_divergence(a: Any, b: Any, M_or_geometry: Any, *, eps: float, M_aa:
         # (averaged update), so S = 0 exactly rather than the difference of two solves' rounding
         r = sinkhorn(a, a, g_aa, eps=eps, **{**kwargs, "symmetric": True})
         return SinkhornDivergenceResult(value=0.0, ot_ab=r, ot_aa=r, ot_bb=r, converged=r.converged,
-                                        eps=eps, info={"backend": r.backend, "identical_inputs": True})
+                                        eps=eps, info={"backend": r.backend, "identical_inputs": True,
+                                                       "backends": _term_backends(r, r, r)})
     r_ab = sinkhorn(a, b, g_ab, eps=eps, **kwargs)
     # The self-transport problems are symmetric (f = g at the optimum): the averaged update
     # f <- (f + T f)/2 contracts fast there (tens of iterations where alternating Sinkhorn needs
@@ -1613,7 +1614,14 @@ def sinkhorn_divergence(a: Any, b: Any, M_or_geometry: Any, *, eps: float, M_aa:
     value = r_ab.objective - 0.5 * r_aa.objective - 0.5 * r_bb.objective
     return SinkhornDivergenceResult(value=value, ot_ab=r_ab, ot_aa=r_aa, ot_bb=r_bb,
                                     converged=r_ab.converged and r_aa.converged and r_bb.converged,
-                                    eps=eps, info={"backend": r_ab.backend, "identical_inputs": False})
+                                    eps=eps, info={"backend": r_ab.backend, "identical_inputs": False,
+                                          "backends": _term_backends(r_ab, r_aa, r_bb)})
+
+
+def _term_backends(r_ab, r_aa, r_bb) -> dict[str, str]:
+    """The backend of each term of a Sinkhorn divergence (``auto`` may pick them apart: the
+    self terms are n x n and m x m, the cross term n x m)."""
+    return {"ab": r_ab.backend, "aa": r_aa.backend, "bb": r_bb.backend}
 
 
 def _no_self_costs_beside(M_aa, M_bb) -> None:

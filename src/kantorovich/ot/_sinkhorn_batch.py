@@ -1354,7 +1354,8 @@ def sinkhorn_divergence_batch(a, b, M_or_geometry, *, eps, M_aa=None, M_bb=None,
     return SinkhornDivergenceResult(
         value=value, ot_ab=r_ab, ot_aa=r_aa, ot_bb=r_bb,
         converged=r_ab.converged & r_aa.converged & r_bb.converged, eps=eps,
-        info={"backend": r_ab.backend, "identical_inputs": same, "batch_size": nb})
+        info={"backend": r_ab.backend, "identical_inputs": same, "batch_size": nb,
+              "backends": {"ab": r_ab.backend, "aa": r_aa.backend, "bb": r_bb.backend}})
 
 
 def _host(v):
