@@ -321,6 +321,12 @@ def _real_scalar(value: Any, name: str, what: str) -> float:
     return v
 
 
+def check_finite(value: Any, name: str) -> float:
+    """A finite float (a real number or a 0-d array of one); TypeError naming ``name`` for
+    anything else, ValueError for NaN or infinity."""
+    return _real_scalar(value, name, "a finite float")
+
+
 def check_positive(value: Any, name: str) -> float:
     """A finite float > 0 (e.g. eps, a bandwidth, a learning rate)."""
     v = _real_scalar(value, name, "a positive float")

@@ -174,3 +174,21 @@ def test_bad_parallel_lines_config():
     for bad in (float("nan"), float("inf")):
         with pytest.raises(ValueError, match="`theta0` must be a finite float"):
             PL.run_parallel_lines(PL.ParallelLinesConfig(theta0=bad, n_pretrain=0, n_gen_steps=2), 0)
+
+
+@pytest.mark.parametrize("bad", ["1.0", None, [1.0], True])
+def test_scalar_settings_that_are_not_numbers_are_type_errors_naming_them(bad):
+    # they were ValueErrors, or (toy_sampler's `shift`) numpy's "could not convert string"
+    from kantorovich.toy_experiments import critics as C
+    from kantorovich.toy_experiments import ot_training as OT
+    from kantorovich.toy_experiments.data import sample
+
+    for name, run in (("theta0", lambda: PL.ParallelLinesConfig(theta0=bad).validate()),
+                      ("theta0", lambda: OT.ParallelLinesOTConfig(theta0=bad).validate()),
+                      ("slope", lambda: G.SegmentsConfig(slope=bad).validate()),
+                      ("d_star", lambda: G.run_cauchy_gradients(G.CauchyConfig(n_draws=100, d_star=bad), 0)),
+                      ("shift", lambda: C.toy_sampler("gaussians", shift=bad)),
+                      ("theta", lambda: sample("parallel_lines", 4, np.random.default_rng(0), theta=bad))):
+        with pytest.raises(TypeError, match=f"`{name}` must be a finite float"):
+            run()
+    PL.ParallelLinesConfig(theta0=np.float32(0.5)).validate()  # numpy numbers are numbers

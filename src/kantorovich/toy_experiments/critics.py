@@ -34,7 +34,7 @@ from typing import Any, Callable
 import numpy as np
 
 from .._results import Result
-from .._validation import check_choice, check_int, check_nonnegative, check_positive, check_rng
+from .._validation import check_choice, check_finite, check_int, check_nonnegative, check_positive, check_rng
 from . import data as _data
 
 __all__ = ["CRITIC_METHODS", "TOYS", "CriticResult", "toy_sampler", "exact_w1",
@@ -60,9 +60,7 @@ def toy_sampler(name: str, shift: float = 1.0):
     (0.5, [0.5, 0.5, 0.5])
     """
     check_choice(name, "name", TOYS)
-    shift = float(shift)
-    if not np.isfinite(shift):
-        raise ValueError(f"`shift` must be a finite float; got {shift!r}.")
+    shift = check_finite(shift, "shift")
     s = np.array([shift, 0.0])
     if name == "gaussians":
         def sp(n, rng):

@@ -30,7 +30,7 @@ import math
 
 import numpy as np
 
-from .._validation import check_choice, check_int, check_nonnegative, check_positive, check_rng
+from .._validation import check_choice, check_finite, check_int, check_nonnegative, check_positive, check_rng
 
 __all__ = ["DATASETS", "MODES", "sample", "mode_centers"]
 
@@ -105,11 +105,7 @@ def sample(name: str, n: int, rng=None, **kw) -> np.ndarray:
                          f"{sorted(allowed)}.")
     if name == "parallel_lines":
         theta = kw.get("theta", 0.0)
-        if isinstance(theta, bool) or not isinstance(theta, (int, float, np.integer, np.floating)):
-            raise TypeError(f"`theta` must be a finite float; got {theta!r}.")
-        if not np.isfinite(theta):
-            raise ValueError(f"`theta` must be a finite float; got {theta!r}.")
-        theta = float(theta)
+        theta = check_finite(theta, "theta")
         z = rng.uniform(0.0, 1.0, n)
         return np.stack([np.full(n, theta), z], axis=1)
     if name == "segments":

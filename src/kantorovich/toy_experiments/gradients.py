@@ -31,7 +31,7 @@ import autograd.numpy as anp
 import numpy as np
 from autograd import grad
 
-from .._validation import check_choice, check_int, check_nonnegative, check_positive, check_rng
+from .._validation import check_choice, check_finite, check_int, check_nonnegative, check_positive, check_rng
 from . import nn
 from .losses import d_loss, log_sigmoid
 from .optim import checked_step, make_optimizer, quiet_divergence
@@ -162,8 +162,7 @@ class SegmentsConfig:
 
     def validate(self):
         check_positive(self.offset, "offset")
-        if isinstance(self.slope, bool) or not isinstance(self.slope, (int, float)) or not math.isfinite(self.slope):
-            raise ValueError(f"`slope` must be a finite float; got {self.slope!r}.")
+        check_finite(self.slope, "slope")
         check_positive(self.lr, "lr")
         check_int(self.batch, "batch", minimum=1)
         check_int(self.n_steps, "n_steps", minimum=1)
@@ -493,9 +492,7 @@ def run_cauchy_gradients(config: CauchyConfig = CauchyConfig(), rng=None):
     if frac >= 1:
         raise ValueError(f"`tail_fraction` must be a float in (0, 1); got {config.tail_fraction!r}.")
     for name in ("d_star", "control_d_star"):
-        v = getattr(config, name)
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-            raise ValueError(f"`{name}` must be a finite float; got {v!r}.")
+        check_finite(getattr(config, name), name)
     k = min(max(5, int(frac * n)), n - 1)
     ns = np.unique(np.round(np.geomspace(10, n, 60)).astype(int))
     out = {"ns": ns, "k": k}

@@ -40,7 +40,7 @@ import autograd.numpy as anp
 import numpy as np
 
 from ..exceptions import ConvergenceWarning
-from .._validation import check_choice, check_int, check_positive, check_rng
+from .._validation import check_choice, check_finite, check_int, check_positive, check_rng
 
 __all__ = [
     "GENERATOR_LOSSES",
@@ -77,8 +77,7 @@ class ParallelLinesOTConfig:
     n_projections: int = 50
 
     def validate(self):
-        if not (isinstance(self.theta0, (int, float)) and math.isfinite(self.theta0)):
-            raise ValueError(f"`theta0` must be a finite float; got {self.theta0!r}.")
+        check_finite(self.theta0, "theta0")
         check_int(self.n_steps, "n_steps", minimum=1)
         check_int(self.batch, "batch", minimum=2)
         check_positive(self.lr, "lr")

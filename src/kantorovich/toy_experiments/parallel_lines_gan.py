@@ -27,7 +27,7 @@ import autograd.numpy as anp
 import numpy as np
 from autograd import grad
 
-from .._validation import check_choice, check_int, check_nonnegative, check_positive, check_rng
+from .._validation import check_choice, check_finite, check_int, check_nonnegative, check_positive, check_rng
 from . import nn
 from .gradients import _logit_and_input_grad, minimax_d_grads
 from .losses import log_sigmoid
@@ -62,9 +62,7 @@ class ParallelLinesConfig:
     gp_lambda: float = 10.0
 
     def validate(self):
-        if (isinstance(self.theta0, bool) or not isinstance(self.theta0, (int, float))
-                or not np.isfinite(self.theta0)):
-            raise ValueError(f"`theta0` must be a finite float; got {self.theta0!r}.")
+        check_finite(self.theta0, "theta0")
         check_int(self.n_gen_steps, "n_gen_steps", minimum=1)
         check_int(self.n_critic, "n_critic", minimum=1)
         check_int(self.n_pretrain, "n_pretrain", minimum=0)
