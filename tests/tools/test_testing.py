@@ -388,6 +388,23 @@ def test_a_wasserstein_off_by_a_convention_is_told_which():
         check_wasserstein(_w1_unnormalised, p=1, max_examples=N)
 
 
+@pytest.mark.parametrize("p", [1.5, 2])
+def test_a_negative_wasserstein_fails_each_comparison_as_a_property(p):
+    """-W at a non-integer p made the comparisons of p-th powers complex: the triangle
+    inequality failed with the checker's own TypeError ('<=' between complex numbers), and at
+    an even p the closed form held for -W (its square is W's)."""
+    def negative(u, v, uw=None, vw=None):
+        return -wasserstein_1d(u, v, uw, vw, p=p)
+
+    rep = check_wasserstein(negative, p=p, max_examples=10, raise_on_failure=False)
+    failed = {r.name: r.counterexample for r in rep.failures()}
+    assert not any("TypeError" in text for text in failed.values()), failed
+    for name in ("W >= 0 and finite", f"W{p:g} = quantile integral", "W >= |E u - E v|",
+                 "W(u, w) <= W(u, v) + W(v, w)"):
+        assert name in failed and "AssertionError" in failed[name]
+    assert "np.float64" not in failed["W >= |E u - E v|"]
+
+
 def _normalised(w, n):
     return np.full(n, 1.0 / n) if w is None else np.asarray(w, float) / np.sum(w)
 
