@@ -92,7 +92,8 @@ def pmfs(n_bins=st.integers(1, 12), *, allow_zeros=True, min_value=0.0):
         n = draw(_size(n_bins))
         elems = st.one_of(
             st.floats(min_value=max(min_value, 1e-300), max_value=1.0, allow_subnormal=False),
-            st.just(0.0) if allow_zeros and min_value == 0.0
+            # zeros are not masses: min_value bounds the non-zero ones only
+            st.just(0.0) if allow_zeros
             else st.floats(min_value=max(min_value, 1e-3), max_value=1.0),
         )
         w = draw(hnp.arrays(np.float64, n, elements=elems))

@@ -482,6 +482,28 @@ def test_strategies_draw_what_they_say():
     draws()
 
 
+def test_pmfs_with_a_min_value_still_draws_zero_bins():
+    """allow_zeros=True (the default) with a min_value > 0 drew no zero bin at all: min_value
+    bounds the non-zero masses, as its docstring says, and zeros stay allowed."""
+    from hypothesis import HealthCheck, given, settings
+
+    from kantorovich import strategies as ks
+
+    zeros, smallest = [], []
+
+    @settings(max_examples=100, database=None, deadline=None, derandomize=True,
+              suppress_health_check=list(HealthCheck))
+    @given(ks.pmfs(4, min_value=0.1), ks.pmfs(4, allow_zeros=False, min_value=0.1))
+    def draws(p, q):
+        zeros.append(bool(np.any(p == 0.0)))
+        assert np.all(q > 0.0)
+        # before normalisation every non-zero mass was >= 0.1 and <= 1: after it, >= 0.1 / 4
+        smallest.append(min(p[p > 0].min(), q.min()))
+
+    draws()
+    assert any(zeros) and min(smallest) >= 0.1 / 4
+
+
 def test_cost_matrices_are_finite_with_an_infinite_bound():
     """bound=inf (any finite value, as for the samples and clouds) drew infinite costs."""
     from hypothesis import HealthCheck, given, settings
