@@ -84,8 +84,10 @@ def pmfs(n_bins=st.integers(1, 12), *, allow_zeros=True, min_value=0.0):
     """
     if not isinstance(n_bins, st.SearchStrategy):
         _count(n_bins, "n_bins")
-    if not 0.0 <= min_value <= 1.0:
-        raise ValueError(f"`min_value` must be in [0, 1]; got {min_value!r}.")
+    if isinstance(min_value, (bool, np.bool_)) or not isinstance(
+            min_value, (int, float, np.integer, np.floating)) or not 0.0 <= min_value <= 1.0:
+        # a string or None failed on the comparison, naming neither; a bool is a slip
+        raise ValueError(f"`min_value` must be a number in [0, 1]; got {min_value!r}.")
 
     @st.composite
     def _pmf(draw):

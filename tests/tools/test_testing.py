@@ -438,7 +438,11 @@ def test_max_examples_may_be_a_numpy_integer():
     (lambda ks: ks.pmfs(0), "`n_bins` must be an integer >= 1"),
     (lambda ks: ks.pmfs(st.integers(0, 0)), "`n_bins` must be an integer >= 1"),
     (lambda ks: ks.pmf_pairs(n_bins=0), "`n_bins`"),
-    (lambda ks: ks.pmfs(3, min_value=2.0), "`min_value` must be in \\[0, 1\\]"),
+    (lambda ks: ks.pmfs(3, min_value=2.0), "`min_value` must be a number in \\[0, 1\\]"),
+    # the comparison raised a TypeError naming neither the argument nor the strategy
+    (lambda ks: ks.pmfs(3, min_value="0.5"), "`min_value` must be a number in \\[0, 1\\]"),
+    (lambda ks: ks.pmfs(3, min_value=None), "`min_value` must be a number in \\[0, 1\\]"),
+    (lambda ks: ks.pmfs(3, min_value=True), "`min_value` must be a number in \\[0, 1\\]"),
     (lambda ks: ks.weighted_samples(min_size=0), "`min_size` must be an integer >= 1;"),
     (lambda ks: ks.sample_pairs(min_size=5, max_size=2), "`max_size` \\(2\\) must be >= `min_size`"),
     (lambda ks: ks.point_clouds(0), "`n` must be an integer >= 1"),
