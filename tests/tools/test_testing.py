@@ -405,6 +405,19 @@ def test_a_negative_wasserstein_fails_each_comparison_as_a_property(p):
     assert "np.float64" not in failed["W >= |E u - E v|"]
 
 
+def test_a_large_order_is_checked_without_overflow():
+    """At p = 200 the checker's own powers (35.0 ** 200) raised OverflowError, so a correct
+    W200 failed ten of its eleven properties, and the reference was inf where W is finite."""
+    assert testing.wasserstein_1d_reference([0.0, 1.0], [35.0, 0.0], p=200) == pytest.approx(
+        34.0 * 0.5 ** (1 / 200), rel=1e-14)
+    rep = check_wasserstein(functools.partial(wasserstein_1d, p=200), p=200, max_examples=N,
+                            raise_on_failure=False)
+    assert rep.passed, [(r.name, r.counterexample) for r in rep.failures()]
+    # still bites: W1 checked as W200 fails the closed form
+    rep = check_wasserstein(wasserstein_1d, p=200, max_examples=N, raise_on_failure=False)
+    assert "W200 = quantile integral" in [r.name for r in rep.failures()]
+
+
 def _normalised(w, n):
     return np.full(n, 1.0 / n) if w is None else np.asarray(w, float) / np.sum(w)
 
