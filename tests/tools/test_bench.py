@@ -409,6 +409,27 @@ def test_sinkhorn_iter_points_variant_and_pot_kernel_agree():
         assert fn(data) == pytest.approx(ref, rel=points.rtol), name
 
 
+def test_sinkhorn_iter_shows_ours_solving_another_problem_as_a_disagreement():
+    """The same 100 iterations from the same start agree to rounding (7.4e-13 at most): the
+    tolerance of 1e-3 let ours with epsilon 0.1 % off (a relative difference of 6e-4) agree."""
+    import dataclasses
+
+    pytest.importorskip("ot")
+    from kantorovich.ot import sinkhorn
+
+    case = next(suites.sinkhorn_iter_cases(True, np, np.float64, ["pot"]))
+    assert case.n == 500 and not case.variant
+
+    def off(d):  # a bug: epsilon 0.1 % too large
+        return float(sinkhorn(d[0], d[1], d[2], eps=0.05 * 1.001, tol=1e-30, max_iter=100,
+                              scaling=None).value)
+
+    right = bench._run_case(case, "cpu", 1, 0.0)
+    assert all(ag["agrees"] for ag in right["agreement"].values()), right["agreement"]
+    wrong = bench._run_case(dataclasses.replace(case, ours=off), "cpu", 1, 0.0)
+    assert wrong["agreement"] and not any(ag["agrees"] for ag in wrong["agreement"].values())
+
+
 def test_cli_refuses_gpu_without_cupy_in_one_line(monkeypatch, tmp_path, capsys):
     """`--device gpu` without CuPy: one line saying so, exit status 2, nothing written;
     `--device auto` runs on the CPU and says why in one line."""
