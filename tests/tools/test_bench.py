@@ -409,6 +409,16 @@ def test_sinkhorn_iter_points_variant_and_pot_kernel_agree():
         assert fn(data) == pytest.approx(ref, rel=points.rtol), name
 
 
+def test_run_takes_a_single_name_as_a_string(small):
+    """bench.run("wasserstein_1d", peers="scipy") iterated the strings: "`suites` must be one
+    of [...]; got 'w'"."""
+    res = bench.run("wasserstein_1d", quick=True, device="cpu", peers="scipy", repeat=1,
+                    progress=False, echo=lambda *a: None)
+    assert res["settings"]["suites"] == ["wasserstein_1d"]
+    assert res["settings"]["peers"] == ["scipy"]
+    assert set(res["cases"][0]["impls"]) == {"ours", "scipy"}
+
+
 def test_sinkhorn_iter_shows_ours_solving_another_problem_as_a_disagreement():
     """The same 100 iterations from the same start agree to rounding (7.4e-13 at most): the
     tolerance of 1e-3 let ours with epsilon 0.1 % off (a relative difference of 6e-4) agree."""
