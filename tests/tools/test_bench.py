@@ -409,6 +409,34 @@ def test_sinkhorn_iter_points_variant_and_pot_kernel_agree():
         assert fn(data) == pytest.approx(ref, rel=points.rtol), name
 
 
+def test_a_nan_value_is_written_as_strict_json_and_the_page_rebuilds(small, tmp_path,
+                                                                      monkeypatch):
+    """A peer returning NaN (a disagreement) was written as the bare token NaN, which JSON does
+    not have: JavaScript's JSON.parse refused the whole results.json. It is written as "nan",
+    as in the report's results.json, and bench.write rebuilds the page from the file."""
+    def nan_peer(quick, xp, dtype, peers):
+        for case in _small_w1d(quick, xp, dtype, peers):
+            case.peers = {"scipy": lambda d: float("nan")}
+            yield case
+
+    monkeypatch.setitem(suites.BUILDERS, "wasserstein_1d", nan_peer)
+    bench.run(["wasserstein_1d"], quick=True, device="cpu", peers=["scipy"], out=tmp_path,
+              repeat=1, progress=False, echo=lambda *a: None)
+
+    def refuse(name):
+        raise ValueError(f"not JSON: {name}")
+
+    text = (tmp_path / "results.json").read_text()
+    run = json.loads(text, parse_constant=refuse)
+    (case,) = run["cases"]
+    assert case["impls"]["scipy"]["value"] == "nan"
+    assert case["agreement"]["scipy"]["rel_diff"] == "nan"
+    assert case["agreement"]["scipy"]["agrees"] is False
+    bench.write(run, tmp_path / "again")
+    page = (tmp_path / "again" / "index.html").read_text()
+    assert "DISAGREES (nan &gt; 1e-09)" in page and "<td>nan</td>" in page
+
+
 def test_run_takes_a_single_name_as_a_string(small):
     """bench.run("wasserstein_1d", peers="scipy") iterated the strings: "`suites` must be one
     of [...]; got 'w'"."""

@@ -363,14 +363,29 @@ def _jsonable(v):
         return repr(v)[:200]
 
 
+def _finite_or_named(v):
+    """``v`` with each float that is not finite written as its name ("nan", "inf", "-inf"), as
+    the report's results.json does: JSON has no NaN, and a file holding one (a peer's value
+    that is NaN) is refused by strict readers (JavaScript's ``JSON.parse``)."""
+    if isinstance(v, dict):
+        return {k: _finite_or_named(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_finite_or_named(x) for x in v]
+    if isinstance(v, (float, np.floating)) and not np.isfinite(v):
+        return str(float(v))
+    return v
+
+
 def write_json(path, payload: dict) -> Path:
     """``payload`` as indented JSON at ``path`` (folders made), written to a temporary file
-    first so that a reader, or a kill, never sees half a file; numpy scalars become floats and
-    anything else JSON cannot hold its ``repr``."""
+    first so that a reader, or a kill, never sees half a file; numpy scalars become floats, a
+    float that is not finite its name ("nan", "inf"), and anything else JSON cannot hold its
+    ``repr``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(payload, indent=2, default=_jsonable))
+    tmp.write_text(json.dumps(_finite_or_named(payload), indent=2, default=_jsonable,
+                              allow_nan=False))
     tmp.replace(path)
     return path
 
@@ -613,7 +628,8 @@ def _html(result: dict) -> str:
     if bad or errors or ours_failed:
         items = [f"{esc(_label(c))} n = {c['n']}: ours failed" for c in ours_failed]
         items += [f"{esc(_label(c))} n = {c['n']}: {esc(p)} differs from ours by "
-                  f"{ag['rel_diff']:.1e} (tolerance {ag['rtol']:.0e})" for c, p, ag in bad]
+                  f"{float(ag['rel_diff']):.1e} (tolerance {ag['rtol']:.0e})"
+                  for c, p, ag in bad]
         items += [f"{esc(_label(c))} n = {c['n']}: {esc(p)} failed" for c, p in errors]
         counts = ", ".join(f"{k} {w if k == 1 else ws}" for k, w, ws in
                            ((len(ours_failed), "case where ours failed", "cases where ours failed"),
@@ -658,8 +674,8 @@ def _html(result: dict) -> str:
                 ag = c["agreement"].get(name)
                 ratio = c["ratio"].get(name)
                 agree = "" if ag is None else (
-                    f"agrees ({ag['rel_diff']:.1e} &le; {ag['rtol']:.0e})" if ag["agrees"]
-                    else f"<span class=bad>DISAGREES ({ag['rel_diff']:.1e} &gt; "
+                    f"agrees ({float(ag['rel_diff']):.1e} &le; {ag['rtol']:.0e})" if ag["agrees"]
+                    else f"<span class=bad>DISAGREES ({float(ag['rel_diff']):.1e} &gt; "
                          f"{ag['rtol']:.0e})</span>")
                 runs = imp.get("runs", 0)
                 quart = (f"{_ms(imp['q1_s'])}&ndash;{_ms(imp['q3_s'])}" if runs > 1
@@ -669,7 +685,9 @@ def _html(result: dict) -> str:
                     f"<tr{row}><td>{c['n']}</td><td class=l>{esc(name)}</td>"
                     f"<td>{_ms(imp['median_s'])}</td><td>{quart}</td><td>{runs}</td>"
                     f"<td>{'' if ratio is None else _sig3(ratio)}</td>"
-                    f"<td>{imp['value']:#.6g}</td><td class=l>{agree}</td></tr>")
+                    # float(): a value that is not finite is read back from results.json as
+                    # its name ("nan")
+                    f"<td>{float(imp['value']):#.6g}</td><td class=l>{agree}</td></tr>")
         parts.append("</table>")
     if result["skipped"]:
         parts.append(_skipped_html(result["skipped"], esc))
