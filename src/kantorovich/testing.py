@@ -543,14 +543,26 @@ _SHRUNK_CALL = re.compile(r"^(Falsifying example|Failing test case): body\(\s*dr
                           re.DOTALL)
 
 
+def _notes(e) -> list[str]:
+    # hypothesis writes the shrunk example as the call of the checker's inner function,
+    # "Falsifying example: body(\n    drawn=(...),\n)": the input alone is what reads; its
+    # "Failed to reproduce exception" note is a traceback through this module
+    return [_SHRUNK_CALL.sub(r"\1: \2", ln) for ln in getattr(e, "__notes__", ())
+            if ln.strip() and not ln.startswith("Failed to reproduce exception")]
+
+
 def _describe(exc, lines) -> str:
     """The failure(s) with hypothesis's falsifying examples (reported lines or exception notes)."""
     excs = list(exc.exceptions) if isinstance(exc, BaseExceptionGroup) else [exc]
     out = []
+    flaky = isinstance(exc, hypothesis.errors.Flaky)
+    if flaky:
+        # the input is in the group's notes, not its members': unpacked alone, the failure
+        # showed no input and did not say that it did not repeat
+        out.append("the function is not deterministic: on the input below it failed once, then "
+                   "passed when hypothesis called it again (hypothesis's FlakyFailure)")
     for e in excs:
-        # hypothesis writes the shrunk example as the call of the checker's inner function,
-        # "Falsifying example: body(\n    drawn=(...),\n)": the input alone is what reads
-        notes = [_SHRUNK_CALL.sub(r"\1: \2", ln) for ln in getattr(e, "__notes__", ()) if ln.strip()]
+        notes = _notes(e) or (_notes(exc) if flaky else [])
         label = ["Shrunk counterexample (hypothesis):"] if notes else []
         out.append("\n".join([f"{type(e).__name__}: {e}", *label, *notes]))
     out += [ln for ln in lines if ln.strip()]
