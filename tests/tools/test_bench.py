@@ -437,6 +437,33 @@ def test_a_nan_value_is_written_as_strict_json_and_the_page_rebuilds(small, tmp_
     assert "DISAGREES (nan &gt; 1e-09)" in page and "<td>nan</td>" in page
 
 
+def test_a_peer_that_is_installed_but_fails_to_import_is_not_called_missing(monkeypatch):
+    """A peer whose import raised (a RuntimeError of its own, or a dependency missing) was
+    skipped as "not installed ...: pip install geomloss", hiding the error."""
+    import importlib
+
+    real = importlib.import_module
+
+    def fake(name, *args, **kwargs):
+        if name == "geomloss":
+            raise RuntimeError("CUDA driver version is insufficient\nmore")
+        if name == "ott":
+            raise ModuleNotFoundError("No module named 'jax'", name="jax")
+        if name == "universal_divergence":
+            raise ModuleNotFoundError("No module named 'universal_divergence'",
+                                      name="universal_divergence")
+        return real(name, *args, **kwargs)
+
+    monkeypatch.setattr(importlib, "import_module", fake)
+    assert suites.peer_available("geomloss") == (
+        False, "geomloss does not import (RuntimeError: CUDA driver version is insufficient)")
+    assert suites.peer_available("ott") == (
+        False, "ott does not import (ModuleNotFoundError: No module named 'jax')")
+    assert suites.peer_available("universal-divergence") == (
+        False, "universal-divergence not installed (ModuleNotFoundError): "
+               "pip install universal-divergence")
+
+
 def test_run_takes_a_single_name_as_a_string(small):
     """bench.run("wasserstein_1d", peers="scipy") iterated the strings: "`suites` must be one
     of [...]; got 'w'"."""

@@ -40,12 +40,18 @@ class Case:
 
 
 def peer_available(name: str) -> tuple[bool, str]:
-    """Whether a peer imports here, and if not, the line that says how to get it."""
+    """Whether a peer imports here, and if not, the line that says why: not installed (and
+    how to get it), or installed but failing to import (and the error: "not installed, pip
+    install it" sent the user to install what was there)."""
     try:
         importlib.import_module(_MODULES[name])
         return True, ""
     except Exception as exc:  # noqa: BLE001 - any import failure means skipped
-        return False, f"{name} not installed ({type(exc).__name__}): pip install {_INSTALL[name]}"
+        if isinstance(exc, ModuleNotFoundError) and exc.name == _MODULES[name]:
+            return False, (f"{name} not installed ({type(exc).__name__}): "
+                           f"pip install {_INSTALL[name]}")
+        first = (str(exc).splitlines() or [""])[0][:80]
+        return False, f"{name} does not import ({type(exc).__name__}: {first})"
 
 
 def _f(x) -> float:
