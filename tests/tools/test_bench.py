@@ -464,6 +464,25 @@ def test_a_peer_that_is_installed_but_fails_to_import_is_not_called_missing(monk
                "pip install universal-divergence")
 
 
+def test_knn_cases_record_the_float64_they_run_in_a_float32_run(monkeypatch):
+    """The knn samples are float64 whatever --dtype, but a float32 run recorded its knn cases
+    (and titled their figure) as float32."""
+    def one_knn(quick, xp, dtype, peers):
+        yield next(suites.knn_cases(True, xp, dtype, peers))
+
+    def one_w1d(quick, xp, dtype, peers):
+        yield next(_small_w1d(quick, xp, dtype, peers))
+
+    monkeypatch.setitem(suites.BUILDERS, "knn", one_knn)
+    monkeypatch.setitem(suites.BUILDERS, "wasserstein_1d", one_w1d)
+    monkeypatch.setattr(bench, "BUILDERS", suites.BUILDERS)
+    res = bench.run(["knn", "wasserstein_1d"], quick=True, device="cpu", dtype="float32",
+                    peers=[], repeat=1, progress=False, echo=lambda *a: None)
+    assert res["settings"]["dtype"] == "float32"
+    assert [(c["suite"], c["dtype"]) for c in res["cases"]] == [("knn", "float64"),
+                                                                ("wasserstein_1d", "float32")]
+
+
 def test_run_takes_a_single_name_as_a_string(small):
     """bench.run("wasserstein_1d", peers="scipy") iterated the strings: "`suites` must be one
     of [...]; got 'w'"."""

@@ -331,7 +331,8 @@ def run(suites=None, *, quick: bool = False, device: str = "auto", dtype: str = 
         if bar is not None:
             bar.set_postfix_str(f"{_label(vars(case))} n={case.n}")
         rec = _run_case(case, device, repeat, budget)
-        rec["device"], rec["dtype"] = device, dtype
+        # the dtype of the case's data: the run's, but float64 for knn whatever --dtype
+        rec["device"], rec["dtype"] = device, case.dtype or dtype
         records.append(rec)
         for peer, ag in rec["agreement"].items():
             if not ag["agrees"]:

@@ -37,6 +37,7 @@ class Case:
     rtol: float = 1e-9
     note: str = ""
     variant: str = ""  # a second quantity timed at the same n in the same suite
+    dtype: str = ""  # the data's dtype where it is not the run's (knn: float64 always)
 
 
 def peer_available(name: str) -> tuple[bool, str]:
@@ -453,7 +454,7 @@ def knn_cases(quick, xp, dtype, peers):
                        {"d": d, "k": 5}, make,
                        lambda dd: _f(estimate_kl(dd[0], dd[1], method="knn", k=5,
                                                  n_boot=0).value), pe, rtol=1e-9,
-                       variant="" if d == 2 else f"d={d}")
+                       variant="" if d == 2 else f"d={d}", dtype="float64")
 
 
 BUILDERS = {
