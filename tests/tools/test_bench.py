@@ -433,6 +433,9 @@ def test_a_nan_value_is_written_as_strict_json_and_the_page_rebuilds(small, tmp_
     assert case["agreement"]["scipy"]["rel_diff"] == "nan"
     assert case["agreement"]["scipy"]["agrees"] is False
     bench.write(run, tmp_path / "again")
+    # a 0-d array (read by json's default hook, not by the walk) is written the same way
+    path = bench.write_json(tmp_path / "zero_d.json", {"v": np.array(np.nan), "w": np.float32(1.5)})
+    assert json.loads(path.read_text(), parse_constant=refuse) == {"v": "nan", "w": 1.5}
     page = (tmp_path / "again" / "index.html").read_text()
     assert "DISAGREES (nan &gt; 1e-09)" in page and "<td>nan</td>" in page
 

@@ -359,7 +359,8 @@ def write(result: dict, out) -> Path:
 
 def _jsonable(v):
     try:
-        return float(v)
+        f = float(v)  # a 0-d array, a numpy integer; not finite: its name, as in write_json
+        return f if np.isfinite(f) else str(f)
     except (TypeError, ValueError, OverflowError):
         return repr(v)[:200]
 
