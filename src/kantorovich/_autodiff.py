@@ -2076,18 +2076,20 @@ def _w1d_cells(u, v, uw, vw):
     return pu, pv, iu, iv, mass, u[pu][iu] - v[pv][iv]
 
 
-def _w1d_terms(cells, n, m, p, k, uw, vw, weights):
-    """For the cells of :func:`_w1d_cells` and the scale 2**k (that of the largest moved
-    difference, from :func:`_pow2_of`): ``(Vs, du, dv, duw, dvw)`` with
-    ``Vs = sum_k mass_k |t_k / 2**k|^p`` (W_p^p = 2**(k p) Vs), ``du``, ``dv`` its derivatives
-    in the values divided by 2**(k (p - 1)) and ``duw``, ``dvw`` those in the weights divided by
-    2**(k p) (the potentials, normalised; None unless ``weights``): everything of order one,
-    whatever the scale of the data."""
+def _w1d_terms(cells, n, m, p, s, uw, vw, weights):
+    """For the cells of :func:`_w1d_cells` and the scale ``s`` > 0 (the largest moved
+    difference, from :func:`_moved_scale`): ``(Vs, du, dv, duw, dvw)`` with
+    ``Vs = sum_k mass_k |t_k / s|^p`` (W_p^p = s^p Vs), ``du``, ``dv`` its derivatives in the
+    values times s^(p - 1) and ``duw``, ``dvw`` those in the weights divided by s^p (the
+    potentials, normalised; None unless ``weights``): everything of order one, whatever the
+    scale of the data and however large p. The largest moved |t_k| / s is 1, so Vs is at least
+    the mass of that cell: it cannot underflow to 0, as a power-of-two scale let it
+    (|t / 2**k|^p in [0.5^p, 1): 0 for p beyond about 1075, and with it the gradient)."""
     from .ot._wasserstein_1d import _staircase_potentials
 
     pu, pv, iu, iv, mass, t = cells
     pos = mass > 0.0
-    tau = np.ldexp(t, -k)
+    tau = t / s
     with np.errstate(over="ignore", under="ignore", invalid="ignore"):
         a = np.abs(tau)
         Vs = float(np.sum(np.where(pos, mass * a ** p, 0.0)))
@@ -2097,17 +2099,26 @@ def _w1d_terms(cells, n, m, p, k, uw, vw, weights):
     dv = -np.bincount(pv[iv], w, minlength=m)
     if not weights:
         return Vs, du, dv, None, None
-    # potentials of the costs |t|^p at the scale 2**K of every cell's difference (those of zero
-    # mass included: they set the potentials), in [0, 1]; then brought to the scale 2**k
-    K = _pow2_of(t)
+    # potentials of the costs |t|^p at the scale T of every cell's difference (those of zero
+    # mass included: they set the potentials), in [0, 1]; then brought to the scale s <= T
+    fin = np.abs(t[np.isfinite(t)])
+    T = max(float(fin.max()) if fin.size else 0.0, s)
     with np.errstate(under="ignore"):
-        fs, gs = _staircase_potentials(np.abs(np.ldexp(t, -K)) ** p, iu, iv, n, m)
+        fs, gs = _staircase_potentials(np.abs(t / T) ** p, iu, iv, n, m)
     f, g = np.empty(n), np.empty(m)
     f[pu], g[pv] = fs, gs
     wu = np.ones(n) if uw is None else _host64(uw)
     wv = np.ones(m) if vw is None else _host64(vw)
-    return Vs, du, dv, _times_pow2(_normalised(f, wu), p * (K - k)), \
-        _times_pow2(_normalised(g, wv), p * (K - k))
+    e = 0.0 if T == s else p * math.log2(T / s)
+    return Vs, du, dv, _times_pow2(_normalised(f, wu), e), _times_pow2(_normalised(g, wv), e)
+
+
+def _moved_scale(cells) -> float:
+    """The largest moved difference max |t_k| over the cells of positive mass (1 when it is
+    0, where every moved difference is 0): the scale of :func:`_w1d_terms`."""
+    t = np.abs(cells[5][cells[4] > 0.0])
+    top = float(t.max()) if t.size else 0.0
+    return top if top > 0.0 else 1.0
 
 
 def _times_pow2(x: np.ndarray, e: float) -> np.ndarray:
@@ -2124,18 +2135,18 @@ def _w1d_grads(u, v, uw, vw, p, weights=True):
     """W_p of 1-D u, v and its gradients ``(du, dv, duw, dvw)`` (weights None = uniform;
     ``duw``, ``dvw`` None where not asked or uniform with n == m), from the north-west corner
     plan and its potentials, computed at unit scale: the values are divided by the power of
-    two of the largest, their differences by that of the largest moved one. W_p is
+    two of the largest, their differences by the largest moved one. W_p is
     1-homogeneous in (u, v), so its gradient in the values is that of the rescaled problem and
     its gradient in the weights that times the scale: neither |u - v|^p nor W_p^p is formed at
     the data's scale, where it under- or overflows (|t|^20 at t = 1e-17 or 1e16)."""
     u, v = _host64(u), _host64(v)
     k0 = _pow2_of(u, v)
     cells = _w1d_cells(np.ldexp(u, -k0), np.ldexp(v, -k0), uw, vw)
-    k = _pow2_of(cells[5][cells[4] > 0.0])
+    s = _moved_scale(cells)
     weights = weights and not (uw is None and vw is None and u.shape[0] == v.shape[0])
-    Vs, du, dv, duw, dvw = _w1d_terms(cells, u.shape[0], v.shape[0], p, k, uw, vw, weights)
+    Vs, du, dv, duw, dvw = _w1d_terms(cells, u.shape[0], v.shape[0], p, s, uw, vw, weights)
     c = _root_coef(Vs, p)
-    scale = lambda g: None if g is None else np.ldexp(c * g, k0 + k)
+    scale = lambda g: None if g is None else np.ldexp(c * s * g, k0)
     return c * du, c * dv, scale(duw), scale(dvw)
 
 
@@ -2234,18 +2245,18 @@ class _Sliced(_Rule):
             th = random_directions(L, xa.shape[1], gen)
             n, m = xa.shape[0], ya.shape[0]
             # at unit scale (SW_p is 1-homogeneous in (x, y), as _w1d_grads): the points by
-            # the power of two of the largest coordinate, the projections' differences by that
-            # of the largest moved one over all directions, shared so that their W_l^p add up
+            # the power of two of the largest coordinate, the projections' differences by the
+            # largest moved one over all directions, shared so that their W_l^p add up
             k0 = _pow2_of(xa, ya)
             xs, ys = np.ldexp(xa, -k0), np.ldexp(ya, -k0)
             cells = [_w1d_cells(xs @ t, ys @ t, aw, bw) for t in th]
-            k = max(_pow2_of(c[5][c[4] > 0.0]) for c in cells)
+            s = max(_moved_scale(c) for c in cells)
             weights = bool(need & {"a", "b"}) and not (aw is None and bw is None and n == m)
             acc = {"x": np.zeros(xa.shape), "y": np.zeros(ya.shape), "a": np.zeros(n),
                    "b": np.zeros(m)}
             Vs = 0.0
             for t, cl in zip(th, cells):
-                V, du, dv, da, db = _w1d_terms(cl, n, m, p, k, aw, bw, weights)
+                V, du, dv, da, db = _w1d_terms(cl, n, m, p, s, aw, bw, weights)
                 Vs += V / L
                 acc["x"] += du[:, None] * t[None, :]
                 acc["y"] += dv[:, None] * t[None, :]
@@ -2253,7 +2264,7 @@ class _Sliced(_Rule):
                     acc["a"] += da
                     acc["b"] += db
             c = _root_coef(Vs, p) / L  # SW = (mean_l W_l^p)^(1/p)
-            return {key: np.ldexp(c * acc[key], k0 + k) if key in ("a", "b") else c * acc[key]
+            return {key: np.ldexp(c * s * acc[key], k0) if key in ("a", "b") else c * acc[key]
                     for key in need}
 
         return {None: value}, None

@@ -202,6 +202,39 @@ def test_wasserstein_gradients_are_scale_free(name, p):
             assert_close(got, ref_s, (lib, s))
 
 
+LARGE_P_CASES = {
+    "wasserstein_1d": lambda u, v, a, b, p: wasserstein_1d(u, v, a, b, p=p),
+    "wasserstein_1d_plan": lambda u, v, a, b, p: wasserstein_1d_plan(u, v, a, b, p=p).value,
+    "wasserstein_1d_method": lambda u, v, a, b, p: wasserstein(u, v, a, b, p=p, method="1d"),
+    "sliced_wasserstein": lambda u, v, a, b, p: sliced_wasserstein(u[:, None], v[:, None], a=a, b=b,
+                                                                   n_projections=3, p=p, rng=0),
+}
+
+
+@pytest.mark.parametrize("name", sorted(LARGE_P_CASES))
+@pytest.mark.parametrize("p", [2000.0, 1e4])
+@pytest.mark.filterwarnings("ignore:wasserstein_1d_plan. the potentials f, g are of order")
+def test_one_d_gradients_at_large_p(name, p):
+    """u = (0, 2) with weights (alpha, beta) against v = (0): all of u's mass goes to 0, so
+    W_p = 2 q^(1/p) with q = beta / (alpha + beta) (in 1-D, SW_p = W_p whatever the
+    directions). Its gradient: dW/du = (0, q^(1/p)), dW/dv = -q^(1/p), dW/dalpha =
+    -(W / p) / (alpha + beta), dW/dbeta = (W / p) alpha / (beta (alpha + beta)). It was 0 in
+    the points and the weights once |t / 2**k|^p underflowed (the largest moved difference at
+    a power-of-two scale: 0.5^2000 is 0), though the value was right."""
+    alpha, beta = 1.0, 3.0
+    q = beta / (alpha + beta)
+    w = 2.0 * q ** (1.0 / p)
+    ref = [np.array([0.0, q ** (1.0 / p)]), np.array([-q ** (1.0 / p)]),
+           np.array([-(w / p) / (alpha + beta), (w / p) * alpha / (beta * (alpha + beta))])]
+    u, v, a = t([0.0, 2.0]), t([0.0]), t([alpha, beta])
+    val = LARGE_P_CASES[name](u, v, a, None, p)
+    val.backward()
+    assert abs(float(val.detach()) - w) <= 4e-16 * w
+    for got, r in zip((u.grad.numpy(), v.grad.numpy(), a.grad.numpy()), ref):
+        # a few roundings of numbers of order one, and of the exponents 1/p - 1
+        assert np.abs(got - r).max() <= 1e-14 * np.abs(r).max(), (got, r)
+
+
 POINT_CLOUD_VALUES = {
     "emd": lambda pc, eps: emd(None, None, pc).value,
     "sinkhorn_objective": lambda pc, eps: sinkhorn(None, None, pc, eps=eps, tol=1e-12).objective,
