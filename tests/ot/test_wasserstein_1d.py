@@ -391,6 +391,26 @@ def test_xp_orchestration_with_numpy_stand_in(rng):
             assert_allclose(got, wasserstein_1d(x.astype(np.float64), y, a, p=p), rtol=1e-9)
 
 
+@pytest.mark.parametrize("p", [2.0, 3.5])
+@pytest.mark.parametrize(("u", "v"), [([2e38, 0.0], [0.0, 1e38]),        # scale 2**128: inf in float32
+                                      ([3e38, -3.4e38], [1e30, 2e38]),
+                                      ([1e-40, 0.0], [0.0, 3e-41])])   # scale 2**-133: its inverse too
+def test_xp_orchestration_float32_at_the_ends_of_the_range(u, v, p):
+    """The CuPy path keeps float32 rows in float32 and divides them by the power of two above
+    the largest |value|: for values at or above 2**127 that is 2**128, inf in float32, and the
+    rows became 0 (W_p = 0 for [2e38, 0] against [0, 1e38], p = 2; the truth is 7.07e37).
+    Checked with numpy standing in for CuPy; the truth is the float64 path on the same values
+    (the float32 rescaling is exact, the sums run in float64)."""
+    x, y = np.float32(u)[None], np.float32(v)[None]
+    got = wass1d_cupy.wasserstein_1d_xp(x, y, None, None, p=p, batch=(1,), xp=np,
+                                        equal_kernel=wass1d_cupy.equal_uniform_numpy)
+    ref = wasserstein_1d(x[0].astype(np.float64), y[0].astype(np.float64), p=p)
+    assert_allclose(got, [ref], rtol=1e-14)
+    got_w = wass1d_cupy.wasserstein_1d_xp(x, y, np.ones((1, 2)), None, p=p, batch=(1,), xp=np,
+                                          equal_kernel=wass1d_cupy.equal_uniform_numpy)
+    assert_allclose(got_w, [ref], rtol=1e-14)
+
+
 # --------------------------------------------------------------- GPU (CuPy) against numpy
 @pytest.mark.gpu
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

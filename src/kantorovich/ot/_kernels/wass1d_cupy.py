@@ -176,6 +176,17 @@ def _rows(x, w, batch, xp):
     return broadcast_rows(*_sort_rows(x, w, xp), batch, xp)
 
 
+def _div_pow2(a, scale: float):
+    """``a / scale`` for a power of two ``scale``, in ``a``'s dtype. float32 values at or above
+    2**127 (up to 3.4e38) have ``scale = 2**128``, which is inf in float32 (their quotient by it
+    was 0, so W_p was 0); its reciprocal 2**-128 is a float32 (subnormal, exact), and so is a
+    scale below 1 for tiny values, whose reciprocal could overflow: the same exactly rounded
+    quotient either way."""
+    if scale > 1.0:
+        return a * a.dtype.type(1.0 / scale)
+    return a / a.dtype.type(scale)
+
+
 def wpp_sorted_xp(xs, wu, ys, wv, p, xp, equal_kernel):
     """W_p^p per row from sorted rows (B, n), (B, m), any array module ``xp``.
 
@@ -186,8 +197,8 @@ def wpp_sorted_xp(xs, wu, ys, wv, p, xp, equal_kernel):
     if p != 1.0:
         scale = pow2_above_max_abs(xs, ys, xp)
         if scale != 1.0:
-            xs = xs / xs.dtype.type(scale)
-            ys = ys / ys.dtype.type(scale)
+            xs = _div_pow2(xs, scale)
+            ys = _div_pow2(ys, scale)
     if wu is None and wv is None and xs.shape[-1] == ys.shape[-1]:
         wpp = equal_kernel(xs, ys, p)
     else:
