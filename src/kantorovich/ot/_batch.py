@@ -651,7 +651,7 @@ def sliced_wasserstein_batch(x, y, *, a=None, b=None, **kwargs) -> np.ndarray:
 def _sliced_host(xa, ya, A, Bw, *, n_projections, p=1, rng=None, backend="auto"):
     """The batch of :func:`sliced_wasserstein_batch` on the host (see there)."""
     from .._validation import INT64_MAX, check_int, check_memory, check_rng
-    from ._sliced import _CPU_CHUNK_VALUES, _centre, _draw, _power_mean, _prepare
+    from ._sliced import _CPU_CHUNK_VALUES, _centre, _draw, _mean, _power_mean, _prepare
     from ._sorted_rows import sort_rows, sort_rows_numba
 
     L = check_int(n_projections, "n_projections", minimum=1, maximum=INT64_MAX)
@@ -684,7 +684,11 @@ def _sliced_host(xa, ya, A, Bw, *, n_projections, p=1, rng=None, backend="auto")
         out[s:e] = _wp_sorted_as_single(xs, wu, ys, wv, p, backend, L,
                                         max(1, _CPU_CHUNK_VALUES // (n + m))).reshape(k, L)
     if p == 1.0:
-        return out.mean(axis=1)
+        with np.errstate(over="ignore"):  # a row whose sum overflows: as its single call
+            res = out.mean(axis=1)
+        for q in np.flatnonzero(~np.isfinite(res)):
+            res[q] = float(_mean(out[q], np))
+        return res
     return np.array([float(_power_mean(out[q], p, np)) for q in range(nb)])
 
 

@@ -315,8 +315,21 @@ def sliced_wasserstein(x, y, *, n_projections, p=1, rng=None, a=None, b=None, ba
     L = check_int(n_projections, "n_projections", minimum=1, maximum=INT64_MAX)
     xa, ya, aw, bw, p, backend, on_gpu, xp, th, w = _random_projections(x, y, a, b, p, backend, L, rng,
                                                                         "sliced_wasserstein")
-    val = xp.mean(w) if p == 1.0 else _power_mean(w, p, xp)
+    val = _mean(w, xp) if p == 1.0 else _power_mean(w, p, xp)
     return _return(val, on_gpu)
+
+
+def _mean(w, xp):
+    """mean w (SW_1), or max w * mean(w / max w) where the sum of the L values overflows
+    (each finite W_1 above float64's maximum / L: 50 directions at a data scale of 1e307)."""
+    with np.errstate(over="ignore"):  # the overflow is handled below
+        val = xp.mean(w)
+    if bool(xp.isfinite(val)):
+        return val
+    top = xp.max(w)
+    if not bool(top > 0) or not bool(xp.isfinite(top)):
+        return val
+    return top * xp.mean(w / top)
 
 
 def _power_mean(w, p, xp):
