@@ -69,8 +69,9 @@ def cumulative_deltas(p: Any, q: Any, *, normalize: bool = False):
     Returns
     -------
     array, shape (..., n + 1)
-        float64 (CuPy in, CuPy out). The last entry is the rounding residue of
-        ``sum p - sum q`` (0 for exact input).
+        Computed in float64 and returned in the inputs' floating dtype (float64 for integer
+        input, float32 for float32 input; CuPy in, CuPy out; docs/arrays.md). The last entry
+        is the rounding residue of ``sum p - sum q`` (0 for exact input).
 
     Notes
     -----
