@@ -2073,7 +2073,12 @@ def _w1d_cells(u, v, uw, vw):
         wv = None if vw is None else _host64(vw)[pv][None]
         iu, iv, mass = (c[0] for c in merge_cells(breakpoints(wu, n, 1, np),
                                                    breakpoints(wv, m, 1, np), np))
-    return pu, pv, iu, iv, mass, u[pu][iu] - v[pv][iv]
+    with np.errstate(invalid="ignore"):
+        t = u[pu][iu] - v[pv][iv]
+    # the values hold no NaN: a NaN is inf - inf of two equal infinities, at distance 0 as in
+    # the forward pass (kantorovich.ot._kernels.wass1d_numpy.cost); left NaN, it made W_p^p
+    # NaN and the gradient of every finite value 0 for p > 1
+    return pu, pv, iu, iv, mass, np.where(np.isnan(t), 0.0, t)
 
 
 def _w1d_terms(cells, n, m, p, s, uw, vw, weights):
@@ -2094,7 +2099,7 @@ def _w1d_terms(cells, n, m, p, s, uw, vw, weights):
         a = np.abs(tau)
         Vs = float(np.sum(np.where(pos, mass * a ** p, 0.0)))
         dc = np.sign(tau) if p == 1.0 else p * np.sign(tau) * a ** (p - 1.0)
-    w = np.where(pos, mass * dc, 0.0)  # cells of zero mass move nothing (their cost may be inf)
+        w = np.where(pos, mass * dc, 0.0)  # cells of zero mass move nothing (their cost may be inf)
     du = np.bincount(pu[iu], w, minlength=n)
     dv = -np.bincount(pv[iv], w, minlength=m)
     if not weights:
@@ -2110,7 +2115,19 @@ def _w1d_terms(cells, n, m, p, s, uw, vw, weights):
     wu = np.ones(n) if uw is None else _host64(uw)
     wv = np.ones(m) if vw is None else _host64(vw)
     e = 0.0 if T == s else p * math.log2(T / s)
-    return Vs, du, dv, _times_pow2(_normalised(f, wu), e), _times_pow2(_normalised(g, wv), e)
+    return Vs, du, dv, _times_pow2(_normalised_pos(f, wu), e), _times_pow2(_normalised_pos(g, wv), e)
+
+
+def _normalised_pos(f: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """:func:`_normalised` where a zero weight may hold an infinite potential (a point at
+    +-inf of zero weight, in 1-D): its derivative is +-inf, and the mean <w / sum w, f> runs
+    over the positive weights only (0 * inf would make every entry NaN)."""
+    if bool(np.all(np.isfinite(f))):
+        return _normalised(f, w)
+    pos = w > 0
+    sw = float(w.sum())
+    with np.errstate(invalid="ignore"):
+        return (f - float(np.dot(w[pos] / sw, f[pos]))) / sw
 
 
 def _moved_scale(cells) -> float:

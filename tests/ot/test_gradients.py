@@ -235,6 +235,32 @@ def test_one_d_gradients_at_large_p(name, p):
         assert np.abs(got - r).max() <= 1e-14 * np.abs(r).max(), (got, r)
 
 
+@pytest.mark.parametrize("p", [1.0, 2.0, 3.5])
+def test_one_d_gradients_with_infinite_values(p):
+    """wasserstein_1d takes +-inf values, two equal infinities at distance 0 (its Notes).
+    Matched infinities: u = (0, 1, inf), v = (0.5, 2, inf) is the finite problem with mass 1/3
+    each, so dW/du = (-(1/3) W^(1-p) 0.5^(p-1), -(1/3) W^(1-p), 0). The backward pass took
+    inf - inf as NaN: the gradient of every finite value was 0 for p > 1 and NaN at the
+    infinities. A point at inf of zero weight: the weight gradients of the others are those
+    without it, its own +inf (moving mass there costs without bound); they were all NaN."""
+    w = ((0.5 ** p + 1.0) / 3.0) ** (1.0 / p)
+    ref_u = np.array([-(1 / 3) * w ** (1 - p) * 0.5 ** (p - 1), -(1 / 3) * w ** (1 - p), 0.0])
+    u, v = t([0.0, 1.0, np.inf]), t([0.5, 2.0, np.inf])
+    val = wasserstein_1d(u, v, p=p)
+    val.backward()
+    assert abs(float(val.detach()) - w) <= 1e-15 * w
+    assert np.abs(u.grad.numpy() - ref_u).max() <= 1e-14
+    assert np.abs(v.grad.numpy() + ref_u).max() <= 1e-14
+
+    x, y, wy = [0.0, 1.0, 2.0], [0.5, 3.0], [1.0, 1.7]
+    a = t([1.0, 2.0, 1.0, 0.0])
+    wasserstein_1d(t(x + [np.inf], False), t(y, False), a, t(wy, False), p=p).backward()
+    a3 = t([1.0, 2.0, 1.0])
+    wasserstein_1d(t(x, False), t(y, False), a3, t(wy, False), p=p).backward()
+    assert np.abs(a.grad.numpy()[:3] - a3.grad.numpy()).max() <= 1e-15
+    assert a.grad.numpy()[3] == np.inf
+
+
 POINT_CLOUD_VALUES = {
     "emd": lambda pc, eps: emd(None, None, pc).value,
     "sinkhorn_objective": lambda pc, eps: sinkhorn(None, None, pc, eps=eps, tol=1e-12).objective,
