@@ -307,6 +307,22 @@ def test_sliced_w1_at_huge_scale_is_the_scaled_value(backend):
     assert_allclose(batch, [ref, ref], rtol=1e-12)
 
 
+@pytest.mark.parametrize("p", [2.0, 1e4])
+def test_max_sliced_refinement_at_large_p(p):
+    """Q is P translated by (0.5, 0.01): every projection moves all the mass by <theta, shift>,
+    so max-SW_p = |shift| for every p, reached by refining from any drawn direction. At
+    p = 1e4 the ascent step's |<theta, x_i - y_j>|^(p - 1) underflowed to 0 (the differences
+    were scaled by their largest coordinate, not by their largest projection), the step was
+    taken for a stationary point and the value stayed that of the drawn direction (0.20 for
+    0.50)."""
+    z = np.random.default_rng(1).random((50, 1))
+    P = np.hstack([np.zeros_like(z), z])
+    Q = P + [0.5, 0.01]
+    for seed in range(3):
+        got = max_sliced_wasserstein(P, Q, n_projections=1, rng=seed, refine=20, p=p)
+        assert_allclose(got, math.hypot(0.5, 0.01), rtol=1e-12)
+
+
 def test_max_sliced_refinement_ignores_a_far_zero_weight_point():
     x = [[0.0, 0.0], [1.0, 0.0], [1e300, 0.0]]
     y = [[2.0, 0.0], [3.0, 1.0]]

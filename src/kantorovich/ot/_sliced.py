@@ -411,6 +411,12 @@ def _ascent_direction(xa, ya, aw, bw, theta, p, xp):
     if top > 0:  # the direction is scale-free: work at unit scale so |proj|^(p-1) stays finite
         D = D / top
     proj = D @ th
+    # and the projections by the largest moved one (the direction is unchanged): unit-scale
+    # D still left |proj|^(p - 1) = 0 for large p wherever the direction is far from the
+    # displacements (|proj| < 1: 0.3^1e4 underflows), and the refinement stopped at once
+    pm = float(xp.max(xp.abs(proj)))
+    if p != 1.0 and pm > 0:
+        proj = proj / pm
     coef = mass * xp.sign(proj) * (xp.abs(proj) ** (p - 1.0) if p != 1.0 else 1.0)
     grad = coef @ D
     nrm = float(xp.linalg.norm(grad))
