@@ -2104,18 +2104,47 @@ def _w1d_terms(cells, n, m, p, s, uw, vw, weights):
     dv = -np.bincount(pv[iv], w, minlength=m)
     if not weights:
         return Vs, du, dv, None, None
-    # potentials of the costs |t|^p at the scale T of every cell's difference (those of zero
-    # mass included: they set the potentials), in [0, 1]; then brought to the scale s <= T
-    fin = np.abs(t[np.isfinite(t)])
-    T = max(float(fin.max()) if fin.size else 0.0, s)
-    with np.errstate(under="ignore"):
-        fs, gs = _staircase_potentials(np.abs(t / T) ** p, iu, iv, n, m)
+    # potentials of the costs |t / s|^p, anchored at the first cell of positive mass: those
+    # of the points joined to it through moved cells are of order one, a far point of zero
+    # mass gets its own huge (or infinite) one. Where that is not defined (inf - inf along the
+    # staircase), the costs at the scale T of every cell's difference, in [0, 1], brought to
+    # the scale s <= T (the potentials far below T's then round to 0)
+    with np.errstate(over="ignore", under="ignore"):
+        fs, gs = _anchored_potentials(np.abs(tau) ** p, iu, iv, pos, n, m)
+    e = 0.0
+    if bool(np.isnan(fs).any()) or bool(np.isnan(gs).any()):
+        fin = np.abs(t[np.isfinite(t)])
+        T = max(float(fin.max()) if fin.size else 0.0, s)
+        with np.errstate(under="ignore"):
+            fs, gs = _staircase_potentials(np.abs(t / T) ** p, iu, iv, n, m)
+        e = 0.0 if T == s else p * math.log2(T / s)
     f, g = np.empty(n), np.empty(m)
     f[pu], g[pv] = fs, gs
     wu = np.ones(n) if uw is None else _host64(uw)
     wv = np.ones(m) if vw is None else _host64(vw)
-    e = 0.0 if T == s else p * math.log2(T / s)
     return Vs, du, dv, _times_pow2(_normalised_pos(f, wu), e), _times_pow2(_normalised_pos(g, wv), e)
+
+
+def _anchored_potentials(c, iu, iv, pos, n, m):
+    """Staircase potentials (sorted order) with f_i + g_j = c on every cell, f = 0 at the first
+    cell of positive mass: forward and backward from there, each step changing one of (i, j)
+    (:func:`kantorovich.ot._wasserstein_1d._staircase_potentials` anchors at the first cell,
+    which may be a far point of zero mass whose infinite cost then offsets every potential)."""
+    k0 = int(np.argmax(pos))
+    with np.errstate(invalid="ignore"):
+        dc = np.diff(c)
+    step_u = np.diff(iu) == 1
+    du, dv = np.where(step_u, dc, 0.0), np.where(step_u, 0.0, dc)
+    phi, psi = np.empty(c.shape[0]), np.empty(c.shape[0])
+    with np.errstate(invalid="ignore"):
+        phi[k0:] = np.concatenate([[0.0], np.cumsum(du[k0:])])
+        psi[k0:] = c[k0] + np.concatenate([[0.0], np.cumsum(dv[k0:])])
+        phi[:k0] = -np.cumsum(du[:k0][::-1])[::-1]
+        psi[:k0] = c[k0] - np.cumsum(dv[:k0][::-1])[::-1]
+    fs, gs = np.empty(n), np.empty(m)
+    fs[iu] = phi  # constant while i stays: every write per i is the same number
+    gs[iv] = psi
+    return fs, gs
 
 
 def _normalised_pos(f: np.ndarray, w: np.ndarray) -> np.ndarray:

@@ -261,6 +261,23 @@ def test_one_d_gradients_with_infinite_values(p):
     assert a.grad.numpy()[3] == np.inf
 
 
+@pytest.mark.parametrize("p", [1.0, 2.0, 3.0])
+@pytest.mark.parametrize("far", [1e300, -1e300, 1e10])
+def test_one_d_weight_gradients_beside_a_far_zero_weight_point(far, p):
+    """A point of zero weight changes neither W_p nor the derivatives in the other weights
+    (its own is the one-sided one, about far^(p - 1): +inf where that overflows). With it at
+    1e300 the weight gradients of the others were all 0 for p >= 2: the potentials were
+    formed at the scale of its difference, where theirs, (1e-300)^p, round to 0."""
+    x, y, wx, wy = [0.0, 1.0, 2.0], [0.5, 3.0], [1.0, 2.0, 1.0], [1.0, 1.7]
+    a, b = t(wx + [0.0]), t(wy)
+    wasserstein_1d(t(x + [far], False), t(y, False), a, b, p=p).backward()
+    a3, b3 = t(wx), t(wy)
+    wasserstein_1d(t(x, False), t(y, False), a3, b3, p=p).backward()
+    assert np.abs(a.grad.numpy()[:3] - a3.grad.numpy()).max() <= 1e-15
+    assert np.abs(b.grad.numpy() - b3.grad.numpy()).max() <= 1e-15
+    assert a.grad.numpy()[3] > 1e9
+
+
 POINT_CLOUD_VALUES = {
     "emd": lambda pc, eps: emd(None, None, pc).value,
     "sinkhorn_objective": lambda pc, eps: sinkhorn(None, None, pc, eps=eps, tol=1e-12).objective,
