@@ -42,6 +42,7 @@ from __future__ import annotations
 import collections
 import copy
 import dataclasses
+import functools
 import inspect
 import itertools
 import math
@@ -2341,6 +2342,8 @@ class _Wasserstein(_Rule):
             method = ("1d" if d == 1 else "exact" if n * m <= args["exact_max_entries"]
                       else "auction" if n == m and uniform else "sinkhorn")
         solve = {"1d": _w_1d, "exact": _w_exact, "auction": _w_auction, "sinkhorn": _w_sinkhorn}[method]
+        if method == "auction":  # its fallback to the exact LP depends on the size rule
+            solve = functools.partial(_w_auction, exact_max_entries=args["exact_max_entries"])
         p = geom.p if isinstance(geom, PointCloud) else float(1.0 if args["p"] is None else args["p"])
 
         def value(need):
@@ -2456,21 +2459,48 @@ def _scaled(xa, ya, p):
     return (np.ldexp(xa, -k), np.ldexp(ya, -k), k) if k else (xa, ya, 0)
 
 
-def _w_auction(xa, ya, aw, bw, p, eps, need):
-    """The assignment's plan (a permutation, mass 1/n each): one pair per point."""
+def _w_auction(xa, ya, aw, bw, p, eps, need, exact_max_entries=None):
+    """The assignment's plan (a permutation, mass 1/n each): one pair per point; where the
+    function's auction value was not trusted (costs at the unit scale beyond float64, or an
+    optimum below 2**-30 of the largest, 0 included: at large p the costs underflow), the
+    exact LP's rounds it fell back to (:func:`_w_exact`), as the function."""
     from .ot._auction import assignment
+    from .ot._costs import diameter
+    from .ot._wasserstein import EXACT_MAX_ENTRIES
 
     if need & {"a", "b"}:
         raise NotImplementedError(
             "wasserstein used the auction (uniform weights, n == m): its dual potentials are "
             "not unique, so there is no weight gradient; pass method='exact' (or 'sinkhorn').")
     xs, ys, _ = _scaled(xa, ya, p)
-    r = assignment(x=xs, y=ys, cost=p, backend="numba")
+    cmax = diameter(xs, ys, p)
+    limit = EXACT_MAX_ENTRIES if exact_max_entries is None else exact_max_entries
+    r = None
+    if math.isfinite(cmax):
+        r = assignment(x=xs, y=ys, cost=p, backend="numba")
+        val = max(float(r.value), 0.0)
+        if not (val > 0.0 and val >= cmax * 2.0 ** -30):
+            r = None if xs.shape[0] * ys.shape[0] <= limit else r
+    if r is None:
+        return _w_exact(xa, ya, aw, bw, p, eps, need)
     perm = np.asarray(_host64(r.perm)).astype(np.intp)
     D = xs - ys[perm]
-    G = _cost_coef(np.einsum("ij,ij->i", D, D), p)[:, None] * D / xs.shape[0]
-    c = _root_coef(float(r.value), p)  # W = 2^k V_s^(1/p); dx_s/dx = 2^-k cancels the 2^k
+    # W = dm (mean (d_i / dm)^p)^(1/p) with dm the largest matched distance: every term at
+    # most 1, the largest 1, so neither the terms nor their mean underflow at large p
+    d = np.sqrt(np.einsum("ij,ij->i", D, D))
+    dm = float(d.max())
     out = {}
+    if dm == 0.0:
+        G = np.zeros(xs.shape)
+        c = 0.0
+    else:
+        rr = d / dm
+        with np.errstate(under="ignore"):
+            S = float(np.mean(rr ** p))
+            coef = rr ** (p - 1.0) / xs.shape[0]
+        unit = np.divide(D, d[:, None], out=np.zeros_like(D), where=d[:, None] > 0)
+        G = coef[:, None] * unit
+        c = S ** (1.0 / p - 1.0)  # dW/dd_i = S^(1/p - 1) (d_i / dm)^(p - 1) / n; x_s = 2^-k x
     if "x" in need:
         out["x"] = c * G
     if "y" in need:

@@ -278,6 +278,22 @@ def test_one_d_weight_gradients_beside_a_far_zero_weight_point(far, p):
     assert a.grad.numpy()[3] > 1e9
 
 
+@pytest.mark.parametrize("p", [2000.0, 1e4])
+def test_auction_gradient_at_large_p(p):
+    """wasserstein(method="auction") at large p: the gradient is that of method="exact" (both
+    optimal plans are the identity here). It was 0: p |x - y|^(p-2) (x - y) of the unit-scale
+    points underflowed (p = 2000), or the permutation came from costs that were all 0 (p = 1e4,
+    where the value is the exact LP's)."""
+    x, y = np.array([[0.0, 0.0], [1.0, 0.0]]), np.array([[2.0, 0.0], [3.0, 0.5]])
+    grads = {}
+    for method in ("auction", "exact"):
+        xt = t(x)
+        wasserstein(xt, t(y, False), p=p, method=method).backward()
+        grads[method] = xt.grad.numpy()
+    assert np.abs(grads["exact"]).max() > 0.9
+    assert np.abs(grads["auction"] - grads["exact"]).max() <= 1e-15
+
+
 POINT_CLOUD_VALUES = {
     "emd": lambda pc, eps: emd(None, None, pc).value,
     "sinkhorn_objective": lambda pc, eps: sinkhorn(None, None, pc, eps=eps, tol=1e-12).objective,

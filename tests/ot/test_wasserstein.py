@@ -242,6 +242,18 @@ def test_auction_points_of_extreme_magnitude():
                         wasserstein(x, y, method="auction") * 1e300, rel_tol=1e-9)
 
 
+@pytest.mark.parametrize("p", [3000.0, 1e4])
+def test_auction_at_large_p_is_not_zero(p):
+    """x = (0, 0), (1, 0) against y = (2, 0), (3, 0): every matching moves each point by 2, so
+    W_p = 2 for every p. At the unit scale (coordinates divided by 4) every |x - y|^p underflowed
+    to 0 beyond p of about 2600, the auction's optimum was 0, and the test "0 >= 0 * 2**-30"
+    took it: W_p = 0.0. The exact LP's rounds (as method="exact") give 2."""
+    x, y = np.array([[0.0, 0.0], [1.0, 0.0]]), np.array([[2.0, 0.0], [3.0, 0.0]])
+    assert wasserstein(x, y, p=p, method="auction") == pytest.approx(2.0, rel=1e-15)
+    assert wasserstein(x, y, p=p, method="exact") == pytest.approx(2.0, rel=1e-15)
+    assert wasserstein(x, x, p=p, method="auction") == 0.0
+
+
 # ----------------------------------------------------------------------------- geometry checks
 def test_pointcloud_costs_far_from_unit_scale():
     from kantorovich.ot import PointCloud

@@ -446,7 +446,9 @@ def _solve_auction(pts: _Points) -> float:
         res = assignment(x=np.asarray(pts.xa, dtype=np.float64),
                          y=np.asarray(pts.ya, dtype=np.float64), cost=p, backend="numba")
         val = max(res.value, 0.0)
-        if val >= cmax * 2.0 ** -30:
+        # val = 0 is trusted no more than in _solve_exact: at large p every |x - y|^p of the
+        # unit-scale points may have underflowed to 0 (cmax too), and W_p came back as 0
+        if val > 0.0 and val >= cmax * 2.0 ** -30:
             return float(np.ldexp(val ** (1.0 / p), k))
     # costs beyond float64, or an optimum far below the cost scale: the exact LP at the scale
     # of W_p where it fits, else the auction's permutation valued without over/underflow
