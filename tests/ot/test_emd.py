@@ -383,6 +383,28 @@ def test_cost_scale_invariance(c):
     assert r.certified and abs(r.duality_gap) <= 1e-9 * c
 
 
+@pytest.mark.parametrize("method", ["auction", "network_simplex", "highs"])
+def test_costs_near_the_float64_maximum(method):
+    """Costs up to 1.79e308: every method certifies the optimum of the assignment problem,
+    quietly. The auction's potentials, solved on the costs divided by 2**1024, came out a little
+    above the largest cost (its prices), overflowed when scaled back and the certificate raised
+    EMDCertificateError ("NaN or infinite plan or potentials"); f + c, g - c are as optimal.
+    The certificate's own f_i + g_j - M_ij and c-transforms warned of overflows to -inf."""
+    import itertools
+
+    rng = np.random.default_rng(0)
+    for _ in range(5):
+        M = rng.uniform(size=(6, 6)) * 1.79e308
+        # brute force over the 720 permutations, on M / 8 (the plain sums overflow; scipy's
+        # linear_sum_assignment is itself off at this scale)
+        ref = 8.0 * min((M[np.arange(6), list(s)] / 8.0).mean() for s in itertools.permutations(range(6)))
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            r = emd(None, None, M, method=method)
+        assert r.certified and np.all(np.isfinite(r.f)) and np.all(np.isfinite(r.g))
+        assert r.value == pytest.approx(ref, rel=1e-12)
+
+
 def test_negative_costs_shifted():
     """POT's network simplex calls a 1 x 1 negative-cost problem infeasible; emd does not."""
     r = emd(None, None, [[-2.0]])

@@ -160,8 +160,9 @@ def _violation(f, g, M, block_entries: int = 1 << 16) -> float:
     for i0 in range(0, n, rows):
         i1 = min(n, i0 + rows)
         t = buf[: i1 - i0]
-        np.add(f[i0:i1, None], g[None, :], out=t)
-        np.subtract(t, M[i0:i1], out=t)
+        with np.errstate(over="ignore"):  # costs near float64's maximum: -inf is no violation
+            np.add(f[i0:i1, None], g[None, :], out=t)
+            np.subtract(t, M[i0:i1], out=t)
         worst = max(worst, float(t.max()))
     return worst
 
@@ -186,8 +187,9 @@ def _transport_cost(P, M, block_entries: int = 1 << 16) -> float:
 
 def _c_transform(f, M):
     """g_j = min_i M_ij - f_i, then f_i = min_j M_ij - g_j: feasible, and no worse a dual."""
-    g = (M - f[:, None]).min(axis=0)
-    f = (M - g[None, :]).min(axis=1)
+    with np.errstate(over="ignore"):  # an overflowing M_ij - f_i is not the minimum
+        g = (M - f[:, None]).min(axis=0)
+        f = (M - g[None, :]).min(axis=1)
     return f, g
 
 
@@ -496,7 +498,14 @@ def _solve(prob: _Problem):
     else:
         P, f, g, info = _solve_auction(prob.Ms)
     if prob.k:
-        f, g = np.ldexp(f, prob.k), np.ldexp(g, prob.k)
+        with np.errstate(over="ignore"):
+            fk, gk = np.ldexp(f, prob.k), np.ldexp(g, prob.k)
+        if not (bool(np.all(np.isfinite(fk))) and bool(np.all(np.isfinite(gk)))):
+            # costs near float64's maximum, potentials a little above them (the auction's
+            # prices): f + c, g - c is as optimal; centre the two ranges on each other
+            c = ((float(g.max()) + float(g.min())) - (float(f.max()) + float(f.min()))) / 4.0
+            fk, gk = np.ldexp(f + c, prob.k), np.ldexp(g - c, prob.k)
+        f, g = fk, gk
         info["cost_scaled_by"] = f"2**{-prob.k}"
     if prob.shift < 0:
         f = f + prob.shift
