@@ -186,11 +186,14 @@ class _Node:
     gradient functions (array outputs, the batches of wasserstein_1d, carry a message)."""
 
     def __init__(self, value: Any, names: tuple[str, ...], grads: Callable | str,
-                 warn: str | None = None):
+                 warn: str | None = None, once: list | None = None):
         self.value = value
         self.names = names
         self._grads = grads
         self._warn = warn
+        # shared by the nodes of one solve (sinkhorn's `value` and `objective`): its warning
+        # is given once, by whichever gradient is computed first
+        self._once = [] if once is None else once
         self._cache: dict[str, np.ndarray] = {}
 
     def vjp(self, gbar: Any, need: set[str]) -> dict[str, np.ndarray]:
@@ -222,7 +225,10 @@ class _Node:
             self._warned()
 
     def _warned(self):
-        if self._warn is not None and not _gather("unconverged", self._warn):
+        if self._warn is None or self._once:
+            return
+        self._once.append(True)
+        if not _gather("unconverged", self._warn):
             _warn_at_caller(self._warn, ConvergenceWarning)
 
 
@@ -1068,7 +1074,8 @@ def _forward(fn: Callable, rule: _Rule, sig, args: tuple, kwargs: dict,
     if not names:
         return out, {}
     fields, warn = rule.grads(res, arguments, state, set(names))
-    return out, {f: _Node(res if f is None else getattr(res, f), names, g, warn)
+    once: list = []  # one warning for the solve, whichever outputs are differentiated
+    return out, {f: _Node(res if f is None else getattr(res, f), names, g, warn, once)
                  for f, g in fields.items()}
 
 
@@ -1083,8 +1090,9 @@ class _BatchNode(_Node):
     shape (n,) beside a (B, n, d) cloud) gets ``sum_q gbar_q G[k][q]``, a batched leaf
     ``gbar_q G[k][q]`` in its row q."""
 
-    def __init__(self, value, names, grads, warn, shared: dict[str, bool]):
-        super().__init__(value, names, grads, warn)
+    def __init__(self, value, names, grads, warn, shared: dict[str, bool],
+                 once: list | None = None):
+        super().__init__(value, names, grads, warn, once)
         self._shared = shared
 
     def contract(self, xp: Any, G: Any, t: Any, k: str) -> Any:
@@ -1189,8 +1197,9 @@ def _forward_batch(fn: Callable, rule: _Rule, sig, args: tuple, kwargs: dict,
         return grads
 
     fields = fields_q[0][0]
+    once: list = []  # one warning for the batch's solve, whichever outputs are differentiated
     return out, {f: _BatchNode(res if f is None else getattr(res, f), names, field_grads(f),
-                               warn, shared) for f in fields}
+                               warn, shared, once) for f in fields}
 
 
 def _forward_problems(fn: Callable, rule: _Rule, sig, args: tuple, kwargs: dict,
@@ -1203,7 +1212,8 @@ def _forward_problems(fn: Callable, rule: _Rule, sig, args: tuple, kwargs: dict,
         return out, [{} for _ in range(_batch_len(res))]
     _, _, fields_q = _problem_grads(rule, res, arguments, state, names)
     value = res if isinstance(res, np.ndarray) else None
-    return out, [{f: _Node(value[q] if f is None else getattr(res, f)[q], names, g, warn)
+    onces: list[list] = [[] for _ in fields_q]  # one warning per problem's solve
+    return out, [{f: _Node(value[q] if f is None else getattr(res, f)[q], names, g, warn, onces[q])
                   for f, g in fields.items()} for q, (fields, warn) in enumerate(fields_q)]
 
 

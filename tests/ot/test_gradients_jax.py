@@ -308,6 +308,40 @@ def test_unconverged_solve_warns_at_the_gradient(jit, x64):
                for m in msgs), msgs
 
 
+@pytest.mark.parametrize("how", ["grad value", "jit(grad) value", "jvp value",
+                                 "grad value + objective", "jit(grad) value + objective"])
+def test_an_unconverged_solve_warns_once_at_the_gradient(how, x64):
+    """One solve, one warning about its potentials, whichever of its outputs are
+    differentiated (outside jit the envelope gradient of `objective` is computed with the
+    solve, and the implicit gradient of `value` warned a second time)."""
+    import warnings
+
+    y = jnp.asarray(Y)
+    r = lambda x: sinkhorn(None, None, PointCloud(x, y), eps=0.01, max_iter=3)  # noqa: E731
+    value, both = (lambda x: r(x).value), (lambda x: (lambda s: s.value + s.objective)(r(x)))
+    fn = {"grad value": jax.grad(value), "jit(grad) value": jax.jit(jax.grad(value)),
+          "jvp value": lambda x: jax.jvp(value, (x,), (jnp.ones_like(x),)),
+          "grad value + objective": jax.grad(both),
+          "jit(grad) value + objective": jax.jit(jax.grad(both))}[how]
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
+        jax.block_until_ready(fn(jnp.asarray(X)))
+    at_gradient = [str(w.message) for w in rec if "the gradient of sinkhorn" in str(w.message)]
+    assert len(at_gradient) == 1, at_gradient
+
+
+def test_an_unconverged_torch_solve_warns_once_for_value_and_objective():
+    import warnings
+
+    x = torch.tensor(X, requires_grad=True)
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
+        r = sinkhorn(None, None, PointCloud(x, torch.tensor(Y)), eps=0.01, max_iter=3)
+        (r.value + r.objective).backward()
+    at_gradient = [str(w.message) for w in rec if "the gradient of sinkhorn" in str(w.message)]
+    assert len(at_gradient) == 1, at_gradient
+
+
 
 def _half_converged_batch():
     """Three problems whose third iteration leaves problem 1 unconverged: 0 and 2 are close
