@@ -560,4 +560,19 @@ def _caller_dtype(c: Caller, dtype: Any) -> Any:
     name = check_float_dtype(dtype).name
     if c.kind == "numpy":
         return None if name == "float64" else np.dtype(name)
+    if c.kind == "jax":
+        # JAX holds float64 only with jax_enable_x64: without it a float64 output is float32,
+        # as jnp.asarray gives it; said once here, for jit too (whose callbacks must declare
+        # the dtype they return and refused a float64 one)
+        import jax
+
+        from ._warnings import warn
+        from .exceptions import KantorovichWarning
+
+        got = np.dtype(jax.dtypes.canonicalize_dtype(np.dtype(name)))
+        if got.name != name:
+            warn(f"`dtype`={name} sets the solve's precision, but JAX arrays are {name} only "
+                 f"with jax.config.update(\"jax_enable_x64\", True): the results come back in "
+                 f"{got.name}.", KantorovichWarning)
+        name = got.name
     return getattr(c.xp, name)

@@ -421,6 +421,41 @@ def test_dtype_may_be_named_in_any_library(dt):
         sinkhorn(None, None, PointCloud(x, y), eps=0.5, dtype=torch.int64)
 
 
+@pytest.mark.parametrize("jit", [False, True])
+def test_a_float64_dtype_for_jax_without_x64_gives_float32_and_says_so(jit):
+    """JAX holds float64 only with jax_enable_x64. Without it ``dtype=float64`` (the solve's
+    precision) gives float32 results, as ``jnp.asarray`` would, with one warning naming
+    ``dtype``: under ``jit`` too, where the callback declared float64 outputs and JAX refused
+    them (a ValueError from inside JAX); with x64 the results are float64, without a word."""
+    import warnings
+
+    import jax
+
+    from kantorovich.exceptions import KantorovichWarning
+    from kantorovich.ot import PointCloud, sinkhorn
+
+    ref = sinkhorn(None, None, PointCloud(X1[:6, None], Y1[:5, None]), eps=0.5).value
+    f = lambda x, y: sinkhorn(None, None, PointCloud(x, y), eps=0.5, dtype="float64").value  # noqa: E731
+    f = jax.jit(f) if jit else f
+    with jax.enable_x64(False):
+        x, y = jnp.asarray(X1[:6, None]), jnp.asarray(Y1[:5, None])
+        with warnings.catch_warnings(record=True) as rec:
+            warnings.simplefilter("always")
+            out = f(x, y)
+        assert out.dtype == jnp.float32
+        np.testing.assert_allclose(float(out), ref, rtol=1e-6)
+        msgs = [str(w.message) for w in rec]
+        assert [w.category for w in rec] == [KantorovichWarning], msgs
+        assert "`dtype`=float64" in msgs[0] and "jax_enable_x64" in msgs[0]
+    with jax.enable_x64(True):
+        x, y = jnp.asarray(X1[:6, None]), jnp.asarray(Y1[:5, None])
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            out = f(x, y)
+        assert out.dtype == jnp.float64
+        np.testing.assert_allclose(float(out), ref, rtol=1e-12)
+
+
 @pytest.mark.parametrize("lib", ["torch64", "torch32", "jax32", "strict64"])
 def test_families_follow_the_caller(lib):
     from kantorovich.families import GaussianPair, HistogramPair, ParallelLines
