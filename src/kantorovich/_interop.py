@@ -75,7 +75,9 @@ def kind_of(x: Any) -> str | None:
     if top == "torch" and hasattr(x, "data_ptr"):
         return "torch"
     if top in ("jax", "jaxlib"):
-        return "jax"
+        # a typed PRNG key (jax.random.key) is no data and has no numpy view: as an `rng` it
+        # reaches check_rng, which names it
+        return None if str(getattr(x, "dtype", "")).startswith("key<") else "jax"
     if hasattr(x, "__array_namespace__"):
         return "array_api"
     return None

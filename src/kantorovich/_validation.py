@@ -463,7 +463,12 @@ def check_rng(rng: Any, name: str = "rng") -> np.random.Generator:
         return np.random.default_rng(rng)
     if isinstance(rng, np.random.Generator):
         return rng
-    raise TypeError(f"`{name}` must be None, an int or a numpy.random.Generator; got {describe(rng)}.")
+    hint = ""
+    if type(rng).__module__.split(".")[0] in ("jax", "jaxlib"):
+        hint = (" (the draws are numpy's, not JAX's: for a JAX key pass an int seed, e.g. "
+                "int(jax.random.randint(key, (), 0, 2**31 - 1)))")
+    raise TypeError(f"`{name}` must be None, an int or a numpy.random.Generator; got "
+                    f"{describe(rng)}{hint}.")
 
 
 def numpy_dtype(dtype: Any) -> np.dtype:

@@ -589,3 +589,28 @@ def test_sinkhorn_divergence_inner_results_follow_the_rules(name):
                               eps=0.1)
     # same solve (float64 on the host for all three): equal up to the float32 rounding of f
     assert np.allclose(_host(r.ot_ab.f), ref.ot_ab.f, rtol=2 ** -23, atol=0)
+
+
+@pytest.mark.parametrize("call", ["sliced_wasserstein", "estimate_kl", "random_directions",
+                                  "ParallelLines.sample", "assignment"])
+def test_a_jax_prng_key_as_rng_is_the_error_naming_rng(call):
+    """A typed JAX key (``jax.random.key``) as ``rng`` has no numpy view: it failed inside the
+    array conversion ("JAX array with PRNGKey dtype cannot be converted to a NumPy array");
+    now the TypeError naming ``rng``, which says to pass an int seed."""
+    import jax
+
+    from kantorovich.divergences import estimate_kl
+    from kantorovich.families import ParallelLines
+    from kantorovich.ot import assignment, random_directions, sliced_wasserstein
+
+    key = jax.random.key(0)
+    x, y = jnp.asarray(X1[:6].reshape(3, 2)), jnp.asarray(Y1[:6].reshape(3, 2))
+    run = {"sliced_wasserstein": lambda: sliced_wasserstein(x, y, n_projections=3, rng=key),
+           "estimate_kl": lambda: estimate_kl(jnp.asarray(X1[:, None]), jnp.asarray(Y1[:, None]), rng=key),
+           "random_directions": lambda: random_directions(3, 2, rng=key),
+           "ParallelLines.sample": lambda: ParallelLines(jnp.asarray(0.5)).sample(3, rng=key),
+           "assignment": lambda: assignment(jnp.abs(x[:, :1] - y[None, :, 0]), exact=False,
+                                            rng=key)}[call]
+    with pytest.raises(TypeError, match=r"`rng` must be None, an int or a numpy.random.Generator;"
+                                        r" got .*key<.*pass an int seed"):
+        run()
