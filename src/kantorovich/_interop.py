@@ -100,11 +100,16 @@ def _device_key(x: Any, kind: str) -> str:
         if _autodiff.is_tracer(x):
             return _TRACED
         try:
-            (dev,) = tuple(x.devices())
-        except Exception:  # a tracer or a sharded array: no single device
+            devs = tuple(x.devices())
+        except Exception:  # no devices to ask
             return "jax"
-        plat = getattr(dev, "platform", "cpu")
-        return "cpu" if plat == "cpu" else f"cuda:{getattr(dev, 'id', 0)}" if plat == "gpu" else plat
+        plats = sorted({getattr(d, "platform", "cpu") for d in devs})
+        if plats == ["cpu"]:  # host memory, also sharded or replicated over host devices
+            return "cpu"
+        if len(devs) > 1:  # sharded or replicated over GPUs (or other accelerators)
+            return f"{len(devs)} {'/'.join(plats)} devices"
+        plat = plats[0]
+        return f"cuda:{getattr(devs[0], 'id', 0)}" if plat == "gpu" else plat
     return str(getattr(x, "device", "cpu"))
 
 
@@ -360,12 +365,13 @@ def to_kernel(x: Any) -> Any:
 
             with jax.ensure_compile_time_eval():
                 x = x.astype("float32")
-        if key == "cpu":
-            out = np.asarray(x)  # a read-only view of the JAX buffer
-        else:
+        if key.startswith("cuda:"):
             import cupy
 
             out = cupy.from_dlpack(x)
+        else:  # a read-only view of a CPU buffer; an array over several devices (its shards
+            # gathered) or on another accelerator is copied to the host
+            out = np.asarray(x)
         return note_widened(out, "bfloat16") if bf16 else out
     # array-API arrays: DLPack to numpy on the host; anything else through np.asarray
     try:

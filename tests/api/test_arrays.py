@@ -614,3 +614,43 @@ def test_a_jax_prng_key_as_rng_is_the_error_naming_rng(call):
     with pytest.raises(TypeError, match=r"`rng` must be None, an int or a numpy.random.Generator;"
                                         r" got .*key<.*pass an int seed"):
         run()
+
+
+_SHARDED = """
+import os
+os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=2"
+import numpy as np, jax, jax.numpy as jnp
+from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
+from kantorovich.divergences import kl_divergence
+from kantorovich.ot import wasserstein_1d
+assert len(jax.devices()) == 2
+mesh = Mesh(np.array(jax.devices()), ("i",))
+rng = np.random.default_rng(0)
+u, v, p = rng.normal(size=8), rng.normal(size=6), rng.uniform(0.1, 1.0, 8)
+su = jax.device_put(jnp.asarray(u), NamedSharding(mesh, P("i")))     # sharded
+rv = jax.device_put(jnp.asarray(v), NamedSharding(mesh, P()))        # replicated
+sp = jax.device_put(jnp.asarray(p), NamedSharding(mesh, P("i")))
+for out, ref in [(wasserstein_1d(su, rv), wasserstein_1d(u, v)),
+                 (wasserstein_1d(su, jnp.asarray(v)), wasserstein_1d(u, v)),
+                 (kl_divergence(sp, sp[::-1]), kl_divergence(p, p[::-1])),
+                 (jax.grad(lambda z: wasserstein_1d(z, rv, p=2))(su)[0],
+                  jax.grad(lambda z: wasserstein_1d(z, jnp.asarray(v), p=2))(jnp.asarray(u))[0])]:
+    assert isinstance(out, jax.Array) and out.dtype == jnp.float32, out
+    np.testing.assert_allclose(float(out), float(ref), rtol=1e-6)
+print("ok")
+"""
+
+
+def test_jax_arrays_over_several_host_devices_are_read_on_the_host():
+    """A JAX array sharded or replicated over several (host) devices has no single device: it
+    was taken for a GPU array ("No module named 'cupy'"), and beside a one-device array it was
+    "on jax but ... on cpu". Now its shards are gathered on the host; the results come back on
+    JAX's default device. (A fresh process: the host devices are set before JAX starts.)"""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "JAX_PLATFORMS": "cpu"}
+    run = subprocess.run([sys.executable, "-c", _SHARDED], capture_output=True, text=True,
+                         env=env, timeout=300)
+    assert run.returncode == 0 and run.stdout.strip().endswith("ok"), run.stderr[-2000:]
