@@ -324,6 +324,19 @@ def _single_raw(a: Any, kind: str, dname: str | None) -> Caller:
                   floating=dname is not None)
 
 
+def _device_dtype(xp: Any, device: Any, name: str, kind: str) -> Any:
+    """The dtype ``name`` of the array-API namespace ``xp`` where ``device`` has it, else the
+    device's default of that kind (``"real floating"``, ``"integral"``): array_api_strict's
+    "no_float64" and "no_x64" devices have no float64 (nor int64). None where the namespace
+    does not say (then ``name`` is asked for as it is)."""
+    try:
+        info = xp.__array_namespace_info__()
+        have = info.dtypes(device=device)
+    except Exception:
+        return getattr(xp, name, None)
+    return have[name] if name in have else info.default_dtypes(device=device)[kind]
+
+
 def _default_float(xp: Any, device: Any) -> Any:
     """The array-API namespace's default real floating dtype on ``device`` (float64 unless the
     device has none: ``array_api_strict``'s "no_float64"), or None where it does not say."""
@@ -427,6 +440,9 @@ def from_kernel(arr: Any, c: Caller, *, scalar: bool = False) -> Any:
     kw = {"device": c.device} if c.device is not None else {}
     if is_float and c.dtype is not None:
         kw["dtype"] = c.dtype
+    elif np.asarray(host).dtype.kind in "iu":  # a permutation, counts: int64 where the device
+        # has it, its default integer dtype where not (array_api_strict's "no_x64")
+        kw["dtype"] = _device_dtype(c.xp, c.device, np.asarray(host).dtype.name, "integral")
     return c.xp.asarray(host, **kw)
 
 
@@ -583,4 +599,15 @@ def _caller_dtype(c: Caller, dtype: Any) -> Any:
                  f"with jax.config.update(\"jax_enable_x64\", True): the results come back in "
                  f"{got.name}.", KantorovichWarning)
         name = got.name
+    if c.kind == "array_api":
+        # a device without float64 (array_api_strict's "no_float64"), as JAX without x64
+        got = _device_dtype(c.xp, c.device, name, "real floating")
+        if got is not None and got != getattr(c.xp, name, None):
+            from ._warnings import warn
+            from .exceptions import KantorovichWarning
+
+            warn(f"`dtype`={name} sets the solve's precision, but the arrays' device "
+                 f"({c.device}) has no {name}: the results come back in its default "
+                 f"floating dtype, {got}.", KantorovichWarning)
+        return got
     return getattr(c.xp, name)

@@ -654,3 +654,36 @@ def test_jax_arrays_over_several_host_devices_are_read_on_the_host():
     run = subprocess.run([sys.executable, "-c", _SHARDED], capture_output=True, text=True,
                          env=env, timeout=300)
     assert run.returncode == 0 and run.stdout.strip().endswith("ok"), run.stderr[-2000:]
+
+
+def test_array_api_devices_without_64_bit_types():
+    """A device without float64 (array_api_strict's "no_float64", "no_x64"): ``dtype=float64``
+    failed inside the namespace ("does not support dtype=float64"), and on "no_x64" the int64
+    permutation of ``assignment`` could not be made at all. Now, as for JAX without x64, the
+    device's default floating dtype with a warning naming ``dtype``, and its default integer
+    dtype for integer results; devices with 64-bit types are unchanged."""
+    import warnings
+
+    from kantorovich.exceptions import KantorovichWarning
+    from kantorovich.ot import assignment, sinkhorn
+
+    M = RNG.random((4, 4))
+    ref = sinkhorn(None, None, M.astype(np.float32).astype(np.float64), eps=0.5).value
+    perm = np.asarray(assignment(M).perm)
+    for name in ("no_float64", "no_x64"):
+        dev = xps.Device(name)
+        Ms = xps.asarray(M.astype(np.float32), device=dev)
+        with warnings.catch_warnings(record=True) as rec:
+            warnings.simplefilter("always")
+            out = sinkhorn(None, None, Ms, eps=0.5, dtype="float64").value
+        assert out.dtype == xps.float32 and out.device == dev
+        np.testing.assert_allclose(float(out), ref, rtol=1e-6)
+        assert [w.category for w in rec] == [KantorovichWarning], [str(w.message) for w in rec]
+        assert "`dtype`=float64" in str(rec[0].message)
+        p = assignment(Ms).perm
+        assert p.device == dev and p.dtype == (xps.int32 if name == "no_x64" else xps.int64)
+        np.testing.assert_array_equal(np.asarray(p.to_device(xps.Device("CPU_DEVICE"))), perm)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = sinkhorn(None, None, xps.asarray(M.astype(np.float32)), eps=0.5, dtype="float64")
+    assert out.value.dtype == xps.float64 and assignment(xps.asarray(M)).perm.dtype == xps.int64
