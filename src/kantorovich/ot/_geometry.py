@@ -127,7 +127,24 @@ def _adopt(geom, *arrays, names):
         # TypeError naming both, as beside a numpy M (a flag: the geometry stays picklable)
         geom._numpy_input = True
     geom._leaves = {k: a for k, a in zip(names, arrays) if differentiable(a)}
+    geom._traced = tuple(k for k, a in zip(names, plain) if is_tracer(a))
     return tuple(placeholder(a) if is_tracer(a) else to_kernel(a) for a in plain)
+
+
+def _need_numbers(geom, what: str) -> None:
+    """The TypeError for reading the numbers (``what``) of a geometry built from a JAX tracer,
+    which holds zeros in the tracer's place: its costs would be the zeros' costs, silently (a
+    wrong value under jax.jit, a zero gradient under jax.grad)."""
+    traced = getattr(geom, "_traced", ())
+    if traced:
+        names = " and ".join(f"`{k}`" for k in traced)
+        raise TypeError(
+            f"{what} of a {type(geom).__name__} built from a JAX tracer ({names}, inside "
+            "jax.grad, jit or vmap) is not available: JAX has no numbers to give while it "
+            "traces, and the geometry holds zeros in their place. Pass the geometry itself to "
+            "sinkhorn, sinkhorn_divergence, emd or wasserstein, which rebuild it from the "
+            "tracer's values, or compute the costs with jax.numpy (e.g. "
+            "jnp.sum((x[:, None] - y[None]) ** 2, -1)) to differentiate through them.")
 
 
 class DenseGeometry:
@@ -166,6 +183,7 @@ class DenseGeometry:
     def from_points(cls, x: Any, y: Any, cost: str | float = "sqeuclidean", *, dtype=None):
         """Materialise the cost of a point cloud (MemoryError suggesting PointCloud when too big)."""
         pc = PointCloud(x, y, cost=cost, dtype=dtype)
+        _need_numbers(pc, "DenseGeometry.from_points (the costs computed on the host)")
         return cls(pc.cost_matrix(), dtype=dtype)
 
     @property
@@ -182,10 +200,12 @@ class DenseGeometry:
 
     def cost_matrix(self):
         """The cost matrix itself (not a copy)."""
+        _need_numbers(self, "cost_matrix()")
         return self.C
 
     def cost_range(self):
         """``(min C, max C)`` as 0-d values of C's dtype (and device): one place for both scans."""
+        _need_numbers(self, "cost_range()")
         return self.C.min(), self.C.max()
 
     def diameter(self, cost_range=None) -> float:
@@ -195,11 +215,13 @@ class DenseGeometry:
         return float(hi - lo)
 
     def astype(self, dtype):
+        _need_numbers(self, "astype()")
         g = object.__new__(DenseGeometry)
         g.C = _cast(self.C, dtype, "M")
         return g
 
     def to_device(self, device: str):
+        _need_numbers(self, "to_device()")
         from .._array_api import to_device
 
         if device == "cuda" and not self.on_gpu:
@@ -329,11 +351,13 @@ class PointCloud:
         """Rows ``i0:i1`` of the cost matrix, computed by exact differences, free of overflow and
         underflow wherever the distance is representable (:func:`kantorovich.ot._costs.cost_block`);
         a callable cost's ``fn(x[i0:i1], y)``, checked."""
+        _need_numbers(self, "cost_block()")
         return cost_block(self.x[i0:i1], self.y, self._cost)
 
     def cost_matrix(self):
         """The dense ``(n, m)`` cost, ``(B, n, m)`` for a batch (MemoryError suggesting the
         online backends when too big)."""
+        _need_numbers(self, "cost_matrix()")
         n, m = self.shape
         hint = ("a callable `cost` is only ever called by blocks of rows by sinkhorn(..., "
                 "backend='numpy') (memory O(block m)); the exact solvers need its whole matrix. "
@@ -349,17 +373,21 @@ class PointCloud:
 
     def cost_range(self) -> tuple[float, float]:
         """``(min C, max C)``, exactly, by blocks of rows (one pass over the costs)."""
+        _need_numbers(self, "cost_range()")
         return cost_range(self.x, self.y, self._cost)
 
     def diameter(self) -> float:
         """Upper bound on the costs: (diagonal of the joint bounding box)^p; for a callable
         cost, the exact range ``max C - min C`` (one pass over the costs)."""
+        _need_numbers(self, "diameter()")
         return diameter(self.x, self.y, self._cost)
 
     def astype(self, dtype):
+        _need_numbers(self, "astype()")
         return self._like(_cast(self.x, dtype, "x"), _cast(self.y, dtype, "y"))
 
     def to_device(self, device: str):
+        _need_numbers(self, "to_device()")
         from .._array_api import to_device
 
         return self._like(to_device(self.x, device), to_device(self.y, device))
