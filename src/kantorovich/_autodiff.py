@@ -873,26 +873,39 @@ def _jax_call(fn: Callable, rule: _Rule, sig, args: tuple, kwargs: dict, c,
                            else np.broadcast_to(np.asarray(v), (nb,) + np.shape(v)))
         return _forward_problems(fn, rule, sig, ba.args, ba.kwargs, grad_names)
 
-    def values(out):
-        return tuple(np.asarray(out if f is None else getattr(out, f), dtype=odt) for f in fields)
+    def values(out, warn=False):
+        """The differentiable outputs in the output dtype; with ``warn`` (under jit or vmap,
+        where no wrap_result follows), those that overflow float32 named, as it names them."""
+        wide = [np.asarray(out if f is None else getattr(out, f)) for f in fields]
+        with np.errstate(over="ignore"):
+            outs = tuple(np.asarray(w, dtype=odt) for w in wide)
+        if warn:
+            from ._interop import _warn_overflow
 
-    def primal_host(*vals, nb=None):
+            over = [f or "result" for f, w, o in zip(fields, wide, outs)
+                    if np.any(np.isinf(o) & np.isfinite(w))]
+            if over:
+                _warn_overflow(over)
+        return outs
+
+    def primal_host(*vals, nb=None, warn=False):
         out, _ = solve(vals, (), nb)
-        return values(out), out
+        return values(out, warn), out
 
-    def fwd_host(need, *vals, nb=None):
+    def fwd_host(need, *vals, nb=None, warn=False):
         out, nodes = solve(vals, need, nb)
         if nb is None:
-            return (*values(out), np.int32(_SAVED.put(nodes))), out
-        return (*values(out), np.asarray(_SAVED.put_group(nodes), dtype=np.int32)), out
+            return (*values(out, warn), np.int32(_SAVED.put(nodes))), out
+        return (*values(out, warn), np.asarray(_SAVED.put_group(nodes), dtype=np.int32)), out
 
     batchable = _vmap_batchable(fn, rule, sig, args, kwargs)
 
     def run(host, specs, *xs):
         if any(is_tracer(v) for v in xs):
             ndims = tuple(np.ndim(v) for v in xs)  # per problem: jax.vmap hides its axes
+            traced_host = functools.partial(host, warn=True)  # no wrap_result follows
             cb = jax.custom_jvp(lambda *v: _host_callback(
-                lambda *w: _vmapped(host, batchable, ndims, specs, w), specs, *v))
+                lambda *w: _vmapped(traced_host, batchable, ndims, specs, w), specs, *v))
             cb.defjvp(_no_second_derivative)
             return cb(*xs)
         outs, obj = host(*xs)

@@ -831,3 +831,29 @@ def test_the_numbers_of_a_geometry_built_from_a_tracer_are_the_error_saying_so(r
         fn(jnp.asarray(X))
     g = jax.grad(lambda x: emd(None, None, PointCloud(x, y)).value)(jnp.asarray(X))
     assert np.abs(np.asarray(g)).max() > 0.01  # the geometry itself still differentiates
+
+
+@pytest.mark.parametrize("how", ["eager", "jit", "vmap", "value_and_grad"])
+def test_a_float32_jax_value_beyond_float32s_range_warns_once_naming_it(how):
+    """Points at 1e20 have costs ~1e40: the float64 value is finite and the float32 output inf.
+    A JAX caller got numpy's bare "overflow encountered in cast" (three times eagerly), and
+    under jit and vmap no word naming the field; now one KantorovichWarning naming it, as
+    for torch and numpy float32 (docs/arrays.md)."""
+    import warnings
+
+    from kantorovich.exceptions import KantorovichWarning
+
+    with jax.enable_x64(False):
+        x = jnp.asarray(X[:4, :1] * 1e20, dtype=jnp.float32)
+        y = jnp.asarray(Y[:3, :1] * 1e20, dtype=jnp.float32)
+        f = lambda z: emd(None, None, PointCloud(z, y)).value  # noqa: E731
+        run = {"eager": lambda: f(x), "jit": lambda: jax.jit(f)(x),
+               "vmap": lambda: jax.vmap(f)(jnp.stack([x, x])),
+               "value_and_grad": lambda: jax.value_and_grad(f)(x)[0]}[how]
+        with warnings.catch_warnings(record=True) as rec:
+            warnings.simplefilter("always")
+            out = jax.block_until_ready(run())
+    assert out.dtype == jnp.float32 and bool(jnp.all(jnp.isinf(out)))
+    msgs = [str(w.message) for w in rec]
+    assert [w.category for w in rec] == [KantorovichWarning], msgs
+    assert msgs[0].startswith("`value`") and "largest float32" in msgs[0]
