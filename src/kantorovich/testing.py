@@ -131,7 +131,7 @@ def _power_mean(weights, d, p) -> float:
     """(sum of weights * d^p)^(1/p), in math.fsum; where d^p passes float64's range (d = 35
     at p = 200) the same in units of max(d), so that a finite W is not computed as inf."""
     weights, d = np.asarray(weights, dtype=np.float64), np.asarray(d, dtype=np.float64)
-    with np.errstate(over="ignore"):
+    with np.errstate(over="ignore", invalid="ignore"):  # inf, or 0 * inf: rescaled below
         total = math.fsum((weights * d ** p).tolist())
     if math.isfinite(total) or not np.all(np.isfinite(d)):
         return total ** (1.0 / p)
