@@ -31,6 +31,7 @@ from .._validation import (
     check_choice,
     check_cost_matrix,
     check_int,
+    check_memory,
     check_positive,
     check_samples,
     check_weights,
@@ -362,22 +363,39 @@ def _bounds(count: int, chunks: int) -> list[tuple[int, int]]:
     return [(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:]) if b > a]
 
 
+class _Blocks:
+    """The blocks between the row and column chunks as a sequence of (row chunk, column chunk,
+    pairs (P, 2) in chunk-local indices), each block's pairs made when it is asked for: held
+    all at once they were 16 bytes per pair, as much again as the (N, N) result (8N^2 bytes)."""
+
+    def __init__(self, rows, cols, sym: bool):
+        self.rows, self.cols, self.sym = rows, cols, sym
+        # a block on the diagonal of a symmetric matrix has pairs only for a chunk of >= 2
+        self.keys = [(r, c) for r, (r0, r1) in enumerate(rows) for c in range(len(cols))
+                     if not sym or c > r or (c == r and r1 - r0 >= 2)]
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def __getitem__(self, b: int):
+        r, c = self.keys[b]
+        (r0, r1), (c0, c1) = self.rows[r], self.cols[c]
+        ii, jj = np.meshgrid(np.arange(r1 - r0), np.arange(c1 - c0), indexing="ij")
+        if self.sym:
+            keep = ii + r0 < jj + c0
+            ii, jj = ii[keep], jj[keep]
+        return r, c, np.stack([ii.ravel(), jj.ravel()], axis=1)
+
+    def __iter__(self):
+        return (self[b] for b in range(len(self)))
+
+
 def _blocks(N: int, K: int, sym: bool, size: int):
-    """Chunks of rows and columns and the blocks between them: (row chunk, column chunk,
-    pairs (K, 2) in chunk-local indices)."""
+    """Chunks of rows and columns and the blocks between them (:class:`_Blocks`: row chunk,
+    column chunk, pairs (P, 2) in chunk-local indices)."""
     rows = _bounds(N, max(1, math.ceil(N / size)))
     cols = rows if sym else _bounds(K, max(1, math.ceil(K / size)))
-    out = []
-    for r, (r0, r1) in enumerate(rows):
-        for c, (c0, c1) in enumerate(cols):
-            if sym and c < r:
-                continue
-            ii, jj = np.meshgrid(np.arange(r1 - r0), np.arange(c1 - c0), indexing="ij")
-            keep = (ii + r0 < jj + c0) if sym else np.ones(ii.shape, dtype=bool)
-            pairs = np.stack([ii[keep], jj[keep]], axis=1)
-            if len(pairs):
-                out.append((r, c, pairs))
-    return rows, cols, out
+    return rows, cols, _Blocks(rows, cols, sym)
 
 
 def _block_size(N: int, K: int, sym: bool, per_pair: float, workers: int) -> int:
@@ -548,8 +566,9 @@ def pairwise_wasserstein(X, Y=None, *, p=1, method="auto", client=None, X_weight
     Raises
     ------
     ValueError
-        ``client`` a malformed address (no port, an unknown scheme), ``local:0`` or a closed
-        Client. Mixed kinds (1-D samples and point clouds), clouds of different dimensions,
+        An (N, K) float64 result larger than this machine's memory (naming ``X``, and ``Y``),
+        before any work. ``client`` a malformed address (no port, an unknown scheme), ``local:0``
+        or a closed Client. Mixed kinds (1-D samples and point clouds), clouds of different dimensions,
         ``eps`` where no Sinkhorn runs, a bad distribution or weight vector (the message names it, e.g.
         ```X[3]```), ``p < 1``, a method the kind has not, ``M`` of the wrong shape, with a
         negative entry, or not symmetric with ``Y`` None.
@@ -603,6 +622,8 @@ def pairwise_wasserstein(X, Y=None, *, p=1, method="auto", client=None, X_weight
     if sym and Y_weights is not None:
         raise ValueError("`Y_weights` needs `Y`; with `Y` None pass the weights as `X_weights`.")
     yi = xi if sym else _items(Y, "Y")
+    # the (N, K) float64 matrix, before any distribution is prepared or any pair solved
+    check_memory(8 * len(xi) * len(yi), *(("X",) if sym else ("X", "Y")))
     kind = _kind(xi, "X", M)
     if not sym and _kind(yi, "Y", M) != kind:
         raise ValueError(f"`X` and `Y` must hold distributions of one kind; got {kind} "
@@ -695,10 +716,17 @@ def _assemble(kind, opts, xd, yd, sym, client, block_size, retries, progress):
     finally:
         if close is not None:
             close()
-    if sym:
-        iu = np.triu_indices(N, 1)
-        out[iu[1], iu[0]] = out[iu]
-    missing = int(np.isnan(out).sum())
+    if sym:  # the lower triangle from the upper, by blocks of rows: no N x N temporaries
+        step = max(1, min(1024, 2**22 // N, N // 16))  # temporaries of <= 32 MB and N^2 / 16
+        for i0 in range(0, N, step):
+            i1 = min(N, i0 + step)
+            out[i0:i1, :i0] = out[:i0, i0:i1].T
+            blk = out[i0:i1, i0:i1]
+            low = np.tril_indices(i1 - i0, -1)
+            blk[low] = blk.T[low]
+    rows_at_once = max(1, 2**22 // max(K, 1))
+    missing = sum(np.count_nonzero(np.isnan(out[i0:i0 + rows_at_once]))
+                  for i0 in range(0, N, rows_at_once))
     if missing:  # every block is accounted for above; this would be a bug, never a silent gap
         raise RuntimeError(f"pairwise_wasserstein: {missing} entries were not computed.")
     return out
