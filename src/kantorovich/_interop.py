@@ -48,7 +48,8 @@ from . import _autodiff
 from ._validation import note_widened
 from ._text import with_article
 
-__all__ = ["Caller", "caller", "to_kernel", "from_kernel", "wrap_result", "interop", "kind_of"]
+__all__ = ["Caller", "caller", "to_kernel", "from_kernel", "wrap_result", "interop", "kind_of",
+           "signal_exceptions"]
 
 #: result fields that are the scalar answer (converted to a 0-d array of the caller's namespace)
 SCALAR_FIELDS = ("value", "objective")
@@ -537,6 +538,29 @@ def _wrap(res: Any, c: Caller, overflow: list[str], name: str, prefix: str = "")
     return res
 
 
+def signal_exceptions(fn: Callable) -> Callable:
+    """``fn`` with the exception of a signal handler (Ctrl-C's KeyboardInterrupt, a timeout
+    handler's error) raised as itself.
+
+    Some numba kernels call back into Python while they run (numba unpickles constants
+    lazily), and a signal handler that runs there, as Ctrl-C's does during a long kernel, sets
+    its exception inside the compiled call: numba's dispatcher then raises
+    ``SystemError("... returned a result with an exception set")`` caused by it, which
+    ``except KeyboardInterrupt`` does not catch."""
+
+    @functools.wraps(fn)
+    def wrapped(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except SystemError as exc:
+            cause = exc.__cause__
+            if cause is not None and str(exc).endswith("returned a result with an exception set"):
+                raise cause from None
+            raise
+
+    return wrapped
+
+
 def interop(fn: Callable) -> Callable:
     """Wrap a public function: the caller's arrays in, the same kind of arrays out.
 
@@ -557,6 +581,7 @@ def interop(fn: Callable) -> Callable:
         has_dtype = False
 
     @functools.wraps(fn)
+    @signal_exceptions
     def wrapper(*args, **kwargs):
         names = tuple(params[i] if i < len(params) else f"argument {i}" for i in range(len(args)))
         c = caller(*args, *kwargs.values(), names=names + tuple(kwargs), tracers=True)

@@ -26,7 +26,7 @@ import numpy as np
 from .._array_api import is_cupy, to_host
 from .._autodiff import value_of
 from .._dask import check_client, open_client
-from .._interop import caller, kind_of, to_kernel
+from .._interop import caller, kind_of, signal_exceptions, to_kernel
 from .._validation import (
     check_choice,
     check_cost_matrix,
@@ -496,6 +496,7 @@ def _run_dask(client, kind, opts, row_data, col_data, blocks, sym, retries, bar)
 
 
 # ----------------------------------------------------------------------------- public
+@signal_exceptions
 def pairwise_wasserstein(X, Y=None, *, p=1, method="auto", client=None, X_weights=None,
                          Y_weights=None, M=None, eps=None, block_size=None, retries=3,
                          progress=True):
