@@ -35,7 +35,7 @@ from .._validation import (
 )
 from .._warnings import pot_quiet, warn
 from ..exceptions import ConvergenceWarning, EMDCertificateError
-from ._geometry import DenseGeometry, PointCloud, batch_size_or_raise
+from ._geometry import DenseGeometry, PointCloud, batch_size_or_raise, check_dense_memory
 
 __all__ = ["METHODS", "EMDCertificateError", "emd"]
 
@@ -470,9 +470,21 @@ def _max_iter(max_iter, n: int, m: int) -> int:
     return check_int(max_iter, "max_iter", minimum=1, maximum=INT64_MAX)
 
 
+_EMD_HINT = ("the exact LP needs the whole matrix. With uniform weights and n = m, "
+             "assignment(x=x, y=y) (or wasserstein(x, y, method='auction')) is exact with the "
+             "costs computed on the fly, O(n) memory; sinkhorn(a, b, PointCloud(x, y), eps=...) is "
+             "an entropic approximation in O(n + m) memory.")
+
+
 def _prepare(a, b, M, method, normalize, tol, max_iter) -> _Problem:
     """Validate the inputs of :func:`emd` (one problem) into a :class:`_Problem`."""
     tol = _check_options(method, normalize, tol)
+    if isinstance(M, PointCloud) and not M.cost_is_callable:
+        # the LP needs the whole matrix: the error suggests what does not (PointCloud.cost_matrix's
+        # own hint suggests the PointCloud that was given)
+        n, m = M.shape
+        check_dense_memory(n, m, M.dtype.itemsize, device="cuda" if M.on_gpu else "cpu",
+                           copies=2 + M.dim, hint=_EMD_HINT)
     if isinstance(M, (DenseGeometry, PointCloud)):
         M = M.cost_matrix()  # a PointCloud's dense cost (MemoryError when it does not fit)
     ref = next((x for x in (M, a, b) if is_cupy(x)), None)
