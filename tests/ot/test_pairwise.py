@@ -384,6 +384,39 @@ def test_dask_threads_equals_serial():
                                  retries=1, progress=False)
 
 
+@pytest.mark.skipif(not hasattr(__import__("signal"), "setitimer"), reason="needs signal.setitimer")
+def test_dask_ctrl_c_cancels_the_queued_blocks():
+    """A KeyboardInterrupt during a Dask run left its queued blocks running on the cluster
+    (hundreds of tasks kept it busy after the call had ended); now they are cancelled, and the
+    next call on the same client gives the serial matrix."""
+    import signal
+
+    from distributed import Client
+
+    rng = np.random.default_rng(3)
+    X = [rng.random((40, 2)) for _ in range(80)]
+    serial = pairwise_wasserstein(X, p=2, block_size=2, progress=False)
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    with _cluster(processes=False) as cluster, Client(cluster) as client:
+        old = signal.signal(signal.SIGALRM, interrupt)
+        try:
+            signal.setitimer(signal.ITIMER_REAL, 0.5)
+            with pytest.raises(KeyboardInterrupt):
+                pairwise_wasserstein(X, p=2, block_size=2, client=client, progress=False)
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, old)
+        deadline = time.monotonic() + 3.0
+        while client.processing() and any(client.processing().values()) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not any(client.processing().values())
+        np.testing.assert_array_equal(
+            pairwise_wasserstein(X, p=2, block_size=2, client=client, progress=False), serial)
+
+
 @pytest.mark.parametrize("client, exc, why", [
     ("10.0.0.1", ValueError, "port"), ("foo://10.0.0.1:8786", ValueError, "schemes"),
     ("local:0", ValueError, "positive integer"), (8786, TypeError, "Client"),

@@ -475,19 +475,24 @@ def _run_dask(client, kind, opts, row_data, col_data, blocks, sym, retries, bar)
     for _ in range(retries + 1):
         futs = {submit(b): b for b in todo}
         todo = []
-        for f in as_completed(list(futs)):
-            b = futs[f]
-            try:
-                vals = f.result()
-            except Exception as exc:  # noqa: BLE001 - a lost block is resubmitted, others raise
-                if not _lost(exc):
-                    client.cancel(list(futs))  # nothing left running for a failed call
-                    raise
-                last = exc
-                todo.append(b)
-                continue
-            bar.update(len(blocks[b][2]))
-            yield b, vals
+        try:
+            for f in as_completed(list(futs)):
+                b = futs[f]
+                try:
+                    vals = f.result()
+                except Exception as exc:  # noqa: BLE001 - a lost block is resubmitted, others raise
+                    if not _lost(exc):
+                        raise
+                    last = exc
+                    todo.append(b)
+                    continue
+                bar.update(len(blocks[b][2]))
+                yield b, vals
+        except BaseException:
+            # nothing left running for a failed or interrupted call (Ctrl-C, or the caller's
+            # loop left early): the queued blocks would otherwise keep the cluster busy
+            client.cancel(list(futs))
+            raise
         if not todo:
             return
     raise RuntimeError(
@@ -709,11 +714,14 @@ def _assemble(kind, opts, xd, yd, sym, client, block_size, retries, progress):
                 row_data = [xd[a:b] for a, b in rows]
                 col_data = row_data if sym else [yd[a:b] for a, b in cols]
                 done = _run_dask(cl, kind, opts, row_data, col_data, blocks, sym, retries, bar)
-            for b, vals in done:
-                r, c, pairs = blocks[b]
-                out[rows[r][0] + pairs[:, 0], cols[c][0] + pairs[:, 1]] = vals
-                if cl is None:
-                    bar.update(len(pairs))
+            try:
+                for b, vals in done:
+                    r, c, pairs = blocks[b]
+                    out[rows[r][0] + pairs[:, 0], cols[c][0] + pairs[:, 1]] = vals
+                    if cl is None:
+                        bar.update(len(pairs))
+            finally:
+                done.close()  # Dask: its blocks still queued are cancelled (a Ctrl-C here)
     finally:
         if close is not None:
             close()
