@@ -210,7 +210,7 @@ def run_report(out: str | os.PathLike = "report", *, quick: bool = True, only: l
     ``client`` (a ``dask.distributed.Client``, a scheduler address such as
     ``'tcp://10.0.0.1:8786'``, or ``'local[:N]'`` for a local cluster of N worker processes)
     runs each section as one Dask task; the files written are those of the serial run, with
-    the same numbers (see the docs page "Running the report on a Dask cluster"). A task whose
+    the same numbers (docs/report_cluster.md, "The report on a Dask cluster"). A task whose
     worker died is rescheduled by Dask and then submitted again, ``retries`` rounds at most,
     before its section is recorded as failed. With an earlier ``OUT/results.json``, its
     section times start the longest sections first.
