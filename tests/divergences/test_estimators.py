@@ -102,6 +102,60 @@ def test_backend_numba_and_auto_rule():
     assert e.value == estimate_kl(x[:, :5], y[:, :5], method="knn", n_boot=0, backend="numpy").value
 
 
+def _brute_warnings(fn, *args, **kw):
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
+        fn(*args, **kw)
+    return [str(w.message) for w in rec if "brute-force nearest-neighbour" in str(w.message)]
+
+
+def test_brute_force_warns_up_front_by_predicted_work(monkeypatch):
+    # the threshold is on the predicted work n (n + m) d x passes (2 (n + m)^2 d / 2 for JS and
+    # TV), not on a timing: moved down to a small call's work, the warning fires just above it
+    import kantorovich.divergences._estimators as est
+
+    g = np.random.default_rng(31)
+    x, y = g.normal(size=(60, 12)), g.normal(size=(50, 12))  # d = 12: the brute force
+    work = 60 * 110 * 12
+    monkeypatch.setattr(est, "BRUTE_WARN_WORK", work)
+    assert _brute_warnings(estimate_kl, x, y, method="knn", n_boot=0) == []
+    monkeypatch.setattr(est, "BRUTE_WARN_WORK", work - 1)
+    (msg,) = _brute_warnings(estimate_kl, x, y, method="knn", n_boot=0)
+    assert "n = 60, m = 50, d = 12" in msg and "backend='cuda'" in msg and "Subsample" in msg
+    # the Gaussian-corrected method: 1 + n_reference passes, and the advice to use method='knn'
+    monkeypatch.setattr(est, "BRUTE_WARN_WORK", 3 * work)
+    assert _brute_warnings(estimate_kl, x, y, method="knn-gauss-corrected", n_reference=2, rng=0,
+                           n_boot=0) == []
+    monkeypatch.setattr(est, "BRUTE_WARN_WORK", 3 * work - 1)
+    (msg,) = _brute_warnings(estimate_kl, x, y, method="knn-gauss-corrected", n_reference=2,
+                             rng=0, n_boot=0)
+    assert "method='knn'" in msg
+    # the halves: n_halves / 4 more full passes, and the advice to use error_bars='terms'
+    monkeypatch.setattr(est, "BRUTE_WARN_WORK", 2 * work - 1)
+    (msg,) = _brute_warnings(estimate_kl, x, y, method="knn", error_bars="halves", n_halves=4)
+    assert "error_bars='terms'" in msg
+    # the KD-tree (d <= 11, or asked for) never warns
+    monkeypatch.setattr(est, "BRUTE_WARN_WORK", 0)
+    assert _brute_warnings(estimate_kl, x[:, :11], y[:, :11], method="knn", n_boot=0) == []
+    assert _brute_warnings(estimate_kl, x, y, method="knn", n_boot=0, knn_search="kdtree") == []
+    assert _brute_warnings(estimate_kl, x, y, method="knn", n_boot=0, backend="numpy") == []
+    # JS and TV: four queries, (n + m)^2 d; the advice names method='classifier'
+    monkeypatch.setattr(est, "BRUTE_WARN_WORK", 110 ** 2 * 12)
+    assert _brute_warnings(estimate_js, x, y, n_boot=0) == []
+    monkeypatch.setattr(est, "BRUTE_WARN_WORK", 110 ** 2 * 12 - 1)
+    for fn in (estimate_js, estimate_tv):
+        (msg,) = _brute_warnings(fn, x, y, n_boot=0)
+        assert fn.__name__ in msg and "method='classifier'" in msg
+    assert _brute_warnings(estimate_js, x, y, n_boot=0, method="classifier") == []
+
+
+def test_brute_force_warning_threshold_at_plausible_sizes():
+    # no warning at sizes that run in seconds; one at n = m = 1e6, d = 50 (hours)
+    from kantorovich.divergences._estimators import BRUTE_WARN_WORK
+
+    assert 1e4 * 2e4 * 50 * 5 < BRUTE_WARN_WORK < 1e6 * 2e6 * 50
+
+
 def test_whiten_invariant_under_affine_map():
     g = np.random.default_rng(23)
     x, y = g.normal(size=(800, 3)), g.normal(0.5, 1.2, size=(700, 3))

@@ -397,6 +397,26 @@ def _auto_cpu_backend(requested: str, picked: str, d: int) -> str:
     return "numba" if d >= AUTO_NUMBA_MIN_DIM else "numba-kdtree"
 
 
+#: Predicted work (query points x reference points x d, summed over the kNN passes) above which
+#: the CPU brute-force kNN search warns up front. Measured (numba, 2 shared cores, 2026-12-07):
+#: 0.4-2.2 s for n = m = 8000-16000, d = 16-50, i.e. 0.5-1.2e10 units a second, so 5e11 is
+#: about a minute there (n = m = 1e6, d = 50 is 1e14: hours).
+BRUTE_WARN_WORK = 5e11
+
+
+def _brute_work_warning(fn: str, engine: str, work: float, n: int, m: int, d: int,
+                        advice: str) -> None:
+    """One KantorovichWarning, before any kNN work, when the CPU brute force is predicted to be
+    long: ``work`` (query x reference points x d over all passes) above ``BRUTE_WARN_WORK``."""
+    if engine != "numba" or work <= BRUTE_WARN_WORK:
+        return
+    warn(f"{fn}: the exact brute-force nearest-neighbour search (O(n (n + m) d), the CPU's "
+         f"from d = {AUTO_NUMBA_MIN_DIM} or with knn_search='brute') is predicted at {work:.1e} distance terms for "
+         f"n = {n}, m = {m}, d = {d}: about {work / 1e10 / 60:.0f} min at the 1e10 terms per second "
+         "measured on 2 CPU cores, with no progress shown. Subsample x and y (the cost falls as "
+         f"the square of the sample size); or {advice}.", KantorovichWarning)
+
+
 def _whiten(xa, ya):
     """Common affine map z -> L^{-1} (z - mean) with L L^T the pooled covariance of x and y.
 
@@ -926,6 +946,17 @@ def estimate_kl(x, y, *, method: str = "auto", k: int | None = None, n_boot: int
         flagged infinite KL has ``stderr`` inf and ``ci`` (lo, inf), the interval of the raw
         estimate in ``info['finite_ci']``, for either interval.
 
+    Warns
+    -----
+    KantorovichWarning
+        Before any kNN work, when the CPU brute force (``knn_search="brute"``, the default
+        from d = 12) is predicted to be long: n (n + m) d distance terms, times 1 +
+        ``n_reference`` for ``"knn-gauss-corrected"`` and 1 + ``n_halves`` / 4 for
+        ``error_bars="halves"``, above ``BRUTE_WARN_WORK`` (5e11, about a minute on 2 CPU
+        cores; n = m = 10^6 at d = 50 is hours). The message names what to change:
+        subsampling, ``method``, ``error_bars``, ``backend="cuda"``. There is no progress bar.
+        Also on duplicate points (Notes) and a singular Gaussian fit.
+
     Notes
     -----
     Cost: two KD-tree builds O(n log n + m log m) and n queries of the kk nearest
@@ -1071,6 +1102,13 @@ def _prepare_kl(x, y, method, k, n_boot, ci_level, rng, backend, knn_search, det
     if auto:
         method = ("knn-gauss-corrected" if d >= AUTO_GAUSS_CORRECTED_MIN_DIM
                   and min(n, m) >= AUTO_GAUSS_CORRECTED_POINTS_PER_D2 * d * d else "knn")
+    passes = (1 + n_reference if method == "knn-gauss-corrected" else 1) * (
+        1 + n_halves / 4 if error_bars == "halves" else 1)
+    advice = "".join((
+        "use method='knn' (1 pass instead of 1 + n_reference); or " if method == "knn-gauss-corrected" else "",
+        "use error_bars='terms' (no recomputed halves); or " if error_bars == "halves" else "",
+        "run on a GPU (backend='cuda')"))
+    _brute_work_warning("estimate_kl", be, passes * n * (n + m) * d, n, m, d, advice)
     if bool(whiten):
         with blas_single_thread():  # d x d algebra next to numba's parallel kNN passes
             xa, ya = _whiten(xa, ya)
@@ -1514,6 +1552,11 @@ def _estimate_js_tv(which, x, y, method, k, n_boot, ci_level, rng, features, tes
                               ci_level=ci_level, info=info)
 
     if method == "knn":
+        _brute_work_warning(f"estimate_{which}", _auto_cpu_backend("auto", "numpy", d),
+                            (1 + n_halves / 4 if error_bars == "halves" else 1) * (n + m) ** 2 * d,
+                            n, m, d, ("use error_bars='terms' (no recomputed halves); or "
+                                      if error_bars == "halves" else "")
+                            + "use method='classifier' (a lower bound, linear in n + m)")
         lr_x, lr_y, info = _js_tv_knn(xa, ya, kval)
         if error_bars == "halves":
             info.update(error_bars="halves", n_halves=n_halves, halves=(
@@ -1670,9 +1713,19 @@ def estimate_js(x, y, *, method: str = "knn", k: int | None = None, n_boot: int 
         95 % ``ci`` in 8 % of draws for JS and 0 % for TV). ``info['error_bars']`` says which
         interval ran.
 
+    Warns
+    -----
+    KantorovichWarning
+        Before any kNN work, when the brute-force search (d >= 12) is predicted to be long:
+        (n + m)^2 d distance terms, times 1 + ``n_halves`` / 4 for ``error_bars="halves"``,
+        above ``BRUTE_WARN_WORK`` (5e11, about a minute on 2 CPU cores), naming subsampling,
+        ``error_bars`` and ``method="classifier"``; there is no progress bar. Also on
+        duplicate points and on a value outside the divergence's range.
+
     Notes
     -----
-    kNN: four KD-tree queries, O((n + m) log(n + m)) in low dimension. Classifier: L-BFGS on
+    kNN: four KD-tree queries, O((n + m) log(n + m)) in low dimension; from d = 12 the exact
+    brute force, O((n + m)^2 d). Classifier: L-BFGS on
     O(d^2) features, O((n + m) d^2) per iteration. Histogram: O(n + m + bins^d).
 
     Examples
@@ -1703,7 +1756,7 @@ def estimate_tv(x, y, *, method: str = "knn", k: int | None = None, n_boot: int 
     bound on TV in expectation (tight at the optimal discriminator). ``"histogram"``:
     :math:`\tfrac12\sum|\hat p - \hat q|` on a grid (d <= 2; biased upward at small n).
 
-    Parameters and returns as :func:`estimate_js`.
+    Parameters, returns and warnings as :func:`estimate_js`.
 
     Examples
     --------
