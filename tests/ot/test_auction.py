@@ -459,3 +459,19 @@ def test_doctests():
 
     res = doctest.testmod(importlib.import_module("kantorovich.ot._auction"))
     assert res.failed == 0 and res.attempted > 0
+
+
+def test_progress_bar_on_stderr_only_when_asked(capsys):
+    g = np.random.default_rng(41)
+    x, y = g.random((200, 2)), g.random((200, 2))
+    quiet = assignment(x=x, y=y)
+    assert capsys.readouterr().err == ""
+    shown = assignment(x=x, y=y, progress=True)
+    err = capsys.readouterr().err
+    assert "assignment n=200" in err and "phase" in err
+    # the same answer with the bar
+    assert np.array_equal(shown.perm, quiet.perm) and shown.value == quiet.value
+    with pytest.raises(TypeError, match="`progress` must be a bool"):
+        assignment(x=x, y=y, progress="yes")
+    with pytest.raises(TypeError, match="`progress` must be a bool"):  # a batch checks it too
+        assignment(x=np.stack([x, x]), y=np.stack([y, y]), progress=None)

@@ -32,6 +32,7 @@ exceeds ``S``. The returned certificate is measured, not assumed: ``duality_gap`
 from __future__ import annotations
 
 import math
+import sys
 import time
 from typing import Any
 
@@ -422,7 +423,26 @@ def _tight_potentials(ops: _Ops, perm, u, v, S, info):
     return ops.matched(perm) - v2[perm], v2
 
 
-def _solve_cpu(prob: _Problem, backend: str, exact: bool, eps_final, theta: float, max_rounds: int):
+def _solve_cpu(prob: _Problem, backend: str, exact: bool, eps_final, theta: float, max_rounds: int,
+               progress: bool = False):
+    bars: list = []  # the progress bar, opened once the schedule's length is known
+    try:
+        return _solve_cpu_phases(prob, backend, exact, eps_final, theta, max_rounds,
+                                 bars if progress else None)
+    finally:
+        for bar in bars:
+            bar.close()
+
+
+def _tick(bar, eps: float, scale: float) -> None:
+    """One phase done on the progress bar (if any), showing its eps in cost units."""
+    if bar is not None:
+        bar.set_postfix_str(f"eps={eps / scale:.3g}", refresh=False)
+        bar.update(1)
+
+
+def _solve_cpu_phases(prob: _Problem, backend: str, exact: bool, eps_final, theta: float,
+                      max_rounds: int, bars: list | None):
     n = prob.n
     info: dict[str, Any] = {"cost_scale": prob.scale}
     ops = _Ops(prob, backend)
@@ -442,8 +462,17 @@ def _solve_cpu(prob: _Problem, backend: str, exact: bool, eps_final, theta: floa
     phases = 0
     eps = eps0
     converged = True
-    for eps in _schedule(eps0, eps_f, theta):
+    schedule = _schedule(eps0, eps_f, theta)
+    bar = None
+    if bars is not None:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(schedule), desc=f"assignment n={n}", unit="phase", leave=False,
+                   file=sys.stderr)
+        bars.append(bar)
+    for eps in schedule:
         r, b = ops.phase(p, r2c, c2r, eps, max_rounds)
+        _tick(bar, eps, prob.scale)
         phases += 1
         bids += b
         if r < 0:
@@ -469,8 +498,12 @@ def _solve_cpu(prob: _Problem, backend: str, exact: bool, eps_final, theta: floa
             mag = max(1.0, float(np.abs(u).max()), float(np.abs(v).max()))
             if ops.count(u, v, S + 4.0 * (n + 4) * _MACH * mag) <= cap:
                 break
-            for e2 in _schedule(eps / theta, max(eps / theta ** 2, _EPS_FLOOR), theta):
+            more = _schedule(eps / theta, max(eps / theta ** 2, _EPS_FLOOR), theta)
+            if bar is not None:
+                bar.total += len(more)
+            for e2 in more:
                 r_, b_ = ops.phase(p, r2c, c2r, e2, max_rounds)
+                _tick(bar, e2, prob.scale)
                 bids += b_
                 rounds += max(r_, 0)
                 phases += 1
@@ -517,7 +550,7 @@ def _certify_and_finish(ops, prob, perm, u, v, S: float, exact: bool, info: dict
 
 def assignment(M=None, *, x=None, y=None, cost="sqeuclidean", backend="auto", exact=True,
                eps_final=None, eps_divisor=5.0, max_rounds=1_000_000, rng=None,
-               scaling=None) -> AssignmentResult:
+               scaling=None, progress=False) -> AssignmentResult:
     r"""Exact optimal assignment (OT between two uniform n-point measures) by auction.
 
     Solves :math:`\min_{\sigma} \frac1n\sum_i C_{i\sigma(i)}` by the epsilon-scaling forward
@@ -561,6 +594,13 @@ def assignment(M=None, *, x=None, y=None, cost="sqeuclidean", backend="auto", ex
         release): :func:`kantorovich.ot.sinkhorn`'s ``scaling`` is the factor in (0, 1) that
         *multiplies* eps per stage (GeomLoss's convention), so one name meant two opposite
         things.
+    progress : bool
+        Show a progress bar (tqdm, on stderr) of the eps-scaling phases, with the current
+        eps; ``leave=False``: it disappears when the solve ends (the convention of
+        :func:`kantorovich.ot.sinkhorn`). The last phases and the exact finish take most of
+        the time (x, y uniform in the unit square, n = 10^4: 12 phases, 25 s on 2 shared cores,
+        about 4x per doubling of n). Shown for a single
+        problem on the CPU backends; a batch and ``backend="cuda"`` show none.
 
     Returns
     -------
@@ -588,6 +628,8 @@ def assignment(M=None, *, x=None, y=None, cost="sqeuclidean", backend="auto", ex
     >>> r.perm.tolist(), round(r.value * 3, 12), r.exact
     ([1, 0, 2], 5.0, True)
     """
+    if not isinstance(progress, (bool, np.bool_)):
+        raise TypeError(f"`progress` must be a bool; got {describe(progress)}.")
     if batch_size_of(M if M is not None else x) is not None:  # a batch (docs/batch.md)
         from ._batch import assignment_batch
 
@@ -647,7 +689,7 @@ def assignment(M=None, *, x=None, y=None, cost="sqeuclidean", backend="auto", ex
     else:
         with _threads(n, backend):
             perm, f, g, eps_bound, ok, method, rounds, info = _solve_cpu(
-                prob, backend, bool(exact), eps_final, theta, max_rounds)
+                prob, backend, bool(exact), eps_final, theta, max_rounds, bool(progress))
     s = prob.scale
     perm = np.asarray(perm, dtype=np.int64)
     if prob.kind == KIND_DENSE:
