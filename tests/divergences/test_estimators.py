@@ -149,6 +149,26 @@ def test_brute_force_warns_up_front_by_predicted_work(monkeypatch):
     assert _brute_warnings(estimate_js, x, y, n_boot=0, method="classifier") == []
 
 
+def test_brute_force_warning_once_for_a_batch_by_its_total_work(monkeypatch):
+    # a batch at d >= 12 runs a loop of single calls: one warning, on B times the work
+    import kantorovich.divergences._estimators as est
+
+    g = np.random.default_rng(32)
+    x, y = g.normal(size=(3, 40, 12)), g.normal(size=(3, 30, 12))
+    work = 40 * 70 * 12
+    monkeypatch.setattr(est, "BRUTE_WARN_WORK", 3 * work)
+    assert _brute_warnings(estimate_kl, x, y, method="knn", n_boot=0) == []
+    monkeypatch.setattr(est, "BRUTE_WARN_WORK", 3 * work - 1)
+    (msg,) = _brute_warnings(estimate_kl, x, y, method="knn", n_boot=0)
+    assert "in each of 3 problems" in msg
+    monkeypatch.setattr(est, "BRUTE_WARN_WORK", 3 * 70 ** 2 * 12 - 1)
+    (msg,) = _brute_warnings(estimate_tv, x, y, n_boot=0)
+    assert "in each of 3 problems" in msg
+    # after the batch, a single call is counted alone again
+    monkeypatch.setattr(est, "BRUTE_WARN_WORK", work)
+    assert _brute_warnings(estimate_kl, x[0], y[0], method="knn", n_boot=0) == []
+
+
 def test_brute_force_warning_threshold_at_plausible_sizes():
     # no warning at sizes that run in seconds; one at n = m = 1e6, d = 50 (hours)
     from kantorovich.divergences._estimators import BRUTE_WARN_WORK

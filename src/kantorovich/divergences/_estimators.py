@@ -88,6 +88,7 @@ from __future__ import annotations
 import functools
 import math
 import statistics
+import threading
 import warnings
 from dataclasses import dataclass, replace
 
@@ -404,17 +405,25 @@ def _auto_cpu_backend(requested: str, picked: str, d: int) -> str:
 BRUTE_WARN_WORK = 5e11
 
 
+#: the batch size a loop of single calls is at: B for its first problem, 0 for the others, 1
+#: outside a batch (per thread)
+_BATCH = threading.local()
+
+
 def _brute_work_warning(fn: str, engine: str, work: float, n: int, m: int, d: int,
                         advice: str) -> None:
     """One KantorovichWarning, before any kNN work, when the CPU brute force is predicted to be
     long: ``work`` (query x reference points x d over all passes) above ``BRUTE_WARN_WORK``."""
-    if engine != "numba" or work <= BRUTE_WARN_WORK:
+    B = getattr(_BATCH, "size", 1)  # a batch's loop of single calls: B at its first problem
+    if engine != "numba" or B == 0 or B * work <= BRUTE_WARN_WORK:
         return
-    warn(f"{fn}: the exact brute-force nearest-neighbour search (O(n (n + m) d), the CPU's "
-         f"from d = {AUTO_NUMBA_MIN_DIM} or with knn_search='brute') is predicted at {work:.1e} distance terms for "
-         f"n = {n}, m = {m}, d = {d}: about {work / 1e10 / 60:.0f} min at the 1e10 terms per second "
-         "measured on 2 CPU cores, with no progress shown. Subsample x and y (the cost falls as "
-         f"the square of the sample size); or {advice}.", KantorovichWarning)
+    work *= B
+    each = f" in each of {B} problems" if B > 1 else ""
+    warn(f"{fn}: the exact brute-force nearest-neighbour search (O(n (n + m) d), the CPU's from "
+         f"d = {AUTO_NUMBA_MIN_DIM} or with knn_search='brute') is predicted at {work:.1e} distance "
+         f"terms for n = {n}, m = {m}, d = {d}{each}: about {work / 1e10 / 60:.0f} min at the 1e10 "
+         "terms per second measured on 2 CPU cores, with no progress shown. Subsample x and y "
+         f"(the cost falls as the square of the sample size); or {advice}.", KantorovichWarning)
 
 
 def _whiten(xa, ya):
@@ -604,7 +613,13 @@ def _batchable(fast=None):
 
             out = None if fast is None else fast(x, y, options, one)
             if out is None:
-                out = [one(q) for q in range(sx[0])]
+                out = []
+                try:  # the brute-force warning: once, for the whole batch (_brute_work_warning)
+                    for q in range(sx[0]):
+                        _BATCH.size = sx[0] if q == 0 else 0
+                        out.append(one(q))
+                finally:
+                    _BATCH.size = 1
             res = stack_results(out)
             return replace(res, ci=np.asarray(res.ci, dtype=np.float64).reshape(sx[0], 2))
         return wrapper
@@ -955,6 +970,7 @@ def estimate_kl(x, y, *, method: str = "auto", k: int | None = None, n_boot: int
         ``error_bars="halves"``, above ``BRUTE_WARN_WORK`` (5e11, about a minute on 2 CPU
         cores; n = m = 10^6 at d = 50 is hours). The message names what to change:
         subsampling, ``method``, ``error_bars``, ``backend="cuda"``. There is no progress bar.
+        A batch warns once, on the work of all its problems.
         Also on duplicate points (Notes) and a singular Gaussian fit.
 
     Notes
@@ -1719,7 +1735,8 @@ def estimate_js(x, y, *, method: str = "knn", k: int | None = None, n_boot: int 
         Before any kNN work, when the brute-force search (d >= 12) is predicted to be long:
         (n + m)^2 d distance terms, times 1 + ``n_halves`` / 4 for ``error_bars="halves"``,
         above ``BRUTE_WARN_WORK`` (5e11, about a minute on 2 CPU cores), naming subsampling,
-        ``error_bars`` and ``method="classifier"``; there is no progress bar. Also on
+        ``error_bars`` and ``method="classifier"``; there is no progress bar. A batch warns
+        once, on the work of all its problems. Also on
         duplicate points and on a value outside the divergence's range.
 
     Notes
