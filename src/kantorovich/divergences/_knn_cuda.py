@@ -2,14 +2,15 @@
 
 ``knn_positive_cuda(query, ref, k, same=...)`` has the contract of
 :func:`kantorovich.divergences._knn.knn_positive` (k smallest strictly positive distances,
-float64 numpy output). Candidates are selected in float32, then their distances recomputed
-exactly in float64 (:func:`~kantorovich.divergences._knn.exact_sorted`):
+float64 numpy output). Candidates are selected, then their distances recomputed exactly in
+float64 from coordinate differences (:func:`~kantorovich.divergences._knn.exact_sorted`):
 
 * d <= 32 and k <= 22: the fused top-K kernel
   (:func:`~kantorovich.divergences._knn_cuda_kernel.knn_fused`, one pass over the references,
-  the candidates in registers);
-* otherwise :func:`~kantorovich.divergences._knn.knn_tiled` with ``xp = cupy`` (float32 GEMM
-  tiles and row-wise argmin passes).
+  float32 keys, the candidates in registers);
+* otherwise :func:`~kantorovich.divergences._knn.knn_tiled` with ``xp = cupy`` (float64 GEMM
+  tiles, as its docstring explains: float32 tiles missed true neighbours; then row-wise
+  argmin passes).
 
 Both run on numpy too (the fused kernel through its numpy model), which is how the host logic
 is tested without a GPU; the CuPy runs are checked by the ``gpu`` tests.
