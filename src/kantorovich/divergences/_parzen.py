@@ -14,6 +14,8 @@ import numpy as np
 from .._results import EstimateResult
 from .._validation import (INT64_MAX, check_int, check_positive, check_probability, check_rng,
                            check_sample_pair, pow2_exponent)
+from .._warnings import warn
+from ..exceptions import KantorovichWarning
 
 __all__ = ["parzen_log_likelihood", "kde_log_density"]
 
@@ -90,6 +92,13 @@ def parzen_log_likelihood(samples, held_out, *, bandwidth=None, grid=None, cv_fr
         log-densities (the "±" the GAN papers print), ``ci`` the normal interval;
         ``info['bandwidth']`` and, for "cv", the grid and its scores.
 
+    Warns
+    -----
+    KantorovichWarning
+        With ``bandwidth="cv"``, when the chosen bandwidth is the smallest or the largest of
+        ``grid`` (of two or more values): the best one may lie outside it; widen ``grid``.
+        ``info['warning']`` says the same.
+
     Notes
     -----
     Cost O(n m d) per bandwidth; memory O(batch_size n). Data far from unit scale (largest
@@ -158,8 +167,13 @@ def parzen_log_likelihood(samples, held_out, *, bandwidth=None, grid=None, cv_fr
         scores = np.array([kde_log_density(val, fit, g, batch_size=batch_size).mean() for g in grid])
         sigma = float(grid[int(np.argmax(scores))])
         info.update(rule="cv", grid=grid, cv_scores=scores)
-        if sigma in (grid[0], grid[-1]):
+        if sigma in (grid.min(), grid.max()):
             info["warning"] = "the chosen bandwidth is at the end of the grid; widen `grid`"
+        if grid.size > 1 and sigma in (grid.min(), grid.max()):
+            warn(f"parzen_log_likelihood: the cross-validated bandwidth {np.ldexp(sigma, k):.3g} is "
+                 f"the {'smallest' if sigma == grid.min() else 'largest'} value of `grid`, so the "
+                 "best one may lie outside it; widen `grid` (info['cv_scores'] has the scores).",
+                 KantorovichWarning)
     else:
         sigma = _scaled_bandwidth(check_positive(bandwidth, "bandwidth"), k, "bandwidth")
         info["rule"] = "given"
