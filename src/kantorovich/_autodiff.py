@@ -1519,9 +1519,10 @@ def pointcloud_grads(x, y, a, b, f, g, eps, p, *, need_x=True, need_y=True):
         dOT/dy_j = -sum_i P_ij p |x_i - y_j|^(p-2) (x_i - y_j)
 
     (for p = 2: ``2 (a_i x_i - sum_j P_ij y_j)`` when the rows of P sum to a). One pass over
-    the n x m pairs per side, recomputing C_ij and P_ij on the fly (numba, rows in
-    parallel); nothing n x m is stored. Returns ``(gx, gy)`` (None where not needed). CuPy
-    data stays on its GPU (:func:`_pointcloud_grads_device`): the gradients come back there.
+    the n x m pairs, recomputing C_ij and P_ij on the fly (numba, rows in parallel; both
+    sides from one exponential per pair when both are needed); nothing n x m is stored.
+    Returns ``(gx, gy)`` (None where not needed). CuPy data stays on its GPU
+    (:func:`_pointcloud_grads_device`): the gradients come back there.
     """
     if type(x).__module__.split(".")[0] == "cupy":
         xp = xp_of(x)
@@ -1545,6 +1546,8 @@ def pointcloud_grads(x, y, a, b, f, g, eps, p, *, need_x=True, need_y=True):
     k = _pc_kernel()
     chunks = lambda n: max(1, min(n, 64))  # row chunks: one buffer of m each, split over threads
     gx = gy = None
+    if need_x and need_y:  # both sides from one exponential per pair
+        return _pointcloud_grads_xy(x, y, fa, gb, eps, p)
     if need_x:
         gx = np.zeros(x.shape)
         k(x, np.ascontiguousarray(y.T), fa, gb, 1.0 / float(eps), float(p), gx, chunks(x.shape[0]))
@@ -1552,6 +1555,25 @@ def pointcloud_grads(x, y, a, b, f, g, eps, p, *, need_x=True, need_y=True):
         gy = np.zeros(y.shape)
         k(y, np.ascontiguousarray(x.T), gb, fa, 1.0 / float(eps), float(p), gy, chunks(y.shape[0]))
     return gx, gy
+
+
+def _pointcloud_grads_xy(x, y, fa, gb, eps, p):
+    """Both gradients of :func:`pointcloud_grads` in one numba pass over the pairs
+    (``grad_numba.grad_envelope_xy``): the rows' sums as the x pass makes them, the columns'
+    sums per chunk of rows (one chunk per numba thread: O(threads m d) memory) added up at the
+    end. One exponential per pair instead of two; the same terms as the two single-side
+    passes, summed in another order."""
+    import numba
+
+    from .ot._kernels import grad_numba
+
+    n, d = x.shape
+    m = y.shape[0]
+    gx = np.zeros((n, d))
+    parts = np.zeros((max(1, min(n, numba.get_num_threads())), d, m))
+    grad_numba.grad_envelope_xy(x, np.ascontiguousarray(y.T), fa, gb, 1.0 / float(eps), float(p),
+                                gx, parts)
+    return gx, np.ascontiguousarray(parts.sum(axis=0).T)
 
 
 # ----------------------------------------------------------------------------- implicit

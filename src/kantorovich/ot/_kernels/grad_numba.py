@@ -7,6 +7,9 @@ second cloud. Rows in parallel; the exponentials by the soft-min kernels' vector
 (relative error 1.6e-16; numba has no vector exp).
 
 - :func:`grad_envelope`: ``out_i = sum_j P_ij dC_ij/dx_i`` (the envelope gradient);
+- :func:`grad_envelope_xy`: both sides of it from one exponential per pair (the rows' sums
+  as in :func:`grad_envelope`, the columns' ``-sum_i P_ij dC_ij/dx_i`` summed per chunk of
+  rows and added up at the end);
 - :func:`rowsums`: ``s0 = P 1``, ``s1 = P v``, ``s2 = (P o C) 1`` (the implicit solve);
 - :func:`grad_implicit`: ``out_i = sum_j P_ij (1 + (lam_i + mu_j - C_ij)/eps) dC_ij/dx_i``.
 
@@ -27,7 +30,7 @@ from .softmin_numba import _FM, _exp2_f64, _row_costs
 _TINY = 2.2250738585072014e-308  # the smallest normal float64, 2^-1022
 from ..._constants import LOG2E as _LOG2E
 
-__all__ = ["grad_envelope", "grad_implicit", "rowsums"]
+__all__ = ["grad_envelope", "grad_envelope_xy", "grad_implicit", "rowsums"]
 
 
 
@@ -90,6 +93,80 @@ def grad_envelope(x, yT, fa, gb, inv_eps, p, out, n_chunks):  # pragma: no cover
                 acc = 0.0
                 for j in range(m):
                     acc += buf[j] * (xk - yT[k, j])
+                out[i, k] = acc
+
+
+@parallel_kernel
+@njit(parallel=True, fastmath=_FM, cache=True)
+def grad_envelope_xy(x, yT, fa, gb, inv_eps, p, out, parts):  # pragma: no cover - compiled
+    # out_i as grad_envelope, and parts[ch, k, j] = -sum_{i in chunk ch} P_ij dC_ij/dx_i[k]
+    # (zeroed by the caller), whose sum over ch is the gradient in y_j: one exp per pair
+    # for both sides. Chunks are fixed ranges of rows, so the sums do not depend on the
+    # scheduling of the threads.
+    n, d = x.shape
+    m = yT.shape[1]
+    n_chunks = parts.shape[0]
+    c = inv_eps * _LOG2E
+    for ch in prange(n_chunks):
+        wide_vectors()  # this body is its own function: 512-bit loops there
+        buf = np.empty(m)
+        gy = parts[ch]
+        for i in range(ch * n // n_chunks, (ch + 1) * n // n_chunks):
+            if fa[i] < -1e299:
+                continue
+            fi = fa[i]
+            if d == 2 and p == 2.0:  # the common case in one fused, vectorised loop
+                x0, x1 = x[i, 0], x[i, 1]
+                gy0 = gy[0]
+                gy1 = gy[1]
+                acc0 = 0.0
+                acc1 = 0.0
+                for j in range(m):
+                    t0 = x0 - yT[0, j]
+                    t1 = x1 - yT[1, j]
+                    e = (fi + gb[j] - (t0 * t0 + t1 * t1)) * c
+                    w = 2.0 * _exp2_f64(e) if e > -1000.0 else 0.0
+                    u0 = w * t0
+                    u1 = w * t1
+                    acc0 += u0
+                    acc1 += u1
+                    gy0[j] -= u0
+                    gy1[j] -= u1
+                out[i, 0] = acc0
+                out[i, 1] = acc1
+                continue
+            for j in range(m):
+                buf[j] = 0.0
+            for k in range(d):
+                xk = x[i, k]
+                for j in range(m):
+                    t = xk - yT[k, j]
+                    buf[j] += t * t
+            # buf_j <- the coefficient of (x_i - y_j) in P_ij dC_ij/dx_i, as in grad_envelope
+            if p == 2.0:
+                for j in range(m):
+                    e = (fi + gb[j] - buf[j]) * c
+                    buf[j] = 2.0 * _exp2_f64(e) if e > -1000.0 else 0.0
+            elif p == 1.0:
+                for j in range(m):
+                    sq = buf[j]
+                    r = math.sqrt(sq)
+                    e = (fi + gb[j] - r) * c
+                    buf[j] = _exp2_f64(e) / r if (e > -1000.0 and sq > 0.0) else 0.0
+            else:
+                for j in range(m):
+                    sq = buf[j]
+                    cp = sq ** (0.5 * p)
+                    e = (fi + gb[j] - cp) * c
+                    buf[j] = p * cp / sq * _exp2_f64(e) if (e > -1000.0 and sq > 0.0) else 0.0
+            for k in range(d):
+                xk = x[i, k]
+                gyk = gy[k]
+                acc = 0.0
+                for j in range(m):
+                    u = buf[j] * (xk - yT[k, j])
+                    acc += u
+                    gyk[j] -= u
                 out[i, k] = acc
 
 
