@@ -109,3 +109,37 @@ def test_fused_pass_float32_points():
     got = pointcloud_grads(x32, y32, a, b, f, g, eps, 2.0)
     assert got[0].dtype == np.float64 and got[1].dtype == np.float64
     _close(got, _dense(x32.astype(np.float64), y32.astype(np.float64), a, b, f, g, eps, 2.0))
+
+
+def test_fused_pass_does_not_depend_on_the_thread_count():
+    """The column sums are per fixed chunk of rows, not per numba thread: the same bits with
+    one thread as with all of them."""
+    import numba
+
+    args = _problem(200, 150, 2, 2.0)
+    T = numba.get_num_threads()
+    ref = pointcloud_grads(*args, 2.0)
+    try:
+        for k in {1, max(1, T - 1)}:
+            numba.set_num_threads(k)
+            got = pointcloud_grads(*args, 2.0)
+            assert np.array_equal(got[0], ref[0]) and np.array_equal(got[1], ref[1])
+    finally:
+        numba.set_num_threads(T)
+
+
+def test_fused_pass_beyond_its_memory_runs_the_two_passes(monkeypatch):
+    """Where the chunks' column sums would pass ``_XY_PARTS_BYTES`` the two single-side passes
+    run instead (O(n + m) memory): their bits."""
+    import kantorovich._autodiff as ad
+
+    args = _problem(20, 30, 2, 1.5)
+    called = []
+    monkeypatch.setattr(ad, "_pointcloud_grads_xy", lambda *a: called.append(1))
+    monkeypatch.setattr(ad, "_XY_PARTS_BYTES", 16 * 30 * 2 * 8 - 1)
+    got = pointcloud_grads(*args, 1.5)
+    assert not called
+    ref = _separate(*args, 1.5)
+    assert np.array_equal(got[0], ref[0]) and np.array_equal(got[1], ref[1])
+    monkeypatch.setattr(ad, "_XY_PARTS_BYTES", 16 * 30 * 2 * 8)
+    assert pointcloud_grads(*args, 1.5) is None and called  # at the limit: the fused path
