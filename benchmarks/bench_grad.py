@@ -11,15 +11,18 @@ Per case:
   GPU), the previous output as the row shift, as `sinkhorn` runs them;
 - ``half_step_s`` (GPU): one online soft-min half-step (the shift kernel), the floor's unit;
 - ``grad_x_s``, ``grad_xy_s``: the envelope pass over the pairs (``pointcloud_grads``) for x,
-  for x and y, from the converged potentials (on the GPU: the fused kernel of
-  ``kantorovich.ot._kernels.grad_cupy``, one pass per side; ``grad_xy_f32_s``: the same with
-  float32 points, the float32 kernel);
+  for x and y, from the converged potentials (on the CPU: x and y from one fused numba pass,
+  one exp per pair; on the GPU: the fused kernel of ``kantorovich.ot._kernels.grad_cupy``,
+  one pass per side; ``grad_xy_f32_s``: the same with float32 points, the float32 kernel);
 - ``backward_xy_s``: the whole torch ``sinkhorn(...).objective.backward()`` for x and y (a
   fresh solve before each, not timed; on the GPU: torch CUDA tensors, synchronised; not at
   n = 100 000, where the six solves would exceed the budget);
+- ``backward_div_xy_s`` (CPU): the same for ``sinkhorn_divergence(...).value.backward()``,
+  three OT terms, so three passes over n x n pairs (target: 3 iterations of one OT term);
 - ``*_over_iteration``, ``*_over_half_step``: the ratios (target: ``grad_xy_over_iteration``
-  and ``backward_xy_over_iteration`` <= 1, i.e. at most two half-steps; the kernel's floor is
-  one half-step per side, ~1.16 at D = 2 by its instruction count, docs/gradients.md).
+  and ``backward_xy_over_iteration`` <= 1, i.e. at most two half-steps; the GPU kernel's floor
+  is one half-step per side, ~1.16 at D = 2 by its instruction count, docs/gradients.md; the
+  CPU's fused pass has one exp per pair for both sides, about one half-step).
 CPU: n = 2000 (quick: 1000); GPU: n = 2000, 20 000 and 100 000 (last: a time-out keeps the
 others). Timings are never assertions.
 """
@@ -41,24 +44,28 @@ def _problem(n: int):
     return rng.normal(size=(n, 2)), rng.normal(size=(n, 2)) + 1.0
 
 
-def _torch_backward(x, y, device, sync) -> float:
-    """Median over 5 fresh solves of the time of ``objective.backward()`` for x and y."""
+def _torch_backward(x, y, device, sync, divergence=False) -> float:
+    """Median over 5 fresh solves of the time of ``objective.backward()`` for x and y
+    (``divergence``: of ``sinkhorn_divergence(...).value.backward()``)."""
     import torch
 
-    from kantorovich.ot import PointCloud, sinkhorn
+    from kantorovich.ot import PointCloud, sinkhorn, sinkhorn_divergence
 
     times = []
     for _ in range(6):  # the first: warm-up (kernel compilation)
         xt = torch.tensor(x, device=device, requires_grad=True)
         yt = torch.tensor(y, device=device, requires_grad=True)
-        obj = sinkhorn(None, None, PointCloud(xt, yt), eps=EPS).objective
+        if divergence:
+            obj = sinkhorn_divergence(None, None, PointCloud(xt, yt), eps=EPS).value
+        else:
+            obj = sinkhorn(None, None, PointCloud(xt, yt), eps=EPS).objective
         sync()
         times.append(timed_once(lambda obj=obj: (obj.backward(), sync()))[1])
     return statistics.median(times[1:])
 
 
 def _ratios(rec: dict) -> dict:
-    for k in ("grad_x_s", "grad_xy_s", "grad_xy_f32_s", "backward_xy_s"):
+    for k in ("grad_x_s", "grad_xy_s", "grad_xy_f32_s", "backward_xy_s", "backward_div_xy_s"):
         if k in rec:
             rec[k[:-2] + "_over_iteration"] = rec[k] / rec["iteration_s"]
             if "half_step_s" in rec:
@@ -82,6 +89,7 @@ def cpu_case(n: int) -> dict:
                                                         need_y=False))["median_s"]
     rec["grad_xy_s"] = time_cpu(lambda: pointcloud_grads(x, y, a, b, r.f, r.g, r.eps, 2.0))["median_s"]
     rec["backward_xy_s"] = _torch_backward(x, y, "cpu", lambda: None)
+    rec["backward_div_xy_s"] = _torch_backward(x, y, "cpu", lambda: None, divergence=True)
     rec["load_1m_after"] = os.getloadavg()[0]
     return _ratios(rec)
 
