@@ -1546,7 +1546,7 @@ def pointcloud_grads(x, y, a, b, f, g, eps, p, *, need_x=True, need_y=True):
     k = _pc_kernel()
     chunks = lambda n: max(1, min(n, 64))  # row chunks: one buffer of m each, split over threads
     gx = gy = None
-    if need_x and need_y and _xy_chunks(x.shape[0]) * y.size * 8 <= _XY_PARTS_BYTES:
+    if need_x and need_y and _xy_chunks(x.shape[0], y.size):
         return _pointcloud_grads_xy(x, y, fa, gb, eps, p)  # both from one exp per pair
     if need_x:
         gx = np.zeros(x.shape)
@@ -1562,16 +1562,22 @@ def pointcloud_grads(x, y, a, b, f, g, eps, p, *, need_x=True, need_y=True):
 _XY_PARTS_BYTES = 1 << 26
 
 
-def _xy_chunks(n: int) -> int:
-    """The fused pass's chunks of rows: a fixed 16 (fewer rows: one each), not numba's thread
-    count, so that the column sums, and the bits of the gradient in y, do not depend on it."""
-    return max(1, min(n, 16))
+def _xy_chunks(n: int, md: int) -> int:
+    """The fused pass's chunks of rows for ``md`` = m d column sums each: 64 (the single-side
+    pass's parallelism) where their sums fit in ``_XY_PARTS_BYTES``, else 16, else 0 (the two
+    single-side passes run); fewer rows, one each. A function of the sizes only, not of numba's
+    thread count, so that the column sums, and the bits of the gradient in y, do not depend
+    on it."""
+    for count in (64, 16):
+        if count * md * 8 <= _XY_PARTS_BYTES:
+            return max(1, min(n, count))
+    return 0
 
 
 def _pointcloud_grads_xy(x, y, fa, gb, eps, p):
     """Both gradients of :func:`pointcloud_grads` in one numba pass over the pairs
     (``grad_numba.grad_envelope_xy``): the rows' sums as the x pass makes them, the columns'
-    sums per chunk of rows (:func:`_xy_chunks`: 16, O(m d) memory, at most
+    sums per chunk of rows (:func:`_xy_chunks`: 64 or 16, O(m d) memory, at most
     ``_XY_PARTS_BYTES``) added up at the end in chunk order. One exponential per pair instead
     of two; the same terms as the two single-side passes, summed in another order."""
     from .ot._kernels import grad_numba
@@ -1579,7 +1585,7 @@ def _pointcloud_grads_xy(x, y, fa, gb, eps, p):
     n, d = x.shape
     m = y.shape[0]
     gx = np.zeros((n, d))
-    parts = np.zeros((_xy_chunks(n), d, m))
+    parts = np.zeros((_xy_chunks(n, m * d), d, m))
     grad_numba.grad_envelope_xy(x, np.ascontiguousarray(y.T), fa, gb, 1.0 / float(eps), float(p),
                                 gx, parts)
     return gx, np.ascontiguousarray(parts.sum(axis=0).T)

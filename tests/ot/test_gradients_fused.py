@@ -143,3 +143,15 @@ def test_fused_pass_beyond_its_memory_runs_the_two_passes(monkeypatch):
     assert np.array_equal(got[0], ref[0]) and np.array_equal(got[1], ref[1])
     monkeypatch.setattr(ad, "_XY_PARTS_BYTES", 16 * 30 * 2 * 8)
     assert pointcloud_grads(*args, 1.5) is None and called  # at the limit: the fused path
+
+
+def test_fused_pass_chunks_follow_the_sizes_only():
+    """64 chunks of rows (the single-side pass's split) while their column sums fit the
+    budget, 16 beyond, then none (the two passes): never the thread count."""
+    from kantorovich._autodiff import _XY_PARTS_BYTES, _xy_chunks
+
+    md64 = _XY_PARTS_BYTES // (64 * 8)
+    md16 = _XY_PARTS_BYTES // (16 * 8)
+    assert _xy_chunks(10_000, md64) == 64 and _xy_chunks(10_000, md64 + 1) == 16
+    assert _xy_chunks(10_000, md16) == 16 and _xy_chunks(10_000, md16 + 1) == 0
+    assert _xy_chunks(5, 100) == 5 and _xy_chunks(1, 100) == 1
