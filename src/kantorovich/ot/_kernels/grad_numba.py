@@ -34,6 +34,38 @@ __all__ = ["grad_envelope", "grad_envelope_xy", "grad_implicit", "rowsums"]
 
 
 
+@njit(inline="always", fastmath=_FM)
+def _coefficients(x, yT, i, fi, gb, c, p, buf):  # pragma: no cover - compiled
+    # buf_j <- P_ij / (a_i b_j) * |x_i - y_j|^(p-2) p: the coefficient of (x_i - y_j) in
+    # dC_ij/dx_i, times the plan's kernel (fi = fa_i, c = log2(e)/eps); 0 below 2^-1000 and,
+    # for p < 2, at zero distance (the subgradient 0)
+    d = x.shape[1]
+    m = yT.shape[1]
+    for j in range(m):
+        buf[j] = 0.0
+    for k in range(d):
+        xk = x[i, k]
+        for j in range(m):
+            t = xk - yT[k, j]
+            buf[j] += t * t
+    if p == 2.0:
+        for j in range(m):
+            e = (fi + gb[j] - buf[j]) * c
+            buf[j] = 2.0 * _exp2_f64(e) if e > -1000.0 else 0.0
+    elif p == 1.0:
+        for j in range(m):
+            sq = buf[j]
+            r = math.sqrt(sq)
+            e = (fi + gb[j] - r) * c
+            buf[j] = _exp2_f64(e) / r if (e > -1000.0 and sq > 0.0) else 0.0
+    else:
+        for j in range(m):
+            sq = buf[j]
+            cp = sq ** (0.5 * p)
+            e = (fi + gb[j] - cp) * c
+            buf[j] = p * cp / sq * _exp2_f64(e) if (e > -1000.0 and sq > 0.0) else 0.0
+
+
 @parallel_kernel
 @njit(parallel=True, fastmath=_FM, cache=True)
 def grad_envelope(x, yT, fa, gb, inv_eps, p, out, n_chunks):  # pragma: no cover - compiled
@@ -63,31 +95,7 @@ def grad_envelope(x, yT, fa, gb, inv_eps, p, out, n_chunks):  # pragma: no cover
                 out[i, 0] = 2.0 * acc0
                 out[i, 1] = 2.0 * acc1
                 continue
-            for j in range(m):
-                buf[j] = 0.0
-            for k in range(d):
-                xk = x[i, k]
-                for j in range(m):
-                    t = xk - yT[k, j]
-                    buf[j] += t * t
-            # buf_j <- P_ij / (a_i b_j) * |x_i - y_j|^(p-2) p: the coefficient of
-            # (x_i - y_j) in dC_ij/dx_i, times the plan's kernel
-            if p == 2.0:
-                for j in range(m):
-                    e = (fi + gb[j] - buf[j]) * c
-                    buf[j] = 2.0 * _exp2_f64(e) if e > -1000.0 else 0.0
-            elif p == 1.0:
-                for j in range(m):
-                    sq = buf[j]
-                    r = math.sqrt(sq)
-                    e = (fi + gb[j] - r) * c
-                    buf[j] = _exp2_f64(e) / r if (e > -1000.0 and sq > 0.0) else 0.0
-            else:
-                for j in range(m):
-                    sq = buf[j]
-                    cp = sq ** (0.5 * p)
-                    e = (fi + gb[j] - cp) * c
-                    buf[j] = p * cp / sq * _exp2_f64(e) if (e > -1000.0 and sq > 0.0) else 0.0
+            _coefficients(x, yT, i, fi, gb, c, p, buf)
             for k in range(d):
                 xk = x[i, k]
                 acc = 0.0
@@ -135,30 +143,7 @@ def grad_envelope_xy(x, yT, fa, gb, inv_eps, p, out, parts):  # pragma: no cover
                 out[i, 0] = acc0
                 out[i, 1] = acc1
                 continue
-            for j in range(m):
-                buf[j] = 0.0
-            for k in range(d):
-                xk = x[i, k]
-                for j in range(m):
-                    t = xk - yT[k, j]
-                    buf[j] += t * t
-            # buf_j <- the coefficient of (x_i - y_j) in P_ij dC_ij/dx_i, as in grad_envelope
-            if p == 2.0:
-                for j in range(m):
-                    e = (fi + gb[j] - buf[j]) * c
-                    buf[j] = 2.0 * _exp2_f64(e) if e > -1000.0 else 0.0
-            elif p == 1.0:
-                for j in range(m):
-                    sq = buf[j]
-                    r = math.sqrt(sq)
-                    e = (fi + gb[j] - r) * c
-                    buf[j] = _exp2_f64(e) / r if (e > -1000.0 and sq > 0.0) else 0.0
-            else:
-                for j in range(m):
-                    sq = buf[j]
-                    cp = sq ** (0.5 * p)
-                    e = (fi + gb[j] - cp) * c
-                    buf[j] = p * cp / sq * _exp2_f64(e) if (e > -1000.0 and sq > 0.0) else 0.0
+            _coefficients(x, yT, i, fi, gb, c, p, buf)
             for k in range(d):
                 xk = x[i, k]
                 gyk = gy[k]
