@@ -167,9 +167,10 @@ def parzen_log_likelihood(samples, held_out, *, bandwidth=None, grid=None, cv_fr
         scores = np.array([kde_log_density(val, fit, g, batch_size=batch_size).mean() for g in grid])
         sigma = float(grid[int(np.argmax(scores))])
         info.update(rule="cv", grid=grid, cv_scores=scores)
-        if sigma in (grid.min(), grid.max()):
+        at_end = sigma in (grid.min(), grid.max())
+        if at_end:
             info["warning"] = "the chosen bandwidth is at the end of the grid; widen `grid`"
-        if grid.size > 1 and sigma in (grid.min(), grid.max()):
+        if at_end and grid.size > 1:
             warn(f"parzen_log_likelihood: the cross-validated bandwidth {np.ldexp(sigma, k):.3g} is "
                  f"the {'smallest' if sigma == grid.min() else 'largest'} value of `grid`, so the "
                  "best one may lie outside it; widen `grid` (info['cv_scores'] has the scores).",
