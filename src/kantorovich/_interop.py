@@ -215,7 +215,7 @@ def caller(*args: Any, names: tuple[str, ...] | None = None, tracers: bool = Fal
     # float32, as torch's and JAX's own promotion does
     floating = any(c.floating for _, c, _ in found if c.dtype is not None)
     typed = [k for k, (_, c, _) in enumerate(found) if c.dtype is not None and c.floating == floating]
-    if _first_kind_is_torch(found) and any(k not in zero_d for k in typed):
+    if first.kind == "torch" and any(k not in zero_d for k in typed):
         # torch's own rule: a 0-d tensor (a setting such as eps, or a scalar parameter) does
         # not widen tensors with dimensions of its category (float32 points and a float64
         # 0-d eps give float32, as float32 + 0-d float64 does in torch)
@@ -244,10 +244,6 @@ def _check_torch(a: Any, name: str) -> None:
     if dev not in ("cpu", "cuda"):
         raise TypeError(f"`{name}` is a torch tensor on the {dev!r} device; kantorovich computes "
                         "on the CPU or a CUDA GPU: move it there first (`.cpu()`).")
-
-
-def _first_kind_is_torch(found: list) -> bool:
-    return bool(found) and found[0][2] == "torch"
 
 
 def _wider(c: Caller, d1: Any, d2: Any) -> Any:
