@@ -2440,7 +2440,7 @@ def _w_exact(xa, ya, aw, bw, p, eps, need):
     the rescaled problem's, the weight gradient that times 2**k), or, where those costs
     over- or underflow, in its rounds at the scale of W_p (:func:`_w_exact_rescaled`)."""
     from .ot._emd import emd
-    from .ot._wasserstein import _cost_matrix
+    from .ot._wasserstein import _cost_matrix, value_trusted
 
     an, bn = aw / aw.sum(), bw / bw.sum()
     xs, ys, k = _scaled(xa, ya, p)
@@ -2450,7 +2450,7 @@ def _w_exact(xa, ya, aw, bw, p, eps, need):
     if math.isfinite(top):
         r = emd(an, bn, M)
         val = max(float(r.value), 0.0)
-        if val > 0.0 and val >= top * 2.0 ** -30:  # the function's test, on the same LP
+        if value_trusted(val, top):  # the function's test, on the same LP
             gx, gy = _dense_cost_grads(xs, ys, r.plan, p, "x" in need, "y" in need)
             c = _root_coef(val, p)
             f, gp = _tight_at_zero_weights(_arr64(r.f), _arr64(r.g), aw, bw, M) \
@@ -2526,7 +2526,7 @@ def _w_auction(xa, ya, aw, bw, p, eps, need, exact_max_entries=None):
     exact LP's rounds it fell back to (:func:`_w_exact`), as the function."""
     from .ot._auction import assignment
     from .ot._costs import diameter
-    from .ot._wasserstein import EXACT_MAX_ENTRIES
+    from .ot._wasserstein import EXACT_MAX_ENTRIES, value_trusted
 
     if need & {"a", "b"}:
         raise NotImplementedError(
@@ -2539,7 +2539,7 @@ def _w_auction(xa, ya, aw, bw, p, eps, need, exact_max_entries=None):
     if math.isfinite(cmax):
         r = assignment(x=xs, y=ys, cost=p, backend="numba")
         val = max(float(r.value), 0.0)
-        if not (val > 0.0 and val >= cmax * 2.0 ** -30):
+        if not value_trusted(val, cmax):
             r = None if xs.shape[0] * ys.shape[0] <= limit else r
     if r is None:
         return _w_exact(xa, ya, aw, bw, p, eps, need)

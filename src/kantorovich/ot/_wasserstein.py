@@ -28,6 +28,14 @@ __all__ = ["EXACT_MAX_ENTRIES", "wasserstein"]
 #: Largest n * m solved exactly by ``method="auto"`` (a float64 cost matrix of 200 MB).
 EXACT_MAX_ENTRIES = 25_000_000
 
+
+def value_trusted(val: float, top: float) -> bool:
+    """Whether an LP or auction optimum ``val`` (clipped at 0) of costs whose largest is
+    ``top`` is kept: positive and at least 2**-30 of ``top``. Below, the rounding of the solve
+    may have lost it (0 included: at large p the unit-scale costs underflow), and the
+    function, and its gradients, take the exact LP at the scale of W_p instead."""
+    return val > 0.0 and val >= top * 2.0 ** -30
+
 #: Default Sinkhorn eps relative to the cost scale (the p-th power of the joint bounding-box
 #: diagonal): large enough for the log-domain solver with eps-scaling to converge within its
 #: default 10 000 iterations without a ConvergenceWarning (measured: about 1 800 iterations for
@@ -422,7 +430,7 @@ def _solve_exact(pts: _Points) -> float:
     top = float(M.max())
     if math.isfinite(top):
         val = max(emd(pts.an, pts.bn, M, return_plan=False).value, 0.0)
-        if val > 0.0 and val >= top * 2.0 ** -30:
+        if value_trusted(val, top):
             return float(np.ldexp(val ** (1.0 / p), k))
     # costs beyond float64, or an optimum so far below the largest cost that the rounding
     # of the LP may have lost it (0 included: unit-scale distances next to a point at 1e200
@@ -448,7 +456,7 @@ def _solve_auction(pts: _Points) -> float:
         val = max(res.value, 0.0)
         # val = 0 is trusted no more than in _solve_exact: at large p every |x - y|^p of the
         # unit-scale points may have underflowed to 0 (cmax too), and W_p came back as 0
-        if val > 0.0 and val >= cmax * 2.0 ** -30:
+        if value_trusted(val, cmax):
             return float(np.ldexp(val ** (1.0 / p), k))
     # costs beyond float64, or an optimum far below the cost scale: the exact LP at the scale
     # of W_p where it fits, else the auction's permutation valued without over/underflow
