@@ -279,3 +279,41 @@ def test_fallback_rows_per_iteration_in_the_solver_info(monkeypatch, chunk):
     # launches: per operator 2 for a safe call, 4 per shift call, 1 for 2 k2 x, 1 per new chunk
     rolls = (8 - 1) // chunk + (7 - 1) // chunk
     assert info["softmin_launches"] == 2 * 3 + 4 * 12 + 2 + rolls
+
+
+def test_self_transport_loop_runs_one_operator():
+    """OT(a, a) with the averaged update on the stand-in: one soft-min per iteration (the x
+    side's), none on the other side, and the same launches per half-step as above."""
+    xp, fx, fy, a, _ = _problem(n=300, m=300)
+    fy = K.OnlineSoftmin(fx.x, fx.x, 2.0, xp=xp, kernels=CountingKernels(2, np.float32), n_sm=132)
+    fx = K.OnlineSoftmin(fx.x, fx.x, 2.0, xp=xp, kernels=CountingKernels(2, np.float32), n_sm=132)
+    loga = xp.log(a)
+    f = g = _dev(np.zeros(300, dtype=np.float32))
+    stats: dict = {}
+    f, g, errors, it, converged, _ = S._sinkhorn_loop(
+        xp, fx, fy, a, a, loga, loga, f, g, eps=0.05, schedule=[], max_iter=9, tol=1e-30,
+        check_every=3, symmetric=True, stats=stats, self_transport=True)
+    assert it == 9 and fx.calls == 9 and fy.calls == 0
+    assert stats["one_sided"] == list(range(9)) and len(errors) == 3
+    assert f is not g and np.array_equal(_plain(f), _plain(g))
+
+
+def test_fallback_rows_of_a_self_transport_solve():
+    """Rows redone per iteration when the first iterations ran the x side alone and the next
+    ones both (a self-transport solve whose extrapolation left the two sides apart)."""
+    n = 200
+    fx, fy = _numpy_ops(n, n)
+    fy = K.OnlineSoftmin(fx.x, fx.x, 2.0, xp=np, kernels=K.NumpyKernels(2, np.float64), n_sm=132)
+    fx = K.OnlineSoftmin(fx.x, fx.x, 2.0, xp=np, kernels=K.NumpyKernels(2, np.float64), n_sm=132)
+    eps, la = 0.05, 0.05 * np.log(np.full(n, 1 / n))
+    f = np.zeros(n)
+    for _ in range(3):  # one side
+        f = 0.5 * (f + fx(eps, f + la))
+    g = f.copy()
+    for _ in range(2):  # both sides: the y side's first call has no shift (all n rows safe)
+        f, g = 0.5 * (f + fx(eps, g + la)), 0.5 * (g + fy(eps, f + la))
+    fx(eps, g + la, with_mean_cost=True)
+    info = S._cupy_loop_info(fx, fy, 5, error_reads=1, one_sided=(0, 1, 2))
+    assert info["fallback_rows_per_iter"] == [n, 0, 0, n, 0]
+    assert info["fallback_rows_final_pass"] == [n]  # the <P, C> pass: every row, as above
+    assert info["softmin_calls"] == 6 + 2

@@ -244,17 +244,22 @@ def _ops_cupy_pointcloud(geom, wdt):
     return fx, fy
 
 
-def _cupy_loop_info(fx, fy, n_iter: int, error_reads: int) -> dict:
+def _cupy_loop_info(fx, fy, n_iter: int, error_reads: int, one_sided: tuple = ()) -> dict:
     """What the CuPy soft-mins of a finished solve did (docs/sinkhorn.md, "On a GPU"): rows
     redone by the safe kernel in each iteration (both half-steps; every row in the first
     iteration of a cold start, which has no shift yet) and in the final ``<P, C>`` pass, the
     soft-min calls and kernel launches, and the marginal errors read back (the loop's host
     reads; the several-mode tail extrapolation adds two per jump). The counters stay on the
-    device during the loop; reading them here costs two synchronisations, after it."""
+    device during the loop; reading them here costs two synchronisations, after it.
+    ``one_sided``: the iterations that ran ``fx`` alone (a self-transport problem's)."""
     rx, ry = fx.fallback_rows(), fy.fallback_rows()
-    k = min(n_iter, len(rx), len(ry))  # one call of each per iteration, then the final pass's
-    return {"fallback_rows_per_iter": (rx[:k] + ry[:k]).tolist(),
-            "fallback_rows_final_pass": rx[k:].tolist() + ry[k:].tolist(),
+    # one call of each per iteration (of fx alone in `one_sided`), then the final pass's
+    k = min(n_iter, len(rx))
+    both = np.setdiff1d(np.arange(k), np.asarray(one_sided, dtype=np.int64))[:len(ry)]
+    per_iter = rx[:k].copy()
+    per_iter[both] += ry[:len(both)]
+    return {"fallback_rows_per_iter": per_iter.tolist(),
+            "fallback_rows_final_pass": rx[k:].tolist() + ry[len(both):].tolist(),
             "softmin_calls": fx.calls + fy.calls, "softmin_launches": fx.launches + fy.launches,
             "error_reads": int(error_reads)}
 
@@ -364,7 +369,7 @@ def _exp_clip(dtype) -> float:
 
 def _sinkhorn_loop(xp, softmin_x: Callable, softmin_y: Callable, a, b, loga, logb, f, g, *,
                    eps: float, schedule: list[float], max_iter: int, tol: float, check_every: int,
-                   symmetric: bool, bar=None, stats: dict | None = None):
+                   symmetric: bool, bar=None, stats: dict | None = None, self_transport: bool = False):
     """Run log-domain Sinkhorn; returns (f, g, errors, n_iter, converged, n_scaling), and
     ``stats["probe"]``, the iterations of the cold probe, when a ``stats`` dict is given.
 
@@ -404,6 +409,13 @@ def _sinkhorn_loop(xp, softmin_x: Callable, softmin_y: Callable, a, b, loga, log
     alternating annealing, ten points on a line at eps = 0.1 needed 8545 iterations to a
     marginal error of 1e-4 against 1 from a cold start; averaged, 11 (docs/sinkhorn.md).
 
+    ``self_transport``: the problem is OT(a, a) on a symmetric cost (``softmin_y`` computes
+    what ``softmin_x`` does, ``b = a``) and starts from ``f = g``. An averaged step then maps
+    ``f = g`` to ``f = g``, so it runs one soft-min and keeps one potential for both sides
+    (the self terms of a Sinkhorn divergence: half their soft-mins, as GeomLoss does). A step
+    that leaves the two apart (an extrapolation's rounding) goes on with two soft-mins until
+    they meet again.
+
     Why the tail extrapolation: the annealing shortens the transient but leaves on the slowest
     mode at ``eps`` an amount of error that depends on the instance, sometimes more than a cold
     start leaves there (90 x 90 uniform points, eps = 3e-3: 1830 iterations to 1e-5 against
@@ -420,6 +432,19 @@ def _sinkhorn_loop(xp, softmin_x: Callable, softmin_y: Callable, a, b, loga, log
     ``PointCloud``: 5179 iterations, 9191 without it, 8410 cold).
     """
     errors: list[float] = []
+    if self_transport and symmetric and bool(xp.array_equal(f, g)):
+        g = f  # one array for both sides while they are equal (the docstring)
+
+    def one_side(f, g):
+        """Whether the averaged step can run one soft-min: both sides hold one array."""
+        return self_transport and g is f
+
+    def rejoined(f, g):
+        """``(f, g)`` with one array for both sides again where an extrapolation left them
+        equal (it computes each side on its own)."""
+        if self_transport and g is not f and bool(xp.array_equal(f, g)):
+            return f, f
+        return f, g
 
     def newton(f, g, budget):
         return _newton_step(xp, softmin_x, softmin_y, a, b, loga, logb, f, g, eps, budget)
@@ -440,7 +465,14 @@ def _sinkhorn_loop(xp, softmin_x: Callable, softmin_y: Callable, a, b, loga, log
                      or (check_first and k == k_first))
             measure = check or k == measure_at
             ft = softmin_x(eps, g + elogb)
-            if symmetric or (k == k_first and averaged_first):
+            if symmetric and one_side(f, g):
+                if stats is not None:
+                    stats.setdefault("one_sided", []).append(it)
+                if measure:
+                    err = _marginal_error(xp, a, f, ft, eps)
+                    err = err + err  # the columns' error is the rows'
+                f = g = 0.5 * (f + ft)
+            elif symmetric or (k == k_first and averaged_first):
                 gt = softmin_y(eps, f + eloga)
                 if measure:
                     err = _marginal_error(xp, a, f, ft, eps) + _marginal_error(xp, b, g, gt, eps)
@@ -473,8 +505,10 @@ def _sinkhorn_loop(xp, softmin_x: Callable, softmin_y: Callable, a, b, loga, log
                     multi.budget = stop - it - 1
                     f, g, tail, undo, agree = multi.check(f, g, e_val, tail, undo, agree)
                     it, multi.spent = it + multi.spent, 0
+                    f, g = rejoined(f, g)
                 elif agree:
                     f, g, tail, undo, agree = _extrapolate_tail(f, g, e_val, tail, undo, agree)
+                    f, g = rejoined(f, g)
                     if undo is None and agree <= agree_first / 2 ** _MULTI_MODE_AFTER_UNDOS:
                         multi = _MultiModeTail(xp)
                         multi.newton, multi.check_every = newton, check_every
@@ -506,8 +540,13 @@ def _sinkhorn_loop(xp, softmin_x: Callable, softmin_y: Callable, a, b, loga, log
                     if it >= max_iter:
                         break
                     ft = softmin_x(e, g + e * logb)
-                    gt = softmin_y(e, f + e * loga)
-                    f, g = 0.5 * (f + ft), 0.5 * (g + gt)
+                    if one_side(f, g):
+                        if stats is not None:
+                            stats.setdefault("one_sided", []).append(it)
+                        f = g = 0.5 * (f + ft)
+                    else:
+                        gt = softmin_y(e, f + e * loga)
+                        f, g = 0.5 * (f + ft), 0.5 * (g + gt)
                     it += 1
                     n_scaling += 1
                 f, g, it, _, converged, _ = at_eps(f, g, it, 0, max_iter, True, True,
@@ -516,6 +555,8 @@ def _sinkhorn_loop(xp, softmin_x: Callable, softmin_y: Callable, a, b, loga, log
                 f, g, it, _, converged, _ = at_eps(f, g, it, k, max_iter, False, False)
     if bar is not None:
         bar.update(it - bar.n)
+    if g is f:
+        g = f.copy()  # the caller's two potentials are two arrays
     return f, g, errors, it, converged, n_scaling
 
 
@@ -1038,7 +1079,10 @@ def sinkhorn(a: Any, b: Any, M_or_geometry: Any, *, eps: float, max_iter: int = 
         (``block``, ``matvec``, ``todense``) for a point cloud.
     symmetric : bool
         True (GeomLoss): averaged updates ``f, g <- (f + ft)/2, (g + gt)/2`` computed from the
-        same old pair, symmetric in (a, b), both soft-mins independent. False (default):
+        same old pair, symmetric in (a, b), both soft-mins independent; on OT(a, a) with a
+        symmetric cost (equal weights, ``PointCloud(x, x)`` with a named cost, or ``M`` equal
+        to ``M.T``) and no warm start they are one soft-min, computed once: ``f = g`` all along
+        (``info["self_transport"]``; docs/sinkhorn.md). False (default):
         classical alternating updates. Same fixed point and cost per iteration, but the
         averaged map contracts like (1 + k)/2 instead of k^2 (k the Sinkhorn contraction),
         so it needs about 4x more iterations to a given tol (measured: 2358 vs 588 at
@@ -1092,7 +1136,8 @@ def sinkhorn(a: Any, b: Any, M_or_geometry: Any, *, eps: float, max_iter: int = 
         the final half-step: its columns' error, one more column soft-min), and
         ``marginal_error_history`` (at every check, ending with that one); ``n_iter``;
         ``converged``;
-        ``plan``; ``eps``; ``backend``; ``info`` (eps schedule, timings, symmetric, tol).
+        ``plan``; ``eps``; ``backend``; ``info`` (eps schedule, timings, symmetric,
+        self_transport, tol).
 
     Raises
     ------
@@ -1175,6 +1220,7 @@ class _Problem:
     diameter: float
     mag: float  # max |C| (a point cloud's diameter)
     t_start: float
+    self_transport: bool = False  # OT(a, a) on a symmetric cost: one soft-min per averaged step
 
 
 @dataclass
@@ -1189,6 +1235,7 @@ class _Solved:
     n_scaling: int
     t_loop: float
     error_reads: int = 0  # marginal errors read back to the host (one per check)
+    one_sided: tuple = ()  # the iterations that ran one soft-min (self-transport)
     # a float32 host solve's marginal error measured in float64 at the end (None otherwise)
     float64_error: float | None = None
 
@@ -1231,11 +1278,25 @@ def _prepare(a, b, M_or_geometry, *, eps, max_iter, tol, scaling, check_every, f
             "or multiply the costs and eps by a common power of two (the potentials scale with "
             "them).")
     schedule = [] if warm else eps_schedule(diameter, eps, scaling)
+    self_transport = bool(symmetric) and not warm and _self_transport(geom, aw, bw)
     return _Problem(geom=geom, xp=xp, backend=name, wdt=wdt, caller_gpu=on_gpu, a=a_d, b=b_d,
                     loga=loga, logb=logb, f=f, g=g, softmin_x=sx, softmin_y=sy, eps=eps, tol=tol,
                     max_iter=max_iter, check_every=check_every, scaling=scaling,
                     symmetric=bool(symmetric), progress=progress, warm=warm, schedule=schedule,
-                    diameter=diameter, mag=mag, t_start=t_start)
+                    diameter=diameter, mag=mag, t_start=t_start, self_transport=self_transport)
+
+
+def _self_transport(geom, aw, bw) -> bool:
+    """Whether the problem is OT(a, a) on a symmetric cost: equal weights, and a point cloud
+    with one set of points and a named cost (each a function of |x - y|), or a symmetric cost
+    matrix. Then both soft-mins compute the same thing (:func:`_sinkhorn_loop`)."""
+    if not np.array_equal(aw, bw):
+        return False
+    if isinstance(geom, PointCloud):
+        return not geom.cost_is_callable and _same_array(geom.x, geom.y)
+    C = geom.C
+    xp = cupy_or_raise() if is_cupy(C) else np
+    return C.shape[0] == C.shape[1] and bool(xp.array_equal(C, C.T))
 
 
 def _check_options(eps, max_iter, check_every, scaling, symmetric, progress, dtype):
@@ -1342,13 +1403,14 @@ def _solve(p: _Problem) -> _Solved:
             f, g, errors, n_iter, converged, n_scaling = _sinkhorn_loop(
                 p.xp, p.softmin_x, p.softmin_y, p.a, p.b, p.loga, p.logb, p.f, p.g, eps=p.eps,
                 schedule=p.schedule, max_iter=p.max_iter, tol=p.tol, check_every=p.check_every,
-                symmetric=p.symmetric, bar=bar, stats=loop_stats)
+                symmetric=p.symmetric, bar=bar, stats=loop_stats, self_transport=p.self_transport)
     finally:
         if bar is not None:
             bar.close()
     return _Solved(f=f, g=g, errors=errors, n_iter=n_iter, converged=converged,
                    n_scaling=n_scaling, t_loop=t_loop,
-                   error_reads=loop_stats.get("error_reads", 0))
+                   error_reads=loop_stats.get("error_reads", 0),
+                   one_sided=tuple(loop_stats.get("one_sided", ())))
 
 
 # a float32 solve that read `tol` is not converged when its marginal error, measured in
@@ -1449,7 +1511,8 @@ def _package(p: _Problem, s: _Solved, *, plan) -> SinkhornResult:
     info = {
         "eps_schedule": p.schedule, "n_iter_scaling": s.n_scaling, "diameter": p.diameter,
         "scaling": p.scaling, "symmetric": p.symmetric, "tol": p.tol, "check_every": p.check_every,
-        "warm_start": p.warm, "dtype": str(p.wdt), "shape": p.geom.shape,
+        "warm_start": p.warm, "self_transport": p.self_transport, "dtype": str(p.wdt),
+        "shape": p.geom.shape,
         "geometry": p.geom.kind, "time_loop_s": t_end - s.t_loop, "time_total_s": t_end - p.t_start,
         "time_per_iter_s": (t_end - s.t_loop) / max(1, n_iter),
     }
@@ -1460,7 +1523,7 @@ def _package(p: _Problem, s: _Solved, *, plan) -> SinkhornResult:
         # soft-min calls (both sides, the last pass included) that took the kernel matrix
         info["kernel_matrix_calls"] = sum(getattr(op, "n_kmat_calls", 0) for op in p.softmin_x.ops)
     if hasattr(p.softmin_x, "fallback_rows"):  # the CuPy soft-min
-        info.update(_cupy_loop_info(p.softmin_x, p.softmin_y, n_iter, s.error_reads))
+        info.update(_cupy_loop_info(p.softmin_x, p.softmin_y, n_iter, s.error_reads, s.one_sided))
     return SinkhornResult(value=value, objective=objective, f=f, g=g, marginal_error_history=tuple(errors),
                           n_iter=n_iter, converged=converged, plan=P, eps=eps, backend=p.backend, info=info)
 
