@@ -1113,3 +1113,27 @@ def test_batch_cost_range_overflow_is_one_clean_error(rng):
             warnings.simplefilter("error")
             with pytest.raises(ValueError, match=r"got max 1e\+308 and min -1e\+308 in problem 1,"):
                 call()
+
+
+def test_emd_batch_progress_bar_over_the_problems(rng, capsys):
+    """progress=True: a bar over the problems on the network simplex's threads and on the loop
+    of single calls (the same results as without); the square uniform kernel shows none."""
+    x, y = _clouds(rng, nb=6)
+    M = _sqdist(x, y)
+    a = _weights(rng, "batched", 6, N)
+    for kw, desc in ((dict(a=a, b=None, normalize=True), "emd batch (network_simplex)"),
+                     (dict(a=None, b=None, method="highs", normalize=True), "emd batch (highs)")):
+        quiet = emd(M=M, **kw)
+        assert capsys.readouterr().err == ""
+        shown = emd(M=M, progress=True, **kw)
+        err = capsys.readouterr().err
+        assert desc in err and "problem" in err, kw
+        np.testing.assert_array_equal(shown.value, quiet.value)
+        np.testing.assert_array_equal(shown.plan, quiet.plan)
+    Ms = _sqdist(*_clouds(rng, nb=3, m=N))
+    sq = emd(None, None, Ms, method="auction", progress=True)  # the loop: one bar, none per problem
+    err = capsys.readouterr().err
+    assert "emd batch (auction)" in err and "assignment n=" not in err
+    fast = emd(None, None, Ms, progress=True)  # the kernel over all problems: no bar
+    assert fast.backend == "numba_batch" and capsys.readouterr().err == ""
+    np.testing.assert_allclose(fast.value, sq.value, rtol=0, atol=TOL)

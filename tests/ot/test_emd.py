@@ -472,3 +472,37 @@ def test_doctests():
 
     res = doctest.testmod(importlib.import_module("kantorovich.ot._emd"))
     assert res.failed == 0 and res.attempted > 0
+
+
+def test_progress_bar_of_the_auction_on_stderr_only_when_asked(monkeypatch, capsys):
+    g = np.random.default_rng(43)
+    x, y = g.random((200, 2)), g.random((200, 2))
+    M = cdist(x, y) ** 2
+    quiet = emd(None, None, M, method="auction")
+    assert capsys.readouterr().err == ""
+    shown = emd(None, None, M, method="auction", progress=True)
+    err = capsys.readouterr().err
+    assert "assignment n=200" in err and "phase" in err  # the bar of assignment(progress=True)
+    # the same answer with the bar
+    assert shown.value == quiet.value and shown.certified
+    for fld in ("plan", "f", "g"):
+        np.testing.assert_array_equal(getattr(shown, fld), getattr(quiet, fld))
+    # "auto" shows it when it picks the auction
+    monkeypatch.setattr(emd_mod, "AUTO_AUCTION_MIN_N", 100)
+    auto = emd(None, None, M, progress=True)
+    assert auto.method == "auction" and "assignment n=200" in capsys.readouterr().err
+    assert auto.value == quiet.value
+    # the network simplex and HiGHS report nothing while they run: no bar
+    for method in ("network_simplex", "highs"):
+        r = emd(None, None, M[:40, :30], normalize=True, method=method, progress=True)
+        assert r.certified and capsys.readouterr().err == ""
+
+
+@pytest.mark.parametrize("bad", ["yes", None, 1, 0.0])
+def test_progress_must_be_a_bool(bad):
+    M = np.ones((3, 3))
+    with pytest.raises(TypeError, match="`progress` must be a bool"):
+        emd(None, None, M, progress=bad)
+    with pytest.raises(TypeError, match="`progress` must be a bool"):  # a batch checks it too
+        emd(None, None, np.stack([M, M]), progress=bad)
+    assert emd(None, None, M, progress=np.bool_(False)).value == 1.0

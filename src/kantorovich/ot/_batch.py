@@ -260,8 +260,10 @@ def _cost_range(C) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 # ----------------------------------------------------------------------------- emd
 
 def emd_batch(a, b, M, *, method="auto", normalize=False, return_plan=True, tol=1e-9,
-              max_iter=None) -> EMDResult:
-    """:func:`kantorovich.ot.emd` on a batch ``M`` (B, n, m) (see the module notes)."""
+              max_iter=None, progress=False) -> EMDResult:
+    """:func:`kantorovich.ot.emd` on a batch ``M`` (B, n, m) (see the module notes);
+    ``progress``: a bar over the problems on the network simplex's threads and on the loop of
+    single calls (the square uniform kernel solves all problems in one call: no bar)."""
     from ._emd import _check_options, emd
 
     t0 = time.perf_counter()
@@ -295,11 +297,16 @@ def emd_batch(a, b, M, *, method="auto", normalize=False, return_plan=True, tol=
     fast = method == "auto" and n == m and all(constant(w) for w in distinct.values())
     if not fast and (method == "network_simplex" or (method == "auto" and _simplex_for_all(
             A, Bw, n, m))):
-        return _emd_simplex_batch(a, b, A, Bw, C, normalize=normalize, return_plan=return_plan,
-                                  tol=tol, max_iter=max_iter, ref=ref, t0=t0)
+        with _problems_bar(progress, nb, "network_simplex") as bar:
+            return _emd_simplex_batch(a, b, A, Bw, C, normalize=normalize,
+                                      return_plan=return_plan, tol=tol, max_iter=max_iter,
+                                      ref=ref, t0=t0, bar=bar)
     if not fast:  # highs, the auction: the single solver once per problem
-        with gathered() as caught:  # one warning for the batch below, naming the problems
-            res = [_named(q, nb, emd, A[q], Bw[q], C[q], **kw) for q in range(nb)]
+        with gathered() as caught, _problems_bar(progress, nb, method) as bar:
+            res = []  # one warning for the batch below, naming the problems
+            for q in range(nb):
+                res.append(_named(q, nb, emd, A[q], Bw[q], C[q], **kw))
+                _advance(bar, 1)
         _pass_on(caught, but=ConvergenceWarning)
         out = stack_results(res)
         _warn_uncertified(method, [r.duality_gap / r.info["mass"] for r in res], tol * _cost_range(C)[2],
@@ -346,6 +353,35 @@ def emd_batch(a, b, M, *, method="auto", normalize=False, return_plan=True, tol=
                      dual_violation=np.maximum(viol, 0.0), method="assignment",
                      backend="numba_batch", certified=certified, marginal_error=merr * mass,
                      info=info)
+
+
+class _problems_bar:
+    """A tqdm bar over the ``nb`` problems of a batch (on stderr, ``leave=False``), or None
+    when ``progress`` is False; closed on every way out of the ``with`` block."""
+
+    def __init__(self, progress: bool, nb: int, method: str):
+        self.bar = None
+        if progress:
+            import sys
+
+            from tqdm.auto import tqdm
+
+            self.bar = tqdm(total=nb, desc=f"emd batch ({method})", unit="problem",
+                            leave=False, file=sys.stderr)
+
+    def __enter__(self):
+        return self.bar
+
+    def __exit__(self, *exc):
+        if self.bar is not None:
+            self.bar.close()
+        return False
+
+
+def _advance(bar, k: int) -> None:
+    """``k`` more problems done on the bar (if any)."""
+    if bar is not None:
+        bar.update(k)
 
 
 def _named(q: int, nb: int, solve, *args, **kwargs):
@@ -465,11 +501,13 @@ def _certify_chunk(Pc, c0, C, an, bn, F, G, infos, value, gap, viol, merr, cscal
         infos[q] = {**infos[q], "repaired": False}
 
 
-def _emd_simplex_batch(a, b, A, Bw, C, *, normalize, return_plan, tol, max_iter, ref, t0):
+def _emd_simplex_batch(a, b, A, Bw, C, *, normalize, return_plan, tol, max_iter, ref, t0,
+                       bar=None):
     """The network simplex once per problem, the problems on ``numba.get_num_threads()``
     threads (POT's solver releases the GIL), the certificates computed for all problems at
     once; a problem whose certificate needs more than the plain check (the c-transform
-    repair, or an error to raise) goes through :func:`emd`'s own certificate."""
+    repair, or an error to raise) goes through :func:`emd`'s own certificate. ``bar``: a
+    progress bar advanced as the threads finish their slices of problems, or None."""
     from concurrent.futures import ThreadPoolExecutor
 
     from .._array_api import like
@@ -511,8 +549,10 @@ def _emd_simplex_batch(a, b, A, Bw, C, *, normalize, return_plan, tol, max_iter,
                     Pc[q - c0], F[q], G[q], infos[q] = _solve(problem(q))
 
             ts = time.perf_counter()
+            slices = np.array_split(np.arange(c0, c1), 4 * threads)
             with pot_quiet():  # POT's warnings: each in its problem's info
-                list(pool.map(solve, np.array_split(np.arange(c0, c1), 4 * threads)))
+                for qs, _ in zip(slices, pool.map(solve, slices)):  # in order, as they finish
+                    _advance(bar, len(qs))
             t_solve += time.perf_counter() - ts
             _certify_chunk(Pc, c0, C, an, bn, F, G, infos, value, gap, viol, merr, cscale, tol,
                            problem, nb)
