@@ -276,7 +276,8 @@ def spec_emd(d):
         kw.update(tol=d.pick([1e-9, 1e-6, 1e-12]), max_iter=d.pick([None, 10**6]))
     c = Call("ot.emd", kwargs=kw, check="emd")
     return _mutate(d, c, dict(a=ARRAY, b=ARRAY, M=ARRAY, normalize=BOOL, return_plan=BOOL, tol=FLOAT,
-                              max_iter=COUNT), dict(method=("auto", "network_simplex", "highs", "auction")),
+                              max_iter=COUNT, progress=BOOL),
+                   dict(method=("auto", "network_simplex", "highs", "auction")),
                    points=("M",))
 
 
@@ -290,7 +291,8 @@ def spec_wasserstein(d):
         kw["y"] = kw["y"][: kw["x"].shape[0]]
         kw["a"] = kw["b"] = None
     c = Call("ot.wasserstein", kwargs=kw, check="wasserstein")
-    return _mutate(d, c, dict(x=ARRAY, y=ARRAY, a=ARRAY, b=ARRAY, p=FLOAT, eps=FLOAT, exact_max_entries=COUNT),
+    return _mutate(d, c, dict(x=ARRAY, y=ARRAY, a=ARRAY, b=ARRAY, p=FLOAT, eps=FLOAT, exact_max_entries=COUNT,
+                              progress=BOOL),
                    dict(method=("auto", "1d", "exact", "auction", "sinkhorn")), points=("x", "y"))
 
 

@@ -123,7 +123,8 @@ def test_auto_rule_exact_then_sinkhorn(monkeypatch):
     class FakeResult:
         value = 0.09
 
-    def fake_sinkhorn(a, b, geom, *, eps):
+    def fake_sinkhorn(a, b, geom, *, eps, progress):  # (progress: wasserstein passes its own)
+        assert progress is False
         calls.append((geom.shape, geom.p, eps, float(a.sum()), float(b.sum())))
         return FakeResult()
 
@@ -374,3 +375,38 @@ def test_doctests():
 
     res = doctest.testmod(importlib.import_module("kantorovich.ot._wasserstein"))
     assert res.failed == 0 and res.attempted > 0
+
+
+def test_progress_bar_on_stderr_only_when_asked(monkeypatch, capsys):
+    from kantorovich.ot import _emd as emd_mod
+
+    g = np.random.default_rng(44)
+    x, y = g.random((150, 2)), g.random((150, 2))
+    for kw in ({"method": "auction"}, {"exact_max_entries": 100}):  # rule 3 of "auto"
+        quiet = wasserstein(x, y, p=2, **kw)
+        assert capsys.readouterr().err == ""
+        shown = wasserstein(x, y, p=2, progress=True, **kw)
+        err = capsys.readouterr().err
+        assert "assignment n=150" in err and "phase" in err, kw
+        assert shown == quiet
+    # rule 2 (the exact LP) shows the auction's bar when emd picks the auction, none otherwise
+    exact = wasserstein(x, y, p=2, progress=True)
+    assert capsys.readouterr().err == ""
+    monkeypatch.setattr(emd_mod, "AUTO_AUCTION_MIN_N", 100)
+    assert wasserstein(x, y, p=2, progress=True) == pytest.approx(exact, rel=1e-12)
+    assert "assignment n=150" in capsys.readouterr().err
+    # Sinkhorn's iterations (rule 4), as sinkhorn(progress=True) shows them
+    quiet = wasserstein(x, y[:140], p=2, method="sinkhorn", eps=0.05)
+    assert capsys.readouterr().err == ""
+    shown = wasserstein(x, y[:140], p=2, method="sinkhorn", eps=0.05, progress=True)
+    assert "sinkhorn" in capsys.readouterr().err and shown == quiet
+    # the 1-D formula: no bar
+    wasserstein(x[:, 0], y[:, 0], progress=True)
+    assert capsys.readouterr().err == ""
+
+
+@pytest.mark.parametrize("bad", ["yes", None, 1])
+def test_progress_must_be_a_bool(bad):
+    x = np.zeros((3, 2))
+    with pytest.raises(TypeError, match="`progress` must be a bool"):
+        wasserstein(x, x + 1.0, progress=bad)
