@@ -506,18 +506,38 @@ class TracedResult:
     """What a function returning a result object gives inside ``jax.jit`` or ``jax.vmap``: its
     differentiable values (``value``, ``objective``) as traced arrays. The other fields
     (potentials, plan, diagnostics) are computed on the host while JAX runs the function and
-    are not returned; reading one is an AttributeError saying so."""
+    are not returned; reading one is an AttributeError saying so.
+
+    A JAX pytree whose leaves are those values (registered when the first one is made), so a
+    transformed function may return it: ``jax.jit(f)(x)`` and ``jax.vmap(f)(xs)`` give a
+    TracedResult of concrete (batched) values, with the same missing fields."""
 
     def __init__(self, name: str, values: dict[str, Any]):
+        from ._results import _JAX_REGISTERED, register_jax_pytree
+
+        if TracedResult not in _JAX_REGISTERED:
+            register_jax_pytree(TracedResult)
         self.__dict__["_name"] = name
         self.__dict__.update(values)
 
+    def _tree_flatten(self):
+        names = tuple(k for k in self.__dict__ if k != "_name")
+        return [self.__dict__[k] for k in names], (names, self._name)
+
+    @classmethod
+    def _tree_unflatten(cls, aux, children):
+        names, name = aux
+        return cls(name, dict(zip(names, children)))
+
     def __getattr__(self, key: str):
+        if key.startswith("__"):  # (copy, pickle and JAX probe for protocols)
+            raise AttributeError(key)
         raise AttributeError(
-            f"`{key}` of {self._name}'s result is not available inside jax.jit or jax.vmap: only "
+            f"`{key}` of {self._name}'s result is not available inside jax.jit or jax.vmap (nor "
+            f"in the result they return): only "
             f"{', '.join(k for k in self.__dict__ if k != '_name')} are traced (computed on the "
-            "host by jax.pure_callback); call it outside the transformation for the other fields "
-            "(docs/gradients.md).")
+            "host by jax.pure_callback); call the function outside the transformation for the "
+            "other fields (docs/gradients.md).")
 
     def __repr__(self) -> str:
         vals = ", ".join(f"{k}={v!r}" for k, v in self.__dict__.items() if k != "_name")

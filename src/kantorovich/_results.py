@@ -8,7 +8,11 @@ on the caller's device (numpy or CuPy). ``to_dict()`` gives a JSON-friendly summ
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
+import numbers
+import sys
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,6 +20,7 @@ import numpy as np
 
 __all__ = [
     "stack_results",
+    "register_jax_pytree",
     "Result",
     "EMDResult",
     "SinkhornResult",
@@ -84,10 +89,141 @@ class _FinalMarginalError(float):
 
 
 class Result:
-    """Mixin: ``to_dict()`` for JSON reports."""
+    """Mixin: ``to_dict()`` for JSON reports; a JAX pytree once JAX is imported
+    (:func:`register_jax_pytree`)."""
+
+    def __new__(cls, *args, **kwargs):
+        if cls not in _JAX_REGISTERED and sys.modules.get("jax") is not None:
+            register_jax_pytree(cls)
+        return super().__new__(cls)
 
     def to_dict(self) -> dict[str, Any]:
         return {f.name: _jsonable(getattr(self, f.name)) for f in dataclasses.fields(self)}
+
+
+# ----------------------------------------------------------------------------- JAX pytrees
+#: the classes registered with JAX's pytree registry so far
+_JAX_REGISTERED: set[type] = set()
+_JAX_LOCK = threading.Lock()
+
+
+def register_jax_pytree(cls: type) -> None:
+    """Register the result class ``cls`` (a :class:`Result` dataclass, or
+    :class:`kantorovich._autodiff.TracedResult`) as a JAX pytree, once.
+
+    Called when a result is made and JAX is already imported (:meth:`Result.__new__`), so that
+    importing kantorovich never imports JAX. Which fields are leaves is decided per result by
+    :func:`_is_data`: arrays, numbers, None and (nested) results are the children, so they are
+    traced, mapped and returned by ``jax.jit`` / ``jax.vmap`` as any array; strings
+    (``method``, ``backend``), ``info`` and other host objects (a lazy ``SinkhornPlan``, a
+    ``scipy.sparse`` plan) are static auxiliary data, compared by their contents
+    (:class:`_Static`), so a result passed into ``jax.jit`` recompiles when they differ and a
+    cached trace never hands back another result's metadata. Unflattening sets the fields
+    without ``__init__``: the leaves JAX puts back may be tracers or placeholders, on which
+    ``__post_init__`` checks could not run."""
+    with _JAX_LOCK:
+        if cls in _JAX_REGISTERED:
+            return
+        import jax
+
+        if dataclasses.is_dataclass(cls):
+            flatten, unflatten = _flatten_result, functools.partial(_unflatten_result, cls)
+        else:  # a TracedResult: its traced values by name
+            flatten, unflatten = cls._tree_flatten, cls._tree_unflatten
+        keyed = getattr(jax.tree_util, "register_pytree_with_keys", None)
+        if keyed is not None:
+            def with_keys(obj, flatten=flatten):
+                children, aux = flatten(obj)
+                return [(jax.tree_util.GetAttrKey(k), v) for k, v in zip(aux[0], children)], aux
+
+            keyed(cls, with_keys, unflatten, flatten)
+        else:  # an older JAX: the same tree, without key paths
+            jax.tree_util.register_pytree_node(cls, flatten, unflatten)
+        _JAX_REGISTERED.add(cls)
+
+
+def _is_data(v: Any) -> bool:
+    """A field value that is a pytree child: an array of any library (or a JAX tracer), a
+    number, None, a result, or a tuple / list of these (``ci``, ``marginal_error_history``)."""
+    from ._interop import kind_of
+
+    if v is None or isinstance(v, (numbers.Number, np.number, np.bool_)):
+        return True
+    if isinstance(v, Result) or type(v).__name__ == "TracedResult":
+        return True
+    if isinstance(v, (tuple, list)):
+        return all(_is_data(w) for w in v)
+    return kind_of(v) is not None and not hasattr(v, "nnz")  # (scipy.sparse is no JAX leaf)
+
+
+def _flatten_result(obj: Any):
+    names, children, static = [], [], []
+    for f in dataclasses.fields(obj):
+        v = getattr(obj, f.name)
+        if _is_data(v):
+            names.append(f.name)
+            children.append(v)
+        else:
+            static.append((f.name, _Static(v)))
+    return children, (tuple(names), tuple(static))
+
+
+def _unflatten_result(cls: type, aux: tuple, children: Any) -> Any:
+    names, static = aux
+    obj = object.__new__(cls)
+    for k, v in zip(names, children):
+        object.__setattr__(obj, k, v)
+    for k, s in static:
+        object.__setattr__(obj, k, s.value)
+    return obj
+
+
+class _Static:
+    """A static field of a result pytree (a string, ``info``, a host object), equal to another
+    when their contents are (:func:`_freeze`): JAX compares the auxiliary data of ``jax.jit``'s
+    inputs to decide whether a compiled trace may be reused, and hashes it."""
+
+    __slots__ = ("value", "_key")
+
+    def __init__(self, value: Any):
+        self.value = value
+        self._key = None
+
+    def key(self) -> Any:
+        if self._key is None:
+            self._key = _freeze(self.value)
+        return self._key
+
+    def __eq__(self, other: Any) -> bool:
+        return isinstance(other, _Static) and self.key() == other.key()
+
+    def __hash__(self) -> int:
+        return hash(self.key())
+
+    def __repr__(self) -> str:
+        return f"_Static({self.value!r})"
+
+
+def _freeze(v: Any) -> Any:
+    """A hashable stand-in for ``v`` that is equal for equal contents: floats by their bits
+    (NaN equals NaN, so a result equals itself), numpy arrays by shape, dtype and bytes,
+    containers element by element; any other object by its identity (the holder keeps it
+    alive, so the identity is not reused meanwhile)."""
+    if v is None or isinstance(v, (bool, int, str, bytes)):
+        return (type(v).__name__, v)
+    if isinstance(v, float):
+        return ("float", float(v).hex())
+    if isinstance(v, np.generic) and not isinstance(v, np.object_):
+        return ("np", v.dtype.str, v.tobytes())
+    if isinstance(v, np.ndarray) and v.dtype != object:
+        return ("ndarray", v.shape, v.dtype.str, v.tobytes())
+    if isinstance(v, (tuple, list)):
+        return (type(v).__name__, tuple(_freeze(w) for w in v))
+    if isinstance(v, dict):
+        return ("dict", tuple((_freeze(k), _freeze(w)) for k, w in v.items()))
+    if isinstance(v, Result):
+        return (type(v).__name__, tuple(_freeze(getattr(v, f.name)) for f in dataclasses.fields(v)))
+    return ("id", id(v))
 
 
 @dataclass(frozen=True)

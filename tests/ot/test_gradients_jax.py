@@ -12,6 +12,8 @@ tracer where there is no rule, second derivatives).
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pytest
 
@@ -857,3 +859,79 @@ def test_a_float32_jax_value_beyond_float32s_range_warns_once_naming_it(how):
     msgs = [str(w.message) for w in rec]
     assert [w.category for w in rec] == [KantorovichWarning], msgs
     assert msgs[0].startswith("`value`") and "largest float32" in msgs[0]
+
+
+RESULT_CASES = {  # the functions returning a result object, as a function of the points x
+    "sinkhorn": lambda x, y: sinkhorn(None, None, PointCloud(x, y), **TIGHT),
+    "sinkhorn dense": lambda x, y: sinkhorn(None, None, jnp.sum((x[:, None] - y[None]) ** 2, -1), **TIGHT),
+    "sinkhorn_divergence": lambda x, y: sinkhorn_divergence(None, None, PointCloud(x, y), **TIGHT),
+    "emd": lambda x, y: emd(None, None, PointCloud(x, y)),
+    "wasserstein_1d_plan": lambda x, y: wasserstein_1d_plan(x[:, 0], y[:, 0], p=2),
+}
+
+
+@pytest.mark.parametrize("name", sorted(RESULT_CASES))
+def test_jit_and_vmap_return_the_result(name, x64):
+    """A function returning the whole result under jax.jit or jax.vmap was JAX's "not a valid
+    JAX type" error: the result inside the transformation (its traced values) is now a pytree,
+    so it comes back with the eager values, and its other fields are the AttributeError
+    saying they are computed outside the transformation only."""
+    y = jnp.asarray(Y)
+    fn = functools.partial(RESULT_CASES[name], y=y)
+    x = jnp.asarray(X)
+    xs = jnp.stack([x, x + 0.5, 2 * x])
+    eager = fn(x)
+    fields = ("value", "objective") if name.startswith("sinkhorn ") or name == "sinkhorn" else ("value",)
+    jitted, mapped = jax.jit(fn)(x), jax.vmap(fn)(xs)
+    for f in fields:  # (a cost built by jnp under jit may differ from the eager one in the last bit)
+        assert float(getattr(jitted, f)) == pytest.approx(float(getattr(eager, f)), rel=1e-13)
+        np.testing.assert_allclose(np.asarray(getattr(mapped, f)),
+                                   [float(getattr(fn(z), f)) for z in xs], rtol=1e-12)
+    assert [np.shape(v) for v in jax.tree_util.tree_leaves(mapped)] == [(3,)] * len(fields)
+    with pytest.raises(AttributeError, match="`f` of .* not available inside jax.jit or jax.vmap"):
+        jitted.f  # noqa: B018
+    # a gradient through the value, and the result of a traced function, are unchanged
+    g = jax.jit(jax.grad(lambda x: fn(x).value))(x)
+    np.testing.assert_allclose(np.asarray(g), np.asarray(jax.grad(lambda x: fn(x).value)(x)),
+                               rtol=1e-10, atol=1e-13)
+
+
+def test_an_eager_result_is_a_pytree(x64):
+    """Results are pytrees: arrays, numbers and nested results are leaves (jax.tree_util maps
+    them, jax.jit takes and returns them), strings and ``info`` static data compared by
+    contents, so a compiled trace never hands back another result's metadata."""
+    import dataclasses
+
+    r = sinkhorn(None, None, PointCloud(X, Y), **TIGHT)  # numpy in: numpy out, as ever
+    assert isinstance(r.value, float) and isinstance(r.f, np.ndarray)
+    paths = [jax.tree_util.keystr(k) for k, _ in jax.tree_util.tree_flatten_with_path(r)[0]]
+    assert paths[:8] == [".value", ".objective", ".f", ".g", ".marginal_error", ".n_iter",
+                         ".converged", ".eps"]
+    assert all(p.startswith(".marginal_error_history[") for p in paths[8:])
+    leaves = jax.tree_util.tree_leaves(r)
+    assert leaves[0] == r.value and leaves[2] is r.f
+    assert not any(isinstance(v, (str, dict)) for v in leaves)  # backend, info: static
+
+    double = jax.tree_util.tree_map(lambda v: 2 * v, r)
+    assert type(double) is type(r) and double.value == 2 * r.value and double.info is r.info
+
+    identity = jax.jit(lambda r: r)
+    back = identity(r)
+    assert type(back) is type(r) and float(back.value) == r.value and back.info == r.info
+    np.testing.assert_array_equal(np.asarray(back.f), r.f)
+    other = dataclasses.replace(r, backend="other", info={"tag": 2})
+    assert identity(other).info == {"tag": 2} and identity(other).backend == "other"
+    same = dataclasses.replace(r, f=r.f + 1.0)  # the same metadata: one trace serves both
+    assert jax.tree_util.tree_structure(same) == jax.tree_util.tree_structure(r)
+
+    d = sinkhorn_divergence(None, None, PointCloud(X, Y), **TIGHT)  # results within a result
+    assert type(jax.tree_util.tree_map(lambda v: v, d).ot_ab) is type(r)
+    e = emd(None, None, PointCloud(X, Y))
+    assert float(jax.jit(lambda e: e.value + 0 * jnp.sum(e.plan))(e)) == e.value
+
+    def f(x):  # the whole result as jax.grad's auxiliary output (outside jit: all its fields)
+        res = sinkhorn(None, None, PointCloud(x, jnp.asarray(Y)), **TIGHT)
+        return res.objective, res
+
+    (v, aux), g = jax.value_and_grad(f, has_aux=True)(jnp.asarray(X))
+    assert aux.converged and float(aux.objective) == float(v) and g.shape == X.shape
