@@ -1135,3 +1135,47 @@ def test_gradients_at_a_subnormal_eps():
         np.testing.assert_allclose(got[0].numpy(), want[0].numpy(), rtol=1e-6, atol=1e-9)
         np.testing.assert_allclose(np.ldexp(got[1].numpy(), 1040), want[1].numpy(), rtol=1e-6,
                                    atol=1e-6 * float(np.abs(want[1].numpy()).max()))
+
+
+@pytest.mark.parametrize("lib", ["torch", "torch y", "autograd", "forward-mode"])
+def test_from_points_of_points_with_gradients_warns_once(lib):
+    """DenseGeometry.from_points computes the costs on the host, without gradient: a loss built
+    on it did not depend on points that require grad (torch: `.grad` None; autograd: a zero
+    gradient), silently. Now one KantorovichWarning at the call naming them and saying what to
+    pass instead; the PointCloud route gives the gradient."""
+    from kantorovich.exceptions import KantorovichWarning
+
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
+        if lib == "autograd":
+            g_ag = autograd.grad(lambda x: emd(None, None, DenseGeometry.from_points(x, Y)).value)(X)
+        elif lib == "forward-mode":
+            import torch.autograd.forward_ad as fwAD
+
+            with fwAD.dual_level():
+                DenseGeometry.from_points(fwAD.make_dual(t(X, False), t(X, False)), t(Y, False))
+        else:
+            x, y = (t(X, False), t(Y)) if lib == "torch y" else (t(X), t(Y, False))
+            DenseGeometry.from_points(x, y)
+    ours = [w for w in rec if issubclass(w.category, KantorovichWarning)]
+    assert len(ours) == 1, [str(w.message) for w in rec]
+    msg = str(ours[0].message)
+    assert msg.startswith("DenseGeometry.from_points: `y`" if lib == "torch y"
+                          else "DenseGeometry.from_points: `x`")
+    assert "without gradient" in msg and "PointCloud(x, y)" in msg
+    assert ours[0].filename == __file__  # the caller's line
+    if lib == "autograd":
+        assert not np.any(g_ag)  # what the warning is about
+        g = autograd.grad(lambda x: emd(None, None, PointCloud(x, Y)).value)(X)
+        assert np.abs(g).max() > 0.01
+    elif lib == "torch":
+        x = t(X)
+        emd(None, None, PointCloud(x, t(Y, False))).value.backward()
+        assert x.grad is not None and float(x.grad.abs().max()) > 0.01
+
+
+def test_from_points_without_gradients_is_silent():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for x, y in ((X, Y), (t(X, False), t(Y, False)), (X.astype(np.float32), Y)):
+            DenseGeometry.from_points(x, y)

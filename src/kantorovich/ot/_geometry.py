@@ -147,6 +147,26 @@ def _need_numbers(geom, what: str) -> None:
             "jnp.sum((x[:, None] - y[None]) ** 2, -1)) to differentiate through them.")
 
 
+def _warn_detached(leaves: dict) -> None:
+    """The KantorovichWarning of :meth:`DenseGeometry.from_points` for points that carry
+    gradients (``leaves``: by name, the inputs :func:`_adopt` found differentiable)."""
+    from .._autodiff import is_box
+    from .._warnings import warn
+    from ..exceptions import KantorovichWarning
+
+    names = " and ".join(f"`{k}`" for k in leaves)
+    box = any(is_box(v) for v in leaves.values())  # (torch and autograd do not mix)
+    what = ("an autograd ArrayBox" if box else
+            "a torch tensor that requires grad (or carries a forward-mode tangent)")
+    dense = ("e.g. anp.sum((x[:, None] - y[None]) ** 2, -1) with autograd.numpy" if box else
+             "e.g. torch.cdist(x, y) ** 2")
+    warn(f"DenseGeometry.from_points: {names} {'is' if len(leaves) == 1 else 'are'} {what}, but "
+         "the geometry holds its costs as numbers without gradient: a value computed from it "
+         "does not depend on the points (no gradient reaches them). Pass PointCloud(x, y) to "
+         "the solver instead (differentiable in x and y), or a dense M computed in your "
+         f"framework ({dense}) (docs/gradients.md).", KantorovichWarning)
+
+
 class DenseGeometry:
     """An explicit cost matrix ``C`` of shape ``(n, m)`` (numpy or CuPy).
 
@@ -181,9 +201,20 @@ class DenseGeometry:
 
     @classmethod
     def from_points(cls, x: Any, y: Any, cost: str | float = "sqeuclidean", *, dtype=None):
-        """Materialise the cost of a point cloud (MemoryError suggesting PointCloud when too big)."""
+        """Materialise the cost of a point cloud (MemoryError suggesting PointCloud when too big).
+
+        The costs are numbers computed on the host, without gradient: where ``x`` or ``y``
+        carries one (a torch tensor that requires grad or has a forward-mode tangent, an
+        autograd box) a KantorovichWarning says so once per call, and the solvers' values
+        depend on neither (torch: no gradient reaches ``x``; autograd: a zero gradient). Pass
+        ``PointCloud(x, y)`` to the solver instead, whose values are differentiable in the
+        points, or a dense ``M`` computed by your framework (docs/gradients.md). A JAX tracer
+        is the TypeError of :func:`_need_numbers` (the geometry would hold its zeros' costs).
+        """
         pc = PointCloud(x, y, cost=cost, dtype=dtype)
         _need_numbers(pc, "DenseGeometry.from_points (the costs computed on the host)")
+        if pc._leaves:
+            _warn_detached(pc._leaves)
         return cls(pc.cost_matrix(), dtype=dtype)
 
     @property
