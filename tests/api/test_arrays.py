@@ -249,6 +249,30 @@ def test_a_numpy_geometry_does_not_mix_with_other_libraries():
     assert isinstance(pickle.loads(pickle.dumps(pc)), PointCloud)
 
 
+@pytest.mark.parametrize("lib", sorted(LIBS))
+def test_from_points_gives_the_results_in_the_points_library(lib):
+    """DenseGeometry.from_points(x, y) of torch, JAX or array-API points held its costs as a
+    float64 numpy geometry, so emd and sinkhorn of it answered in numpy (a Python float
+    `value`), where DenseGeometry(M) and PointCloud(x, y) of the same library answer in it."""
+    import warnings
+
+    from kantorovich.ot import DenseGeometry, PointCloud, emd, sinkhorn
+
+    make, kind, dtype = LIBS[lib]
+    x, y = make(X2), make(Y2)
+    with warnings.catch_warnings():  # (points that require grad: the warning of its own test)
+        warnings.simplefilter("ignore")
+        geom = DenseGeometry.from_points(x, y)
+    plain = DenseGeometry.from_points(X2, Y2)
+    ref = emd(None, None, plain)
+    assert ref.value == pytest.approx(emd(None, None, PointCloud(X2, Y2)).value, rel=1e-12)
+    r = emd(None, None, geom)
+    _check(r.value, ref.value, kind, dtype, scalar=True)
+    _check(r.f, ref.f, kind, dtype, scalar=False)
+    s = sinkhorn(None, None, geom, eps=0.5)
+    _check(s.f, sinkhorn(None, None, plain, eps=0.5).f, kind, dtype, scalar=False)
+
+
 def test_lists_and_numbers_are_neutral():
     from kantorovich.ot import wasserstein_1d
 

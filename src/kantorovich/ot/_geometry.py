@@ -20,6 +20,7 @@ matrix: ``emd``, ``assignment``, ``wasserstein``, ``sinkhorn`` and ``sinkhorn_di
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 from typing import Any
@@ -215,7 +216,13 @@ class DenseGeometry:
         _need_numbers(pc, "DenseGeometry.from_points (the costs computed on the host)")
         if pc._leaves:
             _warn_detached(pc._leaves)
-        return cls(pc.cost_matrix(), dtype=dtype)
+        geom = cls(pc.cost_matrix(), dtype=dtype)
+        c = getattr(pc, "_caller", None)
+        if c is not None:  # the points' library, device and dtype for the results, as a
+            # DenseGeometry(M) of that library gives them (the costs carry no gradient)
+            geom._caller = dataclasses.replace(c, requires_grad=False)
+            geom.__dict__.pop("_numpy_input", None)
+        return geom
 
     @property
     def shape(self) -> tuple[int, int]:
