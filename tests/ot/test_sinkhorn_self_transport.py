@@ -113,3 +113,45 @@ def test_divergence_self_terms_take_one_side(rng):
     assert r.ot_aa.info["self_transport"] and r.ot_bb.info["self_transport"]
     assert not r.ot_ab.info["self_transport"]
     assert _calls(r.ot_aa) == r.ot_aa.n_iter + 1
+
+
+@pytest.mark.parametrize("kind", ["pointcloud", "dense"])
+def test_batched_self_transport_equals_the_loop(rng, kind):
+    """The batched solver takes the same one-sided steps, problem by problem: its potentials
+    are the loop of single calls' bit for bit (the batch's promise), and only the problems
+    that are OT(a, a) on a symmetric cost take them."""
+    nb, n = 6, 40
+    x = rng.random((nb, n, 2))
+    y = x.copy()
+    y[1] += 0.25  # other points: both sides
+    a = np.full((nb, n), 1.0 / n)
+    b = a.copy()
+    b[2] = rng.random(n)  # other weights: both sides
+    b[2] /= b[2].sum()
+    if kind == "dense":
+        geom = ((x[:, :, None, :] - y[:, None, :, :]) ** 2).sum(-1)
+        geom[3, 0, 1] += 1e-3  # not symmetric: both sides
+        one = [geom[q] for q in range(nb)]
+    else:
+        geom = PointCloud(x, y)
+        one = [PointCloud(x[q], y[q]) for q in range(nb)]
+    r = sinkhorn(a, b, geom, eps=0.05, symmetric=True)
+    expect = [True, False, False, kind != "dense", True, True]
+    assert list(r.info["self_transport"]) == expect
+    for q in range(nb):
+        rq = sinkhorn(a[q], b[q], one[q], eps=0.05, symmetric=True)
+        assert rq.info["self_transport"] == expect[q]
+        assert r.n_iter[q] == rq.n_iter
+        np.testing.assert_array_equal(r.f[q], rq.f)
+        np.testing.assert_array_equal(r.g[q], rq.g)
+        assert r.objective[q] == rq.objective
+
+
+def test_batched_divergence_self_terms_take_one_side(rng):
+    x, y = rng.random((4, 30, 2)), rng.random((4, 30, 2)) + 0.5
+    r = sinkhorn_divergence(None, None, PointCloud(x, y), eps=0.05)
+    assert r.ot_aa.info["self_transport"].all() and r.ot_bb.info["self_transport"].all()
+    assert not r.ot_ab.info["self_transport"].any()
+    for q in range(4):
+        rq = sinkhorn_divergence(None, None, PointCloud(x[q], y[q]), eps=0.05)
+        assert r.value[q] == rq.value

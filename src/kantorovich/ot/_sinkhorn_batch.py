@@ -434,6 +434,21 @@ def _sm_mean(K, e, h, out, mean):
 _annealing_pays = njit(inline="always")(_annealing_pays_py)
 
 
+#: ``symmetric`` of a problem that is OT(a, a) on a symmetric cost: its averaged steps run one
+#: soft-min while f = g (kantorovich.ot._sinkhorn._sinkhorn_loop's ``self_transport``)
+_SELF = 2
+
+
+@njit(inline="always")
+def _equal(f, g, n):
+    """Whether the first ``n`` entries of ``f`` and ``g`` are equal (a self-transport problem
+    keeps them so; an extrapolation may not)."""
+    for i in range(n):
+        if f[i] != g[i]:
+            return False
+    return True
+
+
 @njit(cache=True)
 def _at_eps(K, n, m, a, b, loga, logb, f, g, ft, gt, hx, hy, eps, it, k, stop,
             averaged_first, check_first, measure_at, max_iter, tol, check_every, symmetric, st,
@@ -465,7 +480,14 @@ def _at_eps(K, n, m, a, b, loga, logb, f, g, ft, gt, hx, hy, eps, it, k, stop,
             hy[j] = g[j] + eps * logb[j]
         _sm(K, 0, eps, hy, ft)
         err = 0.0
-        if symmetric or (k == k_first and averaged_first):
+        if symmetric == _SELF and _equal(f, g, n):  # the single solver's one-sided step
+            if measure:
+                err = marginal_error(a, f, ft, eps)
+                err = err + err
+            for i in range(n):
+                f[i] = 0.5 * (f[i] + ft[i])
+                g[i] = f[i]
+        elif symmetric or (k == k_first and averaged_first):
             for i in range(n):
                 hx[i] = f[i] + eps * loga[i]
             _sm(K, 1, eps, hx, gt)
@@ -632,11 +654,16 @@ def _solve_one(K, n, m, a, b, loga, logb, eps, levels, n_levels, mag, max_iter, 
                     for i in range(n):
                         hx[i] = f[i] + e * loga[i]
                     _sm(K, 0, e, hy, ft)
-                    _sm(K, 1, e, hx, gt)
-                    for i in range(n):
-                        f[i] = 0.5 * (f[i] + ft[i])
-                    for j in range(m):
-                        g[j] = 0.5 * (g[j] + gt[j])
+                    if sym == _SELF and _equal(f, g, n):
+                        for i in range(n):
+                            f[i] = 0.5 * (f[i] + ft[i])
+                            g[i] = f[i]
+                    else:
+                        _sm(K, 1, e, hx, gt)
+                        for i in range(n):
+                            f[i] = 0.5 * (f[i] + ft[i])
+                        for j in range(m):
+                            g[j] = 0.5 * (g[j] + gt[j])
                     it += 1
                     n_scaling += 1
                 it, k = _at_eps(K, n, m, a, b, loga, logb, f, g, ft, gt, hx, hy,
@@ -772,6 +799,22 @@ def _solve_batch(mode, dense, C, X, Y, p, A, Bw, logA, logB, eps, levels, n_leve
 # --------------------------------------------------------------------------------------------
 # inputs
 # --------------------------------------------------------------------------------------------
+
+def _self_transport(bt, A, Bw) -> np.ndarray:
+    """Per problem (B,): OT(a, a) on a symmetric cost, as the single solver's
+    ``_self_transport``: equal weights, and equal points (the batch's costs are named ones,
+    functions of |x - y|) or a cost matrix equal to its transpose."""
+    nb, n, m = bt.shape
+    out = np.zeros(nb, dtype=bool)
+    if n != m:
+        return out
+    for q in range(nb):
+        if not np.array_equal(A[q], Bw[q]):
+            continue
+        out[q] = (np.array_equal(bt.C[q], bt.C[q].T) if bt.dense
+                  else np.array_equal(bt.X[q], bt.Y[q]))
+    return out
+
 
 def _batch_weights(w, name: str, nb: int, size: int, cost_shape) -> np.ndarray:
     """Weights (B, size), (size,) or None as a (B or 1, size) float64 array."""
@@ -916,6 +959,9 @@ def sinkhorn_batch(a, b, M_or_geometry, *, eps, max_iter=10_000, tol=None, scali
     sym = np.full(nb, bool(symmetric))
     if _symmetric_mask is not None:
         sym |= _symmetric_mask
+    # OT(a, a) on a symmetric cost with the averaged update: one soft-min per step, as the
+    # single solver (its _self_transport)
+    self_t = sym & _self_transport(bt, A, Bw)
     F = np.empty((nb, n))
     G = np.empty((nb, m))
     stats = np.zeros((nb, 8))
@@ -941,7 +987,8 @@ def sinkhorn_batch(a, b, M_or_geometry, *, eps, max_iter=10_000, tol=None, scali
         with np.errstate(divide="ignore"), numba.parallel_chunksize(1), threads_at_most(nb):
             _solve_batch(mode, bt.dense, bt.C, bt.X, bt.Y, bt.p, A, Bw, logA, logB, eps, sched,
                          n_sched, np.ascontiguousarray(mag, dtype=np.float64), max_iter, tol,
-                         check_every, sym, _EXTRAPOLATION_AGREEMENT, _PROBE_DEFERRALS, F, G,
+                         check_every, np.where(self_t, _SELF, sym.astype(np.int64)),
+                         _EXTRAPOLATION_AGREEMENT, _PROBE_DEFERRALS, F, G,
                          stats, np.array([rows_entries()[k].address
                                           for k in ("sq2", "sq", "pc", "pc_mean", "logs",
                                                     "kmat", "ksums", "kmean", "kdense",
@@ -971,7 +1018,9 @@ def sinkhorn_batch(a, b, M_or_geometry, *, eps, max_iter=10_000, tol=None, scali
     errors = stats[:, 3].copy()
     _warn_unconverged(converged, errors, tol, max_iter)
     info = {"eps_schedule": scheds, "n_iter_scaling": stats[:, 2].astype(np.int64),
-            "diameter": diam, "scaling": scaling, "symmetric": bool(symmetric), "tol": tol,
+            "diameter": diam, "scaling": scaling, "symmetric": bool(symmetric),
+            # the problems solved with one soft-min per iteration (OT(a, a), symmetric cost)
+            "self_transport": self_t if not gpu else np.zeros(nb, dtype=bool), "tol": tol,
             "check_every": check_every, "warm_start": False, "dtype": wdt.name,
             "shape": (n, m), "batch_size": nb, "geometry": "dense" if bt.dense else "pointcloud",
             "engine": ("CUDA kernel, one thread block per problem" if gpu
