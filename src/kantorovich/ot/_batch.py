@@ -297,12 +297,12 @@ def emd_batch(a, b, M, *, method="auto", normalize=False, return_plan=True, tol=
     fast = method == "auto" and n == m and all(constant(w) for w in distinct.values())
     if not fast and (method == "network_simplex" or (method == "auto" and _simplex_for_all(
             A, Bw, n, m))):
-        with _problems_bar(progress, nb, "network_simplex") as bar:
+        with _ProblemsBar(progress, nb, "network_simplex") as bar:
             return _emd_simplex_batch(a, b, A, Bw, C, normalize=normalize,
                                       return_plan=return_plan, tol=tol, max_iter=max_iter,
                                       ref=ref, t0=t0, bar=bar)
     if not fast:  # highs, the auction: the single solver once per problem
-        with gathered() as caught, _problems_bar(progress, nb, method) as bar:
+        with gathered() as caught, _ProblemsBar(progress, nb, method) as bar:
             res = []  # one warning for the batch below, naming the problems
             for q in range(nb):
                 res.append(_named(q, nb, emd, A[q], Bw[q], C[q], **kw))
@@ -355,7 +355,7 @@ def emd_batch(a, b, M, *, method="auto", normalize=False, return_plan=True, tol=
                      info=info)
 
 
-class _problems_bar:
+class _ProblemsBar:
     """A tqdm bar over the ``nb`` problems of a batch (on stderr, ``leave=False``), or None
     when ``progress`` is False; closed on every way out of the ``with`` block."""
 
