@@ -506,3 +506,19 @@ def test_progress_must_be_a_bool(bad):
     with pytest.raises(TypeError, match="`progress` must be a bool"):  # a batch checks it too
         emd(None, None, np.stack([M, M]), progress=bad)
     assert emd(None, None, M, progress=np.bool_(False)).value == 1.0
+
+
+@pytest.mark.parametrize("method", ["network_simplex", "auction", "highs"])
+def test_uniform_weights_have_mass_one(rng, method):
+    """a=None is 1/n each, of total 1 by definition, though n * (1/n) rounds to 1 + 2e-16 at
+    n = 7: the value and the plan are those of mass 1 (the plan was copied, times that sum)."""
+    n = 7
+    assert float(np.full(n, 1.0 / n).sum()) != 1.0
+    M = rng.random((n, n))
+    r = emd(None, None, M, method=method)
+    assert r.info["mass"] == 1.0
+    P = np.asarray(r.plan)
+    assert r.value == pytest.approx(float((P * M).sum()), rel=1e-15)
+    w = np.full(n, 1.0 / n)
+    r2 = emd(w, w, M, method=method)  # the same weights given: their own mass, as before
+    assert r2.info["mass"] == float(w.sum())
