@@ -475,3 +475,31 @@ def test_progress_bar_on_stderr_only_when_asked(capsys):
         assignment(x=x, y=y, progress="yes")
     with pytest.raises(TypeError, match="`progress` must be a bool"):  # a batch checks it too
         assignment(x=np.stack([x, x]), y=np.stack([y, y]), progress=None)
+
+
+@pytest.mark.parametrize("kind", ["uniform", "negative", "integer", "almost integer", "one row"])
+def test_dense_statistics_pass_matches_numpy(monkeypatch, rng, kind):
+    """The one-pass statistics of a large cost matrix (min, max, max |C|, whole numbers) are
+    numpy's, and the problem prepared from them is the same as with numpy's passes."""
+    from kantorovich.ot import _auction
+
+    n = 1100 if kind != "one row" else 1
+    m = 1100 if kind != "one row" else 1 << 20
+    C = {"uniform": lambda: rng.random((n, m)),
+         "negative": lambda: rng.normal(size=(n, m)) * 1e3,
+         "integer": lambda: rng.integers(-50, 50, size=(n, m)).astype(float),
+         "almost integer": lambda: rng.integers(0, 9, size=(n, m)).astype(float),
+         "one row": lambda: rng.random((n, m)) - 0.5}[kind]()
+    if kind == "almost integer":
+        C[n - 1, m - 1] += 0.5  # one entry not whole, at the very end
+    C[0, 0] = -0.0 if kind == "uniform" else C[0, 0]
+    assert C.size >= _auction._DENSE_STATS_NUMBA
+    got = _auction._dense_stats(C)
+    want = (float(C.min()), float(C.max()), float(np.abs(C).max()), bool(np.all(C == np.rint(C))))
+    assert got == want
+    if n == m:
+        prob = _auction._prepare(C, None, None, "sqeuclidean")
+        monkeypatch.setattr(_auction, "_DENSE_STATS_NUMBA", C.size + 1)  # numpy's passes
+        ref = _auction._prepare(C, None, None, "sqeuclidean")
+        assert (prob.integer, prob.scale, prob.c_range) == (ref.integer, ref.scale, ref.c_range)
+        np.testing.assert_array_equal(prob.C, ref.C)

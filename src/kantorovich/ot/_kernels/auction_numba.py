@@ -28,6 +28,7 @@ from .._costs import KIND_DENSE, KIND_EUCLIDEAN, KIND_SQEUCLIDEAN
 
 __all__ = [
     "auction_phase",
+    "dense_stats",
     "row_min_reduced",
     "count_candidates",
     "fill_candidates",
@@ -50,6 +51,32 @@ def _cost(C, x, y, kind, cost_p, scale, i, j):
     if kind == KIND_EUCLIDEAN:
         return scale * math.sqrt(s)
     return scale * s ** (0.5 * cost_p)
+
+
+@parallel_kernel
+@njit(parallel=True, cache=True)
+def dense_stats(C, lo, hi, top, integer):
+    """Per row i of a finite cost matrix ``C``: ``lo[i]``, ``hi[i]`` its least and largest
+    entries, ``top[i]`` the largest magnitude, ``integer[i]`` 1 when every entry is a whole
+    number (one pass over C, where numpy's ``abs``, ``rint``, ``==``, ``min`` and ``max`` take
+    seven and three temporaries of its size)."""
+    n, m = C.shape
+    for i in prange(n):
+        a = C[i, 0]
+        b = a
+        t = abs(a)
+        whole = 1
+        for j in range(m):
+            c = C[i, j]
+            a = min(a, c)
+            b = max(b, c)
+            t = max(t, abs(c))
+            if c != np.rint(c):
+                whole = 0
+        lo[i] = a
+        hi[i] = b
+        top[i] = t
+        integer[i] = whole
 
 
 @njit(cache=True, inline="always")
