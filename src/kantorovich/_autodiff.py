@@ -1686,8 +1686,10 @@ def sinkhorn_value_grads(geom, a, b, f, g, eps, need, names=None):
 
     and the point gradients through dC/dx; a zero weight's multiplier, which the system leaves
     undetermined, is its one-sided limit (:func:`_substituted_multipliers`). Solved by
-    Jacobi-preconditioned conjugate gradients, two passes over the pairs per iteration (one
-    Sinkhorn iteration's work), then Gauss-Seidel sweeps for the tiny and zero weights.
+    Jacobi-preconditioned conjugate gradients, one pass over the pairs per iteration for a point
+    cloud on the CPU (both products with the plan from one exponential per pair: about a
+    soft-min half-step's work; :func:`_online_system`), then Gauss-Seidel sweeps for the tiny
+    and zero weights (two passes each).
     CuPy data is solved on its GPU (:func:`_implicit_device` for a point cloud).
     Returns (dict of gradients, relative residual, converged).
     """
@@ -1737,8 +1739,8 @@ def sinkhorn_value_grads(geom, a, b, f, g, eps, need, names=None):
             system = _online_system(x, y, xT, yT, fa, gb, ie, p)
         else:
             *system, P = _dense_system(C, a, b, f, g, eps)
-        ra, rb, r, s, matvec, rmatvec, kernel_rows, kernel_cols = system
-        lam, mu, rel, ok = _implicit_solve(ra, rb, r, s, matvec, rmatvec)
+        ra, rb, r, s, prods, kernel_rows, kernel_cols = system
+        lam, mu, rel, ok = _implicit_solve(ra, rb, r, s, prods)
         lam, mu, rel_sweep = _substituted_multipliers(f, g, lam, mu, kernel_rows, kernel_cols)
     if rel_sweep > IMPLICIT_SWEEP_TOL:
         rel, ok = rel_sweep, False
@@ -1768,9 +1770,19 @@ IMPLICIT_DENSE_MAX_ENTRIES = 1 << 16
 def _online_system(x, y, xT, yT, fa, gb, ie, p):
     """:func:`_dense_system` for a point cloud whose plan is recomputed by numba passes over
     the pairs (O(n + m) memory): the sums, the products with P and P^T and the sweeps'
-    kernels (``kernel_rows(fz, v)``: the rows' sums with ``fa = fz``)."""
+    kernels (``kernel_rows(fz, v)``: the rows' sums with ``fa = fz``).
+
+    The products of a conjugate-gradient step, ``(P v, P^T u)``, are one pass
+    (``grad_numba.products``, one exponential per pair): ``P v`` by rows, ``P^T u`` summed per
+    fixed chunk of rows (:func:`_xy_chunks` with one sum per column: 64, or 16 beyond
+    ``_XY_PARTS_BYTES``) and the chunks added in their order, so that the bits do not depend
+    on numba's thread count. Beyond 16 chunks' budget (m > 2^19) the two single-side passes
+    run (twice the exponentials, O(n + m) memory)."""
+    from .ot._kernels import grad_numba
+
     sums, _ = _rows_kernels()
     n, m = x.shape[0], y.shape[0]
+    n_chunks = _xy_chunks(n, m)
 
     def kernel_rows(fz, v):
         s0, s1, s2 = np.zeros(n), np.zeros(n), np.zeros(n)
@@ -1782,15 +1794,21 @@ def _online_system(x, y, xT, yT, fa, gb, ie, p):
         sums(y, xT, gz, fa, ie, p, u, s0, s1, s2, min(m, 64))
         return s0, s1, s2
 
+    def products(v, u):
+        if not n_chunks:
+            return kernel_rows(fa, v)[1], kernel_cols(gb, u)[1]
+        pv, parts = np.zeros(n), np.zeros((n_chunks, m))
+        grad_numba.products(x, yT, fa, gb, ie, p, v, u, pv, parts)
+        return pv, parts.sum(axis=0)
+
     ra, _, r = kernel_rows(fa, np.zeros(m))
     rb, _, s = kernel_cols(gb, np.zeros(n))
-    return (ra, rb, r, s, lambda v: kernel_rows(fa, v)[1], lambda u: kernel_cols(gb, u)[1],
-            kernel_rows, kernel_cols)
+    return ra, rb, r, s, products, kernel_rows, kernel_cols
 
 
 def _dense_system(C, a, b, f, g, eps):
     """The implicit system's sums and products for a dense cost ``C``: (row and column sums of
-    P and of P o C, ``v -> P v``, ``u -> P^T u``, ``kernel_rows``, ``kernel_cols`` of
+    P and of P o C, ``(v, u) -> (P v, P^T u)``, ``kernel_rows``, ``kernel_cols`` of
     :func:`_substituted_multipliers`, the plan P). numpy, or CuPy on the GPU."""
     xp = xp_of(C)
     P = _dense_plan(C, a, b, f, g, eps)
@@ -1805,7 +1823,7 @@ def _dense_system(C, a, b, f, g, eps):
         K = xp.exp(xp.minimum((fa[:, None] + gz[None, :] - C) / eps, _EXP_CLIP))
         return K.sum(0), K.T @ u, (K * C).sum(0)
 
-    return (P.sum(1), P.sum(0), PC.sum(1), PC.sum(0), lambda v: P @ v, lambda u: P.T @ u,
+    return (P.sum(1), P.sum(0), PC.sum(1), PC.sum(0), lambda v, u: (P @ v, P.T @ u),
             kernel_rows, kernel_cols, P)
 
 
@@ -1854,16 +1872,18 @@ def _substituted_multipliers(f, g, lam, mu, kernel_rows, kernel_cols):
     return lam, mu, rel
 
 
-def _implicit_solve(ra, rb, r, s, matvec, rmatvec):
+def _implicit_solve(ra, rb, r, s, products):
     """The multipliers (lam, mu) of the implicit system, given the plan's row and column sums
-    ``ra``, ``rb``, those of P o C, ``r``, ``s``, and the products with P and P^T; returns
-    (lam, mu, relative residual, converged)."""
+    ``ra``, ``rb``, those of P o C, ``r``, ``s``, and ``products(v, u) = (P v, P^T u)`` (both
+    at once: a point cloud's come from one pass over the pairs); returns (lam, mu, relative
+    residual, converged)."""
     xp = xp_of(ra)
     n = ra.shape[0]
 
     def apply(z):
         lam, mu = z[:n], z[n:]
-        return xp.concatenate([ra * lam + matvec(mu), rmatvec(lam) + rb * mu])
+        pmu, ptlam = products(mu, lam)
+        return xp.concatenate([ra * lam + pmu, ptlam + rb * mu])
 
     # the system is linear in its right-hand side, of the order of the costs: solved for it
     # divided by its power of two, so that the norms and dot products of conjugate gradients
@@ -1915,7 +1935,7 @@ def _implicit_device(geom, a, b, f, g, eps, need, names, block=1 << 24):
             out += P.T @ u[rows]
         return out
 
-    lam, mu, rel, ok = _implicit_solve(ra, rb, r, s, matvec, rmatvec)
+    lam, mu, rel, ok = _implicit_solve(ra, rb, r, s, lambda v, u: (matvec(v), rmatvec(u)))
 
     def kernel_rows(fz, v):
         _, rows_z = _pc_plan(fz, gb, eps, p)

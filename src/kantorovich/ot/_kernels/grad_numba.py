@@ -11,6 +11,9 @@ second cloud. Rows in parallel; the exponentials by the soft-min kernels' vector
   as in :func:`grad_envelope`, the columns' ``-sum_i P_ij dC_ij/dx_i`` summed per chunk of
   rows and added up at the end);
 - :func:`rowsums`: ``s0 = P 1``, ``s1 = P v``, ``s2 = (P o C) 1`` (the implicit solve);
+- :func:`products`: ``P v`` and ``P^T u`` from one exponential per pair (a conjugate-gradient
+  step of the implicit solve; the columns' sums per chunk of rows, as in
+  :func:`grad_envelope_xy`);
 - :func:`grad_implicit`: ``out_i = sum_j P_ij (1 + (lam_i + mu_j - C_ij)/eps) dC_ij/dx_i``.
 
 The column versions are the same calls with the clouds, potentials (and multipliers) swapped.
@@ -30,7 +33,7 @@ from .softmin_numba import _FM, _exp2_f64, _row_costs
 _TINY = 2.2250738585072014e-308  # the smallest normal float64, 2^-1022
 from ..._constants import LOG2E as _LOG2E
 
-__all__ = ["grad_envelope", "grad_envelope_xy", "grad_implicit", "rowsums"]
+__all__ = ["grad_envelope", "grad_envelope_xy", "grad_implicit", "products", "rowsums"]
 
 
 
@@ -168,6 +171,13 @@ def _cost(x, yT, i, j, p):  # pragma: no cover - compiled
     return sq, sq ** (0.5 * p)
 
 
+@njit(inline="always", fastmath=_FM)
+def _plan_entry(fi, gj, cst, c):  # pragma: no cover - compiled
+    # P_ij = 2^((fa_i + gb_j - C_ij) c), c = log2(e)/eps; 0 below 2^-1000 (and for a zero weight)
+    e = (fi + gj - cst) * c
+    return _exp2_f64(e) if e > -1000.0 else 0.0
+
+
 @parallel_kernel
 @njit(parallel=True, fastmath=_FM, cache=True)
 def rowsums(x, yT, fa, gb, inv_eps, p, v, s0, s1, s2, n_chunks):  # pragma: no cover
@@ -187,14 +197,42 @@ def rowsums(x, yT, fa, gb, inv_eps, p, v, s0, s1, s2, n_chunks):  # pragma: no c
             a2 = 0.0
             for j in range(m):
                 cst = buf[j]
-                e = (fi + gb[j] - cst) * c
-                kij = _exp2_f64(e) if e > -1000.0 else 0.0
+                kij = _plan_entry(fi, gb[j], cst, c)
                 a0 += kij
                 a1 += kij * v[j]
                 a2 += kij * cst
             s0[i] = a0
             s1[i] = a1
             s2[i] = a2
+
+
+@parallel_kernel
+@njit(parallel=True, fastmath=_FM, cache=True)
+def products(x, yT, fa, gb, inv_eps, p, v, u, pv, parts):  # pragma: no cover - compiled
+    # pv_i = sum_j P_ij v_j (rows' sums, as rowsums' s1) and parts[ch, j] = sum_{i in chunk ch}
+    # P_ij u_i (zeroed by the caller), whose sum over ch is (P^T u)_j: both products of a
+    # conjugate-gradient step from one exp per pair. Chunks are fixed ranges of rows, so the
+    # sums do not depend on the scheduling of the threads (as grad_envelope_xy).
+    n = x.shape[0]
+    m = yT.shape[1]
+    n_chunks = parts.shape[0]
+    c = inv_eps * _LOG2E
+    for ch in prange(n_chunks):
+        wide_vectors()  # this body is its own function: 512-bit loops there
+        buf = np.empty(m)  # the costs of one row: the loop below vectorises
+        cs = parts[ch]
+        for i in range(ch * n // n_chunks, (ch + 1) * n // n_chunks):
+            if fa[i] < -1e299:
+                continue
+            _row_costs(x[i], yT, p, buf)
+            fi = fa[i]
+            ui = u[i]
+            acc = 0.0
+            for j in range(m):
+                kij = _plan_entry(fi, gb[j], buf[j], c)
+                acc += kij * v[j]
+                cs[j] += kij * ui
+            pv[i] = acc
 
 
 @parallel_kernel
