@@ -23,6 +23,7 @@ SCRIPTS = {
     "bench_batch.py": "batch_cpu_quick.json",
     "bench_estimators.py": "bench_estimators.json",
     "bench_grad.py": "bench_grad.json",
+    "bench_implicit.py": "bench_implicit.json",
     "bench_pairwise.py": "pairwise_cpu.json",
     "bench_sinkhorn.py": "sinkhorn.json",
     "bench_sinkhorn_crossover.py": "sinkhorn_crossover_quick.json",
