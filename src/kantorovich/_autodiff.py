@@ -1577,13 +1577,15 @@ def pointcloud_grads(x, y, a, b, f, g, eps, p, *, need_x=True, need_y=True):
     return gx, gy
 
 
-# the fused pass's column sums: one (d, m) array per chunk of rows, at most this many bytes in
-# all (beyond, m d > 2^19 at 16 chunks, the two single-side passes run: O(n + m) memory)
+# the fused passes' column sums: one (d, m) array per chunk of rows (one (m,) array for the
+# implicit solve's products), at most this many bytes in all (beyond, m d > 2^19 at 16 chunks,
+# the two single-side passes run: O(n + m) memory)
 _XY_PARTS_BYTES = 1 << 26
 
 
 def _xy_chunks(n: int, md: int) -> int:
-    """The fused pass's chunks of rows for ``md`` = m d column sums each: 64 (the single-side
+    """The fused passes' chunks of rows for ``md`` column sums each (m d for the envelope
+    gradients, m for the implicit solve's products ``grad_numba.products``): 64 (the single-side
     pass's parallelism) where their sums fit in ``_XY_PARTS_BYTES``, else 16, else 0 (the two
     single-side passes run); fewer rows, one each. A function of the sizes only, not of numba's
     thread count, so that the column sums, and the bits of the gradient in y, do not depend
@@ -1687,9 +1689,9 @@ def sinkhorn_value_grads(geom, a, b, f, g, eps, need, names=None):
     and the point gradients through dC/dx; a zero weight's multiplier, which the system leaves
     undetermined, is its one-sided limit (:func:`_substituted_multipliers`). Solved by
     Jacobi-preconditioned conjugate gradients, one pass over the pairs per iteration for a point
-    cloud on the CPU (both products with the plan from one exponential per pair: about a
-    soft-min half-step's work; :func:`_online_system`), then Gauss-Seidel sweeps for the tiny
-    and zero weights (two passes each).
+    cloud on the CPU (both products with the plan from one exponential per pair,
+    :func:`_online_system`; docs/gradients.md, "Cost", measures it), then Gauss-Seidel sweeps
+    for the tiny and zero weights (two passes each).
     CuPy data is solved on its GPU (:func:`_implicit_device` for a point cloud).
     Returns (dict of gradients, relative residual, converged).
     """
