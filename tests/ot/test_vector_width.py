@@ -28,7 +28,8 @@ HOT = [
     softmin_numba._exp2_loop,
     softmin_numba_dense.dense_rows, softmin_numba_dense.dense_rows_mean,
     softmin_numba_dense.dense_cols_sum, softmin_numba_dense.dense_cols_max,
-    grad_numba.grad_envelope, grad_numba.rowsums, grad_numba.products, grad_numba.grad_implicit,
+    grad_numba.grad_envelope, grad_numba.grad_envelope_xy, grad_numba.rowsums, grad_numba.products,
+    grad_numba.grad_implicit,
     _sinkhorn_batch._rows_lse2, _sinkhorn_batch._softmin_mean,
 ]
 
