@@ -522,3 +522,14 @@ def test_uniform_weights_have_mass_one(rng, method):
     w = np.full(n, 1.0 / n)
     r2 = emd(w, w, M, method=method)  # the same weights given: their own mass, as before
     assert r2.info["mass"] == float(w.sum())
+
+
+@pytest.mark.parametrize("method", ["auto", "network_simplex"])
+def test_uniform_weights_have_mass_one_in_a_batch(rng, method):
+    """The batch gives each problem the single call's mass: 1 for a=None at n = 7."""
+    M = rng.random((3, 7, 7))
+    r = emd(None, None, M, method=method)
+    np.testing.assert_array_equal(r.info["mass"], np.ones(3))
+    for q in range(3):
+        rq = emd(None, None, M[q], method=method)
+        assert r.value[q] == pytest.approx(rq.value, rel=1e-15, abs=0)

@@ -449,7 +449,8 @@ def _unit_masses(A, Bw, n, m, normalize, rtol):
         check_same_mass(sa, sb, rtol, hint="or pass normalize=True")
     an = np.where((sa == 1.0)[:, None], ah, ah / sa[:, None])
     bn = np.where((sb == 1.0)[:, None], bh, bh / sb[:, None])
-    return an, bn, np.ones(len(A)) if normalize else sa
+    # uniform weights (None) have total 1 by definition, as emd's (n * (1/n) may round off 1)
+    return an, bn, np.ones(len(A)) if normalize else np.where([w is None for w in A], 1.0, sa)
 
 
 def _simplex_for_all(A, Bw, n, m) -> bool:
