@@ -800,15 +800,16 @@ def _solve_batch(mode, dense, C, X, Y, p, A, Bw, logA, logB, eps, levels, n_leve
 # inputs
 # --------------------------------------------------------------------------------------------
 
-def _self_transport(bt, A, Bw) -> np.ndarray:
-    """Per problem (B,): OT(a, a) on a symmetric cost, as the single solver's
-    ``_self_transport``: equal weights, and equal points (the batch's costs are named ones,
-    functions of |x - y|) or a cost matrix equal to its transpose."""
+def _self_transport(bt, A, Bw, sym) -> np.ndarray:
+    """Per problem (B,): an averaged problem (``sym``) that is OT(a, a) on a symmetric cost,
+    as the single solver's ``_self_transport``: equal weights, and equal points (the batch's
+    costs are named ones, functions of |x - y|) or a cost matrix equal to its transpose. The
+    alternating problems are not compared (a pass over each cost matrix for nothing)."""
     nb, n, m = bt.shape
     out = np.zeros(nb, dtype=bool)
     if n != m:
         return out
-    for q in range(nb):
+    for q in np.flatnonzero(sym):
         if not np.array_equal(A[q], Bw[q]):
             continue
         out[q] = (np.array_equal(bt.C[q], bt.C[q].T) if bt.dense
@@ -961,7 +962,7 @@ def sinkhorn_batch(a, b, M_or_geometry, *, eps, max_iter=10_000, tol=None, scali
         sym |= _symmetric_mask
     # OT(a, a) on a symmetric cost with the averaged update: one soft-min per step, as the
     # single solver (its _self_transport)
-    self_t = sym & _self_transport(bt, A, Bw)
+    self_t = _self_transport(bt, A, Bw, sym)
     F = np.empty((nb, n))
     G = np.empty((nb, m))
     stats = np.zeros((nb, 8))
