@@ -84,7 +84,8 @@ def knn_tiled(query, ref, kk: int, *, same: bool = False, xp=np, tile_entries: i
     product in float64 (after centring both clouds on the reference mean, which limits the
     cancellation of the expansion), the point itself masked by index when ``same``, the
     ``kk + 2`` smallest candidates by ``argpartition``, then their distances recomputed
-    exactly in float64 from coordinate differences and sorted. Cost O(n m d) flops,
+    exactly in float64 from the differences of the uncentred coordinates (so a pair's
+    distance does not depend on the reference cloud's mean) and sorted. Cost O(n m d) flops,
     memory O(tile_entries). Returns (n, kk) float64 distances (self excluded when ``same``).
 
     The expansion is float64, not float32: its error is about eps |q|^2, and with float32
@@ -92,6 +93,7 @@ def knn_tiled(query, ref, kk: int, *, same: bool = False, xp=np, tile_entries: i
     true neighbours, whose squared distances (~1e-8) are below that error: distances off by
     up to 2.3e-4 against the KD-tree. In float64 they agree to rounding.
     """
+    query, ref = xp.asarray(query, dtype=xp.float64), xp.asarray(ref, dtype=xp.float64)
     n, m = query.shape[0], ref.shape[0]
     centre = xp.mean(ref, axis=0, keepdims=True)
     q64 = query - centre
@@ -121,7 +123,10 @@ def knn_tiled(query, ref, kk: int, *, same: bool = False, xp=np, tile_entries: i
             idx = xp.argpartition(d2, cand - 1, axis=1)[:, :cand]
         else:
             idx = xp.broadcast_to(xp.arange(m)[None, :], d2.shape).copy()
-        out[s:e] = exact_sorted(q64[s:e], r64, idx, kk, xp=xp, self_idx=xp.arange(s, e) if same else None)
+        # re-ranked from the caller's coordinates: the centre depends on the reference cloud,
+        # and a pair's distance must not (the same number in the within-x and cross passes)
+        out[s:e] = exact_sorted(query[s:e], ref, idx, kk, xp=xp,
+                                self_idx=xp.arange(s, e) if same else None)
     return out
 
 

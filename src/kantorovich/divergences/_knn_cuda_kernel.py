@@ -234,7 +234,7 @@ class NumpyKnnKernel:
 
 
 class FusedSearch:
-    """One search's device inputs (:func:`prepare`): the centred float64 clouds, the kernel's
+    """One search's device inputs (:func:`prepare`): the float64 clouds, the kernel's
     float32 inputs, the launch shape; :meth:`launch` runs the kernel (the benchmark times it
     alone), :meth:`rerank` the float64 re-rank of its candidates."""
 
@@ -247,10 +247,11 @@ class FusedSearch:
         self.kk = min(kk, avail)
         self.K = min(self.kk + 2, avail)
         centre = xp.mean(ref, axis=0, keepdims=True)
-        self.q64 = query - centre
-        self.r64 = ref - centre
-        self.q32 = xp.ascontiguousarray(self.q64.astype(xp.float32))
-        r32 = self.r64.astype(xp.float32)
+        # the float32 keys from the centred clouds (less cancellation); the float64 re-rank from
+        # the caller's coordinates, as knn_tiled's: a pair's distance, whatever the reference
+        self.q64, self.r64 = query, ref
+        self.q32 = xp.ascontiguousarray((query - centre).astype(xp.float32))
+        r32 = (ref - centre).astype(xp.float32)
         if n_sm is None:
             n_sm = _sm_count(xp)
         self.ns, self.cps = split_layout(m, split_count(n, m, n_sm) if splits is None else splits)

@@ -16,8 +16,9 @@ Algorithm (O(n m d) flops, O(n k) memory, parallel over blocks of query rows):
    a time; per row, a vectorised count of the tile entries below the row's current
    threshold, and only when it is non-zero a scan with a running top-``kc`` insertion list
    (``kc = kk + 4`` candidates; the point itself is skipped by index when ``same``).
-3. Exact recomputation of the ``kc`` candidates in float64 from coordinate differences,
-   sort, keep ``kk``. **Certificate:** every non-candidate has approximate squared distance
+3. Exact recomputation of the ``kc`` candidates in float64 from the differences of the
+   caller's (uncentred) coordinates, so that a pair's distance does not depend on the
+   reference cloud of the pass; sort, keep ``kk``. **Certificate:** every non-candidate has approximate squared distance
    at least that of the ``kc``-th candidate, ``a``, hence a true one at least ``a - tol``
    with ``tol`` a bound on the float32 rounding error; when the exact ``kk``-th squared
    distance is ``<= a - tol`` the row is exact. Rows that fail (ties at the threshold, huge
@@ -265,10 +266,16 @@ def knn_brute(query, ref, kk: int, *, same: bool = False) -> np.ndarray:
     tol = 8.0 * (dp + 8) * 2.0 ** -24 * (qn64 + rmax) + 1e-300
     out = np.empty((n, kk), dtype=np.float64)
     bad = np.zeros(n, dtype=np.bool_)
-    refine(q64, r64, aidx[:n], aval[:n], tol, kk, bool(same), out, bad)
+    # the exact distances from the caller's coordinates, not the centred ones: the centre is
+    # the reference's mean, so a pair's centred coordinates (and its distance, by an ulp)
+    # depended on the pass; from q - r it is one number in every pass and engine (the
+    # adaptive estimator counts exact ties between the within-x and the cross distances)
+    qc = np.ascontiguousarray(q)
+    rc = qc if same else np.ascontiguousarray(r)
+    refine(qc, rc, aidx[:n], aval[:n], tol, kk, bool(same), out, bad)
     rows = np.flatnonzero(bad)
     if rows.size:
-        exact_rows(q64, r64, rows.astype(np.int64), kk, bool(same), out)
+        exact_rows(qc, rc, rows.astype(np.int64), kk, bool(same), out)
     return out
 
 
