@@ -16,9 +16,9 @@ Families
     JS = log 2, KL = +inf both ways, TV = 1 for theta != 0; all 0 at theta = 0.
 ``GaussianPair(mean0, cov0, mean1, cov1)``
     1-D (scalars; cov = variance) or d-D (vectors, (d, d) SPD matrices). KL closed form,
-    W2 by the Bures formula, W1 (1-D) = ∫|F - G|, TV (1-D, exact from the density crossings;
-    d-D with equal covariances: 2 Φ(Δ/2) - 1 with Δ the Mahalanobis distance), JS (1-D) by
-    adaptive quadrature.
+    W2 by the Bures formula, W1 (1-D) in closed form (the mean of a folded normal), TV (1-D,
+    exact from the density crossings; d-D with equal covariances: 2 Φ(Δ/2) - 1 with Δ the
+    Mahalanobis distance), JS (1-D) by adaptive quadrature.
 ``UniformSegments(a0, b0, a1, b1)``
     P = U[a0, b0], Q = U[a1, b1] on the real line: every quantity in closed form.
 ``HistogramPair(p, q, support=None)``
@@ -463,9 +463,10 @@ class GaussianPair(Family):
     r"""Two Gaussians P = N(mean0, cov0), Q = N(mean1, cov1), 1-D or d-D.
 
     Closed forms: KL both ways (:func:`gaussian_kl`), W2 by the Bures formula
-    (:func:`gaussian_w2`). 1-D only: W1 = ∫|F - G| dx by adaptive quadrature split at the CDF
-    crossing; TV exact from the (at most two) density crossings, via the normal CDF; JS by
-    adaptive quadrature of the log-density form (absolute error ~1e-12). d-D: TV in closed
+    (:func:`gaussian_w2`). 1-D only: W1 in closed form (:meth:`w1`, the mean of a folded
+    normal); TV exact from the (at most two) density crossings, via the normal CDF; JS by
+    adaptive quadrature of the log-density form, each half in its own Gaussian's coordinates
+    (:meth:`js`; absolute error ~1e-13). d-D: TV in closed
     form :math:`2\Phi(\Delta/2) - 1` when ``cov0 == cov1`` (Δ the Mahalanobis distance
     between the means), otherwise NotImplementedError; JS and W1 NotImplementedError.
 
@@ -589,27 +590,29 @@ class GaussianPair(Family):
         return roots
 
     def w1(self) -> float:
-        r"""W1 = ∫ |F_P(x) - F_Q(x)| dx (1-D; exact up to quadrature error ~1e-12)."""
-        from scipy import integrate
-        from scipy.special import ndtr
+        r"""W1 in 1-D, in closed form (the mean of a folded normal).
+
+        With the quantile coupling :math:`F_P^{-1}(u) - F_Q^{-1}(u) = \Delta + \sigma z`,
+        :math:`\Delta = m_0 - m_1`, :math:`\sigma = s_0 - s_1`, :math:`z = \Phi^{-1}(u)`,
+
+        .. math:: W_1 = \mathbb E|\Delta + \sigma Z|
+            = |\Delta|\,\mathrm{erf}\Big(\frac{t}{\sqrt 2}\Big)
+            + |\sigma|\sqrt{2/\pi}\,e^{-t^2/2}, \qquad t = |\Delta| / |\sigma|,
+
+        a sum of two non-negative terms (no cancellation; ``t = inf`` gives :math:`|\Delta|`).
+        The quadrature of :math:`\int|F_P - F_Q|` it replaces missed the narrow Gaussian's
+        spread once the deviations differ by 1000x or more (relative error about the ratio
+        of the deviations: 1e-3 for N(0, 1) against N(0, 1e-6), with scipy's
+        IntegrationWarning).
+        """
+        from scipy.special import erf
 
         m0, s0, m1, s1 = self._1d
-        if s0 == s1 or not math.isfinite(m0 - m1):  # W1 >= |m0 - m1|, beyond the float range
-            return abs(m0 - m1)
-        # in standard coordinates (W1 scales by s): the raw ones rounded the nodes to ulp(m0)
-        # and epsabs meant nothing at small scales (3.5e-4 relative error at deviations of 1e-15)
-        m0, s0, m1, s1, scale = self._standard_1d()
-        lo = min(m0 - 40 * s0, m1 - 40 * s1)
-        hi = max(m0 + 40 * s0, m1 + 40 * s1)
-        xc = (m1 * s0 - m0 * s1) / (s0 - s1)  # the CDFs cross once, where the z-scores agree
-        pts = [p for p in (xc, m0, m1) if lo < p < hi]
-
-        def f(x):
-            return abs(ndtr((x - m0) / s0) - ndtr((x - m1) / s1))
-
-        val, _ = integrate.quad(f, lo, hi, points=sorted(set(pts)), limit=500,
-                                epsabs=1e-14, epsrel=1e-12)
-        return float(val) * scale
+        dm, ds = abs(m0 - m1), abs(s0 - s1)
+        if ds == 0.0 or not math.isfinite(dm):  # W1 >= |m0 - m1|, beyond the float range
+            return dm
+        t = dm / ds  # inf when ds is negligible next to dm: W1 = |m0 - m1|
+        return float(dm * erf(t / math.sqrt(2.0)) + ds * math.sqrt(2.0 / math.pi) * math.exp(-0.5 * t * t))
 
     def tv(self) -> float:
         """TV: exact in 1-D (density crossings and the normal CDF); d-D for equal covariances."""
@@ -649,7 +652,18 @@ class GaussianPair(Family):
         return float(min(max(tv, 0.0), 1.0))
 
     def js(self) -> float:
-        """JS (1-D) by adaptive quadrature of ½ p log(2p/(p+q)) + ½ q log(2q/(p+q))."""
+        r"""JS (1-D) by adaptive quadrature, each half in its own Gaussian's coordinates.
+
+        .. math:: \mathrm{JS} = \tfrac12 \int \varphi(z)\,[\log 2 - \log(1 + e^{u_0(z)})]\,dz
+            + \tfrac12 \int \varphi(z)\,[\log 2 - \log(1 + e^{u_1(z)})]\,dz,
+
+        with :math:`u_0(z) = \log(q/p)` at :math:`x = m_0 + s_0 z` and :math:`u_1(z) = \log(p/q)`
+        at :math:`x = m_1 + s_1 z`, both exact quadratics in z (no rounded node x), on
+        z in [-40, 40] split at the other Gaussian's mean and density crossings. One integral
+        in x with breakpoints at the means missed the narrower density's peak once the
+        deviations differ by 1000x or more (absolute error 1.5e-4 for N(0, 1) against
+        N(0, 1e-6)); now within 1e-13 of a 30-digit quadrature down to a ratio of 1e-6.
+        """
         if self.dim > 1:
             raise NotImplementedError("JS between d-D Gaussians has no closed form here.")
         from scipy import integrate
@@ -661,18 +675,26 @@ class GaussianPair(Family):
         if params is None:
             return _LOG2
         m0, s0, m1, s1 = params
-        lo = min(m0 - 40 * s0, m1 - 40 * s1)
-        hi = max(m0 + 40 * s0, m1 + 40 * s1)
+        cross = self._density_crossings(params)
         c = 0.5 * math.log(2 * math.pi)
+        steps = (-20.0, -10.0, -5.0, -2.0, -1.0, 1.0, 2.0, 5.0, 10.0, 20.0)
 
-        def f(x):
-            lp = -0.5 * ((x - m0) / s0) ** 2 - math.log(s0) - c
-            lq = -0.5 * ((x - m1) / s1) ** 2 - math.log(s1) - c
-            lm = np.logaddexp(lp, lq)
-            return 0.5 * (math.exp(lp) * (_LOG2 + lp - lm) + math.exp(lq) * (_LOG2 + lq - lm))
+        def half(ma, sa, mb, sb):
+            # ½ ∫ p_a log(2 p_a / (p_a + p_b)) dx with x = ma + sa z: ½ ∫ φ(z) [log 2 -
+            # log(1 + p_b / p_a)] dz, log(p_b / p_a) = z²/2 - w²/2 + log(sa / sb)
+            dm, lr = ma - mb, math.log(sa / sb)
 
-        pts = sorted({p for p in (m0, m1, *self._density_crossings(params)) if lo < p < hi})
-        val, _ = integrate.quad(f, lo, hi, points=pts, limit=500, epsabs=1e-14, epsrel=1e-12)
+            def f(z):
+                w = (sa * z + dm) / sb
+                u = 0.5 * (z - w) * (z + w) + lr
+                return 0.5 * math.exp(-0.5 * z * z - c) * (_LOG2 - float(np.logaddexp(0.0, u)))
+
+            other = [(mb + t * sb - ma) / sa for t in (0.0, *steps)] + [(x - ma) / sa for x in cross]
+            pts = sorted({z for z in (0.0, *steps, *other) if -40.0 < z < 40.0})
+            return integrate.quad(f, -40.0, 40.0, points=pts, limit=500, epsabs=1e-15,
+                                  epsrel=1e-13)[0]
+
+        val = half(m0, s0, m1, s1) + half(m1, s1, m0, s0)
         return float(min(max(val, 0.0), _LOG2))
 
 

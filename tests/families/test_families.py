@@ -90,6 +90,43 @@ def test_gaussian_1d_w1_w2_vs_quantile_formula(args):
     assert fam.w1() <= fam.w2() * (1 + 1e-12)
 
 
+@pytest.mark.parametrize("ratio,shift", [(1e-3, 0.0), (1e-3, 0.3), (1e-4, 3.0), (1e-6, 0.3)])
+def test_gaussian_1d_js_deviations_far_apart(ratio, shift):
+    # against a 30-digit quadrature split on the scales of both Gaussians: one quadrature in x
+    # with breakpoints at the means missed the narrow peak (1.5e-4 off at a ratio of 1e-3)
+    mp = pytest.importorskip("mpmath")
+    mp.mp.dps = 30
+    m1, s1 = mp.mpf(shift), mp.mpf(ratio)
+
+    def f(x):
+        lp = -x ** 2 / 2 - mp.log(2 * mp.pi) / 2
+        lq = -((x - m1) / s1) ** 2 / 2 - mp.log(s1) - mp.log(2 * mp.pi) / 2
+        lm = mp.log(mp.exp(lp) + mp.exp(lq))
+        return (mp.exp(lp) * (mp.log(2) + lp - lm) + mp.exp(lq) * (mp.log(2) + lq - lm)) / 2
+
+    cuts = sorted({float(c) for c in [-40, 40] + [m1 + t * s1 for t in (-40, -20, -10, -5, -2, -1, 0,
+                                                                          1, 2, 5, 10, 20, 40)]})
+    want = float(mp.quad(f, cuts))
+    assert GaussianPair(0.0, 1.0, shift, ratio * ratio).js() == pytest.approx(want, rel=0, abs=1e-13)
+
+
+@pytest.mark.parametrize("ratio", [1e-3, 1e-4, 1e-6, 1e-9, 1e-12])
+@pytest.mark.parametrize("shift", [0.0, 1e-3, 0.3, 3.0])
+def test_gaussian_1d_w1_deviations_far_apart(ratio, shift):
+    # W1 = E|Δ + σ Z|, the mean of a folded normal (scipy.stats.foldnorm, c = |Δ| / σ): the
+    # quadrature of ∫|F - G| missed the narrow Gaussian's spread from a ratio of 1e-3 of the
+    # deviations (relative error about that ratio, with scipy's IntegrationWarning)
+    import warnings
+
+    sigma = 1.0 - ratio
+    want = stats.foldnorm.mean(shift / sigma, scale=sigma)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = GaussianPair(0.0, 1.0, shift, ratio * ratio).w1()
+    assert got == pytest.approx(want, rel=1e-13)
+    assert GaussianPair(shift, ratio * ratio, 0.0, 1.0).w1() == got  # symmetric
+
+
 @pytest.mark.parametrize("args", GAUSS_1D)
 def test_gaussian_1d_tv_js_vs_grid(args):
     m0, v0, m1, v1 = args
