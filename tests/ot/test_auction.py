@@ -477,6 +477,23 @@ def test_progress_bar_on_stderr_only_when_asked(capsys):
         assignment(x=np.stack([x, x]), y=np.stack([y, y]), progress=None)
 
 
+def test_transport_progress_bar_on_stderr_only_when_asked(capsys):
+    """auction_transport(progress=True) shows the bar of its D x D assignment."""
+    g = np.random.default_rng(43)
+    a = np.array([3, 1, 4, 2]) / 10
+    b = np.array([5, 2, 2, 1, 0]) / 10
+    M = g.random((4, 5))
+    quiet = auction_transport(a, b, M)
+    assert capsys.readouterr().err == ""
+    shown = auction_transport(a, b, M, progress=True)
+    err = capsys.readouterr().err
+    assert "assignment n=10" in err and "phase" in err  # D = 10 copies
+    assert shown.value == quiet.value and np.array_equal(shown.plan, quiet.plan)
+    for bad in ("yes", None, 1):
+        with pytest.raises(TypeError, match="`progress` must be a bool"):
+            auction_transport(a, b, M, progress=bad)
+
+
 @pytest.mark.parametrize("kind", ["uniform", "negative", "integer", "almost integer", "one row"])
 def test_dense_statistics_pass_matches_numpy(monkeypatch, rng, kind):
     """The one-pass statistics of a large cost matrix (min, max, max |C|, whole numbers) are

@@ -49,6 +49,7 @@ from typing import Any
 
 import numpy as np
 
+from .._progress import advance, label, progress_bar
 from .._text import text_table
 from .._validation import check_int, check_out_dir
 from .suites import BUILDERS, PEERS, SUITE_PEERS, SUITES, peer_available
@@ -313,11 +314,7 @@ def run(suites=None, *, quick: bool = False, device: str = "auto", dtype: str = 
               "settings": {"suites": suites, "quick": quick, "device": device, "dtype": dtype,
                            "peers": peers, "repeat": repeat},
               "cases": records, "skipped": skipped}
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=len(cases), desc="bench", unit="case", file=sys.stderr)
+    bar = progress_bar(progress, total=len(cases), desc="bench", unit="case", leave=True)
 
     def say(text: str) -> None:
         """``echo(text)`` on a line of its own: the progress bar's line is cleared first."""
@@ -328,8 +325,7 @@ def run(suites=None, *, quick: bool = False, device: str = "auto", dtype: str = 
                 echo(text)
 
     for case in cases:
-        if bar is not None:
-            bar.set_postfix_str(f"{_label(vars(case))} n={case.n}")
+        label(bar, f"{_label(vars(case))} n={case.n}")
         rec = _run_case(case, device, repeat, budget)
         # the dtype of the case's data: the run's, but float64 for knn whatever --dtype
         rec["device"], rec["dtype"] = device, case.dtype or dtype
@@ -340,8 +336,7 @@ def run(suites=None, *, quick: bool = False, device: str = "auto", dtype: str = 
                      f"{ag['rel_diff']:.3g} (relative; tolerance {ag['rtol']:.0e})")
         if out is not None:  # the cases so far: a run cut off by a time limit keeps them
             write_json(Path(out) / "results.json", result)
-        if bar is not None:
-            bar.update(1)
+        advance(bar)
     if bar is not None:
         bar.close()
     if out is not None:

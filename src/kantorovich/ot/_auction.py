@@ -32,7 +32,6 @@ exceeds ``S``. The returned certificate is measured, not assumed: ``duality_gap`
 from __future__ import annotations
 
 import math
-import sys
 import time
 from typing import Any
 
@@ -52,6 +51,7 @@ from .._validation import (
     describe,
     pow2_exponent,
 )
+from .._progress import advance, progress_bar
 from .._warnings import warn
 from ..exceptions import ConvergenceWarning
 from ._costs import KIND_DENSE, cost_block, parse_cost
@@ -457,8 +457,7 @@ def _solve_cpu(prob: _Problem, backend: str, exact: bool, eps_final, theta: floa
 def _tick(bar, eps: float, scale: float) -> None:
     """One phase done on the progress bar (if any), showing its eps in cost units."""
     if bar is not None:
-        bar.set_postfix_str(f"eps={eps / scale:.3g}", refresh=False)
-        bar.update(1)
+        advance(bar, 1, f"eps={eps / scale:.3g}")
 
 
 def _solve_cpu_phases(prob: _Problem, backend: str, exact: bool, eps_final, theta: float,
@@ -483,12 +482,8 @@ def _solve_cpu_phases(prob: _Problem, backend: str, exact: bool, eps_final, thet
     eps = eps0
     converged = True
     schedule = _schedule(eps0, eps_f, theta)
-    bar = None
-    if bars is not None:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=len(schedule), desc=f"assignment n={n}", unit="phase", leave=False,
-                   file=sys.stderr)
+    bar = progress_bar(bars is not None, total=len(schedule), desc=f"assignment n={n}", unit="phase")
+    if bar is not None:
         bars.append(bar)
     for eps in schedule:
         r, b = ops.phase(p, r2c, c2r, eps, max_rounds)
@@ -752,7 +747,8 @@ def _finish_after_gpu(prob: _Problem, perm, p, eps, exact: bool, info: dict):
 # non-uniform rational weights: "similar objects" duplication
 # --------------------------------------------------------------------------------------------
 
-def auction_transport(a, b, M, *, denominator=None, max_size=4000, backend="auto") -> EMDResult:
+def auction_transport(a, b, M, *, denominator=None, max_size=4000, backend="auto",
+                      progress=False) -> EMDResult:
     r"""Exact OT between weights with a common denominator, by duplication into an assignment.
 
     If :math:`a_i = k_i / D` and :math:`b_j = l_j / D` with integers :math:`k, l` summing to
@@ -777,6 +773,10 @@ def auction_transport(a, b, M, *, denominator=None, max_size=4000, backend="auto
         Largest D accepted (the assignment is D x D).
     backend : {"auto", "numpy", "numba", "cuda", "numba_cuda"}
         Of the D x D :func:`assignment` (docs/arrays.md "Backends").
+    progress : bool
+        Show the progress bar of the D x D assignment's eps-scaling phases (tqdm, on stderr;
+        ``leave=False``): the bar of ``assignment(progress=True)``, titled
+        ``assignment n=D``; none for ``backend="cuda"``.
 
     Returns
     -------
@@ -792,6 +792,8 @@ def auction_transport(a, b, M, *, denominator=None, max_size=4000, backend="auto
     (0.25, [[0.25, 0.25], [0.0, 0.5]])
     """
     resolve_backend(backend, "auction_transport", a, b, M)  # checked here, run by assignment
+    if not isinstance(progress, (bool, np.bool_)):
+        raise TypeError(f"`progress` must be a bool; got {describe(progress)}.")
     C = check_cost_matrix(to_host(M) if is_cupy(M) else M, "M")
     n, m = C.shape
     aa = check_weights(to_host(a) if is_cupy(a) else a, "a", n=n, normalize=True)
@@ -826,7 +828,7 @@ def auction_transport(a, b, M, *, denominator=None, max_size=4000, backend="auto
             raise ValueError(f"`a` and `b` must be multiples of 1/{D} (the `denominator`); they are not: {_EMD_HINT}.")
     ri = np.repeat(np.arange(n), ka)
     cj = np.repeat(np.arange(m), kb)
-    res = assignment(C[np.ix_(ri, cj)], backend=backend)
+    res = assignment(C[np.ix_(ri, cj)], backend=backend, progress=bool(progress))
     plan = np.zeros((n, m))
     np.add.at(plan, (ri, cj[res.perm]), 1.0 / D)
     f = np.full(n, np.inf)

@@ -39,6 +39,7 @@ from numba import njit, prange, types
 from numba.extending import intrinsic
 
 from .._parallel import parallel_kernel, threads_at_most
+from .._progress import advance, open_bar
 from .._results import EMDResult, stack_results
 from .._validation import check_same_mass, check_weights, describe, input_dtype, mass_rtol
 from .._warnings import batch_message, gathered, pot_quiet, problem_list, warn
@@ -297,16 +298,16 @@ def emd_batch(a, b, M, *, method="auto", normalize=False, return_plan=True, tol=
     fast = method == "auto" and n == m and all(constant(w) for w in distinct.values())
     if not fast and (method == "network_simplex" or (method == "auto" and _simplex_for_all(
             A, Bw, n, m))):
-        with _ProblemsBar(progress, nb, "network_simplex") as bar:
+        with _problems_bar(progress, nb, "network_simplex") as bar:
             return _emd_simplex_batch(a, b, A, Bw, C, normalize=normalize,
                                       return_plan=return_plan, tol=tol, max_iter=max_iter,
                                       ref=ref, t0=t0, bar=bar)
     if not fast:  # highs, the auction: the single solver once per problem
-        with gathered() as caught, _ProblemsBar(progress, nb, method) as bar:
+        with gathered() as caught, _problems_bar(progress, nb, method) as bar:
             res = []  # one warning for the batch below, naming the problems
             for q in range(nb):
                 res.append(_named(q, nb, emd, A[q], Bw[q], C[q], **kw))
-                _advance(bar, 1)
+                advance(bar, 1)
         _pass_on(caught, but=ConvergenceWarning)
         out = stack_results(res)
         _warn_uncertified(method, [r.duality_gap / r.info["mass"] for r in res], tol * _cost_range(C)[2],
@@ -355,33 +356,10 @@ def emd_batch(a, b, M, *, method="auto", normalize=False, return_plan=True, tol=
                      info=info)
 
 
-class _ProblemsBar:
-    """A tqdm bar over the ``nb`` problems of a batch (on stderr, ``leave=False``), or None
-    when ``progress`` is False; closed on every way out of the ``with`` block."""
-
-    def __init__(self, progress: bool, nb: int, method: str):
-        self.bar = None
-        if progress:
-            import sys
-
-            from tqdm.auto import tqdm
-
-            self.bar = tqdm(total=nb, desc=f"emd batch ({method})", unit="problem",
-                            leave=False, file=sys.stderr)
-
-    def __enter__(self):
-        return self.bar
-
-    def __exit__(self, *exc):
-        if self.bar is not None:
-            self.bar.close()
-        return False
-
-
-def _advance(bar, k: int) -> None:
-    """``k`` more problems done on the bar (if any)."""
-    if bar is not None:
-        bar.update(k)
+def _problems_bar(show: bool, nb: int, method: str):
+    """``with _problems_bar(...) as bar``: a bar over the ``nb`` problems of a batch, or None
+    when ``show`` is False; closed on every way out of the block."""
+    return open_bar(show, total=nb, desc=f"emd batch ({method})", unit="problem")
 
 
 def _named(q: int, nb: int, solve, *args, **kwargs):
@@ -553,7 +531,7 @@ def _emd_simplex_batch(a, b, A, Bw, C, *, normalize, return_plan, tol, max_iter,
             slices = np.array_split(np.arange(c0, c1), 4 * threads)
             with pot_quiet():  # POT's warnings: each in its problem's info
                 for qs, _ in zip(slices, pool.map(solve, slices)):  # in order, as they finish
-                    _advance(bar, len(qs))
+                    advance(bar, len(qs))
             t_solve += time.perf_counter() - ts
             _certify_chunk(Pc, c0, C, an, bn, F, G, infos, value, gap, viol, merr, cscale, tol,
                            problem, nb)

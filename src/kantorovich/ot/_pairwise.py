@@ -17,7 +17,6 @@ per pair gives (see :func:`_block_1d`).
 from __future__ import annotations
 
 import math
-import sys
 import time
 from typing import Any
 
@@ -27,6 +26,7 @@ from .._array_api import is_cupy, to_host
 from .._autodiff import value_of
 from .._dask import check_client, open_client
 from .._interop import caller, kind_of, signal_exceptions, to_kernel
+from .._progress import advance, open_bar
 from .._validation import (
     check_choice,
     check_cost_matrix,
@@ -486,7 +486,7 @@ def _run_dask(client, kind, opts, row_data, col_data, blocks, sym, retries, bar)
                     last = exc
                     todo.append(b)
                     continue
-                bar.update(len(blocks[b][2]))
+                advance(bar, len(blocks[b][2]))
                 yield b, vals
         except BaseException:
             # nothing left running for a failed or interrupted call (Ctrl-C, or the caller's
@@ -701,11 +701,8 @@ def _assemble(kind, opts, xd, yd, sym, client, block_size, retries, progress):
             per_pair = (time.perf_counter() - t0) / len(probe)
             block_size = _block_size(N, K, sym, per_pair, _threads(cl) if cl is not None else 1)
         rows, cols, blocks = _blocks(N, K, sym, block_size)
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=n_pairs, desc="pairwise_wasserstein", unit="pair", leave=False,
-                   file=sys.stderr, disable=None if progress else True)
-        with bar:
+        with open_bar(progress, total=n_pairs, desc="pairwise_wasserstein", unit="pair",
+                      terminal_only=True) as bar:
             if cl is None:
                 done = ((b, _solve_block(kind, opts, xd[slice(*rows[r])],
                                          yd[slice(*cols[c])], pairs))
@@ -719,7 +716,7 @@ def _assemble(kind, opts, xd, yd, sym, client, block_size, retries, progress):
                     r, c, pairs = blocks[b]
                     out[rows[r][0] + pairs[:, 0], cols[c][0] + pairs[:, 1]] = vals
                     if cl is None:
-                        bar.update(len(pairs))
+                        advance(bar, len(pairs))
             finally:
                 done.close()  # Dask: its blocks still queued are cancelled (a Ctrl-C here)
     finally:

@@ -36,6 +36,7 @@ from .._validation import (
     input_dtype,
     mass_rtol,
 )
+from .._progress import progress_bar
 from .._warnings import warn
 from ..exceptions import ConvergenceWarning
 from ._costs import cost_block
@@ -1388,12 +1389,8 @@ def _cost_scale(geom) -> tuple[float, float]:
 
 def _solve(p: _Problem) -> _Solved:
     """Runs :func:`_sinkhorn_loop` on the problem, with the progress bar when asked for."""
-    bar = None
-    if p.progress:
-        from tqdm.auto import tqdm
-
-        n, m = p.geom.shape
-        bar = tqdm(total=p.max_iter, desc=f"sinkhorn {n}x{m} eps={p.eps:.3g}", unit="it", leave=False)
+    n, m = p.geom.shape
+    bar = progress_bar(p.progress, total=p.max_iter, desc=f"sinkhorn {n}x{m} eps={p.eps:.3g}", unit="it")
     t_loop = time.perf_counter()
     loop_stats: dict = {}
     threads = getattr(p.softmin_x, "threads", None)  # numba: one thread count for the loop

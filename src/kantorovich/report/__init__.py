@@ -27,6 +27,7 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 
+from .._progress import advance, label, open_bar, progress_bar
 from .._results import _jsonable
 from .._validation import check_choice, check_int, check_out_dir
 
@@ -175,11 +176,11 @@ class Context:
         self.verdicts.append(text)
 
     def progress(self, iterable: Iterable | None = None, *, total: int | None = None, desc: str = ""):
-        """A tqdm progress bar (silent when not on a terminal or when disabled)."""
-        from tqdm.auto import tqdm
-
-        return tqdm(iterable, total=total, desc=desc or self.name, leave=False,
-                    disable=None if self.show_progress else True, file=sys.stderr)
+        """``iterable`` wrapped in a progress bar (silent when not on a terminal or when
+        disabled: then ``iterable`` itself)."""
+        bar = progress_bar(self.show_progress, iterable=iterable, total=total,
+                           desc=desc or self.name, terminal_only=True)
+        return iterable if bar is None else bar
 
     def map(self, func: Callable, calls: list[dict]) -> list:
         """``[func(**kw) for kw in calls]``, for independent calls (own seeded generators).
@@ -229,7 +230,6 @@ def run_report(out: str | os.PathLike = "report", *, quick: bool = True, only: l
     dpi = check_int(dpi, "dpi", minimum=1, maximum=10_000)
     retries = check_int(retries, "retries", minimum=0)
     matplotlib.use("Agg")
-    from tqdm.auto import tqdm
 
     specs = list_sections()
     if only:
@@ -266,19 +266,18 @@ def run_report(out: str | os.PathLike = "report", *, quick: bool = True, only: l
             "failed": [],
         }
         t_all = time.perf_counter()
-        bar = tqdm(total=len(specs), desc="kantorovich report", unit="section", file=sys.stderr,
-                   disable=None if show_progress else True)
-        with bar:
+        with open_bar(show_progress, total=len(specs), desc="kantorovich report", unit="section",
+                      leave=True, terminal_only=True) as bar:
             if client is None:
                 entries = {}
                 for spec in specs:
-                    bar.set_postfix_str(spec.name)
+                    label(bar, spec.name)
                     sdir = out / spec.name
                     sdir.mkdir(parents=True, exist_ok=True)
                     entries[spec.name] = _write_entry(sdir, _run_section(
                         spec, sdir, quick=quick, seed=seed, show_progress=show_progress,
                         fig_format=fig_format, dpi=dpi))
-                    bar.update(1)
+                    advance(bar)
             else:
                 from ._cluster import run_on_client
 

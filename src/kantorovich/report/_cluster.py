@@ -17,6 +17,8 @@ import traceback
 import uuid
 from pathlib import Path
 
+from .._progress import advance
+
 # A worker process with several threads would run sections side by side in one interpreter,
 # where pyplot's figure registry and `warnings.catch_warnings` are shared: sections in one
 # process therefore take turns (start workers with one thread each to use every core).
@@ -106,8 +108,7 @@ def run_on_client(client, specs, out: Path, *, quick: bool, seed: int, fig_forma
             for fname, data in files.items():
                 (sdir / fname).write_bytes(data)
             entries[name] = _write_entry(sdir, entry)
-            bar.set_postfix_str(name)
-            bar.update(1)
+            advance(bar, 1, name)
         if not todo:
             break
     return entries
