@@ -1396,8 +1396,8 @@ def _tight_at_zero_weights(f, g, a, b, C):
 def _lp_costs(M: Any) -> Any:
     """The dense costs ``emd`` solved for its argument ``M``: the array, a DenseGeometry's
     matrix or a PointCloud's (materialised, as emd materialised it)."""
-    if hasattr(M, "cost_matrix"):
-        return M.cost_matrix()
+    if hasattr(M, "_matrix"):
+        return M._matrix()
     return M
 
 

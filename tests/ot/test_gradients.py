@@ -1174,6 +1174,107 @@ def test_from_points_of_points_with_gradients_warns_once(lib):
         assert x.grad is not None and float(x.grad.abs().max()) > 0.01
 
 
+def _cost_grads(Xn, Yn, W, cost):
+    """d/dx and d/dy of sum(W * C(x, y)), from the closed-form gradient of the cost."""
+    from kantorovich.ot._costs import cost_grad
+
+    G = W[:, :, None] * cost_grad(Xn[:, None, :], Yn[None, :, :], cost)
+    return G.sum(1), -G.sum(0)
+
+
+@pytest.mark.parametrize("cost", ["sqeuclidean", "euclidean", 1.5, 0.5])
+def test_point_cloud_cost_matrix_carries_the_gradient_torch(cost):
+    """PointCloud(x, y).cost_matrix() of points that require grad gave detached numpy numbers:
+    a loss built on it had no gradient in the points (`.grad` None), silently. Now a torch
+    tensor in their dtype carrying the gradient, with the same numbers; 0 at coincident points
+    (p <= 1 has no gradient there), not NaN. cost_block's rows likewise."""
+    Yc = Y.copy()
+    Yc[3] = X[5]  # a coincident pair
+    W = RNG.uniform(-1.0, 1.0, (N, N))
+    x, y = t(X), t(Yc)
+    C = PointCloud(x, y, cost=cost).cost_matrix()
+    assert isinstance(C, torch.Tensor) and C.dtype == torch.float64 and C.requires_grad
+    want = PointCloud(X, Yc, cost=cost).cost_matrix()
+    np.testing.assert_allclose(C.detach().numpy(), want, rtol=1e-14, atol=0)
+    (C * torch.tensor(W)).sum().backward()
+    gx, gy = _cost_grads(X, Yc, W, cost)
+    np.testing.assert_allclose(x.grad.numpy(), gx, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(y.grad.numpy(), gy, rtol=1e-12, atol=1e-12)
+    x = t(X)
+    B = PointCloud(x, t(Yc, False), cost=cost).cost_block(2, 6)
+    assert B.requires_grad and B.shape == (4, N)
+    np.testing.assert_allclose(B.detach().numpy(), want[2:6], rtol=1e-14, atol=0)
+    (B * torch.tensor(W[2:6])).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy()[2:6], gx[2:6], rtol=1e-12, atol=1e-12)
+    assert not x.grad.numpy()[:2].any() and not x.grad.numpy()[6:].any()
+
+
+def test_point_cloud_cost_matrix_torch_dtype_shapes_and_batches():
+    x32 = torch.tensor(X, dtype=torch.float32, requires_grad=True)
+    C = PointCloud(x32, torch.tensor(Y, dtype=torch.float32)).cost_matrix()
+    assert C.dtype == torch.float32 and C.requires_grad
+    x1 = t(X[:, 0])  # 1-D samples are d = 1
+    C1 = PointCloud(x1, t(Y[:, 0], False)).cost_matrix()
+    np.testing.assert_allclose(C1.detach().numpy(), (X[:, :1] - Y[:, 0][None]) ** 2, rtol=1e-14)
+    C1.sum().backward()
+    np.testing.assert_allclose(x1.grad.numpy(), 2 * (N * X[:, 0] - Y[:, 0].sum()), rtol=1e-12)
+    xb = t(np.stack([X, X + 1.0]))  # a batch: (B, n, m)
+    Cb = PointCloud(xb, t(np.stack([Y, Y]), False)).cost_matrix()
+    assert Cb.shape == (2, N, N) and Cb.requires_grad
+    np.testing.assert_allclose(Cb.detach().numpy()[1], PointCloud(X + 1.0, Y).cost_matrix(),
+                               rtol=1e-14)
+    with warnings.catch_warnings():  # points without gradient: numbers, as before, silently
+        warnings.simplefilter("error")
+        assert isinstance(PointCloud(t(X, False), t(Y, False)).cost_matrix(), np.ndarray)
+        assert isinstance(PointCloud(t(X, False), t(Y, False)).cost_range()[0], float)
+
+
+def test_point_cloud_cost_matrix_forward_mode_torch():
+    import torch.autograd.forward_ad as fwAD
+
+    T = RNG.normal(size=X.shape)
+    with fwAD.dual_level():
+        C = PointCloud(fwAD.make_dual(t(X, False), t(T, False)), t(Y, False)).cost_matrix()
+        tangent = fwAD.unpack_dual(C).tangent
+    assert tangent is not None
+    np.testing.assert_allclose(tangent.numpy(), 2 * ((X[:, None] - Y[None]) * T[:, None]).sum(-1),
+                               rtol=1e-12)
+
+
+@pytest.mark.parametrize("cost", ["sqeuclidean", "euclidean"])
+def test_point_cloud_cost_matrix_carries_the_gradient_autograd(cost):
+    """Under autograd.grad the matrix was numbers: a zero gradient (and autograd's "Output
+    seems independent of input"), silently. Now the box carries it."""
+    W = RNG.uniform(-1.0, 1.0, (N, N))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        g = autograd.grad(lambda x: (PointCloud(x, Y, cost=cost).cost_matrix() * W).sum())(X)
+        gy = autograd.grad(lambda y: (PointCloud(X, y, cost=cost).cost_block(1, 4) * W[1:4]).sum())(Y)
+    want_x, _ = _cost_grads(X, Y, W, cost)
+    np.testing.assert_allclose(g, want_x, rtol=1e-12, atol=1e-12)
+    _, want_y = _cost_grads(X[1:4], Y, W[1:4], cost)
+    np.testing.assert_allclose(gy, want_y, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("lib", ["torch", "autograd"])
+def test_point_cloud_cost_range_of_points_with_gradients_warns(lib):
+    """cost_range() gives two floats: without gradient, as before, and now said once."""
+    from kantorovich.exceptions import KantorovichWarning
+
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
+        if lib == "torch":
+            lo, hi = PointCloud(t(X), t(Y, False)).cost_range()
+        else:
+            autograd.grad(lambda x: (PointCloud(x, Y).cost_range()[1] + 0.0 * x).sum())(X)
+    ours = [w for w in rec if issubclass(w.category, KantorovichWarning)]
+    assert len(ours) == 1 and ours[0].filename == __file__, [str(w.message) for w in rec]
+    msg = str(ours[0].message)
+    assert msg.startswith("PointCloud.cost_range(): `x` is") and "cost_matrix()" in msg
+    if lib == "torch":
+        assert (lo, hi) == PointCloud(X, Y).cost_range()
+
+
 def test_from_points_without_gradients_is_silent():
     with warnings.catch_warnings():
         warnings.simplefilter("error")

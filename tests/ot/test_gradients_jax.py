@@ -811,20 +811,20 @@ def test_without_the_host_primitive_jax_pure_callback_gives_the_same(x64, monkey
         np.testing.assert_allclose(np.asarray(g2), np.asarray(g), rtol=1e-10, atol=1e-14)
 
 
-@pytest.mark.parametrize("read", ["from_points in emd", "cost_matrix", "cost_range", "diameter",
-                                  "cost_block", "dense cost_matrix", "astype"])
+@pytest.mark.parametrize("read", ["from_points in emd", "cost_range", "diameter",
+                                  "dense cost_matrix", "astype"])
 @pytest.mark.parametrize("how", ["jit", "grad"])
 def test_the_numbers_of_a_geometry_built_from_a_tracer_are_the_error_saying_so(read, how, x64):
     """A geometry built from a tracer holds zeros in its place: reading its numbers gave the
     zeros' costs, silently (emd of DenseGeometry.from_points(x, y) under jit: 0.97 for 0.56, and
     a zero gradient under jax.grad). Now the TypeError naming the tracer; the geometry passed
-    to the solvers is unchanged (they rebuild it from the tracer's values)."""
+    to the solvers is unchanged (they rebuild it from the tracer's values). (A PointCloud's
+    cost_matrix() and cost_block() are computed from the tracer itself:
+    test_point_cloud_cost_matrix_under_jax.)"""
     y = jnp.asarray(Y)
     f = {"from_points in emd": lambda x: emd(None, None, DenseGeometry.from_points(x, y)).value,
-         "cost_matrix": lambda x: jnp.sum(jnp.asarray(PointCloud(x, y).cost_matrix())),
          "cost_range": lambda x: jnp.asarray(PointCloud(x, y).cost_range()[1]),
          "diameter": lambda x: jnp.asarray(PointCloud(x, y).diameter()),
-         "cost_block": lambda x: jnp.sum(jnp.asarray(PointCloud(x, y).cost_block(0, 2))),
          "dense cost_matrix": lambda x: jnp.sum(jnp.asarray(DenseGeometry(
              jnp.sum((x[:, None] - y[None]) ** 2, -1)).cost_matrix())),
          "astype": lambda x: emd(None, None, PointCloud(x, y).astype(np.float64)).value}[read]
@@ -833,6 +833,47 @@ def test_the_numbers_of_a_geometry_built_from_a_tracer_are_the_error_saying_so(r
         fn(jnp.asarray(X))
     g = jax.grad(lambda x: emd(None, None, PointCloud(x, y)).value)(jnp.asarray(X))
     assert np.abs(np.asarray(g)).max() > 0.01  # the geometry itself still differentiates
+
+
+@pytest.mark.parametrize("read", ["cost_matrix", "cost_block"])
+@pytest.mark.parametrize("how", ["grad", "jit(grad)", "jit", "vmap(grad)"])
+def test_point_cloud_cost_matrix_under_jax(read, how, x64):
+    """PointCloud(x, y).cost_matrix() and cost_block() of a tracer were the TypeError above
+    (no numbers while JAX traces); they are computed with jax.numpy from the tracer itself, so
+    a loss built on them differentiates in the points (under jit too), with the numbers of
+    the host computation (0 gradient at coincident points for p <= 1)."""
+    from kantorovich.ot._costs import cost_grad
+
+    Yc = Y.copy()
+    Yc[3] = X[5]  # a coincident pair
+    W = RNG.uniform(-1.0, 1.0, (N, N + 1))
+    rows = slice(0, N) if read == "cost_matrix" else slice(2, 6)
+
+    def costs(x, y, cost):
+        pc = PointCloud(x, y, cost=cost)
+        return pc.cost_matrix() if read == "cost_matrix" else pc.cost_block(2, 6)
+
+    for cost in ("sqeuclidean", "euclidean", 1.5):
+        want = PointCloud(X, Yc, cost=cost).cost_matrix()[rows]
+        G = W[rows, :, None] * cost_grad(X[rows, None, :], Yc[None, :, :], cost)
+        gx = np.zeros_like(X)
+        gx[rows] = G.sum(1)
+        gy = -G.sum(0)
+        loss = lambda x, y, c=cost: jnp.sum(costs(x, y, c) * W[rows])  # noqa: E731
+        xj, yj = jnp.asarray(X), jnp.asarray(Yc)
+        if how == "jit":
+            np.testing.assert_allclose(np.asarray(jax.jit(lambda x, y, c=cost: costs(x, y, c))(xj, yj)),
+                                       want, rtol=1e-14, atol=0)
+            continue
+        if how == "vmap(grad)":  # two copies of the points: each row the same gradient
+            g = jax.vmap(jax.grad(loss), in_axes=(0, None))(jnp.stack([xj, xj]), yj)
+            for k in range(2):
+                np.testing.assert_allclose(np.asarray(g[k]), gx, rtol=1e-12, atol=1e-12)
+            continue
+        grad = jax.grad(loss, argnums=(0, 1))
+        g = (jax.jit(grad) if how == "jit(grad)" else grad)(xj, yj)
+        np.testing.assert_allclose(np.asarray(g[0]), gx, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(np.asarray(g[1]), gy, rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.parametrize("how", ["eager", "jit", "vmap", "value_and_grad"])

@@ -672,7 +672,7 @@ def assignment(M=None, *, x=None, y=None, cost="sqeuclidean", backend="auto", ex
         if x is not None or y is not None:
             raise ValueError("give either a geometry `M` or points `x` and `y`, not both.")
         if isinstance(M, PointCloud) and M.cost_is_callable:  # the kernels cannot call it
-            M = M.cost_matrix()  # (MemoryError when the n x n matrix does not fit)
+            M = M._matrix()  # (MemoryError when the n x n matrix does not fit)
         elif isinstance(M, PointCloud):  # its points and its cost, computed on the fly
             M, x, y, cost = None, M.x, M.y, M.p
         else:

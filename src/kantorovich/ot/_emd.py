@@ -500,7 +500,7 @@ def _prepare(a, b, M, method, normalize, tol, max_iter) -> _Problem:
         check_dense_memory(n, m, M.dtype.itemsize, device="cuda" if M.on_gpu else "cpu",
                            copies=2 + M.dim, hint=_EMD_HINT)
     if isinstance(M, (DenseGeometry, PointCloud)):
-        M = M.cost_matrix()  # a PointCloud's dense cost (MemoryError when it does not fit)
+        M = M._matrix()  # a PointCloud's dense cost (MemoryError when it does not fit)
     ref = next((x for x in (M, a, b) if is_cupy(x)), None)
     dtypes = (input_dtype(a), input_dtype(b), input_dtype(M))
     Mh = _host_costs(M)

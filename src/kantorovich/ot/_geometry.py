@@ -148,6 +148,17 @@ def _need_numbers(geom, what: str) -> None:
             "jnp.sum((x[:, None] - y[None]) ** 2, -1)) to differentiate through them.")
 
 
+def _detached_what(leaves: dict) -> tuple[str, str]:
+    """(the names of the points that carry gradients, what they are), for the warnings below."""
+    from .._autodiff import is_box
+
+    names = " and ".join(f"`{k}`" for k in leaves)
+    box = any(is_box(v) for v in leaves.values())  # (torch and autograd do not mix)
+    what = ("an autograd ArrayBox" if box else
+            "a torch tensor that requires grad (or carries a forward-mode tangent)")
+    return names, f"{'is' if len(leaves) == 1 else 'are'} {what}"
+
+
 def _warn_detached(leaves: dict) -> None:
     """The KantorovichWarning of :meth:`DenseGeometry.from_points` for points that carry
     gradients (``leaves``: by name, the inputs :func:`_adopt` found differentiable)."""
@@ -155,17 +166,65 @@ def _warn_detached(leaves: dict) -> None:
     from .._warnings import warn
     from ..exceptions import KantorovichWarning
 
-    names = " and ".join(f"`{k}`" for k in leaves)
-    box = any(is_box(v) for v in leaves.values())  # (torch and autograd do not mix)
-    what = ("an autograd ArrayBox" if box else
-            "a torch tensor that requires grad (or carries a forward-mode tangent)")
-    dense = ("e.g. anp.sum((x[:, None] - y[None]) ** 2, -1) with autograd.numpy" if box else
-             "e.g. torch.cdist(x, y) ** 2")
-    warn(f"DenseGeometry.from_points: {names} {'is' if len(leaves) == 1 else 'are'} {what}, but "
+    names, what = _detached_what(leaves)
+    dense = ("e.g. anp.sum((x[:, None] - y[None]) ** 2, -1) with autograd.numpy"
+             if any(is_box(v) for v in leaves.values()) else "e.g. torch.cdist(x, y) ** 2")
+    warn(f"DenseGeometry.from_points: {names} {what}, but "
          "the geometry holds its costs as numbers without gradient: a value computed from it "
          "does not depend on the points (no gradient reaches them). Pass PointCloud(x, y) to "
          "the solver instead (differentiable in x and y), or a dense M computed in your "
          f"framework ({dense}) (docs/gradients.md).", KantorovichWarning)
+
+
+def _tracked_costs(pc, i0: int | None = None, i1: int | None = None):
+    """``|x_i - y_j|^p`` computed in the library of the points that carry gradients (torch,
+    autograd.numpy or jax.numpy, in their dtype and device), so that it carries their
+    gradient: rows ``i0:i1`` (all rows when None), a batch's ``(B, n, m)``.
+
+    The same arithmetic as :func:`kantorovich.ot._costs.cost_block`'s (differences summed in
+    coordinate order, then ``sqrt`` for p = 1 or the power p/2), so the same numbers except
+    for distances beyond about 1e154 or below 1e-146, which that function rescales and this
+    one leaves to the framework's overflow (inf) and underflow (0). The gradient at coincident
+    points, where ``|x - y|^p`` has none for p <= 1, is 0 (the subgradient the solvers use,
+    :func:`kantorovich.ot._costs.grad_coef`), not the NaN of a plain ``sqrt``: the power
+    is taken of the squared distance where it is positive and 1 elsewhere (its derivative
+    then masked), a ``where`` on each side."""
+    from .._autodiff import is_box, is_tracer
+
+    lead = next(iter(pc._leaves.values()))
+    if is_box(lead):
+        import autograd.numpy as lib
+
+        def conv(v):
+            return to_host(v)
+    elif is_tracer(lead) or type(lead).__module__.startswith("jax"):
+        import jax.numpy as lib
+
+        def conv(v):
+            return lib.asarray(to_host(v), dtype=lead.dtype)
+    else:
+        import torch as lib
+
+        def conv(v):
+            return lib.as_tensor(to_host(v), dtype=lead.dtype, device=lead.device)
+
+    def points(name, stored):
+        v = pc._leaves.get(name)
+        if v is None:
+            return conv(stored)
+        return v[:, None] if len(v.shape) == 1 else v  # 1-D samples: d = 1, as stored
+
+    x, y = points("x", pc.x), points("y", pc.y)
+    if i0 is not None:
+        x = x[i0:i1]
+    diff = x[..., :, None, :] - y[..., None, :, :]
+    sq = lib.sum(diff * diff, -1)
+    p = float(pc.p)
+    if p == 2.0:
+        return sq
+    pos = sq > 0
+    safe = lib.where(pos, sq, 1.0)
+    return lib.where(pos, lib.sqrt(safe) if p == 1.0 else safe ** (p / 2.0), 0.0)
 
 
 class DenseGeometry:
@@ -216,7 +275,7 @@ class DenseGeometry:
         _need_numbers(pc, "DenseGeometry.from_points (the costs computed on the host)")
         if pc._leaves:
             _warn_detached(pc._leaves)
-        geom = cls(pc.cost_matrix(), dtype=dtype)
+        geom = cls(pc._matrix(), dtype=dtype)
         c = getattr(pc, "_caller", None)
         if c is not None:  # the points' library, device and dtype for the results, as a
             # DenseGeometry(M) of that library gives them (the costs carry no gradient)
@@ -245,6 +304,9 @@ class DenseGeometry:
         """``(min C, max C)`` as 0-d values of C's dtype (and device): one place for both scans."""
         _need_numbers(self, "cost_range()")
         return self.C.min(), self.C.max()
+
+    # the numbers, for the solvers (a PointCloud's differ from its public methods)
+    _matrix = cost_matrix
 
     def diameter(self, cost_range=None) -> float:
         """Range of the costs, ``max C - min C`` (the starting eps of epsilon-scaling); pass
@@ -388,14 +450,35 @@ class PointCloud:
     def cost_block(self, i0: int, i1: int):
         """Rows ``i0:i1`` of the cost matrix, computed by exact differences, free of overflow and
         underflow wherever the distance is representable (:func:`kantorovich.ot._costs.cost_block`);
-        a callable cost's ``fn(x[i0:i1], y)``, checked."""
+        a callable cost's ``fn(x[i0:i1], y)``, checked. Where ``x`` or ``y`` carries a gradient:
+        computed in their library, with it, as :meth:`cost_matrix`."""
+        if getattr(self, "_leaves", None):
+            return _tracked_costs(self, i0, i1)
+        return self._rows(i0, i1)
+
+    def _rows(self, i0: int, i1: int):
+        """:meth:`cost_block` as numbers (numpy or CuPy), for the solvers."""
         _need_numbers(self, "cost_block()")
         return cost_block(self.x[i0:i1], self.y, self._cost)
 
     def cost_matrix(self):
         """The dense ``(n, m)`` cost, ``(B, n, m)`` for a batch (MemoryError suggesting the
-        online backends when too big)."""
-        _need_numbers(self, "cost_matrix()")
+        online backends when too big).
+
+        Numbers (numpy, or CuPy on the GPU) for points that carry no gradient. Where ``x`` or
+        ``y`` carries one (a torch tensor that requires grad or has a forward-mode tangent, an
+        autograd box, a JAX tracer inside ``jax.grad`` or ``jit``), the matrix is computed in
+        that library, in its dtype and on its device, and carries the gradient: a loss built
+        from it differentiates in the points, as one built by hand from ``torch.cdist(x, y) **
+        2`` would (gradient 0 at coincident points for p <= 1; docs/gradients.md, "Cost
+        matrices of point clouds")."""
+        self._check_memory()
+        if getattr(self, "_leaves", None):
+            return _tracked_costs(self)
+        return self._matrix(checked=True)
+
+    def _check_memory(self) -> None:
+        """The MemoryError of a dense cost that would not fit, saying what does."""
         n, m = self.shape
         hint = ("a callable `cost` is only ever called by blocks of rows by sinkhorn(..., "
                 "backend='numpy') (memory O(block m)); the exact solvers need its whole matrix. "
@@ -404,13 +487,36 @@ class PointCloud:
         nb = 1 if self.batch_size is None else self.batch_size
         check_dense_memory(nb * n, m, self.dtype.itemsize, device="cuda" if self.on_gpu else "cpu",
                            copies=2 + self.dim, hint=hint)
+
+    def _matrix(self, checked: bool = False):
+        """:meth:`cost_matrix` as numbers (numpy or CuPy), for the solvers (``checked``: the
+        memory check done)."""
+        _need_numbers(self, "cost_matrix()")
+        if not checked:
+            self._check_memory()
+        n = self.shape[0]
         if self.batch_size is not None:
             xp = xp_of(self.x)
-            return xp.stack([self.problem(q).cost_block(0, n) for q in range(nb)])
-        return self.cost_block(0, n)
+            return xp.stack([self.problem(q)._rows(0, n) for q in range(self.batch_size)])
+        return self._rows(0, n)
 
     def cost_range(self) -> tuple[float, float]:
-        """``(min C, max C)``, exactly, by blocks of rows (one pass over the costs)."""
+        """``(min C, max C)``, exactly, by blocks of rows (one pass over the costs): Python
+        floats, without gradient; where ``x`` or ``y`` carries one, a KantorovichWarning says
+        so (``cost_matrix()`` carries it: its ``min()`` and ``max()`` do too)."""
+        if getattr(self, "_leaves", None) and not getattr(self, "_traced", ()):
+            from .._warnings import warn
+            from ..exceptions import KantorovichWarning
+
+            names, what = _detached_what(self._leaves)
+            warn(f"PointCloud.cost_range(): {names} {what}, but the range is two floats without "
+                 "gradient (no gradient reaches the points through them); take the min and max "
+                 "of cost_matrix(), which carries the gradient (docs/gradients.md).",
+                 KantorovichWarning)
+        return self._range()
+
+    def _range(self) -> tuple[float, float]:
+        """:meth:`cost_range`, for the solvers (no warning)."""
         _need_numbers(self, "cost_range()")
         return cost_range(self.x, self.y, self._cost)
 

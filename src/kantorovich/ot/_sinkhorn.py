@@ -849,7 +849,7 @@ class SinkhornPlan:
         return self.shape[0] * self.shape[1]
 
     def block(self, i0: int, i1: int) -> np.ndarray:
-        C = self.geom.cost_block(i0, i1)
+        C = self.geom._rows(i0, i1)
         return _plan_entries(np, self.a[i0:i1], self.b, self.f[i0:i1], self.g, C, self.eps)
 
     def _blocks(self):
@@ -958,7 +958,7 @@ def _primal_objective(xp, geom, a, b, f, g, eps: float) -> float:
     total = product = 0.0
     for i0 in range(0, n, step):
         i1 = min(n, i0 + step)
-        C = geom.C[i0:i1] if isinstance(geom, DenseGeometry) else geom.cost_block(i0, i1)
+        C = geom.C[i0:i1] if isinstance(geom, DenseGeometry) else geom._rows(i0, i1)
         C = C.astype(np.float64)
         z = xp.clip((f64[i0:i1, None] + g64[None, :] - C) / eps, -_EXP_CLIP, _EXP_CLIP)
         ez = xp.exp(z)
@@ -1380,7 +1380,7 @@ def _cost_scale(geom) -> tuple[float, float]:
         diameter = geom.diameter(rng_c)
         mag = max(abs(float(rng_c[0])), abs(float(rng_c[1])))
     elif geom.cost_is_callable:  # no bounding box: the exact range, from one pass over blocks
-        lo, hi = geom.cost_range()
+        lo, hi = geom._range()
         diameter, mag = hi - lo, max(abs(lo), abs(hi))
     else:  # the costs of a point cloud lie in [0, diameter]
         diameter = mag = geom.diameter()
