@@ -721,6 +721,36 @@ def test_sinkhorn_value_gradient_warns_when_the_implicit_solve_stops(monkeypatch
         r.value.backward()
 
 
+@pytest.mark.parametrize("lib", ["torch", "autograd"])
+def test_sinkhorn_value_gradient_warns_when_the_online_solve_stops(monkeypatch, lib):
+    """Above 2^16 pairs the implicit solve is the conjugate-gradient loop over the pairs
+    (_pcg, not the small problems' compiled solve the test above stops): stopped at its
+    iteration cap before its tolerance, the backward pass warns as well; uncapped, it does not."""
+    import kantorovich._autodiff as ad
+
+    g = np.random.default_rng(3)
+    Xl, Yl = g.normal(size=(300, 2)), g.normal(size=(260, 2))
+    assert 300 * 260 > ad.IMPLICIT_DENSE_MAX_ENTRIES
+
+    def backward():
+        if lib == "torch":
+            x = t(Xl)
+            sinkhorn(None, None, PointCloud(x, t(Yl, False)), **TIGHT).value.backward()
+            return x.grad.numpy()
+        return autograd.grad(lambda x: sinkhorn(None, None, PointCloud(x, Yl), **TIGHT).value)(Xl)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        full = backward()
+    steps = ad._pcg.last_iter
+    assert steps > 5
+    monkeypatch.setattr(ad, "IMPLICIT_MAX_ITER", 3)
+    with pytest.warns(ConvergenceWarning, match="conjugate-gradient") as rec:
+        capped = backward()
+    assert ad._pcg.last_iter == 3 and len(rec) == 1 and rec[0].filename == __file__
+    assert np.all(np.isfinite(capped)) and np.abs(capped - full).max() > 1e-8  # approximate
+
+
 def test_sinkhorn_value_gradient_warns_when_the_sweeps_stop(monkeypatch):
     import kantorovich._autodiff as ad
 
