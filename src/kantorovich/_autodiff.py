@@ -1423,13 +1423,89 @@ def _blocked_cost_grads(x, y, p, plan_rows, need_x=True, need_y=True, block=1 <<
         i1 = min(n, i0 + step)
         diff = x[i0:i1, None, :] - y[None, :, :]
         sq = xp.einsum("ijk,ijk->ij", diff, diff)
-        W = plan_rows(i0, i1, sq) * _cost_coef(sq, p)
-        t = xp.einsum("ij,ijk->ik", W, diff) if need_x else None
+        P = plan_rows(i0, i1, sq)
+        W = P * _cost_coef(sq, p)
+        terms = [(W, diff)]
+        low = sq <= _TINY if p < 2.0 else None  # coincident, or closer than 2^-511
+        if low is not None and bool(low.any()):  # the latter's terms apart (:func:`_tiny_factor`)
+            tiny = low & xp.any(diff != 0.0, axis=2)
+            if bool(tiny.any()):
+                up = xp.ldexp(xp.where(tiny[..., None], diff, 0.0), 600)
+                k, _ = _tiny_factor(xp, up, p)
+                terms = [(xp.where(tiny, 0.0, W), diff), (xp.where(tiny, P * k, 0.0), up)]
         if need_x:
-            gx[i0:i1] = t
+            gx[i0:i1] = sum(xp.einsum("ij,ijk->ik", w, v) for w, v in terms)
         if need_y:
-            gy -= xp.einsum("ij,ijk->jk", W, diff)
+            for w, v in terms:
+                gy -= xp.einsum("ij,ijk->jk", w, v)
     return gx, gy
+
+
+#: the smallest normal float64, 2^-1022: a squared distance below it has lost digits (or is 0)
+_TINY = float(np.finfo(np.float64).tiny)
+
+
+#: a coordinate of a pair closer than 2^-511 is below this in magnitude: two distinct float64
+#: of which one is at least 2^-457 in magnitude differ by at least 2^-510
+_SMALL = 2.0 ** -457
+
+
+def _tiny_factor(xp, up, p):
+    """For differences ``t = 2^-600 up`` (..., d) closer than 2^-511, p < 2: (``k``, ``C``) with
+    ``k up = p |t|^(p-1) t / |t|``, the gradient of ``|t|^p`` (a unit vector for p = 1), and
+    ``C = |t|^p``, computed at the scale 2^600 where nothing under- or overflows; ``k`` is 0 at
+    t = 0 (the subgradient). Its power of two is clamped at 2^1000 before the division by
+    ``|up|`` (p < 1 near the smallest distances, where the gradient passes float64's range)."""
+    r = xp.sqrt(xp.sum(up * up, axis=-1))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        lr = xp.log2(r) - 600.0  # log2 |t|
+        k = xp.where(r > 0, xp.exp2(xp.minimum(math.log2(p) + (p - 1.0) * lr, 1000.0)) / r, 0.0)
+        C = xp.where(r > 0, xp.exp2(p * lr), 0.0)
+    return k, C
+
+
+def _tiny_pair_grads(x, y, p, weight, gx, gy):
+    """Add to ``gx``, ``gy`` (None: not needed) the terms of the pairs closer than 2^-511 that
+    the numba passes leave out for p < 2 (there ``|x_i - y_j|^2 <= 2^-1022`` loses digits or
+    underflows, and a unit vector for p = 1 became 0): ``weight(i, j, C)`` dV/dC_ij of the pairs
+    (i, j) (index arrays) at their costs C, times the cost's gradient (:func:`_tiny_factor`).
+    Such a pair has a coordinate below 2^-457 in magnitude that is not 0 (``_SMALL``): only the
+    rows and columns with one are searched, so this is O((n + m) d) where there are none."""
+    if p >= 2.0 or (np.abs(x).min() >= _SMALL and np.abs(y).min() >= _SMALL):
+        return
+    small_x = np.flatnonzero(np.any((x != 0.0) & (np.abs(x) < _SMALL), axis=1))
+    small_y = np.flatnonzero(np.any((y != 0.0) & (np.abs(y) < _SMALL), axis=1))
+    if not small_x.size and not small_y.size:
+        return
+    # the candidate pairs: the rows with such a coordinate against every column, and every
+    # other row against the columns with one; by blocks of about 2^16 pairs (O(n + m) memory)
+    rest = np.setdiff1d(np.arange(x.shape[0]), small_x)
+    cols = np.arange(y.shape[0])
+
+    def blocks(rows, cs):
+        step = max(1, (1 << 16) // max(1, cs.size))
+        for r0 in range(0, rows.size, step):
+            rs = rows[r0:r0 + step]
+            yield np.repeat(rs, cs.size), np.tile(cs, rs.size)
+
+    for i, j in itertools.chain(blocks(small_x, cols), blocks(rest, small_y)):
+        if not i.size:
+            continue
+        diff = x[i] - y[j]
+        sq = np.einsum("ij,ij->i", diff, diff)
+        keep = (sq <= _TINY) & np.any(diff != 0.0, axis=1)
+        if not keep.any():
+            continue
+        i, j = i[keep], j[keep]
+        up = np.ldexp(diff[keep], 600)
+        k, C = _tiny_factor(np, up, p)
+        # the terms w k up = w p |t|^(p-1) t/|t|; where k is beyond float64 (p < 1) the
+        # coordinates that are 0 add 0, not inf * 0
+        terms = np.where(up != 0.0, (weight(i, j, C) * k)[:, None] * up, 0.0)
+        if gx is not None:
+            np.add.at(gx, i, terms)
+        if gy is not None:
+            np.add.at(gy, j, -terms)
 
 
 def _dense_cost_grads(x, y, P, p, need_x=True, need_y=True):
@@ -1574,7 +1650,15 @@ def pointcloud_grads(x, y, a, b, f, g, eps, p, *, need_x=True, need_y=True):
     if need_y:
         gy = np.zeros(y.shape)
         k(y, np.ascontiguousarray(x.T), gb, fa, 1.0 / float(eps), float(p), gy, chunks(y.shape[0]))
+    _tiny_envelope_terms(x, y, fa, gb, eps, p, gx, gy)
     return gx, gy
+
+
+def _tiny_envelope_terms(x, y, fa, gb, eps, p, gx, gy):
+    """The envelope terms of the pairs closer than 2^-511 (p < 2), which the numba passes
+    leave out (:func:`_tiny_pair_grads`), added to ``gx``, ``gy``."""
+    _tiny_pair_grads(x, y, float(p), lambda i, j, C: np.exp(
+        np.minimum((fa[i] + gb[j] - C) / eps, _EXP_CLIP)), gx, gy)
 
 
 # the fused passes' column sums: one (d, m) array per chunk of rows (one (m,) array for the
@@ -1610,7 +1694,9 @@ def _pointcloud_grads_xy(x, y, fa, gb, eps, p):
     parts = np.zeros((_xy_chunks(n, m * d), d, m))
     grad_numba.grad_envelope_xy(x, np.ascontiguousarray(y.T), fa, gb, 1.0 / float(eps), float(p),
                                 gx, parts)
-    return gx, np.ascontiguousarray(parts.sum(axis=0).T)
+    gy = np.ascontiguousarray(parts.sum(axis=0).T)
+    _tiny_envelope_terms(x, y, fa, gb, eps, p, gx, gy)
+    return gx, gy
 
 
 # ----------------------------------------------------------------------------- implicit
@@ -1751,6 +1837,7 @@ def sinkhorn_value_grads(geom, a, b, f, g, eps, need, names=None):
     if names["b"] in need:
         out[names["b"]] = _centred(mu)
     if geom.kind == "pointcloud":
+        gx = gy = None
         if names["x"] in need:
             gx = np.zeros(x.shape)
             gradk(x, yT, fa, gb, ie, p, lam, mu, gx)
@@ -1759,6 +1846,10 @@ def sinkhorn_value_grads(geom, a, b, f, g, eps, need, names=None):
             gy = np.zeros(y.shape)
             gradk(y, xT, gb, fa, ie, p, mu, lam, gy)
             out[names["y"]] = gy
+        # the pairs closer than 2^-511 (p < 2), which the passes leave out
+        _tiny_pair_grads(x, y, p, lambda i, j, C: np.exp(
+            np.minimum((fa[i] + gb[j] - C) * ie, _EXP_CLIP)) * (1.0 + (lam[i] + mu[j] - C) * ie),
+            gx, gy)
     elif names["M"] in need:
         out[names["M"]] = P * (1.0 + (lam[:, None] + mu[None, :] - C) / eps)
     return out, rel, ok

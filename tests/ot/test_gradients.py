@@ -324,6 +324,35 @@ def test_point_cloud_gradients_are_scale_free(name, cost, s):
     assert np.abs(got - ref).max() <= 1e-12 * np.abs(ref).max()
 
 
+@pytest.mark.parametrize("name", sorted(POINT_CLOUD_VALUES) + ["wasserstein"])
+@pytest.mark.parametrize("cost", ["euclidean", 1.2])
+@pytest.mark.parametrize("need", ["x", "xy"])
+def test_point_cloud_gradient_of_a_pair_closer_than_1e_154(name, cost, need):
+    """Pairs at distance delta below 2^-511 (|x - y|^2 loses digits below ~1e-154 and is 0
+    below ~1e-162) in a cloud at unit scale, where nothing is rescaled: their terms of the
+    gradient are those at delta = 1e-100 (the other terms move by O(delta)), relative 1e-12 of
+    the largest entry, for p = 1 (a unit vector times the plan's entry: it was 0, about 0.15 of
+    the largest entry off) and p = 1.2; x holds a near pair of its own (the self terms of the
+    divergence) and one near a point of y. The gradient in y too (the fused pass), and a
+    coordinate that is subnormal (1e-310)."""
+    p = {"euclidean": 1.0}.get(cost, cost)
+
+    def grad(delta):
+        x, y = X[:6].copy(), Y[:5].copy()
+        x[0], x[1], y[0] = (delta, -0.5 * delta), (0.0, 0.0), (-0.25 * delta, 0.0)
+        xt, yt = t(x), t(y, need == "xy")
+        if name == "wasserstein":
+            wasserstein(xt, yt, p=p, method="exact").backward()
+        else:
+            POINT_CLOUD_VALUES[name](PointCloud(xt, yt, cost=cost), 0.5).backward()
+        return np.concatenate([xt.grad.numpy()] + ([yt.grad.numpy()] if need == "xy" else []))
+
+    ref = grad(1e-100)
+    for delta in (1e-160, 1e-170, 1e-310):
+        got = grad(delta)
+        assert np.abs(got - ref).max() <= 1e-12 * np.abs(ref).max(), delta
+
+
 def test_exact_gradient_from_the_rescaled_rounds():
     """Where the costs at one scale lose the optimum (unit distances next to a pair at 1e200,
     p = 3: they underflow to 0 there), wasserstein solves the LP in rounds at the scale of W_p;

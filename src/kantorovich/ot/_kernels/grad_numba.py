@@ -41,7 +41,9 @@ __all__ = ["grad_envelope", "grad_envelope_xy", "grad_implicit", "products", "ro
 def _coefficients(x, yT, i, fi, gb, c, p, buf):  # pragma: no cover - compiled
     # buf_j <- P_ij / (a_i b_j) * |x_i - y_j|^(p-2) p: the coefficient of (x_i - y_j) in
     # dC_ij/dx_i, times the plan's kernel (fi = fa_i, c = log2(e)/eps); 0 below 2^-1000 and,
-    # for p < 2, at zero distance (the subgradient 0)
+    # for p < 2, where |x_i - y_j|^2 <= 2^-1022 (zero distance: the subgradient 0; a distance
+    # below 2^-511, where the square loses digits or underflows: the caller adds those pairs'
+    # terms, kantorovich._autodiff._tiny_pair_grads)
     d = x.shape[1]
     m = yT.shape[1]
     for j in range(m):
@@ -60,13 +62,14 @@ def _coefficients(x, yT, i, fi, gb, c, p, buf):  # pragma: no cover - compiled
             sq = buf[j]
             r = math.sqrt(sq)
             e = (fi + gb[j] - r) * c
-            buf[j] = _exp2_f64(e) / r if (e > -1000.0 and sq > 0.0) else 0.0
+            buf[j] = _exp2_f64(e) / r if (e > -1000.0 and sq > _TINY) else 0.0
     else:
+        lim = _TINY if p < 2.0 else 0.0
         for j in range(m):
             sq = buf[j]
             cp = sq ** (0.5 * p)
             e = (fi + gb[j] - cp) * c
-            buf[j] = p * cp / sq * _exp2_f64(e) if (e > -1000.0 and sq > 0.0) else 0.0
+            buf[j] = p * cp / sq * _exp2_f64(e) if (e > -1000.0 and sq > lim) else 0.0
 
 
 @parallel_kernel
@@ -241,6 +244,8 @@ def grad_implicit(x, yT, fa, gb, inv_eps, p, lam, mu, out):  # pragma: no cover 
     n, d = x.shape
     m = yT.shape[1]
     c = inv_eps * _LOG2E
+    # p < 2: the pairs with |x_i - y_j|^2 <= 2^-1022 are left out, as in _coefficients
+    lim = _TINY if p < 2.0 else 0.0
     for i in prange(n):
         wide_vectors()  # this body is its own function: 512-bit loops there
         if fa[i] < -1e299:
@@ -248,7 +253,7 @@ def grad_implicit(x, yT, fa, gb, inv_eps, p, lam, mu, out):  # pragma: no cover 
         for j in range(m):
             sq, cst = _cost(x, yT, i, j, p)
             e = (fa[i] + gb[j] - cst) * c
-            if e <= -1000.0 or (p != 2.0 and sq == 0.0):
+            if e <= -1000.0 or (p != 2.0 and sq <= lim):
                 continue
             w = p if p == 2.0 else p * cst / sq
             q = _exp2_f64(e) * (1.0 + (lam[i] + mu[j] - cst) * inv_eps) * w
