@@ -322,9 +322,16 @@ def _torch_scalar():
             the same gradient contracted with the tangents."""
 
             @staticmethod
-            def forward(ctx, node, dtype, device, *leaves):
+            def forward(ctx, node, dtype, device, n_leaves, *tensors):
+                # tensors: the differentiable leaves, then the call's other torch tensors
+                # (constants); the backward pass reads their data, so all are saved: an
+                # in-place change between the two passes is torch's version-counter error
+                # rather than a gradient at data the value was not computed from
+                leaves = tensors[:n_leaves]
+                ctx.save_for_backward(*tensors)
                 ctx.node = node
                 ctx.metas = [(tuple(t.shape), t.dtype, t.device) for t in leaves]
+                ctx.n_consts = len(tensors) - n_leaves
                 # the leaves, where a forward-mode tangent may be asked: a reverse pass through
                 # that tangent must reach them to refuse (_torch_refuse)
                 ctx.leaves = leaves if _dual_level() else ()
@@ -335,15 +342,16 @@ def _torch_scalar():
             def backward(ctx, gout):
                 if torch.is_grad_enabled():  # create_graph=True: a second derivative is asked
                     raise NotImplementedError(_SECOND_TORCH)
+                ctx.saved_tensors  # noqa: B018 - torch's check that no input changed in place
                 node = ctx.node
-                flags = ctx.needs_input_grad[3:]
+                flags = ctx.needs_input_grad[4:4 + len(node.names)]
                 need = {nm for nm, ok in zip(node.names, flags) if ok}
                 units = node.units(need) if need else {}
                 # the cotangent is multiplied in torch: under is_grads_batched (vmap over the
                 # cotangents: gradcheck's batched check, jacobian(vectorize=True)) it is a
                 # batched tensor whose numbers cannot be read
                 g64 = gout.to(torch.float64)
-                out = [None, None, None]
+                out = [None, None, None, None]
                 for nm, ok, (shape, dt, dev) in zip(node.names, flags, ctx.metas):
                     if not ok:
                         out.append(None)
@@ -357,12 +365,12 @@ def _torch_scalar():
                     else:
                         g = g64.to(dev) * G
                     out.append(g.reshape(shape).to(dtype=dt))
-                return tuple(out)
+                return (*out, *(None,) * ctx.n_consts)
 
             @staticmethod
             def jvp(ctx, *tangents):
                 node = ctx.node
-                ts = tangents[3:]
+                ts = tangents[4:4 + len(node.names)]
                 need = {nm for nm, t in zip(node.names, ts) if t is not None}
                 out = torch.zeros(np.shape(node.value), dtype=torch.float64,
                                   device=ctx.out_device)
@@ -434,15 +442,33 @@ def _ag_scalar():
     return _AG_PRIM
 
 
-def _attach(node: _Node, objs: tuple, c) -> Any:
-    """``node``'s value as a node of the caller's graph (torch or autograd) over ``objs``."""
+def _attach(node: _Node, objs: tuple, c, consts: tuple = ()) -> Any:
+    """``node``'s value as a node of the caller's graph (torch or autograd) over ``objs``;
+    ``consts``: the call's torch tensors without a gradient, which the torch node saves with
+    ``objs`` for the version check of its backward pass."""
     if any(is_box(t) for t in objs):
         return _ag_scalar()(node, *objs)
     import torch
 
     dtype = c.dtype if c.dtype is not None else torch.float64
     device = c.device if c.device is not None else "cpu"
-    return _torch_scalar().apply(node, dtype, device, *objs)
+    return _torch_scalar().apply(node, dtype, device, len(objs), *objs, *consts)
+
+
+def _torch_constants(rule: _Rule, sig, args: tuple, kwargs: dict) -> tuple:
+    """The torch tensors of a call's differentiable parameters (and of the geometries given
+    there) that need no gradient: the backward pass reads their data too. Inference tensors
+    (made under ``torch.inference_mode``) are left out: torch cannot save them, and they have
+    no version counter."""
+    out = []
+    for pname in rule.params:
+        v = _param(sig, args, kwargs, pname)
+        geo = getattr(v, "_torch_inputs", None)
+        for t in (geo if geo is not None and not isinstance(v, np.ndarray) else (v,)):
+            if (type(t).__module__.split(".")[0] == "torch" and hasattr(t, "is_inference")
+                    and not differentiable(t) and not t.is_inference()):
+                out.append(t)
+    return tuple(out)
 
 
 # ----------------------------------------------------------------------------- JAX
@@ -1296,7 +1322,8 @@ def call(fn: Callable, args: tuple, kwargs: dict, c) -> Any:
     if not leaves:
         return out
     objs = tuple(t for _, _, t in leaves.values())
-    changes = {f: _attach(node, objs, c) for f, node in nodes.items()}
+    consts = _torch_constants(rule, sig, args, kwargs) if not any(is_box(t) for t in objs) else ()
+    changes = {f: _attach(node, objs, c, consts) for f, node in nodes.items()}
     if None in changes:  # the function returns the bare value
         return changes[None]
     return dataclasses.replace(out, **changes)

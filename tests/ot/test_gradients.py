@@ -988,6 +988,43 @@ def test_a_gradient_in_an_argument_without_one_refuses():
     assert x.grad is not None
 
 
+IN_PLACE_CASES = {  # (the value, the argument changed in place); x, a require grad
+    "wasserstein_1d x": (lambda x, y, a, M: wasserstein_1d(x[:, 0], y[:, 0], a, None, p=2), 0),
+    "wasserstein_1d a": (lambda x, y, a, M: wasserstein_1d(x[:, 0], y[:, 0], a, None, p=2), 2),
+    "sinkhorn objective, constant y": (
+        lambda x, y, a, M: sinkhorn(None, None, PointCloud(x, y), eps=0.5).objective, 1),
+    "sinkhorn value, constant M": (lambda x, y, a, M: sinkhorn(a, None, M, eps=0.5).value, 3),
+    "sinkhorn_divergence a": (
+        lambda x, y, a, M: sinkhorn_divergence(a, None, PointCloud(x, y), eps=0.5).value, 2),
+    "emd normalize, constant M": (lambda x, y, a, M: emd(a, None, M, normalize=True).value, 3),
+    "sliced a": (lambda x, y, a, M: sliced_wasserstein(x, y, a=a, n_projections=3, rng=0), 2),
+}
+
+
+@pytest.mark.parametrize("name", sorted(IN_PLACE_CASES))
+def test_an_input_changed_in_place_before_the_backward_pass_is_torchs_error(name):
+    """The backward pass reads the inputs' data (the 1-D plan is recomputed, the plan of a
+    Sinkhorn solve rebuilt from the potentials and the costs, the weights normalised): an input
+    changed in place between the two passes (an optimizer step between two losses' backward
+    passes) is torch's version-counter error, as for torch's own operations, the differentiable
+    leaves and the constants alike. Before, the gradient was taken at the changed data without
+    a word (0.16 to 0.53 off for wasserstein_1d, 0.02 to 0.13 for the Sinkhorn weights and
+    costs). An unchanged input and an inference tensor as a constant still work."""
+    fn, k = IN_PLACE_CASES[name]
+    args = [t(X[:6]), t(Y[:5], False), t(simplex(WA[:6])), t(M[:6, :5], False)]
+    fn(*args).backward()  # unchanged: fine
+    v = fn(*args)
+    with torch.no_grad():
+        args[k].mul_(1.5)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        v.backward()
+    with torch.inference_mode():
+        const = torch.tensor(M[:6, :5])
+    xt = t(simplex(WA[:6]))
+    sinkhorn(xt, None, const, eps=0.5).value.backward()
+    assert torch.isfinite(xt.grad).all()
+
+
 def test_second_derivatives_refuse():
     u, v = np.array([0.0, 1.0, 3.0]), np.array([0.5, 2.0, 2.5])
     with pytest.raises(NotImplementedError, match="second derivatives"):

@@ -111,10 +111,11 @@ def _adopt(geom, *arrays, names):
     Records on ``geom`` where they came from (``_caller``, so that the solvers give their
     results back in that library and dtype, and weights of another library are the TypeError
     naming both; float64 numpy only a flag, ``_numpy_input``, CuPy nothing: the solvers take
-    them natively, as before) and the inputs that carry gradients (``_leaves``: torch tensors that
+    them natively, as before), the inputs that carry gradients (``_leaves``: torch tensors that
     require grad, autograd boxes, JAX tracers), which :mod:`kantorovich._autodiff`
-    differentiates. A JAX tracer has no numbers yet: the geometry holds zeros of its shape in
-    its place, and the functions with a gradient rule rebuild it when JAX runs them.
+    differentiates, and the torch tensors among them (``_torch_inputs``). A JAX tracer has no
+    numbers yet: the geometry holds zeros of its shape in its place, and the functions with a
+    gradient rule rebuild it when JAX runs them.
     """
     from .._autodiff import differentiable, is_tracer, placeholder, value_of
     from .._interop import caller, to_kernel
@@ -128,6 +129,9 @@ def _adopt(geom, *arrays, names):
         # TypeError naming both, as beside a numpy M (a flag: the geometry stays picklable)
         geom._numpy_input = True
     geom._leaves = {k: a for k, a in zip(names, arrays) if differentiable(a)}
+    # the torch tensors given (kantorovich._autodiff saves them for the version check of a
+    # backward pass, which reads their data)
+    geom._torch_inputs = tuple(a for a in plain if type(a).__module__.split(".")[0] == "torch")
     geom._traced = tuple(k for k, a in zip(names, plain) if is_tracer(a))
     return tuple(placeholder(a) if is_tracer(a) else to_kernel(a) for a in plain)
 
