@@ -461,8 +461,9 @@ def _torch_constants(rule: _Rule, sig, args: tuple, kwargs: dict) -> tuple:
     (made under ``torch.inference_mode``) are left out: torch cannot save them, and they have
     no version counter."""
     out = []
+    bound = sig.bind(*args, **kwargs).arguments
     for pname in rule.params:
-        v = _param(sig, args, kwargs, pname)
+        v = bound.get(pname, bound.get("kwargs", {}).get(pname))
         geo = getattr(v, "_torch_inputs", None)
         for t in (geo if geo is not None and not isinstance(v, np.ndarray) else (v,)):
             if (type(t).__module__.split(".")[0] == "torch" and hasattr(t, "is_inference")
