@@ -1093,7 +1093,7 @@ class OnlineSoftmin:
         only with a usable matrix already built at ``c``. Returns the output (also the next
         shift, ``self._prev``, without ``mean``), or None where it did not run. The batched
         solver's ``_sm`` and ``_sm_mean`` take the same decisions in the same order."""
-        if not self.kmat or self.dtype != np.float64 or not 0 < self.n * self.m <= _KMAT_MAX_ENTRIES:
+        if not self.kmat_applies():
             return None
         st = self._kstate
         if mean is None:
@@ -1101,9 +1101,7 @@ class OnlineSoftmin:
             if act == 0:
                 return None
             if act == 2:
-                if self._kf is None:
-                    self._kf = np.empty(self.n * self.m)
-                    self._kw = np.empty(self.m)
+                self.kmat_buffers()
                 usable = kmat_build(rows["kmat"].address, self._x64, self._yT64, c, self.p,
                                     self._kf)
                 st[0], st[1] = c, 1.0 if usable else 2.0
@@ -1129,6 +1127,18 @@ class OnlineSoftmin:
         if mean is None:
             self._prev = out
         return out
+
+    def kmat_applies(self) -> bool:
+        """Whether the kernel-matrix path can run at all (float64, ``0 < n m <=
+        _KMAT_MAX_ENTRIES``, not switched off); each call still decides (:meth:`_kmat_call`)."""
+        return self.kmat and self.dtype == np.float64 and 0 < self.n * self.m <= _KMAT_MAX_ENTRIES
+
+    def kmat_buffers(self):
+        """The kernel-matrix path's matrix (n m) and weights (m), allocated on first use."""
+        if self._kf is None:
+            self._kf = np.empty(self.n * self.m)
+            self._kw = np.empty(self.m)
+        return self._kf, self._kw
 
     def reset(self) -> None:
         """Forget the shift (the next call takes the safe path for every row)."""

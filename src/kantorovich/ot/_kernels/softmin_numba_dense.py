@@ -306,12 +306,7 @@ class DenseSoftmin:
             return None
         rows = rows_entries()
         if c != self._kc:
-            if self._kf is None:
-                self._kf = np.empty(self.n * self.m)
-                hn = self.m if self.axis == 1 else self.n
-                self._khc, self._kw = np.empty(hn), np.empty(hn)
-                self._ko = np.empty(self.size)
-                self._kfell = np.zeros(self.size, dtype=np.uint8)
+            self.kmat_buffers()
             self._kusable = kmat_build_dense(rows["kdense"].address, self._flat, self.n, self.m, c,
                                              self.axis == 0, self._kf)
             self._kc = c
@@ -332,6 +327,17 @@ class DenseSoftmin:
             return None  # cannot happen with c max C <= 450
         self.n_kmat_calls += 1
         return out
+
+    def kmat_buffers(self):
+        """The kernel-matrix path's buffers, allocated on first use: the matrix (n m), ``c h``
+        and the weights (the input's length), the shift and the fallback flags (the output's)."""
+        if self._kf is None:
+            self._kf = np.empty(self.n * self.m)
+            hn = self.m if self.axis == 1 else self.n
+            self._khc, self._kw = np.empty(hn), np.empty(hn)
+            self._ko = np.empty(self.size)
+            self._kfell = np.zeros(self.size, dtype=np.uint8)
+        return self._kf, self._khc, self._kw, self._ko, self._kfell
 
     def reset(self) -> None:
         """Forget the shift (the next call takes the safe path everywhere)."""
