@@ -342,7 +342,12 @@ def test_small_numba_solve_sets_the_thread_count_once(rng, monkeypatch):
     assert r.converged and r.info["numba_thread_calls"][1] > 10
     assert calls == [1, T, 1, T]  # the loop, then the final <P, C> pass
     assert numba.get_num_threads() == T
+    # the per-call setting: every soft-min through the Python loop (not the compiled
+    # iterations of kantorovich.ot._sinkhorn_steps, which set nothing), unpinned
+    from kantorovich.ot import _sinkhorn_steps
+
     monkeypatch.setattr(S._NumbaThreads, "pinned", lambda self: contextlib.nullcontext())
+    monkeypatch.setattr(_sinkhorn_steps, "compiled_steps", lambda p: None)
     calls.clear()
     r0 = sinkhorn(a, b, geom, eps=0.05, tol=1e-9, backend="numba")
     assert len(calls) == 2 * sum(r0.info["numba_thread_calls"].values())

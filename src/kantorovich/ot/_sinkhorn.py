@@ -370,7 +370,8 @@ def _exp_clip(dtype) -> float:
 
 def _sinkhorn_loop(xp, softmin_x: Callable, softmin_y: Callable, a, b, loga, logb, f, g, *,
                    eps: float, schedule: list[float], max_iter: int, tol: float, check_every: int,
-                   symmetric: bool, bar=None, stats: dict | None = None, self_transport: bool = False):
+                   symmetric: bool, bar=None, stats: dict | None = None, self_transport: bool = False,
+                   steps=None):
     """Run log-domain Sinkhorn; returns (f, g, errors, n_iter, converged, n_scaling), and
     ``stats["probe"]``, the iterations of the cold probe, when a ``stats`` dict is given.
 
@@ -433,6 +434,10 @@ def _sinkhorn_loop(xp, softmin_x: Callable, softmin_y: Callable, a, b, loga, log
     ``PointCloud``: 5179 iterations, 9191 without it, 8410 cold).
     """
     errors: list[float] = []
+    if steps is not None:
+        from . import _sinkhorn_steps as _steps
+
+        eps_level = np.array([eps])
     if self_transport and symmetric and bool(xp.array_equal(f, g)):
         g = f  # one array for both sides while they are equal (the docstring)
 
@@ -465,8 +470,27 @@ def _sinkhorn_loop(xp, softmin_x: Callable, softmin_y: Callable, a, b, loga, log
             check = ((k % check_every == check_every - 1) or it == max_iter - 1
                      or (check_first and k == k_first))
             measure = check or k == measure_at
-            ft = softmin_x(eps, g + elogb)
-            if symmetric and one_side(f, g):
+            if steps is not None:  # up to the next measured iteration in one compiled call
+                count = 1
+                while not measure and it + count < stop:
+                    kc, ic = k + count, it + count
+                    check = ((kc % check_every == check_every - 1) or ic == max_iter - 1
+                             or (check_first and kc == k_first))
+                    measure = check or kc == measure_at
+                    count += 1
+                if symmetric and one_side(f, g):
+                    step = _steps.ONE_SIDED
+                    if stats is not None:
+                        stats.setdefault("one_sided", []).extend(range(it, it + count))
+                elif symmetric:
+                    step = _steps.AVERAGED
+                else:
+                    step = _steps.AVERAGED_FIRST if k == k_first and averaged_first else _steps.ALTERNATING
+                f, g, err = steps.run(f, g, eps_level, count, step, measure)
+                it += count
+                k += count
+            elif symmetric and one_side(f, g):
+                ft = softmin_x(eps, g + elogb)
                 if stats is not None:
                     stats.setdefault("one_sided", []).append(it)
                 if measure:
@@ -474,17 +498,20 @@ def _sinkhorn_loop(xp, softmin_x: Callable, softmin_y: Callable, a, b, loga, log
                     err = err + err  # the columns' error is the rows'
                 f = g = 0.5 * (f + ft)
             elif symmetric or (k == k_first and averaged_first):
+                ft = softmin_x(eps, g + elogb)
                 gt = softmin_y(eps, f + eloga)
                 if measure:
                     err = _marginal_error(xp, a, f, ft, eps) + _marginal_error(xp, b, g, gt, eps)
                 f, g = 0.5 * (f + ft), 0.5 * (g + gt)
             else:
+                ft = softmin_x(eps, g + elogb)
                 if measure:
                     err = _marginal_error(xp, a, f, ft, eps)
                 f = ft
                 g = softmin_y(eps, f + eloga)
-            it += 1
-            k += 1
+            if steps is None:
+                it += 1
+                k += 1
             if measure:
                 e_val = float(err)  # the loop's one host read (a synchronisation on a GPU)
                 if stats is not None:
@@ -537,7 +564,16 @@ def _sinkhorn_loop(xp, softmin_x: Callable, softmin_y: Callable, a, b, loga, log
             stats["probe"] = it
         if not converged and it < max_iter:
             if _annealing_pays(errors[-1], e_half, gap, tol, cost):
-                for e in schedule:  # averaged steps (see above); two soft-mins per iteration
+                if steps is not None:  # the levels in one compiled call
+                    count = min(len(schedule), max_iter - it)
+                    one = one_side(f, g)
+                    if one and stats is not None:
+                        stats.setdefault("one_sided", []).extend(range(it, it + count))
+                    f, g, _ = steps.run(f, g, np.asarray(schedule[:count], dtype=np.float64), count,
+                                        _steps.ONE_SIDED if one else _steps.AVERAGED, False)
+                    it += count
+                    n_scaling += count
+                for e in schedule if steps is None else ():  # averaged steps (see above); two soft-mins per iteration
                     if it >= max_iter:
                         break
                     ft = softmin_x(e, g + e * logb)
@@ -1394,16 +1430,24 @@ def _solve(p: _Problem) -> _Solved:
     t_loop = time.perf_counter()
     loop_stats: dict = {}
     threads = getattr(p.softmin_x, "threads", None)  # numba: one thread count for the loop
+    steps = None
+    if threads is not None:  # small float64 host solves: the iterations compiled (docs/sinkhorn.md)
+        from ._sinkhorn_steps import compiled_steps
+
+        steps = compiled_steps(p)
     try:
         with np.errstate(divide="ignore", over="ignore"), \
                 (threads.pinned() if threads is not None else contextlib.nullcontext()):
             f, g, errors, n_iter, converged, n_scaling = _sinkhorn_loop(
                 p.xp, p.softmin_x, p.softmin_y, p.a, p.b, p.loga, p.logb, p.f, p.g, eps=p.eps,
                 schedule=p.schedule, max_iter=p.max_iter, tol=p.tol, check_every=p.check_every,
-                symmetric=p.symmetric, bar=bar, stats=loop_stats, self_transport=p.self_transport)
+                symmetric=p.symmetric, bar=bar, stats=loop_stats, self_transport=p.self_transport,
+                steps=steps)
     finally:
         if bar is not None:
             bar.close()
+        if steps is not None:
+            steps.close()
     return _Solved(f=f, g=g, errors=errors, n_iter=n_iter, converged=converged,
                    n_scaling=n_scaling, t_loop=t_loop,
                    error_reads=loop_stats.get("error_reads", 0),
