@@ -27,6 +27,7 @@ SCRIPTS = {
     "bench_pairwise.py": "pairwise_cpu.json",
     "bench_sinkhorn.py": "sinkhorn.json",
     "bench_sinkhorn_crossover.py": "sinkhorn_crossover_quick.json",
+    "bench_small_sinkhorn.py": "small_sinkhorn_quick.json",
     "bench_wasserstein_1d.py": "bench_wasserstein_1d.json",
 }
 
