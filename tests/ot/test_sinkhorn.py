@@ -315,6 +315,36 @@ def test_numba_thread_mode_by_measurement():
     assert seen.count(T) == 1 and numba.get_num_threads() == T  # one re-timing of the other mode
 
 
+def test_numba_thread_retiming_costs_a_bounded_share():
+    """The other mode is re-timed every _PROBE_EVERY calls while both modes cost about the
+    same, and less often where it is much slower (a parallel call that waits milliseconds at
+    its join on a loaded machine, beside one-thread calls of tens of microseconds): the
+    re-timings take at most _PROBE_SHARE of the time."""
+    import math
+
+    from kantorovich.ot import _sinkhorn as S
+
+    big = S._NumbaThreads(S._NUMBA_SERIAL_MAX_ENTRIES)
+    T = big.all
+    if T == 1:
+        pytest.skip("one numba thread: nothing to choose")
+    big.times = {1: [1e-4] * 8, T: [1.2e-4] * 8}
+    assert big.probe_interval(1) == S._NumbaThreads._PROBE_EVERY
+    assert big.probe_interval(T) == S._NumbaThreads._PROBE_EVERY
+    big.times = {1: [4e-5] * 8, T: [5e-3] * 8}  # as measured: 5 ms joins beside 40 us calls
+    want = math.ceil(5e-3 / (4e-5 * S._NumbaThreads._PROBE_SHARE))
+    assert 2000 < want == big.probe_interval(1)
+    big.calls = 7  # past the alternating start
+    modes = []
+    for _ in range(2 * want):
+        modes.append(big._choose()[0])
+        big.calls += 1
+    probes = [7 + i for i, k in enumerate(modes) if k == T]
+    assert probes == [S._NumbaThreads._PROBE_EVERY, S._NumbaThreads._PROBE_EVERY + want]
+    # the probes' share of the time: one 5 ms call per `want` calls of 40 us
+    assert 5e-3 / (want * 4e-5) <= S._NumbaThreads._PROBE_SHARE
+
+
 def test_small_numba_solve_sets_the_thread_count_once(rng, monkeypatch):
     """A solve whose soft-mins all run on one thread sets numba's thread count once for its
     loop (and once for the final pass), not twice per soft-min, and restores it; the values

@@ -153,7 +153,8 @@ class _NumbaThreads:
     call is timed, the mode with the smaller **mean** of its last ``_WINDOW`` times runs (the
     mean, not the median, because rare long stalls are what it must price), and the other
     mode is re-timed once every ``_PROBE_EVERY`` calls, so a change of machine load is
-    followed. Why: with free cores the threads split the rows (2 threads ~halve the time),
+    followed, or less often where it is much slower: the re-timings take at most
+    ``_PROBE_SHARE`` (5 %) of the time (:meth:`probe_interval`). Why: with free cores the threads split the rows (2 threads ~halve the time),
     but when other processes oversubscribe the cores, a parallel call waits for a descheduled
     thread at its join, ~8-16 ms per call measured on the shared 2-core box (load 3-10), far
     more than the whole work at n <= 1000. Results do not depend on the mode: each row is
@@ -161,6 +162,7 @@ class _NumbaThreads:
     """
 
     _PROBE_EVERY = 64
+    _PROBE_SHARE = 0.05  # the re-timings' largest share of the calls' time (probe_interval)
     _WINDOW = 8
 
     def __init__(self, entries: int):
@@ -172,6 +174,7 @@ class _NumbaThreads:
         self.times: dict[int, list[float]] = {1: [], self.all: []}
         self.calls = 0
         self.counts = {1: 0, self.all: 0}
+        self._next_probe = self._PROBE_EVERY  # the call that re-times the other mode next
         self._pinned = False
 
     @contextlib.contextmanager
@@ -200,9 +203,23 @@ class _NumbaThreads:
         if c <= 6:
             return (self.all if c % 2 else 1), True
         best = self.best()
-        if c % self._PROBE_EVERY == 0:
+        if c >= self._next_probe:
+            self._next_probe = c + self.probe_interval(best)
             return (1 if best == self.all else self.all), True
         return best, True
+
+    def probe_interval(self, best: int) -> int:
+        """Calls from one re-timing of the other mode to the next: ``_PROBE_EVERY``, or more
+        where the other mode's mean time is more than ``_PROBE_EVERY * _PROBE_SHARE`` times the
+        best's, so that the re-timings cost at most ``_PROBE_SHARE`` of the calls' time. (A
+        parallel call that waits 5 ms at its join beside 40 us one-thread calls, re-timed every
+        64 calls, had cost twice the solve's own work: 256 x 256 points under load 2.)"""
+        other = 1 if best == self.all else self.all
+        t_best, t_other = (sum(self.times[k]) / len(self.times[k]) if self.times[k] else 0.0
+                           for k in (best, other))
+        if not t_best > 0.0:
+            return self._PROBE_EVERY
+        return max(self._PROBE_EVERY, math.ceil(t_other / (t_best * self._PROBE_SHARE)))
 
     def best(self) -> int:
         """The mode the measurements favour so far (all threads before any measurement)."""
