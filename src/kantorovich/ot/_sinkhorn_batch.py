@@ -471,6 +471,9 @@ def _at_eps(K, n, m, a, b, loga, logb, f, g, ft, gt, hx, hy, eps, it, k, stop,
     """The single solver's ``at_eps``, with its tail extrapolation when ``agree`` > 0; st =
     [last error, n checks, NaN flag, converged, error measured at ``measure_at``, extrapolated
     or near to]. Returns (it, k)."""
+    # the sides as run-time integers: literal 0 and 1 compiled _sm (and sm_operator) twice
+    sx = n - n
+    sy = sx + 1
     k_first = k
     st[3] = 0.0
     st[4] = np.nan
@@ -493,7 +496,7 @@ def _at_eps(K, n, m, a, b, loga, logb, f, g, ft, gt, hx, hy, eps, it, k, stop,
         measure = check or k == measure_at
         for j in range(m):
             hy[j] = g[j] + eps * logb[j]
-        _sm(K, 0, eps, hy, ft)
+        _sm(K, sx, eps, hy, ft)
         err = 0.0
         if symmetric == _SELF and _equal(f, g, n):  # the single solver's one-sided step
             if measure:
@@ -505,7 +508,7 @@ def _at_eps(K, n, m, a, b, loga, logb, f, g, ft, gt, hx, hy, eps, it, k, stop,
         elif symmetric or (k == k_first and averaged_first):
             for i in range(n):
                 hx[i] = f[i] + eps * loga[i]
-            _sm(K, 1, eps, hx, gt)
+            _sm(K, sy, eps, hx, gt)
             if measure:
                 err = marginal_error(a, f, ft, eps) + marginal_error(b, g, gt, eps)
             for i in range(n):
@@ -518,7 +521,7 @@ def _at_eps(K, n, m, a, b, loga, logb, f, g, ft, gt, hx, hy, eps, it, k, stop,
             for i in range(n):
                 f[i] = ft[i]
                 hx[i] = f[i] + eps * loga[i]
-            _sm(K, 1, eps, hx, g)
+            _sm(K, sy, eps, hx, g)
         it += 1
         k += 1
         if measure:
@@ -635,13 +638,20 @@ def _solve_one(K, n, m, a, b, loga, logb, eps, levels, n_levels, mag, max_iter, 
     hy = np.empty(m)
     st = np.zeros(6)
     n_scaling = 0
+    # run-time constants: literal arguments (0, False, True, -1) made numba compile a
+    # specialisation of _at_eps per combination (four) and of _sm per side (two)
+    zero = n - n
+    one = zero + 1
+    no = n < 0
+    yes = not no
+    none = zero - 1
     if n_levels == 0:
-        it, k = _at_eps(K, n, m, a, b, loga, logb, f, g, ft, gt, hx, hy, eps, 0, 0,
-                        max_iter, False, False, -1, max_iter, tol, check_every, sym, st, 0.0)
+        it, k = _at_eps(K, n, m, a, b, loga, logb, f, g, ft, gt, hx, hy, eps, zero, zero,
+                        max_iter, no, no, none, max_iter, tol, check_every, sym, st, 0.0)
     else:
         half = check_every // 2 - 1 if check_every >= 2 else -1
-        it, k = _at_eps(K, n, m, a, b, loga, logb, f, g, ft, gt, hx, hy, eps, 0, 0,
-                        min(max_iter, check_every), False, False, half, max_iter, tol,
+        it, k = _at_eps(K, n, m, a, b, loga, logb, f, g, ft, gt, hx, hy, eps, zero, zero,
+                        min(max_iter, check_every), no, no, half, max_iter, tol,
                         check_every, sym, st, 0.0)
         e_half = st[4]
         gap = k - half - 1
@@ -656,7 +666,7 @@ def _solve_one(K, n, m, a, b, loga, logb, eps, levels, n_levels, mag, max_iter, 
             e_half = st[0]
             gap = check_every
             it, k = _at_eps(K, n, m, a, b, loga, logb, f, g, ft, gt, hx, hy, eps, it,
-                            k, min(max_iter, it + check_every), False, False, -1, max_iter, tol,
+                            k, min(max_iter, it + check_every), no, no, none, max_iter, tol,
                             check_every, sym, st, 0.0)
         if st[2] == 0.0 and st[3] == 0.0 and it < max_iter:
             if _annealing_pays(st[0], e_half, gap, tol, cost):
@@ -668,13 +678,13 @@ def _solve_one(K, n, m, a, b, loga, logb, eps, levels, n_levels, mag, max_iter, 
                         hy[j] = g[j] + e * logb[j]
                     for i in range(n):
                         hx[i] = f[i] + e * loga[i]
-                    _sm(K, 0, e, hy, ft)
+                    _sm(K, zero, e, hy, ft)
                     if sym == _SELF and _equal(f, g, n):
                         for i in range(n):
                             f[i] = 0.5 * (f[i] + ft[i])
                             g[i] = f[i]
                     else:
-                        _sm(K, 1, e, hx, gt)
+                        _sm(K, one, e, hx, gt)
                         for i in range(n):
                             f[i] = 0.5 * (f[i] + ft[i])
                         for j in range(m):
@@ -682,11 +692,11 @@ def _solve_one(K, n, m, a, b, loga, logb, eps, levels, n_levels, mag, max_iter, 
                     it += 1
                     n_scaling += 1
                 it, k = _at_eps(K, n, m, a, b, loga, logb, f, g, ft, gt, hx, hy,
-                                eps, it, 0, max_iter, True, True, -1, max_iter, tol,
+                                eps, it, zero, max_iter, yes, yes, none, max_iter, tol,
                                 check_every, sym, st, agree)
             else:
                 it, k = _at_eps(K, n, m, a, b, loga, logb, f, g, ft, gt, hx, hy,
-                                eps, it, k, max_iter, False, False, -1, max_iter, tol,
+                                eps, it, k, max_iter, no, no, none, max_iter, tol,
                                 check_every, sym, st, 0.0)
     out[6] = st[2]
     out[7] = st[5]
@@ -712,7 +722,7 @@ def _solve_one(K, n, m, a, b, loga, logb, eps, levels, n_levels, mag, max_iter, 
         # solver's _returned_error)
         for i in range(n):
             hx[i] = f[i] + eps * loga[i]
-        _sm(K, 1, eps, hx, gt)
+        _sm(K, one, eps, hx, gt)
         last = marginal_error(b, g, gt, eps)
     value = _pairwise_sum(terms, 0, n)
     if eps > _PRIMAL_OBJECTIVE_EPS_RATIO * mag:
@@ -986,7 +996,7 @@ def sinkhorn_batch(a, b, M_or_geometry, *, eps, max_iter=10_000, tol=None, scali
     mode = _GENERIC if gpu else _kernel_mode(bt, backend)
     if not gpu:
         notice_first_compile(_solve_batch, "the batched Sinkhorn kernel",
-                             "about a minute on 2 cores")
+                             "under a minute on 2 cores")
     dense_k = _dense_kernel_matrix(bt, eps, backend) if not gpu else np.zeros(nb, np.uint8)
     same_rounding = mode != _GENERIC and (not _check_rounding
                                           or _rounds_as_single(mode, bt.p, bt.X.shape[2]))
