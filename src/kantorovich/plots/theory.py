@@ -22,7 +22,12 @@ __all__ = [
     "plot_vanishing",
 ]
 
-_COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"]
+# Okabe & Ito's colour-blind-safe palette (blue, vermillion, bluish green, reddish purple,
+# orange, sky blue): red against green, as before, is the pair a deuteranope cannot tell
+# apart; the curves of one panel also differ in marker or line style, for a black-and-white print
+_COLORS = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9"]
+_MARKERS = ["o", "s", "^", "D", "v", "P"]
+_LINESTYLES = ["-", "--", "-.", ":"]
 
 
 def _arrays(d, name, axis, curves):
@@ -91,12 +96,12 @@ def plot_vanishing(res, ax=None):
     made = ax is None
     fig, (a1, a2) = _axes(ax, 2)
     for i, (off, h) in enumerate(sorted(runs.items(), reverse=True)):
-        c = _COLORS[i % len(_COLORS)]
+        c, m = _COLORS[i % len(_COLORS)], _MARKERS[i % len(_MARKERS)]
         s = h["steps"]
-        a1.plot(s, h["grad_sat"], "o-", ms=3, color=c, label=f"offset {off:g}: measured")
+        a1.plot(s, h["grad_sat"], "-", marker=m, ms=3, color=c, label=f"offset {off:g}: measured")
         b = np.where(np.isfinite(h["bound"]), h["bound"], np.nan)
-        a1.plot(s, b, "--", color=c, alpha=0.8, label=f"offset {off:g}: bound M ε/(1-ε)")
-        a2.plot(s, h["eps"], "o-", ms=3, color=c, label=f"offset {off:g}")
+        a1.plot(s, b, "--", marker=m, ms=3, mfc="none", color=c, alpha=0.8, label=f"offset {off:g}: bound M ε/(1-ε)")
+        a2.plot(s, h["eps"], "-", marker=m, ms=3, color=c, label=f"offset {off:g}")
     for a in (a1, a2):
         a.set_xscale("symlog", linthresh=1)
         a.set_yscale("log")
@@ -245,10 +250,14 @@ def plot_cauchy(res, ax=None):
     inside = np.mean(np.abs(x - d["cauchy_loc"]) < lim)
     a1.plot(xs, stats.cauchy.pdf(xs, d["cauchy_loc"], d["cauchy_scale"]) / inside, color=_COLORS[1],
             label=f"Cauchy fit (loglik {d['loglik_cauchy']:.3g})")
-    a1.plot(xs, stats.norm.pdf(xs, d["norm_loc"], d["norm_scale"]) / inside, color=_COLORS[0],
-            label=f"Gaussian fit (loglik {d['loglik_norm']:.3g})")
+    gauss = stats.norm.pdf(xs, d["norm_loc"], d["norm_scale"]) / inside
+    a1.plot(xs, gauss, color=_COLORS[0], ls="--", label=f"Gaussian fit (loglik {d['loglik_norm']:.3g})")
     a1.set_yscale("log")
-    a1.set_ylim(1e-4, None)
+    # the Gaussian fit to heavy-tailed data is nearly flat at about 1 / (2.5 sigma): with the
+    # sample sigma of a Cauchy sample (10^4 and more) it fell under a fixed 1e-4 floor and its
+    # legend entry named a curve the panel did not show
+    low = float(gauss[gauss > 0].min()) if np.any(gauss > 0) else 1e-4
+    a1.set_ylim(min(1e-4, 0.3 * low), None)
     a1.set_title("D = D* + white noise, disjoint supports")
     a1.set_ylabel("density")
     a1.set_xlabel("coordinate value")
@@ -309,9 +318,9 @@ def plot_parallel_lines_gan(res, ax=None):
     labels = {"js": "JS-GAN (minimax loss)", "js_ns": "JS-GAN (non-saturating loss)",
               "wgan_gp": "WGAN-GP"}
     for i, (v, r) in enumerate(runs.items()):
-        c = _COLORS[i % len(_COLORS)]
-        a1.plot(np.arange(r["theta"].size), r["theta"], color=c, label=labels.get(v, v))
-        a2.plot(np.arange(1, r["grad"].size + 1), np.abs(r["grad"]), color=c, label=labels.get(v, v))
+        c, ls = _COLORS[i % len(_COLORS)], _LINESTYLES[i % len(_LINESTYLES)]
+        a1.plot(np.arange(r["theta"].size), r["theta"], color=c, ls=ls, label=labels.get(v, v))
+        a2.plot(np.arange(1, r["grad"].size + 1), np.abs(r["grad"]), color=c, ls=ls, label=labels.get(v, v))
     a1.axhline(0, color="k", lw=0.8)
     a1.set_xlabel("generator steps")
     a1.set_ylabel(r"$\theta$ (data at $\theta = 0$)")
@@ -360,10 +369,10 @@ def plot_instance_noise(res, ax=None):
     made = ax is None
     fig, (a1, a2) = _axes(ax, 2)
     for i, (s, h) in enumerate(sorted(runs.items())):
-        c = _COLORS[i % len(_COLORS)]
+        c, m = _COLORS[i % len(_COLORS)], _MARKERS[i % len(_MARKERS)]
         lab = "no noise" if s == 0 else f"noise σ = {s:g}"
-        a1.plot(h["steps"], h["grad_sat"], "o-", ms=3, color=c, label=lab)
-        a2.plot(h["steps"], h["mean_d_fake"], "o-", ms=3, color=c, label=lab)
+        a1.plot(h["steps"], h["grad_sat"], "-", marker=m, ms=3, color=c, label=lab)
+        a2.plot(h["steps"], h["mean_d_fake"], "-", marker=m, ms=3, color=c, label=lab)
     for a in (a1, a2):
         a.set_xscale("symlog", linthresh=1)
         a.set_yscale("log")
@@ -409,7 +418,7 @@ def plot_saturation(res, ax=None):
     fig, (a1, a2) = _axes(ax, 2)
     d = res["mean_d_fake"]
     a1.loglog(d, res["grad_sat"], "o-", ms=3, color=_COLORS[1], label=r"saturating $\log(1 - D(G(z)))$")
-    a1.loglog(d, res["grad_ns"], "o-", ms=3, color=_COLORS[0], label=r"non-saturating $-\log D(G(z))$")
+    a1.loglog(d, res["grad_ns"], "s--", ms=3, color=_COLORS[0], label=r"non-saturating $-\log D(G(z))$")
     a1.invert_xaxis()
     a1.set_xlabel("mean D(G(z))  (D grows confident to the right)")
     a1.set_ylabel("generator gradient norm")
@@ -420,6 +429,7 @@ def plot_saturation(res, ax=None):
     a2.loglog(d, (1 - d) / d, "--", color="gray", label="(1 - D)/D at the mean D")
     a2.invert_xaxis()
     a2.set_xlabel("mean D(G(z))")
+    a2.set_ylabel("gradient ratio non-saturating / saturating")
     a2.set_title("ratio of the two gradients")
     a2.legend(fontsize=8)
     a2.grid(alpha=0.3)
