@@ -35,6 +35,22 @@ def panel_axes(ax, n, *, figsize, nrows=1, ncols=None, **subplots_kw):
     return axs[0].figure, axs
 
 
+def wrapped_axes(ax, n, *, panel_size, max_cols):
+    """``(figure, [Axes])`` as :func:`panel_axes`, but a new Figure holds the ``n`` panels in
+    rows of at most ``max_cols`` (its spare cells left blank): seven square panels of 3 inches
+    in one row made a Figure 21 inches wide whose 8 pt titles shrank to 3 pt on a page or a
+    slide."""
+    if ax is not None:
+        return panel_axes(ax, n, figsize=None)
+    ncols = min(n, max_cols)
+    nrows = -(-n // ncols)
+    fig, axes = panel_axes(None, n, nrows=nrows, ncols=ncols,
+                           figsize=(panel_size[0] * ncols, panel_size[1] * nrows))
+    for a in axes[n:]:
+        a.axis("off")
+    return fig, axes[:n]
+
+
 def old_axes_keyword(func):
     """Accept the keyword ``axes=`` as a deprecated spelling of ``ax=`` (one release)."""
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._axes import closes_on_error, old_axes_keyword, panel_axes, single_axes
+from ._axes import closes_on_error, old_axes_keyword, panel_axes, single_axes, wrapped_axes
 from ._data import as_array, as_mapping, entry, number, same_length
 
 __all__ = ["plot_bilinear_trajectories", "plot_bilinear_grid", "plot_lr_sweep", "plot_dirac_gan", "plot_critic_surfaces",
@@ -17,6 +17,11 @@ __all__ = ["plot_bilinear_trajectories", "plot_bilinear_grid", "plot_lr_sweep", 
 
 _COLORS = {"simultaneous": "C3", "alternating": "C1", "momentum": "C5", "adam": "C4",
            "rmsprop": "C2", "extragradient": "C0", "optimistic": "C9", "prediction": "C8"}
+# one marker per method in the learning-rate sweep: eight colours, of which red against green
+# and the three converging methods' blues and olive, are not told apart in grey or by a
+# colour-blind reader
+_MARKERS = {"simultaneous": "o", "alternating": "s", "momentum": "^", "adam": "v", "rmsprop": "D",
+            "extragradient": "P", "optimistic": "X", "prediction": "*"}
 
 
 def _path(tr, name):
@@ -71,6 +76,7 @@ def plot_bilinear_trajectories(trajs, *, lim: float = 4.0, ax=None):
     ax.axhline(0, color="0.8", lw=0.6); ax.axvline(0, color="0.8", lw=0.6)
     ax.set_aspect("equal")
     ax.set_xlabel("x (minimises xy)"); ax.set_ylabel("y (maximises xy)")
+    ax.set_title("min_x max_y xy: trajectories from (1, 2)")
     ax.legend(fontsize=7.5, loc="lower left", ncol=2, framealpha=0.9)
     return fig
 
@@ -176,9 +182,10 @@ def plot_lr_sweep(sweep, *, start_dist: float = float(np.hypot(1, 2)), n_steps=N
     fig, ax = single_axes(ax, (7, 5))
     for m, d in final.items():
         d = np.clip(np.where(np.isnan(d), np.inf, d), 1e-16, 1e8)  # diverged: the top edge
-        ax.loglog(lrs, d, "o-", ms=3, lw=1.3, color=_COLORS.get(m), label=m)
+        ax.loglog(lrs, d, "-", marker=_MARKERS.get(m, "o"), ms=3.5, lw=1.3, color=_COLORS.get(m), label=m)
     ax.axhline(start_dist, color="k", ls="--", lw=0.8, label="start distance")
     ax.set_ylim(1e-16 * 0.5, 2e8)
+    ax.set_title("min_x max_y xy: distance to the saddle against the step size")
     ax.set_xlabel("learning rate η (both players)")
     ax.set_ylabel("final distance to the saddle" + (f" after {n_steps} steps" if n_steps else ""))
     ax.legend(fontsize=8, ncol=2)
@@ -258,7 +265,7 @@ def plot_critic_surfaces(surfaces, samples, *, ax=None):
     samples : pair of arrays (n, 2)
         Points of P and Q (the first 200 of each are drawn).
     ax : sequence of matplotlib Axes, optional
-        One per critic; default a new 1 x len(surfaces) Figure.
+        One per critic; default a new Figure, a 2 x 2 grid of four critics, else rows of at most 3.
 
     Returns
     -------
@@ -302,7 +309,7 @@ def plot_critic_surfaces(surfaces, samples, *, ax=None):
         checked[title] = c
     surfaces = checked
     made = ax is None
-    fig, axes = panel_axes(ax, len(surfaces), figsize=(5.0 * len(surfaces), 4.3))
+    fig, axes = wrapped_axes(ax, len(surfaces), panel_size=(5.0, 4.3), max_cols=2 if len(surfaces) == 4 else 3)
     for a, (title, r) in zip(axes, surfaces.items()):
         cs = a.contourf(r["gx"], r["gy"], r["values"], levels=20, cmap="coolwarm")
         cb = fig.colorbar(cs, ax=a, shrink=0.8, format="%.2g")
@@ -318,6 +325,8 @@ def plot_critic_surfaces(surfaces, samples, *, ax=None):
         a.set_title(f"{title}\nestimate {r['value']:.3g} = {ratio:.3g} × W₁(LP) ; max|∇f| {r['max_grad_norm']:.2g}",
                     fontsize=8.5)
         a.set_aspect("equal")
+        a.set_xlabel("$x_1$")
+        a.set_ylabel("$x_2$")
     axes[0].legend(fontsize=7, loc="upper left")
     if made:
         fig.tight_layout()
@@ -359,6 +368,7 @@ def plot_critic_estimates(labels, ratios, *, ax=None, ylabel="critic estimate / 
     ax.set_xticks(range(len(labels)))
     ax.set_xticklabels(labels, rotation=30, ha="right", fontsize=8)
     ax.set_ylabel(ylabel)
+    ax.set_xlabel("critic (how its Lipschitz bound is kept)")
     for i, r in enumerate(ratios):
         # on a white ground: a bar ending near 1 put its number on the dashed line
         ax.text(i, r, f"{r:.3g}", ha="center", va="bottom", fontsize=7.5,
@@ -368,6 +378,7 @@ def plot_critic_estimates(labels, ratios, *, ax=None, ylabel="critic estimate / 
     ax.legend(handles=[Patch(color="C0", label="within 20% of exact"),
                        Patch(color="C3", label="off by more than 20%")], fontsize=8, ncol=2,
               loc="lower center", bbox_to_anchor=(0.5, 1.0), frameon=False)  # bars fill every corner
+    ax.set_title("critic estimate of W₁ against the exact value", pad=22)  # above that legend
     return fig
 
 
@@ -388,7 +399,7 @@ def plot_mode_samples(results, real, centers, std, *, ax=None, lim=None):
     std : float
         The modes' standard deviation.
     ax : sequence of matplotlib Axes, optional
-        One per result plus one; default a new 1 x (len(results) + 1) Figure.
+        One per result plus one; default a new Figure of rows of at most 4 panels.
     lim : float, optional
         Half-width of every panel (default from the centres).
 
@@ -420,7 +431,7 @@ def plot_mode_samples(results, real, centers, std, *, ax=None, lim=None):
         samples[k] = _points(entry(r, "samples", name), f"{name}.samples", finite=False)
         results[k] = {field: entry(r, field, name) for field in ("value", "hq_fraction", "reverse_kl")}
     n = len(results) + 1
-    fig, axes = panel_axes(ax, n, figsize=(3.2 * n, 3.4))
+    fig, axes = wrapped_axes(ax, n, panel_size=(3.2, 3.4), max_cols=4)
     lim = lim or float(np.abs(centers).max() * 1.45 + 0.2)
     t = np.linspace(0, 2 * np.pi, 60)
     panels = [("real data", real, None)] + [(k, samples[k], r) for k, r in results.items()]

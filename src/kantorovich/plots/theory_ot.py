@@ -11,19 +11,22 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from ._axes import closes_on_error
+from ._axes import closes_on_error, wrapped_axes
 from ._data import as_array, as_mapping, entry, number
 from .theory import _arrays, _axes, _steps_runs
 
 __all__ = ["plot_ot_generators", "plot_ot_landscape", "plot_ot_training", "plot_sinkhorn_flow"]
 
+# Okabe & Ito's colour-blind-safe colours (green against red, as before, is lost to a
+# deuteranope) and one line style and marker per loss, for a black-and-white print
 _STYLE = {
-    "w1_1d": ("#1f77b4", r"1-D $W_1$ on the first coordinate"),
-    "emd": ("#2ca02c", r"exact minibatch $W_1$"),
-    "sinkhorn": ("#9467bd", "Sinkhorn divergence"),
-    "sliced": ("#ff7f0e", r"sliced $W_1$"),
-    "js": ("#d62728", "JS (closed form)"),
+    "w1_1d": ("#0072B2", r"1-D $W_1$ on the first coordinate"),
+    "emd": ("#009E73", r"exact minibatch $W_1$"),
+    "sinkhorn": ("#CC79A7", "Sinkhorn divergence"),
+    "sliced": ("#E69F00", r"sliced $W_1$"),
+    "js": ("#D55E00", "JS (closed form)"),
 }
+_LINE = {"w1_1d": ("-", "o"), "emd": ("--", "s"), "sinkhorn": ("-.", "^"), "sliced": (":", "D"), "js": ("-", "x")}
 
 
 @closes_on_error
@@ -56,8 +59,12 @@ def plot_ot_training(res, ax=None):
     fig, (a1, a2) = _axes(ax, 2)
     for name, r in runs.items():
         c, label = _STYLE.get(name, ("k", name))
-        a1.plot(np.arange(r["theta"].size), r["theta"], color=c, lw=1.5, label=label)
-        a2.plot(np.arange(1, r["grad"].size + 1), np.abs(r["grad"]), color=c, lw=1.0, alpha=0.85, label=label)
+        ls, m = _LINE.get(name, ("-", "o"))
+        every = max(1, r["grad"].size // 8)  # a few markers: the curves overlap where theta is 0
+        a1.plot(np.arange(r["theta"].size), r["theta"], color=c, ls=ls, marker=m, ms=3.5, markevery=every,
+                lw=1.5, label=label)
+        a2.plot(np.arange(1, r["grad"].size + 1), np.abs(r["grad"]), color=c, ls=ls, marker=m, ms=3.5,
+                markevery=every, lw=1.0, alpha=0.85, label=label)
     a1.axhline(0.0, color="k", lw=0.7, ls=":")
     a1.set_xlabel("gradient steps")
     a1.set_ylabel(r"$\theta$")
@@ -121,10 +128,12 @@ def plot_ot_landscape(land, ax=None):
     t = land["theta"]
     for name in land["value"]:
         c, label = _STYLE.get(name, ("k", name))
-        a1.plot(t, land["value"][name].mean(axis=0), "o-", ms=2.5, color=c, lw=1.2, label=f"{label}, minibatch")
+        m = _LINE.get(name, ("-", "o"))[1]
+        a1.plot(t, land["value"][name].mean(axis=0), "-", marker=m, ms=2.5, color=c, lw=1.2,
+                label=f"{label}, minibatch")
         g = land["grad"][name]
-        a2.errorbar(t, g.mean(axis=0), yerr=g.std(axis=0), fmt="o-", ms=2.5, lw=1.0, color=c, capsize=1.5,
-                    label=label)
+        a2.errorbar(t, g.mean(axis=0), yerr=g.std(axis=0), fmt="-", marker=m, ms=2.5, lw=1.0, color=c,
+                    capsize=1.5, label=label)
     a1.plot(t, land["w1"], "k--", lw=1.0, label=r"$W_1 = |\theta|$")
     a1.plot(t, land["sliced_pop"], ":", color=_STYLE["sliced"][0], lw=1.2, label=r"$SW_1 = (2/\pi)|\theta|$")
     nz = t != 0
@@ -164,7 +173,7 @@ def plot_ot_generators(runs, data, ax=None):
     data : array (n, 2)
         Real points (first panel).
     ax : sequence of matplotlib Axes, optional
-        One per run plus one; default a new 1 x (len(runs) + 1) Figure.
+        One per run plus one; default a new Figure of rows of at most 4 panels.
 
     Returns
     -------
@@ -198,16 +207,18 @@ def plot_ot_generators(runs, data, ax=None):
     runs = checked
     data = as_array(data, "data", ndim=2, cols=2)
     made = ax is None
-    fig, axs = _axes(ax, len(runs) + 1, width=3.0, height=3.0)
+    fig, axs = wrapped_axes(ax, len(runs) + 1, panel_size=(3.0, 3.1), max_cols=4)
     first = next(iter(runs.values()))
     centers, std = first["centers"], first["std"]
     lim = float(np.abs(centers).max()) * 1.3 + 3 * std
     panels = [("data", data, None)] + [(k, r["samples"], r) for k, r in runs.items()]
     for a, (label, pts, r) in zip(axs, panels):
-        a.scatter(pts[:, 0], pts[:, 1], s=2, alpha=0.4, color="#1f77b4" if r is None else "#d62728",
+        a.scatter(pts[:, 0], pts[:, 1], s=2, alpha=0.4, color="#0072B2" if r is None else "#D55E00",
                   rasterized=True)
         for c in centers:
-            a.add_patch(Circle(c, 3 * std, fill=False, color="#2ca02c", lw=0.8))
+            # black: the green circles of before vanished into the red points for a
+            # red-green colour-blind reader, and in a grey print
+            a.add_patch(Circle(c, 3 * std, fill=False, color="k", lw=0.8))
         a.set_xlim(-lim, lim)
         a.set_ylim(-lim, lim)
         a.set_aspect("equal")
@@ -217,6 +228,8 @@ def plot_ot_generators(runs, data, ax=None):
                                          f"{100 * r['hq_fraction']:.0f}% HQ, reverse KL {r['reverse_kl']:.2f}")
         a.set_title(title, fontsize=8)
     if made:
+        fig.suptitle("Generated samples next to the data; circles: 3σ around each mode, "
+                     "HQ: the share of the samples inside a circle", fontsize=9)
         fig.tight_layout()
     return fig
 
@@ -269,7 +282,9 @@ def plot_sinkhorn_flow(flow, ax=None):
         a.set_xticks([])
         a.set_yticks([])
         a.set_title(rf"step {k}: $S_\varepsilon$ = {values[k]:.2g}", fontsize=8)
-    axs[0].legend(fontsize=6, loc="lower left")
+    # under the first panel, not in it: the starting blob reaches every corner of its panel
+    axs[0].legend(fontsize=7, loc="upper left", bbox_to_anchor=(0.0, 0.0), ncol=2, frameon=False,
+                  borderaxespad=0.2)
     if made:
         fig.tight_layout()
     return fig
