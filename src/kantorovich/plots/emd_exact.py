@@ -160,6 +160,7 @@ def plot_empirical_convergence(ns, errors, *, stderr=None, rates=None, ax=None, 
     ax : matplotlib Axes, optional
         Draw here; default a new Figure.
     title, ylabel : str
+        ``title`` defaults to "error against the sample size".
 
     Returns
     -------
@@ -197,8 +198,7 @@ def plot_empirical_convergence(ns, errors, *, stderr=None, rates=None, ax=None, 
     ax.set_ylabel(ylabel)
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8)
-    if title:
-        ax.set_title(title, fontsize=10)
+    ax.set_title(title or "error against the sample size", fontsize=10)
     return fig
 
 
@@ -286,6 +286,8 @@ def plot_w2_convergence(ns, mean, sd, closed_form, errors, *, n_replicates, stde
     order = sorted(range(len(labels)), key=lambda i: labels[i].startswith("slope"))
     axes[1].legend([handles[i] for i in order], [labels[i] for i in order], fontsize=8,
                    loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2)
+    if ax is None:  # make room for that legend: without it the legend hung below the Figure
+        fig.tight_layout()
     return fig
 
 

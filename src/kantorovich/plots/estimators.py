@@ -83,8 +83,8 @@ def plot_estimator_errors(results: dict, *, title: str = "", ax=None):
         a.xaxis.set_minor_formatter(plt.NullFormatter())
         a.set_xlabel("n = m")
         a.set_title(f"d = {d}")
+        a.set_ylabel("|mean estimate - truth| (nats)")
         a.grid(True, which="both", alpha=0.3)
-    axes[0].set_ylabel("|mean estimate - truth| (nats)")
     if not made:  # the caller's Figure: its title and layout are left alone, the legend goes in a panel
         axes[0].legend(fontsize=7)
         return fig
@@ -135,16 +135,22 @@ def plot_estimators_parallel_lines(ns, js: dict, tv: dict, kl_raw, *, ax=None):
     made = ax is None
     fig, axes = panel_axes(ax, 3, figsize=(11, 3.2))
     axes = axes[:3]
-    for name, vals in js.items():
-        axes[0].plot(ns, vals, marker="o", label=name)
-    axes[0].axhline(math.log(2), color="k", ls="--", label="log 2")
+    # one marker per estimator (the colours alone do not survive a grey print), the limit
+    # drawn under the estimates (it hid an estimate that reached it)
+    markers = ("o", "s", "^", "D", "v")
+    for i, (name, vals) in enumerate(js.items()):
+        axes[0].plot(ns, vals, marker=markers[i % len(markers)], label=name, zorder=3)
+    axes[0].axhline(math.log(2), color="k", ls="--", label="log 2", zorder=2)
     axes[0].set_title("JS estimate")
-    for name, vals in tv.items():
-        axes[1].plot(ns, vals, marker="o", label=name)
-    axes[1].axhline(1.0, color="k", ls="--", label="1")
+    axes[0].set_ylabel("JS (nats)")
+    for i, (name, vals) in enumerate(tv.items()):
+        axes[1].plot(ns, vals, marker=markers[i % len(markers)], label=name, zorder=3)
+    axes[1].axhline(1.0, color="k", ls="--", label="1", zorder=2)
     axes[1].set_title("TV estimate")
+    axes[1].set_ylabel("TV")
     axes[2].plot(ns, kl_raw, marker="o", color="C3", label="raw kNN KL (flagged inf)")
     axes[2].set_title("KL: raw kNN value grows ~ 2 log n")
+    axes[2].set_ylabel("KL (nats), before the flag")
     for a in axes:
         a.set_xscale("log")
         a.set_xlabel("n = m")

@@ -67,6 +67,7 @@ def plot_parallel_lines(thetas, w1, js, tv, *, ax=None):
     ax_js.axhline(math.log(2), color="0.6", ls=":", lw=1)
     ax_js.set_yticks([0, math.log(2)], ["0", r"$\log 2$"])
     ax_js.set_title(r"Jensen-Shannon $JS(P_0, P_\theta)$")
+    ax_js.set_ylabel("divergence (nats)")
 
     ax_tv.plot(thetas[nz & (thetas < 0)], tv[nz & (thetas < 0)], color="C2", lw=2)
     ax_tv.plot(thetas[nz & (thetas > 0)], tv[nz & (thetas > 0)], color="C2", lw=2)
@@ -88,6 +89,7 @@ def plot_parallel_lines(thetas, w1, js, tv, *, ax=None):
     ax_kl.set_ylim(-0.1, inf_level + 0.3)
     ax_kl.set_yticks([0, inf_level], ["0", r"$+\infty$"])
     ax_kl.set_title(r"$KL(P_0\|P_\theta) = KL(P_\theta\|P_0)$")
+    ax_kl.set_ylabel("divergence")
     ax_kl.set_xlabel(r"$\theta$")
     for ax in (ax_w, ax_js, ax_tv, ax_kl):
         ax.grid(alpha=0.3)
@@ -165,6 +167,8 @@ def plot_cumulative_deltas(p, q, deltas, value, *, ax=None):
         ax2.text(x, v + (0.25 if v >= 0 else -0.25), rf"$\delta_{{{int(x + 0.5)}}}={v:g}$",
                  ha="center", va="bottom" if v >= 0 else "top", fontsize=9)
     ax2.set_ylabel(r"$\delta_i$ (mass carried right)")
+    ax2.set_xlabel(r"bin ($\delta_i$ crosses the edge left of bin i)")
+    ax2.set_title(r"cumulative deltas $\delta_i = \sum_{j<i} (P_j - Q_j)$", fontsize=10)
     lim = max(1.0, np.abs(d).max()) * 1.6
     ax2.set_ylim(-lim, lim)
     ax2.set_xticks(idx, [f"bin {i}" for i in idx])
