@@ -330,3 +330,138 @@ def test_torch_tensors_and_lists_are_arrays():
                                                 "value": np.array([1.0, 0.5, 0.1])},)),
                        ("plot_critic_surfaces", ({"exact": _SURF}, (_X2.tolist(), torch.as_tensor(_Y2))))]:
         assert isinstance(getattr(P, name)(*args), matplotlib.figure.Figure), name
+
+
+# What a reader of a projected or printed figure needs, checked without eyes: every panel
+# says what its axes are and what it shows, legends stay on the page, and curves told apart
+# by a legend differ in more than colour.
+
+def _is_colorbar(a):
+    return a.get_label() == "<colorbar>" or hasattr(a, "_colorbar")
+
+
+def _panels(fig):
+    """The Axes of ``fig`` a reader looks at: visible, axis shown, no colour bars, no twins
+    (an Axes at the position of an earlier one: its partner carries title and x label)."""
+    seen, out = [], []
+    for a in fig.axes:
+        if not a.get_visible() or not a.axison or _is_colorbar(a):
+            continue
+        pos = tuple(np.round(a.get_position().bounds, 4))
+        if pos in seen:
+            continue
+        seen.append(pos)
+        out.append(a)
+    return out
+
+
+def _labelled(a, panels, which, fig_label):
+    """``a``'s x (or y) axis says what it is: its own label, the figure's common label, or
+    that of a panel in the same column (row) with the same limits and scale."""
+    get = (lambda p: p.get_xlabel()) if which == "x" else (lambda p: p.get_ylabel())
+    if get(a) or fig_label:
+        return True
+    lim, scale = (a.get_xlim(), a.get_xscale()) if which == "x" else (a.get_ylim(), a.get_yscale())
+    box = a.get_position()
+    for p in panels:
+        pb = p.get_position()
+        same_line = np.isclose(pb.x0, box.x0) if which == "x" else np.isclose(pb.y0, box.y0)
+        p_lim, p_scale = (p.get_xlim(), p.get_xscale()) if which == "x" else (p.get_ylim(), p.get_yscale())
+        if p is not a and same_line and np.allclose(p_lim, lim) and p_scale == scale and get(p):
+            return True
+    return False
+
+
+def _shows_ticks(a, which):
+    labels = a.get_xticklabels() if which == "x" else a.get_yticklabels()
+    return any(t.get_visible() and t.get_text() for t in labels)
+
+
+def _drawn_points(a):
+    """The display coordinates of the vertices of ``a``'s lines and of its scatter points."""
+    pts = [ln.get_transform().transform(ln.get_xydata()) for ln in a.get_lines() if len(ln.get_xydata())]
+    pts += [c.get_offset_transform().transform(c.get_offsets()) for c in a.collections
+            if isinstance(c, matplotlib.collections.PathCollection) and len(c.get_offsets())]
+    pts = np.vstack(pts) if pts else np.zeros((0, 2))
+    return pts[np.isfinite(pts).all(axis=1)]
+
+
+# plot_cauchy's case fits a Gaussian of scale 3 to its Cauchy sample: its flat curve then runs
+# under the legend, where the real fit (scale 10^4 and more) lies two decades lower
+_LEGEND_OVER_SYNTHETIC_DATA = {"plot_cauchy"}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_figure_reads_without_the_code(name):
+    # one drawing per figure, several checks: every panel names its axes (a scatter in the
+    # plane, drawn without ticks, needs no label) and says what it shows; legends stay on the
+    # page and off the drawn points; no text under 6 pt, the smallest a projected or printed
+    # figure keeps legible
+    args, kwargs, _ = CASES[name]
+    fig = getattr(P, name)(*args, **kwargs)
+    fig.canvas.draw()
+    renderer, page = fig.canvas.get_renderer(), fig.bbox
+    sup = {w: (getattr(fig, f"_sup{w}label", None) or SimpleNamespace(get_text=str)).get_text() for w in "xy"}
+    panels = _panels(fig)
+    for i, a in enumerate(panels):
+        for w in "xy":
+            if _shows_ticks(a, w):
+                assert _labelled(a, panels, w, sup[w]), (name, i, f"no {w} label")
+        assert a.get_title() or fig.get_suptitle(), (name, i, "no title")
+    for a in fig.axes:
+        leg = a.get_legend()
+        if leg is None or name in _LEGEND_OVER_SYNTHETIC_DATA:
+            continue
+        box, pts = leg.get_window_extent(renderer), _drawn_points(a)
+        inside = (pts[:, 0] > box.x0) & (pts[:, 0] < box.x1) & (pts[:, 1] > box.y0) & (pts[:, 1] < box.y1)
+        assert not inside.any(), (name, "legend covers", pts[inside])
+    for leg in [a.get_legend() for a in fig.axes if a.get_legend() is not None] + list(fig.legends):
+        box = leg.get_window_extent(renderer)
+        assert (box.x0 >= page.x0 - 1 and box.y0 >= page.y0 - 1 and box.x1 <= page.x1 + 1
+                and box.y1 <= page.y1 + 1), (name, "legend off the page", box.bounds, page.bounds)
+    small = [(t.get_text(), t.get_fontsize()) for t in fig.findobj(matplotlib.text.Text)
+             if t.get_visible() and t.get_text() and t.get_fontsize() < 6]
+    assert not small, (name, small)
+
+
+_SEVERAL_CURVES = {  # figures whose curves a legend tells apart: (function, positional arguments)
+    "plot_parallel_lines_gan": ({"runs": {"js": _LINES, "js_ns": _LINES, "wgan_gp": _LINES}},),
+    "plot_vanishing": ({"runs": {2.0: _RUN, 1.0: _RUN, 0.5: _RUN}},),
+    "plot_instance_noise": ({"runs": {0.0: _RUN, 0.2: _RUN, 0.5: _RUN}},),
+    "plot_saturation": CASES["plot_saturation"][0],
+    "plot_ot_training": ({"runs": {k: _LINES for k in ("w1_1d", "emd", "sinkhorn", "sliced", "js")}},),
+    "plot_ot_landscape": (dict(CASES["plot_ot_landscape"][0][0],
+                               value={k: abs(_T)[None] for k in ("w1_1d", "emd", "sinkhorn", "sliced")},
+                               grad={k: np.sign(_T)[None] for k in ("w1_1d", "emd", "sinkhorn", "sliced")}),),
+    "plot_estimators_parallel_lines": ([100, 400], {"knn": [0.6, 0.68], "classifier": [0.69, 0.69],
+                                                    "histogram": [0.69, 0.69]},
+                                       {"knn": [0.9, 0.97], "classifier": [1.0, 1.0], "histogram": [1.0, 1.0]},
+                                       [9.0, 11.8]),
+    "plot_lr_sweep": ({"lrs": np.array([0.01, 0.1]),
+                       "final": {m: [1.0, 0.1] for m in ("simultaneous", "alternating", "momentum", "adam", "rmsprop",
+                                                         "extragradient", "optimistic", "prediction")}},),
+}
+
+
+@pytest.mark.parametrize("name", sorted(_SEVERAL_CURVES))
+def test_curves_differ_in_more_than_colour(name):
+    # a grey print or a colour-blind reader (red against green) loses the colours: the
+    # curves of one panel must differ in line style or marker too
+    fig = getattr(P, name)(*_SEVERAL_CURVES[name])
+    for a in fig.axes:
+        lines = [ln for ln in a.get_lines() if not ln.get_label().startswith("_")]
+        styles = [(ln.get_linestyle(), ln.get_marker()) for ln in lines]
+        if len(lines) > 1:
+            assert len(set(styles)) == len(styles), (name, [ln.get_label() for ln in lines], styles)
+
+
+def test_cauchy_panel_shows_the_gaussian_fit_it_names():
+    # the Gaussian fitted to Cauchy samples is nearly flat at 1 / (2.5 sigma): with the sample
+    # sigma of a large Cauchy sample it fell under the panel's floor, invisible but in the legend
+    fit = dict(_FIT, norm_scale=3e4)
+    fig = P.plot_cauchy({"disjoint": dict(fit, d_star=0.0), "control": dict(fit, d_star=0.5), "ns": [100, 300],
+                         "k": 30})
+    a = fig.axes[0]
+    (gauss,) = [ln for ln in a.get_lines() if ln.get_label().startswith("Gaussian")]
+    low, high = a.get_ylim()
+    assert low <= np.min(gauss.get_ydata()) <= high
