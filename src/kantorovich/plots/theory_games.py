@@ -368,7 +368,7 @@ def plot_critic_estimates(labels, ratios, *, ax=None, ylabel="critic estimate / 
     ax.set_xticks(range(len(labels)))
     ax.set_xticklabels(labels, rotation=30, ha="right", fontsize=8)
     ax.set_ylabel(ylabel)
-    ax.set_xlabel("critic (how its Lipschitz bound is kept)")
+    ax.set_xlabel("critic")
     for i, r in enumerate(ratios):
         # on a white ground: a bar ending near 1 put its number on the dashed line
         ax.text(i, r, f"{r:.3g}", ha="center", va="bottom", fontsize=7.5,

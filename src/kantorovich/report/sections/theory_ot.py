@@ -183,7 +183,7 @@ def t10_manifolds(ctx):
         ctx.figure(plot_ot_generators(show, D.sample(ds, ctx.size(1000, 2500), ctx.rng(5))),
                    f"theory_t10_generators_{ds}.png",
                    f"{ds}: data and samples of generators trained {steps} steps by each minibatch OT loss "
-                   f"(green: 3 sigma circles around the modes), no discriminator. Modes: modes holding a "
+                   f"(black: 3 sigma circles around the modes), no discriminator. Modes: modes holding a "
                    f"high-quality (HQ) sample, one within 3 sigma of a mode; reverse KL: of the HQ samples' "
                    f"mode histogram to the uniform one (0 = balanced).")
     for loss in ("sliced", "emd"):
