@@ -437,6 +437,8 @@ _SEVERAL_CURVES = {  # figures whose curves a legend tells apart: (function, pos
                                                     "histogram": [0.69, 0.69]},
                                        {"knn": [0.9, 0.97], "classifier": [1.0, 1.0], "histogram": [1.0, 1.0]},
                                        [9.0, 11.8]),
+    "plot_convergence": ({k: ([10, 20, 30], [1e-1, 1e-3, 1e-5]) for k in ("a", "b", "c", "d")},),
+    "plot_estimator_errors": ({1: {m: (_NS, _NS ** -0.5, 0.01 + 0 * _NS) for m in ("knn", "ensemble", "corrected")}},),
     "plot_lr_sweep": ({"lrs": np.array([0.01, 0.1]),
                        "final": {m: [1.0, 0.1] for m in ("simultaneous", "alternating", "momentum", "adam", "rmsprop",
                                                          "extragradient", "optimistic", "prediction")}},),
@@ -449,10 +451,11 @@ def test_curves_differ_in_more_than_colour(name):
     # curves of one panel must differ in line style or marker too
     fig = getattr(P, name)(*_SEVERAL_CURVES[name])
     for a in fig.axes:
-        lines = [ln for ln in a.get_lines() if not ln.get_label().startswith("_")]
-        styles = [(ln.get_linestyle(), ln.get_marker()) for ln in lines]
-        if len(lines) > 1:
-            assert len(set(styles)) == len(styles), (name, [ln.get_label() for ln in lines], styles)
+        handles, labels = a.get_legend_handles_labels()
+        # an errorbar's legend entry is its container: the first of its lines is the curve
+        lines = [h.lines[0] if isinstance(h, matplotlib.container.ErrorbarContainer) else h for h in handles]
+        styles = [(ln.get_linestyle(), ln.get_marker()) for ln in lines if isinstance(ln, matplotlib.lines.Line2D)]
+        assert len(set(styles)) == len(styles), (name, labels, styles)
 
 
 def test_cauchy_panel_shows_the_gaussian_fit_it_names():

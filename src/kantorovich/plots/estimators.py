@@ -72,9 +72,11 @@ def plot_estimator_errors(results: dict, *, title: str = "", ax=None):
     dims = sorted(results)
     made = ax is None
     fig, axes = panel_axes(ax, len(dims), figsize=(3.3 * len(dims), 3.2), sharey=False)
+    markers = ("o", "s", "^", "D", "v", "P")  # colours alone are lost in grey or to a colour-blind reader
     for a, d in zip(axes, dims):
-        for method, (ns, err, se) in results[d].items():
-            a.errorbar(ns, np.maximum(err, 1e-4), yerr=se, marker="o", ms=4, capsize=2, label=method)
+        for i, (method, (ns, err, se)) in enumerate(results[d].items()):
+            a.errorbar(ns, np.maximum(err, 1e-4), yerr=se, marker=markers[i % len(markers)], ms=4, capsize=2,
+                       label=method)
         a.set_xscale("log")
         a.set_yscale("log")
         ns_all = sorted({int(v) for (nn, _, _) in results[d].values() for v in nn})

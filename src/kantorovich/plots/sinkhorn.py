@@ -108,8 +108,11 @@ def plot_convergence(curves: dict, *, eps=None, ax=None):
         checked[label] = iters, errs
     made = ax is None
     fig, ax = single_axes(ax, (6, 4))
-    for label, (iters, errs) in checked.items():
-        ax.semilogy(iters, errs, label=label)
+    # a line style per curve besides its colour: four default colours put green beside red,
+    # which a red-green colour-blind reader (or a grey print) does not tell apart
+    styles = ("-", "--", "-.", ":")
+    for i, (label, (iters, errs)) in enumerate(checked.items()):
+        ax.semilogy(iters, errs, ls=styles[i % len(styles)], label=label)
     ax.set_xlabel("iteration (annealing iterations included)")
     ax.set_ylabel(r"marginal error $\|P\mathbf{1} - a\|_1 + \|P^\top\mathbf{1} - b\|_1$")
     if eps is not None:
