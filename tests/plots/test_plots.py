@@ -399,7 +399,7 @@ def test_figure_reads_without_the_code(name):
     # figure keeps legible
     args, kwargs, _ = CASES[name]
     fig = getattr(P, name)(*args, **kwargs)
-    fig.canvas.draw()
+    fig.draw_without_rendering()
     renderer, page = fig.canvas.get_renderer(), fig.bbox
     sup = {w: (getattr(fig, f"_sup{w}label", None) or SimpleNamespace(get_text=str)).get_text() for w in "xy"}
     panels = _panels(fig)
