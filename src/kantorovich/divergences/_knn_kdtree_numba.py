@@ -168,7 +168,10 @@ def _build(X, leafsize):  # pragma: no cover - numba
             hi[node, c] = mx
         if e - s <= leafsize:
             continue
-        best = 0
+        # 0 as a run-time value: with a literal 0 here numba typed the calls below while only
+        # the 0 had reached `best` and compiled _split_mid and _select for Literal[int](0)
+        # as well as for int64 (docs/performance.md, "Compile time")
+        best = d - d
         spread = -1.0
         for c in range(d):
             w = hi[node, c] - lo[node, c]

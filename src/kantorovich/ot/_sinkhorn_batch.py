@@ -230,10 +230,13 @@ def _block_sum(t, lo, n):
 
 
 @njit(cache=True)
-def _pairwise_sum(t, lo, n):
-    """numpy's pairwise summation of t[lo:lo + n] (``numpy.sum`` rounds alike): blocks of at
-    most 128, halves split at a multiple of 8, left + right. Without recursion (a recursive
-    function does not load from numba's cache): a post-order walk with explicit stacks."""
+def _pairwise_sum(t, n):
+    """numpy's pairwise summation of t[:n] (``numpy.sum`` rounds alike): blocks of at most
+    128, halves split at a multiple of 8, left + right. Without recursion (a recursive
+    function does not load from numba's cache): a post-order walk with explicit stacks. No
+    start argument: every caller began at a literal 0, which numba compiles as a constant of
+    the signature (docs/performance.md, "Compile time")."""
+    lo = n - n
     if n <= 128:
         return _block_sum(t, lo, n)
     seg = np.empty((130, 3), dtype=np.int64)  # (start, length, halves done); depth < 64
@@ -276,7 +279,7 @@ def marginal_error(w, pot, pot_new, e):
         elif x < -_EXP_CLIP:
             x = -_EXP_CLIP
         t[i] = w[i] * abs(math.expm1(x))
-    return _pairwise_sum(t, 0, n)
+    return _pairwise_sum(t, n)
 
 
 @njit(inline="always")
@@ -322,6 +325,7 @@ def sm_operator(K, side, e, h, out):
     n = K[11].shape[0]
     m = K[12].shape[0]
     zero = n - n  # the first row (int64, as the entry points take it)
+    no = n < 0  # False at run time: a literal False compiled shift_inputs a second time
     if mode == _DENSE_K:  # DenseSoftmin._kmat_call: the matrix of every new c
         c = _LOG2E / e
         kst = K[23][side]
@@ -333,7 +337,7 @@ def sm_operator(K, side, e, h, out):
             hc = K[13] if side == 0 else K[14]
             o = K[15] if side == 0 else K[16]
             lo, hi = _WIN64
-            shift_inputs(h, c, _NEG_BIG, h, False, hc, o)
+            shift_inputs(h, c, _NEG_BIG, h, no, hc, o)
             if kmat_softmin(K[20][6], K[20][4], Kf, hc, K[24] if side == 0 else K[25], o, lo, hi,
                             1.0 / c, out, K[17] if side == 0 else K[18]) == 0:
                 return True
@@ -362,7 +366,7 @@ def sm_operator(K, side, e, h, out):
             act = 1 if usable else 0
         if act == 1:
             w = K[24] if side == 0 else K[25]
-            shift_inputs(h, c, _NEG_BIG, h, False, hc, o)
+            shift_inputs(h, c, _NEG_BIG, h, no, hc, o)
             lo, hi = _WIN64
             if kmat_softmin(K[20][6], K[20][4], Kf, hc, w, o, lo, hi, 1.0 / c, out,
                             fell) == 0:
@@ -418,11 +422,12 @@ def _sm_mean(K, e, h, out, mean):
     (``with_mean_cost``: the point clouds' two-pass kernel)."""
     n = K[11].shape[0]
     m = K[12].shape[0]
+    no = n < 0  # False at run time (as in sm_operator)
     if K[0][0] == _DENSE_K:
         c = _LOG2E / e
         kst = K[23][0]
         if c == kst[0] and kst[1] == 1.0:  # DenseSoftmin's row-softmax mean
-            shift_inputs(h, c, _NEG_BIG, h, False, K[13], K[15])
+            shift_inputs(h, c, _NEG_BIG, h, no, K[13], K[15])
             lo, hi = _WIN64
             if kmat_softmin_mean_dense(K[20][9], K[20][4], K[21], K[13], K[24], K[15], K[1], lo,
                                        hi, 1.0 / c, out, mean, K[17]) == 0:
@@ -433,7 +438,7 @@ def _sm_mean(K, e, h, out, mean):
     c = _LOG2E / e
     kst = K[23][0]
     if K[21].shape[0] > 0 and c == kst[0] and kst[1] == 1.0:  # OnlineSoftmin._kmat_call's
-        shift_inputs(h, c, _NEG_BIG, h, False, K[13], K[15])
+        shift_inputs(h, c, _NEG_BIG, h, no, K[13], K[15])
         lo, hi = _WIN64
         if kmat_softmin_mean(K[20][7], K[20][4], K[21], K[13], K[24], K[15], K[4], K[7],
                              K[0][1], lo, hi, 1.0 / c, out, mean, K[17]) == 0:
@@ -724,16 +729,16 @@ def _solve_one(K, n, m, a, b, loga, logb, eps, levels, n_levels, mag, max_iter, 
             hx[i] = f[i] + eps * loga[i]
         _sm(K, one, eps, hx, gt)
         last = marginal_error(b, g, gt, eps)
-    value = _pairwise_sum(terms, 0, n)
+    value = _pairwise_sum(terms, n)
     if eps > _PRIMAL_OBJECTIVE_EPS_RATIO * mag:
         objective = _primal_objective(K, n, m, a, b, f, g, eps)
     else:
         for i in range(n):
             terms[i] = a[i] * f[i]
-        objective = _pairwise_sum(terms, 0, n)
+        objective = _pairwise_sum(terms, n)
         for j in range(m):
             terms[j] = b[j] * g[j]
-        objective += _pairwise_sum(terms, 0, m)
+        objective += _pairwise_sum(terms, m)
     out[0] = it
     out[1] = 1.0 if converged else 0.0
     out[2] = n_scaling
@@ -750,8 +755,8 @@ def _centred_pair(x, y, xc, yc):
     m = y.shape[0]
     for k in range(d):
         if d == 1:  # a contiguous column: numpy sums it pairwise
-            sx = _pairwise_sum(x[:, 0].copy(), 0, n)
-            sy = _pairwise_sum(y[:, 0].copy(), 0, m)
+            sx = _pairwise_sum(x[:, 0].copy(), n)
+            sy = _pairwise_sum(y[:, 0].copy(), m)
         else:  # numpy adds the rows one after the other
             sx = 0.0
             for i in range(n):

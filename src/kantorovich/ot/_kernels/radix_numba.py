@@ -492,10 +492,13 @@ def _sort_from(k, a, b):
     need_fix = False
     for d in range(LOW):
         need_fix |= live[d]
+    # no payload, as a run-time bool: a literal False here and True in _sort_from_kv compiled
+    # _fix_low twice (docs/performance.md, "Compile time")
+    no_w = n < 0
     if nlive == 0:  # all keys agree above the low digits
         a[:] = k
         if need_fix:
-            _fix_low(a, a.view(np.float64), b, b.view(np.float64), False)
+            _fix_low(a, a.view(np.float64), b, b.view(np.float64), no_w)
         return a, nan
     offs = np.empty(_NB, dtype=np.int64)
     # the first write goes where the pass count makes the last one land in `a`
@@ -521,7 +524,7 @@ def _sort_from(k, a, b):
         src = dst
         dst = nxt
     if need_fix:
-        _fix_low(a, a.view(np.float64), b, b.view(np.float64), False)
+        _fix_low(a, a.view(np.float64), b, b.view(np.float64), no_w)
     return a, nan
 
 
@@ -560,11 +563,12 @@ def _sort_from_kv(k, w, a, wa, b, wb):
     need_fix = False
     for d in range(LOW):
         need_fix |= live[d]
+    has_w = n >= 2  # True, as a run-time bool (see _sort_from)
     if nlive == 0:
         a[:] = k
         wa[:] = w
         if need_fix:
-            _fix_low(a, wa, b, wb, True)
+            _fix_low(a, wa, b, wb, has_w)
         return a, wa, nan, bad, tot
     offs = np.empty(_NB, dtype=np.int64)
     odd = nlive % 2 == 1
@@ -594,7 +598,7 @@ def _sort_from_kv(k, w, a, wa, b, wb):
         dst = b if a_dst else a
         vdst = wb if a_dst else wa
     if need_fix:
-        _fix_low(a, wa, b, wb, True)
+        _fix_low(a, wa, b, wb, has_w)
     return a, wa, nan, bad, tot
 
 
