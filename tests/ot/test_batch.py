@@ -1137,3 +1137,36 @@ def test_emd_batch_progress_bar_over_the_problems(rng, capsys):
     fast = emd(None, None, Ms, progress=True)  # the kernel over all problems: no bar
     assert fast.backend == "numba_batch" and capsys.readouterr().err == ""
     np.testing.assert_allclose(fast.value, sq.value, rtol=0, atol=TOL)
+
+
+
+@pytest.mark.parametrize("geometry", ["pointcloud", "dense"])
+def test_sinkhorn_batch_kernel_is_called_with_one_signature(rng, monkeypatch, geometry):
+    """numba compiles the batched kernel once per combination of argument types, and a
+    read-only array is another type than a writable one: every call of the kernel (the batch
+    of one that checks the rounding, then the batch) with shared, per-problem or no weights
+    gives it the same types. The weights were read-only views where they already had the
+    batch's shape (a batch of one, per-problem weights), so a first call compiled the whole
+    kernel twice (docs/performance.md, "Compile time")."""
+    import numba
+
+    from kantorovich.ot import _sinkhorn_batch as sb
+
+    real = sb._solve_batch
+    seen = {}
+
+    class Recorder:
+        def __call__(self, *args):
+            seen.setdefault(tuple(str(numba.typeof(v)) for v in args), label)
+            return real(*args)
+
+        def __getattr__(self, name):
+            return getattr(real, name)
+
+    monkeypatch.setattr(sb, "_solve_batch", Recorder())
+    x, y = _clouds(rng)
+    cost = PointCloud(x, y) if geometry == "pointcloud" else _sqdist(x, y)
+    for kind in ("none", "shared", "batched"):
+        label = kind
+        sinkhorn(_weights(rng, kind, B, N), _weights(rng, kind, B, M_), cost, eps=0.1)
+    assert len(seen) == 1, list(seen.values())

@@ -976,8 +976,12 @@ def sinkhorn_batch(a, b, M_or_geometry, *, eps, max_iter=10_000, tol=None, scali
     Bw = _batch_weights(b, "b", nb, m, bt.shape)
     sa, sb = np.broadcast_arrays(A.sum(axis=1), Bw.sum(axis=1))
     check_same_mass(sa, sb, mass_rtol(input_dtype(a), input_dtype(b)), kind="balanced OT")
-    Bw = np.ascontiguousarray(np.broadcast_to(Bw * (sa / sb)[:, None], (nb, m)))
-    A = np.ascontiguousarray(np.broadcast_to(A, (nb, n)))
+    # writable copies whatever the weights' form: np.broadcast_to gives a read-only view, which
+    # np.ascontiguousarray kept where it was already (B, n) (per-problem weights, a batch of
+    # one) and copied where it was not (shared weights), and numba compiled the whole kernel
+    # once for read-only and once for writable weights (docs/performance.md, "Compile time")
+    Bw = np.array(np.broadcast_to(Bw * (sa / sb)[:, None], (nb, m)), order="C")
+    A = np.array(np.broadcast_to(A, (nb, n)), order="C")
     if eps > _scale_limit(wdt):
         raise ValueError(f"`eps` must be at most {_scale_limit(wdt):.3g} in {wdt.name} "
                          f"(finfo.max / 2**12, so that eps log(b) stays finite); got {eps!r}.")
