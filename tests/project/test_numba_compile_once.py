@@ -236,3 +236,40 @@ def test_no_constant_arguments_between_jitted_functions(package):
     (``zero = n - n``, ``no = n < 0``) instead."""
     found = [" ".join(map(str, c)) for c in package.literal_calls()]
     assert not found, "constant arguments between jitted functions:\n" + "\n".join(found)
+
+
+_PRANGE_WORKLOAD = r"""
+import json
+import numpy as np
+from kantorovich.divergences import _resample as R
+from kantorovich.ot import PointCloud, emd
+from kantorovich.ot._kernels import auction_numba as A
+
+rng = np.random.default_rng(0)
+x, y = rng.uniform(size=(40, 2)), rng.uniform(size=(40, 2))
+emd(None, None, PointCloud(x, y), method="auction")
+t = rng.normal(size=300)
+R.bootstrap_means(t, 3, 12345)
+R.bootstrap_means(t, 2000, 12345)
+print(json.dumps({f.__name__: [str(s) for s in f.overloads]
+                  for f in (A._best2, A._rescan, A._row_violation, R._one)}))
+"""
+
+
+def test_prange_indices_reach_callees_as_int64(tmp_path):
+    """A prange loop's index is uint64 where a serial loop's is int64: passed as it is to a
+    separately compiled function that another caller gives an int64, it compiled that function
+    twice (the auction's _best2, _rescan and _row_violation, the bootstrap's _one). The
+    callers cast it; run with an empty numba cache (where the callees' overloads are filled),
+    each of those has one signature. Not seen by the static check above (a type, not a
+    constant)."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path), PYTHONPATH=str(SRC.parent))
+    out = subprocess.run([sys.executable, "-c", _PRANGE_WORKLOAD], env=env, capture_output=True,
+                         text=True, timeout=600, check=True).stdout
+    sigs = json.loads(out.strip().splitlines()[-1])
+    assert {k: len(v) for k, v in sigs.items()} == dict.fromkeys(sigs, 1), sigs

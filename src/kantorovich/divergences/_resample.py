@@ -94,7 +94,8 @@ if _njit is not None:
     def boot_par(t, n_boot, key, out):  # pragma: no cover - numba
         for b in _prange(n_boot):
             idx = np.empty(256, dtype=np.int64)
-            out[b] = _one(t, b, key, idx)
+            # b as int64, as boot_ser's: the uint64 prange index compiled _one a second time
+            out[b] = _one(t, np.int64(b), key, idx)
 
     @_njit(cache=True, boundscheck=False)
     def boot_ser(t, n_boot, key, out):  # pragma: no cover - numba

@@ -187,7 +187,10 @@ def auction_phase(C, x, y, kind, cost_p, scale, p, row_to_col, col_to_row, eps, 
     for i in prange(n):
         j = row_to_col[i]
         if j >= 0:
-            j1, w1, w2 = _best2(C, x, y, kind, cost_p, scale, p, i, cand, ccnt, cthr)
+            # the row as int64, as the bidding loops pass it: the prange index is uint64, and
+            # numba compiled _best2 (and _rescan) once for each (docs/performance.md,
+            # "Compile time")
+            j1, w1, w2 = _best2(C, x, y, kind, cost_p, scale, p, np.int64(i), cand, ccnt, cthr)
             if _cost(C, x, y, kind, cost_p, scale, i, j) + p[j] > w1 + eps:
                 drop[i] = True
     for i in range(n):
@@ -399,7 +402,8 @@ def dual_violation(C, x, y, kind, cost_p, scale, f, g):
     n = g.shape[0]
     worst = np.empty(n)
     for i in prange(n):
-        worst[i] = _row_violation(C, x, y, kind, cost_p, scale, f, g, i)
+        # int64 row: the uint64 prange index compiled _row_violation a second time
+        worst[i] = _row_violation(C, x, y, kind, cost_p, scale, f, g, np.int64(i))
     return worst.max()
 
 
