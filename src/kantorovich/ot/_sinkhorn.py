@@ -154,8 +154,8 @@ class _NumbaThreads:
     mean, not the median, because rare long stalls are what it must price), and the other
     mode is re-timed once every ``_PROBE_EVERY`` calls, so a change of machine load is
     followed, or less often where it is much slower: the re-timings take at most
-    ``_PROBE_SHARE`` (5 %) of the time (:meth:`probe_interval`). Why: with free cores the threads split the rows (2 threads ~halve the time),
-    but when other processes oversubscribe the cores, a parallel call waits for a descheduled
+    ``_PROBE_SHARE`` (5 %) of the time (:meth:`probe_interval`). Why: with free cores the
+    threads split the rows (2 threads ~halve the time), but when other processes oversubscribe the cores, a parallel call waits for a descheduled
     thread at its join, ~8-16 ms per call measured on the shared 2-core box (load 3-10), far
     more than the whole work at n <= 1000. Results do not depend on the mode: each row is
     summed by one thread in a fixed order, and the dense column soft-min's chunking is fixed.
@@ -214,9 +214,7 @@ class _NumbaThreads:
         best's, so that the re-timings cost at most ``_PROBE_SHARE`` of the calls' time. (A
         parallel call that waits 5 ms at its join beside 40 us one-thread calls, re-timed every
         64 calls, had cost twice the solve's own work: 256 x 256 points under load 2.)"""
-        other = 1 if best == self.all else self.all
-        t_best, t_other = (sum(self.times[k]) / len(self.times[k]) if self.times[k] else 0.0
-                           for k in (best, other))
+        t_best, t_other = self.mean(best), self.mean(1 if best == self.all else self.all)
         if not t_best > 0.0:
             return self._PROBE_EVERY
         return max(self._PROBE_EVERY, math.ceil(t_other / (t_best * self._PROBE_SHARE)))
@@ -227,7 +225,12 @@ class _NumbaThreads:
             return self.fixed
         if not all(self.times.values()):
             return self.all
-        return min(self.times, key=lambda k: sum(self.times[k]) / len(self.times[k]))
+        return min(self.times, key=self.mean)
+
+    def mean(self, k: int) -> float:
+        """The mean of the last timed calls on ``k`` threads (0 before any)."""
+        ts = self.times[k]
+        return sum(ts) / len(ts) if ts else 0.0
 
     def call(self, op, eps, h, with_mean_cost=False):
         if with_mean_cost:  # once per solve (<P, C>), not timed
@@ -488,17 +491,18 @@ def _sinkhorn_loop(xp, softmin_x: Callable, softmin_y: Callable, a, b, loga, log
         multi = None  # the several-mode extrapolation, once the one-mode one has failed enough
         agree_first = agree
         eloga, elogb = eps * loga, eps * logb  # once per call, not per iteration (a launch each on CuPy)
-        while it < stop:
+        def marks(k, it):
+            """(a convergence check, an error measured) at iteration ``it``, ``k`` at eps."""
             check = ((k % check_every == check_every - 1) or it == max_iter - 1
                      or (check_first and k == k_first))
-            measure = check or k == measure_at
+            return check, check or k == measure_at
+
+        while it < stop:
+            check, measure = marks(k, it)
+            count = 1  # the iterations of this pass of the loop
             if steps is not None:  # up to the next measured iteration in one compiled call
-                count = 1
                 while not measure and it + count < stop:
-                    kc, ic = k + count, it + count
-                    check = ((kc % check_every == check_every - 1) or ic == max_iter - 1
-                             or (check_first and kc == k_first))
-                    measure = check or kc == measure_at
+                    check, measure = marks(k + count, it + count)
                     count += 1
                 if symmetric and one_side(f, g):
                     step = _steps.ONE_SIDED
@@ -509,8 +513,6 @@ def _sinkhorn_loop(xp, softmin_x: Callable, softmin_y: Callable, a, b, loga, log
                 else:
                     step = _steps.AVERAGED_FIRST if k == k_first and averaged_first else _steps.ALTERNATING
                 f, g, err = steps.run(f, g, eps_level, count, step, measure)
-                it += count
-                k += count
             elif symmetric and one_side(f, g):
                 ft = softmin_x(eps, g + elogb)
                 if stats is not None:
@@ -531,9 +533,8 @@ def _sinkhorn_loop(xp, softmin_x: Callable, softmin_y: Callable, a, b, loga, log
                     err = _marginal_error(xp, a, f, ft, eps)
                 f = ft
                 g = softmin_y(eps, f + eloga)
-            if steps is None:
-                it += 1
-                k += 1
+            it += count
+            k += count
             if measure:
                 e_val = float(err)  # the loop's one host read (a synchronisation on a GPU)
                 if stats is not None:
