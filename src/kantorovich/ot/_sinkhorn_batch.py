@@ -296,6 +296,15 @@ def _copy(src, dst):
         dst[i] = src[i]
 
 
+def row_addresses() -> np.ndarray:
+    """The compiled row loops' entry points as the kernels index them in ``K[20]`` (sq2, sq,
+    pc, pc_mean, logs, kmat, ksums, kmean, kdense, kdmean; :func:`rows_entries`)."""
+    rows = rows_entries()
+    return np.array([rows[k].address for k in ("sq2", "sq", "pc", "pc_mean", "logs", "kmat",
+                                               "ksums", "kmean", "kdense", "kdmean")],
+                    dtype=np.intp)
+
+
 @njit(cache=True, _nrt=False)  # no reference counting: ~50 atomic operations a call less
 def _sm(K, side, e, h, out):
     """One soft-min of a problem: ``side`` 0 over the columns (out_i, i < n), 1 over the rows
@@ -1024,11 +1033,7 @@ def sinkhorn_batch(a, b, M_or_geometry, *, eps, max_iter=10_000, tol=None, scali
                          n_sched, np.ascontiguousarray(mag, dtype=np.float64), max_iter, tol,
                          check_every, np.where(self_t, _SELF, sym.astype(np.int64)),
                          _EXTRAPOLATION_AGREEMENT, _PROBE_DEFERRALS, F, G,
-                         stats, np.array([rows_entries()[k].address
-                                          for k in ("sq2", "sq", "pc", "pc_mean", "logs",
-                                                    "kmat", "ksums", "kmean", "kdense",
-                                                    "kdmean")],
-                                         dtype=np.intp), dense_k)
+                         stats, row_addresses(), dense_k)
     # a kernel that rounds otherwise than the single solver (the generic one): the problems
     # whose tail extrapolation jumped (or nearly did) are solved again by the single solver
     # (and, whatever the rounding, those that reached the several-mode extrapolation)

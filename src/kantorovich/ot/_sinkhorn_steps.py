@@ -35,13 +35,13 @@ from numba import njit
 
 from .._constants import LOG2E as _LOG2E
 from ._geometry import DenseGeometry
-from ._kernels.softmin_numba import rows_entries
 from ._sinkhorn_batch import (
     _DENSE_K,
     _ONLINE,
     _ONLINE2,
     _POINTWISE,
     marginal_error,
+    row_addresses,
     sm_operator,
 )
 
@@ -135,9 +135,7 @@ class CompiledSteps:
 
     def __init__(self, mode: int, opx, opy, threads, a, b, loga, logb):
         n, m = a.shape[0], b.shape[0]
-        rows = rows_entries()
-        addresses = np.array([rows[k].address for k in ("sq2", "sq", "pc", "pc_mean", "logs", "kmat",
-                                                        "ksums", "kmean", "kdense", "kdmean")])
+        addresses = row_addresses()
         self.opx, self.opy, self.threads, self.mode = opx, opy, threads, mode
         self.a, self.b, self.loga, self.logb = a, b, loga, logb
         self.prev = (np.empty(n), np.empty(m))
