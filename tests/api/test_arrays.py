@@ -273,6 +273,39 @@ def test_from_points_gives_the_results_in_the_points_library(lib):
     _check(s.f, sinkhorn(None, None, plain, eps=0.5).f, kind, dtype, scalar=False)
 
 
+@pytest.mark.parametrize("lib", sorted(LIBS))
+def test_dense_cost_matrix_is_in_the_library_of_M(lib):
+    """DenseGeometry(M).cost_matrix() was the stored float64 numpy copy whatever M was; it is
+    in M's library, device and dtype, as the solvers' arrays are (r.f here), with the stored
+    numbers; torch that requires grad keeps it (tests/ot/test_gradients.py)."""
+    from kantorovich.ot import DenseGeometry, sinkhorn
+
+    make, kind, dtype = LIBS[lib]
+    M = np.abs(X1[:6, None] - Y1[None, :5])
+    geom = DenseGeometry(make(M))
+    C = geom.cost_matrix()
+    f = sinkhorn(None, None, geom, eps=0.5).f
+    assert kind_of(C) == kind == kind_of(f) and C.dtype == f.dtype, (type(C), C.dtype, f.dtype)
+    assert str(C.dtype).rsplit(".", 1)[-1] == dtype and tuple(C.shape) == (6, 5)
+    assert getattr(C, "requires_grad", False) == (lib == "torch_grad")
+    np.testing.assert_array_equal(_host(C), geom.C.astype(_host(C).dtype))
+
+
+def test_dense_cost_matrix_of_numpy_is_the_stored_array():
+    """float64 numpy M (with or without dtype=): the stored array itself, as before; float32
+    numpy M, stored as float64, comes back float32, as the solvers' arrays do."""
+    from kantorovich.ot import DenseGeometry
+
+    M = np.abs(X1[:6, None] - Y1[None, :5])
+    for dtype in (None, np.float32, np.float64):
+        geom = DenseGeometry(M, dtype=dtype)
+        assert geom.cost_matrix() is geom.C
+    geom = DenseGeometry(M.astype(np.float32))
+    C = geom.cost_matrix()
+    assert type(C) is np.ndarray and C.dtype == np.float32 and geom.C.dtype == np.float64
+    np.testing.assert_array_equal(C, M.astype(np.float32))
+
+
 def test_lists_and_numbers_are_neutral():
     from kantorovich.ot import wasserstein_1d
 
@@ -399,6 +432,29 @@ def test_caller_type_back_on_the_gpu(fname, lib):
     np.testing.assert_allclose(float(v), float(getattr(ref, "value", ref)), rtol=1e-6, atol=1e-9)
     if arr_field is not None:
         assert kind_of(getattr(out, arr_field)) == kind
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("lib", ["cupy", "torch_cuda"])
+def test_dense_cost_matrix_on_the_gpu(lib):
+    """CuPy M: cost_matrix() is the stored CuPy array itself; torch CUDA M: a torch CUDA
+    tensor, a DLPack view of the stored array (float64 here), with the same numbers."""
+    from kantorovich.ot import DenseGeometry
+
+    libs = _cuda_libs()
+    if lib not in libs:
+        pytest.skip(f"{lib} with a CUDA device is not available here")
+    make, kind = libs[lib]
+    M = np.abs(X1[:6, None] - Y1[None, :5])
+    geom = DenseGeometry(make(M))
+    C = geom.cost_matrix()
+    assert kind_of(C) == kind and geom.on_gpu
+    if kind == "cupy":
+        assert C is geom.C
+    else:
+        assert "cuda" in str(C.device) and C.dtype == torch.float64
+        assert C.data_ptr() == geom.C.data.ptr
+    np.testing.assert_array_equal(C.get() if kind == "cupy" else C.cpu().numpy(), M)
 
 
 @pytest.mark.gpu

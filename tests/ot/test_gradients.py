@@ -1371,6 +1371,119 @@ def test_point_cloud_cost_range_of_points_with_gradients_warns(lib):
         assert (lo, hi) == PointCloud(X, Y).cost_range()
 
 
+@pytest.mark.parametrize("dtype", [None, np.float32])
+def test_dense_cost_matrix_carries_the_gradient_torch(dtype):
+    """DenseGeometry(M).cost_matrix() of an M that requires grad was the stored float64 numpy
+    copy: a loss built on it had no gradient in M (`M.grad` None), silently. Now M itself, a
+    torch tensor in M's dtype carrying the gradient: d/dM sum(W * C) = W, exactly; with
+    dtype=float32 the numbers the geometry stores (M rounded to float32), the gradient still W
+    in float64 (not rounded). The analytic gradient of <P, C> for a fixed plan P is P."""
+    W = RNG.uniform(-1.0, 1.0, (N, N))
+    Mt = t(M)
+    geom = DenseGeometry(Mt, dtype=dtype)
+    C = geom.cost_matrix()
+    assert isinstance(C, torch.Tensor) and C.dtype == torch.float64 and C.requires_grad
+    stored = M if dtype is None else M.astype(np.float32).astype(np.float64)
+    np.testing.assert_array_equal(C.detach().numpy(), stored)
+    np.testing.assert_array_equal(C.detach().numpy(), geom.C)
+    (C * torch.tensor(W)).sum().backward()
+    np.testing.assert_array_equal(Mt.grad.numpy(), W)
+    Mt = t(M)
+    P = sinkhorn(None, None, M, eps=0.5, plan=True).plan
+    (DenseGeometry(Mt, dtype=dtype).cost_matrix() * torch.tensor(P)).sum().backward()
+    np.testing.assert_array_equal(Mt.grad.numpy(), P)
+    M32 = torch.tensor(M, dtype=torch.float32, requires_grad=True)
+    C32 = DenseGeometry(M32, dtype=dtype).cost_matrix()
+    assert C32 is M32  # float32 M stores its numbers exactly: the caller's own tensor
+
+
+def test_dense_cost_matrix_forward_mode_torch():
+    import torch.autograd.forward_ad as fwAD
+
+    T = RNG.normal(size=M.shape)
+    with fwAD.dual_level():
+        for dtype in (None, np.float32):
+            C = DenseGeometry(fwAD.make_dual(t(M, False), t(T, False)), dtype=dtype).cost_matrix()
+            np.testing.assert_array_equal(fwAD.unpack_dual(C).tangent.numpy(), T)
+
+
+def test_dense_cost_matrix_of_a_tensor_without_grad_is_a_tensor():
+    """A torch M without gradient: its cost_matrix() was the float64 numpy copy; now a torch
+    tensor in M's dtype (as the solvers' f, g, plan), with the same numbers; a float64 one is
+    a view of the stored costs (torch.from_numpy), not a copy."""
+    for dt in (torch.float64, torch.float32):
+        Mt = torch.tensor(M, dtype=dt)
+        geom = DenseGeometry(Mt)
+        old = geom.C  # what cost_matrix() returned
+        C = geom.cost_matrix()
+        assert isinstance(C, torch.Tensor) and C.dtype == dt and not C.requires_grad
+        np.testing.assert_array_equal(C.numpy(), old.astype(C.numpy().dtype))
+        assert C.dtype == sinkhorn(None, None, geom, eps=0.5).f.dtype
+        assert np.shares_memory(C.numpy(), old) == (dt == torch.float64)
+    C = DenseGeometry(torch.tensor(M), dtype=np.float32).cost_matrix()  # stored float32, M's dtype
+    assert C.dtype == torch.float64
+    np.testing.assert_array_equal(C.numpy(), M.astype(np.float32).astype(np.float64))
+
+
+@pytest.mark.parametrize("dtype", [None, np.float32])
+def test_dense_cost_matrix_carries_the_gradient_autograd(dtype):
+    """Under autograd.grad the matrix was numbers: a zero gradient (and autograd's "Output
+    seems independent of input"), silently. Now the box itself, carrying it."""
+    W = RNG.uniform(-1.0, 1.0, (N, N))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        g = autograd.grad(lambda m: (DenseGeometry(m, dtype=dtype).cost_matrix() * W).sum())(M)
+        g32 = autograd.grad(lambda m: (DenseGeometry(m).cost_matrix() * W).sum())(M.astype(np.float32))
+    np.testing.assert_array_equal(g, W)
+    np.testing.assert_array_equal(g32, W)
+
+
+@pytest.mark.parametrize("lib", ["torch", "autograd"])
+def test_dense_cost_range_of_a_matrix_with_gradients_warns(lib):
+    """cost_range() gives two numbers without gradient, as before, and now says so once (as a
+    PointCloud's does); diameter(), a float, and the solvers (which read the range privately)
+    stay silent."""
+    from kantorovich.exceptions import KantorovichWarning
+
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
+        if lib == "torch":
+            lo, hi = DenseGeometry(t(M)).cost_range()
+        else:
+            autograd.grad(lambda m: (DenseGeometry(m).cost_range()[1] + 0.0 * m).sum())(M)
+    ours = [w for w in rec if issubclass(w.category, KantorovichWarning)]
+    assert len(ours) == 1 and ours[0].filename == __file__, [str(w.message) for w in rec]
+    msg = str(ours[0].message)
+    assert msg.startswith("DenseGeometry.cost_range(): `M` is") and "cost_matrix()" in msg
+    if lib == "torch":
+        assert (lo, hi) == DenseGeometry(M).cost_range() == (M.min(), M.max())
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        Mt = t(M)
+        geom = DenseGeometry(Mt)
+        assert geom.diameter() == M.max() - M.min()
+        sinkhorn(None, None, geom, eps=0.5).objective.backward()
+        assert float(Mt.grad.abs().max()) > 0.01
+
+
+def test_from_points_cost_matrix_is_in_the_points_library_without_gradient():
+    """DenseGeometry.from_points(x, y) answers in the points' library; its cost_matrix() was
+    the float64 numpy copy. Now a tensor of the points' dtype, without gradient (the costs
+    are host numbers: the warning of test_from_points_of_points_with_gradients_warns_once)."""
+    from kantorovich.exceptions import KantorovichWarning
+
+    for x, grad in ((t(X, False), False), (t(X), True)):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", KantorovichWarning)
+            geom = DenseGeometry.from_points(x, t(Y, False))
+        C = geom.cost_matrix()
+        assert isinstance(C, torch.Tensor) and C.dtype == torch.float64 and not C.requires_grad
+        np.testing.assert_array_equal(C.numpy(), DenseGeometry.from_points(X, Y).cost_matrix())
+    x32 = torch.tensor(X, dtype=torch.float32)
+    C = DenseGeometry.from_points(x32, torch.tensor(Y, dtype=torch.float32)).cost_matrix()
+    assert C.dtype == torch.float32
+
+
 def test_from_points_without_gradients_is_silent():
     with warnings.catch_warnings():
         warnings.simplefilter("error")

@@ -812,21 +812,22 @@ def test_without_the_host_primitive_jax_pure_callback_gives_the_same(x64, monkey
 
 
 @pytest.mark.parametrize("read", ["from_points in emd", "cost_range", "diameter",
-                                  "dense cost_matrix", "astype"])
+                                  "dense cost_range", "astype"])
 @pytest.mark.parametrize("how", ["jit", "grad"])
 def test_the_numbers_of_a_geometry_built_from_a_tracer_are_the_error_saying_so(read, how, x64):
     """A geometry built from a tracer holds zeros in its place: reading its numbers gave the
     zeros' costs, silently (emd of DenseGeometry.from_points(x, y) under jit: 0.97 for 0.56, and
     a zero gradient under jax.grad). Now the TypeError naming the tracer; the geometry passed
     to the solvers is unchanged (they rebuild it from the tracer's values). (A PointCloud's
-    cost_matrix() and cost_block() are computed from the tracer itself:
-    test_point_cloud_cost_matrix_under_jax.)"""
+    cost_matrix() and cost_block() are computed from the tracer itself, a DenseGeometry's
+    cost_matrix() is the tracer: test_point_cloud_cost_matrix_under_jax,
+    test_dense_cost_matrix_under_jax.)"""
     y = jnp.asarray(Y)
     f = {"from_points in emd": lambda x: emd(None, None, DenseGeometry.from_points(x, y)).value,
          "cost_range": lambda x: jnp.asarray(PointCloud(x, y).cost_range()[1]),
          "diameter": lambda x: jnp.asarray(PointCloud(x, y).diameter()),
-         "dense cost_matrix": lambda x: jnp.sum(jnp.asarray(DenseGeometry(
-             jnp.sum((x[:, None] - y[None]) ** 2, -1)).cost_matrix())),
+         "dense cost_range": lambda x: jnp.asarray(DenseGeometry(
+             jnp.sum((x[:, None] - y[None]) ** 2, -1)).cost_range()[1]),
          "astype": lambda x: emd(None, None, PointCloud(x, y).astype(np.float64)).value}[read]
     fn = jax.jit(f) if how == "jit" else jax.grad(f)
     with pytest.raises(TypeError, match=r"built from a JAX tracer \(`[xM]`.*not available"):
@@ -874,6 +875,45 @@ def test_point_cloud_cost_matrix_under_jax(read, how, x64):
         g = (jax.jit(grad) if how == "jit(grad)" else grad)(xj, yj)
         np.testing.assert_allclose(np.asarray(g[0]), gx, rtol=1e-12, atol=1e-12)
         np.testing.assert_allclose(np.asarray(g[1]), gy, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [None, np.float32])
+@pytest.mark.parametrize("how", ["grad", "jit(grad)", "jit", "vmap(grad)"])
+def test_dense_cost_matrix_under_jax(how, dtype, x64):
+    """DenseGeometry(M).cost_matrix() of a tracer was the TypeError above (the geometry holds
+    zeros in its place); it is the tracer itself (with dtype=float32 rounded to the stored
+    float32 numbers, the derivative in M still the identity), so a loss built on it
+    differentiates in M, under jit too: d/dM sum(W * C) = W."""
+    W = RNG.uniform(-1.0, 1.0, M.shape)
+    stored = M if dtype is None else M.astype(np.float32).astype(np.float64)
+
+    def loss(m):
+        return jnp.sum(DenseGeometry(m, dtype=dtype).cost_matrix() * W)
+
+    Mj = jnp.asarray(M)
+    if how == "jit":
+        C = jax.jit(lambda m: DenseGeometry(m, dtype=dtype).cost_matrix())(Mj)
+        assert C.dtype == jnp.float64
+        np.testing.assert_array_equal(np.asarray(C), stored)
+        return
+    if how == "vmap(grad)":
+        g = jax.vmap(jax.grad(loss))(jnp.stack([Mj, Mj + 1.0]))
+        for k in range(2):
+            np.testing.assert_array_equal(np.asarray(g[k]), W)
+        return
+    g = (jax.jit(jax.grad(loss)) if how == "jit(grad)" else jax.grad(loss))(Mj)
+    np.testing.assert_array_equal(np.asarray(g), W)
+
+
+def test_dense_cost_matrix_of_a_jax_array_is_a_jax_array(x64):
+    """A concrete JAX M (no transformation): its cost_matrix() was the float64 numpy copy; now
+    a JAX array of M's dtype, as the solvers' results, with the same numbers."""
+    for dt in (jnp.float64, jnp.float32):
+        geom = DenseGeometry(jnp.asarray(M, dtype=dt))
+        C = geom.cost_matrix()
+        assert isinstance(C, jax.Array) and C.dtype == dt
+        assert C.dtype == sinkhorn(None, None, geom, eps=0.5).f.dtype
+        np.testing.assert_array_equal(np.asarray(C), geom.C.astype(np.asarray(C).dtype))
 
 
 @pytest.mark.parametrize("how", ["eager", "jit", "vmap", "value_and_grad"])

@@ -231,13 +231,58 @@ def _tracked_costs(pc, i0: int | None = None, i1: int | None = None):
     return lib.where(pos, lib.sqrt(safe) if p == 1.0 else safe ** (p / 2.0), 0.0)
 
 
+def _caller_leaf(geom, M):
+    """:meth:`DenseGeometry.cost_matrix` where ``M`` carries a gradient: ``M`` itself in the
+    output dtype of the geometry's caller (float32 for half precision, an exact widening),
+    with the numbers the geometry stores where its dtype is narrower (``dtype=float32`` of a
+    float64 ``M``): ``M + stop_gradient(round(M) - M)``, whose value is ``round(M)`` exactly
+    (the difference and the sum are exact, Sterbenz) and whose derivative in ``M`` is the
+    identity, in ``M``'s precision (a cast there and back would round the gradient too)."""
+    from .._autodiff import is_box, value_of
+
+    store = np.dtype(geom.C.dtype)
+    c = getattr(geom, "_caller", None)
+    if type(M).__module__.split(".")[0] == "torch":
+        import torch
+
+        def cast(v, name):
+            return v.to(dtype=getattr(torch, name))
+
+        def stop(v):
+            return v.detach()
+    else:
+        def cast(v, name):
+            return v.astype(name)
+
+        if is_box(M):
+            stop = value_of
+        else:
+            import jax
+
+            stop = jax.lax.stop_gradient
+
+    def name_of(dt):
+        return str(dt).rsplit(".", 1)[-1]
+
+    have = name_of(M.dtype)
+    want = have if c is None or c.dtype is None else name_of(c.dtype)
+    out = M if have == want else cast(M, want)
+    if store.itemsize < out.dtype.itemsize:  # (torch, JAX and numpy dtypes have an itemsize)
+        v = stop(out)
+        out = out + (cast(cast(v, store.name), want) - v)
+    return out
+
+
 class DenseGeometry:
-    """An explicit cost matrix ``C`` of shape ``(n, m)`` (numpy or CuPy).
+    """An explicit cost matrix ``C`` of shape ``(n, m)``, stored as numpy or CuPy numbers for
+    the solvers; :meth:`cost_matrix` gives it back in the library of ``M``.
 
     Parameters
     ----------
-    M : array_like, shape (n, m)
-        Finite real costs (NaN and infinity are rejected). Copied; the input is never modified.
+    M : array_like, shape (n, m), or DenseGeometry
+        Finite real costs (NaN and infinity are rejected): numpy, CuPy, torch, JAX or
+        array-API arrays, autograd boxes, or another geometry's costs. Copied; the input is
+        never modified.
     dtype : {None, float32, float64}
         Storage precision (default float64; CuPy inputs keep their device). Costs beyond
         float32's range (about 3.4e38) with ``dtype=float32`` are a ValueError.
@@ -300,22 +345,78 @@ class DenseGeometry:
         return is_cupy(self.C)
 
     def cost_matrix(self):
-        """The cost matrix itself (not a copy)."""
+        """The ``(n, m)`` costs ``C_ij`` in the library, device and floating dtype of ``M``,
+        those the solvers give their arrays (``f``, ``g``, ``plan``) back in; the numbers are
+        the stored ones.
+
+        - numpy and CuPy: the stored array itself, not a copy; for a float32 numpy ``M``
+          (stored in float64 unless ``dtype=float32``) a float32 copy.
+        - torch, JAX and array-API arrays: the stored numbers in that library, on ``M``'s
+          device, in ``M``'s floating dtype (float32 for half precision, the library's default
+          floating dtype for integers). A torch tensor of the stored dtype is a view of the
+          stored array (``torch.from_numpy``, DLPack on a GPU); the others are copies.
+        - Where ``M`` carries a gradient (a torch tensor that requires grad or has a
+          forward-mode tangent, an autograd box, a JAX tracer inside ``jax.grad``, ``jit`` or
+          ``vmap``): ``M`` itself, the caller's own array, so that a loss built from it
+          differentiates in ``M``: ``d/dM sum_ij W_ij C_ij = W``. With a ``dtype=`` narrower
+          than ``M``'s, ``M + stop_gradient(round(M) - M)``: the stored (rounded) numbers, of
+          derivative the identity in ``M``'s precision.
+
+        What shares memory with the geometry (the stored array, a view of it) changes the
+        costs the solvers see when written into: copy it first. A geometry made by
+        :meth:`from_points` gives the points' library, without gradient (docs/gradients.md,
+        "Cost matrices of dense geometries").
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> geom = DenseGeometry(np.array([[0.0, 1.0], [1.0, 0.0]]))
+        >>> geom.cost_matrix() is geom.C
+        True
+        """
+        M = getattr(self, "_leaves", {}).get("M")
+        if M is not None:
+            return _caller_leaf(self, M)
+        c = getattr(self, "_caller", None)
+        if c is None:
+            return self.C
+        from .._interop import from_kernel
+
+        return from_kernel(self.C, c)
+
+    def _matrix(self):
+        """The stored costs (numpy or CuPy, of the storage dtype), for the solvers."""
         _need_numbers(self, "cost_matrix()")
         return self.C
 
     def cost_range(self):
-        """``(min C, max C)`` as 0-d values of C's dtype (and device): one place for both scans."""
+        """``(min C, max C)`` as 0-d values of the stored dtype (numpy, or CuPy on its device):
+        one place for both scans. Without gradient: where ``M`` carries one (a torch tensor
+        that requires grad or has a forward-mode tangent, an autograd box) a
+        KantorovichWarning says so, as :meth:`PointCloud.cost_range` does (the ``min()`` and
+        ``max()`` of :meth:`cost_matrix` carry it)."""
+        leaves = getattr(self, "_leaves", None)
+        if leaves and not getattr(self, "_traced", ()):
+            from .._warnings import warn
+            from ..exceptions import KantorovichWarning
+
+            names, what = _detached_what(leaves)
+            warn(f"DenseGeometry.cost_range(): {names} {what}, but the range is two numbers "
+                 "without gradient (no gradient reaches `M` through them); take the min and max "
+                 "of cost_matrix(), which carries the gradient (docs/gradients.md).",
+                 KantorovichWarning)
+        return self._range()
+
+    def _range(self):
+        """:meth:`cost_range`, for the solvers (no warning)."""
         _need_numbers(self, "cost_range()")
         return self.C.min(), self.C.max()
 
-    # the numbers, for the solvers (a PointCloud's differ from its public methods)
-    _matrix = cost_matrix
-
     def diameter(self, cost_range=None) -> float:
-        """Range of the costs, ``max C - min C`` (the starting eps of epsilon-scaling); pass
-        ``cost_range()`` when it is already at hand."""
-        lo, hi = self.cost_range() if cost_range is None else cost_range
+        """Range of the costs, ``max C - min C`` (the starting eps of epsilon-scaling), a
+        float without gradient, as :meth:`PointCloud.diameter`; pass ``cost_range()`` when it
+        is already at hand."""
+        lo, hi = self._range() if cost_range is None else cost_range
         return float(hi - lo)
 
     def astype(self, dtype):

@@ -1435,7 +1435,7 @@ def _softmin_ops(name: str, geom, wdt):
 def _cost_scale(geom) -> tuple[float, float]:
     """(diameter, max |C|) of the costs: the schedule's start and the eps floor's scale."""
     if isinstance(geom, DenseGeometry):  # one min and one max scan of C serve both
-        rng_c = geom.cost_range()
+        rng_c = geom._range()
         diameter = geom.diameter(rng_c)
         mag = max(abs(float(rng_c[0])), abs(float(rng_c[1])))
     elif geom.cost_is_callable:  # no bounding box: the exact range, from one pass over blocks
