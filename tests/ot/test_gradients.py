@@ -1466,6 +1466,19 @@ def test_dense_cost_range_of_a_matrix_with_gradients_warns(lib):
         assert float(Mt.grad.abs().max()) > 0.01
 
 
+def test_dense_geometry_of_a_dense_geometry_keeps_the_gradient():
+    """DenseGeometry(DenseGeometry(M)) copied the inner geometry's float64 numbers: with M
+    that requires grad the outer geometry's values had no gradient in M (`M.grad` None) and
+    came back as numpy. Now it takes the inner cost_matrix(): M's library and gradient."""
+    Mt = t(M)
+    r = emd(None, None, DenseGeometry(DenseGeometry(Mt)))
+    assert isinstance(r.value, torch.Tensor)
+    r.value.backward()
+    np.testing.assert_allclose(Mt.grad.numpy(), emd(None, None, M).plan, rtol=1e-12, atol=1e-15)
+    g = autograd.grad(lambda m: emd(None, None, DenseGeometry(DenseGeometry(m))).value)(M)
+    np.testing.assert_allclose(g, emd(None, None, M).plan, rtol=1e-12, atol=1e-15)
+
+
 def test_from_points_cost_matrix_is_in_the_points_library_without_gradient():
     """DenseGeometry.from_points(x, y) answers in the points' library; its cost_matrix() was
     the float64 numpy copy. Now a tensor of the points' dtype, without gradient (the costs

@@ -916,6 +916,24 @@ def test_dense_cost_matrix_of_a_jax_array_is_a_jax_array(x64):
         np.testing.assert_array_equal(np.asarray(C), geom.C.astype(np.asarray(C).dtype))
 
 
+@pytest.mark.parametrize("how", ["jit", "grad"])
+def test_a_dense_geometry_of_a_traced_dense_geometry_is_the_tracer(how, x64):
+    """DenseGeometry(DenseGeometry(M)) of a tracer copied the inner geometry's numbers, the
+    zeros held in the tracer's place, and did not know them for a tracer's: emd's value under
+    jax.jit was 0 (the truth 0.22 here) and its gradient 0, silently. It takes the inner
+    cost_matrix(), the tracer, and so rebuilds from its values as DenseGeometry(M) does."""
+    ref = emd(None, None, M)
+
+    def f(m):
+        return emd(None, None, DenseGeometry(DenseGeometry(m))).value
+
+    if how == "jit":
+        assert float(jax.jit(f)(jnp.asarray(M))) == pytest.approx(ref.value, rel=1e-12)
+    else:
+        np.testing.assert_allclose(np.asarray(jax.grad(f)(jnp.asarray(M))), ref.plan,
+                                   rtol=1e-12, atol=1e-15)
+
+
 @pytest.mark.parametrize("how", ["eager", "jit", "vmap", "value_and_grad"])
 def test_a_float32_jax_value_beyond_float32s_range_warns_once_naming_it(how):
     """Points at 1e20 have costs ~1e40: the float64 value is finite and the float32 output inf.

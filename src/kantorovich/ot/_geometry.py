@@ -281,8 +281,8 @@ class DenseGeometry:
     ----------
     M : array_like, shape (n, m), or DenseGeometry
         Finite real costs (NaN and infinity are rejected): numpy, CuPy, torch, JAX or
-        array-API arrays, autograd boxes, or another geometry's costs. Copied; the input is
-        never modified.
+        array-API arrays, autograd boxes, or another geometry's :meth:`cost_matrix`. Copied;
+        the input is never modified.
     dtype : {None, float32, float64}
         Storage precision (default float64; CuPy inputs keep their device). Costs beyond
         float32's range (about 3.4e38) with ``dtype=float32`` are a ValueError.
@@ -302,8 +302,10 @@ class DenseGeometry:
         if isinstance(M, PointCloud):
             raise TypeError("`M` is a PointCloud: pass it to the solver as it is, or its dense "
                             "costs, DenseGeometry(M.cost_matrix()).")
-        if isinstance(M, DenseGeometry):  # a copy of its costs (the message was about dtype object)
-            M = M.C
+        if isinstance(M, DenseGeometry):  # a copy of its costs (the message was about dtype
+            # object), in its library and with its gradient: its numbers ``M.C`` would drop both
+            # (and are a tracer's zeros in the tracer's place)
+            M = M.cost_matrix()
         (M,) = _adopt(self, M, names=("M",))
         self.gpu_float32 = _gpu_float32(M)
         self.C = check_cost_matrix(M, "M", dtype=check_float_dtype(dtype))
