@@ -920,7 +920,7 @@ def test_dense_cost_matrix_of_a_jax_array_is_a_jax_array(x64):
 def test_a_dense_geometry_of_a_traced_dense_geometry_is_the_tracer(how, x64):
     """DenseGeometry(DenseGeometry(M)) of a tracer copied the inner geometry's numbers, the
     zeros held in the tracer's place, and did not know them for a tracer's: emd's value under
-    jax.jit was 0 (the truth 0.22 here) and its gradient 0, silently. It takes the inner
+    jax.jit was 0 (the truth 0.11 here) and its gradient 0, silently. It takes the inner
     cost_matrix(), the tracer, and so rebuilds from its values as DenseGeometry(M) does."""
     ref = emd(None, None, M)
 
