@@ -992,6 +992,29 @@ def test_batched_pointcloud_cost_matrix_and_repr():
     assert repr(pc).startswith(f"PointCloud(B={B}, n={N}, m={M_}, d={D}")
 
 
+@pytest.mark.parametrize("grad", [False, True], ids=["numbers", "torch_grad"])
+def test_batched_pointcloud_cost_block_is_rows_of_each_problem(grad):
+    """cost_block(i0, i1) of a batch sliced the batch axis (problems i0:i1) and paired the
+    problems' points with each other: for B problems of n = m points, cost_block(0, B) was a
+    (B, B, n) array of unrelated numbers, without an error (for points that require grad as
+    well). It is rows i0:i1 of each problem, (B, i1 - i0, m), as cost_matrix()[:, i0:i1]."""
+    x, y = _clouds(np.random.default_rng(11), n=B, m=B)
+    if grad:
+        torch = pytest.importorskip("torch")
+        x, y = torch.tensor(x, requires_grad=True), torch.tensor(y)
+    pc = PointCloud(x, y)
+    C = pc.cost_matrix()
+    for i0, i1 in ((0, B), (1, 3), (4, 5)):
+        blk = pc.cost_block(i0, i1)
+        assert tuple(blk.shape) == (B, i1 - i0, B)
+        if grad:
+            assert blk.requires_grad
+            blk, want = blk.detach().numpy(), C.detach().numpy()[:, i0:i1]
+        else:
+            want = C[:, i0:i1]
+        np.testing.assert_array_equal(blk, want)
+
+
 def test_batch_diagnostics_stay_numpy_whatever_the_input():
     """A float32 or torch batch: the answers (values, plans, potentials) in the caller's type
     and dtype, the diagnostics as numpy arrays (float64, int, bool), as a single call's

@@ -183,7 +183,8 @@ def _warn_detached(leaves: dict) -> None:
 def _tracked_costs(pc, i0: int | None = None, i1: int | None = None):
     """``|x_i - y_j|^p`` computed in the library of the points that carry gradients (torch,
     autograd.numpy or jax.numpy, in their dtype and device), so that it carries their
-    gradient: rows ``i0:i1`` (all rows when None), a batch's ``(B, n, m)``.
+    gradient: rows ``i0:i1`` (all rows when None), of each problem of a batch
+    (``(B, i1 - i0, m)``).
 
     The same arithmetic as :func:`kantorovich.ot._costs.cost_block`'s (differences summed in
     coordinate order, then ``sqrt`` for p = 1 or the power p/2), so the same numbers except
@@ -220,7 +221,7 @@ def _tracked_costs(pc, i0: int | None = None, i1: int | None = None):
 
     x, y = points("x", pc.x), points("y", pc.y)
     if i0 is not None:
-        x = x[i0:i1]
+        x = x[..., i0:i1, :]  # rows of each problem of a batch too
     diff = x[..., :, None, :] - y[..., None, :, :]
     sq = lib.sum(diff * diff, -1)
     p = float(pc.p)
@@ -555,8 +556,9 @@ class PointCloud:
         return is_cupy(self.x)
 
     def cost_block(self, i0: int, i1: int):
-        """Rows ``i0:i1`` of the cost matrix, computed by exact differences, free of overflow and
-        underflow wherever the distance is representable (:func:`kantorovich.ot._costs.cost_block`);
+        """Rows ``i0:i1`` of the cost matrix (of each problem of a batch: ``(B, i1 - i0, m)``),
+        computed by exact differences, free of overflow and underflow wherever the distance is
+        representable (:func:`kantorovich.ot._costs.cost_block`);
         a callable cost's ``fn(x[i0:i1], y)``, checked. Where ``x`` or ``y`` carries a gradient:
         computed in their library, with it, as :meth:`cost_matrix`."""
         if getattr(self, "_leaves", None):
@@ -564,8 +566,12 @@ class PointCloud:
         return self._rows(i0, i1)
 
     def _rows(self, i0: int, i1: int):
-        """:meth:`cost_block` as numbers (numpy or CuPy), for the solvers."""
+        """:meth:`cost_block` as numbers (numpy or CuPy), for the solvers; of a batch, rows
+        ``i0:i1`` of each problem, ``(B, i1 - i0, m)``."""
         _need_numbers(self, "cost_block()")
+        if self.batch_size is not None:
+            xp = xp_of(self.x)
+            return xp.stack([self.problem(q)._rows(i0, i1) for q in range(self.batch_size)])
         return cost_block(self.x[i0:i1], self.y, self._cost)
 
     def cost_matrix(self):
@@ -601,11 +607,7 @@ class PointCloud:
         _need_numbers(self, "cost_matrix()")
         if not checked:
             self._check_memory()
-        n = self.shape[0]
-        if self.batch_size is not None:
-            xp = xp_of(self.x)
-            return xp.stack([self.problem(q)._rows(0, n) for q in range(self.batch_size)])
-        return self._rows(0, n)
+        return self._rows(0, self.shape[0])
 
     def cost_range(self) -> tuple[float, float]:
         """``(min C, max C)``, exactly, by blocks of rows (one pass over the costs): Python
