@@ -306,6 +306,118 @@ def test_dense_cost_matrix_of_numpy_is_the_stored_array():
     np.testing.assert_array_equal(C, M.astype(np.float32))
 
 
+def _same_array_type(C, f):
+    """``C`` is of ``f``'s library, floating dtype and device."""
+    assert kind_of(C) == kind_of(f) and C.dtype == f.dtype, (type(C), C.dtype, type(f), f.dtype)
+    assert str(getattr(C, "device", "cpu")) == str(getattr(f, "device", "cpu"))
+
+
+def _held(a):
+    """The points the caller holds, as float64 numpy (what the geometry computes from)."""
+    return np.asarray(_host(a), dtype=np.float64)
+
+
+@pytest.mark.parametrize("batch", [False, True], ids=["one", "batch"])
+@pytest.mark.parametrize("lib", sorted(LIBS))
+def test_point_cloud_cost_matrix_is_in_the_library_of_the_points(lib, batch):
+    """PointCloud(x, y).cost_matrix() and cost_block() of points without gradient were float64
+    numpy numbers whatever the points were; they are in the points' library, device and
+    floating dtype, as the solvers' arrays are (r.f here), with the numbers of the float64
+    numpy computation, rounded to that dtype. Points that require grad (torch_grad) keep the
+    matrix computed in their library with the gradient (tests/ot/test_gradients.py), of the
+    same type."""
+    from kantorovich.ot import PointCloud, sinkhorn
+
+    make, kind, dtype = LIBS[lib]
+    xs, ys = (np.stack([X2, X2 + 1.0]), np.stack([Y2, Y2])) if batch else (X2, Y2)
+    x, y = make(xs), make(ys)
+    pc = PointCloud(x, y)
+    C, B = pc.cost_matrix(), pc.cost_block(2, 7)
+    f = sinkhorn(None, None, pc, eps=0.5).f
+    _same_array_type(C, f)
+    _same_array_type(B, f)
+    assert str(C.dtype).rsplit(".", 1)[-1] == dtype
+    lead = (2,) if batch else ()
+    assert tuple(C.shape) == lead + (12, 10) and tuple(B.shape) == lead + (5, 10)
+    assert getattr(C, "requires_grad", False) == getattr(B, "requires_grad", False) == (lib == "torch_grad")
+    old = PointCloud(_held(x), _held(y))  # float64 numpy: the numbers cost_matrix() returned
+    want = old.cost_matrix()
+    want_b = want[..., 2:7, :]
+    if lib == "torch_grad":  # computed by torch: the same arithmetic, to rounding
+        np.testing.assert_allclose(_host(C), want, rtol=1e-14, atol=0)
+        np.testing.assert_allclose(_host(B), want_b, rtol=1e-14, atol=0)
+    else:
+        np.testing.assert_array_equal(_host(C), want.astype(_host(C).dtype))
+        np.testing.assert_array_equal(_host(B), want_b.astype(_host(B).dtype))
+    np.testing.assert_array_equal(old.cost_block(2, 7), want_b)
+
+
+@pytest.mark.parametrize("lib", sorted(set(LIBS) - {"torch_grad"}))
+def test_point_cloud_callable_cost_matrix_is_in_the_library_of_the_points(lib):
+    """A callable cost is called with numpy blocks (docs/costs.md); its matrix and blocks were
+    given back as those numpy numbers, and are now converted to the points' library, as the
+    solvers' arrays are. (Points that require grad with a callable cost are a ValueError.)"""
+    from kantorovich.ot import PointCloud, sinkhorn
+
+    def sq(a, b):
+        assert isinstance(a, np.ndarray) and isinstance(b, np.ndarray)
+        return ((a[:, None] - b[None]) ** 2).sum(-1)
+
+    make, kind, dtype = LIBS[lib]
+    x, y = make(X2), make(Y2)
+    pc = PointCloud(x, y, cost=sq)
+    C, B = pc.cost_matrix(), pc.cost_block(3, 5)
+    f = sinkhorn(None, None, pc, eps=0.5).f
+    _same_array_type(C, f)
+    _same_array_type(B, f)
+    want = sq(_held(x), _held(y))
+    np.testing.assert_array_equal(_host(C), want.astype(_host(C).dtype))
+    np.testing.assert_array_equal(_host(B), want[3:5].astype(_host(B).dtype))
+
+
+@pytest.mark.parametrize("lib", sorted(LIBS))
+def test_point_cloud_cost_range_stays_two_floats(lib):
+    """cost_range() is documented as two Python floats (without gradient) and stays so."""
+    import warnings
+
+    from kantorovich.ot import PointCloud
+
+    make, _, _ = LIBS[lib]
+    with warnings.catch_warnings():  # (torch_grad: the KantorovichWarning of its own test)
+        warnings.simplefilter("ignore")
+        lo, hi = PointCloud(make(X2), make(Y2)).cost_range()
+    assert type(lo) is float and type(hi) is float
+    C = PointCloud(_held(make(X2)), _held(make(Y2))).cost_matrix()
+    assert (lo, hi) == (C.min(), C.max())
+
+
+def test_point_cloud_cost_matrix_beyond_float32_warns():
+    """float32 points whose costs exceed float32's range (|x - y|^2 of 3e20 is 9e40): the
+    costs, computed in float64, are inf in the float32 output, and a KantorovichWarning names
+    the method rather than giving inf without a word; float64 points keep the finite costs."""
+    import warnings
+
+    from kantorovich.exceptions import KantorovichWarning
+    from kantorovich.ot import PointCloud
+
+    x = torch.tensor([[3e20, 0.0], [1.0, 0.0]], dtype=torch.float32)
+    y = torch.zeros((1, 2), dtype=torch.float32)
+    pc = PointCloud(x, y)
+    for what, read in (("cost_matrix()", pc.cost_matrix), ("cost_block(0, 1)",
+                                                           lambda: pc.cost_block(0, 1))):
+        with pytest.warns(KantorovichWarning) as rec:
+            C = read()
+        msg = str(rec[0].message)
+        assert msg.startswith(f"PointCloud.{what}: costs of magnitude up to 9e+40"), msg
+        assert "inf in the float32 output" in msg and rec[0].filename == __file__
+        assert C.dtype == torch.float32 and torch.isinf(C[0, 0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        C = PointCloud(x, y).cost_block(1, 2)  # (finite in float32: silent)
+        assert C.dtype == torch.float32 and float(C[0, 0]) == 1.0
+        assert float(PointCloud(x.double(), y.double()).cost_matrix()[0, 0]) == float(x[0, 0]) ** 2
+
+
 def test_lists_and_numbers_are_neutral():
     from kantorovich.ot import wasserstein_1d
 
@@ -455,6 +567,30 @@ def test_dense_cost_matrix_on_the_gpu(lib):
         assert "cuda" in str(C.device) and C.dtype == torch.float64
         assert C.data_ptr() == geom.C.data.ptr
     np.testing.assert_array_equal(C.get() if kind == "cupy" else C.cpu().numpy(), M)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("lib", ["cupy", "torch_cuda"])
+def test_point_cloud_cost_matrix_on_the_gpu(lib):
+    """CuPy points: cost_matrix() and cost_block() are CuPy arrays, as before; torch CUDA
+    points: torch CUDA tensors (they were CuPy arrays), of the type, dtype and device of the
+    solvers' f, with the numbers of the CuPy computation."""
+    from kantorovich.ot import PointCloud, sinkhorn
+
+    libs = _cuda_libs()
+    if lib not in libs:
+        pytest.skip(f"{lib} with a CUDA device is not available here")
+    make, kind = libs[lib]
+    pc = PointCloud(make(X2), make(Y2))
+    C, B = pc.cost_matrix(), pc.cost_block(2, 7)
+    f = sinkhorn(None, None, pc, eps=0.5).f
+    _same_array_type(C, f)
+    _same_array_type(B, f)
+    assert kind_of(C) == kind and pc.on_gpu
+    ref = pc._matrix().get()
+    host = C.get() if kind == "cupy" else C.cpu().numpy()
+    np.testing.assert_array_equal(host, ref)
+    np.testing.assert_array_equal(B.get() if kind == "cupy" else B.cpu().numpy(), ref[2:7])
 
 
 @pytest.mark.gpu

@@ -1319,9 +1319,12 @@ def test_point_cloud_cost_matrix_torch_dtype_shapes_and_batches():
     assert Cb.shape == (2, N, N) and Cb.requires_grad
     np.testing.assert_allclose(Cb.detach().numpy()[1], PointCloud(X + 1.0, Y).cost_matrix(),
                                rtol=1e-14)
-    with warnings.catch_warnings():  # points without gradient: numbers, as before, silently
+    with warnings.catch_warnings():  # points without gradient: the numbers, silently, as a
+        # tensor of the points' dtype without gradient (tests/api/test_arrays.py)
         warnings.simplefilter("error")
-        assert isinstance(PointCloud(t(X, False), t(Y, False)).cost_matrix(), np.ndarray)
+        C = PointCloud(t(X, False), t(Y, False)).cost_matrix()
+        assert isinstance(C, torch.Tensor) and C.dtype == torch.float64 and not C.requires_grad
+        np.testing.assert_array_equal(C.numpy(), PointCloud(X, Y).cost_matrix())
         assert isinstance(PointCloud(t(X, False), t(Y, False)).cost_range()[0], float)
 
 

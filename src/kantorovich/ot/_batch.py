@@ -595,7 +595,7 @@ def assignment_batch(M=None, *, x=None, y=None, cost="sqeuclidean", **kwargs):
                 "assignment"))
         from ._geometry import PointCloud
 
-        C = np.stack([PointCloud(xa[q], ya[q], cost=cost).cost_matrix()
+        C = np.stack([PointCloud(xa[q], ya[q], cost=cost)._matrix()
                       for q in range(xa.shape[0])])
         C = _batch_cost(C, "x, y")
     return _assignment_jv(C, cost if M is None else None, kwargs)

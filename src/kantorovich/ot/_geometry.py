@@ -556,14 +556,16 @@ class PointCloud:
         return is_cupy(self.x)
 
     def cost_block(self, i0: int, i1: int):
-        """Rows ``i0:i1`` of the cost matrix (of each problem of a batch: ``(B, i1 - i0, m)``),
-        computed by exact differences, free of overflow and underflow wherever the distance is
-        representable (:func:`kantorovich.ot._costs.cost_block`);
-        a callable cost's ``fn(x[i0:i1], y)``, checked. Where ``x`` or ``y`` carries a gradient:
-        computed in their library, with it, as :meth:`cost_matrix`."""
+        """Rows ``i0:i1`` of the cost matrix, ``C_ij = c(x_i, y_j)`` for ``i0 <= i < i1``, of
+        shape ``(i1 - i0, m)`` (of each problem of a batch: ``(B, i1 - i0, m)``), computed by
+        exact differences, free of overflow and underflow wherever the distance is
+        representable (:func:`kantorovich.ot._costs.cost_block`); a callable cost's
+        ``fn(x[i0:i1], y)``, checked. In the points' library, device and floating dtype, as
+        :meth:`cost_matrix` (a callable's numpy result converted there too); where ``x`` or
+        ``y`` carries a gradient, computed in their library, with it."""
         if getattr(self, "_leaves", None):
             return _tracked_costs(self, i0, i1)
-        return self._rows(i0, i1)
+        return self._for_caller(self._rows(i0, i1), f"cost_block({i0}, {i1})")
 
     def _rows(self, i0: int, i1: int):
         """:meth:`cost_block` as numbers (numpy or CuPy), for the solvers; of a batch, rows
@@ -575,20 +577,52 @@ class PointCloud:
         return cost_block(self.x[i0:i1], self.y, self._cost)
 
     def cost_matrix(self):
-        """The dense ``(n, m)`` cost, ``(B, n, m)`` for a batch (MemoryError suggesting the
-        online backends when too big).
+        """The dense costs ``C_ij = c(x_i, y_j)``, ``(n, m)``, or ``(B, n, m)`` for a batch
+        (MemoryError suggesting the online backends when too big).
 
-        Numbers (numpy, or CuPy on the GPU) for points that carry no gradient. Where ``x`` or
-        ``y`` carries one (a torch tensor that requires grad or has a forward-mode tangent, an
-        autograd box, a JAX tracer inside ``jax.grad`` or ``jit``), the matrix is computed in
-        that library, in its dtype and on its device, and carries the gradient: a loss built
-        from it differentiates in the points, as one built by hand from ``torch.cdist(x, y) **
-        2`` would (gradient 0 at coincident points for p <= 1; docs/gradients.md, "Cost
-        matrices of point clouds")."""
+        In the library, device and floating dtype of the points, those the solvers give their
+        arrays (``f``, ``g``, ``plan``) back in:
+
+        - float64 numpy and CuPy points: the numbers themselves (numpy, or CuPy on the GPU);
+          float32 numpy points (stored in float64 unless ``dtype=float32``) give float32.
+        - torch, JAX and array-API points without gradient: the same numbers, computed on the
+          host (or the GPU) and converted to that library, on the points' device, in their
+          floating dtype (float32 for half precision, the library's default floating dtype for
+          integers; with ``dtype=float32`` of float64 points, the float32-rounded numbers in
+          float64). Costs beyond float32's range (about 3.4e38) that become inf in a float32
+          output are a KantorovichWarning saying so.
+        - A callable cost: its ``fn(x, y)`` (numpy, as it is always called) converted likewise.
+        - Where ``x`` or ``y`` carries a gradient (a torch tensor that requires grad or has a
+          forward-mode tangent, an autograd box, a JAX tracer inside ``jax.grad`` or ``jit``),
+          the matrix is computed in that library, in its dtype and on its device, and carries
+          the gradient: a loss built from it differentiates in the points, as one built by
+          hand from ``torch.cdist(x, y) ** 2`` would (gradient 0 at coincident points for
+          p <= 1; docs/gradients.md, "Cost matrices of point clouds")."""
         self._check_memory()
         if getattr(self, "_leaves", None):
             return _tracked_costs(self)
-        return self._matrix(checked=True)
+        return self._for_caller(self._matrix(checked=True), "cost_matrix()")
+
+    def _for_caller(self, C, what: str):
+        """The numbers ``C`` (numpy or CuPy) in the points' library, device and floating dtype
+        (:func:`kantorovich._interop.from_kernel`, as the solvers' arrays); themselves for
+        float64 numpy and CuPy points. Finite costs that become inf in a float32 output are
+        the KantorovichWarning naming ``what``."""
+        c = getattr(self, "_caller", None)
+        if c is None:
+            return C
+        from .._interop import _overflows_float32, from_kernel
+
+        if _overflows_float32(C, c, False):
+            from .._warnings import warn
+            from ..exceptions import KantorovichWarning
+
+            top = max(abs(float(C.min())), abs(float(C.max())))
+            warn(f"PointCloud.{what}: costs of magnitude up to {top:.4g} (computed in float64) "
+                 f"exceed the largest float32 ({float(np.finfo(np.float32).max):.4g}) and are "
+                 "inf in the float32 output; pass float64 points or rescale them.",
+                 KantorovichWarning)
+        return from_kernel(C, c)
 
     def _check_memory(self) -> None:
         """The MemoryError of a dense cost that would not fit, saying what does."""

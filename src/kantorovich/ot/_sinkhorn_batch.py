@@ -1245,7 +1245,7 @@ def _rounds_as_single(mode: int, p: float, d: int) -> bool:
         rng = np.random.default_rng(20261206)
         x, y = rng.random((1, 12, max(d, 1))), rng.random((1, 11, max(d, 1)))
         if mode == _DENSE_K:  # a dense cost that the kernel matrix takes at eps = 0.02
-            geom1 = PointCloud(x[0], y[0]).cost_matrix()
+            geom1 = PointCloud(x[0], y[0])._matrix()
             geom = geom1[None]
         else:
             geom, geom1 = PointCloud(x, y, cost=p), PointCloud(x[0], y[0], cost=p)
