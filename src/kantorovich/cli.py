@@ -247,6 +247,10 @@ def main(argv: list[str] | None = None) -> int:
     ends the command quietly with status 1, as Python's documentation recommends for a
     ``BrokenPipeError`` (the "Note on SIGPIPE" of the ``signal`` module): stdout goes to
     ``os.devnull`` so that the flush at exit has nowhere to fail, and no message is printed.
+
+    Ctrl-C (a ``KeyboardInterrupt``) ends any command with one line on stderr, saying what was
+    kept where there is something (``bench``: the cases finished), and status 130, the
+    shell's 128 + SIGINT; no traceback.
     """
     try:
         try:
@@ -257,6 +261,12 @@ def main(argv: list[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 1
+    except KeyboardInterrupt as exc:
+        detail = str(exc)
+        # on a terminal the line starts after the echoed ^C (or a progress bar), not beside it
+        print(f"{chr(10) if sys.stderr.isatty() else ''}kantorovich: interrupted"
+              f"{f'; {detail}' if detail else ''}.", file=sys.stderr)
+        return 130
 
 
 def _disagreeing_checks(res: dict, kept) -> tuple[list[str], list[str]]:

@@ -682,3 +682,62 @@ def test_the_page_of_a_run_where_no_peer_ran_does_not_say_every_peer_agrees(
                      "--repeat", "1", "--no-progress", "--out", str(tmp_path)]) == 0
     page = (tmp_path / "index.html").read_text()
     assert says in page and "every peer's value agrees" not in page
+
+
+def _main_or_escaped(argv):
+    """``cli.main(argv)``, or the string ``"escaped"`` when a KeyboardInterrupt leaves it (it
+    must not reach pytest, which would stop the whole session)."""
+    try:
+        return cli.main(argv)
+    except KeyboardInterrupt:
+        return "escaped"
+
+
+def test_ctrl_c_during_a_run_keeps_the_cases_finished_and_ends_in_one_line(tmp_path, capsys,
+                                                                          monkeypatch):
+    """Ctrl-C in the second case: results.json and index.html of the first, one line on stderr
+    saying so, status 130 and no traceback (a KeyboardInterrupt traceback, and no page)."""
+    def two_cases(quick, xp, dtype, peers):  # the 1-D suite at n = 1000, both variants
+        return [c for c in suites.wasserstein_1d_cases(True, xp, dtype, peers) if c.n == 1000]
+
+    monkeypatch.setitem(suites.BUILDERS, "wasserstein_1d", two_cases)
+    monkeypatch.setattr(bench, "BUILDERS", suites.BUILDERS)
+    real, calls = bench._run_case, []
+
+    def run_case(case, *args):
+        calls.append(case)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(case, *args)
+
+    monkeypatch.setattr(bench, "_run_case", run_case)
+    out = tmp_path / "b"
+    status = _main_or_escaped(["bench", "wasserstein_1d", "--quick", "--device", "cpu", "--peers",
+                               "scipy", "--repeat", "1", "--no-progress", "--out", str(out)])
+    err = capsys.readouterr().err
+    assert status == 130
+    assert err.strip() == (f"kantorovich: interrupted; 1 of 2 bench cases finished "
+                           f"({out / 'results.json'} and index.html hold them).")
+    assert len(json.loads((out / "results.json").read_text())["cases"]) == 1
+    assert "wasserstein_1d" in (out / "index.html").read_text()
+
+
+def test_ctrl_c_before_a_case_finished_leaves_an_earlier_run_in_place(small, tmp_path, capsys,
+                                                                     monkeypatch):
+    out = tmp_path / "b"
+    out.mkdir()
+    (out / "results.json").write_text("an earlier run")
+
+    def interrupted(*args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(bench, "_run_case", interrupted)
+    with pytest.raises(KeyboardInterrupt, match=r"^0 of 1 bench cases finished$"):
+        bench.run(["wasserstein_1d"], quick=True, device="cpu", peers=[], out=out,
+                  progress=False, echo=lambda *a: None)
+    assert (out / "results.json").read_text() == "an earlier run"
+    assert not (out / "index.html").exists()
+    status = _main_or_escaped(["bench", "wasserstein_1d", "--quick", "--device", "cpu",
+                               "--peers", "", "--no-progress", "--out", str(out)])
+    assert (status, capsys.readouterr().err.strip()) == (
+        130, "kantorovich: interrupted; 0 of 1 bench cases finished.")

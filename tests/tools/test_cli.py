@@ -409,3 +409,22 @@ def test_a_reader_that_leaves_early_ends_the_command_quietly(tmp_path, code):
     code = code.replace("PATH", repr(str(tmp_path / "a.json"))).replace("OUT", repr(str(tmp_path / "bench")))
     status, err = _with_stdout_closed(code)
     assert (status, err) == (1, "")
+
+
+@pytest.mark.parametrize("argv, where", [
+    (["verify", "--quick"], "kantorovich.testing.verify"),
+    (["list"], "kantorovich.report.list_sections"),
+])
+def test_ctrl_c_ends_the_command_in_one_line_with_status_130(argv, where, capsys, monkeypatch):
+    """A KeyboardInterrupt was a traceback; now one line on stderr and the shell's 128 + SIGINT."""
+    pytest.importorskip("hypothesis")
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(where, interrupted)
+    try:
+        status = main(argv)
+    except KeyboardInterrupt:  # must not reach pytest, which would stop the session
+        status = "escaped"
+    assert (status, capsys.readouterr().err) == (130, "kantorovich: interrupted.\n")

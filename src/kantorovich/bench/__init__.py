@@ -256,7 +256,9 @@ def run(suites=None, *, quick: bool = False, device: str = "auto", dtype: str = 
         one line each. An empty sequence times ours alone.
     out : path, optional
         Folder for ``results.json`` (rewritten after every case, so a run stopped part-way
-        keeps the cases it finished) and ``index.html`` (written at the end).
+        keeps the cases it finished) and ``index.html`` (written at the end). A Ctrl-C writes
+        both for the cases finished (when there are any), then raises ``KeyboardInterrupt``
+        saying how many of the run's cases finished.
     repeat : int, optional
         Timed runs per implementation (default 3 with ``quick``, else 5), fewer when one run
         is slow (a budget of about 2 s per case in quick mode, 20 s otherwise).
@@ -324,19 +326,31 @@ def run(suites=None, *, quick: bool = False, device: str = "auto", dtype: str = 
             with bar.external_write_mode(file=sys.stdout):
                 echo(text)
 
-    for case in cases:
-        label(bar, f"{_label(vars(case))} n={case.n}")
-        rec = _run_case(case, device, repeat, budget)
-        # the dtype of the case's data: the run's, but float64 for knn whatever --dtype
-        rec["device"], rec["dtype"] = device, case.dtype or dtype
-        records.append(rec)
-        for peer, ag in rec["agreement"].items():
-            if not ag["agrees"]:
-                say(f"DISAGREES: {_label(rec)} n={case.n}: {peer} differs from ours by "
-                     f"{ag['rel_diff']:.3g} (relative; tolerance {ag['rtol']:.0e})")
-        if out is not None:  # the cases so far: a run cut off by a time limit keeps them
-            write_json(Path(out) / "results.json", result)
-        advance(bar)
+    try:
+        for case in cases:
+            label(bar, f"{_label(vars(case))} n={case.n}")
+            rec = _run_case(case, device, repeat, budget)
+            # the dtype of the case's data: the run's, but float64 for knn whatever --dtype
+            rec["device"], rec["dtype"] = device, case.dtype or dtype
+            records.append(rec)
+            for peer, ag in rec["agreement"].items():
+                if not ag["agrees"]:
+                    say(f"DISAGREES: {_label(rec)} n={case.n}: {peer} differs from ours by "
+                        f"{ag['rel_diff']:.3g} (relative; tolerance {ag['rtol']:.0e})")
+            if out is not None:  # the cases so far: a run cut off by a time limit keeps them
+                write_json(Path(out) / "results.json", result)
+            advance(bar)
+    except KeyboardInterrupt:
+        # Ctrl-C: the page of the cases finished too, and a KeyboardInterrupt that says so
+        # (an earlier run's files in `out` are left as they were when none had finished)
+        if bar is not None:
+            bar.close()
+        kept = ""
+        if out is not None and records:
+            write(result, out)
+            kept = f" ({Path(out) / 'results.json'} and index.html hold them)"
+        raise KeyboardInterrupt(f"{len(records)} of {len(cases)} bench cases finished"
+                                f"{kept}") from None
     if bar is not None:
         bar.close()
     if out is not None:
