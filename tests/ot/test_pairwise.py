@@ -339,6 +339,55 @@ def test_bad_input_names_the_argument(kwargs, exc, match):
         pairwise_wasserstein(**kwargs)
 
 
+@pytest.mark.parametrize("kwargs, match", [
+    ({"X": [np.zeros((4, 2)), np.ones((4, 2)), np.ones((5, 2))]},
+     r"of one size; got `X\[0\]` of 4 points and `X\[2\]` of 5\."),
+    ({"X": [np.zeros((4, 2))], "Y": [np.ones((4, 2)), np.ones((3, 2))]},
+     r"of one size; got `X\[0\]` of 4 points and `Y\[1\]` of 3\."),
+    ({"X": [np.zeros((3, 2))] * 2, "X_weights": [None, [1.0, 2.0, 1.0]]},
+     r"uniform weights; got `X_weights\[1\]` that are not\."),
+    ({"X": [np.zeros((3, 2))], "Y": [np.ones((3, 2))], "Y_weights": [[0.0, 1.0, 1.0]]},
+     r"uniform weights; got `Y_weights\[0\]` that are not\."),
+])
+def test_auction_on_clouds_it_cannot_pair_is_said_before_any_work(kwargs, match, monkeypatch):
+    """method='auction' needs clouds of one size with uniform weights: the error came from the
+    first pair that broke it, after every pair before it (on a cluster, from a task), and
+    named no distribution ("got n = 5, m = 6")."""
+    import kantorovich.ot._pairwise as P
+
+    monkeypatch.setattr(P, "_solve_block", None)  # any work would fail otherwise
+    with pytest.raises(ValueError, match=r"^`method` 'auction' solves every pair as an "
+                                         r"assignment, which needs .*" + match):
+        pairwise_wasserstein(method="auction", progress=False, **kwargs)
+
+
+def test_auction_on_clouds_of_one_size_with_constant_weights_runs():
+    rng = np.random.default_rng(5)
+    X = [rng.normal(size=(6, 2)) for _ in range(3)]
+    D = pairwise_wasserstein(X, method="auction", X_weights=[None, np.full(6, 2.0), None],
+                             progress=False)
+    np.testing.assert_array_equal(D, pairwise_wasserstein(X, method="auction", progress=False))
+
+
+@pytest.mark.parametrize("block_size", [1, 2, None])
+def test_an_error_in_one_pairs_solve_names_the_pair(block_size):
+    """A solver's error inside a block said what was wrong but not for which pair of the
+    N (N - 1) / 2; now it names the pair by its indices in X and Y, whatever the blocks."""
+    rng = np.random.default_rng(2)
+    X = [rng.normal(size=(5, 2)) for _ in range(4)]
+    X[2] = X[2] * 1e200  # eps=1e-3 is below float64's resolution of the pairs with X[2]
+    with pytest.raises(ValueError, match=r"^in the pair \(`X\[0\]`, `X\[2\]`\): `eps` must be at least"):
+        pairwise_wasserstein(X, method="sinkhorn", eps=1e-3, block_size=block_size, progress=False)
+    with pytest.raises(ValueError, match=r"^in the pair \(`X\[1\]`, `Y\[0\]`\): `eps` must be at least"):
+        pairwise_wasserstein([X[0], X[2]], [X[0], X[1]], method="sinkhorn", eps=1e-3,
+                             block_size=block_size, progress=False)
+    H = rng.random((3, 4))
+    M = np.abs(np.arange(4.0)[:, None] - np.arange(4.0)[None]) * 1e300
+    with pytest.raises(ValueError, match=r"^in the pair \(`X\[0\]`, `X\[1\]`\): `eps` must be at least"):
+        pairwise_wasserstein(H, M=M, method="sinkhorn", eps=1e-300, block_size=block_size,
+                             progress=False)
+
+
 def test_progress_bar_silent_off_a_terminal(capsys):
     pairwise_wasserstein(np.arange(12.0).reshape(4, 3))  # progress=True, stderr not a TTY
     assert capsys.readouterr().err == ""
@@ -378,9 +427,12 @@ def test_dask_threads_equals_serial():
         D = pairwise_wasserstein(clouds, clouds[:2], p=2, client=cluster.scheduler_address,
                                  progress=False)
         np.testing.assert_array_equal(D, pairwise_wasserstein(clouds, clouds[:2], p=2, progress=False))
-        # an error inside a task (not a lost worker) is raised as it is, not retried forever
-        with pytest.raises(ValueError, match="method='auction' needs n == m"):
-            pairwise_wasserstein(clouds[:3], method="auction", client=client, block_size=1,
+        # an error inside a task (not a lost worker) is raised as it is, not retried forever,
+        # naming its pair (method='auction' on clouds of two sizes, the error here before,
+        # is now said before any task runs)
+        far = clouds[:3] + [clouds[3] * 1e200]  # eps=1e-3 is below float64's resolution there
+        with pytest.raises(ValueError, match=r"^in the pair \(`X\[0\]`, `X\[3\]`\): `eps` must be"):
+            pairwise_wasserstein(far, method="sinkhorn", eps=1e-3, client=client, block_size=1,
                                  retries=1, progress=False)
 
 

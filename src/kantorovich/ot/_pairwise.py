@@ -197,18 +197,61 @@ def _prep_cloud(items: list, ws: list, name: str, wname: str) -> list:
     return out
 
 
+def _check_assignments(clouds: list) -> None:
+    """``method="auction"`` solves every pair as an assignment, which needs clouds of one size
+    with uniform weights (``wasserstein``'s rule): said before any pair is solved, naming the
+    first cloud or weight vector that breaks it (in a pair's solve, after all the pairs
+    before it, the message named no distribution). ``clouds``: (name, (points, weights))
+    in the order of ``X`` then ``Y``."""
+    from ._wasserstein import _uniform
+
+    index = {"X": 0, "Y": 0}
+    n0, first = None, None
+    for name, (x, w) in clouds:
+        i, index[name] = index[name], index[name] + 1
+        if n0 is None:
+            n0, first = x.shape[0], f"{name}[{i}]"
+        elif x.shape[0] != n0:
+            raise ValueError(f"`method` 'auction' solves every pair as an assignment, which needs "
+                             f"point clouds of one size; got `{first}` of {n0} points and "
+                             f"`{name}[{i}]` of {x.shape[0]}. Use method='exact' or 'sinkhorn'.")
+        if w is not None and not _uniform(check_weights(w, f"{name}_weights[{i}]",
+                                                        n=x.shape[0], normalize=True)):
+            raise ValueError(f"`method` 'auction' solves every pair as an assignment, which needs "
+                             f"uniform weights; got `{name}_weights[{i}]` that are not. Use "
+                             "method='exact' or 'sinkhorn'.")
+
+
 def _prep_hist(items: list, name: str, n: int) -> list:
     return [check_weights(x, f"{name}[{i}]", n=n) for i, x in enumerate(items)]
 
 
 # ----------------------------------------------------------------------------- blocks
-def _solve_block(kind: str, opts: dict, left: list, right: list, pairs: np.ndarray) -> np.ndarray:
-    """W_p for the pairs (left[i], right[j]) listed in ``pairs`` (K, 2): the work of one task."""
+def _solve_block(kind: str, opts: dict, left: list, right: list, pairs: np.ndarray,
+                 origin: tuple[int, int] = (0, 0)) -> np.ndarray:
+    """W_p for the pairs (left[i], right[j]) listed in ``pairs`` (K, 2): the work of one task.
+    ``origin``: the indices in ``X`` and ``Y`` of ``left[0]`` and ``right[0]``, for the
+    message of an error that one pair's solver raises (which names that pair)."""
     if kind == "1d":
         return _block_1d(left, right, pairs, opts["p"])
     if kind == "cloud":
-        return _block_cloud(left, right, pairs, opts)
-    return _block_hist(left, right, pairs, opts)
+        return _block_cloud(left, right, pairs, opts, origin)
+    return _block_hist(left, right, pairs, opts, origin)
+
+
+def _in_pair(opts: dict, i: int, j: int, solve, *args, **kwargs):
+    """``solve(*args, **kwargs)`` for the pair (``X[i]``, ``Y[j]``): its ValueError, TypeError,
+    FloatingPointError or EMDCertificateError is raised again naming that pair (on Dask too:
+    the message travels with the exception), as a batch's errors name the problem."""
+    from ..exceptions import EMDCertificateError
+
+    try:
+        return solve(*args, **kwargs)
+    except (ValueError, TypeError, FloatingPointError, EMDCertificateError) as err:
+        if type(err) not in (ValueError, TypeError, FloatingPointError, EMDCertificateError):
+            raise
+        x, y = opts["names"]
+        raise type(err)(f"in the pair (`{x}[{i}]`, `{y}[{j}]`): {err}") from err
 
 
 def _scale_exponents(top: np.ndarray, p: float) -> np.ndarray:
@@ -318,18 +361,21 @@ def _batches_broadcast(left, right, pairs, ks, step, p, backend, out):
             out[ks[r]] = wp_sorted(xs, None, R[pos[r[0]]:pos[r[-1]] + 1], None, p, backend)
 
 
-def _block_cloud(left: list, right: list, pairs: np.ndarray, opts: dict) -> np.ndarray:
+def _block_cloud(left: list, right: list, pairs: np.ndarray, opts: dict,
+                 origin: tuple[int, int] = (0, 0)) -> np.ndarray:
     """Point clouds: :func:`wasserstein` (the exact LP by default) pair by pair."""
     from ._wasserstein import wasserstein
 
     out = np.empty(len(pairs))
     for k, (i, j) in enumerate(pairs):
         (x, a), (y, b) = left[i], right[j]
-        out[k] = wasserstein(x, y, a, b, p=opts["p"], method=opts["method"], eps=opts["eps"])
+        out[k] = _in_pair(opts, origin[0] + int(i), origin[1] + int(j), wasserstein, x, y, a,
+                          b, p=opts["p"], method=opts["method"], eps=opts["eps"])
     return out
 
 
-def _block_hist(left: list, right: list, pairs: np.ndarray, opts: dict) -> np.ndarray:
+def _block_hist(left: list, right: list, pairs: np.ndarray, opts: dict,
+                origin: tuple[int, int] = (0, 0)) -> np.ndarray:
     """Histograms on a shared support: the exact LP as one :func:`emd` batch of the pairs'
     weights on ``M`` (the loop's values), or one :func:`sinkhorn` per pair."""
     p, M = opts["p"], opts["M"]
@@ -339,7 +385,9 @@ def _block_hist(left: list, right: list, pairs: np.ndarray, opts: dict) -> np.nd
 
         for k, (i, j) in enumerate(pairs):
             a, b = left[i] / left[i].sum(), right[j] / right[j].sum()
-            out[k] = max(float(sinkhorn(a, b, M, eps=opts["eps"]).value), 0.0) ** (1.0 / p)
+            r = _in_pair(opts, origin[0] + int(i), origin[1] + int(j), sinkhorn, a, b, M,
+                         eps=opts["eps"])
+            out[k] = max(float(r.value), 0.0) ** (1.0 / p)
         return out
     from ._emd import emd
 
@@ -353,9 +401,10 @@ def _block_hist(left: list, right: list, pairs: np.ndarray, opts: dict) -> np.nd
     return out
 
 
-def _run_task(kind, opts, left, right, pairs):
-    """The Dask task: a block's values (``right`` None: the diagonal block, right = left)."""
-    return _solve_block(kind, opts, left, left if right is None else right, pairs)
+def _run_task(kind, opts, left, right, pairs, origin=(0, 0)):
+    """The Dask task: a block's values (``right`` None: the diagonal block, right = left);
+    ``origin`` as in :func:`_solve_block`."""
+    return _solve_block(kind, opts, left, left if right is None else right, pairs, origin)
 
 
 def _bounds(count: int, chunks: int) -> list[tuple[int, int]]:
@@ -467,7 +516,8 @@ def _run_dask(client, kind, opts, row_data, col_data, blocks, sym, retries, bar)
         r, c, pairs = blocks[b]
         left = chunk("r", r)
         right = None if sym and r == c else chunk("r" if sym else "c", c)
-        return client.submit(_run_task, kind, opts, left, right, pairs, retries=retries,
+        origin = (blocks.rows[r][0], blocks.cols[c][0])
+        return client.submit(_run_task, kind, opts, left, right, pairs, origin, retries=retries,
                              pure=False)
 
     todo = list(range(len(blocks)))
@@ -576,8 +626,12 @@ def pairwise_wasserstein(X, Y=None, *, p=1, method="auto", client=None, X_weight
         before any work. ``client`` a malformed address (no port, an unknown scheme), ``local:0``
         or a closed Client. Mixed kinds (1-D samples and point clouds), clouds of different dimensions,
         ``eps`` where no Sinkhorn runs, a bad distribution or weight vector (the message names it, e.g.
-        ```X[3]```), ``p < 1``, a method the kind has not, ``M`` of the wrong shape, with a
-        negative entry, or not symmetric with ``Y`` None.
+        ```X[3]```), ``p < 1``, a method the kind has not, ``method="auction"`` with clouds of
+        several sizes or non-uniform weights (every pair must be an assignment), ``M`` of the
+        wrong shape, with a negative entry, or not symmetric with ``Y`` None. An error that
+        only one pair's solver finds (ValueError, TypeError, FloatingPointError,
+        EMDCertificateError) is raised as the solver raised it, the pair named in front:
+        ``"in the pair (`X[0]`, `X[3]`): ..."``.
     TypeError
         ``X`` not a sequence, arrays of two libraries or devices (the message names both, e.g.
         ```X[0]``` and ```X[1]```), ``client`` neither a Client nor a string.
@@ -639,7 +693,9 @@ def pairwise_wasserstein(X, Y=None, *, p=1, method="auto", client=None, X_weight
         raise ValueError(f"`eps` is the regularisation of method='sinkhorn' and would not be "
                          f"used here (method={method!r}, {kind} distributions: an exact "
                          "solver); drop it, or pass method='sinkhorn'.")
-    opts: dict[str, Any] = {"p": p, "method": method, "eps": eps}
+    # names: how an error inside one pair's solve names the pair
+    opts: dict[str, Any] = {"p": p, "method": method, "eps": eps,
+                            "names": ("X", "X") if sym else ("X", "Y")}
     if kind == "1d":
         if method not in ("auto", "1d", "exact"):
             raise ValueError(f"`method` {method!r} is not available for 1-D samples: the quantile "
@@ -657,6 +713,8 @@ def pairwise_wasserstein(X, Y=None, *, p=1, method="auto", client=None, X_weight
                              f"one dimension d; got d in {sorted(dims)}.")
         if method == "1d" and dims != {1}:
             raise ValueError(f"`method` '1d' needs clouds of dimension d = 1; got d = {dims.pop()}.")
+        if method == "auction":
+            _check_assignments([("X", c) for c in xd] + ([] if sym else [("Y", c) for c in yd]))
     else:
         if X_weights is not None or Y_weights is not None:
             raise ValueError("`X_weights` and `Y_weights` are not used with `M`: the histograms "
@@ -705,7 +763,7 @@ def _assemble(kind, opts, xd, yd, sym, client, block_size, retries, progress):
                       terminal_only=True) as bar:
             if cl is None:
                 done = ((b, _solve_block(kind, opts, xd[slice(*rows[r])],
-                                         yd[slice(*cols[c])], pairs))
+                                         yd[slice(*cols[c])], pairs, (rows[r][0], cols[c][0])))
                         for b, (r, c, pairs) in enumerate(blocks))
             else:
                 row_data = [xd[a:b] for a, b in rows]
