@@ -1138,6 +1138,35 @@ def test_batch_cost_range_overflow_is_one_clean_error(rng):
                 call()
 
 
+@pytest.mark.parametrize("options", [{}, {"dense": True}, {"divergence": True},
+                                     {"dtype": np.float32}, {"plan": True}],
+                         ids=["kernel", "dense kernel", "divergence", "float32 loop", "plan loop"])
+def test_sinkhorn_batch_eps_below_one_problems_resolution_names_it(rng, options):
+    """One problem of costs 1e20 at eps = 0.05: the single solver's ValueError (eps below the
+    working precision's resolution of the costs) did not say which of the B problems it was,
+    on the kernel's path or on the loop of single calls; now it names the problem."""
+    options = dict(options)
+    x, y = _clouds(rng, nb=4, n=6, m=6)
+    x[2] *= 1e10
+    y[2] *= 1e10
+    geom = _sqdist(x, y) if options.pop("dense", False) else PointCloud(x, y)
+    solve = sinkhorn_divergence if options.pop("divergence", False) else sinkhorn
+    if solve is sinkhorn_divergence and not isinstance(geom, PointCloud):
+        geom = PointCloud(x, y)
+    with pytest.raises(ValueError, match=r"^in problem 2 of 4: `eps` must be at least .* got 0\.05\."):
+        solve(None, None, geom, eps=0.05, **options)
+
+
+def test_sinkhorn_batch_costs_beyond_float64_name_the_problem_without_a_numpy_warning(rng):
+    x, y = _clouds(rng, nb=4, n=6, m=6)
+    x[1] *= 1e160
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # numpy's "overflow encountered in square" came first
+        with pytest.raises(ValueError, match=r"^in problem 1 of 4: the costs of `M_or_geometry` "
+                                             r"overflow float64"):
+            sinkhorn(None, None, PointCloud(x, y), eps=0.05)
+
+
 def test_emd_batch_progress_bar_over_the_problems(rng, capsys):
     """progress=True: a bar over the problems on the network simplex's threads and on the loop
     of single calls (the same results as without); the square uniform kernel shows none."""

@@ -922,7 +922,8 @@ class _Batch:
         top = w.max(axis=1)
         plain = ((np.sqrt(np.finfo(np.float64).tiny) * 4 < top)
                  & (top < np.sqrt(np.finfo(np.float64).max / (4 * max(1, w.shape[1])))))
-        diam = np.sqrt((w ** 2).sum(axis=1))
+        with np.errstate(over="ignore"):  # those problems are the function's, below
+            diam = np.sqrt((w ** 2).sum(axis=1))
         if self.p == 2.0:
             diam = diam * diam
         for q in (range(self.nb) if self.p not in (1.0, 2.0) else np.flatnonzero(~plain)):
@@ -997,7 +998,10 @@ def sinkhorn_batch(a, b, M_or_geometry, *, eps, max_iter=10_000, tol=None, scali
     diam, mag = bt.scales()
     bad = ~(np.isfinite(diam) & (mag <= np.finfo(wdt).max) & (eps >= np.finfo(wdt).eps * mag))
     for q in np.flatnonzero(bad)[:1]:  # the single solver's message, naming the first one
-        _check_eps_resolution(float(mag[q]), float(diam[q]), eps, wdt)
+        try:
+            _check_eps_resolution(float(mag[q]), float(diam[q]), eps, wdt)
+        except ValueError as err:  # which of the B problems, as the batch's other errors say
+            raise ValueError(f"in problem {q} of {nb}: {err}") from None
     sched, n_sched = _schedules(diam, eps, scaling, eps_schedule)
     scheds = [sched[q, :n_sched[q]].tolist() for q in range(nb)]
     sym = np.full(nb, bool(symmetric))
@@ -1328,6 +1332,7 @@ def _slice(w, q: int, nb: int):
 def _loop(a, b, M_or_geometry, f0, g0, symmetric_mask, kw) -> SinkhornResult:
     """The single solver once per problem, results stacked (options the kernel lacks)."""
     from .._array_api import to_host
+    from ._batch import _named
     from ._sinkhorn import sinkhorn
 
     if isinstance(M_or_geometry, PointCloud):
@@ -1358,8 +1363,10 @@ def _loop(a, b, M_or_geometry, f0, g0, symmetric_mask, kw) -> SinkhornResult:
             kq = dict(kw)
             if symmetric_mask is not None and symmetric_mask[q]:
                 kq["symmetric"] = True
-            res.append(sinkhorn(_slice(a, q, nb), _slice(b, q, nb), probs[q],
-                                f0=_slice(f0, q, nb), g0=_slice(g0, q, nb), **kq))
+            # an error of one problem (its eps below float64's resolution of its costs, say)
+            # names it, as the kernel's path does
+            res.append(_named(q, nb, sinkhorn, _slice(a, q, nb), _slice(b, q, nb), probs[q],
+                              f0=_slice(f0, q, nb), g0=_slice(g0, q, nb), **kq))
     out = _stack(res)
     _warn_unconverged(out.converged, out.marginal_error, res[0].info["tol"], kw["max_iter"])
     return out
