@@ -1177,7 +1177,8 @@ def sinkhorn(a: Any, b: Any, M_or_geometry: Any, *, eps: float, max_iter: int = 
         float64 soft-min runs about 5x slower there (docs/sinkhorn.md, GPU).
     progress : bool
         Show a progress bar (tqdm) of the iterations, with the latest marginal error; it is
-        updated at each convergence check, so it costs nothing between checks.
+        updated at each convergence check, so it costs nothing between checks. A batch shows
+        one bar over its problems instead (docs/batch.md).
 
     Returns
     -------
