@@ -233,6 +233,38 @@ def test_points_of_extreme_magnitude_are_rescaled(method, p, s):
     assert math.isclose(wasserstein(x * s, y * s, p=p, method=method), ref * s, rel_tol=1e-9)
 
 
+@pytest.mark.parametrize("s", [1.0, 1e3, 1e-200, 1e200])
+def test_sinkhorn_eps_below_resolution_is_told_in_the_callers_units(s):
+    """The error quoted the eps and cost scale of the points brought to unit scale ("got
+    6.5e-21" for an eps of 1e180 beside costs of 1e200), not the numbers the caller passed."""
+    rng = np.random.default_rng(0)
+    x, y = rng.random((30, 2)), rng.random((31, 2))
+    scale = np.sqrt(((x[:, None] - y[None]) ** 2).sum(-1)).max() * s  # max |x - y| (p = 1)
+    x, y, eps = x * s, y * s, 1e-20 * s
+    with pytest.raises(ValueError, match=r"`eps` must be at least") as err:
+        wasserstein(x, y, method="sinkhorn", eps=eps)
+    msg = str(err.value)
+    assert f"got {eps!r}." in msg
+    quoted = float(msg.split("cost scale ")[1].split(")")[0])
+    assert 0.5 * scale < quoted < 2.0 * scale
+
+
+def test_sinkhorn_eps_rescaled_beyond_2_to_the_1023_is_not_an_overflow_error():
+    """Points at 1e-200 with p = 2 are scaled by 2**1330: ``2.0 ** 1330`` raised Python's
+    OverflowError, where eps times it is a float (the costs at unit scale, eps huge beside
+    them: the value of a coupling close to the product measure)."""
+    rng = np.random.default_rng(0)
+    x, y = rng.random((30, 2)), rng.random((31, 2))
+    for eps in (5e-324, 1e-300):
+        w = wasserstein(x * 1e-200, y * 1e-200, p=2, method="sinkhorn", eps=eps)
+        indep = math.sqrt(np.mean(((x[:, None] - y[None]) ** 2).sum(-1))) * 1e-200
+        assert math.isclose(w, indep, rel_tol=1e-6)
+    # costs of 1e400, beyond float64 themselves: the eps floor is told as it is (it said
+    # "got 1e+170, which is 0.0 at unit scale", 2.0 ** -1330 being 0)
+    with pytest.raises(ValueError, match=r"at least 4.3\de\+384 .* scale 1.9\de\+400\); got 1e\+170\."):
+        wasserstein(x * 1e200, y * 1e200, p=2, method="sinkhorn", eps=1e170)
+
+
 def test_auction_points_of_extreme_magnitude():
     rng = np.random.default_rng(0)
     x, y = rng.normal(size=(5, 2)), rng.normal(size=(5, 2))

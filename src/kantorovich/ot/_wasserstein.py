@@ -313,6 +313,7 @@ class _Points:
     exact_max_entries: int
     on_gpu: bool        # an input was a CuPy array
     k: int = 0          # the coordinates' power-of-two scaling (W_p is mapped back by 2**k)
+    eps_given: float | None = None  # eps as the caller gave it, in the units of their costs
 
     @property
     def n(self) -> int:
@@ -427,11 +428,52 @@ def _to_unit_scale(pts: _Points) -> _Points:
         return pts
     eps = pts.eps
     if eps is not None:
-        eps = eps * 2.0 ** (-k * pts.p)
+        e = -k * pts.p  # eps * 2**e, where 2**e alone may be beyond float64 (p k > 1023)
+        try:
+            eps = math.ldexp(eps * 2.0 ** (e - math.floor(e)), math.floor(e))
+        except OverflowError:
+            eps = math.inf
         if not 0.0 < eps < math.inf:
-            raise ValueError(f"`eps` is out of range for points of magnitude 2**{k}; got {eps!r} "
-                             "after rescaling the costs by 2**(-k p). Rescale `x` and `y`.")
-    return replace(pts, xa=np.ldexp(pts.xa, -k), ya=np.ldexp(pts.ya, -k), eps=eps, k=k)
+            raise ValueError(
+                f"`eps` is out of range for points of magnitude 2**{k}: got {pts.eps!r}, which is "
+                f"{eps!r} at unit scale (the costs divided by 2**({k} p) = 2**{k * pts.p:g}), "
+                "beyond float64. Rescale `x` and `y`.")
+    return replace(pts, xa=np.ldexp(pts.xa, -k), ya=np.ldexp(pts.ya, -k), eps=eps, k=k,
+                   eps_given=pts.eps)
+
+
+def _times_pow2_str(v: float, e: float) -> str:
+    """``v * 2**e`` to 3 significant digits, also where it is beyond float64's range."""
+    if v == 0.0 or not math.isfinite(v):
+        return f"{v:.3g}"
+    t = math.log10(abs(v)) + e * math.log10(2.0)
+    if -300.0 < t < 300.0:
+        return f"{math.copysign(10.0 ** t, v):.3g}"
+    ex = math.floor(t)
+    mant = math.copysign(10.0 ** (t - ex), v)
+    if round(abs(mant), 2) >= 10.0:
+        mant, ex = mant / 10.0, ex + 1
+    return f"{mant:.3g}e{ex:+d}"
+
+
+def _check_eps_of_caller(pts: _Points, geom) -> None:
+    """The ValueError of an ``eps`` below float64's resolution of the costs (as
+    :func:`kantorovich.ot.sinkhorn` raises it), in the caller's units: the solver sees the
+    costs and eps of the points at unit scale (:func:`_to_unit_scale`), and its message would
+    quote those numbers rather than the ones passed."""
+    if pts.eps is None:
+        return
+    mag = geom.diameter()  # a point cloud's costs lie in [0, diameter], sinkhorn's scale
+    res = float(np.finfo(np.float64).eps)
+    floor = res * mag
+    if pts.eps < floor:
+        e = pts.k * pts.p
+        given = pts.eps if pts.eps_given is None else pts.eps_given
+        raise ValueError(
+            f"`eps` must be at least {_times_pow2_str(floor, e)} (float64 resolution {res:.2g} "
+            f"times the cost scale {_times_pow2_str(mag, e)}); got {given!r}. Below it the "
+            "entropic terms eps log(a), eps log(b) vanish in rounding and Sinkhorn ignores the "
+            "weights. Use method='exact' for exact transport.")
 
 
 def _solve_exact(pts: _Points, progress: bool = False) -> float:
@@ -512,6 +554,7 @@ def _solve_sinkhorn(pts: _Points, progress: bool = False) -> float:
     from ._sinkhorn import sinkhorn
 
     geom = PointCloud(pts.xa, pts.ya, cost=pts.p)
+    _check_eps_of_caller(pts, geom)
     eps = pts.eps
     if eps is None:
         scale = geom.diameter()
