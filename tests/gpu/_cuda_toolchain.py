@@ -184,6 +184,16 @@ def require_toolchain(*tools: str) -> Toolchain:
 
 @functools.cache
 def _nvrtc(lib: str):
+    """``libnvrtc`` through ctypes, with the ``libnvrtc-builtins`` beside it loaded first: NVRTC
+    opens that library by name when it compiles, which the dynamic linker finds only on its
+    search path (a wheel's folder is not) or when it is loaded already (a compile then failed
+    with "failed to open libnvrtc-builtins.so.13.0" unless another test had loaded it)."""
+    for b in sorted(glob.glob(os.path.join(os.path.dirname(lib), "libnvrtc-builtins.so*"))):
+        if ".alt." not in b:
+            try:
+                ctypes.CDLL(b, mode=ctypes.RTLD_GLOBAL)
+            except OSError:
+                pass
     return ctypes.CDLL(lib)
 
 
