@@ -1478,15 +1478,16 @@ _TINY = float(np.finfo(np.float64).tiny)
 _SMALL = 2.0 ** -457
 
 
-def _tiny_factor(xp, up, p):
-    """For differences ``t = 2^-600 up`` (..., d) closer than 2^-511, p < 2: (``k``, ``C``) with
+def _tiny_factor(xp, up, p, shift=600):
+    """For differences ``t = 2^-shift up`` (..., d) closer than 2^-511 (``shift`` 600; the GPU
+    pass's float32 differences below 2^-50 take 100), p < 2: (``k``, ``C``) with
     ``k up = p |t|^(p-1) t / |t|``, the gradient of ``|t|^p`` (a unit vector for p = 1), and
-    ``C = |t|^p``, computed at the scale 2^600 where nothing under- or overflows; ``k`` is 0 at
-    t = 0 (the subgradient). Its power of two is clamped at 2^1000 before the division by
+    ``C = |t|^p``, computed at the scale 2^shift where nothing under- or overflows; ``k`` is 0
+    at t = 0 (the subgradient). Its power of two is clamped at 2^1000 before the division by
     ``|up|`` (p < 1 near the smallest distances, where the gradient passes float64's range)."""
     r = xp.sqrt(xp.sum(up * up, axis=-1))
     with np.errstate(divide="ignore", invalid="ignore"):
-        lr = xp.log2(r) - 600.0  # log2 |t|
+        lr = xp.log2(r) - float(shift)  # log2 |t|
         k = xp.where(r > 0, xp.exp2(xp.minimum(math.log2(p) + (p - 1.0) * lr, 1000.0)) / r, 0.0)
         C = xp.where(r > 0, xp.exp2(p * lr), 0.0)
     return k, C

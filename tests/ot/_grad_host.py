@@ -43,7 +43,7 @@ static std::atomic<int> g_or{0};
 #define __shared__ static
 #define __align__(n) __attribute__((aligned(n)))
 using std::min; using std::max; using std::fma; using std::fmin; using std::fmax; using std::ceil;
-using std::isfinite;
+using std::isfinite; using std::fabs;
 static inline float exp2f_(float v) { return std::exp2(v); }
 static inline float log2f_(float v) { return std::log2(v); }
 static inline float rsqrt(float v) { return 1.0f / std::sqrt(v); }

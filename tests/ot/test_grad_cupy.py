@@ -233,6 +233,68 @@ def test_cuda_source_on_the_host(p, d, dtype):
     _host_case(p, d, dtype)
 
 
+# ----------------------------------------------------------------------------- pairs closer than the squares
+def _tiny_pair_problem(p, dtype, tiny):
+    """40 x 30 points on a grid of multiples of 2^-10 (all sums exact, so the centre c of the
+    kernel's scaled points is 0 or of the order of ``tiny``), plus x_0 = (tiny, 0) and
+    y_0 = (3 tiny, tiny): each other's nearest point by far, 2.2 ``tiny`` apart."""
+    rng = np.random.default_rng(7)
+    x = rng.integers(-400, 400, size=(40, 2)) / 1024.0
+    y = rng.integers(-900, 900, size=(30, 2)) / 1024.0
+    x[0] = 0.0
+    x[-1] = -x[:-1].sum(axis=0)  # the grid's sums are 0: the mean of x is 0 or about tiny
+    x[0], y[0] = (tiny, 0.0), (3 * tiny, tiny)
+    assert np.abs(x.astype(dtype).astype(np.float64).mean(axis=0)).max() <= tiny
+    x, y = x.astype(dtype).astype(np.float64), y.astype(dtype).astype(np.float64)
+    a, b = np.full(40, 1 / 40), np.full(30, 1 / 30)
+    r = sinkhorn(a, b, PointCloud(x, y, cost=p), eps=0.5, tol=1e-12)
+    return x, y, a, b, r
+
+
+@pytest.mark.parametrize("engine", ["model", "cuda-on-host"])
+@pytest.mark.parametrize("dtype, tiny", [(np.float64, 1e-170), (np.float32, 1e-23)])
+@pytest.mark.parametrize("p", [1.0, 1.5])
+def test_pairs_closer_than_the_squares_are_added_on_the_host(p, dtype, tiny, engine):
+    """A pair whose scaled difference x' - y' is below the float's squares (|d'|^2 under 2^-1022
+    in float64, under float32's 2^-126, which fast-math flushes to 0): the kernel formed its
+    term from |d'|^2 and gave 0 (float64: the unit vector of p = 1 lost, the row's gradient
+    off by ~1/n) or an inexact one (float32 subnormal squares); the kernel now leaves such
+    pairs out and the host adds their terms from the exact difference, as the CPU passes do
+    (the numba gradients, which are exact there)."""
+    kernels = _host_kernels() if engine == "cuda-on-host" else G.NumpyGradKernels
+    x, y, a, b, r = _tiny_pair_problem(p, dtype, tiny)
+    fa, gb = _shifted(r.f, a, r.eps), _shifted(r.g, b, r.eps)
+    gx, gy = G.envelope_grads(x.astype(dtype), y.astype(dtype), fa, gb, r.eps, p, xp=np,
+                              kernels=kernels, n_sm=4)
+    ex, ey = pointcloud_grads(x, y, a, b, r.f, r.g, r.eps, p)
+    # the pair's term is a large part of its rows (a unit vector times P_00 ~ 1/40 for p = 1)
+    assert np.abs(ex[0]).max() > 1e-3 * np.abs(ex).max() or p != 1.0
+    for g, e, args in ((gx, ex, (x, y, fa, gb)), (gy, ey, (y, x, gb, fa))):
+        if dtype == np.float64:
+            np.testing.assert_allclose(g, e, rtol=1e-11, atol=1e-13 * np.abs(e).max())
+        else:
+            _check(g, e, rounding_bound(*args, r.eps, p, U32, device=engine != "model"), U64)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_every_pair_the_kernel_leaves_out_has_a_small_coordinate(dtype):
+    """The host searches only the points with a coordinate that is not 0 and below
+    TINY_D 2^(nmant + 2) (``_small_rows``): two floats closer than TINY_D and not equal have
+    one such. Checked on a million pairs of random floats around that bound, of both signs."""
+    rng = np.random.default_rng(0)
+    info = np.finfo(dtype)
+    lo = int(np.log2(G.TINY_D[np.dtype(dtype)])) - 8
+    hi = lo + info.nmant + 16
+    e = rng.integers(lo, hi, size=(2, 1_000_000))
+    v = (rng.uniform(1, 2, size=e.shape) * np.exp2(e) * rng.choice([-1, 1], size=e.shape)).astype(dtype)
+    v[1, ::3] = np.nextafter(v[0, ::3], dtype(np.inf))  # neighbours
+    d = v[0] - v[1]
+    left_out = (np.abs(d) < G.TINY_D[np.dtype(dtype)]) & (d != 0)
+    assert left_out.sum() > 1000
+    small = G._small_rows(np, v.T.reshape(-1, 1), dtype).reshape(-1, 2)
+    assert (small[left_out].any(axis=1)).all()
+
+
 # ----------------------------------------------------------------------------- on a GPU
 def _cupy_or_skip():
     cp = pytest.importorskip("cupy")
@@ -264,6 +326,27 @@ def test_cupy_kernel_matches_numba(p, d, dtype):
             else:
                 args = (x, y, fa, gb) if side == 0 else (y, x, gb, fa)
                 _check(g, e, rounding_bound(*args, r.eps, p, U32, device=True), U64)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("dtype, tiny", [(np.float64, 1e-170), (np.float32, 1e-23)])
+@pytest.mark.parametrize("p", [1.0, 1.5])
+def test_cupy_pairs_closer_than_the_squares(p, dtype, tiny):
+    """The device kernel leaves the pair below the squares to the host (fast-math flushes
+    float32's subnormal squares to 0 there): the numba gradients, as on the host above."""
+    cp = _cupy_or_skip()
+    x, y, a, b, r = _tiny_pair_problem(p, dtype, tiny)
+    got = pointcloud_grads(*(cp.asarray(v, dtype=dtype) for v in (x, y)), cp.asarray(a), cp.asarray(b),
+                           cp.asarray(r.f), cp.asarray(r.g), r.eps, p)
+    ref = pointcloud_grads(x, y, a, b, r.f, r.g, r.eps, p)
+    fa, gb = _shifted(r.f, a, r.eps), _shifted(r.g, b, r.eps)
+    for side, (g, e) in enumerate(zip(got, ref)):
+        g = g.get()
+        if dtype == np.float64:
+            np.testing.assert_allclose(g, e, rtol=1e-10, atol=1e-10 * np.abs(e).max())
+        else:
+            args = (x, y, fa, gb) if side == 0 else (y, x, gb, fa)
+            _check(g, e, rounding_bound(*args, r.eps, p, U32, device=True), U64)
 
 
 @pytest.mark.gpu

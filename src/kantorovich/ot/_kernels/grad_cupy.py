@@ -19,7 +19,9 @@ in float32 as the soft-min kernels):
   then ``C_ij k2 = |x'_i - y'_j|^p =: C'_ij`` and ``P_ij = 2^(u_i + w_j - C'_ij)``;
 - per pair (p = 2): D subtractions, one add, D FMAs, one ``exp2`` and D FMAs into the row's
   accumulators ``sum_j 2^(v_ij) (x'_i - y'_j)``; p = 1 adds an ``rsqrt`` (the coefficient
-  ``1/|d|``), other p a ``log2`` and a second ``exp2`` (``|d|^p`` and ``|d|^(p-2)``);
+  ``1/|d|``), other p a ``log2`` and a second ``exp2`` (``|d|^p`` and ``|d|^(p-2)``); for
+  p != 2 a pair closer than ``TINY_D`` in every coordinate (where ``|d'|^2`` loses digits) is
+  left out and its term added on the host (:func:`tiny_pair_terms`; two instructions per pair);
 - float32: the accumulators are float32 over a chunk of ``CHUNK`` = 32 columns, then added to
   float64 ones (relative error of a chunk sum <= 31 u_32 of its absolute sum, u_32 = 2^-24; the
   float64 outer sum adds m/32 u_64): the 32 unrolled columns are float32 only, the flush adds
@@ -65,6 +67,14 @@ _SHARED_BYTES = 40 * 1024
 NEG = -1.0e30  # log2-weight of a zero weight or a padding column: its 2^v is exactly 0
 MAX_POINTS = 2 ** 31 - 1 - TPB
 MAX_D_32_REGS = 2  # float32 kernels fit 32 registers without spills up to this D (every p)
+#: for p != 2 the kernel leaves out the pairs whose scaled difference ``x'_i - y'_j`` (in its
+#: precision) is below this in every coordinate and not 0: there |d'|^2 loses digits (float32
+#: flushes squares below 2^-126 to 0 under fast-math, float64 loses them below 2^-1022), which
+#: made the term of such a pair 0 or inexact (a unit vector for p = 1). Their terms are added on
+#: the host, from the exact difference scaled by a power of two (:func:`tiny_pair_terms`). A pair the
+#: kernel keeps has |d'|^2 >= 2^-100 (float32) or 2^-1000 (float64), its squares' lost parts
+#: below 2^-26 (2^-75) of it.
+TINY_D = {np.dtype(np.float32): 2.0 ** -50, np.dtype(np.float64): 2.0 ** -500}
 
 _SOURCE = r"""
 #define D __D__
@@ -74,6 +84,7 @@ _SOURCE = r"""
 #define STRIDE __STRIDE__  /* values per column in shared memory: y'_j, then w_j (padded) */
 #define KIND __KIND__
 #define BOUNDS __BOUNDS__  /* __launch_bounds__(TPB, 8) in float32 at small D: 32 registers */
+#define TINYD __TINYD__    /* 2^-50 (float32) or 2^-500 (float64): see TINY_D */
 typedef __REAL__ real;
 typedef double acc_t;
 
@@ -115,10 +126,12 @@ __device__ __forceinline__ void row_pass(
                 real arg = t, f = 1;                     /* 2^(u + w - |d'|^2) */
                 bool ok = true;
 #else
-                real sq = 0;
+                real sq = 0, big = 0;
                 #pragma unroll
-                for (int k = 0; k < D; ++k) sq = fma(d[k], d[k], sq);
-                bool ok = sq > 0;                        /* |d| = 0: the subgradient 0 */
+                for (int k = 0; k < D; ++k) { sq = fma(d[k], d[k], sq); big = fmax(big, fabs(d[k])); }
+                /* |d'| = 0: the subgradient 0; a pair closer than TINYD in every coordinate
+                   (where |d'|^2 loses digits) is left to the host (tiny_pair_terms) */
+                bool ok = big >= (real)TINYD;
 #if KIND == __KIND_EU__
                 real rs = rsqrt(sq);                     /* 1 / |d'| */
                 real arg = fma(-sq, rs, t), f = rs;
@@ -239,6 +252,7 @@ def kernel_source(D: int, dtype, p: float, minb: int | None = None) -> str:
             .replace("__TILE__", str(tile_columns(D, dtype))).replace("__CH__", str(chunk_columns(D, dtype)))
             .replace("__STRIDE__", str(stride(D))).replace("__KIND__", str(kind))
             .replace("__KIND_SQ__", str(KIND_SQEUCLIDEAN)).replace("__KIND_EU__", str(KIND_EUCLIDEAN))
+            .replace("__TINYD__", repr(TINY_D[np.dtype(dtype)]) + ("f" if f32 else ""))
             .replace("__REAL__", "float" if f32 else "double")
             .replace("__EX2__", "exp2f" if f32 else "exp2").replace("__LG2__", "log2f" if f32 else "log2"))
 
@@ -286,6 +300,7 @@ class NumpyGradKernels:
 
     def __init__(self, D: int, dtype, p: float):
         self.kind = parse_cost(float(p)).kind
+        self.dtype = np.dtype(dtype)
         self.tile, self.chunk = tile_columns(D, dtype), chunk_columns(D, dtype)
         self.max_exp = 128.0 if np.dtype(dtype) == np.float32 else 1024.0
         self.launches: list = []
@@ -311,7 +326,9 @@ class NumpyGradKernels:
                         arg, f = t - np.sqrt(sq), 1.0 / np.sqrt(sq)
                     else:
                         arg, f = (ph - 1) * np.log2(sq) + t - sq ** ph, 1.0
-                    ok = (sq > 0) | (self.kind == KIND_SQEUCLIDEAN)
+                    # the kernel's test, on the difference in its precision (tiny_pair_terms)
+                    big = np.abs(d.astype(self.dtype)).max(axis=-1)
+                    ok = (big >= TINY_D[self.dtype]) | (self.kind == KIND_SQEUCLIDEAN)
                     # the kernel's exp2 overflows at the end of its float's range
                     e = np.where(ok, np.where(arg < self.max_exp, np.exp2(arg), np.inf) * f, 0.0)
                     acc += np.einsum("ij,ijk->ik", e, d)
@@ -391,4 +408,76 @@ def envelope_grads(x, y, fa, gb, eps, p, need_x=True, need_y=True, *, xp=None, k
 
     gx = side(xs, u, ys, w) if need_x else None
     gy = side(ys, w, xs, u) if need_y else None
+    if parse_cost(float(p)).kind != KIND_SQEUCLIDEAN:  # p = 2: no |d'|^(p-2) factor
+        gx, gy = _add_tiny_pairs(cp, xs, u, ys, w, float(p), fac, dtype, gx, gy)
     return gx, gy
+
+
+def _small_rows(xp, v, dtype):
+    """Rows of the scaled points ``v`` with a coordinate that is not 0 and below
+    ``TINY_D 2^(nmant + 2)`` in magnitude: a pair closer than ``TINY_D`` in every coordinate
+    and not coincident has such a coordinate on one side at least (two floats that differ and
+    one of which is larger are at least ``TINY_D`` apart)."""
+    bound = TINY_D[np.dtype(dtype)] * 2.0 ** (np.finfo(dtype).nmant + 2)
+    a = xp.abs(v)
+    return xp.any((a > 0) & (a < bound), axis=1)
+
+
+def _add_tiny_pairs(xp, xs, u, ys, w, p, fac, dtype, gx, gy):
+    """``(gx, gy)`` with the terms of the pairs the kernel leaves out (``TINY_D``) added: none
+    on almost every call, found by one reduction over the points and one flag read back; where
+    there are some, computed on the host (:func:`tiny_pair_terms`) and added on the device."""
+    sx, sy = _small_rows(xp, xs, dtype), _small_rows(xp, ys, dtype)
+    if not bool(xp.logical_or(sx.any(), sy.any())):
+        return gx, gy
+    host = (lambda a: a.get()) if hasattr(xs, "get") else np.asarray
+    xh, uh, yh, wh, sxh, syh = (host(a) for a in (xs, u, ys, w, sx, sy))
+    if gx is not None:
+        t = np.zeros(gx.shape)
+        tiny_pair_terms(xh, uh, yh, wh, p, fac, sxh, syh, t)
+        gx = gx + xp.asarray(t)
+    if gy is not None:
+        t = np.zeros(gy.shape)
+        tiny_pair_terms(yh, wh, xh, uh, p, fac, syh, sxh, t)
+        gy = gy + xp.asarray(t)
+    return gx, gy
+
+
+def tiny_pair_terms(rows, us, cols, ws, p, fac, small_r, small_c, out):
+    """Add to ``out`` (numpy float64, one row per row point) the kernel's terms
+    ``fac 2^(u_i + w_j - |d'|^p) |d'|^(p-2) d'`` of the pairs ``d' = rows_i - cols_j`` that it
+    leaves out: not 0, and below ``TINY_D`` in every coordinate in the points' precision (the
+    kernel's test). Computed in float64 from the exact difference scaled by 2^100 (float32)
+    or 2^600 (:func:`kantorovich._autodiff._tiny_factor`, as the CPU passes do), where
+    nothing under- or overflows. Only the candidate rows and columns (``small_r``, ``small_c``:
+    :func:`_small_rows`) are searched, by blocks of about 2^16 pairs."""
+    import itertools
+
+    from ..._autodiff import _tiny_factor
+
+    tiny = TINY_D[np.dtype(rows.dtype)]
+    # |d'| in [2^-149, 2^-50) (float32) or [2^-1074, 2^-500): scaled by 2^100 or 2^600, its
+    # square neither under- nor overflows float64
+    shift = 100 if np.dtype(rows.dtype) == np.float32 else 600
+    ri, ci = np.flatnonzero(small_r), np.flatnonzero(small_c)
+    rest, cols_all = np.setdiff1d(np.arange(rows.shape[0]), ri), np.arange(cols.shape[0])
+
+    def blocks(r, c):
+        step = max(1, (1 << 16) // max(1, c.size))
+        for r0 in range(0, r.size, step):
+            rs = r[r0:r0 + step]
+            yield np.repeat(rs, c.size), np.tile(c, rs.size)
+
+    for i, j in itertools.chain(blocks(ri, cols_all), blocks(rest, ci)):
+        if not i.size:
+            continue
+        dk = rows[i] - cols[j]  # in the points' precision, as the kernel forms it
+        keep = (np.abs(dk).max(axis=1) < tiny) & np.any(dk != 0, axis=1)
+        if not keep.any():
+            continue
+        i, j = i[keep], j[keep]
+        up = np.ldexp(rows[i].astype(np.float64) - cols[j].astype(np.float64), shift)
+        kf, C = _tiny_factor(np, up, p, shift)  # kf up = p |d'|^(p-2) d', C = |d'|^p
+        with np.errstate(over="ignore"):
+            e = np.exp2(us[i].astype(np.float64) + ws[j].astype(np.float64) - C) * kf * (fac / p)
+        np.add.at(out, i, np.where(up != 0.0, e[:, None] * up, 0.0))
