@@ -250,11 +250,15 @@ def main(argv: list[str] | None = None) -> int:
 
     Ctrl-C (a ``KeyboardInterrupt``) ends any command with one line on stderr, saying what was
     kept where there is something (``bench``: the cases finished), and status 130, the
-    shell's 128 + SIGINT; no traceback.
+    shell's 128 + SIGINT; no traceback. SIGTERM (``kill``, ``timeout``, a batch scheduler's
+    time limit) is handled the same way, "terminated" and status 143 (128 + SIGTERM): bench
+    writes the page of the cases finished rather than leaving ``results.json`` alone.
     """
+    state = {"terminated": False}
     try:
         try:
-            return _main(argv)
+            with _sigterm_as_interrupt(state):
+                return _main(argv)
         finally:  # here, not at interpreter exit, so that a closed pipe is caught below
             sys.stdout.flush()
     except BrokenPipeError:
@@ -263,10 +267,35 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt as exc:
         detail = str(exc)
+        what = "terminated" if state["terminated"] else "interrupted"
         # on a terminal the line starts after the echoed ^C (or a progress bar), not beside it
-        print(f"{chr(10) if sys.stderr.isatty() else ''}kantorovich: interrupted"
+        print(f"{chr(10) if sys.stderr.isatty() else ''}kantorovich: {what}"
               f"{f'; {detail}' if detail else ''}.", file=sys.stderr)
-        return 130
+        return 143 if state["terminated"] else 130
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt(state: dict):
+    """SIGTERM raises ``KeyboardInterrupt`` in the main thread while the command runs (and
+    sets ``state["terminated"]``), so that it ends as Ctrl-C does; the previous handler is put
+    back after. Elsewhere than in the main thread (where Python allows no handler) nothing
+    changes."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def on_term(signum, frame):
+        state["terminated"] = True
+        raise KeyboardInterrupt
+
+    old = signal.signal(signal.SIGTERM, on_term)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, old)
 
 
 def _disagreeing_checks(res: dict, kept) -> tuple[list[str], list[str]]:

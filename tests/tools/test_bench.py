@@ -741,3 +741,69 @@ def test_ctrl_c_before_a_case_finished_leaves_an_earlier_run_in_place(small, tmp
                                "--peers", "", "--no-progress", "--out", str(out)])
     assert (status, capsys.readouterr().err.strip()) == (
         130, "kantorovich: interrupted; 0 of 1 bench cases finished.")
+
+
+def test_sigterm_during_a_run_keeps_the_cases_finished_and_ends_in_one_line(tmp_path, capsys,
+                                                                           monkeypatch):
+    """A kill (SIGTERM: ``timeout``, a scheduler's time limit) in the second case ended the
+    process at once: results.json of the first case but no index.html. Now as Ctrl-C: the page
+    of the cases finished, one line saying "terminated", status 143 (128 + SIGTERM), and the
+    previous SIGTERM handler back after the command."""
+    import os
+    import signal
+
+    def two_cases(quick, xp, dtype, peers):
+        return [c for c in suites.wasserstein_1d_cases(True, xp, dtype, peers) if c.n == 1000]
+
+    monkeypatch.setitem(suites.BUILDERS, "wasserstein_1d", two_cases)
+    monkeypatch.setattr(bench, "BUILDERS", suites.BUILDERS)
+    real, calls = bench._run_case, []
+
+    def run_case(case, *args):
+        calls.append(case)
+        if len(calls) == 2:
+            os.kill(os.getpid(), signal.SIGTERM)
+            for _ in range(1000):  # the handler runs between two bytecodes of this loop
+                pass
+        return real(case, *args)
+
+    monkeypatch.setattr(bench, "_run_case", run_case)
+
+    class Killed(Exception):
+        pass
+
+    def killed(signum, frame):  # the test's own handler: without the command's, this ends it
+        raise Killed
+
+    before = signal.signal(signal.SIGTERM, killed)
+    try:
+        out = tmp_path / "b"
+        status = _main_or_escaped(["bench", "wasserstein_1d", "--quick", "--device", "cpu", "--peers",
+                                   "scipy", "--repeat", "1", "--no-progress", "--out", str(out)])
+        assert signal.getsignal(signal.SIGTERM) is killed
+    finally:
+        signal.signal(signal.SIGTERM, before)
+    err = capsys.readouterr().err
+    assert status == 143
+    assert err.strip() == (f"kantorovich: terminated; 1 of 2 bench cases finished "
+                           f"({out / 'results.json'} and index.html hold them).")
+    assert len(json.loads((out / "results.json").read_text())["cases"]) == 1
+    assert "wasserstein_1d" in (out / "index.html").read_text()
+    assert not list(out.glob("*.tmp"))
+
+
+def test_an_interrupted_json_write_leaves_no_temporary_file(tmp_path, monkeypatch):
+    """write_json writes a temporary file and renames it; an interrupt between the two left
+    ``results.json.tmp`` beside the previous results.json."""
+    import pathlib
+
+    path = tmp_path / "results.json"
+    path.write_text('{"old": 1}')
+
+    def interrupted(self, target):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(pathlib.Path, "replace", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        bench.write_json(path, {"new": 2})
+    assert path.read_text() == '{"old": 1}' and not list(tmp_path.glob("*.tmp"))

@@ -395,9 +395,13 @@ def write_json(path, payload: dict) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(_finite_or_named(payload), indent=2, default=_jsonable,
-                              allow_nan=False))
-    tmp.replace(path)
+    text = json.dumps(_finite_or_named(payload), indent=2, default=_jsonable, allow_nan=False)
+    try:
+        tmp.write_text(text)
+        tmp.replace(path)
+    except BaseException:  # an interrupt (Ctrl-C, a kill turned into one) or a full disk
+        tmp.unlink(missing_ok=True)  # leaves no half-written temporary file behind
+        raise
     return path
 
 
