@@ -588,10 +588,13 @@ def _rebuild(geom, vals: dict[str, np.ndarray], nb: int | None = None):
         return v if nb is None else np.broadcast_to(v, (nb,) + v.shape)
 
     if geom.kind == "pointcloud":
-        return PointCloud(get("x", geom.x), get("y", geom.y), cost=geom.p, dtype=geom.dtype)
-    if nb is not None:  # a batch of dense costs is an (nb, n, m) array
+        out = PointCloud(get("x", geom.x), get("y", geom.y), cost=geom.p, dtype=geom.dtype)
+    elif nb is not None:  # a batch of dense costs is an (nb, n, m) array
         return np.asarray(get("M", geom.C), dtype=geom.dtype)
-    return DenseGeometry(get("M", geom.C), dtype=geom.dtype)
+    else:
+        out = DenseGeometry(get("M", geom.C), dtype=geom.dtype)
+    # where the geometry was moved (``to_device("cuda")``), the solve runs there too
+    return out.to_device("cuda") if geom.on_gpu else out
 
 
 def _no_second_derivative(primals, tangents):
@@ -851,7 +854,8 @@ def _jax_batch_call(fn: Callable, rule: _Rule, sig, args: tuple, kwargs: dict, c
                 clouds.setdefault(pname, {})[key] = v
         for pname, xy in clouds.items():
             geom = _param(sig, args, kwargs, pname)
-            _set_param(ba, pname, PointCloud(xy["x"], xy["y"], cost=geom.p, dtype=geom.dtype))
+            one_pc = PointCloud(xy["x"], xy["y"], cost=geom.p, dtype=geom.dtype)
+            _set_param(ba, pname, one_pc.to_device("cuda") if geom.on_gpu else one_pc)
         out = call(fn, ba.args, ba.kwargs, c)
         return out if rule.fields == (None,) else tuple(getattr(out, f) for f in rule.fields)
 

@@ -418,6 +418,109 @@ def test_point_cloud_cost_matrix_beyond_float32_warns():
         assert float(PointCloud(x.double(), y.double()).cost_matrix()[0, 0]) == float(x[0, 0]) ** 2
 
 
+#: transforms that build a geometry from another, and the geometry the caller would build
+#: instead from its own arrays: (data, transform, the constructor's equivalent)
+def _transforms():
+    from kantorovich.ot import DenseGeometry, PointCloud
+    from kantorovich.ot._geometry import as_geometry
+
+    xb, yb = np.stack([X2, X2 + 1.0]), np.stack([Y2, Y2])
+    M = np.abs(X1[:6, None] - Y1[None, :5])
+    return {
+        "PointCloud.astype(float32)": ((X2, Y2), lambda g: g.astype(np.float32),
+                                       lambda x, y: PointCloud(x, y, dtype=np.float32)),
+        "PointCloud.astype(float64)": ((X2, Y2), lambda g: g.astype(np.float64), PointCloud),
+        "PointCloud.to_device(cpu)": ((X2, Y2), lambda g: g.to_device("cpu"), PointCloud),
+        "as_geometry(PointCloud, dtype=float32)": (
+            (X2, Y2), lambda g: as_geometry(g, dtype=np.float32),
+            lambda x, y: PointCloud(x, y, dtype=np.float32)),
+        "PointCloud.problem(1)": ((xb, yb), lambda g: g.problem(1),
+                                  lambda x, y: PointCloud(x[1, ...], y[1, ...])),
+        "PointCloud.with_points(x, x)": ((X2, Y2), lambda g: g.with_points(g.x, g.x),
+                                         lambda x, y: PointCloud(x, x)),
+        "PointCloud.with_points(y, x)": ((X2, Y2), lambda g: g.with_points(g.y, g.x),
+                                         lambda x, y: PointCloud(y, x)),
+        "DenseGeometry.astype(float32)": ((M,), lambda g: g.astype(np.float32),
+                                          lambda m: DenseGeometry(m, dtype=np.float32)),
+        "DenseGeometry.to_device(cpu)": ((M,), lambda g: g.to_device("cpu"), DenseGeometry),
+        "as_geometry(DenseGeometry, dtype=float32)": (
+            (M,), lambda g: as_geometry(g, dtype=np.float32),
+            lambda m: DenseGeometry(m, dtype=np.float32)),
+    }
+
+
+@pytest.mark.parametrize("how", sorted(_transforms()))
+@pytest.mark.parametrize("lib", sorted(LIBS))
+def test_geometry_transforms_answer_in_the_library_of_the_inputs(lib, how):
+    """A geometry built from another (cast, moved, one problem of a batch, a cloud of its own
+    points) was a bare geometry of numbers: the solvers gave float64 numpy results (torch:
+    a Python float `value` without gradient; numpy float32: float64) and cost_matrix() was
+    numpy. Now it answers as the geometry the caller would build from its own arrays
+    (PointCloud(x, y, dtype=float32) for astype(float32), ...): f, value and cost_matrix() of
+    that library, dtype and device, the same numbers (gradients: tests/ot/test_gradients.py,
+    tests/ot/test_gradients_jax.py)."""
+    from kantorovich.ot import DenseGeometry, PointCloud, sinkhorn
+
+    make, kind, dtype = LIBS[lib]
+    data, transform, build = _transforms()[how]
+    ctor = DenseGeometry if len(data) == 1 else PointCloud
+    geom = transform(ctor(*(make(a) for a in data)))
+    ref = build(*(make(a) for a in data))
+    r, r0 = sinkhorn(None, None, geom, eps=0.5), sinkhorn(None, None, ref, eps=0.5)
+    _same_array_type(r.f, r0.f)
+    _same_array_type(r.value, r0.value)
+    assert kind_of(r.f) == kind and str(r.f.dtype).rsplit(".", 1)[-1] == dtype
+    assert getattr(r.value, "requires_grad", False) == (lib == "torch_grad")
+    np.testing.assert_array_equal(_host(r.f), _host(r0.f))
+    assert float(_host(r.value)) == float(_host(r0.value))
+    C, C0 = geom.cost_matrix(), ref.cost_matrix()
+    _same_array_type(C, r0.f)
+    assert getattr(C, "requires_grad", False) == getattr(C0, "requires_grad", False)
+    np.testing.assert_array_equal(_host(C), _host(C0))
+
+
+@pytest.mark.parametrize("how", sorted(_transforms()))
+def test_geometry_transforms_of_float64_numpy_stay_numpy(how):
+    """float64 numpy data: the transformed geometry answers as the constructor's (numpy
+    results, a float value), and torch weights beside it are the TypeError naming both
+    libraries. The cast and moved geometries and a batch's problem forgot that their data was
+    numpy: torch weights gave torch results without a word. (A cloud of its own float64
+    points, with_points, kept it: its numbers are float64 numpy.)"""
+    from kantorovich.ot import DenseGeometry, PointCloud, sinkhorn
+
+    data, transform, build = _transforms()[how]
+    ctor = DenseGeometry if len(data) == 1 else PointCloud
+    geom, ref = transform(ctor(*data)), build(*data)
+    r, r0 = sinkhorn(None, None, geom, eps=0.5), sinkhorn(None, None, ref, eps=0.5)
+    assert type(r.f) is type(r0.f) is np.ndarray and r.f.dtype == r0.f.dtype
+    assert type(r.value) is type(r0.value) and isinstance(r.value, float)
+    C = geom.cost_matrix()
+    assert type(C) is np.ndarray and C.dtype == ref.cost_matrix().dtype
+    n = geom.shape[0]
+    for g in (geom, ref):
+        with pytest.raises(TypeError, match="`a` is a torch array but `M_or_geometry` is a numpy array"):
+            sinkhorn(torch.full((n,), 1.0 / n), None, g, eps=0.5)
+
+
+def test_with_points_of_its_own_and_other_arrays():
+    """with_points(x, y) of arrays that are not the cloud's own takes them as PointCloud does
+    (their library); the cloud's own array beside an array of another library is the
+    TypeError naming both, as PointCloud(x_torch, y_numpy) is."""
+    from kantorovich.ot import PointCloud, sinkhorn
+
+    x, y = torch.tensor(X2), torch.tensor(Y2)
+    pc = PointCloud(x, y)
+    own = pc.with_points(pc.x, torch.tensor(Y2[:4]))  # the caller's x, and new torch points
+    f = sinkhorn(None, None, own, eps=0.5).f
+    assert isinstance(f, torch.Tensor) and f.dtype == torch.float64
+    ref = sinkhorn(None, None, PointCloud(x, torch.tensor(Y2[:4])), eps=0.5).f
+    np.testing.assert_array_equal(f.numpy(), ref.numpy())
+    with pytest.raises(TypeError, match="`x` is a torch array but `y` is a numpy array"):
+        pc.with_points(pc.x, Y2)
+    fresh = pc.with_points(X2, Y2)  # numpy points: a numpy cloud, as PointCloud(X2, Y2)
+    assert type(sinkhorn(None, None, fresh, eps=0.5).f) is np.ndarray
+
+
 def test_lists_and_numbers_are_neutral():
     from kantorovich.ot import wasserstein_1d
 

@@ -1505,3 +1505,115 @@ def test_from_points_without_gradients_is_silent():
         warnings.simplefilter("error")
         for x, y in ((X, Y), (t(X, False), t(Y, False)), (X.astype(np.float32), Y)):
             DenseGeometry.from_points(x, y)
+
+
+# ----------------------------------------------------------------------------- geometry transforms
+def _transforms():
+    """Geometries built from another, each beside the geometry the caller would build from its
+    own arrays: (data, transform, the constructor's equivalent)."""
+    from kantorovich.ot._geometry import as_geometry
+
+    xb, yb = np.stack([X, X + 1.0]), np.stack([Y, Y - 0.5])
+    return {
+        "PointCloud.astype(float32)": ((X, Y), lambda g: g.astype(np.float32),
+                                       lambda x, y: PointCloud(x, y, dtype=np.float32)),
+        "PointCloud.astype(float64)": ((X, Y), lambda g: g.astype(np.float64), PointCloud),
+        "PointCloud.to_device(cpu)": ((X, Y), lambda g: g.to_device("cpu"), PointCloud),
+        "as_geometry(PointCloud, dtype=float32)": (
+            (X, Y), lambda g: as_geometry(g, dtype=np.float32),
+            lambda x, y: PointCloud(x, y, dtype=np.float32)),
+        "PointCloud.problem(1)": ((xb, yb), lambda g: g.problem(1),
+                                  lambda x, y: PointCloud(x[1], y[1])),
+        "PointCloud.with_points(x, x)": ((X, Y), lambda g: g.with_points(g.x, g.x),
+                                         lambda x, y: PointCloud(x, x)),
+        "PointCloud.with_points(y, x)": ((X, Y), lambda g: g.with_points(g.y, g.x),
+                                         lambda x, y: PointCloud(y, x)),
+        "DenseGeometry.astype(float32)": ((M,), lambda g: g.astype(np.float32),
+                                          lambda m: DenseGeometry(m, dtype=np.float32)),
+        "DenseGeometry.to_device(cpu)": ((M,), lambda g: g.to_device("cpu"), DenseGeometry),
+    }
+
+
+def _loss(geom):
+    """sinkhorn's value (implicit gradient) and objective (envelope), and emd's value (the
+    default tol: 1e-12 is beyond a float32 solve)."""
+    r = sinkhorn(None, None, geom, eps=0.5)
+    return r.value + r.objective + emd(None, None, geom).value
+
+
+def _grads_equal(got, want):
+    assert len(got) == len(want)
+    for g, w in zip(got, want):
+        assert (g is None) == (w is None)
+        if w is not None:
+            np.testing.assert_allclose(g, w, rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("how", sorted(_transforms()))
+def test_geometry_transforms_keep_the_gradient_torch(how):
+    """A geometry built from another (cast, moved, one problem of a batch, a cloud of its own
+    points) of tensors that require grad was a bare geometry of numbers: the solvers gave a
+    Python float without gradient (`.backward()` an AttributeError) and cost_matrix() numpy.
+    Now the value is a tensor whose gradient in every input is the one of the geometry the
+    caller would build from its own tensors (PointCloud(x, y, dtype=float32) for
+    astype(float32), PointCloud(x[1], y[1]) for problem(1), PointCloud(x, x) for
+    with_points(x, x): y gets none), and so is the gradient through cost_matrix()."""
+    data, transform, build = _transforms()[how]
+    ctor = DenseGeometry if len(data) == 1 else PointCloud
+
+    def grads(make, read):
+        leaves = [t(a) for a in data]
+        out = read(make(*leaves))
+        assert isinstance(out, torch.Tensor) and out.dtype == torch.float64 and out.requires_grad
+        out.backward()
+        return out.item(), [None if v.grad is None else v.grad.numpy() for v in leaves]
+
+    W = RNG.uniform(-1.0, 1.0, (N, N))
+    for read in (_loss, lambda g: (g.cost_matrix() * torch.tensor(W)).sum()):
+        v, got = grads(lambda *a: transform(ctor(*a)), read)
+        v0, want = grads(build, read)
+        assert v == v0
+        assert any(w is not None and np.abs(w).max() > 1e-3 for w in want)
+        _grads_equal(got, want)
+
+
+@pytest.mark.parametrize("how", sorted(_transforms()))
+def test_geometry_transforms_keep_the_gradient_autograd(how):
+    """Under autograd.grad the transformed geometry held numbers: a zero gradient, silently
+    (with autograd's "Output seems independent of input"). Now the gradient of the geometry
+    the caller would build from its own arrays."""
+    data, transform, build = _transforms()[how]
+    ctor = DenseGeometry if len(data) == 1 else PointCloud
+    argnums = tuple(range(len(data)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = autograd.grad(lambda *a: _loss(transform(ctor(*a))), argnums)(*data)
+        want = autograd.grad(lambda *a: _loss(build(*a)), argnums)(*data)
+    assert any(np.abs(w).max() > 1e-3 for w in want)
+    _grads_equal(got, want)
+
+
+def test_problem_forward_mode_torch():
+    """A batch's problem carries the forward-mode tangent of its rows (jvp = <grad, tangent>,
+    as PointCloud(x[1], y[1]) gives)."""
+    import torch.autograd.forward_ad as fwAD
+
+    xb, yb = np.stack([X, X + 1.0]), np.stack([Y, Y])
+    T = RNG.normal(size=xb.shape)
+    with fwAD.dual_level():
+        out = []
+        for make in (lambda x, y: PointCloud(x, y).problem(1), lambda x, y: PointCloud(x[1], y[1])):
+            x = fwAD.make_dual(t(xb, False), t(T, False))
+            out.append(fwAD.unpack_dual(sinkhorn(None, None, make(x, t(yb, False)), **TIGHT).objective).tangent)
+    assert abs(float(out[1])) > 1e-3
+    np.testing.assert_allclose(float(out[0]), float(out[1]), rtol=1e-12)
+
+
+def test_with_points_of_an_array_without_gradient_has_none():
+    """with_points(y, y) of a cloud whose x alone requires grad: the new cloud carries no
+    gradient (its value is a tensor without one, as PointCloud(y, y)'s), in x's library."""
+    x, y = t(X), t(Y, False)
+    pc = PointCloud(x, y)
+    v = sinkhorn(None, None, pc.with_points(pc.y, pc.y), **TIGHT).value
+    assert isinstance(v, torch.Tensor) and not v.requires_grad
+    assert float(v) == float(sinkhorn(None, None, PointCloud(y, y), **TIGHT).value)

@@ -812,7 +812,7 @@ def test_without_the_host_primitive_jax_pure_callback_gives_the_same(x64, monkey
 
 
 @pytest.mark.parametrize("read", ["from_points in emd", "cost_range", "diameter",
-                                  "dense cost_range", "astype"])
+                                  "dense cost_range"])
 @pytest.mark.parametrize("how", ["jit", "grad"])
 def test_the_numbers_of_a_geometry_built_from_a_tracer_are_the_error_saying_so(read, how, x64):
     """A geometry built from a tracer holds zeros in its place: reading its numbers gave the
@@ -821,19 +821,80 @@ def test_the_numbers_of_a_geometry_built_from_a_tracer_are_the_error_saying_so(r
     to the solvers is unchanged (they rebuild it from the tracer's values). (A PointCloud's
     cost_matrix() and cost_block() are computed from the tracer itself, a DenseGeometry's
     cost_matrix() is the tracer: test_point_cloud_cost_matrix_under_jax,
-    test_dense_cost_matrix_under_jax.)"""
+    test_dense_cost_matrix_under_jax; astype() and to_device() keep the tracer:
+    test_geometry_transforms_under_jax.)"""
     y = jnp.asarray(Y)
     f = {"from_points in emd": lambda x: emd(None, None, DenseGeometry.from_points(x, y)).value,
          "cost_range": lambda x: jnp.asarray(PointCloud(x, y).cost_range()[1]),
          "diameter": lambda x: jnp.asarray(PointCloud(x, y).diameter()),
          "dense cost_range": lambda x: jnp.asarray(DenseGeometry(
-             jnp.sum((x[:, None] - y[None]) ** 2, -1)).cost_range()[1]),
-         "astype": lambda x: emd(None, None, PointCloud(x, y).astype(np.float64)).value}[read]
+             jnp.sum((x[:, None] - y[None]) ** 2, -1)).cost_range()[1])}[read]
     fn = jax.jit(f) if how == "jit" else jax.grad(f)
     with pytest.raises(TypeError, match=r"built from a JAX tracer \(`[xM]`.*not available"):
         fn(jnp.asarray(X))
     g = jax.grad(lambda x: emd(None, None, PointCloud(x, y)).value)(jnp.asarray(X))
     assert np.abs(np.asarray(g)).max() > 0.01  # the geometry itself still differentiates
+
+
+def _transforms():
+    """Geometries built from another, each beside the geometry the caller would build from its
+    own arrays: (data, transform, the constructor's equivalent)."""
+    from kantorovich.ot._geometry import as_geometry
+
+    xb, yb = np.stack([X, X + 1.0]), np.stack([Y, Y - 0.5])
+    return {
+        "PointCloud.astype(float32)": ((X, Y), lambda g: g.astype(np.float32),
+                                       lambda x, y: PointCloud(x, y, dtype=np.float32)),
+        "PointCloud.astype(float64)": ((X, Y), lambda g: g.astype(np.float64), PointCloud),
+        "PointCloud.to_device(cpu)": ((X, Y), lambda g: g.to_device("cpu"), PointCloud),
+        "as_geometry(PointCloud, dtype=float32)": (
+            (X, Y), lambda g: as_geometry(g, dtype=np.float32),
+            lambda x, y: PointCloud(x, y, dtype=np.float32)),
+        "PointCloud.problem(1)": ((xb, yb), lambda g: g.problem(1),
+                                  lambda x, y: PointCloud(x[1], y[1])),
+        "PointCloud.with_points(x, x)": ((X, Y), lambda g: g.with_points(g.x, g.x),
+                                         lambda x, y: PointCloud(x, x)),
+        "PointCloud.with_points(y, x)": ((X, Y), lambda g: g.with_points(g.y, g.x),
+                                         lambda x, y: PointCloud(y, x)),
+        "DenseGeometry.astype(float32)": ((M,), lambda g: g.astype(np.float32),
+                                          lambda m: DenseGeometry(m, dtype=np.float32)),
+        "DenseGeometry.to_device(cpu)": ((M,), lambda g: g.to_device("cpu"), DenseGeometry),
+    }
+
+
+@pytest.mark.parametrize("how", ["grad", "jit", "jit(grad)"])
+@pytest.mark.parametrize("name", sorted(_transforms()))
+def test_geometry_transforms_under_jax(name, how, x64):
+    """A geometry built from another of JAX tracers: astype() and to_device() were the
+    TypeError of the test above, and problem(q) and with_points(pc.x, pc.x) held the
+    tracer's zeros without it, silently: sinkhorn's value of PointCloud(x, y).problem(1) of
+    this data was 0 under jax.jit (the truth 7.66), 2.78 under jax.grad (the cost of the
+    zeros to y[1]) with a zero gradient. They keep the tracer now: the values and gradients of
+    the geometry the caller would build from its own arrays (PointCloud(x, y, dtype=float32)
+    for astype(float32), PointCloud(x[1], y[1]) for problem(1), ...)."""
+    data, transform, build = _transforms()[name]
+    ctor = DenseGeometry if len(data) == 1 else PointCloud
+
+    def loss(make):
+        def f(*a):
+            geom = make(*a)
+            r = sinkhorn(None, None, geom, eps=0.5)
+            return r.value + r.objective + emd(None, None, geom).value
+        return f
+
+    args = tuple(jnp.asarray(a) for a in data)
+    argnums = tuple(range(len(data)))
+    got_f, want_f = loss(lambda *a: transform(ctor(*a))), loss(build)
+    want = np.asarray(want_f(*args)), [np.asarray(g) for g in jax.grad(want_f, argnums)(*args)]
+    assert float(want[0]) > 0.1 and max(np.abs(g).max() for g in want[1]) > 1e-3
+    if how == "jit":
+        np.testing.assert_allclose(np.asarray(jax.jit(got_f)(*args)), want[0], rtol=1e-12)
+        return
+    vg = jax.value_and_grad(got_f, argnums)
+    v, g = (jax.jit(vg) if how == "jit(grad)" else vg)(*args)
+    np.testing.assert_allclose(np.asarray(v), want[0], rtol=1e-12)
+    for gk, wk in zip(g, want[1]):
+        np.testing.assert_allclose(np.asarray(gk), wk, rtol=1e-12, atol=1e-15)
 
 
 @pytest.mark.parametrize("read", ["cost_matrix", "cost_block"])

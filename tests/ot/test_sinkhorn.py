@@ -1192,6 +1192,30 @@ def test_float32_points_on_a_gpu_are_solved_in_float32_by_default(monkeypatch):
     assert sinkhorn(None, None, dense, eps=0.05).info["dtype"] == "float32"
 
 
+
+def test_float32_gpu_points_keep_their_float32_solve_in_derived_clouds():
+    """A cloud derived from float32 GPU points (astype, to_device, a batch's problem, a cloud
+    of its own points) solves in float32 by default, as PointCloud(x, y, dtype=float64) of
+    those points does (the GPU modelled by setting gpu_float32, as above): astype(),
+    to_device() and problem() dropped it, a float64 solve, and a batch's astype() had no
+    gpu_float32 at all, an AttributeError at the batched GPU path's check."""
+    rng = np.random.default_rng(3)
+    x32, y32 = rng.random((12, 2)).astype(np.float32), rng.random((10, 2)).astype(np.float32)
+    pc = PointCloud(x32, y32)
+    pc.gpu_float32 = True
+    for g in (pc.astype(np.float64), pc.astype(np.float32), pc.to_device("cpu"),
+              pc.with_points(pc.x, pc.x)):
+        assert g.gpu_float32
+        assert sinkhorn(None, None, g, eps=0.05).info["dtype"] == "float32"
+    batch = PointCloud(np.stack([x32, x32]), np.stack([y32, y32]))
+    batch.gpu_float32 = True
+    assert batch.astype(np.float64).gpu_float32 and batch.problem(1).gpu_float32
+    assert sinkhorn(None, None, batch.problem(1), eps=0.05).info["dtype"] == "float32"
+    dense = DenseGeometry(pc.cost_matrix())
+    dense.gpu_float32 = True
+    for g in (dense.astype(np.float64), dense.to_device("cpu")):
+        assert sinkhorn(None, None, g, eps=0.05).info["dtype"] == "float32"
+
 def test_weights_mass_tolerance_follows_their_dtype():
     """Weights normalised in float16 sum to 1 only to float16 rounding: sinkhorn accepts them
     as emd does (100 times the dtype's resolution), and still refuses unequal float64 masses."""

@@ -274,7 +274,7 @@ def emd_batch(a, b, M, *, method="auto", normalize=False, return_plan=True, tol=
 
     if isinstance(M, PointCloud):  # its dense costs, problem by problem
         ref = next((x for x in (M.x, a, b) if is_cupy(x)), None)
-        Mh = np.stack([to_host(M.problem(q)._matrix()) for q in range(M.batch_size)])
+        Mh = np.stack([to_host(M._problem(q)._matrix()) for q in range(M.batch_size)])
     else:
         ref = next((x for x in (M, a, b) if is_cupy(x)), None)
         Mh = to_host(M) if is_cupy(M) else M

@@ -105,6 +105,45 @@ def _gpu_float32(*arrays) -> bool:
     return bool(arrays) and all(is_cupy(a) and a.dtype == np.float32 for a in arrays)
 
 
+def _is_torch(v) -> bool:
+    return type(v).__module__.split(".")[0] == "torch"
+
+
+class _Own:
+    """One of a point cloud's own stored arrays given back to it (``pc.with_points(pc.x,
+    pc.x)``, the self-transport term of a Sinkhorn divergence): it stands for the caller's
+    array it was made from, so the new cloud answers in the caller's library and carries that
+    array's gradient (:func:`_adopt`)."""
+
+    __slots__ = ("src", "key")
+
+    def __init__(self, src, key: str):
+        self.src, self.key = src, key
+
+    @property
+    def numbers(self):
+        """The stored numbers (numpy or CuPy; a tracer's zeros)."""
+        return getattr(self.src, self.key)
+
+    @property
+    def leaf(self):
+        """The caller's array that carries a gradient, or None."""
+        return getattr(self.src, "_leaves", {}).get(self.key)
+
+    def stand_in(self):
+        """What :func:`kantorovich._interop.caller` reads for it: the source's caller (its
+        gradient is the leaf's, added by :func:`_adopt`), the float64 numpy flag, the CuPy
+        numbers themselves (the solvers take them natively), or nothing (lists given)."""
+        import types
+
+        c = getattr(self.src, "_caller", None)
+        if c is not None:
+            return types.SimpleNamespace(_caller=dataclasses.replace(c, requires_grad=False))
+        if getattr(self.src, "_numpy_input", False):
+            return types.SimpleNamespace(_numpy_input=True)
+        return self.numbers if is_cupy(self.numbers) else None
+
+
 def _adopt(geom, *arrays, names):
     """The caller's arrays (torch, JAX, array-API, autograd boxes) as numpy / CuPy data.
 
@@ -115,25 +154,63 @@ def _adopt(geom, *arrays, names):
     require grad, autograd boxes, JAX tracers), which :mod:`kantorovich._autodiff`
     differentiates, and the torch tensors among them (``_torch_inputs``). A JAX tracer has no
     numbers yet: the geometry holds zeros of its shape in its place, and the functions with a
-    gradient rule rebuild it when JAX runs them.
+    gradient rule rebuild it when JAX runs them. An :class:`_Own` array contributes its
+    cloud's caller, stored numbers, leaf and torch inputs.
     """
     from .._autodiff import differentiable, is_tracer, placeholder, value_of
     from .._interop import caller, to_kernel
 
-    plain = tuple(value_of(a) for a in arrays)
+    plain = tuple(a.stand_in() if isinstance(a, _Own) else value_of(a) for a in arrays)
     c = caller(*plain, names=names, tracers=True)
+    given = tuple(a.leaf if isinstance(a, _Own) else a for a in arrays)
+    leaves = {k: a for k, a in zip(names, given) if a is not None and differentiable(a)}
+    own = [a for a in arrays if isinstance(a, _Own)]
+    if own:  # (the stand-ins carry no gradient: the leaves say whether one reaches torch)
+        c = dataclasses.replace(c, requires_grad=any(_is_torch(v) for v in leaves.values()))
     if not c.direct and c.kind != "cupy":  # (numpy float32 in: float32 results)
         geom._caller = c
-    elif c.direct and any(isinstance(a, np.ndarray) for a in plain):
+    elif c.direct and any(isinstance(a, np.ndarray) or getattr(a, "_numpy_input", False)
+                          for a in plain):
         # float64 numpy: the direct path, marked so that weights of another library are the
         # TypeError naming both, as beside a numpy M (a flag: the geometry stays picklable)
         geom._numpy_input = True
-    geom._leaves = {k: a for k, a in zip(names, arrays) if differentiable(a)}
+    geom._leaves = leaves
     # the torch tensors given (kantorovich._autodiff saves them for the version check of a
     # backward pass, which reads their data)
-    geom._torch_inputs = tuple(a for a in plain if type(a).__module__.split(".")[0] == "torch")
-    geom._traced = tuple(k for k, a in zip(names, plain) if is_tracer(a))
-    return tuple(placeholder(a) if is_tracer(a) else to_kernel(a) for a in plain)
+    torch_in = [a for a in plain if _is_torch(a)]
+    for a in own:
+        torch_in += [t for t in getattr(a.src, "_torch_inputs", ()) if not any(t is u for u in torch_in)]
+    geom._torch_inputs = tuple(torch_in)
+    geom._traced = tuple(k for k, a, v in zip(names, arrays, plain)
+                         if (a.key in getattr(a.src, "_traced", ()) if isinstance(a, _Own)
+                             else is_tracer(v)))
+    return tuple(a.numbers if isinstance(a, _Own) else placeholder(v) if is_tracer(v) else to_kernel(v)
+                 for a, v in zip(arrays, plain))
+
+
+def _carry(new, old, leaves: dict | None = None):
+    """``new``, a geometry made from ``old``'s numbers (cast, moved, one problem of a batch),
+    answering as ``old`` does: in its caller's library, device and dtype (``_caller``, the
+    float64 numpy flag), with the gradients of ``old``'s inputs (``leaves``, by name; all of
+    ``old``'s when None), the torch tensors the backward pass reads and the names of JAX
+    tracers (whose zeros ``new`` holds), and its working precision on a GPU
+    (``gpu_float32``). numpy data moved to a GPU is CuPy data: the solvers take it natively
+    and give CuPy back, as for a geometry built from CuPy arrays (numpy and CuPy are the
+    storage libraries themselves, and CuPy weights beside it are accepted)."""
+    leaves = dict(getattr(old, "_leaves", {})) if leaves is None else leaves
+    c = getattr(old, "_caller", None)
+    numpy_moved = new.on_gpu and not old.on_gpu and (
+        getattr(old, "_numpy_input", False) or (c is not None and c.kind == "numpy"))
+    if c is not None and not numpy_moved:
+        new._caller = dataclasses.replace(
+            c, requires_grad=any(_is_torch(v) for v in leaves.values()))
+    if getattr(old, "_numpy_input", False) and not numpy_moved:
+        new._numpy_input = True
+    new._leaves = leaves
+    new._torch_inputs = tuple(getattr(old, "_torch_inputs", ()))
+    new._traced = tuple(k for k in getattr(old, "_traced", ()) if k in leaves)
+    new.gpu_float32 = getattr(old, "gpu_float32", False)
+    return new
 
 
 def _need_numbers(geom, what: str) -> None:
@@ -423,13 +500,25 @@ class DenseGeometry:
         return float(hi - lo)
 
     def astype(self, dtype):
-        _need_numbers(self, "astype()")
+        """The same costs stored in ``dtype`` (float32 or float64), as
+        ``DenseGeometry(M, dtype=dtype)`` would store them: the solvers compute in ``dtype``,
+        and the new geometry answers as this one does, in ``M``'s library, device and floating
+        dtype (not ``dtype``: that is the storage, as for the constructor's ``dtype=``), with
+        ``M``'s gradient (a JAX tracer's too: its zeros are cast, and the solvers rebuild the
+        geometry from the tracer's values in ``dtype``). Costs beyond float32's range with
+        ``dtype=float32`` are a ValueError naming ``M``."""
         g = object.__new__(DenseGeometry)
         g.C = _cast(self.C, dtype, "M")
-        return g
+        return _carry(g, self)
 
     def to_device(self, device: str):
-        _need_numbers(self, "to_device()")
+        """The same costs on ``device`` ("cpu", or "cuda": CuPy, a MemoryError when they do not
+        fit), where the solvers then compute. The new geometry answers as this one does: a
+        torch, JAX or array-API ``M`` in its library, on its device and in its dtype, with its
+        gradient (as a solver given ``backend="cuda"`` or ``"numpy"`` moves the costs and
+        answers on the caller's device). numpy and CuPy are the storage itself: a numpy ``M``
+        moved to the GPU answers in CuPy, a CuPy one moved to the host in numpy, as geometries
+        built from those arrays do."""
         from .._array_api import to_device
 
         if device == "cuda" and not self.on_gpu:
@@ -437,7 +526,7 @@ class DenseGeometry:
             check_dense_memory(n, m, self.C.dtype.itemsize, device="cuda")
         g = object.__new__(DenseGeometry)
         g.C = to_device(self.C, device)
-        return g
+        return _carry(g, self)
 
     def __repr__(self) -> str:
         return f"DenseGeometry(shape={self.shape}, dtype={self.dtype})"
@@ -526,14 +615,32 @@ class PointCloud:
         """``PointCloud(x, y)`` with this cost and this cloud's working precision: its storage
         dtype and, for float32 GPU data, the float32 solve (``gpu_float32``), so that a solve
         on the new cloud (a batch's problem, a divergence's self-transport term) runs in the
-        precision a solve on this one runs in."""
-        g = PointCloud(x, y, cost=self._cost, dtype=self.dtype)
+        precision a solve on this one runs in.
+
+        ``x`` and ``y`` are arrays of any library, as :class:`PointCloud` takes them, or this
+        cloud's own stored arrays (``pc.x``, ``pc.y``, the objects themselves): these stand for
+        the caller's arrays they hold, so ``pc.with_points(pc.x, pc.x)`` answers in the
+        library, device and floating dtype of ``pc``'s points and carries the gradient of
+        ``pc``'s ``x`` (a torch tensor that requires grad, an autograd box, a JAX tracer), as
+        ``PointCloud(x, x)`` of the caller's ``x`` does. Beside an array of another library
+        it is the TypeError naming both, as for the constructor."""
+        own = tuple(_Own(self, "x") if v is self.x else _Own(self, "y") if v is self.y else v
+                    for v in (x, y))
+        g = PointCloud(*own, cost=self._cost, dtype=self.dtype)
         g.gpu_float32 = getattr(self, "gpu_float32", False)
         return g
 
     def problem(self, q: int) -> "PointCloud":
         """Problem ``q`` of a batched PointCloud: the single PointCloud ``(x[q], y[q])`` with
-        this cost (views, no validation)."""
+        this cost (views, no validation), answering as the batch does: in the library,
+        device and floating dtype of its points, with the gradient of ``x[q]`` and ``y[q]``
+        where the batch's points carry one (a torch tensor that requires grad, an autograd
+        box, a JAX tracer), as ``PointCloud(x[q], y[q])`` of the caller's arrays does."""
+        return _carry(self._problem(q), self,
+                      {k: v[q] for k, v in getattr(self, "_leaves", {}).items()})
+
+    def _problem(self, q: int) -> "PointCloud":
+        """:meth:`problem` as numbers (views of the stored arrays), for the solvers."""
         one = self._like(self.x[q], self.y[q])
         one.batch_size = None
         return one
@@ -573,7 +680,7 @@ class PointCloud:
         _need_numbers(self, "cost_block()")
         if self.batch_size is not None:
             xp = xp_of(self.x)
-            return xp.stack([self.problem(q)._rows(i0, i1) for q in range(self.batch_size)])
+            return xp.stack([self._problem(q)._rows(i0, i1) for q in range(self.batch_size)])
         return cost_block(self.x[i0:i1], self.y, self._cost)
 
     def cost_matrix(self):
@@ -670,14 +777,27 @@ class PointCloud:
         return diameter(self.x, self.y, self._cost)
 
     def astype(self, dtype):
-        _need_numbers(self, "astype()")
-        return self._like(_cast(self.x, dtype, "x"), _cast(self.y, dtype, "y"))
+        """The same points stored in ``dtype`` (float32 or float64), as
+        ``PointCloud(x, y, dtype=dtype)`` would store them: the solvers compute in ``dtype``
+        (float32 GPU points keep their float32 solve, as for the constructor), and the new
+        cloud answers as this one does, in the library, device and floating dtype of its
+        points (not ``dtype``: that is the storage, as for the constructor's ``dtype=``), with
+        their gradient (a JAX tracer's too: its zeros are cast, and the solvers rebuild the
+        cloud from the tracer's values in ``dtype``). Coordinates beyond float32's range with
+        ``dtype=float32`` are a ValueError naming the array."""
+        return _carry(self._like(_cast(self.x, dtype, "x"), _cast(self.y, dtype, "y")), self)
 
     def to_device(self, device: str):
-        _need_numbers(self, "to_device()")
+        """The same points on ``device`` ("cpu", or "cuda": CuPy), where the solvers then
+        compute. The new cloud answers as this one does: torch, JAX and array-API points in
+        their library, on their device and in their dtype, with their gradient (as a solver
+        given ``backend="cuda"`` or ``"numpy"`` moves the points and answers on the caller's
+        device), and float32 GPU points keep their float32 solve. numpy and CuPy are the
+        storage itself: numpy points moved to the GPU answer in CuPy, CuPy points moved to the
+        host in numpy, as clouds built from those arrays do."""
         from .._array_api import to_device
 
-        return self._like(to_device(self.x, device), to_device(self.y, device))
+        return _carry(self._like(to_device(self.x, device), to_device(self.y, device)), self)
 
     def __repr__(self) -> str:
         batch = "" if self.batch_size is None else f"B={self.batch_size}, "
