@@ -1193,6 +1193,21 @@ def test_float32_points_on_a_gpu_are_solved_in_float32_by_default(monkeypatch):
 
 
 
+def test_a_bare_float32_gpu_cost_matrix_is_solved_in_float32_as_its_geometry(monkeypatch):
+    """``sinkhorn(a, b, M)`` with float32 CuPy (or torch CUDA) costs solved in float64 where
+    ``sinkhorn(a, b, DenseGeometry(M))`` solves in float32 (docs/arrays.md): the bare matrix's
+    geometry did not record it. The GPU is modelled by marking the array, as above."""
+    from kantorovich.ot import _geometry
+
+    M = np.random.default_rng(4).random((30, 20)).astype(np.float32)
+    monkeypatch.setattr(_geometry, "is_cupy", lambda a: a is M)
+    bare, dense = _geometry.as_geometry(M), DenseGeometry(M)
+    monkeypatch.undo()
+    assert dense.gpu_float32 and bare.gpu_float32
+    assert sinkhorn(None, None, bare, eps=0.05).info["dtype"] == "float32"
+    assert not _geometry.as_geometry(M).gpu_float32  # numpy float32: the float64 solve
+
+
 def test_float32_gpu_points_keep_their_float32_solve_in_derived_clouds():
     """A cloud derived from float32 GPU points (astype, to_device, a batch's problem, a cloud
     of its own points) solves in float32 by default, as PointCloud(x, y, dtype=float64) of

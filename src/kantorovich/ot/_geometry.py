@@ -862,5 +862,6 @@ def as_geometry(M_or_geometry: Any, *, dtype=None):
     # DenseGeometry(M_or_geometry), with the errors naming the argument the caller passed
     g = DenseGeometry.__new__(DenseGeometry)
     (M,) = _adopt(g, M_or_geometry, names=("M",))
+    g.gpu_float32 = _gpu_float32(M)  # float32 costs on a GPU: the float32 solve, as DenseGeometry(M)
     g.C = check_cost_matrix(M, "M_or_geometry", dtype=dtype)
     return g
