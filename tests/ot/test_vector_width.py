@@ -20,8 +20,9 @@ from kantorovich.ot import _sinkhorn_batch
 from kantorovich.ot._kernels import grad_numba, softmin_numba, softmin_numba_dense
 from kantorovich.ot._kernels._simd import PREFER_WIDTH_ATTRIBUTE, wide_vectors
 
-# every kernel whose hot loop vectorises: a row loop called by address, a parallel driver whose
-# prange body holds the loop, or a helper of the batched solver
+# every kernel whose hot loop vectorises: a row loop called by address (compiled only as its
+# entry point, softmin_numba.row_loop), a parallel driver whose prange body holds the loop, or a
+# helper of the batched solver
 HOT = [
     softmin_numba.shifted_logs, softmin_numba.pc_rows, softmin_numba.pc_mean_rows,
     softmin_numba.sq_shift_rows, softmin_numba.sq2_shift_rows, softmin_numba.exp_nonpos_array,
@@ -30,7 +31,7 @@ HOT = [
     softmin_numba_dense.dense_cols_sum, softmin_numba_dense.dense_cols_max,
     grad_numba.grad_envelope, grad_numba.grad_envelope_xy, grad_numba.rowsums, grad_numba.products,
     grad_numba.grad_implicit,
-    _sinkhorn_batch._rows_lse2, _sinkhorn_batch._softmin_mean,
+    softmin_numba.lse2_rows, _sinkhorn_batch._softmin_mean,
 ]
 
 
@@ -38,9 +39,15 @@ def _avx512() -> bool:
     return "+avx512f" in llvm.get_host_cpu_features().flatten().split(",")
 
 
-@pytest.mark.parametrize("kernel", HOT, ids=lambda k: k.py_func.__name__)
+def _source_function(kernel):
+    """The Python function of a jitted kernel, or a row loop itself (compiled only as its
+    entry point, softmin_numba.row_loop)."""
+    return getattr(kernel, "py_func", kernel)
+
+
+@pytest.mark.parametrize("kernel", HOT, ids=lambda k: _source_function(k).__name__)
 def test_hot_kernel_asks_for_wide_vectors(kernel):
-    src = inspect.getsource(kernel.py_func)
+    src = inspect.getsource(_source_function(kernel))
     assert "wide_vectors()" in src
     if "prange(" in src:  # a parallel kernel: the request must sit in the prange body
         body = src.split("prange(", 1)[1]
@@ -89,7 +96,8 @@ def test_row_loop_compiled_fresh_uses_512_bit_registers():
     """sq2_shift_rows, the d = 2 row loop, compiled anew (the cached entry point cannot be
     inspected): the attribute is in its LLVM module, and zmm registers in its code on an
     AVX-512 host."""
-    fresh = numba.njit(fastmath=softmin_numba._FM)(softmin_numba.sq2_shift_rows.py_func)
+    rows = softmin_numba.sq2_shift_rows
+    fresh = numba.njit(**rows.jit_options)(rows)
     n, m = 5, 700
     rng = np.random.default_rng(0)
     X0, X1, Y0, Y1 = rng.random(n), rng.random(n), rng.random(m), rng.random(m)

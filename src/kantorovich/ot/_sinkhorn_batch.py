@@ -22,24 +22,25 @@ with the single solver (:func:`marginal_error`, summed in numpy's pairwise order
 potentials, errors and iteration counts are bit-identical to a Python loop of single calls,
 the tail extrapolation's decisions and jumps included; value and objective are summed in
 numpy's order, with libm's ``exp`` for numpy's (agreement ~1e-17).
-Both call the row loops by address (C callables, ``softmin_numba.rows_entries``), never
-inlined, so one machine code per row loop serves both, whatever numba compiled or loaded from
-its cache. That the two round alike is still checked once per process
-(:func:`_rounds_as_single`, a small problem both ways, bit for bit); where it fails, the
-problems whose extrapolation jumped are solved again by the single solver, as below. (numba's
-cache does not follow a change of the inlined helpers of ``softmin_numba.py``, ``_exp2_f64``
-and ``kmat_decide``, into this module's cached kernels: after editing them, clear the
-``__pycache__`` folders.) Problems of n m <= 2^16 take the single solver's kernel-matrix path
-with its decisions (``kmat_decide``: when to build ``2^(-c C)``, when to use it) through its
-entry points (``kmat_rows``, ``kmat_sums``, ``kmat_mean``). The soft-min (``_sm``) is
-compiled without NRT: numba increfs and decrefs every array of an argument tuple atomically,
+Both call the row loops by address (C callables, ``softmin_numba.rows_entries``, each the
+only compiled copy of its row loop: ``softmin_numba.row_loop``), never inlined, so one machine
+code per row loop serves both, whatever numba compiled or loaded from its cache. That the two
+round alike is still checked once per process (:func:`_rounds_as_single`, a small problem both
+ways, bit for bit); where it fails, the problems whose extrapolation jumped are solved again by
+the single solver, as below. (numba's cache does not follow a change of an inlined helper of
+``softmin_numba.py``, ``kmat_decide``, into this module's cached kernels: after editing it,
+clear the ``__pycache__`` folders.) Problems of n m <= 2^16 take the single solver's
+kernel-matrix path with its decisions (``kmat_decide``: when to build ``2^(-c C)``, when to use
+it) through its entry points (``kmat_rows``, ``kmat_sums``, ``kmat_mean``). The soft-min
+(``_sm``) is compiled without NRT: numba increfs and decrefs every array of an argument tuple atomically,
 and the problem's state is a tuple of 26 arrays (about 130 atomic operations per soft-min,
 a third of the kernel's time with the 0.6 us kernel-matrix soft-min).
 
 Other batches (dense costs, which the single solver runs on numpy up to n m = 10^4; point
 clouds at or below the numpy size) run a generic soft-min: the two-pass log-sum-exp (row
-maximum, then the sum of ``2^(t - max)`` with the vectorisable ``exp2`` of the online kernels)
-over a cost matrix built per problem. It differs from the single solver's soft-mins by
+maximum, then the sum of ``2^(t - max)`` with the vectorisable ``exp2`` of the online kernels;
+``softmin_numba.lse2_rows``, called by address as the row loops are) over a cost matrix built
+per problem. It differs from the single solver's soft-mins by
 rounding, so results agree to about 1e-14, except after a jump of the tail extrapolation,
 which multiplies that rounding by up to ``1/(1 - r)`` (``r`` the error's rate per check): a
 problem that jumped (or nearly did, ``_DECISION_MARGIN``) is solved again by the single
@@ -96,10 +97,9 @@ from .._constants import LOG2E as _LOG2E
 from .._constants import NEG_BIG as _NEG_BIG
 from ._kernels.schedule_rules import annealing_pays as _annealing_pays_py
 from ._kernels.softmin_numba import (
-    _FM,
     _KMAT_MAX_ENTRIES,
     _WIN64,
-    _exp2_f64,
+    call_lse2,
     call_pc,
     call_pc_mean,
     call_sq,
@@ -136,32 +136,15 @@ _NEEDS_SINGLE = 2.0
 # the kernel: one problem per prange iteration
 # --------------------------------------------------------------------------------------------
 
-@njit(fastmath=_FM, cache=True)
-def _rows_lse2(Cf, n, m, hc, c, inv_c, out):
-    """out_i = -(M_i + log2 sum_j 2^(hc_j - c C_ij - M_i)) / c, M_i the row maximum (finite hc).
-
-    Unsigned column indices: no negative-index wrap-around, so both loops vectorise."""
-    wide_vectors()
-    mu = np.uint64(m)
-    for i in range(n):
-        base = np.uint64(i) * mu
-        mx = -1.7e308
-        for j in range(mu):
-            mx = max(mx, hc[j] - c * Cf[base + j])
-        s = 0.0
-        for j in range(mu):
-            s += _exp2_f64((hc[j] - c * Cf[base + j]) - mx)
-        out[i] = -(mx + math.log2(s)) * inv_c
-
-
 @njit(inline="always")
-def _softmin(Cf, n, m, h, e, hc, out):
-    """out_i = -e log sum_j exp((h_j - C_ij)/e) over the rows of the flat (n, m) ``Cf``."""
+def _softmin(lse2, Cf, n, m, h, e, hc, out):
+    """out_i = -e log sum_j exp((h_j - C_ij)/e) over the rows of the flat (n, m) ``Cf``, by the
+    two-pass row loop at the address ``lse2`` (``softmin_numba.lse2_rows``)."""
     c = _LOG2E / e
     for j in range(m):
         v = c * h[j]
         hc[j] = v if v > _NEG_BIG else _NEG_BIG  # -inf (zero weights) and below: finite stand-in
-    _rows_lse2(Cf, n, m, hc, c, 1.0 / c, out)
+    call_lse2(lse2, Cf, n, m, hc, c, 1.0 / c, out)
 
 
 @njit(cache=True)
@@ -301,10 +284,10 @@ def _copy(src, dst):
 
 def row_addresses() -> np.ndarray:
     """The compiled row loops' entry points as the kernels index them in ``K[20]`` (sq2, sq,
-    pc, pc_mean, logs, kmat, ksums, kmean, kdense, kdmean; :func:`rows_entries`)."""
+    pc, pc_mean, logs, kmat, ksums, kmean, kdense, kdmean, lse2; :func:`rows_entries`)."""
     rows = rows_entries()
     return np.array([rows[k].address for k in ("sq2", "sq", "pc", "pc_mean", "logs", "kmat",
-                                               "ksums", "kmean", "kdense", "kdmean")],
+                                               "ksums", "kmean", "kdense", "kdmean", "lse2")],
                     dtype=np.intp)
 
 
@@ -318,9 +301,9 @@ def _sm(K, side, e, h, out):
     n = K[11].shape[0]
     m = K[12].shape[0]
     if side == 0:
-        _softmin(K[1], n, m, h, e, K[3], out)
+        _softmin(K[20][10], K[1], n, m, h, e, K[3], out)
     else:
-        _softmin(K[2], m, n, h, e, K[3], out)
+        _softmin(K[20][10], K[2], m, n, h, e, K[3], out)
 
 
 @njit(cache=True, _nrt=False)

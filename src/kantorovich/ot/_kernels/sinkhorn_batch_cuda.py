@@ -18,7 +18,7 @@ two-pass soft-min over a cost matrix), statement for statement:
   ``i = tid, tid + tpb, ...``; the thread reads ``C^T[j, i]`` for j = 0..m-1 (consecutive
   threads, consecutive addresses) and the shared ``c h_j`` (``c = log2(e)/eps``, clamped to
   -1e300 for zero weights), takes the row maximum, then ``sum_j 2^(c h_j - c C_ij - max)``:
-  two passes, float64 ``exp2``/``log2`` (libdevice), as the CPU's ``_rows_lse2``;
+  two passes, float64 ``exp2``/``log2`` (libdevice), as the CPU's ``lse2_rows``;
 * the marginal errors, the value and the objective are block sums (a tree in shared memory);
 * every thread runs the schedule's scalar logic on the same numbers (the sums are read from
   shared memory after a barrier), so all threads take the same branches and meet at every

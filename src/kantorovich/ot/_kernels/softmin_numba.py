@@ -233,7 +233,28 @@ def _log2_pos(x):
     return val_lo + w
 
 
-@njit(cache=True, error_model="numpy")  # numpy's: a division has no zero test (it vectorises)
+def row_loop(**options):
+    """Marks a row loop: a plain function that numba compiles only as its entry point, a C
+    callable with these ``njit`` options (:func:`rows_entries`), which compiled code calls by
+    its address and Python never calls.
+
+    Not an ``njit`` function beside the entry point: an entry point that calls an ``njit``
+    function links a copy of that function's LLVM module into its own and optimises it again
+    there, with fastmath into other machine code that rounds otherwise in the last bits; the
+    JIT linker then binds the call to the first definition of the function's symbol loaded into
+    the process. Where a process compiled the entry point, that was the separately compiled
+    function (compiling a caller compiles its callees first); where it loaded the entry point
+    from numba's cache, the entry point's own copy (nothing else is loaded). A compiling and a
+    cache-loading process then gave different bits, in every soft-min that runs a row loop
+    (docs/sinkhorn.md, "numba's cache and the last bits"). Compiled as the entry point itself,
+    a row loop has one definition, the same machine code in every process."""
+    def mark(fn):
+        fn.jit_options = dict(options)
+        return fn
+    return mark
+
+
+@row_loop(error_model="numpy")  # numpy's: a division has no zero test (it vectorises)
 def shifted_logs(o, out, fell_back, lo, hi, inv_c, i0, i1):
     """The rows' logs after their shifted sums: for i in i0 .. i1 - 1, where the sum ``out_i``
     lies inside (lo, hi), ``out_i = (o_i - log2 out_i) inv_c`` and ``fell_back_i = 0``; else
@@ -288,7 +309,7 @@ def _row_values(xi, yT, hs, inv_eps, p, buf):
     _row_costs(xi, yT, p, buf)
     return _exponents(buf, hs, inv_eps, buf)
 
-@njit(fastmath=True, cache=True)
+@row_loop(fastmath=True)
 def pc_rows(x, yT, hs, eps, p, out, i0, i1):
     """Rows ``i0 .. i1 - 1`` of :func:`softmin_pc` on one thread (shared with the batched
     solver, as :func:`sq2_shift_rows`)."""
@@ -314,7 +335,7 @@ def softmin_pc(rows, x, yT, hs, eps, p, out, n_chunks):
     return out
 
 
-@njit(fastmath=True, cache=True)
+@row_loop(fastmath=True)
 def pc_mean_rows(x, yT, hs, eps, p, out, mean, i0, i1):
     """Rows ``i0 .. i1 - 1`` of :func:`softmin_pc_mean` on one thread (shared with the batched
     solver, as :func:`sq2_shift_rows`)."""
@@ -395,7 +416,7 @@ def _row_safe(xi, YT, hc, c, root, buf, neg):
     return mx, s
 
 
-@njit(fastmath=_FM, cache=True)
+@row_loop(fastmath=_FM)
 def sq_shift_rows(X, YT, hc, c, root, o, have_shift, lo, hi, neg, inv_c, out, fell_back, i0, i1,
                   logs):
     """Rows ``i0 .. i1 - 1`` of :func:`softmin_sq_shift` on one thread (shared with the batched
@@ -493,7 +514,7 @@ def _row_safe2(x0, x1, Y0, Y1, hc, root, neg):
     return mx, s
 
 
-@njit(fastmath=_FM, cache=True)
+@row_loop(fastmath=_FM)
 def sq2_shift_rows(X0, X1, Y0, Y1, hc, root, o, have_shift, lo, hi, neg, inv_c, out, fell_back,
                    i0, i1, logs):
     """Rows ``i0 .. i1 - 1`` of :func:`softmin_sq2_shift`, on one thread: one compiled row
@@ -600,7 +621,7 @@ def _row_costs(xi, YT, p, buf):
             buf[j] = buf[j] ** half
 
 
-@njit(fastmath=_FM, cache=True, _nrt=False)
+@row_loop(fastmath=_FM, _nrt=False)
 def kmat_rows(X, YT, c, p, Kf, i0, i1):
     """``Kf[i m + j] = 2^(-c |x_i - y_j|^p)`` for the rows ``i0 .. i1 - 1`` (``X`` (n, d),
     ``YT`` (d, m), centred); returns ``max c |x_i - y_j|^p`` over them (NaN propagates: the
@@ -621,7 +642,7 @@ def kmat_rows(X, YT, c, p, Kf, i0, i1):
     return top
 
 
-@njit(fastmath=_FM, cache=True, _nrt=False)
+@row_loop(fastmath=_FM, _nrt=False)
 def kmat_sums(Kf, hc, w, o, out, n):
     """The kernel-matrix half-step before its logs: ``H = max_j hc_j``, ``w_j = 2^max(hc_j - H,
     -550)``, ``out_i = sum_j K_ij w_j`` and ``o_i = -H`` for ``i < n`` (the rows' logs then
@@ -663,7 +684,7 @@ def kmat_sums(Kf, hc, w, o, out, n):
     return top
 
 
-@njit(fastmath=_FM, cache=True, _nrt=False)
+@row_loop(fastmath=_FM, _nrt=False)
 def kmat_mean(Kf, hc, w, o, X, YT, p, out, mean, n):
     """:func:`kmat_sums` with the row-softmax mean of the cost: ``out_i = sum_j K_ij w_j`` and
     ``mean_i = sum_j K_ij w_j C_ij / out_i``, ``C_ij = |x_i - y_j|^p`` recomputed from the
@@ -688,7 +709,7 @@ def kmat_mean(Kf, hc, w, o, X, YT, p, out, mean, n):
     return top
 
 
-@njit(fastmath=_FM, cache=True, _nrt=False)
+@row_loop(fastmath=_FM, _nrt=False)
 def kmat_dense_rows(Cf, n, m, c, transpose, Kf):
     """``K = 2^(-c C)`` from a dense cost (flat row-major ``Cf``, (n, m), entries >= 0) into
     ``Kf``: row-major (n, m), or (m, n) with ``transpose`` (the column soft-min's rows);
@@ -714,7 +735,7 @@ def kmat_dense_rows(Cf, n, m, c, transpose, Kf):
     return top
 
 
-@njit(fastmath=_FM, cache=True, _nrt=False)
+@row_loop(fastmath=_FM, _nrt=False)
 def kmat_dense_mean(Kf, hc, w, o, Cf, out, mean, n):
     """:func:`kmat_mean` for a dense cost (rows of the flat row-major ``Cf``)."""
     wide_vectors()
@@ -734,13 +755,36 @@ def kmat_dense_mean(Kf, hc, w, o, Cf, out, mean, n):
     return top
 
 
-# The row loops' entry points: each row loop compiled once, as a C callable (``cfunc``), and
-# called by its address, a run-time value, by the parallel drivers above and by the batched
-# solver's kernel. numba links a called ``njit`` function's LLVM module into every caller and
+@row_loop(fastmath=_FM)
+def lse2_rows(Cf, n, m, hc, c, inv_c, out):
+    """The batched solver's generic soft-min over the rows of a dense cost (flat row-major
+    ``Cf``, (n, m)): ``out_i = -(M_i + log2 sum_j 2^(hc_j - c C_ij - M_i)) / c``, ``M_i`` the
+    row maximum (finite ``hc``). Unsigned column indices: no negative-index wrap-around, so
+    both loops vectorise."""
+    wide_vectors()
+    mu = np.uint64(m)
+    for i in range(n):
+        base = np.uint64(i) * mu
+        mx = -1.7e308
+        for j in range(mu):
+            mx = max(mx, hc[j] - c * Cf[base + j])
+        s = 0.0
+        for j in range(mu):
+            s += _exp2_f64((hc[j] - c * Cf[base + j]) - mx)
+        out[i] = -(mx + math.log2(s)) * inv_c
+
+
+# The row loops' entry points: each row loop compiled once, as a C callable (``cfunc``) whose
+# body is the row loop itself (:func:`row_loop`), and called by its address, a run-time value,
+# by the parallel drivers above, the batched solver's kernel and the single solver's compiled
+# iterations. numba links a called ``njit`` function's LLVM module into every caller and
 # optimises the whole again there (inlining it, constants propagated, the fastmath reductions
 # vectorised anew), so two callers of one row loop need not round alike (seen in the last bits:
-# a batch kernel loaded from numba's cache beside row loops compiled in the process). Called by
-# address, there is one machine code per row loop in the process, whoever calls it.
+# a batch kernel loaded from numba's cache beside row loops compiled in the process), and a
+# caller's linked copy of a function need not round as the function compiled alone (a process
+# that compiled an entry point ran the one, a process that loaded it from numba's cache the
+# other). Called by address, with no separately compiled copy, there is one machine code per
+# row loop in every process, whoever calls it.
 _V, _V32 = types.float64[::1], types.float32[::1]
 _M, _M32 = types.float64[:, ::1], types.float32[:, ::1]
 _U8, _B, _F, _F32, _I = types.uint8[::1], types.boolean, types.float64, types.float32, types.int64
@@ -765,47 +809,14 @@ _KMEAN_SIG = types.float64(_V, _V, _V, _V, _M, _M, _F, _V, _V, _I)
 _KDENSE_SIG = types.float64(_V, _I, _I, _F, _B, _V)
 _KDMEAN_SIG = types.float64(_V, _V, _V, _V, _V, _V, _V, _I)
 _PC_MEAN_SIG = types.void(_M, _M, _V, _F, _F, _V, _V, _I, _I)
+_LSE2_SIG = types.void(_V, _I, _I, _V, _F, _F, _V)
 
 
-# (one wrapper per row loop and its own name: numba's cache files are named after the function)
-def _sq2_entry(X0, X1, Y0, Y1, hc, root, o, have, lo, hi, neg, inv_c, out, fell, i0, i1, logs):
-    sq2_shift_rows(X0, X1, Y0, Y1, hc, root, o, have, lo, hi, neg, inv_c, out, fell, i0, i1, logs)
-
-
-def _sq_entry(X, YT, hc, c, root, o, have, lo, hi, neg, inv_c, out, fell, i0, i1, logs):
-    sq_shift_rows(X, YT, hc, c, root, o, have, lo, hi, neg, inv_c, out, fell, i0, i1, logs)
-
-
-def _logs_entry(o, out, fell, lo, hi, inv_c, i0, i1):
-    return shifted_logs(o, out, fell, lo, hi, inv_c, i0, i1)
-
-
-def _pc_entry(x, yT, hs, eps, p, out, i0, i1):
-    pc_rows(x, yT, hs, eps, p, out, i0, i1)
-
-
-def _pc_mean_entry(x, yT, hs, eps, p, out, mean, i0, i1):
-    pc_mean_rows(x, yT, hs, eps, p, out, mean, i0, i1)
-
-
-def _kmat_entry(X, YT, c, p, Kf, i0, i1):
-    return kmat_rows(X, YT, c, p, Kf, i0, i1)
-
-
-def _ksums_entry(Kf, hc, w, o, out, n):
-    return kmat_sums(Kf, hc, w, o, out, n)
-
-
-def _kmean_entry(Kf, hc, w, o, X, YT, p, out, mean, n):
-    return kmat_mean(Kf, hc, w, o, X, YT, p, out, mean, n)
-
-
-def _kdense_entry(Cf, n, m, c, transpose, Kf):
-    return kmat_dense_rows(Cf, n, m, c, transpose, Kf)
-
-
-def _kdmean_entry(Kf, hc, w, o, Cf, out, mean, n):
-    return kmat_dense_mean(Kf, hc, w, o, Cf, out, mean, n)
+def entry_point(sig, fn):
+    """The entry point of the row loop ``fn`` (:func:`row_loop`) for the signature ``sig``: a C
+    callable (``numba.cfunc``) compiled from ``fn`` with its options, or loaded from numba's
+    cache; compiled code calls it by its ``.address``."""
+    return numba.cfunc(sig, cache=True, **fn.jit_options)(fn)
 
 
 _ROWS: dict = {}
@@ -815,25 +826,25 @@ def rows_entries() -> dict:
     """The row loops' entry points (compiled, or loaded from numba's cache, on first use), C
     callables: ``"sq2"``, ``"sq"``, ``"pc"``, ``"pc_mean"``, ``"logs"`` (float64) and
     ``"sq2_f32"``, ``"sq_f32"``, ``"logs_f32"``, and the kernel-matrix path's ``"kmat"``
-    (:func:`kmat_rows`), ``"ksums"`` (:func:`kmat_sums`) and ``"kmean"`` (:func:`kmat_mean`), and
-    for dense costs ``"kdense"`` (:func:`kmat_dense_rows`) and ``"kdmean"``
-    (:func:`kmat_dense_mean`); their ``.address`` is what the callers below
-    take."""
+    (:func:`kmat_rows`), ``"ksums"`` (:func:`kmat_sums`) and ``"kmean"`` (:func:`kmat_mean`), for
+    dense costs ``"kdense"`` (:func:`kmat_dense_rows`) and ``"kdmean"``
+    (:func:`kmat_dense_mean`), and the batched solver's generic ``"lse2"`` (:func:`lse2_rows`);
+    their ``.address`` is what the callers below take. Each is its row loop compiled with the
+    options of its :func:`row_loop` mark (:func:`entry_point`; numba's cache files are named
+    after the function: the float64 and float32 entry points of one row loop share a file, by
+    signature)."""
     if not _ROWS:
-        def entry(sig, fn, nrt=True):
-            return numba.cfunc(sig, cache=True, _nrt=nrt)(fn)
-
+        entry = entry_point
         _ROWS.update(
-            sq2=entry(_sq2_sig(_V, _F), _sq2_entry),
-            sq2_f32=entry(_sq2_sig(_V32, _F32), _sq2_entry),
-            sq=entry(_sq_sig(_V, _M, _F), _sq_entry),
-            sq_f32=entry(_sq_sig(_V32, _M32, _F32), _sq_entry),
-            pc=entry(_PC_SIG, _pc_entry), pc_mean=entry(_PC_MEAN_SIG, _pc_mean_entry),
-            kmat=entry(_KMAT_SIG, _kmat_entry, False), ksums=entry(_KSUMS_SIG, _ksums_entry, False),
-            kmean=entry(_KMEAN_SIG, _kmean_entry, False),
-            kdense=entry(_KDENSE_SIG, _kdense_entry, False),
-            kdmean=entry(_KDMEAN_SIG, _kdmean_entry, False),
-            logs=entry(_logs_sig(_V), _logs_entry), logs_f32=entry(_logs_sig(_V32), _logs_entry))
+            sq2=entry(_sq2_sig(_V, _F), sq2_shift_rows),
+            sq2_f32=entry(_sq2_sig(_V32, _F32), sq2_shift_rows),
+            sq=entry(_sq_sig(_V, _M, _F), sq_shift_rows),
+            sq_f32=entry(_sq_sig(_V32, _M32, _F32), sq_shift_rows),
+            pc=entry(_PC_SIG, pc_rows), pc_mean=entry(_PC_MEAN_SIG, pc_mean_rows),
+            kmat=entry(_KMAT_SIG, kmat_rows), ksums=entry(_KSUMS_SIG, kmat_sums),
+            kmean=entry(_KMEAN_SIG, kmat_mean), kdense=entry(_KDENSE_SIG, kmat_dense_rows),
+            kdmean=entry(_KDMEAN_SIG, kmat_dense_mean), lse2=entry(_LSE2_SIG, lse2_rows),
+            logs=entry(_logs_sig(_V), shifted_logs), logs_f32=entry(_logs_sig(_V32), shifted_logs))
     return _ROWS
 
 
@@ -871,6 +882,7 @@ call_ksums = _entry_caller("kmat_sums", _KSUMS_SIG)
 call_kmean = _entry_caller("kmat_mean", _KMEAN_SIG)
 call_kdense = _entry_caller("kmat_dense_rows", _KDENSE_SIG)
 call_kdmean = _entry_caller("kmat_dense_mean", _KDMEAN_SIG)
+call_lse2 = _entry_caller("lse2_rows", _LSE2_SIG)
 
 
 @njit(cache=True, _nrt=False)
