@@ -21,16 +21,16 @@ from kantorovich.ot._kernels import grad_numba, softmin_numba, softmin_numba_den
 from kantorovich.ot._kernels._simd import PREFER_WIDTH_ATTRIBUTE, wide_vectors
 
 # every kernel whose hot loop vectorises: a row loop called by address (compiled only as its
-# entry point, softmin_numba.row_loop), a parallel driver whose prange body holds the loop, or a
-# helper of the batched solver
+# entry point, softmin_numba.row_loop: the parallel passes over the rows hold no loop of their
+# own), or a helper of the batched solver
 HOT = [
     softmin_numba.shifted_logs, softmin_numba.pc_rows, softmin_numba.pc_mean_rows,
     softmin_numba.sq_shift_rows, softmin_numba.sq2_shift_rows, softmin_numba.exp_nonpos_array,
     softmin_numba._exp2_loop,
-    softmin_numba_dense.dense_rows, softmin_numba_dense.dense_rows_mean,
-    softmin_numba_dense.dense_cols_sum, softmin_numba_dense.dense_cols_max,
-    grad_numba.grad_envelope, grad_numba.grad_envelope_xy, grad_numba.rowsums, grad_numba.products,
-    grad_numba.grad_implicit,
+    softmin_numba_dense.dense_shift_rows, softmin_numba_dense.dense_mean_rows,
+    softmin_numba_dense.dense_col_sums, softmin_numba_dense.dense_col_maxima,
+    grad_numba.envelope_rows, grad_numba.envelope_xy_rows, grad_numba.rowsum_rows,
+    grad_numba.product_rows, grad_numba.implicit_rows,
     softmin_numba.lse2_rows, _sinkhorn_batch._softmin_mean,
 ]
 

@@ -17,6 +17,15 @@ second cloud. Rows in parallel; the exponentials by the soft-min kernels' vector
 - :func:`grad_implicit`: ``out_i = sum_j P_ij (1 + (lam_i + mu_j - C_ij)/eps) dC_ij/dx_i``.
 
 The column versions are the same calls with the clouds, potentials (and multipliers) swapped.
+
+Each is a Python function over a parallel pass (``prange`` over chunks of rows) that calls a
+row loop by the address of its entry point (``envelope_rows`` and its siblings, compiled only
+as their entry points, :func:`.softmin_numba.row_loop`): a fastmath loop written in the
+``prange`` body itself would be compiled twice, as numba's parallel function and as the copy
+linked into the kernel, and a process that compiled the kernels and one that loaded them from
+numba's cache ran different copies, which rounded apart in the last bits (docs/sinkhorn.md,
+"numba's cache and the last bits"). The row loops take numpy's error model, as numba's
+parallel functions do (a division has no zero test, so it vectorises).
 """
 
 from __future__ import annotations
@@ -24,11 +33,11 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit, prange
+from numba import njit, prange, types
 
 from ..._parallel import parallel_kernel
 from ._simd import wide_vectors
-from .softmin_numba import _FM, _exp2_f64, _row_costs
+from .softmin_numba import _FM, _entry_caller, _exp2_f64, _row_costs, entry_point, row_loop
 
 _TINY = 2.2250738585072014e-308  # the smallest normal float64, 2^-1022
 from ..._constants import LOG2E as _LOG2E
@@ -72,93 +81,86 @@ def _coefficients(x, yT, i, fi, gb, c, p, buf):  # pragma: no cover - compiled
             buf[j] = p * cp / sq * _exp2_f64(e) if (e > -1000.0 and sq > lim) else 0.0
 
 
-@parallel_kernel
-@njit(parallel=True, fastmath=_FM, cache=True)
-def grad_envelope(x, yT, fa, gb, inv_eps, p, out, n_chunks):  # pragma: no cover - compiled
-    # out_i = sum_j exp((fa_i + gb_j - C_ij)/eps) dC_ij/dx_i with fa = f + eps log a,
-    # gb = g + eps log b (zero weights arrive as -1e300: their terms are exactly 0)
-    n, d = x.shape
+@row_loop(fastmath=_FM, error_model="numpy")
+def envelope_rows(x, yT, fa, gb, inv_eps, p, out, i0, i1):  # pragma: no cover - compiled
+    # rows i0 .. i1 - 1 of grad_envelope: out_i = sum_j exp((fa_i + gb_j - C_ij)/eps) dC_ij/dx_i
+    # with fa = f + eps log a, gb = g + eps log b (zero weights arrive as -1e300: their terms
+    # are exactly 0)
+    wide_vectors()
+    d = x.shape[1]
     m = yT.shape[1]
     c = inv_eps * _LOG2E
-    for ch in prange(n_chunks):
-        wide_vectors()  # this body is its own function: 512-bit loops there
-        buf = np.empty(m)
-        for i in range(ch * n // n_chunks, (ch + 1) * n // n_chunks):
-            if fa[i] < -1e299:
-                continue
-            fi = fa[i]
-            if d == 2 and p == 2.0:  # the common case in one fused, vectorised loop
-                x0, x1 = x[i, 0], x[i, 1]
-                acc0 = 0.0
-                acc1 = 0.0
-                for j in range(m):
-                    t0 = x0 - yT[0, j]
-                    t1 = x1 - yT[1, j]
-                    e = (fi + gb[j] - (t0 * t0 + t1 * t1)) * c
-                    w = _exp2_f64(e) if e > -1000.0 else 0.0
-                    acc0 += w * t0
-                    acc1 += w * t1
-                out[i, 0] = 2.0 * acc0
-                out[i, 1] = 2.0 * acc1
-                continue
-            _coefficients(x, yT, i, fi, gb, c, p, buf)
-            for k in range(d):
-                xk = x[i, k]
-                acc = 0.0
-                for j in range(m):
-                    acc += buf[j] * (xk - yT[k, j])
-                out[i, k] = acc
+    buf = np.empty(m)
+    for i in range(i0, i1):
+        if fa[i] < -1e299:
+            continue
+        fi = fa[i]
+        if d == 2 and p == 2.0:  # the common case in one fused, vectorised loop
+            x0, x1 = x[i, 0], x[i, 1]
+            acc0 = 0.0
+            acc1 = 0.0
+            for j in range(m):
+                t0 = x0 - yT[0, j]
+                t1 = x1 - yT[1, j]
+                e = (fi + gb[j] - (t0 * t0 + t1 * t1)) * c
+                w = _exp2_f64(e) if e > -1000.0 else 0.0
+                acc0 += w * t0
+                acc1 += w * t1
+            out[i, 0] = 2.0 * acc0
+            out[i, 1] = 2.0 * acc1
+            continue
+        _coefficients(x, yT, i, fi, gb, c, p, buf)
+        for k in range(d):
+            xk = x[i, k]
+            acc = 0.0
+            for j in range(m):
+                acc += buf[j] * (xk - yT[k, j])
+            out[i, k] = acc
 
 
-@parallel_kernel
-@njit(parallel=True, fastmath=_FM, cache=True)
-def grad_envelope_xy(x, yT, fa, gb, inv_eps, p, out, parts):  # pragma: no cover - compiled
-    # out_i as grad_envelope, and parts[ch, k, j] = -sum_{i in chunk ch} P_ij dC_ij/dx_i[k]
-    # (zeroed by the caller), whose sum over ch is the gradient in y_j: one exp per pair
-    # for both sides. Chunks are fixed ranges of rows, so the sums do not depend on the
-    # scheduling of the threads.
-    n, d = x.shape
+@row_loop(fastmath=_FM, error_model="numpy")
+def envelope_xy_rows(x, yT, fa, gb, inv_eps, p, out, gy, i0, i1):  # pragma: no cover - compiled
+    # rows i0 .. i1 - 1 of grad_envelope_xy: out_i as envelope_rows, and gy[k, j] -= P_ij
+    # dC_ij/dx_i[k] for each of them (one chunk's column sums)
+    wide_vectors()
+    d = x.shape[1]
     m = yT.shape[1]
-    n_chunks = parts.shape[0]
     c = inv_eps * _LOG2E
-    for ch in prange(n_chunks):
-        wide_vectors()  # this body is its own function: 512-bit loops there
-        buf = np.empty(m)
-        gy = parts[ch]
-        for i in range(ch * n // n_chunks, (ch + 1) * n // n_chunks):
-            if fa[i] < -1e299:
-                continue
-            fi = fa[i]
-            if d == 2 and p == 2.0:  # the common case in one fused, vectorised loop
-                x0, x1 = x[i, 0], x[i, 1]
-                gy0 = gy[0]
-                gy1 = gy[1]
-                acc0 = 0.0
-                acc1 = 0.0
-                for j in range(m):
-                    t0 = x0 - yT[0, j]
-                    t1 = x1 - yT[1, j]
-                    e = (fi + gb[j] - (t0 * t0 + t1 * t1)) * c
-                    w = 2.0 * _exp2_f64(e) if e > -1000.0 else 0.0
-                    u0 = w * t0
-                    u1 = w * t1
-                    acc0 += u0
-                    acc1 += u1
-                    gy0[j] -= u0
-                    gy1[j] -= u1
-                out[i, 0] = acc0
-                out[i, 1] = acc1
-                continue
-            _coefficients(x, yT, i, fi, gb, c, p, buf)
-            for k in range(d):
-                xk = x[i, k]
-                gyk = gy[k]
-                acc = 0.0
-                for j in range(m):
-                    u = buf[j] * (xk - yT[k, j])
-                    acc += u
-                    gyk[j] -= u
-                out[i, k] = acc
+    buf = np.empty(m)
+    for i in range(i0, i1):
+        if fa[i] < -1e299:
+            continue
+        fi = fa[i]
+        if d == 2 and p == 2.0:  # the common case in one fused, vectorised loop
+            x0, x1 = x[i, 0], x[i, 1]
+            gy0 = gy[0]
+            gy1 = gy[1]
+            acc0 = 0.0
+            acc1 = 0.0
+            for j in range(m):
+                t0 = x0 - yT[0, j]
+                t1 = x1 - yT[1, j]
+                e = (fi + gb[j] - (t0 * t0 + t1 * t1)) * c
+                w = 2.0 * _exp2_f64(e) if e > -1000.0 else 0.0
+                u0 = w * t0
+                u1 = w * t1
+                acc0 += u0
+                acc1 += u1
+                gy0[j] -= u0
+                gy1[j] -= u1
+            out[i, 0] = acc0
+            out[i, 1] = acc1
+            continue
+        _coefficients(x, yT, i, fi, gb, c, p, buf)
+        for k in range(d):
+            xk = x[i, k]
+            gyk = gy[k]
+            acc = 0.0
+            for j in range(m):
+                u = buf[j] * (xk - yT[k, j])
+                acc += u
+                gyk[j] -= u
+            out[i, k] = acc
 
 
 @njit(inline="always", fastmath=_FM)
@@ -181,73 +183,65 @@ def _plan_entry(fi, gj, cst, c):  # pragma: no cover - compiled
     return _exp2_f64(e) if e > -1000.0 else 0.0
 
 
-@parallel_kernel
-@njit(parallel=True, fastmath=_FM, cache=True)
-def rowsums(x, yT, fa, gb, inv_eps, p, v, s0, s1, s2, n_chunks):  # pragma: no cover
-    n = x.shape[0]
+@row_loop(fastmath=_FM, error_model="numpy")
+def rowsum_rows(x, yT, fa, gb, inv_eps, p, v, s0, s1, s2, i0, i1):  # pragma: no cover - compiled
+    # rows i0 .. i1 - 1 of rowsums: s0 = P 1, s1 = P v, s2 = (P o C) 1
+    wide_vectors()
     m = yT.shape[1]
     c = inv_eps * _LOG2E
-    for ch in prange(n_chunks):
-        wide_vectors()  # this body is its own function: 512-bit loops there
-        buf = np.empty(m)  # the costs of one row: each loop below vectorises
-        for i in range(ch * n // n_chunks, (ch + 1) * n // n_chunks):
-            if fa[i] < -1e299:
-                continue
-            _row_costs(x[i], yT, p, buf)
-            fi = fa[i]
-            a0 = 0.0
-            a1 = 0.0
-            a2 = 0.0
-            for j in range(m):
-                cst = buf[j]
-                kij = _plan_entry(fi, gb[j], cst, c)
-                a0 += kij
-                a1 += kij * v[j]
-                a2 += kij * cst
-            s0[i] = a0
-            s1[i] = a1
-            s2[i] = a2
+    buf = np.empty(m)  # the costs of one row: each loop below vectorises
+    for i in range(i0, i1):
+        if fa[i] < -1e299:
+            continue
+        _row_costs(x[i], yT, p, buf)
+        fi = fa[i]
+        a0 = 0.0
+        a1 = 0.0
+        a2 = 0.0
+        for j in range(m):
+            cst = buf[j]
+            kij = _plan_entry(fi, gb[j], cst, c)
+            a0 += kij
+            a1 += kij * v[j]
+            a2 += kij * cst
+        s0[i] = a0
+        s1[i] = a1
+        s2[i] = a2
 
 
-@parallel_kernel
-@njit(parallel=True, fastmath=_FM, cache=True)
-def products(x, yT, fa, gb, inv_eps, p, v, u, pv, parts):  # pragma: no cover - compiled
-    # pv_i = sum_j P_ij v_j (rows' sums, as rowsums' s1) and parts[ch, j] = sum_{i in chunk ch}
-    # P_ij u_i (zeroed by the caller), whose sum over ch is (P^T u)_j: both products of a
-    # conjugate-gradient step from one exp per pair. Chunks are fixed ranges of rows, so the
-    # sums do not depend on the scheduling of the threads (as grad_envelope_xy).
-    n = x.shape[0]
+@row_loop(fastmath=_FM, error_model="numpy")
+def product_rows(x, yT, fa, gb, inv_eps, p, v, u, pv, cs, i0, i1):  # pragma: no cover - compiled
+    # rows i0 .. i1 - 1 of products: pv_i = sum_j P_ij v_j, and cs_j += P_ij u_i (one chunk's
+    # column sums)
+    wide_vectors()
     m = yT.shape[1]
-    n_chunks = parts.shape[0]
     c = inv_eps * _LOG2E
-    for ch in prange(n_chunks):
-        wide_vectors()  # this body is its own function: 512-bit loops there
-        buf = np.empty(m)  # the costs of one row: the loop below vectorises
-        cs = parts[ch]
-        for i in range(ch * n // n_chunks, (ch + 1) * n // n_chunks):
-            if fa[i] < -1e299:
-                continue
-            _row_costs(x[i], yT, p, buf)
-            fi = fa[i]
-            ui = u[i]
-            acc = 0.0
-            for j in range(m):
-                kij = _plan_entry(fi, gb[j], buf[j], c)
-                acc += kij * v[j]
-                cs[j] += kij * ui
-            pv[i] = acc
+    buf = np.empty(m)  # the costs of one row: the loop below vectorises
+    for i in range(i0, i1):
+        if fa[i] < -1e299:
+            continue
+        _row_costs(x[i], yT, p, buf)
+        fi = fa[i]
+        ui = u[i]
+        acc = 0.0
+        for j in range(m):
+            kij = _plan_entry(fi, gb[j], buf[j], c)
+            acc += kij * v[j]
+            cs[j] += kij * ui
+        pv[i] = acc
 
 
-@parallel_kernel
-@njit(parallel=True, fastmath=_FM, cache=True)
-def grad_implicit(x, yT, fa, gb, inv_eps, p, lam, mu, out):  # pragma: no cover - compiled
-    n, d = x.shape
+@row_loop(fastmath=_FM, error_model="numpy")
+def implicit_rows(x, yT, fa, gb, inv_eps, p, lam, mu, out, i0, i1):  # pragma: no cover - compiled
+    # rows i0 .. i1 - 1 of grad_implicit: out_i += sum_j P_ij (1 + (lam_i + mu_j - C_ij)/eps)
+    # dC_ij/dx_i
+    wide_vectors()
+    d = x.shape[1]
     m = yT.shape[1]
     c = inv_eps * _LOG2E
     # p < 2: the pairs with |x_i - y_j|^2 <= 2^-1022 are left out, as in _coefficients
     lim = _TINY if p < 2.0 else 0.0
-    for i in prange(n):
-        wide_vectors()  # this body is its own function: 512-bit loops there
+    for i in range(i0, i1):
         if fa[i] < -1e299:
             continue
         for j in range(m):
@@ -259,6 +253,121 @@ def grad_implicit(x, yT, fa, gb, inv_eps, p, lam, mu, out):  # pragma: no cover 
             q = _exp2_f64(e) * (1.0 + (lam[i] + mu[j] - cst) * inv_eps) * w
             for k in range(d):
                 out[i, k] += q * (x[i, k] - yT[k, j])
+
+
+# --------------------------------------------------------------------------------------------
+# the entry points of the row loops above, and the parallel passes over the rows
+# --------------------------------------------------------------------------------------------
+
+_V, _M, _F, _I = types.float64[::1], types.float64[:, ::1], types.float64, types.int64
+_ENVELOPE_SIG = types.void(_M, _M, _V, _V, _F, _F, _M, _I, _I)
+_ENVELOPE_XY_SIG = types.void(_M, _M, _V, _V, _F, _F, _M, _M, _I, _I)
+_ROWSUM_SIG = types.void(_M, _M, _V, _V, _F, _F, _V, _V, _V, _V, _I, _I)
+_PRODUCT_SIG = types.void(_M, _M, _V, _V, _F, _F, _V, _V, _V, _V, _I, _I)
+_IMPLICIT_SIG = types.void(_M, _M, _V, _V, _F, _F, _V, _V, _M, _I, _I)
+_ENTRIES: dict = {}
+
+
+def _entries() -> dict:
+    """The row loops' entry points (:func:`~.softmin_numba.entry_point`), compiled or loaded
+    from numba's cache on first use."""
+    if not _ENTRIES:
+        _ENTRIES.update(envelope=entry_point(_ENVELOPE_SIG, envelope_rows),
+                        envelope_xy=entry_point(_ENVELOPE_XY_SIG, envelope_xy_rows),
+                        rowsum=entry_point(_ROWSUM_SIG, rowsum_rows),
+                        product=entry_point(_PRODUCT_SIG, product_rows),
+                        implicit=entry_point(_IMPLICIT_SIG, implicit_rows))
+    return _ENTRIES
+
+
+_call_envelope = _entry_caller("envelope_rows", _ENVELOPE_SIG)
+_call_envelope_xy = _entry_caller("envelope_xy_rows", _ENVELOPE_XY_SIG)
+_call_rowsum = _entry_caller("rowsum_rows", _ROWSUM_SIG)
+_call_product = _entry_caller("product_rows", _PRODUCT_SIG)
+_call_implicit = _entry_caller("implicit_rows", _IMPLICIT_SIG)
+
+
+@parallel_kernel
+@njit(parallel=True, cache=True)
+def _envelope_pass(rows, x, yT, fa, gb, inv_eps, p, out, n_chunks):  # pragma: no cover - compiled
+    n = x.shape[0]
+    for ch in prange(n_chunks):
+        _call_envelope(rows, x, yT, fa, gb, inv_eps, p, out, ch * n // n_chunks,
+                       (ch + 1) * n // n_chunks)
+
+
+@parallel_kernel
+@njit(parallel=True, cache=True)
+def _envelope_xy_pass(rows, x, yT, fa, gb, inv_eps, p, out, parts):  # pragma: no cover - compiled
+    n = x.shape[0]
+    n_chunks = parts.shape[0]
+    for ch in prange(n_chunks):
+        _call_envelope_xy(rows, x, yT, fa, gb, inv_eps, p, out, parts[ch], ch * n // n_chunks,
+                          (ch + 1) * n // n_chunks)
+
+
+@parallel_kernel
+@njit(parallel=True, cache=True)
+def _rowsum_pass(rows, x, yT, fa, gb, inv_eps, p, v, s0, s1, s2, n_chunks):  # pragma: no cover
+    n = x.shape[0]
+    for ch in prange(n_chunks):
+        _call_rowsum(rows, x, yT, fa, gb, inv_eps, p, v, s0, s1, s2, ch * n // n_chunks,
+                     (ch + 1) * n // n_chunks)
+
+
+@parallel_kernel
+@njit(parallel=True, cache=True)
+def _product_pass(rows, x, yT, fa, gb, inv_eps, p, v, u, pv, parts):  # pragma: no cover - compiled
+    n = x.shape[0]
+    n_chunks = parts.shape[0]
+    for ch in prange(n_chunks):
+        _call_product(rows, x, yT, fa, gb, inv_eps, p, v, u, pv, parts[ch], ch * n // n_chunks,
+                      (ch + 1) * n // n_chunks)
+
+
+@parallel_kernel
+@njit(parallel=True, cache=True)
+def _implicit_pass(rows, x, yT, fa, gb, inv_eps, p, lam, mu, out):  # pragma: no cover - compiled
+    n = x.shape[0]
+    for i in prange(n):
+        r = np.int64(i)  # (a prange index is unsigned; the entry point takes int64)
+        _call_implicit(rows, x, yT, fa, gb, inv_eps, p, lam, mu, out, r, r + 1)
+
+
+def grad_envelope(x, yT, fa, gb, inv_eps, p, out, n_chunks):
+    """``out_i = sum_j exp((fa_i + gb_j - C_ij)/eps) dC_ij/dx_i`` with ``fa = f + eps log a``,
+    ``gb = g + eps log b`` (zero weights as -1e300: their terms are exactly 0), into ``out``
+    (n, d); the rows in ``n_chunks`` chunks over the threads (:func:`envelope_rows`)."""
+    _envelope_pass(_entries()["envelope"].address, x, yT, fa, gb, inv_eps, p, out, n_chunks)
+
+
+def grad_envelope_xy(x, yT, fa, gb, inv_eps, p, out, parts):
+    """``out_i`` as :func:`grad_envelope`, and ``parts[ch, k, j] = -sum_{i in chunk ch} P_ij
+    dC_ij/dx_i[k]`` (zeroed by the caller), whose sum over ``ch`` is the gradient in ``y_j``:
+    one exponential per pair for both sides. Chunks are fixed ranges of rows, so the sums do not
+    depend on the scheduling of the threads (:func:`envelope_xy_rows`)."""
+    _envelope_xy_pass(_entries()["envelope_xy"].address, x, yT, fa, gb, inv_eps, p, out, parts)
+
+
+def rowsums(x, yT, fa, gb, inv_eps, p, v, s0, s1, s2, n_chunks):
+    """``s0 = P 1``, ``s1 = P v``, ``s2 = (P o C) 1`` (the implicit solve), the rows in
+    ``n_chunks`` chunks over the threads (:func:`rowsum_rows`)."""
+    _rowsum_pass(_entries()["rowsum"].address, x, yT, fa, gb, inv_eps, p, v, s0, s1, s2, n_chunks)
+
+
+def products(x, yT, fa, gb, inv_eps, p, v, u, pv, parts):
+    """``pv_i = sum_j P_ij v_j`` (rows' sums, as :func:`rowsums`' ``s1``) and ``parts[ch, j] =
+    sum_{i in chunk ch} P_ij u_i`` (zeroed by the caller), whose sum over ``ch`` is ``(P^T
+    u)_j``: both products of a conjugate-gradient step from one exponential per pair. Chunks
+    are fixed ranges of rows, so the sums do not depend on the scheduling of the threads
+    (:func:`product_rows`)."""
+    _product_pass(_entries()["product"].address, x, yT, fa, gb, inv_eps, p, v, u, pv, parts)
+
+
+def grad_implicit(x, yT, fa, gb, inv_eps, p, lam, mu, out):
+    """``out_i += sum_j P_ij (1 + (lam_i + mu_j - C_ij)/eps) dC_ij/dx_i``, one row per
+    parallel iteration (:func:`implicit_rows`)."""
+    _implicit_pass(_entries()["implicit"].address, x, yT, fa, gb, inv_eps, p, lam, mu, out)
 
 
 # --------------------------------------------------------------------------------------------

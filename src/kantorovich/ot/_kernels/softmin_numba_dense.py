@@ -40,7 +40,10 @@ How it works
   (``fastmath`` assumes finite values); their terms are at most ``2^-1000`` of the largest.
 
 Compiled with ``cache=True``: the first call in a fresh environment compiles (a few seconds),
-later processes load the cache.
+later processes load the cache. The loops run as row loops compiled only as their entry points
+(:func:`.softmin_numba.row_loop`, numpy's error model as in numba's parallel functions),
+which the parallel passes call by address: a process that compiles them and one that loads
+them from the cache run the same machine code.
 """
 
 from __future__ import annotations
@@ -56,11 +59,14 @@ from ..._parallel import parallel_kernel
 from ._simd import wide_vectors
 from .softmin_numba import (
     _KMAT_MAX_ENTRIES,
+    _entry_caller,
     _exp2_f32,
     _exp2_f64,
+    entry_point,
     kmat_build_dense,
     kmat_softmin,
     kmat_softmin_mean_dense,
+    row_loop,
     rows_entries,
     shift_inputs,
 )
@@ -106,125 +112,202 @@ def _row_sum(C, base, hc, a, c, m):
     return s
 
 
+# The row loops below are compiled once each, as entry points called by address from the
+# parallel drivers after them (softmin_numba.row_loop: a fastmath loop in a prange body is
+# compiled twice, as numba's parallel function and as its copy linked into the kernel, and a
+# compiling and a cache-loading process ran different copies, rounding apart in the last bits).
+
+@row_loop(fastmath=_FM, error_model="numpy")
+def dense_shift_rows(C, m, hc, c, o, have_shift, lo, hi, neg, inv_c, out, fell_back, i0, i1):
+    """Rows ``i0 .. i1 - 1`` of :func:`dense_rows` on one thread."""
+    wide_vectors()
+    mu = np.uint64(m)
+    for i in range(i0, i1):
+        base = np.uint64(i) * mu
+        s = 0.0
+        if have_shift:
+            s = _row_sum(C, base, hc, o[i], c, mu)
+        if have_shift and s > lo and s < hi:
+            out[i] = (np.float64(o[i]) - math.log2(s)) * inv_c
+            fell_back[i] = 0
+        else:
+            mx = neg
+            for j in range(mu):
+                mx = max(mx, hc[j] - c * C[base + j])
+            s = _row_sum(C, base, hc, -mx, c, mu)
+            out[i] = -(np.float64(mx) + math.log2(s)) * inv_c
+            fell_back[i] = 1
+
+
+@row_loop(fastmath=_FM, error_model="numpy")
+def dense_mean_rows(C, m, hs, inv_eps, out, mean, i0, i1):
+    """Rows ``i0 .. i1 - 1`` of :func:`dense_rows_mean` on one thread."""
+    wide_vectors()
+    mu = np.uint64(m)
+    eps = 1.0 / inv_eps
+    for i in range(i0, i1):
+        base = np.uint64(i) * mu
+        mx = -1e308
+        for j in range(mu):
+            mx = max(mx, hs[j] - np.float64(C[base + j]) * inv_eps)
+        s = 0.0
+        sc = 0.0
+        for j in range(mu):
+            cij = np.float64(C[base + j])
+            t = (hs[j] - cij * inv_eps) - mx
+            w = _exp2_f64(t * _LOG2E) if t > -700.0 else 0.0
+            s += w
+            sc += w * cij
+        out[i] = -eps * (mx + math.log(s))
+        mean[i] = sc / s
+
+
+@row_loop(fastmath=_FM, error_model="numpy")
+def dense_col_sums(C, m, hc, c, o, ak, pk, i_lo, i_hi):
+    """One chunk of rows ``i_lo .. i_hi - 1`` of :func:`dense_cols_sum`: its column sums into
+    ``ak`` (float64) through the tile sums ``pk`` (working dtype)."""
+    wide_vectors()
+    mu = np.uint64(m)
+    for j in range(mu):
+        ak[j] = 0.0
+    for t0 in range(i_lo, i_hi, _ROW_TILE):
+        for j in range(mu):
+            pk[j] = 0.0
+        t1 = min(i_hi, t0 + _ROW_TILE)
+        i = t0
+        while i + 2 <= t1:  # two rows per sweep: half the loads/stores of pk and o per term
+            b0 = np.uint64(i) * mu
+            b1 = b0 + mu
+            r0 = hc[i]
+            r1 = hc[i + 1]
+            for j in range(mu):
+                oj = o[j]
+                pk[j] += (_exp2d((r0 + oj) - c * C[b0 + j])
+                          + _exp2d((r1 + oj) - c * C[b1 + j]))
+            i += 2
+        if i < t1:
+            b0 = np.uint64(i) * mu
+            r0 = hc[i]
+            for j in range(mu):
+                pk[j] += _exp2d((r0 + o[j]) - c * C[b0 + j])
+        for j in range(mu):
+            ak[j] += pk[j]
+
+
+@row_loop(fastmath=_FM, error_model="numpy")
+def dense_col_maxima(C, m, hc, c, neg, mk, i_lo, i_hi):
+    """One chunk of rows ``i_lo .. i_hi - 1`` of :func:`dense_cols_max`: its column maxima
+    into ``mk``."""
+    wide_vectors()
+    mu = np.uint64(m)
+    for j in range(mu):
+        mk[j] = neg
+    for i in range(i_lo, i_hi):
+        base = np.uint64(i) * mu
+        r = hc[i]
+        for j in range(mu):
+            mk[j] = max(mk[j], r - c * C[base + j])
+
+
+_V, _V32, _U8 = types.float64[::1], types.float32[::1], types.uint8[::1]
+_F, _F32, _I, _B = types.float64, types.float32, types.int64, types.boolean
+
+
+def _shift_rows_sig(v, f):
+    return types.void(v, _I, v, f, v, _B, _F, _F, f, _F, _V, _U8, _I, _I)
+
+
+def _mean_rows_sig(v):
+    return types.void(v, _I, _V, _F, _V, _V, _I, _I)
+
+
+def _col_sums_sig(v, f):
+    return types.void(v, _I, v, f, v, _V, v, _I, _I)
+
+
+def _col_maxima_sig(v, f):
+    return types.void(v, _I, v, f, f, v, _I, _I)
+
+
+_ENTRIES: dict = {}
+
+
+def dense_entries() -> dict:
+    """The dense row loops' entry points (:func:`~.softmin_numba.entry_point`), by working
+    dtype: ``"rows"``, ``"mean"``, ``"col_sums"``, ``"col_maxima"`` and the same with
+    ``"_f32"``."""
+    if not _ENTRIES:
+        for v, f, tag in ((_V, _F, ""), (_V32, _F32, "_f32")):
+            _ENTRIES.update({
+                "rows" + tag: entry_point(_shift_rows_sig(v, f), dense_shift_rows),
+                "mean" + tag: entry_point(_mean_rows_sig(v), dense_mean_rows),
+                "col_sums" + tag: entry_point(_col_sums_sig(v, f), dense_col_sums),
+                "col_maxima" + tag: entry_point(_col_maxima_sig(v, f), dense_col_maxima)})
+    return _ENTRIES
+
+
+_call_rows = _entry_caller("dense_shift_rows", _shift_rows_sig(_V, _F), _shift_rows_sig(_V32, _F32))
+_call_mean = _entry_caller("dense_mean_rows", _mean_rows_sig(_V), _mean_rows_sig(_V32))
+_call_col_sums = _entry_caller("dense_col_sums", _col_sums_sig(_V, _F), _col_sums_sig(_V32, _F32))
+_call_col_maxima = _entry_caller("dense_col_maxima", _col_maxima_sig(_V, _F),
+                                 _col_maxima_sig(_V32, _F32))
+
+
 @parallel_kernel
-@njit(parallel=True, fastmath=_FM, cache=True)
-def dense_rows(C, n, m, hc, c, o, have_shift, lo, hi, neg, inv_c, out, fell_back, n_chunks):
+@njit(parallel=True, cache=True)
+def dense_rows(rows, C, n, m, hc, c, o, have_shift, lo, hi, neg, inv_c, out, fell_back, n_chunks):
     """Row soft-min with a known per-row shift ``o`` (when ``have_shift``), safe path per row.
 
     ``C`` flat (n*m,), ``hc = c h`` (m,), ``c = log2(e)/eps``, ``o = c f_prev`` (n,).
-    Writes ``out_i`` (float64) and ``fell_back_i`` (1 for the rows on the safe path).
+    Writes ``out_i`` (float64) and ``fell_back_i`` (1 for the rows on the safe path); the rows
+    in ``n_chunks`` chunks over the threads, each by the entry point at ``rows``
+    (:func:`dense_shift_rows`, :func:`dense_entries`).
     """
-    mu = np.uint64(m)
     for ch in prange(n_chunks):
-        wide_vectors()  # this body is its own function: 512-bit loops there
-        for i in range(ch * n // n_chunks, (ch + 1) * n // n_chunks):
-            base = np.uint64(i) * mu
-            s = 0.0
-            if have_shift:
-                s = _row_sum(C, base, hc, o[i], c, mu)
-            if have_shift and s > lo and s < hi:
-                out[i] = (np.float64(o[i]) - math.log2(s)) * inv_c
-                fell_back[i] = 0
-            else:
-                mx = neg
-                for j in range(mu):
-                    mx = max(mx, hc[j] - c * C[base + j])
-                s = _row_sum(C, base, hc, -mx, c, mu)
-                out[i] = -(np.float64(mx) + math.log2(s)) * inv_c
-                fell_back[i] = 1
+        _call_rows(rows, C, m, hc, c, o, have_shift, lo, hi, neg, inv_c, out, fell_back,
+                   ch * n // n_chunks, (ch + 1) * n // n_chunks)
     return out
 
 
 @parallel_kernel
-@njit(parallel=True, fastmath=_FM, cache=True)
-def dense_rows_mean(C, n, m, hs, inv_eps, out, mean, n_chunks):
+@njit(parallel=True, cache=True)
+def dense_rows_mean(rows, C, n, m, hs, inv_eps, out, mean, n_chunks):
     """Row soft-min and the row-softmax mean of C, float64, two passes (max, then sums).
 
     ``hs = h / eps`` (float64). ``out_i = -eps (M_i + ln S_i)``, ``mean_i = sum_j w_ij C_ij / S_i``
-    with ``w_ij = exp(hs_j - C_ij/eps - M_i)``.
+    with ``w_ij = exp(hs_j - C_ij/eps - M_i)``; the rows by the entry point at ``rows``
+    (:func:`dense_mean_rows`).
     """
-    mu = np.uint64(m)
-    eps = 1.0 / inv_eps
     for ch in prange(n_chunks):
-        wide_vectors()  # this body is its own function: 512-bit loops there
-        for i in range(ch * n // n_chunks, (ch + 1) * n // n_chunks):
-            base = np.uint64(i) * mu
-            mx = -1e308
-            for j in range(mu):
-                mx = max(mx, hs[j] - np.float64(C[base + j]) * inv_eps)
-            s = 0.0
-            sc = 0.0
-            for j in range(mu):
-                cij = np.float64(C[base + j])
-                t = (hs[j] - cij * inv_eps) - mx
-                w = _exp2_f64(t * _LOG2E) if t > -700.0 else 0.0
-                s += w
-                sc += w * cij
-            out[i] = -eps * (mx + math.log(s))
-            mean[i] = sc / s
+        _call_mean(rows, C, m, hs, inv_eps, out, mean, ch * n // n_chunks, (ch + 1) * n // n_chunks)
     return out, mean
 
 
 @parallel_kernel
-@njit(parallel=True, fastmath=_FM, cache=True)
-def dense_cols_sum(C, n, m, hc, c, o, acc, part):
+@njit(parallel=True, cache=True)
+def dense_cols_sum(cols, C, n, m, hc, c, o, acc, part):
     """Partial column sums ``acc[k, j] = sum_{i in chunk k} 2^((hc_i + o_j) - c C_ij)``.
 
     Row-major walk of ``C`` (flat), one chunk of rows per ``k`` (``acc.shape[0]`` chunks) in
-    parallel; ``part`` (chunks, m) in the working dtype holds the sums of tiles of _ROW_TILE
-    rows, added into the float64 ``acc`` after each tile.
+    parallel, each by the entry point at ``cols`` (:func:`dense_col_sums`); ``part`` (chunks,
+    m) in the working dtype holds the sums of tiles of _ROW_TILE rows, added into the float64
+    ``acc`` after each tile.
     """
     n_chunks = acc.shape[0]
-    mu = np.uint64(m)
     for k in prange(n_chunks):
-        wide_vectors()  # this body is its own function: 512-bit loops there
-        ak = acc[k]  # one view per chunk
-        pk = part[k]
-        i_lo = k * n // n_chunks
-        i_hi = (k + 1) * n // n_chunks
-        for j in range(mu):
-            ak[j] = 0.0
-        for t0 in range(i_lo, i_hi, _ROW_TILE):
-            for j in range(mu):
-                pk[j] = 0.0
-            t1 = min(i_hi, t0 + _ROW_TILE)
-            i = t0
-            while i + 2 <= t1:  # two rows per sweep: half the loads/stores of pk and o per term
-                b0 = np.uint64(i) * mu
-                b1 = b0 + mu
-                r0 = hc[i]
-                r1 = hc[i + 1]
-                for j in range(mu):
-                    oj = o[j]
-                    pk[j] += (_exp2d((r0 + oj) - c * C[b0 + j])
-                              + _exp2d((r1 + oj) - c * C[b1 + j]))
-                i += 2
-            if i < t1:
-                b0 = np.uint64(i) * mu
-                r0 = hc[i]
-                for j in range(mu):
-                    pk[j] += _exp2d((r0 + o[j]) - c * C[b0 + j])
-            for j in range(mu):
-                ak[j] += pk[j]
+        _call_col_sums(cols, C, m, hc, c, o, acc[k], part[k], k * n // n_chunks,
+                       (k + 1) * n // n_chunks)
     return acc
 
 
 @parallel_kernel
-@njit(parallel=True, fastmath=_FM, cache=True)
-def dense_cols_max(C, n, m, hc, c, neg, mx):
-    """Partial column maxima ``mx[k, j] = max_{i in chunk k} (hc_i - c C_ij)`` (row-major)."""
+@njit(parallel=True, cache=True)
+def dense_cols_max(cols, C, n, m, hc, c, neg, mx):
+    """Partial column maxima ``mx[k, j] = max_{i in chunk k} (hc_i - c C_ij)`` (row-major),
+    each chunk by the entry point at ``cols`` (:func:`dense_col_maxima`)."""
     n_chunks = mx.shape[0]
-    mu = np.uint64(m)
     for k in prange(n_chunks):
-        wide_vectors()  # this body is its own function: 512-bit loops there
-        mk = mx[k]
-        for j in range(mu):
-            mk[j] = neg
-        for i in range(k * n // n_chunks, (k + 1) * n // n_chunks):
-            base = np.uint64(i) * mu
-            r = hc[i]
-            for j in range(mu):
-                mk[j] = max(mk[j], r - c * C[base + j])
+        _call_col_maxima(cols, C, m, hc, c, neg, mx[k], k * n // n_chunks, (k + 1) * n // n_chunks)
     return mx
 
 
@@ -339,6 +422,11 @@ class DenseSoftmin:
             self._kfell = np.zeros(self.size, dtype=np.uint8)
         return self._kf, self._khc, self._kw, self._ko, self._kfell
 
+    def _entry(self, kind: str) -> int:
+        """The address of the entry point of a row loop (:func:`dense_entries`) in the working
+        dtype."""
+        return dense_entries()[kind + ("_f32" if self.dtype == np.float32 else "")].address
+
     def reset(self) -> None:
         """Forget the shift (the next call takes the safe path everywhere)."""
         self._prev = None
@@ -361,7 +449,8 @@ class DenseSoftmin:
             hs = np.ascontiguousarray(np.where(np.isfinite(hs) | (hs > 0), hs, _NEG_BIG))
             out = np.empty(n, dtype=np.float64)
             if n and m:
-                dense_rows_mean(self._flat, n, m, hs, 1.0 / eps, out, mean, _chunks(n))
+                dense_rows_mean(self._entry("mean"), self._flat, n, m, hs, 1.0 / eps, out, mean,
+                                _chunks(n))
             else:
                 out[:], mean[:] = np.inf, np.nan
             return out, mean
@@ -388,8 +477,8 @@ class DenseSoftmin:
             out = np.empty(n, dtype=np.float64)
             if o is None:
                 o = np.zeros(n, dtype=self.dtype)
-            dense_rows(self._flat, n, m, hc, wdt(c), o, have, lo, hi, neg, 1.0 / c, out,
-                       self._fell_back, _chunks(n))
+            dense_rows(self._entry("rows"), self._flat, n, m, hc, wdt(c), o, have, lo, hi, neg,
+                       1.0 / c, out, self._fell_back, _chunks(n))
             self.n_fallback += int(self._fell_back.sum())
         else:
             out = self._cols(hc, wdt(c), o if have else None, lo, hi, neg, 1.0 / c)
@@ -403,7 +492,7 @@ class DenseSoftmin:
         acc = np.empty((k, m), dtype=np.float64)
         part = np.empty((k, m), dtype=self.dtype)
         if o is not None:
-            dense_cols_sum(self._flat, n, m, hc, c, o, acc, part)
+            dense_cols_sum(self._entry("col_sums"), self._flat, n, m, hc, c, o, acc, part)
             s = acc.sum(axis=0)
             bad = ~((s > lo) & (s < hi))
             n_bad = int(bad.sum())
@@ -413,9 +502,10 @@ class DenseSoftmin:
             n_bad = m
         # safe path, all columns: per-column maximum M_j, then the sums with the shift -M_j
         mx = np.empty((k, m), dtype=self.dtype)
-        dense_cols_max(self._flat, n, m, hc, c, neg, mx)
+        dense_cols_max(self._entry("col_maxima"), self._flat, n, m, hc, c, neg, mx)
         M = mx.max(axis=0)
-        dense_cols_sum(self._flat, n, m, hc, c, np.ascontiguousarray(-M), acc, part)
+        dense_cols_sum(self._entry("col_sums"), self._flat, n, m, hc, c, np.ascontiguousarray(-M),
+                       acc, part)
         s = acc.sum(axis=0)
         self.n_fallback += n_bad
         return -(M.astype(np.float64) + np.log2(s)) * inv_c
