@@ -126,15 +126,14 @@ def envelope_xy_rows(x, yT, fa, gb, inv_eps, p, out, gy, i0, i1):  # pragma: no 
     d = x.shape[1]
     m = yT.shape[1]
     c = inv_eps * _LOG2E
-    buf = np.empty(m)
-    for i in range(i0, i1):
-        if fa[i] < -1e299:
-            continue
-        fi = fa[i]
-        if d == 2 and p == 2.0:  # the common case in one fused, vectorised loop
+    if d == 2 and p == 2.0:  # the common case in one fused, vectorised loop per row
+        gy0 = gy[0]  # (the two rows of gy taken once, not as two views per row)
+        gy1 = gy[1]
+        for i in range(i0, i1):
+            if fa[i] < -1e299:
+                continue
+            fi = fa[i]
             x0, x1 = x[i, 0], x[i, 1]
-            gy0 = gy[0]
-            gy1 = gy[1]
             acc0 = 0.0
             acc1 = 0.0
             for j in range(m):
@@ -150,7 +149,12 @@ def envelope_xy_rows(x, yT, fa, gb, inv_eps, p, out, gy, i0, i1):  # pragma: no 
                 gy1[j] -= u1
             out[i, 0] = acc0
             out[i, 1] = acc1
+        return
+    buf = np.empty(m)
+    for i in range(i0, i1):
+        if fa[i] < -1e299:
             continue
+        fi = fa[i]
         _coefficients(x, yT, i, fi, gb, c, p, buf)
         for k in range(d):
             xk = x[i, k]
