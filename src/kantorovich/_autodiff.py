@@ -1497,6 +1497,24 @@ def _tiny_factor(xp, up, p, shift=600):
     return k, C
 
 
+def _candidate_pairs(small_r, small_c, n: int, m: int):
+    """Index arrays ``(i, j)`` of the pairs that a close pair must be among: the rows
+    ``small_r`` against every column, and every other row against the columns ``small_c``;
+    by blocks of about 2^16 pairs (O(n + m) memory), each pair once."""
+    rest = np.setdiff1d(np.arange(n), small_r)
+    cols = np.arange(m)
+
+    def blocks(rows, cs):
+        step = max(1, (1 << 16) // max(1, cs.size))
+        for r0 in range(0, rows.size, step):
+            rs = rows[r0:r0 + step]
+            yield np.repeat(rs, cs.size), np.tile(cs, rs.size)
+
+    for i, j in itertools.chain(blocks(small_r, cols), blocks(rest, small_c)):
+        if i.size:
+            yield i, j
+
+
 def _tiny_pair_grads(x, y, p, weight, gx, gy):
     """Add to ``gx``, ``gy`` (None: not needed) the terms of the pairs closer than 2^-511 that
     the numba passes leave out for p < 2 (there ``|x_i - y_j|^2 <= 2^-1022`` loses digits or
@@ -1510,20 +1528,7 @@ def _tiny_pair_grads(x, y, p, weight, gx, gy):
     small_y = np.flatnonzero(np.any((y != 0.0) & (np.abs(y) < _SMALL), axis=1))
     if not small_x.size and not small_y.size:
         return
-    # the candidate pairs: the rows with such a coordinate against every column, and every
-    # other row against the columns with one; by blocks of about 2^16 pairs (O(n + m) memory)
-    rest = np.setdiff1d(np.arange(x.shape[0]), small_x)
-    cols = np.arange(y.shape[0])
-
-    def blocks(rows, cs):
-        step = max(1, (1 << 16) // max(1, cs.size))
-        for r0 in range(0, rows.size, step):
-            rs = rows[r0:r0 + step]
-            yield np.repeat(rs, cs.size), np.tile(cs, rs.size)
-
-    for i, j in itertools.chain(blocks(small_x, cols), blocks(rest, small_y)):
-        if not i.size:
-            continue
+    for i, j in _candidate_pairs(small_x, small_y, x.shape[0], y.shape[0]):
         diff = x[i] - y[j]
         sq = np.einsum("ij,ij->i", diff, diff)
         keep = (sq <= _TINY) & np.any(diff != 0.0, axis=1)

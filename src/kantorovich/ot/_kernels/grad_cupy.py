@@ -451,26 +451,14 @@ def tiny_pair_terms(rows, us, cols, ws, p, fac, small_r, small_c, out):
     or 2^600 (:func:`kantorovich._autodiff._tiny_factor`, as the CPU passes do), where
     nothing under- or overflows. Only the candidate rows and columns (``small_r``, ``small_c``:
     :func:`_small_rows`) are searched, by blocks of about 2^16 pairs."""
-    import itertools
-
-    from ..._autodiff import _tiny_factor
+    from ..._autodiff import _candidate_pairs, _tiny_factor
 
     tiny = TINY_D[np.dtype(rows.dtype)]
     # |d'| in [2^-149, 2^-50) (float32) or [2^-1074, 2^-500): scaled by 2^100 or 2^600, its
     # square neither under- nor overflows float64
     shift = 100 if np.dtype(rows.dtype) == np.float32 else 600
-    ri, ci = np.flatnonzero(small_r), np.flatnonzero(small_c)
-    rest, cols_all = np.setdiff1d(np.arange(rows.shape[0]), ri), np.arange(cols.shape[0])
-
-    def blocks(r, c):
-        step = max(1, (1 << 16) // max(1, c.size))
-        for r0 in range(0, r.size, step):
-            rs = r[r0:r0 + step]
-            yield np.repeat(rs, c.size), np.tile(c, rs.size)
-
-    for i, j in itertools.chain(blocks(ri, cols_all), blocks(rest, ci)):
-        if not i.size:
-            continue
+    for i, j in _candidate_pairs(np.flatnonzero(small_r), np.flatnonzero(small_c),
+                                 rows.shape[0], cols.shape[0]):
         dk = rows[i] - cols[j]  # in the points' precision, as the kernel forms it
         keep = (np.abs(dk).max(axis=1) < tiny) & np.any(dk != 0, axis=1)
         if not keep.any():
