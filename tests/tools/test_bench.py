@@ -693,11 +693,10 @@ def _main_or_escaped(argv):
         return "escaped"
 
 
-def test_ctrl_c_during_a_run_keeps_the_cases_finished_and_ends_in_one_line(tmp_path, capsys,
-                                                                          monkeypatch):
-    """Ctrl-C in the second case: results.json and index.html of the first, one line on stderr
-    saying so, status 130 and no traceback (a KeyboardInterrupt traceback, and no page)."""
-    def two_cases(quick, xp, dtype, peers):  # the 1-D suite at n = 1000, both variants
+def _stop_in_the_second_case(monkeypatch, stop):
+    """The 1-D suite at n = 1000 (two cases, both variants), ``stop()`` called as the second
+    case starts."""
+    def two_cases(quick, xp, dtype, peers):
         return [c for c in suites.wasserstein_1d_cases(True, xp, dtype, peers) if c.n == 1000]
 
     monkeypatch.setitem(suites.BUILDERS, "wasserstein_1d", two_cases)
@@ -707,10 +706,20 @@ def test_ctrl_c_during_a_run_keeps_the_cases_finished_and_ends_in_one_line(tmp_p
     def run_case(case, *args):
         calls.append(case)
         if len(calls) == 2:
-            raise KeyboardInterrupt
+            stop()
         return real(case, *args)
 
     monkeypatch.setattr(bench, "_run_case", run_case)
+
+
+def test_ctrl_c_during_a_run_keeps_the_cases_finished_and_ends_in_one_line(tmp_path, capsys,
+                                                                          monkeypatch):
+    """Ctrl-C in the second case: results.json and index.html of the first, one line on stderr
+    saying so, status 130 and no traceback (a KeyboardInterrupt traceback, and no page)."""
+    def interrupt():
+        raise KeyboardInterrupt
+
+    _stop_in_the_second_case(monkeypatch, interrupt)
     out = tmp_path / "b"
     status = _main_or_escaped(["bench", "wasserstein_1d", "--quick", "--device", "cpu", "--peers",
                                "scipy", "--repeat", "1", "--no-progress", "--out", str(out)])
@@ -752,22 +761,12 @@ def test_sigterm_during_a_run_keeps_the_cases_finished_and_ends_in_one_line(tmp_
     import os
     import signal
 
-    def two_cases(quick, xp, dtype, peers):
-        return [c for c in suites.wasserstein_1d_cases(True, xp, dtype, peers) if c.n == 1000]
+    def terminate():
+        os.kill(os.getpid(), signal.SIGTERM)
+        for _ in range(1000):  # the handler runs between two bytecodes of this loop
+            pass
 
-    monkeypatch.setitem(suites.BUILDERS, "wasserstein_1d", two_cases)
-    monkeypatch.setattr(bench, "BUILDERS", suites.BUILDERS)
-    real, calls = bench._run_case, []
-
-    def run_case(case, *args):
-        calls.append(case)
-        if len(calls) == 2:
-            os.kill(os.getpid(), signal.SIGTERM)
-            for _ in range(1000):  # the handler runs between two bytecodes of this loop
-                pass
-        return real(case, *args)
-
-    monkeypatch.setattr(bench, "_run_case", run_case)
+    _stop_in_the_second_case(monkeypatch, terminate)
 
     class Killed(Exception):
         pass
